@@ -1,0 +1,150 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.inventory.model import Inventory
+    from auditor.models import ScanResult, Severity
+    from auditor.policy.catalog import Catalog
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+RESULT_FORMATS = ("text", "json")
+
+
+def add_inventory(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inventory",
+        metavar="PATH",
+        help="inventory file (default: ./auditor.yaml, else the embedded demo inventory)",
+    )
+
+
+def add_catalog(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules", metavar="DIR", action="append", default=[], type=Path,
+        help="extra folder (or file) of rules, in addition to the built-in ones; repeatable",
+    )
+    parser.add_argument(
+        "--policies", metavar="DIR", action="append", default=[], type=Path,
+        help="extra folder (or file) of policy packs; repeatable",
+    )
+
+
+def add_evaluation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy", metavar="PACK", action="append", default=[],
+        help="policy pack id or .yaml file (default: the target's own packs); repeatable",
+    )
+    parser.add_argument(
+        "--format", choices=RESULT_FORMATS, default="text", help="output format (default: text)"
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the result here instead of stdout")
+    parser.add_argument(
+        "--fail-on", choices=SEVERITIES, default=None,
+        help="exit 1 when a failure is at or above this severity (default: the policy's, else high)",
+    )
+    parser.add_argument(
+        "--at", metavar="TIME",
+        help="evaluate as of this time (RFC 3339 or YYYY-MM-DD; default: now)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="also list passing findings")
+    parser.add_argument("--no-color", action="store_true", help="never colour the output")
+
+
+def load_inventory(args: argparse.Namespace) -> Inventory:
+    from auditor.inventory import find_inventory
+
+    return find_inventory(args.inventory)
+
+
+def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
+    from auditor.policy.catalog import Catalog
+
+    rule_paths = list(getattr(args, "rules", []) or [])
+    policy_paths = list(getattr(args, "policies", []) or [])
+    if inventory is not None:
+        rule_paths = list(inventory.rule_paths) + rule_paths
+        policy_paths = list(inventory.policy_paths) + policy_paths
+    return Catalog.load(rule_paths, policy_paths)
+
+
+def parse_at(args: argparse.Namespace) -> Any:
+    from auditor.timeutil import parse_time
+
+    return parse_time(args.at, what="--at") if getattr(args, "at", None) else None
+
+
+def fail_on(args: argparse.Namespace) -> Severity | None:
+    from auditor.models import Severity
+
+    return Severity(args.fail_on) if args.fail_on else None
+
+
+def use_color(args: argparse.Namespace, stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    if getattr(args, "no_color", False) or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ()) -> None:
+    """Write to `output` atomically, or to stdout. Refuses to overwrite one of the inputs."""
+    if output and output != "-":
+        from auditor.errors import ConfigError
+        from auditor.fsutil import atomic_write
+
+        target = Path(output)
+        for item in inputs:
+            if Path(item).exists() and target.exists() and Path(item).resolve() == target.resolve():
+                raise ConfigError("refusing to overwrite an input file with the output", file=output)
+        if target.is_dir():
+            raise ConfigError("is a folder; give a file name for the output", file=output)
+        atomic_write(target, text if isinstance(text, bytes) else text.encode())
+        return
+    if isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def render_result(args: argparse.Namespace, result: ScanResult) -> str | bytes:
+    from auditor.render import RenderOptions, renderer
+
+    to_terminal = not args.output or args.output == "-"
+    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose)
+    r = renderer(args.format, options)
+    return r.render_bytes(result) if r.binary else r.render(result)
+
+
+def result_exit_code(result: ScanResult) -> int:
+    from auditor.exitcodes import ExitCode
+
+    if result.required_source_failed:
+        return int(ExitCode.COLLECTION_FAILED)
+    if result.failures():
+        return int(ExitCode.FINDINGS)
+    return int(ExitCode.OK)
+
+
+class StderrProgress:
+    """Progress of long work on stderr, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty() and not os.environ.get("AUDITOR_NO_PROGRESS")
+
+    def __call__(self, message: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r\033[K[{done}/{total}] {message}" + end)
+        sys.stderr.flush()

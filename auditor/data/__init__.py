@@ -1,0 +1,1 @@
+"""Data shipped with auditor (checklist catalogues), read with importlib.resources."""

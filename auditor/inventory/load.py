@@ -1,0 +1,102 @@
+"""Finding and loading the inventory: --inventory PATH, then ./auditor.yaml, then the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditor.inventory.model import Inventory, SourceSpec, Target, resolve_path
+from auditor.loader.schema import schema_errors, validate_document
+from auditor.loader.yamlfile import Document, load_yaml
+
+DEFAULT_NAME = "auditor.yaml"
+
+
+def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
+    """The inventory the user meant: an explicit path, ./auditor.yaml, or the embedded demo."""
+    if explicit:
+        return load_inventory(Path(explicit))
+    local = (cwd or Path.cwd()) / DEFAULT_NAME
+    if local.is_file():
+        return load_inventory(local)
+    from auditor.demo import demo_inventory
+
+    return demo_inventory()
+
+
+def load_inventory(path: Path, *, text: str | None = None, base: Path | None = None, embedded: bool = False) -> Inventory:
+    doc = load_yaml(path, text=text)
+    return parse_inventory(doc, base or path.parent, embedded=embedded)
+
+
+def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inventory:
+    from auditor.collectors import collector_names, options_schema_name
+
+    validate_document(doc, "inventory")
+    raw = doc.value
+    rule_paths = tuple(resolve_path(base, p) for p in raw.get("rule_paths", ()))
+    policy_paths = tuple(resolve_path(base, p) for p in raw.get("policy_paths", ()))
+    targets: list[Target] = []
+    seen: dict[str, int] = {}
+    known_collectors = collector_names()
+    for ti, t in enumerate(raw["targets"]):
+        where = ("targets", ti)
+        if t["name"] in seen:
+            raise doc.error(f"duplicate target name '{t['name']}'", (*where, "name"))
+        seen[t["name"]] = ti
+        root = resolve_path(base, t.get("root", "."))
+        sources = []
+        labels: set[str] = set()
+        for si, s in enumerate(t["sources"]):
+            spath = (*where, "sources", si)
+            collector = s["collector"]
+            if collector not in known_collectors:
+                raise doc.error(
+                    f"unknown collector '{collector}' (known: {', '.join(sorted(known_collectors))})",
+                    (*spath, "collector"),
+                )
+            errors = schema_errors(s, options_schema_name(collector))
+            if errors:
+                epath, message = errors[0]
+                raise doc.error(message, (*spath, *epath))
+            label = s.get("name") or f"{collector}#{si}"
+            if label in labels:
+                raise doc.error(f"duplicate source name '{label}'", (*spath, "name"))
+            labels.add(label)
+            options = {k: v for k, v in s.items() if k not in {"collector", "name", "required"}}
+            sources.append(
+                SourceSpec(
+                    collector=collector,
+                    name=label,
+                    required=bool(s.get("required", True)),
+                    options=options,
+                    file=doc.file,
+                    line=doc.line_of(spath),
+                )
+            )
+        targets.append(
+            Target(
+                name=t["name"],
+                environment=t["environment"],
+                policies=tuple(t["policies"]),
+                sources=tuple(sources),
+                root=root,
+                description=t.get("description", ""),
+                tags=tuple(t.get("tags", ())),
+                names=tuple(t.get("names", ())),
+                trust_anchors=tuple(resolve_path(root, a) for a in t.get("trust_anchors", ())),
+                vars=dict(t.get("vars") or {}),
+                schedule=t.get("schedule"),
+                inventory_file=doc.file,
+                rule_paths=rule_paths,
+                policy_paths=policy_paths,
+                definition=t,
+            )
+        )
+    return Inventory(
+        file=doc.file,
+        targets=tuple(targets),
+        rule_paths=rule_paths,
+        policy_paths=policy_paths,
+        embedded=embedded,
+    )
+

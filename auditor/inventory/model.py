@@ -1,0 +1,95 @@
+"""Inventory value types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One evidence source of a target: a collector name and its options."""
+
+    collector: str
+    name: str
+    required: bool
+    options: Mapping[str, Any]
+    file: str = ""
+    line: int | None = None
+
+    def path_option(self, root: Path, key: str) -> list[Path]:
+        """Option `key` (a list of paths) resolved against the target's root folder."""
+        return [resolve_path(root, p) for p in self.options.get(key, ())]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    environment: str
+    policies: tuple[str, ...]
+    sources: tuple[SourceSpec, ...]
+    root: Path
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    trust_anchors: tuple[Path, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    schedule: str | None = None
+    inventory_file: str = ""
+    rule_paths: tuple[Path, ...] = ()
+    """The inventory's extra rule folders: this target's rules may come from them."""
+    policy_paths: tuple[Path, ...] = ()
+    """The inventory's extra policy folders (e.g. a node's waivers)."""
+    definition: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        """What travels with the evidence: enough to evaluate it on another machine."""
+        return {
+            "name": self.name,
+            "environment": self.environment,
+            "description": self.description,
+            "tags": list(self.tags),
+            "policies": list(self.policies),
+            "names": list(self.names),
+            "vars": dict(self.vars),
+        }
+
+
+
+@dataclass(frozen=True)
+class Inventory:
+    file: str
+    targets: tuple[Target, ...]
+    rule_paths: tuple[Path, ...] = ()
+    policy_paths: tuple[Path, ...] = ()
+    embedded: bool = False
+
+    def target(self, name: str) -> Target:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        known = ", ".join(t.name for t in self.targets) or "none"
+        raise ConfigError(f"unknown target '{name}' (targets in this inventory: {known})", file=self.file)
+
+    def with_tag(self, tag: str) -> list[Target]:
+        return [t for t in self.targets if tag in t.tags]
+
+
+def cel_target_view(described: Mapping[str, Any]) -> dict[str, Any]:
+    """The `target` variable rules see, from a target's description (as a bundle holds it)."""
+    return {
+        "name": str(described.get("name") or ""),
+        "environment": str(described.get("environment") or ""),
+        "tags": list(described.get("tags") or ()),
+        "names": list(described.get("names") or ()),
+        "vars": dict(described.get("vars") or {}),
+    }
+
+
+def resolve_path(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path

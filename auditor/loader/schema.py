@@ -1,0 +1,101 @@
+"""JSON Schema validation whose errors name the file, the line and the field."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from auditor.errors import ConfigError
+from auditor.loader.yamlfile import Document, dotted_path
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+SCHEMA_PACKAGE = "auditor.schemas"
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in auditor/schemas/, by file name without `.schema.json`."""
+    *folders, stem = name.split("/")
+    ref = resources.files(SCHEMA_PACKAGE).joinpath(*folders, stem + ".schema.json")
+    text = ref.read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@functools.cache
+def _validator(name: str) -> Validator:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schema = load_schema(name)
+
+    def retrieve(uri: str) -> Resource[Any]:
+        # only our own schemas are ever fetched: no network
+        prefix = "urn:auditor:schemas:"
+        if uri.startswith(prefix):
+            return Resource.from_contents(load_schema(uri[len(prefix) :]))
+        raise ValueError(f"unknown schema reference {uri}")
+
+    cls = jsonschema.validators.validator_for(schema)
+    validator: Validator = cls(
+        schema,
+        registry=Registry(retrieve=retrieve),  # type: ignore[call-arg]
+        format_checker=cls.FORMAT_CHECKER,
+    )
+    return validator
+
+
+def _describe(error: Any) -> str:
+    """Turn a jsonschema error into a sentence a user can act on."""
+    validator = error.validator
+    if validator == "additionalProperties":
+        extra = sorted(
+            set(error.instance) - set(error.schema.get("properties", {}))
+            if isinstance(error.instance, Mapping)
+            else []
+        )
+        if extra:
+            allowed = ", ".join(sorted(error.schema.get("properties", {})))
+            return f"unknown field '{extra[0]}' (allowed here: {allowed})"
+    if validator == "required":
+        return str(error.message).replace("is a required property", "is required but missing")
+    if validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of: {allowed}"
+    if validator == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r:.60}"
+    return str(error.message)
+
+
+def schema_errors(instance: Any, name: str) -> list[tuple[tuple[Any, ...], str]]:
+    """All errors of `instance` against schema `name`, as (path, message), best first."""
+    import jsonschema
+
+    validator = _validator(name)
+    errors = sorted(validator.iter_errors(instance), key=jsonschema.exceptions.relevance)
+    out = []
+    for err in errors:
+        best = jsonschema.exceptions.best_match([err]) if err.context else err
+        out.append((tuple(best.absolute_path), _describe(best)))
+    return out
+
+
+def validate_document(doc: Document, name: str, *, cls: type[ConfigError] = ConfigError) -> None:
+    """Raise the schema error nearest the top of `doc`, located at its file, line and field."""
+    errors = schema_errors(doc.value, name)
+    if errors:
+        path, message = min(errors, key=lambda e: doc.line_of(e[0]) or 0)
+        raise doc.error(message, path, cls=cls)
+
+
+def validate_value(value: Any, name: str, *, file: str, cls: type[ConfigError] = ConfigError) -> None:
+    """Raise the first schema error of a value that has no line information (e.g. JSON)."""
+    errors = schema_errors(value, name)
+    if errors:
+        path, message = errors[0]
+        raise cls(message, file=file, field=dotted_path(path) or None)

@@ -1,0 +1,335 @@
+"""Frozen value types shared by the collectors, the engine and the renderers."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.Enum):
+    """How much a failure matters. Ordered: critical is the highest."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """4 for critical down to 0 for info."""
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Status(enum.Enum):
+    """The outcome of one rule on one resource."""
+
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    FAIL = "fail"
+    ERROR = "error"
+    """The rule could not be evaluated: the evidence was unreadable or the condition failed."""
+    NOT_EVALUATED = "not-evaluated"
+    """No evidence of the kind the rule needs was collected. Never counted as a pass."""
+    WAIVED = "waived"
+    """The rule failed, but a current waiver in the policy accepts the failure."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical JSON encoding used for hashing: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    """One typed piece of evidence, or the error met while trying to collect it.
+
+    `data` follows the JSON Schema of `kind` (see auditor/schemas/evidence/). An error record
+    has `data` None and `error` set: the collector could not read `source`.
+    """
+
+    kind: str
+    source: str
+    resource: str
+    collected_at: str
+    data: Mapping[str, Any] | None = None
+    error: str | None = None
+    required: bool = True
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.error is None):
+            raise ValueError("an evidence record has either data or an error, not both")
+        if not self.id:
+            object.__setattr__(self, "id", self.compute_id())
+
+    def compute_id(self) -> str:
+        """A stable identifier: the hash of what the record says, not of when it was said."""
+        body = {
+            "kind": self.kind,
+            "source": self.source,
+            "resource": self.resource,
+            "data": self.data,
+            "error": self.error,
+        }
+        return "ev-" + sha256_hex(canonical_json(body))[:16]
+
+    @property
+    def is_error(self) -> bool:
+        return self.error is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "source": self.source,
+            "resource": self.resource,
+            "collected_at": self.collected_at,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+            out["required"] = self.required
+        else:
+            out["data"] = self.data
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> EvidenceRecord:
+        return cls(
+            kind=raw["kind"],
+            source=raw["source"],
+            resource=raw["resource"],
+            collected_at=raw["collected_at"],
+            data=raw.get("data"),
+            error=raw.get("error"),
+            required=bool(raw.get("required", True)),
+            id=raw.get("id", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A policy's acceptance of a known failure, for a while."""
+
+    rule: str
+    resource: str
+    reason: str
+    approver: str
+    expires: str
+    """ISO date (YYYY-MM-DD): the waiver applies up to and including this day (UTC)."""
+    policy: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "resource": self.resource,
+            "reason": self.reason,
+            "approver": self.approver,
+            "expires": self.expires,
+            "policy": self.policy,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Waiver:
+        return cls(
+            rule=raw["rule"],
+            resource=raw["resource"],
+            reason=raw["reason"],
+            approver=raw["approver"],
+            expires=str(raw["expires"]),
+            policy=raw.get("policy", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one rule on one resource, with what decided it."""
+
+    rule_id: str
+    title: str
+    area: str
+    severity: Severity
+    status: Status
+    resource: str
+    message: str
+    evidence: tuple[str, ...] = ()
+    """Ids of the evidence records that decided the outcome (see the bundle)."""
+    pointer: str = ""
+    """A JSON pointer into the first evidence record's data, or '' for the whole record."""
+    remediation: str = ""
+    references: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    waiver: Waiver | None = None
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "area": self.area,
+            "severity": self.severity.value,
+            "status": self.status.value,
+            "resource": self.resource,
+            "message": self.message,
+            "evidence": {"records": list(self.evidence), "pointer": self.pointer},
+            "remediation": self.remediation,
+            "references": {k: list(v) for k, v in self.references.items()},
+        }
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
+        ev = raw.get("evidence") or {}
+        waiver = raw.get("waiver")
+        return cls(
+            rule_id=raw["rule_id"],
+            title=raw.get("title", ""),
+            area=raw["area"],
+            severity=Severity(raw["severity"]),
+            status=Status(raw["status"]),
+            resource=raw["resource"],
+            message=raw["message"],
+            evidence=tuple(ev.get("records", ())),
+            pointer=ev.get("pointer", ""),
+            remediation=raw.get("remediation", ""),
+            references={k: tuple(v) for k, v in (raw.get("references") or {}).items()},
+            waiver=Waiver.from_dict(waiver) if waiver else None,
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts of findings by status, by area and by severity."""
+
+    total: int
+    by_status: Mapping[str, int]
+    by_area: Mapping[str, Mapping[str, int]]
+    by_severity: Mapping[str, Mapping[str, int]]
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Summary:
+        statuses = [s.value for s in Status]
+        by_status = dict.fromkeys(statuses, 0)
+        by_area: dict[str, dict[str, int]] = {}
+        by_severity: dict[str, dict[str, int]] = {
+            s.value: dict.fromkeys(statuses, 0) for s in Severity
+        }
+        total = 0
+        for f in findings:
+            total += 1
+            by_status[f.status.value] += 1
+            by_area.setdefault(f.area, dict.fromkeys(statuses, 0))[f.status.value] += 1
+            by_severity[f.severity.value][f.status.value] += 1
+        return cls(
+            total=total,
+            by_status=by_status,
+            by_area=dict(sorted(by_area.items())),
+            by_severity=by_severity,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_status": dict(self.by_status),
+            "by_area": {k: dict(v) for k, v in self.by_area.items()},
+            "by_severity": {k: dict(v) for k, v in self.by_severity.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ExpiredWaiver:
+    """A waiver whose date has passed: it no longer applies and is reported."""
+
+    waiver: Waiver
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.waiver.to_dict()
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything a scan decided, ready for rendering, storing or signing."""
+
+    target: Mapping[str, Any]
+    """The target's name, environment, tags and policies."""
+    policies: tuple[str, ...]
+    evaluated_at: str
+    tool: Mapping[str, str]
+    """{"name", "version", "rules_digest"}: what evaluated the evidence."""
+    bundle_digest: str
+    findings: tuple[Finding, ...]
+    collection_errors: tuple[EvidenceRecord, ...] = ()
+    expired_waivers: tuple[ExpiredWaiver, ...] = ()
+    fail_on: Severity = Severity.HIGH
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.findings)
+
+    def failures(self, at_least: Severity | None = None) -> list[Finding]:
+        threshold = at_least or self.fail_on
+        return [
+            f
+            for f in self.findings
+            if f.status is Status.FAIL and f.severity.at_least(threshold)
+        ]
+
+    @property
+    def required_source_failed(self) -> bool:
+        return any(r.required for r in self.collection_errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "auditor-findings",
+            "version": 1,
+            "target": dict(self.target),
+            "policies": list(self.policies),
+            "evaluated_at": self.evaluated_at,
+            "tool": dict(self.tool),
+            "bundle_digest": self.bundle_digest,
+            "fail_on": self.fail_on.value,
+            "summary": self.summary.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "collection_errors": [r.to_dict() for r in self.collection_errors],
+            "expired_waivers": [w.to_dict() for w in self.expired_waivers],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ScanResult:
+        return cls(
+            target=raw["target"],
+            policies=tuple(raw.get("policies", ())),
+            evaluated_at=raw["evaluated_at"],
+            tool=raw.get("tool", {}),
+            bundle_digest=raw.get("bundle_digest", ""),
+            findings=tuple(Finding.from_dict(f) for f in raw["findings"]),
+            collection_errors=tuple(
+                EvidenceRecord.from_dict(r) for r in raw.get("collection_errors", ())
+            ),
+            expired_waivers=tuple(
+                ExpiredWaiver(Waiver.from_dict(w)) for w in raw.get("expired_waivers", ())
+            ),
+            fail_on=Severity(raw.get("fail_on", "high")),
+        )

@@ -1,0 +1,248 @@
+"""The CEL environment rules are written in, over the official CEL C++ runtime.
+
+Variables a rule sees:
+- `evidence`: the data of one evidence record (mode `each`, and in filters);
+- `items`: the list of data of every matching record (mode `all`);
+- `params`: the rule's parameters after policy overrides (bound per rule: the runtime holds
+  every rule's params in `rule_params`, and each expression is compiled as
+  `cel.bind(params, rule_params["RULE-ID"], ...)`, so one activation per evidence record
+  serves every rule);
+- `target`: the target's name, environment, tags, names and vars;
+- `now`: the evaluation time (a timestamp).
+
+Functions beyond standard CEL are listed in :data:`FUNCTIONS`; each is documented in
+docs/rules.md. Expressions are type-checked at compile time, so an unknown variable or a
+mismatched operator is an error at load, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import functools
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_bindings
+
+from auditor.errors import ConfigError
+
+
+def _days(value: dt.timedelta) -> float:
+    return value.total_seconds() / 86400.0
+
+
+def _glob_match(text: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+def _dns_covers(pattern: str, name: str) -> bool:
+    """Whether a certificate DNS name (possibly `*.example.com`) covers a host name."""
+    pattern = pattern.lower().rstrip(".")
+    name = name.lower().rstrip(".")
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == name
+
+
+def _ip_in(address: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+T = cel.Type
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function added to CEL: its name, parameter types, return type and implementation."""
+
+    name: str
+    params: tuple[Any, ...]
+    returns: Any
+    impl: Callable[..., Any]
+    doc: str
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function("days", (T.DURATION,), T.DOUBLE, _days, "days(duration) -> double: a duration in days"),
+    Function("globMatch", (T.STRING, T.STRING), T.BOOL, _glob_match,
+             "globMatch(text, pattern) -> bool: shell-style wildcard match (*, ?, [..])"),
+    Function("dnsCovers", (T.STRING, T.STRING), T.BOOL, _dns_covers,
+             "dnsCovers(pattern, name) -> bool: a certificate DNS name (wildcards allowed) covers a host name"),
+    Function("ipInNetwork", (T.STRING, T.STRING), T.BOOL, _ip_in,
+             "ipInNetwork(address, cidr) -> bool: an IP address lies in a network"),
+    Function("isLoopback", (T.STRING,), T.BOOL, _is_loopback,
+             "isLoopback(host) -> bool: localhost or a loopback address"),
+)
+
+
+def _declarations() -> list[Any]:
+    decls = []
+    for fn in FUNCTIONS:
+        overload_id = fn.name + "_" + "_".join(str(p).lower() for p in fn.params)
+        decls.append(
+            cel.FunctionDecl(
+                fn.name,
+                [cel.Overload(overload_id, return_type=fn.returns, parameters=list(fn.params), impl=fn.impl)],
+            )
+        )
+    return decls
+
+
+_COMMON = {
+    "rule_params": T.Map(T.STRING, T.Map(T.STRING, T.DYN)),
+    "target": T.DYN,
+    "now": T.TIMESTAMP,
+}
+
+
+@functools.cache
+def environment(mode: str) -> Any:
+    """The CEL environment for mode `each` (variable `evidence`) or `all` (variable `items`)."""
+    variables = dict(_COMMON)
+    if mode == "each":
+        variables["evidence"] = T.DYN
+    elif mode == "all":
+        variables["items"] = T.List(T.DYN)
+    else:  # pragma: no cover - the schema allows only these two
+        raise ValueError(mode)
+    return cel.NewEnv(
+        variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()]
+    )
+
+
+_ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
+
+
+def _explain(exc: Exception) -> tuple[int | None, str]:
+    text = str(exc)
+    match = _ERROR_AT.search(text)
+    if not match:
+        return None, text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    line, column, message = int(match.group(1)), int(match.group(2)), match.group(3)
+    message = message.replace(" (in container '')", "")
+    return line, f"{message} (column {column})"
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled CEL expression and where it came from."""
+
+    source: str
+    program: Any
+    mode: str
+
+    def references_params(self) -> set[str]:
+        """Names used as `params.NAME` or `params["NAME"]` (a static scan of the source)."""
+        return set(_PARAM_REF.findall(_strip_strings(self.source))) | set(
+            _PARAM_INDEX.findall(self.source)
+        )
+
+
+_RULE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PARAM_REF = re.compile(r"(?<![\w.])params\s*\.\s*([A-Za-z_]\w*)")
+_PARAM_INDEX = re.compile(r"(?<![\w.])params\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
+_STRING = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
+
+
+def _strip_strings(source: str) -> str:
+    return _STRING.sub("''", source)
+
+
+def compile_expression(
+    source: str,
+    *,
+    mode: str,
+    file: str,
+    line: int | None,
+    field: str,
+    rule_id: str,
+    want_bool: bool = True,
+) -> Expression:
+    """Compile `source` for rule `rule_id`; errors name the file, the line in it and the field."""
+    if not _RULE_ID.match(rule_id):
+        raise ValueError(f"bad rule id {rule_id!r}")
+    wrapped = f'cel.bind(params, rule_params["{rule_id}"], (\n{source}\n))'
+    try:
+        program = environment(mode).compile(wrapped)
+    except Exception as exc:  # the runtime raises RuntimeError; any failure is a user error
+        rel, message = _explain(exc)
+        if rel is not None:
+            rel = max(1, rel - 1)  # the wrapper's first line comes before the source
+        at = line + rel - 1 if (line is not None and rel is not None) else line
+        raise ConfigError(f"CEL error: {message}", file=file, line=at, field=field) from None
+    if want_bool:
+        returns = str(program.return_type())
+        if returns not in {"BOOL", "DYN"}:
+            raise ConfigError(
+                f"CEL expression must be true or false, but it yields {returns.lower()}",
+                file=file,
+                line=line,
+                field=field,
+            )
+    return Expression(source=source, program=program, mode=mode)
+
+
+class EvaluationError(Exception):
+    """A CEL expression failed at run time (a missing field, a bad conversion)."""
+
+
+def to_python(value: Any) -> Any:
+    """The plain Python value of a CEL result, raising EvaluationError for an error value."""
+    if str(value.type()) == "ERROR":
+        raise EvaluationError(_clean_runtime(str(value.value())))
+    return value.plain_value()
+
+
+_STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
+
+
+def _clean_runtime(text: str) -> str:
+    """`NOT_FOUND: Key not found in map : "x"` -> `Key not found in map: "x"`."""
+    return _STATUS_PREFIX.sub("", text.strip()).replace(" : ", ": ")
+
+
+def evaluate(expr: Expression, activation: Any) -> Any:
+    try:
+        result = expr.program.eval(activation)
+    except Exception as exc:  # runtime conversion errors surface as exceptions
+        raise EvaluationError(_clean_runtime(str(exc))) from None
+    return to_python(result)
+
+
+def activation(
+    mode: str,
+    value: Any,
+    *,
+    rule_params: Mapping[str, Mapping[str, Any]],
+    target: Mapping[str, Any],
+    now: dt.datetime,
+) -> Any:
+    """Bindings for one evaluation: `value` is the evidence (each) or the items list (all)."""
+    variables = {
+        "evidence" if mode == "each" else "items": value,
+        "rule_params": rule_params,
+        "target": target,
+        "now": now,
+    }
+    try:
+        return environment(mode).Activation(variables)
+    except Exception as exc:
+        raise EvaluationError(f"evidence cannot be given to CEL: {exc}") from None

@@ -1,0 +1,107 @@
+"""Chain validation with cryptography.x509.verification (no hand-written path building)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.x509.verification import (
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+PURPOSES = ("any", "server", "client")
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """The outcome of validating one certificate's chain."""
+
+    valid: bool
+    error: str | None
+    path: tuple[x509.Certificate, ...] = field(default=())
+    """Leaf first, anchor last (when valid)."""
+
+    @property
+    def anchor(self) -> x509.Certificate | None:
+        return self.path[-1] if self.valid and self.path else None
+
+
+def verify_chain(
+    leaf: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    *,
+    at: dt.datetime,
+    purpose: str = "any",
+    name: str | None = None,
+    max_depth: int | None = None,
+) -> ChainResult:
+    """Validate `leaf` against `anchors` at time `at`.
+
+    purpose "any" checks the chain only (signatures, validity, CA constraints, name
+    constraints) and accepts any EKU on the leaf; "server" and "client" apply the Web PKI
+    end-entity checks for that role, including EKU. `name` (a DNS name or IP address) is
+    checked against the leaf's SANs when given; it requires purpose "server".
+    """
+    if not anchors:
+        return ChainResult(False, "no trust anchors to validate against")
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    builder = PolicyBuilder().store(Store(list(anchors))).time(at)
+    if max_depth is not None:
+        builder = builder.max_chain_depth(max_depth)
+    try:
+        if purpose == "server" or name is not None:
+            if name is None:
+                raise ValueError("purpose 'server' needs the name the server is reached by")
+            chain = builder.build_server_verifier(_subject(name)).verify(leaf, list(intermediates))
+        elif purpose == "client":
+            chain = builder.build_client_verifier().verify(leaf, list(intermediates)).chain
+        else:
+            permissive = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=ExtensionPolicy.permit_all(),
+            )
+            chain = permissive.build_client_verifier().verify(leaf, list(intermediates)).chain
+    except VerificationError as exc:
+        reason = _reason(exc)
+        if "candidates exhausted" in reason:
+            reason = _no_path(leaf, anchors, intermediates)
+        return ChainResult(False, reason)
+    return ChainResult(True, None, tuple(chain))
+
+
+def _no_path(
+    leaf: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+) -> str:
+    """Say why no path was found, in terms of names the user can check."""
+    issuer = leaf.issuer.rfc4514_string()
+    known = [c for c in (*anchors, *intermediates) if c.subject == leaf.issuer]
+    if leaf.issuer == leaf.subject and not known:
+        return "self-signed and not one of the trust anchors"
+    if not known:
+        return f"its issuer '{issuer}' is neither a trust anchor nor an intermediate at hand"
+    return f"no valid path: the certificates named '{issuer}' did not verify its signature or constraints"
+
+
+def _subject(name: str) -> x509.DNSName | x509.IPAddress:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _reason(exc: VerificationError) -> str:
+    text = " ".join(str(exc).split())
+    text = text.removeprefix("validation failed: ")
+    # drop cryptography's repr of the certificate object, keep the reason
+    cut = text.find(" (encountered processing <Certificate")
+    return text[:cut] if cut > 0 else text

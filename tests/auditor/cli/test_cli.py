@@ -1,0 +1,197 @@
+"""The command line as a user meets it: exit codes, outputs and error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.loader.schema import schema_errors
+from tests.conftest import Run, run_cli
+
+
+def assert_clean_error(run: Run, *fragments: str) -> None:
+    code, err = run.code, run.err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("auditor: error: "), err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_demo_scan_text() -> None:
+    run = run_cli("scan", "--target", "cim-prod-001")
+    assert run.code == 1, run.err
+    assert "Verdict: NOT READY" in run.out
+    assert "CERT-004" in run.out and "fix:" in run.out
+    assert "\x1b[" not in run.out  # no colour when not a terminal
+
+
+def test_demo_scan_json_validates(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    run = run_cli("scan", "--target", "cim-prod-001", "--format", "json", "-o", str(out))
+    assert run.code == 1 and run.out == ""
+    doc = json.loads(out.read_text())
+    assert schema_errors(doc, "findings") == []
+    assert doc["target"]["name"] == "cim-prod-001"
+    assert doc["summary"]["total"] == len(doc["findings"])
+    for f in doc["findings"]:
+        assert f["evidence"]["records"] or f["status"] == "not-evaluated"
+
+
+def test_fail_on_threshold_changes_exit_code(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from tests.certs import NOW, CertFactory, write
+
+    factory = CertFactory()
+    root, inter = factory.chain()
+    # only a medium-severity problem: expires within the 30-day warning window
+    leaf = factory.issue("n.example.com", issuer=inter, dns=("n.example.com",), eku=("server",),
+                         start=NOW - dt.timedelta(days=80), days=90)
+    write(tmp_path / "certs/node.pem", leaf.pem() + inter.pem())
+    write(tmp_path / "root.pem", root.pem())
+    (tmp_path / "auditor.yaml").write_text(
+        "version: 1\ntargets:\n  - name: n\n    environment: production\n    policies: [cim-production]\n"
+        "    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
+        "    sources:\n      - {collector: certificates, paths: [certs]}\n"
+    )
+    assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0  # default threshold: high
+    assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
+    assert run_cli("scan", "--target", "n", "--fail-on", "critical", cwd=tmp_path).code == 0
+
+
+def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    run = run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle))
+    assert run.code == 0, run.err
+    assert "digest sha256:" in run.err
+    at = json.loads(bundle.read_text())["created_at"]
+    evaluated = run_cli("evaluate", str(bundle), "--format", "json", "--at", at)
+    assert evaluated.code == 1, evaluated.err
+    scan = run_cli("scan", "--target", "cim-prod-001", "--format", "json", "--at", at)
+    a, b = json.loads(evaluated.out), json.loads(scan.out)
+    def outcomes(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [(f["rule_id"], f["resource"], f["status"]) for f in doc["findings"]]
+
+    assert outcomes(a) == outcomes(b)
+    assert a["bundle_digest"] == json.loads(bundle.read_text())["digest"]["value"]
+
+
+def test_evaluate_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
+    before = bundle.read_bytes()
+    run = run_cli("evaluate", str(bundle), "-o", str(bundle))
+    assert_clean_error(run, "refusing to overwrite")
+    assert bundle.read_bytes() == before
+
+
+def test_targets_and_rules_commands() -> None:
+    run = run_cli("targets", "list")
+    assert run.code == 0 and "cim-prod-001" in run.out and "embedded demo" in run.out
+    shown = json.loads(run_cli("targets", "show", "cim-prod-001", "--format", "json").out)
+    assert shown["policies"][0] == "cim-production" and shown["sources"]
+    rules = json.loads(run_cli("rules", "list", "--format", "json").out)
+    assert {"id", "area", "severity", "title"} <= set(rules[0])
+    assert [r["id"] for r in rules] == sorted(r["id"] for r in rules)
+    show = run_cli("rules", "show", rules[0]["id"])
+    assert show.code == 0 and "remediation" in show.out
+    assert run_cli("rules", "validate").code == 0
+    packs = json.loads(run_cli("policies", "list", "--format", "json").out)
+    assert {"cim-production", "cim-staging"} <= {p["id"] for p in packs}
+    assert "inventory" in run_cli("schema").out.split()
+    assert json.loads(run_cli("schema", "findings").out)["$id"] == "urn:auditor:schemas:findings"
+
+
+def test_local_auditor_yaml_is_found(tmp_path: Path, certs: object) -> None:
+    from tests.certs import CertFactory, write
+
+    factory = certs if isinstance(certs, CertFactory) else CertFactory()
+    root, inter = factory.chain()
+    leaf = factory.issue("node.example.com", issuer=inter, dns=("node.example.com",), eku=("server",), days=60)
+    write(tmp_path / "certs/node.pem", leaf.pem() + inter.pem())
+    write(tmp_path / "anchors/root.pem", root.pem())
+    (tmp_path / "auditor.yaml").write_text(
+        "version: 1\ntargets:\n  - name: node-1\n    environment: staging\n    policies: [cim-staging]\n"
+        "    names: [node.example.com]\n    trust_anchors: [anchors/root.pem]\n"
+        "    sources:\n      - {collector: certificates, paths: [certs]}\n"
+    )
+    run = run_cli("scan", "--target", "node-1", "--format", "json", cwd=tmp_path)
+    assert run.code == 0, run.out + run.err
+    doc = json.loads(run.out)
+    assert {f["status"] for f in doc["findings"]} == {"pass"}
+
+
+def test_missing_required_source_exits_3(tmp_path: Path) -> None:
+    (tmp_path / "auditor.yaml").write_text(
+        "version: 1\ntargets:\n  - name: n\n    environment: test\n    policies: [cim-production]\n"
+        "    sources:\n      - {collector: certificates, paths: [nothing-here]}\n"
+    )
+    run = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert run.code == 3, run.out
+    assert "Collection errors" in run.out and "nothing-here" in run.out
+    optional = (tmp_path / "auditor.yaml").read_text().replace("paths: [nothing-here]", "paths: [nothing-here], required: false")
+    (tmp_path / "auditor.yaml").write_text(optional)
+    assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "fragments"),
+    [
+        ({}, ["scan", "--target", "nope"], ["unknown target 'nope'"]),
+        ({"inv.yaml": "version: 1\ntargets: [\n"}, ["scan", "--target", "x", "--inventory", "inv.yaml"], ["inv.yaml:", "invalid YAML"]),
+        ({"inv.yaml": "version: 2\ntargets: []\n"}, ["targets", "list", "--inventory", "inv.yaml"], ["inv.yaml:1", "version"]),
+        (
+            {"inv.yaml": "version: 1\ntargets:\n  - name: a\n    environment: e\n    policies: [p]\n    sources:\n      - collector: certificatez\n"},
+            ["targets", "list", "--inventory", "inv.yaml"],
+            ["inv.yaml:7", "unknown collector 'certificatez'"],
+        ),
+        (
+            {"inv.yaml": "version: 1\ntargets:\n  - name: a\n    environment: e\n    policies: [p]\n    sources:\n      - collector: certificates\n        pathz: [x]\n"},
+            ["targets", "list", "--inventory", "inv.yaml"],
+            ["inv.yaml:", "pathz"],
+        ),
+        ({}, ["scan", "--target", "cim-prod-001", "--policy", "nope"], ["unknown policy pack 'nope'"]),
+        ({}, ["scan", "--target", "cim-prod-001", "--at", "yesterday"], ["--at", "not a date"]),
+        ({"b.json": "{\"format\": \"auditor-evidence-bundle\"}"}, ["evaluate", "b.json"], ["b.json", "required"]),
+        ({"b.json": "\x00\x01 random"}, ["evaluate", "b.json"], ["b.json", "invalid JSON"]),
+        ({}, ["evaluate", "missing.json"], ["missing.json", "not found"]),
+        ({}, ["rules", "show", "NOPE-001"], ["unknown rule"]),
+        ({}, ["schema", "nope"], ["unknown schema"]),
+        ({}, ["inventory-missing-dir"], []),
+    ],
+)
+def test_bad_input_gets_one_clean_line(tmp_path: Path, files: dict[str, str], args: list[str], fragments: list[str]) -> None:
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    run = run_cli(*args, cwd=tmp_path)
+    if args == ["inventory-missing-dir"]:  # argparse's own usage error
+        assert run.code == 2 and "usage:" in run.err and "Traceback" not in run.err
+        return
+    assert_clean_error(run, *fragments)
+
+
+def test_rules_validate_reports_every_error(tmp_path: Path) -> None:
+    good = Path(__file__).resolve().parents[3] / "rules/certificates/CERT-004.yaml"
+    (tmp_path / "MY-001.yaml").write_text(good.read_text().replace("CERT-004", "MY-001").replace("params.min_ec_bits", "params.nope"))
+    (tmp_path / "MY-002.yaml").write_text(good.read_text().replace("CERT-004", "MY-002").replace("severity: high", "severity: huge"))
+    (tmp_path / "MY-003.yaml").write_text(good.read_text().replace("CERT-004", "MY-003"))
+    run = run_cli("rules", "validate", str(tmp_path))
+    assert run.code == 2
+    assert "MY-001.yaml" in run.err and "params.nope" in run.err
+    assert "MY-002.yaml" in run.err and "huge" in run.err
+    assert "2 errors" in run.err and "Traceback" not in run.err
+    (tmp_path / "MY-001.yaml").unlink()
+    (tmp_path / "MY-002.yaml").unlink()
+    assert run_cli("rules", "validate", str(tmp_path)).code == 0
+
+
+def test_help_is_there_for_every_command() -> None:
+    for args in (["--help"], ["scan", "--help"], ["evaluate", "--help"], ["collect", "--help"], ["rules", "validate", "--help"]):
+        run = run_cli(*args)
+        assert run.code == 0 and "usage: auditor" in run.out
+    assert run_cli("--version").out.startswith("auditor ")

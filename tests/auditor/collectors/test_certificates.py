@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.collectors import run_collector
+from auditor.collectors.interface import CollectContext
+from auditor.evidence.kinds import data_errors
+from auditor.inventory.model import SourceSpec, Target
+from auditor.models import EvidenceRecord
+from tests.certs import CertFactory, write
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) -> list[EvidenceRecord]:
+    source = SourceSpec("certificates", "certs", True, {"paths": paths, **options})
+    target = Target(
+        name="t", environment="test", policies=("p",), sources=(source,), root=root,
+        trust_anchors=tuple(root / a for a in anchors),
+    )
+    records = list(run_collector(CollectContext(target, source, NOW)))
+    for r in records:
+        if r.data is not None:
+            assert data_errors(r.kind, r.data) == [], r.resource
+    return records
+
+
+def by_resource(records: list[EvidenceRecord]) -> dict[str, EvidenceRecord]:
+    return {r.resource: r for r in records}
+
+
+def test_folder_of_bundles_with_chain(certs: CertFactory, tmp_path: Path) -> None:
+    root, inter = certs.chain()
+    leaf = certs.issue("node", issuer=inter, dns=("n.example.com",))
+    write(tmp_path / "pki/root.pem", root.pem())
+    write(tmp_path / "certs/node.pem", leaf.pem())
+    write(tmp_path / "certs/chain.pem", inter.pem() + root.pem())
+    write(tmp_path / "certs/node.key", leaf.key_pem())  # not a certificate suffix: ignored
+    write(tmp_path / "certs/key.pem", leaf.key_pem())  # a .pem holding only a key: skipped
+    records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
+    assert set(records) == {"certs/node.pem", "certs/chain.pem#0", "certs/chain.pem#1"}
+    node = records["certs/node.pem"].data
+    assert node is not None
+    assert node["chain"]["status"] == "valid"
+    assert node["chain"]["path"] == ["CN=node", "CN=Test Intermediate CA", "CN=Test Root CA"]
+    anchor = records["certs/chain.pem#1"].data
+    assert anchor is not None and anchor["chain"]["is_anchor"] is True
+
+
+def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) -> None:
+    _root, inter = certs.chain()
+    leaf = certs.issue("node", issuer=inter)
+    write(tmp_path / "node.pem", leaf.pem())
+    (rec,) = collect(tmp_path, ["node.pem"], [])
+    assert rec.data is not None and rec.data["chain"]["status"] == "no-anchors"
+    other_root, _ = certs.chain()
+    write(tmp_path / "other.pem", other_root.pem())
+    (rec,) = collect(tmp_path, ["node.pem"], ["other.pem"])
+    assert rec.data is not None and rec.data["chain"]["status"] == "invalid"
+
+
+def test_der_file(certs: CertFactory, tmp_path: Path) -> None:
+    root, _ = certs.chain()
+    write(tmp_path / "root.der", root.der())
+    (rec,) = collect(tmp_path, ["root.der"], ["root.der"])
+    assert rec.data is not None and rec.data["encoding"] == "der" and rec.data["chain"]["status"] == "valid"
+
+
+def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path) -> None:
+    root, _ = certs.chain()
+    write(tmp_path / "random.pem", os.urandom(300))
+    write(tmp_path / "trunc.pem", root.pem()[:-30])
+    write(tmp_path / "ok.pem", root.pem())
+    (tmp_path / "empty").mkdir()
+    records = collect(tmp_path, ["random.pem", "trunc.pem", "missing.pem", "empty", "ok.pem"], ["nope.pem"])
+    errors = {r.resource: r.error for r in records if r.is_error}
+    assert "no such file" in (errors["trust anchor nope.pem"] or "")
+    assert "neither PEM nor" in (errors["random.pem"] or "")
+    assert "truncated" in (errors["trunc.pem"] or "")
+    assert "no such file" in (errors["missing.pem"] or "")
+    assert "no certificate files" in (errors["empty"] or "")
+    assert [r.resource for r in records if not r.is_error] == ["ok.pem"]
+    assert all(r.required for r in records if r.is_error)
+
+
+def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.collectors._files as files
+
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1000)
+    write(tmp_path / "big.pem", b"x" * 5000)
+    monkeypatch.setattr("auditor.collectors.certificates.read_bounded", lambda p: files.read_bounded(p, 1000))
+    (rec,) = collect(tmp_path, ["big.pem"], [])
+    assert rec.is_error and "limit" in (rec.error or "")
+
+
+def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests may run as root, who reads any file: simulate the denial at the read itself
+    root, _ = certs.chain()
+    write(tmp_path / "locked.pem", root.pem())
+
+    def denied(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("auditor.collectors.certificates.read_bounded", denied)
+    (rec,) = collect(tmp_path, ["locked.pem"], [])
+    assert rec.is_error and "permission denied" in (rec.error or "")
+
+
+def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.collectors.certificates import CertificatesCollector
+
+    def boom(self: object) -> Any:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(CertificatesCollector, "collect", boom)
+    (rec,) = collect(tmp_path, ["x.pem"], [])
+    assert rec.is_error and "RuntimeError: unexpected" in (rec.error or "")

@@ -1,0 +1,82 @@
+"""The embedded demo node: its planted problems are found, and everything else passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from auditor.demo import demo_inventory, demo_root
+from auditor.models import ScanResult, Status
+from auditor.scan import scan_target
+
+LEGACY = "etc/nats/certs/monitor-legacy.pem"
+LEAF = "etc/nats/certs/leaf-client-cert.pem"
+
+# (rule, resource) -> why it is planted
+PLANTED = {
+    ("CERT-001", LEGACY): "self-signed legacy certificate outside the PKI",
+    ("CERT-004", LEGACY): "RSA-1024 key",
+    ("CERT-005", LEGACY): "SHA-1 signature",
+    ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
+    ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
+    ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
+}
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    target = demo_inventory().target("cim-prod-001")
+    return scan_target(target)[1]
+
+
+def test_planted_problems_are_found(result: ScanResult) -> None:
+    flagged = {(f.rule_id, f.resource): f for f in result.findings if f.status in (Status.FAIL, Status.WAIVED)}
+    assert set(flagged) == set(PLANTED)
+    today = dt.datetime.now(dt.UTC).date()
+    waived = flagged[("CERT-006", LEGACY)]
+    expected = Status.WAIVED if today <= dt.date(2027, 12, 31) else Status.FAIL
+    assert waived.status is expected
+    assert flagged[("CERT-007", LEGACY)].status is Status.FAIL
+    assert any(w.waiver.rule == "CERT-007" for w in result.expired_waivers)
+
+
+def test_everything_else_passes(result: ScanResult) -> None:
+    others = [f for f in result.findings if (f.rule_id, f.resource) not in PLANTED]
+    assert others, "the demo must exercise passing checks too"
+    bad = [(f.rule_id, f.resource, f.status.value, f.message) for f in others if f.status is not Status.PASS]
+    assert bad == []
+    assert result.collection_errors == ()
+
+
+def test_every_rule_of_the_production_pack_is_exercised(result: ScanResult) -> None:
+    from auditor.policy.catalog import Catalog
+
+    inventory = demo_inventory()
+    catalog = Catalog.load(inventory.rule_paths, inventory.policy_paths)
+    selected = {e.id for e in catalog.resolve(["cim-production"]).rules}
+    evaluated = {f.rule_id for f in result.findings if f.status in (Status.PASS, Status.FAIL, Status.WAIVED)}
+    assert selected <= evaluated, f"rules the demo does not exercise: {sorted(selected - evaluated)}"
+
+
+def test_materialised_tree_is_reused_and_keys_are_private() -> None:
+    first = demo_root()
+    assert demo_root() == first
+    for key in (first / "cim-prod-001/etc/nats/certs").glob("*key*.pem"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+
+
+def test_stale_tree_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    first = demo_root()
+    old_cert = (first / "cim-prod-001/etc/nats/certs/server-cert.pem").read_bytes()
+    stamp = first / ".built"
+    past = stamp.stat().st_mtime - 2 * 86400
+    os.utime(stamp, (past, past))
+    again = demo_root()
+    assert again == first
+    assert (again / "cim-prod-001/etc/nats/certs/server-cert.pem").read_bytes() != old_cert
+    assert not any(p.name.startswith((".build-", ".old-")) for p in tmp_path.joinpath("demo").iterdir())
