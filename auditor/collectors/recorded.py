@@ -1,0 +1,80 @@
+"""Evidence recorded earlier from a real component, replayed from a JSON file.
+
+For sources that cannot run where the scan runs: the embedded demo replays what a real
+OpenBao, YubiKey (software PIV card), NATS server or TLS endpoint answered when it was
+recorded. Findings name the source, so recorded evidence is never mistaken for live evidence.
+
+File format (`auditor schema recorded`):
+
+    {"format": "auditor-recorded-evidence", "recorded_at": "2026-11-23T19:00:00Z",
+     "recorded_from": "OpenBao 2.x dev server (bao server -dev)",
+     "records": [{"kind": "...", "resource": "...", "data": {...}}]}
+
+With `shift_times: true`, every RFC 3339 timestamp in the data moves by (now - recorded_at),
+so ages and expiries stay what they were when recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors.interface import Collector
+from auditor.evidence.kinds import data_errors
+from auditor.loader.schema import schema_errors
+from auditor.loader.yamlfile import dotted_path
+from auditor.models import EvidenceRecord
+from auditor.timeutil import rfc3339
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def shift_times(value: Any, delta: dt.timedelta) -> Any:
+    """Every RFC 3339 timestamp string in `value`, moved by `delta`."""
+    if isinstance(value, str) and _TIMESTAMP.match(value):
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return rfc3339((moment + delta).replace(microsecond=0))
+    if isinstance(value, dict):
+        return {k: shift_times(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shift_times(v, delta) for v in value]
+    return value
+
+
+class RecordedCollector(Collector):
+    name = "recorded"
+    kinds = ("recorded.evidence",)
+
+    def collect(self) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        shift = bool(ctx.source.options.get("shift_times", False))
+        for path in ctx.source.path_option(ctx.root, "paths"):
+            shown = ctx.display(path)
+            try:
+                raw = json.loads(read_bounded(path))
+            except FileNotFoundError:
+                yield ctx.error(self.kinds[0], shown, "no such file")
+                continue
+            except (OSError, FileTooLarge, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield ctx.error(self.kinds[0], shown, f"unreadable recorded evidence: {exc}")
+                continue
+            problems = schema_errors(raw, "recorded")
+            if problems:
+                where, message = problems[0]
+                yield ctx.error(self.kinds[0], shown, f"{dotted_path(where) or 'file'}: {message}")
+                continue
+            recorded_at = dt.datetime.fromisoformat(raw["recorded_at"].replace("Z", "+00:00"))
+            delta = ctx.now - recorded_at
+            source = f"{ctx.source.name} (recorded {raw['recorded_at']} from {raw['recorded_from']})"
+            for i, item in enumerate(raw["records"]):
+                data = shift_times(item["data"], delta) if shift else item["data"]
+                bad = data_errors(item["kind"], data)
+                if bad:
+                    where, message = bad[0]
+                    yield ctx.error(item["kind"], item["resource"], f"{shown} records[{i}].data{'.' + dotted_path(where) if where else ''}: {message}", source=source)
+                    continue
+                yield ctx.record(item["kind"], item["resource"], data, source=source)

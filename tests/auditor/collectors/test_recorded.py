@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor.collectors import run_collector
+from auditor.collectors.interface import CollectContext
+from auditor.collectors.recorded import shift_times
+from auditor.inventory.model import SourceSpec, Target
+from auditor.models import EvidenceRecord
+from tests.certs import CertFactory
+
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+
+
+def collect(root: Path, name: str, **options: Any) -> list[EvidenceRecord]:
+    source = SourceSpec("recorded", "rec", True, {"paths": [name], **options})
+    target = Target(name="t", environment="e", policies=("p",), sources=(source,), root=root)
+    return list(run_collector(CollectContext(target, source, NOW)))
+
+
+def recorded_cert(certs: CertFactory) -> dict[str, Any]:
+    from pki.facts import certificate_facts
+
+    root, _ = certs.chain()
+    facts = certificate_facts(root.cert)
+    return {"path": "x.pem", "index": 0, "encoding": "pem", **facts,
+            "chain": {"status": "no-anchors", "error": "none", "path": [], "anchor": None}}
+
+
+def test_replays_and_shifts_times(tmp_path: Path, certs: CertFactory) -> None:
+    data = recorded_cert(certs)
+    doc = {"format": "auditor-recorded-evidence", "recorded_at": "2026-11-13T12:00:00Z",
+           "recorded_from": "a test", "records": [{"kind": "x509.certificate", "resource": "r", "data": data}]}
+    (tmp_path / "rec.json").write_text(json.dumps(doc))
+    (plain,) = collect(tmp_path, "rec.json")
+    assert plain.data == data and "recorded 2026-11-13T12:00:00Z from a test" in plain.source
+    (shifted,) = collect(tmp_path, "rec.json", shift_times=True)
+    assert shifted.data is not None
+    before = dt.datetime.fromisoformat(data["not_after"].replace("Z", "+00:00"))
+    after = dt.datetime.fromisoformat(shifted.data["not_after"].replace("Z", "+00:00"))
+    assert after - before == dt.timedelta(days=10)
+
+
+def test_bad_files_are_error_records(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "wrong.json").write_text(json.dumps({"format": "other"}))
+    (tmp_path / "kind.json").write_text(json.dumps({"format": "auditor-recorded-evidence", "recorded_at": "2026-11-13T12:00:00Z", "recorded_from": "a test", "records": [{"kind": "no.such-kind", "resource": "r", "data": {}}]}))
+    for name, fragment in [("bad.json", "unreadable"), ("wrong.json", "format"), ("kind.json", "unknown evidence kind"), ("missing.json", "no such file")]:
+        (rec,) = collect(tmp_path, name)
+        assert rec.is_error and fragment in (rec.error or ""), (name, rec.error)
+
+
+@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(dt.UTC)),
+       st.integers(min_value=-10**8, max_value=10**8))
+def test_shift_is_exact_and_leaves_other_values(moment: dt.datetime, seconds: int) -> None:
+    stamp = moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    value = {"t": stamp, "n": 3, "s": "not a time", "l": [stamp]}
+    out = shift_times(value, dt.timedelta(seconds=seconds))
+    expected = (moment.replace(microsecond=0) + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    assert out == {"t": expected, "n": 3, "s": "not a time", "l": [expected]}
