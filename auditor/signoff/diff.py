@@ -35,7 +35,7 @@ def json_diff(old: Any, new: Any, path: tuple[Any, ...] = ()) -> list[str]:
     if isinstance(old, list) and isinstance(new, list):
         out = []
         if len(old) != len(new):
-            out.append(f"{dotted_path(path)}: {len(old)} → {len(new)} entries")
+            out.append(f"{dotted_path(path) or '(the document)'}: {len(old)} → {len(new)} entries")
         for i, (a, b) in enumerate(zip(old, new, strict=False)):
             out.extend(json_diff(a, b, (*path, i)))
         return out

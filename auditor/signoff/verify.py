@@ -48,7 +48,15 @@ class CurrentDocument:
 
 def read_current(path: Path) -> CurrentDocument:
     """Read RESULT.json for checking: a missing file is an error, a broken one is a finding."""
-    text = read_user_file(path, max_bytes=MAX_RESULT_BYTES, what="findings document")
+    try:
+        text = read_user_file(path, max_bytes=MAX_RESULT_BYTES, what="findings document")
+    except ConfigError as exc:
+        if not path.is_file() or path.stat().st_size > MAX_RESULT_BYTES:
+            raise
+        try:  # readable but not text any more (an edit broke its UTF-8): a finding, not an error
+            return CurrentDocument(path, path.read_bytes(), None, exc.diagnostics())
+        except OSError:
+            raise exc from None
     raw = path.read_bytes()
     try:
         doc = parse_document(text, file=str(path))
