@@ -7,6 +7,7 @@ value, so two findings about the same secret can be matched without revealing it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -58,8 +59,11 @@ def _secret_re() -> re.Pattern[str]:
     return _SECRET_RE
 
 
+@functools.lru_cache(maxsize=16384)
 def scrub(text: str) -> str:
-    """`text` with every secret-looking value in it redacted (see :func:`redact`)."""
+    """`text` with every secret-looking value in it redacted (see :func:`redact`).
+
+    Cached: reports repeat the same titles, remediations and resources many times."""
     if not text:
         return text
 

@@ -117,11 +117,12 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ())
         sys.stdout.flush()
 
 
-def render_result(args: argparse.Namespace, result: ScanResult) -> str | bytes:
+def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) -> str | bytes:
+    """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
     from auditor.render import RenderOptions, renderer
 
     to_terminal = not args.output or args.output == "-"
-    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose)
+    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose, **extra)
     r = renderer(args.format, options)
     if r.binary and to_terminal and sys.stdout.isatty():
         from auditor.errors import ConfigError

@@ -36,7 +36,6 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from auditor.render import RenderOptions, renderer
     from auditor.resultfile import read_result
 
     path = Path(args.result)
@@ -45,25 +44,19 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("html", "pdf", "md"):
         from auditor.signoff.model import recorded_roles
 
-        if recorded_roles(path):
+        roles = recorded_roles(path)
+        if roles:
+            from auditor.signoff.gpg import GpgError
+            from auditor.signoff.model import SignoffCheck
             from auditor.signoff.verify import check_signoffs
 
-            _, checks = check_signoffs(path, _allowed(args))
-    to_terminal = not args.output or args.output == "-"
-    options = RenderOptions(
-        color=to_terminal and _common.use_color(args),
-        verbose=args.verbose,
-        signoffs=checks,
-        result_sha256=loaded.sha256,
-    )
-    r = renderer(args.format, options)
-    import sys
-
-    if r.binary and to_terminal and sys.stdout.isatty():
-        from auditor.errors import ConfigError
-
-        raise ConfigError(f"{args.format} output is binary: write it to a file with -o FILE")
-    _common.emit(r.document(loaded.result), args.output, inputs=(args.result,))
+            allowed = _allowed(args)
+            try:
+                _, checks = check_signoffs(path, allowed)
+            except GpgError as exc:  # still report, saying the sign-offs are unchecked
+                checks = tuple(SignoffCheck(r, problems=(f"not checked: {exc}",)) for r in roles)
+    document = _common.render_result(args, loaded.result, signoffs=checks, result_sha256=loaded.sha256)
+    _common.emit(document, args.output, inputs=(args.result,))
     return 0
 
 

@@ -201,3 +201,12 @@ def test_verify_without_signoffs_and_cli_errors(result: Path, keys: Keys) -> Non
     run = run_cli("verify", str(result), "--allowed-signers", str(bad))
     assert run.code == 2 and "Traceback" not in run.err
     assert "allowed.yaml:2: field 'signers[0].fingerprint'" in run.err
+
+
+def test_report_without_gnupg_still_renders_and_says_unchecked(result: Path, keys: Keys) -> None:
+    sign(result, keys, "security")
+    run = run_cli("report", str(result), "--format", "md", env={"PATH": "/nonexistent"})
+    assert run.code == 0, run.err
+    assert "not checked: GnuPG is not available" in run.out and "apt-get install gnupg" in run.out
+    run = run_cli("verify", str(result), env={"PATH": "/nonexistent"})
+    assert run.code == 2 and run.err.count("\n") == 1 and "install it" in run.err
