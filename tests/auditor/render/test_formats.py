@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -142,7 +141,6 @@ def test_markdown_cells_cannot_break_tables() -> None:
     assert "a \\| b c \\<b\\>x\\</b\\>" in row
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (bash .ci/bootstrap --test)")
 @pytest.mark.slow
 def test_pdf_report_through_chromium(scan: DemoScan, tmp_path: Path) -> None:
     out = tmp_path / "report.pdf"
