@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.certs import CertFactory
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI runs the same examples every time (a red build must be reproducible, never a coin toss);
+# AUDITOR_HYPOTHESIS=explore draws new ones, for a deeper local fuzzing run.
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.load_profile("explore" if os.environ.get("AUDITOR_HYPOTHESIS") == "explore" else "ci")
 
 
 @pytest.fixture(scope="session", autouse=True)

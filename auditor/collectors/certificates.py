@@ -80,7 +80,7 @@ class CertificatesCollector(Collector):
         for item in found:
             try:
                 yield self._record(item, anchors, anchor_fps, pool)
-            except (LoadError, ValueError) as exc:  # parsed, but a field is malformed
+            except (LoadError, ValueError, x509.DuplicateExtension) as exc:  # parsed, but a field is malformed
                 where = ctx.display(item.path) + ("" if item.count == 1 else f"#{item.index}")
                 yield ctx.error(KIND, where, str(exc))
 
