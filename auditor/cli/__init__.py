@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.cli import collect, history, rules, scan, schema, targets
+from auditor.cli import collect, history, rules, scan, schedule, schema, targets, waivers
 from auditor.exitcodes import ExitCode
 
-COMMAND_MODULES = (scan, collect, targets, rules, schema, history)
+COMMAND_MODULES = (scan, collect, targets, rules, schema, history, schedule, waivers)
 
 
 def build_parser() -> argparse.ArgumentParser:
