@@ -10,9 +10,11 @@ fleet's exit code is the worst of its targets' (docs/exit-codes.md).
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -123,35 +125,40 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _child(conn: Any, target: Target, options: EvaluateOptions, parent: int, limit: float | None) -> None:
-    """The scan process: scan one target, send back ("ok", result) or ("error", code, text).
+def worker_main() -> None:
+    """The scan process: read (target, options, limit) pickled on stdin, scan, write
+    ("ok", result) or ("error", exit code, text) pickled on stdout.
 
-    It ignores SIGINT and SIGTERM (the parent decides when it stops, and kills it), ends when
-    its parent goes away, and ends by SIGALRM shortly after its time limit even if the parent
-    could not kill it.
+    It runs in a session of its own (a Ctrl-C or a signal to the parent's process group does
+    not reach it: the parent decides when it stops), ends when its parent goes away, and ends
+    by SIGALRM shortly after its time limit even if the parent could not kill it.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed by accident goes to stderr, not into the reply
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    target, options, limit = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
     if limit:
         signal.alarm(int(limit) + 5)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     from auditor.scan import scan_target
 
+    reply: tuple[Any, ...]
     try:
         _, result = scan_target(target, options)
-        conn.send(("ok", result))
+        reply = ("ok", result)
     except AuditorError as exc:
-        conn.send(("error", int(exc.exit_code), exc.diagnostics()))
+        reply = ("error", int(exc.exit_code), exc.diagnostics())
     except Exception as exc:
-        conn.send(("error", int(ExitCode.INTERNAL), f"internal error: {type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+        reply = ("error", int(ExitCode.INTERNAL), f"internal error: {type(exc).__name__}: {exc}")
+    out.write(pickle.dumps(reply))
+    out.close()
 
 
-def _stop(proc: Any) -> None:
-    with contextlib.suppress(Exception):
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
         proc.kill()
-    proc.join(5)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=5)
 
 
 def run_isolated(
@@ -162,48 +169,41 @@ def run_isolated(
     cancel: threading.Event | None = None,
 ) -> TargetRun:
     """Scan `target` in a child process; kill it at `timeout` seconds or when `cancel` is set."""
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child,
-        args=(sender, target, options, os.getpid(), timeout),
-        name=f"auditor-scan-{target.name}",
-        daemon=True,
-    )
     start = time.monotonic()
-    proc.start()
-    sender.close()
 
     def ended(code: int, error: str = "", *, result: ScanResult | None = None, timed_out: bool = False) -> TargetRun:
         return TargetRun(target.name, code, result, error, time.monotonic() - start, timed_out)
 
+    request = pickle.dumps((target, options, timeout))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from auditor.fleet import worker_main; worker_main()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pending: bytes | None = request
+    while True:
+        try:
+            reply, _ = proc.communicate(pending, timeout=_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pending = None
+        if cancel is not None and cancel.is_set():
+            _kill(proc)
+            return ended(int(ExitCode.COLLECTION_FAILED), "cancelled before the scan finished")
+        if timeout is not None and time.monotonic() - start > timeout:
+            _kill(proc)
+            return ended(
+                int(ExitCode.COLLECTION_FAILED), f"timed out after {timeout:g}s: the scan was stopped", timed_out=True
+            )
     try:
-        while True:
-            if receiver.poll(_POLL_SECONDS):
-                try:
-                    message = receiver.recv()
-                except EOFError:
-                    proc.join(5)
-                    return ended(int(ExitCode.INTERNAL), f"the scan process ended unexpectedly (exit {proc.exitcode})")
-                proc.join(5)
-                if message[0] == "ok":
-                    result: ScanResult = message[1]
-                    return ended(result_exit_code(result), result=result)
-                return ended(int(message[1]), str(message[2]))
-            if cancel is not None and cancel.is_set():
-                _stop(proc)
-                return ended(int(ExitCode.COLLECTION_FAILED), "cancelled before the scan finished")
-            if timeout is not None and time.monotonic() - start > timeout:
-                _stop(proc)
-                return ended(
-                    int(ExitCode.COLLECTION_FAILED),
-                    f"timed out after {timeout:g}s: the scan was stopped",
-                    timed_out=True,
-                )
-    finally:
-        receiver.close()
-        if proc.is_alive():
-            _stop(proc)
+        message = pickle.loads(reply)  # noqa: S301 - from our own child
+    except Exception:
+        return ended(int(ExitCode.INTERNAL), f"the scan process ended unexpectedly (exit {proc.returncode})")
+    if message[0] == "ok":
+        result: ScanResult = message[1]
+        return ended(result_exit_code(result), result=result)
+    return ended(int(message[1]), str(message[2]))
 
 
 def store_run(run: TargetRun, store: Store | None, *, origin: str) -> TargetRun:

@@ -29,6 +29,8 @@ MACROS = {
 }
 _FIELD = re.compile(r"^[0-9a-z*/,-]+$")
 _NAMES = re.compile(r"[a-z]+")
+_DEGENERATE = re.compile(r"(?<![0-9a-z])([0-9a-z]+)-\1(?:/[0-9]+)?(?![0-9a-z])")
+"""A range of one value (`3-3`, `3-3/2`): croniter 7 reads it as `*`, so it is written `3`."""
 _MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
 _DAYS = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 _SYSTEMD_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
@@ -135,7 +137,8 @@ def parse_cron(text: str) -> Cron:
             )
     if any(_wraps(f) for f in fields):
         raise ConfigError(f"schedule '{written}': a range runs from low to high (e.g. 1-5)")
-    six = expr if has_seconds else "0 " + expr
+    fields = [_DEGENERATE.sub(r"\1", f) for f in fields]
+    six = " ".join(fields) if has_seconds else "0 " + " ".join(fields)
     from croniter import croniter
 
     try:

@@ -189,7 +189,10 @@ class Server:
         with self._lock:
             self.stored += 1
         failures = len(run.result.failures())
-        log.info("%s: scan %s stored (exit %d, %d failure(s), %.1fs)", target.name, scan_id, run.exit_code, failures, run.seconds)
+        log.info(
+            "%s: scan %s stored (exit %d, %d failure(s) at or above %s, %.1fs)",
+            target.name, scan_id, run.exit_code, failures, run.result.fail_on.value, run.seconds,
+        )
         if previous is None:
             return
         try:
