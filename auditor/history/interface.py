@@ -11,7 +11,7 @@ import abc
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode
@@ -169,7 +169,7 @@ class Store(abc.ABC):
     def previous(self, scan_id: int) -> ScanEntry | None:
         """The scan of the same target stored just before `scan_id`, if any."""
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

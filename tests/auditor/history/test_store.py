@@ -23,7 +23,6 @@ from auditor.scan import scan_target
 from tests.live import postgres_server
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Backend:
     kind: str
