@@ -157,12 +157,13 @@ class WebhookNotifier(Notifier):
             raise NotifyError(f"cannot post to the webhook {where}: {reason}") from None
 
 
-def notify_all(notifiers: Sequence[Notifier], event: Mapping[str, Any]) -> list[str]:
-    """Send `event` through every notifier; return one line per failure."""
-    problems = []
+def notify_all(notifiers: Sequence[Notifier], event: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Send `event` through every notifier; return (names delivered to, one line per failure)."""
+    delivered, problems = [], []
     for n in notifiers:
         try:
             n.send(event)
+            delivered.append(n.name)
         except NotifyError as exc:
             problems.append(f"{n.name}: {exc.diagnostics()}")
-    return problems
+    return delivered, problems

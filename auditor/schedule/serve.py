@@ -211,7 +211,8 @@ class Server:
             ", ".join(f"{c.rule_id} {c.resource}" for c in regressions[:5]),
         )
         event = regression_event(diff, threshold, scan_id=scan_id)
-        for problem in notify_all(self.notifiers, event):
+        delivered, problems = notify_all(self.notifiers, event)
+        for problem in problems:
             log.error("%s: event not delivered: %s", target.name, problem)
-        if self.notifiers:
-            log.info("%s: regression event sent to %s", target.name, ", ".join(n.name for n in self.notifiers))
+        if delivered:
+            log.info("%s: regression event sent to %s", target.name, ", ".join(delivered))
