@@ -30,6 +30,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     old = os.environ.get("AUDITOR_CACHE_DIR")
     os.environ["AUDITOR_CACHE_DIR"] = str(cache)
     os.environ["AUDITOR_NO_PROGRESS"] = "1"
+    os.environ["AUDITOR_DB"] = str(cache / "history.sqlite")  # never the user's own history
     yield
     if old is None:
         os.environ.pop("AUDITOR_CACHE_DIR", None)

@@ -132,13 +132,9 @@ def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) ->
 
 
 def result_exit_code(result: ScanResult) -> int:
-    from auditor.exitcodes import ExitCode
+    from auditor.fleet import result_exit_code as exit_code
 
-    if result.required_source_failed:
-        return int(ExitCode.COLLECTION_FAILED)
-    if result.failures():
-        return int(ExitCode.FINDINGS)
-    return int(ExitCode.OK)
+    return exit_code(result)
 
 
 class StderrProgress:
