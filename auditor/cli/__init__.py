@@ -13,7 +13,18 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.cli import collect, history, report, rules, scan, schedule, schema, signoff, targets, waivers
+from auditor.cli import (
+    collect,
+    history,
+    report,
+    rules,
+    scan,
+    schedule,
+    schema,
+    signoff,
+    targets,
+    waivers,
+)
 from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers)
