@@ -18,7 +18,11 @@ def register(sub: Any) -> None:
             "inventory (target cim-prod-001)."
         ),
     )
-    p.add_argument("--target", "-t", metavar="NAME", required=True, help="target name in the inventory")
+    p.add_argument("--target", "-t", metavar="NAME", help="target name in the inventory")
+    p.add_argument(
+        "--path", metavar="PATH", nargs="+", action="extend",
+        help="instead of a target: scan these Kubernetes manifest files or folders ('-' for stdin); needs --policy",
+    )
     _common.add_inventory(p)
     _common.add_evaluation(p)
     _common.add_catalog(p)
@@ -42,11 +46,20 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from auditor.errors import ConfigError
     from auditor.scan import EvaluateOptions, scan_target
 
-    inventory = _common.load_inventory(args)
-    target = inventory.target(args.target)
-    catalog = _common.load_catalog(args, inventory)
+    if bool(args.target) == bool(args.path):
+        raise ConfigError("give exactly one of --target NAME or --path PATH...")
+    if args.path:
+        from auditor.inventory.adhoc import path_target
+
+        target = path_target(args.path, args.policy)
+        catalog = _common.load_catalog(args)
+    else:
+        inventory = _common.load_inventory(args)
+        target = inventory.target(args.target)
+        catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
     if args.bundle:
