@@ -83,7 +83,7 @@ def test_invalid_document_is_an_error_finding_and_the_rest_is_scanned(tmp_path: 
     doc = json.loads(run.out)
     errors = [f for f in doc["findings"] if f["status"] == "error"]
     assert [(f["rule_id"], f["resource"]) for f in errors] == [("K8S-001", "m.yaml#0")]
-    assert "line 3" in errors[0]["message"] and "invalid YAML" in errors[0]["message"]
+    assert "line 4" in errors[0]["message"] and "invalid YAML" in errors[0]["message"]
     assert {f["status"] for f in doc["findings"] if f["resource"] == "m.yaml#1 Deployment/apps/app"} == {"pass"}
 
 
