@@ -9,7 +9,7 @@ only those the Pod Security Standards read (AppArmor and seccomp) are kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditor.collectors.k8s.objects import FieldError, ManifestObject
@@ -72,6 +72,15 @@ def _list(m: Mapping[str, Any] | None, key: str, path: PathKey) -> list[Any]:
     return value
 
 
+def _elements(m: Mapping[str, Any] | None, key: str, path: PathKey) -> Iterator[tuple[PathKey, Mapping[str, Any]]]:
+    """(path, mapping) of each element of the list of mappings at `key`."""
+    for i, item in enumerate(_list(m, key, path)):
+        where = (*path, key, i)
+        entry = _mapping(item, where, optional=False)
+        assert entry is not None
+        yield where, entry
+
+
 def _strings(m: Mapping[str, Any] | None, key: str, path: PathKey) -> list[str]:
     items = _list(m, key, path)
     for i, item in enumerate(items):
@@ -118,10 +127,7 @@ def _windows(sc: Mapping[str, Any] | None, path: PathKey) -> dict[str, Any] | No
 def pod_security_context(spec: Mapping[str, Any], path: PathKey) -> dict[str, Any]:
     where = (*path, "securityContext")
     sc = _mapping(spec.get("securityContext"), where)
-    sysctls = []
-    for i, item in enumerate(_list(sc, "sysctls", where)):
-        entry = _mapping(item, (*where, "sysctls", i), optional=False)
-        sysctls.append(_str(entry, "name", (*where, "sysctls", i)) or "")
+    sysctls = [_str(entry, "name", at) or "" for at, entry in _elements(sc, "sysctls", where)]
     return {
         "runAsNonRoot": _bool(sc, "runAsNonRoot", where),
         "runAsUser": _int(sc, "runAsUser", where),
@@ -196,10 +202,7 @@ def _resources(raw: Mapping[str, Any], path: PathKey) -> dict[str, dict[str, str
 
 def _env(raw: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> list[dict[str, Any]]:
     out = []
-    for i, item in enumerate(_list(raw, "env", path)):
-        where = (*path, "env", i)
-        entry = _mapping(item, where, optional=False)
-        assert entry is not None
+    for where, entry in _elements(raw, "env", path):
         name = _str(entry, "name", where) or ""
         source = _mapping(entry.get("valueFrom"), (*where, "valueFrom"))
         record: dict[str, Any] = {"name": name, "path": dotted_path(where), "line": obj.line_of(where)}
@@ -213,25 +216,21 @@ def _env(raw: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> list[dic
 
 
 def _ports(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, Any]]:
-    out = []
-    for i, item in enumerate(_list(raw, "ports", path)):
-        where = (*path, "ports", i)
-        port = _mapping(item, where, optional=False)
-        out.append({"containerPort": _int(port, "containerPort", where), "hostPort": _int(port, "hostPort", where)})
-    return out
+    return [
+        {"containerPort": _int(port, "containerPort", where), "hostPort": _int(port, "hostPort", where)}
+        for where, port in _elements(raw, "ports", path)
+    ]
 
 
 def _mounts(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, Any]]:
-    out = []
-    for i, item in enumerate(_list(raw, "volumeMounts", path)):
-        where = (*path, "volumeMounts", i)
-        mount = _mapping(item, where, optional=False)
-        out.append({
+    return [
+        {
             "name": _str(mount, "name", where) or "",
             "mountPath": _str(mount, "mountPath", where) or "",
             "readOnly": bool(_bool(mount, "readOnly", where)),
-        })
-    return out
+        }
+        for where, mount in _elements(raw, "volumeMounts", path)
+    ]
 
 
 def container(raw: Any, path: PathKey, kind: str, index: int, obj: ManifestObject) -> dict[str, Any]:
@@ -262,10 +261,7 @@ def container(raw: Any, path: PathKey, kind: str, index: int, obj: ManifestObjec
 
 def volumes(spec: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> list[dict[str, Any]]:
     out = []
-    for i, item in enumerate(_list(spec, "volumes", path)):
-        where = (*path, "volumes", i)
-        vol = _mapping(item, where, optional=False)
-        assert vol is not None
+    for where, vol in _elements(spec, "volumes", path):
         host = _mapping(vol.get("hostPath"), (*where, "hostPath"))
         # the API server defaults a volume without a source to emptyDir (SetDefaults_Volume)
         sources = sorted(k for k, v in vol.items() if k != "name" and v is not None) or ["emptyDir"]
