@@ -94,6 +94,7 @@ def test_each_problem_fails_with_the_field_path(tmp_path: Path, rule: str, doc: 
     assert [k.split(" ")[0] for k in fails] == [rule]
     message = next(iter(fails.values()))
     assert fragment in message and SECRET not in message
+    assert ": ," not in message and ", ," not in message
 
 
 def test_configmap_secrets_and_hostpath_and_namespace(tmp_path: Path) -> None:
