@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """--target, or --all / --tag for a fleet run, with its concurrency and time limit."""
+    """--target, --path, or --all / --tag for a fleet run, with its concurrency and time limit."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--target", "-t", metavar="NAME", help="target name in the inventory")
+    which.add_argument(
+        "--path", metavar="PATH", nargs="+", action="extend",
+        help="instead of a target: scan these Kubernetes manifest files or folders ('-' for stdin); needs --policy",
+    )
     which.add_argument("--all", action="store_true", help="scan every target of the inventory")
     which.add_argument("--tag", metavar="TAG", help="scan every target with this tag")
     parser.add_argument(

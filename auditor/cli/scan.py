@@ -44,13 +44,22 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from auditor.errors import ConfigError
     from auditor.scan import EvaluateOptions, scan_target
 
     if _fleet.requested(args):
         return _fleet.run(args)
-    inventory = _common.load_inventory(args)
-    target = inventory.target(args.target)
-    catalog = _common.load_catalog(args, inventory)
+    if args.path:
+        from auditor.inventory.adhoc import path_target
+
+        if args.inventory:
+            raise ConfigError("--path scans files without an inventory; drop --inventory", field="--path")
+        target = path_target(args.path, args.policy)
+        catalog = _common.load_catalog(args)
+    else:
+        inventory = _common.load_inventory(args)
+        target = inventory.target(args.target)
+        catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
     if args.bundle:

@@ -66,6 +66,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+def _version(text: str) -> tuple[float, float]:
+    if text == "latest":
+        return (float("inf"), float("inf"))
+    match = _VERSION.match(text)
+    if not match:
+        raise ValueError(f"version '{text}' is not 'latest' or vMAJOR.MINOR (e.g. v1.29)")
+    return (float(match.group(1)), float(match.group(2)))
+
+
+def _version_at_least(version: str, minimum: str) -> bool:
+    """Kubernetes-style versions: `latest` is newer than any; `v1.29` and `1.29` compare numerically."""
+    return _version(version) >= _version(minimum)
+
+
 T = cel.Type
 
 
@@ -90,6 +107,8 @@ FUNCTIONS: tuple[Function, ...] = (
              "ipInNetwork(address, cidr) -> bool: an IP address lies in a network"),
     Function("isLoopback", (T.STRING,), T.BOOL, _is_loopback,
              "isLoopback(host) -> bool: localhost or a loopback address"),
+    Function("versionAtLeast", (T.STRING, T.STRING), T.BOOL, _version_at_least,
+             "versionAtLeast(version, minimum) -> bool: `latest` or vMAJOR.MINOR, compared numerically"),
 )
 
 
