@@ -90,8 +90,8 @@ def test_invalid_document_is_an_error_finding_and_the_rest_is_scanned(tmp_path: 
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["scan"], "exactly one of --target NAME or --path PATH"),
-        (["scan", "--target", "cim-prod-001", "--path", "x"], "exactly one of --target NAME or --path PATH"),
+        (["scan"], "one of the arguments --target/-t --path --all --tag is required"),
+        (["scan", "--target", "cim-prod-001", "--path", "x"], "not allowed with argument --target"),
         (["scan", "--path", "."], "needs --policy PACK"),
         (["scan", "--path", "nope.yaml", "--policy", "pss-baseline"], "nope.yaml: no such file or folder"),
         (["scan", "--path", "-", "-", "--policy", "pss-baseline"], "'-' (stdin) may be given only once"),
