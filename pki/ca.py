@@ -172,6 +172,7 @@ class CA:
             )
             serial = serial_hex(cert.serial_number)
             for rel, (data, mode) in generated.files.items():
+                (work / rel).parent.mkdir(exist_ok=True)
                 atomic_write(work / rel, data, mode=mode)
             atomic_write(work / "certs/root.pem", pem(cert))
             config = {
@@ -331,7 +332,8 @@ class CA:
                 rel = f"certs/intermediate-{serial}.pem"
                 files = {self.folder / r: content for r, content in generated.files.items()}
                 files[self.folder / rel] = (pem(cert), 0o644)
-                (self.folder / "private").mkdir(mode=0o700, exist_ok=True)
+                for path in files:
+                    path.parent.mkdir(mode=0o700 if path.parent.name == "private" else 0o755, exist_ok=True)
                 write_files(files)
                 created = list(files)
             finally:
