@@ -591,7 +591,7 @@ class CA:
             Revoked(int(e.serial, 16), _parse_time(e.revoked_at or rfc3339(now)), e.revocation_reason or "unspecified")
             for e in inv.revoked_by(issuer_serial)
         ]
-        crl = build_crl(self.certificate(issuer_serial), signer, revoked, number=number, now=now, days=days)
+        crl = build_crl(self.certificate(issuer_serial), signer, revoked, number=number, now=now - CLOCK_SKEW, days=days)
         data = crl.public_bytes(serialization.Encoding.PEM)
         (self.folder / "crl").mkdir(exist_ok=True)
         atomic_write(self.folder / "crl" / f"{issuer_serial}.pem", data)

@@ -1,9 +1,10 @@
 """Exporting a node's certificate for the software that uses it; `nats` is the one format.
 
-For NATS: `cert.pem` (the node's certificate followed by its intermediate, so peers that only
-trust the root can build the path), `ca.pem` (the CA's overlap bundle: every usable
+For NATS: `nats-cert.pem` (the node's certificate followed by its intermediate, so peers that
+only trust the root can build the path), `nats-ca.pem` (the CA's overlap bundle: every usable
 intermediate and the root, so a rotation never leaves a gap) and the `tls {}` block for
-nats.conf that points at them, written to `nats-tls.conf` and returned.
+nats.conf that points at them, written to `nats-tls.conf` and returned. The names differ from
+`pki issue`'s, so exporting into the folder `issue` wrote (where key.pem is) is the usual way.
 """
 
 from __future__ import annotations
@@ -65,16 +66,16 @@ def export_nats(ca: CA, node: str, out_dir: Path, *, key_file: Path | None = Non
     verify_line = "  verify: true\n" if "clientAuth" in _ekus(entry) or entry.profile == "nats-server" else ""
     block = (
         "tls {\n"
-        f'  cert_file: "{out / "cert.pem"}"\n'
+        f'  cert_file: "{out / "nats-cert.pem"}"\n'
         f'  key_file: "{key}"\n'
-        f'  ca_file: "{out / "ca.pem"}"\n'
+        f'  ca_file: "{out / "nats-ca.pem"}"\n'
         f"{verify_line}"
         "  timeout: 2\n"
         "}\n"
     )
     files = {
-        out / "cert.pem": (pem(cert) + pem(issuer), 0o644),
-        out / "ca.pem": (bundle, 0o644),
+        out / "nats-cert.pem": (pem(cert) + pem(issuer), 0o644),
+        out / "nats-ca.pem": (bundle, 0o644),
         out / "nats-tls.conf": (block.encode(), 0o644),
     }
     write_files(files, overwrite=overwrite)

@@ -124,14 +124,17 @@ def verify_certificate(
 ) -> ChainResult:
     """:func:`verify_chain`, then revocation from `crls` (when given): the leaf only, or
     every certificate below the anchor with `crl_check_all` (openssl's -crl_check and
-    -crl_check_all). Purpose "server" without a name checks the serverAuth EKU only.
+    -crl_check_all). Purpose "client", and "server" without a name, check the chain and the
+    EKU as `openssl verify -purpose sslclient|sslserver` does (no SAN needed: TLS clients,
+    NATS among them, present certificates without one).
     """
     from pki.crl import revocation_problem
 
-    if purpose == "server" and name is None:
+    if purpose == "client" or (purpose == "server" and name is None):
         result = verify_chain(leaf, anchors, intermediates, at=at, purpose="any")
-        if result.valid and not _has_eku(leaf, _PURPOSE_EKU["server"]):
-            return ChainResult(False, "the certificate's extended key usage does not allow serverAuth")
+        if result.valid and not _has_eku(leaf, _PURPOSE_EKU[purpose]):
+            eku = "clientAuth" if purpose == "client" else "serverAuth"
+            return ChainResult(False, f"the certificate's extended key usage does not allow {eku}")
     else:
         result = verify_chain(leaf, anchors, intermediates, at=at, purpose=purpose, name=name)
     if not result.valid or crls is None:

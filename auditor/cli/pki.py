@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,9 @@ REASONS = (
 )
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
 class PKICommandError(AuditorError):
     """A pki error, shown on one line (exit 2)."""
 
@@ -45,7 +49,8 @@ def register(sub: Any) -> None:
     )
     pki_sub = p.add_subparsers(dest="pki_command", metavar="COMMAND", required=True)
 
-    c = pki_sub.add_parser("init", help="create a CA folder with a new root CA")
+    c = pki_sub.add_parser(
+        "init", allow_abbrev=False, help="create a CA folder with a new root CA")
     _dir(c)
     c.add_argument("--name", required=True, help='the root CA\'s name, e.g. "CIM Root CA"')
     c.add_argument("--org", help="organisation (O=) for the CA's certificates")
@@ -54,7 +59,8 @@ def register(sub: Any) -> None:
     _backend(c)
     c.set_defaults(handler=run_init)
 
-    c = pki_sub.add_parser("intermediate", help="create (or rotate) the issuing intermediate CA")
+    c = pki_sub.add_parser(
+        "intermediate", allow_abbrev=False, help="create (or rotate) the issuing intermediate CA")
     _dir(c)
     c.add_argument("--name", required=True, help='e.g. "CIM Intermediate CA"')
     c.add_argument("--permitted-dns", metavar="DOMAIN", action="append", default=[],
@@ -64,7 +70,8 @@ def register(sub: Any) -> None:
     _backend(c)
     c.set_defaults(handler=run_intermediate)
 
-    c = pki_sub.add_parser("issue", help="issue a node certificate: writes cert.pem, key.pem, chain.pem")
+    c = pki_sub.add_parser(
+        "issue", allow_abbrev=False, help="issue a node certificate: writes cert.pem, key.pem, chain.pem")
     _dir(c)
     c.add_argument("--node", required=True, help="the node's name (the certificate's CN)")
     c.add_argument("--profile", required=True, help="nats-server, nats-client, nats-leaf, admin, or a CA's own")
@@ -76,7 +83,8 @@ def register(sub: Any) -> None:
     _secrets(c)
     c.set_defaults(handler=run_issue)
 
-    c = pki_sub.add_parser("renew", help="renew a node certificate (new key unless --reuse-key)")
+    c = pki_sub.add_parser(
+        "renew", allow_abbrev=False, help="renew a node certificate (new key unless --reuse-key)")
     _dir(c)
     c.add_argument("serial", help="serial of the certificate to renew (hex, as `pki list` shows)")
     c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the new cert.pem, key.pem, chain.pem (replaced)")
@@ -85,14 +93,16 @@ def register(sub: Any) -> None:
     _secrets(c)
     c.set_defaults(handler=run_renew)
 
-    c = pki_sub.add_parser("revoke", help="revoke a certificate and publish its issuer's CRL")
+    c = pki_sub.add_parser(
+        "revoke", allow_abbrev=False, help="revoke a certificate and publish its issuer's CRL")
     _dir(c)
     c.add_argument("serial", help="serial (hex, as `pki list` shows)")
     c.add_argument("--reason", choices=REASONS, default="unspecified")
     _secrets(c)
     c.set_defaults(handler=run_revoke)
 
-    c = pki_sub.add_parser("crl", help="sign a fresh CRL and write it")
+    c = pki_sub.add_parser(
+        "crl", allow_abbrev=False, help="sign a fresh CRL and write it")
     _dir(c)
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the CRL (PEM)")
     c.add_argument("--issuer", default="intermediate", help="intermediate (default), root, or a CA serial")
@@ -100,7 +110,8 @@ def register(sub: Any) -> None:
     _secrets(c)
     c.set_defaults(handler=run_crl)
 
-    c = pki_sub.add_parser("list", help="list the CA's certificates")
+    c = pki_sub.add_parser(
+        "list", allow_abbrev=False, help="list the CA's certificates")
     _dir(c)
     c.add_argument("--expiring", metavar="DURATION", help="only valid certificates expiring within DURATION, e.g. 30d")
     c.add_argument("--format", choices=("text", "json"), default="text")
@@ -108,7 +119,7 @@ def register(sub: Any) -> None:
     c.set_defaults(handler=run_list)
 
     c = pki_sub.add_parser(
-        "verify", help="verify a certificate's chain, name, purpose and revocation (exit 1: invalid)",
+        "verify", allow_abbrev=False, help="verify a certificate's chain, name, purpose and revocation (exit 1: invalid)",
         description="Exit 0 when valid, 1 when invalid (with the reason), 2 on bad input.",
     )
     c.add_argument("cert", type=Path, metavar="CERT", help="certificate (PEM; further certificates in it are intermediates)")
@@ -123,23 +134,26 @@ def register(sub: Any) -> None:
     c.add_argument("--at", metavar="TIME", help="verify as of this time (default: now)")
     c.set_defaults(handler=run_verify)
 
-    c = pki_sub.add_parser("export", help="export a node's certificate for NATS: files and the tls {} block")
+    c = pki_sub.add_parser(
+        "export", allow_abbrev=False, help="export a node's certificate for NATS: files and the tls {} block")
     _dir(c)
     c.add_argument("--node", required=True)
     c.add_argument("--format", choices=("nats",), default="nats")
     c.add_argument("--profile", help="which of the node's certificates (default: its only one, else nats-server)")
-    c.add_argument("--out", type=Path, metavar="DIR", help="folder for cert.pem, ca.pem, nats-tls.conf (default: ./NODE-nats)")
+    c.add_argument("--out", type=Path, metavar="DIR", help="folder for nats-cert.pem, nats-ca.pem, nats-tls.conf (default: ./NODE-nats)")
     c.add_argument("--key", type=Path, metavar="FILE", help="the node's key file for key_file (default: DIR/key.pem)")
     c.add_argument("--force", action="store_true", help="replace files in DIR")
     c.set_defaults(handler=run_export)
 
-    c = pki_sub.add_parser("log", help="the issuance log")
+    c = pki_sub.add_parser(
+        "log", allow_abbrev=False, help="the issuance log")
     log_sub = c.add_subparsers(dest="log_command", metavar="COMMAND", required=True)
-    v = log_sub.add_parser("verify", help="check the hash chain: finds edited, removed or reordered entries (exit 1)")
+    v = log_sub.add_parser("verify", allow_abbrev=False, help="check the hash chain: finds edited, removed or reordered entries (exit 1)")
     _dir(v)
     v.set_defaults(handler=run_log_verify)
 
-    c = pki_sub.add_parser("profiles", help="list the certificate profiles")
+    c = pki_sub.add_parser(
+        "profiles", allow_abbrev=False, help="list the certificate profiles")
     c.add_argument("--dir", type=Path, metavar="CA", help="include this CA folder's own profiles")
     c.set_defaults(handler=run_profiles)
 
@@ -188,6 +202,8 @@ def secret_source(args: argparse.Namespace) -> SecretSource:
     def get(kind: str, what: str) -> str:
         var = getattr(args, options[kind], None)
         if var:
+            if not _ENV_NAME.match(var):  # never echo it: it may be the secret itself
+                raise PKICommandError(f"--{kind}-env takes the name of an environment variable, not the {kind}")
             value = os.environ.get(var)
             if value is None:
                 raise PKICommandError(f"--{kind}-env: the environment variable {var} is not set")
