@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_entries_chain_and_describe_events(logged: CA) -> None:
     assert [e["event"] for e in entries] == ["init", "intermediate", "issue", "issue", "issue"]
     assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0]["prev"] == log.GENESIS
-    assert all(b["prev"] == a["hash"] for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(entries))
     assert all(log.entry_hash(e) == e["hash"] for e in entries)
 
 

@@ -45,7 +45,7 @@ def test_a_ca_folder_can_replace_a_profile(tmp_path: Path) -> None:
     ],
 )
 def test_bad_profiles_are_located(text: str, message: str) -> None:
-    with pytest.raises(ProfileError, match="^my.yaml") as info:
+    with pytest.raises(ProfileError, match=r"^my\.yaml") as info:
         parse_profile(text, "my.yaml")
     assert message in str(info.value)
 
