@@ -4,7 +4,7 @@ No YubiKey exists where auditor is developed and tested, so code that uses yubik
 through this emulator at yubikit's own seam: :class:`SoftPivConnection` implements
 `yubikit.core.smartcard.SmartCardConnection` and answers the PIV APDUs yubikit sends
 (SELECT, GET VERSION, GET SERIAL, GET METADATA, VERIFY, AUTHENTICATE with the management key
-and with slot keys, GENERATE ASYMMETRIC, IMPORT KEY, GET/PUT DATA, ATTEST). Keys are real
+and with slot keys, GENERATE ASYMMETRIC, IMPORT KEY, MOVE/DELETE KEY, GET/PUT DATA, ATTEST). Keys are real
 `cryptography` keys, signatures are real, and attestation certificates carry Yubico's
 extensions, signed by a software attestation CA (never Yubico's: its names say "SoftPIV").
 
@@ -295,6 +295,15 @@ class SoftPivConnection(SmartCardConnection):
                 card.objects[oid] = parts[0x53]
             else:
                 card.objects.pop(oid, None)
+            return b"", SW_OK
+        if ins == 0xF6:  # MOVE KEY (p1 0xFF: delete)
+            if not self.management_ok:
+                return b"", SW_SECURITY
+            moved = card.keys.pop(p2, None)
+            if moved is None:
+                return b"", SW_REF_NOT_FOUND
+            if p1 != 0xFF:
+                card.keys[p1] = moved
             return b"", SW_OK
         if ins == 0xF9:
             entry = card.keys.get(p1)
