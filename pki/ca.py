@@ -46,7 +46,7 @@ from pki import keys
 from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
 from pki.build import build_certificate, parse_sans, subject_name
-from pki.crl import DEFAULT_DAYS, Revoked, build_crl, check_reason
+from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
 from pki.errors import CAError, KeyAccessError, PKIError
 from pki.fsutil import atomic_write, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
@@ -187,7 +187,7 @@ class CA:
                 entry = entry_for(cert, node=name, profile="root", issuer_serial=None, issued_at=now)
                 inv.add(entry)
                 ca._log(inv, "init", entry, {"key_backend": generated.ref.get("backend"), "key_type": key_type})
-                ca._write_crl(inv, serial, generated.signer, now, DEFAULT_DAYS)
+                ca._write_crl(inv, serial, generated.signer, now, ROOT_DAYS)
             if folder.exists():
                 folder.rmdir()
             work.rename(folder)
@@ -552,7 +552,8 @@ class CA:
         signer = self._signer(issuer_record, open_key)
         with self.lock(lock_timeout), self.inventory() as inv, inv.transaction():
             inv.set_status(serial, "revoked", reason=reason, at=now)
-            self._write_crl(inv, issuer_record.serial, signer, now, DEFAULT_DAYS)
+            days = ROOT_DAYS if issuer_record.serial == self.root.serial else DEFAULT_DAYS
+            self._write_crl(inv, issuer_record.serial, signer, now, days)
             if entry.profile == "intermediate" and self.current_serial:
                 self._write_bundles(inv, now)
             self._log(inv, "revoke", entry, {"reason": reason, "revoked_at": rfc3339(now)})
@@ -565,19 +566,22 @@ class CA:
         open_key: KeyOpener,
         *,
         issuer: str = "intermediate",
-        days: int = DEFAULT_DAYS,
+        days: int | None = None,
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> bytes:
         """Sign a fresh CRL for the current intermediate ("intermediate"), the root ("root")
-        or the CA certificate with that serial; returns its PEM."""
+        or the CA certificate with that serial; returns its PEM. `days` defaults to 30 for
+        intermediates and 365 for the root."""
         now = now or _utcnow()
-        if days < 1:
-            raise CAError("a CRL must be valid for at least one day")
         record = (
             self.current_intermediate() if issuer == "intermediate"
             else self.root if issuer == "root" else self._record(normalise_serial(issuer))
         )
+        if days is None:
+            days = ROOT_DAYS if record.serial == self.root.serial else DEFAULT_DAYS
+        if days < 1:
+            raise CAError("a CRL must be valid for at least one day")
         signer = self._signer(record, open_key)
         with self.lock(lock_timeout), self.inventory() as inv, inv.transaction():
             data = self._write_crl(inv, record.serial, signer, now, days)

@@ -22,6 +22,8 @@ REASONS = {
     "privilegeWithdrawn": x509.ReasonFlags.privilege_withdrawn,
 }
 DEFAULT_DAYS = 30
+ROOT_DAYS = 365
+"""The root signs CRLs rarely (its key is offline), so its CRLs are valid for longer."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,12 @@ def revocation_problem(
         return f"no CRL of '{issuer.subject.rfc4514_string()}' to check revocation against"
     current = [c for c in signed if c.last_update_utc <= at and (c.next_update_utc is None or at <= c.next_update_utc)]
     if not current:
-        return f"the CRL of '{issuer.subject.rfc4514_string()}' is not valid at {at:%Y-%m-%d %H:%M} (expired or not yet valid)"
+        name = issuer.subject.rfc4514_string()
+        latest = max(signed, key=lambda c: c.last_update_utc)
+        if latest.last_update_utc > at:
+            return f"the CRL of '{name}' is not valid yet at {at:%Y-%m-%d %H:%M}"
+        return (f"the CRL of '{name}' expired on {latest.next_update_utc:%Y-%m-%d %H:%M}: "
+                "sign a fresh one (auditor pki crl)")
     for crl in current:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:

@@ -106,7 +106,7 @@ def register(sub: Any) -> None:
     _dir(c)
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the CRL (PEM)")
     c.add_argument("--issuer", default="intermediate", help="intermediate (default), root, or a CA serial")
-    c.add_argument("--days", type=int, default=30, help="days until nextUpdate (default 30)")
+    c.add_argument("--days", type=int, help="days until nextUpdate (default: 30; 365 for the root)")
     _secrets(c)
     c.set_defaults(handler=run_crl)
 

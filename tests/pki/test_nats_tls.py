@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
+import nats.errors
 import pytest
 
 from pki.ca import CA, KeyOpener
@@ -35,7 +36,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def tls_server(make_ca: MakeCA, tmp_path: Path) -> Iterator[tuple[CA, KeyOpener, int]]:
+def tls_server(make_ca: MakeCA, tmp_path: Path) -> Iterator[tuple[CA, KeyOpener, int, Path]]:
     ca, opener = make_ca()
     node = tmp_path / "server"
     ca.issue("nats-1", "nats-server", opener, node, dns=["localhost"], ips=["127.0.0.1"])
@@ -56,7 +57,7 @@ def tls_server(make_ca: MakeCA, tmp_path: Path) -> Iterator[tuple[CA, KeyOpener,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("nats-server did not start: " + (tmp_path / "nats.log").read_text()[-800:])
                 time.sleep(0.1)
-        yield ca, opener, port
+        yield ca, opener, port, tmp_path / "nats.log"
     finally:
         proc.terminate()
         try:
@@ -86,9 +87,9 @@ async def round_trip(port: int, context: ssl.SSLContext) -> bytes:
 
 
 def test_our_client_connects_and_a_foreign_one_is_refused(
-    tls_server: tuple[CA, KeyOpener, int], make_ca: MakeCA, tmp_path: Path
+    tls_server: tuple[CA, KeyOpener, int, Path], make_ca: MakeCA, tmp_path: Path
 ) -> None:
-    ca, opener, port = tls_server
+    ca, opener, port, log = tls_server
     ca.issue("agent-1", "nats-client", opener, tmp_path / "agent")
     root = ca.folder / "certs/root.pem"
     assert asyncio.run(round_trip(port, client_context(root, tmp_path / "agent"))) == b"ok"
