@@ -96,10 +96,20 @@ def test_our_client_connects_and_a_foreign_one_is_refused(
 
     other, other_opener = make_ca("other")
     other.issue("agent-1", "nats-client", other_opener, tmp_path / "stranger")
-    with pytest.raises(ssl.SSLError, match="UNKNOWN_CA"):  # the server's alert: not our CA
+    with pytest.raises((ssl.SSLError, ConnectionError, nats.errors.Error)):  # alert or reset, by timing
         asyncio.run(round_trip(port, client_context(root, tmp_path / "stranger")))
+    assert server_logged(log, "certificate signed by unknown authority")
 
     no_cert = ssl.create_default_context(cafile=str(root))
-    with pytest.raises(Exception) as refused:
+    with pytest.raises((ssl.SSLError, ConnectionError, nats.errors.Error)):
         asyncio.run(round_trip(port, no_cert))
-    assert not isinstance(refused.value, AssertionError), refused.value
+    assert server_logged(log, "didn't provide a certificate")
+
+
+def server_logged(log: Path, text: str) -> bool:
+    deadline = time.monotonic() + 5
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
