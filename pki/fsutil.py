@@ -10,7 +10,7 @@ from pathlib import Path
 from pki.errors import PKIError
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
     """Write `data` to `path` via a temporary file in the same folder, then rename.
 
     The file has `mode` before any byte is written (0o600 for keys), and a failure leaves
@@ -35,6 +35,12 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if sync_folder:
+        fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames in `folder` durable where the platform allows."""
     with contextlib.suppress(OSError):
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
@@ -56,8 +62,10 @@ def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False
     written: list[Path] = []
     try:
         for path, (data, mode) in files.items():
-            atomic_write(path, data, mode=mode)
+            atomic_write(path, data, mode=mode, sync_folder=False)
             written.append(path)
+        for folder in {p.parent for p in files}:
+            fsync_folder(folder)
     except BaseException:
         if not overwrite:
             for path in written:

@@ -6,6 +6,7 @@ A CA folder may hold `profiles/NAME.yaml`, which replaces the shipped profile of
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -137,6 +138,11 @@ def _str_list(value: Any, field: str, bad: Any) -> list[str]:
     return list(value)
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, source: str) -> Profile:
+    return parse_profile(text, source)
+
+
 def load_profile(name: str, ca_dir: Path | None = None) -> Profile:
     """The profile `name`: the CA folder's own `profiles/NAME.yaml` first, else the shipped one."""
     if ca_dir is not None:
@@ -148,12 +154,12 @@ def load_profile(name: str, ca_dir: Path | None = None) -> Profile:
                 text = own.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise ProfileError(f"{own}: cannot read: {exc}") from None
-            return _named(parse_profile(text, str(own)), name, str(own))
+            return _named(_parse_cached(text, str(own)), name, str(own))
     shipped = _shipped_dir().joinpath(f"{name}.yaml")
     if not shipped.is_file():
         known = shipped_names()
         raise ProfileError(f"unknown profile '{name}' (known: {', '.join(known)})")
-    return _named(parse_profile(shipped.read_text(encoding="utf-8"), f"profile {name}"), name, name)
+    return _named(_parse_cached(shipped.read_text(encoding="utf-8"), f"profile {name}"), name, name)
 
 
 def _named(profile: Profile, name: str, source: str) -> Profile:

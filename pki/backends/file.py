@@ -100,18 +100,42 @@ def decrypt_key_file(path: Path, passphrase: str) -> CertificateIssuerPrivateKey
         raise KeyAccessError(f"{path}: cannot read the key file: {exc.strerror or exc}") from None
     if b"ENCRYPTED PRIVATE KEY" not in data:
         raise KeyAccessError(f"{path}: not an encrypted PKCS#8 key (corrupt or replaced?)")
+    if not _well_formed(data):
+        raise KeyAccessError(f"{path}: corrupt key file (damaged or truncated PEM)")
     try:
         key = serialization.load_pem_private_key(data, passphrase.encode())
-    except ValueError as exc:
-        text = str(exc).lower()
-        if "password" in text or "decrypt" in text:
-            raise KeyAccessError(f"{path}: wrong passphrase") from None
-        raise KeyAccessError(f"{path}: corrupt key file: {' '.join(str(exc).split())[:120]}") from None
+    except ValueError:
+        # The container is intact, so what failed is the decryption (a wrong passphrase
+        # usually breaks the padding, rarely only the decrypted key's structure).
+        raise KeyAccessError(f"{path}: wrong passphrase") from None
     except (TypeError, Exception) as exc:  # cryptography raises assorted errors on garbage
         raise KeyAccessError(f"{path}: corrupt key file ({type(exc).__name__})") from None
     if keys.key_type_of(key.public_key()) == "unknown":
         raise KeyAccessError(f"{path}: unsupported key type")
     return key  # type: ignore[return-value]
+
+
+def _well_formed(pem: bytes) -> bool:
+    """The PEM decodes to one complete DER SEQUENCE (checked before decrypting)."""
+    import base64
+    import binascii
+
+    begin, end = b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"-----END ENCRYPTED PRIVATE KEY-----"
+    start, stop = pem.find(begin), pem.find(end)
+    if start < 0 or stop < start:
+        return False
+    try:
+        der = base64.b64decode(b"".join(pem[start + len(begin) : stop].split()), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    if der[1] < 0x80:
+        return 2 + der[1] == len(der)
+    count = der[1] & 0x7F
+    if count == 0 or count > 4 or len(der) < 2 + count:
+        return False
+    return 2 + count + int.from_bytes(der[2 : 2 + count], "big") == len(der)
 
 
 def check_passphrase(passphrase: str) -> str:

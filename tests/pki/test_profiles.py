@@ -20,7 +20,7 @@ def test_shipped_profiles_and_their_defaults() -> None:
     assert server.lifetime_days == 90
     assert server.extended_key_usage == ("serverAuth", "clientAuth")
     assert load_profile("nats-client").extended_key_usage == ("clientAuth",)
-    assert all(load_profile(n).lifetime_days == 90 for n in ("nats-client", "nats-leaf"))
+    assert all(load_profile(n).lifetime_days == 90 for n in ("nats-client", "nats-leaf", "admin"))
 
 
 def test_a_ca_folder_can_replace_a_profile(tmp_path: Path) -> None:
