@@ -10,6 +10,15 @@ from pathlib import Path
 from pki.errors import PKIError
 
 
+class WriteError(PKIError):
+    """A file could not be written: `reason` about `path`."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
     """Write `data` to `path` via a temporary file in the same folder, then rename.
 
@@ -17,13 +26,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
     no partial file behind: either the old content or the new, never half of it.
     """
     path = Path(path)
-    folder = path.parent
+    folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise PKIError(f"{folder}: folder does not exist")
+        raise WriteError(folder, "folder does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except PermissionError:
-        raise PKIError(f"{folder}: permission denied, cannot write here") from None
+        raise WriteError(folder, "permission denied: cannot write here") from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -58,7 +67,7 @@ def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False
     if not overwrite:
         existing = [str(p) for p in files if p.exists()]
         if existing:
-            raise PKIError(f"{existing[0]}: already exists; refusing to overwrite it")
+            raise WriteError(Path(existing[0]), "already exists; refusing to overwrite it")
     written: list[Path] = []
     try:
         for path, (data, mode) in files.items():

@@ -130,3 +130,31 @@ def test_a_secret_given_in_place_of_a_variable_name_is_not_echoed(ca: Path) -> N
                 "--passphrase-env", PASSPHRASE)
     assert r.code == 2 and "takes the name of an environment variable" in r.err
     assert PASSPHRASE not in r.err + r.out
+
+
+def test_renew_rotate_and_profiles(ca: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "n"
+    code, out, err = pki("issue", "--dir", str(ca), "--node", "cim-010", "--profile", "nats-leaf", "--out",
+                         str(out_dir), "--passphrase-env", "PKI_PASS")
+    assert code == 0, err
+    serial = out.split("serial ")[1].split(",")[0]
+    old_key = (out_dir / "key.pem").read_bytes()
+    code, out, err = pki("renew", "--dir", str(ca), serial, "--out", str(out_dir), "--reuse-key",
+                         str(out_dir / "key.pem"), "--passphrase-env", "PKI_PASS")
+    assert code == 0, err
+    assert f"replaces serial {serial}" in out and "key kept" in out
+    assert (out_dir / "key.pem").read_bytes() == old_key
+    code, out, _ = pki("list", "--dir", str(ca), "--format", "json")
+    states = {e["serial"]: e["state"] for e in json.loads(out)}
+    assert states[serial] == "superseded"
+
+    root_crl = tmp_path / "root.crl"
+    code, _, err = pki("crl", "--dir", str(ca), "--issuer", "root", "-o", str(root_crl), "--passphrase-env", "PKI_PASS")
+    assert code == 0, err
+    text = subprocess.run(["openssl", "crl", "-in", str(root_crl), "-noout", "-issuer"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "CIM Root CA" in text
+
+    code, out, _ = pki("profiles")
+    assert code == 0 and {line.split()[0] for line in out.splitlines()} == {
+        "root", "intermediate", "nats-server", "nats-client", "nats-leaf", "admin"}

@@ -39,6 +39,8 @@ from cryptography.x509.oid import NameOID
 from yubikit.core import TRANSPORT, Tlv
 from yubikit.core.smartcard import SmartCardConnection
 
+from pki import keys
+
 PIV_AID = bytes.fromhex("a000000308")
 DEFAULT_PIN = "123456"
 DEFAULT_PUK = "12345678"
@@ -65,14 +67,7 @@ DEFAULT_PIN_POLICY = {0x9A: 2, 0x9C: 3, 0x9D: 2, 0x9E: 1}
 
 
 def _new_key(algo: int) -> Any:
-    name = ALGO_NAMES[algo]
-    if name == "ecdsa-p256":
-        return ec.generate_private_key(ec.SECP256R1())
-    if name == "ecdsa-p384":
-        return ec.generate_private_key(ec.SECP384R1())
-    if name == "ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    return rsa.generate_private_key(65537, int(name.split("-")[1]))
+    return keys.generate(ALGO_NAMES[algo])
 
 
 def _encode_public(key: Any) -> bytes:
