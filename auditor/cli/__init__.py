@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor.cli import (
     collect,
     history,
+    pki,
     report,
     rules,
     scan,
@@ -28,7 +29,9 @@ from auditor.cli import (
 )
 from auditor.exitcodes import ExitCode
 
-COMMAND_MODULES = (scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers)
+COMMAND_MODULES = (
+    scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki,
+)
 
 
 class _Parser(argparse.ArgumentParser):
