@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
+    "tls": "auditor.collectors.tls:TlsCollector",
 }
 
 
