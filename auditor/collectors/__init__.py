@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
+    "gpg": "auditor.collectors.gpg:GpgCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
     "tls": "auditor.collectors.tls:TlsCollector",
 }
