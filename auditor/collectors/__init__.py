@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "gpg": "auditor.collectors.gpg:GpgCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
     "tls": "auditor.collectors.tls:TlsCollector",
+    "vault": "auditor.collectors.vault:VaultCollector",
 }
 
 
