@@ -145,6 +145,7 @@ class GpgCollector(Collector):
         if not len(listing):
             yield ctx.error(KIND, shown, "holds no OpenPGP key")
             return
+        first_uids = [(raw.get("uids") or [""])[0] for raw in listing]
         for raw in listing:
             try:
                 facts = key_facts(raw, grips)
@@ -155,4 +156,7 @@ class GpgCollector(Collector):
             except (ValueError, TypeError, OverflowError) as exc:
                 yield ctx.error(KIND, f"{shown}#{raw.get('fingerprint', '?')}", f"unreadable key listing: {exc}")
                 continue
-            yield ctx.record(KIND, f"{shown}#{facts['fingerprint']}", {"location": shown, **facts})
+            # named by the primary user id, which people recognise; by fingerprint if not unique
+            uid = facts["user_ids"][0] if facts["user_ids"] else ""
+            name = uid if uid and first_uids.count(uid) == 1 else facts["fingerprint"]
+            yield ctx.record(KIND, f"{shown}#{name}", {"location": shown, **facts})

@@ -107,10 +107,11 @@ class VaultCollector(Collector):
         ctx = self.context
         opts = ctx.source.options
         address = str(opts["address"])
+        label = str(opts.get("label") or address)
         env = str(opts["token_env"])
         token = os.environ.get(env)
         if not token:
-            yield ctx.error(SERVER, address, f"environment variable {env} (token_env) is not set: no token to read Vault with")
+            yield ctx.error(SERVER, label, f"environment variable {env} (token_env) is not set: no token to read Vault with")
             return
         import hvac
         import requests
@@ -127,25 +128,25 @@ class VaultCollector(Collector):
         try:
             server = self._server(address)
         except (requests.exceptions.RequestException, VaultUnreachable) as exc:
-            yield ctx.error(SERVER, address, f"cannot reach Vault at {address}: {_short(exc)}")
+            yield ctx.error(SERVER, label, f"cannot reach Vault at {address}: {_short(exc)}")
             return
-        yield ctx.record(SERVER, address, server)
+        yield ctx.record(SERVER, label, server)
         if server["sealed"]:
             return  # nothing else can be read from a sealed Vault; the server record says so
-        yield from self._token(address)
+        yield from self._token(label)
         mounts = server["mounts"] or []
         wanted_pki = opts.get("pki_mounts")
         for m in mounts:
             name = m["path"].rstrip("/")
             if m["type"] == "pki" and (wanted_pki is None or name in wanted_pki):
-                yield self._pki(address, name)
+                yield self._pki(label, name)
         wanted_kv = opts.get("kv_mounts")
         kv_mounts = [m["path"].rstrip("/") for m in mounts if m["type"] == "kv" and m["version"] == "2"]
         if wanted_kv is not None:
             kv_mounts = [str(k).strip("/") for k in wanted_kv]
         budget = [int(opts.get("max_secrets", DEFAULT_MAX_SECRETS))]
         for mount in kv_mounts:
-            yield from self._kv(address, mount, budget)
+            yield from self._kv(label, mount, budget)
 
     def _try(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         """Call hvac; a refusal or missing path is recorded as unreadable, not raised."""
@@ -210,12 +211,12 @@ class VaultCollector(Collector):
             "unreadable": list(self.unreadable),
         }
 
-    def _token(self, address: str) -> Iterator[EvidenceRecord]:
+    def _token(self, base: str) -> Iterator[EvidenceRecord]:
         ctx = self.context
         self.unreadable = []
         raw = self._try("auth/token/lookup-self", self.client.auth.token.lookup_self)
         if raw is None:
-            yield ctx.error(TOKEN, f"{address} token", "; ".join(self.unreadable))
+            yield ctx.error(TOKEN, f"{base} token", "; ".join(self.unreadable))
             return
         d = _data(raw)
         data = {
@@ -233,9 +234,9 @@ class VaultCollector(Collector):
             "num_uses": int(d.get("num_uses") or 0),
         }
         label = data["display_name"] or "token"
-        yield ctx.record(TOKEN, f"{address} token {label}", data)
+        yield ctx.record(TOKEN, f"{base} token {label}", data)
 
-    def _pki(self, address: str, mount: str) -> EvidenceRecord:
+    def _pki(self, base: str, mount: str) -> EvidenceRecord:
         ctx = self.context
         c = self.client
         self.unreadable = []
@@ -287,9 +288,9 @@ class VaultCollector(Collector):
             },
             "unreadable": list(self.unreadable),
         }
-        return ctx.record(PKI, f"{address} {mount}", data)
+        return ctx.record(PKI, f"{base} {mount}", data)
 
-    def _kv(self, address: str, mount: str, budget: list[int]) -> Iterator[EvidenceRecord]:
+    def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[EvidenceRecord]:
         ctx = self.context
         kv = self.client.secrets.kv.v2
         folders = [""]
@@ -300,21 +301,21 @@ class VaultCollector(Collector):
             if listed is None:
                 empty_mount = folder == "" and self.unreadable[-1:] == [f"{mount}/metadata/: no such path"]
                 if not empty_mount:  # an empty mount answers LIST with 404
-                    yield ctx.error(KV, f"{address} {mount}/{folder}", "; ".join(self.unreadable))
+                    yield ctx.error(KV, f"{base} {mount}/{folder}", "; ".join(self.unreadable))
                 continue
             for key in sorted(str(k) for k in _data(listed).get("keys") or []):
                 if key.endswith("/"):
                     folders.append(folder + key)
                     continue
                 if budget[0] <= 0:
-                    yield ctx.error(KV, f"{address} {mount}/{folder}", "more secrets than max_secrets: the rest were not read")
+                    yield ctx.error(KV, f"{base} {mount}/{folder}", "more secrets than max_secrets: the rest were not read")
                     return
                 budget[0] -= 1
-                yield self._kv_secret(address, mount, folder + key)
+                yield self._kv_secret(base, mount, folder + key)
 
-    def _kv_secret(self, address: str, mount: str, path: str) -> EvidenceRecord:
+    def _kv_secret(self, base: str, mount: str, path: str) -> EvidenceRecord:
         ctx = self.context
-        resource = f"{address} {mount}/{path}"
+        resource = f"{base} {mount}/{path}"
         self.unreadable = []
         meta = self._try(f"{mount}/metadata/{path}", self.client.secrets.kv.v2.read_secret_metadata, path, mount_point=mount)
         if meta is None:

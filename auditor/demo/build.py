@@ -162,3 +162,11 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     atomic_write(certs / "server-key.pem", _key_pem(server_key), mode=0o600)
     atomic_write(certs / "leaf-client-cert.pem", _pem(leaf))
     atomic_write(certs / "leaf-client-key.pem", _key_pem(leaf_key), mode=0o600)
+    build_live_evidence(node, now)
+
+
+def build_live_evidence(node: Path, now: dt.datetime) -> None:
+    """Evidence beyond the PKI files: the node's GnuPG keyring, made by the real gpg."""
+    from auditor.demo.gnupg import build_demo_keyring
+
+    build_demo_keyring(node, now)

@@ -45,6 +45,8 @@ class KeySpec:
     subkeys: Sequence[SubkeySpec] = field(default=())
     offline_primary: bool = False
     """Remove the primary key's secret, as `gpg --export-secret-subkeys` moves leave it."""
+    public_only: bool = False
+    """Remove every secret of the key: a colleague's key imported into the keyring."""
 
 
 def _run(home: Path, args: list[str], *, at: dt.datetime | None = None) -> str:
@@ -66,12 +68,12 @@ def _run(home: Path, args: list[str], *, at: dt.datetime | None = None) -> str:
     return proc.stdout
 
 
-def _fingerprint_and_grip(home: Path, uid: str) -> tuple[str, str]:
+def _fingerprint_and_grips(home: Path, uid: str) -> tuple[str, list[str]]:
+    """The primary fingerprint and the keygrips (primary first) of the key with this uid."""
     out = _run(home, ["--with-colons", "--with-keygrip", "--list-keys", "=" + uid])
     fields = [line.split(":") for line in out.splitlines()]
     fpr = next(f[9] for f in fields if f[0] == "fpr")
-    grip = next(f[9] for f in fields if f[0] == "grp")
-    return fpr, grip
+    return fpr, [f[9] for f in fields if f[0] == "grp"]
 
 
 def make_keyring(dest: Path, keys: Sequence[KeySpec], now: dt.datetime) -> dict[str, str]:
@@ -83,12 +85,13 @@ def make_keyring(dest: Path, keys: Sequence[KeySpec], now: dt.datetime) -> dict[
         for key in keys:
             born = now - dt.timedelta(days=key.age_days)
             _run(home, ["--quick-gen-key", key.uid, key.algorithm, key.usage, key.expire], at=born)
-            fpr, grip = _fingerprint_and_grip(home, key.uid)
+            fpr, _ = _fingerprint_and_grips(home, key.uid)
             fingerprints[key.uid] = fpr
             for sub in key.subkeys:
                 at = now - dt.timedelta(days=sub.age_days)
                 _run(home, ["--quick-add-key", fpr, sub.algorithm, sub.usage, sub.expire], at=at)
-            if key.offline_primary:
+            grips = _fingerprint_and_grips(home, key.uid)[1]
+            for grip in grips if key.public_only else grips[:1] if key.offline_primary else []:
                 (home / "private-keys-v1.d" / f"{grip}.key").unlink()
         dest.mkdir(parents=True, exist_ok=True, mode=0o700)
         for name in ("pubring.kbx", "trustdb.gpg"):
@@ -101,3 +104,27 @@ def make_keyring(dest: Path, keys: Sequence[KeySpec], now: dt.datetime) -> dict[
         )
         shutil.rmtree(home, ignore_errors=True)
     return fingerprints
+
+
+DEMO_HOME = "var/lib/cim/gnupg"
+DEMO_KEYS = (
+    KeySpec(
+        "CIM Release Signing <release@cim.example.com>", "ed25519", "cert", "3y", age_days=300,
+        offline_primary=True,
+        subkeys=(SubkeySpec("ed25519", "sign", "1y", 30), SubkeySpec("cv25519", "encr", "1y", 30)),
+    ),
+    KeySpec(
+        "cim-prod-001 backup <backup@cim-prod-001.cim.example.com>", "ed25519", "cert", "2y", age_days=100,
+        offline_primary=True, subkeys=(SubkeySpec("cv25519", "encr", "1y", 100),),
+    ),
+    # planted: an imported deploy key created without an expiry date (KEY-003)
+    KeySpec(
+        "Legacy Deploy <deploy-legacy@cim.example.com>", "ed25519", "sign,cert", "never", age_days=300,
+        public_only=True,
+    ),
+)
+
+
+def build_demo_keyring(node: Path, now: dt.datetime) -> None:
+    """The demo node's GnuPG keyring: two keys with offline primaries, one without expiry."""
+    make_keyring(node / DEMO_HOME, DEMO_KEYS, now)

@@ -22,6 +22,10 @@ PLANTED = {
     ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
     ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
     ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
+    ("KEY-001", LEAF): "leafnode client certificate issued 82 days ago: the 60-day rotation was missed",
+    ("KEY-003", "var/lib/cim/gnupg#Legacy Deploy <deploy-legacy@cim.example.com>"): "GnuPG key without expiry",
+    ("KEY-005", "https://vault.cim.example.com:8200 secret/cim-prod-001/db/password"): "Vault secret not rotated for 200 days (recorded)",
+    ("CERT-015", "metrics.cim-prod-001.cim.example.com:9443"): "metrics endpoint accepts TLS 1.1 (recorded)",
 }
 
 
