@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +89,32 @@ class GpgCollector(Collector):
             yield ctx.error(KIND, ctx.source.name, "python-gnupg is not installed")
             return
         binary = str(ctx.source.options.get("gpg_binary", "gpg"))
+
+        def gpg(home: str) -> Any:
+            return gnupg.GPG(gpgbinary=binary, gnupghome=home, options=["--no-autostart"])
+
         for home in ctx.source.path_option(ctx.root, "homes"):
-            yield from self._home(gnupg, binary, home)
+            yield from self._home(gpg, home)
         for file in ctx.source.path_option(ctx.root, "keyfiles"):
-            yield from self._keyfile(gnupg, binary, file)
+            yield from self._keyfile(gpg, file)
 
-    def _gpg(self, gnupg: Any, binary: str, home: str) -> Any:
-        return gnupg.GPG(gpgbinary=binary, gnupghome=home, options=["--no-autostart"])
+    def _listed(self, shown: str, list_in: Callable[[str], Any], grips: set[str] | None, copies: Sequence[Path] = ()) -> Iterator[EvidenceRecord]:
+        """Run a listing in a private scratch home (holding `copies`); gpg never sees the node's.
 
-    def _home(self, gnupg: Any, binary: str, home: Path) -> Iterator[EvidenceRecord]:
+        The scratch home has a short path: gpg puts sockets in its home, and socket paths are
+        limited to about 100 bytes.
+        """
+        work = Path(tempfile.mkdtemp(prefix="auditor-gpg-"))
+        try:
+            for path in copies:
+                shutil.copyfile(path, work / path.name)
+            yield from self._list(list_in(str(work)), shown, grips)
+        except OSError as exc:
+            yield self.context.error(KIND, shown, f"cannot run gpg: {exc}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _home(self, gpg: Callable[[str], Any], home: Path) -> Iterator[EvidenceRecord]:
         ctx = self.context
         shown = ctx.display(home)
         if not home.is_dir():
@@ -109,31 +126,14 @@ class GpgCollector(Collector):
             return
         secret_dir = home / "private-keys-v1.d"
         grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
-        # short path: gpg puts sockets in its home, and socket paths are limited to ~100 bytes
-        work = Path(tempfile.mkdtemp(prefix="auditor-gpg-"))
-        try:
-            for path in present:
-                shutil.copyfile(path, work / path.name)
-            yield from self._list(self._gpg(gnupg, binary, str(work)).list_keys(), shown, grips)
-        except OSError as exc:
-            yield ctx.error(KIND, shown, f"cannot run gpg: {exc}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        yield from self._listed(shown, lambda work: gpg(work).list_keys(), grips, present)
 
-    def _keyfile(self, gnupg: Any, binary: str, file: Path) -> Iterator[EvidenceRecord]:
-        ctx = self.context
-        shown = ctx.display(file)
+    def _keyfile(self, gpg: Callable[[str], Any], file: Path) -> Iterator[EvidenceRecord]:
+        shown = self.context.display(file)
         if not file.is_file():
-            yield ctx.error(KIND, shown, "no such key file")
+            yield self.context.error(KIND, shown, "no such key file")
             return
-        work = Path(tempfile.mkdtemp(prefix="auditor-gpg-"))
-        try:
-            listing = self._gpg(gnupg, binary, str(work)).scan_keys(str(file))
-            yield from self._list(listing, shown, None)
-        except OSError as exc:
-            yield ctx.error(KIND, shown, f"cannot run gpg: {exc}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        yield from self._listed(shown, lambda work: gpg(work).scan_keys(str(file)), None)
 
     def _list(self, listing: Any, shown: str, grips: set[str] | None) -> Iterator[EvidenceRecord]:
         """Records of a listing; `grips` are the keygrips with a secret (None: a key file)."""
