@@ -37,7 +37,10 @@ VALIDITY = {
 def _time(epoch: str) -> str | None:
     if not epoch:
         return None
-    return rfc3339(dt.datetime.fromtimestamp(int(epoch), dt.UTC))
+    try:
+        return rfc3339(dt.datetime.fromtimestamp(int(epoch), dt.UTC))
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"time {epoch[:20]} out of range") from exc
 
 
 def _caps(cap: str) -> list[str]:
@@ -153,7 +156,7 @@ class GpgCollector(Collector):
                     facts["secret_present"] = raw.get("type") == "sec"
                     for sub in facts["subkeys"]:
                         sub["secret_present"] = raw.get("type") == "sec"
-            except (ValueError, TypeError, OverflowError) as exc:
+            except (ValueError, TypeError) as exc:
                 yield ctx.error(KIND, f"{shown}#{raw.get('fingerprint', '?')}", f"unreadable key listing: {exc}")
                 continue
             # named by the primary user id, which people recognise; by fingerprint if not unique

@@ -43,6 +43,8 @@ def seconds(value: Any) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a duration: {value!r}")
         return int(value)
     text = str(value).strip()
     if text.isdigit():
@@ -58,7 +60,10 @@ def timestamp(value: Any) -> str | None:
     if value is None or value == "" or value == 0:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+        try:
+            return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"time {value} out of range") from exc
     text = str(value)
     match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", text)
     if not match:

@@ -164,8 +164,8 @@ def test_seconds_of_go_durations(n: int) -> None:
     assert seconds(n) == n and seconds(str(n)) == n
 
 
-@given(st.text(max_size=20))
-def test_seconds_and_timestamp_refuse_junk_with_value_error(text: str) -> None:
+@given(st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=False)))
+def test_seconds_and_timestamp_refuse_junk_with_value_error(text: object) -> None:
     for parse in (seconds, timestamp):
         try:
             parse(text)
