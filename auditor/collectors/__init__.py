@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
+    "gpg": "auditor.collectors.gpg:GpgCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
     "kubernetes": "auditor.collectors.kubernetes:KubernetesCollector",
+    "tls": "auditor.collectors.tls:TlsCollector",
+    "vault": "auditor.collectors.vault:VaultCollector",
 }
 
 

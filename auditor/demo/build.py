@@ -82,3 +82,11 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     os.chmod(folder, 0o700)
+    build_live_evidence(node, now)
+
+
+def build_live_evidence(node: Path, now: dt.datetime) -> None:
+    """Evidence beyond the PKI files: the node's GnuPG keyring, made by the real gpg."""
+    from auditor.demo.gnupg import build_demo_keyring
+
+    build_demo_keyring(node, now)

@@ -43,6 +43,10 @@ PLANTED = {
     ("K8S-011", EXPORTER): "hostPath /etc/nats mounted writable",
     ("K8S-010", EXPORTER_CONFIG): "NATS_PASSWORD in a ConfigMap",
     ("K8S-009", BACKUP): "backup encryption passphrase as a literal env value",
+    ("KEY-001", LEAF): "leafnode client certificate issued 82 days ago: the 60-day rotation was missed",
+    ("KEY-003", "var/lib/cim/gnupg#Legacy Deploy <deploy-legacy@cim.example.com>"): "GnuPG key without expiry",
+    ("KEY-005", "https://vault.cim.example.com:8200 secret/cim-prod-001/db/password"): "Vault secret not rotated for 200 days (recorded)",
+    ("CERT-015", "metrics.cim-prod-001.cim.example.com:9443"): "metrics endpoint accepts TLS 1.1 (recorded)",
 }
 
 
