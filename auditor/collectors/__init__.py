@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
+    "nats-config": "auditor.collectors.nats_config:NatsConfigCollector",
+    "nats-monitoring": "auditor.collectors.nats_monitoring:NatsMonitoringCollector",
+    "nats-credentials": "auditor.collectors.nats_credentials:NatsCredentialsCollector",
 }
 
 

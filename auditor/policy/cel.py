@@ -57,6 +57,25 @@ def _ip_in(address: str, network: str) -> bool:
         return False
 
 
+def _version_at_least(version: str, minimum: str) -> bool:
+    """Dotted numeric versions compared part by part (`v2.10.3` >= `2.9`); pre-release tags ignored."""
+
+    def parts(text: str) -> list[int]:
+        core = re.split(r"[-+ ]", text.strip().lstrip("vV"), maxsplit=1)[0]
+        return [int(p) if p.isdigit() else 0 for p in core.split(".")]
+
+    a, b = parts(version), parts(minimum)
+    width = max(len(a), len(b))
+    return a + [0] * (width - len(a)) >= b + [0] * (width - len(b))
+
+
+def _nats_subset(subject: str, of: str) -> bool:
+    from auditor.nats.subjects import is_subset
+
+    parts = subject.split()  # a subscribe entry may carry a queue group: "subject queue"
+    return bool(parts) and is_subset(parts[0], of)
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in {"localhost", "localhost.localdomain"}:
         return True
@@ -90,6 +109,10 @@ FUNCTIONS: tuple[Function, ...] = (
              "ipInNetwork(address, cidr) -> bool: an IP address lies in a network"),
     Function("isLoopback", (T.STRING,), T.BOOL, _is_loopback,
              "isLoopback(host) -> bool: localhost or a loopback address"),
+    Function("versionAtLeast", (T.STRING, T.STRING), T.BOOL, _version_at_least,
+             "versionAtLeast(version, minimum) -> bool: dotted numeric versions, `v2.10.3` >= `2.9`"),
+    Function("natsSubjectSubset", (T.STRING, T.STRING), T.BOOL, _nats_subset,
+             "natsSubjectSubset(subject, pattern) -> bool: every subject `subject` matches is matched by the NATS pattern"),
 )
 
 

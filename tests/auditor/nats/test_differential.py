@@ -150,7 +150,8 @@ def render(value: Any, style: dict[str, Any], indent: str = "") -> str:
         return str(value)
     if isinstance(value, str):
         q = style["quote"]
-        if not q and (" " in value or not value or value[0].isdigit() or value.startswith("$")
+        if not q and (" " in value or not value or value[0].isdigit() or value[0] in "$-."'"
+                      or "#" in value
                       or value.lower() in {"true", "false", "yes", "no", "on", "off"}):
             q = '"'
         return f"{q}{value}{q}"
