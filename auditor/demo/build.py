@@ -162,3 +162,7 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     atomic_write(certs / "server-key.pem", _key_pem(server_key), mode=0o600)
     atomic_write(certs / "leaf-client-cert.pem", _pem(leaf))
     atomic_write(certs / "leaf-client-key.pem", _key_pem(leaf_key), mode=0o600)
+
+    from auditor.demo.nats_demo import build_nats  # NATS credentials (nkeys, JWTs): see that module
+
+    build_nats(node, now)

@@ -188,6 +188,15 @@ def parse_tls(v: Value, where: str) -> Tls:
     return Tls(where, m.file, m.line, settings)
 
 
+def _is_user_key(key: str) -> bool:
+    from auditor.nats.creds import CredsError, decode_public_key
+
+    try:
+        return decode_public_key(key)[0] == "user"
+    except CredsError:
+        return False
+
+
 def _looks_secret(key: str) -> bool:
     return any(word in key for word in ("pass", "key", "token", "secret", "seed"))
 
@@ -532,6 +541,8 @@ class _Interpreter:
                 raise _fail(m, f"{where}[{i}]: user entry requires a user")
             if nkey is not None and (name is not None or password is not None):
                 raise _fail(m, f"{where}[{i}]: nkey users do not take usernames or passwords")
+            if nkey is not None and not _is_user_key(nkey):
+                raise _fail(m, f"{where}[{i}]: {nkey[:12]!r} is not a valid public nkey for a user")
             user = User(
                 name=nkey or name or "",
                 account=account,

@@ -13,6 +13,8 @@ from auditor.scan import scan_target
 
 LEGACY = "etc/nats/certs/monitor-legacy.pem"
 LEAF = "etc/nats/certs/leaf-client-cert.pem"
+NATS_CONF = "etc/nats/nats.conf"
+MONITOR_USER = "etc/nats/nats.conf user cim-monitor"
 
 # (rule, resource) -> why it is planted
 PLANTED = {
@@ -22,6 +24,10 @@ PLANTED = {
     ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
     ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
     ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
+    ("NATS-003", MONITOR_USER): "cim-monitor has a plaintext password (users.conf)",
+    ("NATS-006", MONITOR_USER): "cim-monitor (not an admin) may subscribe to $SYS.>",
+    ("NATS-019", NATS_CONF): "monitoring on 0.0.0.0:8222 over plain HTTP",
+    ("NATS-030", "etc/nats/leaf.creds"): "the leafnode user JWT never expires (nsc's default)",
 }
 
 
