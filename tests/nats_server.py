@@ -78,7 +78,7 @@ class NatsServer:
         return self.port
 
     def monitor(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as resp:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as resp:
             return json.load(resp)
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ not leave the target's root. Variables fall back to the source's `environment` (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class NatsConfigCollector(Collector):
                 continue
             try:
                 parsed = parse_file(path, env=env, confine=ctx.root, shown=lambda p: ctx.display(Path(p)))
-                cfg = interpret(parsed, resolve=lambda p, base=path.parent: self._resolve(p, base), shown=ctx.display)
+                cfg = interpret(parsed, resolve=functools.partial(self._resolve, base=path.parent), shown=ctx.display)
             except ConfError as exc:
                 yield ctx.error(CONFIG, shown, exc.diagnostics())
                 continue

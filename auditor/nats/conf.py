@@ -70,7 +70,7 @@ def _is_key_sep(ch: str) -> bool:
 _NUMBER_SUFFIX = frozenset("kKmMgGtTpPeE")
 _ASCII_INT = re.compile(r"-?[0-9]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_SUFFIXES = {
+_SUFFIXES: dict[str, int] = {
     "": 1,
     **{s: 1000**n for n, s in enumerate("kmgtpe", start=1)},
     **{s + tail: 1024**n for n, s in enumerate("kmgtpe", start=1) for tail in ("b", "i", "ib")},
@@ -196,7 +196,8 @@ class _Lexer:
         self.items.append((STRING, _normalise(val), self.line))
         self.start = self.pos
 
-    def errorf(self, message: str) -> None:
+    def errorf(self, message: str) -> State | None:
+        """Emit an error item; lexing stops (the caller returns this None as its next state)."""
         self.items.append((ERROR, message, self.line))
         return None
 
@@ -836,7 +837,7 @@ class _Lexer:
     def lex_ip(self) -> State | None:
         while True:
             r = self.next()
-            if _is_digit(r) or r in ".:-" and r != EOF:
+            if _is_digit(r) or (r in ".:-" and r != EOF):
                 continue
             self.backup()
             self.emit(STRING)

@@ -33,7 +33,7 @@ from auditor.redact import redact
 BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 """The server's test for a bcrypt password or token (server/auth.go validBcryptPrefix)."""
 
-DEFAULT_HOST = "0.0.0.0"
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the server's default bind, which rules check for
 GLOBAL_ACCOUNT = "$G"
 WEAK_CIPHER = re.compile(r"RC4|3DES|_CBC_|^TLS_RSA_|_NULL_|EXPORT")
 

@@ -189,7 +189,8 @@ def claims_evidence(jwt: Jwt) -> dict[str, Any]:
             "limits": {k: n.get(k, 0) for k in ("subs", "data", "payload")},
         }
     elif jwt.type == "account":
-        limits = n.get("limits") if isinstance(n.get("limits"), dict) else {}
+        raw_limits = n.get("limits")
+        limits: dict[str, Any] = raw_limits if isinstance(raw_limits, dict) else {}
         exports = [
             {
                 "subject": e.get("subject"),

@@ -85,7 +85,7 @@ def collide(a: str, b: str) -> bool:
     f1, f2 = FWC in t1, FWC in t2
     if not f1 and not f2 and len(t1) != len(t2):
         return False
-    if len(t1) < len(t2) and not f1 or len(t2) < len(t1) and not f2:
+    if (len(t1) < len(t2) and not f1) or (len(t2) < len(t1) and not f2):
         return False
     for x, y in zip(t1, t2, strict=False):
         if not x or not y:

@@ -150,18 +150,18 @@ def render(value: Any, style: dict[str, Any], indent: str = "") -> str:
         return str(value)
     if isinstance(value, str):
         q = style["quote"]
-        if not q and (" " in value or not value or value[0].isdigit() or value[0] in "$-."'"
-                      or "#" in value
+        special = value[:1] in ("$", "-", ".", "'", '"') or (value[:1].isdigit())
+        if not q and (" " in value or not value or special or "#" in value
                       or value.lower() in {"true", "false", "yes", "no", "on", "off"}):
             q = '"'
         return f"{q}{value}{q}"
     if isinstance(value, list):
-        inner = style["array"].join(render(v, style, indent + "  ") for v in value)
+        inner = str(style["array"]).join(render(v, style, indent + "  ") for v in value)
         return f"[{inner}]" if "\n" not in style["array"] else f"[\n{inner}\n]"
     assert isinstance(value, dict)
     kq = style["key_quote"]
     parts = [f"{kq}{k}{kq}{style['sep']}{render(v, style, indent + '  ')}" for k, v in value.items()]
-    body = style["map"].join(parts)
+    body = str(style["map"]).join(parts)
     return "{" + body + "}" if "\n" not in style["map"] else "{\n" + body + "\n}"
 
 
