@@ -865,13 +865,16 @@ _STOP_COMMENT = re.compile(r"[\n\r\x00]")
 _STOP_KEY = re.compile(r"[=:\x00\s]")
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _show(ch: str) -> str:
     return {"\n": "\\n", EOF: "EOF"}.get(ch, ch)
 
 
 def _normalise(text: str) -> str:
     """Join `\\xHH` escapes of bytes >= 0x80 into UTF-8 text (invalid sequences become U+FFFD)."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if not _ESCAPED_BYTE.search(text):
         return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 

@@ -9,6 +9,7 @@ token of the subject *including* a `*` or `>` token of a wildcard subscription, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,12 @@ FWC = ">"
 
 def tokens(subject: str) -> list[str]:
     return subject.split(".")
+
+
+@functools.lru_cache(maxsize=65536)
+def tokens_of(subject: str) -> tuple[str, ...]:
+    """A subject's tokens, cached (permission entries are looked up again and again)."""
+    return tuple(subject.split("."))
 
 
 def is_valid_subject(subject: str) -> bool:
@@ -97,15 +104,17 @@ def collide(a: str, b: str) -> bool:
 
 def meet(a: str, b: str) -> str | None:
     """A pattern matching exactly the subjects both patterns match, or None if they are disjoint."""
-    t1, t2 = tokens(a), tokens(b)
+    t1, t2 = tokens_of(a), tokens_of(b)
+    if t1[0] != t2[0] and PWC not in (t1[0], t2[0]) and FWC not in (t1[0], t2[0]):
+        return None
     out: list[str] = []
     for i in range(max(len(t1), len(t2))):
         x = t1[i] if i < len(t1) else None
         y = t2[i] if i < len(t2) else None
         if x == FWC:
-            return ".".join(out + t2[i:]) if y is not None else None
+            return ".".join(out + list(t2[i:])) if y is not None else None
         if y == FWC:
-            return ".".join(out + t1[i:]) if x is not None else None
+            return ".".join(out + list(t1[i:])) if x is not None else None
         if x is None or y is None:
             return None
         if x == PWC:
@@ -118,90 +127,54 @@ def meet(a: str, b: str) -> str | None:
 
 
 @dataclass
-class _Node:
-    next: _Level | None = None
-    plain: list[str] = field(default_factory=list)
-    queues: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class _Level:
-    nodes: dict[str, _Node] = field(default_factory=dict)
-    pwc: _Node | None = None
-    fwc: _Node | None = None
-
-
-@dataclass
 class Match:
     """What a lookup found: the plain entries and, per queue name, the queue entries."""
 
     plain: list[str] = field(default_factory=list)
     queues: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, node: _Node) -> None:
-        self.plain.extend(node.plain)
-        for q, entries in node.queues.items():
-            self.queues.setdefault(q, []).extend(entries)
-
 
 class Sublist:
-    """The server's subscription trie, holding permission entries (`subject` or `subject queue`)."""
+    """Permission entries (`subject` or `subject queue`) looked up as the server's trie does.
+
+    The server's Match walks its trie token by token: an entry token `>` matches one or more
+    remaining tokens, `*` matches any one token, and any other entry token must equal the
+    subject's token as text, so a subject token `*` or `>` is matched only by a wildcard
+    entry token. Entry lists are short (a user's permissions), so the entries are checked one
+    by one with exactly that rule (tests/auditor/nats/test_subjects.py checks it against
+    brute force, the differential test against the server).
+    """
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
-        self.root = _Level()
-        self.count = 0
+        self.entries: list[tuple[tuple[str, ...], str, str]] = []
         for entry in entries:
-            self.insert(entry)
-
-    def insert(self, entry: str) -> None:
-        subject, _, queue = entry.strip().partition(" ")
-        queue = queue.strip()
-        level = self.root
-        node: _Node | None = None
-        for t in subject.split("."):
-            if t == PWC:
-                node = level.pwc = level.pwc or _Node()
-            elif t == FWC:
-                node = level.fwc = level.fwc or _Node()
-            else:
-                node = level.nodes.setdefault(t, _Node())
-            if node.next is None:
-                node.next = _Level()
-            level = node.next
-        assert node is not None
-        if queue:
-            node.queues.setdefault(queue, []).append(entry)
-        else:
-            node.plain.append(entry)
-        self.count += 1
+            subject, _, queue = entry.strip().partition(" ")
+            self.entries.append((tokens_of(subject), queue.strip(), entry))
+        self.count = len(self.entries)
 
     def match(self, subject: str) -> Match:
         """The entries matching `subject` (literal or not: its tokens are looked up as text)."""
         result = Match()
-        toks = subject.split(".")
-        if any(not t for t in toks):
+        toks = tokens_of(subject)
+        if "" in toks:
             return result
-        _match_level(self.root, toks, result)
+        n = len(toks)
+        for pattern, queue, entry in self.entries:
+            for i, t in enumerate(pattern):
+                if t == FWC:
+                    ok = n > i
+                    break
+                if i >= n or (t != PWC and t != toks[i]):
+                    ok = False
+                    break
+            else:
+                ok = len(pattern) == n
+            if ok:
+                if queue:
+                    result.queues.setdefault(queue, []).append(entry)
+                else:
+                    result.plain.append(entry)
         return result
-
-
-def _match_level(level: _Level | None, toks: list[str], result: Match) -> None:
-    pwc: _Node | None = None
-    node: _Node | None = None
-    for i, t in enumerate(toks):
-        if level is None:
-            return
-        if level.fwc is not None:
-            result.add(level.fwc)
-        pwc = level.pwc
-        if pwc is not None:
-            _match_level(pwc.next, toks[i + 1 :], result)
-        node = level.nodes.get(t)
-        level = node.next if node is not None else None
-    if node is not None:
-        result.add(node)
-    if pwc is not None:
-        result.add(pwc)
 
 
 def queue_matches(queue: str, queues: dict[str, list[str]]) -> bool:
