@@ -221,6 +221,21 @@ class _Lexer:
         self.backup()
         return None
 
+    def close(self, emit: Callable[[], None]) -> State | None:
+        """Emit the token before the closing quote, then step over the quote."""
+        self.backup()
+        emit()
+        self.next()
+        self.ignore()
+        return self.pop()
+
+    def eof(self) -> State | None:
+        """End of input where a value may end: an error if something was started."""
+        if self.pos > self.start:
+            return self.errorf("Unexpected EOF.")
+        self.emit(EOF_ITEM)
+        return None
+
     # -- top level
     def lex_top(self) -> State | None:
         r = self.next()
@@ -238,10 +253,7 @@ class _Lexer:
                 return nxt
             r = EOF  # the server falls through to its EOF case
         if r == EOF:
-            if self.pos > self.start:
-                return self.errorf("Unexpected EOF.")
-            self.emit(EOF_ITEM)
-            return None
+            return self.eof()
         self.backup()
         self.push(self.lex_top_value_end)
         return self.lex_key_start
@@ -282,10 +294,7 @@ class _Lexer:
                 return nxt
             r = EOF
         if r == EOF:
-            if self.pos > self.start:
-                return self.errorf("Unexpected EOF.")
-            self.emit(EOF_ITEM)
-            return None
+            return self.eof()
         self.backup()
         self.push(self.lex_block_value_end)
         return self.lex_key_start
@@ -355,10 +364,7 @@ class _Lexer:
         # r is EOF (or a NUL byte, which the server reads as EOF)
         if eof_message is not None:
             return self.errorf(eof_message)
-        if self.pos > self.start:
-            return self.errorf("Unexpected EOF.")
-        self.emit(EOF_ITEM)
-        return None
+        return self.eof()
 
     def lex_dq_key(self) -> State | None:
         return self._quoted_key('"', _STOP_DQ, self.lex_key_end, None)
@@ -410,11 +416,7 @@ class _Lexer:
         while True:
             r = self.next()
             if r == quote:
-                self.backup()
-                self.emit(INCLUDE)
-                self.next()
-                self.ignore()
-                return self.pop()
+                return self.close(lambda: self.emit(INCLUDE))
             if r == EOF:
                 return self.errorf(message)
 
@@ -431,11 +433,7 @@ class _Lexer:
             self.emit(INCLUDE)
             return self.pop()
         if r == "'":
-            self.backup()
-            self.emit(INCLUDE)
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.close(lambda: self.emit(INCLUDE))
         return self.lex_include_string
 
     def lex_include(self) -> State | None:
@@ -638,15 +636,8 @@ class _Lexer:
         self.skip_to(_STOP_SQ)
         r = self.next()
         if r == "'":
-            self.backup()
-            self.emit(STRING)
-            self.next()
-            self.ignore()
-            return self.pop()
-        if self.pos > self.start:
-            return self.errorf("Unexpected EOF.")
-        self.emit(EOF_ITEM)
-        return None
+            return self.close(lambda: self.emit(STRING))
+        return self.eof()
 
     def lex_dq_string(self) -> State | None:
         self.skip_to(_STOP_DQ_STRING)
@@ -655,15 +646,8 @@ class _Lexer:
             self.add_current_part(1)
             return self.lex_string_escape
         if r == '"':
-            self.backup()
-            self.emit_string()
-            self.next()
-            self.ignore()
-            return self.pop()
-        if self.pos > self.start:
-            return self.errorf("Unexpected EOF.")
-        self.emit(EOF_ITEM)
-        return None
+            return self.close(self.emit_string)
+        return self.eof()
 
     def lex_string(self) -> State | None:
         self.skip_to(_STOP_STRING)
@@ -672,11 +656,7 @@ class _Lexer:
             self.add_current_part(1)
             return self.lex_string_escape
         if r == "'":
-            self.backup()
-            self.emit_string()
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self.close(self.emit_string)
         # a terminator: new line, EOF, ; , ] } or blank
         self.backup()
         text = self.input[self.start : self.pos]
