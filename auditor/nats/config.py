@@ -15,7 +15,6 @@ target's root; the CLI reads them as they are).
 from __future__ import annotations
 
 import grp
-import os
 import pwd
 import re
 import stat
@@ -597,8 +596,6 @@ class _Interpreter:
                 pass
             elif not item.used:
                 raise _fail(item, f"authorization: unknown field {k!r}")
-        if info["single_user"] and info["password"] is not None and info["password"]["kind"] == "plaintext":
-            pass
         cfg.default_permissions = defaults
         users = self.with_defaults(raw_users, defaults)
         cfg.users.extend(users)
@@ -791,10 +788,6 @@ max_closed_clients tags server_metadata metadata proxies reconnect_error_reports
 """.split())
 
 
-def config_paths(parsed: ParsedConfig) -> list[str]:
-    return list(parsed.files)
-
-
 def env_from_files(paths: list[Path]) -> dict[str, str]:
     """KEY=VALUE lines (systemd EnvironmentFile style); comments and blank lines skipped."""
     env: dict[str, str] = {}
@@ -809,7 +802,3 @@ def env_from_files(paths: list[Path]) -> dict[str, str]:
                 value = value[1:-1]
             env[key.strip().removeprefix("export ").strip()] = value
     return env
-
-
-def process_env() -> dict[str, str]:
-    return dict(os.environ)
