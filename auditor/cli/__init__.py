@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor.cli import (
     collect,
     history,
+    nats,
     pki,
     report,
     rules,
@@ -30,7 +31,7 @@ from auditor.cli import (
 from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
-    scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki,
+    scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
 )
 
 

@@ -22,6 +22,9 @@ REGISTRY: dict[str, str] = {
     "kubernetes": "auditor.collectors.kubernetes:KubernetesCollector",
     "tls": "auditor.collectors.tls:TlsCollector",
     "vault": "auditor.collectors.vault:VaultCollector",
+    "nats-config": "auditor.collectors.nats_config:NatsConfigCollector",
+    "nats-monitoring": "auditor.collectors.nats_monitoring:NatsMonitoringCollector",
+    "nats-credentials": "auditor.collectors.nats_credentials:NatsCredentialsCollector",
 }
 
 

@@ -86,7 +86,10 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
 
 
 def build_live_evidence(node: Path, now: dt.datetime) -> None:
-    """Evidence beyond the PKI files: the node's GnuPG keyring, made by the real gpg."""
+    """Evidence beyond the PKI files: the node's GnuPG keyring (made by the real gpg) and its
+    NATS credentials (nkeys, JWTs; see auditor.demo.nats_demo)."""
     from auditor.demo.gnupg import build_demo_keyring
+    from auditor.demo.nats_demo import build_nats
 
     build_demo_keyring(node, now)
+    build_nats(node, now)

@@ -16,6 +16,8 @@ LEAF = "etc/nats/certs/leaf-client-cert.pem"
 EXPORTER = "k8s/nats-exporter.yaml#0 Deployment/cim-production/nats-exporter"
 EXPORTER_CONFIG = "k8s/nats-exporter.yaml#1 ConfigMap/cim-production/nats-exporter-config"
 BACKUP = "k8s/jetstream-backup.yaml#0 CronJob/cim-production/jetstream-backup"
+NATS_CONF = "etc/nats/nats.conf"
+MONITOR_USER = "etc/nats/nats.conf user cim-monitor"
 
 # (rule, resource) -> why it is planted
 PLANTED = {
@@ -47,6 +49,10 @@ PLANTED = {
     ("KEY-003", "var/lib/cim/gnupg#Legacy Deploy <deploy-legacy@cim.example.com>"): "GnuPG key without expiry",
     ("KEY-005", "https://vault.cim.example.com:8200 secret/cim-prod-001/db/password"): "Vault secret not rotated for 200 days (recorded)",
     ("CERT-015", "metrics.cim-prod-001.cim.example.com:9443"): "metrics endpoint accepts TLS 1.1 (recorded)",
+    ("NATS-003", MONITOR_USER): "cim-monitor has a plaintext password (users.conf)",
+    ("NATS-006", MONITOR_USER): "cim-monitor (not an admin) may subscribe to $SYS.>",
+    ("NATS-019", NATS_CONF): "monitoring on 0.0.0.0:8222 over plain HTTP",
+    ("NATS-030", "etc/nats/leaf.creds"): "the leafnode user JWT never expires (nsc's default)",
 }
 
 

@@ -23,7 +23,7 @@ def test_bundle_is_schema_valid_and_round_trips(demo_bundle: Bundle, tmp_path: P
     raw = demo_bundle.to_dict()
     assert schema_errors(raw, "bundle") == []
     assert raw["kinds"] == {r["kind"]: f"urn:auditor:schemas:evidence/{r['kind']}" for r in raw["records"]}
-    assert {"x509.certificate", "tls.endpoint", "gpg.key", "vault.server"} <= set(raw["kinds"])
+    assert {"x509.certificate", "tls.endpoint", "gpg.key", "vault.server", "nats.config", "nats.varz"} <= set(raw["kinds"])
     path = tmp_path / "b.json"
     demo_bundle.write(path)
     again = read_bundle(path)
