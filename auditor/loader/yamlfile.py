@@ -204,3 +204,27 @@ def load_yaml(source: str | Path, *, text: str | None = None, max_bytes: int = M
             line=line,
         )
     return docs[0]
+
+
+def compose_yaml_nodes(text: str, file: str) -> list[yaml.Node]:
+    """The node trees of every document (tags, raw scalar text and marks), nothing constructed.
+
+    For readers that must see a scalar as it was written (sops values, whose MAC depends on
+    Go's YAML typing): same safe loader, same alias-bomb and depth limits; errors name the file.
+    """
+    loader = _Loader(text)
+    nodes: list[yaml.Node] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there was one
+                break
+            walker = _Walker(file)
+            walker.size(node)
+            walker.walk(node, ())
+            nodes.append(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
+    finally:
+        loader.dispose()
+    return nodes
