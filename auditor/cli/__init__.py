@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.cli import collect, rules, scan, schema, targets
+from auditor.cli import collect, rules, scan, schema, secrets, targets
 from auditor.exitcodes import ExitCode
 
-COMMAND_MODULES = (scan, collect, targets, rules, schema)
+COMMAND_MODULES = (scan, collect, targets, rules, schema, secrets)
 
 
 def build_parser() -> argparse.ArgumentParser:

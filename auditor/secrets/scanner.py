@@ -73,11 +73,14 @@ class Scanner:
     prefer: str = "auto"
     sops_check: bool = True
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
+    _anchored: list[int] = field(default_factory=list, init=False, repr=False)
 
     @property
     def prefilter(self) -> Prefilter:
+        """One automaton over every anchor (detectors without one are run over whole buffers)."""
         if self._prefilter is None:
-            anchors = [d.anchor for d in self.detectors]
+            self._anchored = [i for i, d in enumerate(self.detectors) if d.anchor]
+            anchors = [self.detectors[i].anchor for i in self._anchored]
             if self.sops_check:
                 anchors.append(SOPS_ANCHOR)
             self._prefilter = make_prefilter(anchors, self.prefer)
@@ -88,16 +91,21 @@ class Scanner:
     def hits(self, data: bytes, ctx: FileContext) -> tuple[list[Hit], bool]:
         """Confirmed hits in `data` (overlaps resolved), and whether a sops MAC line was seen."""
         raw = self.prefilter.scan(data)
-        if not raw:
+        unanchored = len(self._anchored) < len(self.detectors)
+        if not raw and not unanchored:
             return [], False
         by_detector: dict[int, list[int]] = {}
-        sops_index = len(self.detectors)
+        sops_index = len(self._anchored)
         sops_seen = False
         for ident, end in raw:
             if ident == sops_index:
                 sops_seen = True
             else:
-                by_detector.setdefault(ident, []).append(end)
+                by_detector.setdefault(self._anchored[ident], []).append(end)
+        if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
+            for i, det in enumerate(self.detectors):
+                if not det.anchor:
+                    by_detector[i] = [m.start() for m in det.regex.finditer(data)]
         found: list[tuple[Hit, int]] = []
         size = len(data)
         for ident, ends in by_detector.items():
