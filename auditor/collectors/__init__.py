@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
+    "secrets": "auditor.collectors.secrets:SecretsCollector",
+    "sops": "auditor.collectors.sops:SopsCollector",
 }
 
 

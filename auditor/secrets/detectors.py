@@ -151,7 +151,7 @@ _NOT_SECRET_KEY = re.compile(
     r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)$"
 )
 _PLACEHOLDER = re.compile(
-    r"(?i)^(\$\{.*\}|\$\(.*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
+    r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
     r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
