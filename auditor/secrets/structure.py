@@ -36,10 +36,12 @@ def crc16_xmodem(data: bytes) -> int:
 
 
 def _b32decode(text: str) -> bytes | None:
+    """Unpadded base32, canonical only (unused trailing bits zero, as every encoder writes them)."""
     try:
-        return base64.b32decode(text + "=" * (-len(text) % 8))
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError):
         return None
+    return raw if base64.b32encode(raw).decode().rstrip("=") == text else None
 
 
 def nkey_seed(text: str) -> dict[str, Any] | None:
