@@ -270,6 +270,7 @@ def scan_git(
             results.append((sha, result))
     finally:
         proc.stdin.close()
+        proc.stdout.close()
         proc.wait(timeout=60)
     for sha, result in results:
         if result.leaks:
