@@ -46,10 +46,10 @@ class Sops:
             raise AssertionError(f"sops {' '.join(args)} failed: {proc.stderr}")
         return proc
 
-    def encrypt(self, rel: str, text: str, *args: str) -> Path:
+    def encrypt(self, rel: str, text: str, *args: str, env: dict[str, str] | None = None) -> Path:
         """Write `text` to `rel` and encrypt it in place (creation rules of .sops.yaml apply)."""
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        self.run("encrypt", *args, "--in-place", rel)
+        self.run("encrypt", *args, "--in-place", rel, env=env)
         return path
