@@ -55,7 +55,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
     request = prepare(
-        [p for p in args.paths], base=Path.cwd(), config=args.config, baselines=args.baseline,
+        list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs,
     )
     engines = args.engine or ["auditor"]

@@ -21,8 +21,16 @@ from auditor.errors import ConfigError
 from auditor.models import EvidenceRecord
 from auditor.sops.crypto import MacResult, data_key_from_age, data_key_from_gnupg, verify_mac
 from auditor.sops.document import SopsDocument, parse
-from auditor.sops.inspect import DEFAULT_SECRET_KEYS, plaintext_secrets
-from auditor.sops.rules import CONFIG_NAMES, CreationRule, Selectors, SopsConfig, file_recipients, find_config, load_config
+from auditor.sops.inspect import DEFAULT_KEY_NAMES, plaintext_secrets
+from auditor.sops.rules import (
+    CONFIG_NAMES,
+    CreationRule,
+    Selectors,
+    SopsConfig,
+    file_recipients,
+    find_config,
+    load_config,
+)
 
 KIND = "sops.file"
 SUFFIXES = (".yaml", ".yml", ".json", ".env", ".ini")
@@ -136,7 +144,7 @@ class SopsCollector(Collector):
         from auditor.secrets.scanner import Scanner
 
         scanner = Scanner(sops_check=False)
-        pattern = str(self.context.source.options.get("secret_keys") or DEFAULT_SECRET_KEYS)
+        pattern = str(self.context.source.options.get("secret_keys") or DEFAULT_KEY_NAMES)
         secret = {id(s.leaf): s.reason for s in plaintext_secrets(doc, key_pattern=pattern, value_check=scanner.recognise)}
         out = []
         for leaf in doc.leaves:

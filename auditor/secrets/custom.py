@@ -89,7 +89,7 @@ def _entropy_rule(rule_id: str, message: str, raw: dict[str, Any], severity: str
         if raw_value is None or (group == "bare" and ctx.code):
             return None
         value = raw_value.decode("utf-8", "replace").strip()
-        runs = re.findall("[" + re.escape("".join(sorted(alphabet))) + "]{%d,}" % minlen, value)
+        runs = re.findall("[" + re.escape("".join(sorted(alphabet))) + f"]{{{minlen},}}", value)
         if not any(structure.shannon_entropy(r) > threshold for r in runs):
             return None
         return Hit(det.id, "custom", m.start(group), m.start(group) + len(raw_value.rstrip()), raw_value.rstrip(),

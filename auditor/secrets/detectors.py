@@ -132,12 +132,14 @@ def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 # ---------------------------------------------------------------- assignments
 
 
-_SECRET_WORDS = r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+_CREDENTIAL_NAMES = (
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+)
 ASSIGNMENT_ANCHOR = (
-    rb"(?i)" + _SECRET_WORDS.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
+    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
 )
 _ASSIGNMENT = re.compile(
-    rb"(?P<key>[A-Za-z0-9_.-]*" + _SECRET_WORDS.encode() + rb"[A-Za-z0-9_.-]{0,24})"
+    rb"(?P<key>[A-Za-z0-9_.-]*" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>[\"']?)[ \t]*(?P<op>:=|=>|=|:)[ \t]*"
     rb"(?:(?P<q>\"|'|'')(?P<qv>[^\"'\r\n]{0,512}?)(?P=q)|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,

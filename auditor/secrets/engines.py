@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ConfigError
@@ -40,7 +40,7 @@ class ScanRequest:
     base: Path
     git: bool = False
     scanner: Scanner | None = None
-    suppress: Suppressions = Suppressions()
+    suppress: Suppressions = field(default_factory=Suppressions)
     exclude: tuple[str, ...] = ()
     jobs: int = 0
 

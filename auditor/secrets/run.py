@@ -261,7 +261,7 @@ def scan_git(
             elif size <= WINDOW:
                 result = scanner.scan_blob(head, path)
             else:
-                leaks = list(scanner._stream(blob, head, path, ""))  # noqa: SLF001 - same engine, blob source
+                leaks = list(scanner._stream(blob, head, path, ""))
                 blob.drain()
                 result = FileResult(path, tuple(leaks), size)
             proc.stdout.read(1)  # the newline after each blob

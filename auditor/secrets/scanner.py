@@ -181,8 +181,7 @@ class Scanner:
             more = read(WINDOW - OVERLAP)
             last = not more
             limit = len(buf) if last else len(buf) - OVERLAP
-            for leak in self._leaks_in(buf, display, mode, whole=False, line_base=lines_before, limit=limit):
-                yield leak
+            yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before, limit=limit)
             if last:
                 return
             lines_before += buf.count(b"\n", 0, limit)

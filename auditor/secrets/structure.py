@@ -178,7 +178,7 @@ def private_key(label: str, body: str) -> dict[str, Any] | None:
 
 def _pem_body(text: str) -> tuple[dict[str, str], str]:
     headers: dict[str, str] = {}
-    lines = []
+    lines: list[str] = []
     for line in text.strip().splitlines():
         line = line.strip().strip('"\',')
         if ":" in line and not lines:
@@ -201,7 +201,7 @@ def _der_private(der: bytes, fmt: str) -> dict[str, Any] | None:
         key = load_der_private_key(der, password=None)
     except TypeError:  # a password is required
         return {"format": fmt, "key_type": "unknown", "encrypted": True}
-    except (ValueError, Exception):  # noqa: BLE001 - anything that does not parse is no key
+    except (ValueError, Exception):
         return None
     names = (
         (rsa.RSAPrivateKey, "rsa"), (ec.EllipticCurvePrivateKey, "ec"), (dsa.DSAPrivateKey, "dsa"),

@@ -11,6 +11,7 @@ and PyYAML does not keep them, so YAML comments are not read.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -372,7 +373,7 @@ def _flat_value(value: str) -> Any:
 
 def _place(root: dict[str, Any], steps: list[str | int], value: Any) -> None:
     node: Any = root
-    for here, nxt in zip(steps, steps[1:], strict=False):
+    for here, nxt in itertools.pairwise(steps):
         container: Any = [] if isinstance(nxt, int) else {}
         if isinstance(node, dict):
             node = node.setdefault(here, container)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from auditor.sops.document import Leaf, SopsDocument
 
-DEFAULT_SECRET_KEYS = (
+DEFAULT_KEY_NAMES = (
     r"(?i)(pass(word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|private_?key|"
     r"client_?secret|credentials?|creds|seed|nkey|signing_?key|encryption_?key|auth|bearer|"
     r"cookie|session|dsn|connection_?string|(^|[_.-])key$)"
@@ -28,7 +28,7 @@ ValueCheck = Callable[[str], str | None]
 
 
 def plaintext_secrets(
-    doc: SopsDocument, *, key_pattern: str = DEFAULT_SECRET_KEYS, value_check: ValueCheck | None = None
+    doc: SopsDocument, *, key_pattern: str = DEFAULT_KEY_NAMES, value_check: ValueCheck | None = None
 ) -> list[PlaintextSecret]:
     pattern = re.compile(key_pattern)
     out: list[PlaintextSecret] = []

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from auditor.secrets import structure
 from auditor.secrets.scanner import Scanner
-from tests.secrets_corpus import _NKEY_PREFIXES, age_identity, nats_user_jwt, nkey_seed, private_key_pem
+from tests.secrets_corpus import (
+    _NKEY_PREFIXES,
+    age_identity,
+    nats_user_jwt,
+    nkey_seed,
+    private_key_pem,
+)
 
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 SCANNER = Scanner()
