@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No time limits in tests (the brief: timing lives in benchmarks); Hypothesis's per-example
+# deadline would fail on a loaded machine or on a first call that compiles a pattern database.
+settings.register_profile("auditor", deadline=None)
+settings.load_profile("auditor")
 
 from tests.certs import CertFactory
 

@@ -16,7 +16,7 @@ from typing import Any
 from auditor.errors import ConfigError
 from auditor.loader.yamlfile import load_yaml
 from auditor.secrets import structure
-from auditor.secrets.detectors import _ASSIGNMENT, ASSIGNMENT_ANCHOR, Detector, FileContext, Hit
+from auditor.secrets.detectors import _ASSIGNMENT, ASSIGNMENT_ANCHOR, KEY_BYTES, Detector, FileContext, Hit
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH")
 
@@ -96,7 +96,7 @@ def _entropy_rule(rule_id: str, message: str, raw: dict[str, Any], severity: str
                    "medium", {"severity": severity, "message": message[:120]})
 
     return Detector(rule_id, "custom", message, ASSIGNMENT_ANCHOR, _ASSIGNMENT, confirm, before=80, after=540,
-                    priority=-6)
+                    priority=-6, walk_back=KEY_BYTES)
 
 
 def _hyperscan_accepts(pattern: bytes) -> bool:

@@ -59,6 +59,9 @@ class Detector:
     """How far after an anchor hit's end the full match may end."""
     priority: int = 0
     """When two hits overlap, the higher priority one is kept (a .creds block over its seed)."""
+    walk_back: frozenset[int] = frozenset()
+    """If set, the prefilter reports where the anchor starts; the full match is tried only at the
+    start of the run of these bytes that ends there (the whole key of `db_password = ...`)."""
 
 
 def _text(b: bytes) -> str:
@@ -89,12 +92,23 @@ def _format_only(min_entropy: float = 3.0) -> Confirm:
     return confirm
 
 
+PEM_MAX = 65536
+"""The longest private key block looked for (an RSA-16384 or OpenPGP key with subkeys fits)."""
+
+
 def _private_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
-    facts = structure.private_key(_text(m.group("label")), _text(m.group("body")))
+    """The BEGIN line matched; the END line is found with a plain search (no backtracking)."""
+    data, label = m.string, m.group("label")
+    end_marker = b"-----END " + label + b"-----"
+    stop = data.find(end_marker, m.end(), m.end() + PEM_MAX)
+    if stop < 0:
+        return None
+    body = data[m.end():stop]
+    facts = structure.private_key(_text(label), _text(body))
     if facts is None:
         return None
-    secret = re.sub(rb"\s|\\n", b"", m.group("body"))
-    return Hit(det.id, det.category, m.start(), m.end(), secret, "high", facts)
+    secret = re.sub(rb"\s|\\n", b"", body)
+    return Hit(det.id, det.category, m.start(), stop + len(end_marker), secret, "high", facts)
 
 
 def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -139,7 +153,7 @@ ASSIGNMENT_ANCHOR = (
     rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
 )
 _ASSIGNMENT = re.compile(
-    rb"(?P<key>[A-Za-z0-9_.-]*" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
+    rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>[\"']?)[ \t]*(?P<op>:=|=>|=|:)[ \t]*"
     rb"(?:(?P<q>\"|'|'')(?P<qv>[^\"'\r\n]{0,512}?)(?P=q)|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,
@@ -229,9 +243,14 @@ def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit 
 
 # ---------------------------------------------------------------- the catalogue
 
+KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
 def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
-       before: int = 16, after: int = 256, priority: int = 0, flags: int = 0) -> Detector:
-    return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority)
+       before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
+       walk_back: frozenset[int] = frozenset()) -> Detector:
+    return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority,
+                    walk_back)
 
 
 _B32 = rb"[A-Z2-7]"
@@ -250,8 +269,8 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _creds, before=8192, after=256, priority=10),
         _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed)",
            rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
-           rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?P<body>.{16,65536}?)-----END (?P=label)-----",
-           _private_key, before=64, after=70000, priority=10, flags=re.DOTALL),
+           rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
+           _private_key, before=64, after=16, priority=10),
         _d("age-identity", "age-identity", "age secret key (Bech32 checksum checked)",
            rb"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20}",
            rb"(?P<secret>AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,4000})(?![02-9AC-HJ-NP-Z])",
@@ -327,7 +346,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _url_credential, before=220, after=80),
         _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, code)",
            ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=540, priority=-5,
-           flags=re.IGNORECASE),
+           flags=re.IGNORECASE, walk_back=KEY_BYTES),
     )
 
 

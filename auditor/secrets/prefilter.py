@@ -14,37 +14,41 @@ from typing import Any
 
 
 class Prefilter(abc.ABC):
-    """Finds anchor hits: (pattern index, end offset) pairs, each end reported at least once."""
+    """Finds anchor hits: (pattern index, start, end); each end reported at least once.
+
+    The start is exact for patterns compiled with `som` (start of match), else 0.
+    """
 
     name: str
 
     @abc.abstractmethod
-    def scan(self, data: bytes) -> list[tuple[int, int]]:
+    def scan(self, data: bytes) -> list[tuple[int, int, int]]:
         ...
 
 
 class HyperscanPrefilter(Prefilter):
     name = "hyperscan"
 
-    def __init__(self, anchors: Sequence[bytes]) -> None:
+    def __init__(self, anchors: Sequence[bytes], som: Sequence[bool] = ()) -> None:
         import hyperscan
 
         self._hs = hyperscan
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        wants = list(som) + [False] * (len(anchors) - len(som))
         self._db.compile(
             expressions=list(anchors),
             ids=list(range(len(anchors))),
             elements=len(anchors),
-            flags=[0] * len(anchors),
+            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST if w else 0 for w in wants],
         )
         self._scratch: Any = None
 
-    def scan(self, data: bytes) -> list[tuple[int, int]]:
-        hits: list[tuple[int, int]] = []
+    def scan(self, data: bytes) -> list[tuple[int, int, int]]:
+        hits: list[tuple[int, int, int]] = []
         append = hits.append
 
         def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
-            append((ident, end))
+            append((ident, start, end))
 
         self._db.scan(data, match_event_handler=on_match)
         return hits
@@ -55,18 +59,18 @@ class RegexPrefilter(Prefilter):
 
     name = "python-re"
 
-    def __init__(self, anchors: Sequence[bytes]) -> None:
+    def __init__(self, anchors: Sequence[bytes], som: Sequence[bool] = ()) -> None:
         self._patterns = [re.compile(a) for a in anchors]
 
-    def scan(self, data: bytes) -> list[tuple[int, int]]:
-        hits: list[tuple[int, int]] = []
+    def scan(self, data: bytes) -> list[tuple[int, int, int]]:
+        hits: list[tuple[int, int, int]] = []
         for ident, pattern in enumerate(self._patterns):
             pos = 0
             while True:
                 m = pattern.search(data, pos)
                 if m is None:
                     break
-                hits.append((ident, m.end()))
+                hits.append((ident, m.start(), m.end()))
                 pos = m.start() + 1
         return hits
 
@@ -79,9 +83,9 @@ def hyperscan_available() -> bool:
     return True
 
 
-def make_prefilter(anchors: Sequence[bytes], prefer: str = "auto") -> Prefilter:
+def make_prefilter(anchors: Sequence[bytes], prefer: str = "auto", som: Sequence[bool] = ()) -> Prefilter:
     if prefer in ("auto", "hyperscan") and hyperscan_available():
-        return HyperscanPrefilter(anchors)
+        return HyperscanPrefilter(anchors, som)
     if prefer == "hyperscan":
         raise RuntimeError("hyperscan is not installed")
-    return RegexPrefilter(anchors)
+    return RegexPrefilter(anchors, som)

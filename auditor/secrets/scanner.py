@@ -83,7 +83,8 @@ class Scanner:
             anchors = [self.detectors[i].anchor for i in self._anchored]
             if self.sops_check:
                 anchors.append(SOPS_ANCHOR)
-            self._prefilter = make_prefilter(anchors, self.prefer)
+            som = [bool(self.detectors[i].walk_back) for i in self._anchored]
+            self._prefilter = make_prefilter(anchors, self.prefer, som)
         return self._prefilter
 
     # ------------------------------------------------------------ buffers
@@ -94,18 +95,18 @@ class Scanner:
         unanchored = len(self._anchored) < len(self.detectors)
         if not raw and not unanchored:
             return [], False
-        by_detector: dict[int, list[int]] = {}
+        by_detector: dict[int, list[tuple[int, int]]] = {}
         sops_index = len(self._anchored)
         sops_seen = False
-        for ident, end in raw:
+        for ident, start, end in raw:
             if ident == sops_index:
                 sops_seen = True
             else:
-                by_detector.setdefault(self._anchored[ident], []).append(end)
+                by_detector.setdefault(self._anchored[ident], []).append((end, start))
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
             for i, det in enumerate(self.detectors):
                 if not det.anchor:
-                    by_detector[i] = [m.start() for m in det.regex.finditer(data)]
+                    by_detector[i] = [(m.start(), m.start()) for m in det.regex.finditer(data)]
         found: list[tuple[Hit, int]] = []
         size = len(data)
         for ident, ends in by_detector.items():
@@ -113,12 +114,28 @@ class Scanner:
             ends.sort()
             covered = -1
             seen: set[int] = set()
-            for end in ends:
+            walk = det.walk_back
+            for end, start in ends:
                 if end <= covered:
+                    continue
+                if walk:  # the match can only start where the key containing the anchor starts
+                    key = start
+                    while key > 0 and start - key < 48 and data[key - 1] in walk:
+                        key -= 1
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    m = det.regex.match(data, key, min(size, end + det.after))
+                    if m is None:
+                        continue
+                    covered = max(covered, m.end())
+                    hit = det.confirm(det, m, ctx)
+                    if hit is not None:
+                        found.append((hit, det.priority))
                     continue
                 lo, hi = max(0, end - det.before), min(size, end + det.after)
                 for m in det.regex.finditer(data, lo, hi):
-                    if m.start() > end:
+                    if m.start() > end:  # belongs to a later anchor hit
                         break
                     if m.start() in seen:
                         continue
