@@ -9,6 +9,7 @@ syntax Hyperscan and Python `re` share (no look-around, no back-references).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,8 +61,9 @@ class Detector:
     priority: int = 0
     """When two hits overlap, the higher priority one is kept (a .creds block over its seed)."""
     walk_back: frozenset[int] = frozenset()
-    """If set, the prefilter reports where the anchor starts; the full match is tried only at the
-    start of the run of these bytes that ends there (the whole key of `db_password = ...`)."""
+    """If set, the full match is tried only at one place: from the anchor's end (just after the
+    `=` or `:` of an assignment) back over the operator, blanks and a quote, then over the run
+    of these bytes (the whole key of `db_password = ...`)."""
 
 
 def _text(b: bytes) -> str:
@@ -207,10 +209,19 @@ def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[b
     return False, ""
 
 
+@functools.lru_cache(maxsize=4096)
+def key_kind(leaf: str) -> str:
+    """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
+    if _PASSWORD_KEY.search(leaf):
+        return "password"
+    return "" if _NOT_SECRET_KEY.search(leaf) else "secret"
+
+
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     key = _text(m.group("key"))
-    leaf = re.split(r"[.]", key)[-1]
-    if _NOT_SECRET_KEY.search(leaf) and not _PASSWORD_KEY.search(leaf):
+    leaf = key.rsplit(".", 1)[-1]
+    kind = key_kind(leaf)
+    if not kind:
         return None
     quoted = m.group("qv") is not None
     if not quoted and ctx.code:
@@ -220,7 +231,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     value = _text(raw).rstrip()
     if not quoted and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
         return None
-    is_password = bool(_PASSWORD_KEY.search(leaf))
+    is_password = kind == "password"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None

@@ -8,7 +8,10 @@ Where Hyperscan is not installed, one combined Python expression gives the same 
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
 import re
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,15 +36,9 @@ class HyperscanPrefilter(Prefilter):
         import hyperscan
 
         self._hs = hyperscan
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         wants = list(som) + [False] * (len(anchors) - len(som))
-        self._db.compile(
-            expressions=list(anchors),
-            ids=list(range(len(anchors))),
-            elements=len(anchors),
-            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST if w else 0 for w in wants],
-        )
-        self._scratch: Any = None
+        flags = [hyperscan.HS_FLAG_SOM_LEFTMOST if w else 0 for w in wants]
+        self._db = _cached_database(list(anchors), flags)
 
     def scan(self, data: bytes) -> list[tuple[int, int, int]]:
         hits: list[tuple[int, int, int]] = []
@@ -73,6 +70,41 @@ class RegexPrefilter(Prefilter):
                 hits.append((ident, m.start(), m.end()))
                 pos = m.start() + 1
         return hits
+
+
+def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
+    """Compile the anchors, or load the database compiled by an earlier run (the cache folder)."""
+    import hashlib
+
+    import hyperscan
+
+    digest = hashlib.sha256(repr((hyperscan.__version__, anchors, flags)).encode()).hexdigest()[:24]
+    cache = _cache_dir() / f"hs-{digest}.db" if _cache_dir() else None
+    if cache is not None and cache.is_file():
+        try:
+            loaded = hyperscan.loadb(cache.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
+            return loaded
+        except (hyperscan.error, OSError, ValueError):
+            pass
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(hyperscan.dumpb(db))
+            os.replace(tmp, cache)
+    return db
+
+
+def _cache_dir() -> Path | None:
+    try:
+        from auditor.demo import cache_root
+
+        return cache_root() / "hyperscan"
+    except (ImportError, RuntimeError):  # pragma: no cover - no home folder to cache in
+        return None
 
 
 def hyperscan_available() -> bool:

@@ -120,37 +120,51 @@ def scan_paths(
     global _WORKER
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
-    report = ScanReport()
-    todo: list[tuple[Path, str, int]] = []
     for root in paths:
         if not root.exists() and not root.is_symlink():
             raise ConfigError("no such file or folder", file=root)
-        for path, shown, skip in iter_files(root, base, exclude):
-            if skip:
-                report.add(FileResult(shown, skipped=skip))
-                continue
-            try:
-                size = path.stat().st_size
-            except OSError as exc:
-                report.add(FileResult(shown, error=f"cannot read: {exc.strerror or exc}"))
-                continue
-            todo.append((path, shown, size))
+    report = ScanReport()
     jobs = jobs or default_jobs()
-    total = sum(n for _, _, n in todo)
     scanner.prefilter  # noqa: B018 - compile once, before any worker is forked
-    if jobs > 1 and total >= PARALLEL_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods():
-        _WORKER = (scanner, suppress)
-        try:
-            ctx = multiprocessing.get_context("fork")
-            with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                for results in pool.map(_work, _batches(todo)):
-                    for result in results:
-                        report.add(result)
-        finally:
-            _WORKER = None
-    else:
-        for path, shown, _ in todo:
-            report.add(scanner.scan_file(path, shown, suppress))
+    parallel = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+    todo: list[tuple[Path, str, int]] = []
+    pending: list[concurrent.futures.Future[list[FileResult]]] = []
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    queued = total = 0
+    try:
+        for root in paths:
+            for path, shown, skip in iter_files(root, base, exclude):
+                if skip:
+                    report.add(FileResult(shown, skipped=skip))
+                    continue
+                try:
+                    size = path.stat().st_size
+                except OSError as exc:
+                    report.add(FileResult(shown, error=f"cannot read: {exc.strerror or exc}"))
+                    continue
+                todo.append((path, shown, size))
+                total += size
+                queued += size
+                if parallel and total >= PARALLEL_MIN_BYTES and queued >= TASK_BYTES:
+                    # big enough to be worth the workers: hand out batches while still walking
+                    if pool is None:
+                        _WORKER = (scanner, suppress)
+                        pool = concurrent.futures.ProcessPoolExecutor(
+                            max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+                    pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+                    todo, queued = [], 0
+        if pool is not None:
+            pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+            for future in pending:
+                for result in future.result():
+                    report.add(result)
+        else:
+            for path, shown, _ in todo:
+                report.add(scanner.scan_file(path, shown, suppress))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        _WORKER = None
     return report
 
 
