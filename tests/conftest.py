@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.certs import CertFactory
+
 # No time limits in tests (the brief: timing lives in benchmarks); Hypothesis's per-example
 # deadline would fail on a loaded machine or on a first call that compiles a pattern database.
 settings.register_profile("auditor", deadline=None)
 settings.load_profile("auditor")
-
-from tests.certs import CertFactory
 
 REPO = Path(__file__).resolve().parent.parent
 

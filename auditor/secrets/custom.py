@@ -16,7 +16,14 @@ from typing import Any
 from auditor.errors import ConfigError
 from auditor.loader.yamlfile import load_yaml
 from auditor.secrets import structure
-from auditor.secrets.detectors import _ASSIGNMENT, ASSIGNMENT_ANCHOR, KEY_BYTES, Detector, FileContext, Hit
+from auditor.secrets.detectors import (
+    _ASSIGNMENT,
+    ASSIGNMENT_ANCHOR,
+    KEY_BYTES,
+    Detector,
+    FileContext,
+    Hit,
+)
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH")
 

@@ -11,8 +11,8 @@ import abc
 import contextlib
 import os
 import re
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -78,8 +78,10 @@ def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
 
     import hyperscan
 
-    digest = hashlib.sha256(repr((hyperscan.__version__, anchors, flags)).encode()).hexdigest()[:24]
-    cache = _cache_dir() / f"hs-{digest}.db" if _cache_dir() else None
+    version = str(getattr(hyperscan, "__version__", ""))
+    digest = hashlib.sha256(repr((version, anchors, flags)).encode()).hexdigest()[:24]
+    folder = _cache_dir()
+    cache = folder / f"hs-{digest}.db" if folder else None
     if cache is not None and cache.is_file():
         try:
             loaded = hyperscan.loadb(cache.read_bytes(), hyperscan.HS_MODE_BLOCK)

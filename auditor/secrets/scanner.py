@@ -97,18 +97,18 @@ class Scanner:
         unanchored = len(self._anchored) < len(self.detectors)
         if not raw and not unanchored:
             return [], False
-        by_detector: dict[int, list[tuple[int, int]]] = {}
+        by_detector: dict[int, list[int]] = {}
         sops_index = len(self._anchored)
         sops_seen = False
-        for ident, start, end in raw:
+        for ident, _start, end in raw:
             if ident == sops_index:
                 sops_seen = True
             else:
-                by_detector.setdefault(self._anchored[ident], []).append((end, start))
+                by_detector.setdefault(self._anchored[ident], []).append(end)
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
             for i, det in enumerate(self.detectors):
                 if not det.anchor:
-                    by_detector[i] = [(m.start(), m.start()) for m in det.regex.finditer(data)]
+                    by_detector[i] = [m.start() for m in det.regex.finditer(data)]
         found: list[tuple[Hit, int]] = []
         size = len(data)
         for ident, ends in by_detector.items():
@@ -117,7 +117,7 @@ class Scanner:
             covered = -1
             seen: set[int] = set()
             walk = det.walk_back
-            for end, start in ends:
+            for end in ends:
                 if end <= covered:
                     continue
                 if walk:  # the match can only start where the key before the operator starts

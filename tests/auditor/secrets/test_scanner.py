@@ -211,3 +211,17 @@ def test_unreadable_file_is_reported_not_skipped(tmp_path: Path) -> None:
         path.chmod(0)
         result = Scanner().scan_file(path, "secret")
     assert result.error and not result.leaks
+
+
+def test_a_damaged_cached_database_is_recompiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.secrets import prefilter
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    anchors = [b"AKIA[A-Z2-7]{16}"]
+    first = prefilter.make_prefilter(anchors)
+    (cached,) = (tmp_path / "hyperscan").glob("hs-*.db")
+    loaded = prefilter.make_prefilter(anchors)  # from the cache
+    text = b"id AKIAQWERTYUIOPASDFGH\n"
+    assert first.scan(text) == loaded.scan(text) == [(0, 0, 23)]
+    cached.write_bytes(b"garbage")
+    assert prefilter.make_prefilter(anchors).scan(text) == [(0, 0, 23)]
