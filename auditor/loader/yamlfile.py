@@ -138,6 +138,14 @@ class _Walker:
                 self.walk(value_node, (*path, key), depth + 1)
 
 
+def _checked(node: yaml.Node, file: str) -> _Walker:
+    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded."""
+    walker = _Walker(file)
+    walker.size(node)
+    walker.walk(node, ())
+    return walker
+
+
 def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
     loader = _Loader(text)
     index = 0
@@ -149,9 +157,7 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
                 node = loader.get_node()
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
-                walker = _Walker(file)
-                walker.size(node)
-                walker.walk(node, ())
+                walker = _checked(node, file)
                 value = loader.construct_document(node)
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc, file)
@@ -219,9 +225,7 @@ def compose_yaml_nodes(text: str, file: str) -> list[yaml.Node]:
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there was one
                 break
-            walker = _Walker(file)
-            walker.size(node)
-            walker.walk(node, ())
+            _checked(node, file)
             nodes.append(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file) from None
