@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from auditor.errors import ConfigError, LocatedError
@@ -14,33 +11,16 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write `data` to `path` via a temporary file in the same folder, then rename.
 
     The file is created with `mode` (use 0o600 for keys and secrets) before any byte is
-    written, so a secret is never readable by others, even for a moment.
+    written, so a secret is never readable by others, even for a moment. (One implementation
+    serves both packages: pki's, since pki cannot import auditor.)
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError("folder does not exist", file=folder)
+    from pki.fsutil import WriteError
+    from pki.fsutil import atomic_write as write
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except PermissionError:
-        raise ConfigError("permission denied: cannot write here", file=folder) from None
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable where the platform allows
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write(Path(path), data, mode=mode)
+    except WriteError as exc:
+        raise ConfigError(exc.reason, file=exc.path) from None
 
 
 def read_user_file(

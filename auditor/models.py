@@ -269,6 +269,88 @@ class ExpiredWaiver:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One item of a deployment checklist that rules evidence (references.checklist)."""
+
+    id: str
+    section: str
+    text: str
+    automatable: bool = True
+    """False for items only a person can evidence: reports list them as manual."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "section": self.section, "text": self.text, "automatable": self.automatable}
+
+
+@dataclass(frozen=True)
+class Checklist:
+    id: str
+    title: str
+    source: str
+    items: tuple[ChecklistItem, ...]
+
+    def item(self, item_id: str) -> ChecklistItem | None:
+        return next((i for i in self.items if i.id == item_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "items": [i.to_dict() for i in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Checklist:
+        return cls(
+            id=raw["id"],
+            title=raw.get("title", ""),
+            source=raw.get("source", ""),
+            items=tuple(
+                ChecklistItem(i["id"], i["section"], i["text"], bool(i.get("automatable", True)))
+                for i in raw.get("items", ())
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a report says about a rule the policy applied (SARIF rule descriptors, HTML)."""
+
+    id: str
+    title: str
+    area: str
+    severity: Severity
+    """As the policy applies it (after overrides)."""
+    description: str = ""
+    remediation: str = ""
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "area": self.area,
+            "severity": self.severity.value,
+            "description": self.description,
+            "remediation": self.remediation,
+            "tags": list(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RuleInfo:
+        return cls(
+            id=raw["id"],
+            title=raw.get("title", ""),
+            area=raw.get("area", ""),
+            severity=Severity(raw["severity"]),
+            description=raw.get("description", ""),
+            remediation=raw.get("remediation", ""),
+            tags=tuple(raw.get("tags", ())),
+        )
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Everything a scan decided, ready for rendering, storing or signing."""
 
@@ -283,6 +365,10 @@ class ScanResult:
     collection_errors: tuple[EvidenceRecord, ...] = ()
     expired_waivers: tuple[ExpiredWaiver, ...] = ()
     fail_on: Severity = Severity.HIGH
+    checklist: Checklist | None = None
+    """The policy's checklist, so a report can print it with each item's status."""
+    rules: tuple[RuleInfo, ...] = ()
+    """The rules the policy applied, as reports describe them."""
 
     @property
     def summary(self) -> Summary:
@@ -314,6 +400,8 @@ class ScanResult:
             "findings": [f.to_dict() for f in self.findings],
             "collection_errors": [r.to_dict() for r in self.collection_errors],
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
+            **({"checklist": self.checklist.to_dict()} if self.checklist else {}),
+            **({"rules": [r.to_dict() for r in self.rules]} if self.rules else {}),
         }
 
     @classmethod
@@ -332,4 +420,6 @@ class ScanResult:
                 ExpiredWaiver(Waiver.from_dict(w)) for w in raw.get("expired_waivers", ())
             ),
             fail_on=Severity(raw.get("fail_on", "high")),
+            checklist=Checklist.from_dict(raw["checklist"]) if raw.get("checklist") else None,
+            rules=tuple(RuleInfo.from_dict(r) for r in raw.get("rules", ())),
         )

@@ -7,7 +7,10 @@ value, so two findings about the same secret can be matched without revealing it
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
+from typing import Any
 
 _MAX_PREFIX = 4
 
@@ -27,3 +30,61 @@ def redact(value: str | bytes, prefix: int = _MAX_PREFIX) -> str:
 
 def is_redacted(text: str) -> bool:
     return text.endswith(")") and "…(sha256:" in text
+
+
+# Secret-looking values a report must never show, whatever a collector or rule let through.
+# Each match is replaced by its redacted form; already-redacted text is left alone.
+_SECRET_PATTERNS = (
+    # PEM private keys (any algorithm, encrypted or not)
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    r"-----BEGIN PGP PRIVATE KEY BLOCK-----.*?(?:-----END PGP PRIVATE KEY BLOCK-----|\Z)",
+    r"\bS[OAUNCXP][A-Z2-7]{56}\b",  # NATS nkey seeds
+    r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}",  # JWTs (bearer tokens)
+    r"\bAGE-SECRET-KEY-1[0-9A-Z]{20,}\b",  # age identities
+    r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}",  # Vault / OpenBao tokens
+    r"\bs\.[A-Za-z0-9]{24}\b",  # legacy Vault tokens
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",  # GitHub tokens
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",  # Slack tokens
+    # key = value / key: value where the key names a secret (values with a digit, or long)
+    r"(?P<key>(?i:password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key)[\"']?\s{0,3}[:=]\s{0,3}[\"']?)(?P<value>[^\s\"',;]{6,})",
+)
+_SECRET_RE: re.Pattern[str] | None = None
+
+
+def _secret_re() -> re.Pattern[str]:
+    global _SECRET_RE
+    if _SECRET_RE is None:
+        _SECRET_RE = re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS), re.DOTALL)
+    return _SECRET_RE
+
+
+@functools.lru_cache(maxsize=16384)
+def scrub(text: str) -> str:
+    """`text` with every secret-looking value in it redacted (see :func:`redact`).
+
+    Cached: reports repeat the same titles, remediations and resources many times."""
+    if not text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group("key") or ""
+        value = match.group("value") if key else match.group(0)
+        if "…(sha256:" in match.group(0):
+            return match.group(0)
+        if key and len(value) < 16 and not any(c.isdigit() for c in value):
+            return match.group(0)  # prose ("secret: none"), not a value
+        return key + redact(value)
+
+    return _secret_re().sub(replace, text)
+
+
+def scrub_tree(value: Any) -> Any:
+    """A copy of a JSON-like value with every string in it scrubbed (keys included)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_tree(v) for v in value]
+    return value

@@ -17,7 +17,7 @@ from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
 from auditor.inventory.model import Target, cel_target_view
-from auditor.models import EvidenceRecord, ExpiredWaiver, ScanResult, Severity
+from auditor.models import EvidenceRecord, ExpiredWaiver, RuleInfo, ScanResult, Severity
 from auditor.policy.catalog import Catalog
 from auditor.timeutil import rfc3339, utcnow
 
@@ -75,6 +75,11 @@ def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, c
         collection_errors=bundle.errors,
         expired_waivers=tuple(ExpiredWaiver(w) for w in evaluation.expired_waivers),
         fail_on=opts.fail_on or policy.fail_on or Severity.HIGH,
+        checklist=policy.checklist,
+        rules=tuple(
+            RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
+            for e in policy.rules
+        ),
     )
 
 

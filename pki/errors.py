@@ -13,3 +13,23 @@ class LoadError(PKIError):
 
 class ChainError(PKIError):
     """A chain could not be validated."""
+
+
+class ProfileError(PKIError):
+    """A certificate profile is unknown or malformed."""
+
+
+class CAError(PKIError):
+    """The CA folder is missing, incomplete, locked, or refuses the request."""
+
+
+class KeyAccessError(PKIError):
+    """A private key could not be unlocked: wrong passphrase or PIN, corrupt file, absent token."""
+
+
+class BackendError(PKIError):
+    """A key backend (file, PKCS#11 token, YubiKey) failed or is not available."""
+
+
+class LogError(PKIError):
+    """The issuance log could not be read or written."""

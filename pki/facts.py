@@ -162,6 +162,10 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
+# What cryptography's lazy parsing raises for a certificate whose fields are malformed.
+_MALFORMED = (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
 def _public_key_facts(cert: x509.Certificate) -> dict[str, Any]:
     try:
         return key_facts(cert.public_key())
@@ -179,7 +183,7 @@ def certificate_facts(cert: x509.Certificate) -> dict[str, Any]:
         warnings.simplefilter("ignore")  # odd-but-parseable certificates are audited, not refused
         try:
             return _facts(cert)
-        except ValueError as exc:
+        except _MALFORMED as exc:
             raise LoadError(f"malformed certificate: {' '.join(str(exc).split())[:200]}") from None
 
 

@@ -63,7 +63,7 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
                     warnings.simplefilter("ignore")
                     cert = x509.load_pem_x509_certificate(match.group(0))
                 out.append(LoadedCertificate(index, "pem", cert, None, line))
-            except ValueError as exc:
+            except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
                 out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {_short(exc)}", line))
             index += 1
         if not out:
@@ -76,7 +76,7 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cert = x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         raise LoadError(f"neither PEM nor a DER certificate: {_short(exc)}") from None
     return [LoadedCertificate(0, "der", cert)]
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     ExtensionPolicy,
     PolicyBuilder,
@@ -105,3 +106,52 @@ def _reason(exc: VerificationError) -> str:
     # drop cryptography's repr of the certificate object, keep the reason
     cut = text.find(" (encountered processing <Certificate")
     return text[:cut] if cut > 0 else text
+
+
+_PURPOSE_EKU = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
+
+
+def verify_certificate(
+    leaf: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    *,
+    at: dt.datetime,
+    purpose: str = "any",
+    name: str | None = None,
+    crls: Sequence[x509.CertificateRevocationList] | None = None,
+    crl_check_all: bool = False,
+) -> ChainResult:
+    """:func:`verify_chain`, then revocation from `crls` (when given): the leaf only, or
+    every certificate below the anchor with `crl_check_all` (openssl's -crl_check and
+    -crl_check_all). Purpose "client", and "server" without a name, check the chain and the
+    EKU as `openssl verify -purpose sslclient|sslserver` does (no SAN needed: TLS clients,
+    NATS among them, present certificates without one).
+    """
+    from pki.crl import revocation_problem
+
+    if purpose == "client" or (purpose == "server" and name is None):
+        result = verify_chain(leaf, anchors, intermediates, at=at, purpose="any")
+        if result.valid and not _has_eku(leaf, _PURPOSE_EKU[purpose]):
+            eku = "clientAuth" if purpose == "client" else "serverAuth"
+            return ChainResult(False, f"the certificate's extended key usage does not allow {eku}")
+    else:
+        result = verify_chain(leaf, anchors, intermediates, at=at, purpose=purpose, name=name)
+    if not result.valid or crls is None:
+        return result
+    path = result.path
+    checked = range(len(path) - 1) if crl_check_all else range(min(1, len(path) - 1))
+    for i in checked:
+        problem = revocation_problem(path[i], path[i + 1], crls, at)
+        if problem is not None:
+            who = "" if i == 0 else f" (of '{path[i].subject.rfc4514_string()}')"
+            return ChainResult(False, problem + who)
+    return result
+
+
+def _has_eku(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bool:
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True  # no EKU: any usage (RFC 5280 4.2.1.12)
+    return oid in usages or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from tests.certs import CertFactory
 
-# No time limits in tests (the brief: timing lives in benchmarks); Hypothesis's per-example
-# deadline would fail on a loaded machine or on a first call that compiles a pattern database.
-settings.register_profile("auditor", deadline=None)
-settings.load_profile("auditor")
-
 REPO = Path(__file__).resolve().parent.parent
+
+# CI runs the same examples every time (a red build must be reproducible, never a coin toss);
+# AUDITOR_HYPOTHESIS=explore draws new ones, for a deeper local fuzzing run.
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.load_profile("explore" if os.environ.get("AUDITOR_HYPOTHESIS") == "explore" else "ci")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,6 +30,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     old = os.environ.get("AUDITOR_CACHE_DIR")
     os.environ["AUDITOR_CACHE_DIR"] = str(cache)
     os.environ["AUDITOR_NO_PROGRESS"] = "1"
+    os.environ["AUDITOR_DB"] = str(cache / "history.sqlite")  # never the user's own history
     # trufflehog3's own virtualenv, made by `.ci/bootstrap --test` (else on first use)
     os.environ.setdefault("AUDITOR_ENGINES_DIR", str(REPO / ".cache" / "engines"))
     yield

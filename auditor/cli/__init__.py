@@ -11,16 +11,44 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from auditor import __version__
-from auditor.cli import collect, rules, scan, schema, secrets, targets
+from auditor.cli import (
+    collect,
+    history,
+    nats,
+    pki,
+    report,
+    rules,
+    scan,
+    schedule,
+    schema,
+    secrets,
+    signoff,
+    targets,
+    waivers,
+)
 from auditor.exitcodes import ExitCode
 
-COMMAND_MODULES = (scan, collect, targets, rules, schema, secrets)
+COMMAND_MODULES = (
+    scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
+    secrets,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, like every other error, with where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            int(ExitCode.USAGE),
+            f"auditor: error: {message} (see '{self.prog} --help')\n",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="auditor",
         description=(
             "Security and compliance audits of NATS-based nodes: collect evidence, evaluate "

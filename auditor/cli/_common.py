@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from auditor.policy.catalog import Catalog
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-RESULT_FORMATS = ("text", "json")
+RESULT_FORMATS = ("text", "json", "html", "pdf", "md", "sarif", "junit")
 
 
 def add_inventory(parser: argparse.ArgumentParser) -> None:
@@ -117,23 +117,24 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ())
         sys.stdout.flush()
 
 
-def render_result(args: argparse.Namespace, result: ScanResult) -> str | bytes:
+def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) -> str | bytes:
+    """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
     from auditor.render import RenderOptions, renderer
 
     to_terminal = not args.output or args.output == "-"
-    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose)
+    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose, **extra)
     r = renderer(args.format, options)
-    return r.render_bytes(result) if r.binary else r.render(result)
+    if r.binary and to_terminal and sys.stdout.isatty():
+        from auditor.errors import ConfigError
+
+        raise ConfigError(f"{args.format} output is binary: write it to a file with -o FILE")
+    return r.document(result)
 
 
 def result_exit_code(result: ScanResult) -> int:
-    from auditor.exitcodes import ExitCode
+    from auditor.fleet import result_exit_code as exit_code
 
-    if result.required_source_failed:
-        return int(ExitCode.COLLECTION_FAILED)
-    if result.failures():
-        return int(ExitCode.FINDINGS)
-    return int(ExitCode.OK)
+    return exit_code(result)
 
 
 class StderrProgress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from auditor.cli import _common
+from auditor.cli import _common, _fleet, _history
 
 
 def register(sub: Any) -> None:
@@ -18,11 +18,12 @@ def register(sub: Any) -> None:
             "inventory (target cim-prod-001)."
         ),
     )
-    p.add_argument("--target", "-t", metavar="NAME", required=True, help="target name in the inventory")
+    _fleet.add_options(p)
     _common.add_inventory(p)
     _common.add_evaluation(p)
     _common.add_catalog(p)
     p.add_argument("--bundle", metavar="FILE", help="also write the evidence bundle here")
+    _history.add_store(p)
     p.set_defaults(handler=run_scan)
 
     e = sub.add_parser(
@@ -38,21 +39,33 @@ def register(sub: Any) -> None:
     )
     _common.add_evaluation(e)
     _common.add_catalog(e)
+    _history.add_store(e)
     e.set_defaults(handler=run_evaluate)
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from auditor.errors import ConfigError
     from auditor.scan import EvaluateOptions, scan_target
 
-    inventory = _common.load_inventory(args)
-    target = inventory.target(args.target)
-    catalog = _common.load_catalog(args, inventory)
+    if _fleet.requested(args):
+        return _fleet.run(args)
+    if args.path:
+        from auditor.inventory.adhoc import path_target
+
+        if args.inventory:
+            raise ConfigError("--path scans files without an inventory; drop --inventory", field="--path")
+        target = path_target(args.path, args.policy)
+        catalog = _common.load_catalog(args)
+    else:
+        inventory = _common.load_inventory(args)
+        target = inventory.target(args.target)
+        catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     _common.emit(_common.render_result(args, result), args.output)
-    return _common.result_exit_code(result)
+    return _history.stored(args, result, origin="scan")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -66,4 +79,4 @@ def run_evaluate(args: argparse.Namespace) -> int:
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
     _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,))
-    return _common.result_exit_code(result)
+    return _history.stored(args, result, origin="evaluate")

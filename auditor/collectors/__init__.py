@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
+    "gpg": "auditor.collectors.gpg:GpgCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
+    "kubernetes": "auditor.collectors.kubernetes:KubernetesCollector",
+    "tls": "auditor.collectors.tls:TlsCollector",
+    "vault": "auditor.collectors.vault:VaultCollector",
+    "nats-config": "auditor.collectors.nats_config:NatsConfigCollector",
+    "nats-monitoring": "auditor.collectors.nats_monitoring:NatsMonitoringCollector",
+    "nats-credentials": "auditor.collectors.nats_credentials:NatsCredentialsCollector",
     "secrets": "auditor.collectors.secrets:SecretsCollector",
     "sops": "auditor.collectors.sops:SopsCollector",
 }

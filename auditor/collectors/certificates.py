@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from auditor.collectors._files import FileTooLarge, read_bounded
-from auditor.collectors.interface import Collector
+from auditor.collectors.interface import CollectContext, Collector
 from auditor.models import EvidenceRecord
 from pki.errors import LoadError
 from pki.facts import certificate_facts
@@ -43,12 +43,8 @@ class CertificatesCollector(Collector):
 
     def collect(self) -> Iterator[EvidenceRecord]:
         ctx = self.context
-        anchors: list[x509.Certificate] = []
-        for path in ctx.target.trust_anchors:
-            certs, errors = self._read(path, explicit=True)
-            for err in errors:
-                yield ctx.error(KIND, f"trust anchor {ctx.display(path)}", err)
-            anchors.extend(f.cert for f in certs)
+        anchors, problems = trust_anchors(ctx, KIND)
+        yield from problems
 
         found: list[_Found] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
@@ -63,14 +59,14 @@ class CertificatesCollector(Collector):
             if path.is_dir() and not files:
                 yield ctx.error(KIND, ctx.display(path), "folder holds no certificate files")
             for file in files:
-                certs, errors = self._read(file, explicit=not path.is_dir())
+                certs, errors = read_certificate_file(file, explicit=not path.is_dir())
                 for err in errors:
                     yield ctx.error(KIND, ctx.display(file), err)
                 found.extend(certs)
 
         extra: list[x509.Certificate] = []
         for path in ctx.source.path_option(ctx.root, "intermediates"):
-            certs, errors = self._read(path, explicit=True)
+            certs, errors = read_certificate_file(path, explicit=True)
             for err in errors:
                 yield ctx.error(KIND, f"intermediates {ctx.display(path)}", err)
             extra.extend(f.cert for f in certs)
@@ -80,38 +76,9 @@ class CertificatesCollector(Collector):
         for item in found:
             try:
                 yield self._record(item, anchors, anchor_fps, pool)
-            except (LoadError, ValueError) as exc:  # parsed, but a field is malformed
+            except (LoadError, ValueError, x509.DuplicateExtension) as exc:  # parsed, but a field is malformed
                 where = ctx.display(item.path) + ("" if item.count == 1 else f"#{item.index}")
                 yield ctx.error(KIND, where, str(exc))
-
-    def _read(self, path: Path, *, explicit: bool) -> tuple[list[_Found], list[str]]:
-        """Certificates in a file, and errors; a folder's non-certificate PEM files are skipped."""
-        try:
-            data = read_bounded(path)
-        except FileTooLarge as exc:
-            return [], [f"not read: {exc}"]
-        except FileNotFoundError:
-            return [], ["no such file"]
-        except PermissionError:
-            return [], ["permission denied"]
-        except OSError as exc:
-            return [], [f"cannot read: {exc.strerror or exc}"]
-        try:
-            loaded = load_certificates(data)
-        except LoadError as exc:
-            return [], ([str(exc)] if explicit or not str(exc).startswith("no certificate") else [])
-        count = len(loaded)
-        found = [
-            _Found(path, c.index, count, c.encoding, c.certificate)
-            for c in loaded
-            if c.certificate is not None
-        ]
-        errors = [
-            f"certificate #{c.index}" + (f" (line {c.line})" if c.line else "") + f": {c.error}"
-            for c in loaded
-            if c.error is not None
-        ]
-        return found, errors
 
     def _record(
         self,
@@ -147,6 +114,47 @@ class CertificatesCollector(Collector):
             "chain": chain,
         }
         return ctx.record(KIND, resource, data)
+
+
+def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], list[str]]:
+    """Certificates in a file, and errors; a folder's non-certificate PEM files are skipped."""
+    try:
+        data = read_bounded(path)
+    except FileTooLarge as exc:
+        return [], [f"not read: {exc}"]
+    except FileNotFoundError:
+        return [], ["no such file"]
+    except PermissionError:
+        return [], ["permission denied"]
+    except OSError as exc:
+        return [], [f"cannot read: {exc.strerror or exc}"]
+    try:
+        loaded = load_certificates(data)
+    except LoadError as exc:
+        return [], ([str(exc)] if explicit or not str(exc).startswith("no certificate") else [])
+    count = len(loaded)
+    found = [
+        _Found(path, c.index, count, c.encoding, c.certificate)
+        for c in loaded
+        if c.certificate is not None
+    ]
+    errors = [
+        f"certificate #{c.index}" + (f" (line {c.line})" if c.line else "") + f": {c.error}"
+        for c in loaded
+        if c.error is not None
+    ]
+    return found, errors
+
+
+def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[EvidenceRecord]]:
+    """The target's trust anchor certificates, and error records for files that cannot be read."""
+    anchors: list[x509.Certificate] = []
+    problems: list[EvidenceRecord] = []
+    for path in ctx.target.trust_anchors:
+        certs, errors = read_certificate_file(path, explicit=True)
+        problems.extend(ctx.error(kind, f"trust anchor {ctx.display(path)}", err) for err in errors)
+        anchors.extend(f.cert for f in certs)
+    return anchors, problems
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

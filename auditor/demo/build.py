@@ -1,164 +1,95 @@
-"""Issues the demo node's certificates and keys, with dates relative to now.
+"""Issues the demo node's certificates through auditor's own PKI, with dates relative to now.
 
-The chain: CIM Root CA (ECDSA P-384, 20 years, pathlen 1) -> CIM Intermediate CA (P-384,
-3 years, pathlen 0, DNS name constraint example.com) -> the NATS server certificate (P-256,
-90 days, issued 5 days ago) and the leafnode client certificate (P-256, 90 days, issued 82
-days ago, so it expires within the 30-day warning window: a planted problem).
+The fleet's CA folder is materialised beside the node (`<demo root>/pki-ca/`, see docs/pki.md)
+with its inventory, issuance log and CRLs. Its keys are encrypted files protected by
+:data:`DEMO_PASSPHRASE`; a real root key would be offline (or on a token), the demo keeps it
+there so that `auditor pki` commands can be tried on it.
+
+The chain: CIM Root CA (ECDSA P-384, 20 years, pathlen 1, issued 400 days ago) -> CIM
+Intermediate CA (P-384, 3 years, pathlen 0, DNS name constraint example.com, 200 days ago) ->
+the NATS server certificate (profile nats-server, P-256, 90 days, issued 5 days ago) and the
+leafnode client certificate (profile nats-leaf, P-256, 90 days, issued 82 days ago, so it
+expires within the 30-day warning window: a planted problem). The inventory also holds a
+decommissioned node's certificate, revoked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from auditor.fsutil import atomic_write
+from pki.backends import key_opener
+from pki.backends.file import FileBackend
+from pki.ca import CA
 
 ORG = "CIM"
+DEMO_PASSPHRASE = "cim-demo-root-passphrase"  # noqa: S105 - demo material, documented
+"""Protects the demo CA's keys. Demo material only: `--passphrase-env` takes a variable holding it."""
+CA_FOLDER = "pki-ca"
 
 
-def _name(cn: str, ou: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG)]
-    if ou:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-    return x509.Name(attrs)
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _ca(
-    name: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-    *,
-    start: dt.datetime,
-    days: int,
-    pathlen: int,
-    permitted_dns: list[str] | None = None,
-) -> x509.Certificate:
-    issuer_name, issuer_key = issuer or (name, key)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=pathlen), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
-    )
-    if permitted_dns:
-        b = b.add_extension(
-            x509.NameConstraints([x509.DNSName(d) for d in permitted_dns], None), critical=True
-        )
-    return b.sign(issuer_key, hashes.SHA384())
-
-
-def _leaf(
-    cn: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey],
-    *,
-    start: dt.datetime,
-    days: int,
-    dns: list[str],
-    ips: list[str],
-    eku: list[x509.ObjectIdentifier],
-) -> x509.Certificate:
-    issuer_name, issuer_key = issuer
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn, "Nodes"))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-        )
-        .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
-        .sign(issuer_key, hashes.SHA256())
-    )
+def _secrets(kind: str, what: str) -> str:
+    return DEMO_PASSPHRASE
 
 
 def build_node(node: Path, now: dt.datetime | None = None) -> None:
-    """Write the demo node's PKI material under `node` (the cim-prod-001 folder)."""
+    """Write the demo node's PKI material under `node` and the CA folder beside it."""
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    pki = node / "var/lib/cim/pki"
+    days = dt.timedelta(days=1)
+    pki_dir = node / "var/lib/cim/pki"
     certs = node / "etc/nats/certs"
-    pki.mkdir(parents=True, exist_ok=True)
+    pki_dir.mkdir(parents=True, exist_ok=True)
     certs.mkdir(parents=True, exist_ok=True)
+    folder = node.parent / CA_FOLDER
+    if folder.exists():
+        shutil.rmtree(folder)
 
-    root_key = ec.generate_private_key(ec.SECP384R1())
-    root_name = _name("CIM Root CA")
-    root = _ca(root_name, root_key, None, start=now - dt.timedelta(days=400), days=20 * 365, pathlen=1)
-    inter_key = ec.generate_private_key(ec.SECP384R1())
-    inter_name = _name("CIM Intermediate CA")
-    inter = _ca(
-        inter_name,
-        inter_key,
-        (root_name, root_key),
-        start=now - dt.timedelta(days=200),
-        days=3 * 365,
-        pathlen=0,
-        permitted_dns=["example.com"],
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _leaf(
-        "cim-001.example.com",
-        server_key,
-        (inter_name, inter_key),
-        start=now - dt.timedelta(days=5),
-        days=90,
-        dns=["cim-001.example.com", "cim-prod-001.cim.example.com"],
-        ips=["10.0.3.21"],
-        eku=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _leaf(
-        "cim-prod-001-leaf.cim.example.com",
-        leaf_key,
-        (inter_name, inter_key),
-        start=now - dt.timedelta(days=82),
-        days=90,
-        dns=["cim-prod-001-leaf.cim.example.com"],
-        ips=[],
-        eku=[ExtendedKeyUsageOID.CLIENT_AUTH],
-    )
-    atomic_write(pki / "root-ca.pem", _pem(root))
-    atomic_write(pki / "intermediate-ca.pem", _pem(inter))
-    atomic_write(certs / "ca.pem", _pem(inter) + _pem(root))
-    atomic_write(certs / "server-cert.pem", _pem(server))
-    atomic_write(certs / "server-key.pem", _key_pem(server_key), mode=0o600)
-    atomic_write(certs / "leaf-client-cert.pem", _pem(leaf))
-    atomic_write(certs / "leaf-client-key.pem", _key_pem(leaf_key), mode=0o600)
+    ca = CA.init(folder, "CIM Root CA", FileBackend(folder, _secrets), key_type="ecdsa-p384",
+                 organization=ORG, not_before=now - 400 * days, now=now - 400 * days)
+    opener = key_opener(ca.folder, _secrets)
+    ca.create_intermediate("CIM Intermediate CA", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
+                           permitted_dns=["example.com"], not_before=now - 200 * days, now=now - 200 * days)
+    signer = opener(ca.current_intermediate().key)
+
+    work = Path(tempfile.mkdtemp(prefix=".issue-", dir=node.parent))
+    try:
+        ca.issue("cim-001.example.com", "nats-server", opener, work / "server",
+                          dns=["cim-001.example.com", "cim-prod-001.cim.example.com"], ips=["10.0.3.21"],
+                          not_before=now - 5 * days, now=now - 5 * days, signer=signer)
+        ca.issue("cim-prod-001-leaf.cim.example.com", "nats-leaf", opener, work / "leaf",
+                        dns=["cim-prod-001-leaf.cim.example.com"],
+                        not_before=now - 82 * days, now=now - 82 * days, signer=signer)
+        old = ca.issue("cim-legacy-002.example.com", "nats-server", opener, work / "legacy",
+                       dns=["cim-legacy-002.example.com"], not_before=now - 40 * days, now=now - 40 * days,
+                       signer=signer)
+        ca.revoke(old.entry.serial, opener, reason="cessationOfOperation", now=now - 10 * days)
+        ca.crl(opener, issuer="root", now=now - days)  # the offline root's periodic CRL
+        copies = {
+            pki_dir / "root-ca.pem": (folder / "certs/root.pem", 0o644),
+            pki_dir / "intermediate-ca.pem": (folder / "certs/intermediate.pem", 0o644),
+            certs / "ca.pem": (folder / "certs/chain.pem", 0o644),
+            certs / "server-cert.pem": (work / "server/cert.pem", 0o644),
+            certs / "server-key.pem": (work / "server/key.pem", 0o600),
+            certs / "leaf-client-cert.pem": (work / "leaf/cert.pem", 0o644),
+            certs / "leaf-client-key.pem": (work / "leaf/key.pem", 0o600),
+        }
+        for target, (source, mode) in copies.items():
+            atomic_write(target, source.read_bytes(), mode=mode)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    os.chmod(folder, 0o700)
+    build_live_evidence(node, now)
+
+
+def build_live_evidence(node: Path, now: dt.datetime) -> None:
+    """Evidence beyond the PKI files: the node's GnuPG keyring (made by the real gpg) and its
+    NATS credentials (nkeys, JWTs; see auditor.demo.nats_demo)."""
+    from auditor.demo.gnupg import build_demo_keyring
+    from auditor.demo.nats_demo import build_nats
+
+    build_demo_keyring(node, now)
+    build_nats(node, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.inventory.model import Inventory, SourceSpec, Target, resolve_path
+from auditor.inventory.model import Inventory, SourceSpec, TagSchedule, Target, resolve_path
 from auditor.loader.schema import schema_errors, validate_document
 from auditor.loader.yamlfile import Document, load_yaml
 
@@ -98,5 +98,33 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
         rule_paths=rule_paths,
         policy_paths=policy_paths,
         embedded=embedded,
+        schedules=_schedules(doc, targets),
     )
+
+
+def _schedules(doc: Document, targets: list[Target]) -> tuple[TagSchedule, ...]:
+    """Check every cron expression (a bad one is an error at its line) and every tag."""
+    from auditor.errors import ConfigError
+    from auditor.schedule.cron import parse_cron
+
+    def check(text: str, path: tuple[str | int, ...]) -> None:
+        try:
+            parse_cron(text)
+        except ConfigError as exc:
+            raise doc.error(exc.message, path) from None
+
+    for ti, t in enumerate(targets):
+        if t.schedule is not None:
+            check(t.schedule, ("targets", ti, "schedule"))
+    out = []
+    tags = {tag for t in targets for tag in t.tags}
+    for si, item in enumerate(doc.value.get("schedules", ())):
+        check(item["schedule"], ("schedules", si, "schedule"))
+        if item["tag"] not in tags:
+            raise doc.error(
+                f"no target has tag '{item['tag']}' (tags: {', '.join(sorted(tags)) or 'none'})",
+                ("schedules", si, "tag"),
+            )
+        out.append(TagSchedule(item["tag"], item["schedule"], doc.line_of(("schedules", si))))
+    return tuple(out)
 

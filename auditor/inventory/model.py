@@ -61,12 +61,22 @@ class Target:
 
 
 @dataclass(frozen=True)
+class TagSchedule:
+    """A schedule for every target with `tag` (the inventory's `schedules` list)."""
+
+    tag: str
+    schedule: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Inventory:
     file: str
     targets: tuple[Target, ...]
     rule_paths: tuple[Path, ...] = ()
     policy_paths: tuple[Path, ...] = ()
     embedded: bool = False
+    schedules: tuple[TagSchedule, ...] = ()
 
     def target(self, name: str) -> Target:
         for t in self.targets:

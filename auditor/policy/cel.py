@@ -57,6 +57,13 @@ def _ip_in(address: str, network: str) -> bool:
         return False
 
 
+def _nats_subset(subject: str, of: str) -> bool:
+    from auditor.nats.subjects import is_subset
+
+    parts = subject.split()  # a subscribe entry may carry a queue group: "subject queue"
+    return bool(parts) and is_subset(parts[0], of)
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in {"localhost", "localhost.localdomain"}:
         return True
@@ -64,6 +71,26 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)(?:[-+ ].*)?$", re.IGNORECASE)
+
+
+def _version_parts(text: str) -> tuple[float, ...]:
+    """`latest` (newer than any), or dotted numbers with an optional v and pre-release tag."""
+    if text.strip() == "latest":
+        return (float("inf"),)
+    match = _VERSION.match(text.strip())
+    if not match:
+        raise ValueError(f"version '{text}' is not 'latest' or dotted numbers such as v1.29 or 2.10.3")
+    return tuple(float(p) for p in match.group(1).split("."))
+
+
+def _version_at_least(version: str, minimum: str) -> bool:
+    """`latest` is newer than any; `v2.10.3` >= `2.9`; `v1.29` and `1.29` are equal."""
+    a, b = _version_parts(version), _version_parts(minimum)
+    width = max(len(a), len(b))
+    return a + (0.0,) * (width - len(a)) >= b + (0.0,) * (width - len(b))
 
 
 T = cel.Type
@@ -90,6 +117,10 @@ FUNCTIONS: tuple[Function, ...] = (
              "ipInNetwork(address, cidr) -> bool: an IP address lies in a network"),
     Function("isLoopback", (T.STRING,), T.BOOL, _is_loopback,
              "isLoopback(host) -> bool: localhost or a loopback address"),
+    Function("versionAtLeast", (T.STRING, T.STRING), T.BOOL, _version_at_least,
+             "versionAtLeast(version, minimum) -> bool: `latest` is newer than any; dotted numbers compare part by part (`v2.10.3` >= `2.9`)"),
+    Function("natsSubjectSubset", (T.STRING, T.STRING), T.BOOL, _nats_subset,
+             "natsSubjectSubset(subject, pattern) -> bool: every subject `subject` matches is matched by the NATS pattern"),
 )
 
 

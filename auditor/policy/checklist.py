@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from auditor.loader.schema import validate_document
 from auditor.loader.yamlfile import Document
+from auditor.models import Checklist, ChecklistItem
 
-
-@dataclass(frozen=True)
-class ChecklistItem:
-    id: str
-    section: str
-    text: str
-    automatable: bool = True
-
-
-@dataclass(frozen=True)
-class Checklist:
-    id: str
-    title: str
-    source: str
-    items: tuple[ChecklistItem, ...]
-
-    def item(self, item_id: str) -> ChecklistItem | None:
-        return next((i for i in self.items if i.id == item_id), None)
+__all__ = ["Checklist", "ChecklistItem", "load_checklist"]
 
 
 def load_checklist(doc: Document) -> Checklist:

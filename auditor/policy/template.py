@@ -38,8 +38,8 @@ def _show(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float):
         return f"{value:.1f}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_show(v) for v in value)
+    if isinstance(value, list | tuple):  # nested lists are flattened; empty ones add nothing
+        return ", ".join(_show(v) for v in value if not (isinstance(v, list | tuple) and not v))
     if value is None:
         return "null"
     return str(value)

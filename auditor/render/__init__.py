@@ -9,6 +9,11 @@ from auditor.render.interface import Renderer, RenderOptions
 REGISTRY: dict[str, str] = {
     "text": "auditor.render.text:TextRenderer",
     "json": "auditor.render.json:JsonRenderer",
+    "html": "auditor.render.html:HtmlRenderer",
+    "pdf": "auditor.render.pdf:PdfRenderer",
+    "md": "auditor.render.markdown:MarkdownRenderer",
+    "sarif": "auditor.render.sarif:SarifRenderer",
+    "junit": "auditor.render.junit:JunitRenderer",
 }
 
 

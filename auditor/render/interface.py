@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor.models import ScanResult
+from auditor.redact import scrub_tree
+
+if TYPE_CHECKING:
+    from auditor.signoff.model import SignoffCheck
 
 
 @dataclass(frozen=True)
@@ -13,6 +18,10 @@ class RenderOptions:
     color: bool = False
     verbose: bool = False
     """Also list passing findings (text) — structured formats always hold everything."""
+    signoffs: tuple[SignoffCheck, ...] = ()
+    """Sign-offs recorded beside the result so far, as checked (HTML, PDF, Markdown)."""
+    result_sha256: str = ""
+    """The SHA-256 of the findings document the report was made from, when it came from a file."""
 
 
 class Renderer(abc.ABC):
@@ -29,3 +38,13 @@ class Renderer(abc.ABC):
 
     def render_bytes(self, result: ScanResult) -> bytes:
         return self.render(result).encode()
+
+    def document(self, result: ScanResult) -> str | bytes:
+        """The whole document with every secret-looking value redacted: what the CLI writes."""
+        safe = scrubbed(result)
+        return self.render_bytes(safe) if self.binary else self.render(safe)
+
+
+def scrubbed(result: ScanResult) -> ScanResult:
+    """`result` with every secret-looking string redacted (defence in depth for reports)."""
+    return ScanResult.from_dict(scrub_tree(result.to_dict()))

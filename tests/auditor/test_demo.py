@@ -13,6 +13,11 @@ from auditor.scan import scan_target
 
 LEGACY = "etc/nats/certs/monitor-legacy.pem"
 LEAF = "etc/nats/certs/leaf-client-cert.pem"
+EXPORTER = "k8s/nats-exporter.yaml#0 Deployment/cim-production/nats-exporter"
+EXPORTER_CONFIG = "k8s/nats-exporter.yaml#1 ConfigMap/cim-production/nats-exporter-config"
+BACKUP = "k8s/jetstream-backup.yaml#0 CronJob/cim-production/jetstream-backup"
+NATS_CONF = "etc/nats/nats.conf"
+MONITOR_USER = "etc/nats/nats.conf user cim-monitor"
 
 # (rule, resource) -> why it is planted
 PLANTED = {
@@ -22,6 +27,32 @@ PLANTED = {
     ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
     ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
     ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
+    ("PSS-BASE-001", EXPORTER): "hostNetwork: true",
+    ("PSS-BASE-003", EXPORTER): "adds NET_ADMIN",
+    ("PSS-BASE-004", EXPORTER): "hostPath volume /etc/nats",
+    ("PSS-RESTR-001", EXPORTER): "hostPath is not a restricted volume type",
+    ("PSS-RESTR-002", EXPORTER): "allowPrivilegeEscalation unset",
+    ("PSS-RESTR-003", EXPORTER): "runAsNonRoot unset",
+    ("PSS-RESTR-004", EXPORTER): "runAsUser: 0",
+    ("PSS-RESTR-005", EXPORTER): "no seccomp profile",
+    ("PSS-RESTR-006", EXPORTER): "capabilities not dropped, NET_ADMIN added",
+    ("K8S-003", EXPORTER): "runs as UID 0",
+    ("K8S-004", EXPORTER): "writable root filesystem",
+    ("K8S-005", EXPORTER): "no resource requests",
+    ("K8S-006", EXPORTER): "no resource limits",
+    ("K8S-007", EXPORTER): "default service account with its API token mounted",
+    ("K8S-008", EXPORTER): "image natsio/prometheus-nats-exporter:latest, no digest",
+    ("K8S-011", EXPORTER): "hostPath /etc/nats mounted writable",
+    ("K8S-010", EXPORTER_CONFIG): "NATS_PASSWORD in a ConfigMap",
+    ("K8S-009", BACKUP): "backup encryption passphrase as a literal env value",
+    ("KEY-001", LEAF): "leafnode client certificate issued 82 days ago: the 60-day rotation was missed",
+    ("KEY-003", "var/lib/cim/gnupg#Legacy Deploy <deploy-legacy@cim.example.com>"): "GnuPG key without expiry",
+    ("KEY-005", "https://vault.cim.example.com:8200 secret/cim-prod-001/db/password"): "Vault secret not rotated for 200 days (recorded)",
+    ("CERT-015", "metrics.cim-prod-001.cim.example.com:9443"): "metrics endpoint accepts TLS 1.1 (recorded)",
+    ("NATS-003", MONITOR_USER): "cim-monitor has a plaintext password (users.conf)",
+    ("NATS-006", MONITOR_USER): "cim-monitor (not an admin) may subscribe to $SYS.>",
+    ("NATS-019", NATS_CONF): "monitoring on 0.0.0.0:8222 over plain HTTP",
+    ("NATS-030", "etc/nats/leaf.creds"): "the leafnode user JWT never expires (nsc's default)",
     ("SEC-001", "home"): "NATS user nkey seed exported in .bash_history",
     ("SEC-003", "home"): "unencrypted OpenSSH deploy key copied world-readable into ~/backup",
     ("SEC-005", "etc/cim"): "Vault token in the agent's EnvironmentFile",

@@ -20,6 +20,7 @@ def render(source: str, evidence: object) -> str:
 def test_placeholders_and_braces() -> None:
     assert render("key {evidence.k} of {evidence.n} bits {{literal}}", {"k": "rsa", "n": 1024}) == "key rsa of 1024 bits {literal}"
     assert render("{evidence.l}", {"l": ["a", "b"]}) == "a, b"
+    assert render("{evidence.l}", {"l": [[], ["a"], [], ["b", "c"]]}) == "a, b, c"
     assert render("{evidence.b}", {"b": True}) == "true"
     assert render('{ {"a": 1}["a"] }', {}) == "1"
 

@@ -1,0 +1,55 @@
+"""Storing results in the history from `scan` and `evaluate`: the `--db`/`--no-store` options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditor.history import Store
+    from auditor.models import ScanResult
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="PATH|URL",
+        help="scan history: an SQLite file or a postgresql:// URL (default: $AUDITOR_DB, else "
+        "history.sqlite in $XDG_DATA_HOME/auditor or ~/.local/share/auditor)",
+    )
+
+
+def add_store(parser: argparse.ArgumentParser) -> None:
+    add_db(parser)
+    parser.add_argument("--no-store", action="store_true", help="do not store the result in the history")
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    from auditor.history import open_store as open_
+
+    return open_(getattr(args, "db", None))
+
+
+def stored(args: argparse.Namespace, result: ScanResult, *, origin: str) -> int:
+    """Store `result` unless --no-store; return the scan's exit code. Called after the result
+    is printed: a storage failure is reported on stderr and changes nothing else (the exit
+    code stays the scan's)."""
+    from auditor.cli._common import result_exit_code
+
+    code = result_exit_code(result)
+    if not getattr(args, "no_store", False):
+        _store(args, result, origin=origin, exit_code=code)
+    return code
+
+
+def _store(args: argparse.Namespace, result: ScanResult, *, origin: str, exit_code: int) -> None:
+    from auditor.errors import AuditorError
+
+    try:
+        with open_store(args) as store:
+            scan_id = store.save(result, origin=origin, exit_code=exit_code)
+            where = store.location
+    except AuditorError as exc:
+        print(f"auditor: warning: the result was not stored in the history: {exc.diagnostics()}", file=sys.stderr)
+        return
+    print(f"auditor: stored as scan {scan_id} in {where}", file=sys.stderr)

@@ -1,0 +1,483 @@
+"""`auditor pki`: the fleet's CA (root, intermediates, node certificates) from the command line.
+
+Thin: parse, call the `pki` package, print, exit. A `pki.errors.PKIError` becomes a one-line
+error with exit code 2; `verify` and `log verify` exit 1 when the answer is "invalid".
+Secrets (passphrases, PINs, management keys) come from the environment variable an option
+names, or from a prompt; never from an option's value, and they are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from auditor.errors import AuditorError
+
+if TYPE_CHECKING:
+    from pki.backends.interface import KeyBackend, SecretSource
+    from pki.ca import CA
+
+KEY_TYPES = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-3072", "rsa-4096")
+REASONS = (
+    "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+    "cessationOfOperation", "privilegeWithdrawn",
+)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class PKICommandError(AuditorError):
+    """A pki error, shown on one line (exit 2)."""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "pki",
+        help="run the fleet's CA: root, intermediates, node certificates, CRLs, inventory",
+        description=(
+            "A CA for the fleet in a folder: root and intermediate CAs (keys in encrypted files, "
+            "on a PKCS#11 token or a YubiKey), node certificates from profiles, an inventory, a "
+            "hash-chained issuance log and CRLs. See docs/pki.md."
+        ),
+    )
+    pki_sub = p.add_subparsers(dest="pki_command", metavar="COMMAND", required=True)
+
+    c = pki_sub.add_parser(
+        "init", allow_abbrev=False, help="create a CA folder with a new root CA")
+    _dir(c)
+    c.add_argument("--name", required=True, help='the root CA\'s name, e.g. "CIM Root CA"')
+    c.add_argument("--org", help="organisation (O=) for the CA's certificates")
+    c.add_argument("--key-type", choices=KEY_TYPES, help="root key type (default: the root profile's, ecdsa-p384)")
+    c.add_argument("--days", type=int, help="root lifetime in days (default: the profile's, 20 years)")
+    _backend(c)
+    c.set_defaults(handler=run_init)
+
+    c = pki_sub.add_parser(
+        "intermediate", allow_abbrev=False, help="create (or rotate) the issuing intermediate CA")
+    _dir(c)
+    c.add_argument("--name", required=True, help='e.g. "CIM Intermediate CA"')
+    c.add_argument("--permitted-dns", metavar="DOMAIN", action="append", default=[],
+                   help="limit the names it may certify to DOMAIN and its subdomains; repeatable")
+    c.add_argument("--key-type", choices=KEY_TYPES, help="key type (default: the profile's, ecdsa-p384)")
+    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's, 3 years)")
+    _backend(c)
+    c.set_defaults(handler=run_intermediate)
+
+    c = pki_sub.add_parser(
+        "issue", allow_abbrev=False, help="issue a node certificate: writes cert.pem, key.pem, chain.pem")
+    _dir(c)
+    c.add_argument("--node", required=True, help="the node's name (the certificate's CN)")
+    c.add_argument("--profile", required=True, help="nats-server, nats-client, nats-leaf, admin, or a CA's own")
+    c.add_argument("--dns", action="append", default=[], metavar="NAME", help="DNS name (SAN); repeatable")
+    c.add_argument("--ip", action="append", default=[], metavar="ADDR", help="IP address (SAN); repeatable")
+    c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for cert.pem, key.pem, chain.pem")
+    c.add_argument("--key-type", choices=(*KEY_TYPES, "rsa-2048"), help="node key type (default: the profile's)")
+    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's, 90 for nodes)")
+    _secrets(c)
+    c.set_defaults(handler=run_issue)
+
+    c = pki_sub.add_parser(
+        "renew", allow_abbrev=False, help="renew a node certificate (new key unless --reuse-key)")
+    _dir(c)
+    c.add_argument("serial", help="serial of the certificate to renew (hex, as `pki list` shows)")
+    c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the new cert.pem, key.pem, chain.pem (replaced)")
+    c.add_argument("--reuse-key", type=Path, metavar="KEY", help="keep the node's key: the old key.pem")
+    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's)")
+    _secrets(c)
+    c.set_defaults(handler=run_renew)
+
+    c = pki_sub.add_parser(
+        "revoke", allow_abbrev=False, help="revoke a certificate and publish its issuer's CRL")
+    _dir(c)
+    c.add_argument("serial", help="serial (hex, as `pki list` shows)")
+    c.add_argument("--reason", choices=REASONS, default="unspecified")
+    _secrets(c)
+    c.set_defaults(handler=run_revoke)
+
+    c = pki_sub.add_parser(
+        "crl", allow_abbrev=False, help="sign a fresh CRL and write it")
+    _dir(c)
+    c.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the CRL (PEM)")
+    c.add_argument("--issuer", default="intermediate", help="intermediate (default), root, or a CA serial")
+    c.add_argument("--days", type=int, help="days until nextUpdate (default: 30; 365 for the root)")
+    _secrets(c)
+    c.set_defaults(handler=run_crl)
+
+    c = pki_sub.add_parser(
+        "list", allow_abbrev=False, help="list the CA's certificates")
+    _dir(c)
+    c.add_argument("--expiring", metavar="DURATION", help="only valid certificates expiring within DURATION, e.g. 30d")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--at", metavar="TIME", help="as of this time (default: now)")
+    c.set_defaults(handler=run_list)
+
+    c = pki_sub.add_parser(
+        "verify", allow_abbrev=False, help="verify a certificate's chain, name, purpose and revocation (exit 1: invalid)",
+        description="Exit 0 when valid, 1 when invalid (with the reason), 2 on bad input.",
+    )
+    c.add_argument("cert", type=Path, metavar="CERT", help="certificate (PEM; further certificates in it are intermediates)")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dir", type=Path, metavar="CA", help="verify against this CA folder (its root, intermediates and CRLs)")
+    src.add_argument("--roots", type=Path, metavar="FILE", help="trust anchors (PEM) of any PKI")
+    c.add_argument("--intermediates", type=Path, metavar="FILE", help="untrusted intermediates (PEM), with --roots")
+    c.add_argument("--crl", type=Path, action="append", default=[], metavar="FILE",
+                   help="CRL to check the certificate against (with --roots); repeatable")
+    c.add_argument("--name", metavar="HOST", help="DNS name or IP address the certificate must hold")
+    c.add_argument("--purpose", choices=("server", "client", "any"), default="any")
+    c.add_argument("--at", metavar="TIME", help="verify as of this time (default: now)")
+    c.set_defaults(handler=run_verify)
+
+    c = pki_sub.add_parser(
+        "export", allow_abbrev=False, help="export a node's certificate for NATS: files and the tls {} block")
+    _dir(c)
+    c.add_argument("--node", required=True)
+    c.add_argument("--format", choices=("nats",), default="nats")
+    c.add_argument("--profile", help="which of the node's certificates (default: its only one, else nats-server)")
+    c.add_argument("--out", type=Path, metavar="DIR", help="folder for nats-cert.pem, nats-ca.pem, nats-tls.conf (default: ./NODE-nats)")
+    c.add_argument("--key", type=Path, metavar="FILE", help="the node's key file for key_file (default: DIR/key.pem)")
+    c.add_argument("--force", action="store_true", help="replace files in DIR")
+    c.set_defaults(handler=run_export)
+
+    c = pki_sub.add_parser(
+        "log", allow_abbrev=False, help="the issuance log")
+    log_sub = c.add_subparsers(dest="log_command", metavar="COMMAND", required=True)
+    v = log_sub.add_parser("verify", allow_abbrev=False, help="check the hash chain: finds edited, removed or reordered entries (exit 1)")
+    _dir(v)
+    v.set_defaults(handler=run_log_verify)
+
+    c = pki_sub.add_parser(
+        "profiles", allow_abbrev=False, help="list the certificate profiles")
+    c.add_argument("--dir", type=Path, metavar="CA", help="include this CA folder's own profiles")
+    c.set_defaults(handler=run_profiles)
+
+
+def _dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", required=True, type=Path, metavar="CA", help="the CA folder")
+
+
+def _secrets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--passphrase-env", metavar="VAR", help="environment variable holding the CA key passphrase (else prompted)")
+    p.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token or YubiKey PIN (else prompted)")
+    p.add_argument("--management-key-env", metavar="VAR", help="environment variable holding the YubiKey PIV management key, hex (else prompted)")
+    p.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS", help="wait this long for a busy CA folder (default 30)")
+
+
+def _backend(p: argparse.ArgumentParser) -> None:
+    _secrets(p)
+    p.add_argument("--backend", choices=("file", "pkcs11", "yubikey"), default="file",
+                   help="where the new CA key is made: encrypted file (default), PKCS#11 token, YubiKey slot 9c")
+    p.add_argument("--pkcs11-module", metavar="PATH", help="PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so")
+    p.add_argument("--pkcs11-token", metavar="LABEL", help="token label")
+    p.add_argument("--yubikey-serial", type=int, metavar="N", help="which YubiKey (default: the only one connected)")
+    p.add_argument("--touch-policy", choices=("always", "cached", "never"), default="always",
+                   help="YubiKey touch policy for the new key (default: always)")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _translate(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapper(args: argparse.Namespace) -> int:
+        from pki.errors import PKIError
+
+        try:
+            return fn(args)
+        except PKIError as exc:
+            raise PKICommandError(str(exc)) from None
+
+    return wrapper
+
+
+def secret_source(args: argparse.Namespace) -> SecretSource:
+    options = {"passphrase": "passphrase_env", "pin": "pin_env", "management-key": "management_key_env"}
+    cache: dict[tuple[str, str], str] = {}
+
+    def get(kind: str, what: str) -> str:
+        var = getattr(args, options[kind], None)
+        if var:
+            if not _ENV_NAME.match(var):  # never echo it: it may be the secret itself
+                raise PKICommandError(f"--{kind}-env takes the name of an environment variable, not the {kind}")
+            value = os.environ.get(var)
+            if value is None:
+                raise PKICommandError(f"--{kind}-env: the environment variable {var} is not set")
+            if not value:
+                raise PKICommandError(f"--{kind}-env: the environment variable {var} is empty")
+            return value
+        if (kind, what) in cache:
+            return cache[(kind, what)]
+        if not sys.stdin.isatty():
+            raise PKICommandError(
+                f"no {kind} for {what}: give --{kind}-env VAR (an environment variable holding it) "
+                "or run in a terminal to be asked"
+            )
+        value = getpass.getpass(f"{kind} for {what}: ")
+        if what.startswith("new "):
+            if getpass.getpass(f"repeat the {kind}: ") != value:
+                raise PKICommandError(f"the two {kind}s differ")
+        cache[(kind, what)] = value
+        return value
+
+    return get
+
+
+def _backend_for(args: argparse.Namespace, folder: Path, secrets: SecretSource) -> KeyBackend:
+    if args.backend == "file":
+        from pki.backends.file import FileBackend
+
+        return FileBackend(folder, secrets)
+    if args.backend == "pkcs11":
+        from pki.backends.pkcs11 import Pkcs11Backend
+
+        if not args.pkcs11_module or not args.pkcs11_token:
+            raise PKICommandError("--backend pkcs11 needs --pkcs11-module PATH and --pkcs11-token LABEL")
+        return Pkcs11Backend(args.pkcs11_module, args.pkcs11_token, secrets)
+    from pki.backends.yubikey import YubiKeyBackend
+
+    return YubiKeyBackend(secrets, serial=args.yubikey_serial, touch_policy=args.touch_policy)
+
+
+def _open(args: argparse.Namespace) -> tuple[CA, Callable[[dict[str, Any]], Any]]:
+    from pki.backends import key_opener
+    from pki.ca import CA
+
+    ca = CA.open(args.dir)
+    return ca, key_opener(ca.folder, secret_source(args))
+
+
+def _days(args: argparse.Namespace) -> int | None:
+    days: int | None = getattr(args, "days", None)
+    if days is not None and days < 1:
+        raise PKICommandError("--days must be at least 1")
+    return days
+
+
+def _at(args: argparse.Namespace) -> Any:
+    from auditor.timeutil import parse_time, utcnow
+
+    return parse_time(args.at, what="--at") if args.at else utcnow()
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@_translate
+def run_init(args: argparse.Namespace) -> int:
+    from pki.ca import CA
+
+    secrets = secret_source(args)
+    ca = CA.init(args.dir, args.name, _backend_for(args, args.dir, secrets), key_type=args.key_type,
+                 organization=args.org, lifetime_days=_days(args))
+    root = ca.root_certificate
+    print(f"created CA {ca.folder}: root '{ca.name}' serial {ca.root.serial}, valid until "
+          f"{root.not_valid_after_utc:%Y-%m-%d}, key: {ca.root.key.get('backend')}")
+    _say(f"next: auditor pki intermediate --dir {args.dir} --name \"{ca.name.replace('Root', 'Intermediate')}\"")
+    return 0
+
+
+@_translate
+def run_intermediate(args: argparse.Namespace) -> int:
+    ca, open_key = _open(args)
+    previous = ca.current_serial
+    cert = ca.create_intermediate(
+        args.name, open_key, _backend_for(args, ca.folder, secret_source(args)), key_type=args.key_type,
+        permitted_dns=args.permitted_dns, lifetime_days=_days(args), lock_timeout=args.lock_timeout,
+    )
+    print(f"intermediate '{args.name}' serial {ca.current_serial}, valid until {cert.not_valid_after_utc:%Y-%m-%d}")
+    if previous:
+        print(f"retired intermediate {previous}: its certificates stay valid; "
+              f"{ca.folder / 'certs/ca-bundle.pem'} holds old and new for the overlap")
+    return 0
+
+
+@_translate
+def run_issue(args: argparse.Namespace) -> int:
+    ca, open_key = _open(args)
+    issued = ca.issue(args.node, args.profile, open_key, args.out, dns=args.dns, ips=args.ip,
+                      key_type=args.key_type, lifetime_days=_days(args), lock_timeout=args.lock_timeout)
+    _print_issued(issued)
+    return 0
+
+
+def _print_issued(issued: Any) -> None:
+    e = issued.entry
+    print(f"issued {e.profile} certificate for {e.node}: serial {e.serial}, valid until {e.not_after}")
+    for path in issued.files:
+        print(f"  {path}")
+
+
+@_translate
+def run_renew(args: argparse.Namespace) -> int:
+    ca, open_key = _open(args)
+    issued = ca.renew(args.serial, open_key, args.out, reuse_key=args.reuse_key, lifetime_days=_days(args),
+                      lock_timeout=args.lock_timeout)
+    _print_issued(issued)
+    print(f"  (replaces serial {issued.entry.replaces}, now superseded; key {'kept' if args.reuse_key else 'new'})")
+    return 0
+
+
+@_translate
+def run_revoke(args: argparse.Namespace) -> int:
+    ca, open_key = _open(args)
+    entry = ca.revoke(args.serial, open_key, reason=args.reason, lock_timeout=args.lock_timeout)
+    print(f"revoked {entry.serial} ({entry.node}, {entry.profile}) reason {args.reason}; "
+          f"CRL updated: {ca.folder / 'crl' / f'{entry.issuer_serial}.pem'}")
+    return 0
+
+
+@_translate
+def run_crl(args: argparse.Namespace) -> int:
+    from auditor.cli._common import emit
+
+    ca, open_key = _open(args)
+    data = ca.crl(open_key, issuer=args.issuer, days=args.days, lock_timeout=args.lock_timeout)
+    emit(data, args.output)
+    if args.output not in (None, "-"):
+        _say(f"wrote {args.output}")
+    return 0
+
+
+@_translate
+def run_list(args: argparse.Namespace) -> int:
+    import json
+
+    from auditor.timeutil import parse_duration
+    from pki.ca import CA
+
+    now = _at(args)
+    window = parse_duration(args.expiring, what="--expiring") if args.expiring else None
+    ca = CA.open(args.dir)
+    entries = list(ca.list(expiring=window, now=now))
+    if args.format == "json":
+        print(json.dumps([e.summary(now) for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no certificates" + (f" expiring within {args.expiring}" if window else ""))
+        return 0
+    print(f"{'SERIAL':<34} {'STATE':<10} {'PROFILE':<13} {'NOT AFTER':<21} NODE")
+    for e in entries:
+        print(f"{e.serial:<34} {e.state(now):<10} {e.profile:<13} {e.not_after:<21} {e.node}")
+    return 0
+
+
+@_translate
+def run_verify(args: argparse.Namespace) -> int:
+    from pki.verify import verify_certificate
+
+    at = _at(args)
+    leaf, extra = _read_cert_file(args.cert)
+    if args.name and args.purpose == "client":
+        raise PKICommandError("--name checks a server's name; use it with --purpose server (or any)")
+    purpose = "server" if args.name else args.purpose
+    if args.dir is not None:
+        if args.intermediates or args.crl:
+            raise PKICommandError("--intermediates and --crl go with --roots; --dir uses the CA's own")
+        ca, _ = _open(args)
+        anchors = [ca.root_certificate]
+        intermediates = [*extra, *ca.intermediate_certificates()]
+        crls: list[Any] | None = ca.crls()
+        check_all = True
+    else:
+        from pki.crl import load_crls
+
+        anchors = _read_certs(args.roots)
+        intermediates = [*extra, *(_read_certs(args.intermediates) if args.intermediates else [])]
+        crls = None
+        if args.crl:
+            crls = []
+            for path in args.crl:
+                crls.extend(load_crls(_read(path), str(path)))
+        check_all = False
+    result = verify_certificate(leaf, anchors, intermediates, at=at, purpose=purpose, name=args.name,
+                                crls=crls, crl_check_all=check_all)
+    subject = leaf.subject.rfc4514_string()
+    if result.valid:
+        path = " <- ".join(c.subject.rfc4514_string() for c in result.path)
+        print(f"OK: {args.cert}: {subject}; chain: {path}")
+        return 0
+    print(f"INVALID: {args.cert}: {subject}: {result.error}")
+    return 1
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PKICommandError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise PKICommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _read_certs(path: Path) -> list[Any]:
+    from pki.load import load_certificates
+
+    try:
+        loaded = load_certificates(_read(path))
+    except Exception as exc:
+        raise PKICommandError(f"{path}: {exc}") from None
+    bad = [item for item in loaded if item.certificate is None]
+    if bad:
+        where = f" (line {bad[0].line})" if bad[0].line else ""
+        raise PKICommandError(f"{path}{where}: {bad[0].error}")
+    return [item.certificate for item in loaded]
+
+
+def _read_cert_file(path: Path) -> tuple[Any, list[Any]]:
+    certs = _read_certs(path)
+    return certs[0], certs[1:]
+
+
+@_translate
+def run_export(args: argparse.Namespace) -> int:
+    from pki.ca import CA
+    from pki.export import export_nats
+
+    ca = CA.open(args.dir)
+    out = args.out or Path(f"{args.node}-nats")
+    result = export_nats(ca, args.node, out, key_file=args.key, profile=args.profile, overwrite=args.force)
+    for path in result.files:
+        _say(f"wrote {path}")
+    if not result.key_file.exists():
+        _say(f"note: key_file {result.key_file} does not exist yet: put the node's key.pem there "
+             "(the CA never keeps node keys)")
+    sys.stdout.write(result.tls_block)
+    return 0
+
+
+@_translate
+def run_log_verify(args: argparse.Namespace) -> int:
+    from pki.ca import CA
+
+    ca = CA.open(args.dir)
+    report = ca.verify_log()
+    if report.ok:
+        print(f"OK: {report.entries} entries, hash chain intact, matches the inventory (head {report.head[:16]}…)")
+        return 0
+    print(f"TAMPERED: {ca.folder / 'log.jsonl'}: {len(report.problems)} problem(s)")
+    for problem in report.problems:
+        print(f"  {problem}")
+    return 1
+
+
+@_translate
+def run_profiles(args: argparse.Namespace) -> int:
+    from pki.profiles import load_profile, shipped_names
+
+    names = set(shipped_names())
+    if args.dir is not None and (args.dir / "profiles").is_dir():
+        names |= {p.stem for p in (args.dir / "profiles").glob("*.yaml")}
+    for name in sorted(names):
+        p = load_profile(name, args.dir)
+        usage = ",".join(p.extended_key_usage) or ",".join(p.key_usage)
+        print(f"{p.name:<13} {p.kind:<12} {p.lifetime_days:>5} days  {p.key_type:<11} {usage:<22} {p.description}")
+    return 0

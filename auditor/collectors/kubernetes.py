@@ -1,0 +1,179 @@
+"""Kubernetes manifests: files and folders, rendered Helm output on stdin, or a live cluster.
+
+One record per object:
+- `kubernetes.manifest` for every object (List items included): what and where it is;
+- `kubernetes.workload` for each object with a pod spec (Pod, PodTemplate, Deployment,
+  StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob);
+- `kubernetes.configmap` and `kubernetes.namespace` for ConfigMaps and Namespaces.
+
+A document that is not valid YAML, not a mapping, of an unknown built-in kind or with a field
+of the wrong type yields an error record (`kubernetes.manifest`) for that document alone; the
+other documents are still checked. ServiceAccounts are read to decide whether a pod gets an
+API token mounted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from auditor.collectors._files import MAX_FILE_BYTES, FileTooLarge
+from auditor.collectors.interface import Collector
+from auditor.collectors.k8s import read
+from auditor.collectors.k8s.objects import (
+    KINDS,
+    WORKLOADS,
+    FieldError,
+    KindInfo,
+    ManifestError,
+    ManifestObject,
+    Origin,
+    api_group,
+    is_builtin_group,
+)
+from auditor.collectors.k8s.pods import pod_data
+from auditor.collectors.k8s.values import describe_value, embedded_secrets
+from auditor.models import EvidenceRecord
+
+MANIFEST = "kubernetes.manifest"
+WORKLOAD = "kubernetes.workload"
+CONFIGMAP = "kubernetes.configmap"
+NAMESPACE = "kubernetes.namespace"
+
+
+def read_stdin() -> bytes:
+    data: bytes = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise FileTooLarge(f"larger than the {MAX_FILE_BYTES}-byte limit")
+    return data
+
+
+class KubernetesCollector(Collector):
+    name = "kubernetes"
+    kinds = (MANIFEST, WORKLOAD, CONFIGMAP, NAMESPACE)
+
+    def collect(self) -> Iterator[EvidenceRecord]:
+        items = list(self._items())
+        accounts = _service_accounts(i for i in items if isinstance(i, ManifestObject))
+        for item in items:
+            if isinstance(item, ManifestError):
+                yield self._error(item.resource(), item.message, item.origin.line)
+                continue
+            yield from self._records(item, accounts)
+
+    def _items(self) -> Iterator[read.Item]:
+        ctx = self.context
+        for value in ctx.source.options.get("paths", ()):
+            if value == read.STDIN:
+                yield from read.read_stdin(read_stdin)
+                continue
+            path = ctx.path(value)
+            if path.is_dir():
+                files = read.manifest_files(path, ctx.source.options.get("exclude", ()))
+                if not files:
+                    yield ManifestError(Origin(ctx.display(path)), "folder holds no *.yaml, *.yml or *.json files")
+                for file in files:
+                    yield from read.read_file(file, ctx.display(file))
+            else:
+                yield from read.read_file(path, ctx.display(path))
+        cluster = ctx.source.options.get("cluster")
+        if cluster is not None:
+            from auditor.collectors.k8s.cluster import cluster_items
+
+            yield from cluster_items(cluster)
+
+    def _error(self, resource: str, message: str, line: int | None) -> EvidenceRecord:
+        where = f"line {line}: " if line else ""
+        return self.context.error(MANIFEST, resource, where + message)
+
+    def _records(self, obj: ManifestObject, accounts: Mapping[tuple[str | None, str], bool | None]) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        kind, api_version = obj.kind, obj.api_version
+        if not kind or not api_version or not isinstance(obj.value.get("kind"), str):
+            missing = " and ".join(k for k, v in (("apiVersion", api_version), ("kind", kind)) if not v)
+            yield self._error(obj.origin.label(), f"not a Kubernetes object: {missing or 'kind'} missing", obj.origin.line)
+            return
+        group = api_group(api_version)
+        info: KindInfo | None = KINDS.get(kind)
+        if info is not None and group not in info.groups:
+            if is_builtin_group(group):
+                served = ", ".join(f"{g}/…" if g else "v1" for g in info.groups)
+                yield self._error(obj.resource(), f"kind {kind} is not served by apiVersion {api_version} (expected {served})", obj.origin.line)
+                return
+            info = None  # a custom resource that shares a built-in kind's name
+        elif info is None and is_builtin_group(group):
+            yield self._error(obj.resource(), f"unknown kind '{kind}' for apiVersion {api_version}", obj.origin.line)
+            return
+        resource = obj.resource()
+        try:
+            if not isinstance(obj.value.get("metadata", {}), Mapping):
+                raise FieldError(("metadata",), "expected a mapping")
+            header = obj.header(namespaced=info.namespaced if info else None)
+            records = [ctx.record(MANIFEST, resource, {**header, "custom": info is None})]
+            if info is not None and kind in WORKLOADS:
+                data = pod_data(obj, WORKLOADS[kind].pod_spec)
+                data["service_account"] = _token(data["spec"], obj.namespace, accounts)
+                records.append(ctx.record(WORKLOAD, resource, {**header, **data}))
+            elif info is not None and kind == "ConfigMap" and group == "":
+                records.append(ctx.record(CONFIGMAP, resource, {**header, "entries": _entries(obj)}))
+            elif info is not None and kind == "Namespace" and group == "":
+                records.append(ctx.record(NAMESPACE, resource, {**header, "labels": _labels(obj)}))
+        except FieldError as exc:
+            yield self._error(resource, exc.describe(), obj.line_of(exc.path) or obj.origin.line)
+            return
+        yield from records
+
+
+def _service_accounts(objects: Iterator[ManifestObject]) -> dict[tuple[str | None, str], bool | None]:
+    """(namespace, name) -> the ServiceAccount's automountServiceAccountToken."""
+    out: dict[tuple[str | None, str], bool | None] = {}
+    for obj in objects:
+        if obj.kind == "ServiceAccount" and obj.api_version == "v1":
+            value = obj.value.get("automountServiceAccountToken")
+            out[(obj.namespace, obj.name)] = value if isinstance(value, bool) else None
+    return out
+
+
+def _token(spec: Mapping[str, Any], namespace: str | None, accounts: Mapping[tuple[str | None, str], bool | None]) -> dict[str, Any]:
+    """Which service account a pod runs as and whether its API token is mounted (and why)."""
+    name = spec["serviceAccountName"] or "default"
+    if spec["automountServiceAccountToken"] is not None:
+        return {"name": name, "automount": spec["automountServiceAccountToken"], "decided_by": "pod"}
+    account = accounts.get((namespace, name))
+    if account is not None:
+        return {"name": name, "automount": account, "decided_by": "serviceaccount"}
+    return {"name": name, "automount": True, "decided_by": "default"}
+
+
+def _entries(obj: ManifestObject) -> list[dict[str, Any]]:
+    out = []
+    for section in ("data", "binaryData"):
+        raw = obj.value.get(section)
+        if raw is None:
+            continue
+        if not isinstance(raw, Mapping):
+            raise FieldError((section,), "expected a mapping of keys to strings")
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise FieldError((section, str(key)), f"expected a string, got {type(value).__name__}")
+            entry: dict[str, Any] = {"key": str(key), "section": section, "path": f"{section}.{key}",
+                                     "line": obj.line_of((section, str(key)))}
+            if section == "binaryData":
+                entry.update({"value_kind": "binary", "secret_like": None, "redacted": None,
+                              "length": len(value), "embedded": []})
+            else:
+                base = entry["line"]
+                embedded = [{**e, "line": base + e["line"] - 1 if base else None} for e in embedded_secrets(value)]
+                entry.update({**describe_value(value), "embedded": embedded})
+            out.append(entry)
+    return out
+
+
+def _labels(obj: ManifestObject) -> dict[str, str]:
+    raw = obj.metadata.get("labels")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise FieldError(("metadata", "labels"), "expected a mapping")
+    return {str(k): str(v) for k, v in raw.items()}

@@ -1,0 +1,62 @@
+"""nats.conf files: the parsed configuration and every user's effective permissions.
+
+Yields one `nats.config` record per config file (listeners, TLS blocks, authorization,
+accounts and exports, leafnode remotes with their credentials files, cluster, gateway,
+websocket, MQTT, JetStream, monitoring) and one `nats.user` record per user (authentication,
+permissions as the server applies them, and what they reach).
+
+Paths inside a nats.conf are node paths (`/etc/nats/leaf.creds`): an absolute path is read
+under the target's root (`<root>/etc/nats/leaf.creds`), a relative one from the config's
+folder. Includes are resolved from the including file's folder, as the server does, and may
+not leave the target's root. Variables fall back to the source's `environment` (and
+`environment_files`), never to the auditor's own environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+from auditor.collectors.interface import Collector
+from auditor.models import EvidenceRecord
+from auditor.nats.conf import ConfError, parse_file
+from auditor.nats.config import env_from_files, interpret
+
+CONFIG = "nats.config"
+USER = "nats.user"
+
+
+class NatsConfigCollector(Collector):
+    name = "nats-config"
+    kinds = (CONFIG, USER)
+
+    def collect(self) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        env = dict(ctx.source.options.get("environment") or {})
+        try:
+            env = {**env_from_files(ctx.source.path_option(ctx.root, "environment_files")), **env}
+        except OSError as exc:
+            yield ctx.error(CONFIG, "environment_files", f"cannot read: {exc.strerror or exc}")
+            return
+        for path in ctx.source.path_option(ctx.root, "paths"):
+            shown = ctx.display(path)
+            if not path.is_file():
+                yield ctx.error(CONFIG, shown, "no such file" if not path.exists() else "not a file")
+                continue
+            try:
+                parsed = parse_file(path, env=env, confine=ctx.root, shown=lambda p: ctx.display(Path(p)))
+                cfg = interpret(parsed, resolve=functools.partial(self._resolve, base=path.parent), shown=ctx.display)
+            except ConfError as exc:
+                yield ctx.error(CONFIG, shown, exc.diagnostics())
+                continue
+            yield ctx.record(CONFIG, shown, cfg.evidence())
+            for user in cfg.users:
+                yield ctx.record(USER, f"{shown} user {user.name}", user.evidence())
+
+    def _resolve(self, value: str, base: Path) -> Path:
+        """A node path from the config, as a path under the target's root."""
+        path = Path(value)
+        if path.is_absolute():
+            return self.context.root / path.relative_to(path.anchor)
+        return base / path

@@ -1,0 +1,374 @@
+"""Vault / OpenBao through hvac: seal and health, audit devices, auth methods, mounts, PKI
+mounts (CA certificate, roles, CRL and tidy status), KV v2 metadata and the token in use.
+
+The token comes from the environment variable the inventory names (`token_env`), never from
+the inventory. No secret value is ever read: KV v2 is read through its metadata endpoint only
+(versions and their created_time, for secret age), the token's own id is never stored and
+its accessor only in redacted form. A part the token may not read (403) is recorded as
+unreadable, so rules on it report an error rather than a pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from cryptography import x509
+
+from auditor.collectors.interface import Collector
+from auditor.models import EvidenceRecord
+from auditor.redact import redact
+from auditor.timeutil import rfc3339
+from pki.errors import LoadError
+from pki.facts import certificate_facts
+
+SERVER, PKI, KV, TOKEN = "vault.server", "vault.pki", "vault.kv-secret", "vault.token"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_SECRETS = 5000
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+class VaultUnreachable(Exception):
+    pass
+
+
+def seconds(value: Any) -> int | None:
+    """A TTL as Vault gives it (seconds, or a Go duration such as `72h` or `1h30m0s`)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a duration: {value!r}")
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(sum(float(n) * _GO_UNITS[u] for n, u in parts))
+
+
+def timestamp(value: Any) -> str | None:
+    """An RFC 3339 time (Vault writes nanoseconds) or epoch seconds, as RFC 3339 seconds."""
+    if value is None or value == "" or value == 0:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"time {value} out of range") from exc
+    text = str(value)
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", text)
+    if not match:
+        raise ValueError(f"not a timestamp: {text[:40]!r}")
+    moment = dt.datetime.fromisoformat(match.group(1) + match.group(3).replace("Z", "+00:00"))
+    if moment.year <= 1:  # Go's zero time
+        return None
+    return rfc3339(moment)
+
+
+def _data(response: Any) -> dict[str, Any]:
+    if isinstance(response, Mapping):
+        inner = response.get("data")
+        return dict(inner) if isinstance(inner, Mapping) else dict(response)
+    return {}
+
+
+def _mount_table(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for path, info in sorted(table.items()):
+        if not isinstance(info, Mapping) or "type" not in info:
+            continue  # response envelope keys (request_id, ...) next to the mounts
+        config = info.get("config") or {}
+        options = info.get("options") or {}
+        out.append({
+            "path": path,
+            "type": str(info.get("type")),
+            "description": str(info.get("description") or ""),
+            "local": bool(info.get("local", False)),
+            "seal_wrap": bool(info.get("seal_wrap", False)),
+            "version": str(options.get("version")) if options.get("version") is not None else None,
+            "default_lease_ttl": seconds(config.get("default_lease_ttl")),
+            "max_lease_ttl": seconds(config.get("max_lease_ttl")),
+            "token_type": config.get("token_type"),
+        })
+    return out
+
+
+class VaultCollector(Collector):
+    name = "vault"
+    kinds = (SERVER, PKI, KV, TOKEN)
+    client: Any
+    unreadable: list[str]
+
+    def collect(self) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        opts = ctx.source.options
+        address = str(opts["address"])
+        label = str(opts.get("label") or address)
+        env = str(opts["token_env"])
+        token = os.environ.get(env)
+        if not token:
+            yield ctx.error(SERVER, label, f"environment variable {env} (token_env) is not set: no token to read Vault with")
+            return
+        import hvac
+        import requests
+
+        verify: bool | str = True
+        if opts.get("ca_file"):
+            verify = str(ctx.path(str(opts["ca_file"])))
+        client = hvac.Client(
+            url=address, token=token, namespace=opts.get("namespace"), verify=verify,
+            timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+        )
+        self.client = client
+        self.unreadable: list[str] = []
+        try:
+            server = self._server(address)
+        except (requests.exceptions.RequestException, VaultUnreachable) as exc:
+            yield ctx.error(SERVER, label, f"cannot reach Vault at {address}: {_short(exc)}")
+            return
+        yield ctx.record(SERVER, label, server)
+        if server["sealed"]:
+            return  # nothing else can be read from a sealed Vault; the server record says so
+        yield from self._token(label)
+        mounts = server["mounts"] or []
+        wanted_pki = opts.get("pki_mounts")
+        for m in mounts:
+            name = m["path"].rstrip("/")
+            if m["type"] == "pki" and (wanted_pki is None or name in wanted_pki):
+                yield self._pki(label, name)
+        wanted_kv = opts.get("kv_mounts")
+        kv_mounts = [m["path"].rstrip("/") for m in mounts if m["type"] == "kv" and m["version"] == "2"]
+        if wanted_kv is not None:
+            kv_mounts = [str(k).strip("/") for k in wanted_kv]
+        budget = [int(opts.get("max_secrets", DEFAULT_MAX_SECRETS))]
+        for mount in kv_mounts:
+            yield from self._kv(label, mount, budget)
+
+    def _try(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call hvac; a refusal or missing path is recorded as unreadable, not raised."""
+        import hvac.exceptions
+
+        try:
+            return call(*args, **kwargs)
+        except hvac.exceptions.Forbidden:
+            self.unreadable.append(f"{what}: permission denied")
+        except hvac.exceptions.InvalidPath:
+            self.unreadable.append(f"{what}: no such path")
+        except hvac.exceptions.VaultError as exc:
+            self.unreadable.append(f"{what}: {_short(exc)}")
+        return None
+
+    def _server(self, address: str) -> dict[str, Any]:
+        import hvac.exceptions
+
+        c = self.client
+        try:
+            seal = c.sys.read_seal_status()
+        except hvac.exceptions.VaultError as exc:
+            raise VaultUnreachable(_short(exc)) from None
+        if not isinstance(seal, Mapping):
+            raise VaultUnreachable("seal-status did not answer with JSON")
+        health = self._try("sys/health", c.sys.read_health_status, method="GET", standby_ok=True, sealed_code=200, uninit_code=200)
+        health = health if isinstance(health, Mapping) else {}
+        self.unreadable = [u for u in self.unreadable if not u.startswith("sys/health")]
+        audit = auth = mounts = None
+        if not seal.get("sealed"):
+            raw_audit = self._try("sys/audit", c.sys.list_enabled_audit_devices)
+            if raw_audit is not None:
+                audit = [
+                    {
+                        "path": path,
+                        "type": str(info.get("type")),
+                        "description": str(info.get("description") or ""),
+                        "local": bool(info.get("local", False)),
+                        "file_path": (info.get("options") or {}).get("file_path"),
+                        "mode": (info.get("options") or {}).get("mode"),
+                    }
+                    for path, info in sorted(_data(raw_audit).items())
+                    if isinstance(info, Mapping) and "type" in info
+                ]
+            raw_auth = self._try("sys/auth", c.sys.list_auth_methods)
+            auth = _mount_table(_data(raw_auth)) if raw_auth is not None else None
+            raw_mounts = self._try("sys/mounts", c.sys.list_mounted_secrets_engines)
+            mounts = _mount_table(_data(raw_mounts)) if raw_mounts is not None else None
+        return {
+            "address": address,
+            "version": str(seal.get("version") or health.get("version") or ""),
+            "cluster_name": seal.get("cluster_name"),
+            "initialized": bool(seal.get("initialized", False)),
+            "sealed": bool(seal.get("sealed", True)),
+            "seal_type": seal.get("type"),
+            "storage_type": seal.get("storage_type"),
+            "standby": health.get("standby"),
+            "server_time": timestamp(health.get("server_time_utc")),
+            "audit_devices": audit,
+            "auth_methods": auth,
+            "mounts": mounts,
+            "unreadable": list(self.unreadable),
+        }
+
+    def _token(self, base: str) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        self.unreadable = []
+        raw = self._try("auth/token/lookup-self", self.client.auth.token.lookup_self)
+        if raw is None:
+            yield ctx.error(TOKEN, f"{base} token", "; ".join(self.unreadable))
+            return
+        d = _data(raw)
+        data = {
+            "display_name": str(d.get("display_name") or ""),
+            "accessor": redact(str(d.get("accessor") or "")) if d.get("accessor") else None,
+            "policies": sorted(str(p) for p in d.get("policies") or []),
+            "type": d.get("type"),
+            "ttl": seconds(d.get("ttl")) or 0,
+            "creation_ttl": seconds(d.get("creation_ttl")) or 0,
+            "explicit_max_ttl": seconds(d.get("explicit_max_ttl")) or 0,
+            "creation_time": timestamp(d.get("creation_time")),
+            "expire_time": timestamp(d.get("expire_time")),
+            "renewable": bool(d.get("renewable", False)),
+            "orphan": bool(d.get("orphan", False)),
+            "num_uses": int(d.get("num_uses") or 0),
+        }
+        label = data["display_name"] or "token"
+        yield ctx.record(TOKEN, f"{base} token {label}", data)
+
+    def _pki(self, base: str, mount: str) -> EvidenceRecord:
+        ctx = self.context
+        c = self.client
+        self.unreadable = []
+        ca: dict[str, Any] | None = None
+        pem = self._try(f"{mount}/ca/pem", c.secrets.pki.read_ca_certificate, mount_point=mount)
+        if isinstance(pem, str) and "BEGIN CERTIFICATE" in pem:
+            try:
+                ca = certificate_facts(x509.load_pem_x509_certificate(pem.encode()))
+            except (ValueError, LoadError) as exc:
+                self.unreadable.append(f"{mount}/ca/pem: {_short(exc)}")
+        elif pem is not None:
+            self.unreadable.append(f"{mount}/ca/pem: no CA certificate configured")
+        roles: list[dict[str, Any]] | None = None
+        listed = self._try(f"{mount}/roles", c.secrets.pki.list_roles, mount_point=mount)
+        if listed is not None:
+            roles = []
+            for name in _data(listed).get("keys") or []:
+                role = self._try(f"{mount}/roles/{name}", c.secrets.pki.read_role, name, mount_point=mount)
+                if role is not None:
+                    roles.append(_role(str(name), _data(role)))
+        elif self.unreadable[-1:] == [f"{mount}/roles: no such path"]:
+            self.unreadable.pop()  # LIST answers 404 when there are no roles
+            roles = []
+        crl = self._try(f"{mount}/config/crl", c.secrets.pki.read_crl_configuration, mount_point=mount)
+        tidy = self._try(f"{mount}/tidy-status", c.read, f"{mount}/tidy-status")
+        auto = self._try(f"{mount}/config/auto-tidy", c.read, f"{mount}/config/auto-tidy")
+        crl_d, tidy_d, auto_d = _data(crl), _data(tidy), _data(auto)
+        data = {
+            "mount": mount,
+            "ca": ca,
+            "roles": roles,
+            "crl": None if crl is None else {
+                "disabled": bool(crl_d.get("disable", False)),
+                "expiry": seconds(crl_d.get("expiry")),
+                "auto_rebuild": bool(crl_d.get("auto_rebuild", False)),
+                "ocsp_disabled": bool(crl_d.get("ocsp_disable", False)),
+            },
+            "tidy": None if tidy is None else {
+                "state": tidy_d.get("state"),
+                "error": tidy_d.get("error"),
+                "time_finished": timestamp(tidy_d.get("time_finished")),
+                "last_auto_tidy_finished": timestamp(tidy_d.get("last_auto_tidy_finished")),
+            },
+            "auto_tidy": None if auto is None else {
+                "enabled": bool(auto_d.get("enabled", False)),
+                "interval": seconds(auto_d.get("interval_duration")),
+                "tidy_cert_store": bool(auto_d.get("tidy_cert_store", False)),
+                "tidy_revoked_certs": bool(auto_d.get("tidy_revoked_certs", False)),
+            },
+            "unreadable": list(self.unreadable),
+        }
+        return ctx.record(PKI, f"{base} {mount}", data)
+
+    def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        kv = self.client.secrets.kv.v2
+        folders = [""]
+        while folders:
+            folder = folders.pop(0)
+            self.unreadable = []
+            listed = self._try(f"{mount}/metadata/{folder}", kv.list_secrets, folder, mount_point=mount)
+            if listed is None:
+                empty_mount = folder == "" and self.unreadable[-1:] == [f"{mount}/metadata/: no such path"]
+                if not empty_mount:  # an empty mount answers LIST with 404
+                    yield ctx.error(KV, f"{base} {mount}/{folder}", "; ".join(self.unreadable))
+                continue
+            for key in sorted(str(k) for k in _data(listed).get("keys") or []):
+                if key.endswith("/"):
+                    folders.append(folder + key)
+                    continue
+                if budget[0] <= 0:
+                    yield ctx.error(KV, f"{base} {mount}/{folder}", "more secrets than max_secrets: the rest were not read")
+                    return
+                budget[0] -= 1
+                yield self._kv_secret(base, mount, folder + key)
+
+    def _kv_secret(self, base: str, mount: str, path: str) -> EvidenceRecord:
+        ctx = self.context
+        resource = f"{base} {mount}/{path}"
+        self.unreadable = []
+        meta = self._try(f"{mount}/metadata/{path}", self.client.secrets.kv.v2.read_secret_metadata, path, mount_point=mount)
+        if meta is None:
+            return ctx.error(KV, resource, "; ".join(self.unreadable))
+        d = _data(meta)
+        versions = d.get("versions") or {}
+        current = int(d.get("current_version") or 0)
+        cur = versions.get(str(current)) or {}
+        return ctx.record(KV, resource, {
+            "mount": mount,
+            "path": path,
+            "current_version": current,
+            "oldest_version": int(d.get("oldest_version") or 0),
+            "versions": len(versions),
+            "max_versions": int(d.get("max_versions") or 0),
+            "created_time": timestamp(d.get("created_time")),
+            "updated_time": timestamp(d.get("updated_time")),
+            "current_created_time": timestamp(cur.get("created_time")),
+            "current_deleted": bool(cur.get("deletion_time")) or bool(cur.get("destroyed", False)),
+            "delete_version_after": seconds(d.get("delete_version_after")),
+            "custom_metadata_keys": sorted((d.get("custom_metadata") or {}).keys()),
+        })
+
+
+def _role(name: str, d: Mapping[str, Any]) -> dict[str, Any]:
+    domains = d.get("allowed_domains") or []
+    return {
+        "name": name,
+        "allow_any_name": bool(d.get("allow_any_name", False)),
+        "allow_subdomains": bool(d.get("allow_subdomains", False)),
+        "allow_glob_domains": bool(d.get("allow_glob_domains", False)),
+        "allow_bare_domains": bool(d.get("allow_bare_domains", False)),
+        "allow_localhost": bool(d.get("allow_localhost", False)),
+        "allow_ip_sans": bool(d.get("allow_ip_sans", False)),
+        "allow_wildcard_certificates": bool(d.get("allow_wildcard_certificates", False)),
+        "enforce_hostnames": bool(d.get("enforce_hostnames", False)),
+        "allowed_domains": [str(x) for x in (domains if isinstance(domains, list) else [domains])],
+        "key_type": d.get("key_type"),
+        "key_bits": int(d.get("key_bits") or 0),
+        "ttl": seconds(d.get("ttl")),
+        "max_ttl": seconds(d.get("max_ttl")),
+        "server_flag": bool(d.get("server_flag", False)),
+        "client_flag": bool(d.get("client_flag", False)),
+        "code_signing_flag": bool(d.get("code_signing_flag", False)),
+        "no_store": bool(d.get("no_store", False)),
+    }
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:200] or type(exc).__name__).replace("1 error occurred: * ", "")

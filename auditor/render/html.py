@@ -1,0 +1,48 @@
+"""The HTML sign-off report: one self-contained file (inline CSS and SVG, no script, no fetch).
+
+The template is package data (auditor/render/templates/), read through importlib.resources and
+rendered by Jinja2 with autoescaping on: every value from the findings document is text, and
+nothing from it is ever marked safe.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from auditor.models import ScanResult
+from auditor.render.interface import Renderer
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATE_PACKAGE = "auditor.render"
+
+
+def _load_template(name: str) -> str:
+    return resources.files(TEMPLATE_PACKAGE).joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+class HtmlRenderer(Renderer):
+    name = "html"
+
+    def render(self, result: ScanResult) -> str:
+        from auditor.render.sections import ITEM_STATUS_TEXT, STATUS_COLOR, build_view
+
+        view = build_view(result, self.options)
+        template = environment().get_template("report.html.j2")
+        return template.render(view=view, colors=STATUS_COLOR, status_text=ITEM_STATUS_TEXT) + "\n"

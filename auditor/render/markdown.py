@@ -1,0 +1,117 @@
+"""The sign-off report as Markdown (GitHub-flavoured tables), for merge requests and wikis."""
+
+from __future__ import annotations
+
+import re
+
+from auditor.models import ScanResult, Status
+from auditor.render.interface import Renderer
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+
+
+def md(text: object) -> str:
+    """Text safe inside a Markdown table cell: specials escaped, one line."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out.extend("| " + " | ".join(row) + " |" for row in rows)
+    return out
+
+
+class MarkdownRenderer(Renderer):
+    name = "md"
+
+    def render(self, result: ScanResult) -> str:
+        from auditor.render.sections import build_view
+
+        v = build_view(result, self.options)
+        target = result.target
+        out = [
+            f"# Security sign-off report: {md(target.get('name', ''))}",
+            "",
+            f"Policy {md(', '.join(result.policies))} · evaluated {md(result.evaluated_at)} · "
+            f"{md(result.tool.get('name', 'auditor'))} {md(result.tool.get('version', ''))}",
+            "",
+            "## Verdict",
+            "",
+            f"**{'READY' if v.ready else 'NOT READY'}**: {md(v.why)}.",
+            "",
+        ]
+        if v.failures:
+            out += table(
+                ["Severity", "Rule", "Resource", "Message"],
+                [[f.severity.value, md(f.rule_id), md(f.resource), md(f.message)] for f in (r.finding for r in v.failures)],
+            )
+            out.append("")
+        out += ["## Results by area and severity", ""]
+        for title, counts in (("Area", v.by_area), ("Severity", v.by_severity)):
+            out += table(
+                [title, *v.statuses, "total"],
+                [[md(name), *(str(c.get(s, 0)) for s in v.statuses), str(sum(c.values()))] for name, c in counts.items()],
+            )
+            out.append("")
+        out += ["## Security checklist", ""]
+        if result.checklist is None:
+            out += ["The policy names no checklist.", ""]
+        for section, items in v.checklist:
+            out += [f"### {md(section)}", ""]
+            rows: list[list[str]] = []
+            for row in items:
+                evidence = "; ".join(
+                    f"{md(g.rule_id)}: " + ", ".join(
+                        [f"{r.finding.status.value} {md(r.finding.resource)}" for r in g.problems]
+                        + ([f"{len(g.passes)} pass"] if g.passes else [])
+                    )
+                    for g in row.by_rule()
+                )
+                rows.append([md(row.item.text), f"`{row.item.id}`", row.status, evidence or "—"])
+            out += table(["Item", "Id", "Status", "Evidenced by"], rows)
+            out.append("")
+        out += ["## Findings by area", ""]
+        for area, refs in v.areas:
+            out += [f"### {md(area)}", ""]
+            for ref in refs:
+                f = ref.finding
+                out.append(f"- **{f.status.value.upper()}** {f.severity.value} `{md(f.rule_id)}` {md(f.resource)}: {md(f.message)}")
+                if f.status is not Status.PASS:
+                    if f.remediation:
+                        out.append(f"  - Remediation: {md(f.remediation)}")
+                    evidence = ", ".join(f.evidence) or "none collected"
+                    out.append(f"  - Evidence: {md(evidence)}" + (f" at {md(f.pointer)}" if f.pointer else ""))
+                if f.waiver:
+                    out.append(f"  - Waived until {md(f.waiver.expires)} by {md(f.waiver.approver)}: {md(f.waiver.reason)}")
+            out.append("")
+        out += ["## Waivers", ""]
+        waiver_rows = [
+            [state, md(w.waiver.rule), md(w.waiver.resource), md(w.waiver.expires), md(w.waiver.approver), md(w.waiver.reason)]
+            for state, rows in (("active", v.waivers), ("expired", v.expired))
+            for w in rows
+        ]
+        out += table(["State", "Rule", "Resource", "Expires", "Approved by", "Reason"], waiver_rows) if waiver_rows else ["No waiver applies."]
+        out += ["", "## Evidence collection", ""]
+        if result.collection_errors:
+            out += table(
+                ["Source", "Resource", "Error", "Required"],
+                [[md(e.source), md(e.resource), md(e.error or ""), "yes" if e.required else "no"] for e in result.collection_errors],
+            )
+        else:
+            out.append("Every evidence source was collected without error.")
+        out += ["", "## Scan", ""]
+        out += table(["", ""], [[md(label), md(value)] for label, value in v.metadata])
+        out += ["", "## Sign-off", ""]
+        rows = []
+        for s in v.signoffs:
+            c = s.check
+            if c is None:
+                rows.append([s.label, "not signed", "", "", "", ""])
+            else:
+                state = "valid" if c.ok else "; ".join(c.problems)
+                rows.append([s.label, md(c.decision), md(f"{c.signer} {c.fingerprint}".strip()), md(c.signed_at), md(c.comment), md(state)])
+        for c in v.extra_signoffs:
+            rows.append([md(c.role), md(c.decision), md(c.fingerprint), md(c.signed_at), md(c.comment), md("; ".join(c.problems) or "valid")])
+        out += table(["Role", "Decision", "Signed by", "Date", "Comment", "Signature"], rows)
+        return "\n".join(out) + "\n"

@@ -1,0 +1,271 @@
+"""What a sign-off report shows, computed once for the HTML, PDF and Markdown renderers.
+
+The renderers only lay this out: the verdict, counts and their chart, the checklist with each
+item's status and the findings that evidence it, findings by area, waivers, scan metadata and
+the sign-off block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from auditor.models import ChecklistItem, Finding, ScanResult, Severity, Status, Waiver
+from auditor.render.interface import RenderOptions
+from auditor.render.text import verdict
+from auditor.signoff.model import ROLES, SignoffCheck
+
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED, Status.PASS)
+STATUS_COLOR = {
+    "pass": "#2e7d32",
+    "fail": "#c62828",
+    "error": "#e65100",
+    "not-evaluated": "#6a1b9a",
+    "waived": "#1565c0",
+}
+
+# The status of a checklist item, derived from the findings that evidence it.
+ITEM_FAIL = "fail"
+ITEM_INCOMPLETE = "incomplete"
+ITEM_WAIVED = "waived"
+ITEM_PASS = "pass"  # noqa: S105 - a status, not a password
+ITEM_MANUAL = "manual"
+ITEM_STATUS_TEXT = {
+    ITEM_FAIL: "a rule evidencing it fails",
+    ITEM_INCOMPLETE: "evidence missing or unreadable: not a pass",
+    ITEM_WAIVED: "fails, but under a current waiver",
+    ITEM_PASS: "every finding evidencing it passes",
+    ITEM_MANUAL: "no rule evidences it: a person checks it",
+}
+
+
+def item_status(findings: Sequence[Finding]) -> str:
+    """fail > incomplete (error, not evaluated) > waived > pass; manual when nothing evidences it."""
+    if not findings:
+        return ITEM_MANUAL
+    statuses = {f.status for f in findings}
+    if Status.FAIL in statuses:
+        return ITEM_FAIL
+    if statuses & {Status.ERROR, Status.NOT_EVALUATED}:
+        return ITEM_INCOMPLETE
+    if Status.WAIVED in statuses:
+        return ITEM_WAIVED
+    return ITEM_PASS
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A finding with its anchor in the report."""
+
+    anchor: str
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    item: ChecklistItem
+    status: str
+    refs: tuple[Ref, ...]
+
+    def by_rule(self) -> list[RuleGroup]:
+        """The evidencing findings grouped by rule: the ones that did not pass, and the passes."""
+        groups: dict[str, list[Ref]] = {}
+        for ref in self.refs:
+            groups.setdefault(ref.finding.rule_id, []).append(ref)
+        out = []
+        for rule_id, refs in sorted(groups.items()):
+            refs.sort(key=lambda r: STATUS_ORDER.index(r.finding.status))
+            passes = tuple(r for r in refs if r.finding.status is Status.PASS)
+            out.append(RuleGroup(rule_id, tuple(r for r in refs if r.finding.status is not Status.PASS), passes))
+        return out
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    rule_id: str
+    problems: tuple[Ref, ...]
+    passes: tuple[Ref, ...]
+
+
+@dataclass(frozen=True)
+class Segment:
+    status: str
+    count: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    total: int
+    y: float
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Geometry of a horizontal stacked bar chart (drawn as inline SVG)."""
+
+    title: str
+    bars: tuple[Bar, ...]
+    width: int
+    height: int
+    label_width: int
+    bar_height: int
+
+
+def chart(title: str, rows: Mapping[str, Mapping[str, int]], *, width: int = 520) -> Chart:
+    label_width, bar_height, gap = 110, 18, 8
+    shown = [(name, counts) for name, counts in rows.items() if any(counts.values())]
+    scale = max((sum(c.values()) for _, c in shown), default=0) or 1
+    span = width - label_width - 40
+    bars = []
+    for i, (name, counts) in enumerate(shown):
+        x = float(label_width)
+        segments = []
+        for status in STATUS_ORDER:
+            n = counts.get(status.value, 0)
+            if n:
+                w = span * n / scale
+                segments.append(Segment(status.value, n, round(x, 2), round(max(w, 1.0), 2)))
+                x += w
+        bars.append(Bar(name, sum(counts.values()), i * (bar_height + gap), tuple(segments)))
+    height = max(len(bars) * (bar_height + gap), bar_height)
+    return Chart(title, tuple(bars), width, height, label_width, bar_height)
+
+
+@dataclass(frozen=True)
+class WaiverRow:
+    waiver: Waiver
+    days_left: int | None
+    """Days from the evaluation to the expiry (negative once expired); None if unparseable."""
+    refs: tuple[Ref, ...]
+
+
+@dataclass(frozen=True)
+class SignoffRow:
+    role: str
+    label: str
+    check: SignoffCheck | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    result: ScanResult
+    ready: bool
+    why: str
+    failures: tuple[Ref, ...]
+    charts: tuple[Chart, ...]
+    by_area: Mapping[str, Mapping[str, int]]
+    by_severity: Mapping[str, Mapping[str, int]]
+    checklist: tuple[tuple[str, tuple[ChecklistRow, ...]], ...]
+    checklist_counts: Mapping[str, int]
+    areas: tuple[tuple[str, tuple[Ref, ...]], ...]
+    waivers: tuple[WaiverRow, ...]
+    expired: tuple[WaiverRow, ...]
+    metadata: tuple[tuple[str, str], ...]
+    signoffs: tuple[SignoffRow, ...]
+    extra_signoffs: tuple[SignoffCheck, ...]
+    """Sign-offs for roles outside the four technical ones (shown, never dropped)."""
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return tuple(s.value for s in STATUS_ORDER)
+
+
+def _days_left(expires: str, evaluated_at: str) -> int | None:
+    try:
+        day = dt.date.fromisoformat(expires[:10])
+        when = dt.datetime.fromisoformat(evaluated_at.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+    return (day - when).days
+
+
+def build_view(result: ScanResult, options: RenderOptions | None = None) -> ReportView:
+    opts = options or RenderOptions()
+    refs = tuple(Ref(f"f-{i + 1}", f) for i, f in enumerate(result.findings))
+    ready, why = verdict(result)
+    failing = [r for r in refs if r.finding.status is Status.FAIL]
+    failing.sort(key=lambda r: (-r.finding.severity.rank, r.finding.rule_id, r.finding.resource))
+
+    summary = result.summary
+    by_severity = {s.value: summary.by_severity[s.value] for s in Severity}
+
+    sections: dict[str, list[ChecklistRow]] = {}
+    counts: dict[str, int] = dict.fromkeys(ITEM_STATUS_TEXT, 0)
+    if result.checklist is not None:
+        for item in result.checklist.items:
+            evidencing = tuple(r for r in refs if item.id in r.finding.references.get("checklist", ()))
+            status = item_status([r.finding for r in evidencing])
+            counts[status] += 1
+            sections.setdefault(item.section, []).append(ChecklistRow(item, status, evidencing))
+
+    areas: dict[str, list[Ref]] = {}
+    for ref in refs:
+        areas.setdefault(ref.finding.area, []).append(ref)
+    for items in areas.values():
+        items.sort(key=lambda r: (STATUS_ORDER.index(r.finding.status), -r.finding.severity.rank, r.finding.rule_id, r.finding.resource))
+
+    waived: dict[tuple[str, str, str], list[Ref]] = {}
+    waiver_of: dict[tuple[str, str, str], Waiver] = {}
+    for ref in refs:
+        w = ref.finding.waiver
+        if ref.finding.status is Status.WAIVED and w is not None:
+            key = (w.policy, w.rule, w.resource)
+            waived.setdefault(key, []).append(ref)
+            waiver_of[key] = w
+    waivers = tuple(
+        WaiverRow(waiver_of[k], _days_left(waiver_of[k].expires, result.evaluated_at), tuple(v))
+        for k, v in sorted(waived.items())
+    )
+    expired = tuple(
+        WaiverRow(
+            e.waiver,
+            _days_left(e.waiver.expires, result.evaluated_at),
+            tuple(r for r in refs if r.finding.rule_id == e.waiver.rule and r.finding.status is Status.FAIL),
+        )
+        for e in result.expired_waivers
+    )
+
+    target = result.target
+    metadata = [
+        ("Target", str(target.get("name", ""))),
+        ("Environment", str(target.get("environment", "") or "—")),
+        ("Tags", ", ".join(str(t) for t in target.get("tags", ())) or "—"),
+        ("Policy packs", ", ".join(result.policies)),
+        ("Fails on", f"{result.fail_on.value} and above"),
+        ("Evaluated at", result.evaluated_at),
+        ("Tool", f"{result.tool.get('name', 'auditor')} {result.tool.get('version', '')}".strip()),
+        ("Rules digest (SHA-256)", result.tool.get("rules_digest", "")),
+        ("Rules applied", str(len(result.rules) or len({f.rule_id for f in result.findings}))),
+        ("Evidence bundle (SHA-256)", result.bundle_digest),
+    ]
+    if result.checklist is not None:
+        metadata.append(("Checklist", f"{result.checklist.title} ({result.checklist.id})"))
+    if opts.result_sha256:
+        metadata.append(("Findings document (SHA-256)", opts.result_sha256))
+
+    by_role = {c.role: c for c in opts.signoffs}
+    signoffs = tuple(SignoffRow(role, label, by_role.get(role)) for role, label in ROLES.items())
+    extra = tuple(c for c in opts.signoffs if c.role not in ROLES)
+
+    return ReportView(
+        result=result,
+        ready=ready,
+        why=why,
+        failures=tuple(failing),
+        charts=(chart("By area", summary.by_area), chart("By severity", by_severity)),
+        by_area=summary.by_area,
+        by_severity=by_severity,
+        checklist=tuple((name, tuple(rows)) for name, rows in sections.items()),
+        checklist_counts=counts,
+        areas=tuple((name, tuple(items)) for name, items in sorted(areas.items())),
+        waivers=waivers,
+        expired=expired,
+        metadata=tuple(metadata),
+        signoffs=signoffs,
+        extra_signoffs=extra,
+    )

@@ -1,0 +1,57 @@
+"""Reading a findings document back (what `auditor scan --format json` wrote) for reports,
+sign-off and verification: located one-line errors for anything that is not one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError
+from auditor.fsutil import read_user_file
+from auditor.loader.schema import validate_value
+from auditor.models import ScanResult, sha256_hex
+
+FORMAT = "auditor-findings"
+MAX_RESULT_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    path: Path
+    raw: bytes
+    document: dict[str, Any]
+    result: ScanResult
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(self.raw)
+
+
+def parse_document(text: str, *, file: str) -> dict[str, Any]:
+    """The decoded, schema-valid findings document in `text`, or a located ConfigError."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(
+            f'not an auditor findings document (no "format": "{FORMAT}"; '
+            "write one with `auditor scan --format json -o FILE`)",
+            file=file,
+        )
+    validate_value(doc, "findings", file=file)
+    return doc
+
+
+def read_result(path: Path) -> ResultFile:
+    file = str(path)
+    text = read_user_file(path, max_bytes=MAX_RESULT_BYTES, what="findings document")
+    raw = path.read_bytes()
+    doc = parse_document(text, file=file)
+    try:
+        result = ScanResult.from_dict(doc)
+    except (KeyError, ValueError, TypeError) as exc:  # the schema should have caught it
+        raise ConfigError(f"not a valid findings document: {exc}", file=file) from None
+    return ResultFile(Path(path), raw, doc, result)

@@ -1,0 +1,382 @@
+"""`auditor schedule export`: the inventory's schedules as systemd units, a NixOS module or
+Kubernetes CronJobs, so the host's own scheduler can run the scans instead of `auditor serve`.
+
+Each schedule becomes one scan command (`auditor scan --target NAME` or `--tag TAG`). The
+systemd and NixOS forms share one set of service settings: a oneshot service under a dynamic
+user that may read every file (CAP_DAC_READ_SEARCH) but write only its state folder, where
+the history lives. The CronJobs follow the Pod Security Standards "restricted" profile.
+Files are written atomically, and an existing file that differs is never overwritten unless
+asked (`force`); the result says which files were written, unchanged or overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditor.errors import ConfigError
+from auditor.fsutil import atomic_write
+from auditor.schedule import Schedule
+
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+POD_INVENTORY = "/etc/auditor/auditor.yaml"
+POD_USER = 10001
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    executable: str = "/usr/bin/auditor"
+    """The auditor command on the host (systemd, NixOS)."""
+    inventory: str | None = None
+    """The inventory's absolute path; None for the embedded demo (no --inventory)."""
+    timeout: float = 600.0
+    """Seconds one target's scan may take."""
+    retries: int = 2
+    jitter: float = 300.0
+    """Largest random delay of a timer (RandomizedDelaySec)."""
+    image: str = ""
+    """Container image (Kubernetes); pin it by digest: name@sha256:..."""
+    namespace: str = "auditor"
+    configmap: str = "auditor-inventory"
+    """ConfigMap holding auditor.yaml, mounted at /etc/auditor."""
+    history_secret: str = "auditor-history"  # noqa: S105 - a Secret's name, not a secret
+    """Secret whose key `url` is the PostgreSQL URL of the shared history."""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    action: str
+    """written, unchanged or overwritten."""
+
+
+def scan_command(schedule: Schedule, opts: ExportOptions, *, inventory: str | None) -> list[str]:
+    args = ["scan", *schedule.scan_args()]
+    if inventory:
+        args += ["--inventory", inventory]
+    if schedule.kind == "tag":
+        args += ["--timeout", f"{int(opts.timeout)}s"]
+    return args
+
+
+def _deadline(schedule: Schedule, opts: ExportOptions) -> int:
+    """Seconds one run of `schedule` may take: its targets, four at a time, plus a margin."""
+    return int(opts.timeout * math.ceil(len(schedule.targets) / 4) + 60)
+
+
+# -- systemd and NixOS ------------------------------------------------------------------------
+
+
+def _systemd_quote(token: str) -> str:
+    """A token for ExecStart=: specifiers (%) and variables ($) escaped, quoted when needed."""
+    token = token.replace("%", "%%").replace("$", "$$")
+    if _SAFE_TOKEN.match(token):
+        return token
+    return '"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def service_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str | list[str]]:
+    """The [Service] settings of one schedule's unit, shared by the systemd and NixOS forms."""
+    command = [opts.executable, *scan_command(schedule, opts, inventory=opts.inventory)]
+    return {
+        "Type": "oneshot",
+        "ExecStart": " ".join(_systemd_quote(t) for t in command),
+        "SuccessExitStatus": "1",
+        "TimeoutStartSec": f"{_deadline(schedule, opts)}s",
+        "Environment": [
+            "AUDITOR_DB=%S/auditor/history.sqlite",
+            "AUDITOR_CACHE_DIR=%C/auditor",
+            "AUDITOR_NO_PROGRESS=1",
+        ],
+        "EnvironmentFile": "-/etc/auditor/auditor.env",
+        "DynamicUser": "yes",
+        "StateDirectory": "auditor",
+        "StateDirectoryMode": "0700",
+        "CacheDirectory": "auditor",
+        "UMask": "0077",
+        "AmbientCapabilities": "CAP_DAC_READ_SEARCH",
+        "CapabilityBoundingSet": "CAP_DAC_READ_SEARCH",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "read-only",
+        "PrivateTmp": "yes",
+        "ProtectKernelTunables": "yes",
+        "ProtectKernelModules": "yes",
+        "ProtectControlGroups": "yes",
+        "RestrictSUIDSGID": "yes",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "LockPersonality": "yes",
+        "SystemCallFilter": "@system-service",
+        "Nice": "10",
+        "IOSchedulingClass": "idle",
+    }
+
+
+def timer_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str]:
+    return {
+        "OnCalendar": schedule.cron.on_calendar(),
+        "RandomizedDelaySec": f"{int(opts.jitter)}s",
+        "AccuracySec": "1s",
+        "Persistent": "true",
+    }
+
+
+def _describe(schedule: Schedule) -> str:
+    return f"auditor compliance scan of {schedule.kind} {schedule.selector}"
+
+
+def _ini(settings: dict[str, str | list[str]] | dict[str, str]) -> list[str]:
+    lines = []
+    for key, value in settings.items():
+        for item in value if isinstance(value, list) else [value]:
+            lines.append(f"{key}={item}")
+    return lines
+
+
+def systemd_units(schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
+    files = []
+    for s in schedules:
+        unit = f"auditor-{s.name}"
+        head = f"# Written by `auditor schedule export --systemd` for schedule {s.name} ({s.cron.text}, UTC)."
+        service = [
+            head,
+            "# Exit 1 (failures found) is a result, not a failure of the unit; see docs/exit-codes.md.",
+            "[Unit]",
+            f"Description={_describe(s)}",
+            "Wants=network-online.target",
+            "After=network-online.target",
+            "",
+            "[Service]",
+            *_ini(service_settings(s, opts)),
+        ]
+        timer = [
+            head,
+            "[Unit]",
+            f"Description=schedule of the {_describe(s)}",
+            "",
+            "[Timer]",
+            *_ini(timer_settings(s, opts)),
+            f"Unit={unit}.service",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+        ]
+        files.append(ExportFile(f"{unit}.service", "\n".join(service) + "\n"))
+        files.append(ExportFile(f"{unit}.timer", "\n".join(timer) + "\n"))
+    return files
+
+
+def _nix_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
+    return f'"{escaped}"'
+
+
+def _nix_value(value: str | list[str]) -> str:
+    if isinstance(value, list):
+        return "[ " + " ".join(_nix_string(v) for v in value) + " ]"
+    if value in ("true", "false"):
+        return value
+    return _nix_string(value)
+
+
+def nixos_module(schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
+    lines = [
+        "# Written by `auditor schedule export --nixos`: auditor's scheduled compliance scans.",
+        "# Import it from configuration.nix: imports = [ ./auditor-schedules.nix ];",
+        "{ config, lib, pkgs, ... }:",
+        "{",
+    ]
+    for s in schedules:
+        unit = f"auditor-{s.name}"
+        lines += [
+            f"  # {s.name}: {s.cron.text} (UTC)",
+            f"  systemd.services.{_nix_string(unit)} = {{",
+            f"    description = {_nix_string(_describe(s))};",
+            '    wants = [ "network-online.target" ];',
+            '    after = [ "network-online.target" ];',
+            "    serviceConfig = {",
+            *(f"      {k} = {_nix_value(v)};" for k, v in service_settings(s, opts).items()),
+            "    };",
+            "  };",
+            f"  systemd.timers.{_nix_string(unit)} = {{",
+            f"    description = {_nix_string('schedule of the ' + _describe(s))};",
+            '    wantedBy = [ "timers.target" ];',
+            "    timerConfig = {",
+            *(f"      {k} = {_nix_value(v)};" for k, v in timer_settings(s, opts).items()),
+            "    };",
+            "  };",
+        ]
+    lines.append("}")
+    return [ExportFile("auditor-schedules.nix", "\n".join(lines) + "\n")]
+
+
+# -- Kubernetes -------------------------------------------------------------------------------
+
+
+def k8s_name(schedule: Schedule) -> str:
+    """A CronJob name: a DNS label of at most 52 characters (Kubernetes appends to it)."""
+    name = re.sub(r"[^a-z0-9-]", "-", f"auditor-{schedule.name}".lower()).strip("-")
+    if len(name) > 52:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{name[:43].rstrip('-')}-{digest}"
+    return name
+
+
+def cronjob(schedule: Schedule, opts: ExportOptions) -> dict[str, Any]:
+    if not opts.image:
+        raise ConfigError("a Kubernetes CronJob needs the auditor image: give --image NAME@sha256:DIGEST")
+    labels = {
+        "app.kubernetes.io/name": "auditor",
+        "app.kubernetes.io/component": "scheduled-scan",
+        "auditor/schedule": k8s_name(schedule).removeprefix("auditor-"),
+    }
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": POD_USER,
+        "runAsGroup": POD_USER,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container = {
+        "name": "auditor",
+        "image": opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["auditor"],
+        "args": scan_command(schedule, opts, inventory=POD_INVENTORY),
+        "env": [
+            {"name": "AUDITOR_DB", "valueFrom": {"secretKeyRef": {"name": opts.history_secret, "key": "url"}}},
+            {"name": "AUDITOR_CACHE_DIR", "value": "/tmp/auditor-cache"},  # noqa: S108 - an emptyDir
+            {"name": "AUDITOR_NO_PROGRESS", "value": "1"},
+            {"name": "HOME", "value": "/tmp"},  # noqa: S108
+        ],
+        "securityContext": restricted,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+        },
+        "volumeMounts": [
+            {"name": "inventory", "mountPath": "/etc/auditor", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+        ],
+    }
+    pod = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "hostNetwork": False,
+        "hostPID": False,
+        "hostIPC": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": POD_USER,
+            "runAsGroup": POD_USER,
+            "fsGroup": POD_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "inventory", "configMap": {"name": opts.configmap}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": k8s_name(schedule), "namespace": opts.namespace, "labels": labels},
+        "spec": {
+            "schedule": schedule.cron.kubernetes(),
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "backoffLimit": opts.retries,
+                    "activeDeadlineSeconds": _deadline(schedule, opts) * (opts.retries + 1),
+                    "podFailurePolicy": {
+                        "rules": [
+                            # 1 failures found, 2 bad configuration, 70 a bug: retrying will not help
+                            {"action": "FailJob", "onExitCodes": {"containerName": "auditor", "operator": "In", "values": [1, 2, 70]}},
+                            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                        ]
+                    },
+                    "template": {"metadata": {"labels": labels}, "spec": pod},
+                },
+            },
+        },
+    }
+
+
+def image_pinned(image: str) -> bool:
+    return bool(_DIGEST.search(image))
+
+
+def kubernetes_cronjobs(schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
+    files = []
+    for s in schedules:
+        head = (
+            f"# Written by `auditor schedule export --kubernetes` for schedule {s.name} ({s.cron.text}, UTC).\n"
+            f"# Needs: ConfigMap {opts.configmap} (auditor.yaml), Secret {opts.history_secret} (key url: the\n"
+            "# PostgreSQL history). Pod Security Standards: restricted.\n"
+        )
+        body = yaml.safe_dump(cronjob(s, opts), sort_keys=False, default_flow_style=False)
+        files.append(ExportFile(f"{k8s_name(s)}.cronjob.yaml", head + body))
+    return files
+
+
+FORMATS = {"systemd": systemd_units, "nixos": nixos_module, "kubernetes": kubernetes_cronjobs}
+
+
+def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
+    if not schedules:
+        raise ConfigError(
+            "the inventory has no schedules: give a target a `schedule` or add a `schedules` list"
+        )
+    return FORMATS[kind](schedules, opts)
+
+
+def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = False) -> list[Written]:
+    """Write every file into `folder` atomically. Refuses (before writing anything) when a file
+    exists with other content, unless `force`."""
+    plan: list[tuple[Path, bytes, str]] = []
+    for f in files:
+        path = folder / f.name
+        data = f.content.encode()
+        if path.is_dir():
+            raise ConfigError("is a folder", file=path)
+        if not path.exists():
+            action = "written"
+        elif path.read_bytes() == data:
+            action = "unchanged"
+        elif force:
+            action = "overwritten"
+        else:
+            raise ConfigError("exists with other content; not overwritten (use --force to replace it)", file=path)
+        plan.append((path, data, action))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder: {exc.strerror or exc}", file=folder) from None
+    for path, data, action in plan:
+        if action != "unchanged":
+            atomic_write(path, data)
+    return [Written(path, action) for path, _, action in plan]

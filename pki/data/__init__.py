@@ -1,0 +1,1 @@
+"""Data shipped with pki: certificate profiles (profiles/*.yaml)."""

@@ -1,0 +1,83 @@
+"""Atomic file writes for pki (its own: pki never imports auditor)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from pki.errors import PKIError
+
+
+class WriteError(PKIError):
+    """A file could not be written: `reason` about `path`."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, then rename.
+
+    The file has `mode` before any byte is written (0o600 for keys), and a failure leaves
+    no partial file behind: either the old content or the new, never half of it.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise WriteError(folder, "folder does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except PermissionError:
+        raise WriteError(folder, "permission denied: cannot write here") from None
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if sync_folder:
+        fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames in `folder` durable where the platform allows."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False) -> None:
+    """Write several files so that either all of them appear or none does.
+
+    Refuses (before writing anything) to replace an existing file unless `overwrite`.
+    Each value is (content, mode).
+    """
+    if not overwrite:
+        existing = [str(p) for p in files if p.exists()]
+        if existing:
+            raise WriteError(Path(existing[0]), "already exists; refusing to overwrite it")
+    written: list[Path] = []
+    try:
+        for path, (data, mode) in files.items():
+            atomic_write(path, data, mode=mode, sync_folder=False)
+            written.append(path)
+        for folder in {p.parent for p in files}:
+            fsync_folder(folder)
+    except BaseException:
+        if not overwrite:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        raise

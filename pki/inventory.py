@@ -1,0 +1,267 @@
+"""The CA's inventory of every certificate it issued: SQLite in `<CA>/inventory.sqlite`.
+
+The table layout is documented in docs/pki.md (readers such as auditor's PKI collector use it
+read-only). Writers hold the CA lock (see :mod:`pki.ca`), so two processes issuing at once are
+serialised and no row is lost; SQLite's own locking protects readers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from pki.errors import CAError
+from pki.keys import key_type_of, spki_sha256
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial            TEXT PRIMARY KEY,  -- lower-case hex, as `openssl x509 -serial` less zeros
+    node              TEXT NOT NULL,     -- node name for leaves, the CA's name for CAs
+    profile           TEXT NOT NULL,     -- root, intermediate, nats-server, ...
+    subject           TEXT NOT NULL,     -- RFC 4514
+    sans              TEXT NOT NULL,     -- JSON: {"dns": [...], "ip": [...]}
+    issuer            TEXT NOT NULL,     -- RFC 4514 subject of the issuer
+    issuer_serial     TEXT,              -- serial of the issuing CA certificate (NULL: self-signed)
+    not_before        TEXT NOT NULL,     -- RFC 3339 UTC, e.g. 2026-01-31T12:00:00Z
+    not_after         TEXT NOT NULL,
+    key_type          TEXT NOT NULL,     -- ecdsa-p256, ecdsa-p384, ed25519, rsa-3072, ...
+    key_fingerprint   TEXT NOT NULL,     -- SHA-256 of the DER SubjectPublicKeyInfo, hex
+    status            TEXT NOT NULL CHECK (status IN ('valid', 'revoked', 'superseded')),
+    revocation_reason TEXT,              -- CRL reason name when revoked
+    revoked_at        TEXT,              -- RFC 3339 UTC when revoked
+    issued_at         TEXT NOT NULL,     -- when the CA signed it (RFC 3339 UTC)
+    replaces          TEXT,              -- serial of the certificate this one renewed
+    pem               TEXT NOT NULL      -- the certificate
+);
+CREATE INDEX IF NOT EXISTS certificates_not_after ON certificates (status, not_after);
+CREATE INDEX IF NOT EXISTS certificates_node ON certificates (node, profile, status);
+"""
+COLUMNS = (
+    "serial", "node", "profile", "subject", "sans", "issuer", "issuer_serial", "not_before",
+    "not_after", "key_type", "key_fingerprint", "status", "revocation_reason", "revoked_at",
+    "issued_at", "replaces", "pem",
+)
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def serial_hex(serial: int) -> str:
+    return format(serial, "x")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One inventory row."""
+
+    serial: str
+    node: str
+    profile: str
+    subject: str
+    sans: dict[str, list[str]]
+    issuer: str
+    issuer_serial: str | None
+    not_before: str
+    not_after: str
+    key_type: str
+    key_fingerprint: str
+    status: str
+    revocation_reason: str | None
+    revoked_at: str | None
+    issued_at: str
+    replaces: str | None
+    pem: str
+
+    def state(self, now: dt.datetime) -> str:
+        """status, with 'expired' for a valid certificate past its notAfter."""
+        if self.status == "valid" and self.not_after <= rfc3339(now):
+            return "expired"
+        return self.status
+
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.pem.encode())
+
+    def summary(self, now: dt.datetime) -> dict[str, Any]:
+        data = {c: getattr(self, c) for c in COLUMNS if c != "pem"}
+        data["state"] = self.state(now)
+        return data
+
+
+def entry_for(
+    cert: x509.Certificate, *, node: str, profile: str, issuer_serial: str | None,
+    issued_at: dt.datetime, replaces: str | None = None,
+) -> Entry:
+    sans: dict[str, list[str]] = {"dns": [], "ip": []}
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = {"dns": ext.get_values_for_type(x509.DNSName),
+                "ip": [str(i) for i in ext.get_values_for_type(x509.IPAddress)]}
+    except x509.ExtensionNotFound:
+        pass
+    public = cert.public_key()
+    return Entry(
+        serial=serial_hex(cert.serial_number), node=node, profile=profile,
+        subject=cert.subject.rfc4514_string(), sans=sans, issuer=cert.issuer.rfc4514_string(),
+        issuer_serial=issuer_serial, not_before=rfc3339(cert.not_valid_before_utc),
+        not_after=rfc3339(cert.not_valid_after_utc), key_type=key_type_of(public),
+        key_fingerprint=spki_sha256(public), status="valid", revocation_reason=None,
+        revoked_at=None, issued_at=rfc3339(issued_at), replaces=replaces,
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+    )
+
+
+class Inventory:
+    """Access to `inventory.sqlite`. Use as a context manager; writes go through `transaction`."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        if not create and not path.is_file():
+            raise CAError(f"{path}: the CA inventory is missing")
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if create:
+                self.db.executescript(SCHEMA)
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise CAError(f"{path}: not a readable CA inventory ({exc})") from None
+        if version != str(SCHEMA_VERSION):
+            raise CAError(f"{path}: inventory schema version {version}, this tool reads {SCHEMA_VERSION}")
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Inventory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def add(self, entry: Entry) -> None:
+        values = [getattr(entry, c) for c in COLUMNS]
+        values[COLUMNS.index("sans")] = json.dumps(entry.sans, sort_keys=True)
+        try:
+            self.db.execute(
+                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
+                values,
+            )
+        except sqlite3.IntegrityError:
+            raise CAError(f"serial {entry.serial} is already in the inventory") from None
+
+    def add_many(self, entries: Sequence[Entry]) -> None:
+        """Bulk insert (one transaction): for imports and benchmarks."""
+        rows = []
+        for e in entries:
+            values = [getattr(e, c) for c in COLUMNS]
+            values[COLUMNS.index("sans")] = json.dumps(e.sans, sort_keys=True)
+            rows.append(values)
+        with self.transaction():
+            self.db.executemany(
+                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
+                rows,
+            )
+
+    def set_status(self, serial: str, status: str, *, reason: str | None = None, at: dt.datetime | None = None) -> None:
+        self.db.execute(
+            "UPDATE certificates SET status = ?, revocation_reason = ?, revoked_at = ? WHERE serial = ?",
+            (status, reason, rfc3339(at) if at else None, serial),
+        )
+
+    def get(self, serial: str) -> Entry | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM certificates WHERE serial = ?", (serial,)  # noqa: S608
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def current(self, node: str, profile: str, now: dt.datetime) -> list[Entry]:
+        """The node's valid, unexpired certificates of `profile`."""
+        return list(self._select(
+            "WHERE node = ? AND profile = ? AND status = 'valid' AND not_after > ? ORDER BY not_after DESC",
+            (node, profile, rfc3339(now)),
+        ))
+
+    def for_node(self, node: str) -> list[Entry]:
+        return list(self._select("WHERE node = ? ORDER BY issued_at DESC, serial", (node,)))
+
+    def entries(self, *, expiring_before: dt.datetime | None = None, now: dt.datetime | None = None,
+                status: str | None = None) -> Iterator[Entry]:
+        """All entries by notAfter; with `expiring_before`, only valid ones not yet expired at
+        `now` whose notAfter is before it."""
+        if expiring_before is not None:
+            assert now is not None
+            yield from self._select(
+                "WHERE status = 'valid' AND not_after > ? AND not_after <= ? ORDER BY not_after, serial",
+                (rfc3339(now), rfc3339(expiring_before)),
+            )
+            return
+        if status is not None:
+            yield from self._select("WHERE status = ? ORDER BY not_after, serial", (status,))
+            return
+        yield from self._select("ORDER BY not_after, serial", ())
+
+    def revoked_by(self, issuer_serial: str) -> list[Entry]:
+        return list(self._select(
+            "WHERE issuer_serial = ? AND status = 'revoked' ORDER BY revoked_at, serial", (issuer_serial,)
+        ))
+
+    def serials(self) -> set[str]:
+        return {str(r[0]) for r in self.db.execute("SELECT serial FROM certificates")}
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0])
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[Entry]:
+        cursor = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates {where}", params)  # noqa: S608
+        for row in cursor:
+            yield _entry(row)
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    data = dict(zip(COLUMNS, row, strict=True))
+    data["sans"] = json.loads(data["sans"])
+    return Entry(**data)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

@@ -1,0 +1,168 @@
+"""Certificate profiles as data: the shipped ones (pki/data/profiles/*.yaml) and a CA's own.
+
+A CA folder may hold `profiles/NAME.yaml`, which replaces the shipped profile of that name
+(for example to change a lifetime). Every field is checked; an error names the file and field.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from pki.errors import ProfileError
+from pki.keys import KEY_TYPES
+
+KINDS = ("root", "intermediate", "leaf")
+KEY_USAGES = (
+    "digitalSignature", "contentCommitment", "keyEncipherment", "dataEncipherment",
+    "keyAgreement", "keyCertSign", "cRLSign",
+)
+EKUS = {
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
+    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
+}
+_FIELDS = {
+    "name", "kind", "description", "lifetime_days", "key_type", "path_length", "key_usage",
+    "extended_key_usage", "organizational_unit", "require_san",
+}
+MAX_SHIPPED_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a certificate of one role looks like."""
+
+    name: str
+    kind: str
+    description: str
+    lifetime_days: int
+    key_type: str
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...] = ()
+    path_length: int | None = None
+    organizational_unit: str | None = None
+    require_san: bool = False
+    source: str = "shipped"
+
+    @property
+    def is_ca(self) -> bool:
+        return self.kind in ("root", "intermediate")
+
+
+def _shipped_dir() -> Any:
+    return resources.files("pki.data").joinpath("profiles")
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _shipped_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def parse_profile(text: str, source: str) -> Profile:
+    """Parse and check one profile document; errors name `source` and the field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ProfileError(f"{source}{where}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{source}: a profile is a mapping of fields")
+
+    def bad(field: str, why: str) -> ProfileError:
+        return ProfileError(f"{source}: field '{field}': {why}")
+
+    unknown = sorted(str(k) for k in data if k not in _FIELDS)
+    if unknown:
+        raise bad(unknown[0], f"unknown field (known: {', '.join(sorted(_FIELDS))})")
+    for required in ("name", "kind", "lifetime_days", "key_usage"):
+        if required not in data:
+            raise bad(required, "missing")
+    name, kind = data["name"], data["kind"]
+    if not isinstance(name, str) or not name or not name.replace("-", "").isalnum():
+        raise bad("name", "letters, digits and '-' only")
+    if kind not in KINDS:
+        raise bad("kind", f"one of {', '.join(KINDS)}")
+    days = data["lifetime_days"]
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+        raise bad("lifetime_days", "a whole number of days from 1 to 36500")
+    key_type = data.get("key_type", "ecdsa-p256")
+    if key_type not in KEY_TYPES:
+        raise bad("key_type", f"one of {', '.join(KEY_TYPES)}")
+    usages = _str_list(data["key_usage"], "key_usage", bad)
+    for u in usages:
+        if u not in KEY_USAGES:
+            raise bad("key_usage", f"'{u}' is not one of {', '.join(KEY_USAGES)}")
+    ekus = _str_list(data.get("extended_key_usage", []), "extended_key_usage", bad)
+    for e in ekus:
+        if e not in EKUS:
+            raise bad("extended_key_usage", f"'{e}' is not one of {', '.join(EKUS)}")
+    path_length = data.get("path_length")
+    if kind == "leaf":
+        if path_length is not None:
+            raise bad("path_length", "only CA profiles have a path length")
+        if "keyCertSign" in usages:
+            raise bad("key_usage", "a leaf profile cannot have keyCertSign")
+    else:
+        if isinstance(path_length, bool) or not isinstance(path_length, int) or path_length < 0:
+            raise bad("path_length", "a CA profile needs a path length of 0 or more")
+        if "keyCertSign" not in usages:
+            raise bad("key_usage", "a CA profile needs keyCertSign")
+    ou = data.get("organizational_unit")
+    if ou is not None and (not isinstance(ou, str) or not ou.strip()):
+        raise bad("organizational_unit", "a non-empty string")
+    require_san = data.get("require_san", False)
+    if not isinstance(require_san, bool):
+        raise bad("require_san", "true or false")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise bad("description", "a string")
+    return Profile(
+        name=name, kind=kind, description=description, lifetime_days=days, key_type=key_type,
+        key_usage=tuple(usages), extended_key_usage=tuple(ekus), path_length=path_length,
+        organizational_unit=ou, require_san=require_san, source=source,
+    )
+
+
+def _str_list(value: Any, field: str, bad: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad(field, "a list of names")
+    return list(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, source: str) -> Profile:
+    return parse_profile(text, source)
+
+
+def load_profile(name: str, ca_dir: Path | None = None) -> Profile:
+    """The profile `name`: the CA folder's own `profiles/NAME.yaml` first, else the shipped one."""
+    if ca_dir is not None:
+        own = ca_dir / "profiles" / f"{name}.yaml"
+        if own.is_file():
+            if own.stat().st_size > MAX_SHIPPED_BYTES:
+                raise ProfileError(f"{own}: larger than {MAX_SHIPPED_BYTES} bytes")
+            try:
+                text = own.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ProfileError(f"{own}: cannot read: {exc}") from None
+            return _named(_parse_cached(text, str(own)), name, str(own))
+    shipped = _shipped_dir().joinpath(f"{name}.yaml")
+    if not shipped.is_file():
+        known = shipped_names()
+        raise ProfileError(f"unknown profile '{name}' (known: {', '.join(known)})")
+    return _named(_parse_cached(shipped.read_text(encoding="utf-8"), f"profile {name}"), name, name)
+
+
+def _named(profile: Profile, name: str, source: str) -> Profile:
+    if profile.name != name:
+        raise ProfileError(f"{source}: field 'name': is '{profile.name}', the file is named '{name}'")
+    return profile

@@ -1,0 +1,75 @@
+"""Done when: `auditor history` and `auditor diff` show two scans of the demo node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def test_history_and_diff_show_two_scans_of_the_demo_node(tmp_path: Path) -> None:
+    env = {"AUDITOR_DB": str(tmp_path / "history.sqlite")}
+    first = run_cli("scan", "--target", "cim-prod-001", env=env)
+    assert first.code == 1 and "stored as scan 1" in first.err, first.err
+    # the second scan is evaluated after the CERT-006 waiver (2027-12-31) has lapsed
+    second = run_cli("scan", "--target", "cim-prod-001", "--at", "2028-01-02", env=env)
+    assert second.code == 1 and "stored as scan 2" in second.err, second.err
+
+    history = run_cli("history", "--target", "cim-prod-001", env=env)
+    assert history.code == 0, history.err
+    rows = [line.split() for line in history.out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["2", "1"]
+    assert "failures per area of cim-prod-001" in history.out and "certificates" in history.out
+
+    doc = json.loads(run_cli("history", "--target", "cim-prod-001", "--format", "json", env=env).out)
+    assert [s["id"] for s in doc["scans"]] == [2, 1]
+    assert doc["scans"][1]["origin"] == "scan" and len(doc["scans"][1]["bundle_digest"]) == 64
+
+    diff = run_cli("diff", "--target", "cim-prod-001", env=env)
+    assert diff.code == 0, diff.err
+    assert "scan 1" in diff.out and "scan 2" in diff.out
+    assert "CERT-006" in diff.out.split("new failures")[1].split("fixed")[0]
+    assert "trend per area" in diff.out
+
+    data = json.loads(run_cli("diff", "1", "2", "--format", "json", env=env).out)
+    new = {(c["rule_id"], c["resource"]) for c in data["new_failures"]}
+    assert ("CERT-006", "etc/nats/certs/monitor-legacy.pem") in new
+    assert data["before"]["id"] == 1 and data["after"]["id"] == 2
+    areas = {a["area"] for a in data["areas"]}
+    assert "certificates" in areas and areas <= {"certificates", "containers", "key-rotation", "gpg", "vault", "nats", "secrets", "yubikey", "pki", "host"}
+    assert data == json.loads(run_cli("diff", "2", "--format", "json", env=env).out)  # 2 vs the one before
+    assert run_cli("diff", env=env).out == diff.out  # the only target in the history
+
+
+def test_no_store_and_a_broken_history(tmp_path: Path) -> None:
+    env = {"AUDITOR_DB": str(tmp_path / "history.sqlite")}
+    run = run_cli("scan", "--target", "cim-prod-001", "--no-store", env=env)
+    assert run.code == 1 and "stored" not in run.err and not (tmp_path / "history.sqlite").exists()
+
+    # storing fails: the result is still printed and the exit code is still the scan's
+    broken = tmp_path / "not-a-db.sqlite"
+    broken.write_text("my notes\n" * 200)
+    run = run_cli("scan", "--target", "cim-prod-001", "--db", str(broken))
+    assert run.code == 1 and "Verdict: NOT READY" in run.out
+    assert "warning: the result was not stored" in run.err and "not an auditor history" in run.err
+    assert "Traceback" not in run.err and broken.read_text().startswith("my notes")
+
+
+def test_diff_and_history_errors_are_one_line(tmp_path: Path) -> None:
+    env = {"AUDITOR_DB": str(tmp_path / "history.sqlite")}
+    empty = run_cli("history", "--target", "cim-prod-001", env=env)
+    assert empty.code == 0 and "no scans of cim-prod-001" in empty.out
+    for args, fragment in (
+        (("diff",), "targets in"),
+        (("diff", "1", "2"), "no scan 1"),
+        (("diff", "1", "2", "3"), "at most two"),
+        (("history", "--limit", "0"), "--limit"),
+    ):
+        run = run_cli(*args, env=env)
+        assert run.code == 2 and fragment in run.err and len(run.err.strip().splitlines()) == 1, (args, run.err)
+    run_cli("scan", "--target", "cim-prod-001", env=env)
+    one = run_cli("diff", "--target", "cim-prod-001", env=env)
+    assert one.code == 2 and "has 1 stored scan" in one.err
+    check = run_cli("history", "--check", env=env)
+    assert check.code == 0 and "sound" in check.out

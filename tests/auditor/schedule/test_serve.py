@@ -1,0 +1,162 @@
+"""`auditor serve` for real: scheduled every second, stopped with SIGTERM and killed with
+SIGKILL in the middle of a scan, publishing regression events to a real NATS server and a
+real webhook on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from auditor.history.sqlite import SQLiteStore
+from tests.auditor.schedule.serving import Serve, demo_copy
+from tests.live import nats_server
+
+pytestmark = pytest.mark.slow
+
+STORED = r"scan (\d+) stored"
+
+
+def consistent(db: Path) -> list[int]:
+    """Open the history as a new reader would; check it; return the stored scan ids."""
+    with SQLiteStore(db) as store:
+        assert store.check() == []
+        entries = store.entries("cim-prod-001", limit=1000)
+        for e in entries:  # every stored scan reads back whole
+            result = store.result(e.id)
+            assert len(result.findings) == e.summary["total"]
+        return sorted(e.id for e in entries)
+
+
+def test_every_second_stores_scans_and_sigterm_loses_none(tmp_path: Path) -> None:
+    inventory = demo_copy(tmp_path)
+    db = tmp_path / "history.sqlite"
+    serve = Serve("--inventory", str(inventory), "--db", str(db), "--jitter", "0s")
+    try:
+        serve.wait_for(STORED, count=2)
+        serve.wait_for(r"scan started", count=3)  # a third scan is running now
+        serve.signal(signal.SIGTERM)
+        assert serve.wait() == 0, serve.log()
+        stored = sorted(int(m.group(1)) for m in serve.wait_for(STORED, count=2, timeout=1))
+        assert "stopped;" in serve.log()
+        assert consistent(db) == stored  # what the log says was stored is there, whole
+        assert len(stored) >= 2
+        assert serve.workers_alive() == []
+    finally:
+        serve.close()
+
+
+def test_sigkill_during_a_scan_leaves_the_history_consistent(tmp_path: Path) -> None:
+    inventory = demo_copy(tmp_path)
+    db = tmp_path / "history.sqlite"
+    serve = Serve("--inventory", str(inventory), "--db", str(db), "--jitter", "0s")
+    try:
+        serve.wait_for(STORED, count=2)
+        started = len(serve.wait_for(r"scan started", count=3))
+        serve.signal(signal.SIGKILL)
+        serve.wait()
+        seen = sorted(int(m.group(1)) for m in serve.wait_for(STORED, count=2, timeout=1))
+        ids = consistent(db)
+        assert set(seen) <= set(ids) and len(ids) <= started
+        deadline = time.monotonic() + 10  # the orphaned scan process notices and ends
+        while serve.workers_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert serve.workers_alive() == []
+    finally:
+        serve.close()
+    # the history goes on: a new writer appends after what survived
+    with SQLiteStore(db) as store:
+        assert store.save(store.result(ids[-1]), origin="scan", exit_code=1) > ids[-1]
+
+
+class Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Hook.received = []
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/auditor?token=query-secret-123"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str) -> None:
+    inventory = demo_copy(tmp_path)
+    node = tmp_path / "cim-prod-001"
+    db = tmp_path / "history.sqlite"
+    secret = "whsec-" + "9" * 20
+    with nats_server(tmp_path) as nats:
+
+        async def scenario() -> dict[str, Any]:
+            import nats as nats_py
+
+            nc = await nats_py.connect(nats.url, connect_timeout=5, allow_reconnect=False)
+            try:
+                sub = await nc.subscribe("audit.findings.>")
+                serve = Serve(
+                    "--inventory", str(inventory), "--db", str(db), "--jitter", "0s",
+                    "--nats", nats.url, "--webhook", webhook, "--threshold", "high",
+                    env={"AUDITOR_WEBHOOK_SECRET": secret},
+                )
+                try:
+                    await asyncio.to_thread(serve.wait_for, STORED, count=1)
+                    # plant a new problem: a second copy of the legacy certificate (no waiver)
+                    shutil.copy(node / "etc/nats/certs/monitor-legacy.pem", node / "etc/nats/certs/monitor-legacy-2.pem")
+                    msg = await sub.next_msg(timeout=60)
+                    await asyncio.to_thread(serve.wait_for, "regression event sent")
+                    serve.signal(signal.SIGTERM)
+                    assert await asyncio.to_thread(serve.wait) == 0
+                    log = serve.log()
+                finally:
+                    serve.close()
+            finally:
+                await nc.close()
+            assert msg.subject == "audit.findings.cim-prod-001"
+            event: dict[str, Any] = json.loads(msg.data)
+            assert nats.password not in log and "query-secret-123" not in log and secret not in log
+            return event
+
+        event = asyncio.run(scenario())
+    assert event["type"] == "auditor.regression" and event["target"] == "cim-prod-001"
+    assert event["threshold"] == "high"
+    new = {(f["rule_id"], f["resource"]) for f in event["new_failures"]}
+    assert ("CERT-004", "etc/nats/certs/monitor-legacy-2.pem") in new  # RSA-1024, high
+    assert all(f["severity"] in ("critical", "high") for f in event["new_failures"])
+    assert all(set(f) == {"rule_id", "title", "area", "severity", "resource", "message"} for f in event["new_failures"])
+    assert event["previous_scan_id"] < event["scan_id"]
+    # the same event was posted to the webhook, signed, and carries no secret
+    assert Hook.received, "the webhook got nothing"
+    headers, body = Hook.received[0]
+    posted = json.loads(body)
+    assert posted["new_failures"] == event["new_failures"]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["x-auditor-signature"] == expected
+    for value in (secret, nats.password, "query-secret-123"):
+        assert value.encode() not in body

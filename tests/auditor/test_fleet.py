@@ -1,0 +1,112 @@
+"""Fleet runs: every target in its own process, bounded concurrency, time limits, and one
+bad target never stopping the others."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from auditor.exitcodes import ExitCode
+from auditor.fleet import FleetOptions, run_fleet, worst_exit_code
+from auditor.history.sqlite import SQLiteStore
+from auditor.inventory.load import load_inventory
+from auditor.scan import EvaluateOptions
+from tests.auditor.schedule.serving import demo_copy
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+BAD_AND_HANGING = """\
+  - name: misconfigured
+    environment: production
+    tags: [cim]
+    policies: [no-such-pack]
+    root: cim-prod-001
+    sources:
+      - {collector: certificates, paths: [etc/nats/certs]}
+  - name: hanging
+    environment: production
+    tags: [cim]
+    policies: [cim-production]
+    root: cim-prod-001
+    sources:
+      - {collector: certificates, paths: [../blocked.pem]}
+"""
+
+
+def fleet_inventory(tmp: Path) -> Path:
+    inventory = demo_copy(tmp, extra_targets=BAD_AND_HANGING)
+    os.mkfifo(tmp / "blocked.pem")  # reading it blocks until a writer comes: never
+    return inventory
+
+
+def test_one_failing_target_never_stops_the_others(tmp_path: Path) -> None:
+    inventory = load_inventory(fleet_inventory(tmp_path))
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def progress(done: int, total: int, running: Sequence[str]) -> None:
+        with lock:
+            seen.append(len(running))
+        assert total == 3 and 0 <= done <= total
+
+    with SQLiteStore(tmp_path / "h.sqlite") as store:
+        fleet = run_fleet(
+            inventory.targets, EvaluateOptions(), FleetOptions(concurrency=2, timeout=4.0),
+            store=store, progress=progress,
+        )
+        stored = store.entries(None)
+    good, bad, hanging = fleet.runs
+    assert [r.target for r in fleet.runs] == ["cim-prod-001", "misconfigured", "hanging"]
+    assert good.exit_code == ExitCode.FINDINGS and good.result is not None and good.scan_id is not None
+    assert bad.exit_code == ExitCode.USAGE and "no-such-pack" in bad.error and bad.result is None
+    assert hanging.timed_out and hanging.exit_code == ExitCode.COLLECTION_FAILED and "timed out" in hanging.error
+    assert fleet.exit_code == ExitCode.USAGE  # the worst: a target that could not be scanned at all
+    assert [e.target for e in stored] == ["cim-prod-001"]
+    assert max(seen) <= 2  # never more than --concurrency at once
+
+
+def test_worst_exit_code_order() -> None:
+    assert worst_exit_code([]) == 0
+    assert worst_exit_code([0, 1, 0]) == 1
+    assert worst_exit_code([1, 3]) == 3
+    assert worst_exit_code([3, 2, 1]) == 2
+    assert worst_exit_code([2, 70]) == 70
+    assert worst_exit_code([0, 99]) == 99  # unknown codes count as the worst
+
+
+def test_cli_all_and_tag(tmp_path: Path) -> None:
+    inventory = str(fleet_inventory(tmp_path))
+    env = {"AUDITOR_DB": str(tmp_path / "h.sqlite")}
+    run = run_cli("scan", "--all", "--inventory", inventory, "--timeout", "4s", env=env)
+    assert run.code == 2, run.err
+    lines = run.out.splitlines()
+    assert lines[0].split()[:3] == ["target", "result", "exit"]
+    assert lines[1].split()[:3] == ["cim-prod-001", "NOT", "READY"]
+    assert "NOT SCANNED" in lines[2] and "TIMED OUT" in lines[3]
+    assert "misconfigured: " in run.out and "unknown policy pack 'no-such-pack'" in run.out
+    assert "exit code 2 (the worst of the targets)" in run.out
+
+    only_demo = run_cli("scan", "--tag", "demo", "--inventory", inventory, "--format", "json", env=env)
+    assert only_demo.code == 1, only_demo.err
+    import json
+
+    doc = json.loads(only_demo.out)
+    assert doc["format"] == "auditor-fleet" and [t["target"] for t in doc["targets"]] == ["cim-prod-001"]
+    assert doc["targets"][0]["result"]["target"]["name"] == "cim-prod-001"
+    assert doc["targets"][0]["scan_id"] == 2
+
+    for args, fragment in (
+        (("--tag", "nope"), "no target has tag 'nope'"),
+        (("--all", "--concurrency", "0"), "--concurrency"),
+        (("--all", "--timeout", "soon"), "--timeout"),
+        (("--all", "--bundle", "b.json"), "--bundle"),
+    ):
+        bad = run_cli("scan", "--inventory", inventory, *args, env=env)
+        assert bad.code == 2 and fragment in bad.err and "Traceback" not in bad.err, (args, bad.err)
+    both = run_cli("scan", "--target", "cim-prod-001", "--all", env=env)
+    assert both.code == 2 and "not allowed with" in both.err

@@ -1,0 +1,51 @@
+"""Speed of the report formats and of verify. Run: .venv/bin/python -m pytest tests/benchmarks -m benchmark -s
+
+A fleet-sized result (the demo's findings repeated to 5,000) rendered in every format, the PDF
+of the demo, and `verify` of the demo with two sign-offs. Figures only; nothing is asserted
+about time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from auditor.render import format_names, renderer
+from auditor.signoff.record import record_signoff
+from auditor.signoff.verify import verify
+from tests.auditor.render.reports import demo_scan
+from tests.gpg import LEADS, keyring
+
+pytestmark = pytest.mark.benchmark
+
+
+def test_render_every_format(tmp_path: Path) -> None:
+    scan = demo_scan(tmp_path)
+    base = scan.result.findings
+    findings = tuple(
+        dataclasses.replace(f, resource=f"{f.resource}#{i}") for i in range(5000 // len(base) + 1) for f in base
+    )[:5000]
+    big = dataclasses.replace(scan.result, findings=findings)
+    print()
+    for name in format_names():
+        result = scan.result if name == "pdf" else big
+        start = time.perf_counter()
+        out = renderer(name).document(result)
+        took = time.perf_counter() - start
+        print(f"{name:>6}: {took * 1000:8.0f} ms for {len(result.findings)} findings, {len(out) / 1024:8.0f} KiB")
+
+
+def test_verify_two_signoffs(tmp_path: Path) -> None:
+    scan = demo_scan(tmp_path)
+    with keyring(tmp_path, {r: LEADS[r] for r in ("security", "operations")}) as (home, keys):
+        start = time.perf_counter()
+        for role, fpr in keys.items():
+            record_signoff(scan.result_path, role=role, key=fpr, gnupghome=str(home))
+        signed = time.perf_counter() - start
+    start = time.perf_counter()
+    outcome = verify(scan.result_path)
+    took = time.perf_counter() - start
+    print(f"\nsignoff x2: {signed * 1000:.0f} ms; verify of 2 sign-offs: {took * 1000:.0f} ms (ok={outcome.ok})")

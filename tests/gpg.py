@@ -1,0 +1,46 @@
+"""Real OpenPGP keys for tests: a temporary GNUPGHOME with Ed25519 keys made by GnuPG itself."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def gpg_run(home: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return proc.stdout
+
+
+def make_key(home: Path, uid: str) -> str:
+    """Generate an Ed25519 signing key without a passphrase; return its fingerprint."""
+    gpg_run(home, "--quick-gen-key", uid, "ed25519", "sign", "never")
+    out = gpg_run(home, "--list-secret-keys", "--with-colons", uid)
+    return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
+
+
+@contextlib.contextmanager
+def keyring(folder: Path, uids: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A fresh GNUPGHOME holding one key per name: (home, {name: fingerprint}); agent stopped after."""
+    home = folder / "gnupg"
+    home.mkdir(mode=0o700)
+    try:
+        yield home, {name: make_key(home, uid) for name, uid in uids.items()}
+    finally:
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf:
+            subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30, check=False)
+
+
+LEADS = {
+    "infrastructure": "Ines Infra (Infrastructure Lead) <infra@cim.example.com>",
+    "security": "R. Okafor (Security Lead) <security@cim.example.com>",
+    "operations": "Olu Ops (Operations Lead) <ops@cim.example.com>",
+    "development": "Dev Lead (Development Lead) <dev@cim.example.com>",
+    "stranger": "Mallory (not a lead) <mallory@example.com>",
+}

