@@ -125,7 +125,7 @@ class SarifRenderer(Renderer):
                 "area": rule.area,
                 "severity": rule.severity.value,
                 "security-severity": SECURITY_SEVERITY[rule.severity],
-                "tags": ["security", rule.area, *rule.tags, *checklist],
+                "tags": list(dict.fromkeys(["security", rule.area, *rule.tags, *checklist])),
             },
         }
         if rule.description:

@@ -147,6 +147,18 @@ def test_kubernetes_cronjob_follows_pss_restricted(tmp_path: Path, inventory: Pa
     assert tag_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][:3] == ["scan", "--tag", "leaf-node"]
 
 
+@pytest.mark.parametrize("pack", ["pss-baseline", "pss-restricted"])
+def test_exported_cronjobs_pass_our_own_pss_pack(tmp_path: Path, inventory: Path, pack: str) -> None:
+    out = tmp_path / "k8s"
+    assert export(inventory, out, "--kubernetes", "--image", DIGEST).code == 0
+    run = run_cli("scan", "--path", str(out), "--policy", pack, "--format", "json", "--no-store")
+    assert run.code == 0, run.out + run.err
+    findings = json.loads(run.out)["findings"]
+    cronjobs = {f["resource"] for f in findings if "CronJob/" in f["resource"]}
+    assert len(cronjobs) == 2  # one per target schedule and one per tag schedule
+    assert [f for f in findings if f["status"] != "pass"] == []
+
+
 def test_kubernetes_needs_an_image_and_warns_when_unpinned(tmp_path: Path, inventory: Path) -> None:
     none = export(inventory, tmp_path / "a", "--kubernetes")
     assert none.code == 2 and "--image" in none.err and not (tmp_path / "a").exists()
