@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
 from pathlib import Path
 from typing import Any
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
-from auditor.evidence.kinds import data_errors
-from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
+from tests.collecting import collect_source
 from tests.secrets_corpus import nkey_seed
-
-NOW = dt.datetime.now(dt.UTC)
 
 
 def collect(root: Path, **options: Any) -> list[EvidenceRecord]:
-    source = SourceSpec("secrets", "leaks", True, options)
-    target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=root)
-    records = list(run_collector(CollectContext(target, source, NOW)))
-    for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
-    return records
+    return collect_source("secrets", root, options)
 
 
 def test_records_per_path_with_redacted_leaks(tmp_path: Path) -> None:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
-from auditor.evidence.kinds import data_errors
-from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
+from tests.collecting import collect_source
 from tests.sops_tool import Sops
-
-NOW = dt.datetime.now(dt.UTC)
 
 
 def collect(root: Path, **options: Any) -> dict[str, EvidenceRecord]:
-    source = SourceSpec("sops", "sops", True, {"paths": ["secrets"], **options})
-    target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=root)
-    records = list(run_collector(CollectContext(target, source, NOW)))
-    for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
-    return {r.resource: r for r in records}
+    return {r.resource: r for r in collect_source("sops", root, {"paths": ["secrets"], **options})}
 
 
 def data(record: EvidenceRecord) -> dict[str, Any]:
