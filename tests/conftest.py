@@ -31,6 +31,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ["AUDITOR_CACHE_DIR"] = str(cache)
     os.environ["AUDITOR_NO_PROGRESS"] = "1"
     os.environ["AUDITOR_DB"] = str(cache / "history.sqlite")  # never the user's own history
+    # trufflehog3's own virtualenv, made by `.ci/bootstrap --test` (else on first use)
+    os.environ.setdefault("AUDITOR_ENGINES_DIR", str(REPO / ".cache" / "engines"))
     yield
     if old is None:
         os.environ.pop("AUDITOR_CACHE_DIR", None)

@@ -24,6 +24,7 @@ from auditor.cli import (
     scan,
     schedule,
     schema,
+    secrets,
     signoff,
     targets,
     waivers,
@@ -32,6 +33,7 @@ from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
+    secrets,
 )
 
 

@@ -25,6 +25,8 @@ REGISTRY: dict[str, str] = {
     "nats-config": "auditor.collectors.nats_config:NatsConfigCollector",
     "nats-monitoring": "auditor.collectors.nats_monitoring:NatsMonitoringCollector",
     "nats-credentials": "auditor.collectors.nats_credentials:NatsCredentialsCollector",
+    "secrets": "auditor.collectors.secrets:SecretsCollector",
+    "sops": "auditor.collectors.sops:SopsCollector",
 }
 
 

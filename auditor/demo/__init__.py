@@ -10,6 +10,7 @@ copied to a cache folder ($AUDITOR_CACHE_DIR, else $XDG_CACHE_HOME/auditor, else
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -64,8 +65,10 @@ def demo_root() -> Path:
     try:
         shutil.copytree(source, work, dirs_exist_ok=True)
         from auditor.demo.build import build_node
+        from auditor.demo.sops_dates import date_sops_files
 
         build_node(work / DEMO_TARGET)
+        date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
         (work / ".built").write_text(json.dumps({"version": __version__}) + "\n")
         old = None
         if final.exists():

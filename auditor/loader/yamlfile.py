@@ -138,6 +138,14 @@ class _Walker:
                 self.walk(value_node, (*path, key), depth + 1)
 
 
+def _checked(node: yaml.Node, file: str) -> _Walker:
+    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded."""
+    walker = _Walker(file)
+    walker.size(node)
+    walker.walk(node, ())
+    return walker
+
+
 def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
     loader = _Loader(text)
     index = 0
@@ -149,9 +157,7 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
                 node = loader.get_node()
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
-                walker = _Walker(file)
-                walker.size(node)
-                walker.walk(node, ())
+                walker = _checked(node, file)
                 value = loader.construct_document(node)
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc, file)
@@ -204,3 +210,25 @@ def load_yaml(source: str | Path, *, text: str | None = None, max_bytes: int = M
             line=line,
         )
     return docs[0]
+
+
+def compose_yaml_nodes(text: str, file: str) -> list[yaml.Node]:
+    """The node trees of every document (tags, raw scalar text and marks), nothing constructed.
+
+    For readers that must see a scalar as it was written (sops values, whose MAC depends on
+    Go's YAML typing): same safe loader, same alias-bomb and depth limits; errors name the file.
+    """
+    loader = _Loader(text)
+    nodes: list[yaml.Node] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there was one
+                break
+            _checked(node, file)
+            nodes.append(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
+    finally:
+        loader.dispose()
+    return nodes

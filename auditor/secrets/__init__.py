@@ -1,0 +1,47 @@
+"""Secret-leakage scanning: detectors, the prefilter, our engine, trufflehog3, suppressions.
+
+`prepare()` turns user options (paths, a configuration file, baselines, custom rules) into a
+`ScanRequest`; `auditor.secrets.engines.run_engines` runs it with the chosen engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from auditor.secrets.config import ScanConfig, load_scan_config
+from auditor.secrets.custom import load_rules_file
+from auditor.secrets.detectors import builtin_detectors
+from auditor.secrets.engines import ScanRequest
+from auditor.secrets.scanner import Scanner
+from auditor.secrets.suppress import Suppressions, load_baseline
+
+
+def prepare(
+    paths: Sequence[Path],
+    *,
+    base: Path,
+    config: Path | None = None,
+    baselines: Sequence[Path] = (),
+    rules: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+    git: bool = False,
+    jobs: int = 0,
+) -> ScanRequest:
+    cfg = load_scan_config(config) if config is not None else ScanConfig()
+    custom = list(cfg.rules)
+    for path in rules:
+        custom.extend(load_rules_file(path))
+    loaded = [load_baseline(p) for p in baselines]
+    if cfg.baseline is not None:
+        loaded.append(cfg.baseline)
+    scanner = Scanner((*builtin_detectors(), *custom))
+    return ScanRequest(
+        paths=tuple(paths),
+        base=base,
+        git=git,
+        scanner=scanner,
+        suppress=Suppressions(cfg.allow, tuple(loaded)),
+        exclude=(*cfg.exclude, *exclude),
+        jobs=jobs,
+    )

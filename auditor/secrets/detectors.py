@@ -1,0 +1,365 @@
+"""The detectors: what a CIM node holds that must not leak, each confirmed by its structure.
+
+A detector has an *anchor* (a short pattern the multi-pattern prefilter looks for in one pass
+over the file), a full regular expression run only in a window around each anchor hit, and a
+`confirm` step that checks the structure (checksums, decoding, parsing) or weighs the context
+(the key a value is assigned to, its entropy, whether it is a placeholder). Anchors use the
+syntax Hyperscan and Python `re` share (no look-around, no back-references).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.secrets import structure
+
+CATEGORIES = (
+    "nkey-seed", "nats-creds", "private-key", "age-identity", "vault-token", "cloud-token",
+    "password", "url-credential", "jwt", "generic-secret", "sops-plaintext", "custom",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A confirmed secret in a buffer: the span of the secret and non-secret facts about it."""
+
+    rule: str
+    category: str
+    start: int
+    end: int
+    secret: bytes
+    confidence: str = "high"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileContext:
+    path: str
+    code: bool
+    """Source code: only quoted literals count as assigned values (not bare identifiers)."""
+
+
+Confirm = Callable[["Detector", re.Match[bytes], FileContext], Hit | None]
+
+
+@dataclass(frozen=True)
+class Detector:
+    id: str
+    category: str
+    description: str
+    anchor: bytes
+    regex: re.Pattern[bytes]
+    confirm: Confirm
+    before: int = 16
+    """How far before an anchor hit's end the full match may start."""
+    after: int = 256
+    """How far after an anchor hit's end the full match may end."""
+    priority: int = 0
+    """When two hits overlap, the higher priority one is kept (a .creds block over its seed)."""
+    walk_back: frozenset[int] = frozenset()
+    """If set, the full match is tried only at one place: from the anchor's end (just after the
+    `=` or `:` of an assignment) back over the operator, blanks and a quote, then over the run
+    of these bytes (the whole key of `db_password = ...`)."""
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def _simple(check: Callable[[str], Mapping[str, Any] | None], group: str = "secret", confidence: str = "high") -> Confirm:
+    def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+        secret = m.group(group)
+        facts = check(_text(secret))
+        if facts is None:
+            return None
+        return Hit(det.id, det.category, m.start(group), m.end(group), secret, confidence, dict(facts))
+
+    return confirm
+
+
+def _format_only(min_entropy: float = 3.0) -> Confirm:
+    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not."""
+
+    def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+        secret = m.group("secret")
+        body = _text(secret)
+        if structure.shannon_entropy(body) < min_entropy or _placeholder(body):
+            return None
+        return Hit(det.id, det.category, m.start("secret"), m.end("secret"), secret, "high", {})
+
+    return confirm
+
+
+PEM_MAX = 65536
+"""The longest private key block looked for (an RSA-16384 or OpenPGP key with subkeys fits)."""
+
+
+def _private_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The BEGIN line matched; the END line is found with a plain search (no backtracking)."""
+    data, label = m.string, m.group("label")
+    end_marker = b"-----END " + label + b"-----"
+    stop = data.find(end_marker, m.end(), m.end() + PEM_MAX)
+    if stop < 0:
+        return None
+    body = data[m.end():stop]
+    facts = structure.private_key(_text(label), _text(body))
+    if facts is None:
+        return None
+    secret = re.sub(rb"\s|\\n", b"", body)
+    return Hit(det.id, det.category, m.start(), stop + len(end_marker), secret, "high", facts)
+
+
+def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    seed = _text(m.group("seed"))
+    facts = structure.nkey_seed(seed)
+    if facts is None:
+        return None
+    jwt = m.group("jwt")
+    details = dict(facts)
+    if jwt:
+        jf = structure.jwt_facts(_text(jwt))
+        details["jwt"] = bool(jf)
+        if jf:
+            details.update({"nats_type": jf["nats_type"], "expired": jf["expired"]})
+    start = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
+    return Hit(det.id, det.category, start, m.end(), m.group("seed"), "high", details)
+
+
+def _jwt(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    facts = structure.jwt_facts(_text(m.group("secret")))
+    if facts is None:
+        return None
+    confidence = "high" if facts["signed"] and not facts["expired"] else "medium"
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), confidence, facts)
+
+
+def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    token = _text(m.group("secret"))
+    if structure.shannon_entropy(token[2:]) < 3.5 or structure.char_classes(token[2:]) < 2:
+        return None
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "medium",
+               {"format": "legacy (s.)"})
+
+
+# ---------------------------------------------------------------- assignments
+
+
+_CREDENTIAL_NAMES = (
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+)
+ASSIGNMENT_ANCHOR = (
+    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
+)
+_ASSIGNMENT = re.compile(
+    rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
+    rb"(?P<kq>[\"']?)[ \t]*(?P<op>:=|=>|=|:)[ \t]*"
+    rb"(?:(?P<q>\"|'|'')(?P<qv>[^\"'\r\n]{0,512}?)(?P=q)|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
+    re.IGNORECASE,
+)
+_PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
+_NOT_SECRET_KEY = re.compile(
+    r"(?i)(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
+    r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
+    r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
+    r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
+    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)$"
+)
+_PLACEHOLDER = re.compile(
+    r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
+    r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
+    r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
+    r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
+    r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
+)
+_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$)")
+_REFERENCE = re.compile(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
+_CODE_CALL = re.compile(r"[()\[\]]")
+
+
+def _placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
+    """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
+    v = value.strip()
+    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v):
+        return False, ""
+    if v.isdigit() or re.fullmatch(r"[0-9.]+", v):
+        return False, ""
+    if " " in v and not password:
+        return False, ""
+    if len(v.split()) > 3:  # prose, not a credential
+        return False, ""
+    entropy = structure.shannon_entropy(v)
+    classes = structure.char_classes(v)
+    if password:
+        if len(v) < 6:
+            return False, ""
+        if classes >= 2 and len(v) >= 8:
+            return True, "high"
+        return (True, "medium") if entropy >= 2.5 else (False, "")
+    # generic secret/token/key: entropy is a signal, weighed with the key name and the length
+    if len(v) >= 16 and entropy >= 3.5 and classes >= 2:
+        return True, "high" if entropy >= 4.0 else "medium"
+    return False, ""
+
+
+@functools.lru_cache(maxsize=4096)
+def key_kind(leaf: str) -> str:
+    """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
+    if _PASSWORD_KEY.search(leaf):
+        return "password"
+    return "" if _NOT_SECRET_KEY.search(leaf) else "secret"
+
+
+def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    key = _text(m.group("key"))
+    leaf = key.rsplit(".", 1)[-1]
+    kind = key_kind(leaf)
+    if not kind:
+        return None
+    quoted = m.group("qv") is not None
+    if not quoted and ctx.code:
+        return None
+    raw = m.group("qv") if quoted else m.group("bare")
+    assert raw is not None
+    value = _text(raw).rstrip()
+    if not quoted and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
+        return None
+    is_password = kind == "password"
+    ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
+    if not ok:
+        return None
+    group = "qv" if quoted else "bare"
+    start = m.start(group)
+    secret = raw.rstrip()
+    rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
+    return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
+
+
+def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    password = _text(m.group("secret"))
+    if _placeholder(password) or password.startswith(("$", "%", "{")) or len(password) < 3:
+        return None
+    if password.lower() in {"pass", "pwd", "user", "username", "port"}:
+        return None
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "high",
+               {"scheme": _text(m.group("scheme")).lower()})
+
+
+# ---------------------------------------------------------------- the catalogue
+
+KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
+       before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
+       walk_back: frozenset[int] = frozenset()) -> Detector:
+    return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority,
+                    walk_back)
+
+
+_B32 = rb"[A-Z2-7]"
+
+
+def builtin_detectors() -> tuple[Detector, ...]:
+    return (
+        _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
+           rb"S[ACNOPUX]" + _B32 + rb"{56}",
+           rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
+           _simple(structure.nkey_seed), before=64, after=4),
+        _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
+           rb"-----BEGIN USER NKEY SEED-----",
+           rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
+           rb"(?P<seedblock>-{3,}BEGIN USER NKEY SEED-{3,}\s*(?P<seed>S[A-Z2-7]{57})\s*-{3,}END USER NKEY SEED-{3,})",
+           _creds, before=8192, after=256, priority=10),
+        _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed)",
+           rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
+           rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
+           _private_key, before=64, after=16, priority=10),
+        _d("age-identity", "age-identity", "age secret key (Bech32 checksum checked)",
+           rb"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20}",
+           rb"(?P<secret>AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,4000})(?![02-9AC-HJ-NP-Z])",
+           _simple(structure.age_identity), before=64, after=4096, priority=5),
+        _d("vault-token", "vault-token", "HashiCorp Vault / OpenBao token (hvs., hvb., hvr.)",
+           rb"hv[sbr]\.[A-Za-z0-9_-]{24}",
+           rb"(?<![A-Za-z0-9_.-])(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
+           _format_only(3.5), before=40, after=400),
+        _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token",
+           rb"(?i)(vault|bao)[A-Za-z0-9_-]{0,12}token[\"']?[ \t]*[:=][ \t]*[\"']?s\.",
+           rb"(?i:(?:vault|bao)[A-Za-z0-9_-]{0,12}token)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
+           _vault_legacy, before=48, after=40),
+        _d("aws-access-key", "cloud-token", "AWS access key id",
+           rb"(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
+           rb"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])",
+           _format_only(3.0), before=24, after=4),
+        _d("aws-secret-key", "cloud-token", "AWS secret access key (assigned to aws_secret_access_key)",
+           rb"(?i)aws_?secret_?(access_?)?key[\"']?[ \t]*[:=]",
+           rb"(?i:aws_?secret_?(?:access_?)?key)[\"']?[ \t]*[:=]>?[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+           _format_only(4.0), before=40, after=64),
+        _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
+           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_)",
+           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9])",
+           _format_only(3.0), before=48, after=64),
+        _d("gitlab-token", "cloud-token", "GitLab personal access token",
+           rb"glpat-[A-Za-z0-9_-]{20}",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>glpat-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])", _format_only(3.0), before=32, after=64),
+        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-)",
+           rb"xox[baprs]-[0-9]{6,}-",
+           rb"(?P<secret>xox[baprs]-[0-9]{6,15}-[0-9A-Za-z-]{8,120})", _format_only(3.0), before=24, after=140),
+        _d("slack-webhook", "cloud-token", "Slack incoming webhook URL",
+           rb"hooks\.slack\.com/services/T[A-Z0-9]{6,}/",
+           rb"(?P<secret>hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32})",
+           _format_only(3.0), before=48, after=80),
+        _d("stripe-key", "cloud-token", "Stripe live secret or restricted key",
+           rb"[sr]k_live_[0-9a-zA-Z]{20}",
+           rb"(?P<secret>[sr]k_live_[0-9a-zA-Z]{20,120})(?![0-9a-zA-Z])", _format_only(3.0), before=32, after=128),
+        _d("google-api-key", "cloud-token", "Google API key",
+           rb"AIza[0-9A-Za-z_-]{35}",
+           rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
+        _d("openai-key", "cloud-token", "OpenAI API key",
+           rb"sk-[A-Za-z0-9_-]{0,80}T3BlbkFJ",
+           rb"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,160}T3BlbkFJ[A-Za-z0-9_-]{16,160})",
+           _format_only(3.0), before=200, after=180),
+        _d("anthropic-key", "cloud-token", "Anthropic API key",
+           rb"sk-ant-(api|admin)[0-9]{2}-",
+           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
+        _d("npm-token", "cloud-token", "npm access token",
+           rb"npm_[A-Za-z0-9]{36}",
+           rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4),
+        _d("pypi-token", "cloud-token", "PyPI API token",
+           rb"pypi-AgEIcHlwaS5vcmc",
+           rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320),
+        _d("sendgrid-key", "cloud-token", "SendGrid API key",
+           rb"SG\.[A-Za-z0-9_-]{22}\.",
+           rb"(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})", _format_only(3.0), before=28, after=48),
+        _d("digitalocean-token", "cloud-token", "DigitalOcean token",
+           rb"do[opr]_v1_[a-f0-9]{64}",
+           rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4),
+        _d("tailscale-key", "cloud-token", "Tailscale auth or API key",
+           rb"tskey-(auth|api|client)-[A-Za-z0-9]{8}",
+           rb"(?P<secret>tskey-(?:auth|api|client)-[A-Za-z0-9]{8,20}-[A-Za-z0-9]{16,64})", _format_only(3.0), before=32, after=100),
+        _d("azure-storage-key", "cloud-token", "Azure storage account key in a connection string",
+           rb"AccountKey=[A-Za-z0-9+/]{20}",
+           rb"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)", _format_only(4.0), before=40, after=100),
+        _d("jwt", "jwt", "JSON Web Token (decoded: alg, expiry, NATS claim type)",
+           rb"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
+           _jwt, before=4200, after=17500),
+        _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
+           rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
+           rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
+           _url_credential, before=220, after=80),
+        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, code)",
+           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=540, priority=-5,
+           flags=re.IGNORECASE, walk_back=KEY_BYTES),
+    )
+
+
+SOPS_ANCHOR = rb"(mac: ENC\[AES256_GCM|\"mac\": \"ENC\[AES256_GCM|sops_mac=ENC\[AES256_GCM|mac[ \t]*= ENC\[AES256_GCM)"
+"""A sops file's MAC line: the whole file is then parsed by the sops-plaintext check."""
