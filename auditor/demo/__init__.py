@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor import __version__
+from auditor.cache import cache_root
 
 if TYPE_CHECKING:
     from auditor.inventory.model import Inventory
@@ -31,24 +32,18 @@ MAX_AGE_SECONDS = 12 * 3600
 """A materialised demo older than this is rebuilt, so its certificate dates stay relative to today."""
 
 
-def cache_root() -> Path:
-    explicit = os.environ.get("AUDITOR_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "auditor"
-
-
 def _package_dir() -> Path:
     return Path(str(resources.files("auditor.demo")))
 
 
 def _tree_hash(folder: Path) -> str:
+    """Identifies the demo's sources (the node's files and the code that builds it) by name,
+    size and modification time: cheap enough for every scan, and any edit changes it."""
     h = hashlib.sha256(__version__.encode())
     for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(folder)).encode())
-            h.update(path.read_bytes())
+            stat = path.stat()
+            h.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return h.hexdigest()[:12]
 
 
@@ -56,7 +51,7 @@ def demo_root() -> Path:
     """The materialised demo folder (holding cim-prod-001/), built if missing or stale."""
     source = _package_dir() / "node"
     base = cache_root() / "demo"
-    final = base / f"{__version__}-{_tree_hash(source)}"
+    final = base / f"{__version__}-{_tree_hash(_package_dir())}"
     stamp = final / ".built"
     if stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS:
         return final

@@ -74,7 +74,7 @@ def engines_dir() -> Path:
     explicit = os.environ.get("AUDITOR_ENGINES_DIR")
     if explicit:
         return Path(explicit)
-    from auditor.demo import cache_root
+    from auditor.cache import cache_root
 
     return cache_root() / "engines"
 

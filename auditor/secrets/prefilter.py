@@ -102,7 +102,7 @@ def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
 
 def _cache_dir() -> Path | None:
     try:
-        from auditor.demo import cache_root
+        from auditor.cache import cache_root
 
         return cache_root() / "hyperscan"
     except (ImportError, RuntimeError):  # pragma: no cover - no home folder to cache in
