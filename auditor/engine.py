@@ -4,7 +4,8 @@ For each rule of the resolved policy:
 - no evidence of its kind at all: one `not-evaluated` finding (never a pass);
 - only error records of its kind: an `error` finding per record (the evidence is unreadable);
 - otherwise each record that passes the rule's filter is checked (mode `each`), or the list of
-  them at once (mode `all`); a condition that cannot be evaluated is an `error` finding;
+  them at once (mode `all`); a condition that cannot be evaluated is an `error` finding, and so
+  is a record for which the rule's `error_when` holds (it exists but cannot decide the rule);
 - a failure matched by a current waiver becomes `waived`; expired waivers are reported.
 """
 
@@ -113,6 +114,13 @@ class _RuleRun:
 
     def judge(self, act: Any, resource: str, records: Sequence[EvidenceRecord]) -> Finding:
         rule = self.rule
+        if rule.error_when is not None and rule.error_message is not None:
+            try:
+                undecided = evaluate(rule.error_when, act)
+            except EvaluationError as exc:
+                return self.finding(Status.ERROR, resource, f"error_when could not be evaluated: {exc}", records)
+            if undecided is True:
+                return self.finding(Status.ERROR, resource, rule.error_message.render(act), records)
         try:
             outcome = evaluate(rule.condition, act)
         except EvaluationError as exc:

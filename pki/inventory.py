@@ -127,11 +127,15 @@ def entry_for(
 class Inventory:
     """Access to `inventory.sqlite`. Use as a context manager; writes go through `transaction`."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = False, readonly: bool = False) -> None:
+        """`readonly`: for readers such as auditor's pki-inventory collector (SQLite mode=ro)."""
         if not create and not path.is_file():
             raise CAError(f"{path}: the CA inventory is missing")
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            if readonly:
+                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            else:
+                self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA foreign_keys = ON")
             if create:
                 self.db.executescript(SCHEMA)

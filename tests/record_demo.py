@@ -1,6 +1,6 @@
 """Records the demo node's live evidence from real components, with auditor's own collectors.
 
-    .venv/bin/python -m tests.record_demo [FOLDER]
+    .venv/bin/python -m tests.record_demo [FOLDER [FILE...]]    (FILE: e.g. yubikeys.json, to record only it)
 
 FOLDER defaults to the demo node's auditor/demo/node/cim-prod-001/var/lib/auditor/recorded.
 It starts, on loopback with free ports:
@@ -15,7 +15,14 @@ It starts, on loopback with free ports:
   the secrets in AGED are moved back by their number of days after recording (the file's
   `recorded_from` says so): they stand for secrets nobody rotated.
 
-The demo inventory replays both with `shift_times: true`, so ages stay as recorded.
+- two software PIV cards (tests/softpiv: TEST DOUBLES of YubiKeys, no device exists here)
+  provisioned through yubikit as the node's token (firmware 5.7.4: 9a admin key, 9c Ed25519
+  event-signing key, 9d an imported key with PIN policy never, a planted problem) and the
+  offline signing CA's token (firmware 5.4.3, inside the YSA-2024-03 range, a planted problem;
+  9c a CA key generated on the card), read by the yubikey collector at its device seam with
+  the cards' software attestation roots trusted: yubikeys.json.
+
+The demo inventory replays them with `shift_times: true`, so ages stay as recorded.
 """
 
 from __future__ import annotations
@@ -160,11 +167,51 @@ def record_vault(work: Path) -> dict[str, Any]:
                           f"'auditor' policy token; KV metadata times of {aged}; tests/record_demo.py")
 
 
-def record(folder: Path) -> list[Path]:
+YUBIKEY_PINS = {31234567: ("480921", "90316482"), 19876543: ("702613", "55180274")}
+"""Demo-only PINs and PUKs set on the software cards (so the recording shows changed defaults)."""
+
+
+def record_yubikey(work: Path) -> dict[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+
+    from auditor.collectors.yubikey import using
+    from tests.softpiv import SoftPivCard
+    from tests.softpiv.devices import SoftPivDevices, provision
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    token = SoftPivCard(serial=31234567, version=(5, 7, 4), form_factor=0x03)
+    ca_token = SoftPivCard(serial=19876543, version=(5, 4, 3), form_factor=0x01)
+    for card in (token, ca_token):
+        card.pin, card.puk = YUBIKEY_PINS[card.serial]
+        card.management_key = secrets.token_bytes(24)
+    provision(token, "9a", "ecdsa-p256", pin_policy="once", touch_policy="cached", subject="cim-prod-001 admin",
+              not_before=now - dt.timedelta(days=30))
+    provision(token, "9c", "ed25519", pin_policy="always", touch_policy="always", subject="cim-prod-001 event signing",
+              not_before=now - dt.timedelta(days=30))
+    provision(token, "9d", "ecdsa-p256", pin_policy="never", touch_policy="never", imported=True,
+              subject="cim-prod-001 key management", not_before=now - dt.timedelta(days=30))  # planted: PIN never
+    provision(ca_token, "9c", "ecdsa-p384", pin_policy="always", touch_policy="always", subject="CIM Offline Signing CA",
+              ca=True, not_before=now - dt.timedelta(days=100), days=3 * 365)
+    roots = work / "softpiv-attestation-roots.pem"
+    roots.write_bytes(b"".join(c.attestation_root.public_bytes(serialization.Encoding.PEM)
+                               for c in (token, ca_token) if c.attestation_root is not None))
+    with using(SoftPivDevices([token, ca_token])):
+        records = _collect("yubikey", {"attestation_roots": [roots.name]}, work)
+    from importlib.metadata import version
+
+    return _document(records, f"two software PIV cards (tests/softpiv, test doubles of YubiKeys 5.7.4 and 5.4.3) "
+                              f"read through yubikit (yubikey-manager {version('yubikey-manager')}) by the yubikey collector, with the cards' "
+                              f"own software attestation roots trusted (not Yubico's); tests/record_demo.py")
+
+
+def record(folder: Path, only: tuple[str, ...] = ()) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix="rec-") as tmp:
-        for name, make in (("tls-endpoints.json", record_tls), ("vault.json", record_vault)):
+        for name, make in (("tls-endpoints.json", record_tls), ("vault.json", record_vault),
+                           ("yubikeys.json", record_yubikey)):
+            if only and name not in only:
+                continue
             work = Path(tmp) / name.split(".")[0]
             work.mkdir()
             doc = make(work)
@@ -176,7 +223,7 @@ def record(folder: Path) -> list[Path]:
 
 def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_FOLDER
-    for path in record(folder):
+    for path in record(folder, tuple(sys.argv[2:])):
         print(f"recorded {path} at {rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0))}")
 
 

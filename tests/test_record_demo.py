@@ -26,7 +26,7 @@ def shape(path: Path) -> list[tuple[str, str]]:
 
 def test_recording_again_gives_the_committed_shape(tmp_path: Path) -> None:
     fresh = record(tmp_path)
-    assert [p.name for p in fresh] == ["tls-endpoints.json", "vault.json"]
+    assert [p.name for p in fresh] == ["tls-endpoints.json", "vault.json", "yubikeys.json"]
     for path in fresh:
         assert shape(path) == shape(DEFAULT_FOLDER / path.name)
     vault = json.loads((tmp_path / "vault.json").read_text())

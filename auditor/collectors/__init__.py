@@ -27,6 +27,8 @@ REGISTRY: dict[str, str] = {
     "nats-credentials": "auditor.collectors.nats_credentials:NatsCredentialsCollector",
     "secrets": "auditor.collectors.secrets:SecretsCollector",
     "sops": "auditor.collectors.sops:SopsCollector",
+    "yubikey": "auditor.collectors.yubikey:YubiKeyCollector",
+    "pki-inventory": "auditor.collectors.pki_inventory:PkiInventoryCollector",
 }
 
 

@@ -51,11 +51,7 @@ class CertificatesCollector(Collector):
             if not path.exists():
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
-            files = (
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CERT_SUFFIXES)
-                if path.is_dir()
-                else [path]
-            )
+            files = certificate_files(path)
             if path.is_dir() and not files:
                 yield ctx.error(KIND, ctx.display(path), "folder holds no certificate files")
             for file in files:
@@ -114,6 +110,13 @@ class CertificatesCollector(Collector):
             "chain": chain,
         }
         return ctx.record(KIND, resource, data)
+
+
+def certificate_files(path: Path) -> list[Path]:
+    """A file itself, or a folder's certificate files (by suffix, recursively, sorted)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CERT_SUFFIXES)
 
 
 def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], list[str]]:

@@ -6,11 +6,16 @@ with its inventory, issuance log and CRLs. Its keys are encrypted files protecte
 there so that `auditor pki` commands can be tried on it.
 
 The chain: CIM Root CA (ECDSA P-384, 20 years, pathlen 1, issued 400 days ago) -> CIM
-Intermediate CA (P-384, 3 years, pathlen 0, DNS name constraint example.com, 200 days ago) ->
-the NATS server certificate (profile nats-server, P-256, 90 days, issued 5 days ago) and the
-leafnode client certificate (profile nats-leaf, P-256, 90 days, issued 82 days ago, so it
-expires within the 30-day warning window: a planted problem). The inventory also holds a
-decommissioned node's certificate, revoked.
+Intermediate CA G1 (P-384, 3 years, made 390 days ago, rotated 200 days ago: retired but valid,
+still in the overlap bundle, its CRL refreshed) -> CIM Intermediate CA G2 (P-384, 3 years,
+pathlen 0, DNS name constraint example.com, 200 days ago, the issuing CA) -> the NATS server
+certificate (profile nats-server, P-256, 90 days; issued 70 days ago and renewed with a new key
+5 days ago: the renewal the rotation rules look for), the leafnode client certificate
+(profile nats-leaf, issued 82 days ago, so it expires within the 30-day warning window: a
+planted problem), the node's event-signing certificate (the CA folder's own profile
+`event-signing`, Ed25519, one year), and a backup client certificate (nats-client) revoked for
+keyCompromise 3 days ago but still on the node in etc/nats/certs (a planted problem). The
+inventory also holds a decommissioned node's certificate, revoked.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ ORG = "CIM"
 DEMO_PASSPHRASE = "cim-demo-root-passphrase"  # noqa: S105 - demo material, documented
 """Protects the demo CA's keys. Demo material only: `--passphrase-env` takes a variable holding it."""
 CA_FOLDER = "pki-ca"
+EVENT_SIGNING_PROFILE = """# The node signs the events it publishes (CIM event store) with an Ed25519 key.
+name: event-signing
+kind: leaf
+description: Event signing (Ed25519)
+lifetime_days: 365
+key_type: ed25519
+key_usage: [digitalSignature]
+organizational_unit: Event Signing
+require_san: false
+"""
 
 
 def _secrets(kind: str, what: str) -> str:
@@ -51,22 +66,35 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     ca = CA.init(folder, "CIM Root CA", FileBackend(folder, _secrets), key_type="ecdsa-p384",
                  organization=ORG, not_before=now - 400 * days, now=now - 400 * days)
     opener = key_opener(ca.folder, _secrets)
-    ca.create_intermediate("CIM Intermediate CA", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
+    ca.create_intermediate("CIM Intermediate CA G1", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
+                           permitted_dns=["example.com"], not_before=now - 390 * days, now=now - 390 * days)
+    retired = ca.current_serial
+    ca.create_intermediate("CIM Intermediate CA G2", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
                            permitted_dns=["example.com"], not_before=now - 200 * days, now=now - 200 * days)
     signer = opener(ca.current_intermediate().key)
+    (folder / "profiles").mkdir(exist_ok=True)
+    atomic_write(folder / "profiles/event-signing.yaml", EVENT_SIGNING_PROFILE.encode(), mode=0o644)
 
     work = Path(tempfile.mkdtemp(prefix=".issue-", dir=node.parent))
     try:
-        ca.issue("cim-001.example.com", "nats-server", opener, work / "server",
-                          dns=["cim-001.example.com", "cim-prod-001.cim.example.com"], ips=["10.0.3.21"],
-                          not_before=now - 5 * days, now=now - 5 * days, signer=signer)
+        first = ca.issue("cim-001.example.com", "nats-server", opener, work / "server",
+                         dns=["cim-001.example.com", "cim-prod-001.cim.example.com"], ips=["10.0.3.21"],
+                         not_before=now - 70 * days, now=now - 70 * days, signer=signer)
+        ca.renew(first.entry.serial, opener, work / "server", now=now - 5 * days)
         ca.issue("cim-prod-001-leaf.cim.example.com", "nats-leaf", opener, work / "leaf",
                         dns=["cim-prod-001-leaf.cim.example.com"],
                         not_before=now - 82 * days, now=now - 82 * days, signer=signer)
+        ca.issue("cim-001.example.com", "event-signing", opener, work / "signing",
+                 not_before=now - 30 * days, now=now - 30 * days, signer=signer)
+        backup = ca.issue("cim-001.example.com", "nats-client", opener, work / "backup",
+                          not_before=now - 20 * days, now=now - 20 * days, signer=signer)
         old = ca.issue("cim-legacy-002.example.com", "nats-server", opener, work / "legacy",
                        dns=["cim-legacy-002.example.com"], not_before=now - 40 * days, now=now - 40 * days,
                        signer=signer)
         ca.revoke(old.entry.serial, opener, reason="cessationOfOperation", now=now - 10 * days)
+        ca.revoke(backup.entry.serial, opener, reason="keyCompromise", now=now - 3 * days)
+        assert retired is not None
+        ca.crl(opener, issuer=retired, now=now - 2 * days)  # the retired intermediate's CRL stays fresh
         ca.crl(opener, issuer="root", now=now - days)  # the offline root's periodic CRL
         copies = {
             pki_dir / "root-ca.pem": (folder / "certs/root.pem", 0o644),
@@ -76,8 +104,13 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
             certs / "server-key.pem": (work / "server/key.pem", 0o600),
             certs / "leaf-client-cert.pem": (work / "leaf/cert.pem", 0o644),
             certs / "leaf-client-key.pem": (work / "leaf/key.pem", 0o600),
+            certs / "backup-client-cert.pem": (work / "backup/cert.pem", 0o644),  # revoked: planted
+            certs / "backup-client-key.pem": (work / "backup/key.pem", 0o600),
+            node / "var/lib/cim/signing/event-signing-cert.pem": (work / "signing/cert.pem", 0o644),
+            node / "var/lib/cim/signing/event-signing-key.pem": (work / "signing/key.pem", 0o600),
         }
         for target, (source, mode) in copies.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, source.read_bytes(), mode=mode)
     finally:
         shutil.rmtree(work, ignore_errors=True)

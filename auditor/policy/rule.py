@@ -36,6 +36,9 @@ class Rule:
     params: Mapping[str, Any]
     file: str
     line: int | None
+    error_when: Expression | None = None
+    """True when a record cannot decide the rule: an `error` finding with `error_message`."""
+    error_message: Template | None = None
     definition: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The rule as written (for `rules show`, digests and documentation)."""
 
@@ -75,6 +78,13 @@ def load_rule(doc: Document, *, known_valid: bool = False) -> Rule:
     message = compile_template(
         raw["message"], mode=mode, file=file, line=doc.line_of(("message",)), field="message", rule_id=rid
     )
+    error_when = compile_field(("error_when",), raw["error_when"]) if "error_when" in raw else None
+    error_message = (
+        compile_template(raw["error_message"], mode=mode, file=file, line=doc.line_of(("error_message",)),
+                         field="error_message", rule_id=rid)
+        if "error_message" in raw
+        else None
+    )
     resource = (
         compile_template(
             raw["resource"],
@@ -89,8 +99,8 @@ def load_rule(doc: Document, *, known_valid: bool = False) -> Rule:
     )
     params = dict(raw.get("params") or {})
     declared = set(params)
-    expressions = [e for e in (flt, condition) if e is not None]
-    expressions += [p for t in (message, resource) if t for p in t.parts if isinstance(p, Expression)]
+    expressions = [e for e in (flt, condition, error_when) if e is not None]
+    expressions += [p for t in (message, resource, error_message) if t for p in t.parts if isinstance(p, Expression)]
     for expr in expressions:
         unknown = expr.references_params() - declared
         if unknown:
@@ -122,6 +132,8 @@ def load_rule(doc: Document, *, known_valid: bool = False) -> Rule:
         params=params,
         file=file,
         line=doc.line_of(()),
+        error_when=error_when,
+        error_message=error_message,
         definition=raw,
     )
 

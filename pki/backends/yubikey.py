@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from pki import keys
+from pki.attestation import verify
 from pki.backends.interface import GeneratedKey, KeyBackend, SecretSource, hardware_key
 from pki.errors import BackendError, KeyAccessError
 
@@ -33,15 +33,6 @@ _KEY_TYPES = {
     "rsa-2048": "RSA2048", "rsa-3072": "RSA3072", "rsa-4096": "RSA4096",
 }
 TOUCH_POLICIES = ("always", "cached", "never")
-
-# Yubico's PIV attestation extensions (arc 1.3.6.1.4.1.41482.3)
-OID_FIRMWARE = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
-OID_SERIAL = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.7")
-OID_POLICY = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
-OID_FORM_FACTOR = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.9")
-PIN_POLICY_NAMES = {1: "never", 2: "once", 3: "always", 4: "match-once", 5: "match-always"}
-TOUCH_POLICY_NAMES = {1: "never", 2: "always", 3: "cached"}
-
 
 def open_device(serial: int | None) -> Any:
     """A SmartCardConnection to the one YubiKey connected (or the one with `serial`)."""
@@ -64,72 +55,12 @@ def open_device(serial: int | None) -> Any:
     return devices[0][0].open_connection(SmartCardConnection)
 
 
-@dataclass(frozen=True)
-class Attestation:
-    """What a PIV attestation certificate says about the key it attests."""
-
-    slot: str
-    serial: int | None
-    firmware: str | None
-    pin_policy: str | None
-    touch_policy: str | None
-    form_factor: int | None
-    spki_sha256: str
-
-
-def attestation_facts(cert: x509.Certificate) -> Attestation:
-    """Read Yubico's extensions from a slot attestation certificate (no trust decision)."""
-
-    def raw(oid: x509.ObjectIdentifier) -> bytes | None:
-        try:
-            ext = cert.extensions.get_extension_for_oid(oid).value
-        except x509.ExtensionNotFound:
-            return None
-        return bytes(ext.value) if isinstance(ext, x509.UnrecognizedExtension) else None
-
-    serial_der = raw(OID_SERIAL)
-    serial = None
-    if serial_der and len(serial_der) >= 3 and serial_der[0] == 0x02:
-        serial = int.from_bytes(serial_der[2 : 2 + serial_der[1]], "big")
-    firmware = raw(OID_FIRMWARE)
-    policy = raw(OID_POLICY)
-    form = raw(OID_FORM_FACTOR)
-    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    slot = str(cn[0].value).rsplit(" ", 1)[-1] if cn else ""
-    return Attestation(
-        slot=slot,
-        serial=serial,
-        firmware=".".join(str(b) for b in firmware) if firmware and len(firmware) == 3 else None,
-        pin_policy=PIN_POLICY_NAMES.get(policy[0]) if policy and len(policy) == 2 else None,
-        touch_policy=TOUCH_POLICY_NAMES.get(policy[1]) if policy and len(policy) == 2 else None,
-        form_factor=form[0] if form and len(form) == 1 else None,
-        spki_sha256=keys.spki_sha256(cert.public_key()),
-    )
-
-
 def verify_attestation(
     attestation: x509.Certificate, device_ca: x509.Certificate, roots: list[x509.Certificate], at: dt.datetime
 ) -> str | None:
-    """Check slot attestation -> device (f9) certificate -> one of `roots`; None when sound.
-
-    Signatures and validity only: Yubico's device certificates do not fit Web PKI profiles.
-    """
-    for child, parent in ((attestation, device_ca),):
-        try:
-            child.verify_directly_issued_by(parent)
-        except Exception:
-            return f"'{child.subject.rfc4514_string()}' is not signed by '{parent.subject.rfc4514_string()}'"
-    anchors = [r for r in roots if r.subject == device_ca.issuer]
-    for root in anchors:
-        try:
-            device_ca.verify_directly_issued_by(root)
-        except Exception:  # noqa: S112 - try the next anchor of that name
-            continue
-        for cert in (attestation, device_ca, root):
-            if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-                return f"'{cert.subject.rfc4514_string()}' is not valid at {at:%Y-%m-%d}"
-        return None
-    return f"the device certificate's issuer '{device_ca.issuer.rfc4514_string()}' is not a trusted attestation root"
+    """Check slot attestation -> device (f9) certificate -> one of `roots` (and Yubico's
+    intermediates); None when sound. See :func:`pki.attestation.verify`."""
+    return verify(attestation, device_ca, at=at, roots=roots).problem
 
 
 class YubiKeyBackend(KeyBackend):

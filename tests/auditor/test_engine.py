@@ -135,3 +135,30 @@ def test_order_is_deterministic(tmp_path: Path, seed: int) -> None:
     b = evaluate_rules(pol, shuffled, target=TARGET, now=NOW).findings
     assert a == b
     assert [f.rule_id for f in a] == sorted(f.rule_id for f in a)
+
+
+def test_error_when_makes_an_undecidable_record_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "T-001.yaml").write_text(rule_text("T-001") + (
+        "error_when: evidence.size < 0\n"
+        "error_message: 'size {evidence.size} cannot be judged: install a scale'\n"))
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "p.yaml").write_text("id: p\ntitle: P\nselect: [{area: certificates}]\n")
+    pol = Catalog.load([folder], [packs], builtin=False).resolve(["p"])
+    result = evaluate_rules(pol, [rec(20, "big"), rec(5, "small"), rec(-1, "odd"), rec("x", "text")], target=TARGET, now=NOW)
+    assert statuses(result.findings) == [("T-001", "big", "pass"), ("T-001", "odd", "error"),
+                                         ("T-001", "small", "fail"), ("T-001", "text", "error")]
+    odd = next(f for f in result.findings if f.resource == "odd")
+    assert odd.message == "size -1 cannot be judged: install a scale"
+    text = next(f for f in result.findings if f.resource == "text")
+    assert text.message.startswith("error_when could not be evaluated")
+
+
+def test_error_when_needs_its_message(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "T-001.yaml").write_text(rule_text("T-001") + "error_when: evidence.size < 0\n")
+    catalog = Catalog.load([folder], [], builtin=False, strict=False)
+    assert catalog.errors and "error_message" in str(catalog.errors[0])

@@ -217,6 +217,7 @@ def test_compliant_passes_and_flawed_fails(rule_id: str, kind: str, make: Maker,
 def test_every_new_rule_has_a_case() -> None:
     prefixes = ("KEY-", "GPG-", "VAULT-")
     new = {r.id for r in production().rules if r.id.startswith(prefixes) or (r.id.startswith("CERT-") and int(r.id[5:]) >= 9)}
+    new -= {"KEY-008", "KEY-009", "KEY-010", "KEY-011"}  # PKI-inventory rotation rules: test_yubikey_and_pki_rules.py
     assert new == {c[0] for c in CASES}
     assert len(new) >= 24
 

@@ -106,6 +106,8 @@ class SoftPivCard:
     objects: dict[int, bytes] = field(default_factory=dict)
     attestation_root: x509.Certificate | None = None
     attestation_root_key: Any = None
+    attestation_root_name: str = "SoftPIV Test Attestation Root (not Yubico)"
+    """The software CA's name; tests give it Yubico's to play a device whose root is not installed."""
     touches: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -118,7 +120,7 @@ class SoftPivCard:
     def _make_attestation_ca(self) -> None:
         now = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
         root_key = ec.generate_private_key(ec.SECP384R1())
-        root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SoftPIV Test Attestation Root (not Yubico)")])
+        root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.attestation_root_name)])
         root = (
             x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
             .public_key(root_key.public_key()).serial_number(x509.random_serial_number())

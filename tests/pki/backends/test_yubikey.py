@@ -16,9 +16,10 @@ from yubikit.piv import DEFAULT_MANAGEMENT_KEY, KEY_TYPE, SLOT, PivSession
 
 from auditor.cli import main
 from pki import keys
+from pki.attestation import attestation_facts
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
-from pki.backends.yubikey import YubiKeyBackend, attestation_facts, verify_attestation
+from pki.backends.yubikey import YubiKeyBackend, verify_attestation
 from pki.ca import CA
 from pki.errors import BackendError, KeyAccessError
 from tests.pki.conftest import PASSPHRASE

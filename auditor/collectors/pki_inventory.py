@@ -1,0 +1,188 @@
+"""The fleet PKI's own records: a CA folder made by `auditor pki`, read as evidence, never written.
+
+For each CA folder (docs/pki.md describes the format): one `pki.ca` record (root and
+intermediates with their key backends, intermediate rotation and the overlap bundle, the
+issuance log verified with pki's hash-chain check, each CA certificate's CRL with its
+freshness, counts) and one `pki.certificate` record per inventory row (status and state,
+expiry, revocation, profile, key fingerprint, whether a renewal reused the key). The
+inventory is opened with SQLite read-only (`mode=ro`).
+
+With `deployed` (the node's certificate files or folders), each certificate also lists where
+it is deployed on the node, matched by issuer and serial: that is how a certificate the CA
+revoked but the node still presents is found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from auditor.collectors.certificates import certificate_files, read_certificate_file
+from auditor.collectors.interface import Collector
+from auditor.models import EvidenceRecord
+from auditor.timeutil import rfc3339
+from pki import log as issuance_log
+from pki.ca import CA, CACert
+from pki.crl import load_crls
+from pki.errors import PKIError
+from pki.inventory import Inventory, serial_hex
+
+CA_KIND, CERT_KIND = "pki.ca", "pki.certificate"
+
+
+def _days(delta: dt.timedelta) -> float:
+    return round(delta.total_seconds() / 86400, 3)
+
+
+class PkiInventoryCollector(Collector):
+    name = "pki-inventory"
+    kinds = (CA_KIND, CERT_KIND)
+
+    def collect(self) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        deployed: dict[tuple[str, str], list[str]] = {}
+        for path in ctx.source.path_option(ctx.root, "deployed"):
+            if not path.exists():
+                yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
+                continue
+            for file in certificate_files(path):
+                found, _errors = read_certificate_file(file, explicit=not path.is_dir())
+                for item in found:
+                    key = (item.cert.issuer.rfc4514_string(), serial_hex(item.cert.serial_number))
+                    deployed.setdefault(key, []).append(ctx.display(file))
+        for folder in ctx.source.path_option(ctx.root, "folders"):
+            try:
+                yield from self._folder(folder, deployed)
+            except PKIError as exc:
+                yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
+
+    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[EvidenceRecord]:
+        ctx = self.context
+        shown = ctx.display(folder)
+        ca = CA.open(folder)
+        now = ctx.now
+        with Inventory(folder / "inventory.sqlite", readonly=True) as inv:
+            log_count, log_head = inv.get_meta("log_count"), inv.get_meta("log_head")
+            entries = list(inv.entries())
+        counts = {"total": len(entries), "valid": 0, "expired": 0, "revoked": 0, "superseded": 0}
+        fingerprints = {e.serial: e.key_fingerprint for e in entries}
+        valid_key_types: dict[str, int] = {}
+        records = []
+        for entry in entries:
+            data = entry.summary(now)
+            counts[data["state"]] += 1
+            if data["state"] == "valid":
+                valid_key_types[entry.key_type] = valid_key_types.get(entry.key_type, 0) + 1
+            data.update({
+                "ca": ca.name,
+                "days_left": _days(dt.datetime.fromisoformat(entry.not_after.replace("Z", "+00:00")) - now),
+                "reused_key": (fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
+                "deployed": sorted(deployed.get((entry.issuer, entry.serial), [])),
+            })
+            records.append(ctx.record(CERT_KIND, f"{shown}#{entry.serial}", data))
+        report = issuance_log.verify(folder / "log.jsonl", expected_count=int(log_count) if log_count else 0,
+                                     expected_head=log_head, issued_serials=set(fingerprints))
+        yield ctx.record(CA_KIND, shown, {
+            "folder": shown,
+            "name": ca.name,
+            "root": self._ca_cert(ca, ca.root),
+            "intermediates": [self._ca_cert(ca, i) for i in ca.intermediates],
+            "current_intermediate": ca.current_serial,
+            "rotation": self._rotation(ca),
+            "log": {"entries": report.entries, "verified": report.ok, "problems": list(report.problems),
+                    **self._events(folder / "log.jsonl")},
+            "crls": [self._crl(ca, record) for record in (ca.root, *ca.intermediates)],
+            "certificates": counts,
+            "valid_key_types": valid_key_types,
+        })
+        yield from records
+
+    def _ca_cert(self, ca: CA, record: CACert) -> dict[str, Any]:
+        cert = ca.certificate(record.serial)
+        key = {k: record.key.get(k) for k in ("backend", "key_type", "serial", "slot") if k in record.key}
+        return {
+            "serial": record.serial, "subject": cert.subject.rfc4514_string(),
+            "not_before": rfc3339(cert.not_valid_before_utc), "not_after": rfc3339(cert.not_valid_after_utc),
+            "days_left": _days(cert.not_valid_after_utc - self.context.now),
+            "current": record.serial == ca.current_serial, "key": key,
+        }
+
+    def _rotation(self, ca: CA) -> dict[str, Any]:
+        now = self.context.now
+        bundle_path = ca.folder / "certs/ca-bundle.pem"
+        try:
+            bundle = {serial_hex(c.serial_number) for c in x509.load_pem_x509_certificates(bundle_path.read_bytes())}
+        except (OSError, ValueError):
+            bundle = set()
+        usable = [i.serial for i in ca.intermediates if ca.certificate(i.serial).not_valid_after_utc > now]
+        current = ca.current_serial
+        previous = None
+        if current is not None:
+            older = [i for i in ca.intermediates if i.serial != current]
+            if older:
+                previous = max(older, key=lambda i: ca.certificate(i.serial).not_valid_before_utc)
+        overlap = None
+        if previous is not None and current is not None:
+            overlap = _days(ca.certificate(previous.serial).not_valid_after_utc
+                            - ca.certificate(current).not_valid_before_utc)
+        return {
+            "previous": previous.serial if previous else None,
+            "overlap_days": overlap,
+            "bundle_complete": bool(usable) and all(s in bundle for s in usable) and ca.root.serial in bundle,
+            "bundle_missing": sorted(s for s in usable if s not in bundle),
+        }
+
+    def _events(self, path: Path) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        last: dict[str, str] = {}
+        try:
+            for _number, entry, _problem in issuance_log.read(path):
+                if entry is None:
+                    continue
+                event = str(entry["event"])
+                counts[event] = counts.get(event, 0) + 1
+                last[event] = max(last.get(event, ""), str(entry["time"]))
+        except PKIError:
+            pass  # a missing log is reported by the verification
+        return {"events": counts, "last_event": last}
+
+    def _crl(self, ca: CA, record: CACert) -> dict[str, Any]:
+        issuer = ca.certificate(record.serial)
+        path = ca.folder / "crl" / f"{record.serial}.pem"
+        out: dict[str, Any] = {
+            "issuer_serial": record.serial, "issuer": issuer.subject.rfc4514_string(),
+            "issuer_expired": issuer.not_valid_after_utc <= self.context.now,
+            "present": False, "signature_valid": False, "number": None, "this_update": None,
+            "next_update": None, "hours_left": None, "revoked": 0, "problem": None,
+        }
+        try:
+            crls = [c for c in load_crls(path.read_bytes(), str(path)) if c.issuer == issuer.subject]
+        except FileNotFoundError:
+            out["problem"] = "no CRL"
+            return out
+        except (OSError, PKIError) as exc:
+            out["problem"] = str(exc)
+            return out
+        if not crls:
+            out["problem"] = "the file holds no CRL of this CA"
+            return out
+        crl = max(crls, key=lambda c: c.last_update_utc)
+        try:
+            number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        except x509.ExtensionNotFound:
+            number = None
+        next_update = crl.next_update_utc
+        out.update({
+            "present": True,
+            "signature_valid": crl.is_signature_valid(issuer.public_key()),  # type: ignore[arg-type]
+            "number": number,
+            "this_update": rfc3339(crl.last_update_utc),
+            "next_update": rfc3339(next_update) if next_update else None,
+            "hours_left": round((next_update - self.context.now).total_seconds() / 3600, 2) if next_update else None,
+            "revoked": len(crl),
+        })
+        return out

@@ -1,0 +1,143 @@
+"""The pki-inventory collector against CA folders made by the real pki library (file keys)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.collectors import run_collector
+from auditor.collectors.interface import CollectContext
+from auditor.evidence.kinds import data_errors
+from auditor.inventory.model import SourceSpec, Target
+from auditor.models import EvidenceRecord
+from pki.backends import key_opener
+from pki.backends.file import FileBackend
+from pki.ca import CA
+from tests.pki.conftest import secrets
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+
+
+def collect(root: Path, now: dt.datetime = NOW, **options: Any) -> list[EvidenceRecord]:
+    spec = SourceSpec("pki-inventory", "fleet-ca", True, options)
+    target = Target(name="t", environment="test", policies=("p",), sources=(spec,), root=root)
+    records = list(run_collector(CollectContext(target, spec, now)))
+    for r in records:
+        if r.data is not None:
+            assert data_errors(r.kind, r.data) == [], (r.resource, data_errors(r.kind, r.data))
+    return records
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A CA with a rotated intermediate, a renewal, a revoked certificate left on the node."""
+    root = tmp_path_factory.mktemp("fleet")
+    ca = CA.init(root / "ca", "Test Root CA", FileBackend(root / "ca", secrets), organization="CIM",
+                 not_before=NOW - 400 * DAY, now=NOW - 400 * DAY)
+    opener = key_opener(ca.folder, secrets)
+    ca.create_intermediate("Test Intermediate CA", opener, FileBackend(ca.folder, secrets),
+                           permitted_dns=["example.com"], now=NOW - 390 * DAY, not_before=NOW - 390 * DAY)
+    first = ca.current_serial
+    ca.create_intermediate("Test Intermediate CA 2", opener, FileBackend(ca.folder, secrets),
+                           permitted_dns=["example.com"], now=NOW - 100 * DAY, not_before=NOW - 100 * DAY)
+    node = root / "node"
+    (root / "out").mkdir()
+    server = ca.issue("n1.example.com", "nats-server", opener, root / "out/server", dns=["n1.example.com"],
+                      not_before=NOW - 70 * DAY, now=NOW - 70 * DAY)
+    renewed = ca.renew(server.entry.serial, opener, root / "out/server", now=NOW - 3 * DAY)
+    client = ca.issue("n1.example.com", "nats-client", opener, root / "out/client", now=NOW - 20 * DAY)
+    ca.revoke(client.entry.serial, opener, reason="keyCompromise", now=NOW - 2 * DAY)
+    node.mkdir()
+    shutil.copy(root / "out/client/cert.pem", node / "old-client.pem")
+    shutil.copy(root / "out/server/cert.pem", node / "server.pem")
+    assert first is not None
+    return root, {"first": first, "second": str(ca.current_serial), "old": server.entry.serial,
+                  "server": renewed.entry.serial, "client": client.entry.serial}
+
+
+def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
+    root, serials = fleet
+    records = collect(root, folders=["ca"], deployed=["node"])
+    ca = next(r for r in records if r.kind == "pki.ca").data
+    assert ca is not None
+    assert ca["current_intermediate"] == serials["second"]
+    assert [i["serial"] for i in ca["intermediates"]] == [serials["first"], serials["second"]]
+    rotation = ca["rotation"]
+    assert rotation["previous"] == serials["first"] and rotation["bundle_complete"] is True
+    assert 804 < rotation["overlap_days"] < 806  # 3-year intermediate (390 days old) replaced 100 days ago
+    assert ca["log"]["verified"] is True and ca["log"]["events"]["renew"] == 1
+    # the log records when the CA really signed (the wall clock), not the backdated validity
+    assert dt.datetime.fromisoformat(ca["log"]["last_event"]["renew"]) >= NOW - dt.timedelta(minutes=5)
+    assert ca["certificates"] == {"total": 6, "valid": 4, "expired": 0, "revoked": 1, "superseded": 1}
+    crls = {c["issuer_serial"]: c for c in ca["crls"]}
+    assert crls[serials["second"]]["present"] and crls[serials["second"]]["signature_valid"]
+    assert crls[serials["second"]]["revoked"] == 1 and crls[serials["second"]]["hours_left"] > 24 * 25
+    assert crls[serials["first"]]["hours_left"] < 0  # the retired intermediate's CRL was never refreshed
+
+
+def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, str]]) -> None:
+    root, serials = fleet
+    certs = {r.data["serial"]: r.data for r in collect(root, folders=["ca"], deployed=["node"]) if r.kind == "pki.certificate" and r.data}
+    revoked = certs[serials["client"]]
+    assert (revoked["state"], revoked["revocation_reason"], revoked["deployed"]) == ("revoked", "keyCompromise", ["node/old-client.pem"])
+    renewed = certs[serials["server"]]
+    assert renewed["replaces"] == serials["old"] and renewed["reused_key"] is False
+    assert renewed["deployed"] == ["node/server.pem"] and 85 < renewed["days_left"] < 90
+    assert certs[serials["old"]]["state"] == "superseded" and certs[serials["old"]]["deployed"] == []
+
+
+def test_stale_crls_and_expired_certificates_later(fleet: tuple[Path, dict[str, str]]) -> None:
+    root, serials = fleet
+    records = collect(root, now=NOW + 120 * DAY, folders=["ca"])
+    ca = next(r for r in records if r.kind == "pki.ca").data
+    assert ca is not None and ca["certificates"]["expired"] == 1  # the renewed 90-day server certificate
+    assert {c["issuer_serial"]: c["hours_left"] < 0 for c in ca["crls"]}[serials["second"]] is True
+
+
+def test_a_tampered_log_does_not_verify(fleet: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, _ = fleet
+    copy = tmp_path / "ca"
+    shutil.copytree(root / "ca", copy)
+    lines = (copy / "log.jsonl").read_text().splitlines()
+    entry = json.loads(lines[2])
+    entry["node"] = "someone-else"
+    lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    (copy / "log.jsonl").write_text("\n".join(lines) + "\n")
+    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
+    assert ca is not None and ca["log"]["verified"] is False and "edited" in ca["log"]["problems"][0]
+
+
+def test_the_inventory_is_opened_read_only(fleet: tuple[Path, dict[str, str]]) -> None:
+    root, _ = fleet
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "ca").rglob("*") if p.is_file()}
+    collect(root, folders=["ca"], deployed=["node"])
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "ca").rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_missing_or_broken_folders_are_error_records(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad/ca.json").write_text("{not json")
+    records = collect(tmp_path, folders=["missing", "empty", "bad"], deployed=["nowhere"])
+    errors = {r.resource: r.error for r in records}
+    assert all(errors[k] for k in ("missing", "empty", "bad", "nowhere"))
+    assert "no such CA folder" in str(errors["missing"]) and "unreadable" in str(errors["bad"])
+
+
+def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, serials = fleet
+    shutil.copytree(root / "ca", tmp_path / "ca")
+    (tmp_path / "ca/crl" / f"{serials['second']}.pem").unlink()
+    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
+    assert ca is not None
+    crl = {c["issuer_serial"]: c for c in ca["crls"]}[serials["second"]]
+    assert (crl["present"], crl["problem"]) == (False, "no CRL")
+    assert CA.open(tmp_path / "ca").name == ca["name"]
