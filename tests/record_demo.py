@@ -47,7 +47,7 @@ from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
 from auditor.timeutil import rfc3339
 from tests.certs import CertFactory, Issued, write
-from tests.realservers import LOOPBACK, free_port, nats_server, openbao_dev, ssl_server, tool
+from tests.servers import LOOPBACK, Pki, free_port, nats_server, openbao_dev, ssl_server, tool
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
 NODE = "cim-001.example.com"
@@ -103,8 +103,6 @@ def _pki(certs: CertFactory, folder: Path) -> tuple[Issued, Issued, Issued]:
 
 
 def record_tls(work: Path) -> dict[str, Any]:
-    from tests.realservers import Pki
-
     certs = CertFactory()
     pki = Pki(*_pki(certs, work), work)
     https = free_port()
@@ -114,9 +112,10 @@ def record_tls(work: Path) -> dict[str, Any]:
         warnings.simplefilter("ignore", DeprecationWarning)
         legacy.minimum_version = ssl.TLSVersion.TLSv1_1  # the planted problem
     legacy.set_ciphers("ECDHE+AESGCM:ECDHE+AES:!aNULL:!kRSA:@SECLEVEL=0")
-    with nats_server(pki, "verify: true", top_extra=f"https: {LOOPBACK}:{https}") as port, ssl_server(legacy) as metrics:
+    body = f"https: {LOOPBACK}:{https}\n" + pki.nats_tls("verify: true")
+    with nats_server(work, body) as nats, ssl_server(legacy) as metrics:
         records = _collect("tls", {"timeout": 5, "endpoints": [
-            {"host": LOOPBACK, "port": port, "name": NODE, "protocol": "nats", "role": "nats-client", "label": f"{NODE}:4222"},
+            {"host": LOOPBACK, "port": nats.port, "name": NODE, "protocol": "nats", "role": "nats-client", "label": f"{NODE}:4222"},
             {"host": LOOPBACK, "port": https, "name": NODE, "role": "monitoring", "label": f"{NODE}:8222"},
             {"host": LOOPBACK, "port": metrics, "name": "metrics.cim-prod-001.cim.example.com", "role": "metrics",
              "label": "metrics.cim-prod-001.cim.example.com:9443"},
