@@ -186,6 +186,11 @@ class Pki:
         dns = tuple(n for n in names if not n[0].isdigit())
         ips = tuple(n for n in names if n[0].isdigit())
         server = certs.issue(names[0], issuer=inter, dns=dns, ips=ips, key=key)
+        return cls.written(root, inter, server, folder)
+
+    @classmethod
+    def written(cls, root: Issued, inter: Issued, server: Issued, folder: Path) -> Pki:
+        """These certificates written to `folder` in the layout `nats_tls()` names."""
         write(folder / "root.pem", root.pem())
         write(folder / "ca.pem", root.pem() + inter.pem())
         write(folder / "server.pem", server.pem() + inter.pem())
