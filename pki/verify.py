@@ -17,6 +17,7 @@ from cryptography.x509.verification import (
 )
 
 PURPOSES = ("any", "server", "client")
+_PURPOSE_EKU = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
 
 
 @dataclass(frozen=True)
@@ -42,28 +43,31 @@ def verify_chain(
     purpose: str = "any",
     name: str | None = None,
     max_depth: int | None = None,
+    crls: Sequence[x509.CertificateRevocationList] | None = None,
+    crl_check_all: bool = False,
 ) -> ChainResult:
-    """Validate `leaf` against `anchors` at time `at`.
+    """Validate `leaf` against `anchors` at time `at`, then revocation from `crls` (when given).
 
-    purpose "any" checks the chain only (signatures, validity, CA constraints, name
-    constraints) and accepts any EKU on the leaf; "server" and "client" apply the Web PKI
-    end-entity checks for that role, including EKU. `name` (a DNS name or IP address) is
-    checked against the leaf's SANs when given; it requires purpose "server".
+    The path is checked for signatures, validity, CA constraints and name constraints. `name`
+    (a DNS name or IP address) is checked against the leaf's SANs with the Web PKI server
+    checks; it goes with purpose "server" or "any". Purpose "client", and "server" without a
+    name, check the chain and the EKU as `openssl verify -purpose sslclient|sslserver` does
+    (no SAN needed: TLS clients, NATS among them, present certificates without one); "any"
+    accepts any EKU. With `crls`, the leaf is checked, or every certificate below the anchor
+    with `crl_check_all` (openssl's -crl_check and -crl_check_all).
     """
     if not anchors:
         return ChainResult(False, "no trust anchors to validate against")
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
+    if name is not None and purpose == "client":
+        raise ValueError("a name is checked for purpose 'server' (or 'any'), not 'client'")
     builder = PolicyBuilder().store(Store(list(anchors))).time(at)
     if max_depth is not None:
         builder = builder.max_chain_depth(max_depth)
     try:
-        if purpose == "server" or name is not None:
-            if name is None:
-                raise ValueError("purpose 'server' needs the name the server is reached by")
+        if name is not None:
             chain = builder.build_server_verifier(_subject(name)).verify(leaf, list(intermediates))
-        elif purpose == "client":
-            chain = builder.build_client_verifier().verify(leaf, list(intermediates)).chain
         else:
             permissive = builder.extension_policies(
                 ca_policy=ExtensionPolicy.webpki_defaults_ca(),
@@ -75,7 +79,27 @@ def verify_chain(
         if "candidates exhausted" in reason:
             reason = _no_path(leaf, anchors, intermediates)
         return ChainResult(False, reason)
-    return ChainResult(True, None, tuple(chain))
+    if name is None and purpose in _PURPOSE_EKU and not _has_eku(leaf, _PURPOSE_EKU[purpose]):
+        eku = "clientAuth" if purpose == "client" else "serverAuth"
+        return ChainResult(False, f"the certificate's extended key usage does not allow {eku}")
+    path = tuple(chain)
+    if crls is not None:
+        problem = _revocation(path, crls, at, crl_check_all)
+        if problem is not None:
+            return ChainResult(False, problem)
+    return ChainResult(True, None, path)
+
+
+def _revocation(path: tuple[x509.Certificate, ...], crls: Sequence[x509.CertificateRevocationList],
+                at: dt.datetime, check_all: bool) -> str | None:
+    from pki.crl import revocation_problem
+
+    checked = range(len(path) - 1) if check_all else range(min(1, len(path) - 1))
+    for i in checked:
+        problem = revocation_problem(path[i], path[i + 1], crls, at)
+        if problem is not None:
+            return problem + ("" if i == 0 else f" (of '{path[i].subject.rfc4514_string()}')")
+    return None
 
 
 def _no_path(
@@ -106,47 +130,6 @@ def _reason(exc: VerificationError) -> str:
     # drop cryptography's repr of the certificate object, keep the reason
     cut = text.find(" (encountered processing <Certificate")
     return text[:cut] if cut > 0 else text
-
-
-_PURPOSE_EKU = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
-
-
-def verify_certificate(
-    leaf: x509.Certificate,
-    anchors: Sequence[x509.Certificate],
-    intermediates: Sequence[x509.Certificate] = (),
-    *,
-    at: dt.datetime,
-    purpose: str = "any",
-    name: str | None = None,
-    crls: Sequence[x509.CertificateRevocationList] | None = None,
-    crl_check_all: bool = False,
-) -> ChainResult:
-    """:func:`verify_chain`, then revocation from `crls` (when given): the leaf only, or
-    every certificate below the anchor with `crl_check_all` (openssl's -crl_check and
-    -crl_check_all). Purpose "client", and "server" without a name, check the chain and the
-    EKU as `openssl verify -purpose sslclient|sslserver` does (no SAN needed: TLS clients,
-    NATS among them, present certificates without one).
-    """
-    from pki.crl import revocation_problem
-
-    if purpose == "client" or (purpose == "server" and name is None):
-        result = verify_chain(leaf, anchors, intermediates, at=at, purpose="any")
-        if result.valid and not _has_eku(leaf, _PURPOSE_EKU[purpose]):
-            eku = "clientAuth" if purpose == "client" else "serverAuth"
-            return ChainResult(False, f"the certificate's extended key usage does not allow {eku}")
-    else:
-        result = verify_chain(leaf, anchors, intermediates, at=at, purpose=purpose, name=name)
-    if not result.valid or crls is None:
-        return result
-    path = result.path
-    checked = range(len(path) - 1) if crl_check_all else range(min(1, len(path) - 1))
-    for i in checked:
-        problem = revocation_problem(path[i], path[i + 1], crls, at)
-        if problem is not None:
-            who = "" if i == 0 else f" (of '{path[i].subject.rfc4514_string()}')"
-            return ChainResult(False, problem + who)
-    return result
 
 
 def _has_eku(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bool:

@@ -46,8 +46,8 @@ from auditor.collectors.recorded import shift_times
 from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
 from auditor.timeutil import rfc3339
-from tests.certs import CertFactory, Issued, write
-from tests.realservers import LOOPBACK, free_port, nats_server, openbao_dev, ssl_server, tool
+from tests.certs import CertFactory, write
+from tests.servers import LOOPBACK, Pki, free_port, nats_server, openbao_dev, ssl_server, tool
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
 NODE = "cim-001.example.com"
@@ -84,7 +84,7 @@ def _document(records: list[EvidenceRecord], recorded_from: str) -> dict[str, An
     }
 
 
-def _pki(certs: CertFactory, folder: Path) -> tuple[Issued, Issued, Issued]:
+def _pki(certs: CertFactory, folder: Path) -> Pki:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     root = certs.issue("CIM Root CA", ca=True, pathlen=1, key="ec384", days=7300, start=now - dt.timedelta(days=400))
     inter = certs.issue("CIM Intermediate CA", issuer=root, ca=True, pathlen=0, key="ec384", days=1095,
@@ -93,20 +93,14 @@ def _pki(certs: CertFactory, folder: Path) -> tuple[Issued, Issued, Issued]:
                          start=now - dt.timedelta(days=5))
     metrics = certs.issue("metrics.cim-prod-001.cim.example.com", issuer=inter, dns=("metrics.cim-prod-001.cim.example.com",),
                           eku=("server",), start=now - dt.timedelta(days=20))
-    write(folder / "root.pem", root.pem())
-    write(folder / "ca.pem", root.pem() + inter.pem())
-    write(folder / "server.pem", server.pem() + inter.pem())
-    write(folder / "server-key.pem", server.key_pem())
     write(folder / "metrics.pem", metrics.pem() + inter.pem())
     write(folder / "metrics-key.pem", metrics.key_pem())
-    return root, inter, server
+    return Pki.written(root, inter, server, folder)
 
 
 def record_tls(work: Path) -> dict[str, Any]:
-    from tests.realservers import Pki
-
     certs = CertFactory()
-    pki = Pki(*_pki(certs, work), work)
+    pki = _pki(certs, work)
     https = free_port()
     legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     legacy.load_cert_chain(work / "metrics.pem", work / "metrics-key.pem")
@@ -114,9 +108,10 @@ def record_tls(work: Path) -> dict[str, Any]:
         warnings.simplefilter("ignore", DeprecationWarning)
         legacy.minimum_version = ssl.TLSVersion.TLSv1_1  # the planted problem
     legacy.set_ciphers("ECDHE+AESGCM:ECDHE+AES:!aNULL:!kRSA:@SECLEVEL=0")
-    with nats_server(pki, "verify: true", top_extra=f"https: {LOOPBACK}:{https}") as port, ssl_server(legacy) as metrics:
+    body = f"https: {LOOPBACK}:{https}\n" + pki.nats_tls("verify: true")
+    with nats_server(work, body) as nats, ssl_server(legacy) as metrics:
         records = _collect("tls", {"timeout": 5, "endpoints": [
-            {"host": LOOPBACK, "port": port, "name": NODE, "protocol": "nats", "role": "nats-client", "label": f"{NODE}:4222"},
+            {"host": LOOPBACK, "port": nats.port, "name": NODE, "protocol": "nats", "role": "nats-client", "label": f"{NODE}:4222"},
             {"host": LOOPBACK, "port": https, "name": NODE, "role": "monitoring", "label": f"{NODE}:8222"},
             {"host": LOOPBACK, "port": metrics, "name": "metrics.cim-prod-001.cim.example.com", "role": "metrics",
              "label": "metrics.cim-prod-001.cim.example.com:9443"},

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.servers import tool
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,13 +42,6 @@ def test_pki_never_imports_auditor() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent))
-    if not found:
-        pytest.fail(f"{name} is not installed in the test environment (bash .ci/bootstrap --test)")
-    return found
 
 
 def test_ruff_clean() -> None:

@@ -372,7 +372,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 @_translate
 def run_verify(args: argparse.Namespace) -> int:
-    from pki.verify import verify_certificate
+    from pki.verify import verify_chain
 
     at = _at(args)
     leaf, extra = _read_cert_file(args.cert)
@@ -398,8 +398,8 @@ def run_verify(args: argparse.Namespace) -> int:
             for path in args.crl:
                 crls.extend(load_crls(_read(path), str(path)))
         check_all = False
-    result = verify_certificate(leaf, anchors, intermediates, at=at, purpose=purpose, name=args.name,
-                                crls=crls, crl_check_all=check_all)
+    result = verify_chain(leaf, anchors, intermediates, at=at, purpose=purpose, name=args.name,
+                          crls=crls, crl_check_all=check_all)
     subject = leaf.subject.rfc4514_string()
     if result.valid:
         path = " <- ".join(c.subject.rfc4514_string() for c in result.path)

@@ -17,7 +17,7 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.inventory.model import SourceSpec, Target
 from tests.certs import CertFactory
-from tests.realservers import LOOPBACK, Pki, nats_server
+from tests.servers import LOOPBACK, Pki, nats_server
 
 pytestmark = pytest.mark.benchmark
 ENDPOINTS = 20
@@ -25,9 +25,9 @@ ENDPOINTS = 20
 
 def test_tls_probe_time_per_endpoint(certs: CertFactory, tmp_path: Path) -> None:
     pki = Pki.make(certs, tmp_path)
-    with nats_server(pki, "verify: true") as port:
+    with nats_server(pki.folder, pki.nats_tls("verify: true")) as nats:
         for probe_versions in (False, True):
-            endpoint = {"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats"}
+            endpoint = {"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats"}
             source = SourceSpec("tls", "t", True, {"endpoints": [endpoint] * ENDPOINTS, "probe_versions": probe_versions})
             target = Target(name="t", environment="e", policies=("p",), sources=(source,), root=tmp_path,
                             trust_anchors=(tmp_path / "root.pem",))

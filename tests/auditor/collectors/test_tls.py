@@ -19,7 +19,7 @@ from auditor.evidence.kinds import data_errors
 from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
 from tests.certs import CertFactory
-from tests.realservers import LOOPBACK, Pki, closed_port, nats_server, silent_port, ssl_server
+from tests.servers import LOOPBACK, Pki, closed_port, nats_server, silent_port, ssl_server
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,8 @@ def pki(certs: CertFactory, tmp_path: Path) -> Pki:
 
 
 def test_nats_client_port_with_verify(pki: Pki) -> None:
-    with nats_server(pki, "verify: true") as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats", "role": "nats-client"}]))
+    with nats_server(pki.folder, pki.nats_tls("verify: true")) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats", "role": "nats-client"}]))
     assert data["nats"]["info_before_tls"] is True
     assert data["nats"]["tls_required"] is True and data["nats"]["tls_verify"] is True
     assert data["handshake"]["version"] == "TLSv1.3"
@@ -71,8 +71,8 @@ def test_nats_client_port_with_verify(pki: Pki) -> None:
 
 
 def test_client_certificate_requested_only_with_verify(pki: Pki) -> None:
-    with nats_server(pki) as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "protocol": "nats"}], probe_versions=False))
+    with nats_server(pki.folder, pki.nats_tls()) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "protocol": "nats"}], probe_versions=False))
     assert data["client_certificate"] == {"requested": False, "acceptable_cas": []}
     assert data["versions"] == {} and data["weak_ciphers"] is None
 
@@ -82,8 +82,8 @@ def test_tls12_handshake_refused_for_lack_of_a_client_certificate_still_yields_t
     the request and the version are still observed."""
     from auditor.collectors.tls import Endpoint, Prober, client_context
 
-    with nats_server(pki, "verify: true") as port:
-        endpoint = Endpoint.from_options({"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats"})
+    with nats_server(pki.folder, pki.nats_tls("verify: true")) as nats:
+        endpoint = Endpoint.from_options({"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats"})
         result = Prober(endpoint, 2).handshake(client_context(maximum=ssl.TLSVersion.TLSv1_2))
     assert result.completed is False
     assert result.version == "TLSv1.2"
@@ -93,17 +93,17 @@ def test_tls12_handshake_refused_for_lack_of_a_client_certificate_still_yields_t
 
 
 def test_handshake_first(pki: Pki) -> None:
-    with nats_server(pki, "handshake_first: true") as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats", "handshake_first": True}], probe_versions=False))
-        wrong = collect(pki, [{"host": LOOPBACK, "port": port, "protocol": "nats"}], probe_versions=False)
+    with nats_server(pki.folder, pki.nats_tls("handshake_first: true")) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats", "handshake_first": True}], probe_versions=False))
+        wrong = collect(pki, [{"host": LOOPBACK, "port": nats.port, "protocol": "nats"}], probe_versions=False)
     assert data["nats"] == {"info_before_tls": False, "handshake_first": True}
     assert data["validation"]["status"] == "valid"
     assert wrong[0].error is not None and "handshake_first: true" in wrong[0].error
 
 
 def test_nats_without_tls(pki: Pki) -> None:
-    with nats_server(pki, tls=False) as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "protocol": "nats"}]))
+    with nats_server(pki.folder, "") as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "protocol": "nats"}]))
     assert data["tls_offered"] is False
     assert data["nats"]["tls_required"] is False
     assert data["presented"] == [] and data["validation"]["status"] == "no-certificate"
@@ -111,8 +111,8 @@ def test_nats_without_tls(pki: Pki) -> None:
 
 
 def test_allow_non_tls_is_upgraded_and_flagged(pki: Pki) -> None:
-    with nats_server(pki, top_extra="allow_non_tls: true") as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats"}], probe_versions=False))
+    with nats_server(pki.folder, "allow_non_tls: true\n" + pki.nats_tls()) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats"}], probe_versions=False))
     assert data["tls_offered"] is True
     assert data["nats"]["tls_required"] is False and data["nats"]["tls_available"] is True
 
@@ -142,16 +142,16 @@ def test_plain_tls_server_accepting_old_versions_and_weak_suites(pki: Pki) -> No
 
 
 def test_chain_checked_for_the_endpoint_name(pki: Pki, certs: CertFactory) -> None:
-    with nats_server(pki) as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "name": "other.example.com", "protocol": "nats"}], probe_versions=False))
+    with nats_server(pki.folder, pki.nats_tls()) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "name": "other.example.com", "protocol": "nats"}], probe_versions=False))
     assert data["validation"]["status"] == "invalid"
     assert data["validation"]["name"] == "other.example.com"
 
 
 def test_foreign_anchor(pki: Pki, certs: CertFactory, tmp_path: Path) -> None:
     other = Pki.make(certs, tmp_path / "other")
-    with nats_server(other) as port:
-        data = one(collect(pki, [{"host": LOOPBACK, "port": port, "name": "localhost", "protocol": "nats"}], probe_versions=False))
+    with nats_server(other.folder, other.nats_tls()) as nats:
+        data = one(collect(pki, [{"host": LOOPBACK, "port": nats.port, "name": "localhost", "protocol": "nats"}], probe_versions=False))
     assert data["validation"]["status"] == "invalid"
     assert data["validation"]["error"]
 
@@ -172,6 +172,6 @@ def test_unreachable_endpoints_are_error_records_within_the_timeout(pki: Pki) ->
 
 
 def test_a_server_that_is_not_tls(pki: Pki) -> None:
-    with nats_server(pki, tls=False) as port:
-        records = collect(pki, [{"host": LOOPBACK, "port": port, "label": "plain"}])
+    with nats_server(pki.folder, "") as nats:
+        records = collect(pki, [{"host": LOOPBACK, "port": nats.port, "label": "plain"}])
     assert records[0].error is not None and "TLS handshake" in records[0].error

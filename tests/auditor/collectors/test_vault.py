@@ -19,7 +19,7 @@ from auditor.collectors.vault import seconds, timestamp
 from auditor.evidence.kinds import data_errors
 from auditor.inventory.model import SourceSpec, Target
 from auditor.models import EvidenceRecord
-from tests.realservers import Bao, closed_port, openbao_dev
+from tests.servers import Bao, closed_port, openbao_dev
 
 pytestmark = pytest.mark.slow
 ENV = "AUDITOR_TEST_VAULT_TOKEN"

@@ -20,7 +20,7 @@ from auditor.history.schema import MIGRATIONS, Migration
 from auditor.history.sqlite import SQLiteStore
 from auditor.models import ScanResult, Status
 from auditor.scan import scan_target
-from tests.live import postgres_server
+from tests.servers import postgres_server
 
 
 @dataclasses.dataclass(frozen=True)

