@@ -33,49 +33,12 @@ from typing import Any
 
 from auditor.errors import ConfigError
 
-EOF = "\x00"
-"""The lexer's end of input; like the server's (rune 0), a NUL byte in the input reads as it."""
-
 MAX_INCLUDE_DEPTH = 16
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 # item types
 ERROR, EOF_ITEM, KEY, TEXT, STRING, BOOL, INTEGER, FLOAT, DATETIME = range(9)
 ARRAY_START, ARRAY_END, MAP_START, MAP_END, COMMENT_START, VARIABLE, INCLUDE = range(9, 16)
-
-_GO_EXTRA_NOT_SPACE = frozenset("\x1c\x1d\x1e\x1f")
-
-
-def _is_space(ch: str) -> bool:
-    """Go's unicode.IsSpace (Python's isspace also counts the ASCII separators 0x1c-0x1f)."""
-    return ch.isspace() and ch not in _GO_EXTRA_NOT_SPACE
-
-
-def _is_ws(ch: str) -> bool:
-    return ch == " " or ch == "\t"
-
-
-def _is_nl(ch: str) -> bool:
-    return ch == "\n" or ch == "\r"
-
-
-def _is_digit(ch: str) -> bool:
-    return ch.isdecimal()
-
-
-def _is_key_sep(ch: str) -> bool:
-    return ch == "=" or ch == ":"
-
-
-_NUMBER_SUFFIX = frozenset("kKmMgGtTpPeE")
-_ASCII_INT = re.compile(r"-?[0-9]+")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_SUFFIXES: dict[str, int] = {
-    "": 1,
-    **{s: 1000**n for n, s in enumerate("kmgtpe", start=1)},
-    **{s + tail: 1024**n for n, s in enumerate("kmgtpe", start=1) for tail in ("b", "i", "ib")},
-}
-
 
 class ConfError(ConfigError):
     """A nats.conf file cannot be parsed; names the file and the line."""
