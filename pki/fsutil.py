@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -24,8 +25,17 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
 
     The file has `mode` before any byte is written (0o600 for keys), and a failure leaves
     no partial file behind: either the old content or the new, never half of it.
+    An existing device, FIFO or socket (`-o /dev/null`, `/dev/stdout`, a pipe) is written to,
+    never replaced.
     """
     path = Path(path)
+    if _is_special(path):
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
+        return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(folder, "folder does not exist")
@@ -46,6 +56,14 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
         raise
     if sync_folder:
         fsync_folder(folder)
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        kind = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(kind) or stat.S_ISDIR(kind))
 
 
 def fsync_folder(folder: Path) -> None:
