@@ -28,8 +28,9 @@ def cache_root() -> Path:
 class ValidDocuments:
     """Digests of documents (their parsed value) that passed a schema, per schema content.
 
-    Loading the built-in rules validates about 150 documents against the rule schema on every
-    run; remembering which exact documents were valid skips that work when nothing changed.
+    Loading the built-in rules, checklists, packs and the inventory validates about 160
+    documents on every run; remembering which exact documents were valid skips that work (and
+    loading jsonschema at all) when nothing changed.
     Any change to a document or to the schema (or to auditor's version) misses the cache.
     """
 
@@ -42,15 +43,20 @@ class ValidDocuments:
             self.known = set(json.loads(self.path.read_text()))
 
     @staticmethod
-    def digest(value: Any) -> str:
-        return sha256_hex(canonical_json(value))
+    def digest(value: Any) -> str | None:
+        """The value's digest, or None for a value JSON cannot express (never cached)."""
+        try:
+            return sha256_hex(canonical_json(value))
+        except (TypeError, ValueError):
+            return None
 
     def __contains__(self, value: Any) -> bool:
-        return self.digest(value) in self.known
+        digest = self.digest(value)
+        return digest is not None and digest in self.known
 
     def add(self, value: Any) -> None:
         digest = self.digest(value)
-        if digest not in self.known:
+        if digest is not None and digest not in self.known:
             self.known.add(digest)
             self.dirty = True
 

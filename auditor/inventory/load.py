@@ -54,7 +54,7 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
                     f"unknown collector '{collector}' (known: {', '.join(sorted(known_collectors))})",
                     (*spath, "collector"),
                 )
-            errors = schema_errors(s, options_schema_name(collector))
+            errors = schema_errors(s, options_schema_name(collector), remember=True)
             if errors:
                 epath, message = errors[0]
                 raise doc.error(message, (*spath, *epath))

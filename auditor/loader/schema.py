@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from auditor.loader.yamlfile import Document, dotted_path
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+
+    from auditor.cache import ValidDocuments
 
 SCHEMA_PACKAGE = "auditor.schemas"
 
@@ -72,8 +75,14 @@ def _describe(error: Any) -> str:
     return str(error.message)
 
 
-def schema_errors(instance: Any, name: str) -> list[tuple[tuple[Any, ...], str]]:
-    """All errors of `instance` against schema `name`, as (path, message), best first."""
+def schema_errors(instance: Any, name: str, *, remember: bool = False) -> list[tuple[tuple[Any, ...], str]]:
+    """All errors of `instance` against schema `name`, as (path, message), best first.
+
+    With `remember` (for configuration, which rarely changes, never for evidence), a value that
+    passed before is not checked again: see auditor.cache.ValidDocuments."""
+    known = _known_valid(name) if remember else None
+    if known is not None and instance in known:
+        return []
     import jsonschema
 
     validator = _validator(name)
@@ -82,12 +91,36 @@ def schema_errors(instance: Any, name: str) -> list[tuple[tuple[Any, ...], str]]
     for err in errors:
         best = jsonschema.exceptions.best_match([err]) if err.context else err
         out.append((tuple(best.absolute_path), _describe(best)))
+    if known is not None and not out:
+        known.add(instance)
     return out
 
 
+_KNOWN_VALID: dict[str, ValidDocuments] = {}
+
+
+def _known_valid(name: str) -> ValidDocuments:
+    known = _KNOWN_VALID.get(name)
+    if known is None:
+        from auditor.cache import ValidDocuments
+
+        known = _KNOWN_VALID[name] = ValidDocuments(load_schema(name))
+    return known
+
+
+@atexit.register
+def save_known_valid() -> None:
+    """Write what this process learnt about valid documents to the cache (also done at exit)."""
+    for known in _KNOWN_VALID.values():
+        known.save()
+
+
 def validate_document(doc: Document, name: str, *, cls: type[ConfigError] = ConfigError) -> None:
-    """Raise the schema error nearest the top of `doc`, located at its file, line and field."""
-    errors = schema_errors(doc.value, name)
+    """Raise the schema error nearest the top of `doc`, located at its file, line and field.
+
+    A document that passed before (the same value, against the same schema, with the same
+    auditor) is not checked again: see auditor.cache.ValidDocuments."""
+    errors = schema_errors(doc.value, name, remember=True)
     if errors:
         path, message = min(errors, key=lambda e: doc.line_of(e[0]) or 0)
         raise doc.error(message, path, cls=cls)

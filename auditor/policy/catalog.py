@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor._builtin import builtin_dir, checklist_dir
-from auditor.cache import ValidDocuments
 from auditor.errors import ConfigError
-from auditor.loader.schema import load_schema
+from auditor.loader.schema import save_known_valid
 from auditor.loader.yamlfile import load_yaml
 from auditor.models import Severity, Waiver, canonical_json, sha256_hex
 from auditor.policy.checklist import Checklist, load_checklist
@@ -64,12 +63,6 @@ class Catalog:
     packs: dict[str, PolicyPack] = field(default_factory=dict)
     checklists: dict[str, Checklist] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
-    _valid: ValidDocuments | None = field(default=None, repr=False)
-
-    def _valid_rules(self) -> ValidDocuments:
-        if self._valid is None:
-            self._valid = ValidDocuments(load_schema("rule"))
-        return self._valid
 
     @classmethod
     def load(
@@ -93,8 +86,7 @@ class Catalog:
         for root in pack_roots:
             for path in cat._guard_list(strict, root):
                 cat._guard(strict, lambda p=path: cat._add_pack(p))
-        if cat._valid is not None:
-            cat._valid.save()
+        save_known_valid()
         return cat
 
     def _guard_list(self, strict: bool, root: Path) -> list[Path]:
@@ -120,9 +112,7 @@ class Catalog:
 
     def _add_rule(self, path: Path) -> None:
         doc = load_yaml(path)
-        valid = self._valid_rules()
-        rule = load_rule(doc, known_valid=doc.value in valid)
-        valid.add(doc.value)
+        rule = load_rule(doc)
         if rule.id in self.rules:
             raise doc.error(f"duplicate rule id {rule.id} (also in {self.rules[rule.id].file})", ("id",))
         for item in rule.references.get("checklist", ()):

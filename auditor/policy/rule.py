@@ -46,13 +46,9 @@ class Rule:
         return {"id": self.id, "area": self.area, "severity": self.severity.value, "title": self.title}
 
 
-def load_rule(doc: Document, *, known_valid: bool = False) -> Rule:
-    """Validate one rule document and compile its expressions; raise a located ConfigError.
-
-    `known_valid` skips the schema check for a document that passed it before (the CEL is
-    compiled and the params checked either way)."""
-    if not known_valid:
-        validate_document(doc, "rule")
+def load_rule(doc: Document) -> Rule:
+    """Validate one rule document and compile its expressions; raise a located ConfigError."""
+    validate_document(doc, "rule")
     raw: dict[str, Any] = doc.value
     file = doc.file
     rid = raw["id"]
