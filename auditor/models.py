@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -181,6 +182,37 @@ class Finding:
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "")
+
+    def scrubbed(self, shared: dict[int, Any]) -> Finding:
+        """This finding with every string redacted by auditor.redact.scrub; itself when nothing
+        changed. `shared` memoizes per-rule values (references) across the findings of a result."""
+        from auditor.redact import scrub, scrub_tree
+
+        refs = shared.get(id(self.references))
+        if refs is None:
+            refs = {scrub(k): tuple(scrub(x) for x in v) for k, v in self.references.items()}
+            if refs == {k: tuple(v) for k, v in self.references.items()}:
+                refs = self.references
+            shared[id(self.references)] = refs
+        texts = (self.rule_id, self.title, self.area, self.resource, self.message, self.pointer, self.remediation)
+        clean = tuple(scrub(t) for t in texts)
+        evidence = tuple(scrub(e) for e in self.evidence)
+        if clean == texts and evidence == self.evidence and refs is self.references and self.waiver is None:
+            return self
+        rule_id, title, area, resource, message, pointer, remediation = clean
+        return replace(
+            self,
+            rule_id=rule_id,
+            title=title,
+            area=area,
+            resource=resource,
+            message=message,
+            evidence=evidence,
+            pointer=pointer,
+            remediation=remediation,
+            references=refs,
+            waiver=Waiver.from_dict(scrub_tree(self.waiver.to_dict())) if self.waiver else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -369,9 +401,12 @@ class ScanResult:
     """The policy's checklist, so a report can print it with each item's status."""
     rules: tuple[RuleInfo, ...] = ()
     """The rules the policy applied, as reports describe them."""
+    redacted: bool = field(default=False, compare=False, repr=False)
+    """True once every string has been through auditor.redact.scrub (see `scrubbed`)."""
 
-    @property
+    @functools.cached_property
     def summary(self) -> Summary:
+        """Counted once per result (a result is frozen, its summary cannot change)."""
         return Summary.of(self.findings)
 
     def failures(self, at_least: Severity | None = None) -> list[Finding]:
@@ -386,7 +421,23 @@ class ScanResult:
     def required_source_failed(self) -> bool:
         return any(r.required for r in self.collection_errors)
 
-    def to_dict(self) -> dict[str, Any]:
+    def scrubbed(self) -> ScanResult:
+        """This result with every secret-looking string redacted, the form in which a result
+        is printed, written or stored (defence in depth: collectors and rules redact already).
+        Returns itself when it is scrubbed already, so the work is done once per result."""
+        if self.redacted:
+            return self
+        from auditor.redact import scrub_tree
+
+        # Findings one by one (there may be tens of thousands); the rest through its JSON form.
+        rest = ScanResult.from_dict(scrub_tree(replace(self, findings=()).to_dict()))
+        shared: dict[int, Any] = {}
+        findings = tuple(f.scrubbed(shared) for f in self.findings)
+        return replace(rest, findings=findings, redacted=True)
+
+    def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
+        """The findings document; with findings=False its "findings" list is left empty (for a
+        renderer that writes them itself)."""
         return {
             "format": "auditor-findings",
             "version": 1,
@@ -397,7 +448,7 @@ class ScanResult:
             "bundle_digest": self.bundle_digest,
             "fail_on": self.fail_on.value,
             "summary": self.summary.to_dict(),
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings] if findings else [],
             "collection_errors": [r.to_dict() for r in self.collection_errors],
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
             **({"checklist": self.checklist.to_dict()} if self.checklist else {}),

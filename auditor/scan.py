@@ -53,6 +53,7 @@ class EvaluateOptions:
 
 
 def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None) -> ScanResult:
+    """The findings for `bundle`, already scrubbed (ScanResult.scrubbed): safe to print and store."""
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
     refs = list(opts.policies) or list(bundle.target.get("policies", ()))
@@ -80,7 +81,7 @@ def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, c
             RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
             for e in policy.rules
         ),
-    )
+    ).scrubbed()
 
 
 def scan_target(

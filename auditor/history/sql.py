@@ -91,6 +91,7 @@ class SQLStore(Store):
         return self._version
 
     def save(self, result: ScanResult, *, origin: str, exit_code: int) -> int:
+        result = result.scrubbed()  # stored as printed: no secret value reaches the history
         row = scan_row(result, origin=origin, exit_code=exit_code)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)

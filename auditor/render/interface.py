@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.models import ScanResult
-from auditor.redact import scrub_tree
 
 if TYPE_CHECKING:
     from auditor.signoff.model import SignoffCheck
@@ -41,10 +40,5 @@ class Renderer(abc.ABC):
 
     def document(self, result: ScanResult) -> str | bytes:
         """The whole document with every secret-looking value redacted: what the CLI writes."""
-        safe = scrubbed(result)
+        safe = result.scrubbed()
         return self.render_bytes(safe) if self.binary else self.render(safe)
-
-
-def scrubbed(result: ScanResult) -> ScanResult:
-    """`result` with every secret-looking string redacted (defence in depth for reports)."""
-    return ScanResult.from_dict(scrub_tree(result.to_dict()))

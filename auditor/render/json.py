@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring
+from typing import Any
 
-from auditor.models import ScanResult
+from auditor.models import Finding, ScanResult
 from auditor.render.interface import Renderer
 
 _ONE_PER_LINE = ("findings", "collection_errors")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
+    """Each finding exactly as `_dumps(finding.to_dict())` writes it, with what a rule's findings
+    share (title, area, severity, remediation, references: most of the bytes) encoded once per
+    rule rather than once per finding."""
+    heads: dict[tuple[str, str, str, str], str] = {}
+    tails: dict[tuple[str, int], str] = {}
+    for f in findings:
+        if f.waiver is not None:  # rare: the general form
+            yield _dumps(f.to_dict())
+            continue
+        hkey = (f.rule_id, f.title, f.area, f.severity.value)
+        head = heads.get(hkey)
+        if head is None:
+            rule_id, title, area, severity = (encode_basestring(s) for s in hkey)
+            head = heads[hkey] = f'{{"rule_id": {rule_id}, "title": {title}, "area": {area}, "severity": {severity}'
+        tkey = (f.remediation, id(f.references))
+        tail = tails.get(tkey)
+        if tail is None:
+            refs = {k: list(v) for k, v in f.references.items()}
+            tail = tails[tkey] = f', "remediation": {encode_basestring(f.remediation)}, "references": {_dumps(refs)}}}'
+        yield (
+            f'{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
+            f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {_dumps(list(f.evidence))}, '
+            f'"pointer": {encode_basestring(f.pointer)}}}{tail}'
+        )
 
 
 class JsonRenderer(Renderer):
@@ -17,9 +51,12 @@ class JsonRenderer(Renderer):
         """Indented, with one finding per line: json's indenting encoder is pure Python and
         takes seconds for tens of thousands of findings, its compact one is C."""
         parts = []
-        for key, value in result.to_dict().items():
-            if key in _ONE_PER_LINE and value:
-                body = "[\n" + ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value) + "\n  ]"
+        for key, value in result.to_dict(findings=False).items():
+            if key == "findings":
+                lines = list(finding_lines(result.findings))
+                body = "[\n" + ",\n".join("    " + line for line in lines) + "\n  ]" if lines else "[]"
+            elif key in _ONE_PER_LINE and value:
+                body = "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
             else:
                 body = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
             parts.append(f"  {json.dumps(key)}: {body}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.redact import scrub, scrub_tree
+from auditor.models import Finding, ScanResult, Severity, Status, Waiver
+from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
 
 
 @pytest.mark.parametrize(
@@ -41,3 +46,60 @@ def test_scrub_is_idempotent(text: str) -> None:
     assert scrub(once) == once
     if once != text:
         assert "…(sha256:" in once
+
+
+@pytest.mark.parametrize("index", range(len(_SECRET_PATTERNS)))
+@given(data=st.data())
+def test_every_secret_match_contains_a_candidate(index: int, data: st.DataObject) -> None:
+    """scrub skips text with no candidate part: that is only sound if every match of every
+    secret pattern contains one (a pattern added without its candidate fails here)."""
+    pattern = re.compile(_SECRET_PATTERNS[index], re.DOTALL)
+    text = data.draw(st.from_regex(pattern, fullmatch=True))
+    assert _candidate_re().search(text), f"pattern {index} matched {text!r} with no candidate"
+
+
+def test_text_without_a_candidate_is_returned_as_it_is() -> None:
+    text = "spec.template.spec.containers[0].securityContext.runAsNonRoot is not true"
+    assert not _candidate_re().search(text)
+    assert scrub(text) is text
+
+
+def _finding_with(value: str) -> Finding:
+    """A finding whose every string is `value` prefixed with the name of its field."""
+
+    def v(name: str) -> str:
+        return f"{name}: {value}"
+
+    return Finding(
+        rule_id=v("rule_id"), title=v("title"), area=v("area"), severity=Severity.HIGH,
+        status=Status.FAIL, resource=v("resource"), message=v("message"), evidence=(v("evidence"),),
+        pointer=v("pointer"), remediation=v("remediation"), references={v("ref"): (v("references"),)},
+        waiver=Waiver(rule=v("rule"), resource=v("wresource"), reason=v("reason"), approver=v("approver"),
+                      expires="2030-01-01", policy=v("policy")),
+    )
+
+
+def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(_finding_with(secret),))
+    clean = result.scrubbed()
+    assert clean.redacted and clean.scrubbed() is clean
+    assert secret in json.dumps(result.to_dict())
+    assert secret not in json.dumps(clean.to_dict())
+    # every field was scrubbed in its own place (a field added without scrubbing fails here)
+    got = clean.findings[0]
+    for f in dataclasses.fields(Finding):
+        value = getattr(got, f.name)
+        assert secret not in repr(value), f.name
+        if isinstance(value, str):
+            assert value.startswith(f"{f.name}: "), (f.name, value)
+    assert got.evidence[0].startswith("evidence: ") and got.waiver is not None
+    assert got.waiver.reason.startswith("reason: ")
+    [(ref, values)] = got.references.items()
+    assert ref.startswith("ref: ") and values[0].startswith("references: ")
+
+
+def test_scrubbing_a_clean_finding_keeps_the_same_object() -> None:
+    finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
+    assert finding.scrubbed({}) is finding

@@ -170,25 +170,34 @@ def test_auditor_against_checkov(tmp_path: Path) -> None:
     generate(manifests, WORKLOADS)
     pack = tmp_path / "bench-containers.yaml"
     pack.write_text("id: bench-containers\ntitle: every container rule\nselect:\n  - area: containers\n")
-    auditor_cmd = [sys.executable, "-m", "auditor", "scan", "--path", str(manifests), "--policy", str(pack), "--format", "json"]
+    scan = [sys.executable, "-m", "auditor", "scan", "--path", str(manifests), "--policy", str(pack), "--format", "json"]
+    # like for like: Checkov keeps no history, so auditor's own run is timed without storing
+    # it too; the run that stores it (in a history of its own here) is timed as well.
+    auditor_cmd = [*scan, "--no-store"]
+    stored_cmd = [*scan, "--db", str(tmp_path / "history.sqlite")]
     checkov_cmd = [str(exe), "-d", str(manifests), "--framework", "kubernetes", "-o", "json", "--skip-download", "--compact"]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
 
-    timed(auditor_cmd)  # warm the page cache and bytecode
+    timed(auditor_cmd)  # warm the page cache (and the rule-validation cache)
     auditor_runs = [timed(auditor_cmd) for _ in range(3)]
     auditor_time = min(t for t, _ in auditor_runs)
+    stored_time = min(timed(stored_cmd)[0] for _ in range(3))
     a_proc = auditor_runs[0][1]
     assert a_proc.returncode in (0, 1), a_proc.stderr
-    checkov_time, c_proc = timed(checkov_cmd, env=env)
+    checkov_runs = [timed(checkov_cmd, env=env) for _ in range(2)]
+    checkov_time = min(t for t, _ in checkov_runs)
+    c_proc = checkov_runs[0][1]
     assert c_proc.stdout, c_proc.stderr[-2000:]
 
     ours = auditor_verdicts(a_proc.stdout)
     theirs = checkov_verdicts(c_proc.stdout)
     findings = sum(len(v) for v in ours.values())
     print(f"\n{WORKLOADS} workloads in {FILES} files; auditor {findings} findings on {len(ours)} objects")
-    print(f"auditor (every container rule): {auditor_time:.2f} s (best of 3)")
-    print(f"checkov {CHECKOV_VERSION} (--framework kubernetes): {checkov_time:.2f} s")
-    print(f"speed-up: {checkov_time / auditor_time:.1f}x (target >= 10x)")
+    print(f"auditor (every container rule, --no-store): {auditor_time:.2f} s (best of 3)")
+    print(f"auditor, also storing the scan in its history: {stored_time:.2f} s (best of 3)")
+    print(f"checkov {CHECKOV_VERSION} (--framework kubernetes): {checkov_time:.2f} s (best of 2)")
+    print(f"speed-up: {checkov_time / auditor_time:.1f}x (target >= 10x); "
+          f"{checkov_time / stored_time:.1f}x with the history store")
     print(f"{'check':<24}{'objects':>8}{'agree':>8}{'differ':>8}  example of a difference")
     for label, (ids, rule) in COMPARABLE.items():
         agree = differ = 0

@@ -93,6 +93,18 @@ def test_save_and_read_back(opener: Opener, demo_result: ScanResult) -> None:
         assert store.check() == []
 
 
+def test_no_secret_value_is_stored(opener: Opener, demo_result: ScanResult) -> None:
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    leaky = dataclasses.replace(demo_result.findings[0], message=f"token {secret}", resource=f"a#{secret}")
+    result = dataclasses.replace(demo_result, findings=(leaky, *demo_result.findings[1:]), redacted=False)
+    with opener() as store:
+        scan_id = store.save(result, origin="scan", exit_code=1)
+        back = store.result(scan_id)
+        problems = store.check()  # the findings rows agree with the stored document
+    assert secret not in json.dumps(back.to_dict()) and "hvs.…(sha256:" in back.findings[0].message
+    assert problems == []
+
+
 def test_unknown_scan_is_a_clear_error(opener: Opener) -> None:
     with opener() as store, pytest.raises(HistoryError, match="no scan 42"):
         store.entry(42)
