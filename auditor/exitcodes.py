@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditor.models import ScanResult
 
 
 class ExitCode(enum.IntEnum):
@@ -18,3 +22,12 @@ class ExitCode(enum.IntEnum):
     """A required evidence source could not be collected, so the result is incomplete."""
     INTERNAL = 70
     """A bug in auditor itself (EX_SOFTWARE); please report it."""
+
+
+def result_exit_code(result: ScanResult) -> int:
+    """The exit code a scan result calls for (docs/exit-codes.md)."""
+    if result.required_source_failed:
+        return int(ExitCode.COLLECTION_FAILED)
+    if result.failures():
+        return int(ExitCode.FINDINGS)
+    return int(ExitCode.OK)

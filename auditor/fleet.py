@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError
-from auditor.exitcodes import ExitCode
+from auditor.exitcodes import ExitCode, result_exit_code
 from auditor.models import ScanResult
 
 if TYPE_CHECKING:
@@ -43,15 +43,6 @@ scanned at all (2) outranks an incomplete scan (3), which outranks findings (1).
 codes count as internal errors."""
 
 _POLL_SECONDS = 0.1
-
-
-def result_exit_code(result: ScanResult) -> int:
-    """The exit code a scan result calls for (docs/exit-codes.md)."""
-    if result.required_source_failed:
-        return int(ExitCode.COLLECTION_FAILED)
-    if result.failures():
-        return int(ExitCode.FINDINGS)
-    return int(ExitCode.OK)
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:

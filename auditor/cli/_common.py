@@ -131,12 +131,6 @@ def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) ->
     return r.document(result)
 
 
-def result_exit_code(result: ScanResult) -> int:
-    from auditor.fleet import result_exit_code as exit_code
-
-    return exit_code(result)
-
-
 class StderrProgress:
     """Progress of long work on stderr, only when stderr is a terminal."""
 

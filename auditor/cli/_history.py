@@ -34,7 +34,7 @@ def stored(args: argparse.Namespace, result: ScanResult, *, origin: str) -> int:
     """Store `result` unless --no-store; return the scan's exit code. Called after the result
     is printed: a storage failure is reported on stderr and changes nothing else (the exit
     code stays the scan's)."""
-    from auditor.cli._common import result_exit_code
+    from auditor.exitcodes import result_exit_code
 
     code = result_exit_code(result)
     if not getattr(args, "no_store", False):
