@@ -53,7 +53,8 @@ class EvaluateOptions:
 
 
 def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None) -> ScanResult:
-    """The findings for `bundle`, already scrubbed (ScanResult.scrubbed): safe to print and store."""
+    """The findings for `bundle`. Renderers and the history print and store its scrubbed form
+    (ScanResult.scrubbed); a caller that does both scrubs it first, so that is done once."""
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
     refs = list(opts.policies) or list(bundle.target.get("policies", ()))
@@ -81,7 +82,7 @@ def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, c
             RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
             for e in policy.rules
         ),
-    ).scrubbed()
+    )
 
 
 def scan_target(

@@ -62,6 +62,7 @@ def run_scan(args: argparse.Namespace) -> int:
         catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
+    result = result.scrubbed()  # once, for both the output and the history
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     _common.emit(_common.render_result(args, result), args.output)
@@ -77,6 +78,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bundle = read_bundle(Path(args.bundle))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
-    result = evaluate_bundle(bundle, options, catalog=catalog)
+    result = evaluate_bundle(bundle, options, catalog=catalog).scrubbed()
     _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,))
     return _history.stored(args, result, origin="evaluate")

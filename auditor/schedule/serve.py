@@ -171,13 +171,14 @@ class Server:
 
     def _record(self, target: Target, run: TargetRun) -> None:
         assert run.result is not None
+        result = run.result.scrubbed()  # as stored: the comparison and the event use it too
         previous = None
         scan_id = None
         for attempt in range(STORE_ATTEMPTS):
             try:
                 entries = self.store.entries(target.name, limit=1)
                 previous = entries[0] if entries else None
-                scan_id = self.store.save(run.result, origin="serve", exit_code=run.exit_code)
+                scan_id = self.store.save(result, origin="serve", exit_code=run.exit_code)
                 break
             except AuditorError as exc:
                 delay = 2.0**attempt
@@ -188,10 +189,10 @@ class Server:
                 return
         with self._lock:
             self.stored += 1
-        failures = len(run.result.failures())
+        failures = len(result.failures())
         log.info(
             "%s: scan %s stored (exit %d, %d failure(s) at or above %s, %.1fs)",
-            target.name, scan_id, run.exit_code, failures, run.result.fail_on.value, run.seconds,
+            target.name, scan_id, run.exit_code, failures, result.fail_on.value, run.seconds,
         )
         if previous is None:
             return
@@ -200,8 +201,8 @@ class Server:
         except AuditorError as exc:
             log.warning("%s: cannot read scan %d to compare: %s", target.name, previous.id, exc.diagnostics())
             return
-        diff = diff_results(before, run.result, before_id=previous.id, after_id=scan_id)
-        threshold = self.options.threshold or run.result.fail_on
+        diff = diff_results(before, result, before_id=previous.id, after_id=scan_id)
+        threshold = self.options.threshold or result.fail_on
         regressions = diff.regressions(threshold)
         if not regressions:
             return
