@@ -89,8 +89,9 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 
 
 def scan_row(result: ScanResult, *, origin: str, exit_code: int) -> dict[str, Any]:
-    """The values of a scans row for `result` (everything but the id), redacted as printed."""
-    document = result.scrubbed().to_dict()
+    """The values of a scans row for `result` (everything but the id). Store.save passes the
+    scrubbed result, so this row and the findings rows hold what is printed."""
+    document = result.to_dict()
     return {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
