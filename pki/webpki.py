@@ -54,13 +54,14 @@ def name_problem(name: str) -> str | None:
         return None
     except ValueError:
         pass
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name[:300])
     if not name.isascii():
-        return (f"'{name}' is not a valid DNS name: give an internationalised name as its xn-- A-label "
+        return (f"'{shown}' is not a valid DNS name: give an internationalised name as its xn-- A-label "
                 "(RFC 5280 4.2.1.6, RFC 5890)")
     host = name[:-1] if name.endswith(".") else name
     labels = host.split(".")
     if not host or len(host) > 253 or not all(_LABEL.match(label) for label in labels):
-        return (f"'{name}' is not a valid DNS name: labels of letters, digits and inner hyphens, "
+        return (f"'{shown}' is not a valid DNS name: labels of letters, digits and inner hyphens, "
                 "at most 63 characters each (RFC 1034 3.5, RFC 5280 4.2.1.6)")
     return None
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
@@ -289,12 +291,24 @@ def test_refused_with_its_reference(label: str, tmp_path: Path) -> None:
     assert openssl_says is False or why  # where openssl accepts, the difference is explained
 
 
+CHAIN = chain()
+
+
 @pytest.mark.parametrize("name", ["a_b.example.com", "bücher.example.com", "", ".", "a..b", "-a.example.com",
                                   "a" * 64 + ".example.com", "exa mple.com", "example.com/x"])
 def test_a_name_that_is_not_a_dns_name_is_an_invalid_result(name: str) -> None:
     case = chain()
     result = verify_chain(case.leaf, case.anchors, case.intermediates, at=NOW, purpose="server", name=name)
     assert not result.valid and "is not a valid DNS name" in (result.error or "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=80) | st.from_regex(r"[a-z0-9_.*-]{0,40}", fullmatch=True))
+def test_any_name_gives_a_result_never_an_exception(name: str) -> None:
+    case = CHAIN
+    result = verify_chain(case.leaf, case.anchors, case.intermediates, at=NOW, purpose="server", name=name)
+    assert result.valid is (name.lower() in ("www.example.com", "www.example.com."))
+    assert result.valid or (result.error and result.error.isprintable())
 
 
 def test_an_absolute_name_matches() -> None:
