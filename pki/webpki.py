@@ -78,7 +78,8 @@ def chain_problem(path: Sequence[x509.Certificate], *, purpose: str, server: boo
             cert.extensions  # noqa: B018 (parsed here once: a malformed extension is a problem, not a crash)
         except ValueError as exc:
             return f"{role} '{cert.subject.rfc4514_string()}': an extension cannot be parsed: {exc} (RFC 5280 4.2)"
-        problem = _every_certificate(cert) or (_anchor(cert) if i == last and i > 0 else None)
+        self_signed = _self_signed(cert, path[i + 1] if i < last else None)
+        problem = _every_certificate(cert, self_signed) or (_anchor(cert) if i == last and i > 0 and self_signed else None)
         if problem:
             return f"{role} '{cert.subject.rfc4514_string()}': {problem}"
     leaf = path[0]
@@ -92,9 +93,19 @@ def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extensi
         return None
 
 
-def _self_signed(cert: x509.Certificate) -> bool:
+def _self_signed(cert: x509.Certificate, issuer: x509.Certificate | None) -> bool:
+    """Signed by its own key. Below the anchor cryptography checked the signature with `issuer`'s
+    key, so comparing keys is enough; the anchor's own signature is checked here (once)."""
     if cert.subject != cert.issuer:
         return False
+    if issuer is not None:
+        return cert.public_key() == issuer.public_key()
+    return _signs_itself(cert)
+
+
+@functools.lru_cache(maxsize=256)
+def _signs_itself(cert: x509.Certificate) -> bool:
+    """A trust anchor's self-signature, checked once per anchor (a scan checks many chains against few)."""
     try:
         cert.verify_directly_issued_by(cert)
     except Exception:  # InvalidSignature, an unsupported key type: not self-signed
@@ -102,7 +113,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _every_certificate(cert: x509.Certificate) -> str | None:
+def _every_certificate(cert: x509.Certificate, self_signed: bool) -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cryptography warns about the very serials refused here
         serial = cert.serial_number
@@ -122,7 +133,7 @@ def _every_certificate(cert: x509.Certificate) -> str | None:
     is_ca = basic is not None and isinstance(basic.value, x509.BasicConstraints) and basic.value.ca
     if is_ca and _ext(cert, x509.SubjectKeyIdentifier) is None:
         return "a CA certificate without a subject key identifier (RFC 5280 4.2.1.2)"
-    if not _self_signed(cert):
+    if not self_signed:
         aki = _ext(cert, x509.AuthorityKeyIdentifier)
         if aki is None or not isinstance(aki.value, x509.AuthorityKeyIdentifier) or aki.value.key_identifier is None:
             return ("no authority key identifier with a keyIdentifier, which every certificate but a "
@@ -149,8 +160,6 @@ def _weak_key(cert: x509.Certificate) -> str | None:
 
 def _anchor(cert: x509.Certificate) -> str | None:
     """A self-signed trust anchor (a root): AKI consistent with its SKI, no EKU."""
-    if not _self_signed(cert):
-        return None
     aki = _ext(cert, x509.AuthorityKeyIdentifier)
     if aki is not None and isinstance(aki.value, x509.AuthorityKeyIdentifier):
         value = aki.value
