@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import CollectContext, Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.x509 import X509Certificate
+from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import certificate_facts
 from pki.load import load_certificates
@@ -41,7 +42,7 @@ class CertificatesCollector(Collector):
     name = "certificates"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         anchors, problems = trust_anchors(ctx, KIND)
         yield from problems
@@ -82,7 +83,7 @@ class CertificatesCollector(Collector):
         anchors: list[x509.Certificate],
         anchor_fps: set[bytes],
         pool: list[x509.Certificate],
-    ) -> EvidenceRecord:
+    ) -> Record:
         ctx = self.context
         display = ctx.display(item.path)
         resource = display if item.count == 1 else f"{display}#{item.index}"
@@ -109,7 +110,7 @@ class CertificatesCollector(Collector):
             **facts,
             "chain": chain,
         }
-        return ctx.record(KIND, resource, data)
+        return ctx.adapt(resource, X509Certificate, data)
 
 
 def certificate_files(path: Path) -> list[Path]:
@@ -149,10 +150,10 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
     return found, errors
 
 
-def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[EvidenceRecord]]:
+def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[Record]]:
     """The target's trust anchor certificates, and error records for files that cannot be read."""
     anchors: list[x509.Certificate] = []
-    problems: list[EvidenceRecord] = []
+    problems: list[Record] = []
     for path in ctx.target.trust_anchors:
         certs, errors = read_certificate_file(path, explicit=True)
         problems.extend(ctx.error(kind, f"trust anchor {ctx.display(path)}", err) for err in errors)

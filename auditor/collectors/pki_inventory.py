@@ -23,7 +23,8 @@ from cryptography import x509
 
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.pki import PkiCa, PkiCertificate
+from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 from pki import log as issuance_log
 from pki.ca import CA, CACert
@@ -42,7 +43,7 @@ class PkiInventoryCollector(Collector):
     name = "pki-inventory"
     kinds = (CA_KIND, CERT_KIND)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         deployed: dict[tuple[str, str], list[str]] = {}
         for path in ctx.source.path_option(ctx.root, "deployed"):
@@ -60,7 +61,7 @@ class PkiInventoryCollector(Collector):
             except PKIError as exc:
                 yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
 
-    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[EvidenceRecord]:
+    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(folder)
         ca = CA.open(folder)
@@ -83,10 +84,10 @@ class PkiInventoryCollector(Collector):
                 "reused_key": (fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
                 "deployed": sorted(deployed.get((entry.issuer, entry.serial), [])),
             })
-            records.append(ctx.record(CERT_KIND, f"{shown}#{entry.serial}", data))
+            records.append(ctx.adapt(f"{shown}#{entry.serial}", PkiCertificate, data))
         report = issuance_log.verify(folder / "log.jsonl", expected_count=int(log_count) if log_count else 0,
                                      expected_head=log_head, issued_serials=set(fingerprints))
-        yield ctx.record(CA_KIND, shown, {
+        yield ctx.adapt(shown, PkiCa, {
             "folder": shown,
             "name": ca.name,
             "root": self._ca_cert(ca, ca.root),

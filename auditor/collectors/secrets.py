@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from auditor.collectors.interface import Collector
 from auditor.errors import AuditorError
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.secrets import SecretsScan
+from auditor.evidence.record import Record
 
 KIND = "secrets.scan"
 
@@ -21,7 +22,7 @@ class SecretsCollector(Collector):
     name = "secrets"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         from auditor.secrets import prepare
         from auditor.secrets.engines import run_engines
 
@@ -47,7 +48,7 @@ class SecretsCollector(Collector):
                 yield ctx.error(KIND, shown, exc.diagnostics())
                 continue
             stats = report.stats.to_dict()
-            yield ctx.record(KIND, shown, {
+            yield ctx.adapt(shown, SecretsScan, {
                 "path": shown,
                 "engines": engines,
                 **stats,

@@ -41,7 +41,8 @@ from auditor.collectors._tlswire import (
 )
 from auditor.collectors.certificates import trust_anchors
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.tls import TlsEndpoint
+from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import certificate_facts
 from pki.verify import verify_chain
@@ -319,7 +320,7 @@ class TlsCollector(Collector):
     name = "tls"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         options = ctx.source.options
         timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
@@ -333,7 +334,7 @@ class TlsCollector(Collector):
             except ProbeError as exc:
                 yield ctx.error(KIND, endpoint.resource, str(exc))
                 continue
-            yield ctx.record(KIND, endpoint.resource, data)
+            yield ctx.adapt(endpoint.resource, TlsEndpoint, data)
 
     def _probe(self, endpoint: Endpoint, timeout: float, probe_versions: bool, anchors: list[x509.Certificate]) -> dict[str, Any]:
         prober = Prober(endpoint, timeout)

@@ -33,7 +33,8 @@ from typing import Any
 from cryptography import x509
 
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.yubikey import YubikeyDevice, YubikeyPresence, YubikeySlot
+from auditor.evidence.record import Record
 from pki import attestation as att
 from pki import keys
 from pki.errors import LoadError
@@ -121,7 +122,7 @@ class YubiKeyCollector(Collector):
     name = "yubikey"
     kinds = (PRESENCE, DEVICE, SLOT)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         opts = ctx.source.options
         extra_roots: list[x509.Certificate] = []
@@ -143,7 +144,7 @@ class YubiKeyCollector(Collector):
             yield ctx.error(PRESENCE, "yubikeys", str(exc))
             return
         serials = sorted(d.serial for d in devices if d.serial is not None)
-        yield ctx.record(PRESENCE, "yubikeys", {
+        yield ctx.adapt("yubikeys", YubikeyPresence, {
             "source": source.name, "count": len(devices), "serials": serials,
             "without_serial": sum(1 for d in devices if d.serial is None),
         })
@@ -153,7 +154,7 @@ class YubiKeyCollector(Collector):
                 continue
             yield from self._device(device)
 
-    def _device(self, device: Device) -> Iterator[EvidenceRecord]:
+    def _device(self, device: Device) -> Iterator[Record]:
         from yubikit.core import ApplicationNotAvailableError
         from yubikit.piv import PivSession
 
@@ -177,7 +178,7 @@ class YubiKeyCollector(Collector):
             with contextlib.suppress(Exception):
                 connection.close()
 
-    def _piv(self, session: Any, device: Device, resource: str) -> Iterator[EvidenceRecord]:
+    def _piv(self, session: Any, device: Device, resource: str) -> Iterator[Record]:
         from yubikit.core import NotSupportedError
         from yubikit.piv import SLOT as PIV_SLOT
 
@@ -208,7 +209,7 @@ class YubiKeyCollector(Collector):
             device_ca_facts = {"subject": device_ca.subject.rfc4514_string(), "issuer": device_ca.issuer.rfc4514_string(),
                                "status": verdict.status, "valid": verdict.valid, "problem": verdict.problem,
                                "chain": list(verdict.chain), "root": verdict.root}
-        yield ctx.record(DEVICE, resource, {
+        yield ctx.adapt(resource, YubikeyDevice, {
             "serial": serial,
             "firmware": firmware,
             "form_factor": form_factor or "unknown",
@@ -221,7 +222,7 @@ class YubiKeyCollector(Collector):
         })
         for facts in slots:
             del facts["_attestation"]
-            yield ctx.record(SLOT, f"{resource}/{facts['slot']}", facts)
+            yield ctx.adapt(f"{resource}/{facts['slot']}", YubikeySlot, facts)
 
     def _slot(self, session: Any, slot: int, serial: int | None, firmware: str,
               device_ca: x509.Certificate | None) -> dict[str, Any] | None:

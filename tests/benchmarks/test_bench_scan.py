@@ -17,7 +17,7 @@ import time
 import pytest
 
 from auditor.evidence.bundle import Bundle
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Record
 from auditor.policy.catalog import Catalog
 from auditor.scan import EvaluateOptions, evaluate_bundle
 from tests.certs import NOW, CertFactory
@@ -42,7 +42,7 @@ def test_cli_start_and_demo_scan() -> None:
     print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms (target < 1000 ms)")
 
 
-def synthetic_records(n: int) -> list[EvidenceRecord]:
+def synthetic_records(n: int) -> list[Record]:
     from auditor.collectors.certificates import KIND
     from pki.facts import certificate_facts
     from pki.verify import verify_chain

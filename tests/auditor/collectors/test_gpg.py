@@ -17,20 +17,20 @@ from auditor.collectors.gpg import key_facts
 from auditor.collectors.interface import CollectContext
 from auditor.demo.gnupg import KeySpec, SubkeySpec, make_keyring
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 pytestmark = pytest.mark.slow
 
 
-def collect(root: Path, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, **options: Any) -> list[Record]:
     source = SourceSpec("gpg", "keys", True, options)
     target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=root)
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], r.resource
     return records
 
 
@@ -51,12 +51,12 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root, fprs
 
 
-def by_uid(records: list[EvidenceRecord]) -> dict[str, dict[str, Any]]:
+def by_uid(records: list[Record]) -> dict[str, dict[str, Any]]:
     out = {}
     for r in records:
         assert r.error is None, r.error
-        assert r.data is not None
-        out[r.data["user_ids"][0]] = dict(r.data)
+        assert isinstance(r, Evidence)
+        out[r.plain["user_ids"][0]] = dict(r.plain)
     return out
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from auditor.collectors.k8s.read import read_bytes, split_documents
 from auditor.collectors.k8s.values import embedded_secrets, secret_shape, value_kind
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Record
 from tests.k8s import collect, write_docs
 
 POD_SPEC: dict[str, Any] = {
@@ -50,7 +50,7 @@ KINDS = [
 ]
 
 
-def by_kind(records: list[EvidenceRecord], kind: str) -> list[EvidenceRecord]:
+def by_kind(records: list[Record], kind: str) -> list[Record]:
     return [r for r in records if r.kind == kind and not r.error]
 
 
@@ -59,9 +59,9 @@ def test_every_workload_kind_with_all_its_containers(tmp_path: Path) -> None:
     records = collect(tmp_path, ["all.yaml"])
     assert [r.error for r in records if r.error] == []
     workloads = by_kind(records, "kubernetes.workload")
-    assert [(r.data or {})["kind"] for r in workloads] == [k for k, _, _ in KINDS]
+    assert [(r.plain or {})["kind"] for r in workloads] == [k for k, _, _ in KINDS]
     for rec, (kind, _, pod_path) in zip(workloads, KINDS, strict=True):
-        data = rec.data
+        data = rec.plain
         assert data is not None
         assert data["pod_path"] == pod_path
         assert rec.resource.startswith(f"all.yaml#{data['document']} {kind}/apps/")
@@ -87,7 +87,7 @@ def test_lists_json_and_document_lines(tmp_path: Path) -> None:
     assert [r.error for r in records if r.error] == []
     names = [r.resource for r in by_kind(records, "kubernetes.workload")]
     assert names == ["list.yaml#0.0 Pod/apps/p", "list.yaml#0.1 Job/apps/j", "api.json#0.0 Deployment/apps/d", "pod.json#0 Pod/apps/p"]
-    json_pod = by_kind(records, "kubernetes.workload")[-1].data
+    json_pod = by_kind(records, "kubernetes.workload")[-1].plain
     assert json_pod is not None and json_pod["line"] == 1 and json_pod["containers"][1]["line"] is not None
 
 
@@ -190,13 +190,13 @@ def test_secret_values_are_described_never_stored(tmp_path: Path) -> None:
     records = collect(tmp_path, ["s.yaml"])
     dump = json.dumps([r.to_dict() for r in records])
     assert password not in dump and seed not in dump
-    env = {e["name"]: e for e in by_kind(records, "kubernetes.workload")[0].data["containers"][0]["env"]}  # type: ignore[index]
+    env = {e["name"]: e for e in by_kind(records, "kubernetes.workload")[0].plain["containers"][0]["env"]}  # type: ignore[index]
     assert (env["DB_PASSWORD"]["value_kind"], env["DB_PASSWORD"]["secret_like"]) == ("text", None)
     assert env["DB_PASSWORD"]["redacted"].startswith("Sup3…(sha256:")
     assert env["NATS_SEED"]["secret_like"] == "NATS nkey seed"
     assert env["TOKEN_FILE"]["value_kind"] == "path" and env["API_KEY"]["value_kind"] == "reference"
     assert env["FROM_SECRET"]["from"] == "secretKeyRef" and env["FROM_SECRET"]["redacted"] is None
-    entries = {e["key"]: e for e in by_kind(records, "kubernetes.configmap")[0].data["entries"]}  # type: ignore[index]
+    entries = {e["key"]: e for e in by_kind(records, "kubernetes.configmap")[0].plain["entries"]}  # type: ignore[index]
     assert entries["nats.conf"]["embedded"] == [{"name": "password", "line": entries["nats.conf"]["line"] + 2}]
     assert entries["plain"]["embedded"] == [] and entries["blob"]["value_kind"] == "binary"
 
@@ -210,7 +210,7 @@ def test_service_account_token_decision(tmp_path: Path) -> None:
               "automountServiceAccountToken": False}
     write_docs(tmp_path / "sa.yaml", [sa_off, pod("a"), pod("b", automountServiceAccountToken=False),
                                       pod("c", serviceAccountName="quiet"), pod("d", serviceAccountName="quiet", automountServiceAccountToken=True)])
-    got = {r.data["name"]: r.data["service_account"] for r in by_kind(collect(tmp_path, ["sa.yaml"]), "kubernetes.workload")}  # type: ignore[index]
+    got = {r.plain["name"]: r.plain["service_account"] for r in by_kind(collect(tmp_path, ["sa.yaml"]), "kubernetes.workload")}  # type: ignore[index]
     assert got == {
         "a": {"name": "default", "automount": True, "decided_by": "default"},
         "b": {"name": "default", "automount": False, "decided_by": "pod"},

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from auditor.collectors.k8s.cluster import LISTERS, to_manifest
 from auditor.collectors.k8s.objects import WORKLOADS
+from auditor.evidence.record import Evidence
 from tests.k8s import collect
 from tests.servers import closed_port
 
@@ -56,9 +57,9 @@ def test_converted_objects_are_checked_like_files(tmp_path: Path) -> None:
     raw = to_manifest(_serialize, "Deployment", "apps/v1", _deployment())
     (tmp_path / "from-cluster.yaml").write_text(yaml.safe_dump(raw))
     (rec,) = [r for r in collect(tmp_path, ["from-cluster.yaml"]) if r.kind == "kubernetes.workload"]
-    assert rec.data is not None
-    assert rec.data["spec"]["hostNetwork"] is True
-    assert rec.data["containers"][0]["securityContext"]["capabilities"] == {"add": ["NET_ADMIN"], "drop": []}
+    assert isinstance(rec, Evidence)
+    assert rec.plain["spec"]["hostNetwork"] is True
+    assert rec.plain["containers"][0]["securityContext"]["capabilities"] == {"add": ["NET_ADMIN"], "drop": []}
 
 
 def test_every_workload_kind_is_listed() -> None:

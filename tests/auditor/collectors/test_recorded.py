@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.collectors.recorded import shift_times
+from auditor.evidence.record import Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from tests.certs import CertFactory
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 
 
-def collect(root: Path, name: str, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, name: str, **options: Any) -> list[Record]:
     source = SourceSpec("recorded", "rec", True, {"paths": [name], **options})
     target = Target(name="t", environment="e", policies=("p",), sources=(source,), root=root)
     return list(run_collector(CollectContext(target, source, NOW)))
@@ -53,7 +53,7 @@ def test_bad_files_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "kind.json").write_text(json.dumps({"format": "auditor-recorded-evidence", "recorded_at": "2026-11-13T12:00:00Z", "recorded_from": "a test", "records": [{"kind": "no.such-kind", "resource": "r", "data": {}}]}))
     for name, fragment in [("bad.json", "unreadable"), ("wrong.json", "format"), ("kind.json", "unknown evidence kind"), ("missing.json", "no such file")]:
         (rec,) = collect(tmp_path, name)
-        assert rec.is_error and fragment in (rec.error or ""), (name, rec.error)
+        assert isinstance(rec, Failure) and fragment in (rec.error or ""), (name, rec.error)
 
 
 @given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(dt.UTC)),

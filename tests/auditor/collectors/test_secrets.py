@@ -7,12 +7,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Record
 from tests.collecting import collect_source
 from tests.secrets_corpus import nkey_seed
 
 
-def collect(root: Path, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, **options: Any) -> list[Record]:
     return collect_source("secrets", root, options)
 
 
@@ -27,13 +27,13 @@ def test_records_per_path_with_redacted_leaks(tmp_path: Path) -> None:
     records = collect(tmp_path, paths=["home", "etc", "missing"], config="scan.yaml")
     by = {r.resource: r for r in records}
     assert by["missing"].error == "no such file or folder"
-    home = by["home"].data
+    home = by["home"].plain
     assert home is not None and [(x["rule"], x["log"], x["file"]) for x in home["leaks"]] == [
         ("nkey-seed", True, "home/.bash_history")]
-    etc = by["etc"].data
+    etc = by["etc"].plain
     assert etc is not None and etc["suppressed"] == 0 and etc["skipped"] == {"allowlisted": 1}
     assert [x["rule"] for x in etc["leaks"]] == ["password"]
-    dumped = json.dumps([r.data for r in records])
+    dumped = json.dumps([r.plain for r in records])
     assert seed not in dumped and "Hunter2-Hunter2" not in dumped
 
 

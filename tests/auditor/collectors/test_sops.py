@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Evidence, Record
 from tests.collecting import collect_source
 from tests.sops_tool import Sops
 
 
-def collect(root: Path, **options: Any) -> dict[str, EvidenceRecord]:
+def collect(root: Path, **options: Any) -> dict[str, Record]:
     return {r.resource: r for r in collect_source("sops", root, {"paths": ["secrets"], **options})}
 
 
-def data(record: EvidenceRecord) -> dict[str, Any]:
-    assert record.data is not None, record.error
-    return dict(record.data)
+def data(record: Record) -> dict[str, Any]:
+    assert isinstance(record, Evidence), record.error
+    return dict(record.plain)
 
 
 def test_collector_judges_files_against_creation_rules(tmp_path: Path) -> None:
