@@ -36,3 +36,15 @@ def failure(kind: str, error: str, *, resource: str = "r", source: str = "s",
             collected_at: str = "2026-11-23T12:00:00Z", required: bool = True) -> Failure:
     return Failure(kind=kind, source=source, resource=resource, collected_at=collected_at, error=error,
                    required=required)
+
+
+def plain_of(record: Record) -> dict[str, Any]:
+    """The plain data of a record that must be evidence."""
+    assert isinstance(record, Evidence), record
+    return record.plain
+
+
+def failure_of(record: Record) -> Failure:
+    """A record that must be a failure."""
+    assert isinstance(record, Failure), record
+    return record

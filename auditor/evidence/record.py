@@ -47,8 +47,9 @@ class Evidence:
 
     @functools.cached_property
     def plain(self) -> dict[str, Any]:
-        """The data as plain JSON-like values (what rules see and bundles hold), made once."""
-        value: dict[str, Any] = msgspec.to_builtins(self.data)
+        """The data as plain JSON values (what rules see and bundles hold), made once: dicts,
+        lists, strings, numbers, booleans and null (a JSON round trip turns tuples into lists)."""
+        value: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.data))
         return value
 
     @classmethod

@@ -14,10 +14,11 @@ import subprocess
 import sys
 import time
 
+import msgspec
 import pytest
 
 from auditor.evidence.bundle import Bundle
-from auditor.evidence.record import Record
+from auditor.evidence.record import Evidence
 from auditor.policy.catalog import Catalog
 from auditor.scan import EvaluateOptions, evaluate_bundle
 from tests.certs import NOW, CertFactory
@@ -42,8 +43,8 @@ def test_cli_start_and_demo_scan() -> None:
     print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms (target < 1000 ms)")
 
 
-def synthetic_records(n: int) -> list[Record]:
-    from auditor.collectors.certificates import KIND
+def synthetic_records(n: int) -> list[Evidence]:
+    from auditor.evidence.kinds.x509 import X509Certificate
     from pki.facts import certificate_facts
     from pki.verify import verify_chain
 
@@ -59,7 +60,8 @@ def synthetic_records(n: int) -> list[Record]:
         data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert),
                 "chain": {"status": "valid" if chain.valid else "invalid", "error": chain.error,
                           "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False}}
-        out.append(EvidenceRecord(kind=KIND, source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z", data=data))
+        out.append(Evidence(source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z",
+                            data=msgspec.convert(data, X509Certificate)))
     return out
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-import msgspec
 from msgspec import Meta
 
 from auditor.evidence.contract import Facts, Part
 from auditor.evidence.kinds.x509 import Certificate
 
 Outcome = Literal["accepted", "refused", "untested", "error"]
+Version = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
 
-class NatsInfo(Part, frozen=True, kw_only=True):
-    """What the NATS server's INFO line said before TLS (absent fields: false, as the server omits them)."""
+class NatsInfo(Part, frozen=True, kw_only=True, omit_defaults=True):
+    """What the NATS server's INFO line said before TLS (with handshake_first, only the first two: INFO comes inside TLS)."""
 
     info_before_tls: bool
     handshake_first: bool
@@ -28,7 +28,7 @@ class NatsInfo(Part, frozen=True, kw_only=True):
 
 class Handshake(Part, frozen=True, kw_only=True):
     completed: bool
-    version: Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] | None
+    version: Version | None
     cipher: str | None
     error: str | None
 
@@ -44,15 +44,6 @@ class Validation(Part, frozen=True, kw_only=True):
     name: Annotated[str, Meta(description="the name the chain was validated for")]
     path: tuple[str, ...]
     anchor: str | None
-
-
-class Versions(Part, frozen=True, kw_only=True):
-    """Whether the server accepts each protocol version, offered alone."""
-
-    tls1: Outcome | None = msgspec.field(default=None, name="TLSv1")
-    tls1_1: Outcome | None = msgspec.field(default=None, name="TLSv1.1")
-    tls1_2: Outcome | None = msgspec.field(default=None, name="TLSv1.2")
-    tls1_3: Outcome | None = msgspec.field(default=None, name="TLSv1.3")
 
 
 class WeakCiphers(Part, frozen=True, kw_only=True):
@@ -77,7 +68,7 @@ class TlsEndpoint(Facts, frozen=True, kw_only=True):
     client_certificate: ClientCertificateRequest
     presented: Annotated[tuple[Certificate, ...], Meta(description="The certificates the server sent, leaf first.")]
     validation: Validation
-    versions: Versions
+    versions: Annotated[dict[Version, Outcome], Meta(description="whether the server accepts each protocol version, offered alone ({} when not probed)")]
     accepted_versions: tuple[str, ...]
     weak_ciphers: WeakCiphers | None
     problems: tuple[str, ...]

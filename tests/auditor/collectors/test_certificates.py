@@ -13,6 +13,7 @@ from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
 from tests.certs import CertFactory, write
+from tests.collecting import plain_of
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -44,12 +45,12 @@ def test_folder_of_bundles_with_chain(certs: CertFactory, tmp_path: Path) -> Non
     write(tmp_path / "certs/key.pem", leaf.key_pem())  # a .pem holding only a key: skipped
     records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
     assert set(records) == {"certs/node.pem", "certs/chain.pem#0", "certs/chain.pem#1"}
-    node = records["certs/node.pem"].plain
+    node = plain_of(records["certs/node.pem"])
     assert node is not None
     assert node["chain"]["status"] == "valid"
     assert node["chain"]["path"] == ["CN=node", "CN=Test Intermediate CA", "CN=Test Root CA"]
-    anchor = records["certs/chain.pem#1"].plain
-    assert anchor is not None and anchor["chain"]["is_anchor"] is True
+    anchor = plain_of(records["certs/chain.pem#1"])
+    assert anchor["chain"]["is_anchor"] is True
 
 
 def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from auditor.inventory.model import SourceSpec, Target
 from auditor.nats.creds import format_creds
 from auditor.nats.monitoring import sanitise
 from tests.auditor.nats.test_creds import make_chain
+from tests.collecting import failure_of, plain_of
 from tests.servers import closed_port, nats_server
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -52,8 +53,8 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
     root = node(tmp_path)
     records = collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "s3cr3t-pw"})
     assert [r.kind for r in records] == ["nats.config", "nats.user"]
-    cfg, user = records[0].plain, records[1].plain
-    assert cfg is not None and user is not None
+    cfg, user = plain_of(records[0]), plain_of(records[1])
+    assert user is not None
     assert cfg["files"] == ["etc/nats/nats.conf", "etc/nats/users.conf"]
     remote = cfg["leafnodes"]["remotes"][0]
     assert remote["credentials"]["resolved"] == "etc/nats/leaf.creds" and remote["credentials"]["readable_by_others"]
@@ -61,7 +62,7 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
     assert cfg["monitoring"] == {**cfg["monitoring"], "enabled": True, "host": "0.0.0.0", "http_port": 8222}
     assert user["password"]["kind"] == "plaintext" and user["reach"]["publish"][">"] == "all"
     assert records[1].resource == "etc/nats/nats.conf user svc"
-    text = json.dumps([r.plain for r in records])
+    text = json.dumps([r.plain for r in records if isinstance(r, Evidence)])
     assert "s3cr3t-pw" not in text and "hunter2" not in text
     assert {"name": "SECRET", "file": "etc/nats/users.conf", "line": 1, "source": "environment"} in cfg["variables"]
 
@@ -90,14 +91,14 @@ def test_nats_credentials(tmp_path: Path) -> None:
     (root / "etc/nats/broken.jwt").write_text("not a jwt")
     records = {r.resource: r for r in collect(root, "nats-credentials", paths=["etc/nats"])}
     assert isinstance(records["etc/nats/broken.jwt"], Failure)
-    leaf = records["etc/nats/leaf.creds"].plain
-    assert leaf is not None and leaf["chain"]["status"] == "incomplete" and leaf["seed"]["matches_subject"]
+    leaf = plain_of(records["etc/nats/leaf.creds"])
+    assert leaf["chain"]["status"] == "incomplete" and leaf["seed"]["matches_subject"]
     assert leaf["file"]["readable_by_others"] and leaf["file"]["mode"] == "0644"
-    user = records["etc/nats/trust/user.jwt"].plain
-    assert user is not None and user["chain"]["status"] == "verified" and user["expires_at"] == "1970-01-01T00:00:01Z"
+    user = plain_of(records["etc/nats/trust/user.jwt"])
+    assert user["chain"]["status"] == "verified" and user["expires_at"] == "1970-01-01T00:00:01Z"
     seed = records["etc/nats/svc.nk"]
-    assert seed.kind == "nats.nkey" and seed.data is not None and seed.data["file"]["readable_by_group"]
-    assert c["user_seed"] not in json.dumps([r.plain for r in records.values()])
+    assert seed.kind == "nats.nkey" and isinstance(seed, Evidence) and seed.plain["file"]["readable_by_group"]
+    assert c["user_seed"] not in json.dumps([r.plain for r in records.values() if isinstance(r, Evidence)])
 
 
 def test_sanitise_redacts_secrets() -> None:
@@ -115,12 +116,12 @@ def test_nats_monitoring_against_a_real_server(tmp_path: Path) -> None:
         server.start("authorization { users = [{user: a, password: pw}] }\njetstream { store_dir: %s }\n" % (tmp_path / "js"), monitoring=True)
         records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{server.http_port}")
     assert [r.kind for r in records] == ["nats.varz", "nats.connz", "nats.leafz", "nats.accountz", "nats.healthz", "nats.jsz"]
-    varz = records[0].plain
-    assert varz is not None and varz["response"]["auth_required"] is True and varz["http_status"] == 200
+    varz = plain_of(records[0])
+    assert varz["response"]["auth_required"] is True and varz["http_status"] == 200
     assert isinstance(records[4], Evidence) and records[4].plain["response"]["status"] == "ok"
 
 
 def test_nats_monitoring_unreachable_is_an_error_per_endpoint(tmp_path: Path) -> None:
     records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{closed_port()}", timeout=2, endpoints=["varz", "healthz"])
     assert [(r.kind, isinstance(r, Failure)) for r in records] == [("nats.varz", True), ("nats.healthz", True)]
-    assert "cannot connect" in (records[0].error or "")
+    assert "cannot connect" in (failure_of(records[0]).error or "")

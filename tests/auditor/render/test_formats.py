@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.evidence.record import Failure, Record
+from auditor.evidence.record import Failure
 from auditor.models import Finding, ScanResult, Severity, Status
 from auditor.render import format_names, renderer
 from auditor.render.sarif import file_location
@@ -231,7 +231,7 @@ def sample_result(*statuses: Status, message: str = "something is wrong", resour
         )
         for i, status in enumerate(statuses)
     )
-    errors: tuple[Record, ...] = ()
+    errors: tuple[Failure, ...] = ()
     if collection_error:
         errors = (Failure(kind="nats.config", source="nats", resource="etc/nats/nats.conf",
                           collected_at="2026-01-01T00:00:00Z", error="permission denied"),)
