@@ -108,6 +108,17 @@ def _known_valid(name: str) -> ValidDocuments:
     return known
 
 
+def known_valid(name: str, key: Any) -> ValidDocuments:
+    """The cache of documents that passed check `name`, valid while `key` (the check's
+    definition, JSON-like) is unchanged; saved with the schema caches."""
+    known = _KNOWN_VALID.get(name)
+    if known is None:
+        from auditor.cache import ValidDocuments
+
+        known = _KNOWN_VALID[name] = ValidDocuments({"check": name, "key": key})
+    return known
+
+
 @atexit.register
 def save_known_valid() -> None:
     """Write what this process learnt about valid documents to the cache (also done at exit)."""
