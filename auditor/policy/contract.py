@@ -60,8 +60,8 @@ def roots(kind: str, mode: str, params: Mapping[str, object]) -> dict[str, Bound
 
 def problems(checked: Checked, source: str, scope: Mapping[str, Bound]) -> list[Problem]:
     """Every read of a field the contract does not have, in source order."""
-    found = list(_Walker(checked, source).check(checked.expr, dict(scope)))
-    return sorted(found, key=lambda p: p.offset)
+    found = set(_Walker(checked, source).check(checked.expr, dict(scope)))
+    return sorted(found, key=lambda p: (p.offset, p.message))
 
 
 class _Walker:
@@ -126,6 +126,11 @@ class _Walker:
         for part in (node.loop_condition, node.loop_step):
             if part is not None:
                 self.shape(part, inner)
+        added = _appended(node.loop_step, node.accu_var)
+        if added is not None:  # map() and filter() build a list: of what?
+            item = self.shape(added, inner)
+            if isinstance(item, Shape):
+                return Shape(mi.ListType(item.type), f"the list built from {self.text(node.iter_range)}")
         return self.shape(node.result, inner) if node.result is not None else ANY
 
     def element(self, bound: Bound, label: str, *, values: bool = False) -> Bound:
@@ -185,6 +190,19 @@ class _Walker:
             inner = f'"{key.string}"' if key.string is not None else "…"
             return f"{self.text(node.args[0])}[{inner}]"
         return "(…)"
+
+
+def _appended(step: Expr | None, accu: str) -> Expr | None:
+    """`x` when a comprehension's step is `accu + [x]` (map) or `cond ? accu + [x] : accu` (filter)."""
+    if step is None or step.kind != "call":
+        return None
+    if step.name == "_?_:_" and len(step.args) == 3:
+        return _appended(step.args[1], accu)
+    if step.name == "_+_" and len(step.args) == 2:
+        first, second = step.args
+        if first.kind == "ident" and first.name == accu and second.kind == "list" and len(second.args) == 1:
+            return second.args[0]
+    return None
 
 
 def _kind_of(alts: list[mi.Type]) -> str:
