@@ -36,7 +36,7 @@ class Evidence:
     id: str = field(default="")
 
     def __post_init__(self) -> None:
-        if not self.data.KIND:
+        if not getattr(self.data, "KIND", ""):
             raise TypeError(f"{type(self.data).__name__} is not the type of an evidence kind")
         if not self.id:
             object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, self.plain, None))

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from auditor.evidence.contract import Facts
+from auditor.evidence.contract import TIMESTAMP_PATTERN, Facts
 from auditor.evidence.kinds import KINDS, schema_id
 
 
@@ -52,7 +52,7 @@ def type_name(t: mi.Type) -> str:
 def _one_name(t: mi.Type) -> str:
     t = unwrap(t)
     if isinstance(t, mi.StrType):
-        return "string"
+        return "timestamp (RFC 3339)" if t.pattern == TIMESTAMP_PATTERN else "string"
     if isinstance(t, mi.BoolType):
         return "boolean"
     if isinstance(t, mi.IntType):
