@@ -18,8 +18,10 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.vault import VaultKvSecret, VaultPki, VaultServer, VaultToken
+from auditor.evidence.kinds.x509 import Certificate
 from auditor.evidence.record import Record
 from auditor.evidence.secret import conceal
 from auditor.timeutil import rfc3339
@@ -246,11 +248,11 @@ class VaultCollector(Collector):
         ctx = self.context
         c = self.client
         self.unreadable = []
-        ca: dict[str, Any] | None = None
+        ca: Certificate | None = None
         pem = self._try(f"{mount}/ca/pem", c.secrets.pki.read_ca_certificate, mount_point=mount)
         if isinstance(pem, str) and "BEGIN CERTIFICATE" in pem:
             try:
-                ca = certificate_facts(x509.load_pem_x509_certificate(pem.encode()))
+                ca = certificate(certificate_facts(x509.load_pem_x509_certificate(pem.encode())))
             except (ValueError, LoadError) as exc:
                 self.unreadable.append(f"{mount}/ca/pem: {_short(exc)}")
         elif pem is not None:

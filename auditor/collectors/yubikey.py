@@ -32,7 +32,9 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
+from auditor.evidence.kinds.x509 import Certificate
 from auditor.evidence.kinds.yubikey import YubikeyDevice, YubikeyPresence, YubikeySlot
 from auditor.evidence.record import Record
 from pki import attestation as att
@@ -239,21 +241,22 @@ class YubiKeyCollector(Collector):
             pass  # no key in the slot
         except NotSupportedError:
             metadata_supported = False  # before firmware 5.3: the key is known by its certificate only
-        certificate = _read_certificate(session, piv_slot)
-        if metadata is None and certificate is None:
+        cert_read = _read_certificate(session, piv_slot)
+        if metadata is None and cert_read is None:
             return None
         public = metadata.public_key if metadata is not None else None
         key = None
         if metadata is not None:
             key = {"algorithm": _key_type(metadata.key_type), "spki_sha256": keys.spki_sha256(public),
                    "generated": bool(metadata.generated)}
-        elif certificate is not None and not metadata_supported:
-            cert_public = certificate.public_key()
+        elif cert_read is not None and not metadata_supported:
+            cert_public = cert_read.public_key()
             key = {"algorithm": keys.key_type_of(cert_public), "spki_sha256": keys.spki_sha256(cert_public), "generated": None}
-        cert_facts, problem = None, None
-        if certificate is not None:
+        cert_facts: Certificate | None = None
+        problem = None
+        if cert_read is not None:
             try:
-                cert_facts = certificate_facts(certificate)
+                cert_facts = certificate(certificate_facts(cert_read))
             except LoadError as exc:
                 problem = str(exc)
         attestation = None
@@ -274,11 +277,11 @@ class YubiKeyCollector(Collector):
             "touch_policy": touch_policy,
             "certificate": cert_facts,
             "certificate_problem": problem,
-            "certificate_matches_key": (cert_facts["key"]["spki_sha256"] == key["spki_sha256"]
+            "certificate_matches_key": (cert_facts.key.spki_sha256 == key["spki_sha256"]
                                         if cert_facts is not None and key is not None else None),
             "attestation": attested,
             "generated_on_device": _generated_on_device(attested),
-            "ca_key": bool(cert_facts is not None and cert_facts["is_ca"])
+            "ca_key": bool(cert_facts is not None and cert_facts.is_ca)
             or slot_id in self.ca_slots or f"{serial}/{slot_id}" in self.ca_slots,
             "_attestation": attestation,
         }

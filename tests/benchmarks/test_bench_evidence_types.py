@@ -263,8 +263,7 @@ def _plain_facts(n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         leaf = factory.issue(f"node-{i}.example.com", issuer=inter, key="ec256", dns=(f"node-{i}.example.com",))
-        facts = certificate_facts(leaf.cert)
-        facts = facts.to_dict() if hasattr(facts, "to_dict") else facts
+        facts = certificate_facts(leaf.cert).to_dict()
         out.append({"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **facts,
                     "chain": {"status": "valid", "error": None, "path": ["CN=a", "CN=b"], "anchor": "CN=a",
                               "is_anchor": False}})

@@ -57,7 +57,7 @@ def synthetic_records(n: int) -> list[Evidence]:
         leaf = factory.issue(f"node-{i}.example.com", issuer=inter, key=key, dns=(f"node-{i}.example.com",),
                              days=rng.choice([30, 90, 365]))
         chain = verify_chain(leaf.cert, [root.cert], [inter.cert], at=NOW)
-        data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert),
+        data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert).to_dict(),
                 "chain": {"status": "valid" if chain.valid else "invalid", "error": chain.error,
                           "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False}}
         out.append(Evidence(source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z",

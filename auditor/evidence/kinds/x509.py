@@ -11,8 +11,11 @@ from auditor.evidence.contract import Facts, NonNegative, Part, Timestamp
 Hex = Annotated[str, Meta(pattern=r"^-?[0-9a-f]+$")]
 
 
+KeyType = Literal["rsa", "ec", "ed25519", "ed448", "dsa", "unknown"]
+
+
 class PublicKey(Part, frozen=True, kw_only=True):
-    type: Literal["rsa", "ec", "ed25519", "ed448", "dsa", "unknown"]
+    type: KeyType
     size: Annotated[int, Meta(description="bits (0 when unknown)")]
     curve: Annotated[str | None, Meta(description="EC curve name, e.g. secp256r1")]
     spki_sha256: Annotated[str, Meta(description="SHA-256 of the SubjectPublicKeyInfo, hex ('' when unreadable)")]

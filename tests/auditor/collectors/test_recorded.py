@@ -30,7 +30,7 @@ def recorded_cert(certs: CertFactory) -> dict[str, Any]:
 
     root, _ = certs.chain()
     facts = certificate_facts(root.cert)
-    return {"path": "x.pem", "index": 0, "encoding": "pem", **facts,
+    return {"path": "x.pem", "index": 0, "encoding": "pem", **facts.to_dict(),
             "chain": {"status": "no-anchors", "error": "none", "path": [], "anchor": None}}
 
 
