@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds import KINDS
+from auditor.evidence.kinds.nats import MONITORED
 from auditor.evidence.record import Record
 from auditor.nats.monitoring import ENDPOINTS, MonitoringError, fetch, sanitise_url
 
@@ -32,4 +32,4 @@ class NatsMonitoringCollector(Collector):
             except MonitoringError as exc:
                 yield ctx.error(kind, resource, str(exc))
                 continue
-            yield ctx.adapt(resource, KINDS[kind], {"url": answer.url, "http_status": answer.status, "response": answer.data})
+            yield ctx.record(resource, MONITORED[endpoint](url=answer.url, http_status=answer.status, response=answer.data))

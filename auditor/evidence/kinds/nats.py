@@ -385,3 +385,10 @@ class NatsJsz(Monitored, frozen=True, kw_only=True):
     """/jsz: JetStream usage and configuration."""
 
     KIND: ClassVar[str] = "nats.jsz"
+
+
+MONITORED: dict[str, type[Monitored]] = {
+    "varz": NatsVarz, "connz": NatsConnz, "leafz": NatsLeafz, "accountz": NatsAccountz, "healthz": NatsHealthz,
+    "jsz": NatsJsz,
+}
+"""The kind of each monitoring endpoint's answer."""
