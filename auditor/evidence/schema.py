@@ -95,9 +95,13 @@ def fields(kind: str) -> list[FieldInfo]:
 
 
 def _walk(struct: mi.StructType, prefix: str) -> Iterator[FieldInfo]:
+    secrets = getattr(struct.cls, "SECRETS", ())
     for f in struct.fields:
         path = f"{prefix}{f.encode_name}"
-        yield FieldInfo(path, type_name(f.type), description(f.type))
+        shown = type_name(f.type)
+        if f.name in secrets:
+            shown = shown.replace("string", "redacted secret (auditor.redact form)", 1)
+        yield FieldInfo(path, shown, description(f.type))
         yield from _nested(f.type, path)
 
 
