@@ -62,14 +62,7 @@ class Evidence:
         return evidence
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "collected_at": self.collected_at,
-            "data": self.plain,
-        }
+        return {**_header(self), "data": self.plain}
 
 
 @dataclass(frozen=True)
@@ -90,15 +83,7 @@ class Failure:
             object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, None, self.error))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "collected_at": self.collected_at,
-            "error": self.error,
-            "required": self.required,
-        }
+        return {**_header(self), "error": self.error, "required": self.required}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Failure:
@@ -115,3 +100,9 @@ class Failure:
 
 Record = Evidence | Failure
 """What a collector yields: evidence, or a failure to collect it."""
+
+
+def _header(record: Record) -> dict[str, Any]:
+    """What every record says besides its data or error, as bundles hold it."""
+    return {"id": record.id, "kind": record.kind, "source": record.source, "resource": record.resource,
+            "collected_at": record.collected_at}
