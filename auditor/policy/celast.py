@@ -10,9 +10,10 @@ arrive expanded into comprehensions, exactly as the runtime evaluates them.
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 _CHECKED_EXPR = "type.googleapis.com/cel.expr.CheckedExpr"
 
@@ -21,7 +22,7 @@ class DecodeError(ValueError):
     """The bytes are not the protobuf message expected."""
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -34,14 +35,25 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+def fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
     """(field number, value) of each field of a message: ints for varint and fixed fields,
-    bytes for length-delimited ones (sub-messages, strings, packed repeated values)."""
+    memoryviews for length-delimited ones (sub-messages, strings, packed repeated values)."""
+    data = memoryview(data)
     pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
+    end = len(data)
+    while pos < end:
+        byte = data[pos]
+        if byte < 0x80:
+            key = byte
+            pos += 1
+        else:
+            key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
+            if pos < end and data[pos] < 0x80:
+                yield number, data[pos]
+                pos += 1
+                continue
             value, pos = _varint(data, pos)
             yield number, value
         elif wire == 1:
@@ -50,8 +62,12 @@ def fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
             yield number, struct.unpack_from("<Q", data, pos)[0]
             pos += 8
         elif wire == 2:
-            size, pos = _varint(data, pos)
-            if pos + size > len(data):
+            if pos < end and data[pos] < 0x80:
+                size = data[pos]
+                pos += 1
+            else:
+                size, pos = _varint(data, pos)
+            if pos + size > end:
                 raise DecodeError("truncated field")
             yield number, data[pos : pos + size]
             pos += size
@@ -94,53 +110,44 @@ class Expr:
         return tuple(e for e in found if e is not None)
 
 
-def _text(value: int | bytes) -> str:
-    if not isinstance(value, bytes):
+def _text(value: int | memoryview) -> str:
+    if not isinstance(value, memoryview):
         raise DecodeError("expected a string")
-    return value.decode("utf-8", "replace")
+    return bytes(value).decode("utf-8", "replace")
 
 
-def _msg(value: int | bytes) -> bytes:
-    if not isinstance(value, bytes):
+def _msg(value: int | memoryview) -> memoryview:
+    if not isinstance(value, memoryview):
         raise DecodeError("expected a message")
     return value
 
 
-def _expr(data: bytes, depth: int = 0) -> Expr:
+def _expr(data: memoryview, depth: int = 0) -> Expr:
     if depth > 400:
         raise DecodeError("expression nested too deeply")
     node_id = 0
-    node: Expr | None = None
+    part: tuple[int, memoryview] | None = None
     for number, value in fields(data):
         if number == 2 and isinstance(value, int):
             node_id = value
-        elif number == 3:
-            node = _const(_msg(value))
-        elif number == 4:
-            name = next((_text(v) for n, v in fields(_msg(value)) if n == 1), "")
-            node = Expr(0, "ident", name=name)
-        elif number == 5:
-            node = _select(_msg(value), depth)
-        elif number == 6:
-            node = _call(_msg(value), depth)
-        elif number == 7:
-            elements = tuple(_expr(_msg(v), depth + 1) for n, v in fields(_msg(value)) if n == 1)
-            node = Expr(0, "list", args=elements)
-        elif number == 8:
-            node = _struct(_msg(value), depth)
-        elif number == 9:
-            node = _comprehension(_msg(value), depth)
-    if node is None:
+        elif 3 <= number <= 9:
+            part = (number, _msg(value))
+    if part is None:
         raise DecodeError("an expression without a kind")
-    return Expr(**{**node.__dict__, "id": node_id})
+    number, body = part
+    if number == 4:
+        return Expr(node_id, "ident", name=next((_text(v) for n, v in fields(body) if n == 1), ""))
+    if number == 7:
+        return Expr(node_id, "list", args=tuple(_expr(_msg(v), depth + 1) for n, v in fields(body) if n == 1))
+    return _BUILDERS[number](node_id, body, depth)
 
 
-def _const(data: bytes) -> Expr:
+def _const(node_id: int, data: memoryview, depth: int) -> Expr:
     text = next((_text(v) for n, v in fields(data) if n == 6), None)
-    return Expr(0, "const", string=text)
+    return Expr(node_id, "const", string=text)
 
 
-def _select(data: bytes, depth: int) -> Expr:
+def _select(node_id: int, data: memoryview, depth: int) -> Expr:
     operand: Expr | None = None
     name, test_only = "", False
     for number, value in fields(data):
@@ -150,10 +157,10 @@ def _select(data: bytes, depth: int) -> Expr:
             name = _text(value)
         elif number == 3:
             test_only = bool(value)
-    return Expr(0, "select", name=name, operand=operand, test_only=test_only)
+    return Expr(node_id, "select", name=name, operand=operand, test_only=test_only)
 
 
-def _call(data: bytes, depth: int) -> Expr:
+def _call(node_id: int, data: memoryview, depth: int) -> Expr:
     target: Expr | None = None
     function = ""
     args: list[Expr] = []
@@ -164,20 +171,20 @@ def _call(data: bytes, depth: int) -> Expr:
             function = _text(value)
         elif number == 3:
             args.append(_expr(_msg(value), depth + 1))
-    return Expr(0, "call", name=function, operand=target, args=tuple(args))
+    return Expr(node_id, "call", name=function, operand=target, args=tuple(args))
 
 
-def _struct(data: bytes, depth: int) -> Expr:
+def _struct(node_id: int, data: memoryview, depth: int) -> Expr:
     values: list[Expr] = []
     for number, value in fields(data):
         if number == 2:
             for n, v in fields(_msg(value)):
                 if n in (3, 4):
                     values.append(_expr(_msg(v), depth + 1))
-    return Expr(0, "struct", args=tuple(values))
+    return Expr(node_id, "struct", args=tuple(values))
 
 
-def _comprehension(data: bytes, depth: int) -> Expr:
+def _comprehension(node_id: int, data: memoryview, depth: int) -> Expr:
     parts: dict[str, Expr] = {}
     names = {1: "", 3: "", 8: ""}
     exprs = {2: "iter_range", 4: "accu_init", 5: "loop_condition", 6: "loop_step", 7: "result"}
@@ -186,7 +193,12 @@ def _comprehension(data: bytes, depth: int) -> Expr:
             names[number] = _text(value)
         elif number in exprs:
             parts[exprs[number]] = _expr(_msg(value), depth + 1)
-    return Expr(0, "comprehension", name=names[1], accu_var=names[3], iter_var2=names[8], **parts)  # type: ignore[arg-type]
+    return Expr(node_id, "comprehension", name=names[1], accu_var=names[3], iter_var2=names[8], **parts)  # type: ignore[arg-type]
+
+
+_BUILDERS: dict[int, Callable[[int, memoryview, int], Expr]] = {
+    3: _const, 5: _select, 6: _call, 8: _struct, 9: _comprehension,
+}
 
 
 @dataclass(frozen=True)
@@ -194,14 +206,49 @@ class Checked:
     """A decoded CheckedExpr: the tree and where each node starts in the source."""
 
     expr: Expr
-    positions: dict[int, int] = field(default_factory=dict)
-    """Node id -> offset (in code points) into the compiled text."""
+    source_info: bytes = b""
+
+    @functools.cached_property
+    def positions(self) -> dict[int, int]:
+        """Node id -> offset (in code points) into the compiled text (decoded when first needed)."""
+        out: dict[int, int] = {}
+        for n, v in fields(self.source_info):
+            if n == 4:
+                entry = dict(fields(_msg(v)))
+                key, offset = entry.get(1, 0), entry.get(2, 0)
+                if isinstance(key, int) and isinstance(offset, int):
+                    out[key] = offset
+        return out
+
+
+def _wanted(data: memoryview, numbers: tuple[int, ...]) -> list[tuple[int, memoryview]]:
+    """The length-delimited fields `numbers` of a message, skipping every other field unread
+    (a checked expression's type and reference maps are most of its bytes)."""
+    out = []
+    pos, end = 0, len(data)
+    while pos < end:
+        key, pos = _varint(data, pos)
+        wire = key & 7
+        if wire == 2:
+            size, pos = _varint(data, pos)
+            if pos + size > end:
+                raise DecodeError("truncated field")
+            if key >> 3 in numbers:
+                out.append((key >> 3, data[pos : pos + size]))
+            pos += size
+        elif wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise DecodeError(f"unsupported wire type {wire}")
+    return out
 
 
 def decode_checked(serialized: bytes) -> Checked:
     """The tree of `Expression.serialize()` (an Any holding a cel.expr.CheckedExpr)."""
     type_url = ""
-    payload = b""
+    payload = memoryview(b"")
     for number, value in fields(serialized):
         if number == 1:
             type_url = _text(value)
@@ -210,17 +257,12 @@ def decode_checked(serialized: bytes) -> Checked:
     if type_url != _CHECKED_EXPR:
         raise DecodeError(f"not a checked expression ({type_url or 'no type'})")
     expr: Expr | None = None
-    positions: dict[int, int] = {}
-    for number, value in fields(payload):
+    source_info = b""
+    for number, value in _wanted(payload, (4, 5)):
         if number == 4:
-            expr = _expr(_msg(value))
-        elif number == 5:
-            for n, v in fields(_msg(value)):
-                if n == 4:
-                    entry = dict(fields(_msg(v)))
-                    key, offset = entry.get(1, 0), entry.get(2, 0)
-                    if isinstance(key, int) and isinstance(offset, int):
-                        positions[key] = offset
+            expr = _expr(value)
+        else:
+            source_info = bytes(value)
     if expr is None:
         raise DecodeError("a checked expression without an expression")
-    return Checked(expr, positions)
+    return Checked(expr, source_info)

@@ -85,7 +85,7 @@ def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
 
 def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
-    certs = {plain_of(r)["serial"]: plain_of(r) for r in collect(root, folders=["ca"], deployed=["node"]) if r.kind == "pki.certificate" and plain_of(r)}
+    certs = {r.plain["serial"]: r.plain for r in collect(root, folders=["ca"], deployed=["node"]) if isinstance(r, Evidence) and r.kind == "pki.certificate"}
     revoked = certs[serials["client"]]
     assert (revoked["state"], revoked["revocation_reason"], revoked["deployed"]) == ("revoked", "keyCompromise", ["node/old-client.pem"])
     renewed = certs[serials["server"]]
