@@ -11,8 +11,7 @@ arrive expanded into comprehensions, exactly as the runtime evaluates them.
 from __future__ import annotations
 
 import functools
-import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _CHECKED_EXPR = "type.googleapis.com/cel.expr.CheckedExpr"
@@ -35,49 +34,42 @@ def _varint(data: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
+def fields(data: bytes | memoryview) -> list[tuple[int, int | memoryview]]:
     """(field number, value) of each field of a message: ints for varint and fixed fields,
     memoryviews for length-delimited ones (sub-messages, strings, packed repeated values)."""
-    data = memoryview(data)
-    pos = 0
-    end = len(data)
+    view = memoryview(data)
+    out: list[tuple[int, int | memoryview]] = []
+    pos, end = 0, len(view)
     while pos < end:
-        byte = data[pos]
-        if byte < 0x80:
-            key = byte
-            pos += 1
-        else:
-            key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
+        key = view[pos]
+        pos += 1
+        if key >= 0x80:
+            key, pos = _varint(view, pos - 1)
+        wire = key & 7
         if wire == 0:
-            if pos < end and data[pos] < 0x80:
-                yield number, data[pos]
-                pos += 1
-                continue
-            value, pos = _varint(data, pos)
-            yield number, value
-        elif wire == 1:
-            if pos + 8 > len(data):
-                raise DecodeError("truncated fixed64")
-            yield number, struct.unpack_from("<Q", data, pos)[0]
-            pos += 8
+            value = view[pos] if pos < end else 0x80
+            pos += 1
+            if value >= 0x80:
+                value, pos = _varint(view, pos - 1)
+            out.append((key >> 3, value))
         elif wire == 2:
-            if pos < end and data[pos] < 0x80:
-                size = data[pos]
-                pos += 1
-            else:
-                size, pos = _varint(data, pos)
+            size = view[pos] if pos < end else 0x80
+            pos += 1
+            if size >= 0x80:
+                size, pos = _varint(view, pos - 1)
             if pos + size > end:
                 raise DecodeError("truncated field")
-            yield number, data[pos : pos + size]
+            out.append((key >> 3, view[pos : pos + size]))
             pos += size
-        elif wire == 5:
-            if pos + 4 > len(data):
-                raise DecodeError("truncated fixed32")
-            yield number, struct.unpack_from("<I", data, pos)[0]
-            pos += 4
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            if pos + width > end:
+                raise DecodeError("truncated fixed field")
+            out.append((key >> 3, int.from_bytes(view[pos : pos + width], "little")))
+            pos += width
         else:
             raise DecodeError(f"unsupported wire type {wire}")
+    return out
 
 
 @dataclass(frozen=True)

@@ -66,12 +66,12 @@ def problems(checked: Checked, source: str, scope: Mapping[str, Bound]) -> list[
 
 class _Walker:
     def __init__(self, checked: Checked, source: str) -> None:
-        self.positions = checked.positions
+        self.checked = checked
         self.source = source
 
     def where(self, node: Expr, name: str = "") -> int:
         """Offset of `name` at or after the node's position (the position of a select is its dot)."""
-        start = self.positions.get(node.id, 0)
+        start = self.checked.positions.get(node.id, 0)
         if name:
             at = self.source.find(name, start)
             if at >= 0:
