@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from auditor.evidence.contract import Facts
 from auditor.evidence.kinds import (
     gpg,
@@ -49,11 +47,6 @@ TYPES: tuple[type[Facts], ...] = (
     nats.NatsJsz,
 )
 KINDS: dict[str, type[Facts]] = {t.KIND: t for t in TYPES}
-
-
-@functools.cache
-def known_kinds() -> frozenset[str]:
-    return frozenset(KINDS)
 
 
 def kind_type(kind: str) -> type[Facts]:
