@@ -9,7 +9,7 @@ the evidence reference in docs/, and which fields hold (redacted) secrets.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -40,10 +40,21 @@ class SecretPart(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
                 check_redacted(value, name)
 
 
-class Facts(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The data of one evidence record of kind `KIND`."""
+class Facts(Part, frozen=True, kw_only=True, forbid_unknown_fields=True, dict=True):
+    """The data of one evidence record of kind `KIND` (`dict=True` only so that its plain form,
+    see :func:`plain`, is made once per value)."""
 
     KIND: ClassVar[str] = ""
 
 
-__all__ = ["Facts", "Mode", "NonNegative", "Part", "Redacted", "SecretPart", "Timestamp"]
+def plain(data: Facts) -> dict[str, Any]:
+    """`data` as plain JSON values (what rules see and bundles hold): dicts, lists, strings,
+    numbers, booleans and null, made once per value (a JSON round trip turns tuples into lists)."""
+    cache = data.__dict__
+    value: dict[str, Any] | None = cache.get("_plain")
+    if value is None:
+        value = cache["_plain"] = msgspec.json.decode(msgspec.json.encode(data))
+    return value
+
+
+__all__ = ["Facts", "Mode", "NonNegative", "Part", "Redacted", "SecretPart", "Timestamp", "plain"]

@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from auditor.evidence.contract import Facts
+from auditor.evidence.contract import Facts, plain
 from auditor.models import canonical_json, sha256_hex
 
 
@@ -47,10 +45,9 @@ class Evidence:
 
     @functools.cached_property
     def plain(self) -> dict[str, Any]:
-        """The data as plain JSON values (what rules see and bundles hold), made once: dicts,
-        lists, strings, numbers, booleans and null (a JSON round trip turns tuples into lists)."""
-        value: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.data))
-        return value
+        """The data as plain JSON values (what rules see and bundles hold), made once per data
+        value (see :func:`auditor.evidence.contract.plain`)."""
+        return plain(self.data)
 
     @classmethod
     def decoded(cls, *, source: str, resource: str, collected_at: str, data: Facts, plain: dict[str, Any],
