@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditor.nats.conf import ConfError, ParsedConfig, Value
+from auditor.nats.options import check as check_options
+from auditor.nats.options import go_duration, parse_listen
 from auditor.nats.permissions import Permissions, ResponsePermission, SubjectPermission
 from auditor.nats.subjects import is_valid_subject
 from auditor.redact import redact
@@ -94,42 +96,6 @@ def as_str_list(v: Value, what: str) -> list[str]:
             raise _fail(item, f"{what}: every entry must be a string, got {item.kind}")
         out.append(str(item.data))
     return out
-
-
-def parse_listen(v: Value, what: str) -> tuple[str | None, int]:
-    """`port` or `host:port` (server parseListen)."""
-    if v.kind == "integer":
-        return None, int(v.data)
-    text = as_str(v, what)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise _fail(v, f"{what}: could not parse address string {text!r}")
-    return host.strip("[]"), int(port)
-
-
-_GO_DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def go_duration(text: str) -> float:
-    """Go's time.ParseDuration, in seconds (`1h30m`, `-2m`, `250ms`); ValueError otherwise."""
-    s = text
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    total, pos = 0.0, 0
-    while pos < len(s):
-        m = _GO_DURATION.match(s, pos)
-        if not m or m.group(1) in ("", "."):
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    return sign * total
 
 
 # ------------------------------------------------------------------------------- model
@@ -323,6 +289,7 @@ class _Interpreter:
         self.unknown: list[dict[str, Any]] = []
 
     def run(self) -> NatsConfig:
+        check_options(self.root)
         cfg = NatsConfig(self.parsed, self.root.file)
         top = dict(entries(self.root))
         host: str | None = None
