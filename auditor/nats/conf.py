@@ -226,7 +226,15 @@ class _Parser:
     # ------------------------------------------------------------------ documents and maps
 
     def document(self) -> dict[str, Value]:
-        """A whole file: key/value entries, optionally wrapped in braces (JSON style)."""
+        """A whole file: key/value entries, in any number of anonymous `{ ... }` blocks.
+
+        As on the server, a `{` where a key could start opens a block whose keys belong to
+        the top level (so a config may be wrapped in braces, JSON style, and blocks may nest:
+        `{ { listen: 0.0.0.0:4222 } }`). Inside a block, a nested block must be followed by
+        the `}` that closes the enclosing one or by one `,` or `;` before more keys; at the
+        top level, keys may follow a block directly. A `}` with no block open may end the
+        file if only blanks and new lines follow it.
+        """
         if len(self.text) > MAX_FILE_BYTES:
             raise ConfError(f"larger than the {MAX_FILE_BYTES}-byte limit", file=self.file or None)
         nul = self.text.find("\x00")
@@ -234,30 +242,41 @@ class _Parser:
             raise self.fail("a NUL character (nats-server ignores everything after it)", nul)
         root: dict[str, Value] = {}
         self.scopes.append(root)
-        braced: int | None = None  # the position of the wrapping '{'
-        closed = False
-        self.skip()
-        if self.char(self.pos) == "{":
-            braced = self.pos
-            self.pos += 1
+        opened: list[int] = []  # where each open block's '{' stands
         while True:
             self.skip()
             c = self.char(self.pos)
             if not c:
-                if braced is not None and not closed:
-                    raise self.fail(f"Unexpected EOF: the '{{' on line {self.line(braced)} is not closed")
+                if opened:
+                    raise self.fail(f"Unexpected EOF: the '{{' on line {self.line(opened[-1])} is not closed")
                 return root
+            if c == "{":
+                opened.append(self.pos)
+                self.pos += 1
+                self.nest(1)
+                continue
             if c == "}":
-                if braced is not None and not closed:
-                    closed = True
-                    self.pos += 1
-                    continue
-                if self.rest_is_blank(self.pos + 1):  # a stray closing brace at the very end
-                    return root
-                raise self.fail("unexpected '}' (no map is open here)")
-            if closed:
-                raise self.fail(f"unexpected text after the '}}' that closes the config on line {self.line(braced or 0)}")
+                if not opened:
+                    if _past(_SPACE, self.text, self.pos + 1) == self.end:  # a stray '}' at the very end
+                        return root
+                    raise self.fail("unexpected '}' (no block is open here)")
+                opened.pop()
+                self.nest(-1)
+                self.pos += 1
+                if opened:
+                    self.after_block(opened[-1])
+                continue
             self.entry(root, nested=False)
+
+    def after_block(self, enclosing: int) -> None:
+        """After a nested anonymous block: the enclosing block's `}`, or one `,` or `;` and more keys."""
+        self.skip()
+        c = self.char(self.pos)
+        if c in (",", ";"):
+            self.pos += 1
+        elif c != "}":
+            shown = self.shown_char(self.pos)
+            raise self.fail(f"Expected the '}}' that closes the block opened on line {self.line(enclosing)}, but got {shown}")
 
     def map_body(self, opened: int) -> dict[str, Value]:
         """The entries of a `{...}` map, after its '{'."""
