@@ -168,6 +168,12 @@ def _duration(v: Value, path: str) -> None:
         raise fail(v, path, str(exc)) from None
 
 
+def _seconds_or_duration(v: Value, path: str) -> None:
+    """A whole number of seconds or a duration string."""
+    if v.kind != "integer":
+        _duration(v, path)
+
+
 def _seconds(v: Value, path: str) -> float:
     """A number of seconds or a duration string (tls and authorization timeouts)."""
     if v.kind in ("integer", "float"):
@@ -355,7 +361,7 @@ _TLS_OPTIONS: dict[str, Opt] = {
     "min_version": opt("string", check=_min_version),
     "handshake_first": opt("bool", "string", check=_handshake_first),
     "connection_rate_limit": I,
-    "cert_store": opt("string", check=lambda v, p: _not_here(v, p)), "cert_match_by": S, "cert_match": S, "cert_match_skip_invalid": B,
+    "cert_store": opt("string", check=_not_here), "cert_match_by": S, "cert_match": S, "cert_match_skip_invalid": B,
     "ca_certs_match": ANY,
     "certs": A(M({"cert_file": S, "key_file": S})),
     "ocsp_peer": opt("bool", "map", block=Block({}, other=ANY)),
@@ -406,6 +412,11 @@ LEAF_AUTH = M(
 
 # --------------------------------------------------------------------------- listeners
 
+def _route_ping(v: Value, path: str) -> None:
+    if go_duration(str(v.data)) > 30:
+        raise fail(v, path, "a cluster ping_interval over 30s is reset to 30s (nats-server -t refuses it)")
+
+
 COMPRESSION = opt("string", "bool", "map", block=Block({"mode": S, "rtt_thresholds": ANY}))
 WRITE_TIMEOUT = opt("string", check=_one_of("default", "close", "retry"))
 _LISTENER = {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "advertise": S, "no_advertise": B}
@@ -417,15 +428,11 @@ CLUSTER = M(
      "permissions": M({"import": SUBJECT_PERMISSION, "export": SUBJECT_PERMISSION},
                       _alias(**{"import": "publish pub", "export": "subscribe sub"})),
      "pool_size": I, "accounts": STRINGS, "compression": COMPRESSION,
-     "ping_interval": opt("string", "integer", check=_all(_duration, lambda v, p: _route_ping(v, p))),
+     "ping_interval": opt("string", "integer", check=_all(_duration, _route_ping)),
      "ping_max": I, "write_deadline": D, "write_timeout": WRITE_TIMEOUT},
     {**_HOST, "cluster_advertise": "advertise"},
 )
 
-
-def _route_ping(v: Value, path: str) -> None:
-    if go_duration(str(v.data)) > 30:
-        raise fail(v, path, "a cluster ping_interval over 30s is reset to 30s (nats-server -t refuses it)")
 
 
 GATEWAY_ENTRY = M({"name": S, "url": S, "urls": ARRAY_OF_STRINGS, "tls": TLS})
@@ -454,7 +461,7 @@ LEAFNODES = M(
 )
 WEBSOCKET = M(
     {**_LISTENER, "no_tls": B, "compression": B, "allowed_origins": STRINGS, "same_origin": B,
-     "handshake_timeout": opt("integer", "string", check=lambda v, p: None if v.kind == "integer" else _duration(v, p)),
+     "handshake_timeout": opt("integer", "string", check=_seconds_or_duration),
      "no_auth_user": S, "authorization": SIMPLE_AUTH, "jwt_cookie": S, "user_cookie": S, "pass_cookie": S,
      "token_cookie": S, "headers": M({}, other=S), "ping_interval": D},
     {**_HOST, "allowed_origin": "allowed_origins", "allow_origins": "allowed_origins", "allow_origin": "allowed_origins"},
@@ -469,8 +476,13 @@ MQTT = M(
 
 # --------------------------------------------------------------------------- JetStream
 
+def _enabled_word(v: Value, path: str) -> None:
+    if v.kind == "string" and str(v.data).lower() not in ("enabled", "enable", "disabled", "disable"):
+        raise fail(v, path, f"expected 'enabled' or 'disabled', got {_shown(v)}")
+
+
 _SIZE = opt("integer", "string")
-JETSTREAM = opt("bool", "string", "map", check=lambda v, p: _enabled_word(v, p), block=Block(
+JETSTREAM = opt("bool", "string", "map", check=_enabled_word, block=Block(
     {"enabled": B, "store_dir": S, "max_memory_store": _SIZE, "max_file_store": _SIZE, "domain": S,
      "extension_hint": S, "cipher": opt("string", check=_one_of("chacha", "chachapoly", "aes", fold=True)),
      "key": S, "prev_key": S, "max_outstanding_catchup": _SIZE, "max_buffered_msgs": I, "max_buffered_size": _SIZE,
@@ -481,10 +493,6 @@ JETSTREAM = opt("bool", "string", "map", check=lambda v, p: _enabled_word(v, p),
            max_file_store="max_file", key="ek encryption_key", prev_key="prev_encryption_key"),
 ))
 
-
-def _enabled_word(v: Value, path: str) -> None:
-    if v.kind == "string" and str(v.data).lower() not in ("enabled", "enable", "disabled", "disable"):
-        raise fail(v, path, f"expected 'enabled' or 'disabled', got {_shown(v)}")
 
 
 ACCOUNT_JETSTREAM = opt("bool", "string", "map", check=_enabled_word, block=Block(
@@ -519,6 +527,59 @@ ACCOUNT = M(
 ACCOUNTS = opt("string", "integer", "float", "bool", "datetime", "map", "array",
                block=Block({}, other=ACCOUNT), items=S)
 
+# --------------------------------------------------------------------------- operator mode
+
+
+def _trusted_keys(v: Value, path: str) -> None:
+    check_key = _nkey("operator", "an operator (a trusted key)")
+    for item in [v] if v.kind == "string" else v.data:
+        check_key(item, path)
+
+
+def _account_jwt(v: Value, path: str) -> None:
+    from auditor.nats.creds import CredsError, decode_jwt
+
+    try:
+        ok = decode_jwt(str(v.data)).type == "account"
+    except (CredsError, ValueError):
+        ok = False
+    if not ok:
+        raise fail(v, path, "not an account JWT")
+
+
+def _resolver(v: Value, path: str) -> None:
+    """`MEMORY` (any word starting MEM), `URL(...)`, or a map with a type (full, cache, mem...)."""
+    if v.kind == "string":
+        text = str(v.data)
+        if text.upper().startswith("MEM") or re.fullmatch(r"(?is)url\(.*\)", text):
+            return
+        raise fail(v, path, f"{_shown(v)} is not MEMORY, URL(\"...\") or a map with a type and a dir")
+    entries = _entries(v)
+    kind = entries.get("type")
+    if kind is None:
+        raise fail(v, path, "a resolver map needs a type (full or cache) and a dir")
+    if kind.kind != "string":
+        raise fail(kind, f"{path}.type", f"expected a string, got {_KIND_NAMES[kind.kind]}")
+    mode = str(kind.data).lower()
+    if mode in ("full", "cache"):
+        folder = entries.get("dir")
+        if folder is None or (folder.kind == "string" and not folder.data):
+            raise fail(v, path, f"a {mode} resolver needs a dir")
+        if mode == "cache" and "allow_delete" in entries:
+            raise fail(entries["allow_delete"], f"{path}.allow_delete", "a cache resolver does not take allow_delete")
+    elif not mode.startswith("mem"):
+        raise fail(kind, f"{path}.type", f"{_shown(kind)} is not full, cache or mem")
+
+
+def _lame_duck(v: Value, path: str) -> None:
+    if go_duration(str(v.data)) < 30:
+        raise fail(v, path, f"{_shown(v)} is under the minimum of 30 seconds")
+
+
+RESOLVER = opt("string", "map", check=_resolver, block=Block(
+    {"type": ANY, "dir": S, "ttl": D, "limit": I, "interval": D, "allow_delete": B, "timeout": D,
+     "sync": B, "hard_delete": B}, other=ANY))
+
 # --------------------------------------------------------------------------- the top level
 
 TOP = Block(
@@ -527,7 +588,8 @@ TOP = Block(
         "host": S, "debug": B, "trace": B, "trace_verbose": B, "trace_headers": B, "logtime": B, "logtime_utc": B,
         "logfile": S, "logfile_size_limit": I, "logfile_max_num": I, "syslog": B, "remote_syslog": S,
         "mappings": MAPPINGS, "accounts": ACCOUNTS, "authorization": AUTHORIZATION, "no_auth_user": S,
-        "system_account": S, "no_system_account": B, "trusted": A(S),
+        "system_account": S, "no_system_account": B,
+        "trusted": opt("string", "array", items=S, check=_trusted_keys),
         "http": LISTEN, "https": LISTEN, "http_port": I, "https_port": I, "http_base_path": S,
         "cluster": CLUSTER, "gateway": GATEWAY, "leafnodes": LEAFNODES, "store_dir": S, "jetstream": JETSTREAM,
         "default_js_domain": M({}, other=S), "pidfile": S, "ports_file_dir": S, "prof_port": I, "prof_block_rate": I,
@@ -536,12 +598,13 @@ TOP = Block(
         "max_pending": I, "max_connections": I, "max_traced_msg_len": I, "max_subscriptions": I,
         "max_sub_tokens": opt("integer", check=_int_range(1, 255, "max_sub_tokens must be 1 to 255")),
         "ping_interval": D, "ping_max": I, "write_deadline": D, "write_timeout": WRITE_TIMEOUT,
-        "lame_duck_duration": opt("string", check=_all(_duration, lambda v, p: _at_least(v, p, 30))),
+        "lame_duck_duration": opt("string", check=_all(_duration, _lame_duck)),
         "lame_duck_grace_period": D, "tls": TLS,
         "ocsp": opt("bool", "map", block=Block({"mode": S, "url": S, "urls": ARRAY_OF_STRINGS})),
         "ocsp_cache": opt("bool", "map", block=Block({}, other=ANY)),
-        "allow_non_tls": B, "operator": STRINGS, "resolver": opt("string", "map", block=Block({}, other=ANY)),
-        "resolver_tls": TLS, "resolver_preload": M({}, other=S), "resolver_pinned_accounts": STRINGS,
+        "allow_non_tls": B, "operator": STRINGS, "resolver": RESOLVER,
+        "resolver_tls": TLS, "resolver_preload": M({}, other=opt("string", check=_account_jwt)),
+        "resolver_pinned_accounts": STRINGS,
         "no_header_support": B, "connect_error_reports": I, "reconnect_error_reports": I,
         "websocket": WEBSOCKET, "mqtt": MQTT, "server_tags": STRINGS, "server_metadata": M({}, other=S),
         "disable_sublist_cache": B, "max_closed_clients": I, "default_sentinel": S,
@@ -557,10 +620,6 @@ TOP = Block(
     what="the top level",
 )
 
-
-def _at_least(v: Value, path: str, seconds: float) -> None:
-    if go_duration(str(v.data)) < seconds:
-        raise fail(v, path, f"{_shown(v)} is under the minimum of {seconds:g} seconds")
 
 
 # ------------------------------------------------------------------------------- walking
