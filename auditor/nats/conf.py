@@ -231,8 +231,8 @@ class _Parser:
         As on the server, a `{` where a key could start opens a block whose keys belong to
         the top level (so a config may be wrapped in braces, JSON style, and blocks may nest:
         `{ { listen: 0.0.0.0:4222 } }`). Inside a block, a nested block must be followed by
-        the `}` that closes the enclosing one or by one `,` or `;` before more keys; at the
-        top level, keys may follow a block directly. A `}` with no block open may end the
+        the `}` that closes the enclosing one or by a separator (`,`, `;` or a comment) before
+        more keys; at the top level, keys may follow a block directly. A `}` with no block open may end the
         file if only blanks and new lines follow it.
         """
         if len(self.text) > MAX_FILE_BYTES:
@@ -246,9 +246,7 @@ class _Parser:
         while True:
             self.skip()
             c = self.char(self.pos)
-            if not c:
-                if opened:
-                    raise self.fail(f"Unexpected EOF: the '{{' on line {self.line(opened[-1])} is not closed")
+            if not c:  # the server closes blocks still open at the end
                 return root
             if c == "{":
                 opened.append(self.pos)
@@ -266,14 +264,18 @@ class _Parser:
                 if opened:
                     self.after_block(opened[-1])
                 continue
-            self.entry(root, nested=False)
+            self.entry(root, nested=False, in_block=bool(opened))
 
     def after_block(self, enclosing: int) -> None:
-        """After a nested anonymous block: the enclosing block's `}`, or one `,` or `;` and more keys."""
-        self.skip()
+        """After a nested anonymous block: the enclosing block's `}`, or a separator and more keys.
+
+        A separator is one `,` or `;`, or a comment (on the same line or a later one); new
+        lines alone are not.
+        """
+        self.pos = _past(_SPACE, self.text, self.pos)
         c = self.char(self.pos)
-        if c in (",", ";"):
-            self.pos += 1
+        if self.at_comment() or c in (",", ";"):
+            self.pos = _past(_SKIP, self.text, self.pos) if self.at_comment() else self.pos + 1
         elif c != "}":
             shown = self.shown_char(self.pos)
             raise self.fail(f"Expected the '}}' that closes the block opened on line {self.line(enclosing)}, but got {shown}")
@@ -301,7 +303,7 @@ class _Parser:
         self.scopes.pop()
         return entries
 
-    def entry(self, target: dict[str, Value], *, nested: bool) -> None:
+    def entry(self, target: dict[str, Value], *, nested: bool, in_block: bool = False) -> None:
         """One `key [=|:] value` (or `include path`) at the current position, into `target`."""
         start = self.pos
         key_line = self.line(start)
@@ -335,17 +337,25 @@ class _Parser:
                 raise self.fail("Unexpected EOF processing map key", start)
             raise self.fail("config is invalid: a key without a value", start)
         value = self.value(key_line, in_array=False)
-        self.entry_end(nested=nested)
+        self.entry_end(nested=nested, in_block=in_block)
         target[key] = value
 
-    def entry_end(self, *, nested: bool) -> None:
-        """After a value: a new line, a comment, `;`, `,`, the closing `}` or (top level) EOF."""
+    def entry_end(self, *, nested: bool, in_block: bool = False) -> None:
+        """After a value: a new line, a comment, `;`, `,`, the closing `}` or (top level) EOF.
+
+        In an anonymous top-level block the file may not end right after a value (nor after
+        a comment on the value's line): the server wants a new line or a terminator first.
+        """
         self.blanks()
         c = self.char(self.pos)
         if c in (";", ","):
             self.pos += 1
-        elif c in ("\r", "\n", "}") or self.at_comment() or (not c and not nested):
+        elif self.at_comment() and in_block and self.text.find("\n", self.pos) < 0:
+            raise self.fail("Unexpected EOF after a value in a '{' block (a new line must follow it)")
+        elif c in ("\r", "\n", "}") or self.at_comment() or (not c and not nested and not in_block):
             pass
+        elif not c and in_block:
+            raise self.fail("Unexpected EOF after a value in a '{' block (a new line must follow it)")
         elif nested:
             raise self.fail(f"Expected a map value terminator ',' or '}}', but got {self.shown_char(self.pos)}")
         else:

@@ -85,6 +85,16 @@ def as_bool(v: Value, what: str) -> bool:
     return bool(v.data)
 
 
+def storage_size(v: Value) -> int | None:
+    """A JetStream size: bytes, or a string of digits and K, M, G or T (powers of 1024); None if empty."""
+    if v.kind == "integer":
+        return int(v.data)
+    text = str(v.data)
+    if not text:
+        return None
+    return int(text[:-1]) * int(1024 ** ("KMGT".index(text[-1]) + 1))
+
+
 def as_str_list(v: Value, what: str) -> list[str]:
     if v.kind == "string":
         return [str(v.data)]
@@ -577,6 +587,8 @@ class _Interpreter:
             return []
         if v.kind == "array":
             return [{"name": n, "users": 0, "exports": [], "imports": 0, "jetstream": None, "line": v.line} for n in as_str_list(v, "accounts")]
+        if v.kind != "map":  # the server ignores any other value
+            return []
         m = as_map(v, "accounts")
         out = []
         for name, acc in m.data.items():
@@ -647,9 +659,9 @@ class _Interpreter:
             if k in ("store", "store_dir", "storedir"):
                 info["store_dir"] = as_str(item, f"jetstream.{k}")
             elif k in ("max_memory_store", "max_mem_store", "max_mem"):
-                info["max_memory_store"] = as_int(item, f"jetstream.{k}")
+                info["max_memory_store"] = storage_size(item)
             elif k in ("max_file_store", "max_file"):
-                info["max_file_store"] = as_int(item, f"jetstream.{k}")
+                info["max_file_store"] = storage_size(item)
             elif k in ("key", "ek", "encryption_key"):
                 info["encrypted"] = True
             elif k in ("enable", "enabled"):

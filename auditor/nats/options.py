@@ -46,6 +46,8 @@ class Opt:
     """What each element of an array value must be."""
     wrong: str = ""
     """The message when the kind is wrong (default: expected <kinds>)."""
+    refused: str = ""
+    """A key the server knows in this block but refuses, whatever its value: why."""
 
 
 @dataclass(frozen=True)
@@ -280,8 +282,11 @@ def _handshake_first(v: Value, path: str) -> None:
         raise fail(v, path, f"{_shown(v)} is invalid (true, false, auto or a duration)") from None
 
 
-def _not_here(v: Value, path: str) -> None:
-    raise fail(v, path, "cert_store (the Windows certificate store) is refused by nats-server on this operating system")
+def _client_tls_block(v: Value, path: str) -> None:
+    _tls_block(v, path)
+    known_urls = _entries(v).get("verify_cert_and_check_known_urls")
+    if known_urls is not None and known_urls.data is True:
+        raise fail(known_urls, path, "verify_cert_and_check_known_urls is only for cluster and gateway TLS")
 
 
 def _tls_block(v: Value, path: str) -> None:
@@ -309,6 +314,21 @@ def _nkey(kind: str, prefix: str) -> Check:
         if not ok:
             raise fail(v, path, f"not a valid public nkey for {prefix}")
     return check
+
+
+def _xkey(v: Value, path: str) -> None:
+    """A public curve (x25519) key: `X` and 55 base32 characters with the nkey checksum."""
+    import base64
+
+    import nkeys
+
+    text = str(v.data)
+    ok = bool(re.fullmatch(r"X[A-Z2-7]{55}", text))
+    if ok:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+        ok = raw[0] == 23 << 3 and nkeys.crc16(bytearray(raw[:-2])) == int.from_bytes(raw[-2:], "little")
+    if not ok:
+        raise fail(v, path, "not a valid public xkey")
 
 
 def _seed(v: Value, path: str) -> None:
@@ -350,6 +370,11 @@ def _alias(**groups: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------ TLS
 
+def _refused(message: str) -> Opt:
+    """A key the server knows in this block but refuses whatever its value."""
+    return Opt(frozenset(_KIND_NAMES), refused=message)
+
+
 _TLS_OPTIONS: dict[str, Opt] = {
     "cert_file": S, "key_file": S, "ca_file": S,
     "verify": B, "verify_and_map": B, "insecure": B, "verify_cert_and_check_known_urls": B,
@@ -361,12 +386,15 @@ _TLS_OPTIONS: dict[str, Opt] = {
     "min_version": opt("string", check=_min_version),
     "handshake_first": opt("bool", "string", check=_handshake_first),
     "connection_rate_limit": I,
-    "cert_store": opt("string", check=_not_here), "cert_match_by": S, "cert_match": S, "cert_match_skip_invalid": B,
+    "cert_store": _refused("cert_store (the Windows certificate store) is refused by nats-server on this operating system"),
+    "cert_match_by": S, "cert_match": S, "cert_match_skip_invalid": B,
     "ca_certs_match": ANY,
     "certs": A(M({"cert_file": S, "key_file": S})),
     "ocsp_peer": opt("bool", "map", block=Block({}, other=ANY)),
 }
-TLS = M(_TLS_OPTIONS, _alias(handshake_first="first immediate"), check=_tls_block, what="tls")
+TLS = M(_TLS_OPTIONS, _alias(handshake_first="first immediate"), check=_client_tls_block, what="tls")
+ROUTE_TLS = Opt(TLS.kinds, _tls_block, TLS.block)
+"""The tls block of routes and gateways, the only ones where verify_cert_and_check_known_urls is allowed."""
 
 # --------------------------------------------------------------------------- permissions
 
@@ -390,24 +418,55 @@ USER = M(
                                  allowed_connection_types="connection_types clients")},
 )
 
-AUTH_CALLOUT = M({"issuer": opt("string", check=_nkey("account", "an account (the callout issuer)")),
-                  "auth_users": A(S), "account": S, "xkey": S, "allowed_accounts": A(S)})
+def _auth_callout(v: Value, path: str) -> None:
+    entries = _entries(v)
+    if "issuer" not in entries:
+        raise fail(v, path, "an auth callout needs an issuer")
+    users = entries.get("auth_users")
+    if users is None or (users.kind == "array" and not users.data):
+        raise fail(v, path, "an auth callout needs auth_users")
 
+
+AUTH_CALLOUT = M({"issuer": opt("string", check=_nkey("account", "an account (the callout issuer)")),
+                  "auth_users": A(S), "account": S, "xkey": opt("string", check=_xkey),
+                  "allowed_accounts": A(S)}, check=_auth_callout)
+
+
+_SPELLINGS: dict[str, tuple[str, ...]] = {"user": ("user", "username"), "password": ("password", "pass")}
+
+
+def _exclusive(*pairs: tuple[str, str]) -> Check:
+    """The server refuses these pairs of keys together in one authorization block."""
+    def check(v: Value, path: str) -> None:
+        entries = _entries(v)
+        for a, b in pairs:
+            first = next((entries[k] for k in _SPELLINGS.get(a, (a,)) if k in entries), None)
+            second = next((entries[k] for k in _SPELLINGS.get(b, (b,)) if k in entries), None)
+            if first is not None and second is not None:
+                raise fail(v, path, f"cannot have both {a} and {b}")
+    return check
+
+
+AUTH_TIMEOUT = opt("integer", "float", "string", check=_auth_timeout)
 AUTHORIZATION = M(
-    {"user": S, "password": S, "token": S, "timeout": opt("integer", "float", "string", check=_auth_timeout),
+    {"user": S, "password": S, "token": S, "timeout": AUTH_TIMEOUT,
      "users": A(USER), "default_permissions": PERMISSIONS, "auth_callout": AUTH_CALLOUT, "proxy_required": B},
     {**_USER_ALIASES, **_alias(default_permissions="default_permission permissions",
                                  auth_callout="auth_hook")},
+    check=_exclusive(("token", "users"), ("user", "users"), ("user", "token")),
 )
-LISTENER_AUTH = M({"user": S, "password": S, "token": S, "timeout": opt("integer", "float", "string", check=_auth_timeout),
-                   "users": A(USER), "permissions": PERMISSIONS},
-                  _USER_ALIASES)
+ROUTE_AUTH = M({"user": S, "password": S, "timeout": AUTH_TIMEOUT,
+                "users": _refused("routes and gateways take one user, not a users array"),
+                "token": _refused("routes and gateways do not take a token"),
+                "permissions": _refused("permissions do not belong in a cluster authorization block")},
+               _USER_ALIASES)
 SIMPLE_AUTH = M({"user": S, "password": S, "token": S, "timeout": ANY}, _USER_ALIASES)
 LEAF_AUTH = M(
-    {"user": S, "password": S, "account": S, "timeout": opt("integer", "float", "string", check=_auth_timeout),
+    {"user": S, "password": S, "account": S, "timeout": AUTH_TIMEOUT,
      "users": A(M({"user": S, "password": S, "account": S, "proxy_required": B}, _USER_ALIASES)),
      "nkey": opt("string", check=_nkey("user", "leafnode authorization")), "proxy_required": B},
     _USER_ALIASES,
+    check=_exclusive(("user", "users")),
 )
 
 # --------------------------------------------------------------------------- listeners
@@ -419,12 +478,12 @@ def _route_ping(v: Value, path: str) -> None:
 
 COMPRESSION = opt("string", "bool", "map", block=Block({"mode": S, "rtt_thresholds": ANY}))
 WRITE_TIMEOUT = opt("string", check=_one_of("default", "close", "retry"))
-_LISTENER = {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "advertise": S, "no_advertise": B}
+_LISTENER = {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "advertise": S}
 _HOST = _alias(host="net")
 
 CLUSTER = M(
-    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")), "routes": ARRAY_OF_STRINGS,
-     "connect_retries": I, "connect_backoff": B, "authorization": LISTENER_AUTH,
+    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")), "routes": ARRAY_OF_STRINGS, "no_advertise": B,
+     "connect_retries": I, "connect_backoff": B, "authorization": ROUTE_AUTH, "tls": ROUTE_TLS,
      "permissions": M({"import": SUBJECT_PERMISSION, "export": SUBJECT_PERMISSION},
                       _alias(**{"import": "publish pub", "export": "subscribe sub"})),
      "pool_size": I, "accounts": STRINGS, "compression": COMPRESSION,
@@ -435,13 +494,33 @@ CLUSTER = M(
 
 
 
-GATEWAY_ENTRY = M({"name": S, "url": S, "urls": ARRAY_OF_STRINGS, "tls": TLS})
+GATEWAY_ENTRY = M({"name": S, "url": S, "urls": ARRAY_OF_STRINGS, "tls": ROUTE_TLS})
 GATEWAY = M(
     {**_LISTENER, "name": opt("string", check=_no_spaces("gateway")), "connect_retries": I, "connect_backoff": B,
-     "reject_unknown_cluster": B, "gateways": A(GATEWAY_ENTRY), "authorization": LISTENER_AUTH,
+     "reject_unknown_cluster": B, "gateways": A(GATEWAY_ENTRY), "authorization": ROUTE_AUTH, "tls": ROUTE_TLS,
      "write_deadline": D, "write_timeout": WRITE_TIMEOUT},
     {**_HOST, "reject_unknown": "reject_unknown_cluster"},
 )
+def _remote(v: Value, path: str) -> None:
+    """A proxy needs a URL with an http(s) scheme; through it, a wss:// remote needs a tls block."""
+    entries = _entries(v)
+    proxy = entries.get("proxy")
+    if proxy is None or proxy.kind != "map":
+        return
+    settings = _entries(proxy)
+    url = settings.get("url")
+    if url is None or not str(url.data):
+        if settings:
+            raise fail(proxy, f"{path}.proxy", "a proxy needs a url when other proxy options are set")
+        return
+    scheme = str(url.data).partition("://")[0].lower() if "://" in str(url.data) else ""
+    if scheme not in ("http", "https"):
+        raise fail(url, f"{path}.proxy.url", f"the proxy URL scheme must be http or https, got {scheme!r}")
+    urls = [str(u.data) for u in _strings(entries.get("url") or entries.get("urls"))]
+    if "tls" not in entries and any(u.lower().startswith("wss://") for u in urls):
+        raise fail(proxy, path, "a wss:// remote through a proxy needs a tls block")
+
+
 REMOTE = M(
     {"url": STRINGS, "no_randomize": B, "account": S, "deny_imports": SUBJECTS, "deny_exports": SUBJECTS,
      "credentials": S, "nkey": opt("string", check=_seed), "tls": TLS, "ws_compression": B, "ws_no_masking": B,
@@ -451,9 +530,11 @@ REMOTE = M(
     _alias(url="urls", no_randomize="dont_randomize", account="local", deny_imports="deny_import",
            deny_exports="deny_export", credentials="creds", nkey="seed", ws_compression="websocket_compression",
            ws_no_masking="websocket_no_masking"),
+    check=_remote,
 )
 LEAFNODES = M(
     {**_LISTENER, "authorization": LEAF_AUTH, "remotes": A(REMOTE), "reconnect": D, "compression": COMPRESSION,
+     "no_advertise": B,
      "min_version": S, "dial_timeout": D, "isolate_leafnode_interest": B, "write_deadline": D,
      "write_timeout": WRITE_TIMEOUT},
     {**_HOST, "advertise": "advertise", "leafnode_advertise": "advertise", "reconnect": "reconnect",
@@ -469,7 +550,8 @@ WEBSOCKET = M(
 MQTT = M(
     {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "no_auth_user": S, "authorization": SIMPLE_AUTH,
      "ack_wait": D, "max_ack_pending": opt("integer", check=_int_range(0, 65535)), "js_domain": S,
-     "stream_replicas": I, "consumer_replicas": I, "consumer_memory_storage": B, "consumer_inactive_threshold": D,
+     "stream_replicas": I,
+     "consumer_replicas": _refused("consumer_replicas is ignored by this server version (nats-server -t refuses it)"), "consumer_memory_storage": B, "consumer_inactive_threshold": D,
      "js_api_timeout": D, "reject_qos2_publish": B, "downgrade_qos2_subscribe": B},
     {**_HOST, "ackwait": "ack_wait", "max_pending": "max_ack_pending", "max_inflight": "max_ack_pending"},
 )
@@ -481,7 +563,13 @@ def _enabled_word(v: Value, path: str) -> None:
         raise fail(v, path, f"expected 'enabled' or 'disabled', got {_shown(v)}")
 
 
-_SIZE = opt("integer", "string")
+def _size_string(v: Value, path: str) -> None:
+    """A JetStream size as a string: empty, or digits and one of K, M, G, T."""
+    if v.kind == "string" and v.data and not re.fullmatch(r"[+-]?[0-9]+[KMGT]", str(v.data)):
+        raise fail(v, path, f"{_shown(v)} is not a size such as \"10G\" (digits and K, M, G or T)")
+
+
+_SIZE = opt("integer", "string", check=_size_string)
 JETSTREAM = opt("bool", "string", "map", check=_enabled_word, block=Block(
     {"enabled": B, "store_dir": S, "max_memory_store": _SIZE, "max_file_store": _SIZE, "domain": S,
      "extension_hint": S, "cipher": opt("string", check=_one_of("chacha", "chachapoly", "aes", fold=True)),
@@ -507,13 +595,41 @@ ACCOUNT_JETSTREAM = opt("bool", "string", "map", check=_enabled_word, block=Bloc
 # --------------------------------------------------------------------------- accounts
 
 SOURCE = M({"account": S, "subject": S})
+RESPONSE_TYPES = ("single", "singleton", "stream", "chunk", "chunked")
+
+
+def _export(v: Value, path: str) -> None:
+    entries = _entries(v)
+    if "stream" in entries and "service" in entries:
+        raise fail(v, path, "an export is a stream or a service, not both")
+    if "service" not in entries:
+        for key in ("response", "response_type", "threshold", "response_threshold", "latency", "allow_trace"):
+            if key in entries:
+                raise fail(entries[key], f"{path}.{key}", f"{key} applies to service exports only")
+    kind = entries.get("response") or entries.get("response_type")
+    if kind is not None and str(kind.data).lower() not in RESPONSE_TYPES:
+        raise fail(kind, path, f"unknown response type {_shown(kind)} ({', '.join(RESPONSE_TYPES)})")
+    if "latency" in entries and kind is not None and str(kind.data).lower() not in ("single", "singleton"):
+        raise fail(entries["latency"], f"{path}.latency", "latency tracking needs a single response type")
+
+
+def _import_entry(v: Value, path: str) -> None:
+    entries = _entries(v)
+    if "stream" in entries and "service" in entries:
+        raise fail(v, path, "an import is a stream or a service, not both")
+    if "allow_trace" in entries and "stream" not in entries:
+        raise fail(entries["allow_trace"], f"{path}.allow_trace", "allow_trace applies to stream imports only")
+
+
 EXPORT = M(
     {"stream": S, "service": S, "accounts": A(S), "response_type": S, "response_threshold": D,
      "latency": opt("string", "map", block=Block({"sampling": ANY, "subject": S})),
      "account_token_position": I, "allow_trace": B},
     _alias(response_type="response", response_threshold="threshold"),
+    check=_export,
 )
-IMPORT = M({"stream": SOURCE, "service": SOURCE, "prefix": S, "to": S, "share": B, "allow_trace": B})
+IMPORT = M({"stream": SOURCE, "service": SOURCE, "prefix": S, "to": S, "share": B, "allow_trace": B},
+           check=_import_entry)
 MAPPINGS = M({}, other=ANY)
 ACCOUNT = M(
     {"nkey": opt("string", check=_nkey("account", "an account")), "users": A(USER), "imports": A(IMPORT),
@@ -600,7 +716,9 @@ TOP = Block(
         "ping_interval": D, "ping_max": I, "write_deadline": D, "write_timeout": WRITE_TIMEOUT,
         "lame_duck_duration": opt("string", check=_all(_duration, _lame_duck)),
         "lame_duck_grace_period": D, "tls": TLS,
-        "ocsp": opt("bool", "map", block=Block({"mode": S, "url": S, "urls": ARRAY_OF_STRINGS})),
+        "ocsp": opt("bool", "map", block=Block({
+            "mode": opt("string", check=_one_of("auto", "always", "must", "never", fold=True)), "url": S,
+            "urls": _refused("ocsp urls: nats-server 2.15 fails on this option whatever its value (use url)")})),
         "ocsp_cache": opt("bool", "map", block=Block({}, other=ANY)),
         "allow_non_tls": B, "operator": STRINGS, "resolver": RESOLVER,
         "resolver_tls": TLS, "resolver_preload": M({}, other=opt("string", check=_account_jwt)),
@@ -630,6 +748,7 @@ def check(root: Value) -> None:
     if not root.data:
         raise ConfError("config has no values or is empty (nats-server refuses it)", file=root.file or None, line=1)
     _block(root, TOP, "")
+    _store_dir(root)
     _accounts(root)
 
 
@@ -648,6 +767,8 @@ def _block(v: Value, block: Block, path: str) -> None:
 
 
 def _value(v: Value, option: Opt, path: str) -> None:
+    if option.refused:
+        raise fail(v, path, option.refused)
     if v.kind not in option.kinds:
         expected = " or ".join(name for k, name in _KIND_NAMES.items() if k in option.kinds)
         raise fail(v, path, option.wrong or f"expected {expected}, got {_KIND_NAMES[v.kind]} {_shown(v)}")
@@ -678,9 +799,15 @@ def _accounts(root: Value) -> None:
     if auth is not None and auth.kind == "map":
         _users(_entries(auth).get("users"), "authorization.users", users)
     accounts = top.get("accounts")
-    if accounts is None or accounts.kind != "map":
+    blocks = {name: acc for name, acc in accounts.data.items() if acc.kind == "map" and not acc.used} \
+        if accounts is not None and accounts.kind == "map" else {}
+    callout = _entries(auth).get("auth_callout") or _entries(auth).get("auth_hook") if auth is not None else None
+    for allowed in _strings(_entries(callout).get("allowed_accounts")) if callout is not None else []:
+        if str(allowed.data) not in blocks:
+            raise fail(allowed, "authorization.auth_callout.allowed_accounts",
+                       f"{allowed.data!r} is not an account of this config")
+    if not blocks:
         return
-    blocks = {name: acc for name, acc in accounts.data.items() if acc.kind == "map" and not acc.used}
     for name, acc in blocks.items():
         if name in RESERVED_ACCOUNTS:
             raise fail(acc, f"accounts.{name}", f"{name!r} is a reserved account name")
@@ -697,6 +824,16 @@ def _accounts(root: Value) -> None:
             if edge is not None:
                 edges.append(edge)
     _cycles(edges)
+
+
+def _store_dir(root: Value) -> None:
+    """The JetStream folder may be given once: at the top level or in the jetstream block."""
+    top = [item for key, item in root.data.items() if key.lower() in ("store_dir", "storedir")]
+    js = _entries(root).get("jetstream")
+    inner = [item for key, item in js.data.items() if key.lower() in ("store_dir", "store", "storedir")] \
+        if js is not None and js.kind == "map" else []
+    if inner and (top or len(inner) > 1):
+        raise fail(inner[-1], "jetstream.store_dir", "duplicate store_dir (give the JetStream folder once)")
 
 
 def _maps(v: Value | None) -> list[Value]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.nats.conf import ConfError, go_join, parse_file, parse_text
-from auditor.nats.config import go_duration
+from auditor.nats.options import go_duration
 
 
 def plain(text: str, **kw: Any) -> Any:

@@ -81,7 +81,7 @@ def test_structures_as_the_server_reads_them(text: str, expected: Any) -> None:
         ("a: [a\n, b]", "Unexpected array value terminator"),
         ("{ { a: 1 } b: 2 }", "Expected the '}' that closes the block"),
         ("{ { a: 1 }", "closes the block"),
-        ("{ a: 1 ", "is not closed"),
+        ("{ a: 1 ", "Unexpected EOF after a value"),
         ("a: 1\n} # c", "unexpected '}'"),
         ("a: [,a]", "Unexpected array value terminator"),
         ("a: [a b]", "Expected an array value terminator"),
