@@ -347,6 +347,9 @@ class _Parser:
         a comment on the value's line): the server wants a new line or a terminator first.
         """
         self.blanks()
+        while self.char(self.pos) == "/" and self.char(self.pos + 1) != "/":  # the server skips a lone '/'
+            self.pos += 1
+            self.blanks()
         c = self.char(self.pos)
         if c in (";", ","):
             self.pos += 1
@@ -465,7 +468,9 @@ class _Parser:
             items.append(self.value(self.line(self.pos), in_array=True))
             self.blanks()
             c = self.char(self.pos)
-            if c == ",":
+            if c == "/" and self.char(self.pos + 1) != "/":  # a lone '/' separates like a new line
+                self.pos += 1
+            elif c == ",":
                 self.pos += 1
             elif c == "]":
                 self.pos += 1

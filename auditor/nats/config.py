@@ -350,9 +350,7 @@ class _Interpreter:
             "monitoring": self.monitoring(top, host),
             "authorization": auth,
             "accounts": accounts,
-            "system_account": as_str(top.get("system_account") or top["system"], "system_account")
-            if ("system_account" in top or "system" in top)
-            else None,
+            "system_account": _system_account(top),
             "users": len(cfg.users),
             "plaintext_passwords": [
                 {"user": u.name, "file": u.file, "line": u.line}
@@ -738,6 +736,11 @@ class _Interpreter:
                 "line": r.line,
             })
         return info
+
+
+def _system_account(top: dict[str, Value]) -> str | None:
+    v = top.get("system_account") or top.get("system")
+    return str(v.data) if v is not None and v.kind == "string" else None
 
 
 def _strip_userinfo(url: str) -> str:

@@ -139,7 +139,7 @@ def split_host_port(text: str) -> tuple[str, str]:
 
 
 def parse_listen(v: Value, path: str) -> tuple[str | None, int]:
-    """A listen value: a port or `host:port` (`-1` is a random port, an empty port the default, 0)."""
+    """A listen value: a port or `host:port` (`-1` is a random port, 0 the default)."""
     if v.kind == "integer":
         return None, int(v.data)
     if v.kind != "string":
@@ -149,8 +149,6 @@ def parse_listen(v: Value, path: str) -> tuple[str | None, int]:
         host, port = split_host_port(text)
     except ValueError:
         raise fail(v, path, f"could not parse address string {text!r}") from None
-    if port == "":
-        return host, 0
     try:
         return host, go_atoi(port)
     except ValueError:
@@ -171,8 +169,8 @@ def _duration(v: Value, path: str) -> None:
 
 
 def _seconds_or_duration(v: Value, path: str) -> None:
-    """A whole number of seconds or a duration string."""
-    if v.kind != "integer":
+    """A number of seconds or a duration string."""
+    if v.kind == "string":
         _duration(v, path)
 
 
@@ -314,6 +312,15 @@ def _nkey(kind: str, prefix: str) -> Check:
         if not ok:
             raise fail(v, path, f"not a valid public nkey for {prefix}")
     return check
+
+
+def _any_nkey(v: Value, path: str) -> None:
+    from auditor.nats.creds import CredsError, decode_public_key
+
+    try:
+        decode_public_key(str(v.data))
+    except CredsError:
+        raise fail(v, path, f"{_shown(v)} is not a public nkey") from None
 
 
 def _xkey(v: Value, path: str) -> None:
@@ -532,10 +539,23 @@ REMOTE = M(
            ws_no_masking="websocket_no_masking"),
     check=_remote,
 )
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def _leaf_min_version(v: Value, path: str) -> None:
+    """The oldest server version a leafnode may run: a semantic version, 2.8.0 or later."""
+    m = _SEMVER.fullmatch(str(v.data))
+    if m is None:
+        raise fail(v, path, f"{_shown(v)} is not a version such as 2.10.0")
+    if tuple(int(g) for g in m.groups()) < (2, 8, 0):
+        raise fail(v, path, f"{_shown(v)} is older than 2.8.0, the oldest a minimum may name")
+
+
 LEAFNODES = M(
     {**_LISTENER, "authorization": LEAF_AUTH, "remotes": A(REMOTE), "reconnect": D, "compression": COMPRESSION,
      "no_advertise": B,
-     "min_version": S, "dial_timeout": D, "isolate_leafnode_interest": B, "write_deadline": D,
+     "min_version": opt("string", check=_leaf_min_version), "dial_timeout": D, "isolate_leafnode_interest": B,
+     "write_deadline": D,
      "write_timeout": WRITE_TIMEOUT},
     {**_HOST, "advertise": "advertise", "leafnode_advertise": "advertise", "reconnect": "reconnect",
      "reconnect_interval": "reconnect"},
@@ -594,6 +614,22 @@ ACCOUNT_JETSTREAM = opt("bool", "string", "map", check=_enabled_word, block=Bloc
 
 # --------------------------------------------------------------------------- accounts
 
+def _msg_trace(v: Value, path: str) -> None:
+    """A destination subject (literal, valid), or {dest, sampling 1..100 or "N%"}."""
+    from auditor.nats.subjects import is_literal, is_valid_subject
+
+    fields = {"dest": v} if v.kind == "string" else _entries(v)
+    dest, sampling = fields.get("dest"), fields.get("sampling")
+    if dest is not None and not (is_valid_subject(str(dest.data)) and is_literal(str(dest.data))):
+        raise fail(dest, path, f"trace destination {_shown(dest)} is not a valid literal subject")
+    if sampling is not None:
+        if dest is None:
+            raise fail(sampling, path, "trace sampling without a destination")
+        text = str(sampling.data).removesuffix("%") if sampling.kind == "string" else str(sampling.data)
+        if not re.fullmatch(r"-?[0-9]+", text) or not 1 <= int(text) <= 100:
+            raise fail(sampling, path, f"trace sampling {_shown(sampling)} is not 1 to 100")
+
+
 SOURCE = M({"account": S, "subject": S})
 RESPONSE_TYPES = ("single", "singleton", "stream", "chunk", "chunked")
 
@@ -630,20 +666,115 @@ EXPORT = M(
 )
 IMPORT = M({"stream": SOURCE, "service": SOURCE, "prefix": S, "to": S, "share": B, "allow_trace": B},
            check=_import_entry)
-MAPPINGS = M({}, other=ANY)
+TRANSFORM_FUNCTIONS = frozenset({"wildcard", "partition", "split", "splitfromleft", "splitfromright",
+                                 "slicefromleft", "slicefromright", "left", "right", "random"})
+
+
+def _destination(source: str, dest: Value, path: str) -> None:
+    """A mapping destination: a subject whose tokens may use `$N` and `{{function(args)}}`."""
+    from auditor.nats.subjects import is_valid_subject
+
+    text = str(dest.data)
+    if not text:
+        return
+    source_tokens = source.split(".")
+    wildcards = source_tokens.count("*")
+
+    def bad(why: str) -> ConfError:
+        return fail(dest, path, f"invalid mapping destination {text!r} for {source!r}: {why}")
+
+    plain = re.sub(r"\{\{(.*?)\}\}", "f", text)
+    if not is_valid_subject(plain) or "*" in plain.split("."):
+        raise bad("not a valid subject")
+    if (plain.split(".")[-1] == ">") != (source_tokens[-1] == ">"):
+        raise bad("'>' must end both the source and the destination, or neither")
+    for index in re.findall(r"\$(\d+)", re.sub(r"\{\{.*?\}\}", "", text)):
+        if int(index) > wildcards:
+            raise bad(f"${index} is beyond the source's {wildcards} wildcards")
+    for call in re.findall(r"\{\{(.*?)\}\}", text):
+        m = re.fullmatch(r"\s*([A-Za-z]+)\((.*)\)\s*", call)
+        if m is None or m.group(1).lower() not in TRANSFORM_FUNCTIONS:
+            raise bad(f"unknown function in {{{{{call}}}}}")
+        args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+        if not args:
+            raise bad(f"not enough arguments in {{{{{call}}}}}")
+        if m.group(1).lower() == "wildcard":
+            if not args[0].isdigit():
+                raise bad(f"the argument of {{{{{call}}}}} is not a number")
+            if not 1 <= int(args[0]) <= wildcards:
+                raise bad(f"{{{{{call}}}}} is beyond the source's {wildcards} wildcards")
+
+
+def _weight(v: Value, path: str) -> int:
+    text = str(v.data).removesuffix("%") if v.kind == "string" else str(v.data) if v.kind == "integer" else ""
+    if not text.isdigit() or int(text) > 100:
+        raise fail(v, path, f"invalid weight {_shown(v)} (0 to 100, or a percentage)")
+    return int(text)
+
+
+def _mappings(v: Value, path: str) -> None:
+    """Subject mappings: a valid source subject to a destination, or to weighted destinations."""
+    from auditor.nats.subjects import is_valid_subject
+
+    for source, dest in v.data.items():
+        where = f"{path}.{source}"
+        if not is_valid_subject(source):
+            raise fail(dest, where, f"{source!r} is not a valid subject")
+        if dest.kind == "string":
+            _destination(source, dest, where)
+            continue
+        if dest.kind not in ("map", "array"):
+            raise fail(dest, where, "expected a destination subject or weighted destinations")
+        total = 0
+        for entry in [dest] if dest.kind == "map" else dest.data:
+            if entry.kind != "map":
+                raise fail(entry, where, "expected a map with a destination and a weight")
+            fields = _entries(entry)
+            for key in fields:
+                if key not in ("destination", "dest", "weight", "cluster"):
+                    raise fail(fields[key], where, f"unknown field {key!r} for a mapping destination")
+            target = fields.get("destination") or fields.get("dest")
+            if "weight" not in fields:
+                raise fail(entry, where, "a mapping destination needs a weight")
+            total += _weight(fields["weight"], f"{where}.weight")
+            if target is not None and target.kind == "string":
+                _destination(source, target, where)
+        if total > 100:
+            raise fail(dest, where, f"the weights add up to {total}, over 100")
+
+
+MAPPINGS = M({}, other=ANY, check=_mappings)
 ACCOUNT = M(
     {"nkey": opt("string", check=_nkey("account", "an account")), "users": A(USER), "imports": A(IMPORT),
      "exports": A(EXPORT), "default_permissions": PERMISSIONS, "mappings": MAPPINGS,
      "limits": M({"max_connections": I, "max_subscriptions": I, "max_payload": I, "max_leafnodes": I},
                  _alias(max_connections="max_conn", max_subscriptions="max_subs", max_payload="max_pay",
                         max_leafnodes="max_leafs")),
-     "jetstream": ACCOUNT_JETSTREAM, "msg_trace": opt("string", "map", block=Block({"dest": S, "sampling": ANY}))},
+     "jetstream": ACCOUNT_JETSTREAM,
+     "msg_trace": opt("string", "map", block=Block({"dest": S, "sampling": opt("integer", "string")}), check=_msg_trace)},
     _alias(mappings="maps", msg_trace="trace_dest"),
 )
+def _account_names(v: Value, path: str) -> None:
+    if v.kind != "array":
+        return
+    seen: set[str] = set()
+    for item in v.data:
+        if item.data in seen:
+            raise fail(item, path, f"duplicate account {item.data!r}")
+        seen.add(str(item.data))
+
+
 ACCOUNTS = opt("string", "integer", "float", "bool", "datetime", "map", "array",
-               block=Block({}, other=ACCOUNT), items=S)
+               block=Block({}, other=ACCOUNT), items=S, check=_account_names)
 
 # --------------------------------------------------------------------------- operator mode
+
+
+def _system_account(v: Value, path: str) -> None:
+    """A string; the server checks this only when the key is written in lower case (`System {}` passes)."""
+    written = path.rsplit(".", 1)[-1]
+    if v.kind != "string" and written == written.lower():
+        raise fail(v, path, f"the system account name must be a string, got {_KIND_NAMES[v.kind]}")
 
 
 def _trusted_keys(v: Value, path: str) -> None:
@@ -704,7 +835,7 @@ TOP = Block(
         "host": S, "debug": B, "trace": B, "trace_verbose": B, "trace_headers": B, "logtime": B, "logtime_utc": B,
         "logfile": S, "logfile_size_limit": I, "logfile_max_num": I, "syslog": B, "remote_syslog": S,
         "mappings": MAPPINGS, "accounts": ACCOUNTS, "authorization": AUTHORIZATION, "no_auth_user": S,
-        "system_account": S, "no_system_account": B,
+        "system_account": opt(*_KIND_NAMES, check=_system_account), "no_system_account": B,
         "trusted": opt("string", "array", items=S, check=_trusted_keys),
         "http": LISTEN, "https": LISTEN, "http_port": I, "https_port": I, "http_base_path": S,
         "cluster": CLUSTER, "gateway": GATEWAY, "leafnodes": LEAFNODES, "store_dir": S, "jetstream": JETSTREAM,
@@ -719,14 +850,17 @@ TOP = Block(
         "ocsp": opt("bool", "map", block=Block({
             "mode": opt("string", check=_one_of("auto", "always", "must", "never", fold=True)), "url": S,
             "urls": _refused("ocsp urls: nats-server 2.15 fails on this option whatever its value (use url)")})),
-        "ocsp_cache": opt("bool", "map", block=Block({}, other=ANY)),
+        "ocsp_cache": opt("bool", "map", block=Block({
+            "type": opt("string", check=_one_of("local", "none", fold=True)), "local_store": S, "preserve_revoked": B,
+            "save_interval": opt("string", "integer", "float", check=_seconds_or_duration)})),
         "allow_non_tls": B, "operator": STRINGS, "resolver": RESOLVER,
         "resolver_tls": TLS, "resolver_preload": M({}, other=opt("string", check=_account_jwt)),
         "resolver_pinned_accounts": STRINGS,
         "no_header_support": B, "connect_error_reports": I, "reconnect_error_reports": I,
         "websocket": WEBSOCKET, "mqtt": MQTT, "server_tags": STRINGS, "server_metadata": M({}, other=S),
         "disable_sublist_cache": B, "max_closed_clients": I, "default_sentinel": S,
-        "feature_flags": M({}, other=B), "no_fast_producer_stall": B, "proxies": M({"trusted": ANY}),
+        "feature_flags": M({}, other=B), "no_fast_producer_stall": B,
+        "proxies": M({"trusted": A(M({"key": opt("string", check=_any_nkey)}))}),
     },
     _alias(host="net", logfile="log_file", logfile_size_limit="log_size_limit", logfile_max_num="log_max_num",
            mappings="maps", system_account="system", no_system_account="no_system no_sys_acc",
@@ -827,13 +961,13 @@ def _accounts(root: Value) -> None:
 
 
 def _store_dir(root: Value) -> None:
-    """The JetStream folder may be given once: at the top level or in the jetstream block."""
-    top = [item for key, item in root.data.items() if key.lower() in ("store_dir", "storedir")]
+    """The JetStream folder may be given once: at the top level or in the jetstream block, in one spelling."""
+    found = [item for key, item in root.data.items() if key.lower() in ("store_dir", "storedir")]
     js = _entries(root).get("jetstream")
-    inner = [item for key, item in js.data.items() if key.lower() in ("store_dir", "store", "storedir")] \
-        if js is not None and js.kind == "map" else []
-    if inner and (top or len(inner) > 1):
-        raise fail(inner[-1], "jetstream.store_dir", "duplicate store_dir (give the JetStream folder once)")
+    if js is not None and js.kind == "map":
+        found += [item for key, item in js.data.items() if key.lower() in ("store_dir", "store", "storedir")]
+    if len(found) > 1:
+        raise fail(found[-1], "store_dir", "duplicate store_dir (give the JetStream folder once)")
 
 
 def _maps(v: Value | None) -> list[Value]:
