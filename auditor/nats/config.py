@@ -37,6 +37,8 @@ BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the server's default bind, which rules check for
 GLOBAL_ACCOUNT = "$G"
 WEAK_CIPHER = re.compile(r"RC4|3DES|_CBC_|^TLS_RSA_|_NULL_|EXPORT")
+DEFAULT_TLS_MIN_VERSION = "1.2"
+"""What nats-server uses when a tls block sets no min_version."""
 
 
 def secret_kind(value: str) -> str:
@@ -137,8 +139,11 @@ class Tls:
             "insecure": bool(s.get("insecure")),
             "handshake_first": s.get("handshake_first"),
             "min_version": s.get("min_version"),
+            "effective_min_version": s.get("min_version") or DEFAULT_TLS_MIN_VERSION,
             "cipher_suites": suites,
             "weak_cipher_suites": [c for c in suites if WEAK_CIPHER.search(c)],
+            "allow_insecure_cipher_suites": bool(s.get("allow_insecure_cipher_suites")),
+            "curve_preferences": list(s.get("curve_preferences") or []),
             "pinned_certs": len(s.get("pinned_certs") or []),
         }
 
@@ -150,7 +155,8 @@ def parse_tls(v: Value, where: str) -> Tls:
         name = f"{where}.tls.{k}"
         if k in ("cert_file", "key_file", "ca_file", "min_version"):
             settings[k] = as_str(item, name)
-        elif k in ("verify", "verify_and_map", "insecure", "verify_cert_and_check_known_urls"):
+        elif k in ("verify", "verify_and_map", "insecure", "verify_cert_and_check_known_urls",
+                   "allow_insecure_cipher_suites"):
             settings[k] = as_bool(item, name)
         elif k in ("cipher_suites", "curve_preferences", "pinned_certs"):
             settings[k] = as_str_list(item, name)
@@ -364,6 +370,11 @@ class _Interpreter:
             "mqtt": self.listener_block(top.get("mqtt"), "mqtt"),
             "jetstream": self.jetstream(top),
             "operator_mode": operator_mode,
+            "logging": {
+                k: bool(top[k].data) if k in top and top[k].kind == "bool" else False
+                for k in ("debug", "trace", "trace_verbose", "trace_headers", "syslog")
+            },
+            "listener_credentials": self.listener_credentials(top),
             "limits": {
                 k: top[k].data
                 for k in ("max_payload", "max_pending", "max_connections", "max_subscriptions", "max_control_line")
@@ -693,6 +704,33 @@ class _Interpreter:
         if "routes" in d:
             info["routes"] = [_strip_userinfo(u) for u in as_str_list(d["routes"], f"{where}.routes")]
         return info
+
+    def listener_credentials(self, top: dict[str, Value]) -> list[dict[str, Any]]:
+        """Passwords and tokens of the cluster, gateway, leafnode, websocket and MQTT authorization blocks."""
+        out: list[dict[str, Any]] = []
+        for block, aliases in (("cluster", ()), ("gateway", ()), ("leafnodes", ("leaf",)), ("websocket", ("ws",)),
+                               ("mqtt", ())):
+            v = next((top[k] for k in (block, *aliases) if k in top), None)
+            auth = dict(entries(v)).get("authorization") if v is not None and v.kind == "map" else None
+            if auth is None or auth.kind != "map":
+                continue
+            where = f"{block}.authorization"
+            found = dict(entries(auth))
+            user = next((str(found[k].data) for k in ("user", "username") if k in found), None)
+            for key, item in found.items():
+                if key in ("pass", "password", "token") and item.kind == "string":
+                    what = "token" if key == "token" else "password"
+                    out.append({"where": where, "user": user if key != "token" else None, "secret": what,
+                                "kind": secret_kind(str(item.data)), "file": item.file, "line": item.line})
+            users = found.get("users")
+            for i, entry in enumerate(users.data if users is not None and users.kind == "array" else []):
+                fields = dict(entries(entry)) if entry.kind == "map" else {}
+                secret = next((fields[k] for k in ("pass", "password") if k in fields), None)
+                if secret is not None and secret.kind == "string":
+                    name = next((str(fields[k].data) for k in ("user", "username") if k in fields), None)
+                    out.append({"where": f"{where}.users[{i}]", "user": name, "secret": "password",
+                                "kind": secret_kind(str(secret.data)), "file": secret.file, "line": secret.line})
+        return out
 
     def leafnodes(self, v: Value | None) -> dict[str, Any]:
         info = self.listener_block(v, "leafnodes")
