@@ -53,7 +53,7 @@ class ConfError(ConfigError):
     """A nats.conf file cannot be parsed; names the file and the line."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Value:
     """One parsed value with where it was written."""
 
@@ -125,6 +125,13 @@ _SIZE_TAIL = re.compile(r"[bBiI]*")
 _DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _PLAIN_DQ = re.compile(r'"([^"\\]*)"')
 _SQ = re.compile(r"'([^']*)'")
+_DQ_ITEM = re.compile(r'"([^"\\\n]*)"')
+_SIMPLE_ARRAY = re.compile(  # the rest of an array of plain "..." strings (no escapes, comments or other values)
+    r'[ \t\r\n]*(?:((?:"[^"\\\n]*"[ \t]*(?:,[ \t\r\n]*|\r?\n[ \t\r\n]*))*"[^"\\\n]*")[ \t]*(?:,|\r?\n)?)?[ \t\r\n]*\]'
+)
+_PLAIN_KEY = re.compile(r"([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])")
+"""A key of common characters, its separator and blanks, with the value on the same line."""
+_QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
 _DQ_PART = re.compile(r'[^"\\]*')  # a double-quoted string's text up to '"' or a backslash
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
 
@@ -285,9 +292,10 @@ class _Parser:
         entries: dict[str, Value] = {}
         self.scopes.append(entries)
         self.nest(1)
+        text, end = self.text, self.end
         while True:
-            self.skip()
-            c = self.char(self.pos)
+            self.pos = pos = _past(_SKIP, text, self.pos)
+            c = text[pos] if pos < end else ""
             if c == "}":
                 self.pos += 1
                 break
@@ -307,6 +315,19 @@ class _Parser:
         """One `key [=|:] value` (or `include path`) at the current position, into `target`."""
         start = self.pos
         key_line = self.line(start)
+        fast = _PLAIN_KEY.match(self.text, start)  # the common `name: value` on one line
+        if fast is not None and fast.group(1).lower() != "include":
+            quoted = _QUOTED.match(self.text, fast.end())
+            if quoted is not None:
+                self.pos = quoted.end()
+                value = Value(quoted.group(1) if quoted.group(2) is None else quoted.group(2), "string", self.file,
+                              key_line, quoted.group())
+            else:
+                self.pos = fast.end()
+                value = self.value(key_line, in_array=False)
+            self.entry_end(nested=nested, in_block=in_block)
+            target[fast.group(1)] = value
+            return
         c = self.char(start)
         if c in ('"', "'"):
             close = self.text.find(c, start + 1)
@@ -346,6 +367,12 @@ class _Parser:
         In an anonymous top-level block the file may not end right after a value (nor after
         a comment on the value's line): the server wants a new line or a terminator first.
         """
+        c = self.text[self.pos] if self.pos < self.end else ""
+        if c in (",", ";"):  # the common cases first
+            self.pos += 1
+            return
+        if c in ("\n", "}"):
+            return
         self.blanks()
         while self.char(self.pos) == "/" and self.char(self.pos + 1) != "/":  # the server skips a lone '/'
             self.pos += 1
@@ -450,35 +477,63 @@ class _Parser:
         return Value(data, kind, self.file, line, text[start : self.pos])
 
     def array(self, opened: int) -> list[Value]:
-        """The elements of a `[...]` array, after its '['."""
-        items: list[Value] = []
+        """The elements of a `[...]` array, after its '['.
+
+        The loop is written for speed (configs with thousands of users are mostly arrays of
+        quoted subjects): plain quoted strings are read with one pattern, the rest by value().
+        """
         self.nest(1)
+        text, end, file = self.text, self.end, self.file
+        simple = _SIMPLE_ARRAY.match(text, self.pos)
+        if simple is not None:  # only "..." strings, commas and new lines
+            body, at = simple.group(1), simple.start(1)
+            self.pos = simple.end()
+            self.nest(-1)
+            if not body:
+                return []
+            if "\n" not in body:
+                line = self.line(at)
+                return [Value(x, "string", file, line) for x in _DQ_ITEM.findall(body)]
+            return [Value(x.group(1), "string", file, self.line(at + x.start()), x.group())
+                    for x in _DQ_ITEM.finditer(body)]
+        items: list[Value] = []
+        quick = _QUOTED.match
+        pos = self.pos
         while True:
-            self.skip()  # after '[', ',' or a new line
-            c = self.char(self.pos)
+            pos = _past(_SKIP, text, pos)  # after '[', ',' or a new line
+            c = text[pos] if pos < end else ""
             if c == "]":
-                self.pos += 1
+                pos += 1
                 break
             if c == ",":
-                raise self.fail("Unexpected array value terminator ','")
+                raise self.fail("Unexpected array value terminator ','", pos)
             if c == "/":  # `//` (a comment) is skipped; the server refuses a lone '/' here
-                raise self.fail("unexpected '/' where an array value was expected")
+                raise self.fail("unexpected '/' where an array value was expected", pos)
             if not c:
-                raise self.fail(f"Unexpected EOF processing array (opened on line {self.line(opened)})")
-            items.append(self.value(self.line(self.pos), in_array=True))
-            self.blanks()
-            c = self.char(self.pos)
-            if c == "/" and self.char(self.pos + 1) != "/":  # a lone '/' separates like a new line
-                self.pos += 1
-            elif c == ",":
-                self.pos += 1
+                raise self.fail(f"Unexpected EOF processing array (opened on line {self.line(opened)})", pos)
+            m = quick(text, pos) if c in ('"', "'") else None
+            if m is not None:
+                items.append(Value(m.group(1) if c == '"' else m.group(2), "string", file, self.line(pos), m.group()))
+                pos = m.end()
+            else:
+                self.pos = pos
+                items.append(self.value(self.line(pos), in_array=True))
+                pos = self.pos
+            pos = _past(_BLANKS, text, pos)
+            c = text[pos] if pos < end else ""
+            if c == ",":
+                pos += 1
             elif c == "]":
-                self.pos += 1
+                pos += 1
                 break
-            elif c not in ("\r", "\n") and not self.at_comment():
+            elif c == "/" and text[pos + 1 : pos + 2] != "/":  # a lone '/' separates like a new line
+                pos += 1
+            elif c not in ("\r", "\n", "#") and c != "/":
                 raise self.fail(
-                    f"Expected an array value terminator ',' or an array terminator ']', but got {self.shown_char(self.pos)}"
+                    f"Expected an array value terminator ',' or an array terminator ']', but got {self.shown_char(pos)}",
+                    pos,
                 )
+        self.pos = pos
         self.nest(-1)
         return items
 

@@ -22,14 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from auditor.nats.conf import ConfError, ParsedConfig, Value
 from auditor.nats.options import check as check_options
 from auditor.nats.options import go_duration, parse_listen
 from auditor.nats.permissions import Permissions, ResponsePermission, SubjectPermission
-from auditor.nats.subjects import is_valid_subject
-from auditor.redact import redact
 
 BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 """The server's test for a bcrypt password or token (server/auth.go validBcryptPrefix)."""
@@ -47,6 +44,8 @@ def secret_kind(value: str) -> str:
 
 def secret_evidence(value: str) -> dict[str, str]:
     """How evidence shows a password or token: its kind and a redacted form."""
+    from auditor.redact import redact
+
     return {"kind": secret_kind(value), "redacted": redact(value)}
 
 
@@ -102,11 +101,10 @@ def as_str_list(v: Value, what: str) -> list[str]:
         return [str(v.data)]
     if v.kind != "array":
         raise _fail(v, f"{what}: expected a string or a list of strings, got {v.kind}")
-    out = []
-    for item in v.data:
-        if item.kind != "string":
-            raise _fail(item, f"{what}: every entry must be a string, got {item.kind}")
-        out.append(str(item.data))
+    out = [item.data for item in v.data if item.kind == "string"]
+    if len(out) != len(v.data):
+        bad = next(item for item in v.data if item.kind != "string")
+        raise _fail(bad, f"{what}: every entry must be a string, got {bad.kind}")
     return out
 
 
@@ -273,12 +271,14 @@ class NatsConfig:
     users: list[User] = field(default_factory=list)
     default_permissions: Permissions | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    user_names: list[str] = field(default_factory=list)
+    """Every user's name (or nkey) when only one user was interpreted."""
 
     def user(self, name: str) -> User:
         for u in self.users:
             if u.name == name:
                 return u
-        known = ", ".join(u.name for u in self.users) or "none"
+        known = ", ".join(self.user_names or [u.name for u in self.users]) or "none"
         raise ConfError(f"no user '{name}' in this config (users: {known})", file=self.file)
 
     def evidence(self) -> dict[str, Any]:
@@ -290,24 +290,37 @@ def interpret(
     *,
     resolve: Callable[[str], Path] | None = None,
     shown: Callable[[Path], str] | None = None,
+    only_user: str | None = None,
 ) -> NatsConfig:
-    """Interpret a parsed config. `resolve` maps a node path in the config to a readable path."""
-    return _Interpreter(parsed, resolve or Path, shown or str).run()
+    """Interpret a parsed config. `resolve` maps a node path in the config to a readable path.
+
+    With `only_user`, the whole config is still checked as the server checks it, but only
+    that user is interpreted (`auditor nats can` needs no more) and `data` stays empty.
+    """
+    return _Interpreter(parsed, resolve or Path, shown or str, only_user).run()
 
 
 class _Interpreter:
-    def __init__(self, parsed: ParsedConfig, resolve: Callable[[str], Path], shown: Callable[[Path], str]) -> None:
+    def __init__(self, parsed: ParsedConfig, resolve: Callable[[str], Path], shown: Callable[[Path], str],
+                 only_user: str | None = None) -> None:
+        self.only_user = only_user
         self.parsed = parsed
         self.root = parsed.root
         self.resolve = resolve
         self.shown = shown
         self.tls_blocks: list[Tls] = []
         self.unknown: list[dict[str, Any]] = []
+        self.all_names: list[str] = []
 
     def run(self) -> NatsConfig:
         check_options(self.root)
         cfg = NatsConfig(self.parsed, self.root.file)
         top = dict(entries(self.root))
+        if self.only_user is not None:
+            self.authorization(top.get("authorization"), cfg)
+            self.accounts(top.get("accounts"), cfg)
+            cfg.user_names = self.all_names
+            return cfg
         host: str | None = None
         port = 4222
         if "listen" in top:
@@ -465,18 +478,7 @@ class _Interpreter:
         return SubjectPermission(tuple(subjects) if subjects else None, ())
 
     def subjects(self, v: Value, where: str, queues: bool) -> list[str]:
-        items = as_str_list(v, where)
-        for s in items:
-            if is_valid_subject(s):
-                continue
-            parts = s.split()
-            if not queues or len(parts) != 2:
-                raise _fail(v, f"{where}: subject {s!r} is not a valid subject")
-            if not is_valid_subject(parts[0]):
-                raise _fail(v, f"{where}: subject {parts[0]!r} is not a valid subject")
-            if not is_valid_subject(parts[1]):
-                raise _fail(v, f"{where}: queue {parts[1]!r} is not a valid queue")
-        return items
+        return as_str_list(v, where)  # options.check has validated the subjects and queues
 
     def responses(self, v: Value, where: str) -> ResponsePermission | None:
         if v.kind == "bool":
@@ -504,6 +506,11 @@ class _Interpreter:
         out: list[tuple[User, bool]] = []
         for i, entry in enumerate(v.data):
             m = as_map(entry, f"{where}[{i}]")
+            if self.only_user is not None:
+                named = next((str(x.data) for k, x in m.data.items() if k.lower() in ("user", "username", "nkey")), "")
+                self.all_names.append(named)
+                if named != self.only_user:
+                    continue
             name = password = nkey = None
             perms: Permissions | None = None
             types: list[str] = []
@@ -733,6 +740,10 @@ class _Interpreter:
         return out
 
     def leafnodes(self, v: Value | None) -> dict[str, Any]:
+        from urllib.parse import urlsplit
+
+        from auditor.redact import redact
+
         info = self.listener_block(v, "leafnodes")
         info["remotes"] = []
         if v is None:

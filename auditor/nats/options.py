@@ -407,22 +407,62 @@ ROUTE_TLS = Opt(TLS.kinds, _tls_block, TLS.block)
 
 _USER_ALIASES = {"username": "user", "pass": "password"}
 SUBJECTS = opt("string", "array", items=S)
-SUBJECT_PERMISSION = opt("string", "array", "map", items=S,
-                         block=Block({"allow": SUBJECTS, "deny": SUBJECTS}, what="permissions"))
+
+
+def _subject_list(queues: bool) -> Check:
+    """Permission subjects: valid subjects; for subscribe also `subject queue`."""
+    from auditor.nats.subjects import is_valid_subject
+
+    def check(v: Value, path: str) -> None:
+        if v.kind == "map":  # {allow, deny}: each list has this check
+            return
+        for item in [v] if v.kind == "string" else v.data:
+            text = str(item.data)
+            if is_valid_subject(text):
+                continue
+            parts = text.split()
+            if not queues or len(parts) != 2:
+                raise fail(item, path, f"subject {text!r} is not a valid subject")
+            if not is_valid_subject(parts[0]):
+                raise fail(item, path, f"subject {parts[0]!r} is not a valid subject")
+            if not is_valid_subject(parts[1]):
+                raise fail(item, path, f"queue {parts[1]!r} is not a valid queue")
+    return check
+
+
+def _subject_permission(queues: bool) -> Opt:
+    listed = opt("string", "array", items=S, check=_subject_list(queues))
+    return Opt(frozenset({"string", "array", "map"}), listed.check, Block({"allow": listed, "deny": listed},
+                                                                            what="permissions"), S)
+
+
+SUBJECT_PERMISSION = _subject_permission(queues=False)
+QUEUE_SUBJECT_PERMISSION = _subject_permission(queues=True)
 RESPONSES = opt("bool", "map", block=Block({"max": I, "expires": opt("string", check=_duration)},
                                            _alias(max="max_msgs max_messages max_responses",
                                                   expires="expiration ttl")))
 PERMISSIONS = M(
-    {"publish": SUBJECT_PERMISSION, "subscribe": SUBJECT_PERMISSION, "allow_responses": RESPONSES},
+    {"publish": SUBJECT_PERMISSION, "subscribe": QUEUE_SUBJECT_PERMISSION, "allow_responses": RESPONSES},
     _alias(publish="pub import", subscribe="sub export", allow_responses="publish_allow_responses"),
 )
 CONNECTION_TYPES = A(S)
+
+def _user_entry(v: Value, path: str) -> None:
+    """A user needs a name or an nkey; an nkey user takes neither a name nor a password."""
+    fields = _entries(v)
+    named = any(k in fields for k in ("user", "username"))
+    if "nkey" not in fields and not named:
+        raise fail(v, path, "user entry requires a user")
+    if "nkey" in fields and (named or any(k in fields for k in ("pass", "password"))):
+        raise fail(v, path, "nkey users do not take usernames or passwords")
+
 
 USER = M(
     {"nkey": opt("string", check=_nkey("user", "a user")), "user": S, "password": S, "permissions": PERMISSIONS,
      "allowed_connection_types": CONNECTION_TYPES, "proxy_required": B},
     {**_USER_ALIASES, **_alias(permissions="permission authorization",
                                  allowed_connection_types="connection_types clients")},
+    check=_user_entry,
 )
 
 def _auth_callout(v: Value, path: str) -> None:
@@ -909,8 +949,13 @@ def _value(v: Value, option: Opt, path: str) -> None:
     if v.kind == "map" and option.block is not None:
         _block(v, option.block, path)
     elif v.kind == "array" and option.items is not None:
-        for i, item in enumerate(v.data):
-            _value(item, option.items, f"{path}[{i}]")
+        items = option.items
+        if items.block is None and items.check is None and not items.refused \
+                and {item.kind for item in v.data} <= items.kinds:
+            pass  # scalars of the right kind (a list of subjects): nothing more to check
+        else:
+            for i, item in enumerate(v.data):
+                _value(item, items, f"{path}[{i}]")
     if option.check is not None:
         option.check(v, path)
 
