@@ -21,9 +21,14 @@ Differences, all deliberate and documented in docs/nats.md:
 - environment variables come from the `env` mapping given to the parser, never implicitly
   from the auditor's own environment (the CLI passes its environment; a scan passes the
   source's `environment` option);
-- a NUL character, text after a stray top-level `}`, a lone `/` or a `(` block inside an
-  array and nesting deeper than MAX_NESTING levels are errors (the server stops reading at
-  a NUL and is lenient with stray braces and slashes).
+- a NUL character, a lone `/` or a `(` block inside an array and nesting deeper than
+  MAX_NESTING levels are errors (the server stops reading at a NUL).
+
+Everything else is read as the server reads it; tests/auditor/nats/test_conf_oracle.py and
+test_conf_generated.py compare verdicts and parsed values (the configuration digest, see
+:mod:`auditor.nats.digest`) with the real `nats-server -t`. What the server then refuses in
+the parsed values (unknown keys, wrong types, bad listen addresses or TLS names) is
+:mod:`auditor.nats.options`.
 
 Values are :class:`Value` nodes: `data` (a dict of Values, a list of Values, str, int, float,
 bool or datetime), the file and line (a map entry carries its key's line, as the server's
