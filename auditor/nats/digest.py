@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from auditor.nats.conf import Value
+from auditor.timeutil import go_time
 
 _SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _ESCAPED = {**_SHORT, "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -61,18 +62,6 @@ def _float(x: float) -> str:
     return f"{'-' if sign else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):0{1 if power < 0 else 2}d}"
 
 
-def _time(t: dt.datetime) -> str:
-    text = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        text += "." + f"{t.microsecond:06d}".rstrip("0")
-    offset = t.utcoffset() or dt.timedelta(0)
-    if offset == dt.timedelta(0):
-        return text + "Z"
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
 def go_json(data: Any) -> str:
     """`data` (plain values: dicts, lists, str, int, float, bool, datetime) as Go's encoding/json."""
     if isinstance(data, bool):
@@ -84,7 +73,7 @@ def go_json(data: Any) -> str:
     if isinstance(data, str):
         return _string(data)
     if isinstance(data, dt.datetime):
-        return _string(_time(data))
+        return _string(go_time(data))
     if isinstance(data, dict):
         keys = sorted(data, key=lambda k: k.encode("utf-8", "surrogateescape"))
         return "{" + ",".join(f"{_string(k)}:{go_json(data[k])}" for k in keys) + "}"
