@@ -34,6 +34,13 @@ class Hit:
     secret: bytes
     confidence: str = "high"
     details: Mapping[str, Any] = field(default_factory=dict)
+    span: tuple[int, int] | None = None
+    """The whole structure the secret sits in (a .creds block around its seed), if larger."""
+
+    @property
+    def cover(self) -> tuple[int, int]:
+        """The span that hides smaller hits inside it (see `Scanner.hits`)."""
+        return self.span or (self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,10 @@ def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
         details["jwt"] = bool(jf)
         if jf:
             details.update({"nats_type": jf["nats_type"], "expired": jf["expired"]})
-    start = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
-    return Hit(det.id, det.category, start, m.end(), m.group("seed"), "high", details)
+    block = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
+    # the finding points at the seed itself; the block hides the seed's and the JWT's own hits
+    return Hit(det.id, det.category, m.start("seed"), m.end("seed"), m.group("seed"), "high", details,
+               span=(block, m.end()))
 
 
 def _jwt(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:

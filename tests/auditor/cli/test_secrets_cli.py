@@ -17,8 +17,8 @@ def test_scan_reports_without_printing_secrets(tmp_path: Path) -> None:
     run = run_cli("secrets", "scan", ".", cwd=tmp_path)
     assert run.code == 1
     lines = run.out.splitlines()
-    assert lines[0].startswith(f"a.env:1:6: nkey-seed [high] {seed[:4]}…(sha256:")
-    assert lines[1].startswith("a.env:2:13: vault-token [high] hvs.…(sha256:")
+    assert lines[0].startswith(f"a.env:1:6: nkey-seed [high] {seed[:4]}…(hmac:")
+    assert lines[1].startswith("a.env:2:13: vault-token [high] hvs.…(hmac:")
     assert "2 finding(s) in 2 files" in run.out
     assert seed not in run.out + run.err and token not in run.out + run.err
     js = run_cli("secrets", "scan", ".", "--format", "json", cwd=tmp_path)
