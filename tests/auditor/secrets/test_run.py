@@ -207,3 +207,74 @@ def test_trufflehog3_engine_runs_apart_and_merges(tmp_path: Path) -> None:
     assert sorted(x.rule for x in merged.leaks) == ["aws-access-key", "password"]
     both = run_engines(["auditor", "trufflehog3"], request)
     assert sorted(x.rule for x in both.leaks) == ["aws-access-key", "password"]
+
+
+def _commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_git_history_reads_commit_messages_and_annotated_tags(tmp_path: Path) -> None:
+    """Issue 17: commit messages and annotated tags were not read."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hello\n")
+    token = PLANTERS["vault-token"](random.Random(4)).text.strip()
+    sha = _commit(repo, f"deploy\n\nused {token} to test")
+    git(repo, "tag", "-a", "v1", "-m", "release\nAKIAQWERTYUIOPASDFGH\n")
+    report = scan_git(repo, cache=False)
+    tag = git(repo, "rev-parse", "v1")
+    assert sorted((x.path, x.rule, x.line, x.commit) for x in report.leaks) == [
+        ("(commit message)", "vault-token", 3, sha), ("(tag v1)", "aws-access-key", 7, tag)]
+    assert report.stats.commits_scanned == 1 and report.stats.tags_scanned == 1
+
+
+def test_git_blob_attributed_to_its_introducing_commit_across_branches_and_merges(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a").write_text("a\n")
+    _commit(repo, "one")
+    git(repo, "checkout", "-qb", "topic")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    introduced = _commit(repo, "topic leak")
+    git(repo, "checkout", "-q", "main")
+    (repo / "b").write_text("b\n")
+    _commit(repo, "main work")
+    git(repo, "merge", "-q", "--no-edit", "topic")
+    report = scan_git(repo, cache=False)
+    assert [(x.path, x.commit) for x in report.leaks] == [("leak.env", introduced)]
+
+
+def test_git_history_cache_scans_only_new_objects(tmp_path: Path) -> None:
+    """Issue 23: a second run scanned everything again; now only what is new since."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(5):
+        (repo / f"f{i}.txt").write_text(f"file {i}\n")
+        _commit(repo, f"c{i}")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(repo, "leak")
+    first = scan_git(repo)
+    assert first.stats.blobs_scanned == 6 and first.stats.commits_scanned == 6
+    second = scan_git(repo)
+    assert (second.stats.blobs_scanned, second.stats.commits_scanned) == (0, 0)
+    assert [(x.path, x.commit, x.fingerprint) for x in second.leaks] == [
+        (x.path, x.commit, x.fingerprint) for x in first.leaks] == [("leak.env", leak, first.leaks[0].fingerprint)]
+    (repo / "f0.txt").write_text("changed\n")
+    _commit(repo, "change")
+    third = scan_git(repo)
+    assert (third.stats.blobs_scanned, third.stats.commits_scanned) == (1, 1) and len(third.leaks) == 1
+    # history rewritten: the leak commit is no longer reachable, so its finding is gone
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    fourth = scan_git(repo)
+    assert fourth.leaks == [] and fourth.stats.blobs_scanned == 0
+    # suppressions apply to cached findings too
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    _commit(repo, "again")
+    scan_git(repo)
+    assert scan_git(repo, exclude=["*.env"]).leaks == []

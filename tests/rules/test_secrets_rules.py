@@ -1,0 +1,55 @@
+"""The secrets rules on real scan records: a file left unscanned leaves every rule undecided."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from auditor.engine import evaluate_rules
+from auditor.evidence.kinds import data_errors
+from auditor.models import EvidenceRecord, Status
+from auditor.policy.catalog import Catalog, ResolvedPolicy
+from auditor.secrets import prepare
+from auditor.secrets.engines import run_engines
+
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "vars": {}}
+RULES = [f"SEC-{i:03d}" for i in range(1, 13)]
+
+
+@cache
+def production() -> ResolvedPolicy:
+    return Catalog.load([], []).resolve(["cim-production"])
+
+
+def record_of(root: Path, config: Path | None = None) -> dict[str, Any]:
+    report = run_engines(["auditor"], prepare([root], base=root, config=config))
+    data = {"path": ".", "engines": ["auditor"], **report.stats.to_dict(),
+            "leaks": [x.to_dict() for x in report.sorted_leaks()]}
+    assert data_errors("secrets.scan", data) == []
+    return data
+
+
+def statuses(data: dict[str, Any]) -> dict[str, Status]:
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id in RULES), waivers=())
+    record = EvidenceRecord(kind="secrets.scan", source="s", resource=".", collected_at="2026-11-23T12:00:00Z",
+                            data=data)
+    return {f.rule_id: f.status for f in evaluate_rules(only, [record], target=TARGET, now=NOW).findings}
+
+
+def test_a_file_over_the_configured_limit_leaves_the_rules_undecided(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "small.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    assert statuses(record_of(tree))["SEC-005"] is Status.PASS
+    (tree / "big.env").write_text("x" * 5000 + "\nVAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4T\n")
+    config = tmp_path / "scan.yaml"
+    config.write_text("version: 1\nmax_file_bytes: 4096\n")
+    got = statuses(record_of(tree, config))
+    assert got["SEC-007"] is Status.FAIL  # what was found still fails
+    assert {rule for rule, status in got.items() if status is Status.ERROR} == set(RULES) - {"SEC-007"}
+    assert statuses(record_of(tree))["SEC-005"] is Status.FAIL  # no limit: the token is found
