@@ -94,12 +94,15 @@ def run_scan(args: argparse.Namespace) -> int:
             indent=2,
         ) + "\n"
     else:
-        lines = [f"{x.location}: {x.rule} [{x.confidence}] {x.preview} {x.fingerprint}"
+        real = [x for x in leaks if x.category != "example"]
+        lines = [f"{x.location}: {x.rule} [{'example' if x.category == 'example' else x.confidence}] {x.preview} "
+                 f"{x.fingerprint}"
                  + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
         s = report.stats
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
         lines.append(
-            f"{len(leaks)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes)"
+            f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes)"
+            + (f", {len(leaks) - len(real)} vendor example(s)" if len(leaks) > len(real) else "")
             + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")
             + (f" ({s.blobs_reused} already scanned)" if s.blobs_reused else "")
             + (f", {s.commits_scanned} commit messages" if s.commits_scanned else "")
@@ -113,7 +116,8 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  never opened: {u}" for u in s.special)
         text = "\n".join(lines) + "\n"
     _common.emit(text, args.output)
-    return int(ExitCode.FINDINGS) if leaks else int(ExitCode.OK)
+    real = [x for x in leaks if x.category != "example"]  # vendor examples are reported, not leaks
+    return int(ExitCode.FINDINGS) if real else int(ExitCode.OK)
 
 
 def run_key(args: argparse.Namespace) -> int:

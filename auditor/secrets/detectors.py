@@ -88,12 +88,48 @@ def _simple(check: Callable[[str], Mapping[str, Any] | None], group: str = "secr
     return confirm
 
 
+# Values vendors publish in their documentation and SDKs: reported as examples, never as leaks.
+VENDOR_EXAMPLES = frozenset({
+    # AWS documentation (docs.aws.amazon.com, "example" access key pair)
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    # Firebase SDK example keys (github.com/firebase/firebase-android-sdk), as listed in gitleaks'
+    # gcp-api-key allowlist (gitleaks/gitleaks cmd/generate/config/rules/gcp.go, MIT)
+    "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+    "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+    "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0", "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+    "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c", "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+    "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY", "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+    "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ", "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+    "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+    "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+})
+_EXAMPLE_SHAPE = re.compile(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder")
+
+
+def example_reason(token: str, following: bytes = b"") -> str:
+    """Why a token of a known format is an example rather than a leak; empty if it is not one."""
+    if token in VENDOR_EXAMPLES:
+        return "published by the vendor as an example"
+    if _EXAMPLE_SHAPE.search(token) or following[:1] in (b"#", b"*") or following[:2].lower() == b"xx":
+        return "a placeholder in the token's format"
+    return ""
+
+
+def _example_hit(det: Detector, m: re.Match[bytes], group: str, reason: str) -> Hit:
+    return Hit(det.id, "example", m.start(group), m.end(group), m.group(group), "low",
+               {"example_of": det.category, "reason": reason})
+
+
 def _format_only(min_entropy: float = 3.0) -> Confirm:
-    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not."""
+    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not.
+    Vendor-published examples and placeholders in the format are reported as examples."""
 
     def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
         secret = m.group("secret")
         body = _text(secret)
+        reason = example_reason(body, m.string[m.end("secret"):m.end("secret") + 2])
+        if reason:
+            return _example_hit(det, m, "secret", reason)
         if structure.shannon_entropy(body) < min_entropy or _placeholder(body):
             return None
         return Hit(det.id, det.category, m.start("secret"), m.end("secret"), secret, "high", {})
@@ -160,15 +196,33 @@ def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 _CREDENTIAL_NAMES = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
 )
+_TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
+"""A type between a name and its `=` (Go `var token string = ...`, Kotlin `val token: String = ...`)."""
+_OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
+"""Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
-    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
+    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?(?:[ \t]*:?[ \t]*(?:string|str))?"
+    rb"[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)"
 )
 _ASSIGNMENT = re.compile(
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
-    rb"(?P<kq>[\"']?)[ \t]*(?P<op>:=|=>|=|:)[ \t]*"
-    rb"(?:(?P<q>\"|'|'')(?P<qv>[^\"'\r\n]{0,512}?)(?P=q)|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
+    rb"(?P<kq>[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
+    rb"(?:(?P<q>\"|'|''|`)(?P<qv>[^\"'`\r\n]{0,512}?)(?P=q)"
+    rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
+    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,
 )
+XML_ANCHOR = rb"(?i)<[A-Za-z0-9_.:-]{0,40}" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.:-]{0,24}>"
+_XML = re.compile(
+    rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
+)
+CALL_ANCHOR = rb"(?i)\([ \t]*[\"'][A-Za-z0-9_.-]{0,40}" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"'][ \t]*,"
+_CALL = re.compile(
+    rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
+    rb"[ \t]*[,)]"
+)
+"""A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
+`os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
 _PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
 _NOT_SECRET_KEY = re.compile(
     r"(?i)(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
@@ -184,7 +238,23 @@ _PLACEHOLDER = re.compile(
     r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
     r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
 )
-_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$)")
+_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
+                     r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
+_RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
+                       "dummy", "fake", "sample", "example", "changeme", "placeholder", "credential", "credentials"})
+
+
+def _restates_the_name(key: str, value: str) -> bool:
+    """A label or an obvious test literal: `challengePassword: "challengePassword"`, `password_1 = 'password1'`,
+    `token = "test123"`: the value is the key's name again, or a credential word with a few digits."""
+    norm_value = re.sub(r"[^a-z0-9]", "", value.lower())
+    if norm_value and norm_value == re.sub(r"[^a-z0-9]", "", key.lower()):
+        return True
+    m = re.fullmatch(r"([A-Za-z]+)[_-]?([0-9]{0,3})", value)
+    if m and m.group(1).lower() in _RESTATED:
+        return True
+    # prose naming the thing ("A challenge password", "your secret token here")
+    return bool(re.search(r"\s", value) and re.search(r"(?i)\b(?:password|passphrase|secret|token)\b", value))
 _REFERENCE = re.compile(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = re.compile(r"[()\[\]]")
 
@@ -196,7 +266,7 @@ def _placeholder(value: str) -> bool:
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v):
+    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v):
         return False, ""
     if v.isdigit() or re.fullmatch(r"[0-9.]+", v):
         return False, ""
@@ -227,28 +297,64 @@ def key_kind(leaf: str) -> str:
 
 
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A literal assigned to a secret-named key (assignments, XML elements, call arguments)."""
     key = _text(m.group("key"))
-    leaf = key.rsplit(".", 1)[-1]
+    leaf = key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
     kind = key_kind(leaf)
     if not kind:
         return None
-    quoted = m.group("qv") is not None
-    if not quoted and ctx.code:
-        return None
-    raw = m.group("qv") if quoted else m.group("bare")
+    groups = m.re.groupindex
+    if m.group("qv") is not None:
+        group = "qv"
+    elif "bv" in groups and m.group("bv") is not None:
+        group = "bv"  # a YAML block scalar's first line: literal text
+    else:
+        group = "bare"
+        if ctx.code:
+            return None
+    raw = m.group(group)
     assert raw is not None
     value = _text(raw).rstrip()
-    if not quoted and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
+    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
         return None
     is_password = kind == "password"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None
-    group = "qv" if quoted else "bare"
     start = m.start(group)
     secret = raw.rstrip()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
     return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
+
+
+_SQL_CONTEXT = re.compile(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")
+
+
+def _sql_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password in an SQL statement, wherever the statement is written (a Nix string, a YAML
+    block, a heredoc, a .sql file): the statement must create or alter a user or role."""
+    data = m.string
+    stmt = max(data.rfind(b";", 0, m.start()), data.rfind(b"\n\n", 0, m.start()), m.start() - 300)
+    if not _SQL_CONTEXT.search(data, max(stmt, 0), m.start() + 1):
+        return None
+    value = _text(m.group("secret"))
+    ok, confidence = assigned_value_is_secret("password", value.replace("''", "'"), password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": "SQL PASSWORD"})
+
+
+def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password given to a command on its command line (`mysql -pX`, `--password=X`, `sshpass -p X`)."""
+    value = _text(m.group("secret"))
+    if value.startswith(("$", "%", "{", "<", "`")) or value in ("-", "stdin"):
+        return None
+    ok, confidence = assigned_value_is_secret("password", value, password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": _text(m.group("flag"))[-32:]})
 
 
 def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -318,9 +424,11 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("gitlab-token", "cloud-token", "GitLab personal access token",
            rb"glpat-[A-Za-z0-9_-]{20}",
            rb"(?<![A-Za-z0-9_-])(?P<secret>glpat-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])", _format_only(3.0), before=32, after=64),
-        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-)",
-           rb"xox[baprs]-[0-9]{6,}-",
-           rb"(?P<secret>xox[baprs]-[0-9]{6,15}-[0-9A-Za-z-]{8,120})", _format_only(3.0), before=24, after=140),
+        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
+           rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
+           rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
+           rb"|xox[abeoprs]-(?:[0-9]{1,15}-)*[0-9A-Za-z][0-9A-Za-z-]{7,160})",
+           _format_only(2.5), before=24, after=260),
         _d("slack-webhook", "cloud-token", "Slack incoming webhook URL",
            rb"hooks\.slack\.com/services/T[A-Z0-9]{6,}/",
            rb"(?P<secret>hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32})",
@@ -332,9 +440,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"AIza[0-9A-Za-z_-]{35}",
            rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
         _d("openai-key", "cloud-token", "OpenAI API key",
-           rb"sk-[A-Za-z0-9_-]{0,80}T3BlbkFJ",
-           rb"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,160}T3BlbkFJ[A-Za-z0-9_-]{16,160})",
-           _format_only(3.0), before=200, after=180),
+           rb"T3BlbkFJ",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
+           _format_only(3.0), before=280, after=260),
         _d("anthropic-key", "cloud-token", "Anthropic API key",
            rb"sk-ant-(api|admin)[0-9]{2}-",
            rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
@@ -364,9 +472,21 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
            _url_credential, before=220, after=80),
-        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, code)",
-           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=540, priority=-5,
+        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
+           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=620, priority=-5,
            flags=re.IGNORECASE, walk_back=KEY_BYTES),
+        _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
+           XML_ANCHOR, _XML.pattern, _assignment, before=130, after=640, priority=-5),
+        _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
+           CALL_ANCHOR, _CALL.pattern, _assignment, before=130, after=560, priority=-5),
+        _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
+           rb"(?i)(password|identified[ \t]+by)[ \t]*(=[ \t]*)?(password[ \t]*\([ \t]*)?'",
+           rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
+           _sql_password, before=60, after=300, priority=-4),
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., sshpass -p, redis-cli -a)",
+           rb"(?i)(--pass(word|wd)?[= ]|\b(mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}[ \t]-p[^ \t\n]|\bsshpass[ \t]+-p[ \t]|\bredis-cli\b[^\n|;&]{0,120}[ \t]-a[ \t])",
+           rb"(?P<flag>--pass(?:word|wd)?[= ]|(?<=[ \t])-p(?=[^ \t\n])|-p[ \t]|(?<=[ \t])-a[ \t])[ \t]*(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
+           _command_password, before=24, after=140, priority=-3, flags=re.IGNORECASE),
     )
 
 

@@ -35,7 +35,9 @@ CODE_SUFFIXES = frozenset(
     ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
 )
 LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)$", re.IGNORECASE)
-_OPERATOR = frozenset(b"=:>")
+_OPERATOR = frozenset(b"=:>?+.")
+_TYPES = (b"string", b"String", b"str")
+"""Type names that may stand between a key and its operator (`var token string = ...`)."""
 _BLANK_QUOTE = frozenset(b" \t\"'")
 _TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
 _CONTINUATION = bytes(range(0x80, 0xC0))
@@ -121,10 +123,17 @@ class Scanner:
                     continue
                 if walk:  # the match can only start where the key before the operator starts
                     key = end
-                    while key > 0 and end - key < 3 and data[key - 1] in _OPERATOR:
+                    while key > 0 and end - key < 4 and data[key - 1] in _OPERATOR:
                         key -= 1
                     while key > 0 and end - key < 24 and data[key - 1] in _BLANK_QUOTE:
                         key -= 1
+                    for name in _TYPES:  # `token string =`, `token: String =`
+                        if data.endswith(name, 0, key) and key - len(name) > 0 \
+                                and data[key - len(name) - 1] in b" \t:":
+                            key -= len(name)
+                            while key > 0 and end - key < 40 and data[key - 1] in b" \t:":
+                                key -= 1
+                            break
                     stop = key
                     while key > 0 and stop - key < 72 and data[key - 1] in walk:
                         key -= 1
@@ -323,7 +332,7 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     """Drop hits inside a higher-ranked hit (a .creds block's seed, a key's body), and duplicates.
 
     A hit ranks by priority, then length, then position; it is dropped when a higher-ranked
-    hit covers its span. One sweep in order of position, keeping the hits whose span is still
+    hit covers its span or starts where it starts (the same secret, read two ways). One sweep in order of position, keeping the hits whose span is still
     open: linear in hits, as spans rarely overlap.
     """
     if len(found) < 2:
@@ -331,7 +340,10 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     ranked = sorted(range(len(found)), key=lambda i: (-found[i][1], -(found[i][0].cover[1] - found[i][0].cover[0]),
                                                        found[i][0].cover[0]))
     rank = {i: r for r, i in enumerate(ranked)}
-    order = sorted(range(len(found)), key=lambda i: (found[i][0].cover[0], -found[i][0].cover[1], rank[i]))
+    first_at: dict[int, int] = {}  # the same secret read two ways: the higher-ranked reading only
+    for i in ranked:
+        first_at.setdefault(found[i][0].start, i)
+    order = sorted(first_at.values(), key=lambda i: (found[i][0].cover[0], -found[i][0].cover[1], rank[i]))
     active: list[int] = []
     kept: list[Hit] = []
     for i in order:

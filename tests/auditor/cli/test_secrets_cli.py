@@ -101,3 +101,11 @@ def test_key_command_names_the_file_not_the_key() -> None:
     path = os.environ["AUDITOR_FINGERPRINT_KEY_FILE"]
     assert run.code == 0 and run.out.splitlines()[0] == path
     assert Path(path).read_text().strip() not in run.out
+
+
+def test_vendor_examples_are_reported_as_examples_not_leaks(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n")
+    run = run_cli("secrets", "scan", ".", cwd=tmp_path)
+    assert run.code == 0, run.out
+    assert "README.md:1:21: aws-access-key [example]" in run.out and "0 finding(s)" in run.out
+    assert "1 vendor example(s)" in run.out
