@@ -42,11 +42,15 @@ _KEY_BYTES = 32
 
 def key_path() -> Path:
     """Where this installation's fingerprint key lives (see the module's docstring)."""
-    explicit = os.environ.get(KEY_ENV)
+    return Path(_key_location(os.environ.get(KEY_ENV), os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME")))
+
+
+@functools.lru_cache(maxsize=8)
+def _key_location(explicit: str | None, xdg: str | None, home: str | None) -> str:
     if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".config") / "auditor" / "fingerprint.key"
+        return explicit
+    base = Path(xdg) if xdg else (Path(home) if home else Path.home()) / ".config"
+    return str(base / "auditor" / "fingerprint.key")
 
 
 def _parse_key(raw: bytes, path: Path) -> bytes:
@@ -112,7 +116,17 @@ def _key_at(path: str) -> bytes:
 
 def fingerprint_key() -> bytes:
     """This installation's fingerprint key (created on first use)."""
-    return _key_at(str(key_path()))
+    return _key_at(os.environ.get(KEY_ENV) or _default_location())
+
+
+@functools.lru_cache(maxsize=1)
+def _default_location() -> str:
+    return _key_location(None, os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _hmac_base(key: bytes) -> Any:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def key_id() -> str:
@@ -123,7 +137,9 @@ def key_id() -> str:
 def fingerprint(value: str | bytes) -> str:
     """The fingerprint of a secret: `hmac:` and 32 hex digits of HMAC-SHA-256 under the key."""
     raw = value.encode() if isinstance(value, str) else value
-    return TAG + hmac.new(fingerprint_key(), raw, hashlib.sha256).hexdigest()[:DIGITS]
+    mac = _hmac_base(fingerprint_key()).copy()
+    mac.update(raw)
+    return TAG + mac.hexdigest()[:DIGITS]
 
 
 def legacy_fingerprint(value: str | bytes) -> str:

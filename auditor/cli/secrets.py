@@ -62,6 +62,7 @@ def register(sub: Any) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     from auditor.exitcodes import ExitCode
     from auditor.fsutil import atomic_write
+    from auditor.redact import key_id
     from auditor.secrets import prepare
     from auditor.secrets.engines import run_engines
     from auditor.secrets.suppress import Baseline
@@ -88,11 +89,11 @@ def run_scan(args: argparse.Namespace) -> int:
         print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
         return int(ExitCode.OK)
     if args.format == "json":
-        text = json.dumps(
-            {"format": "auditor-secrets-report", "version": 1, "engines": engines,
-             "stats": report.stats.to_dict(), "findings": [x.to_dict() for x in leaks]},
-            indent=2,
-        ) + "\n"
+        # one finding a line: readable, and encoded by json's C encoder (indent= is pure Python)
+        head = json.dumps({"format": "auditor-secrets-report", "version": 1, "engines": engines,
+                           "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
+        rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
     else:
         real = [x for x in leaks if x.category != "example"]
         lines = [f"{x.location}: {x.rule} [{'example' if x.category == 'example' else x.confidence}] {x.preview} "

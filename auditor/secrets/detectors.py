@@ -71,6 +71,8 @@ class Detector:
     """If set, the full match is tried only at one place: from the anchor's end (just after the
     `=` or `:` of an assignment) back over the operator, blanks and a quote, then over the run
     of these bytes (the whole key of `db_password = ...`)."""
+    key_filter: Callable[[bytes], bool] | None = None
+    """With `walk_back`: whether the key found is worth the full expression (cheap, cached)."""
 
 
 def _text(b: bytes) -> str:
@@ -201,9 +203,11 @@ _TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
 _OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
 """Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
-    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?(?:[ \t]*:?[ \t]*(?:string|str))?"
+    rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"']?(?:[ \t]*:?[ \t]*(?:[Ss]tring|str))?"
     rb"[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)"
 )
+"""Anchors are prefilters: they may match more than the full expression, and use unbounded
+repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
 _ASSIGNMENT = re.compile(
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
@@ -212,11 +216,11 @@ _ASSIGNMENT = re.compile(
     rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,
 )
-XML_ANCHOR = rb"(?i)<[A-Za-z0-9_.:-]{0,40}" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.:-]{0,24}>"
+XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
 _XML = re.compile(
     rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
 )
-CALL_ANCHOR = rb"(?i)\([ \t]*[\"'][A-Za-z0-9_.-]{0,40}" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"'][ \t]*,"
+CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
 _CALL = re.compile(
     rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
     rb"[ \t]*[,)]"
@@ -224,13 +228,18 @@ _CALL = re.compile(
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
 _PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
-_NOT_SECRET_KEY = re.compile(
-    r"(?i)(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
+_NOT_SECRET_SUFFIXES = (
+    r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
     r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
     r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
-    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)$"
+    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)"
 )
+_NOT_SECRET_KEY = re.compile(r"(?i)" + _NOT_SECRET_SUFFIXES + "$")
+NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _NOT_SECRET_SUFFIXES.encode()
+                     + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
+"""Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
+anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
 _PLACEHOLDER = re.compile(
     r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
@@ -244,17 +253,22 @@ _RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "
                        "dummy", "fake", "sample", "example", "changeme", "placeholder", "credential", "credentials"})
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_WORD_DIGITS = re.compile(r"([A-Za-z]+)[_-]?[0-9]{0,3}")
+_PROSE_WORD = re.compile(r"(?i)\b(?:password|passphrase|secret|token)\b")
+
+
 def _restates_the_name(key: str, value: str) -> bool:
     """A label or an obvious test literal: `challengePassword: "challengePassword"`, `password_1 = 'password1'`,
     `token = "test123"`: the value is the key's name again, or a credential word with a few digits."""
-    norm_value = re.sub(r"[^a-z0-9]", "", value.lower())
-    if norm_value and norm_value == re.sub(r"[^a-z0-9]", "", key.lower()):
+    norm_value = _NOT_ALNUM.sub("", value.lower())
+    if norm_value and norm_value == _NOT_ALNUM.sub("", key.lower()):
         return True
-    m = re.fullmatch(r"([A-Za-z]+)[_-]?([0-9]{0,3})", value)
+    m = _WORD_DIGITS.fullmatch(value)
     if m and m.group(1).lower() in _RESTATED:
         return True
     # prose naming the thing ("A challenge password", "your secret token here")
-    return bool(re.search(r"\s", value) and re.search(r"(?i)\b(?:password|passphrase|secret|token)\b", value))
+    return (" " in value or "\t" in value) and bool(_PROSE_WORD.search(value))
 _REFERENCE = re.compile(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = re.compile(r"[()\[\]]")
 
@@ -291,9 +305,15 @@ def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[b
 @functools.lru_cache(maxsize=4096)
 def key_kind(leaf: str) -> str:
     """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
-    if _PASSWORD_KEY.search(leaf):
-        return "password"
-    return "" if _NOT_SECRET_KEY.search(leaf) else "secret"
+    if _NOT_SECRET_KEY.search(leaf):  # `password_file`, `token_url`, `secret_name`: about a secret, not one
+        return ""
+    return "password" if _PASSWORD_KEY.search(leaf) else "secret"
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_named(key: bytes) -> bool:
+    """Whether a dotted key's last part names a secret (`db.password` yes, `password_file` no)."""
+    return bool(key_kind(key.rsplit(b".", 1)[-1].decode("latin-1")))
 
 
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -374,9 +394,9 @@ KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
        before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
-       walk_back: frozenset[int] = frozenset()) -> Detector:
+       walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None) -> Detector:
     return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority,
-                    walk_back)
+                    walk_back, key_filter)
 
 
 _B32 = rb"[A-Z2-7]"
@@ -385,9 +405,9 @@ _B32 = rb"[A-Z2-7]"
 def builtin_detectors() -> tuple[Detector, ...]:
     return (
         _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
-           rb"S[ACNOPUX]" + _B32 + rb"{56}",
+           rb"S[ACNOPUX]" + _B32 + rb"{20}",
            rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
-           _simple(structure.nkey_seed), before=64, after=4),
+           _simple(structure.nkey_seed), before=64, after=40),
         _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
            rb"-----BEGIN USER NKEY SEED-----",
            rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
@@ -474,19 +494,22 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _url_credential, before=220, after=80),
         _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
            ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=620, priority=-5,
-           flags=re.IGNORECASE, walk_back=KEY_BYTES),
+           flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named),
         _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
            XML_ANCHOR, _XML.pattern, _assignment, before=130, after=640, priority=-5),
         _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
            CALL_ANCHOR, _CALL.pattern, _assignment, before=130, after=560, priority=-5),
         _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
-           rb"(?i)(password|identified[ \t]+by)[ \t]*(=[ \t]*)?(password[ \t]*\([ \t]*)?'",
+           rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
            _sql_password, before=60, after=300, priority=-4),
         _d("command-password", "password", "password on a command line (mysql -p..., --password=..., sshpass -p, redis-cli -a)",
-           rb"(?i)(--pass(word|wd)?[= ]|\b(mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}[ \t]-p[^ \t\n]|\bsshpass[ \t]+-p[ \t]|\bredis-cli\b[^\n|;&]{0,120}[ \t]-a[ \t])",
-           rb"(?P<flag>--pass(?:word|wd)?[= ]|(?<=[ \t])-p(?=[^ \t\n])|-p[ \t]|(?<=[ \t])-a[ \t])[ \t]*(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
-           _command_password, before=24, after=140, priority=-3, flags=re.IGNORECASE),
+           rb"(?i)(--pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+           rb"(?P<flag>--pass(?:word|wd)?[= ]"
+           rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
+           rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
+           rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
+           _command_password, before=24, after=300, priority=-3, flags=re.IGNORECASE),
     )
 
 

@@ -32,53 +32,56 @@ class ScanReport:
         return sorted(self.leaks, key=lambda x: (x.path, x.line, x.column, x.rule, x.commit))
 
 
-def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[Path, str, str, int]]:
+def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
     """(path, display path, skip reason, size) for every entry under `root` (or `root` itself).
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
     (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
-    `device` for entries that are never opened (links are not followed), else empty.
+    `device` for entries that are never opened (links are not followed), else empty. Display
+    paths are relative to `base` for paths under it. (Plain strings: pathlib costs more than
+    reading a small file.)
     """
-    def display(p: Path) -> str:
-        try:
-            return str(p.relative_to(base))
-        except ValueError:
-            return str(p)
+    prefix = str(base).rstrip("/") + "/"
+
+    def display(p: str) -> str:
+        return p[len(prefix):] if p.startswith(prefix) else p
 
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
+    top = str(root)
     try:
-        st = os.lstat(root)
+        st = os.lstat(top)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=root) from None
     kind = special_kind(st.st_mode)
     if kind != "folder":
-        shown = display(root)
+        shown = display(top)
         if not excluded(shown):
-            yield root, shown, kind, st.st_size
+            yield top, shown, kind, st.st_size
         return
-    stack = [root]
+    stack = [top]
     while stack:
         folder = stack.pop()
+        join = "" if folder == "." else folder.rstrip("/") + "/"
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted((e.name, e) for e in it)
         except OSError as exc:
             yield folder, display(folder), f"error:{exc.strerror or exc}", 0
             continue
         subfolders = []
-        for entry in entries:
-            path = Path(entry.path)
+        for name, entry in entries:
+            path = join + name
             shown = display(path)
-            if excluded(shown):
+            if exclude and excluded(shown):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name == ".git":
-                        config = path / "config"
-                        cst = os.lstat(config) if config.exists() else None
+                    if name == ".git":
+                        config = path + "/config"
+                        cst = os.lstat(config) if os.path.lexists(config) else None
                         if cst is not None and not excluded(display(config)):
                             yield config, display(config), special_kind(cst.st_mode), cst.st_size
                         continue
@@ -100,15 +103,15 @@ _WORKER: tuple[Scanner, Suppressions] | None = None
 def _work(batch: list[tuple[str, str]]) -> list[FileResult]:
     assert _WORKER is not None
     scanner, suppress = _WORKER
-    return [scanner.scan_file(Path(p), shown, suppress) for p, shown in batch]
+    return [scanner.scan_file(p, shown, suppress) for p, shown in batch]
 
 
-def _batches(files: list[tuple[Path, str, int]]) -> list[list[tuple[str, str]]]:
+def _batches(files: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
     out: list[list[tuple[str, str]]] = []
     current: list[tuple[str, str]] = []
     size = 0
     for path, shown, n in files:
-        current.append((str(path), shown))
+        current.append((path, shown))
         size += n
         if size >= TASK_BYTES or len(current) >= 512:
             out.append(current)
@@ -145,7 +148,7 @@ def scan_paths(
     jobs = jobs or default_jobs()
     scanner.prefilter  # noqa: B018 - compile once, before any worker is forked
     parallel = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
-    todo: list[tuple[Path, str, int]] = []
+    todo: list[tuple[str, str, int]] = []
     pending: list[concurrent.futures.Future[list[FileResult]]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0

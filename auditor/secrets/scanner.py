@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.secrets.detectors import SOPS_ANCHOR, Detector, FileContext, Hit, builtin_detectors
+from auditor.secrets.detectors import NOT_SECRET_ANCHOR, SOPS_ANCHOR, Detector, FileContext, Hit, builtin_detectors
 from auditor.secrets.model import FileResult, Leak
 from auditor.secrets.prefilter import Prefilter, make_prefilter
 from auditor.secrets.suppress import Suppressions, inline_ignored
@@ -39,6 +39,8 @@ _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
 _BLANK_QUOTE = frozenset(b" \t\"'")
+_BLANK = frozenset(b" \t")
+_QUOTES = frozenset(b"\"'`|>")
 _TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 """UTF-8 continuation bytes: a column counts the bytes that are not one of these."""
@@ -85,8 +87,8 @@ class Scanner:
         if self._prefilter is None:
             self._anchored = [i for i, d in enumerate(self.detectors) if d.anchor]
             anchors = [self.detectors[i].anchor for i in self._anchored]
-            if self.sops_check:
-                anchors.append(SOPS_ANCHOR)
+            anchors.append(SOPS_ANCHOR)  # its hits are ignored without sops_check
+            anchors.append(NOT_SECRET_ANCHOR)
             self._prefilter = make_prefilter(anchors, self.prefer)
         return self._prefilter
 
@@ -100,12 +102,17 @@ class Scanner:
             return [], False
         by_detector: dict[int, list[int]] = {}
         sops_index = len(self._anchored)
+        about_index = sops_index + 1
         sops_seen = False
+        about: set[int] = set()  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
+        anchored = self._anchored
         for ident, _start, end in raw:
-            if ident == sops_index:
-                sops_seen = True
+            if ident < sops_index:
+                by_detector.setdefault(anchored[ident], []).append(end)
+            elif ident == about_index:
+                about.add(end)
             else:
-                by_detector.setdefault(self._anchored[ident], []).append(end)
+                sops_seen = self.sops_check
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
             for i, det in enumerate(self.detectors):
                 if not det.anchor:
@@ -118,16 +125,23 @@ class Scanner:
             covered = -1
             seen: set[int] = set()
             walk = det.walk_back
+            filtered = det.key_filter is not None
             for end in ends:
-                if end <= covered:
+                if end <= covered or (filtered and end in about):
                     continue
                 if walk:  # the match can only start where the key before the operator starts
+                    if ctx.code:  # in source code only a quoted literal is a value: skip the rest unread
+                        after = end
+                        while after < size and after - end < 24 and data[after] in _BLANK:
+                            after += 1
+                        if after < size and data[after] not in _QUOTES:
+                            continue
                     key = end
                     while key > 0 and end - key < 4 and data[key - 1] in _OPERATOR:
                         key -= 1
                     while key > 0 and end - key < 24 and data[key - 1] in _BLANK_QUOTE:
                         key -= 1
-                    for name in _TYPES:  # `token string =`, `token: String =`
+                    for name in (_TYPES if key > 0 and data[key - 1] in b"gr" else ()):  # `token string =`
                         if data.endswith(name, 0, key) and key - len(name) > 0 \
                                 and data[key - len(name) - 1] in b" \t:":
                             key -= len(name)
@@ -140,6 +154,8 @@ class Scanner:
                     if key in seen:
                         continue
                     seen.add(key)
+                    if det.key_filter is not None and not det.key_filter(data[key:stop]):
+                        continue  # `password_file`, `token_url`: not a secret's name
                     m = det.regex.match(data, key, min(size, end + det.after))
                     if m is None:
                         continue
@@ -174,7 +190,7 @@ class Scanner:
 
     # ------------------------------------------------------------ files
 
-    def scan_file(self, path: Path, display: str, suppress: Suppressions | None = None,
+    def scan_file(self, path: Path | str, display: str, suppress: Suppressions | None = None,
                   st: os.stat_result | None = None) -> FileResult:
         """Scan one file. Only a regular file is opened (a FIFO, socket or device never is)."""
         suppress = suppress or Suppressions()
