@@ -228,7 +228,7 @@ _CALL = re.compile(
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
 _PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
-_NOT_SECRET_SUFFIXES = (
+_NOT_SECRET_SUFFIXES = (  # noqa: S105 - key names, not a password
     r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
     r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"

@@ -18,7 +18,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.secrets.detectors import NOT_SECRET_ANCHOR, SOPS_ANCHOR, Detector, FileContext, Hit, builtin_detectors
+from auditor.secrets.detectors import (
+    NOT_SECRET_ANCHOR,
+    SOPS_ANCHOR,
+    Detector,
+    FileContext,
+    Hit,
+    builtin_detectors,
+)
 from auditor.secrets.model import FileResult, Leak
 from auditor.secrets.prefilter import Prefilter, make_prefilter
 from auditor.secrets.suppress import Suppressions, inline_ignored
