@@ -228,15 +228,15 @@ _CALL = re.compile(
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
 _PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
-_ABOUT_A_SECRET_SUFFIXES = (
+_KEY_NAME_ENDINGS = (
     r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
     r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
     r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
     r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)"
 )
-_NOT_SECRET_KEY = re.compile(r"(?i)" + _ABOUT_A_SECRET_SUFFIXES + "$")
-NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _ABOUT_A_SECRET_SUFFIXES.encode()
+_NOT_SECRET_KEY = re.compile(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
                      + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
 """Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
 anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
