@@ -255,11 +255,10 @@ def _to_cache(leaks: Iterable[Leak]) -> list[dict[str, Any]]:
 
 
 def _from_cache(rows: Iterable[dict[str, Any]]) -> list[Leak]:
-    names = {f.name for f in dataclasses.fields(Leak)} - {"legacy"}
     out = []
     for row in rows:
-        with contextlib.suppress(TypeError):
-            out.append(Leak(**{k: v for k, v in row.items() if k in names}))
+        with contextlib.suppress(TypeError):  # a row of another shape: the cache key changes with the code
+            out.append(Leak(**row))
     return out
 
 
@@ -353,7 +352,8 @@ def scan_history(
             found[sha] = list(leaks)
 
     _read_objects(repo, [t[0] for t in todo], scanner, on_object)
-    if where is not None:
+    changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
+    if where is not None and changed:
         if incremental:
             state.found.update({k: _to_cache(v) for k, v in found.items() if k not in state.found})
         else:
