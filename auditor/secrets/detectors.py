@@ -105,7 +105,8 @@ VENDOR_EXAMPLES = frozenset({
     "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
     "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
 })
-_EXAMPLE_SHAPE = re.compile(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder")
+_EXAMPLE_SHAPE = re.compile(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder|"
+                            r"abc123|abcdefg|hijklmn|klmnopq|qrstuvw|0123456789|9876543210")
 
 
 def example_reason(token: str, following: bytes = b"") -> str:
@@ -210,8 +211,8 @@ ASSIGNMENT_ANCHOR = (
 repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
 _ASSIGNMENT = re.compile(
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
-    rb"(?P<kq>[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
-    rb"(?:(?P<q>\"|'|''|`)(?P<qv>[^\"'`\r\n]{0,512}?)(?P=q)"
+    rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
+    rb"(?:(?P<esc>\\?)(?P<q>\"|'|'')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)|`(?P<bt>[^`\r\n]{0,512}?)`"
     rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
     rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,
@@ -233,7 +234,8 @@ _KEY_NAME_ENDINGS = (
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
     r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
     r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
-    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)"
+    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix|"
+    r"public_?token|csrf[_-]?token|jsonwebtoken)"
 )
 _NOT_SECRET_KEY = re.compile(r"(?i)" + _KEY_NAME_ENDINGS + "$")
 NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
@@ -326,6 +328,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     groups = m.re.groupindex
     if m.group("qv") is not None:
         group = "qv"
+    elif "bt" in groups and m.group("bt") is not None:
+        group = "bt"  # a backtick string (Go raw string, JS template, shell command substitution in code)
     elif "bv" in groups and m.group("bv") is not None:
         group = "bv"  # a YAML block scalar's first line: literal text
     else:
@@ -438,24 +442,30 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i:aws_?secret_?(?:access_?)?key)[\"']?[ \t]*[:=]>?[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
            _format_only(4.0), before=40, after=64),
         _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
-           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_)",
-           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9])",
+           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{30})",
+           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
            _format_only(3.0), before=48, after=64),
-        _d("gitlab-token", "cloud-token", "GitLab personal access token",
-           rb"glpat-[A-Za-z0-9_-]{20}",
-           rb"(?<![A-Za-z0-9_-])(?P<secret>glpat-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])", _format_only(3.0), before=32, after=64),
+        _d("gitlab-token", "cloud-token", "GitLab token (personal, pipeline trigger, runner, deploy, ... glpat-, glptt-, glrt-, GR1348941)",
+           rb"(gl(pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20}|GR1348941[A-Za-z0-9_-]{20})",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
+           rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80),
         _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
            rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
            rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
-           rb"|xox[abeoprs]-(?:[0-9]{1,15}-)*[0-9A-Za-z][0-9A-Za-z-]{7,160})",
+           rb"|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{1,48}){0,4}"
+           rb"|xoxe-[0-9]-[0-9A-Za-z]{140,150}"
+           rb"|xox[bpeos]-(?:[0-9]{1,3}-)?(?=[0-9A-Za-z]{8,15}-)[0-9A-Za-z]*[0-9][0-9A-Za-z]*-[0-9A-Za-z]{6,34}"
+           rb"(?:-[0-9A-Za-z-]{6,140})?)"
+           rb"(?![0-9A-Za-z])",
            _format_only(2.5), before=24, after=260),
-        _d("slack-webhook", "cloud-token", "Slack incoming webhook URL",
-           rb"hooks\.slack\.com/services/T[A-Z0-9]{6,}/",
-           rb"(?P<secret>hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32})",
-           _format_only(3.0), before=48, after=80),
-        _d("stripe-key", "cloud-token", "Stripe live secret or restricted key",
-           rb"[sr]k_live_[0-9a-zA-Z]{20}",
-           rb"(?P<secret>[sr]k_live_[0-9a-zA-Z]{20,120})(?![0-9a-zA-Z])", _format_only(3.0), before=32, after=128),
+        _d("slack-webhook", "cloud-token", "Slack incoming webhook or workflow URL",
+           rb"hooks\.slack\.com/(services|workflows|triggers)/",
+           rb"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{30,80})(?![A-Za-z0-9+/])",
+           _format_only(3.0), before=48, after=100),
+        _d("stripe-key", "cloud-token", "Stripe secret or restricted key (live, test, prod)",
+           rb"[sr]k_(live|test|prod)_[0-9a-zA-Z]{10}",
+           rb"(?<![0-9a-zA-Z])(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
+           _format_only(3.0), before=32, after=260),
         _d("google-api-key", "cloud-token", "Google API key",
            rb"AIza[0-9A-Za-z_-]{35}",
            rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
@@ -464,8 +474,8 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
            _format_only(3.0), before=280, after=260),
         _d("anthropic-key", "cloud-token", "Anthropic API key",
-           rb"sk-ant-(api|admin)[0-9]{2}-",
-           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
+           rb"sk-ant-(api|admin)[0-9]{2,3}-",
+           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
         _d("npm-token", "cloud-token", "npm access token",
            rb"npm_[A-Za-z0-9]{36}",
            rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4),
@@ -473,8 +483,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"pypi-AgEIcHlwaS5vcmc",
            rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320),
         _d("sendgrid-key", "cloud-token", "SendGrid API key",
-           rb"SG\.[A-Za-z0-9_-]{22}\.",
-           rb"(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})", _format_only(3.0), before=28, after=48),
+           rb"SG\.[A-Za-z0-9_=-]{20}",
+           rb"(?<![A-Za-z0-9_=.-])(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
+           _format_only(3.0), before=28, after=60),
         _d("digitalocean-token", "cloud-token", "DigitalOcean token",
            rb"do[opr]_v1_[a-f0-9]{64}",
            rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4),

@@ -45,7 +45,7 @@ LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err
 _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
-_BLANK_QUOTE = frozenset(b" \t\"'")
+_BLANK_QUOTE = frozenset(b" \t\"'\\")
 _BLANK = frozenset(b" \t")
 _QUOTES = frozenset(b"\"'`|>")
 _TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
