@@ -125,7 +125,7 @@ def _default_location() -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _hmac_base(key: bytes) -> Any:
+def _hmac_base(key: bytes) -> hmac.HMAC:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 

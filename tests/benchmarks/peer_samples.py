@@ -114,7 +114,7 @@ def _generate(regex: str, rng: random.Random) -> str | None:
         if regex[pos] == "[":
             end = regex.index("]", pos + 1)
             body = regex[pos + 1:end]
-            chars = []
+            chars: list[str] = []
             i = 0
             while i < len(body):
                 if body[i] == "\\" and i + 1 < len(body):
@@ -199,7 +199,7 @@ def _value(expr: str, rng: random.Random) -> str | None:
 
 def _elements(expr: str, rng: random.Random) -> list[str]:
     """The samples an expression adds: a []string{...} literal, append(x, ...), GenerateSampleSecrets(...)."""
-    expr = expr.strip().rstrip("...").strip()
+    expr = expr.strip().removesuffix("...").strip()
     m = re.fullmatch(r"\[\]string\{(.*)\}", expr, re.DOTALL)
     if m:
         return [v for e in _split_top(m.group(1), ",") for v in _elements(e, rng)]

@@ -71,7 +71,7 @@ def shards(total_mb: int) -> tuple[Path, list[str]]:
     base_mb = sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) / 1e6
     root = BENCH / "secrets-sizes"
     names = []
-    need = total_mb
+    need = float(total_mb)
     k = 0
     while need > 0:
         name = f"shard{k}"
@@ -92,7 +92,8 @@ def shards(total_mb: int) -> tuple[Path, list[str]]:
 
 def subset(root: Path, names: list[str], total_mb: int) -> list[str]:
     """Top-level folders of the shards adding up to about `total_mb`."""
-    picked, size = [], 0
+    picked: list[str] = []
+    size = 0
     for name in names:
         for folder in sorted((root / name).iterdir()):
             if size >= total_mb * 1e6:
