@@ -211,17 +211,23 @@ class Scanner:
             if self.max_file_bytes and st.st_size > self.max_file_bytes:
                 return FileResult(display, size=st.st_size, skipped="too-large")
             fd = os.open(path, _OPEN_FLAGS)
-            with os.fdopen(fd, "rb", buffering=0) as fh:
+            try:
                 now = os.fstat(fd)
                 if not stat.S_ISREG(now.st_mode) or now.st_ino != st.st_ino:  # replaced since listed
                     return FileResult(display, skipped=special_kind(now.st_mode) or "changed")
                 size = now.st_size
-                head = _read(fh, min(size, WINDOW) if size else WINDOW)
+                want = min(size, WINDOW) if size else WINDOW
+                head = os.read(fd, want + 1 if want < WINDOW else want)  # one read for most files
+                if 0 < len(head) < want:
+                    head += _read_from(lambda n: os.read(fd, n), want - len(head))
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
                 if len(head) < WINDOW:
                     leaks = self._leaks_in(head, display, mode, whole=True)
                 else:
-                    leaks = list(self._stream(fh, head, display, mode))
+                    with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
+                        leaks = list(self._stream(fh, head, display, mode))
+            finally:
+                os.close(fd)
         except PermissionError:
             return FileResult(display, error="permission denied")
         except OSError as exc:
@@ -329,10 +335,6 @@ def _locate(data: bytes, line: int | None, needle: bytes) -> int:
         return found if found >= 0 else pos
     found = data.find(needle.split(b"\n", 1)[0].replace(b"\\", b"\\\\"))
     return max(found, 0)
-
-
-def _read(fh: object, n: int) -> bytes:
-    return _read_from(fh.read, n)  # type: ignore[attr-defined]
 
 
 def _read_from(read: object, n: int) -> bytes:
