@@ -191,7 +191,7 @@ class Scanner:
     def recognise(self, value: str) -> str | None:
         """The rule of the first structural (non-assignment) hit in a value, for sops plaintext checks."""
         for hit in self.scan_bytes(value.encode(), "<value>", code=False):
-            if hit.category not in ("password", "generic-secret", "url-credential", "jwt"):
+            if hit.category not in ("password", "generic-secret", "url-credential", "jwt", "example"):
                 return hit.rule
         return None
 
