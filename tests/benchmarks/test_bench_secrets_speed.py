@@ -226,6 +226,7 @@ def test_git_history_against_kingfisher(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ candidate lines
 
 
+@pytest.mark.timeout(3600)
 def test_time_is_linear_in_candidate_lines(tmp_path: Path) -> None:
     """Issue 17: 40,000 `password = x...` lines took 44 s and grew quadratically."""
     rng = random.Random(3)
