@@ -107,24 +107,20 @@ def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
     return parse_log(_git(repo, *args, stdin=stdin))
 
 
-def ref_tips(repo: Path) -> list[str]:
-    """The objects every ref (and HEAD) points at: what `--all` starts from."""
-    out = _git(repo, "for-each-ref", "--format=%(objectname)").decode("ascii", "replace").split()
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
-                          timeout=60, check=False).stdout.decode("ascii", "replace").split()
-    return sorted(set(out) | set(head))
-
-
-def annotated_tags(repo: Path) -> list[tuple[str, str]]:
-    """(tag object id, tag name) of every annotated tag."""
-    out = _git(repo, "for-each-ref", "refs/tags", "--format=%(objecttype) %(objectname) %(refname:short)")
-    tags = []
+def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
+    tag name) of every annotated tag. One `git for-each-ref` (and a `rev-parse` for HEAD)."""
+    out = _git(repo, "for-each-ref", "--format=%(objecttype) %(objectname) %(refname)")
+    tips, tags = set(), []
     for line in out.decode("utf-8", "replace").splitlines():
         kind, _, rest = line.partition(" ")
         sha, _, name = rest.partition(" ")
-        if kind == "tag":
-            tags.append((sha, name))
-    return tags
+        tips.add(sha)
+        if kind == "tag" and name.startswith("refs/tags/"):
+            tags.append((sha, name.removeprefix("refs/tags/")))
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
+                          timeout=60, check=False).stdout.decode("ascii", "replace").split()
+    return sorted(tips | set(head)), tags
 
 
 def _unreachable(repo: Path, old: Sequence[str]) -> bool:
@@ -289,10 +285,11 @@ def scan_history(
     if where is None:
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
     state = HistoryCache.load(where)
-    tips = ref_tips(repo)
+    tips, tags = refs(repo)
     known = seen if seen is not None else state.seen
-    incremental = bool(state.tips) and not _unreachable(repo, state.tips)
-    walk = walk_history(repo, since=state.tips if incremental else ())
+    unchanged = bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
+    incremental = unchanged or (bool(state.tips) and not _unreachable(repo, state.tips))
+    walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else ())
     found: dict[str, list[Leak]] = {}
     if incremental:  # everything found before is still in the history
         for obj, rows in state.found.items():
@@ -321,7 +318,6 @@ def scan_history(
         in_message = scanner.scan_blob(message, MESSAGE_PATH, commit=commit).leaks
         if in_message:
             found[commit] = list(in_message)
-    tags = annotated_tags(repo)
     if incremental:  # a tag deleted since is no longer reported
         current = {sha for sha, _ in tags}
         for obj in [k for k, v in found.items() if v and v[0].path.startswith("(tag ") and k not in current]:
