@@ -27,6 +27,7 @@ def prepare(
     exclude: Sequence[str] = (),
     git: bool = False,
     jobs: int = 0,
+    git_cache: bool = True,
 ) -> ScanRequest:
     cfg = load_scan_config(config) if config is not None else ScanConfig()
     custom = list(cfg.rules)
@@ -35,13 +36,16 @@ def prepare(
     loaded = [load_baseline(p) for p in baselines]
     if cfg.baseline is not None:
         loaded.append(cfg.baseline)
-    scanner = Scanner((*builtin_detectors(), *custom))
+    suppress = Suppressions(cfg.allow, tuple(loaded))
+    scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=cfg.max_file_bytes,
+                      legacy_fingerprints=suppress.legacy)
     return ScanRequest(
         paths=tuple(paths),
         base=base,
         git=git,
         scanner=scanner,
-        suppress=Suppressions(cfg.allow, tuple(loaded)),
+        suppress=suppress,
         exclude=(*cfg.exclude, *exclude),
         jobs=jobs,
+        git_cache=git_cache,
     )

@@ -43,6 +43,8 @@ class ScanRequest:
     suppress: Suppressions = field(default_factory=Suppressions)
     exclude: tuple[str, ...] = ()
     jobs: int = 0
+    git_cache: bool = True
+    """Remember scanned git objects between runs (see `auditor.secrets.history`)."""
 
 
 class Engine(abc.ABC):
@@ -63,10 +65,10 @@ class AuditorEngine(Engine):
         if request.git:
             for path in request.paths:
                 if (path / ".git").exists():
-                    history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude)
+                    history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
+                                       cache=request.git_cache)
                     report.leaks.extend(history.leaks)
-                    report.stats.blobs_scanned += history.stats.blobs_scanned
-                    report.stats.suppressed += history.stats.suppressed
+                    report.stats.merge(history.stats)
         return report
 
 

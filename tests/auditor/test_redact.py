@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -26,7 +27,7 @@ from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
 )
 def test_secrets_are_redacted(secret: str) -> None:
     out = scrub(f"found {secret} in the file")
-    assert secret not in out and "…(sha256:" in out
+    assert secret not in out and "…(hmac:" in out
 
 
 @pytest.mark.parametrize("text", ["no secret: CN=nats, token missing", "password: required", "CERT-004 etc/a.pem"])
@@ -45,7 +46,7 @@ def test_scrub_is_idempotent(text: str) -> None:
     once = scrub(text)
     assert scrub(once) == once
     if once != text:
-        assert "…(sha256:" in once
+        assert "…(hmac:" in once
 
 
 @pytest.mark.parametrize("index", range(len(_SECRET_PATTERNS)))
@@ -103,3 +104,72 @@ def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
 def test_scrubbing_a_clean_finding_keeps_the_same_object() -> None:
     finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
     assert finding.scrubbed({}) is finding
+
+
+def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: an unsalted 48-bit SHA-256 prefix let a 6-character password be recovered."""
+    import hashlib
+    import hmac
+
+    from auditor.redact import KEY_ENV, fingerprint, key_id
+
+    key = tmp_path / "fleet.key"
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(key))
+    expected = hmac.new(bytes.fromhex("ab" * 32), b"pa55wd", hashlib.sha256).hexdigest()[:32]
+    assert fingerprint("pa55wd") == "hmac:" + expected  # 128 bits
+    assert hashlib.sha256(b"pa55wd").hexdigest()[:12] not in fingerprint("pa55wd")
+    first_id = key_id()
+    other = tmp_path / "other.key"
+    other.write_text("cd" * 32 + "\n")
+    other.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(other))
+    assert fingerprint("pa55wd") != "hmac:" + expected and key_id() != first_id
+
+
+def test_a_missing_key_is_created_private_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.redact import KEY_ENV, fingerprint
+
+    path = tmp_path / "conf" / "auditor" / "fingerprint.key"
+    monkeypatch.setenv(KEY_ENV, str(path))
+    once = fingerprint("x")
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text().strip()) == 64
+    assert fingerprint("x") == once and list(path.parent.iterdir()) == [path]
+
+
+def test_a_key_readable_by_others_or_not_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from auditor.errors import ConfigError
+    from auditor.redact import KEY_ENV, fingerprint
+
+    loose = tmp_path / "loose.key"
+    loose.write_text("ab" * 32 + "\n")
+    loose.chmod(0o644)
+    monkeypatch.setenv(KEY_ENV, str(loose))
+    with pytest.raises(ConfigError, match="readable by others"):
+        fingerprint("x")
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo, 0o600)
+    monkeypatch.setenv(KEY_ENV, str(fifo))
+    with pytest.raises(ConfigError, match="not a regular file"):
+        fingerprint("x")
+    short = tmp_path / "short.key"
+    short.write_text("abcd\n")
+    short.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(short))
+    with pytest.raises(ConfigError, match="not a fingerprint key"):
+        fingerprint("x")
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("pa55wd", ""), ("fifteen-chars!!", ""), ("sixteen-chars!!!", "sixt"),
+    ("SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU", "SUAM"),
+])
+def test_previews_show_at_most_four_characters_and_none_under_sixteen(value: str, shown: str) -> None:
+    from auditor.redact import redact
+
+    out = redact(value)
+    assert out.startswith(shown + "…(hmac:") and re.fullmatch(r".{0,4}…\(hmac:[0-9a-f]{32}\)", out)
+    assert redact(value, prefix=2).startswith(shown[:2] + "…(")

@@ -205,7 +205,7 @@ def test_no_format_shows_a_planted_secret(fmt: str) -> None:
     text = render(fmt, planted_result())
     for name, secret in SECRETS.items():
         assert secret not in text, f"{fmt} shows the {name}"
-    assert "…(sha256:" in text
+    assert "…(hmac:" in text
 
 
 def test_report_command_redacts_secrets_in_a_findings_file(tmp_path: Path) -> None:
