@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.urls import Credentials
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class SourceSpec:
     name: str
     required: bool
     options: Mapping[str, Any]
+    """The options as the inventory gives them, every URL without its user-info."""
+    credentials: Mapping[str, Credentials] = field(default_factory=dict, repr=False, compare=False)
+    """The user-info taken out of the URLs of `options`, by option (dotted path, e.g. `address`):
+    for the collector that must authenticate, never for showing."""
     file: str = ""
     line: int | None = None
 
