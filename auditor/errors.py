@@ -39,12 +39,14 @@ class LocatedError(AuditorError):
         self.field = field
 
     def location(self) -> str:
+        """`file:line`, `file`, `line N` or '' for an error with no place."""
         where = self.file or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         return where
 
     def diagnostics(self) -> str:
+        """`file:line: field 'x': message`, with whatever of the place is known."""
         parts = []
         where = self.location()
         if where:
@@ -64,7 +66,5 @@ class EvidenceError(LocatedError):
     """An evidence bundle is unreadable, invalid or tampered with (exit 2)."""
 
 
-class CollectionError(AuditorError):
-    """A required evidence source could not be collected (exit 3)."""
-
-    exit_code = ExitCode.COLLECTION_FAILED
+class WouldOverwrite(ConfigError):
+    """A file exists with other content, and replacing it was not asked for (exit 2)."""

@@ -10,32 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-
-class Severity(enum.Enum):
-    """How much a failure matters. Ordered: critical is the highest."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """4 for critical down to 0 for info."""
-        return _SEVERITY_RANK[self]
-
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
-
-
-_SEVERITY_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
-}
+from auditor.severity import Severity as Severity
 
 
 class Status(enum.Enum):

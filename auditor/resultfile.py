@@ -17,6 +17,10 @@ FORMAT = "auditor-findings"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 
 
+class NotAFindingsDocument(ConfigError):
+    """A file given as a findings document is JSON, but not one."""
+
+
 @dataclass(frozen=True)
 class ResultFile:
     path: Path
@@ -36,11 +40,7 @@ def parse_document(text: str, *, file: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConfigError(
-            f'not an auditor findings document (no "format": "{FORMAT}"; '
-            "write one with `auditor scan --format json -o FILE`)",
-            file=file,
-        )
+        raise NotAFindingsDocument(f'not an auditor findings document (no "format": "{FORMAT}")', file=file)
     validate_value(doc, "findings", file=file)
     return doc
 

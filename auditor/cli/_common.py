@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditor.render import FORMATS as FORMATS
+from auditor.severity import severity_names as severity_names
+
 if TYPE_CHECKING:
     from auditor.inventory.model import Inventory
     from auditor.models import ScanResult, Severity
     from auditor.policy.catalog import Catalog
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-RESULT_FORMATS = ("text", "json", "html", "pdf", "md", "sarif", "junit")
 
 
 def add_inventory(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +42,11 @@ def add_evaluation(parser: argparse.ArgumentParser) -> None:
         help="policy pack id or .yaml file (default: the target's own packs); repeatable",
     )
     parser.add_argument(
-        "--format", choices=RESULT_FORMATS, default="text", help="output format (default: text)"
+        "--format", choices=FORMATS.names(), default="text", help="output format (default: text)"
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the result here instead of stdout")
     parser.add_argument(
-        "--fail-on", choices=SEVERITIES, default=None,
+        "--fail-on", choices=severity_names(), default=None,
         help="exit 1 when a failure is at or above this severity (default: the policy's, else high)",
     )
     parser.add_argument(
@@ -119,7 +119,8 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ())
 
 def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) -> str | bytes:
     """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
-    from auditor.render import RenderOptions, renderer
+    from auditor.render import renderer
+    from auditor.render.interface import RenderOptions
 
     to_terminal = not args.output or args.output == "-"
     options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose, **extra)

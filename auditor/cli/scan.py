@@ -54,6 +54,8 @@ def run_scan(args: argparse.Namespace) -> int:
 
         if args.inventory:
             raise ConfigError("--path scans files without an inventory; drop --inventory", field="--path")
+        if not args.policy:
+            raise ConfigError("scanning paths needs --policy PACK (for example --policy pss-restricted)")
         target = path_target(args.path, args.policy)
         catalog = _common.load_catalog(args)
     else:

@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
     s.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a failed or incomplete scan (default: 2)")
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
-    s.add_argument("--threshold", choices=_common.SEVERITIES, help="a new failure at or above this is a regression (default: the policy's fail_on)")
+    s.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
     s.add_argument("--nats", metavar="URL", help="publish regression events to this NATS server")
     s.add_argument("--nats-creds", metavar="FILE", help="NATS credentials file (.creds)")
     s.add_argument("--webhook", metavar="URL", help="post regression events here (signed with $AUDITOR_WEBHOOK_SECRET if set)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.cli import _common
+from auditor.secrets import ENGINES
 
 
 def register(sub: Any) -> None:
@@ -25,7 +26,7 @@ def register(sub: Any) -> None:
     scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
     scan.add_argument("--format", choices=("text", "json"), default="text")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
-    scan.add_argument("--engine", action="append", choices=("auditor", "trufflehog3"), default=[],
+    scan.add_argument("--engine", action="append", choices=ENGINES.names(), default=[],
                       help="scanning engine; repeat to merge several (default: auditor)")
     scan.add_argument("--config", metavar="FILE", type=Path,
                       help="scan configuration: allowlist, exclude, custom rules, baseline (see docs/secrets.md)")
@@ -58,7 +59,7 @@ def run_scan(args: argparse.Namespace) -> int:
         list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs,
     )
-    engines = args.engine or ["auditor"]
+    engines = args.engine or [ENGINES.names()[0]]
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
     if args.write_baseline:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from auditor.inventory.model import Inventory, SourceSpec, TagSchedule, Target, resolve_path
 from auditor.loader.schema import schema_errors, validate_document
-from auditor.loader.yamlfile import Document, load_yaml
+from auditor.loader.yamlfile import Document, dotted_path, load_yaml
+from auditor.urls import split_tree
 
 DEFAULT_NAME = "auditor.yaml"
 
@@ -29,15 +31,18 @@ def load_inventory(path: Path, *, text: str | None = None, base: Path | None = N
 
 
 def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inventory:
-    from auditor.collectors import collector_names, options_schema_name
+    """The inventory in `doc`. Every URL in it loses its user-info first: a source keeps the
+    credentials apart (SourceSpec.credentials), and nothing else, errors included, sees them."""
+    from auditor.collectors import COLLECTORS, options_schema_name
 
+    clean, credentials = split_tree(doc.value)
+    doc = dataclasses.replace(doc, value=clean)
     validate_document(doc, "inventory")
     raw = doc.value
     rule_paths = tuple(resolve_path(base, p) for p in raw.get("rule_paths", ()))
     policy_paths = tuple(resolve_path(base, p) for p in raw.get("policy_paths", ()))
     targets: list[Target] = []
     seen: dict[str, int] = {}
-    known_collectors = collector_names()
     for ti, t in enumerate(raw["targets"]):
         where = ("targets", ti)
         if t["name"] in seen:
@@ -49,9 +54,9 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
         for si, s in enumerate(t["sources"]):
             spath = (*where, "sources", si)
             collector = s["collector"]
-            if collector not in known_collectors:
+            if collector not in COLLECTORS:
                 raise doc.error(
-                    f"unknown collector '{collector}' (known: {', '.join(sorted(known_collectors))})",
+                    f"unknown collector '{collector}' (known: {', '.join(sorted(COLLECTORS.names()))})",
                     (*spath, "collector"),
                 )
             errors = schema_errors(s, options_schema_name(collector), remember=True)
@@ -63,12 +68,17 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
                 raise doc.error(f"duplicate source name '{label}'", (*spath, "name"))
             labels.add(label)
             options = {k: v for k, v in s.items() if k not in {"collector", "name", "required"}}
+            spath_len = len(spath)
+            source_credentials = {
+                dotted_path(p[spath_len:]): c for p, c in credentials.items() if p[:spath_len] == spath
+            }
             sources.append(
                 SourceSpec(
                     collector=collector,
                     name=label,
                     required=bool(s.get("required", True)),
                     options=options,
+                    credentials=source_credentials,
                     file=doc.file,
                     line=doc.line_of(spath),
                 )

@@ -212,9 +212,9 @@ def verify(
         if not found:
             notes.append(f"the findings follow from the evidence in {bundle} (re-evaluated at {current.document and current.document.get('evaluated_at')})")
     else:
-        notes.append("findings not compared with the evidence (give --bundle BUNDLE to do so)")
+        notes.append("findings not compared with the evidence (no bundle given)")
     if allowed is None and checks:
-        notes.append("signers not checked against an allowed-signers file (give --allowed-signers FILE)")
+        notes.append("signers not checked against an allowed-signers file (none given)")
     return Verification(current, checks, tuple(problems), tuple(notes))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.render import format_names, renderer
+from auditor.render import FORMATS, renderer
 from auditor.signoff.record import record_signoff
 from auditor.signoff.verify import verify
 from tests.auditor.render.reports import demo_scan
@@ -30,7 +30,7 @@ def test_render_every_format(tmp_path: Path) -> None:
     )[:5000]
     big = dataclasses.replace(scan.result, findings=findings)
     print()
-    for name in format_names():
+    for name in FORMATS.names():
         result = scan.result if name == "pdf" else big
         start = time.perf_counter()
         out = renderer(name).document(result)

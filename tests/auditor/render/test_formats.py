@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.models import EvidenceRecord, Finding, ScanResult, Severity, Status
-from auditor.render import format_names, renderer
+from auditor.render import FORMATS, renderer
 from auditor.render.sarif import file_location
 from tests.auditor.render.reports import DemoScan, demo_scan
 from tests.conftest import run_cli
@@ -199,7 +199,7 @@ def planted_result() -> ScanResult:
     return dataclasses.replace(base, findings=(finding,), collection_errors=(error,))
 
 
-@pytest.mark.parametrize("fmt", [f for f in format_names() if f != "pdf"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS.names() if f != "pdf"])
 def test_no_format_shows_a_planted_secret(fmt: str) -> None:
     text = render(fmt, planted_result())
     for name, secret in SECRETS.items():
