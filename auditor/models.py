@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.severity import Severity as Severity
@@ -157,37 +158,6 @@ class Finding:
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "")
-
-    def scrubbed(self, shared: dict[int, Any]) -> Finding:
-        """This finding with every string redacted by auditor.redact.scrub; itself when nothing
-        changed. `shared` memoizes per-rule values (references) across the findings of a result."""
-        from auditor.redact import scrub, scrub_tree
-
-        refs = shared.get(id(self.references))
-        if refs is None:
-            refs = {scrub(k): tuple(scrub(x) for x in v) for k, v in self.references.items()}
-            if refs == {k: tuple(v) for k, v in self.references.items()}:
-                refs = self.references
-            shared[id(self.references)] = refs
-        texts = (self.rule_id, self.title, self.area, self.resource, self.message, self.pointer, self.remediation)
-        clean = tuple(scrub(t) for t in texts)
-        evidence = tuple(scrub(e) for e in self.evidence)
-        if clean == texts and evidence == self.evidence and refs is self.references and self.waiver is None:
-            return self
-        rule_id, title, area, resource, message, pointer, remediation = clean
-        return replace(
-            self,
-            rule_id=rule_id,
-            title=title,
-            area=area,
-            resource=resource,
-            message=message,
-            evidence=evidence,
-            pointer=pointer,
-            remediation=remediation,
-            references=refs,
-            waiver=Waiver.from_dict(scrub_tree(self.waiver.to_dict())) if self.waiver else None,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -359,7 +329,8 @@ class RuleInfo:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Everything a scan decided, ready for rendering, storing or signing."""
+    """Everything a scan decided. Printed, written, stored, signed or sent only in its redacted
+    form, :class:`RedactedResult` (renderers, the history, sign-off and events take nothing else)."""
 
     target: Mapping[str, Any]
     """The target's name, environment, tags and policies."""
@@ -376,8 +347,6 @@ class ScanResult:
     """The policy's checklist, so a report can print it with each item's status."""
     rules: tuple[RuleInfo, ...] = ()
     """The rules the policy applied, as reports describe them."""
-    redacted: bool = field(default=False, compare=False, repr=False)
-    """True once every string has been through auditor.redact.scrub (see `scrubbed`)."""
 
     @functools.cached_property
     def summary(self) -> Summary:
@@ -395,20 +364,6 @@ class ScanResult:
     @property
     def required_source_failed(self) -> bool:
         return any(r.required for r in self.collection_errors)
-
-    def scrubbed(self) -> ScanResult:
-        """This result with every secret-looking string redacted, the form in which a result
-        is printed, written or stored (defence in depth: collectors and rules redact already).
-        Returns itself when it is scrubbed already, so the work is done once per result."""
-        if self.redacted:
-            return self
-        from auditor.redact import scrub_tree
-
-        # Findings one by one (there may be tens of thousands); the rest through its JSON form.
-        rest = ScanResult.from_dict(scrub_tree(replace(self, findings=()).to_dict()))
-        shared: dict[int, Any] = {}
-        findings = tuple(f.scrubbed(shared) for f in self.findings)
-        return replace(rest, findings=findings, redacted=True)
 
     def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
         """The findings document; with findings=False its "findings" list is left empty (for a
@@ -430,9 +385,10 @@ class ScanResult:
             **({"rules": [r.to_dict() for r in self.rules]} if self.rules else {}),
         }
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ScanResult:
-        return cls(
+    @staticmethod
+    def from_dict(raw: Mapping[str, Any]) -> ScanResult:
+        """The result a findings document holds, as it is: not redacted (see RedactedResult)."""
+        return ScanResult(
             target=raw["target"],
             policies=tuple(raw.get("policies", ())),
             evaluated_at=raw["evaluated_at"],
@@ -449,3 +405,29 @@ class ScanResult:
             checklist=Checklist.from_dict(raw["checklist"]) if raw.get("checklist") else None,
             rules=tuple(RuleInfo.from_dict(r) for r in raw.get("rules", ())),
         )
+
+
+@dataclass(frozen=True)
+class RedactedResult(ScanResult):
+    """A ScanResult every string of which has been through auditor.redact.scrub: the only
+    form in which a result is printed, written, stored, signed or sent.
+
+    Made by :func:`auditor.redact.redact_result` alone, which evaluation calls once, right
+    after the rules have run (and which a result read back from a file goes through again).
+    Renderers, the history store, sign-off and events accept this type only, so strict mypy
+    refuses code that would hand them an unredacted result. Calling the class (directly or
+    through dataclasses.replace, which could swap unredacted findings in) raises TypeError.
+    """
+
+    def __post_init__(self) -> None:
+        raise TypeError(
+            "a RedactedResult is made by auditor.redact.redact_result only; to change one, "
+            "use its changed() method"
+        )
+
+    def changed(self, **changes: Any) -> RedactedResult:
+        """A copy with `changes` (fields of ScanResult), redacted again."""
+        from auditor.redact import redact_result
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(ScanResult)}
+        return redact_result(ScanResult(**{**fields, **changes}))

@@ -1,5 +1,8 @@
 """Redaction: the only form in which a secret value may be printed or stored.
 
+Its one home: values (:func:`redact`), free text (:func:`scrub`) and whole scan results
+(:func:`redact_result`, the only maker of :class:`auditor.models.RedactedResult`).
+
 A redacted value keeps a short prefix (enough to recognise the kind of secret, such as `SU`
 for a NATS user seed or `hvs.` for a Vault token) and a hash that is stable for the same
 value, so two findings about the same secret can be matched without revealing it.
@@ -7,10 +10,14 @@ value, so two findings about the same secret can be matched without revealing it
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.models import Finding, RedactedResult, ScanResult
 
 _MAX_PREFIX = 4
 
@@ -105,3 +112,53 @@ def scrub_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub_tree(v) for v in value]
     return value
+
+
+def redact_result(result: ScanResult) -> RedactedResult:
+    """`result` with every secret-looking string redacted: the only maker of a RedactedResult.
+
+    Defence in depth (collectors and rules redact already). Findings are done one by one
+    (there may be tens of thousands, most of them unchanged, and they share their rule's
+    references); the rest through its JSON form."""
+    from auditor.models import RedactedResult, ScanResult
+
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=()).to_dict()))
+    shared: dict[int, Any] = {}
+    findings = tuple(_redact_finding(f, shared) for f in result.findings)
+    fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
+    made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
+    ScanResult.__init__(made, **{**fields, "findings": findings})
+    return made
+
+
+def _redact_finding(finding: Finding, shared: dict[int, Any]) -> Finding:
+    """`finding` with every string scrubbed; itself when nothing changed. `shared` memoizes
+    per-rule values (references) across the findings of a result."""
+    from auditor.models import Waiver
+
+    refs = shared.get(id(finding.references))
+    if refs is None:
+        refs = {scrub(k): tuple(scrub(x) for x in v) for k, v in finding.references.items()}
+        if refs == {k: tuple(v) for k, v in finding.references.items()}:
+            refs = finding.references
+        shared[id(finding.references)] = refs
+    texts = (finding.rule_id, finding.title, finding.area, finding.resource, finding.message, finding.pointer,
+             finding.remediation)
+    clean = tuple(scrub(t) for t in texts)
+    evidence = tuple(scrub(e) for e in finding.evidence)
+    if clean == texts and evidence == finding.evidence and refs is finding.references and finding.waiver is None:
+        return finding
+    rule_id, title, area, resource, message, pointer, remediation = clean
+    return dataclasses.replace(
+        finding,
+        rule_id=rule_id,
+        title=title,
+        area=area,
+        resource=resource,
+        message=message,
+        evidence=evidence,
+        pointer=pointer,
+        remediation=remediation,
+        references=refs,
+        waiver=Waiver.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
+    )

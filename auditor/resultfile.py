@@ -11,7 +11,8 @@ from typing import Any
 from auditor.errors import ConfigError
 from auditor.fsutil import read_user_file
 from auditor.loader.schema import validate_value
-from auditor.models import ScanResult, sha256_hex
+from auditor.models import RedactedResult, ScanResult, sha256_hex
+from auditor.redact import redact_result
 
 FORMAT = "auditor-findings"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
@@ -26,7 +27,8 @@ class ResultFile:
     path: Path
     raw: bytes
     document: dict[str, Any]
-    result: ScanResult
+    result: RedactedResult
+    """What the document says, redacted again (the file may have been written by anyone)."""
 
     @property
     def sha256(self) -> str:
@@ -51,7 +53,7 @@ def read_result(path: Path) -> ResultFile:
     raw = path.read_bytes()
     doc = parse_document(text, file=file)
     try:
-        result = ScanResult.from_dict(doc)
+        result = redact_result(ScanResult.from_dict(doc))
     except (KeyError, ValueError, TypeError) as exc:  # the schema should have caught it
         raise ConfigError(f"not a valid findings document: {exc}", file=file) from None
     return ResultFile(Path(path), raw, doc, result)

@@ -13,7 +13,7 @@ from auditor.severity import severity_names as severity_names
 
 if TYPE_CHECKING:
     from auditor.inventory.model import Inventory
-    from auditor.models import ScanResult, Severity
+    from auditor.models import RedactedResult, Severity
     from auditor.policy.catalog import Catalog
 
 
@@ -117,7 +117,7 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ())
         sys.stdout.flush()
 
 
-def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) -> str | bytes:
+def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any) -> str | bytes:
     """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
     from auditor.render import renderer
     from auditor.render.interface import RenderOptions

@@ -61,9 +61,9 @@ class FleetBar:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
     from auditor.fleet import FleetOptions, run_fleet
-    from auditor.scan import EvaluateOptions
     from auditor.timeutil import parse_duration
 
     if args.format not in ("text", "json"):

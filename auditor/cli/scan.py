@@ -44,8 +44,8 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from auditor._scan import EvaluateOptions, scan_target
     from auditor.errors import ConfigError
-    from auditor.scan import EvaluateOptions, scan_target
 
     if _fleet.requested(args):
         return _fleet.run(args)
@@ -64,7 +64,6 @@ def run_scan(args: argparse.Namespace) -> int:
         catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
-    result = result.scrubbed()  # once, for both the output and the history
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     _common.emit(_common.render_result(args, result), args.output)
@@ -74,12 +73,12 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
-    from auditor.scan import EvaluateOptions, evaluate_bundle
 
     bundle = read_bundle(Path(args.bundle))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
-    result = evaluate_bundle(bundle, options, catalog=catalog).scrubbed()
+    result = evaluate_bundle(bundle, options, catalog=catalog)
     _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,))
     return _history.stored(args, result, origin="evaluate")

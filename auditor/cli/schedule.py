@@ -136,9 +136,9 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
+    from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
     from auditor.models import Severity
-    from auditor.scan import EvaluateOptions
     from auditor.schedule import plan
     from auditor.schedule.notify import NatsNotifier, Notifier, WebhookNotifier
     from auditor.schedule.serve import ServeOptions, Server

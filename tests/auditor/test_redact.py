@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.models import Finding, ScanResult, Severity, Status, Waiver
-from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
+from auditor.redact import _SECRET_PATTERNS, _candidate_re, redact_result, scrub, scrub_tree
 
 
 @pytest.mark.parametrize(
@@ -79,12 +79,12 @@ def _finding_with(value: str) -> Finding:
     )
 
 
-def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
+def test_a_redacted_result_has_no_secret_in_any_finding_field() -> None:
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(_finding_with(secret),))
-    clean = result.scrubbed()
-    assert clean.redacted and clean.scrubbed() is clean
+    clean = redact_result(result)
+    assert isinstance(clean, RedactedResult)
     assert secret in json.dumps(result.to_dict())
     assert secret not in json.dumps(clean.to_dict())
     # every field was scrubbed in its own place (a field added without scrubbing fails here)
@@ -100,6 +100,23 @@ def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
     assert ref.startswith("ref: ") and values[0].startswith("references: ")
 
 
-def test_scrubbing_a_clean_finding_keeps_the_same_object() -> None:
+def test_redacting_a_clean_result_keeps_its_findings() -> None:
     finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
-    assert finding.scrubbed({}) is finding
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    assert redact_result(result).findings[0] is finding
+
+
+def test_a_redacted_result_is_made_by_redact_result_only() -> None:
+    """Neither calling the class nor dataclasses.replace (which could swap raw findings into
+    a redacted result) makes one: only redact_result does."""
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    raw = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                     tool={}, bundle_digest="", findings=(_finding_with(secret),))
+    fields = {f.name: getattr(raw, f.name) for f in dataclasses.fields(ScanResult)}
+    with pytest.raises(TypeError, match="redact_result"):
+        RedactedResult(**fields)
+    clean = redact_result(raw)
+    with pytest.raises(TypeError, match="redact_result"):
+        dataclasses.replace(clean, findings=raw.findings)
+    assert clean.summary.by_status == raw.summary.by_status and clean.summary.total == 1

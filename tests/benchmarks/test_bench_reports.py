@@ -28,7 +28,7 @@ def test_render_every_format(tmp_path: Path) -> None:
     findings = tuple(
         dataclasses.replace(f, resource=f"{f.resource}#{i}") for i in range(5000 // len(base) + 1) for f in base
     )[:5000]
-    big = dataclasses.replace(scan.result, findings=findings)
+    big = scan.result.changed(findings=findings)
     print()
     for name in FORMATS.names():
         result = scan.result if name == "pdf" else big

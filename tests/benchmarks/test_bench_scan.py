@@ -16,10 +16,10 @@ import time
 
 import pytest
 
+from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
 from auditor.models import EvidenceRecord
 from auditor.policy.catalog import Catalog
-from auditor.scan import EvaluateOptions, evaluate_bundle
 from tests.certs import NOW, CertFactory
 
 pytestmark = pytest.mark.benchmark

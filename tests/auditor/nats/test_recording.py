@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from auditor._scan import collect
 from auditor.demo import demo_inventory, demo_root
 from auditor.evidence.kinds import data_errors
-from auditor.scan import collect
 from tests.auditor.nats.record_demo_monitoring import OUTPUT, capture
 
 
