@@ -17,12 +17,18 @@ if TYPE_CHECKING:
     from auditor.policy.catalog import Catalog
 
 
-def add_inventory(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def add_inventory(parser: argparse.ArgumentParser, *, demo_fallback: bool = True) -> None:
+    """--inventory PATH or --demo. With `demo_fallback`, no inventory at all means the demo
+    (announced on stderr); without, it is refused (see load_inventory)."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--inventory",
         metavar="PATH",
-        help="inventory file (default: ./auditor.yaml, else the embedded demo inventory)",
+        help="inventory file (default: ./auditor.yaml"
+        + (", else the embedded demo inventory, saying so)" if demo_fallback else "; else --demo is needed)"),
     )
+    which.add_argument("--demo", action="store_true", help="use the embedded demo inventory (target cim-prod-001)")
+    parser.set_defaults(demo_fallback=demo_fallback)
 
 
 def add_catalog(parser: argparse.ArgumentParser) -> None:
@@ -57,10 +63,29 @@ def add_evaluation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
 
 
-def load_inventory(args: argparse.Namespace) -> Inventory:
-    from auditor.inventory import find_inventory
+NO_INVENTORY = "no inventory: pass --inventory PATH (or run where ./auditor.yaml is), or --demo for the embedded demo"
+DEMO_NOTE = "auditor: note: no --inventory and no ./auditor.yaml: using the embedded demo inventory (target cim-prod-001)"
 
-    return find_inventory(args.inventory)
+
+def load_inventory(args: argparse.Namespace, *, demo_fallback: bool | None = None) -> Inventory:
+    """The inventory of --inventory, ./auditor.yaml or (--demo) the embedded demo. Falling back
+    to the demo when none is given is announced in one line on stderr, or refused (exit 2) by
+    the commands that run unattended or over the whole fleet (`demo_fallback` False, given
+    here or by add_inventory)."""
+    from auditor.demo import demo_inventory
+    from auditor.errors import ConfigError
+    from auditor.inventory import load_inventory as load
+    from auditor.inventory import locate_inventory
+
+    if getattr(args, "demo", False):
+        return demo_inventory()
+    path = locate_inventory(getattr(args, "inventory", None))
+    if path is not None:
+        return load(path)
+    if not (getattr(args, "demo_fallback", True) if demo_fallback is None else demo_fallback):
+        raise ConfigError(NO_INVENTORY)
+    print(DEMO_NOTE, file=sys.stderr)
+    return demo_inventory()
 
 
 def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "bundle", None):
         raise ConfigError("--bundle writes one target's evidence; use it with --target", field="--bundle")
     timeout = parse_duration(args.timeout, what="--timeout").total_seconds()
-    inventory = _common.load_inventory(args)
+    inventory = _common.load_inventory(args, demo_fallback=False)  # a fleet run never falls back to the demo
     if args.all:
         targets = list(inventory.targets)
     else:

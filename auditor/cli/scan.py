@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
         description=(
             "Collect evidence from the target's sources, evaluate its policy packs and report "
             "the findings. Without --inventory, ./auditor.yaml is used, else the embedded demo "
-            "inventory (target cim-prod-001)."
+            "inventory (target cim-prod-001), saying so on stderr; --all and --tag refuse that "
+            "fallback unless --demo is given."
         ),
     )
     _fleet.add_options(p)
@@ -32,11 +33,7 @@ def register(sub: Any) -> None:
         description="Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan.",
     )
     e.add_argument("bundle", metavar="BUNDLE", help="evidence bundle (JSON)")
-    e.add_argument(
-        "--inventory",
-        metavar="PATH",
-        help="inventory whose rule_paths and policy_paths to use (default: ./auditor.yaml, else the demo's)",
-    )
+    _common.add_inventory(e)
     _common.add_evaluation(e)
     _common.add_catalog(e)
     _history.add_store(e)
@@ -52,8 +49,8 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.path:
         from auditor.inventory.adhoc import path_target
 
-        if args.inventory:
-            raise ConfigError("--path scans files without an inventory; drop --inventory", field="--path")
+        if args.inventory or args.demo:
+            raise ConfigError("--path scans files without an inventory; drop --inventory and --demo", field="--path")
         if not args.policy:
             raise ConfigError("scanning paths needs --policy PACK (for example --policy pss-restricted)")
         target = path_target(args.path, args.policy)

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     kind.add_argument("--systemd", dest="kind", action="store_const", const="systemd", help="a .service and a .timer per schedule")
     kind.add_argument("--nixos", dest="kind", action="store_const", const="nixos", help="a NixOS module (auditor-schedules.nix)")
     kind.add_argument("--kubernetes", dest="kind", action="store_const", const="kubernetes", help="a CronJob manifest per schedule")
-    _common.add_inventory(ex)
+    _common.add_inventory(ex, demo_fallback=False)
     ex.add_argument("--output-dir", "-o", metavar="DIR", default=".", help="where to write the files (default: .)")
     ex.add_argument("--force", action="store_true", help="overwrite files that exist with other content")
     ex.add_argument("--exec", metavar="PATH", help="the auditor command on the host (default: /usr/bin/auditor; NixOS: /run/current-system/sw/bin/auditor)")
@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
             "post it to a webhook."
         ),
     )
-    _common.add_inventory(s)
+    _common.add_inventory(s, demo_fallback=False)
     _common.add_catalog(s)
     _history.add_db(s)
     s.add_argument("--concurrency", "-j", type=int, default=4, metavar="N", help="scans at once (default: 4)")

@@ -13,13 +13,21 @@ from auditor.urls import split_tree
 DEFAULT_NAME = "auditor.yaml"
 
 
-def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
-    """The inventory the user meant: an explicit path, ./auditor.yaml, or the embedded demo."""
+def locate_inventory(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """The inventory file the user meant: an explicit path, else ./auditor.yaml if there is
+    one; None when there is neither (a caller may then fall back to the embedded demo)."""
     if explicit:
-        return load_inventory(Path(explicit))
+        return Path(explicit)
     local = (cwd or Path.cwd()) / DEFAULT_NAME
-    if local.is_file():
-        return load_inventory(local)
+    return local if local.is_file() else None
+
+
+def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
+    """The inventory the user meant: an explicit path, ./auditor.yaml, or the embedded demo
+    (`Inventory.embedded` then says so: the command line announces it)."""
+    path = locate_inventory(explicit, cwd)
+    if path is not None:
+        return load_inventory(path)
     from auditor.demo import demo_inventory
 
     return demo_inventory()

@@ -66,8 +66,7 @@ class Written:
 
 def scan_command(schedule: Schedule, opts: ExportOptions, *, inventory: str | None) -> list[str]:
     args = ["scan", *schedule.scan_args()]
-    if inventory:
-        args += ["--inventory", inventory]
+    args += ["--inventory", inventory] if inventory else ["--demo"]
     if schedule.kind == "tag":
         args += ["--timeout", f"{int(opts.timeout)}s"]
     return args
