@@ -72,9 +72,11 @@ class EvidenceRecord:
 
     @property
     def is_error(self) -> bool:
+        """True for a record of a source that could not be read (it has `error`, not `data`)."""
         return self.error is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a bundle holds it (schema: bundle, records[])."""
         out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
@@ -91,6 +93,7 @@ class EvidenceRecord:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> EvidenceRecord:
+        """The record `to_dict` wrote (its id as stored: read_bundle checks it)."""
         return cls(
             kind=raw["kind"],
             source=raw["source"],
@@ -116,6 +119,7 @@ class Waiver:
     policy: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The waiver as a findings document holds it."""
         return {
             "rule": self.rule,
             "resource": self.resource,
@@ -127,6 +131,7 @@ class Waiver:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Waiver:
+        """The waiver `to_dict` wrote."""
         return cls(
             rule=raw["rule"],
             resource=raw["resource"],
@@ -157,9 +162,11 @@ class Finding:
     waiver: Waiver | None = None
 
     def sort_key(self) -> tuple[str, str, str]:
+        """The order findings are reported in: rule, resource, first evidence record."""
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "")
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as a findings document holds it (schema: findings, findings[])."""
         out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "title": self.title,
@@ -178,6 +185,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
+        """The finding `to_dict` wrote."""
         ev = raw.get("evidence") or {}
         waiver = raw.get("waiver")
         return cls(
@@ -207,6 +215,7 @@ class Summary:
 
     @classmethod
     def of(cls, findings: Iterable[Finding]) -> Summary:
+        """The counts of `findings`."""
         statuses = [s.value for s in Status]
         by_status = dict.fromkeys(statuses, 0)
         by_area: dict[str, dict[str, int]] = {}
@@ -227,6 +236,7 @@ class Summary:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as a findings document holds it."""
         return {
             "total": self.total,
             "by_status": dict(self.by_status),
@@ -242,6 +252,7 @@ class ExpiredWaiver:
     waiver: Waiver
 
     def to_dict(self) -> dict[str, Any]:
+        """The lapsed waiver as a findings document holds it."""
         return self.waiver.to_dict()
 
 
@@ -256,20 +267,25 @@ class ChecklistItem:
     """False for items only a person can evidence: reports list them as manual."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The item as a findings document holds it."""
         return {"id": self.id, "section": self.section, "text": self.text, "automatable": self.automatable}
 
 
 @dataclass(frozen=True)
 class Checklist:
+    """A deployment checklist whose items rules evidence (the seeds security checklist)."""
+
     id: str
     title: str
     source: str
     items: tuple[ChecklistItem, ...]
 
     def item(self, item_id: str) -> ChecklistItem | None:
+        """The item with id `item_id`, or None."""
         return next((i for i in self.items if i.id == item_id), None)
 
     def to_dict(self) -> dict[str, Any]:
+        """The checklist as a findings document holds it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -279,6 +295,7 @@ class Checklist:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Checklist:
+        """The checklist `to_dict` wrote."""
         return cls(
             id=raw["id"],
             title=raw.get("title", ""),
@@ -304,6 +321,7 @@ class RuleInfo:
     tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as a findings document describes it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -316,6 +334,7 @@ class RuleInfo:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> RuleInfo:
+        """The rule description `to_dict` wrote."""
         return cls(
             id=raw["id"],
             title=raw.get("title", ""),
@@ -354,6 +373,7 @@ class ScanResult:
         return Summary.of(self.findings)
 
     def failures(self, at_least: Severity | None = None) -> list[Finding]:
+        """The failures at or above `at_least` (default the result's fail_on): what decides exit code 1."""
         threshold = at_least or self.fail_on
         return [
             f
@@ -363,6 +383,7 @@ class ScanResult:
 
     @property
     def required_source_failed(self) -> bool:
+        """True when a required evidence source could not be collected (exit code 3)."""
         return any(r.required for r in self.collection_errors)
 
     def to_dict(self, *, findings: bool = True) -> dict[str, Any]:

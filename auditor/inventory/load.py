@@ -34,6 +34,7 @@ def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
 
 
 def load_inventory(path: Path, *, text: str | None = None, base: Path | None = None, embedded: bool = False) -> Inventory:
+    """The inventory in the YAML file `path` (or `text`), relative paths resolved against `base` (default its folder)."""
     doc = load_yaml(path, text=text)
     return parse_inventory(doc, base or path.parent, embedded=embedded)
 

@@ -33,6 +33,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class Target:
+    """One node to audit: its environment, policy packs, evidence sources, names and trust anchors."""
+
     name: str
     environment: str
     policies: tuple[str, ...]
@@ -76,6 +78,8 @@ class TagSchedule:
 
 @dataclass(frozen=True)
 class Inventory:
+    """The targets of an inventory file, its extra rule and policy folders and its schedules."""
+
     file: str
     targets: tuple[Target, ...]
     rule_paths: tuple[Path, ...] = ()
@@ -84,6 +88,7 @@ class Inventory:
     schedules: tuple[TagSchedule, ...] = ()
 
     def target(self, name: str) -> Target:
+        """The target called `name`; ConfigError naming the known ones if there is none."""
         for t in self.targets:
             if t.name == name:
                 return t
@@ -91,6 +96,7 @@ class Inventory:
         raise ConfigError(f"unknown target '{name}' (targets in this inventory: {known})", file=self.file)
 
     def with_tag(self, tag: str) -> list[Target]:
+        """The targets that have `tag`."""
         return [t for t in self.targets if tag in t.tags]
 
 
