@@ -393,12 +393,13 @@ def _read(path: Path) -> bytes:
 
 
 def _read_certs(path: Path) -> list[Any]:
+    from pki.errors import LoadError
     from pki.load import load_certificates
 
     try:
         loaded = load_certificates(_read(path))
-    except Exception as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    except LoadError as exc:  # load_certificates reads bytes: the file's name is added here
+        raise ConfigError(str(exc), file=path) from None
     bad = [item for item in loaded if item.certificate is None]
     if bad:
         where = f" (line {bad[0].line})" if bad[0].line else ""
