@@ -9,21 +9,15 @@ import asyncio
 import base64
 import json
 import random
-import shutil
-import signal
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
-from auditor.demo import demo_root
 from tests import secrets_corpus as corpus
-from tests.auditor.schedule.serving import Serve
+from tests.auditor.schedule.serving import Hook, demo_copy, hook_server, regression_event
 from tests.conftest import run_cli
 from tests.servers import LOOPBACK, NatsServer, closed_port, nats_server
 
@@ -55,8 +49,6 @@ def plant(folder: Path, nats: NatsServer) -> Node:
     user-info: a Vault address (nothing listens there), the real server's monitoring URL and
     a target variable."""
     rng = random.Random(1409)
-    root = folder / "cim-prod-001"
-    shutil.copytree(demo_root() / "cim-prod-001", root)
     pem = corpus.private_key_pem(rng)
     secrets = {
         "nkey seed": corpus.nkey_seed(rng),
@@ -74,33 +66,24 @@ def plant(folder: Path, nats: NatsServer) -> Node:
         "variable URL password": _word(rng, "xp-"),
     }
     s = secrets
+    vault = f"http://{s['vault URL user']}:{s['vault URL password']}@{LOOPBACK}:{closed_port()}"
+    monitoring = f"http://{s['monitoring URL user']}:{s['monitoring URL password']}@{LOOPBACK}:{nats.http_port}"
+    upstream = f"https://{s['variable URL user']}:{s['variable URL password']}@upstream.example.com/api"
+    inventory = demo_copy(
+        folder,
+        target_lines=f"    vars: {{upstream: '{upstream}'}}\n",
+        extra_sources=(
+            "      - {collector: secrets, name: leaked-secrets, paths: [etc/cim]}\n"
+            f"      - {{collector: vault, name: vault, address: '{vault}', token_env: {TOKEN_ENV}, timeout: 2, required: false}}\n"
+            f"      - {{collector: nats-monitoring, name: nats-monitoring, url: '{monitoring}', endpoints: [varz, healthz]}}\n"
+        ),
+    )
+    root = folder / "cim-prod-001"
     (root / "etc/cim/leaky.env").write_text(
         f"NATS_SEED={s['nkey seed']}\nVAULT_TOKEN={s['vault token']}\nGITHUB_TOKEN={s['github token']}\n"
         f"AWS_ACCESS_KEY_ID={s['aws key id']}\nDB_PASSWORD=\"{s['password']}\"\n"
     )
     (root / "etc/cim/leaky.key").write_text(pem)
-    vault = f"http://{s['vault URL user']}:{s['vault URL password']}@{LOOPBACK}:{closed_port()}"
-    monitoring = f"http://{s['monitoring URL user']}:{s['monitoring URL password']}@{LOOPBACK}:{nats.http_port}"
-    upstream = f"https://{s['variable URL user']}:{s['variable URL password']}@upstream.example.com/api"
-    inventory = folder / "auditor.yaml"
-    inventory.write_text(
-        "version: 1\n"
-        "policy_paths: [cim-prod-001/etc/auditor/policies]\n"
-        "targets:\n"
-        "  - name: cim-prod-001\n"
-        "    environment: production\n"
-        "    policies: [cim-production, cim-prod-001-waivers]\n"
-        "    root: cim-prod-001\n"
-        "    names: [cim-001.example.com, cim-prod-001.cim.example.com]\n"
-        "    trust_anchors: [var/lib/cim/pki/root-ca.pem]\n"
-        '    schedule: "* * * * * *"\n'
-        f"    vars: {{upstream: '{upstream}'}}\n"
-        "    sources:\n"
-        "      - {collector: certificates, name: node-certificates, paths: [etc/nats/certs, var/lib/cim/pki]}\n"
-        "      - {collector: secrets, name: leaked-secrets, paths: [etc/cim]}\n"
-        f"      - {{collector: vault, name: vault, address: '{vault}', token_env: {TOKEN_ENV}, timeout: 2, required: false}}\n"
-        f"      - {{collector: nats-monitoring, name: nats-monitoring, url: '{monitoring}', endpoints: [varz, healthz]}}\n"
-    )
     return Node(inventory, root, secrets, {TOKEN_ENV: s["vault token from the environment"]})
 
 
@@ -112,31 +95,10 @@ def database_text(db: Path) -> str:
         conn.close()
 
 
-class Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        Hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def hook_port() -> Iterator[int]:
-    Hook.received = []
-    server = HTTPServer((LOOPBACK, 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with hook_server() as port:
+        yield port
 
 
 def test_no_planted_secret_reaches_any_output(tmp_path: Path, hook_port: int) -> None:
@@ -184,8 +146,8 @@ def test_no_planted_secret_reaches_any_output(tmp_path: Path, hook_port: int) ->
         hook_user, hook_password = "hu-events", "hp-" + random.Random(8).randbytes(8).hex()
         secrets = {**secrets, "webhook password": hook_password}
         node = Node(node.inventory, node.root, secrets, node.env)
-        event, log = asyncio.run(_serve_until_an_event(
-            node, tmp_path / "serve.sqlite",
+        _, event, log = asyncio.run(regression_event(
+            node.inventory, tmp_path / "serve.sqlite", env=node.env,
             nats_url=f"nats://events:{nats_password}@{LOOPBACK}:{nats.port}",
             webhook=f"http://{hook_user}:{hook_password}@{LOOPBACK}:{hook_port}/hook",
         ))
@@ -199,29 +161,3 @@ def test_no_planted_secret_reaches_any_output(tmp_path: Path, hook_port: int) ->
     expected = base64.b64encode(f"{hook_user}:{hook_password}".encode()).decode()
     assert headers["authorization"] == f"Basic {expected}"  # the user-info, sent apart from the URL
     assert headers["host"] == f"{LOOPBACK}:{hook_port}"
-
-
-async def _serve_until_an_event(node: Node, db: Path, *, nats_url: str, webhook: str) -> tuple[dict[str, Any], str]:
-    import nats as nats_py
-
-    nc = await nats_py.connect(nats_url, connect_timeout=5, allow_reconnect=False)
-    try:
-        sub = await nc.subscribe("audit.findings.>")
-        serve = Serve("--inventory", str(node.inventory), "--db", str(db), "--jitter", "0s", "--nats", nats_url,
-                      "--webhook", webhook, "--threshold", "high", env=node.env)
-        try:
-            await asyncio.to_thread(serve.wait_for, r"scan \d+ stored", count=1, timeout=120)
-            # a new failure: a second copy of the legacy certificate (RSA-1024, no waiver)
-            certs = node.root / "etc/nats/certs"
-            shutil.copy(certs / "monitor-legacy.pem", certs / "monitor-legacy-2.pem")
-            msg = await sub.next_msg(timeout=120)
-            await asyncio.to_thread(serve.wait_for, "regression event sent", timeout=60)
-            serve.signal(signal.SIGTERM)
-            assert await asyncio.to_thread(serve.wait) == 0
-            log = serve.log()
-        finally:
-            serve.close()
-    finally:
-        await nc.close()
-    event: dict[str, Any] = json.loads(msg.data)
-    return event, log

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -48,38 +49,15 @@ def _key_type(name: str) -> object:
     return check_key_type(KeyType(name).value)
 
 
-def _reason(name: str) -> object:
-    from pki.crl import REASONS
+def _member_of(module: str, vocabulary: str) -> Callable[[str], object]:
+    """A resolver checking a choice against the library's own list (or mapping) of them."""
 
-    return REASONS[name]
+    def resolve(name: str) -> object:
+        known = getattr(importlib.import_module(module), vocabulary)
+        assert name in known, (module, vocabulary, name)
+        return name
 
-
-def _purpose(name: str) -> object:
-    from pki.verify import PURPOSES
-
-    assert name in PURPOSES
-    return name
-
-
-def _touch(name: str) -> object:
-    from pki.backends.yubikey import TOUCH_POLICIES
-
-    assert name in TOUCH_POLICIES
-    return name
-
-
-def _role(name: str) -> object:
-    from auditor.signoff.model import ROLES
-
-    assert name in ROLES
-    return name
-
-
-def _decision(name: str) -> object:
-    from auditor.signoff.model import DECISIONS
-
-    assert name in DECISIONS
-    return name
+    return resolve
 
 
 def _listing(name: str) -> object:
@@ -98,11 +76,11 @@ RESOLVERS: dict[str, Callable[[str], object]] = {
     "--key-type": _key_type,
     "--backend": BACKENDS.load,
     "--engine": ENGINES.load,
-    "--reason": _reason,
-    "--purpose": _purpose,
-    "--touch-policy": _touch,
-    "--role": _role,
-    "--decision": _decision,
+    "--reason": _member_of("pki.crl", "REASONS"),
+    "--purpose": _member_of("pki.verify", "PURPOSES"),
+    "--touch-policy": _member_of("pki.backends.yubikey", "TOUCH_POLICIES"),
+    "--role": _member_of("auditor.signoff.model", "ROLES"),
+    "--decision": _member_of("auditor.signoff.model", "DECISIONS"),
 }
 """How each option's choices resolve into the library's object (a class, an enum member)."""
 
