@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
-from auditor.redact import _SECRET_PATTERNS, _candidate_re, redact_result, scrub, scrub_tree
+from auditor.redact import (
+    _CANDIDATE_PATTERNS,
+    _SECRET_PATTERNS,
+    _candidate_re,
+    _has_candidate,
+    redact_result,
+    scrub,
+    scrub_tree,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +64,13 @@ def test_every_secret_match_contains_a_candidate(index: int, data: st.DataObject
     pattern = re.compile(_SECRET_PATTERNS[index], re.DOTALL)
     text = data.draw(st.from_regex(pattern, fullmatch=True))
     assert _candidate_re().search(text), f"pattern {index} matched {text!r} with no candidate"
+
+
+@given(st.text(max_size=80) | st.from_regex("|".join(f"(?:{p})" for p in _CANDIDATE_PATTERNS)))
+def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
+    assert _has_candidate(text) == bool(_candidate_re().search(text))
+    padded = f"x {text} y"
+    assert _has_candidate(padded) == bool(_candidate_re().search(padded))
 
 
 def test_text_without_a_candidate_is_returned_as_it_is() -> None:
@@ -120,3 +135,15 @@ def test_a_redacted_result_is_made_by_redact_result_only() -> None:
     with pytest.raises(TypeError, match="redact_result"):
         dataclasses.replace(clean, findings=raw.findings)
     assert clean.summary.by_status == raw.summary.by_status and clean.summary.total == 1
+
+
+def test_a_pass_message_that_is_its_title_is_redacted_with_it() -> None:
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    title = f"token {secret} is fine"
+    finding = Finding(rule_id="R-1", title=title, area="a", severity=Severity.LOW, status=Status.PASS,
+                      resource="r", message=title, evidence=("ev-0123456789abcdef", "not an id: token=hunter2xyz9"))
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    (clean,) = redact_result(result).findings
+    assert secret not in clean.title and secret not in clean.message and clean.message == clean.title
+    assert clean.evidence[0] == "ev-0123456789abcdef" and "hunter2xyz9" not in clean.evidence[1]
