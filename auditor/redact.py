@@ -1,5 +1,8 @@
 """Redaction: the only form in which a secret value may be printed or stored.
 
+Its one home: values (:func:`redact`), free text (:func:`scrub`) and whole scan results
+(:func:`redact_result`, the only maker of :class:`auditor.models.RedactedResult`).
+
 A secret is known by its fingerprint: HMAC-SHA-256 of the value under a key kept in a file
 readable by its owner only (`hmac:` and 32 hex digits, 128 bits). Without the key a
 fingerprint cannot be turned back into the value, not even a short password by trying
@@ -18,6 +21,7 @@ recognised as redacted text; `legacy_fingerprint` computes them to match old bas
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -25,8 +29,12 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.models import Finding, RedactedResult, ScanResult, Waiver
 
 from auditor.errors import ConfigError
 
@@ -208,12 +216,30 @@ def _candidate_re() -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in _CANDIDATE_PATTERNS), re.DOTALL)
 
 
+_CASED = re.compile(r"-----BEGIN |eyJ|AGE-SECRET|hv[sbr]\.|AKIA|ASIA|gh[pousr]_|xox[abprs]-|s\.[A-Za-z0-9]{24}")
+_UPPER_RUN = re.compile(r"[A-Z2-7]{20}")
+_WORDS = re.compile(r"passw|passphrase|secret|token|api|private")
+
+
+def _has_candidate(text: str) -> bool:
+    """Whether `text` holds a candidate part (a match of _candidate_re), several times faster:
+    the case-insensitive words are searched in the lower-cased text, where ASCII folds exactly
+    as the pattern's (?i) does; other text goes to _candidate_re itself."""
+    if not text.isascii():
+        return _candidate_re().search(text) is not None
+    return (
+        _CASED.search(text) is not None
+        or _UPPER_RUN.search(text) is not None
+        or _WORDS.search(text.lower()) is not None
+    )
+
+
 @functools.lru_cache(maxsize=16384)
 def scrub(text: str) -> str:
     """`text` with every secret-looking value in it redacted (see :func:`redact`).
 
     Cached: reports repeat the same titles, remediations and resources many times."""
-    if not text or not _candidate_re().search(text):
+    if not text or not _has_candidate(text):
         return text
 
     def replace(match: re.Match[str]) -> str:
@@ -237,3 +263,64 @@ def scrub_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub_tree(v) for v in value]
     return value
+
+
+def redact_result(result: ScanResult) -> RedactedResult:
+    """`result` with every secret-looking string redacted: the only maker of a RedactedResult.
+
+    Defence in depth (collectors and rules redact already). Findings are done one by one
+    (there may be tens of thousands, most of them unchanged, and a rule's findings share
+    its texts and references); the rest through its JSON form."""
+    from auditor.models import RedactedResult, ScanResult, Waiver
+
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=()).to_dict()))
+    per_rule: dict[Any, Any] = {}
+    findings = tuple([_redact_finding(f, per_rule, Waiver) for f in result.findings])
+    fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
+    made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
+    ScanResult.__init__(made, **{**fields, "findings": findings})
+    return made
+
+
+_RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
+"""An evidence record id as auditor makes them: 16 hex digits cannot hold a secret."""
+
+
+def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:
+    """`finding` with every string scrubbed; itself when nothing changed. `per_rule` memoizes
+    what the findings of one rule share (title, remediation, references, ...) across a result,
+    so each finding costs the scrubbing of its resource and message only."""
+    key = (finding.rule_id, finding.title, finding.area, finding.pointer, finding.remediation, id(finding.references))
+    shared = per_rule.get(key)
+    if shared is None:
+        refs: Mapping[str, Sequence[str]] = {scrub(k): tuple(scrub(x) for x in v) for k, v in finding.references.items()}
+        if refs == {k: tuple(v) for k, v in finding.references.items()}:
+            refs = finding.references
+        texts = key[:5]
+        clean = tuple(scrub(t) for t in texts)
+        shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
+    clean, refs, rule_unchanged = shared
+    resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
+    if message is not finding.title:  # a pass's message is its rule's title, scrubbed with the rule
+        message = scrub(message)
+    for record in evidence:
+        if not _RECORD_ID.fullmatch(record):
+            evidence = tuple(scrub(e) for e in evidence)
+            break
+    if rule_unchanged and finding.waiver is None and resource == finding.resource and message == finding.message \
+            and evidence == finding.evidence:
+        return finding
+    rule_id, title, area, pointer, remediation = clean
+    return dataclasses.replace(
+        finding,
+        rule_id=rule_id,
+        title=title,
+        area=area,
+        resource=resource,
+        message=scrub(message),
+        evidence=evidence,
+        pointer=pointer,
+        remediation=remediation,
+        references=refs,
+        waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
+    )

@@ -52,21 +52,18 @@ def load(path: str, user: str | None = None) -> NatsConfig:
 
 def run_can(args: argparse.Namespace) -> int:
     from auditor.errors import ConfigError
-    from auditor.nats.permissions import BadSubject, can_publish, can_subscribe
+    from auditor.nats.permissions import can_publish, can_subscribe
 
     cfg = load(args.config, args.user)
     user = cfg.user(args.user)
     if args.queue is not None and args.publish is not None:
         raise ConfigError("--queue applies to --subscribe only")
-    try:
-        if args.publish is not None:
-            action, subject = "publish", args.publish
-            decision = can_publish(user.permissions, subject)
-        else:
-            action, subject = "subscribe", args.subscribe
-            decision = can_subscribe(user.permissions, subject, args.queue)
-    except BadSubject as exc:
-        raise ConfigError(str(exc), field=f"--{'publish' if args.publish is not None else 'subscribe'}") from None
+    if args.publish is not None:
+        action, subject = "publish", args.publish
+        decision = can_publish(user.permissions, subject)
+    else:
+        action, subject = "subscribe", args.subscribe
+        decision = can_subscribe(user.permissions, subject, args.queue)
     if args.format == "json":
         doc = {
             "verdict": decision.verdict, "user": user.name, "account": user.account,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.cli import _common
+from auditor.secrets import ENGINES
 
 
 def register(sub: Any) -> None:
@@ -25,7 +26,7 @@ def register(sub: Any) -> None:
     scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
     scan.add_argument("--format", choices=("text", "json"), default="text")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
-    scan.add_argument("--engine", action="append", choices=("auditor", "trufflehog3"), default=[],
+    scan.add_argument("--engine", action="append", choices=ENGINES.names(), default=[],
                       help="scanning engine; repeat to merge several (default: auditor)")
     scan.add_argument("--config", metavar="FILE", type=Path,
                       help="scan configuration: allowlist, exclude, custom rules, baseline (see docs/secrets.md)")
@@ -80,7 +81,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
         print("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
               "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline", file=sys.stderr)
-    engines = args.engine or ["auditor"]
+    engines = args.engine or [ENGINES.names()[0]]
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
     if args.write_baseline:

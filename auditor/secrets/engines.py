@@ -31,7 +31,6 @@ from auditor.secrets.scanner import LOG_NAMES, Scanner
 from auditor.secrets.suppress import Suppressions, inline_ignored
 
 TRUFFLEHOG3_VERSION = "3.0.10"
-ENGINE_NAMES = ("auditor", "trufflehog3")
 
 
 @dataclass(frozen=True)
@@ -189,11 +188,10 @@ class Trufflehog3Engine(Engine):
 
 
 def get_engine(name: str) -> Engine:
-    if name == "auditor":
-        return AuditorEngine()
-    if name == "trufflehog3":
-        return Trufflehog3Engine()
-    raise ConfigError(f"unknown engine '{name}' (one of {', '.join(ENGINE_NAMES)})")
+    """The engine registered as `name` (auditor.secrets.ENGINES); ConfigError if none is."""
+    from auditor.secrets import ENGINES
+
+    return ENGINES.load(name)()
 
 
 def secret_key(leak: Leak) -> tuple[str, int, str]:

@@ -47,7 +47,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 36
         proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
                               timeout=timeout, check=False)
     except FileNotFoundError:
-        raise ConfigError("git is not installed; it is needed for --git") from None
+        raise ConfigError("git is not installed; it is needed to read git history") from None
     except subprocess.TimeoutExpired:
         raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
     if proc.returncode != 0:

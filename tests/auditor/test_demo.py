@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor._scan import scan_target
 from auditor.demo import demo_inventory, demo_root
 from auditor.models import ScanResult, Status
-from auditor.scan import scan_target
 
 LEGACY = "etc/nats/certs/monitor-legacy.pem"
 LEAF = "etc/nats/certs/leaf-client-cert.pem"

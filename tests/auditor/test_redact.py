@@ -11,8 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.models import Finding, ScanResult, Severity, Status, Waiver
-from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
+from auditor.redact import (
+    _CANDIDATE_PATTERNS,
+    _SECRET_PATTERNS,
+    _candidate_re,
+    _has_candidate,
+    redact_result,
+    scrub,
+    scrub_tree,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +67,13 @@ def test_every_secret_match_contains_a_candidate(index: int, data: st.DataObject
     assert _candidate_re().search(text), f"pattern {index} matched {text!r} with no candidate"
 
 
+@given(st.text(max_size=80) | st.from_regex("|".join(f"(?:{p})" for p in _CANDIDATE_PATTERNS)))
+def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
+    assert _has_candidate(text) == bool(_candidate_re().search(text))
+    padded = f"x {text} y"
+    assert _has_candidate(padded) == bool(_candidate_re().search(padded))
+
+
 def test_text_without_a_candidate_is_returned_as_it_is() -> None:
     text = "spec.template.spec.containers[0].securityContext.runAsNonRoot is not true"
     assert not _candidate_re().search(text)
@@ -80,12 +95,12 @@ def _finding_with(value: str) -> Finding:
     )
 
 
-def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
+def test_a_redacted_result_has_no_secret_in_any_finding_field() -> None:
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(_finding_with(secret),))
-    clean = result.scrubbed()
-    assert clean.redacted and clean.scrubbed() is clean
+    clean = redact_result(result)
+    assert isinstance(clean, RedactedResult)
     assert secret in json.dumps(result.to_dict())
     assert secret not in json.dumps(clean.to_dict())
     # every field was scrubbed in its own place (a field added without scrubbing fails here)
@@ -101,9 +116,11 @@ def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
     assert ref.startswith("ref: ") and values[0].startswith("references: ")
 
 
-def test_scrubbing_a_clean_finding_keeps_the_same_object() -> None:
+def test_redacting_a_clean_result_keeps_its_findings() -> None:
     finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
-    assert finding.scrubbed({}) is finding
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    assert redact_result(result).findings[0] is finding
 
 
 def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,3 +190,30 @@ def test_previews_show_at_most_four_characters_and_none_under_sixteen(value: str
     out = redact(value)
     assert out.startswith(shown + "…(hmac:") and re.fullmatch(r".{0,4}…\(hmac:[0-9a-f]{32}\)", out)
     assert redact(value, prefix=2).startswith(shown[:2] + "…(")
+
+
+def test_a_redacted_result_is_made_by_redact_result_only() -> None:
+    """Neither calling the class nor dataclasses.replace (which could swap raw findings into
+    a redacted result) makes one: only redact_result does."""
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    raw = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                     tool={}, bundle_digest="", findings=(_finding_with(secret),))
+    fields = {f.name: getattr(raw, f.name) for f in dataclasses.fields(ScanResult)}
+    with pytest.raises(TypeError, match="redact_result"):
+        RedactedResult(**fields)
+    clean = redact_result(raw)
+    with pytest.raises(TypeError, match="redact_result"):
+        dataclasses.replace(clean, findings=raw.findings)
+    assert clean.summary.by_status == raw.summary.by_status and clean.summary.total == 1
+
+
+def test_a_pass_message_that_is_its_title_is_redacted_with_it() -> None:
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    title = f"token {secret} is fine"
+    finding = Finding(rule_id="R-1", title=title, area="a", severity=Severity.LOW, status=Status.PASS,
+                      resource="r", message=title, evidence=("ev-0123456789abcdef", "not an id: token=hunter2xyz9"))
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    (clean,) = redact_result(result).findings
+    assert secret not in clean.title and secret not in clean.message and clean.message == clean.title
+    assert clean.evidence[0] == "ev-0123456789abcdef" and "hunter2xyz9" not in clean.evidence[1]
