@@ -120,7 +120,8 @@ KEYWORDS: dict[str, bool] = {
         "include", "ipqos", "authorizedkeyscommand", "authorizedkeyscommanduser", "authorizedprincipalscommand",
         "authorizedprincipalscommanduser", "authenticationmethods", "streamlocalbindmask",
         "streamlocalbindunlink", "allowstreamlocalforwarding", "disableforwarding", "exposeauthinfo", "rdomain",
-        "casignaturealgorithms", "requiredrsasize", "channeltimeout", "unusedconnectiontimeout",
+        "casignaturealgorithms", "requiredrsasize", "channeltimeout", "unusedconnectiontimeout", "x11displayoffset",
+        "x11forwarding", "x11uselocalhost",
     ), True),
 }
 ALIASES = {
