@@ -279,3 +279,47 @@ class Host:
     @property
     def live(self) -> bool:
         return self.runner is not NO_COMMANDS
+
+
+class RecordedRunner:
+    """Answers commands from a recording (commands.json) made on the host by the real programs.
+
+    The file holds `{"recorded_from": ..., "commands": [{"argv": [...], "returncode": 0,
+    "stdout": ..., "stderr": ...}]}`; a command not in it is not installed, as far as the
+    collector can tell. Programs are compared by name, so the recorded path does not matter.
+    """
+
+    def __init__(self, commands: Sequence[Mapping[str, object]]) -> None:
+        self.commands = [c for c in commands if isinstance(c.get("argv"), list) and c["argv"]]
+
+    @classmethod
+    def load(cls, text: str) -> RecordedRunner:
+        import json
+
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or not isinstance(doc.get("commands"), list):
+            raise ValueError("not a recording of commands (no 'commands' list)")
+        return cls([c for c in doc["commands"] if isinstance(c, dict)])
+
+    @staticmethod
+    def _key(argv: Sequence[object]) -> tuple[str, ...]:
+        return (PurePosixPath(str(argv[0])).name, *(str(a) for a in argv[1:]))
+
+    def which(self, name: str) -> str | None:
+        for c in self.commands:
+            argv = c["argv"]
+            assert isinstance(argv, list)
+            if PurePosixPath(str(argv[0])).name == name:
+                return str(argv[0])
+        return None
+
+    def run(self, argv: Sequence[str], *, timeout: float = 30.0, env: Mapping[str, str] | None = None) -> CommandResult:
+        want = self._key(argv)
+        for c in self.commands:
+            got = c["argv"]
+            assert isinstance(got, list)
+            if self._key(got) == want:
+                code = c.get("returncode", 0)
+                return CommandResult(tuple(argv), code if isinstance(code, int) else 1, str(c.get("stdout", "")),
+                                     str(c.get("stderr", "")))
+        raise CommandUnavailable(f"{PurePosixPath(argv[0]).name}: not in the recording")
