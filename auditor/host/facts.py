@@ -94,20 +94,39 @@ def read_authorized_keys(host: Host, sshd: Sshd, accounts: Sequence[Account]) ->
 
 
 def read_firewall(host: Host) -> Firewall:
+    """The active ruleset: nft's; iptables-save's for tables iptables-nft made (or without nft)."""
     runner = host.runner
     problems: list[str] = []
+    nft = None
     if runner.which("nft"):
         try:
             res = runner.run(["nft", "-j", "list", "ruleset"], timeout=60)
             if res.ok:
                 try:
-                    return Firewall("nft -j list ruleset", fw.parse_nft_json(res.stdout))
+                    nft = fw.parse_nft_json(res.stdout)
                 except ValueError as exc:
                     problems.append(f"nft -j list ruleset: {exc}")
             else:
                 problems.append(f"nft -j list ruleset: {res.problem()}")
         except CommandUnavailable as exc:
             problems.append(str(exc))
+    if nft is not None and not nft.compat:
+        return Firewall("nft -j list ruleset", nft)
+    legacy = _iptables(host, problems)
+    if nft is not None:
+        if legacy is None:
+            return Firewall("nft -j list ruleset", nft, ("tables of iptables-nft are judged without iptables-save", *problems))
+        return Firewall("nft -j list ruleset + iptables-save", fw.replace_compat(nft, legacy), tuple(problems))
+    if legacy is not None:
+        return Firewall("iptables-save", legacy, tuple(problems))
+    if problems:
+        raise PartUnavailable("; ".join(problems))
+    raise PartUnavailable("neither nft nor iptables-save can run on this host" if not host.live
+                          else "neither nft nor iptables-save is installed")
+
+
+def _iptables(host: Host, problems: list[str]) -> fw.Ruleset | None:
+    runner = host.runner
     sets = []
     for program, version in (("iptables-save", 4), ("ip6tables-save", 6)):
         if not runner.which(program):
@@ -121,12 +140,7 @@ def read_firewall(host: Host) -> Firewall:
             sets.append(fw.parse_iptables_save(res.stdout, version))
         else:
             problems.append(f"{program}: {res.problem()}")
-    if sets:
-        return Firewall("iptables-save", fw.merge(sets), tuple(problems))
-    if problems:
-        raise PartUnavailable("; ".join(problems))
-    raise PartUnavailable("neither nft nor iptables-save can run on this host" if not host.live
-                          else "neither nft nor iptables-save is installed")
+    return fw.merge(sets) if sets else None
 
 
 def judge_listeners(listeners: Sequence[Listener], ruleset: fw.Ruleset | None) -> list[JudgedListener]:

@@ -30,7 +30,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 @dataclass(frozen=True)
 class Match:
     what: str
-    """proto, dport, saddr, iif, ct, family, pkttype, never (cannot match), unknown."""
+    """proto, dport, saddr, iif, ct, family, pkttype, l4only / familyonly (an unmodelled field of a
+    transport / IP header: no match for other protocols / families), never, unknown."""
     values: tuple[Any, ...] = ()
     negate: bool = False
     text: str = ""
@@ -66,6 +67,9 @@ class Ruleset:
     """nftables, iptables or none."""
     chains: tuple[Chain, ...] = ()
     problems: tuple[str, ...] = ()
+    compat: tuple[tuple[str, str], ...] = ()
+    """(family, table) of nft tables holding iptables-nft compatibility (xt) expressions,
+    which the model cannot judge: iptables-save describes those tables better."""
 
     def base_chains(self, version: int) -> list[Chain]:
         families = {"inet", "ip" if version == 4 else "ip6"}
@@ -120,6 +124,10 @@ def _match(m: Match, pkt: Packet) -> bool | None:
         result = pkt.version in m.values
     elif m.what == "pkttype":
         result = "unicast" in m.values
+    elif m.what == "l4only":  # some other field of a transport header: only that protocol can match
+        return False if pkt.proto not in m.values else None
+    elif m.what == "familyonly":  # some other field of an IP header: only that family can match
+        return False if pkt.version not in m.values else None
     elif m.what == "never":
         return False
     else:
@@ -184,6 +192,8 @@ class _Walker:
             return {"drop"}
         if verdict in ("continue", "next"):
             return {"next"}
+        if verdict == "unknown":
+            return {"accept", "drop", "next"}
         called = self.ruleset.chain(chain.family, chain.table, target or "")
         if called is None:
             return {"accept", "drop", "next"}
@@ -316,6 +326,8 @@ def _nft_match(expr: Mapping[str, Any], sets: Mapping[str, list[Any]]) -> Match:
     negate = op == "!="
     if op not in ("==", "!=", "in"):
         return Match("unknown", text=text)
+    if isinstance(right, str) and right.startswith("@") and sets.get(right[1:]) == [] and op in ("==", "in"):
+        return Match("never", text=text)  # membership of a set that is empty when listed
     if isinstance(left, dict) and isinstance(left.get("payload"), dict):
         proto, fld = left["payload"].get("protocol"), left["payload"].get("field")
         if fld == "dport" and proto in ("tcp", "udp", "th", "sctp", "dccp", "udplite"):
@@ -332,6 +344,11 @@ def _nft_match(expr: Mapping[str, Any], sets: Mapping[str, list[Any]]) -> Match:
         if (fld == "protocol" and proto == "ip") or (fld == "nexthdr" and proto == "ip6"):
             names = _strings(right, sets)
             return Match("unknown", text=text) if names is None else Match("proto", tuple(names), negate, text)
+        return _header_only(proto, text)
+    if isinstance(left, dict) and isinstance(left.get("&"), list):
+        inner = next((x for x in left["&"] if isinstance(x, dict) and isinstance(x.get("payload"), dict)), None)
+        if inner is not None:
+            return _header_only(inner["payload"].get("protocol"), text)
         return Match("unknown", text=text)
     if isinstance(left, dict) and isinstance(left.get("meta"), dict):
         key = left["meta"].get("key")
@@ -350,6 +367,16 @@ def _nft_match(expr: Mapping[str, Any], sets: Mapping[str, list[Any]]) -> Match:
         if names is None:
             return Match("unknown", text=text)
         return Match("ct", tuple(names), negate, text)
+    return Match("unknown", text=text)
+
+
+def _header_only(proto: Any, text: str) -> Match:
+    """A match on a header field the model does not judge: it still tells the protocol or family."""
+    if proto in ("ip", "ip6"):
+        return Match("familyonly", (4 if proto == "ip" else 6,), text=text)
+    if proto in PROTO_NAMES:
+        names = ("icmpv6", "ipv6-icmp") if proto in ("icmpv6", "ipv6-icmp") else (proto,)
+        return Match("l4only", names, text=text)
     return Match("unknown", text=text)
 
 
@@ -372,6 +399,15 @@ def _nft_rule(exprs: Sequence[Any], sets: Mapping[str, list[Any]]) -> Rule:
             return _nft_vmap(tuple(matches), body)
         elif name in ("counter", "log", "comment", "ct count", "mangle", "notrack", "set", "meta"):
             continue
+        elif name == "xt" and isinstance(body, dict) and body.get("type") == "target":
+            target = str(body.get("name", ""))
+            if target in ("REJECT", "DROP"):
+                return Rule(tuple(matches), "drop")
+            if target == "ACCEPT":
+                return Rule(tuple(matches), "accept")
+            if target in ("LOG", "NFLOG", "MARK", "CONNMARK", "AUDIT", "TRACE"):
+                continue
+            return Rule(tuple(matches), "unknown")
         elif name in ("limit", "quota"):
             matches.append(Match("unknown", text=name))
         else:
@@ -427,6 +463,7 @@ def parse_nft_json(text: str) -> Ruleset:
     chains: dict[tuple[str, str, str], dict[str, Any]] = {}
     rules: dict[tuple[str, str, str], list[Rule]] = {}
     problems: list[str] = []
+    compat: set[tuple[str, str]] = set()
     count = 0
     for obj in objs:
         (kind, body), = obj.items()
@@ -449,6 +486,8 @@ def parse_nft_json(text: str) -> Ruleset:
         key = (str(body.get("family", "")), str(body.get("table", "")), str(body.get("chain", "")))
         exprs = body.get("expr")
         rule = _nft_rule(exprs if isinstance(exprs, list) else [], sets.get(key[:2], {}))
+        if isinstance(exprs, list) and any(isinstance(e, dict) and "xt" in e for e in exprs):
+            compat.add(key[:2])
         rules.setdefault(key, []).append(rule)
     out = []
     for key, body in chains.items():
@@ -458,7 +497,7 @@ def parse_nft_json(text: str) -> Ruleset:
                          prio if isinstance(prio, int) and not isinstance(prio, bool) else 0,
                          body.get("policy") if isinstance(body.get("policy"), str) else None,
                          tuple(rules.get(key, ()))))
-    return Ruleset("nftables", tuple(out), tuple(problems))
+    return Ruleset("nftables", tuple(out), tuple(problems), tuple(sorted(compat)))
 
 
 # --- iptables-save ------------------------------------------------------------------------
@@ -595,6 +634,12 @@ def merge(rulesets: Iterable[Ruleset]) -> Ruleset:
     if not items:
         return Ruleset("none")
     return Ruleset(items[0].backend, tuple(c for r in items for c in r.chains), tuple(p for r in items for p in r.problems))
+
+
+def replace_compat(nft: Ruleset, iptables: Ruleset) -> Ruleset:
+    """The nft ruleset with its iptables-nft tables described by iptables-save instead."""
+    kept = tuple(c for c in nft.chains if (c.family, c.table) not in nft.compat)
+    return Ruleset("nftables+iptables", kept + iptables.chains, nft.problems + iptables.problems)
 
 
 def describe_rule(rule: Rule) -> str:
