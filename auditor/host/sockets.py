@@ -32,13 +32,19 @@ class Listener:
     inode: int
     program: str | None = None
 
+    def _ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        addr = ipaddress.ip_address(self.address)
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped
+        return addr
+
     @property
     def loopback(self) -> bool:
-        return ipaddress.ip_address(self.address).is_loopback
+        return self._ip().is_loopback
 
     @property
     def wildcard(self) -> bool:
-        return ipaddress.ip_address(self.address).is_unspecified
+        return self._ip().is_unspecified
 
     def name(self) -> str:
         host = f"[{self.address}]" if self.version == 6 else self.address
@@ -50,7 +56,10 @@ def _address(hexa: str, version: int) -> str:
     if len(raw) != (4 if version == 4 else 16):
         raise ValueError("bad address length")
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(words))
+    addr = ipaddress.ip_address(words)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return f"::ffff:{addr.ipv4_mapped}"
+    return str(addr)
 
 
 def parse_table(text: str, proto: str, version: int) -> list[Listener]:
