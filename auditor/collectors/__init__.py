@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "sops": "auditor.collectors.sops:SopsCollector",
     "yubikey": "auditor.collectors.yubikey:YubiKeyCollector",
     "pki-inventory": "auditor.collectors.pki_inventory:PkiInventoryCollector",
+    "host": "auditor.collectors.host:HostCollector",
 }
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.host.accounts import is_login_shell, parse_groups, parse_passwd, parse_shadow_state, read_accounts
+from auditor.host.accounts import (
+    is_login_shell,
+    parse_groups,
+    parse_passwd,
+    parse_shadow_state,
+    read_accounts,
+)
 from auditor.host.fail2ban import parse_jails, parse_status, read_fail2ban
 from auditor.host.mac import parse_profiles, parse_selinux_config, read_mac
 from auditor.host.osrelease import parse_os_release, read_os

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from auditor.host.system import NO_COMMANDS, CommandUnavailable, Host, HostFileError, HostFiles, LocalRunner, RecordedRunner
+from auditor.host.system import (
+    NO_COMMANDS,
+    CommandUnavailable,
+    Host,
+    HostFileError,
+    HostFiles,
+    LocalRunner,
+    RecordedRunner,
+)
 
 
 def test_links_resolve_inside_the_root(tmp_path: Path) -> None:
