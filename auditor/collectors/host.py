@@ -45,7 +45,7 @@ MAC, OS, FAIL2BAN, UNIT = "host.mac", "host.os", "host.fail2ban", "host.unit"
 ACCOUNT, VOLUME, NIXOS, DRIFT = "host.account", "host.volume", "host.nixos", "host.nixos-drift"
 PARTS = ("sshd", "firewall", "mac", "os", "fail2ban", "units", "accounts", "volumes", "nixos")
 DEFAULT_UNITS = ["nats*.service", "cim*.service"]
-DEFAULT_ACCOUNTS = ["nats", "cim*"]
+DEFAULT_ACCOUNTS = ["nats", "cim-*"]
 DEFAULT_DATA = ["/var/lib/nats", "/var/lib/cim"]
 UNLISTED_PORT = 1
 """A port no service declares (tcpmux): what the firewall does with it is its default."""
@@ -245,7 +245,7 @@ class HostCollector(Collector):
         mac = None
         if "mac" in parts:
             mac = read_mac(files)
-            yield ctx.record(MAC, "mac", mac_data(mac))
+            yield ctx.record(MAC, "mandatory access control", mac_data(mac))
         fail2ban = None
         if "fail2ban" in parts:
             fail2ban = read_fail2ban(files, runner)
@@ -262,7 +262,7 @@ class HostCollector(Collector):
                 yield ctx.error(VOLUME, "mounts", f"cannot tell which devices hold the data folders: {unreadable}")
             else:
                 for v in volumes:
-                    yield ctx.record(VOLUME, v.path, {"path": v.path, "exists": v.exists, "mount_point": v.mount_point,
+                    yield ctx.record(VOLUME, self.shown(v.path), {"path": v.path, "exists": v.exists, "mount_point": v.mount_point,
                                                       "source": v.source, "fstype": v.fstype, "encrypted": v.encrypted,
                                                       "how": v.how})
         if "nixos" in parts:
@@ -329,4 +329,4 @@ class HostCollector(Collector):
         certs = list((declared.sections.get("acme") or {}).get("certs") or [])
         for d in facts.drift(declared, sshd=sshd, firewall=firewall, listeners=listeners, mac=mac, fail2ban=fail2ban,
                              acme_present=facts.acme_certificates(host, certs)):
-            yield ctx.record(DRIFT, d.option, drift_data(d, shown))
+            yield ctx.record(DRIFT, f"{shown} {d.option}", drift_data(d, shown))

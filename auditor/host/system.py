@@ -278,7 +278,18 @@ class Host:
 
     @property
     def live(self) -> bool:
-        return self.runner is not NO_COMMANDS
+        """Commands run on this very machine (so /proc describes the host being audited)."""
+        return isinstance(self.runner, LocalRunner)
+
+
+def recorded_arg(previous: object, arg: object) -> str:
+    """How a recording stores an argument: long expression texts by their digest."""
+    import hashlib
+
+    text = str(arg)
+    if str(previous) == "--expr" and not text.startswith("sha256:"):
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return text
 
 
 class RecordedRunner:
@@ -303,7 +314,8 @@ class RecordedRunner:
 
     @staticmethod
     def _key(argv: Sequence[object]) -> tuple[str, ...]:
-        return (PurePosixPath(str(argv[0])).name, *(str(a) for a in argv[1:]))
+        """The program's name and the arguments; an `--expr` text by its SHA-256 (`sha256:HEX`)."""
+        return (PurePosixPath(str(argv[0])).name, *(recorded_arg(argv[i - 1], a) for i, a in enumerate(argv) if i))
 
     def which(self, name: str) -> str | None:
         for c in self.commands:
