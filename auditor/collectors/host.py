@@ -326,7 +326,7 @@ class HostCollector(Collector):
         if declared is None:
             return
         yield ctx.record(NIXOS, shown, nixos_data(declared))
-        certs = list((declared.sections.get("acme") or {}).get("certs") or [])
+        certs = declared.names("acme", "certs")
         for d in facts.drift(declared, sshd=sshd, firewall=firewall, listeners=listeners, mac=mac, fail2ban=fail2ban,
                              acme_present=facts.acme_certificates(host, certs)):
             yield ctx.record(DRIFT, f"{shown} {d.option}", drift_data(d, shown))

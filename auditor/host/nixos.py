@@ -71,20 +71,29 @@ class Declared:
             got = NIXOS_DEFAULTS.get((section, key))
         return got
 
+    def names(self, section: str, key: str) -> list[str]:
+        """A declared list of names (AppArmor policies, fail2ban jails, ACME certificates)."""
+        return [n for n in _items((self.sections.get(section) or {}).get(key)) if isinstance(n, str)]
+
     def tcp_ports(self) -> list[int]:
         """TCP ports the declared firewall opens on every interface (openssh's own included)."""
         fw = self.sections.get("firewall") or {}
-        ports = [p for p in fw.get("allowedTCPPorts") or [] if isinstance(p, int)]
-        for r in fw.get("allowedTCPPortRanges") or []:
-            if isinstance(r, Mapping) and isinstance(r.get("from"), int) and isinstance(r.get("to"), int):
+        ports = [p for p in _items(fw.get("allowedTCPPorts")) if isinstance(p, int) and not isinstance(p, bool)]
+        for r in _items(fw.get("allowedTCPPortRanges")):
+            if isinstance(r, Mapping) and all(isinstance(r.get(k), int) and not isinstance(r.get(k), bool) for k in ("from", "to")):
                 ports += range(r["from"], min(r["to"], r["from"] + 1024) + 1)
         if self.value("openssh", "enable") and self.value("openssh", "openFirewall"):
-            ports += [p for p in self.value("openssh", "ports") or [] if isinstance(p, int)]
+            ports += [p for p in _items(self.value("openssh", "ports")) if isinstance(p, int) and not isinstance(p, bool)]
         return sorted(set(ports))
 
 
 class NixEvalError(Exception):
     pass
+
+
+def _items(value: Any) -> list[Any]:
+    """A list from the evaluation, or [] when it holds something else."""
+    return list(value) if isinstance(value, list) else []
 
 
 def _run(runner: CommandRunner, configuration: str, section: str) -> dict[str, Any]:
@@ -126,8 +135,9 @@ def evaluate(runner: CommandRunner, configuration: str = CONFIGURATION) -> Decla
         if not any(s in doc for s in SECTIONS):
             raise NixEvalError(first) from None
     sections = {s: doc[s] for s in SECTIONS if isinstance(doc.get(s), dict)}
-    missing = tuple(str(m) for m in doc.get("missingImports") or [] if isinstance(m, str))
-    return Declared(configuration, str(doc.get("mode") or "unknown"), sections, missing, tuple(problems))
+    missing = tuple(m for m in _items(doc.get("missingImports")) if isinstance(m, str))
+    mode = doc.get("mode") if doc.get("mode") in ("nixpkgs", "standalone") else "unknown"
+    return Declared(configuration, str(mode), sections, missing, tuple(problems))
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,7 @@ def compare(declared: Declared, *, sshd: Mapping[str, Any] | None, firewall_filt
         want = bool(declared.value("apparmor", "enable"))
         out.append(Drift("security.apparmor.enable", want, apparmor_enabled, want == apparmor_enabled))
     if apparmor_profiles is not None and declared.value("apparmor", "enable"):
-        policies = list((declared.sections.get("apparmor") or {}).get("policies") or [])
+        policies = declared.names("apparmor", "policies")
         absent = [p for p in policies if not any(p == n or n.endswith("/" + p) for n in apparmor_profiles)]
         out.append(Drift("security.apparmor.policies", policies, sorted(set(policies) - set(absent)), not absent,
                          f"declared but not loaded: {absent}" if absent else ""))
@@ -186,12 +196,12 @@ def compare(declared: Declared, *, sshd: Mapping[str, Any] | None, firewall_filt
         want = bool(declared.value("fail2ban", "enable"))
         out.append(Drift("services.fail2ban.enable", want, fail2ban_present, want == fail2ban_present))
     if fail2ban_jails is not None and declared.value("fail2ban", "enable"):
-        jails = list((declared.sections.get("fail2ban") or {}).get("jails") or [])
+        jails = declared.names("fail2ban", "jails")
         absent = [j for j in jails if j not in fail2ban_jails]
         out.append(Drift("services.fail2ban.jails", jails, sorted(fail2ban_jails), not absent,
                          f"declared but not configured: {absent}" if absent else ""))
     if acme_present is not None:
-        certs = list((declared.sections.get("acme") or {}).get("certs") or [])
+        certs = declared.names("acme", "certs")
         if certs:
             absent = [c for c in certs if not acme_present.get(c)]
             out.append(Drift("security.acme.certs", certs, [c for c in certs if acme_present.get(c)], not absent,

@@ -52,7 +52,7 @@ def sshd(**over: Any) -> dict[str, Any]:
 
 def block(**settings: Any) -> dict[str, Any]:
     template = sample("host.sshd", "etc/ssh/sshd_config")["match_blocks"][0]
-    return merge(template, {"settings": {k: None for k in template["settings"]} | settings})
+    return merge(template, {"settings": dict.fromkeys(template["settings"]) | settings})
 
 
 def key(**over: Any) -> dict[str, Any]:

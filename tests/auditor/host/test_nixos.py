@@ -3,13 +3,16 @@ and the drift between it and a running system."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from auditor.host.nixos import Declared, NixEvalError, compare, evaluate
-from auditor.host.system import LocalRunner
+from auditor.host.nixos import Declared, NixEvalError, command, compare, evaluate
+from auditor.host.system import LocalRunner, RecordedRunner, recorded_arg
 
 needs_nix = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate (nix-bin) is not installed")
 
@@ -68,6 +71,31 @@ def test_unevaluable_configuration(tmp_path: Path) -> None:
     got = evaluate(LocalRunner(), str(tmp_path / "configuration.nix"))  # one section fails, the others stand
     assert got.value("firewall", "enable") is False
     assert any(p.startswith("openssh:") for p in got.problems)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+                               ["mode", "missingImports", "openssh", "firewall", "apparmor", "fail2ban", "acme", "system",
+                                "enable", "allowedTCPPorts", "allowedTCPPortRanges", "from", "to", "ports", "policies",
+                                "jails", "certs", "PasswordAuthentication", "openFirewall"]), inner, max_size=5), max_leaves=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_any_evaluation_output_is_read_or_refused(doc: object) -> None:
+    """Whatever nix-instantiate prints (as recorded), evaluate() reads it or says why not, and the
+    evidence made of it fits the schema."""
+    from auditor.collectors.host import nixos_data
+    from auditor.evidence.kinds import data_errors
+
+    argv = command()
+    key = [argv[0], *(recorded_arg(argv[i - 1], a) for i, a in enumerate(argv) if i)]
+    runner = RecordedRunner([{"argv": key, "returncode": 0, "stdout": json.dumps(doc)}])
+    try:
+        declared = evaluate(runner)
+    except NixEvalError:
+        return
+    assert data_errors("host.nixos", nixos_data(declared)) == []
 
 
 def test_drift() -> None:
