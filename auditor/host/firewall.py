@@ -16,15 +16,16 @@ import fnmatch
 import ipaddress
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 ANYWHERE = {4: ipaddress.ip_address("203.0.113.7"), 6: ipaddress.ip_address("2001:db8::7")}
 MAX_RULES = 50_000
 MAX_DEPTH = 16
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -234,89 +235,70 @@ def filters_input(ruleset: Ruleset, version: int) -> bool:
 PROTO_NAMES = {"tcp", "udp", "sctp", "dccp", "icmp", "icmpv6", "ipv6-icmp", "udplite"}
 
 
-def _ports(value: Any, sets: Mapping[str, list[Any]]) -> list[tuple[int, int]] | None:
-    """Port ranges from an nft JSON right-hand side; None when not understood."""
-    if isinstance(value, bool):
+def _elements(value: Any, sets: Mapping[str, list[Any]], leaf: Callable[[Any], list[T] | None], depth: int = 0) -> list[T] | None:
+    """The values of an nft JSON right-hand side (a value, a list, {"set": [...]}, "@name");
+    None when one of them is not understood."""
+    if depth > 8:
         return None
-    if isinstance(value, int):
-        return [(value, value)]
-    if isinstance(value, str):
-        if value.startswith("@"):
-            items = sets.get(value[1:])
-            return None if items is None else _ports({"set": items}, sets)
-        if value.isdigit():
-            return [(int(value), int(value))]
-        return None
-    if isinstance(value, dict):
-        if "range" in value and isinstance(value["range"], list) and len(value["range"]) == 2:
-            lo, hi = value["range"]
-            if isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool) and not isinstance(hi, bool):
-                return [(lo, hi)]
-            return None
-        if "set" in value and isinstance(value["set"], list):
-            out: list[tuple[int, int]] = []
-            for item in value["set"]:
-                got = _ports(item, sets)
-                if got is None:
-                    return None
-                out += got
-            return out
+    if isinstance(value, str) and value.startswith("@"):
+        items = sets.get(value[1:])
+        return None if items is None else _elements(items, sets, leaf, depth + 1)
+    if isinstance(value, dict) and "set" in value:
+        value = value["set"] if isinstance(value["set"], list) else None
     if isinstance(value, list):
-        return _ports({"set": value}, sets)
-    return None
-
-
-def _networks(value: Any, sets: Mapping[str, list[Any]]) -> list[Network] | None:
-    if isinstance(value, str):
-        if value.startswith("@"):
-            items = sets.get(value[1:])
-            return None if items is None else _networks({"set": items}, sets)
-        try:
-            return [ipaddress.ip_network(value, strict=False)]
-        except ValueError:
-            return None
-    if isinstance(value, dict):
-        if "prefix" in value and isinstance(value["prefix"], dict):
-            try:
-                return [ipaddress.ip_network(f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}", strict=False)]
-            except ValueError:
-                return None
-        if "range" in value and isinstance(value["range"], list) and len(value["range"]) == 2:
-            try:
-                lo, hi = (ipaddress.ip_address(str(v)) for v in value["range"])
-                return list(ipaddress.summarize_address_range(lo, hi))
-            except (ValueError, TypeError):
-                return None
-        if "set" in value and isinstance(value["set"], list):
-            out: list[Network] = []
-            for item in value["set"]:
-                got = _networks(item, sets)
-                if got is None:
-                    return None
-                out += got
-            return out
-    if isinstance(value, list):
-        return _networks({"set": value}, sets)
-    return None
-
-
-def _strings(value: Any, sets: Mapping[str, list[Any]]) -> list[str] | None:
-    if isinstance(value, str):
-        if value.startswith("@"):
-            items = sets.get(value[1:])
-            return None if items is None else _strings(items, sets)
-        return [value]
-    if isinstance(value, dict) and isinstance(value.get("set"), list):
-        return _strings(value["set"], sets)
-    if isinstance(value, list):
-        out: list[str] = []
-        for v in value:
-            got = _strings(v, sets)
+        out: list[T] = []
+        for item in value:
+            got = _elements(item, sets, leaf, depth + 1)
             if got is None:
                 return None
             out += got
         return out
+    return leaf(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _port_leaf(value: Any) -> list[tuple[int, int]] | None:
+    if _is_int(value):
+        return [(value, value)]
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return [(int(value), int(value))]
+    if isinstance(value, dict) and isinstance(value.get("range"), list) and len(value["range"]) == 2:
+        lo, hi = value["range"]
+        return [(lo, hi)] if _is_int(lo) and _is_int(hi) else None
     return None
+
+
+def _network_leaf(value: Any) -> list[Network] | None:
+    try:
+        if isinstance(value, str):
+            return [ipaddress.ip_network(value, strict=False)]
+        if isinstance(value, dict) and isinstance(value.get("prefix"), dict):
+            return [ipaddress.ip_network(f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}", strict=False)]
+        if isinstance(value, dict) and isinstance(value.get("range"), list) and len(value["range"]) == 2:
+            lo, hi = (ipaddress.ip_address(str(v)) for v in value["range"])
+            return list(ipaddress.summarize_address_range(lo, hi))
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def _string_leaf(value: Any) -> list[str] | None:
+    return [value] if isinstance(value, str) else None
+
+
+def _ports(value: Any, sets: Mapping[str, list[Any]]) -> list[tuple[int, int]] | None:
+    return _elements(value, sets, _port_leaf)
+
+
+def _networks(value: Any, sets: Mapping[str, list[Any]]) -> list[Network] | None:
+    return _elements(value, sets, _network_leaf)
+
+
+def _strings(value: Any, sets: Mapping[str, list[Any]]) -> list[str] | None:
+    return _elements(value, sets, _string_leaf)
 
 
 def _nft_match(expr: Mapping[str, Any], sets: Mapping[str, list[Any]]) -> Match:

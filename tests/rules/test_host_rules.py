@@ -3,19 +3,17 @@ host collector made of the demo node (schema-checked), changed one field at a ti
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cache
 from typing import Any
 
 import pytest
 
 from auditor.demo import demo_root
-from auditor.engine import evaluate_rules
-from auditor.evidence.kinds import data_errors
-from auditor.models import EvidenceRecord, Status
+from auditor.models import Status
 from auditor.policy.catalog import Catalog
 from tests.collecting import collect_source
-from tests.rules.test_live_and_rotation_rules import NOW, merge, production
+from tests.rules.test_live_and_rotation_rules import merge, production
+from tests.rules.test_yubikey_and_pki_rules import judge as judge_items
 
 TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "vars": {"host_ports": ["tcp/4222"]}}
 
@@ -33,14 +31,7 @@ def sample(kind: str, resource: str, **over: Any) -> dict[str, Any]:
 
 
 def judge(rule_id: str, kind: str, data: dict[str, Any]) -> Status:
-    assert data_errors(kind, data) == [], (rule_id, data_errors(kind, data)[:2])
-    policy = production()
-    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
-    assert only.rules, f"{rule_id} is not in cim-production"
-    record = EvidenceRecord(kind=kind, source="s", resource="r", collected_at="2026-11-23T12:00:00Z", data=data)
-    (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
-    assert finding.status in (Status.PASS, Status.FAIL), finding.message
-    return finding.status
+    return judge_items(rule_id, kind, [data], TARGET)
 
 
 def sshd(**over: Any) -> dict[str, Any]:

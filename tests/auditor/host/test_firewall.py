@@ -197,3 +197,14 @@ def test_nft_parser_never_crashes(objs: list[dict[str, object]]) -> None:
 def test_iptables_parser_never_crashes(lines: list[str]) -> None:
     model = fw.parse_iptables_save("\n".join(lines), 4)
     assert fw.verdict(model, fw.packet(4, "tcp", 4222)) in ("accept", "drop", "uncertain")
+
+
+def test_sets_that_name_themselves() -> None:
+    doc = {"nftables": [
+        {"set": {"family": "inet", "table": "t", "name": "a", "elem": ["@a"]}},
+        {"chain": {"family": "inet", "table": "t", "name": "input", "hook": "input", "type": "filter", "prio": 0, "policy": "drop"}},
+        {"rule": {"family": "inet", "table": "t", "chain": "input", "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": "@a"}}, {"accept": None}]}},
+    ]}
+    model = fw.parse_nft_json(json.dumps(doc))
+    assert fw.verdict(model, fw.packet(4, "tcp", 22)) == "uncertain"
