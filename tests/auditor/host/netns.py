@@ -45,11 +45,15 @@ CLIENT = textwrap.dedent("""
         s.connect_ex((host, int(port))); sel.register(s, selectors.EVENT_WRITE, item); pending[item] = s
     result = {}
     end = time.time() + float(__import__("os").environ.get("PROBE_TIMEOUT", "1.0"))
-    while pending and time.time() < end:
-        for key, _ in sel.select(max(0.01, end - time.time())):
+    def settle(wait):
+        for key, _ in sel.select(wait):
             err = key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             result[key.data] = "accept" if err == 0 else "drop"
             sel.unregister(key.fileobj); key.fileobj.close(); pending.pop(key.data)
+    while pending and time.time() < end:
+        settle(max(0.01, end - time.time()))
+    if pending:
+        settle(0)  # a late look: the kernel answered while this process was not scheduled
     for item in pending: result[item] = "drop"
     print(" ".join(f"{k}={v}" for k, v in sorted(result.items())))
 """)
@@ -118,16 +122,17 @@ class Namespaces:
         return subprocess.run(["ip", "netns", "exec", self.server, *argv], input=stdin, capture_output=True,
                               text=True, timeout=60, check=False)
 
-    def probe(self, version: int, ports: Sequence[int], timeout: float = 1.0) -> dict[int, str]:
+    def probe(self, versions: Sequence[int], ports: Sequence[int], timeout: float = 1.0) -> dict[tuple[int, int], str]:
         """What the kernel does with a new TCP connection from the client: accept or drop."""
-        host = "203.0.113.1" if version == 4 else "2001:db8::1"
+        hosts = {4: "203.0.113.1", 6: "2001:db8::1"}
         res = subprocess.run(["ip", "netns", "exec", self.client, sys.executable, "-c", CLIENT,
-                              *(f"{host},{p}" for p in ports)], capture_output=True, text=True, timeout=60,
-                             check=False, env={**os.environ, "PROBE_TIMEOUT": str(timeout)})
+                              *(f"{hosts[v]},{p}" for v in versions for p in ports)], capture_output=True, text=True,
+                             timeout=60, check=False, env={**os.environ, "PROBE_TIMEOUT": str(timeout)})
         out = {}
         for item in res.stdout.split():
             key, _, verdict = item.partition("=")
-            out[int(key.rsplit(",", 1)[1])] = verdict
+            host, _, port = key.rpartition(",")
+            out[(6 if ":" in host else 4, int(port))] = verdict
         return out
 
 

@@ -32,10 +32,8 @@ def main() -> int:
                 return 1
             listed = spaces.in_server("nft", "-j", "list", "ruleset")
             Path(DATA / f"{source.stem}.json").write_text(json.dumps(json.loads(listed.stdout), indent=1) + "\n")
-            verdicts = {}
-            for version in (4, 6):
-                got = spaces.probe(version, PORTS, timeout=0.5)
-                verdicts.update({f"ipv{version}/{p}": got[p] for p in PORTS})
+            got = spaces.probe((4, 6), PORTS, timeout=0.5)
+            verdicts = {f"ipv{v}/{p}": verdict for (v, p), verdict in got.items()}
             Path(DATA / f"{source.stem}.verdicts.json").write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n")
             print(f"recorded {source.stem}")
     finally:
