@@ -92,7 +92,8 @@ class LocalRunner:
         program = self.which(argv[0]) if "/" not in argv[0] else argv[0]
         if program is None:
             raise CommandUnavailable(f"{argv[0]} is not installed")
-        full_env = {"PATH": self.search_path, "LC_ALL": "C", "HOME": os.environ.get("HOME", "/"), **(env or {})}
+        passed = {k: os.environ[k] for k in ("HOME", "NIX_PATH") if k in os.environ}  # NIX_PATH: <nixpkgs>
+        full_env = {"HOME": "/", **passed, "PATH": self.search_path, "LC_ALL": "C", **(env or {})}
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 proc = subprocess.run([program, *argv[1:]], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
