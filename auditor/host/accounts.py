@@ -7,9 +7,11 @@ readable); the hash itself is never kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from auditor.host.system import HostFileError, HostFiles
 
+PasswordState = Literal["locked", "empty", "set", "unknown"]
 NO_LOGIN_SHELLS = ("nologin", "false", "sync", "shutdown", "halt")
 """Shell names that give no interactive login (by the program's file name)."""
 
@@ -24,7 +26,7 @@ class Account:
     system: bool
     """A system account: UID below UID_MIN of login.defs (1000 by default), or root."""
     login_shell: bool
-    password: str = "unknown"  # noqa: S105 - a state (locked, empty, set), never a password
+    password: PasswordState = "unknown"  # noqa: S105 - a state (locked, empty, set), never a password
     """locked, empty, set or unknown (shadow unreadable)."""
     groups: tuple[str, ...] = ()
 
@@ -65,9 +67,9 @@ def parse_passwd(text: str, uid_min: int = 1000) -> list[Account]:
     return out
 
 
-def parse_shadow_state(text: str) -> dict[str, str]:
+def parse_shadow_state(text: str) -> dict[str, PasswordState]:
     """User -> locked / empty / set (never the hash)."""
-    out = {}
+    out: dict[str, PasswordState] = {}
     for line in text.splitlines():
         fields = line.split(":")
         if len(fields) < 2 or not fields[0]:

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from auditor.host.accounts import Account
 from auditor.host.system import HostFileError, HostFiles
@@ -21,12 +22,13 @@ from auditor.host.system import HostFileError, HostFiles
 MAX_KEYS_FILE_BYTES = 1024 * 1024
 MAX_LINE = 16 * 1024
 
-PLAIN_TYPES = {
+KeyAlgorithm = Literal["rsa", "dsa", "ecdsa", "ed25519", "ed25519-sk", "ecdsa-sk", "unknown"]
+PLAIN_TYPES: dict[str, KeyAlgorithm] = {
     "ssh-rsa": "rsa", "ssh-dss": "dsa", "ssh-ed25519": "ed25519",
     "ecdsa-sha2-nistp256": "ecdsa", "ecdsa-sha2-nistp384": "ecdsa", "ecdsa-sha2-nistp521": "ecdsa",
     "sk-ssh-ed25519@openssh.com": "ed25519-sk", "sk-ecdsa-sha2-nistp256@openssh.com": "ecdsa-sk",
 }
-KEY_TYPES = {**PLAIN_TYPES, **{t.replace("@openssh.com", "") + "-cert-v01@openssh.com": a for t, a in PLAIN_TYPES.items()}}
+KEY_TYPES: dict[str, KeyAlgorithm] = {**PLAIN_TYPES, **{t.replace("@openssh.com", "") + "-cert-v01@openssh.com": a for t, a in PLAIN_TYPES.items()}}
 CURVE_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
 FLAG_OPTIONS = {
     "agent-forwarding", "cert-authority", "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-user-rc",
@@ -45,7 +47,7 @@ class AuthorizedKey:
     line: int
     type: str
     """The key type as written (ssh-ed25519, ssh-rsa, ...)."""
-    algorithm: str
+    algorithm: KeyAlgorithm
     """rsa, dsa, ecdsa, ed25519, ed25519-sk, ecdsa-sk; unknown when not recognised."""
     bits: int | None
     fingerprint: str | None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from auditor.host import firewall as fw
 from auditor.host.accounts import Account, read_accounts
@@ -27,8 +28,8 @@ class PartUnavailable(Exception):
 class Sshd:
     installed: bool
     """An sshd_config or an sshd program exists."""
-    source: str
-    """`sshd -T` (the server's own answer) or `sshd_config` (this package's model of it)."""
+    source: Literal["sshd -T", "sshd_config", "none"]
+    """`sshd -T` (the server's own answer), `sshd_config` (this package's model of it), or none."""
     effective: dict[str, str | list[str]]
     config: SshdConfig | None
     problems: tuple[str, ...] = ()
@@ -45,7 +46,7 @@ class Firewall:
 @dataclass(frozen=True)
 class JudgedListener:
     listener: Listener
-    verdict: str
+    verdict: fw.Verdict
     """What the firewall does with a new connection to it from anywhere: accept, drop, uncertain."""
 
 
@@ -146,6 +147,7 @@ def _iptables(host: Host, problems: list[str]) -> fw.Ruleset | None:
 def judge_listeners(listeners: Sequence[Listener], ruleset: fw.Ruleset | None) -> list[JudgedListener]:
     out = []
     for s in listeners:
+        verdict: fw.Verdict
         if s.loopback:
             verdict = "drop"  # not reachable from elsewhere, whatever the firewall says
         elif ruleset is None:

@@ -18,7 +18,7 @@ import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 ANYWHERE = {4: ipaddress.ip_address("203.0.113.7"), 6: ipaddress.ip_address("2001:db8::7")}
 MAX_RULES = 50_000
@@ -26,6 +26,8 @@ MAX_DEPTH = 16
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
+Verdict = Literal["accept", "drop", "uncertain"]
+"""What the host does with a packet; uncertain when a rule the model cannot judge decides."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class _Walker:
         return out
 
 
-def verdict(ruleset: Ruleset, pkt: Packet) -> str:
+def verdict(ruleset: Ruleset, pkt: Packet) -> Verdict:
     """accept, drop or uncertain: what the host does with the packet."""
     chains = ruleset.base_chains(pkt.version)
     walker = _Walker(ruleset, pkt)

@@ -9,6 +9,7 @@ the configured mode from /etc/selinux/config.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from auditor.host.system import HostFileError, HostFiles
 
@@ -32,7 +33,7 @@ class MacState:
     """None: the kernel has no AppArmor module (or it cannot be read)."""
     apparmor_profiles: tuple[Profile, ...] | None
     """None: the profile list cannot be read (securityfs not mounted, or not permitted)."""
-    selinux_mode: str | None
+    selinux_mode: Literal["enforcing", "permissive"] | None
     """enforcing, permissive or None (selinuxfs not mounted)."""
     selinux_configured: str | None
     """SELINUX= of /etc/selinux/config (enforcing, permissive, disabled) or None."""
@@ -88,7 +89,7 @@ def read_mac(files: HostFiles) -> MacState:
     except HostFileError as exc:
         enforce = None
         problems.append(f"{SELINUX_ENFORCE}: {exc.reason}")
-    selinux = None if enforce is None else ("enforcing" if enforce.strip() == "1" else "permissive")
+    selinux: Literal["enforcing", "permissive"] | None = None if enforce is None else ("enforcing" if enforce.strip() == "1" else "permissive")
     try:
         configured = parse_selinux_config(files.text_or_none(SELINUX_CONFIG, 65536) or "")
     except HostFileError:

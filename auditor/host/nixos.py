@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from auditor.host.system import CommandRunner, CommandUnavailable
 
@@ -57,7 +57,7 @@ class Declared:
     """What the NixOS configuration declares (NixOS defaults applied in standalone mode)."""
 
     configuration: str
-    mode: str
+    mode: Literal["nixpkgs", "standalone", "unknown"]
     """nixpkgs (the real module system) or standalone (declared values, NixOS defaults added)."""
     sections: Mapping[str, Mapping[str, Any]]
     missing_imports: tuple[str, ...] = ()
@@ -136,15 +136,20 @@ def evaluate(runner: CommandRunner, configuration: str = CONFIGURATION) -> Decla
             raise NixEvalError(first) from None
     sections = {s: doc[s] for s in SECTIONS if isinstance(doc.get(s), dict)}
     missing = tuple(m for m in _items(doc.get("missingImports")) if isinstance(m, str))
-    mode = doc.get("mode") if doc.get("mode") in ("nixpkgs", "standalone") else "unknown"
-    return Declared(configuration, str(mode), sections, missing, tuple(problems))
+    mode: Literal["nixpkgs", "standalone", "unknown"] = (
+        "nixpkgs" if doc.get("mode") == "nixpkgs" else "standalone" if doc.get("mode") == "standalone" else "unknown")
+    return Declared(configuration, mode, sections, missing, tuple(problems))
+
+
+Value = str | bool | list[int] | list[str]
+"""A setting as compared: yes/no or a mode, a flag, a list of ports or names."""
 
 
 @dataclass(frozen=True)
 class Drift:
     option: str
-    declared: Any
-    running: Any
+    declared: Value
+    running: Value
     in_sync: bool
     detail: str = ""
 

@@ -12,10 +12,13 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from auditor.host.system import HostFileError, HostFiles
 
-TABLES = (("tcp", 4, "/proc/net/tcp"), ("tcp", 6, "/proc/net/tcp6"),
+Proto = Literal["tcp", "udp"]
+IpVersion = Literal[4, 6]
+TABLES: tuple[tuple[Proto, IpVersion, str], ...] = (("tcp", 4, "/proc/net/tcp"), ("tcp", 6, "/proc/net/tcp6"),
           ("udp", 4, "/proc/net/udp"), ("udp", 6, "/proc/net/udp6"))
 MAX_TABLE_BYTES = 32 * 1024 * 1024
 MAX_PIDS = 8192
@@ -24,8 +27,8 @@ MAX_FDS = 8192
 
 @dataclass(frozen=True)
 class Listener:
-    proto: str
-    version: int
+    proto: Proto
+    version: IpVersion
     address: str
     port: int
     uid: int
@@ -62,7 +65,7 @@ def _address(hexa: str, version: int) -> str:
     return str(addr)
 
 
-def parse_table(text: str, proto: str, version: int) -> list[Listener]:
+def parse_table(text: str, proto: Proto, version: IpVersion) -> list[Listener]:
     """Listening sockets of one /proc/net table; malformed lines are skipped."""
     out = []
     for line in text.splitlines()[1:]:

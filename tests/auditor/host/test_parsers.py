@@ -17,7 +17,7 @@ from auditor.host.accounts import (
 from auditor.host.fail2ban import parse_jails, parse_status, read_fail2ban
 from auditor.host.mac import parse_profiles, parse_selinux_config, read_mac
 from auditor.host.osrelease import parse_os_release, read_os
-from auditor.host.sockets import parse_table
+from auditor.host.sockets import IpVersion, Proto, parse_table
 from auditor.host.system import NO_COMMANDS, HostFiles
 from auditor.host.units import parse_unit, read_unit
 from auditor.host.volumes import judge, parse_crypttab, parse_mounts
@@ -44,7 +44,7 @@ def test_proc_net_tables() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400), st.sampled_from(["tcp", "udp"]), st.sampled_from([4, 6]))
-def test_proc_net_never_crashes(text: str, proto: str, version: int) -> None:
+def test_proc_net_never_crashes(text: str, proto: Proto, version: IpVersion) -> None:
     for s in parse_table("header\n" + text, proto, version):
         assert 0 <= s.port <= 65535
 
