@@ -1,5 +1,5 @@
 """Each host rule: a compliant record passes and a flawed one fails. Samples start from what the
-host collector made of the demo node (schema-checked), changed one field at a time."""
+host collector made of the demo node (checked against the kinds' types), changed one field at a time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.demo import demo_root
+from auditor.evidence.record import Evidence, Failure
 from auditor.models import Status
 from auditor.policy.catalog import Catalog
 from tests.collecting import collect_source
@@ -22,8 +23,9 @@ TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "va
 def demo_records() -> dict[tuple[str, str], dict[str, Any]]:
     records = collect_source("host", demo_root() / "cim-prod-001",
                              {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
-    assert not [r for r in records if r.error], [r.error for r in records if r.error]
-    return {(r.kind, r.resource): dict(r.data or {}) for r in records}
+    failures = [r.error for r in records if isinstance(r, Failure)]
+    assert not failures, failures
+    return {(r.kind, r.resource): r.plain for r in records if isinstance(r, Evidence)}
 
 
 def sample(kind: str, resource: str, **over: Any) -> dict[str, Any]:

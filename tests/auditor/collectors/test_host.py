@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.demo import demo_root
+from auditor.evidence.record import Evidence, Failure
 from auditor.inventory.load import load_inventory
 from auditor.models import Status
 from auditor.scan import scan_target
-from tests.collecting import collect_source
+from tests.collecting import collect_source, failure_of
 
 INVENTORY = """
 version: 1
@@ -49,21 +50,21 @@ def test_scan_of_this_machine_has_no_error_findings(tmp_path: Path) -> None:
 def test_demo_tree_with_recorded_commands() -> None:
     root = demo_root() / "cim-prod-001"
     records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
-    assert [r for r in records if r.error] == []
-    by = {(r.kind, r.resource): r.data for r in records}
+    assert [r for r in records if isinstance(r, Failure)] == []
+    by = {(r.kind, r.resource): r.plain for r in records if isinstance(r, Evidence)}
     sshd = by[("host.sshd", "etc/ssh/sshd_config")]
-    assert sshd is not None and sshd["source"] == "sshd_config" and sshd["valid"]
+    assert sshd["source"] == "sshd_config" and sshd["valid"]
     assert sshd["config_files"] == ["/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/50-maintenance-vpn.conf"]
     assert "ssh-rsa" in sshd["algorithms"]["user_keys"]
     fw = by[("host.firewall", "firewall")]
-    assert fw is not None and fw["default_verdict"] == {"ipv4": "drop", "ipv6": "drop"}
-    verdicts = {r.resource: (r.data or {})["firewall"] for r in records if r.kind == "host.listener"}
+    assert fw["default_verdict"] == {"ipv4": "drop", "ipv6": "drop"}
+    verdicts = {res: data["firewall"] for (kind, res), data in by.items() if kind == "host.listener"}
     assert verdicts == {"tcp/0.0.0.0:22": "accept", "tcp/0.0.0.0:4222": "accept", "tcp/0.0.0.0:6222": "drop",
                         "tcp/0.0.0.0:8222": "accept", "tcp/0.0.0.0:9100": "accept", "tcp/127.0.0.1:8080": "drop",
                         "tcp/[::]:22": "accept"}
-    units = {r.resource: (r.data or {})["exposure"] for r in records if r.kind == "host.unit"}
+    units = {res: data["exposure"] for (kind, res), data in by.items() if kind == "host.unit"}
     assert units == {"cim-agent.service": 9.0, "nats.service": 1.4}
-    drift = {r.resource.split(" ", 1)[1]: (r.data or {})["in_sync"] for r in records if r.kind == "host.nixos-drift"}
+    drift = {res.split(" ", 1)[1]: data["in_sync"] for (kind, res), data in by.items() if kind == "host.nixos-drift"}
     assert [k for k, ok in drift.items() if not ok] == ["networking.firewall.allowedTCPPorts"]
     assert len(drift) >= 8
 
@@ -73,11 +74,11 @@ def test_recorded_tree_without_commands(tmp_path: Path) -> None:
     (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     (tmp_path / "etc/os-release").write_text("ID=nixos\nVERSION_ID=24.05\n")
     records = collect_source("host", tmp_path, {})
-    errors = {r.kind: r.error for r in records if r.error}
+    errors = {r.kind: r.error for r in records if isinstance(r, Failure)}
     assert errors["host.firewall"] == "cannot read the active ruleset: neither nft nor iptables-save can run on this host"
     assert "host.listener" in errors and "host.volume" in errors
-    sshd = next(r.data for r in records if r.kind == "host.sshd")
-    assert sshd is not None and sshd["installed"] is False
+    sshd = next(r.plain for r in records if isinstance(r, Evidence) and r.kind == "host.sshd")
+    assert sshd["installed"] is False
 
 
 @pytest.mark.parametrize(("content", "why"), [
@@ -89,7 +90,7 @@ def test_bad_recording(tmp_path: Path, content: str | None, why: str) -> None:
     if content is not None:
         (tmp_path / "rec.json").write_text(content)
     (record,) = collect_source("host", tmp_path, {"recorded_commands": "rec.json"})
-    assert record.error is not None and why in record.error
+    assert why in failure_of(record).error
 
 
 def test_recorded_nix_failure_is_an_error_record(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ def test_recorded_nix_failure_is_an_error_record(tmp_path: Path) -> None:
                                                                  "stderr": "error: syntax error, unexpected '}'"}]}))
     records = collect_source("host", tmp_path, {"recorded_commands": "rec.json", "parts": ["nixos"]})
     (record,) = records
-    assert record.kind == "host.nixos" and record.error is not None and "syntax error" in record.error
+    assert record.kind == "host.nixos" and "syntax error" in failure_of(record).error
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,10 +113,36 @@ def test_recorded_nix_failure_is_an_error_record(tmp_path: Path) -> None:
                                            "macs", "usepam", "frobnicate", ""]),
                           st.text(alphabet="abc,-@ 1:", max_size=20)), max_size=10))
 def test_any_sshd_t_output_makes_valid_evidence(lines: list[tuple[str, str]]) -> None:
-    from auditor.collectors.host import sshd_data
+    from auditor.collectors.host import sshd_facts
+    from auditor.evidence.contract import plain
     from auditor.evidence.kinds import data_errors
     from auditor.host.facts import Sshd
     from auditor.host.sshd import parse_sshd_t
 
-    data = sshd_data(Sshd(True, "sshd -T", parse_sshd_t("\n".join(f"{k} {v}" for k, v in lines)), None))
+    data = plain(sshd_facts(Sshd(True, "sshd -T", parse_sshd_t("\n".join(f"{k} {v}" for k, v in lines)), None)))
     assert data_errors("host.sshd", data) == []
+    assert data["effective"]["port"] == [v.rstrip() for k, v in lines if k == "port"]
+
+
+def test_the_evidence_types_hold_every_modelled_setting() -> None:
+    """The host.sshd types name exactly the settings auditor.host.sshd computes (and a Match block
+    may set), and host.nixos the sections the evaluation returns: a setting added to the model
+    must be added to the contract (with its description), not dropped by the collector."""
+    from auditor.collectors.host import MATCHABLE
+    from auditor.evidence.kinds import host as ev
+    from auditor.host.nixos import SECTIONS
+    from auditor.host.sshd import MODELLED
+
+    assert ev.SshdSettings.__struct_fields__ == MODELLED
+    assert ev.SshdMatchSettings.__struct_fields__ == MATCHABLE
+    assert ev.NixosDeclared.__struct_fields__ == SECTIONS
+
+
+def test_every_host_field_is_described() -> None:
+    """The evidence reference is generated from the types: every host field says what it means."""
+    from auditor.evidence.kinds import KINDS
+    from auditor.evidence.schema import fields
+
+    kinds = [k for k in KINDS if k.startswith("host.")]
+    assert len(kinds) == 12 and all(KINDS[k].__doc__ for k in kinds)
+    assert [(k, f.path) for k in kinds for f in fields(k) if not f.description] == []

@@ -85,7 +85,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 def test_any_evaluation_output_is_read_or_refused(doc: object) -> None:
     """Whatever nix-instantiate prints (as recorded), evaluate() reads it or says why not, and the
     evidence made of it fits the schema."""
-    from auditor.collectors.host import nixos_data
+    from auditor.collectors.host import nixos_facts
+    from auditor.evidence.contract import plain
     from auditor.evidence.kinds import data_errors
 
     argv = command()
@@ -95,7 +96,7 @@ def test_any_evaluation_output_is_read_or_refused(doc: object) -> None:
         declared = evaluate(runner)
     except NixEvalError:
         return
-    assert data_errors("host.nixos", nixos_data(declared)) == []
+    assert data_errors("host.nixos", plain(nixos_facts(declared))) == []
 
 
 def test_drift() -> None:
