@@ -5,7 +5,8 @@ Files are read under the target's root; commands (sshd -T, nft, iptables-save,
 systemd-analyze, fail2ban-client, nix-instantiate) run on this machine only when the root is
 `/` (`commands: auto`), never for a recorded tree, unless a recording of their answers is
 given (`recorded_commands`). Each part is read on its own: a part that cannot be read becomes
-an error record of its kind, and the others are still collected.
+a failure of its kind, and the others are still collected. This module is the only adapter
+between auditor.host's results and the evidence types (auditor.evidence.kinds.host).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ from auditor.host.system import (
 from auditor.host.units import Unit
 from auditor.host.volumes import Volume, read_volumes
 
-SSHD, KEY, FIREWALL, LISTENER = "host.sshd", "host.authorized-key", "host.firewall", "host.listener"
-MAC, OS, FAIL2BAN, UNIT = "host.mac", "host.os", "host.fail2ban", "host.unit"
-ACCOUNT, VOLUME, NIXOS, DRIFT = "host.account", "host.volume", "host.nixos", "host.nixos-drift"
+SSHD, KEY, FIREWALL, LISTENER = ev.HostSshd.KIND, ev.HostAuthorizedKey.KIND, ev.HostFirewall.KIND, ev.HostListener.KIND
+MAC, OS, FAIL2BAN, UNIT = ev.HostMac.KIND, ev.HostOs.KIND, ev.HostFail2ban.KIND, ev.HostUnit.KIND
+ACCOUNT, VOLUME, NIXOS, DRIFT = ev.HostAccount.KIND, ev.HostVolume.KIND, ev.HostNixos.KIND, ev.HostNixosDrift.KIND
 PARTS = ("sshd", "firewall", "mac", "os", "fail2ban", "units", "accounts", "volumes", "nixos")
 DEFAULT_UNITS = ["nats*.service", "cim*.service"]
 DEFAULT_ACCOUNTS = ["nats", "cim-*"]
