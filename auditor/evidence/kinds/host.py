@@ -33,106 +33,72 @@ class HostOs(Facts, frozen=True, kw_only=True):
 
 
 # --- host.sshd -----------------------------------------------------------------------------
-# One alias per setting a Match block can change: the effective settings and each block's own
-# settings describe them alike. Values are as `sshd -T` prints them (lower-case flags, numbers
-# as text, algorithm lists comma-separated).
+# Values are as `sshd -T` prints them: lower-case flags, numbers as text, algorithm lists
+# comma-separated.
 
-PasswordAuthentication = Annotated[str | None, Meta(description="PasswordAuthentication: yes or no")]
-KbdInteractiveAuthentication = Annotated[str | None, Meta(
-    description="KbdInteractiveAuthentication (ChallengeResponseAuthentication): yes or no")]
-PubkeyAuthentication = Annotated[str | None, Meta(description="PubkeyAuthentication: yes or no")]
-PermitEmptyPasswords = Annotated[str | None, Meta(description="PermitEmptyPasswords: yes or no")]
-HostbasedAuthentication = Annotated[str | None, Meta(description="HostbasedAuthentication: yes or no")]
-X11Forwarding = Annotated[str | None, Meta(description="X11Forwarding: yes or no")]
-AllowAgentForwarding = Annotated[str | None, Meta(description="AllowAgentForwarding: yes or no")]
-PermitRootLogin = Annotated[str | None, Meta(
-    description="PermitRootLogin: yes, no, without-password (prohibit-password) or forced-commands-only")]
-AllowTcpForwarding = Annotated[str | None, Meta(description="AllowTcpForwarding: yes, no, local or remote")]
-GatewayPorts = Annotated[str | None, Meta(description="GatewayPorts: yes, no or clientspecified")]
-IgnoreRhosts = Annotated[str | None, Meta(description="IgnoreRhosts: yes, no or shosts-only")]
-MaxAuthTries = Annotated[str | None, Meta(description="MaxAuthTries: authentication attempts per connection")]
-ClientAliveCountMax = Annotated[str | None, Meta(description="ClientAliveCountMax: unanswered keepalives before disconnecting")]
-ClientAliveInterval = Annotated[str | None, Meta(description="ClientAliveInterval: seconds between keepalives (0: none)")]
-LogLevel = Annotated[str | None, Meta(description="LogLevel: QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG, DEBUG2, DEBUG3")]
-AuthorizedKeysFile = Annotated[str | None, Meta(
-    description="AuthorizedKeysFile: space-separated patterns (%h, %u, %U, %% not expanded)")]
-AuthorizedKeysCommand = Annotated[str | None, Meta(description="AuthorizedKeysCommand as written, or none")]
-AuthenticationMethods = Annotated[str | None, Meta(
-    description="AuthenticationMethods: any, or space-separated lists of comma-separated methods (split in "
-                "authentication_methods)")]
-PubkeyAcceptedAlgorithms = Annotated[str | None, Meta(
-    description="PubkeyAcceptedAlgorithms: the signature algorithms accepted for user keys, comma-separated")]
-CaSignatureAlgorithms = Annotated[str | None, Meta(
-    description="CASignatureAlgorithms: the algorithms a certificate authority may sign with, comma-separated")]
 ALLOW_USERS = "AllowUsers: user patterns allowed to log in ([]: anyone)"
 DENY_USERS = "DenyUsers: user patterns refused"
 ALLOW_GROUPS = "AllowGroups: group patterns allowed to log in ([]: any)"
 DENY_GROUPS = "DenyGroups: group patterns refused"
 
 
-class SshdSettings(Part, frozen=True, kw_only=True):
+class MatchableSettings(Part, frozen=True, kw_only=True):
+    """The settings a Match block may change, other than the Allow/Deny lists."""
+
+    passwordauthentication: Annotated[str | None, Meta(description="PasswordAuthentication: yes or no")]
+    kbdinteractiveauthentication: Annotated[str | None, Meta(
+        description="KbdInteractiveAuthentication (ChallengeResponseAuthentication): yes or no")]
+    pubkeyauthentication: Annotated[str | None, Meta(description="PubkeyAuthentication: yes or no")]
+    permitemptypasswords: Annotated[str | None, Meta(description="PermitEmptyPasswords: yes or no")]
+    hostbasedauthentication: Annotated[str | None, Meta(description="HostbasedAuthentication: yes or no")]
+    x11forwarding: Annotated[str | None, Meta(description="X11Forwarding: yes or no")]
+    allowagentforwarding: Annotated[str | None, Meta(description="AllowAgentForwarding: yes or no")]
+    permitrootlogin: Annotated[str | None, Meta(
+        description="PermitRootLogin: yes, no, without-password (prohibit-password) or forced-commands-only")]
+    allowtcpforwarding: Annotated[str | None, Meta(description="AllowTcpForwarding: yes, no, local or remote")]
+    gatewayports: Annotated[str | None, Meta(description="GatewayPorts: yes, no or clientspecified")]
+    ignorerhosts: Annotated[str | None, Meta(description="IgnoreRhosts: yes, no or shosts-only")]
+    maxauthtries: Annotated[str | None, Meta(description="MaxAuthTries: authentication attempts per connection")]
+    clientalivecountmax: Annotated[str | None, Meta(
+        description="ClientAliveCountMax: unanswered keepalives before disconnecting")]
+    clientaliveinterval: Annotated[str | None, Meta(description="ClientAliveInterval: seconds between keepalives (0: none)")]
+    loglevel: Annotated[str | None, Meta(
+        description="LogLevel: QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG, DEBUG2, DEBUG3")]
+    authorizedkeysfile: Annotated[str | None, Meta(
+        description="AuthorizedKeysFile: space-separated patterns (%h, %u, %U, %% not expanded)")]
+    authorizedkeyscommand: Annotated[str | None, Meta(description="AuthorizedKeysCommand as written, or none")]
+    authenticationmethods: Annotated[str | None, Meta(
+        description="AuthenticationMethods: any, or space-separated lists of comma-separated methods (split in "
+                    "authentication_methods)")]
+    pubkeyacceptedalgorithms: Annotated[str | None, Meta(
+        description="PubkeyAcceptedAlgorithms: the signature algorithms accepted for user keys, comma-separated")]
+    casignaturealgorithms: Annotated[str | None, Meta(
+        description="CASignatureAlgorithms: the algorithms a certificate authority may sign with, comma-separated")]
+
+
+class SshdSettings(MatchableSettings, frozen=True, kw_only=True):
     """sshd's effective settings for a connection no Match block selects, as `sshd -T` prints
     them (null: `sshd -T` did not print the setting)."""
 
     port: Annotated[tuple[str, ...], Meta(description="Port: every port sshd listens on")]
-    passwordauthentication: PasswordAuthentication
-    kbdinteractiveauthentication: KbdInteractiveAuthentication
-    pubkeyauthentication: PubkeyAuthentication
-    permitemptypasswords: PermitEmptyPasswords
-    hostbasedauthentication: HostbasedAuthentication
     usepam: Annotated[str | None, Meta(description="UsePAM: yes or no (keyboard-interactive asks PAM, hence for passwords)")]
-    x11forwarding: X11Forwarding
-    allowagentforwarding: AllowAgentForwarding
     strictmodes: Annotated[str | None, Meta(description="StrictModes: yes or no (sshd checks the modes of the user's files)")]
-    permitrootlogin: PermitRootLogin
-    allowtcpforwarding: AllowTcpForwarding
-    gatewayports: GatewayPorts
-    ignorerhosts: IgnoreRhosts
-    maxauthtries: MaxAuthTries
-    clientalivecountmax: ClientAliveCountMax
     logingracetime: Annotated[str | None, Meta(description="LoginGraceTime: seconds to authenticate (0: no limit)")]
-    clientaliveinterval: ClientAliveInterval
-    loglevel: LogLevel
-    authorizedkeysfile: AuthorizedKeysFile
-    authorizedkeyscommand: AuthorizedKeysCommand
-    authenticationmethods: AuthenticationMethods
     ciphers: Annotated[str | None, Meta(description="Ciphers, comma-separated (split in algorithms.ciphers)")]
     macs: Annotated[str | None, Meta(description="MACs, comma-separated (split in algorithms.macs)")]
     kexalgorithms: Annotated[str | None, Meta(description="KexAlgorithms, comma-separated (split in algorithms.kex)")]
     hostkeyalgorithms: Annotated[str | None, Meta(
         description="HostKeyAlgorithms, comma-separated (split in algorithms.host_keys)")]
-    pubkeyacceptedalgorithms: PubkeyAcceptedAlgorithms
-    casignaturealgorithms: CaSignatureAlgorithms
     allowusers: Annotated[tuple[str, ...], Meta(description=ALLOW_USERS)]
     denyusers: Annotated[tuple[str, ...], Meta(description=DENY_USERS)]
     allowgroups: Annotated[tuple[str, ...], Meta(description=ALLOW_GROUPS)]
     denygroups: Annotated[tuple[str, ...], Meta(description=DENY_GROUPS)]
 
 
-class SshdMatchSettings(Part, frozen=True, kw_only=True):
+class SshdMatchSettings(MatchableSettings, frozen=True, kw_only=True):
     """The settings one Match block's own lines set, as `sshd -T` would print them (null: the
     block does not set it). Only settings sshd allows in a Match block."""
 
-    passwordauthentication: PasswordAuthentication
-    kbdinteractiveauthentication: KbdInteractiveAuthentication
-    pubkeyauthentication: PubkeyAuthentication
-    permitemptypasswords: PermitEmptyPasswords
-    hostbasedauthentication: HostbasedAuthentication
-    x11forwarding: X11Forwarding
-    allowagentforwarding: AllowAgentForwarding
-    permitrootlogin: PermitRootLogin
-    allowtcpforwarding: AllowTcpForwarding
-    gatewayports: GatewayPorts
-    ignorerhosts: IgnoreRhosts
-    maxauthtries: MaxAuthTries
-    clientalivecountmax: ClientAliveCountMax
-    clientaliveinterval: ClientAliveInterval
-    loglevel: LogLevel
-    authorizedkeysfile: AuthorizedKeysFile
-    authorizedkeyscommand: AuthorizedKeysCommand
-    authenticationmethods: AuthenticationMethods
-    pubkeyacceptedalgorithms: PubkeyAcceptedAlgorithms
-    casignaturealgorithms: CaSignatureAlgorithms
     allowusers: Annotated[tuple[str, ...] | None, Meta(description=ALLOW_USERS)]
     denyusers: Annotated[tuple[str, ...] | None, Meta(description=DENY_USERS)]
     allowgroups: Annotated[tuple[str, ...] | None, Meta(description=ALLOW_GROUPS)]
