@@ -64,6 +64,8 @@ def _split(value: str | list[str] | None) -> tuple[str, ...]:
 
 
 def sshd_facts(sshd: facts.Sshd) -> ev.HostSshd:
+    """The settings come from the model as a map keyed by sshd's keywords, the names of the
+    settings types' fields: they are converted (each value's type checked), not copied one by one."""
     eff = sshd.effective
     effective = {k: eff.get(k) for k in MODELLED}
     for k in MODELLED:
