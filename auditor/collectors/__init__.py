@@ -32,6 +32,7 @@ COLLECTORS: Registry[Collector] = Registry("collector", "auditor.collectors.inte
     "sops": "auditor.collectors.sops:SopsCollector",
     "yubikey": "auditor.collectors.yubikey:YubiKeyCollector",
     "pki-inventory": "auditor.collectors.pki_inventory:PkiInventoryCollector",
+    "host": "auditor.collectors.host:HostCollector",
 }, error=lambda unknown: ConfigError(str(unknown)))
 """Every collector, by the `collector:` name an inventory gives it."""
 
