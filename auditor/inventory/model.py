@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.policy.owners import Ownership
 from auditor.urls import Credentials
 
 
@@ -52,6 +53,8 @@ class Target:
     policy_paths: tuple[Path, ...] = ()
     """The inventory's extra policy folders (e.g. a node's waivers)."""
     definition: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    ownership: Ownership | None = None
+    """Owners and times to fix the target sets (they win over its packs')."""
 
     def describe(self) -> dict[str, Any]:
         """What travels with the evidence: enough to evaluate it on another machine."""

@@ -15,6 +15,7 @@ from auditor.loader.schema import save_known_valid
 from auditor.loader.yamlfile import load_yaml
 from auditor.models import Severity, Waiver, canonical_json, sha256_hex
 from auditor.policy.checklist import Checklist, load_checklist
+from auditor.policy.owners import Owners, Ownership
 from auditor.policy.pack import PolicyPack, load_pack, waiver_expired
 from auditor.policy.rule import Rule, check_param_types, load_rule
 
@@ -41,6 +42,12 @@ class ResolvedPolicy:
     waivers: tuple[Waiver, ...]
     fail_on: Severity | None
     checklist: Checklist | None
+    ownerships: tuple[Ownership | None, ...] = ()
+    """Each pack's `ownership`, in the packs' order (`Owners.of` layers them)."""
+
+    def owners(self, target: Ownership | None = None) -> Owners:
+        """Who fixes which problem by when: the target's ownership, then the packs' (last first)."""
+        return Owners.of(target, self.ownerships)
 
     def active_waivers(self, now: dt.datetime) -> list[Waiver]:
         return [w for w in self.waivers if not waiver_expired(w, now)]
@@ -151,6 +158,8 @@ class Catalog:
         for i, w in enumerate(pack.waivers):
             if not any(_glob(r, w.rule) for r in self.rules):
                 raise doc.error(f"waiver for unknown rule {w.rule}", ("waivers", i, "rule"))
+        if pack.ownership:
+            pack.ownership.check((r.id, r.area, r.tags) for r in self.rules.values())
 
     @property
     def digest(self) -> str:
@@ -196,6 +205,7 @@ class Catalog:
             waivers=tuple(w for p in packs for w in p.waivers),
             fail_on=fail_on,
             checklist=self.checklists.get(checklist_id) if checklist_id else None,
+            ownerships=tuple(p.ownership for p in packs),
         )
 
 
