@@ -154,18 +154,9 @@ def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any
         from auditor.errors import ConfigError
 
         raise ConfigError(f"{args.format} output is binary: write it to a file with -o FILE")
+    if r.binary:  # PDF: Chromium takes seconds
+        from auditor.progress import Waiting
+
+        with Waiting(f"rendering the {args.format.upper()} report with Chromium"):
+            return r.document(result)
     return r.document(result)
-
-
-class StderrProgress:
-    """Progress of long work on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty() and not os.environ.get("AUDITOR_NO_PROGRESS")
-
-    def __call__(self, message: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r\033[K[{done}/{total}] {message}" + end)
-        sys.stderr.flush()

@@ -27,9 +27,10 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from auditor._scan import collect
     from auditor.exitcodes import ExitCode
+    from auditor.progress import Steps
 
     target = _common.load_inventory(args).target(args.target)
-    bundle = collect(target, progress=_common.StderrProgress())
+    bundle = collect(target, progress=Steps())
     _common.emit(bundle.to_json(), args.output)
     errors = bundle.errors
     print(
