@@ -2,6 +2,7 @@
 
 Variables a rule sees:
 - `evidence`: the data of one evidence record (mode `each`, and in filters);
+- `item`: one element of the list a rule iterates (`applies_to.each`; mode `item` here);
 - `items`: the list of data of every matching record (mode `all`);
 - `params`: the rule's parameters after policy overrides (bound per rule: the runtime holds
   every rule's params in `rule_params`, and each expression is compiled as
@@ -147,10 +148,13 @@ _COMMON = {
 
 @functools.cache
 def environment(mode: str) -> Any:
-    """The CEL environment for mode `each` (variable `evidence`) or `all` (variable `items`)."""
+    """The CEL environment for mode `each` (variable `evidence`), `item` (`evidence` and `item`,
+    for rules with applies_to.each) or `all` (variable `items`)."""
     variables = dict(_COMMON)
-    if mode == "each":
+    if mode in ("each", "item"):
         variables["evidence"] = T.DYN
+        if mode == "item":
+            variables["item"] = T.DYN
     elif mode == "all":
         variables["items"] = T.List(T.DYN)
     else:  # pragma: no cover - the schema allows only these two
@@ -234,10 +238,25 @@ class EvaluationError(Exception):
     """A CEL expression failed at run time (a missing field, a bad conversion)."""
 
 
+class LimitError(EvaluationError):
+    """Evaluation hit a resource limit of the CEL runtime (its iteration budget): the input is
+    too large to judge, which is an `error` on the record that holds it, never a pass."""
+
+
+_LIMITS = ("budget exceeded", "cost limit", "recursion", "max recursion", "exceeds the maximum")
+
+
+def _raise(text: str) -> EvaluationError:
+    message = _clean_runtime(text)
+    if any(k in message.lower() for k in _LIMITS):
+        return LimitError(f"resource limit: {message.removesuffix(' [INTERNAL]')}")
+    return EvaluationError(message)
+
+
 def to_python(value: Any) -> Any:
     """The plain Python value of a CEL result, raising EvaluationError for an error value."""
     if str(value.type()) == "ERROR":
-        raise EvaluationError(_clean_runtime(str(value.value())))
+        raise _raise(str(value.value()))
     return value.plain_value()
 
 
@@ -252,8 +271,8 @@ def _clean_runtime(text: str) -> str:
 def evaluate(expr: Expression, activation: Any) -> Any:
     try:
         result = expr.program.eval(activation)
-    except Exception as exc:  # runtime conversion errors surface as exceptions
-        raise EvaluationError(_clean_runtime(str(exc))) from None
+    except Exception as exc:  # runtime conversion errors and exhausted budgets surface as exceptions
+        raise _raise(str(exc)) from None
     return to_python(result)
 
 
@@ -265,13 +284,13 @@ def activation(
     target: Mapping[str, Any],
     now: dt.datetime,
 ) -> Any:
-    """Bindings for one evaluation: `value` is the evidence (each) or the items list (all)."""
-    variables = {
-        "evidence" if mode == "each" else "items": value,
-        "rule_params": rule_params,
-        "target": target,
-        "now": now,
-    }
+    """Bindings for one evaluation: `value` is the evidence (each), the items list (all), or
+    (mode item) a pair (evidence, item)."""
+    variables = {"rule_params": rule_params, "target": target, "now": now}
+    if mode == "item":
+        variables["evidence"], variables["item"] = value
+    else:
+        variables["evidence" if mode == "each" else "items"] = value
     try:
         return environment(mode).Activation(variables)
     except Exception as exc:

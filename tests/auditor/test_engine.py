@@ -102,8 +102,8 @@ def test_filter_and_nothing_matched(tmp_path: Path) -> None:
     result = evaluate_rules(pol, [rec(5), rec(500, "huge")], target=TARGET, now=NOW)
     assert statuses(result.findings) == [("T-001", "huge", "pass")]
     result = evaluate_rules(pol, [rec(5)], target=TARGET, now=NOW)
-    assert statuses(result.findings) == [("T-001", "node-1", "not-evaluated")]
-    assert "matched the rule's filter" in result.findings[0].message
+    assert statuses(result.findings) == [("T-001", "node-1", "not-applicable")]  # the subject does not exist
+    assert "in the rule's scope" in result.findings[0].message
 
 
 def test_mode_all(tmp_path: Path) -> None:
