@@ -204,7 +204,7 @@ class _RuleRun:
         def error(text: str, exc: EvaluationError | None = None) -> tuple[Finding, bool]:
             return self.finding(Status.ERROR, resource, text, records, key=key), isinstance(exc, LimitError)
 
-        if rule.error_when is not None and rule.error_message is not None:
+        if rule.each is None and rule.error_when is not None and rule.error_message is not None:
             try:
                 undecided = evaluate(rule.error_when, act)
             except EvaluationError as exc:
@@ -224,8 +224,10 @@ class _RuleRun:
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
 
-    def instances(self, record: Evidence, context: _Context) -> list[Finding]:
-        """The findings of a rule with applies_to.each on one record: one per instance."""
+    def instances(self, record: Evidence, act: Any, context: _Context) -> list[Finding]:
+        """The findings of a rule with applies_to.each on one record: one per instance, and one
+        for the record when it has none (or when its error_when holds: it cannot decide whether
+        there are others)."""
         rule = self.rule
         each = rule.each
         assert each is not None
@@ -234,6 +236,14 @@ class _RuleRun:
             items = items.get(name) if isinstance(items, dict) else None
         out: list[Finding] = []
         base = record_identity(record)
+        undecided: Finding | None = None
+        if rule.error_when is not None and rule.error_message is not None:
+            try:
+                if evaluate(rule.error_when, act) is True:
+                    undecided = self.finding(Status.ERROR, record.resource, rule.error_message.render(act), [record], key=base)
+            except EvaluationError as exc:
+                undecided = self.finding(Status.ERROR, record.resource, f"error_when could not be evaluated: {exc}",
+                                         [record], key=base)
         for index, item in enumerate(items if isinstance(items, list) else ()):
             key = (*base, *(identity(each.identified, item) if each.identified else (str(item),)))
             shown = label(each.identified, item, record.resource) if each.identified else f"{record.resource} {item}"
@@ -246,8 +256,11 @@ class _RuleRun:
                     continue
                 if keep is not True:
                     continue
-            out.append(self.judge(act, self.resource_of(act, shown), [record], key)[0])
-        if not out:
+            finding = self.judge(act, self.resource_of(act, shown), [record], key)[0]
+            out.append(dataclasses.replace(finding, pointer=f"/{'/'.join(each.path)}/{index}"))
+        if undecided is not None:
+            out.append(undecided)
+        elif not out:
             if rule.none == "pass":
                 out.append(self.finding(Status.PASS, record.resource, rule.title, [record], key=base))
             else:
@@ -326,7 +339,7 @@ def _evaluate_rule(
     if rule.mode == "each":
         for record, act in selected:
             if rule.each is not None:
-                out.extend(run.instances(record, context))
+                out.extend(run.instances(record, act, context))
             else:
                 out.append(run.judge(act, run.resource_of(act, record.resource), [record], record_identity(record))[0])
     elif not errors and good:

@@ -38,6 +38,12 @@ def _days(value: dt.timedelta) -> float:
     return value.total_seconds() / 86400.0
 
 
+def _whole_days(value: dt.timedelta) -> int:
+    from auditor.timeutil import whole_days
+
+    return whole_days(value)
+
+
 def _glob_match(text: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(text, pattern)
 
@@ -95,6 +101,13 @@ def _version_at_least(version: str, minimum: str) -> bool:
     return a + (0.0,) * (width - len(a)) >= b + (0.0,) * (width - len(b))
 
 
+def _secret_id(text: str) -> str:
+    """The fingerprint inside a redacted value (`hmac:…` of `SUAI…(hmac:…)`), or '' for text
+    that is not one: the same secret has the same fingerprint wherever it was found."""
+    start = text.rfind("…(")
+    return text[start + 2 : -1] if start >= 0 and text.endswith(")") else ""
+
+
 T = cel.Type
 
 
@@ -111,6 +124,8 @@ class Function:
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("days", (T.DURATION,), T.DOUBLE, _days, "days(duration) -> double: a duration in days"),
+    Function("wholeDays", (T.DURATION,), T.INT, _whole_days,
+             "wholeDays(duration) -> int: whole days, rounded down: how every message counts days (`expires in {wholeDays(timestamp(evidence.not_after) - now)} days`)"),
     Function("globMatch", (T.STRING, T.STRING), T.BOOL, _glob_match,
              "globMatch(text, pattern) -> bool: shell-style wildcard match (*, ?, [..])"),
     Function("dnsCovers", (T.STRING, T.STRING), T.BOOL, _dns_covers,
@@ -121,6 +136,8 @@ FUNCTIONS: tuple[Function, ...] = (
              "isLoopback(host) -> bool: localhost or a loopback address"),
     Function("versionAtLeast", (T.STRING, T.STRING), T.BOOL, _version_at_least,
              "versionAtLeast(version, minimum) -> bool: `latest` is newer than any; dotted numbers compare part by part (`v2.10.3` >= `2.9`)"),
+    Function("secretId", (T.STRING,), T.STRING, _secret_id,
+             "secretId(redacted) -> string: the fingerprint inside a redacted value (`hmac:…`), '' for other text; the same secret has the same one wherever it was found (correlation keys)"),
     Function("natsSubjectSubset", (T.STRING, T.STRING), T.BOOL, _nats_subset,
              "natsSubjectSubset(subject, pattern) -> bool: every subject `subject` matches is matched by the NATS pattern"),
 )

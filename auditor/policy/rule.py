@@ -44,7 +44,8 @@ class Rule:
     file: str
     line: int | None
     error_when: Expression | None = None
-    """True when a record cannot decide the rule: an `error` finding with `error_message`."""
+    """True when a record cannot decide the rule: an `error` finding with `error_message` (with
+    applies_to.each, evaluated once per record: its instances are still judged)."""
     error_message: Template | None = None
     definition: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The rule as written (for `rules show`, digests and documentation)."""
@@ -76,8 +77,9 @@ def load_rule(doc: Document) -> Rule:
     mode = applies.get("mode", "each")
     kind = applies["kind"]
     each = _each(doc, applies, mode, kind)
-    # with applies_to.each, everything but the record filter sees `item` as well
+    # with applies_to.each, everything but the record's filter and error_when sees `item` as well
     judged = "item" if each is not None else mode
+    record_mode = "each" if each is not None else mode
 
     def compile_field(key: tuple[str, ...], text: str, *, want_bool: bool = True, m: str = judged) -> Expression:
         return compile_expression(
@@ -93,29 +95,30 @@ def load_rule(doc: Document) -> Rule:
     flt = compile_field(("applies_to", "filter"), applies["filter"], m="each") if "filter" in applies else None
     where = compile_field(("applies_to", "where"), applies["where"]) if "where" in applies else None
     condition = compile_field(("condition",), raw["condition"])
-    error_when = compile_field(("error_when",), raw["error_when"]) if "error_when" in raw else None
+    error_when = compile_field(("error_when",), raw["error_when"], m=record_mode) if "error_when" in raw else None
     always_blocks = compile_field(("always_blocks",), raw["always_blocks"]) if "always_blocks" in raw else None
 
-    def template(name: str) -> Template | None:
+    def template(name: str, m: str = judged) -> Template | None:
         if name not in raw:
             return None
-        return compile_template(raw[name], mode=judged, file=file, line=doc.line_of((name,)), field=name, rule_id=rid)
+        return compile_template(raw[name], mode=m, file=file, line=doc.line_of((name,)), field=name, rule_id=rid)
 
     message = template("message")
     assert message is not None  # required by the schema
-    error_message, resource, correlation = template("error_message"), template("resource"), template("correlation")
+    error_message, resource, correlation = template("error_message", record_mode), template("resource"), template("correlation")
     params = dict(raw.get("params") or {})
     reads: list[Read] = [
         Read(key, expr, 0, m)
         for key, expr, m in ((("applies_to", "filter"), flt, "each"), (("applies_to", "where"), where, judged),
-                             (("condition",), condition, judged), (("error_when",), error_when, judged),
+                             (("condition",), condition, judged), (("error_when",), error_when, record_mode),
                              (("always_blocks",), always_blocks, judged))
         if expr is not None
     ]
     for name, tmpl in (("message", message), ("resource", resource), ("error_message", error_message),
                        ("correlation", correlation)):
         if tmpl is not None:
-            reads += [Read((name,), expr, offset, judged) for expr, offset in tmpl.expressions()]
+            m = record_mode if name == "error_message" else judged
+            reads += [Read((name,), expr, offset, m) for expr, offset in tmpl.expressions()]
     _check_contract(doc, kind, params, reads, each)
     references = {k: tuple(v) for k, v in raw["references"].items()}
     return Rule(
