@@ -54,6 +54,8 @@ class Embedded(Part, frozen=True, kw_only=True):
 
 class ConfigMapEntry(SecretPart, frozen=True, kw_only=True):
     SECRETS: ClassVar[tuple[str, ...]] = ("redacted",)
+    IDENTITY: ClassVar[tuple[str, ...]] = ("section", "key")
+    LABEL: ClassVar[str] = "{resource} {path}"
 
     key: str
     section: Literal["data", "binaryData"]
