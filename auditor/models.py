@@ -79,6 +79,13 @@ class Waiver:
         """How many instances the waiver covers: its ids, or its `instances`."""
         return len(self.findings) if self.findings else self.instances
 
+    def describe(self) -> str:
+        """What it covers, in one line: its finding ids, or its pattern and instances."""
+        if self.findings:
+            return ", ".join(self.findings)
+        count = "any number of instances" if self.instances is None else f"{self.instances} instance(s)"
+        return f"{self.rule} {self.resource} ({count})"
+
     def to_dict(self) -> dict[str, Any]:
         """The waiver as a findings document holds it."""
         out: dict[str, Any] = {

@@ -93,15 +93,14 @@ class TextRenderer(Renderer):
             out.append(self._c("bold", f"Exceeded waivers ({len(result.exceeded_waivers)}) — applied to none"))
             for xw in result.exceeded_waivers:
                 w = xw.waiver
-                out.append(f"  {w.rule} {w.resource}: covers {w.instances} instance(s), {len(xw.findings)} fail now "
-                           f"(approved by {w.approver}, policy {w.policy}); approve the new ones by id or widen it")
+                out.append(f"  {w.describe()}: {len(xw.findings)} fail now (approved by {w.approver}, policy "
+                           f"{w.policy}); approve them by id, or state the new number of instances")
         if result.expired_waivers:
             out.append("")
             out.append(self._c("bold", f"Expired waivers ({len(result.expired_waivers)}) — no longer applied"))
             for ew in result.expired_waivers:
                 w = ew.waiver
-                what = w.resource or ", ".join(w.findings)
-                out.append(f"  {w.rule} {what}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
+                out.append(f"  {w.describe()}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
         if result.collection_errors:
             out.append("")
             out.append(self._c("bold", f"Collection errors ({len(result.collection_errors)})"))
