@@ -59,9 +59,32 @@ def test_fail_on_threshold_changes_exit_code(tmp_path: Path) -> None:
         "    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
         "    sources:\n      - {collector: certificates, paths: [certs]}\n"
     )
+    # cim-production also requires endpoint, NATS, host... evidence: certificate files alone cannot
+    # make it READY, whatever the threshold
+    scan = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert scan.code == 4 and "Verdict: INCOMPLETE" in scan.out, scan.out
+    assert "no host.account" in scan.out
+    assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
+    # a pack whose rules all judge certificate files: the threshold alone decides
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies/files.yaml").write_text(FILES_PACK)
+    (tmp_path / "auditor.yaml").write_text(
+        (tmp_path / "auditor.yaml").read_text().replace("version: 1\n", "version: 1\npolicy_paths: [policies]\n")
+        .replace("policies: [cim-production]", "policies: [cert-files]")
+    )
     assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0  # default threshold: high
     assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
     assert run_cli("scan", "--target", "n", "--fail-on", "critical", cwd=tmp_path).code == 0
+
+
+FILES_PACK = """id: cert-files
+title: Certificate files only
+select:
+  - area: certificates
+exclude:
+  - {id: "CERT-01[5-9]"}
+  - {id: "CERT-02*"}
+"""
 
 
 def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
@@ -122,8 +145,9 @@ def test_local_auditor_yaml_is_found(tmp_path: Path, certs: object) -> None:
         "    sources:\n      - {collector: certificates, paths: [certs]}\n"
     )
     run = run_cli("scan", "--target", "node-1", "--format", "json", cwd=tmp_path)
-    assert run.code == 0, run.out + run.err
+    assert run.code == 4, run.out + run.err  # certificate files only: INCOMPLETE, never READY
     doc = json.loads(run.out)
+    assert doc["verdict"]["readiness"] == "incomplete" and "host.sshd" in doc["verdict"]["missing_evidence"]
     # the node has certificate files only: rules on other evidence are not evaluated, never passed
     from auditor.policy.catalog import Catalog
 
@@ -143,7 +167,9 @@ def test_missing_required_source_exits_3(tmp_path: Path) -> None:
     assert "Collection errors" in run.out and "nothing-here" in run.out
     optional = (tmp_path / "auditor.yaml").read_text().replace("paths: [nothing-here]", "paths: [nothing-here], required: false")
     (tmp_path / "auditor.yaml").write_text(optional)
-    assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0
+    # optional and absent: not exit 3, but nothing was judged: INCOMPLETE, not READY
+    run = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert run.code == 4 and "[optional]" in run.out and "Verdict: INCOMPLETE" in run.out, run.out
 
 
 @pytest.mark.parametrize(
