@@ -302,6 +302,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
     clean, refs, rule_unchanged = shared
     resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
     correlation = scrub(finding.correlation)
+    owner = scrub(finding.owner) if finding.owner else ""
     if message is not finding.title:  # a pass's message is its rule's title, scrubbed with the rule
         message = scrub(message)
     for record in evidence:
@@ -309,7 +310,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
             evidence = tuple(scrub(e) for e in evidence)
             break
     if rule_unchanged and finding.waiver is None and resource == finding.resource and message == finding.message \
-            and evidence == finding.evidence and correlation == finding.correlation:
+            and evidence == finding.evidence and correlation == finding.correlation and owner == finding.owner:
         return finding
     rule_id, title, area, pointer, remediation = clean
     return dataclasses.replace(
@@ -324,5 +325,6 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
         remediation=remediation,
         references=refs,
         correlation=correlation,
+        owner=owner,
         waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
     )

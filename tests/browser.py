@@ -30,7 +30,8 @@ FIRST_SCREEN = (1400, 900)
 
 # The text a reader sees without scrolling: every text node whose box lies (at least half) within
 # the viewport and that is rendered (not display:none, visibility:hidden or a collapsed
-# <details>), in document order, one line per block.
+# <details>), in document order, one line per block (text nodes of one block joined as written,
+# so a path split by <wbr> reads whole).
 VISIBLE_TEXT = """
 (() => {
   const out = [];
@@ -38,8 +39,8 @@ VISIBLE_TEXT = """
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   let last = null;
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.replace(/\\s+/g, ' ').trim();
-    if (!text) continue;
+    const text = node.textContent.replace(/\\s+/g, ' ');
+    if (!text.trim()) continue;
     const el = node.parentElement;
     if (!el || getComputedStyle(el).visibility !== 'visible' || !el.checkVisibility()) continue;
     const range = document.createRange();
@@ -47,11 +48,11 @@ VISIBLE_TEXT = """
     const rects = Array.from(range.getClientRects()).filter((r) => r.width > 0 && r.height > 0);
     const seen = rects.filter((r) => r.top + r.height / 2 < h && r.bottom > 0 && r.left < w && r.right > 0);
     if (!seen.length) continue;
-    const block = el.closest('p, li, tr, dd, dt, h1, h2, h3, h4, summary, div, section, header');
-    out.push((block === last ? ' ' : '\\n') + text);
+    const block = el.closest('p, li, td, th, dd, dt, h1, h2, h3, h4, summary, div, section, header, nav a');
+    out.push(block === last ? text : '\\n' + text);
     last = block;
   }
-  return out.join('').trim();
+  return out.join('').split('\\n').map((line) => line.replace(/ +/g, ' ').trim()).filter(Boolean).join('\\n');
 })()
 """
 

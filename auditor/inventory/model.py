@@ -66,6 +66,7 @@ class Target:
             "policies": list(self.policies),
             "names": list(self.names),
             "vars": dict(self.vars),
+            **({"ownership": self.definition["ownership"]} if "ownership" in self.definition else {}),
         }
 
 
