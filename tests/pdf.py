@@ -22,10 +22,11 @@ def pdf_pages(path: Path) -> int:
     return int(found.group(1))
 
 
-def pdf_text(path: Path, first: int = 1, last: int | None = None) -> str:
-    """The text of pages first..last (default: to the end), laid out as printed."""
+def pdf_text(path: Path, first: int = 1, last: int | None = None, *, raw: bool = False) -> str:
+    """The text of pages first..last (default: to the end): laid out as printed, or (raw) in the
+    order it was drawn, which keeps each table cell's lines together."""
     pages = ["-f", str(first)] + (["-l", str(last)] if last is not None else [])
-    return _run("pdftotext", "-layout", *pages, str(path), "-")
+    return _run("pdftotext", "-raw" if raw else "-layout", *pages, str(path), "-")
 
 
 def pdf_page_png(path: Path, page: int, out: Path, *, dpi: int = 80) -> Path:
