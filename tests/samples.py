@@ -72,7 +72,7 @@ def scan_excerpt(lines: list[str]) -> list[str]:
     """The header and verdict, then the first two entries of the first list of problems."""
     verdict = _until(lines, r"^Verdict")
     head = lines[: verdict + 1]
-    first_list = _until(lines, r"^(Problems|Failures|Blocking)\b.*\(\d+\)")
+    first_list = _until(lines, r"^(Problems|Failures|Blocking)\b.*\(\d+")
     if first_list == len(lines):
         return head
     return [*head, ELLIPSIS, *_entries(lines, first_list, 2), ELLIPSIS]
@@ -80,13 +80,27 @@ def scan_excerpt(lines: list[str]) -> list[str]:
 
 def scan_summary(lines: list[str]) -> list[str]:
     """Everything before the first list of findings: header, verdict and the count tables."""
-    end = _until(lines, r"^(Problems|Failures|Blocking)\b.*\(\d+\)")
+    end = _until(lines, r"^(Problems|Failures|Blocking)\b.*\(\d+")
     return [*lines[:end], *([ELLIPSIS] if end < len(lines) else [])]
+
+
+def first_problem(lines: list[str]) -> list[str]:
+    """The findings document's first problem, with its owner and due date, and its first rule hit."""
+    import json
+
+    doc = json.loads("\n".join(lines))
+    problem = doc["problems"][0]
+    hit = next(f for f in doc["findings"] if f["id"] == problem["findings"][0])
+    keys = ("id", "rule_id", "severity", "status", "resource", "message", "owner", "due")
+    shown = {"problems": [problem, ELLIPSIS], "findings": [ELLIPSIS, {k: hit[k] for k in keys if k in hit}, ELLIPSIS]}
+    return json.dumps(shown, indent=1, ensure_ascii=False).split("\n")
 
 
 SAMPLES = (
     Sample("scan", "README.md", ("scan", "--target", "cim-prod-001"), scan_excerpt),
     Sample("scan-summary", "docs/demo.md", ("scan", "--target", "cim-prod-001"), scan_summary),
+    Sample("json-problem", "docs/reports.md", ("scan", "--target", "cim-prod-001", "--format", "json"), first_problem,
+           shown="auditor scan --target cim-prod-001 --format json  # excerpt"),
 )
 
 _VOLATILE = (

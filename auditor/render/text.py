@@ -142,7 +142,14 @@ class TextRenderer(Renderer):
             lines.append(f"      {f.rule_id:<12} {f.severity.value.upper():<8}{where}  {self._c('dim', f.id)}")
             lines.extend(wrap.wrap(f.message))
         lines.extend(self._fix(p))
+        lines.extend(self._owner(problem.owner, problem.due))
         return lines
+
+    def _owner(self, owner: str, due: str) -> list[str]:
+        """`owner: TEAM · due DATE` (the packs' or the target's `ownership`), when there is one."""
+        if not owner and not due:
+            return []
+        return [self._c("dim", "      owner: " + " · due ".join(x for x in (owner or "unassigned", due) if x))]
 
     def _fix(self, f: Finding) -> list[str]:
         if not f.remediation:
@@ -160,6 +167,7 @@ class TextRenderer(Renderer):
         lines.extend(wrap.wrap(f.message))
         if f.status is Status.FAIL:
             lines.extend(self._fix(f))
+            lines.extend(self._owner(f.owner, f.due))
         if f.status is Status.WAIVED and f.waiver:
             w = f.waiver
             lines.append(f"      waived until {w.expires} by {w.approver}: {w.reason}")

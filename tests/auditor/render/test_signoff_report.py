@@ -80,7 +80,7 @@ def test_demo_pdf_page_one_decides(pdf: Path, scan: DemoScan, blocking: list[Pro
             assert whole_or_split_at_separators(hit.rule_id).search(one), hit.rule_id
     assert "Could not be evaluated" in one
     assert "1. Security checklist" in pdf_text(pdf, 2, 2, raw=True).splitlines()[:4]  # the checklist follows
-    picture = pdf_page_png(pdf, 1, shots / "report-pdf-page1.png", dpi=110)
+    picture = pdf_page_png(pdf, 1, shots / "report-pdf-page1.png", dpi=90)
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
