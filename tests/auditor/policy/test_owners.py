@@ -175,3 +175,29 @@ def test_load_ownership_absent_is_none(tmp_path: Path) -> None:
     path.write_text("id: p\n")
     assert load_ownership(load_yaml(path), ("ownership",)) is None
     assert not Owners.of(None, [None, None])
+
+
+def test_a_bundle_carries_the_targets_ownership_to_its_evaluation(tmp_path: Path) -> None:
+    """`collect` here, `evaluate` elsewhere: the failures still get the target's owners; a
+    bundle whose ownership was edited into nonsense is refused naming the field."""
+    import dataclasses
+
+    from auditor._scan import EvaluateOptions, collect, evaluate_bundle
+    from auditor.demo import demo_inventory
+    from auditor.evidence.bundle import Bundle
+    from auditor.models import Status
+
+    inventory = demo_inventory()
+    target = inventory.target("cim-prod-001")
+    only_certs = dataclasses.replace(target, sources=tuple(s for s in target.sources if s.collector == "certificates"))
+    bundle = collect(only_certs)
+    assert bundle.target["ownership"] == {"owners": [{"area": "host", "owner": "cim-001-site-operations"}]}
+    catalog = Catalog.load(inventory.rule_paths, inventory.policy_paths)
+    result = evaluate_bundle(bundle, EvaluateOptions(), catalog=catalog)
+    failures = [f for f in result.findings if f.status is Status.FAIL]
+    assert failures and {f.owner for f in failures} == {"pki-operations"}
+    assert all(f.due for f in failures) and not any(f.owner for f in result.findings if f.status is Status.PASS)
+    edited = Bundle.create({**bundle.target, "ownership": {"owners": [{"owner": "x"}]}}, bundle.created_at, bundle.records)
+    with pytest.raises(ConfigError) as caught:
+        evaluate_bundle(edited, EvaluateOptions(), catalog=catalog)
+    assert "field 'ownership.owners[0]'" in caught.value.diagnostics()
