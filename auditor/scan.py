@@ -7,9 +7,10 @@ does both. Nothing here prints: progress is reported through an optional callbac
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from auditor import __version__
 from auditor.collectors import run_collector
@@ -26,7 +27,14 @@ Progress = Callable[[str, int, int], None]
 
 
 def collect(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
-    """Run every evidence source of `target` and return the bundle of records."""
+    """Run every evidence source of `target` and return the bundle of records: here, or on the
+    target's machine over SSH when it names one (auditor.remote.ssh)."""
+    if target.ssh is not None:
+        from auditor.remote.ssh import collect_over_ssh
+
+        if progress:
+            progress(f"collecting over SSH from {target.ssh.destination}", 0, 1)
+        return collect_over_ssh(target)
     moment = now or utcnow()
     records: list[EvidenceRecord] = []
     total = len(target.sources)
@@ -52,21 +60,29 @@ class EvaluateOptions:
     policy_paths: Sequence[Path] = ()
 
 
-def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None) -> ScanResult:
+def evaluate_bundle(
+    bundle: Bundle,
+    options: EvaluateOptions | None = None,
+    *,
+    catalog: Catalog | None = None,
+    target: Mapping[str, Any] | None = None,
+) -> ScanResult:
     """The findings for `bundle`. Renderers and the history print and store its scrubbed form
-    (ScanResult.scrubbed); a caller that does both scrubs it first, so that is done once."""
+    (ScanResult.scrubbed); a caller that does both scrubs it first, so that is done once.
+    `target` is the description to judge it by (policies, names, vars; default the bundle's
+    own): a fleet worker uses its own inventory's, never what the node sent."""
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
-    refs = list(opts.policies) or list(bundle.target.get("policies", ()))
+    described = dict(bundle.target if target is None else target)
+    refs = list(opts.policies) or list(described.get("policies", ()))
     policy = cat.resolve(refs)
     now = (opts.now or utcnow()).astimezone(dt.UTC)
-    target = dict(bundle.target)
-    evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(target), now=now)
+    evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(described), now=now)
     return ScanResult(
         target={
-            "name": target.get("name", ""),
-            "environment": target.get("environment", ""),
-            "tags": list(target.get("tags", ())),
+            "name": described.get("name", ""),
+            "environment": described.get("environment", ""),
+            "tags": list(described.get("tags", ())),
             "policies": list(policy.packs),
         },
         policies=policy.packs,
