@@ -19,6 +19,7 @@ from auditor.cli import (
     history,
     nats,
     pki,
+    remote,
     report,
     rules,
     scan,
@@ -34,7 +35,7 @@ from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
-    secrets, yubikey,
+    secrets, yubikey, remote,
 )
 
 

@@ -1,0 +1,182 @@
+"""NATS connection settings shared by `auditor agent`, `worker`, `fleet` and `serve`.
+
+Authentication is a credentials file (`--nats-creds`, a user JWT and seed) or mutual TLS
+(`--nats-cert`, `--nats-key`, `--nats-ca`: a client certificate of the PKI's `nats-client`
+profile), or both. User and password may also sit in the URL; wherever a URL is shown (logs,
+errors, status) it is shown without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from auditor.errors import ConfigError
+
+SCHEMES = ("nats", "tls", "ws", "wss")
+CONNECT_TIMEOUT_SECONDS = 10
+MAX_RECONNECT_WAIT_SECONDS = 30
+
+
+def shown_url(url: str) -> str:
+    """`url` without user-info (user, password or token), fit to print."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit(parts._replace(netloc=f"{host}:{port}" if port else host))
+
+
+def add_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """--nats URL plus --nats-creds and the mTLS trio."""
+    parser.add_argument("--nats", metavar="URL", required=required,
+                        help="NATS server URL (nats:// or tls://; several separated by commas)")
+    parser.add_argument("--nats-creds", metavar="FILE", type=Path, help="NATS credentials file (.creds)")
+    parser.add_argument("--nats-cert", metavar="FILE", type=Path,
+                        help="client certificate for mutual TLS (PEM, with its intermediates; the PKI's nats-client profile)")
+    parser.add_argument("--nats-key", metavar="FILE", type=Path, help="the client certificate's private key (PEM)")
+    parser.add_argument("--nats-ca", metavar="FILE", type=Path, help="CA certificates the server's certificate chains to (PEM)")
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    servers: tuple[str, ...]
+    creds: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+    name: str = "auditor"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, *, name: str) -> NatsSettings:
+        return cls.make(args.nats, creds=args.nats_creds, cert=args.nats_cert, key=args.nats_key,
+                        ca=args.nats_ca, name=name)
+
+    @classmethod
+    def make(cls, url: str, *, creds: Path | None = None, cert: Path | None = None, key: Path | None = None,
+             ca: Path | None = None, name: str = "auditor") -> NatsSettings:
+        servers = tuple(u.strip() for u in url.split(",") if u.strip())
+        if not servers:
+            raise ConfigError("give a NATS server URL (nats://host:4222)", field="--nats")
+        for server in servers:
+            try:
+                scheme, host = urlsplit(server).scheme, urlsplit(server).hostname
+            except ValueError:
+                scheme, host = "", None
+            if scheme not in SCHEMES or not host:
+                raise ConfigError(f"'{shown_url(server)}' is not a NATS URL (nats://host:4222)", field="--nats")
+        if (cert is None) != (key is None):
+            raise ConfigError("mutual TLS needs both --nats-cert and --nats-key", field="--nats-cert")
+        for path, flag in ((creds, "--nats-creds"), (cert, "--nats-cert"), (key, "--nats-key"), (ca, "--nats-ca")):
+            if path is not None and not path.is_file():
+                raise ConfigError("no such file (a regular file is needed)", file=path, field=flag)
+        return cls(servers, creds, cert, key, ca, name)
+
+    @property
+    def shown(self) -> str:
+        return ",".join(shown_url(s) for s in self.servers)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.cert is not None or self.ca is not None or any(s.startswith(("tls://", "wss://")) for s in self.servers)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not self.uses_tls:
+            return None
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca) if self.ca else None)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"not usable as CA certificates: {getattr(exc, 'reason', None) or exc}",
+                              file=self.ca, field="--nats-ca") from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert is not None and self.key is not None:
+            try:
+                context.load_cert_chain(str(self.cert), str(self.key), password=_no_password)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                raise ConfigError(
+                    "the client certificate and key do not load together "
+                    f"({getattr(exc, 'reason', None) or type(exc).__name__}); the key must be unencrypted PEM",
+                    file=self.cert, field="--nats-cert",
+                ) from None
+        return context
+
+    def connect_options(self, *, reconnect: bool, log: logging.Logger | None = None) -> dict[str, Any]:
+        """Keyword arguments of nats.connect: reconnecting for ever (agents, workers) or failing
+        at once (one-shot commands); problems logged without the URL's user-info."""
+        options: dict[str, Any] = {
+            "servers": list(self.servers),
+            "name": self.name,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "allow_reconnect": reconnect,
+            "max_reconnect_attempts": -1 if reconnect else 0,
+            "reconnect_time_wait": 2,
+        }
+        if self.creds is not None:
+            options["user_credentials"] = str(self.creds)
+        context = self.tls_context()
+        if context is not None:
+            options["tls"] = context
+        shown = self.shown
+
+        async def on_error(exc: Exception) -> None:
+            if log is not None:
+                text = " ".join(str(exc).split())[:200]
+                for server in self.servers:
+                    text = text.replace(server, shown_url(server))
+                log.warning("nats %s: %s%s", shown, type(exc).__name__, f": {text}" if text else "")
+
+        async def on_disconnect() -> None:
+            if log is not None:
+                log.warning("disconnected from %s; reconnecting", shown)
+
+        async def on_reconnect() -> None:
+            if log is not None:
+                log.info("reconnected to %s", shown)
+
+        options["error_cb"] = on_error
+        options["disconnected_cb"] = on_disconnect
+        options["reconnected_cb"] = on_reconnect
+        return options
+
+    async def connect(self, *, reconnect: bool, log: logging.Logger | None = None) -> Any:
+        """A connected nats-py client (retrying until connected when `reconnect`)."""
+        import nats
+
+        return await nats.connect(**self.connect_options(reconnect=reconnect, log=log))
+
+
+async def close(nc: Any) -> None:
+    """Flush what was published (acknowledgements, events) and close, without waiting long."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.flush(), 5)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.close(), 5)
+
+
+def _no_password() -> bytes:
+    raise ValueError("the key is encrypted")
+
+
+def describe_error(exc: BaseException, settings: NatsSettings) -> str:
+    """One line for a NATS failure, without any URL's user-info."""
+    text = " ".join(str(exc).split())[:200]
+    for server in settings.servers:
+        text = text.replace(server, shown_url(server))
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+def servers_of(values: Sequence[str]) -> str:
+    return ",".join(shown_url(v) for v in values)
