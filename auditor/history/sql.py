@@ -119,6 +119,8 @@ class SQLStore(Store):
 
     def save_signed(self, result: ScanResult, *, origin: str, exit_code: int, provenance: Provenance) -> Outcome:
         p = provenance
+        if result.target.get("name") != p.target:
+            raise ValueError(f"a scan of '{result.target.get('name')}' with the provenance of '{p.target}'")
         with self._lock, self._transaction() as cur:
             # The head row of the target is taken first (in PostgreSQL the upsert locks it until
             # the commit), so two workers storing bundles of one target take turns.
