@@ -17,6 +17,7 @@ later one) and whatever the target's collectors call (docs/fleet.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import threading
@@ -102,13 +103,21 @@ class SshTransport:
         self.close()
 
     def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            self._loop.call_soon_threadsafe(conn.close)
+        conn, self._conn = self._conn, None
         if self._thread.is_alive():
+
+            async def shutdown() -> None:
+                if conn is not None:
+                    conn.close()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.wait_closed(), 5)
+                await asyncio.sleep(0.05)  # transports of a failed login finish closing
+
+            with contextlib.suppress(Exception):
+                self._call(shutdown(), 10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
-        if not self._loop.is_running():
+        if not self._loop.is_running() and not self._loop.is_closed():
             self._loop.close()
 
     async def _connect(self) -> Any:
