@@ -45,7 +45,13 @@ def _inventory(args: argparse.Namespace) -> tuple[Inventory, InventorySource]:
     return load_inventory(path), InventorySource(str(path.resolve()))
 
 
+def quiet_asyncio() -> None:
+    """asyncio's own warnings (e.g. about TLS connections closing) are not the user's business."""
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+
 def _logging(name: str) -> logging.Logger:
+    quiet_asyncio()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger(f"auditor.{name}")
@@ -85,6 +91,9 @@ def register(sub: Any) -> None:
     add_nats(a)
     a.add_argument("--key", metavar="FILE", type=Path, help="the node's signing key (default: the inventory's agent.key, else --nats-key)")
     a.add_argument("--cert", metavar="FILE", type=Path, help="its certificate, with intermediates (default: agent.certificate, else --nats-cert)")
+    a.add_argument("--chain", metavar="FILE", type=Path, action="append", default=[],
+                   help="intermediate certificates sent with each bundle; repeatable (default: the inventory's "
+                        "agent.chain; with the mTLS certificate, --nats-ca)")
     a.add_argument("--collect-timeout", metavar="DURATION", default="10m", help="time limit of one collection (default: 10m)")
     a.add_argument("--no-schedule", action="store_true", help="collect only on request, not on the target's schedules")
     a.set_defaults(handler=run_agent)
@@ -141,12 +150,12 @@ def _signer(args: argparse.Namespace, target: Target) -> Signer:
     if args.key or args.cert:
         if not (args.key and args.cert):
             raise ConfigError("give both --key and --cert", field="--key")
-        return Signer.load(args.key, args.cert)
+        return Signer.load(args.key, args.cert, args.chain)
     spec = target.agent
     if spec is not None and spec.key is not None and spec.certificate is not None:
-        return Signer.load(spec.key, spec.certificate, spec.chain)
+        return Signer.load(spec.key, spec.certificate, args.chain or spec.chain)
     if args.nats_key and args.nats_cert:
-        return Signer.load(args.nats_key, args.nats_cert)
+        return Signer.load(args.nats_key, args.nats_cert, args.chain or ([args.nats_ca] if args.nats_ca else []))
     raise ConfigError(
         "the agent signs every bundle: give --key and --cert, or the target's `agent: {key, certificate}` in the "
         "inventory, or the node's mTLS certificate (--nats-cert, --nats-key)", field="--key",
@@ -252,6 +261,8 @@ def run_collect(args: argparse.Namespace) -> int:
         raise ConfigError("must be between 0 and 86400 seconds", field="--wait")
     targets = _targets(args)
     settings = NatsSettings.from_args(args, name="auditor fleet collect")
+    settings.tls_context()
+    quiet_asyncio()
 
     def report(v: TargetVerdict) -> None:
         if args.format == "text":
@@ -276,6 +287,8 @@ def run_status(args: argparse.Namespace) -> int:
     from auditor.remote.control import FleetError, status
 
     settings = NatsSettings.from_args(args, name="auditor fleet status")
+    settings.tls_context()
+    quiet_asyncio()
     try:
         doc = asyncio.run(status(settings, listen=max(0.1, args.listen)))
     except FleetError as exc:

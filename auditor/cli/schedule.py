@@ -63,8 +63,9 @@ def register(sub: Any) -> None:
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
     s.add_argument("--threshold", choices=_common.SEVERITIES, help="a new failure at or above this is a regression (default: the policy's fail_on)")
-    s.add_argument("--nats", metavar="URL", help="publish regression events to this NATS server")
-    s.add_argument("--nats-creds", metavar="FILE", help="NATS credentials file (.creds)")
+    from auditor.remote.connection import add_options as add_nats
+
+    add_nats(s, required=False)
     s.add_argument("--webhook", metavar="URL", help="post regression events here (signed with $AUDITOR_WEBHOOK_SECRET if set)")
     s.set_defaults(handler=run_serve)
 
@@ -134,7 +135,6 @@ def run_export(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
-    from pathlib import Path
 
     from auditor.errors import ConfigError
     from auditor.models import Severity
@@ -161,7 +161,14 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     notifiers: list[Notifier] = []
     if args.nats:
-        notifiers.append(NatsNotifier(args.nats, creds=Path(args.nats_creds) if args.nats_creds else None))
+        from auditor.remote.connection import NatsSettings
+
+        settings = NatsSettings.from_args(args, name="auditor serve")
+        settings.tls_context()  # a certificate that does not load is a usage error now
+        notifiers.append(NatsNotifier(settings))
+        from auditor.cli.remote import quiet_asyncio
+
+        quiet_asyncio()
     if args.webhook:
         notifiers.append(WebhookNotifier(args.webhook))
     options = ServeOptions(

@@ -139,7 +139,9 @@ class Signer:
         if not public_equal(private.public_key(), certs[0].public_key()):
             raise ConfigError("the signing key does not belong to this certificate (the first one in the file)",
                               file=certificate)
-        return cls(private, tuple(certs))
+        # a root is never sent: the worker has its own
+        sent = [certs[0], *(c for c in certs[1:] if c.subject != c.issuer)]
+        return cls(private, tuple(dict.fromkeys(sent)))
 
     def sign(self, message: bytes) -> dict[str, str]:
         return {"keyid": key_id(self.chain[0]), "sig": _b64(sign_bytes(self.key, message))}

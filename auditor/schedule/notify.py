@@ -19,7 +19,6 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from auditor.errors import AuditorError, ConfigError
 from auditor.history.diff import ScanDiff
 from auditor.history.postgres import safe_url
 from auditor.models import Severity
+from auditor.remote.connection import NatsSettings, describe_error
 
 SUBJECT_PREFIX = "audit.findings"
 WEBHOOK_SECRET_ENV = "AUDITOR_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
@@ -84,32 +84,18 @@ class Notifier(abc.ABC):
 class NatsNotifier(Notifier):
     name = "nats"
 
-    def __init__(self, url: str, *, creds: Path | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
-        if not url.startswith(("nats://", "tls://", "ws://", "wss://")):
-            raise ConfigError(f"'{safe_url(url)}' is not a NATS URL (nats://host:4222)", field="--nats")
-        if creds is not None and not creds.is_file():
-            raise ConfigError("no such credentials file", file=creds, field="--nats-creds")
-        self.url = url
-        self.creds = creds
+    def __init__(self, settings: NatsSettings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.settings = settings
         self.timeout = timeout
 
     async def _publish(self, subject: str, payload: bytes) -> None:
         import nats
 
-        options: dict[str, Any] = {
-            "servers": [self.url],
-            "connect_timeout": self.timeout,
-            "allow_reconnect": False,
-            "max_reconnect_attempts": 0,
-            "name": "auditor serve",
-        }
-        if self.creds is not None:
-            options["user_credentials"] = str(self.creds)
-
-        async def quiet(_exc: Exception) -> None:  # errors are raised to us; nats-py would also log them
-            return None
-
-        nc = await nats.connect(error_cb=quiet, **options)
+        options = self.settings.connect_options(reconnect=False)
+        options.update(connect_timeout=self.timeout, error_cb=_quiet)  # errors are raised to us
+        for callback in ("disconnected_cb", "reconnected_cb"):
+            options.pop(callback, None)
+        nc = await nats.connect(**options)
         try:
             await nc.publish(subject, payload, headers={"Content-Type": "application/json"})
             await nc.flush(timeout=max(1, int(self.timeout)))
@@ -123,9 +109,12 @@ class NatsNotifier(Notifier):
             asyncio.run(asyncio.wait_for(self._publish(subject, payload), self.timeout * 2))
         except Exception as exc:
             raise NotifyError(
-                f"cannot publish on {subject} at {safe_url(self.url)}: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]}".replace(self.url, safe_url(self.url))
+                f"cannot publish on {subject} at {self.settings.shown}: {describe_error(exc, self.settings)}"
             ) from None
+
+
+async def _quiet(_exc: Exception) -> None:
+    return None
 
 
 class WebhookNotifier(Notifier):
