@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
     ex.add_argument("--namespace", default="auditor", help="Kubernetes namespace (default: auditor)")
     ex.add_argument("--configmap", default="auditor-inventory", help="Kubernetes ConfigMap holding auditor.yaml")
     ex.add_argument("--history-secret", default="auditor-history", help="Kubernetes Secret whose key `url` is the history's PostgreSQL URL")
+    fleet = ex.add_argument_group("the fleet's agent and worker units (systemd, NixOS; see docs/fleet.md)")
+    fleet.add_argument("--nats", metavar="URL", help="the fleet's NATS URL, without user or password (else AUDITOR_NATS in /etc/auditor/fleet.env)")
+    for option, what in (("--nats-creds", "credentials file"), ("--nats-cert", "client certificate"),
+                         ("--nats-key", "client key"), ("--nats-ca", "CA certificates")):
+        fleet.add_argument(option, metavar="PATH", help=f"the {what} on the host (passed with LoadCredential=)")
+    fleet.add_argument("--worker-concurrency", type=int, default=2, metavar="N", help="the worker's --concurrency (default: 2)")
     ex.set_defaults(handler=run_export)
 
     s = sub.add_parser(
@@ -123,6 +129,11 @@ def run_export(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         configmap=args.configmap,
         history_secret=args.history_secret,
+        nats=args.nats,
+        nats_files=tuple((option, str(Path(value).resolve())) for option, value in (
+            ("--nats-creds", args.nats_creds), ("--nats-cert", args.nats_cert), ("--nats-key", args.nats_key),
+            ("--nats-ca", args.nats_ca)) if value),
+        worker_concurrency=args.worker_concurrency,
     )
     files = export(args.kind, plan(inventory), opts)
     if args.kind == "kubernetes" and not image_pinned(opts.image):

@@ -12,8 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,15 +39,32 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{host}:{port}" if port else host))
 
 
+ENVIRONMENT = {"--nats": "AUDITOR_NATS", "--nats-creds": "AUDITOR_NATS_CREDS", "--nats-cert": "AUDITOR_NATS_CERT",
+               "--nats-key": "AUDITOR_NATS_KEY", "--nats-ca": "AUDITOR_NATS_CA"}
+"""Each option's default comes from this variable (how the exported systemd units pass them)."""
+
+
 def add_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """--nats URL plus --nats-creds and the mTLS trio."""
-    parser.add_argument("--nats", metavar="URL", required=required,
-                        help="NATS server URL (nats:// or tls://; several separated by commas)")
-    parser.add_argument("--nats-creds", metavar="FILE", type=Path, help="NATS credentials file (.creds)")
-    parser.add_argument("--nats-cert", metavar="FILE", type=Path,
-                        help="client certificate for mutual TLS (PEM, with its intermediates; the PKI's nats-client profile)")
-    parser.add_argument("--nats-key", metavar="FILE", type=Path, help="the client certificate's private key (PEM)")
-    parser.add_argument("--nats-ca", metavar="FILE", type=Path, help="CA certificates the server's certificate chains to (PEM)")
+    """--nats URL plus --nats-creds and the mTLS trio; each defaults to its AUDITOR_NATS* variable."""
+
+    def env(option: str) -> str | None:
+        return os.environ.get(ENVIRONMENT[option]) or None
+
+    def path(option: str) -> Path | None:
+        value = env(option)
+        return Path(value) if value else None
+
+    parser.add_argument("--nats", metavar="URL", required=required and env("--nats") is None, default=env("--nats"),
+                        help="NATS server URL (nats:// or tls://; several separated by commas; default $AUDITOR_NATS)")
+    parser.add_argument("--nats-creds", metavar="FILE", type=Path, default=path("--nats-creds"),
+                        help="NATS credentials file (.creds; default $AUDITOR_NATS_CREDS)")
+    parser.add_argument("--nats-cert", metavar="FILE", type=Path, default=path("--nats-cert"),
+                        help="client certificate for mutual TLS (PEM, with its intermediates; the PKI's nats-client "
+                             "profile; default $AUDITOR_NATS_CERT)")
+    parser.add_argument("--nats-key", metavar="FILE", type=Path, default=path("--nats-key"),
+                        help="the client certificate's private key (PEM; default $AUDITOR_NATS_KEY)")
+    parser.add_argument("--nats-ca", metavar="FILE", type=Path, default=path("--nats-ca"),
+                        help="CA certificates the server's certificate chains to (PEM; default $AUDITOR_NATS_CA)")
 
 
 @dataclass(frozen=True)
@@ -120,8 +137,10 @@ class NatsSettings:
             "name": self.name,
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "allow_reconnect": reconnect,
-            "max_reconnect_attempts": -1 if reconnect else 0,
-            "reconnect_time_wait": 2,
+            # nats-py: -1 retries for ever; 0 would too (it never gives up on a server), so a
+            # one-shot command allows one more attempt and then fails
+            "max_reconnect_attempts": -1 if reconnect else 1,
+            "reconnect_time_wait": 2 if reconnect else 0.2,
         }
         if self.creds is not None:
             options["user_credentials"] = str(self.creds)
@@ -151,10 +170,30 @@ class NatsSettings:
         return options
 
     async def connect(self, *, reconnect: bool, log: logging.Logger | None = None) -> Any:
-        """A connected nats-py client (retrying until connected when `reconnect`)."""
-        import nats
+        """A connected nats-py client (retrying until connected when `reconnect`); else
+        Unreachable saying what the last attempt met (refused, TLS, authorization)."""
+        from nats.aio.client import Client
 
-        return await nats.connect(**self.connect_options(reconnect=reconnect, log=log))
+        options = self.connect_options(reconnect=reconnect, log=log)
+        seen: list[Exception] = []
+        report = options["error_cb"]
+
+        async def on_error(exc: Exception) -> None:
+            seen.append(exc)
+            await report(exc)
+
+        options["error_cb"] = on_error
+        nc = Client()
+        try:
+            await nc.connect(**options)
+        except Exception as exc:
+            cause = seen[-1] if seen and type(exc).__name__ == "NoServersError" else exc
+            raise Unreachable(describe_error(cause, self)) from None
+        return nc
+
+
+class Unreachable(Exception):
+    """No NATS server of the settings could be connected to; the message says why (no secret)."""
 
 
 async def close(nc: Any) -> None:
@@ -171,12 +210,10 @@ def _no_password() -> bytes:
 
 def describe_error(exc: BaseException, settings: NatsSettings) -> str:
     """One line for a NATS failure, without any URL's user-info."""
+    if isinstance(exc, Unreachable):
+        return str(exc)
     text = " ".join(str(exc).split())[:200]
     for server in settings.servers:
         text = text.replace(server, shown_url(server))
     name = type(exc).__name__
     return f"{name}: {text}" if text and text != name else name
-
-
-def servers_of(values: Sequence[str]) -> str:
-    return ",".join(shown_url(v) for v in values)

@@ -49,6 +49,11 @@ class ExportOptions:
     """ConfigMap holding auditor.yaml, mounted at /etc/auditor."""
     history_secret: str = "auditor-history"  # noqa: S105 - a Secret's name, not a secret
     """Secret whose key `url` is the PostgreSQL URL of the shared history."""
+    nats: str | None = None
+    """The fleet's NATS URL for the agent and worker units (no user-info: that is a secret)."""
+    nats_files: tuple[tuple[str, str], ...] = ()
+    """(option, path on the host) for --nats-creds, --nats-cert, --nats-key, --nats-ca."""
+    worker_concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,24 @@ def service_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str |
             "AUDITOR_NO_PROGRESS=1",
         ],
         "EnvironmentFile": "-/etc/auditor/auditor.env",
+        **sandbox(read_everything=True),
+        "Nice": "10",
+        "IOSchedulingClass": "idle",
+    }
+
+
+def sandbox(*, read_everything: bool) -> dict[str, str | list[str]]:
+    """The hardening every auditor unit shares: a dynamic user writing only its state and cache
+    folders; `read_everything` (scans, agents) adds CAP_DAC_READ_SEARCH to read what it audits."""
+    capability = "CAP_DAC_READ_SEARCH" if read_everything else ""
+    return {
         "DynamicUser": "yes",
         "StateDirectory": "auditor",
         "StateDirectoryMode": "0700",
         "CacheDirectory": "auditor",
         "UMask": "0077",
-        "AmbientCapabilities": "CAP_DAC_READ_SEARCH",
-        "CapabilityBoundingSet": "CAP_DAC_READ_SEARCH",
+        "AmbientCapabilities": capability,
+        "CapabilityBoundingSet": capability,
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
         "ProtectHome": "read-only",
@@ -121,8 +137,6 @@ def service_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str |
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
         "LockPersonality": "yes",
         "SystemCallFilter": "@system-service",
-        "Nice": "10",
-        "IOSchedulingClass": "idle",
     }
 
 
@@ -347,11 +361,15 @@ FORMATS = {"systemd": systemd_units, "nixos": nixos_module, "kubernetes": kubern
 
 
 def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
+    """The schedules' files; for systemd and NixOS also the fleet's agent and worker (fleetunits)."""
+    from auditor.schedule import fleetunits
+
     if not schedules:
         raise ConfigError(
             "the inventory has no schedules: give a target a `schedule` or add a `schedules` list"
         )
-    return FORMATS[kind](schedules, opts)
+    extra = {"systemd": fleetunits.systemd_units, "nixos": fleetunits.nixos_module}.get(kind)
+    return FORMATS[kind](schedules, opts) + (extra(opts) if extra else [])
 
 
 def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = False) -> list[Written]:
