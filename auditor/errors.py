@@ -22,7 +22,7 @@ class AuditorError(Exception):
 
 
 class LocatedError(AuditorError):
-    """An error in a file, optionally at a line (1-based) and a field (a dotted path)."""
+    """An error in a file, optionally at a line and column (1-based) and a field (a dotted path)."""
 
     def __init__(
         self,
@@ -31,17 +31,21 @@ class LocatedError(AuditorError):
         file: str | Path | None = None,
         line: int | None = None,
         field: str | None = None,
+        column: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.file = str(file) if file is not None else None
         self.line = line
         self.field = field
+        self.column = column
 
     def location(self) -> str:
         where = self.file or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
         return where
 
     def diagnostics(self) -> str:

@@ -8,7 +8,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.evidence.record import Failure
 
 
 class Severity(enum.Enum):
@@ -58,73 +61,6 @@ def canonical_json(value: Any) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class EvidenceRecord:
-    """One typed piece of evidence, or the error met while trying to collect it.
-
-    `data` follows the JSON Schema of `kind` (see auditor/schemas/evidence/). An error record
-    has `data` None and `error` set: the collector could not read `source`.
-    """
-
-    kind: str
-    source: str
-    resource: str
-    collected_at: str
-    data: Mapping[str, Any] | None = None
-    error: str | None = None
-    required: bool = True
-    id: str = field(default="")
-
-    def __post_init__(self) -> None:
-        if (self.data is None) == (self.error is None):
-            raise ValueError("an evidence record has either data or an error, not both")
-        if not self.id:
-            object.__setattr__(self, "id", self.compute_id())
-
-    def compute_id(self) -> str:
-        """A stable identifier: the hash of what the record says, not of when it was said."""
-        body = {
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "data": self.data,
-            "error": self.error,
-        }
-        return "ev-" + sha256_hex(canonical_json(body))[:16]
-
-    @property
-    def is_error(self) -> bool:
-        return self.error is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "collected_at": self.collected_at,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-            out["required"] = self.required
-        else:
-            out["data"] = self.data
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> EvidenceRecord:
-        return cls(
-            kind=raw["kind"],
-            source=raw["source"],
-            resource=raw["resource"],
-            collected_at=raw["collected_at"],
-            data=raw.get("data"),
-            error=raw.get("error"),
-            required=bool(raw.get("required", True)),
-            id=raw.get("id", ""),
-        )
 
 
 @dataclass(frozen=True)
@@ -394,7 +330,8 @@ class ScanResult:
     """{"name", "version", "rules_digest"}: what evaluated the evidence."""
     bundle_digest: str
     findings: tuple[Finding, ...]
-    collection_errors: tuple[EvidenceRecord, ...] = ()
+    collection_errors: tuple[Failure, ...] = ()
+    """The evidence sources (or parts of them) that could not be collected."""
     expired_waivers: tuple[ExpiredWaiver, ...] = ()
     fail_on: Severity = Severity.HIGH
     checklist: Checklist | None = None
@@ -457,6 +394,8 @@ class ScanResult:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ScanResult:
+        from auditor.evidence.record import Failure
+
         return cls(
             target=raw["target"],
             policies=tuple(raw.get("policies", ())),
@@ -465,7 +404,7 @@ class ScanResult:
             bundle_digest=raw.get("bundle_digest", ""),
             findings=tuple(Finding.from_dict(f) for f in raw["findings"]),
             collection_errors=tuple(
-                EvidenceRecord.from_dict(r) for r in raw.get("collection_errors", ())
+                Failure.from_dict(r) for r in raw.get("collection_errors", ())
             ),
             expired_waivers=tuple(
                 ExpiredWaiver(Waiver.from_dict(w)) for w in raw.get("expired_waivers", ())

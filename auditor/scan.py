@@ -17,8 +17,9 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
+from auditor.evidence.record import Record
 from auditor.inventory.model import Target, cel_target_view
-from auditor.models import EvidenceRecord, ExpiredWaiver, RuleInfo, ScanResult, Severity
+from auditor.models import ExpiredWaiver, RuleInfo, ScanResult, Severity
 from auditor.policy.catalog import Catalog
 from auditor.timeutil import rfc3339, utcnow
 
@@ -36,7 +37,7 @@ def collect(target: Target, *, now: dt.datetime | None = None, progress: Progres
             progress(f"collecting over SSH from {target.ssh.destination}", 0, 1)
         return collect_over_ssh(target)
     moment = now or utcnow()
-    records: list[EvidenceRecord] = []
+    records: list[Record] = []
     total = len(target.sources)
     for i, source in enumerate(target.sources):
         if progress:

@@ -85,4 +85,4 @@ def export_nats(ca: CA, node: str, out_dir: Path, *, key_file: Path | None = Non
 def _ekus(entry: Entry) -> list[str]:
     from pki.facts import certificate_facts
 
-    return list(certificate_facts(entry.certificate())["extended_key_usage"])
+    return list(certificate_facts(entry.certificate()).extended_key_usage)

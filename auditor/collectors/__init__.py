@@ -1,8 +1,9 @@
 """Collectors: the registry of evidence sources, loaded lazily so the CLI starts fast.
 
 To add a collector: write a module with a :class:`Collector` subclass, add it to
-:data:`REGISTRY`, add `auditor/schemas/collectors/<name>.schema.json` for its options and
-`auditor/schemas/evidence/<kind>.schema.json` for each kind it yields.
+:data:`REGISTRY`, add `auditor/schemas/collectors/<name>.schema.json` for its options, and
+define each kind it yields in :mod:`auditor.evidence.kinds` (then run
+`python -m auditor.evidence.generate` for its published schema and the reference docs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from auditor.collectors.interface import CollectContext, Collector
-    from auditor.models import EvidenceRecord
+    from auditor.evidence.record import Record
 
 REGISTRY: dict[str, str] = {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
@@ -46,7 +47,7 @@ def collector_class(name: str) -> type[Collector]:
     return cls
 
 
-def run_collector(context: CollectContext) -> Iterator[EvidenceRecord]:
+def run_collector(context: CollectContext) -> Iterator[Record]:
     """Run one source's collector; an unexpected failure becomes an error record, not a crash."""
     cls = collector_class(context.source.collector)
     kind = cls.kinds[0]

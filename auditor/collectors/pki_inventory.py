@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.pki import PkiCa, PkiCertificate
+from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 from pki import log as issuance_log
 from pki.ca import CA, CACert
@@ -34,6 +35,11 @@ from pki.inventory import Inventory, serial_hex
 CA_KIND, CERT_KIND = "pki.ca", "pki.certificate"
 
 
+_STATUS: dict[str, Literal["valid", "revoked", "superseded"]] = {
+    "valid": "valid", "revoked": "revoked", "superseded": "superseded"}
+_STATE: dict[str, Literal["valid", "expired", "revoked", "superseded"]] = {**_STATUS, "expired": "expired"}
+
+
 def _days(delta: dt.timedelta) -> float:
     return round(delta.total_seconds() / 86400, 3)
 
@@ -42,7 +48,7 @@ class PkiInventoryCollector(Collector):
     name = "pki-inventory"
     kinds = (CA_KIND, CERT_KIND)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         deployed: dict[tuple[str, str], list[str]] = {}
         for path in ctx.source.path_option(ctx.root, "deployed"):
@@ -60,7 +66,7 @@ class PkiInventoryCollector(Collector):
             except PKIError as exc:
                 yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
 
-    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[EvidenceRecord]:
+    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(folder)
         ca = CA.open(folder)
@@ -73,20 +79,25 @@ class PkiInventoryCollector(Collector):
         valid_key_types: dict[str, int] = {}
         records = []
         for entry in entries:
-            data = entry.summary(now)
-            counts[data["state"]] += 1
-            if data["state"] == "valid":
+            state = entry.state(now)
+            counts[state] += 1
+            if state == "valid":
                 valid_key_types[entry.key_type] = valid_key_types.get(entry.key_type, 0) + 1
-            data.update({
-                "ca": ca.name,
-                "days_left": _days(dt.datetime.fromisoformat(entry.not_after.replace("Z", "+00:00")) - now),
-                "reused_key": (fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
-                "deployed": sorted(deployed.get((entry.issuer, entry.serial), [])),
-            })
-            records.append(ctx.record(CERT_KIND, f"{shown}#{entry.serial}", data))
+            data = PkiCertificate(
+                serial=entry.serial, node=entry.node, profile=entry.profile, subject=entry.subject,
+                sans={k: tuple(v) for k, v in entry.sans.items()}, issuer=entry.issuer,
+                issuer_serial=entry.issuer_serial, not_before=entry.not_before, not_after=entry.not_after,
+                key_type=entry.key_type, key_fingerprint=entry.key_fingerprint, status=_STATUS[entry.status],
+                state=_STATE[state], revocation_reason=entry.revocation_reason, revoked_at=entry.revoked_at,
+                issued_at=entry.issued_at, replaces=entry.replaces, ca=ca.name,
+                days_left=_days(dt.datetime.fromisoformat(entry.not_after.replace("Z", "+00:00")) - now),
+                reused_key=(fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
+                deployed=tuple(sorted(deployed.get((entry.issuer, entry.serial), []))),
+            )
+            records.append(ctx.record(f"{shown}#{entry.serial}", data))
         report = issuance_log.verify(folder / "log.jsonl", expected_count=int(log_count) if log_count else 0,
                                      expected_head=log_head, issued_serials=set(fingerprints))
-        yield ctx.record(CA_KIND, shown, {
+        yield ctx.adapt(shown, PkiCa, {
             "folder": shown,
             "name": ca.name,
             "root": self._ca_cert(ca, ca.root),

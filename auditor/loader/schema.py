@@ -108,6 +108,15 @@ def _known_valid(name: str) -> ValidDocuments:
     return known
 
 
+def known_valid(name: str, key: Any) -> ValidDocuments:
+    """The cache of documents that passed check `name`, valid while `key` (the check's
+    definition, JSON-like) is unchanged; saved with the schema caches."""
+    from auditor.cache import ValidDocuments
+
+    known = ValidDocuments({"check": name, "key": key})
+    return _KNOWN_VALID.setdefault(f"{name}/{known.key}", known)
+
+
 @atexit.register
 def save_known_valid() -> None:
     """Write what this process learnt about valid documents to the cache (also done at exit)."""

@@ -15,8 +15,9 @@ import pytest
 
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
-from auditor.models import EvidenceRecord, Status
+from auditor.models import Status
 from auditor.policy.catalog import Catalog, ResolvedPolicy
+from tests.collecting import evidence
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "vars": {}}
@@ -36,7 +37,7 @@ def judge(rule_id: str, kind: str, data: dict[str, Any]) -> Status:
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
     assert only.rules, f"{rule_id} is not in cim-production"
-    record = EvidenceRecord(kind=kind, source="s", resource="r", collected_at="2026-11-23T12:00:00Z", data=data)
+    record = evidence(kind, data)
     (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
     assert finding.status in (Status.PASS, Status.FAIL), finding.message
     return finding.status
@@ -225,7 +226,6 @@ def test_every_new_rule_has_a_case() -> None:
 def test_unknown_audit_devices_are_an_error_not_a_pass() -> None:
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "VAULT-002"), waivers=())
-    record = EvidenceRecord(kind="vault.server", source="s", resource="r", collected_at="2026-11-23T12:00:00Z",
-                            data=vault_server(audit_devices=None, unreadable=["sys/audit: permission denied"]))
+    record = evidence("vault.server", vault_server(audit_devices=None, unreadable=["sys/audit: permission denied"]))
     (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
     assert finding.status is Status.ERROR

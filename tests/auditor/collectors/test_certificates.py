@@ -10,14 +10,15 @@ import pytest
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from tests.certs import CertFactory, write
+from tests.collecting import plain_of
 
 NOW = dt.datetime.now(dt.UTC)
 
 
-def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) -> list[Record]:
     source = SourceSpec("certificates", "certs", True, {"paths": paths, **options})
     target = Target(
         name="t", environment="test", policies=("p",), sources=(source,), root=root,
@@ -25,12 +26,12 @@ def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) ->
     )
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], r.resource
     return records
 
 
-def by_resource(records: list[EvidenceRecord]) -> dict[str, EvidenceRecord]:
+def by_resource(records: list[Record]) -> dict[str, Record]:
     return {r.resource: r for r in records}
 
 
@@ -44,12 +45,12 @@ def test_folder_of_bundles_with_chain(certs: CertFactory, tmp_path: Path) -> Non
     write(tmp_path / "certs/key.pem", leaf.key_pem())  # a .pem holding only a key: skipped
     records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
     assert set(records) == {"certs/node.pem", "certs/chain.pem#0", "certs/chain.pem#1"}
-    node = records["certs/node.pem"].data
+    node = plain_of(records["certs/node.pem"])
     assert node is not None
     assert node["chain"]["status"] == "valid"
     assert node["chain"]["path"] == ["CN=node", "CN=Test Intermediate CA", "CN=Test Root CA"]
-    anchor = records["certs/chain.pem#1"].data
-    assert anchor is not None and anchor["chain"]["is_anchor"] is True
+    anchor = plain_of(records["certs/chain.pem#1"])
+    assert anchor["chain"]["is_anchor"] is True
 
 
 def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) -> None:
@@ -57,18 +58,18 @@ def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) ->
     leaf = certs.issue("node", issuer=inter)
     write(tmp_path / "node.pem", leaf.pem())
     (rec,) = collect(tmp_path, ["node.pem"], [])
-    assert rec.data is not None and rec.data["chain"]["status"] == "no-anchors"
+    assert isinstance(rec, Evidence) and rec.plain["chain"]["status"] == "no-anchors"
     other_root, _ = certs.chain()
     write(tmp_path / "other.pem", other_root.pem())
     (rec,) = collect(tmp_path, ["node.pem"], ["other.pem"])
-    assert rec.data is not None and rec.data["chain"]["status"] == "invalid"
+    assert isinstance(rec, Evidence) and rec.plain["chain"]["status"] == "invalid"
 
 
 def test_der_file(certs: CertFactory, tmp_path: Path) -> None:
     root, _ = certs.chain()
     write(tmp_path / "root.der", root.der())
     (rec,) = collect(tmp_path, ["root.der"], ["root.der"])
-    assert rec.data is not None and rec.data["encoding"] == "der" and rec.data["chain"]["status"] == "valid"
+    assert isinstance(rec, Evidence) and rec.plain["encoding"] == "der" and rec.plain["chain"]["status"] == "valid"
 
 
 def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path) -> None:
@@ -78,14 +79,14 @@ def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path
     write(tmp_path / "ok.pem", root.pem())
     (tmp_path / "empty").mkdir()
     records = collect(tmp_path, ["random.pem", "trunc.pem", "missing.pem", "empty", "ok.pem"], ["nope.pem"])
-    errors = {r.resource: r.error for r in records if r.is_error}
+    errors = {r.resource: r.error for r in records if isinstance(r, Failure)}
     assert "no such file" in (errors["trust anchor nope.pem"] or "")
     assert "neither PEM nor" in (errors["random.pem"] or "")
     assert "truncated" in (errors["trunc.pem"] or "")
     assert "no such file" in (errors["missing.pem"] or "")
     assert "no certificate files" in (errors["empty"] or "")
-    assert [r.resource for r in records if not r.is_error] == ["ok.pem"]
-    assert all(r.required for r in records if r.is_error)
+    assert [r.resource for r in records if not isinstance(r, Failure)] == ["ok.pem"]
+    assert all(r.required for r in records if isinstance(r, Failure))
 
 
 def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +96,7 @@ def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     write(tmp_path / "big.pem", b"x" * 5000)
     monkeypatch.setattr("auditor.collectors.certificates.read_bounded", lambda p: files.read_bounded(p, 1000))
     (rec,) = collect(tmp_path, ["big.pem"], [])
-    assert rec.is_error and "limit" in (rec.error or "")
+    assert isinstance(rec, Failure) and "limit" in (rec.error or "")
 
 
 def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +109,7 @@ def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr("auditor.collectors.certificates.read_bounded", denied)
     (rec,) = collect(tmp_path, ["locked.pem"], [])
-    assert rec.is_error and "permission denied" in (rec.error or "")
+    assert isinstance(rec, Failure) and "permission denied" in (rec.error or "")
 
 
 def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +120,7 @@ def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(CertificatesCollector, "collect", boom)
     (rec,) = collect(tmp_path, ["x.pem"], [])
-    assert rec.is_error and "RuntimeError: unexpected" in (rec.error or "")
+    assert isinstance(rec, Failure) and "RuntimeError: unexpected" in (rec.error or "")
 
 
 def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path
     for name, leaf in (("weak", weak), ("suffix", suffix), ("fine", fine)):
         write(tmp_path / f"{name}.pem", leaf.pem() + inter.pem())
     records = by_resource(collect(tmp_path, ["weak.pem", "suffix.pem", "fine.pem"], ["root.pem"]))
-    chains = {name: records[f"{name}.pem#0"].data["chain"] for name in ("weak", "suffix", "fine")}  # type: ignore[index]
+    chains = {name: plain_of(records[f"{name}.pem#0"])["chain"] for name in ("weak", "suffix", "fine")}
     assert chains["weak"]["status"] == "invalid" and "CA/B BR 6.1.5" in chains["weak"]["error"]
     assert chains["suffix"]["status"] == "invalid" and "CA/B BR 3.2.2.6" in chains["suffix"]["error"]
     assert chains["fine"]["status"] == "valid", chains["fine"]["error"]

@@ -14,24 +14,25 @@ import pytest
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
+from tests.collecting import failure_of, plain_of
 from tests.pki.conftest import secrets
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 
 
-def collect(root: Path, now: dt.datetime = NOW, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, now: dt.datetime = NOW, **options: Any) -> list[Record]:
     spec = SourceSpec("pki-inventory", "fleet-ca", True, options)
     target = Target(name="t", environment="test", policies=("p",), sources=(spec,), root=root)
     records = list(run_collector(CollectContext(target, spec, now)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.resource, data_errors(r.kind, r.data))
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.resource, data_errors(r.kind, r.plain))
     return records
 
 
@@ -65,7 +66,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
     records = collect(root, folders=["ca"], deployed=["node"])
-    ca = next(r for r in records if r.kind == "pki.ca").data
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
     assert ca is not None
     assert ca["current_intermediate"] == serials["second"]
     assert [i["serial"] for i in ca["intermediates"]] == [serials["first"], serials["second"]]
@@ -84,7 +85,7 @@ def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
 
 def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
-    certs = {r.data["serial"]: r.data for r in collect(root, folders=["ca"], deployed=["node"]) if r.kind == "pki.certificate" and r.data}
+    certs = {r.plain["serial"]: r.plain for r in collect(root, folders=["ca"], deployed=["node"]) if isinstance(r, Evidence) and r.kind == "pki.certificate"}
     revoked = certs[serials["client"]]
     assert (revoked["state"], revoked["revocation_reason"], revoked["deployed"]) == ("revoked", "keyCompromise", ["node/old-client.pem"])
     renewed = certs[serials["server"]]
@@ -96,8 +97,8 @@ def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, 
 def test_stale_crls_and_expired_certificates_later(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
     records = collect(root, now=NOW + 120 * DAY, folders=["ca"])
-    ca = next(r for r in records if r.kind == "pki.ca").data
-    assert ca is not None and ca["certificates"]["expired"] == 1  # the renewed 90-day server certificate
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
+    assert ca["certificates"]["expired"] == 1  # the renewed 90-day server certificate
     assert {c["issuer_serial"]: c["hours_left"] < 0 for c in ca["crls"]}[serials["second"]] is True
 
 
@@ -110,8 +111,8 @@ def test_a_tampered_log_does_not_verify(fleet: tuple[Path, dict[str, str]], tmp_
     entry["node"] = "someone-else"
     lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
     (copy / "log.jsonl").write_text("\n".join(lines) + "\n")
-    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
-    assert ca is not None and ca["log"]["verified"] is False and "edited" in ca["log"]["problems"][0]
+    ca = plain_of(next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca"))
+    assert ca["log"]["verified"] is False and "edited" in ca["log"]["problems"][0]
 
 
 def test_the_inventory_is_opened_read_only(fleet: tuple[Path, dict[str, str]]) -> None:
@@ -127,7 +128,7 @@ def test_missing_or_broken_folders_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad/ca.json").write_text("{not json")
     records = collect(tmp_path, folders=["missing", "empty", "bad"], deployed=["nowhere"])
-    errors = {r.resource: r.error for r in records}
+    errors = {r.resource: failure_of(r).error for r in records}
     assert all(errors[k] for k in ("missing", "empty", "bad", "nowhere"))
     assert "no such CA folder" in str(errors["missing"]) and "unreadable" in str(errors["bad"])
 
@@ -136,8 +137,7 @@ def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path:
     root, serials = fleet
     shutil.copytree(root / "ca", tmp_path / "ca")
     (tmp_path / "ca/crl" / f"{serials['second']}.pem").unlink()
-    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
-    assert ca is not None
+    ca = plain_of(next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca"))
     crl = {c["issuer_serial"]: c for c in ca["crls"]}[serials["second"]]
     assert (crl["present"], crl["problem"]) == (False, "no CRL")
     assert CA.open(tmp_path / "ca").name == ca["name"]

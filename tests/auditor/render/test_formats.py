@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.models import EvidenceRecord, Finding, ScanResult, Severity, Status
+from auditor.evidence.record import Failure
+from auditor.models import Finding, ScanResult, Severity, Status
 from auditor.render import format_names, renderer
 from auditor.render.sarif import file_location
 from tests.auditor.render.reports import DemoScan, demo_scan
@@ -230,10 +231,10 @@ def sample_result(*statuses: Status, message: str = "something is wrong", resour
         )
         for i, status in enumerate(statuses)
     )
-    errors: tuple[EvidenceRecord, ...] = ()
+    errors: tuple[Failure, ...] = ()
     if collection_error:
-        errors = (EvidenceRecord(kind="nats.config", source="nats", resource="etc/nats/nats.conf",
-                                 collected_at="2026-01-01T00:00:00Z", error="permission denied"),)
+        errors = (Failure(kind="nats.config", source="nats", resource="etc/nats/nats.conf",
+                          collected_at="2026-01-01T00:00:00Z", error="permission denied"),)
     return ScanResult(
         target={"name": "node-1", "environment": "production", "tags": [], "policies": ["cim-production"]},
         policies=("cim-production",), evaluated_at="2026-01-01T00:00:00Z",
