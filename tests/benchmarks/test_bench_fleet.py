@@ -24,7 +24,6 @@ import pytest
 import yaml
 
 from auditor.evidence.bundle import Bundle
-from auditor.history import Provenance
 from auditor.history.sqlite import SQLiteStore
 from auditor.inventory.model import SourceSpec, Target
 from auditor.remote import wire
@@ -124,7 +123,7 @@ def test_fleet_throughput(tmp_path: Path) -> None:
                               provenance=verdict.provenance)  # type: ignore[union-attr]
     peer = len(sample) / (time.perf_counter() - start)
     opened = open_sealed(wire.unpack(sample[0][1]), state.trusts[sample[0][0]], now=dt.datetime.now(dt.UTC))
-    assert isinstance(opened.bundle, Bundle) and isinstance(Provenance, type)
+    assert opened.target == sample[0][0]
     print(f"peer (one process, no NATS): {peer:.1f} bundles/s")
 
     for count in WORKERS:
