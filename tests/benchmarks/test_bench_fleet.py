@@ -101,7 +101,7 @@ async def _publish_and_watch(url: str, messages: list[tuple[str, bytes]], db: Pa
 
 def _rows(db: Path) -> str:
     with sqlite3.connect(db) as conn:
-        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("scans", "findings", "evidence")}  # noqa: S608
+        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("scans", "findings", "evidence")}
         distinct = conn.execute("SELECT COUNT(DISTINCT bundle_digest) FROM evidence").fetchone()[0]
     return f"rows: scans {counts['scans']}, findings {counts['findings']}, evidence {counts['evidence']} ({distinct} distinct bundles)"
 
