@@ -41,7 +41,7 @@ from auditor.evidence.bundle import Bundle
 from auditor.exitcodes import ExitCode
 from auditor.inventory.model import Target
 from auditor.remote import wire
-from auditor.remote.connection import NatsSettings, close, describe_error
+from auditor.remote.connection import NatsSettings, close, connect_unless_stopped, describe_error
 from auditor.remote.envelope import Signer, seal
 from auditor.schedule import Schedule
 from auditor.timeutil import rfc3339, utcnow
@@ -167,19 +167,11 @@ class Agent:
         self.stop = asyncio.Event()
         self._nc: Any = None
 
-    # The agent runs until `stop` is set (SIGTERM).
     async def run(self) -> int:
         """Serve until stopped; return the number of bundles published."""
-        connecting = asyncio.create_task(self.nats.connect(reconnect=True, log=log))
-        stopping = asyncio.create_task(self.stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not connecting.done():
-            connecting.cancel()
-            with contextlib.suppress(BaseException):
-                await connecting
+        nc = await connect_unless_stopped(self.nats, self.stop, log)
+        if nc is None:
             return self.state.published
-        stopping.cancel()
-        nc = connecting.result()
         log.info("agent for %s connected to %s; signing as %s", self.target.name, self.nats.shown,
                  self.signer.chain[0].subject.rfc4514_string())
         subject = wire.collect_subject(self.target.name)

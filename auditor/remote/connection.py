@@ -192,6 +192,20 @@ class NatsSettings:
         return nc
 
 
+async def connect_unless_stopped(settings: NatsSettings, stop: asyncio.Event, log: logging.Logger) -> Any | None:
+    """A client connected for the long run (retrying for ever), or None when `stop` is set first."""
+    connecting = asyncio.create_task(settings.connect(reconnect=True, log=log))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        return None
+    return connecting.result()
+
+
 class Unreachable(Exception):
     """No NATS server of the settings could be connected to; the message says why (no secret)."""
 

@@ -43,7 +43,7 @@ from auditor.history import Provenance, Store
 from auditor.inventory.model import Inventory, Target
 from auditor.models import ScanResult, Severity
 from auditor.remote import wire
-from auditor.remote.connection import NatsSettings, close, describe_error
+from auditor.remote.connection import NatsSettings, close, connect_unless_stopped, describe_error
 from auditor.remote.envelope import Refused, Trust, open_sealed
 from auditor.scan import EvaluateOptions
 
@@ -266,16 +266,9 @@ class Worker:
 
     async def run(self) -> int:
         """Work until stopped; return the number of scans stored."""
-        connecting = asyncio.create_task(self.nats.connect(reconnect=True, log=log))
-        stopping = asyncio.create_task(self.stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not connecting.done():
-            connecting.cancel()
-            with contextlib.suppress(BaseException):
-                await connecting
+        nc = self._nc = await connect_unless_stopped(self.nats, self.stop, log)
+        if nc is None:
             return self.stored
-        stopping.cancel()
-        nc = self._nc = connecting.result()
         js = nc.jetstream()
         log.info("worker %s connected to %s; history at %s; %d at once", self.name, self.nats.shown,
                  self.store.location, self.options.concurrency)

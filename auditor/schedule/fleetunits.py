@@ -118,14 +118,34 @@ def systemd_units(opts: ExportOptions) -> list[ExportFile]:
             ExportFile("auditor-worker.service", "\n".join(worker) + "\n")]
 
 
+def _nix_service(role: str, description: str, environment: str, args: str,
+                 hardening: dict[str, str | list[str]]) -> list[str]:
+    """One `lib.mkIf cfg.ROLE.enable { systemd.services."auditor-ROLE" = ...; }` element."""
+    return [
+        f"    (lib.mkIf cfg.{role}.enable {{",
+        f'      systemd.services."auditor-{role}" = {{',
+        f"        description = {_nix_string(description)};",
+        '        wantedBy = [ "multi-user.target" ];',
+        '        wants = [ "network-online.target" ];',
+        '        after = [ "network-online.target" ];',
+        f"        environment = {environment};",
+        "        serviceConfig = {",
+        f"          ExecStart = exec {args};",
+        '          Type = "exec"; Restart = "on-failure"; RestartSec = "10s"; TimeoutStopSec = "45s";',
+        f'          EnvironmentFile = "-{FLEET_ENV}";',
+        "          LoadCredential = loadCredential;",
+        *(f"          {k} = {_nix_value(v)};" for k, v in hardening.items()),
+        "        };",
+        "      };",
+        "    })",
+    ]
+
+
 def nixos_module(opts: ExportOptions) -> list[ExportFile]:
     check(opts)
     files = dict(opts.nats_files)
     sandbox_agent = sandbox(read_everything=True)
     sandbox_worker = sandbox(read_everything=False)
-
-    def attrs(settings: dict[str, str | list[str]], indent: str) -> list[str]:
-        return [f"{indent}{k} = {_nix_value(v)};" for k, v in settings.items()]
 
     def path_option(name: str, option: str, what: str) -> list[str]:
         default = _nix_string(files[option]) if option in files else "null"
@@ -180,38 +200,10 @@ def nixos_module(opts: ExportOptions) -> list[ExportFile]:
         "    };",
         "  };",
         "  config = lib.mkMerge [",
-        "    (lib.mkIf cfg.agent.enable {",
-        '      systemd.services."auditor-agent" = {',
-        '        description = "auditor node agent";',
-        '        wantedBy = [ "multi-user.target" ];',
-        '        wants = [ "network-online.target" ];',
-        '        after = [ "network-online.target" ];',
-        "        inherit environment;",
-        "        serviceConfig = {",
-        '          ExecStart = exec [ "agent" "--target" cfg.agent.target ];',
-        '          Type = "exec"; Restart = "on-failure"; RestartSec = "10s"; TimeoutStopSec = "45s";',
-        f'          EnvironmentFile = "-{FLEET_ENV}";',
-        "          LoadCredential = loadCredential;",
-        *attrs(sandbox_agent, "          "),
-        "        };",
-        "      };",
-        "    })",
-        "    (lib.mkIf cfg.worker.enable {",
-        '      systemd.services."auditor-worker" = {',
-        '        description = "auditor evaluation worker";',
-        '        wantedBy = [ "multi-user.target" ];',
-        '        wants = [ "network-online.target" ];',
-        '        after = [ "network-online.target" ];',
-        "        environment = environment // { AUDITOR_DB = cfg.worker.database; };",
-        "        serviceConfig = {",
-        '          ExecStart = exec [ "worker" "--concurrency" (toString cfg.worker.concurrency) ];',
-        '          Type = "exec"; Restart = "on-failure"; RestartSec = "10s"; TimeoutStopSec = "45s";',
-        f'          EnvironmentFile = "-{FLEET_ENV}";',
-        "          LoadCredential = loadCredential;",
-        *attrs(sandbox_worker, "          "),
-        "        };",
-        "      };",
-        "    })",
+        *_nix_service("agent", "auditor node agent", "environment",
+                      '[ "agent" "--target" cfg.agent.target ]', sandbox_agent),
+        *_nix_service("worker", "auditor evaluation worker", "environment // { AUDITOR_DB = cfg.worker.database; }",
+                      '[ "worker" "--concurrency" (toString cfg.worker.concurrency) ]', sandbox_worker),
         "  ];",
         "}",
     ]
