@@ -106,6 +106,7 @@ def _rows(db: Path) -> str:
     return f"rows: scans {counts['scans']}, findings {counts['findings']}, evidence {counts['evidence']} ({distinct} distinct bundles)"
 
 
+@pytest.mark.timeout(3600)
 def test_fleet_throughput(tmp_path: Path) -> None:
     inventory, messages = _fleet(tmp_path)
     print(f"\n{len(messages)} signed bundles, {sum(len(d) for _, d in messages) // len(messages)} bytes each (gzip)")
