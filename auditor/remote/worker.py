@@ -213,9 +213,9 @@ def consumer_config(options: WorkerOptions) -> Any:
     )
 
 
-async def ensure_stream(js: Any, options: WorkerOptions) -> None:
+async def ensure_stream(js: Any, options: WorkerOptions) -> float:
     """Create stream AUDIT_EVIDENCE and consumer auditor-workers unless they exist (an existing
-    one is used as it is: an operator may have tuned it)."""
+    one is used as it is: an operator may have tuned it); return the consumer's ack wait."""
     from nats.js.errors import NotFoundError
 
     try:
@@ -227,10 +227,12 @@ async def ensure_stream(js: Any, options: WorkerOptions) -> None:
         info = await js.consumer_info(wire.STREAM, wire.CONSUMER)
         if info.config.ack_wait and abs(info.config.ack_wait - options.ack_wait) > 0.5:
             log.info("consumer %s exists with ack wait %gs (kept)", wire.CONSUMER, info.config.ack_wait)
+        return float(info.config.ack_wait or options.ack_wait)
     except NotFoundError:
         await js.add_consumer(wire.STREAM, consumer_config(options))
         log.info("created durable consumer %s (ack wait %gs, at most %d deliveries)", wire.CONSUMER,
                  options.ack_wait, options.max_deliver)
+        return options.ack_wait
 
 
 class Worker:
@@ -255,6 +257,8 @@ class Worker:
         self.duplicates = 0
         self._pool: ProcessPoolExecutor | None = None
         self._nc: Any = None
+        self.ack_wait = self.options.ack_wait
+        """The consumer's (an existing consumer keeps its own)."""
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -321,7 +325,7 @@ class Worker:
         delay = 1.0
         while not self.stop.is_set():
             try:
-                await ensure_stream(js, self.options)
+                self.ack_wait = await ensure_stream(js, self.options)
                 return await js.pull_subscribe_bind(durable=wire.CONSUMER, stream=wire.STREAM)
             except asyncio.CancelledError:
                 raise
@@ -334,7 +338,7 @@ class Worker:
 
     async def _keep_alive(self, msg: Any) -> None:
         while True:
-            await asyncio.sleep(max(0.5, self.options.ack_wait / 3))
+            await asyncio.sleep(max(0.5, self.ack_wait / 3))
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 

@@ -18,7 +18,7 @@ import yaml
 
 from tests.auditor.remote.signing import NodePki
 from tests.certs import CertFactory, write
-from tests.servers import NatsServer
+from tests.servers import NatsServer, running
 
 JETSTREAM = "jetstream {{ store_dir: \"{store}\" }}\n"
 
@@ -27,6 +27,14 @@ def start_nats(folder: Path, extra: str = "") -> NatsServer:
     server = NatsServer(folder)
     server.start(JETSTREAM.format(store=folder / "js") + extra)
     return server
+
+
+@contextlib.contextmanager
+def restarted(server: NatsServer) -> Iterator[None]:
+    """The stopped `server` running again on its port with its configuration (JetStream's store kept)."""
+    with running([server.binary, "-c", str(server.config)], server.port, server.folder / "nats-again.log",
+                 cwd=server.folder):
+        yield
 
 
 @dataclass

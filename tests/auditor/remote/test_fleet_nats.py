@@ -23,7 +23,7 @@ import pytest
 from auditor.history.sqlite import SQLiteStore
 from auditor.remote import wire
 from auditor.remote.envelope import Signer, seal
-from tests.auditor.remote.fleetlab import Lab, Proc, auditor, lab, start_nats
+from tests.auditor.remote.fleetlab import Lab, Proc, auditor, lab, restarted, start_nats
 from tests.auditor.remote.signing import NodePki, small_bundle
 from tests.certs import CertFactory
 from tests.conftest import run_cli
@@ -203,3 +203,23 @@ async def _ack_pending(url: str) -> int:
     info = await nc.jetstream().consumer_info(wire.STREAM, wire.CONSUMER)
     await nc.close()
     return int(info.num_ack_pending or 0) + int(info.num_pending or 0)
+
+
+def test_agents_and_workers_reconnect_when_the_server_comes_back(fleet: tuple[Lab, NatsServer, list[Proc]]) -> None:
+    made, nats, workers = fleet
+    agent = next(p for p in made.procs if p.name == "agent-node-c")
+    survivor = next(w for w in workers if w.proc.poll() is None)
+    before = len(_scans(made)["node-c"])
+    disconnected = agent.text().count("disconnected from")
+    nats.stop()
+    agent.wait_for("disconnected from", count=disconnected + 1, timeout=30)
+    with restarted(nats):
+        agent.wait_for("reconnected to", timeout=60)
+        survivor.wait_for("reconnected to", timeout=60)
+        run = run_cli("fleet", "collect", "--target", "node-c", "--nats", nats.url, "--wait", "90")
+        assert run.code == 0 and run.out.startswith("node-c: READY"), run.out + run.err
+        assert len(_scans(made)["node-c"]) == before + 1
+        # SIGTERM stops them cleanly: exit 0, a last log line
+        for p in (agent, survivor):
+            assert p.stop(signal.SIGTERM, timeout=60) == 0, p.text()[-2000:]
+            assert "stopped; " in p.text().splitlines()[-1]
