@@ -44,8 +44,13 @@ ENVIRONMENT = {"--nats": "AUDITOR_NATS", "--nats-creds": "AUDITOR_NATS_CREDS", "
 """Each option's default comes from this variable (how the exported systemd units pass them)."""
 
 
+LOCAL = "nats://127.0.0.1:4222"
+
+
 def add_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """--nats URL plus --nats-creds and the mTLS trio; each defaults to its AUDITOR_NATS* variable."""
+    """--nats URL plus --nats-creds and the mTLS trio; each defaults to its AUDITOR_NATS* variable.
+    When NATS is `required`, the URL falls back to the local server (nats://127.0.0.1:4222);
+    otherwise (serve's events) no URL means no NATS."""
 
     def env(option: str) -> str | None:
         return os.environ.get(ENVIRONMENT[option]) or None
@@ -54,8 +59,9 @@ def add_options(parser: argparse.ArgumentParser, *, required: bool = True) -> No
         value = env(option)
         return Path(value) if value else None
 
-    parser.add_argument("--nats", metavar="URL", required=required and env("--nats") is None, default=env("--nats"),
-                        help="NATS server URL (nats:// or tls://; several separated by commas; default $AUDITOR_NATS)")
+    fallback = f", else {LOCAL}" if required else ""
+    parser.add_argument("--nats", metavar="URL", default=env("--nats") or (LOCAL if required else None),
+                        help=f"NATS server URL (nats:// or tls://; several separated by commas; default $AUDITOR_NATS{fallback})")
     parser.add_argument("--nats-creds", metavar="FILE", type=Path, default=path("--nats-creds"),
                         help="NATS credentials file (.creds; default $AUDITOR_NATS_CREDS)")
     parser.add_argument("--nats-cert", metavar="FILE", type=Path, default=path("--nats-cert"),
@@ -184,6 +190,13 @@ class NatsSettings:
 
         options["error_cb"] = on_error
         nc = Client()
+        disconnected = options["disconnected_cb"]
+
+        async def on_disconnect() -> None:
+            if not nc.is_closed:  # our own close is no disconnection worth a line
+                await disconnected()
+
+        options["disconnected_cb"] = on_disconnect
         try:
             await nc.connect(**options)
         except Exception as exc:
