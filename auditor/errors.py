@@ -41,6 +41,7 @@ class LocatedError(AuditorError):
         self.column = column
 
     def location(self) -> str:
+        """`file:line`, `file`, `line N` or '' for an error with no place."""
         where = self.file or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
@@ -49,6 +50,7 @@ class LocatedError(AuditorError):
         return where
 
     def diagnostics(self) -> str:
+        """`file:line: field 'x': message`, with whatever of the place is known."""
         parts = []
         where = self.location()
         if where:
@@ -68,7 +70,12 @@ class EvidenceError(LocatedError):
     """An evidence bundle is unreadable, invalid or tampered with (exit 2)."""
 
 
+class WouldOverwrite(ConfigError):
+    """A file exists with other content, and replacing it was not asked for (exit 2)."""
+
+
 class CollectionError(AuditorError):
-    """A required evidence source could not be collected (exit 3)."""
+    """Evidence could not be collected or delivered: a remote machine, an agent or a collecting
+    process did not answer, or answered with no usable bundle (exit 3)."""
 
     exit_code = ExitCode.COLLECTION_FAILED

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
-from pki.errors import PKIError
+from pki.errors import NoSubjectNames, PKIError
 from pki.keys import signing_hash
 from pki.profiles import EKUS, Profile
 
@@ -67,13 +67,13 @@ def parse_sans(dns: Sequence[str], ips: Sequence[str]) -> list[x509.GeneralName]
         d = d.strip().lower().rstrip(".")
         labels = d.removeprefix("*.").split(".")
         if not d or not all(lab and len(lab) <= 63 and lab.replace("-", "").isalnum() for lab in labels):
-            raise PKIError(f"--dns '{d}' is not a DNS name")
+            raise PKIError(f"'{d}' is not a DNS name")
         names.append(x509.DNSName(d))
     for i in ips:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(i.strip())))
         except ValueError:
-            raise PKIError(f"--ip '{i}' is not an IP address") from None
+            raise PKIError(f"'{i}' is not an IP address") from None
     return names
 
 
@@ -127,7 +127,7 @@ def build_certificate(
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
     elif profile.require_san:
-        raise PKIError(f"profile '{profile.name}' needs at least one --dns or --ip name")
+        raise NoSubjectNames(f"profile '{profile.name}' needs at least one DNS name or IP address", profile.name)
     if permitted_dns:
         if profile.kind != "intermediate":
             raise PKIError("name constraints are for intermediate CAs only")

@@ -47,7 +47,7 @@ from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
 from pki.build import build_certificate, parse_sans, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
-from pki.errors import CAError, KeyAccessError
+from pki.errors import CAError, KeyAccessError, NoCA, NoIntermediate
 from pki.fsutil import atomic_write, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.profiles import Profile, load_profile
@@ -73,7 +73,7 @@ def normalise_serial(text: str) -> str:
     """A serial as the inventory keeps it: lower-case hex without leading zeros."""
     raw = text.strip().lower().removeprefix("0x").replace(":", "")
     if not raw or not re.fullmatch(r"[0-9a-f]+", raw):
-        raise CAError(f"serial '{text}' is not a hexadecimal serial number (as `auditor pki list` shows)")
+        raise CAError(f"serial '{text}' is not a hexadecimal serial number")
     return serial_hex(int(raw, 16))
 
 
@@ -121,14 +121,14 @@ class CA:
     def open(cls, folder: Path) -> CA:
         folder = Path(folder)
         if not folder.exists():
-            raise CAError(f"{folder}: no such CA folder (create one with `auditor pki init --dir {folder}`)")
+            raise NoCA(f"{folder}: no such CA folder", folder)
         if not folder.is_dir():
             raise CAError(f"{folder}: not a folder")
         path = folder / "ca.json"
         try:
             config = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise CAError(f"{folder}: not a CA folder (no ca.json; create one with `auditor pki init`)") from None
+            raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise CAError(f"{path}: unreadable ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -222,9 +222,7 @@ class CA:
 
     def current_intermediate(self) -> CACert:
         if self.current_serial is None:
-            raise CAError(
-                f"{self.folder}: has no intermediate CA yet; create one with `auditor pki intermediate --dir {self.folder}`"
-            )
+            raise NoIntermediate(f"{self.folder}: has no intermediate CA yet", self.folder)
         return self._record(self.current_serial)
 
     def inventory(self) -> Inventory:
@@ -431,7 +429,7 @@ class CA:
         if old is None:
             raise CAError(f"serial {serial} is not in the inventory of {self.folder}")
         if old.profile in ("root", "intermediate"):
-            raise CAError("renew is for node certificates; rotate an intermediate with `auditor pki intermediate`")
+            raise CAError("renew is for node certificates; an intermediate is rotated by creating a new one")
         if old.status != "valid":
             raise CAError(f"serial {serial} is {old.status}; issue a new certificate instead")
         key = None
@@ -457,7 +455,7 @@ class CA:
             raise CAError(f"node name '{node}' may hold letters, digits and . _ @ - only")
         profile = load_profile(profile_name, self.folder)
         if profile.kind != "leaf":
-            raise CAError(f"profile '{profile.name}' is a CA profile; use `auditor pki init` or `intermediate`")
+            raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")
         key_type = keys.check_key_type(key_type or profile.key_type)
         sans = parse_sans(dns, ips)
         out_dir = Path(out_dir)
@@ -470,7 +468,7 @@ class CA:
         if replaces is None:
             for path in targets.values():
                 if path.exists():
-                    raise CAError(f"{path}: already exists; refusing to overwrite it (choose another --out)")
+                    raise CAError(f"{path}: already exists; refusing to overwrite it (choose another folder)")
         record = self.current_intermediate()
         issuer = self.certificate(record.serial)
         signer = signer or self._signer(record, open_key)
@@ -484,7 +482,7 @@ class CA:
                     e = existing[0]
                     raise CAError(
                         f"node '{node}' already has a valid {profile.name} certificate (serial {e.serial}, "
-                        f"until {e.not_after}); renew it (`auditor pki renew {e.serial}`) or revoke it first"
+                        f"until {e.not_after}); renew it or revoke it first"
                     )
             key = reuse or keys.generate(key_type)
             cert = self._sign_leaf(profile, node, key, issuer, signer, sans, not_before or now - CLOCK_SKEW, lifetime_days)

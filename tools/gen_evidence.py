@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.collectors import REGISTRY, collector_class  # noqa: E402
+from auditor.collectors import COLLECTORS  # noqa: E402
 from auditor.evidence.kinds import KINDS  # noqa: E402
 from auditor.evidence.reference import render  # noqa: E402
 from auditor.evidence.schema import kind_schema  # noqa: E402
@@ -27,8 +27,8 @@ REFERENCE = ROOT / "docs/evidence-reference.md"
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
     collectors: dict[str, list[str]] = {}
-    for name in sorted(REGISTRY):
-        for kind in collector_class(name).kinds:
+    for name in sorted(COLLECTORS):
+        for kind in COLLECTORS.load(name).kinds:
             collectors.setdefault(kind, []).append(name)
     files = {SCHEMAS / f"{kind}.schema.json": json.dumps(kind_schema(kind), indent=2, ensure_ascii=False) + "\n"
              for kind in sorted(KINDS)}

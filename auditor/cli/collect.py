@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor._scan import collect
     from auditor.exitcodes import ExitCode
-    from auditor.scan import collect
 
     if args.inventory == "-":  # the target's definition on stdin (agentless collection over SSH)
         from pathlib import Path

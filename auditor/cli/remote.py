@@ -116,7 +116,7 @@ def register(sub: Any) -> None:
     w.add_argument("--ack-wait", metavar="DURATION", default="60s", help="a new consumer's redelivery delay (default: 60s)")
     w.add_argument("--max-deliver", type=int, default=10, metavar="N", help="a new consumer's deliveries of one message (default: 10)")
     w.add_argument("--max-age", metavar="DURATION", default="7d", help="refuse evidence collected longer ago (default: 7d)")
-    w.add_argument("--threshold", choices=_common.SEVERITIES, help="a new failure at or above this is a regression (default: the policy's fail_on)")
+    w.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
     w.set_defaults(handler=run_worker)
 
     f = sub.add_parser("fleet", help="ask the agents to collect now, or show the fleet's state (NATS)")
@@ -182,11 +182,11 @@ def run_agent(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
     from auditor.models import Severity
     from auditor.remote.connection import NatsSettings
     from auditor.remote.worker import Worker, WorkerOptions, make_judge
-    from auditor.scan import EvaluateOptions
     from auditor.timeutil import parse_duration
 
     if args.concurrency < 1:

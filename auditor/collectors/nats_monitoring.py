@@ -28,7 +28,7 @@ class NatsMonitoringCollector(Collector):
             kind = f"nats.{endpoint}"
             resource = sanitise_url(url.rstrip("/") + ENDPOINTS[endpoint])
             try:
-                answer = fetch(url, endpoint, timeout=timeout)
+                answer = fetch(url, endpoint, timeout=timeout, credentials=ctx.source.credentials.get("url"))
             except MonitoringError as exc:
                 yield ctx.error(kind, resource, str(exc))
                 continue

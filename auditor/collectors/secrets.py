@@ -64,6 +64,8 @@ class SecretsCollector(Collector):
                 suppressed=stats.suppressed,
                 blobs_scanned=stats.blobs_scanned,
                 blobs_reused=stats.blobs_reused,
+                not_scanned=tuple(sorted(stats.not_scanned)),
+                special=tuple(sorted(stats.special)),
                 leaks=tuple(_leak(leak) for leak in report.sorted_leaks()),
             ))
 

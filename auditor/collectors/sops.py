@@ -112,7 +112,7 @@ class SopsCollector(Collector):
         md = doc.metadata or {}
         file_selectors = Selectors.from_mapping(md)
         rule_selectors = Selectors.from_mapping(_rule_raw(rule), default_suffix=True) if rule else None
-        recipients = file_recipients(md) if doc.is_sops else []
+        recipients = file_recipients(md)  # listed even when the MAC is missing
         required = [r for _, r in rule.recipients] if rule else []
         required += [str(r) for r in opts.get("required_recipients") or ()]
         allowed = required + [str(r) for r in opts.get("allowed_recipients") or ()]
@@ -169,6 +169,9 @@ class SopsCollector(Collector):
     @staticmethod
     def _mac(doc: SopsDocument, identities: list[str], gnupg: Path | None) -> dict[str, str]:
         if not doc.is_sops:
+            if doc.metadata and not doc.metadata.get("mac"):
+                return {"status": "missing", "detail": "the sops metadata has no MAC: sops refuses to decrypt the file",
+                        "key_source": ""}
             return {"status": "not-encrypted", "detail": "", "key_source": ""}
         key = data_key_from_age(doc, identities)
         source = "age identity"

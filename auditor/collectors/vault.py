@@ -127,9 +127,13 @@ class VaultCollector(Collector):
         verify: bool | str = True
         if opts.get("ca_file"):
             verify = str(ctx.path(str(opts["ca_file"])))
+        session = requests.Session()
+        credentials = ctx.source.credentials.get("address")  # user-info of the URL: basic auth (a proxy's)
+        if credentials is not None:
+            session.auth = (credentials.username, credentials.password or "")
         client = hvac.Client(
             url=address, token=token, namespace=opts.get("namespace"), verify=verify,
-            timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)), session=session,
         )
         self.client = client
         self.unreadable: list[str] = []

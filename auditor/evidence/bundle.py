@@ -31,6 +31,8 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Bundle:
+    """A target's evidence records with what is needed to evaluate them elsewhere, content-hashed."""
+
     target: Mapping[str, Any]
     created_at: str
     records: tuple[Record, ...]
@@ -38,6 +40,7 @@ class Bundle:
 
     @classmethod
     def create(cls, target: Mapping[str, Any], created_at: str, records: Sequence[Record]) -> Bundle:
+        """A new bundle of `records` for `target` (as Target.describe gives it), written by this auditor."""
         return cls(
             target=dict(target),
             created_at=created_at,
@@ -46,6 +49,7 @@ class Bundle:
         )
 
     def body(self) -> dict[str, Any]:
+        """Everything the digest covers (the bundle without its digest)."""
         return {
             "format": FORMAT,
             "version": 1,
@@ -59,21 +63,26 @@ class Bundle:
 
     @property
     def digest(self) -> str:
+        """The SHA-256 of the canonical JSON of `body()`."""
         return sha256_hex(canonical_json(self.body()))
 
     def to_dict(self) -> dict[str, Any]:
+        """The bundle document: `body()` and its digest."""
         body = self.body()
         body["digest"] = {"algorithm": "sha256", "value": sha256_hex(canonical_json(body))}
         return body
 
     def to_json(self) -> str:
+        """The bundle document as written to a file."""
         return json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:
+        """Write the bundle to `path` atomically."""
         atomic_write(path, self.to_json().encode())
 
     @property
     def errors(self) -> tuple[Failure, ...]:
+        """The error records: sources that could not be read."""
         return tuple(r for r in self.records if isinstance(r, Failure))
 
 
@@ -178,6 +187,7 @@ def _typed(rec: _Record, index: int, file: str) -> Record:
 
 
 def read_bundle(path: Path) -> Bundle:
+    """The bundle in `path`, checked (schema, digest, record ids, each kind's data); EvidenceError with file and field otherwise."""
     file = str(path)
     text = read_user_file(path, max_bytes=MAX_BUNDLE_BYTES, what="evidence bundle", cls=EvidenceError)
     try:

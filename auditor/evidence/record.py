@@ -41,6 +41,7 @@ class Evidence:
 
     @property
     def kind(self) -> str:
+        """The evidence kind, from the type of `data` (e.g. `x509.certificate`)."""
         return self.data.KIND
 
     @functools.cached_property
@@ -59,6 +60,7 @@ class Evidence:
         return evidence
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a bundle holds it (schema: bundle, records[])."""
         return {**_header(self), "data": self.plain}
 
 
@@ -80,10 +82,12 @@ class Failure:
             object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, None, self.error))
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a bundle holds it (schema: bundle, records[])."""
         return {**_header(self), "error": self.error, "required": self.required}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Failure:
+        """The failure `to_dict` wrote (its id as stored: read_bundle checks it)."""
         return cls(
             kind=raw["kind"],
             source=raw["source"],

@@ -103,7 +103,7 @@ def collect_child() -> None:
     os.dup2(2, 1)  # stray prints go to stderr, not into the reply
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     target = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
-    from auditor.scan import collect
+    from auditor._scan import collect
 
     reply: tuple[Any, ...]
     try:

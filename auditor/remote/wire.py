@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.exitcodes import ExitCode
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 from auditor.remote.envelope import Refused
 from auditor.schedule.notify import subject_for
 
@@ -83,7 +83,7 @@ def encode_event(event: Mapping[str, Any]) -> bytes:
 VERDICTS = {int(ExitCode.OK): "READY", int(ExitCode.FINDINGS): "NOT READY", int(ExitCode.COLLECTION_FAILED): "INCOMPLETE"}
 
 
-def scan_event(result: ScanResult, *, scan_id: int, exit_code: int, request_id: str | None,
+def scan_event(result: RedactedResult, *, scan_id: int, exit_code: int, request_id: str | None,
                collected_at: str, worker: str, duplicate: bool = False) -> dict[str, Any]:
     """`auditor.scan`: one stored scan's verdict (no evidence, no secret: messages are redacted)."""
     failures = result.failures()

@@ -37,15 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditor._scan import EvaluateOptions
 from auditor.errors import AuditorError
 from auditor.exitcodes import result_exit_code
 from auditor.history import Provenance, Store
 from auditor.inventory.model import Inventory, Target
-from auditor.models import ScanResult, Severity
+from auditor.models import RedactedResult, Severity
 from auditor.remote import wire
 from auditor.remote.connection import NatsSettings, close, connect_unless_stopped, describe_error
 from auditor.remote.envelope import Refused, Trust, open_sealed
-from auditor.scan import EvaluateOptions
 
 log = logging.getLogger("auditor.worker")
 
@@ -90,7 +90,7 @@ class InventorySource:
 
 @dataclass(frozen=True)
 class Evaluated:
-    result: ScanResult
+    result: RedactedResult
     exit_code: int
     provenance: Provenance
     seconds: float
@@ -172,11 +172,11 @@ def judge(subject: str, data: bytes, judge_state: _Judge | None = None) -> Evalu
         return NotAccepted(target.name, "the bundle's created_at is not an RFC 3339 time")
     result = evaluate_for(target, opened.bundle, state)
     provenance = Provenance(opened.digest, target.name, opened.collected_at, opened.signer, opened.request_id)
-    return Evaluated(result.scrubbed(), result_exit_code(result), provenance, time.monotonic() - started)
+    return Evaluated(result, result_exit_code(result), provenance, time.monotonic() - started)
 
 
-def evaluate_for(target: Target, bundle: Any, state: _Judge) -> ScanResult:
-    from auditor.scan import evaluate_bundle
+def evaluate_for(target: Target, bundle: Any, state: _Judge) -> RedactedResult:
+    from auditor._scan import evaluate_bundle
 
     return evaluate_bundle(bundle, state.evaluate, catalog=state.catalog, target=target.describe())
 
@@ -413,7 +413,7 @@ class Worker:
             if event is not None:
                 await self._publish(p.target, event)
 
-    def _regression(self, result: ScanResult, scan_id: int) -> Mapping[str, Any] | None:
+    def _regression(self, result: RedactedResult, scan_id: int) -> Mapping[str, Any] | None:
         from auditor.history.diff import diff_results
         from auditor.schedule.notify import regression_event
 

@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditor._scan import EvaluateOptions, collect
 from auditor.evidence.bundle import Bundle
 from auditor.history.sqlite import SQLiteStore
 from auditor.inventory.model import SourceSpec, Target
 from auditor.remote import wire
 from auditor.remote.envelope import Signer, open_sealed, seal
 from auditor.remote.worker import InventorySource, WorkerOptions, judge, make_judge
-from auditor.scan import EvaluateOptions, collect
 from auditor.timeutil import rfc3339
 from tests.auditor.remote.fleetlab import auditor, start_nats
 from tests.auditor.remote.signing import NodePki

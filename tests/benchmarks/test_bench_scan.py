@@ -18,10 +18,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Evidence
 from auditor.policy.catalog import Catalog
-from auditor.scan import EvaluateOptions, evaluate_bundle
 from tests.certs import NOW, CertFactory
 
 pytestmark = pytest.mark.benchmark

@@ -100,7 +100,7 @@ def test_issue_list_revoke_crl_verify_export(ca: Path, tmp_path: Path) -> None:
         (["issue", "--dir", "{ca}", "--node", "x", "--profile", "web", "--out", "{tmp}/x",
           "--passphrase-env", "PKI_PASS"], "unknown profile 'web'"),
         (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-server", "--out", "{tmp}/x",
-          "--passphrase-env", "PKI_PASS"], "needs at least one --dns or --ip"),
+          "--passphrase-env", "PKI_PASS"], "needs at least one DNS name or IP address (give --dns NAME or --ip ADDRESS)"),
         (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-server", "--dns", "bad name!", "--out",
           "{tmp}/x", "--passphrase-env", "PKI_PASS"], "is not a DNS name"),
         (["revoke", "--dir", "{ca}", "zz", "--passphrase-env", "PKI_PASS"], "not a hexadecimal serial"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from auditor.evidence.contract import Facts
 from auditor.evidence.kinds import (
     gpg,
+    host,
     kubernetes,
     nats,
     pki,
@@ -45,6 +46,18 @@ TYPES: tuple[type[Facts], ...] = (
     nats.NatsAccountz,
     nats.NatsHealthz,
     nats.NatsJsz,
+    host.HostOs,
+    host.HostSshd,
+    host.HostAuthorizedKey,
+    host.HostAccount,
+    host.HostFirewall,
+    host.HostListener,
+    host.HostMac,
+    host.HostFail2ban,
+    host.HostUnit,
+    host.HostVolume,
+    host.HostNixos,
+    host.HostNixosDrift,
 )
 KINDS: dict[str, type[Facts]] = {t.KIND: t for t in TYPES}
 

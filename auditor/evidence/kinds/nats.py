@@ -81,6 +81,9 @@ class Tls(Part, frozen=True, kw_only=True):
     cipher_suites: tuple[str, ...]
     weak_cipher_suites: tuple[str, ...]
     pinned_certs: int
+    effective_min_version: Annotated[str, Meta(description="min_version, or 1.2 (the server's default) when the block sets none")]
+    allow_insecure_cipher_suites: bool
+    curve_preferences: tuple[str, ...]
 
 
 # ------------------------------------------------------------------ nats.config
@@ -206,6 +209,27 @@ class UnknownKey(Part, frozen=True, kw_only=True):
     line: int
 
 
+class Logging(Part, frozen=True, kw_only=True):
+    """The server's logging switches (false when not set)."""
+
+    debug: bool
+    trace: bool
+    trace_verbose: bool
+    trace_headers: bool
+    syslog: bool
+
+
+class ListenerCredential(Part, frozen=True, kw_only=True):
+    """A password or token of a cluster, gateway, leafnode, websocket or MQTT authorization block, as its kind only."""
+
+    where: str
+    user: str | None
+    secret: Literal["password", "token"]
+    kind: Literal["bcrypt", "plaintext"]
+    file: str
+    line: int
+
+
 class NatsConfig(Facts, frozen=True, kw_only=True):
     """One nats.conf (with its includes) as the server reads it. No secret values: passwords and tokens appear as kind and redacted form only."""
 
@@ -232,6 +256,8 @@ class NatsConfig(Facts, frozen=True, kw_only=True):
     limits: Annotated[dict[str, int], Meta(description="max_payload, max_pending, max_connections, ... as set")]
     tls_blocks: Annotated[tuple[Tls, ...], Meta(description="every tls block of the configuration")]
     unknown_keys: tuple[UnknownKey, ...]
+    logging: Logging
+    listener_credentials: Annotated[tuple[ListenerCredential, ...], Meta(description="passwords and tokens of the cluster, gateway, leafnode, websocket and MQTT authorization blocks, as kinds only")]
 
 
 class NatsUser(Permissions, Facts, frozen=True, kw_only=True):

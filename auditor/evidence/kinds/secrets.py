@@ -40,9 +40,11 @@ class SecretsScan(Facts, frozen=True, kw_only=True):
     engines: tuple[str, ...]
     files_scanned: NonNegative
     bytes_scanned: NonNegative
-    skipped: Annotated[dict[str, int], Meta(description="Files not read, by reason (binary, lock, generated, minified, vendored, symlink, allowlisted).")]
+    skipped: Annotated[dict[str, int], Meta(description="Entries not read, by reason (symlink, fifo, socket, device, too-large, allowlisted).")]
     unreadable: tuple[str, ...]
     suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment")]
     blobs_scanned: NonNegative
     blobs_reused: NonNegative
+    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned: over the configured max_file_bytes. The secrets rules are not decided (error) while this is not empty.")]
+    special: Annotated[tuple[str, ...], Meta(description="FIFOs, sockets and devices under the path: listed, never opened.")]
     leaks: tuple[Leak, ...]

@@ -45,7 +45,7 @@ class Recipient(Part, frozen=True, kw_only=True):
 
 
 class Mac(Part, frozen=True, kw_only=True):
-    status: Literal["verified", "mismatch", "no-key", "unsupported", "error", "not-encrypted"]
+    status: Literal["verified", "mismatch", "no-key", "unsupported", "error", "not-encrypted", "missing"]
     detail: str
     key_source: str
 

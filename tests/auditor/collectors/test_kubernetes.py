@@ -193,7 +193,7 @@ def test_secret_values_are_described_never_stored(tmp_path: Path) -> None:
     assert password not in dump and seed not in dump
     env = {e["name"]: e for e in plain_of(by_kind(records, "kubernetes.workload")[0])["containers"][0]["env"]}
     assert (env["DB_PASSWORD"]["value_kind"], env["DB_PASSWORD"]["secret_like"]) == ("text", None)
-    assert env["DB_PASSWORD"]["redacted"].startswith("Sup3…(sha256:")
+    assert env["DB_PASSWORD"]["redacted"].startswith("Sup3…(hmac:")
     assert env["NATS_SEED"]["secret_like"] == "NATS nkey seed"
     assert env["TOKEN_FILE"]["value_kind"] == "path" and env["API_KEY"]["value_kind"] == "reference"
     assert env["FROM_SECRET"]["from"] == "secretKeyRef" and env["FROM_SECRET"]["redacted"] is None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
@@ -125,3 +128,54 @@ def test_nats_monitoring_unreachable_is_an_error_per_endpoint(tmp_path: Path) ->
     records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{closed_port()}", timeout=2, endpoints=["varz", "healthz"])
     assert [(r.kind, isinstance(r, Failure)) for r in records] == [("nats.varz", True), ("nats.healthz", True)]
     assert "cannot connect" in (failure_of(records[0]).error or "")
+
+
+class _BasicAuthGate(BaseHTTPRequestHandler):
+    """A stand-in for a basic-auth proxy in front of a monitoring port (nats-server itself has
+    no auth on it): answers /varz only to the right Authorization header, and keeps the
+    headers it was sent."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+    expected = "Basic " + base64.b64encode(b"mon-user:planted-pw-2112").decode()
+
+    def do_GET(self) -> None:
+        _BasicAuthGate.seen.append({k.lower(): v for k, v in self.headers.items()})
+        ok = self.headers.get("Authorization") == self.expected
+        body = json.dumps({"server_id": "NXYZ", "version": "2.10.0"} if ok else {"error": "unauthorized"}).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_nats_monitoring_url_user_info_is_sent_as_basic_auth(tmp_path: Path) -> None:
+    """`http://user:pw@host:port` in the inventory: the request goes to host:port (never to a
+    host named `user:pw@host`) with the user-info as basic auth, and no record shows it."""
+    from auditor.inventory import load_inventory
+
+    _BasicAuthGate.seen = []
+    server = HTTPServer(("127.0.0.1", 0), _BasicAuthGate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        inventory = tmp_path / "auditor.yaml"
+        inventory.write_text(
+            "version: 1\ntargets:\n  - name: t\n    environment: test\n    policies: [p]\n    sources:\n"
+            f"      - {{collector: nats-monitoring, url: 'http://mon-user:planted-pw-2112@127.0.0.1:{port}', endpoints: [varz]}}\n"
+        )
+        target = load_inventory(inventory).target("t")
+        (record,) = run_collector(CollectContext(target, target.sources[0], NOW))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    data = plain_of(record)
+    assert data["response"]["server_id"] == "NXYZ"
+    assert record.resource == f"http://127.0.0.1:{port}/varz" and data["url"] == record.resource
+    assert _BasicAuthGate.seen[0]["host"] == f"127.0.0.1:{port}"
+    assert "planted-pw-2112" not in json.dumps(record.to_dict()) and "mon-user" not in json.dumps(record.to_dict())

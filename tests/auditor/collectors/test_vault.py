@@ -182,3 +182,26 @@ def test_timestamp_forms() -> None:
     assert timestamp("0001-01-01T00:00:00Z") is None
     assert timestamp(1795467082) == "2026-11-23T20:51:22Z"
     assert timestamp(None) is None and seconds("") is None
+
+
+def test_an_address_with_user_info_is_used_without_it(bao: Bao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`http://user:pw@host` in the inventory: the collector reaches `host` (the user-info is
+    never taken for part of the host name) and no record or error holds the user-info."""
+    from auditor.inventory import load_inventory
+
+    address = bao.url.replace("http://", "http://ops-user:planted-pw-5150@")
+    inventory = tmp_path / "auditor.yaml"
+    inventory.write_text(
+        "version: 1\ntargets:\n  - name: t\n    environment: test\n    policies: [p]\n    sources:\n"
+        f"      - {{collector: vault, name: openbao, address: '{address}', token_env: {ENV}}}\n"
+    )
+    target = load_inventory(inventory).target("t")
+    (source,) = target.sources
+    assert source.options["address"] == bao.url and "planted-pw-5150" not in repr(source)
+    monkeypatch.setenv(ENV, bao.token)
+    records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC))))
+    assert [r.error for r in records if isinstance(r, Failure)] == []
+    server = next(r for r in records if r.kind == "vault.server")
+    assert server.resource == bao.url and plain_of(server)["address"] == bao.url
+    dumped = json.dumps([r.to_dict() for r in records])
+    assert "planted-pw-5150" not in dumped and "ops-user" not in dumped

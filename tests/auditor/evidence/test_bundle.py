@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor._scan import collect
 from auditor.errors import EvidenceError
 from auditor.evidence.bundle import Bundle, parse_bundle, read_bundle
 from auditor.inventory import find_inventory
 from auditor.loader.schema import schema_errors
-from auditor.scan import collect
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import jsonschema
 import msgspec
 import pytest
 
-from auditor.collectors import REGISTRY, collector_class
+from auditor._scan import collect
+from auditor.collectors import COLLECTORS
 from auditor.evidence.bundle import Bundle, parse_bundle
 from auditor.evidence.contract import Facts, Part, Redacted, SecretPart
 from auditor.evidence.kinds import KINDS, data_errors
@@ -23,7 +24,6 @@ from auditor.evidence.record import Evidence, Failure
 from auditor.evidence.secret import conceal, verified
 from auditor.inventory.load import find_inventory
 from auditor.loader.schema import load_schema
-from auditor.scan import collect
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,7 +40,7 @@ def test_generated_schemas_and_reference_are_up_to_date() -> None:
 
 
 def test_every_collector_kind_has_one_type_and_every_type_a_collector() -> None:
-    declared = {kind for name in REGISTRY for kind in collector_class(name).kinds} - {"recorded.evidence"}
+    declared = {kind for name in COLLECTORS for kind in COLLECTORS.load(name).kinds} - {"recorded.evidence"}
     assert declared == set(KINDS)
     assert all(cls.KIND == kind and issubclass(cls, Facts) for kind, cls in KINDS.items())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -10,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from auditor._scan import evaluate_bundle
 from auditor.history import Provenance, Store
 from auditor.history.postgres import PostgresStore
 from auditor.history.sqlite import SQLiteStore
-from auditor.models import ScanResult
-from auditor.scan import evaluate_bundle
+from auditor.models import RedactedResult
 from tests.auditor.remote.signing import small_bundle
 from tests.servers import postgres_server
 
 
 @pytest.fixture(scope="module")
-def result() -> ScanResult:
+def result() -> RedactedResult:
     return evaluate_bundle(small_bundle("node-a"))
 
 
@@ -47,15 +46,15 @@ def _open(where: str) -> Store:
     return PostgresStore(where) if where.startswith("postgresql://") else SQLiteStore(Path(where))
 
 
-def _as(result: ScanResult, digest: str, target: str = "node-a") -> ScanResult:
-    return dataclasses.replace(result, bundle_digest=digest, target={**result.target, "name": target})
+def _as(result: RedactedResult, digest: str, target: str = "node-a") -> RedactedResult:
+    return result.changed(bundle_digest=digest, target={**result.target, "name": target})
 
 
 def _prov(digest: str, at: str, target: str = "node-a") -> Provenance:
     return Provenance(digest, target, at, "CN=node-a.example.com", "req")
 
 
-def test_stored_once_then_duplicate_then_replay_refused(where: str, result: ScanResult) -> None:
+def test_stored_once_then_duplicate_then_replay_refused(where: str, result: RedactedResult) -> None:
     with _open(where) as store:
         first = store.save_signed(_as(result, "a" * 64), origin="worker", exit_code=0,
                                   provenance=_prov("a" * 64, "2026-01-01T10:00:00Z"))
@@ -85,7 +84,7 @@ def test_stored_once_then_duplicate_then_replay_refused(where: str, result: Scan
                               provenance=_prov("f" * 64, "2026-01-01T12:00:00Z", "node-b"))
 
 
-def test_concurrent_workers_store_one_bundle_once(where: str, result: ScanResult) -> None:
+def test_concurrent_workers_store_one_bundle_once(where: str, result: RedactedResult) -> None:
     """Eight connections store the same bundle and eight older/newer ones at once: one scan per
     bundle digest, and no bundle older than one already accepted is stored after it."""
     barrier = threading.Barrier(8)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from auditor._scan import collect
 from auditor.demo import demo_inventory, demo_root
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence
-from auditor.scan import collect
 from tests.auditor.nats.record_demo_monitoring import OUTPUT, capture
 
 
