@@ -112,9 +112,10 @@ def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
         raise LoadError(f"{path}: {what} not found") from None
     except OSError as exc:
         raise LoadError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise LoadError(f"{path}: not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise LoadError(f"{path}: not a regular file")
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise LoadError(f"{path}: larger than the {limit}-byte limit for a {what}")

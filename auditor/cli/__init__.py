@@ -82,6 +82,8 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("pki.errors:SeveralProfiles", "choose one with --profile"),
     ("pki.errors:SeveralYubiKeys", "choose one with --yubikey-serial"),
     ("pki.errors:NoSubjectNames", "give --dns NAME or --ip ADDRESS"),
+    ("auditor.remote.connection:HalfClientCertificate", "give both --nats-cert and --nats-key"),
+    ("auditor.schedule.fleetunits:LoginInUnit", "give --nats without them, with --nats-creds or --nats-cert and --nats-key"),
 )
 """What the command line adds to a library error: the flag or command that helps, formatted
 with the error as `exc`. Library errors carry data and never name flags; the hint is added

@@ -21,37 +21,18 @@ if TYPE_CHECKING:
     from auditor.remote.worker import InventorySource
 
 
-def _add_inventory(parser: argparse.ArgumentParser) -> None:
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--inventory", metavar="PATH", help="inventory file (default: ./auditor.yaml; else --demo is needed)")
-    which.add_argument("--demo", action="store_true", help="use the embedded demo inventory (target cim-prod-001)")
-
-
 def _inventory(args: argparse.Namespace) -> tuple[Inventory, InventorySource]:
-    """The inventory of --inventory, ./auditor.yaml or --demo; never the demo unasked (these
-    commands run unattended)."""
-    from auditor.errors import ConfigError
-    from auditor.inventory import load_inventory
+    """The inventory of --inventory, ./auditor.yaml or --demo (never the demo unasked: these
+    commands run unattended, as `serve` does), and how a worker's processes load it again."""
     from auditor.remote.worker import InventorySource
 
-    if getattr(args, "demo", False):
-        from auditor.demo import demo_inventory
-
-        return demo_inventory(), InventorySource(None, demo=True)
-    path = Path(args.inventory) if args.inventory else Path("auditor.yaml")
-    if not args.inventory and not path.is_file():
-        raise ConfigError("no inventory: pass --inventory PATH (or run where ./auditor.yaml is), or --demo for the "
-                          "embedded demo")
-    return load_inventory(path), InventorySource(str(path.resolve()))
-
-
-def quiet_asyncio() -> None:
-    """asyncio's own warnings (e.g. about TLS connections closing) are not the user's business."""
-    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    inventory = _common.load_inventory(args, demo_fallback=False)
+    if inventory.embedded:
+        return inventory, InventorySource(None, demo=True)
+    return inventory, InventorySource(str(Path(inventory.file).resolve()))
 
 
 def _logging(name: str) -> logging.Logger:
-    quiet_asyncio()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger(f"auditor.{name}")
@@ -74,7 +55,7 @@ def _run_until_signal(main: Any, stop: asyncio.Event) -> Any:
 
 
 def register(sub: Any) -> None:
-    from auditor.remote.connection import add_options as add_nats
+    from auditor.cli._nats import add_nats
 
     a = sub.add_parser(
         "agent",
@@ -87,7 +68,7 @@ def register(sub: Any) -> None:
         ),
     )
     a.add_argument("--target", "-t", metavar="NAME", required=True)
-    _add_inventory(a)
+    _common.add_inventory(a, demo_fallback=False)
     add_nats(a)
     a.add_argument("--key", metavar="FILE", type=Path, help="the node's signing key (default: the inventory's agent.key, else --nats-key)")
     a.add_argument("--cert", metavar="FILE", type=Path, help="its certificate, with intermediates (default: agent.certificate, else --nats-cert)")
@@ -108,7 +89,7 @@ def register(sub: Any) -> None:
             "audit.findings.<target>. Run as many as you like, on any machines."
         ),
     )
-    _add_inventory(w)
+    _common.add_inventory(w, demo_fallback=False)
     add_nats(w)
     _history.add_db(w)
     _common.add_catalog(w)
@@ -131,7 +112,7 @@ def register(sub: Any) -> None:
     which.add_argument("--target", "-t", metavar="NAME", help="one target")
     which.add_argument("--tag", metavar="TAG", help="every target of the inventory with this tag")
     which.add_argument("--all", action="store_true", help="every target of the inventory")
-    _add_inventory(c)
+    _common.add_inventory(c, demo_fallback=False)
     add_nats(c)
     c.add_argument("--wait", metavar="SECONDS", type=float, help="wait this long for the verdicts and print them")
     c.add_argument("--format", choices=("text", "json"), default="text")
@@ -163,16 +144,15 @@ def _signer(args: argparse.Namespace, target: Target) -> Signer:
 
 
 def run_agent(args: argparse.Namespace) -> int:
+    from auditor.cli._nats import nats_settings
     from auditor.remote.agent import Agent, AgentOptions
-    from auditor.remote.connection import NatsSettings
     from auditor.schedule import plan
     from auditor.timeutil import parse_duration
 
     inventory, _ = _inventory(args)
     target = inventory.target(args.target)
     signer = _signer(args, target)
-    settings = NatsSettings.from_args(args, name=f"auditor agent {target.name}")
-    settings.tls_context()  # a bad certificate or key is a usage error now, not a reconnect loop
+    settings = nats_settings(args, name=f"auditor agent {target.name}")
     options = AgentOptions(collect_timeout=parse_duration(args.collect_timeout, what="--collect-timeout").total_seconds())
     log = _logging("agent")
     agent = Agent(target, signer, settings, schedules=() if args.no_schedule else plan(inventory), options=options)
@@ -183,9 +163,9 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     from auditor._scan import EvaluateOptions
+    from auditor.cli._nats import nats_settings
     from auditor.errors import ConfigError
     from auditor.models import Severity
-    from auditor.remote.connection import NatsSettings
     from auditor.remote.worker import Worker, WorkerOptions, make_judge
     from auditor.timeutil import parse_duration
 
@@ -203,8 +183,7 @@ def run_worker(args: argparse.Namespace) -> int:
     )
     evaluate = EvaluateOptions(rule_paths=tuple(args.rules), policy_paths=tuple(args.policies))
     make_judge(inventory, evaluate, options)  # anchors, rules and packs load now: a mistake is exit 2 here
-    settings = NatsSettings.from_args(args, name="auditor worker")
-    settings.tls_context()
+    settings = nats_settings(args, name="auditor worker")
     log = _logging("worker")
     with _history.open_store(args) as store:
         worker = Worker(source, store, settings, evaluate=evaluate, options=options)
@@ -223,7 +202,7 @@ def _targets(args: argparse.Namespace) -> list[str]:
         if not re.match(r"^[a-z0-9][a-z0-9._-]{0,62}$", args.target):
             raise ConfigError(f"'{args.target}' is not a target name", field="--target")
         return [args.target]
-    inventory, _ = _inventory(args)
+    inventory = _common.load_inventory(args, demo_fallback=False)
     if args.target:
         return [inventory.target(args.target).name]
     chosen = list(inventory.targets) if args.all else inventory.with_tag(args.tag)
@@ -253,26 +232,21 @@ def _printable(line: str) -> str:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from auditor.errors import CollectionError, ConfigError
-    from auditor.remote.connection import NatsSettings
-    from auditor.remote.control import FleetError, collect
+    from auditor.cli._nats import nats_settings
+    from auditor.errors import ConfigError
+    from auditor.remote.control import collect
 
     if args.wait is not None and not 0 < args.wait <= 86400:
         raise ConfigError("must be between 0 and 86400 seconds", field="--wait")
     targets = _targets(args)
-    settings = NatsSettings.from_args(args, name="auditor fleet collect")
-    settings.tls_context()
-    quiet_asyncio()
+    settings = nats_settings(args, name="auditor fleet collect")
 
     def report(v: TargetVerdict) -> None:
         if args.format == "text":
             for line in _verdict_lines(v):
                 print(_printable(line), flush=True)
 
-    try:
-        run = asyncio.run(collect(settings, targets, wait=args.wait, report=report))
-    except FleetError as exc:
-        raise CollectionError(str(exc)) from None
+    run = asyncio.run(collect(settings, targets, wait=args.wait, report=report))
     if args.format == "json":
         _common.emit(json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n", None)
     else:
@@ -282,17 +256,11 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from auditor.errors import CollectionError
-    from auditor.remote.connection import NatsSettings
-    from auditor.remote.control import FleetError, status
+    from auditor.cli._nats import nats_settings
+    from auditor.remote.control import status
 
-    settings = NatsSettings.from_args(args, name="auditor fleet status")
-    settings.tls_context()
-    quiet_asyncio()
-    try:
-        doc = asyncio.run(status(settings, listen=max(0.1, args.listen)))
-    except FleetError as exc:
-        raise CollectionError(str(exc)) from None
+    settings = nats_settings(args, name="auditor fleet status")
+    doc = asyncio.run(status(settings, listen=max(0.1, args.listen)))
     if args.format == "json":
         _common.emit(json.dumps(doc, indent=1, sort_keys=True) + "\n", None)
         return 0

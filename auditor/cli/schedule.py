@@ -69,7 +69,7 @@ def register(sub: Any) -> None:
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
     s.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
-    from auditor.remote.connection import add_options as add_nats
+    from auditor.cli._nats import add_nats
 
     add_nats(s, required=False)
     s.add_argument("--webhook", metavar="URL", help="post regression events here (signed with $AUDITOR_WEBHOOK_SECRET if set)")
@@ -172,14 +172,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     notifiers: list[Notifier] = []
     if args.nats:
-        from auditor.remote.connection import NatsSettings
+        from auditor.cli._nats import nats_settings
 
-        settings = NatsSettings.from_args(args, name="auditor serve")
-        settings.tls_context()  # a certificate that does not load is a usage error now
-        notifiers.append(NatsNotifier(settings))
-        from auditor.cli.remote import quiet_asyncio
-
-        quiet_asyncio()
+        notifiers.append(NatsNotifier(nats_settings(args, name="auditor serve")))
     if args.webhook:
         notifiers.append(WebhookNotifier(args.webhook))
     options = ServeOptions(

@@ -2,114 +2,85 @@
 
 Authentication is a credentials file (`--nats-creds`, a user JWT and seed) or mutual TLS
 (`--nats-cert`, `--nats-key`, `--nats-ca`: a client certificate of the PKI's `nats-client`
-profile), or both. User and password may also sit in the URL; wherever a URL is shown (logs,
-errors, status) it is shown without them.
+profile), or both. A user and password (or a token) may also sit in the URL: they are taken out
+where the URL enters (auditor.urls), passed to nats-py apart from it, and never shown; the
+servers' URLs are kept, used and shown without them.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import os
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from auditor.errors import ConfigError
+from auditor.urls import Credentials, split_url, strip_userinfo
 
 SCHEMES = ("nats", "tls", "ws", "wss")
 CONNECT_TIMEOUT_SECONDS = 10
 MAX_RECONNECT_WAIT_SECONDS = 30
 
 
-def shown_url(url: str) -> str:
-    """`url` without user-info (user, password or token), fit to print."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return urlunsplit(parts._replace(netloc=f"{host}:{port}" if port else host))
+_SEPARATOR = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+"""Between two server URLs: a comma before the next scheme (a password may hold a comma)."""
 
 
-ENVIRONMENT = {"--nats": "AUDITOR_NATS", "--nats-creds": "AUDITOR_NATS_CREDS", "--nats-cert": "AUDITOR_NATS_CERT",
-               "--nats-key": "AUDITOR_NATS_KEY", "--nats-ca": "AUDITOR_NATS_CA"}
-"""Each option's default comes from this variable (how the exported systemd units pass them)."""
-
-
-LOCAL = "nats://127.0.0.1:4222"
-
-
-def add_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """--nats URL plus --nats-creds and the mTLS trio; each defaults to its AUDITOR_NATS* variable.
-    When NATS is `required`, the URL falls back to the local server (nats://127.0.0.1:4222);
-    otherwise (serve's events) no URL means no NATS."""
-
-    def env(option: str) -> str | None:
-        return os.environ.get(ENVIRONMENT[option]) or None
-
-    def path(option: str) -> Path | None:
-        value = env(option)
-        return Path(value) if value else None
-
-    fallback = f", else {LOCAL}" if required else ""
-    parser.add_argument("--nats", metavar="URL", default=env("--nats") or (LOCAL if required else None),
-                        help=f"NATS server URL (nats:// or tls://; several separated by commas; default $AUDITOR_NATS{fallback})")
-    parser.add_argument("--nats-creds", metavar="FILE", type=Path, default=path("--nats-creds"),
-                        help="NATS credentials file (.creds; default $AUDITOR_NATS_CREDS)")
-    parser.add_argument("--nats-cert", metavar="FILE", type=Path, default=path("--nats-cert"),
-                        help="client certificate for mutual TLS (PEM, with its intermediates; the PKI's nats-client "
-                             "profile; default $AUDITOR_NATS_CERT)")
-    parser.add_argument("--nats-key", metavar="FILE", type=Path, default=path("--nats-key"),
-                        help="the client certificate's private key (PEM; default $AUDITOR_NATS_KEY)")
-    parser.add_argument("--nats-ca", metavar="FILE", type=Path, default=path("--nats-ca"),
-                        help="CA certificates the server's certificate chains to (PEM; default $AUDITOR_NATS_CA)")
+class HalfClientCertificate(ConfigError):
+    """A client certificate without its key, or a key without its certificate (exit 2)."""
 
 
 @dataclass(frozen=True)
 class NatsSettings:
     servers: tuple[str, ...]
+    """The servers' URLs, without user-info: fit to show."""
     creds: Path | None = None
     cert: Path | None = None
     key: Path | None = None
     ca: Path | None = None
     name: str = "auditor"
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace, *, name: str) -> NatsSettings:
-        return cls.make(args.nats, creds=args.nats_creds, cert=args.nats_cert, key=args.nats_key,
-                        ca=args.nats_ca, name=name)
+    login: Credentials | None = None
+    """User and password, or a token, from the URLs' user-info (never shown)."""
 
     @classmethod
     def make(cls, url: str, *, creds: Path | None = None, cert: Path | None = None, key: Path | None = None,
              ca: Path | None = None, name: str = "auditor") -> NatsSettings:
-        servers = tuple(u.strip() for u in url.split(",") if u.strip())
-        if not servers:
-            raise ConfigError("give a NATS server URL (nats://host:4222)", field="--nats")
-        for server in servers:
+        """Checked settings: `url` is one or more server URLs separated by commas."""
+        servers: list[str] = []
+        logins: list[Credentials] = []
+        for given in (u.strip() for u in _SEPARATOR.split(url)):
+            if not given:
+                continue
+            server, login = split_url(given)
             try:
                 scheme, host = urlsplit(server).scheme, urlsplit(server).hostname
             except ValueError:
                 scheme, host = "", None
             if scheme not in SCHEMES or not host:
-                raise ConfigError(f"'{shown_url(server)}' is not a NATS URL (nats://host:4222)", field="--nats")
+                raise ConfigError(f"'{server.rpartition('@')[2]}' is not a NATS URL (nats://host:4222)")
+            servers.append(server)
+            if login is not None:
+                logins.append(login)
+        if not servers:
+            raise ConfigError("no NATS server URL (nats://host:4222)")
+        if any((x.username, x.password) != (logins[0].username, logins[0].password) for x in logins):
+            raise ConfigError("the servers' URLs give different users or passwords; nats-py uses one login for all")
         if (cert is None) != (key is None):
-            raise ConfigError("mutual TLS needs both --nats-cert and --nats-key", field="--nats-cert")
-        for path, flag in ((creds, "--nats-creds"), (cert, "--nats-cert"), (key, "--nats-key"), (ca, "--nats-ca")):
+            raise HalfClientCertificate("mutual TLS needs both a client certificate and its key")
+        for path, what in ((creds, "credentials file"), (cert, "client certificate"), (key, "client key"),
+                           (ca, "CA certificates file")):
             if path is not None and not path.is_file():
-                raise ConfigError("no such file (a regular file is needed)", file=path, field=flag)
-        return cls(servers, creds, cert, key, ca, name)
+                raise ConfigError(f"no such {what} (a regular file is needed)", file=path)
+        return cls(tuple(servers), creds, cert, key, ca, name, logins[0] if logins else None)
 
     @property
     def shown(self) -> str:
-        return ",".join(shown_url(s) for s in self.servers)
+        return ",".join(self.servers)
 
     @property
     def uses_tls(self) -> bool:
@@ -122,7 +93,7 @@ class NatsSettings:
             context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca) if self.ca else None)
         except (ssl.SSLError, OSError) as exc:
             raise ConfigError(f"not usable as CA certificates: {getattr(exc, 'reason', None) or exc}",
-                              file=self.ca, field="--nats-ca") from None
+                              file=self.ca, ) from None
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.cert is not None and self.key is not None:
             try:
@@ -131,7 +102,7 @@ class NatsSettings:
                 raise ConfigError(
                     "the client certificate and key do not load together "
                     f"({getattr(exc, 'reason', None) or type(exc).__name__}); the key must be unencrypted PEM",
-                    file=self.cert, field="--nats-cert",
+                    file=self.cert,
                 ) from None
         return context
 
@@ -150,6 +121,10 @@ class NatsSettings:
         }
         if self.creds is not None:
             options["user_credentials"] = str(self.creds)
+        if self.login is not None and self.login.password is not None:
+            options["user"], options["password"] = self.login.username, self.login.password
+        elif self.login is not None:
+            options["token"] = self.login.username  # nats://TOKEN@host, as the server's clients read it
         context = self.tls_context()
         if context is not None:
             options["tls"] = context
@@ -157,9 +132,7 @@ class NatsSettings:
 
         async def on_error(exc: Exception) -> None:
             if log is not None:
-                text = " ".join(str(exc).split())[:200]
-                for server in self.servers:
-                    text = text.replace(server, shown_url(server))
+                text = strip_userinfo(" ".join(str(exc).split()))[:200]
                 log.warning("nats %s: %s%s", shown, type(exc).__name__, f": {text}" if text else "")
 
         async def on_disconnect() -> None:
@@ -239,8 +212,6 @@ def describe_error(exc: BaseException, settings: NatsSettings) -> str:
     """One line for a NATS failure, without any URL's user-info."""
     if isinstance(exc, Unreachable):
         return str(exc)
-    text = " ".join(str(exc).split())[:200]
-    for server in settings.servers:
-        text = text.replace(server, shown_url(server))
+    text = strip_userinfo(" ".join(str(exc).split()))[:200]
     name = type(exc).__name__
     return f"{name}: {text}" if text and text != name else name

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.errors import CollectionError
 from auditor.exitcodes import ExitCode
 from auditor.remote import wire
 from auditor.remote.connection import NatsSettings, describe_error
@@ -28,8 +29,8 @@ MAX_EVENT_BYTES = 1024 * 1024
 MAX_STATUS_SUBJECTS = 500
 
 
-class FleetError(Exception):
-    """NATS could not be reached or answered wrongly (the CLI turns it into exit 3)."""
+class FleetError(CollectionError):
+    """NATS could not be reached or answered wrongly (exit 3: no verdict could be had)."""
 
 
 @dataclass

@@ -125,14 +125,11 @@ class Signer:
 
     @classmethod
     def load(cls, key: Path, certificate: Path, chain: Sequence[Path] = ()) -> Signer:
-        """Read with pki's loaders; ConfigError names the file when something does not fit."""
-        from pki.errors import PKIError
+        """Read with pki's loaders; their errors (pki.errors.KeyAccessError) and ConfigError name
+        the file when something does not fit."""
         from pki.keys import load_key_file, public_equal
 
-        try:
-            private = load_key_file(key)
-        except PKIError as exc:
-            raise ConfigError(str(exc)) from None
+        private = load_key_file(key)
         certs: list[x509.Certificate] = []
         for path in (certificate, *chain):
             certs.extend(_certificates(path))
@@ -148,14 +145,10 @@ class Signer:
 
 
 def _certificates(path: Path) -> list[x509.Certificate]:
-    from pki.errors import LoadError
     from pki.fsutil import read_regular_file
     from pki.load import load_certificates
 
-    try:
-        loaded = load_certificates(read_regular_file(path, 1024 * 1024, "certificate file"))
-    except LoadError as exc:
-        raise ConfigError(str(exc).removeprefix(f"{path}: "), file=path) from None
+    loaded = load_certificates(read_regular_file(path, 1024 * 1024, "certificate file"))  # LoadError names the file
     bad = next((c for c in loaded if c.certificate is None), None)
     if bad is not None:
         raise ConfigError(bad.error or "unparsable certificate", file=path, line=bad.line)

@@ -15,8 +15,6 @@ NixOS: `auditor-fleet.nix`, a module with options `services.auditor.agent`,
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from auditor.errors import ConfigError
 from auditor.schedule.export import (
     ExportFile,
@@ -27,6 +25,7 @@ from auditor.schedule.export import (
     _systemd_quote,
     sandbox,
 )
+from auditor.urls import split_url
 
 CREDENTIALS = {"--nats-creds": "nats-creds", "--nats-cert": "nats-cert", "--nats-key": "nats-key", "--nats-ca": "nats-ca"}
 """Option -> credential name (and AUDITOR_NATS_* variable)."""
@@ -37,16 +36,15 @@ def _variable(option: str) -> str:
     return "AUDITOR_" + option.removeprefix("--").replace("-", "_").upper()
 
 
+class LoginInUnit(ConfigError):
+    """A NATS URL with a user, password or token, which would be readable in the unit files (exit 2)."""
+
+
 def check(opts: ExportOptions) -> None:
-    if opts.nats:
-        try:
-            parts = urlsplit(opts.nats)
-            secret = parts.password is not None or parts.username is not None
-        except ValueError:
-            raise ConfigError("not a NATS URL", field="--nats") from None
-        if secret:
-            raise ConfigError(f"a URL with a user or password would be readable in the unit files; use --nats-creds, "
-                              f"mutual TLS, or AUDITOR_NATS in {FLEET_ENV} (mode 0600)", field="--nats")
+    if opts.nats and split_url(opts.nats)[1] is not None:
+        raise LoginInUnit(f"the NATS URL has a user, password or token, which anyone could read in the unit files; "
+                          f"authenticate with a credentials file or mutual TLS, or set AUDITOR_NATS in {FLEET_ENV} "
+                          "(mode 0600)")
 
 
 def _environment(opts: ExportOptions) -> list[str]:

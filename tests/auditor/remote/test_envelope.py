@@ -16,9 +16,11 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # re-exported without __all__
 
+from auditor.cli import explain
 from auditor.errors import ConfigError
 from auditor.remote import wire
 from auditor.remote.envelope import PAYLOAD_TYPE, Refused, Signer, key_id, open_sealed, pae, seal
+from pki.errors import KeyAccessError, LoadError
 from tests.auditor.remote.signing import NOW, NodePki, small_bundle
 from tests.certs import CertFactory, write
 
@@ -117,8 +119,12 @@ def test_a_key_that_does_not_match_its_certificate_is_a_usage_error(pki: NodePki
     _, cert_b = pki.node("node-b")
     with pytest.raises(ConfigError, match="does not belong"):
         Signer.load(key_a, cert_b)
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(KeyAccessError, match="not found") as missing:
         Signer.load(tmp_path / "missing.pem", cert_b)
+    with pytest.raises(LoadError, match="not a regular file") as folder:
+        Signer.load(key_a, tmp_path)
+    for caught in (missing, folder):  # pki's errors, explained once by the command line: exit 2
+        assert explain(caught.value) == (str(caught.value), 2)
 
 
 def test_a_message_cannot_inflate_without_bound() -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from auditor.errors import ConfigError
 from auditor.inventory.load import load_inventory
-from auditor.remote.connection import NatsSettings, shown_url
+from auditor.remote.connection import NatsSettings
 from tests.conftest import run_cli
 
 
@@ -81,10 +81,18 @@ def test_any_ssh_text_is_refused_or_parsed_to_a_valid_destination(text: str) -> 
 
 
 @given(st.text(alphabet=string.ascii_letters + string.digits + "-_~!$&'()*+,;=%", min_size=6, max_size=40))
-def test_urls_are_shown_without_user_info(secret: str) -> None:
-    for url in (f"nats://user:{secret}@127.0.0.1:4222", f"tls://{secret}@h:1", f"nats://{secret}:{secret}@h"):
-        assert secret not in shown_url(url)
-    assert shown_url("nats://u:p@[::1]:4222") == "nats://[::1]:4222"
+def test_urls_are_kept_and_shown_without_user_info(secret: str) -> None:
+    for url, login in ((f"nats://user:{secret}@127.0.0.1:4222", ("user", "password")),
+                       (f"tls://{secret}@h:1", (None, "token")), (f"nats://{secret}:{secret}@h", (None, "password"))):
+        settings = NatsSettings.make(url)
+        assert secret not in settings.shown and secret not in repr(settings)
+        assert all("@" not in server for server in settings.servers)
+        options = settings.connect_options(reconnect=False)
+        assert all("@" not in server for server in options["servers"])
+        assert login[1] in options and (login[0] is None or options["user"] == login[0])
+    assert NatsSettings.make("nats://u:p@[::1]:4222").shown == "nats://[::1]:4222"
+    with pytest.raises(ConfigError, match="different users or passwords"):
+        NatsSettings.make("nats://a:1@h1,nats://a:2@h2")
 
 
 def test_nats_settings_are_checked(tmp_path: Path) -> None:

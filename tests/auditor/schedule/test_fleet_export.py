@@ -69,7 +69,7 @@ def test_systemd_agent_and_worker_units(tmp_path: Path, inventory: Path) -> None
 def test_a_url_with_a_password_is_never_written_into_a_unit(tmp_path: Path, inventory: Path) -> None:
     run = run_cli("schedule", "export", "--systemd", "--inventory", str(inventory), "-o", str(tmp_path / "u"),
                   "--nats", "nats://agent:hunter2-secret@nats.example.com:4222")
-    assert run.code == 2 and "readable in the unit files" in run.err
+    assert run.code == 2 and "could read in the unit files" in run.err and "(give --nats without them" in run.err
     assert "hunter2-secret" not in run.err + run.out
     assert not (tmp_path / "u").exists()
 

@@ -35,9 +35,9 @@ def test_unreachable_servers_are_reported_without_secrets() -> None:
 def test_bad_notifier_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a NATS URL"):
         NatsSettings.make("http://127.0.0.1:4222")
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigError, match="no such credentials file"):
         NatsSettings.make("nats://127.0.0.1:4222", creds=tmp_path / "missing.creds")
-    with pytest.raises(ConfigError, match="both --nats-cert and --nats-key"):
+    with pytest.raises(ConfigError, match="both a client certificate and its key"):
         NatsSettings.make("tls://127.0.0.1:4222", cert=tmp_path / "cert.pem")
     with pytest.raises(ConfigError, match="not an http"):
         WebhookNotifier("file:///etc/passwd")
