@@ -83,6 +83,7 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("pki.errors:SeveralYubiKeys", "choose one with --yubikey-serial"),
     ("pki.errors:NoSubjectNames", "give --dns NAME or --ip ADDRESS"),
     ("auditor.remote.connection:HalfClientCertificate", "give both --nats-cert and --nats-key"),
+    ("auditor.schedule.export:NoSchedules", "or pass --fleet to write only the agent and worker units"),
     ("auditor.schedule.fleetunits:LoginInUnit", "give --nats without them, with --nats-creds or --nats-cert and --nats-key"),
 )
 """What the command line adds to a library error: the flag or command that helps, formatted

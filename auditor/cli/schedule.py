@@ -46,6 +46,8 @@ def register(sub: Any) -> None:
     for option, what in (("--nats-creds", "credentials file"), ("--nats-cert", "client certificate"),
                          ("--nats-key", "client key"), ("--nats-ca", "CA certificates")):
         fleet.add_argument(option, metavar="PATH", help=f"the {what} on the host (passed with LoadCredential=)")
+    fleet.add_argument("--fleet", action="store_true",
+                       help="the agent and worker units are wanted: written even when the inventory has no schedules")
     fleet.add_argument("--worker-concurrency", type=int, default=2, metavar="N", help="the worker's --concurrency (default: 2)")
     ex.set_defaults(handler=run_export)
 
@@ -135,7 +137,7 @@ def run_export(args: argparse.Namespace) -> int:
             ("--nats-ca", args.nats_ca)) if value),
         worker_concurrency=args.worker_concurrency,
     )
-    files = export(args.kind, plan(inventory), opts)
+    files = export(args.kind, plan(inventory), opts, fleet=args.fleet)
     if args.kind == "kubernetes" and not image_pinned(opts.image):
         print("auditor: warning: the image is not pinned by digest (NAME@sha256:...); a tag can change under you", file=sys.stderr)
     for w in write_files(files, Path(args.output_dir), force=args.force):

@@ -11,6 +11,7 @@ asked (`force`); the result says which files were written, unchanged or overwrit
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import math
 import re
@@ -24,6 +25,7 @@ import yaml
 from auditor.errors import ConfigError, WouldOverwrite
 from auditor.fsutil import atomic_write
 from auditor.schedule import Schedule
+from pki.registry import Registry
 
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -356,19 +358,69 @@ def kubernetes_cronjobs(schedules: Sequence[Schedule], opts: ExportOptions) -> l
     return files
 
 
-FORMATS = {"systemd": systemd_units, "nixos": nixos_module, "kubernetes": kubernetes_cronjobs}
+class Exporter(abc.ABC):
+    """One form of `schedule export`: the schedules' files and, where the form has them, the
+    fleet's long-running agent and worker (auditor.schedule.fleetunits)."""
+
+    def __init__(self, opts: ExportOptions) -> None:
+        self.opts = opts
+
+    @abc.abstractmethod
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        """The files that run `schedules` (at least one)."""
+
+    def fleet_files(self) -> list[ExportFile] | None:
+        """The agent's and the worker's files; None when this form has none."""
+        return None
 
 
-def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
-    """The schedules' files; for systemd and NixOS also the fleet's agent and worker (fleetunits)."""
-    from auditor.schedule import fleetunits
+class SystemdExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return systemd_units(schedules, self.opts)
 
-    if not schedules:
-        raise ConfigError(
-            "the inventory has no schedules: give a target a `schedule` or add a `schedules` list"
-        )
-    extra = {"systemd": fleetunits.systemd_units, "nixos": fleetunits.nixos_module}.get(kind)
-    return FORMATS[kind](schedules, opts) + (extra(opts) if extra else [])
+    def fleet_files(self) -> list[ExportFile]:
+        from auditor.schedule import fleetunits
+
+        return fleetunits.systemd_units(self.opts)
+
+
+class NixosExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return nixos_module(schedules, self.opts)
+
+    def fleet_files(self) -> list[ExportFile]:
+        from auditor.schedule import fleetunits
+
+        return fleetunits.nixos_module(self.opts)
+
+
+class KubernetesExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return kubernetes_cronjobs(schedules, self.opts)
+
+
+EXPORTS: Registry[Exporter] = Registry("export form", "auditor.schedule.export:Exporter", {
+    "systemd": "auditor.schedule.export:SystemdExport",
+    "nixos": "auditor.schedule.export:NixosExport",
+    "kubernetes": "auditor.schedule.export:KubernetesExport",
+}, error=lambda unknown: ConfigError(str(unknown)))
+
+
+class NoSchedules(ConfigError):
+    """The inventory has no schedules, and the fleet's units alone were not asked for (exit 2)."""
+
+
+def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions, *, fleet: bool = False) -> list[ExportFile]:
+    """The files of `kind`: the schedules' and, for systemd and NixOS, the fleet's agent and
+    worker. With `fleet` the agent and worker are what was asked for: written even when there
+    are no schedules (and refused for a form that has none)."""
+    exporter = EXPORTS.load(kind)(opts)
+    fleet_files = exporter.fleet_files()
+    if fleet and fleet_files is None:
+        raise ConfigError(f"a {kind} export has no agent or worker units (systemd and NixOS have)")
+    if not schedules and not fleet:
+        raise NoSchedules("the inventory has no schedules: give a target a `schedule` or add a `schedules` list")
+    return (exporter.schedule_files(schedules) if schedules else []) + (fleet_files or [])
 
 
 def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = False) -> list[Written]:

@@ -107,3 +107,24 @@ def test_nats_options_default_to_their_environment_variables() -> None:
     assert run.code == 3 and f"cannot connect to {url}" in run.err, run.err
     missing = run_cli("fleet", "status", env={"AUDITOR_NATS": url, "AUDITOR_NATS_CREDS": "/nonexistent.creds"})
     assert missing.code == 2 and "/nonexistent.creds" in missing.err
+
+
+def test_the_fleet_units_alone_when_the_inventory_has_no_schedules(tmp_path: Path) -> None:
+    inventory = tmp_path / "auditor.yaml"
+    inventory.write_text(INVENTORY.replace('schedules:\n  - tag: leaf-node\n    schedule: "0 6 * * mon"\n', "")
+                         .replace('    schedule: "15 */4 * * *"\n', ""))
+    refused = run_cli("schedule", "export", "--systemd", "--inventory", str(inventory), "-o", str(tmp_path / "none"))
+    assert refused.code == 2 and "no schedules" in refused.err and "pass --fleet" in refused.err
+    assert not (tmp_path / "none").exists()
+    for kind, names in (("--systemd", ["auditor-agent@.service", "auditor-worker.service"]),
+                        ("--nixos", ["auditor-fleet.nix"])):
+        out = tmp_path / kind.strip("-")
+        run = run_cli("schedule", "export", kind, "--fleet", "--inventory", str(inventory), "-o", str(out),
+                      "--nats", "tls://nats.example.com:4222")
+        assert run.code == 0, run.err
+        assert sorted(p.name for p in out.iterdir()) == names
+    worker = (tmp_path / "systemd" / "auditor-worker.service").read_text()
+    assert f"--inventory {inventory.resolve()}" in worker and "Environment=AUDITOR_NATS=tls://nats.example.com:4222" in worker
+    k8s = run_cli("schedule", "export", "--kubernetes", "--fleet", "--image", "a@sha256:" + "0" * 64,
+                  "--inventory", str(inventory), "-o", str(tmp_path / "k8s"))
+    assert k8s.code == 2 and "no agent or worker units" in k8s.err and not (tmp_path / "k8s").exists()
