@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from auditor.collectors import run_collector
@@ -19,36 +19,54 @@ from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Record
-from auditor.inventory.model import Target, cel_target_view
+from auditor.inventory.model import SourceSpec, Target, cel_target_view
 from auditor.models import ExpiredWaiver, RedactedResult, RuleInfo, ScanResult, Severity
 from auditor.policy.catalog import Catalog
 from auditor.redact import redact_result
 from auditor.timeutil import rfc3339, utcnow
+
+if TYPE_CHECKING:
+    from auditor.host.system import Host
 
 Progress = Callable[[str, int, int], None]
 """progress(message, done, total): called as each evidence source is collected."""
 
 
 def collect(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
-    """Run every evidence source of `target` and return the bundle of records: here, or on the
+    """Run every evidence source of `target` and return the bundle of records: here, or from the
     target's machine over SSH when it names one (auditor.remote.ssh)."""
     if target.ssh is not None:
         from auditor.remote.ssh import collect_over_ssh
 
-        if progress:
-            progress(f"collecting over SSH from {target.ssh.destination}", 0, 1)
-        return collect_over_ssh(target)
+        return collect_over_ssh(target, now=now, progress=progress)
+    return collect_here(target, now=now, progress=progress)
+
+
+def collect_here(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
+    """Collect `target` on this machine, whatever its `ssh` says (a node agent is on it)."""
     moment = now or utcnow()
-    records: list[Record] = []
-    total = len(target.sources)
-    for i, source in enumerate(target.sources):
-        if progress:
-            progress(f"collecting {source.name} ({source.collector})", i, total)
-        context = CollectContext(target=target, source=source, now=moment)
-        records.extend(run_collector(context))
+    records = collect_sources(target, target.sources, moment, progress=progress)
     if progress:
-        progress("collected", total, total)
+        progress("collected", len(target.sources), len(target.sources))
     return Bundle.create(target.describe(), rfc3339(moment), records)
+
+
+def collect_sources(
+    target: Target,
+    sources: Sequence[SourceSpec],
+    moment: dt.datetime,
+    *,
+    remote: Host | None = None,
+    progress: Progress | None = None,
+) -> list[Record]:
+    """The records of `sources` (of `target`), each source run by its collector; with `remote`,
+    read from the machine it reaches (CollectContext.remote)."""
+    records: list[Record] = []
+    for i, source in enumerate(sources):
+        if progress:
+            progress(f"collecting {source.name} ({source.collector})", i, len(sources))
+        records.extend(run_collector(CollectContext(target=target, source=source, now=moment, remote=remote)))
+    return records
 
 
 @dataclass(frozen=True)

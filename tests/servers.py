@@ -356,13 +356,21 @@ def ssh_keygen(path: Path, kind: str = "ed25519") -> Path:
     return path
 
 
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+"""Debian's SFTP subsystem (openssh-sftp-server, a dependency of openssh-server), as its default
+sshd_config names it."""
+
+
 @contextlib.contextmanager
-def sshd_server(folder: Path) -> Iterator[Sshd]:
+def sshd_server(folder: Path, *, sftp: bool = True) -> Iterator[Sshd]:
     """OpenSSH's sshd (Debian openssh-server) on a free loopback port with a generated host key,
-    accepting only a generated user key for the current user; stopped when the block ends."""
+    accepting only a generated user key for the current user, with its SFTP subsystem unless
+    `sftp` is false; stopped when the block ends."""
     import getpass
 
     binary = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin") or not_installed("sshd", "Debian openssh-server")
+    if not Path(SFTP_SERVER).is_file():
+        not_installed(SFTP_SERVER, "Debian openssh-sftp-server")
     folder.mkdir(parents=True, exist_ok=True)
     host_key = ssh_keygen(folder / "ssh_host_ed25519_key")
     identity = ssh_keygen(folder / "id_ed25519")
@@ -375,6 +383,7 @@ def sshd_server(folder: Path) -> Iterator[Sshd]:
         f"AuthorizedKeysFile {folder / 'authorized_keys'}\nAllowUsers {user}\nStrictModes no\nUsePAM no\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
         "PrintMotd no\nLogLevel VERBOSE\n"
+        + (f"Subsystem sftp {SFTP_SERVER}\n" if sftp else "")
     )
     if os.geteuid() == 0:  # sshd started by root wants its privilege-separation folder
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

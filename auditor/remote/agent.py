@@ -103,11 +103,11 @@ def collect_child() -> None:
     os.dup2(2, 1)  # stray prints go to stderr, not into the reply
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     target = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
-    from auditor._scan import collect
+    from auditor._scan import collect_here
 
     reply: tuple[Any, ...]
     try:
-        reply = ("ok", collect(target))
+        reply = ("ok", collect_here(target))  # on the node itself, whatever the target's `ssh` says
     except AuditorError as exc:
         reply = ("error", exc.diagnostics())
     except Exception as exc:

@@ -1,56 +1,53 @@
-"""Agentless collection: run `auditor collect` on a machine over SSH and bring the bundle back.
+"""Agentless collection: reach a machine over SSH, collect its evidence there, evaluate here.
 
-:class:`SshTransport` runs programs on the remote machine over one SSH connection (asyncssh):
-argument lists quoted for the remote POSIX shell, `LC_ALL=C`, a time limit, bounded output. Its
-`which` and `run` are the calls of the host package's command-runner seam, so a host collector
-can run its commands through it as well as locally. The host key is always verified against a
+:class:`SshTransport` is one SSH connection to the machine (asyncssh): programs run there with
+argument lists quoted for the remote POSIX shell, `LC_ALL=C`, a time limit and bounded output,
+and files are read through its SFTP channel. The host key is always verified against a
 known_hosts file (the target's `known_hosts`, else ~/.ssh/known_hosts); the client reads no
 ~/.ssh/config, so what the inventory says is what happens.
 
-:func:`collect_over_ssh` sends the target's definition (its sources, root and names; never its
-`ssh` or `agent` settings) to `auditor collect --target NAME --inventory - --output -` on the
-remote machine and reads the bundle it writes: the collectors run there, as the SSH user, with
-the remote auditor; the verdict is made here. The remote side needs auditor (this version or a
-later one) and whatever the target's collectors call (docs/fleet.md).
+:func:`collect_over_ssh` collects a target that names `ssh`, over one connection:
+
+- the sources whose collector reads a machine only through the host package's seam
+  (Collector.reads_host: `host`) run here, with that seam over the connection
+  (auditor.remote.sshhost: the machine's files over SFTP, its commands over SSH), so the host
+  is audited with nothing of auditor installed there;
+- the other sources are collected by the remote `auditor collect --target NAME --inventory - --output -`,
+  fed the target's definition (those sources, its root and names; never its `ssh` or `agent`
+  settings): the collectors run there, as the SSH user, with the remote auditor (this version or
+  a later one), and the bundle comes back.
+
+Both go into one bundle, in the inventory's order of sources; the verdict is made here
+(docs/fleet.md says what must be installed on the remote side).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import shlex
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from auditor.errors import CollectionError, ConfigError, EvidenceError
 from auditor.evidence.bundle import Bundle, parse_bundle
-from auditor.inventory.model import SshSpec, Target
+from auditor.evidence.record import Record
+from auditor.host.system import MAX_OUTPUT_BYTES
+from auditor.inventory.model import SourceSpec, SshSpec, Target
+from auditor.timeutil import rfc3339, utcnow
+from auditor.urls import join_url, strip_userinfo
 
-MAX_OUTPUT_BYTES = 16 * 1024 * 1024
-"""A command's output beyond this is cut off and the result marked truncated."""
+if TYPE_CHECKING:
+    from auditor._scan import Progress
+
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 """The largest evidence bundle read back from a remote `auditor collect`."""
 COLLECT_TIMEOUT_SECONDS = 600.0
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a remote program did (the same fields as the host package's command results)."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0 and not self.truncated
 
 
 def remote_command(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
@@ -81,8 +78,10 @@ class SshTransport:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="auditor-ssh", daemon=True)
         self._conn: Any = None
+        self._sftp: Any = None
 
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """Run `coro` on the connection's event loop and wait for it (at most `timeout` seconds)."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)
@@ -93,7 +92,7 @@ class SshTransport:
     def __enter__(self) -> SshTransport:
         self._thread.start()
         try:
-            self._conn = self._call(self._connect(), self.spec.connect_timeout + 5)
+            self._conn = self.call(self._connect(), self.spec.connect_timeout + 5)
         except BaseException:
             self.close()
             raise
@@ -114,7 +113,7 @@ class SshTransport:
                 await asyncio.sleep(0.05)  # transports of a failed login finish closing
 
             with contextlib.suppress(Exception):
-                self._call(shutdown(), 10)
+                self.call(shutdown(), 10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
         if not self._loop.is_running() and not self._loop.is_closed():
@@ -189,38 +188,115 @@ class SshTransport:
         """(exit status, stdout, stderr, stdout cut off at `limit`) of a remote program."""
         if self._conn is None:
             raise CollectionError(f"{self.spec.destination}: not connected")
-        return self._call(self._run(remote_command(argv, env), stdin, limit, timeout), timeout + 10)
+        return self.call(self._run(remote_command(argv, env), stdin, limit, timeout), timeout + 10)
 
-    def run(self, argv: Sequence[str], *, timeout: float = 30.0, env: Mapping[str, str] | None = None) -> CommandResult:
-        """Run a program on the remote machine (never through an interpolated shell string)."""
-        code, out, err, cut = self.run_bytes(argv, timeout=timeout, env=env)
-        return CommandResult(tuple(argv), code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), cut)
+    def sftp(self) -> Any:
+        """The connection's SFTP client (asyncssh), started on first use; CollectionError when the
+        server offers no SFTP subsystem."""
+        import asyncssh
 
-    def which(self, name: str) -> str | None:
-        """The program's path on the remote machine, or None when it is not installed there."""
-        result = self.run(["sh", "-c", 'command -v -- "$1"', "sh", name], timeout=15)
-        path = result.stdout.strip()
-        return path if result.returncode == 0 and path.startswith("/") else None
+        if self._conn is None:
+            raise CollectionError(f"{self.spec.destination}: not connected")
+        if self._sftp is None:
+
+            async def start() -> Any:
+                return await self._conn.start_sftp_client()
+
+            try:
+                self._sftp = self.call(start(), self.spec.connect_timeout)
+            except (OSError, asyncssh.Error, TimeoutError) as exc:
+                raise CollectionError(f"{self.spec.destination}: no SFTP subsystem to read files with "
+                                      f"({_printable(str(exc)) or type(exc).__name__})") from None
+        return self._sftp
 
 
-def remote_definition(target: Target) -> dict[str, Any]:
-    """The target as the remote `auditor collect` reads it: its sources and root there, and
-    nothing about SSH, agents or schedules."""
+def remote_definition(target: Target, sources: Sequence[SourceSpec] | None = None) -> dict[str, Any]:
+    """The target as the remote `auditor collect` reads it: its root there and its sources (or
+    those of `sources`), and nothing about SSH, agents or schedules."""
     keep = {k: v for k, v in target.definition.items() if k not in ("ssh", "agent", "schedule", "root")}
+    chosen = target.sources if sources is None else sources
+    keep["sources"] = [_with_credentials(dict(spec.options), spec) | {
+        "collector": spec.collector, "name": spec.name, "required": spec.required} for spec in chosen]
     return {**keep, "root": str(target.root)}
 
 
-def collect_over_ssh(target: Target, *, timeout: float = COLLECT_TIMEOUT_SECONDS) -> Bundle:
-    """Collect `target`'s evidence on its machine over SSH; the bundle, checked as any bundle."""
+def _with_credentials(value: Any, spec: SourceSpec, path: tuple[str | int, ...] = ()) -> Any:
+    """A source's options with the user-info the inventory gave its URLs put back (the remote
+    collector authenticates with it; it travels only inside the SSH channel, on stdin)."""
+    from auditor.loader.yamlfile import dotted_path
+
+    if isinstance(value, str):
+        credentials = spec.credentials.get(dotted_path(path)) if path else None
+        return join_url(value, credentials) if credentials is not None else value
+    if isinstance(value, Mapping):
+        return {k: _with_credentials(v, spec, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_with_credentials(v, spec, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def collect_over_ssh(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None,
+                     timeout: float = COLLECT_TIMEOUT_SECONDS) -> Bundle:
+    """Collect `target`'s evidence from its machine over one SSH connection: the sources of
+    collectors that read a host through the host seam here, the others by the remote auditor
+    (when there are any)."""
+    from auditor._scan import collect_sources
+    from auditor.collectors import COLLECTORS
+    from auditor.remote.sshhost import remote_host
+
     spec = target.ssh
     if spec is None:
         raise ConfigError(f"target '{target.name}' has no `ssh`")
-    inventory = json.dumps({"version": 1, "targets": [remote_definition(target)]}).encode()
-    argv = [spec.command, "collect", "--target", target.name, "--inventory", "-", "--output", "-"]
+    moment = now or utcnow()
+    here = [s for s in target.sources if COLLECTORS.load(s.collector).reads_host]
+    there = [s for s in target.sources if s not in here]
+    found: dict[str, list[Record]] = {}
     with SshTransport(spec) as ssh:
-        code, out, err, cut = ssh.run_bytes(argv, timeout=timeout, stdin=inventory, limit=MAX_BUNDLE_BYTES)
+        if there:
+            if progress:
+                progress(f"collecting {len(there)} source(s) with auditor on {spec.destination}", 0, len(target.sources))
+            try:
+                for record in _collect_there(ssh, target, there, timeout).records:
+                    found.setdefault(record.source, []).append(record)
+            except CollectionError as exc:  # those sources failed; the host sources may still be read
+                for s in there:
+                    found[s.name] = [_failure(target, s, moment, exc.diagnostics())]
+        if here:
+            try:
+                host = remote_host(ssh, target.root)
+            except CollectionError as exc:
+                for s in here:
+                    found[s.name] = [_failure(target, s, moment, exc.diagnostics())]
+            else:
+                for s in here:
+                    if progress:
+                        progress(f"collecting {s.name} ({s.collector}) over SSH from {spec.destination}",
+                                 len(there), len(target.sources))
+                    found[s.name] = collect_sources(target, [s], moment, remote=host)
+    records = [r for s in target.sources for r in found.pop(s.name, [])]
+    records += [r for rest in found.values() for r in rest]  # a remote record under another source name
+    if progress:
+        progress("collected", len(target.sources), len(target.sources))
+    return Bundle.create(target.describe(), rfc3339(moment), records)
+
+
+def _failure(target: Target, source: SourceSpec, moment: dt.datetime, message: str) -> Record:
+    from auditor.collectors import COLLECTORS
+    from auditor.collectors.interface import CollectContext
+
+    kind = COLLECTORS.load(source.collector).kinds[0]
+    return CollectContext(target, source, moment).error(kind, source.name, message)
+
+
+def _collect_there(ssh: SshTransport, target: Target, sources: Sequence[SourceSpec], timeout: float) -> Bundle:
+    """`sources` collected by `auditor collect` on the machine; the bundle, checked as any bundle."""
+    spec = ssh.spec
+    inventory = json.dumps({"version": 1, "targets": [remote_definition(target, sources)]}).encode()
+    argv = [spec.command, "collect", "--target", target.name, "--inventory", "-", "--output", "-"]
+    code, out, err, cut = ssh.run_bytes(argv, timeout=timeout, stdin=inventory, limit=MAX_BUNDLE_BYTES)
     where = f"ssh://{spec.destination}"
-    last = next((line for line in reversed(err.decode("utf-8", "replace").splitlines()) if line.strip()), "")
+    text = strip_userinfo(err.decode("utf-8", "replace"))  # the definition sent holds user-info
+    last = next((line for line in reversed(text.splitlines()) if line.strip()), "")
     if code == 127:
         raise CollectionError(f"{where}: '{spec.command}' is not installed there (install auditor, or set the "
                               "target's ssh `auditor` to its path)")
