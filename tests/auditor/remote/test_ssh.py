@@ -6,9 +6,7 @@ import json
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import HTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from tests.auditor.collectors.test_nats import _BasicAuthGate
 from tests.auditor.remote.signing import NodePki
 from tests.certs import CertFactory, write
 from tests.conftest import run_cli
-from tests.servers import Sshd, ssh_keygen, sshd_server
+from tests.servers import Sshd, http_server, ssh_keygen, sshd_server
 
 AUDITOR = str(Path(sys.executable).parent / "auditor")
 
@@ -236,15 +234,8 @@ def _ssh_settings(server: Sshd, auditor: str = AUDITOR) -> dict[str, object]:
 def gate() -> Iterator[str]:
     """A basic-auth gate in front of a NATS monitoring endpoint (tests.auditor.collectors.test_nats): its URL."""
     _BasicAuthGate.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _BasicAuthGate)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_server(_BasicAuthGate) as port:
+        yield f"127.0.0.1:{port}"
 
 
 PLANTED = "planted-pw-2112"
