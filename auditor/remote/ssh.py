@@ -254,7 +254,7 @@ def collect_over_ssh(target: Target, *, now: dt.datetime | None = None, progress
     with SshTransport(spec) as ssh:
         if there:
             if progress:
-                progress(f"collecting {len(there)} source(s) with auditor on {spec.destination}", 0, len(target.sources))
+                progress(f"collecting {len(there)} source(s) with auditor on {spec.destination}", 0, len(there))
             try:
                 for record in _collect_there(ssh, target, there, timeout).records:
                     found.setdefault(record.source, []).append(record)
@@ -268,11 +268,8 @@ def collect_over_ssh(target: Target, *, now: dt.datetime | None = None, progress
                 for s in here:
                     found[s.name] = [_failure(target, s, moment, exc.diagnostics())]
             else:
-                for s in here:
-                    if progress:
-                        progress(f"collecting {s.name} ({s.collector}) over SSH from {spec.destination}",
-                                 len(there), len(target.sources))
-                    found[s.name] = collect_sources(target, [s], moment, remote=host)
+                for record in collect_sources(target, here, moment, remote=host, progress=progress):
+                    found.setdefault(record.source, []).append(record)
     records = [r for s in target.sources for r in found.pop(s.name, [])]
     records += [r for rest in found.values() for r in rest]  # a remote record under another source name
     if progress:
