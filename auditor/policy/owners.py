@@ -92,7 +92,7 @@ class Assignment:
     """The file:line of the owner entry that decided, '' when none did."""
 
     def due(self, since: dt.date) -> dt.date | None:
-        """The day the fix is due when the problem was first seen on `since`."""
+        """The day the fix is due, counting from `since` (the evaluation day)."""
         return since + dt.timedelta(days=self.days) if self.days is not None else None
 
 
