@@ -7,6 +7,7 @@ NATS configs are accepted by the real `nats-server -t` first, then read as the c
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
-from auditor.models import Finding, Status
+from auditor.models import Finding, Severity, Status, group_problems
 from auditor.nats.conf import parse_file
 from auditor.nats.config import interpret
 from tests.auditor.nats.oracle import server_verdict
@@ -58,18 +59,31 @@ def test_cert_003_and_pki_004_count_the_same_days(tmp_path: Path) -> None:
 
 
 def certificate_findings(rule_id: str, folder: Path, *, days_left: float) -> list[Finding]:
-    """`rule_id` on a certificate file read by the real collector, `days_left` before it expires."""
+    """`rule_id` (an fnmatch pattern) on a certificate file read by the real collector, `days_left`
+    before it expires."""
+    from tests.certs import NOW as CERT_NOW
     from tests.certs import CertFactory, write
 
     factory = CertFactory()
     root, inter = factory.chain()
     leaf = factory.issue("n.example.com", issuer=inter, dns=("n.example.com",), eku=("server",),
-                         start=NOW - dt.timedelta(days=80), days=80 + days_left)
+                         start=CERT_NOW - dt.timedelta(days=80), days=80 + days_left)
     write(folder / "certs/node.pem", leaf.pem() + inter.pem())
-    records = collect_source("certificates", folder, {"paths": ["certs"]}, now=NOW)
+    records = collect_source("certificates", folder, {"paths": ["certs"]}, now=CERT_NOW)
     policy = production()
-    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
-    return [f for f in evaluate_rules(only, records, target=TARGET, now=NOW).findings if "n.example.com" in f.message]
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if fnmatch.fnmatchcase(r.id, rule_id)),
+                               waivers=())
+    findings = evaluate_rules(only, records, target=TARGET, now=CERT_NOW).findings
+    return [f for f in findings if f.resource == "certs/node.pem#0"]
+
+
+def test_an_expired_certificate_is_one_problem(tmp_path: Path) -> None:
+    """CERT-001 (no valid chain) and CERT-002 (expired), both critical, on one certificate: one
+    problem with two rule hits (the rules share the certificate's correlation key)."""
+    hits = [f for f in certificate_findings("CERT-00[12]", tmp_path, days_left=-3) if f.status is Status.FAIL]
+    assert sorted(f.rule_id for f in hits) == ["CERT-001", "CERT-002"], [(f.resource, f.message) for f in hits]
+    (problem,) = group_problems(hits, Severity.HIGH)
+    assert problem.key.startswith("x509:") and len(problem.findings) == 2
 
 
 @pytest.fixture(scope="module")

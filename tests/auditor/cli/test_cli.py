@@ -27,6 +27,14 @@ def test_demo_scan_text() -> None:
     assert run.code == 1, run.err
     assert "Verdict: NOT READY" in run.out
     assert "CERT-004" in run.out and "fix:" in run.out
+    import re
+
+    # the demo leads with problems and gives both counts, in the verdict and at the end
+    verdict = re.search(r"^Verdict: NOT READY for production — (\d+) problems \((\d+) rule hits\) at or above high", run.out, re.M)
+    total = re.search(r"^(\d+) problems \((\d+) rule hits\); \d+ findings:", run.out, re.M)
+    assert verdict and total, run.out[-600:]
+    assert int(verdict[1]) < int(verdict[2]) and int(total[1]) < int(total[2])
+    assert f"Problems ({total[1]}, {total[2]} rule hits)" in run.out
     assert "\x1b[" not in run.out  # no colour when not a terminal
 
 
