@@ -107,6 +107,11 @@ class ScanDiff:
     other_changes: tuple[Change, ...]
     """Status changes that are neither a new failure nor a fix (e.g. fail -> error, pass -> waived)."""
     areas: tuple[AreaTrend, ...]
+    problems_before: int = 0
+    problems_after: int = 0
+    """Failing problems (failures grouped by cause) of each scan."""
+    rule_hits_before: int = 0
+    rule_hits_after: int = 0
 
     def regressions(self, threshold: Severity) -> list[Change]:
         """New failures at or above `threshold` (or blocking at any threshold, as a live credential
@@ -125,6 +130,8 @@ class ScanDiff:
             "changed_evidence": [c.to_dict() for c in self.changed_evidence],
             "other_changes": [c.to_dict() for c in self.other_changes],
             "areas": [a.to_dict() for a in self.areas],
+            "problems": {"before": self.problems_before, "after": self.problems_after},
+            "rule_hits": {"before": self.rule_hits_before, "after": self.rule_hits_after},
         }
 
 
@@ -186,6 +193,10 @@ def diff_results(
         changed_evidence=tuple(buckets["evidence"]),
         other_changes=tuple(buckets["other"]),
         areas=area_trend(before, after),
+        problems_before=before.summary.problems,
+        problems_after=after.summary.problems,
+        rule_hits_before=before.summary.rule_hits,
+        rule_hits_after=after.summary.rule_hits,
     )
 
 
