@@ -7,8 +7,8 @@ NATS configs are accepted by the real `nats-server -t` first, then read as the c
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import datetime as dt
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def certificate_findings(rule_id: str, folder: Path, *, days_left: float) -> lis
     from tests.certs import CertFactory, write
 
     factory = CertFactory()
-    root, inter = factory.chain()
+    _, inter = factory.chain()
     leaf = factory.issue("n.example.com", issuer=inter, dns=("n.example.com",), eku=("server",),
                          start=CERT_NOW - dt.timedelta(days=80), days=80 + days_left)
     write(folder / "certs/node.pem", leaf.pem() + inter.pem())
