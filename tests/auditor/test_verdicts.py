@@ -16,9 +16,9 @@ from auditor.history.diff import diff_results
 from auditor.models import Severity
 from auditor.resultfile import read_result
 from auditor.schedule.notify import regression_event
-from tests.auditor.cli.test_cli import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem
+
 
 def inventory(folder: Path, sources: str, *, environment: str = "production", policies: str = "cim-production",
               policy_paths: str = "") -> None:
@@ -27,6 +27,7 @@ def inventory(folder: Path, sources: str, *, environment: str = "production", po
         f"    policies: [{policies}]\n    sources:\n{sources}"
     )
 
+
 def scan(folder: Path, *args: str) -> tuple[int, dict[str, Any]]:
     out = folder / "result.json"
     run = run_cli("scan", "--target", "n", "--format", "json", "-o", str(out), *args, cwd=folder)
@@ -34,8 +35,10 @@ def scan(folder: Path, *args: str) -> tuple[int, dict[str, Any]]:
     doc: dict[str, Any] = json.loads(out.read_text())
     return run.code, doc
 
+
 def failing(doc: dict[str, Any], rule: str) -> dict[str, str]:
     return {f["resource"]: f["id"] for f in doc["findings"] if f["rule_id"] == rule and f["status"] == "fail"}
+
 
 WAIVER = """id: n-waivers
 title: Accepted exceptions
@@ -45,6 +48,7 @@ waivers:
     approver: Security Lead
     expires: "2099-01-01"
 """
+
 
 def test_a_new_leak_is_a_new_failure_no_earlier_waiver_covers(tmp_path: Path) -> None:
     rng = random.Random(15)
@@ -93,6 +97,7 @@ def test_a_new_leak_is_a_new_failure_no_earlier_waiver_covers(tmp_path: Path) ->
     code, covered = scan(tmp_path)
     assert failing(covered, "SEC-001") == {} and covered["exceeded_waivers"] == []
 
+
 def test_a_live_credential_blocks_staging(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     (tmp_path / "home/aws.txt").write_text(
@@ -105,12 +110,14 @@ def test_a_live_credential_blocks_staging(tmp_path: Path) -> None:
     md = run_cli("scan", "--target", "n", "--format", "md", cwd=tmp_path)
     assert "Not ready for staging under cim-staging" in md.out and "yes (live credential)" in md.out
 
+
 @pytest.mark.parametrize("text", ["", "null\n", "---\n"], ids=["empty", "null", "no-document"])
 def test_nothing_to_judge_is_incomplete_never_ready(tmp_path: Path, text: str) -> None:
     (tmp_path / "m.yaml").write_text(text)
     run = run_cli("scan", "--path", "m.yaml", "--policy", "pss-restricted", cwd=tmp_path)
     assert run.code == 4, run.out  # was: READY, exit 0
     assert "Verdict: INCOMPLETE" in run.out and "no kubernetes.manifest" in run.out
+
 
 def test_an_empty_bundle_is_incomplete(tmp_path: Path) -> None:
     inventory(tmp_path, "      - {collector: certificates, paths: [nothing-here], required: false}\n")
@@ -123,6 +130,17 @@ def test_an_empty_bundle_is_incomplete(tmp_path: Path) -> None:
     verdict = json.loads(run.out)["verdict"]
     assert verdict["readiness"] == "incomplete" and verdict["problems"] == 0
 
+
+CERT_FILES = """id: cert-files
+title: Certificate files only
+select:
+  - area: certificates
+exclude:
+  - {id: "CERT-01[5-9]"}
+  - {id: "CERT-02*"}
+"""
+
+
 def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
     """A certificate with 10,000 SANs exhausts CERT-008's evaluation budget: an error on that
     record (INCOMPLETE), where it made the rule `error` and the scan READY."""
@@ -134,7 +152,7 @@ def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
     write(tmp_path / "certs/node.pem", good.pem() + inter.pem())
     write(tmp_path / "root.pem", root.pem())
     (tmp_path / "policies").mkdir()
-    (tmp_path / "policies/files.yaml").write_text(FILES_PACK)
+    (tmp_path / "policies/files.yaml").write_text(CERT_FILES)
     (tmp_path / "auditor.yaml").write_text(
         "version: 1\npolicy_paths: [policies]\ntargets:\n  - name: n\n    environment: production\n"
         "    policies: [cert-files]\n    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
@@ -149,6 +167,7 @@ def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
     assert sum(f["status"] == "fail" for f in large["findings"]) >= sum(f["status"] == "fail" for f in small["findings"])
     judged = {(f["rule_id"], f["status"]) for f in large["findings"] if "big.pem" in f["resource"]}
     assert ("CERT-008", "pass") not in judged
+
 
 def test_secrets_scan_and_sec_003_judge_key_files_alike(tmp_path: Path) -> None:
     rng = random.Random(3)
