@@ -16,6 +16,7 @@ from auditor.history.diff import diff_results
 from auditor.models import Severity
 from auditor.resultfile import read_result
 from auditor.schedule.notify import regression_event
+from tests.auditor.cli.test_cli import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem
 
@@ -131,16 +132,6 @@ def test_an_empty_bundle_is_incomplete(tmp_path: Path) -> None:
     assert verdict["readiness"] == "incomplete" and verdict["problems"] == 0
 
 
-CERT_FILES = """id: cert-files
-title: Certificate files only
-select:
-  - area: certificates
-exclude:
-  - {id: "CERT-01[5-9]"}
-  - {id: "CERT-02*"}
-"""
-
-
 def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
     """A certificate with 10,000 SANs exhausts CERT-008's evaluation budget: an error on that
     record (INCOMPLETE), where it made the rule `error` and the scan READY."""
@@ -152,7 +143,7 @@ def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
     write(tmp_path / "certs/node.pem", good.pem() + inter.pem())
     write(tmp_path / "root.pem", root.pem())
     (tmp_path / "policies").mkdir()
-    (tmp_path / "policies/files.yaml").write_text(CERT_FILES)
+    (tmp_path / "policies/files.yaml").write_text(FILES_PACK)
     (tmp_path / "auditor.yaml").write_text(
         "version: 1\npolicy_paths: [policies]\ntargets:\n  - name: n\n    environment: production\n"
         "    policies: [cert-files]\n    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
