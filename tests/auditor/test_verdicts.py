@@ -16,7 +16,7 @@ from auditor.history.diff import diff_results
 from auditor.models import Severity
 from auditor.resultfile import read_result
 from auditor.schedule.notify import regression_event
-from tests.auditor.cli.test_cli import FILES_PACK
+from tests.certs import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem
 

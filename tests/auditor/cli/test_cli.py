@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.loader.schema import schema_errors
+from tests.certs import FILES_PACK
 from tests.conftest import Run, run_cli
 
 
@@ -83,16 +84,6 @@ def test_fail_on_threshold_changes_exit_code(tmp_path: Path) -> None:
     assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0  # default threshold: high
     assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
     assert run_cli("scan", "--target", "n", "--fail-on", "critical", cwd=tmp_path).code == 0
-
-
-FILES_PACK = """id: cert-files
-title: Certificate files only
-select:
-  - area: certificates
-exclude:
-  - {id: "CERT-01[5-9]"}
-  - {id: "CERT-02*"}
-"""
 
 
 def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
