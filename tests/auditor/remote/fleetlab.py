@@ -125,7 +125,7 @@ def make_nodes(folder: Path, certs: CertFactory, targets: dict[str, int]) -> Lab
             "sources": [{"collector": "certificates", "name": "certs", "paths": ["certs"]}],
         })
     (folder / "policies").mkdir(exist_ok=True)
-    (folder / "policies/cert-files.yaml").write_text(FILES_PACK)
+    (folder / "policies/cert-files.yaml").write_text(FILES_PACK + "fail_on: critical  # as cim-staging\n")
     inventory = folder / "auditor.yaml"
     inventory.write_text(yaml.safe_dump({"version": 1, "policy_paths": ["policies"], "targets": entries}, sort_keys=False))
     return Lab(folder, pki, inventory, list(targets))
