@@ -499,7 +499,8 @@ class Verdict:
             hits = "rule hit" if self.rule_hits == 1 else "rule hits"
             text = f"{self.problems} {noun} ({self.rule_hits} {hits}) at or above {self.fail_on.value}"
             if self.live_credentials:
-                text += f", {self.live_credentials} of them live credentials (blocking in every environment)"
+                what = "a live credential" if self.live_credentials == 1 else "live credentials"
+                text += f", {self.live_credentials} of them {what} (blocking in every environment)"
             out.append(text)
         cannot = []
         if self.undecided:

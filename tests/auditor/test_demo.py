@@ -180,3 +180,25 @@ def test_stale_tree_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert again == first
     assert (again / "cim-prod-001/etc/nats/certs/server-cert.pem").read_bytes() != old_cert
     assert not any(p.name.startswith((".build-", ".old-")) for p in tmp_path.joinpath("demo").iterdir())
+
+
+def test_one_problem_many_rule_hits(result: ScanResult) -> None:
+    """The demo's failures grouped by the rules' correlation keys: one hostPath mount, one UID 0,
+    one seed, one certificate each make one problem with several rule hits."""
+    groups = {(p.primary.resource, tuple(sorted(f.rule_id for f in p.findings))) for p in result.problems}
+    assert (EXPORTER + " volume host-nats", ("K8S-011", "PSS-BASE-004", "PSS-RESTR-001")) in groups
+    assert (EXPORTER + " container exporter", ("K8S-003", "PSS-RESTR-004")) in groups
+    assert ("home/cim/.bash_history:5:23", ("SEC-001", "SEC-009")) in groups
+    assert (LEGACY, ("CERT-001", "CERT-004", "CERT-005", "CERT-007")) in groups
+    hits = [f.id for p in result.problems for f in p.findings]
+    assert sorted(hits) == sorted(f.id for f in result.findings if f.status is Status.FAIL)
+    assert result.summary.problems == len(result.problems) < result.summary.rule_hits == len(hits)
+
+
+def test_the_leaf_certificate_counts_the_same_days_everywhere(result: ScanResult) -> None:
+    import re
+
+    leaf = [f for f in result.findings if f.rule_id in ("CERT-003", "PKI-004") and f.status is Status.FAIL
+            and "cim-prod-001-leaf" in f.message]
+    days = {f.rule_id: re.findall(r"in (\d+) days", f.message) for f in leaf}
+    assert set(days) == {"CERT-003", "PKI-004"} and days["CERT-003"] == days["PKI-004"], days

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.loader.schema import schema_errors
+from tests.certs import FILES_PACK
 from tests.conftest import Run, run_cli
 
 
@@ -27,6 +28,14 @@ def test_demo_scan_text() -> None:
     assert run.code == 1, run.err
     assert "Verdict: NOT READY" in run.out
     assert "CERT-004" in run.out and "fix:" in run.out
+    import re
+
+    # the demo leads with problems and gives both counts, in the verdict and at the end
+    verdict = re.search(r"^Verdict: NOT READY for production — (\d+) problems \((\d+) rule hits\) at or above high", run.out, re.M)
+    total = re.search(r"^(\d+) problems \((\d+) rule hits\); \d+ findings:", run.out, re.M)
+    assert verdict and total, run.out[-600:]
+    assert int(verdict[1]) < int(verdict[2]) and int(total[1]) < int(total[2])
+    assert f"Problems ({total[1]}, {total[2]} rule hits)" in run.out
     assert "\x1b[" not in run.out  # no colour when not a terminal
 
 
@@ -75,16 +84,6 @@ def test_fail_on_threshold_changes_exit_code(tmp_path: Path) -> None:
     assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0  # default threshold: high
     assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
     assert run_cli("scan", "--target", "n", "--fail-on", "critical", cwd=tmp_path).code == 0
-
-
-FILES_PACK = """id: cert-files
-title: Certificate files only
-select:
-  - area: certificates
-exclude:
-  - {id: "CERT-01[5-9]"}
-  - {id: "CERT-02*"}
-"""
 
 
 def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
