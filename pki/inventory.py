@@ -1,5 +1,8 @@
 """The CA's inventory of every certificate it issued: SQLite in `<CA>/inventory.sqlite`.
 
+A cache of the issuance log (the source of truth, see pki.records): written only from the
+records the log replays to, and compared with them by `auditor pki log verify`.
+
 The table layout is documented in docs/pki.md (readers such as auditor's PKI collector use it
 read-only). Writers hold the CA lock (see :mod:`pki.ca`), so two processes issuing at once are
 serialised and no row is lost; SQLite's own locking protects readers.
@@ -110,6 +113,12 @@ def entry_for(
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = {"dns": ext.get_values_for_type(x509.DNSName),
                 "ip": [str(i) for i in ext.get_values_for_type(x509.IPAddress)]}
+        emails = ext.get_values_for_type(x509.RFC822Name)
+        uris = ext.get_values_for_type(x509.UniformResourceIdentifier)
+        if emails:
+            sans["email"] = emails
+        if uris:
+            sans["uri"] = uris
     except x509.ExtensionNotFound:
         pass
     public = cert.public_key()
@@ -182,6 +191,18 @@ class Inventory:
             )
         except sqlite3.IntegrityError:
             raise CAError(f"serial {entry.serial} is already in the inventory") from None
+
+    def put(self, entries: Sequence[Entry]) -> None:
+        """Insert or replace rows (inside a transaction): how the cache follows the log."""
+        rows = []
+        for e in entries:
+            values = [getattr(e, c) for c in COLUMNS]
+            values[COLUMNS.index("sans")] = json.dumps(e.sans, sort_keys=True)
+            rows.append(values)
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
+            rows,
+        )
 
     def add_many(self, entries: Sequence[Entry]) -> None:
         """Bulk insert (one transaction): for imports and benchmarks."""

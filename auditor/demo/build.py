@@ -67,10 +67,10 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
                  organization=ORG, not_before=now - 400 * days, now=now - 400 * days)
     opener = key_opener(ca.folder, _secrets)
     ca.create_intermediate("CIM Intermediate CA G1", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
-                           permitted_dns=["example.com"], not_before=now - 390 * days, now=now - 390 * days)
+                           permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 390 * days, now=now - 390 * days)
     retired = ca.current_serial
     ca.create_intermediate("CIM Intermediate CA G2", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
-                           permitted_dns=["example.com"], not_before=now - 200 * days, now=now - 200 * days)
+                           permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 200 * days, now=now - 200 * days)
     signer = opener(ca.current_intermediate().key)
     (folder / "profiles").mkdir(exist_ok=True)
     atomic_write(folder / "profiles/event-signing.yaml", EVENT_SIGNING_PROFILE.encode(), mode=0o644)

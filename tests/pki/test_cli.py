@@ -29,7 +29,8 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert code == 0, err
     assert "created CA" in out
     code, out, err = pki("intermediate", "--dir", str(folder), "--name", "CIM Intermediate CA",
-                         "--permitted-dns", "example.com", "--permitted-dns", "localhost", "--passphrase-env", "PKI_PASS")
+                         "--permitted-dns", "example.com", "--permitted-dns", "localhost", "--permitted-ip", "10.0.0.0/8",
+                         "--passphrase-env", "PKI_PASS")
     assert code == 0, err
     return folder
 
