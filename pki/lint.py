@@ -5,9 +5,13 @@ to-be-signed copy) and refuses on an error-level finding; the certificates colle
 what is deployed. pkilint is imported on first use (about 0.3 s), so commands that sign
 nothing never pay for it.
 
-One documented exception: pkilint's `pkix.invalid_domain_name_syntax` rejects host names
-without a dot (`localhost`, `cim-001`), which RFC 1034/1123 allow and TLS verifiers accept;
-for those names the finding is kept as a notice, never silently dropped.
+Two documented exceptions, where pkilint's syntax checks are narrower than the RFCs it
+cites; the finding is kept as a notice, never silently dropped:
+
+- `pkix.invalid_domain_name_syntax` for host names without a dot (`localhost`, `cim-001`),
+  which RFC 1034/1123 allow and TLS verifiers accept;
+- `pkix.invalid_uri_syntax` for URIs that are valid by RFC 3986 but not web URLs
+  (`spiffe://fleet.example.com/node`, `urn:…`): pkilint checks URIs as web addresses.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from cryptography.hazmat.primitives import serialization
 SEVERITIES = ("fatal", "error", "warning", "notice", "info")
 REFUSING = ("fatal", "error")
 _SINGLE_LABEL = re.compile(r'^Invalid domain name syntax: "([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"$')
+_RFC3986_URI = re.compile(
+    r'^Invalid URI syntax: "[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9._~!$&\'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})+"$')
+_ACCEPTED = {
+    "pkix.invalid_domain_name_syntax": (_SINGLE_LABEL, "a host name without a dot is valid in RFC 1034/1123"),
+    "pkix.invalid_uri_syntax": (_RFC3986_URI, "a valid RFC 3986 URI that is not a web URL"),
+}
 
 
 @dataclass(frozen=True)
@@ -138,8 +148,9 @@ def _findings(results: list[Any]) -> list[Finding]:
         for description in result.finding_descriptions:
             severity = description.finding.severity.name.lower()
             message = description.message or ""
-            if description.finding.code == "pkix.invalid_domain_name_syntax" and _SINGLE_LABEL.match(message):
+            accepted = _ACCEPTED.get(description.finding.code)
+            if accepted is not None and severity in REFUSING and accepted[0].match(message):
                 severity = "notice"
-                message += " (kept as a notice: a host name without a dot is valid in RFC 1034/1123)"
+                message += f" (kept as a notice: {accepted[1]})"
             out.append(Finding(severity, description.finding.code, message, str(result.node.path)))
     return out
