@@ -309,9 +309,13 @@ def _open(args: argparse.Namespace) -> tuple[CA, Callable[[dict[str, Any]], Any]
 
 def _days(args: argparse.Namespace) -> int | None:
     days: int | None = getattr(args, "days", None)
-    if days is not None and getattr(args, "allow_long_lifetime", False):
-        _say(f"note: --allow-long-lifetime: {days} days may exceed the profile's maximum; the issuance log records it")
     return days
+
+
+def _noted_override(args: argparse.Namespace) -> None:
+    if getattr(args, "allow_long_lifetime", False) and getattr(args, "days", None) is not None:
+        _say(f"note: --allow-long-lifetime: the issuance log records the {args.days}-day lifetime as an override "
+             "where it exceeds the profile's maximum")
 
 
 def _at(args: argparse.Namespace) -> Any:
@@ -339,6 +343,7 @@ def run_init(args: argparse.Namespace) -> int:
     print(f"created CA {ca.folder}: root '{ca.name}' serial {ca.root.serial}, valid until "
           f"{root.not_valid_after_utc:%Y-%m-%d}, key: {ca.root.key.get('backend')}")
     _say(f"next: auditor pki intermediate --dir {args.dir} --name \"{ca.name.replace('Root', 'Intermediate')}\"")
+    _noted_override(args)
     return 0
 
 
@@ -356,6 +361,7 @@ def run_intermediate(args: argparse.Namespace) -> int:
     if previous:
         print(f"retired intermediate {previous}: its certificates stay valid; "
               f"{ca.folder / 'certs/ca-bundle.pem'} holds old and new for the overlap")
+    _noted_override(args)
     return 0
 
 
@@ -366,6 +372,7 @@ def run_issue(args: argparse.Namespace) -> int:
                       uris=args.uri, key_type=args.key_type, lifetime_days=_days(args),
                       allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
     _print_issued(issued)
+    _noted_override(args)
     return 0
 
 
@@ -383,6 +390,7 @@ def run_renew(args: argparse.Namespace) -> int:
                       allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
     _print_issued(issued)
     print(f"  (replaces serial {issued.entry.replaces}, now superseded; key {'kept' if args.reuse_key else 'new'})")
+    _noted_override(args)
     return 0
 
 
