@@ -344,7 +344,7 @@ class CA:
             if strict:
                 raise self._tampered(state.problems)
             return state
-        problems, notes = records.audit(state, inv)
+        problems, _notes = records.audit(state, inv)
         if problems:
             if strict:
                 raise self._tampered(problems)
