@@ -10,6 +10,7 @@ import json
 import sqlite3
 import ssl
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import nats
@@ -64,7 +65,7 @@ def openssl_verify(ca: Path, cert: Path, purpose: str = "sslclient") -> subproce
                           capture_output=True, text=True, check=False)
 
 
-def forge(ca_dir: Path, folder: Path, *, common_name: str, sans: list[x509.GeneralName]) -> Path:
+def forge(ca_dir: Path, folder: Path, *, common_name: str, sans: Sequence[x509.GeneralName]) -> Path:
     """What the CA used to sign without looking: a client certificate made directly with the
     intermediate's key, bypassing every check. Writes cert.pem and key.pem into `folder`."""
     ca = CA.open(ca_dir)
@@ -81,7 +82,7 @@ def forge(ca_dir: Path, folder: Path, *, common_name: str, sans: list[x509.Gener
                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False))  # type: ignore[arg-type]
     if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
     cert = builder.sign(signer, hashes.SHA384())
     folder.mkdir()
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
