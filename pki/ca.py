@@ -737,19 +737,22 @@ class CA:
         files = (out_dir / "cert.pem", out_dir / "key.pem", out_dir / "chain.pem")
         if not staging.is_dir():
             return files
-        for name in ("key.pem", "chain.pem"):
+        if not (staging / "cert.pem").exists():
+            atomic_write(staging / "cert.pem", pem(records.certificate_of(done)), sync_folder=False)
+        for name in ("key.pem", "chain.pem", "cert.pem"):  # the certificate last: a cert.pem has its key.pem
             source = staging / name
-            if source.exists():
-                if details.get("overwrite"):
-                    os.replace(source, out_dir / name)
-                else:
-                    try:
-                        os.link(source, out_dir / name)
-                    except FileExistsError:
-                        raise CAError(f"{out_dir / name}: appeared while serial {done['serial']} was issued; "
-                                      f"its files are in {staging}") from None
-                    source.unlink()
-        atomic_write(out_dir / "cert.pem", pem(records.certificate_of(done)), sync_folder=False)
+            if not source.exists():
+                continue
+            if details.get("overwrite"):
+                os.replace(source, out_dir / name)
+                continue
+            try:
+                os.link(source, out_dir / name)
+            except FileExistsError:
+                if not _same_file(source, out_dir / name):
+                    raise CAError(f"{out_dir / name}: appeared while serial {done['serial']} was issued; "
+                                  f"its files are in {staging}") from None
+            source.unlink()
         shutil.rmtree(staging, ignore_errors=True)
         fsync_folder(out_dir)
         return files
@@ -926,6 +929,14 @@ def _unfinished(last: dict[str, Any]) -> bool:
     details = last.get("details")
     return bool(last.get("event") in ("issue", "renew") and isinstance(details, dict) and details.get("staging")
                 and Path(str(details["staging"])).is_dir())
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Both names are links to one file (a crash between link and unlink of a move)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _certificate_at(path: Path, serial: str, tbs_sha256: str) -> x509.Certificate | None:
