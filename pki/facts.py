@@ -145,6 +145,26 @@ def _legacy_signature_ok(cert: x509.Certificate, issuer_key: Any) -> bool:
     return True
 
 
+def signed_by(cert: x509.Certificate, public: Any) -> bool:
+    """Whether the key `public` made the certificate's signature, whatever its names say."""
+    try:
+        params = cert.signature_algorithm_parameters
+        algorithm = cert.signature_hash_algorithm
+        if isinstance(public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes)
+        elif isinstance(public, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
+            public.verify(cert.signature, cert.tbs_certificate_bytes, params)
+        elif isinstance(public, rsa.RSAPublicKey) and isinstance(params, padding.PKCS1v15 | padding.PSS) and algorithm:
+            public.verify(cert.signature, cert.tbs_certificate_bytes, params, algorithm)
+        elif isinstance(public, dsa.DSAPublicKey) and algorithm:
+            public.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Issuer equals subject and the certificate's own key verifies its signature."""
     if cert.issuer != cert.subject:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from pki import policy
 from pki.build import certificate_builder, random_serial
 from pki.errors import CAError, LoadError
+from pki.facts import signed_by
 from pki.keys import signing_hash
 from pki.lint import LintReport, lint
 from pki.policy import Lifetime, Refused
@@ -169,28 +170,9 @@ def sign(prepared: Prepared, signer: CertificateIssuerPrivateKeyTypes) -> x509.C
         raise CAError(f"signing failed: {' '.join(str(exc).split())[:160]}") from None
     if cert.tbs_certificate_bytes != prepared.candidate.tbs_certificate_bytes:
         raise CAError("the signed certificate differs from the one checked; it was not released")
-    if not _signed_by(cert, prepared.issuer_public):
+    if not signed_by(cert, prepared.issuer_public):
         raise CAError("the issuer's key made a signature that does not verify; the certificate was not released")
     return cert
-
-
-def _signed_by(cert: x509.Certificate, public: CertificateIssuerPublicKeyTypes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    algorithm = cert.signature_hash_algorithm
-    try:
-        if isinstance(public, ec.EllipticCurvePublicKey) and algorithm is not None:
-            public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        elif isinstance(public, ed25519.Ed25519PublicKey):
-            public.verify(cert.signature, cert.tbs_certificate_bytes)
-        elif isinstance(public, rsa.RSAPublicKey) and algorithm is not None:
-            public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
 
 
 @functools.cache

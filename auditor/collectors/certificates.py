@@ -2,7 +2,8 @@
 
 Yields one `x509.certificate` record per certificate. Chains are validated against the
 target's trust anchors with cryptography.x509.verification; intermediates come from every CA
-certificate this source collected plus the `intermediates` files.
+certificate this source collected plus the `intermediates` files. Each certificate is linted
+with pkilint (RFC 5280), the linter the CA runs before it signs (pki.lint).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from auditor.collectors.interface import CollectContext, Collector
 from auditor.models import EvidenceRecord
 from pki.errors import LoadError
 from pki.facts import certificate_facts
+from pki.lint import lint
 from pki.load import load_certificates
 from pki.verify import verify_chain
 
@@ -108,6 +110,7 @@ class CertificatesCollector(Collector):
             "encoding": item.encoding,
             **facts,
             "chain": chain,
+            "lint": lint(item.cert).summary(),
         }
         return ctx.record(KIND, resource, data)
 

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pki.backends.file import decrypt_key_file, encrypt_pkcs8
 from pki.ca import CA
+from pki.facts import signed_by
 from pki.inventory import serial_hex
 from tests.pki.conftest import PASSPHRASE, new_ca
 
@@ -167,7 +166,7 @@ def _check(ca_dir: Path, outs: Path, *, plan_nodes: list[str], figures: Figures)
         except ValueError:
             continue
         for cert in certs:
-            if any(_signed_by(cert, k) for k in keys) and serial_hex(cert.serial_number) not in listed:
+            if any(signed_by(cert, k) for k in keys) and serial_hex(cert.serial_number) not in listed:
                 figures.ghosts.append(f"{path}: serial {serial_hex(cert.serial_number)}")
     for node in plan_nodes:
         out = outs / node
@@ -177,13 +176,3 @@ def _check(ca_dir: Path, outs: Path, *, plan_nodes: list[str], figures: Figures)
                 figures.blocked.append(f"{node} (issued): {left}")
         elif left:
             figures.blocked.append(f"{node} (not issued): {left}")
-
-
-def _signed_by(cert: x509.Certificate, public: object) -> bool:
-    if not isinstance(public, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
-        return False
-    try:
-        public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
-    except InvalidSignature:
-        return False
-    return True

@@ -54,6 +54,7 @@ def cert(**over: Any) -> dict[str, Any]:
         "san": {"dns": ["n.example.com"], "ip": [], "email": [], "uri": []}, "name_constraints": None,
         "subject_key_id": None, "authority_key_id": None, "extensions": [],
         "chain": {"status": "valid", "error": None, "path": [], "anchor": None, "is_anchor": False},
+        "lint": {"linter": "pkilint 0.13.3", "errors": [], "warnings": [], "notices": []},
     }
     return merge(data, over)
 
@@ -179,6 +180,8 @@ CASES: list[tuple[str, str, Maker, dict[str, Any]]] = [
     ("CERT-019", "tls.endpoint", endpoint, {"tls_offered": False}),
     ("CERT-020", "tls.endpoint", endpoint, leaf_over(not_after=ago(-10))),
     ("CERT-021", "tls.endpoint", endpoint, leaf_over(self_signed=True)),
+    ("CERT-022", "x509.certificate", cert, {"lint": {"errors": [
+        "pkix.key_usage_value_prohibited_for_ec (Prohibited key usage value(s) present: keyEncipherment)"]}}),
     ("KEY-001", "x509.certificate", cert, {"not_before": ago(82), "not_after": ago(-8)}),
     ("KEY-002", "x509.certificate", ca, {"not_after": ago(-100)}),
     ("KEY-003", "gpg.key", gpg_key, {"expires": None}),
