@@ -181,17 +181,6 @@ class Inventory:
             (key, value),
         )
 
-    def add(self, entry: Entry) -> None:
-        values = [getattr(entry, c) for c in COLUMNS]
-        values[COLUMNS.index("sans")] = json.dumps(entry.sans, sort_keys=True)
-        try:
-            self.db.execute(
-                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
-                values,
-            )
-        except sqlite3.IntegrityError:
-            raise CAError(f"serial {entry.serial} is already in the inventory") from None
-
     def put(self, entries: Sequence[Entry]) -> None:
         """Insert or replace rows (inside a transaction): how the cache follows the log."""
         rows = []
@@ -204,37 +193,11 @@ class Inventory:
             rows,
         )
 
-    def add_many(self, entries: Sequence[Entry]) -> None:
-        """Bulk insert (one transaction): for imports and benchmarks."""
-        rows = []
-        for e in entries:
-            values = [getattr(e, c) for c in COLUMNS]
-            values[COLUMNS.index("sans")] = json.dumps(e.sans, sort_keys=True)
-            rows.append(values)
-        with self.transaction():
-            self.db.executemany(
-                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
-                rows,
-            )
-
-    def set_status(self, serial: str, status: str, *, reason: str | None = None, at: dt.datetime | None = None) -> None:
-        self.db.execute(
-            "UPDATE certificates SET status = ?, revocation_reason = ?, revoked_at = ? WHERE serial = ?",
-            (status, reason, rfc3339(at) if at else None, serial),
-        )
-
     def get(self, serial: str) -> Entry | None:
         row = self.db.execute(
             f"SELECT {', '.join(COLUMNS)} FROM certificates WHERE serial = ?", (serial,)  # noqa: S608
         ).fetchone()
         return None if row is None else _entry(row)
-
-    def current(self, node: str, profile: str, now: dt.datetime) -> list[Entry]:
-        """The node's valid, unexpired certificates of `profile`."""
-        return list(self._select(
-            "WHERE node = ? AND profile = ? AND status = 'valid' AND not_after > ? ORDER BY not_after DESC",
-            (node, profile, rfc3339(now)),
-        ))
 
     def for_node(self, node: str) -> list[Entry]:
         return list(self._select("WHERE node = ? ORDER BY issued_at DESC, serial", (node,)))
@@ -254,17 +217,6 @@ class Inventory:
             yield from self._select("WHERE status = ? ORDER BY not_after, serial", (status,))
             return
         yield from self._select("ORDER BY not_after, serial", ())
-
-    def revoked_by(self, issuer_serial: str) -> list[Entry]:
-        return list(self._select(
-            "WHERE issuer_serial = ? AND status = 'revoked' ORDER BY revoked_at, serial", (issuer_serial,)
-        ))
-
-    def serials(self) -> set[str]:
-        return {str(r[0]) for r in self.db.execute("SELECT serial FROM certificates")}
-
-    def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0])
 
     def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[Entry]:
         cursor = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates {where}", params)  # noqa: S608

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import os
 import tempfile
-import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +111,8 @@ class Records:
 
 
 def _pem(der_b64: str) -> str:
-    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(der_b64, 64)) + "\n-----END CERTIFICATE-----\n"
+    lines = "\n".join(der_b64[i:i + 64] for i in range(0, len(der_b64), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
 
 
 def certificate_b64(cert: x509.Certificate) -> str:
