@@ -444,6 +444,10 @@ class CA:
         if isinstance(staging, str) and Path(staging).name == f"{STAGING_PREFIX}{serial}" and Path(staging).is_dir():
             shutil.rmtree(staging, ignore_errors=True)
             removed.append(staging)
+        crl_file = details.get("crl_file")
+        if isinstance(crl_file, str) and crl_file == f"crl/{serial}.pem" and (self.folder / crl_file).is_file():
+            (self.folder / crl_file).unlink()  # the CRL of a CA certificate that was never signed
+            removed.append(str(self.folder / crl_file))
         for rel, digest in (details.get("staged") or {}).items():
             path = self.folder / rel
             with contextlib.suppress(OSError):

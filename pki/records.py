@@ -187,8 +187,9 @@ def audit(records: Records, inv: Inventory) -> tuple[list[str], list[str]]:
         snap = records.snapshot
         if count < records.count and snap is not None and snap.count == count and snap.head == (head or issuance_log.GENESIS):
             expected = snap
-            notes.append(f"the inventory is {records.count - count} log entries behind (a crash before it was "
-                         "updated); the next pki command brings it up to date")
+            behind = records.count - count
+            notes.append(f"the inventory is {behind} log {'entry' if behind == 1 else 'entries'} behind (a crash "
+                         "before it was updated); the next pki command brings it up to date")
         elif count != records.count:
             problems.append(f"the log has {records.count} entries but the inventory recorded {count}: "
                             "entries removed or added")
