@@ -39,7 +39,8 @@ def test_a_crash_before_the_signature_is_closed_and_leaves_nothing(make_ca: Make
         crash(m, issuance, "sign")
         with pytest.raises(Crash):
             ca.issue("n1", "nats-client", opener, tmp_path / "n1")
-    assert [p.name for p in (tmp_path / "n1").iterdir()][0].startswith(".pki-")  # the staged key, for now
+    (staged,) = (tmp_path / "n1").iterdir()
+    assert staged.name.startswith(".pki-") and (staged / "key.pem").exists()  # the staged key, for now
     again = CA.open(ca.folder)
     report = again.verify_log()
     assert report.ok and "an issuance was interrupted" in " ".join(report.notes)
