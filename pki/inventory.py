@@ -139,7 +139,8 @@ class Inventory:
     def __init__(self, path: Path, *, create: bool = False, readonly: bool = False) -> None:
         """`readonly`: for readers such as auditor's pki-inventory collector (SQLite mode=ro)."""
         if not create and not path.is_file():
-            raise CAError(f"{path}: the CA inventory is missing")
+            raise CAError(f"{path}: the CA inventory is missing (rebuild it from the issuance log: "
+                          f"auditor pki log rebuild --dir {path.parent})")
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)

@@ -12,6 +12,7 @@ import pytest
 from pki import issuance
 from pki.backends.file import FileBackend
 from pki.ca import CA, KeyOpener
+from pki.errors import CAError
 from tests.pki.conftest import secrets
 
 MakeCA = Callable[..., tuple[CA, KeyOpener]]
@@ -111,3 +112,16 @@ def test_a_torn_last_line_is_cut_and_a_lost_newline_restored(make_ca: MakeCA, tm
     ca.issue("n2", "nats-client", opener, tmp_path / "n2")
     report = ca.verify_log()
     assert report.ok and b'"seq":99' not in log.read_bytes()
+
+
+def test_a_lost_inventory_is_rebuilt_from_the_log(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca, opener = make_ca()
+    issued = ca.issue("n1", "nats-client", opener, tmp_path / "n1")
+    ca.revoke(issued.entry.serial, opener, reason="keyCompromise")
+    before = {e.serial: e for e in ca.list()}
+    (ca.folder / "inventory.sqlite").unlink()
+    with pytest.raises(CAError, match="auditor pki log rebuild"):
+        list(ca.list())
+    assert ca.rebuild_inventory() == 3
+    assert {e.serial: e for e in ca.list()} == before
+    assert ca.verify_log().ok
