@@ -33,13 +33,18 @@ def crash(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> None:
     monkeypatch.setattr(target, name, die)
 
 
+def crashed(monkeypatch: pytest.MonkeyPatch, target: object, name: str, call: Callable[[], object]) -> None:
+    """Run `call` with `target.name` dying, as the process would at that point."""
+    with monkeypatch.context() as m:
+        crash(m, target, name)
+        with pytest.raises(Crash):
+            call()
+
+
 def test_a_crash_before_the_signature_is_closed_and_leaves_nothing(make_ca: MakeCA, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     ca, opener = make_ca()
-    with monkeypatch.context() as m:
-        crash(m, issuance, "sign")
-        with pytest.raises(Crash):
-            ca.issue("n1", "nats-client", opener, tmp_path / "n1")
+    crashed(monkeypatch, issuance, "sign", lambda: ca.issue("n1", "nats-client", opener, tmp_path / "n1"))
     (staged,) = (tmp_path / "n1").iterdir()
     assert staged.name.startswith(".pki-") and (staged / "key.pem").exists()  # the staged key, for now
     again = CA.open(ca.folder)
@@ -55,10 +60,7 @@ def test_a_crash_before_the_signature_is_closed_and_leaves_nothing(make_ca: Make
 def test_a_crash_after_the_completion_is_finished(make_ca: MakeCA, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     ca, opener = make_ca()
-    with monkeypatch.context() as m:
-        crash(m, CA, "_install_leaf")
-        with pytest.raises(Crash):
-            ca.issue("n1", "nats-client", opener, tmp_path / "n1")
+    crashed(monkeypatch, CA, "_install_leaf", lambda: ca.issue("n1", "nats-client", opener, tmp_path / "n1"))
     assert not (tmp_path / "n1/cert.pem").exists()
     again = CA.open(ca.folder)
     assert "behind" in " ".join(again.verify_log().notes)
@@ -73,10 +75,7 @@ def test_a_crash_after_the_completion_is_finished(make_ca: MakeCA, tmp_path: Pat
 def test_an_interrupted_intermediate_leaves_no_key_or_crl(make_ca: MakeCA, monkeypatch: pytest.MonkeyPatch) -> None:
     ca, opener = make_ca()
     before = sorted(p.name for p in (ca.folder / "private").iterdir()), sorted(p.name for p in (ca.folder / "crl").iterdir())
-    with monkeypatch.context() as m:
-        crash(m, issuance, "sign")
-        with pytest.raises(Crash):
-            ca.create_intermediate("Second", opener, FileBackend(ca.folder, secrets))
+    crashed(monkeypatch, issuance, "sign", lambda: ca.create_intermediate("Second", opener, FileBackend(ca.folder, secrets)))
     assert len(list((ca.folder / "private").iterdir())) == len(before[0]) + 1  # staged before the signature
     again = CA.open(ca.folder)
     again.crl(opener)  # any change reconciles first
@@ -90,10 +89,7 @@ def test_a_revocation_logged_but_not_published_is_published(make_ca: MakeCA, tmp
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     ca, opener = make_ca()
     issued = ca.issue("n1", "nats-client", opener, tmp_path / "n1")
-    with monkeypatch.context() as m:
-        crash(m, CA, "_write_crl")
-        with pytest.raises(Crash):
-            ca.revoke(issued.entry.serial, opener)
+    crashed(monkeypatch, CA, "_write_crl", lambda: ca.revoke(issued.entry.serial, opener))
     again = CA.open(ca.folder)
     assert all(c.get_revoked_certificate_by_serial_number(issued.certificate.serial_number) is None for c in again.crls())
     again.issue("n2", "nats-client", opener, tmp_path / "n2")  # reconciles: signs the CRL the log calls for
