@@ -16,12 +16,13 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from auditor.cache import LintResults
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import CollectContext, Collector
 from auditor.models import EvidenceRecord
 from pki.errors import LoadError
 from pki.facts import certificate_facts
-from pki.lint import lint
+from pki.lint import lint, linter_name
 from pki.load import load_certificates
 from pki.verify import verify_chain
 
@@ -71,12 +72,22 @@ class CertificatesCollector(Collector):
 
         pool = extra + [f.cert for f in found if _is_ca(f.cert)]
         anchor_fps = {a.fingerprint(_SHA256) for a in anchors}
+        self._lints = LintResults(linter_name())
         for item in found:
             try:
                 yield self._record(item, anchors, anchor_fps, pool)
             except (LoadError, ValueError, x509.DuplicateExtension) as exc:  # parsed, but a field is malformed
                 where = ctx.display(item.path) + ("" if item.count == 1 else f"#{item.index}")
                 yield ctx.error(KIND, where, str(exc))
+        self._lints.save()
+
+    def _lint(self, cert: x509.Certificate, fingerprint: str) -> dict[str, Any]:
+        """pkilint's findings, remembered per certificate (pkilint is imported only for new ones)."""
+        known = self._lints.get(fingerprint)
+        if known is None:
+            known = lint(cert).summary()
+            self._lints.add(fingerprint, known)
+        return known
 
     def _record(
         self,
@@ -110,7 +121,7 @@ class CertificatesCollector(Collector):
             "encoding": item.encoding,
             **facts,
             "chain": chain,
-            "lint": lint(item.cert).summary(),
+            "lint": self._lint(item.cert, str(facts["fingerprint_sha256"])),
         }
         return ctx.record(KIND, resource, data)
 

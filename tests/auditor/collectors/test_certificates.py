@@ -143,3 +143,25 @@ def test_certificates_are_linted_with_pkilint(certs: CertFactory, tmp_path: Path
     assert good_lint["errors"] == [] and good_lint["linter"].startswith("pkilint ")
     assert sorted(e.split(" ")[0] for e in bad_lint["errors"]) == [
         "pkix.authority_key_identifier_extension_absent", "pkix.key_usage_value_prohibited_for_ec"]
+
+
+def test_lint_results_are_remembered_per_certificate(certs: CertFactory, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pki.lint import lint
+
+    linted: list[str] = []
+
+    def counting(cert: x509.Certificate) -> Any:
+        linted.append(cert.subject.rfc4514_string())
+        return lint(cert)
+
+    monkeypatch.setattr("auditor.collectors.certificates.lint", counting)
+    root, inter = certs.chain()
+    write(tmp_path / "root.pem", root.pem())
+    write(tmp_path / "certs/node.pem", certs.issue("remembered", issuer=inter, dns=("r.example.com",)).pem())
+    first = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"].data
+    again = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"].data
+    assert first is not None and again is not None and again["lint"] == first["lint"]
+    write(tmp_path / "certs/other.pem", certs.issue("new", issuer=inter).pem())
+    collect(tmp_path, ["certs"], ["root.pem"])
+    assert linted == ["CN=remembered", "CN=new"]
