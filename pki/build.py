@@ -41,15 +41,19 @@ def random_serial() -> int:
             return value
 
 
-def subject_name(common_name: str, organization: str | None = None, unit: str | None = None) -> x509.Name:
-    if not common_name.strip():
+def subject_name(common_name: str | None, organization: str | None = None, unit: str | None = None) -> x509.Name:
+    """O=, OU=, CN=; `common_name` None leaves the CN out (then O or OU must be given)."""
+    if common_name is not None and not common_name.strip():
         raise PKIError("a certificate needs a non-empty name")
     attrs = []
     if organization:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     if unit:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    if common_name is not None:
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    if not attrs:
+        raise PKIError("a certificate needs a non-empty subject")
     return x509.Name(attrs)
 
 

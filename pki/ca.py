@@ -691,7 +691,7 @@ class CA:
                 fsync_folder(staging)
                 fsync_folder(out_dir)
 
-            request = Request(profile=profile, subject=subject_name(node, self.organization, profile.organizational_unit),
+            request = Request(profile=profile, subject=self._leaf_subject(node, profile, names),
                               public_key=key.public_key(), names=tuple(names), lifetime=lifetime,
                               not_before=not_before, serial=serial)
             extra: dict[str, Any] = {"out": str(out_dir), "staging": str(staging), "overwrite": replaces is not None}
@@ -714,6 +714,23 @@ class CA:
         if profile.kind != "leaf":
             raise CAError(f"profile '{profile.name}' is a CA profile; use `auditor pki init` or `intermediate`")
         return profile
+
+    def _leaf_subject(self, node: str, profile: Profile, names: Sequence[x509.GeneralName]) -> x509.Name:
+        """O=, OU= and CN=node. A server certificate's CN is one of its SANs (CA/B BR 7.1.4.3;
+        pki.webpki refuses it otherwise): its first DNS SAN when the node name is not among
+        them. With IP addresses only, the CN is left out (it is optional): OpenSSL would take
+        an IP address in the CN for a DNS name and check it against DNS name constraints."""
+        if "serverAuth" not in profile.extended_key_usage or not names:
+            return subject_name(node, self.organization, profile.organizational_unit)
+        values = [str(n.value) for n in names]
+        dns = [str(n.value) for n in names if isinstance(n, x509.DNSName)]
+        if node in values:
+            common_name: str | None = node
+        elif dns:
+            common_name = dns[0]
+        else:
+            common_name = None if self.organization or profile.organizational_unit else values[0]
+        return subject_name(common_name, self.organization, profile.organizational_unit)
 
     def _check_issuer_and_node(self, state: Records, record: CACert, node: str, profile: Profile,
                                now: dt.datetime, replaces: Entry | None) -> None:
@@ -786,9 +803,9 @@ class CA:
         now = now or _utcnow()
         profile = self._leaf_profile(node, profile_name)
         policy.check_days(lifetime_days)
-        request = issuance.request_from_csr(
-            csr, profile, subject_name(node, self.organization, profile.organizational_unit),
-            names=parse_names(dns, ips, emails, uris), lifetime=Lifetime(lifetime_days, allow_long_lifetime))
+        names = parse_names(dns, ips, emails, uris)
+        request = issuance.request_from_csr(csr, profile, self._leaf_subject(node, profile, names), names=names,
+                                            lifetime=Lifetime(lifetime_days, allow_long_lifetime))
         record = self.current_intermediate()
         signer = signer or self._signer(record, open_key)
         with self.lock(lock_timeout), self.inventory() as inv:

@@ -236,3 +236,15 @@ def test_a_tampered_log_stops_issuance(tmp_path: Path) -> None:
                      "--passphrase-env", "PKI_PASS"), "refused: the issuance log does not verify", "pki log verify")
     assert not (tmp_path / "n").exists()
     one_line_exit_2(("log", "rebuild", "--dir", str(folder)), "does not verify")
+
+
+def test_an_ip_only_server_certificate_under_dns_constraints_verifies(trial: Path, tmp_path: Path) -> None:
+    """Its CN cannot be the node name (CA/B: a server certificate's CN is a SAN) nor the IP
+    address (OpenSSL checks such a CN against the DNS constraints): it has none."""
+    code, _, err = pki("issue", "--dir", str(trial), "--node", "ip-only", "--profile", "nats-server", "--ip", "127.0.0.9",
+                       "--out", str(tmp_path / "ip"), "--passphrase-env", "PKI_PASS")
+    assert code == 0, err
+    cert = x509.load_pem_x509_certificate((tmp_path / "ip/cert.pem").read_bytes())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME) == []
+    assert openssl_verify(trial, tmp_path / "ip/cert.pem", "sslserver").returncode == 0
+    assert pki("verify", str(tmp_path / "ip/cert.pem"), "--dir", str(trial), "--name", "127.0.0.9")[0] == 0

@@ -154,7 +154,9 @@ def test_certificates_from_csrs_and_the_key_policy(make_ca: MakeCA) -> None:
     issued = ca.issue_from_csr(csr(key, "CN chosen by the requester"), "nats-server", opener, node="web-1",
                                dns=["web-1.example.com"])
     assert issued.certificate.public_key() == key.public_key()
-    assert issued.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "web-1"
+    # the CA chooses the subject: a server certificate's CN is one of its SANs; the node name stays the record's
+    assert issued.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "web-1.example.com"
+    assert issued.entry.node == "web-1"
     assert issued.entry.serial in ca.records().entries and issued.files == ()
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weak key is the point
     message = refused(ca, "key", lambda: ca.issue_from_csr(csr(weak), "nats-client", opener, node="weak"))
