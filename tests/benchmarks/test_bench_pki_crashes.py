@@ -12,6 +12,7 @@ from tests.pki.crashes import kill_loop
 pytestmark = pytest.mark.benchmark
 
 
+@pytest.mark.timeout(1800)
 def test_kill_loop_at_length(tmp_path: Path) -> None:
     figures = kill_loop(tmp_path, 400, workers=4, seed=23)
     print(f"\nkill loop: {figures.line()}")
