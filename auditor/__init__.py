@@ -1,8 +1,146 @@
 """auditor: collect evidence from a node, evaluate declarative rules on it, report findings.
 
-The command line lives in :mod:`auditor.cli`; everything else is a library that never prints
-and never exits. The public entry points are :func:`auditor.scan.scan_target` and
-:func:`auditor.scan.evaluate_bundle`.
+The library API is what this package exports (:data:`__all__`)::
+
+    import auditor
+
+    inventory = auditor.load_inventory(Path("auditor.yaml"))
+    bundle, result = auditor.scan(inventory.target("cim-prod-001"))
+    # or, air-gapped: bundle = auditor.collect(target) here, result = auditor.evaluate(bundle) there
+    print(result.summary.by_status, auditor.result_exit_code(result))
+
+A result comes back redacted (:class:`RedactedResult`): that is the only kind the renderers,
+the history, sign-off and events accept. Errors raised on purpose derive from
+:class:`AuditorError` and carry a one-line message (``diagnostics()``) and an exit code.
+Nothing here prints or exits; the command line is :mod:`auditor.cli`. Everything not exported
+here is internal and may change.
+
+The names are imported when first used, so `import auditor` (and `auditor --help`) stays fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # scanning
+    "collect": "auditor._scan:collect",
+    "evaluate": "auditor._scan:evaluate_bundle",
+    "scan": "auditor._scan:scan_target",
+    "EvaluateOptions": "auditor._scan:EvaluateOptions",
+    "Catalog": "auditor.policy.catalog:Catalog",
+    # inventory and evidence
+    "load_inventory": "auditor.inventory.load:load_inventory",
+    "Inventory": "auditor.inventory.model:Inventory",
+    "Target": "auditor.inventory.model:Target",
+    "Bundle": "auditor.evidence.bundle:Bundle",
+    "read_bundle": "auditor.evidence.bundle:read_bundle",
+    "Evidence": "auditor.evidence.record:Evidence",
+    "Failure": "auditor.evidence.record:Failure",
+    # results
+    "ScanResult": "auditor.models:ScanResult",
+    "RedactedResult": "auditor.models:RedactedResult",
+    "redact_result": "auditor.redact:redact_result",
+    "Finding": "auditor.models:Finding",
+    "Severity": "auditor.severity:Severity",
+    "Status": "auditor.models:Status",
+    "Summary": "auditor.models:Summary",
+    "Waiver": "auditor.models:Waiver",
+    "ExpiredWaiver": "auditor.models:ExpiredWaiver",
+    "RuleInfo": "auditor.models:RuleInfo",
+    "Checklist": "auditor.models:Checklist",
+    "ChecklistItem": "auditor.models:ChecklistItem",
+    "ExitCode": "auditor.exitcodes:ExitCode",
+    "result_exit_code": "auditor.exitcodes:result_exit_code",
+    # errors
+    "AuditorError": "auditor.errors:AuditorError",
+    "LocatedError": "auditor.errors:LocatedError",
+    "ConfigError": "auditor.errors:ConfigError",
+    "EvidenceError": "auditor.errors:EvidenceError",
+    "WouldOverwrite": "auditor.errors:WouldOverwrite",
+}
+
+__all__ = [
+    "AuditorError",
+    "Bundle",
+    "Catalog",
+    "Checklist",
+    "ChecklistItem",
+    "ConfigError",
+    "EvaluateOptions",
+    "Evidence",
+    "EvidenceError",
+    "ExitCode",
+    "ExpiredWaiver",
+    "Failure",
+    "Finding",
+    "Inventory",
+    "LocatedError",
+    "RedactedResult",
+    "RuleInfo",
+    "ScanResult",
+    "Severity",
+    "Status",
+    "Summary",
+    "Target",
+    "Waiver",
+    "WouldOverwrite",
+    "__version__",
+    "collect",
+    "evaluate",
+    "load_inventory",
+    "read_bundle",
+    "redact_result",
+    "result_exit_code",
+    "scan",
+]
+
+if TYPE_CHECKING:
+    from auditor._scan import EvaluateOptions, collect
+    from auditor._scan import evaluate_bundle as evaluate
+    from auditor._scan import scan_target as scan
+    from auditor.errors import (
+        AuditorError,
+        ConfigError,
+        EvidenceError,
+        LocatedError,
+        WouldOverwrite,
+    )
+    from auditor.evidence.bundle import Bundle, read_bundle
+    from auditor.evidence.record import Evidence, Failure
+    from auditor.exitcodes import ExitCode, result_exit_code
+    from auditor.inventory.load import load_inventory
+    from auditor.inventory.model import Inventory, Target
+    from auditor.models import (
+        Checklist,
+        ChecklistItem,
+        ExpiredWaiver,
+        Finding,
+        RedactedResult,
+        RuleInfo,
+        ScanResult,
+        Status,
+        Summary,
+        Waiver,
+    )
+    from auditor.policy.catalog import Catalog
+    from auditor.redact import redact_result
+    from auditor.severity import Severity
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name on first use (PEP 562)."""
+    dotted = _EXPORTS.get(name)
+    if dotted is None:
+        raise AttributeError(f"module 'auditor' has no attribute '{name}'")
+    module_name, _, attribute = dotted.partition(":")
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.models import EvidenceRecord, Finding, Severity, Status, Waiver
+from auditor.evidence.record import Evidence, Failure, Record
+from auditor.models import Finding, Severity, Status, Waiver
 from auditor.policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor.policy.cel import EvaluationError, activation, evaluate
 from auditor.policy.pack import waiver_matches
@@ -32,12 +33,12 @@ class Evaluation:
 
 def evaluate_rules(
     policy: ResolvedPolicy,
-    records: Sequence[EvidenceRecord],
+    records: Sequence[Record],
     *,
     target: Mapping[str, Any],
     now: dt.datetime,
 ) -> Evaluation:
-    by_kind: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    by_kind: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         by_kind[record.kind].append(record)
     context = _Context(
@@ -75,11 +76,11 @@ class _Context:
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
 
-    def of_record(self, record: EvidenceRecord) -> Any:
+    def of_record(self, record: Evidence) -> Any:
         """The record's activation, made once and shared by every rule that reads it."""
         act = self.activations.get(record.id)
         if act is None:
-            act = self.activations[record.id] = self.bind("each", record.data)
+            act = self.activations[record.id] = self.bind("each", record.plain)
         return act
 
 
@@ -95,7 +96,7 @@ class _RuleRun:
         status: Status,
         resource: str,
         message: str,
-        records: Sequence[EvidenceRecord] = (),
+        records: Sequence[Record] = (),
     ) -> Finding:
         rule = self.rule
         return Finding(
@@ -112,7 +113,7 @@ class _RuleRun:
             references=rule.references,
         )
 
-    def judge(self, act: Any, resource: str, records: Sequence[EvidenceRecord]) -> Finding:
+    def judge(self, act: Any, resource: str, records: Sequence[Record]) -> Finding:
         rule = self.rule
         if rule.error_when is not None and rule.error_message is not None:
             try:
@@ -139,7 +140,7 @@ class _RuleRun:
 
 def _evaluate_rule(
     effective: EffectiveRule,
-    records: list[EvidenceRecord],
+    records: list[Record],
     context: _Context,
 ) -> list[Finding]:
     run = _RuleRun(effective)
@@ -153,13 +154,13 @@ def _evaluate_rule(
                 f"not evaluated: no {rule.kind} evidence was collected for this target",
             )
         ]
-    errors = [r for r in records if r.is_error]
-    good = [r for r in records if not r.is_error]
+    errors = [r for r in records if isinstance(r, Failure)]
+    good = [r for r in records if isinstance(r, Evidence)]
     out = [
         run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
         for r in errors
     ]
-    selected: list[tuple[EvidenceRecord, Any]] = []
+    selected: list[tuple[Evidence, Any]] = []
     for record in good:
         act = context.of_record(record)
         if rule.filter is not None:
@@ -174,7 +175,7 @@ def _evaluate_rule(
     if rule.mode == "each":
         out.extend(run.judge(act, run.resource_of(act, record.resource), [record]) for record, act in selected)
     elif selected and not errors:
-        act = context.bind("all", [record.data for record, _ in selected])
+        act = context.bind("all", [record.plain for record, _ in selected])
         out.append(run.judge(act, run.resource_of(act, target_name), [r for r, _ in selected]))
     if not out and good:
         out.append(

@@ -22,7 +22,7 @@ class AuditorError(Exception):
 
 
 class LocatedError(AuditorError):
-    """An error in a file, optionally at a line (1-based) and a field (a dotted path)."""
+    """An error in a file, optionally at a line and column (1-based) and a field (a dotted path)."""
 
     def __init__(
         self,
@@ -31,20 +31,26 @@ class LocatedError(AuditorError):
         file: str | Path | None = None,
         line: int | None = None,
         field: str | None = None,
+        column: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.file = str(file) if file is not None else None
         self.line = line
         self.field = field
+        self.column = column
 
     def location(self) -> str:
+        """`file:line`, `file`, `line N` or '' for an error with no place."""
         where = self.file or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
         return where
 
     def diagnostics(self) -> str:
+        """`file:line: field 'x': message`, with whatever of the place is known."""
         parts = []
         where = self.location()
         if where:
@@ -64,7 +70,5 @@ class EvidenceError(LocatedError):
     """An evidence bundle is unreadable, invalid or tampered with (exit 2)."""
 
 
-class CollectionError(AuditorError):
-    """A required evidence source could not be collected (exit 3)."""
-
-    exit_code = ExitCode.COLLECTION_FAILED
+class WouldOverwrite(ConfigError):
+    """A file exists with other content, and replacing it was not asked for (exit 2)."""

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode, result_exit_code
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 
 if TYPE_CHECKING:
+    from auditor._scan import EvaluateOptions
     from auditor.history import Store
     from auditor.inventory.model import Target
-    from auditor.scan import EvaluateOptions
 
 _RANK: dict[int, int] = {
     ExitCode.OK: 0,
@@ -55,7 +55,7 @@ class TargetRun:
 
     target: str
     exit_code: int
-    result: ScanResult | None = None
+    result: RedactedResult | None = None
     error: str = ""
     """One line saying why there is no result (time limit, bad configuration, crash)."""
     seconds: float = 0.0
@@ -131,7 +131,7 @@ def worker_main() -> None:
     target, options, limit = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
     if limit:
         signal.alarm(int(limit) + 5)
-    from auditor.scan import scan_target
+    from auditor._scan import scan_target
 
     reply: tuple[Any, ...]
     try:
@@ -162,7 +162,7 @@ def run_isolated(
     """Scan `target` in a child process; kill it at `timeout` seconds or when `cancel` is set."""
     start = time.monotonic()
 
-    def ended(code: int, error: str = "", *, result: ScanResult | None = None, timed_out: bool = False) -> TargetRun:
+    def ended(code: int, error: str = "", *, result: RedactedResult | None = None, timed_out: bool = False) -> TargetRun:
         return TargetRun(target.name, code, result, error, time.monotonic() - start, timed_out)
 
     request = pickle.dumps((target, options, timeout))
@@ -192,7 +192,7 @@ def run_isolated(
     except Exception:
         return ended(int(ExitCode.INTERNAL), f"the scan process ended unexpectedly (exit {proc.returncode})")
     if message[0] == "ok":
-        result: ScanResult = message[1]
+        result: RedactedResult = message[1]
         return ended(result_exit_code(result), result=result)
     return ended(int(message[1]), str(message[2]))
 

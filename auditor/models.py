@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from auditor.evidence.record import Failure
 
-class Severity(enum.Enum):
-    """How much a failure matters. Ordered: critical is the highest."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """4 for critical down to 0 for info."""
-        return _SEVERITY_RANK[self]
-
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
-
-
-_SEVERITY_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
-}
+from auditor.severity import Severity as Severity
 
 
 class Status(enum.Enum):
@@ -61,73 +40,6 @@ def sha256_hex(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class EvidenceRecord:
-    """One typed piece of evidence, or the error met while trying to collect it.
-
-    `data` follows the JSON Schema of `kind` (see auditor/schemas/evidence/). An error record
-    has `data` None and `error` set: the collector could not read `source`.
-    """
-
-    kind: str
-    source: str
-    resource: str
-    collected_at: str
-    data: Mapping[str, Any] | None = None
-    error: str | None = None
-    required: bool = True
-    id: str = field(default="")
-
-    def __post_init__(self) -> None:
-        if (self.data is None) == (self.error is None):
-            raise ValueError("an evidence record has either data or an error, not both")
-        if not self.id:
-            object.__setattr__(self, "id", self.compute_id())
-
-    def compute_id(self) -> str:
-        """A stable identifier: the hash of what the record says, not of when it was said."""
-        body = {
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "data": self.data,
-            "error": self.error,
-        }
-        return "ev-" + sha256_hex(canonical_json(body))[:16]
-
-    @property
-    def is_error(self) -> bool:
-        return self.error is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "source": self.source,
-            "resource": self.resource,
-            "collected_at": self.collected_at,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-            out["required"] = self.required
-        else:
-            out["data"] = self.data
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> EvidenceRecord:
-        return cls(
-            kind=raw["kind"],
-            source=raw["source"],
-            resource=raw["resource"],
-            collected_at=raw["collected_at"],
-            data=raw.get("data"),
-            error=raw.get("error"),
-            required=bool(raw.get("required", True)),
-            id=raw.get("id", ""),
-        )
-
-
-@dataclass(frozen=True)
 class Waiver:
     """A policy's acceptance of a known failure, for a while."""
 
@@ -140,6 +52,7 @@ class Waiver:
     policy: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The waiver as a findings document holds it."""
         return {
             "rule": self.rule,
             "resource": self.resource,
@@ -151,6 +64,7 @@ class Waiver:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Waiver:
+        """The waiver `to_dict` wrote."""
         return cls(
             rule=raw["rule"],
             resource=raw["resource"],
@@ -181,40 +95,11 @@ class Finding:
     waiver: Waiver | None = None
 
     def sort_key(self) -> tuple[str, str, str]:
+        """The order findings are reported in: rule, resource, first evidence record."""
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "")
 
-    def scrubbed(self, shared: dict[int, Any]) -> Finding:
-        """This finding with every string redacted by auditor.redact.scrub; itself when nothing
-        changed. `shared` memoizes per-rule values (references) across the findings of a result."""
-        from auditor.redact import scrub, scrub_tree
-
-        refs = shared.get(id(self.references))
-        if refs is None:
-            refs = {scrub(k): tuple(scrub(x) for x in v) for k, v in self.references.items()}
-            if refs == {k: tuple(v) for k, v in self.references.items()}:
-                refs = self.references
-            shared[id(self.references)] = refs
-        texts = (self.rule_id, self.title, self.area, self.resource, self.message, self.pointer, self.remediation)
-        clean = tuple(scrub(t) for t in texts)
-        evidence = tuple(scrub(e) for e in self.evidence)
-        if clean == texts and evidence == self.evidence and refs is self.references and self.waiver is None:
-            return self
-        rule_id, title, area, resource, message, pointer, remediation = clean
-        return replace(
-            self,
-            rule_id=rule_id,
-            title=title,
-            area=area,
-            resource=resource,
-            message=message,
-            evidence=evidence,
-            pointer=pointer,
-            remediation=remediation,
-            references=refs,
-            waiver=Waiver.from_dict(scrub_tree(self.waiver.to_dict())) if self.waiver else None,
-        )
-
     def to_dict(self) -> dict[str, Any]:
+        """The finding as a findings document holds it (schema: findings, findings[])."""
         out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "title": self.title,
@@ -233,6 +118,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
+        """The finding `to_dict` wrote."""
         ev = raw.get("evidence") or {}
         waiver = raw.get("waiver")
         return cls(
@@ -262,6 +148,7 @@ class Summary:
 
     @classmethod
     def of(cls, findings: Iterable[Finding]) -> Summary:
+        """The counts of `findings`."""
         statuses = [s.value for s in Status]
         by_status = dict.fromkeys(statuses, 0)
         by_area: dict[str, dict[str, int]] = {}
@@ -282,6 +169,7 @@ class Summary:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as a findings document holds it."""
         return {
             "total": self.total,
             "by_status": dict(self.by_status),
@@ -297,6 +185,7 @@ class ExpiredWaiver:
     waiver: Waiver
 
     def to_dict(self) -> dict[str, Any]:
+        """The lapsed waiver as a findings document holds it."""
         return self.waiver.to_dict()
 
 
@@ -311,20 +200,25 @@ class ChecklistItem:
     """False for items only a person can evidence: reports list them as manual."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The item as a findings document holds it."""
         return {"id": self.id, "section": self.section, "text": self.text, "automatable": self.automatable}
 
 
 @dataclass(frozen=True)
 class Checklist:
+    """A deployment checklist whose items rules evidence (the seeds security checklist)."""
+
     id: str
     title: str
     source: str
     items: tuple[ChecklistItem, ...]
 
     def item(self, item_id: str) -> ChecklistItem | None:
+        """The item with id `item_id`, or None."""
         return next((i for i in self.items if i.id == item_id), None)
 
     def to_dict(self) -> dict[str, Any]:
+        """The checklist as a findings document holds it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -334,6 +228,7 @@ class Checklist:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Checklist:
+        """The checklist `to_dict` wrote."""
         return cls(
             id=raw["id"],
             title=raw.get("title", ""),
@@ -359,6 +254,7 @@ class RuleInfo:
     tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as a findings document describes it."""
         return {
             "id": self.id,
             "title": self.title,
@@ -371,6 +267,7 @@ class RuleInfo:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> RuleInfo:
+        """The rule description `to_dict` wrote."""
         return cls(
             id=raw["id"],
             title=raw.get("title", ""),
@@ -384,7 +281,8 @@ class RuleInfo:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Everything a scan decided, ready for rendering, storing or signing."""
+    """Everything a scan decided. Printed, written, stored, signed or sent only in its redacted
+    form, :class:`RedactedResult` (renderers, the history, sign-off and events take nothing else)."""
 
     target: Mapping[str, Any]
     """The target's name, environment, tags and policies."""
@@ -394,15 +292,14 @@ class ScanResult:
     """{"name", "version", "rules_digest"}: what evaluated the evidence."""
     bundle_digest: str
     findings: tuple[Finding, ...]
-    collection_errors: tuple[EvidenceRecord, ...] = ()
+    collection_errors: tuple[Failure, ...] = ()
+    """The evidence sources (or parts of them) that could not be collected."""
     expired_waivers: tuple[ExpiredWaiver, ...] = ()
     fail_on: Severity = Severity.HIGH
     checklist: Checklist | None = None
     """The policy's checklist, so a report can print it with each item's status."""
     rules: tuple[RuleInfo, ...] = ()
     """The rules the policy applied, as reports describe them."""
-    redacted: bool = field(default=False, compare=False, repr=False)
-    """True once every string has been through auditor.redact.scrub (see `scrubbed`)."""
 
     @functools.cached_property
     def summary(self) -> Summary:
@@ -410,6 +307,7 @@ class ScanResult:
         return Summary.of(self.findings)
 
     def failures(self, at_least: Severity | None = None) -> list[Finding]:
+        """The failures at or above `at_least` (default the result's fail_on): what decides exit code 1."""
         threshold = at_least or self.fail_on
         return [
             f
@@ -419,21 +317,8 @@ class ScanResult:
 
     @property
     def required_source_failed(self) -> bool:
+        """True when a required evidence source could not be collected (exit code 3)."""
         return any(r.required for r in self.collection_errors)
-
-    def scrubbed(self) -> ScanResult:
-        """This result with every secret-looking string redacted, the form in which a result
-        is printed, written or stored (defence in depth: collectors and rules redact already).
-        Returns itself when it is scrubbed already, so the work is done once per result."""
-        if self.redacted:
-            return self
-        from auditor.redact import scrub_tree
-
-        # Findings one by one (there may be tens of thousands); the rest through its JSON form.
-        rest = ScanResult.from_dict(scrub_tree(replace(self, findings=()).to_dict()))
-        shared: dict[int, Any] = {}
-        findings = tuple(f.scrubbed(shared) for f in self.findings)
-        return replace(rest, findings=findings, redacted=True)
 
     def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
         """The findings document; with findings=False its "findings" list is left empty (for a
@@ -455,9 +340,12 @@ class ScanResult:
             **({"rules": [r.to_dict() for r in self.rules]} if self.rules else {}),
         }
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ScanResult:
-        return cls(
+    @staticmethod
+    def from_dict(raw: Mapping[str, Any]) -> ScanResult:
+        """The result a findings document holds, as it is: not redacted (see RedactedResult)."""
+        from auditor.evidence.record import Failure
+
+        return ScanResult(
             target=raw["target"],
             policies=tuple(raw.get("policies", ())),
             evaluated_at=raw["evaluated_at"],
@@ -465,7 +353,7 @@ class ScanResult:
             bundle_digest=raw.get("bundle_digest", ""),
             findings=tuple(Finding.from_dict(f) for f in raw["findings"]),
             collection_errors=tuple(
-                EvidenceRecord.from_dict(r) for r in raw.get("collection_errors", ())
+                Failure.from_dict(r) for r in raw.get("collection_errors", ())
             ),
             expired_waivers=tuple(
                 ExpiredWaiver(Waiver.from_dict(w)) for w in raw.get("expired_waivers", ())
@@ -474,3 +362,29 @@ class ScanResult:
             checklist=Checklist.from_dict(raw["checklist"]) if raw.get("checklist") else None,
             rules=tuple(RuleInfo.from_dict(r) for r in raw.get("rules", ())),
         )
+
+
+@dataclass(frozen=True)
+class RedactedResult(ScanResult):
+    """A ScanResult every string of which has been through auditor.redact.scrub: the only
+    form in which a result is printed, written, stored, signed or sent.
+
+    Made by :func:`auditor.redact.redact_result` alone, which evaluation calls once, right
+    after the rules have run (and which a result read back from a file goes through again).
+    Renderers, the history store, sign-off and events accept this type only, so strict mypy
+    refuses code that would hand them an unredacted result. Calling the class (directly or
+    through dataclasses.replace, which could swap unredacted findings in) raises TypeError.
+    """
+
+    def __post_init__(self) -> None:
+        raise TypeError(
+            "a RedactedResult is made by auditor.redact.redact_result only; to change one, "
+            "use its changed() method"
+        )
+
+    def changed(self, **changes: Any) -> RedactedResult:
+        """A copy with `changes` (fields of ScanResult), redacted again."""
+        from auditor.redact import redact_result
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(ScanResult)}
+        return redact_result(ScanResult(**{**fields, **changes}))

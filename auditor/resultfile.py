@@ -11,10 +11,15 @@ from typing import Any
 from auditor.errors import ConfigError
 from auditor.fsutil import read_user_file
 from auditor.loader.schema import validate_value
-from auditor.models import ScanResult, sha256_hex
+from auditor.models import RedactedResult, ScanResult, sha256_hex
+from auditor.redact import redact_result
 
 FORMAT = "auditor-findings"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
+
+
+class NotAFindingsDocument(ConfigError):
+    """A file given as a findings document is JSON, but not one."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,8 @@ class ResultFile:
     path: Path
     raw: bytes
     document: dict[str, Any]
-    result: ScanResult
+    result: RedactedResult
+    """What the document says, redacted again (the file may have been written by anyone)."""
 
     @property
     def sha256(self) -> str:
@@ -36,11 +42,7 @@ def parse_document(text: str, *, file: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConfigError(
-            f'not an auditor findings document (no "format": "{FORMAT}"; '
-            "write one with `auditor scan --format json -o FILE`)",
-            file=file,
-        )
+        raise NotAFindingsDocument(f'not an auditor findings document (no "format": "{FORMAT}")', file=file)
     validate_value(doc, "findings", file=file)
     return doc
 
@@ -51,7 +53,7 @@ def read_result(path: Path) -> ResultFile:
     raw = path.read_bytes()
     doc = parse_document(text, file=file)
     try:
-        result = ScanResult.from_dict(doc)
+        result = redact_result(ScanResult.from_dict(doc))
     except (KeyError, ValueError, TypeError) as exc:  # the schema should have caught it
         raise ConfigError(f"not a valid findings document: {exc}", file=file) from None
     return ResultFile(Path(path), raw, doc, result)

@@ -32,6 +32,20 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def go_time(value: dt.datetime) -> str:
+    """Go's time.Time.MarshalText (RFC 3339 with fractional seconds, trailing zeros trimmed, `Z` for UTC)."""
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += "." + f"{value.microsecond:06d}".rstrip("0")
+    offset = value.utcoffset() or dt.timedelta(0)
+    if offset == dt.timedelta(0):
+        return text + "Z"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def parse_duration(text: str, *, what: str = "duration") -> dt.timedelta:
     """Parse `30d`, `12h`, `90 days`, `1y` (365 days), `45m`, `10s`."""
     match = _DURATION.match(text)

@@ -2,7 +2,8 @@
 
 :func:`certificate_builder` makes the unsigned certificate; :mod:`pki.issuance` checks it,
 lints it and signs it. Names given by users are parsed here (`parse_names`,
-`parse_constraints`), with errors that name the option.
+`parse_constraints`); an invalid one is an :class:`~pki.errors.InvalidName` saying which
+kind of name it was given as.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
-from pki.errors import PKIError
+from pki.errors import InvalidName, PKIError
 from pki.profiles import EKUS, Profile
 
 SERIAL_BITS = 127
@@ -71,7 +72,7 @@ def key_usage(names: Sequence[str], public: CertificatePublicKeyTypes) -> x509.K
     )
 
 
-def _dns(value: str, option: str, *, constraint: bool = False) -> str:
+def _dns(value: str, kind: str, *, constraint: bool = False) -> str:
     d = value.strip().lower().rstrip(".")
     body = d.removeprefix(".") if constraint else d.removeprefix("*.")
     labels = body.split(".")
@@ -79,50 +80,50 @@ def _dns(value: str, option: str, *, constraint: bool = False) -> str:
         lab and len(lab) <= 63 and lab.replace("-", "").isalnum() and lab.isascii()
         and not lab.startswith("-") and not lab.endswith("-") for lab in labels
     ):
-        raise PKIError(f"{option} '{value}' is not a DNS name")
+        raise InvalidName(f"'{value}' is not a DNS name", kind)
     return d
 
 
-def _email(value: str, option: str, *, constraint: bool = False) -> str:
+def _email(value: str, kind: str, *, constraint: bool = False) -> str:
     v = value.strip()
     local, at, host = v.rpartition("@")
     if constraint and not at:
-        return _dns(v, option, constraint=True)  # a host or .domain: every mailbox there
+        return _dns(v, kind, constraint=True)  # a host or .domain: every mailbox there
     if not at or not local or not v.isascii() or any(c.isspace() for c in v):
-        raise PKIError(f"{option} '{value}' is not an email address")
-    return f"{local}@{_dns(host, option)}"
+        raise InvalidName(f"'{value}' is not an email address", kind)
+    return f"{local}@{_dns(host, kind)}"
 
 
-def _uri(value: str, option: str) -> str:
+def _uri(value: str, kind: str) -> str:
     v = value.strip()
     try:
         parts = urllib.parse.urlsplit(v)
     except ValueError:
         parts = None
     if parts is None or not parts.scheme or not v.isascii() or any(c.isspace() for c in v):
-        raise PKIError(f"{option} '{value}' is not a URI")
+        raise InvalidName(f"'{value}' is not a URI", kind)
     return v
 
 
-def _ip(value: str, option: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _ip(value: str, kind: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(value.strip())
     except ValueError:
-        raise PKIError(f"{option} '{value}' is not an IP address") from None
+        raise InvalidName(f"'{value}' is not an IP address", kind) from None
 
 
 def parse_names(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),
                 uris: Sequence[str] = ()) -> list[x509.GeneralName]:
-    """Subject alternative names from `--dns`, `--ip`, `--email` and `--uri` values."""
-    names: list[x509.GeneralName] = [x509.DNSName(_dns(d, "--dns")) for d in dns]
-    names += [x509.IPAddress(_ip(i, "--ip")) for i in ips]
-    names += [x509.RFC822Name(_email(e, "--email")) for e in emails]
-    names += [x509.UniformResourceIdentifier(_uri(u, "--uri")) for u in uris]
+    """Subject alternative names: DNS names, IP addresses, email addresses and URIs."""
+    names: list[x509.GeneralName] = [x509.DNSName(_dns(d, "dns")) for d in dns]
+    names += [x509.IPAddress(_ip(i, "ip")) for i in ips]
+    names += [x509.RFC822Name(_email(e, "email")) for e in emails]
+    names += [x509.UniformResourceIdentifier(_uri(u, "uri")) for u in uris]
     return names
 
 
 def parse_constraints(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),
-                      uris: Sequence[str] = (), *, prefix: str = "--permitted") -> list[x509.GeneralName]:
+                      uris: Sequence[str] = (), *, prefix: str = "permitted") -> list[x509.GeneralName]:
     """Name-constraint subtrees: DNS domains, IP ranges (CIDR; a bare address is one host),
     email hosts or mailboxes, and URI hosts (`.example.com`: its subdomains only)."""
     subtrees: list[x509.GeneralName] = [x509.DNSName(_dns(d, f"{prefix}-dns", constraint=True)) for d in dns]
@@ -130,7 +131,8 @@ def parse_constraints(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: 
         try:
             subtrees.append(x509.IPAddress(ipaddress.ip_network(value.strip(), strict=True)))
         except ValueError:
-            raise PKIError(f"{prefix}-ip '{value}' is not an IP range such as 10.0.0.0/8 (host bits must be zero)") from None
+            raise InvalidName(f"'{value}' is not an IP range such as 10.0.0.0/8 (host bits must be zero)",
+                              f"{prefix}-ip") from None
     subtrees += [x509.RFC822Name(_email(e, f"{prefix}-email", constraint=True)) for e in emails]
     subtrees += [x509.UniformResourceIdentifier(_dns(u, f"{prefix}-uri", constraint=True)) for u in uris]
     return subtrees

@@ -52,7 +52,7 @@ from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
 from pki.build import parse_names, random_serial, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
-from pki.errors import CAError, KeyAccessError, PKIError
+from pki.errors import CAError, KeyAccessError, LogDoesNotVerify, NoCA, NoIntermediate, PKIError
 from pki.fsutil import atomic_write, fsync_folder, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.issuance import CLOCK_SKEW, Prepared, Request
@@ -85,7 +85,7 @@ def normalise_serial(text: str) -> str:
     """A serial as the inventory keeps it: lower-case hex without leading zeros."""
     raw = text.strip().lower().removeprefix("0x").replace(":", "")
     if not raw or len(raw) > 64 or not re.fullmatch(r"[0-9a-f]+", raw):
-        raise CAError(f"serial '{text[:80]}' is not a hexadecimal serial number (as `auditor pki list` shows)")
+        raise CAError(f"serial '{text[:80]}' is not a hexadecimal serial number")
     return serial_hex(int(raw, 16))
 
 
@@ -146,14 +146,14 @@ class CA:
     def open(cls, folder: Path) -> CA:
         folder = Path(folder)
         if not folder.exists():
-            raise CAError(f"{folder}: no such CA folder (create one with `auditor pki init --dir {folder}`)")
+            raise NoCA(f"{folder}: no such CA folder", folder)
         if not folder.is_dir():
             raise CAError(f"{folder}: not a folder")
         path = folder / "ca.json"
         try:
             config = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise CAError(f"{folder}: not a CA folder (no ca.json; create one with `auditor pki init`)") from None
+            raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise CAError(f"{path}: unreadable ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -257,9 +257,7 @@ class CA:
 
     def current_intermediate(self) -> CACert:
         if self.current_serial is None:
-            raise CAError(
-                f"{self.folder}: has no intermediate CA yet; create one with `auditor pki intermediate --dir {self.folder}`"
-            )
+            raise NoIntermediate(f"{self.folder}: has no intermediate CA yet", self.folder)
         return self._record(self.current_serial)
 
     def inventory(self) -> Inventory:
@@ -363,10 +361,8 @@ class CA:
         self._changed = set()
 
     def _tampered(self, problems: Sequence[str]) -> CAError:
-        return CAError(
-            f"refused: the issuance log does not verify ({len(problems)} problem(s), first: {problems[0]}); "
-            f"see `auditor pki log verify --dir {self.folder}`"
-        )
+        return LogDoesNotVerify(
+            f"refused: the issuance log does not verify ({len(problems)} problem(s), first: {problems[0]})", self.folder)
 
     def _append(self, state: Records, event: str, *, serial: str | None = None, node: str | None = None,
                 profile: str | None = None, subject: str | None = None,
@@ -635,7 +631,7 @@ class CA:
         if old is None:
             raise CAError(f"serial {serial} is not in the inventory of {self.folder}")
         if old.profile in ("root", "intermediate"):
-            raise CAError("renew is for node certificates; rotate an intermediate with `auditor pki intermediate`")
+            raise CAError("renew is for node certificates; an intermediate is rotated by creating a new one")
         if old.status != "valid":
             raise CAError(f"serial {serial} is {old.status}; issue a new certificate instead")
         key = None
@@ -670,7 +666,7 @@ class CA:
         if replaces is None:
             for path in targets.values():
                 if path.exists() or path.is_symlink():
-                    raise CAError(f"{path}: already exists; refusing to overwrite it (choose another --out)")
+                    raise CAError(f"{path}: already exists; refusing to overwrite it (choose another folder)")
         record = self.current_intermediate()
         issuer = self.certificate(record.serial)
         signer = signer or self._signer(record, open_key)
@@ -712,7 +708,7 @@ class CA:
             raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
         profile = load_profile(profile_name, self.folder)
         if profile.kind != "leaf":
-            raise CAError(f"profile '{profile.name}' is a CA profile; use `auditor pki init` or `intermediate`")
+            raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")
         return profile
 
     def _leaf_subject(self, node: str, profile: Profile, names: Sequence[x509.GeneralName]) -> x509.Name:
@@ -745,7 +741,7 @@ class CA:
                 e = existing[0]
                 raise CAError(
                     f"node '{node}' already has a valid {profile.name} certificate (serial {e.serial}, "
-                    f"until {e.not_after}); renew it (`auditor pki renew {e.serial}`) or revoke it first"
+                    f"until {e.not_after}); renew it or revoke it first"
                 )
         elif state.entries.get(replaces.serial, replaces).status != "valid":
             raise CAError(f"serial {replaces.serial} is no longer valid; issue a new certificate instead")

@@ -114,7 +114,7 @@ def revocation_problem(
         if latest.last_update_utc > at:
             return f"the CRL of '{name}' is not valid yet at {at:%Y-%m-%d %H:%M}"
         return (f"the CRL of '{name}' expired on {latest.next_update_utc:%Y-%m-%d %H:%M}: "
-                "sign a fresh one (auditor pki crl)")
+                "sign a fresh one")
     for crl in current:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:

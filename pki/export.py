@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pki.ca import CA, pem
-from pki.errors import CAError
+from pki.errors import CAError, SeveralProfiles
 from pki.fsutil import write_files
 from pki.inventory import Entry
 
@@ -36,11 +36,11 @@ def choose(ca: CA, node: str, profile: str | None, now: dt.datetime) -> Entry:
         current = [e for e in current if e.profile == profile]
     if not current:
         which = f" {profile}" if profile else ""
-        raise CAError(f"node '{node}' has no valid{which} certificate in {ca.folder} (see `auditor pki list`)")
+        raise CAError(f"node '{node}' has no valid{which} certificate in {ca.folder} ")
     profiles = sorted({e.profile for e in current})
     if len(profiles) > 1:
         if "nats-server" not in profiles:
-            raise CAError(f"node '{node}' has certificates of several profiles ({', '.join(profiles)}); choose one with --profile")
+            raise SeveralProfiles(f"node '{node}' has certificates of several profiles ({', '.join(profiles)})", tuple(profiles))
         current = [e for e in current if e.profile == "nats-server"]
     return max(current, key=lambda e: e.issued_at)
 
@@ -85,4 +85,4 @@ def export_nats(ca: CA, node: str, out_dir: Path, *, key_file: Path | None = Non
 def _ekus(entry: Entry) -> list[str]:
     from pki.facts import certificate_facts
 
-    return list(certificate_facts(entry.certificate())["extended_key_usage"])
+    return list(certificate_facts(entry.certificate()).extended_key_usage)

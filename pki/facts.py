@@ -1,10 +1,13 @@
-"""Facts about a certificate as plain data: what rules look at."""
+"""Facts about a certificate, as typed values (pki's own results; auditor's collectors turn
+them into evidence)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -66,23 +69,101 @@ _HASH_BY_SIG_NAME = {
 }
 
 
+@dataclass(frozen=True)
+class KeyFacts:
+    type: str
+    """rsa, ec, ed25519, ed448, dsa or unknown."""
+    size: int
+    curve: str | None
+    spki_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    algorithm: str
+    oid: str
+    hash: str | None
+
+
+@dataclass(frozen=True)
+class SanFacts:
+    dns: tuple[str, ...] = ()
+    ip: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    uri: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NameConstraintFacts:
+    critical: bool
+    permitted_dns: tuple[str, ...]
+    excluded_dns: tuple[str, ...]
+    permitted_ip: tuple[str, ...]
+    excluded_ip: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExtensionFacts:
+    oid: str
+    name: str
+    critical: bool
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What an audit looks at in one certificate."""
+
+    subject: str
+    subject_cn: str | None
+    issuer: str
+    serial: str
+    """Hex, lower case."""
+    serial_bits: int
+    version: int
+    not_before: str
+    """RFC 3339, UTC."""
+    not_after: str
+    lifetime_days: float
+    fingerprint_sha256: str
+    self_issued: bool
+    self_signed: bool
+    key: KeyFacts
+    signature: SignatureFacts
+    is_ca: bool
+    path_length: int | None
+    basic_constraints_critical: bool | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    san: SanFacts
+    name_constraints: NameConstraintFacts | None
+    subject_key_id: str | None
+    authority_key_id: str | None
+    extensions: tuple[ExtensionFacts, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (lists for tuples)."""
+        plain: dict[str, Any] = dataclasses.asdict(self, dict_factory=lambda items: {k: list(v) if isinstance(v, tuple) else v for k, v in items})
+        plain["extensions"] = [dict(e) for e in plain["extensions"]]
+        return plain
+
+
 def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def key_facts(key: Any) -> dict[str, Any]:
+def key_facts(key: Any, spki_sha256: str = "") -> KeyFacts:
     """Type, size in bits and curve of a public key."""
     if isinstance(key, rsa.RSAPublicKey):
-        return {"type": "rsa", "size": key.key_size, "curve": None}
+        return KeyFacts("rsa", key.key_size, None, spki_sha256)
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return {"type": "ec", "size": key.curve.key_size, "curve": key.curve.name}
+        return KeyFacts("ec", key.curve.key_size, key.curve.name, spki_sha256)
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return {"type": "ed25519", "size": 256, "curve": None}
+        return KeyFacts("ed25519", 256, None, spki_sha256)
     if isinstance(key, ed448.Ed448PublicKey):
-        return {"type": "ed448", "size": 456, "curve": None}
+        return KeyFacts("ed448", 456, None, spki_sha256)
     if isinstance(key, dsa.DSAPublicKey):
-        return {"type": "dsa", "size": key.key_size, "curve": None}
-    return {"type": "unknown", "size": 0, "curve": None}
+        return KeyFacts("dsa", key.key_size, None, spki_sha256)
+    return KeyFacts("unknown", 0, None, spki_sha256)
 
 
 def spki_sha256(cert: x509.Certificate) -> str:
@@ -96,7 +177,7 @@ def spki_sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def signature_facts(cert: x509.Certificate) -> dict[str, Any]:
+def signature_facts(cert: x509.Certificate) -> SignatureFacts:
     oid = cert.signature_algorithm_oid
     name = _SIG_NAMES.get(oid, oid._name if oid._name != "Unknown OID" else oid.dotted_string)
     try:
@@ -104,7 +185,7 @@ def signature_facts(cert: x509.Certificate) -> dict[str, Any]:
         hash_name = algo.name.lower() if algo is not None else None
     except UnsupportedAlgorithm:
         hash_name = next((v for k, v in _HASH_BY_SIG_NAME.items() if k in name), "unknown")
-    return {"algorithm": name, "oid": oid.dotted_string, "hash": hash_name}
+    return SignatureFacts(name, oid.dotted_string, hash_name)
 
 
 def _ext(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> x509.Extension[Any] | None:
@@ -127,7 +208,7 @@ def _legacy_signature_ok(cert: x509.Certificate, issuer_key: Any) -> bool:
     Auditing needs to know that such a certificate is self-signed even though it must not be
     trusted; this uses the primitives directly and only answers the question "who signed it".
     """
-    chosen = _LEGACY_HASHES.get(signature_facts(cert)["hash"] or "")
+    chosen = _LEGACY_HASHES.get(signature_facts(cert).hash or "")
     return chosen is not None and _verified(cert, issuer_key, chosen, None)
 
 
@@ -181,15 +262,16 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 _MALFORMED = (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
-def _public_key_facts(cert: x509.Certificate) -> dict[str, Any]:
+def _public_key_facts(cert: x509.Certificate) -> KeyFacts:
+    spki = spki_sha256(cert)
     try:
-        return key_facts(cert.public_key())
+        return key_facts(cert.public_key(), spki)
     except (ValueError, UnsupportedAlgorithm):
-        return {"type": "unknown", "size": 0, "curve": None}
+        return KeyFacts("unknown", 0, None, spki)
 
 
-def certificate_facts(cert: x509.Certificate) -> dict[str, Any]:
-    """Everything the evidence kind `x509.certificate` records about one certificate.
+def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
+    """What an audit looks at in one certificate.
 
     cryptography parses fields lazily, so a malformed field surfaces only here: that is a
     LoadError naming the problem, never a crash.
@@ -202,7 +284,7 @@ def certificate_facts(cert: x509.Certificate) -> dict[str, Any]:
             raise LoadError(f"malformed certificate: {' '.join(str(exc).split())[:200]}") from None
 
 
-def _facts(cert: x509.Certificate) -> dict[str, Any]:
+def _facts(cert: x509.Certificate) -> CertificateFacts:
     try:
         extensions = list(cert.extensions)
     except ValueError:
@@ -224,62 +306,58 @@ def _facts(cert: x509.Certificate) -> dict[str, Any]:
                 key_usage.append("encipherOnly")
             if value.decipher_only:
                 key_usage.append("decipherOnly")
-    eku_names = (
-        [_EKU_NAMES.get(o, o.dotted_string) for o in eku.value] if eku is not None else []
-    )
-    san_facts: dict[str, list[str]] = {"dns": [], "ip": [], "email": [], "uri": []}
+    eku_names = tuple(_EKU_NAMES.get(o, o.dotted_string) for o in eku.value) if eku is not None else ()
+    san_facts = SanFacts()
     if san is not None:
         names: x509.SubjectAlternativeName = san.value
-        san_facts = {
-            "dns": [str(n) for n in names.get_values_for_type(x509.DNSName)],
-            "ip": [str(n) for n in names.get_values_for_type(x509.IPAddress)],
-            "email": [str(n) for n in names.get_values_for_type(x509.RFC822Name)],
-            "uri": [str(n) for n in names.get_values_for_type(x509.UniformResourceIdentifier)],
-        }
+        san_facts = SanFacts(
+            dns=tuple(str(n) for n in names.get_values_for_type(x509.DNSName)),
+            ip=tuple(str(n) for n in names.get_values_for_type(x509.IPAddress)),
+            email=tuple(str(n) for n in names.get_values_for_type(x509.RFC822Name)),
+            uri=tuple(str(n) for n in names.get_values_for_type(x509.UniformResourceIdentifier)),
+        )
     constraints = None
     if nc is not None:
         ncv: x509.NameConstraints = nc.value
 
-        def pick(subtrees: list[x509.GeneralName] | None, kind: type) -> list[str]:
-            return [str(s.value) for s in (subtrees or []) if isinstance(s, kind)]
+        def pick(subtrees: list[x509.GeneralName] | None, kind: type) -> tuple[str, ...]:
+            return tuple(str(s.value) for s in (subtrees or []) if isinstance(s, kind))
 
-        constraints = {
-            "critical": nc.critical,
-            "permitted_dns": pick(ncv.permitted_subtrees, x509.DNSName),
-            "excluded_dns": pick(ncv.excluded_subtrees, x509.DNSName),
-            "permitted_ip": pick(ncv.permitted_subtrees, x509.IPAddress),
-            "excluded_ip": pick(ncv.excluded_subtrees, x509.IPAddress),
-        }
+        constraints = NameConstraintFacts(
+            critical=nc.critical,
+            permitted_dns=pick(ncv.permitted_subtrees, x509.DNSName),
+            excluded_dns=pick(ncv.excluded_subtrees, x509.DNSName),
+            permitted_ip=pick(ncv.permitted_subtrees, x509.IPAddress),
+            excluded_ip=pick(ncv.excluded_subtrees, x509.IPAddress),
+        )
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     not_before = cert.not_valid_before_utc
     not_after = cert.not_valid_after_utc
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "subject_cn": str(cn[0].value) if cn else None,
-        "issuer": cert.issuer.rfc4514_string(),
-        "serial": format(cert.serial_number, "x"),
-        "serial_bits": cert.serial_number.bit_length(),
-        "version": cert.version.value + 1,
-        "not_before": rfc3339(not_before),
-        "not_after": rfc3339(not_after),
-        "lifetime_days": round((not_after - not_before).total_seconds() / 86400, 3),
-        "fingerprint_sha256": cert.fingerprint(hashes.SHA256()).hex(),
-        "self_issued": cert.issuer == cert.subject,
-        "self_signed": is_self_signed(cert),
-        "key": {**_public_key_facts(cert), "spki_sha256": spki_sha256(cert)},
-        "signature": signature_facts(cert),
-        "is_ca": bool(bc is not None and bc.value.ca),
-        "path_length": bc.value.path_length if bc is not None else None,
-        "basic_constraints_critical": bc.critical if bc is not None else None,
-        "key_usage": key_usage,
-        "extended_key_usage": eku_names,
-        "san": san_facts,
-        "name_constraints": constraints,
-        "subject_key_id": ski.value.digest.hex() if ski is not None else None,
-        "authority_key_id": (
+    return CertificateFacts(
+        subject=cert.subject.rfc4514_string(),
+        subject_cn=str(cn[0].value) if cn else None,
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        serial_bits=cert.serial_number.bit_length(),
+        version=cert.version.value + 1,
+        not_before=rfc3339(not_before),
+        not_after=rfc3339(not_after),
+        lifetime_days=round((not_after - not_before).total_seconds() / 86400, 3),
+        fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        self_issued=cert.issuer == cert.subject,
+        self_signed=is_self_signed(cert),
+        key=_public_key_facts(cert),
+        signature=signature_facts(cert),
+        is_ca=bool(bc is not None and bc.value.ca),
+        path_length=bc.value.path_length if bc is not None else None,
+        basic_constraints_critical=bc.critical if bc is not None else None,
+        key_usage=tuple(key_usage),
+        extended_key_usage=eku_names,
+        san=san_facts,
+        name_constraints=constraints,
+        subject_key_id=ski.value.digest.hex() if ski is not None else None,
+        authority_key_id=(
             aki.value.key_identifier.hex() if aki is not None and aki.value.key_identifier else None
         ),
-        "extensions": [
-            {"oid": e.oid.dotted_string, "name": e.oid._name, "critical": e.critical} for e in extensions
-        ],
-    }
+        extensions=tuple(ExtensionFacts(e.oid.dotted_string, str(e.oid._name), e.critical) for e in extensions),
+    )

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from pki.errors import CAError
+from pki.errors import CAError, NoInventory
 from pki.keys import key_type_of, spki_sha256
 
 SCHEMA_VERSION = 1
@@ -139,8 +139,8 @@ class Inventory:
     def __init__(self, path: Path, *, create: bool = False, readonly: bool = False) -> None:
         """`readonly`: for readers such as auditor's pki-inventory collector (SQLite mode=ro)."""
         if not create and not path.is_file():
-            raise CAError(f"{path}: the CA inventory is missing (rebuild it from the issuance log: "
-                          f"auditor pki log rebuild --dir {path.parent})")
+            raise NoInventory(f"{path}: the CA inventory is missing (it can be rebuilt from the issuance log)",
+                              path.parent)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)

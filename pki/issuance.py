@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from pki import policy
 from pki.build import certificate_builder, random_serial
-from pki.errors import CAError, LoadError
+from pki.errors import CAError, LoadError, NoSubjectNames
 from pki.facts import signed_by
 from pki.keys import signing_hash
 from pki.lint import LintReport, lint
@@ -143,7 +143,7 @@ def prepare(
         issuer_public = request.public_key  # type: ignore[assignment]
     assert issuer_public is not None
     if profile.require_san and not request.names:
-        raise Refused("name-constraints", f"profile '{profile.name}' needs at least one --dns or --ip name")
+        raise NoSubjectNames(f"profile '{profile.name}' needs at least one DNS name or IP address", profile.name)
     try:
         builder = certificate_builder(
             profile=profile, subject=request.subject, public_key=request.public_key, issuer_name=issuer_name,

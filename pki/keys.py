@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
 )
 
-KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096")
+from pki.keytypes import KEY_TYPES
 
 
 def check_key_type(name: str) -> str:

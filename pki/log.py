@@ -76,7 +76,7 @@ def last_entry(path: Path) -> dict[str, Any] | None:
                 try:
                     parsed = json.loads(last)
                 except ValueError:
-                    raise LogError(f"{path}: the last line is not JSON; run `auditor pki log verify`") from None
+                    raise LogError(f"{path}: the last line is not JSON: the log is damaged") from None
                 if not isinstance(parsed, dict):
                     raise LogError(f"{path}: the last line is not a log entry")
                 return parsed

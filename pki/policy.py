@@ -35,20 +35,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pki.build import key_usage
-from pki.errors import CAError
+from pki.errors import LongLifetime, NameTypeNotPermitted, NoSubjectNames, OutlivesIssuer, Refused
 from pki.keys import key_type_of
 from pki.profiles import EKUS, MAX_LIFETIME_DAYS, Profile
 
+__all__ = ["RULES", "Lifetime", "Refused", "certificate_names", "check", "check_days", "describe", "lifetime_days"]
 RULES = ("name-constraints", "validity", "lifetime", "key", "key-usage", "extended-key-usage", "path-length", "lint")
 MIN_RSA_EXPONENT = 65537
-
-
-class Refused(CAError):
-    """The CA refuses to sign: `rule` (one of RULES) would be broken. Nothing was written."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"refused ({rule}): {message}")
-        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -72,11 +65,9 @@ def lifetime_days(profile: Profile, asked: Lifetime) -> tuple[int, bool]:
     days = profile.lifetime_days if asked.days is None else asked.days
     over = days > profile.max_days
     if over and not asked.allow_long:
-        raise Refused(
-            "lifetime",
+        raise LongLifetime(
             f"{days} days is longer than profile '{profile.name}' allows ({profile.max_days} days); "
-            "ask for fewer days, or allow it explicitly with --allow-long-lifetime (it is logged)",
-        )
+            "ask for fewer days, or allow it explicitly (it is logged)", days)
     return days, over
 
 
@@ -127,7 +118,7 @@ def _check_usage(cert: x509.Certificate, profile: Profile, issuer: x509.Certific
     if usages != [EKUS[e] for e in profile.extended_key_usage]:
         raise Refused("extended-key-usage", f"the extended key usage differs from profile '{profile.name}'")
     if profile.require_san and _ext(cert, x509.SubjectAlternativeName) is None:
-        raise Refused("name-constraints", f"profile '{profile.name}' needs at least one --dns or --ip name")
+        raise NoSubjectNames(f"profile '{profile.name}' needs at least one DNS name or IP address", profile.name)
     if issuer is None:
         return
     bc = _ext(issuer, x509.BasicConstraints)
@@ -180,11 +171,9 @@ def _check_validity(cert: x509.Certificate, issuer: x509.Certificate) -> None:
     if end > issuer.not_valid_after_utc:
         left = (issuer.not_valid_after_utc - start).days
         hint = f"ask for at most {left} days" if left >= 1 else "the issuer has expired or is about to"
-        raise Refused(
-            "validity",
+        raise OutlivesIssuer(
             f"it would be valid until {_day(end)}, after its issuer '{name}' ends ({_day(issuer.not_valid_after_utc)}); "
-            f"{hint}, or rotate the issuing CA (auditor pki intermediate)",
-        )
+            f"{hint}, or rotate the issuing CA")
 
 
 def _day(moment: dt.datetime) -> str:
@@ -260,14 +249,12 @@ def _check_name_constraints(cert: x509.Certificate, issuer: x509.Certificate) ->
                 raise Refused("name-constraints",
                               f"{_named(name)} is outside what '{issuer_name}' may certify ({kind}: {allowed})")
         elif permitted and kind != "directory name" and name not in cn_derived:
-            option = {"DNS": "--permitted-dns", "IP": "--permitted-ip", "email": "--permitted-email",
-                      "URI": "--permitted-uri"}.get(kind)
             given = ", ".join(sorted(constrained_types))
-            raise Refused(
-                "name-constraints",
-                f"{_named(name)}: '{issuer_name}' is constrained to {given} names and permits no {kind} names"
-                + (f" (give it {option})" if option else ""),
-            )
+            message = f"{_named(name)}: '{issuer_name}' is constrained to {given} names and permits no {kind} names"
+            name_type = {"DNS": "dns", "IP": "ip", "email": "email", "URI": "uri"}.get(kind)
+            if name_type is None:
+                raise Refused("name-constraints", message)
+            raise NameTypeNotPermitted(message, name_type)
 
 
 def _cn_names(cert: x509.Certificate) -> list[x509.GeneralName]:

@@ -16,7 +16,7 @@ import yaml
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pki.errors import ProfileError
-from pki.keys import KEY_TYPES
+from pki.keytypes import KEY_TYPES
 
 KINDS = ("root", "intermediate", "leaf")
 KEY_USAGES = (

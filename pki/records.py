@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pki import log as issuance_log
-from pki.errors import CAError
+from pki.errors import LogDoesNotVerify
 from pki.inventory import COLUMNS, Entry, Inventory
 
 ROW_DETAILS = ("sans", "issuer", "issuer_serial", "not_before", "not_after", "key_type", "key_fingerprint",
@@ -244,8 +244,8 @@ def sync(inv: Inventory, records: Records, serials: Iterable[str] | None = None)
 def rebuild(folder: Path, records: Records) -> None:
     """Write a new `inventory.sqlite` from `records` and put it in place atomically."""
     if records.problems:
-        raise CAError(f"{folder / 'log.jsonl'}: does not verify; the inventory is not rebuilt from it "
-                      f"(see `auditor pki log verify --dir {folder}`)")
+        raise LogDoesNotVerify(f"{folder / 'log.jsonl'}: does not verify; the inventory is not rebuilt from it",
+                               folder)
     fd, tmp = tempfile.mkstemp(prefix=".inventory.", suffix=".sqlite", dir=folder)
     os.close(fd)
     os.unlink(tmp)

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, settings
 from tests.certs import CertFactory
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_FINGERPRINT_KEY = "00112233445566778899aabbccddeeff" * 2
+"""The fingerprint key of every test session (fingerprints are then the same on every run)."""
 
 # CI runs the same examples every time (a red build must be reproducible, never a coin toss);
 # AUDITOR_HYPOTHESIS=explore draws new ones, for a deeper local fuzzing run.
@@ -33,6 +35,11 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ["AUDITOR_DB"] = str(cache / "history.sqlite")  # never the user's own history
     # trufflehog3's own virtualenv, made by `.ci/bootstrap --test` (else on first use)
     os.environ.setdefault("AUDITOR_ENGINES_DIR", str(REPO / ".cache" / "engines"))
+    # secret fingerprints are HMACs under a per-installation key: the tests use a fixed one
+    key = cache / "fingerprint.key"
+    key.write_text(TEST_FINGERPRINT_KEY + "\n")
+    key.chmod(0o600)
+    os.environ["AUDITOR_FINGERPRINT_KEY_FILE"] = str(key)
     yield
     if old is None:
         os.environ.pop("AUDITOR_CACHE_DIR", None)

@@ -15,22 +15,23 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord, Finding, Status
+from auditor.models import Finding, Status
 from auditor.policy.catalog import Catalog, ResolvedPolicy
 
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 LEVELS = ("baseline", "restricted")
 
 
-def collect(root: Path, paths: Sequence[str], **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, paths: Sequence[str], **options: Any) -> list[Record]:
     """Run the kubernetes collector; every record's data must match its kind's schema."""
     source = SourceSpec("kubernetes", "manifests", True, {"paths": list(paths), **options})
     target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=root)
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.resource, data_errors(r.kind, r.data)[:3])
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.resource, data_errors(r.kind, r.plain)[:3])
     return records
 
 
@@ -53,11 +54,11 @@ def pss_policy(level: str, version: str) -> ResolvedPolicy:
     return dataclasses.replace(resolved, rules=rules)
 
 
-def evaluate(records: Sequence[EvidenceRecord], policy: ResolvedPolicy) -> list[Finding]:
+def evaluate(records: Sequence[Record], policy: ResolvedPolicy) -> list[Finding]:
     return list(evaluate_rules(policy, records, target={"name": "t"}, now=NOW).findings)
 
 
-def pss_verdicts(records: Sequence[EvidenceRecord], level: str, version: str) -> dict[str, bool]:
+def pss_verdicts(records: Sequence[Record], level: str, version: str) -> dict[str, bool]:
     """resource -> allowed, for every workload: allowed unless a finding of the pack fails.
 
     Any finding other than pass or fail is a test failure: the packs must decide every pod.

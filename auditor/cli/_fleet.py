@@ -61,9 +61,9 @@ class FleetBar:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
     from auditor.fleet import FleetOptions, run_fleet
-    from auditor.scan import EvaluateOptions
     from auditor.timeutil import parse_duration
 
     if args.format not in ("text", "json"):
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "bundle", None):
         raise ConfigError("--bundle writes one target's evidence; use it with --target", field="--bundle")
     timeout = parse_duration(args.timeout, what="--timeout").total_seconds()
-    inventory = _common.load_inventory(args)
+    inventory = _common.load_inventory(args, demo_fallback=False)  # a fleet run never falls back to the demo
     if args.all:
         targets = list(inventory.targets)
     else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from auditor.history import Store
-    from auditor.models import ScanResult
+    from auditor.models import RedactedResult
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,7 @@ def open_store(args: argparse.Namespace) -> Store:
     return open_(getattr(args, "db", None))
 
 
-def stored(args: argparse.Namespace, result: ScanResult, *, origin: str) -> int:
+def stored(args: argparse.Namespace, result: RedactedResult, *, origin: str) -> int:
     """Store `result` unless --no-store; return the scan's exit code. Called after the result
     is printed: a storage failure is reported on stderr and changes nothing else (the exit
     code stays the scan's)."""
@@ -42,7 +42,7 @@ def stored(args: argparse.Namespace, result: ScanResult, *, origin: str) -> int:
     return code
 
 
-def _store(args: argparse.Namespace, result: ScanResult, *, origin: str, exit_code: int) -> None:
+def _store(args: argparse.Namespace, result: RedactedResult, *, origin: str, exit_code: int) -> None:
     from auditor.errors import AuditorError
 
     try:

@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor._scan import collect
     from auditor.exitcodes import ExitCode
-    from auditor.scan import collect
 
     target = _common.load_inventory(args).target(args.target)
     bundle = collect(target, progress=_common.StderrProgress())

@@ -39,33 +39,31 @@ def register(sub: Any) -> None:
     perms.set_defaults(handler=run_permissions)
 
 
-def load(path: str) -> NatsConfig:
+def load(path: str, user: str | None = None) -> NatsConfig:
+    """The config checked as the server checks it; with `user`, only that user is interpreted."""
     import os
     from pathlib import Path
 
     from auditor.nats.conf import parse_file
     from auditor.nats.config import interpret
 
-    return interpret(parse_file(Path(path), env=os.environ))
+    return interpret(parse_file(Path(path), env=os.environ), only_user=user)
 
 
 def run_can(args: argparse.Namespace) -> int:
     from auditor.errors import ConfigError
-    from auditor.nats.permissions import BadSubject, can_publish, can_subscribe
+    from auditor.nats.permissions import can_publish, can_subscribe
 
-    cfg = load(args.config)
+    cfg = load(args.config, args.user)
     user = cfg.user(args.user)
     if args.queue is not None and args.publish is not None:
         raise ConfigError("--queue applies to --subscribe only")
-    try:
-        if args.publish is not None:
-            action, subject = "publish", args.publish
-            decision = can_publish(user.permissions, subject)
-        else:
-            action, subject = "subscribe", args.subscribe
-            decision = can_subscribe(user.permissions, subject, args.queue)
-    except BadSubject as exc:
-        raise ConfigError(str(exc), field=f"--{'publish' if args.publish is not None else 'subscribe'}") from None
+    if args.publish is not None:
+        action, subject = "publish", args.publish
+        decision = can_publish(user.permissions, subject)
+    else:
+        action, subject = "subscribe", args.subscribe
+        decision = can_subscribe(user.permissions, subject, args.queue)
     if args.format == "json":
         doc = {
             "verdict": decision.verdict, "user": user.name, "account": user.account,

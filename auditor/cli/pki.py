@@ -1,7 +1,8 @@
 """`auditor pki`: the fleet's CA (root, intermediates, node certificates) from the command line.
 
 Thin: parse, call the `pki` package, print, exit. A `pki.errors.PKIError` becomes a one-line
-error with exit code 2; `verify` and `log verify` exit 1 when the answer is "invalid".
+error with exit code 2 in `auditor.cli.main`; `verify` and `log verify` exit 1 when the answer
+is "invalid".
 Secrets (passphrases, PINs, management keys) come from the environment variable an option
 names, or from a prompt; never from an option's value, and they are never printed.
 """
@@ -17,13 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor.errors import AuditorError
+from auditor.errors import ConfigError
+from pki.backends import BACKENDS
+from pki.keytypes import CA_KEY_TYPES, KEY_TYPES
 
 if TYPE_CHECKING:
     from pki.backends.interface import KeyBackend, SecretSource
     from pki.ca import CA
 
-KEY_TYPES = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-3072", "rsa-4096")
 REASONS = (
     "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
     "cessationOfOperation", "privilegeWithdrawn",
@@ -60,10 +62,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-class PKICommandError(AuditorError):
-    """A pki error, shown on one line (exit 2)."""
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "pki",
@@ -81,7 +79,7 @@ def register(sub: Any) -> None:
     _dir(c)
     c.add_argument("--name", required=True, help='the root CA\'s name, e.g. "CIM Root CA"')
     c.add_argument("--org", help="organisation (O=) for the CA's certificates")
-    c.add_argument("--key-type", choices=KEY_TYPES, help="root key type (default: the root profile's, ecdsa-p384)")
+    c.add_argument("--key-type", choices=CA_KEY_TYPES, help="root key type (default: the root profile's, ecdsa-p384)")
     _days_option(c, "root lifetime in days (default: the profile's, 20 years; at most 25 without --allow-long-lifetime)")
     c.add_argument("--pathlen", type=_whole(0, MAX_PATHLEN), metavar="N",
                    help="how many CA levels may follow the root (default: the profile's, 1: root -> intermediate -> leaf)")
@@ -101,7 +99,7 @@ def register(sub: Any) -> None:
                    help="limit email addresses to this host (.HOST: its subdomains; user@host: one mailbox); repeatable")
     c.add_argument("--permitted-uri", metavar="HOST", action="append", default=[],
                    help="limit URIs to this host (.HOST: its subdomains); repeatable")
-    c.add_argument("--key-type", choices=KEY_TYPES, help="key type (default: the profile's, ecdsa-p384)")
+    c.add_argument("--key-type", choices=CA_KEY_TYPES, help="key type (default: the profile's, ecdsa-p384)")
     _days_option(c, "lifetime in days (default: the profile's, 3 years; at most 10 without --allow-long-lifetime)")
     c.add_argument("--pathlen", type=_whole(0, MAX_PATHLEN - 1), metavar="N",
                    help="how many CA levels may follow it (default: the profile's, 0: it signs leaves only)")
@@ -118,7 +116,7 @@ def register(sub: Any) -> None:
     c.add_argument("--email", action="append", default=[], metavar="ADDR", help="email address (SAN); repeatable")
     c.add_argument("--uri", action="append", default=[], metavar="URI", help="URI (SAN), e.g. spiffe://fleet/node; repeatable")
     c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for cert.pem, key.pem, chain.pem")
-    c.add_argument("--key-type", choices=(*KEY_TYPES, "rsa-2048"), help="node key type (default: the profile's)")
+    c.add_argument("--key-type", choices=KEY_TYPES, help="node key type (default: the profile's)")
     _days_option(c, "lifetime in days (default: the profile's, 90 for nodes; at most 398 without --allow-long-lifetime)")
     _secrets(c)
     c.set_defaults(handler=run_issue)
@@ -227,7 +225,7 @@ def _days_option(p: argparse.ArgumentParser, text: str) -> None:
 
 def _backend(p: argparse.ArgumentParser) -> None:
     _secrets(p)
-    p.add_argument("--backend", choices=("file", "pkcs11", "yubikey"), default="file",
+    p.add_argument("--backend", choices=BACKENDS.names(), default=BACKENDS.names()[0],
                    help="where the new CA key is made: encrypted file (default), PKCS#11 token, YubiKey slot 9c")
     p.add_argument("--pkcs11-module", metavar="PATH", help="PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so")
     p.add_argument("--pkcs11-token", metavar="LABEL", help="token label")
@@ -239,18 +237,6 @@ def _backend(p: argparse.ArgumentParser) -> None:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _translate(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def wrapper(args: argparse.Namespace) -> int:
-        from pki.errors import PKIError
-
-        try:
-            return fn(args)
-        except PKIError as exc:
-            raise PKICommandError(str(exc)) from None
-
-    return wrapper
-
-
 def secret_source(args: argparse.Namespace) -> SecretSource:
     options = {"passphrase": "passphrase_env", "pin": "pin_env", "management-key": "management_key_env"}
     cache: dict[tuple[str, str], str] = {}
@@ -259,24 +245,24 @@ def secret_source(args: argparse.Namespace) -> SecretSource:
         var = getattr(args, options[kind], None)
         if var:
             if not _ENV_NAME.match(var):  # never echo it: it may be the secret itself
-                raise PKICommandError(f"--{kind}-env takes the name of an environment variable, not the {kind}")
+                raise ConfigError(f"--{kind}-env takes the name of an environment variable, not the {kind}")
             value = os.environ.get(var)
             if value is None:
-                raise PKICommandError(f"--{kind}-env: the environment variable {var} is not set")
+                raise ConfigError(f"--{kind}-env: the environment variable {var} is not set")
             if not value:
-                raise PKICommandError(f"--{kind}-env: the environment variable {var} is empty")
+                raise ConfigError(f"--{kind}-env: the environment variable {var} is empty")
             return value
         if (kind, what) in cache:
             return cache[(kind, what)]
         if not sys.stdin.isatty():
-            raise PKICommandError(
+            raise ConfigError(
                 f"no {kind} for {what}: give --{kind}-env VAR (an environment variable holding it) "
                 "or run in a terminal to be asked"
             )
         value = getpass.getpass(f"{kind} for {what}: ")
         if what.startswith("new "):
             if getpass.getpass(f"repeat the {kind}: ") != value:
-                raise PKICommandError(f"the two {kind}s differ")
+                raise ConfigError(f"the two {kind}s differ")
         cache[(kind, what)] = value
         return value
 
@@ -284,19 +270,15 @@ def secret_source(args: argparse.Namespace) -> SecretSource:
 
 
 def _backend_for(args: argparse.Namespace, folder: Path, secrets: SecretSource) -> KeyBackend:
-    if args.backend == "file":
-        from pki.backends.file import FileBackend
+    from pki.backends.interface import BackendSettings
 
-        return FileBackend(folder, secrets)
-    if args.backend == "pkcs11":
-        from pki.backends.pkcs11 import Pkcs11Backend
-
-        if not args.pkcs11_module or not args.pkcs11_token:
-            raise PKICommandError("--backend pkcs11 needs --pkcs11-module PATH and --pkcs11-token LABEL")
-        return Pkcs11Backend(args.pkcs11_module, args.pkcs11_token, secrets)
-    from pki.backends.yubikey import YubiKeyBackend
-
-    return YubiKeyBackend(secrets, serial=args.yubikey_serial, touch_policy=args.touch_policy)
+    if args.backend == "pkcs11" and not (args.pkcs11_module and args.pkcs11_token):
+        raise ConfigError("--backend pkcs11 needs --pkcs11-module PATH and --pkcs11-token LABEL")
+    settings = BackendSettings(
+        folder, secrets, module=args.pkcs11_module or "", token=args.pkcs11_token or "",
+        serial=args.yubikey_serial, touch_policy=args.touch_policy,
+    )
+    return BACKENDS.load(args.backend).from_settings(settings)
 
 
 def _open(args: argparse.Namespace) -> tuple[CA, Callable[[dict[str, Any]], Any]]:
@@ -331,7 +313,6 @@ def _say(text: str) -> None:
 # -- commands ----------------------------------------------------------------------------------
 
 
-@_translate
 def run_init(args: argparse.Namespace) -> int:
     from pki.ca import CA
 
@@ -347,7 +328,6 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_intermediate(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
     previous = ca.current_serial
@@ -365,7 +345,6 @@ def run_intermediate(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_issue(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
     issued = ca.issue(args.node, args.profile, open_key, args.out, dns=args.dns, ips=args.ip, emails=args.email,
@@ -383,7 +362,6 @@ def _print_issued(issued: Any) -> None:
         print(f"  {path}")
 
 
-@_translate
 def run_renew(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
     issued = ca.renew(args.serial, open_key, args.out, reuse_key=args.reuse_key, lifetime_days=_days(args),
@@ -394,7 +372,6 @@ def run_renew(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_revoke(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
     entry = ca.revoke(args.serial, open_key, reason=args.reason, lock_timeout=args.lock_timeout)
@@ -403,7 +380,6 @@ def run_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_crl(args: argparse.Namespace) -> int:
     from auditor.cli._common import emit
 
@@ -415,7 +391,6 @@ def run_crl(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_list(args: argparse.Namespace) -> int:
     import json
 
@@ -438,18 +413,17 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_verify(args: argparse.Namespace) -> int:
     from pki.verify import verify_chain
 
     at = _at(args)
     leaf, extra = _read_cert_file(args.cert)
     if args.name and args.purpose == "client":
-        raise PKICommandError("--name checks a server's name; use it with --purpose server (or any)")
+        raise ConfigError("--name checks a server's name; use it with --purpose server (or any)")
     purpose = "server" if args.name else args.purpose
     if args.dir is not None:
         if args.intermediates or args.crl:
-            raise PKICommandError("--intermediates and --crl go with --roots; --dir uses the CA's own")
+            raise ConfigError("--intermediates and --crl go with --roots; --dir uses the CA's own")
         ca, _ = _open(args)
         anchors = [ca.root_certificate]
         intermediates = [*extra, *ca.intermediate_certificates()]
@@ -481,22 +455,23 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise PKICommandError(f"{path}: file not found") from None
+        raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:
-        raise PKICommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _read_certs(path: Path) -> list[Any]:
+    from pki.errors import LoadError
     from pki.load import load_certificates
 
     try:
         loaded = load_certificates(_read(path))
-    except Exception as exc:
-        raise PKICommandError(f"{path}: {exc}") from None
+    except LoadError as exc:  # load_certificates reads bytes: the file's name is added here
+        raise ConfigError(str(exc), file=path) from None
     bad = [item for item in loaded if item.certificate is None]
     if bad:
         where = f" (line {bad[0].line})" if bad[0].line else ""
-        raise PKICommandError(f"{path}{where}: {bad[0].error}")
+        raise ConfigError(f"{path}{where}: {bad[0].error}")
     return [item.certificate for item in loaded]
 
 
@@ -505,7 +480,6 @@ def _read_cert_file(path: Path) -> tuple[Any, list[Any]]:
     return certs[0], certs[1:]
 
 
-@_translate
 def run_export(args: argparse.Namespace) -> int:
     from pki.ca import CA
     from pki.export import export_nats
@@ -522,8 +496,8 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_log_verify(args: argparse.Namespace) -> int:
+    from auditor.cli import printable
     from pki.ca import CA
 
     ca = CA.open(args.dir)
@@ -533,18 +507,12 @@ def run_log_verify(args: argparse.Namespace) -> int:
     else:
         print(f"TAMPERED: {ca.folder / 'log.jsonl'}: {len(report.problems)} problem(s)")
         for problem in report.problems:
-            print(f"  {_clean(problem)}")
+            print(f"  {printable(problem)}")
     for note in report.notes:
-        print(f"  note: {_clean(note)}")
+        print(f"  note: {printable(note)}")
     return 0 if report.ok else 1
 
 
-def _clean(text: str) -> str:
-    """Control characters escaped before they reach a terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-@_translate
 def run_log_rebuild(args: argparse.Namespace) -> int:
     from pki.ca import CA
 
@@ -554,7 +522,6 @@ def run_log_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-@_translate
 def run_profiles(args: argparse.Namespace) -> int:
     from pki.profiles import load_profile, shipped_names
 

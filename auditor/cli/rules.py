@@ -36,6 +36,16 @@ def register(sub: Any) -> None:
     val.add_argument("paths", nargs="*", metavar="PATH", type=Path)
     val.set_defaults(handler=run_validate)
 
+    fields = rsub.add_parser(
+        "fields",
+        help="the evidence fields rules may read, per kind",
+        description="The evidence kinds (without KIND), or every field of one kind a rule may read, "
+        "with its type: `a[]` is an element of list `a`, `a{}` a value of map `a` (any key).",
+    )
+    fields.add_argument("kind", nargs="?", metavar="KIND", help="e.g. x509.certificate")
+    fields.add_argument("--format", choices=("text", "json"), default="text")
+    fields.set_defaults(handler=run_fields)
+
     pol = sub.add_parser("policies", help="list or show policy packs")
     psub = pol.add_subparsers(dest="policies_command", metavar="ACTION", required=True)
     plist = psub.add_parser("list", help="the available policy packs")
@@ -106,6 +116,33 @@ def run_show(args: argparse.Namespace) -> int:
                 text = f" — {item.text}" if item else ""
             lines.append(f"    {kind}: {ref}{text}")
     lines.append(f"  file        {rule.file}")
+    _common.emit("\n".join(lines) + "\n", None)
+    return 0
+
+
+def run_fields(args: argparse.Namespace) -> int:
+    import difflib
+
+    from auditor.errors import ConfigError
+    from auditor.evidence.kinds import KINDS
+    from auditor.evidence.schema import fields
+
+    if not args.kind:
+        kinds = sorted(KINDS)
+        text = json.dumps(kinds, indent=2) + "\n" if args.format == "json" else "\n".join(kinds) + "\n"
+        _common.emit(text, None)
+        return 0
+    if args.kind not in KINDS:
+        near = difflib.get_close_matches(args.kind, list(KINDS), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(near)}?" if near else "`auditor rules fields` lists them"
+        raise ConfigError(f"unknown evidence kind '{args.kind}' ({hint})")
+    rows = fields(args.kind)
+    if args.format == "json":
+        doc = [{"path": f.path, "type": f.type, "description": f.description} for f in rows]
+        _common.emit(json.dumps(doc, indent=2) + "\n", None)
+        return 0
+    width = max(len(f.path) for f in rows)
+    lines = [f"{f.path:<{width}}  {f.type}" + (f"  — {f.description}" if f.description else "") for f in rows]
     _common.emit("\n".join(lines) + "\n", None)
     return 0
 

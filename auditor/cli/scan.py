@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
         description=(
             "Collect evidence from the target's sources, evaluate its policy packs and report "
             "the findings. Without --inventory, ./auditor.yaml is used, else the embedded demo "
-            "inventory (target cim-prod-001)."
+            "inventory (target cim-prod-001), saying so on stderr; --all and --tag refuse that "
+            "fallback unless --demo is given."
         ),
     )
     _fleet.add_options(p)
@@ -32,11 +33,7 @@ def register(sub: Any) -> None:
         description="Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan.",
     )
     e.add_argument("bundle", metavar="BUNDLE", help="evidence bundle (JSON)")
-    e.add_argument(
-        "--inventory",
-        metavar="PATH",
-        help="inventory whose rule_paths and policy_paths to use (default: ./auditor.yaml, else the demo's)",
-    )
+    _common.add_inventory(e)
     _common.add_evaluation(e)
     _common.add_catalog(e)
     _history.add_store(e)
@@ -44,16 +41,18 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from auditor._scan import EvaluateOptions, scan_target
     from auditor.errors import ConfigError
-    from auditor.scan import EvaluateOptions, scan_target
 
     if _fleet.requested(args):
         return _fleet.run(args)
     if args.path:
         from auditor.inventory.adhoc import path_target
 
-        if args.inventory:
-            raise ConfigError("--path scans files without an inventory; drop --inventory", field="--path")
+        if args.inventory or args.demo:
+            raise ConfigError("--path scans files without an inventory; drop --inventory and --demo", field="--path")
+        if not args.policy:
+            raise ConfigError("scanning paths needs --policy PACK (for example --policy pss-restricted)")
         target = path_target(args.path, args.policy)
         catalog = _common.load_catalog(args)
     else:
@@ -62,7 +61,6 @@ def run_scan(args: argparse.Namespace) -> int:
         catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
-    result = result.scrubbed()  # once, for both the output and the history
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     _common.emit(_common.render_result(args, result), args.output)
@@ -72,12 +70,12 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
-    from auditor.scan import EvaluateOptions, evaluate_bundle
 
     bundle = read_bundle(Path(args.bundle))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
-    result = evaluate_bundle(bundle, options, catalog=catalog).scrubbed()
+    result = evaluate_bundle(bundle, options, catalog=catalog)
     _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,))
     return _history.stored(args, result, origin="evaluate")

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     kind.add_argument("--systemd", dest="kind", action="store_const", const="systemd", help="a .service and a .timer per schedule")
     kind.add_argument("--nixos", dest="kind", action="store_const", const="nixos", help="a NixOS module (auditor-schedules.nix)")
     kind.add_argument("--kubernetes", dest="kind", action="store_const", const="kubernetes", help="a CronJob manifest per schedule")
-    _common.add_inventory(ex)
+    _common.add_inventory(ex, demo_fallback=False)
     ex.add_argument("--output-dir", "-o", metavar="DIR", default=".", help="where to write the files (default: .)")
     ex.add_argument("--force", action="store_true", help="overwrite files that exist with other content")
     ex.add_argument("--exec", metavar="PATH", help="the auditor command on the host (default: /usr/bin/auditor; NixOS: /run/current-system/sw/bin/auditor)")
@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
             "post it to a webhook."
         ),
     )
-    _common.add_inventory(s)
+    _common.add_inventory(s, demo_fallback=False)
     _common.add_catalog(s)
     _history.add_db(s)
     s.add_argument("--concurrency", "-j", type=int, default=4, metavar="N", help="scans at once (default: 4)")
@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
     s.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a failed or incomplete scan (default: 2)")
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
-    s.add_argument("--threshold", choices=_common.SEVERITIES, help="a new failure at or above this is a regression (default: the policy's fail_on)")
+    s.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
     s.add_argument("--nats", metavar="URL", help="publish regression events to this NATS server")
     s.add_argument("--nats-creds", metavar="FILE", help="NATS credentials file (.creds)")
     s.add_argument("--webhook", metavar="URL", help="post regression events here (signed with $AUDITOR_WEBHOOK_SECRET if set)")
@@ -136,9 +136,9 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
+    from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
     from auditor.models import Severity
-    from auditor.scan import EvaluateOptions
     from auditor.schedule import plan
     from auditor.schedule.notify import NatsNotifier, Notifier, WebhookNotifier
     from auditor.schedule.serve import ServeOptions, Server

@@ -80,5 +80,8 @@ def run_verify(args: argparse.Namespace) -> int:
         bundle=Path(args.bundle) if args.bundle else None,
         catalog=catalog,
     )
-    _common.emit("\n".join(summary_lines(result)) + "\n", None)
+    lines = summary_lines(result)
+    if args.bundle is None or allowed is None:
+        lines.append("  (--bundle BUNDLE compares the findings with the evidence; --allowed-signers FILE checks the signers)")
+    _common.emit("\n".join(lines) + "\n", None)
     return 0 if result.ok else 1

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
             "first. With --expiring, only those lapsing within that time and those already expired."
         ),
     )
-    _common.add_inventory(p)
+    _common.add_inventory(p, demo_fallback=False)
     _common.add_catalog(p)
     p.add_argument(
         "--expiring", metavar="DURATION",

@@ -1,21 +1,24 @@
 """Collectors: the registry of evidence sources, loaded lazily so the CLI starts fast.
 
 To add a collector: write a module with a :class:`Collector` subclass, add it to
-:data:`REGISTRY`, add `auditor/schemas/collectors/<name>.schema.json` for its options and
-`auditor/schemas/evidence/<kind>.schema.json` for each kind it yields.
+:data:`COLLECTORS`, add `auditor/schemas/collectors/<name>.schema.json` for its options, and
+define each kind it yields in :mod:`auditor.evidence.kinds` (then run
+`python tools/gen_evidence.py` for its published schema and the reference docs).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from auditor.errors import ConfigError
+from pki.registry import Registry
+
 if TYPE_CHECKING:
     from auditor.collectors.interface import CollectContext, Collector
-    from auditor.models import EvidenceRecord
+    from auditor.evidence.record import Record
 
-REGISTRY: dict[str, str] = {
+COLLECTORS: Registry[Collector] = Registry("collector", "auditor.collectors.interface:Collector", {
     "certificates": "auditor.collectors.certificates:CertificatesCollector",
     "gpg": "auditor.collectors.gpg:GpgCollector",
     "recorded": "auditor.collectors.recorded:RecordedCollector",
@@ -29,26 +32,19 @@ REGISTRY: dict[str, str] = {
     "sops": "auditor.collectors.sops:SopsCollector",
     "yubikey": "auditor.collectors.yubikey:YubiKeyCollector",
     "pki-inventory": "auditor.collectors.pki_inventory:PkiInventoryCollector",
-}
-
-
-def collector_names() -> set[str]:
-    return set(REGISTRY)
+    "host": "auditor.collectors.host:HostCollector",
+}, error=lambda unknown: ConfigError(str(unknown)))
+"""Every collector, by the `collector:` name an inventory gives it."""
 
 
 def options_schema_name(name: str) -> str:
+    """The schema of collector `name`'s options in an inventory source."""
     return f"collectors/{name}"
 
 
-def collector_class(name: str) -> type[Collector]:
-    module_name, _, cls_name = REGISTRY[name].partition(":")
-    cls: type[Collector] = getattr(importlib.import_module(module_name), cls_name)
-    return cls
-
-
-def run_collector(context: CollectContext) -> Iterator[EvidenceRecord]:
+def run_collector(context: CollectContext) -> Iterator[Record]:
     """Run one source's collector; an unexpected failure becomes an error record, not a crash."""
-    cls = collector_class(context.source.collector)
+    cls = COLLECTORS.load(context.source.collector)
     kind = cls.kinds[0]
     try:
         yield from cls(context).collect()

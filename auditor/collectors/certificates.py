@@ -11,17 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from auditor.cache import LintResults
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import CollectContext, Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.x509 import (
+    Certificate,
+    Chain,
+    Extension,
+    KeyType,
+    Lint,
+    NameConstraints,
+    PublicKey,
+    Signature,
+    SubjectAltNames,
+    X509Certificate,
+)
+from auditor.evidence.record import Record
 from pki.errors import LoadError
-from pki.facts import certificate_facts
+from pki.facts import CertificateFacts, certificate_facts
 from pki.lint import lint, linter_name
 from pki.load import load_certificates
 from pki.verify import verify_chain
@@ -44,7 +57,7 @@ class CertificatesCollector(Collector):
     name = "certificates"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         anchors, problems = trust_anchors(ctx, KIND)
         yield from problems
@@ -81,13 +94,17 @@ class CertificatesCollector(Collector):
                 yield ctx.error(KIND, where, str(exc))
         self._lints.save()
 
-    def _lint(self, cert: x509.Certificate, fingerprint: str) -> dict[str, Any]:
+    def _lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
         """pkilint's findings, remembered per certificate (pkilint is imported only for new ones)."""
         known = self._lints.get(fingerprint)
-        if known is None:
-            known = lint(cert).summary()
-            self._lints.add(fingerprint, known)
-        return known
+        if known is not None:
+            try:
+                return msgspec.convert(known, Lint)
+            except msgspec.ValidationError:  # a cache entry of another shape: lint again
+                pass
+        summary = lint(cert).summary()
+        self._lints.add(fingerprint, summary)
+        return msgspec.convert(summary, Lint)
 
     def _record(
         self,
@@ -95,35 +112,70 @@ class CertificatesCollector(Collector):
         anchors: list[x509.Certificate],
         anchor_fps: set[bytes],
         pool: list[x509.Certificate],
-    ) -> EvidenceRecord:
+    ) -> Record:
         ctx = self.context
         display = ctx.display(item.path)
         resource = display if item.count == 1 else f"{display}#{item.index}"
         facts = certificate_facts(item.cert)
         is_anchor = item.cert.fingerprint(_SHA256) in anchor_fps
-        chain: dict[str, Any]
         if not anchors:
-            chain = {"status": "no-anchors", "error": "the target names no trust anchors", "path": [], "anchor": None}
+            chain = Chain(status="no-anchors", error="the target names no trust anchors", path=(), anchor=None,
+                          is_anchor=is_anchor)
         else:
             intermediates = [c for c in pool if c is not item.cert]
             # purpose "any": EKU fitness for the node's role is judged by rules, not here
             result = verify_chain(item.cert, anchors, intermediates, at=ctx.now, purpose="any")
-            chain = {
-                "status": "valid" if result.valid else "invalid",
-                "error": result.error,
-                "path": [c.subject.rfc4514_string() for c in result.path],
-                "anchor": result.anchor.subject.rfc4514_string() if result.anchor else None,
-            }
-        chain["is_anchor"] = is_anchor
-        data = {
-            "path": display,
-            "index": item.index,
-            "encoding": item.encoding,
-            **facts,
-            "chain": chain,
-            "lint": self._lint(item.cert, str(facts["fingerprint_sha256"])),
-        }
-        return ctx.record(KIND, resource, data)
+            chain = Chain(
+                status="valid" if result.valid else "invalid",
+                error=result.error,
+                path=tuple(c.subject.rfc4514_string() for c in result.path),
+                anchor=result.anchor.subject.rfc4514_string() if result.anchor else None,
+                is_anchor=is_anchor,
+            )
+        data = X509Certificate(path=display, index=item.index, encoding=_encoding(item.encoding), chain=chain,
+                               lint=self._lint(item.cert, facts.fingerprint_sha256), **certificate_fields(facts))
+        return ctx.record(resource, data)
+
+
+def certificate_fields(facts: CertificateFacts) -> dict[str, Any]:
+    """pki's facts of a certificate as the fields of the evidence type
+    :class:`~auditor.evidence.kinds.x509.Certificate` (which other kinds embed too)."""
+    nc = facts.name_constraints
+    key, sig, san = facts.key, facts.signature, facts.san
+    return {
+        "subject": facts.subject, "subject_cn": facts.subject_cn, "issuer": facts.issuer, "serial": facts.serial,
+        "serial_bits": facts.serial_bits, "version": facts.version, "not_before": facts.not_before,
+        "not_after": facts.not_after, "lifetime_days": facts.lifetime_days,
+        "fingerprint_sha256": facts.fingerprint_sha256, "self_issued": facts.self_issued,
+        "self_signed": facts.self_signed,
+        "key": PublicKey(type=_key_type(key.type), size=key.size, curve=key.curve, spki_sha256=key.spki_sha256),
+        "signature": Signature(algorithm=sig.algorithm, oid=sig.oid, hash=sig.hash),
+        "is_ca": facts.is_ca, "path_length": facts.path_length,
+        "basic_constraints_critical": facts.basic_constraints_critical, "key_usage": facts.key_usage,
+        "extended_key_usage": facts.extended_key_usage,
+        "san": SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
+        "name_constraints": None if nc is None else NameConstraints(
+            critical=nc.critical, permitted_dns=nc.permitted_dns, excluded_dns=nc.excluded_dns,
+            permitted_ip=nc.permitted_ip, excluded_ip=nc.excluded_ip),
+        "subject_key_id": facts.subject_key_id, "authority_key_id": facts.authority_key_id,
+        "extensions": tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
+    }
+
+
+def certificate(facts: CertificateFacts) -> Certificate:
+    """The evidence form of pki's facts of a certificate."""
+    return Certificate(**certificate_fields(facts))
+
+
+_KEY_TYPES: dict[str, KeyType] = {"rsa": "rsa", "ec": "ec", "ed25519": "ed25519", "ed448": "ed448", "dsa": "dsa"}
+
+
+def _key_type(name: str) -> KeyType:
+    return _KEY_TYPES.get(name, "unknown")
+
+
+def _encoding(name: str) -> Literal["pem", "der"]:
+    return "der" if name == "der" else "pem"
 
 
 def certificate_files(path: Path) -> list[Path]:
@@ -163,10 +215,10 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
     return found, errors
 
 
-def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[EvidenceRecord]]:
+def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[Record]]:
     """The target's trust anchor certificates, and error records for files that cannot be read."""
     anchors: list[x509.Certificate] = []
-    problems: list[EvidenceRecord] = []
+    problems: list[Record] = []
     for path in ctx.target.trust_anchors:
         certs, errors = read_certificate_file(path, explicit=True)
         problems.extend(ctx.error(kind, f"trust anchor {ctx.display(path)}", err) for err in errors)

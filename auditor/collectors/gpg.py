@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.gpg import GpgKey
+from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 
 KIND = "gpg.key"
@@ -84,7 +85,7 @@ class GpgCollector(Collector):
     name = "gpg"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         try:
             import gnupg
@@ -101,7 +102,7 @@ class GpgCollector(Collector):
         for file in ctx.source.path_option(ctx.root, "keyfiles"):
             yield from self._keyfile(gpg, file)
 
-    def _listed(self, shown: str, list_in: Callable[[str], Any], grips: set[str] | None, copies: Sequence[Path] = ()) -> Iterator[EvidenceRecord]:
+    def _listed(self, shown: str, list_in: Callable[[str], Any], grips: set[str] | None, copies: Sequence[Path] = ()) -> Iterator[Record]:
         """Run a listing in a private scratch home (holding `copies`); gpg never sees the node's.
 
         The scratch home has a short path: gpg puts sockets in its home, and socket paths are
@@ -117,7 +118,7 @@ class GpgCollector(Collector):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _home(self, gpg: Callable[[str], Any], home: Path) -> Iterator[EvidenceRecord]:
+    def _home(self, gpg: Callable[[str], Any], home: Path) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(home)
         if not home.is_dir():
@@ -131,14 +132,14 @@ class GpgCollector(Collector):
         grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
         yield from self._listed(shown, lambda work: gpg(work).list_keys(), grips, present)
 
-    def _keyfile(self, gpg: Callable[[str], Any], file: Path) -> Iterator[EvidenceRecord]:
+    def _keyfile(self, gpg: Callable[[str], Any], file: Path) -> Iterator[Record]:
         shown = self.context.display(file)
         if not file.is_file():
             yield self.context.error(KIND, shown, "no such key file")
             return
         yield from self._listed(shown, lambda work: gpg(work).scan_keys(str(file)), None)
 
-    def _list(self, listing: Any, shown: str, grips: set[str] | None) -> Iterator[EvidenceRecord]:
+    def _list(self, listing: Any, shown: str, grips: set[str] | None) -> Iterator[Record]:
         """Records of a listing; `grips` are the keygrips with a secret (None: a key file)."""
         ctx = self.context
         if getattr(listing, "returncode", 0) not in (0, None) and not len(listing):
@@ -162,4 +163,4 @@ class GpgCollector(Collector):
             # named by the primary user id, which people recognise; by fingerprint if not unique
             uid = facts["user_ids"][0] if facts["user_ids"] else ""
             name = uid if uid and first_uids.count(uid) == 1 else facts["fingerprint"]
-            yield ctx.record(KIND, f"{shown}#{name}", {"location": shown, **facts})
+            yield ctx.adapt(f"{shown}#{name}", GpgKey, {"location": shown, **facts})

@@ -1,6 +1,9 @@
-"""The collector seam: every evidence source is a Collector that yields EvidenceRecords.
+"""The collector seam: every evidence source is a Collector that yields records.
 
-A collector never raises for a source it cannot read: it yields an error record (see
+A collector builds the typed evidence of its kinds (:mod:`auditor.evidence.kinds`) from what
+the domain packages (pki, auditor.nats, auditor.sops, auditor.secrets, ...) return: collectors
+are the only adapters between those and the evidence layer. A collector never raises for a
+source it cannot read: it yields a :class:`~auditor.evidence.record.Failure` (see
 :meth:`CollectContext.error`), and the runner turns any unexpected exception into one too.
 """
 
@@ -11,10 +14,13 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+import msgspec
+
+from auditor.evidence.contract import Facts, Part
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target, resolve_path
-from auditor.models import EvidenceRecord
 from auditor.timeutil import rfc3339
 
 
@@ -40,17 +46,26 @@ class CollectContext:
         except ValueError:
             return str(path)
 
-    def record(self, kind: str, resource: str, data: Mapping[str, Any], *, source: str | None = None) -> EvidenceRecord:
-        return EvidenceRecord(
-            kind=kind,
+    def record(self, resource: str, data: Facts, *, source: str | None = None) -> Evidence:
+        """Evidence of `data`'s kind about `resource`."""
+        return Evidence(
             source=source or self.source.name,
             resource=resource,
             collected_at=rfc3339(self.now),
-            data=dict(data),
+            data=data,
         )
 
-    def error(self, kind: str, resource: str, message: str, *, source: str | None = None) -> EvidenceRecord:
-        return EvidenceRecord(
+    def adapt(self, resource: str, cls: type[Facts], value: Mapping[str, Any], *, source: str | None = None) -> Record:
+        """Evidence of type `cls` from the plain data a domain package returned, checked; a
+        value that does not fit the type (untrusted input of the wrong type) is a failure."""
+        try:
+            return self.record(resource, typed(cls, value), source=source)
+        except ShapeError as exc:
+            return self.error(cls.KIND, resource, str(exc), source=source)
+
+    def error(self, kind: str, resource: str, message: str, *, source: str | None = None) -> Failure:
+        """The failure to collect `resource` (evidence of `kind`)."""
+        return Failure(
             kind=kind,
             source=source or self.source.name,
             resource=resource,
@@ -58,6 +73,21 @@ class CollectContext:
             error=" ".join(message.split()),
             required=self.source.required,
         )
+
+
+P = TypeVar("P", bound=Part)
+
+
+class ShapeError(ValueError):
+    """A domain result that does not fit its evidence type (a value of the wrong type)."""
+
+
+def typed(cls: type[P], value: Mapping[str, Any]) -> P:
+    """`value` (plain data a domain package returned) as the evidence type `cls`, checked."""
+    try:
+        return msgspec.convert(value, cls)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(f"unexpected value: {exc}") from None
 
 
 class Collector(abc.ABC):
@@ -72,5 +102,5 @@ class Collector(abc.ABC):
         self.context = context
 
     @abc.abstractmethod
-    def collect(self) -> Iterator[EvidenceRecord]:
-        """Yield evidence records, and error records for what cannot be read."""
+    def collect(self) -> Iterator[Record]:
+        """Yield evidence, and failures for what cannot be read."""

@@ -34,7 +34,13 @@ from auditor.collectors.k8s.objects import (
 )
 from auditor.collectors.k8s.pods import pod_data
 from auditor.collectors.k8s.values import describe_value, embedded_secrets
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.kubernetes import (
+    KubernetesConfigmap,
+    KubernetesManifest,
+    KubernetesNamespace,
+    KubernetesWorkload,
+)
+from auditor.evidence.record import Record
 
 MANIFEST = "kubernetes.manifest"
 WORKLOAD = "kubernetes.workload"
@@ -53,7 +59,7 @@ class KubernetesCollector(Collector):
     name = "kubernetes"
     kinds = (MANIFEST, WORKLOAD, CONFIGMAP, NAMESPACE)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         items = list(self._items())
         accounts = _service_accounts(i for i in items if isinstance(i, ManifestObject))
         for item in items:
@@ -83,11 +89,11 @@ class KubernetesCollector(Collector):
 
             yield from cluster_items(cluster)
 
-    def _error(self, resource: str, message: str, line: int | None) -> EvidenceRecord:
+    def _error(self, resource: str, message: str, line: int | None) -> Record:
         where = f"line {line}: " if line else ""
         return self.context.error(MANIFEST, resource, where + message)
 
-    def _records(self, obj: ManifestObject, accounts: Mapping[tuple[str | None, str], bool | None]) -> Iterator[EvidenceRecord]:
+    def _records(self, obj: ManifestObject, accounts: Mapping[tuple[str | None, str], bool | None]) -> Iterator[Record]:
         ctx = self.context
         kind, api_version = obj.kind, obj.api_version
         if not kind or not api_version or not isinstance(obj.value.get("kind"), str):
@@ -110,15 +116,15 @@ class KubernetesCollector(Collector):
             if not isinstance(obj.value.get("metadata", {}), Mapping):
                 raise FieldError(("metadata",), "expected a mapping")
             header = obj.header(namespaced=info.namespaced if info else None)
-            records = [ctx.record(MANIFEST, resource, {**header, "custom": info is None})]
+            records = [ctx.adapt(resource, KubernetesManifest, {**header, "custom": info is None})]
             if info is not None and kind in WORKLOADS:
                 data = pod_data(obj, WORKLOADS[kind].pod_spec)
                 data["service_account"] = _token(data["spec"], obj.namespace, accounts)
-                records.append(ctx.record(WORKLOAD, resource, {**header, **data}))
+                records.append(ctx.adapt(resource, KubernetesWorkload, {**header, **data}))
             elif info is not None and kind == "ConfigMap" and group == "":
-                records.append(ctx.record(CONFIGMAP, resource, {**header, "entries": _entries(obj)}))
+                records.append(ctx.adapt(resource, KubernetesConfigmap, {**header, "entries": _entries(obj)}))
             elif info is not None and kind == "Namespace" and group == "":
-                records.append(ctx.record(NAMESPACE, resource, {**header, "labels": _labels(obj)}))
+                records.append(ctx.adapt(resource, KubernetesNamespace, {**header, "labels": _labels(obj)}))
         except FieldError as exc:
             yield self._error(resource, exc.describe(), obj.line_of(exc.path) or obj.origin.line)
             return

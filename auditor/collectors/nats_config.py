@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.nats import NatsConfig, NatsUser
+from auditor.evidence.record import Record
 from auditor.nats.conf import ConfError, parse_file
 from auditor.nats.config import env_from_files, interpret
 
@@ -31,7 +32,7 @@ class NatsConfigCollector(Collector):
     name = "nats-config"
     kinds = (CONFIG, USER)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         env = dict(ctx.source.options.get("environment") or {})
         try:
@@ -50,9 +51,9 @@ class NatsConfigCollector(Collector):
             except ConfError as exc:
                 yield ctx.error(CONFIG, shown, exc.diagnostics())
                 continue
-            yield ctx.record(CONFIG, shown, cfg.evidence())
+            yield ctx.adapt(shown, NatsConfig, cfg.evidence())
             for user in cfg.users:
-                yield ctx.record(USER, f"{shown} user {user.name}", user.evidence())
+                yield ctx.adapt(f"{shown} user {user.name}", NatsUser, user.evidence())
 
     def _resolve(self, value: str, base: Path) -> Path:
         """A node path from the config, as a path under the target's root."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.nats import NatsJwt, NatsNkey
+from auditor.evidence.record import Record
 from auditor.nats.config import file_facts
 from auditor.nats.creds import (
     CredsError,
@@ -38,7 +39,7 @@ class NatsCredentialsCollector(Collector):
     name = "nats-credentials"
     kinds = (JWT, NKEY)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         found: list[tuple[Path, str]] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
@@ -62,7 +63,7 @@ class NatsCredentialsCollector(Collector):
                     seed = find_seed(text)
                     if seed is None:
                         raise CredsError("no nkey seed (a line starting S…) found")
-                    yield ctx.record(NKEY, shown, {"path": shown, **seed_evidence(seed), "file": self._facts(path)})
+                    yield ctx.adapt(shown, NatsNkey, {"path": shown, **seed_evidence(seed), "file": self._facts(path)})
                     continue
                 token, seed = parse_creds(text) if kind == "creds" else (text.strip(), None)
                 jwts.append((path, kind, decode_jwt(token), seed))
@@ -84,7 +85,7 @@ class NatsCredentialsCollector(Collector):
                 except CredsError as exc:
                     yield ctx.error(JWT, shown, f"the seed in this .creds file: {exc}")
                     continue
-            yield ctx.record(JWT, shown, data)
+            yield ctx.adapt(shown, NatsJwt, data)
 
     def _facts(self, path: Path) -> dict[str, Any]:
         return file_facts(self.context.display(path), path, self.context.display(path)).evidence()

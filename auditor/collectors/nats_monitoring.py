@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.nats import MONITORED
+from auditor.evidence.record import Record
 from auditor.nats.monitoring import ENDPOINTS, MonitoringError, fetch, sanitise_url
 
 
@@ -19,7 +20,7 @@ class NatsMonitoringCollector(Collector):
     name = "nats-monitoring"
     kinds = tuple(f"nats.{e}" for e in ENDPOINTS)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         url = str(ctx.source.options["url"])
         timeout = float(ctx.source.options.get("timeout", 5))
@@ -27,8 +28,8 @@ class NatsMonitoringCollector(Collector):
             kind = f"nats.{endpoint}"
             resource = sanitise_url(url.rstrip("/") + ENDPOINTS[endpoint])
             try:
-                answer = fetch(url, endpoint, timeout=timeout)
+                answer = fetch(url, endpoint, timeout=timeout, credentials=ctx.source.credentials.get("url"))
             except MonitoringError as exc:
                 yield ctx.error(kind, resource, str(exc))
                 continue
-            yield ctx.record(kind, resource, {"url": answer.url, "http_status": answer.status, "response": answer.data})
+            yield ctx.record(resource, MONITORED[endpoint](url=answer.url, http_status=answer.status, response=answer.data))

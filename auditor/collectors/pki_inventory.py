@@ -22,14 +22,15 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.pki import PkiCa, PkiCertificate, PkiDeployed
+from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 from pki import log as issuance_log
 from pki import records as ca_records
@@ -49,6 +50,11 @@ class _Deployed:
     cert: x509.Certificate
 
 
+_STATUS: dict[str, Literal["valid", "revoked", "superseded"]] = {
+    "valid": "valid", "revoked": "revoked", "superseded": "superseded"}
+_STATE: dict[str, Literal["valid", "expired", "revoked", "superseded"]] = {**_STATUS, "expired": "expired"}
+
+
 def _days(delta: dt.timedelta) -> float:
     return round(delta.total_seconds() / 86400, 3)
 
@@ -57,7 +63,7 @@ class PkiInventoryCollector(Collector):
     name = "pki-inventory"
     kinds = (CA_KIND, CERT_KIND, DEPLOYED_KIND)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         deployed: dict[tuple[str, str], list[str]] = {}
         items: list[_Deployed] = []
@@ -79,64 +85,69 @@ class PkiInventoryCollector(Collector):
                 yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
 
     def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]],
-                items: list[_Deployed]) -> Iterator[EvidenceRecord]:
+                items: list[_Deployed]) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(folder)
         ca = CA.open(folder)
         now = ctx.now
         with Inventory(folder / "inventory.sqlite", readonly=True) as inv:
-            state = ca_records.replay(folder / "log.jsonl", snapshot_at=ca_records.inventory_count(inv))
-            problems, notes = ca_records.audit(state, inv)
-        entries = sorted(state.entries.values(), key=lambda e: (e.not_after, e.serial))
+            logged = ca_records.replay(folder / "log.jsonl", snapshot_at=ca_records.inventory_count(inv))
+            problems, notes = ca_records.audit(logged, inv)
+        entries = sorted(logged.entries.values(), key=lambda e: (e.not_after, e.serial))
         counts = {"total": len(entries), "valid": 0, "expired": 0, "revoked": 0, "superseded": 0}
         fingerprints = {e.serial: e.key_fingerprint for e in entries}
         valid_key_types: dict[str, int] = {}
         records = []
         for entry in entries:
-            data = entry.summary(now)
-            counts[data["state"]] += 1
-            if data["state"] == "valid":
+            state = entry.state(now)
+            counts[state] += 1
+            if state == "valid":
                 valid_key_types[entry.key_type] = valid_key_types.get(entry.key_type, 0) + 1
-            data.update({
-                "ca": ca.name,
-                "days_left": _days(dt.datetime.fromisoformat(entry.not_after.replace("Z", "+00:00")) - now),
-                "reused_key": (fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
-                "deployed": sorted(deployed.get((entry.issuer, entry.serial), [])),
-            })
-            records.append(ctx.record(CERT_KIND, f"{shown}#{entry.serial}", data))
-        yield ctx.record(CA_KIND, shown, {
+            data = PkiCertificate(
+                serial=entry.serial, node=entry.node, profile=entry.profile, subject=entry.subject,
+                sans={k: tuple(v) for k, v in entry.sans.items()}, issuer=entry.issuer,
+                issuer_serial=entry.issuer_serial, not_before=entry.not_before, not_after=entry.not_after,
+                key_type=entry.key_type, key_fingerprint=entry.key_fingerprint, status=_STATUS[entry.status],
+                state=_STATE[state], revocation_reason=entry.revocation_reason, revoked_at=entry.revoked_at,
+                issued_at=entry.issued_at, replaces=entry.replaces, ca=ca.name,
+                days_left=_days(dt.datetime.fromisoformat(entry.not_after.replace("Z", "+00:00")) - now),
+                reused_key=(fingerprints.get(entry.replaces) == entry.key_fingerprint) if entry.replaces else None,
+                deployed=tuple(sorted(deployed.get((entry.issuer, entry.serial), []))),
+            )
+            records.append(ctx.record(f"{shown}#{entry.serial}", data))
+        yield ctx.adapt(shown, PkiCa, {
             "folder": shown,
             "name": ca.name,
             "root": self._ca_cert(ca, ca.root),
             "intermediates": [self._ca_cert(ca, i) for i in ca.intermediates],
             "current_intermediate": ca.current_serial,
             "rotation": self._rotation(ca),
-            "log": {"entries": state.count, "verified": not problems, "problems": problems, "notes": notes,
+            "log": {"entries": logged.count, "verified": not problems, "problems": problems, "notes": notes,
                     **self._events(folder / "log.jsonl")},
             "crls": [self._crl(ca, record) for record in (ca.root, *ca.intermediates)],
             "certificates": counts,
             "valid_key_types": valid_key_types,
         })
         yield from records
-        yield from self._deployed(ca, shown, state, items)
+        yield from self._deployed(ca, shown, logged, items)
 
-    def _deployed(self, ca: CA, shown: str, state: ca_records.Records,
-                  items: list[_Deployed]) -> Iterator[EvidenceRecord]:
+    def _deployed(self, ca: CA, shown: str, logged: ca_records.Records,
+                  items: list[_Deployed]) -> Iterator[Record]:
         """Each deployed certificate: which of the CA's keys signed it, if any, and whether
         the log records it (by serial, and the same certificate)."""
         keys = [(serial, cert) for serial, cert in ca.ca_certificates()]
         for item in items:
             serial = serial_hex(item.cert.serial_number)
             signer = next(((s, c) for s, c in keys if signed_by(item.cert, c.public_key())), None)
-            logged = state.entries.get(serial)
-            same = logged is not None and logged.pem.encode() == item.cert.public_bytes(serialization.Encoding.PEM)
-            yield self.context.record(DEPLOYED_KIND, f"{item.resource}@{shown}", {
-                "path": item.path, "ca": shown, "serial": serial, "subject": item.cert.subject.rfc4514_string(),
-                "issuer": item.cert.issuer.rfc4514_string(), "not_after": rfc3339(item.cert.not_valid_after_utc),
-                "signed_by": signer[0] if signer else None,
-                "signed_by_subject": signer[1].subject.rfc4514_string() if signer else None,
-                "in_log": same, "status": logged.status if same and logged else None,
-            })
+            row = logged.entries.get(serial)
+            same = row is not None and row.pem.encode() == item.cert.public_bytes(serialization.Encoding.PEM)
+            yield self.context.record(f"{item.resource}@{shown}", PkiDeployed(
+                path=item.path, ca=shown, serial=serial, subject=item.cert.subject.rfc4514_string(),
+                issuer=item.cert.issuer.rfc4514_string(), not_after=rfc3339(item.cert.not_valid_after_utc),
+                signed_by=signer[0] if signer else None,
+                signed_by_subject=signer[1].subject.rfc4514_string() if signer else None,
+                in_log=same, status=_STATUS[row.status] if same and row else None,
+            ))
 
     def _ca_cert(self, ca: CA, record: CACert) -> dict[str, Any]:
         cert = ca.certificate(record.serial)

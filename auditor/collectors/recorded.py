@@ -22,12 +22,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds import data_errors
+from auditor.evidence.kinds import KINDS
+from auditor.evidence.record import Record
 from auditor.loader.schema import schema_errors
 from auditor.loader.yamlfile import dotted_path
-from auditor.models import EvidenceRecord
 from auditor.timeutil import rfc3339
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -49,7 +51,7 @@ class RecordedCollector(Collector):
     name = "recorded"
     kinds = ("recorded.evidence",)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         shift = bool(ctx.source.options.get("shift_times", False))
         for path in ctx.source.path_option(ctx.root, "paths"):
@@ -72,9 +74,14 @@ class RecordedCollector(Collector):
             source = f"{ctx.source.name} (recorded {raw['recorded_at']} from {raw['recorded_from']})"
             for i, item in enumerate(raw["records"]):
                 data = shift_times(item["data"], delta) if shift else item["data"]
-                bad = data_errors(item["kind"], data)
-                if bad:
-                    where, message = bad[0]
-                    yield ctx.error(item["kind"], item["resource"], f"{shown} records[{i}].data{'.' + dotted_path(where) if where else ''}: {message}", source=source)
+                kind = KINDS.get(item["kind"])
+                if kind is None:
+                    yield ctx.error(item["kind"], item["resource"], f"{shown} records[{i}].kind: unknown evidence kind '{item['kind']}'", source=source)
                     continue
-                yield ctx.record(item["kind"], item["resource"], data, source=source)
+                try:
+                    facts = msgspec.convert(data, kind)
+                except msgspec.ValidationError as exc:
+                    message, _, at = str(exc).partition(" - at `$")
+                    yield ctx.error(item["kind"], item["resource"], f"{shown} records[{i}].data{at.rstrip('`')}: {message}", source=source)
+                    continue
+                yield ctx.record(item["resource"], facts, source=source)

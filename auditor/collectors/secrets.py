@@ -9,10 +9,17 @@ accepted by the allowlist, a baseline or an inline comment are counted, not list
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 from auditor.collectors.interface import Collector
 from auditor.errors import AuditorError
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.secrets import Leak, SecretsScan
+from auditor.evidence.record import Record
+from auditor.evidence.secret import verified
+
+if TYPE_CHECKING:
+    from auditor.secrets.model import Leak as DomainLeak
+
 
 KIND = "secrets.scan"
 
@@ -21,7 +28,7 @@ class SecretsCollector(Collector):
     name = "secrets"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         from auditor.secrets import prepare
         from auditor.secrets.engines import run_engines
 
@@ -46,11 +53,45 @@ class SecretsCollector(Collector):
             except AuditorError as exc:
                 yield ctx.error(KIND, shown, exc.diagnostics())
                 continue
-            stats = report.stats.to_dict()
-            yield ctx.record(KIND, shown, {
-                "path": shown,
-                "engines": engines,
-                **stats,
-                "leaks": [leak.to_dict() for leak in report.sorted_leaks()],
-            })
+            stats = report.stats
+            yield ctx.record(shown, SecretsScan(
+                path=shown,
+                engines=tuple(engines),
+                files_scanned=stats.files_scanned,
+                bytes_scanned=stats.bytes_scanned,
+                skipped=dict(sorted(stats.skipped.items())),
+                unreadable=tuple(sorted(stats.unreadable)),
+                suppressed=stats.suppressed,
+                blobs_scanned=stats.blobs_scanned,
+                blobs_reused=stats.blobs_reused,
+                not_scanned=tuple(sorted(stats.not_scanned)),
+                special=tuple(sorted(stats.special)),
+                leaks=tuple(_leak(leak) for leak in report.sorted_leaks()),
+            ))
 
+
+def _leak(leak: DomainLeak) -> Leak:
+    """The evidence of one leak; its preview is redacted already (auditor.secrets never holds more)."""
+    return Leak(
+        rule=leak.rule,
+        category=leak.category,
+        file=leak.path,
+        line=leak.line,
+        column=leak.column,
+        location=leak.location,
+        preview=verified(leak.preview),
+        fingerprint=leak.fingerprint,
+        confidence=_confidence(leak.confidence),
+        engine=leak.engine,
+        commit=leak.commit,
+        file_mode=leak.file_mode,
+        private=leak.private,
+        key_file=leak.key_file,
+        log=leak.log,
+        encrypted=bool(leak.details.get("encrypted", False)),
+        details={k: v for k, v in leak.details.items() if isinstance(v, str | int | float | bool)},
+    )
+
+
+def _confidence(value: str) -> Literal["high", "medium", "low"]:
+    return "low" if value == "low" else "medium" if value == "medium" else "high"

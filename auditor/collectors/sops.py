@@ -18,7 +18,8 @@ from typing import Any
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import Collector
 from auditor.errors import ConfigError
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.sops import SopsFile
+from auditor.evidence.record import Record
 from auditor.sops.crypto import MacResult, data_key_from_age, data_key_from_gnupg, verify_mac
 from auditor.sops.document import SopsDocument, parse
 from auditor.sops.inspect import DEFAULT_KEY_NAMES, plaintext_secrets
@@ -40,7 +41,7 @@ class SopsCollector(Collector):
     name = "sops"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         opts = ctx.source.options
         identities: list[str] = []
@@ -90,7 +91,7 @@ class SopsCollector(Collector):
         return out
 
     def _record(self, file: Path, config: SopsConfig | str | None, identities: list[str],
-                gnupg: Path | None) -> EvidenceRecord:
+                gnupg: Path | None) -> Record:
         ctx = self.context
         shown = ctx.display(file)
         opts = ctx.source.options
@@ -111,7 +112,7 @@ class SopsCollector(Collector):
         md = doc.metadata or {}
         file_selectors = Selectors.from_mapping(md)
         rule_selectors = Selectors.from_mapping(_rule_raw(rule), default_suffix=True) if rule else None
-        recipients = file_recipients(md) if doc.is_sops else []
+        recipients = file_recipients(md)  # listed even when the MAC is missing
         required = [r for _, r in rule.recipients] if rule else []
         required += [str(r) for r in opts.get("required_recipients") or ()]
         allowed = required + [str(r) for r in opts.get("allowed_recipients") or ()]
@@ -138,7 +139,7 @@ class SopsCollector(Collector):
             "allowed_recipients": list(dict.fromkeys(allowed)),
             "mac": self._mac(doc, identities, gnupg),
         }
-        return ctx.record(KIND, shown, data)
+        return ctx.adapt(shown, SopsFile, data)
 
     def _plaintext(self, doc: SopsDocument, file_sel: Selectors, rule_sel: Selectors | None) -> list[dict[str, Any]]:
         from auditor.secrets.scanner import Scanner
@@ -168,6 +169,9 @@ class SopsCollector(Collector):
     @staticmethod
     def _mac(doc: SopsDocument, identities: list[str], gnupg: Path | None) -> dict[str, str]:
         if not doc.is_sops:
+            if doc.metadata and not doc.metadata.get("mac"):
+                return {"status": "missing", "detail": "the sops metadata has no MAC: sops refuses to decrypt the file",
+                        "key_source": ""}
             return {"status": "not-encrypted", "detail": "", "key_source": ""}
         key = data_key_from_age(doc, identities)
         source = "age identity"

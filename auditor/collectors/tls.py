@@ -39,9 +39,11 @@ from auditor.collectors._tlswire import (
     nats_info,
     server_hello_cipher,
 )
-from auditor.collectors.certificates import trust_anchors
+from auditor.collectors.certificates import certificate, trust_anchors
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.tls import TlsEndpoint
+from auditor.evidence.kinds.x509 import Certificate
+from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import certificate_facts
 from pki.verify import verify_chain
@@ -319,7 +321,7 @@ class TlsCollector(Collector):
     name = "tls"
     kinds = (KIND,)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         options = ctx.source.options
         timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
@@ -333,7 +335,7 @@ class TlsCollector(Collector):
             except ProbeError as exc:
                 yield ctx.error(KIND, endpoint.resource, str(exc))
                 continue
-            yield ctx.record(KIND, endpoint.resource, data)
+            yield ctx.adapt(endpoint.resource, TlsEndpoint, data)
 
     def _probe(self, endpoint: Endpoint, timeout: float, probe_versions: bool, anchors: list[x509.Certificate]) -> dict[str, Any]:
         prober = Prober(endpoint, timeout)
@@ -375,12 +377,12 @@ class TlsCollector(Collector):
             data["weak_ciphers"] = prober.weak_cipher()
         return data
 
-    def _chain(self, ders: list[bytes]) -> list[tuple[x509.Certificate, dict[str, Any]]]:
-        out: list[tuple[x509.Certificate, dict[str, Any]]] = []
+    def _chain(self, ders: list[bytes]) -> list[tuple[x509.Certificate, Certificate]]:
+        out: list[tuple[x509.Certificate, Certificate]] = []
         for der in ders:
             try:
                 cert = x509.load_der_x509_certificate(der)
-                out.append((cert, certificate_facts(cert)))
+                out.append((cert, certificate(certificate_facts(cert))))
             except (ValueError, LoadError) as exc:
                 raise ProbeError(f"the server presented a malformed certificate: {exc}") from None
         return out

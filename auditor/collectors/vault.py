@@ -18,9 +18,12 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
-from auditor.redact import redact
+from auditor.evidence.kinds.vault import VaultKvSecret, VaultPki, VaultServer, VaultToken
+from auditor.evidence.kinds.x509 import Certificate
+from auditor.evidence.record import Record
+from auditor.evidence.secret import conceal
 from auditor.timeutil import rfc3339
 from pki.errors import LoadError
 from pki.facts import certificate_facts
@@ -108,7 +111,7 @@ class VaultCollector(Collector):
     client: Any
     unreadable: list[str]
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         opts = ctx.source.options
         address = str(opts["address"])
@@ -124,9 +127,13 @@ class VaultCollector(Collector):
         verify: bool | str = True
         if opts.get("ca_file"):
             verify = str(ctx.path(str(opts["ca_file"])))
+        session = requests.Session()
+        credentials = ctx.source.credentials.get("address")  # user-info of the URL: basic auth (a proxy's)
+        if credentials is not None:
+            session.auth = (credentials.username, credentials.password or "")
         client = hvac.Client(
             url=address, token=token, namespace=opts.get("namespace"), verify=verify,
-            timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)), session=session,
         )
         self.client = client
         self.unreadable: list[str] = []
@@ -135,7 +142,7 @@ class VaultCollector(Collector):
         except (requests.exceptions.RequestException, VaultUnreachable) as exc:
             yield ctx.error(SERVER, label, f"cannot reach Vault at {address}: {_short(exc)}")
             return
-        yield ctx.record(SERVER, label, server)
+        yield ctx.adapt(label, VaultServer, server)
         if server["sealed"]:
             return  # nothing else can be read from a sealed Vault; the server record says so
         yield from self._token(label)
@@ -216,7 +223,7 @@ class VaultCollector(Collector):
             "unreadable": list(self.unreadable),
         }
 
-    def _token(self, base: str) -> Iterator[EvidenceRecord]:
+    def _token(self, base: str) -> Iterator[Record]:
         ctx = self.context
         self.unreadable = []
         raw = self._try("auth/token/lookup-self", self.client.auth.token.lookup_self)
@@ -226,7 +233,7 @@ class VaultCollector(Collector):
         d = _data(raw)
         data = {
             "display_name": str(d.get("display_name") or ""),
-            "accessor": redact(str(d.get("accessor") or "")) if d.get("accessor") else None,
+            "accessor": conceal(str(d.get("accessor") or "")) if d.get("accessor") else None,
             "policies": sorted(str(p) for p in d.get("policies") or []),
             "type": d.get("type"),
             "ttl": seconds(d.get("ttl")) or 0,
@@ -239,17 +246,17 @@ class VaultCollector(Collector):
             "num_uses": int(d.get("num_uses") or 0),
         }
         label = data["display_name"] or "token"
-        yield ctx.record(TOKEN, f"{base} token {label}", data)
+        yield ctx.adapt(f"{base} token {label}", VaultToken, data)
 
-    def _pki(self, base: str, mount: str) -> EvidenceRecord:
+    def _pki(self, base: str, mount: str) -> Record:
         ctx = self.context
         c = self.client
         self.unreadable = []
-        ca: dict[str, Any] | None = None
+        ca: Certificate | None = None
         pem = self._try(f"{mount}/ca/pem", c.secrets.pki.read_ca_certificate, mount_point=mount)
         if isinstance(pem, str) and "BEGIN CERTIFICATE" in pem:
             try:
-                ca = certificate_facts(x509.load_pem_x509_certificate(pem.encode()))
+                ca = certificate(certificate_facts(x509.load_pem_x509_certificate(pem.encode())))
             except (ValueError, LoadError) as exc:
                 self.unreadable.append(f"{mount}/ca/pem: {_short(exc)}")
         elif pem is not None:
@@ -293,9 +300,9 @@ class VaultCollector(Collector):
             },
             "unreadable": list(self.unreadable),
         }
-        return ctx.record(PKI, f"{base} {mount}", data)
+        return ctx.adapt(f"{base} {mount}", VaultPki, data)
 
-    def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[EvidenceRecord]:
+    def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[Record]:
         ctx = self.context
         kv = self.client.secrets.kv.v2
         folders = [""]
@@ -318,7 +325,7 @@ class VaultCollector(Collector):
                 budget[0] -= 1
                 yield self._kv_secret(base, mount, folder + key)
 
-    def _kv_secret(self, base: str, mount: str, path: str) -> EvidenceRecord:
+    def _kv_secret(self, base: str, mount: str, path: str) -> Record:
         ctx = self.context
         resource = f"{base} {mount}/{path}"
         self.unreadable = []
@@ -329,7 +336,7 @@ class VaultCollector(Collector):
         versions = d.get("versions") or {}
         current = int(d.get("current_version") or 0)
         cur = versions.get(str(current)) or {}
-        return ctx.record(KV, resource, {
+        return ctx.adapt(resource, VaultKvSecret, {
             "mount": mount,
             "path": path,
             "current_version": current,

@@ -32,8 +32,11 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
-from auditor.models import EvidenceRecord
+from auditor.evidence.kinds.x509 import Certificate
+from auditor.evidence.kinds.yubikey import YubikeyDevice, YubikeyPresence, YubikeySlot
+from auditor.evidence.record import Record
 from pki import attestation as att
 from pki import keys
 from pki.errors import LoadError
@@ -121,7 +124,7 @@ class YubiKeyCollector(Collector):
     name = "yubikey"
     kinds = (PRESENCE, DEVICE, SLOT)
 
-    def collect(self) -> Iterator[EvidenceRecord]:
+    def collect(self) -> Iterator[Record]:
         ctx = self.context
         opts = ctx.source.options
         extra_roots: list[x509.Certificate] = []
@@ -143,7 +146,7 @@ class YubiKeyCollector(Collector):
             yield ctx.error(PRESENCE, "yubikeys", str(exc))
             return
         serials = sorted(d.serial for d in devices if d.serial is not None)
-        yield ctx.record(PRESENCE, "yubikeys", {
+        yield ctx.adapt("yubikeys", YubikeyPresence, {
             "source": source.name, "count": len(devices), "serials": serials,
             "without_serial": sum(1 for d in devices if d.serial is None),
         })
@@ -153,7 +156,7 @@ class YubiKeyCollector(Collector):
                 continue
             yield from self._device(device)
 
-    def _device(self, device: Device) -> Iterator[EvidenceRecord]:
+    def _device(self, device: Device) -> Iterator[Record]:
         from yubikit.core import ApplicationNotAvailableError
         from yubikit.piv import PivSession
 
@@ -177,7 +180,7 @@ class YubiKeyCollector(Collector):
             with contextlib.suppress(Exception):
                 connection.close()
 
-    def _piv(self, session: Any, device: Device, resource: str) -> Iterator[EvidenceRecord]:
+    def _piv(self, session: Any, device: Device, resource: str) -> Iterator[Record]:
         from yubikit.core import NotSupportedError
         from yubikit.piv import SLOT as PIV_SLOT
 
@@ -208,7 +211,7 @@ class YubiKeyCollector(Collector):
             device_ca_facts = {"subject": device_ca.subject.rfc4514_string(), "issuer": device_ca.issuer.rfc4514_string(),
                                "status": verdict.status, "valid": verdict.valid, "problem": verdict.problem,
                                "chain": list(verdict.chain), "root": verdict.root}
-        yield ctx.record(DEVICE, resource, {
+        yield ctx.adapt(resource, YubikeyDevice, {
             "serial": serial,
             "firmware": firmware,
             "form_factor": form_factor or "unknown",
@@ -221,7 +224,7 @@ class YubiKeyCollector(Collector):
         })
         for facts in slots:
             del facts["_attestation"]
-            yield ctx.record(SLOT, f"{resource}/{facts['slot']}", facts)
+            yield ctx.adapt(f"{resource}/{facts['slot']}", YubikeySlot, facts)
 
     def _slot(self, session: Any, slot: int, serial: int | None, firmware: str,
               device_ca: x509.Certificate | None) -> dict[str, Any] | None:
@@ -238,21 +241,22 @@ class YubiKeyCollector(Collector):
             pass  # no key in the slot
         except NotSupportedError:
             metadata_supported = False  # before firmware 5.3: the key is known by its certificate only
-        certificate = _read_certificate(session, piv_slot)
-        if metadata is None and certificate is None:
+        cert_read = _read_certificate(session, piv_slot)
+        if metadata is None and cert_read is None:
             return None
         public = metadata.public_key if metadata is not None else None
         key = None
         if metadata is not None:
             key = {"algorithm": _key_type(metadata.key_type), "spki_sha256": keys.spki_sha256(public),
                    "generated": bool(metadata.generated)}
-        elif certificate is not None and not metadata_supported:
-            cert_public = certificate.public_key()
+        elif cert_read is not None and not metadata_supported:
+            cert_public = cert_read.public_key()
             key = {"algorithm": keys.key_type_of(cert_public), "spki_sha256": keys.spki_sha256(cert_public), "generated": None}
-        cert_facts, problem = None, None
-        if certificate is not None:
+        cert_facts: Certificate | None = None
+        problem = None
+        if cert_read is not None:
             try:
-                cert_facts = certificate_facts(certificate)
+                cert_facts = certificate(certificate_facts(cert_read))
             except LoadError as exc:
                 problem = str(exc)
         attestation = None
@@ -273,11 +277,11 @@ class YubiKeyCollector(Collector):
             "touch_policy": touch_policy,
             "certificate": cert_facts,
             "certificate_problem": problem,
-            "certificate_matches_key": (cert_facts["key"]["spki_sha256"] == key["spki_sha256"]
+            "certificate_matches_key": (cert_facts.key.spki_sha256 == key["spki_sha256"]
                                         if cert_facts is not None and key is not None else None),
             "attestation": attested,
             "generated_on_device": _generated_on_device(attested),
-            "ca_key": bool(cert_facts is not None and cert_facts["is_ca"])
+            "ca_key": bool(cert_facts is not None and cert_facts.is_ca)
             or slot_id in self.ca_slots or f"{serial}/{slot_id}" in self.ca_slots,
             "_attestation": attestation,
         }

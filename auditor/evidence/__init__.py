@@ -1,5 +1,1 @@
-"""Evidence bundles: self-describing, schema-valid, content-hashed collections of records."""
-
-from auditor.evidence.bundle import Bundle, read_bundle
-
-__all__ = ["Bundle", "read_bundle"]
+"""Evidence: typed records (one definition per kind) and the bundles that carry them."""

@@ -2,7 +2,8 @@
 
 A bundle names its format and schema, the tool that wrote it, the target definition, and
 the schema of each evidence kind it holds; its digest is the SHA-256 of the canonical JSON of
-everything else, so any edit is detected.
+everything else, so any edit is detected. Reading one back decodes every record's data into
+its kind's type (:mod:`auditor.evidence.kinds`): the typed contract is the validation.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from auditor import __version__
 from auditor.errors import EvidenceError
-from auditor.evidence.kinds import data_errors, schema_id
+from auditor.evidence.contract import Timestamp
+from auditor.evidence.kinds import KINDS, schema_id
+from auditor.evidence.record import Evidence, Failure, Record, record_id
 from auditor.fsutil import atomic_write, read_user_file
-from auditor.loader.schema import schema_errors
-from auditor.loader.yamlfile import dotted_path
-from auditor.models import EvidenceRecord, canonical_json, sha256_hex
+from auditor.models import canonical_json, sha256_hex
 
 FORMAT = "auditor-evidence-bundle"
 SCHEMA = "urn:auditor:schemas:bundle"
@@ -28,13 +31,16 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Bundle:
+    """A target's evidence records with what is needed to evaluate them elsewhere, content-hashed."""
+
     target: Mapping[str, Any]
     created_at: str
-    records: tuple[EvidenceRecord, ...]
+    records: tuple[Record, ...]
     tool: Mapping[str, str]
 
     @classmethod
-    def create(cls, target: Mapping[str, Any], created_at: str, records: Sequence[EvidenceRecord]) -> Bundle:
+    def create(cls, target: Mapping[str, Any], created_at: str, records: Sequence[Record]) -> Bundle:
+        """A new bundle of `records` for `target` (as Target.describe gives it), written by this auditor."""
         return cls(
             target=dict(target),
             created_at=created_at,
@@ -43,6 +49,7 @@ class Bundle:
         )
 
     def body(self) -> dict[str, Any]:
+        """Everything the digest covers (the bundle without its digest)."""
         return {
             "format": FORMAT,
             "version": 1,
@@ -56,60 +63,131 @@ class Bundle:
 
     @property
     def digest(self) -> str:
+        """The SHA-256 of the canonical JSON of `body()`."""
         return sha256_hex(canonical_json(self.body()))
 
     def to_dict(self) -> dict[str, Any]:
+        """The bundle document: `body()` and its digest."""
         body = self.body()
         body["digest"] = {"algorithm": "sha256", "value": sha256_hex(canonical_json(body))}
         return body
 
     def to_json(self) -> str:
+        """The bundle document as written to a file."""
         return json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:
+        """Write the bundle to `path` atomically."""
         atomic_write(path, self.to_json().encode())
 
     @property
-    def errors(self) -> tuple[EvidenceRecord, ...]:
-        return tuple(r for r in self.records if r.is_error)
+    def errors(self) -> tuple[Failure, ...]:
+        """The error records: sources that could not be read."""
+        return tuple(r for r in self.records if isinstance(r, Failure))
+
+
+# The envelope as read back (bundle.schema.json publishes the same shape).
+class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class _Tool(msgspec.Struct, frozen=True):
+    name: str
+    version: str
+
+
+class _Target(msgspec.Struct, frozen=True):
+    name: str
+    environment: str
+    policies: list[Any]
+
+
+class _Digest(_Strict, frozen=True):
+    algorithm: Literal["sha256"]
+    value: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Record(_Strict, frozen=True):
+    id: Annotated[str, msgspec.Meta(pattern=r"^ev-[0-9a-f]{16}$")]
+    kind: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$")]
+    source: str
+    resource: str
+    collected_at: Timestamp
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    required: bool | None = None
+
+
+class _Envelope(_Strict, frozen=True):
+    format: Literal["auditor-evidence-bundle"]
+    version: Literal[1]
+    schema: Literal["urn:auditor:schemas:bundle"]
+    tool: _Tool
+    target: _Target
+    created_at: Timestamp
+    kinds: dict[str, str]
+    records: list[_Record]
+    digest: _Digest
+
+
+def _field(path: str) -> str | None:
+    """`$.records[3].data.key` -> `records[3].data.key`."""
+    text = path.removeprefix("$").removeprefix(".")
+    return text or None
+
+
+def _invalid(exc: msgspec.ValidationError, file: str, prefix: str = "") -> EvidenceError:
+    message, _, where = str(exc).partition(" - at `")
+    path = where.rstrip("`") if where else "$"
+    return EvidenceError(message, file=file, field=_field(prefix + path.removeprefix("$")) if prefix else _field(path))
 
 
 def parse_bundle(raw: Any, *, file: str) -> Bundle:
-    """Validate a decoded bundle (schema, digest, each record's data, record ids)."""
+    """Validate a decoded bundle (envelope, digest, record ids, each record's data) and type it."""
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise EvidenceError("not an auditor evidence bundle (no \"format\": \"auditor-evidence-bundle\")", file=file)
-    errors = schema_errors(raw, "bundle")
-    if errors:
-        path, message = errors[0]
-        raise EvidenceError(message, file=file, field=dotted_path(path) or None)
+    try:
+        envelope = msgspec.convert(raw, _Envelope)
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc, file) from None
     body = {k: v for k, v in raw.items() if k != "digest"}
     actual = sha256_hex(canonical_json(body))
-    if actual != raw["digest"]["value"]:
+    if actual != envelope.digest.value:
         raise EvidenceError(
             f"digest mismatch: the bundle was changed after it was written "
-            f"(recorded {raw['digest']['value'][:16]}…, content {actual[:16]}…)",
+            f"(recorded {envelope.digest.value[:16]}…, content {actual[:16]}…)",
             file=file,
         )
-    records = []
-    for i, rec in enumerate(raw["records"]):
-        record = EvidenceRecord.from_dict(rec)
-        if record.id != record.compute_id():
+    records: list[Record] = []
+    for i, rec in enumerate(envelope.records):
+        if (rec.data is None) == (rec.error is None):
+            raise EvidenceError("a record has either data or an error, not both", file=file, field=f"records[{i}]")
+        if rec.id != record_id(rec.kind, rec.source, rec.resource, rec.data, rec.error):
             raise EvidenceError("record id does not match its content", file=file, field=f"records[{i}].id")
-        if record.data is not None:
-            problems = data_errors(record.kind, record.data)
-            if problems:
-                path, message = problems[0]
-                raise EvidenceError(message, file=file, field=dotted_path(("records", i, "data", *path)))
-        records.append(record)
-    expected_kinds = {r.kind for r in records}
-    if set(raw["kinds"]) != expected_kinds:
+        records.append(_typed(rec, i, file))
+    if set(envelope.kinds) != {r.kind for r in records}:
         raise EvidenceError("the 'kinds' list does not match the records", file=file, field="kinds")
-    return Bundle(
-        target=raw["target"], created_at=raw["created_at"], records=tuple(records), tool=raw["tool"]
-    )
+    return Bundle(target=raw["target"], created_at=envelope.created_at, records=tuple(records), tool=raw["tool"])
+
+
+def _typed(rec: _Record, index: int, file: str) -> Record:
+    if rec.error is not None:
+        return Failure(kind=rec.kind, source=rec.source, resource=rec.resource, collected_at=rec.collected_at,
+                       error=rec.error, required=True if rec.required is None else rec.required, id=rec.id)
+    kind = KINDS.get(rec.kind)
+    assert rec.data is not None
+    if kind is None:
+        raise EvidenceError(f"unknown evidence kind '{rec.kind}'", file=file, field=f"records[{index}].kind")
+    try:
+        data = msgspec.convert(rec.data, kind)
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc, file, f"$.records[{index}].data") from None
+    return Evidence.decoded(source=rec.source, resource=rec.resource, collected_at=rec.collected_at, data=data,
+                            plain=rec.data, id=rec.id)
 
 
 def read_bundle(path: Path) -> Bundle:
+    """The bundle in `path`, checked (schema, digest, record ids, each kind's data); EvidenceError with file and field otherwise."""
     file = str(path)
     text = read_user_file(path, max_bytes=MAX_BUNDLE_BYTES, what="evidence bundle", cls=EvidenceError)
     try:

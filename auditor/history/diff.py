@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.models import Finding, ScanResult, Severity, Status
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status
 
 Key = tuple[str, str]
 
@@ -140,8 +140,10 @@ def _change(key: Key, old: Finding | None, new: Finding | None) -> Change:
 
 
 def diff_results(
-    before: ScanResult, after: ScanResult, *, before_id: int | None = None, after_id: int | None = None
+    before: RedactedResult, after: RedactedResult, *, before_id: int | None = None, after_id: int | None = None
 ) -> ScanDiff:
+    """What changed from `before` to `after` (redacted results only: a diff is printed, and
+    regression events are made from it)."""
     old, new = _index(before), _index(after)
     buckets: dict[str, list[Change]] = {k: [] for k in ("new", "fixed", "still", "evidence", "other")}
     for key in sorted(old.keys() | new.keys()):

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 from auditor.timeutil import rfc3339, utcnow
 
 
@@ -88,9 +88,9 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
     )
 
 
-def scan_row(result: ScanResult, *, origin: str, exit_code: int) -> dict[str, Any]:
-    """The values of a scans row for `result` (everything but the id). Store.save passes the
-    scrubbed result, so this row and the findings rows hold what is printed."""
+def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
+    """The values of a scans row for `result` (everything but the id): the redacted result,
+    so this row and the findings rows hold what is printed."""
     document = result.to_dict()
     return {
         "target": str(result.target.get("name", "")),
@@ -110,7 +110,7 @@ def scan_row(result: ScanResult, *, origin: str, exit_code: int) -> dict[str, An
     }
 
 
-def finding_rows(result: ScanResult) -> list[tuple[Any, ...]]:
+def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
     """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding."""
     return [
         (
@@ -133,8 +133,9 @@ class Store(abc.ABC):
     """Where the history lives, fit to show (a path, or a URL without its password)."""
 
     @abc.abstractmethod
-    def save(self, result: ScanResult, *, origin: str, exit_code: int) -> int:
-        """Store `result` with its findings in one transaction; return the new scan id."""
+    def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
+        """Store `result` (redacted: nothing else may be stored) with its findings in one
+        transaction; return the new scan id."""
 
     @abc.abstractmethod
     def entries(self, target: str | None = None, *, limit: int = 20) -> list[ScanEntry]:
@@ -145,8 +146,9 @@ class Store(abc.ABC):
         """One scan's entry; HistoryError if there is no such scan."""
 
     @abc.abstractmethod
-    def result(self, scan_id: int) -> ScanResult:
-        """One scan's full result, findings included."""
+    def result(self, scan_id: int) -> RedactedResult:
+        """One scan's full result, findings included (redacted again as it is read back: the
+        database is a file others may write to)."""
 
     @abc.abstractmethod
     def targets(self) -> list[str]:

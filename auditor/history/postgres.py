@@ -1,9 +1,10 @@
 """A history shared by a fleet: the same schema in PostgreSQL, through psycopg 3.
 
-Give `--db postgresql://user@host/db` (or set AUDITOR_DB); the password belongs in
-~/.pgpass, PGPASSWORD or a service file rather than the URL, and is never shown: errors and
-listings print the URL without it. Migrations take an advisory lock, so fleet members that
-start together do not race.
+Give a postgresql:// URL (`--db` or AUDITOR_DB); the password belongs in ~/.pgpass,
+PGPASSWORD or a service file rather than the URL. User-info in the URL is taken out before
+the URL is used or shown (auditor.urls) and given to psycopg as the login on its own: errors
+and listings print the URL without it. Migrations take an advisory lock, so fleet members
+that start together do not race.
 """
 
 from __future__ import annotations
@@ -11,29 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from auditor.history.interface import HistoryError
 from auditor.history.schema import MIGRATIONS, Migration
 from auditor.history.sql import SQLStore
+from auditor.urls import split_url
 
 CONNECT_TIMEOUT_SECONDS = 10
 MIGRATION_LOCK = 0x61756474  # "audt": the advisory lock key held while migrating
-
-
-def safe_url(url: str) -> str:
-    """`url` with any password replaced by `***`, fit to print."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class PostgresStore(SQLStore):
@@ -42,14 +28,20 @@ class PostgresStore(SQLStore):
 
     def __init__(self, url: str, *, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         super().__init__()
-        self.location = safe_url(url)
+        url, credentials = split_url(url)
+        self.location = url
+        login: dict[str, Any] = {}
+        if credentials is not None:
+            login["user"] = credentials.username
+            if credentials.password is not None:
+                login["password"] = credentials.password
         try:
             import psycopg
         except ImportError:  # pragma: no cover - psycopg is a dependency
             raise HistoryError("a PostgreSQL history needs psycopg (pip install 'psycopg[binary]')") from None
         self._errors: type[Exception] = psycopg.Error
         try:
-            self._conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True)
+            self._conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True, **login)
         except psycopg.Error as exc:
             raise self._error(exc, "cannot connect to") from None
         try:

@@ -30,7 +30,8 @@ from auditor.history.schema import (
     Migration,
     latest_version,
 )
-from auditor.models import ScanResult
+from auditor.models import RedactedResult, ScanResult
+from auditor.redact import redact_result
 from auditor.timeutil import rfc3339, utcnow
 
 
@@ -90,8 +91,7 @@ class SQLStore(Store):
     def schema_version(self) -> int:
         return self._version
 
-    def save(self, result: ScanResult, *, origin: str, exit_code: int) -> int:
-        result = result.scrubbed()  # stored as printed: no secret value reaches the history
+    def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
         row = scan_row(result, origin=origin, exit_code=exit_code)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -139,14 +139,15 @@ class SQLStore(Store):
         )
         return entry_from_row(rows[0]) if rows else None
 
-    def result(self, scan_id: int) -> ScanResult:
+    def result(self, scan_id: int) -> RedactedResult:
         rows = self._select("SELECT document FROM scans WHERE id = ?", [int(scan_id)])
         if not rows:
             raise HistoryError(f"no scan {scan_id} in the history at {self.location}")
         try:
-            return ScanResult.from_dict(json.loads(rows[0][0]))
+            stored = ScanResult.from_dict(json.loads(rows[0][0]))
         except (ValueError, KeyError, TypeError) as exc:
             raise HistoryError(f"scan {scan_id} in {self.location} is unreadable: {exc}") from None
+        return redact_result(stored)
 
     def targets(self) -> list[str]:
         return [r[0] for r in self._select("SELECT DISTINCT target FROM scans ORDER BY target")]

@@ -53,7 +53,7 @@ class SQLiteStore(SQLStore):
         except OSError as exc:
             raise HistoryError(f"cannot create the history {self.path}: {exc.strerror or exc}") from None
         if self.path.is_dir():
-            raise HistoryError(f"the history {self.path} is a folder; give a file for --db")
+            raise HistoryError(f"the history {self.path} is a folder, not a file")
         try:
             return sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False

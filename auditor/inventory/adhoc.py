@@ -20,7 +20,7 @@ def path_target(paths: Sequence[str], policies: Sequence[str], *, root: Path | N
     if not paths:
         raise ConfigError("give at least one file or folder to scan (or '-' for stdin)")
     if not policies:
-        raise ConfigError("scanning paths needs --policy PACK (for example --policy pss-restricted)")
+        raise ConfigError("scanning paths needs a policy pack (for example pss-restricted)")
     if list(paths).count(STDIN) > 1:
         raise ConfigError("'-' (stdin) may be given only once")
     base = root or Path.cwd()

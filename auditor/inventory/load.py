@@ -2,42 +2,56 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from auditor.inventory.model import Inventory, SourceSpec, TagSchedule, Target, resolve_path
 from auditor.loader.schema import schema_errors, validate_document
-from auditor.loader.yamlfile import Document, load_yaml
+from auditor.loader.yamlfile import Document, dotted_path, load_yaml
+from auditor.urls import split_tree
 
 DEFAULT_NAME = "auditor.yaml"
 
 
-def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
-    """The inventory the user meant: an explicit path, ./auditor.yaml, or the embedded demo."""
+def locate_inventory(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """The inventory file the user meant: an explicit path, else ./auditor.yaml if there is
+    one; None when there is neither (a caller may then fall back to the embedded demo)."""
     if explicit:
-        return load_inventory(Path(explicit))
+        return Path(explicit)
     local = (cwd or Path.cwd()) / DEFAULT_NAME
-    if local.is_file():
-        return load_inventory(local)
+    return local if local.is_file() else None
+
+
+def find_inventory(explicit: str | None, cwd: Path | None = None) -> Inventory:
+    """The inventory the user meant: an explicit path, ./auditor.yaml, or the embedded demo
+    (`Inventory.embedded` then says so: the command line announces it)."""
+    path = locate_inventory(explicit, cwd)
+    if path is not None:
+        return load_inventory(path)
     from auditor.demo import demo_inventory
 
     return demo_inventory()
 
 
 def load_inventory(path: Path, *, text: str | None = None, base: Path | None = None, embedded: bool = False) -> Inventory:
+    """The inventory in the YAML file `path` (or `text`), relative paths resolved against `base` (default its folder)."""
     doc = load_yaml(path, text=text)
     return parse_inventory(doc, base or path.parent, embedded=embedded)
 
 
 def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inventory:
-    from auditor.collectors import collector_names, options_schema_name
+    """The inventory in `doc`. Every URL in it loses its user-info first: a source keeps the
+    credentials apart (SourceSpec.credentials), and nothing else, errors included, sees them."""
+    from auditor.collectors import COLLECTORS, options_schema_name
 
+    clean, credentials = split_tree(doc.value)
+    doc = dataclasses.replace(doc, value=clean)
     validate_document(doc, "inventory")
     raw = doc.value
     rule_paths = tuple(resolve_path(base, p) for p in raw.get("rule_paths", ()))
     policy_paths = tuple(resolve_path(base, p) for p in raw.get("policy_paths", ()))
     targets: list[Target] = []
     seen: dict[str, int] = {}
-    known_collectors = collector_names()
     for ti, t in enumerate(raw["targets"]):
         where = ("targets", ti)
         if t["name"] in seen:
@@ -49,9 +63,9 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
         for si, s in enumerate(t["sources"]):
             spath = (*where, "sources", si)
             collector = s["collector"]
-            if collector not in known_collectors:
+            if collector not in COLLECTORS:
                 raise doc.error(
-                    f"unknown collector '{collector}' (known: {', '.join(sorted(known_collectors))})",
+                    f"unknown collector '{collector}' (known: {', '.join(sorted(COLLECTORS.names()))})",
                     (*spath, "collector"),
                 )
             errors = schema_errors(s, options_schema_name(collector), remember=True)
@@ -63,12 +77,17 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
                 raise doc.error(f"duplicate source name '{label}'", (*spath, "name"))
             labels.add(label)
             options = {k: v for k, v in s.items() if k not in {"collector", "name", "required"}}
+            spath_len = len(spath)
+            source_credentials = {
+                dotted_path(p[spath_len:]): c for p, c in credentials.items() if p[:spath_len] == spath
+            }
             sources.append(
                 SourceSpec(
                     collector=collector,
                     name=label,
                     required=bool(s.get("required", True)),
                     options=options,
+                    credentials=source_credentials,
                     file=doc.file,
                     line=doc.line_of(spath),
                 )

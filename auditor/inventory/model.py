@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.urls import Credentials
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class SourceSpec:
     name: str
     required: bool
     options: Mapping[str, Any]
+    """The options as the inventory gives them, every URL without its user-info."""
+    credentials: Mapping[str, Credentials] = field(default_factory=dict, repr=False, compare=False)
+    """The user-info taken out of the URLs of `options`, by option (dotted path, e.g. `address`):
+    for the collector that must authenticate, never for showing."""
     file: str = ""
     line: int | None = None
 
@@ -28,6 +33,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class Target:
+    """One node to audit: its environment, policy packs, evidence sources, names and trust anchors."""
+
     name: str
     environment: str
     policies: tuple[str, ...]
@@ -71,6 +78,8 @@ class TagSchedule:
 
 @dataclass(frozen=True)
 class Inventory:
+    """The targets of an inventory file, its extra rule and policy folders and its schedules."""
+
     file: str
     targets: tuple[Target, ...]
     rule_paths: tuple[Path, ...] = ()
@@ -79,6 +88,7 @@ class Inventory:
     schedules: tuple[TagSchedule, ...] = ()
 
     def target(self, name: str) -> Target:
+        """The target called `name`; ConfigError naming the known ones if there is none."""
         for t in self.targets:
             if t.name == name:
                 return t
@@ -86,6 +96,7 @@ class Inventory:
         raise ConfigError(f"unknown target '{name}' (targets in this inventory: {known})", file=self.file)
 
     def with_tag(self, tag: str) -> list[Target]:
+        """The targets that have `tag`."""
         return [t for t in self.targets if tag in t.tags]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -53,26 +54,41 @@ def _validator(name: str) -> Validator:
     return validator
 
 
+_SHOWABLE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+"""A value an error may quote: short and word-like (a typo of a name). Anything else (a URL, a
+password put in the wrong field) is never echoed: an error message shows no value that could
+be a secret."""
+
+
 def _describe(error: Any) -> str:
-    """Turn a jsonschema error into a sentence a user can act on."""
+    """Turn a jsonschema error into a sentence a user can act on, quoting no value but a
+    short word-like one."""
     validator = error.validator
+    instance = error.instance
+    shown = f"{instance!r}" if isinstance(instance, str) and _SHOWABLE.match(instance) else "the value"
     if validator == "additionalProperties":
         extra = sorted(
-            set(error.instance) - set(error.schema.get("properties", {}))
-            if isinstance(error.instance, Mapping)
+            set(instance) - set(error.schema.get("properties", {}))
+            if isinstance(instance, Mapping)
             else []
         )
         if extra:
             allowed = ", ".join(sorted(error.schema.get("properties", {})))
-            return f"unknown field '{extra[0]}' (allowed here: {allowed})"
+            name = extra[0] if _SHOWABLE.match(str(extra[0])) else "(a field whose name is not shown)"
+            return f"unknown field '{name}' (allowed here: {allowed})"
     if validator == "required":
         return str(error.message).replace("is a required property", "is required but missing")
     if validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of: {allowed}"
+        return f"{shown} is not one of: {allowed}"
     if validator == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r:.60}"
-    return str(error.message)
+        return f"expected {error.validator_value}, got {type(instance).__name__}"
+    if validator == "pattern":
+        return f"{shown} does not match the pattern {error.validator_value}"
+    message = str(error.message)
+    if isinstance(instance, str | int | float | list | dict) and not isinstance(instance, bool):
+        message = message.replace(repr(instance), shown)
+    return message
 
 
 def schema_errors(instance: Any, name: str, *, remember: bool = False) -> list[tuple[tuple[Any, ...], str]]:
@@ -106,6 +122,15 @@ def _known_valid(name: str) -> ValidDocuments:
 
         known = _KNOWN_VALID[name] = ValidDocuments(load_schema(name))
     return known
+
+
+def known_valid(name: str, key: Any) -> ValidDocuments:
+    """The cache of documents that passed check `name`, valid while `key` (the check's
+    definition, JSON-like) is unchanged; saved with the schema caches."""
+    from auditor.cache import ValidDocuments
+
+    known = ValidDocuments({"check": name, "key": key})
+    return _KNOWN_VALID.setdefault(f"{name}/{known.key}", known)
 
 
 @atexit.register

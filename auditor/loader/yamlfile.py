@@ -59,6 +59,43 @@ class Document:
         return cls(message, file=self.file, line=self.line_of(path), field=dotted or None)
 
 
+def text_position(file: str, line: int | None, value: str, offset: int) -> tuple[int | None, int | None]:
+    """The 1-based line and column in `file` of character `offset` of the string `value`, a
+    scalar whose text starts on `line` (plain, quoted, literal or folded: folding and quoting
+    change whitespace and escapes, never the order of the other characters). Falls back to
+    (`line`, None) where the file cannot be matched."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return line, None
+    rows = text.split("\n")
+    if line is None or not 0 < line <= len(rows):
+        return line, None
+    start = sum(len(r) + 1 for r in rows[: line - 1])
+    head = value.lstrip().split("\n")[0][:24].rstrip()
+    at = -1
+    while head and at < 0:
+        at = text.find(head, start, start + len(rows[line - 1]) + 1)
+        head = head[: len(head) // 2] if at < 0 and len(head) > 1 else ("" if at < 0 else head)
+    if at < 0:
+        return line, None
+    pos = at
+    chars = value.lstrip()
+    target = max(0, offset - (len(value) - len(chars)))
+    for i, ch in enumerate(chars):
+        if ch.isspace():
+            continue
+        found = text.find(ch, pos)
+        if found < 0:
+            return line, None
+        if i >= target:
+            pos = found
+            break
+        pos = found + 1
+    row = text.count("\n", 0, pos)
+    return row + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
 def dotted_path(path: PathKey | tuple[Any, ...] | list[Any]) -> str:
     """`rules[3].condition` for ("rules", 3, "condition")."""
     out = ""

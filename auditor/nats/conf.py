@@ -21,9 +21,14 @@ Differences, all deliberate and documented in docs/nats.md:
 - environment variables come from the `env` mapping given to the parser, never implicitly
   from the auditor's own environment (the CLI passes its environment; a scan passes the
   source's `environment` option);
-- a NUL character, text after a stray top-level `}`, a lone `/` or a `(` block inside an
-  array and nesting deeper than MAX_NESTING levels are errors (the server stops reading at
-  a NUL and is lenient with stray braces and slashes).
+- a NUL character, a lone `/` or a `(` block inside an array and nesting deeper than
+  MAX_NESTING levels are errors (the server stops reading at a NUL).
+
+Everything else is read as the server reads it; tests/auditor/nats/test_conf_oracle.py and
+test_conf_generated.py compare verdicts and parsed values (the configuration digest, see
+:mod:`auditor.nats.digest`) with the real `nats-server -t`. What the server then refuses in
+the parsed values (unknown keys, wrong types, bad listen addresses or TLS names) is
+:mod:`auditor.nats.options`.
 
 Values are :class:`Value` nodes: `data` (a dict of Values, a list of Values, str, int, float,
 bool or datetime), the file and line (a map entry carries its key's line, as the server's
@@ -53,7 +58,7 @@ class ConfError(ConfigError):
     """A nats.conf file cannot be parsed; names the file and the line."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Value:
     """One parsed value with where it was written."""
 
@@ -125,6 +130,13 @@ _SIZE_TAIL = re.compile(r"[bBiI]*")
 _DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _PLAIN_DQ = re.compile(r'"([^"\\]*)"')
 _SQ = re.compile(r"'([^']*)'")
+_DQ_ITEM = re.compile(r'"([^"\\\n]*)"')
+_SIMPLE_ARRAY = re.compile(  # the rest of an array of plain "..." strings (no escapes, comments or other values)
+    r'[ \t\r\n]*(?:((?:"[^"\\\n]*"[ \t]*(?:,[ \t\r\n]*|\r?\n[ \t\r\n]*))*"[^"\\\n]*")[ \t]*(?:,|\r?\n)?)?[ \t\r\n]*\]'
+)
+_PLAIN_KEY = re.compile(r"([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])")
+"""A key of common characters, its separator and blanks, with the value on the same line."""
+_QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
 _DQ_PART = re.compile(r'[^"\\]*')  # a double-quoted string's text up to '"' or a backslash
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
 
@@ -226,7 +238,15 @@ class _Parser:
     # ------------------------------------------------------------------ documents and maps
 
     def document(self) -> dict[str, Value]:
-        """A whole file: key/value entries, optionally wrapped in braces (JSON style)."""
+        """A whole file: key/value entries, in any number of anonymous `{ ... }` blocks.
+
+        As on the server, a `{` where a key could start opens a block whose keys belong to
+        the top level (so a config may be wrapped in braces, JSON style, and blocks may nest:
+        `{ { listen: 0.0.0.0:4222 } }`). Inside a block, a nested block must be followed by
+        the `}` that closes the enclosing one or by a separator (`,`, `;` or a comment) before
+        more keys; at the top level, keys may follow a block directly. A `}` with no block open may end the
+        file if only blanks and new lines follow it.
+        """
         if len(self.text) > MAX_FILE_BYTES:
             raise ConfError(f"larger than the {MAX_FILE_BYTES}-byte limit", file=self.file or None)
         nul = self.text.find("\x00")
@@ -234,39 +254,53 @@ class _Parser:
             raise self.fail("a NUL character (nats-server ignores everything after it)", nul)
         root: dict[str, Value] = {}
         self.scopes.append(root)
-        braced: int | None = None  # the position of the wrapping '{'
-        closed = False
-        self.skip()
-        if self.char(self.pos) == "{":
-            braced = self.pos
-            self.pos += 1
+        opened: list[int] = []  # where each open block's '{' stands
         while True:
             self.skip()
             c = self.char(self.pos)
-            if not c:
-                if braced is not None and not closed:
-                    raise self.fail(f"Unexpected EOF: the '{{' on line {self.line(braced)} is not closed")
+            if not c:  # the server closes blocks still open at the end
                 return root
+            if c == "{":
+                opened.append(self.pos)
+                self.pos += 1
+                self.nest(1)
+                continue
             if c == "}":
-                if braced is not None and not closed:
-                    closed = True
-                    self.pos += 1
-                    continue
-                if self.rest_is_blank(self.pos + 1):  # a stray closing brace at the very end
-                    return root
-                raise self.fail("unexpected '}' (no map is open here)")
-            if closed:
-                raise self.fail(f"unexpected text after the '}}' that closes the config on line {self.line(braced or 0)}")
-            self.entry(root, nested=False)
+                if not opened:
+                    if _past(_SPACE, self.text, self.pos + 1) == self.end:  # a stray '}' at the very end
+                        return root
+                    raise self.fail("unexpected '}' (no block is open here)")
+                opened.pop()
+                self.nest(-1)
+                self.pos += 1
+                if opened:
+                    self.after_block(opened[-1])
+                continue
+            self.entry(root, nested=False, in_block=bool(opened))
+
+    def after_block(self, enclosing: int) -> None:
+        """After a nested anonymous block: the enclosing block's `}`, or a separator and more keys.
+
+        A separator is one `,` or `;`, or a comment (on the same line or a later one); new
+        lines alone are not.
+        """
+        self.pos = _past(_SPACE, self.text, self.pos)
+        c = self.char(self.pos)
+        if self.at_comment() or c in (",", ";"):
+            self.pos = _past(_SKIP, self.text, self.pos) if self.at_comment() else self.pos + 1
+        elif c != "}":
+            shown = self.shown_char(self.pos)
+            raise self.fail(f"Expected the '}}' that closes the block opened on line {self.line(enclosing)}, but got {shown}")
 
     def map_body(self, opened: int) -> dict[str, Value]:
         """The entries of a `{...}` map, after its '{'."""
         entries: dict[str, Value] = {}
         self.scopes.append(entries)
         self.nest(1)
+        text, end = self.text, self.end
         while True:
-            self.skip()
-            c = self.char(self.pos)
+            self.pos = pos = _past(_SKIP, text, self.pos)
+            c = text[pos] if pos < end else ""
             if c == "}":
                 self.pos += 1
                 break
@@ -282,10 +316,23 @@ class _Parser:
         self.scopes.pop()
         return entries
 
-    def entry(self, target: dict[str, Value], *, nested: bool) -> None:
+    def entry(self, target: dict[str, Value], *, nested: bool, in_block: bool = False) -> None:
         """One `key [=|:] value` (or `include path`) at the current position, into `target`."""
         start = self.pos
         key_line = self.line(start)
+        fast = _PLAIN_KEY.match(self.text, start)  # the common `name: value` on one line
+        if fast is not None and fast.group(1).lower() != "include":
+            quoted = _QUOTED.match(self.text, fast.end())
+            if quoted is not None:
+                self.pos = quoted.end()
+                value = Value(quoted.group(1) if quoted.group(2) is None else quoted.group(2), "string", self.file,
+                              key_line, quoted.group())
+            else:
+                self.pos = fast.end()
+                value = self.value(key_line, in_array=False)
+            self.entry_end(nested=nested, in_block=in_block)
+            target[fast.group(1)] = value
+            return
         c = self.char(start)
         if c in ('"', "'"):
             close = self.text.find(c, start + 1)
@@ -316,17 +363,34 @@ class _Parser:
                 raise self.fail("Unexpected EOF processing map key", start)
             raise self.fail("config is invalid: a key without a value", start)
         value = self.value(key_line, in_array=False)
-        self.entry_end(nested=nested)
+        self.entry_end(nested=nested, in_block=in_block)
         target[key] = value
 
-    def entry_end(self, *, nested: bool) -> None:
-        """After a value: a new line, a comment, `;`, `,`, the closing `}` or (top level) EOF."""
+    def entry_end(self, *, nested: bool, in_block: bool = False) -> None:
+        """After a value: a new line, a comment, `;`, `,`, the closing `}` or (top level) EOF.
+
+        In an anonymous top-level block the file may not end right after a value (nor after
+        a comment on the value's line): the server wants a new line or a terminator first.
+        """
+        c = self.text[self.pos] if self.pos < self.end else ""
+        if c in (",", ";"):  # the common cases first
+            self.pos += 1
+            return
+        if c in ("\n", "}"):
+            return
         self.blanks()
+        while self.char(self.pos) == "/" and self.char(self.pos + 1) != "/":  # the server skips a lone '/'
+            self.pos += 1
+            self.blanks()
         c = self.char(self.pos)
         if c in (";", ","):
             self.pos += 1
-        elif c in ("\r", "\n", "}") or self.at_comment() or (not c and not nested):
+        elif self.at_comment() and in_block and self.text.find("\n", self.pos) < 0:
+            raise self.fail("Unexpected EOF after a value in a '{' block (a new line must follow it)")
+        elif c in ("\r", "\n", "}") or self.at_comment() or (not c and not nested and not in_block):
             pass
+        elif not c and in_block:
+            raise self.fail("Unexpected EOF after a value in a '{' block (a new line must follow it)")
         elif nested:
             raise self.fail(f"Expected a map value terminator ',' or '}}', but got {self.shown_char(self.pos)}")
         else:
@@ -418,33 +482,63 @@ class _Parser:
         return Value(data, kind, self.file, line, text[start : self.pos])
 
     def array(self, opened: int) -> list[Value]:
-        """The elements of a `[...]` array, after its '['."""
-        items: list[Value] = []
+        """The elements of a `[...]` array, after its '['.
+
+        The loop is written for speed (configs with thousands of users are mostly arrays of
+        quoted subjects): plain quoted strings are read with one pattern, the rest by value().
+        """
         self.nest(1)
+        text, end, file = self.text, self.end, self.file
+        simple = _SIMPLE_ARRAY.match(text, self.pos)
+        if simple is not None:  # only "..." strings, commas and new lines
+            body, at = simple.group(1), simple.start(1)
+            self.pos = simple.end()
+            self.nest(-1)
+            if not body:
+                return []
+            if "\n" not in body:
+                line = self.line(at)
+                return [Value(x, "string", file, line) for x in _DQ_ITEM.findall(body)]
+            return [Value(x.group(1), "string", file, self.line(at + x.start()), x.group())
+                    for x in _DQ_ITEM.finditer(body)]
+        items: list[Value] = []
+        quick = _QUOTED.match
+        pos = self.pos
         while True:
-            self.skip()  # after '[', ',' or a new line
-            c = self.char(self.pos)
+            pos = _past(_SKIP, text, pos)  # after '[', ',' or a new line
+            c = text[pos] if pos < end else ""
             if c == "]":
-                self.pos += 1
+                pos += 1
                 break
             if c == ",":
-                raise self.fail("Unexpected array value terminator ','")
+                raise self.fail("Unexpected array value terminator ','", pos)
             if c == "/":  # `//` (a comment) is skipped; the server refuses a lone '/' here
-                raise self.fail("unexpected '/' where an array value was expected")
+                raise self.fail("unexpected '/' where an array value was expected", pos)
             if not c:
-                raise self.fail(f"Unexpected EOF processing array (opened on line {self.line(opened)})")
-            items.append(self.value(self.line(self.pos), in_array=True))
-            self.blanks()
-            c = self.char(self.pos)
+                raise self.fail(f"Unexpected EOF processing array (opened on line {self.line(opened)})", pos)
+            m = quick(text, pos) if c in ('"', "'") else None
+            if m is not None:
+                items.append(Value(m.group(1) if c == '"' else m.group(2), "string", file, self.line(pos), m.group()))
+                pos = m.end()
+            else:
+                self.pos = pos
+                items.append(self.value(self.line(pos), in_array=True))
+                pos = self.pos
+            pos = _past(_BLANKS, text, pos)
+            c = text[pos] if pos < end else ""
             if c == ",":
-                self.pos += 1
+                pos += 1
             elif c == "]":
-                self.pos += 1
+                pos += 1
                 break
-            elif c not in ("\r", "\n") and not self.at_comment():
+            elif c == "/" and text[pos + 1 : pos + 2] != "/":  # a lone '/' separates like a new line
+                pos += 1
+            elif c not in ("\r", "\n", "#") and c != "/":
                 raise self.fail(
-                    f"Expected an array value terminator ',' or an array terminator ']', but got {self.shown_char(self.pos)}"
+                    f"Expected an array value terminator ',' or an array terminator ']', but got {self.shown_char(pos)}",
+                    pos,
                 )
+        self.pos = pos
         self.nest(-1)
         return items
 

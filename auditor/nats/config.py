@@ -22,12 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from auditor.nats.conf import ConfError, ParsedConfig, Value
+from auditor.nats.options import check as check_options
+from auditor.nats.options import go_duration, parse_listen
 from auditor.nats.permissions import Permissions, ResponsePermission, SubjectPermission
-from auditor.nats.subjects import is_valid_subject
-from auditor.redact import redact
 
 BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 """The server's test for a bcrypt password or token (server/auth.go validBcryptPrefix)."""
@@ -35,6 +34,8 @@ BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the server's default bind, which rules check for
 GLOBAL_ACCOUNT = "$G"
 WEAK_CIPHER = re.compile(r"RC4|3DES|_CBC_|^TLS_RSA_|_NULL_|EXPORT")
+DEFAULT_TLS_MIN_VERSION = "1.2"
+"""What nats-server uses when a tls block sets no min_version."""
 
 
 def secret_kind(value: str) -> str:
@@ -43,6 +44,8 @@ def secret_kind(value: str) -> str:
 
 def secret_evidence(value: str) -> dict[str, str]:
     """How evidence shows a password or token: its kind and a redacted form."""
+    from auditor.redact import redact
+
     return {"kind": secret_kind(value), "redacted": redact(value)}
 
 
@@ -83,53 +86,26 @@ def as_bool(v: Value, what: str) -> bool:
     return bool(v.data)
 
 
+def storage_size(v: Value) -> int | None:
+    """A JetStream size: bytes, or a string of digits and K, M, G or T (powers of 1024); None if empty."""
+    if v.kind == "integer":
+        return int(v.data)
+    text = str(v.data)
+    if not text:
+        return None
+    return int(text[:-1]) * int(1024 ** ("KMGT".index(text[-1]) + 1))
+
+
 def as_str_list(v: Value, what: str) -> list[str]:
     if v.kind == "string":
         return [str(v.data)]
     if v.kind != "array":
         raise _fail(v, f"{what}: expected a string or a list of strings, got {v.kind}")
-    out = []
-    for item in v.data:
-        if item.kind != "string":
-            raise _fail(item, f"{what}: every entry must be a string, got {item.kind}")
-        out.append(str(item.data))
+    out = [item.data for item in v.data if item.kind == "string"]
+    if len(out) != len(v.data):
+        bad = next(item for item in v.data if item.kind != "string")
+        raise _fail(bad, f"{what}: every entry must be a string, got {bad.kind}")
     return out
-
-
-def parse_listen(v: Value, what: str) -> tuple[str | None, int]:
-    """`port` or `host:port` (server parseListen)."""
-    if v.kind == "integer":
-        return None, int(v.data)
-    text = as_str(v, what)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise _fail(v, f"{what}: could not parse address string {text!r}")
-    return host.strip("[]"), int(port)
-
-
-_GO_DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def go_duration(text: str) -> float:
-    """Go's time.ParseDuration, in seconds (`1h30m`, `-2m`, `250ms`); ValueError otherwise."""
-    s = text
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    total, pos = 0.0, 0
-    while pos < len(s):
-        m = _GO_DURATION.match(s, pos)
-        if not m or m.group(1) in ("", "."):
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    return sign * total
 
 
 # ------------------------------------------------------------------------------- model
@@ -161,8 +137,11 @@ class Tls:
             "insecure": bool(s.get("insecure")),
             "handshake_first": s.get("handshake_first"),
             "min_version": s.get("min_version"),
+            "effective_min_version": s.get("min_version") or DEFAULT_TLS_MIN_VERSION,
             "cipher_suites": suites,
             "weak_cipher_suites": [c for c in suites if WEAK_CIPHER.search(c)],
+            "allow_insecure_cipher_suites": bool(s.get("allow_insecure_cipher_suites")),
+            "curve_preferences": list(s.get("curve_preferences") or []),
             "pinned_certs": len(s.get("pinned_certs") or []),
         }
 
@@ -174,7 +153,8 @@ def parse_tls(v: Value, where: str) -> Tls:
         name = f"{where}.tls.{k}"
         if k in ("cert_file", "key_file", "ca_file", "min_version"):
             settings[k] = as_str(item, name)
-        elif k in ("verify", "verify_and_map", "insecure", "verify_cert_and_check_known_urls"):
+        elif k in ("verify", "verify_and_map", "insecure", "verify_cert_and_check_known_urls",
+                   "allow_insecure_cipher_suites"):
             settings[k] = as_bool(item, name)
         elif k in ("cipher_suites", "curve_preferences", "pinned_certs"):
             settings[k] = as_str_list(item, name)
@@ -291,12 +271,14 @@ class NatsConfig:
     users: list[User] = field(default_factory=list)
     default_permissions: Permissions | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    user_names: list[str] = field(default_factory=list)
+    """Every user's name (or nkey) when only one user was interpreted."""
 
     def user(self, name: str) -> User:
         for u in self.users:
             if u.name == name:
                 return u
-        known = ", ".join(u.name for u in self.users) or "none"
+        known = ", ".join(self.user_names or [u.name for u in self.users]) or "none"
         raise ConfError(f"no user '{name}' in this config (users: {known})", file=self.file)
 
     def evidence(self) -> dict[str, Any]:
@@ -308,23 +290,37 @@ def interpret(
     *,
     resolve: Callable[[str], Path] | None = None,
     shown: Callable[[Path], str] | None = None,
+    only_user: str | None = None,
 ) -> NatsConfig:
-    """Interpret a parsed config. `resolve` maps a node path in the config to a readable path."""
-    return _Interpreter(parsed, resolve or Path, shown or str).run()
+    """Interpret a parsed config. `resolve` maps a node path in the config to a readable path.
+
+    With `only_user`, the whole config is still checked as the server checks it, but only
+    that user is interpreted (`auditor nats can` needs no more) and `data` stays empty.
+    """
+    return _Interpreter(parsed, resolve or Path, shown or str, only_user).run()
 
 
 class _Interpreter:
-    def __init__(self, parsed: ParsedConfig, resolve: Callable[[str], Path], shown: Callable[[Path], str]) -> None:
+    def __init__(self, parsed: ParsedConfig, resolve: Callable[[str], Path], shown: Callable[[Path], str],
+                 only_user: str | None = None) -> None:
+        self.only_user = only_user
         self.parsed = parsed
         self.root = parsed.root
         self.resolve = resolve
         self.shown = shown
         self.tls_blocks: list[Tls] = []
         self.unknown: list[dict[str, Any]] = []
+        self.all_names: list[str] = []
 
     def run(self) -> NatsConfig:
+        check_options(self.root)
         cfg = NatsConfig(self.parsed, self.root.file)
         top = dict(entries(self.root))
+        if self.only_user is not None:
+            self.authorization(top.get("authorization"), cfg)
+            self.accounts(top.get("accounts"), cfg)
+            cfg.user_names = self.all_names
+            return cfg
         host: str | None = None
         port = 4222
         if "listen" in top:
@@ -373,9 +369,7 @@ class _Interpreter:
             "monitoring": self.monitoring(top, host),
             "authorization": auth,
             "accounts": accounts,
-            "system_account": as_str(top.get("system_account") or top["system"], "system_account")
-            if ("system_account" in top or "system" in top)
-            else None,
+            "system_account": _system_account(top),
             "users": len(cfg.users),
             "plaintext_passwords": [
                 {"user": u.name, "file": u.file, "line": u.line}
@@ -389,6 +383,11 @@ class _Interpreter:
             "mqtt": self.listener_block(top.get("mqtt"), "mqtt"),
             "jetstream": self.jetstream(top),
             "operator_mode": operator_mode,
+            "logging": {
+                k: bool(top[k].data) if k in top and top[k].kind == "bool" else False
+                for k in ("debug", "trace", "trace_verbose", "trace_headers", "syslog")
+            },
+            "listener_credentials": self.listener_credentials(top),
             "limits": {
                 k: top[k].data
                 for k in ("max_payload", "max_pending", "max_connections", "max_subscriptions", "max_control_line")
@@ -479,18 +478,7 @@ class _Interpreter:
         return SubjectPermission(tuple(subjects) if subjects else None, ())
 
     def subjects(self, v: Value, where: str, queues: bool) -> list[str]:
-        items = as_str_list(v, where)
-        for s in items:
-            if is_valid_subject(s):
-                continue
-            parts = s.split()
-            if not queues or len(parts) != 2:
-                raise _fail(v, f"{where}: subject {s!r} is not a valid subject")
-            if not is_valid_subject(parts[0]):
-                raise _fail(v, f"{where}: subject {parts[0]!r} is not a valid subject")
-            if not is_valid_subject(parts[1]):
-                raise _fail(v, f"{where}: queue {parts[1]!r} is not a valid queue")
-        return items
+        return as_str_list(v, where)  # options.check has validated the subjects and queues
 
     def responses(self, v: Value, where: str) -> ResponsePermission | None:
         if v.kind == "bool":
@@ -518,6 +506,11 @@ class _Interpreter:
         out: list[tuple[User, bool]] = []
         for i, entry in enumerate(v.data):
             m = as_map(entry, f"{where}[{i}]")
+            if self.only_user is not None:
+                named = next((str(x.data) for k, x in m.data.items() if k.lower() in ("user", "username", "nkey")), "")
+                self.all_names.append(named)
+                if named != self.only_user:
+                    continue
             name = password = nkey = None
             perms: Permissions | None = None
             types: list[str] = []
@@ -610,6 +603,8 @@ class _Interpreter:
             return []
         if v.kind == "array":
             return [{"name": n, "users": 0, "exports": [], "imports": 0, "jetstream": None, "line": v.line} for n in as_str_list(v, "accounts")]
+        if v.kind != "map":  # the server ignores any other value
+            return []
         m = as_map(v, "accounts")
         out = []
         for name, acc in m.data.items():
@@ -680,9 +675,9 @@ class _Interpreter:
             if k in ("store", "store_dir", "storedir"):
                 info["store_dir"] = as_str(item, f"jetstream.{k}")
             elif k in ("max_memory_store", "max_mem_store", "max_mem"):
-                info["max_memory_store"] = as_int(item, f"jetstream.{k}")
+                info["max_memory_store"] = storage_size(item)
             elif k in ("max_file_store", "max_file"):
-                info["max_file_store"] = as_int(item, f"jetstream.{k}")
+                info["max_file_store"] = storage_size(item)
             elif k in ("key", "ek", "encryption_key"):
                 info["encrypted"] = True
             elif k in ("enable", "enabled"):
@@ -717,7 +712,38 @@ class _Interpreter:
             info["routes"] = [_strip_userinfo(u) for u in as_str_list(d["routes"], f"{where}.routes")]
         return info
 
+    def listener_credentials(self, top: dict[str, Value]) -> list[dict[str, Any]]:
+        """Passwords and tokens of the cluster, gateway, leafnode, websocket and MQTT authorization blocks."""
+        out: list[dict[str, Any]] = []
+        for block, aliases in (("cluster", ()), ("gateway", ()), ("leafnodes", ("leaf",)), ("websocket", ("ws",)),
+                               ("mqtt", ())):
+            v = next((top[k] for k in (block, *aliases) if k in top), None)
+            auth = dict(entries(v)).get("authorization") if v is not None and v.kind == "map" else None
+            if auth is None or auth.kind != "map":
+                continue
+            where = f"{block}.authorization"
+            found = dict(entries(auth))
+            user = next((str(found[k].data) for k in ("user", "username") if k in found), None)
+            for key, item in found.items():
+                if key in ("pass", "password", "token") and item.kind == "string":
+                    what = "token" if key == "token" else "password"
+                    out.append({"where": where, "user": user if key != "token" else None, "secret": what,
+                                "kind": secret_kind(str(item.data)), "file": item.file, "line": item.line})
+            users = found.get("users")
+            for i, entry in enumerate(users.data if users is not None and users.kind == "array" else []):
+                fields = dict(entries(entry)) if entry.kind == "map" else {}
+                secret = next((fields[k] for k in ("pass", "password") if k in fields), None)
+                if secret is not None and secret.kind == "string":
+                    name = next((str(fields[k].data) for k in ("user", "username") if k in fields), None)
+                    out.append({"where": f"{where}.users[{i}]", "user": name, "secret": "password",
+                                "kind": secret_kind(str(secret.data)), "file": secret.file, "line": secret.line})
+        return out
+
     def leafnodes(self, v: Value | None) -> dict[str, Any]:
+        from urllib.parse import urlsplit
+
+        from auditor.redact import redact
+
         info = self.listener_block(v, "leafnodes")
         info["remotes"] = []
         if v is None:
@@ -759,6 +785,11 @@ class _Interpreter:
                 "line": r.line,
             })
         return info
+
+
+def _system_account(top: dict[str, Value]) -> str | None:
+    v = top.get("system_account") or top.get("system")
+    return str(v.data) if v is not None and v.kind == "string" else None
 
 
 def _strip_userinfo(url: str) -> str:

@@ -13,8 +13,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from auditor.redact import is_redacted, redact
+from auditor.urls import Credentials, strip_userinfo
 
 ENDPOINTS = {
     "varz": "/varz",
@@ -29,7 +31,6 @@ ENDPOINTS = {
 MAX_BYTES = 4 * 1024 * 1024
 SECRET_KEYS = re.compile(r"(^|_)(jwt|token|pass|password|seed|secret|auth_token|nkey_seed|key)$", re.IGNORECASE)
 SEED = re.compile(r"\bS[UAOCNX][A-Z2-7]{50,}\b")
-URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 PUBLIC_KEY_FIELDS = {"issuer_key", "account", "name", "nkey", "signing_key"}
 
 
@@ -54,18 +55,26 @@ def sanitise(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if key and SECRET_KEYS.search(key) and key not in PUBLIC_KEY_FIELDS and value and not is_redacted(value):
             return redact(value)
-        value = URL_USERINFO.sub(r"\g<scheme>", value)
+        value = strip_userinfo(value)
         return SEED.sub(lambda m: redact(m.group(0), prefix=2), value)
     return value
 
 
-def fetch(base_url: str, endpoint: str, *, timeout: float = 5.0) -> Answer:
-    """GET one endpoint; MonitoringError for anything but a JSON object within the limits."""
+def fetch(base_url: str, endpoint: str, *, timeout: float = 5.0, credentials: Credentials | None = None) -> Answer:
+    """GET one endpoint; MonitoringError for anything but a JSON object within the limits.
+
+    `base_url` must have no user-info (see auditor.urls.split_url): `credentials`, if any,
+    are sent as HTTP basic auth (for a proxy in front of the monitoring port)."""
     path = ENDPOINTS[endpoint]
     url = base_url.rstrip("/") + path
     if not url.lower().startswith(("http://", "https://")):
-        raise MonitoringError(f"monitoring URL must be http:// or https://, got {base_url!r}")
-    request = urllib.request.Request(url, method="GET", headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
+        raise MonitoringError(f"monitoring URL must be http:// or https://, got {strip_userinfo(base_url)!r}")
+    if urlsplit(url).username is not None:
+        raise MonitoringError("the monitoring URL has user-info: pass it as credentials instead")
+    headers = {"Accept": "application/json"}
+    if credentials is not None:
+        headers["Authorization"] = credentials.basic_auth()
+    request = urllib.request.Request(url, method="GET", headers=headers)  # noqa: S310 - scheme checked above
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - scheme checked above
             body = resp.read(MAX_BYTES + 1)
@@ -90,4 +99,5 @@ def fetch(base_url: str, endpoint: str, *, timeout: float = 5.0) -> Answer:
 
 
 def sanitise_url(url: str) -> str:
-    return URL_USERINFO.sub(r"\g<scheme>", url)
+    """`url` without user-info."""
+    return strip_userinfo(url)

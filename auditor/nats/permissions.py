@@ -25,6 +25,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.errors import ConfigError
 from auditor.nats.subjects import (
     Sublist,
     collide,
@@ -90,8 +91,12 @@ class Decision:
         return "allow" if self.allowed else "deny"
 
 
-class BadSubject(ValueError):
-    """A subject or queue the server would refuse outright."""
+class BadSubject(ConfigError):
+    """A subject or queue the server would refuse outright; `subject` is it."""
+
+    def __init__(self, message: str, subject: str) -> None:
+        super().__init__(message)
+        self.subject = subject
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,16 +110,16 @@ def _quote(entries: tuple[str, ...]) -> str:
 
 def check_publish_subject(subject: str) -> None:
     if not is_valid_subject(subject) or any(c.isspace() for c in subject):
-        raise BadSubject(f"'{subject}' is not a valid subject")
+        raise BadSubject(f"'{subject}' is not a valid subject", subject)
     if has_wildcard(subject):
-        raise BadSubject(f"'{subject}' has wildcards; publish subjects are literal")
+        raise BadSubject(f"'{subject}' has wildcards; publish subjects are literal", subject)
 
 
 def check_subscribe_subject(subject: str, queue: str | None) -> None:
     if not is_valid_subject(subject) or any(c.isspace() for c in subject):
-        raise BadSubject(f"'{subject}' is not a valid subject")
+        raise BadSubject(f"'{subject}' is not a valid subject", subject)
     if queue is not None and (not queue or any(c.isspace() for c in queue)):
-        raise BadSubject(f"'{queue}' is not a valid queue group name")
+        raise BadSubject(f"'{queue}' is not a valid queue group name", queue)
 
 
 def _publish_once(pub: SubjectPermission | None, subject: str) -> tuple[bool, str]:

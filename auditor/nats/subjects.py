@@ -10,6 +10,7 @@ token of the subject *including* a `*` or `>` token of a wildcard subscription, 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,23 +28,13 @@ def tokens_of(subject: str) -> tuple[str, ...]:
     return tuple(subject.split("."))
 
 
+_VALID_SUBJECT = re.compile(r"(?:[^.\t\n\f\r ]+\.)*[^.\t\n\f\r ]+")
+_FWC_NOT_LAST = re.compile(r"(?:^|\.)>\.")
+
+
 def is_valid_subject(subject: str) -> bool:
     """The server's IsValidSubject: no empty token, nothing after `>`, no blanks in a token."""
-    if not subject:
-        return False
-    after_fwc = False
-    for t in subject.split("."):
-        if not t or after_fwc:
-            return False
-        if len(t) > 1:
-            if any(c in t for c in "\t\n\f\r "):
-                return False
-            continue
-        if t == FWC:
-            after_fwc = True
-        elif t in " \t\n\r\f":
-            return False
-    return True
+    return _VALID_SUBJECT.fullmatch(subject) is not None and (">." not in subject or not _FWC_NOT_LAST.search(subject))
 
 
 def has_wildcard(subject: str) -> bool:

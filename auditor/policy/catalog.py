@@ -59,6 +59,8 @@ def yaml_files(root: Path) -> list[Path]:
 
 @dataclass
 class Catalog:
+    """Every rule, policy pack and checklist known: the built-in ones and those of extra folders."""
+
     rules: dict[str, Rule] = field(default_factory=dict)
     packs: dict[str, PolicyPack] = field(default_factory=dict)
     checklists: dict[str, Checklist] = field(default_factory=dict)
@@ -157,6 +159,7 @@ class Catalog:
         return sha256_hex(canonical_json(body))
 
     def pack(self, ref: str) -> PolicyPack:
+        """The pack `ref` names: a known pack id, or a .yaml file."""
         if ref in self.packs:
             return self.packs[ref]
         path = Path(ref)

@@ -30,6 +30,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings
 
 from auditor.errors import ConfigError
+from auditor.policy.celast import Checked, decode_checked
 
 
 def _days(value: dt.timedelta) -> float:
@@ -179,22 +180,20 @@ class Expression:
     source: str
     program: Any
     mode: str
+    compiled: str = ""
+    """The text the compiler saw: `source` inside the wrapper that binds `params`."""
 
-    def references_params(self) -> set[str]:
-        """Names used as `params.NAME` or `params["NAME"]` (a static scan of the source)."""
-        return set(_PARAM_REF.findall(_strip_strings(self.source))) | set(
-            _PARAM_INDEX.findall(self.source)
-        )
+    @property
+    def offset(self) -> int:
+        """Where `source` starts in `compiled` (positions of the checked tree count from there)."""
+        return self.compiled.find(self.source) if self.compiled else 0
+
+    def checked(self) -> Checked:
+        """The checked syntax tree, with source positions."""
+        return decode_checked(self.program.serialize())
 
 
 _RULE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-_PARAM_REF = re.compile(r"(?<![\w.])params\s*\.\s*([A-Za-z_]\w*)")
-_PARAM_INDEX = re.compile(r"(?<![\w.])params\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
-_STRING = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
-
-
-def _strip_strings(source: str) -> str:
-    return _STRING.sub("''", source)
 
 
 def compile_expression(
@@ -228,7 +227,7 @@ def compile_expression(
                 line=line,
                 field=field,
             )
-    return Expression(source=source, program=program, mode=mode)
+    return Expression(source=source, program=program, mode=mode, compiled=wrapped)
 
 
 class EvaluationError(Exception):

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.cache import ValidDocuments
 
 from auditor.errors import ConfigError
-from auditor.loader.schema import validate_document
-from auditor.loader.yamlfile import Document
+from auditor.evidence.kinds import KINDS
+from auditor.loader.schema import known_valid, load_schema, validate_document
+from auditor.loader.yamlfile import Document, text_position
 from auditor.models import Severity
 from auditor.policy.cel import Expression, compile_expression
+from auditor.policy.celast import DecodeError
+from auditor.policy.contract import problems, roots
 from auditor.policy.template import Template, compile_template
 
 
@@ -94,19 +101,17 @@ def load_rule(doc: Document) -> Rule:
         else None
     )
     params = dict(raw.get("params") or {})
-    declared = set(params)
-    expressions = [e for e in (flt, condition, error_when) if e is not None]
-    expressions += [p for t in (message, resource, error_message) if t for p in t.parts if isinstance(p, Expression)]
-    for expr in expressions:
-        unknown = expr.references_params() - declared
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"uses params.{name}, which the rule does not declare under 'params'",
-                file=file,
-                line=doc.line_of(("condition",)),
-                field="params",
-            )
+    kind = applies["kind"]
+    reads: list[Read] = [
+        Read(key, expr, 0, m)
+        for key, expr, m in ((("applies_to", "filter"), flt, "each"), (("condition",), condition, mode),
+                             (("error_when",), error_when, mode))
+        if expr is not None
+    ]
+    for name, template in (("message", message), ("resource", resource), ("error_message", error_message)):
+        if template is not None:
+            reads += [Read((name,), expr, offset, mode) for expr, offset in template.expressions()]
+    _check_contract(doc, kind, params, reads)
     references = {k: tuple(v) for k, v in raw["references"].items()}
     return Rule(
         id=rid,
@@ -118,7 +123,7 @@ def load_rule(doc: Document) -> Rule:
         remediation=raw["remediation"].strip(),
         references=references,
         tags=tuple(raw.get("tags", ())),
-        kind=applies["kind"],
+        kind=kind,
         mode=mode,
         filter=flt,
         condition=condition,
@@ -132,6 +137,80 @@ def load_rule(doc: Document) -> Rule:
         error_message=error_message,
         definition=raw,
     )
+
+
+@dataclass(frozen=True)
+class Read:
+    """An expression of a rule that reads evidence: where it is and how it is evaluated."""
+
+    key: tuple[str, ...]
+    """The rule's field holding it."""
+    expr: Expression
+    offset: int
+    """Where the expression starts in that field's text (a message placeholder's position)."""
+    mode: str
+
+
+_CONTRACTS: dict[tuple[tuple[str, int], ...], ValidDocuments] = {}
+
+
+def _contract_cache() -> ValidDocuments:
+    """Rules that passed the contract check before, while the evidence types are unchanged (the
+    published schemas are generated from them; a kind without one is keyed by its type)."""
+    token = tuple(sorted((kind, id(cls)) for kind, cls in KINDS.items()))
+    found = _CONTRACTS.get(token)
+    if found is None:
+        key: list[Any] = []
+        for kind in sorted(KINDS):
+            try:
+                key.append(load_schema(f"evidence/{kind}"))
+            except FileNotFoundError:
+                key.append(f"{kind}: {KINDS[kind].__module__}.{KINDS[kind].__qualname__} (no published schema)")
+        found = _CONTRACTS[token] = known_valid("rule-contract", key)
+    return found
+
+
+def _check_contract(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read]) -> None:
+    """Raise a located ConfigError for an unknown kind, or the first field an expression reads
+    that the kind's type does not have (or a param the rule does not declare)."""
+    known = _contract_cache() if kind in KINDS else None
+    if known is not None and doc.value in known:
+        return
+    if kind not in KINDS:
+        near = difflib.get_close_matches(kind, list(KINDS), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(near)}?" if near else "`auditor schema` lists the kinds"
+        message = f"unknown evidence kind '{kind}' ({hint})"
+        if near:
+            first = _first_unknown_field(doc, near[0], params, reads)
+            if first is not None:
+                message += f"; read as {near[0]}, line {first.line}" + (f":{first.column}" if first.column else "") + f" field '{first.field}': {first.message}"
+        raise doc.error(message, ("applies_to", "kind"))
+    first = _first_unknown_field(doc, kind, params, reads)
+    if first is not None:
+        raise first
+    if known is not None:
+        known.add(doc.value)
+
+
+def _first_unknown_field(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read]) -> ConfigError | None:
+    for read in reads:
+        try:
+            checked = read.expr.checked()
+        except DecodeError as exc:  # pragma: no cover - only if the CEL runtime changes its encoding
+            return ConfigError(f"cannot check the expression against the evidence contract: {exc}",
+                               file=doc.file, line=doc.line_of(read.key), field=".".join(read.key))
+        found = problems(checked, read.expr.compiled, roots(kind, read.mode, params))
+        if found:
+            at = read.offset + found[0].offset - read.expr.offset
+            line, column = text_position(doc.file, doc.line_of(read.key), _value_at(doc.value, read.key), at)
+            return ConfigError(found[0].message, file=doc.file, line=line, column=column, field=".".join(read.key))
+    return None
+
+
+def _value_at(value: Any, key: tuple[str, ...]) -> str:
+    for part in key:
+        value = value[part]
+    return str(value)
 
 
 def check_param_types(rule: Rule, overrides: Mapping[str, Any], doc: Document, path: tuple[Any, ...]) -> None:

@@ -16,6 +16,12 @@ from auditor.policy.cel import EvaluationError, Expression, compile_expression, 
 class Template:
     source: str
     parts: tuple[str | Expression, ...]
+    offsets: tuple[int, ...] = ()
+    """Where each part starts in `source` (for an expression part: its text inside the braces)."""
+
+    def expressions(self) -> list[tuple[Expression, int]]:
+        """Each placeholder's compiled expression and where its text starts in `source`."""
+        return [(p, o) for p, o in zip(self.parts, self.offsets, strict=True) if isinstance(p, Expression)]
 
     def render(self, activation: Any) -> str:
         out = []
@@ -47,7 +53,13 @@ def _show(value: Any) -> str:
 
 def split_template(source: str) -> list[tuple[bool, str]]:
     """[(is_expression, text)], or ValueError naming the problem."""
-    parts: list[tuple[bool, str]] = []
+    return [(is_expr, text) for is_expr, text, _ in _split(source)]
+
+
+def _split(source: str) -> list[tuple[bool, str, int]]:
+    """[(is_expression, text, offset in source)]."""
+    parts: list[tuple[bool, str, int]] = []
+    start = 0
     buf: list[str] = []
     i = 0
     while i < len(source):
@@ -77,21 +89,23 @@ def split_template(source: str) -> list[tuple[bool, str]]:
                 j += 1
             if depth:
                 raise ValueError(f"unclosed '{{' at character {i + 1}")
-            expr = source[i + 1 : j - 1].strip()
+            inner = source[i + 1 : j - 1]
+            expr = inner.strip()
             if not expr:
                 raise ValueError(f"empty placeholder '{{}}' at character {i + 1}")
             if buf:
-                parts.append((False, "".join(buf)))
+                parts.append((False, "".join(buf), start))
                 buf = []
-            parts.append((True, expr))
+            parts.append((True, expr, i + 1 + len(inner) - len(inner.lstrip())))
             i = j
+            start = i
         elif ch == "}":
             raise ValueError(f"unmatched '}}' at character {i + 1} (write '}}}}' for a brace)")
         else:
             buf.append(ch)
             i += 1
     if buf:
-        parts.append((False, "".join(buf)))
+        parts.append((False, "".join(buf), start))
     return parts
 
 
@@ -99,11 +113,11 @@ def compile_template(
     source: str, *, mode: str, file: str, line: int | None, field: str, rule_id: str
 ) -> Template:
     try:
-        pieces = split_template(source)
+        pieces = _split(source)
     except ValueError as exc:
         raise ConfigError(f"bad message template: {exc}", file=file, line=line, field=field) from None
     parts: list[str | Expression] = []
-    for is_expr, text in pieces:
+    for is_expr, text, _ in pieces:
         if is_expr:
             parts.append(
                 compile_expression(
@@ -112,4 +126,4 @@ def compile_template(
             )
         else:
             parts.append(text)
-    return Template(source=source, parts=tuple(parts))
+    return Template(source=source, parts=tuple(parts), offsets=tuple(offset for _, _, offset in pieces))

@@ -1,12 +1,17 @@
-"""Renderers, by format name, imported lazily."""
+"""Renderers, by format name (the registry is import-free; a renderer's module is imported
+when it is used). The seam itself is :mod:`auditor.render.interface`."""
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING
 
-from auditor.render.interface import Renderer, RenderOptions
+from auditor.errors import ConfigError
+from pki.registry import Registry
 
-REGISTRY: dict[str, str] = {
+if TYPE_CHECKING:
+    from auditor.render.interface import Renderer, RenderOptions
+
+FORMATS: Registry[Renderer] = Registry("output format", "auditor.render.interface:Renderer", {
     "text": "auditor.render.text:TextRenderer",
     "json": "auditor.render.json:JsonRenderer",
     "html": "auditor.render.html:HtmlRenderer",
@@ -14,17 +19,13 @@ REGISTRY: dict[str, str] = {
     "md": "auditor.render.markdown:MarkdownRenderer",
     "sarif": "auditor.render.sarif:SarifRenderer",
     "junit": "auditor.render.junit:JunitRenderer",
-}
-
-
-def format_names() -> list[str]:
-    return list(REGISTRY)
+}, error=lambda unknown: ConfigError(str(unknown)))
+"""Every output format of a scan result, by the name `--format` takes."""
 
 
 def renderer(name: str, options: RenderOptions | None = None) -> Renderer:
-    module_name, _, cls_name = REGISTRY[name].partition(":")
-    cls: type[Renderer] = getattr(importlib.import_module(module_name), cls_name)
-    return cls(options)
+    """The renderer of format `name`, with `options`."""
+    return FORMATS.load(name)(options)
 
 
-__all__ = ["REGISTRY", "RenderOptions", "Renderer", "format_names", "renderer"]
+__all__ = ["FORMATS", "renderer"]

@@ -26,6 +26,10 @@ class ChromiumError(AuditorError):
     """Chromium is missing or could not print the report (exit 2)."""
 
 
+class ChromiumMissing(ChromiumError):
+    """No Chromium to print with."""
+
+
 def find_chromium() -> str:
     explicit = os.environ.get("AUDITOR_CHROMIUM")
     if explicit:
@@ -36,10 +40,9 @@ def find_chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise ChromiumError(
+    raise ChromiumMissing(
         "PDF reports need headless Chromium, which is not installed: install it "
-        "(Debian: apt-get install chromium) or set AUDITOR_CHROMIUM to its path; "
-        "or write --format html and print that from a browser"
+        "(Debian: apt-get install chromium) or set AUDITOR_CHROMIUM to its path"
     )
 
 

@@ -11,7 +11,7 @@ import functools
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 from auditor.render.interface import Renderer
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def environment() -> jinja2.Environment:
 class HtmlRenderer(Renderer):
     name = "html"
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         from auditor.render.sections import ITEM_STATUS_TEXT, STATUS_COLOR, build_view
 
         view = build_view(result, self.options)

@@ -1,4 +1,7 @@
-"""The renderer seam: a renderer turns a ScanResult into text; the CLI decides where it goes."""
+"""The renderer seam: a renderer turns a RedactedResult into text; the CLI decides where it goes.
+
+Renderers accept a RedactedResult only (auditor.redact.redact_result made it): nothing can
+print a result that has not been redacted."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 
 if TYPE_CHECKING:
     from auditor.signoff.model import SignoffCheck
@@ -14,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RenderOptions:
+    """How to render: colour, verbosity, and what a report shows beside the result."""
+
     color: bool = False
     verbose: bool = False
     """Also list passing findings (text) — structured formats always hold everything."""
@@ -24,6 +29,8 @@ class RenderOptions:
 
 
 class Renderer(abc.ABC):
+    """One output format."""
+
     name: str
     binary: bool = False
     """True for formats written as bytes (PDF); render_bytes is then used."""
@@ -32,13 +39,13 @@ class Renderer(abc.ABC):
         self.options = options or RenderOptions()
 
     @abc.abstractmethod
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         """The whole document, even when there are no findings."""
 
-    def render_bytes(self, result: ScanResult) -> bytes:
+    def render_bytes(self, result: RedactedResult) -> bytes:
+        """The whole document as bytes (what binary formats implement)."""
         return self.render(result).encode()
 
-    def document(self, result: ScanResult) -> str | bytes:
-        """The whole document with every secret-looking value redacted: what the CLI writes."""
-        safe = result.scrubbed()
-        return self.render_bytes(safe) if self.binary else self.render(safe)
+    def document(self, result: RedactedResult) -> str | bytes:
+        """The whole document, as text or (binary formats) bytes: what the CLI writes."""
+        return self.render_bytes(result) if self.binary else self.render(result)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 from typing import Any
 
-from auditor.models import Finding, ScanResult
+from auditor.models import Finding, RedactedResult
 from auditor.render.interface import Renderer
 
 _ONE_PER_LINE = ("findings", "collection_errors")
@@ -47,7 +47,7 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
 class JsonRenderer(Renderer):
     name = "json"
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         """Indented, with one finding per line: json's indenting encoder is pure Python and
         takes seconds for tens of thousands of findings, its compact one is C."""
         parts = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from auditor.models import Finding, ScanResult, Status
+from auditor.models import Finding, RedactedResult, Status
 from auditor.render.interface import Renderer
 
 # Characters XML 1.0 cannot hold at all, even escaped.
@@ -34,7 +34,7 @@ def _details(f: Finding) -> str:
 class JunitRenderer(Renderer):
     name = "junit"
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         target = str(result.target.get("name", ""))
         root = ET.Element("testsuites", {"name": xml_text(f"auditor {target}")})
         totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.models import ScanResult, Status
+from auditor.models import RedactedResult, Status
 from auditor.render.interface import Renderer
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
@@ -25,7 +25,7 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
 class MarkdownRenderer(Renderer):
     name = "md"
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         from auditor.render.sections import build_view
 
         v = build_view(result, self.options)

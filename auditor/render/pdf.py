@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 from auditor.render.html import HtmlRenderer
 from auditor.render.interface import Renderer
 
@@ -11,11 +11,11 @@ class PdfRenderer(Renderer):
     name = "pdf"
     binary = True
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         """The HTML that is printed (the PDF itself comes from render_bytes)."""
         return HtmlRenderer(self.options).render(result)
 
-    def render_bytes(self, result: ScanResult) -> bytes:
+    def render_bytes(self, result: RedactedResult) -> bytes:
         from auditor.render.chromium import html_to_pdf
 
         return html_to_pdf(self.render(result))

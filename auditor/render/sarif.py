@@ -14,8 +14,8 @@ from typing import Any
 
 from auditor.models import (
     Finding,
+    RedactedResult,
     RuleInfo,
-    ScanResult,
     Severity,
     Status,
     canonical_json,
@@ -67,7 +67,7 @@ def file_location(resource: str) -> tuple[str, str] | None:
     return ("file://" + uri if path.startswith("/") else uri), fragment
 
 
-def _rules(result: ScanResult) -> list[RuleInfo]:
+def _rules(result: RedactedResult) -> list[RuleInfo]:
     known = {r.id: r for r in result.rules}
     for f in result.findings:  # older documents: describe rules from their findings
         if f.rule_id not in known:
@@ -78,7 +78,7 @@ def _rules(result: ScanResult) -> list[RuleInfo]:
 class SarifRenderer(Renderer):
     name = "sarif"
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         rules = _rules(result)
         index = {r.id: i for i, r in enumerate(rules)}
         checklist_of: dict[str, list[str]] = {}
@@ -135,7 +135,7 @@ class SarifRenderer(Renderer):
         return out
 
     @staticmethod
-    def _invocation(result: ScanResult) -> dict[str, Any]:
+    def _invocation(result: RedactedResult) -> dict[str, Any]:
         notes = [
             {
                 "level": "error" if r.required else "warning",

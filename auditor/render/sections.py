@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from auditor.models import ChecklistItem, Finding, ScanResult, Severity, Status, Waiver
+from auditor.models import ChecklistItem, Finding, RedactedResult, Severity, Status, Waiver
 from auditor.render.interface import RenderOptions
 from auditor.render.text import verdict
 from auditor.signoff.model import ROLES, SignoffCheck
@@ -153,7 +153,7 @@ class SignoffRow:
 
 @dataclass(frozen=True)
 class ReportView:
-    result: ScanResult
+    result: RedactedResult
     ready: bool
     why: str
     failures: tuple[Ref, ...]
@@ -184,7 +184,7 @@ def _days_left(expires: str, evaluated_at: str) -> int | None:
     return (day - when).days
 
 
-def build_view(result: ScanResult, options: RenderOptions | None = None) -> ReportView:
+def build_view(result: RedactedResult, options: RenderOptions | None = None) -> ReportView:
     opts = options or RenderOptions()
     refs = tuple(Ref(f"f-{i + 1}", f) for i, f in enumerate(result.findings))
     ready, why = verdict(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from auditor.models import Finding, ScanResult, Severity, Status
+from auditor.models import Finding, RedactedResult, Severity, Status
 from auditor.render.interface import Renderer
 
 _COLORS = {
@@ -29,7 +29,7 @@ _COLUMNS = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status
 _HEAD = ("pass", "fail", "error", "n/e", "waived")
 
 
-def verdict(result: ScanResult) -> tuple[bool, str]:
+def verdict(result: RedactedResult) -> tuple[bool, str]:
     """(ready, why): ready when nothing fails at or above the threshold and evidence is whole."""
     failures = result.failures()
     reasons = []
@@ -49,7 +49,7 @@ class TextRenderer(Renderer):
     def _c(self, color: str, text: str) -> str:
         return f"{_COLORS[color]}{text}{_RESET}" if self.options.color else text
 
-    def render(self, result: ScanResult) -> str:
+    def render(self, result: RedactedResult) -> str:
         out: list[str] = []
         target = result.target
         env = f" ({target.get('environment')})" if target.get("environment") else ""

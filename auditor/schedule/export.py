@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, WouldOverwrite
 from auditor.fsutil import atomic_write
 from auditor.schedule import Schedule
 
@@ -66,8 +66,7 @@ class Written:
 
 def scan_command(schedule: Schedule, opts: ExportOptions, *, inventory: str | None) -> list[str]:
     args = ["scan", *schedule.scan_args()]
-    if inventory:
-        args += ["--inventory", inventory]
+    args += ["--inventory", inventory] if inventory else ["--demo"]
     if schedule.kind == "tag":
         args += ["--timeout", f"{int(opts.timeout)}s"]
     return args
@@ -238,7 +237,7 @@ def k8s_name(schedule: Schedule) -> str:
 
 def cronjob(schedule: Schedule, opts: ExportOptions) -> dict[str, Any]:
     if not opts.image:
-        raise ConfigError("a Kubernetes CronJob needs the auditor image: give --image NAME@sha256:DIGEST")
+        raise ConfigError("a Kubernetes CronJob needs the auditor image (NAME@sha256:DIGEST)")
     labels = {
         "app.kubernetes.io/name": "auditor",
         "app.kubernetes.io/component": "scheduled-scan",
@@ -370,7 +369,7 @@ def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = Fals
         elif force:
             action = "overwritten"
         else:
-            raise ConfigError("exists with other content; not overwritten (use --force to replace it)", file=path)
+            raise WouldOverwrite("exists with other content; not overwritten", file=path)
         plan.append((path, data, action))
     try:
         folder.mkdir(parents=True, exist_ok=True)

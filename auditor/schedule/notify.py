@@ -2,8 +2,10 @@
 
 An event names the target, the two scans compared and each new failure at or above the
 threshold: rule, title, severity, resource and message. Messages are the ones reports print,
-built from evidence that collectors have already redacted; no evidence data, no URL with
-credentials and no secret travels in an event. Two notifiers: NATS (subject
+built from evidence that collectors have already redacted, and only from a redacted result
+(auditor.models.RedactedResult); no evidence data, no URL with credentials and no secret
+travels in an event. User-info in a notifier's URL is taken out before the URL is used or
+shown (auditor.urls) and sent apart: NATS user/password or token, HTTP basic auth. Two notifiers: NATS (subject
 `audit.findings.<target>`, through nats-py) and a webhook (an HTTP POST of the JSON, signed
 with HMAC-SHA256 when AUDITOR_WEBHOOK_SECRET is set).
 """
@@ -25,8 +27,8 @@ from urllib.parse import urlsplit
 
 from auditor.errors import AuditorError, ConfigError
 from auditor.history.diff import ScanDiff
-from auditor.history.postgres import safe_url
 from auditor.models import Severity
+from auditor.urls import split_url
 
 SUBJECT_PREFIX = "audit.findings"
 WEBHOOK_SECRET_ENV = "AUDITOR_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
@@ -85,11 +87,13 @@ class NatsNotifier(Notifier):
     name = "nats"
 
     def __init__(self, url: str, *, creds: Path | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
+        url, self._login = split_url(url)
         if not url.startswith(("nats://", "tls://", "ws://", "wss://")):
-            raise ConfigError(f"'{safe_url(url)}' is not a NATS URL (nats://host:4222)", field="--nats")
+            raise ConfigError(f"'{url}' is not a NATS URL (nats://host:4222)")
         if creds is not None and not creds.is_file():
-            raise ConfigError("no such credentials file", file=creds, field="--nats-creds")
+            raise ConfigError("no such credentials file", file=creds)
         self.url = url
+        """Without user-info: fit to show."""
         self.creds = creds
         self.timeout = timeout
 
@@ -105,6 +109,10 @@ class NatsNotifier(Notifier):
         }
         if self.creds is not None:
             options["user_credentials"] = str(self.creds)
+        if self._login is not None and self._login.password is not None:
+            options["user"], options["password"] = self._login.username, self._login.password
+        elif self._login is not None:
+            options["token"] = self._login.username  # nats://TOKEN@host, as the server's clients read it
 
         async def quiet(_exc: Exception) -> None:  # errors are raised to us; nats-py would also log them
             return None
@@ -123,8 +131,7 @@ class NatsNotifier(Notifier):
             asyncio.run(asyncio.wait_for(self._publish(subject, payload), self.timeout * 2))
         except Exception as exc:
             raise NotifyError(
-                f"cannot publish on {subject} at {safe_url(self.url)}: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]}".replace(self.url, safe_url(self.url))
+                f"cannot publish on {subject} at {self.url}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             ) from None
 
 
@@ -132,21 +139,25 @@ class WebhookNotifier(Notifier):
     name = "webhook"
 
     def __init__(self, url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        url, self._login = split_url(url)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"'{safe_url(url)}' is not an http(s) URL", field="--webhook")
+            raise ConfigError(f"'{url}' is not an http(s) URL")
         self.url = url
+        """Without user-info: fit to show (but for its query, which may hold a token)."""
         self.timeout = timeout
 
     def send(self, event: Mapping[str, Any]) -> None:
         body = json.dumps(event, sort_keys=True).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "auditor serve"}
+        if self._login is not None:
+            headers["Authorization"] = self._login.basic_auth()
         secret = os.environ.get(WEBHOOK_SECRET_ENV)
         if secret:
             mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Auditor-Signature"] = f"sha256={mac}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
-        where = safe_url(self.url).split("?")[0]
+        where = self.url.split("?")[0]
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 response.read(65536)

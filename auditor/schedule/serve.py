@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from auditor._scan import EvaluateOptions
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode
 from auditor.fleet import TargetRun, run_isolated
@@ -29,7 +30,6 @@ from auditor.history import Store
 from auditor.history.diff import diff_results
 from auditor.inventory.model import Target
 from auditor.models import Severity
-from auditor.scan import EvaluateOptions
 from auditor.schedule import Schedule
 from auditor.schedule.notify import Notifier, notify_all, regression_event
 
@@ -171,7 +171,7 @@ class Server:
 
     def _record(self, target: Target, run: TargetRun) -> None:
         assert run.result is not None
-        result = run.result.scrubbed()  # as stored: the comparison and the event use it too
+        result = run.result  # redacted when it was made: stored, compared and sent as it is
         previous = None
         scan_id = None
         for attempt in range(STORE_ATTEMPTS):

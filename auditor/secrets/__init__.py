@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from auditor.secrets.config import ScanConfig, load_scan_config
-from auditor.secrets.custom import load_rules_file
-from auditor.secrets.detectors import builtin_detectors
-from auditor.secrets.engines import ScanRequest
-from auditor.secrets.scanner import Scanner
-from auditor.secrets.suppress import Suppressions, load_baseline
+from auditor.errors import ConfigError
+from pki.registry import Registry
+
+if TYPE_CHECKING:
+    from auditor.secrets.engines import Engine, ScanRequest
+
+ENGINES: Registry[Engine] = Registry("engine", "auditor.secrets.engines:Engine", {
+    "auditor": "auditor.secrets.engines:AuditorEngine",
+    "trufflehog3": "auditor.secrets.engines:Trufflehog3Engine",
+}, error=lambda unknown: ConfigError(str(unknown)))
+"""Every scanning engine, by the name `--engine` takes (the first is the default)."""
 
 
 def prepare(
@@ -27,7 +33,16 @@ def prepare(
     exclude: Sequence[str] = (),
     git: bool = False,
     jobs: int = 0,
+    git_cache: bool = True,
 ) -> ScanRequest:
+    """The request for scanning `paths` with the given configuration, baselines and rules."""
+    from auditor.secrets.config import ScanConfig, load_scan_config
+    from auditor.secrets.custom import load_rules_file
+    from auditor.secrets.detectors import builtin_detectors
+    from auditor.secrets.engines import ScanRequest
+    from auditor.secrets.scanner import Scanner
+    from auditor.secrets.suppress import Suppressions, load_baseline
+
     cfg = load_scan_config(config) if config is not None else ScanConfig()
     custom = list(cfg.rules)
     for path in rules:
@@ -35,13 +50,16 @@ def prepare(
     loaded = [load_baseline(p) for p in baselines]
     if cfg.baseline is not None:
         loaded.append(cfg.baseline)
-    scanner = Scanner((*builtin_detectors(), *custom))
+    suppress = Suppressions(cfg.allow, tuple(loaded))
+    scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=cfg.max_file_bytes,
+                      legacy_fingerprints=suppress.legacy)
     return ScanRequest(
         paths=tuple(paths),
         base=base,
         git=git,
         scanner=scanner,
-        suppress=Suppressions(cfg.allow, tuple(loaded)),
+        suppress=suppress,
         exclude=(*cfg.exclude, *exclude),
         jobs=jobs,
+        git_cache=git_cache,
     )

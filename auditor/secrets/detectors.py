@@ -34,6 +34,13 @@ class Hit:
     secret: bytes
     confidence: str = "high"
     details: Mapping[str, Any] = field(default_factory=dict)
+    span: tuple[int, int] | None = None
+    """The whole structure the secret sits in (a .creds block around its seed), if larger."""
+
+    @property
+    def cover(self) -> tuple[int, int]:
+        """The span that hides smaller hits inside it (see `Scanner.hits`)."""
+        return self.span or (self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Detector:
     """If set, the full match is tried only at one place: from the anchor's end (just after the
     `=` or `:` of an assignment) back over the operator, blanks and a quote, then over the run
     of these bytes (the whole key of `db_password = ...`)."""
+    key_filter: Callable[[bytes], bool] | None = None
+    """With `walk_back`: whether the key found is worth the full expression (cheap, cached)."""
 
 
 def _text(b: bytes) -> str:
@@ -81,12 +90,49 @@ def _simple(check: Callable[[str], Mapping[str, Any] | None], group: str = "secr
     return confirm
 
 
+# Values vendors publish in their documentation and SDKs: reported as examples, never as leaks.
+VENDOR_EXAMPLES = frozenset({
+    # AWS documentation (docs.aws.amazon.com, "example" access key pair)
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    # Firebase SDK example keys (github.com/firebase/firebase-android-sdk), as listed in gitleaks'
+    # gcp-api-key allowlist (gitleaks/gitleaks cmd/generate/config/rules/gcp.go, MIT)
+    "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+    "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+    "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0", "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+    "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c", "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+    "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY", "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+    "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ", "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+    "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+    "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+})
+_EXAMPLE_SHAPE = re.compile(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder|"
+                            r"abc123|abcdefg|hijklmn|klmnopq|qrstuvw|0123456789|9876543210")
+
+
+def example_reason(token: str, following: bytes = b"") -> str:
+    """Why a token of a known format is an example rather than a leak; empty if it is not one."""
+    if token in VENDOR_EXAMPLES:
+        return "published by the vendor as an example"
+    if _EXAMPLE_SHAPE.search(token) or following[:1] in (b"#", b"*") or following[:2].lower() == b"xx":
+        return "a placeholder in the token's format"
+    return ""
+
+
+def _example_hit(det: Detector, m: re.Match[bytes], group: str, reason: str) -> Hit:
+    return Hit(det.id, "example", m.start(group), m.end(group), m.group(group), "low",
+               {"example_of": det.category, "reason": reason})
+
+
 def _format_only(min_entropy: float = 3.0) -> Confirm:
-    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not."""
+    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not.
+    Vendor-published examples and placeholders in the format are reported as examples."""
 
     def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
         secret = m.group("secret")
         body = _text(secret)
+        reason = example_reason(body, m.string[m.end("secret"):m.end("secret") + 2])
+        if reason:
+            return _example_hit(det, m, "secret", reason)
         if structure.shannon_entropy(body) < min_entropy or _placeholder(body):
             return None
         return Hit(det.id, det.category, m.start("secret"), m.end("secret"), secret, "high", {})
@@ -125,8 +171,10 @@ def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
         details["jwt"] = bool(jf)
         if jf:
             details.update({"nats_type": jf["nats_type"], "expired": jf["expired"]})
-    start = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
-    return Hit(det.id, det.category, start, m.end(), m.group("seed"), "high", details)
+    block = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
+    # the finding points at the seed itself; the block hides the seed's and the JWT's own hits
+    return Hit(det.id, det.category, m.start("seed"), m.end("seed"), m.group("seed"), "high", details,
+               span=(block, m.end()))
 
 
 def _jwt(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -151,23 +199,49 @@ def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 _CREDENTIAL_NAMES = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
 )
+_TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
+"""A type between a name and its `=` (Go `var token string = ...`, Kotlin `val token: String = ...`)."""
+_OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
+"""Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
-    rb"(?i)" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24}[\"']?[ \t]*(=|:|:=|=>)"
+    rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"']?(?:[ \t]*:?[ \t]*(?:[Ss]tring|str))?"
+    rb"[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)"
 )
+"""Anchors are prefilters: they may match more than the full expression, and use unbounded
+repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
 _ASSIGNMENT = re.compile(
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
-    rb"(?P<kq>[\"']?)[ \t]*(?P<op>:=|=>|=|:)[ \t]*"
-    rb"(?:(?P<q>\"|'|'')(?P<qv>[^\"'\r\n]{0,512}?)(?P=q)|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
+    rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
+    rb"(?:(?P<esc>\\?)(?P<q>\"|'|'')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)|`(?P<bt>[^`\r\n]{0,512}?)`"
+    rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
+    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
     re.IGNORECASE,
 )
+XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
+_XML = re.compile(
+    rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
+)
+CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
+_CALL = re.compile(
+    rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
+    rb"[ \t]*[,)]"
+)
+"""A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
+`os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
 _PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
-_NOT_SECRET_KEY = re.compile(
-    r"(?i)(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
+_KEY_NAME_ENDINGS = (
+    r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
     r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
     r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
-    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix)$"
+    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix|"
+    r"public_?token|csrf[_-]?token|jsonwebtoken)"
 )
+_NOT_SECRET_KEY = re.compile(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
+                     + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
+"""Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
+anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
 _PLACEHOLDER = re.compile(
     r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
@@ -175,7 +249,28 @@ _PLACEHOLDER = re.compile(
     r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
     r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
 )
-_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$)")
+_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
+                     r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
+_RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
+                       "dummy", "fake", "sample", "example", "changeme", "placeholder", "credential", "credentials"})
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_WORD_DIGITS = re.compile(r"([A-Za-z]+)[_-]?[0-9]{0,3}")
+_PROSE_WORD = re.compile(r"(?i)\b(?:password|passphrase|secret|token)\b")
+
+
+def _restates_the_name(key: str, value: str) -> bool:
+    """A label or an obvious test literal: `challengePassword: "challengePassword"`, `password_1 = 'password1'`,
+    `token = "test123"`: the value is the key's name again, or a credential word with a few digits."""
+    norm_value = _NOT_ALNUM.sub("", value.lower())
+    if norm_value and norm_value == _NOT_ALNUM.sub("", key.lower()):
+        return True
+    m = _WORD_DIGITS.fullmatch(value)
+    if m and m.group(1).lower() in _RESTATED:
+        return True
+    # prose naming the thing ("A challenge password", "your secret token here")
+    return (" " in value or "\t" in value) and bool(_PROSE_WORD.search(value))
 _REFERENCE = re.compile(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = re.compile(r"[()\[\]]")
 
@@ -187,7 +282,7 @@ def _placeholder(value: str) -> bool:
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v):
+    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v):
         return False, ""
     if v.isdigit() or re.fullmatch(r"[0-9.]+", v):
         return False, ""
@@ -212,34 +307,78 @@ def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[b
 @functools.lru_cache(maxsize=4096)
 def key_kind(leaf: str) -> str:
     """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
-    if _PASSWORD_KEY.search(leaf):
-        return "password"
-    return "" if _NOT_SECRET_KEY.search(leaf) else "secret"
+    if _NOT_SECRET_KEY.search(leaf):  # `password_file`, `token_url`, `secret_name`: about a secret, not one
+        return ""
+    return "password" if _PASSWORD_KEY.search(leaf) else "secret"
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_named(key: bytes) -> bool:
+    """Whether a dotted key's last part names a secret (`db.password` yes, `password_file` no)."""
+    return bool(key_kind(key.rsplit(b".", 1)[-1].decode("latin-1")))
 
 
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A literal assigned to a secret-named key (assignments, XML elements, call arguments)."""
     key = _text(m.group("key"))
-    leaf = key.rsplit(".", 1)[-1]
+    leaf = key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
     kind = key_kind(leaf)
     if not kind:
         return None
-    quoted = m.group("qv") is not None
-    if not quoted and ctx.code:
-        return None
-    raw = m.group("qv") if quoted else m.group("bare")
+    groups = m.re.groupindex
+    if m.group("qv") is not None:
+        group = "qv"
+    elif "bt" in groups and m.group("bt") is not None:
+        group = "bt"  # a backtick string (Go raw string, JS template, shell command substitution in code)
+    elif "bv" in groups and m.group("bv") is not None:
+        group = "bv"  # a YAML block scalar's first line: literal text
+    else:
+        group = "bare"
+        if ctx.code:
+            return None
+    raw = m.group(group)
     assert raw is not None
     value = _text(raw).rstrip()
-    if not quoted and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
+    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
         return None
     is_password = kind == "password"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None
-    group = "qv" if quoted else "bare"
     start = m.start(group)
     secret = raw.rstrip()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
     return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
+
+
+_SQL_CONTEXT = re.compile(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")
+
+
+def _sql_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password in an SQL statement, wherever the statement is written (a Nix string, a YAML
+    block, a heredoc, a .sql file): the statement must create or alter a user or role."""
+    data = m.string
+    stmt = max(data.rfind(b";", 0, m.start()), data.rfind(b"\n\n", 0, m.start()), m.start() - 300)
+    if not _SQL_CONTEXT.search(data, max(stmt, 0), m.start() + 1):
+        return None
+    value = _text(m.group("secret"))
+    ok, confidence = assigned_value_is_secret("password", value.replace("''", "'"), password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": "SQL PASSWORD"})
+
+
+def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password given to a command on its command line (`mysql -pX`, `--password=X`, `sshpass -p X`)."""
+    value = _text(m.group("secret"))
+    if value.startswith(("$", "%", "{", "<", "`")) or value in ("-", "stdin"):
+        return None
+    ok, confidence = assigned_value_is_secret("password", value, password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": _text(m.group("flag"))[-32:]})
 
 
 def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -259,9 +398,9 @@ KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
        before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
-       walk_back: frozenset[int] = frozenset()) -> Detector:
+       walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None) -> Detector:
     return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority,
-                    walk_back)
+                    walk_back, key_filter)
 
 
 _B32 = rb"[A-Z2-7]"
@@ -270,9 +409,9 @@ _B32 = rb"[A-Z2-7]"
 def builtin_detectors() -> tuple[Detector, ...]:
     return (
         _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
-           rb"S[ACNOPUX]" + _B32 + rb"{56}",
+           rb"S[ACNOPUX]" + _B32 + rb"{20}",
            rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
-           _simple(structure.nkey_seed), before=64, after=4),
+           _simple(structure.nkey_seed), before=64, after=40),
         _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
            rb"-----BEGIN USER NKEY SEED-----",
            rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
@@ -303,32 +442,40 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i:aws_?secret_?(?:access_?)?key)[\"']?[ \t]*[:=]>?[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
            _format_only(4.0), before=40, after=64),
         _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
-           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_)",
-           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9])",
+           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{30})",
+           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
            _format_only(3.0), before=48, after=64),
-        _d("gitlab-token", "cloud-token", "GitLab personal access token",
-           rb"glpat-[A-Za-z0-9_-]{20}",
-           rb"(?<![A-Za-z0-9_-])(?P<secret>glpat-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])", _format_only(3.0), before=32, after=64),
-        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-)",
-           rb"xox[baprs]-[0-9]{6,}-",
-           rb"(?P<secret>xox[baprs]-[0-9]{6,15}-[0-9A-Za-z-]{8,120})", _format_only(3.0), before=24, after=140),
-        _d("slack-webhook", "cloud-token", "Slack incoming webhook URL",
-           rb"hooks\.slack\.com/services/T[A-Z0-9]{6,}/",
-           rb"(?P<secret>hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32})",
-           _format_only(3.0), before=48, after=80),
-        _d("stripe-key", "cloud-token", "Stripe live secret or restricted key",
-           rb"[sr]k_live_[0-9a-zA-Z]{20}",
-           rb"(?P<secret>[sr]k_live_[0-9a-zA-Z]{20,120})(?![0-9a-zA-Z])", _format_only(3.0), before=32, after=128),
+        _d("gitlab-token", "cloud-token", "GitLab token (personal, pipeline trigger, runner, deploy, ... glpat-, glptt-, glrt-, GR1348941)",
+           rb"(gl(pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20}|GR1348941[A-Za-z0-9_-]{20})",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
+           rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80),
+        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
+           rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
+           rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
+           rb"|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{1,48}){0,4}"
+           rb"|xoxe-[0-9]-[0-9A-Za-z]{140,150}"
+           rb"|xox[bpeos]-(?:[0-9]{1,3}-)?(?=[0-9A-Za-z]{8,15}-)[0-9A-Za-z]*[0-9][0-9A-Za-z]*-[0-9A-Za-z]{6,34}"
+           rb"(?:-[0-9A-Za-z-]{6,140})?)"
+           rb"(?![0-9A-Za-z])",
+           _format_only(2.5), before=24, after=260),
+        _d("slack-webhook", "cloud-token", "Slack incoming webhook or workflow URL",
+           rb"hooks\.slack\.com/(services|workflows|triggers)/",
+           rb"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{30,80})(?![A-Za-z0-9+/])",
+           _format_only(3.0), before=48, after=100),
+        _d("stripe-key", "cloud-token", "Stripe secret or restricted key (live, test, prod)",
+           rb"[sr]k_(live|test|prod)_[0-9a-zA-Z]{10}",
+           rb"(?<![0-9a-zA-Z])(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
+           _format_only(3.0), before=32, after=260),
         _d("google-api-key", "cloud-token", "Google API key",
            rb"AIza[0-9A-Za-z_-]{35}",
            rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
         _d("openai-key", "cloud-token", "OpenAI API key",
-           rb"sk-[A-Za-z0-9_-]{0,80}T3BlbkFJ",
-           rb"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,160}T3BlbkFJ[A-Za-z0-9_-]{16,160})",
-           _format_only(3.0), before=200, after=180),
+           rb"T3BlbkFJ",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
+           _format_only(3.0), before=280, after=260),
         _d("anthropic-key", "cloud-token", "Anthropic API key",
-           rb"sk-ant-(api|admin)[0-9]{2}-",
-           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
+           rb"sk-ant-(api|admin)[0-9]{2,3}-",
+           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
         _d("npm-token", "cloud-token", "npm access token",
            rb"npm_[A-Za-z0-9]{36}",
            rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4),
@@ -336,8 +483,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"pypi-AgEIcHlwaS5vcmc",
            rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320),
         _d("sendgrid-key", "cloud-token", "SendGrid API key",
-           rb"SG\.[A-Za-z0-9_-]{22}\.",
-           rb"(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})", _format_only(3.0), before=28, after=48),
+           rb"SG\.[A-Za-z0-9_=-]{20}",
+           rb"(?<![A-Za-z0-9_=.-])(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
+           _format_only(3.0), before=28, after=60),
         _d("digitalocean-token", "cloud-token", "DigitalOcean token",
            rb"do[opr]_v1_[a-f0-9]{64}",
            rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4),
@@ -355,9 +503,24 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
            _url_credential, before=220, after=80),
-        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, code)",
-           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=540, priority=-5,
-           flags=re.IGNORECASE, walk_back=KEY_BYTES),
+        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
+           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=620, priority=-5,
+           flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named),
+        _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
+           XML_ANCHOR, _XML.pattern, _assignment, before=130, after=640, priority=-5),
+        _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
+           CALL_ANCHOR, _CALL.pattern, _assignment, before=130, after=560, priority=-5),
+        _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
+           rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
+           rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
+           _sql_password, before=60, after=300, priority=-4),
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., sshpass -p, redis-cli -a)",
+           rb"(?i)(--pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+           rb"(?P<flag>--pass(?:word|wd)?[= ]"
+           rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
+           rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
+           rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
+           _command_password, before=24, after=300, priority=-3, flags=re.IGNORECASE),
     )
 
 

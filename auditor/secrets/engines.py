@@ -31,7 +31,6 @@ from auditor.secrets.scanner import LOG_NAMES, Scanner
 from auditor.secrets.suppress import Suppressions, inline_ignored
 
 TRUFFLEHOG3_VERSION = "3.0.10"
-ENGINE_NAMES = ("auditor", "trufflehog3")
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ class ScanRequest:
     suppress: Suppressions = field(default_factory=Suppressions)
     exclude: tuple[str, ...] = ()
     jobs: int = 0
+    git_cache: bool = True
+    """Remember scanned git objects between runs (see `auditor.secrets.history`)."""
 
 
 class Engine(abc.ABC):
@@ -63,10 +64,10 @@ class AuditorEngine(Engine):
         if request.git:
             for path in request.paths:
                 if (path / ".git").exists():
-                    history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude)
+                    history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
+                                       cache=request.git_cache)
                     report.leaks.extend(history.leaks)
-                    report.stats.blobs_scanned += history.stats.blobs_scanned
-                    report.stats.suppressed += history.stats.suppressed
+                    report.stats.merge(history.stats)
         return report
 
 
@@ -187,11 +188,10 @@ class Trufflehog3Engine(Engine):
 
 
 def get_engine(name: str) -> Engine:
-    if name == "auditor":
-        return AuditorEngine()
-    if name == "trufflehog3":
-        return Trufflehog3Engine()
-    raise ConfigError(f"unknown engine '{name}' (one of {', '.join(ENGINE_NAMES)})")
+    """The engine registered as `name` (auditor.secrets.ENGINES); ConfigError if none is."""
+    from auditor.secrets import ENGINES
+
+    return ENGINES.load(name)()
 
 
 def secret_key(leak: Leak) -> tuple[str, int, str]:

@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.redact import fingerprint as _fingerprint
-from auditor.redact import redact
+from auditor.redact import legacy_fingerprint, redact
 
 
 def secret_fingerprint(rule: str, secret: bytes) -> str:
-    """Stable for the same secret under the same rule, wherever it is found (survives line moves)."""
+    """Stable for the same secret under the same rule, wherever it is found (survives line moves);
+    an HMAC under the installation's key (`auditor.redact`), so it cannot be reversed."""
     return _fingerprint(rule.encode() + b":" + secret)
+
+
+def legacy_secret_fingerprint(rule: str, secret: bytes) -> str:
+    """The fingerprint written before HMAC, to match old baselines and allowlists in memory."""
+    return legacy_fingerprint(rule.encode() + b":" + secret)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class Leak:
     """The file holds nothing but key material (and comments): a dedicated key or .creds file."""
     log: bool = False
     """The file is a log or a shell history."""
+    legacy: str = field(default="", repr=False, compare=False)
+    """The old-form fingerprint, computed only to match old baselines; never printed or stored."""
 
     @property
     def private(self) -> bool:
@@ -70,8 +78,14 @@ class Leak:
 
     @classmethod
     def from_secret(cls, rule: str, category: str, path: str, line: int, column: int, secret: bytes,
-                    **kw: Any) -> Leak:
-        return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret), **kw)
+                    *, legacy: bool = False, **kw: Any) -> Leak:
+        old = legacy_secret_fingerprint(rule, secret) if legacy else ""
+        return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
+                   legacy=old, **kw)
+
+
+SPECIAL = frozenset({"fifo", "socket", "device", "special"})
+"""What is not a file with content: never opened, listed."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,8 @@ class FileResult:
     leaks: tuple[Leak, ...] = ()
     size: int = 0
     skipped: str = ""
-    """Why the file was not scanned: binary, lock, generated, minified, vendored, ...; empty if scanned."""
+    """Why the file was not scanned: symlink, fifo, socket, device (never opened), too-large (over the
+    configured limit), allowlisted; empty if scanned."""
     error: str = ""
     suppressed: int = 0
 
@@ -94,12 +109,22 @@ class ScanStats:
     suppressed: int = 0
     blobs_scanned: int = 0
     blobs_reused: int = 0
+    not_scanned: list[str] = field(default_factory=list)
+    """Files with content that were not scanned (over the configured size limit)."""
+    special: list[str] = field(default_factory=list)
+    """FIFOs, sockets and devices: listed, never opened."""
+    commits_scanned: int = 0
+    tags_scanned: int = 0
 
     def add(self, result: FileResult) -> None:
         if result.error:
             self.unreadable.append(f"{result.path}: {result.error}")
         elif result.skipped:
             self.skipped[result.skipped] = self.skipped.get(result.skipped, 0) + 1
+            if result.skipped == "too-large":
+                self.not_scanned.append(f"{result.path}: {result.size} bytes, over the configured max_file_bytes")
+            elif result.skipped in SPECIAL:
+                self.special.append(f"{result.path} ({result.skipped})")
         else:
             self.files_scanned += 1
             self.bytes_scanned += result.size
@@ -114,4 +139,21 @@ class ScanStats:
             "suppressed": self.suppressed,
             "blobs_scanned": self.blobs_scanned,
             "blobs_reused": self.blobs_reused,
+            "not_scanned": sorted(self.not_scanned),
+            "special": sorted(self.special),
         }
+
+    def merge(self, other: ScanStats) -> None:
+        """Add another scan's figures (git history into the working tree's)."""
+        self.files_scanned += other.files_scanned
+        self.bytes_scanned += other.bytes_scanned
+        for why, n in other.skipped.items():
+            self.skipped[why] = self.skipped.get(why, 0) + n
+        self.unreadable.extend(other.unreadable)
+        self.suppressed += other.suppressed
+        self.blobs_scanned += other.blobs_scanned
+        self.blobs_reused += other.blobs_reused
+        self.not_scanned.extend(other.not_scanned)
+        self.special.extend(other.special)
+        self.commits_scanned += other.commits_scanned
+        self.tags_scanned += other.tags_scanned

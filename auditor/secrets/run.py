@@ -1,4 +1,4 @@
-"""Running a scan over folders, files and git history, in parallel when it is worth it."""
+"""Running a scan over folders and files, in parallel when it is worth it (git history: `history`)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ import concurrent.futures
 import fnmatch
 import multiprocessing
 import os
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from auditor.errors import ConfigError
 from auditor.secrets.model import FileResult, Leak, ScanStats
-from auditor.secrets.scanner import OVERLAP, WINDOW, Scanner, classify_content
+from auditor.secrets.scanner import Scanner, special_kind
 from auditor.secrets.suppress import Suppressions
 
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".tox"})
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 TASK_BYTES = 6 * 1024 * 1024
 
@@ -35,43 +32,67 @@ class ScanReport:
         return sorted(self.leaks, key=lambda x: (x.path, x.line, x.column, x.rule, x.commit))
 
 
-def _vendored(folder: Path, names: Sequence[str]) -> bool:
-    """A folder of someone else's code, recognised by what it holds: a virtualenv, Go's vendor/."""
-    return "pyvenv.cfg" in names or (folder.name == "vendor" and "modules.txt" in names)
+def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
+    """(path, display path, skip reason, size) for every entry under `root` (or `root` itself).
 
+    Nothing is skipped for its name or content, except what `exclude` names. A repository's
+    `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
+    (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
+    `device` for entries that are never opened (links are not followed), else empty. Display
+    paths are relative to `base` for paths under it. (Plain strings: pathlib costs more than
+    reading a small file.)
+    """
+    prefix = str(base).rstrip("/") + "/"
 
-def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[Path, str, str]]:
-    """(path, display path, skip reason) for every file under `root` (or `root` itself)."""
-    def display(p: Path) -> str:
-        try:
-            return str(p.relative_to(base))
-        except ValueError:
-            return str(p)
+    def display(p: str) -> str:
+        return p[len(prefix):] if p.startswith(prefix) else p
 
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
-    if not root.is_dir():
-        shown = display(root)
+    top = str(root)
+    try:
+        st = os.lstat(top)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=root) from None
+    kind = special_kind(st.st_mode)
+    if kind != "folder":
+        shown = display(top)
         if not excluded(shown):
-            yield root, shown, ""
+            yield top, shown, kind, st.st_size
         return
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        here = Path(folder)
-        if _vendored(here, dirs + files):
-            yield here, display(here), "vendored"
-            dirs[:] = []
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        join = "" if folder == "." else folder.rstrip("/") + "/"
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e.name, e) for e in it)
+        except OSError as exc:
+            yield folder, display(folder), f"error:{exc.strerror or exc}", 0
             continue
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not excluded(display(here / d)))
-        for name in sorted(files):
-            path = here / name
+        subfolders = []
+        for name, entry in entries:
+            path = join + name
             shown = display(path)
-            if excluded(shown):
+            if exclude and excluded(shown):
                 continue
-            if path.is_symlink():
-                yield path, shown, "symlink"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if name == ".git":
+                        config = path + "/config"
+                        cst = os.lstat(config) if os.path.lexists(config) else None
+                        if cst is not None and not excluded(display(config)):
+                            yield config, display(config), special_kind(cst.st_mode), cst.st_size
+                        continue
+                    subfolders.append(path)
+                    continue
+                est = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield path, shown, f"error:{exc.strerror or exc}", 0
                 continue
-            yield path, shown, ""
+            yield path, shown, special_kind(est.st_mode), est.st_size
+        stack.extend(reversed(subfolders))
 
 
 # ------------------------------------------------------------------ parallel workers
@@ -82,15 +103,15 @@ _WORKER: tuple[Scanner, Suppressions] | None = None
 def _work(batch: list[tuple[str, str]]) -> list[FileResult]:
     assert _WORKER is not None
     scanner, suppress = _WORKER
-    return [scanner.scan_file(Path(p), shown, suppress) for p, shown in batch]
+    return [scanner.scan_file(p, shown, suppress) for p, shown in batch]
 
 
-def _batches(files: list[tuple[Path, str, int]]) -> list[list[tuple[str, str]]]:
+def _batches(files: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
     out: list[list[tuple[str, str]]] = []
     current: list[tuple[str, str]] = []
     size = 0
     for path, shown, n in files:
-        current.append((str(path), shown))
+        current.append((path, shown))
         size += n
         if size >= TASK_BYTES or len(current) >= 512:
             out.append(current)
@@ -127,20 +148,21 @@ def scan_paths(
     jobs = jobs or default_jobs()
     scanner.prefilter  # noqa: B018 - compile once, before any worker is forked
     parallel = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
-    todo: list[tuple[Path, str, int]] = []
+    todo: list[tuple[str, str, int]] = []
     pending: list[concurrent.futures.Future[list[FileResult]]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0
     try:
         for root in paths:
-            for path, shown, skip in iter_files(root, base, exclude):
+            for path, shown, skip, size in iter_files(root, base, exclude):
+                if skip.startswith("error:"):
+                    report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
+                    continue
                 if skip:
                     report.add(FileResult(shown, skipped=skip))
                     continue
-                try:
-                    size = path.stat().st_size
-                except OSError as exc:
-                    report.add(FileResult(shown, error=f"cannot read: {exc.strerror or exc}"))
+                if scanner.max_file_bytes and size > scanner.max_file_bytes:
+                    report.add(FileResult(shown, size=size, skipped="too-large"))
                     continue
                 todo.append((path, shown, size))
                 total += size
@@ -168,142 +190,11 @@ def scan_paths(
     return report
 
 
-# ------------------------------------------------------------------ git history
+def scan_git(repo: Path, **kw: object) -> ScanReport:
+    """The history of `repo` (see `auditor.secrets.history.scan_history`)."""
+    from auditor.secrets.history import scan_history
+
+    return scan_history(repo, **kw)  # type: ignore[arg-type]
 
 
-class _Limited:
-    """Reads at most `remaining` bytes of a stream (one blob of `git cat-file --batch`)."""
-
-    def __init__(self, stream: IO[bytes], size: int) -> None:
-        self.stream, self.remaining = stream, size
-
-    def read(self, n: int) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        chunk = self.stream.read(min(n, self.remaining))
-        self.remaining -= len(chunk)
-        return chunk
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-
-def _git(repo: Path, *args: str, timeout: float = 600) -> str:
-    try:
-        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ConfigError("git is not installed; it is needed for --git") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
-    return proc.stdout.decode("utf-8", "replace")
-
-
-def history_blobs(repo: Path) -> dict[str, str]:
-    """Every blob reachable from any ref, once each, with the first path it was seen at."""
-    listing = _git(repo, "rev-list", "--objects", "--all")
-    candidates: dict[str, str] = {}
-    for line in listing.splitlines():
-        sha, _, path = line.partition(" ")
-        if path and sha not in candidates:
-            candidates[sha] = path
-    if not candidates:
-        return {}
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-        input="\n".join(candidates).encode() + b"\n", capture_output=True, timeout=600, check=False,
-    )
-    blobs = {}
-    for line in proc.stdout.decode().splitlines():
-        sha, _, kind = line.partition(" ")
-        if kind == "blob":
-            blobs[sha] = candidates[sha]
-    return blobs
-
-
-def scan_git(
-    repo: Path,
-    *,
-    scanner: Scanner | None = None,
-    suppress: Suppressions | None = None,
-    exclude: Sequence[str] = (),
-    seen: set[str] | None = None,
-) -> ScanReport:
-    """Scan every blob in the history of `repo` once, however many commits hold it.
-
-    `seen` carries blob ids across calls (e.g. a cache of what an earlier scan read), so
-    unchanged blobs are never read again. A finding names the oldest commit that holds its blob.
-    """
-    scanner = scanner or Scanner()
-    suppress = suppress or Suppressions()
-    report = ScanReport()
-    blobs = history_blobs(repo)
-    seen = seen if seen is not None else set()
-    todo = []
-    for sha, path in blobs.items():
-        if sha in seen:
-            report.stats.blobs_reused += 1
-            continue
-        if any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path):
-            continue
-        todo.append((sha, path))
-    if not todo:
-        return report
-    proc = subprocess.Popen(
-        ["git", "-C", str(repo), "cat-file", "--batch"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    results: list[tuple[str, FileResult]] = []
-    try:
-        for sha, path in todo:
-            proc.stdin.write(sha.encode() + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().split()
-            if len(header) < 3:
-                continue
-            size = int(header[2])
-            blob = _Limited(proc.stdout, size)
-            head = blob.read(min(size, WINDOW))
-            reason = classify_content(head, size)
-            if reason:
-                blob.drain()
-                result = FileResult(path, size=size, skipped=reason)
-            elif size <= WINDOW:
-                result = scanner.scan_blob(head, path)
-            else:
-                leaks = list(scanner._stream(blob, head, path, ""))
-                blob.drain()
-                result = FileResult(path, tuple(leaks), size)
-            proc.stdout.read(1)  # the newline after each blob
-            seen.add(sha)
-            report.stats.blobs_scanned += 1
-            results.append((sha, result))
-    finally:
-        proc.stdin.close()
-        proc.stdout.close()
-        proc.wait(timeout=60)
-    for sha, result in results:
-        if result.leaks:
-            commit = _introducing_commit(repo, sha)
-            kept, dropped = suppress.split([_with_commit(x, commit) for x in result.leaks])
-            result = FileResult(result.path, tuple(kept), result.size, result.skipped, result.error, dropped)
-        report.add(result)
-    return report
-
-
-def _introducing_commit(repo: Path, blob: str) -> str:
-    out = _git(repo, "log", "--all", "--reverse", "--format=%H", f"--find-object={blob}")
-    return out.split("\n", 1)[0].strip()
-
-
-def _with_commit(leak: Leak, commit: str) -> Leak:
-    from dataclasses import replace
-
-    return replace(leak, commit=commit)
-
-
-__all__ = ["OVERLAP", "ScanReport", "iter_files", "scan_git", "scan_paths"]
+__all__ = ["ScanReport", "iter_files", "scan_git", "scan_paths"]

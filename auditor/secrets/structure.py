@@ -163,14 +163,15 @@ def private_key(label: str, body: str) -> dict[str, Any] | None:
     if fmt == "pgp":
         return _pgp_private(text)
     headers, b64 = _pem_body(text)
+    if "Proc-Type" in headers and "ENCRYPTED" in headers.get("Proc-Type", "") and "DEK-Info" in headers:
+        # legacy encrypted PEM: the body is ciphertext, the headers are the structure
+        return {"format": fmt, "key_type": fmt if fmt != "pkcs8" else "unknown", "encrypted": True}
     try:
         der = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         return None
-    if fmt == "openssh":
+    if fmt == "openssh" or der.startswith(b"openssh-key-v1\x00"):  # an OpenSSH key under a PEM label
         return _openssh(der)
-    if "Proc-Type" in headers and "ENCRYPTED" in headers.get("Proc-Type", ""):
-        return {"format": fmt, "key_type": fmt if fmt != "pkcs8" else "unknown", "encrypted": True}
     if label == "ENCRYPTED PRIVATE KEY":
         return {"format": "pkcs8", "key_type": "unknown", "encrypted": True} if _is_der_sequence(der) else None
     return _der_private(der, fmt)

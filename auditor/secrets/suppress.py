@@ -7,7 +7,12 @@
   crosses folders), `rule` and `fingerprint`, each with a `reason`; all given fields must match.
 - Baseline: a JSON file of accepted findings (`auditor secrets scan --write-baseline`), matched
   on rule, file and fingerprint, so a secret that moves within its file stays accepted and the
-  same secret appearing in another file is reported.
+  same secret appearing in another file is reported. A baseline records the id of the
+  fingerprint key it was written under; one written under another key is refused.
+
+Fingerprints of the old form (`sha256:` + 12 hex digits, before HMAC) in baselines and
+allowlists keep matching: the scan then computes the old form of each finding in memory.
+`auditor secrets migrate-baseline` rewrites such a baseline with the new fingerprints.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.fsutil import read_user_file
+from auditor.redact import is_legacy_fingerprint, key_id
 from auditor.secrets.model import Leak
 
 BASELINE_FORMAT = "auditor-secrets-baseline"
+BASELINE_VERSION = 2
 _INLINE = re.compile(rb"(?:auditor:ignore(?P<next>-next-line)?(?:\[(?P<rules>[A-Za-z0-9_.,\s-]*)\])?|nosecret(?::[ \t]*(?P<th3>[A-Za-z0-9_.,-]+(?:,[ \t]*[A-Za-z0-9_.-]+)*))?)")
 
 
@@ -56,7 +63,7 @@ class AllowEntry:
     def matches(self, leak: Leak) -> bool:
         if self.rule and self.rule != leak.rule:
             return False
-        if self.fingerprint and self.fingerprint != leak.fingerprint:
+        if self.fingerprint and self.fingerprint not in (leak.fingerprint, leak.legacy):
             return False
         return not self.path or fnmatch.fnmatchcase(leak.path, self.path)
 
@@ -71,14 +78,21 @@ class Baseline:
     file: str = ""
 
     def accepts(self, leak: Leak) -> bool:
-        return (leak.rule, leak.path, leak.fingerprint) in self.keys
+        return (leak.rule, leak.path, leak.fingerprint) in self.keys or (
+            bool(leak.legacy) and (leak.rule, leak.path, leak.legacy) in self.keys)
+
+    @property
+    def legacy(self) -> bool:
+        """Some entries hold old-form fingerprints (see the module's docstring)."""
+        return any(is_legacy_fingerprint(f) for _, _, f in self.keys)
 
     @staticmethod
-    def document(leaks: Iterable[Leak]) -> dict[str, Any]:
-        accepted = sorted({(x.rule, x.path, x.fingerprint) for x in leaks})
+    def document(leaks: Iterable[Leak] = (), keys: Iterable[tuple[str, str, str]] = ()) -> dict[str, Any]:
+        accepted = sorted({(x.rule, x.path, x.fingerprint) for x in leaks} | set(keys))
         return {
             "format": BASELINE_FORMAT,
-            "version": 1,
+            "version": BASELINE_VERSION,
+            "fingerprint_key": key_id(),
             "accepted": [{"rule": r, "file": p, "fingerprint": f} for r, p, f in accepted],
         }
 
@@ -92,6 +106,13 @@ def load_baseline(path: Path) -> Baseline:
                           line=getattr(exc, "lineno", None)) from None
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise ConfigError(f"not an auditor secrets baseline (expected \"format\": \"{BASELINE_FORMAT}\")", file=path)
+    if data.get("version", 1) not in (1, BASELINE_VERSION):
+        raise ConfigError(f"baseline version {data.get('version')!r} is not known (1 or {BASELINE_VERSION})", file=path)
+    written_under = data.get("fingerprint_key")
+    if written_under is not None and written_under != key_id():
+        raise ConfigError(
+            f"the baseline's fingerprints were made under fingerprint key {written_under}, this installation's "
+            f"key is {key_id()}: install the fleet's key file (or set AUDITOR_FINGERPRINT_KEY_FILE)", file=path)
     keys = set()
     for i, item in enumerate(data.get("accepted") or []):
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("rule", "file", "fingerprint")):
@@ -133,6 +154,11 @@ class Suppressions:
 
     def accepts(self, leak: Leak) -> bool:
         return any(a.matches(leak) for a in self.allow) or any(b.accepts(leak) for b in self.baselines)
+
+    @property
+    def legacy(self) -> bool:
+        """Old-form fingerprints are to be matched: findings must carry theirs (in memory only)."""
+        return any(is_legacy_fingerprint(a.fingerprint) for a in self.allow) or any(b.legacy for b in self.baselines)
 
     def path_excluded(self, path: str) -> bool:
         return any(a.path_excluded(path) for a in self.allow)

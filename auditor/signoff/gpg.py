@@ -22,7 +22,7 @@ class GpgError(AuditorError):
     """GnuPG is missing or refused to sign (exit 2)."""
 
 
-def normalise_fingerprint(text: str, *, what: str = "--key") -> str:
+def normalise_fingerprint(text: str, *, what: str = "the signing key") -> str:
     """`0123 4567 ...` or `0x0123...` -> upper-case hex; a full v4 (40) or v5 (64) fingerprint."""
     fpr = "".join(text.split()).upper().removeprefix("0X")
     if not FINGERPRINT.match(fpr):

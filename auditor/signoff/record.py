@@ -23,6 +23,14 @@ from auditor.timeutil import rfc3339, utcnow
 MAX_COMMENT = 2000
 
 
+class AlreadySigned(ConfigError):
+    """The role has signed the document already (and replacing its sign-off was not asked for)."""
+
+    def __init__(self, message: str, *, file: str | Path, role: str) -> None:
+        super().__init__(message, file=file)
+        self.role = role
+
+
 def record_signoff(
     result_path: Path,
     *,
@@ -40,20 +48,17 @@ def record_signoff(
     role signed it: every sign-off of one document must be over the same bytes.
     """
     if role not in ROLES:
-        raise ConfigError(f"unknown role '{role}' (roles: {', '.join(ROLES)})", field="--role")
+        raise ConfigError(f"unknown role '{role}' (roles: {', '.join(ROLES)})", field="role")
     if decision not in DECISIONS:
-        raise ConfigError(f"unknown decision '{decision}' (decisions: {', '.join(DECISIONS)})", field="--decision")
+        raise ConfigError(f"unknown decision '{decision}' (decisions: {', '.join(DECISIONS)})", field="decision")
     if len(comment) > MAX_COMMENT:
-        raise ConfigError(f"the comment is {len(comment)} characters; at most {MAX_COMMENT}", field="--comment")
+        raise ConfigError(f"the comment is {len(comment)} characters; at most {MAX_COMMENT}", field="comment")
     fingerprint = normalise_fingerprint(key)
     loaded = read_result(result_path)
     folder = signoff_dir(result_path)
     files = SignoffFiles.of(folder, role)
     if files.statement.exists() and not replace:
-        raise ConfigError(
-            f"{role} has signed this document already ({files.statement}); pass --replace to sign again",
-            file=result_path,
-        )
+        raise AlreadySigned(f"{role} has signed this document already ({files.statement})", file=result_path, role=role)
     for other in recorded_roles(result_path):
         if other == role:
             continue

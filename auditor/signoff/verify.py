@@ -156,9 +156,9 @@ class Verification:
 
 def check_bundle(current: CurrentDocument, bundle_path: Path, catalog: Callable[[], Catalog]) -> list[str]:
     """Problems found re-evaluating the bundle at the result's time and comparing the findings."""
+    from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
     from auditor.models import ScanResult, Severity
-    from auditor.scan import EvaluateOptions, evaluate_bundle
     from auditor.timeutil import parse_time
 
     if current.document is None or current.problem:
@@ -183,7 +183,7 @@ def check_bundle(current: CurrentDocument, bundle_path: Path, catalog: Callable[
         again = evaluate_bundle(bundle, options, catalog=catalog())
     except AuditorError as exc:
         return [f"cannot re-evaluate the bundle: {exc.diagnostics()}"]
-    expected = again.scrubbed().to_dict()
+    expected = again.to_dict()
     changes = describe(expected, doc)
     if changes:
         return [f"the findings do not follow from the evidence bundle (re-evaluated, then compared): {changes}"]
@@ -212,9 +212,9 @@ def verify(
         if not found:
             notes.append(f"the findings follow from the evidence in {bundle} (re-evaluated at {current.document and current.document.get('evaluated_at')})")
     else:
-        notes.append("findings not compared with the evidence (give --bundle BUNDLE to do so)")
+        notes.append("findings not compared with the evidence (no bundle given)")
     if allowed is None and checks:
-        notes.append("signers not checked against an allowed-signers file (give --allowed-signers FILE)")
+        notes.append("signers not checked against an allowed-signers file (none given)")
     return Verification(current, checks, tuple(problems), tuple(notes))
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from auditor.sops.document import ENC, GoValue, Leaf, SopsDocument
 from auditor.sops.rules import Selectors
+from auditor.timeutil import go_time
 
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
 
@@ -56,20 +57,6 @@ def go_float(value: float) -> str:
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
     return format(decimal.Decimal(repr(value)).normalize(), "f")
-
-
-def go_time(value: dt.datetime) -> str:
-    """time.Time.MarshalText (RFC 3339 with nanoseconds, trailing zeros trimmed)."""
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
-    offset = value.utcoffset() or dt.timedelta(0)
-    if offset == dt.timedelta(0):
-        return text + "Z"
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def aad(path: Sequence[str]) -> bytes:

@@ -311,12 +311,19 @@ _SECTION = re.compile(r"^\s*\[([^\]]*)\]\s*$")
 
 
 def _parse_ini(name: str, text: str) -> SopsDocument:
-    """INI as go-ini reads it: a DEFAULT section first, `key = value`, `;`/`#` comment lines."""
+    """INI as go-ini reads it: a DEFAULT section first, `key = value`, `;`/`#` comment lines.
+
+    A value opening with `\"\"\"` or a backquote runs to the matching close, across lines:
+    sops 3.13.0 and 3.13.1 wrote metadata holding new lines (a PGP or age `enc`) that way.
+    """
     leaves: list[Leaf] = []
     flat: dict[str, str] = {}
     section = "DEFAULT"
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        number, line = index + 1, lines[index].strip()
+        index += 1
         if not line or line[0] in "#;":
             continue
         m = _SECTION.match(line)
@@ -326,12 +333,34 @@ def _parse_ini(name: str, text: str) -> SopsDocument:
         pos = min((p for p in (line.find("="), line.find(":")) if p >= 0), default=-1)
         if pos < 0:
             raise ConfigError("invalid INI line: no '=' or ':'", file=name, line=number)
-        key, value = line[:pos].strip(), _ini_value(line[pos + 1:].strip())
+        key, raw = line[:pos].strip(), line[pos + 1:].strip()
+        quote = next((q for q in ('"""', "`") if raw.startswith(q)), None)
+        if quote is not None:
+            value, index = _ini_multiline(name, number, raw[len(quote):], quote, lines, index)
+        else:
+            value = _ini_value(raw)
         if section == METADATA_KEY:
             flat[key] = value.replace("\\n", "\n")
         else:
             leaves.append(Leaf((section, key), value, number))
     return SopsDocument(name, "ini", tuple(leaves), unflatten(flat) if flat else None)
+
+
+def _ini_multiline(name: str, number: int, rest: str, quote: str, lines: list[str], index: int) -> tuple[str, int]:
+    """A value quoted with `quote` from `rest` on line `number`, perhaps over the next lines."""
+    end = rest.find(quote)
+    if end >= 0:
+        return rest[:end], index
+    parts = [rest]
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        end = line.find(quote)
+        if end >= 0:
+            parts.append(line[:end])
+            return "\n".join(parts), index
+        parts.append(line)
+    raise ConfigError(f"the {quote} value that starts here is never closed", file=name, line=number)
 
 
 def _ini_value(value: str) -> str:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pki import keys
-from pki.backends.interface import GeneratedKey, KeyBackend, SecretSource
+from pki.backends.interface import BackendSettings, GeneratedKey, KeyBackend, SecretSource
 from pki.errors import BackendError, KeyAccessError
 
 PBKDF2_ITERATIONS = 600_000
@@ -152,6 +152,10 @@ class FileBackend(KeyBackend):
     def __init__(self, ca_dir: Path, secrets: SecretSource) -> None:
         self.ca_dir = ca_dir
         self.secrets = secrets
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> FileBackend:
+        return cls(settings.ca_dir, settings.secrets)
 
     def _passphrase(self, what: str) -> str:
         return self.secrets("passphrase", what)

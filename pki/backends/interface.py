@@ -15,7 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, Self
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -45,10 +46,34 @@ class GeneratedKey:
     """Files the CA writes into its folder for this key: relative path -> (content, mode)."""
 
 
+@dataclass(frozen=True)
+class BackendSettings:
+    """What any backend may need to reach its store: the command line's options for a new key,
+    or what a key reference in ca.json says for an existing one. Each backend reads its own."""
+
+    ca_dir: Path
+    secrets: SecretSource
+    module: str = ""
+    """pkcs11: the PKCS#11 module's path."""
+    token: str = ""
+    """pkcs11: the token's label."""
+    serial: int | None = None
+    """yubikey: which YubiKey (None: the only one connected)."""
+    touch_policy: str = "always"
+    """yubikey: the touch policy of a new key."""
+    connect: Callable[[int | None], Any] | None = None
+    """yubikey: how to reach the device (a test seam; default: the real one)."""
+
+
 class KeyBackend(ABC):
     """Makes and opens CA keys in one kind of store."""
 
     name: str
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: BackendSettings) -> Self:
+        """This backend, set up from `settings` (BackendError when a setting it needs is missing)."""
 
     @abstractmethod
     def generate(self, key_type: str, label: str) -> GeneratedKey:

@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
-from pki.backends.interface import GeneratedKey, KeyBackend, SecretSource, hardware_key
+from pki.backends.interface import (
+    BackendSettings,
+    GeneratedKey,
+    KeyBackend,
+    SecretSource,
+    hardware_key,
+)
 from pki.errors import BackendError, KeyAccessError
 
 _CURVES = {"ecdsa-p256": "secp256r1", "ecdsa-p384": "secp384r1"}
@@ -37,6 +43,12 @@ class Pkcs11Backend(KeyBackend):
         self.token_label = token_label
         self.secrets = secrets
         self._session: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> Pkcs11Backend:
+        if not settings.module or not settings.token:
+            raise BackendError("a PKCS#11 key needs the module's path and the token's label")
+        return cls(settings.module, settings.token, settings.secrets)
 
     def _open_session(self) -> Any:
         if self._session is not None:

@@ -23,8 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 
 from pki import keys
 from pki.attestation import verify
-from pki.backends.interface import GeneratedKey, KeyBackend, SecretSource, hardware_key
-from pki.errors import BackendError, KeyAccessError
+from pki.backends.interface import (
+    BackendSettings,
+    GeneratedKey,
+    KeyBackend,
+    SecretSource,
+    hardware_key,
+)
+from pki.errors import BackendError, KeyAccessError, SeveralYubiKeys
 
 SLOT_NAME = "9c"
 MIN_PIN_ATTEMPTS = 2
@@ -51,7 +57,7 @@ def open_device(serial: int | None) -> Any:
         which = f" with serial {serial}" if serial is not None else ""
         raise BackendError(f"no YubiKey{which} is connected")
     if len(devices) > 1:
-        raise BackendError("several YubiKeys are connected; choose one with --yubikey-serial")
+        raise SeveralYubiKeys("several YubiKeys are connected")
     return devices[0][0].open_connection(SmartCardConnection)
 
 
@@ -83,6 +89,10 @@ class YubiKeyBackend(KeyBackend):
         self._session: Any = None
         self._connection: Any = None
         self._pin: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> YubiKeyBackend:
+        return cls(settings.secrets, serial=settings.serial, touch_policy=settings.touch_policy, connect=settings.connect)
 
     def _open(self) -> Any:
         if self._session is not None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor._scan import scan_target
 from auditor.demo import demo_inventory, demo_root
 from auditor.models import ScanResult, Status
-from auditor.scan import scan_target
 
 LEGACY = "etc/nats/certs/monitor-legacy.pem"
 LEAF = "etc/nats/certs/leaf-client-cert.pem"
@@ -18,6 +18,7 @@ EXPORTER_CONFIG = "k8s/nats-exporter.yaml#1 ConfigMap/cim-production/nats-export
 BACKUP = "k8s/jetstream-backup.yaml#0 CronJob/cim-production/jetstream-backup"
 NATS_CONF = "etc/nats/nats.conf"
 MONITOR_USER = "etc/nats/nats.conf user cim-monitor"
+SSHD_CONFIG = "etc/ssh/sshd_config"
 
 # (rule, resource) -> why it is planted
 PLANTED = {
@@ -75,6 +76,18 @@ PLANTED = {
     ("SOPS-010", "secrets/legacy.env"): "PGP wrapping 420 days old",
     ("YUBI-003", "yubikey:31234567/9d"): "the node token's 9d key (imported) has PIN policy never (recorded)",
     ("YUBI-005", "yubikey:19876543"): "the signing CA's YubiKey runs firmware 5.4.3, inside YSA-2024-03 (recorded)",
+    ("HOST-003", SSHD_CONFIG): "a Match block for the maintenance VPN turns password login back on",
+    ("HOST-010", SSHD_CONFIG): "PubkeyAcceptedAlgorithms +ssh-rsa for a legacy deploy tool (SHA-1 signatures)",
+    ("HOST-012", "home/cim/.ssh/authorized_keys#SHA256:qchibn7fVLYk14+/kPfRsNzZYZdClVVm/ud8yGuxD3I"): "an RSA-2048 operator key",
+    ("HOST-014", "var/lib/cim-agent/.ssh/authorized_keys#SHA256:NXp3hl/usurntFzHpiOv3Z5PsoWcVavEZZ9rl52bZBY"): "a CI deploy key on the cim-agent service account",
+    ("HOST-017", "tcp/0.0.0.0:8222"): "NATS monitoring listens on 0.0.0.0 and the firewall admits it; not in vars.host_ports",
+    ("HOST-017", "tcp/0.0.0.0:9100"): "a node exporter admitted by a rule added by hand",
+    ("HOST-020", "mandatory access control"): "the cim-agent AppArmor profile only complains",
+    ("HOST-021", "etc/os-release"): "NixOS 23.11, below the checklist's 24.05",
+    ("HOST-025", "cim-agent.service"): "cim-agent.service unsandboxed: systemd-analyze exposure 9.0 (recorded)",
+    ("HOST-026", "account cim-agent"): "the cim-agent service account has a login shell",
+    ("HOST-029", "var/lib/cim"): "CIM state on an unencrypted partition (/dev/vda3)",
+    ("HOST-030", "etc/nixos/configuration.nix networking.firewall.allowedTCPPorts"): "the running firewall admits 9100, which configuration.nix does not declare",
 }
 # planted in the demo's CA folder, whose serials are new at each materialisation: (rule, node, profile)
 PLANTED_IN_CA = {

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from auditor.engine import evaluate_rules
-from auditor.models import EvidenceRecord, Status
+from auditor.evidence.contract import Facts
+from auditor.evidence.kinds import KINDS
+from auditor.evidence.record import Evidence, Failure, Record
+from auditor.models import Status
 from auditor.policy.catalog import Catalog, ResolvedPolicy
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
@@ -35,12 +38,25 @@ def policy(tmp_path: Path, *rules: tuple[str, dict[str, Any]], waivers: str = ""
     return Catalog.load([folder], [packs], builtin=False).resolve(["p"])
 
 
-def rec(size: Any, resource: str = "r1", kind: str = "test.thing") -> EvidenceRecord:
-    return EvidenceRecord(kind=kind, source="s", resource=resource, collected_at="2026-11-23T00:00:00Z", data={"size": size})
+class Thing(Facts, frozen=True, kw_only=True):
+    """A kind that exists only in these tests."""
+
+    KIND: ClassVar[str] = "test.thing"
+
+    size: Any
 
 
-def err(resource: str = "bad", kind: str = "test.thing") -> EvidenceRecord:
-    return EvidenceRecord(kind=kind, source="s", resource=resource, collected_at="2026-11-23T00:00:00Z", error="permission denied")
+@pytest.fixture(autouse=True)
+def thing_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(KINDS, Thing.KIND, Thing)
+
+
+def rec(size: Any, resource: str = "r1") -> Record:
+    return Evidence(source="s", resource=resource, collected_at="2026-11-23T00:00:00Z", data=Thing(size=size))
+
+
+def err(resource: str = "bad", kind: str = "test.thing") -> Record:
+    return Failure(kind=kind, source="s", resource=resource, collected_at="2026-11-23T00:00:00Z", error="permission denied")
 
 
 def statuses(findings: Any) -> list[tuple[str, str, str]]:
@@ -58,7 +74,7 @@ def test_pass_fail_and_message(tmp_path: Path) -> None:
 
 def test_no_evidence_is_never_a_pass(tmp_path: Path) -> None:
     pol = policy(tmp_path, ("T-001", {}))
-    result = evaluate_rules(pol, [rec(20, kind="other.kind")], target=TARGET, now=NOW)
+    result = evaluate_rules(pol, [Failure(kind="other.kind", source="s", resource="r1", collected_at="2026-11-23T00:00:00Z", error="x")], target=TARGET, now=NOW)
     assert statuses(result.findings) == [("T-001", "node-1", "not-evaluated")]
     assert "no test.thing evidence" in result.findings[0].message
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor._scan import EvaluateOptions
 from auditor.exitcodes import ExitCode
 from auditor.fleet import FleetOptions, run_fleet, worst_exit_code
 from auditor.history.sqlite import SQLiteStore
 from auditor.inventory.load import load_inventory
-from auditor.scan import EvaluateOptions
 from tests.auditor.schedule.serving import demo_copy
 from tests.conftest import run_cli
 

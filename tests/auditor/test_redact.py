@@ -5,13 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.models import Finding, ScanResult, Severity, Status, Waiver
-from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
+from auditor.redact import (
+    _CANDIDATE_PATTERNS,
+    _SECRET_PATTERNS,
+    _candidate_re,
+    _has_candidate,
+    redact_result,
+    scrub,
+    scrub_tree,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,7 +35,7 @@ from auditor.redact import _SECRET_PATTERNS, _candidate_re, scrub, scrub_tree
 )
 def test_secrets_are_redacted(secret: str) -> None:
     out = scrub(f"found {secret} in the file")
-    assert secret not in out and "…(sha256:" in out
+    assert secret not in out and "…(hmac:" in out
 
 
 @pytest.mark.parametrize("text", ["no secret: CN=nats, token missing", "password: required", "CERT-004 etc/a.pem"])
@@ -45,7 +54,7 @@ def test_scrub_is_idempotent(text: str) -> None:
     once = scrub(text)
     assert scrub(once) == once
     if once != text:
-        assert "…(sha256:" in once
+        assert "…(hmac:" in once
 
 
 @pytest.mark.parametrize("index", range(len(_SECRET_PATTERNS)))
@@ -56,6 +65,13 @@ def test_every_secret_match_contains_a_candidate(index: int, data: st.DataObject
     pattern = re.compile(_SECRET_PATTERNS[index], re.DOTALL)
     text = data.draw(st.from_regex(pattern, fullmatch=True))
     assert _candidate_re().search(text), f"pattern {index} matched {text!r} with no candidate"
+
+
+@given(st.text(max_size=80) | st.from_regex("|".join(f"(?:{p})" for p in _CANDIDATE_PATTERNS)))
+def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
+    assert _has_candidate(text) == bool(_candidate_re().search(text))
+    padded = f"x {text} y"
+    assert _has_candidate(padded) == bool(_candidate_re().search(padded))
 
 
 def test_text_without_a_candidate_is_returned_as_it_is() -> None:
@@ -79,12 +95,12 @@ def _finding_with(value: str) -> Finding:
     )
 
 
-def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
+def test_a_redacted_result_has_no_secret_in_any_finding_field() -> None:
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(_finding_with(secret),))
-    clean = result.scrubbed()
-    assert clean.redacted and clean.scrubbed() is clean
+    clean = redact_result(result)
+    assert isinstance(clean, RedactedResult)
     assert secret in json.dumps(result.to_dict())
     assert secret not in json.dumps(clean.to_dict())
     # every field was scrubbed in its own place (a field added without scrubbing fails here)
@@ -100,6 +116,104 @@ def test_a_scrubbed_result_has_no_secret_in_any_finding_field() -> None:
     assert ref.startswith("ref: ") and values[0].startswith("references: ")
 
 
-def test_scrubbing_a_clean_finding_keeps_the_same_object() -> None:
+def test_redacting_a_clean_result_keeps_its_findings() -> None:
     finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
-    assert finding.scrubbed({}) is finding
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    assert redact_result(result).findings[0] is finding
+
+
+def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: an unsalted 48-bit SHA-256 prefix let a 6-character password be recovered."""
+    import hashlib
+    import hmac
+
+    from auditor.redact import KEY_ENV, fingerprint, key_id
+
+    key = tmp_path / "fleet.key"
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(key))
+    expected = hmac.new(bytes.fromhex("ab" * 32), b"pa55wd", hashlib.sha256).hexdigest()[:32]
+    assert fingerprint("pa55wd") == "hmac:" + expected  # 128 bits
+    assert hashlib.sha256(b"pa55wd").hexdigest()[:12] not in fingerprint("pa55wd")
+    first_id = key_id()
+    other = tmp_path / "other.key"
+    other.write_text("cd" * 32 + "\n")
+    other.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(other))
+    assert fingerprint("pa55wd") != "hmac:" + expected and key_id() != first_id
+
+
+def test_a_missing_key_is_created_private_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.redact import KEY_ENV, fingerprint
+
+    path = tmp_path / "conf" / "auditor" / "fingerprint.key"
+    monkeypatch.setenv(KEY_ENV, str(path))
+    once = fingerprint("x")
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text().strip()) == 64
+    assert fingerprint("x") == once and list(path.parent.iterdir()) == [path]
+
+
+def test_a_key_readable_by_others_or_not_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from auditor.errors import ConfigError
+    from auditor.redact import KEY_ENV, fingerprint
+
+    loose = tmp_path / "loose.key"
+    loose.write_text("ab" * 32 + "\n")
+    loose.chmod(0o644)
+    monkeypatch.setenv(KEY_ENV, str(loose))
+    with pytest.raises(ConfigError, match="readable by others"):
+        fingerprint("x")
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo, 0o600)
+    monkeypatch.setenv(KEY_ENV, str(fifo))
+    with pytest.raises(ConfigError, match="not a regular file"):
+        fingerprint("x")
+    short = tmp_path / "short.key"
+    short.write_text("abcd\n")
+    short.chmod(0o600)
+    monkeypatch.setenv(KEY_ENV, str(short))
+    with pytest.raises(ConfigError, match="not a fingerprint key"):
+        fingerprint("x")
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("pa55wd", ""), ("fifteen-chars!!", ""), ("sixteen-chars!!!", "sixt"),
+    ("SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU", "SUAM"),
+])
+def test_previews_show_at_most_four_characters_and_none_under_sixteen(value: str, shown: str) -> None:
+    from auditor.redact import redact
+
+    out = redact(value)
+    assert out.startswith(shown + "…(hmac:") and re.fullmatch(r".{0,4}…\(hmac:[0-9a-f]{32}\)", out)
+    assert redact(value, prefix=2).startswith(shown[:2] + "…(")
+
+
+def test_a_redacted_result_is_made_by_redact_result_only() -> None:
+    """Neither calling the class nor dataclasses.replace (which could swap raw findings into
+    a redacted result) makes one: only redact_result does."""
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    raw = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                     tool={}, bundle_digest="", findings=(_finding_with(secret),))
+    fields = {f.name: getattr(raw, f.name) for f in dataclasses.fields(ScanResult)}
+    with pytest.raises(TypeError, match="redact_result"):
+        RedactedResult(**fields)
+    clean = redact_result(raw)
+    with pytest.raises(TypeError, match="redact_result"):
+        dataclasses.replace(clean, findings=raw.findings)
+    assert clean.summary.by_status == raw.summary.by_status and clean.summary.total == 1
+
+
+def test_a_pass_message_that_is_its_title_is_redacted_with_it() -> None:
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    title = f"token {secret} is fine"
+    finding = Finding(rule_id="R-1", title=title, area="a", severity=Severity.LOW, status=Status.PASS,
+                      resource="r", message=title, evidence=("ev-0123456789abcdef", "not an id: token=hunter2xyz9"))
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    (clean,) = redact_result(result).findings
+    assert secret not in clean.title and secret not in clean.message and clean.message == clean.title
+    assert clean.evidence[0] == "ev-0123456789abcdef" and "hunter2xyz9" not in clean.evidence[1]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from auditor.errors import ConfigError
 from auditor.models import ScanResult
+from auditor.redact import redact_result
 from auditor.resultfile import parse_document, read_result
 from tests.auditor.cli.test_cli import assert_clean_error
 from tests.auditor.render.reports import demo_scan
@@ -22,7 +23,7 @@ def test_round_trip_keeps_checklist_and_rules(tmp_path: Path) -> None:
     loaded = read_result(scan.result_path)
     assert loaded.result.checklist is not None and loaded.result.checklist.id == "cim-security"
     assert {r.id for r in loaded.result.rules} == {f.rule_id for f in loaded.result.findings}
-    assert ScanResult.from_dict(loaded.result.to_dict()) == loaded.result
+    assert redact_result(ScanResult.from_dict(loaded.result.to_dict())) == loaded.result == scan.result
     assert loaded.document == json.loads(scan.result_path.read_text())
 
 

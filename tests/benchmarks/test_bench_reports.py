@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.render import format_names, renderer
+from auditor.render import FORMATS, renderer
 from auditor.signoff.record import record_signoff
 from auditor.signoff.verify import verify
 from tests.auditor.render.reports import demo_scan
@@ -28,9 +28,9 @@ def test_render_every_format(tmp_path: Path) -> None:
     findings = tuple(
         dataclasses.replace(f, resource=f"{f.resource}#{i}") for i in range(5000 // len(base) + 1) for f in base
     )[:5000]
-    big = dataclasses.replace(scan.result, findings=findings)
+    big = scan.result.changed(findings=findings)
     print()
-    for name in format_names():
+    for name in FORMATS.names():
         result = scan.result if name == "pdf" else big
         start = time.perf_counter()
         out = renderer(name).document(result)

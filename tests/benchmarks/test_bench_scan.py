@@ -13,13 +13,15 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import msgspec
 import pytest
 
+from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Evidence
 from auditor.policy.catalog import Catalog
-from auditor.scan import EvaluateOptions, evaluate_bundle
 from tests.certs import NOW, CertFactory
 
 pytestmark = pytest.mark.benchmark
@@ -42,8 +44,8 @@ def test_cli_start_and_demo_scan() -> None:
     print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms (target < 1000 ms)")
 
 
-def synthetic_records(n: int) -> list[EvidenceRecord]:
-    from auditor.collectors.certificates import KIND
+def synthetic_records(n: int) -> list[Evidence]:
+    from auditor.evidence.kinds.x509 import X509Certificate
     from pki.facts import certificate_facts
     from pki.verify import verify_chain
 
@@ -56,10 +58,11 @@ def synthetic_records(n: int) -> list[EvidenceRecord]:
         leaf = factory.issue(f"node-{i}.example.com", issuer=inter, key=key, dns=(f"node-{i}.example.com",),
                              days=rng.choice([30, 90, 365]))
         chain = verify_chain(leaf.cert, [root.cert], [inter.cert], at=NOW)
-        data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert),
+        data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert).to_dict(),
                 "chain": {"status": "valid" if chain.valid else "invalid", "error": chain.error,
                           "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False}}
-        out.append(EvidenceRecord(kind=KIND, source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z", data=data))
+        out.append(Evidence(source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z",
+                            data=msgspec.convert(data, X509Certificate)))
     return out
 
 
@@ -84,3 +87,22 @@ def test_bundles_per_second() -> None:
     print(f"\n1000 bundles x 200 certificates x {rules} rules: {elapsed:.1f} s, "
           f"{1000 / elapsed:.1f} bundles/s, {findings / elapsed:,.0f} findings/s")
     assert findings > 0
+
+
+def test_bundle_read_back(tmp_path: Path) -> None:
+    """Reading a bundle of 200 certificates back: JSON, envelope, digest, ids, every record's data
+    decoded into its kind's type."""
+    from auditor.evidence.bundle import read_bundle
+
+    bundle = Bundle.create({"name": "bench", "environment": "production", "policies": ["cim-production"]},
+                           "2026-11-23T00:00:00Z", synthetic_records(200))
+    path = tmp_path / "bundle.json"
+    bundle.write(path)
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        read = read_bundle(path)
+        times.append(time.perf_counter() - start)
+    assert read.digest == bundle.digest
+    print(f"\nread back a bundle of 200 certificates ({path.stat().st_size // 1024} KiB): "
+          f"median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms")

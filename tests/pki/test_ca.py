@@ -24,6 +24,14 @@ MakeCA = Callable[..., tuple[CA, KeyOpener]]
 NOW = dt.datetime.now(dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW as each test starts: the CA issues from the real clock (5 minutes back), so a NOW
+    taken when the module was collected, minutes earlier in a long run, predates its certificates."""
+    global NOW
+    NOW = dt.datetime.now(dt.UTC)
+
+
 def bc(cert: x509.Certificate) -> x509.BasicConstraints:
     return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
 

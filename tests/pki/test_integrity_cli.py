@@ -143,8 +143,10 @@ def test_out_of_range_numbers_are_one_line_errors(trial: Path, tmp_path: Path) -
     one_line_exit_2((*issue, "--days", "9999999"), "argument --days: 9999999 is out of range: from 1 to 36500")
     one_line_exit_2((*issue, "--days", "0"), "out of range")
     one_line_exit_2((*issue, "--days", "ten"), "is not a whole number")
-    one_line_exit_2((*issue, "--days", "36000"), "refused (lifetime): 36000 days is longer than profile 'nats-client' allows")
-    one_line_exit_2((*issue, "--days", "36000", "--allow-long-lifetime"), "refused (validity)")
+    one_line_exit_2((*issue, "--days", "36000"), "refused (lifetime): 36000 days is longer than profile 'nats-client' allows",
+                    "allow it explicitly (it is logged) (--allow-long-lifetime allows it)")
+    one_line_exit_2((*issue, "--days", "36000", "--allow-long-lifetime"), "refused (validity)",
+                    "or rotate the issuing CA (`auditor pki intermediate` makes a new issuing CA)")
     one_line_exit_2((*issue, "--key-type", "rsa-1024"), "argument --key-type: invalid choice")
     one_line_exit_2((*issue, "--lock-timeout", "nan"), "out of range")
     one_line_exit_2(("intermediate", "--dir", str(trial), "--name", "X", "--pathlen", "99", "--passphrase-env", "PKI_PASS"),
@@ -215,6 +217,10 @@ def test_un_revoking_or_deleting_rows_is_found_and_stops_the_ca(tmp_path: Path) 
     code, out, _ = pki("log", "verify", "--dir", str(folder))
     assert code == 1 and f"serial {serials[1]}: deleted from the inventory" in out
 
+    (folder / "inventory.sqlite").rename(tmp_path / "inventory.sqlite")
+    one_line_exit_2(("list", "--dir", str(folder)), "the CA inventory is missing",
+                    f"(rebuild it with `auditor pki log rebuild --dir {folder}`)")
+    (tmp_path / "inventory.sqlite").rename(folder / "inventory.sqlite")
     code, out, err = pki("log", "rebuild", "--dir", str(folder))
     assert code == 0 and "4 certificates" in out, err
     assert pki("log", "verify", "--dir", str(folder))[0] == 0

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pki.errors import LoadError
-from pki.facts import certificate_facts
+from pki.facts import KeyFacts, SanFacts, certificate_facts
 from pki.load import load_certificates
 from tests.certs import CertFactory
 
@@ -72,7 +72,7 @@ def test_mutated_der_parses_or_fails_cleanly(pos: int, value: int) -> None:
                 except LoadError as exc:
                     assert str(exc).startswith("malformed certificate")
                 else:
-                    assert isinstance(facts["subject"], str)
+                    assert isinstance(facts.subject, str)
     except LoadError:
         pass
 
@@ -81,23 +81,24 @@ def test_facts(certs: CertFactory) -> None:
     root, inter = certs.chain()
     leaf = certs.issue("node", issuer=inter, key="rsa2048", dns=("a.example.com",), ips=("10.0.0.1",), eku=("server",), days=90)
     f = certificate_facts(leaf.cert)
-    assert f["subject"] == "CN=node" and f["issuer"] == "CN=Test Intermediate CA"
-    assert f["key"]["type"] == "rsa" and f["key"]["size"] == 2048
-    assert f["signature"]["hash"] == "sha256"
-    assert f["san"] == {"dns": ["a.example.com"], "ip": ["10.0.0.1"], "email": [], "uri": []}
-    assert f["extended_key_usage"] == ["serverAuth"]
-    assert f["is_ca"] is False and f["self_signed"] is False
-    assert f["lifetime_days"] == 90
-    assert int(f["serial"], 16) == leaf.cert.serial_number
+    assert f.subject == "CN=node" and f.issuer == "CN=Test Intermediate CA"
+    assert f.key.type == "rsa" and f.key.size == 2048
+    assert f.signature.hash == "sha256"
+    assert f.san == SanFacts(dns=("a.example.com",), ip=("10.0.0.1",))
+    assert f.to_dict()["san"] == {"dns": ["a.example.com"], "ip": ["10.0.0.1"], "email": [], "uri": []}
+    assert f.extended_key_usage == ("serverAuth",)
+    assert f.is_ca is False and f.self_signed is False
+    assert f.lifetime_days == 90
+    assert int(f.serial, 16) == leaf.cert.serial_number
     r = certificate_facts(root.cert)
-    assert r["is_ca"] and r["path_length"] == 1 and r["self_signed"] and r["key"]["curve"] == "secp384r1"
-    assert "keyCertSign" in r["key_usage"]
+    assert r.is_ca and r.path_length == 1 and r.self_signed and r.key.curve == "secp384r1"
+    assert "keyCertSign" in r.key_usage
     i = certificate_facts(certs.issue("nc", issuer=root, ca=True, pathlen=0, permitted_dns=("example.com",)).cert)
-    assert i["name_constraints"]["permitted_dns"] == ["example.com"]
+    assert i.name_constraints is not None and i.name_constraints.permitted_dns == ("example.com",)
     e = certificate_facts(certs.issue("ed", key="ed25519", issuer=None).cert)
-    assert e["key"] == {"type": "ed25519", "size": 256, "curve": None, "spki_sha256": e["key"]["spki_sha256"]}
-    assert e["signature"]["hash"] is None
-    dt.datetime.fromisoformat(f["not_after"].replace("Z", "+00:00"))
+    assert e.key == KeyFacts("ed25519", 256, None, e.key.spki_sha256) and len(e.key.spki_sha256) == 64
+    assert e.signature.hash is None
+    dt.datetime.fromisoformat(f.not_after.replace("Z", "+00:00"))
 
 
 def test_legacy_sha1_self_signed_is_recognised() -> None:
@@ -107,4 +108,4 @@ def test_legacy_sha1_self_signed_is_recognised() -> None:
     (item,) = load_certificates(pem)
     assert item.certificate is not None
     f = certificate_facts(item.certificate)
-    assert f["signature"]["hash"] == "sha1" and f["self_signed"] is True and f["key"]["size"] == 1024
+    assert f.signature.hash == "sha1" and f.self_signed is True and f.key.size == 1024

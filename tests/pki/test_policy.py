@@ -61,7 +61,7 @@ def test_a_dns_only_intermediate_refuses_ip_sans_until_given_ranges(trial: tuple
     ca, opener = trial
     message = refused(ca, "name-constraints", lambda: ca.issue("n1", "nats-server", opener, tmp_path / "a",
                                                                dns=["n1.trial.example.com"], ips=["8.8.8.8"]))
-    assert "IP address 8.8.8.8" in message and "permits no IP names (give it --permitted-ip)" in message
+    assert "IP address 8.8.8.8" in message and message.endswith("permits no IP names")
     ranged, ranged_opener = make_ca("ranged", permitted_dns=("trial.example.com",), permitted_ip=("10.0.0.0/8",))
     ranged.issue("n1", "nats-server", ranged_opener, tmp_path / "b", dns=["n1.trial.example.com"], ips=["10.0.3.21"])
     message = refused(ranged, "name-constraints", lambda: ranged.issue(

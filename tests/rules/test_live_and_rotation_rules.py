@@ -15,8 +15,9 @@ import pytest
 
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
-from auditor.models import EvidenceRecord, Status
+from auditor.models import Status
 from auditor.policy.catalog import Catalog, ResolvedPolicy
+from tests.collecting import evidence
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "vars": {}}
@@ -36,7 +37,7 @@ def judge(rule_id: str, kind: str, data: dict[str, Any]) -> Status:
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
     assert only.rules, f"{rule_id} is not in cim-production"
-    record = EvidenceRecord(kind=kind, source="s", resource="r", collected_at="2026-11-23T12:00:00Z", data=data)
+    record = evidence(kind, data)
     (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
     assert finding.status in (Status.PASS, Status.FAIL), finding.message
     return finding.status
@@ -59,6 +60,10 @@ def cert(**over: Any) -> dict[str, Any]:
     return merge(data, over)
 
 
+FILE_ONLY = ("path", "index", "encoding", "chain", "lint")
+"""Fields of x509.certificate that the certificate facts other kinds embed do not have."""
+
+
 def ca(**over: Any) -> dict[str, Any]:
     return cert(**{
         "subject": "CN=I", "issuer": "CN=R", "is_ca": True, "path_length": 0, "key_usage": ["keyCertSign", "cRLSign"],
@@ -69,7 +74,7 @@ def ca(**over: Any) -> dict[str, Any]:
 
 
 def endpoint(**over: Any) -> dict[str, Any]:
-    leaf = {k: v for k, v in cert().items() if k not in ("path", "index", "encoding", "chain")}
+    leaf = {k: v for k, v in cert().items() if k not in FILE_ONLY}
     data: dict[str, Any] = {
         "host": "10.0.3.21", "port": 4222, "name": "n.example.com", "protocol": "nats", "role": "nats-client",
         "nats": {"info_before_tls": True, "handshake_first": False, "server_name": "n", "version": "2.15.1",
@@ -121,7 +126,7 @@ def role(**over: Any) -> dict[str, Any]:
 
 def vault_pki(**over: Any) -> dict[str, Any]:
     data = {
-        "mount": "pki", "ca": {k: v for k, v in ca().items() if k not in ("path", "index", "encoding", "chain")},
+        "mount": "pki", "ca": {k: v for k, v in ca().items() if k not in FILE_ONLY},
         "roles": [role()],
         "crl": {"disabled": False, "expiry": 259200, "auto_rebuild": True, "ocsp_disabled": False},
         "tidy": {"state": "Finished", "error": None, "time_finished": ago(1), "last_auto_tidy_finished": ago(1)},
@@ -156,7 +161,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def leaf_over(**o: Any) -> dict[str, Any]:
-    leaf = {k: v for k, v in cert(**o).items() if k not in ("path", "index", "encoding", "chain")}
+    leaf = {k: v for k, v in cert(**o).items() if k not in FILE_ONLY}
     return {"presented": [leaf]}
 
 
@@ -228,7 +233,6 @@ def test_every_new_rule_has_a_case() -> None:
 def test_unknown_audit_devices_are_an_error_not_a_pass() -> None:
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "VAULT-002"), waivers=())
-    record = EvidenceRecord(kind="vault.server", source="s", resource="r", collected_at="2026-11-23T12:00:00Z",
-                            data=vault_server(audit_devices=None, unreadable=["sys/audit: permission denied"]))
+    record = evidence("vault.server", vault_server(audit_devices=None, unreadable=["sys/audit: permission denied"]))
     (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
     assert finding.status is Status.ERROR

@@ -16,7 +16,8 @@ import pytest
 
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
-from auditor.models import EvidenceRecord, Status
+from auditor.models import Status
+from tests.collecting import evidence
 from tests.record_demo import DEFAULT_FOLDER
 from tests.rules.test_live_and_rotation_rules import NOW, ago, merge, production
 
@@ -30,8 +31,7 @@ def judge(rule_id: str, kind: str, items: list[dict[str, Any]], target: dict[str
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
     assert only.rules, f"{rule_id} is not in cim-production"
-    records = [EvidenceRecord(kind=kind, source="s", resource=f"r{i}", collected_at="2026-11-23T12:00:00Z", data=d)
-               for i, d in enumerate(items)]
+    records = [evidence(kind, d, resource=f"r{i}") for i, d in enumerate(items)]
     (finding,) = evaluate_rules(only, records, target=target, now=NOW).findings
     assert finding.status in (Status.PASS, Status.FAIL), finding.message
     return finding.status
@@ -129,7 +129,7 @@ def outcome(rule_id: str, kind: str, data: dict[str, Any]) -> tuple[Status, str]
     assert data_errors(kind, data) == [], data_errors(kind, data)[:2]
     policy = production()
     only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
-    record = EvidenceRecord(kind=kind, source="s", resource="r", collected_at="2026-11-23T12:00:00Z", data=data)
+    record = evidence(kind, data)
     (finding,) = evaluate_rules(only, [record], target=HIGH, now=NOW).findings
     return finding.status, finding.message
 

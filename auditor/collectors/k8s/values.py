@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditor.redact import redact
+from auditor.evidence.secret import conceal
 
 _REFERENCE = re.compile(r"^(\$\([A-Za-z_][A-Za-z0-9_.-]*\)|\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*)$")
 _PATH = re.compile(r"^/[^\s]*$")
@@ -82,6 +82,6 @@ def describe_value(value: str) -> dict[str, Any]:
     return {
         "value_kind": value_kind(value),
         "secret_like": secret_shape(value),
-        "redacted": redact(value) if value else None,
+        "redacted": conceal(value) if value else None,
         "length": len(value),
     }

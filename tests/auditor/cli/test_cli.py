@@ -85,7 +85,7 @@ def test_evaluate_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
     before = bundle.read_bytes()
-    run = run_cli("evaluate", str(bundle), "-o", str(bundle))
+    run = run_cli("evaluate", "--demo", str(bundle), "-o", str(bundle))
     assert_clean_error(run, "refusing to overwrite")
     assert bundle.read_bytes() == before
 
@@ -149,7 +149,7 @@ def test_missing_required_source_exits_3(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "args", "fragments"),
     [
-        ({}, ["scan", "--target", "nope"], ["unknown target 'nope'"]),
+        ({}, ["scan", "--demo", "--target", "nope"], ["unknown target 'nope'"]),
         ({"inv.yaml": "version: 1\ntargets: [\n"}, ["scan", "--target", "x", "--inventory", "inv.yaml"], ["inv.yaml:", "invalid YAML"]),
         ({"inv.yaml": "version: 2\ntargets: []\n"}, ["targets", "list", "--inventory", "inv.yaml"], ["inv.yaml:1", "version"]),
         (
@@ -162,8 +162,8 @@ def test_missing_required_source_exits_3(tmp_path: Path) -> None:
             ["targets", "list", "--inventory", "inv.yaml"],
             ["inv.yaml:", "pathz"],
         ),
-        ({}, ["scan", "--target", "cim-prod-001", "--policy", "nope"], ["unknown policy pack 'nope'"]),
-        ({}, ["scan", "--target", "cim-prod-001", "--at", "yesterday"], ["--at", "not a date"]),
+        ({}, ["scan", "--demo", "--target", "cim-prod-001", "--policy", "nope"], ["unknown policy pack 'nope'"]),
+        ({}, ["scan", "--demo", "--target", "cim-prod-001", "--at", "yesterday"], ["--at", "not a date"]),
         ({"b.json": "{\"format\": \"auditor-evidence-bundle\"}"}, ["evaluate", "b.json"], ["b.json", "required"]),
         ({"b.json": "\x00\x01 random"}, ["evaluate", "b.json"], ["b.json", "invalid JSON"]),
         ({}, ["evaluate", "missing.json"], ["missing.json", "not found"]),

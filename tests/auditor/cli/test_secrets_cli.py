@@ -17,8 +17,8 @@ def test_scan_reports_without_printing_secrets(tmp_path: Path) -> None:
     run = run_cli("secrets", "scan", ".", cwd=tmp_path)
     assert run.code == 1
     lines = run.out.splitlines()
-    assert lines[0].startswith(f"a.env:1:6: nkey-seed [high] {seed[:4]}…(sha256:")
-    assert lines[1].startswith("a.env:2:13: vault-token [high] hvs.…(sha256:")
+    assert lines[0].startswith(f"a.env:1:6: nkey-seed [high] {seed[:4]}…(hmac:")
+    assert lines[1].startswith("a.env:2:13: vault-token [high] hvs.…(hmac:")
     assert "2 finding(s) in 2 files" in run.out
     assert seed not in run.out + run.err and token not in run.out + run.err
     js = run_cli("secrets", "scan", ".", "--format", "json", cwd=tmp_path)
@@ -50,3 +50,62 @@ def test_detectors_list() -> None:
     run = run_cli("secrets", "detectors", "--format", "json")
     ids = {d["id"] for d in json.loads(run.out)}
     assert {"nkey-seed", "nats-creds", "private-key", "age-identity", "vault-token", "sops-plaintext"} <= ids
+
+
+def test_old_baselines_keep_working_and_are_migrated(tmp_path: Path) -> None:
+    """Issue 14: fingerprints became HMACs; a baseline of the old form still matches, and
+    `migrate-baseline` rewrites it."""
+    import hashlib
+
+    secret = "Hunter2-Hunter2"
+    (tmp_path / "a.yaml").write_text(f"password: {secret}\n")
+    old_fpr = "sha256:" + hashlib.sha256(b"password:" + secret.encode()).hexdigest()[:12]
+    old = {"format": "auditor-secrets-baseline", "version": 1,
+           "accepted": [{"rule": "password", "file": "a.yaml", "fingerprint": old_fpr},
+                        {"rule": "password", "file": "gone.yaml", "fingerprint": "sha256:0123456789ab"}]}
+    (tmp_path / "base.json").write_text(json.dumps(old))
+    run = run_cli("secrets", "scan", ".", "--baseline", "base.json", "--exclude", "base.json", cwd=tmp_path)
+    assert run.code == 0 and "1 accepted" in run.out and "migrate-baseline" in run.err
+    mig = run_cli("secrets", "migrate-baseline", "base.json", ".", cwd=tmp_path)
+    assert mig.code == 0 and "1 fingerprint(s) migrated, 1 old-form" in mig.out, mig.err
+    doc = json.loads((tmp_path / "base.json").read_text())
+    assert doc["version"] == 2 and len(doc["fingerprint_key"]) == 16
+    fingerprints = sorted(e["fingerprint"] for e in doc["accepted"])
+    assert fingerprints[0].startswith("hmac:") and fingerprints[1] == "sha256:0123456789ab"
+    again = run_cli("secrets", "scan", "a.yaml", "--baseline", "base.json", cwd=tmp_path)
+    assert again.code == 0 and "1 accepted" in again.out
+    # a baseline written under another installation's key is refused, naming both key ids
+    other = tmp_path / "other.key"
+    other.write_text("ff" * 32 + "\n")
+    other.chmod(0o600)
+    refused = run_cli("secrets", "scan", "a.yaml", "--baseline", "base.json", cwd=tmp_path,
+                      env={"AUDITOR_FINGERPRINT_KEY_FILE": str(other)})
+    assert refused.code == 2 and "fingerprint key" in refused.err and "Traceback" not in refused.err
+
+
+def test_fifo_and_unscanned_files_are_listed(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "big.txt").write_text("x" * 2000)
+    (tmp_path / "scan.yaml").write_text("version: 1\nmax_file_bytes: 1000\n")
+    run = run_cli("secrets", "scan", ".", "--config", "scan.yaml", cwd=tmp_path)
+    assert run.code == 0
+    assert "  never opened: pipe (fifo)" in run.out and "  not scanned: big.txt: 2000 bytes" in run.out
+
+
+def test_key_command_names_the_file_not_the_key() -> None:
+    import os
+
+    run = run_cli("secrets", "key")
+    path = os.environ["AUDITOR_FINGERPRINT_KEY_FILE"]
+    assert run.code == 0 and run.out.splitlines()[0] == path
+    assert Path(path).read_text().strip() not in run.out
+
+
+def test_vendor_examples_are_reported_as_examples_not_leaks(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n")
+    run = run_cli("secrets", "scan", ".", cwd=tmp_path)
+    assert run.code == 0, run.out
+    assert "README.md:1:21: aws-access-key [example]" in run.out and "0 finding(s)" in run.out
+    assert "1 vendor example(s)" in run.out

@@ -14,14 +14,15 @@ from cryptography.x509.oid import NameOID
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from tests.certs import CertFactory, write
+from tests.collecting import plain_of
 
 NOW = dt.datetime.now(dt.UTC)
 
 
-def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) -> list[Record]:
     source = SourceSpec("certificates", "certs", True, {"paths": paths, **options})
     target = Target(
         name="t", environment="test", policies=("p",), sources=(source,), root=root,
@@ -29,12 +30,12 @@ def collect(root: Path, paths: list[str], anchors: list[str], **options: Any) ->
     )
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], r.resource
     return records
 
 
-def by_resource(records: list[EvidenceRecord]) -> dict[str, EvidenceRecord]:
+def by_resource(records: list[Record]) -> dict[str, Record]:
     return {r.resource: r for r in records}
 
 
@@ -48,12 +49,12 @@ def test_folder_of_bundles_with_chain(certs: CertFactory, tmp_path: Path) -> Non
     write(tmp_path / "certs/key.pem", leaf.key_pem())  # a .pem holding only a key: skipped
     records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
     assert set(records) == {"certs/node.pem", "certs/chain.pem#0", "certs/chain.pem#1"}
-    node = records["certs/node.pem"].data
+    node = plain_of(records["certs/node.pem"])
     assert node is not None
     assert node["chain"]["status"] == "valid"
     assert node["chain"]["path"] == ["CN=node", "CN=Test Intermediate CA", "CN=Test Root CA"]
-    anchor = records["certs/chain.pem#1"].data
-    assert anchor is not None and anchor["chain"]["is_anchor"] is True
+    anchor = plain_of(records["certs/chain.pem#1"])
+    assert anchor["chain"]["is_anchor"] is True
 
 
 def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) -> None:
@@ -61,18 +62,18 @@ def test_missing_anchor_and_foreign_chain(certs: CertFactory, tmp_path: Path) ->
     leaf = certs.issue("node", issuer=inter)
     write(tmp_path / "node.pem", leaf.pem())
     (rec,) = collect(tmp_path, ["node.pem"], [])
-    assert rec.data is not None and rec.data["chain"]["status"] == "no-anchors"
+    assert isinstance(rec, Evidence) and rec.plain["chain"]["status"] == "no-anchors"
     other_root, _ = certs.chain()
     write(tmp_path / "other.pem", other_root.pem())
     (rec,) = collect(tmp_path, ["node.pem"], ["other.pem"])
-    assert rec.data is not None and rec.data["chain"]["status"] == "invalid"
+    assert isinstance(rec, Evidence) and rec.plain["chain"]["status"] == "invalid"
 
 
 def test_der_file(certs: CertFactory, tmp_path: Path) -> None:
     root, _ = certs.chain()
     write(tmp_path / "root.der", root.der())
     (rec,) = collect(tmp_path, ["root.der"], ["root.der"])
-    assert rec.data is not None and rec.data["encoding"] == "der" and rec.data["chain"]["status"] == "valid"
+    assert isinstance(rec, Evidence) and rec.plain["encoding"] == "der" and rec.plain["chain"]["status"] == "valid"
 
 
 def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path) -> None:
@@ -82,14 +83,14 @@ def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path
     write(tmp_path / "ok.pem", root.pem())
     (tmp_path / "empty").mkdir()
     records = collect(tmp_path, ["random.pem", "trunc.pem", "missing.pem", "empty", "ok.pem"], ["nope.pem"])
-    errors = {r.resource: r.error for r in records if r.is_error}
+    errors = {r.resource: r.error for r in records if isinstance(r, Failure)}
     assert "no such file" in (errors["trust anchor nope.pem"] or "")
     assert "neither PEM nor" in (errors["random.pem"] or "")
     assert "truncated" in (errors["trunc.pem"] or "")
     assert "no such file" in (errors["missing.pem"] or "")
     assert "no certificate files" in (errors["empty"] or "")
-    assert [r.resource for r in records if not r.is_error] == ["ok.pem"]
-    assert all(r.required for r in records if r.is_error)
+    assert [r.resource for r in records if not isinstance(r, Failure)] == ["ok.pem"]
+    assert all(r.required for r in records if isinstance(r, Failure))
 
 
 def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +100,7 @@ def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     write(tmp_path / "big.pem", b"x" * 5000)
     monkeypatch.setattr("auditor.collectors.certificates.read_bounded", lambda p: files.read_bounded(p, 1000))
     (rec,) = collect(tmp_path, ["big.pem"], [])
-    assert rec.is_error and "limit" in (rec.error or "")
+    assert isinstance(rec, Failure) and "limit" in (rec.error or "")
 
 
 def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +113,7 @@ def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr("auditor.collectors.certificates.read_bounded", denied)
     (rec,) = collect(tmp_path, ["locked.pem"], [])
-    assert rec.is_error and "permission denied" in (rec.error or "")
+    assert isinstance(rec, Failure) and "permission denied" in (rec.error or "")
 
 
 def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +124,7 @@ def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(CertificatesCollector, "collect", boom)
     (rec,) = collect(tmp_path, ["x.pem"], [])
-    assert rec.is_error and "RuntimeError: unexpected" in (rec.error or "")
+    assert isinstance(rec, Failure) and "RuntimeError: unexpected" in (rec.error or "")
 
 
 def test_certificates_are_linted_with_pkilint(certs: CertFactory, tmp_path: Path) -> None:
@@ -139,7 +140,7 @@ def test_certificates_are_linted_with_pkilint(certs: CertFactory, tmp_path: Path
     write(tmp_path / "certs/good.pem", good.pem())
     write(tmp_path / "certs/bad.pem", bad.public_bytes(serialization.Encoding.PEM))
     records = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))
-    good_lint, bad_lint = records["certs/good.pem"].data["lint"], records["certs/bad.pem"].data["lint"]  # type: ignore[index]
+    good_lint, bad_lint = plain_of(records["certs/good.pem"])["lint"], plain_of(records["certs/bad.pem"])["lint"]
     assert good_lint["errors"] == [] and good_lint["linter"].startswith("pkilint ")
     assert sorted(e.split(" ")[0] for e in bad_lint["errors"]) == [
         "pkix.authority_key_identifier_extension_absent", "pkix.key_usage_value_prohibited_for_ec"]
@@ -159,9 +160,9 @@ def test_lint_results_are_remembered_per_certificate(certs: CertFactory, tmp_pat
     root, inter = certs.chain()
     write(tmp_path / "root.pem", root.pem())
     write(tmp_path / "certs/node.pem", certs.issue("remembered", issuer=inter, dns=("r.example.com",)).pem())
-    first = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"].data
-    again = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"].data
-    assert first is not None and again is not None and again["lint"] == first["lint"]
+    first = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"])
+    again = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"])
+    assert again["lint"] == first["lint"]
     write(tmp_path / "certs/other.pem", certs.issue("new", issuer=inter).pem())
     collect(tmp_path, ["certs"], ["root.pem"])
     assert linted == ["CN=remembered", "CN=new"]
@@ -179,7 +180,7 @@ def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path
     for name, leaf in (("weak", weak), ("suffix", suffix), ("fine", fine)):
         write(tmp_path / f"{name}.pem", leaf.pem() + inter.pem())
     records = by_resource(collect(tmp_path, ["weak.pem", "suffix.pem", "fine.pem"], ["root.pem"]))
-    chains = {name: records[f"{name}.pem#0"].data["chain"] for name in ("weak", "suffix", "fine")}  # type: ignore[index]
+    chains = {name: plain_of(records[f"{name}.pem#0"])["chain"] for name in ("weak", "suffix", "fine")}
     assert chains["weak"]["status"] == "invalid" and "CA/B BR 6.1.5" in chains["weak"]["error"]
     assert chains["suffix"]["status"] == "invalid" and "CA/B BR 3.2.2.6" in chains["suffix"]["error"]
     assert chains["fine"]["status"] == "valid", chains["fine"]["error"]

@@ -17,20 +17,21 @@ from auditor.collectors.gpg import key_facts
 from auditor.collectors.interface import CollectContext
 from auditor.demo.gnupg import KeySpec, SubkeySpec, make_keyring
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
+from tests.collecting import failure_of
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 pytestmark = pytest.mark.slow
 
 
-def collect(root: Path, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, **options: Any) -> list[Record]:
     source = SourceSpec("gpg", "keys", True, options)
     target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=root)
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], r.resource
     return records
 
 
@@ -51,12 +52,12 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root, fprs
 
 
-def by_uid(records: list[EvidenceRecord]) -> dict[str, dict[str, Any]]:
+def by_uid(records: list[Record]) -> dict[str, dict[str, Any]]:
     out = {}
     for r in records:
-        assert r.error is None, r.error
-        assert r.data is not None
-        out[r.data["user_ids"][0]] = dict(r.data)
+        assert isinstance(r, Evidence), r
+        assert isinstance(r, Evidence)
+        out[r.plain["user_ids"][0]] = dict(r.plain)
     return out
 
 
@@ -110,7 +111,7 @@ def test_unreadable_sources_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "junk.asc").write_text("not a key\n")
     records = collect(tmp_path, homes=["missing", "empty"], keyfiles=["junk.asc", "nope.asc"])
-    errors = {r.resource: r.error for r in records}
+    errors = {r.resource: failure_of(r).error for r in records}
     assert errors["missing"] == "no such GnuPG home folder"
     assert "no public keyring" in (errors["empty"] or "")
     assert errors["junk.asc"] and ("no OpenPGP key" in errors["junk.asc"] or "gpg failed" in errors["junk.asc"])
@@ -120,7 +121,7 @@ def test_unreadable_sources_are_error_records(tmp_path: Path) -> None:
 def test_missing_gpg_program(keyring: tuple[Path, dict[str, str]]) -> None:
     root, _ = keyring
     (rec,) = collect(root, homes=["gnupg"], gpg_binary="/nonexistent/gpg")
-    assert rec.error is not None and "cannot run gpg" in rec.error
+    assert isinstance(rec, Failure) and "cannot run gpg" in rec.error
 
 
 def test_key_facts_of_a_sparse_listing() -> None:

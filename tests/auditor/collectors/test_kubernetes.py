@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from auditor.collectors.k8s.read import read_bytes, split_documents
 from auditor.collectors.k8s.values import embedded_secrets, secret_shape, value_kind
-from auditor.models import EvidenceRecord
+from auditor.evidence.record import Evidence, Failure, Record
+from tests.collecting import plain_of
 from tests.k8s import collect, write_docs
 
 POD_SPEC: dict[str, Any] = {
@@ -50,18 +51,18 @@ KINDS = [
 ]
 
 
-def by_kind(records: list[EvidenceRecord], kind: str) -> list[EvidenceRecord]:
-    return [r for r in records if r.kind == kind and not r.error]
+def by_kind(records: list[Record], kind: str) -> list[Record]:
+    return [r for r in records if r.kind == kind and isinstance(r, Evidence)]
 
 
 def test_every_workload_kind_with_all_its_containers(tmp_path: Path) -> None:
     write_docs(tmp_path / "all.yaml", [workload(k, v, k.lower()) for k, v, _ in KINDS])
     records = collect(tmp_path, ["all.yaml"])
-    assert [r.error for r in records if r.error] == []
+    assert [r.error for r in records if isinstance(r, Failure)] == []
     workloads = by_kind(records, "kubernetes.workload")
-    assert [(r.data or {})["kind"] for r in workloads] == [k for k, _, _ in KINDS]
+    assert [(plain_of(r) or {})["kind"] for r in workloads] == [k for k, _, _ in KINDS]
     for rec, (kind, _, pod_path) in zip(workloads, KINDS, strict=True):
-        data = rec.data
+        data = plain_of(rec)
         assert data is not None
         assert data["pod_path"] == pod_path
         assert rec.resource.startswith(f"all.yaml#{data['document']} {kind}/apps/")
@@ -84,11 +85,11 @@ def test_lists_json_and_document_lines(tmp_path: Path) -> None:
     (tmp_path / "api.json").write_text(json.dumps(deployments, indent="\t"))
     (tmp_path / "pod.json").write_text(json.dumps(pod, indent=2))
     records = collect(tmp_path, ["list.yaml", "api.json", "pod.json"])
-    assert [r.error for r in records if r.error] == []
+    assert [r.error for r in records if isinstance(r, Failure)] == []
     names = [r.resource for r in by_kind(records, "kubernetes.workload")]
     assert names == ["list.yaml#0.0 Pod/apps/p", "list.yaml#0.1 Job/apps/j", "api.json#0.0 Deployment/apps/d", "pod.json#0 Pod/apps/p"]
-    json_pod = by_kind(records, "kubernetes.workload")[-1].data
-    assert json_pod is not None and json_pod["line"] == 1 and json_pod["containers"][1]["line"] is not None
+    json_pod = plain_of(by_kind(records, "kubernetes.workload")[-1])
+    assert json_pod["line"] == 1 and json_pod["containers"][1]["line"] is not None
 
 
 BAD_STREAM = """\
@@ -140,8 +141,8 @@ spec:
 def test_bad_documents_are_error_records_and_the_rest_is_still_read(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(BAD_STREAM)
     records = collect(tmp_path, ["bad.yaml"])
-    errors = {r.resource: r.error for r in records if r.error}
-    assert all(r.kind == "kubernetes.manifest" for r in records if r.error)
+    errors = {r.resource: r.error for r in records if isinstance(r, Failure)}
+    assert all(r.kind == "kubernetes.manifest" for r in records if isinstance(r, Failure))
     assert set(errors) == {
         "bad.yaml#1", "bad.yaml#2", "bad.yaml#3 Deploymnet/apps/typo", "bad.yaml#4 Deployment/apps/wrong-group",
         "bad.yaml#5", "bad.yaml#6 Pod/apps/bad-field",
@@ -153,10 +154,10 @@ def test_bad_documents_are_error_records_and_the_rest_is_still_read(tmp_path: Pa
     assert "apiVersion and kind missing" in str(errors["bad.yaml#5"])
     field = str(errors["bad.yaml#6 Pod/apps/bad-field"])
     assert field.startswith("line 32: field spec.containers[0].securityContext.runAsUser: expected an integer, got 'root'")
-    good = {r.resource for r in records if not r.error and r.kind == "kubernetes.manifest"}
+    good = {r.resource for r in records if isinstance(r, Evidence) and r.kind == "kubernetes.manifest"}
     assert good == {"bad.yaml#0 ConfigMap/apps/first", "bad.yaml#7 Certificate/apps/custom", "bad.yaml#8 Pod/apps/last"}
     custom = next(r for r in records if r.resource == "bad.yaml#7 Certificate/apps/custom")
-    assert custom.data is not None and custom.data["custom"] is True and custom.data["namespaced"] is None
+    assert isinstance(custom, Evidence) and custom.plain["custom"] is True and custom.plain["namespaced"] is None
 
 
 def test_folders_skip_hidden_and_excluded_files(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_folders_skip_hidden_and_excluded_files(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     records = collect(tmp_path, ["app", "empty", "missing.yaml"], exclude=["values*.yaml"])
     assert [r.resource for r in by_kind(records, "kubernetes.workload")] == ["app/deploy.yaml#0 Deployment/apps/d"]
-    errors = {r.resource: r.error for r in records if r.error}
+    errors = {r.resource: r.error for r in records if isinstance(r, Failure)}
     assert errors == {"empty": "folder holds no *.yaml, *.yml or *.json files", "missing.yaml": "no such file or folder"}
 
 
@@ -190,13 +191,13 @@ def test_secret_values_are_described_never_stored(tmp_path: Path) -> None:
     records = collect(tmp_path, ["s.yaml"])
     dump = json.dumps([r.to_dict() for r in records])
     assert password not in dump and seed not in dump
-    env = {e["name"]: e for e in by_kind(records, "kubernetes.workload")[0].data["containers"][0]["env"]}  # type: ignore[index]
+    env = {e["name"]: e for e in plain_of(by_kind(records, "kubernetes.workload")[0])["containers"][0]["env"]}
     assert (env["DB_PASSWORD"]["value_kind"], env["DB_PASSWORD"]["secret_like"]) == ("text", None)
-    assert env["DB_PASSWORD"]["redacted"].startswith("Sup3…(sha256:")
+    assert env["DB_PASSWORD"]["redacted"].startswith("Sup3…(hmac:")
     assert env["NATS_SEED"]["secret_like"] == "NATS nkey seed"
     assert env["TOKEN_FILE"]["value_kind"] == "path" and env["API_KEY"]["value_kind"] == "reference"
     assert env["FROM_SECRET"]["from"] == "secretKeyRef" and env["FROM_SECRET"]["redacted"] is None
-    entries = {e["key"]: e for e in by_kind(records, "kubernetes.configmap")[0].data["entries"]}  # type: ignore[index]
+    entries = {e["key"]: e for e in plain_of(by_kind(records, "kubernetes.configmap")[0])["entries"]}
     assert entries["nats.conf"]["embedded"] == [{"name": "password", "line": entries["nats.conf"]["line"] + 2}]
     assert entries["plain"]["embedded"] == [] and entries["blob"]["value_kind"] == "binary"
 
@@ -210,7 +211,7 @@ def test_service_account_token_decision(tmp_path: Path) -> None:
               "automountServiceAccountToken": False}
     write_docs(tmp_path / "sa.yaml", [sa_off, pod("a"), pod("b", automountServiceAccountToken=False),
                                       pod("c", serviceAccountName="quiet"), pod("d", serviceAccountName="quiet", automountServiceAccountToken=True)])
-    got = {r.data["name"]: r.data["service_account"] for r in by_kind(collect(tmp_path, ["sa.yaml"]), "kubernetes.workload")}  # type: ignore[index]
+    got = {plain_of(r)["name"]: plain_of(r)["service_account"] for r in by_kind(collect(tmp_path, ["sa.yaml"]), "kubernetes.workload")}
     assert got == {
         "a": {"name": "default", "automount": True, "decided_by": "default"},
         "b": {"name": "default", "automount": False, "decided_by": "pod"},

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from auditor.collectors.k8s.cluster import LISTERS, to_manifest
 from auditor.collectors.k8s.objects import WORKLOADS
+from auditor.evidence.record import Evidence, Failure
 from tests.k8s import collect
 from tests.servers import closed_port
 
@@ -56,9 +57,9 @@ def test_converted_objects_are_checked_like_files(tmp_path: Path) -> None:
     raw = to_manifest(_serialize, "Deployment", "apps/v1", _deployment())
     (tmp_path / "from-cluster.yaml").write_text(yaml.safe_dump(raw))
     (rec,) = [r for r in collect(tmp_path, ["from-cluster.yaml"]) if r.kind == "kubernetes.workload"]
-    assert rec.data is not None
-    assert rec.data["spec"]["hostNetwork"] is True
-    assert rec.data["containers"][0]["securityContext"]["capabilities"] == {"add": ["NET_ADMIN"], "drop": []}
+    assert isinstance(rec, Evidence)
+    assert rec.plain["spec"]["hostNetwork"] is True
+    assert rec.plain["containers"][0]["securityContext"]["capabilities"] == {"add": ["NET_ADMIN"], "drop": []}
 
 
 def test_every_workload_kind_is_listed() -> None:
@@ -79,11 +80,11 @@ def test_unreachable_cluster_is_an_error_record(tmp_path: Path) -> None:
     )
     (rec,) = collect(tmp_path, [], cluster={"kubeconfig": str(kubeconfig), "context": "lab"})
     assert rec.kind == "kubernetes.manifest" and rec.resource == "cluster:lab"
-    assert rec.error is not None and rec.error.startswith("cannot list objects:")
+    assert isinstance(rec, Failure) and rec.error.startswith("cannot list objects:")
     assert "not-a-real-token" not in rec.error
 
 
 def test_missing_kubeconfig_is_an_error_record(tmp_path: Path) -> None:
     (rec,) = collect(tmp_path, [], cluster={"kubeconfig": str(tmp_path / "nope")})
     assert rec.resource == "cluster:current-context"
-    assert rec.error is not None and rec.error.startswith("cannot load the kubeconfig")
+    assert isinstance(rec, Failure) and rec.error.startswith("cannot load the kubeconfig")

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from auditor.nats.creds import format_creds
 from auditor.nats.monitoring import sanitise
 from tests.auditor.nats.test_creds import make_chain
+from tests.collecting import failure_of, plain_of
 from tests.servers import closed_port, nats_server
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def collect(root: Path, collector: str, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, collector: str, **options: Any) -> list[Record]:
     source = SourceSpec(collector, collector, True, options)
     target = Target(name="t", environment="e", policies=("p",), sources=(source,), root=root)
     records = list(run_collector(CollectContext(target, source, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.kind, data_errors(r.kind, r.data))
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.kind, data_errors(r.kind, r.plain))
     return records
 
 
@@ -52,8 +56,8 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
     root = node(tmp_path)
     records = collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "s3cr3t-pw"})
     assert [r.kind for r in records] == ["nats.config", "nats.user"]
-    cfg, user = records[0].data, records[1].data
-    assert cfg is not None and user is not None
+    cfg, user = plain_of(records[0]), plain_of(records[1])
+    assert user is not None
     assert cfg["files"] == ["etc/nats/nats.conf", "etc/nats/users.conf"]
     remote = cfg["leafnodes"]["remotes"][0]
     assert remote["credentials"]["resolved"] == "etc/nats/leaf.creds" and remote["credentials"]["readable_by_others"]
@@ -61,7 +65,7 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
     assert cfg["monitoring"] == {**cfg["monitoring"], "enabled": True, "host": "0.0.0.0", "http_port": 8222}
     assert user["password"]["kind"] == "plaintext" and user["reach"]["publish"][">"] == "all"
     assert records[1].resource == "etc/nats/nats.conf user svc"
-    text = json.dumps([r.data for r in records])
+    text = json.dumps([r.plain for r in records if isinstance(r, Evidence)])
     assert "s3cr3t-pw" not in text and "hunter2" not in text
     assert {"name": "SECRET", "file": "etc/nats/users.conf", "line": 1, "source": "environment"} in cfg["variables"]
 
@@ -69,12 +73,12 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
 def test_nats_config_errors_are_records(tmp_path: Path) -> None:
     root = node(tmp_path)
     (missing,) = collect(root, "nats-config", paths=["etc/nats/nope.conf"])
-    assert missing.is_error and "no such file" in (missing.error or "")
+    assert isinstance(missing, Failure) and "no such file" in (missing.error or "")
     (unresolved,) = collect(root, "nats-config", paths=["etc/nats/nats.conf"])  # $SECRET not given
-    assert unresolved.is_error and "etc/nats/users.conf:1" in (unresolved.error or "") and "SECRET" in (unresolved.error or "")
+    assert isinstance(unresolved, Failure) and "etc/nats/users.conf:1" in (unresolved.error or "") and "SECRET" in (unresolved.error or "")
     (root / "etc/nats/users.conf").write_text("users = [\n {user: a, permissions: {publish: ['a b']}}\n]\n")
     (bad,) = collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "x"})
-    assert bad.is_error and (bad.error or "").startswith("etc/nats/users.conf:2: ")
+    assert isinstance(bad, Failure) and (bad.error or "").startswith("etc/nats/users.conf:2: ")
 
 
 def test_nats_credentials(tmp_path: Path) -> None:
@@ -89,15 +93,15 @@ def test_nats_credentials(tmp_path: Path) -> None:
     os.chmod(root / "etc/nats/svc.nk", 0o640)
     (root / "etc/nats/broken.jwt").write_text("not a jwt")
     records = {r.resource: r for r in collect(root, "nats-credentials", paths=["etc/nats"])}
-    assert records["etc/nats/broken.jwt"].is_error
-    leaf = records["etc/nats/leaf.creds"].data
-    assert leaf is not None and leaf["chain"]["status"] == "incomplete" and leaf["seed"]["matches_subject"]
+    assert isinstance(records["etc/nats/broken.jwt"], Failure)
+    leaf = plain_of(records["etc/nats/leaf.creds"])
+    assert leaf["chain"]["status"] == "incomplete" and leaf["seed"]["matches_subject"]
     assert leaf["file"]["readable_by_others"] and leaf["file"]["mode"] == "0644"
-    user = records["etc/nats/trust/user.jwt"].data
-    assert user is not None and user["chain"]["status"] == "verified" and user["expires_at"] == "1970-01-01T00:00:01Z"
+    user = plain_of(records["etc/nats/trust/user.jwt"])
+    assert user["chain"]["status"] == "verified" and user["expires_at"] == "1970-01-01T00:00:01Z"
     seed = records["etc/nats/svc.nk"]
-    assert seed.kind == "nats.nkey" and seed.data is not None and seed.data["file"]["readable_by_group"]
-    assert c["user_seed"] not in json.dumps([r.data for r in records.values()])
+    assert seed.kind == "nats.nkey" and isinstance(seed, Evidence) and seed.plain["file"]["readable_by_group"]
+    assert c["user_seed"] not in json.dumps([r.plain for r in records.values() if isinstance(r, Evidence)])
 
 
 def test_sanitise_redacts_secrets() -> None:
@@ -115,12 +119,63 @@ def test_nats_monitoring_against_a_real_server(tmp_path: Path) -> None:
         server.start("authorization { users = [{user: a, password: pw}] }\njetstream { store_dir: %s }\n" % (tmp_path / "js"), monitoring=True)
         records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{server.http_port}")
     assert [r.kind for r in records] == ["nats.varz", "nats.connz", "nats.leafz", "nats.accountz", "nats.healthz", "nats.jsz"]
-    varz = records[0].data
-    assert varz is not None and varz["response"]["auth_required"] is True and varz["http_status"] == 200
-    assert records[4].data is not None and records[4].data["response"]["status"] == "ok"
+    varz = plain_of(records[0])
+    assert varz["response"]["auth_required"] is True and varz["http_status"] == 200
+    assert isinstance(records[4], Evidence) and records[4].plain["response"]["status"] == "ok"
 
 
 def test_nats_monitoring_unreachable_is_an_error_per_endpoint(tmp_path: Path) -> None:
     records = collect(tmp_path, "nats-monitoring", url=f"http://127.0.0.1:{closed_port()}", timeout=2, endpoints=["varz", "healthz"])
-    assert [(r.kind, r.is_error) for r in records] == [("nats.varz", True), ("nats.healthz", True)]
-    assert "cannot connect" in (records[0].error or "")
+    assert [(r.kind, isinstance(r, Failure)) for r in records] == [("nats.varz", True), ("nats.healthz", True)]
+    assert "cannot connect" in (failure_of(records[0]).error or "")
+
+
+class _BasicAuthGate(BaseHTTPRequestHandler):
+    """A stand-in for a basic-auth proxy in front of a monitoring port (nats-server itself has
+    no auth on it): answers /varz only to the right Authorization header, and keeps the
+    headers it was sent."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+    expected = "Basic " + base64.b64encode(b"mon-user:planted-pw-2112").decode()
+
+    def do_GET(self) -> None:
+        _BasicAuthGate.seen.append({k.lower(): v for k, v in self.headers.items()})
+        ok = self.headers.get("Authorization") == self.expected
+        body = json.dumps({"server_id": "NXYZ", "version": "2.10.0"} if ok else {"error": "unauthorized"}).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_nats_monitoring_url_user_info_is_sent_as_basic_auth(tmp_path: Path) -> None:
+    """`http://user:pw@host:port` in the inventory: the request goes to host:port (never to a
+    host named `user:pw@host`) with the user-info as basic auth, and no record shows it."""
+    from auditor.inventory import load_inventory
+
+    _BasicAuthGate.seen = []
+    server = HTTPServer(("127.0.0.1", 0), _BasicAuthGate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        inventory = tmp_path / "auditor.yaml"
+        inventory.write_text(
+            "version: 1\ntargets:\n  - name: t\n    environment: test\n    policies: [p]\n    sources:\n"
+            f"      - {{collector: nats-monitoring, url: 'http://mon-user:planted-pw-2112@127.0.0.1:{port}', endpoints: [varz]}}\n"
+        )
+        target = load_inventory(inventory).target("t")
+        (record,) = run_collector(CollectContext(target, target.sources[0], NOW))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    data = plain_of(record)
+    assert data["response"]["server_id"] == "NXYZ"
+    assert record.resource == f"http://127.0.0.1:{port}/varz" and data["url"] == record.resource
+    assert _BasicAuthGate.seen[0]["host"] == f"127.0.0.1:{port}"
+    assert "planted-pw-2112" not in json.dumps(record.to_dict()) and "mon-user" not in json.dumps(record.to_dict())

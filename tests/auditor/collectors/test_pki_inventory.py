@@ -21,11 +21,13 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord, Status
+from auditor.models import Status
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
+from tests.collecting import failure_of, plain_of
 from tests.pki.conftest import secrets
 from tests.rules.test_live_and_rotation_rules import production
 from tests.rules.test_yubikey_and_pki_rules import HIGH
@@ -34,13 +36,13 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 
 
-def collect(root: Path, now: dt.datetime = NOW, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, now: dt.datetime = NOW, **options: Any) -> list[Record]:
     spec = SourceSpec("pki-inventory", "fleet-ca", True, options)
     target = Target(name="t", environment="test", policies=("p",), sources=(spec,), root=root)
     records = list(run_collector(CollectContext(target, spec, now)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.resource, data_errors(r.kind, r.data))
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.resource, data_errors(r.kind, r.plain))
     return records
 
 
@@ -74,7 +76,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
     records = collect(root, folders=["ca"], deployed=["node"])
-    ca = next(r for r in records if r.kind == "pki.ca").data
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
     assert ca is not None
     assert ca["current_intermediate"] == serials["second"]
     assert [i["serial"] for i in ca["intermediates"]] == [serials["first"], serials["second"]]
@@ -93,7 +95,7 @@ def test_ca_record(fleet: tuple[Path, dict[str, str]]) -> None:
 
 def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
-    certs = {r.data["serial"]: r.data for r in collect(root, folders=["ca"], deployed=["node"]) if r.kind == "pki.certificate" and r.data}
+    certs = {r.plain["serial"]: r.plain for r in collect(root, folders=["ca"], deployed=["node"]) if isinstance(r, Evidence) and r.kind == "pki.certificate"}
     revoked = certs[serials["client"]]
     assert (revoked["state"], revoked["revocation_reason"], revoked["deployed"]) == ("revoked", "keyCompromise", ["node/old-client.pem"])
     renewed = certs[serials["server"]]
@@ -105,8 +107,8 @@ def test_certificate_records_and_the_deployed_join(fleet: tuple[Path, dict[str, 
 def test_stale_crls_and_expired_certificates_later(fleet: tuple[Path, dict[str, str]]) -> None:
     root, serials = fleet
     records = collect(root, now=NOW + 120 * DAY, folders=["ca"])
-    ca = next(r for r in records if r.kind == "pki.ca").data
-    assert ca is not None and ca["certificates"]["expired"] == 1  # the renewed 90-day server certificate
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
+    assert ca["certificates"]["expired"] == 1  # the renewed 90-day server certificate
     assert {c["issuer_serial"]: c["hours_left"] < 0 for c in ca["crls"]}[serials["second"]] is True
 
 
@@ -119,8 +121,8 @@ def test_a_tampered_log_does_not_verify(fleet: tuple[Path, dict[str, str]], tmp_
     entry["node"] = "someone-else"
     lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
     (copy / "log.jsonl").write_text("\n".join(lines) + "\n")
-    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
-    assert ca is not None and ca["log"]["verified"] is False and "edited" in ca["log"]["problems"][0]
+    ca = plain_of(next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca"))
+    assert ca["log"]["verified"] is False and "edited" in ca["log"]["problems"][0]
 
 
 def test_the_inventory_is_opened_read_only(fleet: tuple[Path, dict[str, str]]) -> None:
@@ -136,7 +138,7 @@ def test_missing_or_broken_folders_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad/ca.json").write_text("{not json")
     records = collect(tmp_path, folders=["missing", "empty", "bad"], deployed=["nowhere"])
-    errors = {r.resource: r.error for r in records}
+    errors = {r.resource: failure_of(r).error for r in records}
     assert all(errors[k] for k in ("missing", "empty", "bad", "nowhere"))
     assert "no such CA folder" in str(errors["missing"]) and "unreadable" in str(errors["bad"])
 
@@ -145,8 +147,7 @@ def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path:
     root, serials = fleet
     shutil.copytree(root / "ca", tmp_path / "ca")
     (tmp_path / "ca/crl" / f"{serials['second']}.pem").unlink()
-    ca = next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca").data
-    assert ca is not None
+    ca = plain_of(next(r for r in collect(tmp_path, folders=["ca"]) if r.kind == "pki.ca"))
     crl = {c["issuer_serial"]: c for c in ca["crls"]}[serials["second"]]
     assert (crl["present"], crl["problem"]) == (False, "no CRL")
     assert CA.open(tmp_path / "ca").name == ca["name"]
@@ -175,7 +176,7 @@ def test_a_certificate_signed_outside_the_log_is_found(fleet: tuple[Path, dict[s
     other = CA.init(tmp_path / "other", "Other Root", FileBackend(tmp_path / "other", secrets))
     (tmp_path / "node/foreign.pem").write_bytes((other.folder / "certs/root.pem").read_bytes())
     records = collect(tmp_path, folders=["ca"], deployed=["node"])
-    deployed = {r.data["path"]: r.data for r in records if r.kind == "pki.deployed" and r.data}
+    deployed = {plain_of(r)["path"]: plain_of(r) for r in records if r.kind == "pki.deployed"}
     assert set(deployed) == {"node/rogue.pem", "node/server.pem", "node/old-client.pem", "node/foreign.pem"}
     assert deployed["node/rogue.pem"]["signed_by"] == serials["second"] and deployed["node/rogue.pem"]["in_log"] is False
     assert deployed["node/rogue.pem"]["serial"] == format(forged.serial_number, "x")
@@ -203,9 +204,9 @@ def test_an_un_revoked_or_deleted_inventory_row_fails_the_log_check(fleet: tuple
         db.execute("DELETE FROM certificates WHERE serial = ?", (serials["old"],))
     db.close()
     records = collect(tmp_path, folders=["ca"])
-    ca = next(r for r in records if r.kind == "pki.ca").data
-    assert ca is not None and ca["log"]["verified"] is False
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
+    assert ca["log"]["verified"] is False
     problems = " | ".join(ca["log"]["problems"])
     assert f"serial {serials['client']}: un-revoked" in problems and f"serial {serials['old']}: deleted" in problems
-    certs = {r.data["serial"]: r.data for r in records if r.kind == "pki.certificate" and r.data}
+    certs = {plain_of(r)["serial"]: plain_of(r) for r in records if r.kind == "pki.certificate"}
     assert certs[serials["client"]]["status"] == "revoked"  # the log's word, not the edited cache's

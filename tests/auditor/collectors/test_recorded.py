@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.collectors.recorded import shift_times
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from tests.certs import CertFactory
+from tests.collecting import failure_of
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 
 
-def collect(root: Path, name: str, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, name: str, **options: Any) -> list[Record]:
     source = SourceSpec("recorded", "rec", True, {"paths": [name], **options})
     target = Target(name="t", environment="e", policies=("p",), sources=(source,), root=root)
     return list(run_collector(CollectContext(target, source, NOW)))
@@ -29,7 +30,7 @@ def recorded_cert(certs: CertFactory) -> dict[str, Any]:
 
     root, _ = certs.chain()
     facts = certificate_facts(root.cert)
-    return {"path": "x.pem", "index": 0, "encoding": "pem", **facts,
+    return {"path": "x.pem", "index": 0, "encoding": "pem", **facts.to_dict(),
             "chain": {"status": "no-anchors", "error": "none", "path": [], "anchor": None},
             "lint": {"linter": "pkilint 0.13.3", "errors": [], "warnings": [], "notices": []}}
 
@@ -40,11 +41,11 @@ def test_replays_and_shifts_times(tmp_path: Path, certs: CertFactory) -> None:
            "recorded_from": "a test", "records": [{"kind": "x509.certificate", "resource": "r", "data": data}]}
     (tmp_path / "rec.json").write_text(json.dumps(doc))
     (plain,) = collect(tmp_path, "rec.json")
-    assert plain.data == data and "recorded 2026-11-13T12:00:00Z from a test" in plain.source
+    assert isinstance(plain, Evidence) and plain.plain == {**data, "chain": {**data["chain"], "is_anchor": False}} and "recorded 2026-11-13T12:00:00Z from a test" in plain.source
     (shifted,) = collect(tmp_path, "rec.json", shift_times=True)
-    assert shifted.data is not None
+    assert isinstance(shifted, Evidence)
     before = dt.datetime.fromisoformat(data["not_after"].replace("Z", "+00:00"))
-    after = dt.datetime.fromisoformat(shifted.data["not_after"].replace("Z", "+00:00"))
+    after = dt.datetime.fromisoformat(shifted.plain["not_after"].replace("Z", "+00:00"))
     assert after - before == dt.timedelta(days=10)
 
 
@@ -54,7 +55,7 @@ def test_bad_files_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "kind.json").write_text(json.dumps({"format": "auditor-recorded-evidence", "recorded_at": "2026-11-13T12:00:00Z", "recorded_from": "a test", "records": [{"kind": "no.such-kind", "resource": "r", "data": {}}]}))
     for name, fragment in [("bad.json", "unreadable"), ("wrong.json", "format"), ("kind.json", "unknown evidence kind"), ("missing.json", "no such file")]:
         (rec,) = collect(tmp_path, name)
-        assert rec.is_error and fragment in (rec.error or ""), (name, rec.error)
+        assert isinstance(rec, Failure) and fragment in (failure_of(rec).error or ""), (name, failure_of(rec).error)
 
 
 @given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(dt.UTC)),

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.models import EvidenceRecord
-from tests.collecting import collect_source
+from auditor.evidence.record import Evidence, Failure, Record
+from tests.collecting import collect_source, failure_of
 from tests.sops_tool import Sops
 
 
-def collect(root: Path, **options: Any) -> dict[str, EvidenceRecord]:
+def collect(root: Path, **options: Any) -> dict[str, Record]:
     return {r.resource: r for r in collect_source("sops", root, {"paths": ["secrets"], **options})}
 
 
-def data(record: EvidenceRecord) -> dict[str, Any]:
-    assert record.data is not None, record.error
-    return dict(record.data)
+def data(record: Record) -> dict[str, Any]:
+    assert isinstance(record, Evidence), record.error
+    return dict(record.plain)
 
 
 def test_collector_judges_files_against_creation_rules(tmp_path: Path) -> None:
@@ -65,10 +65,10 @@ def test_bad_files_become_error_records(tmp_path: Path) -> None:
     (tmp_path / "secrets/broken.json").write_text("{not json")
     (tmp_path / "secrets/latin1.yaml").write_bytes(b"password: \xe9\n")
     records = collect(tmp_path)
-    assert "invalid JSON" in (records["secrets/broken.json"].error or "")
-    assert records["secrets/latin1.yaml"].error == "not UTF-8 text"
+    assert "invalid JSON" in (failure_of(records["secrets/broken.json"]).error or "")
+    assert failure_of(records["secrets/latin1.yaml"]).error == "not UTF-8 text"
     missing = collect(tmp_path, paths=["nope"])
-    assert missing["nope"].error == "no such file or folder"
+    assert failure_of(missing["nope"]).error == "no such file or folder"
 
 
 def test_a_bad_sops_config_is_reported_per_file(tmp_path: Path) -> None:
@@ -76,4 +76,4 @@ def test_a_bad_sops_config_is_reported_per_file(tmp_path: Path) -> None:
     (tmp_path / "secrets/a.yaml").write_text("x: 1\n")
     (tmp_path / ".sops.yaml").write_text("creation_rules: 5\n")
     (record,) = collect(tmp_path).values()
-    assert record.error is not None and "creation_rules must be a list" in record.error
+    assert isinstance(record, Failure) and "creation_rules must be a list" in record.error

@@ -16,15 +16,16 @@ from cryptography.hazmat.primitives import hashes
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
 from tests.certs import CertFactory
+from tests.collecting import failure_of
 from tests.servers import LOOPBACK, Pki, closed_port, nats_server, silent_port, ssl_server
 
 pytestmark = pytest.mark.slow
 
 
-def collect(pki: Pki, endpoints: list[dict[str, Any]], **options: Any) -> list[EvidenceRecord]:
+def collect(pki: Pki, endpoints: list[dict[str, Any]], **options: Any) -> list[Record]:
     source = SourceSpec("tls", "endpoints", True, {"endpoints": endpoints, "timeout": 2, **options})
     target = Target(
         name="t", environment="test", policies=("p",), sources=(source,), root=pki.folder,
@@ -32,16 +33,16 @@ def collect(pki: Pki, endpoints: list[dict[str, Any]], **options: Any) -> list[E
     )
     records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC))))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], r.resource
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], r.resource
     return records
 
 
-def one(records: list[EvidenceRecord]) -> Mapping[str, Any]:
+def one(records: list[Record]) -> Mapping[str, Any]:
     assert len(records) == 1, records
-    assert records[0].error is None, records[0].error
-    assert records[0].data is not None
-    return records[0].data
+    assert isinstance(records[0], Evidence), records[0]
+    assert isinstance(records[0], Evidence)
+    return records[0].plain
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_handshake_first(pki: Pki) -> None:
         wrong = collect(pki, [{"host": LOOPBACK, "port": nats.port, "protocol": "nats"}], probe_versions=False)
     assert data["nats"] == {"info_before_tls": False, "handshake_first": True}
     assert data["validation"]["status"] == "valid"
-    assert wrong[0].error is not None and "handshake_first: true" in wrong[0].error
+    assert isinstance(wrong[0], Failure) and "handshake_first: true" in wrong[0].error
 
 
 def test_nats_without_tls(pki: Pki) -> None:
@@ -163,15 +164,15 @@ def test_unreachable_endpoints_are_error_records_within_the_timeout(pki: Pki) ->
             {"host": LOOPBACK, "port": port, "protocol": "nats", "label": "silent-nats"},
             {"host": LOOPBACK, "port": closed_port(), "label": "closed"},
         ], timeout=0.5)
-    errors = {r.resource: r.error for r in records}
+    errors = {r.resource: failure_of(r).error for r in records}
     assert set(errors) == {"silent-tls", "silent-nats", "closed"}
     assert "timed out" in (errors["silent-tls"] or "")
     assert "no INFO line" in (errors["silent-nats"] or "")
     assert "refused" in (errors["closed"] or "").lower()
-    assert all(r.data is None for r in records)
+    assert all(isinstance(r, Failure) for r in records)
 
 
 def test_a_server_that_is_not_tls(pki: Pki) -> None:
     with nats_server(pki.folder, "") as nats:
         records = collect(pki, [{"host": LOOPBACK, "port": nats.port, "label": "plain"}])
-    assert records[0].error is not None and "TLS handshake" in records[0].error
+    assert isinstance(records[0], Failure) and "TLS handshake" in records[0].error

@@ -17,8 +17,9 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.collectors.vault import seconds, timestamp
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
+from tests.collecting import failure_of, plain_of
 from tests.servers import Bao, closed_port, openbao_dev
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
         yield server
 
 
-def collect(address: str, token: str | None, monkeypatch: pytest.MonkeyPatch, **options: Any) -> list[EvidenceRecord]:
+def collect(address: str, token: str | None, monkeypatch: pytest.MonkeyPatch, **options: Any) -> list[Record]:
     if token is None:
         monkeypatch.delenv(ENV, raising=False)
     else:
@@ -60,13 +61,13 @@ def collect(address: str, token: str | None, monkeypatch: pytest.MonkeyPatch, **
     target = Target(name="t", environment="test", policies=("p",), sources=(source,), root=Path("."))
     records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC))))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.kind, r.resource)
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.kind, r.resource)
     return records
 
 
-def kinds(records: list[EvidenceRecord]) -> dict[str, list[EvidenceRecord]]:
-    out: dict[str, list[EvidenceRecord]] = {}
+def kinds(records: list[Record]) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
     for r in records:
         out.setdefault(r.kind, []).append(r)
     return out
@@ -74,10 +75,11 @@ def kinds(records: list[EvidenceRecord]) -> dict[str, list[EvidenceRecord]]:
 
 def test_root_token_sees_everything(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> None:
     records = collect(bao.url, bao.token, monkeypatch)
-    assert [r.error for r in records if r.error] == []
+    assert [r.error for r in records if isinstance(r, Failure)] == []
     by = kinds(records)
     (server,) = by["vault.server"]
-    s = server.data
+    assert isinstance(server, Evidence)
+    s = server.plain
     assert s is not None
     assert s["sealed"] is False and s["initialized"] is True and s["version"]
     assert [(a["path"], a["type"], a["mode"]) for a in s["audit_devices"]] == [("file/", "file", "0600")]
@@ -86,25 +88,27 @@ def test_root_token_sees_everything(bao: Bao, monkeypatch: pytest.MonkeyPatch) -
     assert mounts["secret/"]["type"] == "kv" and mounts["secret/"]["version"] == "2"
     assert mounts["pki/"]["max_lease_ttl"] == 87600 * 3600
     (pki,) = by["vault.pki"]
-    p = pki.data
+    assert isinstance(pki, Evidence)
+    p = pki.plain
     assert p is not None
     assert p["ca"]["subject"] == "CN=CIM Vault Root" and p["ca"]["key"]["curve"] == "secp384r1"
     assert p["roles"][0]["name"] == "nats-server"
     assert p["roles"][0]["ttl"] == 2160 * 3600 and p["roles"][0]["allowed_domains"] == ["example.com"]
     assert p["crl"]["expiry"] == 72 * 3600
     assert p["tidy"]["state"] == "Inactive" and p["auto_tidy"]["enabled"] is False
-    secrets = {r.data["path"]: r.data for r in by["vault.kv-secret"] if r.data is not None}
+    secrets = {r.plain["path"]: r.plain for r in by["vault.kv-secret"] if isinstance(r, Evidence)}
     assert set(secrets) == {"nats/leaf-creds", "api-key"}
     leaf = secrets["nats/leaf-creds"]
     assert leaf["current_version"] == 2 and leaf["versions"] == 2
     written = dt.datetime.fromisoformat(leaf["current_created_time"])
     assert abs(dt.datetime.now(dt.UTC) - written) < dt.timedelta(hours=1)
     (token,) = by["vault.token"]
-    t = token.data
+    assert isinstance(token, Evidence)
+    t = token.plain
     assert t is not None
     assert t["policies"] == ["root"] and t["ttl"] == 0 and t["expire_time"] is None
     # no secret value, no token anywhere in the evidence
-    dumped = json.dumps([r.data for r in records])
+    dumped = json.dumps([r.plain for r in records if isinstance(r, Evidence)])
     assert SECRET_VALUE not in dumped and bao.token not in dumped
 
 
@@ -115,28 +119,28 @@ def test_short_lived_token_with_few_rights(bao: Bao, monkeypatch: pytest.MonkeyP
     token = created["auth"]["client_token"]
     records = collect(bao.url, token, monkeypatch)
     by = kinds(records)
-    s = by["vault.server"][0].data
+    s = plain_of(by["vault.server"][0])
     assert s is not None
     assert s["audit_devices"] is None and s["auth_methods"] is None
     assert "sys/audit: permission denied" in s["unreadable"]
     assert s["mounts"] is not None
-    t = by["vault.token"][0].data
+    t = plain_of(by["vault.token"][0])
     assert t is not None
     assert 3000 < t["ttl"] <= 3600 and t["expire_time"] is not None and t["policies"] == ["default", "reader"]
     assert t["accessor"] is not None and created["auth"]["accessor"] not in t["accessor"]
-    assert token not in json.dumps([r.data for r in records])
+    assert token not in json.dumps([r.plain for r in records if isinstance(r, Evidence)])
     # the PKI and KV parts it may not read are errors, never an empty pass
-    pki = by["vault.pki"][0].data
-    assert pki is not None and pki["roles"] is None and pki["unreadable"]
+    pki = plain_of(by["vault.pki"][0])
+    assert pki["roles"] is None and pki["unreadable"]
     kv = by["vault.kv-secret"]
-    assert kv and all(r.error and "permission denied" in r.error for r in kv)
+    assert kv and all(failure_of(r).error and "permission denied" in failure_of(r).error for r in kv)
 
 
 def test_missing_token_and_unreachable_server(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> None:
     (rec,) = collect(bao.url, None, monkeypatch)
-    assert rec.error is not None and ENV in rec.error
+    assert isinstance(rec, Failure) and ENV in rec.error
     (rec,) = collect(f"http://127.0.0.1:{closed_port()}", "x", monkeypatch)
-    assert rec.error is not None and rec.error.startswith("cannot reach Vault")
+    assert isinstance(rec, Failure) and rec.error.startswith("cannot reach Vault")
 
 
 def test_sealed_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,15 +148,15 @@ def test_sealed_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         hvac.Client(url=server.url, token=server.token).sys.seal()
         (rec,) = collect(server.url, server.token, monkeypatch)
     assert rec.kind == "vault.server"
-    assert rec.data is not None and rec.data["sealed"] is True
-    assert rec.data["audit_devices"] is None
+    assert isinstance(rec, Evidence) and rec.plain["sealed"] is True
+    assert rec.plain["audit_devices"] is None
 
 
 def test_kv_max_secrets(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> None:
     records = collect(bao.url, bao.token, monkeypatch, max_secrets=1, pki_mounts=[])
     kv = kinds(records)["vault.kv-secret"]
-    assert len([r for r in kv if r.data]) == 1
-    assert any(r.error and "max_secrets" in r.error for r in kv)
+    assert len([r for r in kv if isinstance(r, Evidence)]) == 1
+    assert any(isinstance(r, Failure) and "max_secrets" in r.error for r in kv)
     assert "vault.pki" not in kinds(records)
 
 
@@ -178,3 +182,26 @@ def test_timestamp_forms() -> None:
     assert timestamp("0001-01-01T00:00:00Z") is None
     assert timestamp(1795467082) == "2026-11-23T20:51:22Z"
     assert timestamp(None) is None and seconds("") is None
+
+
+def test_an_address_with_user_info_is_used_without_it(bao: Bao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`http://user:pw@host` in the inventory: the collector reaches `host` (the user-info is
+    never taken for part of the host name) and no record or error holds the user-info."""
+    from auditor.inventory import load_inventory
+
+    address = bao.url.replace("http://", "http://ops-user:planted-pw-5150@")
+    inventory = tmp_path / "auditor.yaml"
+    inventory.write_text(
+        "version: 1\ntargets:\n  - name: t\n    environment: test\n    policies: [p]\n    sources:\n"
+        f"      - {{collector: vault, name: openbao, address: '{address}', token_env: {ENV}}}\n"
+    )
+    target = load_inventory(inventory).target("t")
+    (source,) = target.sources
+    assert source.options["address"] == bao.url and "planted-pw-5150" not in repr(source)
+    monkeypatch.setenv(ENV, bao.token)
+    records = list(run_collector(CollectContext(target, source, dt.datetime.now(dt.UTC))))
+    assert [r.error for r in records if isinstance(r, Failure)] == []
+    server = next(r for r in records if r.kind == "vault.server")
+    assert server.resource == bao.url and plain_of(server)["address"] == bao.url
+    dumped = json.dumps([r.to_dict() for r in records])
+    assert "planted-pw-5150" not in dumped and "ops-user" not in dumped

@@ -19,15 +19,16 @@ from auditor.collectors import run_collector
 from auditor.collectors import yubikey as yk
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
+from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target
-from auditor.models import EvidenceRecord
+from tests.collecting import failure_of, plain_of
 from tests.softpiv import SoftPivCard
 from tests.softpiv.devices import SoftPivDevices, provision
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def collect(root: Path, source: yk.DeviceSource | None, **options: Any) -> list[EvidenceRecord]:
+def collect(root: Path, source: yk.DeviceSource | None, **options: Any) -> list[Record]:
     spec = SourceSpec("yubikey", "yubikeys", True, options)
     target = Target(name="t", environment="test", policies=("p",), sources=(spec,), root=root)
     if source is None:
@@ -36,8 +37,8 @@ def collect(root: Path, source: yk.DeviceSource | None, **options: Any) -> list[
         with yk.using(source):
             records = list(run_collector(CollectContext(target, spec, NOW)))
     for r in records:
-        if r.data is not None:
-            assert data_errors(r.kind, r.data) == [], (r.resource, data_errors(r.kind, r.data))
+        if isinstance(r, Evidence):
+            assert data_errors(r.kind, r.plain) == [], (r.resource, data_errors(r.kind, r.plain))
     return records
 
 
@@ -47,7 +48,7 @@ def trust(tmp_path: Path, *cards: SoftPivCard) -> list[str]:
     return [path.name]
 
 
-def by_resource(records: list[EvidenceRecord]) -> dict[str, EvidenceRecord]:
+def by_resource(records: list[Record]) -> dict[str, Record]:
     return {r.resource: r for r in records}
 
 
@@ -62,9 +63,9 @@ def node_token() -> SoftPivCard:
 
 def test_devices_slots_policies_and_attestation(tmp_path: Path, node_token: SoftPivCard) -> None:
     records = by_resource(collect(tmp_path, SoftPivDevices([node_token]), attestation_roots=trust(tmp_path, node_token)))
-    presence = records["yubikeys"].data
+    presence = plain_of(records["yubikeys"])
     assert presence == {"source": SoftPivDevices.name, "count": 1, "serials": [31234567], "without_serial": 0}
-    device = records["yubikey:31234567"].data
+    device = plain_of(records["yubikey:31234567"])
     assert device is not None
     assert (device["firmware"], device["form_factor"], device["fips"], device["slots"]) == (
         "5.7.4", "usb-c-keychain", False, ["9a", "9c", "9d"])
@@ -73,7 +74,7 @@ def test_devices_slots_policies_and_attestation(tmp_path: Path, node_token: Soft
     assert device["attestation_ca"]["valid"] is True
     assert device["attestation_ca"]["root"] == "CN=SoftPIV Test Attestation Root (not Yubico)"
 
-    signing = records["yubikey:31234567/9c"].data
+    signing = plain_of(records["yubikey:31234567/9c"])
     assert signing is not None
     assert signing["key"]["algorithm"] == "ed25519" and signing["key"]["generated"] is True
     assert (signing["pin_policy"], signing["touch_policy"], signing["ca_key"]) == ("always", "always", True)
@@ -83,10 +84,10 @@ def test_devices_slots_policies_and_attestation(tmp_path: Path, node_token: Soft
     assert attestation["key_matches"] and attestation["firmware"] == "5.7.4"
     assert signing["generated_on_device"] is True
 
-    auth = records["yubikey:31234567/9a"].data
-    assert auth is not None and (auth["pin_policy"], auth["touch_policy"], auth["ca_key"]) == ("once", "cached", False)
+    auth = plain_of(records["yubikey:31234567/9a"])
+    assert (auth["pin_policy"], auth["touch_policy"], auth["ca_key"]) == ("once", "cached", False)
 
-    imported = records["yubikey:31234567/9d"].data
+    imported = plain_of(records["yubikey:31234567/9d"])
     assert imported is not None
     assert imported["key"]["generated"] is False and imported["pin_policy"] == "never"
     assert imported["attestation"]["present"] is False and imported["generated_on_device"] is False
@@ -94,12 +95,12 @@ def test_devices_slots_policies_and_attestation(tmp_path: Path, node_token: Soft
 
 def test_without_the_cards_root_only_yubicos_roots_are_trusted(tmp_path: Path, node_token: SoftPivCard) -> None:
     records = by_resource(collect(tmp_path, SoftPivDevices([node_token])))
-    signing = records["yubikey:31234567/9c"].data
+    signing = plain_of(records["yubikey:31234567/9c"])
     assert signing is not None
     assert signing["attestation"]["present"] and not signing["attestation"]["valid"]
     assert "not a trusted attestation root" in signing["attestation"]["problem"]
     assert signing["generated_on_device"] is False
-    assert records["yubikey:31234567"].data["attestation_ca"]["valid"] is False  # type: ignore[index]
+    assert plain_of(records["yubikey:31234567"])["attestation_ca"]["valid"] is False
 
 
 def test_an_attestation_from_another_device_does_not_count(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_an_attestation_from_another_device_does_not_count(tmp_path: Path) -> No
 
     card.attest = cloned  # type: ignore[method-assign]
     records = by_resource(collect(tmp_path, SoftPivDevices([card]), attestation_roots=trust(tmp_path, donor)))
-    signing = records["yubikey:22222222/9c"].data
+    signing = plain_of(records["yubikey:22222222/9c"])
     assert signing is not None
     assert signing["attestation"]["valid"] and signing["attestation"]["serial"] == 11111111
     assert not signing["attestation"]["serial_matches"] and not signing["generated_on_device"]
@@ -134,15 +135,15 @@ def test_serials_option_and_ca_slots(tmp_path: Path, node_token: SoftPivCard) ->
     provision(other, "9a", "ecdsa-p256", subject="spare")
     records = collect(tmp_path, SoftPivDevices([node_token, other]), serials=[40000001], ca_slots=["40000001/9a"])
     found = by_resource(records)
-    assert found["yubikeys"].data["serials"] == [31234567, 40000001]  # type: ignore[index]
+    assert plain_of(found["yubikeys"])["serials"] == [31234567, 40000001]
     assert "yubikey:31234567" not in found
-    spare = found["yubikey:40000001/9a"].data
-    assert spare is not None and spare["ca_key"] is True and spare["firmware"] == "5.4.3"
+    spare = plain_of(found["yubikey:40000001/9a"])
+    assert spare["ca_key"] is True and spare["firmware"] == "5.4.3"
 
 
 def test_no_devices_is_an_honest_empty_record(tmp_path: Path) -> None:
     (record,) = collect(tmp_path, SoftPivDevices([]))
-    assert record.kind == yk.PRESENCE and record.data == {"source": SoftPivDevices.name, "count": 0, "serials": [],
+    assert record.kind == yk.PRESENCE and plain_of(record) == {"source": SoftPivDevices.name, "count": 0, "serials": [],
                                                           "without_serial": 0}
 
 
@@ -155,7 +156,7 @@ class _Broken(yk.DeviceSource):
 
 def test_no_pcsc_is_an_error_record_not_a_crash(tmp_path: Path) -> None:
     (record,) = collect(tmp_path, _Broken())
-    assert record.kind == yk.PRESENCE and record.error and "pcscd" in record.error and record.required
+    assert record.kind == yk.PRESENCE and failure_of(failure_of(record)).error and "pcscd" in failure_of(failure_of(record)).error and failure_of(failure_of(record)).required
 
 
 def test_the_real_pcsc_listing_never_crashes(tmp_path: Path) -> None:
@@ -163,10 +164,10 @@ def test_the_real_pcsc_listing_never_crashes(tmp_path: Path) -> None:
     records = collect(tmp_path, None)
     presence = [r for r in records if r.kind == yk.PRESENCE]
     assert len(presence) == 1
-    if presence[0].error is not None:
+    if isinstance(presence[0], Failure):
         assert "pcscd" in presence[0].error
     else:
-        data = presence[0].data or {}
+        data = presence[0].plain or {}
         assert data["source"] == "pcsc" and data["count"] == len(data["serials"]) + data["without_serial"]
 
 
@@ -182,13 +183,13 @@ def test_a_device_that_cannot_be_opened_is_an_error_record(tmp_path: Path) -> No
 
     records = collect(tmp_path, One())
     assert [r.resource for r in records] == ["yubikeys", "yubikey:123"]
-    assert records[1].error is not None and "device busy" in records[1].error
+    assert isinstance(records[1], Failure) and "device busy" in records[1].error
 
 
 def test_an_unreadable_attestation_roots_file_is_reported(tmp_path: Path, node_token: SoftPivCard) -> None:
     (tmp_path / "bad.pem").write_text("not a certificate")
     records = collect(tmp_path, SoftPivDevices([node_token]), attestation_roots=["bad.pem"])
-    assert records[0].error is not None and records[0].resource == "bad.pem"
+    assert isinstance(records[0], Failure) and records[0].resource == "bad.pem"
     assert any(r.resource == "yubikey:31234567/9c" for r in records)
 
 
@@ -209,8 +210,8 @@ def test_an_attestation_leading_to_a_yubico_root_that_is_not_installed_is_not_ch
     provision(card, "9c", "ecdsa-p384", pin_policy="always", touch_policy="always", subject="Offline CA", ca=True)
     records = collect(tmp_path, SoftPivDevices([card]))
     found = by_resource(records)
-    signing, device = found["yubikey:19876543/9c"].data, found["yubikey:19876543"].data
-    assert signing is not None and device is not None
+    signing, device = plain_of(found["yubikey:19876543/9c"]), plain_of(found["yubikey:19876543"])
+    assert device is not None
     assert signing["attestation"]["status"] == "no-trusted-root" and not signing["attestation"]["valid"]
     assert signing["attestation"]["serial_matches"] and signing["attestation"]["key_matches"]
     assert signing["generated_on_device"] is None
@@ -230,8 +231,8 @@ def test_an_attestation_leading_to_a_yubico_root_that_is_not_installed_is_not_ch
     monkeypatch.setenv(att.ROOTS_ENV, str(folder))
     records = collect(tmp_path, SoftPivDevices([card]))
     found = by_resource(records)
-    signing = found["yubikey:19876543/9c"].data
-    assert signing is not None and signing["attestation"]["status"] == "valid" and signing["generated_on_device"] is True
-    assert "Yubico attestation roots: not a PEM certificate file" in (found[f"{folder}/garbled.pem"].error or "")
+    signing = plain_of(found["yubikey:19876543/9c"])
+    assert signing["attestation"]["status"] == "valid" and signing["generated_on_device"] is True
+    assert "Yubico attestation roots: not a PEM certificate file" in (failure_of(found[f"{folder}/garbled.pem"]).error or "")
     findings = evaluate_rules(only, records, target={"name": "t"}, now=NOW).findings
     assert [(f.rule_id, f.status) for f in findings] == [("YUBI-002", Status.PASS), ("YUBI-012", Status.PASS)]

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor._scan import collect
 from auditor.errors import EvidenceError
 from auditor.evidence.bundle import Bundle, parse_bundle, read_bundle
 from auditor.inventory import find_inventory
 from auditor.loader.schema import schema_errors
-from auditor.scan import collect
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +78,9 @@ def test_record_data_must_match_its_kind(demo_bundle: Bundle) -> None:
     raw = demo_bundle.to_dict()
     raw["records"][0]["data"]["key"]["size"] = "big"
     rec = raw["records"][0]
-    from auditor.models import EvidenceRecord
+    from auditor.evidence.record import record_id
 
-    rec["id"] = EvidenceRecord.from_dict(rec).compute_id()
+    rec["id"] = record_id(rec["kind"], rec["source"], rec["resource"], rec["data"], None)
     body = {k: v for k, v in raw.items() if k != "digest"}
     raw["digest"]["value"] = sha256_hex(canonical_json(body))
     with pytest.raises(EvidenceError) as info:

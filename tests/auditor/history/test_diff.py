@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.history.diff import diff_results
-from auditor.models import Finding, ScanResult, Severity, Status
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status
+from auditor.redact import redact_result
 
 
 def finding(rule: str, resource: str, status: Status, evidence: tuple[str, ...] = ("ev-1",), *,
@@ -14,11 +15,11 @@ def finding(rule: str, resource: str, status: Status, evidence: tuple[str, ...] 
     return Finding(rule, f"title {rule}", area, severity, status, resource, f"{rule} on {resource}", evidence)
 
 
-def result(*findings: Finding, when: str = "2026-01-01T00:00:00Z", bundle: str = "b1") -> ScanResult:
-    return ScanResult(
+def result(*findings: Finding, when: str = "2026-01-01T00:00:00Z", bundle: str = "b1") -> RedactedResult:
+    return redact_result(ScanResult(
         target={"name": "node-1"}, policies=("p",), evaluated_at=when, tool={}, bundle_digest=bundle,
         findings=tuple(findings),
-    )
+    ))
 
 
 def keys(changes: tuple[object, ...]) -> set[tuple[str, str]]:

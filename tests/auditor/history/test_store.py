@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from auditor._scan import scan_target
 from auditor.demo import demo_inventory
 from auditor.history import HistoryError, Store, default_db_path, open_store, resolve_db
-from auditor.history.postgres import PostgresStore, safe_url
+from auditor.history.postgres import PostgresStore
 from auditor.history.schema import MIGRATIONS, Migration
 from auditor.history.sqlite import SQLiteStore
-from auditor.models import ScanResult, Status
-from auditor.scan import scan_target
+from auditor.models import RedactedResult, Status
 from tests.servers import postgres_server
 
 
@@ -38,7 +38,7 @@ Opener = Backend
 
 
 @pytest.fixture(scope="module")
-def demo_result() -> ScanResult:
+def demo_result() -> RedactedResult:
     return scan_target(demo_inventory().target("cim-prod-001"))[1]
 
 
@@ -64,11 +64,11 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return Backend("postgres", _fresh_pg_db(request.getfixturevalue("pg_cluster")))
 
 
-def _renamed(result: ScanResult, name: str) -> ScanResult:
-    return dataclasses.replace(result, target={**result.target, "name": name})
+def _renamed(result: RedactedResult, name: str) -> RedactedResult:
+    return result.changed(target={**result.target, "name": name})
 
 
-def test_save_and_read_back(opener: Opener, demo_result: ScanResult) -> None:
+def test_save_and_read_back(opener: Opener, demo_result: RedactedResult) -> None:
     with opener() as store:
         assert store.schema_version == MIGRATIONS[-1].version
         first = store.save(demo_result, origin="scan", exit_code=1)
@@ -93,15 +93,20 @@ def test_save_and_read_back(opener: Opener, demo_result: ScanResult) -> None:
         assert store.check() == []
 
 
-def test_no_secret_value_is_stored(opener: Opener, demo_result: ScanResult) -> None:
+def test_no_secret_value_is_stored(opener: Opener, demo_result: RedactedResult) -> None:
+    """The store takes a RedactedResult only (mypy refuses a ScanResult); what it keeps, in
+    every row, is that redacted form."""
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     leaky = dataclasses.replace(demo_result.findings[0], message=f"token {secret}", resource=f"a#{secret}")
-    result = dataclasses.replace(demo_result, findings=(leaky, *demo_result.findings[1:]), redacted=False)
+    result = demo_result.changed(findings=(leaky, *demo_result.findings[1:]))
     with opener() as store:
         scan_id = store.save(result, origin="scan", exit_code=1)
         back = store.result(scan_id)
         problems = store.check()  # the findings rows agree with the stored document
-    assert secret not in json.dumps(back.to_dict()) and "hvs.…(sha256:" in back.findings[0].message
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        rows = store._select("SELECT * FROM scans") + store._select("SELECT * FROM findings")
+    assert secret not in json.dumps(back.to_dict()) and "hvs.…(hmac:" in back.findings[0].message
+    assert secret not in repr(rows) and "hvs.…(hmac:" in repr(rows)
     assert problems == []
 
 
@@ -112,7 +117,7 @@ def test_unknown_scan_is_a_clear_error(opener: Opener) -> None:
         store.result(7)
 
 
-def test_check_finds_findings_rows_that_do_not_match(opener: Opener, demo_result: ScanResult) -> None:
+def test_check_finds_findings_rows_that_do_not_match(opener: Opener, demo_result: RedactedResult) -> None:
     with opener() as store:
         scan_id = store.save(demo_result, origin="scan", exit_code=1)
         assert isinstance(store, SQLiteStore | PostgresStore)
@@ -129,7 +134,7 @@ def test_a_newer_schema_is_refused_and_left_alone(opener: Opener) -> None:
         opener()
 
 
-def test_migrations_apply_in_order_and_only_once(opener: Opener, demo_result: ScanResult) -> None:
+def test_migrations_apply_in_order_and_only_once(opener: Opener, demo_result: RedactedResult) -> None:
     with opener() as store:
         scan_id = store.save(demo_result, origin="scan", exit_code=1)
     extra = (*MIGRATIONS, Migration(2, "a note per scan", ("ALTER TABLE scans ADD COLUMN note TEXT",)))
@@ -143,7 +148,7 @@ def test_migrations_apply_in_order_and_only_once(opener: Opener, demo_result: Sc
         again.close()
 
 
-def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path, demo_result: ScanResult) -> None:
+def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path, demo_result: RedactedResult) -> None:
     path = tmp_path / "new" / "deeper" / "history.sqlite"
     with SQLiteStore(path) as store:
         store.save(demo_result, origin="scan", exit_code=1)
@@ -164,7 +169,7 @@ def test_sqlite_refuses_what_is_not_a_history(tmp_path: Path) -> None:
         SQLiteStore(tmp_path)
 
 
-def test_a_busy_database_is_a_clear_error(tmp_path: Path, demo_result: ScanResult, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_database_is_a_clear_error(tmp_path: Path, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch) -> None:
     import auditor.history.sqlite as backend
 
     path = tmp_path / "h.sqlite"
@@ -196,14 +201,26 @@ def test_where_the_history_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_postgres_errors_never_show_the_password() -> None:
     url = "postgresql://auditor:hunter2-secret@127.0.0.1:1/nothing"
-    assert "hunter2" not in safe_url(url) and "***" in safe_url(url)
     with pytest.raises(HistoryError) as caught:
         PostgresStore(url)
     assert "hunter2" not in caught.value.diagnostics()
-    assert "cannot connect" in caught.value.diagnostics()
+    assert "auditor@" not in caught.value.diagnostics()
+    assert "cannot connect to the history at postgresql://127.0.0.1:1/nothing" in caught.value.diagnostics()
 
 
-def test_findings_table_answers_queries(opener: Opener, demo_result: ScanResult) -> None:
+def test_postgres_login_from_the_url_is_used_but_never_kept(pg_cluster: str, demo_result: RedactedResult) -> None:
+    """user:password in the URL log in (the user must be right: a wrong one is refused) and
+    appear neither in the store's location nor in anything it stores."""
+    where = _fresh_pg_db(pg_cluster).replace("auditor@", "auditor:planted-pw-77@")
+    with PostgresStore(where) as store:
+        scan_id = store.save(demo_result, origin="scan", exit_code=1)
+        assert "planted-pw-77" not in store.location and "auditor@" not in store.location
+        assert store.entry(scan_id).target == demo_result.target["name"]
+    with pytest.raises(HistoryError, match="nobody"):
+        PostgresStore(where.replace("auditor:planted-pw-77@", "nobody:planted-pw-77@"))
+
+
+def test_findings_table_answers_queries(opener: Opener, demo_result: RedactedResult) -> None:
     """The findings rows are there for users' own SQL: one per finding, evidence as JSON."""
     with opener() as store:
         scan_id = store.save(demo_result, origin="scan", exit_code=1)

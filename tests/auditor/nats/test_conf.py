@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.nats.conf import ConfError, go_join, parse_file, parse_text
-from auditor.nats.config import go_duration
+from auditor.nats.options import go_duration
 
 
 def plain(text: str, **kw: Any) -> Any:
@@ -273,3 +273,35 @@ def test_config_like_text_only_ever_gives_located_errors(text: str) -> None:
         parse_text(text, file="fuzz.conf", env={"a": "1", "b": "$a"})
     except ConfError as exc:
         assert exc.file is not None and exc.line is not None and exc.line >= 1
+
+
+NEVER = __import__("re").compile(r"(?!x)x")
+
+FAST_PIECES = st.sampled_from(['"a.b"', '"x y"', "'q'", '"é"', "w", "1", '"a\\tb"', '"$V"', '""', "[", "]", "{", "}",
+                               ",", ", ", "\n", " ", "\t", ":", "=", "k: ", "key = ", "# c\n", "// c\n", ";"])
+
+
+@settings(max_examples=300)
+@given(st.lists(FAST_PIECES, min_size=1, max_size=25))
+def test_fast_paths_read_what_the_general_parser_reads(pieces: list[str]) -> None:
+    """The one-pattern fast paths (plain keys, quoted strings, arrays of "..." strings) change nothing."""
+    import auditor.nats.conf as conf
+
+    text = "v: [" + "".join(pieces) + "]\nm { " + "".join(reversed(pieces)) + " }\n"
+
+    def read() -> Any:
+        try:
+            parsed = parse_text(text, file="f.conf")
+        except ConfError as exc:
+            return ("error", exc.message, exc.line)
+        return [(path, v.kind, v.line, v.plain() if v.kind not in ("map", "array") else None)
+                for path, v in conf.walk(parsed.root)]
+
+    fast = read()
+    saved = conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED
+    try:
+        conf._SIMPLE_ARRAY = conf._PLAIN_KEY = conf._QUOTED = NEVER
+        slow = read()
+    finally:
+        conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED = saved
+    assert fast == slow

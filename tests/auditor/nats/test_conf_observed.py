@@ -62,6 +62,10 @@ def test_values_as_the_server_reads_them(text: str, expected: Any) -> None:
         ("server_name: y\r\nmax: 5\r\n", {"server_name": "y", "max": 5}),
         ("a: x\na: y", {"a": "y"}),
         ("{a: 1}}", {"a": 1}),
+        ("{a: 1}\nb: 2", {"a": 1, "b": 2}),  # keys may follow a block at the top level
+        ("{\n  {\n    a: 1 // c\n  } # c\n}", {"a": 1}),  # anonymous blocks nest
+        ("{ a: 1, { b: 2 }, c: 3 }", {"a": 1, "b": 2, "c": 3}),
+        ("{ a: 1 }{ b: 2 }", {"a": 1, "b": 2}),
         ("a: 1 }", {"a": 1}),
         ('"k\\x41": 1', {"k\\x41": 1}),  # quoted keys take no escapes
         ("v: x\nw { u: $v }", {"v": "x", "w": {"u": "x"}}),
@@ -75,6 +79,10 @@ def test_structures_as_the_server_reads_them(text: str, expected: Any) -> None:
     ("text", "fragment"),
     [
         ("a: [a\n, b]", "Unexpected array value terminator"),
+        ("{ { a: 1 } b: 2 }", "Expected the '}' that closes the block"),
+        ("{ { a: 1 }", "closes the block"),
+        ("{ a: 1 ", "Unexpected EOF after a value"),
+        ("a: 1\n} # c", "unexpected '}'"),
         ("a: [,a]", "Unexpected array value terminator"),
         ("a: [a b]", "Expected an array value terminator"),
         ("a: [a;b]", "Expected an array value terminator"),
@@ -94,7 +102,6 @@ def test_structures_as_the_server_reads_them(text: str, expected: Any) -> None:
         ("a: 8eb", "out of the range"),
         ("a: 1kbi", "unknown size suffix"),
         ("a: 1\n}}", "unexpected '}'"),
-        ("{a: 1}\nb: 2", "after the '}'"),
         ("/a: 1", "Expected a key"),
         ("m {\n a: 1\n /\n}", "unexpected '/'"),
         ("include\n", "Expected include value"),

@@ -109,7 +109,7 @@ def test_bad_subjects_are_refused(cfg: NatsConfig) -> None:
     [
         ("authorization { users = [{user: a, permissions: {publish: ['a b']}}] }", "is not a valid subject"),
         ("authorization { users = [{user: a, permissions: {subscribe: ['a b c']}}] }", "is not a valid subject"),
-        ("authorization { users = [{user: a, permissions: {bogus: 1}}] }", "Unknown field 'bogus'"),
+        ("authorization { users = [{user: a, permissions: {bogus: 1}}] }", "unknown field 'bogus'"),
         ("authorization { users = [{user: a, permissions: {publish: {allow: 1}}}] }", "expected a string"),
         ("authorization { users = [{nkey: UABC}] }", "not a valid public nkey"),
         ("authorization { users = [{password: x}] }", "requires a user"),

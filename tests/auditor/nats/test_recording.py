@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from auditor._scan import collect
 from auditor.demo import demo_inventory, demo_root
 from auditor.evidence.kinds import data_errors
-from auditor.scan import collect
+from auditor.evidence.record import Evidence
 from tests.auditor.nats.record_demo_monitoring import OUTPUT, capture
 
 
@@ -33,5 +34,5 @@ def test_every_demo_record_matches_its_schema() -> None:
     records = [r for r in bundle.records if r.kind.startswith("nats.")]
     assert {r.kind for r in records} >= {"nats.config", "nats.user", "nats.jwt", "nats.nkey", "nats.varz", "nats.connz"}
     for r in records:
-        assert r.data is not None, r.error
-        assert data_errors(r.kind, r.data) == [], (r.kind, r.resource, data_errors(r.kind, r.data))
+        assert isinstance(r, Evidence), r.error
+        assert data_errors(r.kind, r.plain) == [], (r.kind, r.resource, data_errors(r.kind, r.plain))

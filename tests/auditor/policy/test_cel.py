@@ -75,7 +75,13 @@ def test_glob_ip_and_loopback() -> None:
 
 
 def test_params_references_are_found() -> None:
+    """`params.NAME` and `params["NAME"]` must be declared; a string that mentions params is not a read."""
+    from auditor.evidence.kinds import KINDS
+    from auditor.policy.contract import problems, roots
+
+    assert "x509.certificate" in KINDS
     expr = compile_expression(
-        'evidence.a > params.x && params["y"] == "params.z"', mode="each", file="r", line=1, field="c", rule_id="T-001"
+        'evidence.key.size > params.x && params["y"] == "params.z"', mode="each", file="r", line=1, field="c", rule_id="T-001"
     )
-    assert expr.references_params() == {"x", "y"}
+    found = problems(expr.checked(), expr.compiled, roots("x509.certificate", "each", {"x": 1}))
+    assert [p.message.split(":")[0] for p in found] == ["params.y"]

@@ -85,7 +85,7 @@ C0 = "spec.template.spec.containers.0"
         ("K8S-006", change(f"{C0}.resources.limits", {"memory": "1Gi"}), "containers[0].resources.limits.cpu"),
         ("K8S-007", change("spec.template.spec.automountServiceAccountToken", None), "service account 'default' and its API token is mounted (nothing turns it off)"),
         ("K8S-008", change(f"{C0}.image", "nats:latest"), "containers[0].image=nats:latest"),
-        ("K8S-009", change(f"{C0}.env", [{"name": "DB_PASSWORD", "value": SECRET}]), "containers[0].env[0] DB_PASSWORD (sensitive name, value Pl4i…(sha256:"),
+        ("K8S-009", change(f"{C0}.env", [{"name": "DB_PASSWORD", "value": SECRET}]), "containers[0].env[0] DB_PASSWORD (sensitive name, value Pl4i…(hmac:"),
         ("K8S-009", change(f"{C0}.env", [{"name": "URL", "value": f"postgres://app:{SECRET}@db/app"}]), "(password in URL, value"),
     ],
 )

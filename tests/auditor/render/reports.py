@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor._scan import scan_target
 from auditor.demo import demo_inventory
-from auditor.models import ScanResult
+from auditor.models import RedactedResult
 from auditor.render import renderer
-from auditor.scan import scan_target
 
 
 @dataclass(frozen=True)
 class DemoScan:
-    result: ScanResult
+    result: RedactedResult
     result_path: Path
     bundle_path: Path
 

@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.models import EvidenceRecord, Finding, ScanResult, Severity, Status
-from auditor.render import format_names, renderer
+from auditor.evidence.record import Failure
+from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status
+from auditor.redact import redact_result
+from auditor.render import FORMATS, renderer
 from auditor.render.sarif import file_location
 from tests.auditor.render.reports import DemoScan, demo_scan
 from tests.conftest import run_cli
@@ -48,7 +50,7 @@ def parse_xml(text: str) -> ET.Element:
     return ET.fromstring(text)  # noqa: S314 - our own output, not untrusted input
 
 
-def render(name: str, result: ScanResult) -> str:
+def render(name: str, result: RedactedResult) -> str:
     out = renderer(name).document(result)
     assert isinstance(out, str)
     return out
@@ -186,6 +188,7 @@ SECRETS = {
 
 
 def planted_result() -> ScanResult:
+    """A result as a careless collector or another tool might make it: secrets in plain text."""
     pem = f"-----BEGIN EC PRIVATE KEY-----\n{SECRETS['private key']}\n-----END EC PRIVATE KEY-----"
     base = sample_result(Status.FAIL, collection_error=True)
     f = base.findings[0]
@@ -196,15 +199,16 @@ def planted_result() -> ScanResult:
         remediation=f"rotate {SECRETS['jwt']} and {SECRETS['aws key']}",
     )
     error = dataclasses.replace(base.collection_errors[0], error=f"could not parse: {pem}")
-    return dataclasses.replace(base, findings=(finding,), collection_errors=(error,))
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(ScanResult)}
+    return ScanResult(**{**fields, "findings": (finding,), "collection_errors": (error,)})
 
 
-@pytest.mark.parametrize("fmt", [f for f in format_names() if f != "pdf"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS.names() if f != "pdf"])
 def test_no_format_shows_a_planted_secret(fmt: str) -> None:
-    text = render(fmt, planted_result())
+    text = render(fmt, redact_result(planted_result()))
     for name, secret in SECRETS.items():
         assert secret not in text, f"{fmt} shows the {name}"
-    assert "…(sha256:" in text
+    assert "…(hmac:" in text
 
 
 def test_report_command_redacts_secrets_in_a_findings_file(tmp_path: Path) -> None:
@@ -221,7 +225,7 @@ def test_report_command_redacts_secrets_in_a_findings_file(tmp_path: Path) -> No
 # --- helpers -------------------------------------------------------------------------------
 
 def sample_result(*statuses: Status, message: str = "something is wrong", resource: str = "nats://127.0.0.1:4222",
-                  collection_error: bool = False) -> ScanResult:
+                  collection_error: bool = False) -> RedactedResult:
     findings = tuple(
         Finding(
             rule_id=f"NATS-00{i + 1}", title="A NATS rule", area="nats", severity=Severity.HIGH, status=status,
@@ -230,16 +234,16 @@ def sample_result(*statuses: Status, message: str = "something is wrong", resour
         )
         for i, status in enumerate(statuses)
     )
-    errors: tuple[EvidenceRecord, ...] = ()
+    errors: tuple[Failure, ...] = ()
     if collection_error:
-        errors = (EvidenceRecord(kind="nats.config", source="nats", resource="etc/nats/nats.conf",
-                                 collected_at="2026-01-01T00:00:00Z", error="permission denied"),)
-    return ScanResult(
+        errors = (Failure(kind="nats.config", source="nats", resource="etc/nats/nats.conf",
+                          collected_at="2026-01-01T00:00:00Z", error="permission denied"),)
+    return redact_result(ScanResult(
         target={"name": "node-1", "environment": "production", "tags": [], "policies": ["cim-production"]},
         policies=("cim-production",), evaluated_at="2026-01-01T00:00:00Z",
         tool={"name": "auditor", "version": "0.1.0", "rules_digest": "0" * 64}, bundle_digest="1" * 64,
         findings=findings, collection_errors=errors,
-    )
+    ))
 
 
 @pytest.mark.parametrize(("fmt", "start"), [("html", "<!DOCTYPE html>"), ("md", "# Security sign-off report"),

@@ -136,7 +136,7 @@ def test_markup_in_findings_stays_text(tmp_path: Path, page: Page) -> None:
         for i, f in enumerate(scan.result.findings)
     )
     html = tmp_path / "evil.html"
-    doc = renderer("html").document(dataclasses.replace(scan.result, findings=findings))
+    doc = renderer("html").document(scan.result.changed(findings=findings))
     assert isinstance(doc, str)
     html.write_text(doc)
     log = page.open(html.as_uri())

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.models import Finding, ScanResult, Severity, Status, Waiver
+from auditor.redact import redact_result
 from auditor.render import renderer
 from auditor.render.json import finding_lines
 
@@ -39,8 +40,8 @@ def test_each_line_is_what_json_dumps_writes(items: list[Finding]) -> None:
 
 @given(st.lists(findings, max_size=5))
 def test_the_document_reads_back_as_the_result(items: list[Finding]) -> None:
-    result = ScanResult(target={"name": "n"}, policies=("p",), evaluated_at="2026-01-01T00:00:00Z",
-                        tool={"name": "auditor"}, bundle_digest="d", findings=tuple(items), redacted=True)
+    result = redact_result(ScanResult(target={"name": "n"}, policies=("p",), evaluated_at="2026-01-01T00:00:00Z",
+                                      tool={"name": "auditor"}, bundle_digest="d", findings=tuple(items)))
     document = renderer("json").render(result)
     assert json.loads(document) == result.to_dict()
     assert document.count("\n    {\"rule_id\"") == len(items)

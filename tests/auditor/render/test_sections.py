@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from auditor.models import Checklist, ChecklistItem, Status
@@ -33,7 +31,7 @@ def test_checklist_rows_and_signoff_rows() -> None:
         ChecklistItem("cim.nats.tls-deployed", "NATS", "TLS deployed"),
         ChecklistItem("cim.crypto.token-backup", "Crypto", "Backups documented", automatable=False),
     ))
-    result = dataclasses.replace(sample_result(Status.PASS, Status.FAIL), checklist=checklist)
+    result = sample_result(Status.PASS, Status.FAIL).changed(checklist=checklist)
     signed = SignoffCheck("security", "approve", fingerprint="A" * 40)
     odd = SignoffCheck("cfo", "approve", problems=("'cfo' is not a sign-off role",))
     view = build_view(result, RenderOptions(signoffs=(signed, odd)))

@@ -3,6 +3,7 @@ run as a real process whose log lines the test can wait for."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -12,15 +13,20 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 from auditor.demo import demo_root
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def demo_copy(folder: Path, *, schedule: str = "* * * * * *", extra_targets: str = "") -> Path:
-    """A copy of the demo node under `folder` and an inventory scanning it on `schedule`."""
+def demo_copy(folder: Path, *, schedule: str = "* * * * * *", extra_targets: str = "", target_lines: str = "",
+              extra_sources: str = "") -> Path:
+    """A copy of the demo node under `folder` and an inventory scanning it on `schedule`
+    (`target_lines` and `extra_sources`: more of the target's YAML, indented as it is)."""
     node = folder / "cim-prod-001"
     shutil.copytree(demo_root() / "cim-prod-001", node)
     inventory = folder / "auditor.yaml"
@@ -36,11 +42,43 @@ def demo_copy(folder: Path, *, schedule: str = "* * * * * *", extra_targets: str
         "    names: [cim-001.example.com, cim-prod-001.cim.example.com]\n"
         "    trust_anchors: [var/lib/cim/pki/root-ca.pem]\n"
         f'    schedule: "{schedule}"\n'
-        "    sources:\n"
+        + target_lines
+        + "    sources:\n"
         "      - {collector: certificates, name: node-certificates, paths: [etc/nats/certs, var/lib/cim/pki]}\n"
+        + extra_sources
         + extra_targets
     )
     return inventory
+
+
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver on loopback: keeps the headers and body of every POST."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def hook_server() -> Iterator[int]:
+    """Run a Hook server (its `received` emptied); yield its port."""
+    Hook.received = []
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 class Serve:
@@ -117,3 +155,37 @@ class Serve:
             time.sleep(0.2)
         for pid in self.workers_alive():
             os.kill(pid, signal.SIGKILL)
+
+
+async def regression_event(
+    inventory: Path, db: Path, *, nats_url: str, webhook: str, env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+) -> tuple[str, dict[str, Any], str]:
+    """Serve a demo_copy inventory until its first scan is stored, plant a new failure (a
+    second copy of the legacy certificate: RSA-1024, no waiver), and return the subject and
+    the event published on NATS, and serve's log."""
+    import asyncio
+    import json
+
+    import nats as nats_py
+
+    nc = await nats_py.connect(nats_url, connect_timeout=5, allow_reconnect=False)
+    try:
+        sub = await nc.subscribe("audit.findings.>")
+        serve = Serve("--inventory", str(inventory), "--db", str(db), "--jitter", "0s", "--nats", nats_url,
+                      "--webhook", webhook, "--threshold", "high", env=env)
+        try:
+            await asyncio.to_thread(serve.wait_for, r"scan \d+ stored", count=1, timeout=timeout)
+            certs = inventory.parent / "cim-prod-001/etc/nats/certs"
+            shutil.copy(certs / "monitor-legacy.pem", certs / "monitor-legacy-2.pem")
+            msg = await sub.next_msg(timeout=timeout)
+            await asyncio.to_thread(serve.wait_for, "regression event sent", timeout=timeout)
+            serve.signal(signal.SIGTERM)
+            assert await asyncio.to_thread(serve.wait) == 0
+            log = serve.log()
+        finally:
+            serve.close()
+    finally:
+        await nc.close()
+    event: dict[str, Any] = json.loads(msg.data)
+    return msg.subject, event, log

@@ -197,9 +197,12 @@ def test_no_schedules_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_demo_schedules_export(tmp_path: Path) -> None:
     listed = run_cli("schedule", "list", "--format", "json")
-    assert listed.code == 0
+    assert listed.code == 0 and listed.err.count("embedded demo") == 1  # the fallback is announced
     names = [s["name"] for s in json.loads(listed.out)["schedules"]]
     assert names == ["target-cim-prod-001", "tag-high-security"]
-    run = run_cli("schedule", "export", "--systemd", "-o", str(tmp_path))
-    assert run.code == 0
-    assert "--inventory" not in (tmp_path / "auditor-target-cim-prod-001.service").read_text()  # the embedded demo
+    refused = run_cli("schedule", "export", "--systemd", "-o", str(tmp_path))
+    assert refused.code == 2 and "--demo" in refused.err and list(tmp_path.iterdir()) == []
+    run = run_cli("schedule", "export", "--systemd", "--demo", "-o", str(tmp_path))
+    assert run.code == 0 and "embedded demo" not in run.err
+    service = (tmp_path / "auditor-target-cim-prod-001.service").read_text()
+    assert "--inventory" not in service and " --demo" in service  # the timer scans the embedded demo, saying so

@@ -9,19 +9,15 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
 from auditor.history.sqlite import SQLiteStore
-from tests.auditor.schedule.serving import Serve, demo_copy
+from tests.auditor.schedule.serving import Hook, Serve, demo_copy, hook_server, regression_event
 from tests.servers import nats_server
 
 pytestmark = pytest.mark.slow
@@ -81,72 +77,25 @@ def test_sigkill_during_a_scan_leaves_the_history_consistent(tmp_path: Path) -> 
         assert store.save(store.result(ids[-1]), origin="scan", exit_code=1) > ids[-1]
 
 
-class Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        Hook.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def webhook() -> Iterator[str]:
-    Hook.received = []
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/auditor?token=query-secret-123"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with hook_server() as port:
+        yield f"http://127.0.0.1:{port}/hooks/auditor?token=query-secret-123"
 
 
 def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str) -> None:
     inventory = demo_copy(tmp_path)
-    node = tmp_path / "cim-prod-001"
     db = tmp_path / "history.sqlite"
     secret = "whsec-" + "9" * 20
     password = "pw-" + os.urandom(8).hex()
     with nats_server(tmp_path, f'authorization {{\n  user: "auditor"\n  password: "{password}"\n}}\n') as nats:
         url = f"nats://auditor:{password}@127.0.0.1:{nats.port}"
 
-        async def scenario() -> dict[str, Any]:
-            import nats as nats_py
-
-            nc = await nats_py.connect(url, connect_timeout=5, allow_reconnect=False)
-            try:
-                sub = await nc.subscribe("audit.findings.>")
-                serve = Serve(
-                    "--inventory", str(inventory), "--db", str(db), "--jitter", "0s",
-                    "--nats", url, "--webhook", webhook, "--threshold", "high",
-                    env={"AUDITOR_WEBHOOK_SECRET": secret},
-                )
-                try:
-                    await asyncio.to_thread(serve.wait_for, STORED, count=1)
-                    # plant a new problem: a second copy of the legacy certificate (no waiver)
-                    shutil.copy(node / "etc/nats/certs/monitor-legacy.pem", node / "etc/nats/certs/monitor-legacy-2.pem")
-                    msg = await sub.next_msg(timeout=60)
-                    await asyncio.to_thread(serve.wait_for, "regression event sent")
-                    serve.signal(signal.SIGTERM)
-                    assert await asyncio.to_thread(serve.wait) == 0
-                    log = serve.log()
-                finally:
-                    serve.close()
-            finally:
-                await nc.close()
-            assert msg.subject == "audit.findings.cim-prod-001"
-            event: dict[str, Any] = json.loads(msg.data)
-            assert password not in log and "query-secret-123" not in log and secret not in log
-            return event
-
-        event = asyncio.run(scenario())
+        subject, event, log = asyncio.run(regression_event(
+            inventory, db, nats_url=url, webhook=webhook, env={"AUDITOR_WEBHOOK_SECRET": secret}, timeout=60,
+        ))
+    assert subject == "audit.findings.cim-prod-001"
+    assert password not in log and "query-secret-123" not in log and secret not in log
     assert event["type"] == "auditor.regression" and event["target"] == "cim-prod-001"
     assert event["threshold"] == "high"
     new = {(f["rule_id"], f["resource"]) for f in event["new_failures"]}

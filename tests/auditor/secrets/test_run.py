@@ -51,7 +51,8 @@ def test_parallel_and_serial_scans_agree(tmp_path: Path, monkeypatch: pytest.Mon
     assert serial.stats.files_scanned == parallel.stats.files_scanned == 40
 
 
-def test_vendored_and_skipped_content(tmp_path: Path) -> None:
+def test_nothing_is_skipped_for_its_name_or_content(tmp_path: Path) -> None:
+    """Issue 17: virtualenvs, node_modules, lock and binary files were skipped whole."""
     (tmp_path / "venv").mkdir()
     (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
     (tmp_path / "venv" / "leak.py").write_text('password = "Hunter2-Hunter2"\n')
@@ -61,8 +62,52 @@ def test_vendored_and_skipped_content(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2password: Hunter2-Hunter2\n")
     (tmp_path / "real.yaml").write_text("password: Hunter2-Hunter2\n")
     report = scan_paths([tmp_path], base=tmp_path)
-    assert [x.path for x in report.leaks] == ["real.yaml"]
-    assert report.stats.skipped == {"binary": 1, "lock": 1, "vendored": 1}
+    assert sorted(x.path for x in report.leaks) == ["Cargo.lock", "blob.bin", "node_modules/x.js", "real.yaml",
+                                                   "venv/leak.py"]
+    assert report.stats.skipped == {} and report.stats.files_scanned == 6
+
+
+def test_fifos_sockets_and_symlinks_are_listed_never_opened(tmp_path: Path) -> None:
+    """Issue 17: a FIFO in a scanned folder hung the scan."""
+    import socket
+
+    os.mkfifo(tmp_path / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    (tmp_path / "link").symlink_to("/etc/passwd")
+    (tmp_path / "a.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    try:
+        report = scan_paths([tmp_path], base=tmp_path, jobs=1)
+    finally:
+        sock.close()
+    assert [x.path for x in report.leaks] == ["a.env"]
+    assert report.stats.skipped == {"fifo": 1, "socket": 1, "symlink": 1}
+    assert report.stats.special == ["pipe (fifo)", "sock (socket)"]
+    assert scan_paths([tmp_path / "pipe"], base=tmp_path).stats.special == ["pipe (fifo)"]
+
+
+def test_size_limit_only_from_configuration(tmp_path: Path) -> None:
+    (tmp_path / "big.env").write_text("x" * 5000 + "\nDB_PASSWORD=Hunter2-Hunter2\n")
+    (tmp_path / "small.env").write_text("DB_PASSWORD=Hunter3-Hunter3\n")
+    assert len(scan_paths([tmp_path], base=tmp_path).leaks) == 2  # no limit unless configured
+    cfg = tmp_path / "scan.yaml"
+    cfg.write_text("version: 1\nmax_file_bytes: 4KiB\nexclude: [scan.yaml]\n")
+    request = prepare([tmp_path], base=tmp_path, config=cfg)
+    report = run_engines(["auditor"], request)
+    assert [x.path for x in report.leaks] == ["small.env"]
+    assert report.stats.not_scanned == ["big.env: 5029 bytes, over the configured max_file_bytes"]
+    cfg.write_text("version: 1\nmax_file_bytes: lots\n")
+    with pytest.raises(ConfigError, match="max_file_bytes must be a positive size"):
+        load_scan_config(cfg)
+
+
+def test_git_config_is_read_but_not_the_object_store(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "remote", "add", "origin", "https://ci:S3cretPassw0rd@git.example.com/x.git")
+    report = scan_paths([repo], base=repo)
+    assert [(x.path, x.rule) for x in report.leaks] == [(".git/config", "url-credential")]
 
 
 def test_missing_path_is_a_config_error(tmp_path: Path) -> None:
@@ -92,7 +137,7 @@ def test_git_history_scan_reads_each_blob_once(tmp_path: Path) -> None:
         git(repo, "commit", "-qam", f"readme {i}")
     (repo / "deploy.env").write_text("LOG=info\n")
     git(repo, "commit", "-qam", "remove the token")
-    report = scan_git(repo)
+    report = scan_git(repo, cache=False)
     assert [(x.path, x.rule, x.commit, x.line) for x in report.leaks] == [("deploy.env", "vault-token", leak_commit, 2)]
     # blobs: README in 6 versions + deploy.env in 2 = 8, each read once though 8 commits hold them
     assert report.stats.blobs_scanned == 8
@@ -104,7 +149,7 @@ def test_git_history_scan_reads_each_blob_once(tmp_path: Path) -> None:
 
 
 def test_git_on_a_folder_that_is_not_a_repository(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="git rev-list failed"):
+    with pytest.raises(ConfigError, match="git rev-parse failed"):
         scan_git(tmp_path)
 
 
@@ -162,3 +207,74 @@ def test_trufflehog3_engine_runs_apart_and_merges(tmp_path: Path) -> None:
     assert sorted(x.rule for x in merged.leaks) == ["aws-access-key", "password"]
     both = run_engines(["auditor", "trufflehog3"], request)
     assert sorted(x.rule for x in both.leaks) == ["aws-access-key", "password"]
+
+
+def _commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_git_history_reads_commit_messages_and_annotated_tags(tmp_path: Path) -> None:
+    """Issue 17: commit messages and annotated tags were not read."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hello\n")
+    token = PLANTERS["vault-token"](random.Random(4)).text.strip()
+    sha = _commit(repo, f"deploy\n\nused {token} to test")
+    git(repo, "tag", "-a", "v1", "-m", "release\nAKIAQWERTYUIOPASDFGH\n")
+    report = scan_git(repo, cache=False)
+    tag = git(repo, "rev-parse", "v1")
+    assert sorted((x.path, x.rule, x.line, x.commit) for x in report.leaks) == [
+        ("(commit message)", "vault-token", 3, sha), ("(tag v1)", "aws-access-key", 7, tag)]
+    assert report.stats.commits_scanned == 1 and report.stats.tags_scanned == 1
+
+
+def test_git_blob_attributed_to_its_introducing_commit_across_branches_and_merges(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a").write_text("a\n")
+    _commit(repo, "one")
+    git(repo, "checkout", "-qb", "topic")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    introduced = _commit(repo, "topic leak")
+    git(repo, "checkout", "-q", "main")
+    (repo / "b").write_text("b\n")
+    _commit(repo, "main work")
+    git(repo, "merge", "-q", "--no-edit", "topic")
+    report = scan_git(repo, cache=False)
+    assert [(x.path, x.commit) for x in report.leaks] == [("leak.env", introduced)]
+
+
+def test_git_history_cache_scans_only_new_objects(tmp_path: Path) -> None:
+    """Issue 23: a second run scanned everything again; now only what is new since."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(5):
+        (repo / f"f{i}.txt").write_text(f"file {i}\n")
+        _commit(repo, f"c{i}")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(repo, "leak")
+    first = scan_git(repo)
+    assert first.stats.blobs_scanned == 6 and first.stats.commits_scanned == 6
+    second = scan_git(repo)
+    assert (second.stats.blobs_scanned, second.stats.commits_scanned) == (0, 0)
+    assert [(x.path, x.commit, x.fingerprint) for x in second.leaks] == [
+        (x.path, x.commit, x.fingerprint) for x in first.leaks] == [("leak.env", leak, first.leaks[0].fingerprint)]
+    (repo / "f0.txt").write_text("changed\n")
+    _commit(repo, "change")
+    third = scan_git(repo)
+    assert (third.stats.blobs_scanned, third.stats.commits_scanned) == (1, 1) and len(third.leaks) == 1
+    # history rewritten: the leak commit is no longer reachable, so its finding is gone
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    fourth = scan_git(repo)
+    assert fourth.leaks == [] and fourth.stats.blobs_scanned == 0
+    # suppressions apply to cached findings too
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    _commit(repo, "again")
+    scan_git(repo)
+    assert scan_git(repo, exclude=["*.env"]).leaks == []

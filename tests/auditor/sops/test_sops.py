@@ -206,3 +206,16 @@ def test_creation_rules(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid regular expression") as err:
         load_config(tmp_path / ".sops.yaml")
     assert err.value.line == 2
+
+
+def test_ini_multiline_values_as_go_ini_reads_them() -> None:
+    text = ('[a]\nk = """one\ntwo"""\nq = `x\n y`\nsame = """inline"""\nplain = v ; c\n'
+            '[sops]\nmac = """ENC[x]"""\nage__list_0__map_enc = """-----BEGIN AGE ENCRYPTED FILE-----\nAAA\n'
+            '-----END AGE ENCRYPTED FILE-----"""\nage__list_0__map_recipient = age1abc\n')
+    doc = parse("m.ini", text)
+    assert [(leaf.dotted, leaf.value, leaf.line) for leaf in doc.leaves] == [
+        ("a.k", "one\ntwo", 2), ("a.q", "x\n y", 4), ("a.same", "inline", 6), ("a.plain", "v", 7)]
+    assert doc.metadata is not None and doc.metadata["age"][0]["enc"].splitlines()[1] == "AAA"
+    with pytest.raises(ConfigError, match="never closed") as info:
+        parse("bad.ini", '[a]\nk = """open\nstill open\n')
+    assert info.value.line == 2

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from pki.backends.file import decrypt_key_file, encrypt_pkcs8
 from pki.errors import KeyAccessError
-from pki.keys import KEY_TYPES, generate, public_equal
+from pki.keys import generate, public_equal
+from pki.keytypes import KEY_TYPES
 
 
 @pytest.mark.parametrize("key_type", [k for k in KEY_TYPES if k != "rsa-4096"])

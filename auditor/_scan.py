@@ -1,7 +1,8 @@
-"""Scanning as a library: collect a target's evidence, evaluate it, return a ScanResult.
+"""Scanning as a library: collect a target's evidence, evaluate it, return a RedactedResult.
 
 `collect` and `evaluate_bundle` are the two halves of the air-gapped workflow; `scan_target`
-does both. Nothing here prints: progress is reported through an optional callback.
+does both (the package exports them as `auditor.collect`, `auditor.evaluate` and
+`auditor.scan`). Nothing here prints: progress is reported through an optional callback.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
+from auditor.evidence.record import Record
 from auditor.inventory.model import Target, cel_target_view
-from auditor.models import EvidenceRecord, ExpiredWaiver, RuleInfo, ScanResult, Severity
+from auditor.models import ExpiredWaiver, RedactedResult, RuleInfo, ScanResult, Severity
 from auditor.policy.catalog import Catalog
+from auditor.redact import redact_result
 from auditor.timeutil import rfc3339, utcnow
 
 Progress = Callable[[str, int, int], None]
@@ -28,7 +31,7 @@ Progress = Callable[[str, int, int], None]
 def collect(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
     """Run every evidence source of `target` and return the bundle of records."""
     moment = now or utcnow()
-    records: list[EvidenceRecord] = []
+    records: list[Record] = []
     total = len(target.sources)
     for i, source in enumerate(target.sources):
         if progress:
@@ -42,6 +45,8 @@ def collect(target: Target, *, now: dt.datetime | None = None, progress: Progres
 
 @dataclass(frozen=True)
 class EvaluateOptions:
+    """How to evaluate: which packs, as of when, from which threshold, with which extra files."""
+
     policies: Sequence[str] = ()
     """Policy packs to apply (ids or files); default the target's own list."""
     now: dt.datetime | None = None
@@ -49,12 +54,16 @@ class EvaluateOptions:
     fail_on: Severity | None = None
     """Failure threshold; default the policy's, else high."""
     rule_paths: Sequence[Path] = ()
+    """Extra folders or files of rules, beside the built-in ones."""
     policy_paths: Sequence[Path] = ()
+    """Extra folders or files of policy packs."""
 
 
-def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None) -> ScanResult:
-    """The findings for `bundle`. Renderers and the history print and store its scrubbed form
-    (ScanResult.scrubbed); a caller that does both scrubs it first, so that is done once."""
+def evaluate_bundle(
+    bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None
+) -> RedactedResult:
+    """The findings for `bundle`, redacted as soon as they are made: the library hands out no
+    other kind of result."""
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
     refs = list(opts.policies) or list(bundle.target.get("policies", ()))
@@ -62,7 +71,7 @@ def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, c
     now = (opts.now or utcnow()).astimezone(dt.UTC)
     target = dict(bundle.target)
     evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(target), now=now)
-    return ScanResult(
+    return redact_result(ScanResult(
         target={
             "name": target.get("name", ""),
             "environment": target.get("environment", ""),
@@ -82,7 +91,7 @@ def evaluate_bundle(bundle: Bundle, options: EvaluateOptions | None = None, *, c
             RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
             for e in policy.rules
         ),
-    )
+    ))
 
 
 def scan_target(
@@ -91,7 +100,8 @@ def scan_target(
     *,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
-) -> tuple[Bundle, ScanResult]:
+) -> tuple[Bundle, RedactedResult]:
+    """Collect `target`'s evidence and evaluate it: the bundle and its (redacted) result."""
     opts = options or EvaluateOptions()
     if catalog is None:
         catalog = Catalog.load(

@@ -1,0 +1,50 @@
+"""secrets.scan: the leakage scan of one path."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from msgspec import Meta
+
+from auditor.evidence.contract import Facts, NonNegative, Redacted, SecretPart
+
+
+class Leak(SecretPart, frozen=True, kw_only=True):
+    SECRETS: ClassVar[tuple[str, ...]] = ("preview",)
+
+    rule: Annotated[str, Meta(description="the detector (nkey-seed, private-key, password, ...) or a custom rule id")]
+    category: str
+    file: str
+    line: NonNegative
+    column: NonNegative
+    location: Annotated[str, Meta(description="file:line:column, prefixed by the commit for git history")]
+    preview: Annotated[Redacted, Meta(description="Redacted: a short prefix and a fingerprint, never the secret.")]
+    fingerprint: Annotated[str, Meta(description="stable for the same secret under the same rule")]
+    confidence: Literal["high", "medium", "low"]
+    engine: str
+    commit: Annotated[str, Meta(description="for git history: the first commit found to hold the blob")]
+    file_mode: Annotated[str, Meta(pattern=r"^([0-7]{4})?$")]
+    private: Annotated[bool, Meta(description="the file is readable by its owner only")]
+    key_file: Annotated[bool, Meta(description="the file holds nothing but key material: a dedicated key or .creds file")]
+    log: Annotated[bool, Meta(description="the file is a log or a shell history")]
+    encrypted: Annotated[bool, Meta(description="a private key that is encrypted")]
+    details: Annotated[dict[str, str | int | float | bool], Meta(description="detector-specific facts (e.g. a JWT's alg, expired)")]
+
+
+class SecretsScan(Facts, frozen=True, kw_only=True):
+    """The leakage scan of one path: what was read and the (redacted) findings."""
+
+    KIND: ClassVar[str] = "secrets.scan"
+
+    path: str
+    engines: tuple[str, ...]
+    files_scanned: NonNegative
+    bytes_scanned: NonNegative
+    skipped: Annotated[dict[str, int], Meta(description="Entries not read, by reason (symlink, fifo, socket, device, too-large, allowlisted).")]
+    unreadable: tuple[str, ...]
+    suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment")]
+    blobs_scanned: NonNegative
+    blobs_reused: NonNegative
+    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned: over the configured max_file_bytes. The secrets rules are not decided (error) while this is not empty.")]
+    special: Annotated[tuple[str, ...], Meta(description="FIFOs, sockets and devices under the path: listed, never opened.")]
+    leaks: tuple[Leak, ...]

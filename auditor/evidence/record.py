@@ -1,0 +1,109 @@
+"""Evidence records: typed evidence, or the failure met while trying to collect it.
+
+An :class:`Evidence` holds the typed data of its kind (a :class:`~auditor.evidence.contract.Facts`);
+a :class:`Failure` says which source could not be read and why. A collector yields either; a
+:data:`Record` is one of the two. Both have an id that is the hash of what they say (not of
+when they said it), so the same evidence has the same id in every scan.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.evidence.contract import Facts, plain
+from auditor.models import canonical_json, sha256_hex
+
+
+def record_id(kind: str, source: str, resource: str, data: Any, error: str | None) -> str:
+    """`ev-` and 16 hex digits of the SHA-256 of the canonical JSON of what a record says."""
+    body = {"kind": kind, "source": source, "resource": resource, "data": data, "error": error}
+    return "ev-" + sha256_hex(canonical_json(body))[:16]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of typed evidence: `data` is an instance of its kind's type."""
+
+    source: str
+    resource: str
+    collected_at: str
+    data: Facts
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not getattr(self.data, "KIND", ""):
+            raise TypeError(f"{type(self.data).__name__} is not the type of an evidence kind")
+        if not self.id:
+            object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, self.plain, None))
+
+    @property
+    def kind(self) -> str:
+        """The evidence kind, from the type of `data` (e.g. `x509.certificate`)."""
+        return self.data.KIND
+
+    @functools.cached_property
+    def plain(self) -> dict[str, Any]:
+        """The data as plain JSON values (what rules see and bundles hold), made once per data
+        value (see :func:`auditor.evidence.contract.plain`)."""
+        return plain(self.data)
+
+    @classmethod
+    def decoded(cls, *, source: str, resource: str, collected_at: str, data: Facts, plain: dict[str, Any],
+                id: str) -> Evidence:
+        """Evidence read back from a bundle: `plain` is the stored form `data` was decoded from
+        (what the bundle's digest and the record's id were computed over)."""
+        evidence = cls(source=source, resource=resource, collected_at=collected_at, data=data, id=id)
+        evidence.__dict__["plain"] = plain
+        return evidence
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a bundle holds it (schema: bundle, records[])."""
+        return {**_header(self), "data": self.plain}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A source (or part of one) that could not be collected, and why."""
+
+    kind: str
+    source: str
+    resource: str
+    collected_at: str
+    error: str
+    required: bool = True
+    """A required source's failure makes a scan exit 3."""
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, None, self.error))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a bundle holds it (schema: bundle, records[])."""
+        return {**_header(self), "error": self.error, "required": self.required}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Failure:
+        """The failure `to_dict` wrote (its id as stored: read_bundle checks it)."""
+        return cls(
+            kind=raw["kind"],
+            source=raw["source"],
+            resource=raw["resource"],
+            collected_at=raw["collected_at"],
+            error=raw["error"],
+            required=bool(raw.get("required", True)),
+            id=raw.get("id", ""),
+        )
+
+
+Record = Evidence | Failure
+"""What a collector yields: evidence, or a failure to collect it."""
+
+
+def _header(record: Record) -> dict[str, Any]:
+    """What every record says besides its data or error, as bundles hold it."""
+    return {"id": record.id, "kind": record.kind, "source": record.source, "resource": record.resource,
+            "collected_at": record.collected_at}

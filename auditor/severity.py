@@ -1,0 +1,42 @@
+"""How much a failure matters: the one vocabulary of severities (the CLI's choices come from it).
+
+A module of its own, importing nothing heavy, so the command line can offer the choices
+without loading the models.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Severity(enum.Enum):
+    """How much a failure matters. Ordered: critical is the highest."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """4 for critical down to 0 for info."""
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        """True when this severity is `other` or higher."""
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+def severity_names() -> list[str]:
+    """The severities as `--fail-on` and `--threshold` take them, highest first."""
+    return [s.value for s in Severity]
