@@ -445,6 +445,69 @@ class CA:
             replaces=old, reuse=key,
         )
 
+    def issue_from_csr(
+        self,
+        csr: x509.CertificateSigningRequest,
+        node: str,
+        profile_name: str,
+        open_key: KeyOpener,
+        *,
+        dns: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        lifetime_days: int | None = None,
+        supersede: bool = False,
+        details: dict[str, Any] | None = None,
+        now: dt.datetime | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        signer: CertificateIssuerPrivateKeyTypes | None = None,
+    ) -> Issued:
+        """Issue a certificate for the public key of `csr` (its signature is checked) with the
+        names the caller decided on, and write no file: the caller hands it out (the ACME
+        server). The node's current valid certificate of this profile is refused, or with
+        `supersede` marked superseded (a renewal, logged as `renew`). `details` are added to
+        the log entry's details."""
+        now = now or _utcnow()
+        if not csr.is_signature_valid:
+            raise CAError("the certificate request's signature does not verify")
+        public_key = csr.public_key()
+        if keys.key_type_of(public_key) == "unknown":
+            raise CAError("the certificate request's key type is not one the CA issues for")
+        if not _NODE.match(node):
+            raise CAError(f"node name '{node}' may hold letters, digits and . _ @ - only")
+        profile = load_profile(profile_name, self.folder)
+        if profile.kind != "leaf":
+            raise CAError(f"profile '{profile.name}' is a CA profile")
+        sans = parse_sans(dns, ips)
+        record = self.current_intermediate()
+        issuer = self.certificate(record.serial)
+        signer = signer or self._signer(record, open_key)
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = inv.get(record.serial)
+            if state is not None and state.status == "revoked":
+                raise CAError(f"the current intermediate (serial {record.serial}) is revoked; create a new one")
+            existing = inv.current(node, profile.name, now)
+            if existing and not supersede:
+                raise CAError(f"node '{node}' already has a valid {profile.name} certificate (serial {existing[0].serial})")
+            replaces = existing[0] if existing else None
+            cert = build_certificate(
+                profile=profile, subject=subject_name(node, self.organization, profile.organizational_unit),
+                public_key=public_key, issuer=issuer, signer=signer, not_before=now - CLOCK_SKEW,
+                lifetime_days=lifetime_days, sans=sans,
+            )
+            entry = entry_for(cert, node=node, profile=profile.name, issuer_serial=record.serial, issued_at=now,
+                              replaces=replaces.serial if replaces else None)
+            log_details: dict[str, Any] = {"not_after": entry.not_after, "sans": entry.sans,
+                                           "key_fingerprint": entry.key_fingerprint, **(details or {})}
+            if replaces is not None:
+                log_details.update({"replaces": replaces.serial,
+                                    "reused_key": replaces.key_fingerprint == entry.key_fingerprint})
+            with inv.transaction():
+                inv.add(entry)
+                for old in existing:
+                    inv.set_status(old.serial, "superseded")
+                self._log(inv, "renew" if replaces else "issue", entry, log_details)
+        return Issued(cert, entry, ())
+
     def _issue(
         self, node: str, profile_name: str, open_key: KeyOpener, out_dir: Path, *,
         dns: Sequence[str], ips: Sequence[str], key_type: str | None, lifetime_days: int | None,
