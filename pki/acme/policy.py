@@ -140,17 +140,17 @@ class Policy:
         """Why `account` may not obtain `name` (None: it may)."""
         wildcard = name.startswith("*.")
         if wildcard and not self.allow_wildcards:
-            return f"wildcard names are not allowed by {self.source}"
+            return "wildcard names are not allowed by the ACME policy"
         if not constraints.allows(name):
             return f"'{name}' is outside the issuing CA's name constraints"
         patterns = self.patterns(account, constraints)
         if not patterns:
-            return f"no names are allowed: list them under 'names' in {self.source}"
+            return "no names are allowed: the ACME policy lists none ('names' in CA/acme/policy.yaml)"
         if not any(name_matches(p, name) for p in patterns):
-            return f"'{name}' is not allowed by {self.source}"
+            return f"'{name}' is not allowed by the ACME policy"
         rule = self.accounts.get(account)
         if rule is not None and rule.names is not None and not any(name_matches(p, name) for p in rule.names):
-            return f"account '{account}' may not obtain '{name}' ({self.source}, accounts.{account}.names)"
+            return f"account '{account}' may not obtain '{name}' (ACME policy: accounts.{account}.names)"
         return None
 
     def profile_for(self, account: str, requested: str | None) -> tuple[str, int] | str:
@@ -169,7 +169,7 @@ class Policy:
     def yubikey_problem(self, account: str, serial: int, pin: str | None, touch: str | None) -> str | None:
         rule = self.accounts.get(account)
         if rule is not None and rule.yubikeys is not None and serial not in rule.yubikeys:
-            return f"account '{account}' may not use YubiKey {serial} ({self.source}, accounts.{account}.yubikeys)"
+            return f"account '{account}' may not use YubiKey {serial} (ACME policy: accounts.{account}.yubikeys)"
         if pin not in self.pin_policies:
             return f"the key's PIN policy is {pin or 'unknown'}; the policy accepts {', '.join(self.pin_policies)}"
         if touch not in self.touch_policies:

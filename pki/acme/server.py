@@ -341,8 +341,7 @@ class AcmeServer:
             if (kind, value) not in identifiers:
                 identifiers.append((kind, value))
         if problems:
-            names = ", ".join(str(p.identifier["value"]) for p in problems if p.identifier)
-            raise AcmeProblem("rejectedIdentifier", f"the policy refuses: {names}", problems)
+            raise AcmeProblem("rejectedIdentifier", "; ".join(p.detail for p in problems)[:1000], problems)
         dns_names = [v for k, v in identifiers if k == "dns"]
         devices = [v for k, v in identifiers if k == PERMANENT_IDENTIFIER]
         if not dns_names:
