@@ -48,6 +48,7 @@ class Http01Responder:
         self.servers.shutdown_and_server_close()
 
     def add(self, challb: messages.ChallengeBody, account_key: JWKEC) -> challenges.ChallengeResponse:
+        response: challenges.ChallengeResponse
         response, validation = challb.response_and_validation(account_key)
         self.resources.add(standalone.HTTP01RequestHandler.HTTP01Resource(chall=challb.chall, response=response,
                                                                           validation=validation))
