@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import signal
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -109,4 +110,15 @@ def serve(server: AcmeServer, sock: socket.socket, *, tls_cert: str | None = Non
         log_config=None, log_level="warning", access_log=False, server_header=False, proxy_headers=False,
         http="h11", ws="none", loop="asyncio", interface="asgi3", timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal with the handlers it
+    # found: with these, the re-raised signal is a no-op and the command exits 0 after a clean stop
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    return
