@@ -110,3 +110,11 @@ def test_serve_stops_cleanly_on_sigterm(ca: Path, tmp_path: Path) -> None:
         stop(proc, signal.SIGTERM)
     assert proc.returncode == 0, log.read_text()
     assert f"http://{LOOPBACK}:{port}/acme/directory" in log.read_text()
+
+
+def test_other_commands_do_not_load_the_server() -> None:
+    code = ("import sys\nfrom auditor.cli import build_parser\nbuild_parser().parse_args(['pki', 'list', '--dir', 'x'])\n"
+            "loaded = sorted(m for m in ('uvicorn', 'acme', 'josepy', 'h11', 'pki.acme.server') if m in sys.modules)\n"
+            "print(loaded)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "[]"
