@@ -129,6 +129,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.attestation_roots:
         from auditor.cli.pki import _read_certs
 
+        if not args.attestation_roots.is_file():
+            raise PKICommandError(f"{args.attestation_roots}: not a regular file")
         roots = tuple(_read_certs(args.attestation_roots))
     issuer = Issuer(args.dir, secret_source(args), lock_timeout=args.lock_timeout)
     intermediate = issuer.check()

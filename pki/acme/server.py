@@ -546,13 +546,18 @@ class AcmeServer:
         return _json(200, self._order_json(done, base), [("Location", f"{base}/acme/order/{order.id}")])
 
     def _check_csr(self, csr: x509.CertificateSigningRequest, account: Account, order: Order) -> None:
-        if not csr.is_signature_valid:
+        try:
+            valid = csr.is_signature_valid
+            public_key = csr.public_key()
+        except Exception:  # cryptography raises UnsupportedAlgorithm or ValueError for exotic keys
+            raise AcmeProblem("badCSR", "the CSR's key or signature algorithm is not supported") from None
+        if not valid:
             raise AcmeProblem("badCSR", "the CSR's signature does not verify")
-        key_type = keys.key_type_of(csr.public_key())
+        key_type = keys.key_type_of(public_key)
         if key_type not in self.policy.key_types:
             raise AcmeProblem("badCSR", f"key type {key_type} is not allowed (allowed: {', '.join(self.policy.key_types)})")
         account_key = jws.stored_jwk(account.jwk).key
-        if keys.public_equal(csr.public_key(), account_key):
+        if keys.public_equal(public_key, account_key):
             raise AcmeProblem("badCSR", "the certificate key must not be the account key")
         wanted = {v for t, v in order.identifiers if t == "dns"}
         try:
@@ -572,7 +577,7 @@ class AcmeServer:
             raise AcmeProblem("badCSR", f"the CSR's names ({', '.join(sorted(names | set(cns)))[:300]}) are not the "
                                         f"order's ({', '.join(sorted(wanted))[:300]})")
         attested = self._attestation(order)
-        if attested is not None and attested["spki_sha256"] != keys.spki_sha256(csr.public_key()):
+        if attested is not None and attested["spki_sha256"] != keys.spki_sha256(public_key):
             raise AcmeProblem("badCSR", "the CSR's key is not the key the YubiKey attested")
 
     def _attestation(self, order: Order) -> dict[str, Any] | None:

@@ -29,6 +29,8 @@ from pki.errors import PKIError
 SCHEMA_VERSION = "1"
 NONCE_LIFETIME = 3600.0
 """Seconds a nonce stays usable."""
+MAX_NONCES = 100_000
+"""Nonces kept at most (the oldest go first): a flood of new-nonce requests stays bounded."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS eab (
@@ -341,8 +343,10 @@ class Store:
         now = time.time()
         with self.transaction():
             self.db.execute("INSERT INTO nonces (value, expires) VALUES (?, ?)", (value, now + NONCE_LIFETIME))
-            if secrets.randbelow(256) == 0:
+            if secrets.randbelow(256) == 0:  # now and then: drop expired nonces, keep at most MAX_NONCES
                 self.db.execute("DELETE FROM nonces WHERE expires < ?", (now,))
+                self.db.execute("DELETE FROM nonces WHERE value IN (SELECT value FROM nonces ORDER BY expires DESC "
+                                "LIMIT -1 OFFSET ?)", (MAX_NONCES,))
         return value
 
     def use_nonce(self, value: str) -> bool:

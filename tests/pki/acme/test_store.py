@@ -71,3 +71,12 @@ def test_only_a_regular_file_of_ours(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="schema version 99"):
         Store(tmp_path)
     assert sqlite3.sqlite_version
+
+
+def test_nonces_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "MAX_NONCES", 10)
+    monkeypatch.setattr(store_module.secrets, "randbelow", lambda n: 0)  # clean up on every insert
+    with Store(tmp_path) as s:
+        nonces = [s.new_nonce() for _ in range(30)]
+        assert s.db.execute("SELECT COUNT(*) FROM nonces").fetchone()[0] == 10
+        assert s.use_nonce(nonces[-1]) and not s.use_nonce(nonces[0])  # the oldest went first
