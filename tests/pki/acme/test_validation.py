@@ -8,7 +8,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import http.server
-import socket
 import ssl
 import sys
 import threading
@@ -24,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from pki.acme import validation
 from pki.acme.validation import Settings, ValidationFailed
 from pki.errors import PKIError
-from tests.servers import LOOPBACK, closed_port, free_port
+from tests.servers import LOOPBACK, closed_port, free_port, ssl_server
 
 NAME = "cim-001.example.com"
 HOSTS = {NAME: (LOOPBACK,)}
@@ -92,52 +91,23 @@ def alpn_cert(tmp_path: Path, names: list[str], digest: bytes, critical: bool = 
     return ctx
 
 
-@contextlib.contextmanager
-def tls_server(ctx: ssl.SSLContext) -> Iterator[int]:
-    listener = socket.socket()
-    listener.bind((LOOPBACK, 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
-                tls.settimeout(2)
-                with contextlib.suppress(OSError):
-                    tls.recv(1)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        done.set()
-        thread.join(5)
-        listener.close()
-
-
 def test_tlsalpn01(tmp_path: Path) -> None:
     digest = hashlib.sha256(KEY_AUTH.encode()).digest()
-    with tls_server(alpn_cert(tmp_path, [NAME], digest)) as port:
+    with ssl_server(alpn_cert(tmp_path, [NAME], digest)) as port:
         validation.tlsalpn01(NAME, KEY_AUTH, Settings(tlsalpn01_port=port, hosts=HOSTS))
-    with tls_server(alpn_cert(tmp_path, [NAME], hashlib.sha256(b"other").digest())) as port, \
+    with ssl_server(alpn_cert(tmp_path, [NAME], hashlib.sha256(b"other").digest())) as port, \
             pytest.raises(ValidationFailed) as wrong:
         validation.tlsalpn01(NAME, KEY_AUTH, Settings(tlsalpn01_port=port, hosts=HOSTS))
     assert wrong.value.kind == "incorrectResponse"
-    with tls_server(alpn_cert(tmp_path, [NAME, "other.example.com"], digest)) as port, \
+    with ssl_server(alpn_cert(tmp_path, [NAME, "other.example.com"], digest)) as port, \
             pytest.raises(ValidationFailed, match="only SAN"):
         validation.tlsalpn01(NAME, KEY_AUTH, Settings(tlsalpn01_port=port, hosts=HOSTS))
-    with tls_server(alpn_cert(tmp_path, [NAME], digest, critical=False)) as port, \
+    with ssl_server(alpn_cert(tmp_path, [NAME], digest, critical=False)) as port, \
             pytest.raises(ValidationFailed, match="must be critical"):
         validation.tlsalpn01(NAME, KEY_AUTH, Settings(tlsalpn01_port=port, hosts=HOSTS))
     plain = alpn_cert(tmp_path, [NAME], digest)
     plain.set_alpn_protocols(["http/1.1"])
-    with tls_server(plain) as port, pytest.raises(ValidationFailed) as no_alpn:
+    with ssl_server(plain) as port, pytest.raises(ValidationFailed) as no_alpn:
         validation.tlsalpn01(NAME, KEY_AUTH, Settings(tlsalpn01_port=port, hosts=HOSTS))
     assert no_alpn.value.kind == "tls"
 
