@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import stat
 import time
@@ -75,7 +76,7 @@ def test_only_a_regular_file_of_ours(tmp_path: Path) -> None:
 
 def test_nonces_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "MAX_NONCES", 10)
-    monkeypatch.setattr(store_module.secrets, "randbelow", lambda n: 0)  # clean up on every insert
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 0)  # clean up on every insert
     with Store(tmp_path) as s:
         nonces = [s.new_nonce() for _ in range(30)]
         assert s.db.execute("SELECT COUNT(*) FROM nonces").fetchone()[0] == 10
