@@ -2,7 +2,7 @@
 account binding keys), so a restart loses no account, nonce, order or challenge.
 
 WAL journal with synchronous=FULL: every change is on disk before the response that reports
-it. One connection, serialised by a lock: the server's threads share it; another process (such
+it (nonces excepted: they are committed without an fsync, see `transaction`). One connection, serialised by a lock: the server's threads share it; another process (such
 as `auditor pki acme eab`) waits for SQLite's lock up to `busy_timeout`.
 
 Times are seconds since the epoch (floats); the server renders them as RFC 3339.
@@ -264,9 +264,19 @@ class Store:
         self.db.execute("COMMIT")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock, self._write():
-            yield
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """A write transaction. Not `durable`: committed without an fsync (nonces), so it
+        survives a restart of the server but maybe not a power loss, which costs clients a
+        badNonce retry at worst."""
+        with self._lock:
+            if not durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._write():
+                    yield
+            finally:
+                if not durable:
+                    self.db.execute("PRAGMA synchronous=FULL")
 
     def _one(self, sql: str, params: Sequence[Any]) -> Any:
         return self.db.execute(sql, params).fetchone()
@@ -341,7 +351,7 @@ class Store:
     def new_nonce(self) -> str:
         value = b64url(secrets.token_bytes(16))
         now = time.time()
-        with self.transaction():
+        with self.transaction(durable=False):
             self.db.execute("INSERT INTO nonces (value, expires) VALUES (?, ?)", (value, now + NONCE_LIFETIME))
             if secrets.randbelow(256) == 0:  # now and then: drop expired nonces, keep at most MAX_NONCES
                 self.db.execute("DELETE FROM nonces WHERE expires < ?", (now,))
@@ -351,7 +361,7 @@ class Store:
 
     def use_nonce(self, value: str) -> bool:
         """Consume `value`: True once for a nonce this server gave out and that has not expired."""
-        with self.transaction():
+        with self.transaction(durable=False):
             cur = self.db.execute("DELETE FROM nonces WHERE value = ? AND expires >= ?", (value, time.time()))
             return cur.rowcount == 1
 
