@@ -3,6 +3,7 @@ there), one-line errors with exit 2 for every bad input, and a clean stop on SIG
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -102,10 +103,12 @@ def test_serve_stops_cleanly_on_sigterm(ca: Path, tmp_path: Path) -> None:
                                 stderr=err, env={**os.environ, "PKI_PASS": PASSPHRASE})
     try:
         wait_for_port(port, proc, timeout=30, log=log)
-        with socket.create_connection((LOOPBACK, port), timeout=5) as conn:
-            conn.sendall(b"GET /acme/directory HTTP/1.1\r\nHost: " + f"{LOOPBACK}:{port}".encode() + b"\r\n\r\n")
-            reply = conn.recv(65536)
-        assert reply.startswith(b"HTTP/1.1 200") and f"http://{LOOPBACK}:{port}/acme/new-order".encode() in reply
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+        conn.request("GET", "/acme/directory")
+        reply = conn.getresponse()
+        body = json.loads(reply.read())
+        conn.close()
+        assert reply.status == 200 and body["newOrder"] == f"http://{LOOPBACK}:{port}/acme/new-order"
     finally:
         stop(proc, signal.SIGTERM)
     assert proc.returncode == 0, log.read_text()
