@@ -8,19 +8,21 @@ its device attestation key (slot f9), whose certificate Yubico signed at the fac
 - firmware 5.7.4 and later: slot attestation -> f9 certificate -> Yubico PIV Attestation
   {A,B} 1 -> Yubico Attestation Intermediate {A,B} 1 -> Yubico Attestation Root 1
 
-auditor does not ship Yubico's certificates (yet): the operator downloads them from Yubico
-(developers.yubico.com/PKI/, see docs/yubikey.md). They are read, in this order, from every
-`*.pem` file in the package data folder (pki/data/yubico/, when files are there) and in the
-folder named by the environment variable AUDITOR_YUBICO_ROOTS (when set); a caller adds its
-own roots (`extra_roots`, the yubikey collector's `attestation_roots`). Self-signed
-certificates are roots; the others are intermediates, used to build paths (only Yubico's PIV
-ones), never trusted alone. Missing files are not an error.
+auditor ships Yubico's PIV Root CA Serial 263751, Attestation Root 1 and the four published
+intermediates as package data (pki/data/yubico/, pinned by SHA-256 in the tests); what it
+does not ship (:data:`NOT_SHIPPED`) an operator adds in the folder named by the environment
+variable AUDITOR_YUBICO_ROOTS. Certificates are read, in this order, from every `*.pem` file of
+the package data folder and of that folder; a caller adds its own roots (`extra_roots`, the
+yubikey collector's `attestation_roots`). Self-signed certificates are roots; the others are
+intermediates, used to build paths (only Yubico's PIV ones), never trusted alone. Missing
+files are not an error. :func:`installed` says what was read and from where (`auditor yubikey
+roots` prints it).
 
 A :class:`Verdict` is `valid`, `invalid`, or `no-trusted-root`: the path leads to a Yubico
-certificate that is not installed, so the attestation can be neither trusted nor refused
-(never read as valid). Verification checks signatures and validity along the path, not Web
-PKI profiles: Yubico's device certificates carry no EKU or SAN, and some YubiKey 4 f9
-certificates lack basicConstraints.
+certificate that is not installed (one of :data:`NOT_SHIPPED`), so the attestation can be
+neither trusted nor refused (never read as valid). Verification checks signatures and
+validity along the path, not Web PKI profiles: Yubico's device certificates carry no EKU or
+SAN, and some YubiKey 4 f9 certificates lack basicConstraints.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from pki import keys
@@ -51,17 +54,48 @@ FORM_FACTOR_NAMES = {
     5: "usb-c-lightning", 6: "usb-a-bio", 7: "usb-c-bio",
 }
 ROOTS_ENV = "AUDITOR_YUBICO_ROOTS"
-INSTALL_HINT = (f"download Yubico's PIV attestation roots from https://developers.yubico.com/PKI/ into the folder named "
-                f"by {ROOTS_ENV} or into pki/data/yubico/ (docs/yubikey.md)")
+INSTALL_HINT = (f"auditor does not ship this Yubico certificate: download it from https://developers.yubico.com/PKI/, "
+                f"check its fingerprint and put it in the folder named by {ROOTS_ENV} (docs/yubikey.md)")
+NOT_SHIPPED: tuple[tuple[str, str | None, str], ...] = (
+    ("Yubico PIV Attestation B2 1", "0C90B7D184A36EDF50A35F9BE935F0C5689BFDCFE5BDD073366CAFB49061A440",
+     "an intermediate of the firmware 5.7.4+ chain: devices attested under it are not checked until it is added"),
+    ("Yubico PIV Root CA Serial 263751, its pre-2018 certificate (pathlen 0)",
+     "7E996A28E3055223733C9AEC897900EDA9B746E3E15D419556AC6A1179879A50",
+     "same name and key as the shipped 2018 certificate, which already verifies what it signed"),
+    ("Yubico U2F Root CA Serial 457200631", None,
+     "the root of some early YubiKey 4 PIV attestations: those are not checked until it is added"),
+)
+"""Yubico certificates auditor knows of but does not ship: (name, SHA-256 of the DER or None, why it matters)."""
 _PIV_INTERMEDIATES = ("Yubico PIV Attestation ", "Yubico Attestation Intermediate ")
 _YUBICO_NAME = "Yubico "
 MAX_DEPTH = 4
 VALID, INVALID, NO_ROOT = "valid", "invalid", "no-trusted-root"
+PACKAGE_LABEL = "pki/data/yubico"
 
 
 def package_folder() -> Traversable:
     """Where Yubico's certificates go inside the installed package (pki/data/yubico)."""
     return resources.files("pki.data").joinpath("yubico")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One Yubico certificate read from a folder, and where."""
+
+    certificate: x509.Certificate
+    role: str
+    """`root` (self-signed: trusted) or `intermediate` (used to build paths, never trusted alone)."""
+    source: str
+    """`pki/data/yubico/FILE` (shipped) or `FOLDER/FILE` (the folder named by AUDITOR_YUBICO_ROOTS)."""
+
+    @property
+    def shipped(self) -> bool:
+        return self.source.startswith(f"{PACKAGE_LABEL}/")
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 fingerprint of the DER encoding, upper-case hex (as Yubico's list gives it)."""
+        return self.certificate.fingerprint(hashes.SHA256()).hex().upper()
 
 
 @dataclass(frozen=True)
@@ -73,6 +107,8 @@ class Installed:
     """Yubico's PIV intermediates: used to build paths, never trusted alone."""
     problems: tuple[tuple[str, str], ...] = ()
     """(where, what): files that could not be read (skipped), an AUDITOR_YUBICO_ROOTS that is not a folder."""
+    found: tuple[Found, ...] = ()
+    """The roots and intermediates with where each was read, in reading order."""
 
 
 def installed() -> Installed:
@@ -80,7 +116,7 @@ def installed() -> Installed:
 
     Read on every call (a few small files), so roots installed while auditor runs count.
     """
-    folders: list[tuple[str, Traversable]] = [("pki/data/yubico", package_folder())]
+    folders: list[tuple[str, Traversable]] = [(PACKAGE_LABEL, package_folder())]
     problems: list[tuple[str, str]] = []
     env = os.environ.get(ROOTS_ENV, "")
     if env:
@@ -88,8 +124,7 @@ def installed() -> Installed:
             folders.append((env, Path(env)))
         else:
             problems.append((ROOTS_ENV, f"{ROOTS_ENV}={env} is not a folder"))
-    roots: list[x509.Certificate] = []
-    middle: list[x509.Certificate] = []
+    found: list[Found] = []
     for label, folder in folders:
         files = sorted((f for f in folder.iterdir() if f.name.endswith(".pem") and f.is_file()),
                        key=lambda f: f.name) if folder.is_dir() else []
@@ -101,10 +136,11 @@ def installed() -> Installed:
                 continue
             for cert in certs:
                 if cert.subject == cert.issuer and _signed_by(cert, cert):
-                    roots.append(cert)
+                    found.append(Found(cert, "root", f"{label}/{file.name}"))
                 elif _cn(cert).startswith(_PIV_INTERMEDIATES):
-                    middle.append(cert)
-    return Installed(tuple(roots), tuple(middle), tuple(problems))
+                    found.append(Found(cert, "intermediate", f"{label}/{file.name}"))
+    return Installed(tuple(f.certificate for f in found if f.role == "root"),
+                     tuple(f.certificate for f in found if f.role == "intermediate"), tuple(problems), tuple(found))
 
 
 def yubico_roots() -> tuple[x509.Certificate, ...]:

@@ -584,8 +584,13 @@ class CA:
     def _sign_leaf(self, profile: Profile, node: str, key: CertificateIssuerPrivateKeyTypes,
                    issuer: x509.Certificate, signer: CertificateIssuerPrivateKeyTypes,
                    sans: list[x509.GeneralName], not_before: dt.datetime, lifetime_days: int | None) -> x509.Certificate:
+        common_name = node
+        if "serverAuth" in profile.extended_key_usage and sans:
+            # a server certificate's CN must be one of its SANs (CA/B BR 7.1.4.3; pki.webpki refuses it otherwise)
+            values = [str(n.value) for n in sans]
+            common_name = node if node in values else values[0]
         return build_certificate(
-            profile=profile, subject=subject_name(node, self.organization, profile.organizational_unit),
+            profile=profile, subject=subject_name(common_name, self.organization, profile.organizational_unit),
             public_key=key.public_key(), issuer=issuer, signer=signer, not_before=not_before,
             lifetime_days=lifetime_days, sans=sans,
         )

@@ -91,8 +91,17 @@ def revocation_problem(
     """Why `cert` fails the CRL check against `issuer`, or None when it passes.
 
     Like `openssl verify -crl_check`: a CRL signed by the issuer must be at hand and current;
-    the certificate must not be on it.
+    the certificate must not be on it. The issuer's key usage, when present, must allow CRL
+    signing (RFC 5280 4.2.1.3), and a CRL counts only with a non-critical CRL number (RFC 5280
+    5.2.3); a revocation listed on any current CRL signed by the issuer counts.
     """
+    name = issuer.subject.rfc4514_string()
+    try:
+        usage: x509.KeyUsage | None = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.crl_sign:
+        return f"the key usage of '{name}' does not allow signing CRLs (RFC 5280 4.2.1.3): revocation cannot be checked"
     candidates = [c for c in crls if c.issuer == issuer.subject]
     signed = [c for c in candidates if c.is_signature_valid(issuer.public_key())]  # type: ignore[arg-type]
     if not signed:
@@ -101,7 +110,6 @@ def revocation_problem(
         return f"no CRL of '{issuer.subject.rfc4514_string()}' to check revocation against"
     current = [c for c in signed if c.last_update_utc <= at and (c.next_update_utc is None or at <= c.next_update_utc)]
     if not current:
-        name = issuer.subject.rfc4514_string()
         latest = max(signed, key=lambda c: c.last_update_utc)
         if latest.last_update_utc > at:
             return f"the CRL of '{name}' is not valid yet at {at:%Y-%m-%d %H:%M}"
@@ -116,4 +124,18 @@ def revocation_problem(
             except x509.ExtensionNotFound:
                 pass
             return f"certificate revoked on {entry.revocation_date_utc:%Y-%m-%d}{reason}"
+    defects = [_crl_defect(c) for c in current]
+    if all(defects):
+        return f"the CRL of '{name}' {defects[0]}: revocation cannot be checked"
+    return None
+
+
+def _crl_defect(crl: x509.CertificateRevocationList) -> str | None:
+    """Why a CRL cannot be relied on although its signature holds, or None."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber)
+    except x509.ExtensionNotFound:
+        return "has no CRL number (RFC 5280 5.2.3)"
+    if number.critical:
+        return "marks its CRL number critical (RFC 5280 5.2.3: non-critical)"
     return None

@@ -1,4 +1,5 @@
-"""Chain validation with cryptography.x509.verification (no hand-written path building)."""
+"""Chain validation: cryptography.x509.verification builds and checks the path (no hand-written
+path building), then pki.webpki adds the checks WebPKI-grade verifiers make and it does not."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     ExtensionPolicy,
     PolicyBuilder,
@@ -16,8 +16,9 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from pki.webpki import chain_problem, name_problem
+
 PURPOSES = ("any", "server", "client")
-_PURPOSE_EKU = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,17 @@ def verify_chain(
 ) -> ChainResult:
     """Validate `leaf` against `anchors` at time `at`, then revocation from `crls` (when given).
 
-    The path is checked for signatures, validity, CA constraints and name constraints. `name`
-    (a DNS name or IP address) is checked against the leaf's SANs with the Web PKI server
-    checks; it goes with purpose "server" or "any". Purpose "client", and "server" without a
-    name, check the chain and the EKU as `openssl verify -purpose sslclient|sslserver` does
-    (no SAN needed: TLS clients, NATS among them, present certificates without one); "any"
-    accepts any EKU. With `crls`, the leaf is checked, or every certificate below the anchor
-    with `crl_check_all` (openssl's -crl_check and -crl_check_all).
+    The path is checked for signatures, validity, CA constraints and name constraints, then
+    for what pki.webpki adds (key identifiers, critical constraints, serials, weak keys,
+    wildcards over public suffixes, a root without EKU; each refusal cites RFC 5280 or the
+    CA/B Baseline Requirements). `name` (a DNS name or IP address) is checked against the
+    leaf's SANs with the Web PKI server checks; it goes with purpose "server" or "any"; a name
+    that is neither is an invalid result. Purpose "server" and "client" need the leaf's EKU to
+    name serverAuth or clientAuth (no EKU, or only anyExtendedKeyUsage, is not enough). A
+    server certificate (purpose "server", or a name) has SANs and its CN is one of them.
+    Purpose "client" needs no SAN (TLS clients, NATS among them, present certificates without
+    one); "any" accepts any EKU. With `crls`, the leaf is checked, or every certificate below
+    the anchor with `crl_check_all` (openssl's -crl_check and -crl_check_all).
     """
     if not anchors:
         return ChainResult(False, "no trust anchors to validate against")
@@ -62,12 +67,20 @@ def verify_chain(
         raise ValueError(f"purpose must be one of {PURPOSES}")
     if name is not None and purpose == "client":
         raise ValueError("a name is checked for purpose 'server' (or 'any'), not 'client'")
+    if name is not None:
+        problem = name_problem(name)
+        if problem is not None:
+            return ChainResult(False, problem)
     builder = PolicyBuilder().store(Store(list(anchors))).time(at)
     if max_depth is not None:
         builder = builder.max_chain_depth(max_depth)
     try:
         if name is not None:
-            chain = builder.build_server_verifier(_subject(name)).verify(leaf, list(intermediates))
+            try:
+                verifier = builder.build_server_verifier(_subject(name[:-1] if name.endswith(".") else name))
+            except ValueError as exc:  # a name cryptography refuses although name_problem passed it
+                return ChainResult(False, f"'{name}' is not a valid DNS name or IP address ({exc})")
+            chain = verifier.verify(leaf, list(intermediates))
         else:
             permissive = builder.extension_policies(
                 ca_policy=ExtensionPolicy.webpki_defaults_ca(),
@@ -79,10 +92,10 @@ def verify_chain(
         if "candidates exhausted" in reason:
             reason = _no_path(leaf, anchors, intermediates)
         return ChainResult(False, reason)
-    if name is None and purpose in _PURPOSE_EKU and not _has_eku(leaf, _PURPOSE_EKU[purpose]):
-        eku = "clientAuth" if purpose == "client" else "serverAuth"
-        return ChainResult(False, f"the certificate's extended key usage does not allow {eku}")
     path = tuple(chain)
+    problem = chain_problem(path, purpose=purpose, server=purpose == "server" or name is not None)
+    if problem is not None:
+        return ChainResult(False, problem)
     if crls is not None:
         problem = _revocation(path, crls, at, crl_check_all)
         if problem is not None:
@@ -130,11 +143,3 @@ def _reason(exc: VerificationError) -> str:
     # drop cryptography's repr of the certificate object, keep the reason
     cut = text.find(" (encountered processing <Certificate")
     return text[:cut] if cut > 0 else text
-
-
-def _has_eku(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bool:
-    try:
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return True  # no EKU: any usage (RFC 5280 4.2.1.12)
-    return oid in usages or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages

@@ -28,12 +28,13 @@ from auditor.cli import (
     signoff,
     targets,
     waivers,
+    yubikey,
 )
 from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
-    secrets,
+    secrets, yubikey,
 )
 
 

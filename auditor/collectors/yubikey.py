@@ -6,8 +6,8 @@ algorithm and whether it is the default (PIV metadata, firmware 5.3 and later), 
 attestation certificate (slot f9) and its chain; and for every PIV slot holding a key or a
 certificate: the key's algorithm, PIN and touch policies and whether it was generated on the
 device (metadata), the certificate's facts (pki.facts), and the slot's attestation verified
-against Yubico's roots as the operator installed them (pki.attestation.installed: the package
-data folder, then AUDITOR_YUBICO_ROOTS; auditor ships none) plus any `attestation_roots` of the
+against Yubico's roots and intermediates (pki.attestation.installed: shipped in the package
+data folder, then AUDITOR_YUBICO_ROOTS) plus any `attestation_roots` of the
 inventory. A slot's key counts as generated on *this* device only when its attestation chains
 to a trusted root, carries this device's serial and attests the slot's public key. An
 attestation that leads to a Yubico certificate that is not installed has the status

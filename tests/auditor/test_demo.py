@@ -120,6 +120,22 @@ def test_everything_else_passes(result: ScanResult) -> None:
     assert result.collection_errors == ()
 
 
+def test_yubikey_attestation_rules_on_the_demo_devices(result: ScanResult) -> None:
+    """The demo's software cards keep their own test root (recorded through `attestation_roots`):
+    the CA token's 9c key was generated and attested on it, and both f9 certificates chain to the
+    cards' root, so YUBI-002 and YUBI-012 pass; shipping Yubico's roots changes nothing there."""
+    got = {(f.rule_id, f.resource): f.status for f in result.findings if f.rule_id in ("YUBI-002", "YUBI-012")}
+    assert got == {("YUBI-002", "yubikey:19876543/9c"): Status.PASS, ("YUBI-012", "yubikey:19876543"): Status.PASS,
+                   ("YUBI-012", "yubikey:31234567"): Status.PASS}
+    import json
+
+    recorded = json.loads((demo_root() / "cim-prod-001/var/lib/auditor/recorded/yubikeys.json").read_text())
+    chains = [r["data"].get("attestation") or r["data"]["attestation_ca"]
+              for r in recorded["records"] if r["kind"] in ("yubikey.device", "yubikey.slot")]
+    roots = [c["root"] for c in chains if c and c.get("present", True) and c["status"] == "valid"]
+    assert len(roots) >= 4 and set(roots) == {"CN=SoftPIV Test Attestation Root (not Yubico)"}
+
+
 def test_every_rule_of_the_production_pack_is_exercised(result: ScanResult) -> None:
     from auditor.policy.catalog import Catalog
 

@@ -1,7 +1,8 @@
 """pki.attestation against synthetic Yubico-shaped chains: both chain shapes, forgeries, missing roots.
 
-auditor ships none of Yubico's certificates (the operator installs them, docs/yubikey.md), and
-no real YubiKey attestation is part of the tests. Every chain here is made by the tests with
+The shipped Yubico certificates and a real device's attestation are tested in
+test_yubico_real.py; here the package data folder is replaced by an empty one, so that partial
+installs and missing certificates can be tried. Every chain here is made by the tests with
 cryptography: roots and intermediates that carry Yubico's names and structure (not Yubico's
 keys), device (f9) certificates and slot attestations with Yubico's extensions. They reach
 `pki.attestation` the way the operator's files do: PEM files in the folder named by

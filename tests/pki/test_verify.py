@@ -79,7 +79,7 @@ def test_path_and_reasons(certs: CertFactory) -> None:
 
 def test_purposes_and_names(certs: CertFactory) -> None:
     root, inter = certs.chain()
-    server = certs.issue("srv", issuer=inter, dns=("a.example.com",), eku=("server",))
+    server = certs.issue("a.example.com", issuer=inter, dns=("a.example.com",), eku=("server",))
     assert verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="server", name="a.example.com").valid
     wrong = verify_chain(server.cert, [root.cert], [inter.cert], at=NOW, purpose="server", name="b.example.com")
     assert not wrong.valid

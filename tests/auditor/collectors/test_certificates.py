@@ -120,3 +120,21 @@ def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(CertificatesCollector, "collect", boom)
     (rec,) = collect(tmp_path, ["x.pem"], [])
     assert rec.is_error and "RuntimeError: unexpected" in (rec.error or "")
+
+
+def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path) -> None:
+    """The collector validates through pki.verify.verify_chain: a chain cryptography's verifier
+    alone accepts, with a leaf on a weak key and a wildcard over a public suffix, is invalid
+    with the rule it breaks (purpose "any": the EKU and CN rules are left to the rules)."""
+    root, inter = certs.chain()
+    weak = certs.issue("weak", issuer=inter, key="rsa1024", dns=("w.example.com",))
+    suffix = certs.issue("*.co.uk", issuer=inter, dns=("*.co.uk",))
+    fine = certs.issue("fine", issuer=inter, dns=("f.example.com",), eku=())  # no EKU: fine for purpose any
+    write(tmp_path / "root.pem", root.pem())
+    for name, leaf in (("weak", weak), ("suffix", suffix), ("fine", fine)):
+        write(tmp_path / f"{name}.pem", leaf.pem() + inter.pem())
+    records = by_resource(collect(tmp_path, ["weak.pem", "suffix.pem", "fine.pem"], ["root.pem"]))
+    chains = {name: records[f"{name}.pem#0"].data["chain"] for name in ("weak", "suffix", "fine")}  # type: ignore[index]
+    assert chains["weak"]["status"] == "invalid" and "CA/B BR 6.1.5" in chains["weak"]["error"]
+    assert chains["suffix"]["status"] == "invalid" and "CA/B BR 3.2.2.6" in chains["suffix"]["error"]
+    assert chains["fine"]["status"] == "valid", chains["fine"]["error"]
