@@ -489,8 +489,11 @@ class CA:
             if existing and not supersede:
                 raise CAError(f"node '{node}' already has a valid {profile.name} certificate (serial {existing[0].serial})")
             replaces = existing[0] if existing else None
+            names = [str(n.value) for n in sans]
+            # as _sign_leaf: a server certificate's CN is one of its SANs
+            common_name = node if node in names or "serverAuth" not in profile.extended_key_usage or not names else names[0]
             cert = build_certificate(
-                profile=profile, subject=subject_name(node, self.organization, profile.organizational_unit),
+                profile=profile, subject=subject_name(common_name, self.organization, profile.organizational_unit),
                 public_key=public_key, issuer=issuer, signer=signer, not_before=now - CLOCK_SKEW,
                 lifetime_days=lifetime_days, sans=sans,
             )
