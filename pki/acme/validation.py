@@ -69,7 +69,7 @@ class Settings:
     dns01_hook: tuple[str, ...] | None = None
     timeout: float = 10.0
     attestation_roots: tuple[x509.Certificate, ...] = ()
-    """Trusted in addition to Yubico's installed roots (an organisation's own, a test's)."""
+    """Trusted in addition to Yubico's roots (shipped, see pki.attestation): an organisation's own, a test's."""
 
 
 def printable(text: str, limit: int = 200) -> str:
