@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -154,3 +156,51 @@ def test_hosts_file(tmp_path: Path) -> None:
     with pytest.raises(PKIError, match="not a regular file"):
         validation.load_hosts(tmp_path)
     assert free_port() > 0
+
+
+def test_device_attest01_with_a_real_yubikey_attestation() -> None:
+    """A real YubiKey's slot 9c attestation (tests/pki/data/yubico) chains to Yubico's shipped
+    root and names serial 10550341; without that key's signature the proof of possession fails."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from fido2 import cbor
+
+    data = Path(__file__).parent.parent / "data" / "yubico"
+    x5c = [x509.load_pem_x509_certificate((data / name).read_bytes()).public_bytes(Encoding.DER)
+           for name in ("10550341-9c-attestation.pem", "10550341-f9-device.pem")]
+    now = dt.datetime.now(dt.UTC)
+
+    def att_obj(alg: int = -7) -> bytes:
+        return bytes(cbor.encode({"fmt": "step", "attStmt": {"alg": alg, "sig": b"\x30\x06\x02\x01\x01\x02\x01\x01",
+                                                             "x5c": x5c}}))
+
+    with pytest.raises(ValidationFailed, match="not the attested key's signature") as caught:
+        validation.device_attest01("10550341", KEY_AUTH, att_obj(), Settings(), now)
+    assert caught.value.kind == "unauthorized"
+    with pytest.raises(ValidationFailed, match="for YubiKey serial 10550341, not 12345"):
+        validation.device_attest01("12345", KEY_AUTH, att_obj(), Settings(), now)
+    with pytest.raises(ValidationFailed, match="is not valid at"):
+        validation.device_attest01("10550341", KEY_AUTH, att_obj(), Settings(), dt.datetime(2060, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(ValidationFailed, match="not CBOR|must be"):
+        validation.device_attest01("10550341", KEY_AUTH, b"\xff\x00garbage", Settings(), now)
+    with pytest.raises(ValidationFailed, match="must list the slot attestation"):
+        validation.device_attest01("10550341", KEY_AUTH, bytes(cbor.encode({"fmt": "step", "attStmt": {"x5c": []}})),
+                                   Settings(), now)
+
+
+def _cbor(value: object) -> bytes:
+    from fido2 import cbor
+
+    return bytes(cbor.encode({"fmt": "step", "attStmt": value}))
+
+
+ATT_VALUES = st.recursive(
+    st.booleans() | st.integers(min_value=-(2**63), max_value=2**63) | st.binary(max_size=40) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["fmt", "attStmt", "x5c", "alg", "sig"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@given(st.binary(max_size=600) | ATT_VALUES.map(_cbor))
+def test_any_attestation_object_is_refused_cleanly(att_obj: bytes) -> None:
+    with pytest.raises(ValidationFailed):
+        validation.device_attest01("1", KEY_AUTH, att_obj, Settings(), dt.datetime.now(dt.UTC))
