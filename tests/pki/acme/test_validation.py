@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pki.acme import validation
 from pki.acme.validation import Settings, ValidationFailed
@@ -180,7 +180,7 @@ def test_device_attest01_with_a_real_yubikey_attestation() -> None:
         validation.device_attest01("12345", KEY_AUTH, att_obj(), Settings(), now)
     with pytest.raises(ValidationFailed, match="is not valid at"):
         validation.device_attest01("10550341", KEY_AUTH, att_obj(), Settings(), dt.datetime(2060, 1, 1, tzinfo=dt.UTC))
-    with pytest.raises(ValidationFailed, match="not CBOR|must be"):
+    with pytest.raises(ValidationFailed, match="attObj is not CBOR"):
         validation.device_attest01("10550341", KEY_AUTH, b"\xff\x00garbage", Settings(), now)
     with pytest.raises(ValidationFailed, match="must list the slot attestation"):
         validation.device_attest01("10550341", KEY_AUTH, bytes(cbor.encode({"fmt": "step", "attStmt": {"x5c": []}})),
