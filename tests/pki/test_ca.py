@@ -49,7 +49,7 @@ def test_chain_shape_lifetimes_and_serials(make_ca: MakeCA, tmp_path: Path) -> N
     assert [c.subject for c in chain] == [inter.subject, root.subject]
     assert (tmp_path / "n/key.pem").stat().st_mode & 0o777 == 0o600
     assert (ca.folder / "private/root.key.pem").stat().st_mode & 0o777 == 0o600
-    result = verify_chain(leaf, [root], chain, at=NOW, purpose="server", name="cim-001.example.com",
+    result = verify_chain(leaf, [root], chain, at=dt.datetime.now(dt.UTC), purpose="server", name="cim-001.example.com",
                           crls=ca.crls(), crl_check_all=True)
     assert result.valid, result.error
 
@@ -124,7 +124,7 @@ def test_rotation_publishes_an_overlap_bundle(make_ca: MakeCA, tmp_path: Path) -
     bundle = x509.load_pem_x509_certificates((ca.folder / "certs/ca-bundle.pem").read_bytes())
     assert [format(c.serial_number, "x") for c in bundle] == [ca.current_serial, old_serial, ca.root.serial]
     for cert in (before, after):  # nodes trusting the bundle accept both generations
-        assert verify_chain(cert, bundle[-1:], bundle[:-1], at=NOW, purpose="client").valid
+        assert verify_chain(cert, bundle[-1:], bundle[:-1], at=dt.datetime.now(dt.UTC), purpose="client").valid
     assert CA.open(ca.folder).current_serial == ca.current_serial
 
 
@@ -158,7 +158,7 @@ def test_revocation_and_crl(make_ca: MakeCA, tmp_path: Path) -> None:
     with pytest.raises(PKIError, match="unknown revocation reason"):
         ca.revoke(issued.entry.serial, opener, reason="boredom")
     result = verify_chain(issued.certificate, [ca.root_certificate], ca.intermediate_certificates(),
-                          at=NOW, purpose="client", crls=ca.crls(), crl_check_all=True)
+                          at=dt.datetime.now(dt.UTC), purpose="client", crls=ca.crls(), crl_check_all=True)
     assert not result.valid and "revoked" in (result.error or "")
     # a new CRL has a higher number
     fresh = x509.load_pem_x509_crl(ca.crl(opener))
