@@ -38,7 +38,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,9 @@ STAGING_PREFIX = ".pki-"
 """An issuance stages the node's key.pem and chain.pem in `<out>/.pki-<serial>/` (mode 0700)
 and moves them into place once its completion is logged."""
 _NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$")
+_RESERVED_DETAILS = frozenset((*records.ROW_DETAILS, "certificate", "intent", "recovered", "csr", "reused_key",
+                               "out", "staging", "overwrite"))
+"""Completion details the CA writes itself; a caller's `details` may not set them."""
 __all__ = ["CA", "CLOCK_SKEW", "CACert", "Issued", "KeyOpener", "normalise_serial", "pem"]
 
 KeyOpener = Callable[[dict[str, Any]], CertificateIssuerPrivateKeyTypes]
@@ -787,18 +790,26 @@ class CA:
         uris: Sequence[str] = (),
         lifetime_days: int | None = None,
         allow_long_lifetime: bool = False,
+        supersede: bool = False,
+        details: Mapping[str, Any] | None = None,
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
         signer: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
         """Certify the key in a PKCS#10 `csr` (PEM or DER) for `node` with `profile_name`
         and the names given here (the CSR's own subject and extensions are ignored; its
-        signature must verify). The same checks, lint and log as `issue`; no file is written
-        and no one-certificate-per-node rule applies (an ACME server renews by new orders).
-        The certificate is returned once its completion is in the log."""
+        signature must verify). The same checks, lint and log as `issue`, and no file is
+        written: the caller hands the certificate out (the ACME server). As with `issue`, a
+        node's valid certificate of this profile refuses a second one, unless `supersede`:
+        then the new one renews it (logged as `renew`, the old one superseded). `details`
+        (e.g. the ACME account and order) are added to the completion's details. The
+        certificate is returned once its completion is in the log."""
         now = now or _utcnow()
         profile = self._leaf_profile(node, profile_name)
         policy.check_days(lifetime_days)
+        extra = dict(details or {})
+        if clash := sorted(set(extra) & _RESERVED_DETAILS):
+            raise CAError(f"details may not set {', '.join(clash)}")
         names = parse_names(dns, ips, emails, uris)
         request = issuance.request_from_csr(csr, profile, self._leaf_subject(node, profile, names), names=names,
                                             lifetime=Lifetime(lifetime_days, allow_long_lifetime))
@@ -806,11 +817,18 @@ class CA:
         signer = signer or self._signer(record, open_key)
         with self.lock(lock_timeout), self.inventory() as inv:
             state = self._ready(inv, open_key)
-            current = state.entries.get(record.serial)
-            if current is not None and current.status == "revoked":
-                raise CAError(f"the current intermediate (serial {record.serial}) is revoked; create a new one")
-            cert, row, _done = self._certify(state, request, event="issue", node=node, issuer=record,
-                                             signer=signer, now=now, completion={"csr": True})
+            replaces = None
+            if supersede:
+                replaces = max((e for e in state.entries.values() if e.node == node and e.profile == profile.name
+                                and e.status == "valid" and e.not_after > rfc3339(now)),
+                               key=lambda e: (e.not_after, e.serial), default=None)
+            self._check_issuer_and_node(state, record, node, profile, now, replaces)
+            completion: dict[str, Any] = {"csr": True, **extra}
+            if replaces is not None:
+                completion["reused_key"] = replaces.key_fingerprint == keys.spki_sha256(request.public_key)
+            cert, row, _done = self._certify(state, request, event="renew" if replaces else "issue", node=node,
+                                             issuer=record, signer=signer, now=now, completion=completion,
+                                             replaces=replaces.serial if replaces else None)
             self._sync(inv, state)
         return Issued(cert, row, ())
 

@@ -205,6 +205,10 @@ def register(sub: Any) -> None:
     c.add_argument("--dir", type=Path, metavar="CA", help="include this CA folder's own profiles")
     c.set_defaults(handler=run_profiles)
 
+    from auditor.cli import pki_acme
+
+    pki_acme.register(pki_sub)
+
 
 def _dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", required=True, type=Path, metavar="CA", help="the CA folder")
