@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import http.server
 import os
 import shutil
 import signal
@@ -280,6 +281,21 @@ def postgres_server() -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def http_serving(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Iterator[int]:
+    """Serve `handler` on loopback (`port`, default any free one) from a thread, one thread per
+    request; yield the port."""
+    server = http.server.ThreadingHTTPServer((LOOPBACK, port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 # -- plain sockets -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import http.server
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from typing import ClassVar
@@ -26,7 +25,7 @@ from tests.pki.acme.client import Client, csr_for
 from tests.pki.acme.conftest import AcmeSetup
 from tests.pki.acme.test_lego import listed
 from tests.pki.conftest import secrets
-from tests.servers import LOOPBACK
+from tests.servers import http_serving
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +54,8 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def slow_responder(acme_setup: AcmeSetup) -> Iterator[type[SlowHandler]]:
     handler = type("Handler", (SlowHandler,), {"answers": {}, "seen": 0})
-    server = http.server.ThreadingHTTPServer((LOOPBACK, acme_setup.http01_port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_serving(handler, acme_setup.http01_port):
         yield handler
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_restarts_and_kills_at_every_step_of_an_order(acme_setup: AcmeSetup, slow_responder: type[SlowHandler]) -> None:

@@ -10,7 +10,6 @@ import hashlib
 import http.server
 import ssl
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
 from pki.acme import validation
 from pki.acme.validation import Settings, ValidationFailed
 from pki.errors import PKIError
-from tests.servers import LOOPBACK, closed_port, free_port, ssl_server
+from tests.servers import LOOPBACK, closed_port, free_port, http_serving, ssl_server
 
 NAME = "cim-001.example.com"
 HOSTS = {NAME: (LOOPBACK,)}
@@ -45,14 +44,8 @@ def http_server(body: bytes, status: int = 200) -> Iterator[int]:
         def log_message(self, *_: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_serving(Handler) as port:
+        yield port
 
 
 def test_http01(tmp_path: Path) -> None:
