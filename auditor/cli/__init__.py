@@ -19,6 +19,7 @@ from auditor.cli import (
     history,
     nats,
     pki,
+    remote,
     report,
     rules,
     scan,
@@ -34,7 +35,7 @@ from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
-    secrets, yubikey,
+    secrets, yubikey, remote,
 )
 
 
@@ -87,6 +88,9 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("pki.errors:NameTypeNotPermitted", "an intermediate made with --permitted-{exc.name_type} permits them"),
     ("pki.errors:LogDoesNotVerify", "see `auditor pki log verify --dir {exc.folder}`"),
     ("pki.errors:NoInventory", "rebuild it with `auditor pki log rebuild --dir {exc.folder}`"),
+    ("auditor.remote.connection:HalfClientCertificate", "give both --nats-cert and --nats-key"),
+    ("auditor.schedule.export:NoSchedules", "or pass --fleet to write only the agent and worker units"),
+    ("auditor.schedule.fleetunits:LoginInUnit", "give --nats without them, with --nats-creds or --nats-cert and --nats-key"),
 )
 """What the command line adds to a library error: the flag or command that helps, formatted
 with the error as `exc`. Library errors carry data and never name flags; the hint is added

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from auditor.demo import demo_root
-from tests.servers import http_serving
+from tests.servers import http_server
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -71,7 +71,7 @@ class Hook(BaseHTTPRequestHandler):
 def hook_server() -> Iterator[int]:
     """Run a Hook server (its `received` emptied); yield its port."""
     Hook.received = []
-    with http_serving(Hook) as port:
+    with http_server(Hook) as port:
         yield port
 
 

@@ -25,7 +25,7 @@ from tests.pki.acme.client import Client, csr_for
 from tests.pki.acme.conftest import AcmeSetup
 from tests.pki.acme.test_lego import listed
 from tests.pki.conftest import secrets
-from tests.servers import http_serving
+from tests.servers import http_server
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def slow_responder(acme_setup: AcmeSetup) -> Iterator[type[SlowHandler]]:
     handler = type("Handler", (SlowHandler,), {"answers": {}, "seen": 0})
-    with http_serving(handler, acme_setup.http01_port):
+    with http_server(handler, acme_setup.http01_port):
         yield handler
 
 

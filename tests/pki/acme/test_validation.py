@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pki.acme import validation
 from pki.acme.validation import Settings, ValidationFailed
 from pki.errors import PKIError
-from tests.servers import LOOPBACK, closed_port, free_port, http_serving, ssl_server
+from tests.servers import LOOPBACK, closed_port, free_port, http_server, ssl_server
 
 NAME = "cim-001.example.com"
 HOSTS = {NAME: (LOOPBACK,)}
@@ -32,7 +32,8 @@ KEY_AUTH = "token123.thumbprint456"
 
 
 @contextlib.contextmanager
-def http_server(body: bytes, status: int = 200) -> Iterator[int]:
+def answering(body: bytes, status: int = 200) -> Iterator[int]:
+    """An http-01 responder for NAME answering `body` with `status`; yields its port."""
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             assert self.headers["Host"].startswith(NAME)
@@ -44,19 +45,19 @@ def http_server(body: bytes, status: int = 200) -> Iterator[int]:
         def log_message(self, *_: object) -> None:
             return
 
-    with http_serving(Handler) as port:
+    with http_server(Handler) as port:
         yield port
 
 
 def test_http01(tmp_path: Path) -> None:
-    with http_server(KEY_AUTH.encode() + b"\n") as port:
+    with answering(KEY_AUTH.encode() + b"\n") as port:
         validation.http01(NAME, "token123", KEY_AUTH, Settings(http01_port=port, hosts=HOSTS))
-    with http_server(b"something else") as port, pytest.raises(ValidationFailed) as wrong:
+    with answering(b"something else") as port, pytest.raises(ValidationFailed) as wrong:
         validation.http01(NAME, "token123", KEY_AUTH, Settings(http01_port=port, hosts=HOSTS))
     assert wrong.value.kind == "incorrectResponse"
-    with http_server(b"", 404) as port, pytest.raises(ValidationFailed, match="answered HTTP 404"):
+    with answering(b"", 404) as port, pytest.raises(ValidationFailed, match="answered HTTP 404"):
         validation.http01(NAME, "token123", KEY_AUTH, Settings(http01_port=port, hosts=HOSTS))
-    with http_server(b"x" * 20000) as port, pytest.raises(ValidationFailed, match="more than"):
+    with answering(b"x" * 20000) as port, pytest.raises(ValidationFailed, match="more than"):
         validation.http01(NAME, "token123", KEY_AUTH, Settings(http01_port=port, hosts=HOSTS))
     with pytest.raises(ValidationFailed) as refused:
         validation.http01(NAME, "token123", KEY_AUTH, Settings(http01_port=closed_port(), hosts=HOSTS))
