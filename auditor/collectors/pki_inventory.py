@@ -56,7 +56,9 @@ _STATE: dict[str, Literal["valid", "expired", "revoked", "superseded"]] = {**_ST
 
 
 def _days(delta: dt.timedelta) -> float:
-    return round(delta.total_seconds() / 86400, 3)
+    """Days, unrounded: rules compare them with thresholds and print them with wholeDays, as they
+    do the days they compute from timestamps (rounding here made 7.9999 days print as 8)."""
+    return delta.total_seconds() / 86400
 
 
 class PkiInventoryCollector(Collector):

@@ -96,6 +96,7 @@ class X509Certificate(Certificate, Facts, frozen=True, kw_only=True):
     """One X.509 certificate read from a file, with its chain validated against the target's trust anchors and its pkilint findings."""
 
     KIND: ClassVar[str] = "x509.certificate"
+    IDENTITY: ClassVar[tuple[str, ...]] = ("path", "fingerprint_sha256")
 
     path: str
     index: Annotated[NonNegative, Meta(description="position in the file (bundles hold several)")]
