@@ -152,7 +152,8 @@ def audit_passes_rotation_rules(setup: AcmeSetup, folder: Path, cert: Path) -> N
         f"    policies: [acme-fleet]\n    names: [{NAME}]\n    trust_anchors: [{setup.folder / 'certs/root.pem'}]\n"
         f"    sources:\n      - collector: certificates\n        paths: [{cert}]\n")
     r = run_cli("scan", "--target", "cim-001", "--inventory", str(folder / "auditor.yaml"), "--format", "json")
-    assert r.code in (0, 1), r.err
+    # 4: INCOMPLETE, the pack's endpoint and key-rotation rules have no evidence here (only files)
+    assert r.code in (0, 1, 4), r.err
     findings = json.loads(r.out)["findings"]
     status = {(f["rule_id"], f["resource"]): f["status"] for f in findings}
     leaf = [k for k in status if k[0] in ("KEY-001", "CERT-003")]
