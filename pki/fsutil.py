@@ -1,8 +1,13 @@
-"""Atomic file writes for pki (its own: pki never imports auditor)."""
+"""Reading and writing files safely, for pki and auditor both (pki never imports auditor).
+
+Reading: only regular files are opened (a FIFO, socket or device never blocks nor streams
+forever), and never more than a limit. Writing: atomic, with the mode set before any byte.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -18,6 +23,112 @@ class WriteError(PKIError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ReadError(PKIError):
+    """A file could not be read: `reason` about `path`. `why` is one word for programs:
+    missing, denied, folder, fifo, socket, char-device, block-device, symlink, too-large or
+    error; `size` is the file's size when it was too large."""
+
+    def __init__(self, path: Path, reason: str, why: str = "error", size: int | None = None) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.why = why
+        self.size = size
+
+
+def special_kind(mode: int) -> str | None:
+    """None for a regular file; else what the file is (fifo, socket, char-device, ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "char-device"
+    if stat.S_ISBLK(mode):
+        return "block-device"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "special"
+
+
+_SPECIAL_TEXT = {
+    "folder": "is a folder, not a file",
+    "fifo": "is a FIFO (named pipe), not a regular file: not opened",
+    "socket": "is a socket, not a regular file: not opened",
+    "char-device": "is a character device, not a regular file: not opened",
+    "block-device": "is a block device, not a regular file: not opened",
+    "symlink": "is a symbolic link: not followed",
+    "special": "is not a regular file: not opened",
+}
+
+_READ_FLAGS = (os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def read_regular(path: Path | str, limit: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them, or ReadError.
+
+    Anything else (a FIFO, socket or device; with `follow_symlinks` False, a symbolic link)
+    is refused without being opened for reading: it is checked before the open, opened
+    non-blocking, and checked again on the open descriptor (it may have been swapped in
+    between). A file larger than `limit` is refused, never truncated (`why` "too-large",
+    `size` its size, or None when it grew past the limit while being read).
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path) if follow_symlinks else os.lstat(path)
+    except FileNotFoundError:
+        raise ReadError(path, "file not found", "missing") from None
+    except NotADirectoryError:
+        raise ReadError(path, "file not found (a parent is not a folder)", "missing") from None
+    except PermissionError:
+        raise ReadError(path, "permission denied", "denied") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+    too_large = f"larger than the {limit}-byte limit"
+    if st.st_size > limit:
+        raise ReadError(path, too_large, "too-large", st.st_size)
+    flags = _READ_FLAGS | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:
+        raise ReadError(path, "permission denied", "denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise ReadError(path, _SPECIAL_TEXT["symlink"], "symlink") from None
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    try:
+        now = os.fstat(fd)
+        kind = special_kind(now.st_mode)
+        if kind is not None:  # swapped since the first look
+            raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(max(now.st_size - size + 1, 65536), limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ReadError(path, too_large, "too-large")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
@@ -99,3 +210,36 @@ def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False
                 with contextlib.suppress(OSError):
                     path.unlink()
         raise
+
+
+def make_folder(path: Path | str, *, mode: int = 0o700, parents: bool = False, exist_ok: bool = False) -> Path:
+    """Create the folder `path` (and, with `parents`, its missing parents) with exactly `mode`,
+    whatever the umask: private (0700) unless said otherwise. An existing folder is left as it
+    is (with `exist_ok`); WriteError when it cannot be made."""
+    path = Path(path)
+    missing: list[Path] = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        if not parents or here.parent == here:
+            break
+        here = here.parent
+    if not missing:
+        if not path.is_dir():
+            raise WriteError(path, "exists and is not a folder")
+        if not exist_ok:
+            raise WriteError(path, "already exists")
+        return path
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise WriteError(folder, "exists and is not a folder") from None
+            continue  # made by someone else meanwhile
+        except FileNotFoundError:
+            raise WriteError(folder, "the folder above it does not exist") from None
+        except OSError as exc:
+            raise WriteError(folder, f"cannot create the folder: {_why(exc)}") from None
+        os.chmod(folder, mode if folder == path else 0o700)
+    return path
