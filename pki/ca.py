@@ -48,7 +48,15 @@ from pki.backends.interface import KeyBackend
 from pki.build import build_certificate, parse_sans, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
 from pki.errors import CAError, KeyAccessError, NoCA, NoIntermediate, PKIError
-from pki.fsutil import atomic_write, write_files
+from pki.fsutil import (
+    MAX_PKI_FILE,
+    ReadError,
+    atomic_write,
+    make_folder,
+    read_regular,
+    special_kind,
+    write_files,
+)
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.profiles import Profile, load_profile
 
@@ -126,11 +134,13 @@ class CA:
             raise CAError(f"{folder}: not a folder")
         path = folder / "ca.json"
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise CAError(f"{path}: unreadable ({exc})") from None
+            config = json.loads(read_regular(path, MAX_PKI_FILE).decode("utf-8"))
+        except ReadError as exc:
+            if exc.why == "missing":
+                raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
+            raise CAError(f"{path}: unreadable ({exc.reason})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise CAError(f"{path}: unreadable ({type(exc).__name__ if isinstance(exc, RecursionError) else exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise CAError(f"{path}: not an auditor PKI CA description")
         if config.get("version") != FORMAT_VERSION:
@@ -163,7 +173,7 @@ class CA:
         try:
             os.chmod(work, 0o700)
             for sub in ("certs", "private", "crl"):
-                (work / sub).mkdir(mode=0o700 if sub == "private" else 0o755)
+                make_folder(work / sub)
             generated = backend.generate(key_type, "root")
             cert = build_certificate(
                 profile=profile, subject=subject_name(name, organization),
@@ -172,7 +182,7 @@ class CA:
             )
             serial = serial_hex(cert.serial_number)
             for rel, (data, mode) in generated.files.items():
-                (work / rel).parent.mkdir(exist_ok=True)
+                make_folder((work / rel).parent, exist_ok=True)
                 atomic_write(work / rel, data, mode=mode)
             atomic_write(work / "certs/root.pem", pem(cert))
             config = {
@@ -205,8 +215,8 @@ class CA:
             record = self._record(serial)
             path = self.folder / record.certificate_path
             try:
-                self._certs[serial] = x509.load_pem_x509_certificate(path.read_bytes())
-            except (OSError, ValueError) as exc:
+                self._certs[serial] = x509.load_pem_x509_certificate(read_regular(path, MAX_PKI_FILE))
+            except (ReadError, ValueError) as exc:
                 raise CAError(f"{path}: cannot read the CA certificate ({exc})") from None
         return self._certs[serial]
 
@@ -236,8 +246,8 @@ class CA:
         for record in (self.root, *self.intermediates):
             path = self.folder / "crl" / f"{record.serial}.pem"
             if path.is_file():
-                with contextlib.suppress(ValueError):
-                    out.append(x509.load_pem_x509_crl(path.read_bytes()))
+                with contextlib.suppress(ValueError, ReadError):
+                    out.append(x509.load_pem_x509_crl(read_regular(path, MAX_PKI_FILE)))
         return out
 
     # -- locking -----------------------------------------------------------------------------
@@ -246,10 +256,16 @@ class CA:
     def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the CA lock; wait up to `timeout` seconds for another process to finish."""
         path = self.folder / ".lock"
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, flags, 0o600)
         except OSError as exc:
-            raise CAError(f"{path}: cannot open the lock file: {exc.strerror or exc}") from None
+            why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+            raise CAError(f"{path}: cannot open the lock file: {why}") from None
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            os.close(fd)
+            raise CAError(f"{path}: the lock file is not a regular file ({kind}); remove it")
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -331,7 +347,7 @@ class CA:
                 files = {self.folder / r: content for r, content in generated.files.items()}
                 files[self.folder / rel] = (pem(cert), 0o644)
                 for path in files:
-                    path.parent.mkdir(mode=0o700 if path.parent.name == "private" else 0o755, exist_ok=True)
+                    make_folder(path.parent, exist_ok=True)
                 write_files(files)
                 created = list(files)
             finally:
@@ -500,7 +516,7 @@ class CA:
                 inv.add(entry)
                 if replaces is not None:
                     inv.set_status(replaces.serial, "superseded")
-                out_dir.mkdir(exist_ok=True)
+                make_folder(out_dir, exist_ok=True)
                 write_files(files, overwrite=replaces is not None)
                 try:
                     details: dict[str, Any] = {"not_after": entry.not_after, "sans": entry.sans,
@@ -600,7 +616,7 @@ class CA:
         ]
         crl = build_crl(self.certificate(issuer_serial), signer, revoked, number=number, now=now - CLOCK_SKEW, days=days)
         data = crl.public_bytes(serialization.Encoding.PEM)
-        (self.folder / "crl").mkdir(exist_ok=True)
+        make_folder(self.folder / "crl", exist_ok=True)
         atomic_write(self.folder / "crl" / f"{issuer_serial}.pem", data)
         inv.set_meta(f"crl_number:{issuer_serial}", str(number))
         return data
@@ -636,9 +652,9 @@ def _parse_time(text: str) -> dt.datetime:
 
 def _load_plain_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PKIError(f"{path}: cannot read the key: {exc.strerror or exc}") from None
+        data = read_regular(path, MAX_PKI_FILE)
+    except ReadError as exc:
+        raise PKIError(f"{path}: cannot read the key: {exc.reason}") from None
     try:
         key = serialization.load_pem_private_key(data, None)
     except (ValueError, TypeError) as exc:

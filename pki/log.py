@@ -25,8 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from pki.errors import LogError
+from pki.fsutil import ReadError, open_regular
 
 GENESIS = "0" * 64
+MAX_LINE = 1 << 20
+"""A log line longer than this (1 MiB) is damaged: entries are a few hundred bytes."""
+MAX_DEPTH = 16
+"""Entries nest two levels (details); deeper ones are damaged, not parsed further."""
 EVENTS = ("init", "intermediate", "issue", "renew", "revoke", "crl")
 FIELDS = ("seq", "time", "event", "serial", "node", "profile", "subject", "details", "prev", "hash")
 
@@ -41,11 +46,43 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the entry, '') of one log line, or (None, what is wrong with it)."""
+    if len(raw) > MAX_LINE:
+        return None, f"longer than {MAX_LINE} bytes"
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return None, "not JSON"
+    if not isinstance(value, dict) or set(value) != set(FIELDS):
+        return None, "not a log entry (fields differ)"
+    if _depth(value) > MAX_DEPTH:
+        return None, "not a log entry (nested too deep)"
+    return value, ""
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        todo.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
 def last_entry(path: Path) -> dict[str, Any] | None:
     """The last line of the log, read from the end (the log can be long)."""
     if not path.exists():
         return None
-    with path.open("rb") as fh:
+    try:
+        fh = open_regular(path)
+    except ReadError as exc:
+        raise LogError(f"{path}: cannot read the issuance log: {exc.reason}") from None
+    with fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         chunk = 4096
@@ -60,13 +97,13 @@ def last_entry(path: Path) -> dict[str, Any] | None:
                 last = lines[-1]
                 if not last.strip():
                     return None
-                try:
-                    parsed = json.loads(last)
-                except ValueError:
-                    raise LogError(f"{path}: the last line is not JSON: the log is damaged") from None
-                if not isinstance(parsed, dict):
-                    raise LogError(f"{path}: the last line is not a log entry")
+                parsed, problem = parse_line(last)
+                if parsed is None or type(parsed["seq"]) is not int or not isinstance(parsed["hash"], str):
+                    raise LogError(f"{path}: the last line is {problem or 'not a log entry'}: the log is damaged "
+                                   "(`auditor pki log verify` shows where)")
                 return parsed
+            if len(data) > MAX_LINE:
+                raise LogError(f"{path}: the last line is longer than {MAX_LINE} bytes: the log is damaged")
             chunk *= 2
     return None
 
@@ -117,20 +154,25 @@ class LogReport:
 def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, entry or None, problem) for each line."""
     try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise LogError(f"{path}: the issuance log is missing") from None
+        fh = open_regular(path)
+    except ReadError as exc:
+        if exc.why == "missing":
+            raise LogError(f"{path}: the issuance log is missing") from None
+        raise LogError(f"{path}: cannot read the issuance log: {exc.reason}") from None
     with fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                yield number, None, "not JSON"
+        number = 0
+        while True:
+            raw = fh.readline(MAX_LINE + 1)
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_LINE:
+                while raw and not raw.endswith(b"\n"):  # the rest of the long line
+                    raw = fh.readline(MAX_LINE)
+                yield number, None, f"longer than {MAX_LINE} bytes"
                 continue
-            if not isinstance(value, dict) or set(value) != set(FIELDS):
-                yield number, None, "not a log entry (fields differ)"
-                continue
-            yield number, value, ""
+            value, problem = parse_line(raw)
+            yield number, value, problem
 
 
 def verify(path: Path, *, expected_count: int | None = None, expected_head: str | None = None,

@@ -33,10 +33,10 @@ def load_json(data: bytes | str, *, file: str | None = None, cls: type[LocatedEr
         raise cls(limits.exceeded("json-values", f"the document holds up to {values:,} values"), file=file)
     try:
         value = _DECODER.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise _syntax_error(raw, str(exc), file, cls) from None
     except msgspec.ValidationError:  # msgspec's own bound on integers (Python's 4,300 digits)
         raise cls(limits.exceeded("integer-digits", "an integer has too many digits"), file=file) from None
+    except msgspec.DecodeError as exc:
+        raise _syntax_error(raw, str(exc), file, cls) from None
     except RecursionError:
         raise cls(limits.exceeded("json-depth", "nested too deep"), file=file) from None
     check_value(value, file=file, cls=cls, digits=_long_digits(raw, lim.integer_digits))
