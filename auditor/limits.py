@@ -150,3 +150,32 @@ def exceeded(name: str, what: str) -> str:
     limit = BY_NAME[name]
     value = current().get(name)
     return f"{what}: over the {name} limit of {limit.show(value)} ({limit.how_to_raise(value)})"
+
+
+def document() -> str:
+    """docs/limits.md: every limit, its default and its variable (tests check the file)."""
+    rows = "\n".join(
+        f"| `{limit.name}` | {limit.show(limit.default)} | `{limit.env}` | {limit.bounds} |" for limit in LIMITS
+    )
+    return f"""# Limits
+
+auditor reads what attackers may have written (files on a compromised node, manifests from a
+pull request, bundles from elsewhere), so every input has a bound, checked before it is parsed.
+Past a limit the input is refused with one line naming the limit and how to raise it (exit 2),
+or, for a source being collected, the source's finding is an error saying the same; nothing is
+truncated silently. Only regular files are opened: a FIFO, socket or device is refused (or, in a
+scanned folder, listed as skipped) without being opened, so nothing blocks.
+
+Each limit is set through the environment, e.g. `AUDITOR_LIMIT_BUNDLE_BYTES=1GiB`; sizes take
+the suffixes KiB, MiB, GiB (or K, M, G: powers of 1024).
+
+| limit | default | variable | what it bounds |
+|---|---|---|---|
+{rows}
+
+This table is generated: `python -m auditor.limits > docs/limits.md`.
+"""
+
+
+if __name__ == "__main__":
+    print(document(), end="")

@@ -27,9 +27,9 @@ def add_store(parser: argparse.ArgumentParser) -> None:
 def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     """The history of `--db`; a file looser than 0600 is reported on stderr (or, with
     `--fix-modes`, made 0600)."""
-    from auditor.cli import printable
     from auditor.history import open_store as open_
     from auditor.history.sqlite import SQLiteStore
+    from auditor.terminal import printable
 
     store = open_(getattr(args, "db", None), create=create)
     if isinstance(store, SQLiteStore) and store.loose_mode is not None:

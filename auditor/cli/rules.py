@@ -150,11 +150,11 @@ def run_fields(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     import sys
 
-    from auditor.cli import printable
     from auditor.errors import ConfigError
     from auditor.exitcodes import ExitCode
     from auditor.fsutil import read_user_bytes
     from auditor.policy.catalog import Catalog, yaml_files
+    from auditor.terminal import printable
 
     rule_paths: list[Path] = []
     policy_paths: list[Path] = []

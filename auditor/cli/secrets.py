@@ -124,7 +124,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
         import sys
 
-        from auditor.cli import printable
+        from auditor.terminal import printable
 
         for u in report.stats.unreadable:
             print(f"auditor: error: {printable(u)}: not scanned", file=sys.stderr)

@@ -430,7 +430,8 @@ class _Parser:
             if session.confine is not None:
                 root = os.path.realpath(session.confine)
                 if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
-                    raise refused(f"include file '{name}' is outside the scanned folder")
+                    raise refused(f"include file '{name}' is outside the scanned folder {session.show(root)} "
+                                  "(includes are read only from inside it)")
             if real in session.reading:
                 raise refused(f"include cycle: '{name}' is already being read")
             if len(session.reading) > MAX_INCLUDE_DEPTH:

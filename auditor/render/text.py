@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from auditor.models import Finding, RedactedResult, Severity, Status
 from auditor.render.interface import Renderer
+from auditor.terminal import printable as p
 
 _COLORS = {
     "red": "\033[31m",
@@ -27,6 +28,8 @@ _STATUS_MARK = {
 }
 _COLUMNS = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED)
 _HEAD = ("pass", "fail", "error", "n/e", "waived")
+_SPACES = "\t\n\r\x0b\x0c"
+"""Whitespace textwrap turns into spaces: kept for it; every other control character is escaped."""
 
 
 def verdict(result: RedactedResult) -> tuple[bool, str]:
@@ -52,10 +55,10 @@ class TextRenderer(Renderer):
     def render(self, result: RedactedResult) -> str:
         out: list[str] = []
         target = result.target
-        env = f" ({target.get('environment')})" if target.get("environment") else ""
+        env = f" ({p(str(target.get('environment')))})" if target.get("environment") else ""
         out.append(
             self._c("bold", f"auditor {result.tool.get('version', '')}")
-            + f" · target {target.get('name')}{env} · policy {', '.join(result.policies)} · {result.evaluated_at}"
+            + f" · target {p(str(target.get('name')))}{env} · policy {p(', '.join(result.policies))} · {p(result.evaluated_at)}"
         )
         ready, why = verdict(result)
         label = self._c("green", "READY") if ready else self._c("red", "NOT READY")
@@ -87,13 +90,13 @@ class TextRenderer(Renderer):
             out.append(self._c("bold", f"Expired waivers ({len(result.expired_waivers)}) — no longer applied"))
             for ew in result.expired_waivers:
                 w = ew.waiver
-                out.append(f"  {w.rule} {w.resource}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
+                out.append(p(f"  {w.rule} {w.resource}: expired {w.expires} (approved by {w.approver}, policy {w.policy})"))
         if result.collection_errors:
             out.append("")
             out.append(self._c("bold", f"Collection errors ({len(result.collection_errors)})"))
             for r in result.collection_errors:
                 req = "required" if r.required else "optional"
-                out.append(f"  {r.source}: {r.resource}: {r.error} [{req}]")
+                out.append(p(f"  {r.source}: {r.resource}: {r.error} [{req}]"))
         out.append("")
         totals = ", ".join(f"{n} {k}" for k, n in summary.by_status.items() if n)
         out.append(f"{summary.total} findings: {totals or 'none'}")
@@ -112,19 +115,19 @@ class TextRenderer(Renderer):
                 if n and status in (Status.FAIL, Status.ERROR):
                     cell = self._c(_STATUS_MARK[status][1], cell)
                 cells.append(cell)
-            lines.append(f"  {name:<14}" + "".join(cells))
+            lines.append(f"  {p(name):<14}" + "".join(cells))
         return lines
 
     def _finding(self, f: Finding) -> list[str]:
         mark, color = _STATUS_MARK[f.status]
-        head = f"  {self._c(color, f'{mark:<6}')} {f.severity.value.upper():<8} {f.rule_id:<12} {f.resource}"
+        head = f"  {self._c(color, f'{mark:<6}')} {f.severity.value.upper():<8} {p(f.rule_id):<12} {p(f.resource)}"
         lines = [head]
         wrap = textwrap.TextWrapper(width=100, initial_indent="      ", subsequent_indent="      ")
-        lines.extend(wrap.wrap(f.message))
+        lines.extend(wrap.wrap(p(f.message, keep=_SPACES)))
         if f.status is Status.FAIL and f.remediation:
             fix = textwrap.TextWrapper(width=100, initial_indent="      fix: ", subsequent_indent="           ")
-            lines.extend(self._c("dim", line) for line in fix.wrap(" ".join(f.remediation.split())))
+            lines.extend(self._c("dim", line) for line in fix.wrap(p(" ".join(f.remediation.split()))))
         if f.status is Status.WAIVED and f.waiver:
             w = f.waiver
-            lines.append(f"      waived until {w.expires} by {w.approver}: {w.reason}")
+            lines.append(p(f"      waived until {w.expires} by {w.approver}: {w.reason}"))
         return lines
