@@ -65,7 +65,9 @@ LIMITS: tuple[Limit, ...] = (
     Limit("json-depth", 100, "count", "how deeply the arrays and objects of a JSON document may nest"),
     Limit("integer-digits", 100, "count", "the digits of one integer in a JSON document"),
     Limit("pem-certificates", 10_000, "count", "the certificates in one PEM file"),
-    Limit("nats-users", 250_000, "count", "the users (and nkeys) in one nats.conf, includes counted"),
+    Limit("nats-users", 10_000, "count",
+          "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 100 KB per user: "
+          "10,000 users stay under 1 GB)"),
 )
 """Every limit, with its default."""
 
