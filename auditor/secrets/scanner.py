@@ -171,7 +171,9 @@ class Scanner:
                     if hit is not None:
                         found.append((hit, det.priority))
                     continue
-                lo, hi = max(0, end - det.before), min(size, end + det.after)
+                # from where the last match ended: dense anchors (600k `eyJ...` in a row) would
+                # otherwise search the same `before` bytes again for each, quadratic in effect
+                lo, hi = max(0, end - det.before, covered), min(size, end + det.after)
                 for m in det.regex.finditer(data, lo, hi):
                     if m.start() > end:  # belongs to a later anchor hit
                         break
