@@ -64,7 +64,9 @@ LIMITS: tuple[Limit, ...] = (
           "far beyond its bytes), counted before it is parsed"),
     Limit("json-depth", 100, "count", "how deeply the arrays and objects of a JSON document may nest"),
     Limit("integer-digits", 100, "count", "the digits of one integer in a JSON document"),
-    Limit("pem-certificates", 10_000, "count", "the certificates in one PEM file"),
+    Limit("pem-certificates", 1_000, "count",
+          "the certificates (PEM blocks) in one file; a public CA bundle holds about 150, and 10,000 cost "
+          "about 20 s and 900 MB"),
     Limit("nats-users", 10_000, "count",
           "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 100 KB per user: "
           "10,000 users stay under 1 GB)"),
