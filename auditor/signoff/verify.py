@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.errors import AuditorError, ConfigError
 from auditor.fsutil import path_text, read_user_bytes
 from auditor.loader.jsonfile import load_json
@@ -74,9 +75,9 @@ def check_one(
 ) -> SignoffCheck:
     role = files.role
     try:
-        data = files.statement.read_bytes()
-    except OSError as exc:
-        return SignoffCheck(role, problems=(f"cannot read {files.statement.name}: {exc.strerror or exc}",))
+        data = read_bounded(files.statement)
+    except Unreadable as exc:
+        return SignoffCheck(role, problems=(f"cannot read {files.statement.name}: {exc}",))
     statement = parse_statement(data)
     if statement is None:
         return SignoffCheck(role, problems=(f"{files.statement.name} is not an auditor sign-off statement",))
@@ -86,10 +87,11 @@ def check_one(
     claimed = str(statement["signer"].get("fingerprint", "")).upper()
     problems: list[str] = []
     try:
-        signature = files.signature.read_bytes()
-        public_key = files.public_key.read_bytes()
-    except OSError as exc:
-        return SignoffCheck(role, decision, comment, signed_at, claimed, problems=(f"missing signature or key file: {exc.filename}",))
+        signature = read_bounded(files.signature)
+        public_key = read_bounded(files.public_key)
+    except Unreadable as exc:
+        return SignoffCheck(role, decision, comment, signed_at, claimed,
+                            problems=(f"missing or unreadable signature or key file: {exc}",))
     keyring.add_key(public_key)
     sig = keyring.verify(data, signature)
     if not sig.valid:

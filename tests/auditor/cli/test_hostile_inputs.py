@@ -46,11 +46,14 @@ def test_verify_of_a_deep_document_lists_the_problem(tmp_path: Path) -> None:
     ("secrets", "scan", "--config", "{}", "."), ("pki", "verify", "--roots", "{}", "{}"),
     ("nats", "permissions", "--config", "{}"),
 ])
-@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "link"])
 def test_devices_and_fifos_are_never_opened(tmp_path: Path, args: tuple[str, ...], special: str) -> None:
     if special == "fifo":
         special = str(tmp_path / "fifo")
         os.mkfifo(special)
+    elif special == "link":  # a symbolic link to a device
+        special = str(tmp_path / "link.json")
+        os.symlink("/dev/zero", special)
     run = run_cli(*(a.replace("{}", special) for a in args), cwd=tmp_path)
     one_line_error(run, 2, special, "not a regular file")
 
