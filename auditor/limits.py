@@ -177,7 +177,25 @@ the suffixes KiB, MiB, GiB (or K, M, G: powers of 1024).
 |---|---|---|---|
 {rows}
 
-This table is generated: `python -m auditor.limits > docs/limits.md`.
+This page is generated: `python -m auditor.limits > docs/limits.md`.
+
+## Hostile input
+
+- **No internal error.** Every parser of outside input (JSON, YAML, inventories, findings
+  documents, bundles, nats.conf, .creds, PEM, the pki log, sops files, manifests, secrets,
+  the host's files) is fuzzed in the suite with random bytes and mutations of the demo's own
+  files (`tests/auditor/test_fuzz.py`); a longer run:
+  `AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q`.
+- **Terminal output.** Control characters from any input (a Pod named `p\\x1b[2K\\rFAKE`, a
+  NATS user, a file name) are shown escaped (`\\x1b`) in terminal and text output, through one
+  function (`auditor.terminal.printable`); file names that are not UTF-8 show their bytes as
+  `\\xNN`.
+- **Boundaries.** A scan reads nats.conf includes only from inside the target's root;
+  `auditor nats can|permissions` only from inside the config's folder (or `--root DIR`).
+  `auditor history` never creates a history and opens only an auditor history; files and
+  folders auditor creates are 0600/0700 whatever the umask (see [history](history.md)).
+- **Exit codes.** `rules validate` of a folder without rules exits 2; `secrets scan` exits 3
+  when a file could not be read (see [exit codes](exit-codes.md)).
 """
 
 
