@@ -56,3 +56,12 @@ def test_a_pod_name_cannot_erase_its_own_fail_line(tmp_path: Path) -> None:
     assert "\x1b" not in run.out and "\r" not in run.out
     assert "Pod/p\\x1b[2K\\rFAKE LINE" in run.out
     assert "p\\xff.yaml" in run.out and "UnicodeEncodeError" not in run.out
+
+
+def test_a_file_name_cannot_reach_the_terminal_raw(tmp_path: Path) -> None:
+    (tmp_path / "a\udcff\x1b[2K.env").write_text('password = "Xk9#mQ2$vL7pR4wZ"\n')
+    run = run_cli("secrets", "scan", str(tmp_path), cwd=tmp_path)
+    assert run.code == 1, run.err
+    assert "\x1b" not in run.out and "a\\xff\\x1b[2K.env:1:" in run.out
+    doc = json.loads(run_cli("secrets", "scan", str(tmp_path), "--format", "json", cwd=tmp_path).out)
+    assert doc["findings"][0]["file"].endswith("a\\xff\x1b[2K.env")  # JSON escapes ESC itself
