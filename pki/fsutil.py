@@ -39,23 +39,17 @@ class ReadError(PKIError):
         self.size = size
 
 
+_KINDS = (
+    (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "char-device"), (stat.S_ISBLK, "block-device"), (stat.S_ISLNK, "symlink"),
+)
+
+
 def special_kind(mode: int) -> str | None:
     """None for a regular file; else what the file is (fifo, socket, char-device, ...)."""
     if stat.S_ISREG(mode):
         return None
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "char-device"
-    if stat.S_ISBLK(mode):
-        return "block-device"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "special"
+    return next((kind for test, kind in _KINDS if test(mode)), "special")
 
 
 _SPECIAL_TEXT = {
