@@ -266,3 +266,21 @@ def make_folder(path: Path | str, *, mode: int = 0o700, parents: bool = False, e
             raise WriteError(folder, f"cannot create the folder: {_why(exc)}") from None
         os.chmod(folder, mode if folder == path else 0o700)
     return path
+
+
+def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (a link is followed, a device, FIFO
+    or folder refused), read by :func:`read_regular`; LoadError says why not, naming the file
+    and never its content."""
+    from pki.errors import LoadError
+
+    try:
+        return read_regular(path, limit)
+    except ReadError as exc:
+        if exc.why == "missing":
+            raise LoadError(f"{path}: {what} not found") from None
+        if exc.why == "too-large":
+            raise LoadError(f"{path}: larger than the {limit}-byte limit for a {what}") from None
+        if exc.why in ("denied", "error"):
+            raise LoadError(f"{path}: cannot read the {what}: {exc.reason}") from None
+        raise LoadError(f"{path}: not a regular file") from None
