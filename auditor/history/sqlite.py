@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -32,13 +33,17 @@ class SQLiteStore(SQLStore):
     dialect = "sqlite"
     marker = "?"
 
-    def __init__(self, path: Path, *, migrations: tuple[Migration, ...] = MIGRATIONS, create: bool = True) -> None:
+    def __init__(self, path: Path, *, migrations: tuple[Migration, ...] = MIGRATIONS, create: bool = True,
+                 _fresh: bool = False) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
         self.location = str(self.path)
         self.loose_mode: int | None = None
         """The file's mode when it lets others than its owner in (0644...): reported, fixed on request."""
-        existed = self._check_existing(create)
+        existed = not _fresh and self._check_existing(create)
+        if not existed and not _fresh:
+            self._create(migrations)
+            existed = True
         self._conn = self._open()
         try:
             if existed:
@@ -94,16 +99,29 @@ class SQLiteStore(SQLStore):
         self.loose_mode = None
         return changed
 
-    def _open(self) -> sqlite3.Connection:
-        folder = self.path.parent
+    def _create(self, migrations: tuple[Migration, ...]) -> None:
+        """Make a new history whole, or not at all: its schema is written in a temporary file
+        (0600) that is then linked into place. Another process opening the same new history
+        meanwhile finds either nothing or a complete history, never an empty file; if it made
+        one first, that one is used."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            make_folder(folder, parents=True, exist_ok=True)
-            if not self.path.exists():
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            make_folder(self.path.parent, parents=True, exist_ok=True)
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            try:
+                SQLiteStore(tmp, migrations=migrations, _fresh=True).close()
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, self.path)  # never replaces a history another process just made
+            finally:
+                for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(leftover)
         except OSError as exc:
             raise HistoryError(f"cannot create the history {self.path}: {exc.strerror or exc}") from None
         except PKIError as exc:
             raise HistoryError(f"cannot create the history {self.path}: {exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
         try:
             return sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False

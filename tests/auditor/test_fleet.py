@@ -3,7 +3,7 @@ bad target never stopping the others."""
 
 from __future__ import annotations
 
-import os
+import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,13 +34,26 @@ BAD_AND_HANGING = """\
     policies: [cim-production]
     root: cim-prod-001
     sources:
-      - {collector: certificates, paths: [../blocked.pem]}
+      - {collector: tls, timeout: 120, endpoints: [{host: 127.0.0.1, port: PORT}]}
 """
+_SILENT: list[socket.socket] = []
+"""Listening sockets that never answer (kept open for the whole session)."""
+
+
+def silent_port() -> int:
+    """A local port whose listener accepts connections (in the kernel's backlog) and never
+    answers: a TLS handshake with it waits until the collector's own timeout (120 s). A FIFO
+    no longer serves: auditor refuses to open one (issue 18)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    _SILENT.append(listener)
+    port: int = listener.getsockname()[1]
+    return port
 
 
 def fleet_inventory(tmp: Path) -> Path:
-    inventory = demo_copy(tmp, extra_targets=BAD_AND_HANGING)
-    os.mkfifo(tmp / "blocked.pem")  # reading it blocks until a writer comes: never
+    inventory = demo_copy(tmp, extra_targets=BAD_AND_HANGING.replace("PORT", str(silent_port())))
     return inventory
 
 
