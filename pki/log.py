@@ -30,9 +30,9 @@ from pki.fsutil import ReadError, open_regular
 GENESIS = "0" * 64
 MAX_LINE = 1 << 20
 """A log line longer than this (1 MiB) is damaged: entries are a few hundred bytes."""
-MAX_DEPTH = 16
-"""Entries nest two levels (details); deeper ones are damaged, not parsed further."""
-EVENTS = ("init", "intermediate", "issue", "renew", "revoke", "crl")
+EVENTS = ("intent", "abandon", "init", "intermediate", "issue", "renew", "revoke", "crl")
+COMPLETIONS = ("init", "intermediate", "issue", "renew")
+"""Events that record a signed certificate (each completes an `intent`)."""
 FIELDS = ("seq", "time", "event", "serial", "node", "profile", "subject", "details", "prev", "hash")
 
 
@@ -42,36 +42,19 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _line_hash_matches(raw: bytes, entry: dict[str, Any]) -> bool:
+    """Whether the entry's hash matches its content: quickly for a line as `append` writes it
+    (canonical JSON, whose bytes less the `"hash":"…",` member are what was hashed), by
+    re-serialising the entry otherwise."""
+    stored = str(entry.get("hash", ""))
+    member = b'"hash":"' + stored.encode() + b'",'
+    if hashlib.sha256(raw.rstrip(b"\n").replace(member, b"", 1)).hexdigest() == stored:
+        return True
+    return entry_hash(entry) == stored
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
-    """(the entry, '') of one log line, or (None, what is wrong with it)."""
-    if len(raw) > MAX_LINE:
-        return None, f"longer than {MAX_LINE} bytes"
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        return None, "not JSON"
-    if not isinstance(value, dict) or set(value) != set(FIELDS):
-        return None, "not a log entry (fields differ)"
-    if _depth(value) > MAX_DEPTH:
-        return None, "not a log entry (nested too deep)"
-    return value, ""
-
-
-def _depth(value: Any) -> int:
-    deepest = 0
-    todo = [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            break
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        todo.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return deepest
 
 
 def last_entry(path: Path) -> dict[str, Any] | None:
@@ -97,10 +80,12 @@ def last_entry(path: Path) -> dict[str, Any] | None:
                 last = lines[-1]
                 if not last.strip():
                     return None
-                parsed, problem = parse_line(last)
-                if parsed is None or type(parsed["seq"]) is not int or not isinstance(parsed["hash"], str):
-                    raise LogError(f"{path}: the last line is {problem or 'not a log entry'}: the log is damaged "
-                                   "(`auditor pki log verify` shows where)")
+                try:
+                    parsed = json.loads(last)
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+                    raise LogError(f"{path}: the last line is not JSON: the log is damaged") from None
+                if not isinstance(parsed, dict):
+                    raise LogError(f"{path}: the last line is not a log entry")
                 return parsed
             if len(data) > MAX_LINE:
                 raise LogError(f"{path}: the last line is longer than {MAX_LINE} bytes: the log is damaged")
@@ -110,11 +95,16 @@ def last_entry(path: Path) -> dict[str, Any] | None:
 
 def append(path: Path, *, event: str, serial: str | None = None, node: str | None = None,
            profile: str | None = None, subject: str | None = None,
-           details: dict[str, Any] | None = None, time: str | None = None) -> dict[str, Any]:
-    """Append one entry (the caller holds the CA lock). Returns the entry written."""
+           details: dict[str, Any] | None = None, time: str | None = None,
+           last: dict[str, Any] | bool | None = False) -> dict[str, Any]:
+    """Append one entry durably (written and fsync'ed before this returns; the caller holds
+    the CA lock). `last`: the log's last entry when the caller knows it (None: the log is
+    empty), else it is read from the end of the file. Returns the entry written."""
     if event not in EVENTS:
         raise LogError(f"unknown log event '{event}'")
-    last = last_entry(path)
+    if last is False:
+        last = last_entry(path)
+    assert last is not True
     entry: dict[str, Any] = {
         "seq": (int(last["seq"]) + 1) if last else 1,
         "time": time or _now(),
@@ -140,11 +130,53 @@ def append(path: Path, *, event: str, serial: str | None = None, node: str | Non
     return entry
 
 
+def repair_tail(path: Path) -> str | None:
+    """Finish or cut a last line that a crash left without its newline (an append is
+    acknowledged only once its whole line, newline included, is on disk). A complete entry
+    gets its newline; a torn one, never acknowledged, is cut. Returns what was done."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return None
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return None
+            start = max(0, size - (1 << 20))
+            fh.seek(start)
+            tail = fh.read()
+            cut = tail.rfind(b"\n")
+            line_start = start + cut + 1 if cut >= 0 else start
+            line = tail[cut + 1:]
+            try:
+                entry = json.loads(line)
+                complete = isinstance(entry, dict) and set(entry) == set(FIELDS) and entry_hash(entry) == entry["hash"]
+            except ValueError:
+                complete = False
+            if complete:
+                fh.write(b"\n")
+                what = "finished the last entry's line (its newline was missing)"
+            else:
+                fh.truncate(line_start)
+                what = f"cut a torn last line of {len(line)} bytes (a crash during an append it never acknowledged)"
+            fh.flush()
+            os.fsync(fh.fileno())
+            return what
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LogError(f"{path}: cannot repair the issuance log: {exc.strerror or exc}") from None
+
+
 @dataclass(frozen=True)
 class LogReport:
+    """What `verify` found: entry count, last hash, problems (tampering) and notes (such as
+    an interrupted issuance the next change reconciles, or a cache to bring up to date)."""
+
     entries: int
     head: str
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -152,7 +184,12 @@ class LogReport:
 
 
 def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, entry or None, problem) for each line."""
+    """(line number, entry or None, problem) for each line; the entry's chain is not checked."""
+    for number, entry, problem, _raw in _lines(path):
+        yield number, entry, problem
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, bytes]]:
     try:
         fh = open_regular(path)
     except ReadError as exc:
@@ -161,46 +198,62 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         raise LogError(f"{path}: cannot read the issuance log: {exc.reason}") from None
     with fh:
         number = 0
-        while True:
-            raw = fh.readline(MAX_LINE + 1)
-            if not raw:
-                break
+        while raw := fh.readline(MAX_LINE + 1):
             number += 1
-            if len(raw) > MAX_LINE:
-                while raw and not raw.endswith(b"\n"):  # the rest of the long line
+            if len(raw) > MAX_LINE:  # damaged: skip the rest of the line unread
+                while raw and not raw.endswith(b"\n"):
                     raw = fh.readline(MAX_LINE)
-                yield number, None, f"longer than {MAX_LINE} bytes"
+                yield number, None, f"longer than {MAX_LINE} bytes", b""
                 continue
-            value, problem = parse_line(raw)
-            yield number, value, problem
+            try:
+                value = json.loads(raw)
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+                yield number, None, "not JSON", raw
+                continue
+            if not isinstance(value, dict) or set(value) != set(FIELDS):
+                yield number, None, "not a log entry (fields differ)", raw
+                continue
+            yield number, value, "", raw
+
+
+def chain(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
+    """Each line with the problems of its place in the hash chain: unreadable, edited (its
+    hash does not match its content), out of sequence, not linked to the entry before it."""
+    prev = GENESIS
+    seq = 0
+    for number, entry, problem, raw in _lines(path):
+        if entry is None:
+            yield number, None, [f"line {number}: {problem}"]
+            continue
+        problems = []
+        if not _line_hash_matches(raw, entry):
+            problems.append(f"line {number} (seq {entry['seq']}): edited: its hash does not match its content")
+        if entry["seq"] != seq + 1:
+            problems.append(f"line {number}: seq {entry['seq']} follows seq {seq}: entries removed or reordered")
+        elif entry["prev"] != prev:
+            problems.append(f"line {number} (seq {entry['seq']}): does not chain to the entry before it")
+        if isinstance(entry["seq"], int) and not isinstance(entry["seq"], bool):
+            seq = entry["seq"]
+        prev = str(entry["hash"])
+        yield number, entry, problems
 
 
 def verify(path: Path, *, expected_count: int | None = None, expected_head: str | None = None,
            issued_serials: set[str] | None = None) -> LogReport:
-    """Check the chain; with the inventory's figures, also that nothing was cut off the end
-    and that every certificate in the inventory was logged."""
+    """Check the chain alone; with the inventory's figures, also that nothing was cut off
+    the end and that every certificate in the inventory was logged. (`pki.records.audit`
+    also rebuilds the inventory from the log and compares it row by row.)"""
     problems: list[str] = []
-    prev = GENESIS
-    seq = 0
     count = 0
+    prev = GENESIS
     logged: set[str] = set()
-    for number, entry, problem in read(path):
+    for _number, entry, found in chain(path):
         count += 1
+        problems += found
         if entry is None:
-            problems.append(f"line {number}: {problem}")
             continue
-        if entry_hash(entry) != entry["hash"]:
-            problems.append(f"line {number} (seq {entry['seq']}): edited: its hash does not match its content")
-        if entry["seq"] != seq + 1:
-            problems.append(
-                f"line {number}: seq {entry['seq']} follows seq {seq}: entries removed or reordered"
-            )
-        elif entry["prev"] != prev:
-            problems.append(f"line {number} (seq {entry['seq']}): does not chain to the entry before it")
-        if isinstance(entry["seq"], int):
-            seq = entry["seq"]
         prev = str(entry["hash"])
-        if entry["event"] in ("init", "intermediate", "issue", "renew") and entry["serial"]:
+        if entry["event"] in COMPLETIONS and entry["serial"]:
             logged.add(str(entry["serial"]))
     if expected_count is not None and expected_count != count:
         problems.append(

@@ -27,6 +27,8 @@ PLANTED = {
     ("CERT-005", LEGACY): "SHA-1 signature",
     ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
     ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
+    ("CERT-022", LEGACY): "no authority key identifier (pkilint: an RFC 5280 error)",
+    ("PKI-006", "etc/nats/certs/ops-client-cert.pem@../pki-ca"): "signed with the intermediate's key outside the CA's log",
     ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
     ("PSS-BASE-001", EXPORTER): "hostNetwork: true",
     ("PSS-BASE-003", EXPORTER): "adds NET_ADMIN",

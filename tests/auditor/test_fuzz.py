@@ -87,9 +87,15 @@ def _pem(data: bytes) -> None:
 
 
 def _pki_log(data: bytes) -> None:
-    from pki.log import parse_line
+    import tempfile
 
-    parse_line(data)
+    from pki.log import last_entry, read
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log.jsonl"
+        path.write_bytes(data)
+        list(read(path))
+        last_entry(path)
 
 
 def _sops(data: bytes) -> None:
