@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -973,9 +974,15 @@ def _unfinished(last: dict[str, Any]) -> bool:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    """Both names are links to one file (a crash between link and unlink of a move)."""
+    """Both names are links to one file (a crash between link and unlink of a move), or the
+    second holds the same bytes (a crash after the move, before the staging folder went: the
+    certificate is then written to the staging folder again from the log)."""
     try:
-        return os.path.samefile(a, b)
+        if os.path.samefile(a, b):
+            return True
+        sa, sb = os.lstat(a), os.lstat(b)
+        return (stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size
+                and a.read_bytes() == b.read_bytes())
     except OSError:
         return False
 
