@@ -4,6 +4,7 @@ finished by the next command (the kill loop in test_crash_safety.py does it at r
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,9 +79,7 @@ def test_a_crash_after_the_move_before_the_staging_folder_went_is_finished(
     writes the certificate to the staging folder again from the log and must recognise the
     installed copy (same bytes, another file) instead of calling it a file that appeared."""
     ca, opener = make_ca()
-    import pki.ca as ca_module
-
-    crashed(monkeypatch, ca_module.shutil, "rmtree", lambda: ca.issue("n1", "nats-client", opener, tmp_path / "n1"))
+    crashed(monkeypatch, shutil, "rmtree", lambda: ca.issue("n1", "nats-client", opener, tmp_path / "n1"))
     (staged,) = [p for p in (tmp_path / "n1").iterdir() if p.name.startswith(".pki-")]
     assert list(staged.iterdir()) == []  # every file moved, the folder itself left
     again = CA.open(ca.folder)
