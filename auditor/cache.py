@@ -64,9 +64,11 @@ class ValidDocuments:
         if not self.dirty:
             return
         from auditor.fsutil import atomic_write
+        from pki.errors import PKIError
+        from pki.fsutil import make_folder
 
-        with contextlib.suppress(OSError, ValueError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError, ValueError, PKIError):
+            make_folder(self.path.parent, parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(sorted(self.known)).encode())
             self.dirty = False
 

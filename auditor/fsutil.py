@@ -1,10 +1,16 @@
-"""Writing files atomically: a crash or an error never leaves a half-written file behind."""
+"""Reading and writing files: only regular files are read, never more than a limit; writes are
+atomic (a crash or an error never leaves a half-written file behind)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from auditor import limits
 from auditor.errors import ConfigError, LocatedError
+
+if TYPE_CHECKING:
+    from pki.fsutil import ReadError
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -23,30 +29,58 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise ConfigError(exc.reason, file=exc.path) from None
 
 
-def read_user_file(
-    path: Path, *, max_bytes: int, what: str = "file", cls: type[LocatedError] = ConfigError
-) -> str:
-    """The UTF-8 text of a file the user named, or a located error saying why not.
+def read_user_bytes(
+    path: Path | str, *, limit: str = "file-bytes", what: str = "file", cls: type[LocatedError] = ConfigError,
+    follow_symlinks: bool = True,
+) -> bytes:
+    """The bytes of a file the user named (or a scanned file), or a located error saying why not.
 
-    Files over `max_bytes` are refused rather than truncated.
+    The one way auditor opens a file to read it: only a regular file is opened (a FIFO, socket
+    or device is refused without blocking) and at most the limit `limit` of
+    :mod:`auditor.limits` is read; a larger file is refused (naming the limit and how to raise
+    it), never truncated.
     """
+    from pki.fsutil import ReadError, read_regular
+
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise cls(f"{what} is {size} bytes, larger than the {max_bytes}-byte limit", file=path)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise cls("file not found", file=path) from None
-    except IsADirectoryError:
-        raise cls(f"is a folder, not a {what}", file=path) from None
-    except PermissionError:
-        raise cls("permission denied", file=path) from None
-    except OSError as exc:
-        raise cls(f"cannot read: {exc.strerror or exc}", file=path) from None
+        return read_regular(Path(path), limits.get(limit), follow_symlinks=follow_symlinks)
+    except ReadError as exc:
+        raise cls(read_error_text(exc, limit, what), file=path_text(path)) from None
+
+
+def read_error_text(exc: ReadError, limit: str = "file-bytes", what: str = "file") -> str:
+    """Why a file could not be read, in words; a file too large names the limit and how to raise it."""
+    if exc.why == "folder":
+        return f"is a folder, not a {what}"
+    if exc.why == "too-large":
+        size = "larger" if exc.size is None else limits.size_text(exc.size)
+        return limits.exceeded(limit, f"the {what} is {size}")
+    return exc.reason
+
+
+def read_user_file(
+    path: Path | str, *, limit: str = "file-bytes", what: str = "file", cls: type[LocatedError] = ConfigError
+) -> str:
+    """The UTF-8 text of a file the user named, or a located error saying why not (see
+    :func:`read_user_bytes`)."""
+    raw = read_user_bytes(path, limit=limit, what=what, cls=cls)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise cls(
             f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); is this a {what}?",
-            file=path,
+            file=path_text(path),
         ) from None
+
+
+def path_text(path: Path | str) -> str:
+    """A path as text that can be shown and stored: bytes of a file name that are not UTF-8
+    (kept by Python as surrogate escapes) become `\\xNN`, so that JSON, SQLite and terminals
+    can hold the name."""
+    text = str(path)
+    if text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decoded to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TextIO
 
+from auditor.terminal import printable
+
 ERASE = "\r\033[K"
 DELAY_SECONDS = 1.0
 """Work shorter than this shows nothing."""
@@ -34,12 +36,6 @@ def wanted(stream: TextIO | None = None) -> bool:
     return bool(isatty and isatty())
 
 
-def _printable(text: str) -> str:
-    from auditor.cli import printable
-
-    return printable(text)
-
-
 class _Line:
     """One redrawn line on a stream, shared by threads."""
 
@@ -52,7 +48,7 @@ class _Line:
         if not self.enabled:
             return
         with self.lock:
-            self.stream.write(ERASE + _printable(text) + end)
+            self.stream.write(ERASE + printable(text) + end)
             self.stream.flush()
 
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from auditor.models import Finding, RedactedResult, ScanResult, Waiver
 
 from auditor.errors import ConfigError
+from pki.errors import PKIError
+from pki.fsutil import make_folder
 
 KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
 TAG = "hmac:"
@@ -93,7 +95,10 @@ def _read_key(path: Path) -> bytes:
 def _create_key(path: Path) -> bytes:
     """A new key, written 0600 before any byte; if another process won the race, its key."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            make_folder(path.parent, parents=True, exist_ok=True)
+        except PKIError as exc:
+            raise OSError(str(exc)) from None
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:

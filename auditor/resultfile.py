@@ -3,19 +3,18 @@ sign-off and verification: located one-line errors for anything that is not one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
-from auditor.fsutil import read_user_file
+from auditor.fsutil import path_text, read_user_bytes
+from auditor.loader.jsonfile import load_json
 from auditor.loader.schema import validate_value
 from auditor.models import RedactedResult, ScanResult, sha256_hex
 from auditor.redact import redact_result
 
 FORMAT = "auditor-findings"
-MAX_RESULT_BYTES = 256 * 1024 * 1024
 
 
 class NotAFindingsDocument(ConfigError):
@@ -35,12 +34,9 @@ class ResultFile:
         return sha256_hex(self.raw)
 
 
-def parse_document(text: str, *, file: str) -> dict[str, Any]:
+def parse_document(text: str | bytes, *, file: str) -> dict[str, Any]:
     """The decoded, schema-valid findings document in `text`, or a located ConfigError."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno) from None
+    doc = load_json(text, file=file)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise NotAFindingsDocument(f'not an auditor findings document (no "format": "{FORMAT}")', file=file)
     validate_value(doc, "findings", file=file)
@@ -48,10 +44,9 @@ def parse_document(text: str, *, file: str) -> dict[str, Any]:
 
 
 def read_result(path: Path) -> ResultFile:
-    file = str(path)
-    text = read_user_file(path, max_bytes=MAX_RESULT_BYTES, what="findings document")
-    raw = path.read_bytes()
-    doc = parse_document(text, file=file)
+    file = path_text(path)
+    raw = read_user_bytes(path, limit="result-bytes", what="findings document")
+    doc = parse_document(raw, file=file)
     try:
         result = redact_result(ScanResult.from_dict(doc))
     except (KeyError, ValueError, TypeError) as exc:  # the schema should have caught it

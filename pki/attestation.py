@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from pki import keys
+from pki.fsutil import MAX_PKI_FILE, ReadError, read_regular
 
 # Yubico's PIV attestation extensions (arc 1.3.6.1.4.1.41482.3)
 OID_FIRMWARE = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
@@ -130,8 +131,9 @@ def installed() -> Installed:
                        key=lambda f: f.name) if folder.is_dir() else []
         for file in files:
             try:
-                certs = x509.load_pem_x509_certificates(file.read_bytes())
-            except (OSError, ValueError) as exc:
+                data = read_regular(file, MAX_PKI_FILE) if isinstance(file, Path) else file.read_bytes()
+                certs = x509.load_pem_x509_certificates(data)
+            except (ReadError, OSError, ValueError) as exc:
                 problems.append((f"{label}/{file.name}", f"not a PEM certificate file ({exc})"))
                 continue
             for cert in certs:

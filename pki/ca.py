@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,7 +54,7 @@ from pki.backends.interface import KeyBackend
 from pki.build import parse_names, random_serial, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
 from pki.errors import CAError, KeyAccessError, LogDoesNotVerify, NoCA, NoIntermediate
-from pki.fsutil import atomic_write, fsync_folder, write_files
+from pki.fsutil import atomic_write, fsync_folder, make_folder, special_kind, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.issuance import CLOCK_SKEW, Prepared, Request
 from pki.policy import Lifetime
@@ -299,10 +300,16 @@ class CA:
         if not 0 <= timeout <= MAX_LOCK_TIMEOUT:  # also refuses NaN, which would wait forever
             raise CAError(f"the lock timeout must be from 0 to {MAX_LOCK_TIMEOUT:g} seconds")
         path = self.folder / ".lock"
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, flags, 0o600)
         except OSError as exc:
-            raise CAError(f"{path}: cannot open the lock file: {exc.strerror or exc}") from None
+            why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+            raise CAError(f"{path}: cannot open the lock file: {why}") from None
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            os.close(fd)
+            raise CAError(f"{path}: the lock file is not a regular file ({kind}); remove it")
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -683,7 +690,7 @@ class CA:
                                         serialization.NoEncryption())
 
             def stage(_prepared: Prepared) -> None:
-                out_dir.mkdir(exist_ok=True)
+                make_folder(out_dir, exist_ok=True)
                 staging.mkdir(mode=0o700)
                 atomic_write(staging / "key.pem", key_pem, mode=0o600, sync_folder=False)
                 atomic_write(staging / "chain.pem", pem(issuer) + pem(self.root_certificate), sync_folder=False)
@@ -967,9 +974,15 @@ def _unfinished(last: dict[str, Any]) -> bool:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    """Both names are links to one file (a crash between link and unlink of a move)."""
+    """Both names are links to one file (a crash between link and unlink of a move), or the
+    second holds the same bytes (a crash after the move, before the staging folder went: the
+    certificate is then written to the staging folder again from the log)."""
     try:
-        return os.path.samefile(a, b)
+        if os.path.samefile(a, b):
+            return True
+        sa, sb = os.lstat(a), os.lstat(b)
+        return (stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size
+                and a.read_bytes() == b.read_bytes())
     except OSError:
         return False
 

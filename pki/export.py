@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pki.ca import CA, pem
 from pki.errors import CAError, SeveralProfiles
-from pki.fsutil import write_files
+from pki.fsutil import MAX_PKI_FILE, ReadError, make_folder, read_regular, write_files
 from pki.inventory import Entry
 
 FORMATS = ("nats",)
@@ -53,14 +53,14 @@ def export_nats(ca: CA, node: str, out_dir: Path, *, key_file: Path | None = Non
     issuer = ca.certificate(entry.issuer_serial or ca.root.serial)
     bundle_path = ca.folder / "certs/ca-bundle.pem"
     try:
-        bundle = bundle_path.read_bytes()
-    except OSError as exc:
-        raise CAError(f"{bundle_path}: cannot read the CA bundle ({exc.strerror or exc})") from None
+        bundle = read_regular(bundle_path, MAX_PKI_FILE)
+    except ReadError as exc:
+        raise CAError(f"{bundle_path}: cannot read the CA bundle ({exc.reason})") from None
     out_dir = Path(out_dir)
     if not out_dir.exists():
         if not out_dir.parent.is_dir():
             raise CAError(f"{out_dir.parent}: folder does not exist")
-        out_dir.mkdir()
+        make_folder(out_dir)
     out = out_dir.resolve()
     key = (key_file or out / "key.pem").resolve()
     verify_line = "  verify: true\n" if "clientAuth" in _ekus(entry) or entry.profile == "nats-server" else ""

@@ -1,12 +1,18 @@
-"""Atomic file writes for pki (its own: pki never imports auditor)."""
+"""Reading and writing files safely, for pki and auditor both (pki never imports auditor).
+
+Reading: only regular files are opened (a FIFO, socket or device never blocks nor streams
+forever), and never more than a limit. Writing: atomic, with the mode set before any byte.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from pki.errors import PKIError
 
@@ -18,6 +24,134 @@ class WriteError(PKIError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ReadError(PKIError):
+    """A file could not be read: `reason` about `path`. `why` is one word for programs:
+    missing, denied, folder, fifo, socket, char-device, block-device, symlink, too-large or
+    error; `size` is the file's size when it was too large."""
+
+    def __init__(self, path: Path, reason: str, why: str = "error", size: int | None = None) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.why = why
+        self.size = size
+
+
+_KINDS = (
+    (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "char-device"), (stat.S_ISBLK, "block-device"), (stat.S_ISLNK, "symlink"),
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """None for a regular file; else what the file is (fifo, socket, char-device, ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "special")
+
+
+_SPECIAL_TEXT = {
+    "folder": "is a folder, not a file",
+    "fifo": "is a FIFO (named pipe), not a regular file: not opened",
+    "socket": "is a socket, not a regular file: not opened",
+    "char-device": "is a character device, not a regular file: not opened",
+    "block-device": "is a block device, not a regular file: not opened",
+    "symlink": "is a symbolic link: not followed",
+    "special": "is not a regular file: not opened",
+}
+
+MAX_PKI_FILE = 16 << 20
+"""The most pki reads of one of its own files (ca.json, a certificate, a CRL, a profile): 16 MiB."""
+
+_READ_FLAGS = (os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def read_regular(path: Path | str, limit: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them, or ReadError.
+
+    Anything else (a FIFO, socket or device; with `follow_symlinks` False, a symbolic link)
+    is refused without being opened for reading: it is checked before the open, opened
+    non-blocking, and checked again on the open descriptor (it may have been swapped in
+    between). A file larger than `limit` is refused, never truncated (`why` "too-large",
+    `size` its size, or None when it grew past the limit while being read).
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path) if follow_symlinks else os.lstat(path)
+    except FileNotFoundError:
+        raise ReadError(path, "file not found", "missing") from None
+    except NotADirectoryError:
+        raise ReadError(path, "file not found (a parent is not a folder)", "missing") from None
+    except PermissionError:
+        raise ReadError(path, "permission denied", "denied") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+    too_large = f"larger than the {limit}-byte limit"
+    if st.st_size > limit:
+        raise ReadError(path, too_large, "too-large", st.st_size)
+    flags = _READ_FLAGS | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:
+        raise ReadError(path, "permission denied", "denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise ReadError(path, _SPECIAL_TEXT["symlink"], "symlink") from None
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    try:
+        now = os.fstat(fd)
+        kind = special_kind(now.st_mode)
+        if kind is not None:  # swapped since the first look
+            raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(max(now.st_size - size + 1, 65536), limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ReadError(path, too_large, "too-large")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """The regular file `path` opened for reading (binary, buffered), or ReadError: a FIFO,
+    socket or device is refused without blocking, as by :func:`read_regular`. For files read
+    piece by piece (a log); the caller bounds what it reads."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+        kind = special_kind(st.st_mode)
+        if kind is not None:
+            raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        raise ReadError(path, "file not found", "missing") from None
+    except PermissionError:
+        raise ReadError(path, "permission denied", "denied") from None
+    except (OSError, ValueError) as exc:
+        raise ReadError(path, f"cannot read: {_why(exc)}") from None
+    kind = special_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise ReadError(path, _SPECIAL_TEXT[kind], kind)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
@@ -101,22 +235,52 @@ def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False
         raise
 
 
+def make_folder(path: Path | str, *, mode: int = 0o700, parents: bool = False, exist_ok: bool = False) -> Path:
+    """Create the folder `path` (and, with `parents`, its missing parents) with exactly `mode`,
+    whatever the umask: private (0700) unless said otherwise. An existing folder is left as it
+    is (with `exist_ok`); WriteError when it cannot be made."""
+    path = Path(path)
+    missing: list[Path] = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        if not parents or here.parent == here:
+            break
+        here = here.parent
+    if not missing:
+        if not path.is_dir():
+            raise WriteError(path, "exists and is not a folder")
+        if not exist_ok:
+            raise WriteError(path, "already exists")
+        return path
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise WriteError(folder, "exists and is not a folder") from None
+            continue  # made by someone else meanwhile
+        except FileNotFoundError:
+            raise WriteError(folder, "the folder above it does not exist") from None
+        except OSError as exc:
+            raise WriteError(folder, f"cannot create the folder: {_why(exc)}") from None
+        os.chmod(folder, mode if folder == path else 0o700)
+    return path
+
+
 def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file of at most `limit` bytes (a link is followed, a device, FIFO
-    or folder refused); LoadError says why not, naming the file and never its content."""
+    or folder refused), read by :func:`read_regular`; LoadError says why not, naming the file
+    and never its content."""
     from pki.errors import LoadError
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise LoadError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise LoadError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder with its own error
-        os.close(fd)
-        raise LoadError(f"{path}: not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise LoadError(f"{path}: larger than the {limit}-byte limit for a {what}")
-    return data
+        return read_regular(path, limit)
+    except ReadError as exc:
+        if exc.why == "missing":
+            raise LoadError(f"{path}: {what} not found") from None
+        if exc.why == "too-large":
+            raise LoadError(f"{path}: larger than the {limit}-byte limit for a {what}") from None
+        if exc.why in ("denied", "error"):
+            raise LoadError(f"{path}: cannot read the {what}: {exc.reason}") from None
+        raise LoadError(f"{path}: not a regular file") from None

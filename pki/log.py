@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from pki.errors import LogError
+from pki.fsutil import ReadError, open_regular
 
 GENESIS = "0" * 64
+MAX_LINE = 1 << 20
+"""A log line longer than this (1 MiB) is damaged: entries are a few hundred bytes."""
 EVENTS = ("intent", "abandon", "init", "intermediate", "issue", "renew", "revoke", "crl")
 COMPLETIONS = ("init", "intermediate", "issue", "renew")
 """Events that record a signed certificate (each completes an `intent`)."""
@@ -58,7 +61,11 @@ def last_entry(path: Path) -> dict[str, Any] | None:
     """The last line of the log, read from the end (the log can be long)."""
     if not path.exists():
         return None
-    with path.open("rb") as fh:
+    try:
+        fh = open_regular(path)
+    except ReadError as exc:
+        raise LogError(f"{path}: cannot read the issuance log: {exc.reason}") from None
+    with fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         chunk = 4096
@@ -75,11 +82,13 @@ def last_entry(path: Path) -> dict[str, Any] | None:
                     return None
                 try:
                     parsed = json.loads(last)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                     raise LogError(f"{path}: the last line is not JSON: the log is damaged") from None
                 if not isinstance(parsed, dict):
                     raise LogError(f"{path}: the last line is not a log entry")
                 return parsed
+            if len(data) > MAX_LINE:
+                raise LogError(f"{path}: the last line is longer than {MAX_LINE} bytes: the log is damaged")
             chunk *= 2
     return None
 
@@ -182,16 +191,23 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, bytes]]:
     try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise LogError(f"{path}: the issuance log is missing") from None
-    except OSError as exc:
-        raise LogError(f"{path}: cannot read the issuance log: {exc.strerror or exc}") from None
+        fh = open_regular(path)
+    except ReadError as exc:
+        if exc.why == "missing":
+            raise LogError(f"{path}: the issuance log is missing") from None
+        raise LogError(f"{path}: cannot read the issuance log: {exc.reason}") from None
     with fh:
-        for number, raw in enumerate(fh, start=1):
+        number = 0
+        while raw := fh.readline(MAX_LINE + 1):
+            number += 1
+            if len(raw) > MAX_LINE:  # damaged: skip the rest of the line unread
+                while raw and not raw.endswith(b"\n"):
+                    raw = fh.readline(MAX_LINE)
+                yield number, None, f"longer than {MAX_LINE} bytes", b""
+                continue
             try:
                 value = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 yield number, None, "not JSON", raw
                 continue
             if not isinstance(value, dict) or set(value) != set(FIELDS):

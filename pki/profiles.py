@@ -16,6 +16,7 @@ import yaml
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pki.errors import ProfileError
+from pki.fsutil import ReadError, read_regular
 from pki.keytypes import KEY_TYPES
 
 KINDS = ("root", "intermediate", "leaf")
@@ -183,11 +184,11 @@ def load_profile(name: str, ca_dir: Path | None = None) -> Profile:
     if ca_dir is not None:
         own = ca_dir / "profiles" / f"{name}.yaml"
         if own.is_file():
-            if own.stat().st_size > MAX_SHIPPED_BYTES:
-                raise ProfileError(f"{own}: larger than {MAX_SHIPPED_BYTES} bytes")
             try:
-                text = own.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                text = read_regular(own, MAX_SHIPPED_BYTES).decode("utf-8")
+            except ReadError as exc:
+                raise ProfileError(f"{own}: cannot read: {exc.reason}") from None
+            except UnicodeDecodeError as exc:
                 raise ProfileError(f"{own}: cannot read: {exc}") from None
             return _named(_parse_cached(text, str(own)), name, str(own))
     shipped = _shipped_dir().joinpath(f"{name}.yaml")

@@ -32,6 +32,7 @@ from auditor.cli import (
     yubikey,
 )
 from auditor.exitcodes import ExitCode
+from auditor.terminal import printable
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
@@ -124,13 +125,6 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     if hint:
         message = f"{message} ({hint})"
     return printable(scrub_text(message)), code
-
-
-def printable(text: str) -> str:
-    """`text` with control characters shown as escapes (\\x1b, \\n, ...), fit for a terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

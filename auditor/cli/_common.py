@@ -129,8 +129,14 @@ def use_color(args: argparse.Namespace, stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = ()) -> None:
-    """Write to `output` atomically, or to stdout. Refuses to overwrite one of the inputs."""
+def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = (), styled: bool = False) -> None:
+    """Write to `output` atomically, or to stdout. Refuses to overwrite one of the inputs.
+    Control characters in text are escaped (:func:`auditor.terminal.guard`); `styled` keeps
+    the colours of a rendered result."""
+    if isinstance(text, str):
+        from auditor.terminal import guard
+
+        text = guard(text, styled=styled)
     if output and output != "-":
         from auditor.errors import ConfigError
         from auditor.fsutil import atomic_write

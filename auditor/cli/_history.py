@@ -24,10 +24,22 @@ def add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not store the result in the history")
 
 
-def open_store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
+    """The history of `--db`; a file looser than 0600 is reported on stderr (or, with
+    `--fix-modes`, made 0600)."""
     from auditor.history import open_store as open_
+    from auditor.history.sqlite import SQLiteStore
+    from auditor.terminal import printable
 
-    return open_(getattr(args, "db", None))
+    store = open_(getattr(args, "db", None), create=create)
+    if isinstance(store, SQLiteStore) and store.loose_mode is not None:
+        if getattr(args, "fix_modes", False):
+            for path in store.fix_modes():
+                print(f"auditor: made {printable(str(path))} 0600", file=sys.stderr)
+        else:
+            print(f"auditor: warning: the history {printable(store.location)} has mode {store.loose_mode:04o}: "
+                  "others may read the findings; `auditor history --fix-modes` makes it 0600", file=sys.stderr)
+    return store
 
 
 def stored(args: argparse.Namespace, result: RedactedResult, *, origin: str) -> int:

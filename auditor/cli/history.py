@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
     h.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="how many scans (default: 20)")
     h.add_argument("--check", action="store_true", help="check the history's consistency instead")
     h.add_argument("--format", choices=("text", "json"), default="text")
+    h.add_argument("--fix-modes", action="store_true",
+                   help="make a history file others may read (e.g. 0644) private (0600)")
     _history.add_db(h)
     h.set_defaults(handler=run_history)
 
@@ -48,7 +50,7 @@ def run_history(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError("must be at least 1", field="--limit")
-    with _history.open_store(args) as store:
+    with _history.open_store(args, create=False) as store:
         if args.check:
             return _check(args, store)
         entries = store.entries(args.target, limit=args.limit)
@@ -127,7 +129,7 @@ def run_diff(args: argparse.Namespace) -> int:
 
     if len(args.scans) > 2:
         raise ConfigError("give at most two scan ids", field="SCAN")
-    with _history.open_store(args) as store:
+    with _history.open_store(args, create=False) as store:
         if len(args.scans) == 2:
             old_id, new_id = args.scans
         elif len(args.scans) == 1:

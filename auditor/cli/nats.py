@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from auditor.nats.config import NatsConfig
 
 
+ROOT_HELP = "includes are read only from inside this folder (default: the config's folder)"
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("nats", help="NATS subject permissions of a nats.conf")
     nsub = p.add_subparsers(dest="nats_command", metavar="ACTION", required=True)
@@ -32,29 +35,34 @@ def register(sub: Any) -> None:
     action.add_argument("--subscribe", metavar="SUBJECT", help="a subject (wildcards allowed) to subscribe to")
     can.add_argument("--queue", metavar="GROUP", help="subscribe in this queue group")
     can.add_argument("--format", choices=("text", "json"), default="text")
+    can.add_argument("--root", metavar="DIR", help=ROOT_HELP)
     can.set_defaults(handler=run_can)
     perms = nsub.add_parser("permissions", help="every user's effective permissions (the matrix)")
     perms.add_argument("--config", required=True, metavar="FILE", help="the nats.conf (includes are followed)")
     perms.add_argument("--format", choices=("text", "json"), default="text")
+    perms.add_argument("--root", metavar="DIR", help=ROOT_HELP)
     perms.set_defaults(handler=run_permissions)
 
 
-def load(path: str, user: str | None = None) -> NatsConfig:
-    """The config checked as the server checks it; with `user`, only that user is interpreted."""
+def load(path: str, user: str | None = None, root: str | None = None) -> NatsConfig:
+    """The config checked as the server checks it; with `user`, only that user is interpreted.
+    Includes are read only from inside `root` (default: the config's folder), as a scan reads
+    them only from inside the scanned folder."""
     import os
     from pathlib import Path
 
     from auditor.nats.conf import parse_file
     from auditor.nats.config import interpret
 
-    return interpret(parse_file(Path(path), env=os.environ), only_user=user)
+    confine = Path(root) if root else Path(path).parent
+    return interpret(parse_file(Path(path), env=os.environ, confine=confine), only_user=user)
 
 
 def run_can(args: argparse.Namespace) -> int:
     from auditor.errors import ConfigError
     from auditor.nats.permissions import can_publish, can_subscribe
 
-    cfg = load(args.config, args.user)
+    cfg = load(args.config, args.user, args.root)
     user = cfg.user(args.user)
     if args.queue is not None and args.publish is not None:
         raise ConfigError("--queue applies to --subscribe only")
@@ -80,7 +88,7 @@ def run_can(args: argparse.Namespace) -> int:
 
 
 def run_permissions(args: argparse.Namespace) -> int:
-    cfg = load(args.config)
+    cfg = load(args.config, root=args.root)
     rows = [u.evidence() for u in cfg.users]
     if args.format == "json":
         doc = {"config": args.config, "users": rows,

@@ -456,20 +456,22 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    from auditor.fsutil import read_user_bytes
+
+    return read_user_bytes(path, what="certificate or CRL file")
 
 
 def _read_certs(path: Path) -> list[Any]:
+    from auditor import limits
     from pki.errors import LoadError
     from pki.load import load_certificates
 
+    data = _read(path)
+    blocks = data.count(b"-----BEGIN")
+    if blocks > limits.get("pem-certificates"):
+        raise ConfigError(limits.exceeded("pem-certificates", f"holds {blocks:,} PEM blocks"), file=path)
     try:
-        loaded = load_certificates(_read(path))
+        loaded = load_certificates(data)
     except LoadError as exc:  # load_certificates reads bytes: the file's name is added here
         raise ConfigError(str(exc), file=path) from None
     bad = [item for item in loaded if item.certificate is None]
@@ -501,7 +503,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_log_verify(args: argparse.Namespace) -> int:
-    from auditor.cli import printable
+    from auditor.terminal import printable
     from pki.ca import CA
 
     ca = CA.open(args.dir)

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             except GpgError as exc:  # still report, saying the sign-offs are unchecked
                 checks = tuple(SignoffCheck(r, problems=(f"not checked: {exc}",)) for r in roles)
     document = _common.render_result(args, loaded.result, signoffs=checks, result_sha256=loaded.sha256)
-    _common.emit(document, args.output, inputs=(args.result,))
+    _common.emit(document, args.output, inputs=(args.result,), styled=True)
     return 0
 
 

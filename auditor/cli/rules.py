@@ -150,25 +150,35 @@ def run_fields(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     import sys
 
+    from auditor.errors import ConfigError
     from auditor.exitcodes import ExitCode
+    from auditor.fsutil import read_user_bytes
     from auditor.policy.catalog import Catalog, yaml_files
+    from auditor.terminal import printable
 
     rule_paths: list[Path] = []
     policy_paths: list[Path] = []
-    missing = [p for p in args.paths if not p.exists()]
-    for p in missing:
-        print(f"auditor: error: {p}: no such file or folder", file=sys.stderr)
+    problems: list[ConfigError] = []
     for path in args.paths:
-        if path in missing:
+        try:
+            found = yaml_files(path)
+        except ConfigError as exc:
+            problems.append(exc)
             continue
+        if not found:
+            problems.append(ConfigError("no rule or policy files (*.yaml, *.yml) in this folder", file=path))
         # a file (or folder) is a policy pack if it says so with a top-level `select:`
-        for f in yaml_files(path):
-            head = f.read_text(encoding="utf-8", errors="replace")
+        for f in found:
+            try:
+                head = read_user_bytes(f, limit="yaml-bytes", what="rule or policy file").decode("utf-8", "replace")
+            except ConfigError as exc:
+                problems.append(exc)
+                continue
             (policy_paths if "\nselect:" in "\n" + head else rule_paths).append(f)
     catalog = Catalog.load(rule_paths, policy_paths, strict=False)
-    for err in catalog.errors:
-        print(f"auditor: error: {err.diagnostics()}", file=sys.stderr)
-    n_err = len(catalog.errors) + len(missing)
+    for err in [*problems, *catalog.errors]:
+        print(f"auditor: error: {printable(err.diagnostics())}", file=sys.stderr)
+    n_err = len(catalog.errors) + len(problems)
     checked = f"{len(catalog.rules)} rules, {len(catalog.packs)} policy packs"
     if n_err:
         print(f"{n_err} error{'s' if n_err != 1 else ''} ({checked} loaded)", file=sys.stderr)

@@ -64,7 +64,7 @@ def run_scan(args: argparse.Namespace) -> int:
     bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
-    _common.emit(_common.render_result(args, result), args.output)
+    _common.emit(_common.render_result(args, result), args.output, styled=True)
     return _history.stored(args, result, origin="scan")
 
 
@@ -78,5 +78,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
-    _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,))
+    _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,), styled=True)
     return _history.stored(args, result, origin="evaluate")

@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
         ),
     )
     ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
-    scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found)")
+    scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read)")
     scan.add_argument("paths", nargs="+", metavar="PATH", type=Path)
     scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
     scan.add_argument("--format", choices=("text", "json"), default="text")
@@ -120,7 +120,17 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  never opened: {u}" for u in s.special)
         text = "\n".join(lines) + "\n"
     _common.emit(text, args.output)
-    return int(ExitCode.FINDINGS) if _leaks(leaks) else int(ExitCode.OK)
+    if _leaks(leaks):
+        return int(ExitCode.FINDINGS)
+    if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
+        import sys
+
+        from auditor.terminal import printable
+
+        for u in report.stats.unreadable:
+            print(f"auditor: error: {printable(u)}: not scanned", file=sys.stderr)
+        return int(ExitCode.COLLECTION_FAILED)
+    return int(ExitCode.OK)
 
 
 def _leaks(leaks: Any) -> list[Any]:

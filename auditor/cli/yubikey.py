@@ -39,7 +39,9 @@ def register(sub: Any) -> None:
 
 def _clean(text: str) -> str:
     """Control characters (a file name may hold any) escaped before they reach a terminal."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    from auditor.terminal import printable
+
+    return printable(text)
 
 
 def _cn(subject: Any) -> str:

@@ -17,8 +17,9 @@ import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from auditor import limits
 from auditor.cache import LintResults
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Unreadable, folder_files, read_bounded
 from auditor.collectors.interface import CollectContext, Collector
 from auditor.evidence.kinds.x509 import (
     Certificate,
@@ -179,24 +180,24 @@ def _encoding(name: str) -> Literal["pem", "der"]:
 
 
 def certificate_files(path: Path) -> list[Path]:
-    """A file itself, or a folder's certificate files (by suffix, recursively, sorted)."""
+    """A file itself, or a folder's certificate files (by suffix, recursively, sorted). Names
+    that are not regular files (a FIFO, socket or device) are listed too: reading them says so,
+    without opening them."""
     if not path.is_dir():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CERT_SUFFIXES)
+    files, skipped = folder_files(path, CERT_SUFFIXES)
+    return sorted([*files, *(s.path for s in skipped)])
 
 
 def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], list[str]]:
     """Certificates in a file, and errors; a folder's non-certificate PEM files are skipped."""
     try:
         data = read_bounded(path)
-    except FileTooLarge as exc:
-        return [], [f"not read: {exc}"]
-    except FileNotFoundError:
-        return [], ["no such file"]
-    except PermissionError:
-        return [], ["permission denied"]
-    except OSError as exc:
-        return [], [f"cannot read: {exc.strerror or exc}"]
+    except Unreadable as exc:
+        return [], ["no such file" if exc.why == "missing" else f"not read: {exc}"]
+    most = limits.get("pem-certificates")
+    if data.count(b"-----BEGIN") > most:
+        return [], [limits.exceeded("pem-certificates", f"holds {data.count(b'-----BEGIN'):,} PEM blocks")]
     try:
         loaded = load_certificates(data)
     except LoadError as exc:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds import host as ev
 from auditor.evidence.record import Failure, Record
@@ -240,7 +240,7 @@ class HostCollector(Collector):
                 if not path.is_file():
                     return ctx.error(OS, ctx.display(path), "no such recording of commands (a regular file)")
                 return RecordedRunner.load(read_bounded(path).decode("utf-8"))
-            except (OSError, FileTooLarge, UnicodeDecodeError, ValueError) as exc:
+            except (OSError, Unreadable, UnicodeDecodeError, ValueError) as exc:
                 return ctx.error(OS, ctx.display(path), f"unreadable recording of commands: {exc}")
         mode = str(opts.get("commands", "auto"))
         if mode == "local" or (mode == "auto" and machine.files.root == Path("/")):

@@ -46,11 +46,14 @@ class CollectContext:
         return resolve_path(self.target.root, value)
 
     def display(self, path: Path) -> str:
-        """A path as findings show it: relative to the target's root where possible."""
+        """A path as findings show it: relative to the target's root where possible; bytes of a
+        name that are not UTF-8 shown as `\\xNN` (see :func:`auditor.fsutil.path_text`)."""
+        from auditor.fsutil import path_text
+
         try:
-            return str(path.relative_to(self.target.root))
+            return path_text(path.relative_to(self.target.root))
         except ValueError:
-            return str(path)
+            return path_text(path)
 
     def record(self, resource: str, data: Facts, *, source: str | None = None) -> Evidence:
         """Evidence of `data`'s kind about `resource`."""

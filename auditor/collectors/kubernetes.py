@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.collectors._files import MAX_FILE_BYTES, FileTooLarge
+from auditor.collectors._files import read_stream
 from auditor.collectors.interface import Collector
 from auditor.collectors.k8s import read
 from auditor.collectors.k8s.objects import (
@@ -49,10 +49,7 @@ NAMESPACE = "kubernetes.namespace"
 
 
 def read_stdin() -> bytes:
-    data: bytes = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise FileTooLarge(f"larger than the {MAX_FILE_BYTES}-byte limit")
-    return data
+    return read_stream(sys.stdin.buffer.read, what="standard input")
 
 
 class KubernetesCollector(Collector):
@@ -76,8 +73,10 @@ class KubernetesCollector(Collector):
                 continue
             path = ctx.path(value)
             if path.is_dir():
-                files = read.manifest_files(path, ctx.source.options.get("exclude", ()))
-                if not files:
+                files, skipped = read.manifest_files(path, ctx.source.options.get("exclude", ()))
+                for special in skipped:
+                    yield ManifestError(Origin(ctx.display(special.path)), special.reason)
+                if not files and not skipped:
                     yield ManifestError(Origin(ctx.display(path)), "folder holds no *.yaml, *.yml or *.json files")
                 for file in files:
                     yield from read.read_file(file, ctx.display(file))

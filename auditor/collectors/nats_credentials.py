@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Unreadable, folder_files, read_bounded
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.nats import NatsJwt, NatsNkey
 from auditor.evidence.record import Record
@@ -47,8 +47,11 @@ class NatsCredentialsCollector(Collector):
                 yield ctx.error(JWT, ctx.display(path), "no such file or folder")
                 continue
             if path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-                if not files:
+                files, skipped = folder_files(path, SUFFIXES)
+                for special in skipped:
+                    kind = SUFFIXES[special.path.suffix.lower()]
+                    yield ctx.error(NKEY if kind == "nkey" else JWT, ctx.display(special.path), special.reason)
+                if not files and not skipped:
                     yield ctx.error(JWT, ctx.display(path), "folder holds no .creds, .jwt or nkey seed files")
                 found.extend((p, SUFFIXES[p.suffix.lower()]) for p in files)
             else:
@@ -67,10 +70,8 @@ class NatsCredentialsCollector(Collector):
                     continue
                 token, seed = parse_creds(text) if kind == "creds" else (text.strip(), None)
                 jwts.append((path, kind, decode_jwt(token), seed))
-            except (CredsError, FileTooLarge) as exc:
+            except (CredsError, Unreadable) as exc:
                 yield ctx.error(NKEY if kind == "nkey" else JWT, shown, str(exc))
-            except OSError as exc:
-                yield ctx.error(NKEY if kind == "nkey" else JWT, shown, f"cannot read: {exc.strerror or exc}")
 
         known = [j for _, _, j, _ in jwts]
         for path, kind, jwt, seed in jwts:

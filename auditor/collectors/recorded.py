@@ -17,17 +17,18 @@ so ages and expiries stay what they were when recorded.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors.interface import Collector
+from auditor.errors import ConfigError
 from auditor.evidence.kinds import KINDS
 from auditor.evidence.record import Record
+from auditor.loader.jsonfile import load_json
 from auditor.loader.schema import schema_errors
 from auditor.loader.yamlfile import dotted_path
 from auditor.timeutil import rfc3339
@@ -57,12 +58,13 @@ class RecordedCollector(Collector):
         for path in ctx.source.path_option(ctx.root, "paths"):
             shown = ctx.display(path)
             try:
-                raw = json.loads(read_bounded(path))
-            except FileNotFoundError:
-                yield ctx.error(self.kinds[0], shown, "no such file")
+                raw = load_json(read_bounded(path))
+            except Unreadable as exc:
+                message = "no such file" if exc.why == "missing" else f"unreadable recorded evidence: {exc}"
+                yield ctx.error(self.kinds[0], shown, message)
                 continue
-            except (OSError, FileTooLarge, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                yield ctx.error(self.kinds[0], shown, f"unreadable recorded evidence: {exc}")
+            except ConfigError as exc:
+                yield ctx.error(self.kinds[0], shown, f"unreadable recorded evidence: {exc.diagnostics()}")
                 continue
             problems = schema_errors(raw, "recorded")
             if problems:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors.interface import Collector
 from auditor.errors import ConfigError
 from auditor.evidence.kinds.sops import SopsFile
@@ -47,8 +47,8 @@ class SopsCollector(Collector):
         identities: list[str] = []
         for key_file in ctx.source.path_option(ctx.root, "age_key_files"):
             try:
-                text = read_bounded(key_file, 1024 * 1024).decode("utf-8", "replace")
-            except (OSError, FileTooLarge) as exc:
+                text = read_bounded(key_file).decode("utf-8", "replace")
+            except Unreadable as exc:
                 yield ctx.error(KIND, f"age identity {ctx.display(key_file)}", f"cannot read: {exc}")
                 continue
             identities += [line.strip() for line in text.splitlines() if line.strip().startswith("AGE-SECRET-KEY-")]
@@ -98,12 +98,10 @@ class SopsCollector(Collector):
         try:
             raw = read_bounded(file)
             doc = parse(shown, raw.decode("utf-8"), opts.get("format"))
-        except FileTooLarge as exc:
+        except Unreadable as exc:
             return ctx.error(KIND, shown, f"not read: {exc}")
         except UnicodeDecodeError:
             return ctx.error(KIND, shown, "not UTF-8 text")
-        except OSError as exc:
-            return ctx.error(KIND, shown, f"cannot read: {exc.strerror or exc}")
         except ConfigError as exc:
             return ctx.error(KIND, shown, exc.diagnostics())
         if isinstance(config, str):

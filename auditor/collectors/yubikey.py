@@ -32,6 +32,7 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.x509 import Certificate
@@ -130,8 +131,8 @@ class YubiKeyCollector(Collector):
         extra_roots: list[x509.Certificate] = []
         for path in ctx.source.path_option(ctx.root, "attestation_roots"):
             try:
-                extra_roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
-            except (OSError, ValueError) as exc:
+                extra_roots.extend(x509.load_pem_x509_certificates(read_bounded(path)))
+            except (Unreadable, ValueError) as exc:
                 yield ctx.error(PRESENCE, ctx.display(path), f"unreadable attestation root file: {exc}")
         self.extra_roots = extra_roots
         yubico = att.installed()

@@ -21,12 +21,12 @@ from auditor.errors import EvidenceError
 from auditor.evidence.contract import Timestamp
 from auditor.evidence.kinds import KINDS, schema_id
 from auditor.evidence.record import Evidence, Failure, Record, record_id
-from auditor.fsutil import atomic_write, read_user_file
+from auditor.fsutil import atomic_write, path_text, read_user_bytes
+from auditor.loader.jsonfile import load_json
 from auditor.models import canonical_json, sha256_hex
 
 FORMAT = "auditor-evidence-bundle"
 SCHEMA = "urn:auditor:schemas:bundle"
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -188,10 +188,6 @@ def _typed(rec: _Record, index: int, file: str) -> Record:
 
 def read_bundle(path: Path) -> Bundle:
     """The bundle in `path`, checked (schema, digest, record ids, each kind's data); EvidenceError with file and field otherwise."""
-    file = str(path)
-    text = read_user_file(path, max_bytes=MAX_BUNDLE_BYTES, what="evidence bundle", cls=EvidenceError)
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EvidenceError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
-    return parse_bundle(raw, file=file)
+    file = path_text(path)
+    data = read_user_bytes(path, limit="bundle-bytes", what="evidence bundle", cls=EvidenceError)
+    return parse_bundle(load_json(data, file=file, cls=EvidenceError), file=file)

@@ -30,7 +30,9 @@ def resolve_db(explicit: str | None = None) -> str:
     return explicit or os.environ.get(ENV) or str(default_db_path())
 
 
-def open_store(explicit: str | None = None) -> Store:
+def open_store(explicit: str | None = None, *, create: bool = True) -> Store:
+    """The history `explicit` (or AUDITOR_DB, or the default) names. Without `create`, a missing
+    SQLite file is an error (reading commands never create one)."""
     where = resolve_db(explicit)
     if where.startswith(POSTGRES_SCHEMES):
         from auditor.history.postgres import PostgresStore
@@ -38,4 +40,4 @@ def open_store(explicit: str | None = None) -> Store:
         return PostgresStore(where)
     from auditor.history.sqlite import SQLiteStore
 
-    return SQLiteStore(Path(where))
+    return SQLiteStore(Path(where), create=create)

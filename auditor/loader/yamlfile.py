@@ -15,18 +15,17 @@ from typing import Any
 
 import yaml
 
+from auditor import limits
 from auditor.errors import ConfigError
-from auditor.fsutil import read_user_file
+from auditor.fsutil import path_text, read_user_file
 
 try:  # libyaml is much faster; fall back to the pure-Python safe loader where it is missing
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc,unused-ignore]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-MAX_BYTES = 16 * 1024 * 1024
-"""The largest YAML file read by default (16 MiB); larger ones are refused, not truncated."""
-MAX_NODES = 200_000
-"""The most values a document may expand to once aliases are resolved."""
+# The largest YAML file read and the most values a document may expand to once aliases are
+# resolved are the limits yaml-bytes and yaml-values (auditor.limits).
 
 PathKey = tuple[str | int, ...]
 
@@ -122,6 +121,7 @@ class _Walker:
         self.file = file
         self.lines: dict[PathKey, int] = {}
         self._sizes: dict[int, int] = {}
+        self.max_values = limits.get("yaml-values")
 
     def size(self, node: yaml.Node) -> int:
         key = id(node)
@@ -134,9 +134,9 @@ class _Walker:
         elif isinstance(node, yaml.MappingNode):
             total += sum(self.size(k) + self.size(v) for k, v in node.value)
         self._sizes[key] = total
-        if total > MAX_NODES:
+        if total > self.max_values:
             raise ConfigError(
-                f"document expands to more than {MAX_NODES} values (alias bomb?)",
+                limits.exceeded("yaml-values", "the document expands to too many values (an alias bomb?)"),
                 file=self.file,
                 line=node.start_mark.line + 1,
             )
@@ -214,26 +214,24 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
         loader.dispose()
 
 
-def load_yaml_documents(
-    source: str | Path, *, text: str | None = None, max_bytes: int = MAX_BYTES
-) -> Iterator[Document | ConfigError]:
+def load_yaml_documents(source: str | Path, *, text: str | None = None) -> Iterator[Document | ConfigError]:
     """Every document of a YAML stream, or a located error in its place.
 
     A syntax error ends the stream (YAML cannot resynchronise after one); an invalid document
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
     """
-    file = str(source)
+    file = path_text(source)
     if text is None:
-        text = read_user_file(Path(source), max_bytes=max_bytes, what="YAML file")
-    elif len(text) > max_bytes:
-        raise ConfigError(f"input is larger than the {max_bytes}-byte limit", file=file)
+        text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
+    elif len(text) > limits.get("yaml-bytes"):
+        raise ConfigError(limits.exceeded("yaml-bytes", "the YAML text is too large"), file=file)
     return _documents(text, file)
 
 
-def load_yaml(source: str | Path, *, text: str | None = None, max_bytes: int = MAX_BYTES) -> Document:
+def load_yaml(source: str | Path, *, text: str | None = None) -> Document:
     """Exactly one YAML document from a file (or from `text`, named `source` in errors)."""
     docs: list[Document] = []
-    for item in load_yaml_documents(source, text=text, max_bytes=max_bytes):
+    for item in load_yaml_documents(source, text=text):
         if isinstance(item, ConfigError):
             raise item
         docs.append(item)

@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor import limits
 from auditor.errors import ConfigError
 
 MAX_INCLUDE_DEPTH = 16
-MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NESTING = 64
 """Maps, arrays and environment variable lookups nested deeper than this are refused."""
 
@@ -109,11 +109,15 @@ def go_join(folder: str, name: str) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A config file's text; invalid UTF-8 is kept as escapes (the lexer reads them as characters)."""
-    with path.open("rb") as fh:
-        data = fh.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise OSError(f"larger than the {MAX_FILE_BYTES}-byte limit")
+    """A config file's text; invalid UTF-8 is kept as escapes (the lexer reads them as characters).
+    Only a regular file is read, at most the file-bytes limit; OSError says why not."""
+    from auditor.fsutil import read_error_text
+    from pki.fsutil import ReadError, read_regular
+
+    try:
+        data = read_regular(path, limits.get("file-bytes"))
+    except ReadError as exc:
+        raise OSError(read_error_text(exc)) from None
     return data.decode("utf-8", "surrogateescape")
 
 
@@ -247,8 +251,8 @@ class _Parser:
         more keys; at the top level, keys may follow a block directly. A `}` with no block open may end the
         file if only blanks and new lines follow it.
         """
-        if len(self.text) > MAX_FILE_BYTES:
-            raise ConfError(f"larger than the {MAX_FILE_BYTES}-byte limit", file=self.file or None)
+        if len(self.text) > limits.get("file-bytes"):
+            raise ConfError(limits.exceeded("file-bytes", "the config is too large"), file=self.file or None)
         nul = self.text.find("\x00")
         if nul >= 0:
             raise self.fail("a NUL character (nats-server ignores everything after it)", nul)
@@ -426,7 +430,8 @@ class _Parser:
             if session.confine is not None:
                 root = os.path.realpath(session.confine)
                 if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
-                    raise refused(f"include file '{name}' is outside the scanned folder")
+                    raise refused(f"include file '{name}' is outside the scanned folder {session.show(root)} "
+                                  "(includes are read only from inside it)")
             if real in session.reading:
                 raise refused(f"include cycle: '{name}' is already being read")
             if len(session.reading) > MAX_INCLUDE_DEPTH:

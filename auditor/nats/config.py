@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.nats.conf import ConfError, ParsedConfig, Value
+from auditor import limits
+from auditor.nats.conf import ConfError, ParsedConfig, Value, read_text
 from auditor.nats.options import check as check_options
 from auditor.nats.options import go_duration, parse_listen
 from auditor.nats.permissions import Permissions, ResponsePermission, SubjectPermission
@@ -311,6 +312,7 @@ class _Interpreter:
         self.tls_blocks: list[Tls] = []
         self.unknown: list[dict[str, Any]] = []
         self.all_names: list[str] = []
+        self.user_count = 0
 
     def run(self) -> NatsConfig:
         check_options(self.root)
@@ -503,6 +505,9 @@ class _Interpreter:
     def users(self, v: Value, account: str, where: str) -> list[tuple[User, bool]]:
         if v.kind != "array":
             raise _fail(v, f"{where}: expected users field to be an array, got {v.kind}")
+        self.user_count += len(v.data)
+        if self.user_count > limits.get("nats-users"):
+            raise _fail(v, limits.exceeded("nats-users", f"{where}: too many users ({self.user_count:,} so far)"))
         out: list[tuple[User, bool]] = []
         for i, entry in enumerate(v.data):
             m = as_map(entry, f"{where}[{i}]")
@@ -823,7 +828,7 @@ def env_from_files(paths: list[Path]) -> dict[str, str]:
     """KEY=VALUE lines (systemd EnvironmentFile style); comments and blank lines skipped."""
     env: dict[str, str] = {}
     for path in paths:
-        for line in path.read_text().splitlines():
+        for line in read_text(path).splitlines():
             line = line.strip()
             if not line or line.startswith("#") or "=" not in line:
                 continue

@@ -18,6 +18,7 @@ from auditor.policy.checklist import Checklist, load_checklist
 from auditor.policy.owners import Owners, Ownership
 from auditor.policy.pack import PolicyPack, load_pack, waiver_expired
 from auditor.policy.rule import Rule, check_param_types, load_rule
+from pki.fsutil import special_kind
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -66,9 +67,17 @@ class ResolvedPolicy:
 
 
 def yaml_files(root: Path) -> list[Path]:
+    """The YAML files `root` names: itself if it is a file, else those under it (sorted). A FIFO,
+    socket or device given as `root` is refused without being opened."""
     if root.is_file():
         return [root]
     if not root.is_dir():
+        try:
+            kind = special_kind(root.stat().st_mode)
+        except OSError:
+            kind = None
+        if kind is not None:
+            raise ConfigError(f"is not a regular file or a folder ({kind}): not opened", file=root)
         raise ConfigError("no such file or folder", file=root)
     return sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
 

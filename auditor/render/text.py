@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from auditor.models import Finding, Problem, Readiness, RedactedResult, Severity, Status
 from auditor.render.interface import Renderer
+from auditor.terminal import printable as p
 
 _COLORS = {
     "red": "\033[31m",
@@ -29,6 +30,8 @@ _STATUS_MARK = {
 _COLUMNS = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.NOT_APPLICABLE, Status.WAIVED)
 _HEAD = ("pass", "fail", "error", "n/e", "n/a", "waived")
 _READINESS_COLOR = {Readiness.READY: "green", Readiness.NOT_READY: "red", Readiness.INCOMPLETE: "yellow"}
+_SPACES = "\t\n\r\x0b\x0c"
+"""Whitespace textwrap turns into spaces: kept for it; every other control character is escaped."""
 
 
 def verdict(result: RedactedResult) -> tuple[bool, str]:
@@ -54,15 +57,15 @@ class TextRenderer(Renderer):
     def render(self, result: RedactedResult) -> str:
         out: list[str] = []
         target = result.target
-        env = f" ({target.get('environment')})" if target.get("environment") else ""
+        env = f" ({p(str(target.get('environment')))})" if target.get("environment") else ""
         out.append(
             self._c("bold", f"auditor {result.tool.get('version', '')}")
-            + f" · target {target.get('name')}{env} · policy {', '.join(result.policies)} · {result.evaluated_at}"
+            + f" · target {p(str(target.get('name')))}{env} · policy {p(', '.join(result.policies))} · {p(result.evaluated_at)}"
         )
         v = result.verdict
         label = self._c(_READINESS_COLOR[v.readiness], v.readiness.label)
         scope = f" {v.scope}" if v.scope else ""
-        out.append(f"Verdict: {label}{scope} — {'; '.join(v.reasons())}")
+        out.append(f"Verdict: {label}{p(scope)} — {p('; '.join(v.reasons()))}")
         out.append("")
         summary = result.summary
         out.extend(self._table("By area", summary.by_area.items()))
@@ -93,20 +96,20 @@ class TextRenderer(Renderer):
             out.append(self._c("bold", f"Exceeded waivers ({len(result.exceeded_waivers)}) — applied to none"))
             for xw in result.exceeded_waivers:
                 w = xw.waiver
-                out.append(f"  {w.describe()}: {len(xw.findings)} fail now (approved by {w.approver}, policy "
-                           f"{w.policy}); approve them by id, or state the new number of instances")
+                out.append(p(f"  {w.describe()}: {len(xw.findings)} fail now (approved by {w.approver}, policy "
+                             f"{w.policy}); approve them by id, or state the new number of instances"))
         if result.expired_waivers:
             out.append("")
             out.append(self._c("bold", f"Expired waivers ({len(result.expired_waivers)}) — no longer applied"))
             for ew in result.expired_waivers:
                 w = ew.waiver
-                out.append(f"  {w.describe()}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
+                out.append(p(f"  {w.describe()}: expired {w.expires} (approved by {w.approver}, policy {w.policy})"))
         if result.collection_errors:
             out.append("")
             out.append(self._c("bold", f"Collection errors ({len(result.collection_errors)})"))
             for r in result.collection_errors:
                 req = "required" if r.required else "optional"
-                out.append(f"  {r.source}: {r.resource}: {r.error} [{req}]")
+                out.append(p(f"  {r.source}: {r.resource}: {r.error} [{req}]"))
         out.append("")
         out.append(counts_line(result))
         return "\n".join(out) + "\n"
@@ -124,24 +127,24 @@ class TextRenderer(Renderer):
                 if n and status in (Status.FAIL, Status.ERROR):
                     cell = self._c(_STATUS_MARK[status][1], cell)
                 cells.append(cell)
-            lines.append(f"  {name:<14}" + "".join(cells))
+            lines.append(f"  {p(name):<14}" + "".join(cells))
         return lines
 
     def _problem(self, problem: Problem, result: RedactedResult) -> list[str]:
         """A problem: its one failure as a finding, or its rule hits under one head and one fix."""
         if len(problem.findings) == 1:
             return self._finding(problem.primary)
-        p = problem.primary
+        first = problem.primary
         blocking = "" if problem.blocks(result.fail_on) else " (below the threshold)"
-        head = (f"  {self._c('red', 'FAIL  ')} {p.severity.value.upper():<8} {self._c('bold', p.resource)} — "
+        head = (f"  {self._c('red', 'FAIL  ')} {first.severity.value.upper():<8} {self._c('bold', p(first.resource))} — "
                 f"{len(problem.findings)} rule hits, one cause{blocking}")
         lines = [head]
         wrap = textwrap.TextWrapper(width=100, initial_indent="        ", subsequent_indent="        ")
         for f in problem.findings:
-            where = f" {f.resource}" if f.resource != p.resource else ""
-            lines.append(f"      {f.rule_id:<12} {f.severity.value.upper():<8}{where}  {self._c('dim', f.id)}")
-            lines.extend(wrap.wrap(f.message))
-        lines.extend(self._fix(p))
+            where = f" {p(f.resource)}" if f.resource != first.resource else ""
+            lines.append(f"      {p(f.rule_id):<12} {f.severity.value.upper():<8}{where}  {self._c('dim', p(f.id))}")
+            lines.extend(wrap.wrap(p(f.message, keep=_SPACES)))
+        lines.extend(self._fix(first))
         lines.extend(self._owner(problem.owner, problem.due))
         return lines
 
@@ -149,26 +152,26 @@ class TextRenderer(Renderer):
         """`owner: TEAM · due DATE` (the packs' or the target's `ownership`), when there is one."""
         if not owner and not due:
             return []
-        return [self._c("dim", "      owner: " + " · due ".join(x for x in (owner or "unassigned", due) if x))]
+        return [self._c("dim", p("      owner: " + " · due ".join(x for x in (owner or "unassigned", due) if x)))]
 
     def _fix(self, f: Finding) -> list[str]:
         if not f.remediation:
             return []
         fix = textwrap.TextWrapper(width=100, initial_indent="      fix: ", subsequent_indent="           ")
-        return [self._c("dim", line) for line in fix.wrap(" ".join(f.remediation.split()))]
+        return [self._c("dim", line) for line in fix.wrap(p(" ".join(f.remediation.split())))]
 
     def _finding(self, f: Finding) -> list[str]:
         mark, color = _STATUS_MARK[f.status]
-        head = f"  {self._c(color, f'{mark:<6}')} {f.severity.value.upper():<8} {f.rule_id:<12} {f.resource}"
+        head = f"  {self._c(color, f'{mark:<6}')} {f.severity.value.upper():<8} {p(f.rule_id):<12} {p(f.resource)}"
         if f.status in (Status.FAIL, Status.WAIVED):
-            head += f"  {self._c('dim', f.id)}"
+            head += f"  {self._c('dim', p(f.id))}"
         lines = [head]
         wrap = textwrap.TextWrapper(width=100, initial_indent="      ", subsequent_indent="      ")
-        lines.extend(wrap.wrap(f.message))
+        lines.extend(wrap.wrap(p(f.message, keep=_SPACES)))
         if f.status is Status.FAIL:
             lines.extend(self._fix(f))
             lines.extend(self._owner(f.owner, f.due))
         if f.status is Status.WAIVED and f.waiver:
             w = f.waiver
-            lines.append(f"      waived until {w.expires} by {w.approver}: {w.reason}")
+            lines.append(p(f"      waived until {w.expires} by {w.approver}: {w.reason}"))
         return lines

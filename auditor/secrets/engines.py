@@ -29,6 +29,7 @@ from auditor.secrets.model import Leak
 from auditor.secrets.run import ScanReport, scan_git, scan_paths
 from auditor.secrets.scanner import LOG_NAMES, Scanner
 from auditor.secrets.suppress import Suppressions, inline_ignored
+from pki.fsutil import make_folder
 
 TRUFFLEHOG3_VERSION = "3.0.10"
 
@@ -97,7 +98,7 @@ class Trufflehog3Engine(Engine):
         done = venv / ".complete"
         if done.is_file() and exe.is_file():
             return exe
-        venv.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(venv.parent, parents=True, exist_ok=True)
         with open(venv.parent / ".trufflehog3.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if done.is_file() and exe.is_file():

@@ -34,6 +34,8 @@ from auditor.secrets.model import FileResult, Leak
 from auditor.secrets.run import ScanReport
 from auditor.secrets.scanner import WINDOW, Scanner
 from auditor.secrets.suppress import Suppressions
+from pki.errors import PKIError
+from pki.fsutil import make_folder
 
 CACHE_VERSION = 1
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
@@ -240,8 +242,8 @@ class HistoryCache:
         from auditor.fsutil import atomic_write
 
         doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": sorted(self.seen), "found": self.found}
-        with contextlib.suppress(OSError, ConfigError):
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError, ConfigError, PKIError):
+            make_folder(path.parent, parents=True, exist_ok=True)
             atomic_write(path, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
 
 

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pki.errors import PKIError
+from pki.fsutil import make_folder
+
 
 class Prefilter(abc.ABC):
     """Finds anchor hits: (pattern index, start, end); each end reported at least once.
@@ -92,8 +95,8 @@ def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
     if cache is not None:
-        with contextlib.suppress(OSError):
-            cache.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError, PKIError):
+            make_folder(cache.parent, parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(hyperscan.dumpb(db))
             os.replace(tmp, cache)

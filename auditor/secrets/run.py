@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ConfigError
+from auditor.fsutil import path_text
 from auditor.secrets.model import FileResult, Leak, ScanStats
 from auditor.secrets.scanner import Scanner, special_kind
 from auditor.secrets.suppress import Suppressions
@@ -44,8 +45,8 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
     """
     prefix = str(base).rstrip("/") + "/"
 
-    def display(p: str) -> str:
-        return p[len(prefix):] if p.startswith(prefix) else p
+    def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
+        return path_text(p[len(prefix):] if p.startswith(prefix) else p)
 
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)

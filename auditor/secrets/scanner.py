@@ -29,6 +29,7 @@ from auditor.secrets.detectors import (
 from auditor.secrets.model import FileResult, Leak
 from auditor.secrets.prefilter import Prefilter, make_prefilter
 from auditor.secrets.suppress import Suppressions, inline_ignored
+from pki.fsutil import special_kind as file_kind
 
 WINDOW = 8 * 1024 * 1024
 """Files up to this size are scanned in one buffer; larger ones in windows of this size."""
@@ -55,18 +56,10 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getat
 
 
 def special_kind(mode: int) -> str:
-    """`fifo`, `socket`, `device` or `symlink` for what is not a regular file; empty for one."""
-    if stat.S_ISREG(mode):
-        return ""
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    return "folder" if stat.S_ISDIR(mode) else "special"
+    """`fifo`, `socket`, `device` or `symlink` for what is not a regular file; empty for one
+    (pki.fsutil.special_kind, with both kinds of device as one)."""
+    kind = file_kind(mode) or ""
+    return "device" if kind.endswith("-device") else kind
 
 
 def _chars(data: bytes) -> int:
@@ -171,7 +164,9 @@ class Scanner:
                     if hit is not None:
                         found.append((hit, det.priority))
                     continue
-                lo, hi = max(0, end - det.before), min(size, end + det.after)
+                # from where the last match ended: dense anchors (600k `eyJ...` in a row) would
+                # otherwise search the same `before` bytes again for each, quadratic in effect
+                lo, hi = max(0, end - det.before, covered), min(size, end + det.after)
                 for m in det.regex.finditer(data, lo, hi):
                     if m.start() > end:  # belongs to a later anchor hit
                         break

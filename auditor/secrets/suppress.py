@@ -18,7 +18,6 @@ allowlists keep matching: the scan then computes the old form of each finding in
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
-from auditor.fsutil import read_user_file
+from auditor.fsutil import path_text, read_user_bytes
+from auditor.loader.jsonfile import load_json
 from auditor.redact import is_legacy_fingerprint, key_id
 from auditor.secrets.model import Leak
 
@@ -98,12 +98,7 @@ class Baseline:
 
 
 def load_baseline(path: Path) -> Baseline:
-    text = read_user_file(path, max_bytes=64 * 1024 * 1024, what="baseline file")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"not a JSON baseline: {getattr(exc, 'msg', exc)}", file=path,
-                          line=getattr(exc, "lineno", None)) from None
+    data = load_json(read_user_bytes(path, what="baseline file"), file=path_text(path))
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise ConfigError(f"not an auditor secrets baseline (expected \"format\": \"{BASELINE_FORMAT}\")", file=path)
     if data.get("version", 1) not in (1, BASELINE_VERSION):

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from auditor.errors import ConfigError
-from auditor.fsutil import atomic_write
+from auditor.fsutil import atomic_write, read_user_bytes
 from auditor.resultfile import read_result
 from auditor.signoff.gpg import Keyring, normalise_fingerprint
 from auditor.signoff.model import (
@@ -62,7 +62,7 @@ def record_signoff(
     for other in recorded_roles(result_path):
         if other == role:
             continue
-        statement = parse_statement(SignoffFiles.of(folder, other).statement.read_bytes())
+        statement = parse_statement(read_user_bytes(SignoffFiles.of(folder, other).statement, what="sign-off statement"))
         signed_sha = statement["result"].get("sha256") if statement else None
         if signed_sha != loaded.sha256:
             raise ConfigError(

@@ -3,16 +3,17 @@ is byte for byte what was signed, and (given the bundle) that its findings follo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.errors import AuditorError, ConfigError
-from auditor.fsutil import read_user_file
+from auditor.fsutil import path_text, read_user_bytes
+from auditor.loader.jsonfile import load_json
 from auditor.models import sha256_hex
-from auditor.resultfile import MAX_RESULT_BYTES, parse_document
+from auditor.resultfile import parse_document
 from auditor.signoff.allowed import AllowedSigners
 from auditor.signoff.diff import describe
 from auditor.signoff.gpg import VerifyKeyring, verify_keyring
@@ -27,9 +28,6 @@ from auditor.signoff.model import (
 
 if TYPE_CHECKING:
     from auditor.policy.catalog import Catalog
-
-MAX_SIGNOFF_BYTES = MAX_RESULT_BYTES + 1024 * 1024
-
 
 @dataclass(frozen=True)
 class CurrentDocument:
@@ -48,22 +46,13 @@ class CurrentDocument:
 
 def read_current(path: Path) -> CurrentDocument:
     """Read RESULT.json for checking: a missing file is an error, a broken one is a finding."""
-    try:
-        text = read_user_file(path, max_bytes=MAX_RESULT_BYTES, what="findings document")
-    except ConfigError as exc:
-        if not path.is_file() or path.stat().st_size > MAX_RESULT_BYTES:
-            raise
-        try:  # readable but not text any more (an edit broke its UTF-8): a finding, not an error
-            return CurrentDocument(path, path.read_bytes(), None, exc.diagnostics())
-        except OSError:
-            raise exc from None
-    raw = path.read_bytes()
-    try:
-        doc = parse_document(text, file=str(path))
+    raw = read_user_bytes(path, limit="result-bytes", what="findings document")
+    try:  # readable but no longer valid (an edit broke it): a finding, not an error
+        doc = parse_document(raw, file=path_text(path))
     except ConfigError as exc:
         try:  # still JSON? then a diff can say what changed
-            loose = json.loads(text)
-        except json.JSONDecodeError:
+            loose = load_json(raw)
+        except ConfigError:
             loose = None
         return CurrentDocument(path, raw, loose if isinstance(loose, dict) else None, exc.diagnostics())
     return CurrentDocument(path, raw, doc, "")
@@ -86,9 +75,9 @@ def check_one(
 ) -> SignoffCheck:
     role = files.role
     try:
-        data = files.statement.read_bytes()
-    except OSError as exc:
-        return SignoffCheck(role, problems=(f"cannot read {files.statement.name}: {exc.strerror or exc}",))
+        data = read_bounded(files.statement)
+    except Unreadable as exc:
+        return SignoffCheck(role, problems=(f"cannot read {files.statement.name}: {exc}",))
     statement = parse_statement(data)
     if statement is None:
         return SignoffCheck(role, problems=(f"{files.statement.name} is not an auditor sign-off statement",))
@@ -98,10 +87,11 @@ def check_one(
     claimed = str(statement["signer"].get("fingerprint", "")).upper()
     problems: list[str] = []
     try:
-        signature = files.signature.read_bytes()
-        public_key = files.public_key.read_bytes()
-    except OSError as exc:
-        return SignoffCheck(role, decision, comment, signed_at, claimed, problems=(f"missing signature or key file: {exc.filename}",))
+        signature = read_bounded(files.signature)
+        public_key = read_bounded(files.public_key)
+    except Unreadable as exc:
+        return SignoffCheck(role, decision, comment, signed_at, claimed,
+                            problems=(f"missing or unreadable signature or key file: {exc}",))
     keyring.add_key(public_key)
     sig = keyring.verify(data, signature)
     if not sig.valid:

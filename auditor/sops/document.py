@@ -260,10 +260,15 @@ def _parse_json(name: str, text: str, fmt: str) -> SopsDocument:
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
         raise ConfigError(f"invalid JSON: {getattr(exc, 'msg', exc)}", file=name, line=line) from None
+    except RecursionError:
+        raise ConfigError("invalid JSON: nested too deep", file=name) from None
     if not isinstance(value, dict):
         raise ConfigError("a sops JSON document must be an object", file=name)
     metadata = value.pop(METADATA_KEY, None)
-    leaves = list(_json_leaves(value, ()))
+    try:
+        leaves = list(_json_leaves(value, ()))
+    except RecursionError:
+        raise ConfigError("nested too deep", file=name) from None
     return SopsDocument(name, fmt, tuple(leaves), _json_metadata(metadata))
 
 

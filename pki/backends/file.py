@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from pki import keys
 from pki.backends.interface import BackendSettings, GeneratedKey, KeyBackend, SecretSource
 from pki.errors import BackendError, KeyAccessError
+from pki.fsutil import ReadError, read_regular
 
 PBKDF2_ITERATIONS = 600_000
 MIN_PASSPHRASE = 8
@@ -91,13 +92,13 @@ def encrypt_pkcs8(key: CertificateIssuerPrivateKeyTypes, passphrase: str, *, ite
 def decrypt_key_file(path: Path, passphrase: str) -> CertificateIssuerPrivateKeyTypes:
     """The private key in `path`, unlocked with `passphrase`; errors name the file."""
     try:
-        if path.stat().st_size > MAX_KEY_FILE:
-            raise KeyAccessError(f"{path}: too large to be a private key")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyAccessError(f"{path}: key file not found") from None
-    except OSError as exc:
-        raise KeyAccessError(f"{path}: cannot read the key file: {exc.strerror or exc}") from None
+        data = read_regular(path, MAX_KEY_FILE)
+    except ReadError as exc:
+        if exc.why == "missing":
+            raise KeyAccessError(f"{path}: key file not found") from None
+        if exc.why == "too-large":
+            raise KeyAccessError(f"{path}: too large to be a private key") from None
+        raise KeyAccessError(f"{path}: cannot read the key file: {exc.reason}") from None
     if b"ENCRYPTED PRIVATE KEY" not in data:
         raise KeyAccessError(f"{path}: not an encrypted PKCS#8 key (corrupt or replaced?)")
     if not _well_formed(data):

@@ -3,9 +3,9 @@ bad target never stopping the others."""
 
 from __future__ import annotations
 
-import os
+import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -34,18 +34,26 @@ BAD_AND_HANGING = """\
     policies: [cim-production]
     root: cim-prod-001
     sources:
-      - {collector: certificates, paths: [../blocked.pem]}
+      - {collector: tls, timeout: 120, endpoints: [{host: 127.0.0.1, port: PORT}]}
 """
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A local port whose listener accepts connections (in the kernel's backlog) and never
+    answers: a TLS handshake with it waits until the collector's own timeout (120 s). A FIFO
+    no longer serves: auditor refuses to open one (issue 18)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield listener.getsockname()[1]
 
 
-def fleet_inventory(tmp: Path) -> Path:
-    inventory = demo_copy(tmp, extra_targets=BAD_AND_HANGING)
-    os.mkfifo(tmp / "blocked.pem")  # reading it blocks until a writer comes: never
+def fleet_inventory(tmp: Path, port: int) -> Path:
+    inventory = demo_copy(tmp, extra_targets=BAD_AND_HANGING.replace("PORT", str(port)))
     return inventory
 
 
-def test_one_failing_target_never_stops_the_others(tmp_path: Path) -> None:
-    inventory = load_inventory(fleet_inventory(tmp_path))
+def test_one_failing_target_never_stops_the_others(tmp_path: Path, silent_port: int) -> None:
+    inventory = load_inventory(fleet_inventory(tmp_path, silent_port))
     seen: list[int] = []
     lock = threading.Lock()
 
@@ -81,8 +89,8 @@ def test_worst_exit_code_order() -> None:
     assert worst_exit_code([0, 99]) == 99  # unknown codes count as the worst
 
 
-def test_cli_all_and_tag(tmp_path: Path) -> None:
-    inventory = str(fleet_inventory(tmp_path))
+def test_cli_all_and_tag(tmp_path: Path, silent_port: int) -> None:
+    inventory = str(fleet_inventory(tmp_path, silent_port))
     env = {"AUDITOR_DB": str(tmp_path / "h.sqlite")}
     run = run_cli("scan", "--all", "--inventory", inventory, "--timeout", "4s", env=env)
     assert run.code == 2, run.err

@@ -4,6 +4,7 @@ finished by the next command (the kill loop in test_crash_safety.py does it at r
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,6 +71,22 @@ def test_a_crash_after_the_completion_is_finished(make_ca: MakeCA, tmp_path: Pat
     assert (tmp_path / "n1/cert.pem").read_text() == listed["n1"].pem
     report = again.verify_log()
     assert report.ok and report.notes == ()
+
+
+def test_a_crash_after_the_move_before_the_staging_folder_went_is_finished(
+        make_ca: MakeCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between installing the files and removing the staging folder: the next command
+    writes the certificate to the staging folder again from the log and must recognise the
+    installed copy (same bytes, another file) instead of calling it a file that appeared."""
+    ca, opener = make_ca()
+    crashed(monkeypatch, shutil, "rmtree", lambda: ca.issue("n1", "nats-client", opener, tmp_path / "n1"))
+    (staged,) = [p for p in (tmp_path / "n1").iterdir() if p.name.startswith(".pki-")]
+    assert list(staged.iterdir()) == []  # every file moved, the folder itself left
+    again = CA.open(ca.folder)
+    listed = {e.node: e for e in again.list()}  # reconciles: installs again, here a no-op
+    assert listed["n1"].status == "valid"
+    assert sorted(p.name for p in (tmp_path / "n1").iterdir()) == ["cert.pem", "chain.pem", "key.pem"]
+    assert again.verify_log().ok
 
 
 def test_an_interrupted_intermediate_leaves_no_key_or_crl(make_ca: MakeCA, monkeypatch: pytest.MonkeyPatch) -> None:

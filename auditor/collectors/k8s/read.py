@@ -7,15 +7,14 @@ as a Kubernetes object yields a :class:`ManifestError` naming its file, index an
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from auditor.collectors._files import FileTooLarge, read_bounded
+from auditor.collectors._files import Skipped, Unreadable, folder_files, read_bounded
 from auditor.collectors.k8s.objects import ManifestError, ManifestObject, Origin, is_list_kind
 from auditor.errors import ConfigError
+from auditor.loader.jsonfile import load_json
 from auditor.loader.yamlfile import Document, load_yaml_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -28,35 +27,18 @@ _HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$")
 Item = ManifestObject | ManifestError
 
 
-def manifest_files(folder: Path, exclude: Sequence[str] = ()) -> list[Path]:
-    """The manifest files under a folder, sorted; hidden folders and `exclude` globs skipped."""
-    out = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.suffix.lower() not in SUFFIXES or not path.is_file():
-            continue
-        if any(fnmatch.fnmatch(str(rel), pat) or fnmatch.fnmatch(path.name, pat) for pat in exclude):
-            continue
-        out.append(path)
-    return sorted(out)
+def manifest_files(folder: Path, exclude: Sequence[str] = ()) -> tuple[list[Path], list[Skipped]]:
+    """The manifest files under a folder, sorted; hidden folders and `exclude` globs skipped;
+    and the manifest names that are not regular files (FIFOs, sockets, devices: never opened)."""
+    return folder_files(folder, SUFFIXES, exclude=exclude, hidden=False)
 
 
 def read_file(path: Path, display: str) -> Iterator[Item]:
     try:
         data = read_bounded(path)
-    except FileTooLarge as exc:
-        yield ManifestError(Origin(display), f"not read: {exc}")
-        return
-    except FileNotFoundError:
-        yield ManifestError(Origin(display), "no such file or folder")
-        return
-    except PermissionError:
-        yield ManifestError(Origin(display), "permission denied")
-        return
-    except OSError as exc:
-        yield ManifestError(Origin(display), f"cannot read: {exc.strerror or exc}")
+    except Unreadable as exc:
+        message = "no such file or folder" if exc.why == "missing" else f"not read: {exc}"
+        yield ManifestError(Origin(display), message)
         return
     yield from read_bytes(data, display, is_json=path.suffix.lower() == ".json")
 
@@ -65,7 +47,7 @@ def read_stdin(read: Callable[[], bytes]) -> Iterator[Item]:
     """Rendered manifests on stdin (e.g. `helm template ... | auditor scan --path -`)."""
     try:
         data = read()
-    except FileTooLarge as exc:
+    except Unreadable as exc:
         yield ManifestError(Origin(STDIN_NAME), f"not read: {exc}")
         return
     yield from read_bytes(data, STDIN_NAME, is_json=False)
@@ -128,9 +110,9 @@ def _json_document(text: str, display: str) -> Iterator[Item]:
         yield from _objects(doc, Origin(display, 0, None, doc.line_of(())))
         return
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield ManifestError(Origin(display, 0, None, exc.lineno), f"invalid JSON: {exc.msg}")
+        value = load_json(text)
+    except ConfigError as exc:
+        yield ManifestError(Origin(display, 0, None, exc.line), exc.message)
         return
     yield from _objects(Document(value, display, 0, {}), Origin(display, 0))
 

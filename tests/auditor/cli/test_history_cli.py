@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
+from auditor.history.sqlite import SQLiteStore
 from tests.conftest import run_cli
 
 
@@ -66,6 +69,10 @@ def test_no_store_and_a_broken_history(tmp_path: Path) -> None:
 
 def test_diff_and_history_errors_are_one_line(tmp_path: Path) -> None:
     env = {"AUDITOR_DB": str(tmp_path / "history.sqlite")}
+    missing = run_cli("history", "--target", "cim-prod-001", env=env)  # reading never creates one
+    assert missing.code == 2 and "there is no history at" in missing.err and "auditor scan" in missing.err
+    assert not (tmp_path / "history.sqlite").exists()
+    SQLiteStore(tmp_path / "history.sqlite").close()
     empty = run_cli("history", "--target", "cim-prod-001", env=env)
     assert empty.code == 0 and "no scans of cim-prod-001" in empty.out
     for args, fragment in (
@@ -81,3 +88,41 @@ def test_diff_and_history_errors_are_one_line(tmp_path: Path) -> None:
     assert one.code == 2 and "has 1 stored scan" in one.err
     check = run_cli("history", "--check", env=env)
     assert check.code == 0 and "sound" in check.out
+
+
+def test_history_db_refuses_what_is_not_an_auditor_history(tmp_path: Path) -> None:
+    """Issue 18: `history --db FILE` wrote a schema into an existing non-database file and
+    created a missing one silently."""
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    before = other.read_bytes()
+    os.mkfifo(tmp_path / "fifo")
+    for db, fragment in ((empty, "an empty file"), (other, "SQLite database of something else"),
+                         (tmp_path / "fifo", "not a regular file (fifo)"), (tmp_path / "missing", "no history at")):
+        run = run_cli("history", "--db", str(db))
+        assert run.code == 2 and fragment in run.err and len(run.err.strip().splitlines()) == 1, (db, run.err)
+    assert empty.read_bytes() == b"" and other.read_bytes() == before and not (tmp_path / "missing").exists()
+
+
+def test_history_file_and_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Issue 18: a pre-existing 0644 history stayed 0644; folders followed the umask."""
+    db = tmp_path / "a" / "b" / "history.sqlite"
+    old = os.umask(0)
+    try:
+        SQLiteStore(db).close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700 and stat.S_IMODE(db.parent.parent.stat().st_mode) == 0o700
+    os.chmod(db, 0o644)
+    warned = run_cli("history", "--db", str(db))
+    assert warned.code == 0 and "mode 0644" in warned.err and "--fix-modes" in warned.err
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644  # reported, not changed without consent
+    fixed = run_cli("history", "--db", str(db), "--fix-modes")
+    assert fixed.code == 0 and "0600" in fixed.err
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from auditor.collectors import run_collector
+from auditor.collectors._files import Unreadable
 from auditor.collectors.interface import CollectContext
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
@@ -94,13 +95,21 @@ def test_unreadable_sources_are_error_records(certs: CertFactory, tmp_path: Path
 
 
 def test_huge_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.collectors._files as files
-
-    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setenv("AUDITOR_LIMIT_FILE_BYTES", "1000")
     write(tmp_path / "big.pem", b"x" * 5000)
-    monkeypatch.setattr("auditor.collectors.certificates.read_bounded", lambda p: files.read_bounded(p, 1000))
     (rec,) = collect(tmp_path, ["big.pem"], [])
-    assert isinstance(rec, Failure) and "limit" in (rec.error or "")
+    assert isinstance(rec, Failure) and "over the file-bytes limit" in (rec.error or "")
+    assert "AUDITOR_LIMIT_FILE_BYTES=2000" in (rec.error or "")
+
+
+def test_too_many_certificates_in_one_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, _ = certs.chain()
+    write(tmp_path / "many.pem", root.pem() * 4)
+    monkeypatch.setenv("AUDITOR_LIMIT_PEM_CERTIFICATES", "3")
+    (rec,) = collect(tmp_path, ["many.pem"], [])
+    assert isinstance(rec, Failure) and "holds 4 PEM blocks: over the pem-certificates limit of 3" in (rec.error or "")
+    monkeypatch.setenv("AUDITOR_LIMIT_PEM_CERTIFICATES", "4")
+    assert not any(isinstance(r, Failure) for r in collect(tmp_path, ["many.pem"], []))
 
 
 def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +118,7 @@ def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest
     write(tmp_path / "locked.pem", root.pem())
 
     def denied(path: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(path))
+        raise Unreadable("permission denied", "denied")
 
     monkeypatch.setattr("auditor.collectors.certificates.read_bounded", denied)
     (rec,) = collect(tmp_path, ["locked.pem"], [])

@@ -50,7 +50,7 @@ def test_python_tags_are_not_constructed() -> None:
         load_yaml("evil.yaml", text="a: !!python/object/apply:os.system ['true']\n")
 
 
-def test_files(tmp_path: Path) -> None:
+def test_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_yaml(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="folder"):
@@ -65,8 +65,9 @@ def test_files(tmp_path: Path) -> None:
         load_yaml(empty)
     big = tmp_path / "big.yaml"
     big.write_text("a: " + "x" * 2000 + "\n")
-    with pytest.raises(ConfigError, match="limit"):
-        load_yaml(big, max_bytes=1000)
+    monkeypatch.setenv("AUDITOR_LIMIT_YAML_BYTES", "1000")
+    with pytest.raises(ConfigError, match=r"over the yaml-bytes limit of 1000 bytes .*AUDITOR_LIMIT_YAML_BYTES=2000"):
+        load_yaml(big)
 
 
 def test_several_documents_keep_going_after_a_bad_one() -> None:

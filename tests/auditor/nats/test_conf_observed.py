@@ -140,7 +140,7 @@ def test_variables_merged_by_an_include_are_seen_after_it(tmp_path: Path) -> Non
     assert info.value.file and info.value.file.endswith("uses.conf")
 
 
-def test_limits(tmp_path: Path) -> None:
+def test_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for opener, closer in (("[", "]"), ("{a: ", "}")):
         deep = "v: " + opener * (MAX_NESTING + 5) + "1" + closer * (MAX_NESTING + 5)
         with pytest.raises(ConfError, match="nested deeper"):
@@ -152,13 +152,16 @@ def test_limits(tmp_path: Path) -> None:
         (tmp_path / f"{i}.conf").write_text(f"include {i + 1}.conf\n")
     with pytest.raises(ConfError, match="nested deeper than"):
         parse_file(tmp_path / "0.conf")
+    monkeypatch.setenv("AUDITOR_LIMIT_FILE_BYTES", "8MiB")
     big = tmp_path / "big.conf"
     with big.open("wb") as fh:
         fh.truncate(9 * 1024 * 1024)
     (tmp_path / "inc-big.conf").write_text("include big.conf\n")
-    with pytest.raises(ConfError, match="byte limit"):
+    with pytest.raises(ConfError, match="over the file-bytes limit of 8 MiB"):
         parse_file(tmp_path / "inc-big.conf")
-    with pytest.raises(ConfError, match="byte limit"):
+    with pytest.raises(ConfError, match="over the file-bytes limit of 8 MiB"):
         parse_file(big)
+    with pytest.raises(ConfError, match="over the file-bytes limit of 8 MiB"):
+        parse_text(" " * (9 << 20))
     with pytest.raises(ConfError, match="cannot read include file"):
         parse_text('include "a\\x00b"\n')

@@ -1,0 +1,75 @@
+"""Issue 18, scale: a scan of a nats.conf with 1,000, 10,000 and 100,000 users; prints the wall
+time, peak RSS and report size of each (target: under 1 GB and linear time). Run:
+
+    .venv/bin/python -m pytest tests/benchmarks/test_bench_nats_scale.py -m benchmark -s
+
+AUDITOR_BENCH_USERS=1000,10000 picks other sizes. Each scan is a whole `auditor scan` process
+(interpreter start included) on a one-source inventory; nothing about time is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.benchmark
+
+SIZES = tuple(int(n) for n in os.environ.get("AUDITOR_BENCH_USERS", "1000,10000,100000").split(","))
+
+
+def nats_conf(users: int) -> str:
+    rows = ",\n".join(
+        f'    {{user: u{i}, password: "p{i}-not-a-real-password", '
+        f'permissions: {{publish: ["svc.{i}.>"], subscribe: ["_INBOX.>", "events.>"]}}}}'
+        for i in range(users)
+    )
+    return f"port: 4222\nauthorization {{\n  users: [\n{rows}\n  ]\n}}\n"
+
+
+INVENTORY = """version: 1
+targets:
+  - name: big
+    root: node
+    environment: production
+    policies: [cim-production]
+    sources:
+      - collector: nats-config
+        name: nats-config
+        paths: [etc/nats/nats.conf]
+"""
+
+
+def scan(folder: Path, users: int) -> tuple[float, int, int, int]:
+    """(seconds, peak RSS in KiB, report bytes, exit code) of one scan."""
+    conf = folder / "node" / "etc" / "nats" / "nats.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(nats_conf(users))
+    (folder / "inv.yaml").write_text(INVENTORY)
+    report = folder / "report.json"
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "scan", "--target", "big", "--inventory", str(folder / "inv.yaml"),
+         "--no-store", "--format", "json", "-o", str(report)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    return seconds, usage.ru_maxrss, report.stat().st_size if report.exists() else 0, proc.returncode
+
+
+def test_scan_of_a_nats_conf_with_many_users(tmp_path: Path) -> None:
+    rows = []
+    for users in SIZES:
+        seconds, rss, size, code = scan(tmp_path / str(users), users)
+        assert code in (0, 1, 2, 3), code  # never 70
+        rows.append((users, seconds, rss, size, code))
+    print("\nusers      seconds   s/1k users   peak RSS MiB   report MiB   exit")
+    for users, seconds, rss, size, code in rows:
+        print(f"{users:>7,} {seconds:>10.1f} {seconds / users * 1000:>12.2f} {rss / 1024:>14.0f} "
+              f"{size / 2**20:>12.1f} {code:>6}")

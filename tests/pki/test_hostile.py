@@ -1,0 +1,57 @@
+"""Issue 18, measured on pki: a FIFO as the CA's lock, a deeply nested log line and a loose
+umask gave internal errors, hangs or world-writable folders."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pki import log
+from pki.errors import CAError, LogError
+
+MakeCA = Callable[..., Any]
+DEEP = b"[" * 200_000 + b"]" * 200_000 + b"\n"
+
+
+def test_a_fifo_as_the_lock_is_refused_without_blocking(make_ca: MakeCA) -> None:
+    ca, _ = make_ca()
+    lock = ca.folder / ".lock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+    with pytest.raises(CAError, match=r"not a regular file \(fifo\)"):
+        with ca.lock(timeout=1):
+            pass
+
+
+def test_a_deeply_nested_log_line_is_damage_not_a_crash(make_ca: MakeCA) -> None:
+    ca, _ = make_ca()
+    path = ca.folder / "log.jsonl"
+    with path.open("ab") as fh:
+        fh.write(DEEP)
+    report = ca.verify_log()
+    assert not report.ok and any("not JSON" in p or "nested" in p for p in report.problems), report.problems
+    with pytest.raises(LogError, match="damaged"):
+        log.last_entry(path)
+
+
+def test_an_overlong_log_line_is_reported_not_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"seq": 1' + b" " * (log.MAX_LINE + 10) + b"}\n")
+    rows = list(log.read(path))
+    assert rows == [(1, None, f"longer than {log.MAX_LINE} bytes")]
+
+
+def test_folders_issue_creates_are_private_whatever_the_umask(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca, opener = make_ca()
+    old = os.umask(0)
+    try:
+        ca.issue("cim-001", "nats-client", opener, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "out" / "key.pem").stat().st_mode) == 0o600
