@@ -20,6 +20,7 @@ from typing import Any
 
 from auditor.evidence.record import Evidence, Failure, Record
 from auditor.models import Finding, Severity, Status, Waiver
+from auditor.policy import batch
 from auditor.policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor.policy.cel import EvaluationError, activation, evaluate
 from auditor.policy.pack import waiver_matches
@@ -46,6 +47,9 @@ def evaluate_rules(
         target=dict(target),
         now=now,
     )
+    context.batches = batch.Batches(
+        [e.rule for e in policy.rules], rule_params=context.rule_params, target=context.target, now=now
+    )
     waivers = policy.active_waivers(now)
     findings: list[Finding] = []
     for effective in policy.rules:
@@ -64,6 +68,9 @@ def _apply_waivers(finding: Finding, waivers: Sequence[Waiver]) -> Finding:
     return finding
 
 
+_PASSED = batch.Outcome(batch.PASS)
+
+
 @dataclass
 class _Context:
     """What every rule of one evaluation shares, including one CEL activation per record."""
@@ -72,6 +79,8 @@ class _Context:
     target: dict[str, Any]
     now: dt.datetime
     activations: dict[str, Any] = dataclasses.field(default_factory=dict)
+    batches: batch.Batches | None = None
+    """Decides many records of a kind at once, so most need no activation (auditor.policy.batch)."""
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -134,6 +143,12 @@ class _RuleRun:
             return self.finding(Status.PASS, resource, rule.title, records)
         return self.finding(Status.FAIL, resource, rule.message.render(act), records)
 
+    def decided(self, outcome: batch.Outcome, record: Evidence) -> Finding:
+        """The finding of a record the batch decided: a pass, or a failure with its message."""
+        if outcome.code == batch.PASS:
+            return self.finding(Status.PASS, record.resource, self.rule.title, [record])
+        return self.finding(Status.FAIL, record.resource, str(outcome.message), [record])
+
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
 
@@ -160,8 +175,16 @@ def _evaluate_rule(
         run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
         for r in errors
     ]
+    outcomes = context.batches.outcomes(rule, good) if context.batches is not None else None
     selected: list[tuple[Evidence, Any]] = []
-    for record in good:
+    for i, record in enumerate(good):
+        decided = outcomes.get(i, _PASSED) if outcomes is not None else None
+        if decided is not None and decided.code == batch.SKIP:
+            continue
+        if decided is not None and (decided.code == batch.PASS or decided.message is not None) \
+                and (rule.mode != "each" or rule.resource is None):
+            selected.append((record, decided))  # decided by the batch (mode all: selected), no activation needed
+            continue
         act = context.of_record(record)
         if rule.filter is not None:
             try:
@@ -173,7 +196,11 @@ def _evaluate_rule(
                 continue
         selected.append((record, act))
     if rule.mode == "each":
-        out.extend(run.judge(act, run.resource_of(act, record.resource), [record]) for record, act in selected)
+        out.extend(
+            run.decided(act, record) if isinstance(act, batch.Outcome)
+            else run.judge(act, run.resource_of(act, record.resource), [record])
+            for record, act in selected
+        )
     elif selected and not errors:
         act = context.bind("all", [record.plain for record, _ in selected])
         out.append(run.judge(act, run.resource_of(act, target_name), [r for r, _ in selected]))

@@ -147,12 +147,16 @@ _COMMON = {
 
 @functools.cache
 def environment(mode: str) -> Any:
-    """The CEL environment for mode `each` (variable `evidence`) or `all` (variable `items`)."""
+    """The CEL environment for mode `each` (variable `evidence`) or `all` (variable `items`); and
+    `batch` (variable `batch_records`), where the engine decides many records in one evaluation
+    (:mod:`auditor.policy.batch`)."""
     variables = dict(_COMMON)
     if mode == "each":
         variables["evidence"] = T.DYN
     elif mode == "all":
         variables["items"] = T.List(T.DYN)
+    elif mode == "batch":
+        variables["batch_records"] = T.List(T.DYN)
     else:  # pragma: no cover - the schema allows only these two
         raise ValueError(mode)
     return cel.NewEnv(
