@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from auditor.policy.cel import Expression, environment
+from auditor.policy.cel import Expression, compile_program, environment
 from auditor.policy.celast import DecodeError, Expr
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def program(rule: Rule, *, messages: bool) -> Any | None:
     text = source(rule, messages=messages)
     if text not in _PROGRAMS:
         try:
-            _PROGRAMS[text] = environment("batch").compile(text)
+            _PROGRAMS[text] = compile_program("batch", text)
         except Exception:  # any failure to compile means: evaluate one by one
             _PROGRAMS[text] = None
     return _PROGRAMS[text]

@@ -20,10 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import functools
+import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cel_expr_python import cel
@@ -164,6 +166,21 @@ def environment(mode: str) -> Any:
     )
 
 
+@functools.cache
+def _signature(mode: str) -> str:
+    """What the checked form of an expression in `mode` depends on besides its text: this
+    module (the environments' variables and functions are declared here) and the mode."""
+    return mode + "\0" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def compile_program(mode: str, text: str) -> Any:
+    """`text` compiled in the environment of `mode`, from the cache of compiled programs when
+    it was compiled before (auditor.policy.celcache). Raises what the runtime raises."""
+    from auditor.policy import celcache
+
+    return celcache.compiled(environment(mode), _signature(mode), text)
+
+
 _ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 
 
@@ -215,7 +232,7 @@ def compile_expression(
         raise ValueError(f"bad rule id {rule_id!r}")
     wrapped = f'cel.bind(params, rule_params["{rule_id}"], (\n{source}\n))'
     try:
-        program = environment(mode).compile(wrapped)
+        program = compile_program(mode, wrapped)
     except Exception as exc:  # the runtime raises RuntimeError; any failure is a user error
         rel, message = _explain(exc)
         if rel is not None:
