@@ -49,7 +49,7 @@ class Outcome:
 
 
 CHUNK = 16
-MIN_RECORDS = 8
+MIN_RECORDS = 32
 """Fewer records of a kind than this are evaluated one by one (a program costs a compilation)."""
 
 
