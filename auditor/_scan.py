@@ -8,9 +8,10 @@ does both (the package exports them as `auditor.collect`, `auditor.evaluate` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from auditor.collectors import run_collector
@@ -18,29 +19,54 @@ from auditor.collectors.interface import CollectContext
 from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Record
-from auditor.inventory.model import Target, cel_target_view
+from auditor.inventory.model import SourceSpec, Target, cel_target_view
 from auditor.models import ExpiredWaiver, RedactedResult, RuleInfo, ScanResult, Severity
 from auditor.policy.catalog import Catalog
 from auditor.redact import redact_result
 from auditor.timeutil import rfc3339, utcnow
+
+if TYPE_CHECKING:
+    from auditor.host.system import Host
 
 Progress = Callable[[str, int, int], None]
 """progress(message, done, total): called as each evidence source is collected."""
 
 
 def collect(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
-    """Run every evidence source of `target` and return the bundle of records."""
+    """Run every evidence source of `target` and return the bundle of records: here, or from the
+    target's machine over SSH when it names one (auditor.remote.ssh)."""
+    if target.ssh is not None:
+        from auditor.remote.ssh import collect_over_ssh
+
+        return collect_over_ssh(target, now=now, progress=progress)
+    return collect_here(target, now=now, progress=progress)
+
+
+def collect_here(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
+    """Collect `target` on this machine, whatever its `ssh` says (a node agent is on it)."""
     moment = now or utcnow()
-    records: list[Record] = []
-    total = len(target.sources)
-    for i, source in enumerate(target.sources):
-        if progress:
-            progress(f"collecting {source.name} ({source.collector})", i, total)
-        context = CollectContext(target=target, source=source, now=moment)
-        records.extend(run_collector(context))
+    records = collect_sources(target, target.sources, moment, progress=progress)
     if progress:
-        progress("collected", total, total)
+        progress("collected", len(target.sources), len(target.sources))
     return Bundle.create(target.describe(), rfc3339(moment), records)
+
+
+def collect_sources(
+    target: Target,
+    sources: Sequence[SourceSpec],
+    moment: dt.datetime,
+    *,
+    remote: Host | None = None,
+    progress: Progress | None = None,
+) -> list[Record]:
+    """The records of `sources` (of `target`), each source run by its collector; with `remote`,
+    read from the machine it reaches (CollectContext.remote)."""
+    records: list[Record] = []
+    for i, source in enumerate(sources):
+        if progress:
+            progress(f"collecting {source.name} ({source.collector})", i, len(sources))
+        records.extend(run_collector(CollectContext(target=target, source=source, now=moment, remote=remote)))
+    return records
 
 
 @dataclass(frozen=True)
@@ -60,22 +86,27 @@ class EvaluateOptions:
 
 
 def evaluate_bundle(
-    bundle: Bundle, options: EvaluateOptions | None = None, *, catalog: Catalog | None = None
+    bundle: Bundle,
+    options: EvaluateOptions | None = None,
+    *,
+    catalog: Catalog | None = None,
+    target: Mapping[str, Any] | None = None,
 ) -> RedactedResult:
     """The findings for `bundle`, redacted as soon as they are made: the library hands out no
-    other kind of result."""
+    other kind of result. `target` is the description to judge it by (policies, names, vars;
+    default the bundle's own): a fleet worker uses its own inventory's, never what the node sent."""
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
-    refs = list(opts.policies) or list(bundle.target.get("policies", ()))
+    described = dict(bundle.target if target is None else target)
+    refs = list(opts.policies) or list(described.get("policies", ()))
     policy = cat.resolve(refs)
     now = (opts.now or utcnow()).astimezone(dt.UTC)
-    target = dict(bundle.target)
-    evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(target), now=now)
+    evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(described), now=now)
     return redact_result(ScanResult(
         target={
-            "name": target.get("name", ""),
-            "environment": target.get("environment", ""),
-            "tags": list(target.get("tags", ())),
+            "name": described.get("name", ""),
+            "environment": described.get("environment", ""),
+            "tags": list(described.get("tags", ())),
             "policies": list(policy.packs),
         },
         policies=policy.packs,

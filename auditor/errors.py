@@ -72,3 +72,10 @@ class EvidenceError(LocatedError):
 
 class WouldOverwrite(ConfigError):
     """A file exists with other content, and replacing it was not asked for (exit 2)."""
+
+
+class CollectionError(AuditorError):
+    """Evidence could not be collected or delivered: a remote machine, an agent or a collecting
+    process did not answer, or answered with no usable bundle (exit 3)."""
+
+    exit_code = ExitCode.COLLECTION_FAILED

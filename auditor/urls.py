@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 """`scheme://user:pw@`: the user-info runs to the last @ before the path (a password may hold
@@ -57,6 +57,16 @@ def split_url(url: str) -> tuple[str, Credentials | None]:
     user, colon, password = userinfo.partition(":")
     credentials = Credentials(unquote(user), unquote(password) if colon else None)
     return urlunsplit(parts._replace(netloc=hostport)), credentials
+
+
+def join_url(url: str, credentials: Credentials) -> str:
+    """`url` with `credentials` as its user-info again: split_url's inverse, for the one place a
+    URL must travel whole (a source's definition sent to the remote auditor over SSH)."""
+    parts = urlsplit(url)
+    userinfo = quote(credentials.username, safe="")
+    if credentials.password is not None:
+        userinfo += ":" + quote(credentials.password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
 
 Path = tuple[str | int, ...]

@@ -47,7 +47,7 @@ from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
 from pki.build import build_certificate, parse_sans, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
-from pki.errors import CAError, KeyAccessError, NoCA, NoIntermediate, PKIError
+from pki.errors import CAError, KeyAccessError, NoCA, NoIntermediate
 from pki.fsutil import atomic_write, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.profiles import Profile, load_profile
@@ -635,14 +635,4 @@ def _parse_time(text: str) -> dt.datetime:
 
 
 def _load_plain_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PKIError(f"{path}: cannot read the key: {exc.strerror or exc}") from None
-    try:
-        key = serialization.load_pem_private_key(data, None)
-    except (ValueError, TypeError) as exc:
-        raise PKIError(f"{path}: not an unencrypted PEM private key ({' '.join(str(exc).split())[:80]})") from None
-    if keys.key_type_of(key.public_key()) == "unknown":
-        raise PKIError(f"{path}: unsupported key type")
-    return key  # type: ignore[return-value]
+    return keys.load_key_file(path)

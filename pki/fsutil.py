@@ -99,3 +99,24 @@ def write_files(files: dict[Path, tuple[bytes, int]], *, overwrite: bool = False
                 with contextlib.suppress(OSError):
                     path.unlink()
         raise
+
+
+def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (a link is followed, a device, FIFO
+    or folder refused); LoadError says why not, naming the file and never its content."""
+    from pki.errors import LoadError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise LoadError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise LoadError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise LoadError(f"{path}: larger than the {limit}-byte limit for a {what}")
+    return data

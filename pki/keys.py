@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -67,3 +68,28 @@ def spki_sha256(public: Any) -> str:
 
 def public_equal(a: Any, b: Any) -> bool:
     return spki_sha256(a) == spki_sha256(b)
+
+
+MAX_KEY_FILE_BYTES = 64 * 1024
+"""A private key file is far smaller; anything larger is refused unread."""
+
+
+def load_key_file(path: Path) -> CertificateIssuerPrivateKeyTypes:
+    """The unencrypted PEM private key in `path` (a regular file); KeyAccessError names the file,
+    never the key."""
+    from pki.errors import KeyAccessError, LoadError
+    from pki.fsutil import read_regular_file
+
+    try:
+        data = read_regular_file(path, MAX_KEY_FILE_BYTES, "key file")
+    except LoadError as exc:
+        raise KeyAccessError(str(exc)) from None
+    if b"ENCRYPTED PRIVATE KEY" in data:
+        raise KeyAccessError(f"{path}: the key is encrypted; give an unencrypted key (mode 0600)")
+    try:
+        key = serialization.load_pem_private_key(data, None)
+    except (ValueError, TypeError) as exc:
+        raise KeyAccessError(f"{path}: not an unencrypted PEM private key ({' '.join(str(exc).split())[:80]})") from None
+    if key_type_of(key.public_key()) == "unknown":
+        raise KeyAccessError(f"{path}: unsupported key type")
+    return key  # type: ignore[return-value]

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import NoReturn
 
@@ -51,6 +52,20 @@ def free_port() -> int:
 def closed_port() -> int:
     """A port nothing listens on (connections are refused)."""
     return free_port()
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """An HTTP server with `handler` on a loopback port, in a thread; yields the port."""
+    server = HTTPServer((LOOPBACK, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def not_installed(name: str, source: str = "") -> NoReturn:
@@ -328,3 +343,67 @@ def silent_port() -> Iterator[int]:
         yield int(listener.getsockname()[1])
     finally:
         listener.close()
+
+
+# -- OpenSSH -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sshd:
+    """A running sshd: log in as `user` at 127.0.0.1:`port` with `identity`; its host key is in `known_hosts`."""
+
+    port: int
+    user: str
+    identity: Path
+    known_hosts: Path
+    host_key: Path
+    folder: Path
+
+    @property
+    def destination(self) -> str:
+        return f"{self.user}@{LOOPBACK}:{self.port}"
+
+
+def ssh_keygen(path: Path, kind: str = "ed25519") -> Path:
+    """A new key pair without a passphrase at `path` (and `path`.pub), made by OpenSSH's ssh-keygen."""
+    subprocess.run([tool("ssh-keygen", "Debian openssh-client"), "-q", "-t", kind, "-N", "", "-C", "auditor-test",
+                    "-f", str(path)], check=True, capture_output=True, timeout=30)
+    return path
+
+
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+"""Debian's SFTP subsystem (openssh-sftp-server, a dependency of openssh-server), as its default
+sshd_config names it."""
+
+
+@contextlib.contextmanager
+def sshd_server(folder: Path, *, sftp: bool = True) -> Iterator[Sshd]:
+    """OpenSSH's sshd (Debian openssh-server) on a free loopback port with a generated host key,
+    accepting only a generated user key for the current user, with its SFTP subsystem unless
+    `sftp` is false; stopped when the block ends."""
+    import getpass
+
+    binary = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin") or not_installed("sshd", "Debian openssh-server")
+    if not Path(SFTP_SERVER).is_file():
+        not_installed(SFTP_SERVER, "Debian openssh-sftp-server")
+    folder.mkdir(parents=True, exist_ok=True)
+    host_key = ssh_keygen(folder / "ssh_host_ed25519_key")
+    identity = ssh_keygen(folder / "id_ed25519")
+    (folder / "authorized_keys").write_bytes(identity.with_suffix(".pub").read_bytes())
+    port = free_port()
+    user = getpass.getuser()
+    config = folder / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress {LOOPBACK}\nHostKey {host_key}\nPidFile {folder / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nAllowUsers {user}\nStrictModes no\nUsePAM no\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        "PrintMotd no\nLogLevel VERBOSE\n"
+        + (f"Subsystem sftp {SFTP_SERVER}\n" if sftp else "")
+    )
+    if os.geteuid() == 0:  # sshd started by root wants its privilege-separation folder
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    public = host_key.with_suffix(".pub").read_text().split()
+    known_hosts = folder / "known_hosts"
+    known_hosts.write_text(f"[{LOOPBACK}]:{port} {public[0]} {public[1]}\n")
+    with running([binary, "-D", "-e", "-f", str(config)], port, folder / "sshd.log"):
+        yield Sshd(port, user, identity, known_hosts, host_key, folder)

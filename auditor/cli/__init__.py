@@ -19,6 +19,7 @@ from auditor.cli import (
     history,
     nats,
     pki,
+    remote,
     report,
     rules,
     scan,
@@ -34,7 +35,7 @@ from auditor.exitcodes import ExitCode
 
 COMMAND_MODULES = (
     scan, collect, targets, rules, schema, report, signoff, history, schedule, waivers, pki, nats,
-    secrets, yubikey,
+    secrets, yubikey, remote,
 )
 
 
@@ -81,6 +82,9 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("pki.errors:SeveralProfiles", "choose one with --profile"),
     ("pki.errors:SeveralYubiKeys", "choose one with --yubikey-serial"),
     ("pki.errors:NoSubjectNames", "give --dns NAME or --ip ADDRESS"),
+    ("auditor.remote.connection:HalfClientCertificate", "give both --nats-cert and --nats-key"),
+    ("auditor.schedule.export:NoSchedules", "or pass --fleet to write only the agent and worker units"),
+    ("auditor.schedule.fleetunits:LoginInUnit", "give --nats without them, with --nats-creds or --nats-cert and --nats-key"),
 )
 """What the command line adds to a library error: the flag or command that helps, formatted
 with the error as `exc`. Library errors carry data and never name flags; the hint is added

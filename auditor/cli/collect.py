@@ -8,6 +8,8 @@ from typing import Any
 
 from auditor.cli import _common
 
+MAX_STDIN_INVENTORY = 1024 * 1024
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--target", "-t", metavar="NAME", required=True)
     _common.add_inventory(p)
-    p.add_argument("-o", "--output", metavar="FILE", required=True, help="bundle file to write")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help="bundle file to write ('-' for stdout)")
     p.set_defaults(handler=run)
 
 
@@ -28,7 +30,20 @@ def run(args: argparse.Namespace) -> int:
     from auditor._scan import collect
     from auditor.exitcodes import ExitCode
 
-    target = _common.load_inventory(args).target(args.target)
+    if args.inventory == "-":  # the target's definition on stdin (agentless collection over SSH)
+        from pathlib import Path
+
+        from auditor.inventory import load_inventory
+
+        text = sys.stdin.read(MAX_STDIN_INVENTORY + 1)
+        if len(text) > MAX_STDIN_INVENTORY:
+            from auditor.errors import ConfigError
+
+            raise ConfigError(f"an inventory on stdin is at most {MAX_STDIN_INVENTORY} bytes", file="<stdin>")
+        inventory = load_inventory(Path("<stdin>"), text=text, base=Path.cwd())
+    else:
+        inventory = _common.load_inventory(args)
+    target = inventory.target(args.target)
     bundle = collect(target, progress=_common.StderrProgress())
     _common.emit(bundle.to_json(), args.output)
     errors = bundle.errors

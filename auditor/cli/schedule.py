@@ -41,6 +41,14 @@ def register(sub: Any) -> None:
     ex.add_argument("--namespace", default="auditor", help="Kubernetes namespace (default: auditor)")
     ex.add_argument("--configmap", default="auditor-inventory", help="Kubernetes ConfigMap holding auditor.yaml")
     ex.add_argument("--history-secret", default="auditor-history", help="Kubernetes Secret whose key `url` is the history's PostgreSQL URL")
+    fleet = ex.add_argument_group("the fleet's agent and worker units (systemd, NixOS; see docs/fleet.md)")
+    fleet.add_argument("--nats", metavar="URL", help="the fleet's NATS URL, without user or password (else AUDITOR_NATS in /etc/auditor/fleet.env)")
+    for option, what in (("--nats-creds", "credentials file"), ("--nats-cert", "client certificate"),
+                         ("--nats-key", "client key"), ("--nats-ca", "CA certificates")):
+        fleet.add_argument(option, metavar="PATH", help=f"the {what} on the host (passed with LoadCredential=)")
+    fleet.add_argument("--fleet", action="store_true",
+                       help="the agent and worker units are wanted: written even when the inventory has no schedules")
+    fleet.add_argument("--worker-concurrency", type=int, default=2, metavar="N", help="the worker's --concurrency (default: 2)")
     ex.set_defaults(handler=run_export)
 
     s = sub.add_parser(
@@ -63,8 +71,9 @@ def register(sub: Any) -> None:
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
     s.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
-    s.add_argument("--nats", metavar="URL", help="publish regression events to this NATS server")
-    s.add_argument("--nats-creds", metavar="FILE", help="NATS credentials file (.creds)")
+    from auditor.cli._nats import add_nats
+
+    add_nats(s, required=False)
     s.add_argument("--webhook", metavar="URL", help="post regression events here (signed with $AUDITOR_WEBHOOK_SECRET if set)")
     s.set_defaults(handler=run_serve)
 
@@ -122,8 +131,13 @@ def run_export(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         configmap=args.configmap,
         history_secret=args.history_secret,
+        nats=args.nats,
+        nats_files=tuple((option, str(Path(value).resolve())) for option, value in (
+            ("--nats-creds", args.nats_creds), ("--nats-cert", args.nats_cert), ("--nats-key", args.nats_key),
+            ("--nats-ca", args.nats_ca)) if value),
+        worker_concurrency=args.worker_concurrency,
     )
-    files = export(args.kind, plan(inventory), opts)
+    files = export(args.kind, plan(inventory), opts, fleet=args.fleet)
     if args.kind == "kubernetes" and not image_pinned(opts.image):
         print("auditor: warning: the image is not pinned by digest (NAME@sha256:...); a tag can change under you", file=sys.stderr)
     for w in write_files(files, Path(args.output_dir), force=args.force):
@@ -134,7 +148,6 @@ def run_export(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
-    from pathlib import Path
 
     from auditor._scan import EvaluateOptions
     from auditor.errors import ConfigError
@@ -161,7 +174,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     notifiers: list[Notifier] = []
     if args.nats:
-        notifiers.append(NatsNotifier(args.nats, creds=Path(args.nats_creds) if args.nats_creds else None))
+        from auditor.cli._nats import nats_settings
+
+        notifiers.append(NatsNotifier(nats_settings(args, name="auditor serve")))
     if args.webhook:
         notifiers.append(WebhookNotifier(args.webhook))
     options = ServeOptions(

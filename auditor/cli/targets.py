@@ -59,6 +59,14 @@ def describe(target: Any) -> dict[str, Any]:
         "trust_anchors": [str(p) for p in target.trust_anchors],
         "vars": dict(target.vars),
         "schedule": target.schedule,
+        "ssh": None if target.ssh is None else {
+            "destination": target.ssh.destination, "identity_file": str(target.ssh.identity_file or "") or None,
+            "known_hosts": str(target.ssh.known_hosts), "auditor": target.ssh.command,
+        },
+        "agent": None if target.agent is None else {
+            "key": str(target.agent.key or "") or None, "certificate": str(target.agent.certificate or "") or None,
+            "chain": [str(p) for p in target.agent.chain], "trust_anchors": [str(p) for p in target.evidence_anchors],
+        },
         "sources": [
             {"name": s.name, "collector": s.collector, "required": s.required, **dict(s.options)}
             for s in target.sources
@@ -80,6 +88,11 @@ def run_show(args: argparse.Namespace) -> int:
             lines.append(f"  {key:<14} {shown}")
     if target.vars:
         lines.append(f"  {'vars':<14} {json.dumps(dict(target.vars), sort_keys=True)}")
+    if target.ssh is not None:
+        lines.append(f"  {'ssh':<14} {target.ssh.destination} (known hosts {target.ssh.known_hosts})")
+    if target.agent is not None:
+        lines.append(f"  {'agent':<14} signs with {target.agent.certificate}; workers trust "
+                     f"{', '.join(str(p) for p in target.evidence_anchors)}")
     lines.append("  sources:")
     for s in info["sources"]:
         opts = {k: v for k, v in s.items() if k not in {"name", "collector", "required"}}

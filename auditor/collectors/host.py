@@ -2,10 +2,13 @@
 declared NixOS configuration and its drift (auditor.host does the reading and judging).
 
 Files are read under the target's root; commands (sshd -T, nft, iptables-save,
-systemd-analyze, fail2ban-client, nix-instantiate) run on this machine only when the root is
-`/` (`commands: auto`), never for a recorded tree, unless a recording of their answers is
-given (`recorded_commands`). Each part is read on its own: a part that cannot be read becomes
-a failure of its kind, and the others are still collected. This module is the only adapter
+systemd-analyze, fail2ban-client, nix-instantiate) run on the target's machine only when the
+root is `/` (`commands: auto`), never for a recorded tree, unless a recording of their answers
+is given (`recorded_commands`). The target's machine is this one, or for a target with `ssh`
+the one the connection reaches (CollectContext.remote: its files over SFTP and its commands
+over SSH, auditor.remote.sshhost); both are read through the same seam, a
+:class:`~auditor.host.system.Host`. Each part is read on its own: a part that cannot be read
+becomes a failure of its kind, and the others are still collected. This module is the only adapter
 between auditor.host's results and the evidence types (auditor.evidence.kinds.host).
 """
 
@@ -215,12 +218,22 @@ def drift_facts(d: Drift, configuration: str) -> ev.HostNixosDrift:
 
 class HostCollector(Collector):
     name = "host"
+    reads_host = True
     files: HostFiles
     kinds = (OS, SSHD, KEY, FIREWALL, LISTENER, MAC, FAIL2BAN, UNIT, ACCOUNT, VOLUME, NIXOS, DRIFT)
 
-    def _runner(self, files: HostFiles) -> CommandRunner | Failure:
+    def _machine(self) -> Host:
+        """The target's machine: this one, its files under the target's root, or the one
+        CollectContext.remote reaches over SSH (the same seam: files and a command runner)."""
+        ctx = self.context
+        return ctx.remote if ctx.remote is not None else Host(HostFiles(ctx.root), LocalRunner())
+
+    def _runner(self, machine: Host) -> CommandRunner | Failure:
         ctx = self.context
         opts = ctx.source.options
+        if "recorded_commands" in opts and ctx.remote is not None:
+            return ctx.error(OS, ctx.source.name, "recorded_commands is for a tree read here; over SSH the commands "
+                                                  "run on the target's machine")
         if "recorded_commands" in opts:
             path = ctx.path(str(opts["recorded_commands"]))
             try:
@@ -230,8 +243,8 @@ class HostCollector(Collector):
             except (OSError, FileTooLarge, UnicodeDecodeError, ValueError) as exc:
                 return ctx.error(OS, ctx.display(path), f"unreadable recording of commands: {exc}")
         mode = str(opts.get("commands", "auto"))
-        if mode == "local" or (mode == "auto" and files.root == Path("/")):
-            return LocalRunner()
+        if mode == "local" or (mode == "auto" and machine.files.root == Path("/")):
+            return machine.runner
         return NO_COMMANDS
 
     def shown(self, path: str) -> str:
@@ -241,8 +254,9 @@ class HostCollector(Collector):
     def collect(self) -> Iterator[Record]:
         ctx = self.context
         opts = ctx.source.options
-        files = self.files = HostFiles(ctx.root)
-        runner = self._runner(files)
+        machine = self._machine()
+        files = self.files = machine.files
+        runner = self._runner(machine)
         if isinstance(runner, Failure):
             yield runner
             return

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -22,6 +22,9 @@ from auditor.evidence.contract import Facts, Part
 from auditor.evidence.record import Evidence, Failure, Record
 from auditor.inventory.model import SourceSpec, Target, resolve_path
 from auditor.timeutil import rfc3339
+
+if TYPE_CHECKING:
+    from auditor.host.system import Host
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class CollectContext:
     target: Target
     source: SourceSpec
     now: dt.datetime
+    remote: Host | None = None
+    """The target's machine reached over SSH (its files and commands, auditor.remote.sshhost),
+    for the collectors that read a host through that seam; None: the target is read here."""
 
     @property
     def root(self) -> Path:
@@ -97,6 +103,10 @@ class Collector(abc.ABC):
     """The `collector:` value in an inventory; its options schema is collectors/<name>."""
     kinds: ClassVar[tuple[str, ...]]
     """The evidence kinds it yields; the first is used for error records."""
+    reads_host: ClassVar[bool] = False
+    """It reads its machine only through the host package's seam (files and command runner,
+    auditor.host.system), so for a target with `ssh` it runs here with CollectContext.remote;
+    the others run on that machine in the remote auditor (auditor.remote.ssh)."""
 
     def __init__(self, context: CollectContext) -> None:
         self.context = context

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from auditor.history.interface import HistoryError, ScanEntry, Store
+from auditor.history.interface import HistoryError, Outcome, Provenance, ScanEntry, Store
 
-__all__ = ["HistoryError", "ScanEntry", "Store", "default_db_path", "open_store", "resolve_db"]
+__all__ = [
+    "HistoryError", "Outcome", "Provenance", "ScanEntry", "Store", "default_db_path", "open_store", "resolve_db",
+]
 
 ENV = "AUDITOR_DB"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

@@ -110,6 +110,29 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a worker's scan came from: signed evidence that passed verification."""
+
+    bundle_digest: str
+    target: str
+    collected_at: str
+    """The bundle's created_at (RFC 3339 UTC), as signed."""
+    signer: str
+    """The signing certificate's subject."""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What storing a worker's scan did: `stored` a new scan, found it `duplicate` (stored
+    before, e.g. a redelivery), or refused it as `replayed` (older than the target's last one)."""
+
+    status: str
+    scan_id: int | None
+    reason: str = ""
+
+
 def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
     """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding."""
     return [
@@ -136,6 +159,12 @@ class Store(abc.ABC):
     def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
         """Store `result` (redacted: nothing else may be stored) with its findings in one
         transaction; return the new scan id."""
+
+    @abc.abstractmethod
+    def save_signed(self, result: RedactedResult, *, origin: str, exit_code: int, provenance: Provenance) -> Outcome:
+        """Store a scan of signed evidence once: a bundle already stored is a `duplicate` (its
+        scan id returned, nothing written); one collected before the last accepted bundle of its
+        target is `replayed` (nothing written). The check and the write are one transaction."""
 
     @abc.abstractmethod
     def entries(self, target: str | None = None, *, limit: int = 20) -> list[ScanEntry]:

@@ -58,6 +58,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX findings_by_rule ON findings (rule_id, status)",
         ),
     ),
+    Migration(
+        2,
+        "signed evidence behind the scans of fleet workers",
+        (
+            """CREATE TABLE evidence (
+                bundle_digest TEXT PRIMARY KEY,
+                target TEXT NOT NULL,
+                collected_at TEXT NOT NULL,
+                signer TEXT NOT NULL,
+                request_id TEXT,
+                scan_id BIGINT NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+                received_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX evidence_by_scan ON evidence (scan_id)",
+            """CREATE TABLE evidence_heads (
+                target TEXT PRIMARY KEY,
+                collected_at TEXT NOT NULL,
+                bundle_digest TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 ID_COLUMN = {

@@ -17,6 +17,8 @@ from typing import Any
 from auditor.history.interface import (
     ENTRY_COLUMNS,
     HistoryError,
+    Outcome,
+    Provenance,
     ScanEntry,
     Store,
     entry_from_row,
@@ -92,25 +94,64 @@ class SQLStore(Store):
         return self._version
 
     def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
+        with self._lock, self._transaction() as cur:
+            return self._insert(cur, result, origin=origin, exit_code=exit_code)
+
+    def _insert(self, cur: Any, result: RedactedResult, *, origin: str, exit_code: int) -> int:
         row = scan_row(result, origin=origin, exit_code=exit_code)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self._lock, self._transaction() as cur:
-            cur.execute(
-                self._sql(f"INSERT INTO scans ({columns}) VALUES ({marks}) RETURNING id"),  # noqa: S608 - column names are ours
-                tuple(row.values()),
+        cur.execute(
+            self._sql(f"INSERT INTO scans ({columns}) VALUES ({marks}) RETURNING id"),  # noqa: S608 - column names are ours
+            tuple(row.values()),
+        )
+        scan_id = int(cur.fetchone()[0])
+        rows = [(scan_id, *r) for r in finding_rows(result)]
+        if rows:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO findings (scan_id, seq, rule_id, resource, area, severity, status, evidence) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                rows,
             )
-            scan_id = int(cur.fetchone()[0])
-            rows = [(scan_id, *r) for r in finding_rows(result)]
-            if rows:
-                cur.executemany(
-                    self._sql(
-                        "INSERT INTO findings (scan_id, seq, rule_id, resource, area, severity, status, evidence) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    ),
-                    rows,
-                )
         return scan_id
+
+    def save_signed(self, result: RedactedResult, *, origin: str, exit_code: int, provenance: Provenance) -> Outcome:
+        p = provenance
+        if result.target.get("name") != p.target:
+            raise ValueError(f"a scan of '{result.target.get('name')}' with the provenance of '{p.target}'")
+        with self._lock, self._transaction() as cur:
+            # The head row of the target is taken first (in PostgreSQL the upsert locks it until
+            # the commit), so two workers storing bundles of one target take turns.
+            cur.execute(
+                self._sql(
+                    "INSERT INTO evidence_heads (target, collected_at, bundle_digest) VALUES (?, ?, ?) "
+                    "ON CONFLICT (target) DO UPDATE SET collected_at = excluded.collected_at, "
+                    "bundle_digest = excluded.bundle_digest WHERE evidence_heads.collected_at <= excluded.collected_at "
+                    "RETURNING target"
+                ),
+                (p.target, p.collected_at, p.bundle_digest),
+            )
+            newest = cur.fetchone() is not None
+            cur.execute(self._sql("SELECT scan_id FROM evidence WHERE bundle_digest = ?"), (p.bundle_digest,))
+            known = cur.fetchone()
+            if known is not None:
+                return Outcome("duplicate", int(known[0]), f"already stored as scan {int(known[0])}")
+            if not newest:
+                cur.execute(self._sql("SELECT collected_at FROM evidence_heads WHERE target = ?"), (p.target,))
+                last = cur.fetchone()[0]
+                return Outcome("replayed", None, f"collected at {p.collected_at}, before the last accepted bundle "
+                                                 f"of {p.target} (collected at {last})")
+            scan_id = self._insert(cur, result, origin=origin, exit_code=exit_code)
+            cur.execute(
+                self._sql(
+                    "INSERT INTO evidence (bundle_digest, target, collected_at, signer, request_id, scan_id, received_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (p.bundle_digest, p.target, p.collected_at, p.signer, p.request_id, scan_id, rfc3339(utcnow())),
+            )
+        return Outcome("stored", scan_id)
 
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock, self._cursor() as cur:

@@ -16,7 +16,7 @@ from auditor.host.mac import MacState
 from auditor.host.nixos import CONFIGURATION, Declared, Drift, NixEvalError, compare, evaluate
 from auditor.host.sockets import Listener
 from auditor.host.sshd import SSHD_CONFIG, Connection, SshdConfig, parse_sshd_config, parse_sshd_t
-from auditor.host.system import CommandUnavailable, Host, HostFileError
+from auditor.host.system import NO_COMMANDS, CommandUnavailable, Host, HostFileError
 from auditor.host.units import Unit, find_units, read_unit
 
 
@@ -122,7 +122,7 @@ def read_firewall(host: Host) -> Firewall:
         return Firewall("iptables-save", legacy, tuple(problems))
     if problems:
         raise PartUnavailable("; ".join(problems))
-    raise PartUnavailable("neither nft nor iptables-save can run on this host" if not host.live
+    raise PartUnavailable("neither nft nor iptables-save can run on this host" if host.runner is NO_COMMANDS
                           else "neither nft nor iptables-save is installed")
 
 

@@ -5,7 +5,9 @@ under the target's root and resolves symbolic links as if the root were `/` (a l
 `/etc/static/...` in a recorded NixOS tree stays inside the tree). Only regular files are
 opened, and never more than a bounded number of bytes. Commands run through a
 :class:`CommandRunner`: :class:`LocalRunner` on this machine (argument lists, no shell, a time
-limit, bounded output), :data:`NO_COMMANDS` where none may run (a recorded tree).
+limit, bounded output), :data:`NO_COMMANDS` where none may run (a recorded tree). Another
+machine reached over SSH is read by the same seam: auditor.remote.sshhost's RemoteFiles (a
+HostFiles over SFTP) and SshRunner.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class CommandResult:
 
 
 class CommandRunner(Protocol):
-    """Runs a host's programs: here (LocalRunner) or, later, over SSH."""
+    """Runs a host's programs: here (LocalRunner) or over SSH (auditor.remote.sshhost.SshRunner)."""
 
     def which(self, name: str) -> str | None:
         """The program's path on the host, or None when it is not installed."""
@@ -147,19 +149,19 @@ class HostFiles:
                 continue
             real = self.root.joinpath(*done, part)
             try:
-                st = os.lstat(real)
+                mode = self._lstat_mode(real)
             except FileNotFoundError:
                 raise HostFileError(path, "does not exist", missing=True) from None
             except NotADirectoryError:
                 raise HostFileError(path, "does not exist (a parent is not a folder)", missing=True) from None
             except OSError as exc:
                 raise HostFileError(path, exc.strerror or str(exc)) from None
-            if stat.S_ISLNK(st.st_mode):
+            if stat.S_ISLNK(mode):
                 links += 1
                 if links > MAX_LINKS:
                     raise HostFileError(path, "too many levels of symbolic links")
                 try:
-                    target = os.readlink(real)
+                    target = self._readlink(real)
                 except OSError as exc:
                     raise HostFileError(path, exc.strerror or str(exc)) from None
                 parts = [p for p in target.split("/") if p not in ("", ".")]
@@ -169,6 +171,14 @@ class HostFiles:
                 continue
             done.append(part)
         return self.root.joinpath(*done)
+
+    def _lstat_mode(self, real: Path) -> int:
+        """The st_mode of `real` itself (a link is not followed); OSError when it cannot be had.
+        With _readlink, what a subclass reading another machine's files replaces."""
+        return os.lstat(real).st_mode
+
+    def _readlink(self, real: Path) -> str:
+        return os.readlink(real)
 
     def real_path(self, path: str) -> Path:
         return self._resolve(path)

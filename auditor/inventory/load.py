@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-from auditor.inventory.model import Inventory, SourceSpec, TagSchedule, Target, resolve_path
+from auditor.inventory.model import (
+    AgentSpec,
+    Inventory,
+    SourceSpec,
+    SshSpec,
+    TagSchedule,
+    Target,
+    resolve_path,
+)
 from auditor.loader.schema import schema_errors, validate_document
 from auditor.loader.yamlfile import Document, dotted_path, load_yaml
 from auditor.urls import split_tree
@@ -57,7 +66,13 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
         if t["name"] in seen:
             raise doc.error(f"duplicate target name '{t['name']}'", (*where, "name"))
         seen[t["name"]] = ti
-        root = resolve_path(base, t.get("root", "."))
+        ssh = _ssh(doc, t["ssh"], base, (*where, "ssh")) if "ssh" in t else None
+        if ssh is not None:  # the root is a folder on the remote machine
+            root = Path(t.get("root", "/"))
+            if not root.is_absolute():
+                raise doc.error("the root of a target collected over SSH is an absolute path there", (*where, "root"))
+        else:
+            root = resolve_path(base, t.get("root", "."))
         sources = []
         labels: set[str] = set()
         for si, s in enumerate(t["sources"]):
@@ -109,6 +124,8 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
                 rule_paths=rule_paths,
                 policy_paths=policy_paths,
                 definition=t,
+                ssh=ssh,
+                agent=_agent(t["agent"], root) if "agent" in t else None,
             )
         )
     return Inventory(
@@ -118,6 +135,45 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
         policy_paths=policy_paths,
         embedded=embedded,
         schedules=_schedules(doc, targets),
+    )
+
+
+def _agent(raw: dict[str, Any], root: Path) -> AgentSpec:
+    def path(key: str) -> Path | None:
+        return resolve_path(root, raw[key]) if key in raw else None
+
+    return AgentSpec(
+        key=path("key"),
+        certificate=path("certificate"),
+        chain=tuple(resolve_path(root, p) for p in raw.get("chain", ())),
+        trust_anchors=tuple(resolve_path(root, p) for p in raw.get("trust_anchors", ())),
+    )
+
+
+def _ssh(doc: Document, raw: str | dict[str, Any], base: Path, where: tuple[str | int, ...]) -> SshSpec:
+    """The `ssh` of a target: `user@host[:port]` or a mapping (shape checked by the schema)."""
+    spec = {"destination": raw} if isinstance(raw, str) else raw
+    text = spec["destination"]
+    user, _, hostport = text.rpartition("@")
+    host, port = hostport, 22
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        if rest:
+            port = int(rest[1:])
+    elif ":" in hostport:
+        host, _, number = hostport.partition(":")
+        port = int(number)
+    if not 0 < port < 65536:
+        raise doc.error(f"port {port} is not between 1 and 65535", (*where, "destination") if isinstance(raw, dict) else where)
+    known = spec.get("known_hosts")
+    return SshSpec(
+        host=host,
+        port=port,
+        user=user or None,
+        identity_file=resolve_path(base, spec["identity_file"]) if "identity_file" in spec else None,
+        known_hosts=resolve_path(base, known) if known else Path("~/.ssh/known_hosts").expanduser(),
+        command=spec.get("auditor", "auditor"),
+        connect_timeout=float(spec.get("connect_timeout", 30.0)),
     )
 
 

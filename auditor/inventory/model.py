@@ -32,6 +32,39 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class SshSpec:
+    """Agentless collection: the target's evidence is collected over SSH (auditor.remote.ssh)."""
+
+    host: str
+    port: int = 22
+    user: str | None = None
+    identity_file: Path | None = None
+    """Private key to log in with; None: ssh-agent or asyncssh's default keys."""
+    known_hosts: Path = Path("~/.ssh/known_hosts")
+    """The host key is always verified against this file."""
+    command: str = "auditor"
+    """The auditor command on the remote machine."""
+    connect_timeout: float = 30.0
+
+    @property
+    def destination(self) -> str:
+        """user@host:port, fit to show (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user + '@' if self.user else ''}{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How the node agent signs the target's evidence, and what workers accept (docs/fleet.md)."""
+
+    key: Path | None = None
+    certificate: Path | None = None
+    chain: tuple[Path, ...] = ()
+    trust_anchors: tuple[Path, ...] = ()
+    """Roots a worker accepts the node's chain to; empty: the target's trust_anchors."""
+
+
+@dataclass(frozen=True)
 class Target:
     """One node to audit: its environment, policy packs, evidence sources, names and trust anchors."""
 
@@ -52,6 +85,14 @@ class Target:
     policy_paths: tuple[Path, ...] = ()
     """The inventory's extra policy folders (e.g. a node's waivers)."""
     definition: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    ssh: SshSpec | None = None
+    """Collect over SSH instead of on this machine."""
+    agent: AgentSpec | None = None
+
+    @property
+    def evidence_anchors(self) -> tuple[Path, ...]:
+        """The roots a signed bundle of this target must chain to."""
+        return (self.agent.trust_anchors if self.agent else ()) or self.trust_anchors
 
     def describe(self) -> dict[str, Any]:
         """What travels with the evidence: enough to evaluate it on another machine."""
@@ -64,7 +105,6 @@ class Target:
             "names": list(self.names),
             "vars": dict(self.vars),
         }
-
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ asked (`force`); the result says which files were written, unchanged or overwrit
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import math
 import re
@@ -24,6 +25,7 @@ import yaml
 from auditor.errors import ConfigError, WouldOverwrite
 from auditor.fsutil import atomic_write
 from auditor.schedule import Schedule
+from pki.registry import Registry
 
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -49,6 +51,11 @@ class ExportOptions:
     """ConfigMap holding auditor.yaml, mounted at /etc/auditor."""
     history_secret: str = "auditor-history"  # noqa: S105 - a Secret's name, not a secret
     """Secret whose key `url` is the PostgreSQL URL of the shared history."""
+    nats: str | None = None
+    """The fleet's NATS URL for the agent and worker units (no user-info: that is a secret)."""
+    nats_files: tuple[tuple[str, str], ...] = ()
+    """(option, path on the host) for --nats-creds, --nats-cert, --nats-key, --nats-ca."""
+    worker_concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,24 @@ def service_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str |
             "AUDITOR_NO_PROGRESS=1",
         ],
         "EnvironmentFile": "-/etc/auditor/auditor.env",
+        **sandbox(read_everything=True),
+        "Nice": "10",
+        "IOSchedulingClass": "idle",
+    }
+
+
+def sandbox(*, read_everything: bool) -> dict[str, str | list[str]]:
+    """The hardening every auditor unit shares: a dynamic user writing only its state and cache
+    folders; `read_everything` (scans, agents) adds CAP_DAC_READ_SEARCH to read what it audits."""
+    capability = "CAP_DAC_READ_SEARCH" if read_everything else ""
+    return {
         "DynamicUser": "yes",
         "StateDirectory": "auditor",
         "StateDirectoryMode": "0700",
         "CacheDirectory": "auditor",
         "UMask": "0077",
-        "AmbientCapabilities": "CAP_DAC_READ_SEARCH",
-        "CapabilityBoundingSet": "CAP_DAC_READ_SEARCH",
+        "AmbientCapabilities": capability,
+        "CapabilityBoundingSet": capability,
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
         "ProtectHome": "read-only",
@@ -120,8 +138,6 @@ def service_settings(schedule: Schedule, opts: ExportOptions) -> dict[str, str |
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
         "LockPersonality": "yes",
         "SystemCallFilter": "@system-service",
-        "Nice": "10",
-        "IOSchedulingClass": "idle",
     }
 
 
@@ -342,15 +358,69 @@ def kubernetes_cronjobs(schedules: Sequence[Schedule], opts: ExportOptions) -> l
     return files
 
 
-FORMATS = {"systemd": systemd_units, "nixos": nixos_module, "kubernetes": kubernetes_cronjobs}
+class Exporter(abc.ABC):
+    """One form of `schedule export`: the schedules' files and, where the form has them, the
+    fleet's long-running agent and worker (auditor.schedule.fleetunits)."""
+
+    def __init__(self, opts: ExportOptions) -> None:
+        self.opts = opts
+
+    @abc.abstractmethod
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        """The files that run `schedules` (at least one)."""
+
+    def fleet_files(self) -> list[ExportFile] | None:
+        """The agent's and the worker's files; None when this form has none."""
+        return None
 
 
-def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions) -> list[ExportFile]:
-    if not schedules:
-        raise ConfigError(
-            "the inventory has no schedules: give a target a `schedule` or add a `schedules` list"
-        )
-    return FORMATS[kind](schedules, opts)
+class SystemdExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return systemd_units(schedules, self.opts)
+
+    def fleet_files(self) -> list[ExportFile]:
+        from auditor.schedule import fleetunits
+
+        return fleetunits.systemd_units(self.opts)
+
+
+class NixosExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return nixos_module(schedules, self.opts)
+
+    def fleet_files(self) -> list[ExportFile]:
+        from auditor.schedule import fleetunits
+
+        return fleetunits.nixos_module(self.opts)
+
+
+class KubernetesExport(Exporter):
+    def schedule_files(self, schedules: Sequence[Schedule]) -> list[ExportFile]:
+        return kubernetes_cronjobs(schedules, self.opts)
+
+
+EXPORTS: Registry[Exporter] = Registry("export form", "auditor.schedule.export:Exporter", {
+    "systemd": "auditor.schedule.export:SystemdExport",
+    "nixos": "auditor.schedule.export:NixosExport",
+    "kubernetes": "auditor.schedule.export:KubernetesExport",
+}, error=lambda unknown: ConfigError(str(unknown)))
+
+
+class NoSchedules(ConfigError):
+    """The inventory has no schedules, and the fleet's units alone were not asked for (exit 2)."""
+
+
+def export(kind: str, schedules: Sequence[Schedule], opts: ExportOptions, *, fleet: bool = False) -> list[ExportFile]:
+    """The files of `kind`: the schedules' and, for systemd and NixOS, the fleet's agent and
+    worker. With `fleet` the agent and worker are what was asked for: written even when there
+    are no schedules (and refused for a form that has none)."""
+    exporter = EXPORTS.load(kind)(opts)
+    fleet_files = exporter.fleet_files()
+    if fleet and fleet_files is None:
+        raise ConfigError(f"a {kind} export has no agent or worker units (systemd and NixOS have)")
+    if not schedules and not fleet:
+        raise NoSchedules("the inventory has no schedules: give a target a `schedule` or add a `schedules` list")
+    return (exporter.schedule_files(schedules) if schedules else []) + (fleet_files or [])
 
 
 def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = False) -> list[Written]:

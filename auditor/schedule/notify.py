@@ -21,13 +21,13 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from auditor.errors import AuditorError, ConfigError
 from auditor.history.diff import ScanDiff
 from auditor.models import Severity
+from auditor.remote.connection import NatsSettings, describe_error
 from auditor.urls import split_url
 
 SUBJECT_PREFIX = "audit.findings"
@@ -86,38 +86,18 @@ class Notifier(abc.ABC):
 class NatsNotifier(Notifier):
     name = "nats"
 
-    def __init__(self, url: str, *, creds: Path | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
-        url, self._login = split_url(url)
-        if not url.startswith(("nats://", "tls://", "ws://", "wss://")):
-            raise ConfigError(f"'{url}' is not a NATS URL (nats://host:4222)")
-        if creds is not None and not creds.is_file():
-            raise ConfigError("no such credentials file", file=creds)
-        self.url = url
-        """Without user-info: fit to show."""
-        self.creds = creds
+    def __init__(self, settings: NatsSettings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.settings = settings
         self.timeout = timeout
 
     async def _publish(self, subject: str, payload: bytes) -> None:
         import nats
 
-        options: dict[str, Any] = {
-            "servers": [self.url],
-            "connect_timeout": self.timeout,
-            "allow_reconnect": False,
-            "max_reconnect_attempts": 0,
-            "name": "auditor serve",
-        }
-        if self.creds is not None:
-            options["user_credentials"] = str(self.creds)
-        if self._login is not None and self._login.password is not None:
-            options["user"], options["password"] = self._login.username, self._login.password
-        elif self._login is not None:
-            options["token"] = self._login.username  # nats://TOKEN@host, as the server's clients read it
-
-        async def quiet(_exc: Exception) -> None:  # errors are raised to us; nats-py would also log them
-            return None
-
-        nc = await nats.connect(error_cb=quiet, **options)
+        options = self.settings.connect_options(reconnect=False)
+        options.update(connect_timeout=self.timeout, error_cb=_quiet)  # errors are raised to us
+        for callback in ("disconnected_cb", "reconnected_cb"):
+            options.pop(callback, None)
+        nc = await nats.connect(**options)
         try:
             await nc.publish(subject, payload, headers={"Content-Type": "application/json"})
             await nc.flush(timeout=max(1, int(self.timeout)))
@@ -131,8 +111,12 @@ class NatsNotifier(Notifier):
             asyncio.run(asyncio.wait_for(self._publish(subject, payload), self.timeout * 2))
         except Exception as exc:
             raise NotifyError(
-                f"cannot publish on {subject} at {self.url}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                f"cannot publish on {subject} at {self.settings.shown}: {describe_error(exc, self.settings)}"
             ) from None
+
+
+async def _quiet(_exc: Exception) -> None:
+    return None
 
 
 class WebhookNotifier(Notifier):

@@ -6,8 +6,7 @@ import base64
 import datetime as dt
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +19,7 @@ from auditor.nats.creds import format_creds
 from auditor.nats.monitoring import sanitise
 from tests.auditor.nats.test_creds import make_chain
 from tests.collecting import failure_of, plain_of
-from tests.servers import closed_port, nats_server
+from tests.servers import closed_port, http_server, nats_server
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -158,11 +157,7 @@ def test_nats_monitoring_url_user_info_is_sent_as_basic_auth(tmp_path: Path) -> 
     from auditor.inventory import load_inventory
 
     _BasicAuthGate.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _BasicAuthGate)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with http_server(_BasicAuthGate) as port:
         inventory = tmp_path / "auditor.yaml"
         inventory.write_text(
             "version: 1\ntargets:\n  - name: t\n    environment: test\n    policies: [p]\n    sources:\n"
@@ -170,10 +165,6 @@ def test_nats_monitoring_url_user_info_is_sent_as_basic_auth(tmp_path: Path) -> 
         )
         target = load_inventory(inventory).target("t")
         (record,) = run_collector(CollectContext(target, target.sources[0], NOW))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     data = plain_of(record)
     assert data["response"]["server_id"] == "NXYZ"
     assert record.resource == f"http://127.0.0.1:{port}/varz" and data["url"] == record.resource

@@ -14,11 +14,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 from auditor.demo import demo_root
+from tests.servers import http_server
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -70,15 +71,8 @@ class Hook(BaseHTTPRequestHandler):
 def hook_server() -> Iterator[int]:
     """Run a Hook server (its `received` emptied); yield its port."""
     Hook.received = []
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_server(Hook) as port:
+        yield port
 
 
 class Serve:

@@ -64,8 +64,9 @@ def test_systemd_units(tmp_path: Path, inventory: Path) -> None:
     assert run.code == 0, run.err
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "auditor-agent@.service",  # the fleet's units (tests/auditor/schedule/test_fleet_export.py)
         "auditor-tag-leaf-node.service", "auditor-tag-leaf-node.timer",
-        "auditor-target-cim-prod-001.service", "auditor-target-cim-prod-001.timer",
+        "auditor-target-cim-prod-001.service", "auditor-target-cim-prod-001.timer", "auditor-worker.service",
     ]
     service = (out / "auditor-target-cim-prod-001.service").read_text()
     assert f'ExecStart={auditor} scan --target cim-prod-001 --inventory "{inventory.resolve()}"'.replace("%", "%%") in service
@@ -166,7 +167,7 @@ def test_existing_files_are_never_overwritten_silently(tmp_path: Path, inventory
     out = tmp_path / "units"
     assert export(inventory, out, "--systemd").code == 0
     again = export(inventory, out, "--systemd")
-    assert again.code == 0 and again.out == "" and again.err.count("unchanged") == 4
+    assert again.code == 0 and again.out == "" and again.err.count("unchanged") == 6  # 4 + agent and worker
     mine = out / "auditor-target-cim-prod-001.timer"
     mine.write_text("# my own edits\n")
     refused = export(inventory, out, "--systemd", "--jitter", "1m")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ConfigError
+from auditor.remote.connection import NatsSettings
 from auditor.schedule.notify import NatsNotifier, WebhookNotifier, notify_all, subject_for
 from tests.servers import closed_port
 
@@ -20,7 +21,7 @@ def test_subject_tokens() -> None:
 
 def test_unreachable_servers_are_reported_without_secrets() -> None:
     port = closed_port()
-    nats = NatsNotifier(f"nats://auditor:s3cret-pass@127.0.0.1:{port}", timeout=2)
+    nats = NatsNotifier(NatsSettings.make(f"nats://auditor:s3cret-pass@127.0.0.1:{port}"), timeout=2)
     hook = WebhookNotifier(f"http://user:hook-pass@127.0.0.1:{port}/x?token=tok-secret", timeout=2)
     delivered, problems = notify_all([nats, hook], EVENT)
     assert delivered == [] and len(problems) == 2
@@ -33,8 +34,10 @@ def test_unreachable_servers_are_reported_without_secrets() -> None:
 
 def test_bad_notifier_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a NATS URL"):
-        NatsNotifier("http://127.0.0.1:4222")
+        NatsSettings.make("http://127.0.0.1:4222")
     with pytest.raises(ConfigError, match="no such credentials file"):
-        NatsNotifier("nats://127.0.0.1:4222", creds=tmp_path / "missing.creds")
+        NatsSettings.make("nats://127.0.0.1:4222", creds=tmp_path / "missing.creds")
+    with pytest.raises(ConfigError, match="both a client certificate and its key"):
+        NatsSettings.make("tls://127.0.0.1:4222", cert=tmp_path / "cert.pem")
     with pytest.raises(ConfigError, match="not an http"):
         WebhookNotifier("file:///etc/passwd")
