@@ -161,9 +161,12 @@ def environment(mode: str) -> Any:
         variables["batch_records"] = T.List(T.DYN)
     else:  # pragma: no cover - the schema allows only these two
         raise ValueError(mode)
-    return cel.NewEnv(
-        variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()]
-    )
+    env = cel.NewEnv(variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()])
+    # The runtime sets up its conversions of Python values (a datetime for `now`) on an
+    # environment's first compilation: a program loaded from the cache (celcache) into an
+    # environment that never compiled anything cannot be given a timestamp.
+    env.compile("true")
+    return env
 
 
 @functools.cache

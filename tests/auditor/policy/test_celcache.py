@@ -90,3 +90,32 @@ def test_errors_are_raised_every_time_and_never_stored(cache: Path, monkeypatch:
             compile_program("each", "nosuch > 1")
         _new_process(monkeypatch)
     assert not (cache / "cel").exists()
+
+
+_RUN = """
+import datetime as dt, sys
+from auditor.policy import celcache
+from auditor.policy.cel import activation, compile_program, environment, to_python
+compiled = []
+env = environment("each")
+class Spy:
+    def compile(self, text): compiled.append(text); return env.compile(text)
+    def deserialize(self, data): return env.deserialize(data)
+program = celcache.compiled(Spy(), "sig", sys.argv[1])
+act = activation("each", {"size": 5, "at": "2026-11-20T00:00:00Z"}, rule_params={"R": {"min": 3}}, target={},
+                 now=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+print(len(compiled), to_python(program.eval(act)))
+"""
+
+
+def test_a_new_process_evaluates_what_it_loaded(cache: Path) -> None:
+    """Loaded into a fresh process (whose environment never compiled anything), a program still
+    takes the datetime `now` is given as."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AUDITOR_CACHE_DIR": str(cache)}
+    runs = [subprocess.run([sys.executable, "-c", _RUN, TEXT], capture_output=True, text=True, env=env, check=False,
+                           timeout=120) for _ in range(2)]
+    assert [r.stdout.split() for r in runs] == [["1", "True"], ["0", "True"]], [r.stderr[-500:] for r in runs]
