@@ -102,6 +102,7 @@ def evaluate_bundle(
     policy = cat.resolve(refs)
     now = (opts.now or utcnow()).astimezone(dt.UTC)
     evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(described), now=now)
+    fail_on = opts.fail_on or policy.fail_on or Severity.HIGH
     return redact_result(ScanResult(
         target={
             "name": described.get("name", ""),
@@ -116,7 +117,9 @@ def evaluate_bundle(
         findings=evaluation.findings,
         collection_errors=bundle.errors,
         expired_waivers=tuple(ExpiredWaiver(w) for w in evaluation.expired_waivers),
-        fail_on=opts.fail_on or policy.fail_on or Severity.HIGH,
+        exceeded_waivers=evaluation.exceeded_waivers,
+        missing_evidence=tuple(k for k in policy.required_kinds(fail_on) if k not in evaluation.collected),
+        fail_on=fail_on,
         checklist=policy.checklist,
         rules=tuple(
             RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)

@@ -69,3 +69,42 @@ class ValidDocuments:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(sorted(self.known)).encode())
             self.dirty = False
+
+
+class LintResults:
+    """pkilint's findings per certificate (by its SHA-256), per linter version.
+
+    Importing pkilint takes 0.3 s or more; a scan whose certificates were all linted before
+    (the same bytes, the same pkilint) neither imports it nor lints again. At most MAX
+    certificates are remembered (the most recent).
+    """
+
+    MAX = 20_000
+
+    def __init__(self, linter: str) -> None:
+        key = sha256_hex(canonical_json([__version__, linter]))[:16]
+        self.path = cache_root() / "lint" / f"{key}.json"
+        self.known: dict[str, Any] = {}
+        self.dirty = False
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            loaded = json.loads(self.path.read_text())
+            self.known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, dict)}
+
+    def get(self, fingerprint: str) -> dict[str, Any] | None:
+        found = self.known.get(fingerprint)
+        return dict(found) if found is not None else None
+
+    def add(self, fingerprint: str, summary: dict[str, Any]) -> None:
+        self.known[fingerprint] = summary
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        from auditor.fsutil import atomic_write
+
+        kept = dict(list(self.known.items())[-self.MAX:])
+        with contextlib.suppress(OSError, ValueError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(kept).encode())
+            self.dirty = False

@@ -34,19 +34,20 @@ if TYPE_CHECKING:
 _RANK: dict[int, int] = {
     ExitCode.OK: 0,
     ExitCode.FINDINGS: 1,
-    ExitCode.COLLECTION_FAILED: 2,
-    ExitCode.USAGE: 3,
-    ExitCode.INTERNAL: 4,
+    ExitCode.INCOMPLETE: 2,
+    ExitCode.COLLECTION_FAILED: 3,
+    ExitCode.USAGE: 4,
+    ExitCode.INTERNAL: 5,
 }
 """How bad each exit code is, for the worst-of-the-fleet rule: a target that could not be
-scanned at all (2) outranks an incomplete scan (3), which outranks findings (1). Unknown
-codes count as internal errors."""
+scanned at all (2) outranks an incomplete scan (3), which outranks a verdict that could not be
+judged (4), which outranks findings (1). Unknown codes count as internal errors."""
 
 _POLL_SECONDS = 0.1
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:
-    return max(codes, key=lambda code: _RANK.get(code, 4), default=int(ExitCode.OK))
+    return max(codes, key=lambda code: _RANK.get(code, _RANK[ExitCode.INTERNAL]), default=int(ExitCode.OK))
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
         shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
     clean, refs, rule_unchanged = shared
     resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
+    correlation, fid = scrub(finding.correlation), scrub(finding.id)
     if message is not finding.title:  # a pass's message is its rule's title, scrubbed with the rule
         message = scrub(message)
     for record in evidence:
@@ -308,7 +309,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
             evidence = tuple(scrub(e) for e in evidence)
             break
     if rule_unchanged and finding.waiver is None and resource == finding.resource and message == finding.message \
-            and evidence == finding.evidence:
+            and evidence == finding.evidence and correlation == finding.correlation and fid == finding.id:
         return finding
     rule_id, title, area, pointer, remediation = clean
     return dataclasses.replace(
@@ -322,5 +323,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
         pointer=pointer,
         remediation=remediation,
         references=refs,
+        correlation=correlation,
+        id=fid,
         waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
     )

@@ -21,6 +21,13 @@ _UNIT_SECONDS = {
 }
 
 
+def whole_days(delta: dt.timedelta) -> int:
+    """Whole days in `delta`, rounded down (7 days and 23 hours: 7; -1 hour: -1): the one
+    rounding of day counts in messages ("expires in 7 days", "issued 82 days ago"), through the
+    CEL function wholeDays."""
+    return int(delta.total_seconds() // 86400)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 

@@ -1,22 +1,28 @@
-"""Building certificates from profiles: one place that turns a profile into extensions."""
+"""Building certificates from profiles: one place that turns a profile into extensions.
+
+:func:`certificate_builder` makes the unsigned certificate; :mod:`pki.issuance` checks it,
+lints it and signs it. Names given by users are parsed here (`parse_names`,
+`parse_constraints`); an invalid one is an :class:`~pki.errors.InvalidName` saying which
+kind of name it was given as.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 import secrets
+import urllib.parse
 from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
-    CertificateIssuerPrivateKeyTypes,
+    CertificateIssuerPublicKeyTypes,
     CertificatePublicKeyTypes,
 )
 from cryptography.x509.oid import NameOID
 
-from pki.errors import NoSubjectNames, PKIError
-from pki.keys import signing_hash
+from pki.errors import InvalidName, PKIError
 from pki.profiles import EKUS, Profile
 
 SERIAL_BITS = 127
@@ -36,19 +42,24 @@ def random_serial() -> int:
             return value
 
 
-def subject_name(common_name: str, organization: str | None = None, unit: str | None = None) -> x509.Name:
-    if not common_name.strip():
+def subject_name(common_name: str | None, organization: str | None = None, unit: str | None = None) -> x509.Name:
+    """O=, OU=, CN=; `common_name` None leaves the CN out (then O or OU must be given)."""
+    if common_name is not None and not common_name.strip():
         raise PKIError("a certificate needs a non-empty name")
     attrs = []
     if organization:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     if unit:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    if common_name is not None:
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    if not attrs:
+        raise PKIError("a certificate needs a non-empty subject")
     return x509.Name(attrs)
 
 
-def _key_usage(names: Sequence[str], public: CertificatePublicKeyTypes) -> x509.KeyUsage:
+def key_usage(names: Sequence[str], public: CertificatePublicKeyTypes) -> x509.KeyUsage:
+    """The KeyUsage a profile gives a key (RSA signing keys also get keyEncipherment)."""
     chosen = set(names)
     if isinstance(public, rsa.RSAPublicKey) and "digitalSignature" in chosen and "keyCertSign" not in chosen:
         chosen.add("keyEncipherment")  # RSA key transport in TLS 1.2
@@ -61,62 +72,105 @@ def _key_usage(names: Sequence[str], public: CertificatePublicKeyTypes) -> x509.
     )
 
 
-def parse_sans(dns: Sequence[str], ips: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = []
-    for d in dns:
-        d = d.strip().lower().rstrip(".")
-        labels = d.removeprefix("*.").split(".")
-        if not d or not all(lab and len(lab) <= 63 and lab.replace("-", "").isalnum() for lab in labels):
-            raise PKIError(f"'{d}' is not a DNS name")
-        names.append(x509.DNSName(d))
-    for i in ips:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(i.strip())))
-        except ValueError:
-            raise PKIError(f"'{i}' is not an IP address") from None
+def _dns(value: str, kind: str, *, constraint: bool = False) -> str:
+    d = value.strip().lower().rstrip(".")
+    body = d.removeprefix(".") if constraint else d.removeprefix("*.")
+    labels = body.split(".")
+    if not body or len(body) > 253 or not all(
+        lab and len(lab) <= 63 and lab.replace("-", "").isalnum() and lab.isascii()
+        and not lab.startswith("-") and not lab.endswith("-") for lab in labels
+    ):
+        raise InvalidName(f"'{value}' is not a DNS name", kind)
+    return d
+
+
+def _email(value: str, kind: str, *, constraint: bool = False) -> str:
+    v = value.strip()
+    local, at, host = v.rpartition("@")
+    if constraint and not at:
+        return _dns(v, kind, constraint=True)  # a host or .domain: every mailbox there
+    if not at or not local or not v.isascii() or any(c.isspace() for c in v):
+        raise InvalidName(f"'{value}' is not an email address", kind)
+    return f"{local}@{_dns(host, kind)}"
+
+
+def _uri(value: str, kind: str) -> str:
+    v = value.strip()
+    try:
+        parts = urllib.parse.urlsplit(v)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.scheme or not v.isascii() or any(c.isspace() for c in v):
+        raise InvalidName(f"'{value}' is not a URI", kind)
+    return v
+
+
+def _ip(value: str, kind: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise InvalidName(f"'{value}' is not an IP address", kind) from None
+
+
+def parse_names(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),
+                uris: Sequence[str] = ()) -> list[x509.GeneralName]:
+    """Subject alternative names: DNS names, IP addresses, email addresses and URIs."""
+    names: list[x509.GeneralName] = [x509.DNSName(_dns(d, "dns")) for d in dns]
+    names += [x509.IPAddress(_ip(i, "ip")) for i in ips]
+    names += [x509.RFC822Name(_email(e, "email")) for e in emails]
+    names += [x509.UniformResourceIdentifier(_uri(u, "uri")) for u in uris]
     return names
 
 
-def build_certificate(
+def parse_constraints(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),
+                      uris: Sequence[str] = (), *, prefix: str = "permitted") -> list[x509.GeneralName]:
+    """Name-constraint subtrees: DNS domains, IP ranges (CIDR; a bare address is one host),
+    email hosts or mailboxes, and URI hosts (`.example.com`: its subdomains only)."""
+    subtrees: list[x509.GeneralName] = [x509.DNSName(_dns(d, f"{prefix}-dns", constraint=True)) for d in dns]
+    for value in ips:
+        try:
+            subtrees.append(x509.IPAddress(ipaddress.ip_network(value.strip(), strict=True)))
+        except ValueError:
+            raise InvalidName(f"'{value}' is not an IP range such as 10.0.0.0/8 (host bits must be zero)",
+                              f"{prefix}-ip") from None
+    subtrees += [x509.RFC822Name(_email(e, f"{prefix}-email", constraint=True)) for e in emails]
+    subtrees += [x509.UniformResourceIdentifier(_dns(u, f"{prefix}-uri", constraint=True)) for u in uris]
+    return subtrees
+
+
+def certificate_builder(
     *,
     profile: Profile,
     subject: x509.Name,
     public_key: CertificatePublicKeyTypes,
-    issuer: x509.Certificate | None,
-    signer: CertificateIssuerPrivateKeyTypes,
+    issuer_name: x509.Name,
+    issuer_public: CertificateIssuerPublicKeyTypes,
+    serial: int,
     not_before: dt.datetime,
-    lifetime_days: int | None = None,
-    sans: Sequence[x509.GeneralName] = (),
-    permitted_dns: Sequence[str] = (),
-    serial: int | None = None,
-) -> x509.Certificate:
-    """Sign a certificate for `profile`. `issuer` None makes it self-signed (a root).
-
-    A certificate never outlives its issuer: the validity is cut at the issuer's notAfter.
-    """
-    days = lifetime_days if lifetime_days is not None else profile.lifetime_days
-    if days < 1:
-        raise PKIError("the lifetime must be at least one day")
-    not_after = not_before + dt.timedelta(days=days)
-    issuer_name = subject if issuer is None else issuer.subject
-    issuer_public = signer.public_key()
-    if issuer is not None:
-        not_after = min(not_after, issuer.not_valid_after_utc)
-        if not_after <= not_before:
-            raise PKIError(f"the issuing CA '{issuer.subject.rfc4514_string()}' has expired")
+    not_after: dt.datetime,
+    names: Sequence[x509.GeneralName] = (),
+    permitted: Sequence[x509.GeneralName] = (),
+    excluded: Sequence[x509.GeneralName] = (),
+    path_length: int | None = None,
+) -> x509.CertificateBuilder:
+    """The unsigned certificate of `profile`: basic constraints, key usage, key identifiers
+    (the AKI from the issuer's key, whoever signs), EKU, SANs and name constraints."""
     b = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer_name)
         .public_key(public_key)
-        .serial_number(serial or random_serial())
+        .serial_number(serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(
-            x509.BasicConstraints(ca=profile.is_ca, path_length=profile.path_length if profile.is_ca else None),
+            x509.BasicConstraints(
+                ca=profile.is_ca,
+                path_length=(profile.path_length if path_length is None else path_length) if profile.is_ca else None,
+            ),
             critical=True,
         )
-        .add_extension(_key_usage(profile.key_usage, public_key), critical=True)
+        .add_extension(key_usage(profile.key_usage, public_key), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
     )
@@ -124,17 +178,8 @@ def build_certificate(
         b = b.add_extension(
             x509.ExtendedKeyUsage([EKUS[e] for e in profile.extended_key_usage]), critical=False
         )
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    elif profile.require_san:
-        raise NoSubjectNames(f"profile '{profile.name}' needs at least one DNS name or IP address", profile.name)
-    if permitted_dns:
-        if profile.kind != "intermediate":
-            raise PKIError("name constraints are for intermediate CAs only")
-        b = b.add_extension(
-            x509.NameConstraints([x509.DNSName(d) for d in permitted_dns], None), critical=True
-        )
-    try:
-        return b.sign(signer, signing_hash(issuer_public))
-    except (ValueError, TypeError) as exc:
-        raise PKIError(f"signing failed: {exc}") from None
+    if names:
+        b = b.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+    if permitted or excluded:
+        b = b.add_extension(x509.NameConstraints(list(permitted) or None, list(excluded) or None), critical=True)
+    return b

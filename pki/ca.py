@@ -1,4 +1,4 @@
-"""The CA folder: a root, its intermediates, the inventory, the issuance log and the CRLs.
+"""The CA folder: a root, its intermediates, the issuance log, the inventory and the CRLs.
 
 Layout (documented for readers in docs/pki.md)::
 
@@ -12,13 +12,17 @@ Layout (documented for readers in docs/pki.md)::
       private/*.key.pem     file-backend keys: encrypted PKCS#8, mode 0600
       attestation/          YubiKey attestation certificates of hardware-generated keys
       crl/<serial>.pem      the CRL of each CA certificate, by the CA's serial
-      inventory.sqlite      every certificate issued (pki.inventory)
-      log.jsonl             the hash-chained issuance log (pki.log)
+      log.jsonl             the hash-chained issuance log: the source of truth (pki.log, pki.records)
+      inventory.sqlite      a cache of the log: every certificate issued (pki.inventory)
       profiles/NAME.yaml    optional: this CA's own profiles, replacing shipped ones
       .lock                 held while the CA changes anything
 
-Every change happens under the lock; files are written atomically and a failed operation
-leaves nothing half-made.
+Every change happens under the lock and starts by reconciling (an issuance a crash
+interrupted is completed or closed) and checking that the log verifies against the
+inventory; a change is refused while it does not. Every certificate is made by
+:mod:`pki.issuance` (checked, linted, then signed) between an `intent` entry, appended
+durably before the signature, and its completion, appended before the certificate leaves
+the process. Files are written atomically; a failed operation leaves no partial file.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,21 +47,31 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
-from pki import keys
+from pki import issuance, keys, policy, records
 from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
-from pki.build import build_certificate, parse_sans, subject_name
+from pki.build import parse_names, random_serial, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
-from pki.errors import CAError, KeyAccessError, NoCA, NoIntermediate
-from pki.fsutil import atomic_write, write_files
+from pki.errors import CAError, KeyAccessError, LogDoesNotVerify, NoCA, NoIntermediate
+from pki.fsutil import atomic_write, fsync_folder, write_files
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
+from pki.issuance import CLOCK_SKEW, Prepared, Request
+from pki.policy import Lifetime
 from pki.profiles import Profile, load_profile
+from pki.records import Records
 
 FORMAT = "auditor-pki-ca"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LOCK_TIMEOUT = 30.0
-CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_LOCK_TIMEOUT = 3600.0
+STAGING_PREFIX = ".pki-"
+"""An issuance stages the node's key.pem and chain.pem in `<out>/.pki-<serial>/` (mode 0700)
+and moves them into place once its completion is logged."""
 _NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$")
+_RESERVED_DETAILS = frozenset((*records.ROW_DETAILS, "certificate", "intent", "recovered", "csr", "reused_key",
+                               "out", "staging", "overwrite"))
+"""Completion details the CA writes itself; a caller's `details` may not set them."""
+__all__ = ["CA", "CLOCK_SKEW", "CACert", "Issued", "KeyOpener", "normalise_serial", "pem"]
 
 KeyOpener = Callable[[dict[str, Any]], CertificateIssuerPrivateKeyTypes]
 
@@ -72,8 +87,8 @@ def pem(cert: x509.Certificate) -> bytes:
 def normalise_serial(text: str) -> str:
     """A serial as the inventory keeps it: lower-case hex without leading zeros."""
     raw = text.strip().lower().removeprefix("0x").replace(":", "")
-    if not raw or not re.fullmatch(r"[0-9a-f]+", raw):
-        raise CAError(f"serial '{text}' is not a hexadecimal serial number")
+    if not raw or len(raw) > 64 or not re.fullmatch(r"[0-9a-f]+", raw):
+        raise CAError(f"serial '{text[:80]}' is not a hexadecimal serial number")
     return serial_hex(int(raw, 16))
 
 
@@ -100,7 +115,13 @@ class CACert:
 
 
 class CA:
-    """A CA folder. Open one with :meth:`open`, make one with :meth:`init`."""
+    """A CA folder. Open one with :meth:`open`, make one with :meth:`init`.
+
+    Library API for issuance: :meth:`issue` (a new key for a node, files written),
+    :meth:`renew`, :meth:`issue_from_csr` (a key the requester holds, e.g. for ACME),
+    :meth:`create_intermediate`, :meth:`revoke`, :meth:`crl`; all of them reconcile, check
+    the log, and certify through :mod:`pki.issuance`.
+    """
 
     def __init__(self, folder: Path, config: dict[str, Any]) -> None:
         self.folder = folder
@@ -114,6 +135,13 @@ class CA:
         except (KeyError, TypeError, ValueError) as exc:
             raise CAError(f"{folder / 'ca.json'}: malformed ({exc})") from None
         self._certs: dict[str, x509.Certificate] = {}
+        self._changed: set[str] = set()
+
+    def _reload(self) -> None:
+        """Read ca.json again (under the lock: another process may have changed it)."""
+        fresh = CA.open(self.folder)
+        self.config, self.name, self.organization = fresh.config, fresh.name, fresh.organization
+        self.root, self.intermediates, self.current_serial = fresh.root, fresh.intermediates, fresh.current_serial
 
     # -- opening and making ------------------------------------------------------------------
 
@@ -134,7 +162,10 @@ class CA:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise CAError(f"{path}: not an auditor PKI CA description")
         if config.get("version") != FORMAT_VERSION:
-            raise CAError(f"{path}: format version {config.get('version')}; this tool reads {FORMAT_VERSION}")
+            raise CAError(
+                f"{path}: format version {config.get('version')}; this tool reads {FORMAT_VERSION} "
+                "(version 2 keeps every certificate in the issuance log, the CA's source of truth)"
+            )
         return cls(folder, config)
 
     @classmethod
@@ -147,10 +178,13 @@ class CA:
         key_type: str | None = None,
         organization: str | None = None,
         lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
+        path_length: int | None = None,
         not_before: dt.datetime | None = None,
         now: dt.datetime | None = None,
     ) -> CA:
-        """Make a new CA folder with a self-signed root. The folder must not exist or be empty."""
+        """Make a new CA folder with a self-signed root. The folder must not exist or be empty;
+        it appears whole or not at all."""
         folder = Path(folder)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise CAError(f"{folder}: already exists and is not empty; refusing to overwrite a CA")
@@ -158,36 +192,40 @@ class CA:
             raise CAError(f"{folder.parent}: folder does not exist")
         now = now or _utcnow()
         profile = load_profile("root")
-        key_type = keys.check_key_type(key_type or profile.key_type)
+        key_type = _key_type(key_type, profile)
+        policy.check_days(lifetime_days)
         work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.init-", dir=folder.parent))
         try:
             os.chmod(work, 0o700)
             for sub in ("certs", "private", "crl"):
                 (work / sub).mkdir(mode=0o700 if sub == "private" else 0o755)
             generated = backend.generate(key_type, "root")
-            cert = build_certificate(
-                profile=profile, subject=subject_name(name, organization),
-                public_key=generated.signer.public_key(), issuer=None, signer=generated.signer,
-                not_before=not_before or now - CLOCK_SKEW, lifetime_days=lifetime_days,
-            )
-            serial = serial_hex(cert.serial_number)
+            serial = serial_hex(random_serial())
             for rel, (data, mode) in generated.files.items():
                 (work / rel).parent.mkdir(exist_ok=True)
                 atomic_write(work / rel, data, mode=mode)
-            atomic_write(work / "certs/root.pem", pem(cert))
             config = {
                 "format": FORMAT, "version": FORMAT_VERSION, "name": name, "organization": organization,
                 "created": rfc3339(now),
                 "root": CACert(serial, name, "certs/root.pem", generated.ref).to_json(),
                 "intermediates": [], "current_intermediate": None,
             }
-            atomic_write(work / "ca.json", (json.dumps(config, indent=2) + "\n").encode())
             ca = cls(work, config)
-            with Inventory(work / "inventory.sqlite", create=True) as inv, inv.transaction():
-                entry = entry_for(cert, node=name, profile="root", issuer_serial=None, issued_at=now)
-                inv.add(entry)
-                ca._log(inv, "init", entry, {"key_backend": generated.ref.get("backend"), "key_type": key_type})
-                ca._write_crl(inv, serial, generated.signer, now, ROOT_DAYS)
+            request = Request(profile=profile, subject=subject_name(name, organization),
+                              public_key=generated.signer.public_key(),
+                              lifetime=Lifetime(lifetime_days, allow_long_lifetime),
+                              not_before=not_before, path_length=path_length, serial=int(serial, 16))
+            with Inventory(work / "inventory.sqlite", create=True) as inv:
+                state = Records()
+                cert, _row, _done = ca._certify(
+                    state, request, event="init", node=name, issuer=None, signer=generated.signer, now=now,
+                    completion={"key_backend": generated.ref.get("backend"), "key_type": key_type, "crl_number": 1},
+                )
+                atomic_write(work / "certs/root.pem", pem(cert))
+                atomic_write(work / "ca.json", (json.dumps(config, indent=2) + "\n").encode())
+                ca._cert_cache_add(serial, cert)
+                ca._write_crl(state, serial, generated.signer, now, ROOT_DAYS, 1)
+                records.sync(inv, state, list(state.entries))
             if folder.exists():
                 folder.rmdir()
             work.rename(folder)
@@ -231,6 +269,10 @@ class CA:
     def intermediate_certificates(self) -> list[x509.Certificate]:
         return [self.certificate(i.serial) for i in self.intermediates]
 
+    def ca_certificates(self) -> list[tuple[str, x509.Certificate]]:
+        """(serial, certificate) of the root and every intermediate."""
+        return [(r.serial, self.certificate(r.serial)) for r in (self.root, *self.intermediates)]
+
     def crls(self) -> list[x509.CertificateRevocationList]:
         out = []
         for record in (self.root, *self.intermediates):
@@ -240,11 +282,22 @@ class CA:
                     out.append(x509.load_pem_x509_crl(path.read_bytes()))
         return out
 
+    def _issuers(self, record: CACert | None) -> list[x509.Certificate]:
+        """The CA certificates above a certificate `record` signs: `record`'s, then the root's."""
+        if record is None:
+            return []
+        chain = [self.certificate(record.serial)]
+        if record.serial != self.root.serial:
+            chain.append(self.root_certificate)
+        return chain
+
     # -- locking -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the CA lock; wait up to `timeout` seconds for another process to finish."""
+        if not 0 <= timeout <= MAX_LOCK_TIMEOUT:  # also refuses NaN, which would wait forever
+            raise CAError(f"the lock timeout must be from 0 to {MAX_LOCK_TIMEOUT:g} seconds")
         path = self.folder / ".lock"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -274,20 +327,152 @@ class CA:
                 os.ftruncate(fd, 0)
             os.close(fd)
 
-    # -- changing ----------------------------------------------------------------------------
+    # -- the log: reconcile, verify, append ------------------------------------------------------
 
-    def _log(self, inv: Inventory, event: str, entry: Entry | None, details: dict[str, Any],
-             node: str | None = None) -> None:
-        written = issuance_log.append(
-            self.folder / "log.jsonl", event=event,
-            serial=entry.serial if entry else None,
-            node=entry.node if entry else node,
-            profile=entry.profile if entry else None,
-            subject=entry.subject if entry else None,
-            details=details,
-        )
-        inv.set_meta("log_count", str(written["seq"]))
-        inv.set_meta("log_head", str(written["hash"]))
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "log.jsonl"
+
+    def _ready(self, inv: Inventory, open_key: KeyOpener | None = None, *, strict: bool = True) -> Records:
+        """Under the lock, before any change: repair a torn last log line, reconcile an
+        interrupted issuance, finish installing the last one, bring the inventory up to date,
+        and (`strict`) refuse while the log does not verify against the inventory."""
+        self._reload()
+        self._changed = set()
+        issuance_log.repair_tail(self.log_path)
+        state = records.replay(self.log_path, snapshot_at=records.inventory_count(inv))
+        if state.problems:
+            if strict:
+                raise self._tampered(state.problems)
+            return state
+        problems, _notes = records.audit(state, inv)
+        if problems:
+            if strict:
+                raise self._tampered(problems)
+            return state
+        if state.open_intent is not None:
+            self._reconcile(state, state.open_intent)
+        self._finish(state, open_key)
+        if state.count != records.inventory_count(inv):
+            records.sync(inv, state)
+        self._changed = set()
+        return state
+
+    def _sync(self, inv: Inventory, state: Records) -> None:
+        """Write what this change did to the inventory (the cache follows the log)."""
+        records.sync(inv, state, sorted(self._changed))
+        self._changed = set()
+
+    def _tampered(self, problems: Sequence[str]) -> CAError:
+        return LogDoesNotVerify(
+            f"refused: the issuance log does not verify ({len(problems)} problem(s), first: {problems[0]})", self.folder)
+
+    def _append(self, state: Records, event: str, *, serial: str | None = None, node: str | None = None,
+                profile: str | None = None, subject: str | None = None,
+                details: dict[str, Any] | None = None) -> tuple[dict[str, Any], set[str]]:
+        entry = issuance_log.append(self.log_path, event=event, serial=serial, node=node, profile=profile,
+                                    subject=subject, details=details, last=state.last)
+        changed = state.apply(entry)
+        self._changed |= changed
+        return entry, changed
+
+    def _certify(
+        self, state: Records, request: Request, *, event: str, node: str, issuer: CACert | None,
+        signer: CertificateIssuerPrivateKeyTypes, now: dt.datetime, intent: dict[str, Any] | None = None,
+        completion: dict[str, Any] | None = None, stage: Callable[[Prepared], None] | None = None,
+        replaces: str | None = None,
+    ) -> tuple[x509.Certificate, Entry, dict[str, Any]]:
+        """The one way a certificate is made: check and lint (pki.issuance.prepare), log the
+        intent durably, `stage` what must exist before the signature (a node's key), sign,
+        log the completion with the certificate. Install steps follow in the caller."""
+        prepared = issuance.prepare(request, issuers=self._issuers(issuer),
+                                    issuer_public=signer.public_key() if issuer is None else None, now=now)
+        serial = serial_hex(prepared.serial)
+        candidate = prepared.candidate
+        row = entry_for(candidate, node=node, profile=request.profile.name,
+                        issuer_serial=issuer.serial if issuer else None, issued_at=now, replaces=replaces)
+        lifetime = {"days": prepared.days, "profile_max": request.profile.max_days,
+                    "override": prepared.lifetime_override}
+        intent_entry, _ = self._append(state, "intent", serial=serial, node=node, profile=request.profile.name,
+                                       subject=row.subject, details={
+                                           "for": event, "tbs_sha256": prepared.tbs_sha256,
+                                           "issuer_serial": row.issuer_serial, "not_before": row.not_before,
+                                           "not_after": row.not_after, "sans": row.sans,
+                                           "key_fingerprint": row.key_fingerprint, "lifetime": lifetime,
+                                           "lint": prepared.lint.summary(), "replaces": replaces,
+                                           "completion": completion or {}, **(intent or {}),
+                                       })
+        if stage is not None:
+            stage(prepared)
+        cert = issuance.sign(prepared, signer)
+        row = entry_for(cert, node=node, profile=request.profile.name, issuer_serial=row.issuer_serial,
+                        issued_at=now, replaces=replaces)
+        done, _ = self._append(state, event, serial=serial, node=node, profile=request.profile.name,
+                               subject=row.subject, details=records.completion_details(
+                                   row, cert, intent=intent_entry["seq"], **(completion or {})))
+        return cert, row, done
+
+    def _reconcile(self, state: Records, intent: dict[str, Any]) -> None:
+        """An intent without completion: record the certificate if it exists where the
+        intent says it may be (with the checked to-be-signed bytes), else close the intent
+        and remove what it staged."""
+        details = intent["details"] if isinstance(intent["details"], dict) else {}
+        serial = str(intent["serial"])
+        found = None
+        for place in details.get("look_for", []):
+            found = _certificate_at(Path(place), serial, str(details.get("tbs_sha256")))
+            if found is not None:
+                break
+        if found is not None:
+            row = entry_for(found, node=str(intent["node"]), profile=str(intent["profile"]),
+                            issuer_serial=details.get("issuer_serial"), issued_at=_utcnow(),
+                            replaces=details.get("replaces"))
+            self._append(state, str(details.get("for")), serial=serial, node=row.node, profile=row.profile,
+                         subject=row.subject, details=records.completion_details(
+                             row, found, intent=intent["seq"], recovered=True, **details.get("completion", {})))
+            return
+        removed = self._unstage(details, serial)
+        self._append(state, "abandon", serial=serial, node=intent["node"], profile=intent["profile"],
+                     subject=intent["subject"], details={
+                         "intent": intent["seq"], "removed": removed,
+                         "reason": "interrupted before the certificate was signed and recorded; none exists"})
+
+    def _unstage(self, details: dict[str, Any], serial: str) -> list[str]:
+        removed = []
+        staging = details.get("staging")
+        if isinstance(staging, str) and Path(staging).name == f"{STAGING_PREFIX}{serial}" and Path(staging).is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+        crl_file = details.get("crl_file")
+        if isinstance(crl_file, str) and crl_file == f"crl/{serial}.pem" and (self.folder / crl_file).is_file():
+            (self.folder / crl_file).unlink()  # the CRL of a CA certificate that was never signed
+            removed.append(str(self.folder / crl_file))
+        for rel, digest in (details.get("staged") or {}).items():
+            path = self.folder / rel
+            with contextlib.suppress(OSError):
+                if ".." not in Path(rel).parts and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                    path.unlink()
+                    removed.append(str(path))
+        return removed
+
+    def _finish(self, state: Records, open_key: KeyOpener | None) -> None:
+        """Finish what the last change logged but a crash may have left undone: installing
+        a node's files or an intermediate, writing a CRL."""
+        last = state.last
+        if last is None:
+            return
+        details = last["details"] if isinstance(last["details"], dict) else {}
+        if last["event"] in ("issue", "renew") and details.get("out"):
+            self._install_leaf(last)
+        elif last["event"] == "intermediate" and str(last["serial"]) not in {i.serial for i in self.intermediates}:
+            self._install_intermediate(state, last)
+        elif last["event"] in ("revoke", "crl") and open_key is not None:
+            issuer, number = details.get("issuer_serial"), details.get("crl_number")
+            if isinstance(issuer, str) and isinstance(number, int) and _crl_number(self.folder / "crl" / f"{issuer}.pem") < number:
+                days = details.get("days") or (ROOT_DAYS if issuer == self.root.serial else DEFAULT_DAYS)
+                self._write_crl(state, issuer, self._signer(self._record(issuer), open_key), _utcnow(), int(days), number)
+
+    # -- changing ----------------------------------------------------------------------------
 
     def _save_config(self) -> None:
         self.config["intermediates"] = [i.to_json() for i in self.intermediates]
@@ -302,73 +487,88 @@ class CA:
         *,
         key_type: str | None = None,
         permitted_dns: Sequence[str] = (),
+        permitted_ip: Sequence[str] = (),
+        permitted_email: Sequence[str] = (),
+        permitted_uri: Sequence[str] = (),
         lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
+        path_length: int | None = None,
         not_before: dt.datetime | None = None,
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> x509.Certificate:
         """Make a new intermediate signed by the root and make it the issuing CA.
 
-        An existing intermediate is retired, not removed: its certificates stay valid, and
-        `certs/ca-bundle.pem` (the overlap bundle) carries old and new so nodes see no gap.
+        `permitted_*` are its name constraints: DNS domains, IP ranges (CIDR), email hosts or
+        mailboxes, URI hosts. A constrained intermediate certifies only names of the types it
+        was given (see pki.policy). An existing intermediate is retired, not removed: its
+        certificates stay valid, and `certs/ca-bundle.pem` (the overlap bundle) carries old
+        and new so nodes see no gap.
         """
+        from pki.build import parse_constraints
+
         now = now or _utcnow()
         profile = load_profile("intermediate", self.folder)
-        key_type = keys.check_key_type(key_type or profile.key_type)
-        constraints = [n.value for n in parse_sans(permitted_dns, ()) if isinstance(n, x509.DNSName)]
+        key_type = _key_type(key_type, profile)
+        policy.check_days(lifetime_days)
+        permitted = parse_constraints(permitted_dns, permitted_ip, permitted_email, permitted_uri)
         root_signer = self._signer(self.root, open_key)
         with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
             generated = backend.generate(key_type, f"intermediate-{len(self.intermediates) + 1}")
             try:
-                cert = build_certificate(
-                    profile=profile, subject=subject_name(name, self.organization),
-                    public_key=generated.signer.public_key(), issuer=self.root_certificate,
-                    signer=root_signer, not_before=not_before or now - CLOCK_SKEW,
-                    lifetime_days=lifetime_days, permitted_dns=constraints,
+                serial = random_serial()
+                key_files = {self.folder / r: content for r, content in generated.files.items()}
+                staged = {r: hashlib.sha256(data).hexdigest() for r, (data, _mode) in generated.files.items()}
+
+                def stage(prepared: Prepared) -> None:
+                    crl = build_crl(prepared.candidate, generated.signer, [], number=1, now=now - CLOCK_SKEW,
+                                    days=DEFAULT_DAYS).public_bytes(serialization.Encoding.PEM)
+                    files = {**key_files, self.folder / "crl" / f"{serial_hex(serial)}.pem": (crl, 0o644)}
+                    for path in files:
+                        path.parent.mkdir(mode=0o700 if path.parent.name == "private" else 0o755, exist_ok=True)
+                    write_files(files)
+
+                request = Request(profile=profile, subject=subject_name(name, self.organization),
+                                  public_key=generated.signer.public_key(),
+                                  lifetime=Lifetime(lifetime_days, allow_long_lifetime), not_before=not_before,
+                                  permitted=tuple(permitted), path_length=path_length, serial=serial)
+                staged[f"crl/{serial_hex(serial)}.pem"] = ""  # named by the new serial: removed if abandoned
+                cert, _row, done = self._certify(
+                    state, request, event="intermediate", node=name, issuer=self.root, signer=root_signer, now=now,
+                    intent={"staged": {k: v for k, v in staged.items() if v}, "crl_file": f"crl/{serial_hex(serial)}.pem"},
+                    completion={"key_backend": generated.ref.get("backend"), "key_type": key_type,
+                                "key_ref": generated.ref, "permitted": list(policy.describe(permitted)),
+                                "replaces": self.current_serial, "crl_number": 1},
+                    stage=stage,
                 )
-                serial = serial_hex(cert.serial_number)
-                rel = f"certs/intermediate-{serial}.pem"
-                files = {self.folder / r: content for r, content in generated.files.items()}
-                files[self.folder / rel] = (pem(cert), 0o644)
-                for path in files:
-                    path.parent.mkdir(mode=0o700 if path.parent.name == "private" else 0o755, exist_ok=True)
-                write_files(files)
-                created = list(files)
             finally:
                 backend.close()
-            previous = self.current_serial
-            saved = (list(self.intermediates), self.current_serial)
-            try:
-                with inv.transaction():
-                    entry = entry_for(cert, node=name, profile="intermediate", issuer_serial=self.root.serial, issued_at=now)
-                    inv.add(entry)
-                    self.intermediates.append(CACert(serial, name, rel, generated.ref))
-                    self.current_serial = serial
-                    self._cert_cache_add(serial, cert)
-                    self._write_crl(inv, serial, generated.signer, now, DEFAULT_DAYS)
-                    self._write_bundles(inv, now)
-                    self._log(inv, "intermediate", entry, {
-                        "key_backend": generated.ref.get("backend"), "key_type": key_type,
-                        "permitted_dns": constraints, "replaces": previous,
-                    })
-                    self._save_config()
-            except BaseException:
-                self.intermediates, self.current_serial = saved
-                for path in created:
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                raise
+            self._install_intermediate(state, done)
+            self._sync(inv, state)
         return cert
+
+    def _install_intermediate(self, state: Records, done: dict[str, Any]) -> None:
+        cert = records.certificate_of(done)
+        serial = str(done["serial"])
+        rel = f"certs/intermediate-{serial}.pem"
+        atomic_write(self.folder / rel, pem(cert))
+        if serial not in {i.serial for i in self.intermediates}:
+            self.intermediates.append(CACert(serial, str(done["node"]), rel, dict(done["details"]["key_ref"])))
+        self.current_serial = serial
+        self._cert_cache_add(serial, cert)
+        self._save_config()
+        self._write_bundles(state, _utcnow())
 
     def _cert_cache_add(self, serial: str, cert: x509.Certificate) -> None:
         self._certs[serial] = cert
 
-    def _write_bundles(self, inv: Inventory, now: dt.datetime) -> None:
+    def _write_bundles(self, state: Records, now: dt.datetime) -> None:
         current = self.certificate(self.current_intermediate().serial)
         root = self.root_certificate
         usable = []
         for record in reversed(self.intermediates):
-            entry = inv.get(record.serial)
+            entry = state.entries.get(record.serial)
             cert = self.certificate(record.serial)
             if entry is not None and entry.status == "valid" and cert.not_valid_after_utc > now:
                 usable.append(cert)
@@ -392,22 +592,26 @@ class CA:
         *,
         dns: Sequence[str] = (),
         ips: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        uris: Sequence[str] = (),
         key_type: str | None = None,
         lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
         not_before: dt.datetime | None = None,
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
         signer: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
-        """Issue a certificate for `node` and write `cert.pem`, `key.pem` (0600) and
-        `chain.pem` (intermediate + root) into `out_dir`.
+        """Issue a certificate for `node` with a new key and write `cert.pem`, `key.pem`
+        (0600) and `chain.pem` (intermediate + root) into `out_dir`.
 
         Refused when the node already holds a valid certificate of this profile (renew or
-        revoke it instead) and when any of the three files already exists.
+        revoke it instead), when any of the three files already exists, and when a
+        pre-issuance check or the linter objects (pki.policy.Refused names the rule).
         """
-        return self._issue(node, profile_name, open_key, out_dir, dns=dns, ips=ips, key_type=key_type,
-                           lifetime_days=lifetime_days, not_before=not_before, now=now,
-                           lock_timeout=lock_timeout, signer=signer)
+        return self._issue(node, profile_name, open_key, out_dir, names=parse_names(dns, ips, emails, uris),
+                           key_type=key_type, lifetime=Lifetime(lifetime_days, allow_long_lifetime),
+                           not_before=not_before, now=now, lock_timeout=lock_timeout, signer=signer)
 
     def renew(
         self,
@@ -417,6 +621,7 @@ class CA:
         *,
         reuse_key: Path | None = None,
         lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> Issued:
@@ -437,28 +642,24 @@ class CA:
             key = _load_plain_key(reuse_key)
             if not keys.public_equal(key.public_key(), old.certificate().public_key()):
                 raise CAError(f"{reuse_key}: this key does not belong to certificate {serial}")
-        return self._issue(
-            old.node, old.profile, open_key, out_dir, dns=old.sans["dns"], ips=old.sans["ip"],
-            key_type=old.key_type, lifetime_days=lifetime_days, now=now, lock_timeout=lock_timeout,
-            replaces=old, reuse=key,
-        )
+        names = parse_names(old.sans.get("dns", []), old.sans.get("ip", []), old.sans.get("email", []),
+                            old.sans.get("uri", []))
+        return self._issue(old.node, old.profile, open_key, out_dir, names=names, key_type=old.key_type,
+                           lifetime=Lifetime(lifetime_days, allow_long_lifetime), now=now,
+                           lock_timeout=lock_timeout, replaces=old, reuse=key)
 
     def _issue(
         self, node: str, profile_name: str, open_key: KeyOpener, out_dir: Path, *,
-        dns: Sequence[str], ips: Sequence[str], key_type: str | None, lifetime_days: int | None,
+        names: Sequence[x509.GeneralName], key_type: str | None, lifetime: Lifetime,
         now: dt.datetime | None, lock_timeout: float, not_before: dt.datetime | None = None,
         signer: CertificateIssuerPrivateKeyTypes | None = None,
         replaces: Entry | None = None, reuse: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
         now = now or _utcnow()
-        if not _NODE.match(node):
-            raise CAError(f"node name '{node}' may hold letters, digits and . _ @ - only")
-        profile = load_profile(profile_name, self.folder)
-        if profile.kind != "leaf":
-            raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")
-        key_type = keys.check_key_type(key_type or profile.key_type)
-        sans = parse_sans(dns, ips)
-        out_dir = Path(out_dir)
+        profile = self._leaf_profile(node, profile_name)
+        key_type = _key_type(key_type, profile)
+        policy.check_days(lifetime.days)
+        out_dir = Path(out_dir).absolute()
         if not out_dir.exists():
             if not out_dir.parent.is_dir():
                 raise CAError(f"{out_dir.parent}: folder does not exist")
@@ -467,68 +668,169 @@ class CA:
         targets = {name: out_dir / f"{name}.pem" for name in ("cert", "key", "chain")}
         if replaces is None:
             for path in targets.values():
-                if path.exists():
+                if path.exists() or path.is_symlink():
                     raise CAError(f"{path}: already exists; refusing to overwrite it (choose another folder)")
         record = self.current_intermediate()
         issuer = self.certificate(record.serial)
         signer = signer or self._signer(record, open_key)
         with self.lock(lock_timeout), self.inventory() as inv:
-            state = inv.get(record.serial)
-            if state is not None and state.status == "revoked":
-                raise CAError(f"the current intermediate (serial {record.serial}) is revoked; create a new one")
-            if replaces is None:
-                existing = inv.current(node, profile.name, now)
-                if existing:
-                    e = existing[0]
-                    raise CAError(
-                        f"node '{node}' already has a valid {profile.name} certificate (serial {e.serial}, "
-                        f"until {e.not_after}); renew it or revoke it first"
-                    )
+            state = self._ready(inv, open_key)
+            self._check_issuer_and_node(state, record, node, profile, now, replaces)
             key = reuse or keys.generate(key_type)
-            cert = self._sign_leaf(profile, node, key, issuer, signer, sans, not_before or now - CLOCK_SKEW, lifetime_days)
-            entry = entry_for(cert, node=node, profile=profile.name, issuer_serial=record.serial, issued_at=now,
-                              replaces=replaces.serial if replaces else None)
-            key_pem = key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            files = {
-                targets["cert"]: (pem(cert), 0o644),
-                targets["key"]: (key_pem, 0o600),
-                targets["chain"]: (pem(issuer) + pem(self.root_certificate), 0o644),
-            }
-            with inv.transaction():
-                inv.add(entry)
-                if replaces is not None:
-                    inv.set_status(replaces.serial, "superseded")
-                out_dir.mkdir(exist_ok=True)
-                write_files(files, overwrite=replaces is not None)
-                try:
-                    details: dict[str, Any] = {"not_after": entry.not_after, "sans": entry.sans,
-                                               "key_fingerprint": entry.key_fingerprint}
-                    if replaces is not None:
-                        details.update({"replaces": replaces.serial, "reused_key": reuse is not None})
-                    self._log(inv, "renew" if replaces else "issue", entry, details)
-                except BaseException:
-                    if replaces is None:
-                        for path in files:
-                            with contextlib.suppress(OSError):
-                                path.unlink()
-                    raise
-        return Issued(cert, entry, tuple(files))
+            serial = random_serial()
+            staging = out_dir / f"{STAGING_PREFIX}{serial_hex(serial)}"
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
 
-    def _sign_leaf(self, profile: Profile, node: str, key: CertificateIssuerPrivateKeyTypes,
-                   issuer: x509.Certificate, signer: CertificateIssuerPrivateKeyTypes,
-                   sans: list[x509.GeneralName], not_before: dt.datetime, lifetime_days: int | None) -> x509.Certificate:
-        common_name = node
-        if "serverAuth" in profile.extended_key_usage and sans:
-            # a server certificate's CN must be one of its SANs (CA/B BR 7.1.4.3; pki.webpki refuses it otherwise)
-            values = [str(n.value) for n in sans]
-            common_name = node if node in values else values[0]
-        return build_certificate(
-            profile=profile, subject=subject_name(common_name, self.organization, profile.organizational_unit),
-            public_key=key.public_key(), issuer=issuer, signer=signer, not_before=not_before,
-            lifetime_days=lifetime_days, sans=sans,
-        )
+            def stage(_prepared: Prepared) -> None:
+                out_dir.mkdir(exist_ok=True)
+                staging.mkdir(mode=0o700)
+                atomic_write(staging / "key.pem", key_pem, mode=0o600, sync_folder=False)
+                atomic_write(staging / "chain.pem", pem(issuer) + pem(self.root_certificate), sync_folder=False)
+                fsync_folder(staging)
+                fsync_folder(out_dir)
+
+            request = Request(profile=profile, subject=self._leaf_subject(node, profile, names),
+                              public_key=key.public_key(), names=tuple(names), lifetime=lifetime,
+                              not_before=not_before, serial=serial)
+            extra: dict[str, Any] = {"out": str(out_dir), "staging": str(staging), "overwrite": replaces is not None}
+            if replaces is not None:
+                extra["reused_key"] = reuse is not None
+            cert, row, done = self._certify(
+                state, request, event="renew" if replaces else "issue", node=node, issuer=record, signer=signer,
+                now=now, intent={"staging": str(staging), "look_for": [str(targets["cert"]), str(staging / "cert.pem")]},
+                completion=extra, stage=stage,
+                replaces=replaces.serial if replaces else None,
+            )
+            files = self._install_leaf(done)
+            self._sync(inv, state)
+        return Issued(cert, row, files)
+
+    def _leaf_profile(self, node: str, profile_name: str) -> Profile:
+        if not _NODE.match(node):
+            raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
+        profile = load_profile(profile_name, self.folder)
+        if profile.kind != "leaf":
+            raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")
+        return profile
+
+    def _leaf_subject(self, node: str, profile: Profile, names: Sequence[x509.GeneralName]) -> x509.Name:
+        """O=, OU= and CN=node. A server certificate's CN is one of its SANs (CA/B BR 7.1.4.3;
+        pki.webpki refuses it otherwise): its first DNS SAN when the node name is not among
+        them. With IP addresses only, the CN is left out (it is optional): OpenSSL would take
+        an IP address in the CN for a DNS name and check it against DNS name constraints."""
+        if "serverAuth" not in profile.extended_key_usage or not names:
+            return subject_name(node, self.organization, profile.organizational_unit)
+        values = [str(n.value) for n in names]
+        dns = [str(n.value) for n in names if isinstance(n, x509.DNSName)]
+        if node in values:
+            common_name: str | None = node
+        elif dns:
+            common_name = dns[0]
+        else:
+            common_name = None if self.organization or profile.organizational_unit else values[0]
+        return subject_name(common_name, self.organization, profile.organizational_unit)
+
+    def _check_issuer_and_node(self, state: Records, record: CACert, node: str, profile: Profile,
+                               now: dt.datetime, replaces: Entry | None) -> None:
+        current = state.entries.get(record.serial)
+        if current is not None and current.status == "revoked":
+            raise CAError(f"the current intermediate (serial {record.serial}) is revoked; create a new one")
+        if replaces is None:
+            existing = sorted((e for e in state.entries.values() if e.node == node and e.profile == profile.name
+                               and e.status == "valid" and e.not_after > rfc3339(now)),
+                              key=lambda e: e.not_after, reverse=True)
+            if existing:
+                e = existing[0]
+                raise CAError(
+                    f"node '{node}' already has a valid {profile.name} certificate (serial {e.serial}, "
+                    f"until {e.not_after}); renew it or revoke it first"
+                )
+        elif state.entries.get(replaces.serial, replaces).status != "valid":
+            raise CAError(f"serial {replaces.serial} is no longer valid; issue a new certificate instead")
+
+    def _install_leaf(self, done: dict[str, Any]) -> tuple[Path, ...]:
+        """Move a completed issuance's staged key and chain into its folder and write its
+        certificate (from the log); idempotent, so a crash half-way is finished later."""
+        details = done["details"]
+        out_dir, staging = Path(details["out"]), Path(details["staging"])
+        files = (out_dir / "cert.pem", out_dir / "key.pem", out_dir / "chain.pem")
+        if not staging.is_dir():
+            return files
+        if not (staging / "cert.pem").exists():
+            atomic_write(staging / "cert.pem", pem(records.certificate_of(done)), sync_folder=False)
+        for name in ("key.pem", "chain.pem", "cert.pem"):  # the certificate last: a cert.pem has its key.pem
+            source = staging / name
+            if not source.exists():
+                continue
+            if details.get("overwrite"):
+                os.replace(source, out_dir / name)
+                continue
+            try:
+                os.link(source, out_dir / name)
+            except FileExistsError:
+                if not _same_file(source, out_dir / name):
+                    raise CAError(f"{out_dir / name}: appeared while serial {done['serial']} was issued; "
+                                  f"its files are in {staging}") from None
+            source.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
+        fsync_folder(out_dir)
+        return files
+
+    def issue_from_csr(
+        self,
+        csr: bytes | x509.CertificateSigningRequest,
+        profile_name: str,
+        open_key: KeyOpener,
+        *,
+        node: str,
+        dns: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        uris: Sequence[str] = (),
+        lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
+        supersede: bool = False,
+        details: Mapping[str, Any] | None = None,
+        now: dt.datetime | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        signer: CertificateIssuerPrivateKeyTypes | None = None,
+    ) -> Issued:
+        """Certify the key in a PKCS#10 `csr` (PEM or DER) for `node` with `profile_name`
+        and the names given here (the CSR's own subject and extensions are ignored; its
+        signature must verify). The same checks, lint and log as `issue`, and no file is
+        written: the caller hands the certificate out (the ACME server). As with `issue`, a
+        node's valid certificate of this profile refuses a second one, unless `supersede`:
+        then the new one renews it (logged as `renew`, the old one superseded). `details`
+        (e.g. the ACME account and order) are added to the completion's details. The
+        certificate is returned once its completion is in the log."""
+        now = now or _utcnow()
+        profile = self._leaf_profile(node, profile_name)
+        policy.check_days(lifetime_days)
+        extra = dict(details or {})
+        if clash := sorted(set(extra) & _RESERVED_DETAILS):
+            raise CAError(f"details may not set {', '.join(clash)}")
+        names = parse_names(dns, ips, emails, uris)
+        request = issuance.request_from_csr(csr, profile, self._leaf_subject(node, profile, names), names=names,
+                                            lifetime=Lifetime(lifetime_days, allow_long_lifetime))
+        record = self.current_intermediate()
+        signer = signer or self._signer(record, open_key)
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
+            replaces = None
+            if supersede:
+                replaces = max((e for e in state.entries.values() if e.node == node and e.profile == profile.name
+                                and e.status == "valid" and e.not_after > rfc3339(now)),
+                               key=lambda e: (e.not_after, e.serial), default=None)
+            self._check_issuer_and_node(state, record, node, profile, now, replaces)
+            completion: dict[str, Any] = {"csr": True, **extra}
+            if replaces is not None:
+                completion["reused_key"] = replaces.key_fingerprint == keys.spki_sha256(request.public_key)
+            cert, row, _done = self._certify(state, request, event="renew" if replaces else "issue", node=node,
+                                             issuer=record, signer=signer, now=now, completion=completion,
+                                             replaces=replaces.serial if replaces else None)
+            self._sync(inv, state)
+        return Issued(cert, row, ())
 
     def revoke(
         self,
@@ -539,7 +841,7 @@ class CA:
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> Entry:
-        """Mark `serial` revoked and publish its issuer's new CRL."""
+        """Mark `serial` revoked (in the log first) and publish its issuer's new CRL."""
         now = now or _utcnow()
         check_reason(reason)
         serial = normalise_serial(serial)
@@ -549,20 +851,24 @@ class CA:
             raise CAError(f"serial {serial} is not in the inventory of {self.folder}")
         if entry.issuer_serial is None:
             raise CAError("the root cannot be revoked; retire the whole CA instead")
-        if entry.status == "revoked":
-            raise CAError(f"serial {serial} was already revoked on {entry.revoked_at}")
         issuer_record = self._record(entry.issuer_serial)
         signer = self._signer(issuer_record, open_key)
-        with self.lock(lock_timeout), self.inventory() as inv, inv.transaction():
-            inv.set_status(serial, "revoked", reason=reason, at=now)
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
+            entry = state.entries.get(serial, entry)
+            if entry.status == "revoked":
+                raise CAError(f"serial {serial} was already revoked on {entry.revoked_at}")
             days = ROOT_DAYS if issuer_record.serial == self.root.serial else DEFAULT_DAYS
-            self._write_crl(inv, issuer_record.serial, signer, now, days)
+            number = state.crl_numbers.get(issuer_record.serial, 0) + 1
+            self._append(state, "revoke", serial=serial, node=entry.node, profile=entry.profile,
+                                      subject=entry.subject, details={
+                                          "reason": reason, "revoked_at": rfc3339(now),
+                                          "issuer_serial": issuer_record.serial, "crl_number": number, "days": days})
+            self._write_crl(state, issuer_record.serial, signer, now, days, number)
             if entry.profile == "intermediate" and self.current_serial:
-                self._write_bundles(inv, now)
-            self._log(inv, "revoke", entry, {"reason": reason, "revoked_at": rfc3339(now)})
-            revoked = inv.get(serial)
-        assert revoked is not None
-        return revoked
+                self._write_bundles(state, now)
+            self._sync(inv, state)
+        return state.entries[serial]
 
     def crl(
         self,
@@ -573,9 +879,9 @@ class CA:
         now: dt.datetime | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> bytes:
-        """Sign a fresh CRL for the current intermediate ("intermediate"), the root ("root")
-        or the CA certificate with that serial; returns its PEM. `days` defaults to 30 for
-        intermediates and 365 for the root."""
+        """Sign a fresh CRL, built from the log, for the current intermediate
+        ("intermediate"), the root ("root") or the CA certificate with that serial; returns
+        its PEM. `days` defaults to 30 for intermediates and 365 for the root."""
         now = now or _utcnow()
         record = (
             self.current_intermediate() if issuer == "intermediate"
@@ -583,47 +889,118 @@ class CA:
         )
         if days is None:
             days = ROOT_DAYS if record.serial == self.root.serial else DEFAULT_DAYS
-        if days < 1:
-            raise CAError("a CRL must be valid for at least one day")
+        if not 1 <= days <= 3650:
+            raise CAError(f"a CRL must be valid for 1 to 3650 days, not {days}")
         signer = self._signer(record, open_key)
-        with self.lock(lock_timeout), self.inventory() as inv, inv.transaction():
-            data = self._write_crl(inv, record.serial, signer, now, days)
-            self._log(inv, "crl", None, {"issuer_serial": record.serial, "days": days}, node=record.name)
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
+            number = state.crl_numbers.get(record.serial, 0) + 1
+            self._append(state, "crl", node=record.name, details={
+                "issuer_serial": record.serial, "days": days, "crl_number": number})
+            data = self._write_crl(state, record.serial, signer, now, days, number)
+            self._sync(inv, state)
         return data
 
-    def _write_crl(self, inv: Inventory, issuer_serial: str, signer: CertificateIssuerPrivateKeyTypes,
-                   now: dt.datetime, days: int) -> bytes:
-        number = int(inv.get_meta(f"crl_number:{issuer_serial}") or "0") + 1
+    def _write_crl(self, state: Records, issuer_serial: str, signer: CertificateIssuerPrivateKeyTypes,
+                   now: dt.datetime, days: int, number: int) -> bytes:
         revoked = [
             Revoked(int(e.serial, 16), _parse_time(e.revoked_at or rfc3339(now)), e.revocation_reason or "unspecified")
-            for e in inv.revoked_by(issuer_serial)
+            for e in state.revoked_by(issuer_serial)
         ]
         crl = build_crl(self.certificate(issuer_serial), signer, revoked, number=number, now=now - CLOCK_SKEW, days=days)
         data = crl.public_bytes(serialization.Encoding.PEM)
         (self.folder / "crl").mkdir(exist_ok=True)
         atomic_write(self.folder / "crl" / f"{issuer_serial}.pem", data)
-        inv.set_meta(f"crl_number:{issuer_serial}", str(number))
         return data
 
-    # -- listing -----------------------------------------------------------------------------
+    # -- reading the records -------------------------------------------------------------------
+
+    def refresh(self, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        """Bring the inventory up to date with the log (reconciling an interrupted issuance)
+        when it is behind; a folder this process may not write is left as it is."""
+        with self.inventory() as inv:
+            count = records.inventory_count(inv)
+        last = issuance_log.last_entry(self.log_path) if self.log_path.exists() else None
+        current = last is not None and last.get("seq") == count and last.get("event") != "intent"
+        if current and last is not None and not _unfinished(last):
+            return
+        if not os.access(self.folder, os.W_OK):
+            return
+        with self.lock(lock_timeout), self.inventory() as inv:
+            self._ready(inv, strict=False)
 
     def list(self, *, expiring: dt.timedelta | None = None, now: dt.datetime | None = None) -> Iterator[Entry]:
         now = now or _utcnow()
+        self.refresh()
         with self.inventory() as inv:
             if expiring is None:
                 yield from inv.entries()
             else:
                 yield from inv.entries(expiring_before=now + expiring, now=now)
 
+    def records(self) -> Records:
+        """The CA's records as the log says them (read-only)."""
+        return records.replay(self.log_path)
+
     def verify_log(self) -> issuance_log.LogReport:
+        """Check the log's hash chain and compare the inventory with the records the log
+        replays to, row by row (read-only)."""
         with self.inventory() as inv:
-            count = inv.get_meta("log_count")
-            head = inv.get_meta("log_head")
-            serials = inv.serials()
-        return issuance_log.verify(
-            self.folder / "log.jsonl", expected_count=int(count) if count else 0,
-            expected_head=head, issued_serials=serials,
-        )
+            state = records.replay(self.log_path, snapshot_at=records.inventory_count(inv))
+            problems, notes = records.audit(state, inv)
+        return issuance_log.LogReport(state.count, state.head, tuple(problems), tuple(notes))
+
+    def rebuild_inventory(self, lock_timeout: float = LOCK_TIMEOUT) -> int:
+        """Replace the inventory by one rebuilt from the log (which must verify); returns the
+        number of certificates."""
+        with self.lock(lock_timeout):
+            issuance_log.repair_tail(self.log_path)
+            state = records.replay(self.log_path)
+            records.rebuild(self.folder, state)
+        return len(state.entries)
+
+
+def _unfinished(last: dict[str, Any]) -> bool:
+    details = last.get("details")
+    return bool(last.get("event") in ("issue", "renew") and isinstance(details, dict) and details.get("staging")
+                and Path(str(details["staging"])).is_dir())
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Both names are links to one file (a crash between link and unlink of a move)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _certificate_at(path: Path, serial: str, tbs_sha256: str) -> x509.Certificate | None:
+    """The certificate with `serial` and those to-be-signed bytes in file `path`, if any."""
+    try:
+        if not path.is_file():
+            return None
+        for cert in x509.load_pem_x509_certificates(path.read_bytes()):
+            if serial_hex(cert.serial_number) == serial and hashlib.sha256(cert.tbs_certificate_bytes).hexdigest() == tbs_sha256:
+                return cert
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _crl_number(path: Path) -> int:
+    try:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return 0
+
+
+def _key_type(key_type: str | None, profile: Profile) -> str:
+    chosen = keys.check_key_type(key_type or profile.key_type)
+    if chosen not in profile.allowed_key_types:
+        raise policy.Refused("key", f"a {chosen} key is not allowed for profile '{profile.name}' "
+                             f"(allowed: {', '.join(profile.allowed_key_types)})")
+    return chosen
 
 
 def _ca_cert(data: dict[str, Any]) -> CACert:

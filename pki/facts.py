@@ -208,22 +208,37 @@ def _legacy_signature_ok(cert: x509.Certificate, issuer_key: Any) -> bool:
     Auditing needs to know that such a certificate is self-signed even though it must not be
     trusted; this uses the primitives directly and only answers the question "who signed it".
     """
-    algo = signature_facts(cert).hash
-    chosen = _LEGACY_HASHES.get(algo or "")
-    if chosen is None:
-        return False
+    chosen = _LEGACY_HASHES.get(signature_facts(cert).hash or "")
+    return chosen is not None and _verified(cert, issuer_key, chosen, None)
+
+
+def _verified(cert: x509.Certificate, public: Any, algorithm: Any, params: Any) -> bool:
     try:
-        if isinstance(issuer_key, rsa.RSAPublicKey):
-            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), chosen)
-        elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
-            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(chosen))
-        elif isinstance(issuer_key, dsa.DSAPublicKey):
-            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, chosen)
+        if isinstance(public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes)
+        elif isinstance(public, ec.EllipticCurvePublicKey) and algorithm is not None:
+            ecdsa = params if isinstance(params, ec.ECDSA) else ec.ECDSA(algorithm)
+            public.verify(cert.signature, cert.tbs_certificate_bytes, ecdsa)
+        elif isinstance(public, rsa.RSAPublicKey) and algorithm is not None:
+            pad = params if isinstance(params, padding.PKCS1v15 | padding.PSS) else padding.PKCS1v15()
+            public.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
+        elif isinstance(public, dsa.DSAPublicKey) and algorithm is not None:
+            public.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
         else:
             return False
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
+
+
+def signed_by(cert: x509.Certificate, public: Any) -> bool:
+    """Whether the key `public` made the certificate's signature, whatever its names say
+    (MD5 and SHA-1 signatures included: who signed is a fact, trust is another question)."""
+    try:
+        params, algorithm = cert.signature_algorithm_parameters, cert.signature_hash_algorithm
+    except (UnsupportedAlgorithm, ValueError):
+        return _legacy_signature_ok(cert, public)
+    return _verified(cert, public, algorithm, params) or _legacy_signature_ok(cert, public)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:

@@ -1,5 +1,8 @@
 """The CA's inventory of every certificate it issued: SQLite in `<CA>/inventory.sqlite`.
 
+A cache of the issuance log (the source of truth, see pki.records): written only from the
+records the log replays to, and compared with them by `auditor pki log verify`.
+
 The table layout is documented in docs/pki.md (readers such as auditor's PKI collector use it
 read-only). Writers hold the CA lock (see :mod:`pki.ca`), so two processes issuing at once are
 serialised and no row is lost; SQLite's own locking protects readers.
@@ -18,7 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from pki.errors import CAError
+from pki.errors import CAError, NoInventory
 from pki.keys import key_type_of, spki_sha256
 
 SCHEMA_VERSION = 1
@@ -110,6 +113,12 @@ def entry_for(
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = {"dns": ext.get_values_for_type(x509.DNSName),
                 "ip": [str(i) for i in ext.get_values_for_type(x509.IPAddress)]}
+        emails = ext.get_values_for_type(x509.RFC822Name)
+        uris = ext.get_values_for_type(x509.UniformResourceIdentifier)
+        if emails:
+            sans["email"] = emails
+        if uris:
+            sans["uri"] = uris
     except x509.ExtensionNotFound:
         pass
     public = cert.public_key()
@@ -130,7 +139,8 @@ class Inventory:
     def __init__(self, path: Path, *, create: bool = False, readonly: bool = False) -> None:
         """`readonly`: for readers such as auditor's pki-inventory collector (SQLite mode=ro)."""
         if not create and not path.is_file():
-            raise CAError(f"{path}: the CA inventory is missing")
+            raise NoInventory(f"{path}: the CA inventory is missing (it can be rebuilt from the issuance log)",
+                              path.parent)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)
@@ -172,34 +182,16 @@ class Inventory:
             (key, value),
         )
 
-    def add(self, entry: Entry) -> None:
-        values = [getattr(entry, c) for c in COLUMNS]
-        values[COLUMNS.index("sans")] = json.dumps(entry.sans, sort_keys=True)
-        try:
-            self.db.execute(
-                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
-                values,
-            )
-        except sqlite3.IntegrityError:
-            raise CAError(f"serial {entry.serial} is already in the inventory") from None
-
-    def add_many(self, entries: Sequence[Entry]) -> None:
-        """Bulk insert (one transaction): for imports and benchmarks."""
+    def put(self, entries: Sequence[Entry]) -> None:
+        """Insert or replace rows (inside a transaction): how the cache follows the log."""
         rows = []
         for e in entries:
             values = [getattr(e, c) for c in COLUMNS]
             values[COLUMNS.index("sans")] = json.dumps(e.sans, sort_keys=True)
             rows.append(values)
-        with self.transaction():
-            self.db.executemany(
-                f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
-                rows,
-            )
-
-    def set_status(self, serial: str, status: str, *, reason: str | None = None, at: dt.datetime | None = None) -> None:
-        self.db.execute(
-            "UPDATE certificates SET status = ?, revocation_reason = ?, revoked_at = ? WHERE serial = ?",
-            (status, reason, rfc3339(at) if at else None, serial),
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO certificates ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",  # noqa: S608
+            rows,
         )
 
     def get(self, serial: str) -> Entry | None:
@@ -207,13 +199,6 @@ class Inventory:
             f"SELECT {', '.join(COLUMNS)} FROM certificates WHERE serial = ?", (serial,)  # noqa: S608
         ).fetchone()
         return None if row is None else _entry(row)
-
-    def current(self, node: str, profile: str, now: dt.datetime) -> list[Entry]:
-        """The node's valid, unexpired certificates of `profile`."""
-        return list(self._select(
-            "WHERE node = ? AND profile = ? AND status = 'valid' AND not_after > ? ORDER BY not_after DESC",
-            (node, profile, rfc3339(now)),
-        ))
 
     def for_node(self, node: str) -> list[Entry]:
         return list(self._select("WHERE node = ? ORDER BY issued_at DESC, serial", (node,)))
@@ -233,17 +218,6 @@ class Inventory:
             yield from self._select("WHERE status = ? ORDER BY not_after, serial", (status,))
             return
         yield from self._select("ORDER BY not_after, serial", ())
-
-    def revoked_by(self, issuer_serial: str) -> list[Entry]:
-        return list(self._select(
-            "WHERE issuer_serial = ? AND status = 'revoked' ORDER BY revoked_at, serial", (issuer_serial,)
-        ))
-
-    def serials(self) -> set[str]:
-        return {str(r[0]) for r in self.db.execute("SELECT serial FROM certificates")}
-
-    def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0])
 
     def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[Entry]:
         cursor = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates {where}", params)  # noqa: S608

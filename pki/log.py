@@ -27,7 +27,9 @@ from typing import Any
 from pki.errors import LogError
 
 GENESIS = "0" * 64
-EVENTS = ("init", "intermediate", "issue", "renew", "revoke", "crl")
+EVENTS = ("intent", "abandon", "init", "intermediate", "issue", "renew", "revoke", "crl")
+COMPLETIONS = ("init", "intermediate", "issue", "renew")
+"""Events that record a signed certificate (each completes an `intent`)."""
 FIELDS = ("seq", "time", "event", "serial", "node", "profile", "subject", "details", "prev", "hash")
 
 
@@ -35,6 +37,17 @@ def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _line_hash_matches(raw: bytes, entry: dict[str, Any]) -> bool:
+    """Whether the entry's hash matches its content: quickly for a line as `append` writes it
+    (canonical JSON, whose bytes less the `"hash":"…",` member are what was hashed), by
+    re-serialising the entry otherwise."""
+    stored = str(entry.get("hash", ""))
+    member = b'"hash":"' + stored.encode() + b'",'
+    if hashlib.sha256(raw.rstrip(b"\n").replace(member, b"", 1)).hexdigest() == stored:
+        return True
+    return entry_hash(entry) == stored
 
 
 def _now() -> str:
@@ -73,11 +86,16 @@ def last_entry(path: Path) -> dict[str, Any] | None:
 
 def append(path: Path, *, event: str, serial: str | None = None, node: str | None = None,
            profile: str | None = None, subject: str | None = None,
-           details: dict[str, Any] | None = None, time: str | None = None) -> dict[str, Any]:
-    """Append one entry (the caller holds the CA lock). Returns the entry written."""
+           details: dict[str, Any] | None = None, time: str | None = None,
+           last: dict[str, Any] | bool | None = False) -> dict[str, Any]:
+    """Append one entry durably (written and fsync'ed before this returns; the caller holds
+    the CA lock). `last`: the log's last entry when the caller knows it (None: the log is
+    empty), else it is read from the end of the file. Returns the entry written."""
     if event not in EVENTS:
         raise LogError(f"unknown log event '{event}'")
-    last = last_entry(path)
+    if last is False:
+        last = last_entry(path)
+    assert last is not True
     entry: dict[str, Any] = {
         "seq": (int(last["seq"]) + 1) if last else 1,
         "time": time or _now(),
@@ -103,11 +121,53 @@ def append(path: Path, *, event: str, serial: str | None = None, node: str | Non
     return entry
 
 
+def repair_tail(path: Path) -> str | None:
+    """Finish or cut a last line that a crash left without its newline (an append is
+    acknowledged only once its whole line, newline included, is on disk). A complete entry
+    gets its newline; a torn one, never acknowledged, is cut. Returns what was done."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return None
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return None
+            start = max(0, size - (1 << 20))
+            fh.seek(start)
+            tail = fh.read()
+            cut = tail.rfind(b"\n")
+            line_start = start + cut + 1 if cut >= 0 else start
+            line = tail[cut + 1:]
+            try:
+                entry = json.loads(line)
+                complete = isinstance(entry, dict) and set(entry) == set(FIELDS) and entry_hash(entry) == entry["hash"]
+            except ValueError:
+                complete = False
+            if complete:
+                fh.write(b"\n")
+                what = "finished the last entry's line (its newline was missing)"
+            else:
+                fh.truncate(line_start)
+                what = f"cut a torn last line of {len(line)} bytes (a crash during an append it never acknowledged)"
+            fh.flush()
+            os.fsync(fh.fileno())
+            return what
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LogError(f"{path}: cannot repair the issuance log: {exc.strerror or exc}") from None
+
+
 @dataclass(frozen=True)
 class LogReport:
+    """What `verify` found: entry count, last hash, problems (tampering) and notes (such as
+    an interrupted issuance the next change reconciles, or a cache to bring up to date)."""
+
     entries: int
     head: str
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -115,50 +175,69 @@ class LogReport:
 
 
 def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, entry or None, problem) for each line."""
+    """(line number, entry or None, problem) for each line; the entry's chain is not checked."""
+    for number, entry, problem, _raw in _lines(path):
+        yield number, entry, problem
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, bytes]]:
     try:
         fh = path.open("rb")
     except FileNotFoundError:
         raise LogError(f"{path}: the issuance log is missing") from None
+    except OSError as exc:
+        raise LogError(f"{path}: cannot read the issuance log: {exc.strerror or exc}") from None
     with fh:
         for number, raw in enumerate(fh, start=1):
             try:
                 value = json.loads(raw)
             except ValueError:
-                yield number, None, "not JSON"
+                yield number, None, "not JSON", raw
                 continue
             if not isinstance(value, dict) or set(value) != set(FIELDS):
-                yield number, None, "not a log entry (fields differ)"
+                yield number, None, "not a log entry (fields differ)", raw
                 continue
-            yield number, value, ""
+            yield number, value, "", raw
+
+
+def chain(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
+    """Each line with the problems of its place in the hash chain: unreadable, edited (its
+    hash does not match its content), out of sequence, not linked to the entry before it."""
+    prev = GENESIS
+    seq = 0
+    for number, entry, problem, raw in _lines(path):
+        if entry is None:
+            yield number, None, [f"line {number}: {problem}"]
+            continue
+        problems = []
+        if not _line_hash_matches(raw, entry):
+            problems.append(f"line {number} (seq {entry['seq']}): edited: its hash does not match its content")
+        if entry["seq"] != seq + 1:
+            problems.append(f"line {number}: seq {entry['seq']} follows seq {seq}: entries removed or reordered")
+        elif entry["prev"] != prev:
+            problems.append(f"line {number} (seq {entry['seq']}): does not chain to the entry before it")
+        if isinstance(entry["seq"], int) and not isinstance(entry["seq"], bool):
+            seq = entry["seq"]
+        prev = str(entry["hash"])
+        yield number, entry, problems
 
 
 def verify(path: Path, *, expected_count: int | None = None, expected_head: str | None = None,
            issued_serials: set[str] | None = None) -> LogReport:
-    """Check the chain; with the inventory's figures, also that nothing was cut off the end
-    and that every certificate in the inventory was logged."""
+    """Check the chain alone; with the inventory's figures, also that nothing was cut off
+    the end and that every certificate in the inventory was logged. (`pki.records.audit`
+    also rebuilds the inventory from the log and compares it row by row.)"""
     problems: list[str] = []
-    prev = GENESIS
-    seq = 0
     count = 0
+    prev = GENESIS
     logged: set[str] = set()
-    for number, entry, problem in read(path):
+    for _number, entry, found in chain(path):
         count += 1
+        problems += found
         if entry is None:
-            problems.append(f"line {number}: {problem}")
             continue
-        if entry_hash(entry) != entry["hash"]:
-            problems.append(f"line {number} (seq {entry['seq']}): edited: its hash does not match its content")
-        if entry["seq"] != seq + 1:
-            problems.append(
-                f"line {number}: seq {entry['seq']} follows seq {seq}: entries removed or reordered"
-            )
-        elif entry["prev"] != prev:
-            problems.append(f"line {number} (seq {entry['seq']}): does not chain to the entry before it")
-        if isinstance(entry["seq"], int):
-            seq = entry["seq"]
         prev = str(entry["hash"])
-        if entry["event"] in ("init", "intermediate", "issue", "renew") and entry["serial"]:
+        if entry["event"] in COMPLETIONS and entry["serial"]:
             logged.add(str(entry["serial"]))
     if expected_count is not None and expected_count != count:
         problems.append(

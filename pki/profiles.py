@@ -31,10 +31,16 @@ EKUS = {
     "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
 }
 _FIELDS = {
-    "name", "kind", "description", "lifetime_days", "key_type", "path_length", "key_usage",
-    "extended_key_usage", "organizational_unit", "require_san",
+    "name", "kind", "description", "lifetime_days", "max_lifetime_days", "key_type", "key_types",
+    "path_length", "key_usage", "extended_key_usage", "organizational_unit", "require_san",
 }
 MAX_SHIPPED_BYTES = 64 * 1024
+MAX_LIFETIME_DAYS = 36500
+"""No certificate is made for longer than 100 years, whatever a profile or `--days` says."""
+MAX_PATH_LENGTH = 8
+"""The longest path length a CA profile (or `--pathlen`) may give: more is never needed here."""
+CA_KEY_TYPES = tuple(k for k in KEY_TYPES if k != "rsa-2048")
+"""Key types a CA profile allows by default: RSA keys of CAs have at least 3072 bits."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,19 @@ class Profile:
     organizational_unit: str | None = None
     require_san: bool = False
     source: str = "shipped"
+    max_lifetime_days: int = 0
+    """The longest lifetime `--days` may ask for without an explicit, logged override
+    (0: the same as `lifetime_days`)."""
+    key_types: tuple[str, ...] = ()
+    """Key types a certificate of this profile may have (empty: every type the kind allows)."""
+
+    @property
+    def max_days(self) -> int:
+        return self.max_lifetime_days or self.lifetime_days
+
+    @property
+    def allowed_key_types(self) -> tuple[str, ...]:
+        return self.key_types or (KEY_TYPES if self.kind == "leaf" else CA_KEY_TYPES)
 
     @property
     def is_ca(self) -> bool:
@@ -92,11 +111,22 @@ def parse_profile(text: str, source: str) -> Profile:
     if kind not in KINDS:
         raise bad("kind", f"one of {', '.join(KINDS)}")
     days = data["lifetime_days"]
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
-        raise bad("lifetime_days", "a whole number of days from 1 to 36500")
-    key_type = data.get("key_type", "ecdsa-p256")
+    if not _whole(days, 1, MAX_LIFETIME_DAYS):
+        raise bad("lifetime_days", f"a whole number of days from 1 to {MAX_LIFETIME_DAYS}")
+    max_days = data["max_lifetime_days"] if "max_lifetime_days" in data else days
+    if not _whole(max_days, days, MAX_LIFETIME_DAYS):
+        raise bad("max_lifetime_days", f"a whole number of days from lifetime_days ({days}) to {MAX_LIFETIME_DAYS}")
+    key_types = _str_list(data.get("key_types", []), "key_types", bad)
+    for k in key_types:
+        if k not in KEY_TYPES:
+            raise bad("key_types", f"'{k}' is not one of {', '.join(KEY_TYPES)}")
+        if kind != "leaf" and k not in CA_KEY_TYPES:
+            raise bad("key_types", f"'{k}' is too weak for a CA (RSA CA keys have at least 3072 bits)")
+    key_type = data.get("key_type", key_types[0] if key_types else "ecdsa-p256")
     if key_type not in KEY_TYPES:
         raise bad("key_type", f"one of {', '.join(KEY_TYPES)}")
+    if key_type not in (key_types or (KEY_TYPES if kind == "leaf" else CA_KEY_TYPES)):
+        raise bad("key_type", f"'{key_type}' is not among the profile's key_types")
     usages = _str_list(data["key_usage"], "key_usage", bad)
     for u in usages:
         if u not in KEY_USAGES:
@@ -112,8 +142,8 @@ def parse_profile(text: str, source: str) -> Profile:
         if "keyCertSign" in usages:
             raise bad("key_usage", "a leaf profile cannot have keyCertSign")
     else:
-        if isinstance(path_length, bool) or not isinstance(path_length, int) or path_length < 0:
-            raise bad("path_length", "a CA profile needs a path length of 0 or more")
+        if not _whole(path_length, 0, MAX_PATH_LENGTH):
+            raise bad("path_length", f"a CA profile needs a path length from 0 to {MAX_PATH_LENGTH}")
         if "keyCertSign" not in usages:
             raise bad("key_usage", "a CA profile needs keyCertSign")
     ou = data.get("organizational_unit")
@@ -129,7 +159,12 @@ def parse_profile(text: str, source: str) -> Profile:
         name=name, kind=kind, description=description, lifetime_days=days, key_type=key_type,
         key_usage=tuple(usages), extended_key_usage=tuple(ekus), path_length=path_length,
         organizational_unit=ou, require_san=require_san, source=source,
+        max_lifetime_days=max_days, key_types=tuple(key_types),
     )
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _str_list(value: Any, field: str, bad: Any) -> list[str]:

@@ -122,3 +122,16 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+FILES_PACK = """id: cert-files
+title: Certificate files only
+select:
+  - area: certificates
+exclude:
+  - {id: "CERT-01[5-9]"}
+  - {id: "CERT-02*"}
+"""
+"""A policy pack whose rules all judge certificate files (x509.certificate): a target with only a
+`certificates` source can be READY under it (under cim-production it is INCOMPLETE: no endpoint,
+NATS, host... evidence)."""

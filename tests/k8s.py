@@ -64,10 +64,10 @@ def pss_verdicts(records: Sequence[Record], level: str, version: str) -> dict[st
     Any finding other than pass or fail is a test failure: the packs must decide every pod.
     """
     findings = evaluate(records, pss_policy(level, version))
-    workloads = {r.resource for r in records if r.kind == "kubernetes.workload"}
-    verdict = dict.fromkeys(workloads, True)
+    workloads = {r.id: r.resource for r in records if r.kind == "kubernetes.workload"}
+    verdict = dict.fromkeys(workloads.values(), True)
     for f in findings:
         assert f.status in (Status.PASS, Status.FAIL), (f.rule_id, f.resource, f.status, f.message)
-        if f.status is Status.FAIL:
-            verdict[f.resource] = False
+        if f.status is Status.FAIL:  # a finding on a container or volume: its workload is refused
+            verdict[workloads[f.evidence[0]]] = False
     return verdict

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NoReturn
 
@@ -55,9 +55,10 @@ def closed_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """An HTTP server with `handler` on a loopback port, in a thread; yields the port."""
-    server = HTTPServer((LOOPBACK, 0), handler)
+def http_server(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[int]:
+    """An HTTP server with `handler` on a loopback port (`port`, default any free one), in a
+    thread, each request in a thread of its own; yields the port."""
+    server = ThreadingHTTPServer((LOOPBACK, port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

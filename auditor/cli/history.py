@@ -78,13 +78,14 @@ def history_text(entries: list[ScanEntry], location: str, target: str | None) ->
     who = f"of {target} " if target else ""
     if not entries:
         return f"no scans {who}in {location}\n"
-    head = ("id", "evaluated", "target", "origin", "exit", "pass", "fail", "waived", "error", "n/e", "bundle")
+    head = ("id", "evaluated", "target", "origin", "exit", "problems", "fail", "pass", "waived", "error", "n/e", "n/a",
+            "bundle")
     rows: list[tuple[str, ...]] = [head]
     for e in entries:
         s = e.summary.get("by_status", {})
         rows.append((
-            str(e.id), e.evaluated_at, e.target, e.origin, str(e.exit_code),
-            *(str(s.get(k, 0)) for k in ("pass", "fail", "waived", "error", "not-evaluated")),
+            str(e.id), e.evaluated_at, e.target, e.origin, str(e.exit_code), _problems(e),
+            *(str(s.get(k, 0)) for k in ("fail", "pass", "waived", "error", "not-evaluated", "not-applicable")),
             e.bundle_digest[:12],
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -94,15 +95,25 @@ def history_text(entries: list[ScanEntry], location: str, target: str | None) ->
     return "\n".join(lines) + "\n"
 
 
+def _problems(entry: ScanEntry) -> str:
+    """The scan's failing problems, or '-' for a scan stored before problems were counted."""
+    value = entry.summary.get("problems")
+    return "-" if value is None else str(value)
+
+
 def _trend(entries: list[ScanEntry]) -> list[str]:
-    """Failures per area across the listed scans of each target, oldest to newest."""
+    """Problems (rule hits), then failures per area, across the listed scans of each target,
+    oldest to newest."""
     out: list[str] = []
     for name in sorted({e.target for e in entries}):
         series = [e for e in reversed(entries) if e.target == name]
         if len(series) < 2:
             continue
         areas = sorted({a for e in series for a in e.summary.get("by_area", {})})
-        out.append(f"failures per area of {name}, oldest to newest (scans {series[0].id}..{series[-1].id}):")
+        out.append(f"problems of {name}, oldest to newest (scans {series[0].id}..{series[-1].id}): "
+                   + " -> ".join(f"{_problems(e)} ({e.summary.get('by_status', {}).get('fail', 0)} rule hits)"
+                                 for e in series))
+        out.append(f"failures per area of {name}, oldest to newest:")
         width = max((len(a) for a in areas), default=4)
         for area in areas:
             counts = [str(e.summary.get("by_area", {}).get(area, {}).get("fail", 0)) for e in series]
@@ -188,6 +199,8 @@ def diff_text(diff: ScanDiff, *, verbose: bool = False) -> str:
     a, b = diff.before, diff.after
     who = a.target if a.target == b.target else f"{a.target} -> {b.target}"
     lines = [f"{who}: scan {a.id} ({a.evaluated_at}) -> scan {b.id} ({b.evaluated_at})"]
+    lines.append(f"problems {diff.problems_before} -> {diff.problems_after}, "
+                 f"rule hits {diff.rule_hits_before} -> {diff.rule_hits_after}")
     if a.bundle_digest == b.bundle_digest:
         lines.append("  the same evidence bundle (only the evaluation differs)")
     for section in _MARKS:

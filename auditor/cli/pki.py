@@ -33,6 +33,33 @@ REASONS = (
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_DAYS = 36500  # pki.profiles.MAX_LIFETIME_DAYS (not imported: `auditor --help` stays quick)
+MAX_PATHLEN = 8  # pki.profiles.MAX_PATH_LENGTH
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (one-line error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a number of seconds") from None
+    if not 0 <= value <= 3600:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: from 0 to 3600 seconds")
+    return value
 
 
 def register(sub: Any) -> None:
@@ -53,7 +80,9 @@ def register(sub: Any) -> None:
     c.add_argument("--name", required=True, help='the root CA\'s name, e.g. "CIM Root CA"')
     c.add_argument("--org", help="organisation (O=) for the CA's certificates")
     c.add_argument("--key-type", choices=CA_KEY_TYPES, help="root key type (default: the root profile's, ecdsa-p384)")
-    c.add_argument("--days", type=int, help="root lifetime in days (default: the profile's, 20 years)")
+    _days_option(c, "root lifetime in days (default: the profile's, 20 years; at most 25 without --allow-long-lifetime)")
+    c.add_argument("--pathlen", type=_whole(0, MAX_PATHLEN), metavar="N",
+                   help="how many CA levels may follow the root (default: the profile's, 1: root -> intermediate -> leaf)")
     _backend(c)
     c.set_defaults(handler=run_init)
 
@@ -62,9 +91,18 @@ def register(sub: Any) -> None:
     _dir(c)
     c.add_argument("--name", required=True, help='e.g. "CIM Intermediate CA"')
     c.add_argument("--permitted-dns", metavar="DOMAIN", action="append", default=[],
-                   help="limit the names it may certify to DOMAIN and its subdomains; repeatable")
+                   help="limit the DNS names it may certify to DOMAIN and its subdomains; repeatable")
+    c.add_argument("--permitted-ip", metavar="CIDR", action="append", default=[],
+                   help="limit the IP addresses it may certify to this range, e.g. 10.0.0.0/8; repeatable. "
+                        "A constrained intermediate certifies no IP address unless given ranges")
+    c.add_argument("--permitted-email", metavar="HOST", action="append", default=[],
+                   help="limit email addresses to this host (.HOST: its subdomains; user@host: one mailbox); repeatable")
+    c.add_argument("--permitted-uri", metavar="HOST", action="append", default=[],
+                   help="limit URIs to this host (.HOST: its subdomains); repeatable")
     c.add_argument("--key-type", choices=CA_KEY_TYPES, help="key type (default: the profile's, ecdsa-p384)")
-    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's, 3 years)")
+    _days_option(c, "lifetime in days (default: the profile's, 3 years; at most 10 without --allow-long-lifetime)")
+    c.add_argument("--pathlen", type=_whole(0, MAX_PATHLEN - 1), metavar="N",
+                   help="how many CA levels may follow it (default: the profile's, 0: it signs leaves only)")
     _backend(c)
     c.set_defaults(handler=run_intermediate)
 
@@ -75,9 +113,11 @@ def register(sub: Any) -> None:
     c.add_argument("--profile", required=True, help="nats-server, nats-client, nats-leaf, admin, or a CA's own")
     c.add_argument("--dns", action="append", default=[], metavar="NAME", help="DNS name (SAN); repeatable")
     c.add_argument("--ip", action="append", default=[], metavar="ADDR", help="IP address (SAN); repeatable")
+    c.add_argument("--email", action="append", default=[], metavar="ADDR", help="email address (SAN); repeatable")
+    c.add_argument("--uri", action="append", default=[], metavar="URI", help="URI (SAN), e.g. spiffe://fleet/node; repeatable")
     c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for cert.pem, key.pem, chain.pem")
     c.add_argument("--key-type", choices=KEY_TYPES, help="node key type (default: the profile's)")
-    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's, 90 for nodes)")
+    _days_option(c, "lifetime in days (default: the profile's, 90 for nodes; at most 398 without --allow-long-lifetime)")
     _secrets(c)
     c.set_defaults(handler=run_issue)
 
@@ -87,7 +127,7 @@ def register(sub: Any) -> None:
     c.add_argument("serial", help="serial of the certificate to renew (hex, as `pki list` shows)")
     c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the new cert.pem, key.pem, chain.pem (replaced)")
     c.add_argument("--reuse-key", type=Path, metavar="KEY", help="keep the node's key: the old key.pem")
-    c.add_argument("--days", type=int, help="lifetime in days (default: the profile's)")
+    _days_option(c, "lifetime in days (default: the profile's)")
     _secrets(c)
     c.set_defaults(handler=run_renew)
 
@@ -104,7 +144,7 @@ def register(sub: Any) -> None:
     _dir(c)
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the CRL (PEM)")
     c.add_argument("--issuer", default="intermediate", help="intermediate (default), root, or a CA serial")
-    c.add_argument("--days", type=int, help="days until nextUpdate (default: 30; 365 for the root)")
+    c.add_argument("--days", type=_whole(1, 3650), help="days until nextUpdate (default: 30; 365 for the root)")
     _secrets(c)
     c.set_defaults(handler=run_crl)
 
@@ -146,14 +186,28 @@ def register(sub: Any) -> None:
     c = pki_sub.add_parser(
         "log", allow_abbrev=False, help="the issuance log")
     log_sub = c.add_subparsers(dest="log_command", metavar="COMMAND", required=True)
-    v = log_sub.add_parser("verify", allow_abbrev=False, help="check the hash chain: finds edited, removed or reordered entries (exit 1)")
+    v = log_sub.add_parser(
+        "verify", allow_abbrev=False,
+        help="check the hash chain and the inventory against it: edited, removed or reordered entries; "
+             "edited, deleted or un-revoked inventory rows (exit 1)")
     _dir(v)
     v.set_defaults(handler=run_log_verify)
+    v = log_sub.add_parser(
+        "rebuild", allow_abbrev=False,
+        help="replace the inventory (a cache) by one rebuilt from the log, which must verify")
+    _dir(v)
+    v.add_argument("--lock-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="wait this long for a busy CA folder (default 30)")
+    v.set_defaults(handler=run_log_rebuild)
 
     c = pki_sub.add_parser(
         "profiles", allow_abbrev=False, help="list the certificate profiles")
     c.add_argument("--dir", type=Path, metavar="CA", help="include this CA folder's own profiles")
     c.set_defaults(handler=run_profiles)
+
+    from auditor.cli import pki_acme
+
+    pki_acme.register(pki_sub)
 
 
 def _dir(p: argparse.ArgumentParser) -> None:
@@ -164,7 +218,13 @@ def _secrets(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passphrase-env", metavar="VAR", help="environment variable holding the CA key passphrase (else prompted)")
     p.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token or YubiKey PIN (else prompted)")
     p.add_argument("--management-key-env", metavar="VAR", help="environment variable holding the YubiKey PIV management key, hex (else prompted)")
-    p.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS", help="wait this long for a busy CA folder (default 30)")
+    p.add_argument("--lock-timeout", type=_seconds, default=30.0, metavar="SECONDS", help="wait this long for a busy CA folder (default 30)")
+
+
+def _days_option(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--days", type=_whole(1, MAX_DAYS), help=text)
+    p.add_argument("--allow-long-lifetime", action="store_true",
+                   help="allow --days beyond the profile's maximum (recorded in the issuance log)")
 
 
 def _backend(p: argparse.ArgumentParser) -> None:
@@ -235,9 +295,13 @@ def _open(args: argparse.Namespace) -> tuple[CA, Callable[[dict[str, Any]], Any]
 
 def _days(args: argparse.Namespace) -> int | None:
     days: int | None = getattr(args, "days", None)
-    if days is not None and days < 1:
-        raise ConfigError("--days must be at least 1")
     return days
+
+
+def _noted_override(args: argparse.Namespace) -> None:
+    if getattr(args, "allow_long_lifetime", False) and getattr(args, "days", None) is not None:
+        _say(f"note: --allow-long-lifetime: the issuance log records the {args.days}-day lifetime as an override "
+             "where it exceeds the profile's maximum")
 
 
 def _at(args: argparse.Namespace) -> Any:
@@ -258,11 +322,13 @@ def run_init(args: argparse.Namespace) -> int:
 
     secrets = secret_source(args)
     ca = CA.init(args.dir, args.name, _backend_for(args, args.dir, secrets), key_type=args.key_type,
-                 organization=args.org, lifetime_days=_days(args))
+                 organization=args.org, lifetime_days=_days(args), allow_long_lifetime=args.allow_long_lifetime,
+                 path_length=args.pathlen)
     root = ca.root_certificate
     print(f"created CA {ca.folder}: root '{ca.name}' serial {ca.root.serial}, valid until "
           f"{root.not_valid_after_utc:%Y-%m-%d}, key: {ca.root.key.get('backend')}")
     _say(f"next: auditor pki intermediate --dir {args.dir} --name \"{ca.name.replace('Root', 'Intermediate')}\"")
+    _noted_override(args)
     return 0
 
 
@@ -271,20 +337,25 @@ def run_intermediate(args: argparse.Namespace) -> int:
     previous = ca.current_serial
     cert = ca.create_intermediate(
         args.name, open_key, _backend_for(args, ca.folder, secret_source(args)), key_type=args.key_type,
-        permitted_dns=args.permitted_dns, lifetime_days=_days(args), lock_timeout=args.lock_timeout,
+        permitted_dns=args.permitted_dns, permitted_ip=args.permitted_ip, permitted_email=args.permitted_email,
+        permitted_uri=args.permitted_uri, lifetime_days=_days(args), allow_long_lifetime=args.allow_long_lifetime,
+        path_length=args.pathlen, lock_timeout=args.lock_timeout,
     )
     print(f"intermediate '{args.name}' serial {ca.current_serial}, valid until {cert.not_valid_after_utc:%Y-%m-%d}")
     if previous:
         print(f"retired intermediate {previous}: its certificates stay valid; "
               f"{ca.folder / 'certs/ca-bundle.pem'} holds old and new for the overlap")
+    _noted_override(args)
     return 0
 
 
 def run_issue(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
-    issued = ca.issue(args.node, args.profile, open_key, args.out, dns=args.dns, ips=args.ip,
-                      key_type=args.key_type, lifetime_days=_days(args), lock_timeout=args.lock_timeout)
+    issued = ca.issue(args.node, args.profile, open_key, args.out, dns=args.dns, ips=args.ip, emails=args.email,
+                      uris=args.uri, key_type=args.key_type, lifetime_days=_days(args),
+                      allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
     _print_issued(issued)
+    _noted_override(args)
     return 0
 
 
@@ -298,9 +369,10 @@ def _print_issued(issued: Any) -> None:
 def run_renew(args: argparse.Namespace) -> int:
     ca, open_key = _open(args)
     issued = ca.renew(args.serial, open_key, args.out, reuse_key=args.reuse_key, lifetime_days=_days(args),
-                      lock_timeout=args.lock_timeout)
+                      allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
     _print_issued(issued)
     print(f"  (replaces serial {issued.entry.replaces}, now superseded; key {'kept' if args.reuse_key else 'new'})")
+    _noted_override(args)
     return 0
 
 
@@ -429,17 +501,29 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_log_verify(args: argparse.Namespace) -> int:
+    from auditor.cli import printable
     from pki.ca import CA
 
     ca = CA.open(args.dir)
     report = ca.verify_log()
     if report.ok:
         print(f"OK: {report.entries} entries, hash chain intact, matches the inventory (head {report.head[:16]}…)")
-        return 0
-    print(f"TAMPERED: {ca.folder / 'log.jsonl'}: {len(report.problems)} problem(s)")
-    for problem in report.problems:
-        print(f"  {problem}")
-    return 1
+    else:
+        print(f"TAMPERED: {ca.folder / 'log.jsonl'}: {len(report.problems)} problem(s)")
+        for problem in report.problems:
+            print(f"  {printable(problem)}")
+    for note in report.notes:
+        print(f"  note: {printable(note)}")
+    return 0 if report.ok else 1
+
+
+def run_log_rebuild(args: argparse.Namespace) -> int:
+    from pki.ca import CA
+
+    ca = CA.open(args.dir)
+    count = ca.rebuild_inventory(lock_timeout=args.lock_timeout)
+    print(f"rebuilt {ca.folder / 'inventory.sqlite'} from the log: {count} certificates")
+    return 0
 
 
 def run_profiles(args: argparse.Namespace) -> int:

@@ -223,6 +223,6 @@ def run_policies_show(args: argparse.Namespace) -> int:
     if pack.waivers:
         lines.append(f"  waivers ({len(pack.waivers)}):")
         for w in pack.waivers:
-            lines.append(f"    {w.rule} {w.resource} until {w.expires} by {w.approver}: {w.reason}")
+            lines.append(f"    {w.describe()} until {w.expires} by {w.approver}: {w.reason}")
     _common.emit("\n".join(lines) + "\n", None)
     return 0

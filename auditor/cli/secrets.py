@@ -96,15 +96,17 @@ def run_scan(args: argparse.Namespace) -> int:
         rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
     else:
-        real = [x for x in leaks if x.category != "example"]
-        lines = [f"{x.location}: {x.rule} [{'example' if x.category == 'example' else x.confidence}] {x.preview} "
-                 f"{x.fingerprint}"
+        real = _leaks(leaks)
+        protected = sum(1 for x in leaks if x.protected)
+        lines = [f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
                  + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
         s = report.stats
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
+        examples = sum(1 for x in leaks if x.category == "example")
         lines.append(
             f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes)"
-            + (f", {len(leaks) - len(real)} vendor example(s)" if len(leaks) > len(real) else "")
+            + (f", {protected} protected key file(s)" if protected else "")
+            + (f", {examples} vendor example(s)" if examples else "")
             + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")
             + (f" ({s.blobs_reused} already scanned)" if s.blobs_reused else "")
             + (f", {s.commits_scanned} commit messages" if s.commits_scanned else "")
@@ -118,8 +120,17 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  never opened: {u}" for u in s.special)
         text = "\n".join(lines) + "\n"
     _common.emit(text, args.output)
-    real = [x for x in leaks if x.category != "example"]  # vendor examples are reported, not leaks
-    return int(ExitCode.FINDINGS) if real else int(ExitCode.OK)
+    return int(ExitCode.FINDINGS) if _leaks(leaks) else int(ExitCode.OK)
+
+
+def _leaks(leaks: Any) -> list[Any]:
+    """The findings that are leaks: vendor examples and protected key files are listed, not counted
+    (the judgement SEC-001 to SEC-004 make, through Leak.protected)."""
+    return [x for x in leaks if x.category != "example" and not x.protected]
+
+
+def _mark(leak: Any) -> str:
+    return "example" if leak.category == "example" else "protected key file" if leak.protected else leak.confidence
 
 
 def run_key(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def run_waivers(args: argparse.Namespace) -> int:
             else f"expires in {s.days_left} day(s)" if s.state == "expiring"
             else f"active, {s.days_left} days left"
         )
-        lines.append(f"{w.expires}  {when:<26} {w.rule:<10} {w.resource}")
+        lines.append(f"{w.expires}  {when:<26} {w.describe()}")
         lines.append(f"    {w.policy}; approved by {w.approver}; targets: {', '.join(s.targets)}")
         lines.append(f"    {w.reason}")
     counts = {k: sum(1 for s in states if s.state == k) for k in ("expired", "expiring", "active")}

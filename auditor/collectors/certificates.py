@@ -2,7 +2,8 @@
 
 Yields one `x509.certificate` record per certificate. Chains are validated against the
 target's trust anchors with cryptography.x509.verification; intermediates come from every CA
-certificate this source collected plus the `intermediates` files.
+certificate this source collected plus the `intermediates` files. Each certificate is linted
+with pkilint (RFC 5280), the linter the CA runs before it signs (pki.lint).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from auditor.cache import LintResults
 from auditor.collectors._files import FileTooLarge, read_bounded
 from auditor.collectors.interface import CollectContext, Collector
 from auditor.evidence.kinds.x509 import (
@@ -22,6 +25,7 @@ from auditor.evidence.kinds.x509 import (
     Chain,
     Extension,
     KeyType,
+    Lint,
     NameConstraints,
     PublicKey,
     Signature,
@@ -31,6 +35,7 @@ from auditor.evidence.kinds.x509 import (
 from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import CertificateFacts, certificate_facts
+from pki.lint import lint, linter_name
 from pki.load import load_certificates
 from pki.verify import verify_chain
 
@@ -80,12 +85,26 @@ class CertificatesCollector(Collector):
 
         pool = extra + [f.cert for f in found if _is_ca(f.cert)]
         anchor_fps = {a.fingerprint(_SHA256) for a in anchors}
+        self._lints = LintResults(linter_name())
         for item in found:
             try:
                 yield self._record(item, anchors, anchor_fps, pool)
             except (LoadError, ValueError, x509.DuplicateExtension) as exc:  # parsed, but a field is malformed
                 where = ctx.display(item.path) + ("" if item.count == 1 else f"#{item.index}")
                 yield ctx.error(KIND, where, str(exc))
+        self._lints.save()
+
+    def _lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
+        """pkilint's findings, remembered per certificate (pkilint is imported only for new ones)."""
+        known = self._lints.get(fingerprint)
+        if known is not None:
+            try:
+                return msgspec.convert(known, Lint)
+            except msgspec.ValidationError:  # a cache entry of another shape: lint again
+                pass
+        summary = lint(cert).summary()
+        self._lints.add(fingerprint, summary)
+        return msgspec.convert(summary, Lint)
 
     def _record(
         self,
@@ -114,7 +133,7 @@ class CertificatesCollector(Collector):
                 is_anchor=is_anchor,
             )
         data = X509Certificate(path=display, index=item.index, encoding=_encoding(item.encoding), chain=chain,
-                               **certificate_fields(facts))
+                               lint=self._lint(item.cert, facts.fingerprint_sha256), **certificate_fields(facts))
         return ctx.record(resource, data)
 
 

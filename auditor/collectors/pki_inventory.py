@@ -2,37 +2,52 @@
 
 For each CA folder (docs/pki.md describes the format): one `pki.ca` record (root and
 intermediates with their key backends, intermediate rotation and the overlap bundle, the
-issuance log verified with pki's hash-chain check, each CA certificate's CRL with its
-freshness, counts) and one `pki.certificate` record per inventory row (status and state,
-expiry, revocation, profile, key fingerprint, whether a renewal reused the key). The
-inventory is opened with SQLite read-only (`mode=ro`).
+issuance log verified (its hash chain, and the inventory compared row by row with what the
+log replays to), each CA certificate's CRL with its freshness, counts) and one
+`pki.certificate` record per certificate the log records (status and state, expiry,
+revocation, profile, key fingerprint, whether a renewal reused the key): the log is the
+CA's source of truth, the inventory a cache opened with SQLite read-only (`mode=ro`).
 
 With `deployed` (the node's certificate files or folders), each certificate also lists where
 it is deployed on the node, matched by issuer and serial: that is how a certificate the CA
-revoked but the node still presents is found.
+revoked but the node still presents is found. And each deployed certificate becomes a
+`pki.deployed` record saying whether one of the CA's keys signed it and whether the log
+records its serial: a certificate signed by the CA's key that the log does not know was
+issued outside the CA's records (a misused CA key).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds.pki import PkiCa, PkiCertificate
+from auditor.evidence.kinds.pki import PkiCa, PkiCertificate, PkiDeployed
 from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 from pki import log as issuance_log
+from pki import records as ca_records
 from pki.ca import CA, CACert
 from pki.crl import load_crls
 from pki.errors import PKIError
+from pki.facts import signed_by
 from pki.inventory import Inventory, serial_hex
 
-CA_KIND, CERT_KIND = "pki.ca", "pki.certificate"
+CA_KIND, CERT_KIND, DEPLOYED_KIND = "pki.ca", "pki.certificate", "pki.deployed"
+
+
+@dataclass(frozen=True)
+class _Deployed:
+    path: str
+    resource: str
+    cert: x509.Certificate
 
 
 _STATUS: dict[str, Literal["valid", "revoked", "superseded"]] = {
@@ -41,16 +56,19 @@ _STATE: dict[str, Literal["valid", "expired", "revoked", "superseded"]] = {**_ST
 
 
 def _days(delta: dt.timedelta) -> float:
-    return round(delta.total_seconds() / 86400, 3)
+    """Days, unrounded: rules compare them with thresholds and print them with wholeDays, as they
+    do the days they compute from timestamps (rounding here made 7.9999 days print as 8)."""
+    return delta.total_seconds() / 86400
 
 
 class PkiInventoryCollector(Collector):
     name = "pki-inventory"
-    kinds = (CA_KIND, CERT_KIND)
+    kinds = (CA_KIND, CERT_KIND, DEPLOYED_KIND)
 
     def collect(self) -> Iterator[Record]:
         ctx = self.context
         deployed: dict[tuple[str, str], list[str]] = {}
+        items: list[_Deployed] = []
         for path in ctx.source.path_option(ctx.root, "deployed"):
             if not path.exists():
                 yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
@@ -60,20 +78,24 @@ class PkiInventoryCollector(Collector):
                 for item in found:
                     key = (item.cert.issuer.rfc4514_string(), serial_hex(item.cert.serial_number))
                     deployed.setdefault(key, []).append(ctx.display(file))
+                    shown = ctx.display(file)
+                    items.append(_Deployed(shown, shown if item.count == 1 else f"{shown}#{item.index}", item.cert))
         for folder in ctx.source.path_option(ctx.root, "folders"):
             try:
-                yield from self._folder(folder, deployed)
+                yield from self._folder(folder, deployed, items)
             except PKIError as exc:
                 yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
 
-    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]]) -> Iterator[Record]:
+    def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]],
+                items: list[_Deployed]) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(folder)
         ca = CA.open(folder)
         now = ctx.now
         with Inventory(folder / "inventory.sqlite", readonly=True) as inv:
-            log_count, log_head = inv.get_meta("log_count"), inv.get_meta("log_head")
-            entries = list(inv.entries())
+            logged = ca_records.replay(folder / "log.jsonl", snapshot_at=ca_records.inventory_count(inv))
+            problems, notes = ca_records.audit(logged, inv)
+        entries = sorted(logged.entries.values(), key=lambda e: (e.not_after, e.serial))
         counts = {"total": len(entries), "valid": 0, "expired": 0, "revoked": 0, "superseded": 0}
         fingerprints = {e.serial: e.key_fingerprint for e in entries}
         valid_key_types: dict[str, int] = {}
@@ -95,8 +117,6 @@ class PkiInventoryCollector(Collector):
                 deployed=tuple(sorted(deployed.get((entry.issuer, entry.serial), []))),
             )
             records.append(ctx.record(f"{shown}#{entry.serial}", data))
-        report = issuance_log.verify(folder / "log.jsonl", expected_count=int(log_count) if log_count else 0,
-                                     expected_head=log_head, issued_serials=set(fingerprints))
         yield ctx.adapt(shown, PkiCa, {
             "folder": shown,
             "name": ca.name,
@@ -104,13 +124,32 @@ class PkiInventoryCollector(Collector):
             "intermediates": [self._ca_cert(ca, i) for i in ca.intermediates],
             "current_intermediate": ca.current_serial,
             "rotation": self._rotation(ca),
-            "log": {"entries": report.entries, "verified": report.ok, "problems": list(report.problems),
+            "log": {"entries": logged.count, "verified": not problems, "problems": problems, "notes": notes,
                     **self._events(folder / "log.jsonl")},
             "crls": [self._crl(ca, record) for record in (ca.root, *ca.intermediates)],
             "certificates": counts,
             "valid_key_types": valid_key_types,
         })
         yield from records
+        yield from self._deployed(ca, shown, logged, items)
+
+    def _deployed(self, ca: CA, shown: str, logged: ca_records.Records,
+                  items: list[_Deployed]) -> Iterator[Record]:
+        """Each deployed certificate: which of the CA's keys signed it, if any, and whether
+        the log records it (by serial, and the same certificate)."""
+        keys = [(serial, cert) for serial, cert in ca.ca_certificates()]
+        for item in items:
+            serial = serial_hex(item.cert.serial_number)
+            signer = next(((s, c) for s, c in keys if signed_by(item.cert, c.public_key())), None)
+            row = logged.entries.get(serial)
+            same = row is not None and row.pem.encode() == item.cert.public_bytes(serialization.Encoding.PEM)
+            yield self.context.record(f"{item.resource}@{shown}", PkiDeployed(
+                path=item.path, ca=shown, serial=serial, subject=item.cert.subject.rfc4514_string(),
+                issuer=item.cert.issuer.rfc4514_string(), not_after=rfc3339(item.cert.not_valid_after_utc),
+                signed_by=signer[0] if signer else None,
+                signed_by_subject=signer[1].subject.rfc4514_string() if signer else None,
+                in_log=same, status=_STATUS[row.status] if same and row else None,
+            ))
 
     def _ca_cert(self, ca: CA, record: CACert) -> dict[str, Any]:
         cert = ca.certificate(record.serial)

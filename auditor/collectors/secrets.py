@@ -88,7 +88,8 @@ def _leak(leak: DomainLeak) -> Leak:
         private=leak.private,
         key_file=leak.key_file,
         log=leak.log,
-        encrypted=bool(leak.details.get("encrypted", False)),
+        encrypted=leak.encrypted,
+        protected=leak.protected,
         details={k: v for k, v in leak.details.items() if isinstance(v, str | int | float | bool)},
     )
 

@@ -8,14 +8,16 @@ there so that `auditor pki` commands can be tried on it.
 The chain: CIM Root CA (ECDSA P-384, 20 years, pathlen 1, issued 400 days ago) -> CIM
 Intermediate CA G1 (P-384, 3 years, made 390 days ago, rotated 200 days ago: retired but valid,
 still in the overlap bundle, its CRL refreshed) -> CIM Intermediate CA G2 (P-384, 3 years,
-pathlen 0, DNS name constraint example.com, 200 days ago, the issuing CA) -> the NATS server
+pathlen 0, name constraints example.com and 10.0.0.0/8, 200 days ago, the issuing CA) -> the NATS server
 certificate (profile nats-server, P-256, 90 days; issued 70 days ago and renewed with a new key
 5 days ago: the renewal the rotation rules look for), the leafnode client certificate
 (profile nats-leaf, issued 82 days ago, so it expires within the 30-day warning window: a
 planted problem), the node's event-signing certificate (the CA folder's own profile
 `event-signing`, Ed25519, one year), and a backup client certificate (nats-client) revoked for
 keyCompromise 3 days ago but still on the node in etc/nats/certs (a planted problem). The
-inventory also holds a decommissioned node's certificate, revoked.
+inventory also holds a decommissioned node's certificate, revoked. And etc/nats/certs holds
+ops-client-cert.pem, a client certificate G2's key signed 6 days ago outside the CA's log (a
+misused CA key: a planted problem).
 """
 
 from __future__ import annotations
@@ -117,10 +119,10 @@ def _build_pki(node: Path, now: dt.datetime) -> None:
                  organization=ORG, not_before=now - 400 * days, now=now - 400 * days)
     opener = _opener(ca.folder, kept)
     ca.create_intermediate("CIM Intermediate CA G1", opener, _KeptKeys(ca.folder, kept), key_type="ecdsa-p384",
-                           permitted_dns=["example.com"], not_before=now - 390 * days, now=now - 390 * days)
+                           permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 390 * days, now=now - 390 * days)
     retired = ca.current_serial
     ca.create_intermediate("CIM Intermediate CA G2", opener, _KeptKeys(ca.folder, kept), key_type="ecdsa-p384",
-                           permitted_dns=["example.com"], not_before=now - 200 * days, now=now - 200 * days)
+                           permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 200 * days, now=now - 200 * days)
     signer = opener(ca.current_intermediate().key)
     (folder / "profiles").mkdir(exist_ok=True)
     atomic_write(folder / "profiles/event-signing.yaml", EVENT_SIGNING_PROFILE.encode(), mode=0o644)
@@ -146,6 +148,7 @@ def _build_pki(node: Path, now: dt.datetime) -> None:
         assert retired is not None
         ca.crl(opener, issuer=retired, now=now - 2 * days)  # the retired intermediate's CRL stays fresh
         ca.crl(opener, issuer="root", now=now - days)  # the offline root's periodic CRL
+        rogue = _signed_outside_the_log(ca, signer, now - 6 * days)
         copies = {
             pki_dir / "root-ca.pem": (folder / "certs/root.pem", 0o644),
             pki_dir / "intermediate-ca.pem": (folder / "certs/intermediate.pem", 0o644),
@@ -159,9 +162,29 @@ def _build_pki(node: Path, now: dt.datetime) -> None:
             node / "var/lib/cim/signing/event-signing-cert.pem": (work / "signing/cert.pem", 0o644),
             node / "var/lib/cim/signing/event-signing-key.pem": (work / "signing/key.pem", 0o600),
         }
+        atomic_write(certs / "ops-client-cert.pem", rogue, mode=0o644)  # planted: PKI-006
         for target, (source, mode) in copies.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, source.read_bytes(), mode=mode)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     os.chmod(folder, 0o700)
+
+
+def _signed_outside_the_log(ca: CA, signer: Any, when: dt.datetime) -> bytes:
+    """What a misused intermediate key makes: a well-formed client certificate, checked and
+    linted like any other, but signed without the CA's log ever hearing of it (PKI-006)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from pki.build import subject_name
+    from pki.issuance import Request, prepare, sign
+    from pki.profiles import load_profile
+
+    profile = load_profile("nats-client")
+    issuers = [ca.certificate(ca.current_intermediate().serial), ca.root_certificate]
+    request = Request(profile=profile, subject=subject_name("ops.cim.example.com", ORG, profile.organizational_unit),
+                      public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), not_before=when)
+    cert = sign(prepare(request, issuers=issuers, now=when), signer)
+    return cert.public_bytes(serialization.Encoding.PEM)
+

@@ -9,6 +9,7 @@ the evidence reference in docs/, and which fields hold (redacted) secrets.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -24,7 +25,18 @@ NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A structure inside evidence: immutable, keyword-built, no field beyond those declared."""
+    """A structure inside evidence: immutable, keyword-built, no field beyond those declared.
+
+    `IDENTITY` names the fields (dotted paths) that identify one instance across scans: a rule
+    that iterates such structures (`applies_to.each`) reports one finding per instance, with a
+    stable id made from the record's identity and these fields (docs/rules.md, "Finding
+    identity"). On a kind (:class:`Facts`), they identify the record; without them, the
+    record's resource does. `LABEL` is how a finding names one instance by default
+    (`str.format` over its fields; `{resource}` is the record's resource).
+    """
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ()
+    LABEL: ClassVar[str] = ""
 
 
 class SecretPart(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +59,26 @@ class Facts(Part, frozen=True, kw_only=True, forbid_unknown_fields=True, dict=Tr
     KIND: ClassVar[str] = ""
 
 
+def identity(cls: type[Part], value: Any) -> tuple[str, ...]:
+    """The values of `cls.IDENTITY` in `value` (the plain form of an instance of `cls`), as text:
+    strings as they are, anything else as canonical JSON."""
+    out = []
+    for path in cls.IDENTITY:
+        item = value
+        for part in path.split("."):
+            item = item.get(part) if isinstance(item, dict) else None
+        out.append(item if isinstance(item, str) else json.dumps(item, sort_keys=True, separators=(",", ":")))
+    return tuple(out)
+
+
+def label(cls: type[Part], value: Any, resource: str) -> str:
+    """How a finding names the instance `value` of `cls` (its LABEL; else its identity)."""
+    if not cls.LABEL:
+        return f"{resource} " + "/".join(identity(cls, value)) if cls.IDENTITY else resource
+    shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in value.items()}
+    return cls.LABEL.format_map({**shown, "resource": resource})
+
+
 def plain(data: Facts) -> dict[str, Any]:
     """`data` as plain JSON values (what rules see and bundles hold): dicts, lists, strings,
     numbers, booleans and null, made once per value (a JSON round trip turns tuples into lists)."""
@@ -57,4 +89,4 @@ def plain(data: Facts) -> dict[str, Any]:
     return value
 
 
-__all__ = ["Facts", "Mode", "NonNegative", "Part", "Redacted", "SecretPart", "Timestamp", "plain"]
+__all__ = ["Facts", "Mode", "NonNegative", "Part", "Redacted", "SecretPart", "Timestamp", "identity", "label", "plain"]

@@ -1,6 +1,8 @@
 """Drift between two scans: what newly fails, what was fixed, what still fails, what changed.
 
-Findings are matched by (rule, resource). A finding whose evidence record ids differ between
+Findings are matched by their ids (rule and resource identity, docs/rules.md "Finding identity"):
+a new instance (a second leaked seed, a new container) is a new failure even when the rule already
+failed on the same folder or object. A finding whose evidence record ids differ between
 the scans has changed evidence, whatever its status: the certificate was replaced, the
 configuration edited. A failure that turns into an error or not-evaluated is *not* fixed (a
 missing piece of evidence is never a pass): it is listed under other changes.
@@ -14,7 +16,8 @@ from typing import Any
 
 from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status
 
-Key = tuple[str, str]
+Key = str
+"""A finding's id."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Side:
 
 @dataclass(frozen=True)
 class Change:
+    id: str
+    """The finding's id: what the two scans are matched by."""
     rule_id: str
     resource: str
     title: str
@@ -53,9 +58,12 @@ class Change:
     message: str
     evidence_before: tuple[str, ...]
     evidence_after: tuple[str, ...]
+    always_blocks: bool = False
+    """A confirmed live credential: a regression at any threshold."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "rule_id": self.rule_id,
             "resource": self.resource,
             "title": self.title,
@@ -66,6 +74,7 @@ class Change:
             "message": self.message,
             "evidence_before": list(self.evidence_before),
             "evidence_after": list(self.evidence_after),
+            "always_blocks": self.always_blocks,
         }
 
 
@@ -98,15 +107,21 @@ class ScanDiff:
     other_changes: tuple[Change, ...]
     """Status changes that are neither a new failure nor a fix (e.g. fail -> error, pass -> waived)."""
     areas: tuple[AreaTrend, ...]
+    problems_before: int = 0
+    problems_after: int = 0
+    """Failing problems (failures grouped by cause) of each scan."""
+    rule_hits_before: int = 0
+    rule_hits_after: int = 0
 
     def regressions(self, threshold: Severity) -> list[Change]:
-        """New failures at or above `threshold`: what `auditor serve` raises an event for."""
-        return [c for c in self.new_failures if c.severity.at_least(threshold)]
+        """New failures at or above `threshold` (or blocking at any threshold, as a live credential
+        does): what `auditor serve` raises an event for."""
+        return [c for c in self.new_failures if c.always_blocks or c.severity.at_least(threshold)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "auditor-diff",
-            "version": 1,
+            "version": 2,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
             "new_failures": [c.to_dict() for c in self.new_failures],
@@ -115,19 +130,22 @@ class ScanDiff:
             "changed_evidence": [c.to_dict() for c in self.changed_evidence],
             "other_changes": [c.to_dict() for c in self.other_changes],
             "areas": [a.to_dict() for a in self.areas],
+            "problems": {"before": self.problems_before, "after": self.problems_after},
+            "rule_hits": {"before": self.rule_hits_before, "after": self.rule_hits_after},
         }
 
 
 def _index(result: ScanResult) -> dict[Key, Finding]:
-    return {(f.rule_id, f.resource): f for f in result.findings}
+    return {f.id: f for f in result.findings}
 
 
 def _change(key: Key, old: Finding | None, new: Finding | None) -> Change:
     latest = new or old
     assert latest is not None
     return Change(
-        rule_id=key[0],
-        resource=key[1],
+        id=key,
+        rule_id=latest.rule_id,
+        resource=latest.resource,
         title=latest.title,
         area=latest.area,
         severity=latest.severity,
@@ -136,7 +154,12 @@ def _change(key: Key, old: Finding | None, new: Finding | None) -> Change:
         message=latest.message,
         evidence_before=old.evidence if old else (),
         evidence_after=new.evidence if new else (),
+        always_blocks=latest.always_blocks,
     )
+
+
+def _order(f: Finding) -> tuple[str, str]:
+    return (f.rule_id, f.resource)
 
 
 def diff_results(
@@ -146,7 +169,7 @@ def diff_results(
     regression events are made from it)."""
     old, new = _index(before), _index(after)
     buckets: dict[str, list[Change]] = {k: [] for k in ("new", "fixed", "still", "evidence", "other")}
-    for key in sorted(old.keys() | new.keys()):
+    for key in sorted(old.keys() | new.keys(), key=lambda k: (_order(old.get(k) or new[k]), k)):
         a, b = old.get(key), new.get(key)
         was = a.status if a else None
         now = b.status if b else None
@@ -170,6 +193,10 @@ def diff_results(
         changed_evidence=tuple(buckets["evidence"]),
         other_changes=tuple(buckets["other"]),
         areas=area_trend(before, after),
+        problems_before=before.summary.problems,
+        problems_after=after.summary.problems,
+        rule_hits_before=before.summary.rule_hits,
+        rule_hits_after=after.summary.rule_hits,
     )
 
 

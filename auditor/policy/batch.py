@@ -10,10 +10,13 @@ and a code: skipped by the filter, failing, or undecided because `error_when` ho
 program is the rule's own filter, `error_when` and condition, with the same `params`,
 `target` and `now`.
 
-The engine uses the codes only to skip what is decided without a message: records the filter
-leaves out, and records that pass a rule without a resource template. Every other record
-(a failure, an undecided one) is evaluated one by one as before, so messages are rendered
-by the same code. Whenever a program does not yield a code for every record (a filter,
+The engine takes from a batch what it decides completely (see engine._settled): records the
+filter leaves out; in mode `each`, for a rule without `resource`, `applies_to.each` or
+`always_blocks`, a pass, and a failure with its message and correlation key (the batch yields
+the values of their placeholders, rendered as Template.render renders them). Every other
+record (an undecided one, the selected records of a rule with `applies_to.each`, a failure
+whose placeholders failed somewhere) is evaluated one by one as before, by the same code.
+Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
 Chunks keep the CEL runtime's list building (quadratic in a list's length) short.
@@ -46,6 +49,8 @@ class Outcome:
     code: int
     message: str | None = None
     """A failure's message, rendered; None: render it from the record."""
+    correlation: str = ""
+    """A failure's correlation key, rendered (with its message)."""
 
 
 CHUNK = 16
@@ -60,8 +65,8 @@ def _wrap(expr: Expression) -> str:
 def _code(rule: Rule) -> str:
     """The CEL expression of a record's code, with `evidence` bound to the record."""
     decide = _wrap(rule.condition) + " ? 0 : 2"
-    if rule.mode != "each":
-        decide = "0"  # mode all: only the filter is decided per record
+    if not _judged(rule):
+        decide = "0"  # mode all, applies_to.each: only the filter is decided per record
     elif rule.error_when is not None and rule.error_message is not None:
         decide = _wrap(rule.error_when) + " ? 3 : (" + decide + ")"
     if rule.filter is not None:
@@ -69,12 +74,25 @@ def _code(rule: Rule) -> str:
     return decide
 
 
+def _judged(rule: Rule) -> bool:
+    """Whether a batch evaluates the rule's condition (mode each, one finding per record),
+    not only its filter."""
+    return rule.mode == "each" and rule.each is None
+
+
+def _placeholders(rule: Rule) -> list[Expression]:
+    """The expressions of a failure's message, then of its correlation key."""
+    parts = list(rule.message.parts) + (list(rule.correlation.parts) if rule.correlation is not None else [])
+    return [p for p in parts if isinstance(p, Expression)]
+
+
 def source(rule: Rule, *, messages: bool) -> str:
     """The rule's batch program: for each chunk, `[index, code]` of its records that do not pass,
-    with messages: followed, for a failure, by the values of the message's placeholders."""
+    with messages: followed, for a failure, by the values of the placeholders of its message and
+    correlation key."""
     item = "[batch_item.i, batch_code]"
-    if messages and rule.mode == "each":
-        parts = ", ".join(_wrap(p) for p in rule.message.parts if isinstance(p, Expression))
+    if messages and _judged(rule):
+        parts = ", ".join(_wrap(p) for p in _placeholders(rule))
         item = f"{item} + (batch_code == 2 ? [{parts}] : [])"
     decided = f"cel.bind(evidence, batch_item.e, cel.bind(batch_code, {_code(rule)}, {item}))"
     return (
@@ -100,11 +118,11 @@ def program(rule: Rule, *, messages: bool) -> Any | None:
 def _expressions(rule: Rule) -> list[Expression]:
     """The rule's expressions a batch evaluates with `evidence` bound."""
     found = [rule.filter] if rule.filter is not None else []
-    if rule.mode == "each":
+    if _judged(rule):
         found.append(rule.condition)
         if rule.error_when is not None and rule.error_message is not None:
             found.append(rule.error_when)
-        found += [p for p in rule.message.parts if isinstance(p, Expression)]
+        found += _placeholders(rule)
     return found
 
 
@@ -175,13 +193,13 @@ class RecordBatch:
         the rule must be evaluated record by record."""
         if rule.mode != "each" and rule.filter is None:
             return {}  # nothing to decide per record
+        if rule.each is not None and rule.filter is None:
+            return None  # every record is judged instance by instance
         for messages in (True, False):
             found = self._eval(program(rule, messages=messages))
             if found is not None:
-                return {
-                    int(item[0]): Outcome(int(item[1]), rule.message.fill(item[2:]) if len(item) > 2 else None)
-                    for chunk in found for item in chunk
-                }
+                rendered = messages and _judged(rule)
+                return {int(item[0]): _outcome(rule, item, rendered) for chunk in found for item in chunk}
         return None
 
     def _eval(self, compiled: Any) -> Any:
@@ -192,6 +210,17 @@ class RecordBatch:
             return None if str(value.type()) == "ERROR" else value.plain_value()
         except Exception:  # a runtime failure: evaluate one by one
             return None
+
+
+def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
+    """The outcome a batch program yielded for a record: `[index, code]`, followed for a failure
+    by the values of its placeholders when the program `rendered` them."""
+    code, values = int(item[1]), item[2:]
+    if code != FAIL or not rendered:
+        return Outcome(code)
+    cut = sum(isinstance(p, Expression) for p in rule.message.parts)
+    correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
+    return Outcome(code, rule.message.fill(values[:cut]), correlation)
 
 
 class Batches:

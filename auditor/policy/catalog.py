@@ -41,6 +41,15 @@ class ResolvedPolicy:
     waivers: tuple[Waiver, ...]
     fail_on: Severity | None
     checklist: Checklist | None
+    requires: tuple[str, ...] = ()
+    """Evidence kinds the packs require explicitly (their `requires`)."""
+
+    def required_kinds(self, threshold: Severity) -> list[str]:
+        """The evidence kinds a READY verdict needs: those the packs require, and those of the
+        rules at or above `threshold` or that block at any threshold."""
+        kinds = set(self.requires)
+        kinds.update(e.rule.kind for e in self.rules if e.severity.at_least(threshold) or e.rule.always_blocks is not None)
+        return sorted(kinds)
 
     def active_waivers(self, now: dt.datetime) -> list[Waiver]:
         return [w for w in self.waivers if not waiver_expired(w, now)]
@@ -149,7 +158,10 @@ class Catalog:
             if rid not in self.rules:
                 raise doc.error(f"severity for unknown rule {rid}", ("severity", rid))
         for i, w in enumerate(pack.waivers):
-            if not any(_glob(r, w.rule) for r in self.rules):
+            for j, fid in enumerate(w.findings):
+                if fid.partition(":")[0] not in self.rules:
+                    raise doc.error(f"waiver for a finding of unknown rule {fid.partition(':')[0]}", ("waivers", i, "findings", j))
+            if not w.findings and not any(_glob(r, w.rule) for r in self.rules):
                 raise doc.error(f"waiver for unknown rule {w.rule}", ("waivers", i, "rule"))
 
     @property
@@ -196,6 +208,7 @@ class Catalog:
             waivers=tuple(w for p in packs for w in p.waivers),
             fail_on=fail_on,
             checklist=self.checklists.get(checklist_id) if checklist_id else None,
+            requires=tuple(sorted({k for p in packs for k in p.requires})),
         )
 
 

@@ -2,6 +2,7 @@
 
 Variables a rule sees:
 - `evidence`: the data of one evidence record (mode `each`, and in filters);
+- `item`: one element of the list a rule iterates (`applies_to.each`; mode `item` here);
 - `items`: the list of data of every matching record (mode `all`);
 - `params`: the rule's parameters after policy overrides (bound per rule: the runtime holds
   every rule's params in `rule_params`, and each expression is compiled as
@@ -37,6 +38,12 @@ from auditor.policy.celast import Checked, decode_checked
 
 def _days(value: dt.timedelta) -> float:
     return value.total_seconds() / 86400.0
+
+
+def _whole_days(value: dt.timedelta) -> int:
+    from auditor.timeutil import whole_days
+
+    return whole_days(value)
 
 
 def _glob_match(text: str, pattern: str) -> bool:
@@ -96,6 +103,13 @@ def _version_at_least(version: str, minimum: str) -> bool:
     return a + (0.0,) * (width - len(a)) >= b + (0.0,) * (width - len(b))
 
 
+def _secret_id(text: str) -> str:
+    """The fingerprint inside a redacted value (`hmac:…` of `SUAI…(hmac:…)`), or '' for text
+    that is not one: the same secret has the same fingerprint wherever it was found."""
+    start = text.rfind("…(")
+    return text[start + 2 : -1] if start >= 0 and text.endswith(")") else ""
+
+
 T = cel.Type
 
 
@@ -112,6 +126,8 @@ class Function:
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("days", (T.DURATION,), T.DOUBLE, _days, "days(duration) -> double: a duration in days"),
+    Function("wholeDays", (T.DURATION,), T.INT, _whole_days,
+             "wholeDays(duration) -> int: whole days, rounded down: how every message counts days (`expires in {wholeDays(timestamp(evidence.not_after) - now)} days`)"),
     Function("globMatch", (T.STRING, T.STRING), T.BOOL, _glob_match,
              "globMatch(text, pattern) -> bool: shell-style wildcard match (*, ?, [..])"),
     Function("dnsCovers", (T.STRING, T.STRING), T.BOOL, _dns_covers,
@@ -122,6 +138,8 @@ FUNCTIONS: tuple[Function, ...] = (
              "isLoopback(host) -> bool: localhost or a loopback address"),
     Function("versionAtLeast", (T.STRING, T.STRING), T.BOOL, _version_at_least,
              "versionAtLeast(version, minimum) -> bool: `latest` is newer than any; dotted numbers compare part by part (`v2.10.3` >= `2.9`)"),
+    Function("secretId", (T.STRING,), T.STRING, _secret_id,
+             "secretId(redacted) -> string: the fingerprint inside a redacted value (`hmac:…`), '' for other text; the same secret has the same one wherever it was found (correlation keys)"),
     Function("natsSubjectSubset", (T.STRING, T.STRING), T.BOOL, _nats_subset,
              "natsSubjectSubset(subject, pattern) -> bool: every subject `subject` matches is matched by the NATS pattern"),
 )
@@ -149,17 +167,20 @@ _COMMON = {
 
 @functools.cache
 def environment(mode: str) -> Any:
-    """The CEL environment for mode `each` (variable `evidence`) or `all` (variable `items`); and
-    `batch` (variable `batch_records`), where the engine decides many records in one evaluation
+    """The CEL environment for mode `each` (variable `evidence`), `item` (`evidence` and `item`,
+    for rules with applies_to.each) or `all` (variable `items`); and `batch` (variable
+    `batch_records`), where the engine decides many records in one evaluation
     (:mod:`auditor.policy.batch`)."""
     variables = dict(_COMMON)
-    if mode == "each":
+    if mode in ("each", "item"):
         variables["evidence"] = T.DYN
+        if mode == "item":
+            variables["item"] = T.DYN
     elif mode == "all":
         variables["items"] = T.List(T.DYN)
     elif mode == "batch":
         variables["batch_records"] = T.List(T.DYN)
-    else:  # pragma: no cover - the schema allows only these two
+    else:  # pragma: no cover - no other mode exists
         raise ValueError(mode)
     env = cel.NewEnv(variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()])
     # The runtime sets up its conversions of Python values (a datetime for `now`) on an
@@ -258,10 +279,25 @@ class EvaluationError(Exception):
     """A CEL expression failed at run time (a missing field, a bad conversion)."""
 
 
+class LimitError(EvaluationError):
+    """Evaluation hit a resource limit of the CEL runtime (its iteration budget): the input is
+    too large to judge, which is an `error` on the record that holds it, never a pass."""
+
+
+_LIMITS = ("budget exceeded", "cost limit", "recursion", "max recursion", "exceeds the maximum")
+
+
+def _raise(text: str) -> EvaluationError:
+    message = _clean_runtime(text)
+    if any(k in message.lower() for k in _LIMITS):
+        return LimitError(f"resource limit: {message.removesuffix(' [INTERNAL]')}")
+    return EvaluationError(message)
+
+
 def to_python(value: Any) -> Any:
     """The plain Python value of a CEL result, raising EvaluationError for an error value."""
     if str(value.type()) == "ERROR":
-        raise EvaluationError(_clean_runtime(str(value.value())))
+        raise _raise(str(value.value()))
     return value.plain_value()
 
 
@@ -276,8 +312,8 @@ def _clean_runtime(text: str) -> str:
 def evaluate(expr: Expression, activation: Any) -> Any:
     try:
         result = expr.program.eval(activation)
-    except Exception as exc:  # runtime conversion errors surface as exceptions
-        raise EvaluationError(_clean_runtime(str(exc))) from None
+    except Exception as exc:  # runtime conversion errors and exhausted budgets surface as exceptions
+        raise _raise(str(exc)) from None
     return to_python(result)
 
 
@@ -289,13 +325,13 @@ def activation(
     target: Mapping[str, Any],
     now: dt.datetime,
 ) -> Any:
-    """Bindings for one evaluation: `value` is the evidence (each) or the items list (all)."""
-    variables = {
-        "evidence" if mode == "each" else "items": value,
-        "rule_params": rule_params,
-        "target": target,
-        "now": now,
-    }
+    """Bindings for one evaluation: `value` is the evidence (each), the items list (all), or
+    (mode item) a pair (evidence, item)."""
+    variables = {"rule_params": rule_params, "target": target, "now": now}
+    if mode == "item":
+        variables["evidence"], variables["item"] = value
+    else:
+        variables["evidence" if mode == "each" else "items"] = value
     try:
         return environment(mode).Activation(variables)
     except Exception as exc:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import msgspec.inspect as mi
 
-from auditor.evidence.schema import optional_parts, type_of, unwrap
+from auditor.evidence.schema import optional_parts, type_name, type_of, unwrap
 from auditor.policy.celast import Checked, Expr
 
 
@@ -47,15 +47,65 @@ class Problem:
     message: str
 
 
-def roots(kind: str, mode: str, params: Mapping[str, object]) -> dict[str, Bound]:
-    """The variables an expression of a rule starts from."""
+def roots(kind: str, mode: str, params: Mapping[str, object], item: Shape | None = None) -> dict[str, Bound]:
+    """The variables an expression of a rule starts from (`item`: what applies_to.each yields)."""
     struct = type_of(kind)
     out: dict[str, Bound] = {"params": Params(frozenset(params))}
-    if mode == "each":
+    if mode in ("each", "item"):
         out["evidence"] = Shape(struct, kind)
+        if mode == "item" and item is not None:
+            out["item"] = item
     else:
         out["items"] = Shape(mi.ListType(struct), f"items ({kind})")
     return out
+
+
+@dataclass(frozen=True)
+class Each:
+    """What a rule's applies_to.each iterates: a list in the evidence, and its elements."""
+
+    path: tuple[str, ...]
+    """The field names from the record's data to the list."""
+    element: Shape
+    identified: type | None
+    """The element's type, which declares its IDENTITY; None for a list of plain values (each is
+    its own identity)."""
+
+    @property
+    def text(self) -> str:
+        return ".".join(("evidence", *self.path))
+
+
+def resolve_each(kind: str, text: str) -> Each | str:
+    """The list `text` (`evidence.a.b`) names in `kind`, or why it names none (a message)."""
+    parts = text.split(".")[1:]
+    bound: Shape = Shape(type_of(kind), kind)
+    walked = "evidence"
+    for name in parts:
+        alts, _ = optional_parts(bound.type)
+        structs = [t for t in alts if isinstance(t, mi.StructType)]
+        found = next((f for s in structs for f in s.fields if f.encode_name == name), None)
+        if found is None:
+            names = sorted({f.encode_name for s in structs for f in s.fields})
+            near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(near)}?" if near else f"its fields: {', '.join(names[:12])}"
+            return f"{walked}.{name}: {bound.label} has no field '{name}' ({hint})" if structs else \
+                f"{walked}.{name}: {walked} is a {_kind_of(alts)}, it has no fields"
+        walked = f"{walked}.{name}"
+        bound = Shape(unwrap(found.type), walked)
+    alts, _ = optional_parts(bound.type)
+    lists = [t for t in alts if isinstance(t, mi.ListType | mi.VarTupleType)]
+    if not lists:
+        return f"{text}: each needs a list, but {text} is a {_kind_of(alts)}"
+    element = unwrap(lists[0].item_type)
+    if isinstance(element, mi.StructType):
+        if not getattr(element.cls, "IDENTITY", ()):
+            return (f"{text}: its elements ({element.cls.__name__}) declare no IDENTITY in the evidence contract, "
+                    "so their findings could not keep their ids across scans")
+        return Each(tuple(parts), Shape(element, f"an element of {text}"), element.cls)
+    if isinstance(element, mi.StrType | mi.IntType | mi.LiteralType):
+        return Each(tuple(parts), Shape(element, f"an element of {text}"), None)
+    return f"{text}: each needs a list of objects or of plain values, not of {type_name(element)}"
 
 
 def problems(checked: Checked, source: str, scope: Mapping[str, Bound]) -> list[Problem]:

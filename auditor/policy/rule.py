@@ -18,7 +18,7 @@ from auditor.loader.yamlfile import Document, text_position
 from auditor.models import Severity
 from auditor.policy.cel import Expression, compile_expression
 from auditor.policy.celast import DecodeError
-from auditor.policy.contract import problems, roots
+from auditor.policy.contract import Each, problems, resolve_each, roots
 from auditor.policy.template import Template, compile_template
 
 
@@ -44,10 +44,21 @@ class Rule:
     file: str
     line: int | None
     error_when: Expression | None = None
-    """True when a record cannot decide the rule: an `error` finding with `error_message`."""
+    """True when a record cannot decide the rule: an `error` finding with `error_message` (with
+    applies_to.each, evaluated once per record: its instances are still judged)."""
     error_message: Template | None = None
     definition: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The rule as written (for `rules show`, digests and documentation)."""
+    each: Each | None = None
+    """applies_to.each: the list in the evidence whose elements are the rule's instances."""
+    where: Expression | None = None
+    """applies_to.where: which elements are instances (CEL over `item`)."""
+    none: str = "not-applicable"
+    """applies_to.none: what a record without instances gives (not-applicable or pass)."""
+    correlation: Template | None = None
+    """The cause of a failure: failures with equal keys are one problem."""
+    always_blocks: Expression | None = None
+    """True for a failure that blocks sign-off whatever the threshold (a live credential)."""
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "area": self.area, "severity": self.severity.value, "title": self.title}
@@ -64,8 +75,13 @@ def load_rule(doc: Document) -> Rule:
         raise doc.error(f"rule id '{rid}' must match its file name ('{stem}.yaml')", ("id",))
     applies = raw["applies_to"]
     mode = applies.get("mode", "each")
+    kind = applies["kind"]
+    each = _each(doc, applies, mode, kind)
+    # with applies_to.each, everything but the record's filter and error_when sees `item` as well
+    judged = "item" if each is not None else mode
+    record_mode = "each" if each is not None else mode
 
-    def compile_field(key: tuple[str, ...], text: str, *, want_bool: bool = True, m: str = mode) -> Expression:
+    def compile_field(key: tuple[str, ...], text: str, *, want_bool: bool = True, m: str = judged) -> Expression:
         return compile_expression(
             text,
             mode=m,
@@ -77,41 +93,33 @@ def load_rule(doc: Document) -> Rule:
         )
 
     flt = compile_field(("applies_to", "filter"), applies["filter"], m="each") if "filter" in applies else None
+    where = compile_field(("applies_to", "where"), applies["where"]) if "where" in applies else None
     condition = compile_field(("condition",), raw["condition"])
-    message = compile_template(
-        raw["message"], mode=mode, file=file, line=doc.line_of(("message",)), field="message", rule_id=rid
-    )
-    error_when = compile_field(("error_when",), raw["error_when"]) if "error_when" in raw else None
-    error_message = (
-        compile_template(raw["error_message"], mode=mode, file=file, line=doc.line_of(("error_message",)),
-                         field="error_message", rule_id=rid)
-        if "error_message" in raw
-        else None
-    )
-    resource = (
-        compile_template(
-            raw["resource"],
-            mode=mode,
-            file=file,
-            line=doc.line_of(("resource",)),
-            field="resource",
-            rule_id=rid,
-        )
-        if "resource" in raw
-        else None
-    )
+    error_when = compile_field(("error_when",), raw["error_when"], m=record_mode) if "error_when" in raw else None
+    always_blocks = compile_field(("always_blocks",), raw["always_blocks"]) if "always_blocks" in raw else None
+
+    def template(name: str, m: str = judged) -> Template | None:
+        if name not in raw:
+            return None
+        return compile_template(raw[name], mode=m, file=file, line=doc.line_of((name,)), field=name, rule_id=rid)
+
+    message = template("message")
+    assert message is not None  # required by the schema
+    error_message, resource, correlation = template("error_message", record_mode), template("resource"), template("correlation")
     params = dict(raw.get("params") or {})
-    kind = applies["kind"]
     reads: list[Read] = [
         Read(key, expr, 0, m)
-        for key, expr, m in ((("applies_to", "filter"), flt, "each"), (("condition",), condition, mode),
-                             (("error_when",), error_when, mode))
+        for key, expr, m in ((("applies_to", "filter"), flt, "each"), (("applies_to", "where"), where, judged),
+                             (("condition",), condition, judged), (("error_when",), error_when, record_mode),
+                             (("always_blocks",), always_blocks, judged))
         if expr is not None
     ]
-    for name, template in (("message", message), ("resource", resource), ("error_message", error_message)):
-        if template is not None:
-            reads += [Read((name,), expr, offset, mode) for expr, offset in template.expressions()]
-    _check_contract(doc, kind, params, reads)
+    for name, tmpl in (("message", message), ("resource", resource), ("error_message", error_message),
+                       ("correlation", correlation)):
+        if tmpl is not None:
+            m = record_mode if name == "error_message" else judged
+            reads += [Read((name,), expr, offset, m) for expr, offset in tmpl.expressions()]
+    _check_contract(doc, kind, params, reads, each)
     references = {k: tuple(v) for k, v in raw["references"].items()}
     return Rule(
         id=rid,
@@ -136,7 +144,30 @@ def load_rule(doc: Document) -> Rule:
         error_when=error_when,
         error_message=error_message,
         definition=raw,
+        each=each,
+        where=where,
+        none=applies.get("none", "not-applicable"),
+        correlation=correlation,
+        always_blocks=always_blocks,
     )
+
+
+def _each(doc: Document, applies: Mapping[str, Any], mode: str, kind: str) -> Each | None:
+    """applies_to.each resolved against the evidence contract, or a located ConfigError."""
+    for key in ("where", "none"):
+        if key in applies and "each" not in applies:
+            raise doc.error(f"applies_to.{key} needs applies_to.each (the list whose elements it is about)",
+                            ("applies_to", key))
+    if "each" not in applies:
+        return None
+    if mode != "each":
+        raise doc.error("applies_to.each needs mode each (one finding per instance of each record)", ("applies_to", "each"))
+    if kind not in KINDS:
+        return None  # _check_contract names the unknown kind
+    found = resolve_each(kind, applies["each"])
+    if isinstance(found, str):
+        raise doc.error(found, ("applies_to", "each"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -170,7 +201,7 @@ def _contract_cache() -> ValidDocuments:
     return found
 
 
-def _check_contract(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read]) -> None:
+def _check_contract(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read], each: Each | None = None) -> None:
     """Raise a located ConfigError for an unknown kind, or the first field an expression reads
     that the kind's type does not have (or a param the rule does not declare)."""
     known = _contract_cache() if kind in KINDS else None
@@ -185,21 +216,22 @@ def _check_contract(doc: Document, kind: str, params: Mapping[str, Any], reads: 
             if first is not None:
                 message += f"; read as {near[0]}, line {first.line}" + (f":{first.column}" if first.column else "") + f" field '{first.field}': {first.message}"
         raise doc.error(message, ("applies_to", "kind"))
-    first = _first_unknown_field(doc, kind, params, reads)
+    first = _first_unknown_field(doc, kind, params, reads, each)
     if first is not None:
         raise first
     if known is not None:
         known.add(doc.value)
 
 
-def _first_unknown_field(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read]) -> ConfigError | None:
+def _first_unknown_field(doc: Document, kind: str, params: Mapping[str, Any], reads: list[Read],
+                         each: Each | None = None) -> ConfigError | None:
     for read in reads:
         try:
             checked = read.expr.checked()
         except DecodeError as exc:  # pragma: no cover - only if the CEL runtime changes its encoding
             return ConfigError(f"cannot check the expression against the evidence contract: {exc}",
                                file=doc.file, line=doc.line_of(read.key), field=".".join(read.key))
-        found = problems(checked, read.expr.compiled, roots(kind, read.mode, params))
+        found = problems(checked, read.expr.compiled, roots(kind, read.mode, params, each.element if each else None))
         if found:
             at = read.offset + found[0].offset - read.expr.offset
             line, column = text_position(doc.file, doc.line_of(read.key), _value_at(doc.value, read.key), at)

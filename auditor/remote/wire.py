@@ -80,7 +80,8 @@ def encode_event(event: Mapping[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, ensure_ascii=False).encode()
 
 
-VERDICTS = {int(ExitCode.OK): "READY", int(ExitCode.FINDINGS): "NOT READY", int(ExitCode.COLLECTION_FAILED): "INCOMPLETE"}
+VERDICTS = {int(ExitCode.OK): "READY", int(ExitCode.FINDINGS): "NOT READY", int(ExitCode.COLLECTION_FAILED): "INCOMPLETE",
+            int(ExitCode.INCOMPLETE): "INCOMPLETE"}
 
 
 def scan_event(result: RedactedResult, *, scan_id: int, exit_code: int, request_id: str | None,
@@ -100,8 +101,10 @@ def scan_event(result: RedactedResult, *, scan_id: int, exit_code: int, request_
         "verdict": VERDICTS.get(exit_code, "ERROR"),
         "fail_on": result.fail_on.value,
         "counts": dict(result.summary.by_status),
+        "problems": result.summary.problems,
+        "rule_hits": result.summary.rule_hits,
         "failures": [
-            {"rule_id": f.rule_id, "severity": f.severity.value, "resource": f.resource, "title": f.title}
+            {"id": f.id, "rule_id": f.rule_id, "severity": f.severity.value, "resource": f.resource, "title": f.title}
             for f in failures
         ],
         "worker": worker,

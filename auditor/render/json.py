@@ -10,7 +10,7 @@ from typing import Any
 from auditor.models import Finding, RedactedResult
 from auditor.render.interface import Renderer
 
-_ONE_PER_LINE = ("findings", "collection_errors")
+_ONE_PER_LINE = ("findings", "collection_errors", "problems")
 
 
 def _dumps(value: Any) -> str:
@@ -24,21 +24,21 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
     heads: dict[tuple[str, str, str, str], str] = {}
     tails: dict[tuple[str, int], str] = {}
     for f in findings:
-        if f.waiver is not None:  # rare: the general form
+        if f.waiver is not None or f.correlation or f.always_blocks:  # failures, a few: the general form
             yield _dumps(f.to_dict())
             continue
         hkey = (f.rule_id, f.title, f.area, f.severity.value)
         head = heads.get(hkey)
         if head is None:
             rule_id, title, area, severity = (encode_basestring(s) for s in hkey)
-            head = heads[hkey] = f'{{"rule_id": {rule_id}, "title": {title}, "area": {area}, "severity": {severity}'
+            head = heads[hkey] = f', "rule_id": {rule_id}, "title": {title}, "area": {area}, "severity": {severity}'
         tkey = (f.remediation, id(f.references))
         tail = tails.get(tkey)
         if tail is None:
             refs = {k: list(v) for k, v in f.references.items()}
             tail = tails[tkey] = f', "remediation": {encode_basestring(f.remediation)}, "references": {_dumps(refs)}}}'
         yield (
-            f'{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
+            f'{{"id": {encode_basestring(f.id)}{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
             f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {_dumps(list(f.evidence))}, '
             f'"pointer": {encode_basestring(f.pointer)}}}{tail}'
         )

@@ -1,7 +1,7 @@
 """JUnit XML for CI systems: one testsuite per area, one testcase per finding.
 
 fail -> <failure>, error and not-evaluated -> <error> (missing evidence is never a pass),
-waived -> <skipped> with the waiver, pass -> a plain testcase.
+waived and not-applicable -> <skipped> with the waiver or the reason, pass -> a plain testcase.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class JunitRenderer(Renderer):
                 "tests": len(findings),
                 "failures": sum(f.status is Status.FAIL for f in findings),
                 "errors": sum(f.status in (Status.ERROR, Status.NOT_EVALUATED) for f in findings),
-                "skipped": sum(f.status is Status.WAIVED for f in findings),
+                "skipped": sum(f.status in (Status.WAIVED, Status.NOT_APPLICABLE) for f in findings),
             }
             for k, n in counts.items():
                 totals[k] += n
@@ -65,6 +65,7 @@ class JunitRenderer(Renderer):
             for name, value in (
                 ("policies", ", ".join(result.policies)),
                 ("fail_on", result.fail_on.value),
+                ("verdict", result.verdict.headline()),
                 ("tool", f"{result.tool.get('name', '')} {result.tool.get('version', '')}"),
                 ("rules_digest", result.tool.get("rules_digest", "")),
                 ("bundle_digest", result.bundle_digest),
@@ -85,7 +86,7 @@ class JunitRenderer(Renderer):
             "testcase",
             {
                 "classname": xml_text(f"{target}.{f.area}.{f.rule_id}"),
-                "name": xml_text(f"{f.rule_id} {f.resource}: {f.title}"),
+                "name": xml_text(f"{f.rule_id} {f.resource}: {f.title} [{f.id}]"),
                 "time": "0",
             },
         )
@@ -102,6 +103,8 @@ class JunitRenderer(Renderer):
                 "skipped",
                 {"message": xml_text(f"waived until {w.expires} by {w.approver}: {w.reason}")},
             )
+        elif f.status is Status.NOT_APPLICABLE:
+            ET.SubElement(case, "skipped", {"message": xml_text(f.message)})
         else:
             out = ET.SubElement(case, "system-out")
             out.text = xml_text(f.message)

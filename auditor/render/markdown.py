@@ -38,13 +38,17 @@ class MarkdownRenderer(Renderer):
             "",
             "## Verdict",
             "",
-            f"**{'READY' if v.ready else 'NOT READY'}**: {md(v.why)}.",
+            f"**{v.verdict.readiness.label}**: {md(v.why)}.",
             "",
         ]
-        if v.failures:
+        if v.problems:
+            out += [f"{result.summary.problems} problems ({result.summary.rule_hits} rule hits):", ""]
             out += table(
-                ["Severity", "Rule", "Resource", "Message"],
-                [[f.severity.value, md(f.rule_id), md(f.resource), md(f.message)] for f in (r.finding for r in v.failures)],
+                ["Severity", "Problem", "Message", "Rule hits", "Blocks sign-off"],
+                [[row.problem.severity.value, md(row.problem.primary.resource), md(row.problem.primary.message),
+                  md(", ".join(f"{f.rule_id} {f.id}" for f in row.problem.findings)),
+                  ("yes (live credential)" if row.live_credential else "yes") if row.blocks else "no"]
+                 for row in v.problems],
             )
             out.append("")
         out += ["## Results by area and severity", ""]
@@ -87,7 +91,7 @@ class MarkdownRenderer(Renderer):
             out.append("")
         out += ["## Waivers", ""]
         waiver_rows = [
-            [state, md(w.waiver.rule), md(w.waiver.resource), md(w.waiver.expires), md(w.waiver.approver), md(w.waiver.reason)]
+            [state, md(w.waiver.rule), md(w.waiver.describe()), md(w.waiver.expires), md(w.waiver.approver), md(w.waiver.reason)]
             for state, rows in (("active", v.waivers), ("expired", v.expired))
             for w in rows
         ]

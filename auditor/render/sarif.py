@@ -1,9 +1,11 @@
 """SARIF 2.1.0 for code-scanning views: rules as reportingDescriptors, one result per finding.
 
 Levels follow severity (critical/high: error, medium: warning, low/info: note) for failures;
-SARIF's `kind` carries the rest: pass, open (error or not evaluated: no verdict), and waived
-failures are `fail` with an accepted external suppression. A finding's resource becomes a
-physical location when it names a file (relative to the target's root, %SRCROOT%).
+SARIF's `kind` carries the rest: pass, open (error or not evaluated: no verdict),
+notApplicable, and waived failures are `fail` with an accepted external suppression. A
+finding's resource becomes a physical location when it names a file (relative to the target's
+root, %SRCROOT%). Each result's partialFingerprints hold the finding's stable id, so code
+scanning tracks one instance across scans; its properties name the problem it belongs to.
 """
 
 from __future__ import annotations
@@ -12,15 +14,7 @@ import json
 import re
 from typing import Any
 
-from auditor.models import (
-    Finding,
-    RedactedResult,
-    RuleInfo,
-    Severity,
-    Status,
-    canonical_json,
-    sha256_hex,
-)
+from auditor.models import Finding, RedactedResult, RuleInfo, Severity, Status
 from auditor.render.interface import Renderer
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -45,6 +39,7 @@ KINDS = {
     Status.WAIVED: "fail",
     Status.ERROR: "open",
     Status.NOT_EVALUATED: "open",
+    Status.NOT_APPLICABLE: "notApplicable",
 }
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -87,6 +82,7 @@ class SarifRenderer(Renderer):
             for item in f.references.get("checklist", ()):
                 if item not in checklist_of[f.rule_id]:
                     checklist_of[f.rule_id].append(item)
+        problem_of = {f.id: p.id for p in result.problems for f in p.findings}
         driver: dict[str, Any] = {
             "name": result.tool.get("name", "auditor"),
             "version": result.tool.get("version", ""),
@@ -100,7 +96,7 @@ class SarifRenderer(Renderer):
                 ROOT_ID: {"description": {"text": "The root of the scanned target (its inventory root)."}}
             },
             "invocations": [self._invocation(result)],
-            "results": [self._result(f, index[f.rule_id]) for f in result.findings],
+            "results": [self._result(f, index[f.rule_id], problem_of.get(f.id)) for f in result.findings],
             "properties": {
                 "target": dict(result.target),
                 "policies": list(result.policies),
@@ -109,6 +105,7 @@ class SarifRenderer(Renderer):
                 "rulesDigest": result.tool.get("rules_digest", ""),
                 "bundleDigest": result.bundle_digest,
                 "summary": result.summary.to_dict(),
+                "verdict": result.verdict.to_dict(),
             },
         }
         doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
@@ -153,7 +150,7 @@ class SarifRenderer(Renderer):
         return out
 
     @staticmethod
-    def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+    def _result(f: Finding, rule_index: int, problem: str | None) -> dict[str, Any]:
         kind = KINDS[f.status]
         out: dict[str, Any] = {
             "ruleId": f.rule_id,
@@ -161,10 +158,10 @@ class SarifRenderer(Renderer):
             "kind": kind,
             "level": LEVELS[f.severity] if kind == "fail" else "none",
             "message": {"text": f.message or f.title or f.rule_id},
-            "partialFingerprints": {
-                "auditorFinding/v1": sha256_hex(canonical_json([f.rule_id, f.resource]))[:32]
-            },
+            "partialFingerprints": {"auditorFinding/v2": f.id},
             "properties": {
+                "id": f.id,
+                **({"problem": problem} if problem else {}),
                 "status": f.status.value,
                 "severity": f.severity.value,
                 "area": f.area,

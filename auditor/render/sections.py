@@ -11,18 +11,28 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from auditor.models import ChecklistItem, Finding, RedactedResult, Severity, Status, Waiver
+from auditor.models import (
+    ChecklistItem,
+    Finding,
+    Problem,
+    Readiness,
+    RedactedResult,
+    Severity,
+    Status,
+    Verdict,
+    Waiver,
+)
 from auditor.render.interface import RenderOptions
-from auditor.render.text import verdict
 from auditor.signoff.model import ROLES, SignoffCheck
 
-STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED, Status.PASS)
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED, Status.PASS, Status.NOT_APPLICABLE)
 STATUS_COLOR = {
     "pass": "#2e7d32",
     "fail": "#c62828",
     "error": "#e65100",
     "not-evaluated": "#6a1b9a",
     "waived": "#1565c0",
+    "not-applicable": "#757575",
 }
 
 # The status of a checklist item, derived from the findings that evidence it.
@@ -30,18 +40,22 @@ ITEM_FAIL = "fail"
 ITEM_INCOMPLETE = "incomplete"
 ITEM_WAIVED = "waived"
 ITEM_PASS = "pass"  # noqa: S105 - a status, not a password
+ITEM_NOT_APPLICABLE = "not-applicable"
 ITEM_MANUAL = "manual"
 ITEM_STATUS_TEXT = {
     ITEM_FAIL: "a rule evidencing it fails",
     ITEM_INCOMPLETE: "evidence missing or unreadable: not a pass",
     ITEM_WAIVED: "fails, but under a current waiver",
-    ITEM_PASS: "every finding evidencing it passes",
+    ITEM_PASS: "every finding evidencing it passes (and at least one passes)",
+    ITEM_NOT_APPLICABLE: "the rules evidencing it do not apply to this target: nothing is evidenced, a person checks it",
     ITEM_MANUAL: "no rule evidences it: a person checks it",
 }
 
 
 def item_status(findings: Sequence[Finding]) -> str:
-    """fail > incomplete (error, not evaluated) > waived > pass; manual when nothing evidences it."""
+    """fail > incomplete (error, not evaluated) > waived > pass; not-applicable when the rules
+    evidencing it do not apply (never a pass by not-applicable rules alone); manual when nothing
+    evidences it."""
     if not findings:
         return ITEM_MANUAL
     statuses = {f.status for f in findings}
@@ -51,7 +65,9 @@ def item_status(findings: Sequence[Finding]) -> str:
         return ITEM_INCOMPLETE
     if Status.WAIVED in statuses:
         return ITEM_WAIVED
-    return ITEM_PASS
+    if Status.PASS in statuses:
+        return ITEM_PASS
+    return ITEM_NOT_APPLICABLE
 
 
 @dataclass(frozen=True)
@@ -152,11 +168,21 @@ class SignoffRow:
 
 
 @dataclass(frozen=True)
+class ProblemRow:
+    """A problem with its rule hits as report references, and whether it blocks sign-off."""
+
+    problem: Problem
+    refs: tuple[Ref, ...]
+    blocks: bool
+    live_credential: bool
+
+
+@dataclass(frozen=True)
 class ReportView:
     result: RedactedResult
-    ready: bool
-    why: str
+    verdict: Verdict
     failures: tuple[Ref, ...]
+    problems: tuple[ProblemRow, ...]
     charts: tuple[Chart, ...]
     by_area: Mapping[str, Mapping[str, int]]
     by_severity: Mapping[str, Mapping[str, int]]
@@ -174,6 +200,17 @@ class ReportView:
     def statuses(self) -> tuple[str, ...]:
         return tuple(s.value for s in STATUS_ORDER)
 
+    @property
+    def ready(self) -> bool:
+        return self.verdict.readiness is Readiness.READY
+
+    @property
+    def why(self) -> str:
+        """`Not ready for staging under cim-staging: 3 problems (5 rule hits) at or above critical`."""
+        label = self.verdict.readiness.label.capitalize()
+        scope = f" {self.verdict.scope}" if self.verdict.scope else ""
+        return f"{label}{scope} under {', '.join(self.result.policies)}: {'; '.join(self.verdict.reasons())}"
+
 
 def _days_left(expires: str, evaluated_at: str) -> int | None:
     try:
@@ -187,9 +224,14 @@ def _days_left(expires: str, evaluated_at: str) -> int | None:
 def build_view(result: RedactedResult, options: RenderOptions | None = None) -> ReportView:
     opts = options or RenderOptions()
     refs = tuple(Ref(f"f-{i + 1}", f) for i, f in enumerate(result.findings))
-    ready, why = verdict(result)
     failing = [r for r in refs if r.finding.status is Status.FAIL]
     failing.sort(key=lambda r: (-r.finding.severity.rank, r.finding.rule_id, r.finding.resource))
+    ref_of = {r.finding.id: r for r in refs}
+    problems = tuple(
+        ProblemRow(p, tuple(ref_of[f.id] for f in p.findings), p.blocks(result.fail_on),
+                   any(f.always_blocks for f in p.findings))
+        for p in result.problems
+    )
 
     summary = result.summary
     by_severity = {s.value: summary.by_severity[s.value] for s in Severity}
@@ -209,12 +251,12 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
     for items in areas.values():
         items.sort(key=lambda r: (STATUS_ORDER.index(r.finding.status), -r.finding.severity.rank, r.finding.rule_id, r.finding.resource))
 
-    waived: dict[tuple[str, str, str], list[Ref]] = {}
-    waiver_of: dict[tuple[str, str, str], Waiver] = {}
+    waived: dict[tuple[str, str, str, str], list[Ref]] = {}
+    waiver_of: dict[tuple[str, str, str, str], Waiver] = {}
     for ref in refs:
         w = ref.finding.waiver
         if ref.finding.status is Status.WAIVED and w is not None:
-            key = (w.policy, w.rule, w.resource)
+            key = (w.policy, w.rule, w.resource, ",".join(w.findings))
             waived.setdefault(key, []).append(ref)
             waiver_of[key] = w
     waivers = tuple(
@@ -225,7 +267,8 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
         WaiverRow(
             e.waiver,
             _days_left(e.waiver.expires, result.evaluated_at),
-            tuple(r for r in refs if r.finding.rule_id == e.waiver.rule and r.finding.status is Status.FAIL),
+            tuple(r for r in refs if r.finding.status is Status.FAIL and (
+                r.finding.id in e.waiver.findings if e.waiver.findings else r.finding.rule_id == e.waiver.rule)),
         )
         for e in result.expired_waivers
     )
@@ -254,9 +297,9 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
 
     return ReportView(
         result=result,
-        ready=ready,
-        why=why,
+        verdict=result.verdict,
         failures=tuple(failing),
+        problems=problems,
         charts=(chart("By area", summary.by_area), chart("By severity", by_severity)),
         by_area=summary.by_area,
         by_severity=by_severity,

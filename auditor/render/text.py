@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from auditor.models import Finding, RedactedResult, Severity, Status
+from auditor.models import Finding, Problem, Readiness, RedactedResult, Severity, Status
 from auditor.render.interface import Renderer
 
 _COLORS = {
@@ -22,25 +22,27 @@ _STATUS_MARK = {
     Status.FAIL: ("FAIL", "red"),
     Status.ERROR: ("ERROR", "yellow"),
     Status.NOT_EVALUATED: ("N/E", "magenta"),
+    Status.NOT_APPLICABLE: ("N/A", "dim"),
     Status.WAIVED: ("WAIVED", "blue"),
     Status.PASS: ("PASS", "green"),
 }
-_COLUMNS = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED)
-_HEAD = ("pass", "fail", "error", "n/e", "waived")
+_COLUMNS = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.NOT_APPLICABLE, Status.WAIVED)
+_HEAD = ("pass", "fail", "error", "n/e", "n/a", "waived")
+_READINESS_COLOR = {Readiness.READY: "green", Readiness.NOT_READY: "red", Readiness.INCOMPLETE: "yellow"}
 
 
 def verdict(result: RedactedResult) -> tuple[bool, str]:
-    """(ready, why): ready when nothing fails at or above the threshold and evidence is whole."""
-    failures = result.failures()
-    reasons = []
-    if failures:
-        reasons.append(f"{len(failures)} failure{'s' if len(failures) != 1 else ''} at or above {result.fail_on.value}")
-    if result.required_source_failed:
-        n = sum(1 for r in result.collection_errors if r.required)
-        reasons.append(f"{n} required evidence source{'s' if n != 1 else ''} could not be collected")
-    if reasons:
-        return False, "; ".join(reasons)
-    return True, f"no failure at or above {result.fail_on.value}"
+    """(ready, the verdict's headline): kept for the reports, see ScanResult.verdict."""
+    v = result.verdict
+    return v.readiness is Readiness.READY, v.headline()
+
+
+def counts_line(result: RedactedResult) -> str:
+    """`40 problems (65 rule hits); 518 findings: 452 pass, 65 fail, 1 waived`."""
+    s = result.summary
+    totals = ", ".join(f"{n} {k}" for k, n in s.by_status.items() if n)
+    return (f"{s.problems} problem{'s' if s.problems != 1 else ''} ({s.rule_hits} rule hit{'s' if s.rule_hits != 1 else ''}); "
+            f"{s.total} findings: {totals or 'none'}")
 
 
 class TextRenderer(Renderer):
@@ -57,37 +59,48 @@ class TextRenderer(Renderer):
             self._c("bold", f"auditor {result.tool.get('version', '')}")
             + f" · target {target.get('name')}{env} · policy {', '.join(result.policies)} · {result.evaluated_at}"
         )
-        ready, why = verdict(result)
-        label = self._c("green", "READY") if ready else self._c("red", "NOT READY")
-        out.append(f"Verdict: {label} — {why}")
+        v = result.verdict
+        label = self._c(_READINESS_COLOR[v.readiness], v.readiness.label)
+        scope = f" {v.scope}" if v.scope else ""
+        out.append(f"Verdict: {label}{scope} — {'; '.join(v.reasons())}")
         out.append("")
         summary = result.summary
         out.extend(self._table("By area", summary.by_area.items()))
         out.append("")
         out.extend(self._table("By severity", ((s.value, summary.by_severity[s.value]) for s in Severity)))
+        if result.problems:
+            out.append("")
+            out.append(self._c("bold", f"Problems ({summary.problems}, {summary.rule_hits} rule hits)"
+                                       " — failures grouped by cause, blocking first"))
+            for problem in result.problems:
+                out.extend(self._problem(problem, result))
         groups = [
-            (Status.FAIL, "Failures"),
             (Status.ERROR, "Could not be evaluated (errors)"),
             (Status.NOT_EVALUATED, "Not evaluated (no evidence)"),
             (Status.WAIVED, "Waived"),
         ]
         if self.options.verbose:
-            groups.append((Status.PASS, "Passed"))
+            groups += [(Status.NOT_APPLICABLE, "Not applicable (the subject does not exist)"), (Status.PASS, "Passed")]
         for status, title in groups:
             items = [f for f in result.findings if f.status is status]
-            if status is Status.FAIL:
-                items.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource))
             if items:
                 out.append("")
                 out.append(self._c("bold", f"{title} ({len(items)})"))
                 for f in items:
                     out.extend(self._finding(f))
+        if result.exceeded_waivers:
+            out.append("")
+            out.append(self._c("bold", f"Exceeded waivers ({len(result.exceeded_waivers)}) — applied to none"))
+            for xw in result.exceeded_waivers:
+                w = xw.waiver
+                out.append(f"  {w.describe()}: {len(xw.findings)} fail now (approved by {w.approver}, policy "
+                           f"{w.policy}); approve them by id, or state the new number of instances")
         if result.expired_waivers:
             out.append("")
             out.append(self._c("bold", f"Expired waivers ({len(result.expired_waivers)}) — no longer applied"))
             for ew in result.expired_waivers:
                 w = ew.waiver
-                out.append(f"  {w.rule} {w.resource}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
+                out.append(f"  {w.describe()}: expired {w.expires} (approved by {w.approver}, policy {w.policy})")
         if result.collection_errors:
             out.append("")
             out.append(self._c("bold", f"Collection errors ({len(result.collection_errors)})"))
@@ -95,8 +108,7 @@ class TextRenderer(Renderer):
                 req = "required" if r.required else "optional"
                 out.append(f"  {r.source}: {r.resource}: {r.error} [{req}]")
         out.append("")
-        totals = ", ".join(f"{n} {k}" for k, n in summary.by_status.items() if n)
-        out.append(f"{summary.total} findings: {totals or 'none'}")
+        out.append(counts_line(result))
         return "\n".join(out) + "\n"
 
     def _table(self, title: str, rows: Iterable[tuple[str, dict[str, int] | object]]) -> list[str]:
@@ -115,15 +127,39 @@ class TextRenderer(Renderer):
             lines.append(f"  {name:<14}" + "".join(cells))
         return lines
 
+    def _problem(self, problem: Problem, result: RedactedResult) -> list[str]:
+        """A problem: its one failure as a finding, or its rule hits under one head and one fix."""
+        if len(problem.findings) == 1:
+            return self._finding(problem.primary)
+        p = problem.primary
+        blocking = "" if problem.blocks(result.fail_on) else " (below the threshold)"
+        head = (f"  {self._c('red', 'FAIL  ')} {p.severity.value.upper():<8} {self._c('bold', p.resource)} — "
+                f"{len(problem.findings)} rule hits, one cause{blocking}")
+        lines = [head]
+        wrap = textwrap.TextWrapper(width=100, initial_indent="        ", subsequent_indent="        ")
+        for f in problem.findings:
+            where = f" {f.resource}" if f.resource != p.resource else ""
+            lines.append(f"      {f.rule_id:<12} {f.severity.value.upper():<8}{where}  {self._c('dim', f.id)}")
+            lines.extend(wrap.wrap(f.message))
+        lines.extend(self._fix(p))
+        return lines
+
+    def _fix(self, f: Finding) -> list[str]:
+        if not f.remediation:
+            return []
+        fix = textwrap.TextWrapper(width=100, initial_indent="      fix: ", subsequent_indent="           ")
+        return [self._c("dim", line) for line in fix.wrap(" ".join(f.remediation.split()))]
+
     def _finding(self, f: Finding) -> list[str]:
         mark, color = _STATUS_MARK[f.status]
         head = f"  {self._c(color, f'{mark:<6}')} {f.severity.value.upper():<8} {f.rule_id:<12} {f.resource}"
+        if f.status in (Status.FAIL, Status.WAIVED):
+            head += f"  {self._c('dim', f.id)}"
         lines = [head]
         wrap = textwrap.TextWrapper(width=100, initial_indent="      ", subsequent_indent="      ")
         lines.extend(wrap.wrap(f.message))
-        if f.status is Status.FAIL and f.remediation:
-            fix = textwrap.TextWrapper(width=100, initial_indent="      fix: ", subsequent_indent="           ")
-            lines.extend(self._c("dim", line) for line in fix.wrap(" ".join(f.remediation.split())))
+        if f.status is Status.FAIL:
+            lines.extend(self._fix(f))
         if f.status is Status.WAIVED and f.waiver:
             w = f.waiver
             lines.append(f"      waived until {w.expires} by {w.approver}: {w.reason}")

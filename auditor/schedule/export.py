@@ -239,6 +239,97 @@ def nixos_module(schedules: Sequence[Schedule], opts: ExportOptions) -> list[Exp
     return [ExportFile("auditor-schedules.nix", "\n".join(lines) + "\n")]
 
 
+# -- NixOS security.acme (the fleet CA's ACME server) ---------------------------------------
+
+_DNS = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_UNIT = re.compile(r"^[A-Za-z0-9@._-]{1,128}$")
+_LISTEN_HTTP = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$")
+
+
+@dataclass(frozen=True)
+class AcmeNode:
+    """One node renewing its certificate from `auditor pki acme serve` with NixOS security.acme."""
+
+    server: str
+    """The ACME directory URL."""
+    domains: tuple[str, ...]
+    email: str
+    environment_file: str = "/run/secrets/auditor-acme.env"
+    ca_file: str = "/etc/nats/certs/ca.pem"
+    listen_http: str = ":80"
+    valid_min_days: int = 20
+    reload: str = "nats"
+
+
+def acme_nixos_module(node: AcmeNode) -> ExportFile:
+    """A NixOS module: security.acme against the fleet CA, NATS reloaded after each renewal and
+    using the renewed certificate."""
+    if not re.match(r"^https?://[^\s/@]+/\S*$", node.server):
+        raise ConfigError("--server: the ACME directory URL, e.g. https://ca.example.com:8443/acme/directory")
+    domains = [d.lower().rstrip(".") for d in node.domains]
+    for d in domains:
+        if not _DNS.match(d):
+            raise ConfigError(f"--domain '{d[:80]}' is not a DNS name")
+    if not re.match(r"^[^@\s\"]{1,64}@[A-Za-z0-9.-]{1,253}$", node.email):
+        raise ConfigError("--email: an e-mail address is required by NixOS security.acme and lego")
+    if not _UNIT.match(node.reload):
+        raise ConfigError("--reload: a systemd service name")
+    if not _LISTEN_HTTP.match(node.listen_http):
+        raise ConfigError("--listen-http: [ADDRESS]:PORT, e.g. :80")
+    if not 1 <= node.valid_min_days <= 365:
+        raise ConfigError("--valid-min-days: from 1 to 365")
+    for option, path in (("--environment-file", node.environment_file), ("--ca-file", node.ca_file)):
+        if not path.startswith("/") or any(c in path for c in "\n\r\"$"):
+            raise ConfigError(f"{option}: an absolute path")
+    name = domains[0]
+    state = f"/var/lib/acme/{name}"
+    port = node.listen_http.rsplit(":", 1)[1]
+    lines = [
+        f"# Written by `auditor pki acme nixos`: {name} renews its certificate from the fleet CA's ACME server",
+        "# (`auditor pki acme serve`), and NATS is reloaded after each renewal. Import it from",
+        "# configuration.nix: imports = [ ./auditor-acme.nix ];",
+        f"# {node.environment_file} (e.g. from sops-nix, mode 0400, never in the Nix store) holds:",
+        "#   LEGO_EAB=true",
+        "#   LEGO_EAB_KID=<kid of `auditor pki acme eab --name NODE`>",
+        "#   LEGO_EAB_HMAC=<its hmac: a secret>",
+        "#   LEGO_CA_CERTIFICATES=<the CA's root certificate, to trust the ACME server's HTTPS>",
+        "{ config, lib, pkgs, ... }:",
+        "{",
+        "  security.acme = {",
+        "    acceptTerms = true;",
+        "    defaults = {",
+        f"      server = {_nix_string(node.server)};",
+        f"      email = {_nix_string(node.email)};",
+        '      keyType = "ec256";',
+        f"      # renew when fewer than {node.valid_min_days} days are left (checked daily)",
+        f"      validMinDays = {node.valid_min_days};",
+        '      renewInterval = "daily";',
+        f"      environmentFile = {_nix_string(node.environment_file)};",
+        "    };",
+        f"    certs.{_nix_string(name)} = {{",
+    ]
+    if len(domains) > 1:
+        lines.append("      extraDomainNames = [ " + " ".join(_nix_string(d) for d in domains[1:]) + " ];")
+    lines += [
+        "      # lego answers http-01 itself while it renews",
+        f"      listenHTTP = {_nix_string(node.listen_http)};",
+        '      group = "nats";',
+        f"      reloadServices = [ {_nix_string(node.reload)} ];",
+        "    };",
+        "  };",
+        "  # the ACME server validates http-01 by connecting to this port",
+        f"  networking.firewall.allowedTCPPorts = [ {int(port)} ];",
+        "  services.nats.settings.tls = {",
+        f"    cert_file = {_nix_string(state + '/fullchain.pem')};",
+        f"    key_file = {_nix_string(state + '/key.pem')};",
+        f"    ca_file = {_nix_string(node.ca_file)};",
+        "    verify = true;",
+        "  };",
+        "}",
+    ]
+    return ExportFile("auditor-acme.nix", "\n".join(lines) + "\n")
+
+
 # -- Kubernetes -------------------------------------------------------------------------------
 
 

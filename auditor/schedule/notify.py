@@ -58,12 +58,14 @@ def regression_event(diff: ScanDiff, threshold: Severity, *, scan_id: int | None
         "threshold": threshold.value,
         "new_failures": [
             {
+                "id": c.id,
                 "rule_id": c.rule_id,
                 "title": c.title,
                 "area": c.area,
                 "severity": c.severity.value,
                 "resource": c.resource,
                 "message": c.message,
+                "always_blocks": c.always_blocks,
             }
             for c in failures
         ],

@@ -21,6 +21,10 @@ def legacy_secret_fingerprint(rule: str, secret: bytes) -> str:
     return legacy_fingerprint(rule.encode() + b":" + secret)
 
 
+KEY_MATERIAL = frozenset({"nkey-seed", "nats-creds", "private-key", "age-identity"})
+"""Categories of secrets that belong in key files: a private key file is where they are kept."""
+
+
 @dataclass(frozen=True)
 class Leak:
     rule: str
@@ -51,6 +55,24 @@ class Leak:
         return bool(self.file_mode) and int(self.file_mode, 8) & 0o077 == 0
 
     @property
+    def encrypted(self) -> bool:
+        """A private key that is encrypted (with a passphrase)."""
+        return bool(self.details.get("encrypted", False))
+
+    @property
+    def protected(self) -> bool:
+        """Key material kept as it should be: not in a log or shell history, and either an
+        encrypted private key or alone in a dedicated key file only its owner can read.
+
+        The one judgement of key files: `auditor secrets scan` does not count a protected key as
+        a leak (it lists it, and exits 0 for it), and the secrets rules (SEC-001 to SEC-004)
+        pass it, through the evidence field of the same name. Tokens, passwords and other
+        secrets are never protected by where they lie."""
+        if self.category not in KEY_MATERIAL or self.log:
+            return False
+        return (self.category == "private-key" and self.encrypted) or (self.key_file and self.private)
+
+    @property
     def location(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
         return f"{self.commit[:12]}:{where}" if self.commit else where
@@ -72,7 +94,8 @@ class Leak:
             "private": self.private,
             "key_file": self.key_file,
             "log": self.log,
-            "encrypted": bool(self.details.get("encrypted", False)),
+            "encrypted": self.encrypted,
+            "protected": self.protected,
             "details": {k: v for k, v in self.details.items() if isinstance(v, str | int | float | bool)},
         }
 

@@ -27,25 +27,27 @@ PLANTED = {
     ("CERT-005", LEGACY): "SHA-1 signature",
     ("CERT-006", LEGACY): "valid for 9000 days (waived until 2027-12-31)",
     ("CERT-007", LEGACY): "self-signed leaf (its waiver expired 2026-06-30)",
+    ("CERT-022", LEGACY): "no authority key identifier (pkilint: an RFC 5280 error)",
+    ("PKI-006", "etc/nats/certs/ops-client-cert.pem@../pki-ca"): "signed with the intermediate's key outside the CA's log",
     ("CERT-003", LEAF): "leafnode client certificate expires within 30 days",
     ("PSS-BASE-001", EXPORTER): "hostNetwork: true",
-    ("PSS-BASE-003", EXPORTER): "adds NET_ADMIN",
-    ("PSS-BASE-004", EXPORTER): "hostPath volume /etc/nats",
-    ("PSS-RESTR-001", EXPORTER): "hostPath is not a restricted volume type",
-    ("PSS-RESTR-002", EXPORTER): "allowPrivilegeEscalation unset",
-    ("PSS-RESTR-003", EXPORTER): "runAsNonRoot unset",
-    ("PSS-RESTR-004", EXPORTER): "runAsUser: 0",
-    ("PSS-RESTR-005", EXPORTER): "no seccomp profile",
-    ("PSS-RESTR-006", EXPORTER): "capabilities not dropped, NET_ADMIN added",
-    ("K8S-003", EXPORTER): "runs as UID 0",
-    ("K8S-004", EXPORTER): "writable root filesystem",
-    ("K8S-005", EXPORTER): "no resource requests",
-    ("K8S-006", EXPORTER): "no resource limits",
+    ("PSS-BASE-003", EXPORTER + " container exporter"): "adds NET_ADMIN",
+    ("PSS-BASE-004", EXPORTER + " volume host-nats"): "hostPath volume /etc/nats",
+    ("PSS-RESTR-001", EXPORTER + " volume host-nats"): "hostPath is not a restricted volume type",
+    ("PSS-RESTR-002", EXPORTER + " container exporter"): "allowPrivilegeEscalation unset",
+    ("PSS-RESTR-003", EXPORTER + " container exporter"): "runAsNonRoot unset",
+    ("PSS-RESTR-004", EXPORTER + " container exporter"): "runAsUser: 0",
+    ("PSS-RESTR-005", EXPORTER + " container exporter"): "no seccomp profile",
+    ("PSS-RESTR-006", EXPORTER + " container exporter"): "capabilities not dropped, NET_ADMIN added",
+    ("K8S-003", EXPORTER + " container exporter"): "runs as UID 0",
+    ("K8S-004", EXPORTER + " container exporter"): "writable root filesystem",
+    ("K8S-005", EXPORTER + " container exporter"): "no resource requests",
+    ("K8S-006", EXPORTER + " container exporter"): "no resource limits",
     ("K8S-007", EXPORTER): "default service account with its API token mounted",
-    ("K8S-008", EXPORTER): "image natsio/prometheus-nats-exporter:latest, no digest",
-    ("K8S-011", EXPORTER): "hostPath /etc/nats mounted writable",
-    ("K8S-010", EXPORTER_CONFIG): "NATS_PASSWORD in a ConfigMap",
-    ("K8S-009", BACKUP): "backup encryption passphrase as a literal env value",
+    ("K8S-008", EXPORTER + " container exporter"): "image natsio/prometheus-nats-exporter:latest, no digest",
+    ("K8S-011", EXPORTER + " volume host-nats"): "hostPath /etc/nats mounted writable",
+    ("K8S-010", EXPORTER_CONFIG + " data.NATS_PASSWORD"): "NATS_PASSWORD in a ConfigMap",
+    ("K8S-009", BACKUP + " container upload"): "backup encryption passphrase as a literal env value",
     ("KEY-001", LEAF): "leafnode client certificate issued 82 days ago: the 60-day rotation was missed",
     ("KEY-003", "var/lib/cim/gnupg#Legacy Deploy <deploy-legacy@cim.example.com>"): "GnuPG key without expiry",
     ("KEY-005", "https://vault.cim.example.com:8200 secret/cim-prod-001/db/password"): "Vault secret not rotated for 200 days (recorded)",
@@ -54,19 +56,20 @@ PLANTED = {
     ("NATS-006", MONITOR_USER): "cim-monitor (not an admin) may subscribe to $SYS.>",
     ("NATS-019", NATS_CONF): "monitoring on 0.0.0.0:8222 over plain HTTP",
     ("NATS-030", "etc/nats/leaf.creds"): "the leafnode user JWT never expires (nsc's default)",
-    ("SEC-001", "home"): "NATS user nkey seed exported in .bash_history",
-    ("SEC-003", "home"): "unencrypted OpenSSH deploy key copied world-readable into ~/backup",
-    ("SEC-005", "etc/cim"): "Vault token in the agent's EnvironmentFile",
-    ("SEC-006", "etc/cim"): "Anthropic API key in the agent's EnvironmentFile",
-    ("SEC-007", "etc/nats"): "cim-monitor's plaintext password in nats.conf",
-    ("SEC-007", "etc/nixos"): "Grafana admin password in monitoring.nix (ends up in the Nix store)",
-    ("SEC-007", "k8s"): "NATS password in a ConfigMap",
-    ("SEC-008", "var/log"): "hub password inside a NATS URL in the agent log",
-    ("SEC-009", "home"): "the nkey seed in shell history",
-    ("SEC-009", "var/log"): "URL password and bearer JWT in the agent log",
-    ("SEC-010", "var/log"): "unexpired bearer JWT logged in a request header",
-    ("SEC-011", "etc/cim"): "high-entropy ALCHEMIST_SIGNING_SECRET in the EnvironmentFile",
-    ("SEC-012", "secrets"): "sops file holds nats.leaf.creds in plaintext",
+    ("SEC-001", "home/cim/.bash_history:5:23"): "NATS user nkey seed exported in .bash_history",
+    ("SEC-003", "home/cim/backup/deploy_ed25519:1:1"): "unencrypted OpenSSH deploy key copied world-readable into ~/backup",
+    ("SEC-005", "etc/cim/agent.env:6:13"): "Vault token in the agent's EnvironmentFile",
+    ("SEC-006", "etc/cim/agent.env:7:19"): "Anthropic API key in the agent's EnvironmentFile",
+    ("SEC-007", "etc/nats/users.conf:15:16"): "cim-monitor's plaintext password in nats.conf",
+    ("SEC-007", "etc/nixos/monitoring.nix:18:41"): "Grafana admin password in monitoring.nix (ends up in the Nix store)",
+    ("SEC-007", "k8s/nats-exporter.yaml:36:19"): "NATS password in a ConfigMap",
+    ("SEC-008", "var/log/cim/agent.log:3:65"): "hub password inside a NATS URL in the agent log",
+    ("SEC-009", "home/cim/.bash_history:5:23"): "the nkey seed in shell history",
+    ("SEC-009", "var/log/cim/agent.log:3:65"): "the URL password in the agent log",
+    ("SEC-009", "var/log/cim/agent.log:5:124"): "the bearer JWT in the agent log",
+    ("SEC-010", "var/log/cim/agent.log:5:124"): "unexpired bearer JWT logged in a request header",
+    ("SEC-011", "etc/cim/agent.env:8:26"): "high-entropy ALCHEMIST_SIGNING_SECRET in the EnvironmentFile",
+    ("SEC-012", "secrets/secrets.yaml:3:9"): "sops file holds nats.leaf.creds in plaintext",
     ("SOPS-003", "secrets/secrets.yaml"): "nats.leaf.creds not matched by encrypted_regex: plaintext",
     ("SOPS-006", "secrets/legacy.env"): "still encrypted to a departed admin's PGP key",
     ("SOPS-008", "secrets/monitoring.json"): "mac_only_encrypted: plaintext values unauthenticated",
@@ -179,3 +182,25 @@ def test_stale_tree_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert again == first
     assert (again / "cim-prod-001/etc/nats/certs/server-cert.pem").read_bytes() != old_cert
     assert not any(p.name.startswith((".build-", ".old-")) for p in tmp_path.joinpath("demo").iterdir())
+
+
+def test_one_problem_many_rule_hits(result: ScanResult) -> None:
+    """The demo's failures grouped by the rules' correlation keys: one hostPath mount, one UID 0,
+    one seed, one certificate each make one problem with several rule hits."""
+    groups = {(p.primary.resource, tuple(sorted(f.rule_id for f in p.findings))) for p in result.problems}
+    assert (EXPORTER + " volume host-nats", ("K8S-011", "PSS-BASE-004", "PSS-RESTR-001")) in groups
+    assert (EXPORTER + " container exporter", ("K8S-003", "PSS-RESTR-004")) in groups
+    assert ("home/cim/.bash_history:5:23", ("SEC-001", "SEC-009")) in groups
+    assert (LEGACY, ("CERT-001", "CERT-004", "CERT-005", "CERT-007")) in groups
+    hits = [f.id for p in result.problems for f in p.findings]
+    assert sorted(hits) == sorted(f.id for f in result.findings if f.status is Status.FAIL)
+    assert result.summary.problems == len(result.problems) < result.summary.rule_hits == len(hits)
+
+
+def test_the_leaf_certificate_counts_the_same_days_everywhere(result: ScanResult) -> None:
+    import re
+
+    leaf = [f for f in result.findings if f.rule_id in ("CERT-003", "PKI-004") and f.status is Status.FAIL
+            and "cim-prod-001-leaf" in f.message]
+    days = {f.rule_id: re.findall(r"in (\d+) days", f.message) for f in leaf}
+    assert set(days) == {"CERT-003", "PKI-004"} and days["CERT-003"] == days["PKI-004"], days

@@ -102,8 +102,8 @@ def test_filter_and_nothing_matched(tmp_path: Path) -> None:
     result = evaluate_rules(pol, [rec(5), rec(500, "huge")], target=TARGET, now=NOW)
     assert statuses(result.findings) == [("T-001", "huge", "pass")]
     result = evaluate_rules(pol, [rec(5)], target=TARGET, now=NOW)
-    assert statuses(result.findings) == [("T-001", "node-1", "not-evaluated")]
-    assert "matched the rule's filter" in result.findings[0].message
+    assert statuses(result.findings) == [("T-001", "node-1", "not-applicable")]  # the subject does not exist
+    assert "in the rule's scope" in result.findings[0].message
 
 
 def test_mode_all(tmp_path: Path) -> None:
@@ -115,8 +115,8 @@ def test_mode_all(tmp_path: Path) -> None:
 
 
 WAIVERS = """waivers:
-  - {rule: T-001, resource: "small*", reason: known issue, approver: Lead, expires: "2026-11-23"}
-  - {rule: T-001, resource: "other", reason: old, approver: Lead, expires: "2026-11-22"}
+  - {rule: T-001, resource: "small*", instances: 1, reason: known issue, approver: Lead, expires: "2026-11-23"}
+  - {rule: T-001, resource: "other", instances: 1, reason: old, approver: Lead, expires: "2026-11-22"}
 """
 
 
@@ -133,7 +133,7 @@ def test_waivers_apply_until_their_last_day(tmp_path: Path) -> None:
 
 
 def test_waiver_never_hides_a_pass_or_error(tmp_path: Path) -> None:
-    waivers = 'waivers:\n  - {rule: "T-*", resource: "*", reason: all, approver: L, expires: "2099-01-01"}\n'
+    waivers = 'waivers:\n  - {rule: "T-*", resource: "*", instances: any, reason: all, approver: L, expires: "2099-01-01"}\n'
     pol = policy(tmp_path, ("T-001", {}), waivers=waivers)
     result = evaluate_rules(pol, [rec(50, "a"), err("b"), rec(1, "c")], target=TARGET, now=NOW)
     assert statuses(result.findings) == [("T-001", "a", "pass"), ("T-001", "b", "error"), ("T-001", "c", "waived")]

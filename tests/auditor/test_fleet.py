@@ -74,6 +74,8 @@ def test_worst_exit_code_order() -> None:
     assert worst_exit_code([]) == 0
     assert worst_exit_code([0, 1, 0]) == 1
     assert worst_exit_code([1, 3]) == 3
+    assert worst_exit_code([1, 4, 0]) == 4 and worst_exit_code([4, 3]) == 3  # INCOMPLETE: above findings
+    assert worst_exit_code([70, 4]) == 70 and worst_exit_code([4, 70]) == 70
     assert worst_exit_code([3, 2, 1]) == 2
     assert worst_exit_code([2, 70]) == 70
     assert worst_exit_code([0, 99]) == 99  # unknown codes count as the worst

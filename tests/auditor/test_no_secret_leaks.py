@@ -121,8 +121,9 @@ def test_no_planted_secret_reaches_any_output(tmp_path: Path, hook_port: int) ->
             node.assert_clean(run.err, f"stderr of --format {fmt}")
         result = json.loads((tmp_path / "result.json").read_text())
         leaks = [f for f in result["findings"] if f["area"] == "secrets" and f["status"] == "fail"]
-        assert any("leaky.env" in f["message"] for f in leaks), "the planted file was not found"
-        assert any("leaky.key" in f["message"] for f in leaks), "the planted key was not found"
+        # one finding per leak: the file is in its resource (file:line:column)
+        assert any(f["resource"].startswith("etc/cim/leaky.env:") for f in leaks), "the planted file was not found"
+        assert any("leaky.key" in f["resource"] for f in leaks), "the planted key was not found"
         bundle = (tmp_path / "bundle.json").read_text()
         node.assert_clean(bundle, "the bundle")
         records = json.loads(bundle)["records"]

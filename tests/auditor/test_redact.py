@@ -92,6 +92,7 @@ def _finding_with(value: str) -> Finding:
         pointer=v("pointer"), remediation=v("remediation"), references={v("ref"): (v("references"),)},
         waiver=Waiver(rule=v("rule"), resource=v("wresource"), reason=v("reason"), approver=v("approver"),
                       expires="2030-01-01", policy=v("policy")),
+        id=v("id"), correlation=v("correlation"),
     )
 
 

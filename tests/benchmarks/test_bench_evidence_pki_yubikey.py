@@ -22,6 +22,7 @@ from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
 from pki.inventory import rfc3339
+from tests.pki.bulk import bulk_records
 from tests.pki.conftest import secrets
 from tests.softpiv import SoftPivCard
 from tests.softpiv.devices import SoftPivDevices, provision
@@ -40,13 +41,13 @@ def test_pki_inventory_over_100k(tmp_path: Path) -> None:
     ca = CA.init(tmp_path / "CA", "Bench Root", FileBackend(tmp_path / "CA", secrets), key_type="ecdsa-p256")
     opener = key_opener(ca.folder, secrets)
     ca.create_intermediate("Bench Intermediate", opener, FileBackend(ca.folder, secrets), key_type="ecdsa-p256")
-    template = ca.issue("template", "nats-client", opener, tmp_path / "t").entry
+    issued = ca.issue("template", "nats-client", opener, tmp_path / "t")
+    template, template_cert = issued.entry, issued.certificate
     rng = random.Random(5)
     entries = [dataclasses.replace(template, serial=format(rng.getrandbits(120) | (1 << 119), "x"), node=f"n{i:06d}",
                                    not_after=rfc3339(NOW + dt.timedelta(days=rng.uniform(-30, 90))))
                for i in range(INVENTORY)]
-    with ca.inventory() as inv:
-        inv.add_many(entries)
+    bulk_records(ca, entries, template_cert)
     context = _context(tmp_path, "pki-inventory", folders=["CA"], deployed=["t"])
     times = []
     for _ in range(3):

@@ -24,6 +24,7 @@ from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
 from pki.inventory import rfc3339
+from tests.pki.bulk import bulk_records
 from tests.pki.conftest import secrets
 
 pytestmark = pytest.mark.benchmark
@@ -50,7 +51,8 @@ def test_list_expiring_over_100k(tmp_path: Path) -> None:
     ca = CA.init(tmp_path / "CA", "Bench Root", FileBackend(tmp_path / "CA", secrets), key_type="ecdsa-p256")
     opener = key_opener(ca.folder, secrets)
     ca.create_intermediate("Bench Intermediate", opener, FileBackend(ca.folder, secrets), key_type="ecdsa-p256")
-    template = ca.issue("template", "nats-client", opener, tmp_path / "t").entry
+    issued = ca.issue("template", "nats-client", opener, tmp_path / "t")
+    template, template_cert = issued.entry, issued.certificate
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rng = random.Random(3)
     entries = []
@@ -62,8 +64,7 @@ def test_list_expiring_over_100k(tmp_path: Path) -> None:
             status="revoked" if i % 50 == 0 else "valid",
         ))
     start = time.perf_counter()
-    with ca.inventory() as inv:
-        inv.add_many(entries)
+    bulk_records(ca, entries, template_cert)
     load = time.perf_counter() - start
     expected = sum(1 for e in entries if e.status == "valid" and rfc3339(now) < e.not_after <= rfc3339(now + dt.timedelta(days=30)))
 
@@ -83,3 +84,76 @@ def test_list_expiring_over_100k(tmp_path: Path) -> None:
     print(f"  library ca.list(expiring=30d): {library * 1000:.0f} ms")
     print(f"  `auditor pki list --expiring 30d --format json` (process start included): "
           f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, {listed} listed")
+
+
+def _median_run(args: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        subprocess.run(args, env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times)
+
+
+def test_cli_issue_against_an_openssl_loop(tmp_path: Path) -> None:
+    """Issue 23: `auditor pki issue` per certificate (a fresh process, as a shell loop runs it)
+    against the two openssl commands that make a key and sign it, with the same CA key file."""
+    import os
+
+    from tests.pki.conftest import PASSPHRASE
+    from tests.pki.crashes import fast_ca, issue_command
+
+    ca = fast_ca(tmp_path / "CA")
+    env = {**os.environ, "PKI_PASS": PASSPHRASE}
+    runs = 15
+    times = []
+    for i in range(runs):
+        begin = time.perf_counter()
+        subprocess.run(issue_command(ca.folder, f"node-{i}", tmp_path / f"n{i}"), env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - begin)
+    ours = statistics.median(times)
+    record = ca.current_intermediate()
+    key, cert = ca.folder / record.key["path"], ca.folder / record.certificate_path
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+
+    def openssl_one(i: int) -> None:
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", str(tmp_path / f"o{i}.key"), "-subj", f"/CN=o{i}", "-out", str(tmp_path / f"o{i}.csr")],
+                       capture_output=True, check=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", str(tmp_path / f"o{i}.csr"), "-CA", str(cert), "-CAkey", str(key),
+                        "-passin", "env:PKI_PASS", "-days", "90", "-extfile", str(ext), "-out", str(tmp_path / f"o{i}.pem")],
+                       env=env, capture_output=True, check=True)
+
+    times = []
+    for i in range(runs):
+        begin = time.perf_counter()
+        openssl_one(i)
+        times.append(time.perf_counter() - begin)
+    theirs = statistics.median(times)
+    bare = _median_run([sys.executable, "-c", "pass"], env, 5)
+    lint_import = _median_run([sys.executable, "-c", "import pkilint.pkix.certificate, pkilint.pkix.extension"], env, 5)
+    print(f"\n`auditor pki issue` (fresh process, checks, lint, log, files): median {ours * 1000:.0f} ms per certificate")
+    print(f"openssl req + openssl x509 -req (no checks, no lint, no log): median {theirs * 1000:.0f} ms per certificate "
+          f"(ratio {ours / theirs:.1f})")
+    print(f"of which: python start {bare * 1000:.0f} ms; importing pkilint {(lint_import - bare) * 1000:.0f} ms")
+
+
+def test_issuance_rate_over_a_long_log(tmp_path: Path) -> None:
+    """Every change replays and verifies the whole log (the source of truth) and compares the
+    inventory with it: the cost per issuance grows with the log."""
+    ca = CA.init(tmp_path / "CA", "Bench Root", FileBackend(tmp_path / "CA", secrets), key_type="ecdsa-p256")
+    opener = key_opener(ca.folder, secrets)
+    ca.create_intermediate("Bench Intermediate", opener, FileBackend(ca.folder, secrets), key_type="ecdsa-p256")
+    signer = opener(ca.current_intermediate().key)
+    issued = ca.issue("template", "nats-client", opener, tmp_path / "t", signer=signer)
+    rng = random.Random(7)
+    for size in (1_000, 10_000):
+        entries = [dataclasses.replace(issued.entry, serial=format(rng.getrandbits(120) | (1 << 119), "x"),
+                                       node=f"bulk-{size}-{i}") for i in range(size)]
+        bulk_records(ca, entries, issued.certificate)
+        start = time.perf_counter()
+        for i in range(20):
+            ca.issue(f"node-{size}-{i}", "nats-client", opener, tmp_path / f"n{size}-{i}", signer=signer)
+        elapsed = (time.perf_counter() - start) / 20
+        print(f"\nlibrary issuance with {sum(1 for _ in ca.list())} certificates in the log: {elapsed * 1000:.0f} ms each")

@@ -63,6 +63,7 @@ def test_cli_start_and_demo_scan(tmp_path: Path) -> None:
 def synthetic_records(n: int) -> list[Evidence]:
     from auditor.evidence.kinds.x509 import X509Certificate
     from pki.facts import certificate_facts
+    from pki.lint import lint
     from pki.verify import verify_chain
 
     factory = CertFactory()
@@ -76,7 +77,8 @@ def synthetic_records(n: int) -> list[Evidence]:
         chain = verify_chain(leaf.cert, [root.cert], [inter.cert], at=NOW)
         data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert).to_dict(),
                 "chain": {"status": "valid" if chain.valid else "invalid", "error": chain.error,
-                          "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False}}
+                          "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False},
+                "lint": lint(leaf.cert).summary()}
         out.append(Evidence(source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z",
                             data=msgspec.convert(data, X509Certificate)))
     return out

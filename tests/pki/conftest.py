@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,18 @@ def secrets(kind: str, what: str) -> str:
     return {"passphrase": PASSPHRASE, "pin": PIN}[kind]
 
 
-def new_ca(folder: Path, *, permitted_dns: tuple[str, ...] = ("example.com", "localhost"), **init: Any) -> tuple[CA, KeyOpener]:
+def new_ca(folder: Path, *, permitted_dns: tuple[str, ...] = ("example.com", "localhost"),
+           permitted_ip: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8"), backdate_days: int = 0,
+           **init: Any) -> tuple[CA, KeyOpener]:
+    """A root and an intermediate (limited to `permitted_dns` and `permitted_ip`), both valid
+    from `backdate_days` ago (to issue certificates that have expired already)."""
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=backdate_days, minutes=10)
+    if backdate_days:
+        init.setdefault("not_before", start)
     ca = CA.init(folder, "Test Root CA", FileBackend(folder, secrets), organization="CIM", **init)
     opener = key_opener(ca.folder, secrets)
-    ca.create_intermediate("Test Intermediate CA", opener, FileBackend(ca.folder, secrets), permitted_dns=permitted_dns)
+    ca.create_intermediate("Test Intermediate CA", opener, FileBackend(ca.folder, secrets), permitted_dns=permitted_dns,
+                           permitted_ip=permitted_ip, not_before=start if backdate_days else None)
     return ca, opener
 
 

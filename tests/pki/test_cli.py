@@ -29,7 +29,8 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert code == 0, err
     assert "created CA" in out
     code, out, err = pki("intermediate", "--dir", str(folder), "--name", "CIM Intermediate CA",
-                         "--permitted-dns", "example.com", "--permitted-dns", "localhost", "--passphrase-env", "PKI_PASS")
+                         "--permitted-dns", "example.com", "--permitted-dns", "localhost", "--permitted-ip", "10.0.0.0/8",
+                         "--passphrase-env", "PKI_PASS")
     assert code == 0, err
     return folder
 
@@ -102,7 +103,12 @@ def test_issue_list_revoke_crl_verify_export(ca: Path, tmp_path: Path) -> None:
         (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-server", "--out", "{tmp}/x",
           "--passphrase-env", "PKI_PASS"], "needs at least one DNS name or IP address (give --dns NAME or --ip ADDRESS)"),
         (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-server", "--dns", "bad name!", "--out",
-          "{tmp}/x", "--passphrase-env", "PKI_PASS"], "is not a DNS name"),
+          "{tmp}/x", "--passphrase-env", "PKI_PASS"], "'bad name!' is not a DNS name (given with --dns)"),
+        (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-server", "--ip", "10.0.0.300", "--out",
+          "{tmp}/x", "--passphrase-env", "PKI_PASS"], "'10.0.0.300' is not an IP address (given with --ip)"),
+        (["issue", "--dir", "{ca}", "--node", "x", "--profile", "nats-client", "--email", "ops@example.com", "--out",
+          "{tmp}/x", "--passphrase-env", "PKI_PASS"],
+         "permits no email names (an intermediate made with --permitted-email permits them)"),
         (["revoke", "--dir", "{ca}", "zz", "--passphrase-env", "PKI_PASS"], "not a hexadecimal serial"),
         (["revoke", "--dir", "{ca}", "abc123", "--passphrase-env", "PKI_PASS"], "not in the inventory"),
         (["init", "--dir", "{ca}", "--name", "Again", "--passphrase-env", "PKI_PASS"], "not empty"),

@@ -39,6 +39,7 @@ def test_the_cli_works_on_the_demo_ca() -> None:
     r = run_cli("pki", "verify", str(server), "--dir", str(folder), "--name", "cim-001.example.com")
     assert r.code == 0, r.out + r.err
     r = run_cli("pki", "log", "verify", "--dir", str(folder))
-    # init, 2 intermediates, 5 issues, a renewal, 2 revocations, the retired intermediate's and the root's CRLs
-    assert r.code == 0 and r.out.startswith("OK: 13 entries")
+    # init, 2 intermediates, 5 issues and a renewal (each an intent and its completion), 2 revocations,
+    # the retired intermediate's and the root's CRLs
+    assert r.code == 0 and r.out.startswith("OK: 22 entries")
     assert DEMO_PASSPHRASE not in r.out

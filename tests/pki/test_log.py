@@ -37,8 +37,11 @@ def rewrite(ca: CA, new: list[str]) -> None:
 
 def test_entries_chain_and_describe_events(logged: CA) -> None:
     entries = [json.loads(line) for line in lines(logged)]
-    assert [e["event"] for e in entries] == ["init", "intermediate", "issue", "issue", "issue"]
-    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
+    assert [e["event"] for e in entries] == ["intent", "init", "intent", "intermediate", *["intent", "issue"] * 3]
+    assert [e["seq"] for e in entries] == list(range(1, 11))
+    intents, completions = entries[::2], entries[1::2]
+    assert all(i["serial"] == c["serial"] and c["details"]["intent"] == i["seq"] for i, c in zip(intents, completions, strict=True))
+    assert all(len(i["details"]["tbs_sha256"]) == 64 and i["details"]["lint"]["errors"] == [] for i in intents)
     assert entries[0]["prev"] == log.GENESIS
     assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(entries))
     assert all(log.entry_hash(e) == e["hash"] for e in entries)
@@ -46,33 +49,33 @@ def test_entries_chain_and_describe_events(logged: CA) -> None:
 
 def test_an_edited_entry_is_found(logged: CA) -> None:
     content = lines(logged)
-    content[3] = content[3].replace('"node-1"', '"node-X"')
+    content[7] = content[7].replace('"node-1"', '"node-X"')
     rewrite(logged, content)
     problems = logged.verify_log().problems
-    assert any("line 4 (seq 4): edited" in p for p in problems)
+    assert any("line 8 (seq 8): edited" in p for p in problems)
 
 
 def test_an_edited_entry_with_a_recomputed_hash_still_breaks_the_chain(logged: CA) -> None:
     content = lines(logged)
-    entry = json.loads(content[2])
+    entry = json.loads(content[5])
     entry["node"] = "intruder"
     entry["hash"] = log.entry_hash(entry)
-    content[2] = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
+    content[5] = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
     rewrite(logged, content)
-    assert any("line 4 (seq 4): does not chain" in p for p in logged.verify_log().problems)
+    assert any("line 7 (seq 7): does not chain" in p for p in logged.verify_log().problems)
 
 
 def test_a_removed_entry_is_found(logged: CA) -> None:
     content = lines(logged)
-    del content[2]
+    del content[5]
     rewrite(logged, content)
     problems = logged.verify_log().problems
-    assert any("seq 4 follows seq 2" in p for p in problems)
+    assert any("seq 7 follows seq 5" in p for p in problems)
 
 
 def test_reordered_entries_are_found(logged: CA) -> None:
     content = lines(logged)
-    content[2], content[3] = content[3], content[2]
+    content[5], content[7] = content[7], content[5]
     rewrite(logged, content)
     assert any("removed or reordered" in p for p in logged.verify_log().problems)
 
@@ -80,13 +83,13 @@ def test_reordered_entries_are_found(logged: CA) -> None:
 def test_entries_cut_off_the_end_are_found(logged: CA) -> None:
     rewrite(logged, lines(logged)[:-1])
     problems = logged.verify_log().problems
-    assert any("the log has 4 entries but the inventory recorded 5" in p for p in problems)
-    assert any("have no log entry" in p for p in problems)
+    assert any("the log has 9 entries but the inventory recorded 10" in p for p in problems)
+    assert any("in the inventory but not in the log" in p for p in problems)
 
 
 def test_garbage_lines_are_reported_not_crashed_on(logged: CA) -> None:
     rewrite(logged, [*lines(logged), "{not json\n"])
-    assert any("line 6: not JSON" in p for p in logged.verify_log().problems)
+    assert any("line 11: not JSON" in p for p in logged.verify_log().problems)
 
 
 def test_a_missing_log_is_an_error(logged: CA) -> None:

@@ -41,7 +41,7 @@ def auditor_verify(ca: CA, cert: Path, *, name: str | None, purpose: str) -> tup
 
 
 def test_verdicts_agree(make_ca: MakeCA, tmp_path: Path) -> None:
-    ca, opener = make_ca()
+    ca, opener = make_ca(backdate_days=150)
     now = dt.datetime.now(dt.UTC)
     good = ca.issue("cim-001", "nats-server", opener, tmp_path / "good", dns=["cim-001.example.com"])
     ca.issue("cim-old", "nats-server", opener, tmp_path / "expired", dns=["cim-old.example.com"],

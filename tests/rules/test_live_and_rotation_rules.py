@@ -55,8 +55,13 @@ def cert(**over: Any) -> dict[str, Any]:
         "san": {"dns": ["n.example.com"], "ip": [], "email": [], "uri": []}, "name_constraints": None,
         "subject_key_id": None, "authority_key_id": None, "extensions": [],
         "chain": {"status": "valid", "error": None, "path": [], "anchor": None, "is_anchor": False},
+        "lint": {"linter": "pkilint 0.13.3", "errors": [], "warnings": [], "notices": []},
     }
     return merge(data, over)
+
+
+FILE_ONLY = ("path", "index", "encoding", "chain", "lint")
+"""Fields of x509.certificate that the certificate facts other kinds embed do not have."""
 
 
 def ca(**over: Any) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def ca(**over: Any) -> dict[str, Any]:
 
 
 def endpoint(**over: Any) -> dict[str, Any]:
-    leaf = {k: v for k, v in cert().items() if k not in ("path", "index", "encoding", "chain")}
+    leaf = {k: v for k, v in cert().items() if k not in FILE_ONLY}
     data: dict[str, Any] = {
         "host": "10.0.3.21", "port": 4222, "name": "n.example.com", "protocol": "nats", "role": "nats-client",
         "nats": {"info_before_tls": True, "handshake_first": False, "server_name": "n", "version": "2.15.1",
@@ -121,7 +126,7 @@ def role(**over: Any) -> dict[str, Any]:
 
 def vault_pki(**over: Any) -> dict[str, Any]:
     data = {
-        "mount": "pki", "ca": {k: v for k, v in ca().items() if k not in ("path", "index", "encoding", "chain")},
+        "mount": "pki", "ca": {k: v for k, v in ca().items() if k not in FILE_ONLY},
         "roles": [role()],
         "crl": {"disabled": False, "expiry": 259200, "auto_rebuild": True, "ocsp_disabled": False},
         "tidy": {"state": "Finished", "error": None, "time_finished": ago(1), "last_auto_tidy_finished": ago(1)},
@@ -156,7 +161,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def leaf_over(**o: Any) -> dict[str, Any]:
-    leaf = {k: v for k, v in cert(**o).items() if k not in ("path", "index", "encoding", "chain")}
+    leaf = {k: v for k, v in cert(**o).items() if k not in FILE_ONLY}
     return {"presented": [leaf]}
 
 
@@ -180,6 +185,8 @@ CASES: list[tuple[str, str, Maker, dict[str, Any]]] = [
     ("CERT-019", "tls.endpoint", endpoint, {"tls_offered": False}),
     ("CERT-020", "tls.endpoint", endpoint, leaf_over(not_after=ago(-10))),
     ("CERT-021", "tls.endpoint", endpoint, leaf_over(self_signed=True)),
+    ("CERT-022", "x509.certificate", cert, {"lint": {"errors": [
+        "pkix.key_usage_value_prohibited_for_ec (Prohibited key usage value(s) present: keyEncipherment)"]}}),
     ("KEY-001", "x509.certificate", cert, {"not_before": ago(82), "not_after": ago(-8)}),
     ("KEY-002", "x509.certificate", ca, {"not_after": ago(-100)}),
     ("KEY-003", "gpg.key", gpg_key, {"expires": None}),

@@ -63,7 +63,7 @@ def pki_ca(**over: Any) -> dict[str, Any]:
         "intermediates": [{**cacert, "serial": "a0", "current": False, "days_left": 705.0}, cacert],
         "current_intermediate": "a1",
         "rotation": {"previous": "a0", "overlap_days": 905.0, "bundle_complete": True, "bundle_missing": []},
-        "log": {"entries": 13, "verified": True, "problems": [], "events": {"renew": 1}, "last_event": {"renew": ago(5)}},
+        "log": {"entries": 13, "verified": True, "problems": [], "notes": [], "events": {"renew": 1}, "last_event": {"renew": ago(5)}},
         "crls": [{"issuer_serial": "a1", "issuer": "CN=I", "issuer_expired": False, "present": True, "signature_valid": True,
                   "number": 3, "this_update": ago(3), "next_update": ago(-27), "hours_left": 648.0, "revoked": 2, "problem": None}],
         "certificates": {"total": 9, "valid": 6, "expired": 0, "revoked": 2, "superseded": 1},
@@ -78,6 +78,13 @@ def pki_cert(**over: Any) -> dict[str, Any]:
             "not_before": ago(5), "not_after": ago(-85), "key_type": "ecdsa-p256", "key_fingerprint": "0" * 64,
             "status": "valid", "state": "valid", "revocation_reason": None, "revoked_at": None, "issued_at": ago(5),
             "replaces": "4e", "ca": "CIM Root CA", "days_left": 85.0, "reused_key": False, "deployed": ["etc/nats/certs/server-cert.pem"]}
+    return merge(data, over)
+
+
+def deployed(**over: Any) -> dict[str, Any]:
+    data = {"path": "etc/nats/certs/server-cert.pem", "ca": "pki-ca", "serial": "5f", "subject": "CN=cim-001",
+            "issuer": "CN=I", "not_after": ago(-85), "signed_by": "a1", "signed_by_subject": "CN=I", "in_log": True,
+            "status": "valid"}
     return merge(data, over)
 
 
@@ -108,6 +115,7 @@ CASES: list[tuple[str, str, Maker, dict[str, Any]]] = [
                                                       "key": {"backend": "file"}}]}),
     ("KEY-010", "pki.certificate", pki_cert, {"reused_key": True}),
     ("KEY-011", "pki.ca", pki_ca, {"log": {"last_event": {"renew": ago(200)}}}),
+    ("PKI-006", "pki.deployed", deployed, {"in_log": False, "status": None}),
 ]
 
 

@@ -27,6 +27,7 @@ TYPES: tuple[type[Facts], ...] = (
     vault.VaultToken,
     pki.PkiCa,
     pki.PkiCertificate,
+    pki.PkiDeployed,
     yubikey.YubikeyPresence,
     yubikey.YubikeyDevice,
     yubikey.YubikeySlot,

@@ -15,6 +15,8 @@ ValueKind = Literal["empty", "reference", "path", "text", "binary"]
 class Header(Facts, frozen=True, kw_only=True):
     """What and where a Kubernetes object is (every kubernetes.* kind starts with these)."""
 
+    IDENTITY: ClassVar[tuple[str, ...]] = ("object",)
+
     file: Annotated[str, Meta(description="The file as displayed (relative to the target's root), <stdin>, or cluster:CONTEXT.")]
     document: Annotated[NonNegative | None, Meta(description="Index of the YAML document in the file (0-based, empty documents not counted).")]
     item: Annotated[NonNegative | None, Meta(description="Index in the items of a List.")]
@@ -52,6 +54,8 @@ class Embedded(Part, frozen=True, kw_only=True):
 
 class ConfigMapEntry(SecretPart, frozen=True, kw_only=True):
     SECRETS: ClassVar[tuple[str, ...]] = ("redacted",)
+    IDENTITY: ClassVar[tuple[str, ...]] = ("section", "key")
+    LABEL: ClassVar[str] = "{resource} {path}"
 
     key: str
     section: Literal["data", "binaryData"]
@@ -166,6 +170,9 @@ class VolumeMount(Part, frozen=True, kw_only=True):
 
 
 class Container(Part, frozen=True, kw_only=True):
+    IDENTITY: ClassVar[tuple[str, ...]] = ("name",)
+    LABEL: ClassVar[str] = "{resource} container {name}"
+
     name: str
     type: Literal["initContainer", "container", "ephemeralContainer"]
     index: int
@@ -189,6 +196,9 @@ class HostPath(Part, frozen=True, kw_only=True):
 
 
 class Volume(Part, frozen=True, kw_only=True):
+    IDENTITY: ClassVar[tuple[str, ...]] = ("name",)
+    LABEL: ClassVar[str] = "{resource} volume {name}"
+
     name: str
     path: str
     line: int | None

@@ -178,6 +178,9 @@ class RemoteSeed(SecretPart, frozen=True, kw_only=True):
 
 
 class Remote(Part, frozen=True, kw_only=True):
+    IDENTITY: ClassVar[tuple[str, ...]] = ("urls", "account")
+    LABEL: ClassVar[str] = "{resource} leafnode remote {urls}"
+
     urls: Annotated[tuple[str, ...], Meta(description="without user-info")]
     url_has_password: bool
     account: str | None

@@ -1,4 +1,5 @@
-"""pki.ca and pki.certificate: the fleet CA's own records (a folder made by `auditor pki`)."""
+"""pki.ca, pki.certificate and pki.deployed: the fleet CA's own records (a folder made by
+`auditor pki`), and the node's certificates judged against them."""
 
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ class Rotation(Part, frozen=True, kw_only=True):
 
 class IssuanceLog(Part, frozen=True, kw_only=True):
     entries: int
-    verified: Annotated[bool, Meta(description="hash chain, sequence, inventory head and count, every certificate logged")]
+    verified: Annotated[bool, Meta(description="the hash chain, and the inventory compared row by row with the records the log replays to (edited, deleted, added, un-revoked rows; count and head)")]
     problems: tuple[str, ...]
+    notes: Annotated[tuple[str, ...], Meta(description="not tampering: an interrupted issuance the next change reconciles, an inventory behind the log after a crash")]
     events: Annotated[dict[str, int], Meta(description="entries per event")]
     last_event: Annotated[dict[str, str], Meta(description="time of the last entry per event")]
 
@@ -108,3 +110,20 @@ class PkiCertificate(Facts, frozen=True, kw_only=True):
     days_left: Annotated[float, Meta(description="days until notAfter (negative: expired)")]
     reused_key: Annotated[bool | None, Meta(description="a renewal that kept the replaced certificate's key")]
     deployed: Annotated[tuple[str, ...], Meta(description="the node's files holding this certificate (same issuer and serial)")]
+
+
+class PkiDeployed(Facts, frozen=True, kw_only=True):
+    """One certificate deployed on the node (a `deployed` path of the pki-inventory source), judged against one CA folder: which of the CA's keys signed it, and whether the CA's issuance log records it."""
+
+    KIND: ClassVar[str] = "pki.deployed"
+
+    path: Annotated[str, Meta(description="the file on the node")]
+    ca: Annotated[str, Meta(description="the CA folder")]
+    serial: Annotated[str, Meta(description="lower-case hex")]
+    subject: str
+    issuer: Annotated[str, Meta(description="the issuer name the certificate claims")]
+    not_after: Timestamp
+    signed_by: Annotated[str | None, Meta(description="serial of the CA certificate (root or intermediate) whose key made the signature; null: none of this CA's keys")]
+    signed_by_subject: str | None
+    in_log: Annotated[bool, Meta(description="the CA's issuance log records this very certificate (same serial and bytes)")]
+    status: Annotated[Literal["valid", "revoked", "superseded"] | None, Meta(description="its status in the log, when in_log")]

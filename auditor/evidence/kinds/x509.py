@@ -85,12 +85,21 @@ class Chain(Part, frozen=True, kw_only=True):
     is_anchor: Annotated[bool, Meta(description="the certificate is itself one of the trust anchors")] = False
 
 
+class Lint(Part, frozen=True, kw_only=True):
+    linter: Annotated[str, Meta(description="e.g. pkilint 0.13.3")]
+    errors: Annotated[tuple[str, ...], Meta(description="fatal and error level findings, as 'code (message)'")]
+    warnings: Annotated[tuple[str, ...], Meta(description="warning codes")]
+    notices: Annotated[tuple[str, ...], Meta(description="notice codes")]
+
+
 class X509Certificate(Certificate, Facts, frozen=True, kw_only=True):
-    """One X.509 certificate read from a file, with its chain validated against the target's trust anchors."""
+    """One X.509 certificate read from a file, with its chain validated against the target's trust anchors and its pkilint findings."""
 
     KIND: ClassVar[str] = "x509.certificate"
+    IDENTITY: ClassVar[tuple[str, ...]] = ("path", "fingerprint_sha256")
 
     path: str
     index: Annotated[NonNegative, Meta(description="position in the file (bundles hold several)")]
     encoding: Literal["pem", "der"]
     chain: Chain
+    lint: Annotated[Lint, Meta(description="pkilint's RFC 5280 findings (the linter the CA runs before it signs)")]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from auditor.loader.schema import schema_errors
+from tests.certs import FILES_PACK
 from tests.conftest import Run, run_cli
 
 
@@ -27,6 +28,14 @@ def test_demo_scan_text() -> None:
     assert run.code == 1, run.err
     assert "Verdict: NOT READY" in run.out
     assert "CERT-004" in run.out and "fix:" in run.out
+    import re
+
+    # the demo leads with problems and gives both counts, in the verdict and at the end
+    verdict = re.search(r"^Verdict: NOT READY for production — (\d+) problems \((\d+) rule hits\) at or above high", run.out, re.M)
+    total = re.search(r"^(\d+) problems \((\d+) rule hits\); \d+ findings:", run.out, re.M)
+    assert verdict and total, run.out[-600:]
+    assert int(verdict[1]) < int(verdict[2]) and int(total[1]) < int(total[2])
+    assert f"Problems ({total[1]}, {total[2]} rule hits)" in run.out
     assert "\x1b[" not in run.out  # no colour when not a terminal
 
 
@@ -58,6 +67,19 @@ def test_fail_on_threshold_changes_exit_code(tmp_path: Path) -> None:
         "version: 1\ntargets:\n  - name: n\n    environment: production\n    policies: [cim-production]\n"
         "    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
         "    sources:\n      - {collector: certificates, paths: [certs]}\n"
+    )
+    # cim-production also requires endpoint, NATS, host... evidence: certificate files alone cannot
+    # make it READY, whatever the threshold
+    scan = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert scan.code == 4 and "Verdict: INCOMPLETE" in scan.out, scan.out
+    assert "no host.account" in scan.out
+    assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
+    # a pack whose rules all judge certificate files: the threshold alone decides
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies/files.yaml").write_text(FILES_PACK)
+    (tmp_path / "auditor.yaml").write_text(
+        (tmp_path / "auditor.yaml").read_text().replace("version: 1\n", "version: 1\npolicy_paths: [policies]\n")
+        .replace("policies: [cim-production]", "policies: [cert-files]")
     )
     assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0  # default threshold: high
     assert run_cli("scan", "--target", "n", "--fail-on", "medium", cwd=tmp_path).code == 1
@@ -122,8 +144,9 @@ def test_local_auditor_yaml_is_found(tmp_path: Path, certs: object) -> None:
         "    sources:\n      - {collector: certificates, paths: [certs]}\n"
     )
     run = run_cli("scan", "--target", "node-1", "--format", "json", cwd=tmp_path)
-    assert run.code == 0, run.out + run.err
+    assert run.code == 4, run.out + run.err  # certificate files only: INCOMPLETE, never READY
     doc = json.loads(run.out)
+    assert doc["verdict"]["readiness"] == "incomplete" and "host.sshd" in doc["verdict"]["missing_evidence"]
     # the node has certificate files only: rules on other evidence are not evaluated, never passed
     from auditor.policy.catalog import Catalog
 
@@ -143,7 +166,9 @@ def test_missing_required_source_exits_3(tmp_path: Path) -> None:
     assert "Collection errors" in run.out and "nothing-here" in run.out
     optional = (tmp_path / "auditor.yaml").read_text().replace("paths: [nothing-here]", "paths: [nothing-here], required: false")
     (tmp_path / "auditor.yaml").write_text(optional)
-    assert run_cli("scan", "--target", "n", cwd=tmp_path).code == 0
+    # optional and absent: not exit 3, but nothing was judged: INCOMPLETE, not READY
+    run = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert run.code == 4 and "[optional]" in run.out and "Verdict: INCOMPLETE" in run.out, run.out
 
 
 @pytest.mark.parametrize(

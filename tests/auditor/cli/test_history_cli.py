@@ -21,6 +21,12 @@ def test_history_and_diff_show_two_scans_of_the_demo_node(tmp_path: Path) -> Non
     rows = [line.split() for line in history.out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["2", "1"]
     assert "failures per area of cim-prod-001" in history.out and "certificates" in history.out
+    # problems lead, with both counts (the later scan: the CERT-006 waiver lapsed, certificates expired)
+    problems = [int(r[5]) for r in rows]
+    hits = [int(r[6]) for r in rows]
+    assert problems[1] < hits[1] and problems[0] < hits[0] and hits[0] > hits[1]
+    assert f"problems of cim-prod-001, oldest to newest (scans 1..2): {problems[1]} ({hits[1]} rule hits) -> " \
+           f"{problems[0]} ({hits[0]} rule hits)" in history.out
 
     doc = json.loads(run_cli("history", "--target", "cim-prod-001", "--format", "json", env=env).out)
     assert [s["id"] for s in doc["scans"]] == [2, 1]
@@ -31,10 +37,12 @@ def test_history_and_diff_show_two_scans_of_the_demo_node(tmp_path: Path) -> Non
     assert "scan 1" in diff.out and "scan 2" in diff.out
     assert "CERT-006" in diff.out.split("new failures")[1].split("fixed")[0]
     assert "trend per area" in diff.out
+    assert f"problems {problems[1]} -> {problems[0]}, rule hits {hits[1]} -> {hits[0]}" in diff.out
 
     data = json.loads(run_cli("diff", "1", "2", "--format", "json", env=env).out)
-    new = {(c["rule_id"], c["resource"]) for c in data["new_failures"]}
-    assert ("CERT-006", "etc/nats/certs/monitor-legacy.pem") in new
+    new = {(c["rule_id"], c["resource"]): c["id"] for c in data["new_failures"]}
+    assert new[("CERT-006", "etc/nats/certs/monitor-legacy.pem")] == "CERT-006:938960cb8ee76e5b"  # the waiver's id
+    assert data["problems"] == {"before": problems[1], "after": problems[0]}
     assert data["before"]["id"] == 1 and data["after"]["id"] == 2
     areas = {a["area"] for a in data["areas"]}
     assert "certificates" in areas and areas <= {"certificates", "containers", "key-rotation", "gpg", "vault", "nats", "secrets", "yubikey", "pki", "host"}

@@ -6,6 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
@@ -121,6 +125,47 @@ def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(CertificatesCollector, "collect", boom)
     (rec,) = collect(tmp_path, ["x.pem"], [])
     assert isinstance(rec, Failure) and "RuntimeError: unexpected" in (rec.error or "")
+
+
+def test_certificates_are_linted_with_pkilint(certs: CertFactory, tmp_path: Path) -> None:
+    root, inter = certs.chain()
+    good = certs.issue("node", issuer=inter, dns=("n.example.com",))
+    key = ec.generate_private_key(ec.SECP256R1())
+    bad = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad")]))
+           .issuer_name(inter.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+           .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
+           .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+           .sign(inter.key, hashes.SHA256()))
+    write(tmp_path / "root.pem", root.pem())
+    write(tmp_path / "certs/good.pem", good.pem())
+    write(tmp_path / "certs/bad.pem", bad.public_bytes(serialization.Encoding.PEM))
+    records = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))
+    good_lint, bad_lint = plain_of(records["certs/good.pem"])["lint"], plain_of(records["certs/bad.pem"])["lint"]
+    assert good_lint["errors"] == [] and good_lint["linter"].startswith("pkilint ")
+    assert sorted(e.split(" ")[0] for e in bad_lint["errors"]) == [
+        "pkix.authority_key_identifier_extension_absent", "pkix.key_usage_value_prohibited_for_ec"]
+
+
+def test_lint_results_are_remembered_per_certificate(certs: CertFactory, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pki.lint import lint
+
+    linted: list[str] = []
+
+    def counting(cert: x509.Certificate) -> Any:
+        linted.append(cert.subject.rfc4514_string())
+        return lint(cert)
+
+    monkeypatch.setattr("auditor.collectors.certificates.lint", counting)
+    root, inter = certs.chain()
+    write(tmp_path / "root.pem", root.pem())
+    write(tmp_path / "certs/node.pem", certs.issue("remembered", issuer=inter, dns=("r.example.com",)).pem())
+    first = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"])
+    again = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/node.pem"])
+    assert again["lint"] == first["lint"]
+    write(tmp_path / "certs/other.pem", certs.issue("new", issuer=inter).pem())
+    collect(tmp_path, ["certs"], ["root.pem"])
+    assert linted == ["CN=remembered", "CN=new"]
 
 
 def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path) -> None:

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from auditor.collectors import run_collector
 from auditor.collectors.interface import CollectContext
+from auditor.engine import evaluate_rules
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Record
 from auditor.inventory.model import SourceSpec, Target
+from auditor.models import Status
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
 from tests.collecting import failure_of, plain_of
 from tests.pki.conftest import secrets
+from tests.rules.test_live_and_rotation_rules import production
+from tests.rules.test_yubikey_and_pki_rules import HIGH
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
@@ -141,3 +151,62 @@ def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path:
     crl = {c["issuer_serial"]: c for c in ca["crls"]}[serials["second"]]
     assert (crl["present"], crl["problem"]) == (False, "no CRL")
     assert CA.open(tmp_path / "ca").name == ca["name"]
+
+
+def rogue(ca_dir: Path, folder: Path) -> x509.Certificate:
+    """A certificate the intermediate's key signs outside `auditor pki` (a misused CA key)."""
+    ca = CA.open(ca_dir)
+    record = ca.current_intermediate()
+    issuer = ca.certificate(record.serial)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rogue")]))
+            .issuer_name(issuer.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - DAY).not_valid_after(NOW + 30 * DAY)
+            .sign(key_opener(ca.folder, secrets)(record.key), hashes.SHA384()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rogue.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def test_a_certificate_signed_outside_the_log_is_found(fleet: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, serials = fleet
+    shutil.copytree(root / "node", tmp_path / "node")
+    shutil.copytree(root / "ca", tmp_path / "ca")
+    forged = rogue(tmp_path / "ca", tmp_path / "node")
+    other = CA.init(tmp_path / "other", "Other Root", FileBackend(tmp_path / "other", secrets))
+    (tmp_path / "node/foreign.pem").write_bytes((other.folder / "certs/root.pem").read_bytes())
+    records = collect(tmp_path, folders=["ca"], deployed=["node"])
+    deployed = {plain_of(r)["path"]: plain_of(r) for r in records if r.kind == "pki.deployed"}
+    assert set(deployed) == {"node/rogue.pem", "node/server.pem", "node/old-client.pem", "node/foreign.pem"}
+    assert deployed["node/rogue.pem"]["signed_by"] == serials["second"] and deployed["node/rogue.pem"]["in_log"] is False
+    assert deployed["node/rogue.pem"]["serial"] == format(forged.serial_number, "x")
+    assert (deployed["node/server.pem"]["in_log"], deployed["node/server.pem"]["status"]) == (True, "valid")
+    assert (deployed["node/old-client.pem"]["in_log"], deployed["node/old-client.pem"]["status"]) == (True, "revoked")
+    assert deployed["node/foreign.pem"]["signed_by"] is None
+    # the rule: one critical finding, for the rogue certificate only
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "PKI-006"), waivers=())
+    findings = evaluate_rules(only, records, target=HIGH, now=NOW).findings
+    failed = [f for f in findings if f.status is Status.FAIL]
+    assert len(failed) == 1 and "issued outside the CA's records" in failed[0].message
+    assert failed[0].resource.startswith("node/rogue.pem")
+    assert sorted(f.status.value for f in findings) == ["fail", "pass", "pass"]  # the foreign one is not ours to judge
+
+
+def test_an_un_revoked_or_deleted_inventory_row_fails_the_log_check(fleet: tuple[Path, dict[str, str]],
+                                                                     tmp_path: Path) -> None:
+    root, serials = fleet
+    shutil.copytree(root / "ca", tmp_path / "ca")
+    db = sqlite3.connect(tmp_path / "ca/inventory.sqlite")
+    with db:
+        db.execute("UPDATE certificates SET status = 'valid', revocation_reason = NULL, revoked_at = NULL "
+                   "WHERE serial = ?", (serials["client"],))
+        db.execute("DELETE FROM certificates WHERE serial = ?", (serials["old"],))
+    db.close()
+    records = collect(tmp_path, folders=["ca"])
+    ca = plain_of(next(r for r in records if r.kind == "pki.ca"))
+    assert ca["log"]["verified"] is False
+    problems = " | ".join(ca["log"]["problems"])
+    assert f"serial {serials['client']}: un-revoked" in problems and f"serial {serials['old']}: deleted" in problems
+    certs = {plain_of(r)["serial"]: plain_of(r) for r in records if r.kind == "pki.certificate"}
+    assert certs[serials["client"]]["status"] == "revoked"  # the log's word, not the edited cache's

@@ -31,7 +31,8 @@ def recorded_cert(certs: CertFactory) -> dict[str, Any]:
     root, _ = certs.chain()
     facts = certificate_facts(root.cert)
     return {"path": "x.pem", "index": 0, "encoding": "pem", **facts.to_dict(),
-            "chain": {"status": "no-anchors", "error": "none", "path": [], "anchor": None}}
+            "chain": {"status": "no-anchors", "error": "none", "path": [], "anchor": None},
+            "lint": {"linter": "pkilint 0.13.3", "errors": [], "warnings": [], "notices": []}}
 
 
 def test_replays_and_shifts_times(tmp_path: Path, certs: CertFactory) -> None:

@@ -1,6 +1,8 @@
 """A batch evaluation (auditor.policy.batch) gives exactly the findings of record-by-record
-evaluation: same statuses, messages (rendered placeholders included) and errors, also where
-a filter, condition, error_when or placeholder fails or is not true or false for some records."""
+evaluation: same statuses, messages (rendered placeholders included), errors (resource limits
+included), finding ids, correlation keys and problems, always_blocks, instances
+(applies_to.each) and not-applicable findings; also where a filter, condition, error_when or
+placeholder fails or is not true or false for some records. On the demo too."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.engine import evaluate_rules
-from auditor.evidence.contract import Facts
+from auditor.evidence.contract import Facts, Part
 from auditor.evidence.kinds import KINDS
 from auditor.evidence.record import Evidence, Record
+from auditor.models import Finding, Severity, group_problems
 from auditor.policy import batch
 from auditor.policy.catalog import Catalog, ResolvedPolicy
 
@@ -25,13 +28,25 @@ NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 TARGET = {"name": "node-1", "environment": "test", "tags": [], "names": ["a.example.com"], "vars": {}}
 
 
+class Piece(Part, frozen=True, kw_only=True):
+    """An element of a gauge a rule may iterate (applies_to.each)."""
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("name",)
+
+    name: str
+    ok: bool = True
+
+
 class Gauge(Facts, frozen=True, kw_only=True):
-    """A kind that exists only in these tests: any value, and a label."""
+    """A kind that exists only in these tests: any value, a label (its identity: records with
+    one label share it), and pieces."""
 
     KIND: ClassVar[str] = "test.gauge"
+    IDENTITY: ClassVar[tuple[str, ...]] = ("label",)
 
     size: Any
     label: str = ""
+    pieces: tuple[Piece, ...] = ()
 
 
 RULES = {
@@ -51,14 +66,30 @@ RULES = {
     # a resource template
     "G-007": {"condition": "evidence.label.startsWith('a')", "message": "label {evidence.label}",
               "resource": "gauge {evidence.label}"},
+    # a correlation key: failures of one label are one problem (with G-009's)
+    "G-008": {"condition": "evidence.size != 7", "message": "seven ({evidence.label})", "correlation": "g:{evidence.label}"},
+    # a correlation key whose placeholder fails for some records
+    "G-009": {"condition": "evidence.size != 3", "message": "three", "correlation": "g:{evidence.size + 1}"},
+    # always_blocks, failing to evaluate for some records
+    "G-010": {"condition": "evidence.size < 15", "message": "big {evidence.size}",
+              "always_blocks": "evidence.label == 'a1' || evidence.size > 18"},
+    # one finding per instance, a record without instances is not applicable
+    "G-011": {"filter": "evidence.label != 'skip'", "each": "evidence.pieces", "where": "item.name != 'x'",
+              "condition": "item.ok", "message": "{item.name} of {evidence.label} is not ok",
+              "correlation": "piece:{item.name}"},
+    # a filter that leaves no record: not applicable
+    "G-012": {"filter": "evidence.label == 'never'", "condition": "false", "message": "never"},
+    # quadratic in the pieces: a resource limit (an error on the record) for a large one
+    "G-013": {"condition": "evidence.pieces.all(a, evidence.pieces.all(b, a.name != b.name || a.ok == b.ok))",
+              "message": "two pieces of one name disagree"},
 }
 
 
 def _yaml(rid: str, spec: dict[str, str]) -> str:
     applies = f"  kind: test.gauge\n  mode: {spec.get('mode', 'each')}\n"
-    if "filter" in spec:
-        applies += f"  filter: {spec['filter']!r}\n"
-    extra = "".join(f"{key}: {spec[key]!r}\n" for key in ("error_when", "error_message", "resource") if key in spec)
+    applies += "".join(f"  {key}: {spec[key]!r}\n" for key in ("filter", "each", "where") if key in spec)
+    extra = "".join(f"{key}: {spec[key]!r}\n"
+                    for key in ("error_when", "error_message", "resource", "correlation", "always_blocks") if key in spec)
     return (
         f"id: {rid}\ntitle: Rule {rid}\narea: certificates\nseverity: high\ndescription: d\nrationale: r\n"
         f"remediation: fix\nreferences: {{nist: [SC-12]}}\napplies_to:\n{applies}condition: {spec['condition']!r}\n"
@@ -84,29 +115,67 @@ def _policy(tmp: Path) -> ResolvedPolicy:
     return Catalog.load([tmp / "rules"], [tmp / "packs"], builtin=False).resolve(["p"])
 
 
-def _both(policy: ResolvedPolicy, records: list[Record], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    batched = evaluate_rules(policy, records, target=TARGET, now=NOW)
+def _both(policy: ResolvedPolicy, records: list[Record], monkeypatch: pytest.MonkeyPatch,
+          target: dict[str, Any] = TARGET, now: dt.datetime = NOW) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """The findings of a batched and of a record-by-record evaluation, checked to be the same,
+    field by field (ids, correlation keys, always_blocks included), and to group into the same
+    problems."""
+    batched = evaluate_rules(policy, records, target=target, now=now).findings
     with monkeypatch.context() as m:
         m.setattr(batch, "MIN_RECORDS", 10**9)
-        single = evaluate_rules(policy, records, target=TARGET, now=NOW)
-    return batched.findings, single.findings
+        single = evaluate_rules(policy, records, target=target, now=now).findings
+    assert [f.id for f in batched] == [f.id for f in single]
+    assert [(f.correlation, f.always_blocks) for f in batched] == [(f.correlation, f.always_blocks) for f in single]
+    assert batched == single
+    assert group_problems(batched, Severity.HIGH) == group_problems(single, Severity.HIGH)
+    return batched, single
 
 
-def _gauge(i: int, size: Any, label: str) -> Evidence:
-    return Evidence(source="s", resource=f"g{i}", collected_at="2026-11-23T00:00:00Z", data=Gauge(size=size, label=label))
+def _gauge(i: int, size: Any, label: str, pieces: tuple[Piece, ...] = ()) -> Evidence:
+    return Evidence(source="s", resource=f"g{i}", collected_at="2026-11-23T00:00:00Z",
+                    data=Gauge(size=size, label=label, pieces=pieces))
 
 
 _sizes = st.one_of(st.integers(-5, 20), st.text(max_size=3), st.none(), st.booleans(), st.floats(-1, 20))
 _labels = st.sampled_from(["a1", "b2", "skip", "unknown", ""])
+_pieces = st.lists(st.builds(Piece, name=st.sampled_from(["p", "q", "x"]), ok=st.booleans()), max_size=3).map(tuple)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(_sizes, _labels), min_size=batch.MIN_RECORDS, max_size=40))
+@given(st.lists(st.tuples(_sizes, _labels, _pieces), min_size=batch.MIN_RECORDS, max_size=40))
 def test_batch_gives_the_findings_of_one_by_one(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch,
-                                                values: list[tuple[Any, str]]) -> None:
-    records: list[Record] = [_gauge(i, size, label) for i, (size, label) in enumerate(values)]
-    batched, single = _both(gauges, records, monkeypatch)
-    assert batched == single
+                                                values: list[tuple[Any, str, tuple[Piece, ...]]]) -> None:
+    records: list[Record] = [_gauge(i, size, label, pieces) for i, (size, label, pieces) in enumerate(values)]
+    _both(gauges, records, monkeypatch)
+
+
+def test_new_verdict_fields_agree(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Correlated failures, instances, not-applicable findings, always_blocks, shared identities
+    (ids told apart), as the batch and one by one make them."""
+    records: list[Record] = [
+        _gauge(i, 7 if i % 4 == 0 else 19 if i % 7 == 0 else i % 12, ["a1", "b2", "skip"][i % 3],
+               tuple(Piece(name=n, ok=bool(i % 2)) for n in ("p", "x")[: i % 3]))
+        for i in range(40)
+    ]
+    batched, _ = _both(gauges, records, monkeypatch)
+    by_rule = {rid: [f for f in batched if f.rule_id == rid] for rid in RULES}
+    assert {f.status.value for f in by_rule["G-011"]} >= {"pass", "fail", "not-applicable"}
+    assert [f.status.value for f in by_rule["G-012"]] == ["not-applicable"]
+    assert any(f.correlation == "g:a1" for f in by_rule["G-008"]) and any(f.always_blocks for f in by_rule["G-010"])
+    assert len({f.id for f in batched}) == len(batched)  # records with one label have distinct finding ids
+    assert any(len(p.findings) > 1 for p in group_problems(batched, Severity.HIGH))
+
+
+def test_a_resource_limit_is_an_error_on_its_record_in_a_batch(gauges: ResolvedPolicy,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """One record too large to judge (G-013 is quadratic in its pieces): an error on that record,
+    the others judged, as one by one; the batch cannot hide it."""
+    big = tuple(Piece(name=f"p{n}", ok=n % 2 == 0) for n in range(150))
+    records: list[Record] = [_gauge(i, i, "a1", big if i == 5 else (Piece(name="p", ok=False),)) for i in range(40)]
+    batched, _ = _both(gauges, records, monkeypatch)
+    g013 = {f.resource: f for f in batched if f.rule_id == "G-013"}
+    assert g013["g5"].status.value == "error" and "resource limit" in g013["g5"].message
+    assert {f.status.value for r, f in g013.items() if r != "g5"} == {"pass"}
 
 
 def test_batches_are_used_and_agree_where_every_record_decides(gauges: ResolvedPolicy,
@@ -121,9 +190,8 @@ def test_batches_are_used_and_agree_where_every_record_decides(gauges: ResolvedP
         return found
 
     monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
-    batched, single = _both(gauges, records, monkeypatch)
-    assert batched == single
-    assert {"G-001:batch", "G-004:batch", "G-005:batch", "G-007:batch"} <= set(calls)
+    batched, _ = _both(gauges, records, monkeypatch)
+    assert {"G-001:batch", "G-004:batch", "G-005:batch", "G-007:batch", "G-008:batch", "G-011:batch"} <= set(calls)
     assert any(f.status.value == "fail" and f.message.startswith("size ") for f in batched)
 
 
@@ -150,9 +218,40 @@ def test_builtin_certificate_rules_agree(monkeypatch: pytest.MonkeyPatch) -> Non
     base = synthetic_records(12)
     records: list[Record] = [*base, *(dataclasses.replace(r, resource=f"copy/{r.resource}", id="") for r in base)]
     policy = Catalog.load().resolve(["cim-production"])
-    batched, single = _both(policy, records, monkeypatch)
-    assert batched == single
-    assert any(f.status.value == "fail" for f in batched)
+    batched, _ = _both(policy, records, monkeypatch)
+    assert any(f.status.value == "fail" and f.correlation for f in batched)
+
+
+def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's evidence, every record copied so that each kind has enough for a batch, under
+    the demo target's own packs: the same findings, ids, problems either way."""
+    from auditor._scan import collect
+    from auditor.demo import DEMO_TARGET, demo_inventory
+    from auditor.inventory.model import cel_target_view
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    inventory = demo_inventory()
+    bundle = collect(inventory.target(DEMO_TARGET), now=now)
+    records: list[Record] = [
+        dataclasses.replace(r, resource=f"{r.resource}#{n}" if n else r.resource, id="")
+        for n in range(batch.MIN_RECORDS) for r in bundle.records
+    ]
+    described = dict(bundle.target)
+    policy = Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths)).resolve(list(described["policies"]))
+    decided: list[str] = []
+    original = batch.RecordBatch.outcomes
+
+    def spy(self: batch.RecordBatch, rule: Any) -> Any:
+        found = original(self, rule)
+        if found is not None:
+            decided.append(rule.id)
+        return found
+
+    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    batched, _ = _both(policy, records, monkeypatch, cel_target_view(described), now)
+    assert {"pass", "fail"} <= {f.status.value for f in batched}
+    assert any(f.correlation for f in batched if f.status.value == "fail")
+    assert len(decided) >= 20, decided  # most rules were decided in batches
 
 
 def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,

@@ -41,7 +41,7 @@ def k8s_findings(tmp_path: Path, docs: list[Any]) -> dict[str, Finding]:
     for f in evaluate(collect(tmp_path, ["m.yaml"]), policy):
         if f.status is not Status.NOT_EVALUATED:
             assert f.status in (Status.PASS, Status.FAIL), (f.rule_id, f.message)
-            out[f.rule_id + " " + f.resource.split(" ")[-1]] = f
+            out[f.rule_id + " " + f.resource.split(" ", 1)[-1]] = f  # the resource without its file
     return out
 
 
@@ -55,6 +55,9 @@ def test_hardened_workload_passes(tmp_path: Path) -> None:
     findings = k8s_findings(tmp_path, [ns, hardened(), cm])
     assert failed(findings) == {}
     assert {k.split(" ")[0] for k in findings} == {f"K8S-{n:03d}" for n in range(1, 13)}
+    # one finding per instance: each container (K8S-003), each ConfigMap entry (K8S-010)
+    assert "K8S-003 Deployment/apps/app container app" in findings
+    assert "K8S-010 ConfigMap/apps/cfg data.LOG_LEVEL" in findings
 
 
 def change(path: str, value: Any) -> dict[str, Any]:
@@ -108,11 +111,13 @@ def test_configmap_secrets_and_hostpath_and_namespace(tmp_path: Path) -> None:
     spec["containers"][0]["volumeMounts"] = [{"name": "etc", "mountPath": "/etc/nats", "readOnly": True},
                                               {"name": "logs", "mountPath": "/logs"}]
     fails = failed(k8s_findings(tmp_path, [cm, ns, system, copy.deepcopy(doc)]))
-    assert set(fails) == {"K8S-010 ConfigMap/apps/cfg", "K8S-011 Deployment/apps/app", "K8S-012 Namespace/apps"}
-    assert "data.NATS_PASSWORD (sensitive key" in fails["K8S-010 ConfigMap/apps/cfg"]
-    assert "data.app.conf sets auth_token at line" in fails["K8S-010 ConfigMap/apps/cfg"]
-    host = fails["K8S-011 Deployment/apps/app"]
-    assert "volumes[0].hostPath.path=/etc/nats is a sensitive host path" in host
-    assert "mounts hostPath /srv/logs writable" in host and "/etc/nats writable" not in host
+    assert set(fails) == {"K8S-010 ConfigMap/apps/cfg data.NATS_PASSWORD", "K8S-010 ConfigMap/apps/cfg data.app.conf",
+                          "K8S-011 Deployment/apps/app volume etc", "K8S-011 Deployment/apps/app volume logs",
+                          "K8S-012 Namespace/apps"}
+    assert "data.NATS_PASSWORD (sensitive key" in fails["K8S-010 ConfigMap/apps/cfg data.NATS_PASSWORD"]
+    assert "data.app.conf sets auth_token at line" in fails["K8S-010 ConfigMap/apps/cfg data.app.conf"]
+    sensitive, writable = fails["K8S-011 Deployment/apps/app volume etc"], fails["K8S-011 Deployment/apps/app volume logs"]
+    assert "/etc/nats (spec.template.spec.volumes[0]) is a sensitive host path" in sensitive and "writable" not in sensitive
+    assert "mounts it writable" in writable and "sensitive" not in writable
     assert "is privileged; expected one of restricted" in fails["K8S-012 Namespace/apps"]
     assert all(SECRET not in m for m in fails.values())

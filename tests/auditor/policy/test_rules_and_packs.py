@@ -113,6 +113,7 @@ severity:
 waivers:
   - rule: TEST-010
     resource: "certs/*"
+    instances: 2
     reason: accepted for now
     approver: Security Lead
     expires: "2030-01-01"
@@ -131,7 +132,7 @@ def test_pack_selects_overrides_and_waives(tmp_path: Path) -> None:
     (effective,) = resolved.rules
     assert effective.params == {"limit": 20}
     assert effective.severity is Severity.CRITICAL
-    assert resolved.waivers[0].policy == "p"
+    assert resolved.waivers[0].policy == "p" and resolved.waivers[0].covers == 2
 
 
 @pytest.mark.parametrize(

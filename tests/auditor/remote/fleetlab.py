@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from tests.auditor.remote.signing import NodePki
-from tests.certs import CertFactory, write
+from tests.certs import FILES_PACK, CertFactory, write
 from tests.servers import NatsServer, running
 
 JETSTREAM = "jetstream {{ store_dir: \"{store}\" }}\n"
@@ -117,15 +117,17 @@ def make_nodes(folder: Path, certs: CertFactory, targets: dict[str, int]) -> Lab
             "name": name,
             "environment": "staging",
             "tags": ["lab"],
-            "policies": ["cim-staging"],
+            "policies": ["cert-files"],  # the certificate files' rules only: READY when they pass
             "root": name,
             "names": [f"{name}.example.com"],
             "trust_anchors": ["../pki/root.pem"],
             "agent": {"key": "signing/key.pem", "certificate": "signing/cert.pem"},
             "sources": [{"collector": "certificates", "name": "certs", "paths": ["certs"]}],
         })
+    (folder / "policies").mkdir(exist_ok=True)
+    (folder / "policies/cert-files.yaml").write_text(FILES_PACK + "fail_on: critical  # as cim-staging\n")
     inventory = folder / "auditor.yaml"
-    inventory.write_text(yaml.safe_dump({"version": 1, "targets": entries}, sort_keys=False))
+    inventory.write_text(yaml.safe_dump({"version": 1, "policy_paths": ["policies"], "targets": entries}, sort_keys=False))
     return Lab(folder, pki, inventory, list(targets))
 
 

@@ -73,7 +73,7 @@ def test_every_requested_target_gets_exactly_one_stored_scan(fleet: tuple[Lab, N
     made, nats, _ = fleet
     run = run_cli("fleet", "collect", "--all", "--inventory", str(made.inventory), "--nats", nats.url,
                   "--wait", "90", "--format", "json")
-    assert run.code == 0, run.err  # cim-staging finds nothing to fail on these certificates
+    assert run.code == 0, run.err  # the certificate-files pack finds nothing to fail on these certificates
     doc = json.loads(run.out)
     assert sorted(t["target"] for t in doc["targets"]) == sorted(NODES)
     events = {t["target"]: t["event"] for t in doc["targets"]}

@@ -85,7 +85,9 @@ def test_demo_report_opens_with_every_section_filled(signed_report: tuple[DemoSc
     for section in SECTIONS:
         assert facts["sections"][section] > 40, f"section {section} is empty"
     assert facts["badge"] == "NOT READY"
-    assert f"{len(result.failures())} failures at or above high" in facts["why"]
+    v = result.verdict
+    assert f"{v.problems} problems ({v.rule_hits} rule hits) at or above high" in facts["why"]
+    assert v.rule_hits == len(result.failures()) and v.problems < v.rule_hits
     assert facts["charts"] == 2 and facts["bars"] >= 4
     assert result.checklist is not None
     rows = dict(facts["checklistRows"])

@@ -29,6 +29,8 @@ findings = st.builds(
     remediation=st.sampled_from(["", "fix it", "line\nbreak\t☃"]),
     references=st.sampled_from([{}, {"checklist": ("A", "B")}, {"nist": ("SC-8",)}]) | references,
     waiver=st.none() | waivers,
+    correlation=st.sampled_from(["", "secret:hmac:00"]),
+    always_blocks=st.booleans(),
 )
 
 
@@ -44,4 +46,4 @@ def test_the_document_reads_back_as_the_result(items: list[Finding]) -> None:
                                       tool={"name": "auditor"}, bundle_digest="d", findings=tuple(items)))
     document = renderer("json").render(result)
     assert json.loads(document) == result.to_dict()
-    assert document.count("\n    {\"rule_id\"") == len(items)
+    assert document.count("\n    {\"id\"") == len(items) + len(result.problems)

@@ -147,8 +147,8 @@ def test_exported_cronjobs_pass_our_own_pss_pack(tmp_path: Path, inventory: Path
     run = run_cli("scan", "--path", str(out), "--policy", pack, "--format", "json", "--no-store")
     assert run.code == 0, run.out + run.err
     findings = json.loads(run.out)["findings"]
-    cronjobs = {f["resource"] for f in findings if "CronJob/" in f["resource"]}
-    assert len(cronjobs) == 2  # one per target schedule and one per tag schedule
+    cronjobs = {f["resource"].split(" container ")[0].split(" volume ")[0] for f in findings if "CronJob/" in f["resource"]}
+    assert len(cronjobs) == 2  # one per target schedule and one per tag schedule (findings per container, volume)
     assert [f for f in findings if f["status"] != "pass"] == []
 
 
@@ -207,3 +207,35 @@ def test_demo_schedules_export(tmp_path: Path) -> None:
     assert run.code == 0 and "embedded demo" not in run.err
     service = (tmp_path / "auditor-target-cim-prod-001.service").read_text()
     assert "--inventory" not in service and " --demo" in service  # the timer scans the embedded demo, saying so
+
+
+def test_acme_nixos_module_evaluates(tmp_path: Path) -> None:
+    """`auditor pki acme nixos`: security.acme against the fleet CA's ACME server, NATS reloaded
+    after each renewal and serving the renewed certificate."""
+    module = tmp_path / "auditor-acme.nix"
+    r = run_cli("pki", "acme", "nixos", "--server", "https://ca.example.com:8443/acme/directory",
+                "--domain", "cim-001.example.com", "--domain", "nats.cim-001.example.com",
+                "--email", "ops@example.com", "-o", str(module))
+    assert r.code == 0, r.err
+    proc = subprocess.run(
+        [tool("nix-instantiate", "Debian nix-bin"), "--eval", "--strict", "--json", "-E",
+         f"import {module} {{ config = {{}}; lib = {{}}; pkgs = {{}}; }}"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    value = json.loads(proc.stdout)
+    acme = value["security"]["acme"]
+    assert acme["acceptTerms"] is True
+    assert acme["defaults"]["server"] == "https://ca.example.com:8443/acme/directory"
+    assert acme["defaults"]["validMinDays"] == 20 and acme["defaults"]["environmentFile"] == "/run/secrets/auditor-acme.env"
+    cert = acme["certs"]["cim-001.example.com"]
+    assert cert["reloadServices"] == ["nats"] and cert["extraDomainNames"] == ["nats.cim-001.example.com"]
+    assert cert["group"] == "nats" and cert["listenHTTP"] == ":80"
+    assert value["services"]["nats"]["settings"]["tls"]["cert_file"] == "/var/lib/acme/cim-001.example.com/fullchain.pem"
+    assert value["networking"]["firewall"]["allowedTCPPorts"] == [80]
+    for bad, why in ((["--domain", "not a name"], "is not a DNS name"), (["--email", "nobody"], "--email"),
+                     (["--reload", "nats; rm -rf /"], "--reload")):
+        args = {"--server": "https://ca.example.com/acme/directory", "--domain": "a.example.com", "--email": "a@b.example.com"}
+        args.update(dict(zip(bad[::2], bad[1::2], strict=True)))
+        r = run_cli("pki", "acme", "nixos", *(x for kv in args.items() for x in kv))
+        assert r.code == 2 and why in r.err and "Traceback" not in r.err, r.err

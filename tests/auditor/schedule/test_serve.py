@@ -101,7 +101,8 @@ def test_a_regression_reaches_nats_and_the_webhook(tmp_path: Path, webhook: str)
     new = {(f["rule_id"], f["resource"]) for f in event["new_failures"]}
     assert ("CERT-004", "etc/nats/certs/monitor-legacy-2.pem") in new  # RSA-1024, high
     assert all(f["severity"] in ("critical", "high") for f in event["new_failures"])
-    assert all(set(f) == {"rule_id", "title", "area", "severity", "resource", "message"} for f in event["new_failures"])
+    assert all(set(f) == {"id", "rule_id", "title", "area", "severity", "resource", "message", "always_blocks"}
+               for f in event["new_failures"])
     assert event["previous_scan_id"] < event["scan_id"]
     # the same event was posted to the webhook, signed, and carries no secret
     assert Hook.received, "the webhook got nothing"

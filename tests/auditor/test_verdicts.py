@@ -1,0 +1,179 @@
+"""The cases issue 15 measured, end to end through `auditor` as a user runs it: a new leak is a new
+finding that no earlier waiver covers and that drift and regression events report; a verdict never
+improves by adding input; nothing judged is INCOMPLETE, never READY; a live credential blocks
+staging too; `secrets scan` and SEC-003 judge key files alike."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.history.diff import diff_results
+from auditor.models import Severity
+from auditor.resultfile import read_result
+from auditor.schedule.notify import regression_event
+from tests.certs import FILES_PACK
+from tests.conftest import run_cli
+from tests.secrets_corpus import nkey_seed, private_key_pem
+
+
+def inventory(folder: Path, sources: str, *, environment: str = "production", policies: str = "cim-production",
+              policy_paths: str = "") -> None:
+    (folder / "auditor.yaml").write_text(
+        f"version: 1\n{policy_paths}targets:\n  - name: n\n    environment: {environment}\n"
+        f"    policies: [{policies}]\n    sources:\n{sources}"
+    )
+
+
+def scan(folder: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    out = folder / "result.json"
+    run = run_cli("scan", "--target", "n", "--format", "json", "-o", str(out), *args, cwd=folder)
+    assert run.code in (0, 1, 4), run.err
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return run.code, doc
+
+
+def failing(doc: dict[str, Any], rule: str) -> dict[str, str]:
+    return {f["resource"]: f["id"] for f in doc["findings"] if f["rule_id"] == rule and f["status"] == "fail"}
+
+
+WAIVER = """id: n-waivers
+title: Accepted exceptions
+waivers:
+  - {what}
+    reason: the deploy notes are being rewritten (CHG-1)
+    approver: Security Lead
+    expires: "2099-01-01"
+"""
+
+
+def test_a_new_leak_is_a_new_failure_no_earlier_waiver_covers(tmp_path: Path) -> None:
+    rng = random.Random(15)
+    (tmp_path / "home/ops").mkdir(parents=True)
+    (tmp_path / "home/ops/deploy-notes.txt").write_text(f"export NKEY_SEED={nkey_seed(rng)}\n")
+    (tmp_path / "policies").mkdir()
+    inventory(tmp_path, "      - {collector: secrets, paths: [home]}\n",
+              policies="cim-production, n-waivers", policy_paths="policy_paths: [policies]\n")
+    # a waiver by id, as `auditor scan` printed it
+    (tmp_path / "policies/waivers.yaml").write_text(WAIVER.format(what="findings: [SEC-001:0000000000000000]"))
+    code, first = scan(tmp_path)
+    (resource, seed_id), = failing(first, "SEC-001").items()
+    assert resource.startswith("home/ops/deploy-notes.txt:1:") and code == 1
+    (tmp_path / "policies/waivers.yaml").write_text(WAIVER.format(what=f"findings: [{seed_id}]"))
+    code, waived = scan(tmp_path)
+    assert failing(waived, "SEC-001") == {}
+    before = read_result(tmp_path / "result.json").result
+
+    (tmp_path / "home/ops2").mkdir()
+    (tmp_path / "home/ops2/notes.txt").write_text(f"seed: {nkey_seed(rng)}\n")
+    code, planted = scan(tmp_path)
+    new = failing(planted, "SEC-001")
+    assert list(new) == [next(iter(new))] and next(iter(new)).startswith("home/ops2/notes.txt:1:")
+    assert code == 1 and "NOT READY" in planted["verdict"]["headline"]
+    assert any(f["id"] == seed_id and f["status"] == "waived" for f in planted["findings"])
+
+    # drift: the new instance is a new failure (it was listed only as changed evidence of `home`)
+    diff = run_cli("diff", "--target", "n", "--format", "json", cwd=tmp_path)
+    assert diff.code == 0, diff.err
+    doc = json.loads(diff.out)
+    assert {c["id"] for c in doc["new_failures"] if c["rule_id"] == "SEC-001"} == set(new.values())
+    # ... and a regression event, whatever the threshold: a parsed nkey seed is a live credential
+    after = read_result(tmp_path / "result.json").result
+    event = regression_event(diff_results(before, after), Severity.CRITICAL, scan_id=None)
+    sent = {(f["rule_id"], f["id"]) for f in event["new_failures"]}
+    assert ("SEC-001", next(iter(new.values()))) in sent and all(f["always_blocks"] for f in event["new_failures"]
+                                                                  if f["rule_id"] == "SEC-001")
+
+    # a pattern waiver states how many instances it covers: one more fails and it covers none
+    (tmp_path / "policies/waivers.yaml").write_text(
+        WAIVER.format(what='rule: SEC-001\n    resource: "home/*"\n    instances: 1'))
+    code, exceeded = scan(tmp_path)
+    assert len(failing(exceeded, "SEC-001")) == 2 and len(exceeded["exceeded_waivers"]) == 1
+    (tmp_path / "policies/waivers.yaml").write_text(
+        WAIVER.format(what='rule: SEC-001\n    resource: "home/*"\n    instances: 2'))
+    code, covered = scan(tmp_path)
+    assert failing(covered, "SEC-001") == {} and covered["exceeded_waivers"] == []
+
+
+def test_a_live_credential_blocks_staging(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home/aws.txt").write_text(
+        "aws_access_key_id = AKIAQ2KX3TJ5VNLPM7RD\naws_secret_access_key = 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\n")
+    inventory(tmp_path, "      - {collector: secrets, paths: [home]}\n", environment="staging", policies="cim-staging")
+    run = run_cli("scan", "--target", "n", cwd=tmp_path)
+    assert run.code == 1, run.out  # cim-staging fails on critical only; a live credential blocks anyway
+    assert "Verdict: NOT READY for staging" in run.out and "production" not in run.out
+    assert "live credential" in run.out
+    md = run_cli("scan", "--target", "n", "--format", "md", cwd=tmp_path)
+    assert "Not ready for staging under cim-staging" in md.out and "yes (live credential)" in md.out
+
+
+@pytest.mark.parametrize("text", ["", "null\n", "---\n"], ids=["empty", "null", "no-document"])
+def test_nothing_to_judge_is_incomplete_never_ready(tmp_path: Path, text: str) -> None:
+    (tmp_path / "m.yaml").write_text(text)
+    run = run_cli("scan", "--path", "m.yaml", "--policy", "pss-restricted", cwd=tmp_path)
+    assert run.code == 4, run.out  # was: READY, exit 0
+    assert "Verdict: INCOMPLETE" in run.out and "no kubernetes.manifest" in run.out
+
+
+def test_an_empty_bundle_is_incomplete(tmp_path: Path) -> None:
+    inventory(tmp_path, "      - {collector: certificates, paths: [nothing-here], required: false}\n")
+    bundle = tmp_path / "bundle.json"
+    assert run_cli("collect", "--target", "n", "-o", str(bundle), cwd=tmp_path).code == 0
+    records = json.loads(bundle.read_text())["records"]
+    assert [r.get("error") for r in records] == ["no such file or folder"]  # no evidence at all
+    run = run_cli("evaluate", str(bundle), "--format", "json", cwd=tmp_path)
+    assert run.code == 4, run.err
+    verdict = json.loads(run.out)["verdict"]
+    assert verdict["readiness"] == "incomplete" and verdict["problems"] == 0
+
+
+def test_a_larger_input_never_improves_the_verdict(tmp_path: Path) -> None:
+    """A certificate with 10,000 SANs exhausts CERT-008's evaluation budget: an error on that
+    record (INCOMPLETE), where it made the rule `error` and the scan READY."""
+    from tests.certs import CertFactory, write
+
+    factory = CertFactory()
+    root, inter = factory.chain()
+    good = factory.issue("n.example.com", issuer=inter, dns=("n.example.com",), eku=("server",), days=60)
+    write(tmp_path / "certs/node.pem", good.pem() + inter.pem())
+    write(tmp_path / "root.pem", root.pem())
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies/files.yaml").write_text(FILES_PACK)
+    (tmp_path / "auditor.yaml").write_text(
+        "version: 1\npolicy_paths: [policies]\ntargets:\n  - name: n\n    environment: production\n"
+        "    policies: [cert-files]\n    names: [n.example.com]\n    trust_anchors: [root.pem]\n"
+        "    sources:\n      - {collector: certificates, paths: [certs]}\n")
+    code, small = scan(tmp_path)
+    assert code == 0 and small["verdict"]["readiness"] == "ready", small["verdict"]
+    sans = tuple(f"h{i}.example.com" for i in range(10_000))
+    big = factory.issue("big.example.com", issuer=inter, dns=sans, eku=("server",), days=60)
+    write(tmp_path / "certs/big.pem", big.pem() + inter.pem())
+    code, large = scan(tmp_path)
+    assert code != 0 and large["verdict"]["readiness"] != "ready", large["verdict"]
+    assert sum(f["status"] == "fail" for f in large["findings"]) >= sum(f["status"] == "fail" for f in small["findings"])
+    judged = {(f["rule_id"], f["status"]) for f in large["findings"] if "big.pem" in f["resource"]}
+    assert ("CERT-008", "pass") not in judged
+
+
+def test_secrets_scan_and_sec_003_judge_key_files_alike(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name, mode in (("private.pem", 0o600), ("shared.pem", 0o644)):
+        (keys / name).write_text(private_key_pem(rng))
+        (keys / name).chmod(mode)
+    scanned = run_cli("secrets", "scan", str(keys), "--format", "json", cwd=tmp_path)
+    assert scanned.code == 1, scanned.err  # the 0644 key
+    protected = {Path(f["file"]).name: f["protected"] for f in json.loads(scanned.out)["findings"]}
+    assert protected == {"private.pem": True, "shared.pem": False}
+    alone = run_cli("secrets", "scan", str(keys / "private.pem"), cwd=tmp_path)
+    assert alone.code == 0 and "[protected key file]" in alone.out, alone.out  # was: `private-key [high]`, exit 1
+    inventory(tmp_path, "      - {collector: secrets, paths: [keys]}\n")
+    _, doc = scan(tmp_path)
+    sec003 = {f["resource"].split(":")[0]: f["status"] for f in doc["findings"] if f["rule_id"] == "SEC-003"}
+    assert sec003.get("keys/shared.pem") == "fail" and sec003.get("keys/private.pem", "pass") == "pass"

@@ -1,0 +1,38 @@
+"""Many certificates in a CA's records at once, for benchmarks: log entries written in one
+go (an intent and a completion each, hash-chained as `pki.log.append` would), then the
+inventory rebuilt from the log. The certificates are copies of one real certificate under
+other serials (the records keep the row fields; the bytes are not parsed again)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from pki import log as issuance_log
+from pki import records
+from pki.ca import CA
+from pki.inventory import Entry
+
+
+def bulk_records(ca: CA, entries: Sequence[Entry], template: x509.Certificate) -> None:
+    last = issuance_log.last_entry(ca.log_path)
+    assert last is not None
+    seq, prev = int(last["seq"]), str(last["hash"])
+    der = records.certificate_b64(template)
+    lines = []
+    for e in entries:
+        for event, details in (
+            ("intent", {"for": "issue", "issuer_serial": e.issuer_serial, "not_after": e.not_after, "sans": e.sans}),
+            ("issue", {**{k: getattr(e, k) for k in records.ROW_DETAILS}, "certificate": der, "intent": seq}),
+        ):
+            seq += 1
+            entry: dict[str, object] = {"seq": seq, "time": e.issued_at, "event": event, "serial": e.serial, "node": e.node,
+                     "profile": e.profile, "subject": e.subject, "details": details, "prev": prev}
+            prev = issuance_log.entry_hash(entry)
+            entry["hash"] = prev
+            lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    with ca.log_path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    ca.rebuild_inventory()
