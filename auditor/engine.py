@@ -131,6 +131,7 @@ class _Context:
     target: dict[str, Any]
     now: dt.datetime
     activations: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    identities: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor.policy.batch)."""
 
@@ -143,6 +144,13 @@ class _Context:
         if act is None:
             act = self.activations[record.id] = self.bind("each", record.plain)
         return act
+
+    def identity_of(self, record: Evidence) -> tuple[str, ...]:
+        """record_identity(record), made once per record for every rule."""
+        found = self.identities.get(record.id)
+        if found is None:
+            found = self.identities[record.id] = record_identity(record)
+        return found
 
     def of_instance(self, record: Evidence, path: tuple[str, ...], index: int, item: Any) -> Any:
         """The activation of one element of a list in the record, shared by every rule that iterates it."""
@@ -230,10 +238,9 @@ class _RuleRun:
             return self.finding(Status.PASS, resource, rule.title, records, key=key), False
         return self.finding(Status.FAIL, resource, rule.message.render(act), records, key=key, act=act), False
 
-    def decided(self, outcome: batch.Outcome, record: Evidence) -> Finding:
+    def decided(self, outcome: batch.Outcome, record: Evidence, key: tuple[str, ...]) -> Finding:
         """The finding of a record a batch settled (see _settled): a pass, or a failure with its
-        message and correlation key; what `judge` gives for it."""
-        key = record_identity(record)
+        message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
         if outcome.code == batch.PASS:
             return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
         found = self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key)
@@ -364,7 +371,7 @@ def _evaluate_rule(
     if rule.mode == "each":
         for record, act in selected:
             if isinstance(act, batch.Outcome):
-                out.append(run.decided(act, record))
+                out.append(run.decided(act, record, context.identity_of(record)))
             elif rule.each is not None:
                 out.extend(run.instances(record, act, context))
             else:

@@ -40,7 +40,7 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     """The stable id of the finding of rule `rule_id` on the resource `identity` names:
     `RULE-ID:` and 16 hex digits of the SHA-256 of both. The same problem instance has the same
     id in every scan (see docs/rules.md, "Finding identity")."""
-    return f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
+    return f"{rule_id}:{sha256_hex(canonical_plain_json([rule_id, *identity]))[:16]}"
 
 
 def problem_id(key: str) -> str:
