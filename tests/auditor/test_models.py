@@ -8,7 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.models import canonical_json, canonical_object, canonical_plain_json
+from auditor.models import (
+    canonical_json,
+    canonical_object,
+    canonical_plain_json,
+    finding_id,
+    sha256_hex,
+)
 
 _scalars = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text() | st.floats(
     allow_nan=True, allow_infinity=True
@@ -33,3 +39,9 @@ def test_numbers_msgspec_writes_otherwise_are_written_by_json() -> None:
         assert canonical_plain_json(value) == json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert canonical_plain_json({"a": 1e-5}) == b'{"a":1e-05}'
+
+
+@given(st.text(), st.lists(st.text(), max_size=4))
+def test_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identity: list[str]) -> None:
+    """Finding ids are written with msgspec: the same ids as hashing canonical_json."""
+    assert finding_id(rule_id, identity) == f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
