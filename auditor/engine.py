@@ -16,6 +16,8 @@ For each rule of the resolved policy:
   input never hides the failures of a smaller one;
 - every finding has a stable id from (rule, resource identity): the identity the evidence
   contract declares for the record's kind and for an instance's type, else the resource;
+- kinds with many records are decided in batches (auditor.policy.batch), which give exactly
+  these findings: whatever a batch cannot decide completely is evaluated record by record;
 - a failure matched by a current waiver (by id, or by an explicit pattern within the number of
   instances it states) becomes `waived`; expired and exceeded waivers are reported.
 """
@@ -32,9 +34,11 @@ from typing import Any
 from auditor.evidence.contract import identity, label
 from auditor.evidence.record import Evidence, Failure, Record
 from auditor.models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id
+from auditor.policy import batch
 from auditor.policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor.policy.cel import EvaluationError, LimitError, activation, evaluate
 from auditor.policy.pack import waiver_matches
+from auditor.policy.rule import Rule
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ def evaluate_rules(
         rule_params={e.id: dict(e.params) for e in policy.rules},
         target=dict(target),
         now=now,
+    )
+    context.batches = batch.Batches(
+        [e.rule for e in policy.rules], rule_params=context.rule_params, target=context.target, now=now
     )
     findings: list[Finding] = []
     for effective in policy.rules:
@@ -124,6 +131,9 @@ class _Context:
     target: dict[str, Any]
     now: dt.datetime
     activations: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    identities: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    batches: batch.Batches | None = None
+    """Decides many records of a kind at once, so most need no activation (auditor.policy.batch)."""
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -134,6 +144,13 @@ class _Context:
         if act is None:
             act = self.activations[record.id] = self.bind("each", record.plain)
         return act
+
+    def identity_of(self, record: Evidence) -> tuple[str, ...]:
+        """record_identity(record), made once per record for every rule."""
+        found = self.identities.get(record.id)
+        if found is None:
+            found = self.identities[record.id] = record_identity(record)
+        return found
 
     def of_instance(self, record: Evidence, path: tuple[str, ...], index: int, item: Any) -> Any:
         """The activation of one element of a list in the record, shared by every rule that iterates it."""
@@ -220,6 +237,14 @@ class _RuleRun:
         if outcome:
             return self.finding(Status.PASS, resource, rule.title, records, key=key), False
         return self.finding(Status.FAIL, resource, rule.message.render(act), records, key=key, act=act), False
+
+    def decided(self, outcome: batch.Outcome, record: Evidence, key: tuple[str, ...]) -> Finding:
+        """The finding of a record a batch settled (see _settled): a pass, or a failure with its
+        message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
+        if outcome.code == batch.PASS:
+            return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
+        found = self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key)
+        return dataclasses.replace(found, correlation=outcome.correlation)
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -323,8 +348,15 @@ def _evaluate_rule(
         run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
         for r in errors
     ]
+    outcomes = context.batches.outcomes(rule, good) if context.batches is not None else None
     selected: list[tuple[Evidence, Any]] = []
-    for record in good:
+    for i, record in enumerate(good):
+        decided = outcomes.get(i, _PASSED) if outcomes is not None else None
+        if decided is not None and decided.code == batch.SKIP:
+            continue
+        if decided is not None and _settled(rule, decided):
+            selected.append((record, decided))  # no activation needed
+            continue
         act = context.of_record(record)
         if rule.filter is not None:
             try:
@@ -338,7 +370,9 @@ def _evaluate_rule(
         selected.append((record, act))
     if rule.mode == "each":
         for record, act in selected:
-            if rule.each is not None:
+            if isinstance(act, batch.Outcome):
+                out.append(run.decided(act, record, context.identity_of(record)))
+            elif rule.each is not None:
                 out.extend(run.instances(record, act, context))
             else:
                 out.append(run.judge(act, run.resource_of(act, record.resource), [record], record_identity(record))[0])
@@ -353,3 +387,20 @@ def _evaluate_rule(
             )
         )
     return out
+
+
+_PASSED = batch.Outcome(batch.PASS)
+
+
+def _settled(rule: Rule, outcome: batch.Outcome) -> bool:
+    """Whether a batch's outcome for a record (not skipped by the filter) is all the engine needs
+    from it: in mode all, that the filter selects it; in mode each, a pass or a rendered failure
+    of a rule whose findings depend on nothing else (no resource template, instances or
+    always_blocks)."""
+    if rule.mode != "each":
+        return outcome.code == batch.PASS
+    if rule.each is not None or rule.resource is not None:
+        return False
+    if outcome.code == batch.PASS:
+        return True
+    return outcome.code == batch.FAIL and outcome.message is not None and rule.always_blocks is None

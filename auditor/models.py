@@ -7,9 +7,12 @@ import enum
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 if TYPE_CHECKING:
     from auditor.evidence.record import Failure
@@ -37,7 +40,7 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     """The stable id of the finding of rule `rule_id` on the resource `identity` names:
     `RULE-ID:` and 16 hex digits of the SHA-256 of both. The same problem instance has the same
     id in every scan (see docs/rules.md, "Finding identity")."""
-    return f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
+    return f"{rule_id}:{sha256_hex(canonical_plain_json([rule_id, *identity]))[:16]}"
 
 
 def problem_id(key: str) -> str:
@@ -48,6 +51,50 @@ def problem_id(key: str) -> str:
 def canonical_json(value: Any) -> bytes:
     """The canonical JSON encoding used for hashing: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_PLAIN_ENCODER = msgspec.json.Encoder(order="sorted")
+_EXPONENT = re.compile(rb"e-?[0-9]+[,\]}]")
+"""A number msgspec writes with an exponent (json writes `1e+16`, msgspec `1e16`)."""
+
+
+def canonical_plain_json(value: Any) -> bytes:
+    """`canonical_json(value)` for a plain JSON value (dicts with string keys, lists, strings,
+    numbers, booleans, null: what a JSON decoder or msgspec makes), byte for byte, about five
+    times faster. msgspec writes it; where msgspec would write a number differently from json
+    (an exponent, 1e-5 <= |x| < 1e-4, a non-finite number) or cannot write the value, json does."""
+    if isinstance(value, str):
+        return _PLAIN_ENCODER.encode(value)  # escapes exactly as json does, for every code point
+    if value is None:
+        return b"null"
+    if not isinstance(value, dict | list):
+        return canonical_json(value)
+    try:
+        out = _PLAIN_ENCODER.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return canonical_json(value)
+    if b"0.0000" in out or _EXPONENT.search(out) is not None or _non_finite(value):
+        return canonical_json(value)
+    return out
+
+
+def canonical_object(members: Mapping[str, bytes]) -> bytes:
+    """The canonical JSON of an object whose members' values are already canonical JSON: what
+    `canonical_json` makes of the whole, so a part encoded once serves several wholes."""
+    return b"{" + b",".join(
+        _PLAIN_ENCODER.encode(key) + b":" + members[key] for key in sorted(members)
+    ) + b"}"
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether `value` may hold NaN or an infinity (json writes NaN/Infinity, msgspec null):
+    a float64 with every exponent bit set in its MessagePack form (0xcb, then 0x7f or 0xff, bytes
+    that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only costs speed)."""
+    try:
+        packed = msgspec.msgpack.encode(value)
+    except (TypeError, ValueError, OverflowError):  # ints beyond 64 bits: let json decide
+        return True
+    return b"\xcb\x7f" in packed or b"\xcb\xff" in packed
 
 
 def sha256_hex(data: bytes) -> str:

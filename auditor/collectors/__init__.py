@@ -3,7 +3,7 @@
 To add a collector: write a module with a :class:`Collector` subclass, add it to
 :data:`COLLECTORS`, add `auditor/schemas/collectors/<name>.schema.json` for its options, and
 define each kind it yields in :mod:`auditor.evidence.kinds` (then run
-`python tools/gen_evidence.py` for its published schema and the reference docs).
+`python -m tests.gen_evidence` for its published schema and the reference docs).
 """
 
 from __future__ import annotations

@@ -26,13 +26,20 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.fsutil import atomic_write
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+    from pki.backends.interface import GeneratedKey
 
 ORG = "CIM"
 DEMO_PASSPHRASE = "cim-demo-root-passphrase"  # noqa: S105 - demo material, documented
@@ -54,9 +61,50 @@ def _secrets(kind: str, what: str) -> str:
     return DEMO_PASSPHRASE
 
 
+class _KeptKeys(FileBackend):
+    """The file backend (the keys are written encrypted as usual), remembering each key it
+    makes so the build signs with it without decrypting its file again (each decryption costs
+    600,000 PBKDF2 rounds, and the build would do eight)."""
+
+    def __init__(self, ca_dir: Path, kept: dict[str, CertificateIssuerPrivateKeyTypes]) -> None:
+        super().__init__(ca_dir, _secrets)
+        self.kept = kept
+
+    def generate(self, key_type: str, label: str) -> GeneratedKey:
+        made = super().generate(key_type, label)
+        self.kept[str(made.ref["path"])] = made.signer
+        return made
+
+
+def _opener(folder: Path, kept: dict[str, CertificateIssuerPrivateKeyTypes]) -> Callable[[dict[str, Any]], CertificateIssuerPrivateKeyTypes]:
+    """Opens a key reference of the demo CA: a key this build made from memory, else from its file."""
+    read = key_opener(folder, _secrets)
+
+    def open_key(ref: dict[str, Any]) -> CertificateIssuerPrivateKeyTypes:
+        path = str(ref.get("path", ""))
+        if ref.get("backend") == "file" and path not in kept:
+            kept[path] = read(ref)
+        return kept[path] if ref.get("backend") == "file" else read(ref)
+
+    return open_key
+
+
 def build_node(node: Path, now: dt.datetime | None = None) -> None:
-    """Write the demo node's PKI material under `node` and the CA folder beside it."""
+    """Write the demo node's PKI material under `node` and the CA folder beside it, and its
+    other live evidence (the GnuPG keyring is made by gpg meanwhile, in a thread)."""
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    from auditor.demo.gnupg import build_demo_keyring
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        keyring = pool.submit(build_demo_keyring, node, now)
+        _build_pki(node, now)
+        keyring.result()
+    from auditor.demo.nats_demo import build_nats
+
+    build_nats(node, now)
+
+
+def _build_pki(node: Path, now: dt.datetime) -> None:
     days = dt.timedelta(days=1)
     pki_dir = node / "var/lib/cim/pki"
     certs = node / "etc/nats/certs"
@@ -66,13 +114,14 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     if folder.exists():
         shutil.rmtree(folder)
 
-    ca = CA.init(folder, "CIM Root CA", FileBackend(folder, _secrets), key_type="ecdsa-p384",
+    kept: dict[str, CertificateIssuerPrivateKeyTypes] = {}
+    ca = CA.init(folder, "CIM Root CA", _KeptKeys(folder, kept), key_type="ecdsa-p384",
                  organization=ORG, not_before=now - 400 * days, now=now - 400 * days)
-    opener = key_opener(ca.folder, _secrets)
-    ca.create_intermediate("CIM Intermediate CA G1", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
+    opener = _opener(ca.folder, kept)
+    ca.create_intermediate("CIM Intermediate CA G1", opener, _KeptKeys(ca.folder, kept), key_type="ecdsa-p384",
                            permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 390 * days, now=now - 390 * days)
     retired = ca.current_serial
-    ca.create_intermediate("CIM Intermediate CA G2", opener, FileBackend(ca.folder, _secrets), key_type="ecdsa-p384",
+    ca.create_intermediate("CIM Intermediate CA G2", opener, _KeptKeys(ca.folder, kept), key_type="ecdsa-p384",
                            permitted_dns=["example.com"], permitted_ip=["10.0.0.0/8"], not_before=now - 200 * days, now=now - 200 * days)
     signer = opener(ca.current_intermediate().key)
     (folder / "profiles").mkdir(exist_ok=True)
@@ -120,7 +169,6 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     os.chmod(folder, 0o700)
-    build_live_evidence(node, now)
 
 
 def _signed_outside_the_log(ca: CA, signer: Any, when: dt.datetime) -> bytes:
@@ -140,12 +188,3 @@ def _signed_outside_the_log(ca: CA, signer: Any, when: dt.datetime) -> bytes:
     cert = sign(prepare(request, issuers=issuers, now=when), signer)
     return cert.public_bytes(serialization.Encoding.PEM)
 
-
-def build_live_evidence(node: Path, now: dt.datetime) -> None:
-    """Evidence beyond the PKI files: the node's GnuPG keyring (made by the real gpg) and its
-    NATS credentials (nkeys, JWTs; see auditor.demo.nats_demo)."""
-    from auditor.demo.gnupg import build_demo_keyring
-    from auditor.demo.nats_demo import build_nats
-
-    build_demo_keyring(node, now)
-    build_nats(node, now)

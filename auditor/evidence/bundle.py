@@ -8,6 +8,7 @@ its kind's type (:mod:`auditor.evidence.kinds`): the typed contract is the valid
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from auditor import __version__
 from auditor.errors import EvidenceError
 from auditor.evidence.contract import Timestamp
 from auditor.evidence.kinds import KINDS, schema_id
-from auditor.evidence.record import Evidence, Failure, Record, record_id
+from auditor.evidence.record import Evidence, Failure, Record, record_id_of
 from auditor.fsutil import atomic_write, path_text, read_user_bytes
 from auditor.loader.jsonfile import load_json
-from auditor.models import canonical_json, sha256_hex
+from auditor.models import canonical_json, canonical_object, canonical_plain_json, sha256_hex
 
 FORMAT = "auditor-evidence-bundle"
 SCHEMA = "urn:auditor:schemas:bundle"
@@ -48,9 +49,10 @@ class Bundle:
             tool={"name": "auditor", "version": __version__},
         )
 
-    def body(self) -> dict[str, Any]:
-        """Everything the digest covers (the bundle without its digest)."""
-        return {
+    def body(self, *, records: bool = True) -> dict[str, Any]:
+        """Everything the digest covers (the bundle without its digest); without the records
+        list if asked."""
+        body: dict[str, Any] = {
             "format": FORMAT,
             "version": 1,
             "schema": SCHEMA,
@@ -58,18 +60,23 @@ class Bundle:
             "target": dict(self.target),
             "created_at": self.created_at,
             "kinds": {k: schema_id(k) for k in sorted({r.kind for r in self.records})},
-            "records": [r.to_dict() for r in self.records],
         }
+        if records:
+            body["records"] = [r.to_dict() for r in self.records]
+        return body
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """The SHA-256 of the canonical JSON of `body()`."""
-        return sha256_hex(canonical_json(self.body()))
+        """The SHA-256 of the canonical JSON of `body()`, computed once per bundle (from each
+        record's data encoded once, see Evidence.canonical_data)."""
+        members = {key: canonical_json(value) for key, value in self.body(records=False).items()}
+        members["records"] = b"[" + b",".join(r.canonical() for r in self.records) + b"]"
+        return sha256_hex(canonical_object(members))
 
     def to_dict(self) -> dict[str, Any]:
         """The bundle document: `body()` and its digest."""
         body = self.body()
-        body["digest"] = {"algorithm": "sha256", "value": sha256_hex(canonical_json(body))}
+        body["digest"] = {"algorithm": "sha256", "value": self.digest}
         return body
 
     def to_json(self) -> str:
@@ -150,8 +157,16 @@ def parse_bundle(raw: Any, *, file: str) -> Bundle:
         envelope = msgspec.convert(raw, _Envelope)
     except msgspec.ValidationError as exc:
         raise _invalid(exc, file) from None
-    body = {k: v for k, v in raw.items() if k != "digest"}
-    actual = sha256_hex(canonical_json(body))
+    # the canonical JSON of each record's data, made once: for the digest and the record's id
+    raw_records = raw["records"]
+    data_json = [None if rec.data is None else canonical_plain_json(rec.data) for rec in envelope.records]
+    members = {key: canonical_json(value) for key, value in raw.items() if key not in ("digest", "records")}
+    members["records"] = b"[" + b",".join(
+        canonical_object({key: data if key == "data" and data is not None else canonical_plain_json(value)
+                          for key, value in rec.items()})
+        for rec, data in zip(raw_records, data_json, strict=True)
+    ) + b"]"
+    actual = sha256_hex(canonical_object(members))
     if actual != envelope.digest.value:
         raise EvidenceError(
             f"digest mismatch: the bundle was changed after it was written "
@@ -159,18 +174,18 @@ def parse_bundle(raw: Any, *, file: str) -> Bundle:
             file=file,
         )
     records: list[Record] = []
-    for i, rec in enumerate(envelope.records):
+    for i, (rec, data) in enumerate(zip(envelope.records, data_json, strict=True)):
         if (rec.data is None) == (rec.error is None):
             raise EvidenceError("a record has either data or an error, not both", file=file, field=f"records[{i}]")
-        if rec.id != record_id(rec.kind, rec.source, rec.resource, rec.data, rec.error):
+        if rec.id != record_id_of(rec.kind, rec.source, rec.resource, b"null" if data is None else data, rec.error):
             raise EvidenceError("record id does not match its content", file=file, field=f"records[{i}].id")
-        records.append(_typed(rec, i, file))
+        records.append(_typed(rec, i, file, data))
     if set(envelope.kinds) != {r.kind for r in records}:
         raise EvidenceError("the 'kinds' list does not match the records", file=file, field="kinds")
     return Bundle(target=raw["target"], created_at=envelope.created_at, records=tuple(records), tool=raw["tool"])
 
 
-def _typed(rec: _Record, index: int, file: str) -> Record:
+def _typed(rec: _Record, index: int, file: str, data_json: bytes | None) -> Record:
     if rec.error is not None:
         return Failure(kind=rec.kind, source=rec.source, resource=rec.resource, collected_at=rec.collected_at,
                        error=rec.error, required=True if rec.required is None else rec.required, id=rec.id)
@@ -183,7 +198,7 @@ def _typed(rec: _Record, index: int, file: str) -> Record:
     except msgspec.ValidationError as exc:
         raise _invalid(exc, file, f"$.records[{index}].data") from None
     return Evidence.decoded(source=rec.source, resource=rec.resource, collected_at=rec.collected_at, data=data,
-                            plain=rec.data, id=rec.id)
+                            plain=rec.data, id=rec.id, canonical_data=data_json)
 
 
 def read_bundle(path: Path) -> Bundle:

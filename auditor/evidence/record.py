@@ -14,13 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.evidence.contract import Facts, plain
-from auditor.models import canonical_json, sha256_hex
+from auditor.models import canonical_object, canonical_plain_json, sha256_hex
 
 
 def record_id(kind: str, source: str, resource: str, data: Any, error: str | None) -> str:
     """`ev-` and 16 hex digits of the SHA-256 of the canonical JSON of what a record says."""
-    body = {"kind": kind, "source": source, "resource": resource, "data": data, "error": error}
-    return "ev-" + sha256_hex(canonical_json(body))[:16]
+    return record_id_of(kind, source, resource, canonical_plain_json(data), error)
+
+
+def record_id_of(kind: str, source: str, resource: str, data_json: bytes, error: str | None) -> str:
+    """`record_id` with the data given as its canonical JSON (encoded once, see Evidence.canonical_data)."""
+    body = canonical_object({
+        "kind": canonical_plain_json(kind), "source": canonical_plain_json(source),
+        "resource": canonical_plain_json(resource), "data": data_json, "error": canonical_plain_json(error),
+    })
+    return "ev-" + sha256_hex(body)[:16]
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Evidence:
         if not getattr(self.data, "KIND", ""):
             raise TypeError(f"{type(self.data).__name__} is not the type of an evidence kind")
         if not self.id:
-            object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, self.plain, None))
+            object.__setattr__(self, "id", record_id_of(self.kind, self.source, self.resource, self.canonical_data, None))
 
     @property
     def kind(self) -> str:
@@ -50,18 +58,30 @@ class Evidence:
         value (see :func:`auditor.evidence.contract.plain`)."""
         return plain(self.data)
 
+    @functools.cached_property
+    def canonical_data(self) -> bytes:
+        """The canonical JSON of `plain`: encoded once for the record's id and its bundle's digest."""
+        return canonical_plain_json(self.plain)
+
     @classmethod
     def decoded(cls, *, source: str, resource: str, collected_at: str, data: Facts, plain: dict[str, Any],
-                id: str) -> Evidence:
+                id: str, canonical_data: bytes | None = None) -> Evidence:
         """Evidence read back from a bundle: `plain` is the stored form `data` was decoded from
-        (what the bundle's digest and the record's id were computed over)."""
+        (what the bundle's digest and the record's id were computed over), `canonical_data` its
+        canonical JSON when the reader has it."""
         evidence = cls(source=source, resource=resource, collected_at=collected_at, data=data, id=id)
         evidence.__dict__["plain"] = plain
+        if canonical_data is not None:
+            evidence.__dict__["canonical_data"] = canonical_data
         return evidence
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a bundle holds it (schema: bundle, records[])."""
         return {**_header(self), "data": self.plain}
+
+    def canonical(self) -> bytes:
+        """The canonical JSON of `to_dict()`, from the data encoded once."""
+        return canonical_object({**_canonical_header(self), "data": self.canonical_data})
 
 
 @dataclass(frozen=True)
@@ -79,11 +99,16 @@ class Failure:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", record_id(self.kind, self.source, self.resource, None, self.error))
+            object.__setattr__(self, "id", record_id_of(self.kind, self.source, self.resource, b"null", self.error))
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a bundle holds it (schema: bundle, records[])."""
         return {**_header(self), "error": self.error, "required": self.required}
+
+    def canonical(self) -> bytes:
+        """The canonical JSON of `to_dict()`."""
+        return canonical_object({**_canonical_header(self), "error": canonical_plain_json(self.error),
+                                 "required": canonical_plain_json(self.required)})
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Failure:
@@ -107,3 +132,8 @@ def _header(record: Record) -> dict[str, Any]:
     """What every record says besides its data or error, as bundles hold it."""
     return {"id": record.id, "kind": record.kind, "source": record.source, "resource": record.resource,
             "collected_at": record.collected_at}
+
+
+def _canonical_header(record: Record) -> dict[str, bytes]:
+    """`_header(record)` with each value as canonical JSON."""
+    return {key: canonical_plain_json(value) for key, value in _header(record).items()}

@@ -21,10 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import functools
+import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cel_expr_python import cel
@@ -166,7 +168,9 @@ _COMMON = {
 @functools.cache
 def environment(mode: str) -> Any:
     """The CEL environment for mode `each` (variable `evidence`), `item` (`evidence` and `item`,
-    for rules with applies_to.each) or `all` (variable `items`)."""
+    for rules with applies_to.each) or `all` (variable `items`); and `batch` (variable
+    `batch_records`), where the engine decides many records in one evaluation
+    (:mod:`auditor.policy.batch`)."""
     variables = dict(_COMMON)
     if mode in ("each", "item"):
         variables["evidence"] = T.DYN
@@ -174,11 +178,31 @@ def environment(mode: str) -> Any:
             variables["item"] = T.DYN
     elif mode == "all":
         variables["items"] = T.List(T.DYN)
-    else:  # pragma: no cover - the schema allows only these two
+    elif mode == "batch":
+        variables["batch_records"] = T.List(T.DYN)
+    else:  # pragma: no cover - no other mode exists
         raise ValueError(mode)
-    return cel.NewEnv(
-        variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()]
-    )
+    env = cel.NewEnv(variables=variables, functions=_declarations(), extensions=[ext_bindings.ExtBindings()])
+    # The runtime sets up its conversions of Python values (a datetime for `now`) on an
+    # environment's first compilation: a program loaded from the cache (celcache) into an
+    # environment that never compiled anything cannot be given a timestamp.
+    env.compile("true")
+    return env
+
+
+@functools.cache
+def _signature(mode: str) -> str:
+    """What the checked form of an expression in `mode` depends on besides its text: this
+    module (the environments' variables and functions are declared here) and the mode."""
+    return mode + "\0" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def compile_program(mode: str, text: str) -> Any:
+    """`text` compiled in the environment of `mode`, from the cache of compiled programs when
+    it was compiled before (auditor.policy.celcache). Raises what the runtime raises."""
+    from auditor.policy import celcache
+
+    return celcache.compiled(environment(mode), _signature(mode), text)
 
 
 _ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
@@ -232,7 +256,7 @@ def compile_expression(
         raise ValueError(f"bad rule id {rule_id!r}")
     wrapped = f'cel.bind(params, rule_params["{rule_id}"], (\n{source}\n))'
     try:
-        program = environment(mode).compile(wrapped)
+        program = compile_program(mode, wrapped)
     except Exception as exc:  # the runtime raises RuntimeError; any failure is a user error
         rel, message = _explain(exc)
         if rel is not None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,11 @@ class Template:
                 value = f"<{part.source}: {exc}>"
             out.append(_show(value))
         return "".join(out)
+
+    def fill(self, values: Sequence[Any]) -> str:
+        """The text with the placeholders' values, in order, shown as `render` shows them."""
+        given = iter(values)
+        return "".join(p if isinstance(p, str) else _show(next(given)) for p in self.parts)
 
 
 def _show(value: Any) -> str:

