@@ -7,6 +7,7 @@ does both (the package exports them as `auditor.collect`, `auditor.evaluate` and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,8 +21,18 @@ from auditor.engine import evaluate_rules
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Record
 from auditor.inventory.model import SourceSpec, Target, cel_target_view
-from auditor.models import ExpiredWaiver, RedactedResult, RuleInfo, ScanResult, Severity
-from auditor.policy.catalog import Catalog
+from auditor.loader.yamlfile import Document
+from auditor.models import (
+    ExpiredWaiver,
+    Finding,
+    RedactedResult,
+    RuleInfo,
+    ScanResult,
+    Severity,
+    Status,
+)
+from auditor.policy.catalog import Catalog, ResolvedPolicy
+from auditor.policy.owners import Ownership, load_ownership
 from auditor.redact import redact_result
 from auditor.timeutil import rfc3339, utcnow
 
@@ -102,6 +113,8 @@ def evaluate_bundle(
     policy = cat.resolve(refs)
     now = (opts.now or utcnow()).astimezone(dt.UTC)
     evaluation = evaluate_rules(policy, bundle.records, target=cel_target_view(described), now=now)
+    where = f"the target of bundle {bundle.digest[:12]}" if target is None else "the target's inventory entry"
+    findings = assign_owners(evaluation.findings, policy, target_ownership(described, where), now.date())
     fail_on = opts.fail_on or policy.fail_on or Severity.HIGH
     return redact_result(ScanResult(
         target={
@@ -114,7 +127,7 @@ def evaluate_bundle(
         evaluated_at=rfc3339(now),
         tool={"name": "auditor", "version": __version__, "rules_digest": cat.digest},
         bundle_digest=bundle.digest,
-        findings=evaluation.findings,
+        findings=findings,
         collection_errors=bundle.errors,
         expired_waivers=tuple(ExpiredWaiver(w) for w in evaluation.expired_waivers),
         exceeded_waivers=evaluation.exceeded_waivers,
@@ -126,6 +139,39 @@ def evaluate_bundle(
             for e in policy.rules
         ),
     ))
+
+
+OWNED = frozenset({Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED})
+"""The findings someone must act on, and so get an owner; a failure also gets a due date."""
+
+
+def assign_owners(
+    findings: Sequence[Finding], policy: ResolvedPolicy, target: Ownership | None, today: dt.date
+) -> tuple[Finding, ...]:
+    """`findings` with their owner (and a failure's due date) from the target's and the packs'
+    `ownership`; unchanged when neither names any."""
+    owners = policy.owners(target)
+    if not owners:
+        return tuple(findings)
+    rules = {e.id: e.rule for e in policy.rules}
+    out = []
+    for f in findings:
+        rule = rules.get(f.rule_id)
+        if f.status not in OWNED or rule is None:
+            out.append(f)
+            continue
+        assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
+        due = assigned.due(today) if f.status is Status.FAIL else None
+        out.append(dataclasses.replace(f, owner=assigned.owner or "", due=due.isoformat() if due else ""))
+    return tuple(out)
+
+
+def target_ownership(target: Mapping[str, Any], where: str) -> Ownership | None:
+    """The `ownership` a bundle's target definition carries (the inventory's, checked when it was
+    loaded; checked again here, the bundle having travelled)."""
+    if "ownership" not in target:
+        return None
+    return load_ownership(Document(value=dict(target), file=where), ("ownership",))
 
 
 def scan_target(

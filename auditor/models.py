@@ -190,6 +190,10 @@ class Finding:
     """The rule's correlation key for this finding: failures sharing one are one problem."""
     always_blocks: bool = False
     """A failure that blocks sign-off whatever the threshold (a confirmed live credential)."""
+    owner: str = ""
+    """Who fixes it: the role or team the target's or the packs' `ownership` names ('' if none)."""
+    due: str = ""
+    """A failure's due date (YYYY-MM-DD): the evaluation day plus the time to fix its severity."""
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -222,6 +226,10 @@ class Finding:
             out["correlation"] = self.correlation
         if self.always_blocks:
             out["always_blocks"] = True
+        if self.owner:
+            out["owner"] = self.owner
+        if self.due:
+            out["due"] = self.due
         if self.waiver is not None:
             out["waiver"] = self.waiver.to_dict()
         return out
@@ -247,6 +255,8 @@ class Finding:
             id=raw.get("id", ""),
             correlation=raw.get("correlation", ""),
             always_blocks=bool(raw.get("always_blocks", False)),
+            owner=str(raw.get("owner", "")),
+            due=str(raw.get("due", "")),
         )
 
 
@@ -274,6 +284,16 @@ class Problem:
         """One of its hits blocks sign-off at `threshold`."""
         return any(f.blocks(threshold) for f in self.findings)
 
+    @property
+    def owner(self) -> str:
+        """Who fixes it: the owner of the leading hit (else of the first hit that has one)."""
+        return next((f.owner for f in self.findings if f.owner), "")
+
+    @property
+    def due(self) -> str:
+        """The earliest due date of its hits ('' when none has one)."""
+        return min((f.due for f in self.findings if f.due), default="")
+
     def to_dict(self, threshold: Severity) -> dict[str, Any]:
         """The problem as a findings document holds it."""
         p = self.primary
@@ -286,6 +306,8 @@ class Problem:
             "resource": p.resource,
             "rules": sorted({f.rule_id for f in self.findings}),
             "findings": [f.id for f in self.findings],
+            **({"owner": self.owner} if self.owner else {}),
+            **({"due": self.due} if self.due else {}),
         }
 
 

@@ -307,6 +307,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
     clean, refs, rule_unchanged = shared
     resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
     correlation, fid = scrub(finding.correlation), scrub(finding.id)
+    owner, due = (scrub(finding.owner) if finding.owner else ""), (scrub(finding.due) if finding.due else "")
     if message is not finding.title:  # a pass's message is its rule's title, scrubbed with the rule
         message = scrub(message)
     for record in evidence:
@@ -314,7 +315,8 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
             evidence = tuple(scrub(e) for e in evidence)
             break
     if rule_unchanged and finding.waiver is None and resource == finding.resource and message == finding.message \
-            and evidence == finding.evidence and correlation == finding.correlation and fid == finding.id:
+            and evidence == finding.evidence and correlation == finding.correlation and fid == finding.id \
+            and owner == finding.owner and due == finding.due:
         return finding
     rule_id, title, area, pointer, remediation = clean
     return dataclasses.replace(
@@ -330,5 +332,7 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
         references=refs,
         correlation=correlation,
         id=fid,
+        owner=owner,
+        due=due,
         waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
     )

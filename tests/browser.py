@@ -25,6 +25,36 @@ from typing import Any
 from auditor.render.chromium import base_flags, find_chromium
 
 TIMEOUT = 60.0
+FIRST_SCREEN = (1400, 900)
+"""A desktop browser window: the width the reports are checked at, and one screen's height."""
+
+# The text a reader sees without scrolling: every text node whose box lies (at least half) within
+# the viewport and that is rendered (not display:none, visibility:hidden or a collapsed
+# <details>), in document order, one line per block (text nodes of one block joined as written,
+# so a path split by <wbr> reads whole).
+VISIBLE_TEXT = """
+(() => {
+  const out = [];
+  const h = window.innerHeight, w = window.innerWidth;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let last = null;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.replace(/\\s+/g, ' ');
+    if (!text.trim()) continue;
+    const el = node.parentElement;
+    if (!el || getComputedStyle(el).visibility !== 'visible' || !el.checkVisibility()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rects = Array.from(range.getClientRects()).filter((r) => r.width > 0 && r.height > 0);
+    const seen = rects.filter((r) => r.top + r.height / 2 < h && r.bottom > 0 && r.left < w && r.right > 0);
+    if (!seen.length) continue;
+    const block = el.closest('p, li, td, th, dd, dt, h1, h2, h3, h4, summary, div, section, header, nav a');
+    out.push(block === last ? text : '\\n' + text);
+    last = block;
+  }
+  return out.join('').split('\\n').map((line) => line.replace(/ +/g, ' ').trim()).filter(Boolean).join('\\n');
+})()
+"""
 
 
 @dataclass
@@ -169,6 +199,11 @@ class Page:
             raise RuntimeError(f"script failed: {reply['exceptionDetails']}")
         return reply["result"].get("value")
 
+    def visible_text(self) -> str:
+        """The text on the current screen (the viewport, not scrolled), one line per block."""
+        text: str = self.evaluate(VISIBLE_TEXT)
+        return text
+
     def screenshot(self, path: Path, *, full_page: bool = True) -> None:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
@@ -177,6 +212,23 @@ class Page:
             params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
         data = self.browser.send("Page.captureScreenshot", params, self.session)["data"]
         path.write_bytes(base64.b64decode(data))
+
+
+@dataclass(frozen=True)
+class FirstScreen:
+    """What a reader sees of a page on opening it at FIRST_SCREEN: its text and what loaded."""
+
+    text: str
+    log: PageLog
+
+
+def first_screen(html: Path, screenshot: Path | None = None) -> FirstScreen:
+    """Open `html` in a fresh Chromium at 1400x900; its first screen's text (and a PNG of it)."""
+    with chromium_page(*FIRST_SCREEN) as page:
+        log = page.open(html.as_uri())
+        if screenshot is not None:
+            page.screenshot(screenshot, full_page=False)
+        return FirstScreen(page.visible_text(), log)
 
 
 @contextlib.contextmanager

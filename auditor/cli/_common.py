@@ -60,7 +60,16 @@ def add_evaluation(parser: argparse.ArgumentParser) -> None:
         help="evaluate as of this time (RFC 3339 or YYYY-MM-DD; default: now)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="also list passing findings")
+    add_appendix(parser)
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
+
+
+def add_appendix(parser: argparse.ArgumentParser) -> None:
+    """--appendix: the sign-off report (html, pdf, md) also lists every finding with its evidence."""
+    parser.add_argument(
+        "--appendix", action="store_true",
+        help="html, pdf, md: append every finding with its evidence after the sign-off block",
+    )
 
 
 NO_INVENTORY = "no inventory: pass --inventory PATH (or run where ./auditor.yaml is), or --demo for the embedded demo"
@@ -154,24 +163,16 @@ def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any
     from auditor.render.interface import RenderOptions
 
     to_terminal = not args.output or args.output == "-"
-    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose, **extra)
+    options = RenderOptions(color=to_terminal and use_color(args), verbose=args.verbose,
+                            appendix=getattr(args, "appendix", False), **extra)
     r = renderer(args.format, options)
     if r.binary and to_terminal and sys.stdout.isatty():
         from auditor.errors import ConfigError
 
         raise ConfigError(f"{args.format} output is binary: write it to a file with -o FILE")
+    if r.binary:  # PDF: Chromium takes seconds
+        from auditor.progress import Waiting
+
+        with Waiting(f"rendering the {args.format.upper()} report with Chromium"):
+            return r.document(result)
     return r.document(result)
-
-
-class StderrProgress:
-    """Progress of long work on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty() and not os.environ.get("AUDITOR_NO_PROGRESS")
-
-    def __call__(self, message: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r\033[K[{done}/{total}] {message}" + end)
-        sys.stderr.flush()

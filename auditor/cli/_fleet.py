@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import threading
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from auditor.cli import _common
@@ -38,26 +35,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def requested(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "all", False) or getattr(args, "tag", None))
-
-
-class FleetBar:
-    """A progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty() and not os.environ.get("AUDITOR_NO_PROGRESS")
-        self.lock = threading.Lock()
-
-    def __call__(self, done: int, total: int, running: Sequence[str]) -> None:
-        if not self.enabled:
-            return
-        width = 24
-        filled = width * done // max(total, 1)
-        names = ", ".join(running[:3]) + (" …" if len(running) > 3 else "")
-        line = f"\r\033[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-        line += f"  scanning {names}" if names else ""
-        with self.lock:
-            sys.stderr.write(line + ("\n" if done >= total else ""))
-            sys.stderr.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         policy_paths=tuple(args.policies),
     )
     from auditor.cli import _history
+    from auditor.progress import Bar
 
     store = None if args.no_store else _history.open_store(args)
     try:
@@ -101,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             FleetOptions(concurrency=args.concurrency, timeout=timeout),
             store=store,
             origin="fleet",
-            progress=FleetBar(),
+            progress=Bar(),
         )
     finally:
         if store is not None:

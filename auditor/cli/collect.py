@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from auditor._scan import collect
     from auditor.exitcodes import ExitCode
+    from auditor.progress import Steps
 
     if args.inventory == "-":  # the target's definition on stdin (agentless collection over SSH)
         from pathlib import Path
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         inventory = _common.load_inventory(args)
     target = inventory.target(args.target)
-    bundle = collect(target, progress=_common.StderrProgress())
+    bundle = collect(target, progress=Steps())
     _common.emit(bundle.to_json(), args.output)
     errors = bundle.errors
     print(

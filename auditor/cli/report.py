@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         help="also check that each signer may sign for its role (see docs/signoff.md)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="text format: also list passing findings")
+    _common.add_appendix(p)
     p.add_argument("--no-color", action="store_true", help="never colour the output")
     p.set_defaults(handler=run)
 

@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     from auditor._scan import EvaluateOptions, scan_target
     from auditor.errors import ConfigError
+    from auditor.progress import Steps
 
     if _fleet.requested(args):
         return _fleet.run(args)
@@ -60,7 +61,7 @@ def run_scan(args: argparse.Namespace) -> int:
         target = inventory.target(args.target)
         catalog = _common.load_catalog(args, inventory)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
-    bundle, result = scan_target(target, options, catalog=catalog, progress=_common.StderrProgress())
+    bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     _common.emit(_common.render_result(args, result), args.output, styled=True)

@@ -17,6 +17,7 @@ from auditor.inventory.model import (
 )
 from auditor.loader.schema import schema_errors, validate_document
 from auditor.loader.yamlfile import Document, dotted_path, load_yaml
+from auditor.policy.owners import load_ownership
 from auditor.urls import split_tree
 
 DEFAULT_NAME = "auditor.yaml"
@@ -124,6 +125,7 @@ def parse_inventory(doc: Document, base: Path, *, embedded: bool = False) -> Inv
                 rule_paths=rule_paths,
                 policy_paths=policy_paths,
                 definition=t,
+                ownership=load_ownership(doc, (*where, "ownership")),
                 ssh=ssh,
                 agent=_agent(t["agent"], root) if "agent" in t else None,
             )

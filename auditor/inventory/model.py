@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.policy.owners import Ownership
 from auditor.urls import Credentials
 
 
@@ -88,6 +89,8 @@ class Target:
     ssh: SshSpec | None = None
     """Collect over SSH instead of on this machine."""
     agent: AgentSpec | None = None
+    ownership: Ownership | None = None
+    """Owners and times to fix the target sets (they win over its packs')."""
 
     @property
     def evidence_anchors(self) -> tuple[Path, ...]:
@@ -104,6 +107,7 @@ class Target:
             "policies": list(self.policies),
             "names": list(self.names),
             "vars": dict(self.vars),
+            **({"ownership": self.definition["ownership"]} if "ownership" in self.definition else {}),
         }
 
 

@@ -15,6 +15,7 @@ from auditor.loader.schema import save_known_valid
 from auditor.loader.yamlfile import load_yaml
 from auditor.models import Severity, Waiver, canonical_json, sha256_hex
 from auditor.policy.checklist import Checklist, load_checklist
+from auditor.policy.owners import Owners, Ownership
 from auditor.policy.pack import PolicyPack, load_pack, waiver_expired
 from auditor.policy.rule import Rule, check_param_types, load_rule
 from pki.fsutil import special_kind
@@ -51,6 +52,12 @@ class ResolvedPolicy:
         kinds = set(self.requires)
         kinds.update(e.rule.kind for e in self.rules if e.severity.at_least(threshold) or e.rule.always_blocks is not None)
         return sorted(kinds)
+    ownerships: tuple[Ownership | None, ...] = ()
+    """Each pack's `ownership`, in the packs' order (`Owners.of` layers them)."""
+
+    def owners(self, target: Ownership | None = None) -> Owners:
+        """Who fixes which problem by when: the target's ownership, then the packs' (last first)."""
+        return Owners.of(target, self.ownerships)
 
     def active_waivers(self, now: dt.datetime) -> list[Waiver]:
         return [w for w in self.waivers if not waiver_expired(w, now)]
@@ -172,6 +179,8 @@ class Catalog:
                     raise doc.error(f"waiver for a finding of unknown rule {fid.partition(':')[0]}", ("waivers", i, "findings", j))
             if not w.findings and not any(_glob(r, w.rule) for r in self.rules):
                 raise doc.error(f"waiver for unknown rule {w.rule}", ("waivers", i, "rule"))
+        if pack.ownership:
+            pack.ownership.check((r.id, r.area, r.tags) for r in self.rules.values())
 
     @property
     def digest(self) -> str:
@@ -218,6 +227,7 @@ class Catalog:
             fail_on=fail_on,
             checklist=self.checklists.get(checklist_id) if checklist_id else None,
             requires=tuple(sorted({k for p in packs for k in p.requires})),
+            ownerships=tuple(p.ownership for p in packs),
         )
 
 

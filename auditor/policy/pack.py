@@ -11,19 +11,8 @@ from typing import Any
 from auditor.loader.schema import validate_document
 from auditor.loader.yamlfile import Document
 from auditor.models import Severity, Waiver
-
-
-@dataclass(frozen=True)
-class Selector:
-    key: str  # id | area | tag
-    value: str
-
-    def matches(self, rule_id: str, area: str, tags: tuple[str, ...]) -> bool:
-        if self.key == "id":
-            return fnmatch.fnmatchcase(rule_id, self.value)
-        if self.key == "area":
-            return area == self.value
-        return self.value in tags
+from auditor.policy.owners import Ownership, load_ownership
+from auditor.policy.selector import Selector
 
 
 @dataclass(frozen=True)
@@ -42,6 +31,8 @@ class PolicyPack:
     document: Document
     requires: tuple[str, ...] = ()
     """Evidence kinds the verdict requires besides those of the rules at or above the threshold."""
+    ownership: Ownership | None = None
+    """Who fixes the problems of which rules, and times to fix (`ownership`)."""
 
     def selects(self, rule_id: str, area: str, tags: tuple[str, ...]) -> bool:
         return any(s.matches(rule_id, area, tags) for s in self.select) and not any(
@@ -80,6 +71,7 @@ def load_pack(doc: Document) -> PolicyPack:
         file=doc.file,
         document=doc,
         requires=tuple(raw.get("requires", ())),
+        ownership=load_ownership(doc, ("ownership",)),
     )
 
 

@@ -26,6 +26,9 @@ class RenderOptions:
     """Sign-offs recorded beside the result so far, as checked (HTML, PDF, Markdown)."""
     result_sha256: str = ""
     """The SHA-256 of the findings document the report was made from, when it came from a file."""
+    appendix: bool = False
+    """Sign-off reports (HTML, PDF, Markdown): also every finding with its evidence, after the
+    sign-off block."""
 
 
 class Renderer(abc.ABC):

@@ -24,7 +24,7 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
     heads: dict[tuple[str, str, str, str], str] = {}
     tails: dict[tuple[str, int], str] = {}
     for f in findings:
-        if f.waiver is not None or f.correlation or f.always_blocks:  # failures, a few: the general form
+        if f.waiver is not None or f.correlation or f.always_blocks or f.owner:  # failures, a few: the general form
             yield _dumps(f.to_dict())
             continue
         hkey = (f.rule_id, f.title, f.area, f.severity.value)

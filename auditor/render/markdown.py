@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from auditor.models import RedactedResult, Status
 from auditor.render.interface import Renderer
+
+if TYPE_CHECKING:
+    from auditor.render.sections import ReportView
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
@@ -41,16 +45,26 @@ class MarkdownRenderer(Renderer):
             f"**{v.verdict.readiness.label}**: {md(v.why)}.",
             "",
         ]
-        if v.problems:
-            out += [f"{result.summary.problems} problems ({result.summary.rule_hits} rule hits):", ""]
+        if v.blocking:
+            out += [f"### Blocking problems ({len(v.blocking)}; {v.verdict.rule_hits} rule hits)", ""]
             out += table(
-                ["Severity", "Problem", "Message", "Rule hits", "Blocks sign-off"],
-                [[row.problem.severity.value, md(row.problem.primary.resource), md(row.problem.primary.message),
-                  md(", ".join(f"{f.rule_id} {f.id}" for f in row.problem.findings)),
-                  ("yes (live credential)" if row.live_credential else "yes") if row.blocks else "no"]
-                 for row in v.problems],
+                ["Severity", "Resource", "What failed", "Fix", "Owner", "Due"],
+                [[row.problem.severity.value + (" (live credential)" if row.live_credential else ""),
+                  md(row.problem.primary.resource),
+                  md(", ".join(f.rule_id for f in row.problem.findings) + ": " + row.problem.primary.message),
+                  md(row.problem.primary.remediation), md(row.problem.owner or "unassigned"), row.problem.due or "—"]
+                 for row in v.blocking],
             )
             out.append("")
+        out += ["### Could not be evaluated", ""]
+        undecided = [
+            f"- {u.status} {md(u.rule_id)} ({u.severity.value}{', blocks READY' if u.blocks else ''}): "
+            f"{md(u.first.resource)}" + (f" and {len(u.refs) - 1} more" if len(u.refs) > 1 else "") + f": {md(u.first.message)}"
+            for u in v.undecided
+        ]
+        undecided += [f"- missing: no `{md(kind)}` evidence was collected (blocks READY)" for kind in result.missing_evidence]
+        undecided += [f"- source {md(e.source)} ({md(e.kind)}) {md(e.resource)}: {md(e.error or '')}" for e in result.collection_errors]
+        out += [*(undecided or ["Nothing: every rule judged its evidence."]), ""]
         out += ["## Results by area and severity", ""]
         for title, counts in (("Area", v.by_area), ("Severity", v.by_severity)):
             out += table(
@@ -75,20 +89,21 @@ class MarkdownRenderer(Renderer):
                 rows.append([md(row.item.text), f"`{row.item.id}`", row.status, evidence or "—"])
             out += table(["Item", "Id", "Status", "Evidenced by"], rows)
             out.append("")
-        out += ["## Findings by area", ""]
-        for area, refs in v.areas:
-            out += [f"### {md(area)}", ""]
-            for ref in refs:
-                f = ref.finding
-                out.append(f"- **{f.status.value.upper()}** {f.severity.value} `{md(f.rule_id)}` {md(f.resource)}: {md(f.message)}")
-                if f.status is not Status.PASS:
-                    if f.remediation:
-                        out.append(f"  - Remediation: {md(f.remediation)}")
-                    evidence = ", ".join(f.evidence) or "none collected"
-                    out.append(f"  - Evidence: {md(evidence)}" + (f" at {md(f.pointer)}" if f.pointer else ""))
-                if f.waiver:
-                    out.append(f"  - Waived until {md(f.waiver.expires)} by {md(f.waiver.approver)}: {md(f.waiver.reason)}")
-            out.append("")
+        out += [f"## Problems ({result.summary.problems}; {result.summary.rule_hits} rule hits)", ""]
+        out += table(
+            ["Severity", "Problem", "Rule hits", "Fix", "Owner", "Due", "Blocks sign-off"],
+            [[row.problem.severity.value, md(row.problem.primary.resource),
+              md("; ".join(f"{f.rule_id} {f.message} ({f.id})" for f in row.problem.findings)),
+              md(row.problem.primary.remediation), md(row.problem.owner or "unassigned"), row.problem.due or "—",
+              ("yes (live credential)" if row.live_credential else "yes") if row.blocks else "no"]
+             for row in v.problems],
+        ) if v.problems else ["No failing check."]
+        out += ["", "## Passes", ""]
+        out += table(
+            ["Rule", "Title", "Area", "Pass", "Not applicable"],
+            [[md(p.rule_id), md(p.title), md(p.area), str(len(p.passed)), str(p.not_applicable)] for p in v.passes],
+        ) if v.passes else ["No rule passed."]
+        out.append("")
         out += ["## Waivers", ""]
         waiver_rows = [
             [state, md(w.waiver.rule), md(w.waiver.describe()), md(w.waiver.expires), md(w.waiver.approver), md(w.waiver.reason)]
@@ -118,4 +133,25 @@ class MarkdownRenderer(Renderer):
         for c in v.extra_signoffs:
             rows.append([md(c.role), md(c.decision), md(c.fingerprint), md(c.signed_at), md(c.comment), md("; ".join(c.problems) or "valid")])
         out += table(["Role", "Decision", "Signed by", "Date", "Comment", "Signature"], rows)
-        return "\n".join(out) + "\n"
+        out.append("")
+        if v.appendix:
+            out += self._appendix(v)
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    def _appendix(self, v: ReportView) -> list[str]:
+        """Every finding with its evidence, by area (`--appendix`)."""
+        out = ["## Appendix: every finding with its evidence", ""]
+        for area, refs in v.areas:
+            out += [f"### {md(area)}", ""]
+            for ref in refs:
+                f = ref.finding
+                out.append(f"- **{f.status.value.upper()}** {f.severity.value} `{md(f.rule_id)}` {md(f.resource)}: {md(f.message)}")
+                if f.status is not Status.PASS:
+                    if f.remediation:
+                        out.append(f"  - Remediation: {md(f.remediation)}")
+                    evidence = ", ".join(f.evidence) or "none collected"
+                    out.append(f"  - Evidence: {md(evidence)}" + (f" at {md(f.pointer)}" if f.pointer else ""))
+                if f.waiver:
+                    out.append(f"  - Waived until {md(f.waiver.expires)} by {md(f.waiver.approver)}: {md(f.waiver.reason)}")
+            out.append("")
+        return out

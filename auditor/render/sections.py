@@ -178,6 +178,35 @@ class ProblemRow:
 
 
 @dataclass(frozen=True)
+class UndecidedRow:
+    """A rule that could not judge: its error or not-evaluated findings."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    status: str
+    blocks: bool
+    """At or above the threshold: the verdict cannot be READY while it stands."""
+    refs: tuple[Ref, ...]
+
+    @property
+    def first(self) -> Finding:
+        return self.refs[0].finding
+
+
+@dataclass(frozen=True)
+class PassRow:
+    """A rule's passes (and not-applicable findings), summarized in one row."""
+
+    rule_id: str
+    title: str
+    area: str
+    severity: Severity
+    passed: tuple[Ref, ...]
+    not_applicable: int
+
+
+@dataclass(frozen=True)
 class ReportView:
     result: RedactedResult
     verdict: Verdict
@@ -195,6 +224,20 @@ class ReportView:
     signoffs: tuple[SignoffRow, ...]
     extra_signoffs: tuple[SignoffCheck, ...]
     """Sign-offs for roles outside the four technical ones (shown, never dropped)."""
+    undecided: tuple[UndecidedRow, ...] = ()
+    """Rules with error or not-evaluated findings, those at or above the threshold first."""
+    passes: tuple[PassRow, ...] = ()
+    appendix: bool = False
+
+    @property
+    def blocking(self) -> tuple[ProblemRow, ...]:
+        """The problems that block sign-off: what page one lists."""
+        return tuple(p for p in self.problems if p.blocks)
+
+    @property
+    def others(self) -> tuple[ProblemRow, ...]:
+        """The problems below the threshold."""
+        return tuple(p for p in self.problems if not p.blocks)
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -291,6 +334,32 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
     if opts.result_sha256:
         metadata.append(("Findings document (SHA-256)", opts.result_sha256))
 
+    undecided_refs: dict[tuple[str, str], list[Ref]] = {}
+    for ref in refs:
+        if ref.finding.status in (Status.ERROR, Status.NOT_EVALUATED):
+            undecided_refs.setdefault((ref.finding.rule_id, ref.finding.status.value), []).append(ref)
+    undecided = sorted(
+        (UndecidedRow(rule, group[0].finding.title, group[0].finding.severity, status,
+                      group[0].finding.severity.at_least(result.fail_on), tuple(group))
+         for (rule, status), group in undecided_refs.items()),
+        key=lambda u: (not u.blocks, -u.severity.rank, u.rule_id, u.status),
+    )
+    passing: dict[str, list[Ref]] = {}
+    not_applicable: dict[str, int] = {}
+    for ref in refs:
+        if ref.finding.status is Status.PASS:
+            passing.setdefault(ref.finding.rule_id, []).append(ref)
+        elif ref.finding.status is Status.NOT_APPLICABLE:
+            not_applicable[ref.finding.rule_id] = not_applicable.get(ref.finding.rule_id, 0) + 1
+    first_of: dict[str, Finding] = {}
+    for ref in refs:
+        first_of.setdefault(ref.finding.rule_id, ref.finding)
+    passes = tuple(
+        PassRow(rule, first_of[rule].title, first_of[rule].area, first_of[rule].severity,
+                tuple(passing.get(rule, ())), not_applicable.get(rule, 0))
+        for rule in sorted(set(passing) | set(not_applicable))
+    )
+
     by_role = {c.role: c for c in opts.signoffs}
     signoffs = tuple(SignoffRow(role, label, by_role.get(role)) for role, label in ROLES.items())
     extra = tuple(c for c in opts.signoffs if c.role not in ROLES)
@@ -311,4 +380,7 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
         metadata=tuple(metadata),
         signoffs=signoffs,
         extra_signoffs=extra,
+        undecided=tuple(undecided),
+        passes=passes,
+        appendix=opts.appendix,
     )

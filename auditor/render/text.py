@@ -145,7 +145,14 @@ class TextRenderer(Renderer):
             lines.append(f"      {p(f.rule_id):<12} {f.severity.value.upper():<8}{where}  {self._c('dim', p(f.id))}")
             lines.extend(wrap.wrap(p(f.message, keep=_SPACES)))
         lines.extend(self._fix(first))
+        lines.extend(self._owner(problem.owner, problem.due))
         return lines
+
+    def _owner(self, owner: str, due: str) -> list[str]:
+        """`owner: TEAM · due DATE` (the packs' or the target's `ownership`), when there is one."""
+        if not owner and not due:
+            return []
+        return [self._c("dim", p("      owner: " + " · due ".join(x for x in (owner or "unassigned", due) if x)))]
 
     def _fix(self, f: Finding) -> list[str]:
         if not f.remediation:
@@ -163,6 +170,7 @@ class TextRenderer(Renderer):
         lines.extend(wrap.wrap(p(f.message, keep=_SPACES)))
         if f.status is Status.FAIL:
             lines.extend(self._fix(f))
+            lines.extend(self._owner(f.owner, f.due))
         if f.status is Status.WAIVED and f.waiver:
             w = f.waiver
             lines.append(p(f"      waived until {w.expires} by {w.approver}: {w.reason}"))

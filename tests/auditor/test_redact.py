@@ -90,6 +90,7 @@ def _finding_with(value: str) -> Finding:
         rule_id=v("rule_id"), title=v("title"), area=v("area"), severity=Severity.HIGH,
         status=Status.FAIL, resource=v("resource"), message=v("message"), evidence=(v("evidence"),),
         pointer=v("pointer"), remediation=v("remediation"), references={v("ref"): (v("references"),)},
+        owner=v("owner"), due=v("due"),
         waiver=Waiver(rule=v("rule"), resource=v("wresource"), reason=v("reason"), approver=v("approver"),
                       expires="2030-01-01", policy=v("policy")),
         id=v("id"), correlation=v("correlation"),

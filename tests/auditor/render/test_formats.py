@@ -20,6 +20,7 @@ from auditor.evidence.record import Failure
 from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status
 from auditor.redact import redact_result
 from auditor.render import FORMATS, renderer
+from auditor.render.interface import RenderOptions
 from auditor.render.sarif import file_location
 from tests.auditor.render.reports import DemoScan, demo_scan
 from tests.conftest import run_cli
@@ -137,12 +138,22 @@ def test_junit_is_well_formed_for_any_text(text: str) -> None:
 
 def test_markdown_report_sections(scan: DemoScan) -> None:
     text = render("md", scan.result)
-    for heading in ("## Verdict", "## Results by area and severity", "## Security checklist",
-                    "## Findings by area", "## Waivers", "## Evidence collection", "## Scan", "## Sign-off"):
-        assert heading in text
+    headings = ["## Verdict", "### Blocking problems", "### Could not be evaluated", "## Results by area and severity",
+                "## Security checklist", "## Problems", "## Passes", "## Waivers", "## Evidence collection", "## Scan",
+                "## Sign-off"]
+    assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     assert "**NOT READY**" in text
     assert "| Security Lead | not signed |" in text
     assert scan.result.bundle_digest in text
+    assert "Appendix" not in text  # every finding with its evidence only with --appendix
+    blocking = [p for p in scan.result.problems if p.blocks(scan.result.fail_on)]
+    assert f"### Blocking problems ({len(blocking)};" in text
+    for p in blocking:
+        assert p.owner and f"| {p.owner} | {p.due} |" in text
+    appendix = renderer("md", RenderOptions(appendix=True)).document(scan.result)
+    assert isinstance(appendix, str)
+    assert appendix.index("## Sign-off") < appendix.index("## Appendix: every finding with its evidence")
+    assert appendix.count("- **PASS**") == scan.result.summary.by_status["pass"]
 
 
 def test_markdown_cells_cannot_break_tables() -> None:
@@ -159,8 +170,8 @@ def test_pdf_report_through_chromium(scan: DemoScan, tmp_path: Path) -> None:
     assert out.read_bytes().startswith(b"%PDF-")
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
                           timeout=60, check=True).stdout
-    for fragment in ("NOT READY", "Security checklist", "Findings by area", "Waivers", "Sign-off",
-                     "Security Lead", "page 1 of", scan.result.bundle_digest[:32]):
+    for fragment in ("NOT READY", "Blocking problems", "Security checklist", "Problems", "Passes", "Waivers",
+                     "Sign-off", "Security Lead", "page 1 of", scan.result.bundle_digest[:32]):
         assert fragment in text, fragment
 
 

@@ -20,7 +20,8 @@ from tests.gpg import LEADS, keyring
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ("verdict", "summary", "checklist", "findings", "waivers", "collection", "metadata", "signoff")
+SECTIONS = ("verdict", "summary", "checklist", "problems", "passes", "waivers", "collection", "metadata", "signoff",
+            "findings")
 
 # One script reads everything the assertions need from the rendered DOM.
 DOM_FACTS = """
@@ -62,7 +63,7 @@ def signed_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[De
             + "".join(f"  - {{name: {role} lead, fingerprint: '{fpr}', roles: [{role}]}}\n" for role, fpr in keys.items())
         )
         html = folder / "report.html"
-        run = run_cli("report", str(scan.result_path), "--format", "html", "-o", str(html),
+        run = run_cli("report", str(scan.result_path), "--format", "html", "-o", str(html), "--appendix",
                       "--allowed-signers", str(allowed), env={"GNUPGHOME": str(home)})
         assert run.code == 0, run.err
         yield scan, html, keys
@@ -130,6 +131,7 @@ def test_markup_in_findings_stays_text(tmp_path: Path, page: Page) -> None:
     import dataclasses
 
     from auditor.render import renderer
+    from auditor.render.interface import RenderOptions
 
     scan = demo_scan(tmp_path)
     evil = '<script>console.error("pwned")</script><img src="http://203.0.113.9/x.png" onerror="console.error(1)">'
@@ -138,7 +140,7 @@ def test_markup_in_findings_stays_text(tmp_path: Path, page: Page) -> None:
         for i, f in enumerate(scan.result.findings)
     )
     html = tmp_path / "evil.html"
-    doc = renderer("html").document(scan.result.changed(findings=findings))
+    doc = renderer("html", RenderOptions(appendix=True)).document(scan.result.changed(findings=findings))
     assert isinstance(doc, str)
     html.write_text(doc)
     log = page.open(html.as_uri())
