@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 import msgspec
 from cryptography import x509
@@ -104,8 +104,8 @@ class CertificatesCollector(Collector):
             except msgspec.ValidationError:  # a cache entry of another shape: lint again
                 pass
         summary = lint(cert).summary()
-        self._lints.add(fingerprint, summary)
-        return msgspec.convert(summary, Lint)
+        self._lints.add(fingerprint, summary.to_dict())
+        return Lint(linter=summary.linter, errors=summary.errors, warnings=summary.warnings, notices=summary.notices)
 
     def _record(
         self,
@@ -138,29 +138,59 @@ class CertificatesCollector(Collector):
         return ctx.record(resource, data)
 
 
-def certificate_fields(facts: CertificateFacts) -> dict[str, Any]:
+class CertificateFields(TypedDict):
+    """The fields of :class:`~auditor.evidence.kinds.x509.Certificate` (which other kinds embed
+    too), typed: unpacked into a constructor, each is checked against the type's field."""
+
+    subject: str
+    subject_cn: str | None
+    issuer: str
+    serial: str
+    serial_bits: int
+    version: int
+    not_before: str
+    not_after: str
+    lifetime_days: float
+    fingerprint_sha256: str
+    self_issued: bool
+    self_signed: bool
+    key: PublicKey
+    signature: Signature
+    is_ca: bool
+    path_length: int | None
+    basic_constraints_critical: bool | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    san: SubjectAltNames
+    name_constraints: NameConstraints | None
+    subject_key_id: str | None
+    authority_key_id: str | None
+    extensions: tuple[Extension, ...]
+
+
+def certificate_fields(facts: CertificateFacts) -> CertificateFields:
     """pki's facts of a certificate as the fields of the evidence type
-    :class:`~auditor.evidence.kinds.x509.Certificate` (which other kinds embed too)."""
+    :class:`~auditor.evidence.kinds.x509.Certificate`, mapped one by one."""
     nc = facts.name_constraints
     key, sig, san = facts.key, facts.signature, facts.san
-    return {
-        "subject": facts.subject, "subject_cn": facts.subject_cn, "issuer": facts.issuer, "serial": facts.serial,
-        "serial_bits": facts.serial_bits, "version": facts.version, "not_before": facts.not_before,
-        "not_after": facts.not_after, "lifetime_days": facts.lifetime_days,
-        "fingerprint_sha256": facts.fingerprint_sha256, "self_issued": facts.self_issued,
-        "self_signed": facts.self_signed,
-        "key": PublicKey(type=_key_type(key.type), size=key.size, curve=key.curve, spki_sha256=key.spki_sha256),
-        "signature": Signature(algorithm=sig.algorithm, oid=sig.oid, hash=sig.hash),
-        "is_ca": facts.is_ca, "path_length": facts.path_length,
-        "basic_constraints_critical": facts.basic_constraints_critical, "key_usage": facts.key_usage,
-        "extended_key_usage": facts.extended_key_usage,
-        "san": SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
-        "name_constraints": None if nc is None else NameConstraints(
+    return CertificateFields(
+        subject=facts.subject, subject_cn=facts.subject_cn, issuer=facts.issuer, serial=facts.serial,
+        serial_bits=facts.serial_bits, version=facts.version, not_before=facts.not_before,
+        not_after=facts.not_after, lifetime_days=facts.lifetime_days,
+        fingerprint_sha256=facts.fingerprint_sha256, self_issued=facts.self_issued,
+        self_signed=facts.self_signed,
+        key=PublicKey(type=_key_type(key.type), size=key.size, curve=key.curve, spki_sha256=key.spki_sha256),
+        signature=Signature(algorithm=sig.algorithm, oid=sig.oid, hash=sig.hash),
+        is_ca=facts.is_ca, path_length=facts.path_length,
+        basic_constraints_critical=facts.basic_constraints_critical, key_usage=facts.key_usage,
+        extended_key_usage=facts.extended_key_usage,
+        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
+        name_constraints=None if nc is None else NameConstraints(
             critical=nc.critical, permitted_dns=nc.permitted_dns, excluded_dns=nc.excluded_dns,
             permitted_ip=nc.permitted_ip, excluded_ip=nc.excluded_ip),
-        "subject_key_id": facts.subject_key_id, "authority_key_id": facts.authority_key_id,
-        "extensions": tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
-    }
+        subject_key_id=facts.subject_key_id, authority_key_id=facts.authority_key_id,
+        extensions=tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
+    )
 
 
 def certificate(facts: CertificateFacts) -> Certificate:
