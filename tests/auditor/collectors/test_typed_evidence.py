@@ -23,7 +23,7 @@ from auditor.collectors.interface import CollectContext
 from auditor.evidence.record import Evidence, Failure
 from auditor.inventory.model import SourceSpec, Target
 from tests.softpiv import SoftPivCard
-from tests.softpiv.devices import SoftPivDevices, provision
+from tests.softpiv.devices import provision
 
 ROOT = Path(__file__).resolve().parents[3]
 TYPED = ("sops", "vault", "gpg", "tls", "yubikey", "pki_inventory", "certificates", "secrets", "host", "recorded")
@@ -68,10 +68,10 @@ def test_domain_packages_know_nothing_of_evidence(package: str) -> None:
     offending = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            offending += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules
-                          if m.startswith(("auditor.evidence", "auditor.collectors"))]
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                offending += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules
+                              if m.startswith(("auditor.evidence", "auditor.collectors"))]
     assert offending == []
 
 
