@@ -10,7 +10,7 @@ gives (`Expected ..., got ... - at $.field`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -69,6 +69,15 @@ def one_of(value: object, allowed: Collection[T], where: str) -> T:
 def one_of_or_none(value: object, allowed: Collection[T], where: str) -> T | None:
     """`value`, which must be one of `allowed` or None."""
     return None if value is None else one_of(value, allowed, where)
+
+
+def mapping(value: object, where: str) -> Mapping[str, Any]:
+    """`value`, which must be a JSON object; None (absent) is an empty one."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UnexpectedValue("object", value, where)
+    return value
 
 
 def texts(values: Any, where: str) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 
-from auditor.collectors._untrusted import UnexpectedValue, flag_or_none, text_or_none
+from auditor.collectors._untrusted import UnexpectedValue, flag_or_none, mapping, text_or_none
 from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.vault import (
@@ -101,8 +101,8 @@ def _mount_table(table: Mapping[str, Any], where: str) -> tuple[Mount, ...]:
     for path, info in sorted(table.items()):
         if not isinstance(info, Mapping) or "type" not in info:
             continue  # response envelope keys (request_id, ...) next to the mounts
-        config = info.get("config") or {}
-        options = info.get("options") or {}
+        config = mapping(info.get("config") or {}, f"{where}[{len(out)}].config")
+        options = mapping(info.get("options") or {}, f"{where}[{len(out)}].options")
         out.append(Mount(
             path=path,
             type=str(info.get("type")),
@@ -154,7 +154,7 @@ class VaultCollector(Collector):
         except (requests.exceptions.RequestException, VaultUnreachable) as exc:
             yield ctx.error(SERVER, label, f"cannot reach Vault at {address}: {_short(exc)}")
             return
-        except UnexpectedValue as exc:
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
             yield ctx.error(SERVER, label, str(exc))
             return
         yield ctx.record(label, server)
@@ -254,7 +254,7 @@ class VaultCollector(Collector):
                 orphan=bool(d.get("orphan", False)),
                 num_uses=int(d.get("num_uses") or 0),
             )
-        except UnexpectedValue as exc:
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
             yield ctx.error(TOKEN, resource, str(exc))
             return
         yield ctx.record(resource, data)
@@ -282,7 +282,7 @@ class VaultCollector(Collector):
                 if role is not None:
                     try:
                         roles.append(_role(str(name), _data(role), f"roles[{len(roles)}]"))
-                    except UnexpectedValue as exc:
+                    except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
                         return ctx.error(PKI, resource, str(exc))
         elif self.unreadable[-1:] == [f"{mount}/roles: no such path"]:
             self.unreadable.pop()  # LIST answers 404 when there are no roles
@@ -290,17 +290,16 @@ class VaultCollector(Collector):
         crl = self._try(f"{mount}/config/crl", c.secrets.pki.read_crl_configuration, mount_point=mount)
         tidy = self._try(f"{mount}/tidy-status", c.read, f"{mount}/tidy-status")
         auto = self._try(f"{mount}/config/auto-tidy", c.read, f"{mount}/config/auto-tidy")
-        crl_d, tidy_d, auto_d = _data(crl), _data(tidy), _data(auto)
         try:
-            tidy_status = None if tidy is None else TidyStatus(
-                state=text_or_none(tidy_d.get("state"), "tidy.state"),
-                error=text_or_none(tidy_d.get("error"), "tidy.error"),
-                time_finished=timestamp(tidy_d.get("time_finished")),
-                last_auto_tidy_finished=timestamp(tidy_d.get("last_auto_tidy_finished")),
-            )
-        except UnexpectedValue as exc:
+            facts = self._pki_facts(mount, ca, roles, crl, tidy, auto)
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
             return ctx.error(PKI, resource, str(exc))
-        return ctx.record(resource, VaultPki(
+        return ctx.record(resource, facts)
+
+    def _pki_facts(self, mount: str, ca: Certificate | None, roles: list[Role] | None, crl: Any, tidy: Any,
+                   auto: Any) -> VaultPki:
+        crl_d, tidy_d, auto_d = _data(crl), _data(tidy), _data(auto)
+        return VaultPki(
             mount=mount,
             ca=ca,
             roles=None if roles is None else tuple(roles),
@@ -310,7 +309,12 @@ class VaultCollector(Collector):
                 auto_rebuild=bool(crl_d.get("auto_rebuild", False)),
                 ocsp_disabled=bool(crl_d.get("ocsp_disable", False)),
             ),
-            tidy=tidy_status,
+            tidy=None if tidy is None else TidyStatus(
+                state=text_or_none(tidy_d.get("state"), "tidy.state"),
+                error=text_or_none(tidy_d.get("error"), "tidy.error"),
+                time_finished=timestamp(tidy_d.get("time_finished")),
+                last_auto_tidy_finished=timestamp(tidy_d.get("last_auto_tidy_finished")),
+            ),
             auto_tidy=None if auto is None else AutoTidy(
                 enabled=bool(auto_d.get("enabled", False)),
                 interval=seconds(auto_d.get("interval_duration")),
@@ -318,7 +322,7 @@ class VaultCollector(Collector):
                 tidy_revoked_certs=bool(auto_d.get("tidy_revoked_certs", False)),
             ),
             unreadable=tuple(self.unreadable),
-        ))
+        )
 
     def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[Record]:
         ctx = self.context
@@ -350,28 +354,30 @@ class VaultCollector(Collector):
         meta = self._try(f"{mount}/metadata/{path}", self.client.secrets.kv.v2.read_secret_metadata, path, mount_point=mount)
         if meta is None:
             return ctx.error(KV, resource, "; ".join(self.unreadable))
-        d = _data(meta)
-        versions = d.get("versions") or {}
-        current = int(d.get("current_version") or 0)
-        cur = versions.get(str(current)) or {}
         try:
-            keys = _keys(d.get("custom_metadata"), "custom_metadata_keys")
-        except UnexpectedValue as exc:
+            return ctx.record(resource, _kv_facts(mount, path, _data(meta)))
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
             return ctx.error(KV, resource, str(exc))
-        return ctx.record(resource, VaultKvSecret(
-            mount=mount,
-            path=path,
-            current_version=current,
-            oldest_version=int(d.get("oldest_version") or 0),
-            versions=len(versions),
-            max_versions=int(d.get("max_versions") or 0),
-            created_time=timestamp(d.get("created_time")),
-            updated_time=timestamp(d.get("updated_time")),
-            current_created_time=timestamp(cur.get("created_time")),
-            current_deleted=bool(cur.get("deletion_time")) or bool(cur.get("destroyed", False)),
-            delete_version_after=seconds(d.get("delete_version_after")),
-            custom_metadata_keys=keys,
-        ))
+
+
+def _kv_facts(mount: str, path: str, d: Mapping[str, Any]) -> VaultKvSecret:
+    versions = mapping(d.get("versions") or {}, "versions")
+    current = int(d.get("current_version") or 0)
+    cur = mapping(versions.get(str(current)) or {}, f"versions.{current}")
+    return VaultKvSecret(
+        mount=mount,
+        path=path,
+        current_version=current,
+        oldest_version=int(d.get("oldest_version") or 0),
+        versions=len(versions),
+        max_versions=int(d.get("max_versions") or 0),
+        created_time=timestamp(d.get("created_time")),
+        updated_time=timestamp(d.get("updated_time")),
+        current_created_time=timestamp(cur.get("created_time")),
+        current_deleted=bool(cur.get("deletion_time")) or bool(cur.get("destroyed", False)),
+        delete_version_after=seconds(d.get("delete_version_after")),
+        custom_metadata_keys=_keys(d.get("custom_metadata"), "custom_metadata_keys"),
+    )
 
 
 def _keys(value: Any, where: str) -> tuple[str, ...]:
@@ -388,8 +394,8 @@ def _audit_devices(table: Mapping[str, Any]) -> tuple[AuditDevice, ...]:
     for path, info in sorted(table.items()):
         if not isinstance(info, Mapping) or "type" not in info:
             continue
-        options = info.get("options") or {}
         where = f"audit_devices[{len(out)}]"
+        options = mapping(info.get("options") or {}, f"{where}.options")
         out.append(AuditDevice(
             path=path,
             type=str(info.get("type")),

@@ -13,8 +13,12 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.collectors import _untrusted as untrusted
 from auditor.collectors import run_collector
@@ -119,3 +123,27 @@ def test_a_value_of_the_wrong_type_fails_its_record_only(tmp_path: Path) -> None
     assert device.error == "unexpected value: Expected `bool | null`, got `str` - at `$.fips`"
     assert isinstance(records["yubikey:31234567/9a"], Evidence)  # the slot is still collected
     assert isinstance(records["yubikeys"], Evidence)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=6),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                           max_leaves=8)
+role_keys = st.sampled_from(["allow_any_name", "allowed_domains", "key_type", "key_bits", "ttl", "max_ttl", "no_store"])
+mount_keys = st.sampled_from(["type", "description", "local", "options", "config"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(role_keys, json_values), st.dictionaries(st.text(max_size=6), st.dictionaries(mount_keys, json_values)))
+def test_any_vault_answer_makes_valid_parts_or_a_value_error(role: dict[str, Any], table: dict[str, Any]) -> None:
+    """Vault's JSON is untyped: whatever it says becomes valid parts of vault.pki/vault.server
+    or a ValueError/TypeError (a failure of the record), never evidence of the wrong shape."""
+    from auditor.collectors import vault
+    from auditor.evidence.kinds import vault as ev
+
+    try:
+        parts = [vault._role("r", role, "roles[0]"), *vault._mount_table(table, "mounts"), *vault._audit_devices(table)]
+    except (ValueError, TypeError):
+        return
+    for part in parts:
+        msgspec.convert(msgspec.to_builtins(part), type(part))  # raises if a value is of the wrong type
+    assert all(isinstance(p, ev.Role | ev.Mount | ev.AuditDevice) for p in parts)
