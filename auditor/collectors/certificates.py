@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal
 
 import msgspec
 from cryptography import x509
@@ -133,47 +133,19 @@ class CertificatesCollector(Collector):
                 anchor=result.anchor.subject.rfc4514_string() if result.anchor else None,
                 is_anchor=is_anchor,
             )
+        # an x509.certificate is a Certificate with where it was found, its chain and lint
         data = X509Certificate(path=display, index=item.index, encoding=_encoding(item.encoding), chain=chain,
-                               lint=self._lint(item.cert, facts.fingerprint_sha256), **certificate_fields(facts))
+                               lint=self._lint(item.cert, facts.fingerprint_sha256),
+                               **msgspec.structs.asdict(certificate(facts)))
         return ctx.record(resource, data)
 
 
-class CertificateFields(TypedDict):
-    """The fields of :class:`~auditor.evidence.kinds.x509.Certificate` (which other kinds embed
-    too), typed: unpacked into a constructor, each is checked against the type's field."""
-
-    subject: str
-    subject_cn: str | None
-    issuer: str
-    serial: str
-    serial_bits: int
-    version: int
-    not_before: str
-    not_after: str
-    lifetime_days: float
-    fingerprint_sha256: str
-    self_issued: bool
-    self_signed: bool
-    key: PublicKey
-    signature: Signature
-    is_ca: bool
-    path_length: int | None
-    basic_constraints_critical: bool | None
-    key_usage: tuple[str, ...]
-    extended_key_usage: tuple[str, ...]
-    san: SubjectAltNames
-    name_constraints: NameConstraints | None
-    subject_key_id: str | None
-    authority_key_id: str | None
-    extensions: tuple[Extension, ...]
-
-
-def certificate_fields(facts: CertificateFacts) -> CertificateFields:
-    """pki's facts of a certificate as the fields of the evidence type
-    :class:`~auditor.evidence.kinds.x509.Certificate`, mapped one by one."""
+def certificate(facts: CertificateFacts) -> Certificate:
+    """The evidence form of pki's facts of a certificate (which several kinds embed), mapped
+    field by field."""
     nc = facts.name_constraints
     key, sig, san = facts.key, facts.signature, facts.san
-    return CertificateFields(
+    return Certificate(
         subject=facts.subject, subject_cn=facts.subject_cn, issuer=facts.issuer, serial=facts.serial,
         serial_bits=facts.serial_bits, version=facts.version, not_before=facts.not_before,
         not_after=facts.not_after, lifetime_days=facts.lifetime_days,
@@ -191,11 +163,6 @@ def certificate_fields(facts: CertificateFacts) -> CertificateFields:
         subject_key_id=facts.subject_key_id, authority_key_id=facts.authority_key_id,
         extensions=tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
     )
-
-
-def certificate(facts: CertificateFacts) -> Certificate:
-    """The evidence form of pki's facts of a certificate."""
-    return Certificate(**certificate_fields(facts))
 
 
 _KEY_TYPES: dict[str, KeyType] = {"rsa": "rsa", "ec": "ec", "ed25519": "ed25519", "ed448": "ed448", "dsa": "dsa"}

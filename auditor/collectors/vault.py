@@ -96,11 +96,15 @@ def _data(response: Any) -> dict[str, Any]:
     return {}
 
 
+def _entries(table: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The entries of a table of mounts or audit devices, by path, without the response
+    envelope's keys (request_id, ...) that come next to them."""
+    return [(path, info) for path, info in sorted(table.items()) if isinstance(info, Mapping) and "type" in info]
+
+
 def _mount_table(table: Mapping[str, Any], where: str) -> tuple[Mount, ...]:
     out: list[Mount] = []
-    for path, info in sorted(table.items()):
-        if not isinstance(info, Mapping) or "type" not in info:
-            continue  # response envelope keys (request_id, ...) next to the mounts
+    for path, info in _entries(table):
         config = mapping(info.get("config") or {}, f"{where}[{len(out)}].config")
         options = mapping(info.get("options") or {}, f"{where}[{len(out)}].options")
         out.append(Mount(
@@ -391,9 +395,7 @@ def _keys(value: Any, where: str) -> tuple[str, ...]:
 
 def _audit_devices(table: Mapping[str, Any]) -> tuple[AuditDevice, ...]:
     out: list[AuditDevice] = []
-    for path, info in sorted(table.items()):
-        if not isinstance(info, Mapping) or "type" not in info:
-            continue
+    for path, info in _entries(table):
         where = f"audit_devices[{len(out)}]"
         options = mapping(info.get("options") or {}, f"{where}.options")
         out.append(AuditDevice(
