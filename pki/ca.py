@@ -406,7 +406,7 @@ class CA:
                                            "issuer_serial": row.issuer_serial, "not_before": row.not_before,
                                            "not_after": row.not_after, "sans": row.sans,
                                            "key_fingerprint": row.key_fingerprint, "lifetime": lifetime,
-                                           "lint": prepared.lint.summary(), "replaces": replaces,
+                                           "lint": prepared.lint.summary().to_dict(), "replaces": replaces,
                                            "completion": completion or {}, **(intent or {}),
                                        })
         if stage is not None:

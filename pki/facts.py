@@ -1,5 +1,4 @@
-"""Facts about a certificate, as typed values (pki's own results; auditor's collectors turn
-them into evidence)."""
+"""Facts about a certificate, as typed values: pki's own results, for whoever reads certificates."""
 
 from __future__ import annotations
 

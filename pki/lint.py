@@ -63,13 +63,30 @@ class LintReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def summary(self) -> dict[str, Any]:
-        """The outcome as the issuance log and evidence record it: codes by severity."""
+    def summary(self) -> LintSummary:
+        """The outcome in short: codes by severity."""
         by: dict[str, list[str]] = {}
         for f in self.findings:
             by.setdefault(f.severity, []).append(f.code)
-        return {"linter": self.linter, "errors": [str(f) for f in self.errors],
-                "warnings": sorted(set(by.get("warning", []))), "notices": sorted(set(by.get("notice", [])))}
+        return LintSummary(linter=self.linter, errors=tuple(str(f) for f in self.errors),
+                           warnings=tuple(sorted(set(by.get("warning", [])))),
+                           notices=tuple(sorted(set(by.get("notice", [])))))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LintSummary:
+    """pkilint's outcome for one certificate: error-level findings as `code (message)`, and the
+    codes of the warnings and notices."""
+
+    linter: str
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    notices: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (the issuance log's `lint` detail)."""
+        return {"linter": self.linter, "errors": list(self.errors), "warnings": list(self.warnings),
+                "notices": list(self.notices)}
 
 
 def linter_name() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from cryptography import x509
@@ -104,8 +104,8 @@ class CertificatesCollector(Collector):
             except msgspec.ValidationError:  # a cache entry of another shape: lint again
                 pass
         summary = lint(cert).summary()
-        self._lints.add(fingerprint, summary)
-        return msgspec.convert(summary, Lint)
+        self._lints.add(fingerprint, summary.to_dict())
+        return Lint(linter=summary.linter, errors=summary.errors, warnings=summary.warnings, notices=summary.notices)
 
     def _record(
         self,
@@ -133,39 +133,36 @@ class CertificatesCollector(Collector):
                 anchor=result.anchor.subject.rfc4514_string() if result.anchor else None,
                 is_anchor=is_anchor,
             )
+        # an x509.certificate is a Certificate with where it was found, its chain and lint
         data = X509Certificate(path=display, index=item.index, encoding=_encoding(item.encoding), chain=chain,
-                               lint=self._lint(item.cert, facts.fingerprint_sha256), **certificate_fields(facts))
+                               lint=self._lint(item.cert, facts.fingerprint_sha256),
+                               **msgspec.structs.asdict(certificate(facts)))
         return ctx.record(resource, data)
 
 
-def certificate_fields(facts: CertificateFacts) -> dict[str, Any]:
-    """pki's facts of a certificate as the fields of the evidence type
-    :class:`~auditor.evidence.kinds.x509.Certificate` (which other kinds embed too)."""
+def certificate(facts: CertificateFacts) -> Certificate:
+    """The evidence form of pki's facts of a certificate (which several kinds embed), mapped
+    field by field."""
     nc = facts.name_constraints
     key, sig, san = facts.key, facts.signature, facts.san
-    return {
-        "subject": facts.subject, "subject_cn": facts.subject_cn, "issuer": facts.issuer, "serial": facts.serial,
-        "serial_bits": facts.serial_bits, "version": facts.version, "not_before": facts.not_before,
-        "not_after": facts.not_after, "lifetime_days": facts.lifetime_days,
-        "fingerprint_sha256": facts.fingerprint_sha256, "self_issued": facts.self_issued,
-        "self_signed": facts.self_signed,
-        "key": PublicKey(type=_key_type(key.type), size=key.size, curve=key.curve, spki_sha256=key.spki_sha256),
-        "signature": Signature(algorithm=sig.algorithm, oid=sig.oid, hash=sig.hash),
-        "is_ca": facts.is_ca, "path_length": facts.path_length,
-        "basic_constraints_critical": facts.basic_constraints_critical, "key_usage": facts.key_usage,
-        "extended_key_usage": facts.extended_key_usage,
-        "san": SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
-        "name_constraints": None if nc is None else NameConstraints(
+    return Certificate(
+        subject=facts.subject, subject_cn=facts.subject_cn, issuer=facts.issuer, serial=facts.serial,
+        serial_bits=facts.serial_bits, version=facts.version, not_before=facts.not_before,
+        not_after=facts.not_after, lifetime_days=facts.lifetime_days,
+        fingerprint_sha256=facts.fingerprint_sha256, self_issued=facts.self_issued,
+        self_signed=facts.self_signed,
+        key=PublicKey(type=_key_type(key.type), size=key.size, curve=key.curve, spki_sha256=key.spki_sha256),
+        signature=Signature(algorithm=sig.algorithm, oid=sig.oid, hash=sig.hash),
+        is_ca=facts.is_ca, path_length=facts.path_length,
+        basic_constraints_critical=facts.basic_constraints_critical, key_usage=facts.key_usage,
+        extended_key_usage=facts.extended_key_usage,
+        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
+        name_constraints=None if nc is None else NameConstraints(
             critical=nc.critical, permitted_dns=nc.permitted_dns, excluded_dns=nc.excluded_dns,
             permitted_ip=nc.permitted_ip, excluded_ip=nc.excluded_ip),
-        "subject_key_id": facts.subject_key_id, "authority_key_id": facts.authority_key_id,
-        "extensions": tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
-    }
-
-
-def certificate(facts: CertificateFacts) -> Certificate:
-    """The evidence form of pki's facts of a certificate."""
-    return Certificate(**certificate_fields(facts))
+        subject_key_id=facts.subject_key_id, authority_key_id=facts.authority_key_id,
+        extensions=tuple(Extension(oid=e.oid, name=e.name, critical=e.critical) for e in facts.extensions),
+    )
 
 
 _KEY_TYPES: dict[str, KeyType] = {"rsa": "rsa", "ec": "ec", "ed25519": "ed25519", "ed448": "ed448", "dsa": "dsa"}

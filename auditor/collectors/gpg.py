@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from auditor.collectors._untrusted import text, text_or_none, texts
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds.gpg import GpgKey
+from auditor.evidence.kinds.gpg import Capability, GpgKey, Subkey, Validity
 from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 
@@ -28,8 +29,8 @@ ALGORITHMS = {
     "1": "rsa", "2": "rsa", "3": "rsa", "16": "elgamal", "17": "dsa", "18": "ecdh",
     "19": "ecdsa", "20": "elgamal", "22": "eddsa",
 }  # RFC 4880 section 9.1 and RFC 6637; gpg's colon listings give the numbers
-CAPABILITIES = {"c": "certify", "s": "sign", "e": "encrypt", "a": "authenticate"}
-VALIDITY = {
+CAPABILITIES: dict[str, Capability] = {"c": "certify", "s": "sign", "e": "encrypt", "a": "authenticate"}
+VALIDITY: dict[str, Validity] = {
     "o": "unknown", "i": "invalid", "d": "disabled", "r": "revoked", "e": "expired",
     "-": "unknown", "q": "undefined", "n": "never", "m": "marginal", "f": "full", "u": "ultimate",
 }
@@ -44,41 +45,46 @@ def _time(epoch: str) -> str | None:
         raise ValueError(f"time {epoch[:20]} out of range") from exc
 
 
-def _caps(cap: str) -> list[str]:
-    return [name for letter, name in CAPABILITIES.items() if letter in cap]
+def _caps(cap: str) -> tuple[Capability, ...]:
+    return tuple(name for letter, name in CAPABILITIES.items() if letter in cap)
 
 
-def key_facts(raw: Mapping[str, Any], secret_grips: set[str] | None) -> dict[str, Any]:
-    """The evidence of one key from a python-gnupg listing entry."""
+def key_facts(raw: Mapping[str, Any], secret_grips: set[str] | None, location: str) -> GpgKey:
+    """The evidence of one key (found at `location`) from a python-gnupg listing entry;
+    `secret_grips` are the keygrips with a secret in the home (None: a key file, which lists a
+    key with its secret as 'sec'). A value of the wrong type raises ValueError."""
+    in_file_secret = raw.get("type") == "sec" if secret_grips is None else None
 
-    def common(entry: Mapping[str, Any]) -> dict[str, Any]:
+    def common(entry: Mapping[str, Any], where: str, fingerprint: object) -> Subkey:
         grip = entry.get("keygrip") or ""
-        return {
-            "keyid": entry.get("keyid", ""),
-            "algorithm": ALGORITHMS.get(str(entry.get("algo", "")), f"algo-{entry.get('algo', '')}"),
-            "size": int(entry.get("length") or 0),
-            "curve": entry.get("curve") or None,
-            "created": _time(str(entry.get("date", ""))),
-            "expires": _time(str(entry.get("expires", ""))),
-            "capabilities": _caps(str(entry.get("cap", ""))),
-            "validity": VALIDITY.get(str(entry.get("trust", "")), "unknown"),
-            "secret_present": (grip in secret_grips) if secret_grips is not None and grip else None,
-        }
+        secret = (grip in secret_grips) if secret_grips is not None and grip else None
+        return Subkey(
+            keyid=text(entry.get("keyid", ""), f"{where}keyid"),
+            fingerprint=text(fingerprint, f"{where}fingerprint"),
+            algorithm=ALGORITHMS.get(str(entry.get("algo", "")), f"algo-{entry.get('algo', '')}"),
+            size=int(entry.get("length") or 0),
+            curve=text_or_none(entry.get("curve") or None, f"{where}curve"),
+            created=_time(str(entry.get("date", ""))),
+            expires=_time(str(entry.get("expires", ""))),
+            capabilities=_caps(str(entry.get("cap", ""))),
+            validity=VALIDITY.get(str(entry.get("trust", "")), "unknown"),
+            secret_present=secret if in_file_secret is None else in_file_secret,
+        )
 
-    subkeys = []
-    for keyid, info in (raw.get("subkey_info") or {}).items():
-        sub = {**common({"keyid": keyid, **info}), "fingerprint": info.get("fingerprint", "")}
-        subkeys.append(sub)
-    primary = common(raw)
+    subkeys = [common({"keyid": keyid, **info}, f"subkeys[{i}].", info.get("fingerprint", ""))
+               for i, (keyid, info) in enumerate((raw.get("subkey_info") or {}).items())]
+    primary = common(raw, "", raw.get("fingerprint", ""))
     cap = str(raw.get("cap", ""))
-    return {
-        **primary,
-        "fingerprint": raw.get("fingerprint", ""),
-        "usable_capabilities": _caps(cap.swapcase() if cap else ""),
-        "revoked": primary["validity"] == "revoked",
-        "user_ids": list(raw.get("uids") or []),
-        "subkeys": sorted(subkeys, key=lambda s: (s["created"] or "", s["keyid"])),
-    }
+    return GpgKey(
+        keyid=primary.keyid, fingerprint=primary.fingerprint, algorithm=primary.algorithm, size=primary.size,
+        curve=primary.curve, created=primary.created, expires=primary.expires, capabilities=primary.capabilities,
+        validity=primary.validity, secret_present=primary.secret_present,
+        location=location,
+        usable_capabilities=_caps(cap.swapcase() if cap else ""),
+        revoked=primary.validity == "revoked",
+        user_ids=texts(list(raw.get("uids") or []), "user_ids"),
+        subkeys=tuple(sorted(subkeys, key=lambda s: (s.created or "", s.keyid))),
+    )
 
 
 class GpgCollector(Collector):
@@ -152,15 +158,11 @@ class GpgCollector(Collector):
         first_uids = [(raw.get("uids") or [""])[0] for raw in listing]
         for raw in listing:
             try:
-                facts = key_facts(raw, grips)
-                if grips is None:  # a key file lists a key with its secret as 'sec'
-                    facts["secret_present"] = raw.get("type") == "sec"
-                    for sub in facts["subkeys"]:
-                        sub["secret_present"] = raw.get("type") == "sec"
+                facts = key_facts(raw, grips, shown)
             except (ValueError, TypeError) as exc:
                 yield ctx.error(KIND, f"{shown}#{raw.get('fingerprint', '?')}", f"unreadable key listing: {exc}")
                 continue
             # named by the primary user id, which people recognise; by fingerprint if not unique
-            uid = facts["user_ids"][0] if facts["user_ids"] else ""
-            name = uid if uid and first_uids.count(uid) == 1 else facts["fingerprint"]
-            yield ctx.adapt(f"{shown}#{name}", GpgKey, {"location": shown, **facts})
+            uid = facts.user_ids[0] if facts.user_ids else ""
+            name = uid if uid and first_uids.count(uid) == 1 else facts.fingerprint
+            yield ctx.record(f"{shown}#{name}", facts)

@@ -15,12 +15,12 @@ between auditor.host's results and the evidence types (auditor.evidence.kinds.ho
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
-
-import msgspec
+from typing import Any
 
 from auditor.collectors._files import Unreadable, read_bounded
+from auditor.collectors._untrusted import UnexpectedValue, text_or_none, texts
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds import host as ev
 from auditor.evidence.record import Failure, Record
@@ -66,25 +66,38 @@ def _split(value: str | list[str] | None) -> tuple[str, ...]:
     return tuple(v for v in value.split(",") if v) if isinstance(value, str) else ()
 
 
+def _settings(values: Mapping[str, object], keys: Sequence[str], where: str, *, unset_list: object) -> dict[str, Any]:
+    """The settings `keys` of the model's map (keyed by sshd's keywords, the names of the settings
+    types' fields), each checked against its type: text, or for a list setting a tuple of text
+    (`unset_list` when absent). A value of the wrong type raises UnexpectedValue."""
+    out: dict[str, Any] = {}
+    for k in keys:
+        value = values.get(k)
+        if not isinstance(DEFAULTS[k], list):
+            out[k] = text_or_none(value, f"{where}.{k}")
+        elif value is None:
+            out[k] = unset_list
+        else:
+            out[k] = texts(value if isinstance(value, list) else [value], f"{where}.{k}")
+    return out
+
+
 def sshd_facts(sshd: facts.Sshd) -> ev.HostSshd:
     """The settings come from the model as a map keyed by sshd's keywords, the names of the
-    settings types' fields: they are converted (each value's type checked), not copied one by one."""
+    settings types' fields: each is checked against its type (:func:`_settings`)."""
     eff = sshd.effective
-    effective = {k: eff.get(k) for k in MODELLED}
-    for k in MODELLED:
-        value = effective[k]
-        if isinstance(DEFAULTS[k], list) and not isinstance(value, list):
-            effective[k] = [] if value is None else [value]
+    effective = ev.SshdSettings(**_settings(eff, MODELLED, "effective", unset_list=()))
     methods = eff.get("authenticationmethods")
     lists = () if methods in (None, "any") or not isinstance(methods, str) else tuple(
         tuple(m.split(",")) for m in methods.split())
     config = sshd.config
-    blocks = []
+    blocks: list[ev.SshdMatchBlock] = []
     if config is not None:
         for block, settings in config.block_settings():
             blocks.append(ev.SshdMatchBlock(
                 criteria=block.describe(), file=block.file, line=block.line,
-                settings=msgspec.convert({k: settings.get(k) for k in MATCHABLE}, ev.SshdMatchSettings)))
+                settings=ev.SshdMatchSettings(**_settings(settings, MATCHABLE, f"match_blocks[{len(blocks)}].settings",
+                                                          unset_list=None))))
     return ev.HostSshd(
         installed=sshd.installed,
         source=sshd.source,
@@ -92,7 +105,7 @@ def sshd_facts(sshd: facts.Sshd) -> ev.HostSshd:
         valid=config.valid if config else None,
         errors=config.errors if config else (),
         notes=config.notes if config else (),
-        effective=msgspec.convert(effective, ev.SshdSettings),
+        effective=effective,
         algorithms=ev.SshdAlgorithms(
             ciphers=_split(eff.get("ciphers")), macs=_split(eff.get("macs")), kex=_split(eff.get("kexalgorithms")),
             host_keys=_split(eff.get("hostkeyalgorithms")), user_keys=_split(eff.get("pubkeyacceptedalgorithms"))),
@@ -285,7 +298,10 @@ class HostCollector(Collector):
         sshd = None
         if "sshd" in parts:
             sshd = facts.read_sshd(host)
-            yield ctx.record(self.shown(SSHD_CONFIG), sshd_facts(sshd))
+            try:
+                yield ctx.record(self.shown(SSHD_CONFIG), sshd_facts(sshd))
+            except UnexpectedValue as exc:
+                yield ctx.error(SSHD, self.shown(SSHD_CONFIG), str(exc))
             if sshd.installed:
                 yield from self._keys(host, sshd, accounts, service_names)
         if "accounts" in parts:

@@ -19,7 +19,7 @@ issued outside the CA's records (a misused CA key).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +27,20 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from auditor.collectors._untrusted import UnexpectedValue, text_or_none
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds.pki import PkiCa, PkiCertificate, PkiDeployed
+from auditor.evidence.kinds.pki import (
+    CaCertificate,
+    CaKey,
+    Counts,
+    Crl,
+    IssuanceLog,
+    PkiCa,
+    PkiCertificate,
+    PkiDeployed,
+    Rotation,
+)
 from auditor.evidence.record import Record
 from auditor.timeutil import rfc3339
 from pki import log as issuance_log
@@ -117,19 +128,26 @@ class PkiInventoryCollector(Collector):
                 deployed=tuple(sorted(deployed.get((entry.issuer, entry.serial), []))),
             )
             records.append(ctx.record(f"{shown}#{entry.serial}", data))
-        yield ctx.adapt(shown, PkiCa, {
-            "folder": shown,
-            "name": ca.name,
-            "root": self._ca_cert(ca, ca.root),
-            "intermediates": [self._ca_cert(ca, i) for i in ca.intermediates],
-            "current_intermediate": ca.current_serial,
-            "rotation": self._rotation(ca),
-            "log": {"entries": logged.count, "verified": not problems, "problems": problems, "notes": notes,
-                    **self._events(folder / "log.jsonl")},
-            "crls": [self._crl(ca, record) for record in (ca.root, *ca.intermediates)],
-            "certificates": counts,
-            "valid_key_types": valid_key_types,
-        })
+        events, last_event = self._events(folder / "log.jsonl")
+        try:
+            root = self._ca_cert(ca, ca.root, "root")
+            intermediates = tuple(self._ca_cert(ca, i, f"intermediates[{n}]") for n, i in enumerate(ca.intermediates))
+        except UnexpectedValue as exc:  # a key reference in ca.json of the wrong type
+            yield ctx.error(CA_KIND, shown, str(exc))
+        else:
+            yield ctx.record(shown, PkiCa(
+                folder=shown,
+                name=ca.name,
+                root=root,
+                intermediates=intermediates,
+                current_intermediate=ca.current_serial,
+                rotation=self._rotation(ca),
+                log=IssuanceLog(entries=logged.count, verified=not problems, problems=tuple(problems),
+                                notes=tuple(notes), events=events, last_event=last_event),
+                crls=tuple(self._crl(ca, record) for record in (ca.root, *ca.intermediates)),
+                certificates=Counts(**counts),
+                valid_key_types=valid_key_types,
+            ))
         yield from records
         yield from self._deployed(ca, shown, logged, items)
 
@@ -151,17 +169,16 @@ class PkiInventoryCollector(Collector):
                 in_log=same, status=_STATUS[row.status] if same and row else None,
             ))
 
-    def _ca_cert(self, ca: CA, record: CACert) -> dict[str, Any]:
+    def _ca_cert(self, ca: CA, record: CACert, where: str) -> CaCertificate:
         cert = ca.certificate(record.serial)
-        key = {k: record.key.get(k) for k in ("backend", "key_type", "serial", "slot") if k in record.key}
-        return {
-            "serial": record.serial, "subject": cert.subject.rfc4514_string(),
-            "not_before": rfc3339(cert.not_valid_before_utc), "not_after": rfc3339(cert.not_valid_after_utc),
-            "days_left": _days(cert.not_valid_after_utc - self.context.now),
-            "current": record.serial == ca.current_serial, "key": key,
-        }
+        return CaCertificate(
+            serial=record.serial, subject=cert.subject.rfc4514_string(),
+            not_before=rfc3339(cert.not_valid_before_utc), not_after=rfc3339(cert.not_valid_after_utc),
+            days_left=_days(cert.not_valid_after_utc - self.context.now),
+            current=record.serial == ca.current_serial, key=_key(record.key, f"{where}.key"),
+        )
 
-    def _rotation(self, ca: CA) -> dict[str, Any]:
+    def _rotation(self, ca: CA) -> Rotation:
         now = self.context.now
         bundle_path = ca.folder / "certs/ca-bundle.pem"
         try:
@@ -179,14 +196,15 @@ class PkiInventoryCollector(Collector):
         if previous is not None and current is not None:
             overlap = _days(ca.certificate(previous.serial).not_valid_after_utc
                             - ca.certificate(current).not_valid_before_utc)
-        return {
-            "previous": previous.serial if previous else None,
-            "overlap_days": overlap,
-            "bundle_complete": bool(usable) and all(s in bundle for s in usable) and ca.root.serial in bundle,
-            "bundle_missing": sorted(s for s in usable if s not in bundle),
-        }
+        return Rotation(
+            previous=previous.serial if previous else None,
+            overlap_days=overlap,
+            bundle_complete=bool(usable) and all(s in bundle for s in usable) and ca.root.serial in bundle,
+            bundle_missing=tuple(sorted(s for s in usable if s not in bundle)),
+        )
 
-    def _events(self, path: Path) -> dict[str, Any]:
+    def _events(self, path: Path) -> tuple[dict[str, int], dict[str, str]]:
+        """Entries per event, and the time of the last entry per event."""
         counts: dict[str, int] = {}
         last: dict[str, str] = {}
         try:
@@ -198,41 +216,51 @@ class PkiInventoryCollector(Collector):
                 last[event] = max(last.get(event, ""), str(entry["time"]))
         except PKIError:
             pass  # a missing log is reported by the verification
-        return {"events": counts, "last_event": last}
+        return counts, last
 
-    def _crl(self, ca: CA, record: CACert) -> dict[str, Any]:
+    def _crl(self, ca: CA, record: CACert) -> Crl:
         issuer = ca.certificate(record.serial)
         path = ca.folder / "crl" / f"{record.serial}.pem"
-        out: dict[str, Any] = {
-            "issuer_serial": record.serial, "issuer": issuer.subject.rfc4514_string(),
-            "issuer_expired": issuer.not_valid_after_utc <= self.context.now,
-            "present": False, "signature_valid": False, "number": None, "this_update": None,
-            "next_update": None, "hours_left": None, "revoked": 0, "problem": None,
-        }
+
+        def absent(problem: str) -> Crl:
+            return Crl(issuer_serial=record.serial, issuer=issuer.subject.rfc4514_string(),
+                       issuer_expired=issuer.not_valid_after_utc <= self.context.now,
+                       present=False, signature_valid=False, number=None, this_update=None,
+                       next_update=None, hours_left=None, revoked=0, problem=problem)
+
         try:
             crls = [c for c in load_crls(path.read_bytes(), str(path)) if c.issuer == issuer.subject]
         except FileNotFoundError:
-            out["problem"] = "no CRL"
-            return out
+            return absent("no CRL")
         except (OSError, PKIError) as exc:
-            out["problem"] = str(exc)
-            return out
+            return absent(str(exc))
         if not crls:
-            out["problem"] = "the file holds no CRL of this CA"
-            return out
+            return absent("the file holds no CRL of this CA")
         crl = max(crls, key=lambda c: c.last_update_utc)
         try:
             number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
         except x509.ExtensionNotFound:
             number = None
         next_update = crl.next_update_utc
-        out.update({
-            "present": True,
-            "signature_valid": crl.is_signature_valid(issuer.public_key()),  # type: ignore[arg-type]
-            "number": number,
-            "this_update": rfc3339(crl.last_update_utc),
-            "next_update": rfc3339(next_update) if next_update else None,
-            "hours_left": round((next_update - self.context.now).total_seconds() / 3600, 2) if next_update else None,
-            "revoked": len(crl),
-        })
-        return out
+        return Crl(
+            issuer_serial=record.serial, issuer=issuer.subject.rfc4514_string(),
+            issuer_expired=issuer.not_valid_after_utc <= self.context.now,
+            present=True,
+            signature_valid=crl.is_signature_valid(issuer.public_key()),  # type: ignore[arg-type]
+            number=number,
+            this_update=rfc3339(crl.last_update_utc),
+            next_update=rfc3339(next_update) if next_update else None,
+            hours_left=round((next_update - self.context.now).total_seconds() / 3600, 2) if next_update else None,
+            revoked=len(crl),
+            problem=None,
+        )
+
+
+def _key(key: Mapping[str, Any], where: str) -> CaKey:
+    """A CA key's reference in ca.json (backend, key type, a YubiKey's serial and slot), without secrets."""
+    serial = key.get("serial")
+    if serial is not None and (isinstance(serial, bool) or not isinstance(serial, int | str)):
+        raise UnexpectedValue("int | str | null", serial, f"{where}.serial")
+    return CaKey(backend=text_or_none(key.get("backend"), f"{where}.backend"),
+                 key_type=text_or_none(key.get("key_type"), f"{where}.key_type"),
+                 serial=serial, slot=text_or_none(key.get("slot"), f"{where}.slot"))

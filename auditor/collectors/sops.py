@@ -13,19 +13,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import get_args
 
 from auditor.collectors._files import Unreadable, read_bounded
+from auditor.collectors._untrusted import UnexpectedValue, one_of
 from auditor.collectors.interface import Collector
 from auditor.errors import ConfigError
-from auditor.evidence.kinds.sops import SopsFile
+from auditor.evidence.kinds import sops as ev
 from auditor.evidence.record import Record
 from auditor.sops.crypto import MacResult, data_key_from_age, data_key_from_gnupg, verify_mac
 from auditor.sops.document import SopsDocument, parse
 from auditor.sops.inspect import DEFAULT_KEY_NAMES, plaintext_secrets
 from auditor.sops.rules import (
     CONFIG_NAMES,
-    CreationRule,
     Selectors,
     SopsConfig,
     file_recipients,
@@ -35,6 +35,8 @@ from auditor.sops.rules import (
 
 KIND = "sops.file"
 SUFFIXES = (".yaml", ".yml", ".json", ".env", ".ini")
+FORMATS: tuple[ev.Format, ...] = get_args(ev.Format)
+MAC_STATUSES: tuple[ev.MacStatus, ...] = get_args(ev.MacStatus)
 
 
 class SopsCollector(Collector):
@@ -109,37 +111,39 @@ class SopsCollector(Collector):
         rule = config.rule_for(file) if config else None
         md = doc.metadata or {}
         file_selectors = Selectors.from_mapping(md)
-        rule_selectors = Selectors.from_mapping(_rule_raw(rule), default_suffix=True) if rule else None
-        recipients = file_recipients(md)  # listed even when the MAC is missing
+        rule_selectors = rule.selectors.or_default() if rule else None
         required = [r for _, r in rule.recipients] if rule else []
         required += [str(r) for r in opts.get("required_recipients") or ()]
         allowed = required + [str(r) for r in opts.get("allowed_recipients") or ()]
-        data: dict[str, Any] = {
-            "path": shown,
-            "format": doc.format,
-            "encrypted": doc.is_sops,
-            "version": str(md.get("version") or ""),
-            "lastmodified": str(md.get("lastmodified") or ""),
-            "config": ctx.display(config.file) if config else "",
-            "covered": rule is not None,
-            "creation_rule": {"index": rule.index if rule else -1, "path_regex": rule.path_regex if rule else ""},
-            "selectors": {
-                "file": {**file_selectors.as_dict(), "mac_only_encrypted": bool(md.get("mac_only_encrypted"))},
-                "rule": {**(rule_selectors or Selectors()).as_dict(),
-                         "mac_only_encrypted": bool(rule.mac_only_encrypted) if rule else False},
-            },
-            "mac_only_encrypted": bool(md.get("mac_only_encrypted")),
-            "values": len(doc.leaves),
-            "encrypted_values": sum(1 for leaf in doc.leaves if leaf.encrypted),
-            "plaintext": self._plaintext(doc, file_selectors, rule_selectors),
-            "recipients": recipients,
-            "required_recipients": list(dict.fromkeys(required)),
-            "allowed_recipients": list(dict.fromkeys(allowed)),
-            "mac": self._mac(doc, identities, gnupg),
-        }
-        return ctx.adapt(shown, SopsFile, data)
+        try:
+            data = ev.SopsFile(
+                path=shown,
+                format=one_of(doc.format, FORMATS, "format"),
+                encrypted=doc.is_sops,
+                version=str(md.get("version") or ""),
+                lastmodified=str(md.get("lastmodified") or ""),
+                config=ctx.display(config.file) if config else "",
+                covered=rule is not None,
+                creation_rule=ev.CreationRule(index=rule.index if rule else -1, path_regex=rule.path_regex if rule else ""),
+                selectors=ev.Selectors(
+                    file=_selector_set(file_selectors, bool(md.get("mac_only_encrypted"))),
+                    rule=_selector_set(rule_selectors or Selectors(), bool(rule.mac_only_encrypted) if rule else False),
+                ),
+                mac_only_encrypted=bool(md.get("mac_only_encrypted")),
+                values=len(doc.leaves),
+                encrypted_values=sum(1 for leaf in doc.leaves if leaf.encrypted),
+                plaintext=self._plaintext(doc, file_selectors, rule_selectors),
+                # listed even when the MAC is missing
+                recipients=tuple(ev.Recipient(type=r.type, id=r.id, created_at=r.created_at) for r in file_recipients(md)),
+                required_recipients=tuple(dict.fromkeys(required)),
+                allowed_recipients=tuple(dict.fromkeys(allowed)),
+                mac=self._mac(doc, identities, gnupg),
+            )
+        except UnexpectedValue as exc:
+            return ctx.error(KIND, shown, str(exc))
+        return ctx.record(shown, data)
 
-    def _plaintext(self, doc: SopsDocument, file_sel: Selectors, rule_sel: Selectors | None) -> list[dict[str, Any]]:
+    def _plaintext(self, doc: SopsDocument, file_sel: Selectors, rule_sel: Selectors | None) -> tuple[ev.PlaintextValue, ...]:
         from auditor.secrets.scanner import Scanner
 
         scanner = Scanner(sops_check=False)
@@ -154,31 +158,38 @@ class SopsCollector(Collector):
             reason = secret.get(id(leaf), "")
             if not (by_file or by_rule or reason or not doc.is_sops):
                 continue
-            out.append({
-                "key": leaf.dotted,
-                "line": leaf.line or 0,
-                "should_encrypt": by_file,
-                "rule_requires": by_rule,
-                "secret_like": bool(reason),
-                "reason": reason,
-            })
-        return out
+            out.append(ev.PlaintextValue(
+                key=leaf.dotted,
+                line=leaf.line or 0,
+                should_encrypt=by_file,
+                rule_requires=by_rule,
+                secret_like=bool(reason),
+                reason=reason,
+            ))
+        return tuple(out)
 
     @staticmethod
-    def _mac(doc: SopsDocument, identities: list[str], gnupg: Path | None) -> dict[str, str]:
+    def _mac(doc: SopsDocument, identities: list[str], gnupg: Path | None) -> ev.Mac:
         if not doc.is_sops:
             if doc.metadata and not doc.metadata.get("mac"):
-                return {"status": "missing", "detail": "the sops metadata has no MAC: sops refuses to decrypt the file",
-                        "key_source": ""}
-            return {"status": "not-encrypted", "detail": "", "key_source": ""}
+                return ev.Mac(status="missing", detail="the sops metadata has no MAC: sops refuses to decrypt the file",
+                           key_source="")
+            return ev.Mac(status="not-encrypted", detail="", key_source="")
         key = data_key_from_age(doc, identities)
         source = "age identity"
         if key is None:
             key, source = data_key_from_gnupg(doc, gnupg), "GnuPG"
         result = verify_mac(doc, key, source) if key else MacResult(
             "no-key", "none of the source's age identities or GnuPG keys is a recipient of this file")
-        return {"status": result.status, "detail": result.detail, "key_source": result.key_source}
+        return ev.Mac(status=one_of(result.status, MAC_STATUSES, "mac.status"), detail=result.detail,
+                   key_source=result.key_source)
 
 
-def _rule_raw(rule: CreationRule | None) -> dict[str, Any]:
-    return rule.selectors.as_dict() if rule else {}
+def _selector_set(selectors: Selectors, mac_only_encrypted: bool) -> ev.SelectorSet:
+    return ev.SelectorSet(
+        unencrypted_suffix=selectors.unencrypted_suffix, encrypted_suffix=selectors.encrypted_suffix,
+        unencrypted_regex=selectors.unencrypted_regex, encrypted_regex=selectors.encrypted_regex,
+        unencrypted_comment_regex=selectors.unencrypted_comment_regex,
+        encrypted_comment_regex=selectors.encrypted_comment_regex,
+        mac_only_encrypted=mac_only_encrypted,
+    )

@@ -26,7 +26,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from cryptography import x509
 
@@ -39,9 +39,19 @@ from auditor.collectors._tlswire import (
     nats_info,
     server_hello_cipher,
 )
+from auditor.collectors._untrusted import UnexpectedValue, one_of, one_of_or_none
 from auditor.collectors.certificates import certificate, trust_anchors
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds.tls import TlsEndpoint
+from auditor.evidence.kinds.tls import (
+    ClientCertificateRequest,
+    NatsInfo,
+    Outcome,
+    TlsEndpoint,
+    Validation,
+    Version,
+    WeakCiphers,
+)
+from auditor.evidence.kinds.tls import Handshake as HandshakeFacts
 from auditor.evidence.kinds.x509 import Certificate
 from auditor.evidence.record import Record
 from pki.errors import LoadError
@@ -67,6 +77,7 @@ WEAK_CIPHERS = "kRSA:3DES:RC4:DES:aNULL:eNULL:EXPORT:MD5:@SECLEVEL=0"
 (static RSA key exchange), 3DES, RC4, DES, anonymous, NULL, export and MD5 suites."""
 _ALL_CIPHERS = "ALL:@SECLEVEL=0"
 NO_TLS = "the NATS server offers no TLS (neither tls_required nor tls_available in its INFO)"
+_VERSION_NAMES: tuple[Version, ...] = get_args(Version)
 
 
 class ProbeError(Exception):
@@ -252,7 +263,7 @@ class Prober:
             cipher = names.get(observed.hello_cipher, f"0x{observed.hello_cipher:04x}")
         return Handshake(observed, tls is not None, version, cipher, error, info)
 
-    def version_outcome(self, label: str, version: ssl.TLSVersion) -> str:
+    def version_outcome(self, label: str, version: ssl.TLSVersion) -> Outcome:
         """accepted, refused, untested (this client cannot offer it) or error."""
         if not _CLIENT_CAN[label]:
             return "untested"
@@ -268,19 +279,19 @@ class Prober:
             return "accepted"
         return "refused"
 
-    def weak_cipher(self) -> dict[str, Any]:
+    def weak_cipher(self) -> WeakCiphers:
         try:
             ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2, ciphers=WEAK_CIPHERS)
         except ssl.SSLError:
-            return {"outcome": "untested", "cipher": None, "offered": 0}
+            return WeakCiphers(outcome="untested", cipher=None, offered=0)
         offered = len([c for c in ctx.get_ciphers() if c["protocol"] != "TLSv1.3"])
         try:
             result = self.handshake(ctx)
         except ProbeError:
-            return {"outcome": "error", "cipher": None, "offered": offered}
+            return WeakCiphers(outcome="error", cipher=None, offered=offered)
         if result.observed.hello_version is not None and result.cipher is not None:
-            return {"outcome": "accepted", "cipher": result.cipher, "offered": offered}
-        return {"outcome": "refused", "cipher": None, "offered": offered}
+            return WeakCiphers(outcome="accepted", cipher=result.cipher, offered=offered)
+        return WeakCiphers(outcome="refused", cipher=None, offered=offered)
 
 
 def _is_ip(name: str) -> bool:
@@ -299,22 +310,22 @@ def _ssl_reason(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _nats_facts(info: dict[str, Any] | None, endpoint: Endpoint) -> dict[str, Any] | None:
+def _nats_facts(info: dict[str, Any] | None, endpoint: Endpoint) -> NatsInfo | None:
     if endpoint.protocol != "nats":
         return None
     if info is None:  # handshake_first: INFO comes only inside TLS
-        return {"info_before_tls": False, "handshake_first": True}
-    return {
-        "info_before_tls": True,
-        "handshake_first": False,
-        "server_name": str(info.get("server_name") or ""),
-        "version": str(info.get("version") or ""),
+        return NatsInfo(info_before_tls=False, handshake_first=True)
+    return NatsInfo(
+        info_before_tls=True,
+        handshake_first=False,
+        server_name=str(info.get("server_name") or ""),
+        version=str(info.get("version") or ""),
         # omitempty in nats-server: absent means false
-        "tls_required": bool(info.get("tls_required", False)),
-        "tls_available": bool(info.get("tls_available", False)),
-        "tls_verify": bool(info.get("tls_verify", False)),
-        "auth_required": bool(info.get("auth_required", False)),
-    }
+        tls_required=bool(info.get("tls_required", False)),
+        tls_available=bool(info.get("tls_available", False)),
+        tls_verify=bool(info.get("tls_verify", False)),
+        auth_required=bool(info.get("auth_required", False)),
+    )
 
 
 class TlsCollector(Collector):
@@ -332,12 +343,12 @@ class TlsCollector(Collector):
             endpoint = Endpoint.from_options(spec)
             try:
                 data = self._probe(endpoint, timeout, probe_versions, anchors)
-            except ProbeError as exc:
+            except (ProbeError, UnexpectedValue) as exc:
                 yield ctx.error(KIND, endpoint.resource, str(exc))
                 continue
-            yield ctx.adapt(endpoint.resource, TlsEndpoint, data)
+            yield ctx.record(endpoint.resource, data)
 
-    def _probe(self, endpoint: Endpoint, timeout: float, probe_versions: bool, anchors: list[x509.Certificate]) -> dict[str, Any]:
+    def _probe(self, endpoint: Endpoint, timeout: float, probe_versions: bool, anchors: list[x509.Certificate]) -> TlsEndpoint:
         prober = Prober(endpoint, timeout)
         main = prober.handshake(client_context())
         observed = main.observed
@@ -345,37 +356,36 @@ class TlsCollector(Collector):
         if not tls_offered and main.error != NO_TLS:
             raise ProbeError(f"TLS handshake with {endpoint.host}:{endpoint.port} failed: {main.error}")
         chain = self._chain(observed.certificates)
-        data: dict[str, Any] = {
-            "host": endpoint.host,
-            "port": endpoint.port,
-            "name": endpoint.name,
-            "protocol": endpoint.protocol,
-            "role": endpoint.role,
-            "nats": _nats_facts(main.nats, endpoint),
-            "tls_offered": tls_offered,
-            "handshake": {
-                "completed": main.completed,
-                "version": main.version,
-                "cipher": main.cipher,
-                "error": main.error,
-            },
-            "client_certificate": {
-                "requested": observed.cert_request is not None,
-                "acceptable_cas": [_ca_name(n) for n in observed.cert_request or []],
-            },
-            "presented": [facts for _, facts in chain],
-            "validation": self._validate([c for c, _ in chain], endpoint, anchors),
-            "versions": {},
-            "accepted_versions": [],
-            "weak_ciphers": None,
-            "problems": observed.problems,
-        }
+        versions: dict[Version, Outcome] = {}
+        weak = None
         if tls_offered and probe_versions:
-            versions = {label: prober.version_outcome(label, v) for label, v in VERSIONS}
-            data["versions"] = versions
-            data["accepted_versions"] = [k for k, v in versions.items() if v == "accepted"]
-            data["weak_ciphers"] = prober.weak_cipher()
-        return data
+            versions = {one_of(label, _VERSION_NAMES, "versions"): prober.version_outcome(label, v) for label, v in VERSIONS}
+            weak = prober.weak_cipher()
+        return TlsEndpoint(
+            host=endpoint.host,
+            port=endpoint.port,
+            name=endpoint.name,
+            protocol=one_of(endpoint.protocol, ("tls", "nats"), "protocol"),
+            role=endpoint.role,
+            nats=_nats_facts(main.nats, endpoint),
+            tls_offered=tls_offered,
+            handshake=HandshakeFacts(
+                completed=main.completed,
+                version=one_of_or_none(main.version, _VERSION_NAMES, "handshake.version"),
+                cipher=main.cipher,
+                error=main.error,
+            ),
+            client_certificate=ClientCertificateRequest(
+                requested=observed.cert_request is not None,
+                acceptable_cas=tuple(_ca_name(n) for n in observed.cert_request or []),
+            ),
+            presented=tuple(facts for _, facts in chain),
+            validation=self._validate([c for c, _ in chain], endpoint, anchors),
+            versions=versions,
+            accepted_versions=tuple(k for k, v in versions.items() if v == "accepted"),
+            weak_ciphers=weak,
+            problems=tuple(observed.problems),
+        )
 
     def _chain(self, ders: list[bytes]) -> list[tuple[x509.Certificate, Certificate]]:
         out: list[tuple[x509.Certificate, Certificate]] = []
@@ -387,20 +397,21 @@ class TlsCollector(Collector):
                 raise ProbeError(f"the server presented a malformed certificate: {exc}") from None
         return out
 
-    def _validate(self, chain: list[x509.Certificate], endpoint: Endpoint, anchors: list[x509.Certificate]) -> dict[str, Any]:
-        base: dict[str, Any] = {"name": endpoint.name, "path": [], "anchor": None}
+    def _validate(self, chain: list[x509.Certificate], endpoint: Endpoint, anchors: list[x509.Certificate]) -> Validation:
         if not chain:
-            return {**base, "status": "no-certificate", "error": "the server presented no certificate"}
+            return Validation(status="no-certificate", error="the server presented no certificate", name=endpoint.name,
+                              path=(), anchor=None)
         if not anchors:
-            return {**base, "status": "no-anchors", "error": "the target names no trust anchors"}
+            return Validation(status="no-anchors", error="the target names no trust anchors", name=endpoint.name,
+                              path=(), anchor=None)
         result = verify_chain(chain[0], anchors, chain[1:], at=self.context.now, purpose="server", name=endpoint.name)
-        return {
-            **base,
-            "status": "valid" if result.valid else "invalid",
-            "error": result.error,
-            "path": [c.subject.rfc4514_string() for c in result.path],
-            "anchor": result.anchor.subject.rfc4514_string() if result.anchor else None,
-        }
+        return Validation(
+            status="valid" if result.valid else "invalid",
+            error=result.error,
+            name=endpoint.name,
+            path=tuple(c.subject.rfc4514_string() for c in result.path),
+            anchor=result.anchor.subject.rfc4514_string() if result.anchor else None,
+        )
 
 
 def _ca_name(der: bytes) -> str:

@@ -18,9 +18,21 @@ from typing import Any
 
 from cryptography import x509
 
+from auditor.collectors._untrusted import UnexpectedValue, flag_or_none, mapping, text_or_none
 from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
-from auditor.evidence.kinds.vault import VaultKvSecret, VaultPki, VaultServer, VaultToken
+from auditor.evidence.kinds.vault import (
+    AuditDevice,
+    AutoTidy,
+    CrlConfig,
+    Mount,
+    Role,
+    TidyStatus,
+    VaultKvSecret,
+    VaultPki,
+    VaultServer,
+    VaultToken,
+)
 from auditor.evidence.kinds.x509 import Certificate
 from auditor.evidence.record import Record
 from auditor.evidence.secret import conceal
@@ -84,25 +96,29 @@ def _data(response: Any) -> dict[str, Any]:
     return {}
 
 
-def _mount_table(table: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for path, info in sorted(table.items()):
-        if not isinstance(info, Mapping) or "type" not in info:
-            continue  # response envelope keys (request_id, ...) next to the mounts
-        config = info.get("config") or {}
-        options = info.get("options") or {}
-        out.append({
-            "path": path,
-            "type": str(info.get("type")),
-            "description": str(info.get("description") or ""),
-            "local": bool(info.get("local", False)),
-            "seal_wrap": bool(info.get("seal_wrap", False)),
-            "version": str(options.get("version")) if options.get("version") is not None else None,
-            "default_lease_ttl": seconds(config.get("default_lease_ttl")),
-            "max_lease_ttl": seconds(config.get("max_lease_ttl")),
-            "token_type": config.get("token_type"),
-        })
-    return out
+def _entries(table: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The entries of a table of mounts or audit devices, by path, without the response
+    envelope's keys (request_id, ...) that come next to them."""
+    return [(path, info) for path, info in sorted(table.items()) if isinstance(info, Mapping) and "type" in info]
+
+
+def _mount_table(table: Mapping[str, Any], where: str) -> tuple[Mount, ...]:
+    out: list[Mount] = []
+    for path, info in _entries(table):
+        config = mapping(info.get("config") or {}, f"{where}[{len(out)}].config")
+        options = mapping(info.get("options") or {}, f"{where}[{len(out)}].options")
+        out.append(Mount(
+            path=path,
+            type=str(info.get("type")),
+            description=str(info.get("description") or ""),
+            local=bool(info.get("local", False)),
+            seal_wrap=bool(info.get("seal_wrap", False)),
+            version=str(options.get("version")) if options.get("version") is not None else None,
+            default_lease_ttl=seconds(config.get("default_lease_ttl")),
+            max_lease_ttl=seconds(config.get("max_lease_ttl")),
+            token_type=text_or_none(config.get("token_type"), f"{where}[{len(out)}].token_type"),
+        ))
+    return tuple(out)
 
 
 class VaultCollector(Collector):
@@ -142,18 +158,21 @@ class VaultCollector(Collector):
         except (requests.exceptions.RequestException, VaultUnreachable) as exc:
             yield ctx.error(SERVER, label, f"cannot reach Vault at {address}: {_short(exc)}")
             return
-        yield ctx.adapt(label, VaultServer, server)
-        if server["sealed"]:
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
+            yield ctx.error(SERVER, label, str(exc))
+            return
+        yield ctx.record(label, server)
+        if server.sealed:
             return  # nothing else can be read from a sealed Vault; the server record says so
         yield from self._token(label)
-        mounts = server["mounts"] or []
+        mounts = server.mounts or ()
         wanted_pki = opts.get("pki_mounts")
         for m in mounts:
-            name = m["path"].rstrip("/")
-            if m["type"] == "pki" and (wanted_pki is None or name in wanted_pki):
+            name = m.path.rstrip("/")
+            if m.type == "pki" and (wanted_pki is None or name in wanted_pki):
                 yield self._pki(label, name)
         wanted_kv = opts.get("kv_mounts")
-        kv_mounts = [m["path"].rstrip("/") for m in mounts if m["type"] == "kv" and m["version"] == "2"]
+        kv_mounts = [m.path.rstrip("/") for m in mounts if m.type == "kv" and m.version == "2"]
         if wanted_kv is not None:
             kv_mounts = [str(k).strip("/") for k in wanted_kv]
         budget = [int(opts.get("max_secrets", DEFAULT_MAX_SECRETS))]
@@ -174,7 +193,7 @@ class VaultCollector(Collector):
             self.unreadable.append(f"{what}: {_short(exc)}")
         return None
 
-    def _server(self, address: str) -> dict[str, Any]:
+    def _server(self, address: str) -> VaultServer:
         import hvac.exceptions
 
         c = self.client
@@ -187,41 +206,32 @@ class VaultCollector(Collector):
         health = self._try("sys/health", c.sys.read_health_status, method="GET", standby_ok=True, sealed_code=200, uninit_code=200)
         health = health if isinstance(health, Mapping) else {}
         self.unreadable = [u for u in self.unreadable if not u.startswith("sys/health")]
-        audit = auth = mounts = None
+        audit: tuple[AuditDevice, ...] | None = None
+        auth: tuple[Mount, ...] | None = None
+        mounts: tuple[Mount, ...] | None = None
         if not seal.get("sealed"):
             raw_audit = self._try("sys/audit", c.sys.list_enabled_audit_devices)
             if raw_audit is not None:
-                audit = [
-                    {
-                        "path": path,
-                        "type": str(info.get("type")),
-                        "description": str(info.get("description") or ""),
-                        "local": bool(info.get("local", False)),
-                        "file_path": (info.get("options") or {}).get("file_path"),
-                        "mode": (info.get("options") or {}).get("mode"),
-                    }
-                    for path, info in sorted(_data(raw_audit).items())
-                    if isinstance(info, Mapping) and "type" in info
-                ]
+                audit = _audit_devices(_data(raw_audit))
             raw_auth = self._try("sys/auth", c.sys.list_auth_methods)
-            auth = _mount_table(_data(raw_auth)) if raw_auth is not None else None
+            auth = _mount_table(_data(raw_auth), "auth_methods") if raw_auth is not None else None
             raw_mounts = self._try("sys/mounts", c.sys.list_mounted_secrets_engines)
-            mounts = _mount_table(_data(raw_mounts)) if raw_mounts is not None else None
-        return {
-            "address": address,
-            "version": str(seal.get("version") or health.get("version") or ""),
-            "cluster_name": seal.get("cluster_name"),
-            "initialized": bool(seal.get("initialized", False)),
-            "sealed": bool(seal.get("sealed", True)),
-            "seal_type": seal.get("type"),
-            "storage_type": seal.get("storage_type"),
-            "standby": health.get("standby"),
-            "server_time": timestamp(health.get("server_time_utc")),
-            "audit_devices": audit,
-            "auth_methods": auth,
-            "mounts": mounts,
-            "unreadable": list(self.unreadable),
-        }
+            mounts = _mount_table(_data(raw_mounts), "mounts") if raw_mounts is not None else None
+        return VaultServer(
+            address=address,
+            version=str(seal.get("version") or health.get("version") or ""),
+            cluster_name=text_or_none(seal.get("cluster_name"), "cluster_name"),
+            initialized=bool(seal.get("initialized", False)),
+            sealed=bool(seal.get("sealed", True)),
+            seal_type=text_or_none(seal.get("type"), "seal_type"),
+            storage_type=text_or_none(seal.get("storage_type"), "storage_type"),
+            standby=flag_or_none(health.get("standby"), "standby"),
+            server_time=timestamp(health.get("server_time_utc")),
+            audit_devices=audit,
+            auth_methods=auth,
+            mounts=mounts,
+            unreadable=tuple(self.unreadable),
+        )
 
     def _token(self, base: str) -> Iterator[Record]:
         ctx = self.context
@@ -231,22 +241,27 @@ class VaultCollector(Collector):
             yield ctx.error(TOKEN, f"{base} token", "; ".join(self.unreadable))
             return
         d = _data(raw)
-        data = {
-            "display_name": str(d.get("display_name") or ""),
-            "accessor": conceal(str(d.get("accessor") or "")) if d.get("accessor") else None,
-            "policies": sorted(str(p) for p in d.get("policies") or []),
-            "type": d.get("type"),
-            "ttl": seconds(d.get("ttl")) or 0,
-            "creation_ttl": seconds(d.get("creation_ttl")) or 0,
-            "explicit_max_ttl": seconds(d.get("explicit_max_ttl")) or 0,
-            "creation_time": timestamp(d.get("creation_time")),
-            "expire_time": timestamp(d.get("expire_time")),
-            "renewable": bool(d.get("renewable", False)),
-            "orphan": bool(d.get("orphan", False)),
-            "num_uses": int(d.get("num_uses") or 0),
-        }
-        label = data["display_name"] or "token"
-        yield ctx.adapt(f"{base} token {label}", VaultToken, data)
+        display_name = str(d.get("display_name") or "")
+        resource = f"{base} token {display_name or 'token'}"
+        try:
+            data = VaultToken(
+                display_name=display_name,
+                accessor=conceal(str(d.get("accessor") or "")) if d.get("accessor") else None,
+                policies=tuple(sorted(str(p) for p in d.get("policies") or [])),
+                type=text_or_none(d.get("type"), "type"),
+                ttl=seconds(d.get("ttl")) or 0,
+                creation_ttl=seconds(d.get("creation_ttl")) or 0,
+                explicit_max_ttl=seconds(d.get("explicit_max_ttl")) or 0,
+                creation_time=timestamp(d.get("creation_time")),
+                expire_time=timestamp(d.get("expire_time")),
+                renewable=bool(d.get("renewable", False)),
+                orphan=bool(d.get("orphan", False)),
+                num_uses=int(d.get("num_uses") or 0),
+            )
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
+            yield ctx.error(TOKEN, resource, str(exc))
+            return
+        yield ctx.record(resource, data)
 
     def _pki(self, base: str, mount: str) -> Record:
         ctx = self.context
@@ -261,46 +276,57 @@ class VaultCollector(Collector):
                 self.unreadable.append(f"{mount}/ca/pem: {_short(exc)}")
         elif pem is not None:
             self.unreadable.append(f"{mount}/ca/pem: no CA certificate configured")
-        roles: list[dict[str, Any]] | None = None
+        roles: list[Role] | None = None
         listed = self._try(f"{mount}/roles", c.secrets.pki.list_roles, mount_point=mount)
+        resource = f"{base} {mount}"
         if listed is not None:
             roles = []
             for name in _data(listed).get("keys") or []:
                 role = self._try(f"{mount}/roles/{name}", c.secrets.pki.read_role, name, mount_point=mount)
                 if role is not None:
-                    roles.append(_role(str(name), _data(role)))
+                    try:
+                        roles.append(_role(str(name), _data(role), f"roles[{len(roles)}]"))
+                    except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
+                        return ctx.error(PKI, resource, str(exc))
         elif self.unreadable[-1:] == [f"{mount}/roles: no such path"]:
             self.unreadable.pop()  # LIST answers 404 when there are no roles
             roles = []
         crl = self._try(f"{mount}/config/crl", c.secrets.pki.read_crl_configuration, mount_point=mount)
         tidy = self._try(f"{mount}/tidy-status", c.read, f"{mount}/tidy-status")
         auto = self._try(f"{mount}/config/auto-tidy", c.read, f"{mount}/config/auto-tidy")
+        try:
+            facts = self._pki_facts(mount, ca, roles, crl, tidy, auto)
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
+            return ctx.error(PKI, resource, str(exc))
+        return ctx.record(resource, facts)
+
+    def _pki_facts(self, mount: str, ca: Certificate | None, roles: list[Role] | None, crl: Any, tidy: Any,
+                   auto: Any) -> VaultPki:
         crl_d, tidy_d, auto_d = _data(crl), _data(tidy), _data(auto)
-        data = {
-            "mount": mount,
-            "ca": ca,
-            "roles": roles,
-            "crl": None if crl is None else {
-                "disabled": bool(crl_d.get("disable", False)),
-                "expiry": seconds(crl_d.get("expiry")),
-                "auto_rebuild": bool(crl_d.get("auto_rebuild", False)),
-                "ocsp_disabled": bool(crl_d.get("ocsp_disable", False)),
-            },
-            "tidy": None if tidy is None else {
-                "state": tidy_d.get("state"),
-                "error": tidy_d.get("error"),
-                "time_finished": timestamp(tidy_d.get("time_finished")),
-                "last_auto_tidy_finished": timestamp(tidy_d.get("last_auto_tidy_finished")),
-            },
-            "auto_tidy": None if auto is None else {
-                "enabled": bool(auto_d.get("enabled", False)),
-                "interval": seconds(auto_d.get("interval_duration")),
-                "tidy_cert_store": bool(auto_d.get("tidy_cert_store", False)),
-                "tidy_revoked_certs": bool(auto_d.get("tidy_revoked_certs", False)),
-            },
-            "unreadable": list(self.unreadable),
-        }
-        return ctx.adapt(f"{base} {mount}", VaultPki, data)
+        return VaultPki(
+            mount=mount,
+            ca=ca,
+            roles=None if roles is None else tuple(roles),
+            crl=None if crl is None else CrlConfig(
+                disabled=bool(crl_d.get("disable", False)),
+                expiry=seconds(crl_d.get("expiry")),
+                auto_rebuild=bool(crl_d.get("auto_rebuild", False)),
+                ocsp_disabled=bool(crl_d.get("ocsp_disable", False)),
+            ),
+            tidy=None if tidy is None else TidyStatus(
+                state=text_or_none(tidy_d.get("state"), "tidy.state"),
+                error=text_or_none(tidy_d.get("error"), "tidy.error"),
+                time_finished=timestamp(tidy_d.get("time_finished")),
+                last_auto_tidy_finished=timestamp(tidy_d.get("last_auto_tidy_finished")),
+            ),
+            auto_tidy=None if auto is None else AutoTidy(
+                enabled=bool(auto_d.get("enabled", False)),
+                interval=seconds(auto_d.get("interval_duration")),
+                tidy_cert_store=bool(auto_d.get("tidy_cert_store", False)),
+                tidy_revoked_certs=bool(auto_d.get("tidy_revoked_certs", False)),
+            ),
+            unreadable=tuple(self.unreadable),
+        )
 
     def _kv(self, base: str, mount: str, budget: list[int]) -> Iterator[Record]:
         ctx = self.context
@@ -332,48 +358,79 @@ class VaultCollector(Collector):
         meta = self._try(f"{mount}/metadata/{path}", self.client.secrets.kv.v2.read_secret_metadata, path, mount_point=mount)
         if meta is None:
             return ctx.error(KV, resource, "; ".join(self.unreadable))
-        d = _data(meta)
-        versions = d.get("versions") or {}
-        current = int(d.get("current_version") or 0)
-        cur = versions.get(str(current)) or {}
-        return ctx.adapt(resource, VaultKvSecret, {
-            "mount": mount,
-            "path": path,
-            "current_version": current,
-            "oldest_version": int(d.get("oldest_version") or 0),
-            "versions": len(versions),
-            "max_versions": int(d.get("max_versions") or 0),
-            "created_time": timestamp(d.get("created_time")),
-            "updated_time": timestamp(d.get("updated_time")),
-            "current_created_time": timestamp(cur.get("created_time")),
-            "current_deleted": bool(cur.get("deletion_time")) or bool(cur.get("destroyed", False)),
-            "delete_version_after": seconds(d.get("delete_version_after")),
-            "custom_metadata_keys": sorted((d.get("custom_metadata") or {}).keys()),
-        })
+        try:
+            return ctx.record(resource, _kv_facts(mount, path, _data(meta)))
+        except (ValueError, TypeError) as exc:  # an answer of the wrong type (UnexpectedValue)
+            return ctx.error(KV, resource, str(exc))
 
 
-def _role(name: str, d: Mapping[str, Any]) -> dict[str, Any]:
+def _kv_facts(mount: str, path: str, d: Mapping[str, Any]) -> VaultKvSecret:
+    versions = mapping(d.get("versions") or {}, "versions")
+    current = int(d.get("current_version") or 0)
+    cur = mapping(versions.get(str(current)) or {}, f"versions.{current}")
+    return VaultKvSecret(
+        mount=mount,
+        path=path,
+        current_version=current,
+        oldest_version=int(d.get("oldest_version") or 0),
+        versions=len(versions),
+        max_versions=int(d.get("max_versions") or 0),
+        created_time=timestamp(d.get("created_time")),
+        updated_time=timestamp(d.get("updated_time")),
+        current_created_time=timestamp(cur.get("created_time")),
+        current_deleted=bool(cur.get("deletion_time")) or bool(cur.get("destroyed", False)),
+        delete_version_after=seconds(d.get("delete_version_after")),
+        custom_metadata_keys=_keys(d.get("custom_metadata"), "custom_metadata_keys"),
+    )
+
+
+def _keys(value: Any, where: str) -> tuple[str, ...]:
+    """The keys of a JSON object (none for null), sorted."""
+    if not value:
+        return ()
+    if not isinstance(value, Mapping):
+        raise UnexpectedValue("object", value, where)
+    return tuple(sorted(str(k) for k in value))
+
+
+def _audit_devices(table: Mapping[str, Any]) -> tuple[AuditDevice, ...]:
+    out: list[AuditDevice] = []
+    for path, info in _entries(table):
+        where = f"audit_devices[{len(out)}]"
+        options = mapping(info.get("options") or {}, f"{where}.options")
+        out.append(AuditDevice(
+            path=path,
+            type=str(info.get("type")),
+            description=str(info.get("description") or ""),
+            local=bool(info.get("local", False)),
+            file_path=text_or_none(options.get("file_path"), f"{where}.file_path"),
+            mode=text_or_none(options.get("mode"), f"{where}.mode"),
+        ))
+    return tuple(out)
+
+
+def _role(name: str, d: Mapping[str, Any], where: str) -> Role:
     domains = d.get("allowed_domains") or []
-    return {
-        "name": name,
-        "allow_any_name": bool(d.get("allow_any_name", False)),
-        "allow_subdomains": bool(d.get("allow_subdomains", False)),
-        "allow_glob_domains": bool(d.get("allow_glob_domains", False)),
-        "allow_bare_domains": bool(d.get("allow_bare_domains", False)),
-        "allow_localhost": bool(d.get("allow_localhost", False)),
-        "allow_ip_sans": bool(d.get("allow_ip_sans", False)),
-        "allow_wildcard_certificates": bool(d.get("allow_wildcard_certificates", False)),
-        "enforce_hostnames": bool(d.get("enforce_hostnames", False)),
-        "allowed_domains": [str(x) for x in (domains if isinstance(domains, list) else [domains])],
-        "key_type": d.get("key_type"),
-        "key_bits": int(d.get("key_bits") or 0),
-        "ttl": seconds(d.get("ttl")),
-        "max_ttl": seconds(d.get("max_ttl")),
-        "server_flag": bool(d.get("server_flag", False)),
-        "client_flag": bool(d.get("client_flag", False)),
-        "code_signing_flag": bool(d.get("code_signing_flag", False)),
-        "no_store": bool(d.get("no_store", False)),
-    }
+    return Role(
+        name=name,
+        allow_any_name=bool(d.get("allow_any_name", False)),
+        allow_subdomains=bool(d.get("allow_subdomains", False)),
+        allow_glob_domains=bool(d.get("allow_glob_domains", False)),
+        allow_bare_domains=bool(d.get("allow_bare_domains", False)),
+        allow_localhost=bool(d.get("allow_localhost", False)),
+        allow_ip_sans=bool(d.get("allow_ip_sans", False)),
+        allow_wildcard_certificates=bool(d.get("allow_wildcard_certificates", False)),
+        enforce_hostnames=bool(d.get("enforce_hostnames", False)),
+        allowed_domains=tuple(str(x) for x in (domains if isinstance(domains, list) else [domains])),
+        key_type=text_or_none(d.get("key_type"), f"{where}.key_type"),
+        key_bits=int(d.get("key_bits") or 0),
+        ttl=seconds(d.get("ttl")),
+        max_ttl=seconds(d.get("max_ttl")),
+        server_flag=bool(d.get("server_flag", False)),
+        client_flag=bool(d.get("client_flag", False)),
+        code_signing_flag=bool(d.get("code_signing_flag", False)),
+        no_store=bool(d.get("no_store", False)),
+    )
 
 
 def _short(exc: BaseException) -> str:

@@ -28,15 +28,33 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cryptography import x509
 
 from auditor.collectors._files import Unreadable, read_bounded
+from auditor.collectors._untrusted import (
+    UnexpectedValue,
+    flag_or_none,
+    one_of,
+    one_of_or_none,
+    text_or_none,
+)
 from auditor.collectors.certificates import certificate
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.x509 import Certificate
-from auditor.evidence.kinds.yubikey import YubikeyDevice, YubikeyPresence, YubikeySlot
+from auditor.evidence.kinds.yubikey import (
+    Attestation,
+    AttestationCa,
+    ManagementKey,
+    PinFacts,
+    PinPolicy,
+    SlotKey,
+    TouchPolicy,
+    YubikeyDevice,
+    YubikeyPresence,
+    YubikeySlot,
+)
 from auditor.evidence.record import Record
 from pki import attestation as att
 from pki import keys
@@ -48,6 +66,9 @@ SLOT_NAMES = {0x9A: "authentication", 0x9C: "signature", 0x9D: "key-management",
               **{0x82 + i: f"retired-{i + 1}" for i in range(20)}}
 KEY_TYPES = {"RSA1024": "rsa-1024", "RSA2048": "rsa-2048", "RSA3072": "rsa-3072", "RSA4096": "rsa-4096",
              "ECCP256": "ecdsa-p256", "ECCP384": "ecdsa-p384", "ED25519": "ed25519", "X25519": "x25519"}
+PIN_POLICIES: tuple[PinPolicy, ...] = get_args(PinPolicy)
+TOUCH_POLICIES: tuple[TouchPolicy, ...] = get_args(TouchPolicy)
+STATUSES: tuple[Literal["valid", "invalid", "no-trusted-root"], ...] = ("valid", "invalid", "no-trusted-root")
 
 
 class Unavailable(Exception):
@@ -146,11 +167,11 @@ class YubiKeyCollector(Collector):
         except Unavailable as exc:
             yield ctx.error(PRESENCE, "yubikeys", str(exc))
             return
-        serials = sorted(d.serial for d in devices if d.serial is not None)
-        yield ctx.adapt("yubikeys", YubikeyPresence, {
-            "source": source.name, "count": len(devices), "serials": serials,
-            "without_serial": sum(1 for d in devices if d.serial is None),
-        })
+        serials = tuple(sorted(d.serial for d in devices if d.serial is not None))
+        yield ctx.record("yubikeys", YubikeyPresence(
+            source=source.name, count=len(devices), serials=serials,
+            without_serial=sum(1 for d in devices if d.serial is None),
+        ))
         wanted = {int(s) for s in opts.get("serials", [])}
         for device in devices:
             if wanted and device.serial not in wanted:
@@ -193,42 +214,62 @@ class YubiKeyCollector(Collector):
         resource = f"yubikey:{serial}" if serial is not None else resource
         firmware = str(session.version)
         device_ca = _read_certificate(session, PIV_SLOT.ATTESTATION)
-        slots = []
+        slots: list[str] = []
+        records: list[Record] = []
+        first_attestation = None
         for slot in SLOT_NAMES:
-            facts = self._slot(session, slot, serial, firmware, device_ca)
-            if facts is not None:
-                slots.append(facts)
-        first_attestation = next((s["_attestation"] for s in slots if s["_attestation"] is not None), None)
-        form_factor = device.info.get("form_factor")
+            slot_id = f"{slot:02x}"
+            try:
+                found = self._slot(session, slot, serial, firmware, device_ca)
+            except UnexpectedValue as exc:  # read from the device, of the wrong type
+                slots.append(slot_id)
+                records.append(ctx.error(SLOT, f"{resource}/{slot_id}", str(exc)))
+                continue
+            if found is not None:
+                facts, attestation = found
+                slots.append(slot_id)
+                records.append(ctx.record(f"{resource}/{slot_id}", facts))
+                if first_attestation is None:
+                    first_attestation = attestation
+        try:
+            yield ctx.record(resource, self._device_facts(session, device, serial, firmware, device_ca,
+                                                          first_attestation, tuple(slots)))
+        except UnexpectedValue as exc:
+            yield ctx.error(DEVICE, resource, str(exc))
+        yield from records
+
+    def _device_facts(self, session: Any, device: Device, serial: int | None, firmware: str,
+                      device_ca: x509.Certificate | None, first_attestation: x509.Certificate | None,
+                      slots: tuple[str, ...]) -> YubikeyDevice:
+        form_factor = text_or_none(device.info.get("form_factor"), "form_factor")
         if form_factor is None and first_attestation is not None:
             code = att.attestation_facts(first_attestation).form_factor
             form_factor = att.FORM_FACTOR_NAMES.get((code or 0) & 0x0F, "unknown")
-        fips = device.info.get("fips")
+        fips = flag_or_none(device.info.get("fips"), "fips")
         if fips is None:
             fips = bool(device_ca is not None and att.is_fips_device(device_ca, first_attestation))
         device_ca_facts = None
         if device_ca is not None:
-            verdict = att.verify_device(device_ca, at=ctx.now, **self._trust())
-            device_ca_facts = {"subject": device_ca.subject.rfc4514_string(), "issuer": device_ca.issuer.rfc4514_string(),
-                               "status": verdict.status, "valid": verdict.valid, "problem": verdict.problem,
-                               "chain": list(verdict.chain), "root": verdict.root}
-        yield ctx.adapt(resource, YubikeyDevice, {
-            "serial": serial,
-            "firmware": firmware,
-            "form_factor": form_factor or "unknown",
-            "fips": fips,
-            "pin": _pin_facts(session, "pin"),
-            "puk": _pin_facts(session, "puk"),
-            "management_key": _management_facts(session),
-            "attestation_ca": device_ca_facts,
-            "slots": [s["slot"] for s in slots],
-        })
-        for facts in slots:
-            del facts["_attestation"]
-            yield ctx.adapt(f"{resource}/{facts['slot']}", YubikeySlot, facts)
+            verdict = att.verify_device(device_ca, at=self.context.now, **self._trust())
+            device_ca_facts = AttestationCa(
+                subject=device_ca.subject.rfc4514_string(), issuer=device_ca.issuer.rfc4514_string(),
+                status=one_of(verdict.status, STATUSES, "attestation_ca.status"), valid=verdict.valid,
+                problem=verdict.problem, chain=tuple(verdict.chain), root=verdict.root)
+        return YubikeyDevice(
+            serial=serial,
+            firmware=firmware,
+            form_factor=form_factor or "unknown",
+            fips=fips,
+            pin=_pin_facts(session, "pin"),
+            puk=_pin_facts(session, "puk"),
+            management_key=_management_facts(session),
+            attestation_ca=device_ca_facts,
+            slots=slots,
+        )
 
     def _slot(self, session: Any, slot: int, serial: int | None, firmware: str,
-              device_ca: x509.Certificate | None) -> dict[str, Any] | None:
+              device_ca: x509.Certificate | None) -> tuple[YubikeySlot, x509.Certificate | None] | None:
+        """The slot's facts and its attestation certificate; None for an empty slot."""
         from yubikit.core import NotSupportedError
         from yubikit.core.smartcard import ApduError
         from yubikit.piv import SLOT as PIV_SLOT
@@ -248,11 +289,11 @@ class YubiKeyCollector(Collector):
         public = metadata.public_key if metadata is not None else None
         key = None
         if metadata is not None:
-            key = {"algorithm": _key_type(metadata.key_type), "spki_sha256": keys.spki_sha256(public),
-                   "generated": bool(metadata.generated)}
+            key = SlotKey(algorithm=_key_type(metadata.key_type), spki_sha256=keys.spki_sha256(public),
+                          generated=bool(metadata.generated))
         elif cert_read is not None and not metadata_supported:
             cert_public = cert_read.public_key()
-            key = {"algorithm": keys.key_type_of(cert_public), "spki_sha256": keys.spki_sha256(cert_public), "generated": None}
+            key = SlotKey(algorithm=keys.key_type_of(cert_public), spki_sha256=keys.spki_sha256(cert_public), generated=None)
         cert_facts: Certificate | None = None
         problem = None
         if cert_read is not None:
@@ -265,64 +306,66 @@ class YubiKeyCollector(Collector):
             with contextlib.suppress(ApduError, NotSupportedError):
                 attestation = session.attest_key(piv_slot)  # refused for imported keys
         attested = self._attestation(attestation, device_ca, serial, key)
-        pin_policy = _policy(metadata.pin_policy) if metadata is not None else attested.get("pin_policy")
-        touch_policy = _policy(metadata.touch_policy) if metadata is not None else attested.get("touch_policy")
+        if metadata is not None:
+            pin_policy = one_of_or_none(_policy(metadata.pin_policy), PIN_POLICIES, "pin_policy")
+            touch_policy = one_of_or_none(_policy(metadata.touch_policy), TOUCH_POLICIES, "touch_policy")
+        else:
+            pin_policy, touch_policy = attested.pin_policy, attested.touch_policy
         slot_id = f"{slot:02x}"
-        return {
-            "serial": serial,
-            "firmware": firmware,
-            "slot": slot_id,
-            "slot_name": SLOT_NAMES[slot],
-            "key": key,
-            "pin_policy": pin_policy,
-            "touch_policy": touch_policy,
-            "certificate": cert_facts,
-            "certificate_problem": problem,
-            "certificate_matches_key": (cert_facts.key.spki_sha256 == key["spki_sha256"]
-                                        if cert_facts is not None and key is not None else None),
-            "attestation": attested,
-            "generated_on_device": _generated_on_device(attested),
-            "ca_key": bool(cert_facts is not None and cert_facts.is_ca)
+        return YubikeySlot(
+            serial=serial,
+            firmware=firmware,
+            slot=slot_id,
+            slot_name=SLOT_NAMES[slot],
+            key=key,
+            pin_policy=pin_policy,
+            touch_policy=touch_policy,
+            certificate=cert_facts,
+            certificate_problem=problem,
+            certificate_matches_key=(cert_facts.key.spki_sha256 == key.spki_sha256
+                                     if cert_facts is not None and key is not None else None),
+            attestation=attested,
+            generated_on_device=_generated_on_device(attested),
+            ca_key=bool(cert_facts is not None and cert_facts.is_ca)
             or slot_id in self.ca_slots or f"{serial}/{slot_id}" in self.ca_slots,
-            "_attestation": attestation,
-        }
+        ), attestation
 
     def _trust(self) -> dict[str, Any]:
         return {"roots": self.yubico.roots, "intermediates": self.yubico.intermediates, "extra_roots": self.extra_roots}
 
     def _attestation(self, cert: x509.Certificate | None, device_ca: x509.Certificate | None,
-                     serial: int | None, key: dict[str, Any] | None) -> dict[str, Any]:
+                     serial: int | None, key: SlotKey | None) -> Attestation:
         if cert is None:
             why = "no key in the slot" if key is None else "the device gave no attestation (an imported key, or firmware before 4.3)"
-            return {"present": False, "status": "absent", "valid": False, "problem": why, "chain": [], "root": None, "serial": None,
-                    "serial_matches": False, "firmware": None, "pin_policy": None, "touch_policy": None,
-                    "key_matches": False}
+            return Attestation(present=False, status="absent", valid=False, problem=why, chain=(), root=None, serial=None,
+                               serial_matches=False, firmware=None, pin_policy=None, touch_policy=None,
+                               key_matches=False)
         facts = att.attestation_facts(cert)
         if device_ca is None:
             verdict = att.Verdict("the device has no attestation certificate in slot f9", (cert.subject.rfc4514_string(),))
         else:
             verdict = att.verify(cert, device_ca, at=self.context.now, **self._trust())
-        return {
-            "present": True,
-            "status": verdict.status,
-            "valid": verdict.valid,
-            "problem": verdict.problem,
-            "chain": list(verdict.chain),
-            "root": verdict.root,
-            "serial": facts.serial,
-            "serial_matches": facts.serial is not None and facts.serial == serial,
-            "firmware": facts.firmware,
-            "pin_policy": facts.pin_policy,
-            "touch_policy": facts.touch_policy,
-            "key_matches": key is not None and facts.spki_sha256 == key["spki_sha256"],
-        }
+        return Attestation(
+            present=True,
+            status=one_of(verdict.status, STATUSES, "attestation.status"),
+            valid=verdict.valid,
+            problem=verdict.problem,
+            chain=tuple(verdict.chain),
+            root=verdict.root,
+            serial=facts.serial,
+            serial_matches=facts.serial is not None and facts.serial == serial,
+            firmware=facts.firmware,
+            pin_policy=one_of_or_none(facts.pin_policy, PIN_POLICIES, "attestation.pin_policy"),
+            touch_policy=one_of_or_none(facts.touch_policy, TOUCH_POLICIES, "attestation.touch_policy"),
+            key_matches=key is not None and facts.spki_sha256 == key.spki_sha256,
+        )
 
 
-def _generated_on_device(attested: dict[str, Any]) -> bool | None:
+def _generated_on_device(attested: Attestation) -> bool | None:
     """True: attested by this device; None: it would be, but no installed root could check the chain."""
-    if not (attested["serial_matches"] and attested["key_matches"]):
+    if not (attested.serial_matches and attested.key_matches):
         return False
-    return True if attested["valid"] else None if attested["status"] == att.NO_ROOT else False
+    return True if attested.valid else None if attested.status == att.NO_ROOT else False
 
 
 def _read_certificate(session: Any, slot: Any) -> x509.Certificate | None:
@@ -336,7 +379,7 @@ def _read_certificate(session: Any, slot: Any) -> x509.Certificate | None:
     return cert
 
 
-def _pin_facts(session: Any, which: str) -> dict[str, Any] | None:
+def _pin_facts(session: Any, which: str) -> PinFacts | None:
     from yubikit.core import NotSupportedError
 
     try:
@@ -344,17 +387,18 @@ def _pin_facts(session: Any, which: str) -> dict[str, Any] | None:
     except NotSupportedError:
         if which == "puk":
             return None
-        return {"default": None, "total_attempts": None, "attempts_remaining": session.get_pin_attempts()}
-    return {"default": bool(meta.default_value), "total_attempts": int(meta.total_attempts),
-            "attempts_remaining": int(meta.attempts_remaining)}
+        return PinFacts(default=None, total_attempts=None, attempts_remaining=int(session.get_pin_attempts()))
+    return PinFacts(default=bool(meta.default_value), total_attempts=int(meta.total_attempts),
+                    attempts_remaining=int(meta.attempts_remaining))
 
 
-def _management_facts(session: Any) -> dict[str, Any]:
+def _management_facts(session: Any) -> ManagementKey:
     from yubikit.core import NotSupportedError
 
     try:
         meta = session.get_management_key_metadata()
     except NotSupportedError:
-        return {"algorithm": "tdes", "default": None, "touch_policy": None}
-    return {"algorithm": str(meta.key_type.name).lower(), "default": bool(meta.default_value),
-            "touch_policy": _policy(meta.touch_policy)}
+        return ManagementKey(algorithm="tdes", default=None, touch_policy=None)
+    return ManagementKey(algorithm=str(meta.key_type.name).lower(), default=bool(meta.default_value),
+                         touch_policy=one_of_or_none(_policy(meta.touch_policy), TOUCH_POLICIES,
+                                                     "management_key.touch_policy"))

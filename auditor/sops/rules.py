@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from auditor.errors import ConfigError
 from auditor.loader.yamlfile import load_yaml
@@ -52,8 +52,11 @@ class Selectors:
             values["unencrypted_suffix"] = DEFAULT_UNENCRYPTED_SUFFIX  # what sops writes by default
         return cls(**values)
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in SELECTOR_KEYS}
+    def or_default(self) -> Selectors:
+        """These selectors, or when none is set the unencrypted suffix sops writes by default."""
+        if any(getattr(self, k) for k in SELECTOR_KEYS):
+            return self
+        return Selectors(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)
 
     @property
     def uses_comments(self) -> bool:
@@ -192,9 +195,22 @@ def _normal(kind: str, value: str) -> str:
     return value.replace(" ", "").upper() if kind == "pgp" else value.strip()
 
 
-def file_recipients(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+RecipientType = Literal["age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"]
+
+
+@dataclass(frozen=True)
+class FileRecipient:
+    """One recipient a sops file's data key is wrapped for."""
+
+    type: RecipientType
+    id: str
+    created_at: str
+    """As sops keeps it ('' when it does not)."""
+
+
+def file_recipients(metadata: Mapping[str, Any]) -> list[FileRecipient]:
     """The recipients a sops file's data key is wrapped for, with `created_at` where sops keeps it."""
-    out: list[dict[str, str]] = []
+    out: list[FileRecipient] = []
     groups: list[Mapping[str, Any]] = [metadata]
     groups += [g for g in metadata.get("key_groups") or [] if isinstance(g, dict)]
     for group in groups:
@@ -219,8 +235,8 @@ def _dicts(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _recipient(kind: str, ident: str, entry: Mapping[str, Any]) -> dict[str, str]:
-    return {"type": kind, "id": ident, "created_at": str(entry.get("created_at") or "")}
+def _recipient(kind: RecipientType, ident: str, entry: Mapping[str, Any]) -> FileRecipient:
+    return FileRecipient(kind, ident, str(entry.get("created_at") or ""))
 
 
 def config_error(path: Path, exc: ConfigError) -> str:

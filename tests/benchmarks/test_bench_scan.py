@@ -78,7 +78,7 @@ def synthetic_records(n: int) -> list[Evidence]:
         data = {"path": f"certs/{i}.pem", "index": 0, "encoding": "pem", **certificate_facts(leaf.cert).to_dict(),
                 "chain": {"status": "valid" if chain.valid else "invalid", "error": chain.error,
                           "path": [c.subject.rfc4514_string() for c in chain.path], "anchor": None, "is_anchor": False},
-                "lint": lint(leaf.cert).summary()}
+                "lint": lint(leaf.cert).summary().to_dict()}
         out.append(Evidence(source="bench", resource=f"certs/{i}.pem", collected_at="2026-11-23T00:00:00Z",
                             data=msgspec.convert(data, X509Certificate)))
     return out

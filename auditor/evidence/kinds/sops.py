@@ -8,6 +8,9 @@ from msgspec import Meta
 
 from auditor.evidence.contract import Facts, NonNegative, Part
 
+Format = Literal["yaml", "json", "dotenv", "ini", "binary"]
+MacStatus = Literal["verified", "mismatch", "no-key", "unsupported", "error", "not-encrypted", "missing"]
+
 
 class CreationRule(Part, frozen=True, kw_only=True):
     index: Annotated[int, Meta(description="position in .sops.yaml (-1: no rule covers the file)")]
@@ -45,7 +48,7 @@ class Recipient(Part, frozen=True, kw_only=True):
 
 
 class Mac(Part, frozen=True, kw_only=True):
-    status: Literal["verified", "mismatch", "no-key", "unsupported", "error", "not-encrypted", "missing"]
+    status: MacStatus
     detail: str
     key_source: str
 
@@ -56,7 +59,7 @@ class SopsFile(Facts, frozen=True, kw_only=True):
     KIND: ClassVar[str] = "sops.file"
 
     path: str
-    format: Literal["yaml", "json", "dotenv", "ini", "binary"]
+    format: Format
     encrypted: Annotated[bool, Meta(description="A sops file: metadata with a MAC and a version (sops filestatus).")]
     version: str
     lastmodified: str

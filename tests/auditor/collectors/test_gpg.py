@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -125,20 +126,21 @@ def test_missing_gpg_program(keyring: tuple[Path, dict[str, str]]) -> None:
 
 
 def test_key_facts_of_a_sparse_listing() -> None:
-    facts = key_facts({"fingerprint": "AB", "algo": "99", "cap": "", "trust": "?"}, set())
-    assert facts["algorithm"] == "algo-99"
-    assert facts["created"] is None and facts["expires"] is None
-    assert facts["validity"] == "unknown" and facts["secret_present"] is None
+    facts = key_facts({"fingerprint": "AB", "algo": "99", "cap": "", "trust": "?"}, set(), "x")
+    assert facts.algorithm == "algo-99"
+    assert facts.created is None and facts.expires is None
+    assert facts.validity == "unknown" and facts.secret_present is None
 
 
-listing_values = st.one_of(st.text(max_size=12), st.integers(-(2**70), 2**70).map(str))
+listing_values = st.one_of(st.text(max_size=12), st.integers(-(2**70), 2**70).map(str),
+                           st.integers(), st.none(), st.booleans(), st.lists(st.text(max_size=4), max_size=2))
 
 
-@given(st.dictionaries(st.sampled_from(["fingerprint", "algo", "cap", "trust", "date", "expires", "length", "curve", "keygrip", "keyid"]), listing_values),
+@given(st.dictionaries(st.sampled_from(["fingerprint", "algo", "cap", "trust", "date", "expires", "length", "curve", "keygrip", "keyid", "uids"]), listing_values),
        st.dictionaries(st.text(max_size=8), st.dictionaries(st.sampled_from(["date", "expires", "length", "cap", "algo"]), listing_values), max_size=3))
-def test_key_facts_of_any_listing_is_facts_or_a_value_error(raw: dict[str, str], subs: dict[str, dict[str, str]]) -> None:
+def test_key_facts_of_any_listing_is_facts_or_a_value_error(raw: dict[str, Any], subs: dict[str, dict[str, Any]]) -> None:
     try:
-        facts = key_facts({**raw, "subkey_info": subs}, set())
+        facts = key_facts({**raw, "subkey_info": subs}, set(), "x")
     except (ValueError, TypeError):
         return  # the collector turns these into an error record
-    assert data_errors("gpg.key", {"location": "x", **facts}) == []
+    assert data_errors("gpg.key", msgspec.to_builtins(facts)) == []
