@@ -77,6 +77,12 @@ __all__ = ["CA", "CLOCK_SKEW", "CACert", "Issued", "KeyOpener", "normalise_seria
 KeyOpener = Callable[[dict[str, Any]], CertificateIssuerPrivateKeyTypes]
 
 
+def check_node(node: str) -> None:
+    """Refuse a node name that is not letters, digits and . _ @ - (starting with a letter or digit)."""
+    if not _NODE.match(node):
+        raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -714,8 +720,7 @@ class CA:
         return Issued(cert, row, files)
 
     def _leaf_profile(self, node: str, profile_name: str) -> Profile:
-        if not _NODE.match(node):
-            raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
+        check_node(node)
         profile = load_profile(profile_name, self.folder)
         if profile.kind != "leaf":
             raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")
