@@ -15,7 +15,6 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from pki.keytypes import CA_KEY_TYPES, KEY_TYPES
 
 if TYPE_CHECKING:
     from pki.backends.interface import KeyBackend, SecretSource
-    from pki.ca import CA
+    from pki.ca import CA, LeafOrder
 
 REASONS = (
     "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
@@ -357,23 +356,14 @@ def run_intermediate(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class _Order:
-    """One node to issue for, and its certificate's names (SANs)."""
-
-    node: str
-    dns: tuple[str, ...] = ()
-    ips: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ()
-    uris: tuple[str, ...] = ()
-
-
 _SAN_KINDS = {"dns": "dns", "ip": "ips", "email": "emails", "uri": "uris"}
 
 
-def _orders(args: argparse.Namespace) -> tuple[list[_Order], bool]:
+def _orders(args: argparse.Namespace) -> tuple[list[LeafOrder], bool]:
     """The nodes to issue for (from --node and --nodes-file) and whether this is a batch
     (several nodes, or a file: each node's files then go to DIR/NODE/)."""
+    from pki.ca import LeafOrder
+
     nodes: list[str] = args.node
     if not nodes and args.nodes_file is None:
         raise ConfigError("give --node NAME (repeatable) or --nodes-file FILE")
@@ -382,9 +372,9 @@ def _orders(args: argparse.Namespace) -> tuple[list[_Order], bool]:
     if batch and any(names.values()):
         raise ConfigError("--dns, --ip, --email and --uri name one node's certificate; for several nodes, "
                           "give each node's names on its line of --nodes-file")
-    orders = [_Order(node, **names) for node in nodes]
+    orders = [LeafOrder(node, args.out / node if batch else args.out, **names) for node in nodes]
     if args.nodes_file is not None:
-        orders += _read_nodes_file(args.nodes_file)
+        orders += _read_nodes_file(args.nodes_file, args.out)
     seen: set[str] = set()
     for order in orders:
         if order.node in seen:
@@ -393,8 +383,9 @@ def _orders(args: argparse.Namespace) -> tuple[list[_Order], bool]:
     return orders, batch
 
 
-def _read_nodes_file(path: Path) -> list[_Order]:
+def _read_nodes_file(path: Path, out: Path) -> list[LeafOrder]:
     from auditor.fsutil import read_user_bytes
+    from pki.ca import LeafOrder
 
     data = read_user_bytes(path, what="node list")
     try:
@@ -413,53 +404,37 @@ def _read_nodes_file(path: Path) -> list[_Order]:
                 raise ConfigError(f"'{printable(word[:80])}': write a name as dns:NAME, ip:ADDR, email:ADDR or uri:URI",
                                   file=path, line=number)
             found[_SAN_KINDS[kind]].append(value)
-        orders.append(_Order(words[0], **{kind: tuple(values) for kind, values in found.items()}))
+        orders.append(LeafOrder(words[0], out / words[0], **{kind: tuple(values) for kind, values in found.items()}))
     if not orders:
         raise ConfigError("names no node", file=path)
     return orders
 
 
-def _opened_once(open_key: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
-    """`open_key`, opening each key once (a file key's passphrase derivation is the slow part)."""
-    import json
-
-    opened: dict[str, Any] = {}
-
-    def open_once(ref: dict[str, Any]) -> Any:
-        key = json.dumps(ref, sort_keys=True, default=str)
-        if key not in opened:
-            opened[key] = open_key(ref)
-        return opened[key]
-
-    return open_once
-
-
 def run_issue(args: argparse.Namespace) -> int:
-    """Issue for one node, or for several in one run: the CA key is opened once, and each
-    certificate still goes through the CA's one issuance path (lock, pre-issuance checks,
-    pkilint, the log's intent and completion). A refusal stops the run; the certificates
-    issued before it stay issued (they are listed)."""
-    from pki.build import parse_names
-    from pki.ca import check_node
-
+    """Issue for one node, or for several in one run (pki.ca.CA.issue_many: the CA key opened
+    and the lock taken once; each certificate through the same checks, pkilint and log). A
+    refusal stops the run; the certificates issued before it stay issued (they are listed)."""
     orders, batch = _orders(args)
-    for order in orders:  # every node's input checked before the first issuance
-        check_node(order.node)
-        parse_names(order.dns, order.ips, order.emails, order.uris)
     ca, open_key = _open(args)
-    open_key = _opened_once(open_key)
-    if batch:
-        from pki.fsutil import make_folder
-
-        make_folder(args.out, exist_ok=True)
-    for order in orders:
-        issued = ca.issue(order.node, args.profile, open_key, args.out / order.node if batch else args.out,
-                          dns=order.dns, ips=order.ips, emails=order.emails, uris=order.uris,
-                          key_type=args.key_type, lifetime_days=_days(args),
+    if not batch:
+        order = orders[0]
+        issued = ca.issue(order.node, args.profile, open_key, order.out_dir, dns=order.dns, ips=order.ips,
+                          emails=order.emails, uris=order.uris, key_type=args.key_type, lifetime_days=_days(args),
                           allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
         _print_issued(issued)
-    if batch:
-        _say(f"issued {len(orders)} certificates")
+    else:
+        from pki.build import parse_names
+        from pki.ca import check_node
+        from pki.fsutil import make_folder
+
+        for order in orders:  # every node's input checked before anything is made
+            check_node(order.node)
+            parse_names(order.dns, order.ips, order.emails, order.uris)
+        make_folder(args.out, exist_ok=True)
+        done = ca.issue_many(orders, args.profile, open_key, key_type=args.key_type, lifetime_days=_days(args),
+                             allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout,
+                             issued=_print_issued)
+        _say(f"issued {len(done)} certificates")
     _noted_override(args)
     return 0
 

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from auditor.cli.pki import _opened_once
+from pki.backends import key_opener
+from pki.ca import LeafOrder
+from pki.errors import CAError
+from tests.pki.conftest import secrets
 from tests.pki.crashes import fast_ca
 from tests.pki.test_cli import pki
 
@@ -105,15 +108,31 @@ def test_a_fifo_is_not_read_as_a_nodes_file(ca: Path, tmp_path: Path) -> None:
     assert code == 2 and "not a regular file" in err, err
 
 
-def test_each_key_is_opened_once() -> None:
-    calls: list[dict[str, Any]] = []
+def test_issue_many_opens_the_key_once_and_keeps_the_inventory(tmp_path: Path) -> None:
+    ca = fast_ca(tmp_path / "CA")
+    opened: list[dict[str, Any]] = []
+    plain = key_opener(ca.folder, secrets)
 
-    def open_key(ref: dict[str, Any]) -> object:
-        calls.append(ref)
-        return object()
+    def open_key(ref: dict[str, Any]) -> Any:
+        opened.append(ref)
+        return plain(ref)
 
-    once = _opened_once(open_key)
-    first = once({"backend": "file", "path": "private/a.key.pem"})
-    assert once({"path": "private/a.key.pem", "backend": "file"}) is first
-    assert once({"backend": "file", "path": "private/b.key.pem"}) is not first
-    assert len(calls) == 2
+    seen: list[str] = []
+    orders = [LeafOrder(f"many-{i}", tmp_path / f"many-{i}", dns=(f"many-{i}.example.com",)) for i in range(4)]
+    done = ca.issue_many(orders, "nats-server", open_key, issued=lambda made: seen.append(made.entry.node))
+    assert len(opened) == 1
+    assert seen == [o.node for o in orders] == [d.entry.node for d in done]
+    listed = {e.node: e for e in ca.list()}
+    assert all(listed[o.node].status == "valid" for o in orders)
+    report = ca.verify_log()
+    assert report.ok and not report.notes, report
+    # a refusal half-way: what came before it is issued, logged and in the inventory
+    again = [LeafOrder("later-0", tmp_path / "later-0", dns=("later-0.example.com",)),
+             LeafOrder("many-1", tmp_path / "again", dns=("many-1.example.com",)),
+             LeafOrder("later-2", tmp_path / "later-2", dns=("later-2.example.com",))]
+    with pytest.raises(CAError, match="already has a valid nats-server certificate"):
+        ca.issue_many(again, "nats-server", open_key)
+    nodes = {e.node for e in ca.list()}
+    assert "later-0" in nodes and "later-2" not in nodes
+    report = ca.verify_log()
+    assert report.ok and not report.notes, report
