@@ -12,18 +12,22 @@ from auditor.policy.catalog import Catalog
 from tests.conftest import run_cli
 
 
+def _building() -> int | None:
+    return demo._building
+
+
 def test_the_child_builds_the_demo_and_the_parent_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
     assert not (tmp_path / "demo").exists()
     demo.start_build()
-    assert demo._building is not None
+    assert _building() is not None
     inventory = demo.demo_inventory()  # only paths: does not wait
     root = demo.wait_built()
-    assert demo._building is None
+    assert _building() is None
     assert (root / ".built").is_file() and (root / "pki-ca/ca.json").is_file()
     assert inventory.target("cim-prod-001").root.is_relative_to(root)
     demo.start_build()  # fresh: nothing to do
-    assert demo._building is None
+    assert _building() is None
 
 
 def test_a_failed_child_is_built_again_in_the_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
