@@ -26,6 +26,7 @@ from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Evidence
 from auditor.policy.catalog import Catalog
+from tests.benchmarks.conftest import Recorder
 from tests.certs import NOW, CertFactory
 
 pytestmark = pytest.mark.benchmark
@@ -49,7 +50,7 @@ def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None) -> tuple[
 DEMO_SCAN = [sys.executable, "-m", "auditor", "scan", "--target", "cim-prod-001", "--demo"]
 
 
-def test_cli_start_and_demo_scan(tmp_path: Path) -> None:
+def test_cli_start_and_demo_scan(tmp_path: Path, bench_record: Recorder) -> None:
     subprocess.run(DEMO_SCAN, capture_output=True, check=False)
     help_med, help_min = wall([sys.executable, "-m", "auditor", "--help"])
     scan_med, scan_min = wall(DEMO_SCAN)
@@ -58,6 +59,10 @@ def test_cli_start_and_demo_scan(tmp_path: Path) -> None:
     print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms (target < 1000 ms)")
     print(f"demo scan (first use, empty cache): median {cold_med * 1000:.0f} ms, best {cold_min * 1000:.0f} ms "
           "(target < 1000 ms)")
+    bench_record("auditor-help", "`auditor --help`", f"median {help_med * 1000:.0f} ms (target < 300 ms)")
+    bench_record("demo-scan", "demo scan (`auditor scan --target cim-prod-001 --demo`), interpreter start included",
+                 f"warm median {scan_med:.2f} s; first use (an empty cache: the demo built, in a child process "
+                 f"while the rules load from the shipped cache seed) median {cold_med:.2f} s (target < 1 s)")
 
 
 def synthetic_records(n: int) -> list[Evidence]:
