@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,19 +33,26 @@ from tests.certs import NOW, CertFactory
 pytestmark = pytest.mark.benchmark
 
 
-def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None) -> tuple[float, float]:
-    """Median and best wall time of `args`; with `fresh`, each run gets an empty cache and
-    history of its own under that folder."""
-    times = []
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None) -> tuple[float, float, float]:
+    """Median and best wall time of `args`, and its median CPU time (its child processes
+    included: on a shared machine the steadier figure); with `fresh`, each run gets an empty
+    cache and history of its own under that folder."""
+    times, cpu = [], []
     for i in range(runs):
         env = None
         if fresh is not None:
             cache = fresh / f"run-{i}"
             env = {**os.environ, "AUDITOR_CACHE_DIR": str(cache), "AUDITOR_DB": str(cache / "history.sqlite")}
-        start = time.perf_counter()
+        start, used = time.perf_counter(), _children_cpu()
         subprocess.run(args, capture_output=True, check=False, env=env)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+        cpu.append(_children_cpu() - used)
+    return statistics.median(times), min(times), statistics.median(cpu)
 
 
 DEMO_SCAN = [sys.executable, "-m", "auditor", "scan", "--target", "cim-prod-001", "--demo"]
@@ -52,17 +60,21 @@ DEMO_SCAN = [sys.executable, "-m", "auditor", "scan", "--target", "cim-prod-001"
 
 def test_cli_start_and_demo_scan(tmp_path: Path, bench_record: Recorder) -> None:
     subprocess.run(DEMO_SCAN, capture_output=True, check=False)
-    help_med, help_min = wall([sys.executable, "-m", "auditor", "--help"])
-    scan_med, scan_min = wall(DEMO_SCAN)
-    cold_med, cold_min = wall(DEMO_SCAN, 5, fresh=tmp_path)
-    print(f"\nauditor --help: median {help_med * 1000:.0f} ms, best {help_min * 1000:.0f} ms (target < 300 ms)")
-    print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms (target < 1000 ms)")
-    print(f"demo scan (first use, empty cache): median {cold_med * 1000:.0f} ms, best {cold_min * 1000:.0f} ms "
-          "(target < 1000 ms)")
-    bench_record("auditor-help", "`auditor --help`", f"median {help_med * 1000:.0f} ms (target < 300 ms)")
+    help_med, help_min, help_cpu = wall([sys.executable, "-m", "auditor", "--help"])
+    scan_med, scan_min, scan_cpu = wall(DEMO_SCAN)
+    cold_med, cold_min, cold_cpu = wall(DEMO_SCAN, 5, fresh=tmp_path)
+    print(f"\nauditor --help: median {help_med * 1000:.0f} ms, best {help_min * 1000:.0f} ms, "
+          f"CPU {help_cpu * 1000:.0f} ms (target < 300 ms)")
+    print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms, "
+          f"CPU {scan_cpu * 1000:.0f} ms (target < 1000 ms)")
+    print(f"demo scan (first use, empty cache): median {cold_med * 1000:.0f} ms, best {cold_min * 1000:.0f} ms, "
+          f"CPU {cold_cpu * 1000:.0f} ms (target < 1000 ms)")
+    bench_record("auditor-help", "`auditor --help`",
+                 f"median {help_med * 1000:.0f} ms wall, {help_cpu * 1000:.0f} ms CPU (target < 300 ms)")
     bench_record("demo-scan", "demo scan (`auditor scan --target cim-prod-001 --demo`), interpreter start included",
-                 f"warm median {scan_med:.2f} s; first use (an empty cache: the demo built, in a child process "
-                 f"while the rules load from the shipped cache seed) median {cold_med:.2f} s (target < 1 s)")
+                 f"warm: median {scan_med:.2f} s wall, {scan_cpu:.2f} s CPU; first use (an empty cache: the demo "
+                 f"built in a child process while the rules load, compiled rules from the shipped cache seed): "
+                 f"median {cold_med:.2f} s wall, {cold_cpu:.2f} s CPU (target < 1 s)")
 
 
 def synthetic_records(n: int) -> list[Evidence]:
