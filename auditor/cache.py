@@ -25,6 +25,37 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "auditor"
 
 
+SEED_OFF = "AUDITOR_CACHE_SEED"
+"""Set to `off`, the shipped seed is not read (how tests/gen_cache_seed.py builds it)."""
+
+
+def seed_dir() -> Path:
+    """The cache seed shipped with auditor (auditor/data/cache-seed/): the files a first run
+    over the built-in rules and the demo writes to the cache (compiled CEL programs, documents
+    known valid), built when the package is made (`python -m tests.gen_cache_seed`, checked by
+    the tests), so that a first run is as quick as a second."""
+    from importlib import resources
+
+    return Path(str(resources.files("auditor") / "data" / "cache-seed"))
+
+
+def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of the cache file `path`, else of the file of the same name in the shipped
+    seed. Cache file names are digests of everything their content depends on, so a seed
+    built by another version or from other rules is simply never found. Raises OSError (or
+    ValueError for a file larger than `max_bytes`) when neither can be read."""
+    places = [path]
+    if os.environ.get(SEED_OFF) != "off":
+        with contextlib.suppress(ValueError):
+            places.append(seed_dir() / path.relative_to(cache_root()))
+    for place in places:
+        if place.is_file():
+            if max_bytes is not None and place.stat().st_size > max_bytes:
+                raise ValueError(f"{place}: larger than {max_bytes} bytes")
+            return place.read_bytes()
+    raise FileNotFoundError(path)
+
+
 class ValidDocuments:
     """Digests of documents (their parsed value) that passed a schema, per schema content.
 
@@ -40,7 +71,7 @@ class ValidDocuments:
         self.known: set[str] = set()
         self.dirty = False
         with contextlib.suppress(OSError, ValueError, TypeError):
-            self.known = set(json.loads(self.path.read_text()))
+            self.known = set(json.loads(read_cached(self.path)))
 
     @staticmethod
     def digest(value: Any) -> str | None:

@@ -77,6 +77,29 @@ __all__ = ["CA", "CLOCK_SKEW", "CACert", "Issued", "KeyOpener", "normalise_seria
 KeyOpener = Callable[[dict[str, Any]], CertificateIssuerPrivateKeyTypes]
 
 
+def _leaf_targets(out_dir: Path, overwrite: bool) -> tuple[Path, dict[str, Path]]:
+    """The folder for a node's files (absolute) and its three files; refused when the folder
+    cannot be made or, unless `overwrite`, when a file is there already."""
+    out_dir = Path(out_dir).absolute()
+    if not out_dir.exists():
+        if not out_dir.parent.is_dir():
+            raise CAError(f"{out_dir.parent}: folder does not exist")
+    elif not out_dir.is_dir():
+        raise CAError(f"{out_dir}: not a folder")
+    targets = {name: out_dir / f"{name}.pem" for name in ("cert", "key", "chain")}
+    if not overwrite:
+        for path in targets.values():
+            if path.exists() or path.is_symlink():
+                raise CAError(f"{path}: already exists; refusing to overwrite it (choose another folder)")
+    return out_dir, targets
+
+
+def check_node(node: str) -> None:
+    """Refuse a node name that is not letters, digits and . _ @ - (starting with a letter or digit)."""
+    if not _NODE.match(node):
+        raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -91,6 +114,19 @@ def normalise_serial(text: str) -> str:
     if not raw or len(raw) > 64 or not re.fullmatch(r"[0-9a-f]+", raw):
         raise CAError(f"serial '{text[:80]}' is not a hexadecimal serial number")
     return serial_hex(int(raw, 16))
+
+
+@dataclass(frozen=True)
+class LeafOrder:
+    """One node certificate of a batch (`CA.issue_many`): the node, the folder for its files,
+    and its names (SANs)."""
+
+    node: str
+    out_dir: Path
+    dns: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -655,6 +691,48 @@ class CA:
                            lifetime=Lifetime(lifetime_days, allow_long_lifetime), now=now,
                            lock_timeout=lock_timeout, replaces=old, reuse=key)
 
+    def issue_many(
+        self,
+        orders: Sequence[LeafOrder],
+        profile_name: str,
+        open_key: KeyOpener,
+        *,
+        key_type: str | None = None,
+        lifetime_days: int | None = None,
+        allow_long_lifetime: bool = False,
+        now: dt.datetime | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        issued: Callable[[Issued], None] | None = None,
+    ) -> list[Issued]:
+        """`issue` for each of `orders`, in one hold of the CA lock: the issuing key is opened
+        once, the log replayed and checked once, the inventory written once at the end (it
+        follows the log, which each issuance appends to durably). Each certificate goes
+        through the same steps as `issue`'s (pre-issuance checks, pkilint, the log's intent
+        and completion, the files). The first refusal stops the run: the certificates issued
+        before it stay issued (`issued` is called with each as it is made)."""
+        lifetime = Lifetime(lifetime_days, allow_long_lifetime)
+        policy.check_days(lifetime.days)
+        prepared = []
+        for order in orders:  # every order's input refused before the key is opened
+            _key_type(key_type, self._leaf_profile(order.node, profile_name))
+            prepared.append((order, parse_names(order.dns, order.ips, order.emails, order.uris)))
+        record = self.current_intermediate()
+        signer = self._signer(record, open_key)
+        done: list[Issued] = []
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
+            try:
+                for order, names in prepared:
+                    made = self._issue_locked(state, record, signer, order.node, profile_name, order.out_dir,
+                                              names=names, key_type=key_type, lifetime=lifetime, now=now)
+                    done.append(made)
+                    if issued is not None:
+                        issued(made)
+            finally:
+                if state.open_intent is None:  # else left to the next change's reconciliation, as after a crash
+                    self._sync(inv, state)
+        return done
+
     def _issue(
         self, node: str, profile_name: str, open_key: KeyOpener, out_dir: Path, *,
         names: Sequence[x509.GeneralName], key_type: str | None, lifetime: Lifetime,
@@ -662,60 +740,66 @@ class CA:
         signer: CertificateIssuerPrivateKeyTypes | None = None,
         replaces: Entry | None = None, reuse: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
+        profile = self._leaf_profile(node, profile_name)  # refused before the key is opened:
+        _key_type(key_type, profile)  # a bad name, profile, key type, lifetime or folder
+        policy.check_days(lifetime.days)
+        _leaf_targets(out_dir, replaces is not None)
+        record = self.current_intermediate()
+        signer = signer or self._signer(record, open_key)
+        with self.lock(lock_timeout), self.inventory() as inv:
+            state = self._ready(inv, open_key)
+            made = self._issue_locked(state, record, signer, node, profile_name, out_dir, names=names,
+                                      key_type=key_type, lifetime=lifetime, now=now, not_before=not_before,
+                                      replaces=replaces, reuse=reuse)
+            self._sync(inv, state)
+        return made
+
+    def _issue_locked(
+        self, state: Records, record: CACert, signer: CertificateIssuerPrivateKeyTypes, node: str,
+        profile_name: str, out_dir: Path, *, names: Sequence[x509.GeneralName], key_type: str | None,
+        lifetime: Lifetime, now: dt.datetime | None, not_before: dt.datetime | None = None,
+        replaces: Entry | None = None, reuse: CertificateIssuerPrivateKeyTypes | None = None,
+    ) -> Issued:
+        """The one way a node certificate is made (under the lock, the log ready): checks,
+        new key, `_certify` (lint, intent, signature, completion), the files installed."""
         now = now or _utcnow()
         profile = self._leaf_profile(node, profile_name)
         key_type = _key_type(key_type, profile)
         policy.check_days(lifetime.days)
-        out_dir = Path(out_dir).absolute()
-        if not out_dir.exists():
-            if not out_dir.parent.is_dir():
-                raise CAError(f"{out_dir.parent}: folder does not exist")
-        elif not out_dir.is_dir():
-            raise CAError(f"{out_dir}: not a folder")
-        targets = {name: out_dir / f"{name}.pem" for name in ("cert", "key", "chain")}
-        if replaces is None:
-            for path in targets.values():
-                if path.exists() or path.is_symlink():
-                    raise CAError(f"{path}: already exists; refusing to overwrite it (choose another folder)")
-        record = self.current_intermediate()
+        out_dir, targets = _leaf_targets(out_dir, replaces is not None)
         issuer = self.certificate(record.serial)
-        signer = signer or self._signer(record, open_key)
-        with self.lock(lock_timeout), self.inventory() as inv:
-            state = self._ready(inv, open_key)
-            self._check_issuer_and_node(state, record, node, profile, now, replaces)
-            key = reuse or keys.generate(key_type)
-            serial = random_serial()
-            staging = out_dir / f"{STAGING_PREFIX}{serial_hex(serial)}"
-            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
+        self._check_issuer_and_node(state, record, node, profile, now, replaces)
+        key = reuse or keys.generate(key_type)
+        serial = random_serial()
+        staging = out_dir / f"{STAGING_PREFIX}{serial_hex(serial)}"
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
 
-            def stage(_prepared: Prepared) -> None:
-                make_folder(out_dir, exist_ok=True)
-                staging.mkdir(mode=0o700)
-                atomic_write(staging / "key.pem", key_pem, mode=0o600, sync_folder=False)
-                atomic_write(staging / "chain.pem", pem(issuer) + pem(self.root_certificate), sync_folder=False)
-                fsync_folder(staging)
-                fsync_folder(out_dir)
+        def stage(_prepared: Prepared) -> None:
+            make_folder(out_dir, exist_ok=True)
+            staging.mkdir(mode=0o700)
+            atomic_write(staging / "key.pem", key_pem, mode=0o600, sync_folder=False)
+            atomic_write(staging / "chain.pem", pem(issuer) + pem(self.root_certificate), sync_folder=False)
+            fsync_folder(staging)
+            fsync_folder(out_dir)
 
-            request = Request(profile=profile, subject=self._leaf_subject(node, profile, names),
-                              public_key=key.public_key(), names=tuple(names), lifetime=lifetime,
-                              not_before=not_before, serial=serial)
-            extra: dict[str, Any] = {"out": str(out_dir), "staging": str(staging), "overwrite": replaces is not None}
-            if replaces is not None:
-                extra["reused_key"] = reuse is not None
-            cert, row, done = self._certify(
-                state, request, event="renew" if replaces else "issue", node=node, issuer=record, signer=signer,
-                now=now, intent={"staging": str(staging), "look_for": [str(targets["cert"]), str(staging / "cert.pem")]},
-                completion=extra, stage=stage,
-                replaces=replaces.serial if replaces else None,
-            )
-            files = self._install_leaf(done)
-            self._sync(inv, state)
+        request = Request(profile=profile, subject=self._leaf_subject(node, profile, names),
+                          public_key=key.public_key(), names=tuple(names), lifetime=lifetime,
+                          not_before=not_before, serial=serial)
+        extra: dict[str, Any] = {"out": str(out_dir), "staging": str(staging), "overwrite": replaces is not None}
+        if replaces is not None:
+            extra["reused_key"] = reuse is not None
+        cert, row, done = self._certify(
+            state, request, event="renew" if replaces else "issue", node=node, issuer=record, signer=signer,
+            now=now, intent={"staging": str(staging), "look_for": [str(targets["cert"]), str(staging / "cert.pem")]},
+            completion=extra, stage=stage,
+            replaces=replaces.serial if replaces else None,
+        )
+        files = self._install_leaf(done)
         return Issued(cert, row, files)
 
     def _leaf_profile(self, node: str, profile_name: str) -> Profile:
-        if not _NODE.match(node):
-            raise CAError(f"node name '{node[:80]}' may hold letters, digits and . _ @ - only")
+        check_node(node)
         profile = load_profile(profile_name, self.folder)
         if profile.kind != "leaf":
             raise CAError(f"profile '{profile.name}' is a CA profile, not a node certificate's")

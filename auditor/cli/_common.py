@@ -12,6 +12,8 @@ from auditor.render import FORMATS as FORMATS
 from auditor.severity import severity_names as severity_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from auditor.inventory.model import Inventory
     from auditor.models import RedactedResult, Severity
     from auditor.policy.catalog import Catalog
@@ -97,7 +99,10 @@ def load_inventory(args: argparse.Namespace, *, demo_fallback: bool | None = Non
     return demo_inventory()
 
 
-def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None) -> Catalog:
+def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None, *,
+                 before_extra: Callable[[], object] | None = None) -> Catalog:
+    """The built-in rules and packs, then those of the inventory and the command line;
+    `before_extra` is called in between (the demo's folders are being built meanwhile)."""
     from auditor.policy.catalog import Catalog
 
     rule_paths = list(getattr(args, "rules", []) or [])
@@ -105,7 +110,12 @@ def load_catalog(args: argparse.Namespace, inventory: Inventory | None = None) -
     if inventory is not None:
         rule_paths = list(inventory.rule_paths) + rule_paths
         policy_paths = list(inventory.policy_paths) + policy_paths
-    return Catalog.load(rule_paths, policy_paths)
+    if before_extra is None:
+        return Catalog.load(rule_paths, policy_paths)
+    catalog = Catalog.load()
+    before_extra()
+    catalog.extend(rule_paths, policy_paths)
+    return catalog
 
 
 def parse_at(args: argparse.Namespace) -> Any:

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import ConfigError
+from auditor.terminal import printable
 from pki.backends import BACKENDS
 from pki.keytypes import CA_KEY_TYPES, KEY_TYPES
 
 if TYPE_CHECKING:
     from pki.backends.interface import KeyBackend, SecretSource
-    from pki.ca import CA
+    from pki.ca import CA, LeafOrder
 
 REASONS = (
     "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
@@ -109,13 +110,19 @@ def register(sub: Any) -> None:
     c = pki_sub.add_parser(
         "issue", allow_abbrev=False, help="issue a node certificate: writes cert.pem, key.pem, chain.pem")
     _dir(c)
-    c.add_argument("--node", required=True, help="the node's name (the certificate's CN)")
+    c.add_argument("--node", action="append", default=[], metavar="NAME",
+                   help="the node's name (the certificate's CN); repeatable: several nodes in one run, "
+                        "the CA key opened once, each node's files in DIR/NAME/")
+    c.add_argument("--nodes-file", type=Path, metavar="FILE",
+                   help="issue for every node in FILE, one a line: NAME, then its names as dns:NAME, ip:ADDR, "
+                        "email:ADDR or uri:URI (# starts a comment); each node's files in DIR/NAME/")
     c.add_argument("--profile", required=True, help="nats-server, nats-client, nats-leaf, admin, or a CA's own")
     c.add_argument("--dns", action="append", default=[], metavar="NAME", help="DNS name (SAN); repeatable")
     c.add_argument("--ip", action="append", default=[], metavar="ADDR", help="IP address (SAN); repeatable")
     c.add_argument("--email", action="append", default=[], metavar="ADDR", help="email address (SAN); repeatable")
     c.add_argument("--uri", action="append", default=[], metavar="URI", help="URI (SAN), e.g. spiffe://fleet/node; repeatable")
-    c.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for cert.pem, key.pem, chain.pem")
+    c.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="folder for cert.pem, key.pem, chain.pem (for several nodes: a folder per node inside it)")
     c.add_argument("--key-type", choices=KEY_TYPES, help="node key type (default: the profile's)")
     _days_option(c, "lifetime in days (default: the profile's, 90 for nodes; at most 398 without --allow-long-lifetime)")
     _secrets(c)
@@ -349,12 +356,85 @@ def run_intermediate(args: argparse.Namespace) -> int:
     return 0
 
 
+_SAN_KINDS = {"dns": "dns", "ip": "ips", "email": "emails", "uri": "uris"}
+
+
+def _orders(args: argparse.Namespace) -> tuple[list[LeafOrder], bool]:
+    """The nodes to issue for (from --node and --nodes-file) and whether this is a batch
+    (several nodes, or a file: each node's files then go to DIR/NODE/)."""
+    from pki.ca import LeafOrder
+
+    nodes: list[str] = args.node
+    if not nodes and args.nodes_file is None:
+        raise ConfigError("give --node NAME (repeatable) or --nodes-file FILE")
+    names = {"dns": tuple(args.dns), "ips": tuple(args.ip), "emails": tuple(args.email), "uris": tuple(args.uri)}
+    batch = args.nodes_file is not None or len(nodes) > 1
+    if batch and any(names.values()):
+        raise ConfigError("--dns, --ip, --email and --uri name one node's certificate; for several nodes, "
+                          "give each node's names on its line of --nodes-file")
+    orders = [LeafOrder(node, args.out / node if batch else args.out, **names) for node in nodes]
+    if args.nodes_file is not None:
+        orders += _read_nodes_file(args.nodes_file, args.out)
+    seen: set[str] = set()
+    for order in orders:
+        if order.node in seen:
+            raise ConfigError(f"node '{printable(order.node[:80])}' is named twice")
+        seen.add(order.node)
+    return orders, batch
+
+
+def _read_nodes_file(path: Path, out: Path) -> list[LeafOrder]:
+    from auditor.fsutil import read_user_bytes
+    from pki.ca import LeafOrder
+
+    data = read_user_bytes(path, what="node list")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    orders = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        found: dict[str, list[str]] = {kind: [] for kind in _SAN_KINDS.values()}
+        for word in words[1:]:
+            kind, sep, value = word.partition(":")
+            if not sep or kind not in _SAN_KINDS or not value:
+                raise ConfigError(f"'{printable(word[:80])}': write a name as dns:NAME, ip:ADDR, email:ADDR or uri:URI",
+                                  file=path, line=number)
+            found[_SAN_KINDS[kind]].append(value)
+        orders.append(LeafOrder(words[0], out / words[0], **{kind: tuple(values) for kind, values in found.items()}))
+    if not orders:
+        raise ConfigError("names no node", file=path)
+    return orders
+
+
 def run_issue(args: argparse.Namespace) -> int:
+    """Issue for one node, or for several in one run (pki.ca.CA.issue_many: the CA key opened
+    and the lock taken once; each certificate through the same checks, pkilint and log). A
+    refusal stops the run; the certificates issued before it stay issued (they are listed)."""
+    orders, batch = _orders(args)
     ca, open_key = _open(args)
-    issued = ca.issue(args.node, args.profile, open_key, args.out, dns=args.dns, ips=args.ip, emails=args.email,
-                      uris=args.uri, key_type=args.key_type, lifetime_days=_days(args),
-                      allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
-    _print_issued(issued)
+    if not batch:
+        order = orders[0]
+        issued = ca.issue(order.node, args.profile, open_key, order.out_dir, dns=order.dns, ips=order.ips,
+                          emails=order.emails, uris=order.uris, key_type=args.key_type, lifetime_days=_days(args),
+                          allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout)
+        _print_issued(issued)
+    else:
+        from pki.build import parse_names
+        from pki.ca import check_node
+        from pki.fsutil import make_folder
+
+        for order in orders:  # every node's input checked before anything is made
+            check_node(order.node)
+            parse_names(order.dns, order.ips, order.emails, order.uris)
+        make_folder(args.out, exist_ok=True)
+        done = ca.issue_many(orders, args.profile, open_key, key_type=args.key_type, lifetime_days=_days(args),
+                             allow_long_lifetime=args.allow_long_lifetime, lock_timeout=args.lock_timeout,
+                             issued=_print_issued)
+        _say(f"issued {len(done)} certificates")
     _noted_override(args)
     return 0
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from auditor.cli import _common, _history
 
 if TYPE_CHECKING:
+    import asyncio
+
     from auditor.inventory.model import Inventory, Target
     from auditor.remote.control import TargetVerdict
     from auditor.remote.envelope import Signer
@@ -44,6 +45,7 @@ def _logging(name: str) -> logging.Logger:
 
 def _run_until_signal(main: Any, stop: asyncio.Event) -> Any:
     """Run coroutine `main` until it ends; SIGTERM and SIGINT set `stop`."""
+    import asyncio
 
     async def runner() -> Any:
         loop = asyncio.get_running_loop()
@@ -246,6 +248,8 @@ def run_collect(args: argparse.Namespace) -> int:
             for line in _verdict_lines(v):
                 print(_printable(line), flush=True)
 
+    import asyncio
+
     run = asyncio.run(collect(settings, targets, wait=args.wait, report=report))
     if args.format == "json":
         _common.emit(json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n", None)
@@ -260,6 +264,8 @@ def run_status(args: argparse.Namespace) -> int:
     from auditor.remote.control import status
 
     settings = nats_settings(args, name="auditor fleet status")
+    import asyncio
+
     doc = asyncio.run(status(settings, listen=max(0.1, args.listen)))
     if args.format == "json":
         _common.emit(json.dumps(doc, indent=1, sort_keys=True) + "\n", None)

@@ -57,9 +57,15 @@ def run_scan(args: argparse.Namespace) -> int:
         target = path_target(args.path, args.policy)
         catalog = _common.load_catalog(args)
     else:
+        wait = None
+        if args.demo:
+            from auditor.demo import start_build, wait_built
+
+            start_build()  # the demo is built in a child process while the built-in rules load
+            wait = wait_built
         inventory = _common.load_inventory(args)
         target = inventory.target(args.target)
-        catalog = _common.load_catalog(args, inventory)
+        catalog = _common.load_catalog(args, inventory, before_extra=wait)
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
     if args.bundle:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from importlib import resources
@@ -47,13 +48,59 @@ def _tree_hash(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
+_building: int | None = None
+"""The process id of a child building the demo (start_build), joined by wait_built."""
+
+
+def _final() -> Path:
+    return cache_root() / "demo" / f"{__version__}-{_tree_hash(_package_dir())}"
+
+
+def _fresh(final: Path) -> bool:
+    stamp = final / ".built"
+    return stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS
+
+
+def start_build() -> None:
+    """Build a missing or stale demo in a child process while this one goes on (loading the
+    rules): on a machine with a second core the first `auditor scan --demo` pays for the
+    longer of the two, not their sum. `wait_built` joins it; the demo's inventory can be
+    loaded meanwhile (it only names paths)."""
+    global _building
+    if _building is not None or not hasattr(os, "fork") or _fresh(_final()):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: build, then leave without running the parent's exit handlers
+        code = 1
+        try:
+            demo_root()
+            code = 0
+        except BaseException:  # noqa: S110 - the parent builds again and reports what fails
+            pass
+        finally:
+            os._exit(code)
+    _building = pid
+
+
+def wait_built() -> Path:
+    """The demo folder once built: by the child of start_build if one runs, else (or if it
+    failed) here, raising what goes wrong."""
+    global _building
+    if _building is not None:
+        pid, _building = _building, None
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return demo_root()
+
+
 def demo_root() -> Path:
     """The materialised demo folder (holding cim-prod-001/), built if missing or stale."""
     source = _package_dir() / "node"
     base = cache_root() / "demo"
-    final = base / f"{__version__}-{_tree_hash(_package_dir())}"
-    stamp = final / ".built"
-    if stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS:
+    final = _final()
+    if _fresh(final):
         return final
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
@@ -87,4 +134,5 @@ def demo_root() -> Path:
 def demo_inventory() -> Inventory:
     from auditor.inventory.load import load_inventory
 
-    return load_inventory(_package_dir() / "inventory.yaml", base=demo_root(), embedded=True)
+    base = _final() if _building is not None else demo_root()  # being built: wait_built() before reading it
+    return load_inventory(_package_dir() / "inventory.yaml", base=base, embedded=True)

@@ -103,18 +103,26 @@ class Catalog:
         """Load rules, packs and checklists. With strict, the first error is raised;
         otherwise every error is gathered in `errors` (for `rules validate`)."""
         cat = cls()
-        rule_roots = ([builtin_dir("rules")] if builtin else []) + [Path(p) for p in rule_paths]
-        pack_roots = ([builtin_dir("policies")] if builtin else []) + [Path(p) for p in policy_paths]
         for path in yaml_files(checklist_dir()):
             cat._guard(strict, lambda p=path: cat._add_checklist(p))
-        for root in rule_roots:
-            for path in cat._guard_list(strict, root):
-                cat._guard(strict, lambda p=path: cat._add_rule(p))
-        for root in pack_roots:
-            for path in cat._guard_list(strict, root):
-                cat._guard(strict, lambda p=path: cat._add_pack(p))
-        save_known_valid()
+        rule_roots = [builtin_dir("rules")] if builtin else []
+        pack_roots = [builtin_dir("policies")] if builtin else []
+        cat._add_roots(rule_roots + [Path(p) for p in rule_paths], pack_roots + [Path(p) for p in policy_paths], strict)
         return cat
+
+    def extend(self, rule_paths: Iterable[Path], policy_paths: Iterable[Path], *, strict: bool = True) -> None:
+        """Add the rules and packs of more folders: `Catalog.load(r, p)` is `Catalog.load()`
+        then `extend(r, p)` (the built-in rules can load while the extra folders are made)."""
+        self._add_roots([Path(p) for p in rule_paths], [Path(p) for p in policy_paths], strict)
+
+    def _add_roots(self, rule_roots: list[Path], pack_roots: list[Path], strict: bool) -> None:
+        for root in rule_roots:
+            for path in self._guard_list(strict, root):
+                self._guard(strict, lambda p=path: self._add_rule(p))
+        for root in pack_roots:
+            for path in self._guard_list(strict, root):
+                self._guard(strict, lambda p=path: self._add_pack(p))
+        save_known_valid()
 
     def _guard_list(self, strict: bool, root: Path) -> list[Path]:
         try:

@@ -9,6 +9,9 @@ auditor.cache); the file's name is a digest of everything the checked form depen
 to those starts a new file. Only expressions that compiled are stored: an expression with an
 error is compiled, and reported, every time.
 
+A seed of this cache for the built-in rules and the demo ships with auditor (see
+auditor.cache.seed_dir), so a first run does not compile them either.
+
 The cache is only ever an optimisation: a file that is missing, unreadable, too large or
 damaged (a digest of its content is checked) is ignored, and an entry that does not load is
 compiled again.
@@ -40,10 +43,10 @@ class _Programs:
     def load(self) -> None:
         import msgspec
 
+        from auditor.cache import read_cached
+
         with contextlib.suppress(OSError, ValueError, msgspec.DecodeError):
-            if not self.path.is_file() or self.path.stat().st_size > MAX_BYTES:
-                return
-            raw = self.path.read_bytes()
+            raw = read_cached(self.path, MAX_BYTES)  # or the seed shipped with auditor
             digest, payload = raw[:32], raw[32:]
             if hashlib.sha256(payload).digest() == digest:
                 self.stored = msgspec.msgpack.decode(payload, type=dict[str, bytes])

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.models import canonical_json
-
 ROLES: dict[str, str] = {
     "infrastructure": "Infrastructure Lead",
     "security": "Security Lead",
@@ -85,6 +83,8 @@ def make_statement(
         },
         "findings": dict(document),
     }
+    from auditor.models import canonical_json  # not at import: `auditor --help` reads ROLES
+
     return canonical_json(body)
 
 

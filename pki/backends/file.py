@@ -149,6 +149,8 @@ class FileBackend(KeyBackend):
     """Encrypted PKCS#8 files under `<CA>/private/`."""
 
     name = "file"
+    iterations = PBKDF2_ITERATIONS
+    """PBKDF2 iterations for the keys this backend writes."""
 
     def __init__(self, ca_dir: Path, secrets: SecretSource) -> None:
         self.ca_dir = ca_dir
@@ -165,7 +167,7 @@ class FileBackend(KeyBackend):
         key = keys.generate(key_type)
         rel = f"private/{label}.key.pem"
         passphrase = check_passphrase(self._passphrase(f"new key {rel}"))
-        return GeneratedKey({"backend": "file", "path": rel}, key, {rel: (encrypt_pkcs8(key, passphrase), 0o600)})
+        return GeneratedKey({"backend": "file", "path": rel}, key, {rel: (encrypt_pkcs8(key, passphrase, iterations=self.iterations), 0o600)})
 
     def open(self, ref: dict[str, Any]) -> CertificateIssuerPrivateKeyTypes:
         rel = str(ref.get("path", ""))

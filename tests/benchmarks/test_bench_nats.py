@@ -22,6 +22,7 @@ import pytest
 from auditor.nats.conf import parse_text
 from auditor.nats.config import interpret
 from auditor.nats.permissions import can_publish, can_subscribe
+from tests.benchmarks.conftest import Recorder
 from tests.servers import tool
 
 pytestmark = pytest.mark.benchmark
@@ -77,7 +78,7 @@ def _timed(args: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def test_nats_can_against_nats_server_t(tmp_path: Path) -> None:
+def test_nats_can_against_nats_server_t(tmp_path: Path, bench_record: Recorder) -> None:
     config = tmp_path / "big.conf"
     config.write_text(big_config())
     package = Path(__file__).resolve().parents[2] / "auditor"
@@ -97,3 +98,6 @@ def test_nats_can_against_nats_server_t(tmp_path: Path) -> None:
     print(f"\nauditor nats can vs nats-server -t, {USERS} users ({config.stat().st_size / 1e6:.1f} MB), median of "
           f"{RUNS} paired runs: wall {a_wall:.2f} s vs {s_wall:.2f} s = {a_wall / s_wall:.2f}x; "
           f"CPU {a_cpu:.2f} s vs {s_cpu:.2f} s = {a_cpu / s_cpu:.2f}x (target 1.5x)")
+    bench_record("nats-can-vs-nats-server", f"`auditor nats can` vs `nats-server -t`, {USERS:,} users "
+                 f"({config.stat().st_size / 1e6:.1f} MB)", f"{a_wall / s_wall:.2f}x the server's wall time, "
+                 f"{a_cpu / s_cpu:.2f}x its CPU time (target 1.5x)")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA
 from pki.inventory import rfc3339
+from tests.benchmarks.conftest import Recorder
 from tests.pki.bulk import bulk_records
 from tests.pki.conftest import secrets
 
@@ -95,9 +99,13 @@ def _median_run(args: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(times)
 
 
-def test_cli_issue_against_an_openssl_loop(tmp_path: Path) -> None:
-    """Issue 23: `auditor pki issue` per certificate (a fresh process, as a shell loop runs it)
-    against the two openssl commands that make a key and sign it, with the same CA key file."""
+BATCH = 50
+
+
+def test_cli_issue_against_an_openssl_loop(tmp_path: Path, bench_record: Recorder) -> None:
+    """Issue 23: `auditor pki issue` per certificate, as a shell loop runs it (a fresh process
+    each) and for BATCH nodes in one run (the CA key opened once), against the two openssl
+    commands that make a key and sign it, per certificate, with the same CA key file."""
     import os
 
     from tests.pki.conftest import PASSPHRASE
@@ -131,12 +139,54 @@ def test_cli_issue_against_an_openssl_loop(tmp_path: Path) -> None:
         openssl_one(i)
         times.append(time.perf_counter() - begin)
     theirs = statistics.median(times)
+
+    def batch_run(b: int) -> None:
+        command = issue_command(ca.folder, "unused", tmp_path / f"batch-{b}")
+        at = command.index("--node")
+        command[at : at + 2] = [arg for i in range(BATCH) for arg in ("--node", f"batch-{b}-{i}")]
+        subprocess.run(command, env=env, capture_output=True, check=True)
+
+    def loop_run(b: int) -> None:
+        for i in range(BATCH):
+            openssl_one(1000 * (b + 1) + i)
+
+    wall_ratios, cpu_ratios, per_leaf = [], [], []
+    for b in range(5):  # paired: a batch, then the same number by the openssl loop
+        (a_wall, a_cpu), (o_wall, o_cpu) = _timed_pair(functools.partial(batch_run, b)), _timed_pair(functools.partial(loop_run, b))
+        wall_ratios.append(a_wall / o_wall)
+        cpu_ratios.append(a_cpu / o_cpu)
+        per_leaf.append((a_wall / BATCH, o_wall / BATCH))
+    batched = statistics.median(p[0] for p in per_leaf)
+    looped = statistics.median(p[1] for p in per_leaf)
+    wall_ratio, cpu_ratio = statistics.median(wall_ratios), statistics.median(cpu_ratios)
     bare = _median_run([sys.executable, "-c", "pass"], env, 5)
     lint_import = _median_run([sys.executable, "-c", "import pkilint.pkix.certificate, pkilint.pkix.extension"], env, 5)
     print(f"\n`auditor pki issue` (fresh process, checks, lint, log, files): median {ours * 1000:.0f} ms per certificate")
     print(f"openssl req + openssl x509 -req (no checks, no lint, no log): median {theirs * 1000:.0f} ms per certificate "
           f"(ratio {ours / theirs:.1f})")
     print(f"of which: python start {bare * 1000:.0f} ms; importing pkilint {(lint_import - bare) * 1000:.0f} ms")
+    print(f"`auditor pki issue` with {BATCH} --node in one run vs {BATCH} rounds of the openssl loop, 5 paired runs: "
+          f"{batched * 1000:.0f} vs {looped * 1000:.0f} ms per certificate; auditor/openssl wall {wall_ratio:.2f}, "
+          f"CPU {cpu_ratio:.2f} (target <= 1)")
+    bench_record("pki-issue-vs-openssl",
+                 "`auditor pki issue` per certificate (new key, checks, pkilint, fsync'ed log, files) vs an openssl "
+                 "loop (`openssl req` + `openssl x509 -req`: no checks, no lint, no log, no fsync), the same CA key",
+                 f"{BATCH} nodes in one run (`--node` repeated) against {BATCH} rounds of the loop, 5 paired runs: "
+                 f"{batched * 1000:.0f} vs {looped * 1000:.0f} ms per certificate, auditor/openssl {wall_ratio:.2f} in "
+                 f"wall time and {cpu_ratio:.2f} in CPU time (target <= 1); one process per certificate: "
+                 f"{ours * 1000:.0f} ms ({ours / theirs:.1f}x the loop's time; importing pkilint "
+                 f"{(lint_import - bare) * 1000:.0f} ms of it)")
+
+
+def _timed_pair(run: Callable[[], None]) -> tuple[float, float]:
+    """Wall and CPU seconds of `run` (the CPU of the processes it starts)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
+    begin = time.perf_counter()
+    run()
+    wall = time.perf_counter() - begin
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, usage.ru_utime + usage.ru_stime - cpu
 
 
 def test_issuance_rate_over_a_long_log(tmp_path: Path) -> None:
