@@ -184,11 +184,12 @@ class _RuleRun:
         *,
         key: Sequence[str] | None = None,
         act: Any = None,
+        correlation: str = "",
     ) -> Finding:
         """A finding on `resource`, identified by `key` (default: the resource). A failure gets the
         rule's correlation key and whether it always blocks, evaluated with `act`."""
         rule = self.rule
-        correlation, always = "", False
+        always = False
         if status is Status.FAIL and act is not None:
             if rule.correlation is not None:
                 correlation = rule.correlation.render(act)
@@ -243,8 +244,8 @@ class _RuleRun:
         message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
         if outcome.code == batch.PASS:
             return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
-        found = self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key)
-        return dataclasses.replace(found, correlation=outcome.correlation)
+        return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
+                            correlation=outcome.correlation)
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
