@@ -172,8 +172,13 @@ class _RuleRun:
     """Builds the findings of one rule."""
 
     def __init__(self, effective: EffectiveRule) -> None:
-        self.rule = effective.rule
+        self.rule = rule = effective.rule
         self.severity: Severity = effective.severity
+        self.shared: dict[str, Any] = {
+            "rule_id": rule.id, "title": rule.title, "area": rule.area, "severity": self.severity,
+            "remediation": rule.remediation, "references": rule.references, "waiver": None, "owner": "", "due": "",
+        }
+        """The fields every finding of the rule has (Finding's defaults, where it has them)."""
 
     def finding(
         self,
@@ -198,22 +203,16 @@ class _RuleRun:
                     always = evaluate(rule.always_blocks, act) is True
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
-        return Finding(
-            rule_id=rule.id,
-            title=rule.title,
-            area=rule.area,
-            severity=self.severity,
-            status=status,
-            resource=resource,
-            message=message,
-            evidence=tuple(r.id for r in records),
-            pointer=rule.pointer if records else "",
-            remediation=rule.remediation,
-            references=rule.references,
-            id=finding_id(rule.id, tuple(key) if key is not None else (resource,)),
-            correlation=correlation,
-            always_blocks=always,
-        )
+        fields = self.shared.copy()
+        fields["status"] = status
+        fields["resource"] = resource
+        fields["message"] = message
+        fields["evidence"] = tuple([r.id for r in records])
+        fields["pointer"] = rule.pointer if records else ""
+        fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
+        fields["correlation"] = correlation
+        fields["always_blocks"] = always
+        return Finding.of_fields(fields)
 
     def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
         """The finding, and whether a resource limit decided it (an error)."""

@@ -214,6 +214,23 @@ class Finding:
         if not self.id:
             object.__setattr__(self, "id", finding_id(self.rule_id, (self.resource,)))
 
+    def replaced(self, changes: Mapping[str, Any]) -> Finding:
+        """`dataclasses.replace(self, **changes)` (with `id` given, if changed) without calling
+        `__init__` again: an evaluation makes and amends tens of thousands of findings."""
+        made = object.__new__(Finding)
+        made.__dict__.update(self.__dict__)
+        made.__dict__.update(changes)
+        return made
+
+    @classmethod
+    def of_fields(cls, fields: dict[str, Any]) -> Finding:
+        """`Finding(**fields)` for `fields` naming every field (`id` too), without the generated
+        `__init__`'s cost: the engine's way of making each finding (tests hold it to `__init__`).
+        `fields` becomes the finding's own: the caller hands over a dict it no longer uses."""
+        made = object.__new__(cls)
+        made.__dict__.update(fields)
+        return made
+
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "", self.id)

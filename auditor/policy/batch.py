@@ -279,8 +279,14 @@ class Batches:
             if data not in known and data not in todo:
                 todo[data] = i
         if todo:
+            tried = frozenset(todo)
+            if tried in _UNDECIDED.get(key, ()):
+                return None  # these records made the rule's batch fail before
             decided = self._decide(rule, records, tuple(todo.values()))
             if decided is None:
+                if len(_UNDECIDED) > KEPT_FAILURES:
+                    _UNDECIDED.clear()
+                _UNDECIDED.setdefault(key, set()).add(tried)
                 return None
             global _KEPT_COUNT
             if _KEPT_COUNT + len(todo) > KEPT:
@@ -314,3 +320,14 @@ KEPT = 500_000
 """How many outcomes of batches this process keeps, over every rule and evaluation."""
 _KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}
 _KEPT_COUNT = 0
+_UNDECIDED: dict[tuple[str, bytes], set[frozenset[bytes]]] = {}
+"""The sets of records (by data) for which a rule's batch could not decide every record."""
+KEPT_FAILURES = 1_000
+
+
+def forget() -> None:
+    """Drop the outcomes kept so far (tests; a process that changes its rules in place)."""
+    global _KEPT_COUNT
+    _KEPT.clear()
+    _UNDECIDED.clear()
+    _KEPT_COUNT = 0
