@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import abc
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
+
+import msgspec
 
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode
@@ -106,8 +109,28 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
         "policies": json.dumps(list(result.policies)),
         "summary": json.dumps(document["summary"], sort_keys=True),
         "findings_count": len(result.findings),
-        "document": json.dumps(document, sort_keys=True, ensure_ascii=False),
+        "document": "",
+        "document_zlib": zlib.compress(_DOCUMENT_ENCODER.encode(document), 1),
     }
+
+
+_DOCUMENT_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict[str, Any]:
+    """The findings document of a scans row: compressed (schema version 3 on), or as text
+    (scans stored before). ValueError if it is neither."""
+    if packed is not None:
+        try:
+            raw: str | bytes = zlib.decompress(bytes(packed))
+        except zlib.error as exc:
+            raise ValueError(f"its compressed document is damaged: {exc}") from None
+    else:
+        raw = text or ""
+    document = json.loads(raw)
+    if not isinstance(document, dict):
+        raise ValueError("its document is not a JSON object")
+    return document
 
 
 @dataclass(frozen=True)
