@@ -282,7 +282,7 @@ class _RuleRun:
                 if keep is not True:
                     continue
             finding = self.judge(act, self.resource_of(act, shown), [record], key)[0]
-            out.append(dataclasses.replace(finding, pointer=f"/{'/'.join(each.path)}/{index}"))
+            out.append(finding.replaced({"pointer": f"/{'/'.join(each.path)}/{index}"}))
         if undecided is not None:
             out.append(undecided)
         elif not out:

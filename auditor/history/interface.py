@@ -94,7 +94,12 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed."""
-    document = result.to_dict()
+    from auditor.render.json import findings_json
+
+    document = result.to_dict(findings=False)
+    del document["findings"]
+    findings = ",".join(findings_json(result)).encode()
+    rest = _DOCUMENT_ENCODER.encode(document)
     return {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
@@ -110,11 +115,11 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
         "summary": json.dumps(document["summary"], sort_keys=True),
         "findings_count": len(result.findings),
         "document": "",
-        "document_zlib": zlib.compress(_DOCUMENT_ENCODER.encode(document), 1),
+        "document_zlib": zlib.compress(b'{"findings":[' + findings + b"]," + rest[1:], 1),
     }
 
 
-_DOCUMENT_ENCODER = msgspec.json.Encoder(order="sorted")
+_DOCUMENT_ENCODER = msgspec.json.Encoder()
 
 
 def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict[str, Any]:
@@ -158,6 +163,8 @@ class Outcome:
 
 def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
     """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding."""
+    from auditor.render.json import ids_json
+
     return [
         (
             seq,
@@ -166,7 +173,7 @@ def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
             f.area,
             f.severity.value,
             f.status.value,
-            json.dumps(list(f.evidence)),
+            ids_json(f.evidence),
         )
         for seq, f in enumerate(result.findings)
     ]

@@ -160,8 +160,8 @@ def test_evaluate_jobs(tmp_path: Path) -> None:
         figures[jobs] = time.perf_counter() - start
         assert f"{len(paths)} bundles; exit code" in proc.stdout, proc.stderr
     start = time.perf_counter()
-    for path in paths[:10]:
-        subprocess.run([*evaluate, path], capture_output=True, check=False)
+    for one in paths[:10]:
+        subprocess.run([*evaluate, one], capture_output=True, check=False)
     single = (time.perf_counter() - start) / 10
     print(f"\nauditor evaluate, {len(paths)} bundles x 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
     for jobs, seconds in figures.items():
