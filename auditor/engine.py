@@ -37,6 +37,7 @@ from auditor.models import ExceededWaiver, Finding, Severity, Status, Waiver, fi
 from auditor.policy import batch
 from auditor.policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor.policy.cel import EvaluationError, LimitError, activation, evaluate
+from auditor.policy.contract import Each
 from auditor.policy.pack import waiver_matches
 from auditor.policy.rule import Rule
 
@@ -132,6 +133,7 @@ class _Context:
     now: dt.datetime
     activations: dict[Any, Any] = dataclasses.field(default_factory=dict)
     identities: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor.policy.batch)."""
 
@@ -150,6 +152,20 @@ class _Context:
         found = self.identities.get(record.id)
         if found is None:
             found = self.identities[record.id] = record_identity(record)
+        return found
+
+    def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
+                      base: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+        """(identity, label) of one element of a list in the record, made once for every rule
+        that iterates it (`base`: the record's identity)."""
+        key = (record.id, each.path, index, each.identified)
+        found = self.names.get(key)
+        if found is None:
+            identified = each.identified
+            found = self.names[key] = (
+                (*base, *(identity(identified, item) if identified else (str(item),))),
+                label(identified, item, record.resource) if identified else f"{record.resource} {item}",
+            )
         return found
 
     def of_instance(self, record: Evidence, path: tuple[str, ...], index: int, item: Any) -> Any:
@@ -260,7 +276,7 @@ class _RuleRun:
         for name in each.path:
             items = items.get(name) if isinstance(items, dict) else None
         out: list[Finding] = []
-        base = record_identity(record)
+        base = context.identity_of(record)
         undecided: Finding | None = None
         if rule.error_when is not None and rule.error_message is not None:
             try:
@@ -270,8 +286,7 @@ class _RuleRun:
                 undecided = self.finding(Status.ERROR, record.resource, f"error_when could not be evaluated: {exc}",
                                          [record], key=base)
         for index, item in enumerate(items if isinstance(items, list) else ()):
-            key = (*base, *(identity(each.identified, item) if each.identified else (str(item),)))
-            shown = label(each.identified, item, record.resource) if each.identified else f"{record.resource} {item}"
+            key, shown = context.name_instance(record, each, index, item, base)
             act = context.of_instance(record, each.path, index, item)
             if rule.where is not None:
                 try:
