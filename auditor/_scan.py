@@ -7,7 +7,6 @@ does both (the package exports them as `auditor.collect`, `auditor.evaluate` and
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,15 +153,21 @@ def assign_owners(
     if not owners:
         return tuple(findings)
     rules = {e.id: e.rule for e in policy.rules}
+    made: dict[tuple[str, Severity, bool], dict[str, str]] = {}
     out = []
     for f in findings:
         rule = rules.get(f.rule_id)
         if f.status not in OWNED or rule is None:
             out.append(f)
             continue
-        assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
-        due = assigned.due(today) if f.status is Status.FAIL else None
-        out.append(dataclasses.replace(f, owner=assigned.owner or "", due=due.isoformat() if due else ""))
+        failed = f.status is Status.FAIL
+        changes = made.get((f.rule_id, f.severity, failed))
+        if changes is None:  # the same for every finding of the rule at that severity
+            assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
+            due = assigned.due(today) if failed else None
+            changes = made[(f.rule_id, f.severity, failed)] = {
+                "owner": assigned.owner or "", "due": due.isoformat() if due else ""}
+        out.append(f.replaced(changes))
     return tuple(out)
 
 

@@ -37,6 +37,7 @@ from auditor.models import ExceededWaiver, Finding, Severity, Status, Waiver, fi
 from auditor.policy import batch
 from auditor.policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor.policy.cel import EvaluationError, LimitError, activation, evaluate
+from auditor.policy.contract import Each
 from auditor.policy.pack import waiver_matches
 from auditor.policy.rule import Rule
 
@@ -132,6 +133,7 @@ class _Context:
     now: dt.datetime
     activations: dict[Any, Any] = dataclasses.field(default_factory=dict)
     identities: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor.policy.batch)."""
 
@@ -150,6 +152,20 @@ class _Context:
         found = self.identities.get(record.id)
         if found is None:
             found = self.identities[record.id] = record_identity(record)
+        return found
+
+    def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
+                      base: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+        """(identity, label) of one element of a list in the record, made once for every rule
+        that iterates it (`base`: the record's identity)."""
+        key = (record.id, each.path, index, each.identified)
+        found = self.names.get(key)
+        if found is None:
+            identified = each.identified
+            found = self.names[key] = (
+                (*base, *(identity(identified, item) if identified else (str(item),))),
+                label(identified, item, record.resource) if identified else f"{record.resource} {item}",
+            )
         return found
 
     def of_instance(self, record: Evidence, path: tuple[str, ...], index: int, item: Any) -> Any:
@@ -172,8 +188,13 @@ class _RuleRun:
     """Builds the findings of one rule."""
 
     def __init__(self, effective: EffectiveRule) -> None:
-        self.rule = effective.rule
+        self.rule = rule = effective.rule
         self.severity: Severity = effective.severity
+        self.shared: dict[str, Any] = {
+            "rule_id": rule.id, "title": rule.title, "area": rule.area, "severity": self.severity,
+            "remediation": rule.remediation, "references": rule.references, "waiver": None, "owner": "", "due": "",
+        }
+        """The fields every finding of the rule has (Finding's defaults, where it has them)."""
 
     def finding(
         self,
@@ -184,11 +205,12 @@ class _RuleRun:
         *,
         key: Sequence[str] | None = None,
         act: Any = None,
+        correlation: str = "",
     ) -> Finding:
         """A finding on `resource`, identified by `key` (default: the resource). A failure gets the
         rule's correlation key and whether it always blocks, evaluated with `act`."""
         rule = self.rule
-        correlation, always = "", False
+        always = False
         if status is Status.FAIL and act is not None:
             if rule.correlation is not None:
                 correlation = rule.correlation.render(act)
@@ -197,22 +219,16 @@ class _RuleRun:
                     always = evaluate(rule.always_blocks, act) is True
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
-        return Finding(
-            rule_id=rule.id,
-            title=rule.title,
-            area=rule.area,
-            severity=self.severity,
-            status=status,
-            resource=resource,
-            message=message,
-            evidence=tuple(r.id for r in records),
-            pointer=rule.pointer if records else "",
-            remediation=rule.remediation,
-            references=rule.references,
-            id=finding_id(rule.id, tuple(key) if key is not None else (resource,)),
-            correlation=correlation,
-            always_blocks=always,
-        )
+        fields = self.shared.copy()
+        fields["status"] = status
+        fields["resource"] = resource
+        fields["message"] = message
+        fields["evidence"] = tuple([r.id for r in records])
+        fields["pointer"] = rule.pointer if records else ""
+        fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
+        fields["correlation"] = correlation
+        fields["always_blocks"] = always
+        return Finding.of_fields(fields)
 
     def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
         """The finding, and whether a resource limit decided it (an error)."""
@@ -243,8 +259,8 @@ class _RuleRun:
         message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
         if outcome.code == batch.PASS:
             return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
-        found = self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key)
-        return dataclasses.replace(found, correlation=outcome.correlation)
+        return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
+                            correlation=outcome.correlation)
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -260,7 +276,7 @@ class _RuleRun:
         for name in each.path:
             items = items.get(name) if isinstance(items, dict) else None
         out: list[Finding] = []
-        base = record_identity(record)
+        base = context.identity_of(record)
         undecided: Finding | None = None
         if rule.error_when is not None and rule.error_message is not None:
             try:
@@ -270,8 +286,7 @@ class _RuleRun:
                 undecided = self.finding(Status.ERROR, record.resource, f"error_when could not be evaluated: {exc}",
                                          [record], key=base)
         for index, item in enumerate(items if isinstance(items, list) else ()):
-            key = (*base, *(identity(each.identified, item) if each.identified else (str(item),)))
-            shown = label(each.identified, item, record.resource) if each.identified else f"{record.resource} {item}"
+            key, shown = context.name_instance(record, each, index, item, base)
             act = context.of_instance(record, each.path, index, item)
             if rule.where is not None:
                 try:
@@ -282,7 +297,7 @@ class _RuleRun:
                 if keep is not True:
                     continue
             finding = self.judge(act, self.resource_of(act, shown), [record], key)[0]
-            out.append(dataclasses.replace(finding, pointer=f"/{'/'.join(each.path)}/{index}"))
+            out.append(finding.replaced({"pointer": f"/{'/'.join(each.path)}/{index}"}))
         if undecided is not None:
             out.append(undecided)
         elif not out:

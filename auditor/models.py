@@ -40,7 +40,22 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     """The stable id of the finding of rule `rule_id` on the resource `identity` names:
     `RULE-ID:` and 16 hex digits of the SHA-256 of both. The same problem instance has the same
     id in every scan (see docs/rules.md, "Finding identity")."""
-    return f"{rule_id}:{sha256_hex(canonical_plain_json([rule_id, *identity]))[:16]}"
+    parts = (rule_id, *identity)
+    found = _FINDING_IDS.get(parts)
+    if found is None:
+        if all(type(p) is str for p in parts):  # a list of strings: msgspec writes what json writes
+            data = _PLAIN_ENCODER.encode(parts)
+        else:
+            data = canonical_plain_json(list(parts))
+        if len(_FINDING_IDS) >= _FINDING_IDS_KEPT:
+            _FINDING_IDS.clear()
+        found = _FINDING_IDS[parts] = f"{rule_id}:{hashlib.sha256(data).hexdigest()[:16]}"
+    return found
+
+
+_FINDING_IDS: dict[tuple[Any, ...], str] = {}
+"""finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
+_FINDING_IDS_KEPT = 200_000
 
 
 def problem_id(key: str) -> str:
@@ -198,6 +213,23 @@ class Finding:
     def __post_init__(self) -> None:
         if not self.id:
             object.__setattr__(self, "id", finding_id(self.rule_id, (self.resource,)))
+
+    def replaced(self, changes: Mapping[str, Any]) -> Finding:
+        """`dataclasses.replace(self, **changes)` (with `id` given, if changed) without calling
+        `__init__` again: an evaluation makes and amends tens of thousands of findings."""
+        made = object.__new__(Finding)
+        made.__dict__.update(self.__dict__)
+        made.__dict__.update(changes)
+        return made
+
+    @classmethod
+    def of_fields(cls, fields: dict[str, Any]) -> Finding:
+        """`Finding(**fields)` for `fields` naming every field (`id` too), without the generated
+        `__init__`'s cost: the engine's way of making each finding (tests hold it to `__init__`).
+        `fields` becomes the finding's own: the caller hands over a dict it no longer uses."""
+        made = object.__new__(cls)
+        made.__dict__.update(fields)
+        return made
 
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""

@@ -239,7 +239,7 @@ def _has_candidate(text: str) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=131072)  # a bundle brings thousands of new ids and resources
 def scrub(text: str) -> str:
     """`text` with every secret-looking value in it redacted (see :func:`redact`).
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from auditor.collectors import run_collector
@@ -32,6 +33,8 @@ def collect(root: Path, paths: Sequence[str], **options: Any) -> list[Record]:
     for r in records:
         if isinstance(r, Evidence):
             assert data_errors(r.kind, r.plain) == [], (r.resource, data_errors(r.kind, r.plain)[:3])
+            # the collector builds the typed values itself: they are what decoding their plain form makes
+            assert msgspec.convert(r.plain, type(r.data)) == r.data, r.resource
     return records
 
 

@@ -95,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
     return fleet.exit_code
 
 
-def summary_table(fleet: FleetResult) -> str:
-    rows: list[tuple[str, ...]] = [("target", "result", "exit", "fail", "waived", "error", "n/e", "scan", "time")]
+def summary_table(fleet: FleetResult, *, noun: str = "target") -> str:
+    """A line per run (a target of a fleet scan, or a bundle), then the worst exit code."""
+    rows: list[tuple[str, ...]] = [(noun, "result", "exit", "fail", "waived", "error", "n/e", "scan", "time")]
     for r in fleet.runs:
         if r.result is not None:
             counts = r.result.summary.by_status
-            verdict = {0: "ready", 1: "NOT READY", 3: "INCOMPLETE"}.get(r.exit_code, "?")
+            verdict = {0: "ready", 1: "NOT READY", 3: "INCOMPLETE", 4: "INCOMPLETE"}.get(r.exit_code, "?")
             nums: tuple[str, ...] = tuple(
                 str(counts[k]) for k in ("fail", "waived", "error", "not-evaluated")
             )
@@ -115,6 +116,6 @@ def summary_table(fleet: FleetResult) -> str:
         if r.error:
             lines.append(f"{r.target}: {r.error}")
     worst = fleet.exit_code
-    lines.append(f"{len(fleet.runs)} target{'s' if len(fleet.runs) != 1 else ''}; exit code {worst} (the worst of the targets)")
+    lines.append(f"{len(fleet.runs)} {noun}{'s' if len(fleet.runs) != 1 else ''}; exit code {worst} (the worst of the {noun}s)")
     return "\n".join(lines) + "\n"
 

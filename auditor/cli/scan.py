@@ -30,9 +30,18 @@ def register(sub: Any) -> None:
     e = sub.add_parser(
         "evaluate",
         help="evaluate an evidence bundle (written by `auditor collect`, perhaps elsewhere)",
-        description="Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan.",
+        description=(
+            "Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan. Given "
+            "several bundles (or --jobs), each is evaluated, in --jobs processes, all as of one "
+            "instant, and a summary (text or json) lists each bundle's verdict in the order given; "
+            "the exit code is the worst of the bundles'."
+        ),
     )
-    e.add_argument("bundle", metavar="BUNDLE", help="evidence bundle (JSON)")
+    e.add_argument("bundle", metavar="BUNDLE", nargs="+", help="evidence bundle (JSON); several allowed")
+    e.add_argument(
+        "--jobs", "-j", type=int, default=None, metavar="N",
+        help="evaluate several bundles in N processes at once (default: 1)",
+    )
     _common.add_inventory(e)
     _common.add_evaluation(e)
     _common.add_catalog(e)
@@ -80,9 +89,54 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
 
-    bundle = read_bundle(Path(args.bundle))
+    if len(args.bundle) > 1 or args.jobs is not None:
+        return _evaluate_many(args)
+    bundle = read_bundle(Path(args.bundle[0]))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
-    _common.emit(_common.render_result(args, result), args.output, inputs=(args.bundle,), styled=True)
+    _common.emit(_common.render_result(args, result), args.output, inputs=tuple(args.bundle), styled=True)
     return _history.stored(args, result, origin="evaluate")
+
+
+def _evaluate_many(args: argparse.Namespace) -> int:
+    """Several bundles: a summary of their verdicts, each result stored as it comes."""
+    import json
+    import sys
+
+    from auditor._scan import EvaluateOptions
+    from auditor.bundle_runs import evaluate_bundles
+    from auditor.errors import ConfigError
+    from auditor.fleet import TargetRun, store_run
+    from auditor.progress import Bar
+    from auditor.terminal import printable
+    from auditor.timeutil import utcnow
+
+    jobs = 1 if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ConfigError("must be at least 1", field="--jobs")
+    if args.format not in ("text", "json"):
+        raise ConfigError(f"several bundles make a summary in text or json, not {args.format}", field="--format")
+    catalog = _common.load_catalog(args, _common.load_inventory(args))
+    now = _common.parse_at(args) or utcnow()  # one instant for every bundle
+    options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
+    store = None if args.no_store else _history.open_store(args)
+
+    def stored(run: TargetRun) -> TargetRun:
+        return store_run(run, store, origin="evaluate")
+
+    try:
+        runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar())
+    finally:
+        if store is not None:
+            store.close()
+    if args.format == "json":
+        text = json.dumps(runs.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    else:
+        text = _fleet.summary_table(runs, noun="bundle")
+    _common.emit(text, args.output, inputs=tuple(args.bundle))
+    for r in runs.runs:
+        if r.store_error:
+            print(f"auditor: warning: {printable(r.target)}: not stored in the history: {r.store_error}",
+                  file=sys.stderr)
+    return runs.exit_code

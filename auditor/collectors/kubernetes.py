@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Literal
 
 from auditor.collectors._files import read_stream
 from auditor.collectors.interface import Collector
@@ -32,9 +32,11 @@ from auditor.collectors.k8s.objects import (
     api_group,
     is_builtin_group,
 )
-from auditor.collectors.k8s.pods import pod_data
+from auditor.collectors.k8s.pods import pod_data, service_account
 from auditor.collectors.k8s.values import describe_value, embedded_secrets
 from auditor.evidence.kinds.kubernetes import (
+    ConfigMapEntry,
+    Embedded,
     KubernetesConfigmap,
     KubernetesManifest,
     KubernetesNamespace,
@@ -115,15 +117,15 @@ class KubernetesCollector(Collector):
             if not isinstance(obj.value.get("metadata", {}), Mapping):
                 raise FieldError(("metadata",), "expected a mapping")
             header = obj.header(namespaced=info.namespaced if info else None)
-            records = [ctx.adapt(resource, KubernetesManifest, {**header, "custom": info is None})]
+            records = [ctx.record(resource, KubernetesManifest(**header, custom=info is None))]
             if info is not None and kind in WORKLOADS:
                 data = pod_data(obj, WORKLOADS[kind].pod_spec)
-                data["service_account"] = _token(data["spec"], obj.namespace, accounts)
-                records.append(ctx.adapt(resource, KubernetesWorkload, {**header, **data}))
+                account = service_account(data["spec"], obj.namespace, accounts)
+                records.append(ctx.record(resource, KubernetesWorkload(**header, **data, service_account=account)))
             elif info is not None and kind == "ConfigMap" and group == "":
-                records.append(ctx.adapt(resource, KubernetesConfigmap, {**header, "entries": _entries(obj)}))
+                records.append(ctx.record(resource, KubernetesConfigmap(**header, entries=_entries(obj))))
             elif info is not None and kind == "Namespace" and group == "":
-                records.append(ctx.adapt(resource, KubernetesNamespace, {**header, "labels": _labels(obj)}))
+                records.append(ctx.record(resource, KubernetesNamespace(**header, labels=_labels(obj))))
         except FieldError as exc:
             yield self._error(resource, exc.describe(), obj.line_of(exc.path) or obj.origin.line)
             return
@@ -140,20 +142,10 @@ def _service_accounts(objects: Iterator[ManifestObject]) -> dict[tuple[str | Non
     return out
 
 
-def _token(spec: Mapping[str, Any], namespace: str | None, accounts: Mapping[tuple[str | None, str], bool | None]) -> dict[str, Any]:
-    """Which service account a pod runs as and whether its API token is mounted (and why)."""
-    name = spec["serviceAccountName"] or "default"
-    if spec["automountServiceAccountToken"] is not None:
-        return {"name": name, "automount": spec["automountServiceAccountToken"], "decided_by": "pod"}
-    account = accounts.get((namespace, name))
-    if account is not None:
-        return {"name": name, "automount": account, "decided_by": "serviceaccount"}
-    return {"name": name, "automount": True, "decided_by": "default"}
-
-
-def _entries(obj: ManifestObject) -> list[dict[str, Any]]:
+def _entries(obj: ManifestObject) -> tuple[ConfigMapEntry, ...]:
     out = []
-    for section in ("data", "binaryData"):
+    sections: tuple[Literal["data", "binaryData"], ...] = ("data", "binaryData")
+    for section in sections:
         raw = obj.value.get(section)
         if raw is None:
             continue
@@ -162,17 +154,17 @@ def _entries(obj: ManifestObject) -> list[dict[str, Any]]:
         for key, value in raw.items():
             if not isinstance(value, str):
                 raise FieldError((section, str(key)), f"expected a string, got {type(value).__name__}")
-            entry: dict[str, Any] = {"key": str(key), "section": section, "path": f"{section}.{key}",
-                                     "line": obj.line_of((section, str(key)))}
+            line = obj.line_of((section, str(key)))
+            path = f"{section}.{key}"
             if section == "binaryData":
-                entry.update({"value_kind": "binary", "secret_like": None, "redacted": None,
-                              "length": len(value), "embedded": []})
+                out.append(ConfigMapEntry(key=str(key), section=section, path=path, line=line, value_kind="binary",
+                                          secret_like=None, redacted=None, length=len(value), embedded=()))
             else:
-                base = entry["line"]
-                embedded = [{**e, "line": base + e["line"] - 1 if base else None} for e in embedded_secrets(value)]
-                entry.update({**describe_value(value), "embedded": embedded})
-            out.append(entry)
-    return out
+                embedded = tuple(Embedded(name=e["name"], line=line + e["line"] - 1 if line else None)
+                                 for e in embedded_secrets(value))
+                out.append(ConfigMapEntry(key=str(key), section=section, path=path, line=line,
+                                          **describe_value(value), embedded=embedded))
+    return tuple(out)
 
 
 def _labels(obj: ManifestObject) -> dict[str, str]:

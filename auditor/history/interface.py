@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import abc
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
+
+import msgspec
 
 from auditor.errors import AuditorError
 from auditor.exitcodes import ExitCode
@@ -91,7 +94,12 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed."""
-    document = result.to_dict()
+    from auditor.render.json import findings_json
+
+    document = result.to_dict(findings=False)
+    del document["findings"]
+    findings = ",".join(findings_json(result)).encode()
+    rest = _DOCUMENT_ENCODER.encode(document)
     return {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
@@ -106,8 +114,28 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
         "policies": json.dumps(list(result.policies)),
         "summary": json.dumps(document["summary"], sort_keys=True),
         "findings_count": len(result.findings),
-        "document": json.dumps(document, sort_keys=True, ensure_ascii=False),
+        "document": "",
+        "document_zlib": zlib.compress(b'{"findings":[' + findings + b"]," + rest[1:], 1),
     }
+
+
+_DOCUMENT_ENCODER = msgspec.json.Encoder()
+
+
+def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict[str, Any]:
+    """The findings document of a scans row: compressed (schema version 3 on), or as text
+    (scans stored before). ValueError if it is neither."""
+    if packed is not None:
+        try:
+            raw: str | bytes = zlib.decompress(bytes(packed))
+        except zlib.error as exc:
+            raise ValueError(f"its compressed document is damaged: {exc}") from None
+    else:
+        raw = text or ""
+    document = json.loads(raw)
+    if not isinstance(document, dict):
+        raise ValueError("its document is not a JSON object")
+    return document
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,8 @@ class Outcome:
 
 def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
     """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding."""
+    from auditor.render.json import ids_json
+
     return [
         (
             seq,
@@ -143,7 +173,7 @@ def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
             f.area,
             f.severity.value,
             f.status.value,
-            json.dumps(list(f.evidence)),
+            ids_json(f.evidence),
         )
         for seq, f in enumerate(result.findings)
     ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,8 +23,10 @@ from auditor.history.interface import (
     entry_from_row,
     finding_rows,
     scan_row,
+    stored_document,
 )
 from auditor.history.schema import (
+    BLOB_COLUMN,
     ID_COLUMN,
     MIGRATIONS,
     MIGRATIONS_TABLE,
@@ -80,7 +81,7 @@ class SQLStore(Store):
                 if m.version <= current:
                     continue
                 for statement in m.statements:
-                    cur.execute(statement.format(id=ID_COLUMN[self.dialect]))
+                    cur.execute(statement.format(id=ID_COLUMN[self.dialect], blob=BLOB_COLUMN[self.dialect]))
                 cur.execute(
                     self._sql("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)"),
                     (m.version, m.description, rfc3339(utcnow())),
@@ -181,11 +182,11 @@ class SQLStore(Store):
         return entry_from_row(rows[0]) if rows else None
 
     def result(self, scan_id: int) -> RedactedResult:
-        rows = self._select("SELECT document FROM scans WHERE id = ?", [int(scan_id)])
+        rows = self._select("SELECT document, document_zlib FROM scans WHERE id = ?", [int(scan_id)])
         if not rows:
             raise HistoryError(f"no scan {scan_id} in the history at {self.location}")
         try:
-            stored = ScanResult.from_dict(json.loads(rows[0][0]))
+            stored = ScanResult.from_dict(stored_document(rows[0][0], rows[0][1]))
         except (ValueError, KeyError, TypeError) as exc:
             raise HistoryError(f"scan {scan_id} in {self.location} is unreadable: {exc}") from None
         return redact_result(stored)
@@ -196,12 +197,12 @@ class SQLStore(Store):
     def check(self) -> list[str]:
         problems = self._integrity()
         rows = self._select(
-            "SELECT s.id, s.findings_count, s.document, "
+            "SELECT s.id, s.findings_count, s.document, s.document_zlib, "
             "(SELECT COUNT(*) FROM findings f WHERE f.scan_id = s.id) FROM scans s ORDER BY s.id"
         )
-        for scan_id, expected, document, stored in rows:
+        for scan_id, expected, document, packed, stored in rows:
             try:
-                in_document = len(json.loads(document)["findings"])
+                in_document = len(stored_document(document, packed)["findings"])
             except (ValueError, KeyError, TypeError):
                 problems.append(f"scan {scan_id}: its document is not a findings document")
                 continue

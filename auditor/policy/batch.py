@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from auditor.models import canonical_plain_json
 from auditor.policy.cel import Expression, compile_program, environment
 from auditor.policy.celast import DecodeError, Expr
 
@@ -224,7 +225,14 @@ def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
 
 
 class Batches:
-    """The batches of one evaluation: one per evidence kind, made when a rule first needs it."""
+    """The batches of one evaluation: one per evidence kind (per set of records still to decide),
+    made when a rule first needs it.
+
+    What a batch decides for a record depends on nothing but the rule's program, the record's
+    data, `rule_params`, `target` and `now`; so outcomes are kept (in this process, up to
+    KEPT of them) by rule program, those bindings and the record's canonical data, and a record
+    whose data was decided before (the same facts in another bundle of a fleet, or twice in one
+    bundle) is not evaluated again."""
 
     def __init__(
         self,
@@ -236,15 +244,90 @@ class Batches:
     ) -> None:
         self.rules = rules
         self.bindings: dict[str, Any] = {"rule_params": rule_params, "target": target, "now": now}
-        self.by_kind: dict[str, RecordBatch] = {}
+        self.by_kind: dict[tuple[str, tuple[int, ...]], RecordBatch] = {}
+        self._context: bytes | bool | None = False
+
+    def context(self) -> bytes | None:
+        """The bindings besides the records, as canonical JSON; None if they have no JSON form."""
+        if self._context is False:
+            b = self.bindings
+            try:
+                self._context = canonical_plain_json([b["rule_params"], b["target"], b["now"].isoformat()])
+            except (TypeError, ValueError, OverflowError):
+                self._context = None
+        return self._context if isinstance(self._context, bytes) else None
 
     def outcomes(self, rule: Rule, records: Sequence[Evidence]) -> dict[int, Outcome] | None:
         """What `rule` decides for each of `records` (the kind's evidence, in order): see
         RecordBatch.outcomes; None also when there are too few records to be worth a batch."""
         if len(records) < MIN_RECORDS:
             return None
-        found = self.by_kind.get(rule.kind)
-        if found is None or found.size != len(records):
-            found = self.by_kind[rule.kind] = RecordBatch(
-                [r.plain for r in records], [r for r in self.rules if r.kind == rule.kind], **self.bindings)
-        return found.outcomes(rule)
+        if rule.mode != "each" and rule.filter is None:
+            return {}  # nothing to decide per record
+        if rule.each is not None and rule.filter is None:
+            return None  # every record is judged instance by instance
+        context = self.context()
+        if context is None:
+            return self._decide(rule, records, tuple(range(len(records))))
+        key = (source(rule, messages=True), context)
+        known = _KEPT.get(key)
+        if known is None:
+            known = _KEPT[key] = {}
+        todo: dict[bytes, int] = {}
+        for i, record in enumerate(records):
+            data = record.canonical_data
+            if data not in known and data not in todo:
+                todo[data] = i
+        if todo:
+            tried = frozenset(todo)
+            if tried in _UNDECIDED.get(key, ()):
+                return None  # these records made the rule's batch fail before
+            decided = self._decide(rule, records, tuple(todo.values()))
+            if decided is None:
+                if len(_UNDECIDED) > KEPT_FAILURES:
+                    _UNDECIDED.clear()
+                _UNDECIDED.setdefault(key, set()).add(tried)
+                return None
+            global _KEPT_COUNT
+            if _KEPT_COUNT + len(todo) > KEPT:
+                _KEPT.clear()
+                _KEPT_COUNT = 0
+                known = _KEPT[key] = {}
+            _KEPT_COUNT += len(todo)
+            for data, i in todo.items():
+                known[data] = decided.get(i, _PASS)
+        out: dict[int, Outcome] = {}
+        for i, record in enumerate(records):
+            outcome = known[record.canonical_data]
+            if outcome.code != PASS:
+                out[i] = outcome
+        return out
+
+    def _decide(self, rule: Rule, records: Sequence[Evidence], which: tuple[int, ...]) -> dict[int, Outcome] | None:
+        """RecordBatch.outcomes for the records at indices `which`, by their index in `records`."""
+        found = self.by_kind.get((rule.kind, which))
+        if found is None:
+            found = self.by_kind[(rule.kind, which)] = RecordBatch(
+                [records[i].plain for i in which], [r for r in self.rules if r.kind == rule.kind], **self.bindings)
+        decided = found.outcomes(rule)
+        if decided is None:
+            return None
+        return {which[j]: outcome for j, outcome in decided.items()}
+
+
+_PASS = Outcome(PASS)
+KEPT = 500_000
+"""How many outcomes of batches this process keeps, over every rule and evaluation."""
+_KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}
+_KEPT_COUNT = 0
+_UNDECIDED: dict[tuple[str, bytes], set[frozenset[bytes]]] = {}
+"""The sets of records (by data) for which a rule's batch could not decide every record."""
+KEPT_FAILURES = 1_000
+
+
+def forget() -> None:
+    """Drop the outcomes kept so far (tests; a process that changes its rules in place)."""
+    global _KEPT_COUNT
+    _KEPT.clear()
+    _UNDECIDED.clear()
+    _KEPT_COUNT = 0

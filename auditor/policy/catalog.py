@@ -193,8 +193,13 @@ class Catalog:
     @property
     def digest(self) -> str:
         """SHA-256 over every rule as written: identifies the rule set a result came from."""
-        body = [self.rules[k].definition for k in sorted(self.rules)]
-        return sha256_hex(canonical_json(body))
+        rules = [self.rules[k] for k in sorted(self.rules)]
+        known = self.__dict__.get("_digest")
+        if known is not None and len(known[0]) == len(rules) and all(a is b for a, b in zip(known[0], rules, strict=True)):
+            return str(known[1])
+        value = sha256_hex(canonical_json([r.definition for r in rules]))
+        self.__dict__["_digest"] = (rules, value)  # the same rules: the same digest, computed once
+        return value
 
     def pack(self, ref: str) -> PolicyPack:
         """The pack `ref` names: a known pack id, or a .yaml file."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -15,6 +16,17 @@ _ONE_PER_LINE = ("findings", "collection_errors", "problems")
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:-]*")
+"""Text json writes as it is, between quotes (record ids are `ev-` and hex digits)."""
+
+
+def ids_json(ids: Sequence[str]) -> str:
+    """`_dumps(list(ids))`, without json's encoder for the usual plain record ids."""
+    if all(_PLAIN_ID.fullmatch(i) for i in ids):
+        return "[" + ", ".join(['"' + i + '"' for i in ids]) + "]"
+    return _dumps(list(ids))
 
 
 def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
@@ -39,9 +51,19 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
             tail = tails[tkey] = f', "remediation": {encode_basestring(f.remediation)}, "references": {_dumps(refs)}}}'
         yield (
             f'{{"id": {encode_basestring(f.id)}{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
-            f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {_dumps(list(f.evidence))}, '
+            f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {ids_json(f.evidence)}, '
             f'"pointer": {encode_basestring(f.pointer)}}}{tail}'
         )
+
+
+def findings_json(result: RedactedResult) -> list[str]:
+    """`finding_lines` of the result's findings, made once per result: the JSON output and the
+    history's stored document both write them."""
+    known = result.__dict__.get("_finding_lines")
+    if known is None:
+        known = list(finding_lines(result.findings))
+        result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
+    return list(known)
 
 
 class JsonRenderer(Renderer):
@@ -53,7 +75,7 @@ class JsonRenderer(Renderer):
         parts = []
         for key, value in result.to_dict(findings=False).items():
             if key == "findings":
-                lines = list(finding_lines(result.findings))
+                lines = findings_json(result)
                 body = "[\n" + ",\n".join("    " + line for line in lines) + "\n  ]" if lines else "[]"
             elif key in _ONE_PER_LINE and value:
                 body = "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"

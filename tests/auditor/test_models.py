@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,6 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.models import (
+    Finding,
+    Severity,
+    Status,
     canonical_json,
     canonical_object,
     canonical_plain_json,
@@ -45,3 +49,23 @@ def test_numbers_msgspec_writes_otherwise_are_written_by_json() -> None:
 def test_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identity: list[str]) -> None:
     """Finding ids are written with msgspec: the same ids as hashing canonical_json."""
     assert finding_id(rule_id, identity) == f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
+
+
+def test_of_fields_and_replaced_make_what_init_makes() -> None:
+    fields = {f.name: f.default for f in dataclasses.fields(Finding) if f.default is not dataclasses.MISSING}
+    fields |= {"rule_id": "R-1", "title": "t", "area": "a", "severity": Severity.HIGH, "status": Status.FAIL,
+               "resource": "r", "message": "m", "references": {"nist": ("SC-1",)}, "id": finding_id("R-1", ("r",)),
+               "correlation": "c", "always_blocks": True, "evidence": ("ev-1",)}
+    assert set(fields) == {f.name for f in dataclasses.fields(Finding)}
+    made = Finding.of_fields(dict(fields))
+    assert made == Finding(**fields) and made.sort_key() == Finding(**fields).sort_key()
+    changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
+    assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
+
+
+@settings(max_examples=200)
+@given(st.text(min_size=1), st.lists(st.text(), max_size=4))
+def test_finding_ids_are_the_hash_of_the_canonical_json(rule_id: str, identity: list[str]) -> None:
+    expected = f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
+    assert finding_id(rule_id, identity) == expected
+    assert finding_id(rule_id, tuple(identity)) == expected  # the second time, from the memo

@@ -161,3 +161,33 @@ def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
           f"median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms")
     bench_record("bundle-read-back", "a bundle of 200 certificates read back (digest, ids, every record decoded "
                  "into its type)", f"median {statistics.median(times) * 1000:.1f} ms")
+
+
+def test_evaluate_jobs(tmp_path: Path) -> None:
+    """`auditor evaluate` over 60 bundles of 200 certificates, whole process: --jobs 1 and 2,
+    against one process per bundle (the way before --jobs)."""
+    base = synthetic_records(200)
+    target = {"name": "bench", "environment": "production", "policies": ["cim-production"], "names": ["node-1.example.com"]}
+    rng = random.Random(11)
+    paths = []
+    for b in range(60):
+        records = [dataclasses.replace(r, resource=f"b{b}/{r.resource}", id="") for r in rng.sample(base, len(base))]
+        path = tmp_path / f"b{b:02d}.json"
+        Bundle.create(target, "2026-11-23T00:00:00Z", records).write(path)
+        paths.append(str(path))
+    evaluate = [sys.executable, "-m", "auditor", "evaluate", "--demo", "--no-store", "--at", NOW.isoformat()]
+    figures = {}
+    for jobs in (1, 2):
+        start = time.perf_counter()
+        proc = subprocess.run([*evaluate, *paths, "--jobs", str(jobs)], capture_output=True, text=True, check=False)
+        figures[jobs] = time.perf_counter() - start
+        assert f"{len(paths)} bundles; exit code" in proc.stdout, proc.stderr
+    start = time.perf_counter()
+    for one in paths[:10]:
+        subprocess.run([*evaluate, one], capture_output=True, check=False)
+    single = (time.perf_counter() - start) / 10
+    print(f"\nauditor evaluate, {len(paths)} bundles x 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
+    for jobs, seconds in figures.items():
+        print(f"--jobs {jobs}: {seconds:.1f} s, {len(paths) / seconds:.1f} bundles/s")
+    print(f"one process per bundle: {single:.2f} s each, {1 / single:.1f} bundles/s; "
+          f"--jobs 2 is {single * len(paths) / figures[2]:.1f}x that")

@@ -14,6 +14,24 @@ from typing import Any
 
 from auditor.collectors.k8s.objects import FieldError, ManifestObject
 from auditor.collectors.k8s.values import describe_value
+from auditor.evidence.kinds.kubernetes import (
+    Capabilities,
+    Container,
+    EnvVar,
+    HostPath,
+    PodSecurityContext,
+    PodSpec,
+    Port,
+    ProbeHost,
+    Profile,
+    Resources,
+    SecurityContext,
+    SeLinuxOptions,
+    ServiceAccount,
+    Volume,
+    VolumeMount,
+    WindowsOptions,
+)
 from auditor.loader.yamlfile import PathKey, dotted_path
 
 CONTAINER_LISTS = (
@@ -81,12 +99,12 @@ def _elements(m: Mapping[str, Any] | None, key: str, path: PathKey) -> Iterator[
         yield where, entry
 
 
-def _strings(m: Mapping[str, Any] | None, key: str, path: PathKey) -> list[str]:
+def _strings(m: Mapping[str, Any] | None, key: str, path: PathKey) -> tuple[str, ...]:
     items = _list(m, key, path)
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise FieldError((*path, key, i), f"expected a string, got {_show(item)}")
-    return items
+    return tuple(items)
 
 
 def _show(value: Any) -> str:
@@ -100,77 +118,78 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _profile(sc: Mapping[str, Any] | None, key: str, path: PathKey) -> dict[str, Any] | None:
+def _profile(sc: Mapping[str, Any] | None, key: str, path: PathKey) -> Profile | None:
     """seccompProfile / appArmorProfile: {type, localhostProfile}; a missing type is ""."""
     raw = _mapping(_get(sc, key), (*path, key))
     if raw is None:
         return None
     where = (*path, key)
-    return {"type": _str(raw, "type", where) or "", "localhostProfile": _str(raw, "localhostProfile", where)}
+    return Profile(type=_str(raw, "type", where) or "", localhostProfile=_str(raw, "localhostProfile", where))
 
 
-def _selinux(sc: Mapping[str, Any] | None, path: PathKey) -> dict[str, str] | None:
+def _selinux(sc: Mapping[str, Any] | None, path: PathKey) -> SeLinuxOptions | None:
     raw = _mapping(_get(sc, "seLinuxOptions"), (*path, "seLinuxOptions"))
     if raw is None:
         return None
     where = (*path, "seLinuxOptions")
-    return {k: _str(raw, k, where) or "" for k in ("user", "role", "type", "level")}
+    return SeLinuxOptions(user=_str(raw, "user", where) or "", role=_str(raw, "role", where) or "",
+                          type=_str(raw, "type", where) or "", level=_str(raw, "level", where) or "")
 
 
-def _windows(sc: Mapping[str, Any] | None, path: PathKey) -> dict[str, Any] | None:
+def _windows(sc: Mapping[str, Any] | None, path: PathKey) -> WindowsOptions | None:
     raw = _mapping(_get(sc, "windowsOptions"), (*path, "windowsOptions"))
     if raw is None:
         return None
-    return {"hostProcess": _bool(raw, "hostProcess", (*path, "windowsOptions"))}
+    return WindowsOptions(hostProcess=_bool(raw, "hostProcess", (*path, "windowsOptions")))
 
 
-def pod_security_context(spec: Mapping[str, Any], path: PathKey) -> dict[str, Any]:
+def pod_security_context(spec: Mapping[str, Any], path: PathKey) -> PodSecurityContext:
     where = (*path, "securityContext")
     sc = _mapping(spec.get("securityContext"), where)
-    sysctls = [_str(entry, "name", at) or "" for at, entry in _elements(sc, "sysctls", where)]
-    return {
-        "runAsNonRoot": _bool(sc, "runAsNonRoot", where),
-        "runAsUser": _int(sc, "runAsUser", where),
-        "runAsGroup": _int(sc, "runAsGroup", where),
-        "fsGroup": _int(sc, "fsGroup", where),
-        "seccompProfile": _profile(sc, "seccompProfile", where),
-        "appArmorProfile": _profile(sc, "appArmorProfile", where),
-        "seLinuxOptions": _selinux(sc, where),
-        "windowsOptions": _windows(sc, where),
-        "sysctls": sysctls,
-    }
+    sysctls = tuple(_str(entry, "name", at) or "" for at, entry in _elements(sc, "sysctls", where))
+    return PodSecurityContext(
+        runAsNonRoot=_bool(sc, "runAsNonRoot", where),
+        runAsUser=_int(sc, "runAsUser", where),
+        runAsGroup=_int(sc, "runAsGroup", where),
+        fsGroup=_int(sc, "fsGroup", where),
+        seccompProfile=_profile(sc, "seccompProfile", where),
+        appArmorProfile=_profile(sc, "appArmorProfile", where),
+        seLinuxOptions=_selinux(sc, where),
+        windowsOptions=_windows(sc, where),
+        sysctls=sysctls,
+    )
 
 
-def container_security_context(raw: Mapping[str, Any], path: PathKey) -> dict[str, Any]:
+def container_security_context(raw: Mapping[str, Any], path: PathKey) -> SecurityContext:
     where = (*path, "securityContext")
     sc = _mapping(raw.get("securityContext"), where)
     caps_raw = _mapping(_get(sc, "capabilities"), (*where, "capabilities"))
     caps = None
     if caps_raw is not None:
         cw = (*where, "capabilities")
-        caps = {"add": _strings(caps_raw, "add", cw), "drop": _strings(caps_raw, "drop", cw)}
-    return {
-        "privileged": _bool(sc, "privileged", where),
-        "allowPrivilegeEscalation": _bool(sc, "allowPrivilegeEscalation", where),
-        "runAsNonRoot": _bool(sc, "runAsNonRoot", where),
-        "runAsUser": _int(sc, "runAsUser", where),
-        "runAsGroup": _int(sc, "runAsGroup", where),
-        "readOnlyRootFilesystem": _bool(sc, "readOnlyRootFilesystem", where),
-        "procMount": _str(sc, "procMount", where),
-        "capabilities": caps,
-        "seccompProfile": _profile(sc, "seccompProfile", where),
-        "appArmorProfile": _profile(sc, "appArmorProfile", where),
-        "seLinuxOptions": _selinux(sc, where),
-        "windowsOptions": _windows(sc, where),
-    }
+        caps = Capabilities(add=_strings(caps_raw, "add", cw), drop=_strings(caps_raw, "drop", cw))
+    return SecurityContext(
+        privileged=_bool(sc, "privileged", where),
+        allowPrivilegeEscalation=_bool(sc, "allowPrivilegeEscalation", where),
+        runAsNonRoot=_bool(sc, "runAsNonRoot", where),
+        runAsUser=_int(sc, "runAsUser", where),
+        runAsGroup=_int(sc, "runAsGroup", where),
+        readOnlyRootFilesystem=_bool(sc, "readOnlyRootFilesystem", where),
+        procMount=_str(sc, "procMount", where),
+        capabilities=caps,
+        seccompProfile=_profile(sc, "seccompProfile", where),
+        appArmorProfile=_profile(sc, "appArmorProfile", where),
+        seLinuxOptions=_selinux(sc, where),
+        windowsOptions=_windows(sc, where),
+    )
 
 
-def _probe_hosts(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, str]]:
+def _probe_hosts(raw: Mapping[str, Any], path: PathKey) -> tuple[ProbeHost, ...]:
     """Every `host` set in the container's probes and lifecycle handlers."""
     handlers: list[tuple[str, Any]] = [(p, raw.get(p)) for p in PROBES]
     lifecycle = _mapping(raw.get("lifecycle"), (*path, "lifecycle"))
     handlers += [(f"lifecycle.{h}", _get(lifecycle, h)) for h in LIFECYCLE]
-    out = []
+    out: list[ProbeHost] = []
     for name, handler in handlers:
         handler_path = (*path, *name.split("."))
         h = _mapping(handler, handler_path)
@@ -178,8 +197,8 @@ def _probe_hosts(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, str]]:
             a = _mapping(_get(h, action), (*handler_path, action))
             host = _str(a, "host", (*handler_path, action))
             if host is not None:
-                out.append({"field": f"{name}.{action}.host", "host": host})
-    return out
+                out.append(ProbeHost(field=f"{name}.{action}.host", host=host))
+    return tuple(out)
 
 
 def _image(image: str) -> tuple[str | None, str | None]:
@@ -190,96 +209,102 @@ def _image(image: str) -> tuple[str | None, str | None]:
     return (digest or None), tag
 
 
-def _resources(raw: Mapping[str, Any], path: PathKey) -> dict[str, dict[str, str]]:
+def _resources(raw: Mapping[str, Any], path: PathKey) -> Resources:
     where = (*path, "resources")
     res = _mapping(raw.get("resources"), where)
     out: dict[str, dict[str, str]] = {}
     for key in ("requests", "limits"):
         m = _mapping(_get(res, key), (*where, key))
         out[key] = {str(k): str(v) for k, v in (m or {}).items() if v is not None}
-    return out
+    return Resources(requests=out["requests"], limits=out["limits"])
 
 
-def _env(raw: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> list[dict[str, Any]]:
+def _env(raw: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> tuple[EnvVar, ...]:
     out = []
     for where, entry in _elements(raw, "env", path):
         name = _str(entry, "name", where) or ""
         source = _mapping(entry.get("valueFrom"), (*where, "valueFrom"))
-        record: dict[str, Any] = {"name": name, "path": dotted_path(where), "line": obj.line_of(where)}
         if source is not None:
-            record.update({"from": next(iter(source), "valueFrom"), "value_kind": None, "secret_like": None,
-                           "redacted": None, "length": None})
+            kind = next(iter(source), "valueFrom")
+            if not isinstance(kind, str):
+                raise FieldError((*where, "valueFrom"), f"expected a mapping with string keys, got key {_show(kind)}")
+            out.append(EnvVar(name=name, path=dotted_path(where), line=obj.line_of(where), source=kind,
+                              value_kind=None, secret_like=None, redacted=None, length=None))
         else:
-            record.update({"from": "value", **describe_value(_str(entry, "value", where) or "")})
-        out.append(record)
-    return out
+            out.append(EnvVar(name=name, path=dotted_path(where), line=obj.line_of(where), source="value",
+                              **describe_value(_str(entry, "value", where) or "")))
+    return tuple(out)
 
 
-def _ports(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, Any]]:
-    return [
-        {"containerPort": _int(port, "containerPort", where), "hostPort": _int(port, "hostPort", where)}
+def _ports(raw: Mapping[str, Any], path: PathKey) -> tuple[Port, ...]:
+    return tuple(
+        Port(containerPort=_int(port, "containerPort", where), hostPort=_int(port, "hostPort", where))
         for where, port in _elements(raw, "ports", path)
-    ]
+    )
 
 
-def _mounts(raw: Mapping[str, Any], path: PathKey) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": _str(mount, "name", where) or "",
-            "mountPath": _str(mount, "mountPath", where) or "",
-            "readOnly": bool(_bool(mount, "readOnly", where)),
-        }
+def _mounts(raw: Mapping[str, Any], path: PathKey) -> tuple[VolumeMount, ...]:
+    return tuple(
+        VolumeMount(
+            name=_str(mount, "name", where) or "",
+            mountPath=_str(mount, "mountPath", where) or "",
+            readOnly=bool(_bool(mount, "readOnly", where)),
+        )
         for where, mount in _elements(raw, "volumeMounts", path)
-    ]
+    )
 
 
-def container(raw: Any, path: PathKey, kind: str, index: int, obj: ManifestObject) -> dict[str, Any]:
+def container(raw: Any, path: PathKey, kind: str, index: int, obj: ManifestObject) -> Container:
     c = _mapping(raw, path, optional=False)
     assert c is not None
     name = _str(c, "name", path) or ""
     image = _str(c, "image", path) or ""
     digest, tag = _image(image)
     line = obj.line_of(path)
-    return {
-        "name": name,
-        "type": kind,
-        "index": index,
-        "path": dotted_path(path),
-        "line": line,
-        "ref": f"{kind} '{name}'" + (f", line {line}" if line else ""),
-        "image": image,
-        "image_digest": digest,
-        "image_tag": tag,
-        "securityContext": container_security_context(c, path),
-        "ports": _ports(c, path),
-        "probe_hosts": _probe_hosts(c, path),
-        "resources": _resources(c, path),
-        "env": _env(c, path, obj),
-        "volumeMounts": _mounts(c, path),
-    }
+    return Container(
+        name=name,
+        type=kind,  # type: ignore[arg-type]  # one of CONTAINER_LISTS' kinds
+        index=index,
+        path=dotted_path(path),
+        line=line,
+        ref=f"{kind} '{name}'" + (f", line {line}" if line else ""),
+        image=image,
+        image_digest=digest,
+        image_tag=tag,
+        securityContext=container_security_context(c, path),
+        ports=_ports(c, path),
+        probe_hosts=_probe_hosts(c, path),
+        resources=_resources(c, path),
+        env=_env(c, path, obj),
+        volumeMounts=_mounts(c, path),
+    )
 
 
-def volumes(spec: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> list[dict[str, Any]]:
+def volumes(spec: Mapping[str, Any], path: PathKey, obj: ManifestObject) -> tuple[Volume, ...]:
     out = []
     for where, vol in _elements(spec, "volumes", path):
         host = _mapping(vol.get("hostPath"), (*where, "hostPath"))
         # the API server defaults a volume without a source to emptyDir (SetDefaults_Volume)
+        for key in vol:
+            if not isinstance(key, str):
+                raise FieldError(where, f"expected a mapping with string keys, got key {_show(key)}")
         sources = sorted(k for k, v in vol.items() if k != "name" and v is not None) or ["emptyDir"]
-        out.append({
-            "name": _str(vol, "name", where) or "",
-            "path": dotted_path(where),
-            "line": obj.line_of(where),
-            "sources": sources,
-            "hostPath": None if host is None else {
-                "path": _str(host, "path", (*where, "hostPath")) or "",
-                "type": _str(host, "type", (*where, "hostPath")),
-            },
-        })
-    return out
+        out.append(Volume(
+            name=_str(vol, "name", where) or "",
+            path=dotted_path(where),
+            line=obj.line_of(where),
+            sources=tuple(sources),
+            hostPath=None if host is None else HostPath(
+                path=_str(host, "path", (*where, "hostPath")) or "",
+                type=_str(host, "type", (*where, "hostPath")),
+            ),
+        ))
+    return tuple(out)
 
 
 def pod_data(obj: ManifestObject, spec_path: PathKey) -> dict[str, Any]:
-    """The pod-level part of a workload record: the spec's security fields and containers."""
+    """The pod-level fields of a workload record (KubernetesWorkload's own, but for
+    `service_account`): the spec's security fields and containers, typed."""
     raw_spec: Any = obj.value
     for key in spec_path:
         raw_spec = raw_spec.get(key) if isinstance(raw_spec, Mapping) else None
@@ -304,16 +329,28 @@ def pod_data(obj: ManifestObject, spec_path: PathKey) -> dict[str, Any]:
         "pod_path": dotted_path(spec_path),
         "pod_line": obj.line_of(spec_path),
         "annotations": annotations,
-        "spec": {
-            "hostNetwork": _bool(spec, "hostNetwork", spec_path),
-            "hostPID": _bool(spec, "hostPID", spec_path),
-            "hostIPC": _bool(spec, "hostIPC", spec_path),
-            "hostUsers": _bool(spec, "hostUsers", spec_path),
-            "os": _str(os_raw, "name", (*spec_path, "os")),
-            "automountServiceAccountToken": _bool(spec, "automountServiceAccountToken", spec_path),
-            "serviceAccountName": _str(spec, "serviceAccountName", spec_path) or _str(spec, "serviceAccount", spec_path),
-            "securityContext": pod_security_context(spec, spec_path),
-        },
-        "containers": containers,
+        "spec": PodSpec(
+            hostNetwork=_bool(spec, "hostNetwork", spec_path),
+            hostPID=_bool(spec, "hostPID", spec_path),
+            hostIPC=_bool(spec, "hostIPC", spec_path),
+            hostUsers=_bool(spec, "hostUsers", spec_path),
+            os=_str(os_raw, "name", (*spec_path, "os")),
+            automountServiceAccountToken=_bool(spec, "automountServiceAccountToken", spec_path),
+            serviceAccountName=_str(spec, "serviceAccountName", spec_path) or _str(spec, "serviceAccount", spec_path),
+            securityContext=pod_security_context(spec, spec_path),
+        ),
+        "containers": tuple(containers),
         "volumes": volumes(spec, spec_path, obj),
     }
+
+
+def service_account(spec: PodSpec, namespace: str | None,
+                    accounts: Mapping[tuple[str | None, str], bool | None]) -> ServiceAccount:
+    """Which service account a pod runs as and whether its API token is mounted (and why)."""
+    name = spec.serviceAccountName or "default"
+    if spec.automountServiceAccountToken is not None:
+        return ServiceAccount(name=name, automount=spec.automountServiceAccountToken, decided_by="pod")
+    account = accounts.get((namespace, name))
+    if account is not None:
+        return ServiceAccount(name=name, automount=account, decided_by="serviceaccount")
+    return ServiceAccount(name=name, automount=True, decided_by="default")

@@ -103,6 +103,31 @@ def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
     assert a["bundle_digest"] == json.loads(bundle.read_text())["digest"]["value"]
 
 
+def test_evaluate_many_bundles_with_jobs(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    at = json.loads(bundle.read_text())["created_at"]
+    db = tmp_path / "history.sqlite"
+    run = run_cli("evaluate", "--demo", str(bundle), str(broken), str(bundle), "--jobs", "2", "--format", "json",
+                  "--at", at, "--db", str(db))
+    assert run.code == 2, run.err  # the worst of the bundles': one could not be read
+    doc = json.loads(run.out)
+    assert [r["target"] for r in doc["targets"]] == [str(bundle), str(broken), str(bundle)]
+    first, bad, again = doc["targets"]
+    alone = run_cli("evaluate", "--demo", str(bundle), "--format", "json", "--at", at, "--no-store")
+    assert first["exit_code"] == again["exit_code"] == alone.code == 1
+    assert first["result"]["findings"] == again["result"]["findings"] == json.loads(alone.out)["findings"]
+    assert bad["exit_code"] == 2 and "broken.json" in bad["error"] and "result" not in bad
+    assert {first["scan_id"], again["scan_id"]} == {1, 2} and bad["scan_id"] is None
+    text = run_cli("evaluate", "--demo", str(bundle), str(bundle), "--no-store", "--at", at)
+    assert text.code == 1 and "NOT READY" in text.out and "2 bundles; exit code 1" in text.out
+    assert_clean_error(run_cli("evaluate", "--demo", str(bundle), "--jobs", "0", "--no-store"), "--jobs")
+    assert_clean_error(run_cli("evaluate", "--demo", str(bundle), str(bundle), "--format", "html", "--no-store"),
+                       "--format")
+
+
 def test_evaluate_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0

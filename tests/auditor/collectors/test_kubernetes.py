@@ -269,3 +269,52 @@ def test_any_pod_spec_yields_valid_records_or_an_error(tmp_path: Path, spec: Any
     write_docs(tmp_path / "p.yaml", [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": body}])
     records = collect(tmp_path, ["p.yaml"])  # checks every record against its schema
     assert records and all(r.resource.startswith("p.yaml#0") for r in records)
+
+
+def test_every_field_typed_and_keys_of_the_wrong_type_refused(tmp_path: Path) -> None:
+    """A pod using every field the collector keeps, a ConfigMap, a Namespace and a
+    ServiceAccount: typed values equal to what decoding their plain form gives (tests.k8s.collect
+    checks it); mapping keys Kubernetes would refuse (not strings) make the object a failure."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "apps", "annotations": {
+        "seccomp.security.alpha.kubernetes.io/pod": "runtime/default", "other": "x"}}, "spec": {
+        "serviceAccountName": "sa1", "os": {"name": "linux"},
+        "securityContext": {"sysctls": [{"name": "a.b", "value": "1"}], "seLinuxOptions": {"user": "u"},
+                            "windowsOptions": {"hostProcess": False},
+                            "seccompProfile": {"type": "Localhost", "localhostProfile": "x"}},
+        "volumes": [{"name": "v", "hostPath": {"path": "/etc"}}, {"name": "e"}],
+        "containers": [{"name": "c", "image": "nginx@sha256:abc", "env": [
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "TOKEN", "value": "ghp_0123456789abcdefghijklmnopqrstuvwxyz"}],
+            "ports": [{"containerPort": 80, "hostPort": 80}],
+            "livenessProbe": {"httpGet": {"host": "example.com", "port": 80}},
+            "volumeMounts": [{"name": "v", "mountPath": "/x", "readOnly": True}],
+            "securityContext": {"capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}, "procMount": "Default"}}]}}
+    others = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "apps"},
+         "data": {"app.conf": "a: 1\npassword: hunter2secretvalue\n", "plain": "hello"},
+         "binaryData": {"blob": "aGVsbG8="}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps", "labels": {"team": "x"}}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa1", "namespace": "apps"},
+         "automountServiceAccountToken": False},
+    ]
+    bad_env = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad-env"}, "spec": {
+        "containers": [{"name": "c", "image": "x", "env": [{"name": "A", "valueFrom": {7: "x"}}]}]}}
+    bad_volume = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad-volume"}, "spec": {
+        "volumes": [{"name": "v", 3: "x"}], "containers": [{"name": "c", "image": "x"}]}}
+    write_docs(tmp_path / "all.yaml", [pod, *others, bad_env, bad_volume])
+    records = collect(tmp_path, ["all.yaml"])
+    (workload,) = by_kind(records, "kubernetes.workload")
+    data = plain_of(workload)
+    assert data["service_account"] == {"name": "sa1", "automount": False, "decided_by": "serviceaccount"}
+    assert [e["from"] for e in data["containers"][0]["env"]] == ["secretKeyRef", "value"]
+    assert data["volumes"][1]["sources"] == ["emptyDir"] and data["annotations"] == {
+        "seccomp.security.alpha.kubernetes.io/pod": "runtime/default"}
+    (configmap,) = by_kind(records, "kubernetes.configmap")
+    assert [e["value_kind"] for e in plain_of(configmap)["entries"]] == ["text", "text", "binary"]
+    entry = plain_of(configmap)["entries"][0]  # the value's text starts on the entry's line + 1
+    assert entry["embedded"] == [{"name": "password", "line": entry["line"] + 1}]
+    failures = {r.resource.rsplit(" ", 1)[1]: r for r in records if isinstance(r, Failure)}
+    assert set(failures) == {"Pod/bad-env", "Pod/bad-volume"}
+    assert "env[0].valueFrom: expected a mapping with string keys, got key 7" in failures["Pod/bad-env"].error
+    assert "volumes[0]: expected a mapping with string keys, got key 3" in failures["Pod/bad-volume"].error
+    assert all(f.kind == "kubernetes.manifest" for f in failures.values())

@@ -16,6 +16,7 @@ import pytest
 from auditor._scan import scan_target
 from auditor.demo import demo_inventory
 from auditor.history import HistoryError, Store, default_db_path, open_store, resolve_db
+from auditor.history.interface import stored_document
 from auditor.history.postgres import PostgresStore
 from auditor.history.schema import MIGRATIONS, Migration
 from auditor.history.sqlite import SQLiteStore
@@ -105,9 +106,30 @@ def test_no_secret_value_is_stored(opener: Opener, demo_result: RedactedResult) 
         problems = store.check()  # the findings rows agree with the stored document
         assert isinstance(store, SQLiteStore | PostgresStore)
         rows = store._select("SELECT * FROM scans") + store._select("SELECT * FROM findings")
+        documents = [stored_document(*r) for r in store._select("SELECT document, document_zlib FROM scans")]
     assert secret not in json.dumps(back.to_dict()) and "hvs.…(hmac:" in back.findings[0].message
     assert secret not in repr(rows) and "hvs.…(hmac:" in repr(rows)
+    assert secret not in json.dumps(documents) and "hvs.…(hmac:" in json.dumps(documents, ensure_ascii=False)
     assert problems == []
+
+
+def test_documents_are_stored_compressed_and_older_ones_still_read(opener: Opener, demo_result: RedactedResult) -> None:
+    with opener() as store:
+        first = store.save(demo_result, origin="scan", exit_code=1)
+        second = store.save(demo_result, origin="scan", exit_code=1)
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        text, packed = store._select("SELECT document, document_zlib FROM scans WHERE id = ?", [first])[0]
+        assert text == "" and len(bytes(packed)) * 5 < len(json.dumps(demo_result.to_dict()))
+        with store._transaction() as cur:  # a scan as versions before 3 stored it: JSON text
+            cur.execute(store._sql("UPDATE scans SET document = ?, document_zlib = NULL WHERE id = ?"),
+                        (json.dumps(demo_result.to_dict(), sort_keys=True), second))
+        assert store.result(first).to_dict() == store.result(second).to_dict() == demo_result.to_dict()
+        assert store.check() == []
+        with store._transaction() as cur:
+            cur.execute(store._sql("UPDATE scans SET document_zlib = ? WHERE id = ?"), (b"not zlib", first))
+        with pytest.raises(HistoryError, match=f"scan {first} .* unreadable: its compressed document is damaged"):
+            store.result(first)
+        assert [p for p in store.check() if f"scan {first}" in p]
 
 
 def test_unknown_scan_is_a_clear_error(opener: Opener) -> None:
@@ -137,14 +159,15 @@ def test_a_newer_schema_is_refused_and_left_alone(opener: Opener) -> None:
 def test_migrations_apply_in_order_and_only_once(opener: Opener, demo_result: RedactedResult) -> None:
     with opener() as store:
         scan_id = store.save(demo_result, origin="scan", exit_code=1)
-    extra = (*MIGRATIONS, Migration(2, "a note per scan", ("ALTER TABLE scans ADD COLUMN note TEXT",)))
-    for _ in range(2):  # the second open finds version 2 and does nothing
+    last = MIGRATIONS[-1].version
+    extra = (*MIGRATIONS, Migration(last + 1, "a note per scan", ("ALTER TABLE scans ADD COLUMN note TEXT",)))
+    for _ in range(2):  # the second open finds the new version and does nothing
         again = opener(extra)
         assert isinstance(again, SQLiteStore | PostgresStore)
-        assert again.schema_version == 2
+        assert again.schema_version == last + 1
         assert again.result(scan_id).to_dict() == demo_result.to_dict()
         versions = [r[0] for r in again._select("SELECT version FROM schema_migrations ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == list(range(1, last + 2))
         again.close()
 
 

@@ -254,8 +254,52 @@ def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(decided) >= 20, decided  # most rules were decided in batches
 
 
+def _spy_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of records of each RecordBatch made from now on."""
+    made: list[int] = []
+    original = batch.RecordBatch.__init__
+
+    def spy(self: batch.RecordBatch, *args: Any, **kwargs: Any) -> None:
+        made.append(len(args[0]))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(batch.RecordBatch, "__init__", spy)
+    return made
+
+
+def test_records_decided_before_are_not_evaluated_again(gauges: ResolvedPolicy,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same data under other resources (another bundle of a fleet) is decided from the
+    outcomes kept: no batch, and the findings of a record-by-record evaluation; new data alone
+    goes into a batch; other bindings (params, target, now) are never mixed up."""
+    batch.forget()
+    first = [_gauge(i, i % 9, "a1" if i % 2 else "b2") for i in range(40)]
+    _both(gauges, list(first), monkeypatch)
+    made = _spy_batches(monkeypatch)
+    again: list[Record] = [dataclasses.replace(r, resource=f"other/{r.resource}", id="") for r in reversed(first)]
+    _both(gauges, again, monkeypatch)
+    assert made == []
+    mixed: list[Record] = [*again[:30], *(_gauge(100 + i, 20 + i, "a1") for i in range(5))]
+    _both(gauges, mixed, monkeypatch)
+    # the 5 new records for the rules decided before; the 18 + 5 distinct values again for
+    # the rules whose batch could not decide them all (G-003 yields numbers), not remembered
+    assert made == [5, 23]
+    _both(gauges, again, monkeypatch)
+    assert made == [5, 23]  # a set of records that failed a batch before is not tried again
+    later = NOW + dt.timedelta(days=1)
+    _both(gauges, mixed, monkeypatch, now=later)
+    assert made == [5, 23, 23]
+    other = {**TARGET, "name": "node-2"}
+    _both(gauges, mixed, monkeypatch, target=other)
+    assert made == [5, 23, 23, 23]
+    twice: list[Record] = [_gauge(200 + i, 1, "zz") for i in range(batch.MIN_RECORDS)]
+    _both(gauges, twice, monkeypatch)
+    assert made == [5, 23, 23, 23, 1]  # identical data in one evaluation: decided once
+
+
 def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    batch.forget()
     made: list[int] = []
     original = batch.RecordBatch.__init__
 

@@ -1,0 +1,72 @@
+"""Evaluating many bundles (auditor.bundle_runs): in a pool of processes or in this one, the
+runs come back in the order given with the results a single evaluation gives, and a bundle
+that cannot be read costs that bundle only."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from auditor._scan import EvaluateOptions, collect, evaluate_bundle
+from auditor.bundle_runs import evaluate_bundles
+from auditor.demo import DEMO_TARGET, demo_inventory
+from auditor.evidence.bundle import Bundle, read_bundle
+from auditor.exitcodes import ExitCode, result_exit_code
+from auditor.fleet import TargetRun
+from auditor.policy.catalog import Catalog
+
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The demo's bundle, and copies of it with the records' resources and order changed."""
+    folder = tmp_path_factory.mktemp("bundles")
+    bundle = collect(demo_inventory().target(DEMO_TARGET), now=NOW)
+    paths = []
+    for n in range(4):
+        records = [dataclasses.replace(r, resource=f"copy{n}/{r.resource}", id="") for r in bundle.records]
+        copy = Bundle.create(bundle.target, bundle.created_at, records[n:] + records[:n])
+        path = folder / f"b{n}.json"
+        copy.write(path)
+        paths.append(str(path))
+    return paths
+
+
+def _catalog() -> Catalog:
+    inventory = demo_inventory()
+    return Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: list[str], tmp_path: Path,
+                                                                     jobs: int) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "auditor-evidence-bundle"')
+    paths = [bundles[2], str(broken), bundles[0], str(tmp_path / "missing.json"), bundles[1], bundles[3]]
+    options = EvaluateOptions(now=NOW)
+    seen: list[str] = []
+    progress: list[tuple[int, int]] = []
+
+    def done(run: TargetRun) -> TargetRun:
+        seen.append(run.target)
+        return dataclasses.replace(run, scan_id=len(seen))
+
+    runs = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done,
+                            progress=lambda d, t, _running: progress.append((d, t)))
+    assert [r.target for r in runs.runs] == paths
+    assert sorted(seen) == sorted(paths) and sorted(r.scan_id or 0 for r in runs.runs) == list(range(1, 7))
+    assert progress[-1] == (6, 6)
+    for path, run in zip(paths, runs.runs, strict=True):
+        if path in bundles:
+            alone = evaluate_bundle(read_bundle(Path(path)), options, catalog=_catalog())
+            assert run.result is not None and run.error == ""
+            assert run.result.to_dict() == alone.to_dict()
+            assert run.exit_code == result_exit_code(alone)
+        else:
+            assert run.result is None and run.exit_code == ExitCode.USAGE
+            assert Path(path).name in run.error
+    assert runs.exit_code == ExitCode.USAGE  # the worst: a bundle that could not be read
