@@ -19,7 +19,9 @@ whose placeholders failed somewhere) is evaluated one by one as before, by the s
 Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
-Chunks keep the CEL runtime's list building (quadratic in a list's length) short.
+Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
+at most GROUP records (one activation each) keep a program's iterations within the runtime's
+iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Outcome:
 
 
 CHUNK = 16
+GROUP = 2048
+"""Records per activation: a program iterates about twice per record and once per chunk, within
+the CEL runtime's budget of 10,000 iterations per evaluation."""
 MIN_RECORDS = 32
 """Fewer records of a kind than this are evaluated one by one (a program costs a compilation)."""
 
@@ -178,15 +183,20 @@ class RecordBatch:
         wanted = fields_read(rules)
         if wanted is not None:
             data = [{k: v for k, v in d.items() if k in wanted} for d in data]
-        chunks = [
-            [{"e": data[i], "i": i} for i in range(start, min(start + CHUNK, self.size))]
-            for start in range(0, self.size, CHUNK)
-        ]
-        variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
-        try:
-            self.activation: Any = environment("batch").Activation(variables)
-        except Exception:  # then every rule is evaluated record by record
-            self.activation = None
+        self.activations: list[tuple[int, Any]] | None = []
+        """(index of the group's first record, the group's activation), one per GROUP records."""
+        for first in range(0, self.size, GROUP):
+            last = min(first + GROUP, self.size)
+            chunks = [
+                [{"e": data[i], "i": i - first} for i in range(start, min(start + CHUNK, last))]
+                for start in range(first, last, CHUNK)
+            ]
+            variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+            try:
+                self.activations.append((first, environment("batch").Activation(variables)))
+            except Exception:  # then every rule is evaluated record by record
+                self.activations = None
+                break
 
     def outcomes(self, rule: Rule) -> dict[int, Outcome] | None:
         """{record index: outcome} for the records that do not pass (absent: PASS), or None when
@@ -199,17 +209,24 @@ class RecordBatch:
             found = self._eval(program(rule, messages=messages))
             if found is not None:
                 rendered = messages and _judged(rule)
-                return {int(item[0]): _outcome(rule, item, rendered) for chunk in found for item in chunk}
+                return {first + int(item[0]): _outcome(rule, item, rendered) for first, item in found}
         return None
 
-    def _eval(self, compiled: Any) -> Any:
-        if self.activation is None or compiled is None:
+    def _eval(self, compiled: Any) -> list[tuple[int, Any]] | None:
+        """(offset of the group, [index in the group, code, ...]) of every record that does not
+        pass; None when any group cannot be evaluated."""
+        if self.activations is None or compiled is None:
             return None
-        try:
-            value = compiled.eval(self.activation)
-            return None if str(value.type()) == "ERROR" else value.plain_value()
-        except Exception:  # a runtime failure: evaluate one by one
-            return None
+        out: list[tuple[int, Any]] = []
+        for first, activation in self.activations:
+            try:
+                value = compiled.eval(activation)
+                if str(value.type()) == "ERROR":
+                    return None
+                out.extend((first, item) for chunk in value.plain_value() for item in chunk)
+            except Exception:  # a runtime failure: evaluate one by one
+                return None
+        return out
 
 
 def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
