@@ -165,7 +165,7 @@ class Waiver:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one rule on one resource, with what decided it."""
 

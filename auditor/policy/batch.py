@@ -183,8 +183,12 @@ class RecordBatch:
         wanted = fields_read(rules)
         if wanted is not None:
             data = [{k: v for k, v in d.items() if k in wanted} for d in data]
-        self.activations: list[tuple[int, Any]] | None = []
-        """(index of the group's first record, the group's activation), one per GROUP records."""
+        self.groups: list[tuple[int, dict[str, Any]]] = []
+        """(index of the group's first record, the group's variables), one per GROUP records. Each
+        evaluation makes the group's activation afresh: the runtime keeps the CEL values it
+        converts in the activation (kilobytes per record), so one kept per group would hold a
+        copy of every record of the kind."""
+        self.usable = True
         for first in range(0, self.size, GROUP):
             last = min(first + GROUP, self.size)
             chunks = [
@@ -192,11 +196,7 @@ class RecordBatch:
                 for start in range(first, last, CHUNK)
             ]
             variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
-            try:
-                self.activations.append((first, environment("batch").Activation(variables)))
-            except Exception:  # then every rule is evaluated record by record
-                self.activations = None
-                break
+            self.groups.append((first, variables))
 
     def outcomes(self, rule: Rule) -> dict[int, Outcome] | None:
         """{record index: outcome} for the records that do not pass (absent: PASS), or None when
@@ -215,10 +215,15 @@ class RecordBatch:
     def _eval(self, compiled: Any) -> list[tuple[int, Any]] | None:
         """(offset of the group, [index in the group, code, ...]) of every record that does not
         pass; None when any group cannot be evaluated."""
-        if self.activations is None or compiled is None:
+        if not self.usable or compiled is None:
             return None
         out: list[tuple[int, Any]] = []
-        for first, activation in self.activations:
+        for first, variables in self.groups:
+            try:
+                activation = environment("batch").Activation(variables)
+            except Exception:  # then every rule is evaluated record by record
+                self.usable = False
+                return None
             try:
                 value = compiled.eval(activation)
                 if str(value.type()) == "ERROR":
