@@ -48,16 +48,25 @@ class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, result: RedactedResult) -> str:
-        """Indented, with one finding per line: json's indenting encoder is pure Python and
-        takes seconds for tens of thousands of findings, its compact one is C."""
-        parts = []
-        for key, value in result.to_dict(findings=False).items():
+        return "".join(self.parts(result))
+
+    def parts(self, result: RedactedResult) -> Iterator[str]:
+        """Indented, with one finding per line (json's indenting encoder is pure Python and
+        takes seconds for tens of thousands of findings, its compact one is C), a finding per
+        part: the document is written as it is made."""
+        yield "{\n"
+        for n, (key, value) in enumerate(result.to_dict(findings=False).items()):
+            yield (",\n" if n else "") + f"  {json.dumps(key)}: "
             if key == "findings":
-                lines = list(finding_lines(result.findings))
-                body = "[\n" + ",\n".join("    " + line for line in lines) + "\n  ]" if lines else "[]"
+                if not result.findings:
+                    yield "[]"
+                    continue
+                yield "[\n"
+                for i, line in enumerate(finding_lines(result.findings)):
+                    yield (",\n    " if i else "    ") + line
+                yield "\n  ]"
             elif key in _ONE_PER_LINE and value:
-                body = "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
+                yield "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
             else:
-                body = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-            parts.append(f"  {json.dumps(key)}: {body}")
-        return "{\n" + ",\n".join(parts) + "\n}\n"
+                yield json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield "\n}\n"
