@@ -260,7 +260,7 @@ def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,
     original = batch.RecordBatch.__init__
 
     def spy(self: batch.RecordBatch, *args: Any, **kwargs: Any) -> None:
-        made.append(len(args[0]))
+        made.append(kwargs["size"] if "size" in kwargs else len(args[0]))
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(batch.RecordBatch, "__init__", spy)
