@@ -22,6 +22,7 @@ from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.nats import NatsConfig, NatsUser
 from auditor.evidence.record import Record
 from auditor.nats.conf import ConfError, parse_file
+from auditor.nats.config import NatsConfig as NatsConfiguration
 from auditor.nats.config import env_from_files, interpret
 
 CONFIG = "nats.config"
@@ -46,14 +47,19 @@ class NatsConfigCollector(Collector):
                 yield ctx.error(CONFIG, shown, "no such file" if not path.exists() else "not a file")
                 continue
             try:
-                parsed = parse_file(path, env=env, confine=ctx.root, shown=lambda p: ctx.display(Path(p)))
-                cfg = interpret(parsed, resolve=functools.partial(self._resolve, base=path.parent), shown=ctx.display)
+                cfg = self._read(path, env)
             except ConfError as exc:
                 yield ctx.error(CONFIG, shown, exc.diagnostics())
                 continue
             yield ctx.adapt(shown, NatsConfig, cfg.evidence())
             for user in cfg.users:
                 yield ctx.adapt(f"{shown} user {user.name}", NatsUser, user.evidence())
+
+    def _read(self, path: Path, env: dict[str, str]) -> NatsConfiguration:
+        """The interpreted config; its parse tree is let go before any record is made."""
+        ctx = self.context
+        parsed = parse_file(path, env=env, confine=ctx.root, shown=lambda p: ctx.display(Path(p)))
+        return interpret(parsed, resolve=functools.partial(self._resolve, base=path.parent), shown=ctx.display)
 
     def _resolve(self, value: str, base: Path) -> Path:
         """A node path from the config, as a path under the target's root."""

@@ -265,9 +265,9 @@ def file_facts(path: str, resolved: Path, shown: str) -> FileFacts:
 
 @dataclass
 class NatsConfig:
-    """The interpreted configuration."""
+    """The interpreted configuration (the parse tree is not kept: a config of 100,000 users would
+    hold it as long as its users)."""
 
-    parsed: ParsedConfig
     file: str
     users: list[User] = field(default_factory=list)
     default_permissions: Permissions | None = None
@@ -316,7 +316,7 @@ class _Interpreter:
 
     def run(self) -> NatsConfig:
         check_options(self.root)
-        cfg = NatsConfig(self.parsed, self.root.file)
+        cfg = NatsConfig(self.root.file)
         top = dict(entries(self.root))
         if self.only_user is not None:
             self.authorization(top.get("authorization"), cfg)
