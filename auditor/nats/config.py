@@ -194,22 +194,6 @@ class User:
     nkey: str | None = None
     connection_types: tuple[str, ...] = ()
 
-    def evidence(self) -> dict[str, Any]:
-        from auditor.nats.permissions import permissions_evidence
-
-        return {
-            "name": self.name,
-            "account": self.account,
-            "auth": self.auth,
-            "password": secret_evidence(self.password) if self.password is not None else None,
-            "nkey": self.nkey,
-            "file": self.file,
-            "line": self.line,
-            "connection_types": list(self.connection_types),
-            "permissions_source": self.permissions_source,
-            **permissions_evidence(self.permissions),
-        }
-
 
 @dataclass(frozen=True)
 class FileFacts:

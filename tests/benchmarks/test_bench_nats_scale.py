@@ -65,6 +65,7 @@ def scan(folder: Path, users: int) -> tuple[float, float, int, int, int]:
     return seconds, cpu, usage.ru_maxrss, report.stat().st_size if report.exists() else 0, proc.returncode
 
 
+@pytest.mark.timeout(3600)
 def test_scan_of_a_nats_conf_with_many_users(tmp_path: Path) -> None:
     rows = []
     for users in SIZES:
