@@ -222,6 +222,21 @@ def test_builtin_certificate_rules_agree(monkeypatch: pytest.MonkeyPatch) -> Non
     assert any(f.status.value == "fail" and f.correlation for f in batched)
 
 
+def _decided_in_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the rules a batch decides from now on (filled as they are decided)."""
+    decided: list[str] = []
+    original = batch.RecordBatch.outcomes
+
+    def spy(self: batch.RecordBatch, rule: Any) -> Any:
+        found = original(self, rule)
+        if found is not None:
+            decided.append(rule.id)
+        return found
+
+    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    return decided
+
+
 def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's evidence, every record copied so that each kind has enough for a batch, under
     the demo target's own packs: the same findings, ids, problems either way."""
@@ -238,16 +253,7 @@ def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     described = dict(bundle.target)
     policy = Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths)).resolve(list(described["policies"]))
-    decided: list[str] = []
-    original = batch.RecordBatch.outcomes
-
-    def spy(self: batch.RecordBatch, rule: Any) -> Any:
-        found = original(self, rule)
-        if found is not None:
-            decided.append(rule.id)
-        return found
-
-    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    decided = _decided_in_batches(monkeypatch)
     batched, _ = _both(policy, records, monkeypatch, cel_target_view(described), now)
     assert {"pass", "fail"} <= {f.status.value for f in batched}
     assert any(f.correlation for f in batched if f.status.value == "fail")
@@ -276,16 +282,7 @@ def test_more_records_than_one_group_are_still_decided_in_batches(gauges: Resolv
     exceeds the CEL runtime's iteration budget, which sent every record down the slow path): the
     batches still decide, with the same findings, failures past the first group included."""
     monkeypatch.setattr(batch, "GROUP", 40)
-    decided: list[str] = []
-    original = batch.RecordBatch.outcomes
-
-    def spy(self: batch.RecordBatch, rule: Any) -> Any:
-        found = original(self, rule)
-        if found is not None:
-            decided.append(rule.id)
-        return found
-
-    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    decided = _decided_in_batches(monkeypatch)
     records: list[Record] = [_gauge(i, i % 12, ("a1", "b2")[i % 2]) for i in range(130)]
     batched, _ = _both(gauges, records, monkeypatch)
     assert {"G-001", "G-008"} <= set(decided)
