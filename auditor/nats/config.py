@@ -214,8 +214,12 @@ class FileFacts:
     def readable_by_others(self) -> bool:
         return self.mode is not None and bool(int(self.mode, 8) & stat.S_IROTH)
 
+    @property
+    def writable_by_group_or_others(self) -> bool:
+        return self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
+
     def evidence(self) -> dict[str, Any]:
-        writable = self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
+        writable = self.writable_by_group_or_others
         return {
             "path": self.path,
             "resolved": self.resolved,
