@@ -55,9 +55,14 @@ class JsonRenderer(Renderer):
         takes seconds for tens of thousands of findings, its compact one is C), a finding per
         part: the document is written as it is made."""
         yield "{\n"
-        for n, (key, value) in enumerate(result.to_dict(findings=False).items()):
+        for n, (key, value) in enumerate(result.to_dict(findings=False, problems=False).items()):
             yield (",\n" if n else "") + f"  {json.dumps(key)}: "
-            if key == "findings":
+            if key == "problems" and result.problems:
+                yield "[\n"
+                for i, problem in enumerate(result.problems):
+                    yield (",\n    " if i else "    ") + _dumps(problem.to_dict(result.fail_on))
+                yield "\n  ]"
+            elif key == "findings":
                 if not result.findings:
                     yield "[]"
                     continue
