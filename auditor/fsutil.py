@@ -3,6 +3,7 @@ atomic (a crash or an error never leaves a half-written file behind)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from pki.fsutil import ReadError
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644) -> None:
     """Write `data` to `path` via a temporary file in the same folder, then rename.
 
     The file is created with `mode` (use 0o600 for keys and secrets) before any byte is

@@ -67,9 +67,9 @@ LIMITS: tuple[Limit, ...] = (
     Limit("pem-certificates", 1_000, "count",
           "the certificates (PEM blocks) in one file; a public CA bundle holds about 150, and 10,000 cost "
           "about 20 s and 900 MB"),
-    Limit("nats-users", 10_000, "count",
-          "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 100 KB per user: "
-          "10,000 users stay under 1 GB)"),
+    Limit("nats-users", 100_000, "count",
+          "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 8 KB per user "
+          "at its peak: 100,000 users stay under 1 GB)"),
 )
 """Every limit, with its default."""
 

@@ -180,7 +180,7 @@ class Waiver:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one rule on one resource, with what decided it."""
 
@@ -708,9 +708,9 @@ class ScanResult:
         """True when a required evidence source could not be collected (exit code 3)."""
         return any(r.required for r in self.collection_errors)
 
-    def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
-        """The findings document; with findings=False its "findings" list is left empty (for a
-        renderer that writes them itself)."""
+    def to_dict(self, *, findings: bool = True, problems: bool = True) -> dict[str, Any]:
+        """The findings document; with findings=False (problems=False) its "findings" ("problems")
+        list is left empty (for a renderer that writes them itself)."""
         return {
             "format": "auditor-findings",
             "version": 2,
@@ -722,7 +722,7 @@ class ScanResult:
             "fail_on": self.fail_on.value,
             "verdict": self.verdict.to_dict(),
             "summary": self.summary.to_dict(),
-            "problems": [p.to_dict(self.fail_on) for p in self.problems],
+            "problems": [p.to_dict(self.fail_on) for p in self.problems] if problems else [],
             "findings": [f.to_dict() for f in self.findings] if findings else [],
             "collection_errors": [r.to_dict() for r in self.collection_errors],
             "missing_evidence": list(self.missing_evidence),

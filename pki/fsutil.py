@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -154,8 +155,9 @@ def _why(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
-    """Write `data` to `path` via a temporary file in the same folder, then rename.
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644, sync_folder: bool = True) -> None:
+    """Write `data` (bytes, or parts of them written one after the other: a large document
+    never whole in memory) to `path` via a temporary file in the same folder, then rename.
 
     The file has `mode` before any byte is written (0o600 for keys), and a failure leaves
     no partial file behind: either the old content or the new, never half of it.
@@ -166,7 +168,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
     if _is_special(path):
         try:
             with open(path, "wb") as fh:
-                fh.write(data)
+                _write(fh, data)
         except OSError as exc:
             raise WriteError(path, f"cannot write: {exc.strerror or exc}") from None
         return
@@ -180,7 +182,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            _write(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -190,6 +192,11 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: boo
         raise
     if sync_folder:
         fsync_folder(folder)
+
+
+def _write(fh: BinaryIO, data: bytes | Iterable[bytes]) -> None:
+    for part in (data,) if isinstance(data, bytes) else data:
+        fh.write(part)
 
 
 def _is_special(path: Path) -> bool:

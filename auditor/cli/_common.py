@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,14 +140,21 @@ def use_color(args: argparse.Namespace, stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = (), styled: bool = False) -> None:
+def emit(text: str | bytes | Iterator[str], output: str | None, *, inputs: tuple[str, ...] = (),
+         styled: bool = False) -> None:
     """Write to `output` atomically, or to stdout. Refuses to overwrite one of the inputs.
     Control characters in text are escaped (:func:`auditor.terminal.guard`); `styled` keeps
-    the colours of a rendered result."""
-    if isinstance(text, str):
-        from auditor.terminal import guard
+    the colours of a rendered result. An iterator of text parts (a large findings document) is
+    written part by part, never whole in memory."""
+    from auditor.terminal import guard
 
-        text = guard(text, styled=styled)
+    parts: Iterable[bytes] | bytes
+    if isinstance(text, bytes):
+        parts = text
+    elif isinstance(text, str):
+        parts = guard(text, styled=styled).encode()
+    else:
+        parts = (guard(part, styled=styled).encode() for part in text)
     if output and output != "-":
         from auditor.errors import ConfigError
         from auditor.fsutil import atomic_write
@@ -157,18 +165,20 @@ def emit(text: str | bytes, output: str | None, *, inputs: tuple[str, ...] = (),
                 raise ConfigError("refusing to overwrite an input file with the output", file=output)
         if target.is_dir():
             raise ConfigError("is a folder; give a file name for the output", file=output)
-        atomic_write(target, text if isinstance(text, bytes) else text.encode())
+        atomic_write(target, parts)
         return
-    if isinstance(text, bytes):
-        sys.stdout.buffer.write(text)
-        sys.stdout.flush()
+    if isinstance(text, str):
+        sys.stdout.write(guard(text, styled=styled))
     else:
-        sys.stdout.write(text)
         sys.stdout.flush()
+        for part in (parts,) if isinstance(parts, bytes) else parts:
+            sys.stdout.buffer.write(part)
+    sys.stdout.flush()
 
 
-def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any) -> str | bytes:
-    """The result in args.format; `extra` are further RenderOptions (sign-offs, ...)."""
+def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any) -> str | bytes | Iterator[str]:
+    """The result in args.format (a large one as parts, see Renderer.parts); `extra` are
+    further RenderOptions (sign-offs, ...)."""
     from auditor.render import renderer
     from auditor.render.interface import RenderOptions
 
@@ -185,4 +195,4 @@ def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any
 
         with Waiting(f"rendering the {args.format.upper()} report with Chromium"):
             return r.document(result)
-    return r.document(result)
+    return r.parts(result)

@@ -88,8 +88,12 @@ def run_can(args: argparse.Namespace) -> int:
 
 
 def run_permissions(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from auditor.collectors.nats_config import user_facts
+
     cfg = load(args.config, root=args.root)
-    rows = [u.evidence() for u in cfg.users]
+    rows = [msgspec.to_builtins(user_facts(u)) for u in cfg.users]
     if args.format == "json":
         doc = {"config": args.config, "users": rows,
                "default_permissions": cfg.data["authorization"]["default_permissions"]}

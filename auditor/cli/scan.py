@@ -79,6 +79,7 @@ def run_scan(args: argparse.Namespace) -> int:
     bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
+    del bundle  # the report needs none of its records: a large scan lets them go before rendering
     _common.emit(_common.render_result(args, result), args.output, styled=True)
     return _history.stored(args, result, origin="scan")
 

@@ -9,6 +9,7 @@ its kind's type (:mod:`auditor.evidence.kinds`): the typed contract is the valid
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,8 +71,14 @@ class Bundle:
         """The SHA-256 of the canonical JSON of `body()`, computed once per bundle (from each
         record's data encoded once, see Evidence.canonical_data)."""
         members = {key: canonical_json(value) for key, value in self.body(records=False).items()}
-        members["records"] = b"[" + b",".join(r.canonical() for r in self.records) + b"]"
-        return sha256_hex(canonical_object(members))
+        marker = b"\0records\0"  # where the records go: hashed record by record, never joined
+        members["records"] = marker
+        head, _, tail = canonical_object(members).partition(marker)
+        digest = hashlib.sha256(head + b"[")
+        for i, record in enumerate(self.records):
+            digest.update(b"," + record.canonical() if i else record.canonical())
+        digest.update(b"]" + tail)
+        return digest.hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         """The bundle document: `body()` and its digest."""

@@ -79,13 +79,16 @@ def label(cls: type[Part], value: Any, resource: str) -> str:
     return cls.LABEL.format_map({**shown, "resource": resource})
 
 
-def plain(data: Facts) -> dict[str, Any]:
+def plain(data: Facts, *, keep: bool = True) -> dict[str, Any]:
     """`data` as plain JSON values (what rules see and bundles hold): dicts, lists, strings,
-    numbers, booleans and null, made once per value (a JSON round trip turns tuples into lists)."""
+    numbers, booleans and null, made once per value (a JSON round trip turns tuples into lists);
+    with `keep` False, made afresh and not kept unless it was made before."""
     cache = data.__dict__
     value: dict[str, Any] | None = cache.get("_plain")
     if value is None:
-        value = cache["_plain"] = msgspec.json.decode(msgspec.json.encode(data))
+        value = msgspec.json.decode(msgspec.json.encode(data))
+        if keep:
+            cache["_plain"] = value
     return value
 
 

@@ -58,10 +58,17 @@ class Evidence:
         value (see :func:`auditor.evidence.contract.plain`)."""
         return plain(self.data)
 
+    def transient_plain(self) -> dict[str, Any]:
+        """`plain`, made afresh and not kept when it was not made before: what a pass over many
+        records reads without holding every record's plain data at once (a kind of 100,000
+        records, see auditor.policy.batch)."""
+        cached: dict[str, Any] | None = self.__dict__.get("plain")
+        return cached if cached is not None else plain(self.data, keep=False)
+
     @functools.cached_property
     def canonical_data(self) -> bytes:
         """The canonical JSON of `plain`: encoded once for the record's id and its bundle's digest."""
-        return canonical_plain_json(self.plain)
+        return canonical_plain_json(self.transient_plain())
 
     @classmethod
     def decoded(cls, *, source: str, resource: str, collected_at: str, data: Facts, plain: dict[str, Any],

@@ -194,22 +194,6 @@ class User:
     nkey: str | None = None
     connection_types: tuple[str, ...] = ()
 
-    def evidence(self) -> dict[str, Any]:
-        from auditor.nats.permissions import permissions_evidence
-
-        return {
-            "name": self.name,
-            "account": self.account,
-            "auth": self.auth,
-            "password": secret_evidence(self.password) if self.password is not None else None,
-            "nkey": self.nkey,
-            "file": self.file,
-            "line": self.line,
-            "connection_types": list(self.connection_types),
-            "permissions_source": self.permissions_source,
-            **permissions_evidence(self.permissions),
-        }
-
 
 @dataclass(frozen=True)
 class FileFacts:
@@ -230,8 +214,12 @@ class FileFacts:
     def readable_by_others(self) -> bool:
         return self.mode is not None and bool(int(self.mode, 8) & stat.S_IROTH)
 
+    @property
+    def writable_by_group_or_others(self) -> bool:
+        return self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
+
     def evidence(self) -> dict[str, Any]:
-        writable = self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
+        writable = self.writable_by_group_or_others
         return {
             "path": self.path,
             "resolved": self.resolved,
@@ -265,9 +253,9 @@ def file_facts(path: str, resolved: Path, shown: str) -> FileFacts:
 
 @dataclass
 class NatsConfig:
-    """The interpreted configuration."""
+    """The interpreted configuration (the parse tree is not kept: a config of 100,000 users would
+    hold it as long as its users)."""
 
-    parsed: ParsedConfig
     file: str
     users: list[User] = field(default_factory=list)
     default_permissions: Permissions | None = None
@@ -316,7 +304,7 @@ class _Interpreter:
 
     def run(self) -> NatsConfig:
         check_options(self.root)
-        cfg = NatsConfig(self.parsed, self.root.file)
+        cfg = NatsConfig(self.root.file)
         top = dict(entries(self.root))
         if self.only_user is not None:
             self.authorization(top.get("authorization"), cfg)

@@ -7,14 +7,14 @@ user (signed by the account or one of its signing keys, then `issuer_account` na
 account). Seeds are decoded with the `nkeys` package; public keys are checked here (prefix
 byte and CRC-16, as nkeys does) and signatures verified with `cryptography`'s Ed25519.
 
-Nothing secret leaves this module: seeds are only ever returned redacted (`auditor.redact`).
+A seed this module finds is handed to its caller (the nats-credentials collector), which keeps
+its public key and a redacted form only.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -23,9 +23,6 @@ from typing import Any
 import nkeys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from auditor.redact import redact
-from auditor.timeutil import rfc3339
 
 # the server's and nats.go's .creds pattern: a dashed banner line, the value, a dashed line
 CREDS_BLOCK = re.compile(r"\s*(?:-{3,}[^\n]*-{3,}\r?\n)([\w\-.=]+)(?:\r?\n-{3,}[^\n]*-{3,}(?:\r?\n|\Z))")
@@ -148,75 +145,6 @@ def find_seed(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _time(value: Any) -> str | None:
-    if not isinstance(value, int | float) or value <= 0:
-        return None
-    return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
-
-
-def _side(p: Any) -> dict[str, Any]:
-    p = p if isinstance(p, dict) else {}
-    allow, deny = p.get("allow"), p.get("deny")
-    return {"allow": list(allow) if allow else None, "deny": list(deny or [])}
-
-
-def claims_evidence(jwt: Jwt) -> dict[str, Any]:
-    """What evidence records of a JWT's claims (all public: JWTs are signed, not secret)."""
-    c, n = jwt.claims, jwt.nats
-    exp = _time(c.get("exp"))
-    out: dict[str, Any] = {
-        "type": jwt.type,
-        "name": c.get("name"),
-        "subject": jwt.subject,
-        "issuer": jwt.issuer,
-        "issuer_account": n.get("issuer_account"),
-        "issued_at": _time(c.get("iat")),
-        "not_before": _time(c.get("nbf")),
-        "expires_at": exp,
-        "expires": exp is not None,
-        "signature": "valid" if jwt.signature_valid else "invalid",
-        "issuer_kind_ok": jwt.issuer[:1] in EXPECTED_ISSUER.get(jwt.type, ("O", "A")),
-        "version": n.get("version", 1),
-    }
-    if jwt.type == "user":
-        resp = n.get("resp") if isinstance(n.get("resp"), dict) else None
-        out["user"] = {
-            "publish": _side(n.get("pub")),
-            "subscribe": _side(n.get("sub")),
-            "responses": {"max": resp.get("max", 0), "ttl": resp.get("ttl", 0)} if resp else None,
-            "bearer_token": bool(n.get("bearer_token")),
-            "allowed_connection_types": list(n.get("allowed_connection_types") or []),
-            "limits": {k: n.get(k, 0) for k in ("subs", "data", "payload")},
-        }
-    elif jwt.type == "account":
-        raw_limits = n.get("limits")
-        limits: dict[str, Any] = raw_limits if isinstance(raw_limits, dict) else {}
-        exports = [
-            {
-                "subject": e.get("subject"),
-                "type": e.get("type"),
-                "token_req": bool(e.get("token_req")),
-                "public": not e.get("token_req"),
-            }
-            for e in (n.get("exports") or [])
-            if isinstance(e, dict)
-        ]
-        out["account"] = {
-            "exports": exports,
-            "imports": len(n.get("imports") or []),
-            "signing_keys": len(n.get("signing_keys") or []),
-            "limits": {k: v for k, v in limits.items() if isinstance(v, int | float)},
-            "jetstream_enabled": bool(limits.get("mem_storage") or limits.get("disk_storage")),
-        }
-    elif jwt.type == "operator":
-        out["operator"] = {
-            "signing_keys": len(n.get("signing_keys") or []),
-            "system_account": n.get("system_account"),
-            "account_server_url": n.get("account_server_url"),
-        }
-    return out
-
-
 def _signing_keys(jwt: Jwt) -> set[str]:
     keys: set[str] = set()
     for k in jwt.nats.get("signing_keys") or []:
@@ -227,7 +155,18 @@ def _signing_keys(jwt: Jwt) -> set[str]:
     return keys
 
 
-def chain(jwt: Jwt, known: list[Jwt]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Chain:
+    """Where the walk of a JWT's signing chain ended."""
+
+    status: str
+    """`verified`, `incomplete` or `broken`."""
+    path: tuple[str, ...]
+    """Each JWT walked, `type name`."""
+    detail: str
+
+
+def chain(jwt: Jwt, known: list[Jwt]) -> Chain:
     """Walk `jwt` up to a self-signed operator through the JWTs in `known`.
 
     status: `verified` (every link found, every signature valid), `incomplete` (an issuer's JWT
@@ -238,16 +177,16 @@ def chain(jwt: Jwt, known: list[Jwt]) -> dict[str, Any]:
     for _ in range(4):
         path.append(f"{current.type} {current.claims.get('name') or current.subject}")
         if not current.signature_valid:
-            return {"status": "broken", "path": path, "detail": f"the {current.type} JWT's signature does not verify"}
+            return Chain("broken", tuple(path), f"the {current.type} JWT's signature does not verify")
         if current.type == "operator":
             if current.issuer == current.subject or current.issuer in _signing_keys(current):
-                return {"status": "verified", "path": path, "detail": "signed up to a self-signed operator"}
-            return {"status": "broken", "path": path, "detail": "the operator JWT is not self-signed"}
+                return Chain("verified", tuple(path), "signed up to a self-signed operator")
+            return Chain("broken", tuple(path), "the operator JWT is not self-signed")
         want = "account" if current.type == "user" else "operator"
         if current.type not in ("user", "account"):
-            return {"status": "incomplete", "path": path, "detail": f"no chain rule for {current.type} JWTs"}
+            return Chain("incomplete", tuple(path), f"no chain rule for {current.type} JWTs")
         if current.issuer[:1] not in EXPECTED_ISSUER[current.type]:
-            return {"status": "broken", "path": path, "detail": f"a {current.type} JWT cannot be issued by {current.issuer[:1]}… keys"}
+            return Chain("broken", tuple(path), f"a {current.type} JWT cannot be issued by {current.issuer[:1]}… keys")
         named = current.nats.get("issuer_account") if current.type == "user" else None
         parent = next(
             (
@@ -259,18 +198,9 @@ def chain(jwt: Jwt, known: list[Jwt]) -> dict[str, Any]:
             None,
         )
         if parent is None:
-            return {"status": "incomplete", "path": path, "detail": f"the issuing {want}'s JWT ({current.issuer[:8]}…) was not collected"}
+            return Chain("incomplete", tuple(path), f"the issuing {want}'s JWT ({current.issuer[:8]}…) was not collected")
         current = parent
-    return {"status": "broken", "path": path, "detail": "the chain is too long"}
-
-
-def seed_evidence(seed: str, *, subject: str | None = None) -> dict[str, Any]:
-    """A seed as evidence: its kind, public key and a redacted form; never the seed."""
-    kind, public = seed_public_key(seed)
-    out: dict[str, Any] = {"kind": kind, "public_key": public, "redacted": redact(seed, prefix=2)}
-    if subject is not None:
-        out["matches_subject"] = public == subject
-    return out
+    return Chain("broken", tuple(path), "the chain is too long")
 
 
 # ------------------------------------------------------------------- making credentials

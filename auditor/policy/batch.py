@@ -19,12 +19,14 @@ whose placeholders failed somewhere) is evaluated one by one as before, by the s
 Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
-Chunks keep the CEL runtime's list building (quadratic in a list's length) short.
+Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
+at most GROUP records (one activation each) keep a program's iterations within the runtime's
+iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,9 @@ class Outcome:
 
 
 CHUNK = 16
+GROUP = 2048
+"""Records per activation: a program iterates about twice per record and once per chunk, within
+the CEL runtime's budget of 10,000 iterations per evaluation."""
 MIN_RECORDS = 32
 """Fewer records of a kind than this are evaluated one by one (a program costs a compilation)."""
 
@@ -164,30 +169,64 @@ def _reads(node: Expr, names: set[str]) -> bool:
 
 
 class RecordBatch:
-    """The data of many records of one kind, converted into CEL values once."""
+    """The decisions of many records of one kind, made group by group: each group of at most
+    GROUP records is converted into CEL values once (one activation), every rule of the kind is
+    evaluated on it, and the group is let go, so a kind of 100,000 records never has all of
+    their plain data in memory at once."""
 
     def __init__(
         self,
-        data: Sequence[Mapping[str, Any]],
+        data: Sequence[Mapping[str, Any]] | Callable[[int], Mapping[str, Any]],
         rules: Sequence[Rule],
         *,
+        size: int | None = None,
         rule_params: Mapping[str, Mapping[str, Any]],
         target: Mapping[str, Any],
         now: dt.datetime,
     ) -> None:
-        self.size = len(data)
+        """`data`: the records' plain data, or a function giving record i's (with `size`)."""
+        self.size = len(data) if size is None else size  # type: ignore[arg-type]
+        get = data if callable(data) else data.__getitem__
         wanted = fields_read(rules)
-        if wanted is not None:
-            data = [{k: v for k, v in d.items() if k in wanted} for d in data]
-        chunks = [
-            [{"e": data[i], "i": i} for i in range(start, min(start + CHUNK, self.size))]
-            for start in range(0, self.size, CHUNK)
-        ]
-        variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
-        try:
-            self.activation: Any = environment("batch").Activation(variables)
-        except Exception:  # then every rule is evaluated record by record
-            self.activation = None
+        self.decided: dict[str, dict[int, Outcome] | None] = {}
+        """Each rule's outcomes ({record index: outcome} of the records that do not pass), or None
+        where the rule must be evaluated record by record."""
+        todo = [rule for rule in rules if self._batched(rule)]
+        rendered = {rule.id: True for rule in todo}
+        for rule in todo:
+            self.decided[rule.id] = {}
+        for first in range(0, self.size, GROUP):
+            last = min(first + GROUP, self.size)
+            group = [get(i) for i in range(first, last)]
+            if wanted is not None:
+                group = [{k: v for k, v in d.items() if k in wanted} for d in group]
+            chunks = [
+                [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
+                for start in range(0, len(group), CHUNK)
+            ]
+            variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+            try:
+                activation = environment("batch").Activation(variables)
+            except Exception:  # then every rule is evaluated record by record
+                self.decided = {rule.id: None for rule in todo}
+                return
+            for rule in todo:
+                found = self.decided[rule.id]
+                if found is None:
+                    continue
+                for messages in (True, False) if rendered[rule.id] else (False,):
+                    items = _eval(activation, program(rule, messages=messages))
+                    if items is not None:
+                        shown = messages and _judged(rule)
+                        found.update((first + int(item[0]), _outcome(rule, item, shown)) for item in items)
+                        break
+                    rendered[rule.id] = False  # a failure left unrendered is judged one by one
+                else:
+                    self.decided[rule.id] = None
+
+    @staticmethod
+    def _batched(rule: Rule) -> bool:
+        return not (rule.each is not None and rule.filter is None) and (rule.mode == "each" or rule.filter is not None)
 
     def outcomes(self, rule: Rule) -> dict[int, Outcome] | None:
         """{record index: outcome} for the records that do not pass (absent: PASS), or None when
@@ -196,21 +235,21 @@ class RecordBatch:
             return {}  # nothing to decide per record
         if rule.each is not None and rule.filter is None:
             return None  # every record is judged instance by instance
-        for messages in (True, False):
-            found = self._eval(program(rule, messages=messages))
-            if found is not None:
-                rendered = messages and _judged(rule)
-                return {int(item[0]): _outcome(rule, item, rendered) for chunk in found for item in chunk}
-        return None
+        return self.decided.get(rule.id)
 
-    def _eval(self, compiled: Any) -> Any:
-        if self.activation is None or compiled is None:
+
+def _eval(activation: Any, compiled: Any) -> list[Any] | None:
+    """[index in the group, code, ...] of every record of the group that does not pass; None when
+    the program cannot be evaluated on it."""
+    if compiled is None:
+        return None
+    try:
+        value = compiled.eval(activation)
+        if str(value.type()) == "ERROR":
             return None
-        try:
-            value = compiled.eval(self.activation)
-            return None if str(value.type()) == "ERROR" else value.plain_value()
-        except Exception:  # a runtime failure: evaluate one by one
-            return None
+        return [item for chunk in value.plain_value() for item in chunk]
+    except Exception:  # a runtime failure: evaluate one by one
+        return None
 
 
 def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
@@ -308,7 +347,8 @@ class Batches:
         found = self.by_kind.get((rule.kind, which))
         if found is None:
             found = self.by_kind[(rule.kind, which)] = RecordBatch(
-                [records[i].plain for i in which], [r for r in self.rules if r.kind == rule.kind], **self.bindings)
+                lambda j: records[which[j]].transient_plain(), [r for r in self.rules if r.kind == rule.kind],
+                size=len(which), **self.bindings)
         decided = found.outcomes(rule)
         if decided is None:
             return None

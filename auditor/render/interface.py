@@ -6,6 +6,7 @@ print a result that has not been redacted."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,5 +51,10 @@ class Renderer(abc.ABC):
         return self.render(result).encode()
 
     def document(self, result: RedactedResult) -> str | bytes:
-        """The whole document, as text or (binary formats) bytes: what the CLI writes."""
+        """The whole document, as text or (binary formats) bytes."""
         return self.render_bytes(result) if self.binary else self.render(result)
+
+    def parts(self, result: RedactedResult) -> str | bytes | Iterator[str]:
+        """What the CLI writes: the document, or (formats that hold every finding) its text in
+        parts, so that a result of a million findings is never one string in memory."""
+        return self.document(result)

@@ -66,20 +66,41 @@ def findings_json(result: RedactedResult) -> list[str]:
     return list(known)
 
 
+def _lines(result: RedactedResult) -> Iterable[str]:
+    """The result's finding lines: those `findings_json` made already, else made as they are
+    written (never all held at once for a result that did not need them before)."""
+    known: list[str] | None = result.__dict__.get("_finding_lines")
+    return known if known is not None else finding_lines(result.findings)
+
+
 class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, result: RedactedResult) -> str:
-        """Indented, with one finding per line: json's indenting encoder is pure Python and
-        takes seconds for tens of thousands of findings, its compact one is C."""
-        parts = []
-        for key, value in result.to_dict(findings=False).items():
-            if key == "findings":
-                lines = findings_json(result)
-                body = "[\n" + ",\n".join("    " + line for line in lines) + "\n  ]" if lines else "[]"
+        return "".join(self.parts(result))
+
+    def parts(self, result: RedactedResult) -> Iterator[str]:
+        """Indented, with one finding per line (json's indenting encoder is pure Python and
+        takes seconds for tens of thousands of findings, its compact one is C), a finding per
+        part: the document is written as it is made."""
+        yield "{\n"
+        for n, (key, value) in enumerate(result.to_dict(findings=False, problems=False).items()):
+            yield (",\n" if n else "") + f"  {json.dumps(key)}: "
+            if key == "problems" and result.problems:
+                yield "[\n"
+                for i, problem in enumerate(result.problems):
+                    yield (",\n    " if i else "    ") + _dumps(problem.to_dict(result.fail_on))
+                yield "\n  ]"
+            elif key == "findings":
+                if not result.findings:
+                    yield "[]"
+                    continue
+                yield "[\n"
+                for i, line in enumerate(_lines(result)):
+                    yield (",\n    " if i else "    ") + line
+                yield "\n  ]"
             elif key in _ONE_PER_LINE and value:
-                body = "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
+                yield "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
             else:
-                body = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-            parts.append(f"  {json.dumps(key)}: {body}")
-        return "{\n" + ",\n".join(parts) + "\n}\n"
+                yield json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield "\n}\n"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from auditor.models import RedactedResult, Status
 from auditor.render.interface import Renderer
+from auditor.render.summary import SHOWN_PER_RULE
 
 if TYPE_CHECKING:
     from auditor.render.sections import ReportView
@@ -46,6 +47,7 @@ class MarkdownRenderer(Renderer):
             "",
         ]
         if v.blocking:
+            blocking, elided = v.blocking_shown
             out += [f"### Blocking problems ({len(v.blocking)}; {v.verdict.rule_hits} rule hits)", ""]
             out += table(
                 ["Severity", "Resource", "What failed", "Fix", "Owner", "Due"],
@@ -53,8 +55,9 @@ class MarkdownRenderer(Renderer):
                   md(row.problem.primary.resource),
                   md(", ".join(f.rule_id for f in row.problem.findings) + ": " + row.problem.primary.message),
                   md(row.problem.primary.remediation), md(row.problem.owner or "unassigned"), row.problem.due or "—"]
-                 for row in v.blocking],
+                 for row in blocking],
             )
+            out += ["", *(md(e.text) for e in elided)] if elided else []
             out.append("")
         out += ["### Could not be evaluated", ""]
         undecided = [
@@ -81,7 +84,8 @@ class MarkdownRenderer(Renderer):
             for row in items:
                 evidence = "; ".join(
                     f"{md(g.rule_id)}: " + ", ".join(
-                        [f"{r.finding.status.value} {md(r.finding.resource)}" for r in g.problems]
+                        [f"{r.finding.status.value} {md(r.finding.resource)}" for r in g.problems[:SHOWN_PER_RULE]]
+                        + ([f"{len(g.problems) - SHOWN_PER_RULE:,} more"] if len(g.problems) > SHOWN_PER_RULE else [])
                         + ([f"{len(g.passes)} pass"] if g.passes else [])
                     )
                     for g in row.by_rule()
@@ -90,14 +94,16 @@ class MarkdownRenderer(Renderer):
             out += table(["Item", "Id", "Status", "Evidenced by"], rows)
             out.append("")
         out += [f"## Problems ({result.summary.problems}; {result.summary.rule_hits} rule hits)", ""]
+        problems, elided = v.problems_shown
         out += table(
             ["Severity", "Problem", "Rule hits", "Fix", "Owner", "Due", "Blocks sign-off"],
             [[row.problem.severity.value, md(row.problem.primary.resource),
               md("; ".join(f"{f.rule_id} {f.message} ({f.id})" for f in row.problem.findings)),
               md(row.problem.primary.remediation), md(row.problem.owner or "unassigned"), row.problem.due or "—",
               ("yes (live credential)" if row.live_credential else "yes") if row.blocks else "no"]
-             for row in v.problems],
+             for row in problems],
         ) if v.problems else ["No failing check."]
+        out += ["", *(md(e.text) for e in elided)] if elided else []
         out += ["", "## Passes", ""]
         out += table(
             ["Rule", "Title", "Area", "Pass", "Not applicable"],

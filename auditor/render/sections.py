@@ -23,6 +23,7 @@ from auditor.models import (
     Waiver,
 )
 from auditor.render.interface import RenderOptions
+from auditor.render.summary import SHOWN_PER_RULE, Elided, summarised
 from auditor.signoff.model import ROLES, SignoffCheck
 
 STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED, Status.PASS, Status.NOT_APPLICABLE)
@@ -205,6 +206,11 @@ class PassRow:
     passed: tuple[Ref, ...]
     not_applicable: int
 
+    @property
+    def shown(self) -> tuple[Ref, ...]:
+        """The passing resources a report names (the rest are counted)."""
+        return self.passed[:SHOWN_PER_RULE]
+
 
 @dataclass(frozen=True)
 class ReportView:
@@ -235,6 +241,16 @@ class ReportView:
         return tuple(p for p in self.problems if p.blocks)
 
     @property
+    def blocking_shown(self) -> tuple[tuple[ProblemRow, ...], tuple[Elided, ...]]:
+        """The blocking problems page one lists (at most SHOWN_PER_RULE per rule), and the rest counted."""
+        return summarised(self.blocking, _problem_of)
+
+    @property
+    def problems_shown(self) -> tuple[tuple[ProblemRow, ...], tuple[Elided, ...]]:
+        """The problems the report lists (at most SHOWN_PER_RULE per rule), and the rest counted."""
+        return summarised(self.problems, _problem_of)
+
+    @property
     def others(self) -> tuple[ProblemRow, ...]:
         """The problems below the threshold."""
         return tuple(p for p in self.problems if not p.blocks)
@@ -253,6 +269,10 @@ class ReportView:
         label = self.verdict.readiness.label.capitalize()
         scope = f" {self.verdict.scope}" if self.verdict.scope else ""
         return f"{label}{scope} under {', '.join(self.result.policies)}: {'; '.join(self.verdict.reasons())}"
+
+
+def _problem_of(row: ProblemRow) -> Problem:
+    return row.problem
 
 
 def _days_left(expires: str, evaluated_at: str) -> int | None:
@@ -282,8 +302,12 @@ def build_view(result: RedactedResult, options: RenderOptions | None = None) -> 
     sections: dict[str, list[ChecklistRow]] = {}
     counts: dict[str, int] = dict.fromkeys(ITEM_STATUS_TEXT, 0)
     if result.checklist is not None:
+        by_item: dict[str, list[Ref]] = {}
+        for ref in refs:
+            for item_id in dict.fromkeys(ref.finding.references.get("checklist", ())):
+                by_item.setdefault(item_id, []).append(ref)
         for item in result.checklist.items:
-            evidencing = tuple(r for r in refs if item.id in r.finding.references.get("checklist", ()))
+            evidencing = tuple(by_item.get(item.id, ()))
             status = item_status([r.finding for r in evidencing])
             counts[status] += 1
             sections.setdefault(item.section, []).append(ChecklistRow(item, status, evidencing))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from auditor.models import Finding, Problem, Readiness, RedactedResult, Severity, Status
 from auditor.render.interface import Renderer
+from auditor.render.summary import SHOWN_PER_RULE, itself, summarised
 from auditor.terminal import printable as p
 
 _COLORS = {
@@ -75,8 +76,10 @@ class TextRenderer(Renderer):
             out.append("")
             out.append(self._c("bold", f"Problems ({summary.problems}, {summary.rule_hits} rule hits)"
                                        " — failures grouped by cause, blocking first"))
-            for problem in result.problems:
+            shown, elided = summarised(result.problems, itself)
+            for problem in shown:
                 out.extend(self._problem(problem, result))
+            out.extend(p(f"  {e.text}") for e in elided)
         groups = [
             (Status.ERROR, "Could not be evaluated (errors)"),
             (Status.NOT_EVALUATED, "Not evaluated (no evidence)"),
@@ -89,8 +92,16 @@ class TextRenderer(Renderer):
             if items:
                 out.append("")
                 out.append(self._c("bold", f"{title} ({len(items)})"))
+                per_rule: dict[str, int] = {}
                 for f in items:
-                    out.extend(self._finding(f))
+                    per_rule[f.rule_id] = per_rule.get(f.rule_id, 0) + 1
+                    if per_rule[f.rule_id] <= SHOWN_PER_RULE:
+                        out.extend(self._finding(f))
+                out.extend(
+                    p(f"  … and {n - SHOWN_PER_RULE:,} more {rule} findings ({status.value}), {SHOWN_PER_RULE} shown: "
+                      "every one is in the findings document (`--format json`) with its id")
+                    for rule, n in per_rule.items() if n > SHOWN_PER_RULE
+                )
         if result.exceeded_waivers:
             out.append("")
             out.append(self._c("bold", f"Exceeded waivers ({len(result.exceeded_waivers)}) — applied to none"))

@@ -17,8 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from auditor.collectors.nats_config import user_facts
 from auditor.nats.conf import parse_text
 from auditor.nats.config import interpret
 from auditor.nats.permissions import can_publish, can_subscribe
@@ -48,7 +50,7 @@ def test_permission_analysis_1000_users_50_patterns() -> None:
     start = time.perf_counter()
     cfg = interpret(parse_text(text))
     parsed = time.perf_counter()
-    matrix = [u.evidence() for u in cfg.users]  # every user's permissions and reach of >, $SYS.>, $JS.API.>
+    matrix = [msgspec.to_builtins(user_facts(u)) for u in cfg.users]  # every user's permissions and reach of >, $SYS.>, $JS.API.>
     analysed = time.perf_counter()
     checks = 0
     for u in cfg.users[:: USERS // 100]:

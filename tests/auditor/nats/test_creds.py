@@ -8,19 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from auditor.collectors.nats_credentials import claims, seed_facts
 from auditor.nats.creds import (
     CredsError,
     chain,
-    claims_evidence,
     decode_jwt,
     decode_public_key,
     encode_jwt,
     format_creds,
     new_seed,
     parse_creds,
-    seed_evidence,
     seed_public_key,
 )
 from tests.servers import nats_server
@@ -45,12 +45,12 @@ def test_claims_and_chain() -> None:
     c = make_chain(user_claims={"exp": int(time.time()) + 3600})
     user, account, operator = decode_jwt(c["user"]), decode_jwt(c["account"]), decode_jwt(c["operator"])
     assert user.signature_valid and user.type == "user"
-    ev = claims_evidence(user)
+    ev = claims(user)
     assert ev["expires"] and ev["user"]["publish"] == {"allow": ["a.>"], "deny": []} and not ev["user"]["bearer_token"]
-    assert chain(user, [operator, account])["status"] == "verified"
-    assert chain(user, [account])["status"] == "incomplete"
-    assert chain(operator, [])["status"] == "verified"
-    assert claims_evidence(account)["account"]["signing_keys"] == 0
+    assert chain(user, [operator, account]).status == "verified"
+    assert chain(user, [account]).status == "incomplete"
+    assert chain(operator, []).status == "verified"
+    assert claims(account)["account"]["signing_keys"] == 0
 
 
 def test_broken_chains() -> None:
@@ -61,9 +61,9 @@ def test_broken_chains() -> None:
     raw = __import__("base64").urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
     tampered = decode_jwt(f"{head}.{raw}.{sig}")
     assert not tampered.signature_valid
-    assert chain(tampered, [decode_jwt(c["account"]), decode_jwt(c["operator"])])["status"] == "broken"
+    assert chain(tampered, [decode_jwt(c["account"]), decode_jwt(c["operator"])]).status == "broken"
     by_operator = decode_jwt(make_chain(signer="operator")["user"])
-    assert chain(by_operator, [])["status"] == "broken"  # users are issued by accounts
+    assert chain(by_operator, []).status == "broken"  # users are issued by accounts
 
 
 def test_creds_and_seeds() -> None:
@@ -71,10 +71,10 @@ def test_creds_and_seeds() -> None:
     text = format_creds(c["user"], c["user_seed"])
     jwt, seed = parse_creds(text)
     assert jwt == c["user"] and seed == c["user_seed"]
-    ev = seed_evidence(seed, subject=decode_jwt(jwt).subject)
-    assert ev["matches_subject"] and ev["kind"] == "user" and c["user_seed"] not in json.dumps(ev)
-    other = seed_evidence(new_seed("user"), subject=decode_jwt(jwt).subject)
-    assert not other["matches_subject"]
+    ev = seed_facts(seed, subject=decode_jwt(jwt).subject)
+    assert ev.matches_subject and ev.kind == "user" and c["user_seed"] not in json.dumps(msgspec.to_builtins(ev))
+    other = seed_facts(new_seed("user"), subject=decode_jwt(jwt).subject)
+    assert not other.matches_subject
     with pytest.raises(CredsError, match="no JWT block"):
         parse_creds("nothing here")
     with pytest.raises(CredsError) as info:

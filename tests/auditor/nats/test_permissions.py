@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor.collectors.nats_config import user_facts
 from auditor.nats.conf import ConfError, parse_text
 from auditor.nats.config import NatsConfig, interpret
 from auditor.nats.permissions import (
@@ -82,15 +84,16 @@ def test_reasons_explain(cfg: NatsConfig) -> None:
 def test_sources_and_defaults(cfg: NatsConfig) -> None:
     assert cfg.user("d").permissions_source == "default"
     assert cfg.user("empty").permissions_source == "own"
-    ev = cfg.user("empty").evidence()
-    assert ev["restricted"] is False and ev["reach"]["publish"][">"] == "all"
-    assert cfg.user("r").evidence()["allow_responses"] == {"max": -1, "expires_seconds": 300.0, "unlimited": True}
+    ev = user_facts(cfg.user("empty"))
+    assert ev.restricted is False and ev.reach.publish[">"] == "all"
+    assert msgspec.to_builtins(user_facts(cfg.user("r")).allow_responses) == {"max": -1, "expires_seconds": 300.0,
+                                                                              "unlimited": True}
 
 
 def test_evidence_never_holds_a_password(cfg: NatsConfig) -> None:
-    text = json.dumps([u.evidence() for u in cfg.users] + [cfg.evidence()])
+    text = json.dumps([msgspec.to_builtins(user_facts(u)) for u in cfg.users] + [cfg.evidence()])
     assert '"pw"' not in text and "abcdefghij" not in text
-    kinds = {u.name: u.evidence()["password"]["kind"] for u in cfg.users}
+    kinds = {u.name: msgspec.to_builtins(user_facts(u))["password"]["kind"] for u in cfg.users}
     assert kinds["a"] == "plaintext" and kinds["d"] == "bcrypt"
     assert [p["user"] for p in cfg.evidence()["plaintext_passwords"]] == ["a", "e", "f", "g", "h", "empty", "r"]
 

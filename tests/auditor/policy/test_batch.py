@@ -222,6 +222,21 @@ def test_builtin_certificate_rules_agree(monkeypatch: pytest.MonkeyPatch) -> Non
     assert any(f.status.value == "fail" and f.correlation for f in batched)
 
 
+def _decided_in_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the rules a batch decides from now on (filled as they are decided)."""
+    decided: list[str] = []
+    original = batch.RecordBatch.outcomes
+
+    def spy(self: batch.RecordBatch, rule: Any) -> Any:
+        found = original(self, rule)
+        if found is not None:
+            decided.append(rule.id)
+        return found
+
+    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    return decided
+
+
 def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's evidence, every record copied so that each kind has enough for a batch, under
     the demo target's own packs: the same findings, ids, problems either way."""
@@ -238,16 +253,7 @@ def test_the_demo_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     described = dict(bundle.target)
     policy = Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths)).resolve(list(described["policies"]))
-    decided: list[str] = []
-    original = batch.RecordBatch.outcomes
-
-    def spy(self: batch.RecordBatch, rule: Any) -> Any:
-        found = original(self, rule)
-        if found is not None:
-            decided.append(rule.id)
-        return found
-
-    monkeypatch.setattr(batch.RecordBatch, "outcomes", spy)
+    decided = _decided_in_batches(monkeypatch)
     batched, _ = _both(policy, records, monkeypatch, cel_target_view(described), now)
     assert {"pass", "fail"} <= {f.status.value for f in batched}
     assert any(f.correlation for f in batched if f.status.value == "fail")
@@ -304,7 +310,7 @@ def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,
     original = batch.RecordBatch.__init__
 
     def spy(self: batch.RecordBatch, *args: Any, **kwargs: Any) -> None:
-        made.append(len(args[0]))
+        made.append(kwargs["size"] if "size" in kwargs else len(args[0]))
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(batch.RecordBatch, "__init__", spy)
@@ -312,3 +318,30 @@ def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,
     assert made == []
     evaluate_rules(gauges, [_gauge(i, i, "a") for i in range(batch.MIN_RECORDS)], target=TARGET, now=NOW)
     assert made == [batch.MIN_RECORDS]
+
+
+def test_more_records_than_one_group_are_still_decided_in_batches(gauges: ResolvedPolicy,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past GROUP records a kind is split over several activations (one program over 10,000 records
+    exceeds the CEL runtime's iteration budget, which sent every record down the slow path): the
+    batches still decide, with the same findings, failures past the first group included."""
+    monkeypatch.setattr(batch, "GROUP", 40)
+    decided = _decided_in_batches(monkeypatch)
+    records: list[Record] = [_gauge(i, i % 12, ("a1", "b2")[i % 2]) for i in range(130)]
+    batched, _ = _both(gauges, records, monkeypatch)
+    assert {"G-001", "G-008"} <= set(decided)
+    failing = [f.resource for f in batched if f.rule_id == "G-001" and f.status.value == "fail"]
+    assert "g129" in failing and "g1" in failing
+
+
+def test_a_kind_past_the_runtime_budget_is_decided_in_batches(gauges: ResolvedPolicy) -> None:
+    """10,000 records (one program over all of them exhausts the runtime's iteration budget): the
+    batch still decides every record, each failure at its own index."""
+    rule = next(e.rule for e in gauges.rules if e.id == "G-001")
+    params = {e.id: dict(e.params) for e in gauges.rules}
+    b = batch.RecordBatch([{"size": i % 20, "label": "a"} for i in range(10_000)], [rule],
+                          rule_params=params, target=TARGET, now=NOW)
+    found = b.outcomes(rule)
+    assert found is not None
+    assert sorted(found) == [i for i in range(10_000) if i % 20 < 10]
+    assert found[9_999 - 10].message == "size 9 < 10 (a)"
