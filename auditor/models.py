@@ -218,8 +218,8 @@ class Finding:
         """`dataclasses.replace(self, **changes)` (with `id` given, if changed) without calling
         `__init__` again: an evaluation makes and amends tens of thousands of findings."""
         made = object.__new__(Finding)
-        made.__dict__.update(self.__dict__)
-        made.__dict__.update(changes)
+        for name, slot in _FINDING_SLOTS:
+            slot.__set__(made, changes[name] if name in changes else slot.__get__(self, Finding))
         return made
 
     @classmethod
@@ -228,7 +228,8 @@ class Finding:
         `__init__`'s cost: the engine's way of making each finding (tests hold it to `__init__`).
         `fields` becomes the finding's own: the caller hands over a dict it no longer uses."""
         made = object.__new__(cls)
-        made.__dict__.update(fields)
+        for name, slot in _FINDING_SLOTS:
+            slot.__set__(made, fields[name])
         return made
 
     def sort_key(self) -> tuple[str, str, str, str]:
@@ -290,6 +291,12 @@ class Finding:
             owner=str(raw.get("owner", "")),
             due=str(raw.get("due", "")),
         )
+
+
+_FINDING_SLOTS: tuple[tuple[str, Any], ...] = tuple(
+    (f.name, getattr(Finding, f.name)) for f in dataclasses.fields(Finding))
+"""Each field of Finding with its slot (a member descriptor: its __set__ bypasses the frozen
+check, as the generated __init__ does)."""
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,7 @@ def _spy_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     original = batch.RecordBatch.__init__
 
     def spy(self: batch.RecordBatch, *args: Any, **kwargs: Any) -> None:
-        made.append(len(args[0]))
+        made.append(kwargs["size"] if kwargs.get("size") is not None else len(args[0]))
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(batch.RecordBatch, "__init__", spy)
