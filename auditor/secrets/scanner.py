@@ -180,7 +180,7 @@ class Scanner:
         return _resolve_overlaps(found), sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
-        ctx = FileContext(path, _is_code(path) if code is None else code)
+        ctx = FileContext(path, is_code(path) if code is None else code)
         return self.hits(data, ctx)[0]
 
     def recognise(self, value: str) -> str | None:
@@ -255,7 +255,7 @@ class Scanner:
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   limit: int | None = None, commit: str = "") -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits."""
-        ctx = FileContext(display, _is_code(display))
+        ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
         if limit is not None:
             hits = [h for h in hits if h.start < limit]
@@ -263,7 +263,7 @@ class Scanner:
             hits = _merge_sops(hits, self._sops_hits(data, display))
         if not hits:
             return []
-        is_log = bool(LOG_NAMES.search(display)) or "/log/" in f"/{display}"
+        in_log = is_log(display)
         key_file = whole and len(data) <= KEY_FILE_MAX and _only_key_material(data, hits)
         out: list[Leak] = []
         line, pos = line_base + 1, 0
@@ -289,7 +289,7 @@ class Scanner:
             out.append(Leak.from_secret(
                 hit.rule, hit.category, display, line, column, hit.secret,
                 confidence=hit.confidence, details=dict(hit.details), commit=commit,
-                file_mode=mode, key_file=key_file, log=is_log, legacy=self.legacy_fingerprints,
+                file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
             ))
         return out
 
@@ -313,8 +313,14 @@ class Scanner:
         return hits
 
 
-def _is_code(path: str) -> bool:
+def is_code(path: str) -> bool:
+    """Source code, by the name's suffix: there only quoted literals count as assigned values."""
     return os.path.splitext(path)[1].lower() in CODE_SUFFIXES
+
+
+def is_log(path: str) -> bool:
+    """A log or a shell history, by the name or a `log` folder."""
+    return bool(LOG_NAMES.search(path)) or "/log/" in f"/{path}"
 
 
 def _locate(data: bytes, line: int | None, needle: bytes) -> int:
