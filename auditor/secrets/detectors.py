@@ -114,6 +114,11 @@ class Detector:
         new (its findings known from the cache) compiles nothing."""
         return re.compile(self.expression, self.flags) if self.flags else re.compile(self.expression)
 
+    @functools.cached_property
+    def walk_table(self) -> bytes:
+        """A `bytes.translate` table: 0 for the bytes of `walk_back`, 1 for every other."""
+        return bytes(0 if b in self.walk_back else 1 for b in range(256))
+
     @property
     def source(self) -> str:
         """The full expression and its flags as text (what a cache of findings is keyed on)."""

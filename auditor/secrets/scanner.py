@@ -86,11 +86,13 @@ class Scanner:
         """One automaton over every anchor (detectors without one are run over whole buffers)."""
         if self._prefilter is None:
             self._anchored = [i for i, d in enumerate(self.detectors) if d.anchor]
-            anchors = [self.detectors[i].anchor for i in self._anchored]
-            anchors.append(SOPS_ANCHOR)  # its hits are ignored without sops_check
-            anchors.append(NOT_SECRET_ANCHOR)
-            self._prefilter = make_prefilter(anchors, self.prefer)
+            self._prefilter = make_prefilter(self.anchors(), self.prefer)
         return self._prefilter
+
+    def anchors(self) -> list[bytes]:
+        """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
+        (its hits are ignored without sops_check) and the keys about a secret."""
+        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR]
 
     # ------------------------------------------------------------ buffers
 
@@ -148,9 +150,9 @@ class Scanner:
                             while key > 0 and end - key < 40 and data[key - 1] in b" \t:":
                                 key -= 1
                             break
-                    stop = key
-                    while key > 0 and stop - key < 72 and data[key - 1] in walk:
-                        key -= 1
+                    stop = key  # the key: the run of `walk` bytes before, at most 72 (one C pass, not a loop)
+                    key = max(0, stop - 72)
+                    key += data[key:stop].translate(det.walk_table).rfind(b"\x01") + 1
                     if key in seen:
                         continue
                     seen.add(key)
