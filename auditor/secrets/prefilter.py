@@ -31,6 +31,14 @@ class Prefilter(abc.ABC):
     def scan(self, data: bytes) -> list[tuple[int, int, int]]:
         ...
 
+    def ends(self, data: bytes) -> dict[int, list[int]]:
+        """Pattern index -> the ends of its hits, in the order `scan` reports them (patterns in
+        the order of their first hit)."""
+        out: dict[int, list[int]] = {}
+        for ident, _start, end in self.scan(data):
+            out.setdefault(ident, []).append(end)
+        return out
+
 
 class HyperscanPrefilter(Prefilter):
     name = "hyperscan"
@@ -52,6 +60,20 @@ class HyperscanPrefilter(Prefilter):
 
         self._db.scan(data, match_event_handler=on_match)
         return hits
+
+    def ends(self, data: bytes) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        get = out.get
+
+        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+            seen = get(ident)
+            if seen is None:
+                out[ident] = [end]
+            else:
+                seen.append(end)
+
+        self._db.scan(data, match_event_handler=on_match)
+        return out
 
 
 class RegexPrefilter(Prefilter):

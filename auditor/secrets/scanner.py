@@ -98,23 +98,15 @@ class Scanner:
 
     def hits(self, data: bytes, ctx: FileContext) -> tuple[list[Hit], bool]:
         """Confirmed hits in `data` (overlaps resolved), and whether a sops MAC line was seen."""
-        raw = self.prefilter.scan(data)
+        raw = self.prefilter.ends(data)
         unanchored = len(self._anchored) < len(self.detectors)
         if not raw and not unanchored:
             return [], False
-        by_detector: dict[int, list[int]] = {}
         sops_index = len(self._anchored)
-        about_index = sops_index + 1
-        sops_seen = False
-        about: set[int] = set()  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
+        sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
+        about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
         anchored = self._anchored
-        for ident, _start, end in raw:
-            if ident < sops_index:
-                by_detector.setdefault(anchored[ident], []).append(end)
-            elif ident == about_index:
-                about.add(end)
-            else:
-                sops_seen = self.sops_check
+        by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
             for i, det in enumerate(self.detectors):
                 if not det.anchor:
