@@ -113,10 +113,22 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
 _WORKER: tuple[Scanner, Suppressions] | None = None
 
 
-def _work(batch: list[tuple[str, str]]) -> list[FileResult]:
+def _work(batch: list[tuple[str, str]]) -> tuple[list[FileResult], int, int, int]:
+    """A batch's results: those with something to say (findings, a skip, an error), and for the
+    rest only their count, bytes and accepted findings (sending each back costs more than the scan)."""
     assert _WORKER is not None
     scanner, suppress = _WORKER
-    return [scanner.scan_file(p, shown, suppress) for p, shown in batch]
+    notable: list[FileResult] = []
+    files = size = suppressed = 0
+    for p, shown in batch:
+        result = scanner.scan_file(p, shown, suppress)
+        if result.leaks or result.skipped or result.error:
+            notable.append(result)
+        else:
+            files += 1
+            size += result.size
+            suppressed += result.suppressed
+    return notable, files, size, suppressed
 
 
 def _batches(files: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
@@ -163,7 +175,7 @@ def scan_paths(
     jobs = jobs or default_jobs()
     parallel = jobs > 1
     todo: list[tuple[str, str, int]] = []
-    pending: list[concurrent.futures.Future[list[FileResult]]] = []
+    pending: list[concurrent.futures.Future[tuple[list[FileResult], int, int, int]]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0
     try:
@@ -202,8 +214,12 @@ def scan_paths(
         if pool is not None:
             pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
             for future in pending:
-                for result in future.result():
+                notable, files, size, suppressed = future.result()
+                for result in notable:
                     report.add(result)
+                report.stats.files_scanned += files
+                report.stats.bytes_scanned += size
+                report.stats.suppressed += suppressed
         else:
             for path, shown, _ in todo:
                 report.add(scanner.scan_file(path, shown, suppress))
