@@ -50,7 +50,8 @@ _ZERO = frozenset({"0" * 40, "0" * 64})
 _NOT_BLOBS = frozenset({"160000"})  # submodule commits
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600) -> bytes:
+def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
+         ok: Sequence[int] = (0,)) -> bytes:
     try:
         proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
                               timeout=timeout, check=False)
@@ -58,7 +59,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 36
         raise ConfigError("git is not installed; it is needed to read git history") from None
     except subprocess.TimeoutExpired:
         raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
     return proc.stdout
@@ -295,14 +296,34 @@ def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
 # ------------------------------------------------------------------ the working tree
 
 
+def _converts(repo: Path, index: bytes) -> bool:
+    """Whether git may convert between blobs and working-tree files here (line endings, LFS and
+    other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
+    file git calls unchanged need not hold its blob's bytes."""
+    config = _git(repo, "config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile)$", ok=(0, 1))
+    settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
+    if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
+        return True
+    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
+    if b"core.attributesfile" in settings:
+        files.append(Path(os.path.expanduser(os.fsdecode(settings[b"core.attributesfile"]))))
+    return (b"/.gitattributes\0" in index or b"\t.gitattributes\0" in index
+            or any(f.is_file() for f in files))
+
+
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
     in the index that git reports unchanged in the working tree (`git diff-files`, which
-    compares contents where file times cannot tell). Empty when git cannot say."""
+    compares contents where file times cannot tell). Empty when git cannot say, or when git
+    may convert contents on checkout (`_converts`)."""
     try:
         index = _git(repo, "ls-files", "--stage", "-z")
+        if _converts(repo, index):
+            return {}
         changed = set(_git(repo, "diff-files", "--name-only", "-z").split(b"\0"))
-    except ConfigError:
+    except (ConfigError, OSError):
         return {}
     out = {}
     for entry in index.split(b"\0"):

@@ -372,3 +372,28 @@ def test_history_cache_rows_round_trip() -> None:
                 commit="c" * 40, key_file=True, log=True)
     assert _from_cache(json.loads(json.dumps(_to_cache([leak])))) == [leak]
     assert _from_cache([["short"]]) == []
+
+
+def test_working_tree_files_are_read_where_git_may_convert_contents(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With line-ending conversion, LFS or other filters the file need not hold the blob's
+    bytes (an LFS pointer is no secret, the file it stands for may hold one): read every file."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user-wide attributes
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    _commit(repo, "leak")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 1
+    git(repo, "config", "core.autocrlf", "true")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    git(repo, "config", "core.autocrlf", "false")
+    (repo / "sub").mkdir()
+    (repo / "sub" / ".gitattributes").write_text("*.env filter=lfs\n")
+    _commit(repo, "attributes")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    git(repo, "rm", "-q", "sub/.gitattributes")
+    _commit(repo, "no attributes")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("*.env text\n")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
