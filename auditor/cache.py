@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.models import canonical_json, sha256_hex
 
 
 def cache_root() -> Path:
@@ -66,6 +65,8 @@ class ValidDocuments:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        from auditor.models import canonical_json, sha256_hex
+
         self.key = sha256_hex(canonical_json([__version__, schema]))[:16]
         self.path = cache_root() / "valid-documents" / f"{self.key}.json"
         self.known: set[str] = set()
@@ -77,6 +78,8 @@ class ValidDocuments:
     def digest(value: Any) -> str | None:
         """The value's digest, or None for a value JSON cannot express (never cached)."""
         try:
+            from auditor.models import canonical_json, sha256_hex
+
             return sha256_hex(canonical_json(value))
         except (TypeError, ValueError):
             return None
@@ -115,6 +118,8 @@ class LintResults:
     MAX = 20_000
 
     def __init__(self, linter: str) -> None:
+        from auditor.models import canonical_json, sha256_hex
+
         key = sha256_hex(canonical_json([__version__, linter]))[:16]
         self.path = cache_root() / "lint" / f"{key}.json"
         self.known: dict[str, Any] = {}

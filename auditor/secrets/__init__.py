@@ -14,7 +14,9 @@ from auditor.errors import ConfigError
 from pki.registry import Registry
 
 if TYPE_CHECKING:
+    from auditor.secrets.detectors import Detector
     from auditor.secrets.engines import Engine, ScanRequest
+    from auditor.secrets.suppress import AllowEntry
 
 ENGINES: Registry[Engine] = Registry("engine", "auditor.secrets.engines:Engine", {
     "auditor": "auditor.secrets.engines:AuditorEngine",
@@ -36,22 +38,31 @@ def prepare(
     git_cache: bool = True,
 ) -> ScanRequest:
     """The request for scanning `paths` with the given configuration, baselines and rules."""
-    from auditor.secrets.config import ScanConfig, load_scan_config
-    from auditor.secrets.custom import load_rules_file
     from auditor.secrets.detectors import builtin_detectors
     from auditor.secrets.engines import ScanRequest
     from auditor.secrets.scanner import Scanner
     from auditor.secrets.suppress import Suppressions, load_baseline
 
-    cfg = load_scan_config(config) if config is not None else ScanConfig()
-    custom = list(cfg.rules)
-    for path in rules:
-        custom.extend(load_rules_file(path))
+    allow: tuple[AllowEntry, ...] = ()
+    custom: list[Detector] = []
+    cfg_exclude: tuple[str, ...] = ()
+    max_file_bytes = 0
+    cfg_baseline = None
+    if config is not None or rules:  # YAML is read only for them
+        from auditor.secrets.config import load_scan_config
+        from auditor.secrets.custom import load_rules_file
+
+        if config is not None:
+            cfg = load_scan_config(config)
+            allow, custom, cfg_exclude, max_file_bytes = cfg.allow, list(cfg.rules), cfg.exclude, cfg.max_file_bytes
+            cfg_baseline = cfg.baseline
+        for path in rules:
+            custom.extend(load_rules_file(path))
     loaded = [load_baseline(p) for p in baselines]
-    if cfg.baseline is not None:
-        loaded.append(cfg.baseline)
-    suppress = Suppressions(cfg.allow, tuple(loaded))
-    scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=cfg.max_file_bytes,
+    if cfg_baseline is not None:
+        loaded.append(cfg_baseline)
+    suppress = Suppressions(allow, tuple(loaded))
+    scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=max_file_bytes,
                       legacy_fingerprints=suppress.legacy)
     return ScanRequest(
         paths=tuple(paths),
@@ -59,7 +70,7 @@ def prepare(
         git=git,
         scanner=scanner,
         suppress=suppress,
-        exclude=(*cfg.exclude, *exclude),
+        exclude=(*cfg_exclude, *exclude),
         jobs=jobs,
         git_cache=git_cache,
     )

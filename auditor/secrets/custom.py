@@ -103,7 +103,7 @@ def _entropy_rule(rule_id: str, message: str, raw: dict[str, Any], severity: str
                    "medium", {"severity": severity, "message": message[:120]})
 
     return Detector(rule_id, "custom", message, ASSIGNMENT_ANCHOR, _ASSIGNMENT, confirm, before=80, after=540,
-                    priority=-6, walk_back=KEY_BYTES)
+                    priority=-6, walk_back=KEY_BYTES, flags=re.IGNORECASE)
 
 
 def _hyperscan_accepts(pattern: bytes) -> bool:

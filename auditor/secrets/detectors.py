@@ -11,11 +11,42 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from auditor.secrets import structure
+
+AnyStr = TypeVar("AnyStr", str, bytes)
+
+
+class LazyPattern(Generic[AnyStr]):
+    """A regular expression compiled when first used: importing the detectors compiles nothing."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: AnyStr, flags: int = 0) -> None:
+        self._args: tuple[AnyStr, int] = (pattern, flags)
+        self._compiled: re.Pattern[AnyStr] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[AnyStr]:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled
+
+    def search(self, text: AnyStr, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[AnyStr] | None:
+        return self.compiled.search(text, pos, endpos)
+
+    def match(self, text: AnyStr) -> re.Match[AnyStr] | None:
+        return self.compiled.match(text)
+
+    def fullmatch(self, text: AnyStr) -> re.Match[AnyStr] | None:
+        return self.compiled.fullmatch(text)
+
+    def sub(self, repl: AnyStr, text: AnyStr) -> AnyStr:
+        return self.compiled.sub(repl, text)
 
 CATEGORIES = (
     "nkey-seed", "nats-creds", "private-key", "age-identity", "vault-token", "cloud-token",
@@ -59,7 +90,8 @@ class Detector:
     category: str
     description: str
     anchor: bytes
-    regex: re.Pattern[bytes]
+    expression: bytes | re.Pattern[bytes]
+    """The full regular expression (compiled when first used: `regex`)."""
     confirm: Confirm
     before: int = 16
     """How far before an anchor hit's end the full match may start."""
@@ -73,6 +105,26 @@ class Detector:
     of these bytes (the whole key of `db_password = ...`)."""
     key_filter: Callable[[bytes], bool] | None = None
     """With `walk_back`: whether the key found is worth the full expression (cheap, cached)."""
+    flags: int = 0
+    """Of `expression`, when it is not compiled yet."""
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[bytes]:
+        """`expression` compiled, once, when a scan first needs it: a run that reads nothing
+        new (its findings known from the cache) compiles nothing."""
+        return re.compile(self.expression, self.flags) if self.flags else re.compile(self.expression)
+
+    @functools.cached_property
+    def walk_table(self) -> bytes:
+        """A `bytes.translate` table: 0 for the bytes of `walk_back`, 1 for every other."""
+        return bytes(0 if b in self.walk_back else 1 for b in range(256))
+
+    @property
+    def source(self) -> str:
+        """The full expression and its flags as text (what a cache of findings is keyed on)."""
+        raw = self.expression if isinstance(self.expression, bytes) else self.expression.pattern
+        flags = self.flags if isinstance(self.expression, bytes) else self.expression.flags
+        return f"{raw.decode('latin-1')}/{flags}"
 
 
 def _text(b: bytes) -> str:
@@ -105,7 +157,7 @@ VENDOR_EXAMPLES = frozenset({
     "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
     "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
 })
-_EXAMPLE_SHAPE = re.compile(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder|"
+_EXAMPLE_SHAPE = LazyPattern(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder|"
                             r"abc123|abcdefg|hijklmn|klmnopq|qrstuvw|0123456789|9876543210")
 
 
@@ -209,26 +261,24 @@ ASSIGNMENT_ANCHOR = (
 )
 """Anchors are prefilters: they may match more than the full expression, and use unbounded
 repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = (
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
     rb"(?:(?P<esc>\\?)(?P<q>\"|'|'')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)|`(?P<bt>[^`\r\n]{0,512}?)`"
     rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
-    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))",
-    re.IGNORECASE,
-)
+    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))")
 XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
-_XML = re.compile(
+_XML = (
     rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
 )
 CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
-_CALL = re.compile(
+_CALL = (
     rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
     rb"[ \t]*[,)]"
 )
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
-_PASSWORD_KEY = re.compile(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
+_PASSWORD_KEY = LazyPattern(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
 _KEY_NAME_ENDINGS = (
     r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
@@ -237,27 +287,27 @@ _KEY_NAME_ENDINGS = (
     r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix|"
     r"public_?token|csrf[_-]?token|jsonwebtoken)"
 )
-_NOT_SECRET_KEY = re.compile(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+_NOT_SECRET_KEY = LazyPattern(r"(?i)" + _KEY_NAME_ENDINGS + "$")
 NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
                      + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
 """Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
 anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = LazyPattern(
     r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
     r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
     r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
 )
-_HASHED = re.compile(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
+_HASHED = LazyPattern(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
                      r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
 _RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
                        "dummy", "fake", "sample", "example", "changeme", "placeholder", "credential", "credentials"})
 
 
-_NOT_ALNUM = re.compile(r"[^a-z0-9]")
-_WORD_DIGITS = re.compile(r"([A-Za-z]+)[_-]?[0-9]{0,3}")
-_PROSE_WORD = re.compile(r"(?i)\b(?:password|passphrase|secret|token)\b")
+_NOT_ALNUM = LazyPattern(r"[^a-z0-9]")
+_WORD_DIGITS = LazyPattern(r"([A-Za-z]+)[_-]?[0-9]{0,3}")
+_PROSE_WORD = LazyPattern(r"(?i)\b(?:password|passphrase|secret|token)\b")
 
 
 def _restates_the_name(key: str, value: str) -> bool:
@@ -271,8 +321,8 @@ def _restates_the_name(key: str, value: str) -> bool:
         return True
     # prose naming the thing ("A challenge password", "your secret token here")
     return (" " in value or "\t" in value) and bool(_PROSE_WORD.search(value))
-_REFERENCE = re.compile(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
-_CODE_CALL = re.compile(r"[()\[\]]")
+_REFERENCE = LazyPattern(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
+_CODE_CALL = LazyPattern(r"[()\[\]]")
 
 
 def _placeholder(value: str) -> bool:
@@ -351,7 +401,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
 
 
-_SQL_CONTEXT = re.compile(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")
+_SQL_CONTEXT = LazyPattern(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")
 
 
 def _sql_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -399,8 +449,8 @@ KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
        before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
        walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None) -> Detector:
-    return Detector(id, category, description, anchor, re.compile(regex, flags), confirm, before, after, priority,
-                    walk_back, key_filter)
+    return Detector(id, category, description, anchor, regex, confirm, before, after, priority, walk_back, key_filter,
+                    flags)
 
 
 _B32 = rb"[A-Z2-7]"
@@ -504,12 +554,12 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
            _url_credential, before=220, after=80),
         _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
-           ASSIGNMENT_ANCHOR, _ASSIGNMENT.pattern, _assignment, before=80, after=620, priority=-5,
+           ASSIGNMENT_ANCHOR, _ASSIGNMENT, _assignment, before=80, after=620, priority=-5,
            flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named),
         _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
-           XML_ANCHOR, _XML.pattern, _assignment, before=130, after=640, priority=-5),
+           XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5),
         _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
-           CALL_ANCHOR, _CALL.pattern, _assignment, before=130, after=560, priority=-5),
+           CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5),
         _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",

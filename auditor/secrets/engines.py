@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import fcntl
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ConfigError
 from auditor.secrets.model import Leak
-from auditor.secrets.run import ScanReport, scan_git, scan_paths
+from auditor.secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor.secrets.scanner import LOG_NAMES, Scanner
 from auditor.secrets.suppress import Suppressions, inline_ignored
 from pki.fsutil import make_folder
@@ -60,15 +57,21 @@ class AuditorEngine(Engine):
 
     def scan(self, request: ScanRequest) -> ScanReport:
         scanner = request.scanner or Scanner()
-        report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
-                            exclude=request.exclude, jobs=request.jobs)
-        if request.git:
+        histories = []
+        known: dict[Path, KnownFiles] = {}
+        if request.git:  # history first: a working-tree file git reports unchanged need not be read again
             for path in request.paths:
                 if (path / ".git").exists():
                     history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
-                                       cache=request.git_cache)
-                    report.leaks.extend(history.leaks)
-                    report.stats.merge(history.stats)
+                                       cache=request.git_cache, tree=True)
+                    histories.append(history)
+                    if history.known is not None:
+                        known[path] = history.known
+        report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
+                            exclude=request.exclude, jobs=request.jobs, known=known)
+        for history in histories:
+            report.leaks.extend(history.leaks)
+            report.stats.merge(history.stats)
         return report
 
 
@@ -100,6 +103,9 @@ class Trufflehog3Engine(Engine):
             return exe
         make_folder(venv.parent, parents=True, exist_ok=True)
         with open(venv.parent / ".trufflehog3.lock", "w") as lock:
+            import fcntl
+            import shutil
+
             fcntl.flock(lock, fcntl.LOCK_EX)
             if done.is_file() and exe.is_file():
                 return exe
@@ -130,6 +136,8 @@ class Trufflehog3Engine(Engine):
         return report
 
     def _scan_one(self, exe: Path, root: Path, request: ScanRequest) -> list[Leak]:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="auditor-th3-") as tmp:
             os.chmod(tmp, 0o700)
             out = Path(tmp) / "report.json"

@@ -3,7 +3,7 @@
 One `git log --all --reverse --topo-order --raw` pass lists each commit's message and the
 blobs it adds or changes, oldest first, so a blob's introducing commit is the first one that
 lists it; `git cat-file --batch` then streams the blobs that were never scanned, in one
-process. Annotated tags are read from `git for-each-ref` and scanned with their messages.
+process. Annotated tags are read from `git show-ref` and scanned with their messages.
 
 What was scanned is remembered per repository and ruleset under the user's cache folder
 (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and tags read,
@@ -12,6 +12,11 @@ old tips) and reads only new blobs, unless history was rewritten (an old tip is 
 reachable), when it walks everything again but still reads only blobs it has not seen.
 The cache holds no secret: findings are stored as reported (previews and fingerprints).
 Deleting it changes only speed.
+
+The working tree benefits too: a tracked file that git reports unchanged from its index entry
+(`git diff-files`) holds exactly the index's blob, so when the history scan has read that blob
+(as source code or not, like the file's name says) the file's findings are the blob's, at the
+file's path and mode, without reading it (`KnownBlobs`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import fnmatch
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,19 +38,20 @@ from typing import IO, Any
 from auditor.errors import ConfigError
 from auditor.secrets.model import FileResult, Leak
 from auditor.secrets.run import ScanReport
-from auditor.secrets.scanner import WINDOW, Scanner
+from auditor.secrets.scanner import WINDOW, Scanner, is_code, is_log
 from auditor.secrets.suppress import Suppressions
 from pki.errors import PKIError
 from pki.fsutil import make_folder
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
 _NOT_BLOBS = frozenset({"160000"})  # submodule commits
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600) -> bytes:
+def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
+         ok: Sequence[int] = (0,)) -> bytes:
     try:
         proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
                               timeout=timeout, check=False)
@@ -52,7 +59,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 36
         raise ConfigError("git is not installed; it is needed to read git history") from None
     except subprocess.TimeoutExpired:
         raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
     return proc.stdout
@@ -111,18 +118,27 @@ def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
 
 def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
-    tag name) of every annotated tag. One `git for-each-ref` (and a `rev-parse` for HEAD)."""
-    out = _git(repo, "for-each-ref", "--format=%(objecttype) %(objectname) %(refname)")
-    tips, tags = set(), []
-    for line in out.decode("utf-8", "replace").splitlines():
-        kind, _, rest = line.partition(" ")
-        sha, _, name = rest.partition(" ")
-        tips.add(sha)
-        if kind == "tag" and name.startswith("refs/tags/"):
-            tags.append((sha, name.removeprefix("refs/tags/")))
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
-                          timeout=60, check=False).stdout.decode("ascii", "replace").split()
-    return sorted(tips | set(head)), tags
+    tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
+    points at a tag object is listed again peeled (`^{}`)."""
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "show-ref", "--head", "--dereference"], capture_output=True,
+                              timeout=600, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; it is needed to read git history") from None
+    if proc.returncode != 0 and (proc.returncode != 1 or proc.stdout.strip() or proc.stderr.strip()):
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(f"git show-ref failed: {msg[-1] if msg else proc.returncode}", file=repo)
+    named: dict[str, str] = {}
+    peeled: set[str] = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():  # no refs at all: exit 1, nothing said
+        sha, _, name = line.partition(" ")
+        if name.endswith("^{}"):
+            peeled.add(name[:-3])
+        else:
+            named[name] = sha
+    tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
+            if name in peeled and name.startswith("refs/tags/")]
+    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
 
 
 def _unreachable(repo: Path, old: Sequence[str]) -> bool:
@@ -202,7 +218,7 @@ def ruleset_key(scanner: Scanner) -> str:
 
     parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check)]
     for det in scanner.detectors:
-        parts.extend([det.id, det.category, det.regex.pattern.decode("latin-1"), det.anchor.decode("latin-1"),
+        parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
                       str(det.priority), getattr(det.confirm, "__qualname__", "")])
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
@@ -211,20 +227,34 @@ def cache_file(repo: Path, scanner: Scanner) -> Path | None:
     from auditor.cache import cache_root
 
     try:
-        common = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+        dot_git = repo / ".git"
+        if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
+            common = str(dot_git.absolute())  # what git would say, without asking it
+        else:
+            common = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
         where = hashlib.sha256(os.path.realpath(common).encode()).hexdigest()[:20]
         return cache_root() / "secrets-git" / where / f"{ruleset_key(scanner)}.json"
     except (ConfigError, RuntimeError, OSError):
         return None
 
 
+_ROW = ("rule", "category", "path", "line", "column", "preview", "fingerprint", "confidence", "details", "commit",
+        "key_file", "log")
+"""A cached finding is a list of these `Leak` fields (engine `auditor`, no file mode: a git object)."""
+
+
 @dataclass
 class HistoryCache:
+    """What the cache file holds. On disk (JSON): object ids as one space-separated string,
+    findings as lists of `_ROW` fields: quick to read, whatever the size of the history."""
+
     tips: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     """Blob, commit and tag ids already scanned."""
-    found: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    """Object id -> its findings (before suppressions), as `Leak` fields."""
+    code: set[str] = field(default_factory=set)
+    """Of those, the blobs scanned as source code (`is_code` of their path)."""
+    found: dict[str, list[list[Any]]] = field(default_factory=dict)
+    """Object id -> its findings (before suppressions), as `_ROW` lists."""
 
     @classmethod
     def load(cls, path: Path | None) -> HistoryCache:
@@ -232,8 +262,10 @@ class HistoryCache:
             return cls()
         try:
             data = json.loads(path.read_bytes())
-            return cls(list(data["tips"]), set(data["seen"]), dict(data["found"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            if data["version"] != CACHE_VERSION:
+                return cls()
+            return cls(list(data["tips"]), set(data["seen"].split()), set(data["code"].split()), dict(data["found"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
     def save(self, path: Path | None) -> None:
@@ -241,26 +273,113 @@ class HistoryCache:
             return
         from auditor.fsutil import atomic_write
 
-        doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": sorted(self.seen), "found": self.found}
+        doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": " ".join(sorted(self.seen)),
+               "code": " ".join(sorted(self.code)), "found": self.found}
         with contextlib.suppress(OSError, ConfigError, PKIError):
             make_folder(path.parent, parents=True, exist_ok=True)
             atomic_write(path, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
 
 
-def _to_cache(leaks: Iterable[Leak]) -> list[dict[str, Any]]:
-    return [{f.name: (dict(getattr(x, f.name)) if f.name == "details" else getattr(x, f.name))
-             for f in dataclasses.fields(Leak) if f.name != "legacy"} for x in leaks]
+def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
+    return [[x.rule, x.category, x.path, x.line, x.column, x.preview, x.fingerprint, x.confidence, dict(x.details),
+             x.commit, x.key_file, x.log] for x in leaks]
 
 
-def _from_cache(rows: Iterable[dict[str, Any]]) -> list[Leak]:
+def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
     out = []
-    for row in rows:
-        with contextlib.suppress(TypeError):  # a row of another shape: the cache key changes with the code
-            out.append(Leak(**row))
+    for r in rows:
+        with contextlib.suppress(TypeError, ValueError, IndexError):  # a row of another shape: ignored
+            out.append(Leak(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "auditor", r[9], "", r[10], r[11]))
     return out
 
 
+# ------------------------------------------------------------------ the working tree
+
+
+def _converts(repo: Path, index: bytes) -> bool:
+    """Whether git may convert between blobs and working-tree files here (line endings, LFS and
+    other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
+    file git calls unchanged need not hold its blob's bytes."""
+    config = _git(repo, "config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile)$", ok=(0, 1))
+    settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
+    if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
+        return True
+    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
+    if b"core.attributesfile" in settings:
+        files.append(Path(os.path.expanduser(os.fsdecode(settings[b"core.attributesfile"]))))
+    return (b"/.gitattributes\0" in index or b"\t.gitattributes\0" in index
+            or any(f.is_file() for f in files))
+
+
+def clean_files(repo: Path) -> dict[str, str]:
+    """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
+    in the index that git reports unchanged in the working tree (`git diff-files`, which
+    compares contents where file times cannot tell). Empty when git cannot say, or when git
+    may convert contents on checkout (`_converts`)."""
+    try:
+        index = _git(repo, "ls-files", "--stage", "-z")
+        if _converts(repo, index):
+            return {}
+        changed = set(_git(repo, "diff-files", "--name-only", "-z").split(b"\0"))
+    except (ConfigError, OSError):
+        return {}
+    out = {}
+    for entry in index.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) == 3 and parts[2] == b"0" and parts[0] in (b"100644", b"100755") and name not in changed:
+            out[os.fsdecode(name)] = parts[1].decode("ascii")
+    return out
+
+
+@dataclass(frozen=True)
+class KnownBlobs:
+    """Working-tree files of one repository whose findings the history scan already knows."""
+
+    clean: Mapping[str, str]
+    """Path relative to the repository -> blob id, for files git reports unchanged."""
+    seen: set[str]
+    code: set[str]
+    found: Mapping[str, list[Leak]]
+    """Findings by object id, as this run reported them..."""
+    rows: Mapping[str, list[list[Any]]]
+    """...and as the cache holds them (every object read, also those this run did not report)."""
+
+    def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
+        """The findings of the working-tree file `path` (`relative` to the repository, shown as
+        `display`, `size` bytes)
+        as a scan of the file would report them, or None when they are not known: the file
+        changed, its blob was never read, or it was read as code and the file's name says it
+        is not (or the other way round: the detectors read source code differently)."""
+        blob = self.clean.get(relative)
+        if blob is None or blob not in self.seen or size >= WINDOW or (blob in self.code) != is_code(display):
+            return None
+        rows = self.found.get(blob)
+        if rows is None:
+            rows = _from_cache(self.rows.get(blob, ()))
+        if not rows:
+            return []
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        log = is_log(display)
+        return [dataclasses.replace(x, path=display, commit="", file_mode=mode, log=log) for x in rows]
+
+
 # ------------------------------------------------------------------ the scan
+
+
+@dataclass
+class HistoryScan(ScanReport):
+    """A history scan's report, and what it lets a scan of the working tree reuse."""
+
+    known: KnownBlobs | None = None
 
 
 def scan_history(
@@ -271,21 +390,27 @@ def scan_history(
     exclude: Sequence[str] = (),
     seen: set[str] | None = None,
     cache: bool = True,
-) -> ScanReport:
+    tree: bool = False,
+) -> HistoryScan:
     """Scan every blob, commit message and annotated tag in the history of `repo` once.
 
     A finding names its blob's introducing commit (the oldest that adds it) and the path it
     had there. `seen` carries object ids across calls (library use: they are not read
     again); `cache` keeps them, with their findings, across runs (see the module docstring).
+    With `tree` (and the cache), the report says which working-tree files it knows (`known`).
     """
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
-    report = ScanReport()
+    report = HistoryScan()
     stats = report.stats
     use_cache = cache and seen is None and not scanner.legacy_fingerprints
     where = cache_file(repo, scanner) if use_cache else None
     if where is None:
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
+    clean: dict[str, str] = {}
+    lister = threading.Thread(target=lambda: clean.update(clean_files(repo)), daemon=True)
+    if where is not None and tree:  # git lists the working tree's unchanged files meanwhile
+        lister.start()
     state = HistoryCache.load(where)
     tips, tags = refs(repo)
     known = seen if seen is not None else state.seen
@@ -346,6 +471,8 @@ def scan_history(
             stats.tags_scanned += 1
         else:
             stats.blobs_scanned += 1
+            if is_code(path):
+                state.code.add(sha)
         if leaks:
             found[sha] = list(leaks)
 
@@ -354,10 +481,17 @@ def scan_history(
     if where is not None and changed:
         if incremental:
             state.found.update({k: _to_cache(v) for k, v in found.items() if k not in state.found})
-        else:
-            state.found = {k: _to_cache(v) for k, v in found.items()}
+        else:  # history was rewritten: forget what is no longer in it, so what is known is found
+            reached = {*walk.blobs, *(c for c, _ in walk.messages), *(t for t, _ in tags)}
+            state.seen &= reached
+            state.code &= state.seen
+            remembered = {k: v for k, v in state.found.items() if k in state.seen}  # e.g. blobs excluded now
+            state.found = {**remembered, **{k: _to_cache(v) for k, v in found.items()}}
         state.tips = tips
         state.save(where)
+    if where is not None and tree:
+        lister.join()
+        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found)
     for leaks in found.values():
         kept = [x for x in leaks if not skip_path(x.path)] if incremental else leaks
         mine, dropped = suppress.split(kept)
@@ -366,4 +500,5 @@ def scan_history(
     return report
 
 
-__all__ = ["MESSAGE_PATH", "HistoryCache", "Walk", "parse_log", "scan_history", "walk_history"]
+__all__ = ["MESSAGE_PATH", "HistoryCache", "HistoryScan", "KnownBlobs", "Walk", "clean_files", "parse_log",
+           "scan_history", "walk_history"]

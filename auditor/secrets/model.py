@@ -121,6 +121,9 @@ class FileResult:
     configured limit), allowlisted; empty if scanned."""
     error: str = ""
     suppressed: int = 0
+    known: bool = False
+    """Scanned without reading it: its findings were known (a working-tree file git reports
+    unchanged, whose blob the history scan had read)."""
 
 
 @dataclass
@@ -138,6 +141,8 @@ class ScanStats:
     """FIFOs, sockets and devices: listed, never opened."""
     commits_scanned: int = 0
     tags_scanned: int = 0
+    files_known: int = 0
+    """Of the files scanned, those whose findings were known without reading them."""
 
     def add(self, result: FileResult) -> None:
         if result.error:
@@ -151,6 +156,7 @@ class ScanStats:
         else:
             self.files_scanned += 1
             self.bytes_scanned += result.size
+            self.files_known += result.known
         self.suppressed += result.suppressed
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +168,7 @@ class ScanStats:
             "suppressed": self.suppressed,
             "blobs_scanned": self.blobs_scanned,
             "blobs_reused": self.blobs_reused,
+            "files_known": self.files_known,
             "not_scanned": sorted(self.not_scanned),
             "special": sorted(self.special),
         }
@@ -180,3 +187,4 @@ class ScanStats:
         self.special.extend(other.special)
         self.commits_scanned += other.commits_scanned
         self.tags_scanned += other.tags_scanned
+        self.files_known += other.files_known

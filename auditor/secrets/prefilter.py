@@ -31,6 +31,14 @@ class Prefilter(abc.ABC):
     def scan(self, data: bytes) -> list[tuple[int, int, int]]:
         ...
 
+    def ends(self, data: bytes) -> dict[int, list[int]]:
+        """Pattern index -> the ends of its hits, in the order `scan` reports them (patterns in
+        the order of their first hit)."""
+        out: dict[int, list[int]] = {}
+        for ident, _start, end in self.scan(data):
+            out.setdefault(ident, []).append(end)
+        return out
+
 
 class HyperscanPrefilter(Prefilter):
     name = "hyperscan"
@@ -52,6 +60,20 @@ class HyperscanPrefilter(Prefilter):
 
         self._db.scan(data, match_event_handler=on_match)
         return hits
+
+    def ends(self, data: bytes) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        get = out.get
+
+        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+            seen = get(ident)
+            if seen is None:
+                out[ident] = [end]
+            else:
+                seen.append(end)
+
+        self._db.scan(data, match_event_handler=on_match)
+        return out
 
 
 class RegexPrefilter(Prefilter):
@@ -75,23 +97,45 @@ class RegexPrefilter(Prefilter):
         return hits
 
 
-def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
-    """Compile the anchors, or load the database compiled by an earlier run (the cache folder)."""
+def database_name(anchors: Sequence[bytes], flags: Sequence[int]) -> str:
+    """The file name of the database for these anchors, flags and Hyperscan version."""
     import hashlib
 
     import hyperscan
 
     version = str(getattr(hyperscan, "__version__", ""))
-    digest = hashlib.sha256(repr((version, anchors, flags)).encode()).hexdigest()[:24]
+    return f"hs-{hashlib.sha256(repr((version, list(anchors), list(flags))).encode()).hexdigest()[:24]}.db"
+
+
+def shipped_folder() -> Path:
+    """Where the package ships the built-in detectors' database, compiled (`python -m
+    auditor.secrets.prefilter` writes it; a test checks it is current)."""
+    return Path(__file__).with_name("data")
+
+
+def _load(blob: bytes) -> Any:
+    import hyperscan
+
+    loaded = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+    loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
+    return loaded
+
+
+def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
+    """The anchors' database: the one shipped with the package (the built-in detectors), else
+    the one an earlier run compiled (the cache folder), else compiled now and kept there. A
+    database this Hyperscan or this CPU cannot load is compiled again."""
+    import hyperscan
+
+    name = database_name(anchors, flags)
     folder = _cache_dir()
-    cache = folder / f"hs-{digest}.db" if folder else None
-    if cache is not None and cache.is_file():
-        try:
-            loaded = hyperscan.loadb(cache.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
-            return loaded
-        except (hyperscan.error, OSError, ValueError):
-            pass
+    cache = folder / name if folder else None
+    for candidate in (shipped_folder() / name, cache):
+        if candidate is not None and candidate.is_file():
+            try:
+                return _load(candidate.read_bytes())
+            except (hyperscan.error, OSError, ValueError):
+                pass
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
     if cache is not None:
@@ -126,3 +170,27 @@ def make_prefilter(anchors: Sequence[bytes], prefer: str = "auto", som: Sequence
     if prefer == "hyperscan":
         raise RuntimeError("hyperscan is not installed")
     return RegexPrefilter(anchors, som)
+
+
+def write_shipped() -> Path:
+    """Compile the built-in detectors' database into the package (and remove older ones)."""
+    import hyperscan
+
+    from auditor.secrets.scanner import Scanner
+
+    anchors = Scanner().anchors()
+    flags = [0] * len(anchors)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
+    folder = shipped_folder()
+    folder.mkdir(exist_ok=True)
+    target = folder / database_name(anchors, flags)
+    for old in folder.glob("hs-*.db"):
+        if old != target:
+            old.unlink()
+    target.write_bytes(hyperscan.dumpb(db))
+    return target
+
+
+if __name__ == "__main__":
+    print(write_shipped())

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import fnmatch
-import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from auditor.errors import ConfigError
 from auditor.fsutil import path_text
 from auditor.secrets.model import FileResult, Leak, ScanStats
 from auditor.secrets.scanner import Scanner, special_kind
 from auditor.secrets.suppress import Suppressions
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from auditor.secrets.history import HistoryScan
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 TASK_BYTES = 6 * 1024 * 1024
@@ -31,6 +35,14 @@ class ScanReport:
 
     def sorted_leaks(self) -> list[Leak]:
         return sorted(self.leaks, key=lambda x: (x.path, x.line, x.column, x.rule, x.commit))
+
+
+class KnownFiles(Protocol):
+    """Files of a folder whose findings are known without reading them (a repository's working
+    tree after its history scan: `auditor.secrets.history.KnownBlobs`)."""
+
+    def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
+        """The findings a scan of `path` would report, or None to read it."""
 
 
 def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
@@ -101,10 +113,22 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
 _WORKER: tuple[Scanner, Suppressions] | None = None
 
 
-def _work(batch: list[tuple[str, str]]) -> list[FileResult]:
+def _work(batch: list[tuple[str, str]]) -> tuple[list[FileResult], int, int, int]:
+    """A batch's results: those with something to say (findings, a skip, an error), and for the
+    rest only their count, bytes and accepted findings (sending each back costs more than the scan)."""
     assert _WORKER is not None
     scanner, suppress = _WORKER
-    return [scanner.scan_file(p, shown, suppress) for p, shown in batch]
+    notable: list[FileResult] = []
+    files = size = suppressed = 0
+    for p, shown in batch:
+        result = scanner.scan_file(p, shown, suppress)
+        if result.leaks or result.skipped or result.error:
+            notable.append(result)
+        else:
+            files += 1
+            size += result.size
+            suppressed += result.suppressed
+    return notable, files, size, suppressed
 
 
 def _batches(files: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
@@ -137,8 +161,10 @@ def scan_paths(
     suppress: Suppressions | None = None,
     exclude: Sequence[str] = (),
     jobs: int = 0,
+    known: Mapping[Path, KnownFiles] | None = None,
 ) -> ScanReport:
-    """Scan files and folders. Display paths are relative to `base` where possible."""
+    """Scan files and folders. Display paths are relative to `base` where possible. Files that
+    `known[root]` knows for a root among `paths` are not read (their findings are known)."""
     global _WORKER
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
@@ -147,14 +173,15 @@ def scan_paths(
             raise ConfigError("no such file or folder", file=root)
     report = ScanReport()
     jobs = jobs or default_jobs()
-    scanner.prefilter  # noqa: B018 - compile once, before any worker is forked
-    parallel = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+    parallel = jobs > 1
     todo: list[tuple[str, str, int]] = []
-    pending: list[concurrent.futures.Future[list[FileResult]]] = []
+    pending: list[concurrent.futures.Future[tuple[list[FileResult], int, int, int]]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0
     try:
         for root in paths:
+            reuse = known.get(root) if known else None
+            prefix = "" if str(root) == "." else str(root).rstrip("/") + "/"
             for path, shown, skip, size in iter_files(root, base, exclude):
                 if skip.startswith("error:"):
                     report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
@@ -165,22 +192,34 @@ def scan_paths(
                 if scanner.max_file_bytes and size > scanner.max_file_bytes:
                     report.add(FileResult(shown, size=size, skipped="too-large"))
                     continue
+                if reuse is not None and path.startswith(prefix):
+                    leaks = reuse.leaks(path, path[len(prefix):], shown, size)
+                    if leaks is not None:
+                        report.add(_known_file(shown, leaks, size, suppress))
+                        continue
                 todo.append((path, shown, size))
                 total += size
                 queued += size
                 if parallel and total >= PARALLEL_MIN_BYTES and queued >= TASK_BYTES:
                     # big enough to be worth the workers: hand out batches while still walking
                     if pool is None:
+                        pool = _pool(jobs)
+                        if pool is None:  # no fork() here: one process
+                            parallel = False
+                            continue
+                        scanner.prefilter  # noqa: B018 - compiled once, before any worker is forked
                         _WORKER = (scanner, suppress)
-                        pool = concurrent.futures.ProcessPoolExecutor(
-                            max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
                     pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
                     todo, queued = [], 0
         if pool is not None:
             pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
             for future in pending:
-                for result in future.result():
+                notable, files, size, suppressed = future.result()
+                for result in notable:
                     report.add(result)
+                report.stats.files_scanned += files
+                report.stats.bytes_scanned += size
+                report.stats.suppressed += suppressed
         else:
             for path, shown, _ in todo:
                 report.add(scanner.scan_file(path, shown, suppress))
@@ -191,7 +230,25 @@ def scan_paths(
     return report
 
 
-def scan_git(repo: Path, **kw: object) -> ScanReport:
+def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor | None:
+    """Worker processes that inherit the scanner (forked), or None where fork() is not there."""
+    import concurrent.futures
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+
+
+def _known_file(shown: str, leaks: list[Leak], size: int, suppress: Suppressions) -> FileResult:
+    """What `Scanner.scan_file` reports for a file whose findings are known."""
+    if suppress.path_excluded(shown):
+        return FileResult(shown, skipped="allowlisted")
+    kept, dropped = suppress.split(leaks)
+    return FileResult(shown, tuple(kept), size, suppressed=dropped, known=True)
+
+
+def scan_git(repo: Path, **kw: object) -> HistoryScan:
     """The history of `repo` (see `auditor.secrets.history.scan_history`)."""
     from auditor.secrets.history import scan_history
 

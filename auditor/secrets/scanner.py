@@ -86,33 +86,27 @@ class Scanner:
         """One automaton over every anchor (detectors without one are run over whole buffers)."""
         if self._prefilter is None:
             self._anchored = [i for i, d in enumerate(self.detectors) if d.anchor]
-            anchors = [self.detectors[i].anchor for i in self._anchored]
-            anchors.append(SOPS_ANCHOR)  # its hits are ignored without sops_check
-            anchors.append(NOT_SECRET_ANCHOR)
-            self._prefilter = make_prefilter(anchors, self.prefer)
+            self._prefilter = make_prefilter(self.anchors(), self.prefer)
         return self._prefilter
+
+    def anchors(self) -> list[bytes]:
+        """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
+        (its hits are ignored without sops_check) and the keys about a secret."""
+        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR]
 
     # ------------------------------------------------------------ buffers
 
     def hits(self, data: bytes, ctx: FileContext) -> tuple[list[Hit], bool]:
         """Confirmed hits in `data` (overlaps resolved), and whether a sops MAC line was seen."""
-        raw = self.prefilter.scan(data)
+        raw = self.prefilter.ends(data)
         unanchored = len(self._anchored) < len(self.detectors)
         if not raw and not unanchored:
             return [], False
-        by_detector: dict[int, list[int]] = {}
         sops_index = len(self._anchored)
-        about_index = sops_index + 1
-        sops_seen = False
-        about: set[int] = set()  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
+        sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
+        about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
         anchored = self._anchored
-        for ident, _start, end in raw:
-            if ident < sops_index:
-                by_detector.setdefault(anchored[ident], []).append(end)
-            elif ident == about_index:
-                about.add(end)
-            else:
-                sops_seen = self.sops_check
+        by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
             for i, det in enumerate(self.detectors):
                 if not det.anchor:
@@ -148,9 +142,9 @@ class Scanner:
                             while key > 0 and end - key < 40 and data[key - 1] in b" \t:":
                                 key -= 1
                             break
-                    stop = key
-                    while key > 0 and stop - key < 72 and data[key - 1] in walk:
-                        key -= 1
+                    stop = key  # the key: the run of `walk` bytes before, at most 72 (one C pass, not a loop)
+                    key = max(0, stop - 72)
+                    key += data[key:stop].translate(det.walk_table).rfind(b"\x01") + 1
                     if key in seen:
                         continue
                     seen.add(key)
@@ -180,7 +174,7 @@ class Scanner:
         return _resolve_overlaps(found), sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
-        ctx = FileContext(path, _is_code(path) if code is None else code)
+        ctx = FileContext(path, is_code(path) if code is None else code)
         return self.hits(data, ctx)[0]
 
     def recognise(self, value: str) -> str | None:
@@ -255,7 +249,7 @@ class Scanner:
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   limit: int | None = None, commit: str = "") -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits."""
-        ctx = FileContext(display, _is_code(display))
+        ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
         if limit is not None:
             hits = [h for h in hits if h.start < limit]
@@ -263,7 +257,7 @@ class Scanner:
             hits = _merge_sops(hits, self._sops_hits(data, display))
         if not hits:
             return []
-        is_log = bool(LOG_NAMES.search(display)) or "/log/" in f"/{display}"
+        in_log = is_log(display)
         key_file = whole and len(data) <= KEY_FILE_MAX and _only_key_material(data, hits)
         out: list[Leak] = []
         line, pos = line_base + 1, 0
@@ -289,7 +283,7 @@ class Scanner:
             out.append(Leak.from_secret(
                 hit.rule, hit.category, display, line, column, hit.secret,
                 confidence=hit.confidence, details=dict(hit.details), commit=commit,
-                file_mode=mode, key_file=key_file, log=is_log, legacy=self.legacy_fingerprints,
+                file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
             ))
         return out
 
@@ -313,8 +307,14 @@ class Scanner:
         return hits
 
 
-def _is_code(path: str) -> bool:
+def is_code(path: str) -> bool:
+    """Source code, by the name's suffix: there only quoted literals count as assigned values."""
     return os.path.splitext(path)[1].lower() in CODE_SUFFIXES
+
+
+def is_log(path: str) -> bool:
+    """A log or a shell history, by the name or a `log` folder."""
+    return bool(LOG_NAMES.search(path)) or "/log/" in f"/{path}"
 
 
 def _locate(data: bytes, line: int | None, needle: bytes) -> int:

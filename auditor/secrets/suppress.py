@@ -26,7 +26,6 @@ from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.fsutil import path_text, read_user_bytes
-from auditor.loader.jsonfile import load_json
 from auditor.redact import is_legacy_fingerprint, key_id
 from auditor.secrets.model import Leak
 
@@ -98,6 +97,8 @@ class Baseline:
 
 
 def load_baseline(path: Path) -> Baseline:
+    from auditor.loader.jsonfile import load_json
+
     data = load_json(read_user_bytes(path, what="baseline file"), file=path_text(path))
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise ConfigError(f"not an auditor secrets baseline (expected \"format\": \"{BASELINE_FORMAT}\")", file=path)

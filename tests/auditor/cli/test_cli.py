@@ -249,3 +249,26 @@ def test_help_is_there_for_every_command() -> None:
         run = run_cli(*args)
         assert run.code == 0 and "usage: auditor" in run.out
     assert run_cli("--version").out.startswith("auditor ")
+
+
+def test_each_command_line_builds_only_its_command() -> None:
+    """`auditor secrets ...` imports only auditor.cli.secrets (start-up, issue 23): the table
+    of commands names every command the modules register, each with its own module."""
+    import argparse
+    import subprocess
+    import sys
+
+    from auditor.cli import COMMANDS, build_parser, command_modules
+
+    registered = {}
+    for module in command_modules():
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub)
+        registered.update({name: module.__name__.rpartition(".")[2] for name in sub.choices})
+    assert registered == COMMANDS
+    full = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(full.choices) == list(registered)  # `--help` lists them as before
+    code = ("import sys\nfrom auditor.cli import build_parser\nbuild_parser('secrets')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('auditor.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['auditor.cli._common', 'auditor.cli.secrets']"

@@ -278,3 +278,122 @@ def test_git_history_cache_scans_only_new_objects(tmp_path: Path) -> None:
     _commit(repo, "again")
     scan_git(repo)
     assert scan_git(repo, exclude=["*.env"]).leaks == []
+
+
+def _scan(repo: Path, *paths: Path, git: bool = True, **kw: object) -> list[tuple[object, ...]]:
+    report = run_engines(["auditor"], prepare(list(paths) or [repo], base=repo.parent, git=git, **kw))  # type: ignore[arg-type]
+    return [(x.path, x.line, x.column, x.rule, x.fingerprint, x.commit, x.file_mode, x.key_file, x.log, x.protected)
+            for x in report.sorted_leaks()]
+
+
+def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: Path) -> None:
+    """Issue 23: a second `--git` run read the whole working tree again. Files git reports
+    unchanged from the index hold a blob the history scan read: the same findings, unread."""
+    repo = tmp_path / "repo"
+    (repo / "log").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    rng = random.Random(5)
+    (repo / "deploy.env").write_text("LOG=info\n" + PLANTERS["vault-token"](rng).text)
+    (repo / "settings.py").write_text('token = "ghp_' + "aB3dE5gH7jK9" * 3 + '"\npassword = Hunter2-Hunter2\n')
+    (repo / "copy.conf").write_text('token = "ghp_' + "aB3dE5gH7jK9" * 3 + '"\npassword = Hunter2-Hunter2\n')
+    (repo / "log" / "app.txt").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    (repo / "id.key").write_text(PLANTERS["nkey-seed"](rng).text)
+    (repo / "id.key").chmod(0o600)
+    _commit(repo, "files")
+    fresh = _scan(repo, git=False)  # the working tree alone, every file read
+    assert len(fresh) >= 5
+    first = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
+    # all but .git/config and settings.py, whose blob history read as copy.conf (not code)
+    assert first.stats.files_known == 4
+    tree = [x for x in _scan(repo) if not x[5]]
+    assert tree == fresh
+    # a changed file is read again; one changed back is known again (git compares contents)
+    (repo / "deploy.env").write_text("LOG=debug\n")
+    again = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
+    assert again.stats.files_known == 3
+    assert not any(x.path == "repo/deploy.env" and not x.commit for x in again.leaks)
+    git(repo, "checkout", "--", "deploy.env")
+    assert [x for x in _scan(repo) if not x[5]] == fresh
+    # a mode change is a change to git only for the executable bit: the mode is the file's own
+    (repo / "id.key").chmod(0o644)
+    assert [x for x in _scan(repo) if not x[5]] == _scan(repo, git=False)
+    # a blob read as code is not taken for a file that is not code, and the other way round
+    (repo / "settings.conf").write_text((repo / "settings.py").read_text())
+    (repo / "copy.py").write_text((repo / "copy.conf").read_text())
+    _commit(repo, "the same contents under names of the other kind")
+    assert [x for x in _scan(repo) if not x[5]] == _scan(repo, git=False)
+
+
+def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> None:
+    """A blob that left the history with a rewrite and came back is still reported."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    _commit(repo, "one")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    _commit(repo, "leak")
+    assert len(scan_git(repo).leaks) == 1
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert scan_git(repo).leaks == []
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    again = _commit(repo, "leak again")
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", again)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", again)]
+
+
+def test_refs_lists_tips_head_and_annotated_tags(tmp_path: Path) -> None:
+    from auditor.secrets.history import refs
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    assert refs(repo) == ([], [])  # no commit yet
+    (repo / "a").write_text("a\n")
+    head = _commit(repo, "one")
+    git(repo, "tag", "light")
+    git(repo, "tag", "-a", "v1", "-m", "release")
+    git(repo, "tag", "-a", "v0", "-m", "older")
+    git(repo, "checkout", "-q", "--detach")
+    tips, tags = refs(repo)
+    v1, v0 = git(repo, "rev-parse", "v1"), git(repo, "rev-parse", "v0")
+    assert tips == sorted({head, v1, v0}) and tags == [(v0, "v0"), (v1, "v1")]
+    with pytest.raises(ConfigError, match="git show-ref failed"):
+        refs(tmp_path)
+
+
+def test_history_cache_rows_round_trip() -> None:
+    from auditor.secrets.history import _from_cache, _to_cache
+    from auditor.secrets.model import Leak
+
+    leak = Leak("nkey-seed", "nkey-seed", "a/b.conf", 3, 7, "SU…(hmac:00)", "hmac:11", "medium", {"k": "v"},
+                commit="c" * 40, key_file=True, log=True)
+    assert _from_cache(json.loads(json.dumps(_to_cache([leak])))) == [leak]
+    assert _from_cache([["short"]]) == []
+
+
+def test_working_tree_files_are_read_where_git_may_convert_contents(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With line-ending conversion, LFS or other filters the file need not hold the blob's
+    bytes (an LFS pointer is no secret, the file it stands for may hold one): read every file."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user-wide attributes
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    _commit(repo, "leak")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 1
+    git(repo, "config", "core.autocrlf", "true")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    git(repo, "config", "core.autocrlf", "false")
+    (repo / "sub").mkdir()
+    (repo / "sub" / ".gitattributes").write_text("*.env filter=lfs\n")
+    _commit(repo, "attributes")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    git(repo, "rm", "-q", "sub/.gitattributes")
+    _commit(repo, "no attributes")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("*.env text\n")
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0

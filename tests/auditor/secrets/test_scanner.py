@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -255,3 +256,34 @@ def test_a_damaged_cached_database_is_recompiled(tmp_path: Path, monkeypatch: py
     assert first.scan(text) == loaded.scan(text) == [(0, 0, 23)]
     cached.write_bytes(b"garbage")
     assert prefilter.make_prefilter(anchors).scan(text) == [(0, 0, 23)]
+
+
+def test_the_shipped_pattern_database_is_current_and_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: the first run compiled the Hyperscan database (a quarter of a second); the
+    package ships it compiled. After changing a detector: `python -m auditor.secrets.prefilter`."""
+    from auditor.secrets import prefilter
+
+    anchors = Scanner().anchors()
+    shipped = sorted(p.name for p in prefilter.shipped_folder().glob("hs-*.db"))
+    assert shipped == [prefilter.database_name(anchors, [0] * len(anchors))]
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "empty"))
+    compiled: list[int] = []
+    import hyperscan
+
+    class Counting(hyperscan.Database):
+        def compile(self, *args: Any, **kw: Any) -> None:
+            compiled.append(1)
+            super().compile(*args, **kw)
+
+    monkeypatch.setattr(hyperscan, "Database", Counting)
+    data = PLANTERS["nkey-seed"](random.Random(1)).text.encode()
+    assert [h.rule for h in Scanner().scan_bytes(data, "x.conf")] == ["nkey-seed"]
+    assert compiled == [] and not (tmp_path / "empty").exists()
+    # other anchors (custom rules), or a database this Hyperscan cannot load: compiled, then kept
+    (tmp_path / "empty" / "hyperscan").mkdir(parents=True)
+    name = prefilter.database_name([rb"sekrit-[0-9]{4}"], [0])
+    (tmp_path / "empty" / "hyperscan" / name).write_bytes(b"not a database")
+    assert prefilter.make_prefilter([rb"sekrit-[0-9]{4}"]).scan(b"a sekrit-1234") == [(0, 0, 13)]
+    assert compiled == [1]
+    assert prefilter.make_prefilter([rb"sekrit-[0-9]{4}"]).scan(b"a sekrit-1234") == [(0, 0, 13)]
+    assert compiled == [1]
