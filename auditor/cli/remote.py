@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import signal
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +32,10 @@ def _inventory(args: argparse.Namespace) -> tuple[Inventory, InventorySource]:
 
 
 def _logging(name: str) -> logging.Logger:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    from auditor.terminal import log_handler
+
     logger = logging.getLogger(f"auditor.{name}")
-    logger.addHandler(handler)
+    logger.addHandler(log_handler(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
@@ -228,7 +227,9 @@ def _verdict_lines(v: TargetVerdict) -> list[str]:
 
 
 def _printable(line: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in line)
+    from auditor.terminal import printable
+
+    return printable(line)
 
 
 def run_collect(args: argparse.Namespace) -> int:
