@@ -27,6 +27,8 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from auditor import limits
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
 from auditor.evidence.kinds.pki import PkiCa, PkiCertificate, PkiDeployed
@@ -95,6 +97,7 @@ class PkiInventoryCollector(Collector):
         with Inventory(folder / "inventory.sqlite", readonly=True) as inv:
             logged = ca_records.replay(folder / "log.jsonl", snapshot_at=ca_records.inventory_count(inv))
             problems, notes = ca_records.audit(logged, inv)
+        unread: list[tuple[Path, str]] = []
         entries = sorted(logged.entries.values(), key=lambda e: (e.not_after, e.serial))
         counts = {"total": len(entries), "valid": 0, "expired": 0, "revoked": 0, "superseded": 0}
         fingerprints = {e.serial: e.key_fingerprint for e in entries}
@@ -123,13 +126,15 @@ class PkiInventoryCollector(Collector):
             "root": self._ca_cert(ca, ca.root),
             "intermediates": [self._ca_cert(ca, i) for i in ca.intermediates],
             "current_intermediate": ca.current_serial,
-            "rotation": self._rotation(ca),
+            "rotation": self._rotation(ca, unread),
             "log": {"entries": logged.count, "verified": not problems, "problems": problems, "notes": notes,
                     **self._events(folder / "log.jsonl")},
-            "crls": [self._crl(ca, record) for record in (ca.root, *ca.intermediates)],
+            "crls": [self._crl(ca, record, unread) for record in (ca.root, *ca.intermediates)],
             "certificates": counts,
             "valid_key_types": valid_key_types,
         })
+        for path, problem in unread:  # not evaluated, rather than judged on what was not read
+            yield ctx.error(CA_KIND, ctx.display(path), problem)
         yield from records
         yield from self._deployed(ca, shown, logged, items)
 
@@ -161,13 +166,21 @@ class PkiInventoryCollector(Collector):
             "current": record.serial == ca.current_serial, "key": key,
         }
 
-    def _rotation(self, ca: CA) -> dict[str, Any]:
+    def _rotation(self, ca: CA, unread: list[tuple[Path, str]]) -> dict[str, Any]:
         now = self.context.now
         bundle_path = ca.folder / "certs/ca-bundle.pem"
+        bundle: set[str] = set()
         try:
-            bundle = {serial_hex(c.serial_number) for c in x509.load_pem_x509_certificates(bundle_path.read_bytes())}
-        except (OSError, ValueError):
-            bundle = set()
+            data = read_bounded(bundle_path)
+            blocks = data.count(b"-----BEGIN")
+            if blocks > limits.get("pem-certificates"):
+                raise Unreadable(limits.exceeded("pem-certificates", f"holds {blocks:,} PEM blocks"), "too-large")
+            bundle = {serial_hex(c.serial_number) for c in x509.load_pem_x509_certificates(data)}
+        except Unreadable as exc:
+            if exc.why != "missing":  # a missing bundle is judged incomplete
+                unread.append((bundle_path, str(exc)))
+        except ValueError:
+            pass
         usable = [i.serial for i in ca.intermediates if ca.certificate(i.serial).not_valid_after_utc > now]
         current = ca.current_serial
         previous = None
@@ -200,7 +213,7 @@ class PkiInventoryCollector(Collector):
             pass  # a missing log is reported by the verification
         return {"events": counts, "last_event": last}
 
-    def _crl(self, ca: CA, record: CACert) -> dict[str, Any]:
+    def _crl(self, ca: CA, record: CACert, unread: list[tuple[Path, str]]) -> dict[str, Any]:
         issuer = ca.certificate(record.serial)
         path = ca.folder / "crl" / f"{record.serial}.pem"
         out: dict[str, Any] = {
@@ -210,11 +223,13 @@ class PkiInventoryCollector(Collector):
             "next_update": None, "hours_left": None, "revoked": 0, "problem": None,
         }
         try:
-            crls = [c for c in load_crls(path.read_bytes(), str(path)) if c.issuer == issuer.subject]
-        except FileNotFoundError:
-            out["problem"] = "no CRL"
+            crls = [c for c in load_crls(read_bounded(path), str(path)) if c.issuer == issuer.subject]
+        except Unreadable as exc:
+            out["problem"] = "no CRL" if exc.why == "missing" else str(exc)
+            if exc.why != "missing":
+                unread.append((path, str(exc)))
             return out
-        except (OSError, PKIError) as exc:
+        except PKIError as exc:
             out["problem"] = str(exc)
             return out
         if not crls:
