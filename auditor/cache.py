@@ -14,6 +14,10 @@ from typing import Any
 
 from auditor import __version__
 from auditor.models import canonical_json, sha256_hex
+from pki.fsutil import ReadError, read_regular
+
+MAX_CACHE_BYTES = 64 << 20
+"""The most read of one cache file (a larger one, or one that is not a regular file, is ignored)."""
 
 
 def cache_root() -> Path:
@@ -39,8 +43,8 @@ class ValidDocuments:
         self.path = cache_root() / "valid-documents" / f"{self.key}.json"
         self.known: set[str] = set()
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            self.known = set(json.loads(self.path.read_text()))
+        with contextlib.suppress(ReadError, ValueError, TypeError):
+            self.known = set(json.loads(read_regular(self.path, MAX_CACHE_BYTES)))
 
     @staticmethod
     def digest(value: Any) -> str | None:
@@ -88,8 +92,8 @@ class LintResults:
         self.path = cache_root() / "lint" / f"{key}.json"
         self.known: dict[str, Any] = {}
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            loaded = json.loads(self.path.read_text())
+        with contextlib.suppress(ReadError, ValueError, TypeError, AttributeError):
+            loaded = json.loads(read_regular(self.path, MAX_CACHE_BYTES))
             self.known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, dict)}
 
     def get(self, fingerprint: str) -> dict[str, Any] | None:

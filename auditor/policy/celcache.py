@@ -40,10 +40,10 @@ class _Programs:
     def load(self) -> None:
         import msgspec
 
-        with contextlib.suppress(OSError, ValueError, msgspec.DecodeError):
-            if not self.path.is_file() or self.path.stat().st_size > MAX_BYTES:
-                return
-            raw = self.path.read_bytes()
+        from pki.fsutil import ReadError, read_regular
+
+        with contextlib.suppress(ReadError, ValueError, msgspec.DecodeError):
+            raw = read_regular(self.path, MAX_BYTES)
             digest, payload = raw[:32], raw[32:]
             if hashlib.sha256(payload).digest() == digest:
                 self.stored = msgspec.msgpack.decode(payload, type=dict[str, bytes])

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from pki.errors import PKIError
+from pki.fsutil import ReadError, read_regular
 from pki.keytypes import KEY_TYPES
 
 DEFAULT_LIFETIME_DAYS = 30
@@ -192,13 +193,11 @@ def load(ca_folder: Path, profile_lifetimes: Mapping[str, int] | None = None) ->
     if not path.exists():
         policy = Policy()
     else:
-        if not path.is_file():
-            raise PolicyError(f"{path}: not a regular file")
-        if path.stat().st_size > MAX_POLICY_BYTES:
-            raise PolicyError(f"{path}: larger than {MAX_POLICY_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_regular(path, MAX_POLICY_BYTES).decode("utf-8")
+        except ReadError as exc:
+            raise PolicyError(f"{path}: " + ("is a folder, not a regular file" if exc.why == "folder" else exc.reason)) from None
+        except UnicodeDecodeError as exc:
             raise PolicyError(f"{path}: cannot read: {exc}") from None
         policy = parse(text, str(path))
     if profile_lifetimes is not None:
