@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from pki import yamlload
 from pki.errors import PKIError
 from pki.fsutil import ReadError, read_regular
 from pki.keytypes import KEY_TYPES
@@ -249,12 +250,10 @@ def _line_of(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
 def parse(text: str, source: str) -> Policy:
     """Parse and check a policy document; errors name `source`, the line and the field."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}{where}: not valid YAML") from None
+        data, root = yamlload.load(text)
+    except yamlload.YamlProblem as exc:
+        where = f":{exc.line}" if exc.line is not None else ""
+        raise PolicyError(f"{source}{where}: {exc.why}") from None
     bad = _Bad(source, root)
     if data is None:
         data = {}
