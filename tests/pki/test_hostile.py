@@ -89,3 +89,19 @@ def test_pki_yaml_is_bounded_in_nesting_and_alias_expansion(make_ca: MakeCA) -> 
         with pytest.raises(PolicyError, match=f"policy.yaml.*{why}"):
             parse_policy(text, "policy.yaml")
 
+
+
+def test_pki_log_verify_and_issue_on_a_deeply_nested_log_line(make_ca: MakeCA, pki_env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    """Measured: `pki log verify` and `pki issue` with a deeply nested log line exited 70."""
+    from tests.conftest import run_cli
+
+    ca, _ = make_ca()
+    with (ca.folder / "log.jsonl").open("ab") as fh:
+        fh.write(DEEP)
+    verify = run_cli("pki", "log", "verify", "--dir", str(ca.folder))
+    assert verify.code == 1 and "not JSON" in verify.out and "internal error" not in verify.err, verify.err
+    issue = run_cli("pki", "issue", "--dir", str(ca.folder), "--node", "n1", "--profile", "nats-client",
+                    "--out", str(tmp_path / "out"), "--passphrase-env", "PKI_PASS", env=pki_env)
+    assert issue.code == 2 and "does not verify" in issue.err and "internal error" not in issue.err, issue.err
+    assert len(issue.err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
