@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.cli import _common, _history
+from auditor.terminal import printable
 
 if TYPE_CHECKING:
     from auditor.inventory.model import Inventory, Target
@@ -226,12 +227,6 @@ def _verdict_lines(v: TargetVerdict) -> list[str]:
     return lines
 
 
-def _printable(line: str) -> str:
-    from auditor.terminal import printable
-
-    return printable(line)
-
-
 def run_collect(args: argparse.Namespace) -> int:
     from auditor.cli._nats import nats_settings
     from auditor.errors import ConfigError
@@ -245,7 +240,7 @@ def run_collect(args: argparse.Namespace) -> int:
     def report(v: TargetVerdict) -> None:
         if args.format == "text":
             for line in _verdict_lines(v):
-                print(_printable(line), flush=True)
+                print(printable(line), flush=True)
 
     run = asyncio.run(collect(settings, targets, wait=args.wait, report=report))
     if args.format == "json":
@@ -288,5 +283,5 @@ def run_status(args: argparse.Namespace) -> int:
         else:
             lines.append(f"consumer {c['name']}: lag {c['lag']} ({c['pending']} not yet delivered, "
                          f"{c['ack_pending']} being evaluated, {c['redelivered']} redelivered)")
-    _common.emit("\n".join(_printable(line) for line in lines) + "\n", None)
+    _common.emit("\n".join(printable(line) for line in lines) + "\n", None)
     return 0
