@@ -182,9 +182,10 @@ This page is generated: `python -m auditor.limits > docs/limits.md`.
 ## Hostile input
 
 - **No internal error.** Every parser of outside input (JSON, YAML, inventories, findings
-  documents, bundles, nats.conf, .creds, PEM, CRLs, the pki log, pki profiles, the ACME policy
-  and request JWS, sops files, manifests, secrets and secrets rules, rules, sign-off statements,
-  cron schedules, the host's files) is fuzzed in the suite with random bytes and mutations of
+  documents, bundles, nats.conf, .creds, PEM, CRLs, CSRs, key files, the pki log, pki profiles,
+  the ACME policy and request JWS, sops files and .sops.yaml, manifests, secrets, secrets rules,
+  configurations and baselines, rules, sign-off statements and allowed signers, cron schedules,
+  the host's files) is fuzzed in the suite with random bytes and mutations of
   the demo's own files (`tests/auditor/test_fuzz.py`, 60 inputs per parser); a longer run,
   printing the count of inputs tried per parser:
   `AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q -s | grep '^fuzz'`.

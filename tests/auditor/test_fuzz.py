@@ -215,6 +215,57 @@ def _cron(data: bytes) -> None:
     parse_cron(_text(data))
 
 
+def _via_file(load: Callable[[Path], Any], name: str) -> Callable[[bytes], None]:
+    """A parser that reads a file (by path), fed `data` through a file named `name`."""
+    def parse(data: bytes) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            load(path)
+    return parse
+
+
+def _sops_config(path: Path) -> None:
+    from auditor.sops.rules import load_config
+
+    load_config(path)
+
+
+def _secrets_config(path: Path) -> None:
+    from auditor.secrets.config import load_scan_config
+
+    load_scan_config(path)
+
+
+def _baseline(path: Path) -> None:
+    from auditor.secrets.suppress import load_baseline
+
+    load_baseline(path)
+
+
+def _allowed_signers(path: Path) -> None:
+    from auditor.signoff.allowed import load_allowed_signers
+
+    load_allowed_signers(path)
+
+
+def _key_file(path: Path) -> None:
+    from pki.keys import load_key_file
+
+    load_key_file(path)
+
+
+def _csr(data: bytes) -> None:
+    from cryptography import x509
+
+    from pki.issuance import request_from_csr
+    from pki.profiles import load_profile
+
+    request_from_csr(data, load_profile("nats-client"), x509.Name([]))
+
+
 def _crl_seed() -> bytes:
     import datetime as dt
 
@@ -271,6 +322,12 @@ PARSERS: dict[str, tuple[Callable[[bytes], Any], tuple[Path | Callable[[], bytes
     "signoff-statement": (_statement, ()),
     "secrets-rules": (_secrets_rules, ()),
     "cron": (_cron, ()),
+    "sops-config": (_via_file(_sops_config, ".sops.yaml"), (NODE / ".sops.yaml",)),
+    "secrets-config": (_via_file(_secrets_config, "secrets.yaml"), ()),
+    "secrets-baseline": (_via_file(_baseline, "baseline.json"), ()),
+    "allowed-signers": (_via_file(_allowed_signers, "allowed.yaml"), ()),
+    "key-file": (_via_file(_key_file, "key.pem"), ()),
+    "csr": (_csr, ()),
 }
 
 
