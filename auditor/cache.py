@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
+from pki.fsutil import ReadError, read_regular
+
+MAX_CACHE_BYTES = 64 << 20
+"""The most read of one cache file (a larger one, or one that is not a regular file, is ignored)."""
 
 
 def cache_root() -> Path:
@@ -40,18 +44,20 @@ def seed_dir() -> Path:
 
 def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of the cache file `path`, else of the file of the same name in the shipped
-    seed. Cache file names are digests of everything their content depends on, so a seed
-    built by another version or from other rules is simply never found. Raises OSError (or
-    ValueError for a file larger than `max_bytes`) when neither can be read."""
+    seed, read regular-only within `max_bytes` (default MAX_CACHE_BYTES). Cache file names are
+    digests of everything their content depends on, so a seed built by another version or from
+    other rules is simply never found. Raises FileNotFoundError when neither exists, ReadError
+    when one cannot be read (not a regular file, too large)."""
     places = [path]
     if os.environ.get(SEED_OFF) != "off":
         with contextlib.suppress(ValueError):
             places.append(seed_dir() / path.relative_to(cache_root()))
     for place in places:
-        if place.is_file():
-            if max_bytes is not None and place.stat().st_size > max_bytes:
-                raise ValueError(f"{place}: larger than {max_bytes} bytes")
-            return place.read_bytes()
+        try:
+            return read_regular(place, MAX_CACHE_BYTES if max_bytes is None else max_bytes)
+        except ReadError as exc:
+            if exc.why != "missing":
+                raise
     raise FileNotFoundError(path)
 
 
@@ -71,7 +77,7 @@ class ValidDocuments:
         self.path = cache_root() / "valid-documents" / f"{self.key}.json"
         self.known: set[str] = set()
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ReadError, ValueError, TypeError):
             self.known = set(json.loads(read_cached(self.path)))
 
     @staticmethod
@@ -124,8 +130,8 @@ class LintResults:
         self.path = cache_root() / "lint" / f"{key}.json"
         self.known: dict[str, Any] = {}
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            loaded = json.loads(self.path.read_text())
+        with contextlib.suppress(ReadError, ValueError, TypeError, AttributeError):
+            loaded = json.loads(read_regular(self.path, MAX_CACHE_BYTES))
             self.known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, dict)}
 
     def get(self, fingerprint: str) -> dict[str, Any] | None:

@@ -182,14 +182,24 @@ This page is generated: `python -m auditor.limits > docs/limits.md`.
 ## Hostile input
 
 - **No internal error.** Every parser of outside input (JSON, YAML, inventories, findings
-  documents, bundles, nats.conf, .creds, PEM, the pki log, sops files, manifests, secrets,
-  the host's files) is fuzzed in the suite with random bytes and mutations of the demo's own
-  files (`tests/auditor/test_fuzz.py`); a longer run:
-  `AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q`.
+  documents, bundles, nats.conf, .creds, PEM, CRLs, CSRs, key files, the pki log, pki profiles,
+  the ACME policy and request JWS, sops files and .sops.yaml, manifests, secrets, secrets rules,
+  configurations and baselines, rules, sign-off statements and allowed signers, cron schedules,
+  the host's files) is fuzzed in the suite with random bytes and mutations of
+  the demo's own files (`tests/auditor/test_fuzz.py`, 60 inputs per parser); a longer run,
+  printing the count of inputs tried per parser:
+  `AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q -s | grep '^fuzz'`.
+- **Only regular files, every read bounded.** Files are read through one reader
+  (`pki.fsutil.read_regular`, wrapped with these limits by `auditor.fsutil.read_user_bytes`);
+  the CA's own files (ca.json, CA certificates, CRLs it signs) are read up to 16 MiB. A test
+  (`tests/test_reads.py`) scans the source for any other read and fails unless it is listed
+  with the reason it is safe.
 - **Terminal output.** Control characters from any input (a Pod named `p\\x1b[2K\\rFAKE`, a
-  NATS user, a file name) are shown escaped (`\\x1b`) in terminal and text output, through one
-  function (`auditor.terminal.printable`); file names that are not UTF-8 show their bytes as
-  `\\xNN`.
+  NATS user, a file name) are shown escaped (`\\x1b`) in terminal and text output, and in
+  every warning, error and log line on stderr, through one function (`printable`, defined in
+  `pki.terminal` since pki never imports auditor, and re-exported by `auditor.terminal`,
+  whose `warn` and log handler are the only writers to stderr); file names that are not UTF-8
+  show their bytes as `\\xNN`.
 - **Boundaries.** A scan reads nats.conf includes only from inside the target's root;
   `auditor nats can|permissions` only from inside the config's folder (or `--root DIR`).
   `auditor history` never creates a history and opens only an auditor history; files and

@@ -2,25 +2,24 @@
 
 File names, Kubernetes object names, NATS user names, rule messages: anything auditor prints
 may come from an attacker, and an escape sequence in it (`\\x1b[2K\\r`) could erase or forge a
-line of the report. :func:`printable` is the one way such text is escaped; :func:`guard` is
+line of the report. :func:`printable` (defined in :mod:`pki.terminal`, since pki never imports auditor) is the
+one way such text is escaped; :func:`warn` writes a line to stderr through it; :func:`guard` is
 applied to every text document the command line writes (stdout or `-o FILE`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
+from typing import Any, TextIO
+
+from pki.terminal import printable
+
+__all__ = ["EscapingFormatter", "guard", "log_handler", "printable", "warn"]
 
 _C0 = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _C0_OR_STYLE = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f]")
-
-
-def printable(text: str, keep: str = "") -> str:
-    """`text` with every character that is not printable (control characters: ESC, CR, BEL,
-    DEL, C1, bidirectional overrides, ...) shown as its escape (`\\x1b`, `\\r`, `\\u202e`),
-    except those in `keep` (e.g. "\\n")."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
 def guard(text: str, *, styled: bool = False) -> str:
@@ -33,3 +32,32 @@ def guard(text: str, *, styled: bool = False) -> str:
     if not styled:
         return _C0.sub(lambda m: printable(m.group()), text)
     return _C0_OR_STYLE.sub(lambda m: m.group() if len(m.group()) > 1 else printable(m.group()), text)
+
+
+def warn(text: str, *, stream: TextIO | None = None) -> None:
+    """Write the line `text` (a warning, an error, a note) to stderr, every control character
+    in it escaped: the one way the command line writes to stderr. A newline in `text` is
+    escaped too (a file name must not start a line of its own); write one line per call."""
+    print(printable(text), file=stream if stream is not None else sys.stderr, flush=True)
+
+
+class EscapingFormatter(logging.Formatter):
+    """A log formatter whose lines never carry a raw control character: the message through
+    :func:`printable` (newlines included), a traceback through it line by line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return printable(super().formatException(ei), keep="\n")
+
+    def formatStack(self, stack_info: str) -> str:
+        return printable(super().formatStack(stack_info), keep="\n")
+
+
+def log_handler(fmt: str, datefmt: str | None = None) -> logging.Handler:
+    """The handler every auditor log (the ACME server, `serve`, the agent and worker) writes
+    to stderr through: lines formatted by `fmt`, escaped by :class:`EscapingFormatter`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter(fmt, datefmt))
+    return handler

@@ -54,7 +54,16 @@ from pki.backends.interface import KeyBackend
 from pki.build import parse_names, random_serial, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
 from pki.errors import CAError, KeyAccessError, LogDoesNotVerify, NoCA, NoIntermediate
-from pki.fsutil import atomic_write, fsync_folder, make_folder, special_kind, write_files
+from pki.fsutil import (
+    MAX_PKI_FILE,
+    ReadError,
+    atomic_write,
+    fsync_folder,
+    make_folder,
+    read_regular,
+    special_kind,
+    write_files,
+)
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
 from pki.issuance import CLOCK_SKEW, Prepared, Request
 from pki.policy import Lifetime
@@ -191,10 +200,14 @@ class CA:
             raise CAError(f"{folder}: not a folder")
         path = folder / "ca.json"
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            config = json.loads(read_regular(path, MAX_PKI_FILE).decode("utf-8"))
+        except ReadError as exc:
+            if exc.why == "missing":
+                raise NoCA(f"{folder}: not a CA folder (no ca.json)", folder) from None
+            raise CAError(f"{path}: unreadable ({exc.reason})") from None
+        except RecursionError:
+            raise CAError(f"{path}: unreadable (nested too deep)") from None
+        except (UnicodeDecodeError, ValueError) as exc:
             raise CAError(f"{path}: unreadable ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise CAError(f"{path}: not an auditor PKI CA description")
@@ -280,8 +293,10 @@ class CA:
             record = self._record(serial)
             path = self.folder / record.certificate_path
             try:
-                self._certs[serial] = x509.load_pem_x509_certificate(path.read_bytes())
-            except (OSError, ValueError) as exc:
+                self._certs[serial] = x509.load_pem_x509_certificate(read_regular(path, MAX_PKI_FILE))
+            except ReadError as exc:
+                raise CAError(f"{path}: cannot read the CA certificate ({exc.reason})") from None
+            except ValueError as exc:
                 raise CAError(f"{path}: cannot read the CA certificate ({exc})") from None
         return self._certs[serial]
 
@@ -315,8 +330,8 @@ class CA:
         for record in (self.root, *self.intermediates):
             path = self.folder / "crl" / f"{record.serial}.pem"
             if path.is_file():
-                with contextlib.suppress(ValueError):
-                    out.append(x509.load_pem_x509_crl(path.read_bytes()))
+                with contextlib.suppress(ValueError, ReadError):
+                    out.append(x509.load_pem_x509_crl(read_regular(path, MAX_PKI_FILE)))
         return out
 
     def _issuers(self, record: CACert | None) -> list[x509.Certificate]:
@@ -492,8 +507,8 @@ class CA:
             removed.append(str(self.folder / crl_file))
         for rel, digest in (details.get("staged") or {}).items():
             path = self.folder / rel
-            with contextlib.suppress(OSError):
-                if ".." not in Path(rel).parts and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+            with contextlib.suppress(OSError, ReadError):
+                if ".." not in Path(rel).parts and hashlib.sha256(read_regular(path, MAX_PKI_FILE)).hexdigest() == digest:
                     path.unlink()
                     removed.append(str(path))
         return removed
@@ -1066,8 +1081,8 @@ def _same_file(a: Path, b: Path) -> bool:
             return True
         sa, sb = os.lstat(a), os.lstat(b)
         return (stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode) and sa.st_size == sb.st_size
-                and a.read_bytes() == b.read_bytes())
-    except OSError:
+                and read_regular(a, MAX_PKI_FILE) == read_regular(b, MAX_PKI_FILE))
+    except (OSError, ReadError):
         return False
 
 
@@ -1076,19 +1091,19 @@ def _certificate_at(path: Path, serial: str, tbs_sha256: str) -> x509.Certificat
     try:
         if not path.is_file():
             return None
-        for cert in x509.load_pem_x509_certificates(path.read_bytes()):
+        for cert in x509.load_pem_x509_certificates(read_regular(path, MAX_PKI_FILE)):
             if serial_hex(cert.serial_number) == serial and hashlib.sha256(cert.tbs_certificate_bytes).hexdigest() == tbs_sha256:
                 return cert
-    except (OSError, ValueError):
+    except (OSError, ValueError, ReadError):
         return None
     return None
 
 
 def _crl_number(path: Path) -> int:
     try:
-        crl = x509.load_pem_x509_crl(path.read_bytes())
+        crl = x509.load_pem_x509_crl(read_regular(path, MAX_PKI_FILE))
         return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-    except (OSError, ValueError, x509.ExtensionNotFound):
+    except (OSError, ValueError, ReadError, x509.ExtensionNotFound):
         return 0
 
 

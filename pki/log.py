@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pki.errors import LogError
-from pki.fsutil import ReadError, open_regular
+from pki.fsutil import ReadError, open_regular, special_kind
 
 GENESIS = "0" * 64
 MAX_LINE = 1 << 20
@@ -135,7 +135,13 @@ def repair_tail(path: Path) -> str | None:
     acknowledged only once its whole line, newline included, is on disk). A complete entry
     gets its newline; a torn one, never acknowledged, is cut. Returns what was done."""
     try:
-        with path.open("rb+") as fh:
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind is not None:  # a FIFO or device in the log's place: neither read nor written
+            os.close(fd)
+            raise LogError(f"{path}: cannot repair the issuance log: it is a {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb+") as fh:
             size = fh.seek(0, os.SEEK_END)
             if size == 0:
                 return None
@@ -151,7 +157,7 @@ def repair_tail(path: Path) -> str | None:
             try:
                 entry = json.loads(line)
                 complete = isinstance(entry, dict) and set(entry) == set(FIELDS) and entry_hash(entry) == entry["hash"]
-            except ValueError:
+            except (ValueError, RecursionError):
                 complete = False
             if complete:
                 fh.write(b"\n")

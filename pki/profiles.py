@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from pki import yamlload
 from pki.errors import ProfileError
 from pki.fsutil import ReadError, read_regular
 from pki.keytypes import KEY_TYPES
@@ -89,11 +89,10 @@ def shipped_names() -> list[str]:
 def parse_profile(text: str, source: str) -> Profile:
     """Parse and check one profile document; errors name `source` and the field."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ProfileError(f"{source}{where}: not valid YAML") from None
+        data, _node = yamlload.load(text)
+    except yamlload.YamlProblem as exc:
+        where = f":{exc.line}" if exc.line is not None else ""
+        raise ProfileError(f"{source}{where}: {exc.why}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: a profile is a mapping of fields")
 

@@ -37,6 +37,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pki.terminal import printable
+
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
@@ -54,7 +56,7 @@ def name_problem(name: str) -> str | None:
         return None
     except ValueError:
         pass
-    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name[:300])
+    shown = printable(name[:300])
     if not name.isascii():
         return (f"'{shown}' is not a valid DNS name: give an internationalised name as its xn-- A-label "
                 "(RFC 5280 4.2.1.6, RFC 5890)")

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from auditor import __version__
 from auditor.exitcodes import ExitCode
-from auditor.terminal import printable
+from auditor.terminal import printable, warn
 
 COMMANDS: dict[str, str] = {
     "scan": "scan", "evaluate": "scan", "collect": "collect", "targets": "targets", "rules": "rules",
@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(
             int(ExitCode.USAGE),
-            f"auditor: error: {message} (see '{self.prog} --help')\n",
+            f"auditor: error: {printable(message)} (see '{self.prog} --help')\n",
         )
 
 
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt:
-        print("auditor: interrupted", file=sys.stderr)
+        warn("auditor: interrupted")
         return 130
     except BrokenPipeError:
         # the reader went away (e.g. `| head`); silence the flush at exit
@@ -143,15 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         explained = explain(exc)
         if explained is not None:
-            print(f"auditor: error: {explained[0]}", file=sys.stderr)
+            warn(f"auditor: error: {explained[0]}")
             return explained[1]
         if args.debug:
             raise
-        print(
-            f"auditor: internal error: {type(exc).__name__}: {printable(scrub_text(str(exc)))} "
-            "(this is a bug in auditor; rerun with --debug for a traceback)",
-            file=sys.stderr,
-        )
+        warn(f"auditor: internal error: {type(exc).__name__}: {scrub_text(str(exc))} "
+             "(this is a bug in auditor; rerun with --debug for a traceback)")
         return int(ExitCode.INTERNAL)
 
 

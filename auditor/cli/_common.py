@@ -96,7 +96,9 @@ def load_inventory(args: argparse.Namespace, *, demo_fallback: bool | None = Non
         return load(path)
     if not (getattr(args, "demo_fallback", True) if demo_fallback is None else demo_fallback):
         raise ConfigError(NO_INVENTORY)
-    print(DEMO_NOTE, file=sys.stderr)
+    from auditor.terminal import warn
+
+    warn(DEMO_NOTE)
     return demo_inventory()
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING
 
 from auditor.cli import _common
+from auditor.terminal import warn
 
 if TYPE_CHECKING:
     from auditor.fleet import FleetResult
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     _common.emit(text, args.output)
     for r in fleet.runs:
         if r.store_error:
-            print(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}", file=sys.stderr)
+            warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")
     return fleet.exit_code
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
+
+from auditor.terminal import warn
 
 if TYPE_CHECKING:
     from auditor.history import Store
@@ -29,16 +30,16 @@ def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     `--fix-modes`, made 0600)."""
     from auditor.history import open_store as open_
     from auditor.history.sqlite import SQLiteStore
-    from auditor.terminal import printable
+    from auditor.terminal import warn
 
     store = open_(getattr(args, "db", None), create=create)
     if isinstance(store, SQLiteStore) and store.loose_mode is not None:
         if getattr(args, "fix_modes", False):
             for path in store.fix_modes():
-                print(f"auditor: made {printable(str(path))} 0600", file=sys.stderr)
+                warn(f"auditor: made {path} 0600")
         else:
-            print(f"auditor: warning: the history {printable(store.location)} has mode {store.loose_mode:04o}: "
-                  "others may read the findings; `auditor history --fix-modes` makes it 0600", file=sys.stderr)
+            warn(f"auditor: warning: the history {store.location} has mode {store.loose_mode:04o}: "
+                 "others may read the findings; `auditor history --fix-modes` makes it 0600")
     return store
 
 
@@ -62,6 +63,6 @@ def _store(args: argparse.Namespace, result: RedactedResult, *, origin: str, exi
             scan_id = store.save(result, origin=origin, exit_code=exit_code)
             where = store.location
     except AuditorError as exc:
-        print(f"auditor: warning: the result was not stored in the history: {exc.diagnostics()}", file=sys.stderr)
+        warn(f"auditor: warning: the result was not stored in the history: {exc.diagnostics()}")
         return
-    print(f"auditor: stored as scan {scan_id} in {where}", file=sys.stderr)
+    warn(f"auditor: stored as scan {scan_id} in {where}")

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from auditor.cli import _common
+from auditor.terminal import warn
 
 MAX_STDIN_INVENTORY = 1024 * 1024
 
@@ -48,13 +49,10 @@ def run(args: argparse.Namespace) -> int:
     bundle = collect(target, progress=Steps())
     _common.emit(bundle.to_json(), args.output)
     errors = bundle.errors
-    print(
-        f"wrote {args.output}: {len(bundle.records)} records, {len(errors)} collection errors, "
-        f"digest sha256:{bundle.digest}",
-        file=sys.stderr,
-    )
+    warn(f"wrote {args.output}: {len(bundle.records)} records, {len(errors)} collection errors, "
+         f"digest sha256:{bundle.digest}")
     for r in errors:
-        print(f"  {r.source}: {r.resource}: {r.error}", file=sys.stderr)
+        warn(f"  {r.source}: {r.resource}: {r.error}")
     if any(r.required for r in errors):
         return int(ExitCode.COLLECTION_FAILED)
     return int(ExitCode.OK)

@@ -318,7 +318,9 @@ def _at(args: argparse.Namespace) -> Any:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+    from auditor.terminal import warn
+
+    warn(text)
 
 
 # -- commands ----------------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from auditor.cli.pki import _dir, _secrets, secret_source
 from auditor.errors import ConfigError
+from auditor.terminal import log_handler, warn
 
 _LISTEN = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$")
 
@@ -141,13 +141,13 @@ def run_serve(args: argparse.Namespace) -> int:
         sock = asgi.listen(host, port)
     except OSError as exc:
         raise ConfigError(f"--listen {args.listen}: cannot listen: {exc.strerror or exc}") from None
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler("%(asctime)s %(name)s: %(message)s")])
     store = Store(issuer.folder)
     server = AcmeServer(issuer, store, rules, settings)
     scheme = "https" if cert else "http"
     shown = f"[{host}]" if ":" in host else host
-    print(f"ACME server for {issuer.folder} (intermediate '{intermediate}', policy: {rules.source}): "
-          f"{scheme}://{shown}:{port}/acme/directory", file=sys.stderr, flush=True)
+    warn(f"ACME server for {issuer.folder} (intermediate '{intermediate}', policy: {rules.source}): "
+         f"{scheme}://{shown}:{port}/acme/directory")
     try:
         asgi.serve(server, sock, tls_cert=cert, tls_key=key)
     finally:
@@ -172,8 +172,7 @@ def run_eab(args: argparse.Namespace) -> int:
         print(f"external account binding for '{eab.name}' (binds one account; the HMAC key is a secret):")
         print(f"  kid:  {eab.kid}")
         print(f"  hmac: {eab.hmac}")
-        print(f"lego: --eab --kid {eab.kid} --hmac HMAC    certbot: --eab-kid {eab.kid} --eab-hmac-key HMAC",
-              file=sys.stderr)
+        warn(f"lego: --eab --kid {eab.kid} --hmac HMAC    certbot: --eab-kid {eab.kid} --eab-hmac-key HMAC")
     return 0
 
 

@@ -7,11 +7,11 @@ import argparse
 import json
 import logging
 import signal
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.cli import _common, _history
+from auditor.terminal import printable
 
 if TYPE_CHECKING:
     import asyncio
@@ -34,10 +34,10 @@ def _inventory(args: argparse.Namespace) -> tuple[Inventory, InventorySource]:
 
 
 def _logging(name: str) -> logging.Logger:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    from auditor.terminal import log_handler
+
     logger = logging.getLogger(f"auditor.{name}")
-    logger.addHandler(handler)
+    logger.addHandler(log_handler(f"%(asctime)s auditor {name}: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
@@ -229,10 +229,6 @@ def _verdict_lines(v: TargetVerdict) -> list[str]:
     return lines
 
 
-def _printable(line: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in line)
-
-
 def run_collect(args: argparse.Namespace) -> int:
     from auditor.cli._nats import nats_settings
     from auditor.errors import ConfigError
@@ -246,7 +242,7 @@ def run_collect(args: argparse.Namespace) -> int:
     def report(v: TargetVerdict) -> None:
         if args.format == "text":
             for line in _verdict_lines(v):
-                print(_printable(line), flush=True)
+                print(printable(line), flush=True)
 
     import asyncio
 
@@ -293,5 +289,5 @@ def run_status(args: argparse.Namespace) -> int:
         else:
             lines.append(f"consumer {c['name']}: lag {c['lag']} ({c['pending']} not yet delivered, "
                          f"{c['ack_pending']} being evaluated, {c['redelivered']} redelivered)")
-    _common.emit("\n".join(_printable(line) for line in lines) + "\n", None)
+    _common.emit("\n".join(printable(line) for line in lines) + "\n", None)
     return 0

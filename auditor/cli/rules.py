@@ -148,13 +148,11 @@ def run_fields(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    import sys
-
     from auditor.errors import ConfigError
     from auditor.exitcodes import ExitCode
     from auditor.fsutil import read_user_bytes
     from auditor.policy.catalog import Catalog, yaml_files
-    from auditor.terminal import printable
+    from auditor.terminal import warn
 
     rule_paths: list[Path] = []
     policy_paths: list[Path] = []
@@ -177,11 +175,11 @@ def run_validate(args: argparse.Namespace) -> int:
             (policy_paths if "\nselect:" in "\n" + head else rule_paths).append(f)
     catalog = Catalog.load(rule_paths, policy_paths, strict=False)
     for err in [*problems, *catalog.errors]:
-        print(f"auditor: error: {printable(err.diagnostics())}", file=sys.stderr)
+        warn(f"auditor: error: {err.diagnostics()}")
     n_err = len(catalog.errors) + len(problems)
     checked = f"{len(catalog.rules)} rules, {len(catalog.packs)} policy packs"
     if n_err:
-        print(f"{n_err} error{'s' if n_err != 1 else ''} ({checked} loaded)", file=sys.stderr)
+        warn(f"{n_err} error{'s' if n_err != 1 else ''} ({checked} loaded)")
         return int(ExitCode.USAGE)
     print(f"ok: {checked}, {len(catalog.checklists)} checklists")
     return int(ExitCode.OK)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from auditor.cli import _common, _history
+from auditor.terminal import log_handler, printable, warn
 
 
 def register(sub: Any) -> None:
@@ -139,9 +139,12 @@ def run_export(args: argparse.Namespace) -> int:
     )
     files = export(args.kind, plan(inventory), opts, fleet=args.fleet)
     if args.kind == "kubernetes" and not image_pinned(opts.image):
-        print("auditor: warning: the image is not pinned by digest (NAME@sha256:...); a tag can change under you", file=sys.stderr)
+        warn("auditor: warning: the image is not pinned by digest (NAME@sha256:...); a tag can change under you")
     for w in write_files(files, Path(args.output_dir), force=args.force):
-        print(f"{w.action:<11} {w.path}", file=sys.stderr if w.action == "unchanged" else sys.stdout)
+        if w.action == "unchanged":
+            warn(f"{w.action:<11} {w.path}")
+        else:
+            print(printable(f"{w.action:<11} {w.path}"))
     return 0
 
 
@@ -189,10 +192,8 @@ def run_serve(args: argparse.Namespace) -> int:
         threshold=Severity(args.threshold) if args.threshold else None,
     )
     evaluate = EvaluateOptions(rule_paths=tuple(args.rules), policy_paths=tuple(args.policies))
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s auditor serve: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger("auditor.serve")
-    logger.addHandler(handler)
+    logger.addHandler(log_handler("%(asctime)s auditor serve: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger.setLevel(logging.INFO)
     with _history.open_store(args) as store:
         server = Server(schedules, store, evaluate=evaluate, options=options, notifiers=notifiers)

@@ -77,10 +77,10 @@ def run_scan(args: argparse.Namespace) -> int:
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs, git_cache=not args.no_git_cache,
     )
     if request.suppress.legacy:
-        import sys
+        from auditor.terminal import warn
 
-        print("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
-              "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline", file=sys.stderr)
+        warn("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
+             "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline")
     engines = args.engine or [ENGINES.names()[0]]
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
@@ -124,12 +124,10 @@ def run_scan(args: argparse.Namespace) -> int:
     if _leaks(leaks):
         return int(ExitCode.FINDINGS)
     if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
-        import sys
-
-        from auditor.terminal import printable
+        from auditor.terminal import warn
 
         for u in report.stats.unreadable:
-            print(f"auditor: error: {printable(u)}: not scanned", file=sys.stderr)
+            warn(f"auditor: error: {u}: not scanned")
         return int(ExitCode.COLLECTION_FAILED)
     return int(ExitCode.OK)
 

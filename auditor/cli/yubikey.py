@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from auditor.exitcodes import ExitCode
+from auditor.terminal import warn
 
 
 def register(sub: Any) -> None:
@@ -105,5 +105,5 @@ def run_roots(args: argparse.Namespace) -> int:
             if n["sha256"]:
                 print(f"    SHA-256 {n['sha256']}")
     for p in doc["problems"]:
-        print(f"auditor: error: {_clean(p['where'])}: {_clean(p['what'])}", file=sys.stderr)
+        warn(f"auditor: error: {p['where']}: {p['what']}")
     return int(ExitCode.USAGE if doc["problems"] else ExitCode.OK)

@@ -27,6 +27,8 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from auditor import limits
+from auditor.collectors._files import Unreadable, read_bounded
 from auditor.collectors._untrusted import UnexpectedValue, text_or_none
 from auditor.collectors.certificates import certificate_files, read_certificate_file
 from auditor.collectors.interface import Collector
@@ -106,6 +108,7 @@ class PkiInventoryCollector(Collector):
         with Inventory(folder / "inventory.sqlite", readonly=True) as inv:
             logged = ca_records.replay(folder / "log.jsonl", snapshot_at=ca_records.inventory_count(inv))
             problems, notes = ca_records.audit(logged, inv)
+        unread: list[tuple[Path, str]] = []
         entries = sorted(logged.entries.values(), key=lambda e: (e.not_after, e.serial))
         counts = {"total": len(entries), "valid": 0, "expired": 0, "revoked": 0, "superseded": 0}
         fingerprints = {e.serial: e.key_fingerprint for e in entries}
@@ -141,13 +144,15 @@ class PkiInventoryCollector(Collector):
                 root=root,
                 intermediates=intermediates,
                 current_intermediate=ca.current_serial,
-                rotation=self._rotation(ca),
+                rotation=self._rotation(ca, unread),
                 log=IssuanceLog(entries=logged.count, verified=not problems, problems=tuple(problems),
                                 notes=tuple(notes), events=events, last_event=last_event),
-                crls=tuple(self._crl(ca, record) for record in (ca.root, *ca.intermediates)),
+                crls=tuple(self._crl(ca, record, unread) for record in (ca.root, *ca.intermediates)),
                 certificates=Counts(**counts),
                 valid_key_types=valid_key_types,
             ))
+        for path, problem in unread:  # not evaluated, rather than judged on what was not read
+            yield ctx.error(CA_KIND, ctx.display(path), problem)
         yield from records
         yield from self._deployed(ca, shown, logged, items)
 
@@ -178,13 +183,21 @@ class PkiInventoryCollector(Collector):
             current=record.serial == ca.current_serial, key=_key(record.key, f"{where}.key"),
         )
 
-    def _rotation(self, ca: CA) -> Rotation:
+    def _rotation(self, ca: CA, unread: list[tuple[Path, str]]) -> Rotation:
         now = self.context.now
         bundle_path = ca.folder / "certs/ca-bundle.pem"
+        bundle: set[str] = set()
         try:
-            bundle = {serial_hex(c.serial_number) for c in x509.load_pem_x509_certificates(bundle_path.read_bytes())}
-        except (OSError, ValueError):
-            bundle = set()
+            data = read_bounded(bundle_path)
+            blocks = data.count(b"-----BEGIN")
+            if blocks > limits.get("pem-certificates"):
+                raise Unreadable(limits.exceeded("pem-certificates", f"holds {blocks:,} PEM blocks"), "too-large")
+            bundle = {serial_hex(c.serial_number) for c in x509.load_pem_x509_certificates(data)}
+        except Unreadable as exc:
+            if exc.why != "missing":  # a missing bundle is judged incomplete
+                unread.append((bundle_path, str(exc)))
+        except ValueError:
+            pass
         usable = [i.serial for i in ca.intermediates if ca.certificate(i.serial).not_valid_after_utc > now]
         current = ca.current_serial
         previous = None
@@ -218,7 +231,7 @@ class PkiInventoryCollector(Collector):
             pass  # a missing log is reported by the verification
         return counts, last
 
-    def _crl(self, ca: CA, record: CACert) -> Crl:
+    def _crl(self, ca: CA, record: CACert, unread: list[tuple[Path, str]]) -> Crl:
         issuer = ca.certificate(record.serial)
         path = ca.folder / "crl" / f"{record.serial}.pem"
 
@@ -229,10 +242,13 @@ class PkiInventoryCollector(Collector):
                        next_update=None, hours_left=None, revoked=0, problem=problem)
 
         try:
-            crls = [c for c in load_crls(path.read_bytes(), str(path)) if c.issuer == issuer.subject]
-        except FileNotFoundError:
-            return absent("no CRL")
-        except (OSError, PKIError) as exc:
+            crls = [c for c in load_crls(read_bounded(path), str(path)) if c.issuer == issuer.subject]
+        except Unreadable as exc:
+            if exc.why == "missing":
+                return absent("no CRL")
+            unread.append((path, str(exc)))
+            return absent(str(exc))
+        except PKIError as exc:
             return absent(str(exc))
         if not crls:
             return absent("the file holds no CRL of this CA")

@@ -152,7 +152,7 @@ def parse_line(account: str, file: str, number: int, line: str) -> AuthorizedKey
         return None
     if len(text) > MAX_LINE:
         return AuthorizedKey(account, file, number, "", "unknown", None, None, "", False, (), "line too long")
-    first = text.split(None, 1)[0]
+    first = (text.split(None, 1) or [""])[0]  # str.split also splits at \x1c-\x1f: a line of them is no key
     options: list[tuple[str, str | None]] = []
     problem = None
     rest = text

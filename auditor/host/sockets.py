@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from auditor.host.system import HostFileError, HostFiles
+from pki.fsutil import ReadError, read_regular
 
 Proto = Literal["tcp", "udp"]
 IpVersion = Literal[4, 6]
@@ -108,8 +109,9 @@ def _programs(root: Path, inodes: set[int]) -> dict[int, str]:
                 inode = int(link[8:-1]) if link[8:-1].isdigit() else -1
                 if inode in inodes and inode not in found:
                     try:
-                        found[inode] = (proc / pid / "comm").read_text(errors="replace").strip()[:64]
-                    except OSError:
+                        comm = read_regular(proc / pid / "comm", 4096)
+                        found[inode] = comm.decode("utf-8", "replace").strip()[:64]
+                    except ReadError:
                         found[inode] = f"pid {pid}"
         if len(found) == len(inodes):
             break

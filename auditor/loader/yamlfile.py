@@ -62,10 +62,11 @@ def text_position(file: str, line: int | None, value: str, offset: int) -> tuple
     """The 1-based line and column in `file` of character `offset` of the string `value`, a
     scalar whose text starts on `line` (plain, quoted, literal or folded: folding and quoting
     change whitespace and escapes, never the order of the other characters). Falls back to
-    (`line`, None) where the file cannot be matched."""
+    (`line`, None) where the file cannot be matched (or read again: the file is reread as it was
+    read first, a regular file of at most the yaml-bytes limit)."""
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_user_file(file, limit="yaml-bytes", what="YAML file")
+    except ConfigError:
         return line, None
     rows = text.split("\n")
     if line is None or not 0 < line <= len(rows):

@@ -44,8 +44,9 @@ class _Programs:
         import msgspec
 
         from auditor.cache import read_cached
+        from pki.fsutil import ReadError
 
-        with contextlib.suppress(OSError, ValueError, msgspec.DecodeError):
+        with contextlib.suppress(OSError, ReadError, ValueError, msgspec.DecodeError):
             raw = read_cached(self.path, MAX_BYTES)  # or the seed shipped with auditor
             digest, payload = raw[:32], raw[32:]
             if hashlib.sha256(payload).digest() == digest:

@@ -341,5 +341,7 @@ def _check_certificate(leaf: x509.Certificate, intermediates: Sequence[x509.Cert
 
 def _short(value: Any) -> str:
     """A value from a message, fit for one log line: printable, at most 80 characters."""
-    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    from auditor.terminal import printable
+
+    text = printable(str(value))
     return text[:77] + "..." if len(text) > 80 else text

@@ -57,7 +57,9 @@ def remote_command(argv: Sequence[str], env: Mapping[str, str] | None = None) ->
 
 
 def _printable(text: str, limit: int = 200) -> str:
-    line = "".join(c if c.isprintable() else "?" for c in text.strip())
+    from auditor.terminal import printable
+
+    line = printable(text.strip())
     return line[:limit]
 
 

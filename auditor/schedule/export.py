@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from auditor.errors import ConfigError, WouldOverwrite
-from auditor.fsutil import atomic_write
+from auditor.fsutil import atomic_write, read_user_bytes
 from auditor.schedule import Schedule
 from pki.registry import Registry
 
@@ -525,7 +525,7 @@ def write_files(files: Sequence[ExportFile], folder: Path, *, force: bool = Fals
             raise ConfigError("is a folder", file=path)
         if not path.exists():
             action = "written"
-        elif path.read_bytes() == data:
+        elif read_user_bytes(path, what="file to replace") == data:  # a FIFO or device: refused, never read
             action = "unchanged"
         elif force:
             action = "overwritten"

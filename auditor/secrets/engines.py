@@ -21,12 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor import limits
 from auditor.errors import ConfigError
 from auditor.secrets.model import Leak
 from auditor.secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor.secrets.scanner import LOG_NAMES, Scanner
 from auditor.secrets.suppress import Suppressions, inline_ignored
-from pki.fsutil import make_folder
+from pki.fsutil import ReadError, make_folder, read_regular
 
 TRUFFLEHOG3_VERSION = "3.0.10"
 
@@ -178,8 +179,8 @@ class Trufflehog3Engine(Engine):
         except ValueError:
             line_no = 0
         column, mode, previous, text = 1, "", b"", b""
-        with contextlib.suppress(OSError):
-            lines = file.read_bytes().split(b"\n")
+        with contextlib.suppress(OSError, ReadError):
+            lines = read_regular(file, limits.get("file-bytes")).split(b"\n")
             mode = f"{stat.S_IMODE(file.stat().st_mode):04o}"
             if 0 < line_no <= len(lines):
                 text = lines[line_no - 1]

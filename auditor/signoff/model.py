@@ -92,7 +92,7 @@ def parse_statement(data: bytes) -> dict[str, Any] | None:
     """The statement's fields, or None when the bytes are not a statement."""
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer too long, nested too deep
         return None
     if not isinstance(raw, dict) or raw.get("format") != STATEMENT_FORMAT:
         return None

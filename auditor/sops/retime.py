@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from auditor.errors import ConfigError
-from auditor.fsutil import atomic_write
+from auditor.fsutil import atomic_write, read_user_file
 from auditor.sops.crypto import data_key_from_age, decrypt_value, encrypt_value
 from auditor.sops.document import parse
 
@@ -23,7 +23,7 @@ _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[-+]\d\d:\d\d)"
 
 def retime(path: Path, identities: Sequence[str], lastmodified: dt.datetime,
            created_at: dt.datetime | None = None) -> None:
-    text = path.read_text()
+    text = read_user_file(path, what="sops file")
     doc = parse(path, text)
     md = doc.metadata or {}
     if not doc.is_sops:

@@ -39,7 +39,9 @@ from typing import Any
 
 import yaml
 
+from pki import yamlload
 from pki.errors import PKIError
+from pki.fsutil import ReadError, read_regular
 from pki.keytypes import KEY_TYPES
 
 DEFAULT_LIFETIME_DAYS = 30
@@ -192,13 +194,11 @@ def load(ca_folder: Path, profile_lifetimes: Mapping[str, int] | None = None) ->
     if not path.exists():
         policy = Policy()
     else:
-        if not path.is_file():
-            raise PolicyError(f"{path}: not a regular file")
-        if path.stat().st_size > MAX_POLICY_BYTES:
-            raise PolicyError(f"{path}: larger than {MAX_POLICY_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_regular(path, MAX_POLICY_BYTES).decode("utf-8")
+        except ReadError as exc:
+            raise PolicyError(f"{path}: " + ("is a folder, not a regular file" if exc.why == "folder" else exc.reason)) from None
+        except UnicodeDecodeError as exc:
             raise PolicyError(f"{path}: cannot read: {exc}") from None
         policy = parse(text, str(path))
     if profile_lifetimes is not None:
@@ -250,12 +250,10 @@ def _line_of(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
 def parse(text: str, source: str) -> Policy:
     """Parse and check a policy document; errors name `source`, the line and the field."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}{where}: not valid YAML") from None
+        data, root = yamlload.load(text)
+    except yamlload.YamlProblem as exc:
+        where = f":{exc.line}" if exc.line is not None else ""
+        raise PolicyError(f"{source}{where}: {exc.why}") from None
     bad = _Bad(source, root)
     if data is None:
         data = {}

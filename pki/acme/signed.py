@@ -98,7 +98,7 @@ class Signed:
             return None
         try:
             value = json.loads(self.payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             raise AcmeProblem("malformed", "the payload is not JSON") from None
         if not isinstance(value, dict):
             raise AcmeProblem("malformed", "the payload is not a JSON object")
@@ -130,7 +130,7 @@ def _flattened(value: Any, what: str) -> tuple[dict[str, Any], _Lazy]:
     raw = b64decode(value["protected"], f"{what}'s protected header")
     try:
         protected = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise AcmeProblem("malformed", f"{what}'s protected header is not JSON") from None
     if not isinstance(protected, dict):
         raise AcmeProblem("malformed", f"{what}'s protected header is not a JSON object")
@@ -159,7 +159,7 @@ def parse(body: bytes) -> Signed:
     """Parse a request body into a :class:`Signed` (checks shape and header, not the signature)."""
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise AcmeProblem("malformed", "the request body is not JSON") from None
     protected, lazy = _flattened(value, "the request")
     alg = protected.get("alg")
@@ -212,7 +212,7 @@ def verify_eab(value: Any, *, account_jwk: JWK, url: str, hmac_key: Callable[[st
         raise AcmeProblem("unauthorized", "externalAccountBinding: the MAC does not verify")
     try:
         bound = json.loads(parsed.payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise AcmeProblem("malformed", "externalAccountBinding: the payload is not a JWK") from None
     if not isinstance(bound, dict) or thumbprint(load_jwk(bound)) != thumbprint(account_jwk):
         raise AcmeProblem("unauthorized", "externalAccountBinding: it binds another key than the account's")

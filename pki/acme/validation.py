@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from pki import attestation
 from pki.errors import PKIError
+from pki.fsutil import ReadError, read_regular
 
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 MAX_HTTP_BODY = 8 * 1024
@@ -79,12 +80,10 @@ def printable(text: str, limit: int = 200) -> str:
 def load_hosts(path: Path) -> dict[str, tuple[str, ...]]:
     """A hosts-format file: `ADDRESS NAME [NAME...]` per line, `#` comments."""
     try:
-        if not path.is_file():
-            raise PKIError(f"{path}: not a regular file")
-        if path.stat().st_size > MAX_HOSTS_BYTES:
-            raise PKIError(f"{path}: larger than {MAX_HOSTS_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular(path, MAX_HOSTS_BYTES).decode("utf-8")
+    except ReadError as exc:
+        raise PKIError(f"{path}: " + ("is a folder, not a regular file" if exc.why == "folder" else exc.reason)) from None
+    except UnicodeDecodeError as exc:
         raise PKIError(f"{path}: cannot read: {exc}") from None
     hosts: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):

@@ -5,7 +5,9 @@ UnicodeError, KeyError, ...), which the command line would turn into exit 70.
 
 The suite runs a fixed budget (FUZZ_EXAMPLES per parser); a longer run is:
 
-    AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q
+    AUDITOR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/auditor/test_fuzz.py -q -s | grep '^fuzz'
+
+which prints the count of inputs tried per parser.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from auditor.errors import AuditorError
 from pki.errors import PKIError
 
 FUZZ_EXAMPLES = int(os.environ.get("AUDITOR_FUZZ_EXAMPLES", "60"))
-NODE = Path(__file__).resolve().parents[2] / "auditor" / "demo" / "node" / "cim-prod-001"
+REPO = Path(__file__).resolve().parents[2]
+NODE = REPO / "auditor" / "demo" / "node" / "cim-prod-001"
 RECORDED = NODE / "var" / "lib" / "auditor" / "recorded"
 SEEN: dict[str, int] = {}
 
@@ -155,7 +158,149 @@ def _host(data: bytes) -> None:
             pass
 
 
-PARSERS: dict[str, tuple[Callable[[bytes], Any], tuple[Path, ...]]] = {
+def _rules(data: bytes) -> None:
+    from auditor.loader.yamlfile import Document, load_yaml_documents
+    from auditor.policy.rule import load_rule
+
+    for doc in load_yaml_documents("/nonexistent/PKI-002.yaml", text=_text(data)):
+        if isinstance(doc, Document):
+            load_rule(doc)
+
+
+def _pki_profile(data: bytes) -> None:
+    from pki.profiles import parse_profile
+
+    parse_profile(_text(data), "fuzz.yaml")
+
+
+def _acme_policy(data: bytes) -> None:
+    from pki.acme.policy import parse
+
+    parse(_text(data), "fuzz.yaml")
+
+
+def _acme_jws(data: bytes) -> None:
+    from pki.acme.problems import AcmeProblem
+    from pki.acme.signed import parse
+
+    try:  # AcmeProblem is the server's documented refusal: an RFC 8555 problem document
+        parse(data).body()
+    except AcmeProblem:
+        pass
+
+
+def _crl(data: bytes) -> None:
+    from pki.crl import load_crls
+
+    load_crls(data, "fuzz.pem")
+
+
+def _statement(data: bytes) -> None:
+    from auditor.signoff.model import parse_statement
+
+    parse_statement(data)
+
+
+def _secrets_rules(data: bytes) -> None:
+    from auditor.loader.yamlfile import load_yaml
+    from auditor.secrets.custom import parse_rules
+
+    doc = load_yaml("fuzz.yaml", text=_text(data))
+    parse_rules(doc.value, file="fuzz.yaml", line_of=doc.line_of)
+
+
+def _cron(data: bytes) -> None:
+    from auditor.schedule.cron import parse_cron
+
+    parse_cron(_text(data))
+
+
+def _via_file(load: Callable[[Path], Any], name: str) -> Callable[[bytes], None]:
+    """A parser that reads a file (by path), fed `data` through a file named `name`."""
+    def parse(data: bytes) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            load(path)
+    return parse
+
+
+def _sops_config(path: Path) -> None:
+    from auditor.sops.rules import load_config
+
+    load_config(path)
+
+
+def _secrets_config(path: Path) -> None:
+    from auditor.secrets.config import load_scan_config
+
+    load_scan_config(path)
+
+
+def _baseline(path: Path) -> None:
+    from auditor.secrets.suppress import load_baseline
+
+    load_baseline(path)
+
+
+def _allowed_signers(path: Path) -> None:
+    from auditor.signoff.allowed import load_allowed_signers
+
+    load_allowed_signers(path)
+
+
+def _key_file(path: Path) -> None:
+    from pki.keys import load_key_file
+
+    load_key_file(path)
+
+
+def _csr(data: bytes) -> None:
+    from cryptography import x509
+
+    from pki.issuance import request_from_csr
+    from pki.profiles import load_profile
+
+    request_from_csr(data, load_profile("nats-client"), x509.Name([]))
+
+
+def _crl_seed() -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    revoked = x509.RevokedCertificateBuilder().serial_number(7).revocation_date(now).build()
+    crl = (x509.CertificateRevocationListBuilder()
+           .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fuzz CA")]))
+           .last_update(now).next_update(now + dt.timedelta(days=7)).add_revoked_certificate(revoked)
+           .add_extension(x509.CRLNumber(3), critical=False).sign(key, hashes.SHA256()))
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def _jws_seed() -> bytes:
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    jwk = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+    header = {"alg": "ES256", "nonce": "n0nce", "url": "https://ca.example/acme/new-account", "jwk": jwk}
+    return json.dumps({"protected": b64(json.dumps(header).encode()), "signature": b64(bytes(64)),
+                       "payload": b64(b'{"termsOfServiceAgreed": true}')}).encode()
+
+
+PARSERS: dict[str, tuple[Callable[[bytes], Any], tuple[Path | Callable[[], bytes], ...]]] = {
     "json": (_json, (RECORDED / "vault.json",)),
     "yaml": (_yaml, (NODE / ".sops.yaml",)),
     "inventory": (_inventory, (NODE.parents[1] / "inventory.yaml",)),
@@ -169,6 +314,20 @@ PARSERS: dict[str, tuple[Callable[[bytes], Any], tuple[Path, ...]]] = {
     "manifests": (_manifests, (NODE / "k8s/cim-agent.yaml",)),
     "secrets": (_secrets, (NODE / "etc/cim/agent.env", NODE / "home/cim/.bash_history")),
     "host": (_host, (NODE / "etc/ssh/sshd_config", NODE / "etc/passwd", NODE / "etc/fail2ban/jail.local")),
+    "rules": (_rules, (REPO / "rules/pki/PKI-002.yaml",)),
+    "pki-profile": (_pki_profile, (REPO / "pki/data/profiles/nats-client.yaml",)),
+    "acme-policy": (_acme_policy, ()),
+    "acme-jws": (_acme_jws, (_jws_seed,)),
+    "crl": (_crl, (_crl_seed,)),
+    "signoff-statement": (_statement, ()),
+    "secrets-rules": (_secrets_rules, ()),
+    "cron": (_cron, ()),
+    "sops-config": (_via_file(_sops_config, ".sops.yaml"), (NODE / ".sops.yaml",)),
+    "secrets-config": (_via_file(_secrets_config, "secrets.yaml"), ()),
+    "secrets-baseline": (_via_file(_baseline, "baseline.json"), ()),
+    "allowed-signers": (_via_file(_allowed_signers, "allowed.yaml"), ()),
+    "key-file": (_via_file(_key_file, "key.pem"), ()),
+    "csr": (_csr, ()),
 }
 
 
@@ -192,7 +351,7 @@ def mutated(draw: st.DrawFn, seeds: tuple[bytes, ...]) -> bytes:
 
 
 def inputs(name: str) -> st.SearchStrategy[bytes]:
-    seeds = tuple(p.read_bytes() for p in PARSERS[name][1])
+    seeds = tuple(p.read_bytes() if isinstance(p, Path) else p() for p in PARSERS[name][1])
     nasty = st.sampled_from([b"[" * 100_000, b"{" * 100_000, b"- " * 50_000, b"\xff\xfe\x00", b"\x1b[2K\r",
                              b'{"a": ' + b"9" * 5000 + b"}", b"a: &a [*a]", b"eyJhbGciOiJ." * 1000])
     return st.one_of(st.binary(max_size=2048), nasty, *([mutated(seeds)] if seeds else []))
@@ -213,4 +372,5 @@ def test_no_parser_fails_but_with_a_located_error(name: str) -> None:
             pass
 
     run()
+    print(f"fuzz {name}: {SEEN[name]:,} inputs")  # the count per parser, shown with -s
     assert SEEN[name] >= min(FUZZ_EXAMPLES, 10)

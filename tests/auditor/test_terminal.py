@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import io
 import json
+import logging
+import os
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.terminal import guard, printable
+from auditor.terminal import guard, log_handler, printable, warn
 from tests.conftest import run_cli
 
 POD = """apiVersion: v1
@@ -65,3 +69,84 @@ def test_a_file_name_cannot_reach_the_terminal_raw(tmp_path: Path) -> None:
     assert "\x1b" not in run.out and "a\\xff\\x1b[2K.env:1:" in run.out
     doc = json.loads(run_cli("secrets", "scan", str(tmp_path), "--format", "json", cwd=tmp_path).out)
     assert doc["findings"][0]["file"].endswith("a\\xff\x1b[2K.env")  # JSON escapes ESC itself
+
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE = "r\x1b[2K\rFAKE"
+
+
+def _sources() -> list[Path]:
+    return sorted(p for package in ("auditor", "pki") for p in (ROOT / package).rglob("*.py"))
+
+
+def test_there_is_one_escaper_and_pki_uses_it_too() -> None:
+    """pki never imports auditor, so the escaper lives in pki.terminal and auditor re-exports it;
+    no other module escapes control characters its own way (an `isprintable()` loop)."""
+    import pki.terminal
+    from pki.webpki import name_problem
+
+    assert printable is pki.terminal.printable
+    assert f"'{printable(HOSTILE)}' is not a valid DNS name" in str(name_problem(HOSTILE))
+    own = [str(p.relative_to(ROOT)) for p in _sources()
+           if "isprintable()" in p.read_text() and p != ROOT / "pki" / "terminal.py"]
+    assert own == []
+
+
+def _stderr_writers(tree: ast.AST) -> list[int]:
+    """Lines that write to stderr other than through auditor.terminal: print(..., file=sys.stderr),
+    sys.stderr.write(...), a logging handler or formatter of their own."""
+    def is_stderr(node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "stderr"
+
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Name) and f.id == "print" and any(k.arg == "file" for k in node.keywords):
+            file = next(k.value for k in node.keywords if k.arg == "file")
+            if any(is_stderr(n) for n in ast.walk(file)):
+                lines.append(node.lineno)
+        elif isinstance(f, ast.Attribute) and f.attr == "write" and is_stderr(f.value):
+            lines.append(node.lineno)
+        elif isinstance(f, ast.Attribute) and f.attr in {"StreamHandler", "Formatter", "basicConfig"} \
+                and not any(k.arg == "handlers" for k in node.keywords):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_every_stderr_line_goes_through_the_one_escaper() -> None:
+    """What reaches stderr (warnings, errors, notes, log lines) goes through auditor.terminal.warn
+    or its log handler, which escape control characters; nowhere else writes to stderr."""
+    allowed = {ROOT / "auditor" / "terminal.py"}
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in _sources() if p not in allowed
+             for n in _stderr_writers(ast.parse(p.read_text()))]
+    assert found == [], "write to stderr with auditor.terminal.warn (or log_handler): " + ", ".join(found)
+
+
+def test_warn_and_log_lines_escape_control_characters() -> None:
+    stream = io.StringIO()
+    warn(f"auditor: warning: {HOSTILE}\nnext", stream=stream)
+    assert stream.getvalue() == "auditor: warning: r\\x1b[2K\\rFAKE\\nnext\n"
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "user %s", (HOSTILE,), None)
+    assert log_handler("%(message)s").format(record) == "user r\\x1b[2K\\rFAKE"
+
+
+def test_a_file_name_in_a_warning_reaches_stderr_escaped(tmp_path: Path) -> None:
+    """A file name holding `\\x1b[2K\\r` in the warnings and errors of three commands."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / f"{HOSTILE}.yaml").write_text("x: [\n")
+    validated = run_cli("rules", "validate", str(rules))
+    db = tmp_path / f"{HOSTILE}.sqlite"
+    from auditor.history.sqlite import SQLiteStore
+
+    SQLiteStore(db).close()
+    os.chmod(db, 0o644)
+    history = run_cli("history", "--db", str(db))
+    bad = tmp_path / f"{HOSTILE}.json"
+    bad.write_text("{")
+    report = run_cli("report", str(bad))
+    for run, code in ((validated, 2), (history, 0), (report, 2)):
+        assert run.code == code, run.err
+        assert "r\\x1b[2K\\rFAKE" in run.err and "\x1b" not in run.err and "\r" not in run.err, run.err

@@ -115,3 +115,19 @@ def test_past_a_limit_the_error_names_it_and_how_to_raise_it(
     make(path)
     run = run_cli(*(a.replace("{}", str(path)) for a in args), env=env)
     one_line_error(run, 2, f"over the {limit} limit", "raise it with AUDITOR_LIMIT_")
+
+
+def test_a_nats_user_name_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    """Measured: escape bytes in NATS user names reached the terminal raw."""
+    conf = tmp_path / "nats.conf"
+    conf.write_text('authorization { users: [ {user: "u\\x1b[2K\\rFAKE", password: "Xk9mQ2vL7pR4wZab"} ] }\n')
+    run = run_cli("nats", "permissions", "--config", str(conf))
+    assert run.code == 0, run.err
+    assert "u\\x1b[2K\\rFAKE" in run.out and "\x1b" not in run.out + run.err and "\r" not in run.out + run.err
+
+
+def test_verify_of_a_document_with_a_huge_integer_lists_the_problem(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.json"
+    doc.write_text(BIG_INT)
+    run = run_cli("verify", str(doc))
+    assert run.code == 1 and "over the integer-digits limit" in run.out and "Traceback" not in run.err, run.out

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -151,6 +152,49 @@ def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path:
     crl = {c["issuer_serial"]: c for c in ca["crls"]}[serials["second"]]
     assert (crl["present"], crl["problem"]) == (False, "no CRL")
     assert CA.open(tmp_path / "ca").name == ca["name"]
+
+
+def test_the_ca_bundle_and_crls_are_read_within_the_limits(fleet: tuple[Path, dict[str, str]], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: the collector read ca-bundle.pem and the CRLs whole, FIFOs included (a hang).
+    A FIFO, a file past file-bytes, a bundle past pem-certificates: an error record (not
+    evaluated) naming the file, the limit and how to raise it; the rest is still collected."""
+    root, serials = fleet
+    shutil.copytree(root / "ca", tmp_path / "ca")
+    crl = tmp_path / "ca/crl" / f"{serials['second']}.pem"
+    crl.unlink()
+    os.mkfifo(crl)
+    records = collect(tmp_path, folders=["ca"])
+    errors = {r.resource: str(failure_of(r).error) for r in records if not isinstance(r, Evidence)}
+    assert "FIFO" in errors[f"ca/crl/{serials['second']}.pem"], errors
+    ca = plain_of(next(r for r in records if isinstance(r, Evidence) and r.kind == "pki.ca"))
+    assert {c["issuer_serial"]: c["present"] for c in ca["crls"]}[serials["second"]] is False
+
+    crl.unlink()
+    shutil.copy(root / "ca/crl" / f"{serials['second']}.pem", crl)
+    monkeypatch.setenv("AUDITOR_LIMIT_FILE_BYTES", str(crl.stat().st_size - 1))
+    errors = {r.resource: str(failure_of(r).error) for r in collect(tmp_path, folders=["ca"])
+              if not isinstance(r, Evidence)}
+    assert "over the file-bytes limit" in errors[f"ca/crl/{serials['second']}.pem"]
+    assert "AUDITOR_LIMIT_FILE_BYTES=" in errors[f"ca/crl/{serials['second']}.pem"]
+
+    monkeypatch.delenv("AUDITOR_LIMIT_FILE_BYTES")
+    monkeypatch.setenv("AUDITOR_LIMIT_PEM_CERTIFICATES", "1")
+    errors = {r.resource: str(failure_of(r).error) for r in collect(tmp_path, folders=["ca"])
+              if not isinstance(r, Evidence)}
+    assert "over the pem-certificates limit of 1 (raise it with AUDITOR_LIMIT_PEM_CERTIFICATES=2)" in \
+        errors["ca/certs/ca-bundle.pem"], errors
+
+
+def test_a_fifo_in_place_of_ca_json_is_an_error_record(fleet: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, _ = fleet
+    shutil.copytree(root / "ca", tmp_path / "ca")
+    (tmp_path / "ca/ca.json").unlink()
+    os.mkfifo(tmp_path / "ca/ca.json")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep/ca.json").write_text("[" * 100_000)
+    errors = {r.resource: str(failure_of(r).error) for r in collect(tmp_path, folders=["ca", "deep"])}
+    assert "FIFO" in errors["ca"] and "nested too deep" in errors["deep"], errors
 
 
 def rogue(ca_dir: Path, folder: Path) -> x509.Certificate:

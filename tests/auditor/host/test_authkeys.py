@@ -76,6 +76,7 @@ def test_bad_lines_say_why() -> None:
         f'command="x {ed}': "missing closing quote",
         f"ssh-ed25519 {rsa_blob}": "not ssh-ed25519",
         "ssh-foo AAAA": "unknown option ssh-foo",
+        "\x1f": "unknown option",  # found by the fuzz harness: an IndexError (str.split splits at \x1f)
     }
     for line, why in cases.items():
         key = parse_line("u", "f", 1, line)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,19 @@ def test_round_trip_and_every_path_has_a_line(value: object) -> None:
     for p in paths(value, ("root",)):
         line = doc.line_of(p)
         assert line is not None and 1 <= line <= n_lines
+
+
+def test_text_position_rereads_only_a_regular_file_within_the_limit(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: the reread for a column was unbounded and blocked on a FIFO."""
+    from auditor.loader.yamlfile import text_position
+
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("id: X\ncondition: evidence.a == 1\n")
+    assert text_position(str(rule), 2, "evidence.a == 1", 9) == (2, 21)
+    monkeypatch.setenv("AUDITOR_LIMIT_YAML_BYTES", "8")
+    assert text_position(str(rule), 2, "evidence.a == 1", 9) == (2, None)
+    monkeypatch.delenv("AUDITOR_LIMIT_YAML_BYTES")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    assert text_position(str(fifo), 2, "evidence.a == 1", 9) == (2, None)

@@ -210,3 +210,11 @@ def test_report_without_gnupg_still_renders_and_says_unchecked(result: Path, key
     assert "not checked: GnuPG is not available" in run.out and "apt-get install gnupg" in run.out
     run = run_cli("verify", str(result), env={"PATH": "/nonexistent"})
     assert run.code == 2 and run.err.count("\n") == 1 and "install it" in run.err
+
+
+def test_a_sign_off_statement_that_is_not_json_is_not_a_statement() -> None:
+    """Found by the fuzz harness: deep nesting (RecursionError) and a long integer (ValueError)."""
+    from auditor.signoff.model import parse_statement
+
+    assert parse_statement(b"[" * 200_000 + b"]" * 200_000) is None
+    assert parse_statement(b'{"format": ' + b"9" * 5000 + b"}") is None
