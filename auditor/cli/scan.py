@@ -103,14 +103,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_many(args: argparse.Namespace) -> int:
     """Several bundles: a summary of their verdicts, each result stored as it comes."""
     import json
-    import sys
 
     from auditor._scan import EvaluateOptions
     from auditor.bundle_runs import evaluate_bundles
     from auditor.errors import ConfigError
     from auditor.fleet import TargetRun, store_run
     from auditor.progress import Bar
-    from auditor.terminal import printable
+    from auditor.terminal import warn
     from auditor.timeutil import utcnow
 
     jobs = 1 if args.jobs is None else args.jobs
@@ -138,6 +137,5 @@ def _evaluate_many(args: argparse.Namespace) -> int:
     _common.emit(text, args.output, inputs=tuple(args.bundle))
     for r in runs.runs:
         if r.store_error:
-            print(f"auditor: warning: {printable(r.target)}: not stored in the history: {r.store_error}",
-                  file=sys.stderr)
+            warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")
     return runs.exit_code

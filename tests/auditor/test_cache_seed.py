@@ -3,6 +3,7 @@ complete for a first demo scan, read only where the user's cache has no file, ne
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cache import SEED_OFF, cache_root, read_cached, seed_dir
+from pki.fsutil import ReadError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +33,12 @@ def test_the_seed_is_read_only_where_the_cache_has_no_file(tmp_path: Path, monke
     (tmp_path / name).parent.mkdir(parents=True)
     (tmp_path / name).write_bytes(b"the user's own")
     assert read_cached(cache_root() / name) == b"the user's own"
-    with pytest.raises(ValueError, match="larger than"):
+    with pytest.raises(ReadError, match="larger than"):
         read_cached(cache_root() / name, max_bytes=3)
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "x.msgpack")
+    with pytest.raises(ReadError, match="FIFO"):  # never opened, never blocks
+        read_cached(cache_root() / "fifo" / "x.msgpack")
     monkeypatch.setenv(SEED_OFF, "off")
     (tmp_path / name).unlink()
     with pytest.raises(FileNotFoundError):
