@@ -12,7 +12,7 @@ The library API is what this package exports (:data:`__all__`)::
 A result comes back redacted (:class:`RedactedResult`): that is the only kind the renderers,
 the history, sign-off and events accept. Errors raised on purpose derive from
 :class:`AuditorError` and carry a one-line message (``diagnostics()``) and an exit code.
-Nothing here prints or exits; the command line is :mod:`auditor.cli`. Everything not exported
+Nothing here prints or exits; the command line is :mod:`auditor._cli`. Everything not exported
 here is internal and may change.
 
 The names are imported when first used, so `import auditor` (and `auditor --help`) stays fast.
@@ -31,30 +31,30 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "auditor._scan:evaluate_bundle",
     "scan": "auditor._scan:scan_target",
     "EvaluateOptions": "auditor._scan:EvaluateOptions",
-    "Catalog": "auditor.policy.catalog:Catalog",
+    "Catalog": "auditor._policy.catalog:Catalog",
     # inventory and evidence
-    "load_inventory": "auditor.inventory.load:load_inventory",
-    "Inventory": "auditor.inventory.model:Inventory",
-    "Target": "auditor.inventory.model:Target",
+    "load_inventory": "auditor._inventory.load:load_inventory",
+    "Inventory": "auditor._inventory.model:Inventory",
+    "Target": "auditor._inventory.model:Target",
     "Bundle": "auditor.evidence.bundle:Bundle",
     "read_bundle": "auditor.evidence.bundle:read_bundle",
     "Evidence": "auditor.evidence.record:Evidence",
     "Failure": "auditor.evidence.record:Failure",
     # results
-    "ScanResult": "auditor.models:ScanResult",
-    "RedactedResult": "auditor.models:RedactedResult",
-    "redact_result": "auditor.redact:redact_result",
-    "Finding": "auditor.models:Finding",
-    "Severity": "auditor.severity:Severity",
-    "Status": "auditor.models:Status",
-    "Summary": "auditor.models:Summary",
-    "Waiver": "auditor.models:Waiver",
-    "ExpiredWaiver": "auditor.models:ExpiredWaiver",
-    "RuleInfo": "auditor.models:RuleInfo",
-    "Checklist": "auditor.models:Checklist",
-    "ChecklistItem": "auditor.models:ChecklistItem",
-    "ExitCode": "auditor.exitcodes:ExitCode",
-    "result_exit_code": "auditor.exitcodes:result_exit_code",
+    "ScanResult": "auditor._models:ScanResult",
+    "RedactedResult": "auditor._models:RedactedResult",
+    "redact_result": "auditor._redact:redact_result",
+    "Finding": "auditor._models:Finding",
+    "Severity": "auditor._severity:Severity",
+    "Status": "auditor._models:Status",
+    "Summary": "auditor._models:Summary",
+    "Waiver": "auditor._models:Waiver",
+    "ExpiredWaiver": "auditor._models:ExpiredWaiver",
+    "RuleInfo": "auditor._models:RuleInfo",
+    "Checklist": "auditor._models:Checklist",
+    "ChecklistItem": "auditor._models:ChecklistItem",
+    "ExitCode": "auditor._exitcodes:ExitCode",
+    "result_exit_code": "auditor._exitcodes:result_exit_code",
     # errors
     "AuditorError": "auditor.errors:AuditorError",
     "LocatedError": "auditor.errors:LocatedError",
@@ -99,22 +99,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from auditor._scan import EvaluateOptions, collect
-    from auditor._scan import evaluate_bundle as evaluate
-    from auditor._scan import scan_target as scan
-    from auditor.errors import (
-        AuditorError,
-        ConfigError,
-        EvidenceError,
-        LocatedError,
-        WouldOverwrite,
-    )
-    from auditor.evidence.bundle import Bundle, read_bundle
-    from auditor.evidence.record import Evidence, Failure
-    from auditor.exitcodes import ExitCode, result_exit_code
-    from auditor.inventory.load import load_inventory
-    from auditor.inventory.model import Inventory, Target
-    from auditor.models import (
+    from auditor._exitcodes import ExitCode, result_exit_code
+    from auditor._inventory.load import load_inventory
+    from auditor._inventory.model import Inventory, Target
+    from auditor._models import (
         Checklist,
         ChecklistItem,
         ExpiredWaiver,
@@ -126,9 +114,21 @@ if TYPE_CHECKING:
         Summary,
         Waiver,
     )
-    from auditor.policy.catalog import Catalog
-    from auditor.redact import redact_result
-    from auditor.severity import Severity
+    from auditor._policy.catalog import Catalog
+    from auditor._redact import redact_result
+    from auditor._scan import EvaluateOptions, collect
+    from auditor._scan import evaluate_bundle as evaluate
+    from auditor._scan import scan_target as scan
+    from auditor._severity import Severity
+    from auditor.errors import (
+        AuditorError,
+        ConfigError,
+        EvidenceError,
+        LocatedError,
+        WouldOverwrite,
+    )
+    from auditor.evidence.bundle import Bundle, read_bundle
+    from auditor.evidence.record import Evidence, Failure
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 """`python -m auditor` runs the command line."""
 
-from auditor.cli import main
+from auditor._cli import main
 
 raise SystemExit(main())

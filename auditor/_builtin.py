@@ -22,4 +22,4 @@ def builtin_dir(name: str) -> Path:
 
 
 def checklist_dir() -> Path:
-    return Path(str(resources.files("auditor.data"))) / "checklists"
+    return Path(str(resources.files("auditor._data"))) / "checklists"

@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
-from auditor.engine import evaluate_rules
-from auditor.evidence.bundle import Bundle
-from auditor.evidence.record import Record
-from auditor.inventory.model import SourceSpec, Target, cel_target_view
-from auditor.loader.yamlfile import Document
-from auditor.models import (
+from auditor._collectors import run_collector
+from auditor._collectors.interface import CollectContext
+from auditor._engine import evaluate_rules
+from auditor._inventory.model import SourceSpec, Target, cel_target_view
+from auditor._loader.yamlfile import Document
+from auditor._models import (
     ExpiredWaiver,
     Finding,
     RedactedResult,
@@ -30,13 +28,15 @@ from auditor.models import (
     Severity,
     Status,
 )
-from auditor.policy.catalog import Catalog, ResolvedPolicy
-from auditor.policy.owners import Ownership, load_ownership
-from auditor.redact import redact_result
-from auditor.timeutil import rfc3339, utcnow
+from auditor._policy.catalog import Catalog, ResolvedPolicy
+from auditor._policy.owners import Ownership, load_ownership
+from auditor._redact import redact_result
+from auditor._timeutil import rfc3339, utcnow
+from auditor.evidence.bundle import Bundle
+from auditor.evidence.record import Record
 
 if TYPE_CHECKING:
-    from auditor.host.system import Host
+    from auditor._host.system import Host
 
 Progress = Callable[[str, int, int], None]
 """progress(message, done, total): called as each evidence source is collected."""
@@ -44,9 +44,9 @@ Progress = Callable[[str, int, int], None]
 
 def collect(target: Target, *, now: dt.datetime | None = None, progress: Progress | None = None) -> Bundle:
     """Run every evidence source of `target` and return the bundle of records: here, or from the
-    target's machine over SSH when it names one (auditor.remote.ssh)."""
+    target's machine over SSH when it names one (auditor._remote.ssh)."""
     if target.ssh is not None:
-        from auditor.remote.ssh import collect_over_ssh
+        from auditor._remote.ssh import collect_over_ssh
 
         return collect_over_ssh(target, now=now, progress=progress)
     return collect_here(target, now=now, progress=progress)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.exitcodes import ExitCode
+from auditor._exitcodes import ExitCode
 
 
 class AuditorError(Exception):

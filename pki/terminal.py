@@ -1,6 +1,6 @@
 """Text from any input made safe for a terminal: the one escaper of control characters.
 
-It lives in pki because pki never imports auditor; auditor.terminal re-exports it, so pki's
+It lives in pki because pki never imports auditor; auditor._terminal re-exports it, so pki's
 messages (a DNS name in an error) and auditor's output are escaped by the same function.
 """
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.render.chromium import base_flags, find_chromium
+from auditor._render.chromium import base_flags, find_chromium
 
 TIMEOUT = 60.0
 FIRST_SCREEN = (1400, 900)

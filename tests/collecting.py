@@ -8,11 +8,11 @@ from typing import Any
 
 import msgspec
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
+from auditor._collectors import run_collector
+from auditor._collectors.interface import CollectContext
+from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.kinds import KINDS, data_errors
 from auditor.evidence.record import Evidence, Failure, Record
-from auditor.inventory.model import SourceSpec, Target
 
 
 def collect_source(collector: str, root: Path, options: dict[str, Any], now: dt.datetime | None = None) -> list[Record]:

@@ -1,4 +1,4 @@
-"""Build the cache seed shipped with auditor (auditor/data/cache-seed/, see auditor.cache.seed_dir):
+"""Build the cache seed shipped with auditor (auditor/_data/cache-seed/, see auditor._cache.seed_dir):
 what a first demo scan writes to an empty cache (the built-in rules' compiled CEL programs and
 the documents known valid), so that a first run is as quick as a second.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.cache import SEED_OFF, seed_dir  # noqa: E402
+from auditor._cache import SEED_OFF, seed_dir  # noqa: E402
 
 PARTS = ("cel", "valid-documents")
 """The caches seeded: those that depend only on what auditor ships."""

@@ -15,10 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.collectors import COLLECTORS  # noqa: E402
+from auditor._collectors import COLLECTORS  # noqa: E402
+from auditor.evidence._reference import render  # noqa: E402
+from auditor.evidence._schema import kind_schema  # noqa: E402
 from auditor.evidence.kinds import KINDS  # noqa: E402
-from auditor.evidence.reference import render  # noqa: E402
-from auditor.evidence.schema import kind_schema  # noqa: E402
 
 SCHEMAS = ROOT / "auditor/schemas/evidence"
 REFERENCE = ROOT / "docs/evidence-reference.md"

@@ -12,14 +12,14 @@ from typing import Any
 import msgspec
 import yaml
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
-from auditor.engine import evaluate_rules
+from auditor._collectors import run_collector
+from auditor._collectors.interface import CollectContext
+from auditor._engine import evaluate_rules
+from auditor._inventory.model import SourceSpec, Target
+from auditor._models import Finding, Status
+from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Record
-from auditor.inventory.model import SourceSpec, Target
-from auditor.models import Finding, Status
-from auditor.policy.catalog import Catalog, ResolvedPolicy
 
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 LEVELS = ("baseline", "restricted")

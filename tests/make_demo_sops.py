@@ -5,7 +5,7 @@ secrets/legacy.env (dotenv; to the node's age key and a departed admin's PGP key
 in a throw-away GnuPG home: the planted stale recipient) and secrets/monitoring.json (JSON,
 `mac_only_encrypted` by its creation rule). The node's age identity is the demo's
 var/lib/sops-nix/key.txt. Dates are moved relative to today when the demo is materialised
-(auditor/demo/sops_dates.py), so the values written here never age.
+(auditor/_demo/sops_dates.py), so the values written here never age.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-NODE = Path("auditor/demo/node/cim-prod-001")
+NODE = Path("auditor/_demo/node/cim-prod-001")
 LEGACY = """# Legacy SMTP relay and Grafana credentials, from before the move to sops-nix (2025).
 GRAFANA_ADMIN_PASSWORD=Gr4fana-Legacy-Adm1n
 SMTP_HOST=smtp.cim.example.com

@@ -19,10 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from auditor._nats.conf import parse_file
+from auditor._nats.config import interpret
+from auditor._nats.digest import config_digest
 from auditor.errors import AuditorError
-from auditor.nats.conf import parse_file
-from auditor.nats.config import interpret
-from auditor.nats.digest import config_digest
 
 DIGEST = re.compile(r"is valid \((sha256:[0-9a-f]{64})\)")
 

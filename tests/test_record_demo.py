@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor._loader.schema import schema_errors
 from auditor.evidence.kinds import data_errors
-from auditor.loader.schema import schema_errors
 from tests.record_demo import AGED, DEFAULT_FOLDER, record
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.render.chromium import html_to_pdf
+from auditor._render.chromium import html_to_pdf
 from tests.browser import FIRST_SCREEN, first_screen
 from tests.pdf import pdf_page_png, pdf_pages, pdf_text
 

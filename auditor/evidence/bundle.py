@@ -19,13 +19,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from auditor import __version__
+from auditor._fsutil import atomic_write, path_text, read_user_bytes
+from auditor._loader.jsonfile import load_json
+from auditor._models import canonical_json, canonical_object, canonical_plain_json, sha256_hex
 from auditor.errors import EvidenceError
 from auditor.evidence.contract import Timestamp
 from auditor.evidence.kinds import KINDS, schema_id
 from auditor.evidence.record import Evidence, Failure, Record, record_id_of
-from auditor.fsutil import atomic_write, path_text, read_user_bytes
-from auditor.loader.jsonfile import load_json
-from auditor.models import canonical_json, canonical_object, canonical_plain_json, sha256_hex
 
 FORMAT = "auditor-evidence-bundle"
 SCHEMA = "urn:auditor:schemas:bundle"

@@ -3,7 +3,7 @@
 Each evidence kind is one :class:`Facts` subclass (a msgspec ``Struct``) in
 :mod:`auditor.evidence.kinds`; its nested objects are :class:`Part` subclasses. Everything
 else about a kind is derived from that one definition: the published JSON Schema
-(:mod:`auditor.evidence.schema`), the fields rules may read (checked when a rule is loaded),
+(:mod:`auditor.evidence._schema`), the fields rules may read (checked when a rule is loaded),
 the evidence reference in docs/, and which fields hold (redacted) secrets.
 """
 

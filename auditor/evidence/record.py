@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor._models import canonical_object, canonical_plain_json, sha256_hex
 from auditor.evidence.contract import Facts, plain
-from auditor.models import canonical_object, canonical_plain_json, sha256_hex
 
 
 def record_id(kind: str, source: str, resource: str, data: Any, error: str | None) -> str:
@@ -61,7 +61,7 @@ class Evidence:
     def transient_plain(self) -> dict[str, Any]:
         """`plain`, made afresh and not kept when it was not made before: what a pass over many
         records reads without holding every record's plain data at once (a kind of 100,000
-        records, see auditor.policy.batch)."""
+        records, see auditor._policy.batch)."""
         cached: dict[str, Any] | None = self.__dict__.get("plain")
         return cached if cached is not None else plain(self.data, keep=False)
 

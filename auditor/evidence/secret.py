@@ -1,7 +1,7 @@
 """Secret values in evidence: only ever their redacted form, made when the record is made.
 
 A field that may hold a secret is typed :data:`Redacted`. The only way to make one is
-:func:`conceal`, which hands the raw value to :func:`auditor.redact.redact` at once, so the raw
+:func:`conceal`, which hands the raw value to :func:`auditor._redact.redact` at once, so the raw
 value never leaves the collector that read it (a test checks that nothing else calls
 ``Redacted(...)``). Evidence decoded from a bundle or a recording is checked the other way:
 text in a secret field that is not in redacted form is refused.
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import NewType
 
-from auditor import redact
+from auditor import _redact as redact
 
 Redacted = NewType("Redacted", str)
-"""A secret in the form auditor.redact gives it: a short prefix and a fingerprint."""
+"""A secret in the form auditor._redact gives it: a short prefix and a fingerprint."""
 
 
 def conceal(value: str | bytes, *, prefix: int = 4) -> Redacted:

@@ -1,4 +1,4 @@
-"""Evaluating many bundles (auditor.bundle_runs): in a pool of processes or in this one, the
+"""Evaluating many bundles (auditor._bundle_runs): in a pool of processes or in this one, the
 runs come back in the order given with the results a single evaluation gives, and a bundle
 that cannot be read costs that bundle only."""
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from auditor._bundle_runs import evaluate_bundles
+from auditor._demo import DEMO_TARGET, demo_inventory
+from auditor._exitcodes import ExitCode, result_exit_code
+from auditor._fleet import TargetRun
+from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, collect, evaluate_bundle
-from auditor.bundle_runs import evaluate_bundles
-from auditor.demo import DEMO_TARGET, demo_inventory
 from auditor.evidence.bundle import Bundle, read_bundle
-from auditor.exitcodes import ExitCode, result_exit_code
-from auditor.fleet import TargetRun
-from auditor.policy.catalog import Catalog
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 

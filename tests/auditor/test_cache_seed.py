@@ -1,4 +1,4 @@
-"""The cache seed shipped with auditor (auditor/data/cache-seed/, tests/gen_cache_seed.py):
+"""The cache seed shipped with auditor (auditor/_data/cache-seed/, tests/gen_cache_seed.py):
 complete for a first demo scan, read only where the user's cache has no file, never written."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cache import SEED_OFF, cache_root, read_cached, seed_dir
+from auditor._cache import SEED_OFF, cache_root, read_cached, seed_dir
 from pki.fsutil import ReadError
 
 ROOT = Path(__file__).resolve().parents[2]

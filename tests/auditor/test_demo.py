@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor._demo import demo_inventory, demo_root
+from auditor._models import ScanResult, Status
 from auditor._scan import scan_target
-from auditor.demo import demo_inventory, demo_root
-from auditor.models import ScanResult, Status
 
 LEGACY = "etc/nats/certs/monitor-legacy.pem"
 LEAF = "etc/nats/certs/leaf-client-cert.pem"
@@ -99,7 +99,7 @@ PLANTED_IN_CA = {
 
 def planted() -> dict[tuple[str, str], str]:
     """PLANTED with the CA-folder plants named as the pki-inventory source names them."""
-    from auditor.demo.build import CA_FOLDER
+    from auditor._demo.build import CA_FOLDER
     from pki.ca import CA
 
     entries = list(CA.open(demo_root() / CA_FOLDER).list())
@@ -153,7 +153,7 @@ def test_yubikey_attestation_rules_on_the_demo_devices(result: ScanResult) -> No
 
 
 def test_every_rule_of_the_production_pack_is_exercised(result: ScanResult) -> None:
-    from auditor.policy.catalog import Catalog
+    from auditor._policy.catalog import Catalog
 
     inventory = demo_inventory()
     catalog = Catalog.load(inventory.rule_paths, inventory.policy_paths)

@@ -1,5 +1,5 @@
 """`auditor scan --demo` builds a missing demo in a child process while the built-in rules load
-(auditor.demo.start_build / wait_built, Catalog.extend)."""
+(auditor._demo.start_build / wait_built, Catalog.extend)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import auditor.demo as demo
-from auditor.policy.catalog import Catalog
+import auditor._demo as demo
+from auditor._policy.catalog import Catalog
 from tests.conftest import run_cli
 
 

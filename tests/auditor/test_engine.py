@@ -6,12 +6,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Status
+from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.contract import Facts
 from auditor.evidence.kinds import KINDS
 from auditor.evidence.record import Evidence, Failure, Record
-from auditor.models import Status
-from auditor.policy.catalog import Catalog, ResolvedPolicy
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 TARGET = {"name": "node-1", "environment": "test", "tags": [], "names": ["a.example.com"], "vars": {}}

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from auditor._exitcodes import ExitCode
+from auditor._fleet import FleetOptions, run_fleet, worst_exit_code
+from auditor._history.sqlite import SQLiteStore
+from auditor._inventory.load import load_inventory
 from auditor._scan import EvaluateOptions
-from auditor.exitcodes import ExitCode
-from auditor.fleet import FleetOptions, run_fleet, worst_exit_code
-from auditor.history.sqlite import SQLiteStore
-from auditor.inventory.load import load_inventory
-from tests.auditor.schedule.serving import demo_copy
+from tests.auditor._schedule.serving import demo_copy
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from pki.errors import PKIError
 
 FUZZ_EXAMPLES = int(os.environ.get("AUDITOR_FUZZ_EXAMPLES", "60"))
 REPO = Path(__file__).resolve().parents[2]
-NODE = REPO / "auditor" / "demo" / "node" / "cim-prod-001"
+NODE = REPO / "auditor" / "_demo" / "node" / "cim-prod-001"
 RECORDED = NODE / "var" / "lib" / "auditor" / "recorded"
 SEEN: dict[str, int] = {}
 
@@ -36,45 +36,45 @@ def _text(data: bytes) -> str:
 
 
 def _json(data: bytes) -> None:
-    from auditor.loader.jsonfile import load_json
+    from auditor._loader.jsonfile import load_json
 
     load_json(data, file="fuzz.json")
 
 
 def _yaml(data: bytes) -> None:
-    from auditor.loader.yamlfile import load_yaml_documents
+    from auditor._loader.yamlfile import load_yaml_documents
 
     list(load_yaml_documents("fuzz.yaml", text=_text(data)))
 
 
 def _inventory(data: bytes) -> None:
-    from auditor.inventory.load import load_inventory
+    from auditor._inventory.load import load_inventory
 
     load_inventory(Path("/nonexistent/fuzz.yaml"), text=_text(data), base=Path("/nonexistent"))
 
 
 def _result(data: bytes) -> None:
-    from auditor.resultfile import parse_document
+    from auditor._resultfile import parse_document
 
     parse_document(data, file="fuzz.json")
 
 
 def _bundle(data: bytes) -> None:
+    from auditor._loader.jsonfile import load_json
     from auditor.evidence.bundle import parse_bundle
-    from auditor.loader.jsonfile import load_json
 
     parse_bundle(load_json(data, file="fuzz.json"), file="fuzz.json")
 
 
 def _nats_conf(data: bytes) -> None:
-    from auditor.nats.conf import parse_text
-    from auditor.nats.config import interpret
+    from auditor._nats.conf import parse_text
+    from auditor._nats.config import interpret
 
     interpret(parse_text(_text(data), env={}))
 
 
 def _creds(data: bytes) -> None:
-    from auditor.nats.creds import CredsError, decode_jwt, parse_creds
+    from auditor._nats.creds import CredsError, decode_jwt, parse_creds
 
     try:  # CredsError (a ValueError) is the documented refusal; its callers turn it into findings
         jwt, _seed = parse_creds(_text(data))
@@ -102,7 +102,7 @@ def _pki_log(data: bytes) -> None:
 
 
 def _sops(data: bytes) -> None:
-    from auditor.sops.document import parse
+    from auditor._sops.document import parse
 
     for fmt in ("yaml", "json", "dotenv", "ini"):
         try:
@@ -112,20 +112,20 @@ def _sops(data: bytes) -> None:
 
 
 def _manifests(data: bytes) -> None:
-    from auditor.collectors.k8s.read import read_bytes
+    from auditor._collectors.k8s.read import read_bytes
 
     list(read_bytes(data, "fuzz.yaml", is_json=False))
     list(read_bytes(data, "fuzz.json", is_json=True))
 
 
 def _secrets(data: bytes) -> None:
-    from auditor.secrets.scanner import Scanner
+    from auditor._secrets.scanner import Scanner
 
     Scanner().scan_bytes(data, "fuzz.env")
 
 
 def _host(data: bytes) -> None:
-    from auditor.host import (
+    from auditor._host import (
         accounts,
         authkeys,
         fail2ban,
@@ -136,7 +136,7 @@ def _host(data: bytes) -> None:
         units,
         volumes,
     )
-    from auditor.host.system import HostFiles
+    from auditor._host.system import HostFiles
 
     text = _text(data)
     accounts.parse_passwd(text)
@@ -159,8 +159,8 @@ def _host(data: bytes) -> None:
 
 
 def _rules(data: bytes) -> None:
-    from auditor.loader.yamlfile import Document, load_yaml_documents
-    from auditor.policy.rule import load_rule
+    from auditor._loader.yamlfile import Document, load_yaml_documents
+    from auditor._policy.rule import load_rule
 
     for doc in load_yaml_documents("/nonexistent/PKI-002.yaml", text=_text(data)):
         if isinstance(doc, Document):
@@ -196,21 +196,21 @@ def _crl(data: bytes) -> None:
 
 
 def _statement(data: bytes) -> None:
-    from auditor.signoff.model import parse_statement
+    from auditor._signoff.model import parse_statement
 
     parse_statement(data)
 
 
 def _secrets_rules(data: bytes) -> None:
-    from auditor.loader.yamlfile import load_yaml
-    from auditor.secrets.custom import parse_rules
+    from auditor._loader.yamlfile import load_yaml
+    from auditor._secrets.custom import parse_rules
 
     doc = load_yaml("fuzz.yaml", text=_text(data))
     parse_rules(doc.value, file="fuzz.yaml", line_of=doc.line_of)
 
 
 def _cron(data: bytes) -> None:
-    from auditor.schedule.cron import parse_cron
+    from auditor._schedule.cron import parse_cron
 
     parse_cron(_text(data))
 
@@ -228,25 +228,25 @@ def _via_file(load: Callable[[Path], Any], name: str) -> Callable[[bytes], None]
 
 
 def _sops_config(path: Path) -> None:
-    from auditor.sops.rules import load_config
+    from auditor._sops.rules import load_config
 
     load_config(path)
 
 
 def _secrets_config(path: Path) -> None:
-    from auditor.secrets.config import load_scan_config
+    from auditor._secrets.config import load_scan_config
 
     load_scan_config(path)
 
 
 def _baseline(path: Path) -> None:
-    from auditor.secrets.suppress import load_baseline
+    from auditor._secrets.suppress import load_baseline
 
     load_baseline(path)
 
 
 def _allowed_signers(path: Path) -> None:
-    from auditor.signoff.allowed import load_allowed_signers
+    from auditor._signoff.allowed import load_allowed_signers
 
     load_allowed_signers(path)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor import limits
+from auditor import _limits as limits
 from auditor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_docs_limits_md_is_generated_from_the_table() -> None:
     assert (ROOT / "docs" / "limits.md").read_text(encoding="utf-8") == limits.document(), (
-        "regenerate it: python -m auditor.limits > docs/limits.md"
+        "regenerate it: python -m auditor._limits > docs/limits.md"
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.models import (
+from auditor._models import (
     Finding,
     Severity,
     Status,

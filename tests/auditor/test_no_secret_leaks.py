@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import secrets_corpus as corpus
-from tests.auditor.schedule.serving import Hook, demo_copy, hook_server, regression_event
+from tests.auditor._schedule.serving import Hook, demo_copy, hook_server, regression_event
 from tests.conftest import run_cli
 from tests.servers import LOOPBACK, NatsServer, closed_port, nats_server
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor import progress
-from auditor.progress import ERASE, Bar, Steps, Waiting, wanted
-from tests.auditor.render.reports import DemoScan, demo_scan
+from auditor import _progress as progress
+from auditor._progress import ERASE, Bar, Steps, Waiting, wanted
+from tests.auditor._render.reports import DemoScan, demo_scan
 from tests.conftest import run_cli
 
 
@@ -98,7 +98,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> DemoScan:
 def test_pdf_rendering_shows_progress_on_a_terminal(
     scan: DemoScan, pty: Pty, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from auditor.cli import main
+    from auditor._cli import main
 
     monkeypatch.setattr(progress, "DELAY_SECONDS", 0)
     monkeypatch.setattr("sys.stderr", pty.stream)

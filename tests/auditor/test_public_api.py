@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_api_names_resolve_even_after_every_module_is_imported() -> None:
     """No submodule shadows an exported name (importing `auditor.x` binds `x` on the package)."""
     for info in pkgutil.walk_packages(auditor.__path__, "auditor."):
-        if ".demo.node" not in info.name and not info.name.endswith("__main__"):
+        if "._demo.node" not in info.name and not info.name.endswith("__main__"):
             importlib.import_module(info.name)
     for name in auditor.__all__:
         value = getattr(auditor, name)
@@ -47,7 +47,7 @@ def test_import_auditor_loads_nothing_but_itself() -> None:
 
 
 def test_the_library_scans_the_demo_through_the_api() -> None:
-    from auditor.demo import demo_inventory
+    from auditor._demo import demo_inventory
 
     target = demo_inventory().target("cim-prod-001")
     bundle, result = auditor.scan(target)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
-from auditor.redact import (
+from auditor._models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
+from auditor._redact import (
     _CANDIDATE_PATTERNS,
     _SECRET_PATTERNS,
     _candidate_re,
@@ -130,7 +130,7 @@ def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monke
     import hashlib
     import hmac
 
-    from auditor.redact import KEY_ENV, fingerprint, key_id
+    from auditor._redact import KEY_ENV, fingerprint, key_id
 
     key = tmp_path / "fleet.key"
     key.write_text("ab" * 32 + "\n")
@@ -148,7 +148,7 @@ def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monke
 
 
 def test_a_missing_key_is_created_private_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.redact import KEY_ENV, fingerprint
+    from auditor._redact import KEY_ENV, fingerprint
 
     path = tmp_path / "conf" / "auditor" / "fingerprint.key"
     monkeypatch.setenv(KEY_ENV, str(path))
@@ -160,8 +160,8 @@ def test_a_missing_key_is_created_private_and_kept(tmp_path: Path, monkeypatch: 
 def test_a_key_readable_by_others_or_not_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    from auditor._redact import KEY_ENV, fingerprint
     from auditor.errors import ConfigError
-    from auditor.redact import KEY_ENV, fingerprint
 
     loose = tmp_path / "loose.key"
     loose.write_text("ab" * 32 + "\n")
@@ -187,7 +187,7 @@ def test_a_key_readable_by_others_or_not_a_file_is_refused(tmp_path: Path, monke
     ("SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU", "SUAM"),
 ])
 def test_previews_show_at_most_four_characters_and_none_under_sixteen(value: str, shown: str) -> None:
-    from auditor.redact import redact
+    from auditor._redact import redact
 
     out = redact(value)
     assert out.startswith(shown + "…(hmac:") and re.fullmatch(r".{0,4}…\(hmac:[0-9a-f]{32}\)", out)

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor._models import ScanResult
+from auditor._redact import redact_result
+from auditor._resultfile import parse_document, read_result
 from auditor.errors import ConfigError
-from auditor.models import ScanResult
-from auditor.redact import redact_result
-from auditor.resultfile import parse_document, read_result
-from tests.auditor.cli.test_cli import assert_clean_error
-from tests.auditor.render.reports import demo_scan
+from tests.auditor._cli.test_cli import assert_clean_error
+from tests.auditor._render.reports import demo_scan
 from tests.conftest import run_cli
 
 

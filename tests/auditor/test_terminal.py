@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.terminal import guard, log_handler, printable, warn
+from auditor._terminal import guard, log_handler, printable, warn
 from tests.conftest import run_cli
 
 POD = """apiVersion: v1
@@ -93,7 +93,7 @@ def test_there_is_one_escaper_and_pki_uses_it_too() -> None:
 
 
 def _stderr_writers(tree: ast.AST) -> list[int]:
-    """Lines that write to stderr other than through auditor.terminal: print(..., file=sys.stderr),
+    """Lines that write to stderr other than through auditor._terminal: print(..., file=sys.stderr),
     sys.stderr.write(...), a logging handler or formatter of their own."""
     def is_stderr(node: ast.AST) -> bool:
         return isinstance(node, ast.Attribute) and node.attr == "stderr"
@@ -116,12 +116,12 @@ def _stderr_writers(tree: ast.AST) -> list[int]:
 
 
 def test_every_stderr_line_goes_through_the_one_escaper() -> None:
-    """What reaches stderr (warnings, errors, notes, log lines) goes through auditor.terminal.warn
+    """What reaches stderr (warnings, errors, notes, log lines) goes through auditor._terminal.warn
     or its log handler, which escape control characters; nowhere else writes to stderr."""
     allowed = {ROOT / "auditor" / "terminal.py"}
     found = [f"{p.relative_to(ROOT)}:{n}" for p in _sources() if p not in allowed
              for n in _stderr_writers(ast.parse(p.read_text()))]
-    assert found == [], "write to stderr with auditor.terminal.warn (or log_handler): " + ", ".join(found)
+    assert found == [], "write to stderr with auditor._terminal.warn (or log_handler): " + ", ".join(found)
 
 
 def test_warn_and_log_lines_escape_control_characters() -> None:
@@ -139,7 +139,7 @@ def test_a_file_name_in_a_warning_reaches_stderr_escaped(tmp_path: Path) -> None
     (rules / f"{HOSTILE}.yaml").write_text("x: [\n")
     validated = run_cli("rules", "validate", str(rules))
     db = tmp_path / f"{HOSTILE}.sqlite"
-    from auditor.history.sqlite import SQLiteStore
+    from auditor._history.sqlite import SQLiteStore
 
     SQLiteStore(db).close()
     os.chmod(db, 0o644)

@@ -1,11 +1,11 @@
-"""auditor.urls: user-info split off a URL, and put back for the one place it must travel whole."""
+"""auditor._urls: user-info split off a URL, and put back for the one place it must travel whole."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.urls import Credentials, join_url, split_url, strip_userinfo
+from auditor._urls import Credentials, join_url, split_url, strip_userinfo
 
 _userinfo_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
 

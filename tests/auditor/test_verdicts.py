@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from auditor.history.diff import diff_results
-from auditor.models import Severity
-from auditor.resultfile import read_result
-from auditor.schedule.notify import regression_event
+from auditor._history.diff import diff_results
+from auditor._models import Severity
+from auditor._resultfile import read_result
+from auditor._schedule.notify import regression_event
 from tests.certs import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem

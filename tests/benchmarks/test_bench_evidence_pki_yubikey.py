@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.collectors import run_collector
-from auditor.collectors import yubikey as yk
-from auditor.collectors.interface import CollectContext
-from auditor.inventory.model import SourceSpec, Target
+from auditor._collectors import run_collector
+from auditor._collectors import yubikey as yk
+from auditor._collectors.interface import CollectContext
+from auditor._inventory.model import SourceSpec, Target
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
 from pki.ca import CA

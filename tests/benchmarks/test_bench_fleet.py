@@ -23,16 +23,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditor._history.sqlite import SQLiteStore
+from auditor._inventory.model import SourceSpec, Target
+from auditor._remote import wire
+from auditor._remote.envelope import Signer, open_sealed, seal
+from auditor._remote.worker import InventorySource, WorkerOptions, judge, make_judge
 from auditor._scan import EvaluateOptions, collect
+from auditor._timeutil import rfc3339
 from auditor.evidence.bundle import Bundle
-from auditor.history.sqlite import SQLiteStore
-from auditor.inventory.model import SourceSpec, Target
-from auditor.remote import wire
-from auditor.remote.envelope import Signer, open_sealed, seal
-from auditor.remote.worker import InventorySource, WorkerOptions, judge, make_judge
-from auditor.timeutil import rfc3339
-from tests.auditor.remote.fleetlab import auditor, start_nats
-from tests.auditor.remote.signing import NodePki
+from tests.auditor._remote.fleetlab import auditor, start_nats
+from tests.auditor._remote.signing import NodePki
 from tests.certs import CertFactory, write
 
 pytestmark = pytest.mark.benchmark

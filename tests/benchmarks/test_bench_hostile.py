@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from auditor.secrets.scanner import Scanner
+from auditor._secrets.scanner import Scanner
 
 pytestmark = pytest.mark.benchmark
 

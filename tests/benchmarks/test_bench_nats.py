@@ -20,10 +20,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from auditor.collectors.nats_config import user_facts
-from auditor.nats.conf import parse_text
-from auditor.nats.config import interpret
-from auditor.nats.permissions import can_publish, can_subscribe
+from auditor._collectors.nats_config import user_facts
+from auditor._nats.conf import parse_text
+from auditor._nats.config import interpret
+from auditor._nats.permissions import can_publish, can_subscribe
 from tests.benchmarks.conftest import Recorder
 from tests.servers import tool
 

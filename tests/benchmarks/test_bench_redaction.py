@@ -15,10 +15,10 @@ import time
 import pytest
 
 import auditor._scan as scanning
+from auditor._models import RedactedResult, ScanResult
+from auditor._policy.catalog import Catalog
+from auditor._redact import redact_result
 from auditor.evidence.bundle import Bundle
-from auditor.models import RedactedResult, ScanResult
-from auditor.policy.catalog import Catalog
-from auditor.redact import redact_result
 from tests.benchmarks.test_bench_scan import synthetic_records
 from tests.certs import NOW
 

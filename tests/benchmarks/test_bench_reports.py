@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.render import FORMATS, renderer
-from auditor.signoff.record import record_signoff
-from auditor.signoff.verify import verify
-from tests.auditor.render.reports import demo_scan
+from auditor._render import FORMATS, renderer
+from auditor._signoff.record import record_signoff
+from auditor._signoff.verify import verify
+from tests.auditor._render.reports import demo_scan
 from tests.gpg import LEADS, keyring
 
 pytestmark = pytest.mark.benchmark

@@ -23,10 +23,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
 from auditor.evidence.record import Evidence
-from auditor.policy.catalog import Catalog
 from tests.benchmarks.conftest import Recorder
 from tests.certs import NOW, CertFactory
 
@@ -106,7 +106,7 @@ BUNDLES = 300
 
 def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recorder) -> None:
     """Evaluation of bundles already read (one core: CPU time of this process)."""
-    from auditor.policy import batch
+    from auditor._policy import batch
 
     base = synthetic_records(200)
     catalog = Catalog.load()

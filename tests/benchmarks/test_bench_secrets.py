@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.secrets.engines import Trufflehog3Engine
+from auditor._secrets.engines import Trufflehog3Engine
 from tests.conftest import REPO
 from tests.secrets_corpus import CLEAN_LINES, PLANTERS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.secrets.scanner import Scanner
+from auditor._secrets.scanner import Scanner
 from tests.benchmarks.peer_samples import all_samples
 
 pytestmark = pytest.mark.benchmark

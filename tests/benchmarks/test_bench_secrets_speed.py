@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.secrets.history import scan_history
-from auditor.secrets.scanner import Scanner
+from auditor._secrets.history import scan_history
+from auditor._secrets.scanner import Scanner
 from tests.benchmarks.test_bench_secrets import build_corpus
 from tests.conftest import REPO
 from tests.secrets_corpus import PLANTERS

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.collectors import run_collector
-from auditor.collectors.interface import CollectContext
+from auditor._collectors import run_collector
+from auditor._collectors.interface import CollectContext
+from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.record import Evidence
-from auditor.inventory.model import SourceSpec, Target
 from tests.certs import CertFactory
 from tests.servers import LOOPBACK, Pki, nats_server
 

@@ -6,8 +6,8 @@ import json
 
 from cryptography import x509
 
-from auditor.demo import DEMO_TARGET, demo_root
-from auditor.demo.build import CA_FOLDER, DEMO_PASSPHRASE
+from auditor._demo import DEMO_TARGET, demo_root
+from auditor._demo.build import CA_FOLDER, DEMO_PASSPHRASE
 from pki.ca import CA
 from tests.conftest import run_cli
 

@@ -104,7 +104,7 @@ def test_facts(certs: CertFactory) -> None:
 def test_legacy_sha1_self_signed_is_recognised() -> None:
     from importlib import resources
 
-    pem = resources.files("auditor.demo").joinpath("node/cim-prod-001/etc/nats/certs/monitor-legacy.pem").read_bytes()
+    pem = resources.files("auditor._demo").joinpath("node/cim-prod-001/etc/nats/certs/monitor-legacy.pem").read_bytes()
     (item,) = load_certificates(pem)
     assert item.certificate is not None
     f = certificate_facts(item.certificate)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from auditor.demo import demo_root
+from auditor._demo import demo_root
+from auditor._models import Status
+from auditor._policy.catalog import Catalog
 from auditor.evidence.record import Evidence, Failure
-from auditor.models import Status
-from auditor.policy.catalog import Catalog
 from tests.collecting import collect_source
 from tests.rules.test_live_and_rotation_rules import merge, production
 from tests.rules.test_yubikey_and_pki_rules import judge as judge_items

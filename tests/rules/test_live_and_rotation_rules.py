@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Status
+from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.kinds import data_errors
-from auditor.models import Status
-from auditor.policy.catalog import Catalog, ResolvedPolicy
 from tests.collecting import evidence
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Finding, Severity, Status, group_problems
+from auditor._nats.conf import parse_file
+from auditor._nats.config import interpret
 from auditor.evidence.kinds import data_errors
-from auditor.models import Finding, Severity, Status, group_problems
-from auditor.nats.conf import parse_file
-from auditor.nats.config import interpret
-from tests.auditor.nats.oracle import server_verdict
+from tests.auditor._nats.oracle import server_verdict
 from tests.collecting import collect_source, evidence
 from tests.rules.test_live_and_rotation_rules import NOW, ago, production
 from tests.rules.test_yubikey_and_pki_rules import HIGH, pki_ca, pki_cert

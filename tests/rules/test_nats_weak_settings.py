@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Status
+from auditor._nats.conf import parse_file
+from auditor._nats.config import interpret
+from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.kinds import data_errors
-from auditor.models import Status
-from auditor.nats.conf import parse_file
-from auditor.nats.config import interpret
-from auditor.policy.catalog import Catalog, ResolvedPolicy
-from tests.auditor.nats.oracle import server_verdict
+from tests.auditor._nats.oracle import server_verdict
 from tests.certs import CertFactory
 from tests.collecting import evidence as make_evidence
 from tests.servers import Pki

@@ -8,10 +8,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Status
+from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.record import Evidence, Record
-from auditor.models import Status
-from auditor.policy.catalog import Catalog, ResolvedPolicy
 from tests.collecting import collect_source
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)

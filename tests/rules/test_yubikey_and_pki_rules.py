@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from auditor.engine import evaluate_rules
+from auditor._engine import evaluate_rules
+from auditor._models import Status
 from auditor.evidence.kinds import data_errors
-from auditor.models import Status
 from tests.collecting import evidence
 from tests.record_demo import DEFAULT_FOLDER
 from tests.rules.test_live_and_rotation_rules import NOW, ago, merge, production

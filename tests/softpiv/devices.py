@@ -1,7 +1,7 @@
 """Software PIV cards as the node's "connected YubiKeys" (TEST DOUBLES), and provisioning them through yubikit.
 
 `SoftPivDevices` plugs cards into auditor's yubikey collector at its device seam
-(`auditor.collectors.yubikey.using`); every APDU still goes through yubikit's PivSession to
+(`auditor._collectors.yubikey.using`); every APDU still goes through yubikit's PivSession to
 the card's SmartCardConnection. `provision()` sets a slot up the way an operator would with
 ykman: generate (or import) a key with PIN/touch policies, then a certificate signed in the
 slot (self-signed, or a CA certificate).
@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from ykman.piv import sign_certificate_builder
 from yubikit.piv import KEY_TYPE, PIN_POLICY, SLOT, TOUCH_POLICY, PivSession
 
-from auditor.collectors.yubikey import Device, DeviceSource
+from auditor._collectors.yubikey import Device, DeviceSource
 from pki import keys
 from tests.softpiv.card import DEFAULT_PIN, SoftPivCard
 

@@ -63,7 +63,7 @@ class ConfigMapEntry(SecretPart, frozen=True, kw_only=True):
     line: int | None
     value_kind: ValueKind | None
     secret_like: Annotated[str | None, Meta(description="The kind of secret the value looks like (private key, JWT, ...).")]
-    redacted: Annotated[Redacted | None, Meta(description="auditor.redact form: a short prefix and a fingerprint; never the value.")]
+    redacted: Annotated[Redacted | None, Meta(description="auditor._redact form: a short prefix and a fingerprint; never the value.")]
     length: int | None
     embedded: Annotated[tuple[Embedded, ...], Meta(description="Sensitive settings assigned literal values inside the entry's text.")]
 
@@ -159,7 +159,7 @@ class EnvVar(SecretPart, frozen=True, kw_only=True):
     source: Annotated[str, Meta(description="value, or the valueFrom source (secretKeyRef, configMapKeyRef, fieldRef, ...)")] = msgspec.field(name="from")
     value_kind: ValueKind | None
     secret_like: Annotated[str | None, Meta(description="The kind of secret the value looks like (private key, JWT, ...).")]
-    redacted: Annotated[Redacted | None, Meta(description="auditor.redact form: a short prefix and a fingerprint; never the value.")]
+    redacted: Annotated[Redacted | None, Meta(description="auditor._redact form: a short prefix and a fingerprint; never the value.")]
     length: int | None
 
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor._inventory import find_inventory
+from auditor._loader.schema import schema_errors
 from auditor._scan import collect
 from auditor.errors import EvidenceError
 from auditor.evidence.bundle import Bundle, parse_bundle, read_bundle
-from auditor.inventory import find_inventory
-from auditor.loader.schema import schema_errors
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_bad_files(tmp_path: Path) -> None:
 
 
 def test_record_data_must_match_its_kind(demo_bundle: Bundle) -> None:
-    from auditor.models import canonical_json, sha256_hex
+    from auditor._models import canonical_json, sha256_hex
 
     raw = demo_bundle.to_dict()
     raw["records"][0]["data"]["key"]["size"] = "big"

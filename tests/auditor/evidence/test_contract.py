@@ -14,16 +14,16 @@ import jsonschema
 import msgspec
 import pytest
 
+from auditor._collectors import COLLECTORS
+from auditor._inventory.load import find_inventory
+from auditor._loader.schema import load_schema
 from auditor._scan import collect
-from auditor.collectors import COLLECTORS
 from auditor.evidence.bundle import Bundle, parse_bundle
 from auditor.evidence.contract import Facts, Part, Redacted, SecretPart
 from auditor.evidence.kinds import KINDS, data_errors
 from auditor.evidence.kinds.x509 import X509Certificate
 from auditor.evidence.record import Evidence, Failure
 from auditor.evidence.secret import conceal, verified
-from auditor.inventory.load import find_inventory
-from auditor.loader.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -138,9 +138,9 @@ def test_redacted_values_are_made_only_through_auditor_redact() -> None:
 
 
 def test_a_bundle_with_a_raw_secret_in_a_secret_field_is_refused(demo: Bundle) -> None:
+    from auditor._models import canonical_json, sha256_hex
     from auditor.errors import EvidenceError
     from auditor.evidence.record import record_id
-    from auditor.models import canonical_json, sha256_hex
 
     raw: dict[str, Any] = demo.to_dict()
     index, rec = next((i, r) for i, r in enumerate(raw["records"]) if r["kind"] == "nats.nkey")

@@ -14,7 +14,7 @@ from cryptography import x509
 from yubikit.core.smartcard import ApduError
 from yubikit.piv import DEFAULT_MANAGEMENT_KEY, KEY_TYPE, SLOT, PivSession
 
-from auditor.cli import main
+from auditor._cli import main
 from pki import keys
 from pki.attestation import attestation_facts
 from pki.backends import key_opener

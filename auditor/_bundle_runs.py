@@ -1,0 +1,97 @@
+"""Evaluating many evidence bundles: `auditor evaluate B1 B2 ... --jobs N`.
+
+Bundles are evaluated in a pool of `jobs` processes (forked once the rules are loaded, so each
+starts with the catalog and its compiled programs, and keeps what it learns from one bundle for
+the next: see auditor._policy.batch), or in this process when `jobs` is 1. Every bundle is judged
+at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
+carries the error and the exit code it would have had alone. Runs come back in the order the
+bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the
+exit code is the worst of the bundles' (docs/exit-codes.md).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor._exitcodes import ExitCode, result_exit_code
+from auditor._fleet import FleetResult, TargetRun
+from auditor.errors import AuditorError
+
+if TYPE_CHECKING:
+    from auditor._policy.catalog import Catalog
+    from auditor._scan import EvaluateOptions
+
+RunDone = Callable[[TargetRun], TargetRun]
+"""What the caller does with each run as it ends (store it); returns the run as kept."""
+Progress = Callable[[int, int, Sequence[str]], None]
+"""progress(done, total, running): as auditor._progress.Bar draws it."""
+
+_SHARED: tuple[Catalog, EvaluateOptions] | None = None
+"""The catalog and options of the run, set before the pool forks: each worker inherits them."""
+
+
+def evaluate_one(path: str) -> TargetRun:
+    """Read and evaluate one bundle with the run's catalog and options."""
+    from auditor._scan import evaluate_bundle
+    from auditor.evidence.bundle import read_bundle
+
+    assert _SHARED is not None
+    catalog, options = _SHARED
+    start = time.monotonic()
+    try:
+        result = evaluate_bundle(read_bundle(Path(path)), options, catalog=catalog)
+    except AuditorError as exc:
+        return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)
+    except Exception as exc:  # a bug: this bundle's run says so, the others go on
+        return TargetRun(path, int(ExitCode.INTERNAL), error=f"internal error: {type(exc).__name__}: {exc}",
+                         seconds=time.monotonic() - start)
+    return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start)
+
+
+def evaluate_bundles(
+    paths: Sequence[str],
+    options: EvaluateOptions,
+    catalog: Catalog,
+    *,
+    jobs: int = 1,
+    done: RunDone | None = None,
+    progress: Progress | None = None,
+) -> FleetResult:
+    """Evaluate every bundle of `paths`; the runs in the order of `paths`."""
+    global _SHARED
+    _SHARED = (catalog, options)
+    runs: list[TargetRun | None] = [None] * len(paths)
+    finished = 0
+
+    def record(index: int, run: TargetRun) -> None:
+        nonlocal finished
+        runs[index] = done(run) if done is not None else run
+        finished += 1
+        if progress is not None:
+            progress(finished, len(paths), ())
+
+    try:
+        if jobs <= 1 or len(paths) <= 1:
+            for index, path in enumerate(paths):
+                if progress is not None:
+                    progress(finished, len(paths), (path,))
+                record(index, evaluate_one(path))
+        else:
+            context = multiprocessing.get_context("fork")  # the workers inherit _SHARED
+            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+                futures: dict[Future[TargetRun], int] = {pool.submit(evaluate_one, p): i for i, p in enumerate(paths)}
+                for future in as_completed(futures):
+                    try:
+                        run = future.result()
+                    except Exception as exc:  # the worker died (killed, out of memory)
+                        run = TargetRun(paths[futures[future]], int(ExitCode.INTERNAL),
+                                        error=f"the evaluating process ended unexpectedly: {type(exc).__name__}")
+                    record(futures[future], run)
+    finally:
+        _SHARED = None
+    return FleetResult(tuple(r for r in runs if r is not None))

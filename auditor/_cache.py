@@ -1,0 +1,154 @@
+"""The per-user cache folder, and a cache of documents already known to be schema-valid.
+
+The cache is only ever an optimisation: deleting it changes nothing but speed, and a cache
+that cannot be read or written is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from auditor import __version__
+from pki.fsutil import ReadError, read_regular
+
+MAX_CACHE_BYTES = 64 << 20
+"""The most read of one cache file (a larger one, or one that is not a regular file, is ignored)."""
+
+
+def cache_root() -> Path:
+    """$AUDITOR_CACHE_DIR, else $XDG_CACHE_HOME/auditor, else ~/.cache/auditor."""
+    explicit = os.environ.get("AUDITOR_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "auditor"
+
+
+SEED_OFF = "AUDITOR_CACHE_SEED"
+"""Set to `off`, the shipped seed is not read (how tests/gen_cache_seed.py builds it)."""
+
+
+def seed_dir() -> Path:
+    """The cache seed shipped with auditor (auditor/_data/cache-seed/): the files a first run
+    over the built-in rules and the demo writes to the cache (compiled CEL programs, documents
+    known valid), built when the package is made (`python -m tests.gen_cache_seed`, checked by
+    the tests), so that a first run is as quick as a second."""
+    from importlib import resources
+
+    return Path(str(resources.files("auditor") / "_data" / "cache-seed"))
+
+
+def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of the cache file `path`, else of the file of the same name in the shipped
+    seed, read regular-only within `max_bytes` (default MAX_CACHE_BYTES). Cache file names are
+    digests of everything their content depends on, so a seed built by another version or from
+    other rules is simply never found. Raises FileNotFoundError when neither exists, ReadError
+    when one cannot be read (not a regular file, too large)."""
+    places = [path]
+    if os.environ.get(SEED_OFF) != "off":
+        with contextlib.suppress(ValueError):
+            places.append(seed_dir() / path.relative_to(cache_root()))
+    for place in places:
+        try:
+            return read_regular(place, MAX_CACHE_BYTES if max_bytes is None else max_bytes)
+        except ReadError as exc:
+            if exc.why != "missing":
+                raise
+    raise FileNotFoundError(path)
+
+
+class ValidDocuments:
+    """Digests of documents (their parsed value) that passed a schema, per schema content.
+
+    Loading the built-in rules, checklists, packs and the inventory validates about 160
+    documents on every run; remembering which exact documents were valid skips that work (and
+    loading jsonschema at all) when nothing changed.
+    Any change to a document or to the schema (or to auditor's version) misses the cache.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        from auditor._models import canonical_json, sha256_hex
+
+        self.key = sha256_hex(canonical_json([__version__, schema]))[:16]
+        self.path = cache_root() / "valid-documents" / f"{self.key}.json"
+        self.known: set[str] = set()
+        self.dirty = False
+        with contextlib.suppress(OSError, ReadError, ValueError, TypeError):
+            self.known = set(json.loads(read_cached(self.path)))
+
+    @staticmethod
+    def digest(value: Any) -> str | None:
+        """The value's digest, or None for a value JSON cannot express (never cached)."""
+        try:
+            from auditor._models import canonical_json, sha256_hex
+
+            return sha256_hex(canonical_json(value))
+        except (TypeError, ValueError):
+            return None
+
+    def __contains__(self, value: Any) -> bool:
+        digest = self.digest(value)
+        return digest is not None and digest in self.known
+
+    def add(self, value: Any) -> None:
+        digest = self.digest(value)
+        if digest is not None and digest not in self.known:
+            self.known.add(digest)
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        from auditor._fsutil import atomic_write
+        from pki.errors import PKIError
+        from pki.fsutil import make_folder
+
+        with contextlib.suppress(OSError, ValueError, PKIError):
+            make_folder(self.path.parent, parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(sorted(self.known)).encode())
+            self.dirty = False
+
+
+class LintResults:
+    """pkilint's findings per certificate (by its SHA-256), per linter version.
+
+    Importing pkilint takes 0.3 s or more; a scan whose certificates were all linted before
+    (the same bytes, the same pkilint) neither imports it nor lints again. At most MAX
+    certificates are remembered (the most recent).
+    """
+
+    MAX = 20_000
+
+    def __init__(self, linter: str) -> None:
+        from auditor._models import canonical_json, sha256_hex
+
+        key = sha256_hex(canonical_json([__version__, linter]))[:16]
+        self.path = cache_root() / "lint" / f"{key}.json"
+        self.known: dict[str, Any] = {}
+        self.dirty = False
+        with contextlib.suppress(ReadError, ValueError, TypeError, AttributeError):
+            loaded = json.loads(read_regular(self.path, MAX_CACHE_BYTES))
+            self.known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, dict)}
+
+    def get(self, fingerprint: str) -> dict[str, Any] | None:
+        found = self.known.get(fingerprint)
+        return dict(found) if found is not None else None
+
+    def add(self, fingerprint: str, summary: dict[str, Any]) -> None:
+        self.known[fingerprint] = summary
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        from auditor._fsutil import atomic_write
+
+        kept = dict(list(self.known.items())[-self.MAX:])
+        with contextlib.suppress(OSError, ValueError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(kept).encode())
+            self.dirty = False

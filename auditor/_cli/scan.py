@@ -1,0 +1,141 @@
+"""`auditor scan`: collect and evaluate in one go; `auditor evaluate`: a bundle from elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from auditor._cli import _common, _fleet, _history
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="collect evidence from a target and evaluate the rules on it",
+        description=(
+            "Collect evidence from the target's sources, evaluate its policy packs and report "
+            "the findings. Without --inventory, ./auditor.yaml is used, else the embedded demo "
+            "inventory (target cim-prod-001), saying so on stderr; --all and --tag refuse that "
+            "fallback unless --demo is given."
+        ),
+    )
+    _fleet.add_options(p)
+    _common.add_inventory(p)
+    _common.add_evaluation(p)
+    _common.add_catalog(p)
+    p.add_argument("--bundle", metavar="FILE", help="also write the evidence bundle here")
+    _history.add_store(p)
+    p.set_defaults(handler=run_scan)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="evaluate an evidence bundle (written by `auditor collect`, perhaps elsewhere)",
+        description=(
+            "Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan. Given "
+            "several bundles (or --jobs), each is evaluated, in --jobs processes, all as of one "
+            "instant, and a summary (text or json) lists each bundle's verdict in the order given; "
+            "the exit code is the worst of the bundles'."
+        ),
+    )
+    e.add_argument("bundle", metavar="BUNDLE", nargs="+", help="evidence bundle (JSON); several allowed")
+    e.add_argument(
+        "--jobs", "-j", type=int, default=None, metavar="N",
+        help="evaluate several bundles in N processes at once (default: 1)",
+    )
+    _common.add_inventory(e)
+    _common.add_evaluation(e)
+    _common.add_catalog(e)
+    _history.add_store(e)
+    e.set_defaults(handler=run_evaluate)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from auditor._progress import Steps
+    from auditor._scan import EvaluateOptions, scan_target
+    from auditor.errors import ConfigError
+
+    if _fleet.requested(args):
+        return _fleet.run(args)
+    if args.path:
+        from auditor._inventory.adhoc import path_target
+
+        if args.inventory or args.demo:
+            raise ConfigError("--path scans files without an inventory; drop --inventory and --demo", field="--path")
+        if not args.policy:
+            raise ConfigError("scanning paths needs --policy PACK (for example --policy pss-restricted)")
+        target = path_target(args.path, args.policy)
+        catalog = _common.load_catalog(args)
+    else:
+        wait = None
+        if args.demo:
+            from auditor._demo import start_build, wait_built
+
+            start_build()  # the demo is built in a child process while the built-in rules load
+            wait = wait_built
+        inventory = _common.load_inventory(args)
+        target = inventory.target(args.target)
+        catalog = _common.load_catalog(args, inventory, before_extra=wait)
+    options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
+    bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
+    if args.bundle:
+        _common.emit(bundle.to_json(), args.bundle)
+    del bundle  # the report needs none of its records: a large scan lets them go before rendering
+    _common.emit(_common.render_result(args, result), args.output, styled=True)
+    return _history.stored(args, result, origin="scan")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from auditor._scan import EvaluateOptions, evaluate_bundle
+    from auditor.evidence.bundle import read_bundle
+
+    if len(args.bundle) > 1 or args.jobs is not None:
+        return _evaluate_many(args)
+    bundle = read_bundle(Path(args.bundle[0]))
+    catalog = _common.load_catalog(args, _common.load_inventory(args))
+    options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
+    result = evaluate_bundle(bundle, options, catalog=catalog)
+    _common.emit(_common.render_result(args, result), args.output, inputs=tuple(args.bundle), styled=True)
+    return _history.stored(args, result, origin="evaluate")
+
+
+def _evaluate_many(args: argparse.Namespace) -> int:
+    """Several bundles: a summary of their verdicts, each result stored as it comes."""
+    import json
+
+    from auditor._bundle_runs import evaluate_bundles
+    from auditor._fleet import TargetRun, store_run
+    from auditor._progress import Bar
+    from auditor._scan import EvaluateOptions
+    from auditor._terminal import warn
+    from auditor._timeutil import utcnow
+    from auditor.errors import ConfigError
+
+    jobs = 1 if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ConfigError("must be at least 1", field="--jobs")
+    if args.format not in ("text", "json"):
+        raise ConfigError(f"several bundles make a summary in text or json, not {args.format}", field="--format")
+    catalog = _common.load_catalog(args, _common.load_inventory(args))
+    now = _common.parse_at(args) or utcnow()  # one instant for every bundle
+    options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
+    store = None if args.no_store else _history.open_store(args)
+
+    def stored(run: TargetRun) -> TargetRun:
+        return store_run(run, store, origin="evaluate")
+
+    try:
+        runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar())
+    finally:
+        if store is not None:
+            store.close()
+    if args.format == "json":
+        text = json.dumps(runs.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    else:
+        text = _fleet.summary_table(runs, noun="bundle")
+    _common.emit(text, args.output, inputs=tuple(args.bundle))
+    for r in runs.runs:
+        if r.store_error:
+            warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")
+    return runs.exit_code

@@ -1,0 +1,192 @@
+"""`auditor secrets scan|detectors|key|migrate-baseline`: find leaked secrets in files and git history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from auditor._cli import _common
+from auditor._secrets import ENGINES
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "secrets",
+        help="find leaked secrets (nkey seeds, .creds, private keys, tokens, passwords) in files",
+        description=(
+            "Scan files, folders and git history for leaked secrets. A secret is never printed: "
+            "findings show the rule, file:line:column, a redacted preview and a fingerprint."
+        ),
+    )
+    ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read)")
+    scan.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
+    scan.add_argument("--format", choices=("text", "json"), default="text")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    scan.add_argument("--engine", action="append", choices=ENGINES.names(), default=[],
+                      help="scanning engine; repeat to merge several (default: auditor)")
+    scan.add_argument("--config", metavar="FILE", type=Path,
+                      help="scan configuration: allowlist, exclude, custom rules, baseline (see docs/secrets.md)")
+    scan.add_argument("--baseline", metavar="FILE", type=Path, action="append", default=[],
+                      help="accepted findings (JSON written by --write-baseline); repeatable")
+    scan.add_argument("--write-baseline", metavar="FILE", type=Path,
+                      help="write every finding of this scan as accepted, then exit 0")
+    scan.add_argument("--rules", metavar="FILE", type=Path, action="append", default=[],
+                      help="custom rules in trufflehog3's rules.yml format; repeatable")
+    scan.add_argument("--exclude", metavar="GLOB", action="append", default=[], help="paths not to read; repeatable")
+    scan.add_argument("--jobs", "-j", metavar="N", type=int, default=0, help="worker processes (default: CPUs)")
+    scan.add_argument("--no-git-cache", action="store_true",
+                      help="with --git: read every object again instead of only those new since the last run")
+    scan.set_defaults(handler=run_scan)
+    key = ssub.add_parser("key", help="show the fingerprint key file and its id (creating the key if missing)",
+                          description="Fingerprints are HMAC-SHA-256 under this key: copy the file (mode 0600) to "
+                                      "every machine of a fleet, or point AUDITOR_FINGERPRINT_KEY_FILE at it, so "
+                                      "fingerprints compare. The key itself is never printed.")
+    key.set_defaults(handler=run_key)
+    mig = ssub.add_parser("migrate-baseline", help="rewrite a baseline's old sha256: fingerprints as HMAC ones",
+                          description="Scan PATHs as the baseline was written for, and replace each old-form "
+                                      "fingerprint (sha256:, 12 hex digits) with the finding's HMAC fingerprint. "
+                                      "Entries whose secret is no longer found are kept as they are.")
+    mig.add_argument("baseline", metavar="BASELINE", type=Path)
+    mig.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    mig.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
+    mig.add_argument("-o", "--output", metavar="FILE", type=Path, help="write here (default: rewrite BASELINE)")
+    mig.set_defaults(handler=run_migrate)
+    det = ssub.add_parser("detectors", help="list the built-in detectors")
+    det.add_argument("--format", choices=("text", "json"), default="text")
+    det.set_defaults(handler=run_detectors)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from auditor._exitcodes import ExitCode
+    from auditor._fsutil import atomic_write
+    from auditor._redact import key_id
+    from auditor._secrets import prepare
+    from auditor._secrets.engines import run_engines
+    from auditor._secrets.suppress import Baseline
+
+    if args.jobs < 0:
+        from auditor.errors import ConfigError
+
+        raise ConfigError("--jobs must be 0 (all CPUs) or more")
+    request = prepare(
+        list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
+        rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs, git_cache=not args.no_git_cache,
+    )
+    if request.suppress.legacy:
+        from auditor._terminal import warn
+
+        warn("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
+             "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline")
+    engines = args.engine or [ENGINES.names()[0]]
+    report = run_engines(engines, request)
+    leaks = report.sorted_leaks()
+    if args.write_baseline:
+        doc = Baseline.document(leaks)
+        atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
+        print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
+        return int(ExitCode.OK)
+    if args.format == "json":
+        # one finding a line: readable, and encoded by json's C encoder (indent= is pure Python)
+        head = json.dumps({"format": "auditor-secrets-report", "version": 1, "engines": engines,
+                           "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
+        rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
+    else:
+        real = _leaks(leaks)
+        protected = sum(1 for x in leaks if x.protected)
+        lines = [f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
+                 + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+        s = report.stats
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
+        examples = sum(1 for x in leaks if x.category == "example")
+        lines.append(
+            f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes"
+            + (f"; {s.files_known} unchanged from git history, not read again" if s.files_known else "") + ")"
+            + (f", {protected} protected key file(s)" if protected else "")
+            + (f", {examples} vendor example(s)" if examples else "")
+            + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")
+            + (f" ({s.blobs_reused} already scanned)" if s.blobs_reused else "")
+            + (f", {s.commits_scanned} commit messages" if s.commits_scanned else "")
+            + (f", {s.tags_scanned} tags" if s.tags_scanned else "")
+            + (f"; skipped {skipped}" if skipped else "")
+            + (f"; {s.suppressed} accepted" if s.suppressed else "")
+            + (f"; {len(s.unreadable)} unreadable" if s.unreadable else "")
+        )
+        lines.extend(f"  unreadable: {u}" for u in s.unreadable)
+        lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
+        lines.extend(f"  never opened: {u}" for u in s.special)
+        text = "\n".join(lines) + "\n"
+    _common.emit(text, args.output)
+    if _leaks(leaks):
+        return int(ExitCode.FINDINGS)
+    if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
+        from auditor._terminal import warn
+
+        for u in report.stats.unreadable:
+            warn(f"auditor: error: {u}: not scanned")
+        return int(ExitCode.COLLECTION_FAILED)
+    return int(ExitCode.OK)
+
+
+def _leaks(leaks: Any) -> list[Any]:
+    """The findings that are leaks: vendor examples and protected key files are listed, not counted
+    (the judgement SEC-001 to SEC-004 make, through Leak.protected)."""
+    return [x for x in leaks if x.category != "example" and not x.protected]
+
+
+def _mark(leak: Any) -> str:
+    return "example" if leak.category == "example" else "protected key file" if leak.protected else leak.confidence
+
+
+def run_key(args: argparse.Namespace) -> int:
+    from auditor._redact import key_id, key_path
+
+    key_id()  # creates the key if there is none yet
+    _common.emit(f"{key_path()}\nkey id {key_id()}\n", None)
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from auditor._fsutil import atomic_write
+    from auditor._redact import is_legacy_fingerprint
+    from auditor._secrets import prepare
+    from auditor._secrets.engines import run_engines
+    from auditor._secrets.suppress import Baseline, load_baseline
+
+    old = load_baseline(args.baseline)
+    request = prepare(list(args.paths), base=Path.cwd(), git=args.git)
+    request.scanner.legacy_fingerprints = True  # type: ignore[union-attr]
+    report = run_engines(["auditor"], request)
+    new_of = {(x.rule, x.path, x.legacy): x.fingerprint for x in report.leaks if x.legacy}
+    keys, migrated, left = set(), 0, 0
+    for rule, file, fpr in old.keys:
+        if is_legacy_fingerprint(fpr):
+            if (rule, file, fpr) in new_of:
+                fpr, migrated = new_of[(rule, file, fpr)], migrated + 1
+            else:
+                left += 1
+        keys.add((rule, file, fpr))
+    doc = Baseline.document(keys=keys)
+    target = args.output or args.baseline
+    atomic_write(target, (json.dumps(doc, indent=2) + "\n").encode())
+    print(f"wrote {target}: {migrated} fingerprint(s) migrated, {left} old-form fingerprint(s) whose secret was "
+          f"not found kept as they were, {len(keys)} accepted findings", flush=True)
+    return 0
+
+
+def run_detectors(args: argparse.Namespace) -> int:
+    from auditor._secrets.detectors import builtin_detectors
+
+    rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]
+    rows.append({"id": "sops-plaintext", "category": "sops-plaintext",
+                 "description": "a value left in plaintext in a sops-encrypted file that looks like a secret"})
+    if args.format == "json":
+        _common.emit(json.dumps(rows, indent=2) + "\n", None)
+    else:
+        width = max(len(r["id"]) for r in rows)
+        _common.emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
+    return 0

@@ -1,0 +1,119 @@
+"""The collector seam: every evidence source is a Collector that yields records.
+
+A collector builds the typed evidence of its kinds (:mod:`auditor.evidence.kinds`) from what
+the domain packages (pki, auditor._nats, auditor._sops, auditor._secrets, ...) return: collectors
+are the only adapters between those and the evidence layer. A collector never raises for a
+source it cannot read: it yields a :class:`~auditor.evidence.record.Failure` (see
+:meth:`CollectContext.error`), and the runner turns any unexpected exception into one too.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import msgspec
+
+from auditor._inventory.model import SourceSpec, Target, resolve_path
+from auditor._timeutil import rfc3339
+from auditor.evidence.contract import Facts, Part
+from auditor.evidence.record import Evidence, Failure, Record
+
+if TYPE_CHECKING:
+    from auditor._host.system import Host
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    """What a collector knows about the scan: the target, the source and the time."""
+
+    target: Target
+    source: SourceSpec
+    now: dt.datetime
+    remote: Host | None = None
+    """The target's machine reached over SSH (its files and commands, auditor._remote.sshhost),
+    for the collectors that read a host through that seam; None: the target is read here."""
+
+    @property
+    def root(self) -> Path:
+        return self.target.root
+
+    def path(self, value: str) -> Path:
+        return resolve_path(self.target.root, value)
+
+    def display(self, path: Path) -> str:
+        """A path as findings show it: relative to the target's root where possible; bytes of a
+        name that are not UTF-8 shown as `\\xNN` (see :func:`auditor._fsutil.path_text`)."""
+        from auditor._fsutil import path_text
+
+        try:
+            return path_text(path.relative_to(self.target.root))
+        except ValueError:
+            return path_text(path)
+
+    def record(self, resource: str, data: Facts, *, source: str | None = None) -> Evidence:
+        """Evidence of `data`'s kind about `resource`."""
+        return Evidence(
+            source=source or self.source.name,
+            resource=resource,
+            collected_at=rfc3339(self.now),
+            data=data,
+        )
+
+    def adapt(self, resource: str, cls: type[Facts], value: Mapping[str, Any], *, source: str | None = None) -> Record:
+        """Evidence of type `cls` from the plain data a domain package returned, checked; a
+        value that does not fit the type (untrusted input of the wrong type) is a failure."""
+        try:
+            return self.record(resource, typed(cls, value), source=source)
+        except ShapeError as exc:
+            return self.error(cls.KIND, resource, str(exc), source=source)
+
+    def error(self, kind: str, resource: str, message: str, *, source: str | None = None) -> Failure:
+        """The failure to collect `resource` (evidence of `kind`)."""
+        return Failure(
+            kind=kind,
+            source=source or self.source.name,
+            resource=resource,
+            collected_at=rfc3339(self.now),
+            error=" ".join(message.split()),
+            required=self.source.required,
+        )
+
+
+P = TypeVar("P", bound=Part)
+
+
+class ShapeError(ValueError):
+    """A domain result that does not fit its evidence type (a value of the wrong type)."""
+
+
+def typed(cls: type[P], value: Mapping[str, Any]) -> P:
+    """`value` (plain data a domain package returned) as the evidence type `cls`, checked."""
+    try:
+        return msgspec.convert(value, cls)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(f"unexpected value: {exc}") from None
+
+
+class Collector(abc.ABC):
+    """Collects one source's evidence."""
+
+    name: ClassVar[str]
+    """The `collector:` value in an inventory; its options schema is collectors/<name>."""
+    kinds: ClassVar[tuple[str, ...]]
+    """The evidence kinds it yields; the first is used for error records."""
+    reads_host: ClassVar[bool] = False
+    """It reads its machine only through the host package's seam (files and command runner,
+    auditor._host.system), so for a target with `ssh` it runs here with CollectContext.remote;
+    the others run on that machine in the remote auditor (auditor._remote.ssh)."""
+
+    def __init__(self, context: CollectContext) -> None:
+        self.context = context
+
+    @abc.abstractmethod
+    def collect(self) -> Iterator[Record]:
+        """Yield evidence, and failures for what cannot be read."""

@@ -1,0 +1,138 @@
+"""The embedded demo node `cim-prod-001`, shipped as package data.
+
+The node's static files (nats.conf, NixOS configuration, Kubernetes manifests, ...) live in
+node/cim-prod-001/. Its certificates and keys are issued fresh, relative to today, when the
+demo is first used each day, so the demo shows the same findings whenever it runs: the tree is
+copied to a cache folder ($AUDITOR_CACHE_DIR, else $XDG_CACHE_HOME/auditor, else
+~/.cache/auditor) and completed there by :mod:`auditor._demo.build`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor import __version__
+from auditor._cache import cache_root
+
+if TYPE_CHECKING:
+    from auditor._inventory.model import Inventory
+
+DEMO_TARGET = "cim-prod-001"
+MAX_AGE_SECONDS = 12 * 3600
+"""A materialised demo older than this is rebuilt, so its certificate dates stay relative to today."""
+
+
+def _package_dir() -> Path:
+    return Path(str(resources.files("auditor._demo")))
+
+
+def _tree_hash(folder: Path) -> str:
+    """Identifies the demo's sources (the node's files and the code that builds it) by name,
+    size and modification time: cheap enough for every scan, and any edit changes it."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            h.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return h.hexdigest()[:12]
+
+
+_building: int | None = None
+"""The process id of a child building the demo (start_build), joined by wait_built."""
+
+
+def _final() -> Path:
+    return cache_root() / "demo" / f"{__version__}-{_tree_hash(_package_dir())}"
+
+
+def _fresh(final: Path) -> bool:
+    stamp = final / ".built"
+    return stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS
+
+
+def start_build() -> None:
+    """Build a missing or stale demo in a child process while this one goes on (loading the
+    rules): on a machine with a second core the first `auditor scan --demo` pays for the
+    longer of the two, not their sum. `wait_built` joins it; the demo's inventory can be
+    loaded meanwhile (it only names paths)."""
+    global _building
+    if _building is not None or not hasattr(os, "fork") or _fresh(_final()):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: build, then leave without running the parent's exit handlers
+        code = 1
+        try:
+            demo_root()
+            code = 0
+        except BaseException:  # noqa: S110 - the parent builds again and reports what fails
+            pass
+        finally:
+            os._exit(code)
+    _building = pid
+
+
+def wait_built() -> Path:
+    """The demo folder once built: by the child of start_build if one runs, else (or if it
+    failed) here, raising what goes wrong."""
+    global _building
+    if _building is not None:
+        pid, _building = _building, None
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return demo_root()
+
+
+def demo_root() -> Path:
+    """The materialised demo folder (holding cim-prod-001/), built if missing or stale."""
+    source = _package_dir() / "node"
+    base = cache_root() / "demo"
+    final = _final()
+    if _fresh(final):
+        return final
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
+    try:
+        shutil.copytree(source, work, dirs_exist_ok=True)
+        from auditor._demo.build import build_node
+        from auditor._demo.sops_dates import date_sops_files
+
+        build_node(work / DEMO_TARGET)
+        date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
+        (work / ".built").write_text(json.dumps({"version": __version__}) + "\n")
+        old = None
+        if final.exists():
+            old = base / f".old-{os.getpid()}-{time.time_ns()}"
+            with contextlib.suppress(OSError):
+                final.rename(old)
+        try:
+            work.rename(final)
+        except OSError:
+            # another process finished first: use its tree
+            if not (final / ".built").is_file():
+                raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def demo_inventory() -> Inventory:
+    from auditor._inventory.load import load_inventory
+
+    base = _final() if _building is not None else demo_root()  # being built: wait_built() before reading it
+    return load_inventory(_package_dir() / "inventory.yaml", base=base, embedded=True)

@@ -1,0 +1,421 @@
+"""The engine: rules x evidence -> findings. Pure: no I/O, no printing, deterministic order.
+
+For each rule of the resolved policy:
+- no evidence of its kind at all: one `not-evaluated` finding (never a pass);
+- only error records of its kind: an `error` finding per record (the evidence is unreadable);
+- otherwise each record that passes the rule's filter is checked (mode `each`), or the list of
+  them at once (mode `all`, over an empty list when the filter leaves none); in mode `each`, a
+  filter that leaves no record makes the rule `not-applicable` (its subject does not exist);
+- with `applies_to.each`, each element of that list in a record that passes `where` is an
+  instance, judged on its own: one finding per instance; a record without instances gives one
+  `not-applicable` finding (or `pass`, with `none: pass`);
+- a condition that cannot be evaluated is an `error` finding, and so is a record for which the
+  rule's `error_when` holds (it exists but cannot decide the rule). A resource limit of the CEL
+  runtime is an `error` on the record (or instance) that hit it: in mode `all` the records that
+  hit it alone are set apart as errors and the rule is judged over the others, so a larger
+  input never hides the failures of a smaller one;
+- every finding has a stable id from (rule, resource identity): the identity the evidence
+  contract declares for the record's kind and for an instance's type, else the resource;
+- kinds with many records are decided in batches (auditor._policy.batch), which give exactly
+  these findings: whatever a batch cannot decide completely is evaluated record by record;
+- a failure matched by a current waiver (by id, or by an explicit pattern within the number of
+  instances it states) becomes `waived`; expired and exceeded waivers are reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor._models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id
+from auditor._policy import batch
+from auditor._policy.catalog import EffectiveRule, ResolvedPolicy
+from auditor._policy.cel import EvaluationError, LimitError, activation, evaluate
+from auditor._policy.contract import Each
+from auditor._policy.pack import waiver_matches
+from auditor._policy.rule import Rule
+from auditor.evidence.contract import identity, label
+from auditor.evidence.record import Evidence, Failure, Record
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    expired_waivers: tuple[Waiver, ...]
+    exceeded_waivers: tuple[ExceededWaiver, ...] = ()
+    collected: frozenset[str] = frozenset()
+    """The evidence kinds of which at least one record (not a failure) was collected."""
+
+
+def evaluate_rules(
+    policy: ResolvedPolicy,
+    records: Sequence[Record],
+    *,
+    target: Mapping[str, Any],
+    now: dt.datetime,
+) -> Evaluation:
+    by_kind: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_kind[record.kind].append(record)
+    context = _Context(
+        rule_params={e.id: dict(e.params) for e in policy.rules},
+        target=dict(target),
+        now=now,
+    )
+    context.batches = batch.Batches(
+        [e.rule for e in policy.rules], rule_params=context.rule_params, target=context.target, now=now
+    )
+    findings: list[Finding] = []
+    for effective in policy.rules:
+        findings.extend(_unique(_evaluate_rule(effective, by_kind.get(effective.rule.kind, []), context)))
+    findings, exceeded = apply_waivers(findings, policy.active_waivers(now))
+    findings.sort(key=Finding.sort_key)
+    collected = frozenset(r.kind for r in records if isinstance(r, Evidence))
+    return Evaluation(tuple(findings), tuple(policy.expired_waivers(now)), tuple(exceeded), collected)
+
+
+def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tuple[list[Finding], list[ExceededWaiver]]:
+    """Failures covered by a current waiver become `waived`. A waiver by ids covers those
+    findings; a pattern waiver covers the failures it matches as long as there are no more of
+    them than the instances it states: otherwise it covers none (an instance that appeared after
+    the approval is never covered by accident) and is returned as exceeded."""
+    out = list(findings)
+    exceeded: list[ExceededWaiver] = []
+    taken: set[int] = set()
+    for waiver in waivers:
+        matched = [
+            i for i, f in enumerate(out)
+            if i not in taken and f.status is Status.FAIL and waiver_matches(waiver, f.rule_id, f.resource, f.id)
+        ]
+        if not waiver.findings and waiver.instances is not None and len(matched) > waiver.instances:
+            exceeded.append(ExceededWaiver(waiver, tuple(sorted(out[i].id for i in matched))))
+            continue
+        for i in matched:
+            out[i] = dataclasses.replace(out[i], status=Status.WAIVED, waiver=waiver)
+            taken.add(i)
+    return out, exceeded
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """A rule's findings with distinct ids: two instances with one identity (the same object in
+    two manifests) are told apart by their resources, then by their order."""
+    seen: dict[str, int] = {}
+    for f in findings:
+        seen[f.id] = seen.get(f.id, 0) + 1
+    if all(n == 1 for n in seen.values()):
+        return findings
+    out, used = [], set()
+    for f in findings:
+        if seen[f.id] == 1:
+            out.append(f)
+            continue
+        new = finding_id(f.rule_id, (f.id, f.resource))
+        n = 1
+        while new in used:
+            n += 1
+            new = finding_id(f.rule_id, (f.id, f.resource, str(n)))
+        used.add(new)
+        out.append(dataclasses.replace(f, id=new))
+    return out
+
+
+@dataclass
+class _Context:
+    """What every rule of one evaluation shares, including one CEL activation per record (and per
+    instance of a list rules iterate)."""
+
+    rule_params: dict[str, dict[str, Any]]
+    target: dict[str, Any]
+    now: dt.datetime
+    activations: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    identities: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
+    batches: batch.Batches | None = None
+    """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
+
+    def bind(self, mode: str, value: Any) -> Any:
+        return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
+
+    def of_record(self, record: Evidence) -> Any:
+        """The record's activation, made once and shared by every rule that reads it."""
+        act = self.activations.get(record.id)
+        if act is None:
+            act = self.activations[record.id] = self.bind("each", record.plain)
+        return act
+
+    def identity_of(self, record: Evidence) -> tuple[str, ...]:
+        """record_identity(record), made once per record for every rule."""
+        found = self.identities.get(record.id)
+        if found is None:
+            found = self.identities[record.id] = record_identity(record)
+        return found
+
+    def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
+                      base: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+        """(identity, label) of one element of a list in the record, made once for every rule
+        that iterates it (`base`: the record's identity)."""
+        key = (record.id, each.path, index, each.identified)
+        found = self.names.get(key)
+        if found is None:
+            identified = each.identified
+            found = self.names[key] = (
+                (*base, *(identity(identified, item) if identified else (str(item),))),
+                label(identified, item, record.resource) if identified else f"{record.resource} {item}",
+            )
+        return found
+
+    def of_instance(self, record: Evidence, path: tuple[str, ...], index: int, item: Any) -> Any:
+        """The activation of one element of a list in the record, shared by every rule that iterates it."""
+        key = (record.id, path, index)
+        act = self.activations.get(key)
+        if act is None:
+            act = self.activations[key] = self.bind("item", (record.plain, item))
+        return act
+
+
+def record_identity(record: Record) -> tuple[str, ...]:
+    """What identifies a record across scans: the fields its kind declares, else its resource."""
+    if isinstance(record, Evidence) and type(record.data).IDENTITY:
+        return identity(type(record.data), record.plain)
+    return (record.resource,)
+
+
+class _RuleRun:
+    """Builds the findings of one rule."""
+
+    def __init__(self, effective: EffectiveRule) -> None:
+        self.rule = rule = effective.rule
+        self.severity: Severity = effective.severity
+        self.shared: dict[str, Any] = {
+            "rule_id": rule.id, "title": rule.title, "area": rule.area, "severity": self.severity,
+            "remediation": rule.remediation, "references": rule.references, "waiver": None, "owner": "", "due": "",
+        }
+        """The fields every finding of the rule has (Finding's defaults, where it has them)."""
+
+    def finding(
+        self,
+        status: Status,
+        resource: str,
+        message: str,
+        records: Sequence[Record] = (),
+        *,
+        key: Sequence[str] | None = None,
+        act: Any = None,
+        correlation: str = "",
+    ) -> Finding:
+        """A finding on `resource`, identified by `key` (default: the resource). A failure gets the
+        rule's correlation key and whether it always blocks, evaluated with `act`."""
+        rule = self.rule
+        always = False
+        if status is Status.FAIL and act is not None:
+            if rule.correlation is not None:
+                correlation = rule.correlation.render(act)
+            if rule.always_blocks is not None:
+                try:
+                    always = evaluate(rule.always_blocks, act) is True
+                except EvaluationError:
+                    always = True  # undecidable: blocking is the safe side
+        fields = self.shared.copy()
+        fields["status"] = status
+        fields["resource"] = resource
+        fields["message"] = message
+        fields["evidence"] = tuple([r.id for r in records])
+        fields["pointer"] = rule.pointer if records else ""
+        fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
+        fields["correlation"] = correlation
+        fields["always_blocks"] = always
+        return Finding.of_fields(fields)
+
+    def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
+        """The finding, and whether a resource limit decided it (an error)."""
+        rule = self.rule
+
+        def error(text: str, exc: EvaluationError | None = None) -> tuple[Finding, bool]:
+            return self.finding(Status.ERROR, resource, text, records, key=key), isinstance(exc, LimitError)
+
+        if rule.each is None and rule.error_when is not None and rule.error_message is not None:
+            try:
+                undecided = evaluate(rule.error_when, act)
+            except EvaluationError as exc:
+                return error(f"error_when could not be evaluated: {exc}", exc)
+            if undecided is True:
+                return error(rule.error_message.render(act))
+        try:
+            outcome = evaluate(rule.condition, act)
+        except EvaluationError as exc:
+            return error(f"condition could not be evaluated: {exc}", exc)
+        if not isinstance(outcome, bool):
+            return error(f"condition yielded {outcome!r}, not true or false")
+        if outcome:
+            return self.finding(Status.PASS, resource, rule.title, records, key=key), False
+        return self.finding(Status.FAIL, resource, rule.message.render(act), records, key=key, act=act), False
+
+    def decided(self, outcome: batch.Outcome, record: Evidence, key: tuple[str, ...]) -> Finding:
+        """The finding of a record a batch settled (see _settled): a pass, or a failure with its
+        message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
+        if outcome.code == batch.PASS:
+            return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
+        return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
+                            correlation=outcome.correlation)
+
+    def resource_of(self, act: Any, default: str) -> str:
+        return self.rule.resource.render(act) if self.rule.resource else default
+
+    def instances(self, record: Evidence, act: Any, context: _Context) -> list[Finding]:
+        """The findings of a rule with applies_to.each on one record: one per instance, and one
+        for the record when it has none (or when its error_when holds: it cannot decide whether
+        there are others)."""
+        rule = self.rule
+        each = rule.each
+        assert each is not None
+        items: Any = record.plain
+        for name in each.path:
+            items = items.get(name) if isinstance(items, dict) else None
+        out: list[Finding] = []
+        base = context.identity_of(record)
+        undecided: Finding | None = None
+        if rule.error_when is not None and rule.error_message is not None:
+            try:
+                if evaluate(rule.error_when, act) is True:
+                    undecided = self.finding(Status.ERROR, record.resource, rule.error_message.render(act), [record], key=base)
+            except EvaluationError as exc:
+                undecided = self.finding(Status.ERROR, record.resource, f"error_when could not be evaluated: {exc}",
+                                         [record], key=base)
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            key, shown = context.name_instance(record, each, index, item, base)
+            act = context.of_instance(record, each.path, index, item)
+            if rule.where is not None:
+                try:
+                    keep = evaluate(rule.where, act)
+                except EvaluationError as exc:
+                    out.append(self.finding(Status.ERROR, shown, f"where could not be evaluated: {exc}", [record], key=key))
+                    continue
+                if keep is not True:
+                    continue
+            finding = self.judge(act, self.resource_of(act, shown), [record], key)[0]
+            out.append(finding.replaced({"pointer": f"/{'/'.join(each.path)}/{index}"}))
+        if undecided is not None:
+            out.append(undecided)
+        elif not out:
+            if rule.none == "pass":
+                out.append(self.finding(Status.PASS, record.resource, rule.title, [record], key=base))
+            else:
+                what = each.text.removeprefix("evidence.") + (" matching the rule's `where`" if rule.where else "")
+                out.append(self.finding(
+                    Status.NOT_APPLICABLE, record.resource, f"not applicable: {record.resource} has no {what}",
+                    [record], key=base,
+                ))
+        return out
+
+    def over_all(self, selected: list[tuple[Evidence, Any]], context: _Context, target_name: str) -> list[Finding]:
+        """Mode all: one finding over every selected record. Records that hit a resource limit on
+        their own are errors, and the rule is judged over the rest."""
+
+        def judge(records: list[Evidence]) -> tuple[Finding, bool]:
+            act = context.bind("all", [r.plain for r in records])
+            resource = self.resource_of(act, target_name)
+            return self.judge(act, resource, records, (resource,))
+
+        records = [r for r, _ in selected]
+        finding, limited = judge(records)
+        if not limited or len(records) < 2:
+            return [finding]
+        alone = [r for r in records if judge([r])[1]]
+        if not alone:
+            return [finding]
+        out = [
+            self.finding(
+                Status.ERROR, r.resource,
+                "resource limit: this record alone exhausts the CEL runtime's budget; the rule was judged without it",
+                [r], key=record_identity(r),
+            )
+            for r in alone
+        ]
+        rest = [r for r in records if r not in alone]
+        if rest:
+            out.append(judge(rest)[0])
+        return out
+
+
+def _evaluate_rule(
+    effective: EffectiveRule,
+    records: list[Record],
+    context: _Context,
+) -> list[Finding]:
+    run = _RuleRun(effective)
+    rule = run.rule
+    target_name = str(context.target.get("name", ""))
+    if not records:
+        return [
+            run.finding(
+                Status.NOT_EVALUATED,
+                target_name,
+                f"not evaluated: no {rule.kind} evidence was collected for this target",
+            )
+        ]
+    errors = [r for r in records if isinstance(r, Failure)]
+    good = [r for r in records if isinstance(r, Evidence)]
+    out = [
+        run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
+        for r in errors
+    ]
+    outcomes = context.batches.outcomes(rule, good) if context.batches is not None else None
+    selected: list[tuple[Evidence, Any]] = []
+    for i, record in enumerate(good):
+        decided = outcomes.get(i, _PASSED) if outcomes is not None else None
+        if decided is not None and decided.code == batch.SKIP:
+            continue
+        if decided is not None and _settled(rule, decided):
+            selected.append((record, decided))  # no activation needed
+            continue
+        act = context.of_record(record)
+        if rule.filter is not None:
+            try:
+                keep = evaluate(rule.filter, act)
+            except EvaluationError as exc:
+                out.append(run.finding(Status.ERROR, record.resource, f"filter could not be evaluated: {exc}", [record],
+                                       key=record_identity(record)))
+                continue
+            if keep is not True:
+                continue
+        selected.append((record, act))
+    if rule.mode == "each":
+        for record, act in selected:
+            if isinstance(act, batch.Outcome):
+                out.append(run.decided(act, record, context.identity_of(record)))
+            elif rule.each is not None:
+                out.extend(run.instances(record, act, context))
+            else:
+                out.append(run.judge(act, run.resource_of(act, record.resource), [record], record_identity(record))[0])
+    elif not errors and good:
+        out.extend(run.over_all(selected, context, target_name))
+    if not out and good:
+        out.append(
+            run.finding(
+                Status.NOT_APPLICABLE,
+                target_name,
+                f"not applicable: none of the {len(good)} {rule.kind} records is in the rule's scope (its filter)",
+            )
+        )
+    return out
+
+
+_PASSED = batch.Outcome(batch.PASS)
+
+
+def _settled(rule: Rule, outcome: batch.Outcome) -> bool:
+    """Whether a batch's outcome for a record (not skipped by the filter) is all the engine needs
+    from it: in mode all, that the filter selects it; in mode each, a pass or a rendered failure
+    of a rule whose findings depend on nothing else (no resource template, instances or
+    always_blocks)."""
+    if rule.mode != "each":
+        return outcome.code == batch.PASS
+    if rule.each is not None or rule.resource is not None:
+        return False
+    if outcome.code == batch.PASS:
+        return True
+    return outcome.code == batch.FAIL and outcome.message is not None and rule.always_blocks is None

@@ -1,0 +1,373 @@
+"""Deciding a rule for many records of one kind in one CEL evaluation: an optimisation of the
+engine, never a change of outcome.
+
+Evaluating a rule record by record costs a conversion of each record into CEL values and a
+call into the CEL runtime (over 10 microseconds even for `true`) per expression and record.
+Here the records of one kind are converted once, into one activation (`batch_records`: chunks
+of `{"e": data, "i": index}`, the data holding only the fields the kind's rules read), and
+each rule is one program that yields, for each record that does not simply pass, its index
+and a code: skipped by the filter, failing, or undecided because `error_when` holds. The
+program is the rule's own filter, `error_when` and condition, with the same `params`,
+`target` and `now`.
+
+The engine takes from a batch what it decides completely (see engine._settled): records the
+filter leaves out; in mode `each`, for a rule without `resource`, `applies_to.each` or
+`always_blocks`, a pass, and a failure with its message and correlation key (the batch yields
+the values of their placeholders, rendered as Template.render renders them). Every other
+record (an undecided one, the selected records of a rule with `applies_to.each`, a failure
+whose placeholders failed somewhere) is evaluated one by one as before, by the same code.
+Whenever a program does not yield a code for every record (a filter,
+`error_when` or condition that fails or is not true or false for some record) the whole rule
+is evaluated record by record, so errors and their messages are exactly those of that path.
+Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
+at most GROUP records (one activation each) keep a program's iterations within the runtime's
+iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from auditor._models import canonical_plain_json
+from auditor._policy.cel import Expression, compile_program, environment
+from auditor._policy.celast import DecodeError, Expr
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from auditor._policy.rule import Rule
+    from auditor.evidence.record import Evidence
+
+PASS, SKIP, FAIL, UNDECIDED = 0, 1, 2, 3
+"""What a rule decides for one record: passes, is skipped (the filter is not true), fails, or
+cannot be decided (error_when holds)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a batch decided for one record that does not simply pass."""
+
+    code: int
+    message: str | None = None
+    """A failure's message, rendered; None: render it from the record."""
+    correlation: str = ""
+    """A failure's correlation key, rendered (with its message)."""
+
+
+CHUNK = 16
+GROUP = 2048
+"""Records per activation: a program iterates about twice per record and once per chunk, within
+the CEL runtime's budget of 10,000 iterations per evaluation."""
+MIN_RECORDS = 32
+"""Fewer records of a kind than this are evaluated one by one (a program costs a compilation)."""
+
+
+def _wrap(expr: Expression) -> str:
+    return "(\n" + expr.source + "\n)"
+
+
+def _code(rule: Rule) -> str:
+    """The CEL expression of a record's code, with `evidence` bound to the record."""
+    decide = _wrap(rule.condition) + " ? 0 : 2"
+    if not _judged(rule):
+        decide = "0"  # mode all, applies_to.each: only the filter is decided per record
+    elif rule.error_when is not None and rule.error_message is not None:
+        decide = _wrap(rule.error_when) + " ? 3 : (" + decide + ")"
+    if rule.filter is not None:
+        return _wrap(rule.filter) + " ? (" + decide + ") : 1"
+    return decide
+
+
+def _judged(rule: Rule) -> bool:
+    """Whether a batch evaluates the rule's condition (mode each, one finding per record),
+    not only its filter."""
+    return rule.mode == "each" and rule.each is None
+
+
+def _placeholders(rule: Rule) -> list[Expression]:
+    """The expressions of a failure's message, then of its correlation key."""
+    parts = list(rule.message.parts) + (list(rule.correlation.parts) if rule.correlation is not None else [])
+    return [p for p in parts if isinstance(p, Expression)]
+
+
+def source(rule: Rule, *, messages: bool) -> str:
+    """The rule's batch program: for each chunk, `[index, code]` of its records that do not pass,
+    with messages: followed, for a failure, by the values of the placeholders of its message and
+    correlation key."""
+    item = "[batch_item.i, batch_code]"
+    if messages and _judged(rule):
+        parts = ", ".join(_wrap(p) for p in _placeholders(rule))
+        item = f"{item} + (batch_code == 2 ? [{parts}] : [])"
+    decided = f"cel.bind(evidence, batch_item.e, cel.bind(batch_code, {_code(rule)}, {item}))"
+    return (
+        f'cel.bind(params, rule_params["{rule.id}"], batch_records.map(batch_chunk, '
+        f"batch_chunk.map(batch_item, {decided}).filter(batch_pair, batch_pair[1] != 0)))"
+    )
+
+
+_PROGRAMS: dict[str, Any] = {}
+
+
+def program(rule: Rule, *, messages: bool) -> Any | None:
+    """The rule's batch program, compiled once per text; None where it cannot be made."""
+    text = source(rule, messages=messages)
+    if text not in _PROGRAMS:
+        try:
+            _PROGRAMS[text] = compile_program("batch", text)
+        except Exception:  # any failure to compile means: evaluate one by one
+            _PROGRAMS[text] = None
+    return _PROGRAMS[text]
+
+
+def _expressions(rule: Rule) -> list[Expression]:
+    """The rule's expressions a batch evaluates with `evidence` bound."""
+    found = [rule.filter] if rule.filter is not None else []
+    if _judged(rule):
+        found.append(rule.condition)
+        if rule.error_when is not None and rule.error_message is not None:
+            found.append(rule.error_when)
+        found += _placeholders(rule)
+    return found
+
+
+_FIELDS: dict[tuple[str, ...], frozenset[str] | None] = {}
+
+
+def fields_read(rules: Sequence[Rule]) -> frozenset[str] | None:
+    """The top-level fields of `evidence` the rules' batched expressions read, or None when one
+    of them may read the record as a whole (then a batch holds whole records)."""
+    key = tuple(e.compiled for r in rules for e in _expressions(r))
+    if key not in _FIELDS:
+        names: set[str] = set()
+        try:
+            whole = any(not _reads(e.checked().expr, names) for r in rules for e in _expressions(r))
+        except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
+            whole = True
+        _FIELDS[key] = None if whole else frozenset(names)
+    return _FIELDS[key]
+
+
+def _reads(node: Expr, names: set[str]) -> bool:
+    """Add to `names` the fields of `evidence` that `node` reads; False if it uses `evidence`
+    other than by reading a field by a constant name (passed whole, iterated, compared...)."""
+    if node.kind == "ident":
+        return node.name != "evidence"
+    if node.kind == "select" and node.operand is not None and node.operand.kind == "ident" \
+            and node.operand.name == "evidence":
+        names.add(node.name)
+        return True
+    if node.kind == "call" and node.name in ("_[_]", "_[?_]", "_?._") and len(node.args) == 2 \
+            and node.args[0].kind == "ident" and node.args[0].name == "evidence" and node.args[1].kind == "const" \
+            and node.args[1].string is not None:
+        names.add(node.args[1].string)
+        return True
+    if node.kind == "comprehension" and "evidence" in (node.name, node.iter_var2, node.accu_var):
+        return False  # a variable of that name: be conservative
+    return all(_reads(child, names) for child in node.children())
+
+
+class RecordBatch:
+    """The decisions of many records of one kind, made group by group: each group of at most
+    GROUP records is converted into CEL values once (one activation), every rule of the kind is
+    evaluated on it, and the group is let go, so a kind of 100,000 records never has all of
+    their plain data in memory at once."""
+
+    def __init__(
+        self,
+        data: Sequence[Mapping[str, Any]] | Callable[[int], Mapping[str, Any]],
+        rules: Sequence[Rule],
+        *,
+        size: int | None = None,
+        rule_params: Mapping[str, Mapping[str, Any]],
+        target: Mapping[str, Any],
+        now: dt.datetime,
+    ) -> None:
+        """`data`: the records' plain data, or a function giving record i's (with `size`)."""
+        self.size = len(data) if size is None else size  # type: ignore[arg-type]
+        get = data if callable(data) else data.__getitem__
+        wanted = fields_read(rules)
+        self.decided: dict[str, dict[int, Outcome] | None] = {}
+        """Each rule's outcomes ({record index: outcome} of the records that do not pass), or None
+        where the rule must be evaluated record by record."""
+        todo = [rule for rule in rules if self._batched(rule)]
+        rendered = {rule.id: True for rule in todo}
+        for rule in todo:
+            self.decided[rule.id] = {}
+        for first in range(0, self.size, GROUP):
+            last = min(first + GROUP, self.size)
+            group = [get(i) for i in range(first, last)]
+            if wanted is not None:
+                group = [{k: v for k, v in d.items() if k in wanted} for d in group]
+            chunks = [
+                [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
+                for start in range(0, len(group), CHUNK)
+            ]
+            variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+            try:
+                activation = environment("batch").Activation(variables)
+            except Exception:  # then every rule is evaluated record by record
+                self.decided = {rule.id: None for rule in todo}
+                return
+            for rule in todo:
+                found = self.decided[rule.id]
+                if found is None:
+                    continue
+                for messages in (True, False) if rendered[rule.id] else (False,):
+                    items = _eval(activation, program(rule, messages=messages))
+                    if items is not None:
+                        shown = messages and _judged(rule)
+                        found.update((first + int(item[0]), _outcome(rule, item, shown)) for item in items)
+                        break
+                    rendered[rule.id] = False  # a failure left unrendered is judged one by one
+                else:
+                    self.decided[rule.id] = None
+
+    @staticmethod
+    def _batched(rule: Rule) -> bool:
+        return not (rule.each is not None and rule.filter is None) and (rule.mode == "each" or rule.filter is not None)
+
+    def outcomes(self, rule: Rule) -> dict[int, Outcome] | None:
+        """{record index: outcome} for the records that do not pass (absent: PASS), or None when
+        the rule must be evaluated record by record."""
+        if rule.mode != "each" and rule.filter is None:
+            return {}  # nothing to decide per record
+        if rule.each is not None and rule.filter is None:
+            return None  # every record is judged instance by instance
+        return self.decided.get(rule.id)
+
+
+def _eval(activation: Any, compiled: Any) -> list[Any] | None:
+    """[index in the group, code, ...] of every record of the group that does not pass; None when
+    the program cannot be evaluated on it."""
+    if compiled is None:
+        return None
+    try:
+        value = compiled.eval(activation)
+        if str(value.type()) == "ERROR":
+            return None
+        return [item for chunk in value.plain_value() for item in chunk]
+    except Exception:  # a runtime failure: evaluate one by one
+        return None
+
+
+def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
+    """The outcome a batch program yielded for a record: `[index, code]`, followed for a failure
+    by the values of its placeholders when the program `rendered` them."""
+    code, values = int(item[1]), item[2:]
+    if code != FAIL or not rendered:
+        return Outcome(code)
+    cut = sum(isinstance(p, Expression) for p in rule.message.parts)
+    correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
+    return Outcome(code, rule.message.fill(values[:cut]), correlation)
+
+
+class Batches:
+    """The batches of one evaluation: one per evidence kind (per set of records still to decide),
+    made when a rule first needs it.
+
+    What a batch decides for a record depends on nothing but the rule's program, the record's
+    data, `rule_params`, `target` and `now`; so outcomes are kept (in this process, up to
+    KEPT of them) by rule program, those bindings and the record's canonical data, and a record
+    whose data was decided before (the same facts in another bundle of a fleet, or twice in one
+    bundle) is not evaluated again."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        rule_params: Mapping[str, Mapping[str, Any]],
+        target: Mapping[str, Any],
+        now: dt.datetime,
+    ) -> None:
+        self.rules = rules
+        self.bindings: dict[str, Any] = {"rule_params": rule_params, "target": target, "now": now}
+        self.by_kind: dict[tuple[str, tuple[int, ...]], RecordBatch] = {}
+        self._context: bytes | bool | None = False
+
+    def context(self) -> bytes | None:
+        """The bindings besides the records, as canonical JSON; None if they have no JSON form."""
+        if self._context is False:
+            b = self.bindings
+            try:
+                self._context = canonical_plain_json([b["rule_params"], b["target"], b["now"].isoformat()])
+            except (TypeError, ValueError, OverflowError):
+                self._context = None
+        return self._context if isinstance(self._context, bytes) else None
+
+    def outcomes(self, rule: Rule, records: Sequence[Evidence]) -> dict[int, Outcome] | None:
+        """What `rule` decides for each of `records` (the kind's evidence, in order): see
+        RecordBatch.outcomes; None also when there are too few records to be worth a batch."""
+        if len(records) < MIN_RECORDS:
+            return None
+        if rule.mode != "each" and rule.filter is None:
+            return {}  # nothing to decide per record
+        if rule.each is not None and rule.filter is None:
+            return None  # every record is judged instance by instance
+        context = self.context()
+        if context is None:
+            return self._decide(rule, records, tuple(range(len(records))))
+        key = (source(rule, messages=True), context)
+        known = _KEPT.get(key)
+        if known is None:
+            known = _KEPT[key] = {}
+        todo: dict[bytes, int] = {}
+        for i, record in enumerate(records):
+            data = record.canonical_data
+            if data not in known and data not in todo:
+                todo[data] = i
+        if todo:
+            tried = frozenset(todo)
+            if tried in _UNDECIDED.get(key, ()):
+                return None  # these records made the rule's batch fail before
+            decided = self._decide(rule, records, tuple(todo.values()))
+            if decided is None:
+                if len(_UNDECIDED) > KEPT_FAILURES:
+                    _UNDECIDED.clear()
+                _UNDECIDED.setdefault(key, set()).add(tried)
+                return None
+            global _KEPT_COUNT
+            if _KEPT_COUNT + len(todo) > KEPT:
+                _KEPT.clear()
+                _KEPT_COUNT = 0
+                known = _KEPT[key] = {}
+            _KEPT_COUNT += len(todo)
+            for data, i in todo.items():
+                known[data] = decided.get(i, _PASS)
+        out: dict[int, Outcome] = {}
+        for i, record in enumerate(records):
+            outcome = known[record.canonical_data]
+            if outcome.code != PASS:
+                out[i] = outcome
+        return out
+
+    def _decide(self, rule: Rule, records: Sequence[Evidence], which: tuple[int, ...]) -> dict[int, Outcome] | None:
+        """RecordBatch.outcomes for the records at indices `which`, by their index in `records`."""
+        found = self.by_kind.get((rule.kind, which))
+        if found is None:
+            found = self.by_kind[(rule.kind, which)] = RecordBatch(
+                lambda j: records[which[j]].transient_plain(), [r for r in self.rules if r.kind == rule.kind],
+                size=len(which), **self.bindings)
+        decided = found.outcomes(rule)
+        if decided is None:
+            return None
+        return {which[j]: outcome for j, outcome in decided.items()}
+
+
+_PASS = Outcome(PASS)
+KEPT = 500_000
+"""How many outcomes of batches this process keeps, over every rule and evaluation."""
+_KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}
+_KEPT_COUNT = 0
+_UNDECIDED: dict[tuple[str, bytes], set[frozenset[bytes]]] = {}
+"""The sets of records (by data) for which a rule's batch could not decide every record."""
+KEPT_FAILURES = 1_000
+
+
+def forget() -> None:
+    """Drop the outcomes kept so far (tests; a process that changes its rules in place)."""
+    global _KEPT_COUNT
+    _KEPT.clear()
+    _UNDECIDED.clear()
+    _KEPT_COUNT = 0

@@ -1,0 +1,105 @@
+"""Compiled CEL programs kept between runs, in the user's cache.
+
+Compiling (parsing and type-checking) an expression costs about three times as much as
+loading its checked form back into the runtime, and every run compiles every rule's
+expressions (about 800 for the built-in rules). So each compiled program's checked form is
+stored, by its text, in one file per CEL environment ($AUDITOR_CACHE_DIR/cel/, see
+auditor._cache); the file's name is a digest of everything the checked form depends on
+(auditor's version, the CEL runtime's version, the environment's declarations), so any change
+to those starts a new file. Only expressions that compiled are stored: an expression with an
+error is compiled, and reported, every time.
+
+A seed of this cache for the built-in rules and the demo ships with auditor (see
+auditor._cache.seed_dir), so a first run does not compile them either.
+
+The cache is only ever an optimisation: a file that is missing, unreadable, too large or
+damaged (a digest of its content is checked) is ignored, and an entry that does not load is
+compiled again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 64 << 20
+"""A cache file larger than this is not read."""
+MAX_ENTRIES = 20_000
+"""Past this many entries, a save keeps only the programs this process used."""
+
+
+@dataclass
+class _Programs:
+    path: Path
+    stored: dict[str, bytes] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    dirty: bool = False
+
+    def load(self) -> None:
+        import msgspec
+
+        from auditor._cache import read_cached
+        from pki.fsutil import ReadError
+
+        with contextlib.suppress(OSError, ReadError, ValueError, msgspec.DecodeError):
+            raw = read_cached(self.path, MAX_BYTES)  # or the seed shipped with auditor
+            digest, payload = raw[:32], raw[32:]
+            if hashlib.sha256(payload).digest() == digest:
+                self.stored = msgspec.msgpack.decode(payload, type=dict[str, bytes])
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        import msgspec
+
+        from auditor._fsutil import atomic_write
+
+        keep = self.stored if len(self.stored) <= MAX_ENTRIES else {k: self.stored[k] for k in self.used}
+        payload = msgspec.msgpack.encode(keep)
+        with contextlib.suppress(Exception):  # the cache is only an optimisation
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, hashlib.sha256(payload).digest() + payload)
+            self.dirty = False
+
+
+_BY_ENV: dict[str, _Programs] = {}
+
+
+def _programs(signature: str) -> _Programs:
+    found = _BY_ENV.get(signature)
+    if found is None:
+        from auditor import __version__
+        from auditor._cache import cache_root
+
+        key = hashlib.sha256("\0".join([__version__, metadata.version("cel-expr-python"), signature]).encode())
+        found = _BY_ENV[signature] = _Programs(cache_root() / "cel" / f"{key.hexdigest()[:24]}.msgpack")
+        found.load()
+    return found
+
+
+def compiled(env: Any, signature: str, text: str) -> Any:
+    """`env.compile(text)`, or the same program loaded from the cache; `signature` describes
+    `env` (its variables and functions) completely. Raises what `env.compile` raises."""
+    programs = _programs(signature)
+    programs.used.add(text)
+    stored = programs.stored.get(text)
+    if stored is not None:
+        with contextlib.suppress(Exception):  # a damaged entry: compile it again
+            return env.deserialize(stored)
+    program = env.compile(text)
+    with contextlib.suppress(Exception):
+        programs.stored[text] = program.serialize()
+        programs.dirty = True
+    return program
+
+
+@atexit.register
+def save() -> None:
+    """Write the programs this process compiled to the cache (also done at exit)."""
+    for programs in _BY_ENV.values():
+        programs.save()

@@ -1,0 +1,338 @@
+"""Redaction: the only form in which a secret value may be printed or stored.
+
+Its one home: values (:func:`redact`), free text (:func:`scrub`) and whole scan results
+(:func:`redact_result`, the only maker of :class:`auditor._models.RedactedResult`).
+
+A secret is known by its fingerprint: HMAC-SHA-256 of the value under a key kept in a file
+readable by its owner only (`hmac:` and 32 hex digits, 128 bits). Without the key a
+fingerprint cannot be turned back into the value, not even a short password by trying
+candidates; with the same key file on every machine of a fleet, fingerprints compare across
+machines. The key file is `$AUDITOR_FINGERPRINT_KEY_FILE`, else
+`$XDG_CONFIG_HOME/auditor/fingerprint.key` (`~/.config/auditor/fingerprint.key`), created
+on first use (32 random bytes, hex, mode 0600).
+
+A redacted value is a short prefix and the fingerprint: at most four characters, and none
+for values shorter than 16 characters (`SUAI…(hmac:…)` for a NATS user seed, `…(hmac:…)`
+for a password), so two findings about the same secret can be matched without revealing it.
+Fingerprints written before (`sha256:` and 12 hex digits of the bare value) are still
+recognised as redacted text; `legacy_fingerprint` computes them to match old baselines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor._models import Finding, RedactedResult, ScanResult, Waiver
+
+from auditor.errors import ConfigError
+from pki.errors import PKIError
+from pki.fsutil import make_folder
+
+KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
+TAG = "hmac:"
+DIGITS = 32
+"""Hex digits kept of the HMAC: 128 bits."""
+LEGACY_TAG = "sha256:"
+_MAX_PREFIX = 4
+_MIN_FOR_PREFIX = 16
+_KEY_BYTES = 32
+
+
+def key_path() -> Path:
+    """Where this installation's fingerprint key lives (see the module's docstring)."""
+    return Path(_key_location(os.environ.get(KEY_ENV), os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME")))
+
+
+@functools.lru_cache(maxsize=8)
+def _key_location(explicit: str | None, xdg: str | None, home: str | None) -> str:
+    if explicit:
+        return explicit
+    base = Path(xdg) if xdg else (Path(home) if home else Path.home()) / ".config"
+    return str(base / "auditor" / "fingerprint.key")
+
+
+def _parse_key(raw: bytes, path: Path) -> bytes:
+    text = raw.decode("ascii", "replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise ConfigError("not a fingerprint key (expected at least 32 hex digits on one line)", file=path)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot read the fingerprint key: {exc.strerror or exc}", file=path) from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError("the fingerprint key is not a regular file", file=path)
+        if st.st_mode & 0o077:
+            raise ConfigError(
+                f"the fingerprint key is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                "make it 0600 (chmod 600) and consider it disclosed", file=path)
+        return _parse_key(fh.read(4096), path)
+
+
+def _create_key(path: Path) -> bytes:
+    """A new key, written 0600 before any byte; if another process won the race, its key."""
+    try:
+        try:
+            make_folder(path.parent, parents=True, exist_ok=True)
+        except PKIError as exc:
+            raise OSError(str(exc)) from None
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(_KEY_BYTES).hex().encode() + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # never replaces a key another process just made
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the fingerprint key: {exc.strerror or exc} (set {KEY_ENV} to a writable "
+            "path, or install the fleet's key file there)", file=path) from None
+    return _read_key(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _key_at(path: str) -> bytes:
+    p = Path(path)
+    try:
+        return _read_key(p)
+    except FileNotFoundError:
+        return _create_key(p)
+
+
+def fingerprint_key() -> bytes:
+    """This installation's fingerprint key (created on first use)."""
+    return _key_at(os.environ.get(KEY_ENV) or _default_location())
+
+
+@functools.lru_cache(maxsize=1)
+def _default_location() -> str:
+    return _key_location(None, os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _hmac_base(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def key_id() -> str:
+    """A name for the key that reveals nothing of it: equal ids, comparable fingerprints."""
+    return hmac.new(fingerprint_key(), b"auditor fingerprint key id", hashlib.sha256).hexdigest()[:16]
+
+
+def fingerprint(value: str | bytes) -> str:
+    """The fingerprint of a secret: `hmac:` and 32 hex digits of HMAC-SHA-256 under the key."""
+    raw = value.encode() if isinstance(value, str) else value
+    mac = _hmac_base(fingerprint_key()).copy()
+    mac.update(raw)
+    return TAG + mac.hexdigest()[:DIGITS]
+
+
+def legacy_fingerprint(value: str | bytes) -> str:
+    """The fingerprint auditor wrote before HMAC (`sha256:` + 12 hex digits): only to match old
+    baselines and allowlists in memory, never to be printed or stored again."""
+    raw = value.encode() if isinstance(value, str) else value
+    return LEGACY_TAG + hashlib.sha256(raw).hexdigest()[:12]
+
+
+def is_legacy_fingerprint(text: str) -> bool:
+    return bool(re.fullmatch(r"sha256:[0-9a-f]{12}", text))
+
+
+def redact(value: str | bytes, prefix: int = _MAX_PREFIX) -> str:
+    """`prefix…(hmac:…)`: at most four leading characters, none for values under 16 characters."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    keep = 0 if len(text) < _MIN_FOR_PREFIX else max(0, min(prefix, _MAX_PREFIX))
+    return f"{text[:keep]}…({fingerprint(value)})"
+
+
+def is_redacted(text: str) -> bool:
+    return text.endswith(")") and ("…(" + TAG in text or "…(" + LEGACY_TAG in text)
+
+
+# Secret-looking values a report must never show, whatever a collector or rule let through.
+# Each match is replaced by its redacted form; already-redacted text is left alone.
+_SECRET_PATTERNS = (
+    # PEM private keys (any algorithm, encrypted or not)
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    r"-----BEGIN PGP PRIVATE KEY BLOCK-----.*?(?:-----END PGP PRIVATE KEY BLOCK-----|\Z)",
+    r"\bS[OAUNCXP][A-Z2-7]{56}\b",  # NATS nkey seeds
+    r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}",  # JWTs (bearer tokens)
+    r"\bAGE-SECRET-KEY-1[0-9A-Z]{20,}\b",  # age identities
+    r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}",  # Vault / OpenBao tokens
+    r"\bs\.[A-Za-z0-9]{24}\b",  # legacy Vault tokens
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",  # GitHub tokens
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",  # Slack tokens
+    # key = value / key: value where the key names a secret (values with a digit, or long)
+    r"(?P<key>(?i:password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key)[\"']?\s{0,3}[:=]\s{0,3}[\"']?)(?P<value>[^\s\"',;]{6,})",
+)
+# A part that every match of the patterns above contains, one or more per pattern, in the
+# same order. Searching for these is several times cheaper than the patterns (no word
+# boundaries, short literals), and most text a report holds has none of them.
+_CANDIDATE_PATTERNS = (
+    r"-----BEGIN ",
+    r"[A-Z2-7]{20}",  # nkey seeds, AWS key ids, age identities: long upper-case runs
+    r"eyJ",
+    r"AGE-SECRET",
+    r"hv[sbr]\.",
+    r"s\.[A-Za-z0-9]{24}",
+    r"AKIA|ASIA",
+    r"gh[pousr]_",
+    r"xox[abprs]-",
+    r"(?i:passw|passphrase|secret|token|api|private)",
+)
+
+
+@functools.cache
+def _secret_re() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS), re.DOTALL)
+
+
+@functools.cache
+def _candidate_re() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in _CANDIDATE_PATTERNS), re.DOTALL)
+
+
+_CASED = re.compile(r"-----BEGIN |eyJ|AGE-SECRET|hv[sbr]\.|AKIA|ASIA|gh[pousr]_|xox[abprs]-|s\.[A-Za-z0-9]{24}")
+_UPPER_RUN = re.compile(r"[A-Z2-7]{20}")
+_WORDS = re.compile(r"passw|passphrase|secret|token|api|private")
+
+
+def _has_candidate(text: str) -> bool:
+    """Whether `text` holds a candidate part (a match of _candidate_re), several times faster:
+    the case-insensitive words are searched in the lower-cased text, where ASCII folds exactly
+    as the pattern's (?i) does; other text goes to _candidate_re itself."""
+    if not text.isascii():
+        return _candidate_re().search(text) is not None
+    return (
+        _CASED.search(text) is not None
+        or _UPPER_RUN.search(text) is not None
+        or _WORDS.search(text.lower()) is not None
+    )
+
+
+@functools.lru_cache(maxsize=131072)  # a bundle brings thousands of new ids and resources
+def scrub(text: str) -> str:
+    """`text` with every secret-looking value in it redacted (see :func:`redact`).
+
+    Cached: reports repeat the same titles, remediations and resources many times."""
+    if not text or not _has_candidate(text):
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group("key") or ""
+        value = match.group("value") if key else match.group(0)
+        if "…(" + TAG in match.group(0) or "…(" + LEGACY_TAG in match.group(0):
+            return match.group(0)
+        if key and len(value) < 16 and not any(c.isdigit() for c in value):
+            return match.group(0)  # prose ("secret: none"), not a value
+        return key + redact(value)
+
+    return _secret_re().sub(replace, text)
+
+
+def scrub_tree(value: Any) -> Any:
+    """A copy of a JSON-like value with every string in it scrubbed (keys included)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_tree(v) for v in value]
+    return value
+
+
+def redact_result(result: ScanResult) -> RedactedResult:
+    """`result` with every secret-looking string redacted: the only maker of a RedactedResult.
+
+    Defence in depth (collectors and rules redact already). Findings are done one by one
+    (there may be tens of thousands, most of them unchanged, and a rule's findings share
+    its texts and references); the rest through its JSON form."""
+    from auditor._models import RedactedResult, ScanResult, Waiver
+
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=()).to_dict()))
+    per_rule: dict[Any, Any] = {}
+    findings = tuple([_redact_finding(f, per_rule, Waiver) for f in result.findings])
+    fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
+    made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
+    ScanResult.__init__(made, **{**fields, "findings": findings})
+    return made
+
+
+_RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
+"""An evidence record id as auditor makes them: 16 hex digits cannot hold a secret."""
+
+
+def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:
+    """`finding` with every string scrubbed; itself when nothing changed. `per_rule` memoizes
+    what the findings of one rule share (title, remediation, references, ...) across a result,
+    so each finding costs the scrubbing of its resource and message only."""
+    key = (finding.rule_id, finding.title, finding.area, finding.pointer, finding.remediation, id(finding.references))
+    shared = per_rule.get(key)
+    if shared is None:
+        refs: Mapping[str, Sequence[str]] = {scrub(k): tuple(scrub(x) for x in v) for k, v in finding.references.items()}
+        if refs == {k: tuple(v) for k, v in finding.references.items()}:
+            refs = finding.references
+        texts = key[:5]
+        clean = tuple(scrub(t) for t in texts)
+        shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
+    clean, refs, rule_unchanged = shared
+    resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
+    correlation, fid = scrub(finding.correlation), scrub(finding.id)
+    owner, due = (scrub(finding.owner) if finding.owner else ""), (scrub(finding.due) if finding.due else "")
+    if message is not finding.title:  # a pass's message is its rule's title, scrubbed with the rule
+        message = scrub(message)
+    for record in evidence:
+        if not _RECORD_ID.fullmatch(record):
+            evidence = tuple(scrub(e) for e in evidence)
+            break
+    if rule_unchanged and finding.waiver is None and resource == finding.resource and message == finding.message \
+            and evidence == finding.evidence and correlation == finding.correlation and fid == finding.id \
+            and owner == finding.owner and due == finding.due:
+        return finding
+    rule_id, title, area, pointer, remediation = clean
+    return dataclasses.replace(
+        finding,
+        rule_id=rule_id,
+        title=title,
+        area=area,
+        resource=resource,
+        message=scrub(message),
+        evidence=evidence,
+        pointer=pointer,
+        remediation=remediation,
+        references=refs,
+        correlation=correlation,
+        id=fid,
+        owner=owner,
+        due=due,
+        waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
+    )

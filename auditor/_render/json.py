@@ -1,0 +1,106 @@
+"""The findings document (schema: auditor/schemas/findings.schema.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring
+from typing import Any
+
+from auditor._models import Finding, RedactedResult
+from auditor._render.interface import Renderer
+
+_ONE_PER_LINE = ("findings", "collection_errors", "problems")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:-]*")
+"""Text json writes as it is, between quotes (record ids are `ev-` and hex digits)."""
+
+
+def ids_json(ids: Sequence[str]) -> str:
+    """`_dumps(list(ids))`, without json's encoder for the usual plain record ids."""
+    if all(_PLAIN_ID.fullmatch(i) for i in ids):
+        return "[" + ", ".join(['"' + i + '"' for i in ids]) + "]"
+    return _dumps(list(ids))
+
+
+def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
+    """Each finding exactly as `_dumps(finding.to_dict())` writes it, with what a rule's findings
+    share (title, area, severity, remediation, references: most of the bytes) encoded once per
+    rule rather than once per finding."""
+    heads: dict[tuple[str, str, str, str], str] = {}
+    tails: dict[tuple[str, int], str] = {}
+    for f in findings:
+        if f.waiver is not None or f.correlation or f.always_blocks or f.owner:  # failures, a few: the general form
+            yield _dumps(f.to_dict())
+            continue
+        hkey = (f.rule_id, f.title, f.area, f.severity.value)
+        head = heads.get(hkey)
+        if head is None:
+            rule_id, title, area, severity = (encode_basestring(s) for s in hkey)
+            head = heads[hkey] = f', "rule_id": {rule_id}, "title": {title}, "area": {area}, "severity": {severity}'
+        tkey = (f.remediation, id(f.references))
+        tail = tails.get(tkey)
+        if tail is None:
+            refs = {k: list(v) for k, v in f.references.items()}
+            tail = tails[tkey] = f', "remediation": {encode_basestring(f.remediation)}, "references": {_dumps(refs)}}}'
+        yield (
+            f'{{"id": {encode_basestring(f.id)}{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
+            f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {ids_json(f.evidence)}, '
+            f'"pointer": {encode_basestring(f.pointer)}}}{tail}'
+        )
+
+
+def findings_json(result: RedactedResult) -> list[str]:
+    """`finding_lines` of the result's findings, made once per result: the JSON output and the
+    history's stored document both write them."""
+    known = result.__dict__.get("_finding_lines")
+    if known is None:
+        known = list(finding_lines(result.findings))
+        result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
+    return list(known)
+
+
+def _lines(result: RedactedResult) -> Iterable[str]:
+    """The result's finding lines: those `findings_json` made already, else made as they are
+    written (never all held at once for a result that did not need them before)."""
+    known: list[str] | None = result.__dict__.get("_finding_lines")
+    return known if known is not None else finding_lines(result.findings)
+
+
+class JsonRenderer(Renderer):
+    name = "json"
+
+    def render(self, result: RedactedResult) -> str:
+        return "".join(self.parts(result))
+
+    def parts(self, result: RedactedResult) -> Iterator[str]:
+        """Indented, with one finding per line (json's indenting encoder is pure Python and
+        takes seconds for tens of thousands of findings, its compact one is C), a finding per
+        part: the document is written as it is made."""
+        yield "{\n"
+        for n, (key, value) in enumerate(result.to_dict(findings=False, problems=False).items()):
+            yield (",\n" if n else "") + f"  {json.dumps(key)}: "
+            if key == "problems" and result.problems:
+                yield "[\n"
+                for i, problem in enumerate(result.problems):
+                    yield (",\n    " if i else "    ") + _dumps(problem.to_dict(result.fail_on))
+                yield "\n  ]"
+            elif key == "findings":
+                if not result.findings:
+                    yield "[]"
+                    continue
+                yield "[\n"
+                for i, line in enumerate(_lines(result)):
+                    yield (",\n    " if i else "    ") + line
+                yield "\n  ]"
+            elif key in _ONE_PER_LINE and value:
+                yield "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"
+            else:
+                yield json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield "\n}\n"

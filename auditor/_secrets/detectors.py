@@ -1,0 +1,578 @@
+"""The detectors: what a CIM node holds that must not leak, each confirmed by its structure.
+
+A detector has an *anchor* (a short pattern the multi-pattern prefilter looks for in one pass
+over the file), a full regular expression run only in a window around each anchor hit, and a
+`confirm` step that checks the structure (checksums, decoding, parsing) or weighs the context
+(the key a value is assigned to, its entropy, whether it is a placeholder). Anchors use the
+syntax Hyperscan and Python `re` share (no look-around, no back-references).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from auditor._secrets import structure
+
+AnyStr = TypeVar("AnyStr", str, bytes)
+
+
+class LazyPattern(Generic[AnyStr]):
+    """A regular expression compiled when first used: importing the detectors compiles nothing."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: AnyStr, flags: int = 0) -> None:
+        self._args: tuple[AnyStr, int] = (pattern, flags)
+        self._compiled: re.Pattern[AnyStr] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[AnyStr]:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled
+
+    def search(self, text: AnyStr, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[AnyStr] | None:
+        return self.compiled.search(text, pos, endpos)
+
+    def match(self, text: AnyStr) -> re.Match[AnyStr] | None:
+        return self.compiled.match(text)
+
+    def fullmatch(self, text: AnyStr) -> re.Match[AnyStr] | None:
+        return self.compiled.fullmatch(text)
+
+    def sub(self, repl: AnyStr, text: AnyStr) -> AnyStr:
+        return self.compiled.sub(repl, text)
+
+CATEGORIES = (
+    "nkey-seed", "nats-creds", "private-key", "age-identity", "vault-token", "cloud-token",
+    "password", "url-credential", "jwt", "generic-secret", "sops-plaintext", "custom",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A confirmed secret in a buffer: the span of the secret and non-secret facts about it."""
+
+    rule: str
+    category: str
+    start: int
+    end: int
+    secret: bytes
+    confidence: str = "high"
+    details: Mapping[str, Any] = field(default_factory=dict)
+    span: tuple[int, int] | None = None
+    """The whole structure the secret sits in (a .creds block around its seed), if larger."""
+
+    @property
+    def cover(self) -> tuple[int, int]:
+        """The span that hides smaller hits inside it (see `Scanner.hits`)."""
+        return self.span or (self.start, self.end)
+
+
+@dataclass(frozen=True)
+class FileContext:
+    path: str
+    code: bool
+    """Source code: only quoted literals count as assigned values (not bare identifiers)."""
+
+
+Confirm = Callable[["Detector", re.Match[bytes], FileContext], Hit | None]
+
+
+@dataclass(frozen=True)
+class Detector:
+    id: str
+    category: str
+    description: str
+    anchor: bytes
+    expression: bytes | re.Pattern[bytes]
+    """The full regular expression (compiled when first used: `regex`)."""
+    confirm: Confirm
+    before: int = 16
+    """How far before an anchor hit's end the full match may start."""
+    after: int = 256
+    """How far after an anchor hit's end the full match may end."""
+    priority: int = 0
+    """When two hits overlap, the higher priority one is kept (a .creds block over its seed)."""
+    walk_back: frozenset[int] = frozenset()
+    """If set, the full match is tried only at one place: from the anchor's end (just after the
+    `=` or `:` of an assignment) back over the operator, blanks and a quote, then over the run
+    of these bytes (the whole key of `db_password = ...`)."""
+    key_filter: Callable[[bytes], bool] | None = None
+    """With `walk_back`: whether the key found is worth the full expression (cheap, cached)."""
+    flags: int = 0
+    """Of `expression`, when it is not compiled yet."""
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[bytes]:
+        """`expression` compiled, once, when a scan first needs it: a run that reads nothing
+        new (its findings known from the cache) compiles nothing."""
+        return re.compile(self.expression, self.flags) if self.flags else re.compile(self.expression)
+
+    @functools.cached_property
+    def walk_table(self) -> bytes:
+        """A `bytes.translate` table: 0 for the bytes of `walk_back`, 1 for every other."""
+        return bytes(0 if b in self.walk_back else 1 for b in range(256))
+
+    @property
+    def source(self) -> str:
+        """The full expression and its flags as text (what a cache of findings is keyed on)."""
+        raw = self.expression if isinstance(self.expression, bytes) else self.expression.pattern
+        flags = self.flags if isinstance(self.expression, bytes) else self.expression.flags
+        return f"{raw.decode('latin-1')}/{flags}"
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def _simple(check: Callable[[str], Mapping[str, Any] | None], group: str = "secret", confidence: str = "high") -> Confirm:
+    def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+        secret = m.group(group)
+        facts = check(_text(secret))
+        if facts is None:
+            return None
+        return Hit(det.id, det.category, m.start(group), m.end(group), secret, confidence, dict(facts))
+
+    return confirm
+
+
+# Values vendors publish in their documentation and SDKs: reported as examples, never as leaks.
+VENDOR_EXAMPLES = frozenset({
+    # AWS documentation (docs.aws.amazon.com, "example" access key pair)
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    # Firebase SDK example keys (github.com/firebase/firebase-android-sdk), as listed in gitleaks'
+    # gcp-api-key allowlist (gitleaks/gitleaks cmd/generate/config/rules/gcp.go, MIT)
+    "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+    "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+    "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0", "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+    "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c", "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+    "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY", "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+    "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ", "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+    "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+    "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+})
+_EXAMPLE_SHAPE = LazyPattern(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?:api|token|key)|placeholder|"
+                            r"abc123|abcdefg|hijklmn|klmnopq|qrstuvw|0123456789|9876543210")
+
+
+def example_reason(token: str, following: bytes = b"") -> str:
+    """Why a token of a known format is an example rather than a leak; empty if it is not one."""
+    if token in VENDOR_EXAMPLES:
+        return "published by the vendor as an example"
+    if _EXAMPLE_SHAPE.search(token) or following[:1] in (b"#", b"*") or following[:2].lower() == b"xx":
+        return "a placeholder in the token's format"
+    return ""
+
+
+def _example_hit(det: Detector, m: re.Match[bytes], group: str, reason: str) -> Hit:
+    return Hit(det.id, "example", m.start(group), m.end(group), m.group(group), "low",
+               {"example_of": det.category, "reason": reason})
+
+
+def _format_only(min_entropy: float = 3.0) -> Confirm:
+    """Tokens with a distinctive prefix: the format is the structure; a run of one character is not.
+    Vendor-published examples and placeholders in the format are reported as examples."""
+
+    def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+        secret = m.group("secret")
+        body = _text(secret)
+        reason = example_reason(body, m.string[m.end("secret"):m.end("secret") + 2])
+        if reason:
+            return _example_hit(det, m, "secret", reason)
+        if structure.shannon_entropy(body) < min_entropy or _placeholder(body):
+            return None
+        return Hit(det.id, det.category, m.start("secret"), m.end("secret"), secret, "high", {})
+
+    return confirm
+
+
+PEM_MAX = 65536
+"""The longest private key block looked for (an RSA-16384 or OpenPGP key with subkeys fits)."""
+
+
+def _private_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The BEGIN line matched; the END line is found with a plain search (no backtracking)."""
+    data, label = m.string, m.group("label")
+    end_marker = b"-----END " + label + b"-----"
+    stop = data.find(end_marker, m.end(), m.end() + PEM_MAX)
+    if stop < 0:
+        return None
+    body = data[m.end():stop]
+    facts = structure.private_key(_text(label), _text(body))
+    if facts is None:
+        return None
+    secret = re.sub(rb"\s|\\n", b"", body)
+    return Hit(det.id, det.category, m.start(), stop + len(end_marker), secret, "high", facts)
+
+
+def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    seed = _text(m.group("seed"))
+    facts = structure.nkey_seed(seed)
+    if facts is None:
+        return None
+    jwt = m.group("jwt")
+    details = dict(facts)
+    if jwt:
+        jf = structure.jwt_facts(_text(jwt))
+        details["jwt"] = bool(jf)
+        if jf:
+            details.update({"nats_type": jf["nats_type"], "expired": jf["expired"]})
+    block = m.start("jwtblock") if m.group("jwtblock") else m.start("seedblock")
+    # the finding points at the seed itself; the block hides the seed's and the JWT's own hits
+    return Hit(det.id, det.category, m.start("seed"), m.end("seed"), m.group("seed"), "high", details,
+               span=(block, m.end()))
+
+
+def _jwt(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    facts = structure.jwt_facts(_text(m.group("secret")))
+    if facts is None:
+        return None
+    confidence = "high" if facts["signed"] and not facts["expired"] else "medium"
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), confidence, facts)
+
+
+def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    token = _text(m.group("secret"))
+    if structure.shannon_entropy(token[2:]) < 3.5 or structure.char_classes(token[2:]) < 2:
+        return None
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "medium",
+               {"format": "legacy (s.)"})
+
+
+# ---------------------------------------------------------------- assignments
+
+
+_CREDENTIAL_NAMES = (
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+)
+_TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
+"""A type between a name and its `=` (Go `var token string = ...`, Kotlin `val token: String = ...`)."""
+_OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
+"""Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
+ASSIGNMENT_ANCHOR = (
+    rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"']?(?:[ \t]*:?[ \t]*(?:[Ss]tring|str))?"
+    rb"[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)"
+)
+"""Anchors are prefilters: they may match more than the full expression, and use unbounded
+repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
+_ASSIGNMENT = (
+    rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
+    rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
+    rb"(?:(?P<esc>\\?)(?P<q>\"|'|'')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)|`(?P<bt>[^`\r\n]{0,512}?)`"
+    rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
+    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))")
+XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
+_XML = (
+    rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
+)
+CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
+_CALL = (
+    rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
+    rb"[ \t]*[,)]"
+)
+"""A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
+`os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
+_PASSWORD_KEY = LazyPattern(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
+_KEY_NAME_ENDINGS = (
+    r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
+    r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"
+    r"type|url|uri|endpoint|ref|mode|enabled?|count|format|store|provider|source|method|size|"
+    r"algorithm|version|key_?id|public_?key|pub_?key|_at|_in|secretkeyref|secretref|secretname|"
+    r"tokenurl|auth_?type|kind|output|input|limit|rotation|validity|issuer|prefix|suffix|"
+    r"public_?token|csrf[_-]?token|jsonwebtoken)"
+)
+_NOT_SECRET_KEY = LazyPattern(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
+                     + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
+"""Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
+anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
+_PLACEHOLDER = LazyPattern(
+    r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
+    r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
+    r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
+    r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
+    r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
+)
+_HASHED = LazyPattern(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
+                     r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
+_RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
+                       "dummy", "fake", "sample", "example", "changeme", "placeholder", "credential", "credentials"})
+
+
+_NOT_ALNUM = LazyPattern(r"[^a-z0-9]")
+_WORD_DIGITS = LazyPattern(r"([A-Za-z]+)[_-]?[0-9]{0,3}")
+_PROSE_WORD = LazyPattern(r"(?i)\b(?:password|passphrase|secret|token)\b")
+
+
+def _restates_the_name(key: str, value: str) -> bool:
+    """A label or an obvious test literal: `challengePassword: "challengePassword"`, `password_1 = 'password1'`,
+    `token = "test123"`: the value is the key's name again, or a credential word with a few digits."""
+    norm_value = _NOT_ALNUM.sub("", value.lower())
+    if norm_value and norm_value == _NOT_ALNUM.sub("", key.lower()):
+        return True
+    m = _WORD_DIGITS.fullmatch(value)
+    if m and m.group(1).lower() in _RESTATED:
+        return True
+    # prose naming the thing ("A challenge password", "your secret token here")
+    return (" " in value or "\t" in value) and bool(_PROSE_WORD.search(value))
+_REFERENCE = LazyPattern(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
+_CODE_CALL = LazyPattern(r"[()\[\]]")
+
+
+def _placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
+    """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
+    v = value.strip()
+    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v):
+        return False, ""
+    if v.isdigit() or re.fullmatch(r"[0-9.]+", v):
+        return False, ""
+    if " " in v and not password:
+        return False, ""
+    if len(v.split()) > 3:  # prose, not a credential
+        return False, ""
+    entropy = structure.shannon_entropy(v)
+    classes = structure.char_classes(v)
+    if password:
+        if len(v) < 6:
+            return False, ""
+        if classes >= 2 and len(v) >= 8:
+            return True, "high"
+        return (True, "medium") if entropy >= 2.5 else (False, "")
+    # generic secret/token/key: entropy is a signal, weighed with the key name and the length
+    if len(v) >= 16 and entropy >= 3.5 and classes >= 2:
+        return True, "high" if entropy >= 4.0 else "medium"
+    return False, ""
+
+
+@functools.lru_cache(maxsize=4096)
+def key_kind(leaf: str) -> str:
+    """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
+    if _NOT_SECRET_KEY.search(leaf):  # `password_file`, `token_url`, `secret_name`: about a secret, not one
+        return ""
+    return "password" if _PASSWORD_KEY.search(leaf) else "secret"
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_named(key: bytes) -> bool:
+    """Whether a dotted key's last part names a secret (`db.password` yes, `password_file` no)."""
+    return bool(key_kind(key.rsplit(b".", 1)[-1].decode("latin-1")))
+
+
+def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A literal assigned to a secret-named key (assignments, XML elements, call arguments)."""
+    key = _text(m.group("key"))
+    leaf = key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+    kind = key_kind(leaf)
+    if not kind:
+        return None
+    groups = m.re.groupindex
+    if m.group("qv") is not None:
+        group = "qv"
+    elif "bt" in groups and m.group("bt") is not None:
+        group = "bt"  # a backtick string (Go raw string, JS template, shell command substitution in code)
+    elif "bv" in groups and m.group("bv") is not None:
+        group = "bv"  # a YAML block scalar's first line: literal text
+    else:
+        group = "bare"
+        if ctx.code:
+            return None
+    raw = m.group(group)
+    assert raw is not None
+    value = _text(raw).rstrip()
+    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
+        return None
+    is_password = kind == "password"
+    ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
+    if not ok:
+        return None
+    start = m.start(group)
+    secret = raw.rstrip()
+    rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
+    return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
+
+
+_SQL_CONTEXT = LazyPattern(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")
+
+
+def _sql_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password in an SQL statement, wherever the statement is written (a Nix string, a YAML
+    block, a heredoc, a .sql file): the statement must create or alter a user or role."""
+    data = m.string
+    stmt = max(data.rfind(b";", 0, m.start()), data.rfind(b"\n\n", 0, m.start()), m.start() - 300)
+    if not _SQL_CONTEXT.search(data, max(stmt, 0), m.start() + 1):
+        return None
+    value = _text(m.group("secret"))
+    ok, confidence = assigned_value_is_secret("password", value.replace("''", "'"), password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": "SQL PASSWORD"})
+
+
+def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password given to a command on its command line (`mysql -pX`, `--password=X`, `sshpass -p X`)."""
+    value = _text(m.group("secret"))
+    if value.startswith(("$", "%", "{", "<", "`")) or value in ("-", "stdin"):
+        return None
+    ok, confidence = assigned_value_is_secret("password", value, password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), m.group("secret"), confidence,
+               {"key": _text(m.group("flag"))[-32:]})
+
+
+def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    password = _text(m.group("secret"))
+    if _placeholder(password) or password.startswith(("$", "%", "{")) or len(password) < 3:
+        return None
+    if password.lower() in {"pass", "pwd", "user", "username", "port"}:
+        return None
+    return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "high",
+               {"scheme": _text(m.group("scheme")).lower()})
+
+
+# ---------------------------------------------------------------- the catalogue
+
+KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
+       before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
+       walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None) -> Detector:
+    return Detector(id, category, description, anchor, regex, confirm, before, after, priority, walk_back, key_filter,
+                    flags)
+
+
+_B32 = rb"[A-Z2-7]"
+
+
+def builtin_detectors() -> tuple[Detector, ...]:
+    return (
+        _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
+           rb"S[ACNOPUX]" + _B32 + rb"{20}",
+           rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
+           _simple(structure.nkey_seed), before=64, after=40),
+        _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
+           rb"-----BEGIN USER NKEY SEED-----",
+           rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
+           rb"(?P<seedblock>-{3,}BEGIN USER NKEY SEED-{3,}\s*(?P<seed>S[A-Z2-7]{57})\s*-{3,}END USER NKEY SEED-{3,})",
+           _creds, before=8192, after=256, priority=10),
+        _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed)",
+           rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
+           rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
+           _private_key, before=64, after=16, priority=10),
+        _d("age-identity", "age-identity", "age secret key (Bech32 checksum checked)",
+           rb"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20}",
+           rb"(?P<secret>AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,4000})(?![02-9AC-HJ-NP-Z])",
+           _simple(structure.age_identity), before=64, after=4096, priority=5),
+        _d("vault-token", "vault-token", "HashiCorp Vault / OpenBao token (hvs., hvb., hvr.)",
+           rb"hv[sbr]\.[A-Za-z0-9_-]{24}",
+           rb"(?<![A-Za-z0-9_.-])(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
+           _format_only(3.5), before=40, after=400),
+        _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token",
+           rb"(?i)(vault|bao)[A-Za-z0-9_-]{0,12}token[\"']?[ \t]*[:=][ \t]*[\"']?s\.",
+           rb"(?i:(?:vault|bao)[A-Za-z0-9_-]{0,12}token)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
+           _vault_legacy, before=48, after=40),
+        _d("aws-access-key", "cloud-token", "AWS access key id",
+           rb"(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
+           rb"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])",
+           _format_only(3.0), before=24, after=4),
+        _d("aws-secret-key", "cloud-token", "AWS secret access key (assigned to aws_secret_access_key)",
+           rb"(?i)aws_?secret_?(access_?)?key[\"']?[ \t]*[:=]",
+           rb"(?i:aws_?secret_?(?:access_?)?key)[\"']?[ \t]*[:=]>?[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+           _format_only(4.0), before=40, after=64),
+        _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
+           rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{30})",
+           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
+           _format_only(3.0), before=48, after=64),
+        _d("gitlab-token", "cloud-token", "GitLab token (personal, pipeline trigger, runner, deploy, ... glpat-, glptt-, glrt-, GR1348941)",
+           rb"(gl(pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20}|GR1348941[A-Za-z0-9_-]{20})",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
+           rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80),
+        _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
+           rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
+           rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
+           rb"|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{1,48}){0,4}"
+           rb"|xoxe-[0-9]-[0-9A-Za-z]{140,150}"
+           rb"|xox[bpeos]-(?:[0-9]{1,3}-)?(?=[0-9A-Za-z]{8,15}-)[0-9A-Za-z]*[0-9][0-9A-Za-z]*-[0-9A-Za-z]{6,34}"
+           rb"(?:-[0-9A-Za-z-]{6,140})?)"
+           rb"(?![0-9A-Za-z])",
+           _format_only(2.5), before=24, after=260),
+        _d("slack-webhook", "cloud-token", "Slack incoming webhook or workflow URL",
+           rb"hooks\.slack\.com/(services|workflows|triggers)/",
+           rb"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{30,80})(?![A-Za-z0-9+/])",
+           _format_only(3.0), before=48, after=100),
+        _d("stripe-key", "cloud-token", "Stripe secret or restricted key (live, test, prod)",
+           rb"[sr]k_(live|test|prod)_[0-9a-zA-Z]{10}",
+           rb"(?<![0-9a-zA-Z])(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
+           _format_only(3.0), before=32, after=260),
+        _d("google-api-key", "cloud-token", "Google API key",
+           rb"AIza[0-9A-Za-z_-]{35}",
+           rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
+        _d("openai-key", "cloud-token", "OpenAI API key",
+           rb"T3BlbkFJ",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
+           _format_only(3.0), before=280, after=260),
+        _d("anthropic-key", "cloud-token", "Anthropic API key",
+           rb"sk-ant-(api|admin)[0-9]{2,3}-",
+           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
+        _d("npm-token", "cloud-token", "npm access token",
+           rb"npm_[A-Za-z0-9]{36}",
+           rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4),
+        _d("pypi-token", "cloud-token", "PyPI API token",
+           rb"pypi-AgEIcHlwaS5vcmc",
+           rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320),
+        _d("sendgrid-key", "cloud-token", "SendGrid API key",
+           rb"SG\.[A-Za-z0-9_=-]{20}",
+           rb"(?<![A-Za-z0-9_=.-])(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
+           _format_only(3.0), before=28, after=60),
+        _d("digitalocean-token", "cloud-token", "DigitalOcean token",
+           rb"do[opr]_v1_[a-f0-9]{64}",
+           rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4),
+        _d("tailscale-key", "cloud-token", "Tailscale auth or API key",
+           rb"tskey-(auth|api|client)-[A-Za-z0-9]{8}",
+           rb"(?P<secret>tskey-(?:auth|api|client)-[A-Za-z0-9]{8,20}-[A-Za-z0-9]{16,64})", _format_only(3.0), before=32, after=100),
+        _d("azure-storage-key", "cloud-token", "Azure storage account key in a connection string",
+           rb"AccountKey=[A-Za-z0-9+/]{20}",
+           rb"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)", _format_only(4.0), before=40, after=100),
+        _d("jwt", "jwt", "JSON Web Token (decoded: alg, expiry, NATS claim type)",
+           rb"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
+           rb"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
+           _jwt, before=4200, after=17500),
+        _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
+           rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
+           rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
+           _url_credential, before=220, after=80),
+        _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
+           ASSIGNMENT_ANCHOR, _ASSIGNMENT, _assignment, before=80, after=620, priority=-5,
+           flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named),
+        _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
+           XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5),
+        _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
+           CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5),
+        _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
+           rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
+           rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
+           _sql_password, before=60, after=300, priority=-4),
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., sshpass -p, redis-cli -a)",
+           rb"(?i)(--pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+           rb"(?P<flag>--pass(?:word|wd)?[= ]"
+           rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
+           rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
+           rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
+           _command_password, before=24, after=300, priority=-3, flags=re.IGNORECASE),
+    )
+
+
+SOPS_ANCHOR = rb"(mac: ENC\[AES256_GCM|\"mac\": \"ENC\[AES256_GCM|sops_mac=ENC\[AES256_GCM|mac[ \t]*= ENC\[AES256_GCM)"
+"""A sops file's MAC line: the whole file is then parsed by the sops-plaintext check."""

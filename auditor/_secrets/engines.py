@@ -1,0 +1,230 @@
+"""Scanning engines behind one seam: ours (the default) and trufflehog3 as an optional second opinion.
+
+trufflehog3 3.0.10 pins attrs==20.3.0, GitPython==3.1.41, Jinja2==3.1.4 and PyYAML==6.0.1
+exactly and is GPL-2.0, so it never enters our environment: it runs as a separate process
+from its own virtualenv, created on first use under the cache folder
+(`$AUDITOR_ENGINES_DIR`, else `<cache>/engines`) with pip from the package index, and its JSON
+report is read back, turned into redacted findings and merged with ours. The report file holds
+raw secrets, so it lives in a private temporary folder and is deleted at once.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor import _limits as limits
+from auditor._secrets.model import Leak
+from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
+from auditor._secrets.scanner import LOG_NAMES, Scanner
+from auditor._secrets.suppress import Suppressions, inline_ignored
+from auditor.errors import ConfigError
+from pki.fsutil import ReadError, make_folder, read_regular
+
+TRUFFLEHOG3_VERSION = "3.0.10"
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    paths: tuple[Path, ...]
+    base: Path
+    git: bool = False
+    scanner: Scanner | None = None
+    suppress: Suppressions = field(default_factory=Suppressions)
+    exclude: tuple[str, ...] = ()
+    jobs: int = 0
+    git_cache: bool = True
+    """Remember scanned git objects between runs (see `auditor._secrets.history`)."""
+
+
+class Engine(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def scan(self, request: ScanRequest) -> ScanReport:
+        """Findings (redacted) and statistics for the request's paths."""
+
+
+class AuditorEngine(Engine):
+    name = "auditor"
+
+    def scan(self, request: ScanRequest) -> ScanReport:
+        scanner = request.scanner or Scanner()
+        histories = []
+        known: dict[Path, KnownFiles] = {}
+        if request.git:  # history first: a working-tree file git reports unchanged need not be read again
+            for path in request.paths:
+                if (path / ".git").exists():
+                    history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
+                                       cache=request.git_cache, tree=True)
+                    histories.append(history)
+                    if history.known is not None:
+                        known[path] = history.known
+        report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
+                            exclude=request.exclude, jobs=request.jobs, known=known)
+        for history in histories:
+            report.leaks.extend(history.leaks)
+            report.stats.merge(history.stats)
+        return report
+
+
+def engines_dir() -> Path:
+    explicit = os.environ.get("AUDITOR_ENGINES_DIR")
+    if explicit:
+        return Path(explicit)
+    from auditor._cache import cache_root
+
+    return cache_root() / "engines"
+
+
+class Trufflehog3Engine(Engine):
+    name = "trufflehog3"
+
+    def __init__(self, timeout: float = 3600.0) -> None:
+        self.timeout = timeout
+
+    @staticmethod
+    def executable() -> Path:
+        return engines_dir() / f"trufflehog3-{TRUFFLEHOG3_VERSION}" / "bin" / "trufflehog3"
+
+    def install(self) -> Path:
+        """Create trufflehog3's own virtualenv (once; concurrent callers wait for the first)."""
+        exe = self.executable()
+        venv = exe.parent.parent
+        done = venv / ".complete"
+        if done.is_file() and exe.is_file():
+            return exe
+        make_folder(venv.parent, parents=True, exist_ok=True)
+        with open(venv.parent / ".trufflehog3.lock", "w") as lock:
+            import fcntl
+            import shutil
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if done.is_file() and exe.is_file():
+                return exe
+            shutil.rmtree(venv, ignore_errors=True)
+            try:
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+                subprocess.run(
+                    [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                     f"trufflehog3=={TRUFFLEHOG3_VERSION}"],
+                    check=True, capture_output=True, timeout=900,
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+                shutil.rmtree(venv, ignore_errors=True)
+                detail = getattr(exc, "stderr", b"") or b""
+                last = detail.decode("utf-8", "replace").strip().splitlines()[-1:] if detail else []
+                raise ConfigError(
+                    f"could not install trufflehog3 {TRUFFLEHOG3_VERSION} into {venv}: "
+                    f"{last[0] if last else exc}"
+                ) from None
+            done.write_text(TRUFFLEHOG3_VERSION + "\n")
+        return exe
+
+    def scan(self, request: ScanRequest) -> ScanReport:
+        exe = self.install()
+        report = ScanReport()
+        for root in request.paths:
+            report.leaks.extend(self._scan_one(exe, root, request))
+        return report
+
+    def _scan_one(self, exe: Path, root: Path, request: ScanRequest) -> list[Leak]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="auditor-th3-") as tmp:
+            os.chmod(tmp, 0o700)
+            out = Path(tmp) / "report.json"
+            args = [str(exe), "--zero", "--format", "JSON", "--output", str(out)]
+            if not request.git:
+                args.append("--no-history")
+            args.append(str(root))
+            try:
+                proc = subprocess.run(args, capture_output=True, timeout=self.timeout, check=False)
+            except subprocess.TimeoutExpired:
+                raise ConfigError(f"trufflehog3 took longer than {self.timeout:.0f}s", file=root) from None
+            if proc.returncode != 0 or not out.is_file():
+                err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise ConfigError(f"trufflehog3 failed: {err[-1] if err else proc.returncode}", file=root)
+            try:
+                issues = json.loads(out.read_text() or "[]")
+            except ValueError:
+                raise ConfigError("trufflehog3 wrote a report that is not JSON", file=root) from None
+        return [leak for issue in issues if (leak := self._leak(issue, root, request)) is not None]
+
+    @staticmethod
+    def _leak(issue: object, root: Path, request: ScanRequest) -> Leak | None:
+        """One trufflehog3 issue as a redacted finding; its raw secret goes no further than here."""
+        if not isinstance(issue, dict):
+            return None
+        rule = issue.get("rule") or {}
+        secret = str(issue.get("secret") or "")
+        rel = str(issue.get("path") or "")
+        if not secret or not rel:
+            return None
+        file = root / rel if root.is_dir() else root
+        try:
+            shown = str(file.relative_to(request.base))
+        except ValueError:
+            shown = str(file)
+        try:
+            line_no = int(str(issue.get("line") or 0))
+        except ValueError:
+            line_no = 0
+        column, mode, previous, text = 1, "", b"", b""
+        with contextlib.suppress(OSError, ReadError):
+            lines = read_regular(file, limits.get("file-bytes")).split(b"\n")
+            mode = f"{stat.S_IMODE(file.stat().st_mode):04o}"
+            if 0 < line_no <= len(lines):
+                text = lines[line_no - 1]
+                previous = lines[line_no - 2] if line_no > 1 else b""
+                column = max(text.find(secret.encode()), 0) + 1
+        rule_id = f"trufflehog3:{rule.get('id', 'unknown')}"
+        if inline_ignored(text, previous, rule_id):
+            return None
+        leak = Leak.from_secret(
+            rule_id, "custom", shown, line_no, column, secret.encode(),
+            confidence="low", engine="trufflehog3", file_mode=mode, log=bool(LOG_NAMES.search(shown)),
+            details={"severity": str(rule.get("severity", "")), "message": str(rule.get("message", ""))[:120]},
+        )
+        return None if request.suppress.accepts(leak) else leak
+
+
+def get_engine(name: str) -> Engine:
+    """The engine registered as `name` (auditor._secrets.ENGINES); ConfigError if none is."""
+    from auditor._secrets import ENGINES
+
+    return ENGINES.load(name)()
+
+
+def secret_key(leak: Leak) -> tuple[str, int, str]:
+    """What identifies the same secret at the same place across engines: the preview's hash."""
+    return leak.path, leak.line, leak.preview.rsplit("(", 1)[-1]
+
+
+def merge(primary: ScanReport, others: Sequence[ScanReport]) -> ScanReport:
+    """Our findings, plus those only another engine reported (the same secret on the same line is one)."""
+    known = {secret_key(x) for x in primary.leaks}
+    merged = ScanReport(list(primary.leaks), primary.stats)
+    for other in others:
+        for leak in other.leaks:
+            key = secret_key(leak)
+            if key in known:
+                continue
+            known.add(key)
+            merged.leaks.append(leak)
+    return merged
+
+
+def run_engines(names: Sequence[str], request: ScanRequest) -> ScanReport:
+    reports = [get_engine(n).scan(request) for n in dict.fromkeys(names)]
+    if not reports:
+        return ScanReport()
+    return merge(reports[0], reports[1:])

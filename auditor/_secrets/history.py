@@ -1,0 +1,504 @@
+"""Git history: every blob, commit message and annotated tag, each scanned once, ever.
+
+One `git log --all --reverse --topo-order --raw` pass lists each commit's message and the
+blobs it adds or changes, oldest first, so a blob's introducing commit is the first one that
+lists it; `git cat-file --batch` then streams the blobs that were never scanned, in one
+process. Annotated tags are read from `git show-ref` and scanned with their messages.
+
+What was scanned is remembered per repository and ruleset under the user's cache folder
+(`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and tags read,
+and their (redacted) findings. A later run walks only the commits added since (`--not` the
+old tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
+reachable), when it walks everything again but still reads only blobs it has not seen.
+The cache holds no secret: findings are stored as reported (previews and fingerprints).
+Deleting it changes only speed.
+
+The working tree benefits too: a tracked file that git reports unchanged from its index entry
+(`git diff-files`) holds exactly the index's blob, so when the history scan has read that blob
+(as source code or not, like the file's name says) the file's findings are the blob's, at the
+file's path and mode, without reading it (`KnownBlobs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from auditor._secrets.model import FileResult, Leak
+from auditor._secrets.run import ScanReport
+from auditor._secrets.scanner import WINDOW, Scanner, is_code, is_log
+from auditor._secrets.suppress import Suppressions
+from auditor.errors import ConfigError
+from pki.errors import PKIError
+from pki.fsutil import make_folder
+
+CACHE_VERSION = 2
+"""Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
+MESSAGE_PATH = "(commit message)"
+_ZERO = frozenset({"0" * 40, "0" * 64})
+_NOT_BLOBS = frozenset({"160000"})  # submodule commits
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
+         ok: Sequence[int] = (0,)) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
+                              timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; it is needed to read git history") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
+    if proc.returncode not in ok:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
+    return proc.stdout
+
+
+# ------------------------------------------------------------------ the walk
+
+
+@dataclass
+class Walk:
+    """What one `git log` pass found: blobs (first path, introducing commit) and messages."""
+
+    blobs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def parse_log(out: bytes, walk: Walk | None = None) -> Walk:
+    """Parse `git log -z --raw --format=%x01%H%x00%B` output (oldest commit first)."""
+    walk = walk or Walk()
+    blobs = walk.blobs
+    pos, n = 0, len(out)
+    commit = ""
+    while pos < n:
+        if out[pos] == 1:  # \x01<sha>\0<message>\0
+            end = out.index(b"\0", pos)
+            commit = out[pos + 1:end].decode("ascii")
+            stop = out.find(b"\0", end + 1)
+            stop = n if stop < 0 else stop
+            walk.messages.append((commit, out[end + 1:stop]))
+            pos = stop + 1
+        elif out[pos] == 0x3A:  # :<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0
+            end = out.index(b"\0", pos)
+            meta = out[pos + 1:end].split(b" ")
+            stop = out.find(b"\0", end + 1)
+            stop = n if stop < 0 else stop
+            if len(meta) >= 5:
+                sha = meta[3].decode("ascii")
+                if sha not in _ZERO and meta[1].decode("ascii") not in _NOT_BLOBS and sha not in blobs:
+                    blobs[sha] = (out[end + 1:stop].decode("utf-8", "replace"), commit)
+            pos = stop + 1
+        else:  # the newline between a message and its raw lines
+            pos += 1
+    return walk
+
+
+def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
+    """Commits reachable from any ref (minus those reachable from `since`), oldest first."""
+    args = ["log", "--all", "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev",
+            "--diff-merges=first-parent", "-z", "--format=%x01%H%x00%B"]
+    stdin = None
+    if since:
+        args.append("--stdin")
+        stdin = "".join(f"^{sha}\n" for sha in since).encode()
+    return parse_log(_git(repo, *args, stdin=stdin))
+
+
+def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
+    tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
+    points at a tag object is listed again peeled (`^{}`)."""
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "show-ref", "--head", "--dereference"], capture_output=True,
+                              timeout=600, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; it is needed to read git history") from None
+    if proc.returncode != 0 and (proc.returncode != 1 or proc.stdout.strip() or proc.stderr.strip()):
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(f"git show-ref failed: {msg[-1] if msg else proc.returncode}", file=repo)
+    named: dict[str, str] = {}
+    peeled: set[str] = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():  # no refs at all: exit 1, nothing said
+        sha, _, name = line.partition(" ")
+        if name.endswith("^{}"):
+            peeled.add(name[:-3])
+        else:
+            named[name] = sha
+    tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
+            if name in peeled and name.startswith("refs/tags/")]
+    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
+
+
+def _unreachable(repo: Path, old: Sequence[str]) -> bool:
+    """Whether some commit reachable from the old tips is no longer reachable from any ref."""
+    if not old:
+        return False
+    try:
+        out = _git(repo, "rev-list", "--not", "--all", "--not", "--stdin",
+                   stdin="".join(f"{s}\n" for s in old).encode())
+    except ConfigError:  # an old tip was garbage-collected
+        return True
+    return bool(out.strip())
+
+
+# ------------------------------------------------------------------ reading objects
+
+
+class _Limited:
+    """Reads at most `remaining` bytes of a stream (one object of `git cat-file --batch`)."""
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self.stream, self.remaining = stream, size
+
+    def read(self, n: int) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        chunk = self.stream.read(min(n, self.remaining))
+        self.remaining -= len(chunk)
+        return chunk
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _read_objects(repo: Path, shas: Sequence[str], scanner: Scanner,
+                  on_object: Any) -> None:
+    """Stream `shas` through one `git cat-file --batch`; `on_object(index, size, head, stream)`."""
+    if not shas:
+        return
+    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    def feed() -> None:  # a writer thread: the pipe never fills up while we read
+        with contextlib.suppress(BrokenPipeError, OSError):
+            for sha in shas:
+                stdin.write(sha.encode() + b"\n")
+            stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for i in range(len(shas)):
+            header = proc.stdout.readline().split()
+            if len(header) < 3:  # "<sha> missing"
+                continue
+            size = int(header[2])
+            stream = _Limited(proc.stdout, size)
+            on_object(i, size, stream)
+            stream.drain()
+            proc.stdout.read(1)  # the newline after each object
+    finally:
+        writer.join(timeout=60)
+        proc.stdout.close()
+        proc.wait(timeout=60)
+
+
+# ------------------------------------------------------------------ the cache
+
+
+def ruleset_key(scanner: Scanner) -> str:
+    """Names what decides the findings in the same bytes: detectors, limits, fingerprint key."""
+    from auditor import __version__
+    from auditor._redact import key_id
+
+    parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check)]
+    for det in scanner.detectors:
+        parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
+                      str(det.priority), getattr(det.confirm, "__qualname__", "")])
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
+def cache_file(repo: Path, scanner: Scanner) -> Path | None:
+    from auditor._cache import cache_root
+
+    try:
+        dot_git = repo / ".git"
+        if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
+            common = str(dot_git.absolute())  # what git would say, without asking it
+        else:
+            common = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+        where = hashlib.sha256(os.path.realpath(common).encode()).hexdigest()[:20]
+        return cache_root() / "secrets-git" / where / f"{ruleset_key(scanner)}.json"
+    except (ConfigError, RuntimeError, OSError):
+        return None
+
+
+_ROW = ("rule", "category", "path", "line", "column", "preview", "fingerprint", "confidence", "details", "commit",
+        "key_file", "log")
+"""A cached finding is a list of these `Leak` fields (engine `auditor`, no file mode: a git object)."""
+
+
+@dataclass
+class HistoryCache:
+    """What the cache file holds. On disk (JSON): object ids as one space-separated string,
+    findings as lists of `_ROW` fields: quick to read, whatever the size of the history."""
+
+    tips: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    """Blob, commit and tag ids already scanned."""
+    code: set[str] = field(default_factory=set)
+    """Of those, the blobs scanned as source code (`is_code` of their path)."""
+    found: dict[str, list[list[Any]]] = field(default_factory=dict)
+    """Object id -> its findings (before suppressions), as `_ROW` lists."""
+
+    @classmethod
+    def load(cls, path: Path | None) -> HistoryCache:
+        if path is None:
+            return cls()
+        try:
+            data = json.loads(path.read_bytes())
+            if data["version"] != CACHE_VERSION:
+                return cls()
+            return cls(list(data["tips"]), set(data["seen"].split()), set(data["code"].split()), dict(data["found"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+
+    def save(self, path: Path | None) -> None:
+        if path is None:
+            return
+        from auditor._fsutil import atomic_write
+
+        doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": " ".join(sorted(self.seen)),
+               "code": " ".join(sorted(self.code)), "found": self.found}
+        with contextlib.suppress(OSError, ConfigError, PKIError):
+            make_folder(path.parent, parents=True, exist_ok=True)
+            atomic_write(path, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
+
+
+def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
+    return [[x.rule, x.category, x.path, x.line, x.column, x.preview, x.fingerprint, x.confidence, dict(x.details),
+             x.commit, x.key_file, x.log] for x in leaks]
+
+
+def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
+    out = []
+    for r in rows:
+        with contextlib.suppress(TypeError, ValueError, IndexError):  # a row of another shape: ignored
+            out.append(Leak(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "auditor", r[9], "", r[10], r[11]))
+    return out
+
+
+# ------------------------------------------------------------------ the working tree
+
+
+def _converts(repo: Path, index: bytes) -> bool:
+    """Whether git may convert between blobs and working-tree files here (line endings, LFS and
+    other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
+    file git calls unchanged need not hold its blob's bytes."""
+    config = _git(repo, "config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile)$", ok=(0, 1))
+    settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
+    if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
+        return True
+    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
+    if b"core.attributesfile" in settings:
+        files.append(Path(os.path.expanduser(os.fsdecode(settings[b"core.attributesfile"]))))
+    return (b"/.gitattributes\0" in index or b"\t.gitattributes\0" in index
+            or any(f.is_file() for f in files))
+
+
+def clean_files(repo: Path) -> dict[str, str]:
+    """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
+    in the index that git reports unchanged in the working tree (`git diff-files`, which
+    compares contents where file times cannot tell). Empty when git cannot say, or when git
+    may convert contents on checkout (`_converts`)."""
+    try:
+        index = _git(repo, "ls-files", "--stage", "-z")
+        if _converts(repo, index):
+            return {}
+        changed = set(_git(repo, "diff-files", "--name-only", "-z").split(b"\0"))
+    except (ConfigError, OSError):
+        return {}
+    out = {}
+    for entry in index.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) == 3 and parts[2] == b"0" and parts[0] in (b"100644", b"100755") and name not in changed:
+            out[os.fsdecode(name)] = parts[1].decode("ascii")
+    return out
+
+
+@dataclass(frozen=True)
+class KnownBlobs:
+    """Working-tree files of one repository whose findings the history scan already knows."""
+
+    clean: Mapping[str, str]
+    """Path relative to the repository -> blob id, for files git reports unchanged."""
+    seen: set[str]
+    code: set[str]
+    found: Mapping[str, list[Leak]]
+    """Findings by object id, as this run reported them..."""
+    rows: Mapping[str, list[list[Any]]]
+    """...and as the cache holds them (every object read, also those this run did not report)."""
+
+    def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
+        """The findings of the working-tree file `path` (`relative` to the repository, shown as
+        `display`, `size` bytes)
+        as a scan of the file would report them, or None when they are not known: the file
+        changed, its blob was never read, or it was read as code and the file's name says it
+        is not (or the other way round: the detectors read source code differently)."""
+        blob = self.clean.get(relative)
+        if blob is None or blob not in self.seen or size >= WINDOW or (blob in self.code) != is_code(display):
+            return None
+        rows = self.found.get(blob)
+        if rows is None:
+            rows = _from_cache(self.rows.get(blob, ()))
+        if not rows:
+            return []
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        log = is_log(display)
+        return [dataclasses.replace(x, path=display, commit="", file_mode=mode, log=log) for x in rows]
+
+
+# ------------------------------------------------------------------ the scan
+
+
+@dataclass
+class HistoryScan(ScanReport):
+    """A history scan's report, and what it lets a scan of the working tree reuse."""
+
+    known: KnownBlobs | None = None
+
+
+def scan_history(
+    repo: Path,
+    *,
+    scanner: Scanner | None = None,
+    suppress: Suppressions | None = None,
+    exclude: Sequence[str] = (),
+    seen: set[str] | None = None,
+    cache: bool = True,
+    tree: bool = False,
+) -> HistoryScan:
+    """Scan every blob, commit message and annotated tag in the history of `repo` once.
+
+    A finding names its blob's introducing commit (the oldest that adds it) and the path it
+    had there. `seen` carries object ids across calls (library use: they are not read
+    again); `cache` keeps them, with their findings, across runs (see the module docstring).
+    With `tree` (and the cache), the report says which working-tree files it knows (`known`).
+    """
+    scanner = scanner or Scanner()
+    suppress = suppress or Suppressions()
+    report = HistoryScan()
+    stats = report.stats
+    use_cache = cache and seen is None and not scanner.legacy_fingerprints
+    where = cache_file(repo, scanner) if use_cache else None
+    if where is None:
+        _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
+    clean: dict[str, str] = {}
+    lister = threading.Thread(target=lambda: clean.update(clean_files(repo)), daemon=True)
+    if where is not None and tree:  # git lists the working tree's unchanged files meanwhile
+        lister.start()
+    state = HistoryCache.load(where)
+    tips, tags = refs(repo)
+    known = seen if seen is not None else state.seen
+    unchanged = bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
+    incremental = unchanged or (bool(state.tips) and not _unreachable(repo, state.tips))
+    walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else ())
+    found: dict[str, list[Leak]] = {}
+    if incremental:  # everything found before is still in the history
+        for obj, rows in state.found.items():
+            found[obj] = _from_cache(rows)
+
+    def skip_path(path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path)
+
+    todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
+    for sha, (path, commit) in walk.blobs.items():
+        if skip_path(path):
+            continue
+        if sha in known:
+            stats.blobs_reused += 1
+            if sha in state.found and not incremental:  # attribution as this walk sees it
+                found[sha] = [dataclasses.replace(x, path=path, commit=commit) for x in _from_cache(state.found[sha])]
+            continue
+        todo.append((sha, "blob", path, commit))
+    for commit, message in walk.messages:
+        if commit in known:
+            if commit in state.found and not incremental:
+                found[commit] = _from_cache(state.found[commit])
+            continue
+        stats.commits_scanned += 1
+        known.add(commit)
+        in_message = scanner.scan_blob(message, MESSAGE_PATH, commit=commit).leaks
+        if in_message:
+            found[commit] = list(in_message)
+    if incremental:  # a tag deleted since is no longer reported
+        current = {sha for sha, _ in tags}
+        for obj in [k for k, v in found.items() if v and v[0].path.startswith("(tag ") and k not in current]:
+            del found[obj]
+    for sha, name in tags:
+        if sha in known:
+            if sha in state.found and not incremental:
+                found[sha] = _from_cache(state.found[sha])
+            continue
+        todo.append((sha, "tag", f"(tag {name})", sha))
+
+    def on_object(i: int, size: int, stream: _Limited) -> None:
+        sha, kind, path, commit = todo[i]
+        if kind == "blob" and scanner.max_file_bytes and size > scanner.max_file_bytes:
+            stats.add(FileResult(f"{commit[:12]}:{path}", size=size, skipped="too-large"))
+            return
+        head = stream.read(min(size, WINDOW))
+        if size <= WINDOW:
+            leaks = scanner.scan_blob(head, path, commit=commit).leaks
+        else:
+            leaks = tuple(scanner._stream(stream, head, path, "", commit=commit))
+        known.add(sha)
+        if kind == "tag":
+            stats.tags_scanned += 1
+        else:
+            stats.blobs_scanned += 1
+            if is_code(path):
+                state.code.add(sha)
+        if leaks:
+            found[sha] = list(leaks)
+
+    _read_objects(repo, [t[0] for t in todo], scanner, on_object)
+    changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
+    if where is not None and changed:
+        if incremental:
+            state.found.update({k: _to_cache(v) for k, v in found.items() if k not in state.found})
+        else:  # history was rewritten: forget what is no longer in it, so what is known is found
+            reached = {*walk.blobs, *(c for c, _ in walk.messages), *(t for t, _ in tags)}
+            state.seen &= reached
+            state.code &= state.seen
+            remembered = {k: v for k, v in state.found.items() if k in state.seen}  # e.g. blobs excluded now
+            state.found = {**remembered, **{k: _to_cache(v) for k, v in found.items()}}
+        state.tips = tips
+        state.save(where)
+    if where is not None and tree:
+        lister.join()
+        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found)
+    for leaks in found.values():
+        kept = [x for x in leaks if not skip_path(x.path)] if incremental else leaks
+        mine, dropped = suppress.split(kept)
+        report.leaks.extend(mine)
+        stats.suppressed += dropped
+    return report
+
+
+__all__ = ["MESSAGE_PATH", "HistoryCache", "HistoryScan", "KnownBlobs", "Walk", "clean_files", "parse_log",
+           "scan_history", "walk_history"]

@@ -1,0 +1,190 @@
+"""What a leakage scan reports. Nothing here holds a secret: only a redacted preview and a fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor._redact import fingerprint as _fingerprint
+from auditor._redact import legacy_fingerprint, redact
+
+
+def secret_fingerprint(rule: str, secret: bytes) -> str:
+    """Stable for the same secret under the same rule, wherever it is found (survives line moves);
+    an HMAC under the installation's key (`auditor._redact`), so it cannot be reversed."""
+    return _fingerprint(rule.encode() + b":" + secret)
+
+
+def legacy_secret_fingerprint(rule: str, secret: bytes) -> str:
+    """The fingerprint written before HMAC, to match old baselines and allowlists in memory."""
+    return legacy_fingerprint(rule.encode() + b":" + secret)
+
+
+KEY_MATERIAL = frozenset({"nkey-seed", "nats-creds", "private-key", "age-identity"})
+"""Categories of secrets that belong in key files: a private key file is where they are kept."""
+
+
+@dataclass(frozen=True)
+class Leak:
+    rule: str
+    """The detector that found it (nkey-seed, private-key, password, ...), or a custom rule id."""
+    category: str
+    path: str
+    line: int
+    column: int
+    preview: str
+    """`auditor._redact.redact` of the secret: a short prefix and a hash."""
+    fingerprint: str
+    confidence: str = "high"
+    details: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "auditor"
+    commit: str = ""
+    """For findings in git history: the first commit found to hold the blob."""
+    file_mode: str = ""
+    key_file: bool = False
+    """The file holds nothing but key material (and comments): a dedicated key or .creds file."""
+    log: bool = False
+    """The file is a log or a shell history."""
+    legacy: str = field(default="", repr=False, compare=False)
+    """The old-form fingerprint, computed only to match old baselines; never printed or stored."""
+
+    @property
+    def private(self) -> bool:
+        """The file is readable by its owner only (no group or other bits)."""
+        return bool(self.file_mode) and int(self.file_mode, 8) & 0o077 == 0
+
+    @property
+    def encrypted(self) -> bool:
+        """A private key that is encrypted (with a passphrase)."""
+        return bool(self.details.get("encrypted", False))
+
+    @property
+    def protected(self) -> bool:
+        """Key material kept as it should be: not in a log or shell history, and either an
+        encrypted private key or alone in a dedicated key file only its owner can read.
+
+        The one judgement of key files: `auditor secrets scan` does not count a protected key as
+        a leak (it lists it, and exits 0 for it), and the secrets rules (SEC-001 to SEC-004)
+        pass it, through the evidence field of the same name. Tokens, passwords and other
+        secrets are never protected by where they lie."""
+        if self.category not in KEY_MATERIAL or self.log:
+            return False
+        return (self.category == "private-key" and self.encrypted) or (self.key_file and self.private)
+
+    @property
+    def location(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        return f"{self.commit[:12]}:{where}" if self.commit else where
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "file": self.path,
+            "line": self.line,
+            "column": self.column,
+            "location": self.location,
+            "preview": self.preview,
+            "fingerprint": self.fingerprint,
+            "confidence": self.confidence,
+            "engine": self.engine,
+            "commit": self.commit,
+            "file_mode": self.file_mode,
+            "private": self.private,
+            "key_file": self.key_file,
+            "log": self.log,
+            "encrypted": self.encrypted,
+            "protected": self.protected,
+            "details": {k: v for k, v in self.details.items() if isinstance(v, str | int | float | bool)},
+        }
+
+    @classmethod
+    def from_secret(cls, rule: str, category: str, path: str, line: int, column: int, secret: bytes,
+                    *, legacy: bool = False, **kw: Any) -> Leak:
+        old = legacy_secret_fingerprint(rule, secret) if legacy else ""
+        return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
+                   legacy=old, **kw)
+
+
+SPECIAL = frozenset({"fifo", "socket", "device", "special"})
+"""What is not a file with content: never opened, listed."""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    leaks: tuple[Leak, ...] = ()
+    size: int = 0
+    skipped: str = ""
+    """Why the file was not scanned: symlink, fifo, socket, device (never opened), too-large (over the
+    configured limit), allowlisted; empty if scanned."""
+    error: str = ""
+    suppressed: int = 0
+    known: bool = False
+    """Scanned without reading it: its findings were known (a working-tree file git reports
+    unchanged, whose blob the history scan had read)."""
+
+
+@dataclass
+class ScanStats:
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    suppressed: int = 0
+    blobs_scanned: int = 0
+    blobs_reused: int = 0
+    not_scanned: list[str] = field(default_factory=list)
+    """Files with content that were not scanned (over the configured size limit)."""
+    special: list[str] = field(default_factory=list)
+    """FIFOs, sockets and devices: listed, never opened."""
+    commits_scanned: int = 0
+    tags_scanned: int = 0
+    files_known: int = 0
+    """Of the files scanned, those whose findings were known without reading them."""
+
+    def add(self, result: FileResult) -> None:
+        if result.error:
+            self.unreadable.append(f"{result.path}: {result.error}")
+        elif result.skipped:
+            self.skipped[result.skipped] = self.skipped.get(result.skipped, 0) + 1
+            if result.skipped == "too-large":
+                self.not_scanned.append(f"{result.path}: {result.size} bytes, over the configured max_file_bytes")
+            elif result.skipped in SPECIAL:
+                self.special.append(f"{result.path} ({result.skipped})")
+        else:
+            self.files_scanned += 1
+            self.bytes_scanned += result.size
+            self.files_known += result.known
+        self.suppressed += result.suppressed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files_scanned": self.files_scanned,
+            "bytes_scanned": self.bytes_scanned,
+            "skipped": dict(sorted(self.skipped.items())),
+            "unreadable": sorted(self.unreadable),
+            "suppressed": self.suppressed,
+            "blobs_scanned": self.blobs_scanned,
+            "blobs_reused": self.blobs_reused,
+            "files_known": self.files_known,
+            "not_scanned": sorted(self.not_scanned),
+            "special": sorted(self.special),
+        }
+
+    def merge(self, other: ScanStats) -> None:
+        """Add another scan's figures (git history into the working tree's)."""
+        self.files_scanned += other.files_scanned
+        self.bytes_scanned += other.bytes_scanned
+        for why, n in other.skipped.items():
+            self.skipped[why] = self.skipped.get(why, 0) + n
+        self.unreadable.extend(other.unreadable)
+        self.suppressed += other.suppressed
+        self.blobs_scanned += other.blobs_scanned
+        self.blobs_reused += other.blobs_reused
+        self.not_scanned.extend(other.not_scanned)
+        self.special.extend(other.special)
+        self.commits_scanned += other.commits_scanned
+        self.tags_scanned += other.tags_scanned
+        self.files_known += other.files_known

@@ -1,0 +1,258 @@
+"""Running a scan over folders and files, in parallel when it is worth it (git history: `history`)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from auditor._fsutil import path_text
+from auditor._secrets.model import FileResult, Leak, ScanStats
+from auditor._secrets.scanner import Scanner, special_kind
+from auditor._secrets.suppress import Suppressions
+from auditor.errors import ConfigError
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from auditor._secrets.history import HistoryScan
+
+PARALLEL_MIN_BYTES = 24 * 1024 * 1024
+TASK_BYTES = 6 * 1024 * 1024
+
+
+@dataclass
+class ScanReport:
+    leaks: list[Leak] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+    def add(self, result: FileResult) -> None:
+        self.stats.add(result)
+        self.leaks.extend(result.leaks)
+
+    def sorted_leaks(self) -> list[Leak]:
+        return sorted(self.leaks, key=lambda x: (x.path, x.line, x.column, x.rule, x.commit))
+
+
+class KnownFiles(Protocol):
+    """Files of a folder whose findings are known without reading them (a repository's working
+    tree after its history scan: `auditor._secrets.history.KnownBlobs`)."""
+
+    def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
+        """The findings a scan of `path` would report, or None to read it."""
+
+
+def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
+    """(path, display path, skip reason, size) for every entry under `root` (or `root` itself).
+
+    Nothing is skipped for its name or content, except what `exclude` names. A repository's
+    `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
+    (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
+    `device` for entries that are never opened (links are not followed), else empty. Display
+    paths are relative to `base` for paths under it. (Plain strings: pathlib costs more than
+    reading a small file.)
+    """
+    prefix = str(base).rstrip("/") + "/"
+
+    def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
+        return path_text(p[len(prefix):] if p.startswith(prefix) else p)
+
+    def excluded(shown: str) -> bool:
+        return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
+
+    top = str(root)
+    try:
+        st = os.lstat(top)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=root) from None
+    kind = special_kind(st.st_mode)
+    if kind != "folder":
+        shown = display(top)
+        if not excluded(shown):
+            yield top, shown, kind, st.st_size
+        return
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        join = "" if folder == "." else folder.rstrip("/") + "/"
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e.name, e) for e in it)
+        except OSError as exc:
+            yield folder, display(folder), f"error:{exc.strerror or exc}", 0
+            continue
+        subfolders = []
+        for name, entry in entries:
+            path = join + name
+            shown = display(path)
+            if exclude and excluded(shown):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if name == ".git":
+                        config = path + "/config"
+                        cst = os.lstat(config) if os.path.lexists(config) else None
+                        if cst is not None and not excluded(display(config)):
+                            yield config, display(config), special_kind(cst.st_mode), cst.st_size
+                        continue
+                    subfolders.append(path)
+                    continue
+                est = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield path, shown, f"error:{exc.strerror or exc}", 0
+                continue
+            yield path, shown, special_kind(est.st_mode), est.st_size
+        stack.extend(reversed(subfolders))
+
+
+# ------------------------------------------------------------------ parallel workers
+
+_WORKER: tuple[Scanner, Suppressions] | None = None
+
+
+def _work(batch: list[tuple[str, str]]) -> tuple[list[FileResult], int, int, int]:
+    """A batch's results: those with something to say (findings, a skip, an error), and for the
+    rest only their count, bytes and accepted findings (sending each back costs more than the scan)."""
+    assert _WORKER is not None
+    scanner, suppress = _WORKER
+    notable: list[FileResult] = []
+    files = size = suppressed = 0
+    for p, shown in batch:
+        result = scanner.scan_file(p, shown, suppress)
+        if result.leaks or result.skipped or result.error:
+            notable.append(result)
+        else:
+            files += 1
+            size += result.size
+            suppressed += result.suppressed
+    return notable, files, size, suppressed
+
+
+def _batches(files: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
+    out: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    size = 0
+    for path, shown, n in files:
+        current.append((path, shown))
+        size += n
+        if size >= TASK_BYTES or len(current) >= 512:
+            out.append(current)
+            current, size = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def scan_paths(
+    paths: Sequence[Path],
+    *,
+    base: Path,
+    scanner: Scanner | None = None,
+    suppress: Suppressions | None = None,
+    exclude: Sequence[str] = (),
+    jobs: int = 0,
+    known: Mapping[Path, KnownFiles] | None = None,
+) -> ScanReport:
+    """Scan files and folders. Display paths are relative to `base` where possible. Files that
+    `known[root]` knows for a root among `paths` are not read (their findings are known)."""
+    global _WORKER
+    scanner = scanner or Scanner()
+    suppress = suppress or Suppressions()
+    for root in paths:
+        if not root.exists() and not root.is_symlink():
+            raise ConfigError("no such file or folder", file=root)
+    report = ScanReport()
+    jobs = jobs or default_jobs()
+    parallel = jobs > 1
+    todo: list[tuple[str, str, int]] = []
+    pending: list[concurrent.futures.Future[tuple[list[FileResult], int, int, int]]] = []
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    queued = total = 0
+    try:
+        for root in paths:
+            reuse = known.get(root) if known else None
+            prefix = "" if str(root) == "." else str(root).rstrip("/") + "/"
+            for path, shown, skip, size in iter_files(root, base, exclude):
+                if skip.startswith("error:"):
+                    report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
+                    continue
+                if skip:
+                    report.add(FileResult(shown, skipped=skip))
+                    continue
+                if scanner.max_file_bytes and size > scanner.max_file_bytes:
+                    report.add(FileResult(shown, size=size, skipped="too-large"))
+                    continue
+                if reuse is not None and path.startswith(prefix):
+                    leaks = reuse.leaks(path, path[len(prefix):], shown, size)
+                    if leaks is not None:
+                        report.add(_known_file(shown, leaks, size, suppress))
+                        continue
+                todo.append((path, shown, size))
+                total += size
+                queued += size
+                if parallel and total >= PARALLEL_MIN_BYTES and queued >= TASK_BYTES:
+                    # big enough to be worth the workers: hand out batches while still walking
+                    if pool is None:
+                        pool = _pool(jobs)
+                        if pool is None:  # no fork() here: one process
+                            parallel = False
+                            continue
+                        scanner.prefilter  # noqa: B018 - compiled once, before any worker is forked
+                        _WORKER = (scanner, suppress)
+                    pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+                    todo, queued = [], 0
+        if pool is not None:
+            pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+            for future in pending:
+                notable, files, size, suppressed = future.result()
+                for result in notable:
+                    report.add(result)
+                report.stats.files_scanned += files
+                report.stats.bytes_scanned += size
+                report.stats.suppressed += suppressed
+        else:
+            for path, shown, _ in todo:
+                report.add(scanner.scan_file(path, shown, suppress))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        _WORKER = None
+    return report
+
+
+def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor | None:
+    """Worker processes that inherit the scanner (forked), or None where fork() is not there."""
+    import concurrent.futures
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+
+
+def _known_file(shown: str, leaks: list[Leak], size: int, suppress: Suppressions) -> FileResult:
+    """What `Scanner.scan_file` reports for a file whose findings are known."""
+    if suppress.path_excluded(shown):
+        return FileResult(shown, skipped="allowlisted")
+    kept, dropped = suppress.split(leaks)
+    return FileResult(shown, tuple(kept), size, suppressed=dropped, known=True)
+
+
+def scan_git(repo: Path, **kw: object) -> HistoryScan:
+    """The history of `repo` (see `auditor._secrets.history.scan_history`)."""
+    from auditor._secrets.history import scan_history
+
+    return scan_history(repo, **kw)  # type: ignore[arg-type]
+
+
+__all__ = ["ScanReport", "iter_files", "scan_git", "scan_paths"]

@@ -1,0 +1,411 @@
+"""Our scanning engine: files and buffers in, confirmed leaks out.
+
+One prefilter pass per buffer finds every detector's anchor; each detector then runs its
+full expression only in a window around its own hits and confirms what it finds. Files are
+read whole up to `WINDOW` bytes and streamed in overlapping windows beyond, so memory stays
+bounded. Nothing a file says about itself makes it skipped: lock files, generated, minified
+and binary files are scanned like any other (the prefilter is linear in bytes and the work
+after it linear in hits). Only regular files are opened; a size limit comes only from the
+scan configuration, and a file over it is reported as not scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor._secrets.detectors import (
+    NOT_SECRET_ANCHOR,
+    SOPS_ANCHOR,
+    Detector,
+    FileContext,
+    Hit,
+    builtin_detectors,
+)
+from auditor._secrets.model import FileResult, Leak
+from auditor._secrets.prefilter import Prefilter, make_prefilter
+from auditor._secrets.suppress import Suppressions, inline_ignored
+from pki.fsutil import special_kind as file_kind
+
+WINDOW = 8 * 1024 * 1024
+"""Files up to this size are scanned in one buffer; larger ones in windows of this size."""
+OVERLAP = 96 * 1024
+"""Consecutive windows overlap by this much, more than the longest secret a detector matches."""
+KEY_FILE_MAX = 64 * 1024
+SOPS_MAX = 4 * 1024 * 1024
+
+CODE_SUFFIXES = frozenset(
+    ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .kts .scala .c .h .cc .cpp .hpp .cs .rb "
+    ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
+)
+LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)$", re.IGNORECASE)
+_OPERATOR = frozenset(b"=:>?+.")
+_TYPES = (b"string", b"String", b"str")
+"""Type names that may stand between a key and its operator (`var token string = ...`)."""
+_BLANK_QUOTE = frozenset(b" \t\"'\\")
+_BLANK = frozenset(b" \t")
+_QUOTES = frozenset(b"\"'`|>")
+_TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
+_CONTINUATION = bytes(range(0x80, 0xC0))
+"""UTF-8 continuation bytes: a column counts the bytes that are not one of these."""
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def special_kind(mode: int) -> str:
+    """`fifo`, `socket`, `device` or `symlink` for what is not a regular file; empty for one
+    (pki.fsutil.special_kind, with both kinds of device as one)."""
+    kind = file_kind(mode) or ""
+    return "device" if kind.endswith("-device") else kind
+
+
+def _chars(data: bytes) -> int:
+    """Characters in UTF-8 bytes (invalid bytes count one each)."""
+    return len(data.translate(None, _CONTINUATION))
+
+
+@dataclass
+class Scanner:
+    """Scans buffers and files with a set of detectors (the built-ins plus any custom rules)."""
+
+    detectors: Sequence[Detector] = field(default_factory=builtin_detectors)
+    prefer: str = "auto"
+    sops_check: bool = True
+    max_file_bytes: int = 0
+    """Files larger than this are not scanned (reported as such); 0: no limit (the default)."""
+    legacy_fingerprints: bool = False
+    """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
+    _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
+    _anchored: list[int] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def prefilter(self) -> Prefilter:
+        """One automaton over every anchor (detectors without one are run over whole buffers)."""
+        if self._prefilter is None:
+            self._anchored = [i for i, d in enumerate(self.detectors) if d.anchor]
+            self._prefilter = make_prefilter(self.anchors(), self.prefer)
+        return self._prefilter
+
+    def anchors(self) -> list[bytes]:
+        """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
+        (its hits are ignored without sops_check) and the keys about a secret."""
+        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR]
+
+    # ------------------------------------------------------------ buffers
+
+    def hits(self, data: bytes, ctx: FileContext) -> tuple[list[Hit], bool]:
+        """Confirmed hits in `data` (overlaps resolved), and whether a sops MAC line was seen."""
+        raw = self.prefilter.ends(data)
+        unanchored = len(self._anchored) < len(self.detectors)
+        if not raw and not unanchored:
+            return [], False
+        sops_index = len(self._anchored)
+        sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
+        about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
+        anchored = self._anchored
+        by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
+        if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
+            for i, det in enumerate(self.detectors):
+                if not det.anchor:
+                    by_detector[i] = [m.start() for m in det.regex.finditer(data)]
+        found: list[tuple[Hit, int]] = []
+        size = len(data)
+        for ident, ends in by_detector.items():
+            det = self.detectors[ident]
+            ends.sort()
+            covered = -1
+            seen: set[int] = set()
+            walk = det.walk_back
+            filtered = det.key_filter is not None
+            for end in ends:
+                if end <= covered or (filtered and end in about):
+                    continue
+                if walk:  # the match can only start where the key before the operator starts
+                    if ctx.code:  # in source code only a quoted literal is a value: skip the rest unread
+                        after = end
+                        while after < size and after - end < 24 and data[after] in _BLANK:
+                            after += 1
+                        if after < size and data[after] not in _QUOTES:
+                            continue
+                    key = end
+                    while key > 0 and end - key < 4 and data[key - 1] in _OPERATOR:
+                        key -= 1
+                    while key > 0 and end - key < 24 and data[key - 1] in _BLANK_QUOTE:
+                        key -= 1
+                    for name in (_TYPES if key > 0 and data[key - 1] in b"gr" else ()):  # `token string =`
+                        if data.endswith(name, 0, key) and key - len(name) > 0 \
+                                and data[key - len(name) - 1] in b" \t:":
+                            key -= len(name)
+                            while key > 0 and end - key < 40 and data[key - 1] in b" \t:":
+                                key -= 1
+                            break
+                    stop = key  # the key: the run of `walk` bytes before, at most 72 (one C pass, not a loop)
+                    key = max(0, stop - 72)
+                    key += data[key:stop].translate(det.walk_table).rfind(b"\x01") + 1
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if det.key_filter is not None and not det.key_filter(data[key:stop]):
+                        continue  # `password_file`, `token_url`: not a secret's name
+                    m = det.regex.match(data, key, min(size, end + det.after))
+                    if m is None:
+                        continue
+                    covered = max(covered, m.end())
+                    hit = det.confirm(det, m, ctx)
+                    if hit is not None:
+                        found.append((hit, det.priority))
+                    continue
+                # from where the last match ended: dense anchors (600k `eyJ...` in a row) would
+                # otherwise search the same `before` bytes again for each, quadratic in effect
+                lo, hi = max(0, end - det.before, covered), min(size, end + det.after)
+                for m in det.regex.finditer(data, lo, hi):
+                    if m.start() > end:  # belongs to a later anchor hit
+                        break
+                    if m.start() in seen:
+                        continue
+                    seen.add(m.start())
+                    covered = max(covered, m.end())
+                    hit = det.confirm(det, m, ctx)
+                    if hit is not None:
+                        found.append((hit, det.priority))
+        return _resolve_overlaps(found), sops_seen
+
+    def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
+        ctx = FileContext(path, is_code(path) if code is None else code)
+        return self.hits(data, ctx)[0]
+
+    def recognise(self, value: str) -> str | None:
+        """The rule of the first structural (non-assignment) hit in a value, for sops plaintext checks."""
+        for hit in self.scan_bytes(value.encode(), "<value>", code=False):
+            if hit.category not in ("password", "generic-secret", "url-credential", "jwt", "example"):
+                return hit.rule
+        return None
+
+    # ------------------------------------------------------------ files
+
+    def scan_file(self, path: Path | str, display: str, suppress: Suppressions | None = None,
+                  st: os.stat_result | None = None) -> FileResult:
+        """Scan one file. Only a regular file is opened (a FIFO, socket or device never is)."""
+        suppress = suppress or Suppressions()
+        if suppress.path_excluded(display):
+            return FileResult(display, skipped="allowlisted")
+        try:
+            st = st or os.lstat(path)
+            kind = special_kind(st.st_mode)
+            if kind:
+                return FileResult(display, skipped=kind)
+            if self.max_file_bytes and st.st_size > self.max_file_bytes:
+                return FileResult(display, size=st.st_size, skipped="too-large")
+            fd = os.open(path, _OPEN_FLAGS)
+            try:
+                now = os.fstat(fd)
+                if not stat.S_ISREG(now.st_mode) or now.st_ino != st.st_ino:  # replaced since listed
+                    return FileResult(display, skipped=special_kind(now.st_mode) or "changed")
+                size = now.st_size
+                want = min(size, WINDOW) if size else WINDOW
+                head = os.read(fd, want + 1 if want < WINDOW else want)  # one read for most files
+                if 0 < len(head) < want:
+                    head += _read_from(lambda n: os.read(fd, n), want - len(head))
+                mode = f"{stat.S_IMODE(now.st_mode):04o}"
+                if len(head) < WINDOW:
+                    leaks = self._leaks_in(head, display, mode, whole=True)
+                else:
+                    with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
+                        leaks = list(self._stream(fh, head, display, mode))
+            finally:
+                os.close(fd)
+        except PermissionError:
+            return FileResult(display, error="permission denied")
+        except OSError as exc:
+            if exc.errno == getattr(os, "ELOOP", -1):
+                return FileResult(display, skipped="symlink")
+            return FileResult(display, error=f"cannot read: {exc.strerror or exc}")
+        kept, dropped = suppress.split(leaks)
+        return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped)
+
+    def scan_blob(self, data: bytes, display: str, commit: str = "") -> FileResult:
+        """A git blob or commit message (whole in memory; callers bound its size)."""
+        leaks = self._leaks_in(data, display, "", whole=len(data) <= WINDOW, commit=commit)
+        return FileResult(display, tuple(leaks), len(data))
+
+    def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "") -> Iterator[Leak]:
+        """Windows of WINDOW bytes overlapping by OVERLAP; a hit belongs to the window it starts in."""
+        read = fh.read  # type: ignore[attr-defined]
+        buf, lines_before = first, 0
+        while True:
+            more = _read_from(read, WINDOW - OVERLAP)
+            last = not more
+            limit = len(buf) if last else len(buf) - OVERLAP
+            yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before, limit=limit,
+                                      commit=commit)
+            if last:
+                return
+            lines_before += buf.count(b"\n", 0, limit)
+            buf = buf[limit:] + more
+
+    def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
+                  limit: int | None = None, commit: str = "") -> list[Leak]:
+        """Leaks with their line and column: linear in the size of `data` plus the number of hits."""
+        ctx = FileContext(display, is_code(display))
+        hits, sops_seen = self.hits(data, ctx)
+        if limit is not None:
+            hits = [h for h in hits if h.start < limit]
+        if sops_seen and whole and len(data) <= SOPS_MAX:
+            hits = _merge_sops(hits, self._sops_hits(data, display))
+        if not hits:
+            return []
+        in_log = is_log(display)
+        key_file = whole and len(data) <= KEY_FILE_MAX and _only_key_material(data, hits)
+        out: list[Leak] = []
+        line, pos = line_base + 1, 0
+        line_start = line_end = -1
+        column = 0
+        this_line = previous = b""
+        for hit in sorted(hits, key=lambda h: h.start):
+            if hit.start >= line_end >= 0 or line_start < 0:  # a new line: find its bounds once
+                line += data.count(b"\n", pos, hit.start)
+                line_start = data.rfind(b"\n", 0, hit.start) + 1
+                found = data.find(b"\n", hit.start)
+                line_end = found if found >= 0 else len(data)
+                this_line = data[line_start:line_end]
+                prev_start = data.rfind(b"\n", 0, max(0, line_start - 1)) + 1 if line_start else 0
+                previous = data[prev_start: max(0, line_start - 1)] if line_start else b""
+                column = _chars(data[line_start:hit.start]) + 1
+            else:  # on the same line as the previous hit: count on from there
+                column += _chars(data[pos:hit.start])
+            pos = hit.start
+            if (b"auditor:ignore" in this_line or b"nosecret" in this_line or b"auditor:ignore" in previous) \
+                    and inline_ignored(this_line, previous, hit.rule):
+                continue
+            out.append(Leak.from_secret(
+                hit.rule, hit.category, display, line, column, hit.secret,
+                confidence=hit.confidence, details=dict(hit.details), commit=commit,
+                file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
+            ))
+        return out
+
+    def _sops_hits(self, data: bytes, display: str) -> list[Hit]:
+        from auditor._sops.document import parse
+        from auditor._sops.inspect import plaintext_secrets
+        from auditor.errors import ConfigError
+
+        try:
+            doc = parse(display, data.decode("utf-8", "replace"))
+        except ConfigError:
+            return []
+        if not doc.is_sops:
+            return []
+        hits = []
+        for found in plaintext_secrets(doc, value_check=self.recognise):
+            value = str(found.leaf.value).encode()
+            start = _locate(data, found.leaf.line, value[:64])
+            details = {"key": found.leaf.dotted[-64:], "reason": found.reason}
+            hits.append(Hit("sops-plaintext", "sops-plaintext", start, start + len(value), value, "high", details))
+        return hits
+
+
+def is_code(path: str) -> bool:
+    """Source code, by the name's suffix: there only quoted literals count as assigned values."""
+    return os.path.splitext(path)[1].lower() in CODE_SUFFIXES
+
+
+def is_log(path: str) -> bool:
+    """A log or a shell history, by the name or a `log` folder."""
+    return bool(LOG_NAMES.search(path)) or "/log/" in f"/{path}"
+
+
+def _locate(data: bytes, line: int | None, needle: bytes) -> int:
+    if line:
+        pos = 0
+        for _ in range(line - 1):
+            nxt = data.find(b"\n", pos)
+            if nxt < 0:
+                break
+            pos = nxt + 1
+        first = needle.split(b"\n", 1)[0]
+        found = data.find(first, pos) if first else -1
+        return found if found >= 0 else pos
+    found = data.find(needle.split(b"\n", 1)[0].replace(b"\\", b"\\\\"))
+    return max(found, 0)
+
+
+def _read_from(read: object, n: int) -> bytes:
+    """Up to `n` bytes, fewer only at the end of the file (raw reads may return short)."""
+    chunk: bytes = read(n)  # type: ignore[operator]
+    if not chunk or len(chunk) == n:
+        return chunk or b""
+    parts = [chunk]
+    got = len(chunk)
+    while got < n:
+        more: bytes = read(n - got)  # type: ignore[operator]
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
+    """Drop hits inside a higher-ranked hit (a .creds block's seed, a key's body), and duplicates.
+
+    A hit ranks by priority, then length, then position; it is dropped when a higher-ranked
+    hit covers its span or starts where it starts (the same secret, read two ways). One sweep in order of position, keeping the hits whose span is still
+    open: linear in hits, as spans rarely overlap.
+    """
+    if len(found) < 2:
+        return [h for h, _ in found]
+    ranked = sorted(range(len(found)), key=lambda i: (-found[i][1], -(found[i][0].cover[1] - found[i][0].cover[0]),
+                                                       found[i][0].cover[0]))
+    rank = {i: r for r, i in enumerate(ranked)}
+    first_at: dict[int, int] = {}  # the same secret read two ways: the higher-ranked reading only
+    for i in ranked:
+        first_at.setdefault(found[i][0].start, i)
+    order = sorted(first_at.values(), key=lambda i: (found[i][0].cover[0], -found[i][0].cover[1], rank[i]))
+    active: list[int] = []
+    kept: list[Hit] = []
+    for i in order:
+        hit = found[i][0]
+        start, end = hit.cover
+        active = [j for j in active if found[j][0].cover[1] > start or found[j][0].cover[0] == start]
+        if not any(found[j][0].cover[1] >= end and rank[j] < rank[i] for j in active):
+            kept.append(hit)
+        active.append(i)
+    return kept
+
+
+def _merge_sops(hits: list[Hit], sops: list[Hit]) -> list[Hit]:
+    """A sops plaintext finding replaces a weaker hit on the same value (e.g. `password`)."""
+    if not sops:
+        return hits
+    taken = [(s.start, s.end) for s in sops]
+    kept = [h for h in hits if h.category not in ("password", "generic-secret")
+            or not any(a <= h.start < b for a, b in taken)]
+    return kept + sops
+
+
+def _only_key_material(data: bytes, hits: Iterable[Hit]) -> bool:
+    """Every line is blank, a comment, punctuation or inside a hit: a dedicated key file."""
+    spans = sorted(h.cover for h in hits if h.category not in ("password", "generic-secret", "url-credential", "jwt"))
+    if not spans:
+        return False
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    k, pos = 0, 0
+    for raw in data.split(b"\n"):
+        start, end = pos, pos + len(raw)
+        pos = end + 1
+        if _TRIVIAL_LINE.match(raw):
+            continue
+        first, last = start + (len(raw) - len(raw.lstrip())), end - (len(raw) - len(raw.rstrip()))
+        while k < len(merged) and merged[k][1] < last:
+            k += 1
+        if k == len(merged) or not merged[k][0] <= first:
+            return False
+    return True

@@ -1,9 +1,0 @@
-"""NATS: the nats.conf parser, the configuration model, subject permissions, credentials.
-
-- :mod:`auditor.nats.conf`: the nats.conf lexer and parser (the server's whole syntax).
-- :mod:`auditor.nats.config`: what the server makes of a parsed config (users, TLS, ...).
-- :mod:`auditor.nats.subjects` and :mod:`auditor.nats.permissions`: the server's subject
-  matching and permission checks, and `can()` behind `auditor nats can`.
-- :mod:`auditor.nats.creds`: .creds files, JWTs and nkey seeds.
-- :mod:`auditor.nats.monitoring`: the read-only client of the monitoring API.
-"""

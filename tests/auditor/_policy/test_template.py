@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor._policy.cel import activation
+from auditor._policy.template import compile_template, split_template
+from auditor.errors import ConfigError
+
+
+def render(source: str, evidence: object) -> str:
+    t = compile_template(source, mode="each", file="r.yaml", line=3, field="message", rule_id="T-001")
+    act = activation("each", evidence, rule_params={"T-001": {}}, target={}, now=dt.datetime.now(dt.UTC))
+    return t.render(act)
+
+
+def test_placeholders_and_braces() -> None:
+    assert render("key {evidence.k} of {evidence.n} bits {{literal}}", {"k": "rsa", "n": 1024}) == "key rsa of 1024 bits {literal}"
+    assert render("{evidence.l}", {"l": ["a", "b"]}) == "a, b"
+    assert render("{evidence.l}", {"l": [[], ["a"], [], ["b", "c"]]}) == "a, b, c"
+    assert render("{evidence.b}", {"b": True}) == "true"
+    assert render('{ {"a": 1}["a"] }', {}) == "1"
+
+
+def test_missing_field_renders_a_marker_not_a_crash() -> None:
+    out = render("x {evidence.nope} y", {})
+    assert out.startswith("x <evidence.nope:") and out.endswith("> y")
+
+
+@pytest.mark.parametrize("bad", ["{", "a } b", "{}", "{ evidence.x"])
+def test_bad_templates_are_located(bad: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        compile_template(bad, mode="each", file="r.yaml", line=3, field="message", rule_id="T-001")
+    assert info.value.line == 3 and info.value.field == "message"
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=50))
+def test_text_without_braces_is_literal(text: str) -> None:
+    parts = split_template(text)
+    assert "".join(t for _, t in parts) == text
+    assert all(not is_expr for is_expr, _ in parts)
+
+
+@given(st.text(max_size=60))
+def test_split_never_crashes_unexpectedly(text: str) -> None:
+    try:
+        parts = split_template(text)
+    except ValueError:
+        return
+    for is_expr, chunk in parts:
+        if is_expr:
+            assert chunk.strip()
