@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -94,11 +94,8 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed."""
-    from auditor._render.json import findings_json
-
     document = result.to_dict(findings=False)
     del document["findings"]
-    findings = ",".join(findings_json(result)).encode()
     rest = _DOCUMENT_ENCODER.encode(document)
     return {
         "target": str(result.target.get("name", "")),
@@ -115,8 +112,28 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
         "summary": json.dumps(document["summary"], sort_keys=True),
         "findings_count": len(result.findings),
         "document": "",
-        "document_zlib": zlib.compress(b'{"findings":[' + findings + b"]," + rest[1:], 1),
+        "document_zlib": _packed_document(result, rest),
     }
+
+
+CACHED_LINES = 20_000
+"""Up to this many findings, their JSON lines are kept on the result for the JSON output to
+reuse; a larger result's are made again there rather than all held at once."""
+
+
+def _packed_document(result: RedactedResult, rest: bytes) -> bytes:
+    """The findings document, zlib-compressed as it is made: a finding's line at a time, so a
+    result of hundreds of thousands of findings is never held whole as text."""
+    from auditor._render.json import finding_lines, findings_json
+
+    lines = findings_json(result) if len(result.findings) <= CACHED_LINES else finding_lines(result.findings)
+    packer = zlib.compressobj(1)
+    parts = [packer.compress(b'{"findings":[')]
+    for n, line in enumerate(lines):
+        parts.append(packer.compress(b"," + line.encode() if n else line.encode()))
+    parts.append(packer.compress(b"]," + rest[1:]))
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 _DOCUMENT_ENCODER = msgspec.json.Encoder()
@@ -161,11 +178,12 @@ class Outcome:
     reason: str = ""
 
 
-def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
-    """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding."""
+def finding_rows(result: RedactedResult) -> Iterator[tuple[Any, ...]]:
+    """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding, made
+    as they are stored."""
     from auditor._render.json import ids_json
 
-    return [
+    return (
         (
             seq,
             f.rule_id,
@@ -176,7 +194,7 @@ def finding_rows(result: RedactedResult) -> list[tuple[Any, ...]]:
             ids_json(f.evidence),
         )
         for seq, f in enumerate(result.findings)
-    ]
+    )
 
 
 class Store(abc.ABC):

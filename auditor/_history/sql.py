@@ -107,8 +107,8 @@ class SQLStore(Store):
             tuple(row.values()),
         )
         scan_id = int(cur.fetchone()[0])
-        rows = [(scan_id, *r) for r in finding_rows(result)]
-        if rows:
+        if result.findings:
+            rows = ((scan_id, *r) for r in finding_rows(result))
             cur.executemany(
                 self._sql(
                     "INSERT INTO findings (scan_id, seq, rule_id, resource, area, severity, status, evidence) "

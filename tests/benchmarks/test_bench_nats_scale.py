@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.conftest import Recorder
+
 pytestmark = pytest.mark.benchmark
 
 SIZES = tuple(int(n) for n in os.environ.get("AUDITOR_BENCH_USERS", "1000,10000,100000").split(","))
@@ -45,17 +47,20 @@ targets:
 """
 
 
-def scan(folder: Path, users: int) -> tuple[float, float, int, int, int]:
-    """(wall seconds, CPU seconds, peak RSS in KiB, report bytes, exit code) of one scan."""
+def scan(folder: Path, users: int, *, store: bool) -> tuple[float, float, int, int, int]:
+    """(wall seconds, CPU seconds, peak RSS in KiB, report bytes, exit code) of one scan; with
+    `store`, the result is stored in a new history database (the default of a scan)."""
     conf = folder / "node" / "etc" / "nats" / "nats.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(nats_conf(users))
-    (folder / "inv.yaml").write_text(INVENTORY)
+    if not conf.exists():
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(nats_conf(users))
+        (folder / "inv.yaml").write_text(INVENTORY)
     report = folder / "report.json"
+    history = ["--db", str(folder / "history.sqlite")] if store else ["--no-store"]
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "auditor", "scan", "--target", "big", "--inventory", str(folder / "inv.yaml"),
-         "--no-store", "--format", "json", "-o", str(report)],
+         *history, "--format", "json", "-o", str(report)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
@@ -66,14 +71,21 @@ def scan(folder: Path, users: int) -> tuple[float, float, int, int, int]:
 
 
 @pytest.mark.timeout(3600)
-def test_scan_of_a_nats_conf_with_many_users(tmp_path: Path) -> None:
+def test_scan_of_a_nats_conf_with_many_users(tmp_path: Path, bench_record: Recorder) -> None:
     rows = []
     for users in SIZES:
-        seconds, cpu, rss, size, code = scan(tmp_path / str(users), users)
-        assert code in (0, 1, 2, 3), code  # never 70
-        rows.append((users, seconds, cpu, rss, size, code))
+        for store in (False, True):
+            seconds, cpu, rss, size, code = scan(tmp_path / str(users), users, store=store)
+            assert code in (0, 1, 2, 3), code  # never 70
+            rows.append((users, store, seconds, cpu, rss, size, code))
     print(f"\nload average {os.getloadavg()[0]:.1f}")
-    print("  users   wall s    CPU s   CPU s/1k users   peak RSS MiB   report MiB   exit")
-    for users, seconds, cpu, rss, size, code in rows:
-        print(f"{users:>7,} {seconds:>8.1f} {cpu:>8.1f} {cpu / users * 1000:>16.2f} {rss / 1024:>14.0f} "
-              f"{size / 2**20:>12.1f} {code:>6}")
+    print("  users  history   wall s    CPU s   CPU s/1k users   peak RSS MiB   report MiB   exit")
+    for users, store, seconds, cpu, rss, size, code in rows:
+        print(f"{users:>7,} {'stored' if store else 'no':>8} {seconds:>8.1f} {cpu:>8.1f} {cpu / users * 1000:>16.2f} "
+              f"{rss / 1024:>14.0f} {size / 2**20:>12.1f} {code:>6}")
+    figures = "; ".join(
+        f"{users:,} users {'stored' if store else 'not stored'}: {cpu:.1f} s CPU ({cpu / users * 1000:.2f} s per 1k), "
+        f"{rss / 1024:.0f} MiB peak"
+        for users, store, _seconds, cpu, rss, _size, _code in rows)
+    bench_record("nats-scale", "a scan of a nats.conf with many users (JSON report, whole process; target "
+                 "under 1 GB and linear)", figures)
