@@ -90,16 +90,18 @@ def run_can(args: argparse.Namespace) -> int:
 def run_permissions(args: argparse.Namespace) -> int:
     import msgspec
 
-    from auditor._collectors.nats_config import user_facts
+    from auditor._collectors.nats_config import permissions_facts, user_facts
 
     cfg = load(args.config, root=args.root)
+    mode = cfg.settings.authorization.mode if cfg.settings is not None else "none"
+    defaults = cfg.settings.authorization.default_permissions if cfg.settings is not None else None
     rows = [msgspec.to_builtins(user_facts(u)) for u in cfg.users]
     if args.format == "json":
         doc = {"config": args.config, "users": rows,
-               "default_permissions": cfg.data["authorization"]["default_permissions"]}
+               "default_permissions": msgspec.to_builtins(permissions_facts(defaults)) if defaults is not None else None}
         _common.emit(json.dumps(doc, indent=2) + "\n", None)
         return 0
-    lines = [f"{args.config}: {len(rows)} users, authentication: {cfg.data['authorization']['mode']}"]
+    lines = [f"{args.config}: {len(rows)} users, authentication: {mode}"]
     for row in rows:
         auth = row["auth"] + (f" ({row['password']['kind']})" if row["password"] else "")
         lines.append(f"\n{row['name']}  account {row['account']}, {auth}, permissions: {row['permissions_source']}")

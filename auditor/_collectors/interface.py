@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-
-import msgspec
+from typing import TYPE_CHECKING, ClassVar
 
 from auditor._inventory.model import SourceSpec, Target, resolve_path
 from auditor._timeutil import rfc3339
-from auditor.evidence.contract import Facts, Part
+from auditor.evidence.contract import Facts
 from auditor.evidence.record import Evidence, Failure, Record
 
 if TYPE_CHECKING:
@@ -64,14 +62,6 @@ class CollectContext:
             data=data,
         )
 
-    def adapt(self, resource: str, cls: type[Facts], value: Mapping[str, Any], *, source: str | None = None) -> Record:
-        """Evidence of type `cls` from the plain data a domain package returned, checked; a
-        value that does not fit the type (untrusted input of the wrong type) is a failure."""
-        try:
-            return self.record(resource, typed(cls, value), source=source)
-        except ShapeError as exc:
-            return self.error(cls.KIND, resource, str(exc), source=source)
-
     def error(self, kind: str, resource: str, message: str, *, source: str | None = None) -> Failure:
         """The failure to collect `resource` (evidence of `kind`)."""
         return Failure(
@@ -82,21 +72,6 @@ class CollectContext:
             error=" ".join(message.split()),
             required=self.source.required,
         )
-
-
-P = TypeVar("P", bound=Part)
-
-
-class ShapeError(ValueError):
-    """A domain result that does not fit its evidence type (a value of the wrong type)."""
-
-
-def typed(cls: type[P], value: Mapping[str, Any]) -> P:
-    """`value` (plain data a domain package returned) as the evidence type `cls`, checked."""
-    try:
-        return msgspec.convert(value, cls)
-    except msgspec.ValidationError as exc:
-        raise ShapeError(f"unexpected value: {exc}") from None
 
 
 class Collector(abc.ABC):

@@ -17,9 +17,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, overload
 
+from auditor._collectors import _untrusted as untrusted
 from auditor._collectors.interface import Collector
+from auditor._collectors.nats_credentials import file_facts_of
+from auditor._nats import config as conf
 from auditor._nats.conf import ConfError, parse_file
 from auditor._nats.config import NatsConfig as NatsConfiguration
 from auditor._nats.config import User, env_from_files, interpret, secret_kind
@@ -31,13 +34,31 @@ from auditor._nats.permissions import (
     subscribe_reach,
 )
 from auditor.evidence.kinds.nats import (
+    Account,
+    AccountJetStream,
+    Authorization,
+    Client,
+    Export,
+    JetStream,
+    Leafnodes,
+    Listener,
+    ListenerCredential,
+    Logging,
+    Monitoring,
     NatsConfig,
     NatsUser,
+    PlaintextPassword,
     ReachTable,
+    Remote,
+    RemoteSeed,
     Responses,
     SecretValue,
     Subjects,
+    Tls,
+    UnknownKey,
+    Variable,
 )
+from auditor.evidence.kinds.nats import Permissions as PermissionsFacts
 from auditor.evidence.record import Record
 from auditor.evidence.secret import conceal
 
@@ -67,7 +88,10 @@ class NatsConfigCollector(Collector):
             except ConfError as exc:
                 yield ctx.error(CONFIG, shown, exc.diagnostics())
                 continue
-            yield ctx.adapt(shown, NatsConfig, cfg.evidence())
+            try:
+                yield ctx.record(shown, config_facts(cfg))
+            except untrusted.UnexpectedValue as exc:  # a value of the wrong type in the untrusted config
+                yield ctx.error(CONFIG, shown, str(exc))
             for user in cfg.users:
                 yield ctx.record(f"{shown} user {user.name}", user_facts(user))
 
@@ -127,5 +151,161 @@ def permission_fields(perms: Permissions | None) -> dict[str, Any]:
     }
 
 
+def permissions_facts(perms: Permissions) -> PermissionsFacts:
+    """Permissions (the defaults of an authorization block) as evidence."""
+    return PermissionsFacts(**permission_fields(perms))
+
+
 def _subjects(p: SubjectPermission | None) -> Subjects:
     return Subjects(allow=None, deny=()) if p is None else Subjects(allow=p.allow, deny=p.deny)
+
+
+# ------------------------------------------------------------------------ nats.config
+def config_facts(cfg: NatsConfiguration) -> NatsConfig:
+    """The interpreted configuration as `nats.config` evidence (passwords, tokens and seeds as
+    kind and redacted form only). :class:`~auditor._collectors._untrusted.UnexpectedValue` when
+    the config holds a value of the wrong type where the server takes a string or a number."""
+    s = cfg.settings
+    if s is None:
+        raise ValueError("the configuration was interpreted for one user only")
+    auth = s.authorization
+    return NatsConfig(
+        path=s.path,
+        files=s.files,
+        variables=tuple(Variable(name=v.name, file=v.file, line=v.line,
+                                 source=cast(Literal["config", "environment", "bcrypt"], v.source))
+                        for v in s.variables),
+        server_name=s.server_name,
+        client=Client(host=s.client.host, port=s.client.port, tls=_tls(s.client.tls),
+                      allow_non_tls=s.client.allow_non_tls, tls_required=s.client.tls_required),
+        monitoring=Monitoring(enabled=s.monitoring.enabled, host=s.monitoring.host, http_port=s.monitoring.http_port,
+                              https_port=s.monitoring.https_port, tls=s.monitoring.tls,
+                              base_path=s.monitoring.base_path, line=s.monitoring.line),
+        authorization=Authorization(
+            defined=auth.defined,
+            mode=cast(Literal["none", "users", "token", "user", "operator"], auth.mode),
+            required=auth.mode != "none",
+            users=auth.users,
+            single_user=auth.single_user,
+            user=auth.user,
+            token=secret_value(auth.token) if auth.token is not None else None,
+            password=secret_value(auth.password) if auth.password is not None else None,
+            timeout=_number_or_text(auth.timeout, "authorization.timeout"),
+            callout=auth.callout,
+            no_auth_user=auth.no_auth_user,
+            default_permissions=(permissions_facts(auth.default_permissions)
+                                 if auth.default_permissions is not None else None),
+            file=auth.file,
+            line=auth.line,
+        ),
+        accounts=tuple(_account(a) for a in s.accounts),
+        system_account=s.system_account,
+        users=len(cfg.users),
+        plaintext_passwords=tuple(
+            PlaintextPassword(user=u.name, file=u.file, line=u.line)
+            for u in cfg.users
+            if u.password is not None and secret_kind(u.password) == "plaintext"
+        ),
+        leafnodes=_leafnodes(s.leafnodes),
+        cluster=Listener(**_listener(s.cluster)),
+        gateway=Listener(**_listener(s.gateway)),
+        websocket=Listener(**_listener(s.websocket)),
+        mqtt=Listener(**_listener(s.mqtt)),
+        jetstream=_jetstream(s.jetstream),
+        operator_mode=s.operator_mode,
+        limits=dict(s.limits),
+        tls_blocks=tuple(_tls(t) for t in s.tls_blocks),
+        unknown_keys=tuple(UnknownKey(key=k.key, file=k.file, line=k.line) for k in s.unknown_keys),
+        logging=Logging(**s.logging),
+        listener_credentials=tuple(
+            ListenerCredential(where=c.where, user=c.user, secret=cast(Literal["password", "token"], c.secret),
+                               kind=cast(Literal["bcrypt", "plaintext"], c.kind), file=c.file, line=c.line)
+            for c in s.listener_credentials
+        ),
+    )
+
+
+@overload
+def _tls(t: conf.Tls) -> Tls: ...
+@overload
+def _tls(t: None) -> None: ...
+def _tls(t: conf.Tls | None) -> Tls | None:
+    """A tls block as evidence (no key material): the interpreter has checked its types."""
+    if t is None:
+        return None
+    s = t.settings
+    return Tls(
+        where=t.where,
+        file=t.file,
+        line=t.line,
+        cert_file=s.get("cert_file"),
+        key_file=s.get("key_file"),
+        ca_file=s.get("ca_file"),
+        verify=bool(s.get("verify")),
+        verify_and_map=bool(s.get("verify_and_map")),
+        insecure=bool(s.get("insecure")),
+        handshake_first=s.get("handshake_first"),
+        min_version=s.get("min_version"),
+        effective_min_version=t.effective_min_version,
+        cipher_suites=t.cipher_suites,
+        weak_cipher_suites=t.weak_cipher_suites,
+        allow_insecure_cipher_suites=bool(s.get("allow_insecure_cipher_suites")),
+        curve_preferences=tuple(s.get("curve_preferences") or ()),
+        pinned_certs=len(s.get("pinned_certs") or ()),
+    )
+
+
+def _number_or_text(value: object, where: str) -> int | float | str | None:
+    """`value`, which must be a number, a string or None."""
+    if value is None or (isinstance(value, int | float | str) and not isinstance(value, bool)):
+        return value
+    raise untrusted.UnexpectedValue("int | float | str | null", value, where)
+
+
+def _account(a: conf.Account) -> Account:
+    js = a.jetstream
+    return Account(
+        name=a.name,
+        users=a.users,
+        exports=tuple(Export(type=cast(Literal["stream", "service", "unknown"], e.type), subject=e.subject,
+                             accounts=e.accounts, public=e.public, file=e.file, line=e.line) for e in a.exports),
+        imports=a.imports,
+        jetstream=AccountJetStream(enabled=js.enabled, limits=dict(js.limits)) if js is not None else None,
+        line=a.line,
+    )
+
+
+def _listener(block: conf.Listener) -> dict[str, Any]:
+    """The fields of evidence `Listener` (also those of `Leafnodes`)."""
+    return {"enabled": block.enabled, "host": block.host, "port": block.port, "tls": _tls(block.tls),
+            "no_tls": block.no_tls, "line": block.line, "authorization": block.authorization,
+            "routes": block.routes}
+
+
+def _leafnodes(block: conf.Leafnodes) -> Leafnodes:
+    remotes = []
+    for i, r in enumerate(block.remotes):
+        remotes.append(Remote(
+            urls=r.urls,
+            url_has_password=r.url_has_password,
+            account=untrusted.text_or_none(r.account, f"leafnodes.remotes[{i}].account"),
+            credentials=file_facts_of(r.credentials) if r.credentials is not None else None,
+            seed=RemoteSeed(redacted=conceal(r.seed, prefix=2)) if r.seed is not None else None,
+            tls=_tls(r.tls),
+            uses_tls=r.uses_tls,
+            file=r.file,
+            line=r.line,
+        ))
+    return Leafnodes(**_listener(block), remotes=tuple(remotes))
+
+
+def _jetstream(js: conf.JetStream) -> JetStream:
+    return JetStream(
+        enabled=js.enabled,
+        store_dir=untrusted.text_or_none(js.store_dir, "jetstream.store_dir"),
+        max_memory_store=js.max_memory_store,
+        max_file_store=js.max_file_store,
+        encrypted=js.encrypted,
+        domain=untrusted.text_or_none(js.domain, "jetstream.domain"),
+        line=js.line,
+    )

@@ -33,7 +33,7 @@ from auditor._nats.creds import (
 )
 from auditor._timeutil import rfc3339
 from auditor.evidence.kinds.nats import FileFacts, JwtChain, NatsJwt, NatsNkey, Seed
-from auditor.evidence.record import Evidence, Record
+from auditor.evidence.record import Record
 from auditor.evidence.secret import conceal
 
 JWT = "nats.jwt"
@@ -90,15 +90,16 @@ class NatsCredentialsCollector(Collector):
                 yield ctx.error(JWT, shown, f"the seed in this .creds file: {exc}")
                 continue
             walked = chain(jwt, known)
-            # the claims are untrusted input: checked against the type, a misfit is a failure
-            record = ctx.adapt(shown, NatsJwt, {"path": shown, "container": kind, **claims(jwt),
-                                                "chain": _UNWALKED, "file": None, "seed": None})
-            if isinstance(record, Evidence):
-                data = msgspec.structs.replace(
-                    cast(NatsJwt, record.data), seed=held, file=self._facts(path),
-                    chain=JwtChain(status=cast(Any, walked.status), path=walked.path, detail=walked.detail))
-                record = ctx.record(shown, data)
-            yield record
+            # the claims are untrusted JSON: decoded into the type, a misfit is a failure of this record
+            try:
+                decoded = msgspec.convert({"path": shown, "container": kind, **claims(jwt),
+                                           "chain": _UNWALKED, "file": None, "seed": None}, NatsJwt)
+            except msgspec.ValidationError as exc:
+                yield ctx.error(JWT, shown, f"unexpected value: {exc}")
+                continue
+            yield ctx.record(shown, msgspec.structs.replace(
+                decoded, seed=held, file=self._facts(path),
+                chain=JwtChain(status=cast(Any, walked.status), path=walked.path, detail=walked.detail)))
 
     def _facts(self, path: Path) -> FileFacts:
         return file_facts_of(file_facts(self.context.display(path), path, self.context.display(path)))

@@ -4,8 +4,9 @@ Interprets the parts an audit needs, with the server's key names and aliases (ke
 case-insensitive, as in server/opts.go), the server's defaults (the client port and the
 monitoring port bind every interface unless told otherwise) and its permission semantics
 (see :mod:`auditor._nats.permissions`). A wrong type in a part it interprets is a
-:class:`ConfError` naming the file and line. Secret values never leave this module unredacted:
-:meth:`NatsConfig.evidence` and :meth:`User.evidence` store `auditor._redact` forms only.
+:class:`ConfError` naming the file and line. The results are typed values (:class:`Settings`
+and its parts); secret values in them (passwords, tokens, seeds) are kept out of their `repr`, and
+the collector turns them into evidence with redacted forms only.
 
 Paths inside the config (`/etc/nats/leaf.creds`) are node paths: the `resolve` function given
 to :func:`interpret` maps them to files the auditor can read (a scan maps them under the
@@ -19,12 +20,12 @@ import pwd
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from auditor import _limits as limits
-from auditor._nats.conf import ConfError, ParsedConfig, Value, read_text
+from auditor._nats.conf import ConfError, ParsedConfig, Value, VariableUse, read_text
 from auditor._nats.options import check as check_options
 from auditor._nats.options import go_duration, parse_listen
 from auditor._nats.permissions import Permissions, ResponsePermission, SubjectPermission
@@ -41,13 +42,6 @@ DEFAULT_TLS_MIN_VERSION = "1.2"
 
 def secret_kind(value: str) -> str:
     return "bcrypt" if BCRYPT.match(value) else "plaintext"
-
-
-def secret_evidence(value: str) -> dict[str, str]:
-    """How evidence shows a password or token: its kind and a redacted form."""
-    from auditor._redact import redact
-
-    return {"kind": secret_kind(value), "redacted": redact(value)}
 
 
 # ------------------------------------------------------------------------- typed access
@@ -123,28 +117,17 @@ class Tls:
     def verify(self) -> bool:
         return bool(self.settings.get("verify") or self.settings.get("verify_and_map"))
 
-    def evidence(self) -> dict[str, Any]:
-        s = self.settings
-        suites = list(s.get("cipher_suites") or [])
-        return {
-            "where": self.where,
-            "file": self.file,
-            "line": self.line,
-            "cert_file": s.get("cert_file"),
-            "key_file": s.get("key_file"),
-            "ca_file": s.get("ca_file"),
-            "verify": bool(s.get("verify")),
-            "verify_and_map": bool(s.get("verify_and_map")),
-            "insecure": bool(s.get("insecure")),
-            "handshake_first": s.get("handshake_first"),
-            "min_version": s.get("min_version"),
-            "effective_min_version": s.get("min_version") or DEFAULT_TLS_MIN_VERSION,
-            "cipher_suites": suites,
-            "weak_cipher_suites": [c for c in suites if WEAK_CIPHER.search(c)],
-            "allow_insecure_cipher_suites": bool(s.get("allow_insecure_cipher_suites")),
-            "curve_preferences": list(s.get("curve_preferences") or []),
-            "pinned_certs": len(s.get("pinned_certs") or []),
-        }
+    @property
+    def cipher_suites(self) -> tuple[str, ...]:
+        return tuple(self.settings.get("cipher_suites") or ())
+
+    @property
+    def weak_cipher_suites(self) -> tuple[str, ...]:
+        return tuple(c for c in self.cipher_suites if WEAK_CIPHER.search(c))
+
+    @property
+    def effective_min_version(self) -> str:
+        return str(self.settings.get("min_version") or DEFAULT_TLS_MIN_VERSION)
 
 
 def parse_tls(v: Value, where: str) -> Tls:
@@ -218,22 +201,6 @@ class FileFacts:
     def writable_by_group_or_others(self) -> bool:
         return self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
 
-    def evidence(self) -> dict[str, Any]:
-        writable = self.writable_by_group_or_others
-        return {
-            "path": self.path,
-            "resolved": self.resolved,
-            "exists": self.exists,
-            "mode": self.mode,
-            "uid": self.uid,
-            "gid": self.gid,
-            "owner": self.owner,
-            "group": self.group,
-            "readable_by_group": self.readable_by_group,
-            "readable_by_others": self.readable_by_others,
-            "writable_by_group_or_others": writable,
-        }
-
 
 def file_facts(path: str, resolved: Path, shown: str) -> FileFacts:
     try:
@@ -251,6 +218,172 @@ def file_facts(path: str, resolved: Path, shown: str) -> FileFacts:
     return FileFacts(path, shown, True, f"{stat.S_IMODE(st.st_mode):04o}", st.st_uid, st.st_gid, owner, group)
 
 
+@dataclass(frozen=True)
+class Client:
+    host: str
+    port: int
+    tls: Tls | None
+    allow_non_tls: bool
+
+    @property
+    def tls_required(self) -> bool:
+        return self.tls is not None and not self.allow_non_tls
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    host: str | None
+    http_port: int | None
+    https_port: int | None
+    tls: bool
+    base_path: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The top-level authorization block (passwords and tokens kept out of `repr`)."""
+
+    defined: bool
+    file: str | None = None
+    line: int | None = None
+    mode: str = "none"  # none, users, token, user, operator
+    users: int = 0
+    single_user: bool = False
+    user: str | None = None
+    token: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    timeout: object = None
+    """As written: a number or a string (anything else the server does not take)."""
+    callout: bool = False
+    no_auth_user: str | None = None
+    default_permissions: Permissions | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    type: str  # stream, service, unknown
+    subject: str | None
+    accounts: tuple[str, ...]
+    public: bool
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class AccountJetStream:
+    enabled: bool
+    limits: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    users: int
+    exports: tuple[Export, ...]
+    imports: int
+    jetstream: AccountJetStream | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A cluster, gateway, websocket, MQTT or leafnodes block."""
+
+    enabled: bool = False
+    host: str | None = None
+    port: int | None = None
+    tls: Tls | None = None
+    no_tls: bool = False
+    line: int | None = None
+    authorization: bool = False
+    routes: tuple[str, ...] = ()
+    """Without user-info."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A leafnode remote (its seed kept out of `repr`)."""
+
+    urls: tuple[str, ...]
+    """Without user-info."""
+    url_has_password: bool
+    account: object
+    """As written (the server takes a string)."""
+    credentials: FileFacts | None
+    seed: str | None = field(repr=False)
+    tls: Tls | None
+    uses_tls: bool
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Leafnodes(Listener):
+    remotes: tuple[Remote, ...] = ()
+
+
+@dataclass(frozen=True)
+class JetStream:
+    enabled: bool = False
+    store_dir: object = None
+    """As written (the server takes a string)."""
+    max_memory_store: int | None = None
+    max_file_store: int | None = None
+    encrypted: bool = False
+    domain: object = None
+    """As written (the server takes a string)."""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    key: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ListenerCredential:
+    """A password or token of a cluster, gateway, leafnode, websocket or MQTT authorization block: its kind only."""
+
+    where: str
+    user: str | None
+    secret: str  # password, token
+    kind: str  # bcrypt, plaintext
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the server makes of the whole configuration (besides its users)."""
+
+    path: str
+    files: tuple[str, ...]
+    variables: tuple[VariableUse, ...]
+    server_name: str | None
+    client: Client
+    monitoring: Monitoring
+    authorization: Authorization
+    accounts: tuple[Account, ...]
+    system_account: str | None
+    leafnodes: Leafnodes
+    cluster: Listener
+    gateway: Listener
+    websocket: Listener
+    mqtt: Listener
+    jetstream: JetStream
+    operator_mode: bool
+    logging: dict[str, bool]
+    """debug, trace, trace_verbose, trace_headers, syslog (false when not set)."""
+    listener_credentials: tuple[ListenerCredential, ...]
+    limits: dict[str, int]
+    tls_blocks: tuple[Tls, ...]
+    unknown_keys: tuple[UnknownKey, ...]
+
+
 @dataclass
 class NatsConfig:
     """The interpreted configuration (the parse tree is not kept: a config of 100,000 users would
@@ -259,7 +392,8 @@ class NatsConfig:
     file: str
     users: list[User] = field(default_factory=list)
     default_permissions: Permissions | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    settings: Settings | None = None
+    """None when only one user was interpreted."""
     user_names: list[str] = field(default_factory=list)
     """Every user's name (or nkey) when only one user was interpreted."""
 
@@ -269,9 +403,6 @@ class NatsConfig:
                 return u
         known = ", ".join(self.user_names or [u.name for u in self.users]) or "none"
         raise ConfError(f"no user '{name}' in this config (users: {known})", file=self.file)
-
-    def evidence(self) -> dict[str, Any]:
-        return dict(self.data)
 
 
 def interpret(
@@ -284,7 +415,7 @@ def interpret(
     """Interpret a parsed config. `resolve` maps a node path in the config to a readable path.
 
     With `only_user`, the whole config is still checked as the server checks it, but only
-    that user is interpreted (`auditor nats can` needs no more) and `data` stays empty.
+    that user is interpreted (`auditor nats can` needs no more) and `settings` stays None.
     """
     return _Interpreter(parsed, resolve or Path, shown or str, only_user).run()
 
@@ -331,67 +462,55 @@ class _Interpreter:
             mode = "operator"
         elif cfg.users:
             mode = "users"
-        elif auth.get("token"):
+        elif auth.token:
             mode = "token"
-        elif auth.get("single_user"):
+        elif auth.single_user:
             mode = "user"
         else:
             mode = "none"
-        auth["mode"] = mode
-        auth["no_auth_user"] = no_auth_user
-        auth["required"] = mode != "none"
+        auth = replace(auth, mode=mode, no_auth_user=no_auth_user)
 
-        cfg.data = {
-            "path": self.root.file,
-            "files": list(self.parsed.files),
-            "variables": [
-                {"name": v.name, "file": v.file, "line": v.line, "source": v.source}
-                for v in self.parsed.variables
-            ],
-            "server_name": as_str(top["server_name"], "server_name") if "server_name" in top else None,
-            "client": {
-                "host": host,
-                "port": port,
-                "tls": client_tls.evidence() if client_tls else None,
-                "allow_non_tls": allow_non_tls,
-                "tls_required": client_tls is not None and not allow_non_tls,
-            },
-            "monitoring": self.monitoring(top, host),
-            "authorization": auth,
-            "accounts": accounts,
-            "system_account": _system_account(top),
-            "users": len(cfg.users),
-            "plaintext_passwords": [
-                {"user": u.name, "file": u.file, "line": u.line}
-                for u in cfg.users
-                if u.password is not None and secret_kind(u.password) == "plaintext"
-            ],
-            "leafnodes": self.leafnodes(top.get("leafnodes") or top.get("leaf")),
-            "cluster": self.listener_block(top.get("cluster"), "cluster"),
-            "gateway": self.listener_block(top.get("gateway"), "gateway"),
-            "websocket": self.listener_block(top.get("websocket") or top.get("ws"), "websocket"),
-            "mqtt": self.listener_block(top.get("mqtt"), "mqtt"),
-            "jetstream": self.jetstream(top),
-            "operator_mode": operator_mode,
-            "logging": {
+        server_name = as_str(top["server_name"], "server_name") if "server_name" in top else None
+        monitoring = self.monitoring(top, host)
+        leafnodes = self.leafnodes(top.get("leafnodes") or top.get("leaf"))
+        cluster = self.listener_block(top.get("cluster"), "cluster")
+        gateway = self.listener_block(top.get("gateway"), "gateway")
+        websocket = self.listener_block(top.get("websocket") or top.get("ws"), "websocket")
+        mqtt = self.listener_block(top.get("mqtt"), "mqtt")
+        cfg.settings = Settings(
+            path=self.root.file,
+            files=tuple(self.parsed.files),
+            variables=tuple(self.parsed.variables),
+            server_name=server_name,
+            client=Client(host, port, client_tls, allow_non_tls),
+            monitoring=monitoring,
+            authorization=auth,
+            accounts=tuple(accounts),
+            system_account=_system_account(top),
+            leafnodes=leafnodes,
+            cluster=cluster,
+            gateway=gateway,
+            websocket=websocket,
+            mqtt=mqtt,
+            jetstream=self.jetstream(top),
+            operator_mode=operator_mode,
+            logging={
                 k: bool(top[k].data) if k in top and top[k].kind == "bool" else False
                 for k in ("debug", "trace", "trace_verbose", "trace_headers", "syslog")
             },
-            "listener_credentials": self.listener_credentials(top),
-            "limits": {
-                k: top[k].data
+            listener_credentials=tuple(self.listener_credentials(top)),
+            limits={
+                k: int(top[k].data)
                 for k in ("max_payload", "max_pending", "max_connections", "max_subscriptions", "max_control_line")
                 if k in top and top[k].kind == "integer"
             },
-            "unknown_keys": [],
-        }
-        cfg.data["tls_blocks"] = [t.evidence() for t in self.tls_blocks]
-        known = _TOP_KEYS
-        cfg.data["unknown_keys"] = [
-            {"key": k, "file": v.file, "line": v.line}
-            for k, v in self.root.data.items()
-            if k.lower() not in known and not v.used
-        ]
+            tls_blocks=tuple(self.tls_blocks),
+            unknown_keys=tuple(
+                UnknownKey(k, v.file, v.line)
+                for k, v in self.root.data.items()
+                if k.lower() not in _TOP_KEYS and not v.used
+            ),
+        )
         return cfg
 
     # -- blocks
@@ -402,7 +521,7 @@ class _Interpreter:
         self.tls_blocks.append(t)
         return t
 
-    def monitoring(self, top: dict[str, Value], host: str) -> dict[str, Any]:
+    def monitoring(self, top: dict[str, Value], host: str) -> Monitoring:
         http_host: str | None = None
         http_port = https_port = None
         line = None
@@ -423,15 +542,15 @@ class _Interpreter:
             else:
                 http_port = as_int(v, key)
         enabled = bool(http_port) or bool(https_port)
-        return {
-            "enabled": enabled,
-            "host": (http_host or host) if enabled else None,
-            "http_port": http_port or None,
-            "https_port": https_port or None,
-            "tls": bool(https_port),
-            "base_path": as_str(top["http_base_path"], "http_base_path") if "http_base_path" in top else None,
-            "line": line,
-        }
+        return Monitoring(
+            enabled=enabled,
+            host=(http_host or host) if enabled else None,
+            http_port=http_port or None,
+            https_port=https_port or None,
+            tls=bool(https_port),
+            base_path=as_str(top["http_base_path"], "http_base_path") if "http_base_path" in top else None,
+            line=line,
+        )
 
     def permissions(self, v: Value, where: str) -> Permissions:
         m = as_map(v, where)
@@ -551,14 +670,10 @@ class _Interpreter:
             out.append(user)
         return out
 
-    def authorization(self, v: Value | None, cfg: NatsConfig) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "defined": v is not None, "users": 0, "single_user": False, "token": None,
-            "password": None, "timeout": None, "default_permissions": None,
-            "file": v.file if v is not None else None, "line": v.line if v is not None else None,
-        }
+    def authorization(self, v: Value | None, cfg: NatsConfig) -> Authorization:
         if v is None:
-            return info
+            return Authorization(defined=False)
+        info: dict[str, Any] = {}
         m = as_map(v, "authorization")
         raw_users: list[tuple[User, bool]] = []
         defaults: Permissions | None = None
@@ -567,9 +682,9 @@ class _Interpreter:
                 info["single_user"] = True
                 info["user"] = as_str(item, f"authorization.{k}")
             elif k in ("pass", "password"):
-                info["password"] = secret_evidence(as_str(item, f"authorization.{k}"))
+                info["password"] = as_str(item, f"authorization.{k}")
             elif k == "token":
-                info["token"] = secret_evidence(as_str(item, "authorization.token"))
+                info["token"] = as_str(item, "authorization.token")
             elif k == "timeout":
                 info["timeout"] = item.data if item.kind in ("integer", "float") else item.plain()
             elif k == "users":
@@ -585,17 +700,14 @@ class _Interpreter:
         cfg.default_permissions = defaults
         users = self.with_defaults(raw_users, defaults)
         cfg.users.extend(users)
-        info["users"] = len(users)
-        from auditor._nats.permissions import permissions_evidence
+        return Authorization(defined=True, file=m.file, line=m.line, users=len(users), default_permissions=defaults,
+                             **info)
 
-        info["default_permissions"] = permissions_evidence(defaults) if defaults is not None else None
-        return info
-
-    def accounts(self, v: Value | None, cfg: NatsConfig) -> list[dict[str, Any]]:
+    def accounts(self, v: Value | None, cfg: NatsConfig) -> list[Account]:
         if v is None:
             return []
         if v.kind == "array":
-            return [{"name": n, "users": 0, "exports": [], "imports": 0, "jetstream": None, "line": v.line} for n in as_str_list(v, "accounts")]
+            return [Account(n, 0, (), 0, None, v.line) for n in as_str_list(v, "accounts")]
         if v.kind != "map":  # the server ignores any other value
             return []
         m = as_map(v, "accounts")
@@ -606,9 +718,9 @@ class _Interpreter:
             am = as_map(acc, f"accounts.{name}")
             raw_users: list[tuple[User, bool]] = []
             defaults: Permissions | None = None
-            exports: list[dict[str, Any]] = []
+            exports: list[Export] = []
             imports = 0
-            jetstream: dict[str, Any] | None = None
+            jetstream: AccountJetStream | None = None
             for k, item in entries(am):
                 where = f"accounts.{name}.{k}"
                 if k == "users":
@@ -623,10 +735,10 @@ class _Interpreter:
                     jetstream = self.account_jetstream(item)
             users = self.with_defaults(raw_users, defaults)
             cfg.users.extend(users)
-            out.append({"name": name, "users": len(users), "exports": exports, "imports": imports, "jetstream": jetstream, "line": am.line})
+            out.append(Account(name, len(users), tuple(exports), imports, jetstream, am.line))
         return out
 
-    def exports(self, v: Value, where: str) -> list[dict[str, Any]]:
+    def exports(self, v: Value, where: str) -> list[Export]:
         if v.kind != "array":
             raise _fail(v, f"{where}: expected an array of exports")
         out = []
@@ -636,32 +748,28 @@ class _Interpreter:
             kind = "stream" if "stream" in d else "service" if "service" in d else "unknown"
             subject = as_str(d[kind], f"{where}[{i}].{kind}") if kind in d else None
             accounts = as_str_list(d["accounts"], f"{where}[{i}].accounts") if "accounts" in d else []
-            out.append({
-                "type": kind, "subject": subject, "accounts": accounts,
-                "public": not accounts and "token_req" not in d, "file": em.file, "line": em.line,
-            })
+            out.append(Export(kind, subject, tuple(accounts), not accounts and "token_req" not in d, em.file, em.line))
         return out
 
-    def account_jetstream(self, v: Value) -> dict[str, Any]:
+    def account_jetstream(self, v: Value) -> AccountJetStream:
         if v.kind in ("bool", "string"):
             on = v.data is True or str(v.data).lower() in ("enabled", "enable", "true")
-            return {"enabled": on, "limits": {}}
+            return AccountJetStream(on, {})
         m = as_map(v, "jetstream")
-        limits = {k: item.data for k, item in entries(m) if item.kind == "integer"}
-        return {"enabled": True, "limits": limits}
+        return AccountJetStream(True, {k: int(item.data) for k, item in entries(m) if item.kind == "integer"})
 
-    def jetstream(self, top: dict[str, Value]) -> dict[str, Any]:
+    def jetstream(self, top: dict[str, Value]) -> JetStream:
         info: dict[str, Any] = {"enabled": False, "store_dir": None, "max_memory_store": None,
                                 "max_file_store": None, "encrypted": False, "domain": None, "line": None}
         v = top.get("jetstream")
         if "store_dir" in top or "storedir" in top:
             info["store_dir"] = (top.get("store_dir") or top["storedir"]).data
         if v is None:
-            return info
+            return JetStream(**info)
         info["line"] = v.line
         if v.kind in ("bool", "string"):
             info["enabled"] = v.data is True or str(v.data).lower() in ("enabled", "enable", "true")
-            return info
+            return JetStream(**info)
         m = as_map(v, "jetstream")
         info["enabled"] = True
         for k, item in entries(m):
@@ -677,12 +785,12 @@ class _Interpreter:
                 info["enabled"] = as_bool(item, f"jetstream.{k}")
             elif k == "domain":
                 info["domain"] = item.plain()
-        return info
+        return JetStream(**info)
 
-    def listener_block(self, v: Value | None, where: str) -> dict[str, Any]:
+    def listener_block(self, v: Value | None, where: str) -> Listener:
         info: dict[str, Any] = {"enabled": False, "host": None, "port": None, "tls": None, "no_tls": False, "line": None}
         if v is None:
-            return info
+            return Listener()
         m = as_map(v, where)
         info["enabled"] = True
         info["line"] = m.line
@@ -699,15 +807,15 @@ class _Interpreter:
         if "no_tls" in d:
             info["no_tls"] = as_bool(d["no_tls"], f"{where}.no_tls")
         t = self.tls(d.get("tls"), where)
-        info["tls"] = t.evidence() if t else None
+        info["tls"] = t
         info["authorization"] = "authorization" in d
         if "routes" in d:
-            info["routes"] = [_strip_userinfo(u) for u in as_str_list(d["routes"], f"{where}.routes")]
-        return info
+            info["routes"] = tuple(_strip_userinfo(u) for u in as_str_list(d["routes"], f"{where}.routes"))
+        return Listener(**info)
 
-    def listener_credentials(self, top: dict[str, Value]) -> list[dict[str, Any]]:
+    def listener_credentials(self, top: dict[str, Value]) -> list[ListenerCredential]:
         """Passwords and tokens of the cluster, gateway, leafnode, websocket and MQTT authorization blocks."""
-        out: list[dict[str, Any]] = []
+        out: list[ListenerCredential] = []
         for block, aliases in (("cluster", ()), ("gateway", ()), ("leafnodes", ("leaf",)), ("websocket", ("ws",)),
                                ("mqtt", ())):
             v = next((top[k] for k in (block, *aliases) if k in top), None)
@@ -720,33 +828,31 @@ class _Interpreter:
             for key, item in found.items():
                 if key in ("pass", "password", "token") and item.kind == "string":
                     what = "token" if key == "token" else "password"
-                    out.append({"where": where, "user": user if key != "token" else None, "secret": what,
-                                "kind": secret_kind(str(item.data)), "file": item.file, "line": item.line})
+                    out.append(ListenerCredential(where, user if key != "token" else None, what,
+                                                  secret_kind(str(item.data)), item.file, item.line))
             users = found.get("users")
             for i, entry in enumerate(users.data if users is not None and users.kind == "array" else []):
                 fields = dict(entries(entry)) if entry.kind == "map" else {}
                 secret = next((fields[k] for k in ("pass", "password") if k in fields), None)
                 if secret is not None and secret.kind == "string":
                     name = next((str(fields[k].data) for k in ("user", "username") if k in fields), None)
-                    out.append({"where": f"{where}.users[{i}]", "user": name, "secret": "password",
-                                "kind": secret_kind(str(secret.data)), "file": secret.file, "line": secret.line})
+                    out.append(ListenerCredential(f"{where}.users[{i}]", name, "password",
+                                                  secret_kind(str(secret.data)), secret.file, secret.line))
         return out
 
-    def leafnodes(self, v: Value | None) -> dict[str, Any]:
+    def leafnodes(self, v: Value | None) -> Leafnodes:
         from urllib.parse import urlsplit
 
-        from auditor._redact import redact
-
-        info = self.listener_block(v, "leafnodes")
-        info["remotes"] = []
+        listener = vars(self.listener_block(v, "leafnodes"))
         if v is None:
-            return info
+            return Leafnodes(**listener)
         d = dict(entries(v))
         remotes = d.get("remotes")
         if remotes is None:
-            return info
+            return Leafnodes(**listener)
         if remotes.kind != "array":
             raise _fail(remotes, "leafnodes.remotes: expected an array")
+        out: list[Remote] = []
         for i, r in enumerate(remotes.data):
             where = f"leafnodes.remotes[{i}]"
             rm = dict(entries(as_map(r, where)))
@@ -760,24 +866,25 @@ class _Interpreter:
                 if key in rm:
                     path = as_str(rm[key], f"{where}.{key}")
                     resolved = self.resolve(path)
-                    creds = file_facts(path, resolved, self.shown(resolved)).evidence()
+                    creds = file_facts(path, resolved, self.shown(resolved))
             seed = None
             for key in ("nkey", "seed"):
                 if key in rm:
-                    seed = {"redacted": redact(as_str(rm[key], f"{where}.{key}"), prefix=2)}
+                    seed = as_str(rm[key], f"{where}.{key}")
             schemes = {urlsplit(u).scheme.lower() for u in urls}
-            info["remotes"].append({
-                "urls": [_strip_userinfo(u) for u in urls],
-                "url_has_password": any(urlsplit(u).password for u in urls if "://" in u),
-                "account": (rm.get("account") or rm.get("local")).data if ("account" in rm or "local" in rm) else None,  # type: ignore[union-attr]
-                "credentials": creds,
-                "seed": seed,
-                "tls": t.evidence() if t else None,
-                "uses_tls": t is not None or bool(schemes & {"tls", "wss"}),
-                "file": r.file,
-                "line": r.line,
-            })
-        return info
+            account = rm.get("account") or rm.get("local")
+            out.append(Remote(
+                urls=tuple(_strip_userinfo(u) for u in urls),
+                url_has_password=any(urlsplit(u).password for u in urls if "://" in u),
+                account=account.data if account is not None else None,
+                credentials=creds,
+                seed=seed,
+                tls=t,
+                uses_tls=t is not None or bool(schemes & {"tls", "wss"}),
+                file=r.file,
+                line=r.line,
+            ))
+        return Leafnodes(**listener, remotes=tuple(out))
 
 
 def _system_account(top: dict[str, Value]) -> str | None:

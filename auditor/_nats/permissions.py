@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 from auditor._nats.subjects import (
     Sublist,
@@ -277,27 +276,3 @@ def subscribe_reach(perms: Permissions | None, pattern: str) -> str:
     if decision.allowed:
         return "some"
     return "some" if _reach(sub.allow or None, plain_deny, pattern) != "none" else "none"
-
-
-def permissions_evidence(perms: Permissions | None) -> dict[str, Any]:
-    """How evidence records one user's (or the defaults') permissions."""
-
-    def side(p: SubjectPermission | None) -> dict[str, Any]:
-        if p is None:
-            return {"allow": None, "deny": []}
-        return {"allow": list(p.allow) if p.allow is not None else None, "deny": list(p.deny)}
-
-    responses = None
-    if perms is not None and perms.responses is not None:
-        r = perms.responses
-        responses = {"max": r.max_msgs, "expires_seconds": r.expires, "unlimited": r.unlimited}
-    return {
-        "restricted": perms is not None and (perms.publish is not None or perms.subscribe is not None),
-        "publish": side(perms.publish if perms else None),
-        "subscribe": side(perms.subscribe if perms else None),
-        "allow_responses": responses,
-        "reach": {
-            "publish": {p: publish_reach(perms, p) for p in WATCHED},
-            "subscribe": {p: subscribe_reach(perms, p) for p in WATCHED},
-        },
-    }

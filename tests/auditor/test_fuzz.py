@@ -67,10 +67,18 @@ def _bundle(data: bytes) -> None:
 
 
 def _nats_conf(data: bytes) -> None:
+    from auditor._collectors._untrusted import UnexpectedValue
+    from auditor._collectors.nats_config import config_facts, user_facts
     from auditor._nats.conf import parse_text
     from auditor._nats.config import interpret
 
-    interpret(parse_text(_text(data), env={}))
+    cfg = interpret(parse_text(_text(data), env={}))
+    try:  # the evidence the collector builds from it: any other exception is a bug
+        config_facts(cfg)
+    except UnexpectedValue:
+        pass  # a value of the wrong type: the collector's failure record for this config
+    for user in cfg.users:
+        user_facts(user)
 
 
 def _creds(data: bytes) -> None:

@@ -341,11 +341,11 @@ def test_evidence_type_choice() -> None:
         print(f"  {name:18}{cells}")
     print(f"  median of the three per step: {[round(statistics.median(r[s] for r in results.values()), 2) for s in steps]}")
     # how collectors make records: built directly from typed values (now), or plain dicts
-    # decoded into the type at one seam (msgspec.convert, what CollectContext.adapt does)
+    # decoded into the type at one seam (msgspec.convert, what the former CollectContext.adapt did)
     # (the same mapping from the same values, into dicts then converted, or into the Structs)
     direct = base["construct"]
     adapted = _best(lambda: [msgspec.convert(_build(_plain, _plain, _plain, _plain, _plain, _plain, d), MCert)
                              for d in facts])
-    print(f"  msgspec Struct made as a plain dict then converted (the ctx.adapt seam): {adapted:.2f} ms, "
+    print(f"  msgspec Struct made as a plain dict then converted (the former ctx.adapt seam): {adapted:.2f} ms, "
           f"x{adapted / direct:.2f} of building it directly ({direct:.2f} ms)")
     assert all(v > 0 for row in results.values() for v in row.values())

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from auditor._collectors.nats_config import config_facts
 from auditor._engine import evaluate_rules
 from auditor._models import Finding, Severity, Status, group_problems
 from auditor._nats.conf import parse_file
 from auditor._nats.config import interpret
+from auditor.evidence.contract import plain
 from auditor.evidence.kinds import data_errors
 from tests.auditor._nats.oracle import server_verdict
 from tests.collecting import collect_source, evidence
@@ -96,7 +98,7 @@ def nats_config(folder: Path, text: str) -> dict[str, Any]:
     path.write_text(text)
     verdict = server_verdict(path, cwd=folder)
     assert verdict.accepted, verdict.message
-    data: dict[str, Any] = interpret(parse_file(path)).evidence()
+    data: dict[str, Any] = plain(config_facts(interpret(parse_file(path))))
     return data
 
 

@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+from auditor._collectors.nats_config import config_facts
 from auditor._engine import evaluate_rules
 from auditor._models import Status
 from auditor._nats.conf import parse_file
 from auditor._nats.config import interpret
 from auditor._policy.catalog import Catalog, ResolvedPolicy
+from auditor.evidence.contract import plain
 from auditor.evidence.kinds import data_errors
 from tests.auditor._nats.oracle import server_verdict
 from tests.certs import CertFactory
@@ -64,7 +66,7 @@ def evidence(folder: Path, text: str) -> dict[str, Any]:
     path.write_text(text)
     server = server_verdict(path, cwd=folder)
     assert server.accepted, f"nats-server refuses what this test calls weak-but-accepted: {server.message}"
-    return interpret(parse_file(path)).evidence()
+    return plain(config_facts(interpret(parse_file(path))))
 
 
 CASES = [

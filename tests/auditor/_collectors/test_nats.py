@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from auditor._collectors import run_collector
 from auditor._collectors.interface import CollectContext
 from auditor._inventory.model import SourceSpec, Target
@@ -78,6 +80,50 @@ def test_nats_config_errors_are_records(tmp_path: Path) -> None:
     (root / "etc/nats/users.conf").write_text("users = [\n {user: a, permissions: {publish: ['a b']}}\n]\n")
     (bad,) = collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "x"})
     assert isinstance(bad, Failure) and (bad.error or "").startswith("etc/nats/users.conf:2: ")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("store_dir: 5\n", "store_dir: expected a string"),
+    ("jetstream { domain: [a] }\n", "jetstream.domain: expected a string"),
+    ("leafnodes { remotes = [ { url: 'tls://hub:7422', account: 7 } ] }\n", "leafnodes.remotes[0].account: expected a string"),
+    ("authorization { timeout: {a: 1} }\n", "authorization.timeout: expected a string or an integer or a number"),
+])
+def test_a_config_value_of_the_wrong_type_fails_its_record(tmp_path: Path, text: str, message: str) -> None:
+    """The config is untrusted: a value of a type the server refuses is a failure of the
+    nats.config record naming file, line and field (as nats-server -t refuses it)."""
+    root = tmp_path / "node"
+    (root / "etc/nats").mkdir(parents=True)
+    (root / "etc/nats/odd.conf").write_text(text)
+    (record,) = collect(root, "nats-config", paths=["etc/nats/odd.conf"])
+    assert isinstance(record, Failure) and record.resource == "etc/nats/odd.conf"
+    assert (record.error or "").startswith(f"etc/nats/odd.conf:1: {message}")
+
+
+@pytest.mark.parametrize(("change", "where", "expected", "got"), [
+    ({"jetstream": {"store_dir": 5}}, "jetstream.store_dir", "str | null", "int"),
+    ({"jetstream": {"domain": ["a"]}}, "jetstream.domain", "str | null", "array"),
+    ({"authorization": {"timeout": {"a": 1}}}, "authorization.timeout", "int | float | str | null", "object"),
+    ({"authorization": {"timeout": True}}, "authorization.timeout", "int | float | str | null", "bool"),
+])
+def test_the_collector_checks_the_values_it_copies_as_written(tmp_path: Path, change: dict[str, dict[str, Any]],
+                                                              where: str, expected: str, got: str) -> None:
+    """Values the interpreter keeps as written (the options check refuses wrong types before)
+    are checked again where the evidence is built: a misfit is UnexpectedValue, which the
+    collector turns into a failure record, never evidence of the wrong type."""
+    import dataclasses
+
+    from auditor._collectors._untrusted import UnexpectedValue
+    from auditor._collectors.nats_config import config_facts
+    from auditor._nats.conf import parse_text
+    from auditor._nats.config import interpret
+
+    cfg = interpret(parse_text("jetstream { store_dir: /data }\nauthorization { timeout: 2 }\n"))
+    assert cfg.settings is not None and config_facts(cfg).jetstream.store_dir == "/data"
+    ((part, values),) = change.items()
+    cfg.settings = dataclasses.replace(cfg.settings, **{part: dataclasses.replace(getattr(cfg.settings, part), **values)})
+    with pytest.raises(UnexpectedValue) as caught:
+        config_facts(cfg)
+    assert str(caught.value) == f"unexpected value: Expected `{expected}`, got `{got}` - at `$.{where}`"
 
 
 def test_nats_credentials(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 nothing of evidence records.
 
 A collector maps a domain package's typed results onto the evidence types field by field; it
-neither hands plain dicts to a decoding seam (`CollectContext.adapt`, `interface.typed`) nor
-decodes them with msgspec, except where it reads stored JSON (a recording, the lint cache).
+neither hands plain dicts to a decoding seam (the former `CollectContext.adapt`, `interface.typed`)
+nor decodes them with msgspec, except where it reads JSON (a recording, the lint cache, a JWT's
+claims).
 Untrusted values of the wrong type are checked where they are copied (collectors/_untrusted)
 and become a failure of that one record.
 """
@@ -30,16 +31,33 @@ from tests.softpiv import SoftPivCard
 from tests.softpiv.devices import provision
 
 ROOT = Path(__file__).resolve().parents[3]
-TYPED = ("sops", "vault", "gpg", "tls", "yubikey", "pki_inventory", "certificates", "secrets", "host", "recorded")
-"""The collectors that build their evidence types directly (the nats and kubernetes ones are
-converted separately)."""
-DECODERS = {("certificates", "Lint"), ("recorded", "kind")}
-"""msgspec.convert calls that decode stored JSON (the lint cache, a recording), by module and type argument."""
-DOMAIN = ("auditor/_sops", "auditor/_secrets", "pki")
+COLLECTORS = ROOT / "auditor" / "_collectors"
+TYPED = tuple(sorted(p.relative_to(COLLECTORS).with_suffix("").as_posix() for p in COLLECTORS.rglob("*.py")))
+"""Every module of the collectors package: each builds its evidence types directly."""
+DECODERS = {("certificates", "Lint"), ("recorded", "kind"), ("nats_credentials", "NatsJwt")}
+"""msgspec.convert calls that decode JSON (the lint cache, a recording, a JWT's untrusted claims,
+whose misfit is a failure record), by module and type argument."""
+DOMAIN = ("auditor/_sops", "auditor/_secrets", "auditor/_nats", "auditor/_host", "pki")
+
+
+def test_every_collector_is_checked() -> None:
+    """The list above is the collectors package (so the checks below cannot miss a collector)."""
+    from auditor._collectors import COLLECTORS
+
+    modules = {COLLECTORS.load(name).__module__ for name in COLLECTORS.names()}
+    assert len(modules) == len(COLLECTORS.names()) > 10
+    assert {m.removeprefix("auditor._collectors.").replace(".", "/") for m in modules} <= set(TYPED)
+
+
+def test_the_decoding_seam_is_gone() -> None:
+    from auditor._collectors import interface
+
+    assert not hasattr(interface.CollectContext, "adapt")
+    assert not hasattr(interface, "typed") and not hasattr(interface, "ShapeError")
 
 
 def _calls(module: str) -> list[ast.Call]:
-    tree = ast.parse((ROOT / "auditor" / "_collectors" / f"{module}.py").read_text())
+    tree = ast.parse((COLLECTORS / f"{module}.py").read_text())
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
 
 
