@@ -116,20 +116,14 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
     }
 
 
-CACHED_LINES = 20_000
-"""Up to this many findings, their JSON lines are kept on the result for the JSON output to
-reuse; a larger result's are made again there rather than all held at once."""
-
-
 def _packed_document(result: RedactedResult, rest: bytes) -> bytes:
     """The findings document, zlib-compressed as it is made: a finding's line at a time, so a
     result of hundreds of thousands of findings is never held whole as text."""
-    from auditor._render.json import finding_lines, findings_json
+    from auditor._render.json import findings_json
 
-    lines = findings_json(result) if len(result.findings) <= CACHED_LINES else finding_lines(result.findings)
     packer = zlib.compressobj(1)
     parts = [packer.compress(b'{"findings":[')]
-    for n, line in enumerate(lines):
+    for n, line in enumerate(findings_json(result)):
         parts.append(packer.compress(b"," + line.encode() if n else line.encode()))
     parts.append(packer.compress(b"]," + rest[1:]))
     parts.append(packer.flush())

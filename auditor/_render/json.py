@@ -56,21 +56,21 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
         )
 
 
-def findings_json(result: RedactedResult) -> list[str]:
-    """`finding_lines` of the result's findings, made once per result: the JSON output and the
-    history's stored document both write them."""
-    known = result.__dict__.get("_finding_lines")
+KEPT_LINES = 20_000
+"""Up to this many findings, a result's finding lines are made once and kept on it (the JSON
+output and the history's stored document both write them); a larger result's are made as they
+are written, each time, rather than all held at once."""
+
+
+def findings_json(result: RedactedResult) -> Iterable[str]:
+    """`finding_lines` of the result's findings: kept on the result up to KEPT_LINES findings."""
+    if len(result.findings) > KEPT_LINES:
+        return finding_lines(result.findings)
+    known: list[str] | None = result.__dict__.get("_finding_lines")
     if known is None:
         known = list(finding_lines(result.findings))
         result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
-    return list(known)
-
-
-def _lines(result: RedactedResult) -> Iterable[str]:
-    """The result's finding lines: those `findings_json` made already, else made as they are
-    written (never all held at once for a result that did not need them before)."""
-    known: list[str] | None = result.__dict__.get("_finding_lines")
-    return known if known is not None else finding_lines(result.findings)
+    return known
 
 
 class JsonRenderer(Renderer):
@@ -96,7 +96,7 @@ class JsonRenderer(Renderer):
                     yield "[]"
                     continue
                 yield "[\n"
-                for i, line in enumerate(_lines(result)):
+                for i, line in enumerate(findings_json(result)):
                     yield (",\n    " if i else "    ") + line
                 yield "\n  ]"
             elif key in _ONE_PER_LINE and value:
