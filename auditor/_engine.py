@@ -190,11 +190,8 @@ class _RuleRun:
     def __init__(self, effective: EffectiveRule) -> None:
         self.rule = rule = effective.rule
         self.severity: Severity = effective.severity
-        self.shared: dict[str, Any] = {
-            "rule_id": rule.id, "title": rule.title, "area": rule.area, "severity": self.severity,
-            "remediation": rule.remediation, "references": rule.references, "waiver": None, "owner": "", "due": "",
-        }
-        """The fields every finding of the rule has (Finding's defaults, where it has them)."""
+        self.passed = (rule.id, rule.title, rule.area, self.severity, Status.PASS)
+        """The first fields of the rule's passes."""
 
     def finding(
         self,
@@ -219,16 +216,10 @@ class _RuleRun:
                     always = evaluate(rule.always_blocks, act) is True
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
-        fields = self.shared.copy()
-        fields["status"] = status
-        fields["resource"] = resource
-        fields["message"] = message
-        fields["evidence"] = tuple([r.id for r in records])
-        fields["pointer"] = rule.pointer if records else ""
-        fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
-        fields["correlation"] = correlation
-        fields["always_blocks"] = always
-        return Finding.of_fields(fields)
+        return _make(rule.id, rule.title, rule.area, self.severity, status, resource, message,
+                     tuple([r.id for r in records]), rule.pointer if records else "", rule.remediation,
+                     rule.references, None, finding_id(rule.id, tuple(key) if key is not None else (resource,)),
+                     correlation, always, "", "")
 
     def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
         """The finding, and whether a resource limit decided it (an error)."""
@@ -257,8 +248,10 @@ class _RuleRun:
     def decided(self, outcome: batch.Outcome, record: Evidence, key: tuple[str, ...]) -> Finding:
         """The finding of a record a batch settled (see _settled): a pass, or a failure with its
         message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
+        rule = self.rule
         if outcome.code == batch.PASS:
-            return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
+            return _make(*self.passed, record.resource, rule.title, (record.id,), rule.pointer, rule.remediation,
+                         rule.references, None, finding_id(rule.id, key), "", False, "", "")
         return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
                             correlation=outcome.correlation)
 
@@ -405,6 +398,7 @@ def _evaluate_rule(
 
 
 _PASSED = batch.Outcome(batch.PASS)
+_make = Finding.make
 
 
 def _settled(rule: Rule, outcome: batch.Outcome) -> bool:
