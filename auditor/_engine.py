@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor._models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id
+from auditor._models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id, make_finding
 from auditor._policy import batch
 from auditor._policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor._policy.cel import EvaluationError, LimitError, activation, evaluate
@@ -398,7 +398,7 @@ def _evaluate_rule(
 
 
 _PASSED = batch.Outcome(batch.PASS)
-_make = Finding.make
+_make = make_finding
 
 
 def _settled(rule: Rule, outcome: batch.Outcome) -> bool:

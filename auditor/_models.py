@@ -9,7 +9,7 @@ import hashlib
 import json
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -221,25 +221,13 @@ class Finding:
         values = list(_FINDING_VALUES(self))
         for name, value in changes.items():
             values[_FINDING_INDEX[name]] = value
-        return _make_finding(*values)
+        return make_finding(*values)
 
     @classmethod
     def of_fields(cls, fields: dict[str, Any]) -> Finding:
         """`Finding(**fields)` for `fields` naming every field (`id` too), without the generated
         `__init__`'s cost (tests hold it to `__init__`)."""
-        return _make_finding(*[fields[name] for name, _ in _FINDING_SLOTS])
-
-    @staticmethod
-    def make(
-        rule_id: str, title: str, area: str, severity: Severity, status: Status, resource: str, message: str,
-        evidence: tuple[str, ...], pointer: str, remediation: str, references: Mapping[str, Sequence[str]],
-        waiver: Waiver | None, id: str, correlation: str, always_blocks: bool, owner: str, due: str,  # noqa: A002
-    ) -> Finding:
-        """`Finding(...)` with every field given (`id` too), in their order, about three times
-        faster than the generated `__init__` (straight-line slot stores, no frozen check): the
-        engine's way of making each of tens of thousands of findings (tests hold it to `__init__`)."""
-        return _make_finding(rule_id, title, area, severity, status, resource, message, evidence, pointer,
-                             remediation, references, waiver, id, correlation, always_blocks, owner, due)
+        return make_finding(*[fields[name] for name, _ in _FINDING_SLOTS])
 
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""
@@ -320,7 +308,12 @@ def _finding_maker() -> Any:
     return space["make"]
 
 
-_make_finding = _finding_maker()
+make_finding: Callable[..., Finding] = _finding_maker()
+"""`make_finding(rule_id, title, area, severity, status, resource, message, evidence, pointer,
+remediation, references, waiver, id, correlation, always_blocks, owner, due)`: `Finding(...)`
+with every field given in its order (`id` too), three times faster than the generated
+`__init__` (no frozen check, no `__post_init__`): the engine's way of making each of tens of
+thousands of findings (tests hold it to `__init__`)."""
 _FINDING_VALUES = operator.attrgetter(*(name for name, _ in _FINDING_SLOTS))
 _FINDING_INDEX = {name: i for i, (name, _) in enumerate(_FINDING_SLOTS)}
 
