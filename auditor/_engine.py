@@ -255,6 +255,30 @@ class _RuleRun:
         return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
                             correlation=outcome.correlation)
 
+    def settled(self, records: Sequence[Evidence], outcomes: dict[int, batch.Outcome], context: _Context) -> list[Finding]:
+        """The findings of `records` when a batch decided each of them completely (_all_settled):
+        what the record-by-record loop and `decided` make, in the same order, without their
+        per-record costs (the findings of most rules over many records are made here)."""
+        rule = self.rule
+        rule_id, title, pointer, remediation, references = rule.id, rule.title, rule.pointer, rule.remediation, \
+            rule.references
+        passed = self.passed
+        identities = context.identities
+        out: list[Finding] = []
+        append = out.append
+        get = outcomes.get
+        for i, record in enumerate(records):
+            key = identities.get(record.id)
+            if key is None:
+                key = context.identity_of(record)
+            outcome = get(i)
+            if outcome is None or outcome.code == batch.PASS:
+                append(_make(*passed, record.resource, title, (record.id,), pointer, remediation, references, None,
+                             finding_id(rule_id, key), "", False, "", ""))
+            elif outcome.code != batch.SKIP:
+                append(self.decided(outcome, record, key))
+        return out
+
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
 
@@ -308,8 +332,13 @@ class _RuleRun:
         """Mode all: one finding over every selected record. Records that hit a resource limit on
         their own are errors, and the rule is judged over the rest."""
 
+        wanted = batch.item_fields(self.rule)
+
         def judge(records: list[Evidence]) -> tuple[Finding, bool]:
-            act = context.bind("all", [r.plain for r in records])
+            items = [r.plain for r in records]
+            if wanted is not None:  # only the fields the rule reads: converting the rest costs most
+                items = [{k: v for k, v in plain.items() if k in wanted} for plain in items]
+            act = context.bind("all", items)
             resource = self.resource_of(act, target_name)
             return self.judge(act, resource, records, (resource,))
 
@@ -357,6 +386,10 @@ def _evaluate_rule(
         for r in errors
     ]
     outcomes = context.batches.outcomes(rule, good) if context.batches is not None else None
+    if outcomes is not None and not errors and _all_settled(rule, outcomes):
+        found = run.settled(good, outcomes, context)
+        if found or not good:
+            return found
     selected: list[tuple[Evidence, Any]] = []
     for i, record in enumerate(good):
         decided = outcomes.get(i, _PASSED) if outcomes is not None else None
@@ -398,6 +431,15 @@ def _evaluate_rule(
 
 
 _PASSED = batch.Outcome(batch.PASS)
+
+
+def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:
+    """Whether a batch decided every record completely for a rule of mode each with a finding
+    per record (no instances, no resource template): see _settled; then no record needs an
+    activation, and _RuleRun.settled makes the findings."""
+    if rule.mode != "each" or rule.each is not None or rule.resource is not None:
+        return False
+    return all(o.code == batch.SKIP or _settled(rule, o) for o in outcomes.values())
 _make = make_finding
 
 
