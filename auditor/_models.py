@@ -652,15 +652,27 @@ def judge(result: ScanResult) -> Verdict:
     """The verdict of `result`: NOT READY when something blocks, else INCOMPLETE when something
     at or above the threshold could not be judged (or nothing was), else READY."""
     threshold = result.fail_on
-    blocking = [f for f in result.findings if f.blocks(threshold)]
     problems = [p for p in result.problems if p.blocks(threshold)]
-    undecided = sorted({
-        (f.rule_id, f.status.value)
-        for f in result.findings
-        if f.status in (Status.ERROR, Status.NOT_EVALUATED) and f.severity.at_least(threshold)
-    })
     failed = tuple(sorted({r.source for r in result.collection_errors if r.required}))
-    judged = sum(1 for f in result.findings if f.status in (Status.PASS, Status.FAIL, Status.WAIVED))
+    # One pass over the findings, statuses and severities tested by identity (no enum hashing):
+    # blocking failures (Finding.blocks), rules at or above the threshold not judged, and how
+    # many findings judged something (pass, fail or waived).
+    high = tuple(s for s in Severity if s.at_least(threshold))
+    fail, judging, undeciding = Status.FAIL, (Status.PASS, Status.WAIVED), (Status.ERROR, Status.NOT_EVALUATED)
+    blocking: list[Finding] = []
+    unjudged: set[tuple[str, str]] = set()
+    judged = 0
+    for f in result.findings:
+        status = f.status
+        if status is fail:
+            judged += 1
+            if f.always_blocks or f.severity in high:
+                blocking.append(f)
+        elif status in judging:
+            judged += 1
+        elif status in undeciding and f.severity in high:
+            unjudged.add((f.rule_id, status.value))
+    undecided = sorted(unjudged)
     if blocking:
         readiness = Readiness.NOT_READY
     elif undecided or result.missing_evidence or failed or not judged:
