@@ -31,7 +31,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor._models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id, make_finding
+from auditor._models import (
+    ExceededWaiver,
+    Finding,
+    Severity,
+    Status,
+    Waiver,
+    finding_id,
+    make_finding,
+)
 from auditor._policy import batch
 from auditor._policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor._policy.cel import EvaluationError, LimitError, activation, evaluate

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from auditor._models import Finding, RedactedResult, ScanResult, Waiver
+    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 from auditor.errors import ConfigError
 from pki.errors import PKIError
@@ -278,12 +278,19 @@ def redact_result(result: ScanResult) -> RedactedResult:
     its texts and references); the rest through its JSON form."""
     from auditor._models import RedactedResult, ScanResult, Waiver
 
-    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=()).to_dict()))
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
     findings = _redact_findings(result.findings, Waiver)
     fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
+    rules = tuple([_redact_rule(r) for r in result.rules])
     made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
-    ScanResult.__init__(made, **{**fields, "findings": findings})
+    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules})
     return made
+
+
+@functools.lru_cache(maxsize=4096)  # a policy's rules are the same in every result
+def _redact_rule(rule: RuleInfo) -> RuleInfo:
+    """A rule's description (RuleInfo) redacted as the rest of a result is: through its JSON form."""
+    return type(rule).from_dict(scrub_tree(rule.to_dict()))
 
 
 _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
@@ -341,7 +348,7 @@ def _rule_texts(finding: Finding, per_rule: dict[Any, Any]) -> tuple[tuple[str, 
         texts = key[:5]
         clean = tuple(scrub(t) for t in texts)
         shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
-    return shared  # type: ignore[no-any-return]
+    return shared
 
 
 def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:

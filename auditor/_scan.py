@@ -156,7 +156,7 @@ def assign_owners(
         return tuple(findings)
     rules = {e.id: e.rule for e in policy.rules}
     made: dict[tuple[str, str, bool], dict[str, str]] = {}
-    out = []
+    out: list[Finding] = []
     append = out.append
     failure = Status.FAIL
     for f in findings:
