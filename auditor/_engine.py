@@ -31,7 +31,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor._models import ExceededWaiver, Finding, Severity, Status, Waiver, finding_id
+from auditor._models import (
+    ExceededWaiver,
+    Finding,
+    Severity,
+    Status,
+    Waiver,
+    finding_id,
+    make_finding,
+)
 from auditor._policy import batch
 from auditor._policy.catalog import EffectiveRule, ResolvedPolicy
 from auditor._policy.cel import EvaluationError, LimitError, activation, evaluate
@@ -190,11 +198,8 @@ class _RuleRun:
     def __init__(self, effective: EffectiveRule) -> None:
         self.rule = rule = effective.rule
         self.severity: Severity = effective.severity
-        self.shared: dict[str, Any] = {
-            "rule_id": rule.id, "title": rule.title, "area": rule.area, "severity": self.severity,
-            "remediation": rule.remediation, "references": rule.references, "waiver": None, "owner": "", "due": "",
-        }
-        """The fields every finding of the rule has (Finding's defaults, where it has them)."""
+        self.passed = (rule.id, rule.title, rule.area, self.severity, Status.PASS)
+        """The first fields of the rule's passes."""
 
     def finding(
         self,
@@ -219,16 +224,10 @@ class _RuleRun:
                     always = evaluate(rule.always_blocks, act) is True
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
-        fields = self.shared.copy()
-        fields["status"] = status
-        fields["resource"] = resource
-        fields["message"] = message
-        fields["evidence"] = tuple([r.id for r in records])
-        fields["pointer"] = rule.pointer if records else ""
-        fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
-        fields["correlation"] = correlation
-        fields["always_blocks"] = always
-        return Finding.of_fields(fields)
+        return _make(rule.id, rule.title, rule.area, self.severity, status, resource, message,
+                     tuple([r.id for r in records]), rule.pointer if records else "", rule.remediation,
+                     rule.references, None, finding_id(rule.id, tuple(key) if key is not None else (resource,)),
+                     correlation, always, "", "")
 
     def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
         """The finding, and whether a resource limit decided it (an error)."""
@@ -257,10 +256,36 @@ class _RuleRun:
     def decided(self, outcome: batch.Outcome, record: Evidence, key: tuple[str, ...]) -> Finding:
         """The finding of a record a batch settled (see _settled): a pass, or a failure with its
         message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
+        rule = self.rule
         if outcome.code == batch.PASS:
-            return self.finding(Status.PASS, record.resource, self.rule.title, [record], key=key)
+            return _make(*self.passed, record.resource, rule.title, (record.id,), rule.pointer, rule.remediation,
+                         rule.references, None, finding_id(rule.id, key), "", False, "", "")
         return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
                             correlation=outcome.correlation)
+
+    def settled(self, records: Sequence[Evidence], outcomes: dict[int, batch.Outcome], context: _Context) -> list[Finding]:
+        """The findings of `records` when a batch decided each of them completely (_all_settled):
+        what the record-by-record loop and `decided` make, in the same order, without their
+        per-record costs (the findings of most rules over many records are made here)."""
+        rule = self.rule
+        rule_id, title, pointer, remediation, references = rule.id, rule.title, rule.pointer, rule.remediation, \
+            rule.references
+        passed = self.passed
+        identities = context.identities
+        out: list[Finding] = []
+        append = out.append
+        get = outcomes.get
+        for i, record in enumerate(records):
+            key = identities.get(record.id)
+            if key is None:
+                key = context.identity_of(record)
+            outcome = get(i)
+            if outcome is None or outcome.code == batch.PASS:
+                append(_make(*passed, record.resource, title, (record.id,), pointer, remediation, references, None,
+                             finding_id(rule_id, key), "", False, "", ""))
+            elif outcome.code != batch.SKIP:
+                append(self.decided(outcome, record, key))
+        return out
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -315,8 +340,13 @@ class _RuleRun:
         """Mode all: one finding over every selected record. Records that hit a resource limit on
         their own are errors, and the rule is judged over the rest."""
 
+        wanted = batch.item_fields(self.rule)
+
         def judge(records: list[Evidence]) -> tuple[Finding, bool]:
-            act = context.bind("all", [r.plain for r in records])
+            items = [r.plain for r in records]
+            if wanted is not None:  # only the fields the rule reads: converting the rest costs most
+                items = [{k: v for k, v in plain.items() if k in wanted} for plain in items]
+            act = context.bind("all", items)
             resource = self.resource_of(act, target_name)
             return self.judge(act, resource, records, (resource,))
 
@@ -364,6 +394,10 @@ def _evaluate_rule(
         for r in errors
     ]
     outcomes = context.batches.outcomes(rule, good) if context.batches is not None else None
+    if outcomes is not None and not errors and _all_settled(rule, outcomes):
+        found = run.settled(good, outcomes, context)
+        if found or not good:
+            return found
     selected: list[tuple[Evidence, Any]] = []
     for i, record in enumerate(good):
         decided = outcomes.get(i, _PASSED) if outcomes is not None else None
@@ -405,6 +439,16 @@ def _evaluate_rule(
 
 
 _PASSED = batch.Outcome(batch.PASS)
+
+
+def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:
+    """Whether a batch decided every record completely for a rule of mode each with a finding
+    per record (no instances, no resource template): see _settled; then no record needs an
+    activation, and _RuleRun.settled makes the findings."""
+    if rule.mode != "each" or rule.each is not None or rule.resource is not None:
+        return False
+    return all(o.code == batch.SKIP or _settled(rule, o) for o in outcomes.values())
+_make = make_finding
 
 
 def _settled(rule: Rule, outcome: batch.Outcome) -> bool:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from auditor._models import Finding, RedactedResult, ScanResult, Waiver
+    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 from auditor.errors import ConfigError
 from pki.errors import PKIError
@@ -278,23 +278,67 @@ def redact_result(result: ScanResult) -> RedactedResult:
     its texts and references); the rest through its JSON form."""
     from auditor._models import RedactedResult, ScanResult, Waiver
 
-    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=()).to_dict()))
-    per_rule: dict[Any, Any] = {}
-    findings = tuple([_redact_finding(f, per_rule, Waiver) for f in result.findings])
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
+    findings = _redact_findings(result.findings, Waiver)
     fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
+    rules = tuple([_redact_rule(r) for r in result.rules])
     made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
-    ScanResult.__init__(made, **{**fields, "findings": findings})
+    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules})
     return made
+
+
+@functools.lru_cache(maxsize=4096)  # a policy's rules are the same in every result
+def _redact_rule(rule: RuleInfo) -> RuleInfo:
+    """A rule's description (RuleInfo) redacted as the rest of a result is: through its JSON form."""
+    return type(rule).from_dict(scrub_tree(rule.to_dict()))
 
 
 _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
 """An evidence record id as auditor makes them: 16 hex digits cannot hold a secret."""
 
 
-def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:
-    """`finding` with every string scrubbed; itself when nothing changed. `per_rule` memoizes
-    what the findings of one rule share (title, remediation, references, ...) across a result,
-    so each finding costs the scrubbing of its resource and message only."""
+def _redact_findings(findings: Sequence[Finding], waiver_type: type[Waiver]) -> tuple[Finding, ...]:
+    """`findings` with every string scrubbed, each finding itself when nothing in it changed.
+
+    The texts a rule's findings share (title, remediation, references, ...) are scrubbed once
+    per rule, and a record id auditor made (ev- and 16 hex digits) once per result; so a finding
+    costs the (cached) scrubbing of its resource, message, id and correlation key only."""
+    per_rule: dict[Any, Any] = {}
+    records: set[str] = set()
+    out: list[Finding] = []
+    last: Any = None
+    rule_unchanged = False
+    for finding in findings:
+        title = finding.title
+        if last is None or finding.rule_id is not last[0] or title is not last[1] or finding.area is not last[2] \
+                or finding.pointer is not last[3] or finding.remediation is not last[4] \
+                or finding.references is not last[5]:
+            last = (finding.rule_id, title, finding.area, finding.pointer, finding.remediation, finding.references)
+            rule_unchanged = _rule_texts(finding, per_rule)[2]
+        message = finding.message
+        owner, due = finding.owner, finding.due
+        if not rule_unchanged or finding.waiver is not None or (owner and scrub(owner) != owner) \
+                or (due and scrub(due) != due) or (message is not title and scrub(message) != message):
+            out.append(_redact_finding(finding, per_rule, waiver_type))
+            continue
+        resource, fid, correlation = finding.resource, finding.id, finding.correlation
+        if scrub(resource) != resource or scrub(fid) != fid or (correlation and scrub(correlation) != correlation):
+            out.append(_redact_finding(finding, per_rule, waiver_type))
+            continue
+        for record in finding.evidence:
+            if record not in records:
+                if not _RECORD_ID.fullmatch(record):
+                    out.append(_redact_finding(finding, per_rule, waiver_type))
+                    break
+                records.add(record)
+        else:
+            out.append(finding)
+    return tuple(out)
+
+
+def _rule_texts(finding: Finding, per_rule: dict[Any, Any]) -> tuple[tuple[str, ...], Mapping[str, Sequence[str]], bool]:
+    """The scrubbed texts of a finding's rule (rule id, title, area, pointer, remediation), its
+    references, and whether nothing of them changed; once per rule of a result."""
     key = (finding.rule_id, finding.title, finding.area, finding.pointer, finding.remediation, id(finding.references))
     shared = per_rule.get(key)
     if shared is None:
@@ -304,7 +348,14 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
         texts = key[:5]
         clean = tuple(scrub(t) for t in texts)
         shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
-    clean, refs, rule_unchanged = shared
+    return shared
+
+
+def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:
+    """`finding` with every string scrubbed; itself when nothing changed. `per_rule` memoizes
+    what the findings of one rule share (title, remediation, references, ...) across a result,
+    so each finding costs the scrubbing of its resource and message only."""
+    clean, refs, rule_unchanged = _rule_texts(finding, per_rule)
     resource, message, evidence = scrub(finding.resource), finding.message, finding.evidence
     correlation, fid = scrub(finding.correlation), scrub(finding.id)
     owner, due = (scrub(finding.owner) if finding.owner else ""), (scrub(finding.due) if finding.due else "")

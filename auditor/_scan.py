@@ -142,6 +142,8 @@ def evaluate_bundle(
 
 OWNED = frozenset({Status.FAIL, Status.ERROR, Status.NOT_EVALUATED, Status.WAIVED})
 """The findings someone must act on, and so get an owner; a failure also gets a due date."""
+_UNOWNED = tuple(s for s in Status if s not in OWNED)
+"""The other statuses, as a tuple: a test of membership by identity, without hashing an enum."""
 
 
 def assign_owners(
@@ -153,21 +155,27 @@ def assign_owners(
     if not owners:
         return tuple(findings)
     rules = {e.id: e.rule for e in policy.rules}
-    made: dict[tuple[str, Severity, bool], dict[str, str]] = {}
-    out = []
+    made: dict[tuple[str, str, bool], dict[str, str]] = {}
+    out: list[Finding] = []
+    append = out.append
+    failure = Status.FAIL
     for f in findings:
-        rule = rules.get(f.rule_id)
-        if f.status not in OWNED or rule is None:
-            out.append(f)
+        status = f.status
+        if status in _UNOWNED:
+            append(f)
             continue
-        failed = f.status is Status.FAIL
-        changes = made.get((f.rule_id, f.severity, failed))
+        rule = rules.get(f.rule_id)
+        if rule is None:
+            append(f)
+            continue
+        failed = status is failure
+        key = (f.rule_id, f.severity.name, failed)
+        changes = made.get(key)
         if changes is None:  # the same for every finding of the rule at that severity
             assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
             due = assigned.due(today) if failed else None
-            changes = made[(f.rule_id, f.severity, failed)] = {
-                "owner": assigned.owner or "", "due": due.isoformat() if due else ""}
-        out.append(f.replaced(changes))
+            changes = made[key] = {"owner": assigned.owner or "", "due": due.isoformat() if due else ""}
+        append(f.replaced(changes))
     return tuple(out)
 
 

@@ -168,6 +168,68 @@ def _reads(node: Expr, names: set[str]) -> bool:
     return all(_reads(child, names) for child in node.children())
 
 
+_ITEM_FIELDS: dict[tuple[str, ...], frozenset[str] | None] = {}
+
+
+def item_fields(rule: Rule) -> frozenset[str] | None:
+    """For a rule of mode all: the top-level fields of the records in `items` that its
+    expressions read, or None when one of them may use a record as a whole (then `items` holds
+    whole records). Converting records into CEL values is most of the cost of such a rule, and
+    a field nothing reads cannot change its outcome (as for a batch, see fields_read)."""
+    expressions = [rule.condition, *(e for e in (rule.error_when, rule.always_blocks) if e is not None)]
+    for template in (rule.message, rule.resource, rule.error_message, rule.correlation):
+        if template is not None:
+            expressions += [p for p in template.parts if isinstance(p, Expression)]
+    key = tuple(e.compiled for e in expressions)
+    if key not in _ITEM_FIELDS:
+        names: set[str] = set()
+        try:
+            whole = any(not _reads_items(e.checked().expr, names, ()) for e in expressions)
+        except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
+            whole = True
+        _ITEM_FIELDS[key] = None if whole else frozenset(names)
+    return _ITEM_FIELDS[key]
+
+
+def _is_items(node: Expr | None) -> bool:
+    return node is not None and node.kind == "ident" and node.name == "items"
+
+
+def _reads_items(node: Expr, names: set[str], elements: tuple[str, ...]) -> bool:
+    """Add to `names` the fields of the records of `items` that `node` reads, where `elements`
+    are the variables of comprehensions over `items` in scope; False if it uses `items` other
+    than by iterating it (one variable) or taking its size, or an element other than by reading
+    a field by a constant name."""
+    if node.kind == "ident":
+        return node.name != "items" and node.name not in elements
+    if node.kind == "select" and node.operand is not None and node.operand.kind == "ident" \
+            and node.operand.name in elements:
+        names.add(node.name)
+        return True
+    if node.kind == "call" and node.name in ("_[_]", "_[?_]", "_?._") and len(node.args) == 2 \
+            and node.args[0].kind == "ident" and node.args[0].name in elements and node.args[1].kind == "const" \
+            and node.args[1].string is not None:
+        names.add(node.args[1].string)
+        return True
+    if node.kind == "call" and node.name == "size" and (
+            (node.operand is None and len(node.args) == 1 and _is_items(node.args[0]))
+            or (_is_items(node.operand) and not node.args)):
+        return True
+    if node.kind == "comprehension":
+        bound = {node.name, node.iter_var2, node.accu_var} - {""}
+        if "items" in bound or bound & set(elements):
+            return False  # a variable shadowing another: be conservative
+        inner = elements
+        if _is_items(node.iter_range) and not node.iter_var2:
+            inner = (*elements, node.name)
+        elif node.iter_range is not None and not _reads_items(node.iter_range, names, elements):
+            return False
+        body = (node.accu_init, node.loop_condition, node.loop_step, node.result)
+        return all(_reads_items(part, names, elements if part is node.accu_init else inner)
+                   for part in body if part is not None)
+    return all(_reads_items(child, names, elements) for child in node.children())
+
+
 class RecordBatch:
     """The decisions of many records of one kind, made group by group: each group of at most
     GROUP records is converted into CEL values once (one activation), every rule of the kind is

@@ -69,10 +69,16 @@ class Ownership:
     time_to_fix: Mapping[Severity, int] = field(default_factory=dict)
     """Days, by severity."""
     place: Place = Place("", None, "")
+    found: dict[tuple[str, str, tuple[str, ...]], OwnerEntry | None] = field(
+        default_factory=dict, compare=False, repr=False)
+    """entry_for's answers so far (a pack's ownership answers for every bundle evaluated against it)."""
 
     def entry_for(self, rule_id: str, area: str, tags: tuple[str, ...]) -> OwnerEntry | None:
         """The first entry that names the rule, or None."""
-        return next((e for e in self.owners if e.selector.matches(rule_id, area, tags)), None)
+        key = (rule_id, area, tags)
+        if key not in self.found:
+            self.found[key] = next((e for e in self.owners if e.selector.matches(rule_id, area, tags)), None)
+        return self.found[key]
 
     def check(self, rules: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
         """Every entry names at least one of `rules` (id, area, tags): else a ConfigError at the entry."""

@@ -17,6 +17,7 @@ from auditor._models import (
     canonical_object,
     canonical_plain_json,
     finding_id,
+    make_finding,
     sha256_hex,
 )
 
@@ -59,6 +60,7 @@ def test_of_fields_and_replaced_make_what_init_makes() -> None:
     assert set(fields) == {f.name for f in dataclasses.fields(Finding)}
     made = Finding.of_fields(dict(fields))
     assert made == Finding(**fields) and made.sort_key() == Finding(**fields).sort_key()
+    assert make_finding(*[fields[f.name] for f in dataclasses.fields(Finding)]) == made
     changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
     assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
 

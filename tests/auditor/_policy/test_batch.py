@@ -82,6 +82,13 @@ RULES = {
     # quadratic in the pieces: a resource limit (an error on the record) for a large one
     "G-013": {"condition": "evidence.pieces.all(a, evidence.pieces.all(b, a.name != b.name || a.ok == b.ok))",
               "message": "two pieces of one name disagree"},
+    # mode all reading two fields of each record (only those are given to CEL), with a failing placeholder
+    "G-014": {"condition": "items.exists(c, c.size == 3) || size(items) == 0", "mode": "all",
+              "message": "no three among {items.map(c, c.label)} ({items.map(c, c.size + 1)})",
+              "resource": "{target.name}: {items.size()} gauges"},
+    # mode all using whole records (all of each record is given)
+    "G-015": {"condition": "items.filter(c, c.size == 1).size() < 3", "mode": "all",
+              "message": "{items.filter(c, c.size == 1)}"},
 }
 
 
@@ -123,6 +130,7 @@ def _both(policy: ResolvedPolicy, records: list[Record], monkeypatch: pytest.Mon
     batched = evaluate_rules(policy, records, target=target, now=now).findings
     with monkeypatch.context() as m:
         m.setattr(batch, "MIN_RECORDS", 10**9)
+        m.setattr(batch, "item_fields", lambda rule: None)  # mode all: whole records
         single = evaluate_rules(policy, records, target=target, now=now).findings
     assert [f.id for f in batched] == [f.id for f in single]
     assert [(f.correlation, f.always_blocks) for f in batched] == [(f.correlation, f.always_blocks) for f in single]
@@ -345,3 +353,13 @@ def test_a_kind_past_the_runtime_budget_is_decided_in_batches(gauges: ResolvedPo
     assert found is not None
     assert sorted(found) == [i for i in range(10_000) if i % 20 < 10]
     assert found[9_999 - 10].message == "size 9 < 10 (a)"
+
+
+def test_rules_of_mode_all_read_only_the_fields_their_expressions_name(gauges: ResolvedPolicy) -> None:
+    rules = {e.id: e.rule for e in gauges.rules}
+    assert batch.item_fields(rules["G-014"]) == frozenset({"size", "label"})
+    assert batch.item_fields(rules["G-015"]) is None  # filter() yields whole records
+    assert batch.item_fields(rules["G-006"]) == frozenset()  # only the list's size
+    builtin = {e.id: e.rule for e in Catalog.load().resolve(["cim-production"]).rules}
+    assert batch.item_fields(builtin["CERT-008"]) == frozenset({"san"})
+
