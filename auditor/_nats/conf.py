@@ -140,6 +140,8 @@ _SIMPLE_ARRAY = re.compile(  # the rest of an array of plain "..." strings (no e
 )
 _PLAIN_KEY = re.compile(r"([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])")
 """A key of common characters, its separator and blanks, with the value on the same line."""
+_PLAIN_ENTRY = re.compile(r"""([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])(?:"([^"\\]*)"|'([^']*)')?""")
+"""_PLAIN_KEY and, when the value is a quoted string without escapes, that string ("..." or '...')."""
 _QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
 _DQ_PART = re.compile(r'[^"\\]*')  # a double-quoted string's text up to '"' or a backslash
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
@@ -297,13 +299,18 @@ class _Parser:
             raise self.fail(f"Expected the '}}' that closes the block opened on line {self.line(enclosing)}, but got {shown}")
 
     def map_body(self, opened: int) -> dict[str, Value]:
-        """The entries of a `{...}` map, after its '{'."""
+        """The entries of a `{...}` map, after its '{'.
+
+        The common entry (`name: value` on one line, the value quoted, a map or an array, then
+        `,`, `;`, a new line or the closing `}`) is read here; entry() reads every other.
+        """
         entries: dict[str, Value] = {}
         self.scopes.append(entries)
         self.nest(1)
-        text, end = self.text, self.end
+        text, end, file, newlines, at_line = self.text, self.end, self.file, self.newlines, self.at_line
+        skip, plain = _SKIP.match, _PLAIN_ENTRY.match
         while True:
-            self.pos = pos = _past(_SKIP, text, self.pos)
+            self.pos = pos = skip(text, self.pos).end()  # type: ignore[union-attr]  # matches the empty string
             c = text[pos] if pos < end else ""
             if c == "}":
                 self.pos += 1
@@ -315,7 +322,28 @@ class _Parser:
                     raise self.fail("unexpected '/' where a map key was expected")
                 self.pos += 1
                 continue
-            self.entry(entries, nested=True)
+            m = plain(text, pos)
+            if m is None or m.group(1).lower() == "include":
+                self.entry(entries, nested=True)
+                continue
+            line = at_line if at_line is not None else bisect_left(newlines, pos) + 1
+            after = m.end()
+            if m.group(2) is not None:
+                value = Value(m.group(2), "string", file, line, text[m.start(2) - 1 : after])
+            elif m.group(3) is not None:
+                value = Value(m.group(3), "string", file, line, text[m.start(3) - 1 : after])
+            else:
+                self.pos = after
+                value = self.value(line, in_array=False)
+                after = self.pos
+            c = text[after] if after < end else ""
+            if c == "," or c == ";":
+                self.pos = after + 1
+            else:
+                self.pos = after
+                if c != "\n" and c != "}":
+                    self.entry_end(nested=True)
+            entries[m.group(1)] = value
         self.nest(-1)
         self.scopes.pop()
         return entries

@@ -411,12 +411,15 @@ SUBJECTS = opt("string", "array", items=S)
 
 def _subject_list(queues: bool) -> Check:
     """Permission subjects: valid subjects; for subscribe also `subject queue`."""
-    from auditor._nats.subjects import is_valid_subject
+    from auditor._nats.subjects import all_valid_subjects, is_valid_subject
 
     def check(v: Value, path: str) -> None:
         if v.kind == "map":  # {allow, deny}: each list has this check
             return
-        for item in [v] if v.kind == "string" else v.data:
+        items = [v] if v.kind == "string" else v.data
+        if all_valid_subjects([str(item.data) for item in items]):
+            return
+        for item in items:
             text = str(item.data)
             if is_valid_subject(text):
                 continue

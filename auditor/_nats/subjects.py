@@ -37,6 +37,19 @@ def is_valid_subject(subject: str) -> bool:
     return _VALID_SUBJECT.fullmatch(subject) is not None and (">." not in subject or not _FWC_NOT_LAST.search(subject))
 
 
+_VALID_SUBJECT_LINES = re.compile(r"(?:(?:[^.\t\n\f\r ]+\.)*[^.\t\n\f\r ]+\n)*")
+
+
+def all_valid_subjects(subjects: list[str]) -> bool:
+    """Whether is_valid_subject holds for every one of `subjects`, in one pass over them all."""
+    if not subjects:
+        return True
+    lines = "\n".join(subjects) + "\n"  # one subject a line (a valid subject has no new line)
+    if lines.count("\n") != len(subjects) or _VALID_SUBJECT_LINES.fullmatch(lines) is None:
+        return False
+    return ">." not in lines or all(is_valid_subject(s) for s in subjects)
+
+
 def has_wildcard(subject: str) -> bool:
     return any(t in (PWC, FWC) for t in subject.split("."))
 
