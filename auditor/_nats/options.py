@@ -417,7 +417,7 @@ def _subject_list(queues: bool) -> Check:
         if v.kind == "map":  # {allow, deny}: each list has this check
             return
         items = [v] if v.kind == "string" else v.data
-        if all_valid_subjects([str(item.data) for item in items]):
+        if all_valid_subjects([item.data for item in items]):  # strings (their kind is checked first)
             return
         for item in items:
             text = str(item.data)

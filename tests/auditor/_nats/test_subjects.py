@@ -67,7 +67,7 @@ def test_valid_subjects() -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.one_of(patterns, st.text(alphabet="ab.*> \t\n\r\f\v$", max_size=6)), max_size=6))
+@given(st.lists(st.one_of(patterns, st.text(alphabet="ab.*> \t\n\r\f\v\x85$", max_size=6)), max_size=6))
 def test_all_valid_subjects_is_each_subject_valid(subjects: list[str]) -> None:
     """The one-pass check over a list (subjects joined by new lines) says what the check of each says."""
     assert all_valid_subjects(subjects) == all(is_valid_subject(s) for s in subjects)
