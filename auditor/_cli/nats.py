@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common
 
 if TYPE_CHECKING:
+    import argparse
+
     from auditor._nats.config import NatsConfig
 
 
@@ -73,6 +73,8 @@ def run_can(args: argparse.Namespace) -> int:
         action, subject = "subscribe", args.subscribe
         decision = can_subscribe(user.permissions, subject, args.queue)
     if args.format == "json":
+        import json
+
         doc = {
             "verdict": decision.verdict, "user": user.name, "account": user.account,
             "action": action, "subject": subject, "queue": args.queue,
@@ -88,6 +90,8 @@ def run_can(args: argparse.Namespace) -> int:
 
 
 def run_permissions(args: argparse.Namespace) -> int:
+    import json
+
     import msgspec
 
     from auditor._collectors.nats_config import permissions_facts, user_facts

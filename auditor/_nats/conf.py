@@ -37,7 +37,6 @@ pedantic parser does), and `used` when a variable reference read it.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import os
 import re
@@ -45,10 +44,13 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
 from auditor.errors import ConfigError
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 MAX_INCLUDE_DEPTH = 16
 MAX_NESTING = 64
@@ -141,6 +143,8 @@ _SIMPLE_ARRAY = re.compile(  # the rest of an array of plain "..." strings (no e
 )
 _PLAIN_KEY = re.compile(r"([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])")
 """A key of common characters, its separator and blanks, with the value on the same line."""
+_SEPARATOR = re.compile(r"[ \t]*,[ \t\r]*")  # between the strings of a one-line array
+_TRAILING = re.compile(r"[ \t]*,?[ \t\r]*")  # after its last string
 _PLAIN_ENTRY = re.compile(r"""([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])(?:"([^"\\]*)"|'([^']*)')?""")
 """_PLAIN_KEY and, when the value is a quoted string without escapes, that string ("..." or '...')."""
 _QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
@@ -523,6 +527,12 @@ class _Parser:
         """
         self.nest(1)
         text, end, file = self.text, self.end, self.file
+        one_line = self.one_line_strings()
+        if one_line is not None:
+            self.nest(-1)
+            line = self.line(self.pos)
+            self.pos = one_line[1] + 1
+            return [Value(x, "string", file, line) for x in one_line[0]]
         simple = _SIMPLE_ARRAY.match(text, self.pos)
         if simple is not None:  # only "..." strings, commas and new lines
             body, at = simple.group(1), simple.start(1)
@@ -576,6 +586,27 @@ class _Parser:
         self.pos = pos
         self.nest(-1)
         return items
+
+    def one_line_strings(self) -> tuple[list[str], int] | None:
+        """The strings of an array that holds, on one line, only "..." strings without escapes
+        separated by commas (what _SIMPLE_ARRAY reads on one line), read with string methods,
+        and where its ']' stands; None for any other array (then read by _SIMPLE_ARRAY or the loop)."""
+        text, pos = self.text, self.pos
+        close = text.find("]", pos)
+        if close < 0:
+            return None
+        part = text[pos:close]  # up to the first ']': the array's end unless a string holds one
+        if "\n" in part or "\\" in part:
+            return None
+        pieces = part.split('"')  # blanks, string, separator, string, ..., string, blanks: an odd count
+        if len(pieces) % 2 == 0 or len(pieces) < 3 or pieces[0].strip(" \t\r"):
+            return None
+        if _TRAILING.fullmatch(pieces[-1]) is None:
+            return None
+        for separator in set(pieces[2:-1:2]):
+            if _SEPARATOR.fullmatch(separator) is None:
+                return None
+        return pieces[1::2], close
 
     def quoted(self) -> tuple[str, str]:
         """A '...' (raw) or "..." (escaped) string at the current position."""
@@ -712,6 +743,8 @@ class _Parser:
         return self.integer(start, digits_end, factor)
 
     def datetime(self) -> tuple[dt.datetime, str]:
+        import datetime as dt  # here: few configs hold a date
+
         m = _DATETIME.match(self.text, self.pos)
         try:
             if m is None:
