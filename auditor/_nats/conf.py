@@ -311,7 +311,10 @@ class _Parser:
         """
         entries: dict[str, Value] = {}
         self.scopes.append(entries)
-        self.nest(1)
+        session = self.session
+        session.nesting += 1  # nest(1), inline
+        if session.nesting > MAX_NESTING:
+            raise self.fail(f"nested deeper than {MAX_NESTING} levels")
         text, end, file, newlines, at_line = self.text, self.end, self.file, self.newlines, self.at_line
         skip, plain = _SKIP.match, _PLAIN_ENTRY.match
         while True:
@@ -349,7 +352,7 @@ class _Parser:
                 if c != "\n" and c != "}":
                     self.entry_end(nested=True)
             entries[m.group(1)] = value
-        self.nest(-1)
+        session.nesting -= 1
         self.scopes.pop()
         return entries
 
@@ -668,7 +671,11 @@ class _Parser:
 
         The server ends an unquoted value at a `'` and drops the quote.
         """
-        data, pos = self.escaped(pos, _WORD_PART)
+        end = _past(_WORD_PART, self.text, pos)
+        if self.char(end) != "\\":  # no escapes (what escaped() returns then)
+            data, pos = self.text[pos:end], end
+        else:
+            data, pos = self.escaped(pos, _WORD_PART)
         quoted = self.char(pos) == "'"
         self.pos = pos + 1 if quoted else pos
         return data, quoted
