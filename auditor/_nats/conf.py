@@ -341,8 +341,15 @@ class _Parser:
             elif m.group(3) is not None:
                 value = Value(m.group(3), "string", file, line, text[m.start(3) - 1 : after])
             else:
-                self.pos = after
-                value = self.value(line, in_array=False)
+                c = text[after] if after < end else ""
+                self.pos = after + 1
+                if c == "{":  # what value() does for a map or an array, inline
+                    value = Value(self.map_body(after), "map", file, line)
+                elif c == "[":
+                    value = Value(self.array(after), "array", file, line)
+                else:
+                    self.pos = after
+                    value = self.value(line, in_array=False)
                 after = self.pos
             c = text[after] if after < end else ""
             if c == "," or c == ";":
