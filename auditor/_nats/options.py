@@ -452,11 +452,11 @@ CONNECTION_TYPES = A(S)
 
 def _user_entry(v: Value, path: str) -> None:
     """A user needs a name or an nkey; an nkey user takes neither a name nor a password."""
-    fields = _entries(v)
-    named = any(k in fields for k in ("user", "username"))
+    fields = {k.lower() for k in v.data} if v.kind == "map" else set()
+    named = "user" in fields or "username" in fields
     if "nkey" not in fields and not named:
         raise fail(v, path, "user entry requires a user")
-    if "nkey" in fields and (named or any(k in fields for k in ("pass", "password"))):
+    if "nkey" in fields and (named or "pass" in fields or "password" in fields):
         raise fail(v, path, "nkey users do not take usernames or passwords")
 
 
@@ -930,17 +930,19 @@ def check(root: Value) -> None:
 
 
 def _block(v: Value, block: Block, path: str) -> None:
+    options, aliases = block.options, block.aliases
     for key, item in v.data.items():
         where = f"{path}.{key}" if path else key
-        found = block.lookup(key)
-        if found is None:
+        name = key.lower()
+        option = options.get(aliases.get(name, name))  # block.lookup(key), inline
+        if option is None:
             if block.other is not None:
                 _value(item, block.other, where)
                 continue
             if item.used:  # a variable that is referenced: the server accepts it
                 continue
             raise fail(item, where, f"unknown field {key!r}{f' in {block.what}' if block.what else ''}")
-        _value(item, found[1], where)
+        _value(item, option, where)
 
 
 def _value(v: Value, option: Opt, path: str) -> None:
