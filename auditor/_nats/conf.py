@@ -147,6 +147,8 @@ _SEPARATOR = re.compile(r"[ \t]*,[ \t\r]*")  # between the strings of a one-line
 _TRAILING = re.compile(r"[ \t]*,?[ \t\r]*")  # after its last string
 _PLAIN_ENTRY = re.compile(r"""([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])(?:"([^"\\]*)"|'([^']*)')?""")
 """_PLAIN_KEY and, when the value is a quoted string without escapes, that string ("..." or '...')."""
+_SKIP_PLAIN_ENTRY = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*|//[^\r\n]*)*+" + _PLAIN_ENTRY.pattern)
+"""_SKIP (possessive: a key never starts inside a comment) and _PLAIN_ENTRY: a map's next plain entry."""
 _QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
 _DQ_PART = re.compile(r'[^"\\]*')  # a double-quoted string's text up to '"' or a backslash
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
@@ -316,24 +318,25 @@ class _Parser:
         if session.nesting > MAX_NESTING:
             raise self.fail(f"nested deeper than {MAX_NESTING} levels")
         text, end, file, newlines, at_line = self.text, self.end, self.file, self.newlines, self.at_line
-        skip, plain = _SKIP.match, _PLAIN_ENTRY.match
+        plain = _SKIP_PLAIN_ENTRY.match
         while True:
-            self.pos = pos = skip(text, self.pos).end()  # type: ignore[union-attr]  # matches the empty string
-            c = text[pos] if pos < end else ""
-            if c == "}":
-                self.pos += 1
-                break
-            if not c:
-                raise self.fail(f"Unexpected EOF processing map (opened on line {self.line(opened)})")
-            if c == "/":  # the server drops a lone '/' before a key (not one alone)
-                if self.char(self.pos + 1) in ("", " ", "\t", "\r", "\n", "}"):
-                    raise self.fail("unexpected '/' where a map key was expected")
-                self.pos += 1
-                continue
-            m = plain(text, pos)
+            m = plain(text, self.pos)
             if m is None or m.group(1).lower() == "include":
+                self.pos = pos = _past(_SKIP, text, self.pos)
+                c = text[pos] if pos < end else ""
+                if c == "}":
+                    self.pos += 1
+                    break
+                if not c:
+                    raise self.fail(f"Unexpected EOF processing map (opened on line {self.line(opened)})")
+                if c == "/":  # the server drops a lone '/' before a key (not one alone)
+                    if self.char(self.pos + 1) in ("", " ", "\t", "\r", "\n", "}"):
+                        raise self.fail("unexpected '/' where a map key was expected")
+                    self.pos += 1
+                    continue
                 self.entry(entries, nested=True)
                 continue
+            pos = m.start(1)
             line = at_line if at_line is not None else bisect_left(newlines, pos) + 1
             after = m.end()
             if m.group(2) is not None:
