@@ -10,7 +10,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -175,6 +174,8 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(folder, "folder does not exist")
+    import tempfile  # here: reading a file (the common case) needs no temporary files
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except PermissionError:

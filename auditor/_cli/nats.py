@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common
 
 if TYPE_CHECKING:
+    import argparse
+
     from auditor._nats.config import NatsConfig
 
 
@@ -48,6 +48,7 @@ def load(path: str, user: str | None = None, root: str | None = None) -> NatsCon
     """The config checked as the server checks it; with `user`, only that user is interpreted.
     Includes are read only from inside `root` (default: the config's folder), as a scan reads
     them only from inside the scanned folder."""
+    import gc
     import os
     from pathlib import Path
 
@@ -55,7 +56,13 @@ def load(path: str, user: str | None = None, root: str | None = None) -> NatsCon
     from auditor._nats.config import interpret
 
     confine = Path(root) if root else Path(path).parent
-    return interpret(parse_file(Path(path), env=os.environ, confine=confine), only_user=user)
+    collecting = gc.isenabled()
+    gc.disable()  # the parsed values hold no cycles and are freed (by reference counts) before it is back on
+    try:
+        return interpret(parse_file(Path(path), env=os.environ, confine=confine), only_user=user)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def run_can(args: argparse.Namespace) -> int:
@@ -73,6 +80,8 @@ def run_can(args: argparse.Namespace) -> int:
         action, subject = "subscribe", args.subscribe
         decision = can_subscribe(user.permissions, subject, args.queue)
     if args.format == "json":
+        import json
+
         doc = {
             "verdict": decision.verdict, "user": user.name, "account": user.account,
             "action": action, "subject": subject, "queue": args.queue,
@@ -88,6 +97,8 @@ def run_can(args: argparse.Namespace) -> int:
 
 
 def run_permissions(args: argparse.Namespace) -> int:
+    import json
+
     import msgspec
 
     from auditor._collectors.nats_config import permissions_facts, user_facts

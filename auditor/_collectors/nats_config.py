@@ -23,6 +23,7 @@ from auditor._collectors import _untrusted as untrusted
 from auditor._collectors.interface import Collector
 from auditor._collectors.nats_credentials import file_facts_of
 from auditor._nats import config as conf
+from auditor._nats import settings as conf_settings
 from auditor._nats.conf import ConfError, parse_file
 from auditor._nats.config import NatsConfig as NatsConfiguration
 from auditor._nats.config import User, env_from_files, interpret, secret_kind
@@ -226,10 +227,10 @@ def config_facts(cfg: NatsConfiguration) -> NatsConfig:
 
 
 @overload
-def _tls(t: conf.Tls) -> Tls: ...
+def _tls(t: conf_settings.Tls) -> Tls: ...
 @overload
 def _tls(t: None) -> None: ...
-def _tls(t: conf.Tls | None) -> Tls | None:
+def _tls(t: conf_settings.Tls | None) -> Tls | None:
     """A tls block as evidence (no key material): the interpreter has checked its types."""
     if t is None:
         return None
@@ -275,14 +276,14 @@ def _account(a: conf.Account) -> Account:
     )
 
 
-def _listener(block: conf.Listener) -> dict[str, Any]:
+def _listener(block: conf_settings.Listener) -> dict[str, Any]:
     """The fields of evidence `Listener` (also those of `Leafnodes`)."""
     return {"enabled": block.enabled, "host": block.host, "port": block.port, "tls": _tls(block.tls),
             "no_tls": block.no_tls, "line": block.line, "authorization": block.authorization,
             "routes": block.routes}
 
 
-def _leafnodes(block: conf.Leafnodes) -> Leafnodes:
+def _leafnodes(block: conf_settings.Leafnodes) -> Leafnodes:
     remotes = []
     for i, r in enumerate(block.remotes):
         remotes.append(Remote(
@@ -299,7 +300,7 @@ def _leafnodes(block: conf.Leafnodes) -> Leafnodes:
     return Leafnodes(**_listener(block), remotes=tuple(remotes))
 
 
-def _jetstream(js: conf.JetStream) -> JetStream:
+def _jetstream(js: conf_settings.JetStream) -> JetStream:
     return JetStream(
         enabled=js.enabled,
         store_dir=untrusted.text_or_none(js.store_dir, "jetstream.store_dir"),

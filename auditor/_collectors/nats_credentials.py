@@ -19,8 +19,6 @@ import msgspec
 
 from auditor._collectors._files import Unreadable, folder_files, read_bounded
 from auditor._collectors.interface import Collector
-from auditor._nats.config import FileFacts as NatsFileFacts
-from auditor._nats.config import file_facts
 from auditor._nats.creds import (
     EXPECTED_ISSUER,
     CredsError,
@@ -31,6 +29,8 @@ from auditor._nats.creds import (
     parse_creds,
     seed_public_key,
 )
+from auditor._nats.settings import FileFacts as NatsFileFacts
+from auditor._nats.settings import file_facts
 from auditor._timeutil import rfc3339
 from auditor.evidence.kinds.nats import FileFacts, JwtChain, NatsJwt, NatsNkey, Seed
 from auditor.evidence.record import Record
@@ -110,7 +110,7 @@ _UNWALKED = {"status": "incomplete", "path": [], "detail": ""}
 
 
 def file_facts_of(facts: NatsFileFacts) -> FileFacts:
-    """A file's facts (auditor._nats.config.FileFacts) as evidence."""
+    """A file's facts (auditor._nats.settings.FileFacts) as evidence."""
     return FileFacts(
         path=facts.path, resolved=facts.resolved, exists=facts.exists, mode=cast(Any, facts.mode), uid=facts.uid,
         gid=facts.gid, owner=facts.owner, group=facts.group, readable_by_group=facts.readable_by_group,

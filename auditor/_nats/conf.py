@@ -37,17 +37,20 @@ pedantic parser does), and `used` when a variable reference read it.
 
 from __future__ import annotations
 
-import datetime as dt
+import gc
 import os
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
 from auditor.errors import ConfigError
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 MAX_INCLUDE_DEPTH = 16
 MAX_NESTING = 64
@@ -140,6 +143,12 @@ _SIMPLE_ARRAY = re.compile(  # the rest of an array of plain "..." strings (no e
 )
 _PLAIN_KEY = re.compile(r"([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])")
 """A key of common characters, its separator and blanks, with the value on the same line."""
+_SEPARATOR = re.compile(r"[ \t]*,[ \t\r]*")  # between the strings of a one-line array
+_TRAILING = re.compile(r"[ \t]*,?[ \t\r]*")  # after its last string
+_PLAIN_ENTRY = re.compile(r"""([A-Za-z0-9_$.\-]+)[ \t]*[:=][ \t]*(?=[^ \t\r\n])(?:"([^"\\]*)"|'([^']*)')?""")
+"""_PLAIN_KEY and, when the value is a quoted string without escapes, that string ("..." or '...')."""
+_SKIP_PLAIN_ENTRY = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*|//[^\r\n]*)*+" + _PLAIN_ENTRY.pattern)
+"""_SKIP (possessive: a key never starts inside a comment) and _PLAIN_ENTRY: a map's next plain entry."""
 _QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')  # a quoted string without escapes
 _DQ_PART = re.compile(r'[^"\\]*')  # a double-quoted string's text up to '"' or a backslash
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
@@ -297,26 +306,63 @@ class _Parser:
             raise self.fail(f"Expected the '}}' that closes the block opened on line {self.line(enclosing)}, but got {shown}")
 
     def map_body(self, opened: int) -> dict[str, Value]:
-        """The entries of a `{...}` map, after its '{'."""
+        """The entries of a `{...}` map, after its '{'.
+
+        The common entry (`name: value` on one line, the value quoted, a map or an array, then
+        `,`, `;`, a new line or the closing `}`) is read here; entry() reads every other.
+        """
         entries: dict[str, Value] = {}
         self.scopes.append(entries)
-        self.nest(1)
-        text, end = self.text, self.end
+        session = self.session
+        session.nesting += 1  # nest(1), inline
+        if session.nesting > MAX_NESTING:
+            raise self.fail(f"nested deeper than {MAX_NESTING} levels")
+        text, end, file, newlines, at_line = self.text, self.end, self.file, self.newlines, self.at_line
+        plain = _SKIP_PLAIN_ENTRY.match
         while True:
-            self.pos = pos = _past(_SKIP, text, self.pos)
-            c = text[pos] if pos < end else ""
-            if c == "}":
-                self.pos += 1
-                break
-            if not c:
-                raise self.fail(f"Unexpected EOF processing map (opened on line {self.line(opened)})")
-            if c == "/":  # the server drops a lone '/' before a key (not one alone)
-                if self.char(self.pos + 1) in ("", " ", "\t", "\r", "\n", "}"):
-                    raise self.fail("unexpected '/' where a map key was expected")
-                self.pos += 1
+            m = plain(text, self.pos)
+            if m is None or m.group(1).lower() == "include":
+                self.pos = pos = _past(_SKIP, text, self.pos)
+                c = text[pos] if pos < end else ""
+                if c == "}":
+                    self.pos += 1
+                    break
+                if not c:
+                    raise self.fail(f"Unexpected EOF processing map (opened on line {self.line(opened)})")
+                if c == "/":  # the server drops a lone '/' before a key (not one alone)
+                    if self.char(self.pos + 1) in ("", " ", "\t", "\r", "\n", "}"):
+                        raise self.fail("unexpected '/' where a map key was expected")
+                    self.pos += 1
+                    continue
+                self.entry(entries, nested=True)
                 continue
-            self.entry(entries, nested=True)
-        self.nest(-1)
+            pos = m.start(1)
+            line = at_line if at_line is not None else bisect_left(newlines, pos) + 1
+            after = m.end()
+            if m.group(2) is not None:
+                value = Value(m.group(2), "string", file, line, text[m.start(2) - 1 : after])
+            elif m.group(3) is not None:
+                value = Value(m.group(3), "string", file, line, text[m.start(3) - 1 : after])
+            else:
+                c = text[after] if after < end else ""
+                self.pos = after + 1
+                if c == "{":  # what value() does for a map or an array, inline
+                    value = Value(self.map_body(after), "map", file, line)
+                elif c == "[":
+                    value = Value(self.array(after), "array", file, line)
+                else:
+                    self.pos = after
+                    value = self.value(line, in_array=False)
+                after = self.pos
+            c = text[after] if after < end else ""
+            if c == "," or c == ";":
+                self.pos = after + 1
+            else:
+                self.pos = after
+                if c != "\n" and c != "}":
+                    self.entry_end(nested=True)
+            entries[m.group(1)] = value
+        session.nesting -= 1
         self.scopes.pop()
         return entries
 
@@ -494,6 +540,12 @@ class _Parser:
         """
         self.nest(1)
         text, end, file = self.text, self.end, self.file
+        one_line = self.one_line_strings()
+        if one_line is not None:
+            self.nest(-1)
+            line = self.line(self.pos)
+            self.pos = one_line[1] + 1
+            return [Value(x, "string", file, line) for x in one_line[0]]
         simple = _SIMPLE_ARRAY.match(text, self.pos)
         if simple is not None:  # only "..." strings, commas and new lines
             body, at = simple.group(1), simple.start(1)
@@ -503,7 +555,8 @@ class _Parser:
                 return []
             if "\n" not in body:
                 line = self.line(at)
-                return [Value(x, "string", file, line) for x in _DQ_ITEM.findall(body)]
+                # every '"' of the body delimits a string (they hold none): the strings are every second part
+                return [Value(x, "string", file, line) for x in body.split('"')[1::2]]
             return [Value(x.group(1), "string", file, self.line(at + x.start()), x.group())
                     for x in _DQ_ITEM.finditer(body)]
         items: list[Value] = []
@@ -546,6 +599,27 @@ class _Parser:
         self.pos = pos
         self.nest(-1)
         return items
+
+    def one_line_strings(self) -> tuple[list[str], int] | None:
+        """The strings of an array that holds, on one line, only "..." strings without escapes
+        separated by commas (what _SIMPLE_ARRAY reads on one line), read with string methods,
+        and where its ']' stands; None for any other array (then read by _SIMPLE_ARRAY or the loop)."""
+        text, pos = self.text, self.pos
+        close = text.find("]", pos)
+        if close < 0:
+            return None
+        part = text[pos:close]  # up to the first ']': the array's end unless a string holds one
+        if "\n" in part or "\\" in part:
+            return None
+        pieces = part.split('"')  # blanks, string, separator, string, ..., string, blanks: an odd count
+        if len(pieces) % 2 == 0 or len(pieces) < 3 or pieces[0].strip(" \t\r"):
+            return None
+        if _TRAILING.fullmatch(pieces[-1]) is None:
+            return None
+        for separator in set(pieces[2:-1:2]):
+            if _SEPARATOR.fullmatch(separator) is None:
+                return None
+        return pieces[1::2], close
 
     def quoted(self) -> tuple[str, str]:
         """A '...' (raw) or "..." (escaped) string at the current position."""
@@ -607,7 +681,11 @@ class _Parser:
 
         The server ends an unquoted value at a `'` and drops the quote.
         """
-        data, pos = self.escaped(pos, _WORD_PART)
+        end = _past(_WORD_PART, self.text, pos)
+        if self.char(end) != "\\":  # no escapes (what escaped() returns then)
+            data, pos = self.text[pos:end], end
+        else:
+            data, pos = self.escaped(pos, _WORD_PART)
         quoted = self.char(pos) == "'"
         self.pos = pos + 1 if quoted else pos
         return data, quoted
@@ -682,6 +760,8 @@ class _Parser:
         return self.integer(start, digits_end, factor)
 
     def datetime(self) -> tuple[dt.datetime, str]:
+        import datetime as dt  # here: few configs hold a date
+
         m = _DATETIME.match(self.text, self.pos)
         try:
             if m is None:
@@ -766,7 +846,14 @@ def parse_text(
         except (OSError, ValueError):
             raise ConfError("not a usable file name", file=show(file)) from None
         session.files.append(show(file))
-    root = _Parser(text, file, session).document()
+    paused = gc.isenabled()
+    if paused:  # the values made hold no reference cycles: collecting while they are made is lost time
+        gc.disable()
+    try:
+        root = _Parser(text, file, session).document()
+    finally:
+        if paused:
+            gc.enable()
     return ParsedConfig(Value(root, "map", show(file), 1), session.files, session.variables)
 
 

@@ -15,29 +15,35 @@ target's root; the CLI reads them as they are).
 
 from __future__ import annotations
 
-import grp
-import pwd
 import re
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
-from auditor._nats.conf import ConfError, ParsedConfig, Value, VariableUse, read_text
+from auditor._nats.conf import ConfError, ParsedConfig, Value, read_text
 from auditor._nats.options import check as check_options
 from auditor._nats.options import go_duration, parse_listen
 from auditor._nats.permissions import Permissions, ResponsePermission, SubjectPermission
+
+if TYPE_CHECKING:  # the settings model is imported where a whole config is interpreted
+    from auditor._nats.settings import (
+        JetStream,
+        Leafnodes,
+        Listener,
+        ListenerCredential,
+        Monitoring,
+        Remote,
+        Settings,
+        Tls,
+    )
 
 BCRYPT = re.compile(r"^\$2[abxy]\$\d{2}\$.*")
 """The server's test for a bcrypt password or token (server/auth.go validBcryptPrefix)."""
 
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the server's default bind, which rules check for
 GLOBAL_ACCOUNT = "$G"
-WEAK_CIPHER = re.compile(r"RC4|3DES|_CBC_|^TLS_RSA_|_NULL_|EXPORT")
-DEFAULT_TLS_MIN_VERSION = "1.2"
-"""What nats-server uses when a tls block sets no min_version."""
 
 
 def secret_kind(value: str) -> str:
@@ -106,31 +112,9 @@ def as_str_list(v: Value, what: str) -> list[str]:
 # ------------------------------------------------------------------------------- model
 
 
-@dataclass(frozen=True)
-class Tls:
-    where: str
-    file: str
-    line: int
-    settings: dict[str, Any]
-
-    @property
-    def verify(self) -> bool:
-        return bool(self.settings.get("verify") or self.settings.get("verify_and_map"))
-
-    @property
-    def cipher_suites(self) -> tuple[str, ...]:
-        return tuple(self.settings.get("cipher_suites") or ())
-
-    @property
-    def weak_cipher_suites(self) -> tuple[str, ...]:
-        return tuple(c for c in self.cipher_suites if WEAK_CIPHER.search(c))
-
-    @property
-    def effective_min_version(self) -> str:
-        return str(self.settings.get("min_version") or DEFAULT_TLS_MIN_VERSION)
-
-
 def parse_tls(v: Value, where: str) -> Tls:
+    from auditor._nats.settings import Tls
+
     m = as_map(v, f"{where}.tls")
     settings: dict[str, Any] = {}
     for k, item in entries(m):
@@ -179,69 +163,6 @@ class User:
 
 
 @dataclass(frozen=True)
-class FileFacts:
-    path: str
-    resolved: str
-    exists: bool
-    mode: str | None = None
-    uid: int | None = None
-    gid: int | None = None
-    owner: str | None = None
-    group: str | None = None
-
-    @property
-    def readable_by_group(self) -> bool:
-        return self.mode is not None and bool(int(self.mode, 8) & stat.S_IRGRP)
-
-    @property
-    def readable_by_others(self) -> bool:
-        return self.mode is not None and bool(int(self.mode, 8) & stat.S_IROTH)
-
-    @property
-    def writable_by_group_or_others(self) -> bool:
-        return self.mode is not None and bool(int(self.mode, 8) & (stat.S_IWGRP | stat.S_IWOTH))
-
-
-def file_facts(path: str, resolved: Path, shown: str) -> FileFacts:
-    try:
-        st = resolved.stat()
-    except OSError:
-        return FileFacts(path, shown, False)
-    try:
-        owner: str | None = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = None
-    try:
-        group: str | None = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = None
-    return FileFacts(path, shown, True, f"{stat.S_IMODE(st.st_mode):04o}", st.st_uid, st.st_gid, owner, group)
-
-
-@dataclass(frozen=True)
-class Client:
-    host: str
-    port: int
-    tls: Tls | None
-    allow_non_tls: bool
-
-    @property
-    def tls_required(self) -> bool:
-        return self.tls is not None and not self.allow_non_tls
-
-
-@dataclass(frozen=True)
-class Monitoring:
-    enabled: bool
-    host: str | None
-    http_port: int | None
-    https_port: int | None
-    tls: bool
-    base_path: str | None
-    line: int | None
-
-
-@dataclass(frozen=True)
 class Authorization:
     """The top-level authorization block (passwords and tokens kept out of `repr`)."""
 
@@ -285,103 +206,6 @@ class Account:
     imports: int
     jetstream: AccountJetStream | None
     line: int
-
-
-@dataclass(frozen=True)
-class Listener:
-    """A cluster, gateway, websocket, MQTT or leafnodes block."""
-
-    enabled: bool = False
-    host: str | None = None
-    port: int | None = None
-    tls: Tls | None = None
-    no_tls: bool = False
-    line: int | None = None
-    authorization: bool = False
-    routes: tuple[str, ...] = ()
-    """Without user-info."""
-
-
-@dataclass(frozen=True)
-class Remote:
-    """A leafnode remote (its seed kept out of `repr`)."""
-
-    urls: tuple[str, ...]
-    """Without user-info."""
-    url_has_password: bool
-    account: object
-    """As written (the server takes a string)."""
-    credentials: FileFacts | None
-    seed: str | None = field(repr=False)
-    tls: Tls | None
-    uses_tls: bool
-    file: str
-    line: int
-
-
-@dataclass(frozen=True)
-class Leafnodes(Listener):
-    remotes: tuple[Remote, ...] = ()
-
-
-@dataclass(frozen=True)
-class JetStream:
-    enabled: bool = False
-    store_dir: object = None
-    """As written (the server takes a string)."""
-    max_memory_store: int | None = None
-    max_file_store: int | None = None
-    encrypted: bool = False
-    domain: object = None
-    """As written (the server takes a string)."""
-    line: int | None = None
-
-
-@dataclass(frozen=True)
-class UnknownKey:
-    key: str
-    file: str
-    line: int
-
-
-@dataclass(frozen=True)
-class ListenerCredential:
-    """A password or token of a cluster, gateway, leafnode, websocket or MQTT authorization block: its kind only."""
-
-    where: str
-    user: str | None
-    secret: str  # password, token
-    kind: str  # bcrypt, plaintext
-    file: str
-    line: int
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the server makes of the whole configuration (besides its users)."""
-
-    path: str
-    files: tuple[str, ...]
-    variables: tuple[VariableUse, ...]
-    server_name: str | None
-    client: Client
-    monitoring: Monitoring
-    authorization: Authorization
-    accounts: tuple[Account, ...]
-    system_account: str | None
-    leafnodes: Leafnodes
-    cluster: Listener
-    gateway: Listener
-    websocket: Listener
-    mqtt: Listener
-    jetstream: JetStream
-    operator_mode: bool
-    logging: dict[str, bool]
-    """debug, trace, trace_verbose, trace_headers, syslog (false when not set)."""
-    listener_credentials: tuple[ListenerCredential, ...]
-    limits: dict[str, int]
-    tls_blocks: tuple[Tls, ...]
-    unknown_keys: tuple[UnknownKey, ...]
 
 
 @dataclass
@@ -442,6 +266,8 @@ class _Interpreter:
             self.accounts(top.get("accounts"), cfg)
             cfg.user_names = self.all_names
             return cfg
+        from auditor._nats.settings import Client, Settings, UnknownKey
+
         host: str | None = None
         port = 4222
         if "listen" in top:
@@ -522,6 +348,8 @@ class _Interpreter:
         return t
 
     def monitoring(self, top: dict[str, Value], host: str) -> Monitoring:
+        from auditor._nats.settings import Monitoring
+
         http_host: str | None = None
         http_port = https_port = None
         line = None
@@ -759,6 +587,8 @@ class _Interpreter:
         return AccountJetStream(True, {k: int(item.data) for k, item in entries(m) if item.kind == "integer"})
 
     def jetstream(self, top: dict[str, Value]) -> JetStream:
+        from auditor._nats.settings import JetStream
+
         info: dict[str, Any] = {"enabled": False, "store_dir": None, "max_memory_store": None,
                                 "max_file_store": None, "encrypted": False, "domain": None, "line": None}
         v = top.get("jetstream")
@@ -788,6 +618,8 @@ class _Interpreter:
         return JetStream(**info)
 
     def listener_block(self, v: Value | None, where: str) -> Listener:
+        from auditor._nats.settings import Listener
+
         info: dict[str, Any] = {"enabled": False, "host": None, "port": None, "tls": None, "no_tls": False, "line": None}
         if v is None:
             return Listener()
@@ -815,6 +647,8 @@ class _Interpreter:
 
     def listener_credentials(self, top: dict[str, Value]) -> list[ListenerCredential]:
         """Passwords and tokens of the cluster, gateway, leafnode, websocket and MQTT authorization blocks."""
+        from auditor._nats.settings import ListenerCredential
+
         out: list[ListenerCredential] = []
         for block, aliases in (("cluster", ()), ("gateway", ()), ("leafnodes", ("leaf",)), ("websocket", ("ws",)),
                                ("mqtt", ())):
@@ -842,6 +676,8 @@ class _Interpreter:
 
     def leafnodes(self, v: Value | None) -> Leafnodes:
         from urllib.parse import urlsplit
+
+        from auditor._nats.settings import Leafnodes, Remote, file_facts
 
         listener = vars(self.listener_block(v, "leafnodes"))
         if v is None:

@@ -411,12 +411,15 @@ SUBJECTS = opt("string", "array", items=S)
 
 def _subject_list(queues: bool) -> Check:
     """Permission subjects: valid subjects; for subscribe also `subject queue`."""
-    from auditor._nats.subjects import is_valid_subject
+    from auditor._nats.subjects import all_valid_subjects, is_valid_subject
 
     def check(v: Value, path: str) -> None:
         if v.kind == "map":  # {allow, deny}: each list has this check
             return
-        for item in [v] if v.kind == "string" else v.data:
+        items = [v] if v.kind == "string" else v.data
+        if all_valid_subjects([item.data for item in items]):  # strings (their kind is checked first)
+            return
+        for item in items:
             text = str(item.data)
             if is_valid_subject(text):
                 continue
@@ -449,11 +452,11 @@ CONNECTION_TYPES = A(S)
 
 def _user_entry(v: Value, path: str) -> None:
     """A user needs a name or an nkey; an nkey user takes neither a name nor a password."""
-    fields = _entries(v)
-    named = any(k in fields for k in ("user", "username"))
+    fields = {k.lower() for k in v.data} if v.kind == "map" else set()
+    named = "user" in fields or "username" in fields
     if "nkey" not in fields and not named:
         raise fail(v, path, "user entry requires a user")
-    if "nkey" in fields and (named or any(k in fields for k in ("pass", "password"))):
+    if "nkey" in fields and (named or "pass" in fields or "password" in fields):
         raise fail(v, path, "nkey users do not take usernames or passwords")
 
 
@@ -927,17 +930,19 @@ def check(root: Value) -> None:
 
 
 def _block(v: Value, block: Block, path: str) -> None:
+    options, aliases = block.options, block.aliases
     for key, item in v.data.items():
         where = f"{path}.{key}" if path else key
-        found = block.lookup(key)
-        if found is None:
+        name = key.lower()
+        option = options.get(aliases.get(name, name))  # block.lookup(key), inline
+        if option is None:
             if block.other is not None:
                 _value(item, block.other, where)
                 continue
             if item.used:  # a variable that is referenced: the server accepts it
                 continue
             raise fail(item, where, f"unknown field {key!r}{f' in {block.what}' if block.what else ''}")
-        _value(item, found[1], where)
+        _value(item, option, where)
 
 
 def _value(v: Value, option: Opt, path: str) -> None:

@@ -37,6 +37,22 @@ def is_valid_subject(subject: str) -> bool:
     return _VALID_SUBJECT.fullmatch(subject) is not None and (">." not in subject or not _FWC_NOT_LAST.search(subject))
 
 
+def all_valid_subjects(subjects: list[str]) -> bool:
+    """Whether is_valid_subject holds for every one of `subjects`, in one pass over them all:
+    joined one a line, no subject holds a blank, none is empty, starts or ends with `.` or
+    holds `..` (string searches, much faster than a pattern over each)."""
+    if not subjects:
+        return True
+    lines = "\n" + "\n".join(subjects) + "\n"
+    if lines.count("\n") != len(subjects) + 1:  # a subject holds a new line
+        return False
+    if " " in lines or "\t" in lines or "\r" in lines or "\f" in lines:
+        return False
+    if ".." in lines.replace("\n", "."):  # an empty token: `..`, or `.` or nothing between new lines
+        return False
+    return ">." not in lines or all(is_valid_subject(s) for s in subjects)
+
+
 def has_wildcard(subject: str) -> bool:
     return any(t in (PWC, FWC) for t in subject.split("."))
 

@@ -275,13 +275,19 @@ def test_config_like_text_only_ever_gives_located_errors(text: str) -> None:
         assert exc.file is not None and exc.line is not None and exc.line >= 1
 
 
+def test_an_entry_in_a_comment_is_a_comment() -> None:
+    """A map's comment that reads like an entry stays a comment (the fast path never starts a key inside it)."""
+    assert plain("m { # a: b\n}\nn {\n  // c = 'd'\n  k: 1 }\n") == {"m": {}, "n": {"k": 1}}
+
+
 NEVER = __import__("re").compile(r"(?!x)x")
 
 FAST_PIECES = st.sampled_from(['"a.b"', '"x y"', "'q'", '"é"', "w", "1", '"a\\tb"', '"$V"', '""', "[", "]", "{", "}",
-                               ",", ", ", "\n", " ", "\t", ":", "=", "k: ", "key = ", "# c\n", "// c\n", ";"])
+                               ",", ", ", "\n", " ", "\t", ":", "=", "k: ", "key = ", "# c\n", "// c\n", ";",
+                               '"a]b"', "\r", " ,", '"', "\\", "# k: 1\n", "// k = 'x'\n"])
 
 
-@settings(max_examples=300)
+@settings(max_examples=600)
 @given(st.lists(FAST_PIECES, min_size=1, max_size=25))
 def test_fast_paths_read_what_the_general_parser_reads(pieces: list[str]) -> None:
     """The one-pattern fast paths (plain keys, quoted strings, arrays of "..." strings) change nothing."""
@@ -298,10 +304,11 @@ def test_fast_paths_read_what_the_general_parser_reads(pieces: list[str]) -> Non
                 for path, v in conf.walk(parsed.root)]
 
     fast = read()
-    saved = conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED
+    saved = conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED, conf._SKIP_PLAIN_ENTRY, conf._Parser.one_line_strings
     try:
-        conf._SIMPLE_ARRAY = conf._PLAIN_KEY = conf._QUOTED = NEVER
+        conf._SIMPLE_ARRAY = conf._PLAIN_KEY = conf._QUOTED = conf._SKIP_PLAIN_ENTRY = NEVER
+        conf._Parser.one_line_strings = lambda self: None  # type: ignore[method-assign]
         slow = read()
     finally:
-        conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED = saved
+        conf._SIMPLE_ARRAY, conf._PLAIN_KEY, conf._QUOTED, conf._SKIP_PLAIN_ENTRY, conf._Parser.one_line_strings = saved  # type: ignore[method-assign]
     assert fast == slow

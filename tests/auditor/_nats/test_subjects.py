@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from auditor._nats.subjects import (
     Sublist,
+    all_valid_subjects,
     collide,
     is_subset,
     is_valid_subject,
@@ -63,6 +64,19 @@ def test_invalid_subjects(subject: str) -> None:
 
 def test_valid_subjects() -> None:
     assert all(is_valid_subject(s) for s in ["a", ">", "*", "a.*.>", "$SYS.>", "foo*", "a.b>"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(patterns, st.text(alphabet="ab.*> \t\n\r\f\v\x85$", max_size=6)), max_size=6))
+def test_all_valid_subjects_is_each_subject_valid(subjects: list[str]) -> None:
+    """The one-pass check over a list (subjects joined by new lines) says what the check of each says."""
+    assert all_valid_subjects(subjects) == all(is_valid_subject(s) for s in subjects)
+
+
+@pytest.mark.parametrize("subjects", [["a", "b\nc"], ["a\n"], ["\n"], ["a.>.b", "c"], ["a", ""], ["a b"]])
+def test_all_valid_subjects_refuses_a_list_with_one_invalid_subject(subjects: list[str]) -> None:
+    assert not all_valid_subjects(subjects)
+    assert all_valid_subjects(["a.>", "$SYS.>", "b.*"]) and all_valid_subjects([])
 
 
 @settings(max_examples=300, deadline=None)
