@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor._cli import _common
 from auditor._secrets import ENGINES
 
 
@@ -120,7 +119,9 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
         text = "\n".join(lines) + "\n"
-    _common.emit(text, args.output)
+    from auditor._cli._common import emit
+
+    emit(text, args.output)
     if _leaks(leaks):
         return int(ExitCode.FINDINGS)
     if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
@@ -146,7 +147,9 @@ def run_key(args: argparse.Namespace) -> int:
     from auditor._redact import key_id, key_path
 
     key_id()  # creates the key if there is none yet
-    _common.emit(f"{key_path()}\nkey id {key_id()}\n", None)
+    from auditor._cli._common import emit
+
+    emit(f"{key_path()}\nkey id {key_id()}\n", None)
     return 0
 
 
@@ -182,11 +185,13 @@ def run_detectors(args: argparse.Namespace) -> int:
     from auditor._secrets.detectors import builtin_detectors
 
     rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]
+    from auditor._cli._common import emit
+
     rows.append({"id": "sops-plaintext", "category": "sops-plaintext",
                  "description": "a value left in plaintext in a sops-encrypted file that looks like a secret"})
     if args.format == "json":
-        _common.emit(json.dumps(rows, indent=2) + "\n", None)
+        emit(json.dumps(rows, indent=2) + "\n", None)
     else:
         width = max(len(r["id"]) for r in rows)
-        _common.emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
+        emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
     return 0
