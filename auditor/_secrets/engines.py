@@ -211,6 +211,8 @@ def secret_key(leak: Leak) -> tuple[str, int, str]:
 
 def merge(primary: ScanReport, others: Sequence[ScanReport]) -> ScanReport:
     """Our findings, plus those only another engine reported (the same secret on the same line is one)."""
+    if not others:
+        return primary
     known = {secret_key(x) for x in primary.leaks}
     merged = ScanReport(list(primary.leaks), primary.stats)
     for other in others:

@@ -223,16 +223,20 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
+def common_dir(repo: Path) -> str:
+    """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
+    without asking git when `repo/.git` is a plain repository's folder."""
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
+        return str(dot_git.absolute())  # what git would say
+    return _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+
+
 def cache_file(repo: Path, scanner: Scanner) -> Path | None:
     from auditor._cache import cache_root
 
     try:
-        dot_git = repo / ".git"
-        if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
-            common = str(dot_git.absolute())  # what git would say, without asking it
-        else:
-            common = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
-        where = hashlib.sha256(os.path.realpath(common).encode()).hexdigest()[:20]
+        where = hashlib.sha256(os.path.realpath(common_dir(repo)).encode()).hexdigest()[:20]
         return cache_root() / "secrets-git" / where / f"{ruleset_key(scanner)}.json"
     except (ConfigError, RuntimeError, OSError):
         return None
@@ -285,11 +289,20 @@ def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
              x.commit, x.key_file, x.log] for x in leaks]
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Leak))
+_new_leak = object.__new__
+
+
 def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
+    """The cached findings as `Leak`s, made without the generated `__init__` (which sets each
+    field of a frozen instance through `object.__setattr__`: most of a second run's time here)."""
     out = []
     for r in rows:
         with contextlib.suppress(TypeError, ValueError, IndexError):  # a row of another shape: ignored
-            out.append(Leak(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "auditor", r[9], "", r[10], r[11]))
+            values = (*r[:9], "auditor", r[9], "", r[10], r[11], "")
+            leak = _new_leak(Leak)
+            leak.__dict__.update(zip(_FIELDS, values, strict=True))
+            out.append(leak)
     return out
 
 
@@ -304,7 +317,7 @@ def _converts(repo: Path, index: bytes) -> bool:
     settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
     if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
         return True
-    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    common = Path(common_dir(repo))
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
     if b"core.attributesfile" in settings:
