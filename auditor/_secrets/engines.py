@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor import _limits as limits
 from auditor._secrets.model import Leak
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -178,6 +177,8 @@ class Trufflehog3Engine(Engine):
             line_no = int(str(issue.get("line") or 0))
         except ValueError:
             line_no = 0
+        from auditor import _limits as limits
+
         column, mode, previous, text = 1, "", b"", b""
         with contextlib.suppress(OSError, ReadError):
             lines = read_regular(file, limits.get("file-bytes")).split(b"\n")
