@@ -324,6 +324,41 @@ def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: P
     assert [x for x in _scan(repo) if not x[5]] == _scan(repo, git=False)
 
 
+def test_a_cached_run_picks_up_new_refs_tags_and_untracked_files(tmp_path: Path) -> None:
+    """What a second run must not miss although no commit is new: an annotated tag made since
+    (and one deleted since), a branch pointing at a commit history already holds, a file that
+    git does not track; and a linked worktree shares its repository's cache."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    _commit(repo, "one")
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(repo, "leak")
+    first = _scan(repo)
+    assert [(x[0], x[5]) for x in first] == [("leak.env", leak), ("repo/leak.env", "")]
+    assert _scan(repo) == first  # nothing new: the same findings from the cache
+    git(repo, "tag", "-a", "v1", "-m", "release\nAKIAQWERTYUIOPASDFGH\n", "HEAD~1")
+    git(repo, "branch", "old", "HEAD~1")
+    tag = git(repo, "rev-parse", "v1")
+    with_tag = _scan(repo)
+    assert [(x[0], x[3], x[5]) for x in with_tag if x[0] == "(tag v1)"] == [("(tag v1)", "aws-access-key", tag)]
+    assert [x for x in with_tag if x[0] != "(tag v1)"] == first
+    git(repo, "tag", "-d", "v1")
+    assert _scan(repo) == first
+    (repo / "notes.txt").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")  # untracked
+    untracked = [x for x in _scan(repo) if x[0] == "repo/notes.txt"]
+    assert [x[3] for x in untracked] == ["github-token"]
+    (repo / "notes.txt").unlink()
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked), "old")
+    in_linked = run_engines(["auditor"], prepare([linked], base=tmp_path, git=True))
+    assert [(x.path, x.commit) for x in in_linked.sorted_leaks()] == [("leak.env", leak)]
+    assert in_linked.stats.blobs_scanned == 0  # the repository's cache, shared
+    again = run_engines(["auditor"], prepare([linked], base=tmp_path, git=True))
+    assert again.sorted_leaks() == in_linked.sorted_leaks()
+
+
 def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> None:
     """A blob that left the history with a rewrite and came back is still reported."""
     repo = tmp_path / "repo"
