@@ -104,7 +104,7 @@ def run_scan(args: argparse.Namespace) -> int:
         examples = sum(1 for x in leaks if x.category == "example")
         lines.append(
             f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes"
-            + (f"; {s.files_known} unchanged from git history, not read again" if s.files_known else "") + ")"
+            + (f"; {s.files_known} unchanged since the git history or the last scan read them, not scanned again" if s.files_known else "") + ")"
             + (f", {protected} protected key file(s)" if protected else "")
             + (f", {examples} vendor example(s)" if examples else "")
             + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")

@@ -70,6 +70,8 @@ class AuditorEngine(Engine):
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known)
         for history in histories:
+            if history.known is not None:
+                history.known.save()
             report.leaks.extend(history.leaks)
             report.stats.merge(history.stats)
         return report

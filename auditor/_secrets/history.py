@@ -16,7 +16,10 @@ Deleting it changes only speed.
 The working tree benefits too: a tracked file that git reports unchanged from its index entry
 (`git diff-files`) holds exactly the index's blob, so when the history scan has read that blob
 (as source code or not, like the file's name says) the file's findings are the blob's, at the
-file's path and mode, without reading it (`KnownBlobs`).
+file's path and mode, without reading it (`KnownBlobs`). A working-tree file no blob answers
+for (untracked, changed, `.git/config`) is scanned, and its findings kept beside the cache
+with a digest of its bytes (`<ruleset>.tree.json`): while its bytes have that digest, a later
+run takes them instead of scanning it again.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import IO, Any
 
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
-from auditor._secrets.scanner import WINDOW, Scanner, is_code, is_log
+from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 from pki.errors import PKIError
@@ -349,7 +352,9 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class KnownBlobs:
-    """Working-tree files of one repository whose findings the history scan already knows."""
+    """Working-tree files of one repository whose findings are known without scanning them:
+    those git reports unchanged whose blob the history scan read, and those whose contents
+    an earlier run scanned at the same path (`tree`, checked by a digest of the bytes read)."""
 
     clean: Mapping[str, str]
     """Path relative to the repository -> blob id, for files git reports unchanged."""
@@ -359,6 +364,12 @@ class KnownBlobs:
     """Findings by object id, as this run reported them..."""
     rows: Mapping[str, list[list[Any]]]
     """...and as the cache holds them (every object read, also those this run did not report)."""
+    tree: Mapping[str, Any] = field(default_factory=dict)
+    """Display path -> [sha256 of the bytes, findings as `_ROW` lists], of working-tree files
+    that no blob answers for (untracked, changed, `.git/config`), as an earlier run found them."""
+    tree_file: Path | None = None
+    kept: dict[str, list[Any]] = field(default_factory=dict)
+    """The `tree` entries this run used or learned: what the next run will know."""
 
     def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
         """The findings of the working-tree file `path` (`relative` to the repository, shown as
@@ -368,7 +379,7 @@ class KnownBlobs:
         is not (or the other way round: the detectors read source code differently)."""
         blob = self.clean.get(relative)
         if blob is None or blob not in self.seen or size >= WINDOW or (blob in self.code) != is_code(display):
-            return None
+            return self._from_tree(path, display, size)
         rows = self.found.get(blob)
         if rows is None:
             rows = _from_cache(self.rows.get(blob, ()))
@@ -383,6 +394,59 @@ class KnownBlobs:
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         log = is_log(display)
         return [dataclasses.replace(x, path=display, commit="", file_mode=mode, log=log) for x in rows]
+
+    def _from_tree(self, path: str, display: str, size: int) -> list[Leak] | None:
+        """What an earlier run found in these very bytes at this path (the same input to the
+        scanner: the same findings, with the file's mode as it is now)."""
+        entry = self.tree.get(display)
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], list)) or size >= WINDOW:
+            return None
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size >= WINDOW:
+                return None
+            data = _read_from(lambda n: os.read(fd, n), WINDOW)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if len(data) >= WINDOW or hashlib.sha256(data).hexdigest() != entry[0]:
+            return None
+        self.kept[display] = entry
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        return [dataclasses.replace(x, path=display, commit="", file_mode=mode) for x in _from_cache(entry[1])]
+
+    def learn(self, display: str, data: bytes, result: FileResult) -> None:
+        """Remember what the scan of a file read whole found (before suppressions: only a
+        result where none applied is kept)."""
+        if self.tree_file is not None and not (result.error or result.skipped or result.suppressed):
+            self.kept[display] = [hashlib.sha256(data).hexdigest(), _to_cache(result.leaks)]
+
+    @staticmethod
+    def load_tree(path: Path | None) -> dict[str, Any]:
+        if path is None:
+            return {}
+        try:
+            data = json.loads(path.read_bytes())
+            return dict(data["files"]) if data["version"] == CACHE_VERSION else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def save(self) -> None:
+        """Keep the entries this run used or learned (files gone or changed are forgotten)."""
+        if self.tree_file is None or self.kept == self.tree:
+            return
+        from auditor._fsutil import atomic_write
+
+        doc = {"version": CACHE_VERSION, "files": self.kept}
+        with contextlib.suppress(OSError, ConfigError, PKIError):
+            make_folder(self.tree_file.parent, parents=True, exist_ok=True)
+            atomic_write(self.tree_file, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
 
 
 # ------------------------------------------------------------------ the scan
@@ -504,7 +568,9 @@ def scan_history(
         state.save(where)
     if where is not None and tree:
         lister.join()
-        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found)
+        tree_file = where.with_name(where.stem + ".tree.json")
+        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found, KnownBlobs.load_tree(tree_file),
+                                  tree_file)
     for leaks in found.values():
         kept = [x for x in leaks if not skip_path(x.path)] if incremental else leaks
         mine, dropped = suppress.split(kept)
