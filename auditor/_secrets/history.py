@@ -14,7 +14,7 @@ The cache holds no secret: findings are stored as reported (previews and fingerp
 Deleting it changes only speed.
 
 The working tree benefits too: a tracked file that git reports unchanged from its index entry
-(`git diff-files`) holds exactly the index's blob, so when the history scan has read that blob
+(`git ls-files -m`) holds exactly the index's blob, so when the history scan has read that blob
 (as source code or not, like the file's name says) the file's findings are the blob's, at the
 file's path and mode, without reading it (`KnownBlobs`). A working-tree file no blob answers
 for (untracked, changed, `.git/config`) is scanned, and its findings kept beside the cache
@@ -331,23 +331,31 @@ def _converts(repo: Path, index: bytes) -> bool:
 
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
-    in the index that git reports unchanged in the working tree (`git diff-files`, which
-    compares contents where file times cannot tell). Empty when git cannot say, or when git
-    may convert contents on checkout (`_converts`)."""
+    in the index that git reports unchanged in the working tree. One `git ls-files --stage
+    -c -m -v` lists every entry (tag `H`) and again each modified one (tag `C`), as `git
+    status` judges them (contents compared where file times cannot tell); entries marked
+    assume-unchanged (`h`) or skip-worktree (`S`) are not trusted, since git does not look
+    at their files. Empty when git cannot say, or when git may convert contents on checkout
+    (`_converts`)."""
     try:
-        index = _git(repo, "ls-files", "--stage", "-z")
+        index = _git(repo, "ls-files", "-z", "-v", "-c", "-m", "--stage")
         if _converts(repo, index):
             return {}
-        changed = set(_git(repo, "diff-files", "--name-only", "-z").split(b"\0"))
     except (ConfigError, OSError):
         return {}
-    out = {}
+    entries: dict[bytes, bytes] = {}
+    changed: set[bytes] = set()
     for entry in index.split(b"\0"):
         meta, _, name = entry.partition(b"\t")
         parts = meta.split(b" ")
-        if len(parts) == 3 and parts[2] == b"0" and parts[0] in (b"100644", b"100755") and name not in changed:
-            out[os.fsdecode(name)] = parts[1].decode("ascii")
-    return out
+        if len(parts) != 4:
+            continue
+        tag, mode, sha, stage = parts
+        if tag == b"C":
+            changed.add(name)
+        elif tag == b"H" and stage == b"0" and mode in (b"100644", b"100755"):
+            entries[name] = sha
+    return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
 @dataclass(frozen=True)

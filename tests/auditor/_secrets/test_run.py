@@ -396,6 +396,24 @@ def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> N
     assert "notes.txt" not in tree.read_text()  # a file gone is forgotten
 
 
+def test_files_git_does_not_look_at_are_scanned(tmp_path: Path) -> None:
+    """A file marked assume-unchanged (or skip-worktree) is one git does not compare: a secret
+    written into it since must be found, not the index blob's findings reported for it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.conf").write_text("setting = 1\n")
+    (repo / "b.conf").write_text("setting = 2\n")
+    _commit(repo, "one")
+    assert _scan(repo) == []
+    git(repo, "update-index", "--assume-unchanged", "a.conf")
+    git(repo, "update-index", "--skip-worktree", "b.conf")
+    (repo / "a.conf").write_text("password = Hunter2-Hunter2\n")
+    (repo / "b.conf").write_text("password = Hunter3-Hunter3\n")
+    assert git(repo, "diff-files", "--name-only") == ""  # git itself says nothing changed
+    assert [x[0] for x in _scan(repo)] == ["repo/a.conf", "repo/b.conf"] == [x[0] for x in _scan(repo, git=False)]
+
+
 def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> None:
     """A blob that left the history with a rewrite and came back is still reported."""
     repo = tmp_path / "repo"
