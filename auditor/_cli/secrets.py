@@ -94,6 +94,9 @@ def run_scan(args: argparse.Namespace) -> int:
                            "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
         rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
+        # json.dumps escapes every control character (and all that is not ASCII): nothing for
+        # emit's terminal guard to do, and searching a large report for one costs milliseconds
+        document: str | bytes = text.encode()
     else:
         real = _leaks(leaks)
         protected = sum(1 for x in leaks if x.protected)
@@ -104,7 +107,8 @@ def run_scan(args: argparse.Namespace) -> int:
         examples = sum(1 for x in leaks if x.category == "example")
         lines.append(
             f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes"
-            + (f"; {s.files_known} unchanged since the git history or the last scan read them, not scanned again" if s.files_known else "") + ")"
+            + (f"; {s.files_known} unchanged since the git history or the last scan read them, not scanned again"
+               if s.files_known else "") + ")"
             + (f", {protected} protected key file(s)" if protected else "")
             + (f", {examples} vendor example(s)" if examples else "")
             + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")
@@ -118,10 +122,10 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  unreadable: {u}" for u in s.unreadable)
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
-        text = "\n".join(lines) + "\n"
+        document = "\n".join(lines) + "\n"
     from auditor._cli._common import emit
 
-    emit(text, args.output)
+    emit(document, args.output)
     if _leaks(leaks):
         return int(ExitCode.FINDINGS)
     if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
