@@ -33,6 +33,8 @@ TRUFFLEHOG3_VERSION = "3.0.10"
 
 @dataclass(frozen=True)
 class ScanRequest:
+    """What to scan and how: `auditor._secrets.prepare` makes one from the user's options."""
+
     paths: tuple[Path, ...]
     base: Path
     git: bool = False

@@ -26,6 +26,8 @@ TASK_BYTES = 6 * 1024 * 1024
 
 @dataclass
 class ScanReport:
+    """A scan's findings (redacted) and figures."""
+
     leaks: list[Leak] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
 
