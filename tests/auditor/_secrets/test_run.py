@@ -216,6 +216,17 @@ def _commit(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
+def _repo_with(tmp_path: Path, **files: str) -> Path:
+    """A repository at `tmp_path/repo` whose first commit holds `files` (name: text)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    _commit(repo, "one")
+    return repo
+
+
 def test_git_history_reads_commit_messages_and_annotated_tags(tmp_path: Path) -> None:
     """Issue 17: commit messages and annotated tags were not read."""
     repo = tmp_path / "repo"
@@ -330,11 +341,7 @@ def test_a_cached_run_picks_up_new_refs_tags_and_untracked_files(tmp_path: Path)
     """What a second run must not miss although no commit is new: an annotated tag made since
     (and one deleted since), a branch pointing at a commit history already holds, a file that
     git does not track; and a linked worktree shares its repository's cache."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("a\n")
-    _commit(repo, "one")
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
     (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
     leak = _commit(repo, "leak")
     first = _scan(repo)
@@ -365,11 +372,7 @@ def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> N
     """An untracked file (and .git/config) a `--git` run scanned is not scanned again while its
     bytes are the same (a digest of what is read, not file times: a change that keeps the size
     and the time is found); its mode is the file's own; the cache holds no secret."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("a\n")
-    _commit(repo, "one")
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
     notes = repo / "notes.txt"
     secret = "ghp_" + "aB3dE5gH7jK9" * 3
     notes.write_text(f"api_token = {secret}\n")
@@ -399,12 +402,7 @@ def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> N
 def test_files_git_does_not_look_at_are_scanned(tmp_path: Path) -> None:
     """A file marked assume-unchanged (or skip-worktree) is one git does not compare: a secret
     written into it since must be found, not the index blob's findings reported for it."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.conf").write_text("setting = 1\n")
-    (repo / "b.conf").write_text("setting = 2\n")
-    _commit(repo, "one")
+    repo = _repo_with(tmp_path, **{"a.conf": "setting = 1\n", "b.conf": "setting = 2\n"})
     assert _scan(repo) == []
     git(repo, "update-index", "--assume-unchanged", "a.conf")
     git(repo, "update-index", "--skip-worktree", "b.conf")
@@ -416,11 +414,7 @@ def test_files_git_does_not_look_at_are_scanned(tmp_path: Path) -> None:
 
 def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> None:
     """A blob that left the history with a rewrite and came back is still reported."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("a\n")
-    _commit(repo, "one")
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
     (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
     _commit(repo, "leak")
     assert len(scan_git(repo).leaks) == 1
