@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor import _limits as limits
 from auditor.errors import ConfigError, LocatedError
 
 if TYPE_CHECKING:
@@ -41,6 +40,7 @@ def read_user_bytes(
     :mod:`auditor._limits` is read; a larger file is refused (naming the limit and how to raise
     it), never truncated.
     """
+    from auditor import _limits as limits
     from pki.fsutil import ReadError, read_regular
 
     try:
@@ -54,6 +54,8 @@ def read_error_text(exc: ReadError, limit: str = "file-bytes", what: str = "file
     if exc.why == "folder":
         return f"is a folder, not a {what}"
     if exc.why == "too-large":
+        from auditor import _limits as limits
+
         size = "larger" if exc.size is None else limits.size_text(exc.size)
         return limits.exceeded(limit, f"the {what} is {size}")
     return exc.reason

@@ -9,14 +9,16 @@ applied to every text document the command line writes (stdout or `-o FILE`).
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import logging
 
 from pki.terminal import printable
 
-__all__ = ["EscapingFormatter", "guard", "log_handler", "printable", "warn"]
+__all__ = ["guard", "log_handler", "printable", "warn"]
 
 _C0 = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _C0_OR_STYLE = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f]")
@@ -41,23 +43,23 @@ def warn(text: str, *, stream: TextIO | None = None) -> None:
     print(printable(text), file=stream if stream is not None else sys.stderr, flush=True)
 
 
-class EscapingFormatter(logging.Formatter):
-    """A log formatter whose lines never carry a raw control character: the message through
-    :func:`printable` (newlines included), a traceback through it line by line."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
-
-    def formatException(self, ei: Any) -> str:
-        return printable(super().formatException(ei), keep="\n")
-
-    def formatStack(self, stack_info: str) -> str:
-        return printable(super().formatStack(stack_info), keep="\n")
-
-
 def log_handler(fmt: str, datefmt: str | None = None) -> logging.Handler:
     """The handler every auditor log (the ACME server, `serve`, the agent and worker) writes
-    to stderr through: lines formatted by `fmt`, escaped by :class:`EscapingFormatter`."""
+    to stderr through: lines formatted by `fmt`, every control character escaped (the message
+    through :func:`printable`, newlines included, a traceback line by line). `logging` is
+    imported here, not by every command that prints a line."""
+    import logging
+
+    class EscapingFormatter(logging.Formatter):
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            return printable(super().formatMessage(record))
+
+        def formatException(self, ei: Any) -> str:
+            return printable(super().formatException(ei), keep="\n")
+
+        def formatStack(self, stack_info: str) -> str:
+            return printable(super().formatStack(stack_info), keep="\n")
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter(fmt, datefmt))
     return handler

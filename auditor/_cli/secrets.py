@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor._cli import _common
 from auditor._secrets import ENGINES
 
 
@@ -95,6 +94,9 @@ def run_scan(args: argparse.Namespace) -> int:
                            "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
         rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
+        # json.dumps escapes every control character (and all that is not ASCII): nothing for
+        # emit's terminal guard to do, and searching a large report for one costs milliseconds
+        document: str | bytes = text.encode()
     else:
         real = _leaks(leaks)
         protected = sum(1 for x in leaks if x.protected)
@@ -105,7 +107,8 @@ def run_scan(args: argparse.Namespace) -> int:
         examples = sum(1 for x in leaks if x.category == "example")
         lines.append(
             f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes"
-            + (f"; {s.files_known} unchanged from git history, not read again" if s.files_known else "") + ")"
+            + (f"; {s.files_known} unchanged since the git history or the last scan read them, not scanned again"
+               if s.files_known else "") + ")"
             + (f", {protected} protected key file(s)" if protected else "")
             + (f", {examples} vendor example(s)" if examples else "")
             + (f", {s.blobs_scanned} git blobs" if s.blobs_scanned else "")
@@ -119,8 +122,10 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  unreadable: {u}" for u in s.unreadable)
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
-        text = "\n".join(lines) + "\n"
-    _common.emit(text, args.output)
+        document = "\n".join(lines) + "\n"
+    from auditor._cli._common import emit
+
+    emit(document, args.output)
     if _leaks(leaks):
         return int(ExitCode.FINDINGS)
     if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
@@ -146,7 +151,9 @@ def run_key(args: argparse.Namespace) -> int:
     from auditor._redact import key_id, key_path
 
     key_id()  # creates the key if there is none yet
-    _common.emit(f"{key_path()}\nkey id {key_id()}\n", None)
+    from auditor._cli._common import emit
+
+    emit(f"{key_path()}\nkey id {key_id()}\n", None)
     return 0
 
 
@@ -182,11 +189,13 @@ def run_detectors(args: argparse.Namespace) -> int:
     from auditor._secrets.detectors import builtin_detectors
 
     rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]
+    from auditor._cli._common import emit
+
     rows.append({"id": "sops-plaintext", "category": "sops-plaintext",
                  "description": "a value left in plaintext in a sops-encrypted file that looks like a secret"})
     if args.format == "json":
-        _common.emit(json.dumps(rows, indent=2) + "\n", None)
+        emit(json.dumps(rows, indent=2) + "\n", None)
     else:
         width = max(len(r["id"]) for r in rows)
-        _common.emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
+        emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
     return 0

@@ -76,6 +76,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class FileContext:
+    """What a detector knows about the buffer it confirms a hit in."""
+
     path: str
     code: bool
     """Source code: only quoted literals count as assigned values (not bare identifiers)."""
@@ -86,6 +88,8 @@ Confirm = Callable[["Detector", re.Match[bytes], FileContext], Hit | None]
 
 @dataclass(frozen=True)
 class Detector:
+    """One kind of secret: its anchor for the prefilter, its full expression and its confirmation."""
+
     id: str
     category: str
     description: str

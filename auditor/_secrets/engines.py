@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor import _limits as limits
 from auditor._secrets.model import Leak
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -34,6 +33,8 @@ TRUFFLEHOG3_VERSION = "3.0.10"
 
 @dataclass(frozen=True)
 class ScanRequest:
+    """What to scan and how: `auditor._secrets.prepare` makes one from the user's options."""
+
     paths: tuple[Path, ...]
     base: Path
     git: bool = False
@@ -71,6 +72,8 @@ class AuditorEngine(Engine):
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known)
         for history in histories:
+            if history.known is not None:
+                history.known.save()
             report.leaks.extend(history.leaks)
             report.stats.merge(history.stats)
         return report
@@ -178,6 +181,8 @@ class Trufflehog3Engine(Engine):
             line_no = int(str(issue.get("line") or 0))
         except ValueError:
             line_no = 0
+        from auditor import _limits as limits
+
         column, mode, previous, text = 1, "", b"", b""
         with contextlib.suppress(OSError, ReadError):
             lines = read_regular(file, limits.get("file-bytes")).split(b"\n")
@@ -211,6 +216,8 @@ def secret_key(leak: Leak) -> tuple[str, int, str]:
 
 def merge(primary: ScanReport, others: Sequence[ScanReport]) -> ScanReport:
     """Our findings, plus those only another engine reported (the same secret on the same line is one)."""
+    if not others:
+        return primary
     known = {secret_key(x) for x in primary.leaks}
     merged = ScanReport(list(primary.leaks), primary.stats)
     for other in others:

@@ -14,9 +14,12 @@ The cache holds no secret: findings are stored as reported (previews and fingerp
 Deleting it changes only speed.
 
 The working tree benefits too: a tracked file that git reports unchanged from its index entry
-(`git diff-files`) holds exactly the index's blob, so when the history scan has read that blob
+(`git ls-files -m`) holds exactly the index's blob, so when the history scan has read that blob
 (as source code or not, like the file's name says) the file's findings are the blob's, at the
-file's path and mode, without reading it (`KnownBlobs`).
+file's path and mode, without reading it (`KnownBlobs`). A working-tree file no blob answers
+for (untracked, changed, `.git/config`) is scanned, and its findings kept beside the cache
+with a digest of its bytes (`<ruleset>.tree.json`): while its bytes have that digest, a later
+run takes them instead of scanning it again.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import IO, Any
 
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
-from auditor._secrets.scanner import WINDOW, Scanner, is_code, is_log
+from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 from pki.errors import PKIError
@@ -223,16 +226,20 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
+def common_dir(repo: Path) -> str:
+    """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
+    without asking git when `repo/.git` is a plain repository's folder."""
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
+        return str(dot_git.absolute())  # what git would say
+    return _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+
+
 def cache_file(repo: Path, scanner: Scanner) -> Path | None:
     from auditor._cache import cache_root
 
     try:
-        dot_git = repo / ".git"
-        if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
-            common = str(dot_git.absolute())  # what git would say, without asking it
-        else:
-            common = _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
-        where = hashlib.sha256(os.path.realpath(common).encode()).hexdigest()[:20]
+        where = hashlib.sha256(os.path.realpath(common_dir(repo)).encode()).hexdigest()[:20]
         return cache_root() / "secrets-git" / where / f"{ruleset_key(scanner)}.json"
     except (ConfigError, RuntimeError, OSError):
         return None
@@ -285,11 +292,20 @@ def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
              x.commit, x.key_file, x.log] for x in leaks]
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Leak))
+_new_leak = object.__new__
+
+
 def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
+    """The cached findings as `Leak`s, made without the generated `__init__` (which sets each
+    field of a frozen instance through `object.__setattr__`: most of a second run's time here)."""
     out = []
     for r in rows:
         with contextlib.suppress(TypeError, ValueError, IndexError):  # a row of another shape: ignored
-            out.append(Leak(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "auditor", r[9], "", r[10], r[11]))
+            values = (*r[:9], "auditor", r[9], "", r[10], r[11], "")
+            leak = _new_leak(Leak)
+            leak.__dict__.update(zip(_FIELDS, values, strict=True))
+            out.append(leak)
     return out
 
 
@@ -304,7 +320,7 @@ def _converts(repo: Path, index: bytes) -> bool:
     settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
     if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
         return True
-    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    common = Path(common_dir(repo))
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
     if b"core.attributesfile" in settings:
@@ -315,28 +331,38 @@ def _converts(repo: Path, index: bytes) -> bool:
 
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
-    in the index that git reports unchanged in the working tree (`git diff-files`, which
-    compares contents where file times cannot tell). Empty when git cannot say, or when git
-    may convert contents on checkout (`_converts`)."""
+    in the index that git reports unchanged in the working tree. One `git ls-files --stage
+    -c -m -v` lists every entry (tag `H`) and again each modified one (tag `C`), as `git
+    status` judges them (contents compared where file times cannot tell); entries marked
+    assume-unchanged (`h`) or skip-worktree (`S`) are not trusted, since git does not look
+    at their files. Empty when git cannot say, or when git may convert contents on checkout
+    (`_converts`)."""
     try:
-        index = _git(repo, "ls-files", "--stage", "-z")
+        index = _git(repo, "ls-files", "-z", "-v", "-c", "-m", "--stage")
         if _converts(repo, index):
             return {}
-        changed = set(_git(repo, "diff-files", "--name-only", "-z").split(b"\0"))
     except (ConfigError, OSError):
         return {}
-    out = {}
+    entries: dict[bytes, bytes] = {}
+    changed: set[bytes] = set()
     for entry in index.split(b"\0"):
         meta, _, name = entry.partition(b"\t")
         parts = meta.split(b" ")
-        if len(parts) == 3 and parts[2] == b"0" and parts[0] in (b"100644", b"100755") and name not in changed:
-            out[os.fsdecode(name)] = parts[1].decode("ascii")
-    return out
+        if len(parts) != 4:
+            continue
+        tag, mode, sha, stage = parts
+        if tag == b"C":
+            changed.add(name)
+        elif tag == b"H" and stage == b"0" and mode in (b"100644", b"100755"):
+            entries[name] = sha
+    return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
 @dataclass(frozen=True)
 class KnownBlobs:
-    """Working-tree files of one repository whose findings the history scan already knows."""
+    """Working-tree files of one repository whose findings are known without scanning them:
+    those git reports unchanged whose blob the history scan read, and those whose contents
+    an earlier run scanned at the same path (`tree`, checked by a digest of the bytes read)."""
 
     clean: Mapping[str, str]
     """Path relative to the repository -> blob id, for files git reports unchanged."""
@@ -346,6 +372,12 @@ class KnownBlobs:
     """Findings by object id, as this run reported them..."""
     rows: Mapping[str, list[list[Any]]]
     """...and as the cache holds them (every object read, also those this run did not report)."""
+    tree: Mapping[str, Any] = field(default_factory=dict)
+    """Display path -> [sha256 of the bytes, findings as `_ROW` lists], of working-tree files
+    that no blob answers for (untracked, changed, `.git/config`), as an earlier run found them."""
+    tree_file: Path | None = None
+    kept: dict[str, list[Any]] = field(default_factory=dict)
+    """The `tree` entries this run used or learned: what the next run will know."""
 
     def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
         """The findings of the working-tree file `path` (`relative` to the repository, shown as
@@ -355,7 +387,7 @@ class KnownBlobs:
         is not (or the other way round: the detectors read source code differently)."""
         blob = self.clean.get(relative)
         if blob is None or blob not in self.seen or size >= WINDOW or (blob in self.code) != is_code(display):
-            return None
+            return self._from_tree(path, display, size)
         rows = self.found.get(blob)
         if rows is None:
             rows = _from_cache(self.rows.get(blob, ()))
@@ -370,6 +402,59 @@ class KnownBlobs:
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         log = is_log(display)
         return [dataclasses.replace(x, path=display, commit="", file_mode=mode, log=log) for x in rows]
+
+    def _from_tree(self, path: str, display: str, size: int) -> list[Leak] | None:
+        """What an earlier run found in these very bytes at this path (the same input to the
+        scanner: the same findings, with the file's mode as it is now)."""
+        entry = self.tree.get(display)
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], list)) or size >= WINDOW:
+            return None
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size >= WINDOW:
+                return None
+            data = _read_from(lambda n: os.read(fd, n), WINDOW)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if len(data) >= WINDOW or hashlib.sha256(data).hexdigest() != entry[0]:
+            return None
+        self.kept[display] = entry
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        return [dataclasses.replace(x, path=display, commit="", file_mode=mode) for x in _from_cache(entry[1])]
+
+    def learn(self, display: str, data: bytes, result: FileResult) -> None:
+        """Remember what the scan of a file read whole found (before suppressions: only a
+        result where none applied is kept)."""
+        if self.tree_file is not None and not (result.error or result.skipped or result.suppressed):
+            self.kept[display] = [hashlib.sha256(data).hexdigest(), _to_cache(result.leaks)]
+
+    @staticmethod
+    def load_tree(path: Path | None) -> dict[str, Any]:
+        if path is None:
+            return {}
+        try:
+            data = json.loads(path.read_bytes())
+            return dict(data["files"]) if data["version"] == CACHE_VERSION else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def save(self) -> None:
+        """Keep the entries this run used or learned (files gone or changed are forgotten)."""
+        if self.tree_file is None or self.kept == self.tree:
+            return
+        from auditor._fsutil import atomic_write
+
+        doc = {"version": CACHE_VERSION, "files": self.kept}
+        with contextlib.suppress(OSError, ConfigError, PKIError):
+            make_folder(self.tree_file.parent, parents=True, exist_ok=True)
+            atomic_write(self.tree_file, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
 
 
 # ------------------------------------------------------------------ the scan
@@ -491,7 +576,9 @@ def scan_history(
         state.save(where)
     if where is not None and tree:
         lister.join()
-        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found)
+        tree_file = where.with_name(where.stem + ".tree.json")
+        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found, KnownBlobs.load_tree(tree_file),
+                                  tree_file)
     for leaks in found.values():
         kept = [x for x in leaks if not skip_path(x.path)] if incremental else leaks
         mine, dropped = suppress.split(kept)

@@ -21,12 +21,16 @@ def legacy_secret_fingerprint(rule: str, secret: bytes) -> str:
     return legacy_fingerprint(rule.encode() + b":" + secret)
 
 
+_SCALARS = (str, int, float, bool)
+"""What a finding's details may show (other values stay in memory only)."""
 KEY_MATERIAL = frozenset({"nkey-seed", "nats-creds", "private-key", "age-identity"})
 """Categories of secrets that belong in key files: a private key file is where they are kept."""
 
 
 @dataclass(frozen=True)
 class Leak:
+    """One finding: a secret, where it was found, never the secret itself (a preview and a fingerprint)."""
+
     rule: str
     """The detector that found it (nkey-seed, private-key, password, ...), or a custom rule id."""
     category: str
@@ -96,7 +100,7 @@ class Leak:
             "log": self.log,
             "encrypted": self.encrypted,
             "protected": self.protected,
-            "details": {k: v for k, v in self.details.items() if isinstance(v, str | int | float | bool)},
+            "details": {k: v for k, v in self.details.items() if isinstance(v, _SCALARS)} if self.details else {},
         }
 
     @classmethod
@@ -113,6 +117,8 @@ SPECIAL = frozenset({"fifo", "socket", "device", "special"})
 
 @dataclass(frozen=True)
 class FileResult:
+    """What scanning one file (or blob) gave: its findings, or why it was skipped or not read."""
+
     path: str
     leaks: tuple[Leak, ...] = ()
     size: int = 0
@@ -128,6 +134,8 @@ class FileResult:
 
 @dataclass
 class ScanStats:
+    """A scan's figures: files and bytes read, git objects, what was skipped, accepted or unreadable."""
+
     files_scanned: int = 0
     bytes_scanned: int = 0
     skipped: dict[str, int] = field(default_factory=dict)

@@ -26,6 +26,8 @@ TASK_BYTES = 6 * 1024 * 1024
 
 @dataclass
 class ScanReport:
+    """A scan's findings (redacted) and figures."""
+
     leaks: list[Leak] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
 
@@ -43,6 +45,9 @@ class KnownFiles(Protocol):
 
     def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
         """The findings a scan of `path` would report, or None to read it."""
+
+    def learn(self, display: str, data: bytes, result: FileResult) -> None:
+        """A file these did not know was scanned: `data` (read whole) gave `result`."""
 
 
 def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
@@ -178,6 +183,7 @@ def scan_paths(
     pending: list[concurrent.futures.Future[tuple[list[FileResult], int, int, int]]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0
+    learners: dict[str, KnownFiles] = {}  # files to scan that a KnownFiles may learn
     try:
         for root in paths:
             reuse = known.get(root) if known else None
@@ -197,6 +203,7 @@ def scan_paths(
                     if leaks is not None:
                         report.add(_known_file(shown, leaks, size, suppress))
                         continue
+                    learners[path] = reuse
                 todo.append((path, shown, size))
                 total += size
                 queued += size
@@ -222,7 +229,15 @@ def scan_paths(
                 report.stats.suppressed += suppressed
         else:
             for path, shown, _ in todo:
-                report.add(scanner.scan_file(path, shown, suppress))
+                learner = learners.get(path)
+                if learner is None:
+                    report.add(scanner.scan_file(path, shown, suppress))
+                    continue
+                read: list[bytes] = []
+                result = scanner.scan_file(path, shown, suppress, whole=read.append)
+                report.add(result)
+                if read:
+                    learner.learn(shown, read[0], result)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

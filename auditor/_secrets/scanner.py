@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,8 +187,9 @@ class Scanner:
     # ------------------------------------------------------------ files
 
     def scan_file(self, path: Path | str, display: str, suppress: Suppressions | None = None,
-                  st: os.stat_result | None = None) -> FileResult:
-        """Scan one file. Only a regular file is opened (a FIFO, socket or device never is)."""
+                  st: os.stat_result | None = None, *, whole: Callable[[bytes], object] | None = None) -> FileResult:
+        """Scan one file. Only a regular file is opened (a FIFO, socket or device never is).
+        `whole` is given the bytes scanned when the file was read whole (under `WINDOW`)."""
         suppress = suppress or Suppressions()
         if suppress.path_excluded(display):
             return FileResult(display, skipped="allowlisted")
@@ -212,6 +213,8 @@ class Scanner:
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
                 if len(head) < WINDOW:
                     leaks = self._leaks_in(head, display, mode, whole=True)
+                    if whole is not None:
+                        whole(head)
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
                         leaks = list(self._stream(fh, head, display, mode))

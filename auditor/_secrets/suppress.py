@@ -54,6 +54,8 @@ def inline_ignored(line: bytes, previous: bytes, rule: str) -> bool:
 
 @dataclass(frozen=True)
 class AllowEntry:
+    """One allowlist entry of a scan configuration: a path, rule or fingerprint, and why."""
+
     reason: str
     path: str = ""
     rule: str = ""
@@ -73,6 +75,8 @@ class AllowEntry:
 
 @dataclass(frozen=True)
 class Baseline:
+    """Findings accepted earlier (`--write-baseline`), by rule, file and fingerprint."""
+
     keys: frozenset[tuple[str, str, str]]
     file: str = ""
 
@@ -145,6 +149,8 @@ def parse_allow(entries: Any, *, file: str, where: str = "allow") -> tuple[Allow
 
 @dataclass(frozen=True)
 class Suppressions:
+    """Every way a finding is accepted: the allowlist and the baselines."""
+
     allow: tuple[AllowEntry, ...] = ()
     baselines: tuple[Baseline, ...] = ()
 
@@ -157,8 +163,10 @@ class Suppressions:
         return any(is_legacy_fingerprint(a.fingerprint) for a in self.allow) or any(b.legacy for b in self.baselines)
 
     def path_excluded(self, path: str) -> bool:
-        return any(a.path_excluded(path) for a in self.allow)
+        return bool(self.allow) and any(a.path_excluded(path) for a in self.allow)
 
     def split(self, leaks: Sequence[Leak]) -> tuple[list[Leak], int]:
+        if not self.allow and not self.baselines:  # nothing is accepted
+            return list(leaks), 0
         kept = [x for x in leaks if not self.accepts(x)]
         return kept, len(leaks) - len(kept)

@@ -15,6 +15,7 @@ from auditor._secrets.config import load_scan_config
 from auditor._secrets.custom import load_rules_file, parse_rules
 from auditor._secrets.detectors import builtin_detectors
 from auditor._secrets.engines import Trufflehog3Engine, merge, run_engines
+from auditor._secrets.history import cache_file, clean_files
 from auditor._secrets.run import scan_git, scan_paths
 from auditor._secrets.scanner import Scanner
 from auditor.errors import ConfigError
@@ -215,6 +216,17 @@ def _commit(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
+def _repo_with(tmp_path: Path, **files: str) -> Path:
+    """A repository at `tmp_path/repo` whose first commit holds `files` (name: text)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    _commit(repo, "one")
+    return repo
+
+
 def test_git_history_reads_commit_messages_and_annotated_tags(tmp_path: Path) -> None:
     """Issue 17: commit messages and annotated tags were not read."""
     repo = tmp_path / "repo"
@@ -310,7 +322,8 @@ def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: P
     # a changed file is read again; one changed back is known again (git compares contents)
     (repo / "deploy.env").write_text("LOG=debug\n")
     again = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
-    assert again.stats.files_known == 3
+    # 3 unchanged as git says; .git/config and settings.py as the first run scanned those bytes
+    assert again.stats.files_known == 5
     assert not any(x.path == "repo/deploy.env" and not x.commit for x in again.leaks)
     git(repo, "checkout", "--", "deploy.env")
     assert [x for x in _scan(repo) if not x[5]] == fresh
@@ -324,13 +337,84 @@ def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: P
     assert [x for x in _scan(repo) if not x[5]] == _scan(repo, git=False)
 
 
+def test_a_cached_run_picks_up_new_refs_tags_and_untracked_files(tmp_path: Path) -> None:
+    """What a second run must not miss although no commit is new: an annotated tag made since
+    (and one deleted since), a branch pointing at a commit history already holds, a file that
+    git does not track; and a linked worktree shares its repository's cache."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(repo, "leak")
+    first = _scan(repo)
+    assert [(x[0], x[5]) for x in first] == [("leak.env", leak), ("repo/leak.env", "")]
+    assert _scan(repo) == first  # nothing new: the same findings from the cache
+    git(repo, "tag", "-a", "v1", "-m", "release\nAKIAQWERTYUIOPASDFGH\n", "HEAD~1")
+    git(repo, "branch", "old", "HEAD~1")
+    tag = git(repo, "rev-parse", "v1")
+    with_tag = _scan(repo)
+    assert [(x[0], x[3], x[5]) for x in with_tag if x[0] == "(tag v1)"] == [("(tag v1)", "aws-access-key", tag)]
+    assert [x for x in with_tag if x[0] != "(tag v1)"] == first
+    git(repo, "tag", "-d", "v1")
+    assert _scan(repo) == first
+    (repo / "notes.txt").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")  # untracked
+    untracked = [x for x in _scan(repo) if x[0] == "repo/notes.txt"]
+    assert [x[3] for x in untracked] == ["github-token"]
+    (repo / "notes.txt").unlink()
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked), "old")
+    in_linked = run_engines(["auditor"], prepare([linked], base=tmp_path, git=True))
+    assert [(x.path, x.commit) for x in in_linked.sorted_leaks()] == [("leak.env", leak)]
+    assert in_linked.stats.blobs_scanned == 0  # the repository's cache, shared
+    again = run_engines(["auditor"], prepare([linked], base=tmp_path, git=True))
+    assert again.sorted_leaks() == in_linked.sorted_leaks()
+
+
+def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> None:
+    """An untracked file (and .git/config) a `--git` run scanned is not scanned again while its
+    bytes are the same (a digest of what is read, not file times: a change that keeps the size
+    and the time is found); its mode is the file's own; the cache holds no secret."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    notes = repo / "notes.txt"
+    secret = "ghp_" + "aB3dE5gH7jK9" * 3
+    notes.write_text(f"api_token = {secret}\n")
+    fresh = _scan(repo, git=False)
+    first = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
+    assert first.stats.files_known == 1  # a.txt, as git says
+    again = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
+    assert again.stats.files_known == 3  # and notes.txt and .git/config, by their bytes
+    assert _scan(repo) == fresh
+    where = cache_file(repo, Scanner())
+    assert where is not None
+    tree = where.with_name(where.stem + ".tree.json")
+    assert secret not in tree.read_text() and "notes.txt" in tree.read_text()
+    st = notes.stat()
+    other = "ghp_" + "Zy9xW8vU7tS6" * 3
+    notes.write_text(f"api_token = {other}\n")
+    os.utime(notes, ns=(st.st_atime_ns, st.st_mtime_ns))
+    changed = _scan(repo)
+    assert changed != fresh and changed == _scan(repo, git=False)
+    notes.chmod(0o600)
+    assert [x[6] for x in _scan(repo) if x[0] == "repo/notes.txt"] == ["0600"]
+    notes.unlink()
+    assert _scan(repo) == []
+    assert "notes.txt" not in tree.read_text()  # a file gone is forgotten
+
+
+def test_files_git_does_not_look_at_are_scanned(tmp_path: Path) -> None:
+    """A file marked assume-unchanged (or skip-worktree) is one git does not compare: a secret
+    written into it since must be found, not the index blob's findings reported for it."""
+    repo = _repo_with(tmp_path, **{"a.conf": "setting = 1\n", "b.conf": "setting = 2\n"})
+    assert _scan(repo) == []
+    git(repo, "update-index", "--assume-unchanged", "a.conf")
+    git(repo, "update-index", "--skip-worktree", "b.conf")
+    (repo / "a.conf").write_text("password = Hunter2-Hunter2\n")
+    (repo / "b.conf").write_text("password = Hunter3-Hunter3\n")
+    assert git(repo, "diff-files", "--name-only") == ""  # git itself says nothing changed
+    assert [x[0] for x in _scan(repo)] == ["repo/a.conf", "repo/b.conf"] == [x[0] for x in _scan(repo, git=False)]
+
+
 def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> None:
     """A blob that left the history with a rewrite and came back is still reported."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("a\n")
-    _commit(repo, "one")
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
     (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
     _commit(repo, "leak")
     assert len(scan_git(repo).leaks) == 1
@@ -385,15 +469,20 @@ def test_working_tree_files_are_read_where_git_may_convert_contents(tmp_path: Pa
     (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
     _commit(repo, "leak")
     assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 1
+    assert clean_files(repo) == {"leak.env": git(repo, "rev-parse", "HEAD:leak.env")}
     git(repo, "config", "core.autocrlf", "true")
-    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    assert clean_files(repo) == {}
     git(repo, "config", "core.autocrlf", "false")
     (repo / "sub").mkdir()
     (repo / "sub" / ".gitattributes").write_text("*.env filter=lfs\n")
     _commit(repo, "attributes")
-    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    assert clean_files(repo) == {}
     git(repo, "rm", "-q", "sub/.gitattributes")
     _commit(repo, "no attributes")
     (repo / ".git" / "info").mkdir(exist_ok=True)
     (repo / ".git" / "info" / "attributes").write_text("*.env text\n")
-    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 0
+    assert clean_files(repo) == {}
+    # what a scan read is known by its bytes, whatever git converts: the same findings, unscanned
+    fresh = _scan(repo, git=False)
+    assert [x for x in _scan(repo) if not x[5]] == fresh
+    assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 2  # and .git/config
