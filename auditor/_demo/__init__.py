@@ -106,11 +106,12 @@ def demo_root() -> Path:
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
     try:
         shutil.copytree(source, work, dirs_exist_ok=True)
-        from auditor._demo.build import build_node
+        from auditor._demo.build import build_node, lint_ahead
         from auditor._demo.sops_dates import date_sops_files
 
         build_node(work / DEMO_TARGET)
         date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
+        lint_ahead(work / DEMO_TARGET)
         (work / ".built").write_text(json.dumps({"version": __version__}) + "\n")
         old = None
         if final.exists():
