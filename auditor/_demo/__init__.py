@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -58,7 +59,27 @@ def _final() -> Path:
 
 def _fresh(final: Path) -> bool:
     stamp = final / ".built"
-    return stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS
+    try:
+        if time.time() - stamp.stat().st_mtime >= MAX_AGE_SECONDS:
+            return False
+        built = json.loads(stamp.read_bytes())
+        return isinstance(built, dict) and built.get("empty") == _empty_files(final)
+    except (OSError, ValueError):
+        return False
+
+
+def _empty_files(folder: Path) -> int:
+    """How many regular files under `folder` are empty. The build is not forced to disk (it is
+    staged, published by one rename, and rebuilt when lost: see demo_root); the files a power
+    cut catches unwritten come back empty, so a tree with more empty files than its stamp
+    (`.built`) recorded is built again."""
+    empty = 0
+    for path, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(path, name))
+                empty += stat.S_ISREG(info.st_mode) and info.st_size == 0
+    return empty
 
 
 def start_build() -> None:
@@ -108,11 +129,13 @@ def demo_root() -> Path:
         shutil.copytree(source, work, dirs_exist_ok=True)
         from auditor._demo.build import build_node, lint_ahead
         from auditor._demo.sops_dates import date_sops_files
+        from pki.fsutil import unsynced
 
-        build_node(work / DEMO_TARGET)
-        date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
+        with unsynced():  # a staging tree, published whole below: see _empty_files
+            build_node(work / DEMO_TARGET)
+            date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
         lint_ahead(work / DEMO_TARGET)
-        (work / ".built").write_text(json.dumps({"version": __version__}) + "\n")
+        (work / ".built").write_text(json.dumps({"version": __version__, "empty": _empty_files(work)}) + "\n")
         old = None
         if final.exists():
             old = base / f".old-{os.getpid()}-{time.time_ns()}"
