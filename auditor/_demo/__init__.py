@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -38,9 +39,11 @@ def _package_dir() -> Path:
     return Path(str(resources.files("auditor._demo")))
 
 
+@functools.cache
 def _tree_hash(folder: Path) -> str:
     """Identifies the demo's sources (the node's files and the code that builds it) by name,
-    size and modification time: cheap enough for every scan, and any edit changes it."""
+    size and modification time: cheap enough for every scan, and any edit changes it (once
+    per process: the process runs the code it loaded)."""
     h = hashlib.sha256(__version__.encode())
     for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -57,15 +60,26 @@ def _final() -> Path:
     return cache_root() / "demo" / f"{__version__}-{_tree_hash(_package_dir())}"
 
 
+_checked: dict[Path, int] = {}
+"""Demo folders this process found whole, with their stamp's mtime (a power cut cannot happen
+between two checks of one process)."""
+
+
 def _fresh(final: Path) -> bool:
     stamp = final / ".built"
     try:
-        if time.time() - stamp.stat().st_mtime >= MAX_AGE_SECONDS:
+        mtime = stamp.stat().st_mtime_ns
+        if time.time() - mtime / 1e9 >= MAX_AGE_SECONDS:
             return False
+        if _checked.get(final) == mtime:
+            return True
         built = json.loads(stamp.read_bytes())
-        return isinstance(built, dict) and built.get("empty") == _empty_files(final)
+        if not (isinstance(built, dict) and built.get("empty") == _empty_files(final)):
+            return False
     except (OSError, ValueError):
         return False
+    _checked[final] = mtime
+    return True
 
 
 def _empty_files(folder: Path) -> int:
