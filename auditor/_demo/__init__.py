@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor._cache import cache_root
+from pki.fsutil import ReadError, read_regular
 
 if TYPE_CHECKING:
     from auditor._inventory.model import Inventory
@@ -73,10 +74,10 @@ def _fresh(final: Path) -> bool:
             return False
         if _checked.get(final) == mtime:
             return True
-        built = json.loads(stamp.read_bytes())
+        built = json.loads(read_regular(stamp, 1 << 12))
         if not (isinstance(built, dict) and built.get("empty") == _empty_files(final)):
             return False
-    except (OSError, ValueError):
+    except (OSError, ValueError, ReadError):
         return False
     _checked[final] = mtime
     return True
