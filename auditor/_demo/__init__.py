@@ -53,6 +53,10 @@ def _tree_hash(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
+BUILD_MODULES = ("auditor._demo.build", "auditor._demo.gnupg", "auditor._demo.nats_demo", "auditor._demo.sops_dates")
+"""What building the demo imports: about 200 modules, all but a dozen of which a scan imports
+anyway (cryptography, pki, YAML, ...), so start_build imports them before it forks."""
+
 _building: int | None = None
 """The process id of a child building the demo (start_build), joined by wait_built."""
 
@@ -105,6 +109,10 @@ def start_build() -> None:
     global _building
     if _building is not None or not hasattr(os, "fork") or _fresh(_final()):
         return
+    import importlib
+
+    for module in BUILD_MODULES:  # imported once, here: the child inherits them
+        importlib.import_module(module)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
