@@ -10,10 +10,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from pki.fsutil import ReadError, read_regular
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MAX_CACHE_BYTES = 64 << 20
 """The most read of one cache file (a larger one, or one that is not a regular file, is ignored)."""
@@ -141,6 +144,14 @@ class LintResults:
     def add(self, fingerprint: str, summary: dict[str, Any]) -> None:
         self.known[fingerprint] = summary
         self.dirty = True
+
+    def lint(self, cert: x509.Certificate, fingerprint: str) -> dict[str, Any]:
+        """pkilint's summary of `cert` (whose SHA-256 is `fingerprint`), linted now and remembered."""
+        from pki.lint import lint
+
+        summary = lint(cert).summary().to_dict()
+        self.add(fingerprint, summary)
+        return summary
 
     def save(self) -> None:
         if not self.dirty:

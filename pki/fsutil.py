@@ -10,11 +10,40 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO
 
 from pki.errors import PKIError
+
+_SYNCED: ContextVar[bool] = ContextVar("pki_fsutil_synced", default=True)
+
+
+def synced() -> bool:
+    """Whether writes are forced to disk (fsync, SQLite's synchronous commits): True except
+    within :func:`unsynced`."""
+    return _SYNCED.get()
+
+
+def fsync(fd: int) -> None:
+    """`os.fsync`, except within :func:`unsynced`."""
+    if _SYNCED.get():
+        os.fsync(fd)
+
+
+@contextlib.contextmanager
+def unsynced() -> Iterator[None]:
+    """Within this block (in this thread), files are written without forcing them to disk: no
+    fsync, and the CA inventory's SQLite commits without syncing. Only for a tree built in a
+    staging folder that nothing reads before it is published whole, and that is simply built
+    again when lost (the demo's, see auditor._demo); never for a real CA, whose log, keys and
+    certificates must survive a crash as soon as a command returns."""
+    token = _SYNCED.set(False)
+    try:
+        yield
+    finally:
+        _SYNCED.reset(token)
 
 
 class WriteError(PKIError):
@@ -185,7 +214,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
         with os.fdopen(fd, "wb") as fh:
             _write(fh, data)
             fh.flush()
-            os.fsync(fh.fileno())
+            fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -211,6 +240,8 @@ def _is_special(path: Path) -> bool:
 def fsync_folder(folder: Path) -> None:
     """Make renames in `folder` durable where the platform allows."""
     with contextlib.suppress(OSError):
+        if not _SYNCED.get():
+            return
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

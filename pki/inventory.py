@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pki.errors import CAError, NoInventory
+from pki.fsutil import synced
 from pki.keys import key_type_of, spki_sha256
 
 SCHEMA_VERSION = 1
@@ -147,6 +148,8 @@ class Inventory:
             else:
                 self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA foreign_keys = ON")
+            if not readonly and not synced():  # a staging tree's (pki.fsutil.unsynced)
+                self.db.execute("PRAGMA synchronous = OFF")
             if create:
                 self.db.executescript(SCHEMA)
                 self.db.execute(

@@ -89,6 +89,7 @@ class LintSummary:
                 "notices": list(self.notices)}
 
 
+@functools.cache  # read from the installed package's metadata: about 1 ms a time
 def linter_name() -> str:
     try:
         return f"pkilint {metadata.version('pkilint')}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pki.errors import LogError
-from pki.fsutil import ReadError, open_regular, special_kind
+from pki.fsutil import ReadError, fsync, open_regular, special_kind
 
 GENESIS = "0" * 64
 MAX_LINE = 1 << 20
@@ -122,7 +122,7 @@ def append(path: Path, *, event: str, serial: str | None = None, node: str | Non
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
-            os.fsync(fd)
+            fsync(fd)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -166,7 +166,7 @@ def repair_tail(path: Path) -> str | None:
                 fh.truncate(line_start)
                 what = f"cut a torn last line of {len(line)} bytes (a crash during an append it never acknowledged)"
             fh.flush()
-            os.fsync(fh.fileno())
+            fsync(fh.fileno())
             return what
     except FileNotFoundError:
         return None

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from pki import log as issuance_log
 from pki.errors import LogDoesNotVerify
+from pki.fsutil import fsync
 from pki.inventory import COLUMNS, Entry, Inventory
 
 ROW_DETAILS = ("sans", "issuer", "issuer_serial", "not_before", "not_after", "key_type", "key_fingerprint",
@@ -253,7 +254,7 @@ def rebuild(folder: Path, records: Records) -> None:
         with Inventory(Path(tmp), create=True) as inv:
             sync(inv, records, list(records.entries))
         with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+            fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, folder / "inventory.sqlite")
     except BaseException:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common, _fleet, _history
+
+if TYPE_CHECKING:
+    from auditor._inventory.model import Target
 
 
 def register(sub: Any) -> None:
@@ -50,12 +55,19 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from auditor._progress import Steps
-    from auditor._scan import EvaluateOptions, scan_target
     from auditor.errors import ConfigError
 
     if _fleet.requested(args):
         return _fleet.run(args)
+    wait = None
+    if args.demo and not args.path:
+        from auditor._demo import start_build, wait_built
+
+        start_build()  # the demo is built in a child process while this one imports and loads the rules
+        wait = wait_built
+    from auditor._progress import Steps
+    from auditor._scan import EvaluateOptions, scan_target
+
     if args.path:
         from auditor._inventory.adhoc import path_target
 
@@ -66,15 +78,9 @@ def run_scan(args: argparse.Namespace) -> int:
         target = path_target(args.path, args.policy)
         catalog = _common.load_catalog(args)
     else:
-        wait = None
-        if args.demo:
-            from auditor._demo import start_build, wait_built
-
-            start_build()  # the demo is built in a child process while the built-in rules load
-            wait = wait_built
         inventory = _common.load_inventory(args)
         target = inventory.target(args.target)
-        catalog = _common.load_catalog(args, inventory, before_extra=wait)
+        catalog = _common.load_catalog(args, inventory, before_extra=None if wait is None else _preload(target, wait))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     bundle, result = scan_target(target, options, catalog=catalog, progress=Steps())
     if args.bundle:
@@ -82,6 +88,22 @@ def run_scan(args: argparse.Namespace) -> int:
     del bundle  # the report needs none of its records: a large scan lets them go before rendering
     _common.emit(_common.render_result(args, result), args.output, styled=True)
     return _history.stored(args, result, origin="scan")
+
+
+def _preload(target: Target, wait: Callable[[], object]) -> Callable[[], object]:
+    """`wait`, after importing the collectors of `target`'s sources: done while the demo is
+    still being built, instead of after."""
+
+    def preload_then_wait() -> object:
+        from auditor._collectors import COLLECTORS
+        from auditor.errors import AuditorError
+
+        for name in dict.fromkeys(source.collector for source in target.sources):
+            with contextlib.suppress(AuditorError, ImportError, TypeError):  # reported when the source runs
+                COLLECTORS.load(name)
+        return wait()
+
+    return preload_then_wait
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

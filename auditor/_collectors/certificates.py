@@ -36,7 +36,7 @@ from auditor.evidence.kinds.x509 import (
 from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import CertificateFacts, certificate_facts
-from pki.lint import lint, linter_name
+from pki.lint import linter_name
 from pki.load import load_certificates
 from pki.verify import verify_chain
 
@@ -103,9 +103,7 @@ class CertificatesCollector(Collector):
                 return msgspec.convert(known, Lint)
             except msgspec.ValidationError:  # a cache entry of another shape: lint again
                 pass
-        summary = lint(cert).summary()
-        self._lints.add(fingerprint, summary.to_dict())
-        return Lint(linter=summary.linter, errors=summary.errors, warnings=summary.warnings, notices=summary.notices)
+        return msgspec.convert(self._lints.lint(cert, fingerprint), Lint)
 
     def _record(
         self,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor._cache import cache_root
+from pki.fsutil import ReadError, read_regular
 
 if TYPE_CHECKING:
     from auditor._inventory.model import Inventory
@@ -37,9 +40,11 @@ def _package_dir() -> Path:
     return Path(str(resources.files("auditor._demo")))
 
 
+@functools.cache
 def _tree_hash(folder: Path) -> str:
     """Identifies the demo's sources (the node's files and the code that builds it) by name,
-    size and modification time: cheap enough for every scan, and any edit changes it."""
+    size and modification time: cheap enough for every scan, and any edit changes it (once
+    per process: the process runs the code it loaded)."""
     h = hashlib.sha256(__version__.encode())
     for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -47,6 +52,10 @@ def _tree_hash(folder: Path) -> str:
             h.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return h.hexdigest()[:12]
 
+
+BUILD_MODULES = ("auditor._demo.build", "auditor._demo.gnupg", "auditor._demo.nats_demo", "auditor._demo.sops_dates")
+"""What building the demo imports: about 200 modules, all but a dozen of which a scan imports
+anyway (cryptography, pki, YAML, ...), so start_build imports them before it forks."""
 
 _building: int | None = None
 """The process id of a child building the demo (start_build), joined by wait_built."""
@@ -56,9 +65,40 @@ def _final() -> Path:
     return cache_root() / "demo" / f"{__version__}-{_tree_hash(_package_dir())}"
 
 
+_checked: dict[Path, int] = {}
+"""Demo folders this process found whole, with their stamp's mtime (a power cut cannot happen
+between two checks of one process)."""
+
+
 def _fresh(final: Path) -> bool:
     stamp = final / ".built"
-    return stamp.is_file() and time.time() - stamp.stat().st_mtime < MAX_AGE_SECONDS
+    try:
+        mtime = stamp.stat().st_mtime_ns
+        if time.time() - mtime / 1e9 >= MAX_AGE_SECONDS:
+            return False
+        if _checked.get(final) == mtime:
+            return True
+        built = json.loads(read_regular(stamp, 1 << 12))
+        if not (isinstance(built, dict) and built.get("empty") == _empty_files(final)):
+            return False
+    except (OSError, ValueError, ReadError):
+        return False
+    _checked[final] = mtime
+    return True
+
+
+def _empty_files(folder: Path) -> int:
+    """How many regular files under `folder` are empty. The build is not forced to disk (it is
+    staged, published by one rename, and rebuilt when lost: see demo_root); the files a power
+    cut catches unwritten come back empty, so a tree with more empty files than its stamp
+    (`.built`) recorded is built again."""
+    empty = 0
+    for path, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(path, name))
+                empty += stat.S_ISREG(info.st_mode) and info.st_size == 0
+    return empty
 
 
 def start_build() -> None:
@@ -69,6 +109,10 @@ def start_build() -> None:
     global _building
     if _building is not None or not hasattr(os, "fork") or _fresh(_final()):
         return
+    import importlib
+
+    for module in BUILD_MODULES:  # imported once, here: the child inherits them
+        importlib.import_module(module)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
@@ -106,12 +150,15 @@ def demo_root() -> Path:
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
     try:
         shutil.copytree(source, work, dirs_exist_ok=True)
-        from auditor._demo.build import build_node
+        from auditor._demo.build import build_node, lint_ahead
         from auditor._demo.sops_dates import date_sops_files
+        from pki.fsutil import unsynced
 
-        build_node(work / DEMO_TARGET)
-        date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
-        (work / ".built").write_text(json.dumps({"version": __version__}) + "\n")
+        with unsynced():  # a staging tree, published whole below: see _empty_files
+            build_node(work / DEMO_TARGET)
+            date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
+        lint_ahead(work / DEMO_TARGET)
+        (work / ".built").write_text(json.dumps({"version": __version__, "empty": _empty_files(work)}) + "\n")
         old = None
         if final.exists():
             old = base / f".old-{os.getpid()}-{time.time_ns()}"

@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import hashes
+
 from auditor._fsutil import atomic_write
 from pki.backends import key_opener
 from pki.backends.file import FileBackend
@@ -45,6 +47,8 @@ ORG = "CIM"
 DEMO_PASSPHRASE = "cim-demo-root-passphrase"  # noqa: S105 - demo material, documented
 """Protects the demo CA's keys. Demo material only: `--passphrase-env` takes a variable holding it."""
 CA_FOLDER = "pki-ca"
+MAX_PEM_BYTES = 1 << 20
+"""The most read of one of the demo's PEM files when linting them ahead (lint_ahead)."""
 EVENT_SIGNING_PROFILE = """# The node signs the events it publishes (CIM event store) with an Ed25519 key.
 name: event-signing
 kind: leaf
@@ -110,6 +114,31 @@ def build_node(node: Path, now: dt.datetime | None = None) -> None:
     from auditor._demo.nats_demo import build_nats
 
     build_nats(node, now)
+
+
+def lint_ahead(node: Path) -> None:
+    """Remember pkilint's findings on the node's certificates (its `*.pem` files) in the lint
+    cache the certificates collector reads (auditor._cache.LintResults, keyed by certificate
+    digest and pkilint version): the process building the demo has pkilint loaded already
+    (the CA lints before it signs), so a scan of the demo need not import it (0.2 s or more)."""
+    from auditor._cache import LintResults
+    from pki.errors import LoadError
+    from pki.fsutil import ReadError, read_regular
+    from pki.lint import linter_name
+    from pki.load import load_certificates
+
+    results = LintResults(linter_name())
+    for path in sorted(node.rglob("*.pem")):
+        try:
+            loaded = load_certificates(read_regular(path, MAX_PEM_BYTES))
+        except (ReadError, LoadError):
+            continue
+        for item in loaded:
+            if item.certificate is not None:
+                fingerprint = item.certificate.fingerprint(hashes.SHA256()).hex()
+                if results.get(fingerprint) is None:
+                    results.lint(item.certificate, fingerprint)
+    results.save()
 
 
 def _build_pki(node: Path, now: dt.datetime) -> None:

@@ -184,6 +184,38 @@ def test_stale_tree_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert not any(p.name.startswith((".build-", ".old-")) for p in tmp_path.joinpath("demo").iterdir())
 
 
+def test_a_tree_a_power_cut_left_with_empty_files_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build is not forced to disk (a staging tree published by one rename); files a power
+    cut caught unwritten come back empty, and such a tree is built again, not scanned."""
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    first = demo_root()
+    cert = first / "cim-prod-001/etc/nats/certs/server-cert.pem"
+    old = cert.read_bytes()
+    cert.write_bytes(b"")
+    assert demo_root() == first
+    assert cert.read_bytes() not in (b"", old)
+
+
+def test_the_build_lints_the_certificates_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process building the demo (which has pkilint loaded: the CA lints before it signs)
+    remembers pkilint's findings on the node's certificates, so the scan lints none itself."""
+    from auditor._scan import collect_sources
+    from auditor.evidence.kinds.x509 import X509Certificate
+    from auditor.evidence.record import Evidence
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    demo_root()
+    target = demo_inventory().target("cim-prod-001")
+    linted: list[str] = []
+    monkeypatch.setattr("pki.lint.lint", lambda cert, issuer=None: linted.append(cert.subject.rfc4514_string()))
+    sources = [s for s in target.sources if s.collector == "certificates"]
+    records = collect_sources(target, sources, dt.datetime.now(dt.UTC))
+    assert sources and len(records) >= 8 and linted == []
+    assert all(isinstance(r, Evidence) and isinstance(r.data, X509Certificate) for r in records), records
+    assert all(r.data.lint.linter.startswith("pkilint") for r in records
+               if isinstance(r, Evidence) and isinstance(r.data, X509Certificate))
+
+
 def test_one_problem_many_rule_hits(result: ScanResult) -> None:
     """The demo's failures grouped by the rules' correlation keys: one hostPath mount, one UID 0,
     one seed, one certificate each make one problem with several rule hits."""

@@ -165,7 +165,7 @@ def test_lint_results_are_remembered_per_certificate(certs: CertFactory, tmp_pat
         linted.append(cert.subject.rfc4514_string())
         return lint(cert)
 
-    monkeypatch.setattr("auditor._collectors.certificates.lint", counting)
+    monkeypatch.setattr("pki.lint.lint", counting)
     root, inter = certs.chain()
     write(tmp_path / "root.pem", root.pem())
     write(tmp_path / "certs/node.pem", certs.issue("remembered", issuer=inter, dns=("r.example.com",)).pem())
