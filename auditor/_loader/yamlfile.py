@@ -184,6 +184,60 @@ def _checked(node: yaml.Node, file: str) -> _Walker:
     return walker
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Unusual(Exception):
+    """A document the plain construction leaves to PyYAML's constructor (merge keys, a key
+    that is not hashable, a value PyYAML cannot construct)."""
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """`loader.construct_document(node)` for a checked document (see _checked: no recursion),
+    without PyYAML's pure-Python constructor for the plain strings, mappings and sequences most
+    documents are made of: other scalars and collections with other tags are still constructed
+    by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports)."""
+    made: dict[int, Any] = {}
+    other = loader.construct_object
+
+    def build(node: yaml.Node) -> Any:
+        key = id(node)
+        if key in made:
+            return made[key]  # an alias: the same object, as PyYAML gives
+        tag = node.tag
+        value: Any
+        if tag == _STR and type(node) is yaml.ScalarNode:
+            value = node.value
+        elif tag == _MAP and type(node) is yaml.MappingNode:
+            value = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    raise _Unusual
+                k = build(key_node)
+                if isinstance(k, list | dict):
+                    raise _Unusual  # PyYAML's error: an unhashable key
+                value[k] = build(value_node)
+        elif tag == _SEQ and type(node) is yaml.SequenceNode:
+            value = [build(child) for child in node.value]
+        else:
+            value = other(node, deep=True)
+        made[key] = value
+        return value
+
+    try:
+        return build(node)
+    except Exception:  # anything unusual: PyYAML's own construction, its errors included
+        loader.constructed_objects, loader.recursive_objects = {}, {}
+        loader.state_generators, loader.deep_construct = [], False
+        return loader.construct_document(node)
+    finally:
+        loader.constructed_objects, loader.recursive_objects = {}, {}
+        loader.state_generators, loader.deep_construct = [], False
+
+
 def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
     loader = _Loader(text)
     index = 0
@@ -196,7 +250,7 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
                 walker = _checked(node, file)
-                value = loader.construct_document(node)
+                value = _construct(loader, node)
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc, file)
                 return  # the stream cannot be resynchronised after a parse error

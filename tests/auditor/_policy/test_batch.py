@@ -82,6 +82,11 @@ RULES = {
     # quadratic in the pieces: a resource limit (an error on the record) for a large one
     "G-013": {"condition": "evidence.pieces.all(a, evidence.pieces.all(b, a.name != b.name || a.ok == b.ok))",
               "message": "two pieces of one name disagree"},
+    # instances without a filter: a where that fails for some, a record-level error_when, a
+    # condition reading the record, a message placeholder that fails for some instances
+    "G-014": {"each": "evidence.pieces", "where": "item.name != 'q' || evidence.size > 2",
+              "error_when": "evidence.label == 'unknown'", "error_message": "cannot tell {evidence.label}",
+              "condition": "item.ok || evidence.label == 'b2'", "message": "{item.name}: {evidence.size + 1}"},
 }
 
 
@@ -345,3 +350,20 @@ def test_a_kind_past_the_runtime_budget_is_decided_in_batches(gauges: ResolvedPo
     assert found is not None
     assert sorted(found) == [i for i in range(10_000) if i % 20 < 10]
     assert found[9_999 - 10].message == "size 9 < 10 (a)"
+
+
+def test_instances_are_decided_in_batches(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules with applies_to.each (and no resource template or always_blocks) have every instance
+    decided by the batch: the same findings, pointers and messages as one by one."""
+    batch.forget()
+    decided = _decided_in_batches(monkeypatch)
+    pieces = (Piece(name="p", ok=False), Piece(name="q"), Piece(name="x", ok=False))
+    records: list[Record] = [_gauge(i, i % 6, ("a1", "b2", "skip")[i % 3], pieces[: i % 4]) for i in range(40)]
+    batched, _ = _both(gauges, records, monkeypatch)
+    assert {"G-011", "G-014"} <= set(decided)
+    failures = [f for f in batched if f.rule_id == "G-014" and f.status.value == "fail"]
+    assert failures and all(f.pointer.startswith("/pieces/") for f in failures)
+    sizes = {r.resource: r.data.size for r in records if isinstance(r, Evidence) and isinstance(r.data, Gauge)}
+    assert {f.message for f in failures} == {f"{f.resource.rpartition(' ')[2]}: {sizes[f.resource.split()[0]] + 1}"
+                                             for f in failures}
+    assert any(f.status.value == "not-applicable" for f in batched if f.rule_id == "G-014")
