@@ -206,6 +206,7 @@ class _RuleRun:
         key: Sequence[str] | None = None,
         act: Any = None,
         correlation: str = "",
+        pointer: str | None = None,
     ) -> Finding:
         """A finding on `resource`, identified by `key` (default: the resource). A failure gets the
         rule's correlation key and whether it always blocks, evaluated with `act`."""
@@ -224,7 +225,7 @@ class _RuleRun:
         fields["resource"] = resource
         fields["message"] = message
         fields["evidence"] = tuple([r.id for r in records])
-        fields["pointer"] = rule.pointer if records else ""
+        fields["pointer"] = pointer if pointer is not None else rule.pointer if records else ""
         fields["id"] = finding_id(rule.id, tuple(key) if key is not None else (resource,))
         fields["correlation"] = correlation
         fields["always_blocks"] = always
@@ -317,16 +318,16 @@ class _RuleRun:
             return self.instances(record, context.of_record(record), context)
         base = context.identity_of(record)
         out: list[Finding] = []
+        at = f"/{'/'.join(each.path)}/"
         for index, (item, decided) in enumerate(zip(items, outcome.items, strict=True)):
             if decided.code == batch.SKIP:
                 continue
             key, shown = context.name_instance(record, each, index, item, base)
             if decided.code == batch.PASS:
-                finding = self.finding(Status.PASS, shown, rule.title, [record], key=key)
+                out.append(self.finding(Status.PASS, shown, rule.title, [record], key=key, pointer=f"{at}{index}"))
             else:
-                finding = self.finding(Status.FAIL, shown, str(decided.message), [record], key=key,
-                                       correlation=decided.correlation)
-            out.append(finding.replaced({"pointer": f"/{'/'.join(each.path)}/{index}"}))
+                out.append(self.finding(Status.FAIL, shown, str(decided.message), [record], key=key,
+                                        correlation=decided.correlation, pointer=f"{at}{index}"))
         if not out:
             out.append(self._without_instances(record, base))
         return out

@@ -102,13 +102,13 @@ def instanced(rule: Rule) -> bool:
 
 def _instances_source(rule: Rule) -> str:
     """The program of an `instanced` rule: for each record, `[index, code]`, and with code 0
-    `[index, INSTANCES, [outcome of each element]]` where an element's outcome is `[0]`
-    (passes), `[1]` (not selected by `where`) or `[2, placeholder values...]` (fails)."""
+    `[index, INSTANCES, [outcome of each element]]` where an element's outcome is 0 (passes),
+    1 (not selected by `where`) or `[2, placeholder values...]` (fails)."""
     assert rule.each is not None
     parts = ", ".join(_wrap(p) for p in _placeholders(rule))
-    judged = f"{_wrap(rule.condition)} ? [dyn(0)] : [dyn(2){', ' + parts if parts else ''}]"
+    judged = f"{_wrap(rule.condition)} ? dyn(0) : dyn([dyn(2){', ' + parts if parts else ''}])"
     if rule.where is not None:
-        judged = f"{_wrap(rule.where)} ? ({judged}) : [dyn(1)]"
+        judged = f"{_wrap(rule.where)} ? ({judged}) : dyn(1)"
     per_item = f"{rule.each.text}.map(item, {judged})"
     code = "0"
     if rule.error_when is not None and rule.error_message is not None:
@@ -323,7 +323,10 @@ def _instances(rule: Rule, item: Sequence[Any]) -> Outcome:
     code = int(item[1])
     if code != INSTANCES:
         return Outcome(code)
-    return Outcome(INSTANCES, items=tuple(_outcome(rule, [None, *element], True) for element in item[2]))
+    return Outcome(INSTANCES, items=tuple(
+        _ELEMENT[element] if type(element) is int else _outcome(rule, [None, *element], True)
+        for element in item[2]
+    ))
 
 
 class Batches:
@@ -419,6 +422,8 @@ class Batches:
 
 
 _PASS = Outcome(PASS)
+_ELEMENT = {PASS: _PASS, SKIP: Outcome(SKIP)}
+"""The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""
 KEPT = 500_000
 """How many outcomes of batches this process keeps, over every rule and evaluation."""
 _KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}
