@@ -94,6 +94,17 @@ def findings_json(result: RedactedResult) -> Iterable[str]:
     return known
 
 
+def problem_dicts(result: RedactedResult) -> list[dict[str, Any]]:
+    """The result's problems as the findings document holds them: kept on the result, like its
+    finding lines, when both the output and the history write them (keep_finding_lines)."""
+    known: list[dict[str, Any]] | None = result.__dict__.get("_problem_dicts")
+    if known is None:
+        known = [p.to_dict(result.fail_on) for p in result.problems]
+        if result.__dict__.get("_keep_lines"):
+            result.__dict__["_problem_dicts"] = known
+    return known
+
+
 class JsonRenderer(Renderer):
     name = "json"
 
@@ -109,8 +120,8 @@ class JsonRenderer(Renderer):
             yield (",\n" if n else "") + f"  {json.dumps(key)}: "
             if key == "problems" and result.problems:
                 yield "[\n"
-                for i, problem in enumerate(result.problems):
-                    yield (",\n    " if i else "    ") + _dumps(problem.to_dict(result.fail_on))
+                for i, problem in enumerate(problem_dicts(result)):
+                    yield (",\n    " if i else "    ") + _dumps(problem)
                 yield "\n  ]"
             elif key == "findings":
                 if not result.findings:
