@@ -118,11 +118,14 @@ def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
 class _Walker:
     """Records the line of every node and rejects duplicate keys and alias bombs."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, max_values: int | None = None) -> None:
         self.file = file
         self.lines: dict[PathKey, int] = {}
         self._sizes: dict[int, int] = {}
-        self.max_values = limits.get("yaml-values")
+        self.max_values = limits.get("yaml-values") if max_values is None else max_values
+        self.count = 0
+        """The nodes walked (keys and the parts walk skips included): size() of the root, for a
+        document without aliases."""
 
     def size(self, node: yaml.Node) -> int:
         key = id(node)
@@ -156,13 +159,16 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
             line += 1  # a block scalar's text starts on the line after its indicator
         self.lines[path] = line
+        self.count += 1
         if isinstance(node, yaml.SequenceNode):
             for i, child in enumerate(node.value):
                 self.walk(child, (*path, i), depth + 1)
         elif isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
+                self.count += 1 if isinstance(key_node, yaml.ScalarNode) else _Walker(self.file, self.max_values).size(key_node)
                 if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.count += _Walker(self.file, self.max_values).size(value_node)
                     continue
                 key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
                 line = key_node.start_mark.line + 1
@@ -176,11 +182,24 @@ class _Walker:
                 self.walk(value_node, (*path, key), depth + 1)
 
 
-def _checked(node: yaml.Node, file: str) -> _Walker:
-    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded."""
-    walker = _Walker(file)
-    walker.size(node)
-    walker.walk(node, ())
+def _checked(node: yaml.Node, file: str, max_values: int | None = None, *, aliases: bool = True) -> _Walker:
+    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded.
+
+    The document's size is checked first. Without `aliases` (no `*` in the text) every node is
+    walked once, so the walk counts them: only a document past the limit, or one the walk
+    refuses, has its size checked on its own (whose error comes first, as it always does)."""
+    walker = _Walker(file, max_values)
+    if aliases:
+        walker.size(node)
+        walker.walk(node, ())
+        return walker
+    try:
+        walker.walk(node, ())
+    except (ConfigError, RecursionError):
+        _Walker(file, max_values).size(node)
+        raise
+    if walker.count > walker.max_values:
+        _Walker(file, max_values).size(node)
     return walker
 
 
@@ -238,8 +257,9 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         loader.state_generators, loader.deep_construct = [], False
 
 
-def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
+def _documents(text: str, file: str, max_values: int) -> Iterator[Document | ConfigError]:
     loader = _Loader(text)
+    aliases = "*" in text
     index = 0
     try:
         while True:
@@ -249,7 +269,7 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
                 node = loader.get_node()
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
-                walker = _checked(node, file)
+                walker = _checked(node, file, max_values, aliases=aliases)
                 value = _construct(loader, node)
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc, file)
@@ -276,11 +296,12 @@ def load_yaml_documents(source: str | Path, *, text: str | None = None) -> Itera
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
     """
     file = path_text(source)
+    current = limits.current()  # read once for the stream (it reads the environment)
     if text is None:
         text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
-    elif len(text) > limits.get("yaml-bytes"):
+    elif len(text) > current.get("yaml-bytes"):
         raise ConfigError(limits.exceeded("yaml-bytes", "the YAML text is too large"), file=file)
-    return _documents(text, file)
+    return _documents(text, file, current.get("yaml-values"))
 
 
 def load_yaml(source: str | Path, *, text: str | None = None) -> Document:

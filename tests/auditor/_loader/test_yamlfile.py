@@ -204,3 +204,29 @@ def test_any_flow_document_is_what_pyyaml_constructs(text: str) -> None:
         assert expected is None or isinstance(got[0], ConfigError)
         return
     assert [got[0].value] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "a: [1, 2, {b: c}]\nd: {e: [f, g]}\n",
+    "base: {x: 1}\nm:\n  <<: {y: 2, z: [3, 4]}\n  w: 5\n",
+    "? [k1, k2]\n: v\nplain: 1\n",
+    "a: 1\na: 2\n" + "b: [" * 3 + "]" * 3 + "\n",
+])
+def test_documents_past_the_values_limit_are_refused_with_or_without_aliases(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document without aliases is counted as it is walked: the same limit, the same error."""
+    import yaml
+
+    from auditor._loader import yamlfile
+
+    node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    total = yamlfile._Walker("x.yaml", 10**6).size(node)
+    for limit in (total - 1, total):
+        errors = []
+        for aliases in (True, False):
+            try:
+                yamlfile._checked(node, "x.yaml", limit, aliases=aliases)
+                errors.append("")
+            except ConfigError as exc:
+                errors.append(str(exc))
+        assert errors[0] == errors[1]
+        assert ("yaml-values" in errors[0]) == (limit < total)
