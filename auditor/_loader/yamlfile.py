@@ -24,6 +24,29 @@ try:  # libyaml is much faster; fall back to the pure-Python safe loader where i
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
+
+
+class _TagCachingLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The loader, with each plain scalar's implicit tag (PyYAML resolves it in Python, trying
+    its regular expressions on every scalar) kept by the scalar's text: the tag depends on the
+    text and its style alone (this loader has no path resolvers)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and len(value) <= 64 and not self.yaml_path_resolvers:
+            key = (value, implicit)
+            tag = _TAGS.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAGS) >= 20_000:
+                    _TAGS.clear()
+                _TAGS[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_TAGS: dict[tuple[str, Any], str] = {}
+_Loader = _TagCachingLoader
+
 # The largest YAML file read and the most values a document may expand to once aliases are
 # resolved are the limits yaml-bytes and yaml-values (auditor._limits).
 
