@@ -219,6 +219,7 @@ def test_documents_past_the_values_limit_are_refused_with_or_without_aliases(tex
     from auditor._loader import yamlfile
 
     node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    assert node is not None
     total = yamlfile._Walker("x.yaml", 10**6).size(node)
     for limit in (total - 1, total):
         errors = []
