@@ -211,6 +211,7 @@ class _RuleRun:
         key: Sequence[str] | None = None,
         act: Any = None,
         correlation: str = "",
+        pointer: str | None = None,
     ) -> Finding:
         """A finding on `resource`, identified by `key` (default: the resource). A failure gets the
         rule's correlation key and whether it always blocks, evaluated with `act`."""
@@ -225,7 +226,8 @@ class _RuleRun:
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
         return _make(rule.id, rule.title, rule.area, self.severity, status, resource, message,
-                     tuple([r.id for r in records]), rule.pointer if records else "", rule.remediation,
+                     tuple([r.id for r in records]),
+                     pointer if pointer is not None else rule.pointer if records else "", rule.remediation,
                      rule.references, None, finding_id(rule.id, tuple(key) if key is not None else (resource,)),
                      correlation, always, "", "")
 
@@ -326,15 +328,46 @@ class _RuleRun:
         if undecided is not None:
             out.append(undecided)
         elif not out:
-            if rule.none == "pass":
-                out.append(self.finding(Status.PASS, record.resource, rule.title, [record], key=base))
-            else:
-                what = each.text.removeprefix("evidence.") + (" matching the rule's `where`" if rule.where else "")
-                out.append(self.finding(
-                    Status.NOT_APPLICABLE, record.resource, f"not applicable: {record.resource} has no {what}",
-                    [record], key=base,
-                ))
+            out.append(self._without_instances(record, base))
         return out
+
+    def decided_instances(self, outcome: batch.Outcome, record: Evidence, context: _Context) -> list[Finding]:
+        """The findings of a record whose instances a batch decided (batch.instanced): what
+        `instances` gives for it."""
+        rule = self.rule
+        each = rule.each
+        assert each is not None and outcome.items is not None
+        items: Any = record.plain
+        for name in each.path:
+            items = items.get(name) if isinstance(items, dict) else None
+        if not isinstance(items, list) or len(items) != len(outcome.items):  # pragma: no cover - defensive
+            return self.instances(record, context.of_record(record), context)
+        base = context.identity_of(record)
+        out: list[Finding] = []
+        at = f"/{'/'.join(each.path)}/"
+        for index, (item, decided) in enumerate(zip(items, outcome.items, strict=True)):
+            if decided.code == batch.SKIP:
+                continue
+            key, shown = context.name_instance(record, each, index, item, base)
+            if decided.code == batch.PASS:
+                out.append(self.finding(Status.PASS, shown, rule.title, [record], key=key, pointer=f"{at}{index}"))
+            else:
+                out.append(self.finding(Status.FAIL, shown, str(decided.message), [record], key=key,
+                                        correlation=decided.correlation, pointer=f"{at}{index}"))
+        if not out:
+            out.append(self._without_instances(record, base))
+        return out
+
+    def _without_instances(self, record: Evidence, base: tuple[str, ...]) -> Finding:
+        """The finding of a record with no instance of the rule: a pass (`none: pass`), else not applicable."""
+        rule = self.rule
+        assert rule.each is not None
+        if rule.none == "pass":
+            return self.finding(Status.PASS, record.resource, rule.title, [record], key=base)
+        what = rule.each.text.removeprefix("evidence.") + (" matching the rule's `where`" if rule.where else "")
+        return self.finding(
+            Status.NOT_APPLICABLE, record.resource, f"not applicable: {record.resource} has no {what}", [record], key=base,
+        )
 
     def over_all(self, selected: list[tuple[Evidence, Any]], context: _Context, target_name: str) -> list[Finding]:
         """Mode all: one finding over every selected record. Records that hit a resource limit on
@@ -419,7 +452,9 @@ def _evaluate_rule(
         selected.append((record, act))
     if rule.mode == "each":
         for record, act in selected:
-            if isinstance(act, batch.Outcome):
+            if isinstance(act, batch.Outcome) and act.items is not None:
+                out.extend(run.decided_instances(act, record, context))
+            elif isinstance(act, batch.Outcome):
                 out.append(run.decided(act, record, context.identity_of(record)))
             elif rule.each is not None:
                 out.extend(run.instances(record, act, context))
@@ -458,6 +493,8 @@ def _settled(rule: Rule, outcome: batch.Outcome) -> bool:
     always_blocks)."""
     if rule.mode != "each":
         return outcome.code == batch.PASS
+    if outcome.code == batch.INSTANCES:
+        return True  # every instance decided (batch.instanced)
     if rule.each is not None or rule.resource is not None:
         return False
     if outcome.code == batch.PASS:

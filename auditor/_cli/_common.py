@@ -156,7 +156,7 @@ def emit(text: str | bytes | Iterator[str], output: str | None, *, inputs: tuple
     elif isinstance(text, str):
         parts = guard(text, styled=styled).encode()
     else:
-        parts = (guard(part, styled=styled).encode() for part in text)
+        parts = _chunks(_guarded(text, styled))
     if output and output != "-":
         from auditor._fsutil import atomic_write
         from auditor.errors import ConfigError
@@ -176,6 +176,39 @@ def emit(text: str | bytes | Iterator[str], output: str | None, *, inputs: tuple
         for part in (parts,) if isinstance(parts, bytes) else parts:
             sys.stdout.buffer.write(part)
     sys.stdout.flush()
+
+
+_C0_BYTES = bytes(b for b in range(32) if b not in (9, 10))
+"""The bytes guard() escapes: C0 control characters but tab and newline (as UTF-8, each is its
+own byte; no byte of a longer character is below 0x80)."""
+CHUNK = 1 << 18
+
+
+def _guarded(parts: Iterable[str], styled: bool) -> Iterator[bytes]:
+    """`guard(part).encode()` for each part; a part without a control character (all of a JSON
+    document's) is only encoded and checked."""
+    from auditor._terminal import guard
+
+    for part in parts:
+        data = part.encode()
+        if len(data.translate(None, _C0_BYTES)) != len(data):
+            data = guard(part, styled=styled).encode()
+        yield data
+
+
+def _chunks(parts: Iterable[bytes]) -> Iterator[bytes]:
+    """The parts joined into writes of about CHUNK bytes (a findings document has a part per
+    finding): the same bytes in fewer writes, never more than a chunk held at once."""
+    pending: list[bytes] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += len(part)
+        if size >= CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def render_result(args: argparse.Namespace, result: RedactedResult, **extra: Any) -> str | bytes | Iterator[str]:

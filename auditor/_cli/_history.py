@@ -43,6 +43,15 @@ def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     return store
 
 
+def will_store(args: argparse.Namespace, result: RedactedResult) -> None:
+    """Before `result` is printed: when it is to be stored as well, its findings' JSON lines
+    are made once for both (auditor._render.json.keep_finding_lines)."""
+    if not getattr(args, "no_store", False) and getattr(args, "format", None) == "json":
+        from auditor._render.json import keep_finding_lines
+
+        keep_finding_lines(result)
+
+
 def stored(args: argparse.Namespace, result: RedactedResult, *, origin: str) -> int:
     """Store `result` unless --no-store; return the scan's exit code. Called after the result
     is printed: a storage failure is reported on stderr and changes nothing else (the exit

@@ -86,6 +86,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     del bundle  # the report needs none of its records: a large scan lets them go before rendering
+    _history.will_store(args, result)
     _common.emit(_common.render_result(args, result), args.output, styled=True)
     return _history.stored(args, result, origin="scan")
 
@@ -118,6 +119,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
+    _history.will_store(args, result)
     _common.emit(_common.render_result(args, result), args.output, inputs=tuple(args.bundle), styled=True)
     return _history.stored(args, result, origin="evaluate")
 

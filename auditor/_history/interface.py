@@ -94,7 +94,10 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed."""
-    document = result.to_dict(findings=False)
+    from auditor._render.json import problem_dicts
+
+    document = result.to_dict(findings=False, problems=False)
+    document["problems"] = problem_dicts(result)
     del document["findings"]
     rest = _DOCUMENT_ENCODER.encode(document)
     return {

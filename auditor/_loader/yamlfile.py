@@ -24,6 +24,29 @@ try:  # libyaml is much faster; fall back to the pure-Python safe loader where i
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
+
+
+class _TagCachingLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The loader, with each plain scalar's implicit tag (PyYAML resolves it in Python, trying
+    its regular expressions on every scalar) kept by the scalar's text: the tag depends on the
+    text and its style alone (this loader has no path resolvers)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and len(value) <= 64 and not self.yaml_path_resolvers:
+            key = (value, implicit)
+            tag = _TAGS.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAGS) >= 20_000:
+                    _TAGS.clear()
+                _TAGS[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_TAGS: dict[tuple[str, Any], str] = {}
+_Loader = _TagCachingLoader
+
 # The largest YAML file read and the most values a document may expand to once aliases are
 # resolved are the limits yaml-bytes and yaml-values (auditor._limits).
 
@@ -118,11 +141,14 @@ def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
 class _Walker:
     """Records the line of every node and rejects duplicate keys and alias bombs."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, max_values: int | None = None) -> None:
         self.file = file
         self.lines: dict[PathKey, int] = {}
         self._sizes: dict[int, int] = {}
-        self.max_values = limits.get("yaml-values")
+        self.max_values = limits.get("yaml-values") if max_values is None else max_values
+        self.count = 0
+        """The nodes walked (keys and the parts walk skips included): size() of the root, for a
+        document without aliases."""
 
     def size(self, node: yaml.Node) -> int:
         key = id(node)
@@ -156,13 +182,16 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
             line += 1  # a block scalar's text starts on the line after its indicator
         self.lines[path] = line
+        self.count += 1
         if isinstance(node, yaml.SequenceNode):
             for i, child in enumerate(node.value):
                 self.walk(child, (*path, i), depth + 1)
         elif isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
+                self.count += 1 if isinstance(key_node, yaml.ScalarNode) else _Walker(self.file, self.max_values).size(key_node)
                 if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.count += _Walker(self.file, self.max_values).size(value_node)
                     continue
                 key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
                 line = key_node.start_mark.line + 1
@@ -176,16 +205,84 @@ class _Walker:
                 self.walk(value_node, (*path, key), depth + 1)
 
 
-def _checked(node: yaml.Node, file: str) -> _Walker:
-    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded."""
-    walker = _Walker(file)
-    walker.size(node)
-    walker.walk(node, ())
+def _checked(node: yaml.Node, file: str, max_values: int | None = None, *, aliases: bool = True) -> _Walker:
+    """Walk a composed document: alias bombs, depth and duplicate keys are errors; lines recorded.
+
+    The document's size is checked first. Without `aliases` (no `*` in the text) every node is
+    walked once, so the walk counts them: only a document past the limit, or one the walk
+    refuses, has its size checked on its own (whose error comes first, as it always does)."""
+    walker = _Walker(file, max_values)
+    if aliases:
+        walker.size(node)
+        walker.walk(node, ())
+        return walker
+    try:
+        walker.walk(node, ())
+    except (ConfigError, RecursionError):
+        _Walker(file, max_values).size(node)
+        raise
+    if walker.count > walker.max_values:
+        _Walker(file, max_values).size(node)
     return walker
 
 
-def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Unusual(Exception):
+    """A document the plain construction leaves to PyYAML's constructor (merge keys, a key
+    that is not hashable, a value PyYAML cannot construct)."""
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """`loader.construct_document(node)` for a checked document (see _checked: no recursion),
+    without PyYAML's pure-Python constructor for the plain strings, mappings and sequences most
+    documents are made of: other scalars and collections with other tags are still constructed
+    by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports)."""
+    made: dict[int, Any] = {}
+    other = loader.construct_object
+
+    def build(node: yaml.Node) -> Any:
+        key = id(node)
+        if key in made:
+            return made[key]  # an alias: the same object, as PyYAML gives
+        tag = node.tag
+        value: Any
+        if tag == _STR and type(node) is yaml.ScalarNode:
+            value = node.value
+        elif tag == _MAP and type(node) is yaml.MappingNode:
+            value = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    raise _Unusual
+                k = build(key_node)
+                if isinstance(k, list | dict):
+                    raise _Unusual  # PyYAML's error: an unhashable key
+                value[k] = build(value_node)
+        elif tag == _SEQ and type(node) is yaml.SequenceNode:
+            value = [build(child) for child in node.value]
+        else:
+            value = other(node, deep=True)
+        made[key] = value
+        return value
+
+    try:
+        return build(node)
+    except Exception:  # anything unusual: PyYAML's own construction, its errors included
+        loader.constructed_objects, loader.recursive_objects = {}, {}
+        loader.state_generators, loader.deep_construct = [], False
+        return loader.construct_document(node)
+    finally:
+        loader.constructed_objects, loader.recursive_objects = {}, {}
+        loader.state_generators, loader.deep_construct = [], False
+
+
+def _documents(text: str, file: str, max_values: int) -> Iterator[Document | ConfigError]:
     loader = _Loader(text)
+    aliases = "*" in text
     index = 0
     try:
         while True:
@@ -195,8 +292,8 @@ def _documents(text: str, file: str) -> Iterator[Document | ConfigError]:
                 node = loader.get_node()
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
-                walker = _checked(node, file)
-                value = loader.construct_document(node)
+                walker = _checked(node, file, max_values, aliases=aliases)
+                value = _construct(loader, node)
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc, file)
                 return  # the stream cannot be resynchronised after a parse error
@@ -222,11 +319,12 @@ def load_yaml_documents(source: str | Path, *, text: str | None = None) -> Itera
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
     """
     file = path_text(source)
+    current = limits.current()  # read once for the stream (it reads the environment)
     if text is None:
         text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
-    elif len(text) > limits.get("yaml-bytes"):
+    elif len(text) > current.get("yaml-bytes"):
         raise ConfigError(limits.exceeded("yaml-bytes", "the YAML text is too large"), file=file)
-    return _documents(text, file)
+    return _documents(text, file, current.get("yaml-values"))
 
 
 def load_yaml(source: str | Path, *, text: str | None = None) -> Document:

@@ -40,9 +40,10 @@ if TYPE_CHECKING:
     from auditor._policy.rule import Rule
     from auditor.evidence.record import Evidence
 
-PASS, SKIP, FAIL, UNDECIDED = 0, 1, 2, 3
+PASS, SKIP, FAIL, UNDECIDED, INSTANCES = 0, 1, 2, 3, 4
 """What a rule decides for one record: passes, is skipped (the filter is not true), fails, or
-cannot be decided (error_when holds)."""
+cannot be decided (error_when holds); for a rule with applies_to.each, INSTANCES: the outcome
+of each element of the list it iterates (`Outcome.items`)."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,18 @@ class Outcome:
     """A failure's message, rendered; None: render it from the record."""
     correlation: str = ""
     """A failure's correlation key, rendered (with its message)."""
+    items: tuple[Outcome, ...] | None = None
+    """With code INSTANCES: each element's outcome (PASS, SKIP by `where`, or a rendered FAIL)."""
 
 
 CHUNK = 16
 GROUP = 2048
 """Records per activation: a program iterates about twice per record and once per chunk, within
 the CEL runtime's budget of 10,000 iterations per evaluation."""
+INSTANCES_GROUP = 128
+"""Records per activation when a rule's instances are decided: its program iterates over each
+record's list and within each element (a record that still exceeds the budget sends the rule
+back to the engine's one-by-one path)."""
 MIN_RECORDS = 32
 """Fewer records of a kind than this are evaluated one by one (a program costs a compilation)."""
 
@@ -86,6 +93,36 @@ def _judged(rule: Rule) -> bool:
     return rule.mode == "each" and rule.each is None
 
 
+def instanced(rule: Rule) -> bool:
+    """Whether a batch decides each instance of a rule with applies_to.each: its `where`,
+    condition, failure message and correlation key (not for a `resource` template or
+    `always_blocks`, which the engine evaluates on the instance)."""
+    return rule.mode == "each" and rule.each is not None and rule.resource is None and rule.always_blocks is None
+
+
+def _instances_source(rule: Rule) -> str:
+    """The program of an `instanced` rule: for each record, `[index, code]`, and with code 0
+    `[index, INSTANCES, [outcome of each element]]` where an element's outcome is 0 (passes),
+    1 (not selected by `where`) or `[2, placeholder values...]` (fails)."""
+    assert rule.each is not None
+    parts = ", ".join(_wrap(p) for p in _placeholders(rule))
+    judged = f"{_wrap(rule.condition)} ? dyn(0) : dyn([dyn(2){', ' + parts if parts else ''}])"
+    if rule.where is not None:
+        judged = f"{_wrap(rule.where)} ? ({judged}) : dyn(1)"
+    per_item = f"{rule.each.text}.map(item, {judged})"
+    code = "0"
+    if rule.error_when is not None and rule.error_message is not None:
+        code = _wrap(rule.error_when) + " ? 3 : 0"
+    if rule.filter is not None:
+        code = _wrap(rule.filter) + " ? (" + code + ") : 1"
+    item = f"batch_code == 0 ? [batch_item.i, dyn({INSTANCES}), {per_item}] : [batch_item.i, batch_code]"
+    decided = f"cel.bind(evidence, batch_item.e, cel.bind(batch_code, {code}, {item}))"
+    return (
+        f'cel.bind(params, rule_params["{rule.id}"], batch_records.map(batch_chunk, '
+        f"batch_chunk.map(batch_item, {decided})))"
+    )
+
+
 def _placeholders(rule: Rule) -> list[Expression]:
     """The expressions of a failure's message, then of its correlation key."""
     parts = list(rule.message.parts) + (list(rule.correlation.parts) if rule.correlation is not None else [])
@@ -95,7 +132,10 @@ def _placeholders(rule: Rule) -> list[Expression]:
 def source(rule: Rule, *, messages: bool) -> str:
     """The rule's batch program: for each chunk, `[index, code]` of its records that do not pass,
     with messages: followed, for a failure, by the values of the placeholders of its message and
-    correlation key."""
+    correlation key. An `instanced` rule's program yields every record's outcome, its elements'
+    included (with their messages always)."""
+    if instanced(rule):
+        return _instances_source(rule)
     item = "[batch_item.i, batch_code]"
     if messages and _judged(rule):
         parts = ", ".join(_wrap(p) for p in _placeholders(rule))
@@ -124,7 +164,11 @@ def program(rule: Rule, *, messages: bool) -> Any | None:
 def _expressions(rule: Rule) -> list[Expression]:
     """The rule's expressions a batch evaluates with `evidence` bound."""
     found = [rule.filter] if rule.filter is not None else []
-    if _judged(rule):
+    if instanced(rule):
+        if rule.error_when is not None and rule.error_message is not None:
+            found.append(rule.error_when)
+        found += [rule.condition, *([rule.where] if rule.where is not None else []), *_placeholders(rule)]
+    elif _judged(rule):
         found.append(rule.condition)
         if rule.error_when is not None and rule.error_message is not None:
             found.append(rule.error_when)
@@ -138,9 +182,10 @@ _FIELDS: dict[tuple[str, ...], frozenset[str] | None] = {}
 def fields_read(rules: Sequence[Rule]) -> frozenset[str] | None:
     """The top-level fields of `evidence` the rules' batched expressions read, or None when one
     of them may read the record as a whole (then a batch holds whole records)."""
-    key = tuple(e.compiled for r in rules for e in _expressions(r))
+    lists = {r.each.path[0] for r in rules if instanced(r) and r.each is not None}
+    key = (*(e.compiled for r in rules for e in _expressions(r)), *sorted(lists))
     if key not in _FIELDS:
-        names: set[str] = set()
+        names: set[str] = set(lists)
         try:
             whole = any(not _reads(e.checked().expr, names) for r in rules for e in _expressions(r))
         except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
@@ -257,8 +302,9 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
-        for first in range(0, self.size, GROUP):
-            last = min(first + GROUP, self.size)
+        step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
+        for first in range(0, self.size, step):
+            last = min(first + step, self.size)
             group = [get(i) for i in range(first, last)]
             if wanted is not None:
                 group = [{k: v for k, v in d.items() if k in wanted} for d in group]
@@ -276,6 +322,13 @@ class RecordBatch:
                 found = self.decided[rule.id]
                 if found is None:
                     continue
+                if instanced(rule):
+                    items = _eval(activation, program(rule, messages=True))
+                    if items is None:
+                        self.decided[rule.id] = None
+                    else:
+                        found.update((first + int(item[0]), _instances(rule, item)) for item in items)
+                    continue
                 for messages in (True, False) if rendered[rule.id] else (False,):
                     items = _eval(activation, program(rule, messages=messages))
                     if items is not None:
@@ -288,6 +341,8 @@ class RecordBatch:
 
     @staticmethod
     def _batched(rule: Rule) -> bool:
+        if instanced(rule):
+            return True
         return not (rule.each is not None and rule.filter is None) and (rule.mode == "each" or rule.filter is not None)
 
     def outcomes(self, rule: Rule) -> dict[int, Outcome] | None:
@@ -295,7 +350,7 @@ class RecordBatch:
         the rule must be evaluated record by record."""
         if rule.mode != "each" and rule.filter is None:
             return {}  # nothing to decide per record
-        if rule.each is not None and rule.filter is None:
+        if rule.each is not None and rule.filter is None and not instanced(rule):
             return None  # every record is judged instance by instance
         return self.decided.get(rule.id)
 
@@ -323,6 +378,17 @@ def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
     cut = sum(isinstance(p, Expression) for p in rule.message.parts)
     correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
     return Outcome(code, rule.message.fill(values[:cut]), correlation)
+
+
+def _instances(rule: Rule, item: Sequence[Any]) -> Outcome:
+    """A record's outcome from an `instanced` rule's program (see _instances_source)."""
+    code = int(item[1])
+    if code != INSTANCES:
+        return Outcome(code)
+    return Outcome(INSTANCES, items=tuple(
+        _ELEMENT[element] if type(element) is int else _outcome(rule, [None, *element], True)
+        for element in item[2]
+    ))
 
 
 class Batches:
@@ -365,7 +431,7 @@ class Batches:
             return None
         if rule.mode != "each" and rule.filter is None:
             return {}  # nothing to decide per record
-        if rule.each is not None and rule.filter is None:
+        if rule.each is not None and rule.filter is None and not instanced(rule):
             return None  # every record is judged instance by instance
         context = self.context()
         if context is None:
@@ -418,6 +484,8 @@ class Batches:
 
 
 _PASS = Outcome(PASS)
+_ELEMENT = {PASS: _PASS, SKIP: Outcome(SKIP)}
+"""The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""
 KEPT = 500_000
 """How many outcomes of batches this process keeps, over every rule and evaluation."""
 _KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}

@@ -23,10 +23,23 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:-]*")
 
 
 def ids_json(ids: Sequence[str]) -> str:
-    """`_dumps(list(ids))`, without json's encoder for the usual plain record ids."""
-    if all(_PLAIN_ID.fullmatch(i) for i in ids):
-        return "[" + ", ".join(['"' + i + '"' for i in ids]) + "]"
-    return _dumps(list(ids))
+    """`_dumps(list(ids))`, without json's encoder for the usual plain record ids; made once
+    per tuple of ids (every rule's findings on a record share it)."""
+    key = ids if isinstance(ids, tuple) else tuple(ids)
+    found = _IDS.get(key)
+    if found is None:
+        if all(_PLAIN_ID.fullmatch(i) for i in ids):
+            found = "[" + ", ".join(['"' + i + '"' for i in ids]) + "]"
+        else:
+            found = _dumps(list(ids))
+        if len(_IDS) >= _IDS_KEPT:
+            _IDS.clear()
+        _IDS[key] = found
+    return found
+
+
+_IDS: dict[tuple[str, ...], str] = {}
+_IDS_KEPT = 100_000
 
 
 def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
@@ -59,17 +72,36 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
 KEPT_LINES = 20_000
 """Up to this many findings, a result's finding lines are made once and kept on it (the JSON
 output and the history's stored document both write them); a larger result's are made as they
-are written, each time, rather than all held at once."""
+are written, each time, rather than all held at once, unless both will write them (see
+keep_finding_lines)."""
+
+
+def keep_finding_lines(result: RedactedResult) -> None:
+    """Keep the result's finding lines once made, however many: the command line calls this
+    when the history will store the result after it is printed (both write every line)."""
+    result.__dict__["_keep_lines"] = True  # the result is frozen: a hint, not part of it
 
 
 def findings_json(result: RedactedResult) -> Iterable[str]:
-    """`finding_lines` of the result's findings: kept on the result up to KEPT_LINES findings."""
-    if len(result.findings) > KEPT_LINES:
+    """`finding_lines` of the result's findings: kept on the result up to KEPT_LINES findings
+    (or however many, see keep_finding_lines)."""
+    if len(result.findings) > KEPT_LINES and not result.__dict__.get("_keep_lines"):
         return finding_lines(result.findings)
     known: list[str] | None = result.__dict__.get("_finding_lines")
     if known is None:
         known = list(finding_lines(result.findings))
         result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
+    return known
+
+
+def problem_dicts(result: RedactedResult) -> list[dict[str, Any]]:
+    """The result's problems as the findings document holds them: kept on the result, like its
+    finding lines, when both the output and the history write them (keep_finding_lines)."""
+    known: list[dict[str, Any]] | None = result.__dict__.get("_problem_dicts")
+    if known is None:
+        known = [p.to_dict(result.fail_on) for p in result.problems]
+        if result.__dict__.get("_keep_lines"):
+            result.__dict__["_problem_dicts"] = known
     return known
 
 
@@ -88,8 +120,8 @@ class JsonRenderer(Renderer):
             yield (",\n" if n else "") + f"  {json.dumps(key)}: "
             if key == "problems" and result.problems:
                 yield "[\n"
-                for i, problem in enumerate(result.problems):
-                    yield (",\n    " if i else "    ") + _dumps(problem.to_dict(result.fail_on))
+                for i, problem in enumerate(problem_dicts(result)):
+                    yield (",\n    " if i else "    ") + _dumps(problem)
                 yield "\n  ]"
             elif key == "findings":
                 if not result.findings:

@@ -138,3 +138,96 @@ def test_text_position_rereads_only_a_regular_file_within_the_limit(tmp_path: Pa
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
     assert text_position(str(fifo), 2, "evidence.a == 1", 9) == (2, None)
+
+
+UNUSUAL_DOCUMENTS = [
+    "base: &b {x: 1, y: [a, b]}\nderived:\n  <<: *b\n  y: 2\n",  # merge keys
+    "a: &s [1, 2]\nb: *s\nc: {k: *s}\n",  # aliases of a sequence
+    "when: 2026-12-01\nat: 2026-12-01T10:00:00Z\nn: 0x1f\nf: 1.5e3\ninf: .inf\nyes: yes\nnull: ~\n",
+    "s: !!set {a, b}\no: !!omap [{a: 1}, {b: 2}]\np: !!pairs [{a: 1}, {a: 2}]\nb: !!binary aGVsbG8=\n",
+    "? [a, b]\n: unhashable\n",
+    "? {a: 1}\n: unhashable\n",
+    "1: int key\n'2': str key\nnull: null key\n3.5: float key\ntrue: bool key\n",
+    "!!str 12: tagged\nv: !!str 12\nw: !!int '7'\nlist: !!seq [a]\nmap: !!map {a: b}\n",
+    "bad: !!int nope\n",
+    "date: 2026-13-45\n",
+    "local: !local thing\n",
+    "x: !!python/name:os.system\n",
+]
+
+
+@pytest.mark.parametrize("text", UNUSUAL_DOCUMENTS)
+def test_documents_are_constructed_as_pyyaml_constructs_them(text: str) -> None:
+    import yaml
+
+    try:
+        expected: object = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError as exc:
+        expected = type(exc)
+    except (ValueError, TypeError, OverflowError) as exc:
+        expected = type(exc)
+    got = list(load_yaml_documents("u.yaml", text=text))
+    if isinstance(expected, type):
+        assert len(got) == 1 and isinstance(got[0], ConfigError)
+        assert "invalid YAML" in got[0].message
+    else:
+        assert [d.value for d in got if isinstance(d, Document)] == expected
+        assert all(isinstance(d, Document) for d in got)
+
+
+def test_an_alias_gives_the_same_object_as_pyyaml_gives() -> None:
+    doc = load_yaml("a.yaml", text="a: &s {k: [1]}\nb: *s\n")
+    assert doc.value["a"] is doc.value["b"]
+
+
+yaml_texts = st.recursive(
+    st.sampled_from(["1", "x", "'q'", "~", "yes", "2026-01-02", "0o17", "1e3", "!!str 5", "&a z", "*a", "!!binary aGk="]),
+    lambda children: st.lists(children, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+    | st.lists(st.tuples(st.sampled_from(["k", "1", "<<", "[a]", "null", "'k'", "j"]), children), max_size=3)
+    .map(lambda kvs: "{" + ", ".join(f"{k}: {v}" for k, v in kvs) + "}"),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(yaml_texts)
+def test_any_flow_document_is_what_pyyaml_constructs(text: str) -> None:
+    import yaml
+
+    try:
+        expected: object = [yaml.load(text, Loader=yaml.CSafeLoader)]
+    except Exception:
+        expected = None
+    got = list(load_yaml_documents("f.yaml", text=text))
+    if expected is None or len(got) != 1 or isinstance(got[0], ConfigError):
+        # PyYAML fails, or our checks (duplicate keys) refuse what PyYAML would take
+        assert expected is None or isinstance(got[0], ConfigError)
+        return
+    assert [got[0].value] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "a: [1, 2, {b: c}]\nd: {e: [f, g]}\n",
+    "base: {x: 1}\nm:\n  <<: {y: 2, z: [3, 4]}\n  w: 5\n",
+    "? [k1, k2]\n: v\nplain: 1\n",
+    "a: 1\na: 2\n" + "b: [" * 3 + "]" * 3 + "\n",
+])
+def test_documents_past_the_values_limit_are_refused_with_or_without_aliases(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document without aliases is counted as it is walked: the same limit, the same error."""
+    import yaml
+
+    from auditor._loader import yamlfile
+
+    node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    assert node is not None
+    total = yamlfile._Walker("x.yaml", 10**6).size(node)
+    for limit in (total - 1, total):
+        errors = []
+        for aliases in (True, False):
+            try:
+                yamlfile._checked(node, "x.yaml", limit, aliases=aliases)
+                errors.append("")
+            except ConfigError as exc:
+                errors.append(str(exc))
+        assert errors[0] == errors[1]
+        assert ("yaml-values" in errors[0]) == (limit < total)

@@ -89,6 +89,11 @@ RULES = {
     # mode all using whole records (all of each record is given)
     "G-015": {"condition": "items.filter(c, c.size == 1).size() < 3", "mode": "all",
               "message": "{items.filter(c, c.size == 1)}"},
+    # instances without a filter: a where that fails for some, a record-level error_when, a
+    # condition reading the record, a message placeholder that fails for some instances
+    "G-016": {"each": "evidence.pieces", "where": "item.name != 'q' || evidence.size > 2",
+              "error_when": "evidence.label == 'unknown'", "error_message": "cannot tell {evidence.label}",
+              "condition": "item.ok || evidence.label == 'b2'", "message": "{item.name}: {evidence.size + 1}"},
 }
 
 
@@ -363,3 +368,19 @@ def test_rules_of_mode_all_read_only_the_fields_their_expressions_name(gauges: R
     builtin = {e.id: e.rule for e in Catalog.load().resolve(["cim-production"]).rules}
     assert batch.item_fields(builtin["CERT-008"]) == frozenset({"san"})
 
+
+def test_instances_are_decided_in_batches(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules with applies_to.each (and no resource template or always_blocks) have every instance
+    decided by the batch: the same findings, pointers and messages as one by one."""
+    batch.forget()
+    decided = _decided_in_batches(monkeypatch)
+    pieces = (Piece(name="p", ok=False), Piece(name="q"), Piece(name="x", ok=False))
+    records: list[Record] = [_gauge(i, i % 6, ("a1", "b2", "skip")[i % 3], pieces[: i % 4]) for i in range(40)]
+    batched, _ = _both(gauges, records, monkeypatch)
+    assert {"G-011", "G-016"} <= set(decided)
+    failures = [f for f in batched if f.rule_id == "G-016" and f.status.value == "fail"]
+    assert failures and all(f.pointer.startswith("/pieces/") for f in failures)
+    sizes = {r.resource: r.data.size for r in records if isinstance(r, Evidence) and isinstance(r.data, Gauge)}
+    assert {f.message for f in failures} == {f"{f.resource.rpartition(' ')[2]}: {sizes[f.resource.split()[0]] + 1}"
+                                             for f in failures}
+    assert any(f.status.value == "not-applicable" for f in batched if f.rule_id == "G-016")
