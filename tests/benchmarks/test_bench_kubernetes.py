@@ -155,13 +155,18 @@ def checkov_verdicts(out: str) -> dict[tuple[str, str], dict[str, bool]]:
 
 
 def auditor_verdicts(out: str) -> dict[tuple[str, str], dict[str, bool]]:
+    """(kind, name) -> {rule_id: passed}; a rule decided per container (a resource such as
+    `m00.yaml#3 Deployment/apps/w1 container app`) passes for the workload only when it passes
+    for every container, as Checkov reports it per workload."""
     doc = json.loads(out)
     verdicts: dict[tuple[str, str], dict[str, bool]] = defaultdict(dict)
     for f in doc["findings"]:
         if f["status"] not in ("pass", "fail") or " " not in f["resource"]:
             continue
-        kind, *_, name = f["resource"].split(" ", 1)[1].split("/")
-        verdicts[(kind, name)][f["rule_id"]] = f["status"] == "pass"
+        workload = f["resource"].split(" ", 2)[1]
+        kind, *_, name = workload.split("/")
+        by_rule = verdicts[(kind, name)]
+        by_rule[f["rule_id"]] = by_rule.get(f["rule_id"], True) and f["status"] == "pass"
     return verdicts
 
 
