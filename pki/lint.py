@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from cryptography import x509
@@ -89,12 +88,12 @@ class LintSummary:
                 "notices": list(self.notices)}
 
 
-@functools.cache  # read from the installed package's metadata: about 1 ms a time
+@functools.cache
 def linter_name() -> str:
-    try:
-        return f"pkilint {metadata.version('pkilint')}"
-    except metadata.PackageNotFoundError:
-        return "pkilint"
+    from pki.versions import installed_version
+
+    version = installed_version("pkilint", "pkilint")
+    return "pkilint" if version is None else f"pkilint {version}"
 
 
 @functools.cache
