@@ -24,6 +24,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from pki.versions import linter_name
+
 SEVERITIES = ("fatal", "error", "warning", "notice", "info")
 REFUSING = ("fatal", "error")
 _SINGLE_LABEL = re.compile(r'^Invalid domain name syntax: "([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"$')
@@ -86,14 +88,6 @@ class LintSummary:
         """As plain data (the issuance log's `lint` detail)."""
         return {"linter": self.linter, "errors": list(self.errors), "warnings": list(self.warnings),
                 "notices": list(self.notices)}
-
-
-@functools.cache
-def linter_name() -> str:
-    from pki.versions import installed_version
-
-    version = installed_version("pkilint", "pkilint")
-    return "pkilint" if version is None else f"pkilint {version}"
 
 
 @functools.cache

@@ -45,3 +45,11 @@ def _beside(distribution: str, package: str) -> str | None:
                     if not line.strip():
                         return None  # the headers end at the first blank line
     return None
+
+
+@functools.cache
+def linter_name() -> str:
+    """`pkilint VERSION`, as lint reports and the lint cache name the linter (here, so naming it
+    does not import pki.lint)."""
+    version = installed_version("pkilint", "pkilint")
+    return "pkilint" if version is None else f"pkilint {version}"
