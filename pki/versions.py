@@ -14,6 +14,11 @@ import importlib.util
 import re
 from pathlib import Path
 
+from pki.fsutil import ReadError, read_regular
+
+MAX_METADATA = 4 << 20
+"""A METADATA file larger than this (it holds the long description) is left to importlib.metadata."""
+
 
 @functools.cache
 def installed_version(distribution: str, package: str) -> str | None:
@@ -32,18 +37,18 @@ def installed_version(distribution: str, package: str) -> str | None:
 
 def _beside(distribution: str, package: str) -> str | None:
     prefix = re.sub(r"[-_.]+", "_", distribution).lower()
-    with contextlib.suppress(ImportError, ValueError, OSError, UnicodeDecodeError):
+    with contextlib.suppress(ImportError, ValueError, OSError, ReadError):
         spec = importlib.util.find_spec(package)  # a top-level name: nothing is imported
         for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
             infos = [p for p in Path(folder).parent.glob("*.dist-info") if p.name.lower().startswith(prefix + "-")]
             if len(infos) != 1:
                 return None
-            with (infos[0] / "METADATA").open(encoding="utf-8") as lines:
-                for line in lines:
-                    if line.startswith("Version:"):
-                        return line.partition(":")[2].strip() or None
-                    if not line.strip():
-                        return None  # the headers end at the first blank line
+            text = read_regular(infos[0] / "METADATA", MAX_METADATA).decode("utf-8")
+            for line in text.splitlines():
+                if line.startswith("Version:"):
+                    return line.partition(":")[2].strip() or None
+                if not line.strip():
+                    return None  # the headers end at the first blank line
     return None
 
 
