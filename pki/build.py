@@ -25,6 +25,9 @@ from cryptography.x509.oid import NameOID
 from pki.errors import InvalidName, PKIError
 from pki.profiles import EKUS, Profile
 
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far before now a certificate's validity starts (clocks that lag a little still accept it)."""
+
 SERIAL_BITS = 127
 """Serials are random, positive and below 2**127: at least 64 bits of entropy, at most 16
 octets (RFC 5280 allows 20), never zero."""

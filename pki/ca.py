@@ -42,16 +42,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
-from pki import issuance, keys, policy, records
+from pki import keys, records
 from pki import log as issuance_log
 from pki.backends.interface import KeyBackend
-from pki.build import parse_names, random_serial, subject_name
+from pki.build import CLOCK_SKEW, parse_names, random_serial, subject_name
 from pki.crl import DEFAULT_DAYS, ROOT_DAYS, Revoked, build_crl, check_reason
 from pki.errors import CAError, KeyAccessError, LogDoesNotVerify, NoCA, NoIntermediate
 from pki.fsutil import (
@@ -65,10 +65,12 @@ from pki.fsutil import (
     write_files,
 )
 from pki.inventory import Entry, Inventory, entry_for, rfc3339, serial_hex
-from pki.issuance import CLOCK_SKEW, Prepared, Request
-from pki.policy import Lifetime
 from pki.profiles import Profile, load_profile
 from pki.records import Records
+
+if TYPE_CHECKING:  # pki.issuance (the linter, the policy) is imported when something is issued
+    from pki.issuance import Prepared, Request
+    from pki.policy import Lifetime
 
 FORMAT = "auditor-pki-ca"
 FORMAT_VERSION = 2
@@ -235,6 +237,10 @@ class CA:
     ) -> CA:
         """Make a new CA folder with a self-signed root. The folder must not exist or be empty;
         it appears whole or not at all."""
+        from pki import policy
+        from pki.issuance import Request
+        from pki.policy import Lifetime
+
         folder = Path(folder)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise CAError(f"{folder}: already exists and is not empty; refusing to overwrite a CA")
@@ -443,6 +449,8 @@ class CA:
         """The one way a certificate is made: check and lint (pki.issuance.prepare), log the
         intent durably, `stage` what must exist before the signature (a node's key), sign,
         log the completion with the certificate. Install steps follow in the caller."""
+        from pki import issuance
+
         prepared = issuance.prepare(request, issuers=self._issuers(issuer),
                                     issuer_public=signer.public_key() if issuer is None else None, now=now)
         serial = serial_hex(prepared.serial)
@@ -563,7 +571,10 @@ class CA:
         certificates stay valid, and `certs/ca-bundle.pem` (the overlap bundle) carries old
         and new so nodes see no gap.
         """
+        from pki import policy
         from pki.build import parse_constraints
+        from pki.issuance import Request
+        from pki.policy import Lifetime
 
         now = now or _utcnow()
         profile = load_profile("intermediate", self.folder)
@@ -667,6 +678,8 @@ class CA:
         revoke it instead), when any of the three files already exists, and when a
         pre-issuance check or the linter objects (pki.policy.Refused names the rule).
         """
+        from pki.policy import Lifetime
+
         return self._issue(node, profile_name, open_key, out_dir, names=parse_names(dns, ips, emails, uris),
                            key_type=key_type, lifetime=Lifetime(lifetime_days, allow_long_lifetime),
                            not_before=not_before, now=now, lock_timeout=lock_timeout, signer=signer)
@@ -686,6 +699,8 @@ class CA:
         """A new certificate for the same node, profile and names; the old one is marked
         superseded. A new key unless `reuse_key` (the old key file, checked against the old
         certificate). The files in `out_dir` are replaced."""
+        from pki.policy import Lifetime
+
         serial = normalise_serial(serial)
         with self.inventory() as inv:
             old = inv.get(serial)
@@ -725,6 +740,9 @@ class CA:
         through the same steps as `issue`'s (pre-issuance checks, pkilint, the log's intent
         and completion, the files). The first refusal stops the run: the certificates issued
         before it stay issued (`issued` is called with each as it is made)."""
+        from pki import policy
+        from pki.policy import Lifetime
+
         lifetime = Lifetime(lifetime_days, allow_long_lifetime)
         policy.check_days(lifetime.days)
         prepared = []
@@ -755,6 +773,8 @@ class CA:
         signer: CertificateIssuerPrivateKeyTypes | None = None,
         replaces: Entry | None = None, reuse: CertificateIssuerPrivateKeyTypes | None = None,
     ) -> Issued:
+        from pki import policy
+
         profile = self._leaf_profile(node, profile_name)  # refused before the key is opened:
         _key_type(key_type, profile)  # a bad name, profile, key type, lifetime or folder
         policy.check_days(lifetime.days)
@@ -777,6 +797,9 @@ class CA:
     ) -> Issued:
         """The one way a node certificate is made (under the lock, the log ready): checks,
         new key, `_certify` (lint, intent, signature, completion), the files installed."""
+        from pki import policy
+        from pki.issuance import Request
+
         now = now or _utcnow()
         profile = self._leaf_profile(node, profile_name)
         key_type = _key_type(key_type, profile)
@@ -910,6 +933,9 @@ class CA:
         then the new one renews it (logged as `renew`, the old one superseded). `details`
         (e.g. the ACME account and order) are added to the completion's details. The
         certificate is returned once its completion is in the log."""
+        from pki import issuance, policy
+        from pki.policy import Lifetime
+
         now = now or _utcnow()
         profile = self._leaf_profile(node, profile_name)
         policy.check_days(lifetime_days)
@@ -1108,6 +1134,8 @@ def _crl_number(path: Path) -> int:
 
 
 def _key_type(key_type: str | None, profile: Profile) -> str:
+    from pki import policy
+
     chosen = keys.check_key_type(key_type or profile.key_type)
     if chosen not in profile.allowed_key_types:
         raise policy.Refused("key", f"a {chosen} key is not allowed for profile '{profile.name}' "

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 
 from pki import policy
-from pki.build import certificate_builder, random_serial
+from pki.build import CLOCK_SKEW, certificate_builder, random_serial
 from pki.errors import CAError, LoadError, NoSubjectNames
 from pki.facts import signed_by
 from pki.keys import signing_hash
@@ -37,7 +37,6 @@ from pki.lint import LintReport, lint
 from pki.policy import Lifetime, Refused
 from pki.profiles import MAX_PATH_LENGTH, Profile
 
-CLOCK_SKEW = dt.timedelta(minutes=5)
 """notBefore is backdated this much, for verifiers whose clocks run slow."""
 MAX_CSR_BYTES = 64 * 1024
 

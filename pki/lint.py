@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from pki.versions import linter_name
 
 SEVERITIES = ("fatal", "error", "warning", "notice", "info")
 REFUSING = ("fatal", "error")
@@ -87,14 +88,6 @@ class LintSummary:
         """As plain data (the issuance log's `lint` detail)."""
         return {"linter": self.linter, "errors": list(self.errors), "warnings": list(self.warnings),
                 "notices": list(self.notices)}
-
-
-@functools.cache  # read from the installed package's metadata: about 1 ms a time
-def linter_name() -> str:
-    try:
-        return f"pkilint {metadata.version('pkilint')}"
-    except metadata.PackageNotFoundError:
-        return "pkilint"
 
 
 @functools.cache

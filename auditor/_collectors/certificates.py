@@ -36,9 +36,9 @@ from auditor.evidence.kinds.x509 import (
 from auditor.evidence.record import Record
 from pki.errors import LoadError
 from pki.facts import CertificateFacts, certificate_facts
-from pki.lint import linter_name
 from pki.load import load_certificates
 from pki.verify import verify_chain
+from pki.versions import linter_name
 
 KIND = "x509.certificate"
 _SHA256 = hashes.SHA256()

@@ -124,8 +124,8 @@ def lint_ahead(node: Path) -> None:
     from auditor._cache import LintResults
     from pki.errors import LoadError
     from pki.fsutil import ReadError, read_regular
-    from pki.lint import linter_name
     from pki.load import load_certificates
+    from pki.versions import linter_name
 
     results = LintResults(linter_name())
     for path in sorted(node.rglob("*.pem")):

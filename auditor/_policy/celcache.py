@@ -23,7 +23,6 @@ import atexit
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +75,17 @@ def _programs(signature: str) -> _Programs:
         from auditor import __version__
         from auditor._cache import cache_root
 
-        key = hashlib.sha256("\0".join([__version__, metadata.version("cel-expr-python"), signature]).encode())
+        key = hashlib.sha256("\0".join([__version__, cel_version(), signature]).encode())
         found = _BY_ENV[signature] = _Programs(cache_root() / "cel" / f"{key.hexdigest()[:24]}.msgpack")
         found.load()
     return found
+
+
+def cel_version() -> str:
+    """The installed CEL runtime's version."""
+    from pki.versions import installed_version
+
+    return installed_version("cel-expr-python", "cel_expr_python") or "unknown"
 
 
 def compiled(env: Any, signature: str, text: str) -> Any:

@@ -6,7 +6,9 @@ are UTC. Lists, ranges, steps and month/day names work as in cron; the extension
 implementations disagree on (L, W, #, ?, H, a year field) are refused, and so is restricting
 both the day of the month and the day of the week (cron runs when *either* matches; systemd
 when both do). Evaluation is croniter's; the same expansion drives the systemd OnCalendar and
-Kubernetes translations, so all three agree.
+Kubernetes translations, so all three agree. Plain fields (numbers, names, ranges, `*/step`)
+are expanded here without importing croniter (plain_values, checked against croniter's
+expansion by the tests); anything else is croniter's to judge.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ _FIELD = re.compile(r"^[0-9a-z*/,-]+$")
 _NAMES = re.compile(r"[a-z]+")
 _DEGENERATE = re.compile(r"(?<![0-9a-z])([0-9a-z]+)-\1(?:/[0-9]+)?(?![0-9a-z])")
 """A range of one value (`3-3`, `3-3/2`): croniter 7 reads it as `*`, so it is written `3`."""
-_MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
-_DAYS = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_MONTHS, _DAYS = set(_MONTH_NAMES), set(_DAY_NAMES)
 _SYSTEMD_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 _LABELS = ("second", "minute", "hour", "day-of-month", "month", "day-of-week")
 
@@ -138,7 +141,30 @@ def parse_cron(text: str) -> Cron:
     if any(_wraps(f) for f in fields):
         raise ConfigError(f"schedule '{written}': a range runs from low to high (e.g. 1-5)")
     fields = [_DEGENERATE.sub(r"\1", f) for f in fields]
-    six = " ".join(fields) if has_seconds else "0 " + " ".join(fields)
+    six = fields if has_seconds else ["0", *fields]
+    plain = plain_values(six)
+    found = plain if plain is not None else croniter_values(" ".join(six))
+    if found is None:
+        raise ConfigError(f"schedule '{written}' is not a valid cron expression")
+    seconds, minutes, hours, days, months, weekdays = found
+    if days is not None and weekdays is not None:
+        raise ConfigError(
+            f"schedule '{written}' restricts both the day of the month and the day of the week; "
+            "cron implementations disagree on what that means: restrict one of them"
+        )
+    cron = Cron(written, seconds if has_seconds else None, minutes, hours, days, months, weekdays, has_seconds)
+    if plain is not None and (days is None or days[0] <= 28):
+        return cron  # every month has days 1 to 28 (and every day of the week): it fires
+    try:
+        cron.next_after(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    except Exception:
+        raise ConfigError(f"schedule '{written}' never fires (no such date)") from None
+    return cron
+
+
+def croniter_values(six: str) -> list[Values] | None:
+    """The values of each field of `six` (seconds first) as croniter expands them, or None
+    when croniter finds it invalid."""
     from croniter import croniter
 
     try:
@@ -147,21 +173,61 @@ def parse_cron(text: str) -> Cron:
     except Exception:  # croniter raises assorted errors for odd input; all mean "invalid"
         valid, expanded = False, None
     if not valid or expanded is None or len(expanded) != 6:
-        raise ConfigError(f"schedule '{written}' is not a valid cron expression")
+        return None
     minutes, hours, days, months, weekdays, seconds = (
         _values(f, size) for f, size in zip(expanded, (60, 24, 31, 12, 7, 60), strict=True)
     )
-    if days is not None and weekdays is not None:
-        raise ConfigError(
-            f"schedule '{written}' restricts both the day of the month and the day of the week; "
-            "cron implementations disagree on what that means: restrict one of them"
-        )
-    cron = Cron(written, seconds if has_seconds else None, minutes, hours, days, months, weekdays, has_seconds)
-    try:
-        cron.next_after(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    except Exception:
-        raise ConfigError(f"schedule '{written}' never fires (no such date)") from None
-    return cron
+    return [seconds, minutes, hours, days, months, weekdays]
+
+
+_PLAIN_PART = re.compile(r"^(?:\*/([1-9][0-9]?)|([1-9]?[0-9]|[a-z]{3})(?:-([1-9]?[0-9]|[a-z]{3}))?)$")
+_BOUNDS = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_NUMBERED = {**{name: i + 1 for i, name in enumerate(_MONTH_NAMES)}, **{name: i for i, name in enumerate(_DAY_NAMES)}}
+
+
+def plain_values(six: Sequence[str]) -> list[Values] | None:
+    """The values of each field of `six` (seconds first) when every field is plain: `*`, or a
+    list of numbers, names, ranges and `*/step`, all in range (the forms schedules are written
+    in). None for anything else, which croniter then judges (croniter_values). On plain fields
+    the two agree (a test compares them on generated expressions); this one spares importing
+    croniter (and dateutil) on every inventory load."""
+    out: list[Values] = []
+    for position, field in enumerate(six):
+        low, high = _BOUNDS[position]
+        if field == "*":
+            out.append(None)
+            continue
+        values: set[int] = set()
+        for part in field.split(","):
+            match = _PLAIN_PART.match(part)
+            if match is None:
+                return None
+            step, first, last = match.groups()
+            if step is not None:
+                span = 7 if position == 5 else high - low + 1
+                if int(step) >= span:
+                    return None  # croniter reads a step past the range as '*'
+                values.update(range(low, low + span, int(step)))
+                continue
+            start, end = _number(first, position), _number(last or first, position)
+            if start is None or end is None or not low <= start <= end <= high:
+                return None
+            if last is not None and (start == end or first.isdigit() != last.isdigit()):
+                return None  # croniter reads a range of one value (or 1-jan) as '*'
+            values.update(range(start, end + 1))
+        size = high - low + 1
+        if position == 5:
+            values, size = {v % 7 for v in values}, 7
+        out.append(None if len(values) == size else tuple(sorted(values)))
+    return out
+
+
+def _number(text: str, position: int) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if (position == 4 and text in _MONTHS) or (position == 5 and text in _DAYS):
+        return _NUMBERED[text]
+    return None
 
 
 def _values(field: Sequence[int | str], size: int) -> Values:

@@ -119,3 +119,10 @@ def test_a_new_process_evaluates_what_it_loaded(cache: Path) -> None:
     runs = [subprocess.run([sys.executable, "-c", _RUN, TEXT], capture_output=True, text=True, env=env, check=False,
                            timeout=120) for _ in range(2)]
     assert [r.stdout.split() for r in runs] == [["1", "True"], ["0", "True"]], [r.stderr[-500:] for r in runs]
+
+
+
+def test_cel_version_is_what_importlib_metadata_says() -> None:
+    from importlib import metadata
+
+    assert celcache.cel_version() == metadata.version("cel-expr-python")

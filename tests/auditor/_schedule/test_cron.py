@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from auditor._schedule.cron import parse_cron
+from auditor._schedule import cron as cron_module
+from auditor._schedule.cron import croniter_values, parse_cron, plain_values
 from auditor.errors import ConfigError
 from tests.servers import tool
 
@@ -215,3 +216,87 @@ def test_systemd_agrees_on_generated_schedules(
     expected = [cron.next_after(BASE)]
     expected.append(cron.next_after(expected[0]))
     assert systemd_next(cron.on_calendar(), BASE, 2) == expected
+
+
+# The plain fields parse_cron reads without croniter (plain_values) must mean exactly what
+# croniter makes of them: every single token in every position, then whole expressions.
+_POSITION_HIGH = (59, 59, 23, 31, 12, 7)
+_NAMES_ALL = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+              "sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _tokens(position: int) -> list[str]:
+    numbers = [str(n) for n in range(100)] + ["00", "01", "07", "060"]
+    names = [*_NAMES_ALL, "foo"]
+    steps = [f"*/{n}" for n in range(101)] + [f"1-5/{n}" for n in (1, 2)] + ["*/01"]
+    high = _POSITION_HIGH[position]
+    atoms = [str(n) for n in range(high + 2)] + (names if position >= 4 else [])
+    ranges = [f"{a}-{b}" for a in atoms for b in atoms if a != b]
+    return numbers + names + steps + ranges
+
+
+@pytest.mark.parametrize("position", range(6))
+def test_plain_fields_agree_with_croniter_token_by_token(position: int) -> None:
+    agreed = 0
+    for token in _tokens(position):
+        six = ["0", "0", "0", "*", "*", "*"]
+        six[position] = token
+        plain = plain_values(six)
+        if plain is not None:
+            assert plain == croniter_values(" ".join(six)), six
+            agreed += 1
+    assert agreed > 50  # the plain reading covers the usual forms
+
+
+def _plain_part(position: int) -> st.SearchStrategy[str]:
+    high = _POSITION_HIGH[position]
+    number = st.integers(0, high + 1).map(str)
+    name = st.sampled_from(_NAMES_ALL)
+    atom = st.one_of(number, name) if position >= 4 else number
+    return st.one_of(
+        atom,
+        st.tuples(atom, atom).map("-".join),
+        st.integers(0, high + 2).map(lambda n: f"*/{n}"),
+    )
+
+
+@st.composite
+def _plain_six(draw: st.DrawFn) -> list[str]:
+    out = []
+    for position in range(6):
+        if draw(st.booleans()):
+            out.append("*")
+        else:
+            out.append(",".join(draw(st.lists(_plain_part(position), min_size=1, max_size=4))))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(_plain_six())
+def test_plain_expressions_agree_with_croniter(six: list[str]) -> None:
+    plain = plain_values(six)
+    if plain is not None:
+        assert plain == croniter_values(" ".join(six)), six
+
+
+def _outcome(text: str) -> object:
+    try:
+        return parse_cron(text)
+    except ConfigError as exc:
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_plain_six(), st.booleans())
+def test_parse_cron_is_the_same_with_and_without_croniter_reading(six: list[str], with_seconds: bool) -> None:
+    """The whole of parse_cron (validation, messages, the never-fires check) is unchanged by
+    the plain reading: the same expression parsed with croniter alone gives the same result."""
+    text = " ".join(six if with_seconds else six[1:])
+    fast = _outcome(text)
+    original = cron_module.plain_values
+    cron_module.plain_values = lambda six: None
+    try:
+        slow = _outcome(text)
+    finally:
+        cron_module.plain_values = original
+    assert fast == slow, text
