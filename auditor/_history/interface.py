@@ -12,6 +12,7 @@ import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Self
 
 import msgspec
@@ -91,16 +92,18 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
     )
 
 
-def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str, Any]:
+def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[dict[str, Any], bytes]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
-    so this row and the findings rows hold what is printed."""
+    so this row and the findings rows hold what is printed. The row's `document_zlib` is left
+    None: it is packed_document(result, rest), with `rest` returned beside the row (the
+    document's problems, summary... encoded), so a store can pack it while it writes the rows."""
     from auditor._render.json import problem_dicts
 
     document = result.to_dict(findings=False, problems=False)
     document["problems"] = problem_dicts(result)
     del document["findings"]
     rest = _DOCUMENT_ENCODER.encode(document)
-    return {
+    row = {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
         "evaluated_at": result.evaluated_at,
@@ -115,19 +118,29 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> dict[str
         "summary": json.dumps(document["summary"], sort_keys=True),
         "findings_count": len(result.findings),
         "document": "",
-        "document_zlib": _packed_document(result, rest),
+        "document_zlib": None,
     }
+    return row, rest
 
 
-def _packed_document(result: RedactedResult, rest: bytes) -> bytes:
-    """The findings document, zlib-compressed as it is made: a finding's line at a time, so a
-    result of hundreds of thousands of findings is never held whole as text."""
+PACKED_LINES = 512
+"""Finding lines compressed per call: one call per line costs a quarter more than the deflating."""
+
+
+def packed_document(result: RedactedResult, rest: bytes) -> bytes:
+    """The findings document, zlib-compressed as it is made, PACKED_LINES findings at a time,
+    so a result of hundreds of thousands of findings is never held whole as text. (The bytes
+    are those of compressing it a line at a time, or whole: zlib's stream does not depend on
+    how its input is cut.) Most of the time is zlib's, which lets other threads run meanwhile."""
     from auditor._render.json import findings_json
 
     packer = zlib.compressobj(1)
     parts = [packer.compress(b'{"findings":[')]
-    for n, line in enumerate(findings_json(result)):
-        parts.append(packer.compress(b"," + line.encode() if n else line.encode()))
+    lines = iter(findings_json(result))
+    sep = ""
+    while batch := list(islice(lines, PACKED_LINES)):
+        parts.append(packer.compress((sep + ",".join(batch)).encode()))
+        sep = ","
     parts.append(packer.compress(b"]," + rest[1:]))
     parts.append(packer.flush())
     return b"".join(parts)
@@ -186,8 +199,8 @@ def finding_rows(result: RedactedResult) -> Iterator[tuple[Any, ...]]:
             f.rule_id,
             f.resource,
             f.area,
-            f.severity.value,
-            f.status.value,
+            f.severity._value_,  # the enum's value without its descriptor: a sixth of this per row
+            f.status._value_,
             ids_json(f.evidence),
         )
         for seq, f in enumerate(result.findings)

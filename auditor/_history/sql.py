@@ -22,6 +22,7 @@ from auditor._history.interface import (
     Store,
     entry_from_row,
     finding_rows,
+    packed_document,
     scan_row,
     stored_document,
 )
@@ -36,6 +37,10 @@ from auditor._history.schema import (
 from auditor._models import RedactedResult, ScanResult
 from auditor._redact import redact_result
 from auditor._timeutil import rfc3339, utcnow
+
+PACK_BESIDE = 5_000
+"""From this many findings on, a scan's document is packed in a thread beside the writing of
+its findings rows (below, a thread costs more than it saves)."""
 
 
 class SQLStore(Store):
@@ -99,7 +104,23 @@ class SQLStore(Store):
             return self._insert(cur, result, origin=origin, exit_code=exit_code)
 
     def _insert(self, cur: Any, result: RedactedResult, *, origin: str, exit_code: int) -> int:
-        row = scan_row(result, origin=origin, exit_code=exit_code)
+        row, rest = scan_row(result, origin=origin, exit_code=exit_code)
+        if len(result.findings) < PACK_BESIDE:
+            row["document_zlib"] = packed_document(result, rest)
+            return self._insert_rows(cur, result, row)
+        # A large result's document is packed in a thread while its findings rows are written
+        # (zlib and the database both let go of the interpreter while they work), then set on
+        # its scans row in the same transaction: what is stored is the same, sooner.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="auditor-history-pack") as pool:
+            packing = pool.submit(packed_document, result, rest)
+            scan_id = self._insert_rows(cur, result, row)
+            cur.execute(self._sql("UPDATE scans SET document_zlib = ? WHERE id = ?"), (packing.result(), scan_id))
+        return scan_id
+
+    def _insert_rows(self, cur: Any, result: RedactedResult, row: dict[str, Any]) -> int:
+        """Insert the scans `row`, then the findings rows of `result`; the new scan id."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         cur.execute(

@@ -10,6 +10,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,6 +131,38 @@ def test_documents_are_stored_compressed_and_older_ones_still_read(opener: Opene
         with pytest.raises(HistoryError, match=f"scan {first} .* unreadable: its compressed document is damaged"):
             store.result(first)
         assert [p for p in store.check() if f"scan {first}" in p]
+
+
+def test_a_document_packed_beside_its_rows_is_stored_the_same(
+    opener: Opener, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large scan's document is packed in a thread while its findings rows are written: the
+    rows and bytes stored are those of the plain way; a packing that fails stores nothing."""
+    from auditor._history import sql
+
+    with opener() as store:
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        plain = store.save(demo_result, origin="scan", exit_code=1)
+        monkeypatch.setattr(sql, "PACK_BESIDE", 1)
+        beside = store.save(demo_result, origin="scan", exit_code=1)
+
+        def stored(scan_id: int) -> list[list[Any]]:
+            scan = store._select("SELECT * FROM scans WHERE id = ?", [scan_id])[0]
+            rows = store._select("SELECT * FROM findings WHERE scan_id = ? ORDER BY seq", [scan_id])
+            values = [bytes(v) if isinstance(v, memoryview) else v for v in scan]
+            return [values[1:4] + values[5:], [r[1:] for r in rows]]  # all but the id and stored_at
+
+        assert stored(beside) == stored(plain) and len(stored(beside)[1]) == len(demo_result.findings)
+        assert store.result(beside).to_dict() == demo_result.to_dict()
+
+        def broken(*_: object) -> bytes:
+            raise ValueError("packing failed")
+
+        monkeypatch.setattr(sql, "packed_document", broken)
+        with pytest.raises(ValueError, match="packing failed"):
+            store.save(demo_result, origin="scan", exit_code=1)
+        assert [e.id for e in store.entries()] == [beside, plain]
+        assert store.check() == []
 
 
 def test_unknown_scan_is_a_clear_error(opener: Opener) -> None:
