@@ -61,7 +61,7 @@ def test_a_map_renders_the_same_every_time() -> None:
     showing one must not change between runs, nor between a batch and one-by-one evaluation."""
     keys = ["encrypted_comment_regex", "encrypted_suffix", "unencrypted_suffix", "unencrypted_regex",
             "unencrypted_comment_regex", "mac_only_encrypted", "encrypted_regex"]
-    shown = {render("{evidence.m} / {evidence.l}", {"m": {k: "" for k in keys}, "l": [{"b": {"y": 1, "x": 2}}],
+    shown = {render("{evidence.m} / {evidence.l}", {"m": dict.fromkeys(keys, ""), "l": [{"b": {"y": 1, "x": 2}}],
                                                     "pad": list(range(n))})
              for n in range(60)}
     assert len(shown) == 1, shown
