@@ -450,3 +450,31 @@ def test_every_shipped_rule_agrees_on_altered_demo_evidence(demo_bundle: Any, mo
     assert len(policy.rules) == len(list(Path("rules").rglob("*.yaml")))
     batched, _ = _both(policy, records, monkeypatch, cel_target_view(dict(demo_bundle.target)), NOW)
     assert {"pass", "fail"} <= {f.status.value for f in batched}
+
+
+def test_outcomes_kept_are_not_given_to_a_rule_with_other_texts(tmp_path: Path) -> None:
+    """Outcomes are kept in the process by the rule's program; a failure's message and
+    correlation key are rendered with the rule's texts around the placeholders: a rule of the
+    same id and expressions whose texts differ (the rule file edited, another catalog) must not
+    get the messages rendered for the first."""
+    KINDS[Gauge.KIND] = Gauge
+    try:
+        batch.forget()
+        records: list[Record] = [_gauge(i, i, "a") for i in range(batch.MIN_RECORDS)]
+        seen = []
+        for n, (message, correlation) in enumerate([("small {evidence.size}", "g:{evidence.label}"),
+                                                    ("TOO SMALL {evidence.size}", "g:{evidence.label}"),
+                                                    ("TOO SMALL {evidence.size}", "h:{evidence.label}")]):
+            folder = tmp_path / str(n)
+            (folder / "rules").mkdir(parents=True)
+            (folder / "rules" / "G-001.yaml").write_text(_yaml("G-001", {
+                "condition": "evidence.size >= params.min", "message": message, "correlation": correlation}))
+            (folder / "packs").mkdir()
+            (folder / "packs" / "p.yaml").write_text("id: p\ntitle: P\nselect: [{area: certificates}]\n")
+            policy = Catalog.load([folder / "rules"], [folder / "packs"], builtin=False).resolve(["p"])
+            failed = [f for f in evaluate_rules(policy, records, target=TARGET, now=NOW).findings
+                      if f.status.value == "fail"]
+            seen.append((failed[0].message, failed[0].correlation))
+        assert seen == [("small 0", "g:a"), ("TOO SMALL 0", "g:a"), ("TOO SMALL 0", "h:a")]
+    finally:
+        KINDS.pop(Gauge.KIND, None)
