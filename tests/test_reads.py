@@ -42,8 +42,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auditor/_redact.py", "_read_key"): BOUNDED + " (4 KiB, O_NOFOLLOW)",
     ("auditor/_secrets/scanner.py", "Scanner.scan_file"): BOUNDED + " (streamed in windows)",
     ("auditor/_host/system.py", "HostFiles.read_bytes"): BOUNDED,
-    ("auditor/_secrets/history.py", "HistoryCache.load"): OWN_CACHE,
-    ("auditor/_secrets/history.py", "KnownBlobs.load_tree"): OWN_CACHE,
     ("auditor/_secrets/history.py", "KnownBlobs._from_tree"): BOUNDED + " (under the scanner's WINDOW, O_NOFOLLOW)",
     ("auditor/_secrets/prefilter.py", "_cached_database"): OWN_CACHE,
     ("auditor/_remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",

@@ -79,7 +79,7 @@ def _fresh(final: Path) -> bool:
         if _checked.get(final) == mtime:
             return True
         built = json.loads(read_regular(stamp, 1 << 12))
-        if not (isinstance(built, dict) and built.get("empty") == _empty_files(final)):
+        if not (isinstance(built, dict) and built.get("sizes") == _sizes(final)):
             return False
     except (OSError, ValueError, ReadError):
         return False
@@ -87,18 +87,20 @@ def _fresh(final: Path) -> bool:
     return True
 
 
-def _empty_files(folder: Path) -> int:
-    """How many regular files under `folder` are empty. The build is not forced to disk (it is
-    staged, published by one rename, and rebuilt when lost: see demo_root); the files a power
-    cut catches unwritten come back empty, so a tree with more empty files than its stamp
-    (`.built`) recorded is built again."""
-    empty = 0
+def _sizes(folder: Path) -> str:
+    """A digest of the name and size of every regular file under `folder` (but the stamp). The
+    build is not forced to disk (it is staged, published by one rename, and rebuilt when lost:
+    see demo_root); a file a power cut catches unwritten comes back empty, or shorter when only
+    some of its pages were written back (the CA's log, its SQLite inventory), so a tree whose
+    sizes are not those its stamp (`.built`) recorded is built again."""
+    rows = []
     for path, _, names in os.walk(folder):
         for name in names:
             with contextlib.suppress(OSError):
                 info = os.lstat(os.path.join(path, name))
-                empty += stat.S_ISREG(info.st_mode) and info.st_size == 0
-    return empty
+                if stat.S_ISREG(info.st_mode) and not (name == ".built" and path == str(folder)):
+                    rows.append(f"{os.path.relpath(os.path.join(path, name), folder)}\0{info.st_size}")
+    return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def start_build() -> None:
@@ -154,11 +156,11 @@ def demo_root() -> Path:
         from auditor._demo.sops_dates import date_sops_files
         from pki.fsutil import unsynced
 
-        with unsynced():  # a staging tree, published whole below: see _empty_files
+        with unsynced():  # a staging tree, published whole below: see _sizes
             build_node(work / DEMO_TARGET)
             date_sops_files(work / DEMO_TARGET, dt.datetime.now(dt.UTC))
         lint_ahead(work / DEMO_TARGET)
-        (work / ".built").write_text(json.dumps({"version": __version__, "empty": _empty_files(work)}) + "\n")
+        (work / ".built").write_text(json.dumps({"version": __version__, "sizes": _sizes(work)}) + "\n")
         old = None
         if final.exists():
             old = base / f".old-{os.getpid()}-{time.time_ns()}"

@@ -396,8 +396,9 @@ class Batches:
     made when a rule first needs it.
 
     What a batch decides for a record depends on nothing but the rule's program, the record's
-    data, `rule_params`, `target` and `now`; so outcomes are kept (in this process, up to
-    KEPT of them) by rule program, those bindings and the record's canonical data, and a record
+    data, `rule_params`, `target` and `now` (and a failure's message on the rule's message and
+    correlation texts); so outcomes are kept (in this process, up to KEPT of them) by rule
+    program and texts, those bindings and the record's canonical data, and a record
     whose data was decided before (the same facts in another bundle of a fleet, or twice in one
     bundle) is not evaluated again."""
 
@@ -436,7 +437,8 @@ class Batches:
         context = self.context()
         if context is None:
             return self._decide(rule, records, tuple(range(len(records))))
-        key = (source(rule, messages=True), context)
+        texts = (rule.message.source, rule.correlation.source if rule.correlation is not None else "")
+        key = ("\0".join((source(rule, messages=True), *texts)), context)  # failures are rendered with these
         known = _KEPT.get(key)
         if known is None:
             known = _KEPT[key] = {}

@@ -54,7 +54,19 @@ def _show(value: Any) -> str:
         return ", ".join(_show(v) for v in value if not (isinstance(v, list | tuple) and not v))
     if value is None:
         return "null"
+    if isinstance(value, dict):
+        return str(_ordered(value))
     return str(value)
+
+
+def _ordered(value: Any) -> Any:
+    """`value` with the keys of its maps sorted: the CEL runtime iterates a map in an order that
+    changes from one activation to the next, and a rendered message must not."""
+    if isinstance(value, dict):
+        return {k: _ordered(value[k]) for k in sorted(value, key=lambda k: (type(k).__name__, k))}
+    if isinstance(value, list | tuple):
+        return type(value)(_ordered(v) for v in value)
+    return value
 
 
 def split_template(source: str) -> list[tuple[bool, str]]:

@@ -44,9 +44,21 @@ from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, i
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 from pki.errors import PKIError
-from pki.fsutil import make_folder
+from pki.fsutil import ReadError, make_folder, read_regular
 
 CACHE_VERSION = 2
+MAX_CACHE_BYTES = 512 << 20
+"""The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
+that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
+
+
+def _read_cache(path: Path) -> Any:
+    """The JSON of the cache file `path`: ValueError when it is not a regular file within
+    MAX_CACHE_BYTES (OSError when it cannot be read)."""
+    try:
+        return json.loads(read_regular(path, MAX_CACHE_BYTES))
+    except ReadError as exc:
+        raise ValueError(str(exc)) from None
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
@@ -268,7 +280,7 @@ class HistoryCache:
         if path is None:
             return cls()
         try:
-            data = json.loads(path.read_bytes())
+            data = _read_cache(path)
             if data["version"] != CACHE_VERSION:
                 return cls()
             return cls(list(data["tips"]), set(data["seen"].split()), set(data["code"].split()), dict(data["found"]))
@@ -440,7 +452,7 @@ class KnownBlobs:
         if path is None:
             return {}
         try:
-            data = json.loads(path.read_bytes())
+            data = _read_cache(path)
             return dict(data["files"]) if data["version"] == CACHE_VERSION else {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}

@@ -196,6 +196,21 @@ def test_a_tree_a_power_cut_left_with_empty_files_is_rebuilt(tmp_path: Path, mon
     assert cert.read_bytes() not in (b"", old)
 
 
+def test_a_tree_a_power_cut_left_with_a_torn_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of several pages may come back from a power cut cut short, not empty (its size on
+    disk follows the pages written back): the CA's log and SQLite inventory are such files, and
+    a tree holding a torn one is built again, not scanned."""
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    first = demo_root()
+    log = first / "pki-ca/log.jsonl"
+    whole = log.read_bytes()
+    assert len(whole) > 8192
+    log.write_bytes(whole[:4096])
+    monkeypatch.setattr("auditor._demo._checked", {})  # another process, after the power cut
+    assert demo_root() == first
+    assert len(log.read_bytes()) > 4096
+
+
 def test_the_build_lints_the_certificates_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The process building the demo (which has pkilint loaded: the CA lints before it signs)
     remembers pkilint's findings on the node's certificates, so the scan lints none itself."""

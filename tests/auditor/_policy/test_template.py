@@ -53,3 +53,17 @@ def test_split_never_crashes_unexpectedly(text: str) -> None:
     for is_expr, chunk in parts:
         if is_expr:
             assert chunk.strip()
+
+
+def test_a_map_renders_the_same_every_time() -> None:
+    """The CEL runtime iterates a map in an order that changes from one activation to the next
+    (SOPS-004's message shows two maps of selectors): a message, resource or correlation key
+    showing one must not change between runs, nor between a batch and one-by-one evaluation."""
+    keys = ["encrypted_comment_regex", "encrypted_suffix", "unencrypted_suffix", "unencrypted_regex",
+            "unencrypted_comment_regex", "mac_only_encrypted", "encrypted_regex"]
+    shown = {render("{evidence.m} / {evidence.l}", {"m": dict.fromkeys(keys, ""), "l": [{"b": {"y": 1, "x": 2}}],
+                                                    "pad": list(range(n))})
+             for n in range(60)}
+    assert len(shown) == 1, shown
+    assert shown.pop().startswith("{'encrypted_comment_regex': '', 'encrypted_regex': '', 'encrypted_suffix'")
+    assert render("{evidence.m}", {"m": {2: "b", 1: {"z": 0, "a": True}}}) == "{1: {'a': True, 'z': 0}, 2: 'b'}"

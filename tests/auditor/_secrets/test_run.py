@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -486,3 +487,32 @@ def test_working_tree_files_are_read_where_git_may_convert_contents(tmp_path: Pa
     fresh = _scan(repo, git=False)
     assert [x for x in _scan(repo) if not x[5]] == fresh
     assert run_engines(["auditor"], prepare([repo], base=repo.parent, git=True)).stats.files_known == 2  # and .git/config
+
+
+def test_the_caches_are_read_only_from_regular_files_of_bounded_size(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO where a cache file should be is never opened (opening one blocks until a writer
+    comes), and a cache file past the limit is ignored, not read: both are as if no cache."""
+    import threading
+
+    from auditor._secrets import history
+    from auditor._secrets.history import HistoryCache, KnownBlobs
+
+    fifo = tmp_path / "x.tree.json"
+    os.mkfifo(fifo)
+    loaded: list[object] = []
+    reader = threading.Thread(target=lambda: loaded.extend([KnownBlobs.load_tree(fifo), HistoryCache.load(fifo)]),
+                              daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # blocked in open(): let it go before failing
+        for _ in range(2):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(5)
+    assert loaded == [{}, HistoryCache()]
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"version": history.CACHE_VERSION, "files": {"a": ["0" * 64, []]}}))
+    assert KnownBlobs.load_tree(big) == {"a": ["0" * 64, []]}
+    monkeypatch.setattr(history, "MAX_CACHE_BYTES", big.stat().st_size - 1)
+    assert KnownBlobs.load_tree(big) == {}
