@@ -21,6 +21,9 @@ from pki.terminal import printable
 __all__ = ["guard", "log_handler", "printable", "warn"]
 
 _C0 = re.compile(r"[\x00-\x08\x0b-\x1f]")
+_C0_BYTES = bytes(b for b in range(32) if b not in (9, 10))
+"""The characters _C0 matches, as bytes (in UTF-8 each is its own byte, and no byte of a longer
+character is below 0x80)."""
 _C0_OR_STYLE = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f]")
 
 
@@ -34,6 +37,15 @@ def guard(text: str, *, styled: bool = False) -> str:
     if not styled:
         return _C0.sub(lambda m: printable(m.group()), text)
     return _C0_OR_STYLE.sub(lambda m: m.group() if len(m.group()) > 1 else printable(m.group()), text)
+
+
+def guard_encoded(text: str, *, styled: bool = False) -> bytes:
+    """`guard(text, styled=styled).encode()`; a text without a control character (every part
+    of a JSON document) is only encoded and checked, cheaper than the pattern on large output."""
+    data = text.encode()
+    if len(data.translate(None, _C0_BYTES)) == len(data):
+        return data
+    return guard(text, styled=styled).encode()
 
 
 def warn(text: str, *, stream: TextIO | None = None) -> None:

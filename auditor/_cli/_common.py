@@ -178,22 +178,15 @@ def emit(text: str | bytes | Iterator[str], output: str | None, *, inputs: tuple
     sys.stdout.flush()
 
 
-_C0_BYTES = bytes(b for b in range(32) if b not in (9, 10))
-"""The bytes guard() escapes: C0 control characters but tab and newline (as UTF-8, each is its
-own byte; no byte of a longer character is below 0x80)."""
 CHUNK = 1 << 18
 
 
 def _guarded(parts: Iterable[str], styled: bool) -> Iterator[bytes]:
-    """`guard(part).encode()` for each part; a part without a control character (all of a JSON
-    document's) is only encoded and checked."""
-    from auditor._terminal import guard
+    """`guard(part).encode()` for each part (see guard_encoded)."""
+    from auditor._terminal import guard_encoded
 
     for part in parts:
-        data = part.encode()
-        if len(data.translate(None, _C0_BYTES)) != len(data):
-            data = guard(part, styled=styled).encode()
-        yield data
+        yield guard_encoded(part, styled=styled)
 
 
 def _chunks(parts: Iterable[bytes]) -> Iterator[bytes]:

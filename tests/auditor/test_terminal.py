@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor._terminal import guard, log_handler, printable, warn
+from auditor._terminal import guard, guard_encoded, log_handler, printable, warn
 from tests.conftest import run_cli
 
 POD = """apiVersion: v1
@@ -150,3 +150,16 @@ def test_a_file_name_in_a_warning_reaches_stderr_escaped(tmp_path: Path) -> None
     for run, code in ((validated, 2), (history, 0), (report, 2)):
         assert run.code == code, run.err
         assert "r\\x1b[2K\\rFAKE" in run.err and "\x1b" not in run.err and "\r" not in run.err, run.err
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000)), st.booleans())
+def test_guard_encoded_is_guard_encoded(text: str, styled: bool) -> None:
+    """The byte check that spares the pattern escapes exactly what guard() escapes."""
+    assert guard_encoded(text, styled=styled) == guard(text, styled=styled).encode()
+
+
+def test_guard_encoded_escapes_every_c0_character_but_tab_and_newline() -> None:
+    for code in range(256):
+        char = chr(code)
+        escaped = guard_encoded(f"a{char}b")
+        assert (escaped == f"a{char}b".encode()) == (char in "\t\n" or code >= 32), code
