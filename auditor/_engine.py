@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor._models import (
+    KNOWN_FINDING_IDS,
     ExceededWaiver,
     Finding,
     Severity,
@@ -144,6 +145,7 @@ class _Context:
     names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
+    settled_rows: dict[str, list[tuple[str, tuple[str], tuple[str, ...]]]] = dataclasses.field(default_factory=dict)
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -160,6 +162,15 @@ class _Context:
         found = self.identities.get(record.id)
         if found is None:
             found = self.identities[record.id] = record_identity(record)
+        return found
+
+    def rows(self, records: Sequence[Evidence]) -> list[tuple[str, tuple[str], tuple[str, ...]]]:
+        """(resource, (record id,), identity) of each of `records` (the collected records of one
+        kind, the same list for every rule of the kind), made once for every rule that reads them."""
+        kind = records[0].kind if records else ""
+        found = self.settled_rows.get(kind)
+        if found is None or len(found) != len(records):
+            found = self.settled_rows[kind] = [(r.resource, (r.id,), self.identity_of(r)) for r in records]
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -268,25 +279,26 @@ class _RuleRun:
     def settled(self, records: Sequence[Evidence], outcomes: dict[int, batch.Outcome], context: _Context) -> list[Finding]:
         """The findings of `records` when a batch decided each of them completely (_all_settled):
         what the record-by-record loop and `decided` make, in the same order, without their
-        per-record costs (the findings of most rules over many records are made here)."""
+        per-record costs (the findings of most rules over many records are made here: each
+        record's resource, evidence and identity are looked up once for every rule, context.rows)."""
         rule = self.rule
-        rule_id, title, pointer, remediation, references = rule.id, rule.title, rule.pointer, rule.remediation, \
-            rule.references
-        passed = self.passed
-        identities = context.identities
+        rule_id, title, area, severity, pointer, remediation, references = \
+            rule.id, rule.title, rule.area, self.severity, rule.pointer, rule.remediation, rule.references
+        status = Status.PASS
+        rows = context.rows(records)
+        known = KNOWN_FINDING_IDS.get  # finding_id's cache, read inline: one call less per finding
         out: list[Finding] = []
         append = out.append
         get = outcomes.get
-        for i, record in enumerate(records):
-            key = identities.get(record.id)
-            if key is None:
-                key = context.identity_of(record)
+        passed, skipped = batch.PASS, batch.SKIP
+        for i, (resource, evidence, key) in enumerate(rows):
             outcome = get(i)
-            if outcome is None or outcome.code == batch.PASS:
-                append(_make(*passed, record.resource, title, (record.id,), pointer, remediation, references, None,
-                             finding_id(rule_id, key), "", False, "", ""))
-            elif outcome.code != batch.SKIP:
-                append(self.decided(outcome, record, key))
+            if outcome is None or outcome.code == passed:
+                append(_make(rule_id, title, area, severity, status, resource, title, evidence, pointer, remediation,
+                             references, None, known((rule_id, *key)) or finding_id(rule_id, key), "", False, "",
+                             ""))
+            elif outcome.code != skipped:
+                append(self.decided(outcome, records[i], key))
         return out
 
     def resource_of(self, act: Any, default: str) -> str:
