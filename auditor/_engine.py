@@ -145,7 +145,8 @@ class _Context:
     names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
-    settled_rows: dict[str, list[tuple[str, tuple[str], tuple[str, ...]]]] = dataclasses.field(default_factory=dict)
+    settled_rows: dict[str, list[tuple[int, str, tuple[str], tuple[str, ...]]]] = dataclasses.field(
+        default_factory=dict)
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -164,13 +165,20 @@ class _Context:
             found = self.identities[record.id] = record_identity(record)
         return found
 
-    def rows(self, records: Sequence[Evidence]) -> list[tuple[str, tuple[str], tuple[str, ...]]]:
-        """(resource, (record id,), identity) of each of `records` (the collected records of one
-        kind, the same list for every rule of the kind), made once for every rule that reads them."""
+    def rows(self, records: Sequence[Evidence]) -> list[tuple[int, str, tuple[str], tuple[str, ...]]]:
+        """(index, resource, (record id,), identity) of each of `records` (the collected records of
+        one kind, the same list for every rule of the kind), made once for every rule that reads
+        them; in the order findings are reported (by resource, then record id) when no two records
+        share resource and identity, so the findings a batch settled come sorted. (Then _unique
+        renames the same findings in any order, and the final sort, by keys all distinct, gives
+        the same list; otherwise the records' own order is kept, as _unique numbers by it.)"""
         kind = records[0].kind if records else ""
         found = self.settled_rows.get(kind)
         if found is None or len(found) != len(records):
-            found = self.settled_rows[kind] = [(r.resource, (r.id,), self.identity_of(r)) for r in records]
+            found = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
+            if len({(row[1], row[3]) for row in found}) == len(found):
+                found.sort(key=_row_order)
+            self.settled_rows[kind] = found
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -194,6 +202,11 @@ class _Context:
         if act is None:
             act = self.activations[key] = self.bind("item", (record.plain, item))
         return act
+
+
+def _row_order(row: tuple[int, str, tuple[str], tuple[str, ...]]) -> tuple[str, str]:
+    """A settled row's place in the report: its resource, then its record's id (Finding.sort_key)."""
+    return row[1], row[2][0]
 
 
 def record_identity(record: Record) -> tuple[str, ...]:
@@ -291,7 +304,7 @@ class _RuleRun:
         append = out.append
         get = outcomes.get
         passed, skipped = batch.PASS, batch.SKIP
-        for i, (resource, evidence, key) in enumerate(rows):
+        for i, resource, evidence, key in rows:
             outcome = get(i)
             if outcome is None or outcome.code == passed:
                 append(_make(rule_id, title, area, severity, status, resource, title, evidence, pointer, remediation,

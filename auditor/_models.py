@@ -63,6 +63,7 @@ KNOWN_FINDING_IDS: Mapping[tuple[Any, ...], str] = _FINDING_IDS
 without a call where most ids are known (the engine's loop over the records a batch settled)."""
 
 
+@functools.lru_cache(maxsize=65536)  # the same causes come back in every bundle of a fleet
 def problem_id(key: str) -> str:
     """The id of the problem (the group of findings) whose correlation key is `key`."""
     return "P-" + sha256_hex(key.encode())[:16]
