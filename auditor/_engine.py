@@ -78,12 +78,17 @@ def evaluate_rules(
     context.batches = batch.Batches(
         [e.rule for e in policy.rules], rule_params=context.rule_params, target=context.target, now=now
     )
+    split = {  # each kind's failures and evidence, for every rule of the kind
+        kind: ([r for r in found if isinstance(r, Failure)], [r for r in found if isinstance(r, Evidence)])
+        for kind, found in by_kind.items()
+    }
+    nothing: tuple[list[Failure], list[Evidence]] = ([], [])
     findings: list[Finding] = []
     for effective in policy.rules:
-        findings.extend(_unique(_evaluate_rule(effective, by_kind.get(effective.rule.kind, []), context)))
+        findings.extend(_unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context)))
     findings, exceeded = apply_waivers(findings, policy.active_waivers(now))
     findings.sort(key=Finding.sort_key)
-    collected = frozenset(r.kind for r in records if isinstance(r, Evidence))
+    collected = frozenset(kind for kind, (_, good) in split.items() if good)
     return Evaluation(tuple(findings), tuple(policy.expired_waivers(now)), tuple(exceeded), collected)
 
 
@@ -431,13 +436,15 @@ class _RuleRun:
 
 def _evaluate_rule(
     effective: EffectiveRule,
-    records: list[Record],
+    records: tuple[list[Failure], list[Evidence]],
     context: _Context,
 ) -> list[Finding]:
+    """The findings of one rule over the records of its kind: (failures, evidence)."""
     run = _RuleRun(effective)
     rule = run.rule
     target_name = str(context.target.get("name", ""))
-    if not records:
+    errors, good = records
+    if not errors and not good:
         return [
             run.finding(
                 Status.NOT_EVALUATED,
@@ -445,8 +452,6 @@ def _evaluate_rule(
                 f"not evaluated: no {rule.kind} evidence was collected for this target",
             )
         ]
-    errors = [r for r in records if isinstance(r, Failure)]
-    good = [r for r in records if isinstance(r, Evidence)]
     out = [
         run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
         for r in errors

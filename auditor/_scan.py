@@ -155,7 +155,7 @@ def assign_owners(
     if not owners:
         return tuple(findings)
     rules = {e.id: e.rule for e in policy.rules}
-    made: dict[tuple[str, str, bool], dict[str, str]] = {}
+    made: dict[tuple[str, str, bool], tuple[str, str]] = {}
     out: list[Finding] = []
     append = out.append
     failure = Status.FAIL
@@ -169,13 +169,13 @@ def assign_owners(
             append(f)
             continue
         failed = status is failure
-        key = (f.rule_id, f.severity.name, failed)
+        key = (f.rule_id, f.severity._value_, failed)  # a str: an Enum member hashes in Python
         changes = made.get(key)
         if changes is None:  # the same for every finding of the rule at that severity
             assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
             due = assigned.due(today) if failed else None
-            changes = made[key] = {"owner": assigned.owner or "", "due": due.isoformat() if due else ""}
-        append(f.replaced(changes))
+            changes = made[key] = (assigned.owner or "", due.isoformat() if due else "")
+        append(f.owned(*changes))
     return tuple(out)
 
 
