@@ -117,11 +117,11 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tup
 def _unique(findings: list[Finding]) -> list[Finding]:
     """A rule's findings with distinct ids: two instances with one identity (the same object in
     two manifests) are told apart by their resources, then by their order."""
+    if len(findings) < 2 or len({f.id for f in findings}) == len(findings):
+        return findings
     seen: dict[str, int] = {}
     for f in findings:
         seen[f.id] = seen.get(f.id, 0) + 1
-    if all(n == 1 for n in seen.values()):
-        return findings
     out, used = [], set()
     for f in findings:
         if seen[f.id] == 1:
