@@ -296,9 +296,9 @@ class _RuleRun:
 
     def settled(self, records: Sequence[Evidence], outcomes: dict[int, batch.Outcome], context: _Context) -> list[Finding]:
         """The findings of `records` when a batch decided each of them completely (_all_settled):
-        what the record-by-record loop and `decided` make, in the same order, without their
-        per-record costs (the findings of most rules over many records are made here: each
-        record's resource, evidence and identity are looked up once for every rule, context.rows)."""
+        what the record-by-record loop and `decided` make, without their per-record costs (the
+        findings of most rules over many records are made here: each record's resource, evidence
+        and identity are looked up once for every rule, in the order context.rows gives)."""
         rule = self.rule
         rule_id, title, area, severity, pointer, remediation, references = \
             rule.id, rule.title, rule.area, self.severity, rule.pointer, rule.remediation, rule.references

@@ -370,6 +370,8 @@ def _shared_texts(texts: tuple[str, ...], references: Mapping[str, Sequence[str]
 
 
 _SHARED_TEXTS: dict[Any, tuple[tuple[str, ...], Mapping[str, Sequence[str]] | None, bool]] = {}
+"""_shared_texts's answers by (texts, references' items): (scrubbed texts, scrubbed references or
+None when unchanged, whether nothing changed)."""
 
 
 def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:
