@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor._models import (
+    KNOWN_FINDING_IDS,
     ExceededWaiver,
     Finding,
     Severity,
@@ -77,12 +78,17 @@ def evaluate_rules(
     context.batches = batch.Batches(
         [e.rule for e in policy.rules], rule_params=context.rule_params, target=context.target, now=now
     )
+    split = {  # each kind's failures and evidence, for every rule of the kind
+        kind: ([r for r in found if isinstance(r, Failure)], [r for r in found if isinstance(r, Evidence)])
+        for kind, found in by_kind.items()
+    }
+    nothing: tuple[list[Failure], list[Evidence]] = ([], [])
     findings: list[Finding] = []
     for effective in policy.rules:
-        findings.extend(_unique(_evaluate_rule(effective, by_kind.get(effective.rule.kind, []), context)))
+        findings.extend(_unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context)))
     findings, exceeded = apply_waivers(findings, policy.active_waivers(now))
     findings.sort(key=Finding.sort_key)
-    collected = frozenset(r.kind for r in records if isinstance(r, Evidence))
+    collected = frozenset(kind for kind, (_, good) in split.items() if good)
     return Evaluation(tuple(findings), tuple(policy.expired_waivers(now)), tuple(exceeded), collected)
 
 
@@ -111,11 +117,11 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tup
 def _unique(findings: list[Finding]) -> list[Finding]:
     """A rule's findings with distinct ids: two instances with one identity (the same object in
     two manifests) are told apart by their resources, then by their order."""
+    if len(findings) < 2 or len({f.id for f in findings}) == len(findings):
+        return findings
     seen: dict[str, int] = {}
     for f in findings:
         seen[f.id] = seen.get(f.id, 0) + 1
-    if all(n == 1 for n in seen.values()):
-        return findings
     out, used = [], set()
     for f in findings:
         if seen[f.id] == 1:
@@ -144,6 +150,8 @@ class _Context:
     names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
+    settled_rows: dict[str, list[tuple[int, str, tuple[str], tuple[str, ...]]]] = dataclasses.field(
+        default_factory=dict)
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -160,6 +168,22 @@ class _Context:
         found = self.identities.get(record.id)
         if found is None:
             found = self.identities[record.id] = record_identity(record)
+        return found
+
+    def rows(self, records: Sequence[Evidence]) -> list[tuple[int, str, tuple[str], tuple[str, ...]]]:
+        """(index, resource, (record id,), identity) of each of `records` (the collected records of
+        one kind, the same list for every rule of the kind), made once for every rule that reads
+        them; in the order findings are reported (by resource, then record id) when no two records
+        share resource and identity, so the findings a batch settled come sorted. (Then _unique
+        renames the same findings in any order, and the final sort, by keys all distinct, gives
+        the same list; otherwise the records' own order is kept, as _unique numbers by it.)"""
+        kind = records[0].kind if records else ""
+        found = self.settled_rows.get(kind)
+        if found is None or len(found) != len(records):
+            found = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
+            if len({(row[1], row[3]) for row in found}) == len(found):
+                found.sort(key=_row_order)
+            self.settled_rows[kind] = found
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -183,6 +207,11 @@ class _Context:
         if act is None:
             act = self.activations[key] = self.bind("item", (record.plain, item))
         return act
+
+
+def _row_order(row: tuple[int, str, tuple[str], tuple[str, ...]]) -> tuple[str, str]:
+    """A settled row's place in the report: its resource, then its record's id (Finding.sort_key)."""
+    return row[1], row[2][0]
 
 
 def record_identity(record: Record) -> tuple[str, ...]:
@@ -267,26 +296,27 @@ class _RuleRun:
 
     def settled(self, records: Sequence[Evidence], outcomes: dict[int, batch.Outcome], context: _Context) -> list[Finding]:
         """The findings of `records` when a batch decided each of them completely (_all_settled):
-        what the record-by-record loop and `decided` make, in the same order, without their
-        per-record costs (the findings of most rules over many records are made here)."""
+        what the record-by-record loop and `decided` make, without their per-record costs (the
+        findings of most rules over many records are made here: each record's resource, evidence
+        and identity are looked up once for every rule, in the order context.rows gives)."""
         rule = self.rule
-        rule_id, title, pointer, remediation, references = rule.id, rule.title, rule.pointer, rule.remediation, \
-            rule.references
-        passed = self.passed
-        identities = context.identities
+        rule_id, title, area, severity, pointer, remediation, references = \
+            rule.id, rule.title, rule.area, self.severity, rule.pointer, rule.remediation, rule.references
+        status = Status.PASS
+        rows = context.rows(records)
+        known = KNOWN_FINDING_IDS.get  # finding_id's cache, read inline: one call less per finding
         out: list[Finding] = []
         append = out.append
         get = outcomes.get
-        for i, record in enumerate(records):
-            key = identities.get(record.id)
-            if key is None:
-                key = context.identity_of(record)
+        passed, skipped = batch.PASS, batch.SKIP
+        for i, resource, evidence, key in rows:
             outcome = get(i)
-            if outcome is None or outcome.code == batch.PASS:
-                append(_make(*passed, record.resource, title, (record.id,), pointer, remediation, references, None,
-                             finding_id(rule_id, key), "", False, "", ""))
-            elif outcome.code != batch.SKIP:
-                append(self.decided(outcome, record, key))
+            if outcome is None or outcome.code == passed:
+                append(_make(rule_id, title, area, severity, status, resource, title, evidence, pointer, remediation,
+                             references, None, known((rule_id, *key)) or finding_id(rule_id, key), "", False, "",
+                             ""))
+            elif outcome.code != skipped:
+                append(self.decided(outcome, records[i], key))
         return out
 
     def resource_of(self, act: Any, default: str) -> str:
@@ -406,13 +436,15 @@ class _RuleRun:
 
 def _evaluate_rule(
     effective: EffectiveRule,
-    records: list[Record],
+    records: tuple[list[Failure], list[Evidence]],
     context: _Context,
 ) -> list[Finding]:
+    """The findings of one rule over the records of its kind: (failures, evidence)."""
     run = _RuleRun(effective)
     rule = run.rule
     target_name = str(context.target.get("name", ""))
-    if not records:
+    errors, good = records
+    if not errors and not good:
         return [
             run.finding(
                 Status.NOT_EVALUATED,
@@ -420,8 +452,6 @@ def _evaluate_rule(
                 f"not evaluated: no {rule.kind} evidence was collected for this target",
             )
         ]
-    errors = [r for r in records if isinstance(r, Failure)]
-    good = [r for r in records if isinstance(r, Evidence)]
     out = [
         run.finding(Status.ERROR, r.resource, f"evidence could not be collected: {r.error}", [r])
         for r in errors

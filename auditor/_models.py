@@ -57,8 +57,13 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
 _FINDING_IDS: dict[tuple[Any, ...], str] = {}
 """finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
 _FINDING_IDS_KEPT = 200_000
+KNOWN_FINDING_IDS: Mapping[tuple[Any, ...], str] = _FINDING_IDS
+"""finding_id's results by (rule id, *identity), to be read only (the same dict, cleared in place):
+`KNOWN_FINDING_IDS.get((rule_id, *identity)) or finding_id(rule_id, identity)` is finding_id
+without a call where most ids are known (the engine's loop over the records a batch settled)."""
 
 
+@functools.lru_cache(maxsize=65536)  # the same causes come back in every bundle of a fleet
 def problem_id(key: str) -> str:
     """The id of the problem (the group of findings) whose correlation key is `key`."""
     return "P-" + sha256_hex(key.encode())[:16]
@@ -223,6 +228,11 @@ class Finding:
             values[_FINDING_INDEX[name]] = value
         return make_finding(*values)
 
+    def owned(self, owner: str, due: str) -> Finding:
+        """`self.replaced({"owner": owner, "due": due})`, a call and a loop less (the last two
+        fields: checked where Finding's fields are listed)."""
+        return make_finding(*_FINDING_VALUES(self)[:-2], owner, due)
+
     @classmethod
     def of_fields(cls, fields: dict[str, Any]) -> Finding:
         """`Finding(**fields)` for `fields` naming every field (`id` too), without the generated
@@ -315,6 +325,7 @@ with every field given in its order (`id` too), three times faster than the gene
 `__init__` (no frozen check, no `__post_init__`): the engine's way of making each of tens of
 thousands of findings (tests hold it to `__init__`)."""
 _FINDING_VALUES = operator.attrgetter(*(name for name, _ in _FINDING_SLOTS))
+assert tuple(name for name, _ in _FINDING_SLOTS[-2:]) == ("owner", "due"), "Finding.owned sets the last two fields"
 _FINDING_INDEX = {name: i for i, (name, _) in enumerate(_FINDING_SLOTS)}
 
 

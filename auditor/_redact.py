@@ -342,13 +342,36 @@ def _rule_texts(finding: Finding, per_rule: dict[Any, Any]) -> tuple[tuple[str, 
     key = (finding.rule_id, finding.title, finding.area, finding.pointer, finding.remediation, id(finding.references))
     shared = per_rule.get(key)
     if shared is None:
-        refs: Mapping[str, Sequence[str]] = {scrub(k): tuple(scrub(x) for x in v) for k, v in finding.references.items()}
-        if refs == {k: tuple(v) for k, v in finding.references.items()}:
-            refs = finding.references
-        texts = key[:5]
-        clean = tuple(scrub(t) for t in texts)
-        shared = per_rule[key] = (clean, refs, clean == texts and refs is finding.references)
+        shared = per_rule[key] = _shared_texts(key[:5], finding.references)
     return shared
+
+
+def _shared_texts(texts: tuple[str, ...], references: Mapping[str, Sequence[str]]) -> tuple[
+        tuple[str, ...], Mapping[str, Sequence[str]], bool]:
+    """What _rule_texts gives for a rule's texts and references: scrubbed once per process for
+    references of hashable values (by their value: a result's rules are those of the last), as
+    scrubbing is a function of the text; the references themselves when they are unchanged."""
+    try:
+        value: Any = (texts, tuple(references.items()))
+        known = _SHARED_TEXTS.get(value)
+    except TypeError:  # a list among the references: not kept
+        value, known = None, None
+    if known is None:
+        refs: Mapping[str, Sequence[str]] = {scrub(k): tuple(scrub(x) for x in v) for k, v in references.items()}
+        same = refs == {k: tuple(v) for k, v in references.items()}
+        clean = tuple(scrub(t) for t in texts)
+        known = (clean, None if same else refs, clean == texts and same)
+        if value is not None:
+            if len(_SHARED_TEXTS) >= 4096:
+                _SHARED_TEXTS.clear()
+            _SHARED_TEXTS[value] = known
+    clean, changed, unchanged = known
+    return clean, references if changed is None else changed, unchanged
+
+
+_SHARED_TEXTS: dict[Any, tuple[tuple[str, ...], Mapping[str, Sequence[str]] | None, bool]] = {}
+"""_shared_texts's answers by (texts, references' items): (scrubbed texts, scrubbed references or
+None when unchanged, whether nothing changed)."""
 
 
 def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: type[Waiver]) -> Finding:

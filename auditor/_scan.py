@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor._collectors import run_collector
 from auditor._collectors.interface import CollectContext
 from auditor._engine import evaluate_rules
+from auditor._gcpause import gc_paused
 from auditor._inventory.model import SourceSpec, Target, cel_target_view
 from auditor._loader.yamlfile import Document
 from auditor._models import (
@@ -104,7 +105,20 @@ def evaluate_bundle(
 ) -> RedactedResult:
     """The findings for `bundle`, redacted as soon as they are made: the library hands out no
     other kind of result. `target` is the description to judge it by (policies, names, vars;
-    default the bundle's own): a fleet worker uses its own inventory's, never what the node sent."""
+    default the bundle's own): a fleet worker uses its own inventory's, never what the node sent.
+    The garbage collector is paused meanwhile: the thousands of values an evaluation makes hold
+    no reference cycles (tests/auditor/test_gcpause.py) and are freed by reference counts."""
+    with gc_paused():
+        return _evaluate_bundle(bundle, options, catalog=catalog, target=target)
+
+
+def _evaluate_bundle(
+    bundle: Bundle,
+    options: EvaluateOptions | None,
+    *,
+    catalog: Catalog | None,
+    target: Mapping[str, Any] | None,
+) -> RedactedResult:
     opts = options or EvaluateOptions()
     cat = catalog or Catalog.load(opts.rule_paths, opts.policy_paths)
     described = dict(bundle.target if target is None else target)
@@ -155,7 +169,7 @@ def assign_owners(
     if not owners:
         return tuple(findings)
     rules = {e.id: e.rule for e in policy.rules}
-    made: dict[tuple[str, str, bool], dict[str, str]] = {}
+    made: dict[tuple[str, str, bool], tuple[str, str]] = {}
     out: list[Finding] = []
     append = out.append
     failure = Status.FAIL
@@ -169,13 +183,13 @@ def assign_owners(
             append(f)
             continue
         failed = status is failure
-        key = (f.rule_id, f.severity.name, failed)
+        key = (f.rule_id, f.severity._value_, failed)  # a str: an Enum member hashes in Python
         changes = made.get(key)
         if changes is None:  # the same for every finding of the rule at that severity
             assigned = owners.assign(f.rule_id, rule.area, rule.tags, f.severity)
             due = assigned.due(today) if failed else None
-            changes = made[key] = {"owner": assigned.owner or "", "due": due.isoformat() if due else ""}
-        append(f.replaced(changes))
+            changes = made[key] = (assigned.owner or "", due.isoformat() if due else "")
+        append(f.owned(*changes))
     return tuple(out)
 
 

@@ -21,19 +21,19 @@ class Severity(enum.Enum):
     @property
     def rank(self) -> int:
         """4 for critical down to 0 for info."""
-        return _SEVERITY_RANK[self]
+        return _RANK_BY_VALUE[self._value_]  # by the value: a str hashes in C, an Enum member in Python
 
     def at_least(self, other: Severity) -> bool:
         """True when this severity is `other` or higher."""
         return self.rank >= other.rank
 
 
-_SEVERITY_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
+_RANK_BY_VALUE = {
+    Severity.CRITICAL.value: 4,
+    Severity.HIGH.value: 3,
+    Severity.MEDIUM.value: 2,
+    Severity.LOW.value: 1,
+    Severity.INFO.value: 0,
 }
 
 

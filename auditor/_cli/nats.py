@@ -48,21 +48,16 @@ def load(path: str, user: str | None = None, root: str | None = None) -> NatsCon
     """The config checked as the server checks it; with `user`, only that user is interpreted.
     Includes are read only from inside `root` (default: the config's folder), as a scan reads
     them only from inside the scanned folder."""
-    import gc
     import os
     from pathlib import Path
 
+    from auditor._gcpause import gc_paused
     from auditor._nats.conf import parse_file
     from auditor._nats.config import interpret
 
     confine = Path(root) if root else Path(path).parent
-    collecting = gc.isenabled()
-    gc.disable()  # the parsed values hold no cycles and are freed (by reference counts) before it is back on
-    try:
+    with gc_paused():  # the parsed values hold no cycles and are freed (by reference counts) before it is back on
         return interpret(parse_file(Path(path), env=os.environ, confine=confine), only_user=user)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def run_can(args: argparse.Namespace) -> int:

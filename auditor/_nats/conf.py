@@ -37,7 +37,6 @@ pedantic parser does), and `used` when a variable reference read it.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 from bisect import bisect_left
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
+from auditor._gcpause import gc_paused
 from auditor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -846,14 +846,8 @@ def parse_text(
         except (OSError, ValueError):
             raise ConfError("not a usable file name", file=show(file)) from None
         session.files.append(show(file))
-    paused = gc.isenabled()
-    if paused:  # the values made hold no reference cycles: collecting while they are made is lost time
-        gc.disable()
-    try:
+    with gc_paused():  # the values made hold no reference cycles: collecting while they are made is lost time
         root = _Parser(text, file, session).document()
-    finally:
-        if paused:
-            gc.enable()
     return ParsedConfig(Value(root, "map", show(file), 1), session.files, session.variables)
 
 

@@ -437,11 +437,20 @@ class Batches:
         context = self.context()
         if context is None:
             return self._decide(rule, records, tuple(range(len(records))))
-        texts = (rule.message.source, rule.correlation.source if rule.correlation is not None else "")
-        key = ("\0".join((source(rule, messages=True), *texts)), context)  # failures are rendered with these
+        key = (_kept_key(rule), context)
         known = _KEPT.get(key)
         if known is None:
             known = _KEPT[key] = {}
+        out: dict[int, Outcome] = {}
+        get = known.get
+        for i, record in enumerate(records):  # every record decided before: one pass (a fleet's common case)
+            outcome = get(record.canonical_data)
+            if outcome is None:
+                break
+            if outcome.code != PASS:
+                out[i] = outcome
+        else:
+            return out
         todo: dict[bytes, int] = {}
         for i, record in enumerate(records):
             data = record.canonical_data
@@ -465,7 +474,7 @@ class Batches:
             _KEPT_COUNT += len(todo)
             for data, i in todo.items():
                 known[data] = decided.get(i, _PASS)
-        out: dict[int, Outcome] = {}
+        out = {}
         for i, record in enumerate(records):
             outcome = known[record.canonical_data]
             if outcome.code != PASS:
@@ -485,6 +494,20 @@ class Batches:
         return {which[j]: outcome for j, outcome in decided.items()}
 
 
+def _kept_key(rule: Rule) -> str:
+    """The text outcomes of `rule` are kept by: its batch program with messages and the texts its
+    failures are rendered with (message and correlation key); made once per rule object."""
+    found = _KEYS.get(id(rule))
+    if found is None or found[0] is not rule:
+        texts = (rule.message.source, rule.correlation.source if rule.correlation is not None else "")
+        if len(_KEYS) >= 4096:
+            _KEYS.clear()
+        found = _KEYS[id(rule)] = (rule, "\0".join((source(rule, messages=True), *texts)))
+    return found[1]
+
+
+_KEYS: dict[int, tuple[Rule, str]] = {}
+"""_kept_key's texts by the id of a rule it holds (a frozen Rule: its texts cannot change)."""
 _PASS = Outcome(PASS)
 _ELEMENT = {PASS: _PASS, SKIP: Outcome(SKIP)}
 """The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""

@@ -63,6 +63,7 @@ def test_of_fields_and_replaced_make_what_init_makes() -> None:
     assert make_finding(*[fields[f.name] for f in dataclasses.fields(Finding)]) == made
     changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
     assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
+    assert made.owned("ops", "2026-12-01") == changed and changed.owned("", "") == made
 
 
 @settings(max_examples=200)

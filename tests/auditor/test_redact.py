@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from auditor._models import Finding, RedactedResult, ScanResult, Severity, Statu
 from auditor._redact import (
     _CANDIDATE_PATTERNS,
     _SECRET_PATTERNS,
+    _SHARED_TEXTS,
     _candidate_re,
     _has_candidate,
     redact_result,
@@ -219,3 +221,35 @@ def test_a_pass_message_that_is_its_title_is_redacted_with_it() -> None:
     (clean,) = redact_result(result).findings
     assert secret not in clean.title and secret not in clean.message and clean.message == clean.title
     assert clean.evidence[0] == "ev-0123456789abcdef" and "hunter2xyz9" not in clean.evidence[1]
+
+
+def _result_of(*findings: Finding) -> ScanResult:
+    return ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                      tool={}, bundle_digest="", findings=findings)
+
+
+@pytest.mark.parametrize("references", [
+    {"nist": ("SC-17",)},
+    {"nist": ("token=hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9",)},
+    {"nist": ["token=hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"]},  # a list: not kept between results
+])
+@pytest.mark.parametrize("title", ["Plain words", "secret: hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"])
+def test_rule_texts_kept_between_results_give_what_scrubbing_gives(references: dict[str, Any], title: str) -> None:
+    """A rule's texts and references are scrubbed once per process (by value): a second result
+    with the same rule (its references another dict of the same value) gets what scrubbing each
+    text gives, and the rule's own references when nothing in them changed."""
+    def finding(refs: dict[str, Any]) -> Finding:
+        return Finding(rule_id="R-7", title=title, area="a", severity=Severity.LOW, status=Status.PASS,
+                       resource="r", message=title, references=refs)
+
+    _SHARED_TEXTS.clear()
+    first = dict(references)
+    second = {k: (list(v) if isinstance(v, list) else tuple(v)) for k, v in references.items()}
+    got = [redact_result(_result_of(finding(refs))).findings[0] for refs in (first, second)]
+    expected = {scrub(k): tuple(scrub(x) for x in v) for k, v in references.items()}
+    for refs, clean in zip((first, second), got, strict=True):
+        assert clean.title == scrub(title) and clean.message == clean.title
+        assert {k: tuple(v) for k, v in clean.references.items()} == expected
+        unchanged = expected == {k: tuple(v) for k, v in references.items()}
+        assert (clean.references is refs) is unchanged
+        assert "CAESIJ" not in repr(clean)

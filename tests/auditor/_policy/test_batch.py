@@ -409,6 +409,41 @@ def _altered(value: Any, rng: Any) -> Any:
     return value
 
 
+SECRETS = ("password=hunter2hunter2", "AKIAABCDEFGHIJKLMNOP", "token: abcdef123456")
+
+
+def _altered_records(bundle: Any, rng: random.Random, copies: int = 4, *, shuffled: bool = False) -> list[Record]:
+    """`copies` of the records of `bundle` (the copies' resources told apart by `#n`), the data of
+    about half of them altered (_altered); `shuffled`: in a random order, some records left
+    out, some copied twice (the same resource) and some resources holding a secret-looking value."""
+    import msgspec
+
+    records: list[Record] = []
+    for n in range(copies):
+        for r in bundle.records:
+            data = r.data if isinstance(r, Evidence) else None
+            if data is not None and rng.random() < 0.5:
+                plain = msgspec.to_builtins(data)
+                for _ in range(3):
+                    try:
+                        data = msgspec.convert(_altered(plain, rng), type(data), strict=False)
+                        break
+                    except (msgspec.ValidationError, TypeError, ValueError):
+                        continue
+            changed = {"data": data} if data is not None else {}
+            resource = f"{r.resource}#{n}" if n else r.resource
+            if shuffled and rng.random() < 0.05:
+                resource += " " + rng.choice(SECRETS)
+            if shuffled and rng.random() < 0.1:
+                continue
+            records.append(dataclasses.replace(r, resource=resource, id="", **changed))
+            if shuffled and rng.random() < 0.05:
+                records.append(records[-1])
+    if shuffled:
+        rng.shuffle(records)
+    return records
+
+
 @pytest.fixture(scope="module")
 def demo_bundle() -> Any:
     from auditor._demo import DEMO_TARGET, demo_inventory
@@ -425,27 +460,11 @@ def test_every_shipped_rule_agrees_on_altered_demo_evidence(demo_bundle: Any, mo
     its records altered (each record four times, a batch from four records of a kind): the
     batch and one-by-one evaluations give the same findings (messages showing maps included:
     SOPS-004's two maps of selectors once came out in another order)."""
-    import msgspec
-
     from auditor._inventory.model import cel_target_view
 
     monkeypatch.setattr(batch, "MIN_RECORDS", 4)
     batch.forget()
-    rng = random.Random(seed)  # many draws: hypothesis picks the seed only
-    records: list[Record] = []
-    for n in range(4):
-        for r in demo_bundle.records:
-            data = r.data if isinstance(r, Evidence) else None
-            if data is not None and rng.random() < 0.5:
-                plain = msgspec.to_builtins(data)
-                for _ in range(3):
-                    try:
-                        data = msgspec.convert(_altered(plain, rng), type(data), strict=False)
-                        break
-                    except (msgspec.ValidationError, TypeError, ValueError):
-                        continue
-            changed = {"data": data} if data is not None else {}
-            records.append(dataclasses.replace(r, resource=f"{r.resource}#{n}" if n else r.resource, id="", **changed))
+    records = _altered_records(demo_bundle, random.Random(seed))  # many draws: hypothesis picks the seed only
     policy = Catalog.load().resolve(["cim-production", "cim-staging", "pss-baseline", "pss-restricted"])
     assert len(policy.rules) == len(list(Path("rules").rglob("*.yaml")))
     batched, _ = _both(policy, records, monkeypatch, cel_target_view(dict(demo_bundle.target)), NOW)
@@ -478,3 +497,52 @@ def test_outcomes_kept_are_not_given_to_a_rule_with_other_texts(tmp_path: Path) 
         assert seen == [("small 0", "g:a"), ("TOO SMALL 0", "g:a"), ("TOO SMALL 0", "h:a")]
     finally:
         KINDS.pop(Gauge.KIND, None)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32), st.sampled_from([("cim-production",), ("cim-staging", "pss-restricted")]))
+def test_results_render_the_same_batch_or_one_by_one(demo_bundle: Any, monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                     packs: tuple[str, ...]) -> None:
+    """Whole results (owners, waivers, redaction, verdict, problems, order) of altered demo
+    evidence in a random order, with repeated records and secret-looking resources: the JSON,
+    text and SARIF reports of a batched evaluation are those of a record-by-record one, and each
+    evaluated twice (outcomes, finding ids and redacted texts kept from the first) is the same."""
+    from auditor._render import renderer
+    from auditor._scan import EvaluateOptions, evaluate_bundle
+    from auditor.evidence.bundle import Bundle
+
+    monkeypatch.setattr(batch, "MIN_RECORDS", 4)
+    batch.forget()
+    records = _altered_records(demo_bundle, random.Random(seed), 3, shuffled=True)
+    bundle = Bundle.create(dict(demo_bundle.target), "2026-11-23T00:00:00Z", records)
+    catalog = Catalog.load()
+    options = EvaluateOptions(now=NOW, policies=packs)
+
+    def reports() -> list[str]:
+        result = evaluate_bundle(bundle, options, catalog=catalog)
+        return [renderer(name).render(result) for name in ("json", "text", "sarif")]
+
+    batched = reports()
+    assert reports() == batched
+    with monkeypatch.context() as m:
+        m.setattr(batch, "MIN_RECORDS", 10**9)
+        assert reports() == batched
+    assert '"status": "fail"' in batched[0] and "hunter2hunter2" not in "".join(batched)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.randoms(use_true_random=False), st.booleans())
+def test_settled_findings_are_made_in_report_order_only_where_that_changes_nothing(
+        gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch, rng: random.Random, shared: bool) -> None:
+    """The records a batch settles are walked in the order findings are reported (resource, then
+    record id) unless two of them share resource and identity: _unique numbers those in the
+    records' order, which must stay the bundle's (`shared`: several records at one resource with
+    one label, their data differing; else distinct resources in a random order)."""
+    records: list[Record] = [
+        dataclasses.replace(_gauge(i, i % 9, "a1" if shared else f"l{i}"), resource="g" if shared and i % 2 else f"g{i}")
+        for i in range(40)
+    ]
+    rng.shuffle(records)
+    batched, _ = _both(gauges, records, monkeypatch)
+    assert len({f.id for f in batched}) == len(batched)
+    assert [f.sort_key() for f in batched] == sorted(f.sort_key() for f in batched)

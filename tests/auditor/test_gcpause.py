@@ -1,0 +1,75 @@
+"""The collector paused around work that makes no reference cycles (auditor._gcpause)."""
+
+from __future__ import annotations
+
+import gc
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from auditor._gcpause import gc_paused
+from auditor._policy.catalog import Catalog
+from auditor._scan import EvaluateOptions, evaluate_bundle
+from auditor.evidence.bundle import Bundle
+from tests.auditor._policy.test_batch import _altered_records
+from tests.certs import NOW
+
+
+@pytest.fixture
+def collecting() -> Iterator[None]:
+    """The collector on, as it was, whatever the test did."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_the_collector_is_on_again_after_the_block_however_it_ends() -> None:
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), gc_paused():
+        raise KeyError("x")
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_collector_off_before_stays_off() -> None:
+    gc.disable()
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+@pytest.fixture(scope="module")
+def demo_bundle() -> Any:
+    from auditor._demo import DEMO_TARGET, demo_inventory
+    from auditor._scan import collect
+
+    return collect(demo_inventory().target(DEMO_TARGET), now=NOW)
+
+
+@pytest.mark.usefixtures("collecting")
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_an_evaluation_leaves_no_cyclic_garbage(demo_bundle: Any, seed: int | None) -> None:
+    """evaluate_bundle pauses the collector: what it makes (its result included, with its
+    verdict) must be freed by reference counts alone, on the demo's evidence and on altered
+    copies of it."""
+    bundle = demo_bundle
+    if seed is not None:
+        bundle = Bundle.create(dict(demo_bundle.target), "2026-11-23T00:00:00Z",
+                               _altered_records(demo_bundle, random.Random(seed), 2, shuffled=True))
+    catalog = Catalog.load()
+    options = EvaluateOptions(now=NOW, policies=["cim-production", "cim-staging", "pss-baseline", "pss-restricted"])
+    evaluate_bundle(bundle, options, catalog=catalog)  # caches filled
+    gc.collect()
+    gc.disable()
+    result = evaluate_bundle(bundle, options, catalog=catalog)
+    assert not gc.isenabled()  # it was off before: off after
+    assert result.verdict.headline() and result.summary.total
+    del result
+    assert gc.collect() == 0
