@@ -21,11 +21,11 @@ class Severity(enum.Enum):
     @property
     def rank(self) -> int:
         """4 for critical down to 0 for info."""
-        return _SEVERITY_RANK[self]
+        return _RANK_OF_VALUE[self._value_]  # by value: an enum member hashes in Python
 
     def at_least(self, other: Severity) -> bool:
         """True when this severity is `other` or higher."""
-        return self.rank >= other.rank
+        return _RANK_OF_VALUE[self._value_] >= _RANK_OF_VALUE[other._value_]
 
 
 _SEVERITY_RANK = {
@@ -35,6 +35,7 @@ _SEVERITY_RANK = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
+_RANK_OF_VALUE = {s.value: rank for s, rank in _SEVERITY_RANK.items()}
 
 
 def severity_names() -> list[str]:
