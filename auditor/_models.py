@@ -44,7 +44,7 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     parts = (rule_id, *identity)
     found = _FINDING_IDS.get(parts)
     if found is None:
-        if all(type(p) is str for p in parts):  # a list of strings: msgspec writes what json writes
+        if {*map(type, parts)} == _STR_ONLY:  # a list of strings: msgspec writes what json writes
             data = _PLAIN_ENCODER.encode(parts)
         else:
             data = canonical_plain_json(list(parts))
@@ -54,6 +54,7 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     return found
 
 
+_STR_ONLY = {str}
 _FINDING_IDS: dict[tuple[Any, ...], str] = {}
 """finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
 _FINDING_IDS_KEPT = 200_000
@@ -351,7 +352,10 @@ class Problem:
 
     def blocks(self, threshold: Severity) -> bool:
         """One of its hits blocks sign-off at `threshold`."""
-        return any(f.blocks(threshold) for f in self.findings)
+        hits = self.findings
+        if len(hits) == 1:
+            return hits[0].blocks(threshold)
+        return any(f.blocks(threshold) for f in hits)
 
     @property
     def owner(self) -> str:
@@ -366,6 +370,22 @@ class Problem:
     def to_dict(self, threshold: Severity) -> dict[str, Any]:
         """The problem as a findings document holds it."""
         p = self.primary
+        if len(self.findings) == 1:  # most problems: what the general form below makes, without its loops
+            out = {
+                "id": self.id,
+                "correlation": self.key if p.correlation else "",
+                "severity": p.severity._value_,
+                "blocking": p.blocks(threshold),
+                "title": p.title,
+                "resource": p.resource,
+                "rules": [p.rule_id],
+                "findings": [p.id],
+            }
+            if p.owner:
+                out["owner"] = p.owner
+            if p.due:
+                out["due"] = p.due
+            return out
         return {
             "id": self.id,
             "correlation": self.key if p.correlation else "",
@@ -417,12 +437,17 @@ class Summary:
         by_severity: dict[str, dict[str, int]] = {
             s.value: dict.fromkeys(statuses, 0) for s in Severity
         }
+        counts: dict[tuple[str, str, str], int] = {}
+        get = counts.get
+        for f in findings:  # counted by (area, status, severity) first: a few keys for many findings
+            key = (f.area, f.status._value_, f.severity._value_)  # the enums' values without their descriptor
+            counts[key] = get(key, 0) + 1
         total = 0
-        for f in findings:
-            total += 1
-            by_status[f.status.value] += 1
-            by_area.setdefault(f.area, dict.fromkeys(statuses, 0))[f.status.value] += 1
-            by_severity[f.severity.value][f.status.value] += 1
+        for (area, status, severity), n in counts.items():
+            total += n
+            by_status[status] += n
+            by_area.setdefault(area, dict.fromkeys(statuses, 0))[status] += n
+            by_severity[severity][status] += n
         hits = by_status[Status.FAIL.value]
         return cls(
             total=total,

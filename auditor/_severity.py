@@ -25,7 +25,7 @@ class Severity(enum.Enum):
 
     def at_least(self, other: Severity) -> bool:
         """True when this severity is `other` or higher."""
-        return self.rank >= other.rank
+        return _RANK_BY_VALUE[self._value_] >= _RANK_BY_VALUE[other._value_]
 
 
 _RANK_BY_VALUE = {

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from typing import TYPE_CHECKING
 
 from auditor._terminal import warn
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from auditor._history import Store
     from auditor._models import RedactedResult
+    from auditor.errors import AuditorError
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +47,8 @@ def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     return store
 
 
-def will_store(args: argparse.Namespace, result: RedactedResult) -> None:
-    """Before `result` is printed: when it is to be stored as well, its findings' JSON lines
+def keep_lines(args: argparse.Namespace, result: RedactedResult) -> None:
+    """Before `result` is rendered: when it is to be stored as well, its findings' JSON lines
     are made once for both (auditor._render.json.keep_finding_lines)."""
     if not getattr(args, "no_store", False) and getattr(args, "format", None) == "json":
         from auditor._render.json import keep_finding_lines
@@ -52,26 +56,86 @@ def will_store(args: argparse.Namespace, result: RedactedResult) -> None:
         keep_finding_lines(result)
 
 
-def stored(args: argparse.Namespace, result: RedactedResult, *, origin: str) -> int:
-    """Store `result` unless --no-store; return the scan's exit code. Called after the result
-    is printed: a storage failure is reported on stderr and changes nothing else (the exit
-    code stays the scan's)."""
-    from auditor._exitcodes import result_exit_code
+class Storing:
+    """Storing a result in the history while it is printed: unless --no-store, a thread opens
+    the history and writes the scan's rows in one transaction (SQLite and zlib let go of the
+    interpreter while they work), then waits for `done` (the output written) to commit it. An
+    output that fails (`abandon`) rolls it back: as before, a result is stored only once
+    printed. The thread holds the history's write lock while it waits, at most WAIT seconds
+    (a slow reader of the output); past that it rolls back and `done` stores the result then,
+    as a plain store would. A storage failure is reported on stderr by `done` and changes
+    nothing else (the exit code stays the scan's)."""
 
-    code = result_exit_code(result)
-    if not getattr(args, "no_store", False):
-        _store(args, result, origin=origin, exit_code=code)
-    return code
+    WAIT = 5.0
+
+    def __init__(self, args: argparse.Namespace, result: RedactedResult, *, origin: str) -> None:
+        from auditor._exitcodes import result_exit_code
+
+        self.code = result_exit_code(result)
+        self._args, self._result, self._origin = args, result, origin
+        self._printed = threading.Event()
+        self._commit = False
+        self._said: str | None = None
+        self._failed: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if getattr(args, "no_store", False):
+            return
+        self._thread = threading.Thread(target=self._run, name="auditor-history-store", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from auditor.errors import AuditorError
+
+        try:
+            self._said = _store(self._args, self._result, origin=self._origin, exit_code=self.code,
+                                before_commit=self._wait)
+        except _NotCommitted:
+            pass
+        except AuditorError as exc:
+            self._said = _not_stored(exc)
+        except BaseException as exc:  # an internal error: raised again by done()
+            self._failed = exc
+
+    def _wait(self) -> None:
+        if not self._printed.wait(self.WAIT) or not self._commit:
+            raise _NotCommitted
+
+    def done(self) -> int:
+        """After the output is written: commit the stored scan (or store it now), report; the exit code."""
+        if self._thread is not None:
+            self._commit = True
+            self._printed.set()
+            self._thread.join()
+            if self._failed is not None:
+                raise self._failed
+            if self._said is None:  # rolled back after WAIT: stored now
+                from auditor.errors import AuditorError
+
+                try:
+                    self._said = _store(self._args, self._result, origin=self._origin, exit_code=self.code)
+                except AuditorError as exc:
+                    self._said = _not_stored(exc)
+            warn(self._said)
+        return self.code
+
+    def abandon(self) -> None:
+        """The output failed: nothing is stored."""
+        if self._thread is not None:
+            self._printed.set()
+            self._thread.join()
 
 
-def _store(args: argparse.Namespace, result: RedactedResult, *, origin: str, exit_code: int) -> None:
-    from auditor.errors import AuditorError
+class _NotCommitted(Exception):
+    """Raised before the commit of a store whose output failed or was too slow: rolls it back."""
 
-    try:
-        with open_store(args) as store:
-            scan_id = store.save(result, origin=origin, exit_code=exit_code)
-            where = store.location
-    except AuditorError as exc:
-        warn(f"auditor: warning: the result was not stored in the history: {exc.diagnostics()}")
-        return
-    warn(f"auditor: stored as scan {scan_id} in {where}")
+
+def _not_stored(exc: AuditorError) -> str:
+    return f"auditor: warning: the result was not stored in the history: {exc.diagnostics()}"
+
+
+def _store(args: argparse.Namespace, result: RedactedResult, *, origin: str, exit_code: int,
+           before_commit: Callable[[], object] | None = None) -> str:
+    """Store `result`; what to say about it. AuditorError if it could not be stored."""
+    with open_store(args) as store:
+        scan_id = store.save(result, origin=origin, exit_code=exit_code, before_commit=before_commit)
+        return f"auditor: stored as scan {scan_id} in {store.location}"

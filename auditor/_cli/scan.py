@@ -11,6 +11,7 @@ from auditor._cli import _common, _fleet, _history
 
 if TYPE_CHECKING:
     from auditor._inventory.model import Target
+    from auditor._models import RedactedResult
 
 
 def register(sub: Any) -> None:
@@ -59,6 +60,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if _fleet.requested(args):
         return _fleet.run(args)
+    _common.large_heap()
     wait = None
     if args.demo and not args.path:
         from auditor._demo import start_build, wait_built
@@ -86,9 +88,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     del bundle  # the report needs none of its records: a large scan lets them go before rendering
-    _history.will_store(args, result)
-    _common.emit(_common.render_result(args, result), args.output, styled=True)
-    return _history.stored(args, result, origin="scan")
+    return _print_and_store(args, result, origin="scan")
 
 
 def _preload(target: Target, wait: Callable[[], object]) -> Callable[[], object]:
@@ -115,13 +115,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if len(args.bundle) > 1 or args.jobs is not None:
         return _evaluate_many(args)
+    _common.large_heap()
     bundle = read_bundle(Path(args.bundle[0]))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
-    _history.will_store(args, result)
-    _common.emit(_common.render_result(args, result), args.output, inputs=tuple(args.bundle), styled=True)
-    return _history.stored(args, result, origin="evaluate")
+    return _print_and_store(args, result, origin="evaluate", inputs=tuple(args.bundle))
+
+
+def _print_and_store(args: argparse.Namespace, result: RedactedResult, *, origin: str, inputs: tuple[str, ...] = ()) -> int:
+    """Print `result` and store it in the history (unless --no-store) while it is printed, once
+    the output is known to be writable: a result is stored only once printed. The exit code."""
+    _common.check_output(args.output, inputs=inputs)
+    _history.keep_lines(args, result)
+    text = _common.render_result(args, result)  # refuses binary output to a terminal before anything is stored
+    storing = _history.Storing(args, result, origin=origin)
+    try:
+        _common.emit(text, args.output, inputs=inputs, styled=True)
+    except BaseException:
+        storing.abandon()
+        raise
+    return storing.done()
 
 
 def _evaluate_many(args: argparse.Namespace) -> int:

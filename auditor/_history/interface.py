@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import json
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Self
@@ -214,9 +214,12 @@ class Store(abc.ABC):
     """Where the history lives, fit to show (a path, or a URL without its password)."""
 
     @abc.abstractmethod
-    def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
+    def save(self, result: RedactedResult, *, origin: str, exit_code: int,
+             before_commit: Callable[[], object] | None = None) -> int:
         """Store `result` (redacted: nothing else may be stored) with its findings in one
-        transaction; return the new scan id."""
+        transaction; return the new scan id. `before_commit` is called once everything is
+        written, before the commit: if it raises, nothing is stored (the command line waits
+        there until its output is written, see auditor._cli._history.Storing)."""
 
     @abc.abstractmethod
     def save_signed(self, result: RedactedResult, *, origin: str, exit_code: int, provenance: Provenance) -> Outcome:

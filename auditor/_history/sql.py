@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from auditor._history.interface import (
@@ -99,9 +99,13 @@ class SQLStore(Store):
     def schema_version(self) -> int:
         return self._version
 
-    def save(self, result: RedactedResult, *, origin: str, exit_code: int) -> int:
+    def save(self, result: RedactedResult, *, origin: str, exit_code: int,
+             before_commit: Callable[[], object] | None = None) -> int:
         with self._lock, self._transaction() as cur:
-            return self._insert(cur, result, origin=origin, exit_code=exit_code)
+            scan_id = self._insert(cur, result, origin=origin, exit_code=exit_code)
+            if before_commit is not None:
+                before_commit()  # raising rolls the transaction back
+            return scan_id
 
     def _insert(self, cur: Any, result: RedactedResult, *, origin: str, exit_code: int) -> int:
         row, rest = scan_row(result, origin=origin, exit_code=exit_code)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -15,7 +17,12 @@ _ONE_PER_LINE = ("findings", "collection_errors", "problems")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """`json.dumps(value, ensure_ascii=False)`, by one encoder made once (json.dumps makes one
+    per call when given an option)."""
+    return _ENCODER.encode(value)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:-]*")
@@ -69,6 +76,9 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
         )
 
 
+LINES_PER_PART = 256
+"""Finding lines written per part of the document."""
+
 KEPT_LINES = 20_000
 """Up to this many findings, a result's finding lines are made once and kept on it (the JSON
 output and the history's stored document both write them); a larger result's are made as they
@@ -87,22 +97,28 @@ def findings_json(result: RedactedResult) -> Iterable[str]:
     (or however many, see keep_finding_lines)."""
     if len(result.findings) > KEPT_LINES and not result.__dict__.get("_keep_lines"):
         return finding_lines(result.findings)
-    known: list[str] | None = result.__dict__.get("_finding_lines")
-    if known is None:
-        known = list(finding_lines(result.findings))
-        result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
+    with _MAKING:  # the history's store makes them in a thread while the output is written
+        known: list[str] | None = result.__dict__.get("_finding_lines")
+        if known is None:
+            known = list(finding_lines(result.findings))
+            result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
     return known
 
 
 def problem_dicts(result: RedactedResult) -> list[dict[str, Any]]:
     """The result's problems as the findings document holds them: kept on the result, like its
     finding lines, when both the output and the history write them (keep_finding_lines)."""
-    known: list[dict[str, Any]] | None = result.__dict__.get("_problem_dicts")
-    if known is None:
-        known = [p.to_dict(result.fail_on) for p in result.problems]
-        if result.__dict__.get("_keep_lines"):
-            result.__dict__["_problem_dicts"] = known
+    with _MAKING:
+        known: list[dict[str, Any]] | None = result.__dict__.get("_problem_dicts")
+        if known is None:
+            known = [p.to_dict(result.fail_on) for p in result.problems]
+            if result.__dict__.get("_keep_lines"):
+                result.__dict__["_problem_dicts"] = known
     return known
+
+
+_MAKING = threading.Lock()
+"""Held while a result's kept lines or problems are made, so two threads make them once."""
 
 
 class JsonRenderer(Renderer):
@@ -128,8 +144,11 @@ class JsonRenderer(Renderer):
                     yield "[]"
                     continue
                 yield "[\n"
-                for i, line in enumerate(findings_json(result)):
-                    yield (",\n    " if i else "    ") + line
+                lines = iter(findings_json(result))
+                sep = "    "
+                while batch := list(islice(lines, LINES_PER_PART)):  # a part per finding costs more than the joining
+                    yield sep + ",\n    ".join(batch)
+                    sep = ",\n    "
                 yield "\n  ]"
             elif key in _ONE_PER_LINE and value:
                 yield "[\n" + ",\n".join("    " + _dumps(v) for v in value) + "\n  ]"

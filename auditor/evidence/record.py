@@ -67,8 +67,10 @@ class Evidence:
 
     @functools.cached_property
     def canonical_data(self) -> bytes:
-        """The canonical JSON of `plain`: encoded once for the record's id and its bundle's digest."""
-        return canonical_plain_json(self.transient_plain())
+        """The canonical JSON of `plain`: encoded once for the record's id and its bundle's digest.
+        A record whose kind declares an identity keeps its plain data from here on: the engine
+        reads it for every such record anyway, to name its findings (record_identity)."""
+        return canonical_plain_json(self.plain if type(self.data).IDENTITY else self.transient_plain())
 
     @classmethod
     def decoded(cls, *, source: str, resource: str, collected_at: str, data: Facts, plain: dict[str, Any],

@@ -13,10 +13,12 @@ from auditor._models import (
     Finding,
     Severity,
     Status,
+    Summary,
     canonical_json,
     canonical_object,
     canonical_plain_json,
     finding_id,
+    group_problems,
     make_finding,
     sha256_hex,
 )
@@ -72,3 +74,55 @@ def test_finding_ids_are_the_hash_of_the_canonical_json(rule_id: str, identity: 
     expected = f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
     assert finding_id(rule_id, identity) == expected
     assert finding_id(rule_id, tuple(identity)) == expected  # the second time, from the memo
+
+
+_findings = st.lists(st.builds(
+    lambda rule, status, severity, area, key, blocks, owner, due: Finding(
+        rule_id=rule, title=f"title of {rule}", area=area, severity=severity, status=status, resource=f"r{key}",
+        message="m", id=finding_id(rule, (f"r{key}",)), correlation=f"c{key % 3}" if key % 2 else "",
+        always_blocks=blocks, owner=owner, due=due),
+    st.sampled_from(["R-1", "R-2", "R-3"]), st.sampled_from(list(Status)), st.sampled_from(list(Severity)),
+    st.sampled_from(["certificates", "containers", "nats"]), st.integers(0, 7), st.booleans(),
+    st.sampled_from(["", "ops", "dev"]), st.sampled_from(["", "2026-12-01", "2027-01-01"])), max_size=30)
+
+
+@given(_findings)
+def test_summary_counts_every_finding_once(findings: list[Finding]) -> None:
+    """Summary.of counts by (area, status, severity) first: the counts of a finding-by-finding tally."""
+    statuses = [s.value for s in Status]
+    by_area: dict[str, dict[str, int]] = {}
+    by_severity = {s.value: dict.fromkeys(statuses, 0) for s in Severity}
+    for f in findings:
+        by_area.setdefault(f.area, dict.fromkeys(statuses, 0))[f.status.value] += 1
+        by_severity[f.severity.value][f.status.value] += 1
+    got = Summary.of(findings).to_dict()
+    assert got["total"] == len(findings)
+    assert got["by_status"] == {s: sum(f.status.value == s for f in findings) for s in statuses}
+    assert list(got["by_status"]) == statuses and list(got["by_severity"]) == [s.value for s in Severity]
+    assert got["by_area"] == dict(sorted(by_area.items())) and list(got["by_area"]) == sorted(by_area)
+    assert got["by_severity"] == by_severity
+
+
+@given(_findings, st.sampled_from(list(Severity)))
+def test_a_problem_of_one_hit_is_written_as_the_general_form_writes_it(findings: list[Finding], threshold: Severity) -> None:
+    for problem in group_problems(findings, threshold):
+        general = {
+            "id": problem.id,
+            "correlation": problem.key if problem.primary.correlation else "",
+            "severity": problem.severity.value,
+            "blocking": any(f.blocks(threshold) for f in problem.findings),
+            "title": problem.primary.title,
+            "resource": problem.primary.resource,
+            "rules": sorted({f.rule_id for f in problem.findings}),
+            "findings": [f.id for f in problem.findings],
+            **({"owner": problem.owner} if problem.owner else {}),
+            **({"due": problem.due} if problem.due else {}),
+        }
+        assert json.dumps(problem.to_dict(threshold)) == json.dumps(general)  # key order too
+        assert problem.blocks(threshold) == general["blocking"]
+
+
+def test_severity_order() -> None:
+    ranks = [s.rank for s in Severity]
+    assert ranks == [4, 3, 2, 1, 0]
+    assert all(a.at_least(b) == (ranks[i] >= ranks[j]) for i, a in enumerate(Severity) for j, b in enumerate(Severity))

@@ -165,6 +165,26 @@ def test_a_document_packed_beside_its_rows_is_stored_the_same(
         assert store.check() == []
 
 
+def test_a_scan_whose_before_commit_raises_is_not_stored(opener: Opener, demo_result: RedactedResult) -> None:
+    """`before_commit` runs once every row is written, inside the transaction: raising there
+    (the command line's output failed) stores nothing; returning lets the scan be committed."""
+    calls = []
+
+    def refuse() -> None:
+        calls.append("refused")
+        raise KeyError("the output failed")
+
+    with opener() as store:
+        with pytest.raises(KeyError):
+            store.save(demo_result, origin="scan", exit_code=1, before_commit=refuse)
+        assert store.entries(None) == [] and calls == ["refused"]
+        scan_id = store.save(demo_result, origin="scan", exit_code=1, before_commit=lambda: calls.append("ok"))
+        assert [e.id for e in store.entries(None)] == [scan_id] and calls == ["refused", "ok"]
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        assert store._select("SELECT COUNT(*) FROM findings")[0][0] == len(demo_result.findings)
+        assert store.check() == []
+
+
 def test_unknown_scan_is_a_clear_error(opener: Opener) -> None:
     with opener() as store, pytest.raises(HistoryError, match="no scan 42"):
         store.entry(42)
