@@ -121,6 +121,10 @@ def start_build() -> None:
 
     from auditor._demo.linter import LintProcess
 
+    # cryptography's x509, which pkilint and the scan both import (a third of pkilint's import
+    # on its own), imported before the lint process forks: once for both, and the lint process
+    # is ready no later
+    importlib.import_module("cryptography.x509")
     linting = LintProcess.start()
     try:
         for module in BUILD_MODULES:  # imported once, here: the child inherits them
