@@ -125,13 +125,21 @@ def start_build() -> None:
     # on its own), imported before the lint process forks: once for both, and the lint process
     # is ready no later
     importlib.import_module("cryptography.x509")
-    linting = LintProcess.start()
+    try:
+        linting = LintProcess.start()
+    except OSError:  # no process to spare: wait_built builds the demo here
+        return
     try:
         for module in BUILD_MODULES:  # imported once, here: the child inherits them
             importlib.import_module(module)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            linting.release()
+            linting.reap()
+            return
         if pid == 0:  # the child: build, then leave without running the parent's exit handlers
             code = 1
             try:

@@ -94,11 +94,17 @@ class LintProcess:
 
     @classmethod
     def start(cls) -> LintProcess:
+        """Fork the lint process (OSError if it cannot be: nothing is left open)."""
         requests_r, requests_w = os.pipe()
         answers_r, answers_w = os.pipe()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (requests_r, requests_w, answers_r, answers_w):
+                os.close(fd)
+            raise
         if pid == 0:  # the lint process: serve, then leave without the parent's exit handlers
             code = 1
             try:

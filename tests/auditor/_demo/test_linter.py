@@ -95,3 +95,35 @@ def test_the_demo_builder_lints_through_the_lint_process(tmp_path: Path, monkeyp
     assert (root / ".built").is_file()
     pids = notes.read_text().split()
     assert len(pids) >= 10 and set(pids) == {str(linting.pid)}
+
+
+def test_no_process_to_spare_means_building_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    demo.start_build()
+    assert demo._building is None and demo._linting is None
+    monkeypatch.undo()
+    assert (demo.wait_built() / ".built").is_file()
+
+
+def test_a_builder_that_cannot_be_forked_stops_the_lint_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    real_fork, forked = os.fork, []
+
+    def once() -> int:
+        if forked:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        pid = real_fork()
+        forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", once)
+    demo.start_build()
+    monkeypatch.undo()
+    assert forked and demo._building is None and demo._linting is None
+    with pytest.raises(ChildProcessError):  # the lint process was reaped
+        os.waitpid(forked[0], 0)
