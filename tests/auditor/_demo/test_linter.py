@@ -112,7 +112,8 @@ def test_no_process_to_spare_means_building_here(tmp_path: Path, monkeypatch: py
 
 def test_a_builder_that_cannot_be_forked_stops_the_lint_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
-    real_fork, forked = os.fork, []
+    real_fork = os.fork
+    forked: list[int] = []
 
     def once() -> int:
         if forked:
