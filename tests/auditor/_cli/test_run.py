@@ -44,3 +44,25 @@ def test_python_m_auditor_goes_through_run(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
     main = Path(__file__).resolve().parents[3] / "auditor" / "__main__.py"
     assert "run()" in main.read_text()
+
+
+EXECUTOR = """
+import concurrent.futures, sys
+import auditor._cli as cli
+
+def main():
+    pool = concurrent.futures.ThreadPoolExecutor(1)  # left running, as Python's exit allows
+    pool.submit(lambda: None).result()
+    processes = concurrent.futures.ProcessPoolExecutor(1)
+    processes.submit(abs, -1).result()
+    print("done")
+    return 0
+
+cli.main = main
+cli.run()
+"""
+
+
+def test_run_does_not_hang_on_executors_left_running() -> None:
+    proc = subprocess.run([sys.executable, "-c", EXECUTOR], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
