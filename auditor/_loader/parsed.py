@@ -96,13 +96,19 @@ class ParsedDocuments:
             return known
         doc = load_yaml(path, text=text)
         size = None if "<<" in text else _plain_size(doc.value)
-        if size is not None:
-            self.known[digest] = [doc.value, [[list(k), v] for k, v in doc.lines.items()]]
+        if size is not None:  # kept as JSON text: each load makes objects of its own
+            self.known[digest] = json.dumps([doc.value, [[list(k), v] for k, v in doc.lines.items()]])
             self.dirty = True
         return doc
 
     def _known(self, digest: str, path: Path) -> Document | None:
-        entry = self.known.get(digest)
+        text = self.known.get(digest)
+        if not isinstance(text, str):
+            return None
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            return None
         if not (isinstance(entry, list) and len(entry) == 2):
             return None
         value, raw = entry

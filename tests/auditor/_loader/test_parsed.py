@@ -56,7 +56,17 @@ def test_what_json_cannot_hold_exactly_is_parsed_every_time(cache: Path, tmp_pat
     for name, text in texts.items():
         (tmp_path / name).write_text(text)
         assert docs.load(tmp_path / name) == load_yaml(tmp_path / name)
-    assert [entry[0] for entry in docs.known.values()] == [{"a": [1, 2.5, True, None, "x"], "b": {"c": "d"}}]
+    assert [json.loads(entry)[0] for entry in docs.known.values()] == [{"a": [1, 2.5, True, None, "x"], "b": {"c": "d"}}]
+
+
+def test_each_load_makes_its_own_objects(cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_text("id: X-1\nlist: [a, b]\n")
+    docs = ParsedDocuments()
+    first = docs.load(path)
+    first.value["list"].append("changed by a caller")
+    again = docs.load(path)
+    assert again.value == {"id": "X-1", "list": ["a", "b"]} and again.value is not first.value
 
 
 def test_a_corrupt_cache_is_ignored(cache: Path, tmp_path: Path) -> None:
@@ -66,9 +76,10 @@ def test_a_corrupt_cache_is_ignored(cache: Path, tmp_path: Path) -> None:
     docs.load(path)
     docs.save()
     digest = next(iter(docs.known))
-    for bad in ("not json", "[]", json.dumps({digest: "x"}), json.dumps({digest: [{"id": "Y"}]}),
-                json.dumps({digest: [{"id": "Y"}, [[["id"], "one"]]]}), json.dumps({digest: [{"id": "Y"}, [[[1.5], 1]]]}),
-                json.dumps({digest: [{"id": "Y"}, "lines"]}), json.dumps({digest: [{"id": float("nan")}, []]})):
+    entries: list[object] = ["x", [{"id": "Y"}], [{"id": "Y"}, [[["id"], "one"]]], [{"id": "Y"}, [[[1.5], 1]]],
+                             [{"id": "Y"}, "lines"], [{"id": float("nan")}, []]]
+    for bad in ("not json", "[]", json.dumps({digest: 1}), json.dumps({digest: "not json"}),
+                *(json.dumps({digest: json.dumps(entry)}) for entry in entries)):
         docs.path.write_text(bad)
         assert ParsedDocuments().load(path) == load_yaml(path)
 
