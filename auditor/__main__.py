@@ -1,5 +1,5 @@
 """`python -m auditor` runs the command line."""
 
-from auditor._cli import main
+from auditor._cli import run
 
-raise SystemExit(main())
+run()

@@ -16,8 +16,11 @@ cites; the finding is kept as a notice, never silently dropped:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +58,24 @@ class Finding:
 class LintReport:
     linter: str
     findings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data, every finding whole (from_dict reads it back)."""
+        return {"linter": self.linter,
+                "findings": [[f.severity, f.code, f.message, f.path] for f in self.findings]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LintReport:
+        """The report to_dict wrote; ValueError for anything else."""
+        linter, findings = data.get("linter"), data.get("findings")
+        if not isinstance(linter, str) or not isinstance(findings, list):
+            raise ValueError("not a lint report")
+        out = []
+        for item in findings:
+            if not (isinstance(item, list) and len(item) == 4 and all(isinstance(part, str) for part in item)):
+                raise ValueError("not a lint finding")
+            out.append(Finding(*item))
+        return cls(linter, tuple(out))
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -131,21 +152,51 @@ def _validators() -> tuple[Any, Any, Any]:
     return single, chain, decoding
 
 
+Linter = Callable[[bytes, "bytes | None"], LintReport]
+"""Lints a certificate's DER bytes (and its issuer's, or None) as lint_der does."""
+
+_ELSEWHERE: ContextVar[Linter | None] = ContextVar("pki_lint_elsewhere", default=None)
+
+
+@contextlib.contextmanager
+def linted_by(linter: Linter) -> Iterator[None]:
+    """Within this block (in this thread), :func:`lint` hands the certificate's bytes to
+    `linter`, which runs :func:`lint_der` on them in another process of this program (the
+    demo's lint process, see auditor._demo.linter: it imports pkilint while the demo's builder
+    imports the rest). The same linter, validators and refusal: the CA still signs only what
+    the report allows, and a linter that fails makes the caller fail, never pass."""
+    token = _ELSEWHERE.set(linter)
+    try:
+        yield
+    finally:
+        _ELSEWHERE.reset(token)
+
+
 def lint(cert: x509.Certificate, issuer: x509.Certificate | None = None) -> LintReport:
     """pkilint's RFC 5280 findings for `cert` (and, with `issuer`, whether the two agree)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    issuer_der = issuer.public_bytes(serialization.Encoding.DER) if issuer is not None else None
+    elsewhere = _ELSEWHERE.get()
+    if elsewhere is not None:
+        return elsewhere(der, issuer_der)
+    return lint_der(der, issuer_der)
+
+
+def lint_der(der: bytes, issuer_der: bytes | None = None) -> LintReport:
+    """:func:`lint` of a certificate's DER bytes (and its issuer's)."""
     from pkilint.pkix.certificate import RFC5280Certificate
 
     single, chain, decoding = _validators()
     collection: dict[str, Any] = {}
-    subject = RFC5280Certificate("subject", cert.public_bytes(serialization.Encoding.DER), "subject", collection)
+    subject = RFC5280Certificate("subject", der, "subject", collection)
     collection["subject"] = subject
     try:
         subject.decode()
     except Exception as exc:  # pkilint reports undecodable input with assorted errors
         return LintReport(linter_name(), (Finding("fatal", "pkilint.decode_failed", " ".join(str(exc).split())[:200], ""),))
     results = list(single.validate(subject.root))
-    if issuer is not None:
-        parent = RFC5280Certificate("issuer", issuer.public_bytes(serialization.Encoding.DER), "issuer", collection)
+    if issuer_der is not None:
+        parent = RFC5280Certificate("issuer", issuer_der, "issuer", collection)
         collection["issuer"] = parent
         parent.decode()
         decoding.validate(parent.root)

@@ -1,6 +1,7 @@
 """Build the cache seed shipped with auditor (auditor/_data/cache-seed/, see auditor._cache.seed_dir):
-what a first demo scan writes to an empty cache (the built-in rules' compiled CEL programs and
-the documents known valid), so that a first run is as quick as a second.
+what a first demo scan writes to an empty cache (the built-in rules' compiled CEL programs, the
+documents known valid and the YAML documents as parsed), so that a first run is as quick as a
+second.
 
     python -m tests.gen_cache_seed          # rebuild the seed
     python -m tests.gen_cache_seed --check  # exit 1 if a first run with the seed still learns something (run by the tests)
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from auditor._cache import SEED_OFF, seed_dir  # noqa: E402
 
-PARTS = ("cel", "valid-documents")
+PARTS = ("cel", "valid-documents", "yaml-documents")
 """The caches seeded: those that depend only on what auditor ships."""
 SCAN = ["-m", "auditor", "scan", "--target", "cim-prod-001", "--demo", "--no-store"]
 

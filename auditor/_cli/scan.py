@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common, _fleet, _history
@@ -55,7 +56,29 @@ def register(sub: Any) -> None:
     e.set_defaults(handler=run_evaluate)
 
 
+YOUNG_OBJECTS = 10_000
+"""The allocations between two collections of the youngest generation during a scan (Python's
+default is 700): a scan makes hundreds of thousands of objects (modules, rules, records,
+findings) that hold few reference cycles, and at the default the collector ran about 120 times
+in the demo scan, 5 % of its CPU. Cycles are still collected, only less often."""
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    old = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def run_scan(args: argparse.Namespace) -> int:
+    with _fewer_collections():
+        return _run_scan(args)
+
+
+def _run_scan(args: argparse.Namespace) -> int:
     from auditor.errors import ConfigError
 
     if _fleet.requested(args):

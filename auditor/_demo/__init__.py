@@ -29,6 +29,7 @@ from auditor._cache import cache_root
 from pki.fsutil import ReadError, read_regular
 
 if TYPE_CHECKING:
+    from auditor._demo.linter import LintProcess
     from auditor._inventory.model import Inventory
 
 DEMO_TARGET = "cim-prod-001"
@@ -59,6 +60,9 @@ anyway (cryptography, pki, YAML, ...), so start_build imports them before it for
 
 _building: int | None = None
 """The process id of a child building the demo (start_build), joined by wait_built."""
+
+_linting: LintProcess | None = None
+"""The process linting for that child (start_build), reaped by wait_built."""
 
 
 def _final() -> Path:
@@ -107,37 +111,66 @@ def start_build() -> None:
     """Build a missing or stale demo in a child process while this one goes on (loading the
     rules): on a machine with a second core the first `auditor scan --demo` pays for the
     longer of the two, not their sum. `wait_built` joins it; the demo's inventory can be
-    loaded meanwhile (it only names paths)."""
-    global _building
+    loaded meanwhile (it only names paths). The builder's certificates are linted by a
+    second child, forked first, that imports pkilint while this process imports the modules
+    the builder needs (auditor._demo.linter)."""
+    global _building, _linting
     if _building is not None or not hasattr(os, "fork") or _fresh(_final()):
         return
     import importlib
 
-    for module in BUILD_MODULES:  # imported once, here: the child inherits them
-        importlib.import_module(module)
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: build, then leave without running the parent's exit handlers
-        code = 1
+    from auditor._demo.linter import LintProcess
+
+    # cryptography's x509, which pkilint and the scan both import (a third of pkilint's import
+    # on its own), imported before the lint process forks: once for both, and the lint process
+    # is ready no later
+    importlib.import_module("cryptography.x509")
+    try:
+        linting = LintProcess.start()
+    except OSError:  # no process to spare: wait_built builds the demo here
+        return
+    try:
+        for module in BUILD_MODULES:  # imported once, here: the child inherits them
+            importlib.import_module(module)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
         try:
-            demo_root()
-            code = 0
-        except BaseException:  # noqa: S110 - the parent builds again and reports what fails
-            pass
-        finally:
-            os._exit(code)
-    _building = pid
+            pid = os.fork()
+        except OSError:
+            linting.release()
+            linting.reap()
+            return
+        if pid == 0:  # the child: build, then leave without running the parent's exit handlers
+            code = 1
+            try:
+                from pki.lint import linted_by
+
+                with linted_by(linting.lint):
+                    demo_root()
+                code = 0
+            except BaseException:  # noqa: S110 - the parent builds again and reports what fails
+                pass
+            finally:
+                os._exit(code)
+    except BaseException:
+        linting.release()
+        linting.reap()
+        raise
+    linting.release()  # the builder holds its own ends: the lint process stops with it
+    _building, _linting = pid, linting
 
 
 def wait_built() -> Path:
     """The demo folder once built: by the child of start_build if one runs, else (or if it
     failed) here, raising what goes wrong."""
-    global _building
+    global _building, _linting
     if _building is not None:
         pid, _building = _building, None
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+    if _linting is not None:
+        linting, _linting = _linting, None
+        linting.reap()
     return demo_root()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor._builtin import builtin_dir, checklist_dir
+from auditor._loader.parsed import parsed_documents
 from auditor._loader.schema import save_known_valid
 from auditor._loader.yamlfile import load_yaml
 from auditor._models import Severity, Waiver, canonical_json, sha256_hex
@@ -116,6 +117,7 @@ class Catalog:
         self._add_roots([Path(p) for p in rule_paths], [Path(p) for p in policy_paths], strict)
 
     def _add_roots(self, rule_roots: list[Path], pack_roots: list[Path], strict: bool) -> None:
+        parsed = parsed_documents()
         for root in rule_roots:
             for path in self._guard_list(strict, root):
                 self._guard(strict, lambda p=path: self._add_rule(p))
@@ -123,6 +125,7 @@ class Catalog:
             for path in self._guard_list(strict, root):
                 self._guard(strict, lambda p=path: self._add_pack(p))
         save_known_valid()
+        parsed.save()
 
     def _guard_list(self, strict: bool, root: Path) -> list[Path]:
         try:
@@ -142,11 +145,11 @@ class Catalog:
             self.errors.append(exc)
 
     def _add_checklist(self, path: Path) -> None:
-        checklist = load_checklist(load_yaml(path))
+        checklist = load_checklist(parsed_documents().load(path))
         self.checklists[checklist.id] = checklist
 
     def _add_rule(self, path: Path) -> None:
-        doc = load_yaml(path)
+        doc = parsed_documents().load(path)
         rule = load_rule(doc)
         if rule.id in self.rules:
             raise doc.error(f"duplicate rule id {rule.id} (also in {self.rules[rule.id].file})", ("id",))
@@ -156,7 +159,7 @@ class Catalog:
         self.rules[rule.id] = rule
 
     def _add_pack(self, path: Path) -> None:
-        doc = load_yaml(path)
+        doc = parsed_documents().load(path)
         pack = load_pack(doc)
         if pack.id in self.packs:
             raise doc.error(f"duplicate policy id {pack.id} (also in {self.packs[pack.id].file})", ("id",))
