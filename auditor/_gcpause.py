@@ -24,3 +24,26 @@ def gc_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+YOUNG_OBJECTS = 10_000
+"""Allocations between two collections of the youngest generation in `fewer_collections`
+(Python's default: 700)."""
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """For a command that builds many objects living until it ends (a scan's modules, rules,
+    records, findings and output): the collector looks at young objects every YOUNG_OBJECTS
+    allocations instead of every 700, so the old generations, which hold the whole scan, are
+    walked far less often (the demo scan: about 120 collections, 5 % of its CPU; 2,400 Kubernetes
+    workloads: ten walks of the whole heap, an eighth of its time, down to none, peak memory 1.5 %
+    higher). Reference counts still free what is let go at once; cycles are still collected,
+    later. The thresholds are put back however the block ends. Used by the one-shot commands,
+    never by the library (a daemon keeps Python's defaults)."""
+    old = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)

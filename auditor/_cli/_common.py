@@ -172,23 +172,6 @@ def emit(text: str | bytes | Iterator[str], output: str | None, *, inputs: tuple
     sys.stdout.flush()
 
 
-YOUNG = 10_000
-"""Allocations between two collections of the youngest generation by `large_heap` (Python: 700)."""
-
-
-def large_heap() -> None:
-    """For a command that builds many objects that live until it exits (a scan's records,
-    findings and output): the cyclic garbage collector looks at young objects every YOUNG
-    allocations instead of every 700, so the old generations, which hold the whole scan, are
-    walked far less often (a scan of 2,400 Kubernetes workloads: ten walks of the whole heap,
-    an eighth of its time, down to none; its peak memory 1.5 % higher). Reference counts still
-    free what is let go at once; cycles are still collected, later. Called by the commands that
-    run once and exit, never by the library (a daemon keeps Python's defaults)."""
-    import gc
-
-    gc.set_threshold(YOUNG, 10, 10)
-
-
 def check_output(output: str | None, *, inputs: tuple[str, ...] = ()) -> None:
     """ConfigError when `output` (a file to write, not stdout) is one of the inputs or a folder."""
     if not output or output == "-":

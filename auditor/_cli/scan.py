@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common, _fleet, _history
@@ -56,25 +55,10 @@ def register(sub: Any) -> None:
     e.set_defaults(handler=run_evaluate)
 
 
-YOUNG_OBJECTS = 10_000
-"""The allocations between two collections of the youngest generation during a scan (Python's
-default is 700): a scan makes hundreds of thousands of objects (modules, rules, records,
-findings) that hold few reference cycles, and at the default the collector ran about 120 times
-in the demo scan, 5 % of its CPU. Cycles are still collected, only less often."""
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    old = gc.get_threshold()
-    gc.set_threshold(YOUNG_OBJECTS, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
 def run_scan(args: argparse.Namespace) -> int:
-    with _fewer_collections():
+    from auditor._gcpause import fewer_collections
+
+    with fewer_collections():
         return _run_scan(args)
 
 
@@ -83,7 +67,6 @@ def _run_scan(args: argparse.Namespace) -> int:
 
     if _fleet.requested(args):
         return _fleet.run(args)
-    _common.large_heap()
     wait = None
     if args.demo and not args.path:
         from auditor._demo import start_build, wait_built
@@ -131,14 +114,20 @@ def _preload(target: Target, wait: Callable[[], object]) -> Callable[[], object]
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if len(args.bundle) > 1 or args.jobs is not None:
+        return _evaluate_many(args)
+    from auditor._gcpause import fewer_collections
+
+    with fewer_collections():
+        return _evaluate_one(args)
+
+
+def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
 
-    if len(args.bundle) > 1 or args.jobs is not None:
-        return _evaluate_many(args)
-    _common.large_heap()
     bundle = read_bundle(Path(args.bundle[0]))
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
