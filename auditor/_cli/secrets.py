@@ -61,16 +61,61 @@ def register(sub: Any) -> None:
 
 def run_scan(args: argparse.Namespace) -> int:
     from auditor._exitcodes import ExitCode
-    from auditor._fsutil import atomic_write
-    from auditor._redact import key_id
-    from auditor._secrets import prepare
-    from auditor._secrets.engines import run_engines
-    from auditor._secrets.suppress import Baseline
 
     if args.jobs < 0:
         from auditor.errors import ConfigError
 
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
+    memo = _memo(args)
+    if memo is not None:
+        kept = memo.lookup()
+        if kept is not None:  # nothing moved since a run printed this: print it again
+            code, body = kept
+            _emit(args, body)
+            return code
+    request, engines = _request(args)
+    if args.write_baseline:
+        from auditor._fsutil import atomic_write
+        from auditor._secrets.engines import run_engines
+        from auditor._secrets.suppress import Baseline
+
+        doc = Baseline.document(run_engines(engines, request).sorted_leaks())
+        atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
+        print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
+        return int(ExitCode.OK)
+    code, document, unreadable = _scan(args, request, engines)
+    _emit(args, document)
+    if memo is not None and not unreadable:
+        def again() -> tuple[int, bytes] | None:
+            code, document, unreadable = _scan(args, request, engines)
+            return None if unreadable else (code, document)
+
+        memo.settle(code, document, again)
+    if code == ExitCode.COLLECTION_FAILED:  # the scan is incomplete: saying "nothing found" would be a lie
+        from auditor._terminal import warn
+
+        for u in unreadable:
+            warn(f"auditor: error: {u}: not scanned")
+    return code
+
+
+def _memo(args: argparse.Namespace) -> Any:
+    """The kept report of this scan (`auditor._secrets.memo`), or None when none is kept for
+    such a scan: only one repository with --git and the history cache, no configuration,
+    baselines, rules or other engine."""
+    if not (args.git and len(args.paths) == 1 and not args.no_git_cache and args.config is None
+            and not args.baseline and not args.rules and not args.write_baseline
+            and args.engine in ([], [ENGINES.names()[0]])):
+        return None
+    from auditor._secrets.memo import Memo
+
+    options = ["secrets scan", str(args.paths[0]), args.format, args.exclude, args.jobs, args.engine]
+    return Memo.open(args.paths[0], base=Path.cwd(), options=options, exclude=args.exclude)
+
+
+def _request(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    from auditor._secrets import prepare
+
     request = prepare(
         list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs, git_cache=not args.no_git_cache,
@@ -80,23 +125,32 @@ def run_scan(args: argparse.Namespace) -> int:
 
         warn("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
              "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline")
-    engines = args.engine or [ENGINES.names()[0]]
+    return request, args.engine or [ENGINES.names()[0]]
+
+
+def _emit(args: argparse.Namespace, document: bytes) -> None:
+    """Print a report as `_scan` made it: JSON as it is (json.dumps escapes every control
+    character and all that is not ASCII: nothing for emit's terminal guard to do, and searching
+    a large report for one costs milliseconds), text through the terminal guard."""
+    from auditor._cli._common import emit
+
+    emit(document if args.format == "json" else document.decode(), args.output)
+
+
+def _scan(args: argparse.Namespace, request: Any, engines: list[str]) -> tuple[int, bytes, list[str]]:
+    """Scan, and render the report: (exit code, report, the files that could not be read)."""
+    from auditor._exitcodes import ExitCode
+    from auditor._redact import key_id
+    from auditor._secrets.engines import run_engines
+
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
-    if args.write_baseline:
-        doc = Baseline.document(leaks)
-        atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
-        print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
-        return int(ExitCode.OK)
     if args.format == "json":
         # one finding a line: readable, and encoded by json's C encoder (indent= is pure Python)
         head = json.dumps({"format": "auditor-secrets-report", "version": 1, "engines": engines,
                            "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
         rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
-        # json.dumps escapes every control character (and all that is not ASCII): nothing for
-        # emit's terminal guard to do, and searching a large report for one costs milliseconds
-        document: str | bytes = text.encode()
     else:
         real = _leaks(leaks)
         protected = sum(1 for x in leaks if x.protected)
@@ -122,19 +176,14 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  unreadable: {u}" for u in s.unreadable)
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
-        document = "\n".join(lines) + "\n"
-    from auditor._cli._common import emit
-
-    emit(document, args.output)
+        text = "\n".join(lines) + "\n"
     if _leaks(leaks):
-        return int(ExitCode.FINDINGS)
-    if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
-        from auditor._terminal import warn
-
-        for u in report.stats.unreadable:
-            warn(f"auditor: error: {u}: not scanned")
-        return int(ExitCode.COLLECTION_FAILED)
-    return int(ExitCode.OK)
+        code = ExitCode.FINDINGS
+    elif report.stats.unreadable:
+        code = ExitCode.COLLECTION_FAILED
+    else:
+        code = ExitCode.OK
+    return int(code), text.encode(), list(report.stats.unreadable)
 
 
 def _leaks(leaks: Any) -> list[Any]:
