@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor._secrets import ENGINES
+
+if TYPE_CHECKING:
+    from auditor._secrets.memo import Memo
 
 
 def register(sub: Any) -> None:
@@ -99,7 +102,7 @@ def run_scan(args: argparse.Namespace) -> int:
     return code
 
 
-def _memo(args: argparse.Namespace) -> Any:
+def _memo(args: argparse.Namespace) -> Memo | None:
     """The kept report of this scan (`auditor._secrets.memo`), or None when none is kept for
     such a scan: only one repository with --git and the history cache, no configuration,
     baselines, rules or other engine."""

@@ -4,13 +4,15 @@ and git itself: importing this costs next to nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import stat
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.errors import ConfigError
+from auditor.errors import AuditorError, ConfigError
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
@@ -74,6 +76,24 @@ def cache_folder(repo: Path) -> Path | None:
         return None
 
 
+def write_cache(path: Path, data: bytes | list[bytes]) -> None:
+    """Write the cache file `path` (0600, atomically), or quietly nothing when it cannot be.
+    Whatever is in its place and is not a regular file is removed first, never written to (a
+    FIFO would take the bytes and block the writer until a reader came)."""
+    from auditor._fsutil import atomic_write
+    from pki.errors import PKIError
+    from pki.fsutil import make_folder
+
+    try:
+        make_folder(path.parent, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)  # a folder cannot be: then nothing is written
+        atomic_write(path, data, mode=0o600)
+    except (OSError, AuditorError, PKIError):
+        pass
+
+
 def converts(repo: Path, index: bytes) -> bool:
     """Whether git may convert between blobs and working-tree files here (line endings, LFS and
     other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
@@ -120,4 +140,4 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["cache_folder", "clean_files", "common_dir", "converts", "git", "refs"]
+__all__ = ["cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "write_cache"]

@@ -38,15 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from auditor._secrets.gitrepo import cache_folder, clean_files, refs
+from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
 from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
-from pki.errors import PKIError
-from pki.fsutil import ReadError, make_folder, read_regular
+from pki.fsutil import ReadError, read_regular
 
 CACHE_VERSION = 2
 MAX_CACHE_BYTES = 512 << 20
@@ -238,13 +237,9 @@ class HistoryCache:
     def save(self, path: Path | None) -> None:
         if path is None:
             return
-        from auditor._fsutil import atomic_write
-
         doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": " ".join(sorted(self.seen)),
                "code": " ".join(sorted(self.code)), "found": self.found}
-        with contextlib.suppress(OSError, ConfigError, PKIError):
-            make_folder(path.parent, parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
+        write_cache(path, json.dumps(doc, separators=(",", ":")).encode())
 
 
 def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
@@ -363,12 +358,8 @@ class KnownBlobs:
         """Keep the entries this run used or learned (files gone or changed are forgotten)."""
         if self.tree_file is None or self.kept == self.tree:
             return
-        from auditor._fsutil import atomic_write
-
         doc = {"version": CACHE_VERSION, "files": self.kept}
-        with contextlib.suppress(OSError, ConfigError, PKIError):
-            make_folder(self.tree_file.parent, parents=True, exist_ok=True)
-            atomic_write(self.tree_file, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
+        write_cache(self.tree_file, json.dumps(doc, separators=(",", ":")).encode())
 
 
 # ------------------------------------------------------------------ the scan

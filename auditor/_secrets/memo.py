@@ -20,9 +20,9 @@ one), beside two digests:
   SHA-256 of each cache file of the repository (what was scanned before decides the figures a
   report shows). Nothing is trusted to a file's time.
 
-A run whose key and state equal a kept report's prints it (checked against its length and
-SHA-256) and exits with its code. Any other run scans as usual and keeps what it printed if
-the state did not move while it ran. A run that moved it (a first run, or one after new
+A run whose key and state equal a kept report's prints it (checked against its length and a
+SHA-256 of it, its key, state and exit code) and exits with its code. Any other run scans as
+usual and keeps what it printed if the state did not move while it ran. A run that moved it (a first run, or one after new
 commits, writes the caches; or a file was edited meanwhile) printed figures the next run's
 will not repeat: it scans once more from the state it left, in the same process, as the next
 run would (from the caches, reading nothing new: a second run's work), and keeps that report.
@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from auditor._secrets.gitrepo import cache_folder, clean_files, refs
+from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
@@ -107,6 +107,11 @@ def _digest(path: str, budget: list[int]) -> str:
         raise Unsettled(path) from exc
     finally:
         os.close(fd)
+
+
+def _seal(key: str, state: str, code: int, document: bytes) -> str:
+    """The digest a kept report is checked against: of its key, state, exit code and bytes."""
+    return hashlib.sha256(json.dumps([key, state, code]).encode() + b"\n" + document).hexdigest()
 
 
 class Memo:
@@ -185,7 +190,7 @@ class Memo:
             meta = json.loads(head)
             ok = (newline == b"\n" and meta["version"] == MEMO_VERSION and meta["key"] == self.key
                   and meta["state"] == self.before and meta["size"] == len(body)
-                  and meta["sha256"] == hashlib.sha256(body).hexdigest() and type(meta["code"]) is int
+                  and type(meta["code"]) is int and meta["sha256"] == _seal(self.key, self.before, meta["code"], body)
                   and stamps([str(f) for f, _, _ in meta["code_files"]]) == meta["code_files"])
         except (ValueError, KeyError, TypeError):
             return None
@@ -193,17 +198,9 @@ class Memo:
 
     def keep(self, state: str, code: int, document: bytes) -> None:
         """Keep `document` as the report of `state` (nothing when it cannot be written)."""
-        from auditor._fsutil import atomic_write
-        from pki.errors import PKIError
-        from pki.fsutil import make_folder
-
         meta = {"version": MEMO_VERSION, "key": self.key, "state": state, "code": code, "size": len(document),
-                "sha256": hashlib.sha256(document).hexdigest(), "code_files": stamps(code_files())}
-        try:
-            make_folder(self.folder, parents=True, exist_ok=True)
-            atomic_write(self.path, [json.dumps(meta).encode(), b"\n", document], mode=0o600)
-        except (OSError, AuditorError, PKIError):
-            pass
+                "sha256": _seal(self.key, state, code, document), "code_files": stamps(code_files())}
+        write_cache(self.path, [json.dumps(meta).encode(), b"\n", document])
 
     def settle(self, code: int, document: bytes, again: Callable[[], tuple[int, bytes] | None]) -> None:
         """After a scan that printed `document` and exited `code`: keep them if the state did not
