@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from auditor._secrets import ENGINES
 
 if TYPE_CHECKING:
+    import argparse
+
     from auditor._secrets.memo import Memo
 
 
@@ -71,11 +72,15 @@ def run_scan(args: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
     memo = _memo(args)
     if memo is not None:
-        kept = memo.lookup()
-        if kept is not None:  # nothing moved since a run printed this: print it again
-            code, body = kept
-            _emit(args, body)
-            return code
+        missed = _MISSED.pop(memo.key, None)
+        if missed is not None and missed.path == memo.path:  # `replay` told the state already
+            memo = missed
+        else:
+            kept = memo.lookup()
+            if kept is not None:  # nothing moved since a run printed this: print it again
+                code, body = kept
+                _emit(args, body)
+                return code
     request, engines = _request(args)
     if args.write_baseline:
         from auditor._fsutil import atomic_write
@@ -102,10 +107,79 @@ def run_scan(args: argparse.Namespace) -> int:
     return code
 
 
-def _memo(args: argparse.Namespace) -> Memo | None:
+_PLAIN_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--exclude": "exclude",
+                  "--jobs": "jobs", "-j": "jobs", "--engine": "engine"}
+"""The options `replay` reads itself (each followed by its value as a separate word)."""
+_MISSED: dict[str, Memo] = {}
+"""Memos `replay` looked up in vain, by key: the scan that follows has their state already."""
+
+
+def replay(words: list[str]) -> int | None:
+    """`auditor secrets scan WORDS` answered from its kept report without building the command
+    line's parser (`auditor._cli._replay`): the exit code, or None to run the command as usual."""
+    args = plain_args(words)
+    memo = _memo(args) if args is not None else None
+    if memo is None:
+        return None
+    kept = memo.lookup()
+    if kept is None:
+        _MISSED[memo.key] = memo
+        return None
+    _emit(args, kept[1])
+    return kept[0]
+
+
+def plain_args(words: list[str]) -> Any:
+    """The options of `auditor secrets scan WORDS` as the parser would give them, when WORDS
+    are in the plain form, else None. The plain form is a strict part of what the parser
+    accepts, with the same meaning (a test holds them together): one PATH and `--git`,
+    `--format F`, `-o/--output FILE`, `--exclude GLOB`, `-j/--jobs N`, `--engine E`, each
+    option and its value as two words, no value starting with `-`, no option given twice
+    but --exclude and --engine. Anything else (an `=`, an abbreviation, --help, another
+    option, a second PATH) is left to the parser."""
+    ns: dict[str, Any] = {"paths": [], "git": False, "format": "text", "output": None, "exclude": [], "jobs": 0,
+                          "engine": [], "config": None, "baseline": [], "rules": [], "write_baseline": None,
+                          "no_git_cache": False}
+    given: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--git":
+            ns["git"] = True
+            i += 1
+            continue
+        name = _PLAIN_OPTIONS.get(word)
+        if name is None:
+            if not word or word.startswith("-"):
+                return None
+            ns["paths"].append(Path(word))
+            i += 1
+            continue
+        value = words[i + 1] if i + 1 < len(words) else ""
+        if not value or value.startswith("-"):
+            return None
+        if name in ("exclude", "engine"):
+            if name == "engine" and value not in ENGINES.names():
+                return None
+            ns[name].append(value)
+        elif name in given or (name == "format" and value not in ("text", "json")) or (
+                name == "jobs" and not (value.isascii() and value.isdigit())):
+            return None
+        else:
+            given.add(name)
+            ns[name] = int(value) if name == "jobs" else value
+        i += 2
+    if len(ns["paths"]) != 1:
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**ns)
+
+
+def _memo(args: Any) -> Memo | None:
     """The kept report of this scan (`auditor._secrets.memo`), or None when none is kept for
     such a scan: only one repository with --git and the history cache, no configuration,
-    baselines, rules or other engine."""
+    baselines, rules or other engine. (`args`: the parser's namespace, or `replay`'s.)"""
     if not (args.git and len(args.paths) == 1 and not args.no_git_cache and args.config is None
             and not args.baseline and not args.rules and not args.write_baseline
             and args.engine in ([], [ENGINES.names()[0]])):
@@ -131,7 +205,7 @@ def _request(args: argparse.Namespace) -> tuple[Any, list[str]]:
     return request, args.engine or [ENGINES.names()[0]]
 
 
-def _emit(args: argparse.Namespace, document: bytes) -> None:
+def _emit(args: Any, document: bytes) -> None:
     """Print a report as `_scan` made it: JSON as it is (json.dumps escapes every control
     character and all that is not ASCII: nothing for emit's terminal guard to do, and searching
     a large report for one costs milliseconds), text through the terminal guard."""

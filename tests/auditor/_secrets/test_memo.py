@@ -246,3 +246,21 @@ def test_a_damaged_or_foreign_memo_is_ignored(repo: Path, monkeypatch: pytest.Mo
     again, data, scans = runs()
     assert scans >= 1 and (again, data) == (code, good)
     assert runs() == (code, good, 0)  # kept anew
+
+
+def test_the_parser_prints_the_same_kept_report(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command line outside the plain form (`--format=json`) goes through the parser and
+    gets the same kept report; one the plain form reads never builds the parser."""
+    runs = Runs(repo, monkeypatch)
+    runs()
+    code, kept, scans = runs()
+    assert scans == 0
+    import auditor._cli
+
+    built: list[object] = []
+    real = auditor._cli.build_parser
+    monkeypatch.setattr(auditor._cli, "build_parser", lambda *a: built.append(a) or real(*a))
+    out = repo.parent / "parsed.json"
+    assert main(["secrets", "scan", str(repo), "--git", "--format=json", "--output", str(out)]) == code
+    assert out.read_bytes() == kept and runs.scans == 2 and len(built) == 1  # the two scans of the first run
+    assert runs()[1:] == (kept, 0) and len(built) == 1
