@@ -259,7 +259,12 @@ def test_the_parser_prints_the_same_kept_report(repo: Path, monkeypatch: pytest.
 
     built: list[object] = []
     real = auditor._cli.build_parser
-    monkeypatch.setattr(auditor._cli, "build_parser", lambda *a: built.append(a) or real(*a))
+
+    def building(*a: str | None) -> object:
+        built.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(auditor._cli, "build_parser", building)
     out = repo.parent / "parsed.json"
     assert main(["secrets", "scan", str(repo), "--git", "--format=json", "--output", str(out)]) == code
     assert out.read_bytes() == kept and runs.scans == 2 and len(built) == 1  # the two scans of the first run
