@@ -91,11 +91,12 @@ def run_scan(args: argparse.Namespace) -> int:
         atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
         print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
         return int(ExitCode.OK)
-    code, document, unreadable = _scan(args, request, engines)
+    rendered: dict[str, Any] = {}
+    code, document, unreadable = _scan(args, request, engines, rendered)
     _emit(args, document)
     if memo is not None and not unreadable:
         def again() -> tuple[int, bytes] | None:
-            code, document, unreadable = _scan(args, request, engines)
+            code, document, unreadable = _scan(args, request, engines, rendered)
             return None if unreadable else (code, document)
 
         memo.settle(code, document, again)
@@ -214,25 +215,34 @@ def _emit(args: Any, document: bytes) -> None:
     emit(document if args.format == "json" else document.decode(), args.output)
 
 
-def _scan(args: argparse.Namespace, request: Any, engines: list[str]) -> tuple[int, bytes, list[str]]:
-    """Scan, and render the report: (exit code, report, the files that could not be read)."""
+def _scan(args: argparse.Namespace, request: Any, engines: list[str],
+          rendered: dict[str, Any] | None = None) -> tuple[int, bytes, list[str]]:
+    """Scan, and render the report: (exit code, report, the files that could not be read).
+    `rendered` keeps the findings and their rendered lines for a scan made again: findings
+    equal to the last (every field) are the same lines, not rendered twice."""
     from auditor._exitcodes import ExitCode
     from auditor._redact import key_id
     from auditor._secrets.engines import run_engines
 
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
+    same = rendered is not None and rendered.get("leaks") == leaks
     if args.format == "json":
         # one finding a line: readable, and encoded by json's C encoder (indent= is pure Python)
         head = json.dumps({"format": "auditor-secrets-report", "version": 1, "engines": engines,
                            "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
-        rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        rows = rendered["lines"] if rendered is not None and same else ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        if rendered is not None:
+            rendered.update(leaks=leaks, lines=rows)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
     else:
         real = _leaks(leaks)
         protected = sum(1 for x in leaks if x.protected)
-        lines = [f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
-                 + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+        lines = list(rendered["lines"]) if rendered is not None and same else [
+            f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
+            + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+        if rendered is not None:
+            rendered.update(leaks=leaks, lines=list(lines))
         s = report.stats
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
         examples = sum(1 for x in leaks if x.category == "example")
