@@ -63,24 +63,21 @@ def register(sub: Any) -> None:
     det.set_defaults(handler=run_detectors)
 
 
-def run_scan(args: argparse.Namespace) -> int:
+def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
+    """`secrets scan`; `missed`: this scan's memo, looked up in vain already (by `replay`)."""
     from auditor._exitcodes import ExitCode
 
     if args.jobs < 0:
         from auditor.errors import ConfigError
 
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
-    memo = _memo(args)
-    if memo is not None:
-        missed = _MISSED.pop(memo.key, None)
-        if missed is not None and missed.path == memo.path:  # `replay` told the state already
-            memo = missed
-        else:
-            kept = memo.lookup()
-            if kept is not None:  # nothing moved since a run printed this: print it again
-                code, body = kept
-                _emit(args, body)
-                return code
+    memo = missed or _memo(args)
+    if memo is not None and missed is None:
+        kept = memo.lookup()
+        if kept is not None:  # nothing moved since a run printed this: print it again
+            code, body = kept
+            _emit(args, body)
+            return code
     request, engines = _request(args)
     if args.write_baseline:
         from auditor._fsutil import atomic_write
@@ -111,23 +108,23 @@ def run_scan(args: argparse.Namespace) -> int:
 _PLAIN_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--exclude": "exclude",
                   "--jobs": "jobs", "-j": "jobs", "--engine": "engine"}
 """The options `replay` reads itself (each followed by its value as a separate word)."""
-_MISSED: dict[str, Memo] = {}
-"""Memos `replay` looked up in vain, by key: the scan that follows has their state already."""
 
 
 def replay(words: list[str]) -> int | None:
     """`auditor secrets scan WORDS` answered from its kept report without building the command
-    line's parser (`auditor._cli._replay`): the exit code, or None to run the command as usual."""
+    line's parser (`auditor._cli._replay`): the exit code, or None to run the command as usual.
+    When the kept report does not hold, the scan runs from here (the state told once)."""
     args = plain_args(words)
     memo = _memo(args) if args is not None else None
     if memo is None:
         return None
     kept = memo.lookup()
-    if kept is None:
-        _MISSED[memo.key] = memo
-        return None
-    _emit(args, kept[1])
-    return kept[0]
+    if kept is not None:
+        _emit(args, kept[1])
+        return kept[0]
+    from auditor._cli import build_parser
+
+    return run_scan(build_parser("secrets").parse_args(["secrets", "scan", *words]), missed=memo)
 
 
 def plain_args(words: list[str]) -> Any:
