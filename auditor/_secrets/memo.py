@@ -206,6 +206,8 @@ class Memo:
         """After a scan that printed `document` and exited `code`: keep them if the state did not
         move meanwhile; if it did, scan once more with `again()` (None: a report not to keep)
         and keep that if the state held still for it."""
+        if self.before is None:  # the state could not be told (an unreadable file, too much to digest)
+            return
         after = self.state()
         if after is None:
             return

@@ -3,6 +3,7 @@ byte for byte what a fresh run prints, and never when anything it was made from 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import stat
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor._cli import main
 from auditor._cli import secrets as cli
@@ -269,3 +272,24 @@ def test_the_parser_prints_the_same_kept_report(repo: Path, monkeypatch: pytest.
     assert main(["secrets", "scan", str(repo), "--git", "--format=json", "--output", str(out)]) == code
     assert out.read_bytes() == kept and runs.scans == 2 and len(built) == 1  # the two scans of the first run
     assert runs()[1:] == (kept, 0) and len(built) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(head=st.one_of(st.binary(max_size=200), st.dictionaries(st.sampled_from(
+    ["version", "key", "state", "code", "size", "sha256", "code_files"]), st.one_of(
+    st.integers(), st.text(max_size=20), st.lists(st.lists(st.integers(), max_size=3), max_size=2)), max_size=7).map(
+    lambda d: json.dumps(d).encode())), body=st.binary(max_size=100))
+def test_any_memo_file_but_a_sealed_one_is_a_miss(tmp_path_factory: pytest.TempPathFactory, head: bytes,
+                                                  body: bytes) -> None:
+    """Whatever bytes stand in the memo file, reading it never fails, and only the one sealed
+    with the run's key, state and exit code is taken."""
+    repo = tmp_path_factory.mktemp("fuzz") / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    memo = memo_module.Memo(repo, repo.parent / "cache", "k" * 64, (), repo.parent)
+    memo.folder.mkdir()
+    memo.path.write_bytes(head + b"\n" + body)
+    assert memo.lookup() is None
+    assert memo.before is not None
+    memo.keep(memo.before, 1, body)
+    assert memo.lookup() == (1, body)
