@@ -122,6 +122,7 @@ class Memo:
         where = hashlib.sha256(os.path.realpath(repo).encode()).hexdigest()[:16]
         self.path = folder / f"report-{where}.memo"
         self.before: str | None = None
+        """The state when this run began ("" for no cache folder yet; None if it could not be told)."""
 
     @classmethod
     def open(cls, repo: Path, *, base: Path, options: Sequence[object], exclude: Sequence[str]) -> Memo | None:
@@ -176,6 +177,9 @@ class Memo:
 
     def lookup(self) -> tuple[int, bytes] | None:
         """The kept (exit code, report) if it was made with this key from the present state."""
+        if not os.path.isdir(self.folder):  # nothing was scanned here: no report, and the scan moves the state
+            self.before = ""
+            return None
         self.before = self.state()
         if self.before is None:
             return None
@@ -200,7 +204,10 @@ class Memo:
         """Keep `document` as the report of `state` (nothing when it cannot be written)."""
         meta = {"version": MEMO_VERSION, "key": self.key, "state": state, "code": code, "size": len(document),
                 "sha256": _seal(self.key, state, code, document), "code_files": stamps(code_files())}
-        write_cache(self.path, [json.dumps(meta).encode(), b"\n", document])
+        from pki.fsutil import unsynced
+
+        with unsynced():  # lost or torn by a crash, it is a miss (the seal): worth no fsync
+            write_cache(self.path, [json.dumps(meta).encode(), b"\n", document])
 
     def settle(self, code: int, document: bytes, again: Callable[[], tuple[int, bytes] | None]) -> None:
         """After a scan that printed `document` and exited `code`: keep them if the state did not
