@@ -21,13 +21,11 @@ recognised as redacted text; `legacy_fingerprint` computes them to match old bas
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import hmac
 import os
 import re
-import secrets
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -94,6 +92,8 @@ def _read_key(path: Path) -> bytes:
 
 def _create_key(path: Path) -> bytes:
     """A new key, written 0600 before any byte; if another process won the race, its key."""
+    import secrets  # here: reading the key (every run but the first) needs no random numbers
+
     try:
         try:
             make_folder(path.parent, parents=True, exist_ok=True)
@@ -276,6 +276,8 @@ def redact_result(result: ScanResult) -> RedactedResult:
     Defence in depth (collectors and rules redact already). Findings are done one by one
     (there may be tens of thousands, most of them unchanged, and a rule's findings share
     its texts and references); the rest through its JSON form."""
+    import dataclasses  # here: fingerprints alone (a secrets scan) need none of it
+
     from auditor._models import RedactedResult, ScanResult, Waiver
 
     rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
@@ -393,6 +395,8 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
             and owner == finding.owner and due == finding.due:
         return finding
     rule_id, title, area, pointer, remediation = clean
+    import dataclasses  # loaded by then (auditor._models): only a name looked up
+
     return dataclasses.replace(
         finding,
         rule_id=rule_id,

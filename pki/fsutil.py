@@ -37,8 +37,9 @@ def unsynced() -> Iterator[None]:
     """Within this block (in this thread), files are written without forcing them to disk: no
     fsync, and the CA inventory's SQLite commits without syncing. Only for a tree built in a
     staging folder that nothing reads before it is published whole, and that is simply built
-    again when lost (the demo's, see auditor._demo); never for a real CA, whose log, keys and
-    certificates must survive a crash as soon as a command returns."""
+    again when lost (the demo's, see auditor._demo), or for a cache file a reader finds out
+    when torn (the secrets report memo, sealed by a digest); never for a real CA, whose log,
+    keys and certificates must survive a crash as soon as a command returns."""
     token = _SYNCED.set(False)
     try:
         yield

@@ -44,6 +44,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auditor/_host/system.py", "HostFiles.read_bytes"): BOUNDED,
     ("auditor/_secrets/history.py", "KnownBlobs._from_tree"): BOUNDED + " (under the scanner's WINDOW, O_NOFOLLOW)",
     ("auditor/_secrets/prefilter.py", "_cached_database"): OWN_CACHE,
+    ("auditor/_secrets/memo.py", "_digest"): BOUNDED + " (O_NOFOLLOW, O_NONBLOCK; a byte budget; digested, never kept)",
     ("auditor/_remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",
     ("auditor/_fleet.py", "worker_main"): "reads the pickled task its own parent wrote to its stdin",
 }

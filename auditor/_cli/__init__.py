@@ -7,17 +7,19 @@ errors and chooses the exit code (see docs/exit-codes.md).
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from auditor import __version__
 from auditor._exitcodes import ExitCode
 from auditor._terminal import printable, warn
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS: dict[str, str] = {
     "scan": "scan", "evaluate": "scan", "collect": "collect", "targets": "targets", "rules": "rules",
@@ -36,18 +38,19 @@ def command_modules(command: str | None = None) -> list[ModuleType]:
     return [importlib.import_module(f"auditor._cli.{name}") for name in names]
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors on one line, like every other error, with where to find help."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(
-            int(ExitCode.USAGE),
-            f"auditor: error: {printable(message)} (see '{self.prog} --help')\n",
-        )
-
-
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with `command`, only that command's part of it (faster to build)."""
+    import argparse  # here: a report printed again (`_replay`) needs no parser
+
+    class _Parser(argparse.ArgumentParser):
+        """Usage errors on one line, like every other error, with where to find help."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(
+                int(ExitCode.USAGE),
+                f"auditor: error: {printable(message)} (see '{self.prog} --help')\n",
+            )
+
     parser = _Parser(
         prog="auditor",
         description=(
@@ -127,9 +130,12 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `auditor` command; return its exit code. The one place errors become messages."""
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(next((w for w in words if not w.startswith("-")), None))
-    args = parser.parse_args(words)
+    args: argparse.Namespace | None = None
     try:
+        replayed = _replay(words)
+        if replayed is not None:
+            return replayed
+        args = build_parser(next((w for w in words if not w.startswith("-")), None)).parse_args(words)
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt:
@@ -145,11 +151,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if explained is not None:
             warn(f"auditor: error: {explained[0]}")
             return explained[1]
-        if args.debug:
+        if args is not None and args.debug:
             raise
         warn(f"auditor: internal error: {type(exc).__name__}: {scrub_text(str(exc))} "
              "(this is a bug in auditor; rerun with --debug for a traceback)")
         return int(ExitCode.INTERNAL)
+
+
+def _replay(words: list[str]) -> int | None:
+    """The exit code of a command answered without building the parser, else None: only
+    `secrets scan` in its plain form, whose kept report still holds (auditor._secrets.memo)."""
+    if words[:2] != ["secrets", "scan"]:
+        return None
+    from auditor._cli.secrets import replay
+
+    return replay(words[2:])
 
 
 def scrub_text(text: str) -> str:

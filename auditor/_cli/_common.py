@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -13,6 +12,7 @@ from auditor._render import FORMATS as FORMATS
 from auditor._severity import severity_names as severity_names
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
     from auditor._inventory.model import Inventory

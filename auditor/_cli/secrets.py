@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor._secrets import ENGINES
+
+if TYPE_CHECKING:
+    import argparse
+
+    from auditor._secrets.memo import Memo
 
 
 def register(sub: Any) -> None:
@@ -59,18 +63,134 @@ def register(sub: Any) -> None:
     det.set_defaults(handler=run_detectors)
 
 
-def run_scan(args: argparse.Namespace) -> int:
+def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
+    """`secrets scan`; `missed`: this scan's memo, looked up in vain already (by `replay`)."""
     from auditor._exitcodes import ExitCode
-    from auditor._fsutil import atomic_write
-    from auditor._redact import key_id
-    from auditor._secrets import prepare
-    from auditor._secrets.engines import run_engines
-    from auditor._secrets.suppress import Baseline
 
     if args.jobs < 0:
         from auditor.errors import ConfigError
 
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
+    memo = missed or _memo(args)
+    if memo is not None and missed is None:
+        kept = memo.lookup()
+        if kept is not None:  # nothing moved since a run printed this: print it again
+            code, body = kept
+            _emit(args, body)
+            return code
+    request, engines = _request(args)
+    if args.write_baseline:
+        from auditor._fsutil import atomic_write
+        from auditor._secrets.engines import run_engines
+        from auditor._secrets.suppress import Baseline
+
+        doc = Baseline.document(run_engines(engines, request).sorted_leaks())
+        atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
+        print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
+        return int(ExitCode.OK)
+    rendered: dict[str, Any] = {}
+    code, document, unreadable = _scan(args, request, engines, rendered)
+    _emit(args, document)
+    if memo is not None and not unreadable:
+        def again() -> tuple[int, bytes] | None:
+            code, document, unreadable = _scan(args, request, engines, rendered)
+            return None if unreadable else (code, document)
+
+        memo.settle(code, document, again)
+    if code == ExitCode.COLLECTION_FAILED:  # the scan is incomplete: saying "nothing found" would be a lie
+        from auditor._terminal import warn
+
+        for u in unreadable:
+            warn(f"auditor: error: {u}: not scanned")
+    return code
+
+
+_PLAIN_OPTIONS = {"--format": "format", "-o": "output", "--output": "output", "--exclude": "exclude",
+                  "--jobs": "jobs", "-j": "jobs", "--engine": "engine"}
+"""The options `replay` reads itself (each followed by its value as a separate word)."""
+
+
+def replay(words: list[str]) -> int | None:
+    """`auditor secrets scan WORDS` answered from its kept report without building the command
+    line's parser (`auditor._cli._replay`): the exit code, or None to run the command as usual.
+    When the kept report does not hold, the scan runs from here (the state told once)."""
+    args = plain_args(words)
+    memo = _memo(args) if args is not None else None
+    if memo is None:
+        return None
+    kept = memo.lookup()
+    if kept is not None:
+        _emit(args, kept[1])
+        return kept[0]
+    from auditor._cli import build_parser
+
+    return run_scan(build_parser("secrets").parse_args(["secrets", "scan", *words]), missed=memo)
+
+
+def plain_args(words: list[str]) -> Any:
+    """The options of `auditor secrets scan WORDS` as the parser would give them, when WORDS
+    are in the plain form, else None. The plain form is a strict part of what the parser
+    accepts, with the same meaning (a test holds them together): one PATH and `--git`,
+    `--format F`, `-o/--output FILE`, `--exclude GLOB`, `-j/--jobs N`, `--engine E`, each
+    option and its value as two words, no value starting with `-`, no option given twice
+    but --exclude and --engine. Anything else (an `=`, an abbreviation, --help, another
+    option, a second PATH) is left to the parser."""
+    ns: dict[str, Any] = {"paths": [], "git": False, "format": "text", "output": None, "exclude": [], "jobs": 0,
+                          "engine": [], "config": None, "baseline": [], "rules": [], "write_baseline": None,
+                          "no_git_cache": False}
+    given: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--git":
+            ns["git"] = True
+            i += 1
+            continue
+        name = _PLAIN_OPTIONS.get(word)
+        if name is None:
+            if not word or word.startswith("-"):
+                return None
+            ns["paths"].append(Path(word))
+            i += 1
+            continue
+        value = words[i + 1] if i + 1 < len(words) else ""
+        if not value or value.startswith("-"):
+            return None
+        if name in ("exclude", "engine"):
+            if name == "engine" and value not in ENGINES.names():
+                return None
+            ns[name].append(value)
+        elif name in given or (name == "format" and value not in ("text", "json")) or (
+                name == "jobs" and not (value.isascii() and value.isdigit())):
+            return None
+        else:
+            given.add(name)
+            ns[name] = int(value) if name == "jobs" else value
+        i += 2
+    if len(ns["paths"]) != 1:
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**ns)
+
+
+def _memo(args: Any) -> Memo | None:
+    """The kept report of this scan (`auditor._secrets.memo`), or None when none is kept for
+    such a scan: only one repository with --git and the history cache, no configuration,
+    baselines, rules or other engine. (`args`: the parser's namespace, or `replay`'s.)"""
+    if not (args.git and len(args.paths) == 1 and not args.no_git_cache and args.config is None
+            and not args.baseline and not args.rules and not args.write_baseline
+            and args.engine in ([], [ENGINES.names()[0]])):
+        return None
+    from auditor._secrets.memo import Memo
+
+    options = ["secrets scan", str(args.paths[0]), args.format, args.exclude, args.jobs, args.engine]
+    return Memo.open(args.paths[0], base=Path.cwd(), options=options, exclude=args.exclude)
+
+
+def _request(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    from auditor._secrets import prepare
+
     request = prepare(
         list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs, git_cache=not args.no_git_cache,
@@ -80,28 +200,46 @@ def run_scan(args: argparse.Namespace) -> int:
 
         warn("auditor: note: a baseline or allowlist holds old-form fingerprints (sha256:...); they still match, "
              "`auditor secrets migrate-baseline BASELINE PATH...` rewrites a baseline")
-    engines = args.engine or [ENGINES.names()[0]]
+    return request, args.engine or [ENGINES.names()[0]]
+
+
+def _emit(args: Any, document: bytes) -> None:
+    """Print a report as `_scan` made it: JSON as it is (json.dumps escapes every control
+    character and all that is not ASCII: nothing for emit's terminal guard to do, and searching
+    a large report for one costs milliseconds), text through the terminal guard."""
+    from auditor._cli._common import emit
+
+    emit(document if args.format == "json" else document.decode(), args.output)
+
+
+def _scan(args: argparse.Namespace, request: Any, engines: list[str],
+          rendered: dict[str, Any] | None = None) -> tuple[int, bytes, list[str]]:
+    """Scan, and render the report: (exit code, report, the files that could not be read).
+    `rendered` keeps the findings and their rendered lines for a scan made again: findings
+    equal to the last (every field) are the same lines, not rendered twice."""
+    from auditor._exitcodes import ExitCode
+    from auditor._redact import key_id
+    from auditor._secrets.engines import run_engines
+
     report = run_engines(engines, request)
     leaks = report.sorted_leaks()
-    if args.write_baseline:
-        doc = Baseline.document(leaks)
-        atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
-        print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
-        return int(ExitCode.OK)
+    same = rendered is not None and rendered.get("leaks") == leaks
     if args.format == "json":
         # one finding a line: readable, and encoded by json's C encoder (indent= is pure Python)
         head = json.dumps({"format": "auditor-secrets-report", "version": 1, "engines": engines,
                            "fingerprint_key": key_id(), "stats": report.stats.to_dict()})
-        rows = ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        rows = rendered["lines"] if rendered is not None and same else ",\n  ".join(json.dumps(x.to_dict()) for x in leaks)
+        if rendered is not None:
+            rendered.update(leaks=leaks, lines=rows)
         text = head[:-1] + (', "findings": [\n  ' + rows + "\n]}\n" if rows else ', "findings": []}\n')
-        # json.dumps escapes every control character (and all that is not ASCII): nothing for
-        # emit's terminal guard to do, and searching a large report for one costs milliseconds
-        document: str | bytes = text.encode()
     else:
         real = _leaks(leaks)
         protected = sum(1 for x in leaks if x.protected)
-        lines = [f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
-                 + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+        lines = list(rendered["lines"]) if rendered is not None and same else [
+            f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
+            + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+        if rendered is not None:
+            rendered.update(leaks=leaks, lines=list(lines))
         s = report.stats
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
         examples = sum(1 for x in leaks if x.category == "example")
@@ -122,19 +260,14 @@ def run_scan(args: argparse.Namespace) -> int:
         lines.extend(f"  unreadable: {u}" for u in s.unreadable)
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
-        document = "\n".join(lines) + "\n"
-    from auditor._cli._common import emit
-
-    emit(document, args.output)
+        text = "\n".join(lines) + "\n"
     if _leaks(leaks):
-        return int(ExitCode.FINDINGS)
-    if report.stats.unreadable:  # the scan is incomplete: saying "nothing found" would be a lie
-        from auditor._terminal import warn
-
-        for u in report.stats.unreadable:
-            warn(f"auditor: error: {u}: not scanned")
-        return int(ExitCode.COLLECTION_FAILED)
-    return int(ExitCode.OK)
+        code = ExitCode.FINDINGS
+    elif report.stats.unreadable:
+        code = ExitCode.COLLECTION_FAILED
+    else:
+        code = ExitCode.OK
+    return int(code), text.encode(), list(report.stats.unreadable)
 
 
 def _leaks(leaks: Any) -> list[Any]:

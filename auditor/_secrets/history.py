@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
+from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
 from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
-from pki.errors import PKIError
-from pki.fsutil import ReadError, make_folder, read_regular
+from pki.fsutil import ReadError, read_regular
 
 CACHE_VERSION = 2
 MAX_CACHE_BYTES = 512 << 20
@@ -63,21 +64,6 @@ def _read_cache(path: Path) -> Any:
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
 _NOT_BLOBS = frozenset({"160000"})  # submodule commits
-
-
-def _git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
-         ok: Sequence[int] = (0,)) -> bytes:
-    try:
-        proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ConfigError("git is not installed; it is needed to read git history") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
-    if proc.returncode not in ok:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
-    return proc.stdout
 
 
 # ------------------------------------------------------------------ the walk
@@ -129,31 +115,6 @@ def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
         args.append("--stdin")
         stdin = "".join(f"^{sha}\n" for sha in since).encode()
     return parse_log(_git(repo, *args, stdin=stdin))
-
-
-def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
-    tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
-    points at a tag object is listed again peeled (`^{}`)."""
-    try:
-        proc = subprocess.run(["git", "-C", str(repo), "show-ref", "--head", "--dereference"], capture_output=True,
-                              timeout=600, check=False)
-    except FileNotFoundError:
-        raise ConfigError("git is not installed; it is needed to read git history") from None
-    if proc.returncode != 0 and (proc.returncode != 1 or proc.stdout.strip() or proc.stderr.strip()):
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"git show-ref failed: {msg[-1] if msg else proc.returncode}", file=repo)
-    named: dict[str, str] = {}
-    peeled: set[str] = set()
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():  # no refs at all: exit 1, nothing said
-        sha, _, name = line.partition(" ")
-        if name.endswith("^{}"):
-            peeled.add(name[:-3])
-        else:
-            named[name] = sha
-    tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
-            if name in peeled and name.startswith("refs/tags/")]
-    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
 
 
 def _unreachable(repo: Path, old: Sequence[str]) -> bool:
@@ -238,23 +199,9 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def common_dir(repo: Path) -> str:
-    """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
-    without asking git when `repo/.git` is a plain repository's folder."""
-    dot_git = repo / ".git"
-    if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
-        return str(dot_git.absolute())  # what git would say
-    return _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
-
-
 def cache_file(repo: Path, scanner: Scanner) -> Path | None:
-    from auditor._cache import cache_root
-
-    try:
-        where = hashlib.sha256(os.path.realpath(common_dir(repo)).encode()).hexdigest()[:20]
-        return cache_root() / "secrets-git" / where / f"{ruleset_key(scanner)}.json"
-    except (ConfigError, RuntimeError, OSError):
-        return None
+    folder = cache_folder(repo)
+    return None if folder is None else folder / f"{ruleset_key(scanner)}.json"
 
 
 _ROW = ("rule", "category", "path", "line", "column", "preview", "fingerprint", "confidence", "details", "commit",
@@ -290,13 +237,9 @@ class HistoryCache:
     def save(self, path: Path | None) -> None:
         if path is None:
             return
-        from auditor._fsutil import atomic_write
-
         doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": " ".join(sorted(self.seen)),
                "code": " ".join(sorted(self.code)), "found": self.found}
-        with contextlib.suppress(OSError, ConfigError, PKIError):
-            make_folder(path.parent, parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
+        write_cache(path, json.dumps(doc, separators=(",", ":")).encode())
 
 
 def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
@@ -322,52 +265,6 @@ def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
 
 
 # ------------------------------------------------------------------ the working tree
-
-
-def _converts(repo: Path, index: bytes) -> bool:
-    """Whether git may convert between blobs and working-tree files here (line endings, LFS and
-    other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
-    file git calls unchanged need not hold its blob's bytes."""
-    config = _git(repo, "config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile)$", ok=(0, 1))
-    settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
-    if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
-        return True
-    common = Path(common_dir(repo))
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
-    if b"core.attributesfile" in settings:
-        files.append(Path(os.path.expanduser(os.fsdecode(settings[b"core.attributesfile"]))))
-    return (b"/.gitattributes\0" in index or b"\t.gitattributes\0" in index
-            or any(f.is_file() for f in files))
-
-
-def clean_files(repo: Path) -> dict[str, str]:
-    """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
-    in the index that git reports unchanged in the working tree. One `git ls-files --stage
-    -c -m -v` lists every entry (tag `H`) and again each modified one (tag `C`), as `git
-    status` judges them (contents compared where file times cannot tell); entries marked
-    assume-unchanged (`h`) or skip-worktree (`S`) are not trusted, since git does not look
-    at their files. Empty when git cannot say, or when git may convert contents on checkout
-    (`_converts`)."""
-    try:
-        index = _git(repo, "ls-files", "-z", "-v", "-c", "-m", "--stage")
-        if _converts(repo, index):
-            return {}
-    except (ConfigError, OSError):
-        return {}
-    entries: dict[bytes, bytes] = {}
-    changed: set[bytes] = set()
-    for entry in index.split(b"\0"):
-        meta, _, name = entry.partition(b"\t")
-        parts = meta.split(b" ")
-        if len(parts) != 4:
-            continue
-        tag, mode, sha, stage = parts
-        if tag == b"C":
-            changed.add(name)
-        elif tag == b"H" and stage == b"0" and mode in (b"100644", b"100755"):
-            entries[name] = sha
-    return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
 @dataclass(frozen=True)
@@ -461,12 +358,8 @@ class KnownBlobs:
         """Keep the entries this run used or learned (files gone or changed are forgotten)."""
         if self.tree_file is None or self.kept == self.tree:
             return
-        from auditor._fsutil import atomic_write
-
         doc = {"version": CACHE_VERSION, "files": self.kept}
-        with contextlib.suppress(OSError, ConfigError, PKIError):
-            make_folder(self.tree_file.parent, parents=True, exist_ok=True)
-            atomic_write(self.tree_file, json.dumps(doc, separators=(",", ":")).encode(), mode=0o600)
+        write_cache(self.tree_file, json.dumps(doc, separators=(",", ":")).encode())
 
 
 # ------------------------------------------------------------------ the scan

@@ -29,7 +29,7 @@ from auditor._secrets.detectors import (
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
-from pki.fsutil import special_kind as file_kind
+from auditor._secrets.walk import special_kind
 
 WINDOW = 8 * 1024 * 1024
 """Files up to this size are scanned in one buffer; larger ones in windows of this size."""
@@ -53,13 +53,6 @@ _TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 """UTF-8 continuation bytes: a column counts the bytes that are not one of these."""
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def special_kind(mode: int) -> str:
-    """`fifo`, `socket`, `device` or `symlink` for what is not a regular file; empty for one
-    (pki.fsutil.special_kind, with both kinds of device as one)."""
-    kind = file_kind(mode) or ""
-    return "device" if kind.endswith("-device") else kind
 
 
 def _chars(data: bytes) -> int:

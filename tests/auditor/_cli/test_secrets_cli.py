@@ -6,6 +6,11 @@ import json
 import random
 from pathlib import Path
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from auditor._cli import build_parser
+from auditor._cli import secrets as secrets_cli
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, vault_token
 
@@ -109,3 +114,45 @@ def test_vendor_examples_are_reported_as_examples_not_leaks(tmp_path: Path) -> N
     assert run.code == 0, run.out
     assert "README.md:1:21: aws-access-key [example]" in run.out and "0 finding(s)" in run.out
     assert "1 vendor example(s)" in run.out
+
+
+_WORDS = ["--git", "--format", "json", "text", "yaml", "-o", "--output", "out.json", "--exclude", "*.txt", "--jobs",
+          "-j", "2", "007", "x", "--engine", "auditor", "trufflehog3", "repo", "./repo/", "other", "-", "--",
+          "--format=json", "--out", "", "-1", "--no-git-cache", "--help", "-ojson", "--config", "c.yml"]
+
+
+_OPTIONS = st.lists(st.one_of(st.just(["--git"]), st.lists(st.sampled_from(_WORDS), min_size=2, max_size=2)),
+                    max_size=5)
+_STRUCTURED = st.tuples(_OPTIONS, st.sampled_from(_WORDS), st.integers(0, 5)).map(
+    lambda t: [w for pair in t[0][:t[2]] for w in pair] + [t[1]] + [w for pair in t[0][t[2]:] for w in pair])
+
+
+@settings(max_examples=3000)
+@given(st.one_of(st.lists(st.sampled_from(_WORDS), max_size=9), _STRUCTURED))
+@example(["repo", "--format", "yaml"])
+@example(["--git", "./repo/", "-j", "007", "--engine", "trufflehog3", "--exclude", "x", "--exclude", "*.txt"])
+@example(["x", "--output", "out.json", "--git", "--format", "text"])
+def test_the_plain_form_means_what_the_parser_says(words: list[str]) -> None:
+    """`secrets scan` in the plain form is answered from a kept report without the parser
+    (auditor._cli.secrets.plain_args): whatever that form accepts, the parser accepts with the
+    same options."""
+    plain = secrets_cli.plain_args(words)
+    if plain is None:
+        return
+    try:
+        parsed = build_parser("secrets").parse_args(["secrets", "scan", *words])
+    except SystemExit:  # a usage error
+        raise AssertionError(f"the parser refuses {words}") from None
+    assert {k: getattr(parsed, k) for k in vars(plain)} == vars(plain)
+
+
+def test_the_plain_form_is_read_for_the_usual_command_lines() -> None:
+    for words in (["repo", "--git"], ["--git", "repo", "--format", "json", "-o", "r.json"],
+                  ["repo", "--git", "--exclude", "a", "--exclude", "b", "-j", "2", "--engine", "auditor"]):
+        plain = secrets_cli.plain_args(words)
+        assert plain is not None and plain.git
+        assert vars(plain) == {k: getattr(v := build_parser("secrets").parse_args(["secrets", "scan", *words]), k)
+                               for k in vars(plain)} and v.paths == [Path("repo")]
+    for words in (["repo", "--git", "--format=json"], ["repo", "--git", "--form", "json"], ["repo", "other", "--git"],
+                  ["repo", "--git", "-o", "-"], ["repo", "--git", "--format", "json", "--format", "text"]):
+        assert secrets_cli.plain_args(words) is None

@@ -430,7 +430,7 @@ def test_history_rewritten_then_restored_keeps_what_it_found(tmp_path: Path) -> 
 
 
 def test_refs_lists_tips_head_and_annotated_tags(tmp_path: Path) -> None:
-    from auditor._secrets.history import refs
+    from auditor._secrets.gitrepo import refs
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -516,3 +516,36 @@ def test_the_caches_are_read_only_from_regular_files_of_bounded_size(tmp_path: P
     assert KnownBlobs.load_tree(big) == {"a": ["0" * 64, []]}
     monkeypatch.setattr(history, "MAX_CACHE_BYTES", big.stat().st_size - 1)
     assert KnownBlobs.load_tree(big) == {}
+
+
+def test_a_fifo_where_a_cache_file_goes_is_replaced_never_written_to(tmp_path: Path) -> None:
+    """Writing a cache file through a FIFO in its place blocked the scan until a reader came
+    (atomic_write writes into special files, for `-o /dev/null`): the FIFO is removed and a
+    regular file written instead."""
+    import threading
+
+    repo = _repo_with(tmp_path, **{"a.env": "password = Hunter2-Hunter2-Hunter2\n"})
+    (repo / "b.txt").write_text("untracked\n")
+    request = prepare([repo], base=tmp_path, git=True)
+    assert request.scanner is not None
+    where = cache_file(repo, request.scanner)
+    assert where is not None
+    where.parent.mkdir(parents=True)
+    fifos = [where, where.with_name(where.stem + ".tree.json")]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    done: list[object] = []
+    scan = threading.Thread(target=lambda: done.append(run_engines(["auditor"], request)), daemon=True)
+    scan.start()
+    scan.join(60)
+    if scan.is_alive():  # blocked writing into a FIFO: read it to let the scan go before failing
+        for fifo in fifos:
+            with contextlib.suppress(OSError):
+                fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+                with contextlib.suppress(OSError):
+                    while os.read(fd, 1 << 16):
+                        pass
+                os.close(fd)
+        scan.join(10)
+    assert done, "the scan blocked writing its cache"
+    assert all(f.is_file() and (f.stat().st_mode & 0o777) == 0o600 for f in fifos)

@@ -1,0 +1,143 @@
+"""Reading a git repository's refs and index: the plumbing the history scan and the report
+memo share (`auditor._secrets.history`, `auditor._secrets.memo`). Only the standard library
+and git itself: importing this costs next to nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from auditor.errors import AuditorError, ConfigError
+
+
+def git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600,
+        ok: Sequence[int] = (0,)) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
+                              timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; it is needed to read git history") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"git {args[0]} took longer than {timeout:.0f}s", file=repo) from None
+    if proc.returncode not in ok:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", file=repo)
+    return proc.stdout
+
+
+def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
+    tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
+    points at a tag object is listed again peeled (`^{}`)."""
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "show-ref", "--head", "--dereference"], capture_output=True,
+                              timeout=600, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; it is needed to read git history") from None
+    if proc.returncode != 0 and (proc.returncode != 1 or proc.stdout.strip() or proc.stderr.strip()):
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(f"git show-ref failed: {msg[-1] if msg else proc.returncode}", file=repo)
+    named: dict[str, str] = {}
+    peeled: set[str] = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():  # no refs at all: exit 1, nothing said
+        sha, _, name = line.partition(" ")
+        if name.endswith("^{}"):
+            peeled.add(name[:-3])
+        else:
+            named[name] = sha
+    tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
+            if name in peeled and name.startswith("refs/tags/")]
+    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
+
+
+def common_dir(repo: Path) -> str:
+    """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
+    without asking git when `repo/.git` is a plain repository's folder."""
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not (dot_git / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ):
+        return str(dot_git.absolute())  # what git would say
+    return git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+
+
+def cache_folder(repo: Path) -> Path | None:
+    """`<cache>/secrets-git/<digest of the repository's common git directory>`: where what was
+    scanned in this repository is remembered (None when git cannot say where that is)."""
+    from auditor._cache import cache_root
+
+    try:
+        where = hashlib.sha256(os.path.realpath(common_dir(repo)).encode()).hexdigest()[:20]
+        return cache_root() / "secrets-git" / where
+    except (ConfigError, RuntimeError, OSError):
+        return None
+
+
+def write_cache(path: Path, data: bytes | list[bytes]) -> None:
+    """Write the cache file `path` (0600, atomically), or quietly nothing when it cannot be.
+    Whatever is in its place and is not a regular file is removed first, never written to (a
+    FIFO would take the bytes and block the writer until a reader came)."""
+    from auditor._fsutil import atomic_write
+    from pki.errors import PKIError
+    from pki.fsutil import make_folder
+
+    try:
+        make_folder(path.parent, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)  # a folder cannot be: then nothing is written
+        atomic_write(path, data, mode=0o600)
+    except (OSError, AuditorError, PKIError):
+        pass
+
+
+def converts(repo: Path, index: bytes) -> bool:
+    """Whether git may convert between blobs and working-tree files here (line endings, LFS and
+    other filters, encodings): core.autocrlf, or any attributes file that could apply. Then a
+    file git calls unchanged need not hold its blob's bytes."""
+    config = git(repo, "config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile)$", ok=(0, 1))
+    settings = dict(item.partition(b"\n")[::2] for item in config.split(b"\0") if item)
+    if settings.get(b"core.autocrlf", b"false").lower() not in (b"false", b"no", b"off", b"0", b""):
+        return True
+    common = Path(common_dir(repo))
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    files = [common / "info" / "attributes", Path(xdg) / "git" / "attributes", Path("/etc/gitattributes")]
+    if b"core.attributesfile" in settings:
+        files.append(Path(os.path.expanduser(os.fsdecode(settings[b"core.attributesfile"]))))
+    return (b"/.gitattributes\0" in index or b"\t.gitattributes\0" in index
+            or any(f.is_file() for f in files))
+
+
+def clean_files(repo: Path) -> dict[str, str]:
+    """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
+    in the index that git reports unchanged in the working tree. One `git ls-files --stage
+    -c -m -v` lists every entry (tag `H`) and again each modified one (tag `C`), as `git
+    status` judges them (contents compared where file times cannot tell); entries marked
+    assume-unchanged (`h`) or skip-worktree (`S`) are not trusted, since git does not look
+    at their files. Empty when git cannot say, or when git may convert contents on checkout
+    (`converts`)."""
+    try:
+        index = git(repo, "ls-files", "-z", "-v", "-c", "-m", "--stage")
+        if converts(repo, index):
+            return {}
+    except (ConfigError, OSError):
+        return {}
+    entries: dict[bytes, bytes] = {}
+    changed: set[bytes] = set()
+    for entry in index.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) != 4:
+            continue
+        tag, mode, sha, stage = parts
+        if tag == b"C":
+            changed.add(name)
+        elif tag == b"H" and stage == b"0" and mode in (b"100644", b"100755"):
+            entries[name] = sha
+    return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
+
+
+__all__ = ["cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "write_cache"]

@@ -1,0 +1,87 @@
+"""The files under a folder as a scan sees them (`iter_files`): names, sizes and kinds, nothing
+read. Only the standard library: the report memo walks a tree with it before anything heavier
+is imported (`auditor._secrets.memo`)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from auditor._fsutil import path_text
+from auditor.errors import ConfigError
+from pki.fsutil import special_kind as file_kind
+
+
+def special_kind(mode: int) -> str:
+    """`fifo`, `socket`, `device` or `symlink` for what is not a regular file; empty for one
+    (pki.fsutil.special_kind, with both kinds of device as one)."""
+    kind = file_kind(mode) or ""
+    return "device" if kind.endswith("-device") else kind
+
+
+def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
+    """(path, display path, skip reason, size) for every entry under `root` (or `root` itself).
+
+    Nothing is skipped for its name or content, except what `exclude` names. A repository's
+    `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
+    (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
+    `device` for entries that are never opened (links are not followed), else empty. Display
+    paths are relative to `base` for paths under it. (Plain strings: pathlib costs more than
+    reading a small file.)
+    """
+    prefix = str(base).rstrip("/") + "/"
+
+    def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
+        return path_text(p[len(prefix):] if p.startswith(prefix) else p)
+
+    def excluded(shown: str) -> bool:
+        return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
+
+    top = str(root)
+    try:
+        st = os.lstat(top)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=root) from None
+    kind = special_kind(st.st_mode)
+    if kind != "folder":
+        shown = display(top)
+        if not excluded(shown):
+            yield top, shown, kind, st.st_size
+        return
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        join = "" if folder == "." else folder.rstrip("/") + "/"
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e.name, e) for e in it)
+        except OSError as exc:
+            yield folder, display(folder), f"error:{exc.strerror or exc}", 0
+            continue
+        subfolders = []
+        for name, entry in entries:
+            path = join + name
+            shown = display(path)
+            if exclude and excluded(shown):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if name == ".git":
+                        config = path + "/config"
+                        cst = os.lstat(config) if os.path.lexists(config) else None
+                        if cst is not None and not excluded(display(config)):
+                            yield config, display(config), special_kind(cst.st_mode), cst.st_size
+                        continue
+                    subfolders.append(path)
+                    continue
+                est = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield path, shown, f"error:{exc.strerror or exc}", 0
+                continue
+            yield path, shown, special_kind(est.st_mode), est.st_size
+        stack.extend(reversed(subfolders))
+
+
+__all__ = ["iter_files", "special_kind"]
