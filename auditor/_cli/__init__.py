@@ -12,14 +12,16 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, NoReturn
 
 from auditor import __version__
 from auditor._exitcodes import ExitCode
 from auditor._terminal import printable, warn
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
     import argparse
+    from typing import NoReturn
 
 COMMANDS: dict[str, str] = {
     "scan": "scan", "evaluate": "scan", "collect": "collect", "targets": "targets", "rules": "rules",
@@ -187,13 +189,14 @@ def run() -> NoReturn:
     streams are flushed; a stream that cannot be flushed (a reader gone) leaves the exit to
     Python, as before. An exit main raises (--help, usage errors) is Python's too."""
     import atexit
-    import threading
 
     code = main()
-    shutdown = getattr(threading, "_shutdown", None)  # what Python's exit does first
-    if shutdown is None:  # pragma: no cover - every CPython has it
-        raise SystemExit(code)
-    shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
+    threading = sys.modules.get("threading")  # never imported (a kept report printed): no thread to join
+    if threading is not None:
+        shutdown = getattr(threading, "_shutdown", None)  # what Python's exit does first
+        if shutdown is None:  # pragma: no cover - every CPython has it
+            raise SystemExit(code)
+        shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
     atexit._run_exitfuncs()
     atexit._clear()  # run once, even if Python's own exit follows
     try:
