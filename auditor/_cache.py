@@ -10,12 +10,15 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from pki.fsutil import ReadError, read_regular
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from cryptography import x509
 
 MAX_CACHE_BYTES = 64 << 20

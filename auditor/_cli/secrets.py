@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from auditor._secrets import ENGINES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from auditor._secrets.memo import Memo
 

@@ -43,11 +43,14 @@ import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+if TYPE_CHECKING:
+    from typing import Any
 
 MEMO_VERSION = 1
 MAX_MEMO_BYTES = 512 << 20
