@@ -7,7 +7,6 @@ that cannot be read or written is ignored.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 
@@ -77,6 +76,8 @@ class ValidDocuments:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        import json  # here: the cache folder alone (cache_root) needs no json
+
         from auditor._models import canonical_json, sha256_hex
 
         self.key = sha256_hex(canonical_json([__version__, schema]))[:16]
@@ -109,6 +110,8 @@ class ValidDocuments:
     def save(self) -> None:
         if not self.dirty:
             return
+        import json
+
         from auditor._fsutil import atomic_write
         from pki.errors import PKIError
         from pki.fsutil import make_folder
@@ -130,6 +133,8 @@ class LintResults:
     MAX = 20_000
 
     def __init__(self, linter: str) -> None:
+        import json
+
         from auditor._models import canonical_json, sha256_hex
 
         key = sha256_hex(canonical_json([__version__, linter]))[:16]
@@ -159,6 +164,8 @@ class LintResults:
     def save(self) -> None:
         if not self.dirty:
             return
+        import json
+
         from auditor._fsutil import atomic_write
 
         kept = dict(list(self.known.items())[-self.MAX:])

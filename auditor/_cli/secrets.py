@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from auditor._secrets import ENGINES
@@ -82,6 +81,8 @@ def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
             return code
     request, engines = _request(args)
     if args.write_baseline:
+        import json
+
         from auditor._fsutil import atomic_write
         from auditor._secrets.engines import run_engines
         from auditor._secrets.suppress import Baseline
@@ -219,6 +220,8 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
     """Scan, and render the report: (exit code, report, the files that could not be read).
     `rendered` keeps the findings and their rendered lines for a scan made again: findings
     equal to the last (every field) are the same lines, not rendered twice."""
+    import json  # here: a kept report printed again (`replay`) needs no json
+
     from auditor._exitcodes import ExitCode
     from auditor._redact import key_id
     from auditor._secrets.engines import run_engines
@@ -293,6 +296,8 @@ def run_key(args: argparse.Namespace) -> int:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
+    import json
+
     from auditor._fsutil import atomic_write
     from auditor._redact import is_legacy_fingerprint
     from auditor._secrets import prepare
@@ -321,6 +326,8 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_detectors(args: argparse.Namespace) -> int:
+    import json
+
     from auditor._secrets.detectors import builtin_detectors
 
     rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]
