@@ -162,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _replay(words: list[str]) -> int | None:
     """The exit code of a command answered without building the parser, else None: only
-    `secrets scan` in its plain form, whose kept report still holds (auditor._secrets.memo)."""
+    `secrets scan` in its plain form, whose kept report still holds (auditor._secrets.memo).
+    Such a run is mostly Python starting and importing, so the modules it loads import no more
+    than they use: not typing (`TYPE_CHECKING = False` stands in for it), json, argparse,
+    subprocess, threading or tempfile (tests/auditor/_secrets/test_memo.py, NOT_ON_A_HIT)."""
     if words[:2] != ["secrets", "scan"]:
         return None
     from auditor._cli.secrets import replay

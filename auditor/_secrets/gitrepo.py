@@ -22,7 +22,8 @@ def run(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = 360
     loop that feeds `stdin` while reading both outputs; the standard input is inherited when
     `stdin` is None, as subprocess does (descriptors Python opened are not inherited, PEP 446;
     nothing else is closed). FileNotFoundError when there is no such program;
-    TimeoutError when the streams are still open after `timeout` seconds (the program killed)."""
+    TimeoutError when the streams are still open after `timeout` seconds (the program killed;
+    the wait for its exit once it closed both is not bounded)."""
     import select
     import signal
     import time

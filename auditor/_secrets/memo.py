@@ -49,6 +49,7 @@ from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
     from typing import Any
 
