@@ -21,7 +21,6 @@ The names are imported when first used, so `import auditor` (and `auditor --help
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -98,7 +97,11 @@ __all__ = [
     "scan",
 ]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from auditor._exitcodes import ExitCode, result_exit_code
     from auditor._inventory.load import load_inventory
     from auditor._inventory.model import Inventory, Target

@@ -7,15 +7,17 @@ that cannot be read or written is ignored.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from pki.fsutil import ReadError, read_regular
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from cryptography import x509
 
 MAX_CACHE_BYTES = 64 << 20
@@ -74,6 +76,8 @@ class ValidDocuments:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        import json  # here: the cache folder alone (cache_root) needs no json
+
         from auditor._models import canonical_json, sha256_hex
 
         self.key = sha256_hex(canonical_json([__version__, schema]))[:16]
@@ -106,6 +110,8 @@ class ValidDocuments:
     def save(self) -> None:
         if not self.dirty:
             return
+        import json
+
         from auditor._fsutil import atomic_write
         from pki.errors import PKIError
         from pki.fsutil import make_folder
@@ -127,6 +133,8 @@ class LintResults:
     MAX = 20_000
 
     def __init__(self, linter: str) -> None:
+        import json
+
         from auditor._models import canonical_json, sha256_hex
 
         key = sha256_hex(canonical_json([__version__, linter]))[:16]
@@ -156,6 +164,8 @@ class LintResults:
     def save(self) -> None:
         if not self.dirty:
             return
+        import json
+
         from auditor._fsutil import atomic_write
 
         kept = dict(list(self.known.items())[-self.MAX:])

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError, LocatedError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
     from pki.fsutil import ReadError

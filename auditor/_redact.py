@@ -29,14 +29,17 @@ import re
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 from auditor.errors import ConfigError
 from pki.errors import PKIError
 from pki.fsutil import make_folder
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
 TAG = "hmac:"

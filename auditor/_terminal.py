@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+
+from pki.terminal import printable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
     import logging
-
-from pki.terminal import printable
+    from typing import Any, TextIO
 
 __all__ = ["guard", "log_handler", "printable", "warn"]
 

@@ -13,9 +13,12 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import BinaryIO
 
 from pki.errors import PKIError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _SYNCED: ContextVar[bool] = ContextVar("pki_fsutil_synced", default=True)
 
@@ -204,10 +207,8 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(folder, "folder does not exist")
-    import tempfile  # here: reading a file (the common case) needs no temporary files
-
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _new_temporary(folder, path.name)
     except PermissionError:
         raise WriteError(folder, "permission denied: cannot write here") from None
     try:
@@ -223,6 +224,22 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
         raise
     if sync_folder:
         fsync_folder(folder)
+
+
+def _new_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new empty file `.NAME.<random>.tmp` in `folder`, made by this call (O_EXCL, a link in
+    its place never followed) with mode 0600, opened for writing: its descriptor and path.
+    What tempfile.mkstemp does, without importing tempfile (and shutil, random and the
+    compression modules with it): a second run of `auditor secrets scan --git`, which writes
+    its report and little else, loads none of them."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{os.urandom(4).hex()}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                           | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(folder))
 
 
 def _write(fh: BinaryIO, data: bytes | Iterable[bytes]) -> None:

@@ -12,14 +12,16 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, NoReturn
 
 from auditor import __version__
 from auditor._exitcodes import ExitCode
 from auditor._terminal import printable, warn
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
     import argparse
+    from typing import NoReturn
 
 COMMANDS: dict[str, str] = {
     "scan": "scan", "evaluate": "scan", "collect": "collect", "targets": "targets", "rules": "rules",
@@ -160,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _replay(words: list[str]) -> int | None:
     """The exit code of a command answered without building the parser, else None: only
-    `secrets scan` in its plain form, whose kept report still holds (auditor._secrets.memo)."""
+    `secrets scan` in its plain form, whose kept report still holds (auditor._secrets.memo).
+    Such a run is mostly Python starting and importing, so the modules it loads import no more
+    than they use: not typing (`TYPE_CHECKING = False` stands in for it), json, argparse,
+    subprocess, threading or tempfile (tests/auditor/_secrets/test_memo.py, NOT_ON_A_HIT)."""
     if words[:2] != ["secrets", "scan"]:
         return None
     from auditor._cli.secrets import replay
@@ -187,13 +192,14 @@ def run() -> NoReturn:
     streams are flushed; a stream that cannot be flushed (a reader gone) leaves the exit to
     Python, as before. An exit main raises (--help, usage errors) is Python's too."""
     import atexit
-    import threading
 
     code = main()
-    shutdown = getattr(threading, "_shutdown", None)  # what Python's exit does first
-    if shutdown is None:  # pragma: no cover - every CPython has it
-        raise SystemExit(code)
-    shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
+    threading = sys.modules.get("threading")  # never imported (a kept report printed): no thread to join
+    if threading is not None:
+        shutdown = getattr(threading, "_shutdown", None)  # what Python's exit does first
+        if shutdown is None:  # pragma: no cover - every CPython has it
+            raise SystemExit(code)
+        shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
     atexit._run_exitfuncs()
     atexit._clear()  # run once, even if Python's own exit follows
     try:

@@ -6,14 +6,13 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from auditor._render import FORMATS as FORMATS
-from auditor._severity import severity_names as severity_names
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from typing import Any
 
     from auditor._inventory.model import Inventory
     from auditor._models import RedactedResult, Severity
@@ -46,6 +45,11 @@ def add_catalog(parser: argparse.ArgumentParser) -> None:
 
 
 def add_evaluation(parser: argparse.ArgumentParser) -> None:
+    from auditor._render import (
+        FORMATS,  # here: emit() (a kept secrets report printed again) needs neither
+    )
+    from auditor._severity import severity_names
+
     parser.add_argument(
         "--policy", metavar="PACK", action="append", default=[],
         help="policy pack id or .yaml file (default: the target's own packs); repeatable",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor._cli import _common, _history
+from auditor._severity import severity_names
 from auditor._terminal import printable
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def register(sub: Any) -> None:
     w.add_argument("--ack-wait", metavar="DURATION", default="60s", help="a new consumer's redelivery delay (default: 60s)")
     w.add_argument("--max-deliver", type=int, default=10, metavar="N", help="a new consumer's deliveries of one message (default: 10)")
     w.add_argument("--max-age", metavar="DURATION", default="7d", help="refuse evidence collected longer ago (default: 7d)")
-    w.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
+    w.add_argument("--threshold", choices=severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
     w.set_defaults(handler=run_worker)
 
     f = sub.add_parser("fleet", help="ask the agents to collect now, or show the fleet's state (NATS)")

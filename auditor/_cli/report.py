@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from auditor._cli import _common
+from auditor._render import FORMATS
 
 
 def register(sub: Any) -> None:
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("result", metavar="RESULT.json", help="findings document")
     p.add_argument(
-        "--format", choices=_common.FORMATS.names(), default="html", help="output format (default: html)"
+        "--format", choices=FORMATS.names(), default="html", help="output format (default: html)"
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument(

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from auditor._cli import _common, _history
+from auditor._severity import severity_names
 from auditor._terminal import log_handler, printable, warn
 
 
@@ -70,7 +71,7 @@ def register(sub: Any) -> None:
     s.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a failed or incomplete scan (default: 2)")
     s.add_argument("--backoff", metavar="DURATION", default="10s", help="first retry delay, doubled each time (default: 10s)")
     s.add_argument("--grace", metavar="DURATION", default="30s", help="time running scans get after a stop (default: 30s)")
-    s.add_argument("--threshold", choices=_common.severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
+    s.add_argument("--threshold", choices=severity_names(), help="a new failure at or above this is a regression (default: the policy's fail_on)")
     from auditor._cli._nats import add_nats
 
     add_nats(s, required=False)

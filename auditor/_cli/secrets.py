@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from auditor._secrets import ENGINES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from auditor._secrets.memo import Memo
 
@@ -80,6 +81,8 @@ def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
             return code
     request, engines = _request(args)
     if args.write_baseline:
+        import json
+
         from auditor._fsutil import atomic_write
         from auditor._secrets.engines import run_engines
         from auditor._secrets.suppress import Baseline
@@ -217,6 +220,8 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
     """Scan, and render the report: (exit code, report, the files that could not be read).
     `rendered` keeps the findings and their rendered lines for a scan made again: findings
     equal to the last (every field) are the same lines, not rendered twice."""
+    import json  # here: a kept report printed again (`replay`) needs no json
+
     from auditor._exitcodes import ExitCode
     from auditor._redact import key_id
     from auditor._secrets.engines import run_engines
@@ -291,6 +296,8 @@ def run_key(args: argparse.Namespace) -> int:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
+    import json
+
     from auditor._fsutil import atomic_write
     from auditor._redact import is_legacy_fingerprint
     from auditor._secrets import prepare
@@ -319,6 +326,8 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_detectors(args: argparse.Namespace) -> int:
+    import json
+
     from auditor._secrets.detectors import builtin_detectors
 
     rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]

@@ -3,10 +3,10 @@ when it is used). The seam itself is :mod:`auditor._render.interface`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from auditor.errors import ConfigError
 from pki.registry import Registry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
     from auditor._render.interface import Renderer, RenderOptions

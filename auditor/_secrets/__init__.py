@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError
 from pki.registry import Registry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
     from auditor._secrets.detectors import Detector

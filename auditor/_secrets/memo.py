@@ -31,25 +31,29 @@ Kept only for one repository scanned with --git and the history cache, without -
 --baseline, --rules, --write-baseline, --no-git-cache or another engine, and never a report
 with unreadable files. A memo that cannot be used (missing, not a regular file, larger than
 MAX_MEMO_BYTES, torn, of another key or state) is a miss; deleting it changes only speed.
-Imports only the standard library and git plumbing: a hit loads nothing of the scanner.
+Imports only the standard library and git plumbing: a hit loads nothing of the scanner, nor json
+(the first line of a kept report is tab-separated ASCII; the digests are of `repr`s).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
-MEMO_VERSION = 1
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
+
+if TYPE_CHECKING:
+    from typing import Any
+
+MEMO_VERSION = 2
 MAX_MEMO_BYTES = 512 << 20
 """The most read of a kept report or of a cache file digested (a larger one, or one that is
 not a regular file, is a miss)."""
@@ -111,7 +115,29 @@ def _digest(path: str, budget: list[int]) -> str:
 
 def _seal(key: str, state: str, code: int, document: bytes) -> str:
     """The digest a kept report is checked against: of its key, state, exit code and bytes."""
-    return hashlib.sha256(json.dumps([key, state, code]).encode() + b"\n" + document).hexdigest()
+    return hashlib.sha256(repr([key, state, code]).encode() + b"\n" + document).hexdigest()
+
+
+def _head(key: str, state: str, code: int, seal: str, size: int, files: Sequence[Sequence[Any]]) -> bytes:
+    """The first line of a kept report: fields apart by tabs, each code file as `size mtime
+    <its path's bytes in hex>` (ASCII throughout: read back without the json module, whose
+    import a hit would pay)."""
+    fields = [f"auditor-secrets-memo {MEMO_VERSION}", key, state, str(code), str(size), seal,
+              *(f"{n} {t} {os.fsencode(f).hex()}" for f, n, t in files)]
+    return "\t".join(fields).encode("ascii")
+
+
+def _read_head(head: bytes) -> tuple[str, str, int, int, str, list[list[Any]]]:
+    """(key, state, exit code, size, seal, code files) of a first line written by `_head`;
+    ValueError for any other."""
+    magic, key, state, code, size, seal, *files = head.decode("ascii").split("\t")
+    if magic != f"auditor-secrets-memo {MEMO_VERSION}":
+        raise ValueError("another memo format")
+    stamped = []
+    for entry in files:
+        n, t, name = entry.split(" ")
+        stamped.append([os.fsdecode(bytes.fromhex(name)), int(n), int(t)])
+    return key, state, int(code), int(size), seal, stamped
 
 
 class Memo:
@@ -138,7 +164,7 @@ class Memo:
 
         env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("AUDITOR_", "GIT_")) or k in _ENVIRONMENT)
         parts = [MEMO_VERSION, __version__, sys.version, str(base), key_id(), env, list(options)]
-        key = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+        key = hashlib.sha256(repr(parts).encode()).hexdigest()
         return cls(repo, folder, key, exclude, base)
 
     # ------------------------------------------------------------ the state
@@ -150,25 +176,25 @@ class Memo:
         try:
             tips, tags = refs(self.repo)
             clean = clean_files(self.repo)
-            h.update(json.dumps([tips, tags, sorted(clean.items())]).encode())
+            h.update(repr([tips, tags, sorted(clean.items())]).encode())
             budget = [MAX_HASHED_BYTES]
             prefix = "" if str(self.repo) == "." else str(self.repo).rstrip("/") + "/"
             rows: list[list[Any]] = []
-            for path, shown, skip, size in iter_files(self.repo, self.base, self.exclude):
+            for path, shown, skip, size, mode in iter_files(self.repo, self.base, self.exclude):
                 row: list[Any] = [path, shown, skip, size]
                 if not skip:
-                    row.append(os.lstat(path).st_mode)
+                    row.append(mode)
                     if not path.startswith(prefix) or path[len(prefix):] not in clean:
                         row.append(_digest(path, budget))
                 rows.append(row)
-            h.update(json.dumps(rows).encode())
+            h.update(repr(rows).encode())
             try:
                 with os.scandir(self.folder) as it:
                     names = sorted(e.name for e in it if e.name.endswith(".json") and not e.name.startswith("."))
             except FileNotFoundError:  # nothing was scanned here before
                 names = []
             caches = [[name, _digest(str(self.folder / name), [MAX_MEMO_BYTES])] for name in names]
-            h.update(json.dumps(caches).encode())
+            h.update(repr(caches).encode())
         except (Unsettled, OSError, ValueError, AuditorError):  # a ConfigError from git: the scan says it
             return None
         return h.hexdigest()
@@ -191,23 +217,21 @@ class Memo:
             return None
         head, newline, body = raw.partition(b"\n")
         try:
-            meta = json.loads(head)
-            ok = (newline == b"\n" and meta["version"] == MEMO_VERSION and meta["key"] == self.key
-                  and meta["state"] == self.before and meta["size"] == len(body)
-                  and type(meta["code"]) is int and meta["sha256"] == _seal(self.key, self.before, meta["code"], body)
-                  and stamps([str(f) for f, _, _ in meta["code_files"]]) == meta["code_files"])
-        except (ValueError, KeyError, TypeError):
+            key, state, code, size, seal, files = _read_head(head)
+            ok = (newline == b"\n" and key == self.key and state == self.before and size == len(body)
+                  and seal == _seal(self.key, self.before, code, body) and stamps([f for f, _, _ in files]) == files)
+        except ValueError:
             return None
-        return (meta["code"], body) if ok else None
+        return (code, body) if ok else None
 
     def keep(self, state: str, code: int, document: bytes) -> None:
         """Keep `document` as the report of `state` (nothing when it cannot be written)."""
-        meta = {"version": MEMO_VERSION, "key": self.key, "state": state, "code": code, "size": len(document),
-                "sha256": _seal(self.key, state, code, document), "code_files": stamps(code_files())}
+        head = _head(self.key, state, code, _seal(self.key, state, code, document), len(document),
+                     stamps(code_files()))
         from pki.fsutil import unsynced
 
         with unsynced():  # lost or torn by a crash, it is a miss (the seal): worth no fsync
-            write_cache(self.path, [json.dumps(meta).encode(), b"\n", document])
+            write_cache(self.path, [head, b"\n", document])
 
     def settle(self, code: int, document: bytes, again: Callable[[], tuple[int, bytes] | None]) -> None:
         """After a scan that printed `document` and exited `code`: keep them if the state did not

@@ -124,7 +124,7 @@ def scan_paths(
         for root in paths:
             reuse = known.get(root) if known else None
             prefix = "" if str(root) == "." else str(root).rstrip("/") + "/"
-            for path, shown, skip, size in iter_files(root, base, exclude):
+            for path, shown, skip, size, _ in iter_files(root, base, exclude):
                 if skip.startswith("error:"):
                     report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
                     continue

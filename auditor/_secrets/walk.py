@@ -21,8 +21,9 @@ def special_kind(mode: int) -> str:
     return "device" if kind.endswith("-device") else kind
 
 
-def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int]]:
-    """(path, display path, skip reason, size) for every entry under `root` (or `root` itself).
+def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int, int]]:
+    """(path, display path, skip reason, size, mode) for every entry under `root` (or `root`
+    itself); size and mode as `os.lstat` tells them (0 for an entry that could not be read).
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
@@ -48,7 +49,7 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
     if kind != "folder":
         shown = display(top)
         if not excluded(shown):
-            yield top, shown, kind, st.st_size
+            yield top, shown, kind, st.st_size, st.st_mode
         return
     stack = [top]
     while stack:
@@ -58,7 +59,7 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
             with os.scandir(folder) as it:
                 entries = sorted((e.name, e) for e in it)
         except OSError as exc:
-            yield folder, display(folder), f"error:{exc.strerror or exc}", 0
+            yield folder, display(folder), f"error:{exc.strerror or exc}", 0, 0
             continue
         subfolders = []
         for name, entry in entries:
@@ -72,15 +73,15 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
                         config = path + "/config"
                         cst = os.lstat(config) if os.path.lexists(config) else None
                         if cst is not None and not excluded(display(config)):
-                            yield config, display(config), special_kind(cst.st_mode), cst.st_size
+                            yield config, display(config), special_kind(cst.st_mode), cst.st_size, cst.st_mode
                         continue
                     subfolders.append(path)
                     continue
                 est = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                yield path, shown, f"error:{exc.strerror or exc}", 0
+                yield path, shown, f"error:{exc.strerror or exc}", 0, 0
                 continue
-            yield path, shown, special_kind(est.st_mode), est.st_size
+            yield path, shown, special_kind(est.st_mode), est.st_size, est.st_mode
         stack.extend(reversed(subfolders))
 
 
