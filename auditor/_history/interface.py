@@ -188,13 +188,14 @@ class Outcome:
     reason: str = ""
 
 
-def finding_rows(result: RedactedResult) -> Iterator[tuple[Any, ...]]:
-    """(seq, rule_id, resource, area, severity, status, evidence ids as JSON) per finding, made
-    as they are stored."""
+def finding_rows(result: RedactedResult, scan_id: int) -> Iterator[tuple[Any, ...]]:
+    """(scan_id, seq, rule_id, resource, area, severity, status, evidence ids as JSON) per
+    finding, made as they are stored."""
     from auditor._render.json import ids_json
 
     return (
         (
+            scan_id,
             seq,
             f.rule_id,
             f.resource,

@@ -25,6 +25,7 @@ MIGRATION_LOCK = 0x61756474  # "audt": the advisory lock key held while migratin
 class PostgresStore(SQLStore):
     dialect = "postgres"
     marker = "%s"
+    _max_values = 65_535
 
     def __init__(self, url: str, *, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         super().__init__()

@@ -11,6 +11,7 @@ import abc
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from auditor._history.interface import (
@@ -38,6 +39,10 @@ from auditor._models import RedactedResult, ScanResult
 from auditor._redact import redact_result
 from auditor._timeutil import rfc3339, utcnow
 
+ROWS_PER_INSERT = 250
+"""Findings rows written per INSERT statement (fewer when the database takes fewer values)."""
+FINDING_COLUMNS = 8
+
 PACK_BESIDE = 5_000
 """From this many findings on, a scan's document is packed in a thread beside the writing of
 its findings rows (below, a thread costs more than it saves)."""
@@ -46,6 +51,8 @@ its findings rows (below, a thread costs more than it saves)."""
 class SQLStore(Store):
     dialect: str = ""
     marker: str = "?"
+    _max_values: int = 999
+    """The most values one statement may bind (SQLite's SQLITE_MAX_VARIABLE_NUMBER before 3.32)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -133,15 +140,31 @@ class SQLStore(Store):
         )
         scan_id = int(cur.fetchone()[0])
         if result.findings:
-            rows = ((scan_id, *r) for r in finding_rows(result))
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO findings (scan_id, seq, rule_id, resource, area, severity, status, evidence) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                rows,
-            )
+            self._insert_findings(cur, finding_rows(result, scan_id))
         return scan_id
+
+    def _insert_findings(self, cur: Any, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Insert the findings `rows` (finding_rows), ROWS_PER_INSERT rows a
+        statement: one statement a row (executemany) binds as many values, but steps the
+        database once a row, each step letting go of the interpreter and taking it back, which
+        costs half as much again, and more while the output is written beside."""
+        per = max(1, min(ROWS_PER_INSERT, self._max_values // FINDING_COLUMNS))
+        full = ""
+        while batch := list(islice(rows, per)):
+            if len(batch) == per:
+                full = full or self._findings_insert(per)
+                sql = full
+            else:
+                sql = self._findings_insert(len(batch))
+            cur.execute(sql, list(chain.from_iterable(batch)))
+
+    def _findings_insert(self, rows: int) -> str:
+        """The INSERT of `rows` findings rows."""
+        values = "(" + ", ".join([self.marker] * FINDING_COLUMNS) + ")"
+        return (
+            "INSERT INTO findings (scan_id, seq, rule_id, resource, area, severity, status, evidence) "
+            "VALUES " + ", ".join([values] * rows)
+        )
 
     def save_signed(self, result: RedactedResult, *, origin: str, exit_code: int, provenance: Provenance) -> Outcome:
         p = provenance

@@ -45,6 +45,7 @@ class SQLiteStore(SQLStore):
             self._create(migrations)
             existed = True
         self._conn = self._open()
+        self._max_values = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         try:
             if existed:
                 tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

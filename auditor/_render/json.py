@@ -97,12 +97,54 @@ def findings_json(result: RedactedResult) -> Iterable[str]:
     (or however many, see keep_finding_lines)."""
     if len(result.findings) > KEPT_LINES and not result.__dict__.get("_keep_lines"):
         return finding_lines(result.findings)
-    with _MAKING:  # the history's store makes them in a thread while the output is written
-        known: list[str] | None = result.__dict__.get("_finding_lines")
+    with _MAKING:  # the history's store reads them in a thread while the output is written
+        known: _KeptLines | None = result.__dict__.get("_finding_lines")
         if known is None:
-            known = list(finding_lines(result.findings))
+            known = _KeptLines(result.findings)
             result.__dict__["_finding_lines"] = known  # the result is frozen: these follow from it
     return known
+
+
+class _KeptLines:
+    """A result's finding lines, made MADE_AT_ONCE at a time by whichever reader first needs
+    them and kept for the others: the output and the history's document are written side by
+    side, each reader's writing (zlib, for the history) running while the next lines are made,
+    instead of one of them waiting for them all. A failure to make them is every reader's."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self._source = finding_lines(findings)
+        self._lines: list[str] = []
+        self._done = False
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[str]:
+        at = 0
+        while True:
+            made = len(self._lines)  # appended to only, under the lock
+            if at < made:
+                yield from self._lines[at:made]
+                at = made
+                continue
+            with self._lock:
+                if self._failed is not None:
+                    raise self._failed
+                if at < len(self._lines):
+                    continue
+                if self._done:
+                    return
+                try:
+                    batch = list(islice(self._source, MADE_AT_ONCE))
+                except BaseException as exc:
+                    self._failed = exc
+                    raise
+                if not batch:
+                    self._done = True
+                self._lines.extend(batch)
+
+
+MADE_AT_ONCE = 512
+"""Finding lines a reader of kept lines makes at a time."""
 
 
 def problem_dicts(result: RedactedResult) -> list[dict[str, Any]]:

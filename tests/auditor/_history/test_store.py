@@ -310,5 +310,34 @@ def test_findings_table_answers_queries(opener: Opener, demo_result: RedactedRes
     assert json.loads(rows[0][3]) == list(demo_result.findings[0].evidence)
 
 
+def test_findings_rows_written_many_per_statement_are_each_findings_values(
+    opener: Opener, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Findings rows go in ROWS_PER_INSERT a statement (the last statement shorter): every row
+    holds its own finding's values, in order, whatever text they hold, the same as one row a
+    statement."""
+    from auditor._history import sql
+
+    odd = [dataclasses.replace(f, resource=f"{f.resource} \t 'é' \"😀\" \\ {n}")
+           for n, f in enumerate(demo_result.findings)]
+    result = demo_result.changed(findings=tuple(odd) * 3)
+    assert len(result.findings) % 7
+    expected = [
+        (seq, f.rule_id, f.resource, f.area, f.severity.value, f.status.value, json.dumps(list(f.evidence)))
+        for seq, f in enumerate(result.findings)
+    ]
+    stored = []
+    with opener() as store:
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        for per in (7, 1):
+            monkeypatch.setattr(sql, "ROWS_PER_INSERT", per)
+            scan_id = store.save(result, origin="scan", exit_code=1)
+            stored.append([tuple(r) for r in store._select(
+                "SELECT seq, rule_id, resource, area, severity, status, evidence FROM findings "
+                "WHERE scan_id = ? ORDER BY seq", [scan_id])])
+        assert store.check() == []
+    assert stored[0] == stored[1] == expected
+
+
 def test_the_suite_never_writes_the_users_own_history() -> None:
     assert os.environ.get("AUDITOR_DB"), "tests/conftest.py points AUDITOR_DB at a temporary file"
