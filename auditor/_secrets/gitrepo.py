@@ -55,6 +55,50 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
 
 
+MAX_BOUNDARY_BYTES = 64 << 20
+"""The most read of a repository's `shallow` and grafts files (larger, or not regular: unknown)."""
+
+
+def boundary(repo: Path) -> str | None:
+    """What besides the refs decides the commits `git log --all` reaches: the shallow boundary
+    (`shallow` in the common git directory, which `git fetch --deepen/--unshallow` moves without
+    moving a ref) and the grafts file (`info/grafts`, or $GIT_GRAFT_FILE), as a digest of their
+    bytes; "" when there is neither. None when it cannot be told (a file that is not regular,
+    cannot be read or is too large): then nothing walked before may be taken as known."""
+    try:
+        common = Path(common_dir(repo))
+    except (ConfigError, OSError):
+        return None
+    grafts = os.environ.get("GIT_GRAFT_FILE") or str(common / "info" / "grafts")
+    h = hashlib.sha256()
+    found = False
+    for name, path in (("shallow", str(common / "shallow")), ("grafts", grafts)):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BOUNDARY_BYTES:
+                return None
+            part = hashlib.sha256()
+            size = 0
+            while chunk := os.read(fd, 1 << 20):
+                size += len(chunk)
+                if size > MAX_BOUNDARY_BYTES:
+                    return None
+                part.update(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        found = True
+        h.update(f"{name} {size} {part.hexdigest()}\n".encode())
+    return h.hexdigest() if found else ""
+
+
 def common_dir(repo: Path) -> str:
     """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
     without asking git when `repo/.git` is a plain repository's folder."""
@@ -140,4 +184,4 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "write_cache"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "write_cache"]

@@ -293,3 +293,22 @@ def test_any_memo_file_but_a_sealed_one_is_a_miss(tmp_path_factory: pytest.TempP
     assert memo.before is not None
     memo.keep(memo.before, 1, body)
     assert memo.lookup() == (1, body)
+
+
+def test_a_history_deepened_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git fetch --unshallow` moves no ref, no file of the working tree, no cache file: the
+    kept report (without the older commits' secret) was printed again."""
+    from tests.auditor._secrets.test_run import _shallow_clone_of_a_removed_leak
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    clone, leak = _shallow_clone_of_a_removed_leak(tmp_path)
+    runs = Runs(clone, monkeypatch)
+    code, report, _ = runs()
+    assert code == 0 and b"leak.env" not in report
+    assert runs()[2] == 0  # kept, printed again
+    git(clone, "fetch", "-q", "--unshallow")
+    code, report, scans = runs()
+    assert scans >= 1 and code == 1 and leak.encode() in report
+    code, kept, scans = runs()
+    assert scans == 0 and (code, kept) == runs.fresh()
