@@ -31,7 +31,8 @@ def git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 360
 
 
 def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
+    """The objects every ref (and HEAD, and each worktree's detached HEAD: `detached_heads`)
+    points at, what `--all` starts from; and (tag object id,
     tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
     points at a tag object is listed again peeled (`^{}`)."""
     try:
@@ -52,7 +53,42 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
             named[name] = sha
     tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
             if name in peeled and name.startswith("refs/tags/")]
-    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
+    return sorted({*named.values(), *detached_heads(repo)}), sorted(tags, key=lambda t: t[1])
+
+
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def detached_heads(repo: Path) -> set[str]:
+    """The commits the repository's worktrees (the main one and each linked one) have checked
+    out detached, read from their HEAD files: `--all` walks from them too, while `git show-ref
+    --head` lists only this worktree's HEAD. (A HEAD naming a branch adds nothing: the branch
+    is a ref.) Without linked worktrees, nothing is read."""
+    try:
+        common = Path(common_dir(repo))
+    except (ConfigError, OSError):
+        return set()
+    try:
+        with os.scandir(common / "worktrees") as it:
+            heads = [str(common / "HEAD"), *(os.path.join(e.path, "HEAD") for e in it)]
+    except OSError:  # no linked worktree (or none git could use either)
+        return set()
+    out: set[str] = set()
+    for head in heads:
+        try:
+            fd = os.open(head, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            continue
+        try:
+            data = os.read(fd, 4096) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError:
+            data = b""
+        finally:
+            os.close(fd)
+        sha = data.strip()
+        if len(sha) in (40, 64) and set(sha) <= _HEX:
+            out.add(sha.decode("ascii"))
+    return out
 
 
 MAX_BOUNDARY_BYTES = 64 << 20
@@ -184,4 +220,4 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "write_cache"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "refs", "write_cache"]

@@ -312,3 +312,17 @@ def test_a_history_deepened_is_a_miss(tmp_path: Path, monkeypatch: pytest.Monkey
     assert scans >= 1 and code == 1 and leak.encode() in report
     code, kept, scans = runs()
     assert scans == 0 and (code, kept) == runs.fresh()
+
+
+def test_a_commit_on_another_worktrees_detached_head_is_a_miss(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other))
+    runs = Runs(repo, monkeypatch)
+    runs()
+    assert runs()[2] == 0
+    (other / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(other, "leak on a detached HEAD")
+    code, report, scans = runs()
+    assert code == 1
+    assert scans >= 1 and leak.encode() in report

@@ -593,3 +593,18 @@ def test_boundary_tells_shallow_and_grafts_by_their_bytes_regular_files_only(tmp
     monkeypatch.delenv("GIT_GRAFT_FILE")
     os.mkfifo(repo / ".git" / "shallow")  # never opened for reading as a file: would block
     assert boundary(repo) is None
+
+
+def test_commits_on_another_worktrees_detached_head_are_scanned_once_cached(tmp_path: Path) -> None:
+    """`git log --all` walks every worktree's HEAD, `git show-ref --head` lists only this one's:
+    a commit on a linked worktree's detached HEAD moved none of the tips the cache compares,
+    so a cached run of the main worktree walked nothing and missed its secret."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other))
+    assert scan_git(repo).leaks == []
+    (other / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(other, "leak on a detached HEAD")
+    assert [(x.path, x.commit) for x in scan_git(repo, cache=False).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
