@@ -216,14 +216,18 @@ class Memo:
     def settle(self, code: int, document: bytes, again: Callable[[], tuple[int, bytes] | None]) -> None:
         """After a scan that printed `document` and exited `code`: keep them if the state did not
         move meanwhile; if it did, scan once more with `again()` (None: a report not to keep)
-        and keep that if the state held still for it."""
+        and keep that if the state held still for it. An error of that second scan keeps
+        nothing and is not raised: the command's report is printed already."""
         if self.before is None:  # the state could not be told (an unreadable file, too much to digest)
             return
         after = self.state()
         if after is None:
             return
         if after != self.before:
-            rerun = again()
+            try:
+                rerun = again()
+            except (AuditorError, OSError):  # the state is moving (git failing meanwhile): nothing kept,
+                return  # and the report printed keeps its exit code
             if rerun is None or self.state() != after:
                 return
             code, document = rerun

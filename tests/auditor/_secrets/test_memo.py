@@ -326,3 +326,27 @@ def test_a_commit_on_another_worktrees_detached_head_is_a_miss(repo: Path, monke
     code, report, scans = runs()
     assert code == 1
     assert scans >= 1 and leak.encode() in report
+
+
+def test_a_failing_settle_scan_leaves_the_printed_reports_exit_code(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The first run scans a second time, after its report is printed, only to keep a report:
+    git failing then (a gc, a lock: the state is moving) must not turn the printed report's exit
+    code (1: findings) into a configuration error (2); nothing is kept."""
+    from auditor.errors import ConfigError
+
+    real, calls = cli._scan, []
+
+    def failing_again(*a: object) -> tuple[int, bytes, list[str]]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConfigError("git cat-file failed: the repository is being packed")
+        return real(*a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_scan", failing_again)
+    out = repo.parent / "report.json"
+    code = main(["secrets", "scan", str(repo), "--git", "--format", "json", "-o", str(out)])
+    assert (code, len(calls)) == (1, 2) and b"vault" in out.read_bytes()
+    assert "error" not in capsys.readouterr().err
+    folder = cache_folder(repo)
+    assert folder is not None and not list(folder.glob("report-*.memo"))
