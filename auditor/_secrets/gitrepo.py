@@ -70,9 +70,11 @@ def detached_heads(repo: Path) -> set[str]:
         return set()
     try:
         with os.scandir(common / "worktrees") as it:
-            heads = [str(common / "HEAD"), *(os.path.join(e.path, "HEAD") for e in it)]
-    except OSError:  # no linked worktree (or none git could use either)
+            linked = [e.path for e in it]
+    except OSError:  # no linked worktree
         return set()
+    # the linked worktrees git lists: those whose folder holds a `gitdir` file
+    heads = [str(common / "HEAD"), *(os.path.join(w, "HEAD") for w in linked if os.path.isfile(os.path.join(w, "gitdir")))]
     out: set[str] = set()
     for head in heads:
         try:
