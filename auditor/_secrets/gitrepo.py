@@ -75,19 +75,14 @@ def detached_heads(repo: Path) -> set[str]:
         return set()
     # the linked worktrees git lists: those whose folder holds a `gitdir` file
     heads = [str(common / "HEAD"), *(os.path.join(w, "HEAD") for w in linked if os.path.isfile(os.path.join(w, "gitdir")))]
+    from pki.fsutil import ReadError, read_regular
+
     out: set[str] = set()
     for head in heads:
         try:
-            fd = os.open(head, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
+            sha = read_regular(head, 4096, follow_symlinks=False).strip()
+        except ReadError:  # gone, or not a regular file (a link names a branch: a ref already)
             continue
-        try:
-            data = os.read(fd, 4096) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
-        except OSError:
-            data = b""
-        finally:
-            os.close(fd)
-        sha = data.strip()
         if len(sha) in (40, 64) and set(sha) <= _HEX:
             out.add(sha.decode("ascii"))
     return out
@@ -108,32 +103,19 @@ def boundary(repo: Path) -> str | None:
     except (ConfigError, OSError):
         return None
     grafts = os.environ.get("GIT_GRAFT_FILE") or str(common / "info" / "grafts")
+    from pki.fsutil import ReadError, read_regular
+
     h = hashlib.sha256()
     found = False
     for name, path in (("shallow", str(common / "shallow")), ("grafts", grafts)):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            continue
-        except OSError:
+            data = read_regular(path, MAX_BOUNDARY_BYTES, follow_symlinks=False)
+        except ReadError as exc:
+            if exc.why == "missing":
+                continue
             return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BOUNDARY_BYTES:
-                return None
-            part = hashlib.sha256()
-            size = 0
-            while chunk := os.read(fd, 1 << 20):
-                size += len(chunk)
-                if size > MAX_BOUNDARY_BYTES:
-                    return None
-                part.update(chunk)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
         found = True
-        h.update(f"{name} {size} {part.hexdigest()}\n".encode())
+        h.update(f"{name} {len(data)} {hashlib.sha256(data).hexdigest()}\n".encode())
     return h.hexdigest() if found else ""
 
 
