@@ -108,7 +108,8 @@ def git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 360
 
 
 def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """The objects every ref (and HEAD) points at, what `--all` starts from; and (tag object id,
+    """The objects every ref (and HEAD, and each worktree's detached HEAD: `detached_heads`)
+    points at, what `--all` starts from; and (tag object id,
     tag name) of every annotated tag. One `git show-ref --head --dereference`: a ref that
     points at a tag object is listed again peeled (`^{}`)."""
     code, out, err = _run_git(repo, ("show-ref", "--head", "--dereference"), None, 600)
@@ -125,7 +126,70 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
             named[name] = sha
     tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
             if name in peeled and name.startswith("refs/tags/")]
-    return sorted(set(named.values())), sorted(tags, key=lambda t: t[1])
+    return sorted({*named.values(), *detached_heads(repo)}), sorted(tags, key=lambda t: t[1])
+
+
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def detached_heads(repo: Path) -> set[str]:
+    """The commits the repository's worktrees (the main one and each linked one) have checked
+    out detached, read from their HEAD files: `--all` walks from them too, while `git show-ref
+    --head` lists only this worktree's HEAD. (A HEAD naming a branch adds nothing: the branch
+    is a ref.) Without linked worktrees, nothing is read."""
+    try:
+        common = Path(common_dir(repo))
+    except (ConfigError, OSError):
+        return set()
+    try:
+        with os.scandir(common / "worktrees") as it:
+            linked = [e.path for e in it]
+    except OSError:  # no linked worktree
+        return set()
+    # the linked worktrees git lists: those whose folder holds a `gitdir` file
+    heads = [str(common / "HEAD"), *(os.path.join(w, "HEAD") for w in linked if os.path.isfile(os.path.join(w, "gitdir")))]
+    from pki.fsutil import ReadError, read_regular
+
+    out: set[str] = set()
+    for head in heads:
+        try:
+            sha = read_regular(head, 4096, follow_symlinks=False).strip()
+        except ReadError:  # gone, or not a regular file (a link names a branch: a ref already)
+            continue
+        if len(sha) in (40, 64) and set(sha) <= _HEX:
+            out.add(sha.decode("ascii"))
+    return out
+
+
+MAX_BOUNDARY_BYTES = 64 << 20
+"""The most read of a repository's `shallow` and grafts files (larger, or not regular: unknown)."""
+
+
+def boundary(repo: Path) -> str | None:
+    """What besides the refs decides the commits `git log --all` reaches: the shallow boundary
+    (`shallow` in the common git directory, which `git fetch --deepen/--unshallow` moves without
+    moving a ref) and the grafts file (`info/grafts`, or $GIT_GRAFT_FILE), as a digest of their
+    bytes; "" when there is neither. None when it cannot be told (a file that is not regular,
+    cannot be read or is too large): then nothing walked before may be taken as known."""
+    try:
+        common = Path(common_dir(repo))
+    except (ConfigError, OSError):
+        return None
+    grafts = os.environ.get("GIT_GRAFT_FILE") or str(common / "info" / "grafts")
+    from pki.fsutil import ReadError, read_regular
+
+    h = hashlib.sha256()
+    found = False
+    for name, path in (("shallow", str(common / "shallow")), ("grafts", grafts)):
+        try:
+            data = read_regular(path, MAX_BOUNDARY_BYTES, follow_symlinks=False)
+        except ReadError as exc:
+            if exc.why == "missing":
+                continue
+            return None
+        found = True
+        h.update(f"{name} {len(data)} {hashlib.sha256(data).hexdigest()}\n".encode())
+    return h.hexdigest() if found else ""
 
 
 def common_dir(repo: Path) -> str:
@@ -213,4 +277,5 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["cache_folder", "clean_files", "common_dir", "converts", "git", "refs", "run", "write_cache"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "refs", "run",
+           "write_cache"]

@@ -9,7 +9,9 @@ What was scanned is remembered per repository and ruleset under the user's cache
 (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and tags read,
 and their (redacted) findings. A later run walks only the commits added since (`--not` the
 old tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
-reachable), when it walks everything again but still reads only blobs it has not seen.
+reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` brings older
+commits in without moving a ref), when it walks everything again but still reads only blobs
+it has not seen.
 The cache holds no secret: findings are stored as reported (previews and fingerprints).
 Deleting it changes only speed.
 
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs, write_cache
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
@@ -215,6 +217,8 @@ class HistoryCache:
     findings as lists of `_ROW` fields: quick to read, whatever the size of the history."""
 
     tips: list[str] = field(default_factory=list)
+    bounds: str = ""
+    """The shallow boundary and grafts the tips were walked with (gitrepo.boundary)."""
     seen: set[str] = field(default_factory=set)
     """Blob, commit and tag ids already scanned."""
     code: set[str] = field(default_factory=set)
@@ -230,14 +234,15 @@ class HistoryCache:
             data = _read_cache(path)
             if data["version"] != CACHE_VERSION:
                 return cls()
-            return cls(list(data["tips"]), set(data["seen"].split()), set(data["code"].split()), dict(data["found"]))
+            return cls(list(data["tips"]), str(data.get("bounds", "")), set(data["seen"].split()),
+                       set(data["code"].split()), dict(data["found"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
     def save(self, path: Path | None) -> None:
         if path is None:
             return
-        doc = {"version": CACHE_VERSION, "tips": self.tips, "seen": " ".join(sorted(self.seen)),
+        doc = {"version": CACHE_VERSION, "tips": self.tips, "bounds": self.bounds, "seen": " ".join(sorted(self.seen)),
                "code": " ".join(sorted(self.code)), "found": self.found}
         write_cache(path, json.dumps(doc, separators=(",", ":")).encode())
 
@@ -403,9 +408,13 @@ def scan_history(
         lister.start()
     state = HistoryCache.load(where)
     tips, tags = refs(repo)
+    bounds = boundary(repo) if where is not None else ""
     known = seen if seen is not None else state.seen
-    unchanged = bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
-    incremental = unchanged or (bool(state.tips) and not _unreachable(repo, state.tips))
+    # the same shallow boundary and grafts as the tips were walked with (a history deepened
+    # or grafted moves no ref): else everything is walked again, reading only unseen objects
+    walked_alike = bounds is not None and bounds == state.bounds
+    unchanged = walked_alike and bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
+    incremental = walked_alike and (unchanged or (bool(state.tips) and not _unreachable(repo, state.tips)))
     walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else ())
     found: dict[str, list[Leak]] = {}
     if incremental:  # everything found before is still in the history
@@ -478,6 +487,7 @@ def scan_history(
             remembered = {k: v for k, v in state.found.items() if k in state.seen}  # e.g. blobs excluded now
             state.found = {**remembered, **{k: _to_cache(v) for k, v in found.items()}}
         state.tips = tips
+        state.bounds = "?" if bounds is None else bounds  # "?": told by no boundary, walked again next time
         state.save(where)
     if where is not None and tree:
         lister.join()

@@ -13,7 +13,8 @@ one), beside two digests:
   --engine, the fingerprint key's id, the AUDITOR_* and GIT_* variables and the HOME/XDG
   folders git and auditor read; and, checked apart, the size and modification time of every
   auditor and pki module the run had loaded and of the shipped data (an edited detector misses);
-- `state`, what the report was made from: the refs (`git show-ref`), git's judgement of the
+- `state`, what the report was made from: the refs (`git show-ref`), the shallow boundary and
+  grafts (`gitrepo.boundary`: a history deepened moves no ref), git's judgement of the
   working tree against the index (`clean_files`: which files hold their index blob), every
   entry of the working tree as the scan walks it (name, kind, size, mode), the SHA-256 of the
   bytes of every file git does not vouch for (untracked, changed, `.git/config`), and the
@@ -44,7 +45,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auditor._secrets.gitrepo import cache_folder, clean_files, refs, write_cache
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs, write_cache
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
@@ -175,8 +176,11 @@ class Memo:
         h = hashlib.sha256()
         try:
             tips, tags = refs(self.repo)
+            bounds = boundary(self.repo)
+            if bounds is None:
+                raise Unsettled("shallow")
             clean = clean_files(self.repo)
-            h.update(repr([tips, tags, sorted(clean.items())]).encode())
+            h.update(repr([tips, tags, bounds, sorted(clean.items())]).encode())
             budget = [MAX_HASHED_BYTES]
             prefix = "" if str(self.repo) == "." else str(self.repo).rstrip("/") + "/"
             rows: list[list[Any]] = []
@@ -236,14 +240,18 @@ class Memo:
     def settle(self, code: int, document: bytes, again: Callable[[], tuple[int, bytes] | None]) -> None:
         """After a scan that printed `document` and exited `code`: keep them if the state did not
         move meanwhile; if it did, scan once more with `again()` (None: a report not to keep)
-        and keep that if the state held still for it."""
+        and keep that if the state held still for it. An error of that second scan keeps
+        nothing and is not raised: the command's report is printed already."""
         if self.before is None:  # the state could not be told (an unreadable file, too much to digest)
             return
         after = self.state()
         if after is None:
             return
         if after != self.before:
-            rerun = again()
+            try:
+                rerun = again()
+            except (AuditorError, OSError):  # the state is moving (git failing meanwhile): nothing kept,
+                return  # and the report printed keeps its exit code
             if rerun is None or self.state() != after:
                 return
             code, document = rerun

@@ -323,3 +323,60 @@ def test_any_memo_file_but_a_sealed_one_is_a_miss(tmp_path_factory: pytest.TempP
     assert memo.before is not None
     memo.keep(memo.before, 1, body)
     assert memo.lookup() == (1, body)
+
+
+def test_a_history_deepened_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git fetch --unshallow` moves no ref, no file of the working tree, no cache file: the
+    kept report (without the older commits' secret) was printed again."""
+    from tests.auditor._secrets.test_run import _shallow_clone_of_a_removed_leak
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    clone, leak = _shallow_clone_of_a_removed_leak(tmp_path)
+    runs = Runs(clone, monkeypatch)
+    code, report, _ = runs()
+    assert code == 0 and b"leak.env" not in report
+    assert runs()[2] == 0  # kept, printed again
+    git(clone, "fetch", "-q", "--unshallow")
+    code, report, scans = runs()
+    assert scans >= 1 and code == 1 and leak.encode() in report
+    code, kept, scans = runs()
+    assert scans == 0 and (code, kept) == runs.fresh()
+
+
+def test_a_commit_on_another_worktrees_detached_head_is_a_miss(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other))
+    runs = Runs(repo, monkeypatch)
+    runs()
+    assert runs()[2] == 0
+    (other / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(other, "leak on a detached HEAD")
+    code, report, scans = runs()
+    assert code == 1
+    assert scans >= 1 and leak.encode() in report
+
+
+def test_a_failing_settle_scan_leaves_the_printed_reports_exit_code(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The first run scans a second time, after its report is printed, only to keep a report:
+    git failing then (a gc, a lock: the state is moving) must not turn the printed report's exit
+    code (1: findings) into a configuration error (2); nothing is kept."""
+    from auditor.errors import ConfigError
+
+    real, calls = cli._scan, []
+
+    def failing_again(*a: object) -> tuple[int, bytes, list[str]]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConfigError("git cat-file failed: the repository is being packed")
+        return real(*a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_scan", failing_again)
+    out = repo.parent / "report.json"
+    code = main(["secrets", "scan", str(repo), "--git", "--format", "json", "-o", str(out)])
+    assert (code, len(calls)) == (1, 2) and b"vault" in out.read_bytes()
+    assert "error" not in capsys.readouterr().err
+    folder = cache_folder(repo)
+    assert folder is not None and not list(folder.glob("report-*.memo"))

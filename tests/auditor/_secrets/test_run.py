@@ -549,3 +549,62 @@ def test_a_fifo_where_a_cache_file_goes_is_replaced_never_written_to(tmp_path: P
         scan.join(10)
     assert done, "the scan blocked writing its cache"
     assert all(f.is_file() and (f.stat().st_mode & 0o777) == 0o600 for f in fifos)
+
+
+def _shallow_clone_of_a_removed_leak(tmp_path: Path) -> tuple[Path, str]:
+    """A clone (depth 1) of a repository whose older commit held a secret that the newest removed;
+    and that older commit's id."""
+    origin = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (origin / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(origin, "leak")
+    (origin / "leak.env").unlink()
+    _commit(origin, "removed")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", origin.as_uri(), str(clone)], check=True,
+                   capture_output=True, timeout=60)
+    return clone, leak
+
+
+def test_history_deepened_after_a_cached_run_is_scanned(tmp_path: Path) -> None:
+    """`git fetch --unshallow` brings older commits in without moving any ref: the cached run
+    walked nothing new (the same tips) and missed the secret they hold, forever."""
+    clone, leak = _shallow_clone_of_a_removed_leak(tmp_path)
+    assert scan_git(clone).leaks == []
+    git(clone, "fetch", "-q", "--unshallow")
+    assert [(x.path, x.commit) for x in scan_git(clone, cache=False).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(clone).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(clone).leaks] == [("leak.env", leak)]
+
+
+def test_boundary_tells_shallow_and_grafts_by_their_bytes_regular_files_only(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor._secrets.gitrepo import boundary
+
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    assert boundary(repo) == ""
+    (tmp_path / "other").mkdir()
+    clone, _ = _shallow_clone_of_a_removed_leak(tmp_path / "other")
+    shallow = boundary(clone)
+    assert shallow and shallow == boundary(clone)
+    grafts = tmp_path / "grafts"
+    grafts.write_text("0" * 40 + "\n")
+    monkeypatch.setenv("GIT_GRAFT_FILE", str(grafts))
+    assert boundary(clone) not in ("", shallow, None)
+    monkeypatch.delenv("GIT_GRAFT_FILE")
+    os.mkfifo(repo / ".git" / "shallow")  # never opened for reading as a file: would block
+    assert boundary(repo) is None
+
+
+def test_commits_on_another_worktrees_detached_head_are_scanned_once_cached(tmp_path: Path) -> None:
+    """`git log --all` walks every worktree's HEAD, `git show-ref --head` lists only this one's:
+    a commit on a linked worktree's detached HEAD moved none of the tips the cache compares,
+    so a cached run of the main worktree walked nothing and missed its secret."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other))
+    assert scan_git(repo).leaks == []
+    (other / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
+    leak = _commit(other, "leak on a detached HEAD")
+    assert [(x.path, x.commit) for x in scan_git(repo, cache=False).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
