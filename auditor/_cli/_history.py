@@ -84,17 +84,22 @@ class Storing:
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._said = self._store(before_commit=self._wait)
+        except _NotCommitted:
+            pass
+        except BaseException as exc:  # an internal error: raised again by done()
+            self._failed = exc
+
+    def _store(self, before_commit: Callable[[], object] | None = None) -> str:
+        """Store the result; what to say about it, stored or not (AuditorError)."""
         from auditor.errors import AuditorError
 
         try:
-            self._said = _store(self._args, self._result, origin=self._origin, exit_code=self.code,
-                                before_commit=self._wait)
-        except _NotCommitted:
-            pass
+            return _store(self._args, self._result, origin=self._origin, exit_code=self.code,
+                          before_commit=before_commit)
         except AuditorError as exc:
-            self._said = _not_stored(exc)
-        except BaseException as exc:  # an internal error: raised again by done()
-            self._failed = exc
+            return _not_stored(exc)
 
     def _wait(self) -> None:
         if not self._printed.wait(self.WAIT) or not self._commit:
@@ -109,12 +114,7 @@ class Storing:
             if self._failed is not None:
                 raise self._failed
             if self._said is None:  # rolled back after WAIT: stored now
-                from auditor.errors import AuditorError
-
-                try:
-                    self._said = _store(self._args, self._result, origin=self._origin, exit_code=self.code)
-                except AuditorError as exc:
-                    self._said = _not_stored(exc)
+                self._said = self._store()
             warn(self._said)
         return self.code
 

@@ -74,11 +74,9 @@ def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
         raise ConfigError("--jobs must be 0 (all CPUs) or more")
     memo = missed or _memo(args)
     if memo is not None and missed is None:
-        kept = memo.lookup()
-        if kept is not None:  # nothing moved since a run printed this: print it again
-            code, body = kept
-            _emit(args, body)
-            return code
+        replayed = _print_kept(args, memo)
+        if replayed is not None:
+            return replayed
     request, engines = _request(args)
     if args.write_baseline:
         import json
@@ -121,10 +119,9 @@ def replay(words: list[str]) -> int | None:
     memo = _memo(args) if args is not None else None
     if memo is None:
         return None
-    kept = memo.lookup()
-    if kept is not None:
-        _emit(args, kept[1])
-        return kept[0]
+    replayed = _print_kept(args, memo)
+    if replayed is not None:
+        return replayed
     from auditor._cli import build_parser
 
     return run_scan(build_parser("secrets").parse_args(["secrets", "scan", *words]), missed=memo)
@@ -189,6 +186,16 @@ def _memo(args: Any) -> Memo | None:
 
     options = ["secrets scan", str(args.paths[0]), args.format, args.exclude, args.jobs, args.engine]
     return Memo.open(args.paths[0], base=Path.cwd(), options=options, exclude=args.exclude)
+
+
+def _print_kept(args: Any, memo: Memo) -> int | None:
+    """When nothing moved since a run printed the kept report of this scan: print it again and
+    give its exit code; else None."""
+    kept = memo.lookup()
+    if kept is None:
+        return None
+    _emit(args, kept[1])
+    return kept[0]
 
 
 def _request(args: argparse.Namespace) -> tuple[Any, list[str]]:
