@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from auditor.evidence.record import Failure
 
 from auditor._severity import Severity as Severity
+from auditor._severity import fast_value
 
 
 class Status(enum.Enum):
@@ -35,6 +36,9 @@ class Status(enum.Enum):
     NOT_APPLICABLE = "not-applicable"
     """The rule's subject does not exist on the target (a nats.conf without leafnode remotes for
     a rule about remotes). Counted apart from pass: it evidences nothing."""
+
+
+fast_value(Status)
 
 
 def finding_id(rule_id: str, identity: Sequence[str]) -> str:

@@ -126,3 +126,15 @@ def test_severity_order() -> None:
     ranks = [s.rank for s in Severity]
     assert ranks == [4, 3, 2, 1, 0]
     assert all(a.at_least(b) == (ranks[i] >= ranks[j]) for i, a in enumerate(Severity) for j, b in enumerate(Severity))
+
+
+def test_status_and_severity_values_are_read_as_enum_gives_them() -> None:
+    """Status and Severity read `value` through a C-level property (fast_value): it gives what
+    Enum's own property gives, members are still found by value, and pickling still works."""
+    import enum
+    import pickle
+
+    for cls in (Status, Severity):
+        for member in cls:
+            assert member.value == enum.Enum.__dict__["value"].fget(member) == member._value_
+            assert cls(member.value) is member and pickle.loads(pickle.dumps(member)) is member  # noqa: S301

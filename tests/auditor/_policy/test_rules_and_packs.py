@@ -169,6 +169,31 @@ def test_later_pack_wins(tmp_path: Path) -> None:
         cat.resolve(["zzz"])
 
 
+def test_a_policy_is_resolved_again_only_when_the_catalogue_changed(tmp_path: Path) -> None:
+    """Packs named by id are resolved once (a fleet's bundles name the same ones), and again
+    after a rule or pack of the catalogue was added or replaced; a pack file always again."""
+    import dataclasses
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    write_rule(rules, "TEST-010")
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "a.yaml").write_text("id: a\ntitle: A\nselect: [{area: certificates}]\n")
+    cat = load(rules, packs)
+    first = cat.resolve(["a"])
+    assert cat.resolve(["a"]) is first and cat.resolve(["a", "a"]) is not first
+    assert cat.resolve([str(packs / "a.yaml")]) is not cat.resolve([str(packs / "a.yaml")])
+    cat.rules["TEST-010"] = dataclasses.replace(cat.rules["TEST-010"], severity=Severity.LOW)
+    again = cat.resolve(["a"])
+    assert again is not first and again.rules[0].severity is Severity.LOW
+    write_rule(rules, "TEST-011")
+    cat.extend([rules / "TEST-011.yaml"], [])
+    assert [e.id for e in cat.resolve(["a"]).rules] == ["TEST-010", "TEST-011"]
+    cat.packs["a"] = dataclasses.replace(cat.packs["a"], severity={"TEST-011": Severity.INFO})
+    assert cat.resolve(["a"]).rules[1].severity is Severity.INFO
+
+
 def test_builtin_catalog_is_valid() -> None:
     cat = Catalog.load(strict=False)
     assert cat.errors == []
