@@ -408,15 +408,23 @@ class Problem:
 def group_problems(findings: Iterable[Finding], threshold: Severity) -> tuple[Problem, ...]:
     """The failing findings grouped into problems: blocking ones first, then by severity."""
     groups: dict[str, list[Finding]] = {}
+    fail = Status.FAIL
     for f in findings:
-        if f.status is Status.FAIL:
+        if f.status is fail:
             groups.setdefault(f.correlation or f.id, []).append(f)
-    problems = []
+    keyed = []
     for key, hits in groups.items():
-        hits.sort(key=lambda f: (-f.severity.rank, not f.always_blocks, f.rule_id, f.resource, f.id))
-        problems.append(Problem(problem_id(key), key, tuple(hits)))
-    problems.sort(key=lambda p: (not p.blocks(threshold), -p.severity.rank, p.primary.rule_id, p.primary.resource, p.id))
-    return tuple(problems)
+        if len(hits) > 1:
+            hits.sort(key=lambda f: (-f.severity.rank, not f.always_blocks, f.rule_id, f.resource, f.id))
+        problem = Problem(problem_id(key), key, tuple(hits))
+        primary = hits[0]
+        keyed.append(((not problem.blocks(threshold), -primary.severity.rank, primary.rule_id, primary.resource,
+                       problem.id), problem))
+    keyed.sort(key=_first)  # the problems' keys are distinct (their ids are)
+    return tuple([problem for _, problem in keyed])
+
+
+_first = operator.itemgetter(0)
 
 
 @dataclass(frozen=True)
