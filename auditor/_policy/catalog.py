@@ -248,7 +248,10 @@ class Catalog:
         if known is not None and len(known[0]) == len(state) and all(a is b for a, b in zip(known[0], state, strict=True)):
             return known[1]  # type: ignore[no-any-return]
         policy = self._resolve(refs)
-        self.__dict__["_resolved"][tuple(refs)] = (state, policy)
+        kept = self.__dict__["_resolved"]
+        if len(kept) >= _RESOLVED_KEPT:
+            kept.clear()
+        kept[tuple(refs)] = (state, policy)
         return policy
 
     def _resolve(self, refs: Sequence[str]) -> ResolvedPolicy:
@@ -276,6 +279,10 @@ class Catalog:
             requires=tuple(sorted({k for p in packs for k in p.requires})),
             ownerships=tuple(p.ownership for p in packs),
         )
+
+
+_RESOLVED_KEPT = 64
+"""How many lists of packs a catalogue keeps resolved (a fleet names a few)."""
 
 
 def _glob(rule_id: str, pattern: str) -> bool:
