@@ -40,6 +40,19 @@ def load(rules: Path, policies: Path | None = None) -> Catalog:
     return Catalog.load([rules], [policies] if policies else [], builtin=False)
 
 
+def catalog_of(tmp_path: Path, rule_ids: list[str], packs: dict[str, str]) -> tuple[Path, Catalog]:
+    """A folder of the rules `rule_ids` (as write_rule writes them) and of packs {file name: YAML},
+    and the catalogue of both."""
+    rules, folder = tmp_path / "rules", tmp_path / "packs"
+    rules.mkdir()
+    folder.mkdir()
+    for rid in rule_ids:
+        write_rule(rules, rid)
+    for name, text in packs.items():
+        (folder / name).write_text(text)
+    return rules, load(rules, folder)
+
+
 def test_valid_rule_loads(tmp_path: Path) -> None:
     write_rule(tmp_path, "TEST-001")
     cat = load(tmp_path)
@@ -155,14 +168,10 @@ def test_pack_errors(tmp_path: Path, change: str, message: str) -> None:
 
 
 def test_later_pack_wins(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    write_rule(rules, "TEST-010")
-    packs = tmp_path / "packs"
-    packs.mkdir()
-    (packs / "a.yaml").write_text("id: a\ntitle: A\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 1}}\n")
-    (packs / "b.yaml").write_text("id: b\ntitle: B\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 2}}\n")
-    cat = load(rules, packs)
+    _, cat = catalog_of(tmp_path, ["TEST-010"], {
+        "a.yaml": "id: a\ntitle: A\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 1}}\n",
+        "b.yaml": "id: b\ntitle: B\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 2}}\n",
+    })
     assert cat.resolve(["a", "b"]).rules[0].params["limit"] == 2
     assert cat.resolve(["b", "a"]).rules[0].params["limit"] == 1
     with pytest.raises(ConfigError, match="unknown policy pack"):
@@ -174,13 +183,8 @@ def test_a_policy_is_resolved_again_only_when_the_catalogue_changed(tmp_path: Pa
     after a rule or pack of the catalogue was added or replaced; a pack file always again."""
     import dataclasses
 
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    write_rule(rules, "TEST-010")
+    rules, cat = catalog_of(tmp_path, ["TEST-010"], {"a.yaml": "id: a\ntitle: A\nselect: [{area: certificates}]\n"})
     packs = tmp_path / "packs"
-    packs.mkdir()
-    (packs / "a.yaml").write_text("id: a\ntitle: A\nselect: [{area: certificates}]\n")
-    cat = load(rules, packs)
     first = cat.resolve(["a"])
     assert cat.resolve(["a"]) is first and cat.resolve(["a", "a"]) is not first
     assert cat.resolve([str(packs / "a.yaml")]) is not cat.resolve([str(packs / "a.yaml")])
