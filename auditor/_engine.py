@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,12 +85,26 @@ def evaluate_rules(
     }
     nothing: tuple[list[Failure], list[Evidence]] = ([], [])
     findings: list[Finding] = []
+    ids = [e.id for e in policy.rules]
+    by_rule = all(a < b for a, b in itertools.pairwise(ids))  # then each rule's findings are sorted on their own
+    sort_key = Finding.sort_key
     for effective in policy.rules:
-        findings.extend(_unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context)))
+        found = _unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context))
+        if by_rule and len(found) > 1 and not isinstance(found, _InOrder):
+            found.sort(key=sort_key)
+        findings.extend(found)
     findings, exceeded = apply_waivers(findings, policy.active_waivers(now))
-    findings.sort(key=Finding.sort_key)
+    if not by_rule:
+        findings.sort(key=sort_key)
     collected = frozenset(kind for kind, (_, good) in split.items() if good)
     return Evaluation(tuple(findings), tuple(policy.expired_waivers(now)), tuple(exceeded), collected)
+
+
+class _InOrder(list[Finding]):
+    """Findings of one rule known to be in report order (Finding.sort_key) with no two keys
+    equal: what _RuleRun.settled makes from rows in that order. Sorting, stable, would leave
+    them so; waivers change statuses only, and _unique ids only where they are not needed to
+    order them (see _Context.rows)."""
 
 
 def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tuple[list[Finding], list[ExceededWaiver]]:
@@ -152,6 +167,8 @@ class _Context:
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
     settled_rows: dict[str, list[tuple[int, str, tuple[str], tuple[str, ...]]]] = dataclasses.field(
         default_factory=dict)
+    in_order: dict[str, bool] = dataclasses.field(default_factory=dict)
+    """Whether the rows of a kind are in report order (see rows)."""
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -181,9 +198,11 @@ class _Context:
         found = self.settled_rows.get(kind)
         if found is None or len(found) != len(records):
             found = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
-            if len({(row[1], row[3]) for row in found}) == len(found):
+            ordered = len({(row[1], row[3]) for row in found}) == len(found)
+            if ordered:
                 found.sort(key=_row_order)
             self.settled_rows[kind] = found
+            self.in_order[kind] = ordered and len({row[1:3] for row in found}) == len(found)
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -317,7 +336,7 @@ class _RuleRun:
                              ""))
             elif outcome.code != skipped:
                 append(self.decided(outcome, records[i], key))
-        return out
+        return _InOrder(out) if context.in_order.get(rule.kind) else out
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -407,11 +426,12 @@ class _RuleRun:
         their own are errors, and the rule is judged over the rest."""
 
         wanted = batch.item_fields(self.rule)
+        fields = sorted(wanted or ())  # the rule reads no other field, and none by its place in a record
 
         def judge(records: list[Evidence]) -> tuple[Finding, bool]:
             items = [r.plain for r in records]
             if wanted is not None:  # only the fields the rule reads: converting the rest costs most
-                items = [{k: v for k, v in plain.items() if k in wanted} for plain in items]
+                items = [{k: plain[k] for k in fields if k in plain} for plain in items]
             act = context.bind("all", items)
             resource = self.resource_of(act, target_name)
             return self.judge(act, resource, records, (resource,))

@@ -286,7 +286,7 @@ def redact_result(result: ScanResult) -> RedactedResult:
     rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
     findings = _redact_findings(result.findings, Waiver)
     fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
-    rules = tuple([_redact_rule(r) for r in result.rules])
+    rules = _redact_rules(result.rules)
     made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
     ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules})
     return made
@@ -296,6 +296,20 @@ def redact_result(result: ScanResult) -> RedactedResult:
 def _redact_rule(rule: RuleInfo) -> RuleInfo:
     """A rule's description (RuleInfo) redacted as the rest of a result is: through its JSON form."""
     return type(rule).from_dict(scrub_tree(rule.to_dict()))
+
+
+def _redact_rules(rules: tuple[RuleInfo, ...]) -> tuple[RuleInfo, ...]:
+    """Each rule redacted (_redact_rule); the last answer again for the same tuple (a resolved
+    policy's, the same for every result of a fleet's bundles)."""
+    last = _LAST_RULES.get("rules")
+    if last is not None and last[0] is rules:
+        return last[1]
+    redacted = tuple([_redact_rule(r) for r in rules])
+    _LAST_RULES["rules"] = (rules, redacted)
+    return redacted
+
+
+_LAST_RULES: dict[str, tuple[tuple[RuleInfo, ...], tuple[RuleInfo, ...]]] = {}
 
 
 _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")

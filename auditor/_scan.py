@@ -24,7 +24,6 @@ from auditor._models import (
     ExpiredWaiver,
     Finding,
     RedactedResult,
-    RuleInfo,
     ScanResult,
     Severity,
     Status,
@@ -147,10 +146,7 @@ def _evaluate_bundle(
         missing_evidence=tuple(k for k in policy.required_kinds(fail_on) if k not in evaluation.collected),
         fail_on=fail_on,
         checklist=policy.checklist,
-        rules=tuple(
-            RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
-            for e in policy.rules
-        ),
+        rules=policy.infos,
     ))
 
 

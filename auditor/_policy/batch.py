@@ -295,6 +295,7 @@ class RecordBatch:
         self.size = len(data) if size is None else size  # type: ignore[arg-type]
         get = data if callable(data) else data.__getitem__
         wanted = fields_read(rules)
+        fields = sorted(wanted or ())
         self.decided: dict[str, dict[int, Outcome] | None] = {}
         """Each rule's outcomes ({record index: outcome} of the records that do not pass), or None
         where the rule must be evaluated record by record."""
@@ -306,8 +307,8 @@ class RecordBatch:
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
             group = [get(i) for i in range(first, last)]
-            if wanted is not None:
-                group = [{k: v for k, v in d.items() if k in wanted} for d in group]
+            if wanted is not None:  # the programs read no other field, and none by its place in a record
+                group = [{k: d[k] for k in fields if k in d} for d in group]
             chunks = [
                 [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
                 for start in range(0, len(group), CHUNK)
@@ -372,9 +373,10 @@ def _eval(activation: Any, compiled: Any) -> list[Any] | None:
 def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
     """The outcome a batch program yielded for a record: `[index, code]`, followed for a failure
     by the values of its placeholders when the program `rendered` them."""
-    code, values = int(item[1]), item[2:]
+    code = int(item[1])
     if code != FAIL or not rendered:
-        return Outcome(code)
+        return _BARE.get(code) or Outcome(code)  # most are records the filter skips: shared
+    values = item[2:]
     cut = sum(isinstance(p, Expression) for p in rule.message.parts)
     correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
     return Outcome(code, rule.message.fill(values[:cut]), correlation)
@@ -510,6 +512,8 @@ _KEYS: dict[int, tuple[Rule, str]] = {}
 """_kept_key's texts by the id of a rule it holds (a frozen Rule: its texts cannot change)."""
 _PASS = Outcome(PASS)
 _ELEMENT = {PASS: _PASS, SKIP: Outcome(SKIP)}
+_BARE = {PASS: _PASS, SKIP: _ELEMENT[SKIP], FAIL: Outcome(FAIL), UNDECIDED: Outcome(UNDECIDED)}
+"""The outcomes that carry nothing but their code (frozen: one of each serves every record)."""
 """The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""
 KEPT = 500_000
 """How many outcomes of batches this process keeps, over every rule and evaluation."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from auditor._builtin import builtin_dir, checklist_dir
 from auditor._loader.parsed import parsed_documents
 from auditor._loader.schema import save_known_valid
 from auditor._loader.yamlfile import load_yaml
-from auditor._models import Severity, Waiver, canonical_json, sha256_hex
+from auditor._models import RuleInfo, Severity, Waiver, canonical_json, sha256_hex
 from auditor._policy.checklist import Checklist, load_checklist
 from auditor._policy.owners import Owners, Ownership
 from auditor._policy.pack import PolicyPack, load_pack, waiver_expired
@@ -58,7 +59,22 @@ class ResolvedPolicy:
 
     def owners(self, target: Ownership | None = None) -> Owners:
         """Who fixes which problem by when: the target's ownership, then the packs' (last first)."""
-        return Owners.of(target, self.ownerships)
+        if target is not None:
+            return Owners.of(target, self.ownerships)
+        return self._packs_owners
+
+    @functools.cached_property
+    def _packs_owners(self) -> Owners:
+        """The packs' owners alone, made once per resolved policy (with the answers it keeps)."""
+        return Owners.of(None, self.ownerships)
+
+    @functools.cached_property
+    def infos(self) -> tuple[RuleInfo, ...]:
+        """What a result says of each rule (RuleInfo), made once per resolved policy."""
+        return tuple(
+            RuleInfo(e.id, e.rule.title, e.rule.area, e.severity, e.rule.description, e.rule.remediation, e.rule.tags)
+            for e in self.rules
+        )
 
     def active_waivers(self, now: dt.datetime) -> list[Waiver]:
         return [w for w in self.waivers if not waiver_expired(w, now)]
@@ -218,9 +234,27 @@ class Catalog:
         raise ConfigError(f"unknown policy pack '{ref}' (known: {known}; or give a .yaml file)")
 
     def resolve(self, refs: Sequence[str]) -> ResolvedPolicy:
-        """Merge packs in order: the union of their rules; later params and severities win."""
+        """Merge packs in order: the union of their rules; later params and severities win.
+
+        Packs named by id are resolved once while the catalogue's rules, packs and checklists
+        stay the same objects (a fleet's bundles name the same packs; a pack file is read again
+        each time, as it may change)."""
         if not refs:
             raise ConfigError("no policy pack given")
+        if not all(r in self.packs for r in refs):
+            return self._resolve(refs)
+        state = (*self.rules.values(), None, *self.packs.values(), None, *self.checklists.values())
+        known = self.__dict__.setdefault("_resolved", {}).get(tuple(refs))
+        if known is not None and len(known[0]) == len(state) and all(a is b for a, b in zip(known[0], state, strict=True)):
+            return known[1]  # type: ignore[no-any-return]
+        policy = self._resolve(refs)
+        kept = self.__dict__["_resolved"]
+        if len(kept) >= _RESOLVED_KEPT:
+            kept.clear()
+        kept[tuple(refs)] = (state, policy)
+        return policy
+
+    def _resolve(self, refs: Sequence[str]) -> ResolvedPolicy:
         packs = [self.pack(r) for r in refs]
         chosen: dict[str, tuple[dict[str, Any], Severity]] = {}
         for pack in packs:
@@ -245,6 +279,10 @@ class Catalog:
             requires=tuple(sorted({k for p in packs for k in p.requires})),
             ownerships=tuple(p.ownership for p in packs),
         )
+
+
+_RESOLVED_KEPT = 64
+"""How many lists of packs a catalogue keeps resolved (a fleet names a few)."""
 
 
 def _glob(rule_id: str, pattern: str) -> bool:

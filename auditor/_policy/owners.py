@@ -110,6 +110,9 @@ class Owners:
     """The resolver: layers of ownership, most specific first."""
 
     layers: tuple[Ownership, ...] = ()
+    assigned: dict[tuple[str, str, tuple[str, ...], Severity], Assignment] = field(
+        default_factory=dict, compare=False, repr=False)
+    """assign's answers so far (it is a function of its arguments and the layers, which are frozen)."""
 
     @classmethod
     def of(cls, target: Ownership | None, packs: Sequence[Ownership | None]) -> Owners:
@@ -119,6 +122,13 @@ class Owners:
 
     def assign(self, rule_id: str, area: str, tags: tuple[str, ...], severity: Severity) -> Assignment:
         """The owner and the time to fix of a problem of rule `rule_id` at `severity`."""
+        key = (rule_id, area, tags, severity)
+        found = self.assigned.get(key)
+        if found is None:
+            found = self.assigned[key] = self._assign(rule_id, area, tags, severity)
+        return found
+
+    def _assign(self, rule_id: str, area: str, tags: tuple[str, ...], severity: Severity) -> Assignment:
         entry = next((e for layer in self.layers if (e := layer.entry_for(rule_id, area, tags))), None)
         days = entry.time_to_fix.get(severity) if entry else None
         if days is None:

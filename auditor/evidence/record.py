@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from auditor._models import canonical_object, canonical_plain_json, sha256_hex
 from auditor.evidence.contract import Facts, plain
 
@@ -89,7 +91,13 @@ class Evidence:
         return {**_header(self), "data": self.plain}
 
     def canonical(self) -> bytes:
-        """The canonical JSON of `to_dict()`, from the data encoded once."""
+        """The canonical JSON of `to_dict()`, from the data encoded once: the header's strings and
+        the data's JSON written by one sorted encoding (what canonical_object makes of them)."""
+        rid, kind, source, resource, collected_at = self.id, self.kind, self.source, self.resource, self.collected_at
+        if type(rid) is str and type(kind) is str and type(source) is str and type(resource) is str \
+                and type(collected_at) is str:  # as declared (else canonical_plain_json decides each)
+            return _SORTED.encode({"id": rid, "kind": kind, "source": source, "resource": resource,
+                                   "collected_at": collected_at, "data": msgspec.Raw(self.canonical_data)})
         return canonical_object({**_canonical_header(self), "data": self.canonical_data})
 
 
@@ -141,6 +149,10 @@ def _header(record: Record) -> dict[str, Any]:
     """What every record says besides its data or error, as bundles hold it."""
     return {"id": record.id, "kind": record.kind, "source": record.source, "resource": record.resource,
             "collected_at": record.collected_at}
+
+
+_SORTED = msgspec.json.Encoder(order="sorted")
+"""canonical_plain_json's encoder (keys sorted, no spaces), which writes a msgspec.Raw value as it is."""
 
 
 def _canonical_header(record: Record) -> dict[str, bytes]:

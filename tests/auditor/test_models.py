@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,7 +64,11 @@ def test_of_fields_and_replaced_make_what_init_makes() -> None:
     assert set(fields) == {f.name for f in dataclasses.fields(Finding)}
     made = Finding.of_fields(dict(fields))
     assert made == Finding(**fields) and made.sort_key() == Finding(**fields).sort_key()
-    assert make_finding(*[fields[f.name] for f in dataclasses.fields(Finding)]) == made
+    quick = make_finding(*[fields[f.name] for f in dataclasses.fields(Finding)])
+    assert quick == made and type(quick) is Finding and repr(quick) == repr(Finding(**fields))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.status = Status.PASS  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(quick)) == made  # noqa: S301
     changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
     assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
     assert made.owned("ops", "2026-12-01") == changed and changed.owned("", "") == made
@@ -126,3 +132,15 @@ def test_severity_order() -> None:
     ranks = [s.rank for s in Severity]
     assert ranks == [4, 3, 2, 1, 0]
     assert all(a.at_least(b) == (ranks[i] >= ranks[j]) for i, a in enumerate(Severity) for j, b in enumerate(Severity))
+
+
+def test_status_and_severity_values_are_read_as_enum_gives_them() -> None:
+    """Status and Severity read `value` through a C-level property (fast_value): it gives what
+    Enum's own property gives, members are still found by value, and pickling still works."""
+    import enum
+    import pickle
+
+    for cls in (Status, Severity):
+        for member in cls:
+            assert member.value == enum.Enum.__dict__["value"].fget(member) == member._value_
+            assert cls(member.value) is member and pickle.loads(pickle.dumps(member)) is member  # noqa: S301

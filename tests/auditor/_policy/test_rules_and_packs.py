@@ -40,6 +40,19 @@ def load(rules: Path, policies: Path | None = None) -> Catalog:
     return Catalog.load([rules], [policies] if policies else [], builtin=False)
 
 
+def catalog_of(tmp_path: Path, rule_ids: list[str], packs: dict[str, str]) -> tuple[Path, Catalog]:
+    """A folder of the rules `rule_ids` (as write_rule writes them) and of packs {file name: YAML},
+    and the catalogue of both."""
+    rules, folder = tmp_path / "rules", tmp_path / "packs"
+    rules.mkdir()
+    folder.mkdir()
+    for rid in rule_ids:
+        write_rule(rules, rid)
+    for name, text in packs.items():
+        (folder / name).write_text(text)
+    return rules, load(rules, folder)
+
+
 def test_valid_rule_loads(tmp_path: Path) -> None:
     write_rule(tmp_path, "TEST-001")
     cat = load(tmp_path)
@@ -155,18 +168,34 @@ def test_pack_errors(tmp_path: Path, change: str, message: str) -> None:
 
 
 def test_later_pack_wins(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    write_rule(rules, "TEST-010")
-    packs = tmp_path / "packs"
-    packs.mkdir()
-    (packs / "a.yaml").write_text("id: a\ntitle: A\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 1}}\n")
-    (packs / "b.yaml").write_text("id: b\ntitle: B\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 2}}\n")
-    cat = load(rules, packs)
+    _, cat = catalog_of(tmp_path, ["TEST-010"], {
+        "a.yaml": "id: a\ntitle: A\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 1}}\n",
+        "b.yaml": "id: b\ntitle: B\nselect: [{id: TEST-010}]\nparams: {TEST-010: {limit: 2}}\n",
+    })
     assert cat.resolve(["a", "b"]).rules[0].params["limit"] == 2
     assert cat.resolve(["b", "a"]).rules[0].params["limit"] == 1
     with pytest.raises(ConfigError, match="unknown policy pack"):
         cat.resolve(["zzz"])
+
+
+def test_a_policy_is_resolved_again_only_when_the_catalogue_changed(tmp_path: Path) -> None:
+    """Packs named by id are resolved once (a fleet's bundles name the same ones), and again
+    after a rule or pack of the catalogue was added or replaced; a pack file always again."""
+    import dataclasses
+
+    rules, cat = catalog_of(tmp_path, ["TEST-010"], {"a.yaml": "id: a\ntitle: A\nselect: [{area: certificates}]\n"})
+    packs = tmp_path / "packs"
+    first = cat.resolve(["a"])
+    assert cat.resolve(["a"]) is first and cat.resolve(["a", "a"]) is not first
+    assert cat.resolve([str(packs / "a.yaml")]) is not cat.resolve([str(packs / "a.yaml")])
+    cat.rules["TEST-010"] = dataclasses.replace(cat.rules["TEST-010"], severity=Severity.LOW)
+    again = cat.resolve(["a"])
+    assert again is not first and again.rules[0].severity is Severity.LOW
+    write_rule(rules, "TEST-011")
+    cat.extend([rules / "TEST-011.yaml"], [])
+    assert [e.id for e in cat.resolve(["a"]).rules] == ["TEST-010", "TEST-011"]
+    cat.packs["a"] = dataclasses.replace(cat.packs["a"], severity={"TEST-011": Severity.INFO})
+    assert cat.resolve(["a"]).rules[1].severity is Severity.INFO
 
 
 def test_builtin_catalog_is_valid() -> None:

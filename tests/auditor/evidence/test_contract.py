@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor._collectors import COLLECTORS
 from auditor._inventory.load import find_inventory
@@ -159,3 +161,16 @@ def test_rules_fields_and_schema_commands() -> None:
     run = subprocess.run([sys.executable, "-m", "auditor", "schema", "evidence/secrets.scan"],
                          capture_output=True, text=True, check=True, timeout=120)
     assert '"$id": "urn:auditor:schemas:evidence/secrets.scan"' in run.stdout
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(), st.text())
+def test_a_record_is_hashed_as_the_canonical_json_of_its_document(demo: Bundle, resource: str, source: str) -> None:
+    """Evidence.canonical (what a bundle's digest covers, one record after another) is the
+    canonical JSON of the record's document, whatever its texts hold (escapes, non-ASCII)."""
+    from auditor._models import canonical_json
+
+    for record in demo.records[:6]:
+        changed = dataclasses.replace(record, resource=resource, source=source, id="") \
+            if isinstance(record, Evidence) else record
+        assert changed.canonical() == canonical_json(changed.to_dict())
