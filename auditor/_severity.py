@@ -29,7 +29,6 @@ class Severity(enum.Enum):
         return _RANK_BY_VALUE[self._value_] >= _RANK_BY_VALUE[other._value_]
 
 
-
 def fast_value(cls: type[enum.Enum]) -> None:
     """Give the members of `cls` a `value` read in C (the member's `_value_`, what Enum's own
     property returns through a Python-level descriptor, about ten times slower): reports and

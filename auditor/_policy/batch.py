@@ -512,9 +512,9 @@ _KEYS: dict[int, tuple[Rule, str]] = {}
 """_kept_key's texts by the id of a rule it holds (a frozen Rule: its texts cannot change)."""
 _PASS = Outcome(PASS)
 _ELEMENT = {PASS: _PASS, SKIP: Outcome(SKIP)}
+"""The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""
 _BARE = {PASS: _PASS, SKIP: _ELEMENT[SKIP], FAIL: Outcome(FAIL), UNDECIDED: Outcome(UNDECIDED)}
 """The outcomes that carry nothing but their code (frozen: one of each serves every record)."""
-"""The outcomes of an element that passes or that `where` leaves out (shared: there are many)."""
 KEPT = 500_000
 """How many outcomes of batches this process keeps, over every rule and evaluation."""
 _KEPT: dict[tuple[str, bytes], dict[bytes, Outcome]] = {}

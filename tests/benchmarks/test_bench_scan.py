@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -106,25 +107,38 @@ BUNDLES = 300
 
 
 def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recorder) -> None:
-    """Evaluation of bundles already read (one core: CPU time of this process)."""
+    """Evaluation of bundles already read (one core: CPU time of this process).
+
+    The headline figure is a fleet's: each bundle from a node of its own, so no outcome kept from
+    an earlier bundle applies (batch outcomes are kept by rule, target, time and record data:
+    `auditor._policy.batch`). Beside it, the same bundles evaluated again as one node's (the
+    kept outcomes answer every record): what re-evaluating a node's history costs."""
     from auditor._policy import batch
 
     base = synthetic_records(200)
     catalog = Catalog.load()
-    target = {"name": "bench", "environment": "production", "policies": ["cim-production"], "names": ["node-1.example.com"]}
     rng = random.Random(11)
-    bundles = []
-    for b in range(BUNDLES):
-        records = [
-            dataclasses.replace(r, resource=f"b{b}/{r.resource}", id="") for r in rng.sample(base, len(base))
-        ]
-        bundles.append(Bundle.create(target, "2026-11-23T00:00:00Z", records))
-    options = EvaluateOptions(now=NOW)
-    evaluate_bundle(bundles[0], options, catalog=catalog)  # compile the batch programs once
 
-    def run() -> tuple[float, list[tuple[str, tuple[tuple[str, str], ...]]]]:
+    def bundles_of(node: Callable[[int], str]) -> list[Bundle]:
+        out = []
+        for b in range(BUNDLES):
+            records = [
+                dataclasses.replace(r, resource=f"b{b}/{r.resource}", id="") for r in rng.sample(base, len(base))
+            ]
+            target = {"name": node(b), "environment": "production", "policies": ["cim-production"],
+                      "names": ["node-1.example.com"]}
+            out.append(Bundle.create(target, "2026-11-23T00:00:00Z", records))
+        return out
+
+    fleet = bundles_of(lambda b: f"node-{b}")
+    one_node = bundles_of(lambda b: "node")
+    options = EvaluateOptions(now=NOW)
+    evaluate_bundle(fleet[0], options, catalog=catalog)  # compile the batch programs once
+
+    def run(bundles: list[Bundle]) -> tuple[float, list[tuple[str, tuple[tuple[str, str], ...]]]]:
         """Each bundle's verdict line and every finding's id and status: what any consumer of a
         result needs (a lazy result could not make the figure by leaving them unmade)."""
+        batch.forget()
         start = time.process_time()
         seen = []
         for bundle in bundles:
@@ -132,22 +146,25 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
             seen.append((result.verdict.headline(), tuple([(f.id, f.status.value) for f in result.findings])))
         return time.process_time() - start, seen
 
-    batched, outcome = run()
+    batched, outcome = run(fleet)
+    again, _ = run(one_node)
     with monkeypatch.context() as m:
         m.setattr(batch, "MIN_RECORDS", 10**9)
-        single, same = run()
+        single, same = run(fleet)
     findings = sum(len(ids) for _, ids in outcome)
     rules = len(catalog.resolve(["cim-production"]).rules)
     print(f"\n{BUNDLES} bundles x 200 certificates x {rules} rules, CPU seconds of one core:")
-    print(f"batch evaluation: {batched:.1f} s, {BUNDLES / batched:.1f} bundles/s, {findings / batched:,.0f} findings/s "
-          "(target: 200 bundles/s)")
+    print(f"batch evaluation, a node a bundle: {batched:.1f} s, {BUNDLES / batched:.1f} bundles/s, "
+          f"{findings / batched:,.0f} findings/s (target: 200 bundles/s)")
     print(f"record by record: {single:.1f} s, {BUNDLES / single:.1f} bundles/s; batch {single / batched:.2f}x faster")
+    print(f"one node's bundles (kept outcomes answer every record): {again:.1f} s, {BUNDLES / again:.1f} bundles/s")
     assert outcome == same and findings > 0
     bench_record("bundles-per-second", f"bundles of 200 certificates (`cim-production`, {rules} rules, with finding "
                  "ids and correlation keys), evaluation in-process with each verdict and every finding's id and "
-                 "status, one core",
+                 "status, one core, a node a bundle",
                  f"batch evaluation {BUNDLES / batched:.1f} bundles/s of CPU time, {single / batched:.2f}x record by "
-                 f"record ({BUNDLES / single:.1f}/s) (target 200/s)")
+                 f"record ({BUNDLES / single:.1f}/s); one node's bundles again (outcomes kept): "
+                 f"{BUNDLES / again:.1f}/s (target 200/s)")
 
 
 def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
