@@ -56,17 +56,18 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from auditor._gcpause import fewer_collections
+    from auditor._gcpause import fewer_collections, one_shot
 
-    with fewer_collections():
+    if _fleet.requested(args):
+        with fewer_collections():
+            return _fleet.run(args)
+    with one_shot():
         return _run_scan(args)
 
 
 def _run_scan(args: argparse.Namespace) -> int:
     from auditor.errors import ConfigError
 
-    if _fleet.requested(args):
-        return _fleet.run(args)
     wait = None
     if args.demo and not args.path:
         from auditor._demo import start_build, wait_built
@@ -116,9 +117,9 @@ def _preload(target: Target, wait: Callable[[], object]) -> Callable[[], object]
 def run_evaluate(args: argparse.Namespace) -> int:
     if len(args.bundle) > 1 or args.jobs is not None:
         return _evaluate_many(args)
-    from auditor._gcpause import fewer_collections
+    from auditor._gcpause import one_shot
 
-    with fewer_collections():
+    with one_shot():
         return _evaluate_one(args)
 
 

@@ -1,9 +1,11 @@
-"""`auditor scan` runs with fewer young-generation collections, and puts the thresholds back."""
+"""`auditor scan` and `evaluate` of one target run with the collector off, a fleet scan with
+fewer young-generation collections; either way the collector is as it was after."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,33 +13,57 @@ from auditor._cli import scan
 from auditor._gcpause import YOUNG_OBJECTS
 
 
-def test_a_scan_collects_less_often_and_restores_the_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def collecting() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_a_scan_of_one_target_runs_with_the_collector_off_and_turns_it_on_again(monkeypatch: pytest.MonkeyPatch) -> None:
     before = gc.get_threshold()
     seen = []
 
     def fake(args: argparse.Namespace) -> int:
-        seen.append(gc.get_threshold())
+        seen.append(gc.isenabled())
         if args.fail:
             raise RuntimeError("boom")
         return 7
 
     monkeypatch.setattr(scan, "_run_scan", fake)
+    monkeypatch.setattr(scan._fleet, "requested", lambda args: False)
     assert scan.run_scan(argparse.Namespace(fail=False)) == 7
     with pytest.raises(RuntimeError):
         scan.run_scan(argparse.Namespace(fail=True))
-    assert seen == [(YOUNG_OBJECTS, *before[1:])] * 2
-    assert gc.get_threshold() == before != seen[0]
+    assert seen == [False, False]
+    assert gc.isenabled() and gc.get_threshold() == before
 
 
-def test_evaluating_one_bundle_collects_less_often_and_restores_the_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fleet_scan_collects_less_often_and_restores_the_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     before = gc.get_threshold()
     seen = []
 
     def fake(args: argparse.Namespace) -> int:
-        seen.append(gc.get_threshold())
+        seen.append((gc.isenabled(), gc.get_threshold()))
+        return 1
+
+    monkeypatch.setattr(scan._fleet, "requested", lambda args: True)
+    monkeypatch.setattr(scan._fleet, "run", fake)
+    assert scan.run_scan(argparse.Namespace()) == 1
+    assert seen == [(True, (YOUNG_OBJECTS, *before[1:]))]
+    assert gc.get_threshold() == before != seen[0][1]
+
+
+def test_evaluating_one_bundle_runs_with_the_collector_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def fake(args: argparse.Namespace) -> int:
+        seen.append(gc.isenabled())
         return 3
 
     monkeypatch.setattr(scan, "_evaluate_one", fake)
     assert scan.run_evaluate(argparse.Namespace(bundle=["b.json"], jobs=None)) == 3
-    assert seen == [(YOUNG_OBJECTS, *before[1:])]
-    assert gc.get_threshold() == before
+    assert seen == [False]
+    assert gc.isenabled()
