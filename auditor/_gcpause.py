@@ -12,6 +12,8 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
+from auditor import _ending
+
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
@@ -57,7 +59,14 @@ def one_shot() -> Iterator[None]:
     thousand objects or so (argparse's parser, msgspec's type information), however large the
     input (tests/auditor/test_gcpause.py holds the YAML loading, the Kubernetes collector and the
     evaluation to none). Even fewer_collections walked every object a large scan makes
-    twice, as each generation filled: 2,400 Kubernetes workloads, about a tenth of the CPU. Never
-    used by the library (a daemon keeps Python's defaults)."""
+    twice, as each generation filled: 2,400 Kubernetes workloads, about a tenth of the CPU.
+    When the process ends with the command (auditor._ending: the program, not the library
+    or a test), the collector stays off after it: turned on again, its first collection would
+    walk everything the command made (80 ms at 2,400 workloads) just before the process ends.
+    Never used by the library (a daemon keeps Python's defaults)."""
+    if _ending.ENDING:
+        gc.disable()
+        yield
+        return
     with gc_paused():
         yield

@@ -66,6 +66,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    from auditor._ending import keep_until_exit
     from auditor.errors import ConfigError
 
     wait = None
@@ -95,6 +96,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     del bundle  # the report needs none of its records: a large scan lets them go before rendering
+    keep_until_exit(catalog, result)
     return _print_and_store(args, result, origin="scan")
 
 
@@ -126,6 +128,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from auditor._ending import keep_until_exit
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
 
@@ -133,6 +136,7 @@ def _evaluate_one(args: argparse.Namespace) -> int:
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
+    keep_until_exit(bundle, catalog, result)
     return _print_and_store(args, result, origin="evaluate", inputs=tuple(args.bundle))
 
 

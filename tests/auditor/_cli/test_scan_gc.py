@@ -67,3 +67,29 @@ def test_evaluating_one_bundle_runs_with_the_collector_off(monkeypatch: pytest.M
     assert scan.run_evaluate(argparse.Namespace(bundle=["b.json"], jobs=None)) == 3
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_when_the_process_ends_with_the_scan_the_collector_stays_off_and_its_values_are_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program (auditor._cli.run) ends the process with os._exit once the command returns:
+    nothing is gained by collecting, or freeing the result, first."""
+    from auditor import _ending
+
+    kept: list[object] = []
+    monkeypatch.setattr(_ending, "_KEPT", kept)
+    result = object()
+
+    def fake(args: argparse.Namespace) -> int:
+        _ending.keep_until_exit(result)
+        return 0
+
+    monkeypatch.setattr(scan, "_run_scan", fake)
+    monkeypatch.setattr(scan._fleet, "requested", lambda args: False)
+    assert scan.run_scan(argparse.Namespace()) == 0
+    assert gc.isenabled() and kept == []  # the library, a test: back on, nothing kept
+    monkeypatch.setattr(_ending, "ENDING", True)
+    try:
+        assert scan.run_scan(argparse.Namespace()) == 0
+        assert not gc.isenabled() and kept == [result]
+    finally:
+        gc.enable()
