@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-from collections.abc import Iterator
 
 import pytest
 
 from auditor._cli import scan
 from auditor._gcpause import YOUNG_OBJECTS
+from tests.auditor.test_gcpause import collecting  # noqa: F401 - the fixture: the collector on, as it was after
 
-
-@pytest.fixture(autouse=True)
-def collecting() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if not was:
-        gc.disable()
+pytestmark = pytest.mark.usefixtures("collecting")
 
 
 def test_a_scan_of_one_target_runs_with_the_collector_off_and_turns_it_on_again(monkeypatch: pytest.MonkeyPatch) -> None:
