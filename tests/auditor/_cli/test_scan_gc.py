@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from auditor._cli import scan
+from auditor._cli import _fleet, scan
 from auditor._gcpause import YOUNG_OBJECTS
 from tests.auditor.test_gcpause import collecting  # noqa: F401 - the fixture: the collector on, as it was after
 
@@ -26,7 +26,7 @@ def test_a_scan_of_one_target_runs_with_the_collector_off_and_turns_it_on_again(
         return 7
 
     monkeypatch.setattr(scan, "_run_scan", fake)
-    monkeypatch.setattr(scan._fleet, "requested", lambda args: False)
+    monkeypatch.setattr(_fleet, "requested", lambda args: False)
     assert scan.run_scan(argparse.Namespace(fail=False)) == 7
     with pytest.raises(RuntimeError):
         scan.run_scan(argparse.Namespace(fail=True))
@@ -42,8 +42,8 @@ def test_a_fleet_scan_collects_less_often_and_restores_the_thresholds(monkeypatc
         seen.append((gc.isenabled(), gc.get_threshold()))
         return 1
 
-    monkeypatch.setattr(scan._fleet, "requested", lambda args: True)
-    monkeypatch.setattr(scan._fleet, "run", fake)
+    monkeypatch.setattr(_fleet, "requested", lambda args: True)
+    monkeypatch.setattr(_fleet, "run", fake)
     assert scan.run_scan(argparse.Namespace()) == 1
     assert seen == [(True, (YOUNG_OBJECTS, *before[1:]))]
     assert gc.get_threshold() == before != seen[0][1]
@@ -77,7 +77,7 @@ def test_when_the_process_ends_with_the_scan_the_collector_stays_off_and_its_val
         return 0
 
     monkeypatch.setattr(scan, "_run_scan", fake)
-    monkeypatch.setattr(scan._fleet, "requested", lambda args: False)
+    monkeypatch.setattr(_fleet, "requested", lambda args: False)
     assert scan.run_scan(argparse.Namespace()) == 0
     assert gc.isenabled() and kept == []  # the library, a test: back on, nothing kept
     monkeypatch.setattr(_ending, "ENDING", True)
