@@ -315,14 +315,17 @@ def _documents(text: str, file: str, max_values: int) -> Iterator[Document | Con
         loader.dispose()
 
 
-def load_yaml_documents(source: str | Path, *, text: str | None = None) -> Iterator[Document | ConfigError]:
+def load_yaml_documents(source: str | Path, *, text: str | None = None,
+                        in_force: limits.Limits | None = None) -> Iterator[Document | ConfigError]:
     """Every document of a YAML stream, or a located error in its place.
 
     A syntax error ends the stream (YAML cannot resynchronise after one); an invalid document
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
+    `in_force`: the limits (limits.current(), which reads the environment: a reader of many
+    streams, such as the manifests' documents, reads them once).
     """
     file = path_text(source)
-    current = limits.current()  # read once for the stream (it reads the environment)
+    current = in_force if in_force is not None else limits.current()  # read once for the stream
     if text is None:
         text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
     elif len(text) > current.get("yaml-bytes"):
