@@ -193,6 +193,9 @@ def run() -> NoReturn:
     Python, as before. An exit main raises (--help, usage errors) is Python's too."""
     import atexit
 
+    from auditor._ending import command_ends_process
+
+    command_ends_process()
     code = main()
     threading = sys.modules.get("threading")  # never imported (a kept report printed): no thread to join
     if threading is not None:

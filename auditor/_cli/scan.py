@@ -56,17 +56,19 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from auditor._gcpause import fewer_collections
+    from auditor._gcpause import fewer_collections, one_shot
 
-    with fewer_collections():
+    if _fleet.requested(args):
+        with fewer_collections():
+            return _fleet.run(args)
+    with one_shot():
         return _run_scan(args)
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    from auditor._ending import keep_until_exit
     from auditor.errors import ConfigError
 
-    if _fleet.requested(args):
-        return _fleet.run(args)
     wait = None
     if args.demo and not args.path:
         from auditor._demo import start_build, wait_built
@@ -94,6 +96,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     if args.bundle:
         _common.emit(bundle.to_json(), args.bundle)
     del bundle  # the report needs none of its records: a large scan lets them go before rendering
+    keep_until_exit(catalog, result)
     return _print_and_store(args, result, origin="scan")
 
 
@@ -116,15 +119,16 @@ def _preload(target: Target, wait: Callable[[], object]) -> Callable[[], object]
 def run_evaluate(args: argparse.Namespace) -> int:
     if len(args.bundle) > 1 or args.jobs is not None:
         return _evaluate_many(args)
-    from auditor._gcpause import fewer_collections
+    from auditor._gcpause import one_shot
 
-    with fewer_collections():
+    with one_shot():
         return _evaluate_one(args)
 
 
 def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from auditor._ending import keep_until_exit
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor.evidence.bundle import read_bundle
 
@@ -132,6 +136,7 @@ def _evaluate_one(args: argparse.Namespace) -> int:
     catalog = _common.load_catalog(args, _common.load_inventory(args))
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog)
+    keep_until_exit(bundle, catalog, result)
     return _print_and_store(args, result, origin="evaluate", inputs=tuple(args.bundle))
 
 

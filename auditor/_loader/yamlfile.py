@@ -242,35 +242,8 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     without PyYAML's pure-Python constructor for the plain strings, mappings and sequences most
     documents are made of: other scalars and collections with other tags are still constructed
     by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports)."""
-    made: dict[int, Any] = {}
-    other = loader.construct_object
-
-    def build(node: yaml.Node) -> Any:
-        key = id(node)
-        if key in made:
-            return made[key]  # an alias: the same object, as PyYAML gives
-        tag = node.tag
-        value: Any
-        if tag == _STR and type(node) is yaml.ScalarNode:
-            value = node.value
-        elif tag == _MAP and type(node) is yaml.MappingNode:
-            value = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE:
-                    raise _Unusual
-                k = build(key_node)
-                if isinstance(k, list | dict):
-                    raise _Unusual  # PyYAML's error: an unhashable key
-                value[k] = build(value_node)
-        elif tag == _SEQ and type(node) is yaml.SequenceNode:
-            value = [build(child) for child in node.value]
-        else:
-            value = other(node, deep=True)
-        made[key] = value
-        return value
-
     try:
-        return build(node)
+        return _build(node, {}, loader.construct_object)
     except Exception:  # anything unusual: PyYAML's own construction, its errors included
         loader.constructed_objects, loader.recursive_objects = {}, {}
         loader.state_generators, loader.deep_construct = [], False
@@ -278,6 +251,36 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     finally:
         loader.constructed_objects, loader.recursive_objects = {}, {}
         loader.state_generators, loader.deep_construct = [], False
+
+
+def _build(node: yaml.Node, made: dict[int, Any], other: Any) -> Any:
+    """The value of `node` (see _construct); `made` holds the values of the nodes built so far
+    by their ids, `other` constructs any other node. A function of the module rather than a
+    closure calling itself, which would be a reference cycle (holding `made` and the loader)
+    that only the cyclic collector frees, once per document (a one-shot scan runs without it:
+    auditor._gcpause.one_shot)."""
+    key = id(node)
+    if key in made:
+        return made[key]  # an alias: the same object, as PyYAML gives
+    tag = node.tag
+    value: Any
+    if tag == _STR and type(node) is yaml.ScalarNode:
+        value = node.value
+    elif tag == _MAP and type(node) is yaml.MappingNode:
+        value = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise _Unusual
+            k = _build(key_node, made, other)
+            if isinstance(k, list | dict):
+                raise _Unusual  # PyYAML's error: an unhashable key
+            value[k] = _build(value_node, made, other)
+    elif tag == _SEQ and type(node) is yaml.SequenceNode:
+        value = [_build(child, made, other) for child in node.value]
+    else:
+        value = other(node, deep=True)
+    made[key] = value
+    return value
 
 
 def _documents(text: str, file: str, max_values: int) -> Iterator[Document | ConfigError]:
@@ -312,14 +315,17 @@ def _documents(text: str, file: str, max_values: int) -> Iterator[Document | Con
         loader.dispose()
 
 
-def load_yaml_documents(source: str | Path, *, text: str | None = None) -> Iterator[Document | ConfigError]:
+def load_yaml_documents(source: str | Path, *, text: str | None = None,
+                        in_force: limits.Limits | None = None) -> Iterator[Document | ConfigError]:
     """Every document of a YAML stream, or a located error in its place.
 
     A syntax error ends the stream (YAML cannot resynchronise after one); an invalid document
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
+    `in_force`: the limits (limits.current(), which reads the environment: a reader of many
+    streams, such as the manifests' documents, reads them once).
     """
     file = path_text(source)
-    current = limits.current()  # read once for the stream (it reads the environment)
+    current = in_force if in_force is not None else limits.current()  # read once for the stream
     if text is None:
         text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
     elif len(text) > current.get("yaml-bytes"):

@@ -96,8 +96,11 @@ def _version_parts(text: str) -> tuple[float, ...]:
     return tuple(float(p) for p in match.group(1).split("."))
 
 
+@functools.lru_cache(maxsize=4096)
 def _version_at_least(version: str, minimum: str) -> bool:
-    """`latest` is newer than any; `v2.10.3` >= `2.9`; `v1.29` and `1.29` are equal."""
+    """`latest` is newer than any; `v2.10.3` >= `2.9`; `v1.29` and `1.29` are equal. Cached:
+    the Pod Security rules ask it of the same two versions (the pack's and a constant) once
+    per container and check, tens of thousands of times in a large scan."""
     a, b = _version_parts(version), _version_parts(minimum)
     width = max(len(a), len(b))
     return a + (0.0,) * (width - len(a)) >= b + (0.0,) * (width - len(b))

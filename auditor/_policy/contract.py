@@ -12,13 +12,19 @@ positions, so an error names the line and column of the unknown field and the ne
 from __future__ import annotations
 
 import difflib
+import functools
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import msgspec.inspect as mi
 
 from auditor._policy.celast import Checked, Expr
 from auditor.evidence._schema import optional_parts, type_name, type_of, unwrap
+from auditor.evidence.kinds import KINDS
 
 
 @dataclass(frozen=True)
@@ -66,18 +72,90 @@ class Each:
 
     path: tuple[str, ...]
     """The field names from the record's data to the list."""
-    element: Shape
     identified: type | None
     """The element's type, which declares its IDENTITY; None for a list of plain values (each is
     its own identity)."""
+    kind: str
+    """The evidence kind whose data holds the list."""
 
     @property
     def text(self) -> str:
         return ".".join(("evidence", *self.path))
 
+    @functools.cached_property
+    def element(self) -> Shape:
+        """The shape of an element, for the contract check of what reads `item`: made when
+        asked (a rule known to pass the check never asks), from the kind's inspected type."""
+        found = _resolved_each(self.kind, self.text)
+        assert isinstance(found, tuple), found  # this path resolved when the rule was loaded
+        return found[1]
+
 
 def resolve_each(kind: str, text: str) -> Each | str:
-    """The list `text` (`evidence.a.b`) names in `kind`, or why it names none (a message)."""
+    """The list `text` (`evidence.a.b`) names in `kind`, or why it names none (a message).
+
+    Most paths are a chain of fields each holding one struct, or none, down to a list of structs
+    that declare their IDENTITY or of strings: those are followed through the structs' own
+    fields (about a millisecond), without inspecting the kind's whole type as `_resolved_each`
+    does (ten for a Kubernetes workload, at every start); anything else goes that way, with its
+    messages. Both give the same Each for the same path (tests/auditor/_policy/test_contract.py)."""
+    parts = text.split(".")[1:]
+    simple = _simple_each(KINDS[kind], parts)
+    if simple is not None:
+        return Each(tuple(parts), simple if isinstance(simple, type) else None, kind)
+    found = _resolved_each(kind, text)
+    return found if isinstance(found, str) else Each(tuple(parts), found[0], kind)
+
+
+_PLAIN_ELEMENTS = (str, int)
+
+
+def _simple_each(cls: type, parts: list[str]) -> type | bool | None:
+    """For a path through fields of one struct each (or None) to a list (`list[X]`,
+    `tuple[X, ...]`) of structs with an IDENTITY: the element's class; of strings or integers:
+    False; None for any other path (not necessarily wrong: _resolved_each decides)."""
+    current: Any = cls
+    for name in parts:
+        if not (isinstance(current, type) and issubclass(current, msgspec.Struct)):
+            return None
+        found = next((f for f in _struct_fields(current) if f.encode_name == name), None)
+        if found is None:
+            return None
+        current = _one_of(found.type)
+    origin, args = typing.get_origin(current), typing.get_args(current)
+    if (origin is tuple and len(args) == 2 and args[1] is Ellipsis) or (origin is list and len(args) == 1):
+        element = _one_of(args[0])
+        if isinstance(element, type) and issubclass(element, msgspec.Struct):
+            return element if getattr(element, "IDENTITY", ()) else None
+        if element in _PLAIN_ELEMENTS:
+            return False
+    return None
+
+
+@functools.cache
+def _struct_fields(cls: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """msgspec.structs.fields(cls), once per class (it reads the annotations every time)."""
+    return msgspec.structs.fields(cls)
+
+
+def _one_of(t: Any) -> Any:
+    """`t` without Annotated metadata and without None as an alternative; None when more
+    than one other alternative remains (not a simple path)."""
+    while typing.get_origin(t) is typing.Annotated:
+        t = typing.get_args(t)[0]
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        alts = [a for a in typing.get_args(t) if a is not type(None)]
+        if len(alts) != 1:
+            return None
+        t = alts[0]
+        while typing.get_origin(t) is typing.Annotated:
+            t = typing.get_args(t)[0]
+    return t
+
+
+def _resolved_each(kind: str, text: str) -> tuple[type | None, Shape] | str:
+    """(the element's class or None, its shape) for the list `text` names in `kind`, from the
+    kind's inspected type; or why it names none (a message)."""
     parts = text.split(".")[1:]
     bound: Shape = Shape(type_of(kind), kind)
     walked = "evidence"
@@ -102,9 +180,9 @@ def resolve_each(kind: str, text: str) -> Each | str:
         if not getattr(element.cls, "IDENTITY", ()):
             return (f"{text}: its elements ({element.cls.__name__}) declare no IDENTITY in the evidence contract, "
                     "so their findings could not keep their ids across scans")
-        return Each(tuple(parts), Shape(element, f"an element of {text}"), element.cls)
+        return element.cls, Shape(element, f"an element of {text}")
     if isinstance(element, mi.StrType | mi.IntType | mi.LiteralType):
-        return Each(tuple(parts), Shape(element, f"an element of {text}"), None)
+        return None, Shape(element, f"an element of {text}")
     return f"{text}: each needs a list of objects or of plain values, not of {type_name(element)}"
 
 

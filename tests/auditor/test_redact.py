@@ -19,6 +19,7 @@ from auditor._redact import (
     _SHARED_TEXTS,
     _candidate_re,
     _has_candidate,
+    _plain_finding_id,
     redact_result,
     scrub,
     scrub_tree,
@@ -74,6 +75,43 @@ def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
     assert _has_candidate(text) == bool(_candidate_re().search(text))
     padded = f"x {text} y"
     assert _has_candidate(padded) == bool(_candidate_re().search(padded))
+
+
+@pytest.mark.parametrize("index", range(len(_CANDIDATE_PATTERNS)))
+@given(data=st.data())
+def test_no_candidate_matches_a_colon_or_sixteen_hex_digits_alone(index: int, data: st.DataObject) -> None:
+    """What lets redaction skip scrubbing a finding id (`RULE-ID:` and 16 hex digits) whose rule id
+    holds no candidate (_plain_finding_id): a candidate part of the id would have to lie in its
+    rule id. A pattern added that could match a colon, or lie in the digits, fails here."""
+    pattern = re.compile(_CANDIDATE_PATTERNS[index], re.DOTALL)
+    text = data.draw(st.from_regex(pattern, fullmatch=True))
+    assert ":" not in text
+    assert len(text) > 16 or text.strip("0123456789abcdef"), f"pattern {index} matched hex digits {text!r}"
+
+
+@given(rule_id=st.from_regex(r"[A-Za-z0-9_.-]{1,24}", fullmatch=True) | st.sampled_from(
+           ["API-001", "TOKEN-2", "SECRETS-009", "AKIA-1", "PSS-RESTR-006", "K8S-001"]),
+       digits=st.from_regex(r"[0-9a-f]{16}", fullmatch=True) | st.sampled_from(["2" * 16, "a" * 16, "7" * 16]))
+def test_a_finding_id_taken_as_plain_is_what_scrubbing_gives(rule_id: str, digits: str) -> None:
+    fid = f"{rule_id}:{digits}"
+    if _plain_finding_id(fid, rule_id):
+        assert scrub(fid) == fid and not _has_candidate(fid)
+    else:
+        assert _has_candidate(rule_id)
+    assert not _plain_finding_id(f"{rule_id}:{digits}0", rule_id)
+    assert not _plain_finding_id(f"{rule_id}:{digits[:-1]}G", rule_id)
+    assert not _plain_finding_id(f"X{rule_id}:{digits}", rule_id)
+    assert not _plain_finding_id(f"{rule_id}:{digits}", f"{rule_id}X")
+
+
+def test_a_finding_of_a_rule_whose_id_looks_secret_is_still_scrubbed() -> None:
+    secret_rule = "TOKEN-" + "A" * 20  # a candidate part (an upper-case run), and a secret's key: value
+    finding = dataclasses.replace(_finding_with("plain words"), waiver=None, rule_id=secret_rule,
+                                  id=f"{secret_rule}:{'0' * 16}")
+    assert not _plain_finding_id(finding.id, secret_rule)
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    assert redact_result(result).findings[0].id == scrub(finding.id)
 
 
 def test_text_without_a_candidate_is_returned_as_it_is() -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from auditor import _limits as limits
 from auditor._collectors._files import Skipped, Unreadable, folder_files, read_bounded
 from auditor._collectors.k8s.objects import ManifestError, ManifestObject, Origin, is_list_kind
 from auditor._loader.jsonfile import load_json
@@ -63,9 +64,10 @@ def read_bytes(data: bytes, display: str, *, is_json: bool) -> Iterator[Item]:
         yield from _json_document(text, display)
         return
     index = 0
+    in_force = limits.current()  # once for the file's documents (it reads the environment)
     for offset, chunk in split_documents(text):
         helm = _helm_source(chunk)
-        for item in load_yaml_documents(display, text=chunk):
+        for item in load_yaml_documents(display, text=chunk, in_force=in_force):
             if isinstance(item, ConfigError):
                 line = item.line + offset if item.line is not None else offset + 1
                 yield ManifestError(Origin(display, index, None, line, helm), item.message)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -158,6 +159,24 @@ def test_bad_documents_are_error_records_and_the_rest_is_still_read(tmp_path: Pa
     assert good == {"bad.yaml#0 ConfigMap/apps/first", "bad.yaml#7 Certificate/apps/custom", "bad.yaml#8 Pod/apps/last"}
     custom = next(r for r in records if r.resource == "bad.yaml#7 Certificate/apps/custom")
     assert isinstance(custom, Evidence) and custom.plain["custom"] is True and custom.plain["namespaced"] is None
+
+
+def test_the_yaml_values_limit_in_force_applies_to_every_document_of_a_file(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits are read once per file (auditor._collectors.k8s.read.read_bytes), not per
+    document: the one in force when the file is read holds for each of its documents."""
+    small = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "small", "namespace": "apps"}}
+    large = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "large", "namespace": "apps"},
+             "data": {f"k{i}": "v" for i in range(40)}}
+    write_docs(tmp_path / "m.yaml", [large, small, large])
+    monkeypatch.setenv("AUDITOR_LIMIT_YAML_VALUES", "30")
+    records = collect(tmp_path, ["m.yaml"])
+    errors = {r.resource: str(r.error) for r in records if isinstance(r, Failure)}
+    assert set(errors) == {"m.yaml#0", "m.yaml#2"}
+    assert all("yaml-values" in e for e in errors.values())
+    assert {r.resource for r in records if isinstance(r, Evidence)} >= {"m.yaml#1 ConfigMap/apps/small"}
+    monkeypatch.delenv("AUDITOR_LIMIT_YAML_VALUES")
+    assert not [r for r in collect(tmp_path, ["m.yaml"]) if isinstance(r, Failure)]
 
 
 def test_folders_skip_hidden_and_excluded_files(tmp_path: Path) -> None:

@@ -181,3 +181,58 @@ def test_decoder_refuses_garbage_without_crashing(data: bytes) -> None:
         decode_checked(data)
     except DecodeError:
         pass
+
+
+def _field_paths(kind: str, depth: int = 3) -> list[str]:
+    """`evidence.a`, `evidence.a.b`... for every field of a kind reached through structs (with or
+    without None, or among other alternatives), to `depth` fields."""
+    import msgspec.inspect as mi
+
+    from auditor.evidence._schema import optional_parts, type_of, unwrap
+
+    out: list[str] = []
+
+    def walk(t: mi.Type, prefix: str, left: int) -> None:
+        alts, _ = optional_parts(t)
+        for struct in (a for a in alts if isinstance(a, mi.StructType)):
+            for f in struct.fields:
+                path = f"{prefix}.{f.encode_name}"
+                out.append(path)
+                if left > 1:
+                    walk(unwrap(f.type), path, left - 1)
+
+    walk(type_of(kind), "evidence", depth)
+    return sorted(set(out))
+
+
+def test_each_resolves_as_the_inspected_type_does_for_every_field_of_every_kind() -> None:
+    """resolve_each follows most paths through the structs' own fields (a millisecond instead of
+    inspecting a kind's whole type at every start): for every path of every kind, and for names
+    that are no field, it gives what the inspected type gives, the same element class, or the
+    same message."""
+    from auditor._policy.contract import Each, _resolved_each, _simple_each, resolve_each
+    from auditor.evidence.kinds import KINDS
+
+    followed = 0
+    for kind in KINDS:
+        for text in [*_field_paths(kind), "evidence.nosuch", "evidence.nosuch.deeper"]:
+            full = _resolved_each(kind, text)
+            got = resolve_each(kind, text)
+            if isinstance(full, str):
+                assert got == full, (kind, text)
+                continue
+            assert isinstance(got, Each), (kind, text)
+            assert (got.path, got.identified, got.kind) == (tuple(text.split(".")[1:]), full[0], kind), (kind, text)
+            assert got.element == full[1]
+            followed += _simple_each(KINDS[kind], text.split(".")[1:]) is not None
+    assert followed >= 10  # the quick way is taken, not only the inspected type's
+
+
+def test_every_builtin_each_path_is_followed_without_inspecting_its_kind() -> None:
+    from auditor._policy.contract import _simple_each
+    from auditor.evidence.kinds import KINDS
+
+    catalog = Catalog.load()
+    eaches = {(r.kind, r.each.text) for r in catalog.rules.values() if r.each is not None}
+    assert eaches
+    assert [e for e in eaches if _simple_each(KINDS[e[0]], e[1].split(".")[1:]) is None] == []
