@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,9 @@ def _ordered(value: Any) -> Any:
     return value
 
 
+_BRACE = re.compile(r"[{}]")
+
+
 def split_template(source: str) -> list[tuple[bool, str]]:
     """[(is_expression, text)], or ValueError naming the problem."""
     return [(is_expr, text) for is_expr, text, _ in _split(source)]
@@ -119,9 +123,11 @@ def _split(source: str) -> list[tuple[bool, str, int]]:
             start = i
         elif ch == "}":
             raise ValueError(f"unmatched '}}' at character {i + 1} (write '}}}}' for a brace)")
-        else:
-            buf.append(ch)
-            i += 1
+        else:  # plain text up to the next brace
+            brace = _BRACE.search(source, i)
+            end = len(source) if brace is None else brace.start()
+            buf.append(source[i:end])
+            i = end
     if buf:
         parts.append((False, "".join(buf), start))
     return parts
