@@ -208,6 +208,15 @@ def compile_program(mode: str, text: str) -> Any:
     return celcache.compiled(environment(mode), _signature(mode), text)
 
 
+def remembered(key: str, make: Callable[[], bytes]) -> bytes:
+    """`make()`, kept between runs beside the compiled programs (celcache.remembered): for a
+    fact that follows from expressions' checked forms, `key` naming the expressions (their
+    modes and compiled texts) and whatever else it depends on."""
+    from auditor._policy import celcache
+
+    return celcache.remembered(_signature("batch"), key, make)
+
+
 _ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 
 

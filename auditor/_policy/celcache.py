@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,25 @@ def compiled(env: Any, signature: str, text: str) -> Any:
         programs.dirty = True
         programs.keep_returns(text, program)
     return program
+
+
+FACTS = "\0fact\0"
+"""The key of a fact remembered beside the programs (`remembered`): this prefix, then its key."""
+
+
+def remembered(signature: str, key: str, make: Callable[[], bytes]) -> bytes:
+    """`make()`, kept in the cache of the programs of `signature` under `key`: a fact that
+    follows from programs of that environment (which fields of the evidence they read), where
+    `key` names the programs and everything else the fact depends on. Made again when the
+    cache does not hold it; nothing is kept when `make` raises."""
+    programs = _programs(signature)
+    entry = FACTS + key
+    programs.used.add(entry)
+    found = programs.stored.get(entry)
+    if found is None:
+        found = programs.stored[entry] = make()
+        programs.dirty = True
+    return found
 
 
 def stored_returns(signature: str, text: str) -> str | None:
