@@ -71,6 +71,10 @@ def _ordered(value: Any) -> Any:
 
 
 _BRACE = re.compile(r"[{}]")
+_CODE = re.compile(r"""[{}'"]""")
+"""What matters in a placeholder outside quotes: braces and quotes."""
+_QUOTED = {"'": re.compile(r"[\\']"), '"': re.compile(r'[\\"]')}
+"""What matters inside quotes: a backslash (it escapes the next character) or the closing quote."""
 
 
 def split_template(source: str) -> list[tuple[bool, str]]:
@@ -95,7 +99,12 @@ def _split(source: str) -> list[tuple[bool, str, int]]:
         elif ch == "{":
             depth, j = 1, i + 1
             quote: str | None = None
-            while j < len(source) and depth:
+            while j < len(source) and depth:  # from one character that matters to the next
+                found = (_QUOTED[quote] if quote else _CODE).search(source, j)
+                if found is None:
+                    j = len(source)
+                    break
+                j = found.start()
                 c = source[j]
                 if quote:
                     if c == "\\":
