@@ -210,8 +210,15 @@ def _remembered(what: str, expressions: Sequence[Expression], extra: Sequence[st
     cost after the rules') and from the code of this module and celast, which the key names."""
     parts = [what, _code_digest(), *(f"{e.mode}\1{e.compiled}" for e in expressions), "\2", *extra]
     raw = remembered("\0".join(parts), lambda: canonical_plain_json(_plain(read())))
-    found = json.loads(raw)
-    return None if found is None else frozenset(found)
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        found = False
+    if found is None:
+        return None
+    if isinstance(found, list) and all(isinstance(name, str) for name in found):
+        return frozenset(found)
+    return read()  # a damaged entry: the cache is only an optimisation
 
 
 def _plain(names: frozenset[str] | None) -> list[str] | None:

@@ -231,7 +231,7 @@ def test_the_fields_read_are_remembered_between_runs(gauges: ResolvedPolicy, mon
     """What fields_read and item_fields find is kept beside the compiled programs: a new run
     does not load and decode the expressions again, and finds the same."""
     from auditor._policy import celcache
-    from auditor._policy.cel import Expression
+    from auditor._policy.cel import Expression, _signature
 
     monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
     rules = {e.id: e.rule for e in gauges.rules}
@@ -248,6 +248,15 @@ def test_the_fields_read_are_remembered_between_runs(gauges: ResolvedPolicy, mon
         celcache.save()
     assert found[0] == found[1] == ([frozenset({"size", "label"}), frozenset({"size"}), None],
                                     [frozenset({"size", "label"}), None, frozenset()])
+    monkeypatch.undo()  # a damaged entry: the fields are read again
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(celcache, "_BY_ENV", {})
+    monkeypatch.setattr(batch, "_FIELDS", {})
+    kept = celcache._programs(_signature("batch"))
+    facts = [key for key in kept.stored if key.startswith(celcache.FACTS)]
+    assert facts
+    kept.stored.update(dict.fromkeys(facts, b"damaged"))
+    assert batch.fields_read(asked[0]) == frozenset({"size", "label"})
 
 
 def test_builtin_certificate_rules_agree(monkeypatch: pytest.MonkeyPatch) -> None:
