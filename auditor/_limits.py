@@ -131,12 +131,14 @@ class Limits:
 
 
 _cache: tuple[tuple[str | None, ...], Limits] | None = None
+_ENVS = tuple(limit.env for limit in LIMITS)
+"""The variables that set the limits (read each time the limits are asked for)."""
 
 
 def current() -> Limits:
     """The limits in force: the defaults and this process's AUDITOR_LIMIT_* variables."""
     global _cache
-    key = tuple(os.environ.get(limit.env) for limit in LIMITS)
+    key = tuple(map(os.environ.get, _ENVS))
     if _cache is None or _cache[0] != key:
         _cache = (key, Limits.from_env(os.environ))
     return _cache[1]

@@ -26,12 +26,16 @@ iteration budget (10,000), so a kind with 100,000 records is decided in batches 
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor._models import canonical_plain_json
-from auditor._policy.cel import Expression, compile_program, environment
+from auditor._policy.cel import Expression, compile_program, environment, remembered
 from auditor._policy.celast import DecodeError, Expr
 
 if TYPE_CHECKING:
@@ -185,13 +189,50 @@ def fields_read(rules: Sequence[Rule]) -> frozenset[str] | None:
     lists = {r.each.path[0] for r in rules if instanced(r) and r.each is not None}
     key = (*(e.compiled for r in rules for e in _expressions(r)), *sorted(lists))
     if key not in _FIELDS:
-        names: set[str] = set(lists)
-        try:
-            whole = any(not _reads(e.checked().expr, names) for r in rules for e in _expressions(r))
-        except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
-            whole = True
-        _FIELDS[key] = None if whole else frozenset(names)
+
+        def read() -> frozenset[str] | None:
+            names: set[str] = set(lists)
+            try:
+                whole = any(not _reads(e.checked().expr, names) for r in rules for e in _expressions(r))
+            except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
+                whole = True
+            return None if whole else frozenset(names)
+
+        expressions = [e for r in rules for e in _expressions(r)]
+        _FIELDS[key] = _remembered("fields", expressions, sorted(lists), read)
     return _FIELDS[key]
+
+
+def _remembered(what: str, expressions: Sequence[Expression], extra: Sequence[str],
+                read: Callable[[], frozenset[str] | None]) -> frozenset[str] | None:
+    """`read()` (the fields `expressions` read), kept between runs beside the compiled programs:
+    it follows from their checked forms (loading and decoding them is most of a scan's fixed
+    cost after the rules') and from the code of this module and celast, which the key names."""
+    parts = [what, _code_digest(), *(f"{e.mode}\1{e.compiled}" for e in expressions), "\2", *extra]
+    raw = remembered("\0".join(parts), lambda: canonical_plain_json(_plain(read())))
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        found = False
+    if found is None:
+        return None
+    if isinstance(found, list) and all(isinstance(name, str) for name in found):
+        return frozenset(found)
+    return read()  # a damaged entry: the cache is only an optimisation
+
+
+def _plain(names: frozenset[str] | None) -> list[str] | None:
+    return None if names is None else sorted(names)
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of the code that says which fields an expression reads (this module, celast)."""
+    from auditor._policy import celast
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(celast.__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _reads(node: Expr, names: set[str]) -> bool:
@@ -227,12 +268,16 @@ def item_fields(rule: Rule) -> frozenset[str] | None:
             expressions += [p for p in template.parts if isinstance(p, Expression)]
     key = tuple(e.compiled for e in expressions)
     if key not in _ITEM_FIELDS:
-        names: set[str] = set()
-        try:
-            whole = any(not _reads_items(e.checked().expr, names, ()) for e in expressions)
-        except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
-            whole = True
-        _ITEM_FIELDS[key] = None if whole else frozenset(names)
+
+        def read() -> frozenset[str] | None:
+            names: set[str] = set()
+            try:
+                whole = any(not _reads_items(e.checked().expr, names, ()) for e in expressions)
+            except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
+                whole = True
+            return None if whole else frozenset(names)
+
+        _ITEM_FIELDS[key] = _remembered("item-fields", expressions, (), read)
     return _ITEM_FIELDS[key]
 
 

@@ -25,7 +25,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,15 @@ def compile_program(mode: str, text: str) -> Any:
     return celcache.compiled(environment(mode), _signature(mode), text)
 
 
+def remembered(key: str, make: Callable[[], bytes]) -> bytes:
+    """`make()`, kept between runs beside the compiled programs (celcache.remembered): for a
+    fact that follows from expressions' checked forms, `key` naming the expressions (their
+    modes and compiled texts) and whatever else it depends on."""
+    from auditor._policy import celcache
+
+    return celcache.remembered(_signature("batch"), key, make)
+
+
 _ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 
 
@@ -223,13 +232,25 @@ def _explain(exc: Exception) -> tuple[int | None, str]:
 
 @dataclass(frozen=True)
 class Expression:
-    """A compiled CEL expression and where it came from."""
+    """A compiled CEL expression and where it came from. Its program is loaded from the cache
+    of compiled programs on first use when the cache holds it (a rule a run never evaluates
+    costs no loading); else it was compiled when the expression was made."""
 
     source: str
-    program: Any
     mode: str
     compiled: str = ""
     """The text the compiler saw: `source` inside the wrapper that binds `params`."""
+    loaded: Any = field(default=None, repr=False, compare=False)
+    """The program, once compiled or loaded."""
+
+    @property
+    def program(self) -> Any:
+        """The compiled program (loaded from the cache of compiled programs on first use)."""
+        program = self.loaded
+        if program is None:
+            program = compile_program(self.mode, self.compiled)
+            object.__setattr__(self, "loaded", program)
+        return program
 
     @property
     def offset(self) -> int:
@@ -258,6 +279,13 @@ def compile_expression(
     if not _RULE_ID.match(rule_id):
         raise ValueError(f"bad rule id {rule_id!r}")
     wrapped = f'cel.bind(params, rule_params["{rule_id}"], (\n{source}\n))'
+    from auditor._policy import celcache
+
+    returns = celcache.stored_returns(_signature(mode), wrapped)  # compiled before: loaded on first use
+    if returns is not None:
+        if want_bool and returns not in {"BOOL", "DYN"}:
+            raise _not_bool(returns, file=file, line=line, field=field)
+        return Expression(source=source, mode=mode, compiled=wrapped)
     try:
         program = compile_program(mode, wrapped)
     except Exception as exc:  # the runtime raises RuntimeError; any failure is a user error
@@ -269,13 +297,13 @@ def compile_expression(
     if want_bool:
         returns = str(program.return_type())
         if returns not in {"BOOL", "DYN"}:
-            raise ConfigError(
-                f"CEL expression must be true or false, but it yields {returns.lower()}",
-                file=file,
-                line=line,
-                field=field,
-            )
-    return Expression(source=source, program=program, mode=mode, compiled=wrapped)
+            raise _not_bool(returns, file=file, line=line, field=field)
+    return Expression(source=source, mode=mode, compiled=wrapped, loaded=program)
+
+
+def _not_bool(returns: str, *, file: str, line: int | None, field: str) -> ConfigError:
+    return ConfigError(f"CEL expression must be true or false, but it yields {returns.lower()}",
+                       file=file, line=line, field=field)
 
 
 class EvaluationError(Exception):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ class _Programs:
             digest, payload = raw[:32], raw[32:]
             if hashlib.sha256(payload).digest() == digest:
                 self.stored = msgspec.msgpack.decode(payload, type=dict[str, bytes])
+
+    def keep_returns(self, text: str, program: Any) -> None:
+        """Store the return type of `program` (compiled from `text`) beside it."""
+        returns = str(program.return_type()).encode("ascii")
+        if self.stored.get(RETURNS + text) != returns:
+            self.stored[RETURNS + text] = returns
+            self.dirty = True
 
     def save(self) -> None:
         if not self.dirty:
@@ -88,20 +96,61 @@ def cel_version() -> str:
     return installed_version("cel-expr-python", "cel_expr_python") or "unknown"
 
 
+RETURNS = "\0returns\0"
+"""The key of a program's return type in the cache: this prefix, then the program's text."""
+
+
 def compiled(env: Any, signature: str, text: str) -> Any:
     """`env.compile(text)`, or the same program loaded from the cache; `signature` describes
     `env` (its variables and functions) completely. Raises what `env.compile` raises."""
     programs = _programs(signature)
-    programs.used.add(text)
+    programs.used.update((text, RETURNS + text))
     stored = programs.stored.get(text)
     if stored is not None:
         with contextlib.suppress(Exception):  # a damaged entry: compile it again
-            return env.deserialize(stored)
+            program = env.deserialize(stored)
+            programs.keep_returns(text, program)
+            return program
     program = env.compile(text)
     with contextlib.suppress(Exception):
         programs.stored[text] = program.serialize()
         programs.dirty = True
+        programs.keep_returns(text, program)
     return program
+
+
+FACTS = "\0fact\0"
+"""The key of a fact remembered beside the programs (`remembered`): this prefix, then its key."""
+
+
+def remembered(signature: str, key: str, make: Callable[[], bytes]) -> bytes:
+    """`make()`, kept in the cache of the programs of `signature` under `key`: a fact that
+    follows from programs of that environment (which fields of the evidence they read), where
+    `key` names the programs and everything else the fact depends on. Made again when the
+    cache does not hold it; nothing is kept when `make` raises."""
+    programs = _programs(signature)
+    entry = FACTS + key
+    programs.used.add(entry)
+    found = programs.stored.get(entry)
+    if found is None:
+        found = programs.stored[entry] = make()
+        programs.dirty = True
+    return found
+
+
+def stored_returns(signature: str, text: str) -> str | None:
+    """The return type (`BOOL`, `DYN`...) of the program compiled from `text` when the cache
+    holds that program (it compiled before: `compiled` will give it without error), else None.
+    Loading a program back costs more than all else a rule's load does: a rule a run never
+    evaluates needs only this."""
+    programs = _programs(signature)
+    if text not in programs.stored:
+        return None
+    returns = programs.stored.get(RETURNS + text)
+    if returns is None:
+        return None
+    programs.used.update((text, RETURNS + text))
+    return returns.decode("ascii", "replace")
 
 
 @atexit.register

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,13 @@ def _ordered(value: Any) -> Any:
     return value
 
 
+_BRACE = re.compile(r"[{}]")
+_CODE = re.compile(r"""[{}'"]""")
+"""What matters in a placeholder outside quotes: braces and quotes."""
+_QUOTED = {"'": re.compile(r"[\\']"), '"': re.compile(r'[\\"]')}
+"""What matters inside quotes: a backslash (it escapes the next character) or the closing quote."""
+
+
 def split_template(source: str) -> list[tuple[bool, str]]:
     """[(is_expression, text)], or ValueError naming the problem."""
     return [(is_expr, text) for is_expr, text, _ in _split(source)]
@@ -91,7 +99,12 @@ def _split(source: str) -> list[tuple[bool, str, int]]:
         elif ch == "{":
             depth, j = 1, i + 1
             quote: str | None = None
-            while j < len(source) and depth:
+            while j < len(source) and depth:  # from one character that matters to the next
+                found = (_QUOTED[quote] if quote else _CODE).search(source, j)
+                if found is None:
+                    j = len(source)
+                    break
+                j = found.start()
                 c = source[j]
                 if quote:
                     if c == "\\":
@@ -119,9 +132,11 @@ def _split(source: str) -> list[tuple[bool, str, int]]:
             start = i
         elif ch == "}":
             raise ValueError(f"unmatched '}}' at character {i + 1} (write '}}}}' for a brace)")
-        else:
-            buf.append(ch)
-            i += 1
+        else:  # plain text up to the next brace
+            brace = _BRACE.search(source, i)
+            end = len(source) if brace is None else brace.start()
+            buf.append(source[i:end])
+            i = end
     if buf:
         parts.append((False, "".join(buf), start))
     return parts

@@ -226,6 +226,39 @@ def test_projection_keeps_only_the_fields_read(gauges: ResolvedPolicy) -> None:
     assert batch.fields_read(rules) is None  # G-005 reads the whole record
 
 
+def test_the_fields_read_are_remembered_between_runs(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """What fields_read and item_fields find is kept beside the compiled programs: a new run
+    does not load and decode the expressions again, and finds the same."""
+    from auditor._policy import celcache
+    from auditor._policy.cel import Expression, _signature
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    rules = {e.id: e.rule for e in gauges.rules}
+    asked = ([rules["G-001"]], [rules["G-003"]], list(rules.values()))
+    alone = (rules["G-014"], rules["G-015"], rules["G-006"])
+    found = []
+    for run in range(2):
+        monkeypatch.setattr(celcache, "_BY_ENV", {})
+        monkeypatch.setattr(batch, "_FIELDS", {})
+        monkeypatch.setattr(batch, "_ITEM_FIELDS", {})
+        if run:
+            monkeypatch.setattr(Expression, "checked", lambda self: pytest.fail("decoded again"))
+        found.append(([batch.fields_read(r) for r in asked], [batch.item_fields(r) for r in alone]))
+        celcache.save()
+    assert found[0] == found[1] == ([frozenset({"size", "label"}), frozenset({"size"}), None],
+                                    [frozenset({"size", "label"}), None, frozenset()])
+    monkeypatch.undo()  # a damaged entry: the fields are read again
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(celcache, "_BY_ENV", {})
+    monkeypatch.setattr(batch, "_FIELDS", {})
+    kept = celcache._programs(_signature("batch"))
+    facts = [key for key in kept.stored if key.startswith(celcache.FACTS)]
+    assert facts
+    kept.stored.update(dict.fromkeys(facts, b"damaged"))
+    assert batch.fields_read(asked[0]) == frozenset({"size", "label"})
+
+
 def test_builtin_certificate_rules_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.benchmarks.test_bench_scan import synthetic_records
 

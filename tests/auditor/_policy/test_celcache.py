@@ -126,3 +126,34 @@ def test_cel_version_is_what_importlib_metadata_says() -> None:
     from importlib import metadata
 
     assert celcache.cel_version() == metadata.version("cel-expr-python")
+
+
+def test_an_expression_the_cache_holds_is_loaded_on_first_use(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor._policy.cel import compile_expression, evaluate
+
+    where = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
+    first = compile_expression("evidence.size > params.min", **where)
+    assert first.loaded is not None
+    _new_process(monkeypatch)
+    second = compile_expression("evidence.size > params.min", **where)
+    assert second.loaded is None  # known to compile: not loaded until evaluated
+    act = activation("each", {"size": 5}, rule_params={"R": {"min": 3}}, target={}, now=NOW)
+    assert evaluate(second, act) is evaluate(first, act) is True
+    assert second.loaded is not None and second == first
+
+
+def test_a_condition_that_is_not_boolean_is_refused_alike_from_the_cache(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor._policy.cel import compile_expression
+    from auditor.errors import ConfigError
+
+    where = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
+    said = []
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            compile_expression("evidence.size + 1", **where)
+        said.append(str(caught.value))
+        _new_process(monkeypatch)
+    assert said[0] == said[1]
+    assert "must be true or false, but it yields" in said[0]
+    assert compile_expression("evidence.size + 1", **{**where, "field": "message"}, want_bool=False).loaded is None
