@@ -131,7 +131,7 @@ def test_cel_version_is_what_importlib_metadata_says() -> None:
 def test_an_expression_the_cache_holds_is_loaded_on_first_use(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor._policy.cel import compile_expression, evaluate
 
-    where = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
+    where: dict[str, Any] = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
     first = compile_expression("evidence.size > params.min", **where)
     assert first.loaded is not None
     _new_process(monkeypatch)
@@ -139,7 +139,8 @@ def test_an_expression_the_cache_holds_is_loaded_on_first_use(cache: Path, monke
     assert second.loaded is None  # known to compile: not loaded until evaluated
     act = activation("each", {"size": 5}, rule_params={"R": {"min": 3}}, target={}, now=NOW)
     assert evaluate(second, act) is evaluate(first, act) is True
-    assert second.loaded is not None and second == first
+    assert [e.loaded is not None for e in (first, second)] == [True, True]  # loaded by the evaluation
+    assert second == first
 
 
 def test_a_condition_that_is_not_boolean_is_refused_alike_from_the_cache(
@@ -147,7 +148,7 @@ def test_a_condition_that_is_not_boolean_is_refused_alike_from_the_cache(
     from auditor._policy.cel import compile_expression
     from auditor.errors import ConfigError
 
-    where = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
+    where: dict[str, Any] = {"mode": "each", "file": "R.yaml", "line": 3, "field": "condition", "rule_id": "R"}
     said = []
     for _ in range(2):
         with pytest.raises(ConfigError) as caught:
