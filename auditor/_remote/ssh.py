@@ -243,6 +243,7 @@ def collect_over_ssh(target: Target, *, now: dt.datetime | None = None, progress
     collectors that read a host through the host seam here, the others by the remote auditor
     (when there are any)."""
     from auditor._collectors import COLLECTORS
+    from auditor._gcpause import collecting
     from auditor._remote.sshhost import remote_host
     from auditor._scan import collect_sources
 
@@ -253,7 +254,7 @@ def collect_over_ssh(target: Target, *, now: dt.datetime | None = None, progress
     here = [s for s in target.sources if COLLECTORS.load(s.collector).reads_host]
     there = [s for s in target.sources if s not in here]
     found: dict[str, list[Record]] = {}
-    with SshTransport(spec) as ssh:
+    with collecting(), SshTransport(spec) as ssh:  # each SSH request leaves cycles: even a one-shot scan collects them
         if there:
             if progress:
                 progress(f"collecting {len(there)} source(s) with auditor on {spec.destination}", 0, len(there))

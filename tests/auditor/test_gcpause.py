@@ -12,6 +12,7 @@ import pytest
 from auditor._gcpause import gc_paused
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, evaluate_bundle
+from auditor.errors import ConfigError
 from auditor.evidence.bundle import Bundle
 from tests.auditor._policy.test_batch import _altered_records
 from tests.certs import NOW
@@ -104,6 +105,23 @@ def test_loading_yaml_leaves_no_cyclic_garbage(text: str) -> None:
     docs = list(load_yaml_documents("t.yaml", text=text))
     assert docs and all(isinstance(d, Document) for d in docs)
     del docs
+    assert gc.collect() == 0
+
+
+@pytest.mark.usefixtures("collecting")
+@pytest.mark.parametrize("text", ["---\na: &x [*x]\n", "---\nkind: Pod\nspec: &s {c: [{s: *s}]}\n---\nb: &y {k: *y}\n",
+                                  "---\na: &x [1, {b: *x}]\nc: *x\n"])
+def test_recursive_anchors_leave_no_cyclic_garbage(text: str) -> None:
+    """A recursive anchor makes the document's node graph a cycle (the document is refused as
+    nested too deep): hostile manifests made of them must not pile up, in a one-shot scan
+    with the collector off, tens of times their size until the process ends."""
+    from auditor._loader.yamlfile import load_yaml_documents
+
+    gc.collect()
+    gc.disable()
+    found = list(load_yaml_documents("t.yaml", text=text * 20))
+    assert found and all(isinstance(d, ConfigError) for d in found)
+    del found
     assert gc.collect() == 0
 
 

@@ -279,3 +279,41 @@ def test_without_sftp_the_host_sources_fail_and_the_others_are_read(
     assert any(f["rule_id"] == "CERT-001" and f["status"] == "fail" for f in found["findings"])  # the remote auditor's
     assert not any(f["rule_id"] == "HOST-001" and f["status"] in ("pass", "fail") for f in found["findings"])
     assert "no SFTP subsystem" in run.out
+
+
+def test_a_one_shot_scan_collects_the_cycles_each_ssh_request_leaves(sshd: Sshd, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scan` of one target runs with the collector off (auditor._gcpause.one_shot), but every
+    command and SFTP request over SSH leaves reference cycles (asyncssh's channel and readers, a
+    failed request's traceback: tens of objects, kilobytes, each), and a host is read account by
+    account: the collector is on while the target is collected over SSH, and off again after."""
+    import gc
+
+    from auditor._inventory.load import load_inventory
+    from auditor._remote import ssh as ssh_module
+    from auditor._scan import collect
+
+    source = {"collector": "host", "name": "node-host"}
+    targets = [{"name": "there", "environment": "production", "policies": ["cim-production"], "sources": [source],
+                "ssh": _ssh_settings(sshd, "/nonexistent/auditor")}]
+    inventory = tmp_path / "auditor.yaml"
+    inventory.write_text(yaml.safe_dump({"version": 1, "targets": targets}))
+    target = load_inventory(inventory).target("there")
+    seen: list[bool] = []
+    call = ssh_module.SshTransport.call
+
+    def watched(self: SshTransport, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return call(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssh_module.SshTransport, "call", watched)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        bundle = collect(target)
+        assert not gc.isenabled()  # off again, as the one-shot scan had it
+    finally:
+        if was:
+            gc.enable()
+    assert bundle.records and len(seen) > 10
+    assert all(seen)
