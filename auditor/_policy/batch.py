@@ -189,25 +189,27 @@ def fields_read(rules: Sequence[Rule]) -> frozenset[str] | None:
     lists = {r.each.path[0] for r in rules if instanced(r) and r.each is not None}
     key = (*(e.compiled for r in rules for e in _expressions(r)), *sorted(lists))
     if key not in _FIELDS:
-
-        def read() -> frozenset[str] | None:
-            names: set[str] = set(lists)
-            try:
-                whole = any(not _reads(e.checked().expr, names) for r in rules for e in _expressions(r))
-            except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
-                whole = True
-            return None if whole else frozenset(names)
-
         expressions = [e for r in rules for e in _expressions(r)]
-        _FIELDS[key] = _remembered("fields", expressions, sorted(lists), read)
+        _FIELDS[key] = _remembered("fields", expressions, sorted(lists), _reads)
     return _FIELDS[key]
 
 
 def _remembered(what: str, expressions: Sequence[Expression], extra: Sequence[str],
-                read: Callable[[], frozenset[str] | None]) -> frozenset[str] | None:
-    """`read()` (the fields `expressions` read), kept between runs beside the compiled programs:
-    it follows from their checked forms (loading and decoding them is most of a scan's fixed
-    cost after the rules') and from the code of this module and celast, which the key names."""
+                reads: Callable[[Expr, set[str]], bool]) -> frozenset[str] | None:
+    """The fields `expressions` read (`extra` and what `reads` adds for each checked form), or
+    None when one of them may read a record whole; kept between runs beside the compiled
+    programs: it follows from their checked forms (loading and decoding them is most of a
+    scan's fixed cost after the rules') and from the code of this module and celast, which the
+    key names."""
+
+    def read() -> frozenset[str] | None:
+        names: set[str] = set(extra)
+        try:
+            whole = any(not reads(e.checked().expr, names) for e in expressions)
+        except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
+            whole = True
+        return None if whole else frozenset(names)
+
     parts = [what, _code_digest(), *(f"{e.mode}\1{e.compiled}" for e in expressions), "\2", *extra]
     raw = remembered("\0".join(parts), lambda: canonical_plain_json(_plain(read())))
     try:
@@ -268,21 +270,17 @@ def item_fields(rule: Rule) -> frozenset[str] | None:
             expressions += [p for p in template.parts if isinstance(p, Expression)]
     key = tuple(e.compiled for e in expressions)
     if key not in _ITEM_FIELDS:
-
-        def read() -> frozenset[str] | None:
-            names: set[str] = set()
-            try:
-                whole = any(not _reads_items(e.checked().expr, names, ()) for e in expressions)
-            except DecodeError:  # pragma: no cover - only if the CEL runtime changes its encoding
-                whole = True
-            return None if whole else frozenset(names)
-
-        _ITEM_FIELDS[key] = _remembered("item-fields", expressions, (), read)
+        _ITEM_FIELDS[key] = _remembered("item-fields", expressions, (), _reads_top_items)
     return _ITEM_FIELDS[key]
 
 
 def _is_items(node: Expr | None) -> bool:
     return node is not None and node.kind == "ident" and node.name == "items"
+
+
+def _reads_top_items(node: Expr, names: set[str]) -> bool:
+    """_reads_items with no comprehension over `items` in scope yet."""
+    return _reads_items(node, names, ())
 
 
 def _reads_items(node: Expr, names: set[str], elements: tuple[str, ...]) -> bool:
