@@ -426,12 +426,11 @@ class _RuleRun:
         their own are errors, and the rule is judged over the rest."""
 
         wanted = batch.item_fields(self.rule)
-        fields = sorted(wanted or ())  # the rule reads no other field, and none by its place in a record
 
         def judge(records: list[Evidence]) -> tuple[Finding, bool]:
             items = [r.plain for r in records]
             if wanted is not None:  # only the fields the rule reads: converting the rest costs most
-                items = [{k: plain[k] for k in fields if k in plain} for plain in items]
+                items = batch.projected(items, wanted)  # none read by its place in a record
             act = context.bind("all", items)
             resource = self.resource_of(act, target_name)
             return self.judge(act, resource, records, (resource,))

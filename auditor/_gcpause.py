@@ -16,32 +16,36 @@ from auditor import _ending
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The collector off for the block, and on again after it if it was on before (however the
-    block ends)."""
-    collecting = gc.isenabled()
-    gc.disable()
+def _collector(on: bool) -> Iterator[None]:
+    """The collector on (or off) for the block, and back as it was after it however the block
+    ends."""
+    was = gc.isenabled()
+    if on:
+        gc.enable()
+    else:
+        gc.disable()
     try:
         yield
     finally:
-        if collecting:
+        if was:
             gc.enable()
+        else:
+            gc.disable()
 
 
-@contextlib.contextmanager
-def collecting() -> Iterator[None]:
+def gc_paused() -> contextlib.AbstractContextManager[None]:
+    """The collector off for the block, and on again after it if it was on before (however the
+    block ends)."""
+    return _collector(False)
+
+
+def collecting() -> contextlib.AbstractContextManager[None]:
     """The collector on for the block, and off again after it if it was off before (however the
     block ends): for work inside a one-shot command (one_shot) that leaves reference cycles per
     unit of input, such as each command and SFTP request over SSH (asyncssh's channels and
     readers refer to each other, a failed request's future holds its traceback: about 25 and 60
     objects, 6 and 8 KB, each; a host's authorized_keys are read account by account)."""
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        yield
-    finally:
-        if not was:
-            gc.disable()
+    return _collector(True)
 
 
 YOUNG_OBJECTS = 10_000

@@ -237,6 +237,13 @@ def _code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def projected(records: Sequence[Mapping[str, Any]], fields: frozenset[str]) -> list[dict[str, Any]]:
+    """Each record's plain data with only `fields` (fields_read, item_fields): converting the
+    fields nothing reads into CEL values is most of a batch's cost. Keys in sorted order."""
+    names = sorted(fields)
+    return [{k: d[k] for k in names if k in d} for d in records]
+
+
 def _reads(node: Expr, names: set[str]) -> bool:
     """Add to `names` the fields of `evidence` that `node` reads; False if it uses `evidence`
     other than by reading a field by a constant name (passed whole, iterated, compared...)."""
@@ -338,7 +345,6 @@ class RecordBatch:
         self.size = len(data) if size is None else size  # type: ignore[arg-type]
         get = data if callable(data) else data.__getitem__
         wanted = fields_read(rules)
-        fields = sorted(wanted or ())
         self.decided: dict[str, dict[int, Outcome] | None] = {}
         """Each rule's outcomes ({record index: outcome} of the records that do not pass), or None
         where the rule must be evaluated record by record."""
@@ -349,9 +355,9 @@ class RecordBatch:
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
-            group = [get(i) for i in range(first, last)]
+            group: Sequence[Mapping[str, Any]] = [get(i) for i in range(first, last)]
             if wanted is not None:  # the programs read no other field, and none by its place in a record
-                group = [{k: d[k] for k in fields if k in d} for d in group]
+                group = projected(group, wanted)
             chunks = [
                 [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
                 for start in range(0, len(group), CHUNK)
