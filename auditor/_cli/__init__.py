@@ -190,7 +190,8 @@ def run() -> NoReturn:
     (executors' idle workers told to stop) and non-daemon threads are joined, the exit
     handlers run (caches saved, temporary folders removed, logging flushed), then the standard
     streams are flushed; a stream that cannot be flushed (a reader gone) leaves the exit to
-    Python, as before. An exit main raises (--help, usage errors) is Python's too."""
+    Python, as before. An exit main raises (--help, usage errors) is Python's too. Ctrl-C while
+    the threads are joined is what it is in main: "interrupted" and 130, not a traceback."""
     import atexit
 
     from auditor._ending import command_ends_process
@@ -202,7 +203,11 @@ def run() -> NoReturn:
         shutdown = getattr(threading, "_shutdown", None)  # what Python's exit does first
         if shutdown is None:  # pragma: no cover - every CPython has it
             raise SystemExit(code)
-        shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
+        try:
+            shutdown()  # threading's exit callbacks (executors' workers woken), non-daemon threads joined
+        except KeyboardInterrupt:  # Ctrl-C while waiting for them: main's answer to it, not a traceback
+            warn("auditor: interrupted")
+            code = 130
     atexit._run_exitfuncs()
     atexit._clear()  # run once, even if Python's own exit follows
     try:

@@ -3,6 +3,7 @@ teardown but with everything an exit does (threads joined, exit handlers run, st
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,33 @@ cli.run()
 def test_run_does_not_hang_on_executors_left_running() -> None:
     proc = subprocess.run([sys.executable, "-c", EXECUTOR], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
+
+
+WAITING = """
+import sys, threading, time
+import auditor._cli as cli
+
+def late():
+    time.sleep(0.5)  # main has returned: run() is joining this thread
+    print("joining", flush=True)
+    time.sleep(60)
+
+def main():
+    threading.Thread(target=late).start()
+    return 0
+
+cli.main = main
+cli.run()
+"""
+
+
+def test_ctrl_c_while_threads_are_joined_is_an_interruption_not_a_traceback() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", WAITING], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "joining\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err == "auditor: interrupted\n"
