@@ -28,18 +28,19 @@ import dataclasses
 import datetime as dt
 import itertools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress, repeat
 from typing import Any
 
 from auditor._models import (
-    KNOWN_FINDING_IDS,
     ExceededWaiver,
     Finding,
     Severity,
     Status,
     Waiver,
     finding_id,
+    finding_ids,
     make_finding,
 )
 from auditor._policy import batch
@@ -165,10 +166,7 @@ class _Context:
     names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
-    settled_rows: dict[str, list[tuple[int, str, tuple[str], tuple[str, ...]]]] = dataclasses.field(
-        default_factory=dict)
-    in_order: dict[str, bool] = dataclasses.field(default_factory=dict)
-    """Whether the rows of a kind are in report order (see rows)."""
+    settled_rows: dict[str, _Rows] = dataclasses.field(default_factory=dict)
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -187,22 +185,28 @@ class _Context:
             found = self.identities[record.id] = record_identity(record)
         return found
 
-    def rows(self, records: Sequence[Evidence]) -> list[tuple[int, str, tuple[str], tuple[str, ...]]]:
-        """(index, resource, (record id,), identity) of each of `records` (the collected records of
-        one kind, the same list for every rule of the kind), made once for every rule that reads
-        them; in the order findings are reported (by resource, then record id) when no two records
-        share resource and identity, so the findings a batch settled come sorted. (Then _unique
-        renames the same findings in any order, and the final sort, by keys all distinct, gives
-        the same list; otherwise the records' own order is kept, as _unique numbers by it.)"""
+    def rows(self, records: Sequence[Evidence]) -> _Rows:
+        """The resource, evidence (record id,) and identity of each of `records` (the collected
+        records of one kind, the same list for every rule of the kind), made once for every rule
+        that reads them: in the order findings are reported (by resource, then record id) when
+        no two records share resource and identity, so the findings a batch settled come sorted.
+        (Then _unique renames the same findings in any order, and the final sort, by keys all
+        distinct, gives the same list; otherwise the records' own order is kept, as _unique
+        numbers by it.)"""
         kind = records[0].kind if records else ""
         found = self.settled_rows.get(kind)
-        if found is None or len(found) != len(records):
-            found = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
-            ordered = len({(row[1], row[3]) for row in found}) == len(found)
+        if found is None or len(found.order) != len(records):
+            rows = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
+            ordered = len({(row[1], row[3]) for row in rows}) == len(rows)
             if ordered:
-                found.sort(key=_row_order)
-            self.settled_rows[kind] = found
-            self.in_order[kind] = ordered and len({row[1:3] for row in found}) == len(found)
+                rows.sort(key=_row_order)
+            order = [row[0] for row in rows]
+            place = [0] * len(rows)
+            for at, i in enumerate(order):
+                place[i] = at
+            found = self.settled_rows[kind] = _Rows(
+                order, place, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows],
+                ordered and len({row[1:3] for row in rows}) == len(rows))
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -226,6 +230,21 @@ class _Context:
         if act is None:
             act = self.activations[key] = self.bind("item", (record.plain, item))
         return act
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The records of one kind as _RuleRun.settled reads them, by columns (see _Context.rows)."""
+
+    order: list[int]
+    """The index of each row's record (in the kind's records)."""
+    place: list[int]
+    """The row of each record, by its index: `order` inverted."""
+    resources: list[str]
+    evidence: list[tuple[str]]
+    identities: list[tuple[str, ...]]
+    in_order: bool
+    """Whether the rows are in report order with no two of them sharing resource and record id."""
 
 
 def _row_order(row: tuple[int, str, tuple[str], tuple[str, ...]]) -> tuple[str, str]:
@@ -317,26 +336,45 @@ class _RuleRun:
         """The findings of `records` when a batch decided each of them completely (_all_settled):
         what the record-by-record loop and `decided` make, without their per-record costs (the
         findings of most rules over many records are made here: each record's resource, evidence
-        and identity are looked up once for every rule, in the order context.rows gives)."""
+        and identity are looked up once for every rule, in the order context.rows gives). Every
+        row is made a pass at once (at C speed), then the rows of the records the batch failed or
+        skipped are mended, one by one."""
         rule = self.rule
-        rule_id, title, area, severity, pointer, remediation, references = \
-            rule.id, rule.title, rule.area, self.severity, rule.pointer, rule.remediation, rule.references
-        status = Status.PASS
         rows = context.rows(records)
-        known = KNOWN_FINDING_IDS.get  # finding_id's cache, read inline: one call less per finding
-        out: list[Finding] = []
-        append = out.append
-        get = outcomes.get
-        passed, skipped = batch.PASS, batch.SKIP
-        for i, resource, evidence, key in rows:
-            outcome = get(i)
-            if outcome is None or outcome.code == passed:
-                append(_make(rule_id, title, area, severity, status, resource, title, evidence, pointer, remediation,
-                             references, None, known((rule_id, *key)) or finding_id(rule_id, key), "", False, "",
-                             ""))
-            elif outcome.code != skipped:
-                append(self.decided(outcome, records[i], key))
-        return _InOrder(out) if context.in_order.get(rule.kind) else out
+        rule_id, title, pointer = rule.id, rule.title, rule.pointer
+        place = rows.place
+        failed: list[tuple[int, batch.Outcome]] = []
+        skipped: list[int] = []
+        for i, outcome in outcomes.items():
+            code = outcome.code
+            if code == batch.SKIP:
+                skipped.append(place[i])
+            elif code != batch.PASS:
+                failed.append((place[i], outcome))
+        ids = finding_ids(rule_id, rows.identities, skipped)
+        resources: Iterable[str] = rows.resources
+        evidence: Iterable[tuple[str]] = rows.evidence
+        made: Iterable[str] = ids
+        if skipped:  # the rows kept, and where each kept row lands
+            kept = [True] * len(ids)
+            for at in skipped:
+                kept[at] = False
+            resources, evidence, made = (compress(rows.resources, kept), compress(rows.evidence, kept),
+                                         compress(ids, kept))
+            if failed:
+                land = list(accumulate(kept))
+                failed = [(land[at] - 1, outcome) for at, outcome in failed]
+        n = len(ids) - len(skipped)
+        out = list(map(_make, repeat(rule_id, n), repeat(title, n), repeat(rule.area, n), repeat(self.severity, n),
+                       repeat(Status.PASS, n), resources, repeat(title, n), evidence, repeat(pointer, n),
+                       repeat(rule.remediation, n), repeat(rule.references, n), repeat(None, n), made, repeat("", n),
+                       repeat(False, n), repeat("", n), repeat("", n)))
+        for at, outcome in failed:  # what decided() makes of it
+            was = out[at]
+            out[at] = _make(rule_id, title, rule.area, self.severity, Status.FAIL, was.resource, str(outcome.message),
+                            was.evidence, pointer, rule.remediation, rule.references, None, was.id,
+                            outcome.correlation, False, "", "")
+        return _InOrder(out) if rows.in_order else out
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default

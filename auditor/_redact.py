@@ -24,6 +24,8 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import itertools
+import operator
 import os
 import re
 import stat
@@ -317,7 +319,62 @@ _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
 
 
 def _redact_findings(findings: Sequence[Finding], waiver_type: type[Waiver]) -> tuple[Finding, ...]:
-    """`findings` with every string scrubbed, each finding itself when nothing in it changed.
+    """`findings` with every string scrubbed, each finding itself when nothing in it changed:
+    all of them as they are when every string of every finding is proven clean (_all_clean),
+    else one by one (_each_redacted)."""
+    if _all_clean(findings):
+        return tuple(findings)
+    return _each_redacted(findings, waiver_type)
+
+
+_STRINGS = operator.attrgetter("rule_id", "title", "area", "pointer", "remediation", "resource", "message", "id",
+                               "correlation", "owner", "due")
+"""Every string field of a Finding (its evidence, references and waiver aside)."""
+_EVIDENCE = operator.attrgetter("evidence")
+_REFERENCES = operator.attrgetter("references")
+_WAIVER = operator.attrgetter("waiver")
+_CLEAN: set[str] = set()
+"""Strings proven left as they are by scrub (a function of the string alone), kept between
+results: the resources, messages and ids of a fleet's bundles come back bundle after bundle."""
+_CLEAN_KEPT = 200_000
+
+
+def _all_clean(findings: Sequence[Finding]) -> bool:
+    """Whether scrubbing leaves every string of every finding as it is and none has a waiver:
+    then redacting changes no finding. Each distinct string is looked at once per result (in
+    sets, at C speed), and proven clean once per process (_CLEAN, bounded): by scrub itself, or
+    by its shape (a record id auditor makes, a finding id of a rule id without a candidate)."""
+    if list(map(_WAIVER, findings)).count(None) != len(findings):
+        return False
+    strings = set(itertools.chain.from_iterable(map(_STRINGS, findings)))
+    strings.update(itertools.chain.from_iterable(set(map(_EVIDENCE, findings))))
+    references = list(map(_REFERENCES, findings))
+    for refs in dict(zip(map(id, references), references, strict=True)).values():  # each mapping once
+        strings.update(refs)
+        for values in refs.values():
+            strings.update(values)
+    unknown = strings.difference(_CLEAN)
+    for text in unknown:
+        if type(text) is not str or not _proven_clean(text):
+            return False
+    if len(_CLEAN) + len(unknown) > _CLEAN_KEPT:
+        _CLEAN.clear()
+    _CLEAN.update(unknown)
+    return True
+
+
+def _proven_clean(text: str) -> bool:
+    """Whether scrub(text) is text: by its shape first (cheapest), else by scrub."""
+    if _RECORD_ID.fullmatch(text) is not None:
+        return True
+    n = len(text) - 17  # a finding id: a rule id, a colon and 16 lower-case hex digits (_plain_finding_id)
+    if n > 0 and text[n] == ":" and _plain_finding_id(text, text[:n]):
+        return True
+    return not _has_candidate(text) or scrub(text) == text
+
+
+def _each_redacted(findings: Sequence[Finding], waiver_type: type[Waiver]) -> tuple[Finding, ...]:
+    """`findings` with every string scrubbed, one by one.
 
     The texts a rule's findings share (title, remediation, references, ...) are scrubbed once
     per rule, and a record id auditor made (ev- and 16 hex digits) once per result; so a finding
