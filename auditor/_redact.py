@@ -24,8 +24,6 @@ import contextlib
 import functools
 import hashlib
 import hmac
-import itertools
-import operator
 import os
 import re
 import stat
@@ -41,7 +39,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run ti
 if TYPE_CHECKING:
     from typing import Any
 
-    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
+    from auditor._models import Checklist, Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
 TAG = "hmac:"
@@ -285,13 +283,33 @@ def redact_result(result: ScanResult) -> RedactedResult:
 
     from auditor._models import RedactedResult, ScanResult, Waiver
 
-    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=(), checklist=None).to_dict()))
     findings = _redact_findings(result.findings, Waiver)
     fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
     rules = _redact_rules(result.rules)
+    checklist = _redact_checklist(result.checklist)
     made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
-    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules})
+    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules, "checklist": checklist})
     return made
+
+
+def _redact_checklist(checklist: Checklist | None) -> Checklist | None:
+    """The checklist redacted as the rest of a result is (through its JSON form); the last
+    answer again for the same checklist (a resolved policy's, the same for every result of a
+    fleet's bundles; it is frozen, its items too)."""
+    if checklist is None:
+        return None
+    last = _LAST_CHECKLIST.get("checklist")
+    if last is not None and last[0] is checklist:
+        return last[1]
+    from auditor._models import Checklist
+
+    redacted = Checklist.from_dict(scrub_tree(checklist.to_dict()))
+    _LAST_CHECKLIST["checklist"] = (checklist, redacted)
+    return redacted
+
+
+_LAST_CHECKLIST: dict[str, tuple[Checklist, Checklist]] = {}
 
 
 @functools.lru_cache(maxsize=4096)  # a policy's rules are the same in every result
@@ -327,12 +345,6 @@ def _redact_findings(findings: Sequence[Finding], waiver_type: type[Waiver]) -> 
     return _each_redacted(findings, waiver_type)
 
 
-_STRINGS = operator.attrgetter("rule_id", "title", "area", "pointer", "remediation", "resource", "message", "id",
-                               "correlation", "owner", "due")
-"""Every string field of a Finding (its evidence, references and waiver aside)."""
-_EVIDENCE = operator.attrgetter("evidence")
-_REFERENCES = operator.attrgetter("references")
-_WAIVER = operator.attrgetter("waiver")
 _CLEAN: set[str] = set()
 """Strings proven left as they are by scrub (a function of the string alone), kept between
 results: the resources, messages and ids of a fleet's bundles come back bundle after bundle."""
@@ -341,18 +353,28 @@ _CLEAN_KEPT = 200_000
 
 def _all_clean(findings: Sequence[Finding]) -> bool:
     """Whether scrubbing leaves every string of every finding as it is and none has a waiver:
-    then redacting changes no finding. Each distinct string is looked at once per result (in
-    sets, at C speed), and proven clean once per process (_CLEAN, bounded): by scrub itself, or
-    by its shape (a record id auditor makes, a finding id of a rule id without a candidate)."""
-    if list(map(_WAIVER, findings)).count(None) != len(findings):
+    then redacting changes no finding. Each distinct string is looked at once per result (a
+    set of each field's values: the quickest pass over tens of thousands of findings), and
+    proven clean once per process (_CLEAN, bounded): by its shape (a record id auditor makes,
+    a finding id of a rule id without a candidate) or by scrub."""
+    if [f.waiver for f in findings].count(None) != len(findings):
         return False
-    strings = set(itertools.chain.from_iterable(map(_STRINGS, findings)))
-    strings.update(itertools.chain.from_iterable(set(map(_EVIDENCE, findings))))
-    references = list(map(_REFERENCES, findings))
-    for refs in dict(zip(map(id, references), references, strict=True)).values():  # each mapping once
-        strings.update(refs)
-        for values in refs.values():
-            strings.update(values)
+    strings = {f.resource for f in findings}
+    for values in (
+        {f.message for f in findings}, {f.id for f in findings}, {f.correlation for f in findings},
+        {f.owner for f in findings}, {f.due for f in findings}, {f.rule_id for f in findings},
+        {f.title for f in findings}, {f.area for f in findings}, {f.pointer for f in findings},
+        {f.remediation for f in findings}, {e for evidence in {f.evidence for f in findings} for e in evidence},
+    ):
+        strings.update(values)
+    last: Any = None
+    for f in findings:  # each rule's references, once (its findings come together and share them)
+        refs = f.references
+        if refs is not last:
+            last = refs
+            strings.update(refs)
+            for texts in refs.values():
+                strings.update(texts)
     unknown = strings.difference(_CLEAN)
     for text in unknown:
         if type(text) is not str or not _proven_clean(text):
