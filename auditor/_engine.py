@@ -28,9 +28,9 @@ import dataclasses
 import datetime as dt
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress
 from typing import Any
 
 from auditor._models import (
@@ -41,6 +41,7 @@ from auditor._models import (
     Waiver,
     finding_id,
     finding_ids,
+    findings_of,
     make_finding,
 )
 from auditor._policy import batch
@@ -84,13 +85,17 @@ def evaluate_rules(
         kind: ([r for r in found if isinstance(r, Failure)], [r for r in found if isinstance(r, Evidence)])
         for kind, found in by_kind.items()
     }
-    nothing: tuple[list[Failure], list[Evidence]] = ([], [])
     findings: list[Finding] = []
     ids = [e.id for e in policy.rules]
     by_rule = all(a < b for a, b in itertools.pairwise(ids))  # then each rule's findings are sorted on their own
     sort_key = Finding.sort_key
+    target_name = str(context.target.get("name", ""))
     for effective in policy.rules:
-        found = _unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context))
+        of_kind = split.get(effective.rule.kind)
+        if of_kind is None:  # no record of its kind at all (most rules of a policy on one target)
+            findings.append(_not_evaluated(effective, target_name))
+            continue
+        found = _unique(_evaluate_rule(effective, of_kind, context))
         if by_rule and len(found) > 1 and not isinstance(found, _InOrder):
             found.sort(key=sort_key)
         findings.extend(found)
@@ -351,30 +356,34 @@ class _RuleRun:
                 skipped.append(place[i])
             elif code != batch.PASS:
                 failed.append((place[i], outcome))
-        ids = finding_ids(rule_id, rows.identities, skipped)
-        resources: Iterable[str] = rows.resources
-        evidence: Iterable[tuple[str]] = rows.evidence
-        made: Iterable[str] = ids
+        resources, evidence, identities = rows.resources, rows.evidence, rows.identities
         if skipped:  # the rows kept, and where each kept row lands
-            kept = [True] * len(ids)
+            kept = [True] * len(resources)
             for at in skipped:
                 kept[at] = False
-            resources, evidence, made = (compress(rows.resources, kept), compress(rows.evidence, kept),
-                                         compress(ids, kept))
+            resources, evidence, identities = (list(compress(resources, kept)), list(compress(evidence, kept)),
+                                               list(compress(identities, kept)))
             if failed:
                 land = list(accumulate(kept))
                 failed = [(land[at] - 1, outcome) for at, outcome in failed]
-        n = len(ids) - len(skipped)
-        out = list(map(_make, repeat(rule_id, n), repeat(title, n), repeat(rule.area, n), repeat(self.severity, n),
-                       repeat(Status.PASS, n), resources, repeat(title, n), evidence, repeat(pointer, n),
-                       repeat(rule.remediation, n), repeat(rule.references, n), repeat(None, n), made, repeat("", n),
-                       repeat(False, n), repeat("", n), repeat("", n)))
+        made = finding_ids(rule_id, identities)
+        out = list(map(findings_of(rule_id, title, rule.area, self.severity, Status.PASS, title, pointer,
+                                   rule.remediation, rule.references, None, "", False, "", ""),
+                       resources, evidence, made))
         for at, outcome in failed:  # what decided() makes of it
             was = out[at]
             out[at] = _make(rule_id, title, rule.area, self.severity, Status.FAIL, was.resource, str(outcome.message),
                             was.evidence, pointer, rule.remediation, rule.references, None, was.id,
                             outcome.correlation, False, "", "")
         return _InOrder(out) if rows.in_order else out
+
+    def out_of_scope(self, records: Sequence[Evidence], target_name: str) -> Finding:
+        """The finding of a rule whose filter left none of `records`: not applicable."""
+        return self.finding(
+            Status.NOT_APPLICABLE,
+            target_name,
+            f"not applicable: none of the {len(records)} {self.rule.kind} records is in the rule's scope (its filter)",
+        )
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -494,6 +503,15 @@ class _RuleRun:
         return out
 
 
+def _not_evaluated(effective: EffectiveRule, target_name: str) -> Finding:
+    """The finding of a rule of which no record of its kind was collected: what
+    _RuleRun.finding makes of it (see _evaluate_rule), without making a _RuleRun."""
+    rule = effective.rule
+    return _make(rule.id, rule.title, rule.area, effective.severity, Status.NOT_EVALUATED, target_name,
+                 f"not evaluated: no {rule.kind} evidence was collected for this target", (), "", rule.remediation,
+                 rule.references, None, finding_id(rule.id, (target_name,)), "", False, "", "")
+
+
 def _evaluate_rule(
     effective: EffectiveRule,
     records: tuple[list[Failure], list[Evidence]],
@@ -521,6 +539,7 @@ def _evaluate_rule(
         found = run.settled(good, outcomes, context)
         if found or not good:
             return found
+        return [run.out_of_scope(good, target_name)]  # the filter left no record: what the loop below gives
     selected: list[tuple[Evidence, Any]] = []
     for i, record in enumerate(good):
         decided = outcomes.get(i, _PASSED) if outcomes is not None else None
@@ -553,13 +572,7 @@ def _evaluate_rule(
     elif not errors and good:
         out.extend(run.over_all(selected, context, target_name))
     if not out and good:
-        out.append(
-            run.finding(
-                Status.NOT_APPLICABLE,
-                target_name,
-                f"not applicable: none of the {len(good)} {rule.kind} records is in the rule's scope (its filter)",
-            )
-        )
+        out.append(run.out_of_scope(good, target_name))
     return out
 
 

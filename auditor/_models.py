@@ -68,10 +68,9 @@ KNOWN_FINDING_IDS: Mapping[tuple[Any, ...], str] = _FINDING_IDS
 without a call where most ids are known (the engine's loop over the records a batch settled)."""
 
 
-def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]], unwanted: Sequence[int] = ()) -> list[str]:
+def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str]:
     """`[finding_id(rule_id, identity) for identity in identities]`, most of them read at C speed
-    from the ids made before for the rule; those at the positions in `unwanted` may be left None
-    (findings that will not be made)."""
+    from the ids made before for the rule."""
     known = _IDS_OF_RULE.get(rule_id)
     if known is None:
         if len(_IDS_OF_RULE) >= _FINDING_IDS_KEPT // 64:
@@ -81,9 +80,8 @@ def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]], unwanted: S
     if not all(ids):
         if len(known) + len(identities) > _FINDING_IDS_KEPT:
             known.clear()
-        skip = set(unwanted)
         for at, (found, identity) in enumerate(zip(ids, identities, strict=True)):
-            if found is None and at not in skip:
+            if found is None:
                 ids[at] = known[identity] = finding_id(rule_id, identity)
     return ids  # type: ignore[return-value]
 
@@ -337,12 +335,16 @@ _FINDING_SLOTS: tuple[tuple[str, Any], ...] = tuple(
 check, as the generated __init__ does)."""
 
 
+_RAW = type("_RawFinding", (), {"__slots__": Finding.__slots__})
+"""A plain class with Finding's slots (see _finding_maker)."""
+
+
 def _finding_maker() -> Any:
     """A function of every field of Finding, in order, storing each into its slot: on an object
     of a plain class with Finding's slots (a store the interpreter specialises, not a call per
     slot), then made a Finding (`__class__`, allowed between classes of one layout: checked here)."""
     names = [name for name, _ in _FINDING_SLOTS]
-    raw = type("_RawFinding", (), {"__slots__": Finding.__slots__})
+    raw = _RAW
     source = (f"def make({', '.join(names)}):\n    made = Raw()\n"
               + "".join(f"    made.{name} = {name}\n" for name in names) + "    made.__class__ = Finding\n    return made\n")
     space: dict[str, Any] = {"Raw": raw, "Finding": Finding}
@@ -356,6 +358,26 @@ remediation, references, waiver, id, correlation, always_blocks, owner, due)`: `
 with every field given in its order (`id` too), about four times faster than the generated
 `__init__` (no frozen check, no `__post_init__`): the engine's way of making each of tens of
 thousands of findings (tests hold it to `__init__`)."""
+
+
+def _findings_maker() -> Any:
+    """A function of the fields a rule's findings share (every field but resource, evidence and
+    id, in order) giving a function of those three that makes each finding as make_finding does."""
+    names = [name for name, _ in _FINDING_SLOTS]
+    shared = [name for name in names if name not in _VARYING]
+    source = (f"def maker({', '.join(shared)}):\n    def make({', '.join(_VARYING)}):\n        made = Raw()\n"
+              + "".join(f"        made.{name} = {name}\n" for name in names)
+              + "        made.__class__ = Finding\n        return made\n    return make\n")
+    space: dict[str, Any] = {"Raw": _RAW, "Finding": Finding}
+    exec(source, space)  # noqa: S102 - source made above from Finding's own field names
+    return space["maker"]
+
+
+_VARYING = ("resource", "evidence", "id")
+findings_of: Callable[..., Callable[[str, tuple[str, ...], str], Finding]] = _findings_maker()
+"""`findings_of(rule_id, title, area, severity, status, message, pointer, remediation, references,
+waiver, correlation, always_blocks, owner, due)(resource, evidence, id)` is `make_finding` of all
+those fields: for many findings that differ in those three only (`map` over their columns)."""
 _FINDING_VALUES = operator.attrgetter(*(name for name, _ in _FINDING_SLOTS))
 assert tuple(name for name, _ in _FINDING_SLOTS) == (
     "rule_id", "title", "area", "severity", "status", "resource", "message", "evidence", "pointer", "remediation",
