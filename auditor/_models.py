@@ -754,21 +754,22 @@ def judge(result: ScanResult) -> Verdict:
     threshold = result.fail_on
     problems = [p for p in result.problems if p.blocks(threshold)]
     failed = tuple(sorted({r.source for r in result.collection_errors if r.required}))
-    # One pass over the findings, statuses and severities tested by identity (no enum hashing):
-    # blocking failures (Finding.blocks), rules at or above the threshold not judged, and how
-    # many findings judged something (pass, fail or waived).
+    # One pass over the findings that are not passes (counted apart), statuses and severities
+    # tested by identity (no enum hashing): blocking failures (Finding.blocks), rules at or above
+    # the threshold not judged, and how many findings judged something (pass, fail or waived).
     high = tuple(s for s in Severity if s.at_least(threshold))
-    fail, judging, undeciding = Status.FAIL, (Status.PASS, Status.WAIVED), (Status.ERROR, Status.NOT_EVALUATED)
+    fail, waived, undeciding = Status.FAIL, Status.WAIVED, (Status.ERROR, Status.NOT_EVALUATED)
     blocking: list[Finding] = []
     unjudged: set[tuple[str, str]] = set()
-    judged = 0
-    for f in result.findings:
+    others = result.not_passed
+    judged = len(result.findings) - len(others)  # the passes
+    for f in others:
         status = f.status
         if status is fail:
             judged += 1
             if f.always_blocks or f.severity in high:
                 blocking.append(f)
-        elif status in judging:
+        elif status is waived:
             judged += 1
         elif status in undeciding and f.severity in high:
             unjudged.add((f.rule_id, status.value))
@@ -828,7 +829,14 @@ class ScanResult:
     @functools.cached_property
     def problems(self) -> tuple[Problem, ...]:
         """The failures grouped by cause (correlation key), blocking problems first."""
-        return group_problems(self.findings, self.fail_on)
+        return group_problems(self.not_passed, self.fail_on)
+
+    @functools.cached_property
+    def not_passed(self) -> list[Finding]:
+        """The findings that are not passes, in order: what the verdict and the problems look at
+        (most findings of a large result are passes)."""
+        passed = Status.PASS
+        return [f for f in self.findings if f.status is not passed]
 
     @functools.cached_property
     def verdict(self) -> Verdict:
