@@ -225,21 +225,41 @@ def _candidate_re() -> re.Pattern[str]:
 
 
 _CASED = re.compile(r"-----BEGIN |eyJ|AGE-SECRET|hv[sbr]\.|AKIA|ASIA|gh[pousr]_|xox[abprs]-|s\.[A-Za-z0-9]{24}")
-_UPPER_RUN = re.compile(r"[A-Z2-7]{20}")
-_WORDS = re.compile(r"passw|passphrase|secret|token|api|private")
+_CASED_LITERALS = ("-----BEGIN ", "eyJ", "AGE-SECRET", "AKIA", "ASIA")
+"""The parts of _CASED that are plain text (spelt out in _has_candidate)."""
+_CASED_STARTS = ("hv", "gh", "xox", "s.")
+"""What each other part of _CASED starts with: where none is in a text, _CASED finds nothing."""
+_WORDS = ("passw", "passphrase", "secret", "token", "api", "private")
+"""The candidate words (any case): found in the lower-cased text (spelt out in _has_candidate)."""
+_UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"U" * 32)
+"""A character of an upper-case run ([A-Z2-7]) made `U` (as `U` is itself): twenty in a row in
+the translated text are a run of twenty in the text."""
+_UPPER_RUN = b"U" * 20
+_UPPER_RUN_RE = re.compile(r"[A-Z2-7]{20}")
+_SHORT = 48
+"""Shorter text is searched for an upper-case run by _UPPER_RUN_RE: quicker there than translating
+it (the search slows with every upper-case letter and digit in the text, translating does not)."""
 
 
 def _has_candidate(text: str) -> bool:
     """Whether `text` holds a candidate part (a match of _candidate_re), several times faster:
-    the case-insensitive words are searched in the lower-cased text, where ASCII folds exactly
-    as the pattern's (?i) does; other text goes to _candidate_re itself."""
+    in ASCII text, the words are searched in the lower-cased text (where ASCII folds exactly as
+    the pattern's (?i) does), the other parts as plain text where they are, an upper-case run in
+    the text with each of its characters made `U`, and the rest by _CASED where it could match;
+    other text goes to _candidate_re itself."""
     if not text.isascii():
         return _candidate_re().search(text) is not None
-    return (
-        _CASED.search(text) is not None
-        or _UPPER_RUN.search(text) is not None
-        or _WORDS.search(text.lower()) is not None
-    )
+    low = text.lower()
+    if "passw" in low or "passphrase" in low or "secret" in low or "token" in low or "api" in low \
+            or "private" in low:  # _WORDS, spelt out: a loop costs more than the searches in short text
+        return True
+    if "-----BEGIN " in text or "eyJ" in text or "AGE-SECRET" in text or "AKIA" in text or "ASIA" in text:
+        return True  # _CASED_LITERALS
+    if ("hv" in text or "gh" in text or "xox" in text or "s." in text) and _CASED.search(text) is not None:
+        return True  # _CASED_STARTS, then _CASED where it could match
+    if len(text) < _SHORT:
+        return _UPPER_RUN_RE.search(text) is not None
+    return _UPPER_RUN in text.encode().translate(_UPPER)
 
 
 @functools.lru_cache(maxsize=131072)  # a bundle brings thousands of new ids and resources

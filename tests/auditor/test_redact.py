@@ -76,6 +76,21 @@ def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
     assert _has_candidate(text) == bool(_candidate_re().search(text))
     padded = f"x {text} y"
     assert _has_candidate(padded) == bool(_candidate_re().search(padded))
+    long = f"{'CN=Node Z, ' * 5}{text} y"  # long text: an upper-case run is sought another way
+    assert _has_candidate(long) == bool(_candidate_re().search(long))
+
+
+def test_every_spelt_out_part_of_the_candidate_check_is_searched() -> None:
+    """_has_candidate spells its words and literal parts out: each of those it names finds a
+    candidate, in short text and in long, and each other part of _CASED starts as it says."""
+    from auditor._redact import _CASED, _CASED_LITERALS, _CASED_STARTS, _SHORT, _WORDS
+
+    for part in (*_WORDS, *(w.upper() for w in _WORDS), *_CASED_LITERALS, "hvs.x", "s." + "a" * 24, "ghp_",
+                 "xoxb-", "A2" * 10):
+        for text in (f"- {part} -", f"{'.' * _SHORT} {part} -"):
+            assert _has_candidate(text) and _candidate_re().search(text), text
+    for alternative in _CASED.pattern.split("|"):
+        assert alternative in _CASED_LITERALS or alternative.replace("\\", "").startswith(_CASED_STARTS), alternative
 
 
 @pytest.mark.parametrize("index", range(len(_CANDIDATE_PATTERNS)))
