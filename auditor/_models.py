@@ -70,24 +70,29 @@ without a call where most ids are known (the engine's loop over the records a ba
 
 def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str]:
     """`[finding_id(rule_id, identity) for identity in identities]`, most of them read at C speed
-    from the ids made before for the rule."""
+    from the ids made before for the rule (all rules' together at most _FINDING_IDS_KEPT)."""
+    global _IDS_KEPT
     known = _IDS_OF_RULE.get(rule_id)
     if known is None:
-        if len(_IDS_OF_RULE) >= _FINDING_IDS_KEPT // 64:
-            _IDS_OF_RULE.clear()
         known = _IDS_OF_RULE[rule_id] = {}
     ids = list(map(known.get, identities))
     if not all(ids):
-        if len(known) + len(identities) > _FINDING_IDS_KEPT:
-            known.clear()
-        for at, (found, identity) in enumerate(zip(ids, identities, strict=True)):
-            if found is None:
-                ids[at] = known[identity] = finding_id(rule_id, identity)
+        missing = [at for at, found in enumerate(ids) if found is None]
+        if _IDS_KEPT + len(missing) > _FINDING_IDS_KEPT:
+            _IDS_OF_RULE.clear()
+            known = _IDS_OF_RULE[rule_id] = {}
+            _IDS_KEPT = 0
+        _IDS_KEPT += len(missing)
+        for at in missing:
+            identity = identities[at]
+            ids[at] = known[identity] = finding_id(rule_id, identity)
     return ids  # type: ignore[return-value]
 
 
 _IDS_OF_RULE: dict[str, dict[tuple[Any, ...], str]] = {}
 """finding_ids's results by rule id, then identity."""
+_IDS_KEPT = 0
+"""How many ids _IDS_OF_RULE holds (about: an identity met twice in one call is counted twice)."""
 
 
 @functools.lru_cache(maxsize=65536)  # the same causes come back in every bundle of a fleet

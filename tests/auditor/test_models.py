@@ -95,6 +95,18 @@ def test_finding_ids_of_a_rule_are_its_finding_ids(rule_id: str, identities: lis
     assert finding_ids(rule_id, [*identities, ("new", rule_id)])[-1] == finding_id(rule_id, ("new", rule_id))
 
 
+def test_finding_ids_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import _models
+
+    monkeypatch.setattr(_models, "_FINDING_IDS_KEPT", 10)
+    monkeypatch.setattr(_models, "_IDS_OF_RULE", {})
+    monkeypatch.setattr(_models, "_IDS_KEPT", 0)
+    for n in range(5):
+        identities = [(f"r{n}-{i}",) for i in range(4)]
+        assert finding_ids(f"R-{n % 2}", identities) == [finding_id(f"R-{n % 2}", i) for i in identities]
+        assert sum(map(len, _models._IDS_OF_RULE.values())) <= 10
+
+
 @settings(max_examples=200)
 @given(st.text(min_size=1), st.lists(st.text(), max_size=4))
 def test_finding_ids_are_the_hash_of_the_canonical_json(rule_id: str, identity: list[str]) -> None:
