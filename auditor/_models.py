@@ -62,10 +62,6 @@ _STR_ONLY = {str}
 _FINDING_IDS: dict[tuple[Any, ...], str] = {}
 """finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
 _FINDING_IDS_KEPT = 200_000
-KNOWN_FINDING_IDS: Mapping[tuple[Any, ...], str] = _FINDING_IDS
-"""finding_id's results by (rule id, *identity), to be read only (the same dict, cleared in place):
-`KNOWN_FINDING_IDS.get((rule_id, *identity)) or finding_id(rule_id, identity)` is finding_id
-without a call where most ids are known (the engine's loop over the records a batch settled)."""
 
 
 def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str]:
