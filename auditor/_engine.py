@@ -30,16 +30,18 @@ import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress
 from typing import Any
 
 from auditor._models import (
-    KNOWN_FINDING_IDS,
     ExceededWaiver,
     Finding,
     Severity,
     Status,
     Waiver,
     finding_id,
+    finding_ids,
+    findings_of,
     make_finding,
 )
 from auditor._policy import batch
@@ -83,13 +85,17 @@ def evaluate_rules(
         kind: ([r for r in found if isinstance(r, Failure)], [r for r in found if isinstance(r, Evidence)])
         for kind, found in by_kind.items()
     }
-    nothing: tuple[list[Failure], list[Evidence]] = ([], [])
     findings: list[Finding] = []
     ids = [e.id for e in policy.rules]
     by_rule = all(a < b for a, b in itertools.pairwise(ids))  # then each rule's findings are sorted on their own
     sort_key = Finding.sort_key
+    target_name = str(context.target.get("name", ""))
     for effective in policy.rules:
-        found = _unique(_evaluate_rule(effective, split.get(effective.rule.kind, nothing), context))
+        of_kind = split.get(effective.rule.kind)
+        if of_kind is None:  # no record of its kind at all (most rules of a policy on one target)
+            findings.append(_not_evaluated(effective, target_name))
+            continue
+        found = _unique(_evaluate_rule(effective, of_kind, context))
         if by_rule and len(found) > 1 and not isinstance(found, _InOrder):
             found.sort(key=sort_key)
         findings.extend(found)
@@ -165,10 +171,7 @@ class _Context:
     names: dict[Any, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     batches: batch.Batches | None = None
     """Decides many records of a kind at once, so most need no activation (auditor._policy.batch)."""
-    settled_rows: dict[str, list[tuple[int, str, tuple[str], tuple[str, ...]]]] = dataclasses.field(
-        default_factory=dict)
-    in_order: dict[str, bool] = dataclasses.field(default_factory=dict)
-    """Whether the rows of a kind are in report order (see rows)."""
+    settled_rows: dict[str, _Rows] = dataclasses.field(default_factory=dict)
 
     def bind(self, mode: str, value: Any) -> Any:
         return activation(mode, value, rule_params=self.rule_params, target=self.target, now=self.now)
@@ -187,22 +190,28 @@ class _Context:
             found = self.identities[record.id] = record_identity(record)
         return found
 
-    def rows(self, records: Sequence[Evidence]) -> list[tuple[int, str, tuple[str], tuple[str, ...]]]:
-        """(index, resource, (record id,), identity) of each of `records` (the collected records of
-        one kind, the same list for every rule of the kind), made once for every rule that reads
-        them; in the order findings are reported (by resource, then record id) when no two records
-        share resource and identity, so the findings a batch settled come sorted. (Then _unique
-        renames the same findings in any order, and the final sort, by keys all distinct, gives
-        the same list; otherwise the records' own order is kept, as _unique numbers by it.)"""
+    def rows(self, records: Sequence[Evidence]) -> _Rows:
+        """The resource, evidence (record id,) and identity of each of `records` (the collected
+        records of one kind, the same list for every rule of the kind), made once for every rule
+        that reads them: in the order findings are reported (by resource, then record id) when
+        no two records share resource and identity, so the findings a batch settled come sorted.
+        (Then _unique renames the same findings in any order, and the final sort, by keys all
+        distinct, gives the same list; otherwise the records' own order is kept, as _unique
+        numbers by it.)"""
         kind = records[0].kind if records else ""
         found = self.settled_rows.get(kind)
-        if found is None or len(found) != len(records):
-            found = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
-            ordered = len({(row[1], row[3]) for row in found}) == len(found)
+        if found is None or len(found.order) != len(records):
+            rows = [(i, r.resource, (r.id,), self.identity_of(r)) for i, r in enumerate(records)]
+            ordered = len({(row[1], row[3]) for row in rows}) == len(rows)
             if ordered:
-                found.sort(key=_row_order)
-            self.settled_rows[kind] = found
-            self.in_order[kind] = ordered and len({row[1:3] for row in found}) == len(found)
+                rows.sort(key=_row_order)
+            order = [row[0] for row in rows]
+            place = [0] * len(rows)
+            for at, i in enumerate(order):
+                place[i] = at
+            found = self.settled_rows[kind] = _Rows(
+                order, place, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows],
+                ordered and len({row[1:3] for row in rows}) == len(rows))
         return found
 
     def name_instance(self, record: Evidence, each: Each, index: int, item: Any,
@@ -226,6 +235,21 @@ class _Context:
         if act is None:
             act = self.activations[key] = self.bind("item", (record.plain, item))
         return act
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The records of one kind as _RuleRun.settled reads them, by columns (see _Context.rows)."""
+
+    order: list[int]
+    """The index of each row's record (in the kind's records)."""
+    place: list[int]
+    """The row of each record, by its index: `order` inverted."""
+    resources: list[str]
+    evidence: list[tuple[str]]
+    identities: list[tuple[str, ...]]
+    in_order: bool
+    """Whether the rows are in report order with no two of them sharing resource and record id."""
 
 
 def _row_order(row: tuple[int, str, tuple[str], tuple[str, ...]]) -> tuple[str, str]:
@@ -317,26 +341,49 @@ class _RuleRun:
         """The findings of `records` when a batch decided each of them completely (_all_settled):
         what the record-by-record loop and `decided` make, without their per-record costs (the
         findings of most rules over many records are made here: each record's resource, evidence
-        and identity are looked up once for every rule, in the order context.rows gives)."""
+        and identity are looked up once for every rule, in the order context.rows gives). Every
+        row is made a pass at once (at C speed), then the rows of the records the batch failed or
+        skipped are mended, one by one."""
         rule = self.rule
-        rule_id, title, area, severity, pointer, remediation, references = \
-            rule.id, rule.title, rule.area, self.severity, rule.pointer, rule.remediation, rule.references
-        status = Status.PASS
         rows = context.rows(records)
-        known = KNOWN_FINDING_IDS.get  # finding_id's cache, read inline: one call less per finding
-        out: list[Finding] = []
-        append = out.append
-        get = outcomes.get
-        passed, skipped = batch.PASS, batch.SKIP
-        for i, resource, evidence, key in rows:
-            outcome = get(i)
-            if outcome is None or outcome.code == passed:
-                append(_make(rule_id, title, area, severity, status, resource, title, evidence, pointer, remediation,
-                             references, None, known((rule_id, *key)) or finding_id(rule_id, key), "", False, "",
-                             ""))
-            elif outcome.code != skipped:
-                append(self.decided(outcome, records[i], key))
-        return _InOrder(out) if context.in_order.get(rule.kind) else out
+        rule_id, title, pointer = rule.id, rule.title, rule.pointer
+        place = rows.place
+        failed: list[tuple[int, batch.Outcome]] = []
+        skipped: list[int] = []
+        for i, outcome in outcomes.items():
+            code = outcome.code
+            if code == batch.SKIP:
+                skipped.append(place[i])
+            elif code != batch.PASS:
+                failed.append((place[i], outcome))
+        resources, evidence, identities = rows.resources, rows.evidence, rows.identities
+        if skipped:  # the rows kept, and where each kept row lands
+            kept = [True] * len(resources)
+            for at in skipped:
+                kept[at] = False
+            resources, evidence, identities = (list(compress(resources, kept)), list(compress(evidence, kept)),
+                                               list(compress(identities, kept)))
+            if failed:
+                land = list(accumulate(kept))
+                failed = [(land[at] - 1, outcome) for at, outcome in failed]
+        made = finding_ids(rule_id, identities)
+        out = list(map(findings_of(rule_id, title, rule.area, self.severity, Status.PASS, title, pointer,
+                                   rule.remediation, rule.references, None, "", False, "", ""),
+                       resources, evidence, made))
+        for at, outcome in failed:  # what decided() makes of it
+            was = out[at]
+            out[at] = _make(rule_id, title, rule.area, self.severity, Status.FAIL, was.resource, str(outcome.message),
+                            was.evidence, pointer, rule.remediation, rule.references, None, was.id,
+                            outcome.correlation, False, "", "")
+        return _InOrder(out) if rows.in_order else out
+
+    def out_of_scope(self, records: Sequence[Evidence], target_name: str) -> Finding:
+        """The finding of a rule whose filter left none of `records`: not applicable."""
+        return self.finding(
+            Status.NOT_APPLICABLE,
+            target_name,
+            f"not applicable: none of the {len(records)} {self.rule.kind} records is in the rule's scope (its filter)",
+        )
 
     def resource_of(self, act: Any, default: str) -> str:
         return self.rule.resource.render(act) if self.rule.resource else default
@@ -456,6 +503,15 @@ class _RuleRun:
         return out
 
 
+def _not_evaluated(effective: EffectiveRule, target_name: str) -> Finding:
+    """The finding of a rule of which no record of its kind was collected: what
+    _RuleRun.finding makes of it (see _evaluate_rule), without making a _RuleRun."""
+    rule = effective.rule
+    return _make(rule.id, rule.title, rule.area, effective.severity, Status.NOT_EVALUATED, target_name,
+                 f"not evaluated: no {rule.kind} evidence was collected for this target", (), "", rule.remediation,
+                 rule.references, None, finding_id(rule.id, (target_name,)), "", False, "", "")
+
+
 def _evaluate_rule(
     effective: EffectiveRule,
     records: tuple[list[Failure], list[Evidence]],
@@ -483,6 +539,7 @@ def _evaluate_rule(
         found = run.settled(good, outcomes, context)
         if found or not good:
             return found
+        return [run.out_of_scope(good, target_name)]  # the filter left no record: what the loop below gives
     selected: list[tuple[Evidence, Any]] = []
     for i, record in enumerate(good):
         decided = outcomes.get(i, _PASSED) if outcomes is not None else None
@@ -515,13 +572,7 @@ def _evaluate_rule(
     elif not errors and good:
         out.extend(run.over_all(selected, context, target_name))
     if not out and good:
-        out.append(
-            run.finding(
-                Status.NOT_APPLICABLE,
-                target_name,
-                f"not applicable: none of the {len(good)} {rule.kind} records is in the rule's scope (its filter)",
-            )
-        )
+        out.append(run.out_of_scope(good, target_name))
     return out
 
 
@@ -534,7 +585,11 @@ def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:
     activation, and _RuleRun.settled makes the findings."""
     if rule.mode != "each" or rule.each is not None or rule.resource is not None:
         return False
-    return all(o.code == batch.SKIP or _settled(rule, o) for o in outcomes.values())
+    skip = batch.SKIP
+    for o in outcomes.values():  # most are skips (records the filter leaves out)
+        if o.code != skip and not _settled(rule, o):
+            return False
+    return True
 _make = make_finding
 
 

@@ -62,10 +62,33 @@ _STR_ONLY = {str}
 _FINDING_IDS: dict[tuple[Any, ...], str] = {}
 """finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
 _FINDING_IDS_KEPT = 200_000
-KNOWN_FINDING_IDS: Mapping[tuple[Any, ...], str] = _FINDING_IDS
-"""finding_id's results by (rule id, *identity), to be read only (the same dict, cleared in place):
-`KNOWN_FINDING_IDS.get((rule_id, *identity)) or finding_id(rule_id, identity)` is finding_id
-without a call where most ids are known (the engine's loop over the records a batch settled)."""
+
+
+def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str]:
+    """`[finding_id(rule_id, identity) for identity in identities]`, most of them read at C speed
+    from the ids made before for the rule (all rules' together at most _FINDING_IDS_KEPT)."""
+    global _IDS_KEPT
+    known = _IDS_OF_RULE.get(rule_id)
+    if known is None:
+        known = _IDS_OF_RULE[rule_id] = {}
+    ids = list(map(known.get, identities))
+    if not all(ids):
+        missing = [at for at, found in enumerate(ids) if found is None]
+        if _IDS_KEPT + len(missing) > _FINDING_IDS_KEPT:
+            _IDS_OF_RULE.clear()
+            known = _IDS_OF_RULE[rule_id] = {}
+            _IDS_KEPT = 0
+        _IDS_KEPT += len(missing)
+        for at in missing:
+            identity = identities[at]
+            ids[at] = known[identity] = finding_id(rule_id, identity)
+    return ids  # type: ignore[return-value]
+
+
+_IDS_OF_RULE: dict[str, dict[tuple[Any, ...], str]] = {}
+"""finding_ids's results by rule id, then identity."""
+_IDS_KEPT = 0
+"""How many ids _IDS_OF_RULE holds (about: an identity met twice in one call is counted twice)."""
 
 
 @functools.lru_cache(maxsize=65536)  # the same causes come back in every bundle of a fleet
@@ -313,12 +336,16 @@ _FINDING_SLOTS: tuple[tuple[str, Any], ...] = tuple(
 check, as the generated __init__ does)."""
 
 
+_RAW = type("_RawFinding", (), {"__slots__": Finding.__slots__})
+"""A plain class with Finding's slots (see _finding_maker)."""
+
+
 def _finding_maker() -> Any:
     """A function of every field of Finding, in order, storing each into its slot: on an object
     of a plain class with Finding's slots (a store the interpreter specialises, not a call per
     slot), then made a Finding (`__class__`, allowed between classes of one layout: checked here)."""
     names = [name for name, _ in _FINDING_SLOTS]
-    raw = type("_RawFinding", (), {"__slots__": Finding.__slots__})
+    raw = _RAW
     source = (f"def make({', '.join(names)}):\n    made = Raw()\n"
               + "".join(f"    made.{name} = {name}\n" for name in names) + "    made.__class__ = Finding\n    return made\n")
     space: dict[str, Any] = {"Raw": raw, "Finding": Finding}
@@ -332,6 +359,26 @@ remediation, references, waiver, id, correlation, always_blocks, owner, due)`: `
 with every field given in its order (`id` too), about four times faster than the generated
 `__init__` (no frozen check, no `__post_init__`): the engine's way of making each of tens of
 thousands of findings (tests hold it to `__init__`)."""
+
+
+def _findings_maker() -> Any:
+    """A function of the fields a rule's findings share (every field but resource, evidence and
+    id, in order) giving a function of those three that makes each finding as make_finding does."""
+    names = [name for name, _ in _FINDING_SLOTS]
+    shared = [name for name in names if name not in _VARYING]
+    source = (f"def maker({', '.join(shared)}):\n    def make({', '.join(_VARYING)}):\n        made = Raw()\n"
+              + "".join(f"        made.{name} = {name}\n" for name in names)
+              + "        made.__class__ = Finding\n        return made\n    return make\n")
+    space: dict[str, Any] = {"Raw": _RAW, "Finding": Finding}
+    exec(source, space)  # noqa: S102 - source made above from Finding's own field names
+    return space["maker"]
+
+
+_VARYING = ("resource", "evidence", "id")
+findings_of: Callable[..., Callable[[str, tuple[str, ...], str], Finding]] = _findings_maker()
+"""`findings_of(rule_id, title, area, severity, status, message, pointer, remediation, references,
+waiver, correlation, always_blocks, owner, due)(resource, evidence, id)` is `make_finding` of all
+those fields: for many findings that differ in those three only (`map` over their columns)."""
 _FINDING_VALUES = operator.attrgetter(*(name for name, _ in _FINDING_SLOTS))
 assert tuple(name for name, _ in _FINDING_SLOTS) == (
     "rule_id", "title", "area", "severity", "status", "resource", "message", "evidence", "pointer", "remediation",
@@ -708,21 +755,22 @@ def judge(result: ScanResult) -> Verdict:
     threshold = result.fail_on
     problems = [p for p in result.problems if p.blocks(threshold)]
     failed = tuple(sorted({r.source for r in result.collection_errors if r.required}))
-    # One pass over the findings, statuses and severities tested by identity (no enum hashing):
-    # blocking failures (Finding.blocks), rules at or above the threshold not judged, and how
-    # many findings judged something (pass, fail or waived).
+    # One pass over the findings that are not passes (counted apart), statuses and severities
+    # tested by identity (no enum hashing): blocking failures (Finding.blocks), rules at or above
+    # the threshold not judged, and how many findings judged something (pass, fail or waived).
     high = tuple(s for s in Severity if s.at_least(threshold))
-    fail, judging, undeciding = Status.FAIL, (Status.PASS, Status.WAIVED), (Status.ERROR, Status.NOT_EVALUATED)
+    fail, waived, undeciding = Status.FAIL, Status.WAIVED, (Status.ERROR, Status.NOT_EVALUATED)
     blocking: list[Finding] = []
     unjudged: set[tuple[str, str]] = set()
-    judged = 0
-    for f in result.findings:
+    others = result.not_passed
+    judged = len(result.findings) - len(others)  # the passes
+    for f in others:
         status = f.status
         if status is fail:
             judged += 1
             if f.always_blocks or f.severity in high:
                 blocking.append(f)
-        elif status in judging:
+        elif status is waived:
             judged += 1
         elif status in undeciding and f.severity in high:
             unjudged.add((f.rule_id, status.value))
@@ -782,7 +830,14 @@ class ScanResult:
     @functools.cached_property
     def problems(self) -> tuple[Problem, ...]:
         """The failures grouped by cause (correlation key), blocking problems first."""
-        return group_problems(self.findings, self.fail_on)
+        return group_problems(self.not_passed, self.fail_on)
+
+    @functools.cached_property
+    def not_passed(self) -> list[Finding]:
+        """The findings that are not passes, in order: what the verdict and the problems look at
+        (most findings of a large result are passes)."""
+        passed = Status.PASS
+        return [f for f in self.findings if f.status is not passed]
 
     @functools.cached_property
     def verdict(self) -> Verdict:

@@ -39,7 +39,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run ti
 if TYPE_CHECKING:
     from typing import Any
 
-    from auditor._models import Finding, RedactedResult, RuleInfo, ScanResult, Waiver
+    from auditor._models import Checklist, Finding, RedactedResult, RuleInfo, ScanResult, Waiver
 
 KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
 TAG = "hmac:"
@@ -225,21 +225,41 @@ def _candidate_re() -> re.Pattern[str]:
 
 
 _CASED = re.compile(r"-----BEGIN |eyJ|AGE-SECRET|hv[sbr]\.|AKIA|ASIA|gh[pousr]_|xox[abprs]-|s\.[A-Za-z0-9]{24}")
-_UPPER_RUN = re.compile(r"[A-Z2-7]{20}")
-_WORDS = re.compile(r"passw|passphrase|secret|token|api|private")
+_CASED_LITERALS = ("-----BEGIN ", "eyJ", "AGE-SECRET", "AKIA", "ASIA")
+"""The parts of _CASED that are plain text (spelt out in _has_candidate)."""
+_CASED_STARTS = ("hv", "gh", "xox", "s.")
+"""What each other part of _CASED starts with: where none is in a text, _CASED finds nothing."""
+_WORDS = ("passw", "passphrase", "secret", "token", "api", "private")
+"""The candidate words (any case): found in the lower-cased text (spelt out in _has_candidate)."""
+_UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"U" * 32)
+"""A character of an upper-case run ([A-Z2-7]) made `U` (as `U` is itself): twenty in a row in
+the translated text are a run of twenty in the text."""
+_UPPER_RUN = b"U" * 20
+_UPPER_RUN_RE = re.compile(r"[A-Z2-7]{20}")
+_SHORT = 48
+"""Shorter text is searched for an upper-case run by _UPPER_RUN_RE: quicker there than translating
+it (the search slows with every upper-case letter and digit in the text, translating does not)."""
 
 
 def _has_candidate(text: str) -> bool:
     """Whether `text` holds a candidate part (a match of _candidate_re), several times faster:
-    the case-insensitive words are searched in the lower-cased text, where ASCII folds exactly
-    as the pattern's (?i) does; other text goes to _candidate_re itself."""
+    in ASCII text, the words are searched in the lower-cased text (where ASCII folds exactly as
+    the pattern's (?i) does), the other parts as plain text where they are, an upper-case run in
+    the text with each of its characters made `U`, and the rest by _CASED where it could match;
+    other text goes to _candidate_re itself."""
     if not text.isascii():
         return _candidate_re().search(text) is not None
-    return (
-        _CASED.search(text) is not None
-        or _UPPER_RUN.search(text) is not None
-        or _WORDS.search(text.lower()) is not None
-    )
+    low = text.lower()
+    if "passw" in low or "passphrase" in low or "secret" in low or "token" in low or "api" in low \
+            or "private" in low:  # _WORDS, spelt out: a loop costs more than the searches in short text
+        return True
+    if "-----BEGIN " in text or "eyJ" in text or "AGE-SECRET" in text or "AKIA" in text or "ASIA" in text:
+        return True  # _CASED_LITERALS
+    if ("hv" in text or "gh" in text or "xox" in text or "s." in text) and _CASED.search(text) is not None:
+        return True  # _CASED_STARTS, then _CASED where it could match
+    if len(text) < _SHORT:
+        return _UPPER_RUN_RE.search(text) is not None
+    return _UPPER_RUN in text.encode().translate(_UPPER)
 
 
 @functools.lru_cache(maxsize=131072)  # a bundle brings thousands of new ids and resources
@@ -283,13 +303,33 @@ def redact_result(result: ScanResult) -> RedactedResult:
 
     from auditor._models import RedactedResult, ScanResult, Waiver
 
-    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=()).to_dict()))
+    rest = ScanResult.from_dict(scrub_tree(dataclasses.replace(result, findings=(), rules=(), checklist=None).to_dict()))
     findings = _redact_findings(result.findings, Waiver)
     fields = {f.name: getattr(rest, f.name) for f in dataclasses.fields(ScanResult)}
     rules = _redact_rules(result.rules)
+    checklist = _redact_checklist(result.checklist)
     made = object.__new__(RedactedResult)  # RedactedResult(...) refuses: only this function makes one
-    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules})
+    ScanResult.__init__(made, **{**fields, "findings": findings, "rules": rules, "checklist": checklist})
     return made
+
+
+def _redact_checklist(checklist: Checklist | None) -> Checklist | None:
+    """The checklist redacted as the rest of a result is (through its JSON form); the last
+    answer again for the same checklist (a resolved policy's, the same for every result of a
+    fleet's bundles; it is frozen, its items too)."""
+    if checklist is None:
+        return None
+    last = _LAST_CHECKLIST.get("checklist")
+    if last is not None and last[0] is checklist:
+        return last[1]
+    from auditor._models import Checklist
+
+    redacted = Checklist.from_dict(scrub_tree(checklist.to_dict()))
+    _LAST_CHECKLIST["checklist"] = (checklist, redacted)
+    return redacted
+
+
+_LAST_CHECKLIST: dict[str, tuple[Checklist, Checklist]] = {}
 
 
 @functools.lru_cache(maxsize=4096)  # a policy's rules are the same in every result
@@ -317,7 +357,66 @@ _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
 
 
 def _redact_findings(findings: Sequence[Finding], waiver_type: type[Waiver]) -> tuple[Finding, ...]:
-    """`findings` with every string scrubbed, each finding itself when nothing in it changed.
+    """`findings` with every string scrubbed, each finding itself when nothing in it changed:
+    all of them as they are when every string of every finding is proven clean (_all_clean),
+    else one by one (_each_redacted)."""
+    if _all_clean(findings):
+        return tuple(findings)
+    return _each_redacted(findings, waiver_type)
+
+
+_CLEAN: set[str] = set()
+"""Strings proven left as they are by scrub (a function of the string alone), kept between
+results: the resources, messages and ids of a fleet's bundles come back bundle after bundle."""
+_CLEAN_KEPT = 200_000
+
+
+def _all_clean(findings: Sequence[Finding]) -> bool:
+    """Whether scrubbing leaves every string of every finding as it is and none has a waiver:
+    then redacting changes no finding. Each distinct string is looked at once per result (a
+    set of each field's values: the quickest pass over tens of thousands of findings), and
+    proven clean once per process (_CLEAN, bounded): by its shape (a record id auditor makes,
+    a finding id of a rule id without a candidate) or by scrub."""
+    if [f.waiver for f in findings].count(None) != len(findings):
+        return False
+    strings = {f.resource for f in findings}
+    for values in (
+        {f.message for f in findings}, {f.id for f in findings}, {f.correlation for f in findings},
+        {f.owner for f in findings}, {f.due for f in findings}, {f.rule_id for f in findings},
+        {f.title for f in findings}, {f.area for f in findings}, {f.pointer for f in findings},
+        {f.remediation for f in findings}, {e for evidence in {f.evidence for f in findings} for e in evidence},
+    ):
+        strings.update(values)
+    last: Any = None
+    for f in findings:  # each rule's references, once (its findings come together and share them)
+        refs = f.references
+        if refs is not last:
+            last = refs
+            strings.update(refs)
+            for texts in refs.values():
+                strings.update(texts)
+    unknown = strings.difference(_CLEAN)
+    for text in unknown:
+        if type(text) is not str or not _proven_clean(text):
+            return False
+    if len(_CLEAN) + len(unknown) > _CLEAN_KEPT:
+        _CLEAN.clear()
+    _CLEAN.update(unknown)
+    return True
+
+
+def _proven_clean(text: str) -> bool:
+    """Whether scrub(text) is text: by its shape first (cheapest), else by scrub."""
+    if _RECORD_ID.fullmatch(text) is not None:
+        return True
+    n = len(text) - 17  # a finding id: a rule id, a colon and 16 lower-case hex digits (_plain_finding_id)
+    if n > 0 and text[n] == ":" and _plain_finding_id(text, text[:n]):
+        return True
+    return not _has_candidate(text) or scrub(text) == text
+
+
+def _each_redacted(findings: Sequence[Finding], waiver_type: type[Waiver]) -> tuple[Finding, ...]:
+    """`findings` with every string scrubbed, one by one.
 
     The texts a rule's findings share (title, remediation, references, ...) are scrubbed once
     per rule, and a record id auditor made (ev- and 16 hex digits) once per result; so a finding

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from auditor._engine import evaluate_rules
+from auditor._engine import _not_evaluated, _RuleRun, evaluate_rules
 from auditor._models import Status
 from auditor._policy.catalog import Catalog, ResolvedPolicy
 from auditor.evidence.contract import Facts
@@ -178,3 +178,15 @@ def test_error_when_needs_its_message(tmp_path: Path) -> None:
     (folder / "T-001.yaml").write_text(rule_text("T-001") + "error_when: evidence.size < 0\n")
     catalog = Catalog.load([folder], [], builtin=False, strict=False)
     assert catalog.errors and "error_message" in str(catalog.errors[0])
+
+
+def test_a_rule_without_records_of_its_kind_is_not_evaluated_as_a_finding_of_its_own_makes_it(tmp_path: Path) -> None:
+    """_not_evaluated, the shortcut for rules with no record of their kind, makes what the rule's
+    own finding() makes (the path every other finding of the rule takes)."""
+    p = policy(tmp_path, ("TEST-001", {}), ("TEST-002", {"mode": "all", "condition": "items.size() > 0"}))
+    found = evaluate_rules(p, [err(kind="other.kind")], target=TARGET, now=NOW).findings
+    assert statuses(found) == [("TEST-001", "node-1", "not-evaluated"), ("TEST-002", "node-1", "not-evaluated")]
+    for effective, finding in zip(p.rules, found, strict=True):
+        made = _RuleRun(effective).finding(
+            Status.NOT_EVALUATED, "node-1", "not evaluated: no test.thing evidence was collected for this target")
+        assert finding == made == _not_evaluated(effective, "node-1") and repr(finding) == repr(made)

@@ -20,6 +20,8 @@ from auditor._models import (
     canonical_object,
     canonical_plain_json,
     finding_id,
+    finding_ids,
+    findings_of,
     group_problems,
     make_finding,
     sha256_hex,
@@ -72,6 +74,37 @@ def test_of_fields_and_replaced_make_what_init_makes() -> None:
     changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
     assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
     assert made.owned("ops", "2026-12-01") == changed and changed.owned("", "") == made
+
+
+def test_findings_of_a_rule_are_what_make_finding_makes() -> None:
+    shared: dict[str, Any] = {"rule_id": "R-1", "title": "t", "area": "a", "severity": Severity.HIGH, "status": Status.PASS,
+              "message": "t", "pointer": "/p", "remediation": "fix", "references": {"nist": ("SC-1",)},
+              "waiver": None, "correlation": "c", "always_blocks": True, "owner": "ops", "due": "2026-12-01"}
+    make = findings_of(*shared.values())
+    for resource, evidence, fid in (("r", ("ev-1",), "R-1:1"), ("s", (), "R-1:2")):
+        fields: dict[str, Any] = {**shared, "resource": resource, "evidence": evidence, "id": fid}
+        made = make(resource, evidence, fid)
+        assert made == Finding(**fields) and type(made) is Finding and repr(made) == repr(Finding(**fields))
+
+
+@given(st.text(min_size=1), st.lists(st.lists(st.text(max_size=3), max_size=2).map(tuple), max_size=6))
+def test_finding_ids_of_a_rule_are_its_finding_ids(rule_id: str, identities: list[tuple[str, ...]]) -> None:
+    expected = [finding_id(rule_id, identity) for identity in identities]
+    assert finding_ids(rule_id, identities) == expected
+    assert finding_ids(rule_id, identities) == expected  # read back from those kept
+    assert finding_ids(rule_id, [*identities, ("new", rule_id)])[-1] == finding_id(rule_id, ("new", rule_id))
+
+
+def test_finding_ids_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import _models
+
+    monkeypatch.setattr(_models, "_FINDING_IDS_KEPT", 10)
+    monkeypatch.setattr(_models, "_IDS_OF_RULE", {})
+    monkeypatch.setattr(_models, "_IDS_KEPT", 0)
+    for n in range(5):
+        identities = [(f"r{n}-{i}",) for i in range(4)]
+        assert finding_ids(f"R-{n % 2}", identities) == [finding_id(f"R-{n % 2}", i) for i in identities]
+        assert sum(map(len, _models._IDS_OF_RULE.values())) <= 10
 
 
 @settings(max_examples=200)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from auditor._models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
 from auditor._redact import (
     _CANDIDATE_PATTERNS,
+    _CLEAN,
     _SECRET_PATTERNS,
     _SHARED_TEXTS,
     _candidate_re,
@@ -75,6 +76,21 @@ def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
     assert _has_candidate(text) == bool(_candidate_re().search(text))
     padded = f"x {text} y"
     assert _has_candidate(padded) == bool(_candidate_re().search(padded))
+    long = f"{'CN=Node Z, ' * 5}{text} y"  # long text: an upper-case run is sought another way
+    assert _has_candidate(long) == bool(_candidate_re().search(long))
+
+
+def test_every_spelt_out_part_of_the_candidate_check_is_searched() -> None:
+    """_has_candidate spells its words and literal parts out: each of those it names finds a
+    candidate, in short text and in long, and each other part of _CASED starts as it says."""
+    from auditor._redact import _CASED, _CASED_LITERALS, _CASED_STARTS, _SHORT, _WORDS
+
+    for part in (*_WORDS, *(w.upper() for w in _WORDS), *_CASED_LITERALS, "hvs.x", "s." + "a" * 24, "ghp_",
+                 "xoxb-", "A2" * 10):
+        for text in (f"- {part} -", f"{'.' * _SHORT} {part} -"):
+            assert _has_candidate(text) and _candidate_re().search(text), text
+    for alternative in _CASED.pattern.split("|"):
+        assert alternative in _CASED_LITERALS or alternative.replace("\\", "").startswith(_CASED_STARTS), alternative
 
 
 @pytest.mark.parametrize("index", range(len(_CANDIDATE_PATTERNS)))
@@ -163,6 +179,47 @@ def test_redacting_a_clean_result_keeps_its_findings() -> None:
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(finding,))
     assert redact_result(result).findings[0] is finding
+
+
+_STRING_FIELDS = [f.name for f in dataclasses.fields(Finding) if f.type == "str"]
+
+
+@pytest.mark.parametrize("field", [*_STRING_FIELDS, "evidence", "references", "reference key"])
+def test_one_secret_in_one_field_of_one_finding_among_clean_ones_is_scrubbed(field: str) -> None:
+    """Redaction proves a result's strings clean as a whole (each distinct one once, those proven
+    kept between results): a secret in any one field of one finding still sends that finding
+    through scrubbing, and no text holding it is ever kept as proven clean."""
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    clean = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(3)]
+    redact_result(_result_of(*clean))  # their strings proven clean and kept
+    plain = clean[1]
+    if field == "evidence":
+        dirty = dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
+    elif field == "references":
+        dirty = dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
+    elif field == "reference key":
+        dirty = dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
+    else:
+        changes: dict[str, Any] = {field: f"{field}: {secret}"}
+        dirty = dataclasses.replace(plain, **changes)
+    got = redact_result(_result_of(clean[0], dirty, clean[2])).findings
+    assert secret in repr(dirty) and secret not in repr(got)
+    assert got[0] is clean[0] and got[2] is clean[2]
+    assert not any(secret in text for text in _CLEAN)
+    again = redact_result(_result_of(dirty)).findings[0]  # and so again, in a result of its own
+    assert again == got[1] and secret not in repr(again)
+
+
+def test_strings_proven_clean_are_kept_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import _redact
+
+    monkeypatch.setattr(_redact, "_CLEAN_KEPT", 30)
+    _CLEAN.clear()
+    findings = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(2)]
+    assert redact_result(_result_of(*findings)).findings == tuple(findings)
+    assert findings[0].resource in _CLEAN and "ev-0123456789abcdef" not in _CLEAN
+    redact_result(_result_of(*[dataclasses.replace(f, resource=f"other {n}") for n, f in enumerate(findings)]))
+    assert len(_CLEAN) <= 30 and "other 0" in _CLEAN
 
 
 def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
