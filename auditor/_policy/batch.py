@@ -26,6 +26,7 @@ iteration budget (10,000), so a kind with 100,000 records is decided in batches 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor._models import canonical_plain_json
+from auditor._policy import celpy
 from auditor._policy.cel import Expression, compile_program, environment, remembered
 from auditor._policy.celast import DecodeError, Expr
 
@@ -352,23 +354,25 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
+        python = {rule.id: _python(rule) for rule in todo} if _bindings_ok(rule_params, target, now) else {}
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
             group: Sequence[Mapping[str, Any]] = [get(i) for i in range(first, last)]
             if wanted is not None:  # the programs read no other field, and none by its place in a record
                 group = projected(group, wanted)
-            chunks = [
-                [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
-                for start in range(0, len(group), CHUNK)
-            ]
-            variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+            pending = todo
+            if python and all(type(data) is dict for data in group) and celpy.plain_ok(group):
+                pending = [rule for rule in todo if not self._in_python(rule, python.get(rule.id), group, first,
+                                                                        rendered[rule.id], rule_params, target, now)]
+            if not pending:
+                continue  # no activation: converting the group into CEL values is most of its cost
             try:
-                activation = environment("batch").Activation(variables)
+                activation = activation_of(group, rule_params, target, now)
             except Exception:  # then every rule is evaluated record by record
                 self.decided = {rule.id: None for rule in todo}
                 return
-            for rule in todo:
+            for rule in pending:
                 found = self.decided[rule.id]
                 if found is None:
                     continue
@@ -389,6 +393,22 @@ class RecordBatch:
                 else:
                     self.decided[rule.id] = None
 
+    def _in_python(self, rule: Rule, decide: celpy.Decide | None, group: Sequence[Mapping[str, Any]], first: int,
+                   rendered: bool, rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any],
+                   now: dt.datetime) -> bool:
+        """Decide `rule` for the group by its Python function (auditor._policy.celpy), if it has one
+        and it yields a value: what the rule's CEL program yields. False: the program decides."""
+        found = self.decided[rule.id]
+        if decide is None or found is None:
+            return found is None
+        try:
+            items = decide(group, rule_params, target, now.astimezone(datetime.UTC))
+        except Exception:  # Refused, or any error the runtime would give: its program decides
+            return False
+        shown = rendered and _judged(rule)  # as the program with messages yields them, or without
+        found.update((first + item[0], _outcome(rule, item, shown)) for item in items)
+        return True
+
     @staticmethod
     def _batched(rule: Rule) -> bool:
         if instanced(rule):
@@ -403,6 +423,37 @@ class RecordBatch:
         if rule.each is not None and rule.filter is None and not instanced(rule):
             return None  # every record is judged instance by instance
         return self.decided.get(rule.id)
+
+
+def activation_of(group: Sequence[Mapping[str, Any]], rule_params: Mapping[str, Mapping[str, Any]],
+                  target: Mapping[str, Any], now: dt.datetime) -> Any:
+    """The activation of a group of records' plain data, in chunks (see CHUNK), for the programs."""
+    chunks = [
+        [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
+        for start in range(0, len(group), CHUNK)
+    ]
+    variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+    return environment("batch").Activation(variables)
+
+
+PYTHON = True
+"""Whether rules are decided in Python where auditor._policy.celpy compiles them (tests turn it off
+to compare with the CEL programs)."""
+
+
+def _python(rule: Rule) -> celpy.Decide | None:
+    """The rule's batch decisions as a Python function (celpy), or None: its CEL program decides."""
+    if not PYTHON or instanced(rule):
+        return None
+    error_when = rule.error_when is not None and rule.error_message is not None
+    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule))
+
+
+def _bindings_ok(rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any], now: dt.datetime) -> bool:
+    """Whether the bindings besides the records are values the runtime takes as celpy computes
+    with them (plain data; `now` a datetime with its offset)."""
+    return type(now) is datetime.datetime and now.utcoffset() is not None and type(rule_params) is dict \
+        and celpy.plain_ok(rule_params) and celpy.plain_ok(target)
 
 
 def _eval(activation: Any, compiled: Any) -> list[Any] | None:
