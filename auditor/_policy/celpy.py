@@ -350,9 +350,10 @@ def _contains(text: Any, part: Any) -> bool:
     return part in text
 
 
-_SIMPLE_REGEX = re.compile(r"[A-Za-z0-9 _|^()\[\]-]{1,200}")
+_SIMPLE_REGEX = re.compile(r"(?:[A-Za-z0-9 _|^()-]|\[(?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+-?\]){1,100}")
 """Patterns that RE2 and Python's re read alike: letters, digits, spaces, `_`, `-`, alternation,
-`^`, groups and character classes (no `$`: Python's matches before a final newline)."""
+`^`, groups and classes of letters, digits and their ranges (no `$`: Python's matches before a
+final newline; no `.`, escapes, repetition or negated classes)."""
 _REGEXES: dict[str, re.Pattern[str]] = {}
 
 
