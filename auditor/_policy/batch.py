@@ -19,6 +19,11 @@ whose placeholders failed somewhere) is evaluated one by one as before, by the s
 Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
+Where every rule a batch decides for a kind compiles into Python (auditor._policy.celpy: the
+same filter, error_when, condition and placeholders, yielding what the program yields or
+refusing), a group whose values the runtime would take as they are is decided by those
+functions, without an activation; a rule whose function refuses for the group is decided by its
+program, as above.
 Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
 at most GROUP records (one activation each) keep a program's iterations within the runtime's
 iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
@@ -354,7 +359,9 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
-        python = {rule.id: _python(rule) for rule in todo} if _bindings_ok(rule_params, target, now) else {}
+        python = {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
+        if len(python) < len(todo) or not _bindings_ok(rule_params, target, now):
+            python = {}  # an activation is made anyway (then checking the group's values would cost more than it saves)
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
@@ -363,7 +370,7 @@ class RecordBatch:
                 group = projected(group, wanted)
             pending = todo
             if python and all(type(data) is dict for data in group) and celpy.plain_ok(group):
-                pending = [rule for rule in todo if not self._in_python(rule, python.get(rule.id), group, first,
+                pending = [rule for rule in todo if not self._in_python(rule, python[rule.id], group, first,
                                                                         rendered[rule.id], rule_params, target, now)]
             if not pending:
                 continue  # no activation: converting the group into CEL values is most of its cost
@@ -393,14 +400,14 @@ class RecordBatch:
                 else:
                     self.decided[rule.id] = None
 
-    def _in_python(self, rule: Rule, decide: celpy.Decide | None, group: Sequence[Mapping[str, Any]], first: int,
+    def _in_python(self, rule: Rule, decide: celpy.Decide, group: Sequence[Mapping[str, Any]], first: int,
                    rendered: bool, rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any],
                    now: dt.datetime) -> bool:
-        """Decide `rule` for the group by its Python function (auditor._policy.celpy), if it has one
-        and it yields a value: what the rule's CEL program yields. False: the program decides."""
+        """Decide `rule` for the group by its Python function (auditor._policy.celpy) if it yields a
+        value: what the rule's CEL program yields. False: the program decides."""
         found = self.decided[rule.id]
-        if decide is None or found is None:
-            return found is None
+        if found is None:
+            return True  # left to the engine's record-by-record path already
         try:
             items = decide(group, rule_params, target, now.astimezone(datetime.UTC))
         except Exception:  # Refused, or any error the runtime would give: its program decides

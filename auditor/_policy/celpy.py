@@ -567,6 +567,8 @@ class _Compiler:
             return "None", False
         if kind == "bool":
             return ("True" if value else "False"), True
+        if kind == "string" and "\0" in value:
+            raise Unsupported("NUL")  # never met in a record (plain_ok): left to the runtime
         if kind in ("int", "double", "string"):
             return self.constant(value), False
         raise Unsupported(kind)  # uint, bytes
