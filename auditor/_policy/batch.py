@@ -359,7 +359,8 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
-        python = {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
+        python = {} if any(instanced(rule) for rule in todo) else \
+            {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
         if len(python) < len(todo) or not _bindings_ok(rule_params, target, now):
             python = {}  # an activation is made anyway (then checking the group's values would cost more than it saves)
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
