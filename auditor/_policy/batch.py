@@ -367,14 +367,14 @@ class RecordBatch:
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
             group: Sequence[Mapping[str, Any]] = [get(i) for i in range(first, last)]
-            if wanted is not None:  # the programs read no other field, and none by its place in a record
-                group = projected(group, wanted)
             pending = todo
-            if python and all(type(data) is dict for data in group) and celpy.plain_ok(group):
+            if python and _python_ok(group, wanted):  # the functions read no other field than the programs
                 pending = [rule for rule in todo if not self._in_python(rule, python[rule.id], group, first,
                                                                         rendered[rule.id], rule_params, target, now)]
             if not pending:
                 continue  # no activation: converting the group into CEL values is most of its cost
+            if wanted is not None:  # the programs read no other field, and none by its place in a record
+                group = projected(group, wanted)
             try:
                 activation = activation_of(group, rule_params, target, now)
             except Exception:  # then every rule is evaluated record by record
@@ -455,6 +455,17 @@ def _python(rule: Rule) -> celpy.Decide | None:
         return None
     error_when = rule.error_when is not None and rule.error_message is not None
     return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule))
+
+
+def _python_ok(group: Sequence[Mapping[str, Any]], wanted: frozenset[str] | None) -> bool:
+    """Whether the records are maps whose values (of the fields `wanted`, or all) the runtime
+    would take as celpy computes with them (the values of the group's activation)."""
+    if not all(type(data) is dict for data in group):
+        return False
+    if wanted is None:
+        return celpy.plain_ok(group)
+    names = sorted(wanted)  # the keys of the projected maps: names of fields in the rules' source
+    return celpy.plain_ok([data[k] for data in group for k in names if k in data])
 
 
 def _bindings_ok(rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any], now: dt.datetime) -> bool:

@@ -130,13 +130,14 @@ def _program_items(rule: Rule, group: list[dict[str, Any]], rule_params: dict[st
     return batch._eval(activation, batch.program(rule, messages=True))
 
 
-def _python_items(rule: Rule, group: list[dict[str, Any]], rule_params: dict[str, Any], target: Any,
-                  now: dt.datetime) -> list[Any] | None:
-    """What the rule's Python function yields, or None where it raises or RecordBatch would not
-    call it (values the runtime takes otherwise)."""
+def _python_items(rule: Rule, group: list[dict[str, Any]], wanted: frozenset[str] | None, rule_params: dict[str, Any],
+                  target: Any, now: dt.datetime) -> list[Any] | None:
+    """What the rule's Python function yields on the records (unprojected, as RecordBatch gives
+    them), or None where it raises or RecordBatch would not call it (values the runtime takes
+    otherwise)."""
     decide = batch._python(rule)
     assert decide is not None
-    if not (batch._bindings_ok(rule_params, target, now) and celpy.plain_ok(group)):
+    if not (batch._bindings_ok(rule_params, target, now) and batch._python_ok(group, wanted)):
         return None
     try:
         return decide(group, rule_params, target, now.astimezone(dt.UTC))
@@ -170,14 +171,16 @@ def test_python_yields_what_the_program_yields(bases: dict[str, list[dict[str, A
     base = bases.get(kind) or [{}]
     poison = poisoned == 0
     group = [_mutated(rng.choice(base), rng, rate) if rng.random() < 0.7 else rng.choice(base) for _ in range(size)]
-    if poison:
-        group[rng.randrange(size)] = {**group[0], "poisoned": rng.choice(POISON)}
+    wanted = batch.fields_read(rules)
+    if poison:  # in a field the rules read (the group's activation holds no other)
+        field = rng.choice(sorted(wanted or {"poisoned"}))
+        group[rng.randrange(size)] = {**group[0], field: rng.choice(POISON)}
     rule_params = _params(rules, rng, odd_params)
     now = rng.choice([NOW, NOW.astimezone(dt.timezone(dt.timedelta(hours=5))), dt.datetime(2400, 1, 1, tzinfo=dt.UTC)])
     target = dict(TARGET, names=rng.choice([["node-1.example.com"], [], ["x.example.com", "10.1.2.3"], [1]]))
-    projected = batch.projected(group, batch.fields_read(rules) or frozenset(group[0])) if not poison else group
+    projected = batch.projected(group, wanted) if wanted is not None else group
     for rule in rules:
-        mine = _python_items(rule, projected, rule_params, target, now)
+        mine = _python_items(rule, group, wanted, rule_params, target, now)
         theirs = _program_items(rule, projected, rule_params, target, now)
         STATS["python" if mine is not None else "refused"] += 1
         if mine is not None:
