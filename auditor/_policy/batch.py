@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -535,6 +536,7 @@ class Batches:
         self.bindings: dict[str, Any] = {"rule_params": rule_params, "target": target, "now": now}
         self.by_kind: dict[tuple[str, tuple[int, ...]], RecordBatch] = {}
         self._context: bytes | bool | None = False
+        self._records: dict[int, tuple[Sequence[Evidence], list[bytes], dict[bytes, int]]] = {}
 
     def context(self) -> bytes | None:
         """The bindings besides the records, as canonical JSON; None if they have no JSON form."""
@@ -562,45 +564,41 @@ class Batches:
         known = _KEPT.get(key)
         if known is None:
             known = _KEPT[key] = {}
-        out: dict[int, Outcome] = {}
-        get = known.get
-        for i, record in enumerate(records):  # every record decided before: one pass (a fleet's common case)
-            outcome = get(record.canonical_data)
-            if outcome is None:
-                break
-            if outcome.code != PASS:
-                out[i] = outcome
-        else:
-            return out
-        todo: dict[bytes, int] = {}
-        for i, record in enumerate(records):
-            data = record.canonical_data
-            if data not in known and data not in todo:
-                todo[data] = i
-        if todo:
-            tried = frozenset(todo)
-            if tried in _UNDECIDED.get(key, ()):
-                return None  # these records made the rule's batch fail before
-            decided = self._decide(rule, records, tuple(todo.values()))
-            if decided is None:
-                if len(_UNDECIDED) > KEPT_FAILURES:
-                    _UNDECIDED.clear()
-                _UNDECIDED.setdefault(key, set()).add(tried)
-                return None
-            global _KEPT_COUNT
-            if _KEPT_COUNT + len(todo) > KEPT:
-                _KEPT.clear()
-                _KEPT_COUNT = 0
-                known = _KEPT[key] = {}
-            _KEPT_COUNT += len(todo)
-            for data, i in todo.items():
-                known[data] = decided.get(i, _PASS)
-        out = {}
-        for i, record in enumerate(records):
-            outcome = known[record.canonical_data]
-            if outcome.code != PASS:
-                out[i] = outcome
-        return out
+        datas, first = self._datas(records)
+        found = list(map(known.get, datas))
+        if None not in found:  # every record decided before (a fleet's common case)
+            return {i: outcome for i, outcome in enumerate(found) if outcome is not None and outcome.code != PASS}
+        todo = {data: i for data, i in first.items() if data not in known} if known else first
+        tried = frozenset(todo)
+        if tried in _UNDECIDED.get(key, ()):
+            return None  # these records made the rule's batch fail before
+        decided = self._decide(rule, records, tuple(todo.values()))
+        if decided is None:
+            if len(_UNDECIDED) > KEPT_FAILURES:
+                _UNDECIDED.clear()
+            _UNDECIDED.setdefault(key, set()).add(tried)
+            return None
+        global _KEPT_COUNT
+        if _KEPT_COUNT + len(todo) > KEPT:
+            kept = {data: known[data] for data in first if data in known}  # these records' outcomes stay
+            _KEPT.clear()
+            known = _KEPT[key] = kept
+            _KEPT_COUNT = len(kept)
+        _KEPT_COUNT += len(todo)
+        known.update(zip(todo, map(decided.get, todo.values(), itertools.repeat(_PASS)), strict=True))
+        return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
+
+    def _datas(self, records: Sequence[Evidence]) -> tuple[list[bytes], dict[bytes, int]]:
+        """The canonical data of each record, and where each distinct one is first (made once per
+        list of records: every rule of a kind is given the same)."""
+        found = self._records.get(id(records))
+        if found is None or found[0] is not records:
+            datas = [record.canonical_data for record in records]
+            first: dict[bytes, int] = {}
+            for i, data in enumerate(datas):
+                first.setdefault(data, i)
+            found = self._records[id(records)] = (records, datas, first)
+        return found[1], found[2]
 
     def _decide(self, rule: Rule, records: Sequence[Evidence], which: tuple[int, ...]) -> dict[int, Outcome] | None:
         """RecordBatch.outcomes for the records at indices `which`, by their index in `records`."""
