@@ -198,7 +198,7 @@ def test_the_differential_test_saw_both_paths() -> None:
 
 @st.composite
 def _plain(draw: st.DrawFn) -> Any:
-    text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"), max_size=5)
+    text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=5)
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False), text)
     return draw(st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                             st.dictionaries(text, inner, max_size=3)),
@@ -222,7 +222,7 @@ def _run(bundles: list[Any], python: bool, monkeypatch: pytest.MonkeyPatch, poli
 
     monkeypatch.setattr(batch, "PYTHON", python)
     batch.forget()
-    options = EvaluateOptions(now=NOW, **({"policies": policies} if policies else {}))
+    options = EvaluateOptions(now=NOW, policies=policies or ())
     out = []
     for bundle in bundles:
         result = evaluate_bundle(bundle, options, catalog=catalog or Catalog.load())
