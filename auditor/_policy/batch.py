@@ -19,6 +19,11 @@ whose placeholders failed somewhere) is evaluated one by one as before, by the s
 Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
+Where every rule a batch decides for a kind compiles into Python (auditor._policy.celpy: the
+same filter, error_when, condition and placeholders, yielding what the program yields or
+refusing), a group whose values the runtime would take as they are is decided by those
+functions, without an activation; a rule whose function refuses for the group is decided by its
+program, as above.
 Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
 at most GROUP records (one activation each) keep a program's iterations within the runtime's
 iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
@@ -26,8 +31,10 @@ iteration budget (10,000), so a kind with 100,000 records is decided in batches 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor._models import canonical_plain_json
+from auditor._policy import celpy
 from auditor._policy.cel import Expression, compile_program, environment, remembered
 from auditor._policy.celast import DecodeError, Expr
 
@@ -352,23 +360,28 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
+        python = {} if any(instanced(rule) for rule in todo) else \
+            {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
+        if len(python) < len(todo) or not _bindings_ok(rule_params, target, now):
+            python = {}  # an activation is made anyway (then checking the group's values would cost more than it saves)
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
         for first in range(0, self.size, step):
             last = min(first + step, self.size)
             group: Sequence[Mapping[str, Any]] = [get(i) for i in range(first, last)]
+            pending = todo
+            if python and _python_ok(group, wanted):  # the functions read no other field than the programs
+                pending = [rule for rule in todo if not self._in_python(rule, python[rule.id], group, first,
+                                                                        rendered[rule.id], rule_params, target, now)]
+            if not pending:
+                continue  # no activation: converting the group into CEL values is most of its cost
             if wanted is not None:  # the programs read no other field, and none by its place in a record
                 group = projected(group, wanted)
-            chunks = [
-                [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
-                for start in range(0, len(group), CHUNK)
-            ]
-            variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
             try:
-                activation = environment("batch").Activation(variables)
+                activation = activation_of(group, rule_params, target, now)
             except Exception:  # then every rule is evaluated record by record
                 self.decided = {rule.id: None for rule in todo}
                 return
-            for rule in todo:
+            for rule in pending:
                 found = self.decided[rule.id]
                 if found is None:
                     continue
@@ -389,6 +402,22 @@ class RecordBatch:
                 else:
                     self.decided[rule.id] = None
 
+    def _in_python(self, rule: Rule, decide: celpy.Decide, group: Sequence[Mapping[str, Any]], first: int,
+                   rendered: bool, rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any],
+                   now: dt.datetime) -> bool:
+        """Decide `rule` for the group by its Python function (auditor._policy.celpy) if it yields a
+        value: what the rule's CEL program yields. False: the program decides."""
+        found = self.decided[rule.id]
+        if found is None:
+            return True  # left to the engine's record-by-record path already
+        try:
+            items = decide(group, rule_params, target, now.astimezone(datetime.UTC))
+        except Exception:  # Refused, or any error the runtime would give: its program decides
+            return False
+        shown = rendered and _judged(rule)  # as the program with messages yields them, or without
+        found.update((first + item[0], _outcome(rule, item, shown)) for item in items)
+        return True
+
     @staticmethod
     def _batched(rule: Rule) -> bool:
         if instanced(rule):
@@ -403,6 +432,48 @@ class RecordBatch:
         if rule.each is not None and rule.filter is None and not instanced(rule):
             return None  # every record is judged instance by instance
         return self.decided.get(rule.id)
+
+
+def activation_of(group: Sequence[Mapping[str, Any]], rule_params: Mapping[str, Mapping[str, Any]],
+                  target: Mapping[str, Any], now: dt.datetime) -> Any:
+    """The activation of a group of records' plain data, in chunks (see CHUNK), for the programs."""
+    chunks = [
+        [{"e": group[i], "i": i} for i in range(start, min(start + CHUNK, len(group)))]
+        for start in range(0, len(group), CHUNK)
+    ]
+    variables = {"batch_records": chunks, "rule_params": rule_params, "target": target, "now": now}
+    return environment("batch").Activation(variables)
+
+
+PYTHON = True
+"""Whether rules are decided in Python where auditor._policy.celpy compiles them (tests turn it off
+to compare with the CEL programs)."""
+
+
+def _python(rule: Rule) -> celpy.Decide | None:
+    """The rule's batch decisions as a Python function (celpy), or None: its CEL program decides."""
+    if not PYTHON or instanced(rule):
+        return None
+    error_when = rule.error_when is not None and rule.error_message is not None
+    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule))
+
+
+def _python_ok(group: Sequence[Mapping[str, Any]], wanted: frozenset[str] | None) -> bool:
+    """Whether the records are maps whose values (of the fields `wanted`, or all) the runtime
+    would take as celpy computes with them (the values of the group's activation)."""
+    if not all(type(data) is dict for data in group):
+        return False
+    if wanted is None:
+        return celpy.plain_ok(group)
+    names = sorted(wanted)  # the keys of the projected maps: names of fields in the rules' source
+    return celpy.plain_ok([data[k] for data in group for k in names if k in data])
+
+
+def _bindings_ok(rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any], now: dt.datetime) -> bool:
+    """Whether the bindings besides the records are values the runtime takes as celpy computes
+    with them (plain data; `now` a datetime with its offset)."""
+    return type(now) is datetime.datetime and now.utcoffset() is not None and type(rule_params) is dict \
+        and celpy.plain_ok(rule_params) and celpy.plain_ok(target)
 
 
 def _eval(activation: Any, compiled: Any) -> list[Any] | None:
@@ -465,6 +536,7 @@ class Batches:
         self.bindings: dict[str, Any] = {"rule_params": rule_params, "target": target, "now": now}
         self.by_kind: dict[tuple[str, tuple[int, ...]], RecordBatch] = {}
         self._context: bytes | bool | None = False
+        self._records: dict[int, tuple[Sequence[Evidence], list[bytes], dict[bytes, int]]] = {}
 
     def context(self) -> bytes | None:
         """The bindings besides the records, as canonical JSON; None if they have no JSON form."""
@@ -492,45 +564,41 @@ class Batches:
         known = _KEPT.get(key)
         if known is None:
             known = _KEPT[key] = {}
-        out: dict[int, Outcome] = {}
-        get = known.get
-        for i, record in enumerate(records):  # every record decided before: one pass (a fleet's common case)
-            outcome = get(record.canonical_data)
-            if outcome is None:
-                break
-            if outcome.code != PASS:
-                out[i] = outcome
-        else:
-            return out
-        todo: dict[bytes, int] = {}
-        for i, record in enumerate(records):
-            data = record.canonical_data
-            if data not in known and data not in todo:
-                todo[data] = i
-        if todo:
-            tried = frozenset(todo)
-            if tried in _UNDECIDED.get(key, ()):
-                return None  # these records made the rule's batch fail before
-            decided = self._decide(rule, records, tuple(todo.values()))
-            if decided is None:
-                if len(_UNDECIDED) > KEPT_FAILURES:
-                    _UNDECIDED.clear()
-                _UNDECIDED.setdefault(key, set()).add(tried)
-                return None
-            global _KEPT_COUNT
-            if _KEPT_COUNT + len(todo) > KEPT:
-                _KEPT.clear()
-                _KEPT_COUNT = 0
-                known = _KEPT[key] = {}
-            _KEPT_COUNT += len(todo)
-            for data, i in todo.items():
-                known[data] = decided.get(i, _PASS)
-        out = {}
-        for i, record in enumerate(records):
-            outcome = known[record.canonical_data]
-            if outcome.code != PASS:
-                out[i] = outcome
-        return out
+        datas, first = self._datas(records)
+        found = list(map(known.get, datas))
+        if None not in found:  # every record decided before (a fleet's common case)
+            return {i: outcome for i, outcome in enumerate(found) if outcome is not None and outcome.code != PASS}
+        todo = {data: i for data, i in first.items() if data not in known} if known else first
+        tried = frozenset(todo)
+        if tried in _UNDECIDED.get(key, ()):
+            return None  # these records made the rule's batch fail before
+        decided = self._decide(rule, records, tuple(todo.values()))
+        if decided is None:
+            if len(_UNDECIDED) > KEPT_FAILURES:
+                _UNDECIDED.clear()
+            _UNDECIDED.setdefault(key, set()).add(tried)
+            return None
+        global _KEPT_COUNT
+        if _KEPT_COUNT + len(todo) > KEPT:
+            kept = {data: known[data] for data in first if data in known}  # these records' outcomes stay
+            _KEPT.clear()
+            known = _KEPT[key] = kept
+            _KEPT_COUNT = len(kept)
+        _KEPT_COUNT += len(todo)
+        known.update(zip(todo, map(decided.get, todo.values(), itertools.repeat(_PASS)), strict=True))
+        return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
+
+    def _datas(self, records: Sequence[Evidence]) -> tuple[list[bytes], dict[bytes, int]]:
+        """The canonical data of each record, and where each distinct one is first (made once per
+        list of records: every rule of a kind is given the same)."""
+        found = self._records.get(id(records))
+        if found is None or found[0] is not records:
+            datas = [record.canonical_data for record in records]
+            first: dict[bytes, int] = {}
+            for i, data in enumerate(datas):
+                first.setdefault(data, i)
+            found = self._records[id(records)] = (records, datas, first)
+        return found[1], found[2]
 
     def _decide(self, rule: Rule, records: Sequence[Evidence], which: tuple[int, ...]) -> dict[int, Outcome] | None:
         """RecordBatch.outcomes for the records at indices `which`, by their index in `records`."""

@@ -11,8 +11,10 @@ arrive expanded into comprehensions, exactly as the runtime evaluates them.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _CHECKED_EXPR = "type.googleapis.com/cel.expr.CheckedExpr"
 
@@ -88,6 +90,8 @@ class Expr:
     """select: a `has()` test."""
     string: str | None = None
     """const: the value of a string constant."""
+    constant: tuple[str, Any] | None = None
+    """const: its type (null, bool, int, uint, double, string or bytes) and Python value."""
     accu_var: str = ""
     iter_range: Expr | None = None
     accu_init: Expr | None = None
@@ -134,9 +138,34 @@ def _expr(data: memoryview, depth: int = 0) -> Expr:
     return _BUILDERS[number](node_id, body, depth)
 
 
+_CONSTANTS = {1: "null", 2: "bool", 3: "int", 4: "uint", 5: "double", 6: "string", 7: "bytes"}
+"""The fields of cel.expr.Constant this module reads (the deprecated duration and timestamp not)."""
+
+
 def _const(node_id: int, data: memoryview, depth: int) -> Expr:
-    text = next((_text(v) for n, v in fields(data) if n == 6), None)
-    return Expr(node_id, "const", string=text)
+    text: str | None = None
+    constant: tuple[str, Any] | None = None
+    for number, value in fields(data):
+        kind = _CONSTANTS.get(number)
+        if kind is None:
+            continue
+        if isinstance(value, memoryview):
+            if kind == "string":
+                text = str(value, "utf-8")  # the runtime holds only valid UTF-8
+                constant = (kind, text)
+            elif kind == "bytes":
+                constant = (kind, bytes(value))
+        elif kind == "null":
+            constant = (kind, None)
+        elif kind == "bool":
+            constant = (kind, bool(value))
+        elif kind == "int":
+            constant = (kind, value - (1 << 64) if value >= 1 << 63 else value)
+        elif kind == "uint":
+            constant = (kind, value)
+        elif kind == "double":
+            constant = (kind, struct.unpack("<d", value.to_bytes(8, "little"))[0])
+    return Expr(node_id, "const", string=text, constant=constant)
 
 
 def _select(node_id: int, data: memoryview, depth: int) -> Expr:

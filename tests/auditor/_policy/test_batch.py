@@ -350,6 +350,19 @@ def test_records_decided_before_are_not_evaluated_again(gauges: ResolvedPolicy,
     assert made == [5, 23, 23, 23, 1]  # identical data in one evaluation: decided once
 
 
+def test_outcomes_kept_survive_the_store_filling_up(gauges: ResolvedPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the store of kept outcomes fills up while a rule has some of its records decided
+    before, those records keep their outcomes (they are not decided again, nor lost)."""
+    batch.forget()
+    first = [_gauge(i, i % 9, "a1" if i % 2 else "b2") for i in range(40)]
+    _both(gauges, list(first), monkeypatch)
+    monkeypatch.setattr(batch, "KEPT", batch._KEPT_COUNT + 1)  # full once new records come
+    mixed: list[Record] = [*first[:30], *(_gauge(100 + i, 20 + i, "a1") for i in range(40))]
+    _both(gauges, mixed, monkeypatch)
+    _both(gauges, list(reversed(mixed)), monkeypatch)
+    batch.forget()
+
+
 def test_kinds_with_few_records_are_evaluated_one_by_one(gauges: ResolvedPolicy,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     batch.forget()

@@ -1,0 +1,403 @@
+"""Rules decided in Python (auditor._policy.celpy) decide exactly as their CEL batch programs:
+for every shipped rule the compiler takes, on well-typed and ill-typed records, a Python function
+that yields a value yields the program's (indices, codes, placeholder values, types included),
+and where the program fails the function raises; whole evaluations give the same findings with
+and without the compiler; and each case the compiler refuses is left to the CEL program."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor._policy import batch, celpy
+from auditor._policy.catalog import Catalog
+from auditor._policy.cel import environment
+from auditor._policy.rule import Rule
+from auditor.evidence.kinds import KINDS
+from tests.auditor._policy.test_batch import Gauge
+
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+TARGET = {"name": "node-1", "environment": "production", "tags": ["a"], "names": ["node-1.example.com"],
+          "vars": {"zone": "z1"}, "policies": ["cim-production"]}
+
+ODD_VALUES: tuple[Any, ...] = (
+    None, True, False, 0, 1, -1, 7, 2**31, 2**53, 2**53 + 1, 2**63 - 1, -(2**63), 0.0, -0.0, 1.5, 30.0, 2.0**60,
+    math.inf, math.nan, "", "x", "é😀", "rsa", "ec", "sha1", "valid", "serverAuth", "keyCertSign", "TLSv1.2",
+    "refused", "nats", "CN=a", "*.example.com", "node-1.example.com", "127.0.0.1", "10.0.0.0/8", "v1.29", "latest",
+    "2026-01-02T03:04:05Z", "2026-12-24T00:00:00.5Z", "2026-11-23T12:00:00.000001+01:00", "2027-01-01T00:00:00-23:59",
+    "2026-01-02T03:04:05.123456789Z", "2026-1-2T03:04:05Z", "2026-01-02t03:04:05z", "2026-02-30T00:00:00Z",
+    "2026-12-31T23:59:60Z", "2026-01-02 03:04:05Z", "2026-01-02T03:04:05+0100", "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59Z", "2300-01-01T00:00:00Z", "1700-01-01T00:00:00Z",
+    [], [1], [1, "a"], ["serverAuth", "clientAuth"], ["keyCertSign", "cRLSign"], [None], [[]], {}, {"x": 1},
+    {"critical": True, "permitted_dns": ["example.com"]}, {"status": "valid", "is_anchor": False},
+    {"type": "rsa", "size": 2048}, {"errors": []}, {"errors": ["e1"]}, {"a": {"b": [1.5, None]}},
+)
+"""Values a generated record's field may take: right and wrong types, nulls, edges of ints and
+doubles, timestamps the runtime and Python read alike and not."""
+POISON: tuple[Any, ...] = (2**63, 2**64, -(2**63) - 1, (1, 2), {1: 2}, "\ud800", b"x", {"k": ("t",)}, "a\0b",
+                           {"a\0": 1})
+"""Values the runtime converts differently or not at all: a group holding one is not decided in
+Python."""
+
+
+def _x509_records() -> list[dict[str, Any]]:
+    from tests.benchmarks.test_bench_scan import synthetic_records
+
+    return [r.transient_plain() for r in synthetic_records(6)]
+
+
+@pytest.fixture(scope="module")
+def bases() -> dict[str, list[dict[str, Any]]]:
+    """Well-typed plain data of each kind: the demo's records and synthetic certificates."""
+    from auditor._demo import DEMO_TARGET, demo_inventory
+    from auditor._scan import collect
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for record in collect(demo_inventory().target(DEMO_TARGET), now=NOW).records:
+        kind = getattr(record, "kind", None)
+        if isinstance(kind, str):
+            found.setdefault(kind, []).append(record.transient_plain())  # type: ignore[union-attr]
+    found.setdefault("x509.certificate", []).extend(_x509_records())
+    return found
+
+
+def _compiled_rules() -> dict[str, list[Rule]]:
+    """The shipped rules a batch decides and the compiler takes, by kind."""
+    resolved = Catalog.load().resolve(["cim-production", "cim-staging", "pss-baseline", "pss-restricted"])
+    found: dict[str, list[Rule]] = {}
+    for rule in (effective.rule for effective in resolved.rules):
+        if batch.RecordBatch._batched(rule) and batch._python(rule) is not None:
+            found.setdefault(rule.kind, []).append(rule)
+    return found
+
+
+COMPILED = _compiled_rules()
+
+
+def test_every_x509_rule_compiles() -> None:
+    x509 = {r.id for r in COMPILED["x509.certificate"]}
+    assert {f"CERT-{n:03}" for n in (*range(1, 15), 22)} | {"KEY-001", "KEY-002"} <= x509
+
+
+def _mutated(value: Any, rng: random.Random, rate: float, depth: int = 0) -> Any:
+    """`value` with fields (about `rate` of them) changed to ODD_VALUES, dropped, or mutated deeper."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            roll = rng.random() / rate
+            if roll < 0.2:
+                continue  # a missing field
+            if roll < 0.7:
+                out[key] = rng.choice(ODD_VALUES)
+            elif roll < 1 and depth < 4:
+                out[key] = _mutated(item, rng, rate, depth + 1)
+            else:
+                out[key] = item
+        return out
+    if isinstance(value, list) and value and depth < 4:
+        return [_mutated(v, rng, rate, depth + 1) if rng.random() < rate else v
+                for v in value[: rng.randrange(len(value) + 1)]]
+    return rng.choice(ODD_VALUES) if rng.random() < 0.5 else value
+
+
+def _typed(value: Any) -> Any:
+    """`value` with the type of every part spelled out (1, 1.0 and True differ; NaN equals NaN)."""
+    if isinstance(value, list | tuple):
+        return ("list", [_typed(v) for v in value])
+    if isinstance(value, dict):
+        return ("map", sorted((repr(k), _typed(v)) for k, v in value.items()))
+    if isinstance(value, float):
+        return ("double", repr(value))
+    return (type(value).__name__, value)
+
+
+def _program_items(rule: Rule, group: list[dict[str, Any]], rule_params: dict[str, Any], target: Any,
+                   now: dt.datetime) -> list[Any] | None:
+    """What the rule's CEL batch program (with messages) yields for the group; None: it fails."""
+    try:
+        activation = batch.activation_of(group, rule_params, target, now)
+    except Exception:
+        return None
+    return batch._eval(activation, batch.program(rule, messages=True))
+
+
+def _python_items(rule: Rule, group: list[dict[str, Any]], wanted: frozenset[str] | None, rule_params: dict[str, Any],
+                  target: Any, now: dt.datetime) -> list[Any] | None:
+    """What the rule's Python function yields on the records (unprojected, as RecordBatch gives
+    them), or None where it raises or RecordBatch would not call it (values the runtime takes
+    otherwise)."""
+    decide = batch._python(rule)
+    assert decide is not None
+    if not (batch._bindings_ok(rule_params, target, now) and batch._python_ok(group, wanted)):
+        return None
+    try:
+        return decide(group, rule_params, target, now.astimezone(dt.UTC))
+    except Exception:
+        return None
+
+
+def _params(rules: list[Rule], rng: random.Random, odd: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {r.id: dict(r.params) for r in rules}
+    if odd:
+        for values in params.values():
+            for key in list(values):
+                if rng.random() < 0.3:
+                    values[key] = rng.choice(ODD_VALUES)
+    return params
+
+
+STATS = {"python": 0, "refused": 0}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False), st.integers(1, 4), st.sampled_from([0.02, 0.1, 0.4]), st.booleans(),
+       st.integers(0, 9))
+@pytest.mark.parametrize("kind", sorted(COMPILED))
+def test_python_yields_what_the_program_yields(bases: dict[str, list[dict[str, Any]]], kind: str, rng: random.Random,
+                                               size: int, rate: float, odd_params: bool, poisoned: int) -> None:
+    """Groups of a few records of each kind (well-typed ones from the demo and synthetic
+    certificates, fields changed at `rate`), odd params, several `now`s and targets."""
+    rules = COMPILED[kind]
+    base = bases.get(kind) or [{}]
+    poison = poisoned == 0
+    group = [_mutated(rng.choice(base), rng, rate) if rng.random() < 0.7 else rng.choice(base) for _ in range(size)]
+    wanted = batch.fields_read(rules)
+    if poison:  # in a field the rules read (the group's activation holds no other)
+        field = rng.choice(sorted(wanted or {"poisoned"}))
+        group[rng.randrange(size)] = {**group[0], field: rng.choice(POISON)}
+    rule_params = _params(rules, rng, odd_params)
+    now = rng.choice([NOW, NOW.astimezone(dt.timezone(dt.timedelta(hours=5))), dt.datetime(2400, 1, 1, tzinfo=dt.UTC)])
+    target = dict(TARGET, names=rng.choice([["node-1.example.com"], [], ["x.example.com", "10.1.2.3"], [1]]))
+    projected = batch.projected(group, wanted) if wanted is not None else group
+    for rule in rules:
+        mine = _python_items(rule, group, wanted, rule_params, target, now)
+        theirs = _program_items(rule, projected, rule_params, target, now)
+        STATS["python" if mine is not None else "refused"] += 1
+        if mine is not None:
+            assert theirs is not None, (rule.id, projected)
+            assert _typed(mine) == _typed(theirs), rule.id
+
+
+def test_the_differential_test_saw_both_paths() -> None:
+    """Run after the differential test (same module, in order): both paths were taken often."""
+    if STATS["python"] + STATS["refused"] == 0:
+        pytest.skip("run with the differential test")
+    assert STATS["python"] > 1000, STATS
+    assert STATS["refused"] > 200, STATS
+
+
+@st.composite
+def _plain(draw: st.DrawFn) -> Any:
+    text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=5)
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False), text)
+    return draw(st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                            st.dictionaries(text, inner, max_size=3)),
+                             max_leaves=8))
+
+
+@settings(max_examples=80, deadline=None)
+@given(_plain())
+def test_plain_values_come_back_from_the_runtime_as_they_went_in(value: Any) -> None:
+    """What plain_ok accepts, the runtime holds as the same value: a placeholder showing it gives
+    the same Python value (types included) from the program as from the Python function."""
+    assert celpy.plain_ok(value)
+    program = environment("each").compile("evidence.v")
+    activation = environment("each").Activation({"evidence": {"v": value}, "rule_params": {}, "target": {}, "now": NOW})
+    assert _typed(program.eval(activation).plain_value()) == _typed(value)
+
+
+def _run(bundles: list[Any], python: bool, monkeypatch: pytest.MonkeyPatch, policies: list[str] | None = None,
+         catalog: Catalog | None = None) -> list[Any]:
+    from auditor._scan import EvaluateOptions, evaluate_bundle
+
+    monkeypatch.setattr(batch, "PYTHON", python)
+    batch.forget()
+    options = EvaluateOptions(now=NOW, policies=policies or ())
+    out = []
+    for bundle in bundles:
+        result = evaluate_bundle(bundle, options, catalog=catalog or Catalog.load())
+        out.append((result.verdict.headline(), [(f.id, f.status.value, f.message, f.correlation, f.rule_id)
+                                                for f in result.findings]))
+    batch.forget()
+    return out
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts of the groups each rule's Python function decided."""
+    decided: dict[str, int] = {}
+    original = batch.RecordBatch._in_python
+
+    def spy(self: batch.RecordBatch, rule: Rule, *args: Any) -> bool:
+        found = original(self, rule, *args)
+        if found and self.decided.get(rule.id) is not None:
+            decided[rule.id] = decided.get(rule.id, 0) + 1
+        return found
+
+    monkeypatch.setattr(batch.RecordBatch, "_in_python", spy)
+    return decided
+
+
+def test_synthetic_bundles_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark's bundles: byte-identical findings with and without the compiler."""
+    from auditor.evidence.bundle import Bundle
+    from tests.benchmarks.test_bench_scan import synthetic_records
+
+    base = synthetic_records(40)
+    rng = random.Random(3)
+    bundles = []
+    for b in range(3):
+        records = [dataclasses.replace(r, resource=f"b{b}/{r.resource}", id="") for r in rng.sample(base, len(base))]
+        target = {"name": f"node-{b}", "environment": "production", "policies": ["cim-production"],
+                  "names": ["node-1.example.com"]}
+        bundles.append(Bundle.create(target, "2026-11-23T00:00:00Z", records))
+    decided = _spy(monkeypatch)
+    with_python = _run(bundles, True, monkeypatch)
+    assert {r.id for r in COMPILED["x509.certificate"]} <= set(decided)
+    assert with_python == _run(bundles, False, monkeypatch)
+    assert sum(len(findings) for _, findings in with_python) > 500
+
+
+def test_the_demo_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's evidence, each record copied so that every kind is batched, under every pack."""
+    from auditor._demo import DEMO_TARGET, demo_inventory
+    from auditor._scan import collect
+    from auditor.evidence.bundle import Bundle
+
+    inventory = demo_inventory()
+    bundle = collect(inventory.target(DEMO_TARGET), now=NOW)
+    records = [dataclasses.replace(r, resource=f"{r.resource}#{n}" if n else r.resource, id="")
+               for n in range(batch.MIN_RECORDS) for r in bundle.records]
+    copied = Bundle.create(dict(bundle.target), "2026-11-23T00:00:00Z", records)
+    catalog = Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths))
+    decided = _spy(monkeypatch)
+    packs = ["cim-production", "cim-staging", "pss-baseline", "pss-restricted"]
+    with_python = _run([bundle, copied], True, monkeypatch, packs, catalog)
+    assert len(decided) >= 20, decided
+    assert with_python == _run([bundle, copied], False, monkeypatch, packs, catalog)
+
+
+# ---------------------------------------------------------------- each fallback trigger
+
+
+def _rule_file(tmp: Path, rid: str, condition: str, message: str) -> None:
+    (tmp / f"{rid}.yaml").write_text(
+        f"id: {rid}\ntitle: Rule {rid}\narea: certificates\nseverity: high\ndescription: d\nrationale: r\nremediation: fix\n"
+        f"references: {{nist: [SC-12]}}\napplies_to:\n  kind: test.gauge\ncondition: {condition!r}\n"
+        f"message: {message!r}\nparams: {{n: 10}}\n")
+
+
+MISSING = object()
+"""A record without the field `label`."""
+TRIGGERS: dict[str, tuple[str, list[Any]]] = {
+    # (condition, values of evidence.size): CEL gives a value or an error; Python refuses
+    "bool-is-not-int": ("evidence.size > 0", [True, 1]),
+    "int-double-beyond-2^53": ("evidence.size == 9007199254740992.0", [2**53 + 1, 2**53]),
+    "int-overflow": ("evidence.size + 1 > 0", [2**63 - 1, 5]),
+    "and-of-non-bool": ("evidence.size && false", [1, True]),
+    "or-of-non-bool": ("evidence.size || true", ["x", False]),
+    "not-of-non-bool": ("!evidence.size", [0, False]),
+    "ternary-on-non-bool": ("evidence.size ? true : false", [None, True]),
+    "missing-key": ("evidence.label == 'x'", [MISSING, 2]),
+    "select-on-null": ("evidence.size.b == 1", [None, {"b": 1}]),
+    "has-on-string": ("has(evidence.size.b)", ["s", {"b": 1}]),
+    "timestamp-loose-form": ("timestamp(evidence.size) < now", ["2026-1-2T03:04:05Z", "2026-01-02T03:04:05Z"]),
+    "timestamp-lower-case": ("timestamp(evidence.size) < now", ["2026-01-02t03:04:05z", "2026-01-02T03:04:05Z"]),
+    "timestamp-leap-second": ("timestamp(evidence.size) < now", ["2026-12-31T23:59:60Z", "2026-01-02T03:04:05Z"]),
+    "timestamp-nanoseconds": ("days(timestamp(evidence.size) - now) < 1.0", ["2026-01-02T03:04:05.123456789Z",
+                                                                          "2026-01-02T03:04:05.123456Z"]),
+    "timestamp-out-of-range": ("timestamp(evidence.size) < now", ["0001-01-01T00:00:00+00:01", "0001-01-01T00:00:00Z"]),
+    "duration-out-of-range": ("days(timestamp(evidence.size) - now) > 0.0", ["2318-01-01T00:00:00Z", "2100-01-01T00:00:00Z"]),
+    "size-of-int": ("size(evidence.size) > 0", [5, "ab"]),
+    "regex-beyond-the-common-syntax": ("evidence.size.matches('^a.c$')", ["abc"]),
+    "map-of-a-map": ("evidence.size.map(k, k) == ['x']", [{"x": 1}, ["x"]]),
+    "all-absorbing-an-error": ("evidence.size.all(x, x > 0)", [[1, "a", 0], [1, 2]]),
+    "iteration-budget": ("evidence.size.all(x, x >= 0)", [list(range(celpy.BUDGET + 1)), [1]]),
+    "in-a-map-with-null": ("evidence.size in target.vars", [None, "zone"]),
+    "uint-in-the-data": ("evidence.size > 0", [2**63, 1]),
+    "surrogate-in-the-data": ("evidence.size == 'x'", ["\ud800", "x"]),
+    "tuple-in-the-data": ("size(evidence.size) == 2", [(1, 2), [1, 2]]),
+    "placeholder-of-a-timestamp": ("false", ["2026-01-02T03:04:05Z"]),
+}
+
+
+@pytest.fixture(scope="module")
+def trigger_rules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Rule]]:
+    """A rule of the tests' own kind (test_batch.Gauge, its field `size` of any type) for each trigger."""
+    KINDS[Gauge.KIND] = Gauge
+    try:
+        yield _trigger_rules(tmp_path_factory.mktemp("celpy-rules"))
+    finally:
+        KINDS.pop(Gauge.KIND, None)
+
+
+def _trigger_rules(tmp: Path) -> dict[str, Rule]:
+    (tmp / "rules").mkdir()
+    for n, (name, (condition, _)) in enumerate(sorted(TRIGGERS.items())):
+        message = "at {timestamp(evidence.size)}" if name == "placeholder-of-a-timestamp" else "m {evidence.size}"
+        _rule_file(tmp / "rules", f"T-{n:03}", condition, message.replace("evidence.a", "evidence.size"))
+    (tmp / "packs").mkdir()
+    (tmp / "packs" / "p.yaml").write_text("id: p\ntitle: P\nselect: [{area: certificates}]\n")
+    resolved = Catalog.load([tmp / "rules"], [tmp / "packs"], builtin=False).resolve(["p"])
+    by_id = {effective.rule.id: effective.rule for effective in resolved.rules}
+    return {name: by_id[f"T-{n:03}"] for n, name in enumerate(sorted(TRIGGERS))}
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_each_trigger_falls_back_to_the_program(trigger_rules: dict[str, Rule], name: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first value of each trigger makes the Python function refuse (or RecordBatch not call
+    it), so the group is decided by the rule's CEL program, exactly as without the compiler; the
+    second value (a record alone) is decided in Python."""
+    rule = trigger_rules[name]
+    odd, *plain = TRIGGERS[name][1]
+    assert batch._python(rule) is not None  # compiled: the refusal happens on the values
+    params = {rule.id: dict(rule.params)}
+    first = {"size": odd, "label": "s"} if odd is not MISSING else {"size": 1}
+    records = [first] + [{"size": value, "label": f"s{i}"} for value in plain for i in range(3)]
+
+    def decide(python: bool, group: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+        monkeypatch.setattr(batch, "PYTHON", python)
+        decided = _spy(monkeypatch)
+        found = batch.RecordBatch(group, [rule], rule_params=params, target=TARGET, now=NOW).decided
+        monkeypatch.undo()
+        return found, decided
+
+    with_python, used = decide(True, records)
+    assert not used  # refused: the program decided
+    assert with_python == decide(False, records)[0]
+    if plain:
+        plain_only, used = decide(True, records[1:])
+        assert used == {rule.id: 1}, "the other values are decided in Python"
+        assert plain_only == decide(False, records[1:])[0]
+
+
+def test_refusals_are_raised_not_guessed() -> None:
+    """The helpers refuse rather than answer where Python and CEL part ways."""
+    for call in (lambda: celpy._eq(2**53 + 1, 1.0), lambda: celpy._lt(True, 1), lambda: celpy._add(2**63 - 1, 1),
+                 lambda: celpy._ts("2026-01-02T03:04:05.1234567Z"), lambda: celpy._b(1),
+                 lambda: celpy._matches("a\n", "a$"), lambda: celpy._size(1), lambda: celpy._index([1], -1),
+                 lambda: celpy._out(NOW)):
+        with pytest.raises(Exception):  # noqa: B017 - Refused or the error the runtime gives too
+            call()
+    assert celpy._eq(1, 1.0) and not celpy._eq(True, 1) and not celpy._eq(None, 0)
+    assert celpy._ts("2026-01-02T03:04:05.5+01:00") == dt.datetime(2026, 1, 2, 2, 4, 5, 500000, tzinfo=dt.UTC)
+
+
+def test_plain_ok_refuses_what_the_runtime_converts_otherwise() -> None:
+    for value in POISON:
+        assert not celpy.plain_ok([{"v": value}])
+    deep: Any = 1
+    for _ in range(celpy._DEPTH + 2):
+        deep = [deep]
+    assert not celpy.plain_ok(deep)
+    assert celpy.plain_ok([{"a": [1, 2.5, None, True, {"b": "é😀"}], "c": -(2**63)}])
