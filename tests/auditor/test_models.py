@@ -95,6 +95,19 @@ def test_finding_ids_of_a_rule_are_its_finding_ids(rule_id: str, identities: lis
     assert finding_ids(rule_id, [*identities, ("new", rule_id)])[-1] == finding_id(rule_id, ("new", rule_id))
 
 
+@given(st.text(), st.lists(st.lists(st.one_of(st.text(), st.integers(), st.none()), max_size=3).map(tuple), max_size=6))
+def test_new_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identities: list[tuple[Any, ...]]) -> None:
+    """Ids never made before (hashed from the rule's part of the text once) are finding_id's."""
+    from auditor import _models
+
+    _models._IDS_OF_RULE.pop(rule_id, None)
+    _models._ID_TAILS.clear()
+    made = finding_ids(rule_id, identities)
+    assert made == [f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}" for identity in identities]
+    _models._IDS_OF_RULE.pop(rule_id, None)
+    assert finding_ids(rule_id, identities) == made  # the identities' parts kept
+
+
 def test_finding_ids_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor import _models
 
