@@ -348,3 +348,33 @@ def test_rule_texts_kept_between_results_give_what_scrubbing_gives(references: d
         unchanged = expected == {k: tuple(v) for k, v in references.items()}
         assert (clean.references is refs) is unchanged
         assert "CAESIJ" not in repr(clean)
+
+
+_ID_RULES = st.sampled_from(["CERT-001", "K8S-SEC-004", "R", "TOKEN-1", "é-1", ""])
+
+
+@st.composite
+def _ids_of(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A rule id and ids near its plain finding ids: some plain, some with one character changed,
+    cut or added (another rule's prefix, upper-case or non-ASCII digits, a colon elsewhere)."""
+    from auditor._models import finding_id
+
+    rule_id = draw(_ID_RULES)
+    ids = [finding_id(rule_id, (draw(st.text(max_size=4)),)) for _ in range(draw(st.integers(1, 5)))]
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(ids) - 1))
+        text = ids[at]
+        where = draw(st.integers(0, len(text)))
+        change = draw(st.sampled_from(["A", "F", "g", ":", "-", "٣", "0", "", "CERT-001:"]))
+        cut = draw(st.integers(0, 1))
+        ids[at] = text[:where] + change + text[where + cut:]
+    return rule_id, ids
+
+
+@given(_ids_of())
+def test_ids_proven_plain_together_are_each_plain(case: tuple[str, list[str]]) -> None:
+    """_plain_ids proves a rule's ids at once exactly when each is a plain finding id."""
+    from auditor._redact import _plain_finding_id, _plain_ids
+
+    rule_id, ids = case
+    assert _plain_ids(rule_id, ids) == all(_plain_finding_id(fid, rule_id) for fid in ids)
