@@ -586,6 +586,8 @@ class Batches:
             _KEPT_COUNT = len(kept)
         _KEPT_COUNT += len(todo)
         known.update(zip(todo, map(decided.get, todo.values(), itertools.repeat(_PASS)), strict=True))
+        if len(todo) == len(datas):  # every record decided now, each by its own index: the outcomes as they are
+            return {i: outcome for i, outcome in decided.items() if outcome.code != PASS}
         return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
 
     def _datas(self, records: Sequence[Evidence]) -> tuple[list[bytes], dict[bytes, int]]:
@@ -610,6 +612,8 @@ class Batches:
         decided = found.outcomes(rule)
         if decided is None:
             return None
+        if len(which) == len(records):  # which is range(len(records)): the indices are the records'
+            return dict(decided)
         return {which[j]: outcome for j, outcome in decided.items()}
 
 
