@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -433,50 +433,42 @@ def _generated(rng: random.Random, depth: int, bound: tuple[str, ...]) -> str:
         name = rng.choice(("x", "y"))
         return name, _generated(rng, depth - 1, (*bound, name))
 
-    choice = rng.randrange(20)
-    if choice == 0:
-        return f"{rng.choice(('-', '!'))}{sub()}"
-    if choice == 1:
-        functions = ("size", "double", "string", "type", "timestamp", "days", "wholeDays", "isLoopback", "secretId")
-        return f"{rng.choice(functions)}({sub()})"
-    if choice in (2, 3, 4):
-        operators = ("==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "in", "&&", "||")
-        return f"({sub()} {rng.choice(operators)} {sub()})"
-    if choice == 5:
-        return f"({sub()} ? {sub()} : {sub()})"
-    if choice == 6:
-        return f"{sub()}.{rng.choice(('startsWith', 'endsWith', 'contains'))}({sub()})"
-    if choice == 7:
-        return f"{sub()}.matches({rng.choice(GEN_REGEXES)})"
-    if choice in (8, 9):
+    def macro() -> str:
         name, inner = bind()
-        macro = rng.choice(("all", "exists", "map", "filter", "exists_one"))
-        if macro == "map" and rng.random() < 0.3:
-            keep = _generated(rng, depth - 1, (*bound, name))
-            return f"{sub()}.map({name}, {keep}, {inner})"
-        return f"{sub()}.{macro}({name}, {inner})"
-    if choice == 10:
+        which = rng.choice(("all", "exists", "map", "filter", "exists_one"))
+        if which == "map" and rng.random() < 0.3:
+            return f"{sub()}.map({name}, {_generated(rng, depth - 1, (*bound, name))}, {inner})"
+        return f"{sub()}.{which}({name}, {inner})"
+
+    def binary() -> str:
+        return f"({sub()} {rng.choice(('==', '!=', '<', '<=', '>', '>=', '+', '-', '*', 'in', '&&', '||'))} {sub()})"
+
+    def let() -> str:
         name, inner = bind()
         return f"cel.bind({name}, {sub()}, {inner})"
-    if choice == 11:
-        pairs = ("globMatch", "dnsCovers", "versionAtLeast", "ipInNetwork", "natsSubjectSubset")
-        return f"{rng.choice(pairs)}({sub()}, {sub()})"
-    if choice == 12:
-        return f"{sub()}[{sub()}]"
-    if choice == 13:
-        return f"has({rng.choice(('evidence', 'evidence.m', 'target', 'params'))}.{rng.choice('abmz')})"
-    if choice == 14:
-        return f"{sub()}.{rng.choice('ab')}"
-    if choice == 15:
-        return f"({sub()} - now)"
-    if choice == 16:
-        return f"[{sub()}, {sub()}]"
-    if choice == 17:
-        kinds = ("int", "double", "string", "bool", "list", "map", "null_type", "type(now)", f"type({sub()})")
-        return f"type({sub()}) == {rng.choice(kinds)}"
-    if choice == 18:
-        return f"({sub()} {rng.choice(('==', '!=', 'in'))} {rng.choice(GEN_LITERALS)})"
-    return f"timestamp({sub()}) {rng.choice(('<', '>', '=='))} now"
+
+    unary = ("size", "double", "string", "type", "timestamp", "days", "wholeDays", "isLoopback", "secretId")
+    pairs = ("globMatch", "dnsCovers", "versionAtLeast", "ipInNetwork", "natsSubjectSubset")
+    kinds = ("int", "double", "string", "bool", "list", "map", "null_type", "type(now)")
+    shapes: tuple[Callable[[], str], ...] = (
+        lambda: f"{rng.choice(('-', '!'))}{sub()}",
+        lambda: f"{rng.choice(unary)}({sub()})",
+        binary, binary, binary,
+        lambda: f"({sub()} ? {sub()} : {sub()})",
+        lambda: f"{sub()}.{rng.choice(('startsWith', 'endsWith', 'contains'))}({sub()})",
+        lambda: f"{sub()}.matches({rng.choice(GEN_REGEXES)})",
+        macro, macro, let,
+        lambda: f"{rng.choice(pairs)}({sub()}, {sub()})",
+        lambda: f"{sub()}[{sub()}]",
+        lambda: f"has({rng.choice(('evidence', 'evidence.m', 'target', 'params'))}.{rng.choice('abmz')})",
+        lambda: f"{sub()}.{rng.choice('ab')}",
+        lambda: f"({sub()} - now)",
+        lambda: f"[{sub()}, {sub()}]",
+        lambda: f"type({sub()}) == {rng.choice((*kinds, f'type({sub()})'))}",
+        lambda: f"({sub()} {rng.choice(('==', '!=', 'in'))} {rng.choice(GEN_LITERALS)})",
+        lambda: f"timestamp({sub()}) {rng.choice(('<', '>', '=='))} now",
+    )
+    return rng.choice(shapes)()
 
 
 @pytest.mark.parametrize("seed", range(4))
