@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor._models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
@@ -78,6 +78,41 @@ def test_the_fast_candidate_check_agrees_with_the_patterns(text: str) -> None:
     assert _has_candidate(padded) == bool(_candidate_re().search(padded))
     long = f"{'CN=Node Z, ' * 5}{text} y"  # long text: an upper-case run is sought another way
     assert _has_candidate(long) == bool(_candidate_re().search(long))
+
+
+_NEAR_PARTS = (
+    "-----BEGIN ", "-----BEGIN", "----BEGIN ", "eyJ", "ey", "AGE-SECRET", "AGE-SECRE", "hvs.", "hvb.", "hvr.", "hvx.",
+    "hv", "s.", "s", ".", "AKIA", "ASIA", "AKI", "SIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "ghx_", "gh", "xoxa-",
+    "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxz-", "xox", "passw", "pass", "passwd", "passphrase", "secret", "secre",
+    "token", "toke", "api", "ap", "private", "privat", "A", "Z", "2", "7", "1", "8", "U", "u", "a", "_", "-", ":", " ",
+    "\n", "ABCDEFGHIJ", "KLMNOPQRST", "2345672345", "A" * 19, "A" * 20, "a" * 24, "A1" * 12, "Ab3" * 8, "\x00", "\x7f",
+)
+"""The candidate parts, pieces of them and near misses: text made of these (in any case) meets
+every branch of _has_candidate, and the edges of each part."""
+
+
+@st.composite
+def _near_candidates(draw: st.DrawFn) -> str:
+    """ASCII text of candidate parts and near misses, some in swapped case, often padded to about
+    _SHORT characters (where the search for an upper-case run changes its way)."""
+    from auditor._redact import _SHORT
+
+    piece = st.sampled_from(_NEAR_PARTS) | st.text(st.characters(max_codepoint=127), max_size=3)
+    parts = draw(st.lists(st.tuples(piece, st.booleans()), max_size=10))
+    text = "".join(p.swapcase() if swapped else p for p, swapped in parts)
+    pad = draw(st.sampled_from([0, _SHORT - len(text) - 1, _SHORT - len(text), _SHORT - len(text) + 1, 2 * _SHORT]))
+    if pad > 0:
+        filler = draw(st.sampled_from(".UaA 7")) * pad
+        text = filler + text if draw(st.booleans()) else text + filler
+    return text
+
+
+@settings(max_examples=1500)
+@given(_near_candidates())
+def test_the_fast_candidate_check_agrees_with_the_patterns_near_every_part(text: str) -> None:
+    """_has_candidate is _candidate_re's search exactly (scrub skips text it says holds none),
+    on text made to sit on the edges of each candidate part, in any case, short and long."""
+    assert _has_candidate(text) == bool(_candidate_re().search(text)), text
 
 
 def test_every_spelt_out_part_of_the_candidate_check_is_searched() -> None:
