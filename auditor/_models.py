@@ -82,7 +82,7 @@ def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str
         _IDS_KEPT += count
         if missing is None:  # every id new (a bundle's own records): made and kept at C speed
             made = _new_ids(rule_id, list(identities))
-            known.update(zip(identities, made))
+            known.update(zip(identities, made, strict=True))
             return made
         made = _new_ids(rule_id, [identities[at] for at in missing])
         for at, fid in zip(missing, made, strict=True):
