@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,7 @@ from auditor._models import (
     finding_ids,
     findings_of,
     make_finding,
+    rules_ids,
 )
 from auditor._policy import batch
 from auditor._policy.catalog import EffectiveRule, ResolvedPolicy
@@ -90,10 +92,11 @@ def evaluate_rules(
     by_rule = all(a < b for a, b in itertools.pairwise(ids))  # then each rule's findings are sorted on their own
     sort_key = Finding.sort_key
     target_name = str(context.target.get("name", ""))
+    absent = iter(rules_ids([e.rule.id for e in policy.rules if e.rule.kind not in split], (target_name,)))
     for effective in policy.rules:
         of_kind = split.get(effective.rule.kind)
         if of_kind is None:  # no record of its kind at all (most rules of a policy on one target)
-            findings.append(_not_evaluated(effective, target_name))
+            findings.append(_not_evaluated(effective, target_name, next(absent)))
             continue
         found = _unique(_evaluate_rule(effective, of_kind, context))
         if by_rule and len(found) > 1 and not isinstance(found, _InOrder):
@@ -503,13 +506,19 @@ class _RuleRun:
         return out
 
 
-def _not_evaluated(effective: EffectiveRule, target_name: str) -> Finding:
+def _not_evaluated(effective: EffectiveRule, target_name: str, fid: str) -> Finding:
     """The finding of a rule of which no record of its kind was collected: what
-    _RuleRun.finding makes of it (see _evaluate_rule), without making a _RuleRun."""
+    _RuleRun.finding makes of it (see _evaluate_rule), without making a _RuleRun (`fid`: its id,
+    finding_id(rule id, (target_name,)), made with the other rules' by rules_ids)."""
     rule = effective.rule
     return _make(rule.id, rule.title, rule.area, effective.severity, Status.NOT_EVALUATED, target_name,
-                 f"not evaluated: no {rule.kind} evidence was collected for this target", (), "", rule.remediation,
-                 rule.references, None, finding_id(rule.id, (target_name,)), "", False, "", "")
+                 _not_collected(rule.kind), (), "", rule.remediation, rule.references, None, fid, "", False, "", "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _not_collected(kind: str) -> str:
+    """The message of a not-evaluated finding of a rule over `kind` (_not_evaluated)."""
+    return f"not evaluated: no {kind} evidence was collected for this target"
 
 
 def _evaluate_rule(

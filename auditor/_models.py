@@ -72,13 +72,18 @@ def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str
     if known is None:
         known = _IDS_OF_RULE[rule_id] = {}
     ids = list(map(known.get, identities))
-    if not all(ids):
-        missing = [at for at, found in enumerate(ids) if found is None]
-        if _IDS_KEPT + len(missing) > _FINDING_IDS_KEPT:
+    if None in ids:
+        missing = [at for at, found in enumerate(ids) if found is None] if any(ids) else None
+        count = len(ids) if missing is None else len(missing)
+        if _IDS_KEPT + count > _FINDING_IDS_KEPT:
             _IDS_OF_RULE.clear()
             known = _IDS_OF_RULE[rule_id] = {}
             _IDS_KEPT = 0
-        _IDS_KEPT += len(missing)
+        _IDS_KEPT += count
+        if missing is None:  # every id new (a bundle's own records): made and kept at C speed
+            made = _new_ids(rule_id, list(identities))
+            known.update(zip(identities, made, strict=True))
+            return made
         made = _new_ids(rule_id, [identities[at] for at in missing])
         for at, fid in zip(missing, made, strict=True):
             ids[at] = known[identities[at]] = fid
@@ -92,24 +97,49 @@ def _new_ids(rule_id: str, identities: list[tuple[Any, ...]]) -> list[str]:
     byte for byte, at a third of its cost (ids are new for every new certificate of a fleet)."""
     if type(rule_id) is not str:  # pragma: no cover - rule ids are strings
         return [finding_id(rule_id, identity) for identity in identities]
-    head = hashlib.sha256(b"[" + _PLAIN_ENCODER.encode(rule_id) + b",")
+    tails = list(map(_ID_TAILS.get, identities))
+    if None in tails:  # the identities no rule met before: their part of the text, made once
+        for at, tail in enumerate(tails):
+            if tail is None:
+                identity = identities[at]
+                if not identity or {*map(type, identity)} != _STR_ONLY:  # finding_id's other encodings
+                    return [finding_id(rule_id, identity) for identity in identities]
+                if len(_ID_TAILS) >= _FINDING_IDS_KEPT:
+                    _ID_TAILS.clear()
+                tails[at] = _ID_TAILS[identity] = b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
+    head = _rule_head(rule_id)
     prefix = rule_id + ":"
-    tails = _ID_TAILS
     out: list[str] = []
     append = out.append
-    for identity in identities:
-        tail = tails.get(identity)
-        if tail is None:
-            if not identity or {*map(type, identity)} != _STR_ONLY:  # finding_id's other encodings
-                append(finding_id(rule_id, identity))
-                continue
-            if len(tails) >= _FINDING_IDS_KEPT:
-                tails.clear()
-            tail = tails[identity] = b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
-        digest = head.copy()
+    copy = head.copy
+    for tail in tails:
+        digest = copy()
         digest.update(tail)
         append(prefix + digest.hexdigest()[:16])
     return out
+
+
+def rules_ids(rule_ids: Sequence[str], identity: tuple[str, ...]) -> list[str]:
+    """`[finding_id(rule_id, identity) for rule_id in rule_ids]`: the identity's part of the text
+    made once, each rule's hashed once per process (_rule_head; the findings of the rules of
+    which a target has no evidence, one per rule on the target's name, are new in every bundle)."""
+    if not identity or {*map(type, identity)} != _STR_ONLY or {*map(type, rule_ids)} - _STR_ONLY:
+        return [finding_id(rule_id, identity) for rule_id in rule_ids]
+    tail = b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
+    out: list[str] = []
+    append = out.append
+    for rule_id in rule_ids:
+        digest = _rule_head(rule_id).copy()
+        digest.update(tail)
+        append(f"{rule_id}:{digest.hexdigest()[:16]}")
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule_head(rule_id: str) -> Any:
+    """The SHA-256 of `["RULE-ID",`: the start of every finding id's text of the rule (_new_ids);
+    copied, never updated."""
+    return hashlib.sha256(b"[" + _PLAIN_ENCODER.encode(rule_id) + b",")
 
 
 _ID_TAILS: dict[tuple[Any, ...], bytes] = {}

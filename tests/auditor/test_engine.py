@@ -189,4 +189,4 @@ def test_a_rule_without_records_of_its_kind_is_not_evaluated_as_a_finding_of_its
     for effective, finding in zip(p.rules, found, strict=True):
         made = _RuleRun(effective).finding(
             Status.NOT_EVALUATED, "node-1", "not evaluated: no test.thing evidence was collected for this target")
-        assert finding == made == _not_evaluated(effective, "node-1") and repr(finding) == repr(made)
+        assert finding == made == _not_evaluated(effective, "node-1", made.id) and repr(finding) == repr(made)

@@ -24,6 +24,7 @@ from auditor._models import (
     findings_of,
     group_problems,
     make_finding,
+    rules_ids,
     sha256_hex,
 )
 
@@ -106,6 +107,26 @@ def test_new_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identiti
     assert made == [f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}" for identity in identities]
     _models._IDS_OF_RULE.pop(rule_id, None)
     assert finding_ids(rule_id, identities) == made  # the identities' parts kept
+
+
+@given(st.lists(st.text(), max_size=5), st.lists(st.one_of(st.text(), st.integers(), st.none()), max_size=3).map(tuple))
+def test_the_ids_of_rules_on_one_identity_are_their_finding_ids(rule_ids: list[str], identity: tuple[Any, ...]) -> None:
+    """rules_ids (each rule's text hashed once per process) gives what finding_id gives."""
+    expected = [f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}" for rule_id in rule_ids]
+    assert rules_ids(rule_ids, identity) == expected
+    assert rules_ids(rule_ids, identity) == expected  # the rules' parts kept
+
+
+def test_finding_ids_all_new_then_some_known() -> None:
+    """A rule's ids all new (a bundle's own records), then some of them known."""
+    from auditor import _models
+
+    _models._IDS_OF_RULE.pop("R-NEW", None)
+    identities = [("a", "b"), ("c",), ("a", "b")]
+    expected = [finding_id("R-NEW", i) for i in identities]
+    assert finding_ids("R-NEW", identities) == expected
+    assert _models._IDS_OF_RULE["R-NEW"] == dict(zip(identities, expected, strict=True))
+    assert finding_ids("R-NEW", [("d",), *identities]) == [finding_id("R-NEW", ("d",)), *expected]
 
 
 def test_finding_ids_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
