@@ -5,7 +5,9 @@ and one program per rule; converting the records into CEL values and running the
 most of the cost of a bundle. Here the checked tree of each of a rule's batched expressions
 (filter, `error_when`, condition, a failure's placeholders) is compiled into one Python function
 over the records' plain data, `params`, `target` and `now`, for the subset of CEL the shipped
-rules use (`compile_rule`; anything else: None, and the rule keeps its CEL program).
+rules use (`compile_rule`; anything else: None, and the rule keeps its CEL program). A rule of
+mode all is compiled likewise over `items` (`compile_all`: its error_when, condition, resource,
+message and correlation key), for the engine's judgement over the selected records.
 
 The law: whenever a function returns, its value is the one the CEL program yields. Wherever the
 CEL runtime would give an error, or this module cannot be sure of the value (a comparison of an
@@ -735,3 +737,57 @@ def rule_function(rule: Rule, judged: bool, error_when: bool, placeholders: Sequ
             _RULES.clear()
         found = _RULES[id(rule)] = (rule, decide)
     return found[1]
+
+
+# ---------------------------------------------------------------- mode all
+
+ALL_BUDGET = 5000
+"""Iterations the comprehensions of one expression of a mode-all rule may take over `items`
+(each list charged whole on entry, so never fewer than the runtime iterates); more: Refused
+(the runtime fails at 10,000 per evaluation, which is then an error, decided by the engine)."""
+
+AllDecide = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any], Mapping[str, Any], dt.datetime],
+                     tuple[int, list[Any], list[Any], list[Any]]]
+"""(items, rule_params, target, now) -> (code, values of the resource's placeholders, values of
+the placeholders of the message the code shows (error_message with UNDECIDED, message with
+FAIL, none with PASS), values of the correlation key's (with FAIL)): what the engine evaluates
+with the CEL runtime for a rule of mode all, where every one of those evaluations gives a value."""
+
+
+def compile_all(rule_id: str, error_when: Expression | None, error_parts: Sequence[Expression],
+                condition: Expression, resource_parts: Sequence[Expression], message_parts: Sequence[Expression],
+                correlation_parts: Sequence[Expression]) -> AllDecide | None:
+    """The Python function judging a rule of mode all over `items` (see AllDecide): codes 0
+    (passes), 2 (fails) and 3 (`error_when` holds) as in compile_rule. None when an expression is
+    beyond the subset this module compiles."""
+    compiler = _Compiler()
+    scope = {name: name for name in ("items", "params", "target", "now", "rule_params")}
+
+    def tree(expression: Expression) -> Expr:
+        return _unbound(expression.checked().expr, rule_id)
+
+    def values(name: str, parts: Sequence[Expression], indent: str) -> list[str]:
+        """Lines making `name` the list of the parts' values, each an evaluation with its own budget."""
+        found = [f"{indent}{name} = []"]
+        for part in parts:
+            found += [f"{indent}B[0] = ALL_BUDGET", f"{indent}{name}.append(_out({compiler.value(tree(part), scope)}))"]
+        return found
+
+    try:
+        lines = ["def decide(items, rule_params, target, now):",
+                 f"    params = rule_params[{compiler.constant(rule_id)}]",
+                 "    B = [ALL_BUDGET]",
+                 *values("resource", resource_parts, "    ")]
+        if error_when is not None:
+            lines += ["    B[0] = ALL_BUDGET", f"    if {compiler.test(tree(error_when), scope)}:",
+                      *values("shown", error_parts, "        "), "        return 3, resource, shown, []"]
+        lines += ["    B[0] = ALL_BUDGET", f"    if {compiler.test(tree(condition), scope)}:",
+                  "        return 0, resource, [], []",
+                  *values("shown", message_parts, "    "), *values("key", correlation_parts, "    "),
+                  "    return 2, resource, shown, key"]
+    except Unsupported:
+        return None
+    namespace = dict(_HELPERS, K=compiler.constants, ALL_BUDGET=ALL_BUDGET)
+    exec(compile("\n".join(lines), f"<celpy all {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    decide: AllDecide = namespace["decide"]
+    return decide

@@ -244,6 +244,15 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return found
 
     monkeypatch.setattr(batch.RecordBatch, "_in_python", spy)
+    original_all = batch.judge_all
+
+    def spy_all(rule: Rule, *args: Any) -> Any:  # mode all: counted under the rule's id too
+        found = original_all(rule, *args)
+        if found is not None:
+            decided[rule.id] = decided.get(rule.id, 0) + 1
+        return found
+
+    monkeypatch.setattr(batch, "judge_all", spy_all)
     return decided
 
 
@@ -262,7 +271,7 @@ def test_synthetic_bundles_give_the_same_findings(monkeypatch: pytest.MonkeyPatc
         bundles.append(Bundle.create(target, "2026-11-23T00:00:00Z", records))
     decided = _spy(monkeypatch)
     with_python = _run(bundles, True, monkeypatch)
-    assert {r.id for r in COMPILED["x509.certificate"]} <= set(decided)
+    assert {r.id for r in COMPILED["x509.certificate"]} | {"CERT-008"} <= set(decided)
     assert with_python == _run(bundles, False, monkeypatch)
     assert sum(len(findings) for _, findings in with_python) > 500
 
@@ -282,7 +291,7 @@ def test_the_demo_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> No
     decided = _spy(monkeypatch)
     packs = ["cim-production", "cim-staging", "pss-baseline", "pss-restricted"]
     with_python = _run([bundle, copied], True, monkeypatch, packs, catalog)
-    assert len(decided) >= 20, decided
+    assert len(decided) >= 20 and {"CERT-008", "PKI-005"} <= set(decided), decided
     assert with_python == _run([bundle, copied], False, monkeypatch, packs, catalog)
 
 
@@ -505,3 +514,92 @@ def test_generated_expressions_yield_what_the_runtime_yields(seed: int) -> None:
             act = activation("each", evidence, rule_params=rule_params, target=target, now=NOW)
             assert _typed(evaluate(expression, act)) == _typed(mine), (text, evidence, rule_params, target)
     assert answered > 5000
+
+
+# ---------------------------------------------------------------- mode all
+
+
+def _all_rules() -> list[Any]:
+    """The shipped rules of mode all (as resolved policies apply them) that celpy compiles."""
+    resolved = Catalog.load().resolve(["cim-production", "cim-staging", "pss-baseline", "pss-restricted"])
+    return [e for e in resolved.rules if e.rule.mode == "all" and batch._all_function(e.rule) is not None]
+
+
+ALL_RULES = _all_rules()
+ALL_STATS: dict[str, int] = {}
+
+
+def test_every_mode_all_rule_compiles() -> None:
+    assert {"CERT-008", "PKI-005"} <= {e.rule.id for e in ALL_RULES}
+
+
+def _over_all(effective: Any, items: list[dict[str, Any]], rule_params: dict[str, Any], target: dict[str, Any],
+              now: dt.datetime, python: bool, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The engine's findings of a rule of mode all over records holding `items` (with or without celpy)."""
+    from types import SimpleNamespace
+
+    from auditor import _engine
+
+    monkeypatch.setattr(batch, "PYTHON", python)
+    context = _engine._Context(rule_params=rule_params, target=target, now=now)
+    records = [SimpleNamespace(plain=data, id=f"r{i}", resource=f"res{i}") for i, data in enumerate(items)]
+    found = _engine._RuleRun(effective).over_all([(r, None) for r in records], context, str(target.get("name", "")))
+    return [(f.id, f.status.value, f.resource, f.message, f.correlation, f.evidence, f.always_blocks) for f in found]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.integers(0, 12), st.sampled_from([0.0, 0.02, 0.1, 0.4]), st.booleans(),
+       st.integers(0, 9))
+@pytest.mark.parametrize("at", range(len(ALL_RULES)))
+def test_mode_all_in_python_gives_the_engines_findings(bases: dict[str, list[dict[str, Any]]], at: int,
+                                                       monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                       size: int, rate: float, odd_params: bool, poisoned: int) -> None:
+    """A rule of mode all over items (well-typed records of its kind, fields changed at `rate`,
+    a poisoned value now and then), odd params, targets and `now`s: the same findings whether
+    celpy judges it or the CEL runtime does."""
+    rng = random.Random(seed)  # choices spread evenly (a hypothesis Random leans to the first)
+    effective = ALL_RULES[at]
+    rule = effective.rule
+    base = bases.get(rule.kind) or [{}]
+    items = [_mutated(rng.choice(base), rng, rate) if rate and rng.random() < 0.5 else rng.choice(base)
+             for _ in range(size)]
+    wanted = batch.item_fields(rule)
+    if wanted is not None:
+        items = batch.projected(items, wanted)
+    if poisoned == 0 and items:
+        items[rng.randrange(len(items))] = {**items[0], rng.choice(sorted(wanted or {"x"})): rng.choice(POISON)}
+    rule_params = _params([rule], rng, odd_params)
+    names = rng.choice([["node-1.example.com"], [], ["x.example.com", "10.1.2.3", "127.0.0.1"], [1], None,
+                        ["*.example.com", "node-2.example.com"], [rng.choice(ODD_VALUES)]])
+    target = dict(TARGET, names=names) if names is not None else {"name": rng.choice(["n", 1])}
+    now = rng.choice([NOW, NOW.astimezone(dt.timezone(dt.timedelta(hours=5))), dt.datetime(2400, 1, 1, tzinfo=dt.UTC)])
+    monkeypatch.setattr(batch, "PYTHON", True)  # (the fixture is undone after all examples only)
+    decided = batch.judge_all(rule, items, rule_params, target, now)
+    ALL_STATS["python" if decided is not None else "refused"] = ALL_STATS.get("python" if decided else "refused", 0) + 1
+    if decided is not None:
+        ALL_STATS[f"code {decided[0]}"] = ALL_STATS.get(f"code {decided[0]}", 0) + 1
+    mine = _over_all(effective, items, rule_params, target, now, True, monkeypatch)
+    assert mine == _over_all(effective, items, rule_params, target, now, False, monkeypatch), rule.id
+
+
+def test_the_mode_all_test_saw_every_outcome() -> None:
+    """Run after the test above: passes, failures and refusals all occurred."""
+    if not ALL_STATS:
+        pytest.skip("run with the mode-all differential test")
+    assert ALL_STATS.get("python", 0) > 40 and ALL_STATS.get("refused", 0) > 10, ALL_STATS
+    assert ALL_STATS.get(f"code {batch.PASS}", 0) > 5 and ALL_STATS.get(f"code {batch.FAIL}", 0) > 5, ALL_STATS
+
+
+def test_mode_all_refuses_beyond_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items on which the CEL runtime exhausts its budget (the message's placeholder: 30 names,
+    none covered by 400 certificates, 24,000 iterations) are judged by the runtime, never in Python."""
+    effective = next(e for e in ALL_RULES if e.rule.id == "CERT-008")
+    target = dict(TARGET, names=[f"n{i}.example.com" for i in range(30)])
+    items = [{"san": {"dns": ["a.example.org"], "ip": []}} for _ in range(400)]
+    params = {effective.rule.id: {}}
+    assert batch.judge_all(effective.rule, items, params, target, NOW) is None
+    assert batch.judge_all(effective.rule, items[:10], params, target, NOW) is not None
+    found = _over_all(effective, items, params, target, NOW, True, monkeypatch)
+    assert found == _over_all(effective, items, params, target, NOW, False, monkeypatch)
+    assert [f[1] for f in found] == ["fail"] and "resource limit" in found[0][3], found
