@@ -20,8 +20,8 @@ Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
 Where every rule a batch decides for a kind compiles into Python (auditor._policy.celpy: the
-same filter, error_when, condition and placeholders, yielding what the program yields or
-refusing), a group whose values the runtime would take as they are is decided by those
+same filter, error_when, condition and placeholders, an `instanced` rule's `where` and
+per-element outcomes too, yielding what the program yields or refusing), a group whose values the runtime would take as they are is decided by those
 functions, without an activation; a rule whose function refuses for the group is decided by its
 program, as above. A rule of mode all is judged over its selected records by celpy too
 (`judge_all`, for the engine), where every evaluation the engine makes gives a value.
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from auditor._policy.rule import Rule
     from auditor.evidence.record import Evidence
 
-PASS, SKIP, FAIL, UNDECIDED, INSTANCES = 0, 1, 2, 3, 4
+PASS, SKIP, FAIL, UNDECIDED, INSTANCES = 0, 1, 2, 3, celpy.INSTANCES
 """What a rule decides for one record: passes, is skipped (the filter is not true), fails, or
 cannot be decided (error_when holds); for a rule with applies_to.each, INSTANCES: the outcome
 of each element of the list it iterates (`Outcome.items`)."""
@@ -361,8 +361,7 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
-        python = {} if any(instanced(rule) for rule in todo) else \
-            {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
+        python = {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
         if len(python) < len(todo) or not _bindings_ok(rule_params, target, now):
             python = {}  # an activation is made anyway (then checking the group's values would cost more than it saves)
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
@@ -415,6 +414,9 @@ class RecordBatch:
             items = decide(group, rule_params, target, now.astimezone(datetime.UTC))
         except Exception:  # Refused, or any error the runtime would give: its program decides
             return False
+        if instanced(rule):
+            found.update((first + item[0], _instances(rule, item)) for item in items)
+            return True
         shown = rendered and _judged(rule)  # as the program with messages yields them, or without
         found.update((first + item[0], _outcome(rule, item, shown)) for item in items)
         return True
@@ -453,10 +455,10 @@ to compare with the CEL programs)."""
 
 def _python(rule: Rule) -> celpy.Decide | None:
     """The rule's batch decisions as a Python function (celpy), or None: its CEL program decides."""
-    if not PYTHON or instanced(rule):
+    if not PYTHON:
         return None
     error_when = rule.error_when is not None and rule.error_message is not None
-    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule))
+    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule), instanced=instanced(rule))
 
 
 _ALL: dict[int, tuple[Rule, celpy.AllDecide | None]] = {}

@@ -470,7 +470,7 @@ _HELPERS: dict[str, Any] = {
     "_in": _in, "_has": _has, "_index": _index, "_add": _add, "_sub": _sub, "_mul": _mul,
     "_neg": _neg, "_size": _size, "_double": _double, "_string": _string, "_type": _type, "_ts": _ts,
     "_starts": _starts, "_ends": _ends, "_contains": _contains, "_matches": _matches, "_all": _all,
-    "_exists": _exists, "_map": _map, "_out": _out, "Refused": Refused, "BUDGET": BUDGET,
+    "_exists": _exists, "_map": _map, "_out": _out, "_iterated": _iterated, "Refused": Refused, "BUDGET": BUDGET,
 }
 _BINARY = {"_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",
            "@in": "_in", "_[_]": "_index", "_+_": "_add", "_-_": "_sub", "_*_": "_mul"}
@@ -685,20 +685,43 @@ Decide = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any], Mapping[str, 
 does not pass, as a rule's CEL batch program yields them (batch.source)."""
 
 
+INSTANCES = 4
+"""The code of a record whose instances are decided (batch.INSTANCES)."""
+
+
 def compile_rule(rule_id: str, filter: Expression | None, error_when: Expression | None,
-                 condition: Expression | None, placeholders: Sequence[Expression]) -> Decide | None:
+                 condition: Expression | None, placeholders: Sequence[Expression], *,
+                 each: Sequence[str] | None = None, where: Expression | None = None) -> Decide | None:
     """The Python function deciding a rule for a group of records: a record the `filter` leaves
     out is `[i, 1]`; where `error_when` holds `[i, 3]`; where `condition` is false `[i, 2, values
-    of the placeholders...]` (`condition` None: only the filter is decided). None when an
-    expression is beyond the subset this module compiles."""
+    of the placeholders...]` (`condition` None: only the filter is decided). With `each` (the
+    path of the list a rule with applies_to.each iterates; `condition` given): every record,
+    `[i, 1]`, `[i, 3]` or `[i, INSTANCES, [outcome of each element]]`, an element's outcome 0
+    (passes), 1 (`where` is not true) or `[2, values of the placeholders...]` (fails), as
+    batch._instances_source yields them. None when an expression is beyond the subset this
+    module compiles."""
     compiler = _Compiler()
     scope = {name: name for name in ("evidence", "params", "target", "now", "rule_params")}
+    of_item = {**scope, "item": "item"}
 
-    def source(expression: Expression) -> str:
-        return compiler.value(_unbound(expression.checked().expr, rule_id), scope)
+    def source(expression: Expression, names: Mapping[str, str] = scope) -> str:
+        return compiler.value(_unbound(expression.checked().expr, rule_id), names)
 
-    def test(expression: Expression) -> str:
-        return compiler.test(_unbound(expression.checked().expr, rule_id), scope)
+    def test(expression: Expression, names: Mapping[str, str] = scope) -> str:
+        return compiler.test(_unbound(expression.checked().expr, rule_id), names)
+
+    if each is not None:
+        if condition is None or not each:
+            return None
+        try:
+            return _compiled(rule_id, compiler, _instances_lines(
+                rule_id, compiler, test(filter) if filter is not None else None,
+                test(error_when) if error_when is not None else None, "evidence" + "".join(
+                    f"[{compiler.constant(name)}]" for name in each),
+                test(where, of_item) if where is not None else None, test(condition, of_item),
+                [source(p, of_item) for p in placeholders]))
+        except Unsupported:
+            return None
 
     try:
         lines = ["def decide(group, rule_params, target, now):",
@@ -717,22 +740,54 @@ def compile_rule(rule_id: str, filter: Expression | None, error_when: Expression
         lines.append("    return out")
     except Unsupported:
         return None
+    return _compiled(rule_id, compiler, lines)
+
+
+def _compiled(rule_id: str, compiler: _Compiler, lines: list[str]) -> Decide:
     namespace = dict(_HELPERS, K=compiler.constants)
     exec(compile("\n".join(lines), f"<celpy {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
     decide: Decide = namespace["decide"]
     return decide
 
 
+def _instances_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None, each: str, where: str | None,
+                     condition: str, placeholders: Sequence[str]) -> list[str]:
+    """The source of compile_rule's function with `each`, from its expressions' (tests: bools or
+    Refused)."""
+    lines = ["def decide(group, rule_params, target, now):",
+             f"    params = rule_params[{compiler.constant(rule_id)}]",
+             "    B = [0]",
+             "    out = []",
+             "    for i, evidence in enumerate(group):",
+             "        B[0] = BUDGET"]
+    if filter is not None:
+        lines += [f"        if not {filter}:", "            out.append([i, 1])", "            continue"]
+    if error_when is not None:
+        lines += [f"        if {error_when}:", "            out.append([i, 3])", "            continue"]
+    lines += ["        per = []", f"        for item in _iterated({each}, B, keys=False):"]
+    if where is not None:
+        lines += [f"            if not {where}:", "                per.append(1)", "                continue"]
+    values = "".join(f", _out({p})" for p in placeholders)
+    lines += [f"            per.append(0 if {condition} else [2{values}])", f"        out.append([i, {INSTANCES}, per])",
+              "    return out"]
+    return lines
+
+
 _RULES: dict[int, tuple[Rule, Decide | None]] = {}
 
 
-def rule_function(rule: Rule, judged: bool, error_when: bool, placeholders: Sequence[Expression]) -> Decide | None:
+def rule_function(rule: Rule, judged: bool, error_when: bool, placeholders: Sequence[Expression], *,
+                  instanced: bool = False) -> Decide | None:
     """compile_rule for a rule (once per rule object): its condition with `judged`, its error_when
-    with `error_when`."""
+    with `error_when`; with `instanced`, each instance of its applies_to.each too."""
     found = _RULES.get(id(rule))
     if found is None or found[0] is not rule:
-        decide = compile_rule(rule.id, rule.filter, rule.error_when if judged and error_when else None,
-                              rule.condition if judged else None, placeholders if judged else ())
+        if instanced and rule.each is not None:
+            decide = compile_rule(rule.id, rule.filter, rule.error_when if error_when else None, rule.condition,
+                                  placeholders, each=rule.each.path, where=rule.where)
+        else:
+            decide = compile_rule(rule.id, rule.filter, rule.error_when if judged and error_when else None,
+                                  rule.condition if judged else None, placeholders if judged else ())
         if len(_RULES) >= 4096:
             _RULES.clear()
         found = _RULES[id(rule)] = (rule, decide)

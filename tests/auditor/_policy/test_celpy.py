@@ -156,6 +156,8 @@ def _params(rules: list[Rule], rng: random.Random, odd: bool) -> dict[str, Any]:
 
 
 STATS = {"python": 0, "refused": 0}
+INSTANCED: dict[str, int] = {}
+"""By kind: the groups whose instances (applies_to.each) a Python function decided."""
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -183,6 +185,8 @@ def test_python_yields_what_the_program_yields(bases: dict[str, list[dict[str, A
         mine = _python_items(rule, group, wanted, rule_params, target, now)
         theirs = _program_items(rule, projected, rule_params, target, now)
         STATS["python" if mine is not None else "refused"] += 1
+        if mine is not None and batch.instanced(rule):
+            INSTANCED[kind] = INSTANCED.get(kind, 0) + 1
         if mine is not None:
             assert theirs is not None, (rule.id, projected)
             assert _typed(mine) == _typed(theirs), rule.id
@@ -194,6 +198,10 @@ def test_the_differential_test_saw_both_paths() -> None:
         pytest.skip("run with the differential test")
     assert STATS["python"] > 1000, STATS
     assert STATS["refused"] > 200, STATS
+    kinds = {k for k, rules in COMPILED.items() if any(batch.instanced(r) for r in rules)}
+    assert {"kubernetes.workload", "kubernetes.configmap", "nats.config", "secrets.scan"} <= kinds
+    # a configmap's entries meet K8S-010's regular expression, beyond the syntax celpy reads: refused
+    assert all(INSTANCED.get(kind, 0) > 10 for kind in kinds - {"kubernetes.configmap"}), INSTANCED
 
 
 @st.composite
@@ -292,6 +300,8 @@ def test_the_demo_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> No
     packs = ["cim-production", "cim-staging", "pss-baseline", "pss-restricted"]
     with_python = _run([bundle, copied], True, monkeypatch, packs, catalog)
     assert len(decided) >= 20 and {"CERT-008", "PKI-005"} <= set(decided), decided
+    instanced = {r.id for rules in COMPILED.values() for r in rules if batch.instanced(r)}
+    assert len(instanced & set(decided)) >= 20, sorted(instanced - set(decided))
     assert with_python == _run([bundle, copied], False, monkeypatch, packs, catalog)
 
 
@@ -603,3 +613,27 @@ def test_mode_all_refuses_beyond_its_budget(monkeypatch: pytest.MonkeyPatch) -> 
     found = _over_all(effective, items, params, target, NOW, True, monkeypatch)
     assert found == _over_all(effective, items, params, target, NOW, False, monkeypatch)
     assert [f[1] for f in found] == ["fail"] and "resource limit" in found[0][3], found
+
+
+def test_generated_kubernetes_manifests_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kubernetes benchmark's manifests (fewer of them), under the restricted and baseline
+    packs and every container rule: byte-identical findings with and without the compiler, the
+    workloads' instances decided in Python."""
+    from auditor._inventory.adhoc import path_target
+    from auditor._scan import collect
+    from tests.benchmarks.test_bench_kubernetes import generate
+
+    (tmp_path / "m").mkdir()
+    generate(tmp_path / "m", 300, seed=9)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "containers.yaml").write_text("id: containers\ntitle: every container rule\nselect:\n"
+                                                    "  - area: containers\n")
+    packs = ["containers", "pss-restricted", "pss-baseline"]
+    bundle = collect(path_target([str(tmp_path / "m")], packs), now=NOW)
+    catalog = Catalog.load([], [tmp_path / "p"])
+    decided = _spy(monkeypatch)
+    with_python = _run([bundle], True, monkeypatch, packs, catalog)
+    workload = {r.id for r in COMPILED["kubernetes.workload"] if batch.instanced(r)}
+    assert len(workload & set(decided)) >= 10, sorted(workload - set(decided))
+    assert with_python == _run([bundle], False, monkeypatch, packs, catalog)
+    assert sum(len(findings) for _, findings in with_python) > 2000
