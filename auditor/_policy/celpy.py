@@ -352,10 +352,14 @@ def _contains(text: Any, part: Any) -> bool:
     return part in text
 
 
-_SIMPLE_REGEX = re.compile(r"(?:[A-Za-z0-9 _|^()-]|\[(?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+-?\]){1,100}")
+_SIMPLE_REGEX = re.compile(
+    r"(?:\(\?i\))?(?:(?:[A-Za-z0-9 _-]|\)|\[-?(?:[A-Za-z0-9_.](?:-[A-Za-z0-9])?)+-?\])\??|[|^(]){1,400}")
 """Patterns that RE2 and Python's re read alike: letters, digits, spaces, `_`, `-`, alternation,
-`^`, groups and classes of letters, digits and their ranges (no `$`: Python's matches before a
-final newline; no `.`, escapes, repetition or negated classes)."""
+`^`, groups, classes of letters, digits, `_`, `.`, `-` and ranges of letters and digits, each but
+`^`, `|` and `(` optional (`?`), after a leading `(?i)` (case-insensitive: then only ASCII texts,
+where both fold case alike; Python folds more letters than RE2 beyond ASCII). No `$`: Python's
+matches before a final newline; no `.` outside a class, escapes, other repetition, negated classes
+or other `(?` forms."""
 _REGEXES: dict[str, re.Pattern[str]] = {}
 
 
@@ -369,6 +373,8 @@ def _matches(text: Any, pattern: Any) -> bool:
         if len(_REGEXES) > 1024:
             _REGEXES.clear()
         _REGEXES[pattern] = found
+    if found.flags & re.IGNORECASE and not text.isascii():
+        raise Refused
     return found.search(text) is not None
 
 
