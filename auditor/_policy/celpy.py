@@ -730,17 +730,9 @@ def compile_rule(rule_id: str, filter: Expression | None, error_when: Expression
             return None
 
     try:
-        lines = ["def decide(group, rule_params, target, now):",
-                 f"    params = rule_params[{compiler.constant(rule_id)}]",
-                 "    B = [0]",
-                 "    out = []",
-                 "    for i, evidence in enumerate(group):",
-                 "        B[0] = BUDGET"]
-        if filter is not None:
-            lines += [f"        if not {test(filter)}:", "            out.append([i, 1])", "            continue"]
+        lines = _record_lines(rule_id, compiler, test(filter) if filter is not None else None,
+                              test(error_when) if error_when is not None and condition is not None else None)
         if condition is not None:
-            if error_when is not None:
-                lines += [f"        if {test(error_when)}:", "            out.append([i, 3])", "            continue"]
             values = "".join(f", _out({source(p)})" for p in placeholders)
             lines += [f"        if not {test(condition)}:", f"            out.append([i, 2{values}])"]
         lines.append("    return out")
@@ -756,10 +748,9 @@ def _compiled(rule_id: str, compiler: _Compiler, lines: list[str]) -> Decide:
     return decide
 
 
-def _instances_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None, each: str, where: str | None,
-                     condition: str, placeholders: Sequence[str]) -> list[str]:
-    """The source of compile_rule's function with `each`, from its expressions' (tests: bools or
-    Refused)."""
+def _record_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None) -> list[str]:
+    """The start of compile_rule's function: the loop over the records, `[i, 1]` for a record the
+    filter's test leaves out, `[i, 3]` for one error_when's test holds for."""
     lines = ["def decide(group, rule_params, target, now):",
              f"    params = rule_params[{compiler.constant(rule_id)}]",
              "    B = [0]",
@@ -770,6 +761,14 @@ def _instances_lines(rule_id: str, compiler: _Compiler, filter: str | None, erro
         lines += [f"        if not {filter}:", "            out.append([i, 1])", "            continue"]
     if error_when is not None:
         lines += [f"        if {error_when}:", "            out.append([i, 3])", "            continue"]
+    return lines
+
+
+def _instances_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None, each: str, where: str | None,
+                     condition: str, placeholders: Sequence[str]) -> list[str]:
+    """The source of compile_rule's function with `each`, from its expressions' (tests: bools or
+    Refused)."""
+    lines = _record_lines(rule_id, compiler, filter, error_when)
     lines += ["        per = []", f"        for item in _iterated({each}, B, keys=False):"]
     if where is not None:
         lines += [f"            if not {where}:", "                per.append(1)", "                continue"]
