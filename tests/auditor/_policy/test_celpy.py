@@ -554,7 +554,7 @@ def _over_all(effective: Any, items: list[dict[str, Any]], rule_params: dict[str
 
     monkeypatch.setattr(batch, "PYTHON", python)
     context = _engine._Context(rule_params=rule_params, target=target, now=now)
-    records = [SimpleNamespace(plain=data, id=f"r{i}", resource=f"res{i}") for i, data in enumerate(items)]
+    records: list[Any] = [SimpleNamespace(plain=data, id=f"r{i}", resource=f"res{i}") for i, data in enumerate(items)]
     found = _engine._RuleRun(effective).over_all([(r, None) for r in records], context, str(target.get("name", "")))
     return [(f.id, f.status.value, f.resource, f.message, f.correlation, f.evidence, f.always_blocks) for f in found]
 
@@ -609,7 +609,7 @@ def test_mode_all_refuses_beyond_its_budget(monkeypatch: pytest.MonkeyPatch) -> 
     effective = next(e for e in ALL_RULES if e.rule.id == "CERT-008")
     target = dict(TARGET, names=[f"n{i}.example.com" for i in range(30)])
     items = [{"san": {"dns": ["a.example.org"], "ip": []}} for _ in range(400)]
-    params = {effective.rule.id: {}}
+    params: dict[str, dict[str, Any]] = {effective.rule.id: {}}
     assert batch.judge_all(effective.rule, items, params, target, NOW) is None
     assert batch.judge_all(effective.rule, items[:10], params, target, NOW) is not None
     found = _over_all(effective, items, params, target, NOW, True, monkeypatch)
