@@ -481,6 +481,12 @@ class _RuleRun:
             items = [r.plain for r in records]
             if wanted is not None:  # only the fields the rule reads: converting the rest costs most
                 items = batch.projected(items, wanted)  # none read by its place in a record
+            found = batch.judge_all(self.rule, items, context.rule_params, context.target, context.now)
+            if found is not None:  # judged in Python, as below (no resource limit: celpy stays far within it)
+                code, shown, message, correlation = found
+                place = shown if shown is not None else target_name
+                return self.finding(_ALL_STATUS[code], place, message, records, key=(place,),
+                                    correlation=correlation), False
             act = context.bind("all", items)
             resource = self.resource_of(act, target_name)
             return self.judge(act, resource, records, (resource,))
@@ -586,6 +592,7 @@ def _evaluate_rule(
 
 
 _PASSED = batch.Outcome(batch.PASS)
+_ALL_STATUS = {batch.PASS: Status.PASS, batch.FAIL: Status.FAIL, batch.UNDECIDED: Status.ERROR}
 
 
 def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:

@@ -20,10 +20,11 @@ Whenever a program does not yield a code for every record (a filter,
 `error_when` or condition that fails or is not true or false for some record) the whole rule
 is evaluated record by record, so errors and their messages are exactly those of that path.
 Where every rule a batch decides for a kind compiles into Python (auditor._policy.celpy: the
-same filter, error_when, condition and placeholders, yielding what the program yields or
-refusing), a group whose values the runtime would take as they are is decided by those
+same filter, error_when, condition and placeholders, an `instanced` rule's `where` and
+per-element outcomes too, yielding what the program yields or refusing), a group whose values the runtime would take as they are is decided by those
 functions, without an activation; a rule whose function refuses for the group is decided by its
-program, as above.
+program, as above. A rule of mode all is judged over its selected records by celpy too
+(`judge_all`, for the engine), where every evaluation the engine makes gives a value.
 Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
 at most GROUP records (one activation each) keep a program's iterations within the runtime's
 iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from auditor._policy.rule import Rule
     from auditor.evidence.record import Evidence
 
-PASS, SKIP, FAIL, UNDECIDED, INSTANCES = 0, 1, 2, 3, 4
+PASS, SKIP, FAIL, UNDECIDED, INSTANCES = 0, 1, 2, 3, celpy.INSTANCES
 """What a rule decides for one record: passes, is skipped (the filter is not true), fails, or
 cannot be decided (error_when holds); for a rule with applies_to.each, INSTANCES: the outcome
 of each element of the list it iterates (`Outcome.items`)."""
@@ -360,8 +361,7 @@ class RecordBatch:
         rendered = {rule.id: True for rule in todo}
         for rule in todo:
             self.decided[rule.id] = {}
-        python = {} if any(instanced(rule) for rule in todo) else \
-            {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
+        python = {rule.id: decide for rule in todo if (decide := _python(rule)) is not None}
         if len(python) < len(todo) or not _bindings_ok(rule_params, target, now):
             python = {}  # an activation is made anyway (then checking the group's values would cost more than it saves)
         step = INSTANCES_GROUP if any(instanced(rule) for rule in todo) else GROUP
@@ -414,6 +414,9 @@ class RecordBatch:
             items = decide(group, rule_params, target, now.astimezone(datetime.UTC))
         except Exception:  # Refused, or any error the runtime would give: its program decides
             return False
+        if instanced(rule):
+            found.update((first + item[0], _instances(rule, item)) for item in items)
+            return True
         shown = rendered and _judged(rule)  # as the program with messages yields them, or without
         found.update((first + item[0], _outcome(rule, item, shown)) for item in items)
         return True
@@ -452,10 +455,57 @@ to compare with the CEL programs)."""
 
 def _python(rule: Rule) -> celpy.Decide | None:
     """The rule's batch decisions as a Python function (celpy), or None: its CEL program decides."""
-    if not PYTHON or instanced(rule):
+    if not PYTHON:
         return None
     error_when = rule.error_when is not None and rule.error_message is not None
-    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule))
+    return celpy.rule_function(rule, _judged(rule), error_when, _placeholders(rule), instanced=instanced(rule))
+
+
+_ALL: dict[int, tuple[Rule, celpy.AllDecide | None]] = {}
+
+
+def _all_function(rule: Rule) -> celpy.AllDecide | None:
+    """celpy.compile_all for a rule of mode all (once per rule object); None for a rule with
+    `always_blocks` (evaluated on the activation) or beyond what celpy compiles."""
+    found = _ALL.get(id(rule))
+    if found is None or found[0] is not rule:
+        decide = None
+        if rule.mode == "all" and rule.each is None and rule.always_blocks is None:
+            error_when = rule.error_when if rule.error_message is not None else None
+
+            def parts(template: Any) -> list[Expression]:
+                return [p for p in template.parts if isinstance(p, Expression)] if template is not None else []
+
+            decide = celpy.compile_all(rule.id, error_when, parts(rule.error_message), rule.condition,
+                                       parts(rule.resource), parts(rule.message), parts(rule.correlation))
+        if len(_ALL) >= 4096:
+            _ALL.clear()
+        found = _ALL[id(rule)] = (rule, decide)
+    return found[1]
+
+
+def judge_all(rule: Rule, items: Sequence[Mapping[str, Any]], rule_params: Mapping[str, Mapping[str, Any]],
+              target: Mapping[str, Any], now: dt.datetime) -> tuple[int, str | None, str, str] | None:
+    """A rule of mode all judged over `items` in Python (auditor._policy.celpy), where that is what
+    the engine's evaluations with the CEL runtime give: (PASS, FAIL or UNDECIDED (`error_when`
+    holds), its resource rendered (None: the rule has no resource template), its message (the
+    error message with UNDECIDED, none with PASS), its correlation key). None: the engine
+    evaluates the rule with the CEL runtime."""
+    decide = _all_function(rule) if PYTHON else None
+    if decide is None or not (_bindings_ok(rule_params, target, now) and type(items) is list
+                              and all(type(data) is dict for data in items) and celpy.plain_ok(items)):
+        return None
+    try:
+        code, resource, shown, key = decide(items, rule_params, target, now.astimezone(datetime.UTC))
+    except Exception:  # Refused, or any error the runtime would give: the engine evaluates
+        return None
+    place = rule.resource.fill(resource) if rule.resource is not None else None
+    if code == PASS:
+        return PASS, place, rule.title, ""
+    if code == UNDECIDED:
+        assert rule.error_message is not None
+        return UNDECIDED, place, rule.error_message.fill(shown), ""
+    return FAIL, place, rule.message.fill(shown), rule.correlation.fill(key) if rule.correlation is not None else ""
 
 
 def _python_ok(group: Sequence[Mapping[str, Any]], wanted: frozenset[str] | None) -> bool:

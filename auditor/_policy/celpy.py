@@ -5,7 +5,9 @@ and one program per rule; converting the records into CEL values and running the
 most of the cost of a bundle. Here the checked tree of each of a rule's batched expressions
 (filter, `error_when`, condition, a failure's placeholders) is compiled into one Python function
 over the records' plain data, `params`, `target` and `now`, for the subset of CEL the shipped
-rules use (`compile_rule`; anything else: None, and the rule keeps its CEL program).
+rules use (`compile_rule`; anything else: None, and the rule keeps its CEL program). A rule of
+mode all is compiled likewise over `items` (`compile_all`: its error_when, condition, resource,
+message and correlation key), for the engine's judgement over the selected records.
 
 The law: whenever a function returns, its value is the one the CEL program yields. Wherever the
 CEL runtime would give an error, or this module cannot be sure of the value (a comparison of an
@@ -350,10 +352,14 @@ def _contains(text: Any, part: Any) -> bool:
     return part in text
 
 
-_SIMPLE_REGEX = re.compile(r"(?:[A-Za-z0-9 _|^()-]|\[(?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+-?\]){1,100}")
+_SIMPLE_REGEX = re.compile(
+    r"(?:\(\?i\))?(?:(?:[A-Za-z0-9 _-]|\)|\[-?(?:[A-Za-z0-9_.](?:-[A-Za-z0-9])?)+-?\])\??|[|^(]){1,400}")
 """Patterns that RE2 and Python's re read alike: letters, digits, spaces, `_`, `-`, alternation,
-`^`, groups and classes of letters, digits and their ranges (no `$`: Python's matches before a
-final newline; no `.`, escapes, repetition or negated classes)."""
+`^`, groups, classes of letters, digits, `_`, `.`, `-` and ranges of letters and digits, each but
+`^`, `|` and `(` optional (`?`), after a leading `(?i)` (case-insensitive: then only ASCII texts,
+where both fold case alike; Python folds more letters than RE2 beyond ASCII). No `$`: Python's
+matches before a final newline; no `.` outside a class, escapes, other repetition, negated classes
+or other `(?` forms."""
 _REGEXES: dict[str, re.Pattern[str]] = {}
 
 
@@ -367,6 +373,8 @@ def _matches(text: Any, pattern: Any) -> bool:
         if len(_REGEXES) > 1024:
             _REGEXES.clear()
         _REGEXES[pattern] = found
+    if found.flags & re.IGNORECASE and not text.isascii():
+        raise Refused
     return found.search(text) is not None
 
 
@@ -468,7 +476,7 @@ _HELPERS: dict[str, Any] = {
     "_in": _in, "_has": _has, "_index": _index, "_add": _add, "_sub": _sub, "_mul": _mul,
     "_neg": _neg, "_size": _size, "_double": _double, "_string": _string, "_type": _type, "_ts": _ts,
     "_starts": _starts, "_ends": _ends, "_contains": _contains, "_matches": _matches, "_all": _all,
-    "_exists": _exists, "_map": _map, "_out": _out, "Refused": Refused, "BUDGET": BUDGET,
+    "_exists": _exists, "_map": _map, "_out": _out, "_iterated": _iterated, "Refused": Refused, "BUDGET": BUDGET,
 }
 _BINARY = {"_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",
            "@in": "_in", "_[_]": "_index", "_+_": "_add", "_-_": "_sub", "_*_": "_mul"}
@@ -683,55 +691,163 @@ Decide = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any], Mapping[str, 
 does not pass, as a rule's CEL batch program yields them (batch.source)."""
 
 
+INSTANCES = 4
+"""The code of a record whose instances are decided (batch.INSTANCES)."""
+
+
 def compile_rule(rule_id: str, filter: Expression | None, error_when: Expression | None,
-                 condition: Expression | None, placeholders: Sequence[Expression]) -> Decide | None:
+                 condition: Expression | None, placeholders: Sequence[Expression], *,
+                 each: Sequence[str] | None = None, where: Expression | None = None) -> Decide | None:
     """The Python function deciding a rule for a group of records: a record the `filter` leaves
     out is `[i, 1]`; where `error_when` holds `[i, 3]`; where `condition` is false `[i, 2, values
-    of the placeholders...]` (`condition` None: only the filter is decided). None when an
-    expression is beyond the subset this module compiles."""
+    of the placeholders...]` (`condition` None: only the filter is decided). With `each` (the
+    path of the list a rule with applies_to.each iterates; `condition` given): every record,
+    `[i, 1]`, `[i, 3]` or `[i, INSTANCES, [outcome of each element]]`, an element's outcome 0
+    (passes), 1 (`where` is not true) or `[2, values of the placeholders...]` (fails), as
+    batch._instances_source yields them. None when an expression is beyond the subset this
+    module compiles."""
     compiler = _Compiler()
     scope = {name: name for name in ("evidence", "params", "target", "now", "rule_params")}
+    of_item = {**scope, "item": "item"}
 
-    def source(expression: Expression) -> str:
-        return compiler.value(_unbound(expression.checked().expr, rule_id), scope)
+    def source(expression: Expression, names: Mapping[str, str] = scope) -> str:
+        return compiler.value(_unbound(expression.checked().expr, rule_id), names)
 
-    def test(expression: Expression) -> str:
-        return compiler.test(_unbound(expression.checked().expr, rule_id), scope)
+    def test(expression: Expression, names: Mapping[str, str] = scope) -> str:
+        return compiler.test(_unbound(expression.checked().expr, rule_id), names)
+
+    if each is not None:
+        if condition is None or not each:
+            return None
+        try:
+            return _compiled(rule_id, compiler, _instances_lines(
+                rule_id, compiler, test(filter) if filter is not None else None,
+                test(error_when) if error_when is not None else None, "evidence" + "".join(
+                    f"[{compiler.constant(name)}]" for name in each),
+                test(where, of_item) if where is not None else None, test(condition, of_item),
+                [source(p, of_item) for p in placeholders]))
+        except Unsupported:
+            return None
 
     try:
-        lines = ["def decide(group, rule_params, target, now):",
-                 f"    params = rule_params[{compiler.constant(rule_id)}]",
-                 "    B = [0]",
-                 "    out = []",
-                 "    for i, evidence in enumerate(group):",
-                 "        B[0] = BUDGET"]
-        if filter is not None:
-            lines += [f"        if not {test(filter)}:", "            out.append([i, 1])", "            continue"]
+        lines = _record_lines(rule_id, compiler, test(filter) if filter is not None else None,
+                              test(error_when) if error_when is not None and condition is not None else None)
         if condition is not None:
-            if error_when is not None:
-                lines += [f"        if {test(error_when)}:", "            out.append([i, 3])", "            continue"]
             values = "".join(f", _out({source(p)})" for p in placeholders)
             lines += [f"        if not {test(condition)}:", f"            out.append([i, 2{values}])"]
         lines.append("    return out")
     except Unsupported:
         return None
+    return _compiled(rule_id, compiler, lines)
+
+
+def _compiled(rule_id: str, compiler: _Compiler, lines: list[str]) -> Decide:
     namespace = dict(_HELPERS, K=compiler.constants)
     exec(compile("\n".join(lines), f"<celpy {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
     decide: Decide = namespace["decide"]
     return decide
 
 
+def _record_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None) -> list[str]:
+    """The start of compile_rule's function: the loop over the records, `[i, 1]` for a record the
+    filter's test leaves out, `[i, 3]` for one error_when's test holds for."""
+    lines = ["def decide(group, rule_params, target, now):",
+             f"    params = rule_params[{compiler.constant(rule_id)}]",
+             "    B = [0]",
+             "    out = []",
+             "    for i, evidence in enumerate(group):",
+             "        B[0] = BUDGET"]
+    if filter is not None:
+        lines += [f"        if not {filter}:", "            out.append([i, 1])", "            continue"]
+    if error_when is not None:
+        lines += [f"        if {error_when}:", "            out.append([i, 3])", "            continue"]
+    return lines
+
+
+def _instances_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None, each: str, where: str | None,
+                     condition: str, placeholders: Sequence[str]) -> list[str]:
+    """The source of compile_rule's function with `each`, from its expressions' (tests: bools or
+    Refused)."""
+    lines = _record_lines(rule_id, compiler, filter, error_when)
+    lines += ["        per = []", f"        for item in _iterated({each}, B, keys=False):"]
+    if where is not None:
+        lines += [f"            if not {where}:", "                per.append(1)", "                continue"]
+    values = "".join(f", _out({p})" for p in placeholders)
+    lines += [f"            per.append(0 if {condition} else [2{values}])", f"        out.append([i, {INSTANCES}, per])",
+              "    return out"]
+    return lines
+
+
 _RULES: dict[int, tuple[Rule, Decide | None]] = {}
 
 
-def rule_function(rule: Rule, judged: bool, error_when: bool, placeholders: Sequence[Expression]) -> Decide | None:
+def rule_function(rule: Rule, judged: bool, error_when: bool, placeholders: Sequence[Expression], *,
+                  instanced: bool = False) -> Decide | None:
     """compile_rule for a rule (once per rule object): its condition with `judged`, its error_when
-    with `error_when`."""
+    with `error_when`; with `instanced`, each instance of its applies_to.each too."""
     found = _RULES.get(id(rule))
     if found is None or found[0] is not rule:
-        decide = compile_rule(rule.id, rule.filter, rule.error_when if judged and error_when else None,
-                              rule.condition if judged else None, placeholders if judged else ())
+        if instanced and rule.each is not None:
+            decide = compile_rule(rule.id, rule.filter, rule.error_when if error_when else None, rule.condition,
+                                  placeholders, each=rule.each.path, where=rule.where)
+        else:
+            decide = compile_rule(rule.id, rule.filter, rule.error_when if judged and error_when else None,
+                                  rule.condition if judged else None, placeholders if judged else ())
         if len(_RULES) >= 4096:
             _RULES.clear()
         found = _RULES[id(rule)] = (rule, decide)
     return found[1]
+
+
+# ---------------------------------------------------------------- mode all
+
+ALL_BUDGET = 5000
+"""Iterations the comprehensions of one expression of a mode-all rule may take over `items`
+(each list charged whole on entry, so never fewer than the runtime iterates); more: Refused
+(the runtime fails at 10,000 per evaluation, which is then an error, decided by the engine)."""
+
+AllDecide = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any], Mapping[str, Any], dt.datetime],
+                     tuple[int, list[Any], list[Any], list[Any]]]
+"""(items, rule_params, target, now) -> (code, values of the resource's placeholders, values of
+the placeholders of the message the code shows (error_message with UNDECIDED, message with
+FAIL, none with PASS), values of the correlation key's (with FAIL)): what the engine evaluates
+with the CEL runtime for a rule of mode all, where every one of those evaluations gives a value."""
+
+
+def compile_all(rule_id: str, error_when: Expression | None, error_parts: Sequence[Expression],
+                condition: Expression, resource_parts: Sequence[Expression], message_parts: Sequence[Expression],
+                correlation_parts: Sequence[Expression]) -> AllDecide | None:
+    """The Python function judging a rule of mode all over `items` (see AllDecide): codes 0
+    (passes), 2 (fails) and 3 (`error_when` holds) as in compile_rule. None when an expression is
+    beyond the subset this module compiles."""
+    compiler = _Compiler()
+    scope = {name: name for name in ("items", "params", "target", "now", "rule_params")}
+
+    def tree(expression: Expression) -> Expr:
+        return _unbound(expression.checked().expr, rule_id)
+
+    def values(name: str, parts: Sequence[Expression], indent: str) -> list[str]:
+        """Lines making `name` the list of the parts' values, each an evaluation with its own budget."""
+        found = [f"{indent}{name} = []"]
+        for part in parts:
+            found += [f"{indent}B[0] = ALL_BUDGET", f"{indent}{name}.append(_out({compiler.value(tree(part), scope)}))"]
+        return found
+
+    try:
+        lines = ["def decide(items, rule_params, target, now):",
+                 f"    params = rule_params[{compiler.constant(rule_id)}]",
+                 "    B = [ALL_BUDGET]",
+                 *values("resource", resource_parts, "    ")]
+        if error_when is not None:
+            lines += ["    B[0] = ALL_BUDGET", f"    if {compiler.test(tree(error_when), scope)}:",
+                      *values("shown", error_parts, "        "), "        return 3, resource, shown, []"]
+        lines += ["    B[0] = ALL_BUDGET", f"    if {compiler.test(tree(condition), scope)}:",
+                  "        return 0, resource, [], []",
+                  *values("shown", message_parts, "    "), *values("key", correlation_parts, "    "),
+                  "    return 2, resource, shown, key"]
+    except Unsupported:
+        return None
+    namespace = dict(_HELPERS, K=compiler.constants, ALL_BUDGET=ALL_BUDGET)
+    exec(compile("\n".join(lines), f"<celpy all {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    decide: AllDecide = namespace["decide"]
+    return decide

@@ -156,6 +156,8 @@ def _params(rules: list[Rule], rng: random.Random, odd: bool) -> dict[str, Any]:
 
 
 STATS = {"python": 0, "refused": 0}
+INSTANCED: dict[str, int] = {}
+"""By kind: the groups whose instances (applies_to.each) a Python function decided."""
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -183,6 +185,8 @@ def test_python_yields_what_the_program_yields(bases: dict[str, list[dict[str, A
         mine = _python_items(rule, group, wanted, rule_params, target, now)
         theirs = _program_items(rule, projected, rule_params, target, now)
         STATS["python" if mine is not None else "refused"] += 1
+        if mine is not None and batch.instanced(rule):
+            INSTANCED[kind] = INSTANCED.get(kind, 0) + 1
         if mine is not None:
             assert theirs is not None, (rule.id, projected)
             assert _typed(mine) == _typed(theirs), rule.id
@@ -194,6 +198,9 @@ def test_the_differential_test_saw_both_paths() -> None:
         pytest.skip("run with the differential test")
     assert STATS["python"] > 1000, STATS
     assert STATS["refused"] > 200, STATS
+    kinds = {k for k, rules in COMPILED.items() if any(batch.instanced(r) for r in rules)}
+    assert {"kubernetes.workload", "kubernetes.configmap", "nats.config", "secrets.scan"} <= kinds
+    assert all(INSTANCED.get(kind, 0) > 3 for kind in kinds), INSTANCED
 
 
 @st.composite
@@ -244,6 +251,15 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return found
 
     monkeypatch.setattr(batch.RecordBatch, "_in_python", spy)
+    original_all = batch.judge_all
+
+    def spy_all(rule: Rule, *args: Any) -> Any:  # mode all: counted under the rule's id too
+        found = original_all(rule, *args)
+        if found is not None:
+            decided[rule.id] = decided.get(rule.id, 0) + 1
+        return found
+
+    monkeypatch.setattr(batch, "judge_all", spy_all)
     return decided
 
 
@@ -262,7 +278,7 @@ def test_synthetic_bundles_give_the_same_findings(monkeypatch: pytest.MonkeyPatc
         bundles.append(Bundle.create(target, "2026-11-23T00:00:00Z", records))
     decided = _spy(monkeypatch)
     with_python = _run(bundles, True, monkeypatch)
-    assert {r.id for r in COMPILED["x509.certificate"]} <= set(decided)
+    assert {r.id for r in COMPILED["x509.certificate"]} | {"CERT-008"} <= set(decided)
     assert with_python == _run(bundles, False, monkeypatch)
     assert sum(len(findings) for _, findings in with_python) > 500
 
@@ -282,7 +298,9 @@ def test_the_demo_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> No
     decided = _spy(monkeypatch)
     packs = ["cim-production", "cim-staging", "pss-baseline", "pss-restricted"]
     with_python = _run([bundle, copied], True, monkeypatch, packs, catalog)
-    assert len(decided) >= 20, decided
+    assert len(decided) >= 20 and {"CERT-008", "PKI-005"} <= set(decided), decided
+    instanced = {r.id for rules in COMPILED.values() for r in rules if batch.instanced(r)}
+    assert len(instanced & set(decided)) >= 20, sorted(instanced - set(decided))
     assert with_python == _run([bundle, copied], False, monkeypatch, packs, catalog)
 
 
@@ -327,6 +345,7 @@ TRIGGERS: dict[str, tuple[str, list[Any]]] = {
     "surrogate-in-the-data": ("evidence.size == 'x'", ["\ud800", "x"]),
     "tuple-in-the-data": ("size(evidence.size) == 2", [(1, 2), [1, 2]]),
     "placeholder-of-a-timestamp": ("false", ["2026-01-02T03:04:05Z"]),
+    "regex-case-folding-beyond-ascii": ("evidence.size.matches('(?i)k')", ["\u212a", "K"]),
 }
 
 
@@ -410,6 +429,7 @@ GEN_VALUES: tuple[Any, ...] = (
     *ODD_VALUES, "^a", "[a-c]", "a|", "(", "[z-a]", "a\n", "A B", "a.b", "*.b", "1.2", "abc…(hmac:12)",
     "2026-11-23T12:00:00.000001Z", "2026-11-23T12:00:00+23:59", "2024-02-29T00:00:00Z", 3037000500, -3037000500,
     2.0**53, -math.inf, 1e300, [1, 1.0, True], ["é", "e\u0301"], {"ab": 1, "b": 2, "c": 3}, [[], [1.0]],
+    "AB", "a_B", "x-b", "K", "\u212a", "\u017f", "A\nb", "(?i)a", "[-_.]",
     ["2026-01-02T03:04:05Z"],
 )
 GEN_LITERALS = ("0", "1", "-1", "2", "1.0", "2.5", "-0.0", "'a'", "''", "'é'", "null", "true", "false", "[]",
@@ -417,7 +437,8 @@ GEN_LITERALS = ("0", "1", "-1", "2", "1.0", "2.5", "-0.0", "'a'", "''", "'é'", 
                 "'2026-01-02T03:04:05Z'", "'*.b'", "'10.0.0.0/8'")
 GEN_ATOMS = ("evidence.a", "evidence.b", "evidence.c", "evidence.m", "params.n", "params.l", "target.name",
              "target.vars", "now")
-GEN_REGEXES = ("'^a'", "'a|b'", "'[a-c]'", "'(a)'", "'a.b'", "''", "'^[0-9]'", "evidence.b", "params.l")
+GEN_REGEXES = ("'^a'", "'a|b'", "'[a-c]'", "'(a)'", "'a.b'", "''", "'^[0-9]'", "evidence.b", "params.l",
+               "'(?i)a|B'", "'(?i)^(x|é)?[-_.]?b'", "'(a)?b'", "'[-_.]'", "'a??'", "'(?i)k'", "'(?s)a'")
 
 
 def _generated(rng: random.Random, depth: int, bound: tuple[str, ...]) -> str:
@@ -505,3 +526,148 @@ def test_generated_expressions_yield_what_the_runtime_yields(seed: int) -> None:
             act = activation("each", evidence, rule_params=rule_params, target=target, now=NOW)
             assert _typed(evaluate(expression, act)) == _typed(mine), (text, evidence, rule_params, target)
     assert answered > 5000
+
+
+# ---------------------------------------------------------------- mode all
+
+
+def _all_rules() -> list[Any]:
+    """The shipped rules of mode all (as resolved policies apply them) that celpy compiles."""
+    resolved = Catalog.load().resolve(["cim-production", "cim-staging", "pss-baseline", "pss-restricted"])
+    return [e for e in resolved.rules if e.rule.mode == "all" and batch._all_function(e.rule) is not None]
+
+
+ALL_RULES = _all_rules()
+ALL_STATS: dict[str, int] = {}
+
+
+def test_every_mode_all_rule_compiles() -> None:
+    assert {"CERT-008", "PKI-005"} <= {e.rule.id for e in ALL_RULES}
+
+
+def _over_all(effective: Any, items: list[dict[str, Any]], rule_params: dict[str, Any], target: dict[str, Any],
+              now: dt.datetime, python: bool, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The engine's findings of a rule of mode all over records holding `items` (with or without celpy)."""
+    from types import SimpleNamespace
+
+    from auditor import _engine
+
+    monkeypatch.setattr(batch, "PYTHON", python)
+    context = _engine._Context(rule_params=rule_params, target=target, now=now)
+    records: list[Any] = [SimpleNamespace(plain=data, id=f"r{i}", resource=f"res{i}") for i, data in enumerate(items)]
+    found = _engine._RuleRun(effective).over_all([(r, None) for r in records], context, str(target.get("name", "")))
+    return [(f.id, f.status.value, f.resource, f.message, f.correlation, f.evidence, f.always_blocks) for f in found]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.integers(0, 12), st.sampled_from([0.0, 0.02, 0.1, 0.4]), st.booleans(),
+       st.integers(0, 9))
+@pytest.mark.parametrize("at", range(len(ALL_RULES)))
+def test_mode_all_in_python_gives_the_engines_findings(bases: dict[str, list[dict[str, Any]]], at: int,
+                                                       monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                       size: int, rate: float, odd_params: bool, poisoned: int) -> None:
+    """A rule of mode all over items (well-typed records of its kind, fields changed at `rate`,
+    a poisoned value now and then), odd params, targets and `now`s: the same findings whether
+    celpy judges it or the CEL runtime does."""
+    rng = random.Random(seed)  # choices spread evenly (a hypothesis Random leans to the first)
+    effective = ALL_RULES[at]
+    rule = effective.rule
+    base = bases.get(rule.kind) or [{}]
+    items = [_mutated(rng.choice(base), rng, rate) if rate and rng.random() < 0.5 else rng.choice(base)
+             for _ in range(size)]
+    wanted = batch.item_fields(rule)
+    if wanted is not None:
+        items = batch.projected(items, wanted)
+    if poisoned == 0 and items:
+        items[rng.randrange(len(items))] = {**items[0], rng.choice(sorted(wanted or {"x"})): rng.choice(POISON)}
+    rule_params = _params([rule], rng, odd_params)
+    names = rng.choice([["node-1.example.com"], [], ["x.example.com", "10.1.2.3", "127.0.0.1"], [1], None,
+                        ["*.example.com", "node-2.example.com"], [rng.choice(ODD_VALUES)]])
+    target = dict(TARGET, names=names) if names is not None else {"name": rng.choice(["n", 1])}
+    now = rng.choice([NOW, NOW.astimezone(dt.timezone(dt.timedelta(hours=5))), dt.datetime(2400, 1, 1, tzinfo=dt.UTC)])
+    monkeypatch.setattr(batch, "PYTHON", True)  # (the fixture is undone after all examples only)
+    decided = batch.judge_all(rule, items, rule_params, target, now)
+    ALL_STATS["python" if decided is not None else "refused"] = ALL_STATS.get("python" if decided else "refused", 0) + 1
+    if decided is not None:
+        ALL_STATS[f"code {decided[0]}"] = ALL_STATS.get(f"code {decided[0]}", 0) + 1
+    mine = _over_all(effective, items, rule_params, target, now, True, monkeypatch)
+    assert mine == _over_all(effective, items, rule_params, target, now, False, monkeypatch), rule.id
+
+
+def test_the_mode_all_test_saw_every_outcome() -> None:
+    """Run after the test above: passes, failures and refusals all occurred."""
+    if not ALL_STATS:
+        pytest.skip("run with the mode-all differential test")
+    assert ALL_STATS.get("python", 0) > 40 and ALL_STATS.get("refused", 0) > 10, ALL_STATS
+    assert ALL_STATS.get(f"code {batch.PASS}", 0) > 5 and ALL_STATS.get(f"code {batch.FAIL}", 0) > 5, ALL_STATS
+
+
+def test_mode_all_refuses_beyond_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items on which the CEL runtime exhausts its budget (the message's placeholder: 30 names,
+    none covered by 400 certificates, 24,000 iterations) are judged by the runtime, never in Python."""
+    effective = next(e for e in ALL_RULES if e.rule.id == "CERT-008")
+    target = dict(TARGET, names=[f"n{i}.example.com" for i in range(30)])
+    items = [{"san": {"dns": ["a.example.org"], "ip": []}} for _ in range(400)]
+    params: dict[str, dict[str, Any]] = {effective.rule.id: {}}
+    assert batch.judge_all(effective.rule, items, params, target, NOW) is None
+    assert batch.judge_all(effective.rule, items[:10], params, target, NOW) is not None
+    found = _over_all(effective, items, params, target, NOW, True, monkeypatch)
+    assert found == _over_all(effective, items, params, target, NOW, False, monkeypatch)
+    assert [f[1] for f in found] == ["fail"] and "resource limit" in found[0][3], found
+
+
+def test_generated_kubernetes_manifests_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kubernetes benchmark's manifests (fewer of them), under the restricted and baseline
+    packs and every container rule: byte-identical findings with and without the compiler, the
+    workloads' instances decided in Python."""
+    from auditor._inventory.adhoc import path_target
+    from auditor._scan import collect
+    from tests.benchmarks.test_bench_kubernetes import generate
+
+    (tmp_path / "m").mkdir()
+    generate(tmp_path / "m", 300, seed=9)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "containers.yaml").write_text("id: containers\ntitle: every container rule\nselect:\n"
+                                                    "  - area: containers\n")
+    packs = ["containers", "pss-restricted", "pss-baseline"]
+    bundle = collect(path_target([str(tmp_path / "m")], packs), now=NOW)
+    catalog = Catalog.load([], [tmp_path / "p"])
+    decided = _spy(monkeypatch)
+    with_python = _run([bundle], True, monkeypatch, packs, catalog)
+    workload = {r.id for r in COMPILED["kubernetes.workload"] if batch.instanced(r)}
+    assert len(workload & set(decided)) >= 10, sorted(workload - set(decided))
+    assert with_python == _run([bundle], False, monkeypatch, packs, catalog)
+    assert sum(len(findings) for _, findings in with_python) > 2000
+
+
+REGEX_TOKENS = ("a", "B", "k", "s", "i", "0", " ", "_", "-", "|", "^", "(", ")", "?", "[a-c]", "[-_.]", "[0-9x]", ".",
+                "$", "*", "(?i)", "[^a]", "\\d", "é")
+REGEX_TEXTS = ("", "a", "A", "ab", "B", "k", "K", "\u212a", "s", "S", "\u017f", "a-b", "x_b", "a.b", "0", "a\n",
+               "é", "É", " a", "(?i)", "aBk0-_. ", "\u0130", "\u0131", "i", "I")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_regexes_match_as_the_runtime_matches(seed: int) -> None:
+    """Generated patterns (letters, groups, classes, `?`, `(?i)` and tokens beyond the common
+    syntax) on texts with letters whose case folds differently in RE2 and Python: wherever
+    celpy answers, the runtime's `matches` gives that answer."""
+    from auditor._policy.cel import activation, compile_expression, evaluate
+
+    expression = compile_expression("evidence.t.matches(evidence.p)", mode="each", file="t", line=1, field="f",
+                                    rule_id="R")
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(1500):
+        pattern = "".join(rng.choice(REGEX_TOKENS) for _ in range(rng.randint(1, 6)))
+        if rng.random() < 0.3:
+            pattern = "(?i)" + pattern
+        for text in rng.sample(REGEX_TEXTS, 6):
+            try:
+                mine = celpy._matches(text, pattern)
+            except Exception:  # noqa: S112 - refused: the runtime decides
+                continue
+            answered += 1
+            act = activation("each", {"t": text, "p": pattern}, rule_params={"R": {}}, target={}, now=NOW)
+            assert evaluate(expression, act) is mine, (pattern, text)
+    assert answered > 1000
