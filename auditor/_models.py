@@ -102,11 +102,12 @@ def _new_ids(rule_id: str, identities: list[tuple[Any, ...]]) -> list[str]:
         for at, tail in enumerate(tails):
             if tail is None:
                 identity = identities[at]
-                if not identity or {*map(type, identity)} != _STR_ONLY:  # finding_id's other encodings
+                made = _id_tail(identity)
+                if made is None:  # finding_id's other encodings
                     return [finding_id(rule_id, identity) for identity in identities]
                 if len(_ID_TAILS) >= _FINDING_IDS_KEPT:
                     _ID_TAILS.clear()
-                tails[at] = _ID_TAILS[identity] = b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
+                tails[at] = _ID_TAILS[identity] = made
     head = _rule_head(rule_id)
     prefix = rule_id + ":"
     out: list[str] = []
@@ -123,9 +124,9 @@ def rules_ids(rule_ids: Sequence[str], identity: tuple[str, ...]) -> list[str]:
     """`[finding_id(rule_id, identity) for rule_id in rule_ids]`: the identity's part of the text
     made once, each rule's hashed once per process (_rule_head; the findings of the rules of
     which a target has no evidence, one per rule on the target's name, are new in every bundle)."""
-    if not identity or {*map(type, identity)} != _STR_ONLY or {*map(type, rule_ids)} - _STR_ONLY:
+    tail = _id_tail(identity)
+    if tail is None or {*map(type, rule_ids)} - _STR_ONLY:
         return [finding_id(rule_id, identity) for rule_id in rule_ids]
-    tail = b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
     out: list[str] = []
     append = out.append
     for rule_id in rule_ids:
@@ -133,6 +134,14 @@ def rules_ids(rule_ids: Sequence[str], identity: tuple[str, ...]) -> list[str]:
         digest.update(tail)
         append(f"{rule_id}:{digest.hexdigest()[:16]}")
     return out
+
+
+def _id_tail(identity: tuple[Any, ...]) -> bytes | None:
+    """The identity's part of the text a finding id hashes (`"a","b"]`, after the rule's head),
+    or None where finding_id encodes it otherwise (an empty identity, or not strings only)."""
+    if not identity or {*map(type, identity)} != _STR_ONLY:
+        return None
+    return b",".join(map(_PLAIN_ENCODER.encode, identity)) + b"]"
 
 
 @functools.lru_cache(maxsize=4096)

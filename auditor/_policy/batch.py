@@ -493,7 +493,7 @@ def judge_all(rule: Rule, items: Sequence[Mapping[str, Any]], rule_params: Mappi
     evaluates the rule with the CEL runtime."""
     decide = _all_function(rule) if PYTHON else None
     if decide is None or not (_bindings_ok(rule_params, target, now) and type(items) is list
-                              and all(type(data) is dict for data in items) and celpy.plain_ok(items)):
+                              and _python_ok(items, None)):
         return None
     try:
         code, resource, shown, key = decide(items, rule_params, target, now.astimezone(datetime.UTC))
