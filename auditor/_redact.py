@@ -384,10 +384,7 @@ def _all_clean(findings: Sequence[Finding]) -> bool:
     strings = {f.resource for f in findings}
     for rule_id, group in itertools.groupby(findings, _RULE_ID):  # a rule's findings come together
         ids = [f.id for f in group]
-        if len(ids) == 1:  # most rules of a policy have one finding on a node (not evaluated there)
-            if not _plain_finding_id(ids[0], rule_id):
-                strings.add(ids[0])
-        elif not _plain_ids(rule_id, ids):
+        if not _plain_ids(rule_id, ids):
             strings.update(ids)
     for values in (
         {f.message for f in findings}, {f.correlation for f in findings},
