@@ -39,9 +39,13 @@ from pki.fsutil import make_folder
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
     from auditor._models import Checklist, Finding, RedactedResult, RuleInfo, ScanResult, Waiver
+
+    _Given = TypeVar("_Given")
+    _Made = TypeVar("_Made")
 
 KEY_ENV = "AUDITOR_FINGERPRINT_KEY_FILE"
 TAG = "hmac:"
@@ -321,17 +325,9 @@ def _redact_checklist(checklist: Checklist | None) -> Checklist | None:
     fleet's bundles; it is frozen, its items too)."""
     if checklist is None:
         return None
-    last = _LAST_CHECKLIST.get("checklist")
-    if last is not None and last[0] is checklist:
-        return last[1]
     from auditor._models import Checklist
 
-    redacted = Checklist.from_dict(scrub_tree(checklist.to_dict()))
-    _LAST_CHECKLIST["checklist"] = (checklist, redacted)
-    return redacted
-
-
-_LAST_CHECKLIST: dict[str, tuple[Checklist, Checklist]] = {}
+    return _again("checklist", checklist, lambda c: Checklist.from_dict(scrub_tree(c.to_dict())))
 
 
 @functools.lru_cache(maxsize=4096)  # a policy's rules are the same in every result
@@ -343,15 +339,22 @@ def _redact_rule(rule: RuleInfo) -> RuleInfo:
 def _redact_rules(rules: tuple[RuleInfo, ...]) -> tuple[RuleInfo, ...]:
     """Each rule redacted (_redact_rule); the last answer again for the same tuple (a resolved
     policy's, the same for every result of a fleet's bundles)."""
-    last = _LAST_RULES.get("rules")
-    if last is not None and last[0] is rules:
-        return last[1]
-    redacted = tuple([_redact_rule(r) for r in rules])
-    _LAST_RULES["rules"] = (rules, redacted)
-    return redacted
+    return _again("rules", rules, lambda given: tuple([_redact_rule(r) for r in given]))
 
 
-_LAST_RULES: dict[str, tuple[tuple[RuleInfo, ...], tuple[RuleInfo, ...]]] = {}
+def _again(name: str, value: _Given, make: Callable[[_Given], _Made]) -> _Made:
+    """`make(value)`, or the answer made last under `name` when `value` is the very object it
+    was made for (a resolved policy's rules and checklist: one for every result of a fleet)."""
+    last = _LAST.get(name)
+    if last is not None and last[0] is value:
+        kept: _Made = last[1]
+        return kept
+    made = make(value)
+    _LAST[name] = (value, made)
+    return made
+
+
+_LAST: dict[str, tuple[Any, Any]] = {}
 
 
 _RECORD_ID = re.compile(r"ev-[0-9a-f]{16}")
