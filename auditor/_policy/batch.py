@@ -39,6 +39,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -515,8 +516,15 @@ def _python_ok(group: Sequence[Mapping[str, Any]], wanted: frozenset[str] | None
         return False
     if wanted is None:
         return celpy.plain_ok(group)
-    names = sorted(wanted)  # the keys of the projected maps: names of fields in the rules' source
-    return celpy.plain_ok([data[k] for data in group for k in names if k in data])
+    if not wanted or not group:
+        return True  # no value is read
+    names = sorted(wanted)
+    try:  # the values read, by field (a column of a field's values is mostly of one type), at C speed
+        columns: list[Sequence[Any]] = list(zip(*map(itemgetter(*names), group), strict=True)) if len(names) > 1 \
+            else [list(map(itemgetter(names[0]), group))]
+    except KeyError:  # a record without one of the fields
+        columns = [[data[k] for data in group if k in data] for k in names]
+    return celpy.plain_columns_ok(columns)
 
 
 def _bindings_ok(rule_params: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any], now: dt.datetime) -> bool:

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from auditor._policy.cel import FUNCTIONS, T
@@ -97,35 +99,83 @@ def _utf8(text: str) -> bool:
 def plain_ok(value: Any) -> bool:
     """Whether `value` holds only what the CEL runtime converts into the value this module
     computes with (see the module's docstring), nested at most _DEPTH deep."""
-    strings: list[Any] = []  # every string and map key, checked at once
-    add = strings.append
-    level: list[Any] = [[value]]
-    for _ in range(_DEPTH + 1):
-        deeper: list[Any] = []
-        push = deeper.append
-        for container in level:
-            items = container
-            if type(container) is dict:
-                strings += container  # its keys
-                items = container.values()
-            for item in items:
-                kind = type(item)
-                if kind is str:
-                    add(item)
-                elif kind is dict or kind is list:
-                    push(item)
-                elif kind is int:
-                    if item < _INT_MIN or item > _INT_MAX:
-                        return False  # the runtime makes a uint of it, or fails
-                elif not (kind is bool or kind is float or item is None):
-                    return False
-        if not deeper:
-            if set(map(type, strings)) - {str}:
+    return _plain_runs([[value]], 0)
+
+
+def plain_columns_ok(columns: Sequence[Sequence[Any]]) -> bool:
+    """`plain_ok(list(itertools.chain(*columns)))`: the values of `columns` as the items of one list,
+    each column a run of values alike (one field of many records): a run of one type is judged
+    whole, at C speed."""
+    return _plain_runs(columns, 1)
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict})
+_SCALARS = frozenset({float, bool, type(None)})
+_STR = frozenset({str})
+_COLUMNS = 8
+"""Maps in a run from which a run for each key is made (fewer: their values make one run, as the
+values of one map do: a run for each of a map's keys would cost more than it saves)."""
+
+
+def _columns(maps: Sequence[dict[Any, Any]]) -> tuple[list[Any], list[Sequence[Any]]] | None:
+    """The keys of `maps` (maps with string keys) and the values of each key (a column), read at
+    C speed, when every map has the same keys (the records of a kind, the parts of their fields);
+    else None."""
+    keys = list(maps[0])
+    if not keys or set(map(len, maps)) != {len(keys)}:
+        return None
+    try:
+        if len(keys) == 1:
+            return keys, [list(map(itemgetter(keys[0]), maps))]
+        return keys, list(zip(*map(itemgetter(*keys), maps), strict=True))
+    except KeyError:  # another key in a map of as many
+        return None
+
+
+def _plain_runs(runs: Sequence[Sequence[Any]], depth: int) -> bool:
+    """Whether the values of `runs` (lists of values `depth` deep) are plain (plain_ok), level by
+    level: each run's types are read at C speed (a set), and a run of one type (a column of a
+    field) is taken whole: its strings joined, its ints by their least and greatest, its lists
+    and maps opened into the next level's runs."""
+    strings: list[Sequence[Any]] = []  # runs of strings and map keys, checked at once
+    for _ in range(_DEPTH + 1 - depth):
+        deeper: list[Sequence[Any]] = []
+        containers = False
+        for run in runs:
+            kinds = set(map(type, run))
+            if len(kinds) == 1:
+                parts: Iterable[tuple[type, Sequence[Any]]] = ((kinds.pop(), run),)
+            elif kinds <= _PLAIN_TYPES:
+                parts = [(kind, [item for item in run if type(item) is kind]) for kind in kinds]
+            else:
                 return False
-            joined = "".join(strings)
+            for kind, items in parts:
+                if kind is str:
+                    strings.append(items)
+                elif kind is int:
+                    if min(items) < _INT_MIN or max(items) > _INT_MAX:
+                        return False  # the runtime makes a uint of it, or fails
+                elif kind is list:
+                    containers = True
+                    deeper.append(list(chain.from_iterable(items)))
+                elif kind is dict:
+                    containers = True
+                    if set(map(type, chain.from_iterable(items))) - _STR:
+                        return False  # a key that is not a string
+                    columns = _columns(items) if len(items) >= _COLUMNS else None
+                    if columns is not None:  # many maps of one set of keys: a run for each key
+                        strings.append(columns[0])
+                        deeper += columns[1]
+                    else:
+                        strings.append(list(chain.from_iterable(items)))
+                        deeper.append(list(chain.from_iterable(map(dict.values, items))))
+                elif kind not in _SCALARS:
+                    return False
+        if not containers:
+            joined = "".join(chain.from_iterable(strings))
             # a lone surrogate: the runtime cannot take it; NUL: it cuts the string short there
             return (joined.isascii() or _utf8(joined)) and "\0" not in joined
-        level = deeper
+        runs = [run for run in deeper if run]
     return False
 
 

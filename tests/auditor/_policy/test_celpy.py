@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from auditor._policy import batch, celpy
@@ -420,6 +420,72 @@ def test_plain_ok_refuses_what_the_runtime_converts_otherwise() -> None:
         deep = [deep]
     assert not celpy.plain_ok(deep)
     assert celpy.plain_ok([{"a": [1, 2.5, None, True, {"b": "é😀"}], "c": -(2**63)}])
+
+
+class _Text(str):
+    """A string of another type: the runtime may convert it otherwise (refused)."""
+
+
+def _spec(value: Any, depth: int = 0) -> bool:
+    """What plain_ok accepts, spelt out one value at a time: strings of valid Unicode without NUL,
+    ints within int64, doubles, bools, nulls, and lists and maps with string keys holding the
+    same, a container at most _DEPTH - 1 deep (its items at most _DEPTH)."""
+    kind = type(value)
+    if kind is str:
+        return "\0" not in value and celpy._utf8(value)
+    if kind is int:
+        return bool(-(2**63) <= value < 2**63)
+    if kind in (float, bool, type(None)):
+        return True
+    if kind is list:
+        return depth < celpy._DEPTH and all(_spec(item, depth + 1) for item in value)
+    if kind is dict:
+        return depth < celpy._DEPTH and all(type(k) is str and _spec(k) and _spec(v, depth + 1) for k, v in value.items())
+    return False
+
+
+_ODD_SCALARS = st.sampled_from([2**63, -(2**63) - 1, 2**64, "\ud800", "a\0", b"x", (1,), _Text("a"), 1.5, True, 0])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),
+                     st.text(max_size=3), _ODD_SCALARS)
+_KEYS = st.one_of(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from([1, _Text("a"), "\0", "\udc00"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@example([{"a": 1, "b": 2, "c": 3}] * 8 + [{"a": 1, "b": 2, "c": 3, "d": 2**64}], {"a", "d"})  # one more key
+@example([{"a": 1, "b": 2, "c": 3}] * 8 + [{"a": 1, "b": 2, "d": "\0"}], {"c", "d"})  # as many keys, another
+@example([{"a": {"x": 1}}] * 8 + [{"a": {_Text("x"): 1}}], {"a"})  # an equal key of another type
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _VALUES, min_size=3, max_size=4),
+                max_size=12), st.sets(st.sampled_from(["a", "b", "c", "d", "e"])))
+def test_the_value_check_by_columns_is_the_value_by_value_check(records: list[dict[str, Any]], wanted: set[str]) -> None:
+    """celpy's value check, done by columns of records' fields at C speed, accepts exactly what
+    a plain recursive definition of it does: over whole records, over the fields a batch reads,
+    over records of the same keys (a kind's; from celpy._COLUMNS of them, a run for each key) and
+    of different ones, with odd values at any depth."""
+    assert celpy.plain_ok(records) == _spec(records)
+    projected = [[data[k] for k in sorted(wanted) if k in data] for data in records]
+    assert batch._python_ok(records, frozenset(wanted)) == _spec(projected)
+    columns = [[data[k] for data in records if k in data] for k in sorted(wanted)]
+    assert celpy.plain_columns_ok(columns) == _spec([v for column in columns for v in column])
+
+
+@pytest.mark.parametrize("empty", [True, False])
+@pytest.mark.parametrize("container", [list, dict])
+def test_the_value_check_stops_at_the_depth_limit(container: type, empty: bool) -> None:
+    """Containers nested up to _DEPTH - 1 deep pass, one deeper does not; empty or not, lists or
+    maps, alone or beside a shallow record (the check goes level by level over both)."""
+    def nest(depth: int) -> Any:
+        value: Any = container() if empty else container([("k", 1)]) if container is dict else [1]
+        for _ in range(depth):
+            value = {"k": value} if container is dict else [value]
+        return value
+
+    for depth in (celpy._DEPTH - 2, celpy._DEPTH - 1, celpy._DEPTH, celpy._DEPTH + 1):
+        value = nest(depth)
+        assert celpy.plain_ok(value) == _spec(value) == (depth <= celpy._DEPTH - 1), depth
+        records = [{"a": value}, {"a": 1}]
+        assert celpy.plain_ok(records) == _spec(records) == (depth <= celpy._DEPTH - 3), depth
 
 
 # ---------------------------------------------------------------- generated expressions
