@@ -515,3 +515,23 @@ def test_a_field_not_a_string_is_looked_at_one_by_one() -> None:
     odd = dataclasses.replace(findings[1], owner=None)  # type: ignore[arg-type]
     got = redact_result(_result_of(findings[0], odd, *findings[2:])).findings
     assert got[1] is odd and got[0] is findings[0]
+
+
+@given(st.lists(st.from_regex(r"ev-[0-9a-f]{16}", fullmatch=True) | st.from_regex(r"ev-[0-9a-fA-Z٣:-]{15,17}", fullmatch=True)
+                | st.from_regex(r"[a-z-]{3}[0-9a-f]{16}", fullmatch=True), min_size=1, max_size=6))
+def test_record_ids_proven_together_are_each_a_record_id(records: list[str]) -> None:
+    """_prefixed_hex("ev-", ...) proves a result's record ids at once exactly when each is one
+    auditor makes (_RECORD_ID: no secret fits in it)."""
+    from auditor._redact import _RECORD_ID, _prefixed_hex
+
+    assert _prefixed_hex("ev-", set(records)) == all(_RECORD_ID.fullmatch(r) for r in records)
+
+
+@pytest.mark.parametrize("record", ["ev-token=abc1234567", "ev-AKIAIOSFODNN7EXAMPLE"])
+def test_a_secret_shaped_as_a_record_id_is_scrubbed(record: str) -> None:
+    """A record id as long as one, or not, with a secret in it (`token=` and a value) is scrubbed."""
+    findings = _fleet_findings("node-4")
+    dirty = dataclasses.replace(findings[2], evidence=(findings[2].evidence[0], record))
+    got = redact_result(_result_of(*findings[:2], dirty, *findings[3:])).findings
+    assert scrub(record) != record and got[2].evidence == (findings[2].evidence[0], scrub(record))
+    assert got[0] is findings[0]
