@@ -378,10 +378,11 @@ _CLEAN_KEPT = 200_000
 
 def _all_clean(findings: Sequence[Finding]) -> bool:
     """Whether scrubbing leaves every string of every finding as it is and none has a waiver:
-    then redacting changes no finding. Each distinct string is looked at once per result (a
-    set of each field's values: the quickest pass over tens of thousands of findings), and
-    proven clean once per process (_CLEAN, bounded): by its shape (a record id auditor makes,
-    a finding id of a rule id without a candidate) or by scrub."""
+    then redacting changes no finding. Finding ids and record ids are proven all at once by
+    their shape (_all_plain_ids, _prefixed_hex; a fleet's bundles bring thousands of new ones);
+    each other distinct string is looked at once per result (a set of each field's values: the
+    quickest pass over tens of thousands of findings) and proven clean once per process (_CLEAN,
+    bounded): those new to it together (_none_has_candidate), else each by its shape or by scrub."""
     if [f.waiver for f in findings].count(None) != len(findings):
         return False
     strings = {f.resource for f in findings}
@@ -422,8 +423,8 @@ def _all_clean(findings: Sequence[Finding]) -> bool:
 def _none_has_candidate(texts: set[str]) -> bool:
     """Whether no text of `texts` (each a str) holds a candidate part, so scrubbing leaves each as
     it is: all at once, searching their ASCII text joined (a candidate part of one is one of the
-    joined text; the rest of a fleet's bundle, its new resources, correlation keys and record
-    ids, has none). False when any has one, or is not ASCII (each is then looked at alone)."""
+    joined text; what a fleet's bundle brings new, its resources and correlation keys, has
+    none). False when any has one, or is not ASCII (each is then looked at alone)."""
     if set(map(type, texts)) != {str}:
         return False
     joined = "\n".join(texts)
