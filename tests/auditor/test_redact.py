@@ -227,22 +227,28 @@ def test_one_secret_in_one_field_of_one_finding_among_clean_ones_is_scrubbed(fie
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     clean = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(3)]
     redact_result(_result_of(*clean))  # their strings proven clean and kept
-    plain = clean[1]
-    if field == "evidence":
-        dirty = dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
-    elif field == "references":
-        dirty = dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
-    elif field == "reference key":
-        dirty = dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
-    else:
-        changes: dict[str, Any] = {field: f"{field}: {secret}"}
-        dirty = dataclasses.replace(plain, **changes)
+    dirty = _planted(clean[1], field, secret)
     got = redact_result(_result_of(clean[0], dirty, clean[2])).findings
     assert secret in repr(dirty) and secret not in repr(got)
     assert got[0] is clean[0] and got[2] is clean[2]
     assert not any(secret in text for text in _CLEAN)
     again = redact_result(_result_of(dirty)).findings[0]  # and so again, in a result of its own
     assert again == got[1] and secret not in repr(again)
+
+
+def _planted(plain: Finding, field: str, secret: str) -> Finding:
+    """`plain` with `secret` in one field: a string field, a record id, a reference or its key,
+    or the rule id part of a finding id (`id rule part`)."""
+    if field == "evidence":
+        return dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
+    if field == "references":
+        return dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
+    if field == "reference key":
+        return dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
+    if field == "id rule part":
+        return dataclasses.replace(plain, id=f"{secret}{plain.id[-17:]}")
+    changes: dict[str, Any] = {field: f"{getattr(plain, field)} {secret}"}
+    return dataclasses.replace(plain, **changes)
 
 
 def test_strings_proven_clean_are_kept_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -488,18 +494,7 @@ def test_one_secret_among_a_fleets_findings_is_scrubbed(field: str) -> None:
     first = _fleet_findings("node-1")
     assert redact_result(_result_of(*first)).findings == tuple(first)  # the rules' texts proven and kept
     clean = _fleet_findings("node-2")
-    plain = clean[5]
-    if field == "evidence":
-        dirty = dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
-    elif field == "references":
-        dirty = dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
-    elif field == "reference key":
-        dirty = dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
-    elif field == "id rule part":
-        dirty = dataclasses.replace(plain, id=f"{secret}{plain.id[-17:]}")
-    else:
-        changes: dict[str, Any] = {field: f"{getattr(plain, field)} {secret}"}
-        dirty = dataclasses.replace(plain, **changes)
+    dirty = _planted(clean[5], field, secret)
     findings = [*clean[:5], dirty, *clean[6:]]
     got = redact_result(_result_of(*findings)).findings
     assert secret in repr(dirty) and secret not in repr(got)
