@@ -29,7 +29,7 @@ import operator
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from auditor.errors import ConfigError
@@ -378,24 +378,29 @@ _CLEAN_KEPT = 200_000
 
 def _all_clean(findings: Sequence[Finding]) -> bool:
     """Whether scrubbing leaves every string of every finding as it is and none has a waiver:
-    then redacting changes no finding. Each distinct string is looked at once per result (a
-    set of each field's values: the quickest pass over tens of thousands of findings), and
-    proven clean once per process (_CLEAN, bounded): by its shape (a record id auditor makes,
-    a finding id of a rule id without a candidate) or by scrub."""
+    then redacting changes no finding. Finding ids and record ids are proven all at once by
+    their shape (_all_plain_ids, _prefixed_hex; a fleet's bundles bring thousands of new ones);
+    each other distinct string is looked at once per result (a set of each field's values: the
+    quickest pass over tens of thousands of findings) and proven clean once per process (_CLEAN,
+    bounded): those new to it together (_none_has_candidate), else each by its shape or by scrub."""
     if [f.waiver for f in findings].count(None) != len(findings):
         return False
     strings = {f.resource for f in findings}
-    for rule_id, group in itertools.groupby(findings, _RULE_ID):  # a rule's findings come together
-        ids = [f.id for f in group]
-        if not _plain_ids(rule_id, ids):
-            strings.update(ids)
+    if not _all_plain_ids([f.id for f in findings]):
+        for rule_id, group in itertools.groupby(findings, _RULE_ID):  # a rule's findings come together
+            ids = [f.id for f in group]
+            if not _plain_ids(rule_id, ids):
+                strings.update(ids)
     for values in (
         {f.message for f in findings}, {f.correlation for f in findings},
         {f.owner for f in findings}, {f.due for f in findings}, {f.rule_id for f in findings},
         {f.title for f in findings}, {f.area for f in findings}, {f.pointer for f in findings},
-        {f.remediation for f in findings}, {e for evidence in {f.evidence for f in findings} for e in evidence},
+        {f.remediation for f in findings},
     ):
         strings.update(values)
+    records = {e for evidence in {f.evidence for f in findings} for e in evidence}
+    if not _prefixed_hex("ev-", records):  # all record ids auditor made (_RECORD_ID), else each looked at
+        strings.update(records)
     last: Any = None
     for f in findings:  # each rule's references, once (its findings come together and share them)
         refs = f.references
@@ -405,13 +410,25 @@ def _all_clean(findings: Sequence[Finding]) -> bool:
             for texts in refs.values():
                 strings.update(texts)
     unknown = strings.difference(_CLEAN)
-    for text in unknown:
-        if type(text) is not str or not _proven_clean(text):
-            return False
+    if not _none_has_candidate(unknown):
+        for text in unknown:
+            if type(text) is not str or not _proven_clean(text):
+                return False
     if len(_CLEAN) + len(unknown) > _CLEAN_KEPT:
         _CLEAN.clear()
     _CLEAN.update(unknown)
     return True
+
+
+def _none_has_candidate(texts: set[str]) -> bool:
+    """Whether no text of `texts` (each a str) holds a candidate part, so scrubbing leaves each as
+    it is: all at once, searching their ASCII text joined (a candidate part of one is one of the
+    joined text; what a fleet's bundle brings new, its resources and correlation keys, has
+    none). False when any has one, or is not ASCII (each is then looked at alone)."""
+    if set(map(type, texts)) != {str}:
+        return False
+    joined = "\n".join(texts)
+    return joined.isascii() and not _has_candidate(joined)
 
 
 def _proven_clean(text: str) -> bool:
@@ -487,16 +504,48 @@ def _plain_ids(rule_id: str, ids: list[str]) -> bool:
     text joined read column by column (every id's first character, every id's second ...):
     the rule id's characters and the colon, then hex digits (a fleet's bundles bring thousands
     of new ids: proving each on its own was most of redacting a result)."""
-    width = len(rule_id) + 17
-    count = len(ids)
-    if not _clean_rule_id(rule_id) or any(map(width.__ne__, map(len, ids))):
+    return _clean_rule_id(rule_id) and _prefixed_hex(rule_id + ":", ids)
+
+
+def _prefixed_hex(prefix: str, texts: Collection[str]) -> bool:
+    """Whether each of `texts` is `prefix` and 16 lower-case hex digits, all proven at once at C
+    speed: every text as long as one, then their text joined read column by column (every text's
+    first character, every text's second ...): the prefix's characters, then hex digits."""
+    width = len(prefix) + 16
+    count = len(texts)
+    try:
+        if any(map(width.__ne__, map(len, texts))):
+            return False
+        joined = "".join(texts)
+    except TypeError:  # not a str among them: looked at otherwise
         return False
-    joined = "".join(ids)
-    for at, char in enumerate(rule_id + ":"):
+    for at, char in enumerate(prefix):
         if joined[at::width] != char * count:
             return False
     digits = "".join([joined[at::width] for at in range(width - 16, width)])
     return digits.isascii() and not digits.encode().translate(None, _HEX_BYTES)
+
+
+def _all_plain_ids(ids: list[str]) -> bool:
+    """Whether each of `ids` is a plain finding id: a part with no candidate (its rule id), a
+    colon and 16 lower-case hex digits; then scrubbing leaves it as it is (see _plain_finding_id).
+    All of a result's ids at once at C speed, whatever their rules: their last 17 characters
+    joined (a colon every 17th, hex digits between), then each distinct rest (a few hundred rule
+    ids) without a candidate part (_plain_ids proved a rule's ids at a time: its calls, one for
+    each rule of a result, most with one finding, cost most of it)."""
+    count = len(ids)
+    try:
+        tails = "".join(map(_TAIL, ids))
+        rests = set(map(_REST, ids))
+    except TypeError:  # not a str among them: looked at otherwise
+        return False
+    return len(tails) == 17 * count and tails[::17] == ":" * count and tails.count(":") == count \
+        and tails.isascii() and not tails.encode().translate(None, _HEX_BYTES + b":") \
+        and all(map(_clean_rule_id, rests))
+
+
+_TAIL = operator.itemgetter(slice(-17, None))
+_REST = operator.itemgetter(slice(None, -17))
 
 
 @functools.lru_cache(maxsize=4096)

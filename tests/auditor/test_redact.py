@@ -227,22 +227,28 @@ def test_one_secret_in_one_field_of_one_finding_among_clean_ones_is_scrubbed(fie
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
     clean = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(3)]
     redact_result(_result_of(*clean))  # their strings proven clean and kept
-    plain = clean[1]
-    if field == "evidence":
-        dirty = dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
-    elif field == "references":
-        dirty = dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
-    elif field == "reference key":
-        dirty = dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
-    else:
-        changes: dict[str, Any] = {field: f"{field}: {secret}"}
-        dirty = dataclasses.replace(plain, **changes)
+    dirty = _planted(clean[1], field, secret)
     got = redact_result(_result_of(clean[0], dirty, clean[2])).findings
     assert secret in repr(dirty) and secret not in repr(got)
     assert got[0] is clean[0] and got[2] is clean[2]
     assert not any(secret in text for text in _CLEAN)
     again = redact_result(_result_of(dirty)).findings[0]  # and so again, in a result of its own
     assert again == got[1] and secret not in repr(again)
+
+
+def _planted(plain: Finding, field: str, secret: str) -> Finding:
+    """`plain` with `secret` in one field: a string field, a record id, a reference or its key,
+    or the rule id part of a finding id (`id rule part`)."""
+    if field == "evidence":
+        return dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
+    if field == "references":
+        return dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
+    if field == "reference key":
+        return dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
+    if field == "id rule part":
+        return dataclasses.replace(plain, id=f"{secret}{plain.id[-17:]}")
+    changes: dict[str, Any] = {field: f"{getattr(plain, field)} {secret}"}
+    return dataclasses.replace(plain, **changes)
 
 
 def test_strings_proven_clean_are_kept_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,3 +419,114 @@ def test_ids_proven_plain_together_are_each_plain(case: tuple[str, list[str]]) -
 
     rule_id, ids = case
     assert _plain_ids(rule_id, ids) == all(_plain_finding_id(fid, rule_id) for fid in ids)
+
+
+@st.composite
+def _ids_of_rules(draw: st.DrawFn) -> list[str]:
+    """A result's ids: those of a few rules (_ids_of), one after another."""
+    return [fid for _ in range(draw(st.integers(1, 4))) for fid in draw(_ids_of())[1]]
+
+
+@given(_ids_of_rules())
+def test_a_results_ids_proven_plain_at_once_are_each_plain(ids: list[str]) -> None:
+    """_all_plain_ids proves a whole result's ids at once exactly when each is a plain finding id
+    of the rule id it starts with (one without a candidate part): then scrubbing leaves each as it is."""
+    from auditor._redact import _all_plain_ids
+
+    each = all(_plain_finding_id(fid, fid[:-17]) for fid in ids)
+    assert _all_plain_ids(ids) == each
+    if each:
+        assert all(scrub(fid) == fid and not _has_candidate(fid) for fid in ids)
+
+
+@pytest.mark.parametrize("fid", [
+    "TOKEN-1:0123456789abcdef", "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9:0123456789abcdef",
+    "R-1:0123456789abcdeF", "R-1:0123456789abcde:", "R-1-0123456789abcdef", "R-1:0123456789abcde",
+    "R-1:0123456789abcdef0", "R-1:٠123456789abcdef", "0123456789abcdef",
+])
+def test_one_id_not_plain_among_plain_ones_is_not_proven(fid: str) -> None:
+    from auditor._redact import _all_plain_ids
+
+    plain = [f"CERT-00{n}:{n:016x}" for n in range(5)]
+    assert _all_plain_ids(plain)
+    assert not _all_plain_ids([*plain[:2], fid, *plain[2:]])
+
+
+@settings(max_examples=300)
+@given(st.lists(_near_candidates() | st.text(max_size=30) | st.from_regex(r"ev-[0-9a-f]{16}", fullmatch=True),
+                min_size=1, max_size=8))
+def test_strings_proven_clean_together_are_each_without_a_candidate(texts: list[str]) -> None:
+    """_none_has_candidate proves a set of strings at once exactly when each is ASCII with no
+    candidate part: then scrubbing leaves each as it is."""
+    from auditor._redact import _none_has_candidate
+
+    each = all(t.isascii() and not _has_candidate(t) for t in texts)
+    assert _none_has_candidate(set(texts)) == each
+    if each:
+        assert all(scrub(t) == t for t in texts)
+
+
+def _fleet_findings(node: str) -> list[Finding]:
+    """Findings as evaluation makes them for a node of a fleet: three rules, each with its texts
+    and references shared by its findings, plain finding ids, record ids, a node's own resources."""
+    from auditor._models import finding_id
+
+    out = []
+    for rule in ("CERT-001", "CERT-002", "KEY-001"):
+        title, refs = f"{rule} title", {"nist": ("SC-17",)}
+        for n in range(4):
+            resource = f"{node}/certs/{n}.pem"
+            out.append(Finding(rule_id=rule, title=title, area="certificates", severity=Severity.HIGH,
+                               status=Status.FAIL, resource=resource, message=f"{resource} expires",
+                               evidence=(f"ev-{n:04x}{hash(node) & 0xFFFFFFFFFFFF:012x}",), pointer="/chain",
+                               remediation=f"{rule} remediation", references=refs,
+                               id=finding_id(rule, (resource,)), correlation=f"x509:{resource}",
+                               owner="pki", due="2026-12-01"))
+    return out
+
+
+@pytest.mark.parametrize("field", [*_STRING_FIELDS, "evidence", "references", "reference key", "id rule part"])
+def test_one_secret_among_a_fleets_findings_is_scrubbed(field: str) -> None:
+    """The same as a fleet's bundles bring them (plain ids, record ids, new resources proven at
+    once): a secret in any one field of one finding sends it through scrubbing, and no text
+    holding it is kept as proven clean."""
+    secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
+    first = _fleet_findings("node-1")
+    assert redact_result(_result_of(*first)).findings == tuple(first)  # the rules' texts proven and kept
+    clean = _fleet_findings("node-2")
+    dirty = _planted(clean[5], field, secret)
+    findings = [*clean[:5], dirty, *clean[6:]]
+    got = redact_result(_result_of(*findings)).findings
+    assert secret in repr(dirty) and secret not in repr(got)
+    assert all(g is f for g, f in zip(got, findings, strict=True) if f is not dirty)
+    assert not any(secret in text for text in _CLEAN)
+
+
+def test_a_field_not_a_string_is_looked_at_one_by_one() -> None:
+    """A finding read from elsewhere may hold something else than a string where a string is
+    expected (None for an owner): the strings proven at once are strings only, the rest is
+    redacted finding by finding, as before."""
+    findings = _fleet_findings("node-3")
+    odd = dataclasses.replace(findings[1], owner=None)  # type: ignore[arg-type]
+    got = redact_result(_result_of(findings[0], odd, *findings[2:])).findings
+    assert got[1] is odd and got[0] is findings[0]
+
+
+@given(st.lists(st.from_regex(r"ev-[0-9a-f]{16}", fullmatch=True) | st.from_regex(r"ev-[0-9a-fA-Z٣:-]{15,17}", fullmatch=True)
+                | st.from_regex(r"[a-z-]{3}[0-9a-f]{16}", fullmatch=True), min_size=1, max_size=6))
+def test_record_ids_proven_together_are_each_a_record_id(records: list[str]) -> None:
+    """_prefixed_hex("ev-", ...) proves a result's record ids at once exactly when each is one
+    auditor makes (_RECORD_ID: no secret fits in it)."""
+    from auditor._redact import _RECORD_ID, _prefixed_hex
+
+    assert _prefixed_hex("ev-", set(records)) == all(_RECORD_ID.fullmatch(r) for r in records)
+
+
+@pytest.mark.parametrize("record", ["ev-token=abc1234567", "ev-AKIAIOSFODNN7EXAMPLE"])
+def test_a_secret_shaped_as_a_record_id_is_scrubbed(record: str) -> None:
+    """A record id as long as one, or not, with a secret in it (`token=` and a value) is scrubbed."""
+    findings = _fleet_findings("node-4")
+    dirty = dataclasses.replace(findings[2], evidence=(findings[2].evidence[0], record))
+    got = redact_result(_result_of(*findings[:2], dirty, *findings[3:])).findings
+    assert scrub(record) != record and got[2].evidence == (findings[2].evidence[0], scrub(record))
+    assert got[0] is findings[0]
