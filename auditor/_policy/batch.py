@@ -547,7 +547,7 @@ def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
     if code != FAIL or not rendered:
         return _BARE.get(code) or Outcome(code)  # most are records the filter skips: shared
     values = item[2:]
-    cut = sum(isinstance(p, Expression) for p in rule.message.parts)
+    cut = rule.message.placeholders
     correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
     return Outcome(code, rule.message.fill(values[:cut]), correlation)
 
