@@ -615,9 +615,8 @@ class Batches:
         if known is None:
             known = _KEPT[key] = {}
         datas, first = self._datas(records)
-        found = list(map(known.get, datas))
-        if None not in found:  # every record decided before (a fleet's common case)
-            return {i: outcome for i, outcome in enumerate(found) if outcome is not None and outcome.code != PASS}
+        if first.keys() <= known.keys():  # every record decided before (a fleet's common case)
+            return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
         todo = {data: i for data, i in first.items() if data not in known} if known else first
         tried = frozenset(todo)
         if tried in _UNDECIDED.get(key, ()):
