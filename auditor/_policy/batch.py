@@ -555,7 +555,7 @@ def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
     if code != FAIL or not rendered:
         return _BARE.get(code) or Outcome(code)  # most are records the filter skips: shared
     values = item[2:]
-    cut = sum(isinstance(p, Expression) for p in rule.message.parts)
+    cut = rule.message.placeholders
     correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
     return Outcome(code, rule.message.fill(values[:cut]), correlation)
 
@@ -623,9 +623,8 @@ class Batches:
         if known is None:
             known = _KEPT[key] = {}
         datas, first = self._datas(records)
-        found = list(map(known.get, datas))
-        if None not in found:  # every record decided before (a fleet's common case)
-            return {i: outcome for i, outcome in enumerate(found) if outcome is not None and outcome.code != PASS}
+        if first.keys() <= known.keys():  # every record decided before (a fleet's common case)
+            return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
         todo = {data: i for data, i in first.items() if data not in known} if known else first
         tried = frozenset(todo)
         if tried in _UNDECIDED.get(key, ()):

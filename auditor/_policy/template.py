@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,11 +41,25 @@ class Template:
 
     def fill(self, values: Sequence[Any]) -> str:
         """The text with the placeholders' values, in order, shown as `render` shows them."""
-        given = iter(values)
-        return "".join(p if isinstance(p, str) else _show(next(given)) for p in self.parts)
+        return self.pattern % tuple(map(_show, values))
+
+    @functools.cached_property
+    def pattern(self) -> str:
+        """The text as a printf-style pattern (`%`): each placeholder `%s`, a literal `%` doubled."""
+        return "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in self.parts)
+
+    @functools.cached_property
+    def placeholders(self) -> int:
+        """How many placeholders the text has."""
+        return sum(not isinstance(p, str) for p in self.parts)
 
 
 def _show(value: Any) -> str:
+    kind = type(value)
+    if kind is str:  # most values: shown as they are (what str() gives, at the cost of a test)
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

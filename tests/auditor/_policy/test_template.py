@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor._policy.cel import activation
@@ -67,3 +67,31 @@ def test_a_map_renders_the_same_every_time() -> None:
     assert len(shown) == 1, shown
     assert shown.pop().startswith("{'encrypted_comment_regex': '', 'encrypted_regex': '', 'encrypted_suffix'")
     assert render("{evidence.m}", {"m": {2: "b", 1: {"z": 0, "a": True}}}) == "{1: {'a': True, 'z': 0}, 2: 'b'}"
+
+
+_SHOWN = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(-1e9, 1e9, allow_nan=False)
+    | st.text(st.characters(blacklist_characters="\0", blacklist_categories=["Cs"]), max_size=5),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=5,
+)
+"""Values a placeholder may have, as plain data (the CEL runtime cuts a string at a NUL)."""
+_TEXT = st.text(alphabet="ab %s{}\\%d", max_size=6)
+"""Literal text with what a printf-style or format pattern would read: `%`, `%s`, braces."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _SHOWN), max_size=4), _TEXT)
+def test_fill_shows_the_values_as_render_does(pieces: list[tuple[str, object]], tail: str) -> None:
+    """`fill` (a batch's failure message, from its placeholders' values) is the text `render`
+    gives from the evidence holding those values, literal `%` and braces included."""
+
+    def literal(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+
+    source = "".join(f"{literal(text)}{{evidence.v{i}}}" for i, (text, _) in enumerate(pieces)) + literal(tail)
+    evidence = {f"v{i}": value for i, (_, value) in enumerate(pieces)}
+    t = compile_template(source, mode="each", file="r.yaml", line=3, field="message", rule_id="T-001")
+    act = activation("each", evidence, rule_params={"T-001": {}}, target={}, now=dt.datetime.now(dt.UTC))
+    assert t.placeholders == len(pieces)
+    assert t.fill([value for _, value in pieces]) == t.render(act)
