@@ -72,7 +72,7 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, dict):
         return str(_ordered(value))
-    return str(value)
+    return str.__str__(str(value))  # its characters, as a str: a subclass's own str() is not what a join shows
 
 
 def _ordered(value: Any) -> Any:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from auditor._models import Finding, RedactedResult, ScanResult, Severity, Status, Waiver
@@ -530,3 +531,51 @@ def test_a_secret_shaped_as_a_record_id_is_scrubbed(record: str) -> None:
     got = redact_result(_result_of(*findings[:2], dirty, *findings[3:])).findings
     assert scrub(record) != record and got[2].evidence == (findings[2].evidence[0], scrub(record))
     assert got[0] is findings[0]
+
+
+
+_PARSER: Any = importlib.import_module("re._parser")  # CPython's own: what re.compile reads a pattern with
+_SRE: Any = importlib.import_module("re._constants")
+
+
+def _operators(node: Any) -> set[Any]:
+    """The operators of a parsed regular expression (re._parser), at every depth."""
+    found: set[Any] = set()
+    if isinstance(node, _PARSER.SubPattern):
+        for op, arg in node:
+            found |= {op, *_operators(arg)}
+    elif isinstance(node, list | tuple):
+        for arg in node:
+            found |= _operators(arg)
+    return found
+
+
+@pytest.mark.parametrize("index", range(len(_CANDIDATE_PATTERNS)))
+def test_no_candidate_pattern_looks_beyond_what_it_matches(index: int) -> None:
+    """What lets redaction search strings joined (_none_has_candidate, "\\n" between them) and a
+    finding id's rule-id part alone (_all_plain_ids, _plain_finding_id): a candidate part of a
+    string is one of any text holding that string, whatever stands beside it. An anchor (^, $,
+    \\A, \\Z), a word boundary (\\b, \\B), a lookaround or a conditional group would make it depend
+    on its neighbours: a secret at the start of one string could pass as clean once joined."""
+    pattern = re.compile(_CANDIDATE_PATTERNS[index], re.DOTALL)
+    looks_around = {_SRE.AT, _SRE.ASSERT, _SRE.ASSERT_NOT, _SRE.GROUPREF, _SRE.GROUPREF_EXISTS}
+    assert not _operators(_PARSER.parse(pattern.pattern, pattern.flags)) & looks_around, pattern.pattern
+
+
+@pytest.mark.parametrize("index", range(len(_CANDIDATE_PATTERNS)))
+@settings(max_examples=30)
+@given(data=st.data())
+def test_a_candidate_in_one_string_is_found_in_the_strings_joined(index: int, data: st.DataObject) -> None:
+    """A string holding a candidate part (at its start, its end or inside), among others, is never
+    proven clean together with them (_none_has_candidate): their joined text holds a candidate,
+    by the patterns and by the fast check."""
+    from auditor._redact import _none_has_candidate
+
+    neighbours = st.text(alphabet="aZ9 .:-_\n/", max_size=6)
+    part = data.draw(st.from_regex(re.compile(_CANDIDATE_PATTERNS[index], re.DOTALL), fullmatch=True))
+    text = data.draw(neighbours) + part + data.draw(neighbours)
+    assume(_candidate_re().search(text) is not None)  # always, unless a pattern looks beyond its match
+    others = data.draw(st.lists(neighbours, min_size=1, max_size=3))
+    joined = "\n".join([*others, text, *others])
+    assert _candidate_re().search(joined) is not None and _has_candidate(joined)
+    assert not _none_has_candidate({*others, text})

@@ -95,3 +95,27 @@ def test_fill_shows_the_values_as_render_does(pieces: list[tuple[str, object]], 
     act = activation("each", evidence, rule_params={"T-001": {}}, target={}, now=dt.datetime.now(dt.UTC))
     assert t.placeholders == len(pieces)
     assert t.fill([value for _, value in pieces]) == t.render(act)
+
+
+class _Shown(str):
+    """A string whose own str() is other text."""
+
+    def __str__(self) -> str:
+        return "other text"
+
+
+class _Odd:
+    """A value of a type `render` shows by its str(), which gives a string of another type."""
+
+    def __str__(self) -> str:
+        return _Shown("odd")
+
+
+@pytest.mark.parametrize("value", [_Odd(), _Shown("sub"), dt.date(2026, 1, 2), b"%s", 10**20, 2.5, "%s %%"])
+def test_fill_puts_each_value_shown_in_its_place(value: object) -> None:
+    """`fill` puts the characters `render` joins for a value (what _show gives) in its place, even
+    when they come as a string of another type (whose own str() a printf pattern would call)."""
+    from auditor._policy.template import _show
+
+    t = compile_template("a {evidence.v} 100% b", mode="each", file="r.yaml", line=3, field="message", rule_id="T-001")
+    assert t.fill([value]) == "a " + _show(value) + " 100% b"
