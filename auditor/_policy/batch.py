@@ -39,7 +39,6 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -519,10 +518,9 @@ def _python_ok(group: Sequence[Mapping[str, Any]], wanted: frozenset[str] | None
     if not wanted or not group:
         return True  # no value is read
     names = sorted(wanted)
-    try:  # the values read, by field (a column of a field's values is mostly of one type), at C speed
-        columns: list[Sequence[Any]] = list(zip(*map(itemgetter(*names), group), strict=True)) if len(names) > 1 \
-            else [list(map(itemgetter(names[0]), group))]
-    except KeyError:  # a record without one of the fields
+    # the values read, by field (a column of a field's values is mostly of one type)
+    columns = celpy.by_key(group, names)
+    if columns is None:  # a record without one of the fields
         columns = [[data[k] for data in group if k in data] for k in names]
     return celpy.plain_columns_ok(columns)
 

@@ -124,11 +124,18 @@ def _columns(maps: Sequence[dict[Any, Any]]) -> tuple[list[Any], list[Sequence[A
     keys = list(maps[0])
     if not keys or set(map(len, maps)) != {len(keys)}:
         return None
+    columns = by_key(maps, keys)  # None: another key in a map of as many
+    return None if columns is None else (keys, columns)
+
+
+def by_key(maps: Sequence[Mapping[Any, Any]], keys: Sequence[Any]) -> list[Sequence[Any]] | None:
+    """The values of each of `keys` (at least one) in `maps`, a column for each key, read at C
+    speed; None when a map lacks one of them."""
     try:
         if len(keys) == 1:
-            return keys, [list(map(itemgetter(keys[0]), maps))]
-        return keys, list(zip(*map(itemgetter(*keys), maps), strict=True))
-    except KeyError:  # another key in a map of as many
+            return [list(map(itemgetter(keys[0]), maps))]
+        return list(zip(*map(itemgetter(*keys), maps), strict=True))
+    except KeyError:
         return None
 
 
