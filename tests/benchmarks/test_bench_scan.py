@@ -23,13 +23,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
 
 from auditor._gcpause import gc_paused
-from auditor._models import Finding, finding_ids, make_finding
+from auditor._models import _FINDING_INDEX, _FINDING_VALUES, Finding, finding_ids, make_finding
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
@@ -207,9 +206,9 @@ def result_floor(template: Sequence[Finding]) -> float:
     with the collector paused (as `evaluate_bundle` pauses it), then read as the consumer of
     `run` reads them (the collector's deferred walk of them included, as in `run`). What any
     evaluation that makes a bundle's findings this way costs at least."""
-    rules = [(rule_id, [astuple(f) for f in group])
+    rules = [(rule_id, list(map(_FINDING_VALUES, group)))
              for rule_id, group in itertools.groupby(template, operator.attrgetter("rule_id"))]
-    at = [field.name for field in dataclasses.fields(Finding)].index("id")
+    at = _FINDING_INDEX["id"]
     spent = 0.0
     for b in range(BUNDLES):
         identities = [[(row[5], f"{b:064x}") for row in rows] for _, rows in rules]  # new in every bundle
@@ -224,11 +223,6 @@ def result_floor(template: Sequence[Finding]) -> float:
         spent += time.process_time() - start
         assert len(ids) == len(template) and ids[0][0] != template[0].id
     return spent
-
-
-def astuple(finding: Finding) -> tuple[Any, ...]:
-    """A finding's field values, in order (not copied, unlike dataclasses.astuple)."""
-    return tuple(getattr(finding, field.name) for field in dataclasses.fields(Finding))
 
 
 def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
