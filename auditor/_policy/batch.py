@@ -138,8 +138,7 @@ def _instances_source(rule: Rule) -> str:
 
 def _placeholders(rule: Rule) -> list[Expression]:
     """The expressions of a failure's message, then of its correlation key."""
-    parts = list(rule.message.parts) + (list(rule.correlation.parts) if rule.correlation is not None else [])
-    return [p for p in parts if isinstance(p, Expression)]
+    return [*rule.message.placeholders, *(rule.correlation.placeholders if rule.correlation is not None else ())]
 
 
 def source(rule: Rule, *, messages: bool) -> str:
@@ -283,7 +282,7 @@ def item_fields(rule: Rule) -> frozenset[str] | None:
     expressions = [rule.condition, *(e for e in (rule.error_when, rule.always_blocks) if e is not None)]
     for template in (rule.message, rule.resource, rule.error_message, rule.correlation):
         if template is not None:
-            expressions += [p for p in template.parts if isinstance(p, Expression)]
+            expressions += template.placeholders
     key = tuple(e.compiled for e in expressions)
     if key not in _ITEM_FIELDS:
         _ITEM_FIELDS[key] = _remembered("item-fields", expressions, (), _reads_top_items)
@@ -474,7 +473,7 @@ def _all_function(rule: Rule) -> celpy.AllDecide | None:
             error_when = rule.error_when if rule.error_message is not None else None
 
             def parts(template: Any) -> list[Expression]:
-                return [p for p in template.parts if isinstance(p, Expression)] if template is not None else []
+                return list(template.placeholders) if template is not None else []
 
             decide = celpy.compile_all(rule.id, error_when, parts(rule.error_message), rule.condition,
                                        parts(rule.resource), parts(rule.message), parts(rule.correlation))
@@ -553,7 +552,7 @@ def _outcome(rule: Rule, item: Sequence[Any], rendered: bool) -> Outcome:
     if code != FAIL or not rendered:
         return _BARE.get(code) or Outcome(code)  # most are records the filter skips: shared
     values = item[2:]
-    cut = rule.message.placeholders
+    cut = len(rule.message.placeholders)
     correlation = rule.correlation.fill(values[cut:]) if rule.correlation is not None else ""
     return Outcome(code, rule.message.fill(values[:cut]), correlation)
 

@@ -49,9 +49,9 @@ class Template:
         return "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in self.parts)
 
     @functools.cached_property
-    def placeholders(self) -> int:
-        """How many placeholders the text has."""
-        return sum(not isinstance(p, str) for p in self.parts)
+    def placeholders(self) -> tuple[Expression, ...]:
+        """Each placeholder's compiled expression, in order."""
+        return tuple(p for p in self.parts if isinstance(p, Expression))
 
 
 def _show(value: Any) -> str:

@@ -93,7 +93,7 @@ def test_fill_shows_the_values_as_render_does(pieces: list[tuple[str, object]], 
     evidence = {f"v{i}": value for i, (_, value) in enumerate(pieces)}
     t = compile_template(source, mode="each", file="r.yaml", line=3, field="message", rule_id="T-001")
     act = activation("each", evidence, rule_params={"T-001": {}}, target={}, now=dt.datetime.now(dt.UTC))
-    assert t.placeholders == len(pieces)
+    assert [p.source for p in t.placeholders] == [f"evidence.v{i}" for i in range(len(pieces))]
     assert t.fill([value for _, value in pieces]) == t.render(act)
 
 
