@@ -45,41 +45,33 @@ def finding_id(rule_id: str, identity: Sequence[str]) -> str:
     """The stable id of the finding of rule `rule_id` on the resource `identity` names:
     `RULE-ID:` and 16 hex digits of the SHA-256 of both. The same problem instance has the same
     id in every scan (see docs/rules.md, "Finding identity")."""
-    parts = (rule_id, *identity)
-    found = _FINDING_IDS.get(parts)
+    key = tuple(identity)
+    known = _IDS_OF_RULE.get(rule_id)
+    found = known.get(key) if known is not None else None
     if found is None:
+        parts = (rule_id, *key)
         if {*map(type, parts)} == _STR_ONLY:  # a list of strings: msgspec writes what json writes
             data = _PLAIN_ENCODER.encode(parts)
         else:
             data = canonical_plain_json(list(parts))
-        if len(_FINDING_IDS) >= _FINDING_IDS_KEPT:
-            _FINDING_IDS.clear()
-        found = _FINDING_IDS[parts] = f"{rule_id}:{hashlib.sha256(data).hexdigest()[:16]}"
+        found = _room(rule_id, 1)[key] = f"{rule_id}:{hashlib.sha256(data).hexdigest()[:16]}"
     return found
 
 
 _STR_ONLY = {str}
-_FINDING_IDS: dict[tuple[Any, ...], str] = {}
-"""finding_id's results: the same rules meet the same resources in every bundle of a fleet."""
 _FINDING_IDS_KEPT = 200_000
 
 
 def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str]:
     """`[finding_id(rule_id, identity) for identity in identities]`, most of them read at C speed
     from the ids made before for the rule (all rules' together at most _FINDING_IDS_KEPT)."""
-    global _IDS_KEPT
     known = _IDS_OF_RULE.get(rule_id)
     if known is None:
         known = _IDS_OF_RULE[rule_id] = {}
     ids = list(map(known.get, identities))
     if None in ids:
         missing = [at for at, found in enumerate(ids) if found is None] if any(ids) else None
-        count = len(ids) if missing is None else len(missing)
-        if _IDS_KEPT + count > _FINDING_IDS_KEPT:
-            _IDS_OF_RULE.clear()
-            known = _IDS_OF_RULE[rule_id] = {}
-            _IDS_KEPT = 0
-        _IDS_KEPT += count
+        known = _room(rule_id, len(ids) if missing is None else len(missing))
         if missing is None:  # every id new (a bundle's own records): made and kept at C speed
             made = _new_ids(rule_id, list(identities))
             known.update(zip(identities, made, strict=True))
@@ -156,9 +148,24 @@ _ID_TAILS: dict[tuple[Any, ...], bytes] = {}
 
 
 _IDS_OF_RULE: dict[str, dict[tuple[Any, ...], str]] = {}
-"""finding_ids's results by rule id, then identity."""
+"""finding_id's and finding_ids's results by rule id, then identity: the same rules meet the
+same resources in every bundle of a fleet."""
 _IDS_KEPT = 0
 """How many ids _IDS_OF_RULE holds (about: an identity met twice in one call is counted twice)."""
+
+
+def _room(rule_id: str, count: int) -> dict[tuple[Any, ...], str]:
+    """The ids kept for `rule_id`, where `count` more are about to be kept: every rule's are
+    dropped first if they would then be more than _FINDING_IDS_KEPT."""
+    global _IDS_KEPT
+    if _IDS_KEPT + count > _FINDING_IDS_KEPT:
+        _IDS_OF_RULE.clear()
+        _IDS_KEPT = 0
+    _IDS_KEPT += count
+    known = _IDS_OF_RULE.get(rule_id)
+    if known is None:
+        known = _IDS_OF_RULE[rule_id] = {}
+    return known
 
 
 @functools.lru_cache(maxsize=65536)  # the same causes come back in every bundle of a fleet

@@ -141,6 +141,22 @@ def test_finding_ids_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert sum(map(len, _models._IDS_OF_RULE.values())) <= 10
 
 
+def test_finding_id_keeps_its_ids_with_finding_ids_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """finding_id and finding_ids keep their ids in one store, bounded as one: an id finding_id
+    made is read back by finding_ids, and finding_id's alone never grow it past the bound."""
+    from auditor import _models
+
+    monkeypatch.setattr(_models, "_FINDING_IDS_KEPT", 10)
+    monkeypatch.setattr(_models, "_IDS_OF_RULE", {})
+    monkeypatch.setattr(_models, "_IDS_KEPT", 0)
+    made = finding_id("R-ONE", ["a", "b"])
+    assert _models._IDS_OF_RULE["R-ONE"] == {("a", "b"): made}
+    assert finding_ids("R-ONE", [("a", "b")]) == [made]
+    for n in range(25):
+        finding_id(f"R-{n % 3}", (f"r{n}",))
+        assert sum(map(len, _models._IDS_OF_RULE.values())) <= 10
+
+
 @settings(max_examples=200)
 @given(st.text(min_size=1), st.lists(st.text(), max_size=4))
 def test_finding_ids_are_the_hash_of_the_canonical_json(rule_id: str, identity: list[str]) -> None:
