@@ -22,9 +22,10 @@ is evaluated record by record, so errors and their messages are exactly those of
 Where every rule a batch decides for a kind compiles into Python (auditor._policy.celpy: the
 same filter, error_when, condition and placeholders, an `instanced` rule's `where` and
 per-element outcomes too, yielding what the program yields or refusing), a group whose values
-the runtime would take as they are is decided by those functions, without an activation; a rule whose function refuses for the group is decided by its
-program, as above. A rule of mode all is judged over its selected records by celpy too
-(`judge_all`, for the engine), where every evaluation the engine makes gives a value.
+the runtime would take as they are is decided by those functions, without an activation; a
+rule whose function refuses for the group is decided by its program, as above. A rule of mode
+all is judged over its selected records by celpy too (`judge_all`, for the engine), where
+every evaluation the engine makes gives a value.
 Chunks keep the CEL runtime's list building (quadratic in a list's length) short, and groups of
 at most GROUP records (one activation each) keep a program's iterations within the runtime's
 iteration budget (10,000), so a kind with 100,000 records is decided in batches too.
