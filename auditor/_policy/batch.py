@@ -621,28 +621,27 @@ class Batches:
         if known is None:
             known = _KEPT[key] = {}
         datas, first = self._datas(records)
-        if first.keys() <= known.keys():  # every record decided before (a fleet's common case)
-            return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
-        todo = {data: i for data, i in first.items() if data not in known} if known else first
-        tried = frozenset(todo)
-        if tried in _UNDECIDED.get(key, ()):
-            return None  # these records made the rule's batch fail before
-        decided = self._decide(rule, records, tuple(todo.values()))
-        if decided is None:
-            if len(_UNDECIDED) > KEPT_FAILURES:
-                _UNDECIDED.clear()
-            _UNDECIDED.setdefault(key, set()).add(tried)
-            return None
-        global _KEPT_COUNT
-        if _KEPT_COUNT + len(todo) > KEPT:
-            kept = {data: known[data] for data in first if data in known}  # these records' outcomes stay
-            _KEPT.clear()
-            known = _KEPT[key] = kept
-            _KEPT_COUNT = len(kept)
-        _KEPT_COUNT += len(todo)
-        known.update(zip(todo, map(decided.get, todo.values(), itertools.repeat(_PASS)), strict=True))
-        if len(todo) == len(datas):  # every record decided now, each by its own index: the outcomes as they are
-            return {i: outcome for i, outcome in decided.items() if outcome.code != PASS}
+        if not first.keys() <= known.keys():  # else every record was decided before (a fleet's common case)
+            todo = {data: i for data, i in first.items() if data not in known} if known else first
+            tried = frozenset(todo)
+            if tried in _UNDECIDED.get(key, ()):
+                return None  # these records made the rule's batch fail before
+            decided = self._decide(rule, records, tuple(todo.values()))
+            if decided is None:
+                if len(_UNDECIDED) > KEPT_FAILURES:
+                    _UNDECIDED.clear()
+                _UNDECIDED.setdefault(key, set()).add(tried)
+                return None
+            global _KEPT_COUNT
+            if _KEPT_COUNT + len(todo) > KEPT:
+                kept = {data: known[data] for data in first if data in known}  # these records' outcomes stay
+                _KEPT.clear()
+                known = _KEPT[key] = kept
+                _KEPT_COUNT = len(kept)
+            _KEPT_COUNT += len(todo)
+            known.update(zip(todo, map(decided.get, todo.values(), itertools.repeat(_PASS)), strict=True))
+            if len(todo) == len(datas):  # every record decided now, each by its own index: the outcomes as they are
+                return {i: outcome for i, outcome in decided.items() if outcome.code != PASS}
         return {i: outcome for i, outcome in enumerate(map(known.__getitem__, datas)) if outcome.code != PASS}
 
     def _datas(self, records: Sequence[Evidence]) -> tuple[list[bytes], dict[bytes, int]]:
