@@ -773,36 +773,36 @@ def compile_rule(rule_id: str, filter: Expression | None, error_when: Expression
     def test(expression: Expression, names: Mapping[str, str] = scope) -> str:
         return compiler.test(_unbound(expression.checked().expr, rule_id), names)
 
-    if each is not None:
-        if condition is None or not each:
-            return None
-        try:
-            return _compiled(rule_id, compiler, _instances_lines(
+    if each is not None and (condition is None or not each):
+        return None
+    try:
+        if each is not None:
+            assert condition is not None
+            lines = _instances_lines(
                 rule_id, compiler, test(filter) if filter is not None else None,
                 test(error_when) if error_when is not None else None, "evidence" + "".join(
                     f"[{compiler.constant(name)}]" for name in each),
                 test(where, of_item) if where is not None else None, test(condition, of_item),
-                [source(p, of_item) for p in placeholders]))
-        except Unsupported:
-            return None
-
-    try:
-        lines = _record_lines(rule_id, compiler, test(filter) if filter is not None else None,
-                              test(error_when) if error_when is not None and condition is not None else None)
-        if condition is not None:
-            values = "".join(f", _out({source(p)})" for p in placeholders)
-            lines += [f"        if not {test(condition)}:", f"            out.append([i, 2{values}])"]
-        lines.append("    return out")
+                [source(p, of_item) for p in placeholders])
+        else:
+            lines = _record_lines(rule_id, compiler, test(filter) if filter is not None else None,
+                                  test(error_when) if error_when is not None and condition is not None else None)
+            if condition is not None:
+                values = "".join(f", _out({source(p)})" for p in placeholders)
+                lines += [f"        if not {test(condition)}:", f"            out.append([i, 2{values}])"]
+            lines.append("    return out")
     except Unsupported:
         return None
-    return _compiled(rule_id, compiler, lines)
-
-
-def _compiled(rule_id: str, compiler: _Compiler, lines: list[str]) -> Decide:
-    namespace = dict(_HELPERS, K=compiler.constants)
-    exec(compile("\n".join(lines), f"<celpy {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
-    decide: Decide = namespace["decide"]
+    decide: Decide = _compiled(rule_id, compiler, lines)
     return decide
+
+
+def _compiled(label: str, compiler: _Compiler, lines: list[str], **names: Any) -> Any:
+    """The function `decide` that `lines` define, with the helpers, the compiler's constants (K)
+    and `names` in its namespace (`label`: its file name in tracebacks and profiles)."""
+    namespace = dict(_HELPERS, K=compiler.constants, **names)
+    exec(compile("\n".join(lines), f"<celpy {label}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace["decide"]
 
 
 def _record_lines(rule_id: str, compiler: _Compiler, filter: str | None, error_when: str | None) -> list[str]:
@@ -904,7 +904,5 @@ def compile_all(rule_id: str, error_when: Expression | None, error_parts: Sequen
                   "    return 2, resource, shown, key"]
     except Unsupported:
         return None
-    namespace = dict(_HELPERS, K=compiler.constants, ALL_BUDGET=ALL_BUDGET)
-    exec(compile("\n".join(lines), f"<celpy all {rule_id}>", "exec"), namespace)  # noqa: S102 - our own generated code
-    decide: AllDecide = namespace["decide"]
+    decide: AllDecide = _compiled(f"all {rule_id}", compiler, lines, ALL_BUDGET=ALL_BUDGET)
     return decide
