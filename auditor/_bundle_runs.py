@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
+from auditor._gcpause import frozen_for_fork
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def evaluate_bundles(
                 record(index, evaluate_one(path))
         else:
             context = multiprocessing.get_context("fork")  # the workers inherit _SHARED
-            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+            with frozen_for_fork(), ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
                 futures: dict[Future[TargetRun], int] = {pool.submit(evaluate_one, p): i for i, p in enumerate(paths)}
                 for future in as_completed(futures):
                     try:
