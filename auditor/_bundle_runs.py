@@ -1,8 +1,12 @@
 """Evaluating many evidence bundles: `auditor evaluate B1 B2 ... --jobs N`.
 
 Bundles are evaluated in a pool of `jobs` processes (forked once the rules are loaded, so each
-starts with the catalog and its compiled programs, and keeps what it learns from one bundle for
-the next: see auditor._policy.batch), or in this process when `jobs` is 1. Every bundle is judged
+starts with the catalog, and keeps what it learns from one bundle for the next: the programs it
+compiled, the outcomes of auditor._policy.batch), or in this process when `jobs` is 1. The
+objects alive at the fork are kept out of the workers' collections (_gcpause.frozen_for_fork).
+With the history on, a worker also makes each result's stored document
+(_history.interface.pack_ahead): this process, the history's one writer, then only writes it.
+Results come back pickled (a Finding as make_finding of its values). Every bundle is judged
 at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
 carries the error and the exit code it would have had alone. Runs come back in the order the
 bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the
@@ -32,8 +36,9 @@ RunDone = Callable[[TargetRun], TargetRun]
 Progress = Callable[[int, int, Sequence[str]], None]
 """progress(done, total, running): as auditor._progress.Bar draws it."""
 
-_SHARED: tuple[Catalog, EvaluateOptions] | None = None
-"""The catalog and options of the run, set before the pool forks: each worker inherits them."""
+_SHARED: tuple[Catalog, EvaluateOptions, bool] | None = None
+"""The catalog and options of the run, and whether its results will be stored, set before the
+pool forks: each worker inherits them."""
 
 
 def evaluate_one(path: str) -> TargetRun:
@@ -42,10 +47,14 @@ def evaluate_one(path: str) -> TargetRun:
     from auditor.evidence.bundle import read_bundle
 
     assert _SHARED is not None
-    catalog, options = _SHARED
+    catalog, options, ahead = _SHARED
     start = time.monotonic()
     try:
         result = evaluate_bundle(read_bundle(Path(path)), options, catalog=catalog)
+        if ahead:
+            from auditor._history.interface import pack_ahead
+
+            pack_ahead(result)
     except AuditorError as exc:
         return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)
     except Exception as exc:  # a bug: this bundle's run says so, the others go on
@@ -62,10 +71,13 @@ def evaluate_bundles(
     jobs: int = 1,
     done: RunDone | None = None,
     progress: Progress | None = None,
+    stored: bool = False,
 ) -> FleetResult:
-    """Evaluate every bundle of `paths`; the runs in the order of `paths`."""
+    """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
+    stores each run's result in the history (a pool's workers then make its stored document
+    beside the evaluation: history.interface.pack_ahead)."""
     global _SHARED
-    _SHARED = (catalog, options)
+    _SHARED = (catalog, options, stored and jobs > 1 and len(paths) > 1)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 
