@@ -15,6 +15,7 @@ exit code is the worst of the bundles' (docs/exit-codes.md).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
 from auditor._gcpause import frozen_for_fork
+from auditor._history.interface import drop_packed
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
@@ -51,15 +53,16 @@ def evaluate_one(path: str) -> TargetRun:
     start = time.monotonic()
     try:
         result = evaluate_bundle(read_bundle(Path(path)), options, catalog=catalog)
-        if ahead:
-            from auditor._history.interface import pack_ahead
-
-            pack_ahead(result)
     except AuditorError as exc:
         return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)
     except Exception as exc:  # a bug: this bundle's run says so, the others go on
         return TargetRun(path, int(ExitCode.INTERNAL), error=f"internal error: {type(exc).__name__}: {exc}",
                          seconds=time.monotonic() - start)
+    if ahead:
+        from auditor._history.interface import pack_ahead
+
+        with contextlib.suppress(Exception):  # then the history packs it, as without a pool
+            pack_ahead(result)
     return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start)
 
 
@@ -84,6 +87,8 @@ def evaluate_bundles(
     def record(index: int, run: TargetRun) -> None:
         nonlocal finished
         runs[index] = done(run) if done is not None else run
+        if run.result is not None:
+            drop_packed(run.result)  # stored: the runs are held to the end, the document need not be
         finished += 1
         if progress is not None:
             progress(finished, len(paths), ())

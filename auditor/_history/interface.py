@@ -96,9 +96,9 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[di
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed. The row's `document_zlib` is left
     None: it is packed_document(result, rest), with `rest` returned beside the row (the
-    document's problems, summary... encoded), so a store can pack it while it writes the rows."""
-    ahead = result.__dict__.get(_AHEAD)
-    rest, summary = (ahead[0], result.summary.to_dict()) if ahead is not None else _rest(result)
+    document's problems, summary... encoded; empty when the document was packed ahead), so a
+    store can pack it while it writes the rows."""
+    rest, summary = (b"", result.summary.to_dict()) if _AHEAD in result.__dict__ else _rest(result)
     row = {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
@@ -139,13 +139,12 @@ def packed_document(result: RedactedResult, rest: bytes) -> bytes:
     are those of compressing it a line at a time, or whole: zlib's stream does not depend on
     how its input is cut.) Most of the time is zlib's, which lets other threads run meanwhile.
     Made before if pack_ahead was called on the result."""
-    ahead = result.__dict__.get(_AHEAD)
-    if ahead is not None and ahead[0] == rest:
-        packed: bytes = ahead[1]
-        return packed
+    ahead: bytes | None = result.__dict__.get(_AHEAD)
+    if ahead is not None:
+        return ahead
     from auditor._render.json import findings_json
 
-    return _pack(findings_json(result), rest)
+    return _pack(findings_json(result), rest or _rest(result)[0])
 
 
 def _pack(lines: Iterable[str], rest: bytes) -> bytes:
@@ -163,19 +162,23 @@ def _pack(lines: Iterable[str], rest: bytes) -> bytes:
 
 
 def pack_ahead(result: RedactedResult) -> None:
-    """Make what storing `result` costs most now (its document, encoded and packed: scan_row's
-    `rest` and packed_document) and keep it on the result, which pickling carries: a worker of
-    `evaluate --jobs` does it beside the evaluation, so the one process that writes the history
-    only writes (a result of 2,000 findings: 13 of its 21 ms). Kept in the result's __dict__,
-    as its cached properties are: a frozen result's document cannot change."""
+    """Make what storing `result` costs most now (its document, encoded and packed:
+    packed_document) and keep it on the result, which pickling carries: a worker of `evaluate
+    --jobs` does it beside the evaluation, so the one process that writes the history only
+    writes (a result of 2,000 findings: 13 of its 21 ms). Kept in the result's __dict__, as its
+    cached properties are (a frozen result's document cannot change), until drop_packed."""
     from auditor._render.json import finding_lines
 
-    rest, _ = _rest(result)
-    result.__dict__[_AHEAD] = (rest, _pack(finding_lines(result.findings), rest))
+    result.__dict__[_AHEAD] = _pack(finding_lines(result.findings), _rest(result)[0])
+
+
+def drop_packed(result: RedactedResult) -> None:
+    """Let go of the document pack_ahead kept on `result` (once it is stored)."""
+    result.__dict__.pop(_AHEAD, None)
 
 
 _AHEAD = "_packed_ahead"
-"""The key of pack_ahead's (rest, packed document) in a result's __dict__."""
+"""The key of pack_ahead's packed document in a result's __dict__."""
 
 
 _DOCUMENT_ENCODER = msgspec.json.Encoder()
