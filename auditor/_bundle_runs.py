@@ -1,8 +1,12 @@
 """Evaluating many evidence bundles: `auditor evaluate B1 B2 ... --jobs N`.
 
 Bundles are evaluated in a pool of `jobs` processes (forked once the rules are loaded, so each
-starts with the catalog and its compiled programs, and keeps what it learns from one bundle for
-the next: see auditor._policy.batch), or in this process when `jobs` is 1. Every bundle is judged
+starts with the catalog, and keeps what it learns from one bundle for the next: the programs it
+compiled, the outcomes of auditor._policy.batch), or in this process when `jobs` is 1. The
+objects alive at the fork are kept out of the workers' collections (_gcpause.frozen_for_fork).
+With the history on, a worker also makes each result's stored document
+(_history.interface.pack_ahead): this process, the history's one writer, then only writes it.
+Results come back pickled (a Finding as make_finding of its values). Every bundle is judged
 at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
 carries the error and the exit code it would have had alone. Runs come back in the order the
 bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the
@@ -11,6 +15,7 @@ exit code is the worst of the bundles' (docs/exit-codes.md).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
+from auditor._gcpause import frozen_for_fork
+from auditor._history.interface import drop_packed
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
@@ -31,8 +38,9 @@ RunDone = Callable[[TargetRun], TargetRun]
 Progress = Callable[[int, int, Sequence[str]], None]
 """progress(done, total, running): as auditor._progress.Bar draws it."""
 
-_SHARED: tuple[Catalog, EvaluateOptions] | None = None
-"""The catalog and options of the run, set before the pool forks: each worker inherits them."""
+_SHARED: tuple[Catalog, EvaluateOptions, bool] | None = None
+"""The catalog and options of the run, and whether its results will be stored, set before the
+pool forks: each worker inherits them."""
 
 
 def evaluate_one(path: str) -> TargetRun:
@@ -41,7 +49,7 @@ def evaluate_one(path: str) -> TargetRun:
     from auditor.evidence.bundle import read_bundle
 
     assert _SHARED is not None
-    catalog, options = _SHARED
+    catalog, options, ahead = _SHARED
     start = time.monotonic()
     try:
         result = evaluate_bundle(read_bundle(Path(path)), options, catalog=catalog)
@@ -50,6 +58,11 @@ def evaluate_one(path: str) -> TargetRun:
     except Exception as exc:  # a bug: this bundle's run says so, the others go on
         return TargetRun(path, int(ExitCode.INTERNAL), error=f"internal error: {type(exc).__name__}: {exc}",
                          seconds=time.monotonic() - start)
+    if ahead:
+        from auditor._history.interface import pack_ahead
+
+        with contextlib.suppress(Exception):  # then the history packs it, as without a pool
+            pack_ahead(result)
     return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start)
 
 
@@ -61,16 +74,21 @@ def evaluate_bundles(
     jobs: int = 1,
     done: RunDone | None = None,
     progress: Progress | None = None,
+    stored: bool = False,
 ) -> FleetResult:
-    """Evaluate every bundle of `paths`; the runs in the order of `paths`."""
+    """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
+    stores each run's result in the history (a pool's workers then make its stored document
+    beside the evaluation: history.interface.pack_ahead)."""
     global _SHARED
-    _SHARED = (catalog, options)
+    _SHARED = (catalog, options, stored and jobs > 1 and len(paths) > 1)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 
     def record(index: int, run: TargetRun) -> None:
         nonlocal finished
         runs[index] = done(run) if done is not None else run
+        if run.result is not None:
+            drop_packed(run.result)  # stored: the runs are held to the end, the document need not be
         finished += 1
         if progress is not None:
             progress(finished, len(paths), ())
@@ -83,7 +101,7 @@ def evaluate_bundles(
                 record(index, evaluate_one(path))
         else:
             context = multiprocessing.get_context("fork")  # the workers inherit _SHARED
-            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+            with frozen_for_fork(), ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
                 futures: dict[Future[TargetRun], int] = {pool.submit(evaluate_one, p): i for i, p in enumerate(paths)}
                 for future in as_completed(futures):
                     try:

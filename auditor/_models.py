@@ -188,7 +188,9 @@ def canonical_plain_json(value: Any) -> bytes:
     """`canonical_json(value)` for a plain JSON value (dicts with string keys, lists, strings,
     numbers, booleans, null: what a JSON decoder or msgspec makes), byte for byte, about five
     times faster. msgspec writes it; where msgspec would write a number differently from json
-    (an exponent, 1e-5 <= |x| < 1e-4, a non-finite number) or cannot write the value, json does."""
+    (an exponent, 1e-5 <= |x| < 1e-4, a non-finite number) or cannot write the value, json does.
+    Plain JSON only: for other values (dates, Decimals, sets...) msgspec's text may be returned
+    where json would refuse them (no caller passes any: records' data is made plain first)."""
     if isinstance(value, str):
         return _PLAIN_ENCODER.encode(value)  # escapes exactly as json does, for every code point
     if value is None:
@@ -199,9 +201,27 @@ def canonical_plain_json(value: Any) -> bytes:
         out = _PLAIN_ENCODER.encode(value)
     except (TypeError, ValueError, OverflowError):
         return canonical_json(value)
-    if b"0.0000" in out or _EXPONENT.search(out) is not None or _non_finite(value):
+    packed = _packed(value)
+    if packed is not None and _FLOAT64 not in packed:  # no number at all that either writes otherwise
+        return out
+    if b"0.0000" in out or _EXPONENT.search(out) is not None or _non_finite(packed):
         return canonical_json(value)
     return out
+
+
+_FLOAT64 = b"\xcb"
+"""MessagePack's mark of a float64, msgspec's form of every float: where it is not in a value's
+MessagePack form, the value holds no float (the evidence of most records), and msgspec writes it
+as json does (canonical_plain_json looks no further). Elsewhere, 0xcb is a byte of an integer
+or the lead byte of a character U+02C0 to U+02FF: a false alarm only costs the checks."""
+
+
+def _packed(value: Any) -> bytes | None:
+    """`value` in MessagePack, or None where msgspec cannot write it so (ints beyond 64 bits)."""
+    try:
+        return msgspec.msgpack.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def canonical_object(members: Mapping[str, bytes]) -> bytes:
@@ -212,13 +232,12 @@ def canonical_object(members: Mapping[str, bytes]) -> bytes:
     ) + b"}"
 
 
-def _non_finite(value: Any) -> bool:
-    """Whether `value` may hold NaN or an infinity (json writes NaN/Infinity, msgspec null):
-    a float64 with every exponent bit set in its MessagePack form (0xcb, then 0x7f or 0xff, bytes
-    that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only costs speed)."""
-    try:
-        packed = msgspec.msgpack.encode(value)
-    except (TypeError, ValueError, OverflowError):  # ints beyond 64 bits: let json decide
+def _non_finite(packed: bytes | None) -> bool:
+    """Whether a value whose MessagePack form is `packed` (_packed) may hold NaN or an infinity
+    (json writes NaN/Infinity, msgspec null): a float64 with every exponent bit set (0xcb, then
+    0x7f or 0xff, bytes that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only
+    costs speed). True where there is no such form (ints beyond 64 bits: json decides)."""
+    if packed is None:
         return True
     return b"\xcb\x7f" in packed or b"\xcb\xff" in packed
 
@@ -346,6 +365,11 @@ class Finding:
         `__init__`'s cost (tests hold it to `__init__`)."""
         return make_finding(*[fields[name] for name, _ in _FINDING_SLOTS])
 
+    def __reduce__(self) -> tuple[Callable[..., Finding], tuple[Any, ...]]:
+        """Pickled as `make_finding` of its values (a process pool's results, `evaluate --jobs`):
+        a fifth of the default's cost, which reads the fields' names again for every finding."""
+        return make_finding, _FINDING_VALUES(self)
+
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "", self.id)
@@ -427,7 +451,9 @@ def _finding_maker() -> Any:
               + "".join(f"    made.{name} = {name}\n" for name in names) + "    made.__class__ = Finding\n    return made\n")
     space: dict[str, Any] = {"Raw": raw, "Finding": Finding}
     exec(source, space)  # noqa: S102 - source made above from Finding's own field names
-    return space["make"]
+    made: Any = space["make"]
+    made.__module__, made.__name__, made.__qualname__ = __name__, "make_finding", "make_finding"  # pickled by name
+    return made
 
 
 make_finding: Callable[..., Finding] = _finding_maker()

@@ -181,7 +181,8 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         return store_run(run, store, origin="evaluate")
 
     try:
-        runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar())
+        runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
+                                stored=store is not None)
     finally:
         if store is not None:
             store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
@@ -141,6 +141,18 @@ class _KeptLines:
                 if not batch:
                     self._done = True
                 self._lines.extend(batch)
+
+    def __reduce__(self) -> tuple[Callable[[list[str]], _KeptLines], tuple[list[str]]]:
+        """Pickled as all its lines, made (a result sent back by a worker process of `evaluate
+        --jobs`: a lock cannot be pickled)."""
+        return _kept_lines, (list(self),)
+
+
+def _kept_lines(lines: list[str]) -> _KeptLines:
+    """Kept lines all made already: `lines`."""
+    kept = _KeptLines(())
+    kept._lines, kept._done = lines, True
+    return kept
 
 
 MADE_AT_ONCE = 512

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from auditor._bundle_runs import evaluate_bundles
 from auditor._demo import DEMO_TARGET, demo_inventory
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import TargetRun
+from auditor._history.interface import _AHEAD
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, collect, evaluate_bundle
 from auditor.evidence.bundle import Bundle, read_bundle
@@ -41,9 +43,21 @@ def _catalog() -> Catalog:
     return Catalog.load(list(inventory.rule_paths), list(inventory.policy_paths))
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize(("jobs", "stored", "packs"), [(1, False, True), (2, False, True), (2, True, True),
+                                                     (2, True, False)])
 def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: list[str], tmp_path: Path,
-                                                                     jobs: int) -> None:
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     jobs: int, stored: bool, packs: bool) -> None:
+    """In order, each result what evaluating its bundle alone gives. With the history (stored),
+    a pool's workers pack each result's document ahead for `done` to store, and the result lets
+    go of it after; a worker that fails to pack it leaves it to the history."""
+    from auditor._history import interface
+
+    if not packs:
+        def fails(_result: object) -> None:
+            raise RuntimeError("packing failed")
+
+        monkeypatch.setattr(interface, "pack_ahead", fails)  # the forked workers inherit it
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "auditor-evidence-bundle"')
     paths = [bundles[2], str(broken), bundles[0], str(tmp_path / "missing.json"), bundles[1], bundles[3]]
@@ -51,11 +65,15 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
     seen: list[str] = []
     progress: list[tuple[int, int]] = []
 
+    packed: list[bool] = []
+
     def done(run: TargetRun) -> TargetRun:
         seen.append(run.target)
+        if run.result is not None:
+            packed.append(_AHEAD in run.result.__dict__)
         return dataclasses.replace(run, scan_id=len(seen))
 
-    runs = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done,
+    runs = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done, stored=stored,
                             progress=lambda d, t, _running: progress.append((d, t)))
     assert [r.target for r in runs.runs] == paths
     assert sorted(seen) == sorted(paths) and sorted(r.scan_id or 0 for r in runs.runs) == list(range(1, 7))
@@ -65,8 +83,11 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
             alone = evaluate_bundle(read_bundle(Path(path)), options, catalog=_catalog())
             assert run.result is not None and run.error == ""
             assert run.result.to_dict() == alone.to_dict()
+            assert _AHEAD not in run.result.__dict__  # let go of once stored
             assert run.exit_code == result_exit_code(alone)
         else:
             assert run.result is None and run.exit_code == ExitCode.USAGE
             assert Path(path).name in run.error
     assert runs.exit_code == ExitCode.USAGE  # the worst: a bundle that could not be read
+    assert packed == [stored and packs] * len(bundles)  # what `done` (the history) was given
+    assert gc.get_freeze_count() == 0  # the objects frozen for the workers' fork are not left so

@@ -85,6 +85,27 @@ def test_one_shot_turns_the_collector_off_and_on_again() -> None:
     assert gc.isenabled()
 
 
+def test_objects_alive_are_frozen_for_a_fork_and_unfrozen_after_however_it_ends() -> None:
+    from auditor._gcpause import frozen_for_fork
+
+    assert gc.get_freeze_count() == 0
+    alive = [[i] for i in range(100)]
+    with frozen_for_fork():
+        assert gc.get_freeze_count() >= len(alive)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), frozen_for_fork():
+        raise RuntimeError
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # frozen before: left so (which were frozen before cannot be told apart)
+    try:
+        before = gc.get_freeze_count()
+        with frozen_for_fork():
+            pass
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()
+
+
 YAML_TEXTS = [
     "a: 1\nb: [x, y, {c: d}]\n",
     "---\nkind: Pod\nmetadata: {name: p}\n---\nkind: Service\nspec: {ports: [{port: 80}]}\n",

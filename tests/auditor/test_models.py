@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import pickle
@@ -71,7 +72,11 @@ def test_of_fields_and_replaced_make_what_init_makes() -> None:
     assert quick == made and type(quick) is Finding and repr(quick) == repr(Finding(**fields))
     with pytest.raises(dataclasses.FrozenInstanceError):
         quick.status = Status.PASS  # type: ignore[misc]
-    assert pickle.loads(pickle.dumps(quick)) == made  # noqa: S301
+    assert quick.__reduce__() == (make_finding, tuple(fields[f.name] for f in dataclasses.fields(Finding)))
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):  # a process pool's results: `evaluate --jobs`
+        back = pickle.loads(pickle.dumps(quick, protocol))  # noqa: S301
+        assert back == made and type(back) is Finding and repr(back) == repr(made)
+    assert copy.deepcopy(made) == made and copy.copy(made) == made
     changed = made.replaced({"owner": "ops", "due": "2026-12-01"})
     assert changed == dataclasses.replace(made, owner="ops", due="2026-12-01") and made.owner == ""
     assert made.owned("ops", "2026-12-01") == changed and changed.owned("", "") == made

@@ -28,7 +28,7 @@ import msgspec
 import pytest
 
 from auditor._gcpause import gc_paused
-from auditor._models import _FINDING_INDEX, _FINDING_VALUES, Finding, finding_ids, make_finding
+from auditor._models import _FINDING_INDEX, _VARYING, Finding, finding_ids, findings_of
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
@@ -174,7 +174,7 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
         return spent, seen
 
     batched, outcome = run(fleet)
-    floor = result_floor(evaluate_bundle(fleet(0), options, catalog=catalog).findings)
+    floor, named = result_floor(evaluate_bundle(fleet(0), options, catalog=catalog).findings)
     again, _ = run(one_node)
     with monkeypatch.context() as m:
         m.setattr(batch, "MIN_RECORDS", 10**9)
@@ -186,9 +186,17 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
           f"{findings / batched:,.0f} findings/s (target: 200 bundles/s)")
     print(f"record by record: {single:.1f} s, {BUNDLES / single:.1f} bundles/s; batch {single / batched:.2f}x faster")
     print(f"one node's bundles (kept outcomes answer every record): {again:.1f} s, {BUNDLES / again:.1f} bundles/s")
+    new = (batched - again) / BUNDLES  # a node's own certificates: its records decided, their ids made
+    least = (floor - named) / BUNDLES + new  # the floor's findings made and read, and what is new decided and named
+    assert least > 0, "the runs were too noisy for a bound: measure again at idle"
     print(f"the floor of the result model, nothing decided, checked or redacted (each of a bundle's "
-          f"{findings // BUNDLES:,} findings made anew with its SHA-256 id, and read): {floor:.2f} s, "
-          f"{BUNDLES / floor:.1f} bundles/s; the evaluation is {batched / floor:.1f}x that")
+          f"{findings // BUNDLES:,} findings made anew with its SHA-256 id as the engine makes them, and read): "
+          f"{floor:.2f} s, {BUNDLES / floor:.1f} bundles/s, of which the ids {named / BUNDLES * 1000:.1f} ms a bundle; "
+          f"the evaluation is {batched / floor:.1f}x that")
+    print(f"what a node's own certificates add beyond one node's bundles again (their records decided, their "
+          f"ids and keys made): {new * 1000:.1f} ms a bundle; that and the floor's findings made and read: "
+          f"{least * 1000:.1f} ms, at most {1 / least:.0f} bundles/s while deciding costs what it does now "
+          f"(200/s leaves 5.0 ms a bundle)")
     assert outcome == same and findings > 0
     bench_record("bundles-per-second", f"bundles of 200 certificates (`cim-production`, {rules} rules, with finding "
                  "ids and correlation keys), evaluation in-process with each verdict and every finding's id and "
@@ -196,33 +204,53 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
                  f"batch evaluation {BUNDLES / batched:.1f} bundles/s of CPU time, {single / batched:.2f}x record by "
                  f"record ({BUNDLES / single:.1f}/s); one node's bundles again (outcomes kept): "
                  f"{BUNDLES / again:.1f}/s (target 200/s); the result model's floor (findings and ids made and read, "
-                 f"nothing decided) {BUNDLES / floor:.0f}/s")
+                 f"nothing decided) {BUNDLES / floor:.0f}/s, its ids {named / BUNDLES * 1000:.1f} ms a bundle; "
+                 f"a node's own certificates add {new * 1000:.1f} ms a bundle (deciding, naming): with the floor, at "
+                 f"most {1 / least:.0f}/s while deciding costs what it does now")
 
 
-def result_floor(template: Sequence[Finding]) -> float:
-    """CPU seconds BUNDLES bundles' findings cost when nothing is decided, checked or redacted:
-    for each bundle, the findings of `template` (one bundle's) made anew, each with a new id
-    (SHA-256 of its rule and a new identity, by the engine's `finding_ids`) as a frozen Finding
-    with the collector paused (as `evaluate_bundle` pauses it), then read as the consumer of
-    `run` reads them (the collector's deferred walk of them included, as in `run`). What any
-    evaluation that makes a bundle's findings this way costs at least."""
-    rules = [(rule_id, list(map(_FINDING_VALUES, group)))
-             for rule_id, group in itertools.groupby(template, operator.attrgetter("rule_id"))]
-    at = _FINDING_INDEX["id"]
-    spent = 0.0
+def result_floor(template: Sequence[Finding]) -> tuple[float, float]:
+    """CPU seconds BUNDLES bundles' findings cost when nothing is decided, checked or redacted,
+    and the part of it their ids take: for each bundle, the findings of `template` (one
+    bundle's) made anew, each with a new id (SHA-256 of its rule and a new identity, by the
+    engine's `finding_ids`), as a frozen Finding the way the engine makes most of them
+    (`findings_of` over the columns of a rule's findings that share every other field, as
+    `_engine._RuleRun.settled` does) with the collector paused (as `evaluate_bundle` pauses
+    it), then read as the consumer of `run` reads them (the collector's deferred walk of them
+    included, as in `run`). What any evaluation that makes a bundle's findings this way costs
+    at least."""
+    rules = []
+    for rule_id, group in itertools.groupby(template, operator.attrgetter("rule_id")):
+        alike = [list(run) for _, run in itertools.groupby(group, _SHARED)]  # findings sharing all but 3 fields
+        rules.append((rule_id, [(findings_of(*_SHARED(run[0])), [f.resource for f in run], [f.evidence for f in run])
+                                for run in alike]))
+    spent = named = 0.0
     for b in range(BUNDLES):
-        identities = [[(row[5], f"{b:064x}") for row in rows] for _, rows in rules]  # new in every bundle
+        identities = [[(resource, f"{b:064x}") for _, resources, _ in runs for resource in resources]
+                      for _, runs in rules]  # new in every bundle
         start = time.process_time()
         findings: list[Finding] = []
         with gc_paused():  # as evaluate_bundle makes them
-            for (rule_id, rows), identity in zip(rules, identities, strict=True):
-                findings += [make_finding(*row[:at], fid, *row[at + 1:])
-                             for row, fid in zip(rows, finding_ids(rule_id, identity), strict=True)]
-        ids = tuple([(f.id, f.status.value) for f in findings])
-        hash(ids)
-        spent += time.process_time() - start
-        assert len(ids) == len(template) and ids[0][0] != template[0].id
-    return spent
+            ids = [finding_ids(rule_id, identity) for (rule_id, _), identity in zip(rules, identities, strict=True)]
+            made = time.process_time()
+            for (_, runs), rule_ids in zip(rules, ids, strict=True):
+                left = iter(rule_ids)
+                for make, resources, evidence in runs:  # map stops at the run's last resource
+                    findings += map(make, resources, evidence, left)
+        read = tuple([(f.id, f.status.value) for f in findings])
+        hash(read)
+        end = time.process_time()
+        spent += end - start
+        named += made - start
+        assert len(read) == len(template) and read[0][0] != template[0].id
+        assert [f.id for f in findings] == [i for rule_ids in ids for i in rule_ids]
+        if b == 0:  # the template's findings but their ids
+            assert [f.replaced({"id": ""}) for f in findings] == [f.replaced({"id": ""}) for f in template]
+    return spent, named
+
+
+_SHARED = operator.attrgetter(*(name for name in _FINDING_INDEX if name not in _VARYING))
+"""The fields of a finding `findings_of` takes first: all but resource, evidence and id."""
 
 
 def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
@@ -246,9 +274,10 @@ def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
                  "into its type)", f"median {statistics.median(times) * 1000:.1f} ms")
 
 
-def test_evaluate_jobs(tmp_path: Path) -> None:
-    """`auditor evaluate` over 60 bundles of 200 certificates, whole process: --jobs 1 and 2,
-    against one process per bundle (the way before --jobs)."""
+def test_evaluate_jobs(tmp_path: Path, bench_record: Recorder) -> None:
+    """`auditor evaluate` over 60 bundles of 200 certificates, whole process (each bundle read,
+    evaluated and, with the history store, stored): --jobs 1 and 2, against one process per
+    bundle (the way before --jobs). Medians of 3 runs; CPU time with the workers'."""
     base = synthetic_records(200)
     target = {"name": "bench", "environment": "production", "policies": ["cim-production"], "names": ["node-1.example.com"]}
     rng = random.Random(11)
@@ -258,19 +287,31 @@ def test_evaluate_jobs(tmp_path: Path) -> None:
         path = tmp_path / f"b{b:02d}.json"
         Bundle.create(target, "2026-11-23T00:00:00Z", records).write(path)
         paths.append(str(path))
-    evaluate = [sys.executable, "-m", "auditor", "evaluate", "--demo", "--no-store", "--at", NOW.isoformat()]
-    figures = {}
-    for jobs in (1, 2):
-        start = time.perf_counter()
-        proc = subprocess.run([*evaluate, *paths, "--jobs", str(jobs)], capture_output=True, text=True, check=False)
-        figures[jobs] = time.perf_counter() - start
-        assert f"{len(paths)} bundles; exit code" in proc.stdout, proc.stderr
+    evaluate = [sys.executable, "-m", "auditor", "evaluate", "--demo", "--at", NOW.isoformat()]
+    figures: dict[tuple[int, bool], tuple[float, float]] = {}
+    for stored in (False, True):
+        for jobs in (1, 2):
+            runs = []
+            for i in range(3):
+                env = {**os.environ, "AUDITOR_DB": str(tmp_path / f"history-{jobs}-{i}.sqlite")}
+                start, used = time.perf_counter(), _children_cpu()
+                proc = subprocess.run([*evaluate, *paths, "--jobs", str(jobs), *([] if stored else ["--no-store"])],
+                                      capture_output=True, text=True, check=False, env=env)
+                runs.append((time.perf_counter() - start, _children_cpu() - used))
+                assert f"{len(paths)} bundles; exit code" in proc.stdout, proc.stderr
+            figures[jobs, stored] = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
     start = time.perf_counter()
     for one in paths[:10]:
-        subprocess.run([*evaluate, one], capture_output=True, check=False)
+        subprocess.run([*evaluate, "--no-store", one], capture_output=True, check=False)
     single = (time.perf_counter() - start) / 10
     print(f"\nauditor evaluate, {len(paths)} bundles x 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
-    for jobs, seconds in figures.items():
-        print(f"--jobs {jobs}: {seconds:.1f} s, {len(paths) / seconds:.1f} bundles/s")
+    for (jobs, stored), (seconds, cpu) in figures.items():
+        print(f"--jobs {jobs}{', stored' if stored else ''}: {seconds:.2f} s, {len(paths) / seconds:.1f} bundles/s, "
+              f"CPU {cpu:.2f} s")
     print(f"one process per bundle: {single:.2f} s each, {1 / single:.1f} bundles/s; "
-          f"--jobs 2 is {single * len(paths) / figures[2]:.1f}x that")
+          f"--jobs 2 is {single * len(paths) / figures[2, False][0]:.1f}x that")
+    shown = "; ".join(f"--jobs {jobs}{' stored' if stored else ''} {len(paths) / seconds:.1f}/s"
+                      for (jobs, stored), (seconds, _) in figures.items())
+    bench_record("evaluate-jobs", "`auditor evaluate` of 60 bundles of 200 certificates, whole process (read, "
+                 "evaluated, summarised; stored: in the history too), vs one process per bundle",
+                 f"{shown}; one process per bundle {1 / single:.1f}/s: --jobs 2 {single * len(paths) / figures[2, False][0]:.1f}x that")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import sqlite3
 import stat
 import uuid
@@ -133,6 +134,14 @@ def test_documents_are_stored_compressed_and_older_ones_still_read(opener: Opene
         assert [p for p in store.check() if f"scan {first}" in p]
 
 
+def _stored(store: SQLiteStore | PostgresStore, scan_id: int) -> list[list[Any]]:
+    """What `store` holds of a scan: its scans row and its findings rows, but the ids and stored_at."""
+    scan = store._select("SELECT * FROM scans WHERE id = ?", [scan_id])[0]
+    rows = store._select("SELECT * FROM findings WHERE scan_id = ? ORDER BY seq", [scan_id])
+    values = [bytes(v) if isinstance(v, memoryview) else v for v in scan]
+    return [values[1:4] + values[5:], [r[1:] for r in rows]]
+
+
 def test_a_document_packed_beside_its_rows_is_stored_the_same(
     opener: Opener, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,13 +155,7 @@ def test_a_document_packed_beside_its_rows_is_stored_the_same(
         monkeypatch.setattr(sql, "PACK_BESIDE", 1)
         beside = store.save(demo_result, origin="scan", exit_code=1)
 
-        def stored(scan_id: int) -> list[list[Any]]:
-            scan = store._select("SELECT * FROM scans WHERE id = ?", [scan_id])[0]
-            rows = store._select("SELECT * FROM findings WHERE scan_id = ? ORDER BY seq", [scan_id])
-            values = [bytes(v) if isinstance(v, memoryview) else v for v in scan]
-            return [values[1:4] + values[5:], [r[1:] for r in rows]]  # all but the id and stored_at
-
-        assert stored(beside) == stored(plain) and len(stored(beside)[1]) == len(demo_result.findings)
+        assert _stored(store, beside) == _stored(store, plain) and len(_stored(store, beside)[1]) == len(demo_result.findings)
         assert store.result(beside).to_dict() == demo_result.to_dict()
 
         def broken(*_: object) -> bytes:
@@ -163,6 +166,33 @@ def test_a_document_packed_beside_its_rows_is_stored_the_same(
             store.save(demo_result, origin="scan", exit_code=1)
         assert [e.id for e in store.entries()] == [beside, plain]
         assert store.check() == []
+
+
+def test_a_result_packed_ahead_in_a_worker_is_stored_the_same(
+    opener: Opener, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evaluate --jobs`: a worker packs the result's document (pack_ahead) and sends the result
+    back pickled; the process that stores it writes those bytes, the rows and bytes of the plain
+    way, without making the document again."""
+    from auditor._history import interface
+
+    ahead = pickle.loads(pickle.dumps(demo_result))  # noqa: S301 - a copy of our own result
+    interface.pack_ahead(ahead)
+    back = pickle.loads(pickle.dumps(ahead))  # noqa: S301 - as the pool returns it
+    assert interface._AHEAD in back.__dict__ and interface._AHEAD not in demo_result.__dict__
+    with opener() as store:
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        plain = store.save(demo_result, origin="evaluate", exit_code=1)
+
+        def unmade(*_: object) -> bytes:
+            raise AssertionError("the document was made again")
+
+        monkeypatch.setattr(interface, "_pack", unmade)
+        monkeypatch.setattr(interface, "_rest", unmade)
+        packed = store.save(back, origin="evaluate", exit_code=1)
+
+        assert _stored(store, packed) == _stored(store, plain) and len(_stored(store, packed)[1]) == len(demo_result.findings)
+        assert store.result(packed).to_dict() == demo_result.to_dict()
 
 
 def test_a_scan_whose_before_commit_raises_is_not_stored(opener: Opener, demo_result: RedactedResult) -> None:

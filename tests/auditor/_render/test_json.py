@@ -118,3 +118,16 @@ def test_a_failure_to_make_kept_lines_is_every_readers() -> None:
         list(json_render.findings_json(result))
     with pytest.raises(AttributeError):
         list(json_render.findings_json(result))
+
+
+def test_a_result_with_kept_lines_pickles_with_them_all_made() -> None:
+    """A result whose lines were kept (some read, or none) pickles as the pool of `evaluate
+    --jobs` sends it back: with every line made, read back the same (a lock cannot be pickled)."""
+    import pickle
+
+    result = redact_result(_result_of(json_render.MADE_AT_ONCE + 3))
+    expected = list(finding_lines(result.findings))
+    assert next(iter(json_render.findings_json(result))) == expected[0]  # one batch made, the rest not yet
+    back = pickle.loads(pickle.dumps(result))  # noqa: S301 - our own result
+    assert list(json_render.findings_json(back)) == expected == list(json_render.findings_json(result))
+    assert back.to_dict() == result.to_dict()
