@@ -97,7 +97,7 @@ def frozen_for_fork() -> Iterator[None]:
     """For a pool of forked workers: the objects alive now (the catalog, its compiled programs,
     the modules) left out of every collection while the block runs, gc.freeze before the workers
     fork. A worker's collections would otherwise walk all it inherits, writing to each object and
-    so copying every page of them (`evaluate --jobs 2` over 60 bundles: a quarter more CPU); this
+    so copying every page of them (`evaluate --jobs 2` over 60 bundles: a fifth more CPU); this
     process's own collections skip them too. Unfrozen after the block, unless objects were frozen
     before it (they are left so: which of them were cannot be told apart)."""
     before = gc.get_freeze_count()

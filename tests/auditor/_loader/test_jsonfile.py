@@ -25,7 +25,7 @@ def test_long_digits_is_the_regular_expression(raw: bytes, limit: int, chunk: in
 
 def test_long_digits_across_a_chunk_edge(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsonfile, "DIGIT_CHUNK", 4)
-    assert jsonfile._long_digits(b"abc12345x", 4)  # begins in the first chunk, ends in the third
+    assert jsonfile._long_digits(b"abc12345x", 4)  # begins in the first chunk, ends in the second
     assert not jsonfile._long_digits(b"abc1234x5678", 4)
     every_byte = bytes(range(256)) * 3  # its digits: ten in a row, three times
     assert jsonfile._long_digits(every_byte, 9)
