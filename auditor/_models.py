@@ -66,9 +66,7 @@ def finding_ids(rule_id: str, identities: Sequence[tuple[Any, ...]]) -> list[str
     """`[finding_id(rule_id, identity) for identity in identities]`, most of them read at C speed
     from the ids made before for the rule (all rules' together at most _FINDING_IDS_KEPT)."""
     known = _IDS_OF_RULE.get(rule_id)
-    if known is None:
-        known = _IDS_OF_RULE[rule_id] = {}
-    ids = list(map(known.get, identities))
+    ids: list[str | None] = list(map(known.get, identities)) if known is not None else [None] * len(identities)
     if None in ids:
         missing = [at for at, found in enumerate(ids) if found is None] if any(ids) else None
         known = _room(rule_id, len(ids) if missing is None else len(missing))
