@@ -98,7 +98,7 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[di
     None: it is packed_document(result, rest), with `rest` returned beside the row (the
     document's problems, summary... encoded; empty when the document was packed ahead), so a
     store can pack it while it writes the rows."""
-    rest, summary = (b"", result.summary.to_dict()) if _AHEAD in result.__dict__ else _rest(result)
+    rest = b"" if _AHEAD in result.__dict__ else _rest(result)
     row = {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
@@ -111,7 +111,7 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[di
         "rules_digest": str(result.tool.get("rules_digest", "")),
         "tool_version": str(result.tool.get("version", "")),
         "policies": json.dumps(list(result.policies)),
-        "summary": json.dumps(summary, sort_keys=True),
+        "summary": json.dumps(result.summary.to_dict(), sort_keys=True),
         "findings_count": len(result.findings),
         "document": "",
         "document_zlib": None,
@@ -119,14 +119,14 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[di
     return row, rest
 
 
-def _rest(result: RedactedResult) -> tuple[bytes, dict[str, Any]]:
-    """The findings document of `result` without its findings, encoded, and its summary."""
+def _rest(result: RedactedResult) -> bytes:
+    """The findings document of `result` without its findings, encoded."""
     from auditor._render.json import problem_dicts
 
     document = result.to_dict(findings=False, problems=False)
     document["problems"] = problem_dicts(result)
     del document["findings"]
-    return _DOCUMENT_ENCODER.encode(document), document["summary"]
+    return _DOCUMENT_ENCODER.encode(document)
 
 
 PACKED_LINES = 512
@@ -144,7 +144,7 @@ def packed_document(result: RedactedResult, rest: bytes) -> bytes:
         return ahead
     from auditor._render.json import findings_json
 
-    return _pack(findings_json(result), rest or _rest(result)[0])
+    return _pack(findings_json(result), rest or _rest(result))
 
 
 def _pack(lines: Iterable[str], rest: bytes) -> bytes:
@@ -169,7 +169,7 @@ def pack_ahead(result: RedactedResult) -> None:
     cached properties are (a frozen result's document cannot change), until drop_packed."""
     from auditor._render.json import finding_lines
 
-    result.__dict__[_AHEAD] = _pack(finding_lines(result.findings), _rest(result)[0])
+    result.__dict__[_AHEAD] = _pack(finding_lines(result.findings), _rest(result))
 
 
 def drop_packed(result: RedactedResult) -> None:
