@@ -199,8 +199,11 @@ def canonical_plain_json(value: Any) -> bytes:
         out = _PLAIN_ENCODER.encode(value)
     except (TypeError, ValueError, OverflowError):
         return canonical_json(value)
-    packed = _packed(value)
-    if packed is not None and _FLOAT64 not in packed:  # no number at all that either writes otherwise
+    try:
+        packed = msgspec.msgpack.encode(value)
+    except (TypeError, ValueError, OverflowError):  # ints beyond 64 bits: json decides
+        return canonical_json(value)
+    if _FLOAT64 not in packed:  # no number at all that either writes otherwise
         return out
     if b"0.0000" in out or _EXPONENT.search(out) is not None or _non_finite(packed):
         return canonical_json(value)
@@ -214,14 +217,6 @@ as json does (canonical_plain_json looks no further). Elsewhere, 0xcb is a byte 
 or the lead byte of a character U+02C0 to U+02FF: a false alarm only costs the checks."""
 
 
-def _packed(value: Any) -> bytes | None:
-    """`value` in MessagePack, or None where msgspec cannot write it so (ints beyond 64 bits)."""
-    try:
-        return msgspec.msgpack.encode(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def canonical_object(members: Mapping[str, bytes]) -> bytes:
     """The canonical JSON of an object whose members' values are already canonical JSON: what
     `canonical_json` makes of the whole, so a part encoded once serves several wholes."""
@@ -230,13 +225,11 @@ def canonical_object(members: Mapping[str, bytes]) -> bytes:
     ) + b"}"
 
 
-def _non_finite(packed: bytes | None) -> bool:
-    """Whether a value whose MessagePack form is `packed` (_packed) may hold NaN or an infinity
-    (json writes NaN/Infinity, msgspec null): a float64 with every exponent bit set (0xcb, then
-    0x7f or 0xff, bytes that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only
-    costs speed). True where there is no such form (ints beyond 64 bits: json decides)."""
-    if packed is None:
-        return True
+def _non_finite(packed: bytes) -> bool:
+    """Whether a value whose MessagePack form is `packed` may hold NaN or an infinity (json
+    writes NaN/Infinity, msgspec null): a float64 with every exponent bit set (0xcb, then 0x7f
+    or 0xff, bytes that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only costs
+    speed)."""
     return b"\xcb\x7f" in packed or b"\xcb\xff" in packed
 
 
