@@ -80,7 +80,8 @@ def evaluate_bundles(
     stores each run's result in the history (a pool's workers then make its stored document
     beside the evaluation: history.interface.pack_ahead)."""
     global _SHARED
-    _SHARED = (catalog, options, stored and jobs > 1 and len(paths) > 1)
+    pooled = jobs > 1 and len(paths) > 1
+    _SHARED = (catalog, options, stored and pooled)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 
@@ -94,7 +95,7 @@ def evaluate_bundles(
             progress(finished, len(paths), ())
 
     try:
-        if jobs <= 1 or len(paths) <= 1:
+        if not pooled:
             for index, path in enumerate(paths):
                 if progress is not None:
                     progress(finished, len(paths), (path,))

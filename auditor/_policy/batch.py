@@ -473,8 +473,8 @@ def _all_function(rule: Rule) -> celpy.AllDecide | None:
         if rule.mode == "all" and rule.each is None and rule.always_blocks is None:
             error_when = rule.error_when if rule.error_message is not None else None
 
-            def parts(template: Any) -> list[Expression]:
-                return list(template.placeholders) if template is not None else []
+            def parts(template: Any) -> Sequence[Expression]:
+                return template.placeholders if template is not None else ()
 
             decide = celpy.compile_all(rule.id, error_when, parts(rule.error_message), rule.condition,
                                        parts(rule.resource), parts(rule.message), parts(rule.correlation))
