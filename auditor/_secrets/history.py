@@ -13,7 +13,11 @@ reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` br
 commits in without moving a ref), when it walks everything again but still reads only blobs
 it has not seen.
 The cache holds no secret: findings are stored as reported (previews and fingerprints).
-Deleting it changes only speed.
+Deleting it changes only speed, and so does damaging it: each cache file is sealed (its first
+line holds a SHA-256 of the rest, written with it) and decoded against one typed definition
+(`_History`, `_Tree`); a file whose seal or shape does not match is ignored whole, as if
+missing, so a torn or edited cache never drops a finding (a row that could not be read used to
+leave its blob "seen" with no findings).
 
 The working tree benefits too: a tracked file that git reports unchanged from its index entry
 (`git ls-files -m`) holds exactly the index's blob, so when the history scan has read that blob
@@ -30,7 +34,6 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
-import json
 import os
 import stat
 import subprocess
@@ -38,7 +41,9 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+import msgspec
 
 from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs, write_cache
 from auditor._secrets.gitrepo import git as _git
@@ -49,19 +54,61 @@ from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 from pki.fsutil import ReadError, read_regular
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
 
 
-def _read_cache(path: Path) -> Any:
-    """The JSON of the cache file `path`: ValueError when it is not a regular file within
-    MAX_CACHE_BYTES (OSError when it cannot be read)."""
+Row = tuple[str, str, str, int, int, str, str, str, dict[str, Any], str, bool, bool]
+"""A cached finding: these `Leak` fields (engine `auditor`, no file mode: a git object)."""
+
+
+class _History(msgspec.Struct, forbid_unknown_fields=True):
+    """A history cache file's body (see HistoryCache)."""
+
+    tips: list[str]
+    bounds: str
+    seen: str
+    code: str
+    found: dict[str, list[Row]]
+
+
+class _Tree(msgspec.Struct, forbid_unknown_fields=True):
+    """A working-tree cache file's body: display path -> (SHA-256 of the bytes, findings)."""
+
+    files: dict[str, tuple[str, list[Row]]]
+
+
+_Body = TypeVar("_Body", _History, _Tree)
+_MAGIC = b"auditor-secrets-git-cache %d " % CACHE_VERSION
+
+
+def _sealed(body: _History | _Tree) -> list[bytes]:
+    """The bytes of a cache file: a line naming the format and the SHA-256 of the body, then
+    the body (JSON)."""
+    data = msgspec.json.encode(body)
+    return [_MAGIC, hashlib.sha256(data).hexdigest().encode(), b"\n", data]
+
+
+def _read_cache(path: Path | None, kind: type[_Body]) -> _Body | None:
+    """The body of the cache file `path`, or None when there is none to use: missing, not a
+    regular file within MAX_CACHE_BYTES, unreadable, of another version, torn or damaged (the
+    seal does not match), or not of the shape `kind` (whatever is wrong, the whole file is a
+    miss: never a part of it read, the rest taken)."""
+    if path is None:
+        return None
     try:
-        return json.loads(read_regular(path, MAX_CACHE_BYTES))
-    except ReadError as exc:
-        raise ValueError(str(exc)) from None
+        data = read_regular(path, MAX_CACHE_BYTES)
+    except (ReadError, OSError):
+        return None
+    seal, _, body = data.partition(b"\n")
+    if seal != _MAGIC + hashlib.sha256(body).hexdigest().encode():
+        return None
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.MsgspecError:
+        return None
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
@@ -206,15 +253,10 @@ def cache_file(repo: Path, scanner: Scanner) -> Path | None:
     return None if folder is None else folder / f"{ruleset_key(scanner)}.json"
 
 
-_ROW = ("rule", "category", "path", "line", "column", "preview", "fingerprint", "confidence", "details", "commit",
-        "key_file", "log")
-"""A cached finding is a list of these `Leak` fields (engine `auditor`, no file mode: a git object)."""
-
-
 @dataclass
 class HistoryCache:
     """What the cache file holds. On disk (JSON): object ids as one space-separated string,
-    findings as lists of `_ROW` fields: quick to read, whatever the size of the history."""
+    findings as `Row`s: quick to read, whatever the size of the history (on disk: `_History`)."""
 
     tips: list[str] = field(default_factory=list)
     bounds: str = ""
@@ -223,49 +265,46 @@ class HistoryCache:
     """Blob, commit and tag ids already scanned."""
     code: set[str] = field(default_factory=set)
     """Of those, the blobs scanned as source code (`is_code` of their path)."""
-    found: dict[str, list[list[Any]]] = field(default_factory=dict)
-    """Object id -> its findings (before suppressions), as `_ROW` lists."""
+    found: dict[str, list[Row]] = field(default_factory=dict)
+    """Object id -> its findings (before suppressions)."""
 
     @classmethod
     def load(cls, path: Path | None) -> HistoryCache:
-        if path is None:
+        """The cache file `path` (None: no cache), or an empty cache when it cannot be used."""
+        body = _read_cache(path, _History)
+        if body is None or not all(map(_is_object_id, body.tips)):
             return cls()
-        try:
-            data = _read_cache(path)
-            if data["version"] != CACHE_VERSION:
-                return cls()
-            return cls(list(data["tips"]), str(data.get("bounds", "")), set(data["seen"].split()),
-                       set(data["code"].split()), dict(data["found"]))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls()
+        return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found)
 
     def save(self, path: Path | None) -> None:
-        if path is None:
-            return
-        doc = {"version": CACHE_VERSION, "tips": self.tips, "bounds": self.bounds, "seen": " ".join(sorted(self.seen)),
-               "code": " ".join(sorted(self.code)), "found": self.found}
-        write_cache(path, json.dumps(doc, separators=(",", ":")).encode())
+        if path is not None:
+            write_cache(path, _sealed(_History(self.tips, self.bounds, " ".join(sorted(self.seen)),
+                                               " ".join(sorted(self.code)), self.found)))
 
 
-def _to_cache(leaks: Iterable[Leak]) -> list[list[Any]]:
-    return [[x.rule, x.category, x.path, x.line, x.column, x.preview, x.fingerprint, x.confidence, dict(x.details),
-             x.commit, x.key_file, x.log] for x in leaks]
+def _is_object_id(text: str) -> bool:
+    """A full object id (SHA-1 or SHA-256) in lower-case hex: what git is given back as a tip."""
+    return len(text) in (40, 64) and text.isascii() and all(c in "0123456789abcdef" for c in text)
+
+
+def _to_cache(leaks: Iterable[Leak]) -> list[Row]:
+    return [(x.rule, x.category, x.path, x.line, x.column, x.preview, x.fingerprint, x.confidence, dict(x.details),
+             x.commit, x.key_file, x.log) for x in leaks]
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Leak))
 _new_leak = object.__new__
 
 
-def _from_cache(rows: Iterable[list[Any]]) -> list[Leak]:
+def _from_cache(rows: Iterable[Row]) -> list[Leak]:
     """The cached findings as `Leak`s, made without the generated `__init__` (which sets each
-    field of a frozen instance through `object.__setattr__`: most of a second run's time here)."""
+    field of a frozen instance through `object.__setattr__`: most of a second run's time here);
+    rows of the shape `Row` (_read_cache holds every row read to it)."""
     out = []
     for r in rows:
-        with contextlib.suppress(TypeError, ValueError, IndexError):  # a row of another shape: ignored
-            values = (*r[:9], "auditor", r[9], "", r[10], r[11], "")
-            leak = _new_leak(Leak)
-            leak.__dict__.update(zip(_FIELDS, values, strict=True))
-            out.append(leak)
+        leak = _new_leak(Leak)
+        leak.__dict__.update(zip(_FIELDS, (*r[:9], "auditor", r[9], "", r[10], r[11], ""), strict=True))
+        out.append(leak)
     return out
 
 
@@ -284,13 +323,13 @@ class KnownBlobs:
     code: set[str]
     found: Mapping[str, list[Leak]]
     """Findings by object id, as this run reported them..."""
-    rows: Mapping[str, list[list[Any]]]
+    rows: Mapping[str, list[Row]]
     """...and as the cache holds them (every object read, also those this run did not report)."""
-    tree: Mapping[str, Any] = field(default_factory=dict)
-    """Display path -> [sha256 of the bytes, findings as `_ROW` lists], of working-tree files
+    tree: Mapping[str, tuple[str, list[Row]]] = field(default_factory=dict)
+    """Display path -> (sha256 of the bytes, findings), of working-tree files
     that no blob answers for (untracked, changed, `.git/config`), as an earlier run found them."""
     tree_file: Path | None = None
-    kept: dict[str, list[Any]] = field(default_factory=dict)
+    kept: dict[str, tuple[str, list[Row]]] = field(default_factory=dict)
     """The `tree` entries this run used or learned: what the next run will know."""
 
     def leaks(self, path: str, relative: str, display: str, size: int) -> list[Leak] | None:
@@ -321,8 +360,7 @@ class KnownBlobs:
         """What an earlier run found in these very bytes at this path (the same input to the
         scanner: the same findings, with the file's mode as it is now)."""
         entry = self.tree.get(display)
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and isinstance(entry[1], list)) or size >= WINDOW:
+        if entry is None or size >= WINDOW:
             return None
         try:
             fd = os.open(path, _OPEN_FLAGS)
@@ -347,24 +385,19 @@ class KnownBlobs:
         """Remember what the scan of a file read whole found (before suppressions: only a
         result where none applied is kept)."""
         if self.tree_file is not None and not (result.error or result.skipped or result.suppressed):
-            self.kept[display] = [hashlib.sha256(data).hexdigest(), _to_cache(result.leaks)]
+            self.kept[display] = (hashlib.sha256(data).hexdigest(), _to_cache(result.leaks))
 
     @staticmethod
-    def load_tree(path: Path | None) -> dict[str, Any]:
-        if path is None:
-            return {}
-        try:
-            data = _read_cache(path)
-            return dict(data["files"]) if data["version"] == CACHE_VERSION else {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}
+    def load_tree(path: Path | None) -> dict[str, tuple[str, list[Row]]]:
+        """The working-tree cache file `path` (None: no cache); empty when it cannot be used."""
+        body = _read_cache(path, _Tree)
+        return {} if body is None else body.files
 
     def save(self) -> None:
         """Keep the entries this run used or learned (files gone or changed are forgotten)."""
         if self.tree_file is None or self.kept == self.tree:
             return
-        doc = {"version": CACHE_VERSION, "files": self.kept}
-        write_cache(self.tree_file, json.dumps(doc, separators=(",", ":")).encode())
+        write_cache(self.tree_file, _sealed(_Tree(self.kept)))
 
 
 # ------------------------------------------------------------------ the scan

@@ -7,9 +7,13 @@ import json
 import os
 import random
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor._secrets import prepare, run
 from auditor._secrets.config import load_scan_config
@@ -449,14 +453,114 @@ def test_refs_lists_tips_head_and_annotated_tags(tmp_path: Path) -> None:
         refs(tmp_path)
 
 
-def test_history_cache_rows_round_trip() -> None:
-    from auditor._secrets.history import _from_cache, _to_cache
+def test_history_cache_rows_round_trip(tmp_path: Path) -> None:
+    from auditor._secrets import history
+    from auditor._secrets.history import HistoryCache, _from_cache, _to_cache
     from auditor._secrets.model import Leak
 
     leak = Leak("nkey-seed", "nkey-seed", "a/b.conf", 3, 7, "SU…(hmac:00)", "hmac:11", "medium", {"k": "v"},
                 commit="c" * 40, key_file=True, log=True)
-    assert _from_cache(json.loads(json.dumps(_to_cache([leak])))) == [leak]
-    assert _from_cache([["short"]]) == []
+    kept = HistoryCache(["a" * 40], "", {"b" * 40, "c" * 40}, {"b" * 40}, {"b" * 40: _to_cache([leak])})
+    kept.save(tmp_path / "cache.json")
+    assert (tmp_path / "cache.json").read_bytes().startswith(b"auditor-secrets-git-cache %d " % history.CACHE_VERSION)
+    loaded = HistoryCache.load(tmp_path / "cache.json")
+    assert loaded == kept and _from_cache(loaded.found["b" * 40]) == [leak]
+
+
+def _damaged(body: Any) -> list[tuple[str, Any]]:
+    """Ways to damage a cache file's body (JSON) that a seal written anew does not reveal: each
+    a well-formed document of another shape."""
+    name = "found" if "found" in body else "files"
+    key = next(k for k, v in body[name].items() if (v if name == "found" else v[1]))  # one with findings
+
+    def changed(change: Callable[[dict[str, Any], dict[str, Any], list[Any]], object]) -> Any:
+        """A copy of `body` with `change` made to it, given the copy, its findings (by object id
+        or path) and the first finding of `key`."""
+        copy = json.loads(json.dumps(body))
+        found = copy[name]
+        change(copy, found, found[key][0] if name == "found" else found[key][1][0])
+        return copy
+
+    return [
+        ("a row cut short", changed(lambda _, __, row: row.__delitem__(slice(3, None)))),
+        ("a row's line as text", changed(lambda _, __, row: row.__setitem__(3, "3"))),
+        ("a row's details a number", changed(lambda _, __, row: row.__setitem__(8, 5))),
+        ("a row's path missing", changed(lambda _, __, row: row.__setitem__(2, None))),
+        ("the findings a number", changed(lambda _, found, __: found.__setitem__(key, 5))),
+        ("a field unknown", changed(lambda doc, _, __: doc.__setitem__("version", 2))),
+        ("the whole a list", [body]),
+    ]
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=20)
+_ROW = st.tuples(*[st.text(max_size=4)] * 3, st.integers(), st.integers(), *[st.text(max_size=4)] * 3,
+                 st.dictionaries(st.text(max_size=4), _JSON, max_size=2), st.text(max_size=4), st.booleans(),
+                 st.booleans()).map(list)
+_ROWS = st.lists(_ROW | st.lists(_JSON, max_size=13), max_size=2)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tips=_JSON | st.lists(st.sampled_from(["a" * 40, "b" * 64, "A" * 40, "--all", ""]), max_size=2),
+       found=_JSON | st.dictionaries(st.text(max_size=4), _ROWS, max_size=2), files=_JSON, extra=_JSON, cut=st.booleans())
+def test_a_cache_file_is_read_whole_or_not_at_all(tmp_path: Path, tips: Any, found: Any, files: Any, extra: Any,
+                                                  cut: bool) -> None:
+    """Any document under a good seal (or a torn one) loads as a cache of the typed shape, or as
+    no cache: never an error, never a part of it."""
+    import hashlib
+
+    from auditor._secrets import history
+    from auditor._secrets.history import HistoryCache, KnownBlobs, _from_cache, _is_object_id
+
+    for doc in ({"tips": tips, "bounds": "", "seen": "", "code": "", "found": found}, {"files": files}, extra):
+        body = json.dumps(doc).encode()
+        body = body[: len(body) // 2] if cut else body
+        path = tmp_path / "cache.json"
+        path.write_bytes(history._MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+        cache, tree = HistoryCache.load(path), KnownBlobs.load_tree(path)
+        rows = {k: [list(r) for r in v] for k, v in cache.found.items()}
+        assert cache == HistoryCache() or (doc is not extra and not cut and rows == found
+                                           and all(map(_is_object_id, cache.tips)))
+        assert tree == {} or (doc == {"files": files} and not cut)
+        for kept in [*cache.found.values(), *(kept for _, kept in tree.values())]:
+            assert all(type(leak.line) is int and type(leak.path) is str for leak in _from_cache(kept))
+
+
+@pytest.mark.parametrize("reseal", [True, False], ids=["resealed", "seal-left"])
+def test_a_damaged_cache_file_is_a_miss_never_fewer_findings(tmp_path: Path, reseal: bool) -> None:
+    """Issue 23's caches must change nothing but speed: a cache row that could not be read was
+    skipped while its blob stayed "seen", so its secret was never reported again (a verdict
+    that improved with a damaged cache), and some shapes crashed the scan (exit 70). A cache
+    file whose seal or shape is wrong is now ignored whole: every finding a scan without cache
+    makes, and the cache written anew."""
+    import hashlib
+
+    from auditor._secrets.history import _MAGIC
+
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n", "leak.env": "DB_PASSWORD=Hunter2-Hunter2\n"})
+    (repo / "notes.txt").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")  # untracked: the tree cache
+    fresh = _scan(repo, git=True, git_cache=False)
+    assert {x[0] for x in fresh} == {"leak.env", "repo/leak.env", "repo/notes.txt"}
+    assert _scan(repo) == fresh
+    where = cache_file(repo, Scanner())
+    assert where is not None
+    files = [where, where.with_name(where.stem + ".tree.json")]
+    good = {f: f.read_bytes() for f in files}
+    for f, data in good.items():
+        seal, _, body = data.partition(b"\n")
+        assert seal == _MAGIC + hashlib.sha256(body).hexdigest().encode()
+        for why, damaged in [*_damaged(json.loads(body)), ("torn", None), ("a byte changed", False)]:
+            if damaged is None:
+                new = body[: len(body) // 2]
+            elif damaged is False:
+                new = body.replace(b"Hunter2", b"Hunter3") if b"Hunter2" in body else body.replace(b'"', b"'", 1)
+            else:
+                new = json.dumps(damaged).encode()
+            head = _MAGIC + hashlib.sha256(new).hexdigest().encode() if reseal else seal
+            f.write_bytes(head + b"\n" + new)
+            assert _scan(repo) == fresh, (f.name, why)
+            assert f.read_bytes() == good[f], (f.name, why)  # written anew, as it was
 
 
 def test_working_tree_files_are_read_where_git_may_convert_contents(tmp_path: Path,
@@ -512,8 +616,8 @@ def test_the_caches_are_read_only_from_regular_files_of_bounded_size(tmp_path: P
             reader.join(5)
     assert loaded == [{}, HistoryCache()]
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"version": history.CACHE_VERSION, "files": {"a": ["0" * 64, []]}}))
-    assert KnownBlobs.load_tree(big) == {"a": ["0" * 64, []]}
+    big.write_bytes(b"".join(history._sealed(history._Tree({"a": ("0" * 64, [])}))))
+    assert KnownBlobs.load_tree(big) == {"a": ("0" * 64, [])}
     monkeypatch.setattr(history, "MAX_CACHE_BYTES", big.stat().st_size - 1)
     assert KnownBlobs.load_tree(big) == {}
 
