@@ -1,7 +1,12 @@
 """The per-user cache folder, and a cache of documents already known to be schema-valid.
 
 The cache is only ever an optimisation: deleting it changes nothing but speed, and a cache
-that cannot be read or written is ignored.
+that cannot be read or written is ignored. A damaged cache file (truncated, edited, of another
+shape, not a regular file) is ignored whole: the lint cache's files are sealed (write_sealed)
+and read against one typed definition (read_sealed), so damage can never make a certificate
+look lint-clean. The seal
+is against damage, not against the user: a file rewritten deliberately, seal and all, is
+trusted as the compiled CEL programs beside it are (the cache folder is the user's own).
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from pki.fsutil import ReadError, read_regular
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
 
     from cryptography import x509
+
+    from auditor.evidence.kinds.x509 import Lint
+
+    T = TypeVar("T")
 
 MAX_CACHE_BYTES = 64 << 20
 """The most read of one cache file (a larger one, or one that is not a regular file, is ignored)."""
@@ -64,6 +73,59 @@ def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
             if exc.why != "missing":
                 raise
     raise FileNotFoundError(path)
+
+
+def read_sealed(path: Path, shape: type[T], *, seeded: bool = False) -> T | None:
+    """The value write_sealed wrote to the cache file `path` (with `seeded`, where the cache
+    has no such file, to the shipped seed's: see read_cached), decoded as `shape`; None (a
+    miss) when there is none or it is damaged in any way: not a regular file, too large, its seal not the SHA-256 of its
+    body (truncated, a bit flipped, edited), or its body not JSON of exactly that shape. A
+    damaged file is never read in part: a cache entry that decodes but is wrong (a lint
+    summary emptied, a rule's text changed) would change what a scan finds."""
+    import hashlib
+
+    import msgspec
+
+    try:
+        raw = read_cached(path) if seeded else read_regular(path, MAX_CACHE_BYTES)
+    except (OSError, ReadError):
+        return None
+    seal, body = raw[:32], raw[32:]
+    if hashlib.sha256(body).digest() != seal:
+        return None
+    try:
+        return msgspec.json.decode(body, type=shape)
+    except (ValueError, RecursionError):  # msgspec's DecodeError is a ValueError; deep nesting recurses
+        return None
+
+
+def write_sealed(path: Path, value: Any, *, mode: int = 0o644) -> bool:
+    """Write `value` as JSON to the cache file `path`, after the SHA-256 of that JSON (its seal,
+    which read_sealed checks); False if it could not be written (the cache is only an
+    optimisation). Something other than a regular file in its place (a folder, a FIFO) is left
+    alone: atomic_write would write into a FIFO, and wait for a reader forever."""
+    import hashlib
+    import stat
+
+    import msgspec
+
+    from pki.errors import PKIError
+    from pki.fsutil import atomic_write, make_folder
+
+    body = msgspec.json.encode(value)
+    try:
+        make_folder(path.parent, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return False
+        atomic_write(path, hashlib.sha256(body).digest() + body, mode=mode)
+    except (OSError, ValueError, PKIError):
+        return False
+    return True
+
+
+CACHE_FORMAT = "sealed-json-1"
+"""Part of every sealed cache file's key: files of an earlier format are never found."""
 
 
 class ValidDocuments:
@@ -127,49 +189,35 @@ class LintResults:
 
     Importing pkilint takes 0.3 s or more; a scan whose certificates were all linted before
     (the same bytes, the same pkilint) neither imports it nor lints again. At most MAX
-    certificates are remembered (the most recent).
+    certificates are remembered (the most recent). Each entry is read as the evidence's own
+    Lint, from a sealed file: a damaged file is linted again, never read as a clean lint.
     """
 
     MAX = 20_000
 
     def __init__(self, linter: str) -> None:
-        import json
-
         from auditor._models import canonical_json, sha256_hex
+        from auditor.evidence.kinds.x509 import Lint
 
-        key = sha256_hex(canonical_json([__version__, linter]))[:16]
+        key = sha256_hex(canonical_json([__version__, CACHE_FORMAT, linter]))[:16]
         self.path = cache_root() / "lint" / f"{key}.json"
-        self.known: dict[str, Any] = {}
+        self.known: dict[str, Lint] = read_sealed(self.path, dict[str, Lint]) or {}
         self.dirty = False
-        with contextlib.suppress(ReadError, ValueError, TypeError, AttributeError):
-            loaded = json.loads(read_regular(self.path, MAX_CACHE_BYTES))
-            self.known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, dict)}
 
-    def get(self, fingerprint: str) -> dict[str, Any] | None:
-        found = self.known.get(fingerprint)
-        return dict(found) if found is not None else None
+    def get(self, fingerprint: str) -> Lint | None:
+        return self.known.get(fingerprint)
 
-    def add(self, fingerprint: str, summary: dict[str, Any]) -> None:
-        self.known[fingerprint] = summary
-        self.dirty = True
-
-    def lint(self, cert: x509.Certificate, fingerprint: str) -> dict[str, Any]:
+    def lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
         """pkilint's summary of `cert` (whose SHA-256 is `fingerprint`), linted now and remembered."""
+        from auditor.evidence.kinds.x509 import Lint
         from pki.lint import lint
 
-        summary = lint(cert).summary().to_dict()
-        self.add(fingerprint, summary)
-        return summary
+        summary = lint(cert).summary()
+        found = self.known[fingerprint] = Lint(linter=summary.linter, errors=summary.errors,
+                                               warnings=summary.warnings, notices=summary.notices)
+        self.dirty = True
+        return found
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        import json
-
-        from auditor._fsutil import atomic_write
-
-        kept = dict(list(self.known.items())[-self.MAX:])
-        with contextlib.suppress(OSError, ValueError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(kept).encode())
+        if self.dirty and write_sealed(self.path, dict(list(self.known.items())[-self.MAX:])):
             self.dirty = False

@@ -98,12 +98,7 @@ class CertificatesCollector(Collector):
     def _lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
         """pkilint's findings, remembered per certificate (pkilint is imported only for new ones)."""
         known = self._lints.get(fingerprint)
-        if known is not None:
-            try:
-                return msgspec.convert(known, Lint)
-            except msgspec.ValidationError:  # a cache entry of another shape: lint again
-                pass
-        return msgspec.convert(self._lints.lint(cert, fingerprint), Lint)
+        return known if known is not None else self._lints.lint(cert, fingerprint)
 
     def _record(
         self,

@@ -17,7 +17,7 @@ from auditor._collectors.interface import CollectContext
 from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
-from tests.certs import CertFactory, write
+from tests.certs import CertFactory, Issued, write
 from tests.collecting import plain_of
 
 NOW = dt.datetime.now(dt.UTC)
@@ -136,18 +136,23 @@ def test_collector_crash_becomes_an_error_record(tmp_path: Path, monkeypatch: py
     assert isinstance(rec, Failure) and "RuntimeError: unexpected" in (rec.error or "")
 
 
+def lint_failing(issuer: Issued) -> bytes:
+    """A certificate (PEM) pkilint finds two errors in: no authority key identifier, and key
+    encipherment on an EC key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad")]))
+            .issuer_name(issuer.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+            .sign(issuer.key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
+
+
 def test_certificates_are_linted_with_pkilint(certs: CertFactory, tmp_path: Path) -> None:
     root, inter = certs.chain()
     good = certs.issue("node", issuer=inter, dns=("n.example.com",))
-    key = ec.generate_private_key(ec.SECP256R1())
-    bad = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad")]))
-           .issuer_name(inter.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-           .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
-           .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-           .sign(inter.key, hashes.SHA256()))
     write(tmp_path / "root.pem", root.pem())
     write(tmp_path / "certs/good.pem", good.pem())
-    write(tmp_path / "certs/bad.pem", bad.public_bytes(serialization.Encoding.PEM))
+    write(tmp_path / "certs/bad.pem", lint_failing(inter))
     records = by_resource(collect(tmp_path, ["certs"], ["root.pem"]))
     good_lint, bad_lint = plain_of(records["certs/good.pem"])["lint"], plain_of(records["certs/bad.pem"])["lint"]
     assert good_lint["errors"] == [] and good_lint["linter"].startswith("pkilint ")
@@ -175,6 +180,38 @@ def test_lint_results_are_remembered_per_certificate(certs: CertFactory, tmp_pat
     write(tmp_path / "certs/other.pem", certs.issue("new", issuer=inter).pem())
     collect(tmp_path, ["certs"], ["root.pem"])
     assert linted == ["CN=remembered", "CN=new"]
+
+
+def test_a_damaged_lint_cache_never_makes_a_certificate_lint_clean(certs: CertFactory, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lint cache is only an optimisation: whatever happened to its file, each certificate
+    has the lint it has without it (a cache entry emptied to a clean summary once hid pkilint's
+    errors; a deeply nested file failed the whole source)."""
+    import hashlib
+    import json
+
+    from auditor._cache import LintResults
+    from pki.versions import linter_name
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    root, inter = certs.chain()
+    write(tmp_path / "root.pem", root.pem())
+    write(tmp_path / "certs/bad.pem", lint_failing(inter))
+    first = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/bad.pem"])["lint"]
+    assert first["errors"], "the certificate is not lint-clean"
+    path = LintResults(linter_name()).path
+    written = path.read_bytes()
+    (fingerprint,) = LintResults(linter_name()).known
+    clean = json.dumps({fingerprint: {**first, "errors": []}}).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for name, data in {"unsealed, clean": clean, "old seal, clean": written[:32] + clean,
+                       "sealed, an entry {}": (lambda body: hashlib.sha256(body).digest() + body)(
+                           json.dumps({fingerprint: {}}).encode()),
+                       "nested deep": deep, "sealed, nested deep": hashlib.sha256(deep).digest() + deep,
+                       "truncated": written[:-1]}.items():
+        path.write_bytes(data)
+        again = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/bad.pem"])["lint"]
+        assert again == first, name
 
 
 def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path) -> None:
