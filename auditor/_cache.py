@@ -2,9 +2,9 @@
 
 The cache is only ever an optimisation: deleting it changes nothing but speed, and a cache
 that cannot be read or written is ignored. A damaged cache file (truncated, edited, of another
-shape, not a regular file) is ignored whole: the lint cache's files are sealed (write_sealed)
-and read against one typed definition (read_sealed), so damage can never make a certificate
-look lint-clean. The seal
+shape, not a regular file) is ignored whole: the files of the lint cache and of the documents
+known valid are sealed (write_sealed) and read against one typed definition (read_sealed), so
+damage can never make a certificate look lint-clean or a document pass a schema. The seal
 is against damage, not against the user: a file rewritten deliberately, seal and all, is
 trusted as the compiled CEL programs beside it are (the cache folder is the user's own).
 """
@@ -138,16 +138,12 @@ class ValidDocuments:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        import json  # here: the cache folder alone (cache_root) needs no json
-
         from auditor._models import canonical_json, sha256_hex
 
-        self.key = sha256_hex(canonical_json([__version__, schema]))[:16]
+        self.key = sha256_hex(canonical_json([__version__, CACHE_FORMAT, schema]))[:16]
         self.path = cache_root() / "valid-documents" / f"{self.key}.json"
-        self.known: set[str] = set()
+        self.known: set[str] = read_sealed(self.path, set[str], seeded=True) or set()
         self.dirty = False
-        with contextlib.suppress(OSError, ReadError, ValueError, TypeError):
-            self.known = set(json.loads(read_cached(self.path)))
 
     @staticmethod
     def digest(value: Any) -> str | None:
@@ -170,17 +166,7 @@ class ValidDocuments:
             self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        import json
-
-        from auditor._fsutil import atomic_write
-        from pki.errors import PKIError
-        from pki.fsutil import make_folder
-
-        with contextlib.suppress(OSError, ValueError, PKIError):
-            make_folder(self.path.parent, parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(sorted(self.known)).encode())
+        if self.dirty and write_sealed(self.path, sorted(self.known)):
             self.dirty = False
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor._cache import SEED_OFF, LintResults, read_sealed, write_sealed
+from auditor._cache import SEED_OFF, LintResults, ValidDocuments, read_sealed, write_sealed
 from auditor.evidence.kinds.x509 import Lint
 
 FINGERPRINT = "ab" * 32
@@ -118,3 +118,18 @@ def test_a_damaged_lint_cache_is_no_lint(cache: Path) -> None:
                        "an entry {}": json.dumps({FINGERPRINT: {}}).encode()}.items():
         results.path.write_bytes(data)
         assert LintResults("pkilint 0.13.3").get(FINGERPRINT) is None, name
+
+
+def test_valid_documents_damaged_are_none_known_and_saved_again(cache: Path) -> None:
+    known = ValidDocuments({"type": "object"})
+    known.add({"id": "X-1"})
+    known.save()
+    assert {"id": "X-1"} in ValidDocuments({"type": "object"})
+    good = known.path.read_bytes()
+    for name, data in {**damaged(good), "mixed items": hashlib.sha256(b'[1,"a",null]').digest() + b'[1,"a",null]'}.items():
+        known.path.write_bytes(data)
+        again = ValidDocuments({"type": "object"})
+        assert {"id": "X-1"} not in again, name
+        again.add({"id": "X-1"})
+        again.save()  # writes a whole file again (a mixed list once made sorted() raise: exit 70)
+        assert known.path.read_bytes() == good, name
