@@ -2,9 +2,10 @@
 
 The cache is only ever an optimisation: deleting it changes nothing but speed, and a cache
 that cannot be read or written is ignored. A damaged cache file (truncated, edited, of another
-shape, not a regular file) is ignored whole: the files of the lint cache and of the documents
-known valid are sealed (write_sealed) and read against one typed definition (read_sealed), so
-damage can never make a certificate look lint-clean or a document pass a schema. The seal
+shape, not a regular file) is ignored whole: the files of the lint cache, of the documents
+known valid and of the parsed YAML documents (auditor._loader.parsed) are sealed (write_sealed)
+and read against one typed definition (read_sealed), so damage can never make a certificate
+look lint-clean, a document pass a schema or a rule read otherwise than its file says. The seal
 is against damage, not against the user: a file rewritten deliberately, seal and all, is
 trusted as the compiled CEL programs beside it are (the cache folder is the user's own).
 """

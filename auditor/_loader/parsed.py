@@ -7,28 +7,29 @@ What is cached: for each document text (its SHA-256), the value (only a plain on
 exactly: mappings with string keys, lists, strings, finite numbers, booleans and nulls; no
 dates, no merge keys) and the line of every value; the value's size (its values once aliases
 are expanded, which the yaml-values limit bounds) is counted again when it is read. Where:
-`<cache>/yaml-documents/<key>.json` (0600), the key a digest of auditor's and PyYAML's
-versions, seeded for the built-in files (auditor._cache.read_cached). A file is always read
-(regular-only, within yaml-bytes) and its text digested; a text not in the cache, an entry of
-another shape (a corrupt or foreign file is ignored), or one larger than the yaml-values limit
-in force is parsed as ever, with the errors it always had. A well-formed entry is trusted as
-the compiled CEL programs beside it are: the cache folder is the user's own.
+`<cache>/yaml-documents/<key>.json` (0600, sealed: auditor._cache.write_sealed), the key a
+digest of auditor's and PyYAML's versions and the cache format, seeded for the built-in files
+(auditor._cache.read_cached). A file is always read (regular-only, within yaml-bytes) and its
+text digested; a text not in the cache, or one larger than the yaml-values limit in force, is
+parsed as ever, with the errors it always had. A cache file that is damaged in any way (its
+seal does not match, or it or an entry is not of the one shape written) is ignored whole: an
+entry that decodes but was changed would change a rule, so none is trusted that the seal
+does not vouch for.
 """
-
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from auditor import __version__
 from auditor import _limits as limits
-from auditor._cache import cache_root, read_cached
+from auditor._cache import CACHE_FORMAT, cache_root, read_sealed, write_sealed
 from auditor._fsutil import path_text, read_user_file
 from auditor._loader.yamlfile import Document, load_yaml
-from pki.fsutil import ReadError
 
 
 def _plain_size(value: Any, depth: int = 0) -> int | None:
@@ -59,15 +60,8 @@ def _plain_size(value: Any, depth: int = 0) -> int | None:
     return None
 
 
-def _lines(raw: Any) -> dict[tuple[str | int, ...], int] | None:
-    try:
-        lines = {tuple(path): line for path, line in raw}
-    except (TypeError, ValueError):
-        return None
-    if not (all(type(line) is int for line in lines.values())
-            and all(type(part) is str or type(part) is int for path in lines for part in path)):
-        return None
-    return lines
+Entry = tuple[Any, list[tuple[tuple[str | int, ...], int]]]
+"""One entry's text decoded: the document's value and, per value's path, its line."""
 
 
 class ParsedDocuments:
@@ -78,14 +72,10 @@ class ParsedDocuments:
 
         from auditor._models import canonical_json, sha256_hex
 
-        key = sha256_hex(canonical_json([__version__, yaml.__version__, hasattr(yaml, "CSafeLoader")]))[:16]
+        key = sha256_hex(canonical_json([__version__, CACHE_FORMAT, yaml.__version__, hasattr(yaml, "CSafeLoader")]))[:16]
         self.path = cache_root() / "yaml-documents" / f"{key}.json"
-        self.known: dict[str, Any] = {}
+        self.known: dict[str, str] = read_sealed(self.path, dict[str, str], seeded=True) or {}
         self.dirty = False
-        with contextlib.suppress(OSError, ReadError, ValueError, TypeError):
-            loaded = json.loads(read_cached(self.path))
-            if isinstance(loaded, dict):
-                self.known = loaded
 
     def load(self, path: Path) -> Document:
         """What `load_yaml(path)` gives (the same document, or the same error)."""
@@ -103,31 +93,19 @@ class ParsedDocuments:
 
     def _known(self, digest: str, path: Path) -> Document | None:
         text = self.known.get(digest)
-        if not isinstance(text, str):
+        if text is None:
             return None
         try:
-            entry = json.loads(text)
-        except ValueError:
+            value, lines = msgspec.json.decode(text, type=Entry)
+        except (ValueError, RecursionError):  # msgspec's DecodeError is a ValueError
             return None
-        if not (isinstance(entry, list) and len(entry) == 2):
-            return None
-        value, raw = entry
         size = _plain_size(value)
         if size is None or size > limits.get("yaml-values"):
             return None
-        lines = _lines(raw)
-        return None if lines is None else Document(value=value, file=path_text(path), index=0, lines=lines)
+        return Document(value=value, file=path_text(path), index=0, lines=dict(lines))
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        from auditor._fsutil import atomic_write
-        from pki.errors import PKIError
-        from pki.fsutil import make_folder
-
-        with contextlib.suppress(OSError, ValueError, PKIError):
-            make_folder(self.path.parent, parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(self.known).encode(), mode=0o600)
+        if self.dirty and write_sealed(self.path, self.known, mode=0o600):
             self.dirty = False
 
 

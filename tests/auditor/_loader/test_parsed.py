@@ -3,13 +3,19 @@ as load_yaml, whatever the cache holds."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor._builtin import builtin_dir, checklist_dir
-from auditor._cache import SEED_OFF
+from auditor._cache import SEED_OFF, write_sealed
 from auditor._loader.parsed import ParsedDocuments
 from auditor._loader.yamlfile import load_yaml
 from auditor._policy.catalog import yaml_files
@@ -77,11 +83,70 @@ def test_a_corrupt_cache_is_ignored(cache: Path, tmp_path: Path) -> None:
     docs.save()
     digest = next(iter(docs.known))
     entries: list[object] = ["x", [{"id": "Y"}], [{"id": "Y"}, [[["id"], "one"]]], [{"id": "Y"}, [[[1.5], 1]]],
-                             [{"id": "Y"}, "lines"], [{"id": float("nan")}, []]]
-    for bad in ("not json", "[]", json.dumps({digest: 1}), json.dumps({digest: "not json"}),
-                *(json.dumps({digest: json.dumps(entry)}) for entry in entries)):
-        docs.path.write_text(bad)
-        assert ParsedDocuments().load(path) == load_yaml(path)
+                             [{"id": "Y"}, "lines"], [{"id": "Y"}, [[["id"], True]]], [{"id": "Y"}, [[["id"], 1]], 3]]
+    deep = "[" * 100_000 + "]" * 100_000
+    for bad in ("not json", [], {digest: 1}, {digest: "not json"}, {digest: deep},
+                *({digest: json.dumps(entry)} for entry in entries)):
+        assert write_sealed(docs.path, bad)  # sealed: only the shape of the file or of its entry is wrong
+        assert ParsedDocuments().load(path) == load_yaml(path), bad
+
+
+def test_a_damaged_cache_file_is_ignored_whole(cache: Path, tmp_path: Path) -> None:
+    """An entry that decodes but is not what was written (a rule's severity or condition
+    edited, a bit flipped) would change a rule: the file's seal no longer matches, and no entry
+    of it is read."""
+    path = tmp_path / "rule.yaml"
+    path.write_text("id: X-1\nseverity: high\ncondition: size(evidence.lint.errors) == 0\n")
+    docs = ParsedDocuments()
+    docs.load(path)
+    docs.save()
+    written = docs.path.read_bytes()
+    edited = written[32:].replace(b"high", b"low ").replace(b"== 0", b">= 0")
+    unsealed = json.dumps({digest: entry.replace("high", "low") for digest, entry in docs.known.items()}).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for name, data in {"an old seal, edited": written[:32] + edited, "unsealed (as before)": unsealed,
+                       "truncated": written[:-2], "nested deep": deep,
+                       "sealed, nested deep": hashlib.sha256(deep).digest() + deep}.items():
+        docs.path.write_bytes(data)
+        again = ParsedDocuments()
+        assert not again.known, name
+        assert again.load(path).value == {"id": "X-1", "severity": "high", "condition": "size(evidence.lint.errors) == 0"}
+
+
+def test_something_else_in_the_cache_file_place_is_no_cache_and_no_wait(cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_text("id: X-1\n")
+    docs = ParsedDocuments()
+    docs.path.parent.mkdir(parents=True)
+    os.mkfifo(docs.path)
+    assert docs.load(path) == load_yaml(path)
+    docs.save()  # would wait forever for a reader of the FIFO
+    assert stat.S_ISFIFO(docs.path.stat().st_mode) and docs.dirty
+
+
+PLAIN = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                     | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=100)
+@given(value=PLAIN)
+def test_a_remembered_document_is_the_parsed_one(tmp_path_factory: pytest.TempPathFactory, value: object) -> None:
+    """Whatever plain value a YAML file holds, reading it back from the cache gives what
+    parsing gives: the same values, of the same types, and the same lines."""
+    folder = tmp_path_factory.mktemp("parsed")
+    path = folder / "doc.yaml"
+    path.write_text(yaml.safe_dump({"doc": value}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITOR_CACHE_DIR", str(folder / "cache"))
+        patch.setenv(SEED_OFF, "off")
+        first = ParsedDocuments()
+        parsed = first.load(path)
+        first.save()
+        remembered = ParsedDocuments().load(path)
+    assert remembered == parsed == load_yaml(path)
+    assert json.dumps(remembered.value) == json.dumps(parsed.value)
 
 
 def test_the_values_limit_still_applies(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
