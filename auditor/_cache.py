@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-    from auditor.evidence.kinds.x509 import Lint
+    from pki.lint import LintSummary
 
     T = TypeVar("T")
 
@@ -176,32 +176,31 @@ class LintResults:
 
     Importing pkilint takes 0.3 s or more; a scan whose certificates were all linted before
     (the same bytes, the same pkilint) neither imports it nor lints again. At most MAX
-    certificates are remembered (the most recent). Each entry is read as the evidence's own
-    Lint, from a sealed file: a damaged file is linted again, never read as a clean lint.
+    certificates are remembered (the most recent). Each entry is read as pki's LintSummary,
+    from a sealed file: a damaged file is linted again, never read as a clean lint. (Not as
+    the evidence's Lint: building the demo lints ahead through this cache, and importing the
+    evidence kinds there would cost its forked builder about 6 ms.)
     """
 
     MAX = 20_000
 
     def __init__(self, linter: str) -> None:
         from auditor._models import canonical_json, sha256_hex
-        from auditor.evidence.kinds.x509 import Lint
+        from pki.lint import LintSummary
 
         key = sha256_hex(canonical_json([__version__, CACHE_FORMAT, linter]))[:16]
         self.path = cache_root() / "lint" / f"{key}.json"
-        self.known: dict[str, Lint] = read_sealed(self.path, dict[str, Lint]) or {}
+        self.known: dict[str, LintSummary] = read_sealed(self.path, dict[str, LintSummary]) or {}
         self.dirty = False
 
-    def get(self, fingerprint: str) -> Lint | None:
+    def get(self, fingerprint: str) -> LintSummary | None:
         return self.known.get(fingerprint)
 
-    def lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
+    def lint(self, cert: x509.Certificate, fingerprint: str) -> LintSummary:
         """pkilint's summary of `cert` (whose SHA-256 is `fingerprint`), linted now and remembered."""
-        from auditor.evidence.kinds.x509 import Lint
         from pki.lint import lint
 
-        summary = lint(cert).summary()
-        found = self.known[fingerprint] = Lint(linter=summary.linter, errors=summary.errors,
-                                               warnings=summary.warnings, notices=summary.notices)
+        found = self.known[fingerprint] = lint(cert).summary()
         self.dirty = True
         return found
 

@@ -98,7 +98,8 @@ class CertificatesCollector(Collector):
     def _lint(self, cert: x509.Certificate, fingerprint: str) -> Lint:
         """pkilint's findings, remembered per certificate (pkilint is imported only for new ones)."""
         known = self._lints.get(fingerprint)
-        return known if known is not None else self._lints.lint(cert, fingerprint)
+        summary = known if known is not None else self._lints.lint(cert, fingerprint)
+        return Lint(linter=summary.linter, errors=summary.errors, warnings=summary.warnings, notices=summary.notices)
 
     def _record(
         self,

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor._cache import SEED_OFF, LintResults, ValidDocuments, read_sealed, write_sealed
-from auditor.evidence.kinds.x509 import Lint
+from pki.lint import LintSummary
 
 FINGERPRINT = "ab" * 32
-LINTED = {FINGERPRINT: Lint(linter="pkilint 0.13.3", errors=("pkix.authority_key_identifier_extension_absent",),
-                            warnings=("pkix.w",), notices=())}
+LINTED = {FINGERPRINT: LintSummary(linter="pkilint 0.13.3", errors=("pkix.authority_key_identifier_extension_absent",),
+                                   warnings=("pkix.w",), notices=())}
 
 
 @pytest.fixture
@@ -49,9 +49,9 @@ def damaged(data: bytes) -> dict[str, bytes]:
 def test_a_sealed_file_reads_back_as_written(cache: Path) -> None:
     path = cache / "lint" / "x.json"
     assert write_sealed(path, LINTED)
-    assert read_sealed(path, dict[str, Lint]) == LINTED
+    assert read_sealed(path, dict[str, LintSummary]) == LINTED
     assert read_sealed(path, list[str]) is None  # not of that shape: a miss
-    assert read_sealed(cache / "lint" / "missing.json", dict[str, Lint]) is None
+    assert read_sealed(cache / "lint" / "missing.json", dict[str, LintSummary]) is None
 
 
 def test_any_damage_to_a_sealed_file_is_a_miss(cache: Path) -> None:
@@ -59,7 +59,7 @@ def test_any_damage_to_a_sealed_file_is_a_miss(cache: Path) -> None:
     write_sealed(path, LINTED)
     for name, data in damaged(path.read_bytes()).items():
         path.write_bytes(data)
-        assert read_sealed(path, dict[str, Lint]) is None, name
+        assert read_sealed(path, dict[str, LintSummary]) is None, name
 
 
 @settings(max_examples=200)
@@ -71,7 +71,7 @@ def test_a_changed_byte_anywhere_is_a_miss(tmp_path_factory: pytest.TempPathFact
     data = path.read_bytes()
     at = position % len(data)
     path.write_bytes(data[:at] if cut else data[:at] + bytes([data[at] ^ flip]) + data[at + 1:])
-    assert read_sealed(path, dict[str, Lint]) is None
+    assert read_sealed(path, dict[str, LintSummary]) is None
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -85,8 +85,8 @@ def test_a_sealed_value_of_another_shape_is_a_miss(tmp_path_factory: pytest.Temp
     and only ever a value of the one shape."""
     path = tmp_path_factory.mktemp("sealed") / "x.json"
     write_sealed(path, value)
-    found = read_sealed(path, dict[str, Lint])
-    assert found is None or all(isinstance(lint, Lint) for lint in found.values())
+    found = read_sealed(path, dict[str, LintSummary])
+    assert found is None or all(isinstance(lint, LintSummary) for lint in found.values())
     valid = read_sealed(path, set[str])
     assert valid is None or (isinstance(value, list) and valid == set(value))
 
@@ -98,7 +98,7 @@ def test_something_else_in_a_cache_file_place_is_left_alone(cache: Path) -> None
     os.mkfifo(cache / "lint" / "fifo.json")
     (cache / "lint" / "folder.json").mkdir()
     for name in ("fifo.json", "folder.json"):
-        assert read_sealed(cache / "lint" / name, dict[str, Lint]) is None
+        assert read_sealed(cache / "lint" / name, dict[str, LintSummary]) is None
         assert not write_sealed(cache / "lint" / name, LINTED)
     assert (cache / "lint" / "folder.json").is_dir() and not any((cache / "lint" / "folder.json").iterdir())
 
