@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 from auditor import __version__
@@ -76,10 +77,11 @@ def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
     raise FileNotFoundError(path)
 
 
-def read_sealed(path: Path, shape: type[T], *, seeded: bool = False) -> T | None:
+def read_sealed(path: Path, shape: type[T], *, seeded: bool = False, max_bytes: int = MAX_CACHE_BYTES) -> T | None:
     """The value write_sealed wrote to the cache file `path` (with `seeded`, where the cache
     has no such file, to the shipped seed's: see read_cached), decoded as `shape`; None (a
-    miss) when there is none or it is damaged in any way: not a regular file, too large, its seal not the SHA-256 of its
+    miss) when there is none or it is damaged in any way: not a regular file, larger than
+    `max_bytes`, its seal not the SHA-256 of its
     body (truncated, a bit flipped, edited), or its body not JSON of exactly that shape. A
     damaged file is never read in part: a cache entry that decodes but is wrong (a lint
     summary emptied, a rule's text changed) would change what a scan finds."""
@@ -88,7 +90,7 @@ def read_sealed(path: Path, shape: type[T], *, seeded: bool = False) -> T | None
     import msgspec
 
     try:
-        raw = read_cached(path) if seeded else read_regular(path, MAX_CACHE_BYTES)
+        raw = read_cached(path, max_bytes) if seeded else read_regular(path, max_bytes)
     except (OSError, ReadError):
         return None
     seal, body = raw[:32], raw[32:]
@@ -100,27 +102,34 @@ def read_sealed(path: Path, shape: type[T], *, seeded: bool = False) -> T | None
         return None
 
 
-def write_sealed(path: Path, value: Any, *, mode: int = 0o644) -> bool:
+def write_sealed(path: Path, value: Any) -> bool:
     """Write `value` as JSON to the cache file `path`, after the SHA-256 of that JSON (its seal,
-    which read_sealed checks); False if it could not be written (the cache is only an
-    optimisation). Something other than a regular file in its place (a folder, a FIFO) is left
-    alone: atomic_write would write into a FIFO, and wait for a reader forever."""
+    which read_sealed checks), with write_cache; False if it could not be written (the cache
+    is only an optimisation)."""
     import hashlib
-    import stat
 
     import msgspec
 
-    from pki.errors import PKIError
-    from pki.fsutil import atomic_write, make_folder
-
     body = msgspec.json.encode(value)
+    return write_cache(path, [hashlib.sha256(body).digest(), body])
+
+
+def write_cache(path: Path, data: bytes | list[bytes]) -> bool:
+    """Write the cache file `path` (0600, atomically); False, quietly, when it cannot be.
+    Whatever is in its place and is not a regular file is removed first, never written to (a
+    FIFO would take the bytes and block the writer until a reader came)."""
+    from auditor._fsutil import atomic_write
+    from auditor.errors import AuditorError
+    from pki.errors import PKIError
+    from pki.fsutil import make_folder
+
     try:
         make_folder(path.parent, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             if not stat.S_ISREG(os.lstat(path).st_mode):
-                return False
-        atomic_write(path, hashlib.sha256(body).digest() + body, mode=mode)
-    except (OSError, ValueError, PKIError):
+                os.unlink(path)  # a folder cannot be: then nothing is written
+        atomic_write(path, data, mode=0o600)
+    except (OSError, AuditorError, PKIError):
         return False
     return True
 

@@ -105,7 +105,7 @@ class ParsedDocuments:
         return Document(value=value, file=path_text(path), index=0, lines=dict(lines))
 
     def save(self) -> None:
-        if self.dirty and write_sealed(self.path, self.known, mode=0o600):
+        if self.dirty and write_sealed(self.path, self.known):
             self.dirty = False
 
 

@@ -64,14 +64,12 @@ class _Programs:
             return
         import msgspec
 
-        from auditor._fsutil import atomic_write
+        from auditor._cache import write_cache
 
         keep = self.stored if len(self.stored) <= MAX_ENTRIES else {k: self.stored[k] for k in self.used}
         payload = msgspec.msgpack.encode(keep)
-        with contextlib.suppress(Exception):  # the cache is only an optimisation
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, hashlib.sha256(payload).digest() + payload)
-            self.dirty = False
+        write_cache(self.path, hashlib.sha256(payload).digest() + payload)
+        self.dirty = False
 
 
 _BY_ENV: dict[str, _Programs] = {}

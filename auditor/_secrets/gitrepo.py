@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.errors import AuditorError, ConfigError
+from auditor._cache import write_cache
+from auditor.errors import ConfigError
 
 
 def run(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = 3600) -> tuple[int, bytes, bytes]:
@@ -211,24 +211,6 @@ def cache_folder(repo: Path) -> Path | None:
         return cache_root() / "secrets-git" / where
     except (ConfigError, RuntimeError, OSError):
         return None
-
-
-def write_cache(path: Path, data: bytes | list[bytes]) -> None:
-    """Write the cache file `path` (0600, atomically), or quietly nothing when it cannot be.
-    Whatever is in its place and is not a regular file is removed first, never written to (a
-    FIFO would take the bytes and block the writer until a reader came)."""
-    from auditor._fsutil import atomic_write
-    from pki.errors import PKIError
-    from pki.fsutil import make_folder
-
-    try:
-        make_folder(path.parent, parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                os.unlink(path)  # a folder cannot be: then nothing is written
-        atomic_write(path, data, mode=0o600)
-    except (OSError, AuditorError, PKIError):
-        pass
 
 
 def converts(repo: Path, index: bytes) -> bool:
