@@ -77,24 +77,42 @@ def read_cached(path: Path, max_bytes: int | None = None) -> bytes:
     raise FileNotFoundError(path)
 
 
-def read_sealed(path: Path, shape: type[T], *, seeded: bool = False, max_bytes: int = MAX_CACHE_BYTES) -> T | None:
+def sealed(made_from: bytes, body: bytes) -> bytes:
+    """`body` as a cache file keeps it: behind a SHA-256 of what it was made from and of itself.
+    A file that is damaged, or made from anything else (another version, other rules, another
+    file's content under this name), fails `unsealed` whole, however well-formed its body."""
+    import hashlib
+
+    return hashlib.sha256(hashlib.sha256(made_from).digest() + body).digest() + body
+
+
+def unsealed(made_from: bytes, raw: bytes) -> bytes | None:
+    """The body `sealed(made_from, body)` kept in `raw`, or None when `raw` is not that."""
+    import hashlib
+
+    seal, body = raw[:32], raw[32:]
+    if hashlib.sha256(hashlib.sha256(made_from).digest() + body).digest() != seal:
+        return None
+    return body
+
+
+def read_sealed(path: Path, shape: type[T], *, made_from: bytes = b"", seeded: bool = False,
+                max_bytes: int = MAX_CACHE_BYTES) -> T | None:
     """The value write_sealed wrote to the cache file `path` (with `seeded`, where the cache
     has no such file, to the shipped seed's: see read_cached), decoded as `shape`; None (a
     miss) when there is none or it is damaged in any way: not a regular file, larger than
-    `max_bytes`, its seal not the SHA-256 of its
-    body (truncated, a bit flipped, edited), or its body not JSON of exactly that shape. A
-    damaged file is never read in part: a cache entry that decodes but is wrong (a lint
-    summary emptied, a rule's text changed) would change what a scan finds."""
-    import hashlib
-
+    `max_bytes`, not sealed with `made_from` (truncated, a bit flipped, edited: see unsealed),
+    or its body not JSON of exactly that shape. A damaged file is never read in part: a cache
+    entry that decodes but is wrong (a lint summary emptied, a rule's text changed, a finding
+    dropped) would change what a scan finds."""
     import msgspec
 
     try:
         raw = read_cached(path, max_bytes) if seeded else read_regular(path, max_bytes)
     except (OSError, ReadError):
         return None
-    seal, body = raw[:32], raw[32:]
-    if hashlib.sha256(body).digest() != seal:
+    body = unsealed(made_from, raw)
+    if body is None:
         return None
     try:
         return msgspec.json.decode(body, type=shape)
@@ -102,16 +120,13 @@ def read_sealed(path: Path, shape: type[T], *, seeded: bool = False, max_bytes: 
         return None
 
 
-def write_sealed(path: Path, value: Any) -> bool:
-    """Write `value` as JSON to the cache file `path`, after the SHA-256 of that JSON (its seal,
-    which read_sealed checks), with write_cache; False if it could not be written (the cache
-    is only an optimisation)."""
-    import hashlib
-
+def write_sealed(path: Path, value: Any, *, made_from: bytes = b"") -> bool:
+    """Write `value` as JSON to the cache file `path`, sealed with `made_from` (what read_sealed
+    checks), with write_cache; False if it could not be written (the cache is only an
+    optimisation)."""
     import msgspec
 
-    body = msgspec.json.encode(value)
-    return write_cache(path, [hashlib.sha256(body).digest(), body])
+    return write_cache(path, sealed(made_from, msgspec.json.encode(value)))
 
 
 def write_cache(path: Path, data: bytes | list[bytes]) -> bool:

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = "reads data shipped in the package (importlib.resources or the module's own source)"
 OWN_TEMP = "reads a file auditor itself just wrote in a private temporary folder"
 BOUNDED = "a bounded reader of its own: regular files only (checked on the descriptor), at most a limit"
-OWN_CACHE = "auditor's own cache in the private cache folder (left as it is: the secretsperf work owns it)"
 
 ALLOWED: dict[tuple[str, str], str] = {
     ("pki/fsutil.py", "read_regular"): "the one bounded reader of regular files",
@@ -44,7 +43,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auditor/_secrets/scanner.py", "Scanner.scan_file"): BOUNDED + " (streamed in windows)",
     ("auditor/_host/system.py", "HostFiles.read_bytes"): BOUNDED,
     ("auditor/_secrets/history.py", "KnownBlobs._from_tree"): BOUNDED + " (under the scanner's WINDOW, O_NOFOLLOW)",
-    ("auditor/_secrets/prefilter.py", "_cached_database"): OWN_CACHE,
     ("auditor/_secrets/memo.py", "_digest"): BOUNDED + " (O_NOFOLLOW, O_NONBLOCK; a byte budget; digested, never kept)",
     ("auditor/_remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",
     ("auditor/_fleet.py", "worker_main"): "reads the pickled task its own parent wrote to its stdin",

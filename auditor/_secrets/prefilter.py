@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pki.errors import PKIError
-from pki.fsutil import make_folder
+from pki.fsutil import ReadError, read_regular
 
 
 class Prefilter(abc.ABC):
@@ -97,14 +95,25 @@ class RegexPrefilter(Prefilter):
         return hits
 
 
+FORMAT = "sealed-1"
+"""The form of a database file (`sealed`, see _cached_database): part of its name, so a file of
+another form is never read."""
+
+
+def _made_from(anchors: Sequence[bytes], flags: Sequence[int]) -> bytes:
+    """Everything a compiled database depends on: its form, the Hyperscan version, the anchors
+    and their flags."""
+    import hyperscan
+
+    version = str(getattr(hyperscan, "__version__", ""))
+    return repr((FORMAT, version, list(anchors), list(flags))).encode()
+
+
 def database_name(anchors: Sequence[bytes], flags: Sequence[int]) -> str:
     """The file name of the database for these anchors, flags and Hyperscan version."""
     import hashlib
 
-    import hyperscan
-
-    version = str(getattr(hyperscan, "__version__", ""))
-    return f"hs-{hashlib.sha256(repr((version, list(anchors), list(flags))).encode()).hexdigest()[:24]}.db"
+    return f"hs-{hashlib.sha256(_made_from(anchors, flags)).hexdigest()[:24]}.db"
 
 
 def shipped_folder() -> Path:
@@ -121,29 +130,39 @@ def _load(blob: bytes) -> Any:
     return loaded
 
 
+def _compiled(anchors: list[bytes], flags: list[int]) -> Any:
+    import hyperscan
+
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
+    return db
+
+
 def _cached_database(anchors: list[bytes], flags: list[int]) -> Any:
     """The anchors' database: the one shipped with the package (the built-in detectors), else
     the one an earlier run compiled (the cache folder), else compiled now and kept there. A
-    database this Hyperscan or this CPU cannot load is compiled again."""
+    file is used only whole and sealed (auditor._cache.sealed: a SHA-256 of these anchors,
+    flags and Hyperscan version and of the database): Hyperscan loads any valid database,
+    and one compiled from other anchors (another file's, one of an older form) would find
+    less and so miss secrets. A file that is not that, or that this Hyperscan or this CPU
+    cannot load, is compiled again."""
     import hyperscan
 
+    from auditor._cache import MAX_CACHE_BYTES, sealed, unsealed, write_cache
+
+    made_from = _made_from(anchors, flags)
     name = database_name(anchors, flags)
     folder = _cache_dir()
     cache = folder / name if folder else None
     for candidate in (shipped_folder() / name, cache):
-        if candidate is not None and candidate.is_file():
-            try:
-                return _load(candidate.read_bytes())
-            except (hyperscan.error, OSError, ValueError):
-                pass
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
+        if candidate is not None:
+            with contextlib.suppress(ReadError, hyperscan.error, ValueError):
+                blob = unsealed(made_from, read_regular(candidate, MAX_CACHE_BYTES))
+                if blob is not None:
+                    return _load(blob)
+    db = _compiled(anchors, flags)
     if cache is not None:
-        with contextlib.suppress(OSError, PKIError):
-            make_folder(cache.parent, parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(hyperscan.dumpb(db))
-            os.replace(tmp, cache)
+        write_cache(cache, sealed(made_from, hyperscan.dumpb(db)))
     return db
 
 
@@ -176,19 +195,18 @@ def write_shipped() -> Path:
     """Compile the built-in detectors' database into the package (and remove older ones)."""
     import hyperscan
 
+    from auditor._cache import sealed
     from auditor._secrets.scanner import Scanner
 
     anchors = Scanner().anchors()
     flags = [0] * len(anchors)
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=anchors, ids=list(range(len(anchors))), elements=len(anchors), flags=flags)
     folder = shipped_folder()
     folder.mkdir(exist_ok=True)
     target = folder / database_name(anchors, flags)
     for old in folder.glob("hs-*.db"):
         if old != target:
             old.unlink()
-    target.write_bytes(hyperscan.dumpb(db))
+    target.write_bytes(sealed(_made_from(anchors, flags), hyperscan.dumpb(_compiled(anchors, flags))))
     return target
 
 

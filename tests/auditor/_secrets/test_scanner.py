@@ -258,6 +258,62 @@ def test_a_damaged_cached_database_is_recompiled(tmp_path: Path, monkeypatch: py
     assert prefilter.make_prefilter(anchors).scan(text) == [(0, 0, 23)]
 
 
+def test_a_database_for_other_anchors_in_place_of_the_cached_one_is_compiled_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hyperscan loads any valid database: one for other anchors in this file's place (another
+    file copied over it, or the unsealed database older versions wrote) found only what its
+    own anchors match, and the scan missed the secrets of these. Each file is now sealed with
+    what it was compiled from."""
+    import hyperscan
+
+    from auditor._secrets import prefilter
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    anchors, other = [b"AKIA[A-Z2-7]{16}"], [b"never-in-the-text"]
+    prefilter.make_prefilter(anchors)
+    (cached,) = (tmp_path / "hyperscan").glob("hs-*.db")
+    prefilter.make_prefilter(other)
+    (foreign,) = set((tmp_path / "hyperscan").glob("hs-*.db")) - {cached}
+    text = b"id AKIAQWERTYUIOPASDFGH\n"
+    unsealed = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    unsealed.compile(expressions=other, ids=[0], elements=1, flags=[0])
+    for content in (foreign.read_bytes(), hyperscan.dumpb(unsealed)):
+        cached.write_bytes(content)
+        assert prefilter.make_prefilter(anchors).scan(text) == [(0, 0, 23)]
+
+
+_ANCHORS = [b"AKIA[A-Z2-7]{16}", b"ghp_[A-Za-z0-9]{36}"]
+_TEXT = b"id AKIAQWERTYUIOPASDFGH and ghp_" + b"a1" * 18 + b"\n"
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 1 << 20), where=st.integers(0, 1 << 20), flip=st.integers(1, 255),
+       how=st.sampled_from(["truncate", "flip", "random", "append"]))
+def test_a_damaged_cached_database_finds_what_a_fresh_one_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: int, where: int, flip: int, how: str) -> None:
+    from auditor._secrets import prefilter
+
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
+    expected = prefilter.RegexPrefilter(_ANCHORS).ends(_TEXT)
+    assert expected == {0: [23], 1: [68]}
+    path = tmp_path / "hyperscan" / prefilter.database_name(_ANCHORS, [0, 0])
+    if not path.is_file():
+        prefilter.make_prefilter(_ANCHORS)
+    good = path.read_bytes()
+    damaged = bytearray(good)
+    if how == "truncate":
+        damaged = damaged[: cut % len(good)]
+    elif how == "flip":
+        damaged[where % len(good)] ^= flip
+    elif how == "random":
+        damaged = bytearray(random.Random(where).randbytes(len(good)))
+    else:
+        damaged += bytes([flip]) * (1 + cut % 64)
+    path.write_bytes(bytes(damaged))
+    assert prefilter.make_prefilter(_ANCHORS).ends(_TEXT) == expected
+    path.write_bytes(good)
+
+
 def test_the_shipped_pattern_database_is_current_and_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 23: the first run compiled the Hyperscan database (a quarter of a second); the
     package ships it compiled. After changing a detector: `python -m auditor._secrets.prefilter`."""
