@@ -15,6 +15,7 @@ from auditor._secrets import scanner as scanner_module
 from auditor._secrets.model import Leak
 from auditor._secrets.scanner import Scanner
 from auditor._secrets.suppress import AllowEntry, Baseline, Suppressions, inline_ignored
+from tests.damage import DAMAGE, damaged
 from tests.secrets_corpus import CLEAN_LINES, PLANTERS
 
 SCANNER = Scanner()
@@ -287,10 +288,9 @@ _TEXT = b"id AKIAQWERTYUIOPASDFGH and ghp_" + b"a1" * 18 + b"\n"
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(0, 1 << 20), where=st.integers(0, 1 << 20), flip=st.integers(1, 255),
-       how=st.sampled_from(["truncate", "flip", "random", "append"]))
+@given(damage=DAMAGE)
 def test_a_damaged_cached_database_finds_what_a_fresh_one_finds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: int, where: int, flip: int, how: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: tuple[str, int, int]) -> None:
     from auditor._secrets import prefilter
 
     monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path))
@@ -300,16 +300,7 @@ def test_a_damaged_cached_database_finds_what_a_fresh_one_finds(
     if not path.is_file():
         prefilter.make_prefilter(_ANCHORS)
     good = path.read_bytes()
-    damaged = bytearray(good)
-    if how == "truncate":
-        damaged = damaged[: cut % len(good)]
-    elif how == "flip":
-        damaged[where % len(good)] ^= flip
-    elif how == "random":
-        damaged = bytearray(random.Random(where).randbytes(len(good)))
-    else:
-        damaged += bytes([flip]) * (1 + cut % 64)
-    path.write_bytes(bytes(damaged))
+    path.write_bytes(damaged(good, damage))
     assert prefilter.make_prefilter(_ANCHORS).ends(_TEXT) == expected
     path.write_bytes(good)
 
