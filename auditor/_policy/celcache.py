@@ -12,9 +12,9 @@ error is compiled, and reported, every time.
 A seed of this cache for the built-in rules and the demo ships with auditor (see
 auditor._cache.seed_dir), so a first run does not compile them either.
 
-The cache is only ever an optimisation: a file that is missing, unreadable, too large or
-damaged (a digest of its content is checked) is ignored, and an entry that does not load is
-compiled again.
+The cache is only ever an optimisation: a file that is missing, unreadable, too large,
+damaged or made for anything else (a digest of what it was made from and of its content is
+checked) is ignored whole, and an entry that does not load is compiled again.
 """
 
 from __future__ import annotations
@@ -33,9 +33,16 @@ MAX_ENTRIES = 20_000
 """Past this many entries, a save keeps only the programs this process used."""
 
 
+FORMAT = "sealed-1"
+"""The form of a cache file (auditor._cache.sealed: a SHA-256 of what it was made from and of
+its body), part of what its name is a digest of: a file of another form is never read."""
+
+
 @dataclass
 class _Programs:
     path: Path
+    made_from: bytes
+    """What the programs depend on besides their texts (the file's name is a digest of it)."""
     stored: dict[str, bytes] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     dirty: bool = False
@@ -43,13 +50,12 @@ class _Programs:
     def load(self) -> None:
         import msgspec
 
-        from auditor._cache import read_cached
+        from auditor._cache import read_cached, unsealed
         from pki.fsutil import ReadError
 
         with contextlib.suppress(OSError, ReadError, ValueError, msgspec.DecodeError):
-            raw = read_cached(self.path, MAX_BYTES)  # or the seed shipped with auditor
-            digest, payload = raw[:32], raw[32:]
-            if hashlib.sha256(payload).digest() == digest:
+            payload = unsealed(self.made_from, read_cached(self.path, MAX_BYTES))  # or the seed's
+            if payload is not None:
                 self.stored = msgspec.msgpack.decode(payload, type=dict[str, bytes])
 
     def keep_returns(self, text: str, program: Any) -> None:
@@ -64,11 +70,10 @@ class _Programs:
             return
         import msgspec
 
-        from auditor._cache import write_cache
+        from auditor._cache import sealed, write_cache
 
         keep = self.stored if len(self.stored) <= MAX_ENTRIES else {k: self.stored[k] for k in self.used}
-        payload = msgspec.msgpack.encode(keep)
-        write_cache(self.path, hashlib.sha256(payload).digest() + payload)
+        write_cache(self.path, sealed(self.made_from, msgspec.msgpack.encode(keep)))
         self.dirty = False
 
 
@@ -81,8 +86,9 @@ def _programs(signature: str) -> _Programs:
         from auditor import __version__
         from auditor._cache import cache_root
 
-        key = hashlib.sha256("\0".join([__version__, cel_version(), signature]).encode())
-        found = _BY_ENV[signature] = _Programs(cache_root() / "cel" / f"{key.hexdigest()[:24]}.msgpack")
+        made_from = "\0".join([FORMAT, __version__, cel_version(), signature]).encode()
+        name = hashlib.sha256(made_from).hexdigest()[:24]
+        found = _BY_ENV[signature] = _Programs(cache_root() / "cel" / f"{name}.msgpack", made_from)
         found.load()
     return found
 

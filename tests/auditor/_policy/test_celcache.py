@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from auditor._policy import celcache
 from auditor._policy.cel import activation, compile_program, environment, to_python
+from tests.damage import DAMAGE, damaged
 
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 TEXT = 'cel.bind(params, rule_params["R"], evidence.size > params.min && days(now - timestamp(evidence.at)) > 1.0)'
@@ -76,6 +78,45 @@ def test_another_signature_or_a_damaged_file_compiles_again(cache: Path, monkeyp
     assert _value(program, 5) is True
 
 
+def test_the_file_of_another_environment_in_this_ones_place_is_not_read(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's seal covers what it was made from (auditor's and the CEL runtime's versions,
+    the environment's declarations), not only its body: programs checked against another
+    environment, copied in this file's place, are compiled again."""
+    env = _Counting()
+    celcache.compiled(env, "sig", TEXT)
+    celcache.compiled(env, "other", TEXT)
+    _new_process(monkeypatch)
+    mine, theirs = celcache._programs("sig").path, celcache._programs("other").path
+    mine.write_bytes(theirs.read_bytes())
+    monkeypatch.setattr(celcache, "_BY_ENV", {})
+    assert _value(celcache.compiled(env, "sig", TEXT), 5) is True
+    assert env.compiles == 3
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=DAMAGE)
+def test_a_damaged_file_is_ignored_whole(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                         damage: tuple[str, int, int]) -> None:
+    """Any damage to a cache file loses all of it (each program is compiled again, each fact
+    made again), never a part: what is read is exactly what was written, or nothing."""
+    path = celcache._programs("sig").path
+    if not path.is_file():
+        celcache.compiled(_Counting(), "sig", TEXT)
+        celcache.remembered("sig", "fields", lambda: b'["at","size"]')
+        _new_process(monkeypatch)
+    good = path.read_bytes()
+    path.write_bytes(damaged(good, damage))
+    monkeypatch.setattr(celcache, "_BY_ENV", {})
+    assert celcache._programs("sig").stored == {}
+    assert celcache.remembered("sig", "fields", lambda: b'["made","again"]') == b'["made","again"]'
+    env = _Counting()
+    assert _value(celcache.compiled(env, "sig", TEXT), 5) is True
+    assert env.compiles == 1
+    monkeypatch.setattr(celcache, "_BY_ENV", {})
+    path.write_bytes(good)
+
+
 def test_a_damaged_entry_is_compiled_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = _Counting()
     celcache.compiled(env, "sig", TEXT)
@@ -96,6 +137,7 @@ _RUN = """
 import datetime as dt, sys
 from auditor._policy import celcache
 from auditor._policy.cel import activation, compile_program, environment, to_python
+from tests.damage import DAMAGE, damaged
 compiled = []
 env = environment("each")
 class Spy:
