@@ -3,9 +3,10 @@
 trufflehog3 3.0.10 pins attrs==20.3.0, GitPython==3.1.41, Jinja2==3.1.4 and PyYAML==6.0.1
 exactly and is GPL-2.0, so it never enters our environment: it runs as a separate process
 from its own virtualenv, created on first use under the cache folder
-(`$AUDITOR_ENGINES_DIR`, else `<cache>/engines`) with pip from the package index, and its JSON
-report is read back, turned into redacted findings and merged with ours. The report file holds
-raw secrets, so it lives in a private temporary folder and is deleted at once.
+(`$AUDITOR_ENGINES_DIR`, else `<cache>/engines`) with pip from the package index, and made
+again whenever it is not as it was made (see _seal). Its JSON report is read back, turned
+into redacted findings and merged with ours. The report file holds raw secrets, so it lives
+in a private temporary folder and is deleted at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,38 +100,46 @@ class Trufflehog3Engine(Engine):
         return engines_dir() / f"trufflehog3-{TRUFFLEHOG3_VERSION}" / "bin" / "trufflehog3"
 
     def install(self) -> Path:
-        """Create trufflehog3's own virtualenv (once; concurrent callers wait for the first)."""
+        """trufflehog3's own virtualenv: the one made before while its seal holds (see _seal),
+        else made now (concurrent callers wait for the first)."""
         exe = self.executable()
         venv = exe.parent.parent
         done = venv / ".complete"
-        if done.is_file() and exe.is_file():
+        if _sound(venv):
             return exe
         make_folder(venv.parent, parents=True, exist_ok=True)
-        with open(venv.parent / ".trufflehog3.lock", "w") as lock:
-            import fcntl
-            import shutil
-
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if done.is_file() and exe.is_file():
+        with _locked(venv.parent / ".trufflehog3.lock"):
+            if _sound(venv):
                 return exe
-            shutil.rmtree(venv, ignore_errors=True)
+            _clear(venv)
             try:
-                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
-                subprocess.run(
-                    [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                     f"trufflehog3=={TRUFFLEHOG3_VERSION}"],
-                    check=True, capture_output=True, timeout=900,
-                )
+                self.make(venv)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-                shutil.rmtree(venv, ignore_errors=True)
+                _clear(venv)
                 detail = getattr(exc, "stderr", b"") or b""
                 last = detail.decode("utf-8", "replace").strip().splitlines()[-1:] if detail else []
                 raise ConfigError(
                     f"could not install trufflehog3 {TRUFFLEHOG3_VERSION} into {venv}: "
                     f"{last[0] if last else exc}"
                 ) from None
-            done.write_text(TRUFFLEHOG3_VERSION + "\n")
+            seal = _seal(venv)
+            if seal is not None:  # else it is made again next time
+                done.write_text(seal)
         return exe
+
+    @staticmethod
+    def make(venv: Path) -> None:
+        """Create the virtualenv `venv` and install trufflehog3 into it (pip, from the package
+        index); then pip and setuptools, which trufflehog3 never imports, leave it: three
+        quarters of its bytes, which each use would digest again (see _seal)."""
+        python = str(venv / "bin" / "python")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"trufflehog3=={TRUFFLEHOG3_VERSION}"],
+            check=True, capture_output=True, timeout=900,
+        )
+        subprocess.run([python, "-m", "pip", "uninstall", "--yes", "--quiet", "pip", "setuptools"],
+                       check=True, capture_output=True, timeout=300)
 
     def scan(self, request: ScanRequest) -> ScanReport:
         exe = self.install()
@@ -149,10 +158,13 @@ class Trufflehog3Engine(Engine):
             if not request.git:
                 args.append("--no-history")
             args.append(str(root))
+            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # nothing written into its sealed virtualenv
             try:
-                proc = subprocess.run(args, capture_output=True, timeout=self.timeout, check=False)
+                proc = subprocess.run(args, capture_output=True, timeout=self.timeout, check=False, env=env)
             except subprocess.TimeoutExpired:
                 raise ConfigError(f"trufflehog3 took longer than {self.timeout:.0f}s", file=root) from None
+            except OSError as exc:
+                raise ConfigError(f"trufflehog3 cannot be run: {exc.strerror or exc}", file=root) from None
             if proc.returncode != 0 or not out.is_file():
                 err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
                 raise ConfigError(f"trufflehog3 failed: {err[-1] if err else proc.returncode}", file=root)
@@ -200,6 +212,84 @@ class Trufflehog3Engine(Engine):
             details={"severity": str(rule.get("severity", "")), "message": str(rule.get("message", ""))[:120]},
         )
         return None if request.suppress.accepts(leak) else leak
+
+
+def _seal(venv: Path) -> str | None:
+    """What `.complete` holds in trufflehog3's virtualenv `venv` once it is made: the version,
+    where the virtualenv is (its scripts name their interpreter by that path), and a SHA-256 of
+    every entry in it (name, kind, executable bits, the target of a link, a file's bytes).
+    A virtualenv whose seal differs (a file damaged or edited, one that would run and report
+    nothing, a folder moved) or whose interpreter is gone (the Python it was made from
+    removed) is made again, as though there were none. None: something in it is neither a
+    folder, a regular file nor a link, or cannot be read."""
+    import hashlib
+
+    if not (venv / "bin" / "python").is_file():
+        return None
+    digest = hashlib.sha256()
+    folders = [venv]
+    try:
+        while folders:
+            folder = folders.pop()
+            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                if entry.path == str(venv / ".complete"):
+                    continue
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISLNK(mode):
+                    body = os.fsencode(os.readlink(entry.path))
+                elif stat.S_ISDIR(mode):
+                    body = b""
+                    folders.append(Path(entry.path))
+                elif stat.S_ISREG(mode):
+                    body = read_regular(entry.path, 64 << 20, follow_symlinks=False)
+                else:
+                    return None
+                name = os.fsencode(os.path.relpath(entry.path, venv))
+                digest.update(b"%d %o %d %s %d\n" % (stat.S_IFMT(mode), mode & 0o111, len(name), name, len(body)))
+                digest.update(body)
+    except (OSError, ReadError):
+        return None
+    return f"{TRUFFLEHOG3_VERSION}\n{venv.absolute()}\n{digest.hexdigest()}\n"
+
+
+def _sound(venv: Path) -> bool:
+    """Whether trufflehog3's virtualenv `venv` is whole and as it was made (see _seal)."""
+    try:
+        kept = read_regular(venv / ".complete", 4096)
+    except ReadError:
+        return False
+    return kept.decode("utf-8", "replace") == _seal(venv)
+
+
+def _clear(path: Path) -> None:
+    """Remove whatever is at `path` (a folder and all in it, a file, a link, a FIFO), if it can be."""
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file `path`, made if need be. Whatever else is in its place is
+    removed first: a folder cannot be opened, and opening a FIFO to write waits for a reader."""
+    import fcntl
+
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            _clear(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def get_engine(name: str) -> Engine:

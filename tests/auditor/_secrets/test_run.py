@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -213,6 +214,108 @@ def test_trufflehog3_engine_runs_apart_and_merges(tmp_path: Path) -> None:
     assert sorted(x.rule for x in merged.leaks) == ["aws-access-key", "password"]
     both = run_engines(["auditor", "trufflehog3"], request)
     assert sorted(x.rule for x in both.leaks) == ["aws-access-key", "password"]
+
+
+_FAKE_TRUFFLEHOG3 = """#!{python}
+import json, sys
+out = sys.argv[sys.argv.index("--output") + 1]
+issue = {{"rule": {{"id": "fake", "message": "m", "severity": "HIGH"}}, "path": "a.env", "line": 1,
+          "secret": "tok-0123456789abcdef"}}
+open(out, "w").write(json.dumps([issue]))
+"""
+
+
+def _fake_make(made: list[Path]) -> Any:
+    """Trufflehog3Engine.make without pip: an interpreter and a trufflehog3 that reports one issue."""
+    import sys
+
+    def make(venv: Path) -> None:
+        made.append(venv)
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").symlink_to(sys.executable)
+        exe = venv / "bin" / "trufflehog3"
+        exe.write_text(_FAKE_TRUFFLEHOG3.format(python=venv / "bin" / "python"))
+        exe.chmod(0o755)
+
+    return make
+
+
+def _reports_nothing(venv: Path) -> None:
+    (venv / "bin" / "trufflehog3").write_text("#!/bin/sh\nwhile [ \"$1\" != --output ]; do shift; done\n"
+                                             "echo [] > \"$2\"\n")
+
+
+def _interpreter_gone(venv: Path) -> None:
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to(venv / "no-such-python")
+
+
+def _lock_is_a_fifo(venv: Path) -> None:
+    (venv / ".complete").unlink()
+    (venv.parent / ".trufflehog3.lock").unlink()
+    os.mkfifo(venv.parent / ".trufflehog3.lock")
+
+
+def _lock_is_a_folder(venv: Path) -> None:
+    (venv / ".complete").unlink()
+    (venv.parent / ".trufflehog3.lock").unlink()
+    (venv.parent / ".trufflehog3.lock").mkdir()
+
+
+def _venv_is_a_file(venv: Path) -> None:
+    shutil.rmtree(venv)
+    venv.write_text("x")
+
+
+def _unsealed(venv: Path) -> None:
+    (venv / ".complete").write_text("3.0.10\n")  # as older versions wrote it
+
+
+def _not_executable(venv: Path) -> None:
+    (venv / "bin" / "trufflehog3").chmod(0o644)
+
+
+@pytest.mark.parametrize("damage", [_reports_nothing, _interpreter_gone, _lock_is_a_fifo, _lock_is_a_folder,
+                                    _venv_is_a_file, _unsealed, _not_executable])
+def test_a_damaged_trufflehog3_virtualenv_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        damage: Any) -> None:
+    """trufflehog3's virtualenv is a cache: one that does not run (exit 70 or 2 before), waits
+    for ever (a FIFO for its lock) or runs and reports nothing (its findings lost) is made
+    again, and the scan reports what a first one does."""
+    import threading
+
+    monkeypatch.setenv("AUDITOR_ENGINES_DIR", str(tmp_path / "engines"))
+    made: list[Path] = []
+    monkeypatch.setattr(Trufflehog3Engine, "make", staticmethod(_fake_make(made)))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.env").write_text("TOKEN=tok-0123456789abcdef\n")
+    request = prepare([tmp_path / "src"], base=tmp_path / "src")
+    first = [x.rule for x in Trufflehog3Engine().scan(request).leaks]
+    assert first == ["trufflehog3:fake"] and len(made) == 1
+    assert [x.rule for x in Trufflehog3Engine().scan(request).leaks] == first and len(made) == 1
+    damage(made[0])
+    found: list[list[str]] = []
+    worker = threading.Thread(target=lambda: found.append([x.rule for x in Trufflehog3Engine().scan(request).leaks]),
+                              daemon=True)
+    worker.start()
+    worker.join(60)
+    assert found == [first] and len(made) == 2
+
+
+def test_a_moved_trufflehog3_virtualenv_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its scripts name their interpreter by the virtualenv's path: moved (the cache folder
+    moved), it cannot run (exit 70 before)."""
+    made: list[Path] = []
+    monkeypatch.setattr(Trufflehog3Engine, "make", staticmethod(_fake_make(made)))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.env").write_text("TOKEN=tok-0123456789abcdef\n")
+    request = prepare([tmp_path / "src"], base=tmp_path / "src")
+    monkeypatch.setenv("AUDITOR_ENGINES_DIR", str(tmp_path / "engines"))
+    first = [x.rule for x in Trufflehog3Engine().scan(request).leaks]
+    (tmp_path / "engines").rename(tmp_path / "moved")
+    monkeypatch.setenv("AUDITOR_ENGINES_DIR", str(tmp_path / "moved"))
+    assert [x.rule for x in Trufflehog3Engine().scan(request).leaks] == first == ["trufflehog3:fake"]
+    assert len(made) == 2
 
 
 def _commit(repo: Path, message: str) -> str:
