@@ -149,8 +149,9 @@ def write_cache(path: Path, data: bytes | list[bytes]) -> bool:
     return True
 
 
-CACHE_FORMAT = "sealed-json-1"
-"""Part of every sealed cache file's key: files of an earlier format are never found."""
+CACHE_FORMAT = "sealed-1"
+"""The form of every sealed cache file (sealed: a SHA-256 of what it was made from and of its
+body), part of what its name is a digest of: a file of an earlier form is never found."""
 
 
 class ValidDocuments:

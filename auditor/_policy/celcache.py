@@ -33,11 +33,6 @@ MAX_ENTRIES = 20_000
 """Past this many entries, a save keeps only the programs this process used."""
 
 
-FORMAT = "sealed-1"
-"""The form of a cache file (auditor._cache.sealed: a SHA-256 of what it was made from and of
-its body), part of what its name is a digest of: a file of another form is never read."""
-
-
 @dataclass
 class _Programs:
     path: Path
@@ -84,9 +79,9 @@ def _programs(signature: str) -> _Programs:
     found = _BY_ENV.get(signature)
     if found is None:
         from auditor import __version__
-        from auditor._cache import cache_root
+        from auditor._cache import CACHE_FORMAT, cache_root
 
-        made_from = "\0".join([FORMAT, __version__, cel_version(), signature]).encode()
+        made_from = "\0".join([CACHE_FORMAT, __version__, cel_version(), signature]).encode()
         name = hashlib.sha256(made_from).hexdigest()[:24]
         found = _BY_ENV[signature] = _Programs(cache_root() / "cel" / f"{name}.msgpack", made_from)
         found.load()

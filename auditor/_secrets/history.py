@@ -13,11 +13,10 @@ reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` br
 commits in without moving a ref), when it walks everything again but still reads only blobs
 it has not seen.
 The cache holds no secret: findings are stored as reported (previews and fingerprints).
-Deleting it changes only speed, and so does damaging it: each cache file is sealed (its first
-line holds a SHA-256 of the rest, written with it) and decoded against one typed definition
-(`_History`, `_Tree`); a file whose seal or shape does not match is ignored whole, as if
-missing, so a torn or edited cache never drops a finding (a row that could not be read used to
-leave its blob "seen" with no findings).
+Deleting it changes only speed, and so does damaging it: each cache file is sealed and read
+against one typed definition (`_History`, `_Tree`: auditor._cache.read_sealed); a file whose
+seal or shape does not match is ignored whole, as if missing, so a torn or edited cache never
+drops a finding (a row that could not be read used to leave its blob "seen" with no findings).
 
 The working tree benefits too: a tracked file that git reports unchanged from its index entry
 (`git ls-files -m`) holds exactly the index's blob, so when the history scan has read that blob
@@ -41,18 +40,18 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import msgspec
 
-from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs, write_cache
+from auditor._cache import read_sealed, write_sealed
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
 from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
-from pki.fsutil import ReadError, read_regular
 
 CACHE_VERSION = 3
 MAX_CACHE_BYTES = 512 << 20
@@ -80,35 +79,9 @@ class _Tree(msgspec.Struct, forbid_unknown_fields=True):
     files: dict[str, tuple[str, list[Row]]]
 
 
-_Body = TypeVar("_Body", _History, _Tree)
-_MAGIC = b"auditor-secrets-git-cache %d " % CACHE_VERSION
+SEALS = {_History: b"secrets-git history", _Tree: b"secrets-git tree"}
+"""What each kind of cache file is sealed with (auditor._cache.write_sealed): one is never read as the other."""
 
-
-def _sealed(body: _History | _Tree) -> list[bytes]:
-    """The bytes of a cache file: a line naming the format and the SHA-256 of the body, then
-    the body (JSON)."""
-    data = msgspec.json.encode(body)
-    return [_MAGIC, hashlib.sha256(data).hexdigest().encode(), b"\n", data]
-
-
-def _read_cache(path: Path | None, kind: type[_Body]) -> _Body | None:
-    """The body of the cache file `path`, or None when there is none to use: missing, not a
-    regular file within MAX_CACHE_BYTES, unreadable, of another version, torn or damaged (the
-    seal does not match), or not of the shape `kind` (whatever is wrong, the whole file is a
-    miss: never a part of it read, the rest taken)."""
-    if path is None:
-        return None
-    try:
-        data = read_regular(path, MAX_CACHE_BYTES)
-    except (ReadError, OSError):
-        return None
-    seal, _, body = data.partition(b"\n")
-    if seal != _MAGIC + hashlib.sha256(body).hexdigest().encode():
-        return None
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.MsgspecError:
-        return None
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
@@ -271,15 +244,16 @@ class HistoryCache:
     @classmethod
     def load(cls, path: Path | None) -> HistoryCache:
         """The cache file `path` (None: no cache), or an empty cache when it cannot be used."""
-        body = _read_cache(path, _History)
+        body = None if path is None else read_sealed(path, _History, made_from=SEALS[_History],
+                                                             max_bytes=MAX_CACHE_BYTES)
         if body is None or not all(map(_is_object_id, body.tips)):
             return cls()
         return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found)
 
     def save(self, path: Path | None) -> None:
         if path is not None:
-            write_cache(path, _sealed(_History(self.tips, self.bounds, " ".join(sorted(self.seen)),
-                                               " ".join(sorted(self.code)), self.found)))
+            body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)), self.found)
+            write_sealed(path, body, made_from=SEALS[_History])
 
 
 def _is_object_id(text: str) -> bool:
@@ -390,14 +364,14 @@ class KnownBlobs:
     @staticmethod
     def load_tree(path: Path | None) -> dict[str, tuple[str, list[Row]]]:
         """The working-tree cache file `path` (None: no cache); empty when it cannot be used."""
-        body = _read_cache(path, _Tree)
+        body = None if path is None else read_sealed(path, _Tree, made_from=SEALS[_Tree], max_bytes=MAX_CACHE_BYTES)
         return {} if body is None else body.files
 
     def save(self) -> None:
         """Keep the entries this run used or learned (files gone or changed are forgotten)."""
         if self.tree_file is None or self.kept == self.tree:
             return
-        write_cache(self.tree_file, _sealed(_Tree(self.kept)))
+        write_sealed(self.tree_file, _Tree(self.kept), made_from=SEALS[_Tree])
 
 
 # ------------------------------------------------------------------ the scan

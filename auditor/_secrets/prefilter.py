@@ -95,18 +95,15 @@ class RegexPrefilter(Prefilter):
         return hits
 
 
-FORMAT = "sealed-1"
-"""The form of a database file (`sealed`, see _cached_database): part of its name, so a file of
-another form is never read."""
-
-
 def _made_from(anchors: Sequence[bytes], flags: Sequence[int]) -> bytes:
     """Everything a compiled database depends on: its form, the Hyperscan version, the anchors
     and their flags."""
     import hyperscan
 
+    from auditor._cache import CACHE_FORMAT
+
     version = str(getattr(hyperscan, "__version__", ""))
-    return repr((FORMAT, version, list(anchors), list(flags))).encode()
+    return repr((CACHE_FORMAT, version, list(anchors), list(flags))).encode()
 
 
 def database_name(anchors: Sequence[bytes], flags: Sequence[int]) -> str:

@@ -3,7 +3,6 @@ that differs from the one written, never an error, never a wait."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor._cache import SEED_OFF, LintResults, ValidDocuments, read_sealed, write_sealed
+from auditor._cache import SEED_OFF, LintResults, ValidDocuments, read_sealed, sealed, write_sealed
 from pki.lint import LintSummary
 
 FINGERPRINT = "ab" * 32
@@ -41,8 +40,8 @@ def damaged(data: bytes) -> dict[str, bytes]:
         "the seal alone": data[:32],
         "unsealed": body,
         "an old seal on a body edited": data[:32] + body[:-1] + b" " + body[-1:],
-        "sealed, another shape": hashlib.sha256(b'{"x": 1}').digest() + b'{"x": 1}',
-        "sealed, nested deep": hashlib.sha256(b"[" * 100_000 + b"]" * 100_000).digest() + b"[" * 100_000 + b"]" * 100_000,
+        "sealed, another shape": sealed(b"", b'{"x": 1}'),
+        "sealed, nested deep": sealed(b"", b"[" * 100_000 + b"]" * 100_000),
     }
 
 
@@ -91,15 +90,17 @@ def test_a_sealed_value_of_another_shape_is_a_miss(tmp_path_factory: pytest.Temp
     assert valid is None or (isinstance(value, list) and valid == set(value))
 
 
-def test_something_else_in_a_cache_file_place_is_left_alone(cache: Path) -> None:
-    """A FIFO is neither read nor written (atomic_write would write into it and wait for a
-    reader forever); a folder neither."""
+def test_something_else_in_a_cache_file_place_is_never_read_nor_written_into(cache: Path) -> None:
+    """A FIFO is never read nor written into (atomic_write would write into it and wait for a
+    reader forever): it is replaced by the file; a folder is left alone, nothing written."""
     (cache / "lint").mkdir(parents=True)
     os.mkfifo(cache / "lint" / "fifo.json")
     (cache / "lint" / "folder.json").mkdir()
     for name in ("fifo.json", "folder.json"):
         assert read_sealed(cache / "lint" / name, dict[str, LintSummary]) is None
-        assert not write_sealed(cache / "lint" / name, LINTED)
+    assert write_sealed(cache / "lint" / "fifo.json", LINTED)
+    assert read_sealed(cache / "lint" / "fifo.json", dict[str, LintSummary]) == LINTED
+    assert not write_sealed(cache / "lint" / "folder.json", LINTED)
     assert (cache / "lint" / "folder.json").is_dir() and not any((cache / "lint" / "folder.json").iterdir())
 
 
@@ -126,7 +127,7 @@ def test_valid_documents_damaged_are_none_known_and_saved_again(cache: Path) -> 
     known.save()
     assert {"id": "X-1"} in ValidDocuments({"type": "object"})
     good = known.path.read_bytes()
-    for name, data in {**damaged(good), "mixed items": hashlib.sha256(b'[1,"a",null]').digest() + b'[1,"a",null]'}.items():
+    for name, data in {**damaged(good), "mixed items": sealed(b"", b'[1,"a",null]')}.items():
         known.path.write_bytes(data)
         again = ValidDocuments({"type": "object"})
         assert {"id": "X-1"} not in again, name

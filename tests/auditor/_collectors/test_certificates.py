@@ -187,10 +187,9 @@ def test_a_damaged_lint_cache_never_makes_a_certificate_lint_clean(certs: CertFa
     """The lint cache is only an optimisation: whatever happened to its file, each certificate
     has the lint it has without it (a cache entry emptied to a clean summary once hid pkilint's
     errors; a deeply nested file failed the whole source)."""
-    import hashlib
     import json
 
-    from auditor._cache import LintResults
+    from auditor._cache import LintResults, sealed
     from pki.versions import linter_name
 
     monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
@@ -205,9 +204,8 @@ def test_a_damaged_lint_cache_never_makes_a_certificate_lint_clean(certs: CertFa
     clean = json.dumps({fingerprint: {**first, "errors": []}}).encode()
     deep = b"[" * 100_000 + b"]" * 100_000
     for name, data in {"unsealed, clean": clean, "old seal, clean": written[:32] + clean,
-                       "sealed, an entry {}": (lambda body: hashlib.sha256(body).digest() + body)(
-                           json.dumps({fingerprint: {}}).encode()),
-                       "nested deep": deep, "sealed, nested deep": hashlib.sha256(deep).digest() + deep,
+                       "sealed, an entry {}": sealed(b"", json.dumps({fingerprint: {}}).encode()),
+                       "nested deep": deep, "sealed, nested deep": sealed(b"", deep),
                        "truncated": written[:-1]}.items():
         path.write_bytes(data)
         again = plain_of(by_resource(collect(tmp_path, ["certs"], ["root.pem"]))["certs/bad.pem"])["lint"]

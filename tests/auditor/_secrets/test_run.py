@@ -493,7 +493,7 @@ def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> N
     where = cache_file(repo, Scanner())
     assert where is not None
     tree = where.with_name(where.stem + ".tree.json")
-    assert secret not in tree.read_text() and "notes.txt" in tree.read_text()
+    assert secret.encode() not in tree.read_bytes() and b"notes.txt" in tree.read_bytes()
     st = notes.stat()
     other = "ghp_" + "Zy9xW8vU7tS6" * 3
     notes.write_text(f"api_token = {other}\n")
@@ -504,7 +504,7 @@ def test_files_no_blob_answers_for_are_known_by_their_bytes(tmp_path: Path) -> N
     assert [x[6] for x in _scan(repo) if x[0] == "repo/notes.txt"] == ["0600"]
     notes.unlink()
     assert _scan(repo) == []
-    assert "notes.txt" not in tree.read_text()  # a file gone is forgotten
+    assert b"notes.txt" not in tree.read_bytes()  # a file gone is forgotten
 
 
 def test_files_git_does_not_look_at_are_scanned(tmp_path: Path) -> None:
@@ -557,6 +557,7 @@ def test_refs_lists_tips_head_and_annotated_tags(tmp_path: Path) -> None:
 
 
 def test_history_cache_rows_round_trip(tmp_path: Path) -> None:
+    from auditor._cache import unsealed
     from auditor._secrets import history
     from auditor._secrets.history import HistoryCache, _from_cache, _to_cache
     from auditor._secrets.model import Leak
@@ -565,7 +566,7 @@ def test_history_cache_rows_round_trip(tmp_path: Path) -> None:
                 commit="c" * 40, key_file=True, log=True)
     kept = HistoryCache(["a" * 40], "", {"b" * 40, "c" * 40}, {"b" * 40}, {"b" * 40: _to_cache([leak])})
     kept.save(tmp_path / "cache.json")
-    assert (tmp_path / "cache.json").read_bytes().startswith(b"auditor-secrets-git-cache %d " % history.CACHE_VERSION)
+    assert unsealed(history.SEALS[history._History], (tmp_path / "cache.json").read_bytes()) is not None
     loaded = HistoryCache.load(tmp_path / "cache.json")
     assert loaded == kept and _from_cache(loaded.found["b" * 40]) == [leak]
 
@@ -611,23 +612,29 @@ def test_a_cache_file_is_read_whole_or_not_at_all(tmp_path: Path, tips: Any, fou
                                                   cut: bool) -> None:
     """Any document under a good seal (or a torn one) loads as a cache of the typed shape, or as
     no cache: never an error, never a part of it."""
-    import hashlib
+    from auditor._cache import sealed
+    from auditor._secrets.history import (
+        SEALS,
+        HistoryCache,
+        KnownBlobs,
+        _from_cache,
+        _History,
+        _is_object_id,
+    )
 
-    from auditor._secrets import history
-    from auditor._secrets.history import HistoryCache, KnownBlobs, _from_cache, _is_object_id
-
+    path = tmp_path / "cache.json"
     for doc in ({"tips": tips, "bounds": "", "seen": "", "code": "", "found": found}, {"files": files}, extra):
         body = json.dumps(doc).encode()
         body = body[: len(body) // 2] if cut else body
-        path = tmp_path / "cache.json"
-        path.write_bytes(history._MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
-        cache, tree = HistoryCache.load(path), KnownBlobs.load_tree(path)
-        rows = {k: [list(r) for r in v] for k, v in cache.found.items()}
-        assert cache == HistoryCache() or (doc is not extra and not cut and rows == found
-                                           and all(map(_is_object_id, cache.tips)))
-        assert tree == {} or (doc == {"files": files} and not cut)
-        for kept in [*cache.found.values(), *(kept for _, kept in tree.values())]:
-            assert all(type(leak.line) is int and type(leak.path) is str for leak in _from_cache(kept))
+        for kind, made_from in SEALS.items():
+            path.write_bytes(sealed(made_from, body))
+            cache, tree = HistoryCache.load(path), KnownBlobs.load_tree(path)
+            rows = {k: [list(r) for r in v] for k, v in cache.found.items()}
+            assert cache == HistoryCache() or (kind is _History and doc is not extra and not cut and rows == found
+                                               and all(map(_is_object_id, cache.tips)))
+            assert tree == {} or (kind is not _History and doc == {"files": files} and not cut)
+            for kept in [*cache.found.values(), *(kept for _, kept in tree.values())]:
+                assert all(type(leak.line) is int and type(leak.path) is str for leak in _from_cache(kept))
 
 
 @pytest.mark.parametrize("reseal", [True, False], ids=["resealed", "seal-left"])
@@ -637,9 +644,8 @@ def test_a_damaged_cache_file_is_a_miss_never_fewer_findings(tmp_path: Path, res
     that improved with a damaged cache), and some shapes crashed the scan (exit 70). A cache
     file whose seal or shape is wrong is now ignored whole: every finding a scan without cache
     makes, and the cache written anew."""
-    import hashlib
-
-    from auditor._secrets.history import _MAGIC
+    from auditor._cache import sealed, unsealed
+    from auditor._secrets.history import SEALS, _History, _Tree
 
     repo = _repo_with(tmp_path, **{"a.txt": "a\n", "leak.env": "DB_PASSWORD=Hunter2-Hunter2\n"})
     (repo / "notes.txt").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")  # untracked: the tree cache
@@ -650,9 +656,9 @@ def test_a_damaged_cache_file_is_a_miss_never_fewer_findings(tmp_path: Path, res
     assert where is not None
     files = [where, where.with_name(where.stem + ".tree.json")]
     good = {f: f.read_bytes() for f in files}
-    for f, data in good.items():
-        seal, _, body = data.partition(b"\n")
-        assert seal == _MAGIC + hashlib.sha256(body).hexdigest().encode()
+    for (f, data), made_from in zip(good.items(), [SEALS[_History], SEALS[_Tree]], strict=True):
+        seal, body = data[:32], unsealed(made_from, data)
+        assert body is not None
         for why, damaged in [*_damaged(json.loads(body)), ("torn", None), ("a byte changed", False)]:
             if damaged is None:
                 new = body[: len(body) // 2]
@@ -660,8 +666,7 @@ def test_a_damaged_cache_file_is_a_miss_never_fewer_findings(tmp_path: Path, res
                 new = body.replace(b"Hunter2", b"Hunter3") if b"Hunter2" in body else body.replace(b'"', b"'", 1)
             else:
                 new = json.dumps(damaged).encode()
-            head = _MAGIC + hashlib.sha256(new).hexdigest().encode() if reseal else seal
-            f.write_bytes(head + b"\n" + new)
+            f.write_bytes(sealed(made_from, new) if reseal else seal + new)
             assert _scan(repo) == fresh, (f.name, why)
             assert f.read_bytes() == good[f], (f.name, why)  # written anew, as it was
 
@@ -702,6 +707,9 @@ def test_the_caches_are_read_only_from_regular_files_of_bounded_size(tmp_path: P
     comes), and a cache file past the limit is ignored, not read: both are as if no cache."""
     import threading
 
+    import msgspec
+
+    from auditor._cache import sealed
     from auditor._secrets import history
     from auditor._secrets.history import HistoryCache, KnownBlobs
 
@@ -719,7 +727,7 @@ def test_the_caches_are_read_only_from_regular_files_of_bounded_size(tmp_path: P
             reader.join(5)
     assert loaded == [{}, HistoryCache()]
     big = tmp_path / "big.json"
-    big.write_bytes(b"".join(history._sealed(history._Tree({"a": ("0" * 64, [])}))))
+    big.write_bytes(sealed(history.SEALS[history._Tree], msgspec.json.encode(history._Tree({"a": ("0" * 64, [])}))))
     assert KnownBlobs.load_tree(big) == {"a": ("0" * 64, [])}
     monkeypatch.setattr(history, "MAX_CACHE_BYTES", big.stat().st_size - 1)
     assert KnownBlobs.load_tree(big) == {}
