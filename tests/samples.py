@@ -113,10 +113,17 @@ _VOLATILE = (
 
 
 def masked(text: str) -> str:
-    """`text` with what changes from day to day replaced by placeholders."""
+    """`text` with what changes from day to day replaced by placeholders, and its lines as
+    wrapped joined (where a message wraps depends on the length of what changes: a serial
+    number's hex is a digit shorter when it begins with a zero)."""
     for rx, placeholder in _VOLATILE:
         text = rx.sub(placeholder, text)
-    return text
+    return _SPACE.sub(" ", _BROKEN.sub("-", text))
+
+
+_BROKEN = re.compile(r"-\n[ \t]+")
+"""A word broken after a hyphen at the end of a line (the renderer breaks long paths there)."""
+_SPACE = re.compile(r"\s+")
 
 
 def run_auditor(argv: Sequence[str]) -> list[str]:

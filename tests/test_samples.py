@@ -29,6 +29,11 @@ def test_only_day_to_day_values_are_masked(blocks: dict[str, str]) -> None:
     assert "Verdict: " in block and block.startswith("```text\n$ auditor scan --target cim-prod-001\n")
     day_later = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "2031-01-02T03:04:05Z", block)
     assert masked(day_later) == masked(block)
+    # wrapped elsewhere (a serial number a digit shorter): the same words; other words differ
+    wrapped = "(serial 0a1b) was revoked\n      on 2026-12-01T19:35:43Z at etc/backup-client-\n      cert.pem\n"
+    shorter = "(serial a1b) was revoked on\n      2026-12-01T19:35:43Z at etc/backup-client-cert.pem\n"
+    assert masked(wrapped) == masked(shorter.replace("a1b", "0a1b"))
+    assert masked(wrapped) != masked(wrapped.replace("revoked", "kept"))
     verdict = next(line for line in block.splitlines() if line.startswith("Verdict"))
     assert re.search(r"\d", verdict), verdict
     miscounted = block.replace(verdict, re.sub(r"\d+", lambda m: str(int(m.group()) + 1), verdict, count=1))
