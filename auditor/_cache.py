@@ -2,12 +2,13 @@
 
 The cache is only ever an optimisation: deleting it changes nothing but speed, and a cache
 that cannot be read or written is ignored. A damaged cache file (truncated, edited, of another
-shape, not a regular file) is ignored whole: the files of the lint cache, of the documents
-known valid and of the parsed YAML documents (auditor._loader.parsed) are sealed (write_sealed)
-and read against one typed definition (read_sealed), so damage can never make a certificate
-look lint-clean, a document pass a schema or a rule read otherwise than its file says. The seal
-is against damage, not against the user: a file rewritten deliberately, seal and all, is
-trusted as the compiled CEL programs beside it are (the cache folder is the user's own).
+shape or made for something else, not a regular file) is ignored whole: every cache file is
+sealed with what it was made from (sealed, unsealed), written by write_cache, and the JSON ones
+(the lint cache, the documents known valid, the parsed YAML documents, the secrets history) are
+read against one typed definition each (read_sealed, write_sealed), so damage can never make a
+certificate look lint-clean, a document pass a schema, a rule read otherwise than its file says
+or a secret go unreported. The seal is against damage, not against the user: a file rewritten
+deliberately, seal and all, is trusted (the cache folder is the user's own).
 """
 
 from __future__ import annotations
@@ -81,19 +82,19 @@ def sealed(made_from: bytes, body: bytes) -> bytes:
     """`body` as a cache file keeps it: behind a SHA-256 of what it was made from and of itself.
     A file that is damaged, or made from anything else (another version, other rules, another
     file's content under this name), fails `unsealed` whole, however well-formed its body."""
-    import hashlib
-
-    return hashlib.sha256(hashlib.sha256(made_from).digest() + body).digest() + body
+    return _seal(made_from, body) + body
 
 
 def unsealed(made_from: bytes, raw: bytes) -> bytes | None:
     """The body `sealed(made_from, body)` kept in `raw`, or None when `raw` is not that."""
+    seal, body = raw[:32], raw[32:]
+    return body if _seal(made_from, body) == seal else None
+
+
+def _seal(made_from: bytes, body: bytes) -> bytes:
     import hashlib
 
-    seal, body = raw[:32], raw[32:]
-    if hashlib.sha256(hashlib.sha256(made_from).digest() + body).digest() != seal:
-        return None
-    return body
+    return hashlib.sha256(hashlib.sha256(made_from).digest() + body).digest()
 
 
 def read_sealed(path: Path, shape: type[T], *, made_from: bytes = b"", seeded: bool = False,

@@ -16,6 +16,7 @@ seal does not match, or it or an entry is not of the one shape written) is ignor
 entry that decodes but was changed would change a rule, so none is trusted that the seal
 does not vouch for.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -68,8 +68,8 @@ class _Programs:
         from auditor._cache import sealed, write_cache
 
         keep = self.stored if len(self.stored) <= MAX_ENTRIES else {k: self.stored[k] for k in self.used}
-        write_cache(self.path, sealed(self.made_from, msgspec.msgpack.encode(keep)))
-        self.dirty = False
+        if write_cache(self.path, sealed(self.made_from, msgspec.msgpack.encode(keep))):
+            self.dirty = False
 
 
 _BY_ENV: dict[str, _Programs] = {}

@@ -10,7 +10,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor._cache import write_cache
 from auditor.errors import ConfigError
 
 
@@ -259,5 +258,4 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "refs", "run",
-           "write_cache"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "refs", "run"]

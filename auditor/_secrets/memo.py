@@ -45,7 +45,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs, write_cache
+from auditor._cache import write_cache
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
