@@ -131,6 +131,11 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
 _HEX = frozenset(b"0123456789abcdef")
 
 
+def is_object_id(sha: bytes) -> bool:
+    """A full object id (SHA-1 or SHA-256) in lower-case hex."""
+    return len(sha) in (40, 64) and set(sha) <= _HEX
+
+
 def detached_heads(repo: Path) -> set[str]:
     """The commits the repository's worktrees (the main one and each linked one) have checked
     out detached, read from their HEAD files: `--all` walks from them too, while `git show-ref
@@ -155,7 +160,7 @@ def detached_heads(repo: Path) -> set[str]:
             sha = read_regular(head, 4096, follow_symlinks=False).strip()
         except ReadError:  # gone, or not a regular file (a link names a branch: a ref already)
             continue
-        if len(sha) in (40, 64) and set(sha) <= _HEX:
+        if is_object_id(sha):
             out.add(sha.decode("ascii"))
     return out
 
@@ -258,4 +263,5 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "refs", "run"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "is_object_id",
+           "refs", "run"]

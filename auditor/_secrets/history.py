@@ -45,7 +45,7 @@ from typing import IO, Any
 import msgspec
 
 from auditor._cache import read_sealed, write_sealed
-from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, is_object_id, refs
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
@@ -54,6 +54,7 @@ from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
 CACHE_VERSION = 3
+"""Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
@@ -82,7 +83,6 @@ class _Tree(msgspec.Struct, forbid_unknown_fields=True):
 SEALS = {_History: b"secrets-git history", _Tree: b"secrets-git tree"}
 """What each kind of cache file is sealed with (auditor._cache.write_sealed): one is never read as the other."""
 
-"""Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MESSAGE_PATH = "(commit message)"
 _ZERO = frozenset({"0" * 40, "0" * 64})
 _NOT_BLOBS = frozenset({"160000"})  # submodule commits
@@ -246,7 +246,7 @@ class HistoryCache:
         """The cache file `path` (None: no cache), or an empty cache when it cannot be used."""
         body = None if path is None else read_sealed(path, _History, made_from=SEALS[_History],
                                                              max_bytes=MAX_CACHE_BYTES)
-        if body is None or not all(map(_is_object_id, body.tips)):
+        if body is None or not all(is_object_id(tip.encode()) for tip in body.tips):  # given back to git
             return cls()
         return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found)
 
@@ -254,11 +254,6 @@ class HistoryCache:
         if path is not None:
             body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)), self.found)
             write_sealed(path, body, made_from=SEALS[_History])
-
-
-def _is_object_id(text: str) -> bool:
-    """A full object id (SHA-1 or SHA-256) in lower-case hex: what git is given back as a tip."""
-    return len(text) in (40, 64) and text.isascii() and all(c in "0123456789abcdef" for c in text)
 
 
 def _to_cache(leaks: Iterable[Leak]) -> list[Row]:
@@ -273,7 +268,7 @@ _new_leak = object.__new__
 def _from_cache(rows: Iterable[Row]) -> list[Leak]:
     """The cached findings as `Leak`s, made without the generated `__init__` (which sets each
     field of a frozen instance through `object.__setattr__`: most of a second run's time here);
-    rows of the shape `Row` (_read_cache holds every row read to it)."""
+    rows of the shape `Row` (read_sealed holds every row it reads to it)."""
     out = []
     for r in rows:
         leak = _new_leak(Leak)
