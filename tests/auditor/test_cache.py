@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from auditor._cache import SEED_OFF, LintResults, ValidDocuments, read_sealed, sealed, write_sealed
 from pki.lint import LintSummary
+from tests.damage import DAMAGE, damaged
 
 FINGERPRINT = "ab" * 32
 LINTED = {FINGERPRINT: LintSummary(linter="pkilint 0.13.3", errors=("pkix.authority_key_identifier_extension_absent",),
@@ -27,7 +28,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def damaged(data: bytes) -> dict[str, bytes]:
+def damages(data: bytes) -> dict[str, bytes]:
     """Damage done to the bytes of a sealed cache file, by name."""
     body = data[32:]
     middle = len(data) // 2
@@ -56,20 +57,17 @@ def test_a_sealed_file_reads_back_as_written(cache: Path) -> None:
 def test_any_damage_to_a_sealed_file_is_a_miss(cache: Path) -> None:
     path = cache / "lint" / "x.json"
     write_sealed(path, LINTED)
-    for name, data in damaged(path.read_bytes()).items():
+    for name, data in damages(path.read_bytes()).items():
         path.write_bytes(data)
         assert read_sealed(path, dict[str, LintSummary]) is None, name
 
 
 @settings(max_examples=200)
-@given(position=st.integers(min_value=0), flip=st.integers(min_value=1, max_value=255), cut=st.booleans())
-def test_a_changed_byte_anywhere_is_a_miss(tmp_path_factory: pytest.TempPathFactory, position: int, flip: int,
-                                           cut: bool) -> None:
+@given(damage=DAMAGE)
+def test_a_changed_byte_anywhere_is_a_miss(tmp_path_factory: pytest.TempPathFactory, damage: tuple[str, int, int]) -> None:
     path = tmp_path_factory.mktemp("sealed") / "x.json"
     write_sealed(path, LINTED)
-    data = path.read_bytes()
-    at = position % len(data)
-    path.write_bytes(data[:at] if cut else data[:at] + bytes([data[at] ^ flip]) + data[at + 1:])
+    path.write_bytes(damaged(path.read_bytes(), damage))
     assert read_sealed(path, dict[str, LintSummary]) is None
 
 
@@ -113,7 +111,7 @@ def test_a_damaged_lint_cache_is_no_lint(cache: Path) -> None:
     results.save()
     assert LintResults("pkilint 0.13.3").get(FINGERPRINT) == LINTED[FINGERPRINT]
     clean = {FINGERPRINT: {"linter": "pkilint 0.13.3", "errors": [], "warnings": [], "notices": []}}
-    for name, data in {**damaged(results.path.read_bytes()),
+    for name, data in {**damages(results.path.read_bytes()),
                        "an old unsealed file": json.dumps(clean).encode(),
                        "an old seal on an emptied entry": results.path.read_bytes()[:32] + json.dumps(clean).encode(),
                        "an entry {}": json.dumps({FINGERPRINT: {}}).encode()}.items():
@@ -127,7 +125,7 @@ def test_valid_documents_damaged_are_none_known_and_saved_again(cache: Path) -> 
     known.save()
     assert {"id": "X-1"} in ValidDocuments({"type": "object"})
     good = known.path.read_bytes()
-    for name, data in {**damaged(good), "mixed items": sealed(b"", b'[1,"a",null]')}.items():
+    for name, data in {**damages(good), "mixed items": sealed(b"", b'[1,"a",null]')}.items():
         known.path.write_bytes(data)
         again = ValidDocuments({"type": "object"})
         assert {"id": "X-1"} not in again, name

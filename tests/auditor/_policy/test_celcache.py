@@ -137,7 +137,6 @@ _RUN = """
 import datetime as dt, sys
 from auditor._policy import celcache
 from auditor._policy.cel import activation, compile_program, environment, to_python
-from tests.damage import DAMAGE, damaged
 compiled = []
 env = environment("each")
 class Spy:
