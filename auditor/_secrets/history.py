@@ -4,10 +4,14 @@ One `git log --all --reverse --topo-order --raw` pass lists each commit's messag
 blobs it adds or changes, oldest first, so a blob's introducing commit is the first one that
 lists it; `git cat-file --batch` then streams the blobs that were never scanned, in one
 process. Annotated tags are read from `git show-ref` and scanned with their messages.
+A blob is read at the oldest path that adds it and is not excluded (an excluded first path
+must not hide the same bytes committed elsewhere), and once more at the oldest path of the
+other kind when it was added both as source code and not (the detectors read code
+differently); a secret both readings find is reported once (`_once_each`).
 
-What was scanned is remembered per repository and ruleset under the user's cache folder
-(`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and tags read,
-and their (redacted) findings. A later run walks only the commits added since (`--not` the
+What was scanned is remembered per repository, ruleset and excluded paths under the user's
+cache folder (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and
+tags read (and which way each blob was read), and their (redacted) findings. A later run walks only the commits added since (`--not` the
 old tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
 reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` brings older
 commits in without moving a ref), when it walks everything again but still reads only blobs
@@ -53,7 +57,7 @@ from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, i
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
@@ -71,6 +75,7 @@ class _History(msgspec.Struct, forbid_unknown_fields=True):
     bounds: str
     seen: str
     code: str
+    both: str
     found: dict[str, list[Row]]
 
 
@@ -93,16 +98,27 @@ _NOT_BLOBS = frozenset({"160000"})  # submodule commits
 
 @dataclass
 class Walk:
-    """What one `git log` pass found: blobs (first path, introducing commit) and messages."""
+    """What one `git log` pass found: blobs (first path, introducing commit), the other paths
+    they were added at, and messages."""
 
     blobs: dict[str, tuple[str, str]] = field(default_factory=dict)
     messages: list[tuple[str, bytes]] = field(default_factory=list)
+    more: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Blobs also added at other paths later (copied, renamed, moved): path -> the oldest commit
+    that adds the blob there, oldest first. An excluded first path must not hide the others, nor
+    the way a first path is read (as code or not) the way another is."""
+
+    def places(self, sha: str) -> list[tuple[str, str]]:
+        """Every (path, commit) the blob `sha` is added at, the oldest first."""
+        first = self.blobs[sha]
+        more = self.more.get(sha)
+        return [first, *more.items()] if more else [first]
 
 
 def parse_log(out: bytes, walk: Walk | None = None) -> Walk:
     """Parse `git log -z --raw --format=%x01%H%x00%B` output (oldest commit first)."""
     walk = walk or Walk()
-    blobs = walk.blobs
+    blobs, more = walk.blobs, walk.more
     pos, n = 0, len(out)
     commit = ""
     while pos < n:
@@ -120,8 +136,13 @@ def parse_log(out: bytes, walk: Walk | None = None) -> Walk:
             stop = n if stop < 0 else stop
             if len(meta) >= 5:
                 sha = meta[3].decode("ascii")
-                if sha not in _ZERO and meta[1].decode("ascii") not in _NOT_BLOBS and sha not in blobs:
-                    blobs[sha] = (out[end + 1:stop].decode("utf-8", "replace"), commit)
+                if sha not in _ZERO and meta[1].decode("ascii") not in _NOT_BLOBS:
+                    path = out[end + 1:stop].decode("utf-8", "replace")
+                    first = blobs.get(sha)
+                    if first is None:
+                        blobs[sha] = (path, commit)
+                    elif first[0] != path:
+                        more.setdefault(sha, {}).setdefault(path, commit)
             pos = stop + 1
         else:  # the newline between a message and its raw lines
             pos += 1
@@ -221,9 +242,16 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def cache_file(repo: Path, scanner: Scanner) -> Path | None:
+def cache_file(repo: Path, scanner: Scanner, skipped: Iterable[str] = ()) -> Path | None:
+    """The history cache of `repo` for this ruleset and these path patterns never read (--exclude,
+    path-only allowlist entries): what a run skipped is in no cache, so a run that skips less
+    must not take another's for its own (it would never read what that one skipped)."""
     folder = cache_folder(repo)
-    return None if folder is None else folder / f"{ruleset_key(scanner)}.json"
+    if folder is None:
+        return None
+    patterns = sorted(set(skipped))
+    tail = "-" + hashlib.sha256("\0".join(patterns).encode()).hexdigest()[:12] if patterns else ""
+    return folder / f"{ruleset_key(scanner)}{tail}.json"
 
 
 @dataclass
@@ -237,9 +265,23 @@ class HistoryCache:
     seen: set[str] = field(default_factory=set)
     """Blob, commit and tag ids already scanned."""
     code: set[str] = field(default_factory=set)
-    """Of those, the blobs scanned as source code (`is_code` of their path)."""
+    """Of those, the blobs read as source code (`is_code` of their path); the others as text."""
     found: dict[str, list[Row]] = field(default_factory=dict)
-    """Object id -> its findings (before suppressions)."""
+    """Object id -> its findings (before suppressions), each at the path it was read at."""
+    both: set[str] = field(default_factory=set)
+    """Of the blobs, those added at paths of both kinds, read both ways (else as `code` says)."""
+
+    def has_read(self, sha: str, code: bool) -> bool:
+        """Whether the blob `sha` was read as source code (`code`) or as text."""
+        return sha in self.seen and (sha in self.both or (sha in self.code) == code)
+
+    def read(self, sha: str, code: bool) -> None:
+        """Remember that the blob `sha` was read as source code (`code`) or as text."""
+        if sha in self.seen and (sha in self.code) != code:
+            self.both.add(sha)
+        elif code:
+            self.code.add(sha)
+        self.seen.add(sha)
 
     @classmethod
     def load(cls, path: Path | None) -> HistoryCache:
@@ -248,11 +290,13 @@ class HistoryCache:
                                                              max_bytes=MAX_CACHE_BYTES)
         if body is None or not all(is_object_id(tip.encode()) for tip in body.tips):  # given back to git
             return cls()
-        return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found)
+        return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found,
+                   set(body.both.split()))
 
     def save(self, path: Path | None) -> None:
         if path is not None:
-            body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)), self.found)
+            body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)),
+                            " ".join(sorted(self.both)), self.found)
             write_sealed(path, body, made_from=SEALS[_History])
 
 
@@ -288,12 +332,11 @@ class KnownBlobs:
 
     clean: Mapping[str, str]
     """Path relative to the repository -> blob id, for files git reports unchanged."""
-    seen: set[str]
-    code: set[str]
+    history: HistoryCache
+    """What the history scan read, and the cache's findings (every object read, also those this
+    run did not report)..."""
     found: Mapping[str, list[Leak]]
-    """Findings by object id, as this run reported them..."""
-    rows: Mapping[str, list[Row]]
-    """...and as the cache holds them (every object read, also those this run did not report)."""
+    """...and findings by object id as this run reported them."""
     tree: Mapping[str, tuple[str, list[Row]]] = field(default_factory=dict)
     """Display path -> (sha256 of the bytes, findings), of working-tree files
     that no blob answers for (untracked, changed, `.git/config`), as an earlier run found them."""
@@ -305,14 +348,16 @@ class KnownBlobs:
         """The findings of the working-tree file `path` (`relative` to the repository, shown as
         `display`, `size` bytes)
         as a scan of the file would report them, or None when they are not known: the file
-        changed, its blob was never read, or it was read as code and the file's name says it
-        is not (or the other way round: the detectors read source code differently)."""
+        changed, or its blob was never read the way the file's name says to read it (as source
+        code or not: the detectors read source code differently)."""
         blob = self.clean.get(relative)
-        if blob is None or blob not in self.seen or size >= WINDOW or (blob in self.code) != is_code(display):
+        code = is_code(display)
+        if blob is None or size >= WINDOW or not self.history.has_read(blob, code):
             return self._from_tree(path, display, size)
         rows = self.found.get(blob)
         if rows is None:
-            rows = _from_cache(self.rows.get(blob, ()))
+            rows = _from_cache(self.history.found.get(blob, ()))
+        rows = [x for x in rows if is_code(x.path) == code]  # read the file's way (a blob read both ways has both)
         if not rows:
             return []
         try:
@@ -391,27 +436,33 @@ def scan_history(
 ) -> HistoryScan:
     """Scan every blob, commit message and annotated tag in the history of `repo` once.
 
-    A finding names its blob's introducing commit (the oldest that adds it) and the path it
-    had there. `seen` carries object ids across calls (library use: they are not read
-    again); `cache` keeps them, with their findings, across runs (see the module docstring).
+    A finding names the oldest commit that adds its blob at a path not excluded, and that path
+    (of the reading that found it: see the module docstring). `seen` carries object ids across
+    calls (library use: they are not read again, either way); `cache` keeps them, with their
+    findings, across runs (see the module docstring).
     With `tree` (and the cache), the report says which working-tree files it knows (`known`).
     """
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
     report = HistoryScan()
     stats = report.stats
+
+    def skip_path(path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path)
+
     use_cache = cache and seen is None and not scanner.legacy_fingerprints
-    where = cache_file(repo, scanner) if use_cache else None
+    where = cache_file(repo, scanner, [*exclude, *suppress.skipped_paths()]) if use_cache else None
     if where is None:
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
     clean: dict[str, str] = {}
     lister = threading.Thread(target=lambda: clean.update(clean_files(repo)), daemon=True)
     if where is not None and tree:  # git lists the working tree's unchanged files meanwhile
         lister.start()
-    state = HistoryCache.load(where)
+    state = HistoryCache(seen=seen) if seen is not None else HistoryCache.load(where)
+    known = state.seen
+    has_read = (lambda sha, code: sha in known) if seen is not None else state.has_read  # library use: not again
     tips, tags = refs(repo)
     bounds = boundary(repo) if where is not None else ""
-    known = seen if seen is not None else state.seen
     # the same shallow boundary and grafts as the tips were walked with (a history deepened
     # or grafted moves no ref): else everything is walked again, reading only unseen objects
     walked_alike = bounds is not None and bounds == state.bounds
@@ -419,23 +470,29 @@ def scan_history(
     incremental = walked_alike and (unchanged or (bool(state.tips) and not _unreachable(repo, state.tips)))
     walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else ())
     found: dict[str, list[Leak]] = {}
+    fresh: set[str] = set()  # objects whose findings this run read
     if incremental:  # everything found before is still in the history
         for obj, rows in state.found.items():
             found[obj] = _from_cache(rows)
 
-    def skip_path(path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path)
-
     todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
-    for sha, (path, commit) in walk.blobs.items():
-        if skip_path(path):
+    ways: dict[str, dict[bool, tuple[str, str]]] = {}  # blob -> read as code or not -> first place read so
+    for sha in walk.blobs:
+        places = [place for place in walk.places(sha) if not skip_path(place[0])]
+        if not places:
             continue
-        if sha in known:
-            stats.blobs_reused += 1
-            if sha in state.found and not incremental:  # attribution as this walk sees it
-                found[sha] = [dataclasses.replace(x, path=path, commit=commit) for x in _from_cache(state.found[sha])]
-            continue
-        todo.append((sha, "blob", path, commit))
+        way = ways[sha] = {}
+        for path, commit in places:
+            way.setdefault(is_code(path), (path, commit))
+        reused = True
+        for code, (path, commit) in way.items():
+            if not has_read(sha, code):
+                todo.append((sha, "blob", path, commit))
+                reused = False
+            elif sha in state.found and not incremental:  # attribution as this walk sees it
+                found.setdefault(sha, []).extend(dataclasses.replace(x, path=path, commit=commit)
+                                                 for x in _from_cache(state.found[sha]) if is_code(x.path) == code)
+        stats.blobs_reused += reused
     for commit, message in walk.messages:
         if commit in known:
             if commit in state.found and not incremental:
@@ -446,6 +503,7 @@ def scan_history(
         in_message = scanner.scan_blob(message, MESSAGE_PATH, commit=commit).leaks
         if in_message:
             found[commit] = list(in_message)
+            fresh.add(commit)
     if incremental:  # a tag deleted since is no longer reported
         current = {sha for sha, _ in tags}
         for obj in [k for k, v in found.items() if v and v[0].path.startswith("(tag ") and k not in current]:
@@ -467,41 +525,54 @@ def scan_history(
             leaks = scanner.scan_blob(head, path, commit=commit).leaks
         else:
             leaks = tuple(scanner._stream(stream, head, path, "", commit=commit))
-        known.add(sha)
         if kind == "tag":
             stats.tags_scanned += 1
+            known.add(sha)
         else:
-            stats.blobs_scanned += 1
-            if is_code(path):
-                state.code.add(sha)
+            stats.blobs_scanned += sha not in known  # a blob read both ways is one blob
+            state.read(sha, is_code(path))
         if leaks:
-            found[sha] = list(leaks)
+            found.setdefault(sha, []).extend(leaks)
+            fresh.add(sha)
 
     _read_objects(repo, [t[0] for t in todo], scanner, on_object)
+    for sha, way in ways.items():  # a blob read both ways: its findings in the order of its places
+        if len(way) > 1 and sha in found:
+            order = list(way)
+            found[sha].sort(key=lambda x: order.index(is_code(x.path)))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
     if where is not None and changed:
         if incremental:
-            state.found.update({k: _to_cache(v) for k, v in found.items() if k not in state.found})
+            state.found.update({k: _to_cache(found[k]) for k in fresh})
         else:  # history was rewritten: forget what is no longer in it, so what is known is found
-            reached = {*walk.blobs, *(c for c, _ in walk.messages), *(t for t, _ in tags)}
+            reached = {*ways, *(c for c, _ in walk.messages), *(t for t, _ in tags)}
             state.seen &= reached
-            state.code &= state.seen
-            remembered = {k: v for k, v in state.found.items() if k in state.seen}  # e.g. blobs excluded now
-            state.found = {**remembered, **{k: _to_cache(v) for k, v in found.items()}}
+            state.code = {sha for sha in state.seen & ways.keys() if True in ways[sha]}  # read as its places say
+            state.both = {sha for sha in state.code if False in ways[sha]}
+            state.found = {k: _to_cache(v) for k, v in found.items()}
         state.tips = tips
         state.bounds = "?" if bounds is None else bounds  # "?": told by no boundary, walked again next time
         state.save(where)
     if where is not None and tree:
         lister.join()
         tree_file = where.with_name(where.stem + ".tree.json")
-        report.known = KnownBlobs(clean, state.seen, state.code, found, state.found, KnownBlobs.load_tree(tree_file),
-                                  tree_file)
+        report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
     for leaks in found.values():
-        kept = [x for x in leaks if not skip_path(x.path)] if incremental else leaks
-        mine, dropped = suppress.split(kept)
+        mine, dropped = suppress.split(_once_each(leaks))
         report.leaks.extend(mine)
         stats.suppressed += dropped
     return report
+
+
+def _once_each(leaks: list[Leak]) -> list[Leak]:
+    """An object's findings, each secret once: a blob read both ways (as source code and as
+    text) may find the same secret twice; the first, at the older place, is kept."""
+    if len(leaks) < 2 or len({is_code(x.path) for x in leaks}) < 2:
+        return leaks
+    once: dict[tuple[int, int, str], Leak] = {}
+    for leak in leaks:
+        once.setdefault((leak.line, leak.column, leak.fingerprint), leak)
+    return list(once.values())
 
 
 __all__ = ["MESSAGE_PATH", "HistoryCache", "HistoryScan", "KnownBlobs", "Walk", "clean_files", "parse_log",

@@ -165,6 +165,10 @@ class Suppressions:
     def path_excluded(self, path: str) -> bool:
         return bool(self.allow) and any(a.path_excluded(path) for a in self.allow)
 
+    def skipped_paths(self) -> list[str]:
+        """The patterns of the path-only entries: files and blobs there are never read."""
+        return [a.path for a in self.allow if a.path and not a.rule and not a.fingerprint]
+
     def split(self, leaks: Sequence[Leak]) -> tuple[list[Leak], int]:
         if not self.allow and not self.baselines:  # nothing is accepted
             return list(leaks), 0

@@ -424,14 +424,14 @@ def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: P
     fresh = _scan(repo, git=False)  # the working tree alone, every file read
     assert len(fresh) >= 5
     first = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
-    # all but .git/config and settings.py, whose blob history read as copy.conf (not code)
-    assert first.stats.files_known == 4
+    # all but .git/config: settings.py's blob, added as copy.conf too, was read both ways (code and not)
+    assert first.stats.files_known == 5
     tree = [x for x in _scan(repo) if not x[5]]
     assert tree == fresh
     # a changed file is read again; one changed back is known again (git compares contents)
     (repo / "deploy.env").write_text("LOG=debug\n")
     again = run_engines(["auditor"], prepare([repo], base=repo.parent, git=True))
-    # 3 unchanged as git says; .git/config and settings.py as the first run scanned those bytes
+    # 4 unchanged as git says; .git/config as the first run scanned those bytes
     assert again.stats.files_known == 5
     assert not any(x.path == "repo/deploy.env" and not x.commit for x in again.leaks)
     git(repo, "checkout", "--", "deploy.env")
@@ -444,6 +444,98 @@ def test_working_tree_files_git_reports_unchanged_are_not_read_again(tmp_path: P
     (repo / "copy.py").write_text((repo / "copy.conf").read_text())
     _commit(repo, "the same contents under names of the other kind")
     assert [x for x in _scan(repo) if not x[5]] == _scan(repo, git=False)
+
+
+_SHAS = st.sampled_from(["0" * 40, *(c * 40 for c in "abcd")])
+_RAW = st.tuples(st.sampled_from(["100644", "100755", "120000", "160000"]), _SHAS,
+                 st.sampled_from(["a.txt", "b.py", "d/c.env", "é x"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(commits=st.lists(st.tuples(st.binary(max_size=20).filter(lambda b: b"\0" not in b), st.lists(_RAW, max_size=4)),
+                        max_size=6))
+def test_the_log_walk_lists_each_blob_at_every_path_it_was_added_at(commits: list[Any]) -> None:
+    """`git log -z --raw` output, as git writes it, parsed against a model: each blob's first
+    (path, commit), every later path with the oldest commit adding it there, every message."""
+    from auditor._secrets.history import parse_log
+
+    out, messages = b"", []
+    places: dict[str, dict[str, str]] = {}
+    for i, (message, raws) in enumerate(commits):
+        commit = f"{i:040x}"
+        out += b"\x01" + commit.encode() + b"\0" + message + b"\0" + (b"\n" if raws else b"")
+        messages.append((commit, message))
+        for mode, sha, path in raws:
+            out += f":100644 {mode} {'e' * 40} {sha} M".encode() + b"\0" + path.encode() + b"\0"
+            if sha != "0" * 40 and mode != "160000":
+                places.setdefault(sha, {}).setdefault(path, commit)
+    walk = parse_log(out)
+    assert walk.messages == messages
+    assert {sha: dict(walk.places(sha)) for sha in walk.blobs} == places
+    assert all(list(walk.places(sha)) == list(places[sha].items()) for sha in walk.blobs)
+
+
+def _history(repo: Path, **kw: Any) -> list[tuple[object, ...]]:
+    """The history's findings as (path, commit, rule), the working tree's left out."""
+    return sorted(((x[0], x[5], x[3]) for x in _scan(repo, **kw) if x[5]), key=repr)
+
+
+@pytest.mark.parametrize("how", ["exclude", "allowlist"])
+def test_a_blob_first_added_where_it_is_not_read_is_reported_where_else_it_was_added(tmp_path: Path,
+                                                                                      how: str) -> None:
+    """A blob is read once, at the first path that adds it: when that path was excluded (or
+    allowlisted by path alone) the blob was never read, so the same secret committed at another
+    path later went unreported. A history with one commit more reported a secret less (and a
+    cached run without the exclusion took the cache of one with it, never reading the blob)."""
+    secret = "api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n"
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (repo / "vendor").mkdir()
+    (repo / "app").mkdir()
+    (repo / "vendor" / "creds.txt").write_text(secret)
+    vendored = _commit(repo, "vendored")
+    (repo / "app" / "creds.txt").write_text(secret)
+    copied = _commit(repo, "copied")
+    git(repo, "rm", "-q", "-r", "vendor", "app")
+    _commit(repo, "removed")
+    skip: dict[str, object] = {"exclude": ["vendor/*"]}
+    if how == "allowlist":
+        (tmp_path / "scan.yml").write_text('allow:\n  - path: "vendor/*"\n    reason: vendored\n')
+        skip = {"config": tmp_path / "scan.yml"}
+    everything = [("app/creds.txt", copied, "github-token"), ("vendor/creds.txt", vendored, "github-token")]
+    # a blob's secret is reported once: at the oldest place that is read
+    assert _history(repo, git_cache=False) == everything[1:]
+    assert _history(repo, git_cache=False, **skip) == everything[:1]
+    assert _history(repo, **skip) == everything[:1]  # cached: the first run...
+    assert _history(repo, **skip) == everything[:1]  # ...and the next
+    assert _history(repo) == everything[1:]  # a run that skips less reads what the other skipped
+    assert _history(repo, **skip) == everything[:1]
+
+
+def test_a_blob_added_as_code_and_as_text_is_read_both_ways(tmp_path: Path) -> None:
+    """In source code only quoted literals count as assigned values, so a blob's findings depend
+    on whether its path names code. A blob was read only the way its first path said: the same
+    bytes committed later as a configuration file went unreported. Each way is read once now,
+    cached or not, and a secret both ways find is reported once, at its oldest place."""
+    bare = "password = Hunter2-Hunter2-Hunter2\n"  # unquoted: not an assigned value in code
+    quoted = 'token = "ghp_' + "aB3dE5gH7jK9" * 3 + '"\n'  # found both ways
+    repo = _repo_with(tmp_path, **{"settings.py": quoted + bare})
+    first = git(repo, "rev-parse", "HEAD")
+    as_code = [("settings.py", first, "github-token")]
+    assert _history(repo, git_cache=False) == as_code
+    assert _history(repo) == as_code  # the cache knows the blob read as code...
+    (repo / "settings.conf").write_text(quoted + bare)
+    git(repo, "rm", "-q", "settings.py")
+    moved = _commit(repo, "as configuration")
+    both = sorted([*as_code, ("settings.conf", moved, "password")])
+    assert _history(repo) == both  # ...and reads it as text for the new place
+    assert _history(repo) == both
+    assert _history(repo, git_cache=False) == both
+    (repo / "settings.conf").unlink()
+    _commit(repo, "removed")
+    assert _history(repo) == both
+    git(repo, "commit", "-q", "--amend", "-m", "removed, reworded")  # rewritten: walked again
+    assert _history(repo) == both
+    assert _history(repo, git_cache=False) == both
 
 
 def test_a_cached_run_picks_up_new_refs_tags_and_untracked_files(tmp_path: Path) -> None:
@@ -617,7 +709,8 @@ def test_a_cache_file_is_read_whole_or_not_at_all(tmp_path: Path, tips: Any, fou
     from auditor._secrets.history import SEALS, HistoryCache, KnownBlobs, _from_cache, _History
 
     path = tmp_path / "cache.json"
-    for doc in ({"tips": tips, "bounds": "", "seen": "", "code": "", "found": found}, {"files": files}, extra):
+    for doc in ({"tips": tips, "bounds": "", "seen": "", "code": "", "both": "", "found": found}, {"files": files},
+                extra):
         body = json.dumps(doc).encode()
         body = body[: len(body) // 2] if cut else body
         for kind, made_from in SEALS.items():
