@@ -158,7 +158,8 @@ class Trufflehog3Engine(Engine):
             if not request.git:
                 args.append("--no-history")
             args.append(str(root))
-            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # nothing written into its sealed virtualenv
+            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into its sealed virtualenv
+                   "GIT_NO_REPLACE_OBJECTS": "1"}  # the history as it is (auditor._secrets.gitrepo.GIT)
             try:
                 proc = subprocess.run(args, capture_output=True, timeout=self.timeout, check=False, env=env)
             except subprocess.TimeoutExpired:

@@ -88,9 +88,14 @@ def run(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = 360
     return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
 
 
+GIT = ("git", "--no-replace-objects")
+"""How git is run: the objects as they are, never their replacements (`git replace`, whose refs
+would otherwise hide a commit's or a blob's contents from every read of history)."""
+
+
 def _run_git(repo: Path, args: Sequence[str], stdin: bytes | None, timeout: float) -> tuple[int, bytes, bytes]:
     try:
-        return run(["git", "-C", str(repo), *args], stdin=stdin, timeout=timeout)
+        return run([*GIT, "-C", str(repo), *args], stdin=stdin, timeout=timeout)
     except FileNotFoundError:
         raise ConfigError("git is not installed; it is needed to read git history") from None
     except TimeoutError:

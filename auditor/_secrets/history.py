@@ -49,7 +49,7 @@ from typing import IO, Any
 import msgspec
 
 from auditor._cache import read_sealed, write_sealed
-from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, is_object_id, refs
+from auditor._secrets.gitrepo import GIT, boundary, cache_folder, clean_files, is_object_id, refs
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
@@ -198,7 +198,7 @@ def _read_objects(repo: Path, shas: Sequence[str], scanner: Scanner,
     """Stream `shas` through one `git cat-file --batch`; `on_object(index, size, head, stream)`."""
     if not shas:
         return
-    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+    proc = subprocess.Popen([*GIT, "-C", str(repo), "cat-file", "--batch"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin

@@ -538,6 +538,29 @@ def test_a_blob_added_as_code_and_as_text_is_read_both_ways(tmp_path: Path) -> N
     assert _history(repo, git_cache=False) == both
 
 
+@pytest.mark.parametrize("replaced", ["commit", "blob"])
+def test_git_replace_hides_nothing_from_the_history_scan(tmp_path: Path, replaced: str) -> None:
+    """`git replace` makes git show another object in place of one: git log walked the
+    replacement's tree and cat-file read the replacement's bytes, so a commit or a blob holding
+    a secret could be hidden from the scan by one local ref. The objects are read as they are."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (repo / "leak.env").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")
+    leak = _commit(repo, "leak")
+    expected = [("leak.env", leak, "github-token")]
+    blob = git(repo, "rev-parse", "HEAD:leak.env")
+    (repo / "leak.env").unlink()
+    _commit(repo, "removed")
+    assert _history(repo, git_cache=False) == expected
+    assert _history(repo) == expected
+    if replaced == "commit":
+        git(repo, "replace", leak, "HEAD~2")  # the leak's commit shows as the first one
+    else:
+        git(repo, "replace", "-f", blob, git(repo, "rev-parse", "HEAD:a.txt"))
+        assert git(repo, "cat-file", "-p", blob) == "a"  # git shows the other blob's bytes in its place
+    assert _history(repo) == expected
+    assert _history(repo, git_cache=False) == expected
+
+
 def test_a_cached_run_picks_up_new_refs_tags_and_untracked_files(tmp_path: Path) -> None:
     """What a second run must not miss although no commit is new: an annotated tag made since
     (and one deleted since), a branch pointing at a commit history already holds, a file that
