@@ -85,7 +85,8 @@ def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
         from auditor._secrets.engines import run_engines
         from auditor._secrets.suppress import Baseline
 
-        doc = Baseline.document(run_engines(engines, request).sorted_leaks())
+        found = run_engines(engines, request)
+        doc = Baseline.document([*found.leaks, *found.also])  # a secret in history: at every path it was added at
         atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
         print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
         return int(ExitCode.OK)

@@ -76,6 +76,7 @@ class AuditorEngine(Engine):
             if history.known is not None:
                 history.known.save()
             report.leaks.extend(history.leaks)
+            report.also.extend(history.also)
             report.stats.merge(history.stats)
         return report
 
@@ -310,7 +311,7 @@ def merge(primary: ScanReport, others: Sequence[ScanReport]) -> ScanReport:
     if not others:
         return primary
     known = {secret_key(x) for x in primary.leaks}
-    merged = ScanReport(list(primary.leaks), primary.stats)
+    merged = ScanReport(list(primary.leaks), primary.stats, list(primary.also))
     for other in others:
         for leak in other.leaks:
             key = secret_key(leak)

@@ -77,6 +77,7 @@ class _History(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     both: str
     found: dict[str, list[Row]]
+    places: dict[str, list[tuple[str, str]]]
 
 
 class _Tree(msgspec.Struct, forbid_unknown_fields=True):
@@ -270,6 +271,10 @@ class HistoryCache:
     """Object id -> its findings (before suppressions), each at the path it was read at."""
     both: set[str] = field(default_factory=set)
     """Of the blobs, those added at paths of both kinds, read both ways (else as `code` says)."""
+    places: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """Blob with findings -> every (path, commit) it was added at and is read at, the oldest
+    first: where else its findings are (what an allowlist or baseline accepts at one place it
+    does not accept at another)."""
 
     def has_read(self, sha: str, code: bool) -> bool:
         """Whether the blob `sha` was read as source code (`code`) or as text."""
@@ -291,12 +296,12 @@ class HistoryCache:
         if body is None or not all(is_object_id(tip.encode()) for tip in body.tips):  # given back to git
             return cls()
         return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found,
-                   set(body.both.split()))
+                   set(body.both.split()), body.places)
 
     def save(self, path: Path | None) -> None:
         if path is not None:
             body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)),
-                            " ".join(sorted(self.both)), self.found)
+                            " ".join(sorted(self.both)), self.found, self.places)
             write_sealed(path, body, made_from=SEALS[_History])
 
 
@@ -477,10 +482,18 @@ def scan_history(
 
     todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
     ways: dict[str, dict[bool, tuple[str, str]]] = {}  # blob -> read as code or not -> first place read so
+    # blob -> every place read, the oldest first: those with findings before, those of several places now
+    added = dict(state.places) if incremental else {}
     for sha in walk.blobs:
         places = [place for place in walk.places(sha) if not skip_path(place[0])]
         if not places:
             continue
+        before = added.get(sha)
+        if before is not None:  # a blob with findings added at new places since
+            had = {path for path, _ in before}
+            added[sha] = [*before, *(place for place in places if place[0] not in had)]
+        elif len(places) > 1:
+            added[sha] = places
         way = ways[sha] = {}
         for path, commit in places:
             way.setdefault(is_code(path), (path, commit))
@@ -542,6 +555,7 @@ def scan_history(
             found[sha].sort(key=lambda x: order.index(is_code(x.path)))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
     if where is not None and changed:
+        state.places = {k: added.get(k) or list(ways[k].values()) for k in found if k in added or k in ways}
         if incremental:
             state.found.update({k: _to_cache(found[k]) for k in fresh})
         else:  # history was rewritten: forget what is no longer in it, so what is known is found
@@ -557,11 +571,47 @@ def scan_history(
         lister.join()
         tree_file = where.with_name(where.stem + ".tree.json")
         report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
-    for leaks in found.values():
-        mine, dropped = suppress.split(_once_each(leaks))
+    for obj, leaks in found.items():
+        places = added.get(obj, [])
+        if len(places) > 1:  # a blob added at several places: each finding at the first that does not accept it
+            mine, dropped, elsewhere = _placed(leaks, places, suppress)
+            report.also.extend(elsewhere)
+        else:
+            mine, dropped = suppress.split(_once_each(leaks))
         report.leaks.extend(mine)
         stats.suppressed += dropped
     return report
+
+
+def _placed(leaks: list[Leak], where: Sequence[tuple[str, str]],
+            suppress: Suppressions) -> tuple[list[Leak], int, list[Leak]]:
+    """The findings of a blob added at the places `where` (the oldest first): each secret (a
+    position and fingerprint) once, at the oldest place read the way that found it that no
+    allowlist entry or baseline accepts (the same secret in another file is reported); how many
+    are accepted at every place; and the same findings at their other places (`also`)."""
+    candidates: dict[tuple[int, int, str], list[tuple[int, Leak]]] = {}
+    for leak in leaks:
+        code = is_code(leak.path)
+        at = candidates.setdefault((leak.line, leak.column, leak.fingerprint), [])
+        count = len(at)
+        for i, (path, commit) in enumerate(where):
+            if is_code(path) == code:
+                same = path == leak.path and commit == leak.commit
+                at.append((i, leak if same else dataclasses.replace(leak, path=path, commit=commit, log=is_log(path))))
+        if len(at) == count:  # no place read its way (never so): where it was found
+            at.append((len(where), leak))
+    mine: list[Leak] = []
+    also: list[Leak] = []
+    dropped = 0
+    for at in candidates.values():
+        at.sort(key=lambda item: item[0])
+        shown = next((x for _, x in at if not suppress.accepts(x)), None)
+        if shown is None:
+            dropped += 1
+        else:
+            mine.append(shown)
+        also.extend(x for _, x in at if x is not shown)
+    return mine, dropped, also
 
 
 def _once_each(leaks: list[Leak]) -> list[Leak]:

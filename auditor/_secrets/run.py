@@ -29,6 +29,9 @@ class ScanReport:
 
     leaks: list[Leak] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
+    also: list[Leak] = field(default_factory=list)
+    """The same findings where else they are: at the other paths a blob was added at in git
+    history (what a baseline written from this scan accepts too)."""
 
     def add(self, result: FileResult) -> None:
         self.stats.add(result)

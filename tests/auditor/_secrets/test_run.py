@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -509,6 +510,74 @@ def test_a_blob_first_added_where_it_is_not_read_is_reported_where_else_it_was_a
     assert _history(repo, **skip) == everything[:1]  # ...and the next
     assert _history(repo) == everything[1:]  # a run that skips less reads what the other skipped
     assert _history(repo, **skip) == everything[:1]
+
+
+def _copied_secret(tmp_path: Path, *, vendored: bool = True) -> tuple[Path, list[tuple[str, str, str]]]:
+    """A repository where a secret was committed under vendor/ (`vendored`), then the same
+    bytes under app/, then both removed; and its history's findings at every place, oldest first."""
+    secret = "api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n"
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    places = []
+    for folder in ("vendor", "app")[0 if vendored else 1:]:
+        (repo / folder).mkdir()
+        (repo / folder / "creds.txt").write_text(secret)
+        places.append((f"{folder}/creds.txt", _commit(repo, folder), "github-token"))
+    git(repo, "rm", "-q", "-r", *(p.split("/")[0] for p, _, _ in places))
+    _commit(repo, "removed")
+    return repo, places
+
+
+@pytest.mark.parametrize("how", ["baseline", "allowlist"])
+def test_a_secret_accepted_where_its_blob_was_first_added_is_reported_where_else_it_was(tmp_path: Path,
+                                                                                       how: str) -> None:
+    """A baseline accepts a secret in one file: the same secret in another file is reported. In
+    git history a blob's findings were reported once, at its oldest place, so accepting them
+    there accepted the same bytes committed anywhere later (one commit more, a secret less).
+    Each finding is now reported at its blob's oldest place that does not accept it; a baseline
+    written from a scan accepts it at every place (the scan after it is clean)."""
+    from auditor._secrets.suppress import Baseline
+
+    repo, (vendored, copied) = _copied_secret(tmp_path)
+    (tmp_path / "alone").mkdir()
+    alone, [copied_alone] = _copied_secret(tmp_path / "alone", vendored=False)
+    assert _history(repo, git_cache=False) == [vendored]
+    fingerprint = next(x[4] for x in _scan(repo, git_cache=False) if x[0] == vendored[0])
+    if how == "baseline":
+        accepted = Baseline.document(keys=[("github-token", vendored[0], str(fingerprint))])
+        (tmp_path / "base.json").write_text(json.dumps(accepted))
+        config = f"baseline: {tmp_path / 'base.json'}\n"
+    else:
+        config = 'allow:\n  - {path: "vendor/*", rule: github-token, reason: vendored}\n'
+    (tmp_path / "scan.yml").write_text(config)
+    kw: dict[str, Any] = {"config": tmp_path / "scan.yml"}
+    assert [x[0] for x in _history(alone, **kw)] == [copied_alone[0]]  # one commit less: reported
+    for cache in (False, True, True):
+        assert _history(repo, git_cache=cache, **kw) == [copied]
+    out = tmp_path / "written.json"
+    code = subprocess.run([sys.executable, "-m", "auditor", "secrets", "scan", str(repo), "--git", "--no-git-cache",
+                           "--write-baseline", str(out)], capture_output=True, timeout=120).returncode
+    assert code == 0
+    assert {(a["file"], a["rule"]) for a in json.loads(out.read_text())["accepted"]} >= {
+        (vendored[0], "github-token"), (copied[0], "github-token")}
+    (tmp_path / "scan.yml").write_text(f"baseline: {out}\n")
+    assert _history(repo, **kw) == []
+
+
+def test_a_cached_run_reports_an_accepted_secret_copied_since(tmp_path: Path) -> None:
+    """The cache remembers where a blob with findings was added: a later commit adding the same
+    bytes at a path not accepted reports them there, as a run without cache does."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / "creds.txt").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")
+    _commit(repo, "vendored")
+    (tmp_path / "scan.yml").write_text('allow:\n  - {path: "vendor/*", rule: github-token, reason: vendored}\n')
+    kw: dict[str, Any] = {"config": tmp_path / "scan.yml"}
+    assert _history(repo, **kw) == []
+    (repo / "app").mkdir()
+    shutil.copy(repo / "vendor" / "creds.txt", repo / "app" / "creds.txt")
+    copied = _commit(repo, "copied")
+    assert _history(repo, **kw) == [("app/creds.txt", copied, "github-token")]
+    assert _history(repo, **kw) == _history(repo, git_cache=False, **kw)
 
 
 def test_a_blob_added_as_code_and_as_text_is_read_both_ways(tmp_path: Path) -> None:
