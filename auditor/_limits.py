@@ -58,7 +58,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit("yaml-values", 200_000, "count",
           "the values one YAML document may hold once its aliases are expanded (alias bombs)"),
     Limit("bundle-bytes", 256 << 20, "bytes", "an evidence bundle (`auditor evaluate`, `verify --bundle`)"),
-    Limit("result-bytes", 256 << 20, "bytes", "a findings document (`report`, `signoff`, `verify`)"),
+    Limit("result-bytes", 256 << 20, "bytes",
+          "a findings document (`report`, `signoff`, `verify`, and each one the scan history holds)"),
     Limit("json-values", 5_000_000, "count",
           "the arrays, objects and array or object members of one JSON document (each costs memory "
           "far beyond its bytes), counted before it is parsed"),

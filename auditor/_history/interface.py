@@ -186,15 +186,30 @@ _DOCUMENT_ENCODER = msgspec.json.Encoder()
 
 def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict[str, Any]:
     """The findings document of a scans row: compressed (schema version 3 on), or as text
-    (scans stored before). ValueError if it is neither."""
+    (scans stored before). ValueError if it is neither, or past the limits of a findings
+    document (result-bytes, and those of JSON): a damaged or hostile row (a store may be
+    shared by a fleet) never takes unbounded memory nor crashes the reader."""
+    from auditor import _limits
+    from auditor._loader.jsonfile import load_json
+    from auditor.errors import ConfigError
+
+    most = _limits.current().result_bytes
     if packed is not None:
+        inflate = zlib.decompressobj()
         try:
-            raw: str | bytes = zlib.decompress(bytes(packed))
+            raw: str | bytes = inflate.decompress(bytes(packed), most + 1)
         except zlib.error as exc:
             raise ValueError(f"its compressed document is damaged: {exc}") from None
+        if len(raw) <= most and not inflate.eof:
+            raise ValueError("its compressed document is damaged: it is cut short")
     else:
         raw = text or ""
-    document = json.loads(raw)
+    if len(raw) > most:
+        raise ValueError(_limits.exceeded("result-bytes", "its document is too large"))
+    try:
+        document = load_json(raw)
+    except ConfigError as exc:
+        raise ValueError(f"its document is not readable JSON: {exc.diagnostics()}") from None
     if not isinstance(document, dict):
         raise ValueError("its document is not a JSON object")
     return document

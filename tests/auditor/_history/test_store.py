@@ -9,6 +9,7 @@ import pickle
 import sqlite3
 import stat
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,29 @@ def test_documents_are_stored_compressed_and_older_ones_still_read(opener: Opene
         with pytest.raises(HistoryError, match=f"scan {first} .* unreadable: its compressed document is damaged"):
             store.result(first)
         assert [p for p in store.check() if f"scan {first}" in p]
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (zlib.compress(b'{"findings": [' + b" " * (3 << 20) + b"]}", 9), "too large: over the result-bytes limit"),
+    (zlib.compress(b"[" * 100_000 + b"]" * 100_000), "nested too deep"),
+    (zlib.compress(b'{"findings": []}')[:-4], "cut short"),
+    (zlib.compress(b'{"findings": [1,'), "not readable JSON"),
+    (zlib.compress(b"[1, 2]"), "not a JSON object"),
+], ids=["bomb", "deep", "cut", "torn-json", "a-list"])
+def test_a_damaged_stored_document_is_a_clear_error_in_bounded_memory(
+        opener: Opener, demo_result: RedactedResult, monkeypatch: pytest.MonkeyPatch, damage: bytes, says: str) -> None:
+    """A store may be shared by a fleet: a row's compressed document was inflated whole (600 KB
+    became 1.2 GB in memory) and parsed without bounds (deep nesting: exit 70, RecursionError).
+    It is inflated no further than the result-bytes limit and parsed within the JSON limits."""
+    monkeypatch.setenv("AUDITOR_LIMIT_RESULT_BYTES", "2MiB")
+    with opener() as store:
+        scan_id = store.save(demo_result, origin="scan", exit_code=1)
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        with store._transaction() as cur:
+            cur.execute(store._sql("UPDATE scans SET document_zlib = ? WHERE id = ?"), (damage, scan_id))
+        with pytest.raises(HistoryError, match=f"scan {scan_id} .* unreadable: .*{says}"):
+            store.result(scan_id)
+        assert [p for p in store.check() if f"scan {scan_id}" in p]
 
 
 def _stored(store: SQLiteStore | PostgresStore, scan_id: int) -> list[list[Any]]:
