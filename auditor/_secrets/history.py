@@ -7,12 +7,15 @@ process. Annotated tags are read from `git show-ref` and scanned with their mess
 A blob is read at the oldest path that adds it and is not excluded (an excluded first path
 must not hide the same bytes committed elsewhere), and once more at the oldest path of the
 other kind when it was added both as source code and not (the detectors read code
-differently); a secret both readings find is reported once (`_once_each`).
+differently); a secret both readings find is reported once (`_once_each`). A blob added at
+several paths has each finding reported at the oldest of them that no allowlist entry or
+baseline accepts (`_placed`): accepting a secret in one file never accepts it in another.
 
 What was scanned is remembered per repository, ruleset and excluded paths under the user's
 cache folder (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and
-tags read (and which way each blob was read), and their (redacted) findings. A later run walks only the commits added since (`--not` the
-old tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
+tags read (and which way each blob was read), their (redacted) findings, and where each blob
+with findings was added. A later run walks only the commits added since (`--not` the old
+tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
 reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` brings older
 commits in without moving a ref), when it walks everything again but still reads only blobs
 it has not seen.
