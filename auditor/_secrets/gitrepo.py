@@ -130,7 +130,39 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
             named[name] = sha
     tags = [(sha, name.removeprefix("refs/tags/")) for name, sha in named.items()
             if name in peeled and name.startswith("refs/tags/")]
-    return sorted({*named.values(), *detached_heads(repo)}), sorted(tags, key=lambda t: t[1])
+    tips = {*named.values(), *detached_heads(repo), *reflog_commits(repo)}
+    return sorted(tips), sorted(tags, key=lambda t: t[1])
+
+
+MAX_REFLOG_BYTES = 64 << 20
+"""The most read of one reflog file (a larger one, or one that is not regular, is not read)."""
+
+
+def reflog_commits(repo: Path) -> set[str]:
+    """Every commit the reflogs name (each entry's old and new value), read from their files
+    (`logs/` in the common git directory and each linked worktree's `logs/HEAD`): what
+    `--reflog` starts from. A tip like a ref's, so that a reflog expired without any ref moving
+    (`git reflog expire`, then `git gc` prunes the commit) is a change like a ref's."""
+    try:
+        common = Path(common_dir(repo))
+    except (ConfigError, OSError):
+        return set()
+    from pki.fsutil import ReadError, read_regular
+
+    files = [os.path.join(path, name) for path, _, names in os.walk(common / "logs") for name in names]
+    with contextlib.suppress(OSError), os.scandir(common / "worktrees") as it:
+        files.extend(os.path.join(e.path, "logs", "HEAD") for e in it)
+    out: set[str] = set()
+    for path in files:
+        try:
+            data = read_regular(path, MAX_REFLOG_BYTES, follow_symlinks=False)
+        except ReadError:  # gone, not a regular file or too large: its commits are still walked
+            continue
+        for line in data.splitlines():
+            for sha in line[:129].split(b" ", 2)[:2]:
+                if is_object_id(sha) and sha.strip(b"0"):
+                    out.add(sha.decode("ascii"))
+    return out
 
 
 _HEX = frozenset(b"0123456789abcdef")

@@ -1,9 +1,9 @@
 """Git history: every blob, commit message and annotated tag, each scanned once, ever.
 
-One `git log --all --reverse --topo-order --raw` pass lists each commit's message and the
-blobs it adds or changes, oldest first, so a blob's introducing commit is the first one that
-lists it; `git cat-file --batch` then streams the blobs that were never scanned, in one
-process. Annotated tags are read from `git show-ref` and scanned with their messages.
+One `git log --all --reflog --reverse --topo-order --raw` pass lists each commit's message and
+the blobs it adds or changes (commits of every ref, and those a reflog still holds: `REACHED`),
+oldest first, so a blob's introducing commit is the first one that lists it; `git cat-file
+--batch` then streams the blobs that were never scanned, in one process. Annotated tags are read from `git show-ref` and scanned with their messages.
 A blob is read at the oldest path that adds it and is not excluded (an excluded first path
 must not hide the same bytes committed elsewhere), and once more at the oldest path of the
 other kind when it was added both as source code and not (the detectors read code
@@ -153,9 +153,15 @@ def parse_log(out: bytes, walk: Walk | None = None) -> Walk:
     return walk
 
 
+REACHED = ("--all", "--reflog")
+"""Where the walk starts: every ref, and every commit a reflog still holds. A commit amended,
+reset or rebased away (the usual way to "remove" a committed secret) is out of every branch
+but still in the repository, its reflog and its clones' object stores' reach: it is read too."""
+
+
 def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
-    """Commits reachable from any ref (minus those reachable from `since`), oldest first."""
-    args = ["log", "--all", "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev",
+    """Commits reachable from any ref or reflog (minus those reachable from `since`), oldest first."""
+    args = ["log", *REACHED, "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev",
             "--diff-merges=first-parent", "-z", "--format=%x01%H%x00%B"]
     stdin = None
     if since:
@@ -165,11 +171,11 @@ def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
 
 
 def _unreachable(repo: Path, old: Sequence[str]) -> bool:
-    """Whether some commit reachable from the old tips is no longer reachable from any ref."""
+    """Whether some commit reachable from the old tips is no longer reachable from any ref or reflog."""
     if not old:
         return False
     try:
-        out = _git(repo, "rev-list", "--not", "--all", "--not", "--stdin",
+        out = _git(repo, "rev-list", "--not", *REACHED, "--not", "--stdin",
                    stdin="".join(f"{s}\n" for s in old).encode())
     except ConfigError:  # an old tip was garbage-collected
         return True
@@ -275,9 +281,10 @@ class HistoryCache:
     both: set[str] = field(default_factory=set)
     """Of the blobs, those added at paths of both kinds, read both ways (else as `code` says)."""
     places: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    """Blob with findings -> every (path, commit) it was added at and is read at, the oldest
-    first: where else its findings are (what an allowlist or baseline accepts at one place it
-    does not accept at another)."""
+    """Blob with findings added at several places -> every (path, commit) it was added at and is
+    read at, the oldest first: where else its findings are (what an allowlist or baseline
+    accepts at one place it does not accept at another). A blob added at one place is where
+    its findings say."""
 
     def has_read(self, sha: str, code: bool) -> bool:
         """Whether the blob `sha` was read as source code (`code`) or as text."""
@@ -485,13 +492,14 @@ def scan_history(
 
     todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
     ways: dict[str, dict[bool, tuple[str, str]]] = {}  # blob -> read as code or not -> first place read so
-    # blob -> every place read, the oldest first: those with findings before, those of several places now
-    added = dict(state.places) if incremental else {}
+    added = dict(state.places) if incremental else {}  # blob -> every place read (of those with several)
     for sha in walk.blobs:
         places = [place for place in walk.places(sha) if not skip_path(place[0])]
         if not places:
             continue
         before = added.get(sha)
+        if before is None and incremental and sha in state.found:  # one place before: where its findings are
+            before = list(dict.fromkeys((row[2], row[9]) for row in state.found[sha]))
         if before is not None:  # a blob with findings added at new places since
             had = {path for path, _ in before}
             added[sha] = [*before, *(place for place in places if place[0] not in had)]
@@ -558,7 +566,7 @@ def scan_history(
             found[sha].sort(key=lambda x: order.index(is_code(x.path)))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
     if where is not None and changed:
-        state.places = {k: added.get(k) or list(ways[k].values()) for k in found if k in added or k in ways}
+        state.places = {k: added[k] for k in found if len(added.get(k, ())) > 1}
         if incremental:
             state.found.update({k: _to_cache(found[k]) for k in fresh})
         else:  # history was rewritten: forget what is no longer in it, so what is known is found

@@ -148,8 +148,14 @@ def _moved_back(repo: Path) -> None:
     git(repo, "reset", "-q", "--hard", "HEAD~1")
 
 
-def _branch_elsewhere(repo: Path) -> None:
-    git(repo, "branch", "old", "HEAD~1")
+def _moved_back_and_pruned(repo: Path) -> None:
+    _moved_back(repo)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+
+
+def _branch_elsewhere(repo: Path) -> None:  # a commit no reflog names (a branch at one HEAD's reflog holds adds nothing)
+    git(repo, "branch", "old", git(repo, "commit-tree", "HEAD~1^{tree}", "-p", "HEAD~1", "-m", "elsewhere"))
 
 
 def _annotated_tag(repo: Path) -> None:
@@ -180,6 +186,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {
     "new untracked file": _new_secret_untracked,
     "new commit": _new_commit,
     "ref moved back": _moved_back,
+    "ref moved back, reflog expired, pruned": _moved_back_and_pruned,
     "new branch": _branch_elsewhere,
     "annotated tag": _annotated_tag,
     "file mode": _mode,
@@ -191,7 +198,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_any_change_is_a_miss(repo: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     monkeypatch.setenv("AUDITOR_FINGERPRINT_KEY_FILE", os.environ["AUDITOR_FINGERPRINT_KEY_FILE"])
-    if change == "ref moved back":
+    if change.startswith("ref moved back"):
         _new_commit(repo)
     runs = Runs(repo, monkeypatch)
     runs()
@@ -202,7 +209,9 @@ def test_any_change_is_a_miss(repo: Path, monkeypatch: pytest.MonkeyPatch, chang
     new = {"new untracked file": b"more.env", "new commit": b"late.conf", "annotated tag": b"(tag v1)"}.get(change)
     if new is not None:  # the finding the change brought is reported
         assert new in after
-    if change == "ref moved back":  # and the one it took away is not
+    if change == "ref moved back":  # the commit taken off the branch is still in its reflog: read
+        assert b"late.conf" in after
+    if change == "ref moved back, reflog expired, pruned":  # and once it is gone, it is not
         assert b"late.conf" not in after
     # the run after the change kept its steady state: what a fresh run prints now
     assert runs()[2] == 0

@@ -607,6 +607,31 @@ def test_a_blob_added_as_code_and_as_text_is_read_both_ways(tmp_path: Path) -> N
     assert _history(repo, git_cache=False) == both
 
 
+@pytest.mark.parametrize("how", ["amend", "reset"])
+def test_a_commit_taken_back_but_still_in_the_repository_is_read(tmp_path: Path, how: str) -> None:
+    """Amending or resetting a commit away is how a secret committed by mistake is usually
+    "removed": the commit is off every branch, but its reflog and the object store still hold
+    it (and Kingfisher, reading every object, reports it). `git log --all` never reached it."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    (repo / "leak.env").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")
+    leak = _commit(repo, "leak")
+    expected = [("leak.env", leak, "github-token")]
+    assert _history(repo) == expected  # cached before it is taken back...
+    if how == "amend":
+        git(repo, "rm", "-q", "--cached", "leak.env")
+        git(repo, "commit", "-q", "--amend", "--allow-empty", "-m", "no leak")
+    else:
+        git(repo, "reset", "-q", "--hard", "HEAD~1")
+    (repo / "leak.env").unlink(missing_ok=True)
+    assert leak not in git(repo, "log", "--all", "--format=%H")
+    assert _history(repo) == expected  # ...and after
+    assert _history(repo, git_cache=False) == expected
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert _history(repo, git_cache=False) == []  # gone from the repository: gone from the report
+    assert _history(repo) == []
+
+
 @pytest.mark.parametrize("replaced", ["commit", "blob"])
 def test_git_replace_hides_nothing_from_the_history_scan(tmp_path: Path, replaced: str) -> None:
     """`git replace` makes git show another object in place of one: git log walked the
