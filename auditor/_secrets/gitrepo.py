@@ -233,6 +233,62 @@ def boundary(repo: Path) -> str | None:
     return h.hexdigest() if found else ""
 
 
+MAX_ALTERNATES = 5
+"""How deep alternate object stores are followed (git's own limit)."""
+
+
+def object_store(repo: Path) -> str | None:
+    """A digest of the names of every file of the repository's object stores: loose objects and
+    packs, of the alternates too. Names are content hashes, so it changes whenever an object
+    is added or pruned, with no file's time trusted; the listing costs a fraction of git's
+    (`objects`), so a run can tell cheaply that nothing was added. None when it cannot be told."""
+    try:
+        first = Path(common_dir(repo)) / "objects"
+    except (ConfigError, OSError):
+        return None
+    h = hashlib.sha256()
+    todo, done = [(first, 0)], set()
+    while todo:
+        folder, depth = todo.pop()
+        if folder in done or depth > MAX_ALTERNATES:
+            continue
+        done.add(folder)
+        h.update(f"store {folder}\n".encode("utf-8", "surrogateescape"))
+        try:
+            with os.scandir(folder) as it:
+                fans = sorted(e.name for e in it if len(e.name) == 2 or e.name == "pack")
+            for fan in fans:
+                with os.scandir(folder / fan) as it:
+                    h.update(f"{fan} {' '.join(sorted(e.name for e in it))}\n".encode("utf-8", "surrogateescape"))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        from pki.fsutil import ReadError, read_regular
+
+        try:
+            alternates = read_regular(folder / "info" / "alternates", MAX_BOUNDARY_BYTES, follow_symlinks=False)
+        except ReadError as exc:
+            if exc.why == "missing":
+                continue
+            return None
+        for line in alternates.decode("utf-8", "surrogateescape").splitlines():
+            if line.strip() and not line.startswith("#"):
+                todo.append(((folder / line.strip()).resolve(), depth + 1))
+    return h.hexdigest()
+
+
+def objects(repo: Path) -> dict[str, set[str]]:
+    """Every object of the repository (alternates included), reachable or not, by type:
+    `commit`, `tree`, `blob`, `tag` -> ids. One `git cat-file --batch-all-objects`."""
+    out = git(repo, "cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectname)")
+    found: dict[str, set[str]] = {"commit": set(), "tree": set(), "blob": set(), "tag": set()}
+    for line in out.decode("ascii", "replace").splitlines():
+        kind, _, sha = line.partition(" ")
+        found.setdefault(kind, set()).add(sha)
+    return found
+
+
 def common_dir(repo: Path) -> str:
     """The repository's git directory shared by its worktrees (`git rev-parse --git-common-dir`),
     without asking git when `repo/.git` is a plain repository's folder."""
@@ -271,6 +327,17 @@ def converts(repo: Path, index: bytes) -> bool:
             or any(f.is_file() for f in files))
 
 
+def staged(repo: Path) -> dict[str, str]:
+    """Blob id -> the path (as the file system spells it) of the first index entry holding it."""
+    out: dict[str, str] = {}
+    for entry in git(repo, "ls-files", "-z", "--stage").split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) == 3:
+            out.setdefault(parts[1].decode("ascii", "replace"), os.fsdecode(name))
+    return out
+
+
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
     in the index that git reports unchanged in the working tree. One `git ls-files --stage
@@ -301,4 +368,4 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 
 __all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "is_object_id",
-           "refs", "run"]
+           "object_store", "objects", "refs", "run", "staged"]

@@ -3,7 +3,10 @@
 One `git log --all --reflog --reverse --topo-order --raw` pass lists each commit's message and
 the blobs it adds or changes (commits of every ref, and those a reflog still holds: `REACHED`),
 oldest first, so a blob's introducing commit is the first one that lists it; `git cat-file
---batch` then streams the blobs that were never scanned, in one process. Annotated tags are read from `git show-ref` and scanned with their messages.
+--batch` then streams the blobs that were never scanned, in one process. What the repository
+holds beyond that (`gitrepo.objects`, listed again only when `gitrepo.object_store` changed) is
+read too: commits no ref nor reflog names are walked from themselves (`dangling`), blobs no
+commit adds are read as `LOST_PATH` (`lost`), until `git gc` prunes them. Annotated tags are read from `git show-ref` and scanned with their messages.
 A blob is read at the oldest path that adds it and is not excluded (an excluded first path
 must not hide the same bytes committed elsewhere), and once more at the oldest path of the
 other kind when it was added both as source code and not (the detectors read code
@@ -52,7 +55,16 @@ from typing import IO, Any
 import msgspec
 
 from auditor._cache import read_sealed, write_sealed
-from auditor._secrets.gitrepo import GIT, boundary, cache_folder, clean_files, is_object_id, refs
+from auditor._secrets.gitrepo import (
+    GIT,
+    boundary,
+    cache_folder,
+    clean_files,
+    is_object_id,
+    object_store,
+    objects,
+    refs,
+)
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
@@ -81,6 +93,10 @@ class _History(msgspec.Struct, forbid_unknown_fields=True):
     both: str
     found: dict[str, list[Row]]
     places: dict[str, list[tuple[str, str]]]
+    store: str
+    dangling: str
+    lost: str
+    skipped: str
 
 
 class _Tree(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,6 +109,8 @@ SEALS = {_History: b"secrets-git history", _Tree: b"secrets-git tree"}
 """What each kind of cache file is sealed with (auditor._cache.write_sealed): one is never read as the other."""
 
 MESSAGE_PATH = "(commit message)"
+LOST_PATH = "(blob in no commit)"
+"""Where a finding in a blob no commit adds is (its `commit` is the blob's id, as a tag's is the tag's)."""
 _ZERO = frozenset({"0" * 40, "0" * 64})
 _NOT_BLOBS = frozenset({"160000"})  # submodule commits
 
@@ -159,24 +177,27 @@ reset or rebased away (the usual way to "remove" a committed secret) is out of e
 but still in the repository, its reflog and its clones' object stores' reach: it is read too."""
 
 
-def walk_history(repo: Path, since: Sequence[str] = ()) -> Walk:
-    """Commits reachable from any ref or reflog (minus those reachable from `since`), oldest first."""
-    args = ["log", *REACHED, "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev",
-            "--diff-merges=first-parent", "-z", "--format=%x01%H%x00%B"]
+def walk_history(repo: Path, since: Sequence[str] = (), also: Sequence[str] = (), *, reached: bool = True,
+                 walk: Walk | None = None) -> Walk:
+    """Commits reachable from any ref or reflog (not with `reached`: False) or from the commits
+    `also`, minus those reachable from `since`, oldest first (added to `walk`, if given)."""
+    args = ["log", *(REACHED if reached else ()), "--reverse", "--topo-order", "--raw", "--no-renames",
+            "--no-abbrev", "--diff-merges=first-parent", "-z", "--format=%x01%H%x00%B"]
     stdin = None
-    if since:
+    if since or also:
         args.append("--stdin")
-        stdin = "".join(f"^{sha}\n" for sha in since).encode()
-    return parse_log(_git(repo, *args, stdin=stdin))
+        stdin = "".join([*(f"^{sha}\n" for sha in since), *(f"{sha}\n" for sha in also)]).encode()
+    return parse_log(_git(repo, *args, stdin=stdin), walk)
 
 
-def _unreachable(repo: Path, old: Sequence[str]) -> bool:
-    """Whether some commit reachable from the old tips is no longer reachable from any ref or reflog."""
+def _unreachable(repo: Path, old: Sequence[str], lost: Iterable[str] = ()) -> bool:
+    """Whether some commit reachable from the old tips is no longer reachable from any ref or
+    reflog, nor from the commits `lost` (those no ref or reflog reaches: `objects`)."""
     if not old:
         return False
     try:
         out = _git(repo, "rev-list", "--not", *REACHED, "--not", "--stdin",
-                   stdin="".join(f"{s}\n" for s in old).encode())
+                   stdin="".join([*(f"{s}\n" for s in old), *(f"^{s}\n" for s in lost)]).encode())
     except ConfigError:  # an old tip was garbage-collected
         return True
     return bool(out.strip())
@@ -286,6 +307,16 @@ class HistoryCache:
     accepts at one place it does not accept at another). A blob added at one place is where
     its findings say."""
 
+    store: str = ""
+    """The object stores' digest (gitrepo.object_store) when `dangling` and `lost` were listed."""
+    dangling: set[str] = field(default_factory=set)
+    """Commits no ref nor reflog reaches, walked from themselves (they are among `tips`)."""
+    lost: set[str] = field(default_factory=set)
+    """Blobs no commit adds (staged and unstaged, or left by a dropped stash's index), read as
+    `LOST_PATH`: not in `seen`, so that a commit adding one later reads it at its path."""
+    skipped: set[str] = field(default_factory=set)
+    """Blobs the walk listed but never read: every path excluded, or too large."""
+
     def has_read(self, sha: str, code: bool) -> bool:
         """Whether the blob `sha` was read as source code (`code`) or as text."""
         return sha in self.seen and (sha in self.both or (sha in self.code) == code)
@@ -306,12 +337,14 @@ class HistoryCache:
         if body is None or not all(is_object_id(tip.encode()) for tip in body.tips):  # given back to git
             return cls()
         return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found,
-                   set(body.both.split()), body.places)
+                   set(body.both.split()), body.places, body.store, set(body.dangling.split()), set(body.lost.split()),
+                   set(body.skipped.split()))
 
     def save(self, path: Path | None) -> None:
         if path is not None:
             body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)),
-                            " ".join(sorted(self.both)), self.found, self.places)
+                            " ".join(sorted(self.both)), self.found, self.places, self.store,
+                            " ".join(sorted(self.dangling)), " ".join(sorted(self.lost)), " ".join(sorted(self.skipped)))
             write_sealed(path, body, made_from=SEALS[_History])
 
 
@@ -478,27 +511,49 @@ def scan_history(
     has_read = (lambda sha, code: sha in known) if seen is not None else state.has_read  # library use: not again
     tips, tags = refs(repo)
     bounds = boundary(repo) if where is not None else ""
+    # every object is listed (git cat-file --batch-all-objects) unless no object was added or
+    # pruned since the last run: commits and blobs nothing reaches are in the repository too
+    store = object_store(repo) if where is not None else None
+    listing = None if store is not None and store == state.store else objects(repo)
+    dangling = set(state.dangling) if listing is None else state.dangling & listing["commit"]
+    tips = sorted({*tips, *dangling})
     # the same shallow boundary and grafts as the tips were walked with (a history deepened
     # or grafted moves no ref): else everything is walked again, reading only unseen objects
     walked_alike = bounds is not None and bounds == state.bounds
     unchanged = walked_alike and bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
-    incremental = walked_alike and (unchanged or (bool(state.tips) and not _unreachable(repo, state.tips)))
-    walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else ())
+    incremental = walked_alike and (unchanged or (bool(state.tips) and not _unreachable(repo, state.tips, dangling)))
+    walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else (),
+                                                 also=() if incremental else sorted(dangling))
+    if listing is not None:  # commits no ref, reflog nor earlier walk reached: walked from themselves
+        walked = {c for c, _ in walk.messages}
+        orphans = sorted(c for c in listing["commit"] if c not in walked and c not in dangling
+                         and not (incremental and c in known))
+        if orphans:
+            walk_history(repo, since=tips, also=orphans, reached=False, walk=walk)
+            dangling.update(orphans)
+            tips = sorted({*tips, *orphans})
     found: dict[str, list[Leak]] = {}
     fresh: set[str] = set()  # objects whose findings this run read
+    gone: set[str] = set()  # blobs in no commit before, whose findings are no longer theirs
     if incremental:  # everything found before is still in the history
         for obj, rows in state.found.items():
             found[obj] = _from_cache(rows)
+    skipped = set(state.skipped) if incremental else set()
 
     todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
     ways: dict[str, dict[bool, tuple[str, str]]] = {}  # blob -> read as code or not -> first place read so
     added = dict(state.places) if incremental else {}  # blob -> every place read (of those with several)
     for sha in walk.blobs:
+        if sha in state.lost:  # a blob in no commit before, added by one since: read at its path
+            state.lost.discard(sha)
+            found.pop(sha, None)
+            gone.add(sha)
         places = [place for place in walk.places(sha) if not skip_path(place[0])]
         if not places:
+            skipped.add(sha)
             continue
         before = added.get(sha)
-        if before is None and incremental and sha in state.found:  # one place before: where its findings are
+        if before is None and incremental and sha in state.found and sha not in gone:  # one place: its findings
             before = list(dict.fromkeys((row[2], row[9]) for row in state.found[sha]))
         if before is not None:  # a blob with findings added at new places since
             had = {path for path, _ in before}
@@ -538,11 +593,26 @@ def scan_history(
                 found[sha] = _from_cache(state.found[sha])
             continue
         todo.append((sha, "tag", f"(tag {name})", sha))
+    if listing is not None:  # blobs no commit adds: read once, forgotten when pruned
+        placed = walk.blobs.keys()
+        now = {b for b in listing["blob"] if b not in placed and not (incremental and (b in known or b in skipped))}
+        for sha in state.lost - now:  # pruned
+            found.pop(sha, None)
+            gone.add(sha)
+        for sha in sorted(now - state.lost):
+            todo.append((sha, "lost", LOST_PATH, sha))
+        state.lost &= now
+    if not incremental:
+        for sha in state.lost:
+            if sha in state.found:
+                found[sha] = _from_cache(state.found[sha])
 
     def on_object(i: int, size: int, stream: _Limited) -> None:
         sha, kind, path, commit = todo[i]
-        if kind == "blob" and scanner.max_file_bytes and size > scanner.max_file_bytes:
+        if kind != "tag" and scanner.max_file_bytes and size > scanner.max_file_bytes:
             stats.add(FileResult(f"{commit[:12]}:{path}", size=size, skipped="too-large"))
+            if kind == "blob":
+                skipped.add(sha)
             return
         head = stream.read(min(size, WINDOW))
         if size <= WINDOW:
@@ -552,6 +622,9 @@ def scan_history(
         if kind == "tag":
             stats.tags_scanned += 1
             known.add(sha)
+        elif kind == "lost":
+            stats.blobs_scanned += 1
+            state.lost.add(sha)
         else:
             stats.blobs_scanned += sha not in known  # a blob read both ways is one blob
             state.read(sha, is_code(path))
@@ -564,10 +637,12 @@ def scan_history(
         if len(way) > 1 and sha in found:
             order = list(way)
             found[sha].sort(key=lambda x: order.index(is_code(x.path)))
-    changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental
+    changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental or listing is not None
     if where is not None and changed:
         state.places = {k: added[k] for k in found if len(added.get(k, ())) > 1}
+        state.store, state.dangling, state.skipped = store or "", dangling, skipped
         if incremental:
+            state.found = {k: v for k, v in state.found.items() if k not in gone}
             state.found.update({k: _to_cache(found[k]) for k in fresh})
         else:  # history was rewritten: forget what is no longer in it, so what is known is found
             reached = {*ways, *(c for c, _ in walk.messages), *(t for t, _ in tags)}

@@ -13,8 +13,10 @@ one), beside two digests:
   --engine, the fingerprint key's id, the AUDITOR_* and GIT_* variables and the HOME/XDG
   folders git and auditor read; and, checked apart, the size and modification time of every
   auditor and pki module the run had loaded and of the shipped data (an edited detector misses);
-- `state`, what the report was made from: the refs (`git show-ref`), the shallow boundary and
-  grafts (`gitrepo.boundary`: a history deepened moves no ref), git's judgement of the
+- `state`, what the report was made from: the refs (`git show-ref`) and the commits the
+  reflogs name, the shallow boundary and grafts (`gitrepo.boundary`: a history deepened moves
+  no ref), the names of the object stores' files (`gitrepo.object_store`: a blob staged and
+  unstaged moves nothing else), git's judgement of the
   working tree against the index (`clean_files`: which files hold their index blob), every
   entry of the working tree as the scan walks it (name, kind, size, mode), the SHA-256 of the
   bytes of every file git does not vouch for (untracked, changed, `.git/config`), and the
@@ -46,7 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditor._cache import write_cache
-from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, refs
+from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, object_store, refs
 from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
@@ -178,10 +180,11 @@ class Memo:
         try:
             tips, tags = refs(self.repo)
             bounds = boundary(self.repo)
-            if bounds is None:
-                raise Unsettled("shallow")
+            store = object_store(self.repo)
+            if bounds is None or store is None:
+                raise Unsettled("shallow boundary or object store")
             clean = clean_files(self.repo)
-            h.update(repr([tips, tags, bounds, sorted(clean.items())]).encode())
+            h.update(repr([tips, tags, bounds, store, sorted(clean.items())]).encode())
             budget = [MAX_HASHED_BYTES]
             prefix = "" if str(self.repo) == "." else str(self.repo).rstrip("/") + "/"
             rows: list[list[Any]] = []

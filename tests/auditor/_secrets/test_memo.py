@@ -139,6 +139,13 @@ def _new_secret_untracked(repo: Path) -> None:
     (repo / "more.env").write_text(PLANTERS["nkey-seed"](random.Random(4)).text)
 
 
+def _staged_and_unstaged(repo: Path) -> None:  # a blob in no commit: nothing but the object store moves
+    (repo / "staged.env").write_text(PLANTERS["github-token"](random.Random(7)).text)
+    git(repo, "add", "staged.env")
+    git(repo, "reset", "-q")
+    (repo / "staged.env").unlink()
+
+
 def _new_commit(repo: Path) -> None:
     (repo / "src" / "late.conf").write_text(PLANTERS["nkey-seed"](random.Random(5)).text)
     _commit(repo, "three")
@@ -185,6 +192,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {
     "tracked file edited, same size": _tracked_same_size,
     "new untracked file": _new_secret_untracked,
     "new commit": _new_commit,
+    "a blob staged and unstaged": _staged_and_unstaged,
     "ref moved back": _moved_back,
     "ref moved back, reflog expired, pruned": _moved_back_and_pruned,
     "new branch": _branch_elsewhere,
@@ -206,7 +214,8 @@ def test_any_change_is_a_miss(repo: Path, monkeypatch: pytest.MonkeyPatch, chang
     CHANGES[change](repo)
     _, after, scans = runs()
     assert scans >= 1
-    new = {"new untracked file": b"more.env", "new commit": b"late.conf", "annotated tag": b"(tag v1)"}.get(change)
+    new = {"new untracked file": b"more.env", "new commit": b"late.conf", "annotated tag": b"(tag v1)",
+           "a blob staged and unstaged": b"(blob in no commit)"}.get(change)
     if new is not None:  # the finding the change brought is reported
         assert new in after
     if change == "ref moved back":  # the commit taken off the branch is still in its reflog: read

@@ -632,6 +632,47 @@ def test_a_commit_taken_back_but_still_in_the_repository_is_read(tmp_path: Path,
     assert _history(repo) == []
 
 
+def test_objects_no_ref_or_reflog_reaches_are_read_while_the_repository_holds_them(tmp_path: Path) -> None:
+    """A secret staged and unstaged stays in the object store as a blob no commit adds; a
+    commit no ref or reflog names (a stash dropped, a branch deleted with its reflog) stays
+    too, until `git gc` prunes them. Kingfisher reads every object; the walk from refs and
+    reflogs never reached these. Each is read once (cached), and forgotten when pruned."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    token = "api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n"
+    (repo / "staged.env").write_text(token)
+    git(repo, "add", "staged.env")
+    git(repo, "reset", "-q")
+    (repo / "staged.env").unlink()
+    blob = subprocess.run(["git", "-C", str(repo), "hash-object", "--stdin"], input=token, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    in_store = [("(blob in no commit)", blob, "github-token")]
+    assert _history(repo, git_cache=False) == in_store
+    assert _history(repo) == in_store
+    assert _history(repo) == in_store
+    # a commit that names no ref nor reflog: its blob is read at its path, with it
+    (repo / "key.conf").write_text("password = " + "Hunter2-" * 3 + "\n")
+    git(repo, "add", "key.conf")
+    orphan = git(repo, "commit-tree", git(repo, "write-tree"), "-p", "HEAD", "-m", "orphan")
+    git(repo, "rm", "-q", "--cached", "key.conf")
+    (repo / "key.conf").unlink()
+    both = sorted([*in_store, ("key.conf", orphan, "password")], key=repr)
+    assert _history(repo) == both
+    assert _history(repo) == both
+    assert _history(repo, git_cache=False) == both
+    # the staged blob committed later: read at its path, no longer as a blob in no commit
+    (repo / "later.env").write_text(token)
+    later = _commit(repo, "later")
+    (repo / "later.env").unlink()
+    _commit(repo, "removed")
+    committed = sorted([("later.env", later, "github-token"), ("key.conf", orphan, "password")], key=repr)
+    assert _history(repo) == committed
+    assert _history(repo, git_cache=False) == committed
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")  # the orphan commit goes; the later one's reflog went, its branch holds it
+    assert _history(repo) == [("later.env", later, "github-token")]
+    assert _history(repo, git_cache=False) == [("later.env", later, "github-token")]
+
+
 @pytest.mark.parametrize("replaced", ["commit", "blob"])
 def test_git_replace_hides_nothing_from_the_history_scan(tmp_path: Path, replaced: str) -> None:
     """`git replace` makes git show another object in place of one: git log walked the
