@@ -522,6 +522,8 @@ def scan_history(
     walked_alike = bounds is not None and bounds == state.bounds
     unchanged = walked_alike and bool(state.tips) and tips == state.tips  # nothing to walk: no commit is new
     incremental = walked_alike and (unchanged or (bool(state.tips) and not _unreachable(repo, state.tips, dangling)))
+    if listing is None and not incremental:  # a ref or reflog deleted may leave commits nothing else reaches
+        listing = objects(repo)
     walk = Walk() if unchanged else walk_history(repo, since=state.tips if incremental else (),
                                                  also=() if incremental else sorted(dangling))
     if listing is not None:  # commits no ref, reflog nor earlier walk reached: walked from themselves

@@ -390,11 +390,15 @@ def test_git_history_cache_scans_only_new_objects(tmp_path: Path) -> None:
     _commit(repo, "change")
     third = scan_git(repo)
     assert (third.stats.blobs_scanned, third.stats.commits_scanned) == (1, 1) and len(third.leaks) == 1
-    # history rewritten: the leak commit is no longer reachable, so its finding is gone
+    # history rewritten: the leak commit no ref nor reflog reaches is still in the repository
+    # (walked from itself, nothing read again), and once pruned its finding is gone
     git(repo, "reset", "-q", "--hard", "HEAD~2")
     git(repo, "reflog", "expire", "--expire=now", "--all")
     fourth = scan_git(repo)
-    assert fourth.leaks == [] and fourth.stats.blobs_scanned == 0
+    assert [x.commit for x in fourth.leaks] == [leak] and fourth.stats.blobs_scanned == 0
+    git(repo, "gc", "-q", "--prune=now")
+    fifth = scan_git(repo)
+    assert fifth.leaks == [] and fifth.stats.blobs_scanned == 0
     # suppressions apply to cached findings too
     (repo / "leak.env").write_text("DB_PASSWORD=Hunter2-Hunter2\n")
     _commit(repo, "again")
@@ -671,6 +675,26 @@ def test_objects_no_ref_or_reflog_reaches_are_read_while_the_repository_holds_th
     git(repo, "gc", "-q", "--prune=now")  # the orphan commit goes; the later one's reflog went, its branch holds it
     assert _history(repo) == [("later.env", later, "github-token")]
     assert _history(repo, git_cache=False) == [("later.env", later, "github-token")]
+
+
+def test_a_branch_deleted_leaves_its_commits_read_until_pruned(tmp_path: Path) -> None:
+    """Deleting a branch deletes its reflog and adds or removes no object: a cached run found
+    the object stores unchanged, walked again from the refs left and forgot the branch's
+    commits, which a run without cache (listing every object) still reads."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    git(repo, "checkout", "-q", "-b", "side")
+    (repo / "leak.env").write_text("api_token = ghp_" + "aB3dE5gH7jK9" * 3 + "\n")
+    leak = _commit(repo, "leak")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "reflog", "expire", "--expire=now", "--all")  # only the branch names the commit now
+    expected = [("leak.env", leak, "github-token")]
+    assert _history(repo) == expected
+    git(repo, "branch", "-q", "-D", "side")
+    assert _history(repo) == expected
+    assert _history(repo) == expected
+    assert _history(repo, git_cache=False) == expected
+    git(repo, "gc", "-q", "--prune=now")
+    assert _history(repo) == [] == _history(repo, git_cache=False)
 
 
 @pytest.mark.parametrize("replaced", ["commit", "blob"])
