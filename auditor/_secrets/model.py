@@ -44,7 +44,8 @@ class Leak:
     details: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "auditor"
     commit: str = ""
-    """For findings in git history: the first commit found to hold the blob."""
+    """For findings in git history: the first commit found to hold the blob (an annotated tag's own id for its
+    message; a blob's own id for a blob no commit holds, at `history.LOST_PATH`)."""
     file_mode: str = ""
     key_file: bool = False
     """The file holds nothing but key material (and comments): a dedicated key or .creds file."""

@@ -24,7 +24,8 @@ class Leak(SecretPart, frozen=True, kw_only=True):
     fingerprint: Annotated[str, Meta(description="stable for the same secret under the same rule")]
     confidence: Literal["high", "medium", "low"]
     engine: str
-    commit: Annotated[str, Meta(description="for git history: the first commit found to hold the blob")]
+    commit: Annotated[str, Meta(description="for git history: the first commit found to hold the blob (an annotated "
+                                            "tag's own id for its message; a blob's own id for a blob no commit holds)")]
     file_mode: Annotated[str, Meta(pattern=r"^([0-7]{4})?$")]
     private: Annotated[bool, Meta(description="the file is readable by its owner only")]
     key_file: Annotated[bool, Meta(description="the file holds nothing but key material: a dedicated key or .creds file")]
