@@ -839,7 +839,9 @@ def test_history_cache_rows_round_trip(tmp_path: Path) -> None:
 
     leak = Leak("nkey-seed", "nkey-seed", "a/b.conf", 3, 7, "SU…(hmac:00)", "hmac:11", "medium", {"k": "v"},
                 commit="c" * 40, key_file=True, log=True)
-    kept = HistoryCache(["a" * 40], "", {"b" * 40, "c" * 40}, {"b" * 40}, {"b" * 40: _to_cache([leak])})
+    kept = HistoryCache(["a" * 40], "", {"b" * 40, "c" * 40}, {"b" * 40}, {"b" * 40: _to_cache([leak])}, {"b" * 40},
+                        {"b" * 40: [("a/b.conf", "c" * 40), ("a/c.conf", "d" * 40)]}, "e" * 64, {"f" * 40},
+                        {"1" * 40}, {"2" * 40})
     kept.save(tmp_path / "cache.json")
     assert unsealed(history.SEALS[history._History], (tmp_path / "cache.json").read_bytes()) is not None
     loaded = HistoryCache.load(tmp_path / "cache.json")
@@ -891,8 +893,9 @@ def test_a_cache_file_is_read_whole_or_not_at_all(tmp_path: Path, tips: Any, fou
     from auditor._secrets.history import SEALS, HistoryCache, KnownBlobs, _from_cache, _History
 
     path = tmp_path / "cache.json"
-    for doc in ({"tips": tips, "bounds": "", "seen": "", "code": "", "both": "", "found": found}, {"files": files},
-                extra):
+    history_doc = {"tips": tips, "bounds": "", "seen": "", "code": "", "both": "", "found": found, "places": {},
+                   "store": "", "dangling": "", "lost": "", "skipped": ""}
+    for doc in (history_doc, {"files": files}, extra):
         body = json.dumps(doc).encode()
         body = body[: len(body) // 2] if cut else body
         for kind, made_from in SEALS.items():
