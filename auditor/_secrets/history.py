@@ -10,9 +10,9 @@ commit adds are read as `LOST_PATH` (`lost`), until `git gc` prunes them. Annota
 A blob is read at the oldest path that adds it and is not excluded (an excluded first path
 must not hide the same bytes committed elsewhere), and once more at the oldest path of the
 other kind when it was added both as source code and not (the detectors read code
-differently); a secret both readings find is reported once (`_once_each`). A blob added at
-several paths has each finding reported at the oldest of them that no allowlist entry or
-baseline accepts (`_placed`): accepting a secret in one file never accepts it in another.
+differently). A blob added at several paths has each finding (a secret both readings find is
+one) reported once, at the oldest of them that no allowlist entry or baseline accepts
+(`_placed`): accepting a secret in one file never accepts it in another.
 
 What was scanned is remembered per repository, ruleset and excluded paths under the user's
 cache folder (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and
@@ -635,10 +635,6 @@ def scan_history(
             fresh.add(sha)
 
     _read_objects(repo, [t[0] for t in todo], scanner, on_object)
-    for sha, way in ways.items():  # a blob read both ways: its findings in the order of its places
-        if len(way) > 1 and sha in found:
-            order = list(way)
-            found[sha].sort(key=lambda x: order.index(is_code(x.path)))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental or listing is not None
     if where is not None and changed:
         state.places = {k: added[k] for k in found if len(added.get(k, ())) > 1}
@@ -664,8 +660,8 @@ def scan_history(
         if len(places) > 1:  # a blob added at several places: each finding at the first that does not accept it
             mine, dropped, elsewhere = _placed(leaks, places, suppress)
             report.also.extend(elsewhere)
-        else:
-            mine, dropped = suppress.split(_once_each(leaks))
+        else:  # one place, read one way
+            mine, dropped = suppress.split(leaks)
         report.leaks.extend(mine)
         stats.suppressed += dropped
     return report
@@ -700,17 +696,6 @@ def _placed(leaks: list[Leak], where: Sequence[tuple[str, str]],
             mine.append(shown)
         also.extend(x for _, x in at if x is not shown)
     return mine, dropped, also
-
-
-def _once_each(leaks: list[Leak]) -> list[Leak]:
-    """An object's findings, each secret once: a blob read both ways (as source code and as
-    text) may find the same secret twice; the first, at the older place, is kept."""
-    if len(leaks) < 2 or len({is_code(x.path) for x in leaks}) < 2:
-        return leaks
-    once: dict[tuple[int, int, str], Leak] = {}
-    for leak in leaks:
-        once.setdefault((leak.line, leak.column, leak.fingerprint), leak)
-    return list(once.values())
 
 
 __all__ = ["MESSAGE_PATH", "HistoryCache", "HistoryScan", "KnownBlobs", "Walk", "clean_files", "parse_log",
