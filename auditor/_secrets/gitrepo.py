@@ -246,6 +246,8 @@ def object_store(repo: Path) -> str | None:
         first = Path(common_dir(repo)) / "objects"
     except (ConfigError, OSError):
         return None
+    from pki.fsutil import ReadError, read_regular
+
     h = hashlib.sha256()
     todo, done = [(first, 0)], set()
     while todo:
@@ -264,8 +266,6 @@ def object_store(repo: Path) -> str | None:
             continue
         except OSError:
             return None
-        from pki.fsutil import ReadError, read_regular
-
         try:
             alternates = read_regular(folder / "info" / "alternates", MAX_BOUNDARY_BYTES, follow_symlinks=False)
         except ReadError as exc:
@@ -279,13 +279,14 @@ def object_store(repo: Path) -> str | None:
 
 
 def objects(repo: Path) -> dict[str, set[str]]:
-    """Every object of the repository (alternates included), reachable or not, by type:
-    `commit`, `tree`, `blob`, `tag` -> ids. One `git cat-file --batch-all-objects`."""
+    """Every commit, blob and annotated tag of the repository (alternates included), reachable
+    or not, by type (`commit`, `blob`, `tag` -> ids). One `git cat-file --batch-all-objects`."""
     out = git(repo, "cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objecttype) %(objectname)")
-    found: dict[str, set[str]] = {"commit": set(), "tree": set(), "blob": set(), "tag": set()}
+    found: dict[str, set[str]] = {"commit": set(), "blob": set(), "tag": set()}
     for line in out.decode("ascii", "replace").splitlines():
         kind, _, sha = line.partition(" ")
-        found.setdefault(kind, set()).add(sha)
+        if kind in found:
+            found[kind].add(sha)
     return found
 
 
@@ -327,17 +328,6 @@ def converts(repo: Path, index: bytes) -> bool:
             or any(f.is_file() for f in files))
 
 
-def staged(repo: Path) -> dict[str, str]:
-    """Blob id -> the path (as the file system spells it) of the first index entry holding it."""
-    out: dict[str, str] = {}
-    for entry in git(repo, "ls-files", "-z", "--stage").split(b"\0"):
-        meta, _, name = entry.partition(b"\t")
-        parts = meta.split(b" ")
-        if len(parts) == 3:
-            out.setdefault(parts[1].decode("ascii", "replace"), os.fsdecode(name))
-    return out
-
-
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
     in the index that git reports unchanged in the working tree. One `git ls-files --stage
@@ -368,4 +358,4 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 
 __all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "is_object_id",
-           "object_store", "objects", "refs", "run", "staged"]
+           "object_store", "objects", "refs", "run"]

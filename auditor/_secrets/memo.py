@@ -16,8 +16,8 @@ one), beside two digests:
 - `state`, what the report was made from: the refs (`git show-ref`) and the commits the
   reflogs name, the shallow boundary and grafts (`gitrepo.boundary`: a history deepened moves
   no ref), the names of the object stores' files (`gitrepo.object_store`: a blob staged and
-  unstaged moves nothing else), git's judgement of the
-  working tree against the index (`clean_files`: which files hold their index blob), every
+  unstaged moves nothing else), git's judgement of the working tree against the index
+  (`clean_files`: which files hold their index blob), every
   entry of the working tree as the scan walks it (name, kind, size, mode), the SHA-256 of the
   bytes of every file git does not vouch for (untracked, changed, `.git/config`), and the
   SHA-256 of each cache file of the repository (what was scanned before decides the figures a

@@ -68,9 +68,14 @@ class AllowEntry:
             return False
         return not self.path or fnmatch.fnmatchcase(leak.path, self.path)
 
+    @property
+    def path_only(self) -> bool:
+        """An entry with a path and nothing else: files there need not be read at all."""
+        return bool(self.path) and not self.rule and not self.fingerprint
+
     def path_excluded(self, path: str) -> bool:
-        """A path-only entry: the file need not be read at all."""
-        return bool(self.path) and not self.rule and not self.fingerprint and fnmatch.fnmatchcase(path, self.path)
+        """A path-only entry that matches `path`."""
+        return self.path_only and fnmatch.fnmatchcase(path, self.path)
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ class Suppressions:
 
     def skipped_paths(self) -> list[str]:
         """The patterns of the path-only entries: files and blobs there are never read."""
-        return [a.path for a in self.allow if a.path and not a.rule and not a.fingerprint]
+        return [a.path for a in self.allow if a.path_only]
 
     def split(self, leaks: Sequence[Leak]) -> tuple[list[Leak], int]:
         if not self.allow and not self.baselines:  # nothing is accepted
