@@ -6,7 +6,8 @@ oldest first, so a blob's introducing commit is the first one that lists it; `gi
 --batch` then streams the blobs that were never scanned, in one process. What the repository
 holds beyond that (`gitrepo.objects`, listed again only when `gitrepo.object_store` changed) is
 read too: commits no ref nor reflog names are walked from themselves (`dangling`), blobs no
-commit adds are read as `LOST_PATH` (`lost`), until `git gc` prunes them. Annotated tags are read from `git show-ref` and scanned with their messages.
+commit adds are read as `LOST_PATH` (`lost`), until `git gc` prunes them. Annotated tags are
+read from `git show-ref` and scanned with their messages.
 A blob is read at the oldest path that adds it and is not excluded (an excluded first path
 must not hide the same bytes committed elsewhere), and once more at the oldest path of the
 other kind when it was added both as source code and not (the detectors read code
@@ -190,14 +191,14 @@ def walk_history(repo: Path, since: Sequence[str] = (), also: Sequence[str] = ()
     return parse_log(_git(repo, *args, stdin=stdin), walk)
 
 
-def _unreachable(repo: Path, old: Sequence[str], lost: Iterable[str] = ()) -> bool:
+def _unreachable(repo: Path, old: Sequence[str], dangling: Iterable[str] = ()) -> bool:
     """Whether some commit reachable from the old tips is no longer reachable from any ref or
-    reflog, nor from the commits `lost` (those no ref or reflog reaches: `objects`)."""
+    reflog, nor from the commits `dangling` (those no ref or reflog reaches: `objects`)."""
     if not old:
         return False
     try:
         out = _git(repo, "rev-list", "--not", *REACHED, "--not", "--stdin",
-                   stdin="".join([*(f"{s}\n" for s in old), *(f"^{s}\n" for s in lost)]).encode())
+                   stdin="".join([*(f"{s}\n" for s in old), *(f"^{s}\n" for s in dangling)]).encode())
     except ConfigError:  # an old tip was garbage-collected
         return True
     return bool(out.strip())
@@ -336,16 +337,25 @@ class HistoryCache:
                                                              max_bytes=MAX_CACHE_BYTES)
         if body is None or not all(is_object_id(tip.encode()) for tip in body.tips):  # given back to git
             return cls()
-        return cls(body.tips, body.bounds, set(body.seen.split()), set(body.code.split()), body.found,
-                   set(body.both.split()), body.places, body.store, set(body.dangling.split()), set(body.lost.split()),
-                   set(body.skipped.split()))
+        return cls(tips=body.tips, bounds=body.bounds, found=body.found, places=body.places, store=body.store,
+                   seen=_ids(body.seen), code=_ids(body.code), both=_ids(body.both), dangling=_ids(body.dangling),
+                   lost=_ids(body.lost), skipped=_ids(body.skipped))
 
     def save(self, path: Path | None) -> None:
         if path is not None:
-            body = _History(self.tips, self.bounds, " ".join(sorted(self.seen)), " ".join(sorted(self.code)),
-                            " ".join(sorted(self.both)), self.found, self.places, self.store,
-                            " ".join(sorted(self.dangling)), " ".join(sorted(self.lost)), " ".join(sorted(self.skipped)))
+            body = _History(tips=self.tips, bounds=self.bounds, found=self.found, places=self.places, store=self.store,
+                            seen=_text(self.seen), code=_text(self.code), both=_text(self.both),
+                            dangling=_text(self.dangling), lost=_text(self.lost), skipped=_text(self.skipped))
             write_sealed(path, body, made_from=SEALS[_History])
+
+
+def _ids(text: str) -> set[str]:
+    """Object ids as a cache file holds them: one space-separated string (quick to read)."""
+    return set(text.split())
+
+
+def _text(ids: set[str]) -> str:
+    return " ".join(sorted(ids))
 
 
 def _to_cache(leaks: Iterable[Leak]) -> list[Row]:
