@@ -34,7 +34,8 @@ from auditor._secrets.walk import special_kind
 WINDOW = 8 * 1024 * 1024
 """Files up to this size are scanned in one buffer; larger ones in windows of this size."""
 OVERLAP = 96 * 1024
-"""Consecutive windows overlap by this much, more than the longest secret a detector matches."""
+"""A streamed window sees this much on either side of the part it owns: more than any detector
+reads before or after an anchor (a test checks), so no window boundary hides a key or a secret."""
 KEY_FILE_MAX = 64 * 1024
 SOPS_MAX = 4 * 1024 * 1024
 
@@ -228,27 +229,37 @@ class Scanner:
         return FileResult(display, tuple(leaks), len(data))
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "") -> Iterator[Leak]:
-        """Windows of WINDOW bytes overlapping by OVERLAP; a hit belongs to the window it starts in."""
+        """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
+        sees OVERLAP bytes on either side of it: the key before a value (`password = ...`, up to
+        a detector's `before`) and the rest of a long secret after it. So a hit is found in the
+        one window that owns it, with the context a whole-file read gives it, wherever the
+        window boundaries fall."""
         read = fh.read  # type: ignore[attr-defined]
-        buf, lines_before = first, 0
+        buf, lines_before, owned_from = first, 0, 0
+        columns_before = 0  # characters of the line the window starts in, before its start
         while True:
-            more = _read_from(read, WINDOW - OVERLAP)
+            more = _read_from(read, WINDOW - 2 * OVERLAP)
             last = not more
             limit = len(buf) if last else len(buf) - OVERLAP
-            yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before, limit=limit,
-                                      commit=commit)
+            yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before,
+                                      column_base=columns_before, owned=(owned_from, limit), commit=commit)
             if last:
                 return
-            lines_before += buf.count(b"\n", 0, limit)
-            buf = buf[limit:] + more
+            keep = limit - OVERLAP  # the next window starts this far back: its context before
+            lines = buf.count(b"\n", 0, keep)
+            lines_before += lines
+            columns_before = _chars(buf[buf.rfind(b"\n", 0, keep) + 1:keep]) + (0 if lines else columns_before)
+            buf, owned_from = buf[keep:] + more, OVERLAP
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
-                  limit: int | None = None, commit: str = "") -> list[Leak]:
-        """Leaks with their line and column: linear in the size of `data` plus the number of hits."""
+                  column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "") -> list[Leak]:
+        """Leaks with their line and column: linear in the size of `data` plus the number of hits.
+        With `owned` (a window of a file streamed), only the hits whose secret starts there;
+        `line_base` lines and, on the first line, `column_base` characters come before `data`."""
         ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
-        if limit is not None:
-            hits = [h for h in hits if h.start < limit]
+        if owned is not None:
+            hits = [h for h in hits if owned[0] <= h.start < owned[1]]
         if sops_seen and whole and len(data) <= SOPS_MAX:
             hits = _merge_sops(hits, self._sops_hits(data, display))
         if not hits:
@@ -269,7 +280,7 @@ class Scanner:
                 this_line = data[line_start:line_end]
                 prev_start = data.rfind(b"\n", 0, max(0, line_start - 1)) + 1 if line_start else 0
                 previous = data[prev_start: max(0, line_start - 1)] if line_start else b""
-                column = _chars(data[line_start:hit.start]) + 1
+                column = _chars(data[line_start:hit.start]) + 1 + (0 if line_start else column_base)
             else:  # on the same line as the previous hit: count on from there
                 column += _chars(data[pos:hit.start])
             pos = hit.start

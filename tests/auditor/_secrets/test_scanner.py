@@ -128,6 +128,62 @@ def test_a_secret_across_a_window_boundary_is_found_once(tmp_path: Path, monkeyp
         assert [x.line for x in Scanner().scan_file(path, path.name).leaks] == [2]
 
 
+def _reach(scanner: Scanner) -> int:
+    """The most a detector reads around an anchor: its `before` and `after`, and the key a
+    walk-back detector reads before its operator (under 200 bytes)."""
+    return max(max(d.before, d.after) for d in scanner.detectors) + 200
+
+
+def test_a_window_sees_what_any_detector_reads_around_a_hit() -> None:
+    """What the streamed windows' overlap is for (see the next test): built-in and custom rules."""
+    from auditor._secrets.custom import parse_rules
+
+    custom = parse_rules([{"id": "c1", "pattern": "tok_[a-z]{30}"}, {"id": "c2", "minlen": 20}], file="rules.yml")
+    assert _reach(Scanner([*Scanner().detectors, *custom])) <= scanner_module.OVERLAP
+    assert scanner_module.WINDOW > 2 * scanner_module.OVERLAP
+
+
+@pytest.mark.parametrize("line", ["short", "long"])
+@pytest.mark.parametrize("name", sorted(PLANTERS))
+def test_a_streamed_file_finds_what_a_whole_read_finds_wherever_the_windows_fall(
+        monkeypatch: pytest.MonkeyPatch, name: str, line: str) -> None:
+    """A secret whose key straddled a window's end (`pass|word = ...`) was found in neither
+    window: the first did not own its value, the second did not see its key. So a file grown
+    past 8 MiB lost a finding a smaller one had. Each planted secret is put across the
+    boundary at every offset (a stride for long blocks); the streamed scan must report what
+    one read of the same bytes does: the same findings at the same lines and columns, also in
+    a line longer than a window (a minified file)."""
+    import io
+
+    overlap = _reach(SCANNER) + 56
+    monkeypatch.setattr(scanner_module, "WINDOW", 4 * overlap)
+    monkeypatch.setattr(scanner_module, "OVERLAP", overlap)
+    boundary = 4 * overlap - overlap  # where the first window's own part ends
+    text = PLANTERS[name](random.Random(3)).text.encode()
+    filler = b"ordinary text, nothing to see here" + (b"\n" if line == "short" else b";")
+    filler *= 12 * overlap // len(filler)
+    step = max(1, len(text) // 60)
+    for offset in range(boundary - len(text) - 2, boundary + 3, step):
+        data = filler[:offset] + text + filler[: 12 * overlap - offset]
+        whole = SCANNER._leaks_in(data, "f.conf", "", whole=False)
+        streamed = list(SCANNER._stream(io.BytesIO(data[4 * overlap:]), data[:4 * overlap], "f.conf", ""))
+        assert whole, (name, offset)
+        assert [(x.rule, x.line, x.column, x.fingerprint) for x in streamed] == \
+            [(x.rule, x.line, x.column, x.fingerprint) for x in whole], (name, offset)
+
+
+def test_a_key_across_the_window_boundary_of_a_real_large_file(tmp_path: Path) -> None:
+    """The same at the real window size, through `scan_file`: the case the CLI missed."""
+    boundary = scanner_module.WINDOW - scanner_module.OVERLAP
+    line = b'password = "Sup3rS3cretValue!x9"\n'
+    for cut in (3, 8):  # `pas|sword`, `password|` at the boundary
+        filler = b"lorem ipsum dolor\n" * (2 * scanner_module.WINDOW // 18)
+        path = tmp_path / f"cut{cut}.txt"
+        path.write_bytes(filler[:boundary - cut] + line + filler)
+        leaks = Scanner().scan_file(path, path.name).leaks
+        assert [(x.rule, x.line) for x in leaks] == [("password", (boundary - cut) // 18 + 1)]
+
+
 SECRETS = "AKIAQWERTYUIOPASDFGH\nVAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4KHGh2cy5Bc0lDWmx0d1k\n"
 
 
