@@ -36,6 +36,9 @@ WINDOW = 8 * 1024 * 1024
 OVERLAP = 96 * 1024
 """A streamed window sees this much on either side of the part it owns: more than any detector
 reads before or after an anchor (a test checks), so no window boundary hides a key or a secret."""
+ALIGNMENT = 16 * 1024
+"""The most blanks read between a key, its operator and its value (`password      = ...`): a
+config file's column alignment, however wide, is one assignment still."""
 KEY_FILE_MAX = 64 * 1024
 SOPS_MAX = 4 * 1024 * 1024
 
@@ -118,23 +121,20 @@ class Scanner:
                 if end <= covered or (filtered and end in about):
                     continue
                 if walk:  # the match can only start where the key before the operator starts
-                    if ctx.code:  # in source code only a quoted literal is a value: skip the rest unread
-                        after = end
-                        while after < size and after - end < 24 and data[after] in _BLANK:
-                            after += 1
-                        if after < size and data[after] not in _QUOTES:
-                            continue
+                    value = end  # where the value starts, past the blanks after the operator
+                    if value < size and data[value] in _BLANK:
+                        value = _run_end(data, value, b" \t")
+                    if ctx.code and value < size and data[value] not in _QUOTES:
+                        continue  # in source code only a quoted literal is a value: skip the rest unread
                     key = end
                     while key > 0 and end - key < 4 and data[key - 1] in _OPERATOR:
                         key -= 1
-                    while key > 0 and end - key < 24 and data[key - 1] in _BLANK_QUOTE:
-                        key -= 1
+                    if key > 0 and data[key - 1] in _BLANK_QUOTE:
+                        key = _run_start(data, key, b" \t\"'\\")
                     for name in (_TYPES if key > 0 and data[key - 1] in b"gr" else ()):  # `token string =`
                         if data.endswith(name, 0, key) and key - len(name) > 0 \
                                 and data[key - len(name) - 1] in b" \t:":
-                            key -= len(name)
-                            while key > 0 and end - key < 40 and data[key - 1] in b" \t:":
-                                key -= 1
+                            key = _run_start(data, key - len(name), b" \t:")
                             break
                     stop = key  # the key: the run of `walk` bytes before, at most 72 (one C pass, not a loop)
                     key = max(0, stop - 72)
@@ -144,7 +144,7 @@ class Scanner:
                     seen.add(key)
                     if det.key_filter is not None and not det.key_filter(data[key:stop]):
                         continue  # `password_file`, `token_url`: not a secret's name
-                    m = det.regex.match(data, key, min(size, end + det.after))
+                    m = det.regex.match(data, key, min(size, value + det.after))
                     if m is None:
                         continue
                     covered = max(covered, m.end())
@@ -337,6 +337,27 @@ def _locate(data: bytes, line: int | None, needle: bytes) -> int:
         return found if found >= 0 else pos
     found = data.find(needle.split(b"\n", 1)[0].replace(b"\\", b"\\\\"))
     return max(found, 0)
+
+
+def _run_start(data: bytes, pos: int, chars: bytes) -> int:
+    """Where the run of `chars` ending at `pos` starts (at most ALIGNMENT back): one C pass over
+    a few bytes, or, for a longer run, over ALIGNMENT."""
+    for reach in (32, ALIGNMENT):
+        lo = max(0, pos - reach)
+        start = lo + len(data[lo:pos].rstrip(chars))
+        if start > lo or lo == 0:
+            return start
+    return start
+
+
+def _run_end(data: bytes, pos: int, chars: bytes) -> int:
+    """Where the run of `chars` starting at `pos` ends (at most ALIGNMENT on)."""
+    for reach in (32, ALIGNMENT):
+        hi = min(len(data), pos + reach)
+        end = hi - len(data[pos:hi].lstrip(chars))
+        if end < hi or hi == len(data):
+            return end
+    return end
 
 
 def _read_from(read: object, n: int) -> bytes:

@@ -129,9 +129,26 @@ def test_a_secret_across_a_window_boundary_is_found_once(tmp_path: Path, monkeyp
 
 
 def _reach(scanner: Scanner) -> int:
-    """The most a detector reads around an anchor: its `before` and `after`, and the key a
-    walk-back detector reads before its operator (under 200 bytes)."""
-    return max(max(d.before, d.after) for d in scanner.detectors) + 200
+    """The most a detector reads around an anchor: its `before` and `after`, and what a
+    walk-back detector reads before its operator or after it (a key under 200 bytes, and blanks
+    up to ALIGNMENT)."""
+    return max(max(d.before, d.after) for d in scanner.detectors) + scanner_module.ALIGNMENT + 200
+
+
+@pytest.mark.parametrize("blanks", [1, 23, 24, 25, 41, 700, 9000])
+@pytest.mark.parametrize("form", ["password{b}= {v}", "password ={b}{v}", "password:{b}{v}", "db_password{b}:= {v}",
+                                  "var token string{b}= {v}", "var token{b}string = {v}", "token:{b}String = {v}"])
+@pytest.mark.parametrize("name", ["app.conf", "main.go"])
+def test_column_alignment_hides_no_assignment(form: str, blanks: int, name: str) -> None:
+    """A config file aligns its values in a column (`password            = ...`). Past 24 blanks
+    (40 between a key and its type) the key was not found and the secret went unreported, and
+    in source code past 24 blanks after the operator: wider padding, one secret less."""
+    value = '"cactusOrbit-42!FWCE"'
+    for pad in (" " * blanks, "\t" * blanks):
+        line = "x = 1\n" + form.format(b=pad, v=value) + "\n"
+        hits = SCANNER.scan_bytes(line.encode(), name)
+        assert [h.secret for h in hits] == [value.strip('"').encode()], (pad, line[:60])
+        assert hits[0].category in ("password", "generic-secret")
 
 
 def test_a_window_sees_what_any_detector_reads_around_a_hit() -> None:
