@@ -374,8 +374,8 @@ def test_findings_rows_written_many_per_statement_are_each_findings_values(
 
     odd = [dataclasses.replace(f, resource=f"{f.resource} \t 'é' \"😀\" \\ {n}")
            for n, f in enumerate(demo_result.findings)]
-    result = demo_result.changed(findings=tuple(odd) * 3)
-    assert len(result.findings) % 7
+    rows = tuple(odd) * 3
+    result = demo_result.changed(findings=rows[:-1] if len(rows) % 7 == 0 else rows)  # the last statement shorter
     expected = [
         (seq, f.rule_id, f.resource, f.area, f.severity.value, f.status.value, json.dumps(list(f.evidence)))
         for seq, f in enumerate(result.findings)
