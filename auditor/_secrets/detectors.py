@@ -275,6 +275,20 @@ XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
 _XML = (
     rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
 )
+NAME_VALUE_ANCHOR = (
+    rb"(?i:name)[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9_.-]*(?i:" + _CREDENTIAL_NAMES.encode() + rb")"
+)
+_NAME_VALUE = (
+    rb"(?<![A-Za-z0-9_.-])(?P<nq>[\"']?)name(?P=nq)[ \t]*[:=][ \t]*(?P<kq>[\"']?)"
+    rb"(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})(?P=kq)"
+    rb"[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*)?(?P<vq>[\"']?)value(?P=vq)[ \t]*[:=][ \t]*"
+    rb"(?:(?P<esc>\\?)(?P<q>\"|')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)"
+    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))"
+)
+"""A secret-named variable given as a name and a value: a Kubernetes container's `env` entry
+(`- name: DB_PASSWORD` then `value: ...`), an ECS task definition's `{"name": ..., "value": ...}`,
+a Terraform or CloudFormation `name`/`value` pair. The name comes first, as these formats
+write it."""
 CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
 _CALL = (
     rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
@@ -564,6 +578,8 @@ def builtin_detectors() -> tuple[Detector, ...]:
            XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5),
         _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
            CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5),
+        _d("name-value", "password", "a secret-named variable given as a name and a literal value (a Kubernetes env entry, an ECS or Terraform name/value pair)",
+           NAME_VALUE_ANCHOR, _NAME_VALUE, _assignment, before=80, after=640, priority=-5, flags=re.IGNORECASE),
         _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",

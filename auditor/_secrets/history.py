@@ -73,7 +73,7 @@ from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, i
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one

@@ -63,6 +63,7 @@ PLANTED = {
     ("SEC-007", "etc/nats/users.conf:15:16"): "cim-monitor's plaintext password in nats.conf",
     ("SEC-007", "etc/nixos/monitoring.nix:18:41"): "Grafana admin password in monitoring.nix (ends up in the Nix store)",
     ("SEC-007", "k8s/nats-exporter.yaml:36:19"): "NATS password in a ConfigMap",
+    ("SEC-007", "k8s/jetstream-backup.yaml:49:27"): "the backup passphrase as an env entry's value (name, then value)",
     ("SEC-008", "var/log/cim/agent.log:3:65"): "hub password inside a NATS URL in the agent log",
     ("SEC-009", "home/cim/.bash_history:5:23"): "the nkey seed in shell history",
     ("SEC-009", "var/log/cim/agent.log:3:65"): "the URL password in the agent log",
@@ -239,6 +240,7 @@ def test_one_problem_many_rule_hits(result: ScanResult) -> None:
     assert (EXPORTER + " container exporter", ("K8S-003", "PSS-RESTR-004")) in groups
     assert ("home/cim/.bash_history:5:23", ("SEC-001", "SEC-009")) in groups
     assert (LEGACY, ("CERT-001", "CERT-004", "CERT-005", "CERT-007")) in groups
+    assert (BACKUP + " container upload", ("K8S-009", "SEC-007")) in groups  # one env value, two views
     hits = [f.id for p in result.problems for f in p.findings]
     assert sorted(hits) == sorted(f.id for f in result.findings if f.status is Status.FAIL)
     assert result.summary.problems == len(result.problems) < result.summary.rule_hits == len(hits)

@@ -52,6 +52,6 @@ def test_demo_scan_on_an_empty_cache_gives_the_demo_verdict(tmp_path: Path) -> N
     r = run_cli("scan", "--target", "cim-prod-001", "--demo", "--no-store",
                 env={"AUDITOR_CACHE_DIR": str(cache), "AUDITOR_DB": str(cache / "history.sqlite")})
     assert r.code == 1, r.err
-    assert "NOT READY for production — 37 problems (49 rule hits)" in r.out
-    assert "52 problems (68 rule hits); 573 findings: 504 pass, 68 fail, 1 waived" in r.out
+    assert "NOT READY for production — 37 problems (50 rule hits)" in r.out
+    assert "52 problems (69 rule hits); 574 findings: 504 pass, 69 fail, 1 waived" in r.out
     assert not list(cache.glob("demo/.build-*"))

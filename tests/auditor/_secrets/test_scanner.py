@@ -60,6 +60,17 @@ CASES = [
     ("url: postgres://cim:S3cr3tPass@db.example.com:5432/cim\n", "a.yaml", ["url-credential"]),
     ("url: postgres://cim:${PGPASSWORD}@db.example.com/cim\n", "a.yaml", []),
     ("git clone https://user@example.com/repo.git\n", "a.sh", []),
+    # a name, then its value: Kubernetes env entries, ECS task definitions, Terraform (issue 23's recall)
+    ("        - name: DB_PASSWORD\n          value: cactusOrbit-42!FWCE\n", "deploy.yaml", ["password"]),
+    ("  - Name: DB_PASSWORD\n    Value: 'cactusOrbit-42!FWCE'\n", "stack.yaml", ["password"]),
+    ('{"name": "API_TOKEN", "value": "q8Zr3LmN7vKx2PwT9sYb4HcJ6dFg1EaU"}\n', "task.json", ["generic-secret"]),
+    ('{\n  "name": "API_TOKEN",\n  "value": "q8Zr3LmN7vKx2PwT9sYb4HcJ6dFg1EaU"\n}\n', "task.json", ["generic-secret"]),
+    ('env { name = "API_TOKEN"\n  value = "q8Zr3LmN7vKx2PwT9sYb4HcJ6dFg1EaU" }\n', "main.tf", ["generic-secret"]),
+    ("  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n", "deploy.yaml", []),
+    ("  - name: DB_PASSWORD\n    value: $(OTHER_VAR)\n", "deploy.yaml", []),
+    ("  - name: DB_PASSWORD_FILE\n    value: /run/secrets/db\n", "deploy.yaml", []),
+    ("  - name: DB_HOST\n    value: cactusOrbit-42!FWCE\n", "deploy.yaml", []),
+    ("  - hostname: api-token\n    value: cactusOrbit-42!FWCE\n", "deploy.yaml", []),
 ]
 
 
