@@ -285,7 +285,8 @@ class Scanner:
                 column += _chars(data[pos:hit.start])
             pos = hit.start
             if (b"auditor:ignore" in this_line or b"nosecret" in this_line or b"auditor:ignore" in previous) \
-                    and inline_ignored(this_line, previous, hit.rule):
+                    and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
+                                       previous, hit.rule):
                 continue
             out.append(Leak.from_secret(
                 hit.rule, hit.category, display, line, column, hit.secret,
@@ -337,6 +338,13 @@ def _locate(data: bytes, line: int | None, needle: bytes) -> int:
         return found if found >= 0 else pos
     found = data.find(needle.split(b"\n", 1)[0].replace(b"\\", b"\\\\"))
     return max(found, 0)
+
+
+def _without(line: bytes, start: int, end: int) -> bytes:
+    """`line` with its bytes from `start` to `end` blanked: an ignore comment is read around a
+    secret, never inside it (a password `nosecret-…` does not ignore itself)."""
+    start, end = max(0, start), min(len(line), end)
+    return line[:start] + b" " * (end - start) + line[end:] if start < end else line
 
 
 def _run_start(data: bytes, pos: int, chars: bytes) -> int:

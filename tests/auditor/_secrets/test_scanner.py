@@ -301,6 +301,18 @@ def test_inline_ignore_in_a_file(tmp_path: Path) -> None:
     assert [x.line for x in Scanner().scan_file(path, "a.yaml").leaks] == [4]
 
 
+@pytest.mark.parametrize("line", [
+    'password = "nosecret-42!FWCEx"', 'password = "cactus-42!nosecret"', "url: https://u:nosecret99x@h.example.com/",
+    'password = "auditor:ignore-42!FWCEx"',
+])
+def test_a_secret_that_spells_an_ignore_marker_does_not_ignore_itself(tmp_path: Path, line: str) -> None:
+    """The markers are read on the line around the secret, not inside it: a password that
+    happens to contain `nosecret` was its own waiver."""
+    path = tmp_path / "a.conf"
+    path.write_text(f"{line}\n{line}  # auditor:ignore\n")
+    assert [x.line for x in Scanner().scan_file(path, "a.conf").leaks] == [1]
+
+
 def test_allowlist_and_baseline(tmp_path: Path) -> None:
     path = tmp_path / "a.env"
     path.write_text("DB_PASSWORD=Hunter2-Hunter2\nAPI_PASSWORD=Other-Pass-99\n")
