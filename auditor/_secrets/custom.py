@@ -22,6 +22,7 @@ from auditor._secrets.detectors import (
     Detector,
     FileContext,
     Hit,
+    quoted_group,
 )
 from auditor.errors import ConfigError
 
@@ -91,7 +92,7 @@ def _entropy_rule(rule_id: str, message: str, raw: dict[str, Any], severity: str
     alphabet = set(str(raw.get("alphabet") or "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/="))
 
     def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
-        group = "qv" if m.group("qv") is not None else "bare"
+        group = quoted_group(m) or "bare"
         raw_value = m.group(group)
         if raw_value is None or (group == "bare" and ctx.code):
             return None

@@ -257,10 +257,20 @@ _CREDENTIAL_NAMES = (
 )
 _TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
 """A type between a name and its `=` (Go `var token string = ...`, Kotlin `val token: String = ...`)."""
+_QUOTED = (
+    rb"\"(?P<qv>(?:[^\"\\\r\n]|\\[^\r\n]){0,512}?)\""
+    rb"|'(?P<sq>(?:[^'\r\n]|''){0,512}?)'(?!')"
+    rb"|\\(?P<eq_q>[\"'])(?P<eq>[^\"'\\\r\n]{0,512}?)\\(?P=eq_q)"
+)
+"""A quoted value, its text in one of three groups: `qv` in double quotes, where a backslash
+escapes the next character (`"it's \\"quoted\\""`); `sq` in single quotes, where `''` is a quote
+(YAML's `'it''s'`; it holds a `"` as is); `eq` between escaped quotes (`\\"...\\"`: JSON inside
+a string)."""
+QUOTED_GROUPS = ("qv", "sq", "eq")
 _OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
 """Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
-    rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"']?(?:[ \t]*:?[ \t]*(?:[Ss]tring|str))?"
+    rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*\\?[\"']?(?:[ \t]*:?[ \t]*(?:[Ss]tring|str))?"
     rb"[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)"
 )
 """Anchors are prefilters: they may match more than the full expression, and use unbounded
@@ -268,7 +278,7 @@ repeats where they can (bounded ones make the Hyperscan database slow to compile
 _ASSIGNMENT = (
     rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
-    rb"(?:(?P<esc>\\?)(?P<q>\"|'|'')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)|`(?P<bt>[^`\r\n]{0,512}?)`"
+    rb"(?:" + _QUOTED + rb"|`(?P<bt>[^`\r\n]{0,512}?)`"
     rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
     rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))")
 XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
@@ -282,8 +292,7 @@ _NAME_VALUE = (
     rb"(?<![A-Za-z0-9_.-])(?P<nq>[\"']?)name(?P=nq)[ \t]*[:=][ \t]*(?P<kq>[\"']?)"
     rb"(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})(?P=kq)"
     rb"[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*)?(?P<vq>[\"']?)value(?P=vq)[ \t]*[:=][ \t]*"
-    rb"(?:(?P<esc>\\?)(?P<q>\"|')(?P<qv>[^\"'\\\r\n]{0,512}?)(?P=esc)(?P=q)"
-    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))"
+    rb"(?:" + _QUOTED + rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))"
 )
 """A secret-named variable given as a name and a value: a Kubernetes container's `env` entry
 (`- name: DB_PASSWORD` then `value: ...`), an ECS task definition's `{"name": ..., "value": ...}`,
@@ -358,6 +367,8 @@ def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[b
         return False, ""
     if len(v.split()) > 3:  # prose, not a credential
         return False, ""
+    if " " in v and ('"' in v or "'" in v):  # prose quoting a word (`The "pass" statement`)
+        return False, ""
     entropy = structure.shannon_entropy(v)
     classes = structure.char_classes(v)
     if password:
@@ -386,6 +397,15 @@ def secret_named(key: bytes) -> bool:
     return bool(key_kind(key.rsplit(b".", 1)[-1].decode("latin-1")))
 
 
+def quoted_group(m: re.Match[bytes]) -> str | None:
+    """The group holding a match's quoted value (see _QUOTED), if it has one."""
+    groups = m.re.groupindex
+    for name in QUOTED_GROUPS:
+        if name in groups and m.group(name) is not None:
+            return name
+    return None
+
+
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     """A literal assigned to a secret-named key (assignments, XML elements, call arguments)."""
     key = _text(m.group("key"))
@@ -394,8 +414,9 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if not kind:
         return None
     groups = m.re.groupindex
-    if m.group("qv") is not None:
-        group = "qv"
+    quoted = quoted_group(m)
+    if quoted is not None:
+        group = quoted
     elif "bt" in groups and m.group("bt") is not None:
         group = "bt"  # a backtick string (Go raw string, JS template, shell command substitution in code)
     elif "bv" in groups and m.group("bv") is not None:

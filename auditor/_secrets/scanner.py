@@ -52,7 +52,8 @@ _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
 _BLANK_QUOTE = frozenset(b" \t\"'\\")
 _BLANK = frozenset(b" \t")
-_QUOTES = frozenset(b"\"'`|>")
+_QUOTES = frozenset(b"\"'`|>\\")
+"""What may open a value in source code: a quote (escaped too: JSON inside a string), a block."""
 _TRIVIAL_LINE = re.compile(rb"^\s*(#|//|;|\*|$)|^[^A-Za-z0-9]*$")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 """UTF-8 continuation bytes: a column counts the bytes that are not one of these."""

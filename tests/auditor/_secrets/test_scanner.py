@@ -60,6 +60,16 @@ CASES = [
     ("url: postgres://cim:S3cr3tPass@db.example.com:5432/cim\n", "a.yaml", ["url-credential"]),
     ("url: postgres://cim:${PGPASSWORD}@db.example.com/cim\n", "a.yaml", []),
     ("git clone https://user@example.com/repo.git\n", "a.sh", []),
+    # a quote of the other kind, or an escaped one, inside a quoted value (it was read as the value's end)
+    ("password: \"it's-a-Secret-42!\"\n", "a.yaml", ["password"]),
+    ("password: 'say\"hi\"-Secret-42!'\n", "a.yaml", ["password"]),
+    ("password: 'it''s-a-Secret-42!'\n", "a.yaml", ["password"]),
+    ('{"password": "Hunter2\\"xyz-42!", "user": "bob"}\n', "a.json", ["password"]),
+    ('{"password": "Hunter2\\\\xyz-42!"}\n', "a.json", ["password"]),
+    ('db_password = "Hunter2\\u0041xyz-42!"\n', "a.py", ["password"]),
+    ('cfg = "{\\"password\\": \\"Hunter2-xyz-42!\\", \\"user\\": \\"bob\\"}"\n', "a.py", ["password"]),
+    ("password = ''\n", "a.py", []),
+    ('password = ""\n', "a.py", []),
     # a name, then its value: Kubernetes env entries, ECS task definitions, Terraform (issue 23's recall)
     ("        - name: DB_PASSWORD\n          value: cactusOrbit-42!FWCE\n", "deploy.yaml", ["password"]),
     ("  - Name: DB_PASSWORD\n    Value: 'cactusOrbit-42!FWCE'\n", "stack.yaml", ["password"]),
