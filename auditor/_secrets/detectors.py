@@ -267,6 +267,9 @@ escapes the next character (`"it's \\"quoted\\""`); `sq` in single quotes, where
 (YAML's `'it''s'`; it holds a `"` as is); `eq` between escaped quotes (`\\"...\\"`: JSON inside
 a string)."""
 QUOTED_GROUPS = ("qv", "sq", "eq")
+_BARE = rb"[^\s\"'#;,}\]](?:[^\r\n#;,}\]]|(?<![ \t])#){0,512}"
+"""An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
+dotenv and INI read it), a `;`, `,`, `}` or `]`, or the line's end."""
 _OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
 """Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
@@ -280,7 +283,7 @@ _ASSIGNMENT = (
     rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
     rb"(?:" + _QUOTED + rb"|`(?P<bt>[^`\r\n]{0,512}?)`"
     rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
-    rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))")
+    rb"|(?P<bare>" + _BARE + rb"))")
 XML_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.:-]*>"
 _XML = (
     rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
@@ -292,7 +295,7 @@ _NAME_VALUE = (
     rb"(?<![A-Za-z0-9_.-])(?P<nq>[\"']?)name(?P=nq)[ \t]*[:=][ \t]*(?P<kq>[\"']?)"
     rb"(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})(?P=kq)"
     rb"[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*)?(?P<vq>[\"']?)value(?P=vq)[ \t]*[:=][ \t]*"
-    rb"(?:" + _QUOTED + rb"|(?P<bare>[^\s\"'#;,}\]][^\r\n#;,}\]]{0,512}))"
+    rb"(?:" + _QUOTED + rb"|(?P<bare>" + _BARE + rb"))"
 )
 """A secret-named variable given as a name and a value: a Kubernetes container's `env` entry
 (`- name: DB_PASSWORD` then `value: ...`), an ECS task definition's `{"name": ..., "value": ...}`,
@@ -428,7 +431,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     raw = m.group(group)
     assert raw is not None
     value = _text(raw).rstrip()
-    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "("))):
+    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None
     is_password = kind == "password"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)

@@ -70,6 +70,10 @@ CASES = [
     ('cfg = "{\\"password\\": \\"Hunter2-xyz-42!\\", \\"user\\": \\"bob\\"}"\n', "a.py", ["password"]),
     ("password = ''\n", "a.py", []),
     ('password = ""\n', "a.py", []),
+    # a `#` inside an unquoted value is part of it (a comment starts at a `#` after a blank)
+    ("DB_PASSWORD=Xy#12abc!Q\n", ".env", ["password"]),
+    ("password: Xy#12abc!Q  # the admin's\n", "a.yaml", ["password"]),
+    ('password:{$ref:"#/visitors/value"},xml:{$ref:"#/x"}\n', "app.min.js", []),
     # a name, then its value: Kubernetes env entries, ECS task definitions, Terraform (issue 23's recall)
     ("        - name: DB_PASSWORD\n          value: cactusOrbit-42!FWCE\n", "deploy.yaml", ["password"]),
     ("  - Name: DB_PASSWORD\n    Value: 'cactusOrbit-42!FWCE'\n", "stack.yaml", ["password"]),
