@@ -256,7 +256,14 @@ class Scanner:
                   column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "") -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits.
         With `owned` (a window of a file streamed), only the hits whose secret starts there;
-        `line_base` lines and, on the first line, `column_base` characters come before `data`."""
+        `line_base` lines and, on the first line, `column_base` characters come before `data`.
+        A whole buffer that opens with a UTF-16 byte-order mark (a file Windows PowerShell
+        wrote, `Out-File`, `>`) is read as its bytes and as its text (see _utf16_text)."""
+        if whole and data[:2] in _UTF16_BOMS:
+            text = _utf16_text(data)
+            if text is not None:
+                return [*self._leaks_in(data, display, mode, whole=False, commit=commit),
+                        *self._leaks_in(text, display, mode, whole=True, commit=commit)]
         ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
         if owned is not None:
@@ -339,6 +346,19 @@ def _locate(data: bytes, line: int | None, needle: bytes) -> int:
         return found if found >= 0 else pos
     found = data.find(needle.split(b"\n", 1)[0].replace(b"\\", b"\\\\"))
     return max(found, 0)
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf16_text(data: bytes) -> bytes | None:
+    """A UTF-16 buffer (byte-order mark first) as UTF-8, the form the detectors read (a secret's
+    fingerprint is that of its text, as anywhere else); None when it does not decode as UTF-16
+    (a binary that happens to start with those two bytes, still read as its bytes)."""
+    try:
+        return data.decode("utf-16").encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
 
 
 def _without(line: bytes, start: int, end: int) -> bytes:

@@ -327,6 +327,31 @@ def test_a_secret_that_spells_an_ignore_marker_does_not_ignore_itself(tmp_path: 
     assert [x.line for x in Scanner().scan_file(path, "a.conf").leaks] == [1]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_is_read_as_text(tmp_path: Path, encoding: str) -> None:
+    """Windows PowerShell writes UTF-16 (`Out-File`, `>`): every other byte is a NUL, so no
+    detector matched and the file's secrets went unreported. Kingfisher reads such a file (it
+    reports the token below). The findings are those of the same text in UTF-8: lines,
+    columns and fingerprints."""
+    text = "x = 1\r\nGITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\r\n  password: cactusOrbit-42!FWCE\r\n"
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    (tmp_path / "env.txt").write_bytes(bom + text.encode(encoding))
+    (tmp_path / "plain.txt").write_bytes(text.encode())
+    got = Scanner().scan_file(tmp_path / "env.txt", "env.txt").leaks
+    want = Scanner().scan_file(tmp_path / "plain.txt", "plain.txt").leaks
+    assert [(x.rule, x.line, x.column, x.fingerprint) for x in got] == \
+        [(x.rule, x.line, x.column, x.fingerprint) for x in want] != []
+    blob = Scanner().scan_blob((tmp_path / "env.txt").read_bytes(), "env.txt", commit="c" * 40).leaks
+    assert [(x.rule, x.line, x.fingerprint) for x in blob] == [(x.rule, x.line, x.fingerprint) for x in want]
+
+
+def test_bytes_that_only_start_like_utf16_are_still_read_as_bytes(tmp_path: Path) -> None:
+    """A binary whose first two bytes are a byte-order mark is read as its bytes too."""
+    path = tmp_path / "blob.dat"
+    path.write_bytes(b"\xff\xfe" + b"\x00\x01" * 8 + b"\nAKIAQWERTYUIOPASDFGH\n")
+    assert [(x.rule, x.line) for x in Scanner().scan_file(path, "blob.dat").leaks] == [("aws-access-key", 2)]
+
+
 def test_allowlist_and_baseline(tmp_path: Path) -> None:
     path = tmp_path / "a.env"
     path.write_text("DB_PASSWORD=Hunter2-Hunter2\nAPI_PASSWORD=Other-Pass-99\n")
