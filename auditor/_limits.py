@@ -71,6 +71,10 @@ LIMITS: tuple[Limit, ...] = (
     Limit("nats-users", 100_000, "count",
           "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 8 KB per user "
           "at its peak: 100,000 users stay under 1 GB)"),
+    Limit("gunzip-bytes", 1 << 30, "bytes",
+          "what the leak scan reads of the content of one gzip file (a rotated log `*.log.1.gz`, a "
+          "`.tar.gz`); past it the file is reported as not scanned whole, and the secrets rules are "
+          "not decided"),
 )
 """Every limit, with its default."""
 
@@ -115,6 +119,7 @@ class Limits:
     integer_digits: int = BY_NAME["integer-digits"].default
     pem_certificates: int = BY_NAME["pem-certificates"].default
     nats_users: int = BY_NAME["nats-users"].default
+    gunzip_bytes: int = BY_NAME["gunzip-bytes"].default
 
     def get(self, name: str) -> int:
         value: int = getattr(self, name.replace("-", "_"))

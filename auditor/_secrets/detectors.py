@@ -318,6 +318,10 @@ _KEY_NAME_ENDINGS = (
     r"public_?token|csrf[_-]?token|jsonwebtoken)"
 )
 _NOT_SECRET_KEY = LazyPattern(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+_PASS_WORD = LazyPattern(r"[pP]ass(?!word|wd|phrase|wort)[a-z]+|PASS(?!WORD|WD|PHRASE|WORT)[A-Z]+")
+"""`pass` starting another word, in the same case: `Passed`, `passive`, `passthrough`, `PASSED`
+(`PassEnvironment` and `DB_PASS` are two words, the first or last a pass)."""
+_CREDENTIAL_NAME = LazyPattern(r"(?i)" + _CREDENTIAL_NAMES)
 NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*(?i:" + _KEY_NAME_ENDINGS.encode()
                      + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
 """Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
@@ -391,6 +395,8 @@ def key_kind(leaf: str) -> str:
     """`password`, `secret` or `` (not a secret's name) for the last part of a key; keys repeat, so cached."""
     if _NOT_SECRET_KEY.search(leaf):  # `password_file`, `token_url`, `secret_name`: about a secret, not one
         return ""
+    if _PASS_WORD.search(leaf) and not _CREDENTIAL_NAME.search(_PASS_WORD.sub("", leaf)):
+        return ""  # `Passed: test`, `PassEnvironment=`: another word that starts with `pass`
     return "password" if _PASSWORD_KEY.search(leaf) else "secret"
 
 
@@ -431,6 +437,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     raw = m.group(group)
     assert raw is not None
     value = _text(raw).rstrip()
+    if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
+        return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
     if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None
     is_password = kind == "password"

@@ -73,7 +73,7 @@ from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, i
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
@@ -98,6 +98,7 @@ class _History(msgspec.Struct, forbid_unknown_fields=True):
     dangling: str
     lost: str
     skipped: str
+    unread: dict[str, str]
 
 
 class _Tree(msgspec.Struct, forbid_unknown_fields=True):
@@ -317,6 +318,10 @@ class HistoryCache:
     `LOST_PATH`: not in `seen`, so that a commit adding one later reads it at its path."""
     skipped: set[str] = field(default_factory=set)
     """Blobs the walk listed but never read: every path excluded, or too large."""
+    unread: dict[str, str] = field(default_factory=dict)
+    """Blob -> what of it was not read and where (over max_file_bytes; gzip content past the
+    gunzip-bytes limit): every run that takes this cache says so again, as the run that read it
+    did (the files not scanned leave the secrets rules undecided)."""
 
     def has_read(self, sha: str, code: bool) -> bool:
         """Whether the blob `sha` was read as source code (`code`) or as text."""
@@ -339,13 +344,14 @@ class HistoryCache:
             return cls()
         return cls(tips=body.tips, bounds=body.bounds, found=body.found, places=body.places, store=body.store,
                    seen=_ids(body.seen), code=_ids(body.code), both=_ids(body.both), dangling=_ids(body.dangling),
-                   lost=_ids(body.lost), skipped=_ids(body.skipped))
+                   lost=_ids(body.lost), skipped=_ids(body.skipped), unread=body.unread)
 
     def save(self, path: Path | None) -> None:
         if path is not None:
             body = _History(tips=self.tips, bounds=self.bounds, found=self.found, places=self.places, store=self.store,
                             seen=_text(self.seen), code=_text(self.code), both=_text(self.both),
-                            dangling=_text(self.dangling), lost=_text(self.lost), skipped=_text(self.skipped))
+                            dangling=_text(self.dangling), lost=_text(self.lost), skipped=_text(self.skipped),
+                            unread=self.unread)
             write_sealed(path, body, made_from=SEALS[_History])
 
 
@@ -551,6 +557,7 @@ def scan_history(
         for obj, rows in state.found.items():
             found[obj] = _from_cache(rows)
     skipped = set(state.skipped) if incremental else set()
+    unread = dict(state.unread)  # blob -> what of it was not read (see HistoryCache.unread)
 
     todo: list[tuple[str, str, str, str]] = []  # (object id, kind, display path, commit)
     ways: dict[str, dict[bool, tuple[str, str]]] = {}  # blob -> read as code or not -> first place read so
@@ -622,15 +629,20 @@ def scan_history(
     def on_object(i: int, size: int, stream: _Limited) -> None:
         sha, kind, path, commit = todo[i]
         if kind != "tag" and scanner.max_file_bytes and size > scanner.max_file_bytes:
-            stats.add(FileResult(f"{commit[:12]}:{path}", size=size, skipped="too-large"))
+            unread[sha] = f"{commit[:12]}:{path}: {size} bytes, over the configured max_file_bytes"
+            stats.skipped["too-large"] = stats.skipped.get("too-large", 0) + 1
             if kind == "blob":
                 skipped.add(sha)
             return
         head = stream.read(min(size, WINDOW))
+        unfinished = ""
         if size <= WINDOW:
-            leaks = scanner.scan_blob(head, path, commit=commit).leaks
+            result = scanner.scan_blob(head, path, commit=commit)
+            leaks, unfinished = result.leaks, result.unfinished
         else:
             leaks = tuple(scanner._stream(stream, head, path, "", commit=commit))
+        if unfinished:
+            unread[sha] = f"{commit[:12]}:{path}: {unfinished}"
         if kind == "tag":
             stats.tags_scanned += 1
             known.add(sha)
@@ -645,10 +657,13 @@ def scan_history(
             fresh.add(sha)
 
     _read_objects(repo, [t[0] for t in todo], scanner, on_object)
+    alive = set(walk.blobs) | state.lost | ({t[0] for t in todo} if incremental else set())
+    unread = {sha: note for sha, note in unread.items() if sha not in gone and (incremental or sha in alive)}
+    stats.not_scanned.extend(unread[sha] for sha in sorted(unread))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental or listing is not None
     if where is not None and changed:
         state.places = {k: added[k] for k in found if len(added.get(k, ())) > 1}
-        state.store, state.dangling, state.skipped = store or "", dangling, skipped
+        state.store, state.dangling, state.skipped, state.unread = store or "", dangling, skipped, unread
         if incremental:
             state.found = {k: v for k, v in state.found.items() if k not in gone}
             state.found.update({k: _to_cache(found[k]) for k in fresh})

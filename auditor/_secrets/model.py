@@ -131,6 +131,9 @@ class FileResult:
     known: bool = False
     """Scanned without reading it: its findings were known (a working-tree file git reports
     unchanged, whose blob the history scan had read)."""
+    unfinished: str = ""
+    """Scanned, but not all of it: what was left unread (a gzip file's content past the
+    gunzip-bytes limit). Counted with the files not scanned."""
 
 
 @dataclass
@@ -145,7 +148,8 @@ class ScanStats:
     blobs_scanned: int = 0
     blobs_reused: int = 0
     not_scanned: list[str] = field(default_factory=list)
-    """Files with content that were not scanned (over the configured size limit)."""
+    """Files with content that were not scanned (over the configured size limit), or not whole
+    (a gzip file's content past the gunzip-bytes limit)."""
     special: list[str] = field(default_factory=list)
     """FIFOs, sockets and devices: listed, never opened."""
     commits_scanned: int = 0
@@ -166,6 +170,8 @@ class ScanStats:
             self.files_scanned += 1
             self.bytes_scanned += result.size
             self.files_known += result.known
+            if result.unfinished:
+                self.not_scanned.append(f"{result.path}: {result.unfinished}")
         self.suppressed += result.suppressed
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,7 +46,7 @@ CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .kts .scala .c .h .cc .cpp .hpp .cs .rb "
     ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
 )
-LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)$", re.IGNORECASE)
+LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz)?$", re.IGNORECASE)
 _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
@@ -206,8 +206,12 @@ class Scanner:
                 if 0 < len(head) < want:
                     head += _read_from(lambda n: os.read(fd, n), want - len(head))
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
+                unfinished = ""
                 if len(head) < WINDOW:
                     leaks = self._leaks_in(head, display, mode, whole=True)
+                    if head.startswith(GZIP_MAGIC):
+                        inflated, unfinished = self._gunzipped(head, display, mode)
+                        leaks = [*leaks, *inflated]
                     if whole is not None:
                         whole(head)
                 else:
@@ -222,12 +226,34 @@ class Scanner:
                 return FileResult(display, skipped="symlink")
             return FileResult(display, error=f"cannot read: {exc.strerror or exc}")
         kept, dropped = suppress.split(leaks)
-        return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped)
+        return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped, unfinished=unfinished)
 
     def scan_blob(self, data: bytes, display: str, commit: str = "") -> FileResult:
         """A git blob or commit message (whole in memory; callers bound its size)."""
         leaks = self._leaks_in(data, display, "", whole=len(data) <= WINDOW, commit=commit)
-        return FileResult(display, tuple(leaks), len(data))
+        unfinished = ""
+        if len(data) < WINDOW and data.startswith(GZIP_MAGIC):
+            inflated, unfinished = self._gunzipped(data, display, "", commit=commit)
+            leaks = [*leaks, *inflated]
+        return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
+
+    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
+        """The leaks in the content of gzip `data` (a whole file or blob under WINDOW: a rotated
+        log, a `.tar.gz`, whose members' bytes lie in the tar stream as they are), read as a
+        file's are, with lines counted in the content; and, when its content runs past the
+        gunzip-bytes limit, what was left unread. Damaged or truncated gzip gives what could be
+        read: nothing reads more of it. Memory stays bounded: the content is streamed."""
+        from auditor import _limits as limits
+
+        content = _Gunzip(data, limits.get("gunzip-bytes"))
+        head = _read_from(content.read, WINDOW)
+        if len(head) < WINDOW:
+            leaks = self._leaks_in(head, display, mode, whole=True, commit=commit)
+        else:
+            leaks = list(self._stream(content, head, display, mode, commit=commit))
+        if content.over:
+            return leaks, limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
+        return leaks, ""
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "") -> Iterator[Leak]:
         """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
@@ -387,6 +413,64 @@ def _run_end(data: bytes, pos: int, chars: bytes) -> int:
         if end < hi or hi == len(data):
             return end
     return end
+
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+"""How gzip data starts (its magic and deflate): such a file is also read as its content."""
+
+
+class _Gunzip:
+    """The content of gzip data in memory, read as a file (`read(n)`) up to `limit` bytes:
+    every member of it, inflated 16 KiB at a time (the same content however it is asked for).
+    Damage or a cut ends it quietly, after what could be inflated (a piece that runs into
+    damage is lost: nothing could read more of it); `over` tells that the limit stopped it."""
+
+    PIECE = 1 << 14
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        import zlib
+
+        self._zlib = zlib
+        self._todo: bytes = data
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._left = limit
+        self._buf = b""
+        self._done = False
+        self.over = False
+
+    def _piece(self) -> bytes:
+        """The next piece of the content; b"" once there is none."""
+        while not self._done:
+            try:  # the inflater may hold output of input it took already: asked again with none left
+                part = self._inflater.decompress(self._todo, self.PIECE)
+            except self._zlib.error:
+                self._done = True
+                return b""
+            self._todo = self._inflater.unconsumed_tail
+            if self._inflater.eof:  # a member ends; another may follow (`cat a.gz b.gz`)
+                rest = self._inflater.unused_data
+                self._done = not rest.startswith(GZIP_MAGIC)
+                self._todo = rest
+                self._inflater = self._zlib.decompressobj(16 + self._zlib.MAX_WBITS)
+            elif not part and not self._todo:
+                self._done = True  # cut short
+            if part:
+                return part
+        return b""
+
+    def read(self, n: int) -> bytes:
+        want = min(n, self._left)
+        parts, have = [self._buf], len(self._buf)
+        while have < want and not self._done:
+            part = self._piece()
+            parts.append(part)
+            have += len(part)
+        joined = b"".join(parts)
+        out, self._buf = joined[:want], joined[want:]
+        self._left -= len(out)
+        if self._left <= 0 and not self.over:
+            self.over = bool(self._buf or self._piece())
+        return out
 
 
 def _read_from(read: object, n: int) -> bytes:

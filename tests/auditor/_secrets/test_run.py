@@ -157,6 +157,52 @@ def test_git_history_scan_reads_each_blob_once(tmp_path: Path) -> None:
     assert scan_paths([repo], base=repo).leaks == []  # the working tree is clean now
 
 
+def test_a_committed_gzip_file_is_read_as_its_content_in_history(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rotated log committed and then removed: the history scan reads its content as the
+    directory scan does; one whose content runs past the gunzip-bytes limit is said not scanned
+    by every run, cached or not (it is never recorded as read)."""
+    import gzip
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    token = PLANTERS["vault-token"](random.Random(4)).text
+    (repo / "agent.log.1.gz").write_bytes(gzip.compress(b"started\n" + token.encode(), mtime=0))
+    (repo / "bomb.gz").write_bytes(gzip.compress(b"\0" * (1 << 20), mtime=0))
+    git(repo, "add", "."), git(repo, "commit", "-qm", "logs")
+    leak_commit = git(repo, "rev-parse", "HEAD")
+    git(repo, "rm", "-q", "agent.log.1.gz", "bomb.gz"), git(repo, "commit", "-qm", "remove them")
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
+    for cache in (False, True, True):
+        report = scan_git(repo, cache=cache)
+        assert [(x.path, x.rule, x.commit, x.line, x.log) for x in report.leaks] == \
+            [("agent.log.1.gz", "vault-token", leak_commit, 2, True)]
+        assert [n.split(": ")[0] for n in report.stats.not_scanned] == [f"{leak_commit[:12]}:bomb.gz"], cache
+
+
+def test_a_cached_history_run_still_says_what_it_did_not_read(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blob over max_file_bytes was listed as not scanned by the run that met it, and by no
+    run after it that took the cache: the secrets rules, undecided on the first run, passed
+    on the second. Every run now says it, from the cache too."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "big.txt").write_text("x" * 5000 + "\n")
+    git(repo, "add", "."), git(repo, "commit", "-qm", "big")
+    first = git(repo, "rev-parse", "HEAD")
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    for cache in (False, True, True):
+        report = scan_git(repo, scanner=Scanner(max_file_bytes=1000), cache=cache)
+        runs.append(report.stats.not_scanned)
+        (repo / "README").write_text(f"run {len(runs)}\n")  # a new commit: the next run is incremental
+        git(repo, "add", "."), git(repo, "commit", "-qm", "more")
+    assert runs == [[f"{first[:12]}:big.txt: 5001 bytes, over the configured max_file_bytes"]] * 3
+
+
 def test_git_on_a_folder_that_is_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="git rev-parse failed"):
         scan_git(tmp_path)

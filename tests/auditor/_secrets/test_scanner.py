@@ -74,6 +74,13 @@ CASES = [
     ("DB_PASSWORD=Xy#12abc!Q\n", ".env", ["password"]),
     ("password: Xy#12abc!Q  # the admin's\n", "a.yaml", ["password"]),
     ('password:{$ref:"#/visitors/value"},xml:{$ref:"#/x"}\n', "app.min.js", []),
+    # a word that starts with `pass` is no password's name; a test log's `PASS:` is a result
+    ("PASS: addr2line -f option\n", "check.log", []),
+    ("Passed: tools/jlink/JLinkTest.java\n", "jtreg.log", []),
+    ("passthrough: Xy12abc-Qw99\n", "a.yaml", []),
+    ("PASS=Xy12abc-Qw99\n", ".env", ["password"]),
+    ("db_pass: Xy12abc-Qw99\n", "a.yaml", ["password"]),
+    ("Passwort: Xy12abc-Qw99\n", "a.yaml", ["password"]),
     # a name, then its value: Kubernetes env entries, ECS task definitions, Terraform (issue 23's recall)
     ("        - name: DB_PASSWORD\n          value: cactusOrbit-42!FWCE\n", "deploy.yaml", ["password"]),
     ("  - Name: DB_PASSWORD\n    Value: 'cactusOrbit-42!FWCE'\n", "stack.yaml", ["password"]),
@@ -350,6 +357,83 @@ def test_bytes_that_only_start_like_utf16_are_still_read_as_bytes(tmp_path: Path
     path = tmp_path / "blob.dat"
     path.write_bytes(b"\xff\xfe" + b"\x00\x01" * 8 + b"\nAKIAQWERTYUIOPASDFGH\n")
     assert [(x.rule, x.line) for x in Scanner().scan_file(path, "blob.dat").leaks] == [("aws-access-key", 2)]
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, mtime=0)
+
+
+def test_a_gzip_file_is_read_as_its_content(tmp_path: Path) -> None:
+    """A rotated log (`agent.log.1.gz`) or a `.tar.gz` held its secrets compressed: nothing was
+    reported, where Kingfisher (which extracts them) reports the token. Its content is read as
+    a file's: the same findings, lines counted in the content, a log still a log."""
+    text = b"started\nGITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
+    (tmp_path / "agent.log.1.gz").write_bytes(_gzip(text))
+    (tmp_path / "agent.log").write_bytes(text)
+    got = Scanner().scan_file(tmp_path / "agent.log.1.gz", "agent.log.1.gz")
+    want = Scanner().scan_file(tmp_path / "agent.log", "agent.log").leaks
+    assert [(x.rule, x.line, x.column, x.fingerprint, x.log) for x in got.leaks] == \
+        [(x.rule, x.line, x.column, x.fingerprint, x.log) for x in want] != []
+    assert got.unfinished == ""
+    blob = Scanner().scan_blob(_gzip(text), "agent.log.1.gz", commit="c" * 40).leaks
+    assert [(x.rule, x.line, x.fingerprint) for x in blob] == [(x.rule, x.line, x.fingerprint) for x in want]
+
+
+def test_gzip_content_past_a_window_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_module, "WINDOW", 4096)
+    monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    text = b"ordinary line of a log\n" * 2000 + b"VAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4KHGh2cy5Bc0lDWmx0d1k\n"
+    (tmp_path / "big.log.gz").write_bytes(_gzip(text))
+    assert len(_gzip(text)) < 4096 < len(text)
+    leaks = Scanner().scan_file(tmp_path / "big.log.gz", "big.log.gz").leaks
+    assert [(x.rule, x.line) for x in leaks] == [("vault-token", 2001)]
+
+
+def test_gzip_content_past_its_limit_is_said_not_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gzip bomb is read up to the gunzip-bytes limit, in bounded memory: what lies past it is
+    reported as not scanned (the secrets rules are then not decided), never as clean."""
+    from auditor._secrets.model import ScanStats
+
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
+    text = b"AKIAQWERTYUIOPASDFGH\n" + b"\0" * (1 << 20) + b"AKIAZXCVBNMASDFGHJKL\n"
+    (tmp_path / "bomb.gz").write_bytes(_gzip(text))
+    result = Scanner().scan_file(tmp_path / "bomb.gz", "bomb.gz")
+    assert [x.line for x in result.leaks] == [1]
+    assert "gunzip-bytes limit of 64 KiB" in result.unfinished
+    stats = ScanStats()
+    stats.add(result)
+    assert stats.files_scanned == 1 and stats.not_scanned == [f"bomb.gz: {result.unfinished}"]
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "2MiB")
+    assert [x.line for x in Scanner().scan_file(tmp_path / "bomb.gz", "bomb.gz").leaks] == [1, 2]
+
+
+@pytest.mark.parametrize("data", [b"\x1f\x8b\x08junk AKIAQWERTYUIOPASDFGH\n", None])
+def test_damaged_gzip_is_read_as_far_as_it_goes(tmp_path: Path, data: bytes | None) -> None:
+    """A truncated or damaged gzip file: its bytes and what of its content could be read."""
+    if data is None:  # cut in the middle: the first line's token is read, nothing raises
+        data = _gzip(b"AKIAQWERTYUIOPASDFGH\n" + os.urandom(4096).hex().encode())[:-300]
+    path = tmp_path / "cut.gz"
+    path.write_bytes(data)
+    result = Scanner().scan_file(path, "cut.gz")
+    assert [x.rule for x in result.leaks] == ["aws-access-key"] and result.error == "" and result.unfinished == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=1, max_value=4096), st.booleans())
+def test_any_gzip_like_bytes_read_without_error_within_the_limit(tail: bytes, limit: int, real: bool) -> None:
+    """Fuzz: whatever follows the gzip magic (or a real stream cut or extended anywhere), the
+    content is read without an exception, never past the limit, the same however it is asked for."""
+    from auditor._secrets.scanner import GZIP_MAGIC, _Gunzip
+
+    data = (_gzip(tail * 20)[: len(tail) + 10] + tail) if real else GZIP_MAGIC + tail
+    whole = _Gunzip(data, limit).read(1 << 20)
+    pieces = _Gunzip(data, limit)
+    parts = []
+    while part := pieces.read(7):
+        parts.append(part)
+    assert len(whole) <= limit and b"".join(parts) == whole
 
 
 def test_allowlist_and_baseline(tmp_path: Path) -> None:
