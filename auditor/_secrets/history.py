@@ -657,7 +657,7 @@ def scan_history(
             fresh.add(sha)
 
     _read_objects(repo, [t[0] for t in todo], scanner, on_object)
-    alive = set(walk.blobs) | state.lost | ({t[0] for t in todo} if incremental else set())
+    alive = set(walk.blobs) | state.lost  # a full walk: what history still holds
     unread = {sha: note for sha, note in unread.items() if sha not in gone and (incremental or sha in alive)}
     stats.not_scanned.extend(unread[sha] for sha in sorted(unread))
     changed = bool(todo) or stats.commits_scanned > 0 or tips != state.tips or not incremental or listing is not None

@@ -208,10 +208,7 @@ class Scanner:
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
                 unfinished = ""
                 if len(head) < WINDOW:
-                    leaks = self._leaks_in(head, display, mode, whole=True)
-                    if head.startswith(GZIP_MAGIC):
-                        inflated, unfinished = self._gunzipped(head, display, mode)
-                        leaks = [*leaks, *inflated]
+                    leaks, unfinished = self._whole(head, display, mode)
                     if whole is not None:
                         whole(head)
                 else:
@@ -230,12 +227,20 @@ class Scanner:
 
     def scan_blob(self, data: bytes, display: str, commit: str = "") -> FileResult:
         """A git blob or commit message (whole in memory; callers bound its size)."""
-        leaks = self._leaks_in(data, display, "", whole=len(data) <= WINDOW, commit=commit)
-        unfinished = ""
-        if len(data) < WINDOW and data.startswith(GZIP_MAGIC):
-            inflated, unfinished = self._gunzipped(data, display, "", commit=commit)
-            leaks = [*leaks, *inflated]
+        if len(data) < WINDOW:  # as scan_file reads a file whole
+            leaks, unfinished = self._whole(data, display, "", commit=commit)
+        else:
+            leaks, unfinished = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit), ""
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
+
+    def _whole(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
+        """The leaks in a buffer read whole and, for gzip data, in its content too (see
+        _gunzipped: with what of it was left unread)."""
+        leaks = self._leaks_in(data, display, mode, whole=True, commit=commit)
+        if not data.startswith(GZIP_MAGIC):
+            return leaks, ""
+        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit)
+        return [*leaks, *inflated], unfinished
 
     def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
         """The leaks in the content of gzip `data` (a whole file or blob under WINDOW: a rotated
