@@ -629,20 +629,19 @@ def scan_history(
     def on_object(i: int, size: int, stream: _Limited) -> None:
         sha, kind, path, commit = todo[i]
         if kind != "tag" and scanner.max_file_bytes and size > scanner.max_file_bytes:
-            unread[sha] = f"{commit[:12]}:{path}: {size} bytes, over the configured max_file_bytes"
-            stats.skipped["too-large"] = stats.skipped.get("too-large", 0) + 1
+            unread[sha] = FileResult(f"{commit[:12]}:{path}", size=size, skipped="too-large").unread
+            stats.skip("too-large")
             if kind == "blob":
                 skipped.add(sha)
             return
         head = stream.read(min(size, WINDOW))
-        unfinished = ""
         if size <= WINDOW:
             result = scanner.scan_blob(head, path, commit=commit)
-            leaks, unfinished = result.leaks, result.unfinished
+            leaks = result.leaks
+            if result.unfinished:
+                unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         else:
             leaks = tuple(scanner._stream(stream, head, path, "", commit=commit))
-        if unfinished:
-            unread[sha] = f"{commit[:12]}:{path}: {unfinished}"
         if kind == "tag":
             stats.tags_scanned += 1
             known.add(sha)

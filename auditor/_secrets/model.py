@@ -135,6 +135,14 @@ class FileResult:
     """Scanned, but not all of it: what was left unread (a gzip file's content past the
     gunzip-bytes limit). Counted with the files not scanned."""
 
+    @property
+    def unread(self) -> str:
+        """What of the file was not read, as the files not scanned list it; empty if it was read
+        whole (or was never meant to be: a FIFO, an excluded path)."""
+        if self.skipped == "too-large":
+            return f"{self.path}: {self.size} bytes, over the configured max_file_bytes"
+        return f"{self.path}: {self.unfinished}" if self.unfinished and not self.skipped else ""
+
 
 @dataclass
 class ScanStats:
@@ -161,18 +169,20 @@ class ScanStats:
         if result.error:
             self.unreadable.append(f"{result.path}: {result.error}")
         elif result.skipped:
-            self.skipped[result.skipped] = self.skipped.get(result.skipped, 0) + 1
-            if result.skipped == "too-large":
-                self.not_scanned.append(f"{result.path}: {result.size} bytes, over the configured max_file_bytes")
-            elif result.skipped in SPECIAL:
+            self.skip(result.skipped)
+            if result.skipped in SPECIAL:
                 self.special.append(f"{result.path} ({result.skipped})")
         else:
             self.files_scanned += 1
             self.bytes_scanned += result.size
             self.files_known += result.known
-            if result.unfinished:
-                self.not_scanned.append(f"{result.path}: {result.unfinished}")
+        if result.unread and not result.error:
+            self.not_scanned.append(result.unread)
         self.suppressed += result.suppressed
+
+    def skip(self, why: str) -> None:
+        """Count one file skipped for `why` (symlink, too-large, allowlisted, ...)."""
+        self.skipped[why] = self.skipped.get(why, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
