@@ -111,6 +111,13 @@ class Detector:
     """With `walk_back`: whether the key found is worth the full expression (cheap, cached)."""
     flags: int = 0
     """Of `expression`, when it is not compiled yet."""
+    starts: tuple[bytes, ...] = ()
+    """Texts its matches start with (`ghp_`, `hvs.`): the prefilter also looks for them
+    base64-encoded where an encoding starts (a Kubernetes Secret's value), and decodes the base64
+    there (see encoded.py)."""
+    words: tuple[bytes, ...] = ()
+    """Texts its matches hold (`-----BEGIN`, `password`): looked for base64-encoded anywhere in
+    base64 (a whole file encoded), and the base64 around them decoded."""
 
     @functools.cached_property
     def regex(self) -> re.Pattern[bytes]:
@@ -415,6 +422,11 @@ def quoted_group(m: re.Match[bytes]) -> str | None:
     return None
 
 
+_TEXT_BYTES = bytes([9, *range(32, 127), *range(128, 256)])
+"""What a typed value holds: a tab, printable ASCII and (UTF-8) the bytes above; not other
+control bytes."""
+
+
 def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     """A literal assigned to a secret-named key (assignments, XML elements, call arguments)."""
     key = _text(m.group("key"))
@@ -436,6 +448,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
             return None
     raw = m.group(group)
     assert raw is not None
+    if raw.translate(None, _TEXT_BYTES):
+        return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
@@ -498,12 +512,15 @@ KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, confirm: Confirm, *,
        before: int = 16, after: int = 256, priority: int = 0, flags: int = 0,
-       walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None) -> Detector:
+       walk_back: frozenset[int] = frozenset(), key_filter: Callable[[bytes], bool] | None = None,
+       starts: str = "", words: str = "") -> Detector:
     return Detector(id, category, description, anchor, regex, confirm, before, after, priority, walk_back, key_filter,
-                    flags)
+                    flags, tuple(w.encode() for w in starts.split()), tuple(w.encode() for w in words.split()))
 
 
 _B32 = rb"[A-Z2-7]"
+_CREDENTIAL_WORDS = "password Password PASSWORD secret SECRET token TOKEN"
+"""The names most secrets are assigned to, as the assignment detectors' `words`."""
 
 
 def builtin_detectors() -> tuple[Detector, ...]:
@@ -511,24 +528,24 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
            rb"S[ACNOPUX]" + _B32 + rb"{20}",
            rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
-           _simple(structure.nkey_seed), before=64, after=40),
+           _simple(structure.nkey_seed), before=64, after=40, starts='SUA SAA SOA SNA SCA SPA SXA', words='SEED seed'),
         _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
            rb"-----BEGIN USER NKEY SEED-----",
            rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
            rb"(?P<seedblock>-{3,}BEGIN USER NKEY SEED-{3,}\s*(?P<seed>S[A-Z2-7]{57})\s*-{3,}END USER NKEY SEED-{3,})",
-           _creds, before=8192, after=256, priority=10),
+           _creds, before=8192, after=256, priority=10, words='-----BEGIN'),
         _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed)",
            rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
            rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
-           _private_key, before=64, after=16, priority=10),
+           _private_key, before=64, after=16, priority=10, words='-----BEGIN'),
         _d("age-identity", "age-identity", "age secret key (Bech32 checksum checked)",
            rb"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20}",
            rb"(?P<secret>AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,4000})(?![02-9AC-HJ-NP-Z])",
-           _simple(structure.age_identity), before=64, after=4096, priority=5),
+           _simple(structure.age_identity), before=64, after=4096, priority=5, words='AGE-SECRET-KEY-'),
         _d("vault-token", "vault-token", "HashiCorp Vault / OpenBao token (hvs., hvb., hvr.)",
            rb"hv[sbr]\.[A-Za-z0-9_-]{24}",
            rb"(?<![A-Za-z0-9_.-])(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
-           _format_only(3.5), before=40, after=400),
+           _format_only(3.5), before=40, after=400, starts='hvs. hvb. hvr.'),
         _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token",
            rb"(?i)(vault|bao)[A-Za-z0-9_-]{0,12}token[\"']?[ \t]*[:=][ \t]*[\"']?s\.",
            rb"(?i:(?:vault|bao)[A-Za-z0-9_-]{0,12}token)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
@@ -536,7 +553,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("aws-access-key", "cloud-token", "AWS access key id",
            rb"(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
            rb"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])",
-           _format_only(3.0), before=24, after=4),
+           _format_only(3.0), before=24, after=4, starts='ASIA ABIA ACCA', words='AKIA'),
         _d("aws-secret-key", "cloud-token", "AWS secret access key (assigned to aws_secret_access_key)",
            rb"(?i)aws_?secret_?(access_?)?key[\"']?[ \t]*[:=]",
            rb"(?i:aws_?secret_?(?:access_?)?key)[\"']?[ \t]*[:=]>?[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
@@ -544,11 +561,11 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
            rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{30})",
            rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
-           _format_only(3.0), before=48, after=64),
+           _format_only(3.0), before=48, after=64, starts='ghp_ gho_ ghu_ ghs_ ghr_ github_pat_'),
         _d("gitlab-token", "cloud-token", "GitLab token (personal, pipeline trigger, runner, deploy, ... glpat-, glptt-, glrt-, GR1348941)",
            rb"(gl(pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20}|GR1348941[A-Za-z0-9_-]{20})",
            rb"(?<![A-Za-z0-9_-])(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
-           rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80),
+           rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80, starts='glpat- glptt- glrt- gldt- glcbt- GR1348941'),
         _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
            rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
            rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
@@ -557,7 +574,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"|xox[bpeos]-(?:[0-9]{1,3}-)?(?=[0-9A-Za-z]{8,15}-)[0-9A-Za-z]*[0-9][0-9A-Za-z]*-[0-9A-Za-z]{6,34}"
            rb"(?:-[0-9A-Za-z-]{6,140})?)"
            rb"(?![0-9A-Za-z])",
-           _format_only(2.5), before=24, after=260),
+           _format_only(2.5), before=24, after=260, starts='xoxb- xoxp- xoxa- xoxe- xapp-'),
         _d("slack-webhook", "cloud-token", "Slack incoming webhook or workflow URL",
            rb"hooks\.slack\.com/(services|workflows|triggers)/",
            rb"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{30,80})(?![A-Za-z0-9+/])",
@@ -565,53 +582,53 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("stripe-key", "cloud-token", "Stripe secret or restricted key (live, test, prod)",
            rb"[sr]k_(live|test|prod)_[0-9a-zA-Z]{10}",
            rb"(?<![0-9a-zA-Z])(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
-           _format_only(3.0), before=32, after=260),
+           _format_only(3.0), before=32, after=260, starts='sk_live_ rk_live_ sk_test_'),
         _d("google-api-key", "cloud-token", "Google API key",
            rb"AIza[0-9A-Za-z_-]{35}",
-           rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4),
+           rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4, starts='AIza'),
         _d("openai-key", "cloud-token", "OpenAI API key",
            rb"T3BlbkFJ",
            rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
-           _format_only(3.0), before=280, after=260),
+           _format_only(3.0), before=280, after=260, starts='sk-proj- sk-svcacct- sk-admin-'),
         _d("anthropic-key", "cloud-token", "Anthropic API key",
            rb"sk-ant-(api|admin)[0-9]{2,3}-",
-           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140),
+           rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140, starts='sk-ant-'),
         _d("npm-token", "cloud-token", "npm access token",
            rb"npm_[A-Za-z0-9]{36}",
-           rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4),
+           rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4, starts='npm_'),
         _d("pypi-token", "cloud-token", "PyPI API token",
            rb"pypi-AgEIcHlwaS5vcmc",
-           rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320),
+           rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320, starts='pypi-AgEIcHlwaS5vcmc'),
         _d("sendgrid-key", "cloud-token", "SendGrid API key",
            rb"SG\.[A-Za-z0-9_=-]{20}",
            rb"(?<![A-Za-z0-9_=.-])(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
-           _format_only(3.0), before=28, after=60),
+           _format_only(3.0), before=28, after=60, starts='SG.'),
         _d("digitalocean-token", "cloud-token", "DigitalOcean token",
            rb"do[opr]_v1_[a-f0-9]{64}",
-           rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4),
+           rb"(?P<secret>do[opr]_v1_[a-f0-9]{64})", _format_only(3.0), before=72, after=4, starts='dop_v1_'),
         _d("tailscale-key", "cloud-token", "Tailscale auth or API key",
            rb"tskey-(auth|api|client)-[A-Za-z0-9]{8}",
-           rb"(?P<secret>tskey-(?:auth|api|client)-[A-Za-z0-9]{8,20}-[A-Za-z0-9]{16,64})", _format_only(3.0), before=32, after=100),
+           rb"(?P<secret>tskey-(?:auth|api|client)-[A-Za-z0-9]{8,20}-[A-Za-z0-9]{16,64})", _format_only(3.0), before=32, after=100, starts='tskey-'),
         _d("azure-storage-key", "cloud-token", "Azure storage account key in a connection string",
            rb"AccountKey=[A-Za-z0-9+/]{20}",
-           rb"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)", _format_only(4.0), before=40, after=100),
+           rb"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)", _format_only(4.0), before=40, after=100, starts='DefaultEndpointsProtocol='),
         _d("jwt", "jwt", "JSON Web Token (decoded: alg, expiry, NATS claim type)",
            rb"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
            rb"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
-           _jwt, before=4200, after=17500),
+           _jwt, before=4200, after=17500, starts='eyJ', words='eyJhbGci eyJ0eXAi'),
         _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
            rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
-           _url_credential, before=220, after=80),
+           _url_credential, before=220, after=80, starts='https:// http:// postgres:// postgresql:// mysql:// mongodb:// mongodb+srv:// redis:// rediss:// amqp:// amqps:// nats://'),
         _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
            ASSIGNMENT_ANCHOR, _ASSIGNMENT, _assignment, before=80, after=620, priority=-5,
-           flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named),
+           flags=re.IGNORECASE, walk_back=KEY_BYTES, key_filter=secret_named, words=_CREDENTIAL_WORDS),
         _d("xml-element", "password", "password, secret, token or key as an XML element's text (<apiToken>...</apiToken>)",
-           XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5),
+           XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5, words=_CREDENTIAL_WORDS),
         _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
-           CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5),
+           CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5, words=_CREDENTIAL_WORDS),
         _d("name-value", "password", "a secret-named variable given as a name and a literal value (a Kubernetes env entry, an ECS or Terraform name/value pair)",
-           NAME_VALUE_ANCHOR, _NAME_VALUE, _assignment, before=80, after=640, priority=-5, flags=re.IGNORECASE),
+           NAME_VALUE_ANCHOR, _NAME_VALUE, _assignment, before=80, after=640, priority=-5, flags=re.IGNORECASE, words=_CREDENTIAL_WORDS),
         _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",

@@ -271,7 +271,8 @@ def ruleset_key(scanner: Scanner) -> str:
     parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check)]
     for det in scanner.detectors:
         parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
-                      str(det.priority), getattr(det.confirm, "__qualname__", "")])
+                      str(det.priority), getattr(det.confirm, "__qualname__", ""),
+                      repr(det.starts), repr(det.words)])
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 

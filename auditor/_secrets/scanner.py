@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor._secrets import encoded
 from auditor._secrets.detectors import (
     NOT_SECRET_ANCHOR,
     SOPS_ANCHOR,
@@ -78,6 +79,7 @@ class Scanner:
     """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
     _anchored: list[int] = field(default_factory=list, init=False, repr=False)
+    _encoded: dict[bytes, list[encoded.Literal]] | None = field(default=None, init=False, repr=False)
 
     @property
     def prefilter(self) -> Prefilter:
@@ -89,13 +91,37 @@ class Scanner:
 
     def anchors(self) -> list[bytes]:
         """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
-        (its hits are ignored without sops_check) and the keys about a secret."""
-        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR]
+        (its hits are ignored without sops_check), the keys about a secret and the detectors'
+        literals base64-encoded (see encoded.py)."""
+        table = self.encoded_literals
+        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR,
+                *([encoded.anchor(table)] if table else [])]
+
+    @property
+    def encoded_literals(self) -> dict[bytes, list[encoded.Literal]]:
+        """The detectors' literals base64-encoded, by their last four characters."""
+        if self._encoded is None:
+            self._encoded = encoded.literal_table([w for d in self.detectors for w in d.starts],
+                                                  [w for d in self.detectors for w in d.words])
+        return self._encoded
 
     # ------------------------------------------------------------ buffers
 
     def hits(self, data: bytes, ctx: FileContext) -> tuple[list[Hit], bool]:
         """Confirmed hits in `data` (overlaps resolved), and whether a sops MAC line was seen."""
+        found, sops_seen = self._found(data, ctx, 0)
+        return _resolve_overlaps(found), sops_seen
+
+    def _decoded(self, ctx: FileContext) -> encoded.Scan:
+        """What scans decoded base64: read as the file it is in is read (in source code, an
+        inline source map's sources are code too)."""
+        def scan(data: bytes, depth: int) -> list[tuple[Hit, int]]:
+            return self._found(data, ctx, depth)[0]
+        return scan
+
+    def _found(self, data: bytes, ctx: FileContext, depth: int) -> tuple[list[tuple[Hit, int]], bool]:
+        """The confirmed hits in `data` with their priorities, overlaps not yet resolved, `depth`
+        encodings deep; whether a sops MAC line was seen."""
         raw = self.prefilter.ends(data)
         unanchored = len(self._anchored) < len(self.detectors)
         if not raw and not unanchored:
@@ -103,6 +129,7 @@ class Scanner:
         sops_index = len(self._anchored)
         sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
         about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
+        literal_ends = raw.pop(sops_index + 2, None)
         anchored = self._anchored
         by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
@@ -166,7 +193,9 @@ class Scanner:
                     hit = det.confirm(det, m, ctx)
                     if hit is not None:
                         found.append((hit, det.priority))
-        return _resolve_overlaps(found), sops_seen
+        if literal_ends is not None and depth < encoded.DEPTH:
+            found.extend(encoded.decoded_hits(data, literal_ends, self.encoded_literals, self._decoded(ctx), depth))
+        return found, sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
         ctx = FileContext(path, is_code(path) if code is None else code)
@@ -310,6 +339,7 @@ class Scanner:
         line_start = line_end = -1
         column = 0
         this_line = previous = b""
+        marked = False
         for hit in sorted(hits, key=lambda h: h.start):
             if hit.start >= line_end >= 0 or line_start < 0:  # a new line: find its bounds once
                 line += data.count(b"\n", pos, hit.start)
@@ -320,11 +350,12 @@ class Scanner:
                 prev_start = data.rfind(b"\n", 0, max(0, line_start - 1)) + 1 if line_start else 0
                 previous = data[prev_start: max(0, line_start - 1)] if line_start else b""
                 column = _chars(data[line_start:hit.start]) + 1 + (0 if line_start else column_base)
+                # once a line: 60,000 hits on one 3 MB line searched it for a marker 60,000 times
+                marked = b"auditor:ignore" in this_line or b"nosecret" in this_line or b"auditor:ignore" in previous
             else:  # on the same line as the previous hit: count on from there
                 column += _chars(data[pos:hit.start])
             pos = hit.start
-            if (b"auditor:ignore" in this_line or b"nosecret" in this_line or b"auditor:ignore" in previous) \
-                    and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
+            if marked and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
                                        previous, hit.rule):
                 continue
             out.append(Leak.from_secret(

@@ -32,7 +32,7 @@ class Leak(SecretPart, frozen=True, kw_only=True):
     log: Annotated[bool, Meta(description="the file is a log or a shell history")]
     encrypted: Annotated[bool, Meta(description="a private key that is encrypted")]
     protected: Annotated[bool, Meta(description="key material kept as it should be: an encrypted private key, or alone in a key file only its owner can read, not a log (auditor._secrets.model.Leak.protected: the one judgement `secrets scan` and the rules share)")]
-    details: Annotated[dict[str, str | int | float | bool], Meta(description="detector-specific facts (e.g. a JWT's alg, expired)")]
+    details: Annotated[dict[str, str | int | float | bool], Meta(description="detector-specific facts (e.g. a JWT's alg, expired; `encoding: base64` for a secret found base64-encoded)")]
 
 
 class SecretsScan(Facts, frozen=True, kw_only=True):
