@@ -519,6 +519,13 @@ def _d(id: str, category: str, description: str, anchor: bytes, regex: bytes, co
 
 
 _B32 = rb"[A-Z2-7]"
+
+
+def _free(chars: bytes) -> bytes:
+    """Where a token starts: after none of `chars` (its own characters: not the tail of a longer
+    word), or after a percent-encoded byte (`x%3Aghp_…` in a URL encoded in another's query,
+    whose hex digits would otherwise glue to the token)."""
+    return rb"(?:(?<![" + chars + rb"])|(?<=%[0-9A-Fa-f]{2}))"
 _CREDENTIAL_WORDS = "password Password PASSWORD secret SECRET token TOKEN"
 """The names most secrets are assigned to, as the assignment detectors' `words`."""
 
@@ -527,7 +534,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
     return (
         _d("nkey-seed", "nkey-seed", "NATS nkey seed (S + type, base32, CRC-16 checked)",
            rb"S[ACNOPUX]" + _B32 + rb"{20}",
-           rb"(?<![A-Z2-7])(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
+           _free(rb"A-Z2-7") + rb"(?P<secret>S[ACNOPUX][A-Z2-7]{56})(?![A-Z2-7])",
            _simple(structure.nkey_seed), before=64, after=40, starts='SUA SAA SOA SNA SCA SPA SXA', words='SEED seed'),
         _d("nats-creds", "nats-creds", "NATS .creds block: user JWT and nkey seed",
            rb"-----BEGIN USER NKEY SEED-----",
@@ -544,7 +551,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _simple(structure.age_identity), before=64, after=4096, priority=5, words='AGE-SECRET-KEY-'),
         _d("vault-token", "vault-token", "HashiCorp Vault / OpenBao token (hvs., hvb., hvr.)",
            rb"hv[sbr]\.[A-Za-z0-9_-]{24}",
-           rb"(?<![A-Za-z0-9_.-])(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
+           _free(rb"A-Za-z0-9_.-") + rb"(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
            _format_only(3.5), before=40, after=400, starts='hvs. hvb. hvr.'),
         _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token",
            rb"(?i)(vault|bao)[A-Za-z0-9_-]{0,12}token[\"']?[ \t]*[:=][ \t]*[\"']?s\.",
@@ -552,7 +559,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _vault_legacy, before=48, after=40),
         _d("aws-access-key", "cloud-token", "AWS access key id",
            rb"(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
-           rb"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])",
+           _free(rb"A-Z0-9") + rb"(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])",
            _format_only(3.0), before=24, after=4, starts='ASIA ABIA ACCA', words='AKIA'),
         _d("aws-secret-key", "cloud-token", "AWS secret access key (assigned to aws_secret_access_key)",
            rb"(?i)aws_?secret_?(access_?)?key[\"']?[ \t]*[:=]",
@@ -560,15 +567,15 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _format_only(4.0), before=40, after=64),
         _d("github-token", "cloud-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
            rb"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{30})",
-           rb"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
+           _free(rb"A-Za-z0-9_") + rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9])",
            _format_only(3.0), before=48, after=64, starts='ghp_ gho_ ghu_ ghs_ ghr_ github_pat_'),
         _d("gitlab-token", "cloud-token", "GitLab token (personal, pipeline trigger, runner, deploy, ... glpat-, glptt-, glrt-, GR1348941)",
            rb"(gl(pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20}|GR1348941[A-Za-z0-9_-]{20})",
-           rb"(?<![A-Za-z0-9_-])(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
+           _free(rb"A-Za-z0-9_-") + rb"(?P<secret>gl(?:pat|ptt|rt|dt|cbt|imt|soat|ffct|agent|wt|oas)-[A-Za-z0-9_-]{20,80}"
            rb"|GR1348941[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])", _format_only(3.0), before=40, after=80, starts='glpat- glptt- glrt- gldt- glcbt- GR1348941'),
         _d("slack-token", "cloud-token", "Slack token (xoxb-, xoxp-, xoxe-, legacy xoxa-/xoxr-/xoxo-/xoxs-, xapp-)",
            rb"(xox[abeoprs]-[0-9A-Za-z]|xoxe\.xox[bp]-[0-9]-|xapp-[0-9]-)",
-           rb"(?<![0-9A-Za-z])(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
+           _free(rb"0-9A-Za-z") + rb"(?P<secret>xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{100,200}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,}"
            rb"|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{1,48}){0,4}"
            rb"|xoxe-[0-9]-[0-9A-Za-z]{140,150}"
            rb"|xox[bpeos]-(?:[0-9]{1,3}-)?(?=[0-9A-Za-z]{8,15}-)[0-9A-Za-z]*[0-9][0-9A-Za-z]*-[0-9A-Za-z]{6,34}"
@@ -581,27 +588,27 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _format_only(3.0), before=48, after=100),
         _d("stripe-key", "cloud-token", "Stripe secret or restricted key (live, test, prod)",
            rb"[sr]k_(live|test|prod)_[0-9a-zA-Z]{10}",
-           rb"(?<![0-9a-zA-Z])(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
+           _free(rb"0-9a-zA-Z") + rb"(?P<secret>[sr]k_(?:live|test|prod)_[0-9a-zA-Z]{10,247})(?![0-9a-zA-Z])",
            _format_only(3.0), before=32, after=260, starts='sk_live_ rk_live_ sk_test_'),
         _d("google-api-key", "cloud-token", "Google API key",
            rb"AIza[0-9A-Za-z_-]{35}",
-           rb"(?<![0-9A-Za-z_-])(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4, starts='AIza'),
+           _free(rb"0-9A-Za-z_-") + rb"(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", _format_only(3.0), before=40, after=4, starts='AIza'),
         _d("openai-key", "cloud-token", "OpenAI API key",
            rb"T3BlbkFJ",
-           rb"(?<![A-Za-z0-9_-])(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
+           _free(rb"A-Za-z0-9_-") + rb"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,240}T3BlbkFJ[A-Za-z0-9_-]{16,240})",
            _format_only(3.0), before=280, after=260, starts='sk-proj- sk-svcacct- sk-admin-'),
         _d("anthropic-key", "cloud-token", "Anthropic API key",
            rb"sk-ant-(api|admin)[0-9]{2,3}-",
            rb"(?P<secret>sk-ant-(?:api|admin)[0-9]{2,3}-[A-Za-z0-9_-]{80,120})", _format_only(3.0), before=24, after=140, starts='sk-ant-'),
         _d("npm-token", "cloud-token", "npm access token",
            rb"npm_[A-Za-z0-9]{36}",
-           rb"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4, starts='npm_'),
+           _free(rb"A-Za-z0-9_") + rb"(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])", _format_only(3.0), before=40, after=4, starts='npm_'),
         _d("pypi-token", "cloud-token", "PyPI API token",
            rb"pypi-AgEIcHlwaS5vcmc",
            rb"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,300})", _format_only(3.0), before=24, after=320, starts='pypi-AgEIcHlwaS5vcmc'),
         _d("sendgrid-key", "cloud-token", "SendGrid API key",
            rb"SG\.[A-Za-z0-9_=-]{20}",
-           rb"(?<![A-Za-z0-9_=.-])(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
+           _free(rb"A-Za-z0-9_=.-") + rb"(?P<secret>SG\.[A-Za-z0-9_=-]{22}\.?[A-Za-z0-9_=-]{43,44})(?![A-Za-z0-9_=.-])",
            _format_only(3.0), before=28, after=60, starts='SG.'),
         _d("digitalocean-token", "cloud-token", "DigitalOcean token",
            rb"do[opr]_v1_[a-f0-9]{64}",
@@ -614,7 +621,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)", _format_only(4.0), before=40, after=100, starts='DefaultEndpointsProtocol='),
         _d("jwt", "jwt", "JSON Web Token (decoded: alg, expiry, NATS claim type)",
            rb"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
-           rb"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
+           _free(rb"A-Za-z0-9_-") + rb"(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
            _jwt, before=4200, after=17500, starts='eyJ', words='eyJhbGci eyJ0eXAi'),
         _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
            rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",

@@ -92,6 +92,11 @@ CASES = [
     ("  - name: DB_PASSWORD_FILE\n    value: /run/secrets/db\n", "deploy.yaml", []),
     ("  - name: DB_HOST\n    value: cactusOrbit-42!FWCE\n", "deploy.yaml", []),
     ("  - hostname: api-token\n    value: cactusOrbit-42!FWCE\n", "deploy.yaml", []),
+    # a token after a percent-encoded byte (a URL inside another's query): Kingfisher found it, we did not
+    ("next=https%3A//x%3Aghp_R2d9Xk3LmN8pQr4StUv6WxYz0AbCdEfGhIjK%40github.com/a\n", "access.log", ["github-token"]),
+    ("q=key%3DAKIAQWERTYUIOPASDFGH%26x=1\n", "access.log", ["aws-access-key"]),
+    ("u=x%3Ahvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4K%40h\n", "access.log", ["vault-token"]),
+    ("xghp_R2d9Xk3LmN8pQr4StUv6WxYz0AbCdEfGhIjK\n", "a.txt", []),
 ]
 
 
