@@ -338,14 +338,18 @@ def run_detectors(args: argparse.Namespace) -> int:
 
     from auditor._secrets.detectors import builtin_detectors
 
-    rows = [{"id": d.id, "category": d.category, "description": d.description} for d in builtin_detectors()]
+    rows: list[dict[str, object]] = [
+        {"id": d.id, "category": d.category, "description": d.description,
+         "base64": {"starts": [w.decode() for w in d.starts], "words": [w.decode() for w in d.words]}}
+        for d in builtin_detectors()]
     from auditor._cli._common import emit
 
     rows.append({"id": "sops-plaintext", "category": "sops-plaintext",
-                 "description": "a value left in plaintext in a sops-encrypted file that looks like a secret"})
+                 "description": "a value left in plaintext in a sops-encrypted file that looks like a secret",
+                 "base64": {"starts": [], "words": []}})
     if args.format == "json":
         emit(json.dumps(rows, indent=2) + "\n", None)
     else:
-        width = max(len(r["id"]) for r in rows)
+        width = max(len(str(r["id"])) for r in rows)
         emit("".join(f"{r['id']:<{width}}  {r['description']}\n" for r in rows), None)
     return 0

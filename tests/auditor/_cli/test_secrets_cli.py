@@ -53,8 +53,12 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_detectors_list() -> None:
     run = run_cli("secrets", "detectors", "--format", "json")
-    ids = {d["id"] for d in json.loads(run.out)}
+    rows = json.loads(run.out)
+    ids = {d["id"] for d in rows}
     assert {"nkey-seed", "nats-creds", "private-key", "age-identity", "vault-token", "sops-plaintext"} <= ids
+    # what each is looked for as in base64 (a Kubernetes Secret's data, a file encoded whole)
+    by_id = {d["id"]: d["base64"] for d in rows}
+    assert "ghp_" in by_id["github-token"]["starts"] and "-----BEGIN" in by_id["private-key"]["words"]
 
 
 def test_old_baselines_keep_working_and_are_migrated(tmp_path: Path) -> None:
