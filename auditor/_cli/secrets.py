@@ -290,7 +290,9 @@ def _leaks(leaks: Any) -> list[Any]:
 
 
 def _mark(leak: Any) -> str:
-    return "example" if leak.category == "example" else "protected key file" if leak.protected else leak.confidence
+    mark = "example" if leak.category == "example" else "protected key file" if leak.protected else leak.confidence
+    encoding = leak.details.get("encoding") if leak.details else None
+    return f"{mark}, {encoding}-encoded" if encoding else str(mark)
 
 
 def run_key(args: argparse.Namespace) -> int:

@@ -52,3 +52,24 @@ def test_a_file_over_the_configured_limit_leaves_the_rules_undecided(tmp_path: P
     assert got["SEC-007"] is Status.FAIL  # what was found still fails
     assert {rule for rule, status in got.items() if status is Status.ERROR} == set(RULES) - {"SEC-007"}
     assert statuses(record_of(tree))["SEC-005"] is Status.FAIL  # no limit: the token is found
+
+
+def test_a_secret_found_base64_encoded_says_so(tmp_path: Path) -> None:
+    """Whoever fixes it finds base64 where the finding points, not the token: the message says
+    the secret is encoded there (and a plain one's does not)."""
+    import base64
+    import random
+
+    from tests.secrets_corpus import github_token
+
+    token = github_token(random.Random(8))
+    (tmp_path / "secret.yaml").write_text(f"kind: Secret\ndata:\n  GITHUB_TOKEN: {base64.b64encode(token.encode()).decode()}\n")
+    (tmp_path / "plain.env").write_text(f"GITHUB_TOKEN={token}\n")
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "SEC-006"), waivers=())
+    failed = [f for f in evaluate_rules(only, [record_of(tmp_path)], target=TARGET, now=NOW).findings
+              if f.status is Status.FAIL]
+    messages = {f.resource.rsplit(":", 2)[0].rsplit("/", 1)[-1]: f.message for f in failed}
+    assert set(messages) == {"secret.yaml", "plain.env"}, messages
+    assert "(base64-encoded) (github-token)" in messages["secret.yaml"]
+    assert "encoded" not in messages["plain.env"]

@@ -160,3 +160,15 @@ def test_the_plain_form_is_read_for_the_usual_command_lines() -> None:
     for words in (["repo", "--git", "--format=json"], ["repo", "--git", "--form", "json"], ["repo", "other", "--git"],
                   ["repo", "--git", "-o", "-"], ["repo", "--git", "--format", "json", "--format", "text"]):
         assert secrets_cli.plain_args(words) is None
+
+
+def test_a_secret_found_base64_encoded_is_marked_so(tmp_path: Path) -> None:
+    import base64
+
+    from tests.secrets_corpus import github_token
+
+    encoded = base64.b64encode(github_token(random.Random(8)).encode()).decode()
+    (tmp_path / "secret.yaml").write_text(f"kind: Secret\ndata:\n  GITHUB_TOKEN: {encoded}\n")
+    run = run_cli("secrets", "scan", ".", cwd=tmp_path)
+    assert run.code == 1, run.err
+    assert "secret.yaml:3:17: github-token [high, base64-encoded] ghp_…" in run.out
