@@ -9,6 +9,7 @@ syntax Hyperscan and Python `re` share (no look-around, no back-references).
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 import sys
@@ -456,13 +457,38 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None
     is_password = kind == "password"
+    details = {"key": key[-64:]}
+    text = _base64_text(value)
+    if text is not None:  # a Kubernetes Secret's `data`: the secret is what it encodes
+        value, details["encoding"] = text, "base64"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None
     start = m.start(group)
-    secret = raw.rstrip()
+    end = start + len(raw.rstrip())
+    secret = raw.rstrip() if text is None else text.encode()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
-    return Hit(rule, category, start, start + len(secret), secret, confidence, {"key": key[-64:]})
+    return Hit(rule, category, start, end, secret, confidence, details)
+
+
+_BASE64_VALUE = LazyPattern(r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_TYPED = bytes(range(0x20, 0x7F))
+
+
+def _base64_text(value: str) -> str | None:
+    """What a value that is the base64 of typed text decodes to (`DB_PASSWORD: WHE5LXZU…` in a
+    Kubernetes Secret's `data`, `echo -n … | base64`; one newline after it, `echo`'s, dropped),
+    so that it is judged (a placeholder, `Y2hhbmdlbWU=`, is `changeme`) and fingerprinted as the
+    secret it is; None for any other value. A password made as random base64 (`openssl rand
+    -base64`) is no such value: its bytes are not printable text (12 characters and more: the
+    chance they are is under 1 in 7,000)."""
+    if len(value) < 12 or _BASE64_VALUE.fullmatch(value) is None:
+        return None
+    raw = base64.b64decode(value)
+    raw = raw[:-1] if raw.endswith(b"\n") else raw
+    if not raw or raw.translate(None, _TYPED):
+        return None
+    return raw.decode("ascii")
 
 
 _SQL_CONTEXT = LazyPattern(rb"(?i)\b(?:(?:ALTER|CREATE)\s+(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b")

@@ -289,3 +289,25 @@ def test_a_secret_file_encoded_is_found_through_scan_file(tmp_path: Path) -> Non
     result = Scanner().scan_file(path, path.name)
     assert [(x.rule, x.fingerprint, x.details["encoding"]) for x in result.leaks] == \
         [("nkey-seed", plain_fingerprint(seed), "base64")]
+
+
+def test_a_secret_s_data_value_is_judged_and_fingerprinted_as_what_it_encodes() -> None:
+    """`data:` holds base64 by contract: a password there was fingerprinted by its encoding (so
+    the same password in `stringData`, or in plain text elsewhere, was another secret), and a
+    placeholder there (`Y2hhbmdlbWU=`, `changeme`) was a password. `echo`'s newline is dropped."""
+    manifest = (f"kind: Secret\ndata:\n  DB_PASSWORD: {b64('Xq9-vT2#mLr7pZ')}\n  ADMIN_PASSWORD: {b64('changeme')}\n"
+                f"  API_TOKEN: {b64('q8Zr3LmN7vKx2PwT9sYb4HcJ6dFg1EaU' + chr(10))}\n"
+                "stringData:\n  DB_PASSWORD: 'Xq9-vT2#mLr7pZ'\n").encode()
+    found = leaks(manifest)
+    assert [(x.rule, x.line, x.column, x.details.get("encoding")) for x in found] == [
+        ("password", 3, 16, "base64"), ("generic-secret", 5, 14, "base64"), ("password", 7, 17, None)]
+    assert found[0].fingerprint == found[2].fingerprint
+    assert found[1].fingerprint == leaks(b"API_TOKEN=q8Zr3LmN7vKx2PwT9sYb4HcJ6dFg1EaU\n", ".env")[0].fingerprint
+
+
+@pytest.mark.parametrize("value", ["q8Zr3LmN7vKx2PwT9sYb4HcJ", "Tr0ub4dor3xyZZ12", "hunter2hunter2"])
+def test_a_password_that_only_looks_like_base64_is_judged_as_it_is(value: str) -> None:
+    """Random base64 (`openssl rand -base64 18`) decodes to bytes that are no text: it is the
+    password itself, fingerprinted as written; so is one that is no valid base64."""
+    found = leaks(f"password: {value}\n".encode(), "app.yaml")
+    assert [(x.rule, x.details.get("encoding")) for x in found] == [("password", None)]
