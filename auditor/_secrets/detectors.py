@@ -423,7 +423,9 @@ def quoted_group(m: re.Match[bytes]) -> str | None:
     return None
 
 
-_TEXT_BYTES = bytes([9, *range(32, 127), *range(128, 256)])
+_TYPED = bytes(range(0x20, 0x7F))
+"""Printable ASCII: what a value typed on a keyboard holds."""
+_TEXT_BYTES = b"\t" + _TYPED + bytes(range(0x80, 0x100))
 """What a typed value holds: a tab, printable ASCII and (UTF-8) the bytes above; not other
 control bytes."""
 
@@ -465,14 +467,13 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if not ok:
         return None
     start = m.start(group)
-    end = start + len(raw.rstrip())
-    secret = raw.rstrip() if text is None else text.encode()
+    written = raw.rstrip()
+    secret = written if text is None else text.encode()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
-    return Hit(rule, category, start, end, secret, confidence, details)
+    return Hit(rule, category, start, start + len(written), secret, confidence, details)
 
 
 _BASE64_VALUE = LazyPattern(r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_TYPED = bytes(range(0x20, 0x7F))
 
 
 def _base64_text(value: str) -> str | None:
@@ -552,6 +553,8 @@ def _free(chars: bytes) -> bytes:
     word), or after a percent-encoded byte (`x%3Aghp_…` in a URL encoded in another's query,
     whose hex digits would otherwise glue to the token)."""
     return rb"(?:(?<![" + chars + rb"])|(?<=%[0-9A-Fa-f]{2}))"
+
+
 _CREDENTIAL_WORDS = "password Password PASSWORD secret SECRET token TOKEN"
 """The names most secrets are assigned to, as the assignment detectors' `words`."""
 

@@ -57,38 +57,38 @@ _URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True)
-class Literal:
-    """An encoded form of a detector's literal: where its first character falls in a group of
-    four base64 characters (0, 2 or 3), and so where that group starts."""
+class Form:
+    """A text of a detector's, as base64 spells it: where its first character falls in a group
+    of four base64 characters (0, 2 or 3), and so where that group starts."""
 
     text: bytes
     phase: int
 
 
-def encoded_forms(literal: bytes, anywhere: bool = True) -> list[Literal]:
-    """The base64 runs `literal` encodes to: where an encoding starts (the whole text encoded
+def forms_of(text: bytes, anywhere: bool = True) -> list[Form]:
+    """The base64 runs `text` encodes to: where an encoding starts (the whole text encoded
     begins with it) and, when `anywhere`, at the two other places in the 3-byte groups, each
     less the characters a neighbouring byte shares; in the standard and the URL-safe alphabet;
     those shorter than four characters (too short to mean anything) left out."""
-    out: list[Literal] = []
+    out: list[Form] = []
     for skip in range(3 if anywhere else 1):
-        encoded = base64.b64encode(b"\0" * skip + literal)
-        first = -(-8 * skip // 6)  # the first character with no bit of a byte before the literal
-        last = 8 * (skip + len(literal)) // 6  # past the last with no bit of a byte after it
-        text = encoded[first:last]
-        if len(text) < 4:
+        encoded = base64.b64encode(b"\0" * skip + text)
+        first = -(-8 * skip // 6)  # the first character with no bit of a byte before the text
+        last = 8 * (skip + len(text)) // 6  # past the last with no bit of a byte after it
+        spelt = encoded[first:last]
+        if len(spelt) < 4:
             continue
-        for form in sorted({text, text.translate(bytes.maketrans(b"+/", b"-_"))}):
-            out.append(Literal(form, first))
+        for form in sorted({spelt, spelt.translate(bytes.maketrans(b"+/", b"-_"))}):
+            out.append(Form(form, first))
     return out
 
 
-def literal_table(starts: Iterable[bytes], words: Iterable[bytes]) -> dict[bytes, list[Literal]]:
+def form_table(starts: Iterable[bytes], words: Iterable[bytes]) -> dict[bytes, list[Form]]:
     """The encoded forms of `starts` (where an encoding starts) and `words` (anywhere), by their
     last four characters (what tells, at a prefilter hit's end, which of them ended there)."""
-    table: dict[bytes, list[Literal]] = {}
+    table: dict[bytes, list[Form]] = {}
     seen: set[bytes] = set()
-    forms = [*(f for w in starts for f in encoded_forms(w, False)), *(f for w in words for f in encoded_forms(w))]
+    forms = [*(f for w in starts for f in forms_of(w, False)), *(f for w in words for f in forms_of(w))]
     for form in forms:
         if form.text not in seen:
             seen.add(form.text)
@@ -96,7 +96,7 @@ def literal_table(starts: Iterable[bytes], words: Iterable[bytes]) -> dict[bytes
     return table
 
 
-def anchor(table: Mapping[bytes, list[Literal]]) -> bytes:
+def anchor(table: Mapping[bytes, list[Form]]) -> bytes:
     """One prefilter pattern for every encoded form, the longest first."""
     texts = sorted({form.text for forms in table.values() for form in forms}, key=lambda t: (-len(t), t))
     return b"|".join(re.escape(t) for t in texts)
@@ -106,7 +106,7 @@ Scan = Callable[[bytes, int], list[tuple[Hit, int]]]
 """Scans decoded text `depth` encodings deep: its hits and their priorities."""
 
 
-def decoded_hits(data: bytes, ends: list[int], table: Mapping[bytes, list[Literal]], scan: Scan,
+def decoded_hits(data: bytes, ends: list[int], table: Mapping[bytes, list[Form]], scan: Scan,
                  depth: int) -> list[tuple[Hit, int]]:
     """The hits in the base64 around each prefilter hit (`ends`: where an encoded form ended),
     each placed where its encoded form lies in `data`. A form that opens an encoding (phase 0,
@@ -147,7 +147,7 @@ class _Region:
     """Whether REACH ended the run (not a byte that is no base64)."""
 
     def covers(self, group: int, end: int) -> bool:
-        """Whether a group starting at `group`, ending a literal at `end`, was decoded as part of
+        """Whether a group starting at `group`, ending a form at `end`, was decoded as part of
         this region, with all a secret starting there may hold after it (TAIL)."""
         if not self.pieces[0][0] <= group < end <= self.end or (self.cut and self.end - end < TAIL):
             return False

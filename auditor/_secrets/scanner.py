@@ -79,7 +79,7 @@ class Scanner:
     """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
     _anchored: list[int] = field(default_factory=list, init=False, repr=False)
-    _encoded: dict[bytes, list[encoded.Literal]] | None = field(default=None, init=False, repr=False)
+    _encoded: dict[bytes, list[encoded.Form]] | None = field(default=None, init=False, repr=False)
 
     @property
     def prefilter(self) -> Prefilter:
@@ -92,16 +92,16 @@ class Scanner:
     def anchors(self) -> list[bytes]:
         """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
         (its hits are ignored without sops_check), the keys about a secret and the detectors'
-        literals base64-encoded (see encoded.py)."""
-        table = self.encoded_literals
+        starts and words as base64 spells them (see encoded.py)."""
+        table = self.encoded_forms
         return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR,
                 *([encoded.anchor(table)] if table else [])]
 
     @property
-    def encoded_literals(self) -> dict[bytes, list[encoded.Literal]]:
-        """The detectors' literals base64-encoded, by their last four characters."""
+    def encoded_forms(self) -> dict[bytes, list[encoded.Form]]:
+        """The detectors' starts and words as base64 spells them, by their last four characters."""
         if self._encoded is None:
-            self._encoded = encoded.literal_table([w for d in self.detectors for w in d.starts],
+            self._encoded = encoded.form_table([w for d in self.detectors for w in d.starts],
                                                   [w for d in self.detectors for w in d.words])
         return self._encoded
 
@@ -129,7 +129,7 @@ class Scanner:
         sops_index = len(self._anchored)
         sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
         about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
-        literal_ends = raw.pop(sops_index + 2, None)
+        form_ends = raw.pop(sops_index + 2, None)
         anchored = self._anchored
         by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
@@ -193,8 +193,8 @@ class Scanner:
                     hit = det.confirm(det, m, ctx)
                     if hit is not None:
                         found.append((hit, det.priority))
-        if literal_ends is not None and depth < encoded.DEPTH:
-            found.extend(encoded.decoded_hits(data, literal_ends, self.encoded_literals, self._decoded(ctx), depth))
+        if form_ends is not None and depth < encoded.DEPTH:
+            found.extend(encoded.decoded_hits(data, form_ends, self.encoded_forms, self._decoded(ctx), depth))
         return found, sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:

@@ -179,7 +179,7 @@ def test_certificates_and_random_base64_give_nothing() -> None:
     assert leaks(b"clusters:\n- cluster:\n    certificate-authority-data: " + b64(pem).encode() + b"\n", "kubeconfig") == []
     rng = random.Random(1)
     noise = base64.encodebytes(bytes(rng.getrandbits(8) for _ in range(200_000)))
-    forms = sorted({form.text for forms in SCANNER.encoded_literals.values() for form in forms})
+    forms = sorted({form.text for forms in SCANNER.encoded_forms.values() for form in forms})
     planted = b"".join(noise[i:i + 5000] + rng.choice(forms) for i in range(0, len(noise), 5000))
     assert leaks(planted, "blob.b64") == []
 
@@ -195,7 +195,7 @@ def test_a_value_of_binary_bytes_is_no_secret() -> None:
 def test_the_encoded_forms_stay_within_the_prefilter_s_budget() -> None:
     """Past about 110 literals Hyperscan's literal matcher costs a third more on every byte
     (measured: `tests/benchmarks/test_bench_secrets_speed.py`); the forms are kept few."""
-    forms = {form.text for forms in SCANNER.encoded_literals.values() for form in forms}
+    forms = {form.text for forms in SCANNER.encoded_forms.values() for form in forms}
     assert 0 < len(forms) <= encoded.FORMS_BUDGET
 
 
@@ -203,13 +203,13 @@ def test_the_encoded_forms_stay_within_the_prefilter_s_budget() -> None:
 def test_each_form_is_what_base64_makes_of_its_literal(literal: bytes) -> None:
     """Every form of a word is in the encoding of the word wherever it falls, at the phase
     said; a start's form where the encoding starts."""
-    forms = encoded.encoded_forms(literal)
+    forms = encoded.forms_of(literal)
     assert forms
     for skip in range(3):
         text = base64.b64encode(b"x" * skip + literal + b"yyy")
         hits = [f for f in forms if text.find(f.text) >= 0 and (text.find(f.text) - f.phase) % 4 == 0]
         assert hits or len(literal) < 4, skip
-    assert all(base64.b64encode(literal).startswith(f.text) for f in encoded.encoded_forms(literal, False))
+    assert all(base64.b64encode(literal).startswith(f.text) for f in encoded.forms_of(literal, False))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -229,7 +229,7 @@ def test_a_token_anywhere_in_an_encoded_text_is_found(before: str, after: str, w
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(
     [b"\n", b"  ", b"=", b"==\n", b"-----BEGIN X-----\n", *sorted(
-        {form.text for forms in SCANNER.encoded_literals.values() for form in forms})[:40]])), max_size=60))
+        {form.text for forms in SCANNER.encoded_forms.values() for form in forms})[:40]])), max_size=60))
 def test_any_bytes_around_encoded_forms_are_read_without_error(data: list[bytes]) -> None:
     leaks(b"".join(data), "fuzz.bin")
 
