@@ -267,8 +267,10 @@ def ruleset_key(scanner: Scanner) -> str:
     """Names what decides the findings in the same bytes: detectors, limits, fingerprint key."""
     from auditor import __version__
     from auditor._redact import key_id
+    from auditor._secrets import encoded
 
-    parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check)]
+    parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check),
+             repr((encoded.BACK, encoded.REACH, encoded.TAIL, encoded.DEPTH))]  # how far base64 is decoded
     for det in scanner.detectors:
         parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
                       str(det.priority), getattr(det.confirm, "__qualname__", ""),

@@ -311,3 +311,15 @@ def test_a_password_that_only_looks_like_base64_is_judged_as_it_is(value: str) -
     password itself, fingerprinted as written; so is one that is no valid base64."""
     found = leaks(f"password: {value}\n".encode(), "app.yaml")
     assert [(x.rule, x.details.get("encoding")) for x in found] == [("password", None)]
+
+
+def test_the_history_cache_is_keyed_on_how_far_base64_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache of findings made with other reaches would answer for blobs it read otherwise."""
+    from auditor._secrets.history import ruleset_key
+
+    before = ruleset_key(SCANNER)
+    for name in ("BACK", "REACH", "TAIL", "DEPTH"):
+        with monkeypatch.context() as m:
+            m.setattr(encoded, name, getattr(encoded, name) + 1)
+            assert ruleset_key(SCANNER) != before, name
+    assert ruleset_key(SCANNER) == before
