@@ -523,7 +523,7 @@ def scan_history(
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
     clean: dict[str, str] = {}
     lister = threading.Thread(target=lambda: clean.update(clean_files(repo)), daemon=True)
-    if where is not None and tree:  # git lists the working tree's unchanged files meanwhile
+    if tree:  # git lists the working tree's unchanged files meanwhile
         lister.start()
     state = HistoryCache(seen=seen) if seen is not None else HistoryCache.load(where)
     known = state.seen
@@ -678,11 +678,17 @@ def scan_history(
         state.tips = tips
         state.bounds = "?" if bounds is None else bounds  # "?": told by no boundary, walked again next time
         state.save(where)
-    if where is not None and tree:
+    if tree:
         lister.join()
+    if where is not None and tree:
         tree_file = where.with_name(where.stem + ".tree.json")
         report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
+    # a blob in no commit that a working-tree file holds as git reports it (staged, unchanged since)
+    # is that file: the scan of the working tree reports its findings there, once
+    held = {sha for path, sha in clean.items() if not skip_path(path)} & state.lost
     for obj, leaks in found.items():
+        if obj in held:
+            continue
         places = added.get(obj, [])
         if len(places) > 1:  # a blob added at several places: each finding at the first that does not accept it
             mine, dropped, elsewhere = _placed(leaks, places, suppress)

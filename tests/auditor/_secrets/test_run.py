@@ -713,6 +713,35 @@ def test_objects_no_ref_or_reflog_reaches_are_read_while_the_repository_holds_th
     assert _history(repo, git_cache=False) == [("later.env", later, "github-token")]
 
 
+@pytest.mark.parametrize("git_cache", [True, False])
+def test_a_staged_file_is_one_finding_not_also_a_blob_in_no_commit(tmp_path: Path, git_cache: bool) -> None:
+    """A file staged and not committed was reported twice: at its path and, its blob being in
+    no commit, as `(blob in no commit)`: one secret in one file, two problems. The blob the
+    working-tree file holds (git reports it unchanged since staged) is that file; a staged blob
+    the file no longer holds (changed since, or staged and unstaged) is still reported."""
+    repo = _repo_with(tmp_path, **{"a.txt": "a\n"})
+    staged = PLANTERS["github-token"](random.Random(7)).text
+    (repo / "app.env").write_text(staged)
+    git(repo, "add", "app.env")
+    for _ in range(2):  # the second run from the caches
+        found = _scan(repo, git_cache=git_cache)
+        assert [(x[0], x[3], x[5]) for x in found] == [("repo/app.env", "github-token", "")]
+    changed = PLANTERS["vault-token"](random.Random(7)).text
+    (repo / "app.env").write_text(changed)  # changed since staged: the staged blob is no file's now
+    blob = git(repo, "rev-parse", ":app.env")
+    found = _scan(repo, git_cache=git_cache)
+    assert sorted((x[0], x[3], x[5]) for x in found) == [
+        ("(blob in no commit)", "github-token", blob), ("repo/app.env", "vault-token", "")]
+    git(repo, "add", "app.env")  # staged again: the file's blob; the first stays in the store, in no file
+    found = _scan(repo, git_cache=git_cache)
+    assert sorted((x[0], x[3], x[5]) for x in found) == [
+        ("(blob in no commit)", "github-token", blob), ("repo/app.env", "vault-token", "")]
+    # the file excluded: its blob is still reported, as one in no commit (nothing else reports it)
+    found = _scan(repo, git_cache=git_cache, exclude=("app.env", "repo/app.env"))
+    assert sorted((x[0], x[3]) for x in found) == [("(blob in no commit)", "github-token"),
+                                                   ("(blob in no commit)", "vault-token")]
+
+
 def test_a_branch_deleted_leaves_its_commits_read_until_pruned(tmp_path: Path) -> None:
     """Deleting a branch deletes its reflog and adds or removes no object: a cached run found
     the object stores unchanged, walked again from the refs left and forgot the branch's
