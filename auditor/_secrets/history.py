@@ -680,9 +680,9 @@ def scan_history(
         state.save(where)
     if tree:
         lister.join()
-    if where is not None and tree:
-        tree_file = where.with_name(where.stem + ".tree.json")
-        report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
+        if where is not None:
+            tree_file = where.with_name(where.stem + ".tree.json")
+            report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
     # a blob in no commit that a working-tree file holds as git reports it (staged, unchanged since)
     # is that file: the scan of the working tree reports its findings there, once
     held = {sha for path, sha in clean.items() if not skip_path(path)} & state.lost
