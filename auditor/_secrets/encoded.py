@@ -54,6 +54,8 @@ _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_
 _IN_VALUE = bytes(0 if b in _ALPHABET else 1 for b in range(256))
 """A `bytes.translate` table: 0 for base64 characters (both alphabets), 1 for every other byte."""
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+"""The URL-safe alphabet's two characters as the standard one spells them (to decode either)."""
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def forms_of(text: bytes, anywhere: bool = True) -> list[Form]:
         spelt = encoded[first:last]
         if len(spelt) < 4:
             continue
-        for form in sorted({spelt, spelt.translate(bytes.maketrans(b"+/", b"-_"))}):
+        for form in sorted({spelt, spelt.translate(_TO_URLSAFE)}):
             out.append(Form(form, first))
     return out
 
