@@ -75,6 +75,11 @@ LIMITS: tuple[Limit, ...] = (
           "what the leak scan reads of the content of one gzip file (a rotated log `*.log.1.gz`, a "
           "`.tar.gz`); past it the file is reported as not scanned whole, and the secrets rules are "
           "not decided"),
+    Limit("secret-findings", 10_000, "count",
+          "the findings one leak scan keeps (`secrets scan`, each path of a secrets source): each "
+          "secret once per file (repeats are counted in it), and past the limit the rest of that file and "
+          "the files after it are reported as not scanned whole, and the secrets rules are not decided "
+          "(`auditor scan` holds about 18 KB per finding: 300,000 took 5.6 GB)"),
 )
 """Every limit, with its default."""
 
@@ -120,6 +125,7 @@ class Limits:
     pem_certificates: int = BY_NAME["pem-certificates"].default
     nats_users: int = BY_NAME["nats-users"].default
     gunzip_bytes: int = BY_NAME["gunzip-bytes"].default
+    secret_findings: int = BY_NAME["secret-findings"].default
 
     def get(self, name: str) -> int:
         value: int = getattr(self, name.replace("-", "_"))

@@ -250,7 +250,7 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
         protected = sum(1 for x in leaks if x.protected)
         lines = list(rendered["lines"]) if rendered is not None and same else [
             f"{x.location}: {x.rule} [{_mark(x)}] {x.preview} {x.fingerprint}"
-            + (f" ({x.engine})" if x.engine != "auditor" else "") for x in leaks]
+            + (f" ({x.engine})" if x.engine != "auditor" else "") + _more(x) for x in leaks]
         if rendered is not None:
             rendered.update(leaks=leaks, lines=list(lines))
         s = report.stats
@@ -287,6 +287,15 @@ def _leaks(leaks: Any) -> list[Any]:
     """The findings that are leaks: vendor examples and protected key files are listed, not counted
     (the judgement SEC-001 to SEC-004 make, through Leak.protected)."""
     return [x for x in leaks if x.category != "example" and not x.protected]
+
+
+def _more(leak: Any) -> str:
+    """For a secret the file holds more than once: how often, and where first."""
+    if leak.occurrences == 1:
+        return ""
+    lines = ", ".join(map(str, leak.lines))
+    return f" ({leak.occurrences} times in the file: line{'s' if len(leak.lines) > 1 else ''} {lines}" \
+        + (", ...)" if leak.occurrences > len(leak.lines) else ")")
 
 
 def _mark(leak: Any) -> str:

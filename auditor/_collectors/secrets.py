@@ -91,6 +91,8 @@ def _leak(leak: DomainLeak) -> Leak:
         encrypted=leak.encrypted,
         protected=leak.protected,
         details={k: v for k, v in leak.details.items() if isinstance(v, str | int | float | bool)},
+        occurrences=leak.occurrences,
+        lines=leak.lines or (leak.line,),
     )
 
 

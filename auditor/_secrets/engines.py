@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor._secrets.model import Leak
+from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
 from auditor._secrets.suppress import Suppressions, inline_ignored
@@ -67,15 +67,15 @@ class AuditorEngine(Engine):
                 if (path / ".git").exists():
                     history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
                                        cache=request.git_cache, tree=True)
-                    histories.append(history)
+                    histories.append((path, history))
                     if history.known is not None:
                         known[path] = history.known
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known)
-        for history in histories:
+        for path, history in histories:
             if history.known is not None:
                 history.known.save()
-            report.leaks.extend(history.leaks)
+            report.extend(history.leaks, f"{path} (git history)")
             report.also.extend(history.also)
             report.stats.merge(history.stats)
         return report
@@ -301,19 +301,20 @@ def get_engine(name: str) -> Engine:
     return ENGINES.load(name)()
 
 
-def secret_key(leak: Leak) -> tuple[str, int, str]:
-    """What identifies the same secret at the same place across engines: the preview's hash."""
-    return leak.path, leak.line, leak.preview.rsplit("(", 1)[-1]
+def secret_key(leak: Leak) -> tuple[str, str, str]:
+    """What identifies the same secret in the same file (or commit's blob) across engines: the
+    preview's hash (a finding is each secret of a file once: `collapsed`)."""
+    return leak.path, leak.commit, leak.preview.rsplit("(", 1)[-1]
 
 
 def merge(primary: ScanReport, others: Sequence[ScanReport]) -> ScanReport:
-    """Our findings, plus those only another engine reported (the same secret on the same line is one)."""
+    """Our findings, plus those only another engine reported (the same secret in the same file is one)."""
     if not others:
         return primary
     known = {secret_key(x) for x in primary.leaks}
     merged = ScanReport(list(primary.leaks), primary.stats, list(primary.also))
     for other in others:
-        for leak in other.leaks:
+        for leak in collapsed(other.leaks):
             key = secret_key(leak)
             if key in known:
                 continue

@@ -73,14 +73,14 @@ from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, i
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
 
 
-Row = tuple[str, str, str, int, int, str, str, str, dict[str, Any], str, bool, bool]
+Row = tuple[str, str, str, int, int, str, str, str, dict[str, Any], str, bool, bool, int, list[int]]
 """A cached finding: these `Leak` fields (engine `auditor`, no file mode: a git object)."""
 
 
@@ -369,7 +369,7 @@ def _text(ids: set[str]) -> str:
 
 def _to_cache(leaks: Iterable[Leak]) -> list[Row]:
     return [(x.rule, x.category, x.path, x.line, x.column, x.preview, x.fingerprint, x.confidence, dict(x.details),
-             x.commit, x.key_file, x.log) for x in leaks]
+             x.commit, x.key_file, x.log, x.occurrences, list(x.lines)) for x in leaks]
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Leak))
@@ -383,7 +383,7 @@ def _from_cache(rows: Iterable[Row]) -> list[Leak]:
     out = []
     for r in rows:
         leak = _new_leak(Leak)
-        leak.__dict__.update(zip(_FIELDS, (*r[:9], "auditor", r[9], "", r[10], r[11], ""), strict=True))
+        leak.__dict__.update(zip(_FIELDS, (*r[:9], "auditor", r[9], "", r[10], r[11], r[12], tuple(r[13]), ""), strict=True))
         out.append(leak)
     return out
 
@@ -644,7 +644,10 @@ def scan_history(
             if result.unfinished:
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         else:
-            leaks = tuple(scanner._stream(stream, head, path, "", commit=commit))
+            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit))
+            leaks = tuple(streamed)
+            if unfinished:
+                unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=unfinished).unread
         if kind == "tag":
             stats.tags_scanned += 1
             known.add(sha)
@@ -695,8 +698,10 @@ def scan_history(
             report.also.extend(elsewhere)
         else:  # one place, read one way
             mine, dropped = suppress.split(leaks)
-        report.leaks.extend(mine)
+        if mine:
+            report.extend(mine, f"{mine[0].commit[:12]}:{mine[0].path}")
         stats.suppressed += dropped
+    stats.not_scanned = list(dict.fromkeys(stats.not_scanned))  # a blob over the limit alone and in all: once
     return report
 
 

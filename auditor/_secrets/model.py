@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor._redact import fingerprint as _fingerprint
@@ -51,6 +51,10 @@ class Leak:
     """The file holds nothing but key material (and comments): a dedicated key or .creds file."""
     log: bool = False
     """The file is a log or a shell history."""
+    occurrences: int = 1
+    """How many times the file (or blob) holds this secret, found alike (`collapsed`)."""
+    lines: tuple[int, ...] = ()
+    """The lines of its first LINES_SHOWN occurrences, ascending; empty for one occurrence (at `line`)."""
     legacy: str = field(default="", repr=False, compare=False)
     """The old-form fingerprint, computed only to match old baselines; never printed or stored."""
 
@@ -101,6 +105,8 @@ class Leak:
             "log": self.log,
             "encrypted": self.encrypted,
             "protected": self.protected,
+            "occurrences": self.occurrences,
+            "lines": list(self.lines or (self.line,)),
             "details": {k: v for k, v in self.details.items() if isinstance(v, _SCALARS)} if self.details else {},
         }
 
@@ -110,6 +116,59 @@ class Leak:
         old = legacy_secret_fingerprint(rule, secret) if legacy else ""
         return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
                    legacy=old, **kw)
+
+
+LINES_SHOWN = 10
+"""The lines a collapsed finding lists (`Leak.lines`); `occurrences` counts every one."""
+
+
+def collapsed(leaks: Iterable[Leak]) -> list[Leak]:
+    """`leaks` with each secret found alike once (see `collapse`)."""
+    return collapse(leaks)[0]
+
+
+def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak], bool]:
+    """`leaks` (of one file or blob) with each secret found alike once: occurrences that differ
+    only in their place (the same rule, fingerprint, confidence, details, commit and file) are
+    one finding, at the first of them, with how many there are and their first LINES_SHOWN lines.
+    A log repeating one password 400,000 times is one problem, not 400,000 findings (Kingfisher
+    reports it once too), and costs a scan one finding's memory. Occurrences found otherwise
+    (another confidence, key name or encoding) stay findings of their own, so no judgement a
+    rule makes of one is lost. Collapsing collapsed findings again keeps their counts.
+
+    With `keep`, at most that many findings are kept: the secrets found first (the rest are
+    read, and dropped); and whether any was dropped."""
+    kept: dict[object, tuple[Leak, int, set[int]]] = {}  # the first found, how many, their first lines
+    twice = over = False
+    for leak in leaks:
+        try:
+            key: object = (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence,
+                           leak.engine, leak.commit, leak.file_mode, leak.key_file, leak.log,
+                           tuple(leak.details.items()))
+            hash(key)
+        except TypeError:  # a detail that is not hashable: left as it is
+            key = object()
+        lines = leak.lines or (leak.line,)
+        known = kept.get(key)
+        if known is None:
+            if keep is not None and len(kept) >= keep:
+                over = True
+                continue
+            kept[key] = (leak, leak.occurrences, set(lines))
+            continue
+        twice = True
+        first, count, seen = known
+        seen.update(lines)
+        if len(seen) > 2 * LINES_SHOWN:  # only the first LINES_SHOWN are shown: memory stays bounded
+            seen.difference_update(sorted(seen)[LINES_SHOWN:])
+        if (leak.line, leak.column) < (first.line, first.column):
+            first = leak
+        kept[key] = (first, count + leak.occurrences, seen)
+    if not twice:
+        return [leak for leak, _, _ in kept.values()], over
+    return [leak if count == leak.occurrences else
+            replace(leak, occurrences=count, lines=tuple(sorted(seen)[:LINES_SHOWN]))
+            for leak, count, seen in kept.values()], over
 
 
 SPECIAL = frozenset({"fifo", "socket", "device", "special"})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from auditor._secrets.model import FileResult, Leak, ScanStats
-from auditor._secrets.scanner import Scanner
+from auditor._secrets.scanner import Scanner, findings_limit, over_findings
 from auditor._secrets.suppress import Suppressions
 from auditor._secrets.walk import iter_files
 from auditor.errors import ConfigError
@@ -32,10 +32,25 @@ class ScanReport:
     also: list[Leak] = field(default_factory=list)
     """The same findings where else they are: at the other paths a blob was added at in git
     history (what a baseline written from this scan accepts too)."""
+    max_findings: int = field(default_factory=findings_limit, repr=False)
+    """The most findings the report keeps: the secret-findings limit."""
 
     def add(self, result: FileResult) -> None:
+        """A file's result; its findings past `max_findings` in all are dropped, and the file is
+        then listed as not scanned whole."""
+        room = self.max_findings - len(self.leaks)
+        if len(result.leaks) > room:
+            result = replace(result, leaks=result.leaks[:max(room, 0)], unfinished=over_findings(result.unfinished))
         self.stats.add(result)
         self.leaks.extend(result.leaks)
+
+    def extend(self, leaks: Sequence[Leak], where: str) -> None:
+        """The findings of `where` (a git object, a history), as `add` adds a file's."""
+        room = self.max_findings - len(self.leaks)
+        if len(leaks) > room:
+            leaks = leaks[:max(room, 0)]
+            self.stats.not_scanned.append(f"{where}: {over_findings()}")
+        self.leaks.extend(leaks)
 
     def sorted_leaks(self) -> list[Leak]:
         return sorted(self.leaks, key=lambda x: (x.path, x.line, x.column, x.rule, x.commit))

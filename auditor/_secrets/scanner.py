@@ -27,7 +27,7 @@ from auditor._secrets.detectors import (
     Hit,
     builtin_detectors,
 )
-from auditor._secrets.model import FileResult, Leak
+from auditor._secrets.model import FileResult, Leak, collapse, collapsed
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor._secrets.walk import special_kind
@@ -77,6 +77,8 @@ class Scanner:
     """Files larger than this are not scanned (reported as such); 0: no limit (the default)."""
     legacy_fingerprints: bool = False
     """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
+    max_findings: int = field(default_factory=lambda: findings_limit())
+    """The most findings one file (or blob) keeps: the secret-findings limit (`kept`)."""
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
     _anchored: list[int] = field(default_factory=list, init=False, repr=False)
     _encoded: dict[bytes, list[encoded.Form]] | None = field(default=None, init=False, repr=False)
@@ -242,7 +244,7 @@ class Scanner:
                         whole(head)
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
-                        leaks = list(self._stream(fh, head, display, mode))
+                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode))
             finally:
                 os.close(fd)
         except PermissionError:
@@ -251,6 +253,7 @@ class Scanner:
             if exc.errno == getattr(os, "ELOOP", -1):
                 return FileResult(display, skipped="symlink")
             return FileResult(display, error=f"cannot read: {exc.strerror or exc}")
+        leaks, unfinished = self._kept(leaks, unfinished)
         kept, dropped = suppress.split(leaks)
         return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped, unfinished=unfinished)
 
@@ -260,7 +263,15 @@ class Scanner:
             leaks, unfinished = self._whole(data, display, "", commit=commit)
         else:
             leaks, unfinished = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit), ""
+        leaks, unfinished = self._kept(leaks, unfinished)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
+
+    def _kept(self, leaks: Iterable[Leak], unfinished: str = "") -> tuple[list[Leak], str]:
+        """The findings of one file or blob, each secret once (model.collapse), at most
+        `max_findings` of them; and what was left unread (`unfinished`), with the findings not
+        kept if any were dropped."""
+        found, over = collapse(leaks, self.max_findings)
+        return found, over_findings(unfinished) if over else unfinished
 
     def _whole(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
         """The leaks in a buffer read whole and, for gzip data, in its content too (see
@@ -282,12 +293,13 @@ class Scanner:
         content = _Gunzip(data, limits.get("gunzip-bytes"))
         head = _read_from(content.read, WINDOW)
         if len(head) < WINDOW:
-            leaks = self._leaks_in(head, display, mode, whole=True, commit=commit)
+            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit))
         else:
-            leaks = list(self._stream(content, head, display, mode, commit=commit))
+            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit))
         if content.over:
-            return leaks, limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
-        return leaks, ""
+            gunzip = limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
+            return leaks, f"{gunzip}; {unfinished}" if unfinished else gunzip
+        return leaks, unfinished
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "") -> Iterator[Leak]:
         """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
@@ -334,7 +346,14 @@ class Scanner:
             return []
         in_log = is_log(display)
         key_file = whole and len(data) <= KEY_FILE_MAX and _only_key_material(data, hits)
-        out: list[Leak] = []
+        return collapsed(self._each_leak(data, display, mode, hits, line_base, column_base, commit, in_log, key_file))
+
+    def _each_leak(self, data: bytes, display: str, mode: str, hits: list[Hit], line_base: int, column_base: int,
+                   commit: str, in_log: bool, key_file: bool) -> Iterator[Leak]:
+        """The leak of each hit not ignored by a comment, made one at a time (a file repeating a
+        secret is collapsed as they come: its memory is that of one), each secret's preview and
+        fingerprint computed once."""
+        made: dict[tuple[str, bytes], Leak] = {}  # the first leak of each secret under each rule
         line, pos = line_base + 1, 0
         line_start = line_end = -1
         column = 0
@@ -358,12 +377,18 @@ class Scanner:
             if marked and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
                                        previous, hit.rule):
                 continue
-            out.append(Leak.from_secret(
-                hit.rule, hit.category, display, line, column, hit.secret,
-                confidence=hit.confidence, details=dict(hit.details), commit=commit,
-                file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
-            ))
-        return out
+            known = made.get((hit.rule, hit.secret))
+            if known is None:
+                known = made[(hit.rule, hit.secret)] = Leak.from_secret(
+                    hit.rule, hit.category, display, line, column, hit.secret,
+                    confidence=hit.confidence, details=dict(hit.details), commit=commit,
+                    file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
+                )
+                yield known
+            else:  # the same secret again: its preview and fingerprints as made the first time
+                yield Leak(hit.rule, hit.category, display, line, column, known.preview, known.fingerprint,
+                           confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
+                           key_file=key_file, log=in_log, legacy=known.legacy)
 
     def _sops_hits(self, data: bytes, display: str) -> list[Hit]:
         from auditor._sops.document import parse
@@ -383,6 +408,22 @@ class Scanner:
             details = {"key": found.leaf.dotted[-64:], "reason": found.reason}
             hits.append(Hit("sops-plaintext", "sops-plaintext", start, start + len(value), value, "high", details))
         return hits
+
+
+def findings_limit() -> int:
+    """The secret-findings limit in force."""
+    from auditor import _limits as limits
+
+    return limits.get("secret-findings")
+
+
+def over_findings(unfinished: str = "") -> str:
+    """`unfinished` (what else of a file was left unread), and that its findings past the
+    secret-findings limit were not kept."""
+    from auditor import _limits as limits
+
+    note = limits.exceeded("secret-findings", "its findings were kept up to the limit")
+    return unfinished if note in unfinished else f"{unfinished}; {note}" if unfinished else note
 
 
 def is_code(path: str) -> bool:

@@ -73,3 +73,42 @@ def test_a_secret_found_base64_encoded_says_so(tmp_path: Path) -> None:
     assert set(messages) == {"secret.yaml", "plain.env"}, messages
     assert "(base64-encoded) (github-token)" in messages["secret.yaml"]
     assert "encoded" not in messages["plain.env"]
+
+
+def test_a_secret_repeated_in_a_file_is_one_failure_that_says_how_often(tmp_path: Path) -> None:
+    """A log repeating a token is one problem: one failure, at its first line, saying how many
+    times the file holds it (it made a failure for each line: 400,000 for a 12 MB log)."""
+    import random
+
+    from tests.secrets_corpus import github_token
+
+    rng = random.Random(2)
+    repeated, once = github_token(rng), github_token(rng)
+    (tmp_path / "app.log").write_text("".join(f"{n} GET /?t={repeated}\n" for n in range(1, 51)) + f"t={once}\n")
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "SEC-006"), waivers=())
+    failed = [f for f in evaluate_rules(only, [record_of(tmp_path)], target=TARGET, now=NOW).findings
+              if f.status is Status.FAIL]
+    assert sorted((f.resource.rsplit("/", 1)[-1], f.message.endswith("(50 times in the file) (github-token)"))
+                  for f in failed) == [("app.log:1:11", True), ("app.log:51:3", False)]
+
+
+def test_findings_past_the_limit_fail_and_leave_the_rules_undecided(tmp_path: Path,
+                                                                    monkeypatch: Any) -> None:
+    """Past the secret-findings limit the scan keeps the first findings: they fail, and every
+    secrets rule is undecided (an error), never a pass, for what was not kept."""
+    import random
+
+    from tests.secrets_corpus import github_token
+
+    rng = random.Random(3)
+    (tmp_path / "tokens.txt").write_text("".join(f"t={github_token(rng)}\n" for _ in range(3)))
+    monkeypatch.setenv("AUDITOR_LIMIT_SECRET_FINDINGS", "2")
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id in RULES), waivers=())
+    findings = evaluate_rules(only, [record_of(tmp_path)], target=TARGET, now=NOW).findings
+    assert sorted(f.resource.rsplit("/", 1)[-1] for f in findings if f.status is Status.FAIL) == [
+        "tokens.txt:1:3", "tokens.txt:2:3"]
+    assert {f.rule_id for f in findings if f.status is Status.ERROR} == set(RULES)
+    assert not any(f.status is Status.PASS for f in findings)
+    assert any("secret-findings limit of 2" in f.message for f in findings if f.status is Status.ERROR)

@@ -33,6 +33,8 @@ class Leak(SecretPart, frozen=True, kw_only=True):
     encrypted: Annotated[bool, Meta(description="a private key that is encrypted")]
     protected: Annotated[bool, Meta(description="key material kept as it should be: an encrypted private key, or alone in a key file only its owner can read, not a log (auditor._secrets.model.Leak.protected: the one judgement `secrets scan` and the rules share)")]
     details: Annotated[dict[str, str | int | float | bool], Meta(description="detector-specific facts (e.g. a JWT's alg, expired; `encoding: base64` for a secret found base64-encoded)")]
+    occurrences: Annotated[int, Meta(ge=1, description="how many times the file (or blob) holds this secret, found alike (the same rule, confidence and details): one finding, at the first")] = 1
+    lines: Annotated[tuple[NonNegative, ...], Meta(description="the lines of its first 10 occurrences, ascending (`line` is the first)")] = ()
 
 
 class SecretsScan(Facts, frozen=True, kw_only=True):

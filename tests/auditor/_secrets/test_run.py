@@ -1160,3 +1160,62 @@ def test_commits_on_another_worktrees_detached_head_are_scanned_once_cached(tmp_
     assert [(x.path, x.commit) for x in scan_git(repo, cache=False).leaks] == [("leak.env", leak)]
     assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
     assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("leak.env", leak)]
+
+
+def test_a_secret_repeated_in_a_blob_is_one_finding_from_the_cache_too(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git history: a blob repeating a secret is one finding with its count, on the first run and
+    on a second that reads it from the cache."""
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    token = PLANTERS["vault-token"](random.Random(6)).text.strip()
+    (repo / "run.log").write_text("".join(f"{n} {token}\n" if n % 2 else f"{n}\n" for n in range(1, 41)))
+    git(repo, "add", "."), git(repo, "commit", "-qm", "logs")
+    shown = []
+    for _ in range(2):
+        report = scan_git(repo)
+        shown.append([(x.path, x.line, x.occurrences, x.lines) for x in report.leaks])
+    assert shown[0] == shown[1] == [("run.log", 1, 20, (1, 3, 5, 7, 9, 11, 13, 15, 17, 19))]
+    assert report.stats.blobs_scanned == 0  # the second run: from the cache
+
+
+def test_findings_past_the_limit_are_not_kept_and_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of 300,000 distinct tokens made 300,000 findings (5.6 GB for `auditor scan`): a
+    scan keeps at most secret-findings of them, the first found, and lists the file where it
+    stopped (and those after it with findings) as not scanned whole, so the secrets rules are
+    not decided. In a folder, in one file, and in git history alike."""
+    monkeypatch.setenv("AUDITOR_LIMIT_SECRET_FINDINGS", "5")
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(8)
+    tokens = [PLANTERS["vault-token"](rng).text.strip() for _ in range(12)]
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.txt").write_text("".join(f"{t}\n" for t in tokens[:3]) + f"{tokens[0]}\n" * 50)  # 3 findings
+    (root / "b.txt").write_text("".join(f"{t}\n" for t in tokens[3:7]))  # 4: two kept
+    (root / "c.txt").write_text("".join(f"{t}\n" for t in tokens[7:]))  # 5: none kept
+    (root / "d.txt").write_text("nothing here\n")
+    report = scan_paths([root], base=root, jobs=1)
+    assert sorted((x.path, x.line, x.occurrences) for x in report.leaks) == [
+        ("a.txt", 1, 51), ("a.txt", 2, 1), ("a.txt", 3, 1), ("b.txt", 1, 1), ("b.txt", 2, 1)]
+    note = "its findings were kept up to the limit: over the secret-findings limit of 5 " \
+           "(raise it with AUDITOR_LIMIT_SECRET_FINDINGS=10)"
+    assert report.stats.not_scanned == [f"b.txt: {note}", f"c.txt: {note}"]
+    assert report.stats.files_scanned == 4
+    one = Scanner().scan_file(root / "c.txt", "c.txt")  # one file alone: its own first 5 of 5, all kept
+    assert len(one.leaks) == 5 and not one.unfinished
+    (root / "c.txt").write_text("".join(f"{t}\n" for t in tokens))
+    one = Scanner().scan_file(root / "c.txt", "c.txt")
+    assert [x.line for x in one.leaks] == [1, 2, 3, 4, 5] and one.unfinished == note
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "."), git(root, "commit", "-qm", "all")
+    commit = git(root, "rev-parse", "HEAD")
+    for _ in range(2):  # and from the cache
+        history = scan_git(root)
+        assert len(history.leaks) == 5
+        kept = {name: sum(x.path == name for x in history.leaks) for name in ("a.txt", "b.txt", "c.txt")}
+        noted = history.stats.not_scanned
+        assert sorted(noted) == sorted({f"{commit[:12]}:{name}: {note}" for name, n in kept.items()
+                                        if n < {"a.txt": 3, "b.txt": 4, "c.txt": 12}[name]})
+        assert f"{commit[:12]}:c.txt: {note}" in noted and len(set(noted)) == len(noted)

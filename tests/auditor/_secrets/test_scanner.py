@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import string
 from pathlib import Path
 from typing import Any
 
@@ -266,12 +267,15 @@ def test_nothing_a_file_says_about_itself_makes_it_skipped(tmp_path: Path, name:
 
 
 def test_many_hits_on_one_long_line_cost_linear_time() -> None:
-    """Columns are counted on from the previous hit on the same line, not from the line's start."""
-    token = "AKIAQWERTYUIOPASDFGH"
-    data = ("é" * 7 + " " + token + " ") * 5000
+    """Columns are counted on from the previous hit on the same line, not from the line's start
+    (5,000 keys, each its own finding; the same key 5,000 times is one: see
+    test_a_secret_repeated_in_a_file_is_one_finding)."""
+    keys = ["AKIAQWERTYUIOPAS" + "".join(string.ascii_uppercase[i // 26 ** p % 26] for p in range(4)) for i in range(5000)]
+    data = "".join("é" * 7 + " " + key + " " for key in keys)
     hits = Scanner().scan_bytes(data.encode(), "one-line.txt")
     assert len(hits) == 5000
     path_leaks = Scanner()._leaks_in(data.encode(), "one-line.txt", "", whole=True)
+    assert len(path_leaks) == 5000
     assert [x.column for x in path_leaks[:3]] == [9, 38, 67]
     assert path_leaks[-1].column == 9 + 29 * 4999
 
@@ -558,3 +562,58 @@ def test_the_shipped_pattern_database_is_current_and_used(tmp_path: Path, monkey
     assert compiled == [1]
     assert prefilter.make_prefilter([rb"sekrit-[0-9]{4}"]).scan(b"a sekrit-1234") == [(0, 0, 13)]
     assert compiled == [1]
+
+
+@pytest.mark.parametrize("window", [None, 4096], ids=["whole", "streamed"])
+def test_a_secret_repeated_in_a_file_is_one_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     window: int | None) -> None:
+    """A file repeating a secret holds one problem: one finding at its first place, with how many
+    times and the first lines (a log of 400,000 lines with the same password made 400,000
+    findings, 2 GB for `secrets scan` and 7 GB for `auditor scan`). What is found otherwise
+    (another confidence, key name or encoding) or ignored by a comment stays as it was."""
+    if window is not None:
+        monkeypatch.setattr(scanner_module, "WINDOW", window)
+        monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    token = PLANTERS["vault-token"](random.Random(3)).text.strip()
+    other = PLANTERS["vault-token"](random.Random(4)).text.strip()
+    lines = [f"line {n}: {token}\n" if n % 3 == 0 else f"ordinary line {n}\n" for n in range(1, 901)]
+    lines[6] = f"line 7: {token}  # auditor:ignore\n"
+    lines[9] = "db_password = Kx8#pLm2QwZ9\n"
+    lines[10] = f"line 11: {other}\n"
+    lines[21] = "api_password = Kx8#pLm2QwZ9\n"
+    path = tmp_path / "app.log"
+    path.write_text("".join(lines))
+    result = Scanner().scan_file(path, "app.log")
+    shown = sorted(((x.rule, x.line, x.occurrences, x.lines, x.details.get("key")) for x in result.leaks), key=str)
+    assert shown == sorted([
+        ("vault-token", 3, 300, (3, 6, 9, 12, 15, 18, 21, 24, 27, 30), None),  # and on line 7, ignored
+        ("vault-token", 11, 1, (), None),
+        ("password", 10, 1, (), "db_password"),  # the same password under another name: its own finding
+        ("password", 22, 1, (), "api_password"),
+    ], key=str)
+    assert sum(x.occurrences for x in result.leaks) == 303
+    first = next(x for x in result.leaks if x.occurrences > 1)
+    assert first.to_dict()["lines"] == list(first.lines) and first.to_dict()["occurrences"] == 300
+
+
+def test_collapsing_keeps_every_occurrence_counted() -> None:
+    """Collapsing is one pass that may be made again (a window's findings, then the file's; a
+    cached blob's): counts add up, the first place and the first lines are kept."""
+    from auditor._secrets.model import LINES_SHOWN, collapsed
+
+    rng = random.Random(9)
+    leaks = [Leak("password", "password", "a.env", line, 1, "p…(hmac:1)", f"hmac:{secret}",
+                  confidence=rng.choice(["high", "medium"]), details={"key": "password"})
+             for line in range(1, 400) for secret in rng.sample(range(5), 2)]
+    rng.shuffle(leaks)
+    once = collapsed(leaks)
+    halves = collapsed([*collapsed(leaks[:300]), *collapsed(leaks[300:])])
+    def key(leak: Leak) -> tuple[str, str]:
+        return leak.fingerprint, leak.confidence
+
+    assert sorted(once, key=key) == sorted(halves, key=key)
+    assert sum(x.occurrences for x in once) == len(leaks)
+    for found in once:
+        alike = sorted({x.line for x in leaks if key(x) == key(found)})
+        assert found.line == alike[0] and found.lines == tuple(alike[:LINES_SHOWN])
+    assert len(once) == len({key(x) for x in leaks})
