@@ -40,6 +40,14 @@ def statuses(record: Record) -> dict[str, Status]:
     return {f.rule_id: f.status for f in evaluate_rules(only, [record], target=TARGET, now=NOW).findings}
 
 
+def coverage(record: Record) -> Any:
+    """SEC-013's finding (every file in scope was read, whole) on `record`."""
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == "SEC-013"), waivers=())
+    (finding,) = evaluate_rules(only, [record], target=TARGET, now=NOW).findings
+    return finding
+
+
 def test_a_file_over_the_configured_limit_leaves_the_rules_undecided(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -51,6 +59,8 @@ def test_a_file_over_the_configured_limit_leaves_the_rules_undecided(tmp_path: P
     got = statuses(record_of(tree, config))
     assert got["SEC-007"] is Status.FAIL  # what was found still fails
     assert {rule for rule, status in got.items() if status is Status.ERROR} == set(RULES) - {"SEC-007"}
+    assert coverage(record_of(tree, config)).status is Status.FAIL  # it read every file: never for this one
+    assert coverage(record_of(tree)).status is Status.PASS
     assert statuses(record_of(tree))["SEC-005"] is Status.FAIL  # no limit: the token is found
 
 
@@ -112,3 +122,4 @@ def test_findings_past_the_limit_fail_and_leave_the_rules_undecided(tmp_path: Pa
     assert {f.rule_id for f in findings if f.status is Status.ERROR} == set(RULES)
     assert not any(f.status is Status.PASS for f in findings)
     assert any("secret-findings limit of 2" in f.message for f in findings if f.status is Status.ERROR)
+    assert "secret-findings limit of 2" in coverage(record_of(tmp_path)).message
