@@ -66,6 +66,22 @@ def _chars(data: bytes) -> int:
     return len(data.translate(None, _CONTINUATION))
 
 
+def findings_limit() -> int:
+    """The secret-findings limit in force."""
+    from auditor import _limits as limits
+
+    return limits.get("secret-findings")
+
+
+def over_findings(unfinished: str = "") -> str:
+    """`unfinished` (what else of a file was left unread), and that its findings past the
+    secret-findings limit were not kept."""
+    from auditor import _limits as limits
+
+    note = limits.exceeded("secret-findings", "its findings were kept up to the limit")
+    return unfinished if note in unfinished else f"{unfinished}; {note}" if unfinished else note
+
+
 @dataclass
 class Scanner:
     """Scans buffers and files with a set of detectors (the built-ins plus any custom rules)."""
@@ -77,7 +93,7 @@ class Scanner:
     """Files larger than this are not scanned (reported as such); 0: no limit (the default)."""
     legacy_fingerprints: bool = False
     """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
-    max_findings: int = field(default_factory=lambda: findings_limit())
+    max_findings: int = field(default_factory=findings_limit)
     """The most findings one file (or blob) keeps: the secret-findings limit (`kept`)."""
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
     _anchored: list[int] = field(default_factory=list, init=False, repr=False)
@@ -239,7 +255,7 @@ class Scanner:
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
                 unfinished = ""
                 if len(head) < WINDOW:
-                    leaks, unfinished = self._whole(head, display, mode)
+                    leaks, unfinished = self._kept(*self._whole(head, display, mode))
                     if whole is not None:
                         whole(head)
                 else:
@@ -253,7 +269,6 @@ class Scanner:
             if exc.errno == getattr(os, "ELOOP", -1):
                 return FileResult(display, skipped="symlink")
             return FileResult(display, error=f"cannot read: {exc.strerror or exc}")
-        leaks, unfinished = self._kept(leaks, unfinished)
         kept, dropped = suppress.split(leaks)
         return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped, unfinished=unfinished)
 
@@ -408,22 +423,6 @@ class Scanner:
             details = {"key": found.leaf.dotted[-64:], "reason": found.reason}
             hits.append(Hit("sops-plaintext", "sops-plaintext", start, start + len(value), value, "high", details))
         return hits
-
-
-def findings_limit() -> int:
-    """The secret-findings limit in force."""
-    from auditor import _limits as limits
-
-    return limits.get("secret-findings")
-
-
-def over_findings(unfinished: str = "") -> str:
-    """`unfinished` (what else of a file was left unread), and that its findings past the
-    secret-findings limit were not kept."""
-    from auditor import _limits as limits
-
-    note = limits.exceeded("secret-findings", "its findings were kept up to the limit")
-    return unfinished if note in unfinished else f"{unfinished}; {note}" if unfinished else note
 
 
 def is_code(path: str) -> bool:
