@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
         ),
     )
     ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
-    scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read)")
+    scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read whole)")
     scan.add_argument("paths", nargs="+", metavar="PATH", type=Path)
     scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
     scan.add_argument("--format", choices=("text", "json"), default="text")
@@ -225,7 +225,8 @@ def _emit(args: Any, document: bytes) -> None:
 
 def _scan(args: argparse.Namespace, request: Any, engines: list[str],
           rendered: dict[str, Any] | None = None) -> tuple[int, bytes, list[str]]:
-    """Scan, and render the report: (exit code, report, the files that could not be read).
+    """Scan, and render the report: (exit code, report, the files that could not be read, or not
+    whole).
     `rendered` keeps the findings and their rendered lines for a scan made again: findings
     equal to the last (every field) are the same lines, not rendered twice."""
     import json  # here: a kept report printed again (`replay`) needs no json
@@ -274,13 +275,14 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
         lines.extend(f"  not scanned: {u}" for u in s.not_scanned)
         lines.extend(f"  never opened: {u}" for u in s.special)
         text = "\n".join(lines) + "\n"
+    incomplete = [*report.stats.unreadable, *report.stats.not_scanned]  # not read, or not whole
     if _leaks(leaks):
         code = ExitCode.FINDINGS
-    elif report.stats.unreadable:
+    elif incomplete:
         code = ExitCode.COLLECTION_FAILED
     else:
         code = ExitCode.OK
-    return int(code), text.encode(), list(report.stats.unreadable)
+    return int(code), text.encode(), incomplete
 
 
 def _leaks(leaks: Any) -> list[Any]:

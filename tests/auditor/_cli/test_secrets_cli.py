@@ -96,11 +96,14 @@ def test_fifo_and_unscanned_files_are_listed(tmp_path: Path) -> None:
     import os
 
     os.mkfifo(tmp_path / "pipe")
-    (tmp_path / "big.txt").write_text("x" * 2000)
     (tmp_path / "scan.yaml").write_text("version: 1\nmax_file_bytes: 1000\n")
     run = run_cli("secrets", "scan", ".", "--config", "scan.yaml", cwd=tmp_path)
-    assert run.code == 0
+    assert run.code == 0 and "  never opened: pipe (fifo)" in run.out  # never opened: no change to the exit code
+    (tmp_path / "big.txt").write_text("x" * 2000)
+    run = run_cli("secrets", "scan", ".", "--config", "scan.yaml", cwd=tmp_path)
     assert "  never opened: pipe (fifo)" in run.out and "  not scanned: big.txt: 2000 bytes" in run.out
+    # nothing found, but not everything read: "nothing found" would not be true (it exited 0)
+    assert run.code == 3 and "big.txt: 2000 bytes, over the configured max_file_bytes: not scanned" in run.err
 
 
 def test_key_command_names_the_file_not_the_key() -> None:
