@@ -92,7 +92,7 @@ def _leak(leak: DomainLeak) -> Leak:
         protected=leak.protected,
         details={k: v for k, v in leak.details.items() if isinstance(v, str | int | float | bool)},
         occurrences=leak.occurrences,
-        lines=leak.lines or (leak.line,),
+        lines=leak.first_lines,
     )
 
 

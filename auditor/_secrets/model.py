@@ -82,6 +82,11 @@ class Leak:
         return (self.category == "private-key" and self.encrypted) or (self.key_file and self.private)
 
     @property
+    def first_lines(self) -> tuple[int, ...]:
+        """The lines of its first LINES_SHOWN occurrences (`lines`, or `line` for the one)."""
+        return self.lines or (self.line,)
+
+    @property
     def location(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
         return f"{self.commit[:12]}:{where}" if self.commit else where
@@ -106,7 +111,7 @@ class Leak:
             "encrypted": self.encrypted,
             "protected": self.protected,
             "occurrences": self.occurrences,
-            "lines": list(self.lines or (self.line,)),
+            "lines": list(self.first_lines),
             "details": {k: v for k, v in self.details.items() if isinstance(v, _SCALARS)} if self.details else {},
         }
 
@@ -148,7 +153,7 @@ def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak]
             hash(key)
         except TypeError:  # a detail that is not hashable: left as it is
             key = object()
-        lines = leak.lines or (leak.line,)
+        lines = leak.first_lines
         known = kept.get(key)
         if known is None:
             if keep is not None and len(kept) >= keep:
