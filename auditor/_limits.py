@@ -219,7 +219,7 @@ This page is generated: `python -m auditor._limits > docs/limits.md`.
   `auditor history` never creates a history and opens only an auditor history; files and
   folders auditor creates are 0600/0700 whatever the umask (see [history](history.md)).
 - **Exit codes.** `rules validate` of a folder without rules exits 2; `secrets scan` exits 3
-  when a file could not be read (see [exit codes](exit-codes.md)).
+  when a file could not be read, or not whole (see [exit codes](exit-codes.md)).
 """
 
 
