@@ -146,15 +146,13 @@ def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak]
     kept: dict[object, tuple[Leak, int, set[int]]] = {}  # the first found, how many, their first lines
     twice = over = False
     for leak in leaks:
+        key: object = (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence,
+                       leak.engine, leak.commit, leak.file_mode, leak.key_file, leak.log, tuple(leak.details.items()))
         try:
-            key: object = (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence,
-                           leak.engine, leak.commit, leak.file_mode, leak.key_file, leak.log,
-                           tuple(leak.details.items()))
-            hash(key)
+            known = kept.get(key)
         except TypeError:  # a detail that is not hashable: left as it is
-            key = object()
+            key, known = object(), None
         lines = leak.first_lines
-        known = kept.get(key)
         if known is None:
             if keep is not None and len(kept) >= keep:
                 over = True
