@@ -139,16 +139,22 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tup
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
-    """A rule's findings with distinct ids: two instances with one identity (the same object in
-    two manifests) are told apart by their resources, then by their order."""
+    """A rule's findings with distinct ids: of two instances with one identity (the same object
+    in two manifests, the same certificate twice in a file), the first (by resource, then
+    evidence record: whatever order they come in) keeps the identity's id, so a copy added after
+    it never changes the id of the finding that was there (nor lapses its waiver, nor shows it
+    fixed in a diff); each other one is told apart by its resource, then by its order."""
     if len(findings) < 2 or len({f.id for f in findings}) == len(findings):
         return findings
-    seen: dict[str, int] = {}
-    for f in findings:
-        seen[f.id] = seen.get(f.id, 0) + 1
-    out, used = [], set()
-    for f in findings:
-        if seen[f.id] == 1:
+    used = {f.id for f in findings}
+    keeper: dict[str, int] = {}
+    for i, f in enumerate(findings):
+        k = keeper.get(f.id)
+        if k is None or _first_key(f) < _first_key(findings[k]):
+            keeper[f.id] = i
+    out = []
+    for i, f in enumerate(findings):
+        if keeper[f.id] == i:
             out.append(f)
             continue
         new = finding_id(f.rule_id, (f.id, f.resource))
@@ -159,6 +165,11 @@ def _unique(findings: list[Finding]) -> list[Finding]:
         used.add(new)
         out.append(dataclasses.replace(f, id=new))
     return out
+
+
+def _first_key(finding: Finding) -> tuple[str, str]:
+    """Which of the findings sharing an id keeps it (_unique): the least resource, then record."""
+    return finding.resource, finding.evidence[0] if finding.evidence else ""
 
 
 @dataclass

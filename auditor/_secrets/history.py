@@ -69,11 +69,19 @@ from auditor._secrets.gitrepo import (
 from auditor._secrets.gitrepo import git as _git
 from auditor._secrets.model import FileResult, Leak
 from auditor._secrets.run import ScanReport
-from auditor._secrets.scanner import _OPEN_FLAGS, WINDOW, Scanner, _read_from, is_code, is_log
+from auditor._secrets.scanner import (
+    _OPEN_FLAGS,
+    WINDOW,
+    Scanner,
+    _read_from,
+    is_code,
+    is_log,
+    noted,
+)
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
@@ -644,7 +652,9 @@ def scan_history(
             if result.unfinished:
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         else:
-            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit))
+            notes: list[str] = []
+            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit, notes=notes))
+            unfinished = noted(unfinished, notes)
             leaks = tuple(streamed)
             if unfinished:
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=unfinished).unread

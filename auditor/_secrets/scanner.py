@@ -42,6 +42,8 @@ ALIGNMENT = 16 * 1024
 config file's column alignment, however wide, is one assignment still."""
 KEY_FILE_MAX = 64 * 1024
 SOPS_MAX = 4 * 1024 * 1024
+"""The largest sops file whose values are checked for plaintext (parsed whole); a larger one is
+reported as not scanned whole."""
 
 CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .kts .scala .c .h .cc .cpp .hpp .cs .rb "
@@ -254,13 +256,15 @@ class Scanner:
                     head += _read_from(lambda n: os.read(fd, n), want - len(head))
                 mode = f"{stat.S_IMODE(now.st_mode):04o}"
                 unfinished = ""
+                notes: list[str] = []
                 if len(head) < WINDOW:
-                    leaks, unfinished = self._kept(*self._whole(head, display, mode))
+                    leaks, unfinished = self._kept(*self._whole(head, display, mode, notes=notes))
                     if whole is not None:
                         whole(head)
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
-                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode))
+                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, notes=notes))
+                unfinished = noted(unfinished, notes)
             finally:
                 os.close(fd)
         except PermissionError:
@@ -274,12 +278,14 @@ class Scanner:
 
     def scan_blob(self, data: bytes, display: str, commit: str = "") -> FileResult:
         """A git blob or commit message (whole in memory; callers bound its size)."""
+        notes: list[str] = []
         if len(data) < WINDOW:  # as scan_file reads a file whole
-            leaks, unfinished = self._whole(data, display, "", commit=commit)
+            leaks, unfinished = self._whole(data, display, "", commit=commit, notes=notes)
         else:
-            leaks, unfinished = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit), ""
+            leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes)
+            unfinished = ""
         leaks, unfinished = self._kept(leaks, unfinished)
-        return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
+        return FileResult(display, tuple(leaks), len(data), unfinished=noted(unfinished, notes))
 
     def _kept(self, leaks: Iterable[Leak], unfinished: str = "") -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most
@@ -288,16 +294,18 @@ class Scanner:
         found, over = collapse(leaks, self.max_findings)
         return found, over_findings(unfinished) if over else unfinished
 
-    def _whole(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
+    def _whole(self, data: bytes, display: str, mode: str, commit: str = "",
+               notes: list[str] | None = None) -> tuple[list[Leak], str]:
         """The leaks in a buffer read whole and, for gzip data, in its content too (see
         _gunzipped: with what of it was left unread)."""
-        leaks = self._leaks_in(data, display, mode, whole=True, commit=commit)
+        leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
         if not data.startswith(GZIP_MAGIC):
             return leaks, ""
-        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit)
+        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit, notes=notes)
         return [*leaks, *inflated], unfinished
 
-    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
+    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "",
+                   notes: list[str] | None = None) -> tuple[list[Leak], str]:
         """The leaks in the content of gzip `data` (a whole file or blob under WINDOW: a rotated
         log, a `.tar.gz`, whose members' bytes lie in the tar stream as they are), read as a
         file's are, with lines counted in the content; and, when its content runs past the
@@ -308,15 +316,16 @@ class Scanner:
         content = _Gunzip(data, limits.get("gunzip-bytes"))
         head = _read_from(content.read, WINDOW)
         if len(head) < WINDOW:
-            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit))
+            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit, notes=notes))
         else:
-            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit))
+            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit, notes=notes))
         if content.over:
             gunzip = limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
             return leaks, f"{gunzip}; {unfinished}" if unfinished else gunzip
         return leaks, unfinished
 
-    def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "") -> Iterator[Leak]:
+    def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
+                notes: list[str] | None = None) -> Iterator[Leak]:
         """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
         sees OVERLAP bytes on either side of it: the key before a value (`password = ...`, up to
         a detector's `before`) and the rest of a long secret after it. So a hit is found in the
@@ -330,7 +339,8 @@ class Scanner:
             last = not more
             limit = len(buf) if last else len(buf) - OVERLAP
             yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before,
-                                      column_base=columns_before, owned=(owned_from, limit), commit=commit)
+                                      column_base=columns_before, owned=(owned_from, limit), commit=commit,
+                                      notes=notes)
             if last:
                 return
             keep = limit - OVERLAP  # the next window starts this far back: its context before
@@ -340,23 +350,34 @@ class Scanner:
             buf, owned_from = buf[keep:] + more, OVERLAP
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
-                  column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "") -> list[Leak]:
+                  column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "",
+                  notes: list[str] | None = None) -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits.
         With `owned` (a window of a file streamed), only the hits whose secret starts there;
         `line_base` lines and, on the first line, `column_base` characters come before `data`.
         A whole buffer that opens with a UTF-16 byte-order mark (a file Windows PowerShell
-        wrote, `Out-File`, `>`) is read as its bytes and as its text (see _utf16_text)."""
+        wrote, `Out-File`, `>`) is read as its bytes and as its text (see _utf16_text).
+        A sops file whose values could not be checked for plaintext (too large, or not parsed) is
+        noted in `notes`: the file was not scanned whole."""
         if whole and data[:2] in _UTF16_BOMS:
             text = _utf16_text(data)
             if text is not None:
-                return [*self._leaks_in(data, display, mode, whole=False, commit=commit),
-                        *self._leaks_in(text, display, mode, whole=True, commit=commit)]
+                return [*self._leaks_in(data, display, mode, whole=False, commit=commit, notes=notes),
+                        *self._leaks_in(text, display, mode, whole=True, commit=commit, notes=notes)]
         ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]
-        if sops_seen and whole and len(data) <= SOPS_MAX:
-            hits = _merge_sops(hits, self._sops_hits(data, display))
+        if sops_seen:
+            if whole and len(data) <= SOPS_MAX:
+                sops, why = self._sops_hits(data, display)
+                hits = _merge_sops(hits, sops)
+            else:
+                from auditor._limits import size_text
+
+                why = f"holds a sops MAC and is over {size_text(SOPS_MAX)}: its values were not checked for plaintext"
+            if why and notes is not None and not is_log(display) and why not in notes:
+                notes.append(why)
         if not hits:
             return []
         in_log = is_log(display)
@@ -405,24 +426,28 @@ class Scanner:
                            confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
                            key_file=key_file, log=in_log, legacy=known.legacy)
 
-    def _sops_hits(self, data: bytes, display: str) -> list[Hit]:
+    def _sops_hits(self, data: bytes, display: str) -> tuple[list[Hit], str]:
+        """The plaintext values of a file holding a sops MAC line; and, where it could not be
+        parsed as a sops file (as sops refuses it: a duplicate key, a broken line), why its values
+        were not checked (the file is then not scanned whole: no plaintext hides behind a flaw)."""
         from auditor._sops.document import parse
         from auditor._sops.inspect import plaintext_secrets
         from auditor.errors import ConfigError
 
         try:
             doc = parse(display, data.decode("utf-8", "replace"))
-        except ConfigError:
-            return []
+        except ConfigError as exc:
+            where = f"line {exc.line}: " if exc.line is not None else ""
+            return [], f"holds a sops MAC but could not be parsed ({where}{' '.join(exc.message.split())}): its values were not checked for plaintext"
         if not doc.is_sops:
-            return []
+            return [], ""
         hits = []
         for found in plaintext_secrets(doc, value_check=self.recognise):
             value = str(found.leaf.value).encode()
             start = _locate(data, found.leaf.line, value[:64])
             details = {"key": found.leaf.dotted[-64:], "reason": found.reason}
             hits.append(Hit("sops-plaintext", "sops-plaintext", start, start + len(value), value, "high", details))
-        return hits
+        return hits, ""
 
 
 def is_code(path: str) -> bool:
@@ -591,6 +616,11 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
             kept.append(hit)
         active.append(i)
     return kept
+
+
+def noted(unfinished: str, notes: Sequence[str]) -> str:
+    """`unfinished` (what of a file was left unread) with `notes` (what else was not checked)."""
+    return "; ".join([*notes, unfinished] if unfinished else notes)
 
 
 def _merge_sops(hits: list[Hit], sops: list[Hit]) -> list[Hit]:

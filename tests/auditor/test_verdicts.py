@@ -1,12 +1,16 @@
 """The cases issue 15 measured, end to end through `auditor` as a user runs it: a new leak is a new
 finding that no earlier waiver covers and that drift and regression events report; a verdict never
 improves by adding input; nothing judged is INCOMPLETE, never READY; a live credential blocks
-staging too; `secrets scan` and SEC-003 judge key files alike."""
+staging too; `secrets scan` and SEC-003 judge key files alike. And what a metamorphic probe of
+the demo found (one file of the node changed at a time, its findings compared): a finding keeps
+its id when lines are added above it or a copy of its object is added after it, and a sops file
+that sops would refuse hides no plaintext value."""
 
 from __future__ import annotations
 
 import json
 import random
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +181,73 @@ def test_secrets_scan_and_sec_003_judge_key_files_alike(tmp_path: Path) -> None:
     _, doc = scan(tmp_path)
     sec003 = {f["resource"].split(":")[0]: f["status"] for f in doc["findings"] if f["rule_id"] == "SEC-003"}
     assert sec003.get("keys/shared.pem") == "fail" and sec003.get("keys/private.pem", "pass") == "pass"
+
+
+def test_a_leak_keeps_its_id_when_lines_are_added_above_it(tmp_path: Path) -> None:
+    """A leaked secret is one problem in its file wherever its line moves: the same id (so its
+    waiver still holds and a diff shows nothing fixed), the new line in its resource."""
+    (tmp_path / "home").mkdir()
+    notes = tmp_path / "home/deploy-notes.txt"
+    notes.write_text(f"export NKEY_SEED={nkey_seed(random.Random(7))}\n")
+    inventory(tmp_path, "      - {collector: secrets, paths: [home]}\n")
+    _, before = scan(tmp_path)
+    assert list(failing(before, "SEC-001")) == ["home/deploy-notes.txt:1:18"]
+    first = read_result(tmp_path / "result.json").result
+    notes.write_text("# rotated on Monday\n# see CHG-2\n" + notes.read_text())
+    _, after = scan(tmp_path)
+    assert list(failing(after, "SEC-001")) == ["home/deploy-notes.txt:3:18"]
+    assert list(failing(after, "SEC-001").values()) == list(failing(before, "SEC-001").values())  # was: another id
+    diff = diff_results(first, read_result(tmp_path / "result.json").result)
+    assert (diff.new_failures, diff.fixed) == ((), ())
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exporter, namespace: prod}
+spec:
+  selector: {matchLabels: {app: exporter}}
+  template:
+    metadata: {labels: {app: exporter}}
+    spec:
+      containers:
+        - name: exporter
+          image: registry.example.com/exporter:1.0
+          securityContext: {privileged: true}
+"""
+
+
+def test_a_copy_of_an_object_added_after_it_leaves_its_findings_ids(tmp_path: Path) -> None:
+    """The same object twice (a manifest appended to itself): the first keeps its findings' ids,
+    the copy's are new ones (was: both renamed, so every finding there looked fixed and new)."""
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s/exporter.yaml").write_text(DEPLOYMENT)
+    inventory(tmp_path, "      - {collector: kubernetes, paths: [k8s]}\n", policies="pss-restricted")
+    _, before = scan(tmp_path)
+    first = {f["id"] for f in before["findings"] if f["status"] == "fail"}
+    assert first
+    (tmp_path / "k8s/exporter.yaml").write_text(DEPLOYMENT + "---\n" + DEPLOYMENT)
+    _, after = scan(tmp_path)
+    failed = {f["id"]: f["resource"] for f in after["findings"] if f["status"] == "fail"}
+    assert first <= set(failed)  # was: none of them
+    assert all(failed[i].startswith("k8s/exporter.yaml#0 ") for i in first)
+    assert len(failed) == 2 * len(first)
+
+
+def test_a_sops_file_sops_would_refuse_hides_no_plaintext_value(tmp_path: Path) -> None:
+    """The demo's sops file, whose JWT is left in plaintext (SEC-012), with a duplicate key added
+    (sops refuses it): its values were not checked, so the secrets rules are not decided (was:
+    SEC-012 passed, the plaintext value unseen) and the scan is not READY."""
+    text = (resources.files("auditor._demo") / "node/cim-prod-001/secrets/secrets.yaml").read_text()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/app.yaml").write_text(text)
+    inventory(tmp_path, "      - {collector: secrets, paths: [secrets]}\n")
+    _, whole = scan(tmp_path)
+    assert list(failing(whole, "SEC-012")) == ["secrets/app.yaml:3:9"]
+    (tmp_path / "secrets/app.yaml").write_text("nats:\n    cluster: cim\n" + text)
+    code, broken = scan(tmp_path)
+    sec012 = {f["status"]: f["message"] for f in broken["findings"] if f["rule_id"] == "SEC-012"}
+    assert "error" in sec012 and "pass" not in sec012, sec012
+    assert "secrets/app.yaml: holds a sops MAC but could not be parsed (line 3: duplicate key 'nats'" in sec012["error"]
+    assert code != 0 and broken["verdict"]["readiness"] != "ready"
+    alone = run_cli("secrets", "scan", "secrets", cwd=tmp_path)
+    assert alone.code == 3 and "could not be parsed" in alone.err, (alone.code, alone.err)

@@ -11,7 +11,7 @@ from auditor.evidence.contract import Facts, NonNegative, Redacted, SecretPart
 
 class Leak(SecretPart, frozen=True, kw_only=True):
     SECRETS: ClassVar[tuple[str, ...]] = ("preview",)
-    IDENTITY: ClassVar[tuple[str, ...]] = ("commit", "file", "line", "fingerprint")
+    IDENTITY: ClassVar[tuple[str, ...]] = ("commit", "file", "fingerprint")
     LABEL: ClassVar[str] = "{location}"
 
     rule: Annotated[str, Meta(description="the detector (nkey-seed, private-key, password, ...) or a custom rule id")]
@@ -51,6 +51,6 @@ class SecretsScan(Facts, frozen=True, kw_only=True):
     suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment")]
     blobs_scanned: NonNegative
     blobs_reused: NonNegative
-    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned, or not whole: over the configured max_file_bytes, or gzip content past the gunzip-bytes limit. The secrets rules are not decided (error) while this is not empty.")]
+    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned, or not whole: over the configured max_file_bytes, gzip content past the gunzip-bytes limit, a sops file whose values could not be checked for plaintext (not parsed, or over 4 MiB), findings past the secret-findings limit. The secrets rules are not decided (error) while this is not empty.")]
     special: Annotated[tuple[str, ...], Meta(description="FIFOs, sockets and devices under the path: listed, never opened.")]
     leaks: tuple[Leak, ...]

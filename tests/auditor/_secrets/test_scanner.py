@@ -617,3 +617,34 @@ def test_collapsing_keeps_every_occurrence_counted() -> None:
         alike = sorted({x.line for x in leaks if key(x) == key(found)})
         assert found.line == alike[0] and found.lines == tuple(alike[:LINES_SHOWN])
     assert len(once) == len({key(x) for x in leaks})
+
+
+SOPS_YAML = """db:
+    api_secret: Zq8vN2pLx4Tt9Rw3Km
+    host: ENC[AES256_GCM,data:YxNpUXV+Lvr5VVvAJVtnhDjUus47jQ==,iv:PRL3YeZITYrhvmgRyZ/OjPnZX95j/8C1QD0CPPxTEW0=,tag:T3zEjFLAVw9xXiNlZTby/w==,type:str]
+sops:
+    lastmodified: "2026-11-23T20:20:11Z"
+    mac: ENC[AES256_GCM,data:nkGt8kQWEI8yqMd3DFfrmVCh7V+7IBonlUJdoH4JPidm7grM/AdJb5lwksBi0FV9oHuj9cXc3o9UdR/txR8St8SnbvWj3Bo6aScg4TIsJUz1uIYGJF9g6D/8LHVEPeXLW7sJWfqbzq5pqiZdCfWLOcA9/SVVkdePf3zsVeRRsx8=,iv:To3qaH+bhBHOoLfl+TC6wN4hDe47/Biw/4HKF/5rD6Y=,tag:I/bCK7QNHnY9/7Jifg5uuQ==,type:str]
+    version: 3.11.0
+"""
+
+
+def test_a_sops_file_whose_values_were_not_checked_is_not_scanned_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file holding a sops MAC is parsed to find values left in plaintext; one that cannot be
+    parsed (as sops refuses it) or is too large to parse is said not scanned whole, never clean.
+    A log quoting a sops file is not a sops file: nothing is said of it."""
+    (tmp_path / "ok.yaml").write_text(SOPS_YAML)
+    whole = Scanner().scan_file(tmp_path / "ok.yaml", "ok.yaml")
+    assert [(x.rule, x.line) for x in whole.leaks] == [("sops-plaintext", 2)] and whole.unread == ""
+    (tmp_path / "dup.yaml").write_text("db:\n    x: 1\n" + SOPS_YAML)
+    broken = Scanner().scan_file(tmp_path / "dup.yaml", "dup.yaml")
+    assert broken.unread == ("dup.yaml: holds a sops MAC but could not be parsed (line 3: duplicate key 'db' "
+                             "(first at line 1)): its values were not checked for plaintext")
+    (tmp_path / "app.log").write_text("dumped:\n" + SOPS_YAML)
+    assert Scanner().scan_file(tmp_path / "app.log", "app.log").unread == ""
+    monkeypatch.setattr(scanner_module, "SOPS_MAX", 100)
+    large = Scanner().scan_file(tmp_path / "ok.yaml", "ok.yaml")
+    assert "sops-plaintext" not in [x.rule for x in large.leaks]
+    assert large.unread == "ok.yaml: holds a sops MAC and is over 100 bytes: its values were not checked for plaintext"
+    assert Scanner().scan_blob(SOPS_YAML.encode(), "ok.yaml").unread == large.unread
