@@ -60,11 +60,15 @@ def read_bytes(data: bytes, display: str, *, is_json: bool) -> Iterator[Item]:
     except UnicodeDecodeError as exc:
         yield ManifestError(Origin(display), f"not UTF-8 text (byte {exc.start})")
         return
+    in_force = limits.current()  # once for the file's documents (it reads the environment)
+    as_yaml = len(text) <= in_force.get("yaml-bytes")
     if is_json:
-        yield from _json_document(text, display)
+        yield from _json_document(text, display, as_yaml=as_yaml)
+        return
+    if not as_yaml:  # this file is not read: the others still are
+        yield ManifestError(Origin(display), limits.exceeded("yaml-bytes", "the manifest is too large"))
         return
     index = 0
-    in_force = limits.current()  # once for the file's documents (it reads the environment)
     for offset, chunk in split_documents(text):
         helm = _helm_source(chunk)
         for item in load_yaml_documents(display, text=chunk, in_force=in_force):
@@ -103,9 +107,10 @@ def _helm_source(chunk: str) -> str | None:
     return None
 
 
-def _json_document(text: str, display: str) -> Iterator[Item]:
-    """A JSON file: parsed as YAML for line numbers, else as JSON (YAML 1.1 is not a superset)."""
-    items = list(load_yaml_documents(display, text=text))
+def _json_document(text: str, display: str, *, as_yaml: bool = True) -> Iterator[Item]:
+    """A JSON file: parsed as YAML for line numbers, else (or when `as_yaml` is False: over the
+    yaml-bytes limit) as JSON, within the json limits (YAML 1.1 is not a superset)."""
+    items = list(load_yaml_documents(display, text=text)) if as_yaml else []
     docs = [i for i in items if isinstance(i, Document)]
     if len(items) == 1 and docs:
         doc = Document(docs[0].value, display, 0, docs[0].lines)

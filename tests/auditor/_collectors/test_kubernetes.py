@@ -179,6 +179,25 @@ def test_the_yaml_values_limit_in_force_applies_to_every_document_of_a_file(tmp_
     assert not [r for r in collect(tmp_path, ["m.yaml"]) if isinstance(r, Failure)]
 
 
+def test_a_file_over_the_yaml_bytes_limit_is_an_error_and_the_others_are_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest over the yaml-bytes limit is an error record of its own (was: the collector
+    failed, and every manifest's findings turned into errors: a larger input hid failures); a
+    JSON manifest that large is read as JSON, within the json limits."""
+    pod = workload("Pod", "v1", "small")
+    (tmp_path / "m").mkdir()
+    write_docs(tmp_path / "m/small.yaml", [pod])
+    (tmp_path / "m/big.yaml").write_text(yaml.safe_dump(workload("Pod", "v1", "big")) + "# filler\n" * 400)
+    (tmp_path / "m/big.json").write_text(json.dumps(workload("Pod", "v1", "json"), indent=40))
+    monkeypatch.setenv("AUDITOR_LIMIT_YAML_BYTES", "2KiB")
+    records = collect(tmp_path, ["m"])
+    errors = {r.resource: str(r.error) for r in records if isinstance(r, Failure)}
+    assert errors == {"m/big.yaml": "the manifest is too large: over the yaml-bytes limit of 2 KiB "
+                                    "(raise it with AUDITOR_LIMIT_YAML_BYTES=4KiB)"}
+    read = {r.resource for r in records if isinstance(r, Evidence) and r.kind == "kubernetes.manifest"}
+    assert read == {"m/small.yaml#0 Pod/apps/small", "m/big.json#0 Pod/apps/json"}
+
+
 def test_folders_skip_hidden_and_excluded_files(tmp_path: Path) -> None:
     write_docs(tmp_path / "app/deploy.yaml", [workload("Deployment", "apps/v1", "d")])
     write_docs(tmp_path / "app/.git/x.yaml", [workload("Pod", "v1", "hidden")])
