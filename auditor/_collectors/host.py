@@ -28,7 +28,7 @@ from auditor._host.accounts import Account, read_accounts
 from auditor._host.authkeys import AuthorizedKey, KeysFile
 from auditor._host.fail2ban import Fail2ban, read_fail2ban
 from auditor._host.mac import MacState, read_mac
-from auditor._host.nixos import CONFIGURATION, SECTIONS, Declared, Drift
+from auditor._host.nixos import CONFIGURATION, PORTS_OPTION, SECTIONS, Declared, Drift
 from auditor._host.nixos import Value as DriftValue
 from auditor._host.osrelease import OsRelease, read_os
 from auditor._host.sockets import Listener, read_listeners
@@ -104,6 +104,7 @@ def sshd_facts(sshd: facts.Sshd) -> ev.HostSshd:
         config_files=config.files if config else (),
         valid=config.valid if config else None,
         errors=config.errors if config else (),
+        unread=sshd.unread,
         notes=config.notes if config else (),
         effective=effective,
         algorithms=ev.SshdAlgorithms(
@@ -308,7 +309,7 @@ class HostCollector(Collector):
             for a in accounts:
                 yield ctx.record(f"account {a.name}", account_facts(a, a.name in service_names))
         firewall: facts.Firewall | None = None
-        listeners: list[Listener] = []
+        listeners: list[Listener] | None = []
         if "firewall" in parts:
             firewall, listeners = yield from self._firewall(host)
         mac = None
@@ -345,6 +346,10 @@ class HostCollector(Collector):
 
     def _keys(self, host: Host, sshd: facts.Sshd, accounts: Sequence[Account], service: set[str]) -> Iterator[Record]:
         ctx = self.context
+        if sshd.unread:  # AuthorizedKeysFile may be set there: which files sshd reads is unknown
+            yield ctx.error(KEY, self.shown(SSHD_CONFIG), "cannot tell which authorized keys files sshd reads: "
+                            f"its configuration could not be read whole ({'; '.join(sshd.unread)})")
+            return
         by_name = {a.name: a for a in accounts}
         kfiles: list[KeysFile] = facts.read_authorized_keys(host, sshd, accounts)
         for kf in kfiles:
@@ -356,8 +361,12 @@ class HostCollector(Collector):
                 resource = f"{shown}#{key.fingerprint or f'line {key.line}'}"
                 yield ctx.record(resource, key_facts(key, by_name[kf.account], kf.account in service, shown))
 
-    def _firewall(self, host: Host) -> Generator[Record, None, tuple[facts.Firewall | None, list[Listener]]]:
-        """Yields the firewall and listener records; returns the firewall and the listeners."""
+    def _firewall(self, host: Host) -> Generator[Record, None, tuple[facts.Firewall | None, list[Listener] | None]]:
+        """Yields the firewall and listener records; returns the firewall and the listeners (None:
+        a table could not be read, so they are only some of them). A table that exists and was
+        not read is an error beside the sockets read: the rules on listeners are not decided
+        (was: judged on the others alone, so a /proc/net/tcp made unreadable hid every IPv4
+        listener's failure)."""
         ctx = self.context
         firewall = None
         try:
@@ -365,16 +374,18 @@ class HostCollector(Collector):
             yield ctx.record("firewall", firewall_facts(firewall))
         except facts.PartUnavailable as exc:
             yield ctx.error(FIREWALL, "firewall", f"cannot read the active ruleset: {exc}")
-        listeners, missing = read_listeners(host.files, live=host.live)
-        if missing and not listeners:
-            yield ctx.error(LISTENER, "/proc/net", f"cannot read the listening sockets: {'; '.join(missing)}")
+        listeners, missing, unread = read_listeners(host.files, live=host.live)
+        if unread or (missing and not listeners):
+            yield ctx.error(LISTENER, "/proc/net", f"cannot read the listening sockets: {'; '.join(unread or missing)}")
         judged = facts.judge_listeners(listeners, firewall.ruleset if firewall else None)
         for j in judged:
             yield ctx.record(j.listener.name(), listener_facts(j, firewall.source if firewall else None))
-        return firewall, listeners
+        return firewall, None if unread else listeners
 
     def _nixos(self, host: Host, configuration: str, sshd: facts.Sshd | None, firewall: facts.Firewall | None,
-               listeners: Sequence[Listener], mac: MacState | None, fail2ban: Fail2ban | None) -> Iterator[Record]:
+               listeners: Sequence[Listener] | None, mac: MacState | None, fail2ban: Fail2ban | None) -> Iterator[Record]:
+        """The declared configuration and its drift from the running system; with `listeners`
+        None (only some could be read), the admitted TCP ports are not compared: an error."""
         ctx = self.context
         shown = self.shown(configuration)
         try:
@@ -389,3 +400,6 @@ class HostCollector(Collector):
         for d in facts.drift(declared, sshd=sshd, firewall=firewall, listeners=listeners, mac=mac, fail2ban=fail2ban,
                              acme_present=facts.acme_certificates(host, certs)):
             yield ctx.record(f"{shown} {d.option}", drift_facts(d, shown))
+        if listeners is None and firewall is not None and declared.value("firewall", "enable"):
+            yield ctx.error(DRIFT, f"{shown} {PORTS_OPTION}",
+                            "not compared: the listening sockets could not all be read (see /proc/net)")

@@ -33,6 +33,9 @@ class Sshd:
     effective: dict[str, str | list[str]]
     config: SshdConfig | None
     problems: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+    """Files of the configuration that exist and could not be read, or not whole: what they set
+    is unknown (sshd_config itself among them: then sshd counts as installed)."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,14 @@ class JudgedListener:
 def read_sshd(host: Host) -> Sshd:
     files, runner = host.files, host.runner
     problems: list[str] = []
+    unread: list[str] = []
     config: SshdConfig | None = None
     try:
         text = files.text_or_none(SSHD_CONFIG)
     except HostFileError as exc:
         text = None
         problems.append(f"{SSHD_CONFIG}: {exc.reason}")
+        unread.append(f"{SSHD_CONFIG}: {exc.reason}")
     groups: dict[str, list[str]] = {}
     try:
         groups = {a.name: list(a.groups) for a in read_accounts(files)}
@@ -66,18 +71,19 @@ def read_sshd(host: Host) -> Sshd:
         pass
     if text is not None:
         config = parse_sshd_config(files, SSHD_CONFIG, text=text, group_of=lambda u: groups.get(u, []))
+        unread += config.unread
     program = runner.which("sshd")
     if program is not None:
         try:
             res = runner.run(["sshd", "-T"], timeout=30)
             if res.ok:
-                return Sshd(True, "sshd -T", parse_sshd_t(res.stdout), config, tuple(problems))
+                return Sshd(True, "sshd -T", parse_sshd_t(res.stdout), config, tuple(problems), tuple(unread))
             problems.append(f"sshd -T: {res.problem()}")
         except CommandUnavailable as exc:
             problems.append(f"sshd -T: {exc}")
-    if config is None:
-        return Sshd(program is not None, "none", {}, None, tuple(problems))
-    return Sshd(True, "sshd_config", config.effective(), config, tuple(problems))
+    if config is None:  # an sshd_config that exists and was not read still says sshd is installed
+        return Sshd(program is not None or bool(unread), "none", {}, None, tuple(problems), tuple(unread))
+    return Sshd(True, "sshd_config", config.effective(), config, tuple(problems), tuple(unread))
 
 
 def read_authorized_keys(host: Host, sshd: Sshd, accounts: Sequence[Account]) -> list[KeysFile]:
@@ -180,13 +186,16 @@ def read_nixos(host: Host, configuration: str = CONFIGURATION) -> Declared | Non
         raise PartUnavailable(f"nix-instantiate cannot evaluate {configuration}: {exc}") from None
 
 
-def drift(declared: Declared, *, sshd: Sshd | None, firewall: Firewall | None, listeners: Sequence[Listener],
+def drift(declared: Declared, *, sshd: Sshd | None, firewall: Firewall | None, listeners: Sequence[Listener] | None,
           mac: MacState | None, fail2ban: Fail2ban | None, acme_present: dict[str, bool] | None) -> list[Drift]:
+    """Declared against running; `listeners` None: only some could be read, so the admitted TCP
+    ports are not compared."""
     admitted = None
     filters = None
     if firewall is not None:
-        ports = sorted({*declared.tcp_ports(), *(s.port for s in listeners if s.proto == "tcp" and not s.loopback)})
-        admitted = {p: fw.verdict(firewall.ruleset, fw.packet(4, "tcp", p)) for p in ports}
+        if listeners is not None:
+            ports = sorted({*declared.tcp_ports(), *(s.port for s in listeners if s.proto == "tcp" and not s.loopback)})
+            admitted = {p: fw.verdict(firewall.ruleset, fw.packet(4, "tcp", p)) for p in ports}
         filters = fw.filters_input(firewall.ruleset, 4)
     return compare(
         declared,

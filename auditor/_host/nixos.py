@@ -141,6 +141,9 @@ def evaluate(runner: CommandRunner, configuration: str = CONFIGURATION) -> Decla
     return Declared(configuration, mode, sections, missing, tuple(problems))
 
 
+PORTS_OPTION = "networking.firewall.allowedTCPPorts"
+"""The option whose running side is the TCP ports the firewall admits (declared or listening)."""
+
 Value = str | bool | list[int] | list[str]
 """A setting as compared: yes/no or a mode, a flag, a list of ports or names."""
 
@@ -188,7 +191,7 @@ def compare(declared: Declared, *, sshd: Mapping[str, Any] | None, firewall_filt
         extra = [p for p in admitted if p not in want_ports]
         detail = "; ".join(filter(None, [f"admitted but not declared: {extra}" if extra else "",
                                          f"declared but dropped: {closed}" if closed else ""]))
-        out.append(Drift("networking.firewall.allowedTCPPorts", want_ports, admitted, not extra and not closed, detail))
+        out.append(Drift(PORTS_OPTION, want_ports, admitted, not extra and not closed, detail))
     if apparmor_enabled is not None:
         want = bool(declared.value("apparmor", "enable"))
         out.append(Drift("security.apparmor.enable", want, apparmor_enabled, want == apparmor_enabled))

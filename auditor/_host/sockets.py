@@ -118,19 +118,21 @@ def _programs(root: Path, inodes: set[int]) -> dict[int, str]:
     return found
 
 
-def read_listeners(files: HostFiles, *, live: bool) -> tuple[list[Listener], list[str]]:
-    """(listening sockets, tables that could not be read)."""
+def read_listeners(files: HostFiles, *, live: bool) -> tuple[list[Listener], list[str], list[str]]:
+    """(listening sockets, tables that do not exist, tables that exist but could not be read:
+    then the sockets are only some of them)."""
     import dataclasses
 
     out: list[Listener] = []
     missing: list[str] = []
+    unread: list[str] = []
     for proto, version, path in TABLES:
         try:
             out += parse_table(files.read_text(path, MAX_TABLE_BYTES), proto, version)
         except HostFileError as exc:
-            missing.append(f"{path}: {exc.reason}")
+            (missing if exc.missing else unread).append(f"{path}: {exc.reason}")
     if live and out:
         names = _programs(files.root, {s.inode for s in out if s.inode})
         out = [dataclasses.replace(s, program=names.get(s.inode)) for s in out]
     unique = {(s.proto, s.version, s.address, s.port): s for s in out}
-    return sorted(unique.values(), key=lambda s: (s.proto, s.port, s.version, s.address)), missing
+    return sorted(unique.values(), key=lambda s: (s.proto, s.port, s.version, s.address)), missing, unread

@@ -229,6 +229,9 @@ class SshdConfig:
     blocks: tuple[MatchBlock, ...]
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+    """What of the configuration was not read (an included file that could not be, the lines past
+    MAX_LINES): what it sets is unknown."""
     group_of: Callable[[str], Sequence[str]] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -685,6 +688,7 @@ class _Reader:
         self.blocks: list[MatchBlock] = []
         self.errors: list[str] = []
         self.notes: list[str] = []
+        self.unread: list[str] = []
         self.count = 0
         self.include_parent: int | None = None
         """The block the file being read was included from (parent of its Match blocks)."""
@@ -701,6 +705,7 @@ class _Reader:
             self.count += 1
             if self.count > MAX_LINES:
                 self.notes.append(f"{path}: more than {MAX_LINES} lines; the rest was not read")
+                self.unread.append(f"{path}: the lines past the first {MAX_LINES} of the configuration")
                 return
             where = f"{path}:{number}"
             line = _strip_line(raw_line)
@@ -782,6 +787,7 @@ class _Reader:
                     text = self.files.read_text(path)
                 except HostFileError as exc:
                     self.error(where, f"cannot read included {path}: {exc.reason}")
+                    self.unread.append(f"{path}: {exc.reason}")
                     continue
                 saved = self.include_parent
                 self.include_parent = ctx
@@ -802,7 +808,7 @@ def parse_sshd_config(files: HostFiles, path: str = SSHD_CONFIG, *, text: str | 
         text = files.read_text(path)
     reader.parse_file(path, text, None, 0)
     return SshdConfig(path, tuple(reader.read), tuple(reader.lines), tuple(reader.blocks),
-                      tuple(reader.errors), tuple(reader.notes), group_of)
+                      tuple(reader.errors), tuple(reader.notes), tuple(reader.unread), group_of)
 
 
 def parse_sshd_t(output: str) -> dict[str, str | list[str]]:

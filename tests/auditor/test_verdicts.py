@@ -251,3 +251,54 @@ def test_a_sops_file_sops_would_refuse_hides_no_plaintext_value(tmp_path: Path) 
     assert code != 0 and broken["verdict"]["readiness"] != "ready"
     alone = run_cli("secrets", "scan", "secrets", cwd=tmp_path)
     assert alone.code == 3 and "could not be parsed" in alone.err, (alone.code, alone.err)
+
+
+def _demo_copy(folder: Path) -> Path:
+    """The materialised demo (its node and CA) copied into `folder`, with the demo's inventory."""
+    import shutil
+
+    from auditor._demo import demo_root
+
+    shutil.copytree(demo_root(), folder, symlinks=True)
+    (folder / "auditor.yaml").write_text((resources.files("auditor._demo") / "inventory.yaml").read_text())
+    return folder
+
+
+def _demo_scan(folder: Path) -> dict[str, Any]:
+    out = folder / "result.json"
+    run = run_cli("scan", "--target", "cim-prod-001", "--inventory", str(folder / "auditor.yaml"), "--format", "json",
+                  "-o", str(out), "--no-store", cwd=folder)
+    assert run.code in (1, 3, 4), run.err  # 3: a source had an error
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+@pytest.fixture(scope="module")
+def demo_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The demo's failing findings: {id: rule}."""
+    doc = _demo_scan(_demo_copy(tmp_path_factory.mktemp("demo") / "demo"))
+    return {f["id"]: f["rule_id"] for f in doc["findings"] if f["status"] == "fail"}
+
+
+@pytest.mark.parametrize("unreadable", [
+    "etc/ssh/sshd_config",  # was: sshd counted as not installed, HOST-010 not applicable
+    "etc/ssh/sshd_config.d/50-maintenance-vpn.conf",  # was: HOST-003 passed on the main file alone
+    "proc/net/tcp",  # was: HOST-017 judged the IPv6 listeners alone, HOST-030 found the ports in sync
+])
+def test_a_file_made_unreadable_turns_no_failure_into_a_pass(tmp_path: Path, demo_failures: dict[str, str],
+                                                            unreadable: str) -> None:
+    """One file of the demo node replaced by a FIFO (never opened): what it said is unknown, so
+    every rule the demo fails still fails or is not decided (an error), none of its failures
+    passes, and the scan is not READY."""
+    import os
+
+    folder = _demo_copy(tmp_path / "demo")
+    path = folder / "cim-prod-001" / unreadable
+    path.unlink()
+    os.mkfifo(path)
+    doc = _demo_scan(folder)
+    status = {f["id"]: f["status"] for f in doc["findings"]}
+    assert [i for i in demo_failures if status.get(i) == "pass"] == []
+    judged = {f["rule_id"] for f in doc["findings"] if f["status"] in ("fail", "error")}
+    assert set(demo_failures.values()) - judged == set()
+    assert doc["verdict"]["readiness"] != "ready"

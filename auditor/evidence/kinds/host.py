@@ -147,6 +147,9 @@ class HostSshd(Facts, frozen=True, kw_only=True):
         description="AuthenticationMethods as lists of methods, any one list sufficing ([]: any single method)")]
     match_blocks: Annotated[tuple[SshdMatchBlock, ...], Meta(description="Match blocks, in order")]
     problems: Annotated[tuple[str, ...], Meta(description="why sshd -T or a file could not be used")]
+    unread: Annotated[tuple[str, ...], Meta(
+        description="files of the configuration (sshd_config, an included file) that exist and could not be read, "
+                    "or not whole: what they set is unknown, so the rules on sshd are not decided")] = ()
 
 
 class HostAuthorizedKey(Facts, frozen=True, kw_only=True):

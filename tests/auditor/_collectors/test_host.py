@@ -69,6 +69,35 @@ def test_demo_tree_with_recorded_commands() -> None:
     assert len(drift) >= 8
 
 
+@pytest.mark.parametrize("made", ["fifo", "folder"])
+def test_a_socket_table_that_exists_and_cannot_be_read_leaves_the_listeners_undecided(
+        tmp_path: Path, made: str) -> None:
+    """The demo with /proc/net/tcp made unreadable: the IPv6 listener is still read, and beside
+    it an error (was: the IPv4 listeners failing HOST-017 were simply absent, and the declared
+    firewall ports compared with the IPv6 ones alone were in sync): no listener's failure and no
+    port drift hides behind a table left unread."""
+    import shutil
+
+    root = tmp_path / "node"
+    shutil.copytree(demo_root() / "cim-prod-001", root, symlinks=True)
+    table = root / "proc/net/tcp"
+    table.unlink()
+    os.mkfifo(table) if made == "fifo" else table.mkdir()
+    records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
+    errors = {(r.kind, r.resource): r.error for r in records if isinstance(r, Failure)}
+    why = "is not a regular file" if made == "fifo" else "is a folder"
+    assert errors == {
+        ("host.listener", "/proc/net"): f"cannot read the listening sockets: /proc/net/tcp: {why}",
+        ("host.nixos-drift", "etc/nixos/configuration.nix networking.firewall.allowedTCPPorts"):
+            "not compared: the listening sockets could not all be read (see /proc/net)",
+    }
+    listeners = {r.resource for r in records if isinstance(r, Evidence) and r.kind == "host.listener"}
+    assert listeners == {"tcp/[::]:22"}
+    table.unlink() if made == "fifo" else table.rmdir()  # a kernel without the table: nothing is said of it
+    records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
+    assert [r for r in records if isinstance(r, Failure)] == []
+
+
 def test_recorded_tree_without_commands(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
