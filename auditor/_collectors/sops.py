@@ -73,6 +73,7 @@ class SopsCollector(Collector):
             try:
                 cache[where] = load_config(where)
             except ConfigError as exc:
+                exc.file = self.context.display(where)  # named as the target's files are, not by this machine's path
                 cache[where] = exc.diagnostics()
         return cache[where]
 
@@ -107,7 +108,7 @@ class SopsCollector(Collector):
         except ConfigError as exc:
             return ctx.error(KIND, shown, exc.diagnostics())
         if isinstance(config, str):
-            return ctx.error(KIND, shown, f".sops.yaml: {config}")
+            return ctx.error(KIND, shown, f"the sops config {config}")
         rule = config.rule_for(file) if config else None
         md = doc.metadata or {}
         file_selectors = Selectors.from_mapping(md)

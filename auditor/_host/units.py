@@ -152,7 +152,9 @@ def find_units(files: HostFiles, patterns: Sequence[str]) -> list[tuple[str, str
 
 
 def read_unit(files: HostFiles, runner: CommandRunner, name: str, path: str, *, exposure: bool) -> Unit:
-    """Raises HostFileError when the unit file cannot be read."""
+    """Raises HostFileError when the unit file, or one of its drop-ins, cannot be read (what a
+    drop-in sets, `User=root` or `NoNewPrivileges=no`, would be unknown: the unit is not judged
+    on the rest)."""
     options, program = parse_unit(files.read_text(path, MAX_UNIT_BYTES))
     dropins = []
     for folder in UNIT_DIRS:
@@ -161,9 +163,9 @@ def read_unit(files: HostFiles, runner: CommandRunner, name: str, path: str, *, 
     for drop in sorted(dropins, key=lambda p: p.rsplit("/", 1)[1]):
         try:
             options, more = parse_unit(files.read_text(drop, MAX_UNIT_BYTES), options)
-            program = more or program
-        except HostFileError:
-            continue
+        except HostFileError as exc:
+            raise HostFileError(path, f"its drop-in {drop}: {exc.reason}") from None
+        program = more or program
     enabled = any(files.exists(f"{folder}/{w}/{name}") for folder in UNIT_DIRS[:2]
                   for w in files.listdir(folder) if w.endswith(".wants"))
     score, problem = exposure_of(runner, name, path) if exposure else (None, None)

@@ -102,13 +102,16 @@ class SopsConfig:
 
 
 def find_config(start: Path, stop: Path) -> Path | None:
-    """The nearest .sops.yaml at or above `start`, not above `stop` (as sops searches upward)."""
+    """The nearest .sops.yaml at or above `start`, not above `stop` (as sops searches upward).
+    Whatever stands under that name is it, as for sops (which stats the name): a folder or FIFO
+    there is a config that cannot be read (load_config refuses it, never opening a FIFO), not a
+    reason to look further up."""
     folder = start if start.is_dir() else start.parent
     stop = stop.resolve()
     for _ in range(100):
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
         if folder.resolve() == stop or folder.parent == folder:
             return None

@@ -98,6 +98,23 @@ def test_a_socket_table_that_exists_and_cannot_be_read_leaves_the_listeners_unde
     assert [r for r in records if isinstance(r, Failure)] == []
 
 
+def test_a_unit_with_a_drop_in_that_cannot_be_read_is_not_judged_on_the_rest(tmp_path: Path) -> None:
+    """A drop-in may set User=root or NoNewPrivileges=no: unread, the unit is an error (was: the
+    unit was judged on its main file alone)."""
+    import shutil
+
+    root = tmp_path / "node"
+    shutil.copytree(demo_root() / "cim-prod-001", root, symlinks=True)
+    (root / "etc/systemd/system/nats.service.d").mkdir()
+    os.mkfifo(root / "etc/systemd/system/nats.service.d/override.conf")
+    records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json",
+                                            "parts": ["units"]})
+    errors = {r.resource: r.error for r in records if isinstance(r, Failure)}
+    assert errors == {"etc/systemd/system/nats.service": "cannot read the unit: its drop-in "
+                      "/etc/systemd/system/nats.service.d/override.conf: is not a regular file"}
+    assert {r.resource for r in records if isinstance(r, Evidence)} == {"cim-agent.service"}
+
+
 def test_recorded_tree_without_commands(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")

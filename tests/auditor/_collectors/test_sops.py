@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from auditor.evidence.record import Evidence, Failure, Record
 from tests.collecting import collect_source, failure_of
@@ -76,4 +79,20 @@ def test_a_bad_sops_config_is_reported_per_file(tmp_path: Path) -> None:
     (tmp_path / "secrets/a.yaml").write_text("x: 1\n")
     (tmp_path / ".sops.yaml").write_text("creation_rules: 5\n")
     (record,) = collect(tmp_path).values()
-    assert isinstance(record, Failure) and "creation_rules must be a list" in record.error
+    assert isinstance(record, Failure) and record.error == (
+        "the sops config .sops.yaml:1: field 'creation_rules': creation_rules must be a list")
+
+
+@pytest.mark.parametrize("made", ["fifo", "folder"])
+def test_a_sops_config_that_is_no_regular_file_is_the_config_and_unreadable(tmp_path: Path, made: str) -> None:
+    """As sops (which stats the name and then fails to read it), a FIFO or folder named
+    .sops.yaml is the config: each file is an error (was: the search went on above it, found
+    none, and the rules on creation rules were not applicable). The FIFO is never opened."""
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/a.yaml").write_text("x: 1\n")
+    (tmp_path / ".sops.yaml").write_text("creation_rules: [{path_regex: '.*', age: age1j7stx2zkpf49e8vu04kecnkg9xtcfesg4duwpful4w9sjc6lxc7sv62tht}]\n")
+    inner = tmp_path / "secrets/.sops.yaml"
+    os.mkfifo(inner) if made == "fifo" else inner.mkdir()
+    (record,) = collect(tmp_path).values()
+    why = "is a FIFO (named pipe), not a regular file: not opened" if made == "fifo" else "is a folder, not a YAML file"
+    assert isinstance(record, Failure) and record.error == f"the sops config secrets/.sops.yaml: {why}"
