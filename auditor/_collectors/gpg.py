@@ -132,7 +132,9 @@ class GpgCollector(Collector):
             return
         present = [home / n for n in PUBLIC_FILES if (home / n).is_file()]
         if not any(p.name.startswith("pubring") for p in present):
-            yield ctx.error(KIND, shown, "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
+            odd = [n for n in PUBLIC_FILES[:2] if (home / n).exists()]  # a folder, a FIFO: never opened
+            yield ctx.error(KIND, shown, f"{odd[0]} is not a regular file: not read" if odd else
+                            "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
             return
         secret_dir = home / "private-keys-v1.d"
         grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()

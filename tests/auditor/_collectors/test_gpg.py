@@ -110,11 +110,14 @@ def test_exported_key_file(keyring: tuple[Path, dict[str, str]], tmp_path: Path)
 
 def test_unreadable_sources_are_error_records(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "piped").mkdir()
+    os.mkfifo(tmp_path / "piped/pubring.kbx")
     (tmp_path / "junk.asc").write_text("not a key\n")
-    records = collect(tmp_path, homes=["missing", "empty"], keyfiles=["junk.asc", "nope.asc"])
+    records = collect(tmp_path, homes=["missing", "empty", "piped"], keyfiles=["junk.asc", "nope.asc"])
     errors = {r.resource: failure_of(r).error for r in records}
     assert errors["missing"] == "no such GnuPG home folder"
     assert "no public keyring" in (errors["empty"] or "")
+    assert errors["piped"] == "pubring.kbx is not a regular file: not read"  # was: "no public keyring"
     assert errors["junk.asc"] and ("no OpenPGP key" in errors["junk.asc"] or "gpg failed" in errors["junk.asc"])
     assert errors["nope.asc"] == "no such key file"
 
