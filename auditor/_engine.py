@@ -139,32 +139,58 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tup
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
-    """A rule's findings with distinct ids: of two instances with one identity (the same object
-    in two manifests, the same certificate twice in a file), the first (by resource, then
-    evidence record: whatever order they come in) keeps the identity's id, so a copy added after
-    it never changes the id of the finding that was there (nor lapses its waiver, nor shows it
-    fixed in a diff); each other one is told apart by its resource, then by its order."""
+    """A rule's findings with distinct ids. Of two instances with one identity, one that says
+    just what another says (resource, status and message: the same file reached twice,
+    through two paths of a source) is that finding, with both records as its evidence: one
+    problem instance, one finding. Otherwise (the same object in two manifests, the same
+    certificate twice in a file) the first (by resource, then evidence record: whatever order
+    they come in) keeps the identity's id, so a copy added after it never changes the id of the
+    finding that was there (nor lapses its waiver, nor shows it fixed in a diff); each other one
+    is told apart by its resource, then by its order."""
     if len(findings) < 2 or len({f.id for f in findings}) == len(findings):
         return findings
     used = {f.id for f in findings}
-    keeper: dict[str, int] = {}
+    keeper: dict[str, int] = {}  # id -> the finding that keeps it
+    first: dict[tuple[str, str, Status, str], int] = {}  # what is said -> the finding that stands for it
     for i, f in enumerate(findings):
-        k = keeper.get(f.id)
+        k, said = keeper.get(f.id), _says(f)
         if k is None or _first_key(f) < _first_key(findings[k]):
             keeper[f.id] = i
+        r = first.get(said)
+        if r is None or _first_key(f) < _first_key(findings[r]):
+            first[said] = i
+    extra: dict[int, list[str]] = {}
+    for i, f in enumerate(findings):
+        r = first[_says(f)]
+        if r != i:
+            extra.setdefault(r, []).extend(f.evidence)
     out = []
     for i, f in enumerate(findings):
-        if keeper[f.id] == i:
-            out.append(f)
-            continue
-        new = finding_id(f.rule_id, (f.id, f.resource))
-        n = 1
-        while new in used:
-            n += 1
-            new = finding_id(f.rule_id, (f.id, f.resource, str(n)))
-        used.add(new)
-        out.append(dataclasses.replace(f, id=new))
+        if first[_says(f)] != i:
+            continue  # said alike by another: one finding, whose evidence holds this one's records
+        if keeper[f.id] != i:
+            f = dataclasses.replace(f, id=_other_id(f, used))
+        more = [e for e in dict.fromkeys(extra.get(i, ())) if e not in f.evidence]
+        out.append(dataclasses.replace(f, evidence=(*f.evidence, *more)) if more else f)
     return out
+
+
+def _says(finding: Finding) -> tuple[str, str, Status, str]:
+    """What a finding says: two findings of one rule that say it alike are one finding (_unique;
+    its pointer is into its first record, which stays first)."""
+    return finding.id, finding.resource, finding.status, finding.message
+
+
+def _other_id(finding: Finding, used: set[str]) -> str:
+    """An id for a finding whose identity another finding of its rule keeps (_unique): from its
+    identity's id and its resource, numbered past those taken."""
+    new = finding_id(finding.rule_id, (finding.id, finding.resource))
+    n = 1
+    while new in used:
+        n += 1
+        new = finding_id(finding.rule_id, (finding.id, finding.resource, str(n)))
+    used.add(new)
+    return new
 
 
 def _first_key(finding: Finding) -> tuple[str, str]:
@@ -236,8 +262,9 @@ class _Context:
         found = self.names.get(key)
         if found is None:
             identified = each.identified
+            own = identity(identified, item) if identified else (str(item),)
             found = self.names[key] = (
-                (*base, *(identity(identified, item) if identified else (str(item),))),
+                own if getattr(identified, "IDENTITY_ALONE", False) is True else (*base, *own),
                 label(identified, item, record.resource) if identified else f"{record.resource} {item}",
             )
         return found

@@ -37,6 +37,11 @@ class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
     IDENTITY: ClassVar[tuple[str, ...]] = ()
     LABEL: ClassVar[str] = ""
+    IDENTITY_ALONE: ClassVar[bool] = False
+    """True where IDENTITY names the instance within the target by itself (a leak: its file,
+    commit and fingerprint), so its findings' ids leave the record's identity out: the same
+    instance reached through another record (another path of the inventory that holds its file)
+    keeps its id."""
 
 
 class SecretPart(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):

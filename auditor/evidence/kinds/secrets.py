@@ -12,6 +12,7 @@ from auditor.evidence.contract import Facts, NonNegative, Redacted, SecretPart
 class Leak(SecretPart, frozen=True, kw_only=True):
     SECRETS: ClassVar[tuple[str, ...]] = ("preview",)
     IDENTITY: ClassVar[tuple[str, ...]] = ("commit", "file", "fingerprint")
+    IDENTITY_ALONE: ClassVar[bool] = True  # the scanned path it was found under is not part of it
     LABEL: ClassVar[str] = "{location}"
 
     rule: Annotated[str, Meta(description="the detector (nkey-seed, private-key, password, ...) or a custom rule id")]
