@@ -214,6 +214,14 @@ This page is generated: `python -m auditor._limits > docs/limits.md`.
   `pki.terminal` since pki never imports auditor, and re-exported by `auditor._terminal`,
   whose `warn` and log handler are the only writers to stderr); file names that are not UTF-8
   show their bytes as `\\xNN`.
+- **No input hides a failure.** A file that exists and cannot be read, or not whole (a FIFO, a
+  folder, over its limit, a sops file sops would refuse, a /proc/net table, an sshd Include or a
+  unit's drop-in), is an error for the rules that read it, beside what the other files show;
+  it is never judged as absent, nor are the rest judged as if whole. A finding keeps its id when
+  lines are added above it, a copy of its object is added after it, or the inventory reaches
+  its file by another or a second path (then each problem is still one finding). Tested on
+  copies of the demo with one file or one inventory line changed
+  (`tests/auditor/test_verdicts.py`).
 - **Boundaries.** A scan reads nats.conf includes only from inside the target's root;
   `auditor nats can|permissions` only from inside the config's folder (or `--root DIR`).
   `auditor history` never creates a history and opens only an auditor history; files and
