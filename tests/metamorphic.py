@@ -1,0 +1,274 @@
+"""A metamorphic probe of the verdict: "a verdict never improves by adding input".
+
+The demo node is copied, one file or one inventory line is changed in a way that removes no
+problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
+itself, keys spelled otherwise, manifests wrapped in a List, a certificate in DER, a broken,
+unreadable or over-limit file added or put in place of one, the inventory reaching files twice),
+the copy is scanned, and the result is compared with the demo's own scan:
+
+- a case LOSES a rule when a rule the demo fails passes, or nothing of it fails or is undecided
+  (error, not evaluated) any more: the law broken;
+- a case MOVES an id when a failing finding's id is neither failing nor undecided any more
+  (waivers, drift and events key on ids). Some cases move ids by right: a /etc/passwd that
+  cannot be read leaves no account to name.
+
+    .venv/bin/python -m tests.metamorphic                      # every case, this tree
+    .venv/bin/python -m tests.metamorphic --auditor 'CMD ...'  # another build, e.g. an older checkout
+    .venv/bin/python -m tests.metamorphic --only dup,fifo      # the cases whose names hold one of these
+
+Exit 1 when a case loses a rule. Each defect this probe found is a test of its own in
+tests/auditor/test_verdicts.py; this module is the probe, rerun by hand (about 7 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NODE = "cim-prod-001"
+UNDECIDED = ("error", "not-evaluated")
+"""Statuses that keep a rule from passing (never READY)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One change to a copy of the demo (`change` gets the copy's folder: the node is under NODE)."""
+
+    name: str
+    change: Callable[[Path], None]
+
+
+def _edit(rel: str, how: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        path.write_bytes(how(path.read_bytes()))
+    return change
+
+
+def _put(rel: str, what: str | bytes) -> Callable[[Path], None]:
+    """Put a FIFO, a folder, a symbolic link to itself or bytes at `rel` (replacing what is there)."""
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if what == "fifo":
+            os.mkfifo(path)
+        elif what == "folder":
+            path.mkdir()
+        elif what == "loop":
+            path.symlink_to(path.name)
+        else:
+            assert isinstance(what, bytes)
+            path.write_bytes(what)
+    return change
+
+
+def _inventory(old: str, new: str) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        path = folder / "auditor.yaml"
+        text = path.read_text()
+        if old not in text:
+            raise SystemExit(f"tests.metamorphic: the demo inventory no longer holds {old!r}")
+        path.write_text(text.replace(old, new))
+    return change
+
+
+def _upper_keys(data: bytes) -> bytes:
+    """nats.conf keys upper-cased (nats-server reads keys case-insensitively)."""
+    return re.sub(rb"^(\s*)(?!include\b)([a-z_]+)(?=\s*[:={ ])", lambda m: m.group(1) + m.group(2).upper(), data, flags=re.M)
+
+
+def _documents(data: bytes) -> list[Any]:
+    return [d for d in yaml.safe_load_all(data) if d]
+
+
+def _der(data: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificates(data)[0].public_bytes(Encoding.DER)
+
+
+TEXT_FILES = (
+    "etc/nats/nats.conf", "etc/nats/users.conf", "etc/nats/certs/monitor-legacy.pem", "k8s/cim-agent.yaml",
+    "k8s/jetstream-backup.yaml", "k8s/nats-exporter.yaml", "etc/cim/agent.env", "secrets/legacy.env",
+    "secrets/secrets.yaml", "secrets/monitoring.json", "home/cim/.bash_history", "var/log/cim/agent.log",
+    "etc/nixos/configuration.nix", "etc/ssh/sshd_config", "etc/passwd", "etc/shadow", "etc/login.defs",
+    "home/cim/backup/deploy_ed25519", "etc/nats/leaf.creds", "var/lib/cim/pki/root-ca.pem",
+    "var/lib/cim/pki/intermediate-ca.pem", "etc/nats/certs/server-cert.pem",
+)
+TEXT_CHANGES: dict[str, Callable[[bytes], bytes]] = {
+    "crlf": lambda b: b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"),
+    "bom": lambda b: b"\xef\xbb\xbf" + b,
+    "lines below": lambda b: b + b"\n" + b"# padding comment line\n" * 2000,
+    "lines above": lambda b: b"# padding comment line\n" * 50 + b,
+    "no final newline": lambda b: b.rstrip(b"\n"),
+    "twice": lambda b: b + (b"\n---\n" if b"apiVersion" in b else b"\n") + b,
+}
+SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
+    ("etc/nats/nats.conf", "upper-case keys", _upper_keys),
+    ("etc/nats/users.conf", "upper-case keys", _upper_keys),
+    ("etc/nats/nats.conf", "'=' for ':'", lambda b: re.sub(rb"^(\s*[A-Za-z_]+):(\s)", rb"\1 =\2", b, flags=re.M)),
+    ("etc/nats/users.conf", "quoted keys", lambda b: re.sub(rb"^(\s*)([a-z_]+)(\s*[:=])", rb'\1"\2"\3', b, flags=re.M)),
+    ("etc/ssh/sshd_config", "lower-case keywords", lambda b: re.sub(rb"^([A-Za-z]+)(\s)", lambda m: m.group(1).lower() + m.group(2), b, flags=re.M)),
+    ("k8s/nats-exporter.yaml", "as a List", lambda b: yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": _documents(b)}).encode()),
+    ("k8s/cim-agent.yaml", "flow style", lambda b: yaml.safe_dump_all(_documents(b), default_flow_style=True).encode()),
+    ("etc/nats/certs/monitor-legacy.pem", "as DER", _der),
+)
+OVER_FILE_BYTES = b"# c\n" * (9 << 20)  # 36 MiB: over the file-bytes limit
+OVER_YAML_BYTES = b"a: 1\n" + b"# c\n" * (5 << 20)  # 20 MiB: over yaml-bytes, under file-bytes
+ADDED: tuple[tuple[str, str | bytes], ...] = (
+    ("k8s/broken.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: x\n"),
+    ("k8s/binary.yaml", bytes(range(256)) * 16),
+    ("k8s/huge.yaml", OVER_YAML_BYTES),
+    ("k8s/huge.json", OVER_YAML_BYTES),
+    ("k8s/over.yaml", OVER_FILE_BYTES),
+    ("k8s/pipe.yaml", "fifo"),
+    ("k8s/sub.yaml", "folder"),
+    ("k8s/loop.yaml", "loop"),
+    ("k8s/bomb.yaml", b"a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                      b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"),
+    ("etc/nats/certs/bad.pem", b"-----BEGIN CERTIFICATE-----\nMIIBad==\n-----END CERTIFICATE-----\n"),
+    ("etc/nats/certs/pipe.pem", "fifo"),
+    ("etc/nats/certs/d.pem", "folder"),
+    ("etc/nats/certs/loop.pem", "loop"),
+    ("etc/nats/certs/over.pem", OVER_FILE_BYTES),
+    ("home/cim/pipe", "fifo"),
+    ("home/cim/over.txt", OVER_FILE_BYTES),
+    ("etc/nats/trust/bad.creds", b"-----BEGIN NATS USER JWT-----\nnotajwt\n------END NATS USER JWT------\n"),
+    ("etc/nats/trust/pipe.creds", "fifo"),
+    ("etc/nats/trust/over.jwt", OVER_FILE_BYTES),
+    ("etc/nats/nkeys/bad.nk", b"SUXXXX\n"),
+    ("secrets/bad.yaml", b"sops:\n  mac: ENC[AES256_GCM,data:xx]\n  version: 3\n  : :\n"),
+    ("secrets/pipe.yaml", "fifo"),
+    ("secrets/over.yaml", OVER_FILE_BYTES),
+    ("secrets/big.yaml", OVER_YAML_BYTES),
+)
+UNREADABLE = (
+    "etc/passwd", "etc/shadow", "etc/group", "etc/login.defs", "etc/ssh/sshd_config",
+    "etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "home/cim/.ssh/authorized_keys", "root/.ssh/authorized_keys",
+    "proc/net/tcp", "proc/self/mounts", "etc/os-release", "etc/systemd/system/nats.service", "etc/fail2ban/jail.local",
+    "etc/nixos/configuration.nix", "var/lib/auditor/recorded/host-commands.json", "recorded/nats-monitoring.json",
+    "var/lib/auditor/recorded/tls-endpoints.json", "var/lib/auditor/recorded/yubikeys.json",
+    "var/lib/auditor/recorded/vault.json", "etc/auditor/secrets-scan.yaml", ".sops.yaml", "var/lib/sops-nix/key.txt",
+    "../pki-ca/log.jsonl", "../pki-ca/ca.json", "../pki-ca/inventory.sqlite", "../pki-ca/certs/root.pem",
+    "var/lib/cim/gnupg/pubring.kbx", "var/lib/cim/gnupg/trustdb.gpg", "etc/nats/trust/account.jwt",
+    "etc/nats/trust/operator.jwt", "etc/nats/nkeys/cim-sensor.nk", "etc/nats/leaf.creds",
+    "etc/nats/certs/server-cert.pem", "etc/nats/certs/server-key.pem", "etc/nats/certs/ca.pem",
+)
+SECRETS_PATHS = "paths: [etc/nats, etc/nixos, etc/cim, k8s, home, var/log, var/lib/sops-nix, secrets]"
+KUBERNETES = "      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n"
+INVENTORIES: tuple[tuple[str, str, str], ...] = (
+    ("certificate folders twice", "paths: [etc/nats/certs, var/lib/cim/pki]",
+     "paths: [etc/nats/certs, var/lib/cim/pki, etc/nats/certs, etc/nats]"),
+    ("manifests twice", "paths: [k8s]", "paths: [k8s, k8s, k8s/nats-exporter.yaml]"),
+    ("secrets folders overlapping", "paths: [etc/nats, etc/nixos,", "paths: [etc/nats, etc, etc/nixos,"),
+    ("secrets over the whole node", SECRETS_PATHS, "paths: [.]"),
+    ("two kubernetes sources", KUBERNETES, KUBERNETES + KUBERNETES.replace("node-manifests", "more-manifests")),
+)
+
+
+def cases() -> list[Case]:
+    """Every case, named uniquely."""
+    out = [Case(f"{rel} {how}", _edit(rel, change)) for rel in TEXT_FILES for how, change in TEXT_CHANGES.items()]
+    out += [Case(f"{rel} {how}", _edit(rel, change)) for rel, how, change in SPELLINGS]
+    out += [Case(f"added {rel} ({what if isinstance(what, str) else f'{len(what)} bytes'})", _put(rel, what))
+            for rel, what in ADDED]
+    out += [Case(f"{rel} as a {what}", _put(rel, what)) for rel in UNREADABLE for what in ("fifo", "folder")]
+    out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
+    return out
+
+
+def copy_demo(folder: Path) -> Path:
+    """The materialised demo (node and CA) copied into `folder`, with the demo's inventory."""
+    from auditor._demo import demo_root
+
+    shutil.copytree(demo_root(), folder, symlinks=True)
+    (folder / "auditor.yaml").write_text((resources.files("auditor._demo") / "inventory.yaml").read_text())
+    return folder
+
+
+def scan(auditor: Sequence[str], folder: Path, at: str) -> dict[str, Any]:
+    """The findings document of a scan of the copy in `folder`, as of `at`."""
+    out = folder / "result.json"
+    run = subprocess.run([*auditor, "scan", "--target", NODE, "--inventory", str(folder / "auditor.yaml"),
+                          "--format", "json", "-o", str(out), "--no-store", "--at", at],
+                         capture_output=True, text=True, cwd=folder, timeout=600, check=False)
+    if run.returncode not in (0, 1, 3, 4) or not out.is_file():
+        raise RuntimeError(f"exit {run.returncode}: {run.stderr.strip()[-500:]}")
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    lost: tuple[str, ...]
+    """Rules the demo fails that pass, or of which nothing fails or is undecided."""
+    moved: tuple[str, ...]
+    """Rules with a failing finding whose id is neither failing nor undecided any more."""
+
+
+def compare(name: str, base: dict[str, Any], doc: dict[str, Any]) -> Outcome:
+    failing = {f["id"]: f["rule_id"] for f in base["findings"] if f["status"] == "fail"}
+    status = {f["id"]: f["status"] for f in doc["findings"]}
+    passed = {rule for i, rule in failing.items() if status.get(i) == "pass"}
+    held = {f["rule_id"] for f in doc["findings"] if f["status"] in ("fail", "waived", *UNDECIDED)}
+    lost = passed | (set(failing.values()) - held)
+    moved = {rule for i, rule in failing.items() if status.get(i) not in ("fail", "waived", *UNDECIDED)}
+    return Outcome(name, tuple(sorted(lost)), tuple(sorted(moved)))
+
+
+def run(auditor: Sequence[str], chosen: Sequence[Case], *, show: Callable[[str], None] = print) -> list[Outcome]:
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    with tempfile.TemporaryDirectory(prefix="auditor-metamorphic-") as tmp:
+        base = scan(auditor, copy_demo(Path(tmp) / "demo"), at)
+        outcomes = []
+        for case in chosen:
+            folder = copy_demo(Path(tmp) / "case")
+            case.change(folder)
+            outcome = compare(case.name, base, scan(auditor, folder, at))
+            if outcome.lost:
+                show(f"LOSES {', '.join(outcome.lost)}: {case.name}")
+            elif outcome.moved:
+                show(f"moves ids of {', '.join(outcome.moved)}: {case.name}")
+            outcomes.append(outcome)
+            shutil.rmtree(folder)
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.metamorphic", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--auditor", default=shlex.join([sys.executable, "-m", "auditor"]),
+                        help="the auditor command to probe (default: this tree's)")
+    parser.add_argument("--only", default="", help="comma-separated: the cases whose names hold one of these")
+    args = parser.parse_args(argv)
+    wanted = [w for w in args.only.split(",") if w]
+    chosen = [c for c in cases() if not wanted or any(w in c.name for w in wanted)]
+    outcomes = run(shlex.split(args.auditor), chosen)
+    lost = sum(bool(o.lost) for o in outcomes)
+    moved = sum(bool(o.moved) for o in outcomes)
+    print(f"{len(outcomes)} cases: {lost} lose a rule the demo fails, {moved} move a failing finding's id")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
