@@ -265,6 +265,9 @@ class _Parser:
         nul = self.text.find("\x00")
         if nul >= 0:
             raise self.fail("a NUL character (nats-server ignores everything after it)", nul)
+        if self.text.startswith("\ufeff"):  # nats-server -t refuses it: unknown field "\ufeff..." or a parse error
+            raise self.fail("the file starts with a byte order mark (U+FEFF), which nats-server reads as part of "
+                            "the first key and refuses: save it as UTF-8 without one", 0)
         root: dict[str, Value] = {}
         self.scopes.append(root)
         opened: list[int] = []  # where each open block's '{' stands

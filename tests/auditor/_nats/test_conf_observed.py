@@ -107,6 +107,8 @@ def test_structures_as_the_server_reads_them(text: str, expected: Any) -> None:
         ("include\n", "Expected include value"),
         ("a: [ (\nx\n)\n]", "'(' block"),
         ("a: 1\x00b: 2", "NUL"),
+        ("\ufefflisten: 127.0.0.1:4222", "byte order mark"),  # nats-server -t: unknown field "\ufefflisten"
+        ("\ufeff# c\nlisten: 127.0.0.1:4222", "byte order mark"),  # was: "Expected a top-level value to end"
     ],
 )
 def test_errors(text: str, fragment: str) -> None:
