@@ -301,11 +301,10 @@ class Scanner:
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
         if not data.startswith(GZIP_MAGIC):
             return leaks, ""
-        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit, notes=notes)
+        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit)  # sops cannot read it: no sops file
         return [*leaks, *inflated], unfinished
 
-    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "",
-                   notes: list[str] | None = None) -> tuple[list[Leak], str]:
+    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
         """The leaks in the content of gzip `data` (a whole file or blob under WINDOW: a rotated
         log, a `.tar.gz`, whose members' bytes lie in the tar stream as they are), read as a
         file's are, with lines counted in the content; and, when its content runs past the
@@ -316,9 +315,9 @@ class Scanner:
         content = _Gunzip(data, limits.get("gunzip-bytes"))
         head = _read_from(content.read, WINDOW)
         if len(head) < WINDOW:
-            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit, notes=notes))
+            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit))
         else:
-            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit, notes=notes))
+            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit))
         if content.over:
             gunzip = limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
             return leaks, f"{gunzip}; {unfinished}" if unfinished else gunzip

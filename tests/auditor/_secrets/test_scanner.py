@@ -643,6 +643,8 @@ def test_a_sops_file_whose_values_were_not_checked_is_not_scanned_whole(
                              "(first at line 1)): its values were not checked for plaintext")
     (tmp_path / "app.log").write_text("dumped:\n" + SOPS_YAML)
     assert Scanner().scan_file(tmp_path / "app.log", "app.log").unread == ""
+    (tmp_path / "backup.tar.gz").write_bytes(_gzip(b"dup.yaml\0\0\0" + (tmp_path / "dup.yaml").read_bytes()))
+    assert Scanner().scan_file(tmp_path / "backup.tar.gz", "backup.tar.gz").unread == ""  # sops cannot read it either
     monkeypatch.setattr(scanner_module, "SOPS_MAX", 100)
     large = Scanner().scan_file(tmp_path / "ok.yaml", "ok.yaml")
     assert "sops-plaintext" not in [x.rule for x in large.leaks]
