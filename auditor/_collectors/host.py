@@ -363,7 +363,8 @@ class HostCollector(Collector):
 
     def _firewall(self, host: Host) -> Generator[Record, None, tuple[facts.Firewall | None, list[Listener] | None]]:
         """Yields the firewall and listener records; returns the firewall and the listeners (None:
-        a table could not be read, so they are only some of them). A table that exists and was
+        a table could not be read, or none was there, so they are only some of them, or none of
+        what listens). A table that exists and was
         not read is an error beside the sockets read: the rules on listeners are not decided
         (was: judged on the others alone, so a /proc/net/tcp made unreadable hid every IPv4
         listener's failure)."""
@@ -375,12 +376,13 @@ class HostCollector(Collector):
         except facts.PartUnavailable as exc:
             yield ctx.error(FIREWALL, "firewall", f"cannot read the active ruleset: {exc}")
         listeners, missing, unread = read_listeners(host.files, live=host.live)
-        if unread or (missing and not listeners):
+        whole = not unread and not (missing and not listeners)
+        if not whole:
             yield ctx.error(LISTENER, "/proc/net", f"cannot read the listening sockets: {'; '.join(unread or missing)}")
         judged = facts.judge_listeners(listeners, firewall.ruleset if firewall else None)
         for j in judged:
             yield ctx.record(j.listener.name(), listener_facts(j, firewall.source if firewall else None))
-        return firewall, None if unread else listeners
+        return firewall, listeners if whole else None
 
     def _nixos(self, host: Host, configuration: str, sshd: facts.Sshd | None, firewall: facts.Firewall | None,
                listeners: Sequence[Listener] | None, mac: MacState | None, fail2ban: Fail2ban | None) -> Iterator[Record]:

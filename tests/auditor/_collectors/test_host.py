@@ -96,6 +96,11 @@ def test_a_socket_table_that_exists_and_cannot_be_read_leaves_the_listeners_unde
     table.unlink() if made == "fifo" else table.rmdir()  # a kernel without the table: nothing is said of it
     records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
     assert [r for r in records if isinstance(r, Failure)] == []
+    shutil.rmtree(root / "proc/net")  # no table at all: nothing of what listens is known
+    records = collect_source("host", root, {"recorded_commands": "var/lib/auditor/recorded/host-commands.json"})
+    errors = {(r.kind, r.resource): r.error for r in records if isinstance(r, Failure)}
+    assert set(errors) == {("host.listener", "/proc/net"),
+                           ("host.nixos-drift", "etc/nixos/configuration.nix networking.firewall.allowedTCPPorts")}
 
 
 def test_a_unit_with_a_drop_in_that_cannot_be_read_is_not_judged_on_the_rest(tmp_path: Path) -> None:
