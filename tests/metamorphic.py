@@ -237,8 +237,13 @@ def compare(name: str, base: dict[str, Any], doc: dict[str, Any]) -> Outcome:
     return Outcome(name, tuple(sorted(lost)), tuple(sorted(moved)))
 
 
+def now() -> str:
+    """This moment as `--at` takes it: every scan of one comparison is made as of one moment."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def run(auditor: Sequence[str], chosen: Sequence[Case], *, show: Callable[[str], None] = print) -> list[Outcome]:
-    at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    at = now()
     with tempfile.TemporaryDirectory(prefix="auditor-metamorphic-") as tmp:
         base = scan(auditor, copy_demo(Path(tmp) / "demo"), at)
         outcomes = []

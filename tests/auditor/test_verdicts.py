@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from auditor._history.diff import diff_results
 from auditor._models import Severity
 from auditor._resultfile import read_result
 from auditor._schedule.notify import regression_event
+from tests import metamorphic
 from tests.certs import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem
@@ -253,30 +255,20 @@ def test_a_sops_file_sops_would_refuse_hides_no_plaintext_value(tmp_path: Path) 
     assert alone.code == 3 and "could not be parsed" in alone.err, (alone.code, alone.err)
 
 
-def _demo_copy(folder: Path) -> Path:
-    """The materialised demo (its node and CA) copied into `folder`, with the demo's inventory."""
-    import shutil
-
-    from auditor._demo import demo_root
-
-    shutil.copytree(demo_root(), folder, symlinks=True)
-    (folder / "auditor.yaml").write_text((resources.files("auditor._demo") / "inventory.yaml").read_text())
-    return folder
+AT = metamorphic.now()
+"""The moment every scan of the demo here is made as of (the fixture's and the tests' alike)."""
 
 
 def _demo_scan(folder: Path) -> dict[str, Any]:
-    out = folder / "result.json"
-    run = run_cli("scan", "--target", "cim-prod-001", "--inventory", str(folder / "auditor.yaml"), "--format", "json",
-                  "-o", str(out), "--no-store", cwd=folder)
-    assert run.code in (1, 3, 4), run.err  # 3: a source had an error
-    doc: dict[str, Any] = json.loads(out.read_text())
+    doc = metamorphic.scan([sys.executable, "-m", "auditor"], folder, AT)
+    assert doc["verdict"]["readiness"] != "ready", doc["verdict"]
     return doc
 
 
 @pytest.fixture(scope="module")
 def demo_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo's failing findings: {id: rule}."""
-    doc = _demo_scan(_demo_copy(tmp_path_factory.mktemp("demo") / "demo"))
+    doc = _demo_scan(metamorphic.copy_demo(tmp_path_factory.mktemp("demo") / "demo"))
     return {f["id"]: f["rule_id"] for f in doc["findings"] if f["status"] == "fail"}
 
 
@@ -292,7 +284,7 @@ def test_a_file_made_unreadable_turns_no_failure_into_a_pass(tmp_path: Path, dem
     passes, and the scan is not READY."""
     import os
 
-    folder = _demo_copy(tmp_path / "demo")
+    folder = metamorphic.copy_demo(tmp_path / "demo")
     path = folder / "cim-prod-001" / unreadable
     path.unlink()
     os.mkfifo(path)
@@ -321,7 +313,7 @@ def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, 
     it, two sources over one folder) or through another path (`.` for the secrets scan): the
     same failures with the same ids, each once (was: a copy of each with another id, or new ids
     for every leak, since a leak's id held the path it was scanned under)."""
-    folder = _demo_copy(tmp_path / "demo")
+    folder = metamorphic.copy_demo(tmp_path / "demo")
     inventory = folder / "auditor.yaml"
     old, new = TWICE[how]
     assert old in inventory.read_text()
