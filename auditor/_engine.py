@@ -150,23 +150,24 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     if len(findings) < 2 or len({f.id for f in findings}) == len(findings):
         return findings
     used = {f.id for f in findings}
+    says = [_says(f) for f in findings]
+    order = [_first_key(f) for f in findings]
     keeper: dict[str, int] = {}  # id -> the finding that keeps it
     first: dict[tuple[str, str, Status, str], int] = {}  # what is said -> the finding that stands for it
     for i, f in enumerate(findings):
-        k, said = keeper.get(f.id), _says(f)
-        if k is None or _first_key(f) < _first_key(findings[k]):
+        k, r = keeper.get(f.id), first.get(says[i])
+        if k is None or order[i] < order[k]:
             keeper[f.id] = i
-        r = first.get(said)
-        if r is None or _first_key(f) < _first_key(findings[r]):
-            first[said] = i
+        if r is None or order[i] < order[r]:
+            first[says[i]] = i
     extra: dict[int, list[str]] = {}
     for i, f in enumerate(findings):
-        r = first[_says(f)]
+        r = first[says[i]]
         if r != i:
             extra.setdefault(r, []).extend(f.evidence)
     out = []
     for i, f in enumerate(findings):
-        if first[_says(f)] != i:
+        if first[says[i]] != i:
             continue  # said alike by another: one finding, whose evidence holds this one's records
         if keeper[f.id] != i:
             f = dataclasses.replace(f, id=_other_id(f, used))
