@@ -297,18 +297,28 @@ def _json_leaves(value: Any, path: tuple[str, ...]) -> Iterator[Leaf]:
 
 
 def _parse_dotenv(name: str, text: str) -> SopsDocument:
+    """As sops reads dotenv: lines split at LF only, so a CRLF line end leaves the CR in the value.
+    A sops file written so is refused, as sops refuses it (its sops_lastmodified, CR and all, no
+    longer parses as a time): not read as values that merely look unencrypted."""
     leaves: list[Leaf] = []
     flat: dict[str, str] = {}
+    cr: int | None = None
     for number, line in enumerate(text.split("\n"), 1):
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
         if not sep:
             raise ConfigError("invalid dotenv line: no '='", file=name, line=number)
+        if cr is None and value.endswith("\r"):
+            cr = number
         if key.startswith("sops_"):
             flat[key[len("sops_"):]] = value.replace("\\n", "\n")
             continue
         leaves.append(Leaf((key,), value.replace("\\n", "\n"), number))
+    if flat and cr is not None:
+        raise ConfigError("the line ends with CR LF: sops keeps the CR in each value and refuses the file "
+                          "(its sops_lastmodified no longer parses as a time); save it with LF line ends",
+                          file=name, line=cr)
     return SopsDocument(name, "dotenv", tuple(leaves), unflatten(flat) if flat else None)
 
 

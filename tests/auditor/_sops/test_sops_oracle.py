@@ -8,7 +8,9 @@ lines, derived from the written file by undoing the `\\n` escapes). For each fil
 
 - `sops decrypt` succeeds exactly when the sops collector's MAC status is `verified` (sops
   checks the MAC when it decrypts; a file whose MAC was removed is refused by both);
-- the collector lists the recipients the file was encrypted to, MAC or not.
+- the collector lists the recipients the file was encrypted to, MAC or not;
+- with CRLF line ends, sops reads YAML, JSON and INI as before and refuses dotenv (the CR stays in
+  each value): the collector refuses the dotenv file (an error record), and only it.
 
 The agreement count is printed (`N of M real-sops-made files agree`).
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from auditor.evidence.record import Failure
 from tests.collecting import collect_source, plain_of
 from tests.gpg import keyring
 from tests.sops_tool import Sops
@@ -59,7 +62,8 @@ def ini_313(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-VARIANTS: dict[str, Callable[[str], str]] = {"written": lambda t: t, "tampered": tampered, "no-mac": without_mac}
+VARIANTS: dict[str, Callable[[str], str]] = {"written": lambda t: t, "tampered": tampered, "no-mac": without_mac,
+                                              "crlf": lambda t: t.replace("\n", "\r\n")}
 INI_VARIANTS: dict[str, Callable[[str], str]] = {
     "3.13": ini_313, "3.13-tampered": lambda t: tampered(ini_313(t)), "3.13-no-mac": lambda t: without_mac(ini_313(t)),
 }
@@ -95,6 +99,9 @@ def test_auditor_agrees_with_the_sops_binary(tmp_path: Path, record_property: An
         for name in sorted(expected):
             decrypted = sops.run("decrypt", str(corpus / name), env=env, check=False).returncode == 0
             record = by_name[name]
+            if isinstance(record, Failure):  # refused as a sops file: agrees where sops refuses it too
+                rows.append((name, decrypted, "refused", not decrypted))
+                continue
             data = plain_of(record)
             mac = data["mac"]["status"]
             listed = {r["id"] for r in data["recipients"]}
@@ -107,6 +114,7 @@ def test_auditor_agrees_with_the_sops_binary(tmp_path: Path, record_property: An
               f"(decrypt verdict vs MAC status, recipients listed)")
     disagreements = [r for r in rows if r not in agreed]
     assert not disagreements, disagreements
+    assert {r[0] for r in rows if r[2] == "refused"} == {"age-crlf.env", "age+pgp-crlf.env"}
     statuses = {r[2] for r in rows}
     assert {"verified", "mismatch", "missing"} <= statuses  # every verdict was exercised
     assert sum(1 for r in rows if r[1]) >= len(SOURCES) * 2  # the written files all decrypt
