@@ -76,7 +76,6 @@ from auditor._secrets.scanner import (
     _read_from,
     is_code,
     is_log,
-    noted,
 )
 from auditor._secrets.suppress import Suppressions
 from auditor.errors import ConfigError
@@ -653,8 +652,8 @@ def scan_history(
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         else:
             notes: list[str] = []
-            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit, notes=notes))
-            unfinished = noted(unfinished, notes)
+            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit, notes=notes),
+                                                 notes=notes)
             leaks = tuple(streamed)
             if unfinished:
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=unfinished).unread

@@ -258,13 +258,12 @@ class Scanner:
                 unfinished = ""
                 notes: list[str] = []
                 if len(head) < WINDOW:
-                    leaks, unfinished = self._kept(*self._whole(head, display, mode, notes=notes))
+                    leaks, unfinished = self._kept(*self._whole(head, display, mode, notes=notes), notes)
                     if whole is not None:
                         whole(head)
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
-                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, notes=notes))
-                unfinished = noted(unfinished, notes)
+                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, notes=notes), notes=notes)
             finally:
                 os.close(fd)
         except PermissionError:
@@ -284,14 +283,15 @@ class Scanner:
         else:
             leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes)
             unfinished = ""
-        leaks, unfinished = self._kept(leaks, unfinished)
-        return FileResult(display, tuple(leaks), len(data), unfinished=noted(unfinished, notes))
+        leaks, unfinished = self._kept(leaks, unfinished, notes)
+        return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
 
-    def _kept(self, leaks: Iterable[Leak], unfinished: str = "") -> tuple[list[Leak], str]:
+    def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = ()) -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most
-        `max_findings` of them; and what was left unread (`unfinished`), with the findings not
-        kept if any were dropped."""
+        `max_findings` of them; and what was not read or checked: `notes` (filled as `leaks` are
+        made, so read after them), `unfinished`, and the findings not kept if any were dropped."""
         found, over = collapse(leaks, self.max_findings)
+        unfinished = _noted(unfinished, notes)
         return found, over_findings(unfinished) if over else unfinished
 
     def _whole(self, data: bytes, display: str, mode: str, commit: str = "",
@@ -617,7 +617,7 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     return kept
 
 
-def noted(unfinished: str, notes: Sequence[str]) -> str:
+def _noted(unfinished: str, notes: Sequence[str]) -> str:
     """`unfinished` (what of a file was left unread) with `notes` (what else was not checked)."""
     return "; ".join([*notes, unfinished] if unfinished else notes)
 
