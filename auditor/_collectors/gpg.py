@@ -132,7 +132,7 @@ class GpgCollector(Collector):
             return
         present = [home / n for n in PUBLIC_FILES if (home / n).is_file()]
         if not any(p.name.startswith("pubring") for p in present):
-            odd = [n for n in PUBLIC_FILES[:2] if (home / n).exists()]  # a folder, a FIFO: never opened
+            odd = [n for n in PUBLIC_FILES if n.startswith("pubring") and (home / n).exists()]  # a folder, a FIFO: never opened
             yield ctx.error(KIND, shown, f"{odd[0]} is not a regular file: not read" if odd else
                             "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
             return
