@@ -296,31 +296,20 @@ def test_a_file_made_unreadable_turns_no_failure_into_a_pass(tmp_path: Path, dem
     assert doc["verdict"]["readiness"] != "ready"
 
 
-TWICE = {
-    "paths": ("paths: [k8s]", "paths: [k8s, k8s, k8s/nats-exporter.yaml]"),
-    "overlapping": ("paths: [etc/nats, etc/nixos,", "paths: [etc/nats, etc, etc/nixos,"),
-    "wider": ("paths: [etc/nats, etc/nixos, etc/cim, k8s, home, var/log, var/lib/sops-nix, secrets]", "paths: [.]"),
-    "sources": ("      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n",
-                "      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n"
-                "      - collector: kubernetes\n        name: more-manifests\n        paths: [k8s]\n"),
-}
-
-
-@pytest.mark.parametrize("how", list(TWICE))
+@pytest.mark.parametrize(("how", "old", "new"), metamorphic.INVENTORIES, ids=[i[0] for i in metamorphic.INVENTORIES])
 def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, demo_failures: dict[str, str],
-                                                               how: str) -> None:
+                                                               how: str, old: str, new: str) -> None:
     """The demo's inventory reaching files twice (a path listed twice, a folder and one inside
     it, two sources over one folder) or through another path (`.` for the secrets scan): the
     same failures with the same ids, each once (was: a copy of each with another id, or new ids
     for every leak, since a leak's id held the path it was scanned under)."""
     folder = metamorphic.copy_demo(tmp_path / "demo")
     inventory = folder / "auditor.yaml"
-    old, new = TWICE[how]
     assert old in inventory.read_text()
     inventory.write_text(inventory.read_text().replace(old, new))
     doc = _demo_scan(folder)
     failed = [f for f in doc["findings"] if f["status"] == "fail"]
     assert sorted(f["id"] for f in failed) == sorted(demo_failures)
-    if how == "sources":  # one finding, both sources' records its evidence
+    if how == "two kubernetes sources":  # one finding, both sources' records its evidence
         exporter = next(f for f in failed if f["rule_id"] == "K8S-007")
         assert len(exporter["evidence"]["records"]) == 2
