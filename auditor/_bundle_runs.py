@@ -1,4 +1,10 @@
-"""Evaluating many evidence bundles: `auditor evaluate B1 B2 ... --jobs N`.
+"""Evaluating evidence bundles: `auditor evaluate B1 B2 ... --jobs N`.
+
+A bundle is judged by the inventory's entry for its target (its policies, environment, names,
+vars and owners) where the inventory has one, as a fleet worker judges what a node sends: what
+a bundle says of its own target is input like its records, and a bundle that names a weaker
+policy or another environment must not get a better verdict by it (`judged_target`). Only a
+target the inventory does not know is judged as its bundle describes it, saying so.
 
 Bundles are evaluated in a pool of `jobs` processes (forked once the rules are loaded, so each
 starts with the catalog, and keeps what it learns from one bundle for the next: the programs it
@@ -30,17 +36,48 @@ from auditor._history.interface import drop_packed
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from auditor._inventory.model import Inventory
     from auditor._policy.catalog import Catalog
     from auditor._scan import EvaluateOptions
+    from auditor.evidence.bundle import Bundle
 
 RunDone = Callable[[TargetRun], TargetRun]
 """What the caller does with each run as it ends (store it); returns the run as kept."""
 Progress = Callable[[int, int, Sequence[str]], None]
 """progress(done, total, running): as auditor._progress.Bar draws it."""
 
-_SHARED: tuple[Catalog, EvaluateOptions, bool] | None = None
-"""The catalog and options of the run, and whether its results will be stored, set before the
-pool forks: each worker inherits them."""
+_SHARED: tuple[Catalog, EvaluateOptions, bool, Inventory | None] | None = None
+"""The catalog and options of the run, whether its results will be stored, and the inventory
+the bundles' targets are looked up in, set before the pool forks: each worker inherits them."""
+
+
+def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tuple[Mapping[str, Any] | None, str]:
+    """The description to judge `bundle` by (for evaluate_bundle's `target`; None: the bundle's
+    own) and a note saying how, if the user should know ('' otherwise): the inventory's entry
+    for the bundle's target where it has one, naming what the bundle says otherwise; the
+    bundle's own description, saying so, for a target the inventory does not know."""
+    from auditor._models import canonical_plain_json
+
+    carried = bundle.target
+    name = str(carried.get("name", ""))
+    if inventory is None:
+        return None, ""
+    entry = next((t for t in inventory.targets if t.name == name), None)
+    if entry is None:
+        policies = ", ".join(str(p) for p in carried.get("policies", ())) or "none"
+        return None, (f"{file}: target '{name}' is not in the inventory ({inventory.file}): judged as the bundle "
+                      f"describes it (environment '{carried.get('environment', '')}', policies {policies})")
+    described = entry.describe()
+    differ = sorted(key for key in described.keys() | carried.keys() if key != "description"
+                    and canonical_plain_json(described.get(key)) != canonical_plain_json(carried.get(key)))
+    note = ""
+    if differ:
+        note = (f"{file}: judged by the inventory's entry for target '{name}' ({inventory.file}), not by the "
+                f"description the bundle carries, which differs in {', '.join(differ)}")
+    return described, note
 
 
 def evaluate_one(path: str) -> TargetRun:
@@ -49,10 +86,13 @@ def evaluate_one(path: str) -> TargetRun:
     from auditor.evidence.bundle import read_bundle
 
     assert _SHARED is not None
-    catalog, options, ahead = _SHARED
+    catalog, options, ahead, inventory = _SHARED
     start = time.monotonic()
+    note = ""
     try:
-        result = evaluate_bundle(read_bundle(Path(path)), options, catalog=catalog)
+        bundle = read_bundle(Path(path))
+        target, note = judged_target(bundle, inventory, path)
+        result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     except AuditorError as exc:
         return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)
     except Exception as exc:  # a bug: this bundle's run says so, the others go on
@@ -63,7 +103,7 @@ def evaluate_one(path: str) -> TargetRun:
 
         with contextlib.suppress(Exception):  # then the history packs it, as without a pool
             pack_ahead(result)
-    return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start)
+    return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start, note=note)
 
 
 def evaluate_bundles(
@@ -75,13 +115,15 @@ def evaluate_bundles(
     done: RunDone | None = None,
     progress: Progress | None = None,
     stored: bool = False,
+    inventory: Inventory | None = None,
 ) -> FleetResult:
     """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
     stores each run's result in the history (a pool's workers then make its stored document
-    beside the evaluation: history.interface.pack_ahead)."""
+    beside the evaluation: history.interface.pack_ahead). `inventory`: where the bundles'
+    targets are described (judged_target); None: each as its bundle describes it."""
     global _SHARED
     pooled = jobs > 1 and len(paths) > 1
-    _SHARED = (catalog, options, stored and pooled)
+    _SHARED = (catalog, options, stored and pooled, inventory)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 

@@ -64,6 +64,9 @@ class TargetRun:
     scan_id: int | None = None
     """The id the result was stored under, if it was."""
     store_error: str = ""
+    note: str = ""
+    """One line the user should read beside the result (by whose description a bundle was
+    judged: auditor._bundle_runs.judged_target)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

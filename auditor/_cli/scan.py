@@ -37,7 +37,9 @@ def register(sub: Any) -> None:
         "evaluate",
         help="evaluate an evidence bundle (written by `auditor collect`, perhaps elsewhere)",
         description=(
-            "Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan. Given "
+            "Evaluate a bundle written by `auditor collect`: the air-gapped half of a scan. A bundle "
+            "is judged by the inventory's entry for its target (policies, environment, vars), not by "
+            "what the bundle says of it, where the inventory has one; a note says where they differ. Given "
             "several bundles (or --jobs), each is evaluated, in --jobs processes, all as of one "
             "instant, and a summary (text or json) lists each bundle's verdict in the order given; "
             "the exit code is the worst of the bundles'."
@@ -128,14 +130,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from auditor._bundle_runs import judged_target
     from auditor._ending import keep_until_exit
     from auditor._scan import EvaluateOptions, evaluate_bundle
+    from auditor._terminal import warn
     from auditor.evidence.bundle import read_bundle
 
     bundle = read_bundle(Path(args.bundle[0]))
-    catalog = _common.load_catalog(args, _common.load_inventory(args))
+    inventory = _common.load_inventory(args)
+    catalog = _common.load_catalog(args, inventory)
+    target, note = judged_target(bundle, inventory, args.bundle[0])
+    if note:
+        warn(f"auditor: note: {note}")
     options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
-    result = evaluate_bundle(bundle, options, catalog=catalog)
+    result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     keep_until_exit(bundle, catalog, result)
     return _print_and_store(args, result, origin="evaluate", inputs=tuple(args.bundle))
 
@@ -172,7 +180,8 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         raise ConfigError("must be at least 1", field="--jobs")
     if args.format not in ("text", "json"):
         raise ConfigError(f"several bundles make a summary in text or json, not {args.format}", field="--format")
-    catalog = _common.load_catalog(args, _common.load_inventory(args))
+    inventory = _common.load_inventory(args)
+    catalog = _common.load_catalog(args, inventory)
     now = _common.parse_at(args) or utcnow()  # one instant for every bundle
     options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
     store = None if args.no_store else _history.open_store(args)
@@ -182,7 +191,7 @@ def _evaluate_many(args: argparse.Namespace) -> int:
 
     try:
         runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
-                                stored=store is not None)
+                                stored=store is not None, inventory=inventory)
     finally:
         if store is not None:
             store.close()
@@ -192,6 +201,8 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         text = _fleet.summary_table(runs, noun="bundle")
     _common.emit(text, args.output, inputs=tuple(args.bundle))
     for r in runs.runs:
+        if r.note:
+            warn(f"auditor: note: {r.note}")
         if r.store_error:
             warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")
     return runs.exit_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from auditor._cli import _common
@@ -70,15 +71,22 @@ def run_verify(args: argparse.Namespace) -> int:
     from auditor._signoff.verify import summary_lines, verify
 
     allowed = _allowed(args)
+    inventory = functools.cache(lambda: _common.load_inventory(args))
 
     def catalog() -> Any:
-        return _common.load_catalog(args, _common.load_inventory(args))
+        return _common.load_catalog(args, inventory())
+
+    def judge(bundle: Any) -> Any:
+        from auditor._bundle_runs import judged_target
+
+        return judged_target(bundle, inventory(), args.bundle)
 
     result = verify(
         Path(args.result),
         allowed=allowed,
         bundle=Path(args.bundle) if args.bundle else None,
         catalog=catalog,
+        judge=judge,
     )
     lines = summary_lines(result)
     if args.bundle is None or allowed is None:

@@ -27,7 +27,11 @@ from auditor._signoff.model import (
 from auditor.errors import AuditorError, ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from auditor._policy.catalog import Catalog
+    from auditor.evidence.bundle import Bundle
+
 
 @dataclass(frozen=True)
 class CurrentDocument:
@@ -144,8 +148,15 @@ class Verification:
         return not self.problems and all(c.ok for c in self.checks)
 
 
-def check_bundle(current: CurrentDocument, bundle_path: Path, catalog: Callable[[], Catalog]) -> list[str]:
-    """Problems found re-evaluating the bundle at the result's time and comparing the findings."""
+Judge = Callable[["Bundle"], tuple["Mapping[str, Any] | None", str]]
+"""The description to judge a bundle by (None: its own) and a note ('' if none):
+auditor._bundle_runs.judged_target over the inventory, as `auditor evaluate` judges it."""
+
+
+def check_bundle(current: CurrentDocument, bundle_path: Path, catalog: Callable[[], Catalog],
+                 judge: Judge | None = None, notes: list[str] | None = None) -> list[str]:
+    """Problems found re-evaluating the bundle at the result's time (by the description `judge`
+    gives, its note added to `notes`) and comparing the findings."""
     from auditor._models import ScanResult, Severity
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor._timeutil import parse_time
@@ -169,8 +180,11 @@ def check_bundle(current: CurrentDocument, bundle_path: Path, catalog: Callable[
         now=parse_time(result.evaluated_at, what="evaluated_at"),
         fail_on=Severity(doc.get("fail_on", "high")),
     )
+    target, note = judge(bundle) if judge is not None else (None, "")
+    if note and notes is not None:
+        notes.append(note)
     try:
-        again = evaluate_bundle(bundle, options, catalog=catalog())
+        again = evaluate_bundle(bundle, options, catalog=catalog(), target=target)
     except AuditorError as exc:
         return [f"cannot re-evaluate the bundle: {exc.diagnostics()}"]
     expected = again.to_dict()
@@ -186,6 +200,7 @@ def verify(
     allowed: AllowedSigners | None = None,
     bundle: Path | None = None,
     catalog: Callable[[], Catalog] | None = None,
+    judge: Judge | None = None,
 ) -> Verification:
     current, checks = check_signoffs(path, allowed)
     problems: list[str] = []
@@ -197,7 +212,7 @@ def verify(
     if bundle is not None:
         from auditor._policy.catalog import Catalog
 
-        found = check_bundle(current, bundle, catalog or Catalog.load)
+        found = check_bundle(current, bundle, catalog or Catalog.load, judge, notes)
         problems.extend(found)
         if not found:
             notes.append(f"the findings follow from the evidence in {bundle} (re-evaluated at {current.document and current.document.get('evaluated_at')})")

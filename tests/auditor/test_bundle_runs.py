@@ -91,3 +91,47 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
     assert runs.exit_code == ExitCode.USAGE  # the worst: a bundle that could not be read
     assert packed == [stored and packs] * len(bundles)  # what `done` (the history) was given
     assert gc.get_freeze_count() == 0  # the objects frozen for the workers' fork are not left so
+
+
+def _with_target(bundle: Bundle, path: Path, **changes: object) -> str:
+    """`bundle` written to `path` with its target's description changed (its digest made anew,
+    as anyone holding the bundle can)."""
+    Bundle.create({**bundle.target, **changes}, bundle.created_at, bundle.records).write(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bundle_is_judged_by_the_inventory_entry_of_its_target(tmp_path: Path, jobs: int) -> None:
+    """A bundle that describes its target as weaker than the inventory does (another environment,
+    a weaker pack, no vars) is judged by the inventory's entry, saying so: it gets the verdict of
+    the bundle as collected, not a better one. A target the inventory does not know is judged as
+    its bundle describes it, saying that."""
+    bundle = collect(demo_inventory().target(DEMO_TARGET), now=NOW)
+    options = EvaluateOptions(now=NOW)
+    collected = evaluate_bundle(bundle, options, catalog=_catalog())
+    weak = _with_target(bundle, tmp_path / "weak.json", environment="staging", policies=["pss-baseline"], vars={})
+    unknown = _with_target(bundle, tmp_path / "unknown.json", name="cim-prod-999")
+    same = _with_target(bundle, tmp_path / "same.json")
+
+    runs = evaluate_bundles([weak, unknown, same], options, _catalog(), jobs=jobs, inventory=demo_inventory())
+    judged, other, unchanged = runs.runs
+    assert judged.result is not None and other.result is not None and unchanged.result is not None
+    for run in (judged, unchanged):
+        assert run.result is not None
+        assert run.result.findings == collected.findings
+        assert run.result.verdict.headline() == collected.verdict.headline()
+        assert run.result.target["environment"] == "production"
+    assert "judged by the inventory's entry for target 'cim-prod-001'" in judged.note
+    assert judged.note.endswith("which differs in environment, policies, vars") and judged.note.startswith(weak)
+    assert unchanged.note == ""
+    assert other.note.startswith(f"{unknown}: target 'cim-prod-999' is not in the inventory (")
+    assert "judged as the bundle describes it (environment 'production', policies cim-production" in other.note
+    assert [(f.rule_id, f.status) for f in other.result.findings] == [(f.rule_id, f.status) for f in collected.findings]
+    assert other.result.target["name"] == "cim-prod-999"
+
+    # without an inventory each bundle is judged as it describes itself: the weaker verdict the
+    # inventory's entry prevents above
+    alone = evaluate_bundles([weak, unknown], options, _catalog(), jobs=jobs).runs[0]
+    assert alone.result is not None and alone.note == ""
+    assert alone.result.summary.rule_hits < collected.summary.rule_hits
+    assert alone.result.target["environment"] == "staging"

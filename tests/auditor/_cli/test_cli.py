@@ -128,6 +128,42 @@ def test_evaluate_many_bundles_with_jobs(tmp_path: Path) -> None:
                        "--format")
 
 
+def test_evaluate_and_verify_judge_a_bundle_by_the_inventory_entry_of_its_target(tmp_path: Path) -> None:
+    """A bundle whose target says `staging` and a weaker pack (its digest made anew, as anyone
+    holding it can) is judged by the inventory's entry (production, cim-production), saying so
+    on stderr, alone or with others; `verify --bundle` judges it the same way, so the result
+    follows from it."""
+    from auditor.evidence.bundle import Bundle, read_bundle
+
+    collected = tmp_path / "collected.json"
+    assert run_cli("collect", "--demo", "--target", "cim-prod-001", "-o", str(collected)).code == 0
+    bundle = read_bundle(collected)
+    weak = tmp_path / "weak.json"
+    Bundle.create({**bundle.target, "environment": "staging", "policies": ["pss-baseline"]}, bundle.created_at,
+                  bundle.records).write(weak)
+    at = bundle.created_at
+    honest = run_cli("evaluate", "--demo", str(collected), "--at", at, "--no-store")
+    run = run_cli("evaluate", "--demo", str(weak), "--at", at, "--no-store")
+    assert run.code == honest.code == 1
+    assert run.out == honest.out and "NOT READY for production" in run.out
+    assert (f"auditor: note: {weak}: judged by the inventory's entry for target 'cim-prod-001' ("
+            in run.err) and "which differs in environment, policies\n" in run.err
+    assert "judged by" not in honest.err
+    many = run_cli("evaluate", "--demo", str(weak), str(collected), "--jobs", "2", "--format", "json", "--at", at,
+                   "--no-store")
+    weak_run, honest_run = json.loads(many.out)["targets"]
+    assert weak_run["result"]["findings"] == honest_run["result"]["findings"]
+    assert weak_run["result"]["target"]["environment"] == "production"
+    assert many.err.count("judged by the inventory's entry") == 1 and str(weak) in many.err
+
+    result = tmp_path / "result.json"
+    assert run_cli("evaluate", "--demo", str(weak), "--at", at, "--no-store", "--format", "json",
+                   "-o", str(result)).code == 1
+    verified = run_cli("verify", "--demo", str(result), "--bundle", str(weak))
+    assert "the findings follow from the evidence" in verified.out, verified.out
+    assert "note: " + str(weak) + ": judged by the inventory's entry" in verified.out
+
+
 def test_evaluate_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
