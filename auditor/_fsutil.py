@@ -3,7 +3,10 @@ atomic (a crash or an error never leaves a half-written file behind)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from auditor.errors import ConfigError, LocatedError
@@ -45,7 +48,8 @@ def read_user_bytes(
     from pki.fsutil import ReadError, read_regular
 
     try:
-        return read_regular(Path(path), limits.get(limit), follow_symlinks=follow_symlinks)
+        return read_regular(on_node(Path(path)) if follow_symlinks else Path(path), limits.get(limit),
+                            follow_symlinks=follow_symlinks)
     except ReadError as exc:
         raise cls(read_error_text(exc, limit, what), file=path_text(path)) from None
 
@@ -88,3 +92,106 @@ def path_text(path: Path | str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no file name decoded to
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+MAX_LINKS = 40
+"""Symbolic links followed to reach one file, at most (as Linux's own limit)."""
+
+
+class RootedPathError(Exception):
+    """A path under a root that cannot be resolved; `missing` when a part of it does not exist."""
+
+    def __init__(self, reason: str, *, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
+def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None = None,
+            readlink: Callable[[Path], str] | None = None) -> Path:
+    """Where the file the machine whose `/` is `root` calls `path` (absolute) really is: its
+    symbolic links followed as that machine follows them, an absolute link from `root` and `..`
+    never above it (a node's tree mounted or copied here, where NixOS links /etc into
+    /nix/store). RootedPathError when a part is missing, unreadable or links too deep.
+    `lstat_mode` and `readlink` read another machine's files (auditor._remote.sshhost)."""
+    import stat
+
+    lstat = lstat_mode or (lambda p: os.lstat(p).st_mode)
+    link_of = readlink or os.readlink
+    if not path.startswith("/"):
+        raise RootedPathError("not an absolute path")
+    todo = [p for p in path.split("/") if p not in ("", ".")]
+    todo.reverse()
+    done: list[str] = []
+    links = 0
+    while todo:
+        part = todo.pop()
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        real = root.joinpath(*done, part)
+        try:
+            mode = lstat(real)
+        except FileNotFoundError:
+            raise RootedPathError("does not exist", missing=True) from None
+        except NotADirectoryError:
+            raise RootedPathError("does not exist (a parent is not a folder)", missing=True) from None
+        except OSError as exc:
+            raise RootedPathError(exc.strerror or str(exc)) from None
+        if stat.S_ISLNK(mode):
+            links += 1
+            if links > MAX_LINKS:
+                raise RootedPathError("too many levels of symbolic links")
+            try:
+                target = link_of(real)
+            except OSError as exc:
+                raise RootedPathError(exc.strerror or str(exc)) from None
+            if target.startswith("/"):
+                done = []
+            todo.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+            continue
+        done.append(part)
+    return root.joinpath(*done)
+
+
+def under_root(root: Path, path: Path | str) -> str | None:
+    """`path` (a path here) as the machine whose `/` is `root` names it, or None if it is not
+    under `root`."""
+    rel = os.path.relpath(path, root)
+    if rel == ".":
+        return "/"
+    if rel == ".." or rel.startswith("../"):
+        return None
+    return "/" + rel
+
+
+_ROOT: ContextVar[Path | None] = ContextVar("node_root", default=None)
+"""The root of the node whose files the running collector reads (None: `/`, this machine's)."""
+
+
+@contextlib.contextmanager
+def node_root(root: Path) -> Iterator[None]:
+    """Read files as the node whose `/` is `root` reads them, meanwhile."""
+    real = Path(os.path.abspath(root))
+    token = _ROOT.set(None if str(real) == "/" else real)
+    try:
+        yield
+    finally:
+        _ROOT.reset(token)
+
+
+def on_node(path: Path, root: Path | None = None) -> Path:
+    """Where the node's file `path` really is (links followed from the node's `/`: `root`,
+    else the running collector's); `path` itself when it is not under the root or cannot be
+    resolved (reading it then says why)."""
+    top = _ROOT.get() if root is None else Path(os.path.abspath(root))
+    if top is None or str(top) == "/":
+        return path
+    named = under_root(top, path)
+    if named is None:
+        return path
+    try:
+        return in_root(top, named)
+    except RootedPathError:
+        return path

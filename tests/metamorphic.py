@@ -3,7 +3,8 @@
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise, manifests wrapped in a List, a certificate in DER, a broken,
-unreadable or over-limit file added or put in place of one, the inventory reaching files twice),
+unreadable or over-limit file added or put in place of one, a file moved into the node's
+/nix/store with a link to it in its place as NixOS links /etc, the inventory reaching files twice),
 the copy is scanned, and the result is compared with the demo's own scan:
 
 - a case LOSES a rule when a rule the demo fails passes, or nothing of it fails or is undecided
@@ -78,6 +79,21 @@ def _put(rel: str, what: str | bytes) -> Callable[[Path], None]:
         else:
             assert isinstance(what, bytes)
             path.write_bytes(what)
+    return change
+
+
+def linked(rel: str, absolute: bool) -> Callable[[Path], None]:
+    """The file at `rel` moved into the node's /nix/store and a symbolic link to it put in its
+    place, as NixOS links /etc: `absolute`, the link says `/nix/store/...` (the node's root
+    being `/`), else the relative way there."""
+    def change(folder: Path) -> None:
+        root = folder / NODE
+        path = root / rel
+        store = root / "nix" / "store"
+        store.mkdir(parents=True, exist_ok=True)
+        kept = store / f"0123456789abcdfghijklmnpqrsvwxyz-{path.name}"
+        path.rename(kept)
+        path.symlink_to(f"/{kept.relative_to(root)}" if absolute else os.path.relpath(kept, path.parent))
     return change
 
 
@@ -174,6 +190,14 @@ UNREADABLE = (
     "etc/nats/trust/operator.jwt", "etc/nats/nkeys/cim-sensor.nk", "etc/nats/leaf.creds",
     "etc/nats/certs/server-cert.pem", "etc/nats/certs/server-key.pem", "etc/nats/certs/ca.pem",
 )
+LINKED = (
+    "etc/group", "etc/os-release", "etc/systemd/system/nats.service", "etc/fail2ban/jail.local",
+    "home/cim/.ssh/authorized_keys", "root/.ssh/authorized_keys", "etc/ssh/sshd_config.d/50-maintenance-vpn.conf",
+    "etc/auditor/secrets-scan.yaml", ".sops.yaml", "etc/nats/trust/account.jwt", "etc/nats/trust/operator.jwt",
+    "etc/nats/nkeys/cim-sensor.nk", "etc/nats/certs/server-key.pem", "etc/nats/certs/ca.pem",
+    "var/lib/cim/gnupg/pubring.kbx", "var/lib/sops-nix/key.txt",
+)
+"""Files beside TEXT_FILES that a node may hold as links (NixOS links all of /etc into /nix/store)."""
 SECRETS_PATHS = "paths: [etc/nats, etc/nixos, etc/cim, k8s, home, var/log, var/lib/sops-nix, secrets]"
 KUBERNETES = "      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n"
 INVENTORIES: tuple[tuple[str, str, str], ...] = (
@@ -193,6 +217,8 @@ def cases() -> list[Case]:
     out += [Case(f"added {rel} ({what if isinstance(what, str) else f'{len(what)} bytes'})", _put(rel, what))
             for rel, what in ADDED]
     out += [Case(f"{rel} as a {what}", _put(rel, what)) for rel in UNREADABLE for what in ("fifo", "folder")]
+    out += [Case(f"{rel} as {how} link into /nix/store", linked(rel, how == "an absolute"))
+            for rel in TEXT_FILES + LINKED for how in ("an absolute", "a relative")]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
 

@@ -13,7 +13,8 @@ def test_the_cases_are_named_once_and_name_files_of_the_demo() -> None:
     names = [c.name for c in metamorphic.cases()]
     assert len(names) == len(set(names)) and len(names) > 200
     node = demo_root() / metamorphic.NODE
-    named = [*metamorphic.TEXT_FILES, *(rel for rel, _, _ in metamorphic.SPELLINGS), *metamorphic.UNREADABLE]
+    named = [*metamorphic.TEXT_FILES, *(rel for rel, _, _ in metamorphic.SPELLINGS), *metamorphic.UNREADABLE,
+             *metamorphic.LINKED]
     assert [rel for rel in named if not (node / rel).exists()] == []
 
 

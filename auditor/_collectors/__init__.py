@@ -44,10 +44,13 @@ def options_schema_name(name: str) -> str:
 
 def run_collector(context: CollectContext) -> Iterator[Record]:
     """Run one source's collector; an unexpected failure becomes an error record, not a crash."""
+    from auditor._fsutil import node_root
+
     cls = COLLECTORS.load(context.source.collector)
     kind = cls.kinds[0]
     try:
-        yield from cls(context).collect()
+        with node_root(context.root):
+            yield from cls(context).collect()
     except Exception as exc:  # a collector bug or an unforeseen source problem
         yield context.error(
             kind,

@@ -4,6 +4,11 @@ A FIFO, socket or device (named, or lying in a scanned folder) is never opened, 
 block a scan; a file past the `file-bytes` limit (:mod:`auditor._limits`) is not read. Both
 become :class:`Unreadable`, which the collector turns into an error record naming the file
 and the reason.
+
+A node's files are read as the node reads them: while a collector runs (auditor._fsutil.node_root, set by
+auditor._collectors.run_collector), a symbolic link under the target's root is followed as the
+node follows it, an absolute link from the node's `/` (auditor._fsutil.in_root), not from this
+machine's: a node's tree mounted or copied here links /etc into /nix/store on NixOS.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor import _limits as limits
-from auditor._fsutil import read_error_text
+from auditor._fsutil import on_node, read_error_text
 from pki.fsutil import ReadError, read_regular, special_kind
 
 
@@ -31,7 +36,8 @@ class Unreadable(Exception):
 def read_bounded(path: Path, limit: str = "file-bytes", *, follow_symlinks: bool = True) -> bytes:
     """The bytes of the regular file `path`, at most the limit `limit`; Unreadable otherwise."""
     try:
-        return read_regular(path, limits.get(limit), follow_symlinks=follow_symlinks)
+        return read_regular(on_node(path) if follow_symlinks else path, limits.get(limit),
+                            follow_symlinks=follow_symlinks)
     except ReadError as exc:
         raise Unreadable(read_error_text(exc, limit), exc.why) from None
 
@@ -67,7 +73,8 @@ def folder_files(
     """The files under `folder` (sorted) that `wanted` accepts (a predicate, or a collection of
     lower-case suffixes), and the wanted names that are not regular files (never opened).
 
-    Symbolic links are followed to files, never into folders (no cycles); `hidden` False skips
+    Symbolic links are followed to files (as the node follows them: auditor._fsutil.node_root), never into
+    folders (no cycles); a link to nothing is listed as not a regular file; `hidden` False skips
     names starting with a dot; `exclude` globs match the relative path or the name.
     """
     accept = wanted if callable(wanted) else (lambda p, s=frozenset(wanted): p.suffix.lower() in s)
@@ -87,9 +94,11 @@ def folder_files(
             if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
                 continue
             try:
-                kind = special_kind(os.stat(path).st_mode)
+                kind = special_kind(os.stat(on_node(path)).st_mode)
             except FileNotFoundError:
-                continue  # a dangling link, or gone
+                if not os.path.islink(path):
+                    continue  # gone meanwhile
+                kind = "a link to nothing"  # not where the node's links lead either
             except OSError:
                 kind = None  # reading it says why
             if kind is None:

@@ -65,7 +65,7 @@ class CertificatesCollector(Collector):
 
         found: list[_Found] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not path.exists():
+            if not ctx.real(path).exists():
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
             files = certificate_files(path)

@@ -43,6 +43,15 @@ class CollectContext:
     def path(self, value: str) -> Path:
         return resolve_path(self.target.root, value)
 
+    def real(self, path: Path) -> Path:
+        """Where the node's file `path` (under its root) really is: symbolic links followed as
+        the node follows them, an absolute link from the node's `/` (auditor._fsutil.in_root: a
+        tree mounted or copied here, NixOS linking /etc into /nix/store). `path` itself when it
+        is not under the root or cannot be resolved (reading it then says why)."""
+        from auditor._fsutil import on_node
+
+        return on_node(path, self.target.root)
+
     def display(self, path: Path) -> str:
         """A path as findings show it: relative to the target's root where possible; bytes of a
         name that are not UTF-8 shown as `\\xNN` (see :func:`auditor._fsutil.path_text`)."""

@@ -49,7 +49,7 @@ class NatsCredentialsCollector(Collector):
         ctx = self.context
         found: list[tuple[Path, str]] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not path.exists():
+            if not ctx.real(path).exists():
                 yield ctx.error(JWT, ctx.display(path), "no such file or folder")
                 continue
             if path.is_dir():

@@ -83,7 +83,7 @@ class PkiInventoryCollector(Collector):
         deployed: dict[tuple[str, str], list[str]] = {}
         items: list[_Deployed] = []
         for path in ctx.source.path_option(ctx.root, "deployed"):
-            if not path.exists():
+            if not ctx.real(path).exists():
                 yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
                 continue
             for file in certificate_files(path):

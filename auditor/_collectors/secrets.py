@@ -38,7 +38,7 @@ class SecretsCollector(Collector):
         config = ctx.path(opts["config"]) if opts.get("config") else None
         for path in ctx.source.path_option(ctx.root, "paths"):
             shown = ctx.display(path)
-            if not path.exists():
+            if not ctx.real(path).exists():
                 yield ctx.error(KIND, shown, "no such file or folder")
                 continue
             try:
@@ -47,7 +47,7 @@ class SecretsCollector(Collector):
                     baselines=ctx.source.path_option(ctx.root, "baseline"),
                     rules=ctx.source.path_option(ctx.root, "rules"),
                     exclude=list(opts.get("exclude") or ()), git=bool(opts.get("git")),
-                    jobs=int(opts.get("jobs") or 0),
+                    jobs=int(opts.get("jobs") or 0), root=ctx.root,
                 )
                 report = run_engines(engines, request)
             except AuditorError as exc:

@@ -58,7 +58,7 @@ class SopsCollector(Collector):
         explicit = ctx.path(opts["config"]) if opts.get("config") else None
         configs: dict[Path, SopsConfig | str] = {}
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not path.exists():
+            if not ctx.real(path).exists():
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
             for file in self._files(path, explicit, configs):
@@ -66,12 +66,12 @@ class SopsCollector(Collector):
                 yield self._record(file, config, identities, gnupg)
 
     def _config(self, file: Path, explicit: Path | None, cache: dict[Path, SopsConfig | str]) -> SopsConfig | str | None:
-        where = explicit or find_config(file.parent, self.context.root)
+        where = explicit or find_config(file.parent, self.context.root, self.context.real)
         if where is None:
             return None
         if where not in cache:
             try:
-                cache[where] = load_config(where)
+                cache[where] = load_config(where, self.context.real(where))
             except ConfigError as exc:
                 exc.file = self.context.display(where)  # named as the target's files are, not by this machine's path
                 cache[where] = exc.diagnostics()
@@ -99,7 +99,7 @@ class SopsCollector(Collector):
         shown = ctx.display(file)
         opts = ctx.source.options
         try:
-            raw = read_bounded(file)
+            raw = read_bounded(ctx.real(file))
             doc = parse(shown, raw.decode("utf-8"), opts.get("format"))
         except Unreadable as exc:
             return ctx.error(KIND, shown, f"not read: {exc}")

@@ -27,8 +27,6 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 """A host file larger than this is not read (configuration files are far smaller)."""
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 """A command's output beyond this is cut off and the result marked truncated."""
-MAX_LINKS = 40
-"""Symbolic links followed while resolving one path (as the kernel's ELOOP limit)."""
 
 
 class HostFileError(Exception):
@@ -135,42 +133,12 @@ class HostFiles:
 
     def _resolve(self, path: str) -> Path:
         """The real location of host path `path`, links followed as if `root` were `/`."""
-        if not path.startswith("/"):
-            raise HostFileError(path, "not an absolute path")
-        todo = [p for p in path.split("/") if p not in ("", ".")]
-        todo.reverse()
-        done: list[str] = []
-        links = 0
-        while todo:
-            part = todo.pop()
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            real = self.root.joinpath(*done, part)
-            try:
-                mode = self._lstat_mode(real)
-            except FileNotFoundError:
-                raise HostFileError(path, "does not exist", missing=True) from None
-            except NotADirectoryError:
-                raise HostFileError(path, "does not exist (a parent is not a folder)", missing=True) from None
-            except OSError as exc:
-                raise HostFileError(path, exc.strerror or str(exc)) from None
-            if stat.S_ISLNK(mode):
-                links += 1
-                if links > MAX_LINKS:
-                    raise HostFileError(path, "too many levels of symbolic links")
-                try:
-                    target = self._readlink(real)
-                except OSError as exc:
-                    raise HostFileError(path, exc.strerror or str(exc)) from None
-                parts = [p for p in target.split("/") if p not in ("", ".")]
-                if target.startswith("/"):
-                    done = []
-                todo.extend(reversed(parts))
-                continue
-            done.append(part)
-        return self.root.joinpath(*done)
+        from auditor._fsutil import RootedPathError, in_root
+
+        try:
+            return in_root(self.root, path, lstat_mode=self._lstat_mode, readlink=self._readlink)
+        except RootedPathError as exc:
+            raise HostFileError(path, exc.reason, missing=exc.missing) from None
 
     def _lstat_mode(self, real: Path) -> int:
         """The st_mode of `real` itself (a link is not followed); OSError when it cannot be had.

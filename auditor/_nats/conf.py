@@ -114,11 +114,11 @@ def go_join(folder: str, name: str) -> str:
 def read_text(path: Path) -> str:
     """A config file's text; invalid UTF-8 is kept as escapes (the lexer reads them as characters).
     Only a regular file is read, at most the file-bytes limit; OSError says why not."""
-    from auditor._fsutil import read_error_text
+    from auditor._fsutil import on_node, read_error_text
     from pki.fsutil import ReadError, read_regular
 
     try:
-        data = read_regular(path, limits.get("file-bytes"))
+        data = read_regular(on_node(path), limits.get("file-bytes"))
     except ReadError as exc:
         raise OSError(read_error_text(exc)) from None
     return data.decode("utf-8", "surrogateescape")

@@ -37,8 +37,10 @@ def prepare(
     git: bool = False,
     jobs: int = 0,
     git_cache: bool = True,
+    root: Path | None = None,
 ) -> ScanRequest:
-    """The request for scanning `paths` with the given configuration, baselines and rules."""
+    """The request for scanning `paths` with the given configuration, baselines and rules;
+    `root`: the node's `/` when its tree is scanned (links are followed within it)."""
     from auditor._secrets.detectors import builtin_detectors
     from auditor._secrets.engines import ScanRequest
     from auditor._secrets.scanner import Scanner
@@ -66,6 +68,7 @@ def prepare(
     scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=max_file_bytes,
                       legacy_fingerprints=suppress.legacy)
     return ScanRequest(
+        root=root,
         paths=tuple(paths),
         base=base,
         git=git,

@@ -45,6 +45,9 @@ class ScanRequest:
     jobs: int = 0
     git_cache: bool = True
     """Remember scanned git objects between runs (see `auditor._secrets.history`)."""
+    root: Path | None = None
+    """The scanned node's `/` (a scan's target root): symbolic links to files are followed
+    within it (auditor._secrets.walk.iter_files); None: links are not followed."""
 
 
 class Engine(abc.ABC):
@@ -71,7 +74,7 @@ class AuditorEngine(Engine):
                     if history.known is not None:
                         known[path] = history.known
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
-                            exclude=request.exclude, jobs=request.jobs, known=known)
+                            exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
         for path, history in histories:
             if history.known is not None:
                 history.known.save()

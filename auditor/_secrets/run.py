@@ -121,15 +121,17 @@ def scan_paths(
     exclude: Sequence[str] = (),
     jobs: int = 0,
     known: Mapping[Path, KnownFiles] | None = None,
+    root: Path | None = None,
 ) -> ScanReport:
     """Scan files and folders. Display paths are relative to `base` where possible. Files that
-    `known[root]` knows for a root among `paths` are not read (their findings are known)."""
+    `known[root]` knows for a root among `paths` are not read (their findings are known).
+    `root`: the node's `/`, within which symbolic links to files are followed (iter_files)."""
     global _WORKER
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
-    for root in paths:
-        if not root.exists() and not root.is_symlink():
-            raise ConfigError("no such file or folder", file=root)
+    for top in paths:
+        if not top.exists() and not top.is_symlink():
+            raise ConfigError("no such file or folder", file=top)
     report = ScanReport()
     jobs = jobs or default_jobs()
     parallel = jobs > 1
@@ -139,10 +141,10 @@ def scan_paths(
     queued = total = 0
     learners: dict[str, KnownFiles] = {}  # files to scan that a KnownFiles may learn
     try:
-        for root in paths:
-            reuse = known.get(root) if known else None
-            prefix = "" if str(root) == "." else str(root).rstrip("/") + "/"
-            for path, shown, skip, size, _ in iter_files(root, base, exclude):
+        for top in paths:
+            reuse = known.get(top) if known else None
+            prefix = "" if str(top) == "." else str(top).rstrip("/") + "/"
+            for path, shown, skip, size, _ in iter_files(top, base, exclude, root=root):
                 if skip.startswith("error:"):
                     report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
                     continue

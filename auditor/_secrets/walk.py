@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from auditor._fsutil import path_text
+from auditor._fsutil import RootedPathError, in_root, path_text, under_root
 from auditor.errors import ConfigError
 from pki.fsutil import special_kind as file_kind
 
@@ -21,17 +21,22 @@ def special_kind(mode: int) -> str:
     return "device" if kind.endswith("-device") else kind
 
 
-def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[tuple[str, str, str, int, int]]:
-    """(path, display path, skip reason, size, mode) for every entry under `root` (or `root`
+def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
+               root: Path | None = None) -> Iterator[tuple[str, str, str, int, int]]:
+    """(path, display path, skip reason, size, mode) for every entry under `top` (or `top`
     itself); size and mode as `os.lstat` tells them (0 for an entry that could not be read).
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
     (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
-    `device` for entries that are never opened (links are not followed), else empty. Display
-    paths are relative to `base` for paths under it. (Plain strings: pathlib costs more than
-    reading a small file.)
-    """
+    `device` for entries that are never opened, else empty. Display paths are relative to
+    `base` for paths under it. (Plain strings: pathlib costs more than reading a small file.)
+
+    Symbolic links are not followed, except with `root` (a node's `/`, its tree scanned here):
+    a link under it to a regular file is followed as the node follows it (auditor._fsutil.in_root:
+    NixOS links /etc into /nix/store), the path yielded being the file's, its display path the
+    link's, so what the node reads through a link is scanned wherever it lies (links to
+    folders, and links to nothing, are still `symlink`)."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
@@ -40,18 +45,32 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
-    top = str(root)
+    def followed(path: str, shown: str, kind: str, size: int, mode: int) -> tuple[str, str, str, int, int]:
+        """The entry, or where a link to a regular file leads within `root`."""
+        if kind != "symlink" or root is None:
+            return path, shown, kind, size, mode
+        on_node = under_root(root, path)
+        try:
+            real = str(in_root(root, on_node)) if on_node is not None else None
+            rst = os.lstat(real) if real is not None else None
+        except (RootedPathError, OSError):
+            return path, shown, kind, size, mode  # a link to nothing: nothing to read
+        if real is None or rst is None or special_kind(rst.st_mode):
+            return path, shown, kind, size, mode
+        return real, shown, "", rst.st_size, rst.st_mode
+
+    start = str(top)
     try:
-        st = os.lstat(top)
+        st = os.lstat(start)
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=root) from None
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=top) from None
     kind = special_kind(st.st_mode)
     if kind != "folder":
-        shown = display(top)
+        shown = display(start)
         if not excluded(shown):
-            yield top, shown, kind, st.st_size, st.st_mode
+            yield followed(start, shown, kind, st.st_size, st.st_mode)
         return
-    stack = [top]
+    stack = [start]
     while stack:
         folder = stack.pop()
         join = "" if folder == "." else folder.rstrip("/") + "/"
@@ -81,7 +100,7 @@ def iter_files(root: Path, base: Path, exclude: Sequence[str] = ()) -> Iterator[
             except OSError as exc:
                 yield path, shown, f"error:{exc.strerror or exc}", 0, 0
                 continue
-            yield path, shown, special_kind(est.st_mode), est.st_size, est.st_mode
+            yield followed(path, shown, special_kind(est.st_mode), est.st_size, est.st_mode)
         stack.extend(reversed(subfolders))
 
 

@@ -10,8 +10,9 @@ patterns people write). Creation rules follow config/config.go: the first rule w
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -91,27 +92,31 @@ class SopsConfig:
     rules: tuple[CreationRule, ...]
 
     def rule_for(self, path: Path) -> CreationRule | None:
-        try:
-            rel = str(path.resolve().relative_to(self.file.parent.resolve()))
-        except ValueError:
-            rel = str(path)
+        """The first rule whose path_regex matches `path` as sops matches it: the absolute path
+        with the config's folder and a `/` cut off its front, both taken as named (a link in
+        either is not followed, as sops's filepath.Abs follows none)."""
+        folder = os.path.abspath(self.file.parent) + "/"
+        whole = os.path.abspath(path)
+        rel = whole[len(folder):] if whole.startswith(folder) else whole
         for rule in self.rules:
             if not rule.path_regex or _compile(rule.path_regex).search(rel):
                 return rule
         return None
 
 
-def find_config(start: Path, stop: Path) -> Path | None:
+def find_config(start: Path, stop: Path, real: Callable[[Path], Path] | None = None) -> Path | None:
     """The nearest .sops.yaml at or above `start`, not above `stop` (as sops searches upward).
-    Whatever stands under that name is it, as for sops (which stats the name): a folder or FIFO
-    there is a config that cannot be read (load_config refuses it, never opening a FIFO), not a
-    reason to look further up."""
+    Whatever stands under that name is it, as for sops (which stats the name, following a
+    link): a folder or FIFO there is a config that cannot be read (load_config refuses it,
+    never opening a FIFO), not a reason to look further up; a link to nothing is. `real`: where
+    a name under `stop` really is (CollectContext.real: links followed as the node follows
+    them)."""
     folder = start if start.is_dir() else start.parent
     stop = stop.resolve()
     for _ in range(100):
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.exists():
+            if (real(candidate) if real is not None else candidate).exists():
                 return candidate
         if folder.resolve() == stop or folder.parent == folder:
             return None
@@ -119,8 +124,10 @@ def find_config(start: Path, stop: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path) -> SopsConfig:
-    doc = load_yaml(path)
+def load_config(path: Path, real: Path | None = None) -> SopsConfig:
+    """The creation rules of the .sops.yaml at `path` (read from `real`, where a link there
+    leads, if given): its rules match paths relative to `path`'s folder, as sops matches them."""
+    doc = load_yaml(real or path)
     data = doc.value
     if not isinstance(data, dict):
         raise doc.error("a .sops.yaml file must be a mapping")

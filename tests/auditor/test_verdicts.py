@@ -313,3 +313,27 @@ def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, 
     if how == "two kubernetes sources":  # one finding, both sources' records its evidence
         exporter = next(f for f in failed if f["rule_id"] == "K8S-007")
         assert len(exporter["evidence"]["records"]) == 2
+
+
+@pytest.mark.parametrize(("linked", "absolute"), [
+    ("etc/cim/agent.env", True),  # was: SEC-005, SEC-006, SEC-011 passed (the link not followed)
+    ("home/cim/backup/deploy_ed25519", False),  # was: SEC-003 passed
+    ("secrets/secrets.yaml", True),  # was: SEC-012 passed
+    ("var/log/cim/agent.log", False),  # was: SEC-008, SEC-010 passed
+    ("secrets/legacy.env", False),  # was: SOPS-006 passed (its rule matched where the link led)
+    ("k8s/nats-exporter.yaml", True),  # was: 16 K8S and PSS rules passed (a link to nothing here, skipped)
+    ("etc/nats/certs/monitor-legacy.pem", True),  # was: CERT-001, 004, 005, 007, 022 passed
+    ("etc/nats/nats.conf", True),  # was: an error (no such file): NATS-003 and NATS-006 undecided
+    (".sops.yaml", True),  # was: SOPS-006 not applicable (no config found)
+])
+def test_a_file_the_node_holds_as_a_link_is_judged_as_the_file(tmp_path: Path, demo_failures: dict[str, str],
+                                                                linked: str, absolute: bool) -> None:
+    """One file of the demo node moved into its /nix/store and a symbolic link put in its place
+    (NixOS links /etc so), the link absolute (from the node's `/`, not this machine's) or
+    relative: the node reads the same bytes there, so the scan finds the same failures with the
+    same ids."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic.linked(linked, absolute)(folder)
+    assert (folder / "cim-prod-001" / linked).is_symlink()
+    doc = _demo_scan(folder)
+    assert sorted(f["id"] for f in doc["findings"] if f["status"] == "fail") == sorted(demo_failures)

@@ -208,6 +208,26 @@ def test_creation_rules(tmp_path: Path) -> None:
     assert err.value.line == 2
 
 
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_linked_file_meets_the_creation_rule_of_its_own_path_as_sops_does(sops: Sops, absolute: bool) -> None:
+    """A file under secrets/ that is a symbolic link into store/: sops matches the creation rules
+    against the path it was given (the link's), not where the link leads, and so do we (was:
+    the path resolved first, so no rule matched it)."""
+    (sops.folder / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: ^secrets/.*\n    age: {sops.recipient}\n")
+    (sops.folder / "store").mkdir()
+    (sops.folder / "secrets").mkdir()
+    kept = sops.folder / "store" / "x.yaml"
+    kept.write_text("a: 1\n")
+    link = sops.folder / "secrets" / "x.yaml"
+    link.symlink_to(kept if absolute else Path("..") / "store" / "x.yaml")
+    config = load_config(sops.folder / ".sops.yaml")
+    for path, rel in ((link, "secrets/x.yaml"), (kept, "store/x.yaml")):
+        made = sops.run("encrypt", rel, check=False)
+        ours = config.rule_for(path)
+        assert (made.returncode == 0) == (ours is not None), (rel, made.stderr)
+    assert config.rule_for(link) is not None and config.rule_for(kept) is None  # what sops said, above
+
+
 def test_ini_multiline_values_as_go_ini_reads_them() -> None:
     text = ('[a]\nk = """one\ntwo"""\nq = `x\n y`\nsame = """inline"""\nplain = v ; c\n'
             '[sops]\nmac = """ENC[x]"""\nage__list_0__map_enc = """-----BEGIN AGE ENCRYPTED FILE-----\nAAA\n'
