@@ -108,11 +108,13 @@ class RootedPathError(Exception):
 
 
 def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None = None,
-            readlink: Callable[[Path], str] | None = None) -> Path:
+            readlink: Callable[[Path], str] | None = None, strict: bool = True) -> Path:
     """Where the file the machine whose `/` is `root` calls `path` (absolute) really is: its
     symbolic links followed as that machine follows them, an absolute link from `root` and `..`
     never above it (a node's tree mounted or copied here, where NixOS links /etc into
-    /nix/store). RootedPathError when a part is missing, unreadable or links too deep.
+    /nix/store). RootedPathError when a part is missing, unreadable or links too deep; with
+    `strict` False, where under `root` the node would look instead (a path that does not
+    exist there, or the part that could not be read), never a path leading out of `root`.
     `lstat_mode` and `readlink` read another machine's files (auditor._remote.sshhost)."""
     import stat
 
@@ -124,6 +126,13 @@ def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None =
     todo.reverse()
     done: list[str] = []
     links = 0
+    def failed(reason: str, *, missing: bool = False) -> Path:
+        """RootedPathError; not `strict`: the path under `root` the node would look at (`..`
+        left out, so it stays under `root`), which reading then finds missing or unreadable."""
+        if strict:
+            raise RootedPathError(reason, missing=missing)
+        return root.joinpath(*done, part, *[p for p in reversed(todo) if p != ".."])
+
     while todo:
         part = todo.pop()
         if part == "..":
@@ -134,19 +143,19 @@ def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None =
         try:
             mode = lstat(real)
         except FileNotFoundError:
-            raise RootedPathError("does not exist", missing=True) from None
+            return failed("does not exist", missing=True)
         except NotADirectoryError:
-            raise RootedPathError("does not exist (a parent is not a folder)", missing=True) from None
+            return failed("does not exist (a parent is not a folder)", missing=True)
         except OSError as exc:
-            raise RootedPathError(exc.strerror or str(exc)) from None
+            return failed(exc.strerror or str(exc))
         if stat.S_ISLNK(mode):
             links += 1
             if links > MAX_LINKS:
-                raise RootedPathError("too many levels of symbolic links")
+                return failed("too many levels of symbolic links")
             try:
                 target = link_of(real)
             except OSError as exc:
-                raise RootedPathError(exc.strerror or str(exc)) from None
+                return failed(exc.strerror or str(exc))
             if target.startswith("/"):
                 done = []
             todo.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
@@ -183,15 +192,13 @@ def node_root(root: Path) -> Iterator[None]:
 
 def on_node(path: Path, root: Path | None = None) -> Path:
     """Where the node's file `path` really is (links followed from the node's `/`: `root`,
-    else the running collector's); `path` itself when it is not under the root or cannot be
-    resolved (reading it then says why)."""
+    else the running collector's); `path` itself when it is not under the root. A link that
+    leads nowhere in the node's tree gives where the node would look (it does not exist:
+    reading it says so), never this machine's file of that name."""
     top = _ROOT.get() if root is None else Path(os.path.abspath(root))
     if top is None or str(top) == "/":
         return path
     named = under_root(top, path)
     if named is None:
         return path
-    try:
-        return in_root(top, named)
-    except RootedPathError:
-        return path
+    return in_root(top, named, strict=False)

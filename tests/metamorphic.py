@@ -198,6 +198,9 @@ LINKED = (
     "var/lib/cim/gnupg/pubring.kbx", "var/lib/sops-nix/key.txt",
 )
 """Files beside TEXT_FILES that a node may hold as links (NixOS links all of /etc into /nix/store)."""
+LINKED_FOLDERS = ("k8s", "etc/nats/certs", "etc/nats/trust", "etc/nats", "secrets", "var/lib/cim/gnupg", "etc/ssh",
+                  "home/cim", "var/lib/cim/pki")
+"""Folders a node may hold as links (a NixOS /etc/static, a data folder on another volume)."""
 SECRETS_PATHS = "paths: [etc/nats, etc/nixos, etc/cim, k8s, home, var/log, var/lib/sops-nix, secrets]"
 KUBERNETES = "      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n"
 INVENTORIES: tuple[tuple[str, str, str], ...] = (
@@ -218,7 +221,7 @@ def cases() -> list[Case]:
             for rel, what in ADDED]
     out += [Case(f"{rel} as a {what}", _put(rel, what)) for rel in UNREADABLE for what in ("fifo", "folder")]
     out += [Case(f"{rel} as {how} link into /nix/store", linked(rel, how == "an absolute"))
-            for rel in TEXT_FILES + LINKED for how in ("an absolute", "a relative")]
+            for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
 

@@ -44,12 +44,14 @@ def options_schema_name(name: str) -> str:
 
 def run_collector(context: CollectContext) -> Iterator[Record]:
     """Run one source's collector; an unexpected failure becomes an error record, not a crash."""
+    import contextlib
+
     from auditor._fsutil import node_root
 
     cls = COLLECTORS.load(context.source.collector)
     kind = cls.kinds[0]
     try:
-        with node_root(context.root):
+        with node_root(context.root) if context.target.node_tree else contextlib.nullcontext():
             yield from cls(context).collect()
     except Exception as exc:  # a collector bug or an unforeseen source problem
         yield context.error(

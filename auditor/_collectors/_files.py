@@ -80,8 +80,9 @@ def folder_files(
     accept = wanted if callable(wanted) else (lambda p, s=frozenset(wanted): p.suffix.lower() in s)
     files: list[Path] = []
     skipped: list[Skipped] = []
-    for top, dirs, names in os.walk(folder):
-        base = Path(top)
+    real = on_node(folder)  # a folder the node holds as a link: walked where it leads, named as given
+    for top, dirs, names in os.walk(real):
+        base = folder / Path(top).relative_to(real)
         if not hidden:
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             names = [n for n in names if not n.startswith(".")]

@@ -21,6 +21,7 @@ from auditor import _limits as limits
 from auditor._cache import LintResults
 from auditor._collectors._files import Unreadable, folder_files, read_bounded
 from auditor._collectors.interface import CollectContext, Collector
+from auditor._fsutil import on_node
 from auditor.evidence.kinds.x509 import (
     Certificate,
     Chain,
@@ -69,10 +70,10 @@ class CertificatesCollector(Collector):
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
             files = certificate_files(path)
-            if path.is_dir() and not files:
+            if ctx.real(path).is_dir() and not files:
                 yield ctx.error(KIND, ctx.display(path), "folder holds no certificate files")
             for file in files:
-                certs, errors = read_certificate_file(file, explicit=not path.is_dir())
+                certs, errors = read_certificate_file(file, explicit=not ctx.real(path).is_dir())
                 for err in errors:
                     yield ctx.error(KIND, ctx.display(file), err)
                 found.extend(certs)
@@ -174,7 +175,7 @@ def certificate_files(path: Path) -> list[Path]:
     """A file itself, or a folder's certificate files (by suffix, recursively, sorted). Names
     that are not regular files (a FIFO, socket or device) are listed too: reading them says so,
     without opening them."""
-    if not path.is_dir():
+    if not on_node(path).is_dir():
         return [path]
     files, skipped = folder_files(path, CERT_SUFFIXES)
     return sorted([*files, *(s.path for s in skipped)])

@@ -117,7 +117,7 @@ class GpgCollector(Collector):
         work = Path(tempfile.mkdtemp(prefix="auditor-gpg-"))
         try:
             for path in copies:
-                shutil.copyfile(path, work / path.name)
+                shutil.copyfile(self.context.real(path), work / path.name)
             yield from self._list(list_in(str(work)), shown, grips)
         except OSError as exc:
             yield self.context.error(KIND, shown, f"cannot run gpg: {exc}")
@@ -127,25 +127,27 @@ class GpgCollector(Collector):
     def _home(self, gpg: Callable[[str], Any], home: Path) -> Iterator[Record]:
         ctx = self.context
         shown = ctx.display(home)
-        if not home.is_dir():
+        if not ctx.real(home).is_dir():
             yield ctx.error(KIND, shown, "no such GnuPG home folder")
             return
-        present = [home / n for n in PUBLIC_FILES if (home / n).is_file()]
+        present = [home / n for n in PUBLIC_FILES if ctx.real(home / n).is_file()]  # where the node's links lead
         if not any(p.name.startswith("pubring") for p in present):
-            odd = [n for n in PUBLIC_FILES if n.startswith("pubring") and (home / n).exists()]  # a folder, a FIFO: never opened
+            odd = [n for n in PUBLIC_FILES if n.startswith("pubring") and ctx.real(home / n).exists()]  # a folder, a FIFO: never opened
             yield ctx.error(KIND, shown, f"{odd[0]} is not a regular file: not read" if odd else
                             "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
             return
         secret_dir = home / "private-keys-v1.d"
+        secret_dir = ctx.real(secret_dir)
         grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
         yield from self._listed(shown, lambda work: gpg(work).list_keys(), grips, present)
 
     def _keyfile(self, gpg: Callable[[str], Any], file: Path) -> Iterator[Record]:
         shown = self.context.display(file)
-        if not file.is_file():
+        real = self.context.real(file)
+        if not real.is_file():
             yield self.context.error(KIND, shown, "no such key file")
             return
-        yield from self._listed(shown, lambda work: gpg(work).scan_keys(str(file)), None)
+        yield from self._listed(shown, lambda work: gpg(work).scan_keys(str(real)), None)
 
     def _list(self, listing: Any, shown: str, grips: set[str] | None) -> Iterator[Record]:
         """Records of a listing; `grips` are the keygrips with a secret (None: a key file)."""

@@ -46,11 +46,13 @@ class CollectContext:
     def real(self, path: Path) -> Path:
         """Where the node's file `path` (under its root) really is: symbolic links followed as
         the node follows them, an absolute link from the node's `/` (auditor._fsutil.in_root: a
-        tree mounted or copied here, NixOS linking /etc into /nix/store). `path` itself when it
-        is not under the root or cannot be resolved (reading it then says why)."""
+        tree mounted or copied here, NixOS linking /etc into /nix/store); for a link to nothing
+        there, where the node would look (it does not exist). `path` itself when it is not under
+        the root or the target is not a node's tree (Target.node_tree: this machine then follows
+        the links)."""
         from auditor._fsutil import on_node
 
-        return on_node(path, self.target.root)
+        return on_node(path, self.target.root) if self.target.node_tree else path
 
     def display(self, path: Path) -> str:
         """A path as findings show it: relative to the target's root where possible; bytes of a

@@ -74,7 +74,7 @@ class KubernetesCollector(Collector):
                 yield from read.read_stdin(read_stdin)
                 continue
             path = ctx.path(value)
-            if path.is_dir():
+            if ctx.real(path).is_dir():
                 files, skipped = read.manifest_files(path, ctx.source.options.get("exclude", ()))
                 for special in skipped:
                     yield ManifestError(Origin(ctx.display(special.path)), special.reason)

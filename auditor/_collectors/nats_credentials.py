@@ -52,7 +52,7 @@ class NatsCredentialsCollector(Collector):
             if not ctx.real(path).exists():
                 yield ctx.error(JWT, ctx.display(path), "no such file or folder")
                 continue
-            if path.is_dir():
+            if ctx.real(path).is_dir():
                 files, skipped = folder_files(path, SUFFIXES)
                 for special in skipped:
                     kind = SUFFIXES[special.path.suffix.lower()]

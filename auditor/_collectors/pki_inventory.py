@@ -87,7 +87,7 @@ class PkiInventoryCollector(Collector):
                 yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
                 continue
             for file in certificate_files(path):
-                found, _errors = read_certificate_file(file, explicit=not path.is_dir())
+                found, _errors = read_certificate_file(file, explicit=not ctx.real(path).is_dir())
                 for item in found:
                     key = (item.cert.issuer.rfc4514_string(), serial_hex(item.cert.serial_number))
                     deployed.setdefault(key, []).append(ctx.display(file))

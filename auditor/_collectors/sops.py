@@ -78,13 +78,14 @@ class SopsCollector(Collector):
         return cache[where]
 
     def _files(self, path: Path, explicit: Path | None, cache: dict[Path, SopsConfig | str]) -> list[Path]:
-        if not path.is_dir():
+        real = self.context.real(path)  # a folder the node holds as a link: walked where it leads
+        if not real.is_dir():
             return [path]
         out = []
-        for folder, dirs, files in os.walk(path):
+        for folder, dirs, files in os.walk(real):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                file = Path(folder) / name
+                file = path / Path(folder).relative_to(real) / name
                 if name in CONFIG_NAMES:
                     continue
                 config = self._config(file, explicit, cache)

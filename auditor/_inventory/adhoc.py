@@ -35,4 +35,5 @@ def path_target(paths: Sequence[str], policies: Sequence[str], *, root: Path | N
         sources=(source,),
         root=base,
         description="files given on the command line: " + " ".join(paths),
+        node_tree=False,
     )

@@ -91,6 +91,10 @@ class Target:
     agent: AgentSpec | None = None
     ownership: Ownership | None = None
     """Owners and times to fix the target sets (they win over its packs')."""
+    node_tree: bool = True
+    """`root` is the node's `/` (its tree, here, copied or mounted): its links are followed from
+    there (auditor._fsutil.node_root). False for files named on the command line (`--path`),
+    read as this machine's."""
 
     @property
     def evidence_anchors(self) -> tuple[Path, ...]:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
+from auditor._fsutil import on_node
 from auditor._gcpause import gc_paused
 from auditor.errors import ConfigError
 
@@ -114,7 +115,7 @@ def go_join(folder: str, name: str) -> str:
 def read_text(path: Path) -> str:
     """A config file's text; invalid UTF-8 is kept as escapes (the lexer reads them as characters).
     Only a regular file is read, at most the file-bytes limit; OSError says why not."""
-    from auditor._fsutil import on_node, read_error_text
+    from auditor._fsutil import read_error_text
     from pki.fsutil import ReadError, read_regular
 
     try:
@@ -475,7 +476,7 @@ class _Parser:
 
         path = go_join(os.path.dirname(self.path), name)
         try:
-            real = os.path.realpath(path)
+            real = os.path.realpath(on_node(Path(path)))  # a node's link followed from its root
             if session.confine is not None:
                 root = os.path.realpath(session.confine)
                 if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):

@@ -33,10 +33,11 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     `base` for paths under it. (Plain strings: pathlib costs more than reading a small file.)
 
     Symbolic links are not followed, except with `root` (a node's `/`, its tree scanned here):
-    a link under it to a regular file is followed as the node follows it (auditor._fsutil.in_root:
-    NixOS links /etc into /nix/store), the path yielded being the file's, its display path the
-    link's, so what the node reads through a link is scanned wherever it lies (links to
-    folders, and links to nothing, are still `symlink`)."""
+    a link under it is followed as the node follows it (auditor._fsutil.in_root: NixOS links
+    /etc into /nix/store), so what the node reads through a link is scanned wherever it lies:
+    the path yielded is the file's, its display path the one through the link, and a folder a
+    link leads to is walked unless it is walked already (no cycles). Links to nothing stay
+    `symlink`."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
@@ -45,62 +46,80 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
-    def followed(path: str, shown: str, kind: str, size: int, mode: int) -> tuple[str, str, str, int, int]:
-        """The entry, or where a link to a regular file leads within `root`."""
-        if kind != "symlink" or root is None:
-            return path, shown, kind, size, mode
-        on_node = under_root(root, path)
+    def resolved(path: str) -> tuple[str, os.stat_result] | None:
+        """Where the link `path` leads within `root` and its lstat; None without a root, for a
+        path outside it, or for a link to nothing."""
+        on_node = under_root(root, path) if root is not None else None
+        if root is None or on_node is None:
+            return None
         try:
-            real = str(in_root(root, on_node)) if on_node is not None else None
-            rst = os.lstat(real) if real is not None else None
+            real = str(in_root(root, on_node))
+            return real, os.lstat(real)
         except (RootedPathError, OSError):
-            return path, shown, kind, size, mode  # a link to nothing: nothing to read
-        if real is None or rst is None or special_kind(rst.st_mode):
-            return path, shown, kind, size, mode
-        return real, shown, "", rst.st_size, rst.st_mode
+            return None
 
     start = str(top)
     try:
         st = os.lstat(start)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=top) from None
-    kind = special_kind(st.st_mode)
+    real_start, kind = start, special_kind(st.st_mode)
+    if kind == "symlink" and (found := resolved(start)) is not None:
+        real_start, st = found
+        kind = special_kind(st.st_mode)
     if kind != "folder":
         shown = display(start)
         if not excluded(shown):
-            yield followed(start, shown, kind, st.st_size, st.st_mode)
+            yield real_start, shown, kind, st.st_size, st.st_mode
         return
-    stack = [start]
+    walked = {(st.st_dev, st.st_ino)}  # folders walked or to be: a link to one is not walked again
+    stack = [(real_start, start)]  # (where a folder is, the path it is named by)
     while stack:
-        folder = stack.pop()
+        folder, named = stack.pop()
         join = "" if folder == "." else folder.rstrip("/") + "/"
+        named_join = "" if named == "." else named.rstrip("/") + "/"
         try:
             with os.scandir(folder) as it:
                 entries = sorted((e.name, e) for e in it)
         except OSError as exc:
-            yield folder, display(folder), f"error:{exc.strerror or exc}", 0, 0
+            yield folder, display(named), f"error:{exc.strerror or exc}", 0, 0
             continue
         subfolders = []
         for name, entry in entries:
-            path = join + name
-            shown = display(path)
+            path, as_named = join + name, named_join + name
+            shown = display(as_named)
             if exclude and excluded(shown):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if name == ".git":
-                        config = path + "/config"
+                        config, config_named = path + "/config", as_named + "/config"
                         cst = os.lstat(config) if os.path.lexists(config) else None
-                        if cst is not None and not excluded(display(config)):
-                            yield config, display(config), special_kind(cst.st_mode), cst.st_size, cst.st_mode
+                        if cst is not None and not excluded(display(config_named)):
+                            yield config, display(config_named), special_kind(cst.st_mode), cst.st_size, cst.st_mode
                         continue
-                    subfolders.append(path)
+                    if root is not None:
+                        dst = entry.stat(follow_symlinks=False)
+                        walked.add((dst.st_dev, dst.st_ino))
+                    subfolders.append((path, as_named))
                     continue
                 est = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 yield path, shown, f"error:{exc.strerror or exc}", 0, 0
                 continue
-            yield followed(path, shown, special_kind(est.st_mode), est.st_size, est.st_mode)
+            kind = special_kind(est.st_mode)
+            if kind == "symlink" and (found := resolved(path)) is not None:
+                real, rst = found
+                kind = special_kind(rst.st_mode)
+                if kind != "folder":
+                    yield real, shown, kind, rst.st_size, rst.st_mode
+                elif (rst.st_dev, rst.st_ino) not in walked:
+                    walked.add((rst.st_dev, rst.st_ino))
+                    subfolders.append((real, as_named))
+                else:  # a folder walked already, perhaps one holding this link
+                    yield path, shown, "symlink", est.st_size, est.st_mode
+                continue
+            yield path, shown, kind, est.st_size, est.st_mode
         stack.extend(reversed(subfolders))
 
 

@@ -48,7 +48,10 @@ def test_on_node_resolves_only_under_a_nodes_root(node: Path, tmp_path: Path) ->
     assert on_node(link) == link  # no node: this machine's files, as the OS follows them
     assert on_node(link, node) == real
     assert on_node(tmp_path / "elsewhere", node) == tmp_path / "elsewhere"  # not under the root
-    assert on_node(node / "etc/gone", node) == node / "etc/gone"  # reading it says why
+    assert on_node(node / "etc/gone", node) == node / "nowhere"  # not this machine's /nowhere
+    assert on_node(node / "etc/gone/deeper/x", node) == node / "nowhere/deeper/x"
+    assert not (node / "nowhere").exists()
+    assert in_root(node, "/etc/loop", strict=False) == node / "etc/loop"
     with node_root(node):
         assert on_node(link) == real
         with node_root(Path("/")):

@@ -325,13 +325,17 @@ def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, 
     ("etc/nats/certs/monitor-legacy.pem", True),  # was: CERT-001, 004, 005, 007, 022 passed
     ("etc/nats/nats.conf", True),  # was: an error (no such file): NATS-003 and NATS-006 undecided
     (".sops.yaml", True),  # was: SOPS-006 not applicable (no config found)
+    ("k8s", True),  # a folder: was an error (not a file), every K8S and PSS failure undecided
+    ("etc/nats/certs", True),  # was: PKI-003, PKI-006 passed
+    ("secrets", False),  # was: SEC-012 passed (the secrets scan took the folder for a link to skip)
+    ("home/cim", True),  # was: SEC-001, SEC-003 passed
 ])
-def test_a_file_the_node_holds_as_a_link_is_judged_as_the_file(tmp_path: Path, demo_failures: dict[str, str],
+def test_what_the_node_holds_as_a_link_is_judged_as_what_it_links_to(tmp_path: Path, demo_failures: dict[str, str],
                                                                 linked: str, absolute: bool) -> None:
-    """One file of the demo node moved into its /nix/store and a symbolic link put in its place
-    (NixOS links /etc so), the link absolute (from the node's `/`, not this machine's) or
-    relative: the node reads the same bytes there, so the scan finds the same failures with the
-    same ids."""
+    """One file or folder of the demo node moved into its /nix/store and a symbolic link put in
+    its place (NixOS links /etc so), the link absolute (from the node's `/`, not this machine's)
+    or relative: the node reads the same bytes there, so the scan finds the same failures with
+    the same ids."""
     folder = metamorphic.copy_demo(tmp_path / "demo")
     metamorphic.linked(linked, absolute)(folder)
     assert (folder / "cim-prod-001" / linked).is_symlink()

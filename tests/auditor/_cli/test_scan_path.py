@@ -105,3 +105,21 @@ def test_invalid_document_is_an_error_finding_and_the_rest_is_scanned(tmp_path: 
 )
 def test_path_usage_errors(tmp_path: Path, args: list[str], fragment: str) -> None:
     assert_clean_error(run_cli(*args, cwd=tmp_path), fragment)
+
+
+def test_files_named_on_the_command_line_follow_this_machines_links(tmp_path: Path) -> None:
+    """`--path` names this machine's files, not a node's tree: an absolute link among them leads
+    where this machine says (the working folder is not a node's `/`), so the manifest it links
+    to is judged, not reported as a link to nothing."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "exporter.yaml").write_bytes((REPO / DEMO_K8S / "nats-exporter.yaml").read_bytes())
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    (repo / "k8s/exporter.yaml").symlink_to(elsewhere / "exporter.yaml")  # absolute
+    run = run_cli("scan", "--path", "k8s", "--policy", "pss-restricted", "--format", "json", "--no-store", cwd=repo)
+    assert run.code == 1, run.err
+    doc = json.loads(run.out)
+    assert doc["collection_errors"] == []
+    assert any(f["status"] == "fail" and f["resource"].startswith("k8s/exporter.yaml#0 Deployment")
+               for f in doc["findings"])

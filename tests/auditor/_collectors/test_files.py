@@ -24,6 +24,10 @@ def test_a_nodes_links_are_read_where_the_node_reads_them(tmp_path: Path) -> Non
         assert files == [certs / "a.pem"]
         assert read_bounded(certs / "a.pem") == b"pem\n"
     assert [(s.path, s.kind) for s in skipped] == [(certs / "b.pem", "a link to nothing")]
+    (root / "etc/linked").symlink_to("/nix/store")  # a folder held as a link: walked where it leads
+    with node_root(root):
+        assert folder_files(root / "etc/linked", {".pem"}) == ([root / "etc/linked/abc-a.pem"], [])
+        assert read_bounded(root / "etc/linked/abc-a.pem") == b"pem\n"
     assert "a link to nothing" in skipped[0].reason
     try:  # outside the node's scan: this machine's /nix/store
         read_bounded(certs / "a.pem")
@@ -31,3 +35,23 @@ def test_a_nodes_links_are_read_where_the_node_reads_them(tmp_path: Path) -> Non
         assert exc.why == "missing"
     else:  # pragma: no cover - only where this machine has that very file
         raise AssertionError("read a file of this machine's /nix/store")
+
+
+def test_a_link_in_a_nodes_tree_never_reads_this_machines_file(tmp_path: Path) -> None:
+    """A link in a node's tree (copied or mounted here) to an absolute path that leads nowhere
+    in that tree but names a file of this machine: the node has no such file, so nothing is read
+    (the scan must not report this machine's file as the node's)."""
+    here = tmp_path / "this-machine.pem"
+    here.write_bytes(b"this machine's\n")
+    root = tmp_path / "node"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/a.pem").symlink_to(here)  # absolute: under the node's / it is not there
+    assert read_bounded(root / "etc/a.pem") == b"this machine's\n"  # as this machine follows it
+    with node_root(root):
+        try:
+            read_bounded(root / "etc/a.pem")
+        except Unreadable as exc:
+            assert exc.why == "missing"
+        else:
+            raise AssertionError("read this machine's file for the node's")
+        assert folder_files(root / "etc", {".pem"})[1][0].kind == "a link to nothing"
