@@ -97,6 +97,18 @@ def linked(rel: str, absolute: bool) -> Callable[[Path], None]:
     return change
 
 
+def _renamed(rel: str, how: str) -> Callable[[Path], None]:
+    """The file at `rel`, in a folder a source walks, under another name of the same kind."""
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        stem, suffix = path.stem, path.suffix
+        name = {"upper-case suffix": stem + suffix.upper(), "a space in its name": stem + " copy" + suffix,
+                "a name that is not UTF-8": stem + "-\udcff" + suffix, "a leading dash": "-" + path.name,
+                "a hidden name": "." + path.name}[how]
+        path.rename(path.with_name(name))
+    return change
+
+
 def _inventory(old: str, new: str) -> Callable[[Path], None]:
     def change(folder: Path) -> None:
         path = folder / "auditor.yaml"
@@ -201,6 +213,9 @@ LINKED = (
 LINKED_FOLDERS = ("k8s", "etc/nats/certs", "etc/nats/trust", "etc/nats", "secrets", "var/lib/cim/gnupg", "etc/ssh",
                   "home/cim", "var/lib/cim/pki")
 """Folders a node may hold as links (a NixOS /etc/static, a data folder on another volume)."""
+RENAMED = ("k8s/nats-exporter.yaml", "etc/nats/certs/monitor-legacy.pem", "secrets/secrets.yaml", "secrets/legacy.env",
+           "etc/cim/agent.env", "home/cim/backup/deploy_ed25519", "var/log/cim/agent.log")
+"""Files in folders a source walks: renamed, they are still found (their findings' ids move by right)."""
 SECRETS_PATHS = "paths: [etc/nats, etc/nixos, etc/cim, k8s, home, var/log, var/lib/sops-nix, secrets]"
 KUBERNETES = "      - collector: kubernetes\n        name: node-manifests\n        paths: [k8s]\n"
 INVENTORIES: tuple[tuple[str, str, str], ...] = (
@@ -222,6 +237,8 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} as a {what}", _put(rel, what)) for rel in UNREADABLE for what in ("fifo", "folder")]
     out += [Case(f"{rel} as {how} link into /nix/store", linked(rel, how == "an absolute"))
             for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
+    out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
+            for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
 

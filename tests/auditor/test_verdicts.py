@@ -341,3 +341,21 @@ def test_what_the_node_holds_as_a_link_is_judged_as_what_it_links_to(tmp_path: P
     assert (folder / "cim-prod-001" / linked).is_symlink()
     doc = _demo_scan(folder)
     assert sorted(f["id"] for f in doc["findings"] if f["status"] == "fail") == sorted(demo_failures)
+
+
+def test_a_sops_file_renamed_out_of_its_creation_rule_still_shows_its_recipients(tmp_path: Path) -> None:
+    """secrets/legacy.env renamed legacy.ENV: no creation rule matches it any more (sops matches
+    path_regex case-sensitively), so no rule names any of its recipients and the departed admin's
+    PGP key is still one of them. Was: SOPS-006 (high) did not apply to a file no rule covers,
+    only SOPS-011 (medium) failed, and the problems at or above high went from 37 to 36."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    base = _demo_scan(metamorphic.copy_demo(tmp_path / "base"))
+    legacy = folder / "cim-prod-001" / "secrets" / "legacy.env"
+    legacy.rename(legacy.with_name("legacy.ENV"))
+    doc = _demo_scan(folder)
+    status = {(f["rule_id"], f["resource"]): f for f in doc["findings"]}
+    renamed = status[("SOPS-006", "secrets/legacy.ENV")]
+    assert renamed["status"] == "fail" and "no creation rule names" in renamed["message"]
+    assert "pgp 1AAFC9A1DF3CB0B4B34BCB40D41F1DF4C41F8EEB" in renamed["message"]
+    assert status[("SOPS-011", "secrets/legacy.ENV")]["status"] == "fail"
+    assert doc["verdict"]["headline"] == base["verdict"]["headline"]
