@@ -109,6 +109,17 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def _inline_users(folder: Path) -> None:
+    """nats.conf's `include users.conf` replaced by what users.conf holds (as nats-server reads it)."""
+    conf = folder / NODE / "etc/nats/nats.conf"
+    users = folder / NODE / "etc/nats/users.conf"
+    text = conf.read_bytes()
+    if b"include users.conf" not in text:
+        raise SystemExit("tests.metamorphic: the demo's nats.conf no longer includes users.conf")
+    conf.write_bytes(text.replace(b"include users.conf", users.read_bytes()))
+    users.unlink()
+
+
 def _inventory(old: str, new: str) -> Callable[[Path], None]:
     def change(folder: Path) -> None:
         path = folder / "auditor.yaml"
@@ -160,6 +171,17 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
     ("k8s/nats-exporter.yaml", "as a List", lambda b: yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": _documents(b)}).encode()),
     ("k8s/cim-agent.yaml", "flow style", lambda b: yaml.safe_dump_all(_documents(b), default_flow_style=True).encode()),
     ("etc/nats/certs/monitor-legacy.pem", "as DER", _der),
+    ("etc/nats/nats.conf", "safer values above (the later ones win)",
+     lambda b: b"http: 127.0.0.1:8222\nmax_payload: 1MB\nlisten: 127.0.0.1:4222\n" + b),
+    ("etc/ssh/sshd_config", "safer values below (the first ones win)",
+     lambda b: b.replace(b"Include ", b"PermitRootLogin no\nPubkeyAcceptedAlgorithms ssh-ed25519\nPasswordAuthentication no\n"
+                          b"LogLevel INFO\nX11Forwarding no\nInclude ", 1)),
+    ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "safer global values (the main file's come first)",
+     lambda b: b"PermitRootLogin no\nPubkeyAcceptedAlgorithms ssh-ed25519\n" + b),
+    ("etc/nats/certs/monitor-legacy.pem", "with text around", lambda b: b"subject=CN = x\nissuer=CN = y\n" + b + b"\ntrailing note\n"),
+    ("var/lib/cim/pki/intermediate-ca.pem", "with text around", lambda b: b"Bag Attributes\n    friendlyName: ca\n" + b + b"\n"),
+    ("k8s/cim-agent.yaml", "with document end markers", lambda b: b"%YAML 1.2\n---\n" + b.replace(b"\n---\n", b"\n...\n---\n") + b"\n...\n"),
+    ("k8s/jetstream-backup.yaml", "as JSON", lambda b: json.dumps({"apiVersion": "v1", "kind": "List", "items": _documents(b)}, default=str).encode()),
 )
 OVER_FILE_BYTES = b"# c\n" * (9 << 20)  # 36 MiB: over the file-bytes limit
 OVER_YAML_BYTES = b"a: 1\n" + b"# c\n" * (5 << 20)  # 20 MiB: over yaml-bytes, under file-bytes
@@ -239,6 +261,7 @@ def cases() -> list[Case]:
             for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
+    out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
 
