@@ -105,6 +105,10 @@ def _uri(value: str, kind: str) -> str:
         parts = None
     if parts is None or not parts.scheme or not v.isascii() or any(c.isspace() for c in v):
         raise InvalidName(f"'{value}' is not a URI", kind)
+    if "@" in parts.netloc:  # named without it: the refusal must not print the credential either
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        raise InvalidName(f"'{shown}' is given with user information (user:password@ before the host), which "
+                          "a certificate would publish to every peer: give the URI without it", kind)
     return v
 
 
@@ -117,12 +121,13 @@ def _ip(value: str, kind: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def parse_names(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),
                 uris: Sequence[str] = ()) -> list[x509.GeneralName]:
-    """Subject alternative names: DNS names, IP addresses, email addresses and URIs."""
+    """Subject alternative names: DNS names, IP addresses, email addresses and URIs, each once
+    (`--dns a.example --dns A.example.` is one name, as a verifier compares them)."""
     names: list[x509.GeneralName] = [x509.DNSName(_dns(d, "dns")) for d in dns]
     names += [x509.IPAddress(_ip(i, "ip")) for i in ips]
     names += [x509.RFC822Name(_email(e, "email")) for e in emails]
     names += [x509.UniformResourceIdentifier(_uri(u, "uri")) for u in uris]
-    return names
+    return list(dict.fromkeys(names))
 
 
 def parse_constraints(dns: Sequence[str] = (), ips: Sequence[str] = (), emails: Sequence[str] = (),

@@ -22,6 +22,7 @@ from auditor._cache import LintResults
 from auditor._collectors._files import Unreadable, folder_files, read_bounded
 from auditor._collectors.interface import CollectContext, Collector
 from auditor._fsutil import on_node
+from auditor._urls import strip_userinfo
 from auditor.evidence.kinds.x509 import (
     Certificate,
     Chain,
@@ -151,7 +152,8 @@ def certificate(facts: CertificateFacts) -> Certificate:
         is_ca=facts.is_ca, path_length=facts.path_length,
         basic_constraints_critical=facts.basic_constraints_critical, key_usage=facts.key_usage,
         extended_key_usage=facts.extended_key_usage,
-        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=san.uri),
+        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email,
+                            uri=tuple(strip_userinfo(u) for u in san.uri)),  # a password in a name is a secret
         name_constraints=None if nc is None else NameConstraints(
             critical=nc.critical, permitted_dns=nc.permitted_dns, excluded_dns=nc.excluded_dns,
             permitted_ip=nc.permitted_ip, excluded_ip=nc.excluded_ip),

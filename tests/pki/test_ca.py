@@ -15,7 +15,7 @@ from cryptography import x509
 
 from pki.backends.file import FileBackend
 from pki.ca import CA, KeyOpener
-from pki.errors import CAError, KeyAccessError, PKIError
+from pki.errors import CAError, InvalidName, KeyAccessError, PKIError
 from pki.verify import verify_chain
 from tests.conftest import REPO
 from tests.pki.conftest import PASSPHRASE, secrets
@@ -212,3 +212,22 @@ def test_two_processes_issuing_at_once_lose_nothing(make_ca: MakeCA, tmp_path: P
     report = ca.verify_log()
     assert report.ok, report.problems
     assert report.entries == 2 * (2 + 30)  # an intent and its completion for each certificate
+
+
+def test_names_are_each_signed_once_and_a_credential_never(make_ca: MakeCA, tmp_path: Path) -> None:
+    """`--dns n.example.com --dns N.example.com.` is one name (a verifier compares them so): the
+    certificate holds it once. A URI with user:password@ would publish the password to every
+    peer and store it in the inventory and log: refused, the refusal not quoting it, nothing
+    signed or logged."""
+    ca, opener = make_ca()
+    issued = ca.issue("n", "nats-server", opener, tmp_path / "a", dns=["n.example.com", "N.Example.COM."],
+                      ips=["10.0.0.1", "10.0.0.1"])
+    san = issued.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["n.example.com"]
+    assert [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.1"]
+    log_before = (ca.folder / "log.jsonl").read_bytes()
+    with pytest.raises(InvalidName) as refused:
+        ca.issue("m", "nats-server", opener, tmp_path / "b", uris=["https://svc:hunter2@x.example/p"])
+    assert "hunter2" not in str(refused.value) and "svc" not in str(refused.value)
+    assert "'https://x.example/p' is given with user information" in str(refused.value)
+    assert (ca.folder / "log.jsonl").read_bytes() == log_before and not (tmp_path / "b").exists()

@@ -228,3 +228,24 @@ def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path
     assert chains["weak"]["status"] == "invalid" and "CA/B BR 6.1.5" in chains["weak"]["error"]
     assert chains["suffix"]["status"] == "invalid" and "CA/B BR 3.2.2.6" in chains["suffix"]["error"]
     assert chains["fine"]["status"] == "valid", chains["fine"]["error"]
+
+
+def test_a_password_in_a_uri_name_is_not_kept_in_the_evidence(tmp_path: Path) -> None:
+    """A certificate (from another CA: `auditor pki` refuses to issue one) whose URI name holds
+    user:password@: the evidence names the URI without it (redacted at the source: bundles,
+    history and reports never hold it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "n")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier("https://svc:hunter2@x.example/p"),
+                                                        x509.UniformResourceIdentifier("spiffe://fleet/n")]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    write(tmp_path / "certs/n.pem", cert.public_bytes(serialization.Encoding.PEM))
+    (record,) = collect(tmp_path, ["certs/n.pem"], [])
+    assert isinstance(record, Evidence)
+    plain = plain_of(record)
+    assert plain["san"]["uri"] == ["https://x.example/p", "spiffe://fleet/n"]
+    assert "hunter2" not in record.canonical().decode()
