@@ -109,6 +109,18 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def in_linked_folder(rel: str) -> Callable[[Path], None]:
+    """The file at `rel` moved into a folder of the node's /nix/store, and an absolute link to
+    that folder put beside where it was (a folder within a walked folder, held as a link)."""
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        store = folder / NODE / "nix" / "store" / f"0123456789abcdfghijklmnpqrsvwxyz-{path.stem}"
+        store.mkdir(parents=True)
+        path.rename(store / path.name)
+        (path.parent / "more").symlink_to(f"/{store.relative_to(folder / NODE)}")
+    return change
+
+
 def _inline_users(folder: Path) -> None:
     """nats.conf's `include users.conf` replaced by what users.conf holds (as nats-server reads it)."""
     conf = folder / NODE / "etc/nats/nats.conf"
@@ -262,6 +274,7 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
+    out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
 

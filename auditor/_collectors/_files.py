@@ -69,41 +69,69 @@ def folder_files(
     *,
     exclude: Sequence[str] = (),
     hidden: bool = True,
+    hidden_folders: bool | None = None,
 ) -> tuple[list[Path], list[Skipped]]:
     """The files under `folder` (sorted) that `wanted` accepts (a predicate, or a collection of
     lower-case suffixes), and the wanted names that are not regular files (never opened).
 
-    Symbolic links are followed to files (as the node follows them: auditor._fsutil.node_root), never into
-    folders (no cycles); a link to nothing is listed as not a regular file; `hidden` False skips
-    names starting with a dot; `exclude` globs match the relative path or the name.
+    Symbolic links are followed as the node follows them (auditor._fsutil.node_root), to files
+    and into folders, each folder walked once (a link back up the tree is not walked again: no
+    cycles); a link to nothing is listed as not a regular file; `hidden` False skips names
+    starting with a dot (`hidden_folders`, if given, says so for folders alone); `exclude` globs
+    match the relative path or the name.
     """
     accept = wanted if callable(wanted) else (lambda p, s=frozenset(wanted): p.suffix.lower() in s)
     files: list[Path] = []
     skipped: list[Skipped] = []
-    real = on_node(folder)  # a folder the node holds as a link: walked where it leads, named as given
-    for top, dirs, names in os.walk(real):
-        base = folder / Path(top).relative_to(real)
-        if not hidden:
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            names = [n for n in names if not n.startswith(".")]
-        dirs.sort()
-        for name in sorted(names):
-            path = base / name
-            if not accept(path):
-                continue
-            rel = str(path.relative_to(folder))
-            if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
-                continue
-            try:
-                kind = special_kind(os.stat(on_node(path)).st_mode)
-            except FileNotFoundError:
-                if not os.path.islink(path):
-                    continue  # gone meanwhile
-                kind = "a link to nothing"  # not where the node's links lead either
-            except OSError:
-                kind = None  # reading it says why
-            if kind is None:
-                files.append(path)
-            elif kind != "folder":
-                skipped.append(Skipped(path, kind))
+    walked: set[tuple[int, int]] = set()
+
+    def walk(named: Path) -> None:
+        """Walk the folder named `named` where it really is (a folder held as a link: where it
+        leads), naming what is in it through `named`; not again if walked already."""
+        real = on_node(named)
+        try:
+            st = os.stat(real)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in walked:
+            return
+        walked.add((st.st_dev, st.st_ino))
+        for top, dirs, names in os.walk(real):
+            base = named / Path(top).relative_to(real)
+            if not (hidden if hidden_folders is None else hidden_folders):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            if not hidden:
+                names = [n for n in names if not n.startswith(".")]
+            linked = sorted(d for d in dirs if os.path.islink(os.path.join(top, d)))
+            dirs[:] = sorted(d for d in dirs if d not in linked)  # os.walk follows no link: walked below
+            for name in sorted(names):
+                path = base / name
+                if not accept(path) and not os.path.islink(os.path.join(top, name)):
+                    continue  # a link may be a folder to walk, whatever its name
+                try:
+                    kind = special_kind(os.stat(on_node(path)).st_mode)
+                except FileNotFoundError:
+                    if not os.path.islink(path):
+                        continue  # gone meanwhile
+                    kind = "a link to nothing"  # not where the node's links lead either
+                except OSError:
+                    kind = None  # reading it says why
+                if kind == "folder":  # a link this machine cannot follow, the node can
+                    linked.append(name)
+                    continue
+                if not accept(path):
+                    continue
+                rel = str(path.relative_to(folder))
+                if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
+                    continue
+                if kind is None:
+                    files.append(path)
+                else:
+                    skipped.append(Skipped(path, kind))
+            for name in sorted(linked):
+                rel = str((base / name).relative_to(folder))
+                if not any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
+                    walk(base / name)
+
+    walk(folder)
     return sorted(files), skipped

@@ -10,12 +10,11 @@ the source's age identities or its GnuPG home can unwrap the data key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
-from auditor._collectors._files import Unreadable, read_bounded
+from auditor._collectors._files import Unreadable, folder_files, read_bounded
 from auditor._collectors._untrusted import UnexpectedValue, one_of
 from auditor._collectors.interface import Collector
 from auditor._sops.crypto import MacResult, data_key_from_age, data_key_from_gnupg, verify_mac
@@ -78,21 +77,18 @@ class SopsCollector(Collector):
         return cache[where]
 
     def _files(self, path: Path, explicit: Path | None, cache: dict[Path, SopsConfig | str]) -> list[Path]:
-        real = self.context.real(path)  # a folder the node holds as a link: walked where it leads
-        if not real.is_dir():
+        if not self.context.real(path).is_dir():
             return [path]
-        out = []
-        for folder, dirs, files in os.walk(real):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                file = path / Path(folder).relative_to(real) / name
-                if name in CONFIG_NAMES:
-                    continue
-                config = self._config(file, explicit, cache)
-                covered = isinstance(config, SopsConfig) and config.rule_for(file) is not None
-                if covered or file.suffix.lower() in SUFFIXES:
-                    out.append(file)
-        return out
+
+        def wanted(file: Path) -> bool:
+            if file.name in CONFIG_NAMES:
+                return False
+            config = self._config(file, explicit, cache)
+            return (isinstance(config, SopsConfig) and config.rule_for(file) is not None) or file.suffix.lower() in SUFFIXES
+
+        # folders held as links walked where they lead; a FIFO or the like listed (reading it says why)
+        files, skipped = folder_files(path, wanted, hidden_folders=False)
+        return sorted([*files, *(s.path for s in skipped)])
 
     def _record(self, file: Path, config: SopsConfig | str | None, identities: list[str],
                 gnupg: Path | None) -> Record:

@@ -359,3 +359,18 @@ def test_a_sops_file_renamed_out_of_its_creation_rule_still_shows_its_recipients
     assert "pgp 1AAFC9A1DF3CB0B4B34BCB40D41F1DF4C41F8EEB" in renamed["message"]
     assert status[("SOPS-011", "secrets/legacy.ENV")]["status"] == "fail"
     assert doc["verdict"]["headline"] == base["verdict"]["headline"]
+
+
+@pytest.mark.parametrize("moved", [
+    "k8s/nats-exporter.yaml",  # was: 16 K8S and PSS rules passed (os.walk follows no link)
+    "secrets/legacy.env",  # was: SOPS-006, SOPS-009, SOPS-010 passed
+    "etc/nats/certs/monitor-legacy.pem",  # was: CERT-001, 004, 005, 007, 022 passed
+])
+def test_a_file_in_a_folder_held_as_a_link_is_judged(tmp_path: Path, demo_failures: dict[str, str], moved: str) -> None:
+    """A file of a walked folder moved into a folder of the node's /nix/store, with an absolute
+    link to that folder beside where it was: it is found through the link, so every rule the
+    demo fails still fails (the findings' ids move with the file's path, by right)."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic.in_linked_folder(moved)(folder)
+    doc = _demo_scan(folder)
+    assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()

@@ -55,3 +55,22 @@ def test_a_link_in_a_nodes_tree_never_reads_this_machines_file(tmp_path: Path) -
         else:
             raise AssertionError("read this machine's file for the node's")
         assert folder_files(root / "etc", {".pem"})[1][0].kind == "a link to nothing"
+
+
+def test_folders_held_as_links_are_walked_once(tmp_path: Path) -> None:
+    """Within a walked folder, a folder held as a link (absolute in a node's tree, which this
+    machine cannot follow, or relative, which os.walk does not follow) is walked where it leads,
+    its files named through the link; a link back up the tree is not walked again. Was: both
+    left out without a word."""
+    root = tmp_path / "node"
+    (root / "etc/k8s").mkdir(parents=True)
+    (root / "nix/store/abc-more").mkdir(parents=True)
+    (root / "nix/store/abc-more/a.yaml").write_text("a: 1\n")
+    (root / "etc/shared").mkdir()
+    (root / "etc/shared/b.yaml").write_text("b: 1\n")
+    (root / "etc/k8s/more").symlink_to("/nix/store/abc-more")
+    (root / "etc/k8s/shared").symlink_to("../shared")
+    (root / "etc/k8s/up").symlink_to("/etc/k8s")  # the walked folder itself: no cycle
+    with node_root(root):
+        files, skipped = folder_files(root / "etc/k8s", {".yaml"})
+    assert files == [root / "etc/k8s/more/a.yaml", root / "etc/k8s/shared/b.yaml"] and skipped == []
