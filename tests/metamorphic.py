@@ -190,6 +190,11 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
                           b"LogLevel INFO\nX11Forwarding no\nInclude ", 1)),
     ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "safer global values (the main file's come first)",
      lambda b: b"PermitRootLogin no\nPubkeyAcceptedAlgorithms ssh-ed25519\n" + b),
+    *((rel, "re-encoded JSON (compact, keys sorted, \\u escapes)",
+       lambda b: json.dumps(json.loads(b), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+      for rel in ("recorded/nats-monitoring.json", "var/lib/auditor/recorded/vault.json",
+                  "var/lib/auditor/recorded/tls-endpoints.json", "var/lib/auditor/recorded/yubikeys.json",
+                  "var/lib/auditor/recorded/host-commands.json")),
     ("etc/nats/certs/monitor-legacy.pem", "with text around", lambda b: b"subject=CN = x\nissuer=CN = y\n" + b + b"\ntrailing note\n"),
     ("var/lib/cim/pki/intermediate-ca.pem", "with text around", lambda b: b"Bag Attributes\n    friendlyName: ca\n" + b + b"\n"),
     ("k8s/cim-agent.yaml", "with document end markers", lambda b: b"%YAML 1.2\n---\n" + b.replace(b"\n---\n", b"\n...\n---\n") + b"\n...\n"),
@@ -223,6 +228,14 @@ ADDED: tuple[tuple[str, str | bytes], ...] = (
     ("secrets/pipe.yaml", "fifo"),
     ("secrets/over.yaml", OVER_FILE_BYTES),
     ("secrets/big.yaml", OVER_YAML_BYTES),
+    ("k8s/empty.yaml", b""),
+    ("k8s/comments.yaml", b"# nothing here\n---\n# nor here\n"),
+    ("etc/nats/certs/empty.pem", b""),
+    ("etc/nats/trust/empty.creds", b""),
+    ("secrets/empty.yaml", b""),
+    ("secrets/.sops.yaml", b"creation_rules: []\n"),
+    ("etc/ssh/sshd_config.d/00-empty.conf", b""),
+    ("etc/ssh/sshd_config.d/01-safer.conf", b"PermitRootLogin no\nPasswordAuthentication no\n"),
 )
 UNREADABLE = (
     "etc/passwd", "etc/shadow", "etc/group", "etc/login.defs", "etc/ssh/sshd_config",
