@@ -190,7 +190,7 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
                           b"LogLevel INFO\nX11Forwarding no\nInclude ", 1)),
     ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "safer global values (the main file's come first)",
      lambda b: b"PermitRootLogin no\nPubkeyAcceptedAlgorithms ssh-ed25519\n" + b),
-    *((rel, "re-encoded JSON (compact, keys sorted, \\u escapes)",
+    *((rel, "re-encoded JSON (compact, keys sorted, ASCII escapes)",
        lambda b: json.dumps(json.loads(b), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
       for rel in ("recorded/nats-monitoring.json", "var/lib/auditor/recorded/vault.json",
                   "var/lib/auditor/recorded/tls-endpoints.json", "var/lib/auditor/recorded/yubikeys.json",
