@@ -61,10 +61,10 @@ def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tup
     bundle's own description, saying so, for a target the inventory does not know."""
     from auditor._models import canonical_plain_json
 
-    carried = bundle.target
-    name = str(carried.get("name", ""))
     if inventory is None:
         return None, ""
+    carried = bundle.target
+    name = str(carried.get("name", ""))
     entry = next((t for t in inventory.targets if t.name == name), None)
     if entry is None:
         policies = ", ".join(str(p) for p in carried.get("policies", ())) or "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -116,8 +117,6 @@ def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None =
     `strict` False, where under `root` the node would look instead (a path that does not
     exist there, or the part that could not be read), never a path leading out of `root`.
     `lstat_mode` and `readlink` read another machine's files (auditor._remote.sshhost)."""
-    import stat
-
     lstat = lstat_mode or (lambda p: os.lstat(p).st_mode)
     link_of = readlink or os.readlink
     if not path.startswith("/"):
@@ -126,6 +125,7 @@ def in_root(root: Path, path: str, *, lstat_mode: Callable[[Path], int] | None =
     todo.reverse()
     done: list[str] = []
     links = 0
+
     def failed(reason: str, *, missing: bool = False) -> Path:
         """RootedPathError; not `strict`: the path under `root` the node would look at (`..`
         left out, so it stays under `root`), which reading then finds missing or unreadable."""

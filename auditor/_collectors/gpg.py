@@ -136,8 +136,7 @@ class GpgCollector(Collector):
             yield ctx.error(KIND, shown, f"{odd[0]} is not a regular file: not read" if odd else
                             "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
             return
-        secret_dir = home / "private-keys-v1.d"
-        secret_dir = ctx.real(secret_dir)
+        secret_dir = ctx.real(home / "private-keys-v1.d")
         grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
         yield from self._listed(shown, lambda work: gpg(work).list_keys(), grips, present)
 

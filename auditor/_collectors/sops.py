@@ -70,7 +70,7 @@ class SopsCollector(Collector):
             return None
         if where not in cache:
             try:
-                cache[where] = load_config(where, self.context.real(where))
+                cache[where] = load_config(where)  # read where the node's links lead, as every read
             except ConfigError as exc:
                 exc.file = self.context.display(where)  # named as the target's files are, not by this machine's path
                 cache[where] = exc.diagnostics()
@@ -96,7 +96,7 @@ class SopsCollector(Collector):
         shown = ctx.display(file)
         opts = ctx.source.options
         try:
-            raw = read_bounded(ctx.real(file))
+            raw = read_bounded(file)  # where the node's links lead (read_bounded, while the collector runs)
             doc = parse(shown, raw.decode("utf-8"), opts.get("format"))
         except Unreadable as exc:
             return ctx.error(KIND, shown, f"not read: {exc}")

@@ -124,10 +124,10 @@ def find_config(start: Path, stop: Path, real: Callable[[Path], Path] | None = N
     return None
 
 
-def load_config(path: Path, real: Path | None = None) -> SopsConfig:
-    """The creation rules of the .sops.yaml at `path` (read from `real`, where a link there
-    leads, if given): its rules match paths relative to `path`'s folder, as sops matches them."""
-    doc = load_yaml(real or path)
+def load_config(path: Path) -> SopsConfig:
+    """The creation rules of the .sops.yaml at `path`: its rules match paths relative to
+    `path`'s folder (a link there is not followed for that), as sops matches them."""
+    doc = load_yaml(path)
     data = doc.value
     if not isinstance(data, dict):
         raise doc.error("a .sops.yaml file must be a mapping")
