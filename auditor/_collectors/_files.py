@@ -85,6 +85,10 @@ def folder_files(
     skipped: list[Skipped] = []
     walked: set[tuple[int, int]] = set()
 
+    def excluded(path: Path) -> bool:
+        rel = str(path.relative_to(folder))
+        return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.name, pat) for pat in exclude)
+
     def walk(named: Path) -> None:
         """Walk the folder named `named` where it really is (a folder held as a link: where it
         leads), naming what is in it through `named`; not again if walked already."""
@@ -106,7 +110,8 @@ def folder_files(
             dirs[:] = sorted(d for d in dirs if d not in linked)  # os.walk follows no link: walked below
             for name in sorted(names):
                 path = base / name
-                if not accept(path) and not os.path.islink(os.path.join(top, name)):
+                wanted_here = accept(path)
+                if not wanted_here and not os.path.islink(os.path.join(top, name)):
                     continue  # a link may be a folder to walk, whatever its name
                 try:
                     kind = special_kind(os.stat(on_node(path)).st_mode)
@@ -119,18 +124,14 @@ def folder_files(
                 if kind == "folder":  # a link this machine cannot follow, the node can
                     linked.append(name)
                     continue
-                if not accept(path):
-                    continue
-                rel = str(path.relative_to(folder))
-                if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
+                if not wanted_here or excluded(path):
                     continue
                 if kind is None:
                     files.append(path)
                 else:
                     skipped.append(Skipped(path, kind))
             for name in sorted(linked):
-                rel = str((base / name).relative_to(folder))
-                if not any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in exclude):
+                if not excluded(base / name):
                     walk(base / name)
 
     walk(folder)

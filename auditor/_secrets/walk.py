@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from auditor._fsutil import RootedPathError, in_root, path_text, under_root
+from auditor._fsutil import on_node, path_text
 from auditor.errors import ConfigError
 from pki.fsutil import special_kind as file_kind
 
@@ -47,15 +47,14 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
     def resolved(path: str) -> tuple[str, os.stat_result] | None:
-        """Where the link `path` leads within `root` and its lstat; None without a root, for a
-        path outside it, or for a link to nothing."""
-        on_node = under_root(root, path) if root is not None else None
-        if root is None or on_node is None:
+        """Where the link `path` leads within `root` (auditor._fsutil.on_node) and its lstat;
+        None without a root or for a link to nothing."""
+        if root is None:
             return None
+        real = str(on_node(Path(path), root))
         try:
-            real = str(in_root(root, on_node))
             return real, os.lstat(real)
-        except (RootedPathError, OSError):
+        except OSError:
             return None
 
     start = str(top)
