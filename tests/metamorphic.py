@@ -82,6 +82,13 @@ def _put(rel: str, what: str | bytes) -> Callable[[Path], None]:
     return change
 
 
+def _in_store(folder: Path, name: str) -> Path:
+    """`name`'s place in the copied node's /nix/store (its folder made)."""
+    store = folder / NODE / "nix" / "store"
+    store.mkdir(parents=True, exist_ok=True)
+    return store / f"0123456789abcdfghijklmnpqrsvwxyz-{name}"
+
+
 def linked(rel: str, absolute: bool) -> Callable[[Path], None]:
     """The file at `rel` moved into the node's /nix/store and a symbolic link to it put in its
     place, as NixOS links /etc: `absolute`, the link says `/nix/store/...` (the node's root
@@ -89,9 +96,7 @@ def linked(rel: str, absolute: bool) -> Callable[[Path], None]:
     def change(folder: Path) -> None:
         root = folder / NODE
         path = root / rel
-        store = root / "nix" / "store"
-        store.mkdir(parents=True, exist_ok=True)
-        kept = store / f"0123456789abcdfghijklmnpqrsvwxyz-{path.name}"
+        kept = _in_store(folder, path.name)
         path.rename(kept)
         path.symlink_to(f"/{kept.relative_to(root)}" if absolute else os.path.relpath(kept, path.parent))
     return change
@@ -114,8 +119,8 @@ def in_linked_folder(rel: str) -> Callable[[Path], None]:
     that folder put beside where it was (a folder within a walked folder, held as a link)."""
     def change(folder: Path) -> None:
         path = folder / NODE / rel
-        store = folder / NODE / "nix" / "store" / f"0123456789abcdfghijklmnpqrsvwxyz-{path.stem}"
-        store.mkdir(parents=True)
+        store = _in_store(folder, path.stem)
+        store.mkdir()
         path.rename(store / path.name)
         (path.parent / "more").symlink_to(f"/{store.relative_to(folder / NODE)}")
     return change
