@@ -67,14 +67,16 @@ class CertificatesCollector(Collector):
 
         found: list[_Found] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not ctx.real(path).exists():
+            real = ctx.real(path)
+            if not real.exists():
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
             files = certificate_files(path)
-            if ctx.real(path).is_dir() and not files:
+            if real.is_dir() and not files:
                 yield ctx.error(KIND, ctx.display(path), "folder holds no certificate files")
+            explicit = not real.is_dir()
             for file in files:
-                certs, errors = read_certificate_file(file, explicit=not ctx.real(path).is_dir())
+                certs, errors = read_certificate_file(file, explicit=explicit)
                 for err in errors:
                     yield ctx.error(KIND, ctx.display(file), err)
                 found.extend(certs)

@@ -83,11 +83,13 @@ class PkiInventoryCollector(Collector):
         deployed: dict[tuple[str, str], list[str]] = {}
         items: list[_Deployed] = []
         for path in ctx.source.path_option(ctx.root, "deployed"):
-            if not ctx.real(path).exists():
+            real = ctx.real(path)
+            if not real.exists():
                 yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
                 continue
+            explicit = not real.is_dir()
             for file in certificate_files(path):
-                found, _errors = read_certificate_file(file, explicit=not ctx.real(path).is_dir())
+                found, _errors = read_certificate_file(file, explicit=explicit)
                 for item in found:
                     key = (item.cert.issuer.rfc4514_string(), serial_hex(item.cert.serial_number))
                     deployed.setdefault(key, []).append(ctx.display(file))
