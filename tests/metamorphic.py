@@ -126,6 +126,12 @@ def in_linked_folder(rel: str) -> Callable[[Path], None]:
     return change
 
 
+def _root_linked(folder: Path) -> None:
+    """The inventory's `root` a symbolic link to the node's tree (a mount point's alias)."""
+    (folder / "node-link").symlink_to(NODE)
+    _inventory(f"root: {NODE}", "root: node-link")(folder)
+
+
 def _inline_users(folder: Path) -> None:
     """nats.conf's `include users.conf` replaced by what users.conf holds (as nats-server reads it)."""
     conf = folder / NODE / "etc/nats/nats.conf"
@@ -277,6 +283,10 @@ INVENTORIES: tuple[tuple[str, str, str], ...] = (
     ("secrets folders overlapping", "paths: [etc/nats, etc/nixos,", "paths: [etc/nats, etc, etc/nixos,"),
     ("secrets over the whole node", SECRETS_PATHS, "paths: [.]"),
     ("two kubernetes sources", KUBERNETES, KUBERNETES + KUBERNETES.replace("node-manifests", "more-manifests")),
+    ("paths spelled ./ and with a trailing /", "paths: [k8s]", "paths: [./k8s/]"),
+    ("certificate folders spelled otherwise", "paths: [etc/nats/certs, var/lib/cim/pki]",
+     "paths: [etc/nats/certs/, ./var/lib/cim/pki]"),
+    ("secrets folders spelled otherwise", SECRETS_PATHS, SECRETS_PATHS.replace("[etc/nats,", "[./etc/nats/,")),
 )
 
 
@@ -292,6 +302,7 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
+    out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out

@@ -300,9 +300,10 @@ def test_a_file_made_unreadable_turns_no_failure_into_a_pass(tmp_path: Path, dem
 def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, demo_failures: dict[str, str],
                                                                how: str, old: str, new: str) -> None:
     """The demo's inventory reaching files twice (a path listed twice, a folder and one inside
-    it, two sources over one folder) or through another path (`.` for the secrets scan): the
-    same failures with the same ids, each once (was: a copy of each with another id, or new ids
-    for every leak, since a leak's id held the path it was scanned under)."""
+    it, two sources over one folder), through another path (`.` for the secrets scan) or by
+    another spelling (`./k8s/`): the same failures with the same ids, each once (was: a copy of
+    each with another id, or new ids for every leak, since a leak's id held the path it was
+    scanned under)."""
     folder = metamorphic.copy_demo(tmp_path / "demo")
     inventory = folder / "auditor.yaml"
     assert old in inventory.read_text()
