@@ -51,7 +51,7 @@ def run_collector(context: CollectContext) -> Iterator[Record]:
     cls = COLLECTORS.load(context.source.collector)
     kind = cls.kinds[0]
     try:
-        with node_root(context.root) if context.target.node_tree else contextlib.nullcontext():
+        with contextlib.nullcontext() if context.tree_root is None else node_root(context.tree_root):
             yield from cls(context).collect()
     except Exception as exc:  # a collector bug or an unforeseen source problem
         yield context.error(

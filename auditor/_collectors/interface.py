@@ -43,6 +43,13 @@ class CollectContext:
     def path(self, value: str) -> Path:
         return resolve_path(self.target.root, value)
 
+    @property
+    def tree_root(self) -> Path | None:
+        """The node's `/` its links are followed from (the target's root), or None when the
+        target is not a node's tree (Target.node_tree: files named on the command line, whose
+        links this machine follows)."""
+        return self.target.root if self.target.node_tree else None
+
     def real(self, path: Path) -> Path:
         """Where the node's file `path` (under its root) really is: symbolic links followed as
         the node follows them, an absolute link from the node's `/` (auditor._fsutil.in_root: a
@@ -52,7 +59,7 @@ class CollectContext:
         the links)."""
         from auditor._fsutil import on_node
 
-        return on_node(path, self.target.root) if self.target.node_tree else path
+        return path if self.tree_root is None else on_node(path, self.tree_root)
 
     def display(self, path: Path) -> str:
         """A path as findings show it: relative to the target's root where possible; bytes of a

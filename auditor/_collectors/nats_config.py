@@ -81,8 +81,9 @@ class NatsConfigCollector(Collector):
             return
         for path in ctx.source.path_option(ctx.root, "paths"):
             shown = ctx.display(path)
-            if not ctx.real(path).is_file():
-                yield ctx.error(CONFIG, shown, "no such file" if not ctx.real(path).exists() else "not a file")
+            real = ctx.real(path)
+            if not real.is_file():
+                yield ctx.error(CONFIG, shown, "no such file" if not real.exists() else "not a file")
                 continue
             try:
                 cfg = self._read(path, env)

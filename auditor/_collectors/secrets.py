@@ -47,7 +47,7 @@ class SecretsCollector(Collector):
                     baselines=ctx.source.path_option(ctx.root, "baseline"),
                     rules=ctx.source.path_option(ctx.root, "rules"),
                     exclude=list(opts.get("exclude") or ()), git=bool(opts.get("git")),
-                    jobs=int(opts.get("jobs") or 0), root=ctx.root if ctx.target.node_tree else None,
+                    jobs=int(opts.get("jobs") or 0), root=ctx.tree_root,
                 )
                 report = run_engines(engines, request)
             except AuditorError as exc:
