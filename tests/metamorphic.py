@@ -2,9 +2,11 @@
 
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
-itself, keys spelled otherwise, manifests wrapped in a List, a certificate in DER, a broken,
-unreadable or over-limit file added or put in place of one, a file moved into the node's
-/nix/store with a link to it in its place as NixOS links /etc, the inventory reaching files twice),
+itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
+a List or with anchors, a Deployment as another kind of workload, a log rotated and gzipped, a
+certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
+moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
+reaching files twice),
 the copy is scanned, and the result is compared with the demo's own scan:
 
 - a case LOSES a rule when a rule the demo fails passes, or nothing of it fails or is undecided
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import os
 import re
@@ -114,6 +117,15 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def _rotated(rel: str) -> Callable[[Path], None]:
+    """The file at `rel` rotated as logrotate compresses it: `NAME.1.gz` in its place."""
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        path.with_name(path.name + ".1.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    return change
+
+
 def in_linked_folder(rel: str) -> Callable[[Path], None]:
     """The file at `rel` moved into a folder of the node's /nix/store, and an absolute link to
     that folder put beside where it was (a folder within a walked folder, held as a link)."""
@@ -169,6 +181,80 @@ def _der(data: bytes) -> bytes:
     return x509.load_pem_x509_certificates(data)[0].public_bytes(Encoding.DER)
 
 
+def _workload_as(kind: str) -> Callable[[bytes], bytes]:
+    """The manifest's Deployment as another kind of workload that runs the same pod template."""
+    def change(data: bytes) -> bytes:
+        docs = _documents(data)
+        for at, doc in enumerate(docs):
+            if doc.get("kind") != "Deployment":
+                continue
+            spec, meta = doc["spec"], doc["metadata"]
+            if kind == "Pod":
+                template = spec["template"]
+                docs[at] = {"apiVersion": "v1", "kind": "Pod",
+                            "metadata": {**template.get("metadata", {}), "name": meta["name"],
+                                         "namespace": meta.get("namespace")},
+                            "spec": template["spec"]}
+                continue
+            doc["kind"] = kind
+            doc["apiVersion"] = "batch/v1" if kind == "Job" else "apps/v1"
+            spec.pop("strategy", None)
+            if kind in ("DaemonSet", "Job"):
+                spec.pop("replicas", None)
+            if kind == "Job":
+                spec.pop("selector", None)
+                spec["template"]["spec"]["restartPolicy"] = "OnFailure"
+            if kind == "StatefulSet":
+                spec["serviceName"] = meta["name"]
+        return yaml.safe_dump_all(docs, sort_keys=False).encode()
+    return change
+
+
+def _cronjob_as_job(data: bytes) -> bytes:
+    docs = _documents(data)
+    for doc in docs:
+        if doc.get("kind") == "CronJob":
+            doc["kind"], doc["spec"] = "Job", doc["spec"]["jobTemplate"]["spec"]
+    return yaml.safe_dump_all(docs, sort_keys=False).encode()
+
+
+def _shared(data: bytes) -> bytes:
+    """The manifest with every repeated mapping or list written once, as a YAML anchor, and
+    aliases to it elsewhere (what a hand-written manifest with `&defaults`/`*defaults` holds)."""
+    seen: dict[str, Any] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: walk(v) for k, v in node.items()}
+        elif isinstance(node, list):
+            node = [walk(v) for v in node]
+        else:
+            return node
+        return seen.setdefault(json.dumps(node, sort_keys=True, default=str), node)
+
+    return yaml.safe_dump_all([walk(d) for d in _documents(data)], sort_keys=False).encode()
+
+
+def _merged(data: bytes) -> bytes:
+    """Each securityContext opened by a YAML merge key (`<<: &ctxN {}`: an anchored empty
+    mapping merged in, its own keys after it)."""
+    text = data.decode()
+    out, anchors = [], 0
+    for line in text.splitlines(keepends=True):
+        m = re.match(r"^(\s*)securityContext:\s*$", line)
+        if m is None:
+            out.append(line)
+            continue
+        anchors += 1
+        out.append(f"{m.group(1)}securityContext:\n{m.group(1)}  <<: &ctx{anchors} {{}}\n")
+    return "".join(out).encode()
+
+
+def _quoted_scalars(data: bytes) -> bytes:
+    """Every scalar written double-quoted (those that are not strings with their tag: `!!int "1000"`)."""
+    return yaml.safe_dump_all(_documents(data), default_style='"', sort_keys=False).encode()
+
+
 TEXT_FILES = (
     "etc/nats/nats.conf", "etc/nats/users.conf", "etc/nats/certs/monitor-legacy.pem", "k8s/cim-agent.yaml",
     "k8s/jetstream-backup.yaml", "k8s/nats-exporter.yaml", "etc/cim/agent.env", "secrets/legacy.env",
@@ -210,6 +296,31 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
     ("var/lib/cim/pki/intermediate-ca.pem", "with text around", lambda b: b"Bag Attributes\n    friendlyName: ca\n" + b + b"\n"),
     ("k8s/cim-agent.yaml", "with document end markers", lambda b: b"%YAML 1.2\n---\n" + b.replace(b"\n---\n", b"\n...\n---\n") + b"\n...\n"),
     ("k8s/jetstream-backup.yaml", "as JSON", lambda b: json.dumps({"apiVersion": "v1", "kind": "List", "items": _documents(b)}, default=str).encode()),
+    *(("k8s/cim-agent.yaml", f"Deployment as a {kind}", _workload_as(kind))
+      for kind in ("DaemonSet", "StatefulSet", "ReplicaSet", "Job", "Pod")),
+    ("k8s/jetstream-backup.yaml", "CronJob as a Job", _cronjob_as_job),
+    *((rel, how, change) for rel in ("k8s/cim-agent.yaml", "k8s/jetstream-backup.yaml", "k8s/nats-exporter.yaml")
+      for how, change in (("with anchors and aliases", _shared), ("with every scalar quoted", _quoted_scalars),
+                          ("with merge keys", _merged))),
+    ("etc/ssh/sshd_config", "'=' between keyword and value", lambda b: re.sub(rb"^([A-Za-z]+) ", rb"\1=", b, flags=re.M)),
+    ("etc/ssh/sshd_config", "tabs for spaces", lambda b: re.sub(rb"^([A-Za-z]+) ", rb"\1\t", b, flags=re.M)),
+    ("etc/ssh/sshd_config", "values quoted", lambda b: re.sub(rb"^([A-Za-z]+) (\S+)$", rb'\1 "\2"', b, flags=re.M)),
+    ("etc/ssh/sshd_config", "upper-case yes/no", lambda b: re.sub(rb" (yes|no|prohibit-password)$", lambda m: b" " + m.group(1).upper(), b, flags=re.M)),
+    ("etc/ssh/sshd_config", "a relative Include", lambda b: b.replace(b"Include /etc/ssh/", b"Include ")),
+    ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "lower-case Match criteria", lambda b: b.replace(b"Match Address", b"match address")),
+    ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "upper-case yes", lambda b: b.replace(b"Authentication yes", b"Authentication YES")),
+    ("etc/ssh/sshd_config.d/50-maintenance-vpn.conf", "a second address", lambda b: b.replace(b"10.20.0.0/16", b"10.20.0.0/16,192.0.2.0/24")),
+    ("etc/nats/nats.conf", "// comments", lambda b: re.sub(rb"^(\s*)#", rb"\1//", b, flags=re.M)),
+    ("etc/nats/users.conf", "// comments", lambda b: re.sub(rb"^(\s*)#", rb"\1//", b, flags=re.M)),
+    ("etc/nats/nats.conf", "values through variables",
+     lambda b: b"MONITOR: 0.0.0.0:8222\nPAYLOAD: 8MB\nCLIENTS: 0.0.0.0:4222\n" + b.replace(b"http: 0.0.0.0:8222", b"http: $MONITOR")
+     .replace(b"max_payload: 8MB", b"max_payload: $PAYLOAD").replace(b"listen: 0.0.0.0:4222", b"listen: $CLIENTS")),
+    ("etc/nats/nats.conf", "';' after values", lambda b: re.sub(rb"^([a-z_]+: [^{\[\n]+)$", rb"\1;", b, flags=re.M)),
+    ("etc/nats/nats.conf", "sizes spelled otherwise", lambda b: b.replace(b"8MB", b"8388608").replace(b"64MB", b"64mb").replace(b"4GB", b"4G")),
+    ("etc/cim/agent.env", "with export", lambda b: re.sub(rb"^([A-Z_]+=)", rb"export \1", b, flags=re.M)),
+    ("etc/cim/agent.env", "values double-quoted", lambda b: re.sub(rb"^([A-Z_]+)=(.*)$", rb'\1="\2"', b, flags=re.M)),
+    ("etc/cim/agent.env", "values single-quoted", lambda b: re.sub(rb"^([A-Z_]+)=(.*)$", rb"\1='\2'", b, flags=re.M)),
+    ("etc/cim/agent.env", "spaces around =", lambda b: re.sub(rb"^([A-Z_]+)=", rb"\1 = ", b, flags=re.M)),
 )
 OVER_FILE_BYTES = b"# c\n" * (9 << 20)  # 36 MiB: over the file-bytes limit
 OVER_YAML_BYTES = b"a: 1\n" + b"# c\n" * (5 << 20)  # 20 MiB: over yaml-bytes, under file-bytes
@@ -301,6 +412,7 @@ def cases() -> list[Case]:
             for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
+    out += [Case(f"{rel} rotated and compressed", _rotated(rel)) for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]
