@@ -143,6 +143,7 @@ def certificate(facts: CertificateFacts) -> Certificate:
     field by field."""
     nc = facts.name_constraints
     key, sig, san = facts.key, facts.signature, facts.san
+    uri = tuple(strip_userinfo(u) for u in san.uri)  # a password in a name is a secret: counted, never kept
     return Certificate(
         subject=facts.subject, subject_cn=facts.subject_cn, issuer=facts.issuer, serial=facts.serial,
         serial_bits=facts.serial_bits, version=facts.version, not_before=facts.not_before,
@@ -154,8 +155,8 @@ def certificate(facts: CertificateFacts) -> Certificate:
         is_ca=facts.is_ca, path_length=facts.path_length,
         basic_constraints_critical=facts.basic_constraints_critical, key_usage=facts.key_usage,
         extended_key_usage=facts.extended_key_usage,
-        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email,
-                            uri=tuple(strip_userinfo(u) for u in san.uri)),  # a password in a name is a secret
+        san=SubjectAltNames(dns=san.dns, ip=san.ip, email=san.email, uri=uri,
+                            uri_credentials=sum(a != b for a, b in zip(san.uri, uri, strict=True))),
         name_constraints=None if nc is None else NameConstraints(
             critical=nc.critical, permitted_dns=nc.permitted_dns, excluded_dns=nc.excluded_dns,
             permitted_ip=nc.permitted_ip, excluded_ip=nc.excluded_ip),

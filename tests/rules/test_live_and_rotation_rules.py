@@ -187,6 +187,9 @@ CASES: list[tuple[str, str, Maker, dict[str, Any]]] = [
     ("CERT-021", "tls.endpoint", endpoint, leaf_over(self_signed=True)),
     ("CERT-022", "x509.certificate", cert, {"lint": {"errors": [
         "pkix.key_usage_value_prohibited_for_ec (Prohibited key usage value(s) present: keyEncipherment)"]}}),
+    ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["https://x.example/p"], "uri_credentials": 1}}),
+    ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["https://svc:hunter2@x.example/p"]}}),  # a bundle made before 0 was counted
+    ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["nats://TOKEN@hub.example:4222"]}}),
     ("KEY-001", "x509.certificate", cert, {"not_before": ago(82), "not_after": ago(-8)}),
     ("KEY-002", "x509.certificate", ca, {"not_after": ago(-100)}),
     ("KEY-003", "gpg.key", gpg_key, {"expires": None}),

@@ -31,7 +31,8 @@ class SubjectAltNames(Part, frozen=True, kw_only=True):
     dns: tuple[str, ...]
     ip: tuple[str, ...]
     email: tuple[str, ...]
-    uri: tuple[str, ...]
+    uri: Annotated[tuple[str, ...], Meta(description="without user-info: a user name, password or token before @ is removed where it is read")]
+    uri_credentials: Annotated[NonNegative, Meta(description="URI names that held user-info (removed from `uri`): credentials the certificate shows every peer")] = 0
 
 
 class NameConstraints(Part, frozen=True, kw_only=True):

@@ -233,7 +233,8 @@ def test_chains_are_held_to_the_webpki_checks(certs: CertFactory, tmp_path: Path
 def test_a_password_in_a_uri_name_is_not_kept_in_the_evidence(tmp_path: Path) -> None:
     """A certificate (from another CA: `auditor pki` refuses to issue one) whose URI name holds
     user:password@: the evidence names the URI without it (redacted at the source: bundles,
-    history and reports never hold it)."""
+    history and reports never hold it) and counts the names that held some, so that a rule
+    (CERT-023) can fail the certificate for what it publishes."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "n")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -248,4 +249,5 @@ def test_a_password_in_a_uri_name_is_not_kept_in_the_evidence(tmp_path: Path) ->
     assert isinstance(record, Evidence)
     plain = plain_of(record)
     assert plain["san"]["uri"] == ["https://x.example/p", "spiffe://fleet/n"]
+    assert plain["san"]["uri_credentials"] == 1  # counted, for CERT-023
     assert "hunter2" not in record.canonical().decode()
