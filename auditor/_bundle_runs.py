@@ -22,6 +22,7 @@ exit code is the worst of the bundles' (docs/exit-codes.md).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +34,8 @@ from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
 from auditor._gcpause import frozen_for_fork
 from auditor._history.interface import drop_packed
-from auditor.errors import AuditorError
+from auditor._timeutil import parse_time, rfc3339, utcnow, whole_days
+from auditor.errors import AuditorError, ConfigError, EvidenceError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,9 +51,10 @@ RunDone = Callable[[TargetRun], TargetRun]
 Progress = Callable[[int, int, Sequence[str]], None]
 """progress(done, total, running): as auditor._progress.Bar draws it."""
 
-_SHARED: tuple[Catalog, EvaluateOptions, bool, Inventory | None] | None = None
-"""The catalog and options of the run, whether its results will be stored, and the inventory
-the bundles' targets are looked up in, set before the pool forks: each worker inherits them."""
+_SHARED: tuple[Catalog, EvaluateOptions, bool, Inventory | None, dt.timedelta | None] | None = None
+"""The catalog and options of the run, whether its results will be stored, the inventory the
+bundles' targets are looked up in and the oldest evidence accepted, set before the pool forks:
+each worker inherits them."""
 
 
 def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tuple[Mapping[str, Any] | None, str]:
@@ -80,18 +83,51 @@ def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tup
     return described, note
 
 
+NOTED_AGE = dt.timedelta(days=1)
+"""Evidence older than this, at the time judged, is noted (`age_note`)."""
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def age_note(bundle: Bundle, now: dt.datetime, file: str, max_age: dt.timedelta | None = None) -> str:
+    """A note naming when the evidence of `bundle` was collected (its oldest record, else the
+    bundle) where that is more than NOTED_AGE before `now`, the time it is judged at, or after
+    it: a verdict speaks of the node as it was then. '' otherwise. An EvidenceError where it is
+    more than `max_age` before `now` (the fleet worker's --max-age, for evaluate)."""
+    try:
+        oldest = min(parse_time(at) for at in (bundle.created_at, *(r.collected_at for r in bundle.records)))
+    except ConfigError:  # pragma: no cover - the bundle's schema admits RFC 3339 times only
+        return ""
+    age = now - oldest
+    if max_age is not None and age > max_age:
+        raise EvidenceError(f"evidence collected {rfc3339(oldest)}, {_span(age)} before the time judged "
+                            f"({rfc3339(now)}): older than --max-age ({_span(max_age)}) allows", file=file)
+    if age > NOTED_AGE:
+        return (f"{file}: evidence collected {rfc3339(oldest)}, {_span(age)} before the time judged "
+                f"({rfc3339(now)}): the verdict speaks of the node as it was then")
+    if age < -CLOCK_SKEW:
+        return (f"{file}: evidence collected {rfc3339(oldest)}, after the time judged ({rfc3339(now)}): "
+                "it is judged as of a time before it existed")
+    return ""
+
+
+def _span(age: dt.timedelta) -> str:
+    return f"{whole_days(age)} days" if age >= dt.timedelta(days=2) else f"{int(age.total_seconds() // 3600)} hours"
+
+
 def evaluate_one(path: str) -> TargetRun:
     """Read and evaluate one bundle with the run's catalog and options."""
     from auditor._scan import evaluate_bundle
     from auditor.evidence.bundle import read_bundle
 
     assert _SHARED is not None
-    catalog, options, ahead, inventory = _SHARED
+    catalog, options, ahead, inventory, max_age = _SHARED
     start = time.monotonic()
     note = ""
     try:
         bundle = read_bundle(Path(path))
+        aged = age_note(bundle, options.now or utcnow(), path, max_age)
         target, note = judged_target(bundle, inventory, path)
+        note = "\n".join(n for n in (note, aged) if n)
         result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     except AuditorError as exc:
         return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)
@@ -116,14 +152,17 @@ def evaluate_bundles(
     progress: Progress | None = None,
     stored: bool = False,
     inventory: Inventory | None = None,
+    max_age: dt.timedelta | None = None,
 ) -> FleetResult:
     """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
     stores each run's result in the history (a pool's workers then make its stored document
     beside the evaluation: history.interface.pack_ahead). `inventory`: where the bundles'
-    targets are described (judged_target); None: each as its bundle describes it."""
+    targets are described (judged_target); None: each as its bundle describes it. `max_age`:
+    a bundle collected longer before `options.now` is refused (age_note); the notes of each
+    run say which bundles are old."""
     global _SHARED
     pooled = jobs > 1 and len(paths) > 1
-    _SHARED = (catalog, options, stored and pooled, inventory)
+    _SHARED = (catalog, options, stored and pooled, inventory, max_age)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 

@@ -65,8 +65,8 @@ class TargetRun:
     """The id the result was stored under, if it was."""
     store_error: str = ""
     note: str = ""
-    """One line the user should read beside the result (by whose description a bundle was
-    judged: auditor._bundle_runs.judged_target)."""
+    """Lines the user should read beside the result (by whose description a bundle was
+    judged: auditor._bundle_runs.judged_target; how old its evidence is: age_note)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

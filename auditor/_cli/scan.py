@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from auditor._cli import _common, _fleet, _history
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from auditor._inventory.model import Target
     from auditor._models import RedactedResult
 
@@ -42,13 +44,20 @@ def register(sub: Any) -> None:
             "what the bundle says of it, where the inventory has one; a note says where they differ. Given "
             "several bundles (or --jobs), each is evaluated, in --jobs processes, all as of one "
             "instant, and a summary (text or json) lists each bundle's verdict in the order given; "
-            "the exit code is the worst of the bundles'."
+            "the exit code is the worst of the bundles'. A verdict speaks of the node as it was when "
+            "the evidence was collected: a note names evidence collected over a day before the time "
+            "judged, and --max-age refuses it."
         ),
     )
     e.add_argument("bundle", metavar="BUNDLE", nargs="+", help="evidence bundle (JSON); several allowed")
     e.add_argument(
         "--jobs", "-j", type=int, default=None, metavar="N",
         help="evaluate several bundles in N processes at once (default: 1)",
+    )
+    e.add_argument(
+        "--max-age", metavar="DURATION", default=None,
+        help="refuse a bundle whose evidence was collected longer before the time judged (e.g. 7d; "
+             "default: any age, noted when over a day)",
     )
     _common.add_inventory(e)
     _common.add_evaluation(e)
@@ -130,19 +139,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from auditor._bundle_runs import judged_target
+    from auditor._bundle_runs import age_note, judged_target
     from auditor._ending import keep_until_exit
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor._terminal import warn
+    from auditor._timeutil import utcnow
     from auditor.evidence.bundle import read_bundle
 
+    max_age = _max_age(args)
     bundle = read_bundle(Path(args.bundle[0]))
     inventory = _common.load_inventory(args)
     catalog = _common.load_catalog(args, inventory)
+    now = _common.parse_at(args) or utcnow()
+    aged = age_note(bundle, now, args.bundle[0], max_age)
     target, note = judged_target(bundle, inventory, args.bundle[0])
-    if note:
-        warn(f"auditor: note: {note}")
-    options = EvaluateOptions(policies=args.policy, now=_common.parse_at(args), fail_on=_common.fail_on(args))
+    for line in (note, aged):
+        if line:
+            warn(f"auditor: note: {line}")
+    options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     keep_until_exit(bundle, catalog, result)
     return _print_and_store(args, result, origin="evaluate", inputs=tuple(args.bundle))
@@ -163,6 +177,12 @@ def _print_and_store(args: argparse.Namespace, result: RedactedResult, *, origin
     return storing.done()
 
 
+def _max_age(args: argparse.Namespace) -> dt.timedelta | None:
+    from auditor._timeutil import parse_duration
+
+    return None if args.max_age is None else parse_duration(args.max_age, what="--max-age")
+
+
 def _evaluate_many(args: argparse.Namespace) -> int:
     """Several bundles: a summary of their verdicts, each result stored as it comes."""
     import json
@@ -180,6 +200,7 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         raise ConfigError("must be at least 1", field="--jobs")
     if args.format not in ("text", "json"):
         raise ConfigError(f"several bundles make a summary in text or json, not {args.format}", field="--format")
+    max_age = _max_age(args)
     inventory = _common.load_inventory(args)
     catalog = _common.load_catalog(args, inventory)
     now = _common.parse_at(args) or utcnow()  # one instant for every bundle
@@ -191,7 +212,7 @@ def _evaluate_many(args: argparse.Namespace) -> int:
 
     try:
         runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
-                                stored=store is not None, inventory=inventory)
+                                stored=store is not None, inventory=inventory, max_age=max_age)
     finally:
         if store is not None:
             store.close()
@@ -201,8 +222,8 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         text = _fleet.summary_table(runs, noun="bundle")
     _common.emit(text, args.output, inputs=tuple(args.bundle))
     for r in runs.runs:
-        if r.note:
-            warn(f"auditor: note: {r.note}")
+        for line in r.note.splitlines():
+            warn(f"auditor: note: {line}")
         if r.store_error:
             warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")
     return runs.exit_code

@@ -135,3 +135,33 @@ def test_a_bundle_is_judged_by_the_inventory_entry_of_its_target(tmp_path: Path,
     assert alone.result is not None and alone.note == ""
     assert alone.result.summary.rule_hits < collected.summary.rule_hits
     assert alone.result.target["environment"] == "staging"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_old_evidence_is_noted_and_max_age_refuses_it(bundles: list[str], jobs: int) -> None:
+    """A verdict speaks of the node as it was when its evidence was collected: evidence over a
+    day older than the time judged is named in the run's note, evidence from after it too, and
+    `max_age` refuses older evidence (that bundle only: exit 2, as a bundle that cannot be
+    read); evidence of the last day is judged without a note."""
+    catalog = _catalog()
+    fresh = evaluate_bundles(bundles[:1], EvaluateOptions(now=NOW + dt.timedelta(hours=20)), catalog, jobs=jobs)
+    assert fresh.runs[0].note == "" and fresh.runs[0].result is not None
+
+    later = EvaluateOptions(now=NOW + dt.timedelta(days=10))
+    old = evaluate_bundles(bundles[:2], later, catalog, jobs=jobs)
+    for path, run in zip(bundles, old.runs, strict=False):
+        assert run.result is not None
+        assert run.note == (f"{path}: evidence collected 2026-11-23T12:00:00Z, 10 days before the time judged "
+                            "(2026-12-03T12:00:00Z): the verdict speaks of the node as it was then")
+
+    refused = evaluate_bundles(bundles[:2], later, catalog, jobs=jobs, max_age=dt.timedelta(days=7))
+    assert [r.exit_code for r in refused.runs] == [ExitCode.USAGE] * 2 and refused.exit_code == ExitCode.USAGE
+    assert refused.runs[0].result is None
+    assert refused.runs[0].error == (f"{bundles[0]}: evidence collected 2026-11-23T12:00:00Z, 10 days before the time "
+                                     "judged (2026-12-03T12:00:00Z): older than --max-age (7 days) allows")
+    kept = evaluate_bundles(bundles[:1], later, catalog, jobs=jobs, max_age=dt.timedelta(days=11))
+    assert kept.runs[0].result is not None
+
+    before = evaluate_bundles(bundles[:1], EvaluateOptions(now=NOW - dt.timedelta(days=2)), catalog, jobs=jobs)
+    assert before.runs[0].note.endswith("after the time judged (2026-11-21T12:00:00Z): it is judged as of a time "
+                                        "before it existed")

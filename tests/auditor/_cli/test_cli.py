@@ -164,6 +164,31 @@ def test_evaluate_and_verify_judge_a_bundle_by_the_inventory_entry_of_its_target
     assert "note: " + str(weak) + ": judged by the inventory's entry" in verified.out
 
 
+def test_evaluate_names_old_evidence_and_max_age_refuses_it(tmp_path: Path) -> None:
+    """A bundle judged ten days after its evidence was collected: the verdict is given, with a
+    note on stderr saying how old the evidence is; --max-age 7d refuses it in one line (exit 2,
+    nothing on stdout), alone or among others; --max-age 11d judges it."""
+    import datetime as dt
+
+    bundle = tmp_path / "bundle.json"
+    assert run_cli("collect", "--demo", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
+    created = dt.datetime.fromisoformat(json.loads(bundle.read_text())["created_at"].replace("Z", "+00:00"))
+    later = (created + dt.timedelta(days=10)).isoformat().replace("+00:00", "Z")
+    fresh = run_cli("evaluate", "--demo", str(bundle), "--no-store")
+    assert fresh.code == 1 and "note:" not in fresh.err
+    run = run_cli("evaluate", "--demo", str(bundle), "--at", later, "--no-store")
+    assert run.code == 1 and "NOT READY" in run.out
+    assert f"auditor: note: {bundle}: evidence collected " in run.err and f", 10 days before the time judged ({later})" in run.err
+    refused = run_cli("evaluate", "--demo", str(bundle), "--at", later, "--max-age", "7d", "--no-store")
+    assert_clean_error(refused, str(bundle), "10 days before the time judged", "older than --max-age (7 days)")
+    assert refused.out == ""
+    many = run_cli("evaluate", "--demo", str(bundle), str(bundle), "--at", later, "--max-age", "7d", "--no-store",
+                   "--format", "json")
+    assert many.code == 2 and all("older than --max-age" in t["error"] for t in json.loads(many.out)["targets"])
+    assert run_cli("evaluate", "--demo", str(bundle), "--at", later, "--max-age", "11d", "--no-store").code == 1
+    assert_clean_error(run_cli("evaluate", "--demo", str(bundle), "--max-age", "soon", "--no-store"), "--max-age 'soon'")
+
+
 def test_evaluate_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
