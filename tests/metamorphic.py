@@ -398,6 +398,11 @@ INVENTORIES: tuple[tuple[str, str, str], ...] = (
     ("certificate folders spelled otherwise", "paths: [etc/nats/certs, var/lib/cim/pki]",
      "paths: [etc/nats/certs/, ./var/lib/cim/pki]"),
     ("secrets folders spelled otherwise", SECRETS_PATHS, SECRETS_PATHS.replace("[etc/nats,", "[./etc/nats/,")),
+    ("certificate folders spelled with ..", "paths: [etc/nats/certs, var/lib/cim/pki]",
+     "paths: [etc/nats/../nats/certs, var/lib/cim/../cim/pki]"),
+    ("manifests spelled with ..", "paths: [k8s]", "paths: [etc/../k8s]"),
+    ("secrets folders spelled with ..", SECRETS_PATHS, SECRETS_PATHS.replace("[etc/nats,", "[home/../etc/nats,")),
+    ("nats.conf spelled with ..", "paths: [etc/nats/nats.conf]", "paths: [etc/ssh/../nats/nats.conf]"),
 )
 
 

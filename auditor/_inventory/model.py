@@ -160,5 +160,20 @@ def cel_target_view(described: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_path(root: Path, value: str) -> Path:
+    """`value` (an inventory's path: absolute, `~/...`, or relative to `root`) as a path, each
+    `..` below `root` taken back with the name before it where that name is not a symbolic link
+    (`etc/nats/../nats/certs` is `etc/nats/certs`: the file the node reads, named as findings
+    name it whichever way it was spelled). After a link, `..` leads out of the link's target, so
+    the path stays as spelled; a `..` above `root` (`../pki-ca`) stays too."""
     path = Path(value).expanduser()
-    return path if path.is_absolute() else root / path
+    if path.is_absolute():
+        return path
+    if ".." not in path.parts:
+        return root / path
+    kept: list[str] = []
+    for part in path.parts:
+        if part == ".." and kept and kept[-1] != ".." and not root.joinpath(*kept).is_symlink():
+            kept.pop()
+        else:
+            kept.append(part)
+    return root.joinpath(*kept)

@@ -301,9 +301,9 @@ def test_a_file_reached_twice_is_each_problem_once_with_its_ids(tmp_path: Path, 
                                                                how: str, old: str, new: str) -> None:
     """The demo's inventory reaching files twice (a path listed twice, a folder and one inside
     it, two sources over one folder), through another path (`.` for the secrets scan) or by
-    another spelling (`./k8s/`): the same failures with the same ids, each once (was: a copy of
-    each with another id, or new ids for every leak, since a leak's id held the path it was
-    scanned under)."""
+    another spelling (`./k8s/`, `etc/nats/../nats/certs`): the same failures with the same ids,
+    each once (was: a copy of each with another id, or new ids for every leak, since a leak's id
+    held the path it was scanned under; with `..`, new ids for the files under it)."""
     folder = metamorphic.copy_demo(tmp_path / "demo")
     inventory = folder / "auditor.yaml"
     assert old in inventory.read_text()
