@@ -190,6 +190,8 @@ CASES: list[tuple[str, str, Maker, dict[str, Any]]] = [
     ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["https://x.example/p"], "uri_credentials": 1}}),
     ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["https://svc:hunter2@x.example/p"]}}),  # a bundle made before 0 was counted
     ("CERT-023", "x509.certificate", cert, {"san": {"uri": ["nats://TOKEN@hub.example:4222"]}}),
+    ("CERT-024", "tls.endpoint", endpoint, leaf_over(san={"uri": ["https://x.example/p"], "uri_credentials": 1})),
+    ("CERT-024", "tls.endpoint", endpoint, leaf_over(san={"uri": ["https://svc:hunter2@x.example/p"]})),
     ("KEY-001", "x509.certificate", cert, {"not_before": ago(82), "not_after": ago(-8)}),
     ("KEY-002", "x509.certificate", ca, {"not_after": ago(-100)}),
     ("KEY-003", "gpg.key", gpg_key, {"expires": None}),
