@@ -64,6 +64,27 @@ def test_a_file_over_the_configured_limit_leaves_the_rules_undecided(tmp_path: P
     assert statuses(record_of(tree))["SEC-005"] is Status.FAIL  # no limit: the token is found
 
 
+def test_a_file_that_could_not_be_read_leaves_the_rules_undecided(tmp_path: Path) -> None:
+    """A file the scan could not read (permissions, I/O errors: a root-owned 0600 agent.env
+    scanned as another user over SSH) may hold any secret: every SEC rule is undecided, as for a
+    file over the size limit, and what was found still fails (was: every rule passed, and only
+    SEC-013, medium, said a file was not read)."""
+    import msgspec
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "found.env").write_text("VAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4T\n")
+    record = record_of(tree)
+    assert isinstance(record, Evidence)
+    assert {rule for rule, status in statuses(record).items() if status is not Status.PASS} == {"SEC-005"}
+    locked = dataclasses.replace(record, id="", data=msgspec.structs.replace(
+        record.data, unreadable=("agent.env: [Errno 13] Permission denied",)))
+    got = statuses(locked)
+    assert got["SEC-005"] is Status.FAIL
+    assert {rule for rule, status in got.items() if status is Status.ERROR} == set(RULES) - {"SEC-005"}
+    assert coverage(locked).status is Status.FAIL
+
+
 def test_a_secret_found_base64_encoded_says_so(tmp_path: Path) -> None:
     """Whoever fixes it finds base64 where the finding points, not the token: the message says
     the secret is encoded there (and a plain one's does not)."""

@@ -48,7 +48,7 @@ class SecretsScan(Facts, frozen=True, kw_only=True):
     files_scanned: NonNegative
     bytes_scanned: NonNegative
     skipped: Annotated[dict[str, int], Meta(description="Entries not read, by reason (symlink, fifo, socket, device, too-large, allowlisted).")]
-    unreadable: tuple[str, ...]
+    unreadable: Annotated[tuple[str, ...], Meta(description="Files that could not be read (permissions, I/O errors), each with why. The secrets rules are not decided (error) while this is not empty.")]
     suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment")]
     blobs_scanned: NonNegative
     blobs_reused: NonNegative
