@@ -4,6 +4,7 @@ The demo node is copied, one file or one inventory line is changed in a way that
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
 a List or with anchors, a Deployment as another kind of workload, a log rotated and gzipped, a
+file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
 reaching files twice),
@@ -270,6 +271,8 @@ TEXT_CHANGES: dict[str, Callable[[bytes], bytes]] = {
     "lines above": lambda b: b"# padding comment line\n" * 50 + b,
     "no final newline": lambda b: b.rstrip(b"\n"),
     "twice": lambda b: b + (b"\n---\n" if b"apiVersion" in b else b"\n") + b,
+    "in UTF-16": lambda b: b.decode("utf-8", "surrogateescape").encode("utf-16", "surrogatepass"),
+    "broken at the end": lambda b: b + b"\n}}} ]]] : : \"unterminated\n",
 }
 SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
     ("etc/nats/nats.conf", "upper-case keys", _upper_keys),
@@ -370,7 +373,13 @@ UNREADABLE = (
     "var/lib/cim/gnupg/pubring.kbx", "var/lib/cim/gnupg/trustdb.gpg", "etc/nats/trust/account.jwt",
     "etc/nats/trust/operator.jwt", "etc/nats/nkeys/cim-sensor.nk", "etc/nats/leaf.creds",
     "etc/nats/certs/server-cert.pem", "etc/nats/certs/server-key.pem", "etc/nats/certs/ca.pem",
+    "etc/nats/nats.conf", "etc/nats/users.conf",
 )
+"""Files a source reads by name: a FIFO or a folder in place of one is a file that cannot be read."""
+UNREADABLE_IN_FOLDERS = ("k8s/cim-agent.yaml", "k8s/jetstream-backup.yaml", "k8s/nats-exporter.yaml",
+                         "etc/nats/certs/monitor-legacy.pem")
+"""Files of folders a source walks, each replaced by a FIFO (a folder there would hold nothing to
+read, by right; the secrets scan lists FIFOs as holding nothing at rest, also by right)."""
 LINKED = (
     "etc/group", "etc/os-release", "etc/systemd/system/nats.service", "etc/fail2ban/jail.local",
     "home/cim/.ssh/authorized_keys", "root/.ssh/authorized_keys", "etc/ssh/sshd_config.d/50-maintenance-vpn.conf",
@@ -413,6 +422,7 @@ def cases() -> list[Case]:
     out += [Case(f"added {rel} ({what if isinstance(what, str) else f'{len(what)} bytes'})", _put(rel, what))
             for rel, what in ADDED]
     out += [Case(f"{rel} as a {what}", _put(rel, what)) for rel in UNREADABLE for what in ("fifo", "folder")]
+    out += [Case(f"{rel} as a fifo", _put(rel, "fifo")) for rel in UNREADABLE_IN_FOLDERS]
     out += [Case(f"{rel} as {how} link into /nix/store", linked(rel, how == "an absolute"))
             for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED

@@ -14,6 +14,7 @@ def test_the_cases_are_named_once_and_name_files_of_the_demo() -> None:
     assert len(names) == len(set(names)) and len(names) > 200
     node = demo_root() / metamorphic.NODE
     named = [*metamorphic.TEXT_FILES, *(rel for rel, _, _ in metamorphic.SPELLINGS), *metamorphic.UNREADABLE,
+             *metamorphic.UNREADABLE_IN_FOLDERS,
              *metamorphic.LINKED, *metamorphic.LINKED_FOLDERS, *metamorphic.RENAMED]
     assert [rel for rel in named if not (node / rel).exists()] == []
 
