@@ -63,7 +63,7 @@ class KubernetesCollector(Collector):
         accounts = _service_accounts(i for i in items if isinstance(i, ManifestObject))
         for item in items:
             if isinstance(item, ManifestError):
-                yield self._error(item.resource(), item.message, item.origin.line)
+                yield from self._errors(item.resource(), item.message, item.origin.line)
                 continue
             yield from self._records(item, accounts)
 
@@ -90,27 +90,32 @@ class KubernetesCollector(Collector):
 
             yield from cluster_items(cluster)
 
-    def _error(self, resource: str, message: str, line: int | None) -> Record:
+    def _errors(self, resource: str, message: str, line: int | None) -> Iterator[Record]:
+        """The failure to read `resource` (a file, or an object in one), once for each kind
+        this collector yields: what could not be read may hold any of them (a workload, a
+        namespace), so the rules of each are undecided for it, never judged on the other
+        files alone."""
         where = f"line {line}: " if line else ""
-        return self.context.error(MANIFEST, resource, where + message)
+        for kind in self.kinds:
+            yield self.context.error(kind, resource, where + message)
 
     def _records(self, obj: ManifestObject, accounts: Mapping[tuple[str | None, str], bool | None]) -> Iterator[Record]:
         ctx = self.context
         kind, api_version = obj.kind, obj.api_version
         if not kind or not api_version or not isinstance(obj.value.get("kind"), str):
             missing = " and ".join(k for k, v in (("apiVersion", api_version), ("kind", kind)) if not v)
-            yield self._error(obj.origin.label(), f"not a Kubernetes object: {missing or 'kind'} missing", obj.origin.line)
+            yield from self._errors(obj.origin.label(), f"not a Kubernetes object: {missing or 'kind'} missing", obj.origin.line)
             return
         group = api_group(api_version)
         info: KindInfo | None = KINDS.get(kind)
         if info is not None and group not in info.groups:
             if is_builtin_group(group):
                 served = ", ".join(f"{g}/…" if g else "v1" for g in info.groups)
-                yield self._error(obj.resource(), f"kind {kind} is not served by apiVersion {api_version} (expected {served})", obj.origin.line)
+                yield from self._errors(obj.resource(), f"kind {kind} is not served by apiVersion {api_version} (expected {served})", obj.origin.line)
                 return
             info = None  # a custom resource that shares a built-in kind's name
         elif info is None and is_builtin_group(group):
-            yield self._error(obj.resource(), f"unknown kind '{kind}' for apiVersion {api_version}", obj.origin.line)
+            yield from self._errors(obj.resource(), f"unknown kind '{kind}' for apiVersion {api_version}", obj.origin.line)
             return
         resource = obj.resource()
         try:
@@ -127,7 +132,7 @@ class KubernetesCollector(Collector):
             elif info is not None and kind == "Namespace" and group == "":
                 records.append(ctx.record(resource, KubernetesNamespace(**header, labels=_labels(obj))))
         except FieldError as exc:
-            yield self._error(resource, exc.describe(), obj.line_of(exc.path) or obj.origin.line)
+            yield from self._errors(resource, exc.describe(), obj.line_of(exc.path) or obj.origin.line)
             return
         yield from records
 

@@ -276,6 +276,8 @@ def demo_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     "etc/ssh/sshd_config",  # was: sshd counted as not installed, HOST-010 not applicable
     "etc/ssh/sshd_config.d/50-maintenance-vpn.conf",  # was: HOST-003 passed on the main file alone
     "proc/net/tcp",  # was: HOST-017 judged the IPv6 listeners alone, HOST-030 found the ports in sync
+    "k8s/nats-exporter.yaml",  # was: 16 K8S and PSS rules passed on the other manifests' workloads
+    "k8s/jetstream-backup.yaml",  # was: K8S-009 passed
 ])
 def test_a_file_made_unreadable_turns_no_failure_into_a_pass(tmp_path: Path, demo_failures: dict[str, str],
                                                             unreadable: str) -> None:
@@ -375,3 +377,23 @@ def test_a_file_in_a_folder_held_as_a_link_is_judged(tmp_path: Path, demo_failur
     metamorphic.in_linked_folder(moved)(folder)
     doc = _demo_scan(folder)
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
+
+
+@pytest.mark.parametrize(("rel", "lost"), [
+    ("etc/ssh/sshd_config", "HOST-003, HOST-010"),  # sshd -T refuses it too: HOST-011 fails
+    ("k8s/nats-exporter.yaml", "16 K8S and PSS rules"),  # kubectl refuses it too
+    ("k8s/jetstream-backup.yaml", "K8S-009"),
+])
+def test_a_file_saved_as_utf_16_turns_no_failure_into_a_pass(tmp_path: Path, demo_failures: dict[str, str],
+                                                             rel: str, lost: str) -> None:
+    """A file of the demo saved as UTF-16 (an editor's or PowerShell's choice): neither sshd nor
+    kubectl reads it, and neither does auditor, so every rule it decided is undecided (an
+    error), never a pass on what was read elsewhere. `lost`: what passed before."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    path = folder / "cim-prod-001" / rel
+    path.write_bytes(metamorphic.TEXT_CHANGES["in UTF-16"](path.read_bytes()))
+    doc = _demo_scan(folder)
+    status = {f["id"]: f["status"] for f in doc["findings"]}
+    assert [i for i in demo_failures if status.get(i) == "pass"] == []
+    judged = {f["rule_id"] for f in doc["findings"] if f["status"] in ("fail", "error")}
+    assert set(demo_failures.values()) - judged == set(), lost

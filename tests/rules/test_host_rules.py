@@ -3,17 +3,19 @@ host collector made of the demo node (checked against the kinds' types), changed
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from typing import Any
 
 import pytest
 
 from auditor._demo import demo_root
+from auditor._engine import evaluate_rules
 from auditor._models import Status
 from auditor._policy.catalog import Catalog
 from auditor.evidence.record import Evidence, Failure
-from tests.collecting import collect_source
-from tests.rules.test_live_and_rotation_rules import merge, production
+from tests.collecting import collect_source, evidence
+from tests.rules.test_live_and_rotation_rules import NOW, merge, production
 from tests.rules.test_yubikey_and_pki_rules import judge as judge_items
 
 TARGET = {"name": "n", "environment": "production", "tags": [], "names": [], "vars": {"host_ports": ["tcp/4222"]}}
@@ -144,3 +146,22 @@ def test_declared_ports_come_from_the_inventory() -> None:
     undeclared = listener(9100, firewall="accept")
     assert judge("HOST-017", "host.listener", undeclared) is Status.FAIL
     assert judge("HOST-017", "host.listener", listener(4222)) is Status.PASS  # TARGET's vars.host_ports
+
+
+SSHD_RULES = [f"HOST-{n:03d}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("rule_id", SSHD_RULES)
+def test_a_configuration_sshd_would_refuse_decides_no_sshd_setting(rule_id: str) -> None:
+    """sshd refuses the configuration (HOST-011 fails: a file saved as UTF-16, a bad keyword):
+    it would not start with it, so the settings the running server has are unknown, and each
+    rule on them is an error, never a pass on what auditor's model made of the lines it read
+    (was: HOST-003 and HOST-010 passed for the demo's sshd_config saved as UTF-16, the model
+    holding only defaults)."""
+    refused = sshd(valid=False, errors=['/etc/ssh/sshd_config:1: no argument after keyword "\\377\\376P"'])
+    assert judge(rule_id, "host.sshd", sshd()) is Status.PASS
+    policy = production()
+    only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id == rule_id), waivers=())
+    (finding,) = evaluate_rules(only, [evidence("host.sshd", refused)], target=TARGET, now=NOW).findings
+    assert finding.status is Status.ERROR
+    assert finding.message.startswith("not decided: sshd would refuse its configuration (HOST-011)")

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from auditor._collectors.k8s.cluster import LISTERS, to_manifest
 from auditor._collectors.k8s.objects import WORKLOADS
+from auditor._collectors.kubernetes import KubernetesCollector
 from auditor.evidence.record import Evidence, Failure
 from tests.k8s import collect
 from tests.servers import closed_port
@@ -78,13 +79,17 @@ def test_unreachable_cluster_is_an_error_record(tmp_path: Path) -> None:
         "users: [{name: u, user: {token: not-a-real-token}}]\n"
         "contexts: [{name: lab, context: {cluster: lab, user: u}}]\n"
     )
-    (rec,) = collect(tmp_path, [], cluster={"kubeconfig": str(kubeconfig), "context": "lab"})
-    assert rec.kind == "kubernetes.manifest" and rec.resource == "cluster:lab"
-    assert isinstance(rec, Failure) and rec.error.startswith("cannot list objects:")
-    assert "not-a-real-token" not in rec.error
+    records = collect(tmp_path, [], cluster={"kubeconfig": str(kubeconfig), "context": "lab"})
+    assert [r.kind for r in records] == [*KubernetesCollector.kinds]  # each kind's rules undecided
+    for rec in records:
+        assert rec.resource == "cluster:lab"
+        assert isinstance(rec, Failure) and rec.error.startswith("cannot list objects:")
+        assert "not-a-real-token" not in rec.error
 
 
 def test_missing_kubeconfig_is_an_error_record(tmp_path: Path) -> None:
-    (rec,) = collect(tmp_path, [], cluster={"kubeconfig": str(tmp_path / "nope")})
-    assert rec.resource == "cluster:current-context"
-    assert isinstance(rec, Failure) and rec.error.startswith("cannot load the kubeconfig")
+    records = collect(tmp_path, [], cluster={"kubeconfig": str(tmp_path / "nope")})
+    assert [r.kind for r in records] == [*KubernetesCollector.kinds]
+    for rec in records:
+        assert rec.resource == "cluster:current-context"
+        assert isinstance(rec, Failure) and rec.error.startswith("cannot load the kubeconfig")
