@@ -72,9 +72,9 @@ LIMITS: tuple[Limit, ...] = (
           "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 8 KB per user "
           "at its peak: 100,000 users stay under 1 GB)"),
     Limit("gunzip-bytes", 1 << 30, "bytes",
-          "what the leak scan reads of the content of one gzip file (a rotated log `*.log.1.gz`, a "
-          "`.tar.gz`); past it the file is reported as not scanned whole, and the secrets rules are "
-          "not decided"),
+          "what the leak scan reads of the content of one gzip, xz or bzip2 file (a rotated log "
+          "`*.log.1.gz`, a `.tar.gz`) or of one zip archive's compressed members together; past it "
+          "the file is reported as not scanned whole, and the secrets rules are not decided"),
     Limit("secret-findings", 10_000, "count",
           "the findings one leak scan keeps (`secrets scan`, each path of a secrets source): each "
           "secret once per file (repeats are counted in it), and past the limit the rest of that file and "

@@ -3,7 +3,7 @@
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
-a List or with anchors, a Deployment as another kind of workload, a log rotated and gzipped, a
+a List or with anchors, a Deployment as another kind of workload, a log rotated and compressed, a file zipped, a
 file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
@@ -118,11 +118,22 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
-def _rotated(rel: str) -> Callable[[Path], None]:
-    """The file at `rel` rotated as logrotate compresses it: `NAME.1.gz` in its place."""
+def _rotated(rel: str, how: str) -> Callable[[Path], None]:
+    """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz or bzip2):
+    `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated)."""
+    import bz2
+    import lzma
+    import zipfile
+
     def change(folder: Path) -> None:
         path = folder / NODE / rel
-        path.with_name(path.name + ".1.gz").write_bytes(gzip.compress(path.read_bytes()))
+        data = path.read_bytes()
+        if how == "zip":
+            with zipfile.ZipFile(path.with_name(path.name + ".zip"), "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(path.name, data)
+        else:
+            pack: dict[str, Callable[[bytes], bytes]] = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}
+            path.with_name(f"{path.name}.1.{how}").write_bytes(pack[how](data))
         path.unlink()
     return change
 
@@ -427,7 +438,10 @@ def cases() -> list[Case]:
             for rel in TEXT_FILES + LINKED + LINKED_FOLDERS for how in ("an absolute", "a relative")]
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
-    out += [Case(f"{rel} rotated and compressed", _rotated(rel)) for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")]
+    out += [Case(f"{rel} rotated and compressed ({how})", _rotated(rel, how))
+            for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2")]
+    out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
+            for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]

@@ -11,12 +11,14 @@ scan configuration, and a file over it is reported as not scanned.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from auditor._secrets import encoded
 from auditor._secrets.detectors import (
@@ -49,7 +51,7 @@ CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .kts .scala .c .h .cc .cpp .hpp .cs .rb "
     ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
 )
-LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz)?$", re.IGNORECASE)
+LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz|\.xz|\.bz2)?$", re.IGNORECASE)
 _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
@@ -299,28 +301,78 @@ class Scanner:
         """The leaks in a buffer read whole and, for gzip data, in its content too (see
         _gunzipped: with what of it was left unread)."""
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
-        if not data.startswith(GZIP_MAGIC):
+        if data.startswith(ZIP_MAGIC):
+            inflated, unfinished = self._unzipped(data, display, mode, commit=commit)
+            return [*leaks, *inflated], unfinished
+        compression = compression_of(data)
+        if compression is None:
             return leaks, ""
-        inflated, unfinished = self._gunzipped(data, display, mode, commit=commit)  # sops cannot read it: no sops file
+        inflated, unfinished = self._inflated(data, compression, display, mode, commit=commit)  # no sops file
         return [*leaks, *inflated], unfinished
 
-    def _gunzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
-        """The leaks in the content of gzip `data` (a whole file or blob under WINDOW: a rotated
-        log, a `.tar.gz`, whose members' bytes lie in the tar stream as they are), read as a
-        file's are, with lines counted in the content; and, when its content runs past the
-        gunzip-bytes limit, what was left unread. Damaged or truncated gzip gives what could be
-        read: nothing reads more of it. Memory stays bounded: the content is streamed."""
+    def _unzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
+        """The leaks in the compressed members of zip `data` (a whole file or blob under WINDOW;
+        stored members lie in the archive as they are and were read with it), each member read
+        as a file's content is, lines counted in the member, its name in the leak's details
+        (`member`); the members' content together up to the gunzip-bytes limit, and past it
+        what was left unread. An encrypted member cannot be read and is not; a damaged archive
+        or member gives what could be read of it."""
+        import io
+        import zipfile
+        import zlib
+
         from auditor import _limits as limits
 
-        content = _Gunzip(data, limits.get("gunzip-bytes"))
+        left = limits.get("gunzip-bytes")
+        broken = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            members = [i for i in archive.infolist()
+                       if not i.is_dir() and i.compress_type != zipfile.ZIP_STORED and not i.flag_bits & 0x1]
+        except broken:
+            return [], ""
+        found: list[Leak] = []
+        over = False
+        for info in members:
+            try:
+                member = archive.open(info)
+            except broken:
+                continue  # an unsupported method (deflate64), a damaged header: nothing of it can be read
+            with member:
+                content = _Limited(member.read, left, broken)
+                head = _read_from(content.read, WINDOW)
+                leaks = (self._leaks_in(head, display, mode, whole=True, commit=commit) if len(head) < WINDOW
+                         else list(self._stream(content, head, display, mode, commit=commit)))
+                found += [dataclasses.replace(x, details={**x.details, "member": info.filename}) for x in leaks]
+                left = content.left
+                over = left == 0 and bool(_Limited(member.read, 1, broken).read(1))
+            if over:
+                break
+        kept, unfinished = self._kept(found)
+        if over:
+            past = limits.exceeded("gunzip-bytes", "its zip members' content was read up to the limit")
+            return kept, f"{past}; {unfinished}" if unfinished else past
+        return kept, unfinished
+
+    def _inflated(self, data: bytes, compression: str, display: str, mode: str,
+                  commit: str = "") -> tuple[list[Leak], str]:
+        """The leaks in the content of gzip, xz or bzip2 `data` (a whole file or blob under
+        WINDOW: a rotated log, a `.tar.gz` or `.tar.xz`, whose members' bytes lie in the tar
+        stream as they are), read as a file's are, with lines counted in the content; and, when
+        its content runs past the gunzip-bytes limit, what was left unread. Damaged or truncated
+        data gives what could be read: nothing reads more of it. Memory stays bounded: the
+        content is streamed."""
+        from auditor import _limits as limits
+
+        content = _Inflate(data, compression, limits.get("gunzip-bytes"))
         head = _read_from(content.read, WINDOW)
         if len(head) < WINDOW:
             leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit))
         else:
             leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit))
         if content.over:
-            gunzip = limits.exceeded("gunzip-bytes", "its gzip content was read up to the limit")
-            return leaks, f"{gunzip}; {unfinished}" if unfinished else gunzip
+            over = limits.exceeded("gunzip-bytes", f"its {compression} content was read up to the limit")
+            return leaks, f"{over}; {unfinished}" if unfinished else over
         return leaks, unfinished
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
@@ -517,42 +569,104 @@ def _run_end(data: bytes, pos: int, chars: bytes) -> int:
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 """How gzip data starts (its magic and deflate): such a file is also read as its content."""
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
+"""bzip2's magic, then a block size digit and a block's (or the end of stream's) magic."""
+_BZIP2_NEXT = (b"1AY&SY", b"\x17rE8P\x90")
 
 
-class _Gunzip:
-    """The content of gzip data in memory, read as a file (`read(n)`) up to `limit` bytes:
-    every member of it, inflated 16 KiB at a time (the same content however it is asked for).
-    Damage or a cut ends it quietly, after what could be inflated (a piece that runs into
-    damage is lost: nothing could read more of it); `over` tells that the limit stopped it."""
+def compression_of(data: bytes) -> str | None:
+    """'gzip', 'xz' or 'bzip2' for data so compressed (by its magic), else None: such data is
+    also read as its content (_Inflate)."""
+    if data.startswith(GZIP_MAGIC):
+        return "gzip"
+    if data.startswith(XZ_MAGIC):
+        return "xz"
+    if data.startswith(BZIP2_MAGIC) and data[3:4].isdigit() and data[3:4] != b"0" and data[4:10] in _BZIP2_NEXT:
+        return "bzip2"
+    return None
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+"""How a zip archive starts (its first member's local header): its compressed members are read."""
+
+
+class _Limited:
+    """`read(n)` of another reader, up to `limit` bytes in all (`left`: what remains of it); an
+    error of one of the `broken` types ends it quietly, after what was read (a damaged member:
+    zipfile finds a bad CRC only at its end)."""
+
+    def __init__(self, read: Callable[[int], bytes], limit: int, broken: tuple[type[Exception], ...] = ()) -> None:
+        self._read, self.left, self._broken, self._ended = read, limit, broken, False
+
+    PIECE = 1 << 14
+    """Read in pieces, so that an error keeps what the pieces before it gave."""
+
+    def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        want = min(n, self.left)
+        while want > 0 and not self._ended:
+            try:
+                part = self._read(min(want, self.PIECE))
+            except self._broken:
+                self._ended = True
+                break
+            if not part:
+                break
+            parts.append(part)
+            want -= len(part)
+        out = b"".join(parts)
+        self.left -= len(out)
+        return out
+
+
+class _Inflate:
+    """The content of gzip, xz or bzip2 data in memory, read as a file (`read(n)`) up to `limit`
+    bytes: every member or stream of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the same
+    content however it is asked for). Damage or a cut ends it quietly, after what could be
+    inflated (a piece that runs into damage is lost: nothing could read more of it); `over`
+    tells that the limit stopped it."""
 
     PIECE = 1 << 14
 
-    def __init__(self, data: bytes, limit: int) -> None:
-        import zlib
-
-        self._zlib = zlib
+    def __init__(self, data: bytes, compression: str, limit: int) -> None:
+        self._compression = compression
         self._todo: bytes = data
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._inflater = self._new()
         self._left = limit
         self._buf = b""
         self._done = False
         self.over = False
 
+    def _new(self) -> Any:
+        import bz2
+        import lzma
+        import zlib
+
+        if self._compression == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return lzma.LZMADecompressor() if self._compression == "xz" else bz2.BZ2Decompressor()
+
     def _piece(self) -> bytes:
         """The next piece of the content; b"" once there is none."""
+        import lzma
+        import zlib
+
         while not self._done:
+            inflater = self._inflater
             try:  # the inflater may hold output of input it took already: asked again with none left
-                part = self._inflater.decompress(self._todo, self.PIECE)
-            except self._zlib.error:
+                part: bytes = inflater.decompress(self._todo, self.PIECE)
+            except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
                 self._done = True
                 return b""
-            self._todo = self._inflater.unconsumed_tail
-            if self._inflater.eof:  # a member ends; another may follow (`cat a.gz b.gz`)
-                rest = self._inflater.unused_data
-                self._done = not rest.startswith(GZIP_MAGIC)
+            # zlib hands back the input it did not take; lzma and bz2 keep it (needs_input)
+            self._todo = inflater.unconsumed_tail if self._compression == "gzip" else b""
+            if inflater.eof:  # a member or stream ends; another may follow
+                rest = inflater.unused_data
+                self._done = compression_of(rest) != self._compression
                 self._todo = rest
-                self._inflater = self._zlib.decompressobj(16 + self._zlib.MAX_WBITS)
-            elif not part and not self._todo:
+                self._inflater = self._new()
+            elif not part and not self._todo and getattr(inflater, "needs_input", True):
                 self._done = True  # cut short
             if part:
                 return part

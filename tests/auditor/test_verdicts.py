@@ -397,3 +397,21 @@ def test_a_file_saved_as_utf_16_turns_no_failure_into_a_pass(tmp_path: Path, dem
     assert [i for i in demo_failures if status.get(i) == "pass"] == []
     judged = {f["rule_id"] for f in doc["findings"] if f["status"] in ("fail", "error")}
     assert set(demo_failures.values()) - judged == set(), lost
+
+
+@pytest.mark.parametrize(("rel", "how", "lost"), [
+    ("var/log/cim/agent.log", "xz", "SEC-008, SEC-010"),
+    ("home/cim/.bash_history", "bz2", "SEC-001"),
+    ("etc/cim/agent.env", "zip", "SEC-005, SEC-006, SEC-011"),
+    ("home/cim/backup/deploy_ed25519", "zip", "SEC-003"),
+])
+def test_a_file_compressed_or_zipped_keeps_its_leaks(tmp_path: Path, demo_failures: dict[str, str], rel: str, how: str,
+                                                     lost: str) -> None:
+    """A log rotated with xz or bzip2 (logrotate's compresscmd), a file kept in a zip archive
+    beside where it was: its secrets are still found, so every rule the demo fails still fails
+    (the ids move with the file's name, by right). `lost`: what passed before (only gzip was
+    read as its content)."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic._rotated(rel, how)(folder)
+    doc = _demo_scan(folder)
+    assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set(), lost

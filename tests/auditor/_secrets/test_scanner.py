@@ -374,75 +374,185 @@ def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-def test_a_gzip_file_is_read_as_its_content(tmp_path: Path) -> None:
-    """A rotated log (`agent.log.1.gz`) or a `.tar.gz` held its secrets compressed: nothing was
-    reported, where Kingfisher (which extracts them) reports the token. Its content is read as
-    a file's: the same findings, lines counted in the content, a log still a log."""
+def _compress(data: bytes, compression: str) -> bytes:
+    import bz2
+    import lzma
+
+    return {"gzip": _gzip, "xz": lzma.compress, "bzip2": bz2.compress}[compression](data)
+
+
+COMPRESSIONS = ("gzip", "xz", "bzip2")
+SUFFIX = {"gzip": ".gz", "xz": ".xz", "bzip2": ".bz2"}
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_a_compressed_file_is_read_as_its_content(tmp_path: Path, compression: str) -> None:
+    """A rotated log (`agent.log.1.gz`, `.xz`, `.bz2`) or a `.tar.gz`/`.tar.xz` held its secrets
+    compressed: nothing was reported, where Kingfisher and trufflehog (which extract them)
+    report the token (xz and bzip2: until this round). Its content is read as a file's: the same
+    findings, lines counted in the content, a log still a log."""
     text = b"started\nGITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
-    (tmp_path / "agent.log.1.gz").write_bytes(_gzip(text))
+    name = "agent.log.1" + SUFFIX[compression]
+    (tmp_path / name).write_bytes(_compress(text, compression))
     (tmp_path / "agent.log").write_bytes(text)
-    got = Scanner().scan_file(tmp_path / "agent.log.1.gz", "agent.log.1.gz")
+    got = Scanner().scan_file(tmp_path / name, name)
     want = Scanner().scan_file(tmp_path / "agent.log", "agent.log").leaks
     assert [(x.rule, x.line, x.column, x.fingerprint, x.log) for x in got.leaks] == \
         [(x.rule, x.line, x.column, x.fingerprint, x.log) for x in want] != []
     assert got.unfinished == ""
-    blob = Scanner().scan_blob(_gzip(text), "agent.log.1.gz", commit="c" * 40).leaks
+    blob = Scanner().scan_blob(_compress(text, compression), name, commit="c" * 40).leaks
     assert [(x.rule, x.line, x.fingerprint) for x in blob] == [(x.rule, x.line, x.fingerprint) for x in want]
+    twice = _compress(b"first\n", compression) + _compress(text, compression)  # streams one after another
+    (tmp_path / name).write_bytes(twice)
+    assert [x.line for x in Scanner().scan_file(tmp_path / name, name).leaks] == [3]
 
 
-def test_gzip_content_past_a_window_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_compressed_content_past_a_window_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      compression: str) -> None:
     monkeypatch.setattr(scanner_module, "WINDOW", 4096)
     monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
     text = b"ordinary line of a log\n" * 2000 + b"VAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4KHGh2cy5Bc0lDWmx0d1k\n"
-    (tmp_path / "big.log.gz").write_bytes(_gzip(text))
-    assert len(_gzip(text)) < 4096 < len(text)
-    leaks = Scanner().scan_file(tmp_path / "big.log.gz", "big.log.gz").leaks
+    (tmp_path / "big.log.z").write_bytes(_compress(text, compression))
+    assert len(_compress(text, compression)) < 4096 < len(text)
+    leaks = Scanner().scan_file(tmp_path / "big.log.z", "big.log.z").leaks
     assert [(x.rule, x.line) for x in leaks] == [("vault-token", 2001)]
 
 
-def test_gzip_content_past_its_limit_is_said_not_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gzip bomb is read up to the gunzip-bytes limit, in bounded memory: what lies past it is
-    reported as not scanned (the secrets rules are then not decided), never as clean."""
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_compressed_content_past_its_limit_is_said_not_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               compression: str) -> None:
+    """A gzip (xz, bzip2) bomb is read up to the gunzip-bytes limit, in bounded memory: what
+    lies past it is reported as not scanned (the secrets rules are then not decided), never as
+    clean."""
     from auditor._secrets.model import ScanStats
 
     monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
     text = b"AKIAQWERTYUIOPASDFGH\n" + b"\0" * (1 << 20) + b"AKIAZXCVBNMASDFGHJKL\n"
-    (tmp_path / "bomb.gz").write_bytes(_gzip(text))
-    result = Scanner().scan_file(tmp_path / "bomb.gz", "bomb.gz")
+    (tmp_path / "bomb").write_bytes(_compress(text, compression))
+    result = Scanner().scan_file(tmp_path / "bomb", "bomb")
     assert [x.line for x in result.leaks] == [1]
-    assert "gunzip-bytes limit of 64 KiB" in result.unfinished
+    assert "gunzip-bytes limit of 64 KiB" in result.unfinished and f"its {compression} content" in result.unfinished
     stats = ScanStats()
     stats.add(result)
-    assert stats.files_scanned == 1 and stats.not_scanned == [f"bomb.gz: {result.unfinished}"]
+    assert stats.files_scanned == 1 and stats.not_scanned == [f"bomb: {result.unfinished}"]
     monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "2MiB")
-    assert [x.line for x in Scanner().scan_file(tmp_path / "bomb.gz", "bomb.gz").leaks] == [1, 2]
+    assert [x.line for x in Scanner().scan_file(tmp_path / "bomb", "bomb").leaks] == [1, 2]
 
 
-@pytest.mark.parametrize("data", [b"\x1f\x8b\x08junk AKIAQWERTYUIOPASDFGH\n", None])
-def test_damaged_gzip_is_read_as_far_as_it_goes(tmp_path: Path, data: bytes | None) -> None:
-    """A truncated or damaged gzip file: its bytes and what of its content could be read."""
+@pytest.mark.parametrize(("compression", "data"), [
+    ("gzip", b"\x1f\x8b\x08junk AKIAQWERTYUIOPASDFGH\n"), ("xz", b"\xfd7zXZ\x00junk AKIAQWERTYUIOPASDFGH\n"),
+    ("bzip2", b"BZh91AY&SYjunk AKIAQWERTYUIOPASDFGH\n"), *((c, None) for c in COMPRESSIONS)])
+def test_damaged_compressed_data_is_read_as_far_as_it_goes(tmp_path: Path, compression: str, data: bytes | None) -> None:
+    """A truncated or damaged compressed file: its bytes and what of its content could be read
+    (bzip2 inflates whole blocks: of a block cut short, nothing)."""
+    cut = data is None
     if data is None:  # cut in the middle: the first line's token is read, nothing raises
-        data = _gzip(b"AKIAQWERTYUIOPASDFGH\n" + os.urandom(4096).hex().encode())[:-300]
-    path = tmp_path / "cut.gz"
+        data = _compress(b"AKIAQWERTYUIOPASDFGH\n" + os.urandom(4096).hex().encode(), compression)[:-300]
+    path = tmp_path / "cut"
     path.write_bytes(data)
-    result = Scanner().scan_file(path, "cut.gz")
-    assert [x.rule for x in result.leaks] == ["aws-access-key"] and result.error == "" and result.unfinished == ""
+    result = Scanner().scan_file(path, "cut")
+    want = [] if cut and compression == "bzip2" else ["aws-access-key"]
+    assert [x.rule for x in result.leaks] == want and result.error == "" and result.unfinished == ""
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=600), st.integers(min_value=1, max_value=4096), st.booleans())
-def test_any_gzip_like_bytes_read_without_error_within_the_limit(tail: bytes, limit: int, real: bool) -> None:
-    """Fuzz: whatever follows the gzip magic (or a real stream cut or extended anywhere), the
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=1, max_value=4096), st.booleans(), st.sampled_from(COMPRESSIONS))
+def test_any_compressed_looking_bytes_read_without_error_within_the_limit(tail: bytes, limit: int, real: bool,
+                                                                         compression: str) -> None:
+    """Fuzz: whatever follows the magic (or a real stream cut or extended anywhere), the
     content is read without an exception, never past the limit, the same however it is asked for."""
-    from auditor._secrets.scanner import GZIP_MAGIC, _Gunzip
+    from auditor._secrets.scanner import _Inflate
 
-    data = (_gzip(tail * 20)[: len(tail) + 10] + tail) if real else GZIP_MAGIC + tail
-    whole = _Gunzip(data, limit).read(1 << 20)
-    pieces = _Gunzip(data, limit)
+    magic = {"gzip": b"\x1f\x8b\x08", "xz": b"\xfd7zXZ\x00", "bzip2": b"BZh91AY&SY"}[compression]
+    data = (_compress(tail * 20, compression)[: len(tail) + 10] + tail) if real else magic + tail
+    whole = _Inflate(data, compression, limit).read(1 << 20)
+    pieces = _Inflate(data, compression, limit)
     parts = []
     while part := pieces.read(7):
         parts.append(part)
     assert len(whole) <= limit and b"".join(parts) == whole
+
+
+def _zip(members: dict[str, bytes], method: int | None = None) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if method is None else method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_a_zip_archive_is_read_as_its_members(tmp_path: Path) -> None:
+    """A zip of a node's configuration (`config-backup.zip`) held its secrets deflated: nothing
+    was reported, where Kingfisher and trufflehog (which extract archives) report them. Each
+    compressed member is read as a file's content (lines counted in it, its name in the leak's
+    details); a stored member lies in the archive as it is and is read once, with the archive."""
+    import zipfile
+
+    env = b"# agent\nGITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
+    log = b"x\ny\nAWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDFGH\n"
+    path = tmp_path / "config-backup.zip"
+    path.write_bytes(_zip({"etc/agent.env": env, "logs/a.log": log, "empty/": b""}))
+    got = Scanner().scan_file(path, "config-backup.zip")
+    assert sorted((x.rule, x.line, x.details.get("member")) for x in got.leaks) == [
+        ("aws-access-key", 3, "logs/a.log"), ("github-token", 2, "etc/agent.env")]
+    assert got.unfinished == "" and got.error == ""
+    for method in (zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        path.write_bytes(_zip({"etc/agent.env": env}, method))
+        assert [x.rule for x in Scanner().scan_file(path, "config-backup.zip").leaks] == ["github-token"], method
+
+
+def test_zip_members_past_the_limit_are_said_not_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip bomb is read up to the gunzip-bytes limit over all its members, in bounded memory."""
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
+    zeros = b"\0" * (1 << 20)
+    path = tmp_path / "bomb.zip"
+    path.write_bytes(_zip({"a": b"AKIAQWERTYUIOPASDFGH\n" + zeros, "b": b"AKIAZXCVBNMASDFGHJKL\n"}))
+    result = Scanner().scan_file(path, "bomb.zip")
+    assert [x.details["member"] for x in result.leaks] == ["a"]
+    assert "gunzip-bytes limit of 64 KiB" in result.unfinished and "zip members" in result.unfinished
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "2MiB")
+    assert sorted(x.details["member"] for x in Scanner().scan_file(path, "bomb.zip").leaks) == ["a", "b"]
+
+
+def test_a_damaged_zip_member_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    """A member whose end is damaged (zipfile finds the bad CRC only there): what was inflated
+    before it is read; nothing raises."""
+    import zipfile
+
+    body = b"AKIAQWERTYUIOPASDFGH\n" + os.urandom(20000).hex().encode()
+    data = bytearray(_zip({"a.env": body}))
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 16] ^= 0xFF  # its CRC-32 as the central directory gives it: wrong
+    path = tmp_path / "damaged.zip"
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive, pytest.raises(zipfile.BadZipFile, match="CRC"):
+        archive.read("a.env")  # what zipfile says of it, at the end of the member
+    result = Scanner().scan_file(path, "damaged.zip")
+    assert result.error == "" and [x.details.get("member") for x in result.leaks] == ["a.env"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.booleans())
+def test_any_zip_like_bytes_are_read_without_error(tail: bytes, real: bool) -> None:
+    """Fuzz: whatever follows a zip's magic (or a real archive cut or extended anywhere), the
+    scan ends without an exception."""
+    from auditor._secrets.scanner import ZIP_MAGIC
+
+    data = (_zip({"a": tail * 20})[: len(tail) + 40] + tail) if real else ZIP_MAGIC + tail
+    result = Scanner().scan_blob(data, "x.zip", commit="c" * 40)
+    assert result.error == ""
+
+
+def test_only_compressed_data_is_read_as_its_content() -> None:
+    from auditor._secrets.scanner import compression_of
+
+    assert [compression_of(_compress(b"x", c)) for c in COMPRESSIONS] == list(COMPRESSIONS)
+    assert compression_of(b"BZh is how this sentence starts") is None  # bzip2's magic without a block's
+    assert compression_of(b"plain text") is None and compression_of(b"") is None
 
 
 def test_allowlist_and_baseline(tmp_path: Path) -> None:
