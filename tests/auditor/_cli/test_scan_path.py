@@ -88,8 +88,10 @@ def test_invalid_document_is_an_error_finding_and_the_rest_is_scanned(tmp_path: 
     assert run.code == 3, run.err
     doc = json.loads(run.out)
     errors = [f for f in doc["findings"] if f["status"] == "error"]
-    assert [(f["rule_id"], f["resource"]) for f in errors] == [("K8S-001", "m.yaml#0")]
-    assert "line 4" in errors[0]["message"] and "invalid YAML" in errors[0]["message"]
+    # what could not be read may be any object: each rule (K8S-001 and every PSS rule) is undecided for it
+    assert {f["resource"] for f in errors} == {"m.yaml#0"} and len(errors) > 1
+    assert {f["rule_id"] for f in errors} == {f["rule_id"] for f in doc["findings"]}
+    assert all("line 4" in f["message"] and "invalid YAML" in f["message"] for f in errors)
     assert {f["status"] for f in doc["findings"] if f["resource"] == "m.yaml#1 Deployment/apps/app"} == {"pass"}
 
 
