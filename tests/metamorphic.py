@@ -186,6 +186,17 @@ def _documents(data: bytes) -> list[Any]:
     return [d for d in yaml.safe_load_all(data) if d]
 
 
+def _pem_blocks(data: bytes) -> list[bytes]:
+    return [m.group(0) + b"\n" for m in re.finditer(rb"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", data, re.S)]
+
+
+def _demo_cert(name: str) -> bytes:
+    """A file of the demo node's etc/nats/certs (read when a case is applied: the demo exists)."""
+    from auditor._demo import demo_root
+
+    return (demo_root() / NODE / "etc/nats/certs" / name).read_bytes()
+
+
 def _der(data: bytes) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -308,6 +319,11 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
                   "var/lib/auditor/recorded/host-commands.json")),
     ("etc/nats/certs/monitor-legacy.pem", "with text around", lambda b: b"subject=CN = x\nissuer=CN = y\n" + b + b"\ntrailing note\n"),
     ("var/lib/cim/pki/intermediate-ca.pem", "with text around", lambda b: b"Bag Attributes\n    friendlyName: ca\n" + b + b"\n"),
+    ("etc/nats/certs/ca.pem", "certificates in reverse order", lambda b: b"".join(reversed(_pem_blocks(b)))),
+    ("etc/nats/certs/server-cert.pem", "with its chain after it (a fullchain file)",
+     lambda b: b + b"".join(_pem_blocks(_demo_cert("ca.pem")))),
+    ("etc/nats/certs/monitor-legacy.pem", "with its key in the same file",
+     lambda b: b + _demo_cert("server-key.pem")),
     ("k8s/cim-agent.yaml", "with document end markers", lambda b: b"%YAML 1.2\n---\n" + b.replace(b"\n---\n", b"\n...\n---\n") + b"\n...\n"),
     ("k8s/jetstream-backup.yaml", "as JSON", lambda b: json.dumps({"apiVersion": "v1", "kind": "List", "items": _documents(b)}, default=str).encode()),
     *(("k8s/cim-agent.yaml", f"Deployment as a {kind}", _workload_as(kind))
