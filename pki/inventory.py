@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ COLUMNS = (
 )
 
 
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+"""`scheme://user:password@` in a URI name: the user information a certificate signed before
+`pki.build` refused it may hold (its row, and a replay of the log, show the URI without it)."""
+
+
 def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -89,6 +95,11 @@ class Entry:
     issued_at: str
     replaces: str | None
     pem: str
+
+    def __post_init__(self) -> None:
+        uris = self.sans.get("uri")
+        if uris and any("@" in u for u in uris):  # signed before the CA refused them: never shown or stored again
+            object.__setattr__(self, "sans", {**self.sans, "uri": [_USERINFO.sub(r"\1", u) for u in uris]})
 
     def state(self, now: dt.datetime) -> str:
         """status, with 'expired' for a valid certificate past its notAfter."""

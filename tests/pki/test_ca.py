@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -231,3 +233,37 @@ def test_names_are_each_signed_once_and_a_credential_never(make_ca: MakeCA, tmp_
     assert "hunter2" not in str(refused.value) and "svc" not in str(refused.value)
     assert "'https://x.example/p' is given with user information" in str(refused.value)
     assert (ca.folder / "log.jsonl").read_bytes() == log_before and not (tmp_path / "b").exists()
+
+
+def test_a_credential_signed_before_the_refusal_is_never_shown_or_stored_again(
+        make_ca: MakeCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate signed with a URI holding user:password@ before `pki` refused such names
+    (issued here through the old acceptance): the inventory row and the log's replay name the
+    URI without it, so `list`, `renew` and the auditor's pki-inventory evidence never show it,
+    the log still verifies against the inventory, and a rebuilt inventory no longer stores it
+    (the log, append-only, and the certificate itself keep what was signed; CERT-023 fails the
+    certificate)."""
+    from pki import build
+
+    ca, opener = make_ca(permitted_dns=("example.com",), permitted_ip=())
+    ca.create_intermediate("URI CA", opener, FileBackend(ca.folder, secrets), permitted_dns=["example.com"],
+                           permitted_uri=[".example.com"])
+    monkeypatch.setattr(build, "_uri", lambda value, kind: value.strip())  # the acceptance before 8b0556d
+    issued = ca.issue("n", "nats-client", opener, tmp_path / "a", uris=["https://svc:hunter2@x.example.com/p"])
+    monkeypatch.undo()
+    san = issued.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["https://svc:hunter2@x.example.com/p"]
+    with sqlite3.connect(ca.folder / "inventory.sqlite") as db:  # the row as the code before wrote it
+        db.execute("UPDATE certificates SET sans = ? WHERE node = 'n'",
+                   (json.dumps({"dns": [], "ip": [], "uri": ["https://svc:hunter2@x.example.com/p"]}),))
+    db.close()
+    assert b"hunter2" in (ca.folder / "inventory.sqlite").read_bytes()
+    (entry,) = [e for e in CA.open(ca.folder).list() if e.node == "n"]
+    assert entry.sans["uri"] == ["https://x.example.com/p"]
+    assert b"hunter2" not in (ca.folder / "log.jsonl").read_bytes()  # but in the certificate it records (base64)
+    assert ca.verify_log().ok
+    ca.rebuild_inventory()
+    assert b"hunter2" not in (ca.folder / "inventory.sqlite").read_bytes() and ca.verify_log().ok
+    renewed = ca.renew(entry.serial, opener, tmp_path / "b")
+    names = renewed.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.UniformResourceIdentifier) == ["https://x.example.com/p"]
