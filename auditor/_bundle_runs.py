@@ -86,6 +86,7 @@ def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tup
 NOTED_AGE = dt.timedelta(days=1)
 """Evidence older than this, at the time judged, is noted (`age_note`)."""
 CLOCK_SKEW = dt.timedelta(minutes=5)
+"""Evidence collected up to this long after the time judged is not noted (clocks differ)."""
 
 
 def age_note(bundle: Bundle, now: dt.datetime, file: str, max_age: dt.timedelta | None = None) -> str:
@@ -111,7 +112,11 @@ def age_note(bundle: Bundle, now: dt.datetime, file: str, max_age: dt.timedelta 
 
 
 def _span(age: dt.timedelta) -> str:
-    return f"{whole_days(age)} days" if age >= dt.timedelta(days=2) else f"{int(age.total_seconds() // 3600)} hours"
+    """`age` in whole days from two days on, else in whole hours, else in minutes."""
+    if age >= dt.timedelta(days=2):
+        return f"{whole_days(age)} days"
+    seconds = int(age.total_seconds())
+    return f"{seconds // 3600} hours" if seconds >= 3600 else f"{seconds // 60} minutes"
 
 
 def evaluate_one(path: str) -> TargetRun:

@@ -159,6 +159,10 @@ def test_old_evidence_is_noted_and_max_age_refuses_it(bundles: list[str], jobs: 
     assert refused.runs[0].result is None
     assert refused.runs[0].error == (f"{bundles[0]}: evidence collected 2026-11-23T12:00:00Z, 10 days before the time "
                                      "judged (2026-12-03T12:00:00Z): older than --max-age (7 days) allows")
+    soon = evaluate_bundles(bundles[:1], EvaluateOptions(now=NOW + dt.timedelta(minutes=40)), catalog, jobs=jobs,
+                            max_age=dt.timedelta(minutes=30))
+    assert soon.runs[0].error.endswith("40 minutes before the time judged (2026-11-23T12:40:00Z): older than "
+                                       "--max-age (30 minutes) allows")
     kept = evaluate_bundles(bundles[:1], later, catalog, jobs=jobs, max_age=dt.timedelta(days=11))
     assert kept.runs[0].result is not None
 
