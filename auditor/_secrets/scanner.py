@@ -298,8 +298,8 @@ class Scanner:
 
     def _whole(self, data: bytes, display: str, mode: str, commit: str = "",
                notes: list[str] | None = None) -> tuple[list[Leak], str]:
-        """The leaks in a buffer read whole and, for gzip data, in its content too (see
-        _gunzipped: with what of it was left unread)."""
+        """The leaks in a buffer read whole and, for gzip, xz or bzip2 data or a zip archive, in
+        its content too (see _inflated and _unzipped: with what of it was left unread)."""
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
         if data.startswith(ZIP_MAGIC):
             inflated, unfinished = self._unzipped(data, display, mode, commit=commit)
@@ -340,18 +340,14 @@ class Scanner:
                 continue  # an unsupported method (deflate64), a damaged header: nothing of it can be read
             with member:
                 content = _Limited(member.read, left, broken)
-                head = _read_from(content.read, WINDOW)
-                leaks = (self._leaks_in(head, display, mode, whole=True, commit=commit) if len(head) < WINDOW
-                         else list(self._stream(content, head, display, mode, commit=commit)))
-                found += [dataclasses.replace(x, details={**x.details, "member": info.filename}) for x in leaks]
-                left = content.left
-                over = left == 0 and bool(_Limited(member.read, 1, broken).read(1))
+                found += [dataclasses.replace(x, details={**x.details, "member": info.filename})
+                          for x in self._content(content, display, mode, commit)]
+                left, over = content.left, content.over()
             if over:
                 break
         kept, unfinished = self._kept(found)
         if over:
-            past = limits.exceeded("gunzip-bytes", "its zip members' content was read up to the limit")
-            return kept, f"{past}; {unfinished}" if unfinished else past
+            return kept, _noted(unfinished, [limits.exceeded("gunzip-bytes", "its zip members' content was read up to the limit")])
         return kept, unfinished
 
     def _inflated(self, data: bytes, compression: str, display: str, mode: str,
@@ -364,16 +360,19 @@ class Scanner:
         content is streamed."""
         from auditor import _limits as limits
 
-        content = _Inflate(data, compression, limits.get("gunzip-bytes"))
+        content = _Limited(_Inflate(data, compression).read, limits.get("gunzip-bytes"))
+        leaks, unfinished = self._kept(self._content(content, display, mode, commit))
+        if content.over():
+            return leaks, _noted(unfinished, [limits.exceeded("gunzip-bytes", f"its {compression} content was read up to the limit")])
+        return leaks, unfinished
+
+    def _content(self, content: _Limited, display: str, mode: str, commit: str) -> list[Leak]:
+        """The leaks in what `content` gives, read as a file's content is: whole under WINDOW,
+        else in windows (_stream), lines counted from its start."""
         head = _read_from(content.read, WINDOW)
         if len(head) < WINDOW:
-            leaks, unfinished = self._kept(self._leaks_in(head, display, mode, whole=True, commit=commit))
-        else:
-            leaks, unfinished = self._kept(self._stream(content, head, display, mode, commit=commit))
-        if content.over:
-            over = limits.exceeded("gunzip-bytes", f"its {compression} content was read up to the limit")
-            return leaks, f"{over}; {unfinished}" if unfinished else over
-        return leaks, unfinished
+            return self._leaks_in(head, display, mode, whole=True, commit=commit)
+        return list(self._stream(content, head, display, mode, commit=commit))
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
                 notes: list[str] | None = None) -> Iterator[Leak]:
@@ -619,24 +618,30 @@ class _Limited:
         self.left -= len(out)
         return out
 
+    def over(self) -> bool:
+        """Whether the limit stopped it: used up, with more to read."""
+        if self.left > 0 or self._ended:
+            return False
+        try:
+            return bool(self._read(1))
+        except self._broken:
+            return False
+
 
 class _Inflate:
-    """The content of gzip, xz or bzip2 data in memory, read as a file (`read(n)`) up to `limit`
-    bytes: every member or stream of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the same
-    content however it is asked for). Damage or a cut ends it quietly, after what could be
-    inflated (a piece that runs into damage is lost: nothing could read more of it); `over`
-    tells that the limit stopped it."""
+    """The content of gzip, xz or bzip2 data in memory, read as a file (`read(n)`; _Limited
+    bounds it): every member or stream of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the
+    same content however it is asked for). Damage or a cut ends it quietly, after what could be
+    inflated (a piece that runs into damage is lost: nothing could read more of it)."""
 
     PIECE = 1 << 14
 
-    def __init__(self, data: bytes, compression: str, limit: int) -> None:
+    def __init__(self, data: bytes, compression: str) -> None:
         self._compression = compression
         self._todo: bytes = data
         self._inflater = self._new()
-        self._left = limit
         self._buf = b""
         self._done = False
-        self.over = False
 
     def _new(self) -> Any:
         import bz2
@@ -673,17 +678,13 @@ class _Inflate:
         return b""
 
     def read(self, n: int) -> bytes:
-        want = min(n, self._left)
         parts, have = [self._buf], len(self._buf)
-        while have < want and not self._done:
+        while have < n and not self._done:
             part = self._piece()
             parts.append(part)
             have += len(part)
         joined = b"".join(parts)
-        out, self._buf = joined[:want], joined[want:]
-        self._left -= len(out)
-        if self._left <= 0 and not self.over:
-            self.over = bool(self._buf or self._piece())
+        out, self._buf = joined[:n], joined[n:]
         return out
 
 

@@ -462,12 +462,12 @@ def test_any_compressed_looking_bytes_read_without_error_within_the_limit(tail: 
                                                                          compression: str) -> None:
     """Fuzz: whatever follows the magic (or a real stream cut or extended anywhere), the
     content is read without an exception, never past the limit, the same however it is asked for."""
-    from auditor._secrets.scanner import _Inflate
+    from auditor._secrets.scanner import _Inflate, _Limited
 
     magic = {"gzip": b"\x1f\x8b\x08", "xz": b"\xfd7zXZ\x00", "bzip2": b"BZh91AY&SY"}[compression]
     data = (_compress(tail * 20, compression)[: len(tail) + 10] + tail) if real else magic + tail
-    whole = _Inflate(data, compression, limit).read(1 << 20)
-    pieces = _Inflate(data, compression, limit)
+    whole = _Limited(_Inflate(data, compression).read, limit).read(1 << 20)
+    pieces = _Limited(_Inflate(data, compression).read, limit)
     parts = []
     while part := pieces.read(7):
         parts.append(part)
