@@ -106,10 +106,21 @@ def _uri(value: str, kind: str) -> str:
     if parts is None or not parts.scheme or not v.isascii() or any(c.isspace() for c in v):
         raise InvalidName(f"'{value}' is not a URI", kind)
     if "@" in parts.netloc:  # named without it: the refusal must not print the credential either
-        shown = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        raise InvalidName(f"'{shown}' is given with user information (user:password@ before the host), which "
-                          "a certificate would publish to every peer: give the URI without it", kind)
+        raise InvalidName(f"'{without_userinfo(v)}' is given with user information (user:password@ before the "
+                          "host), which a certificate would publish to every peer: give the URI without it", kind)
     return v
+
+
+def without_userinfo(uri: str) -> str:
+    """`uri` without the user information before its host (`https://user:pw@host/p` is
+    `https://host/p`); as it is when it has none, or cannot be parsed (_uri refuses it then)."""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:
+        return uri
+    if "@" not in parts.netloc:
+        return uri
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _ip(value: str, kind: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,11 +60,6 @@ COLUMNS = (
 )
 
 
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
-"""`scheme://user:password@` in a URI name: the user information a certificate signed before
-`pki.build` refused it may hold (its row, and a replay of the log, show the URI without it)."""
-
-
 def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -98,8 +92,11 @@ class Entry:
 
     def __post_init__(self) -> None:
         uris = self.sans.get("uri")
-        if uris and any("@" in u for u in uris):  # signed before the CA refused them: never shown or stored again
-            object.__setattr__(self, "sans", {**self.sans, "uri": [_USERINFO.sub(r"\1", u) for u in uris]})
+        if uris and any("@" in u for u in uris):  # signed before pki.build refused them: never shown or stored again
+            # imported for such rows only: reading an inventory needs nothing else of pki.build
+            from pki.build import without_userinfo
+
+            object.__setattr__(self, "sans", {**self.sans, "uri": [without_userinfo(u) for u in uris]})
 
     def state(self, now: dt.datetime) -> str:
         """status, with 'expired' for a valid certificate past its notAfter."""
