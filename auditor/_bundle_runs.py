@@ -119,6 +119,16 @@ def _span(age: dt.timedelta) -> str:
     return f"{seconds // 3600} hours" if seconds >= 3600 else f"{seconds // 60} minutes"
 
 
+def judged(bundle: Bundle, inventory: Inventory | None, file: str, now: dt.datetime,
+           max_age: dt.timedelta | None = None) -> tuple[Mapping[str, Any] | None, str]:
+    """What to judge `bundle` by (judged_target) and the notes the user should read beside its
+    result, one a line (by whose description it is judged, how old its evidence is: age_note);
+    an EvidenceError for evidence older than `max_age`. `auditor evaluate` of one bundle or many."""
+    aged = age_note(bundle, now, file, max_age)
+    target, note = judged_target(bundle, inventory, file)
+    return target, "\n".join(n for n in (note, aged) if n)
+
+
 def evaluate_one(path: str) -> TargetRun:
     """Read and evaluate one bundle with the run's catalog and options."""
     from auditor._scan import evaluate_bundle
@@ -130,9 +140,7 @@ def evaluate_one(path: str) -> TargetRun:
     note = ""
     try:
         bundle = read_bundle(Path(path))
-        aged = age_note(bundle, options.now or utcnow(), path, max_age)
-        target, note = judged_target(bundle, inventory, path)
-        note = "\n".join(n for n in (note, aged) if n)
+        target, note = judged(bundle, inventory, path, options.now or utcnow(), max_age)
         result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     except AuditorError as exc:
         return TargetRun(path, int(exc.exit_code), error=exc.diagnostics(), seconds=time.monotonic() - start)

@@ -139,7 +139,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_one(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from auditor._bundle_runs import age_note, judged_target
+    from auditor._bundle_runs import judged
     from auditor._ending import keep_until_exit
     from auditor._scan import EvaluateOptions, evaluate_bundle
     from auditor._terminal import warn
@@ -151,11 +151,9 @@ def _evaluate_one(args: argparse.Namespace) -> int:
     inventory = _common.load_inventory(args)
     catalog = _common.load_catalog(args, inventory)
     now = _common.parse_at(args) or utcnow()
-    aged = age_note(bundle, now, args.bundle[0], max_age)
-    target, note = judged_target(bundle, inventory, args.bundle[0])
-    for line in (note, aged):
-        if line:
-            warn(f"auditor: note: {line}")
+    target, notes = judged(bundle, inventory, args.bundle[0], now, max_age)
+    for line in notes.splitlines():
+        warn(f"auditor: note: {line}")
     options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
     result = evaluate_bundle(bundle, options, catalog=catalog, target=target)
     keep_until_exit(bundle, catalog, result)
