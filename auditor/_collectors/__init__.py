@@ -49,13 +49,9 @@ def run_collector(context: CollectContext) -> Iterator[Record]:
     from auditor._fsutil import node_root
 
     cls = COLLECTORS.load(context.source.collector)
-    kind = cls.kinds[0]
     try:
         with contextlib.nullcontext() if context.tree_root is None else node_root(context.tree_root):
             yield from cls(context).collect()
-    except Exception as exc:  # a collector bug or an unforeseen source problem
-        yield context.error(
-            kind,
-            context.source.name,
-            f"collector '{cls.name}' failed: {type(exc).__name__}: {exc}",
-        )
+    except Exception as exc:  # a collector bug or an unforeseen source problem: none of its kinds is whole
+        yield from context.errors(cls.kinds, context.source.name,
+                                  f"collector '{cls.name}' failed: {type(exc).__name__}: {exc}")

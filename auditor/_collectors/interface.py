@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -80,6 +80,13 @@ class CollectContext:
             data=data,
         )
 
+    def errors(self, kinds: Iterable[str], resource: str, message: str) -> Iterator[Failure]:
+        """The failure to collect `resource`, once for each of `kinds`: what could not be read may
+        have held evidence of each (a manifest any object, a nats.conf its users), so the rules of
+        each are undecided for it, never judged on the rest alone."""
+        for kind in kinds:
+            yield self.error(kind, resource, message)
+
     def error(self, kind: str, resource: str, message: str, *, source: str | None = None) -> Failure:
         """The failure to collect `resource` (evidence of `kind`)."""
         return Failure(
@@ -98,7 +105,9 @@ class Collector(abc.ABC):
     name: ClassVar[str]
     """The `collector:` value in an inventory; its options schema is collectors/<name>."""
     kinds: ClassVar[tuple[str, ...]]
-    """The evidence kinds it yields; the first is used for error records."""
+    """The evidence kinds it yields: a collector that fails is an error record for each
+    (run_collector); what one of its inputs could not give is one for each kind that input may
+    have held (CollectContext.errors)."""
     reads_host: ClassVar[bool] = False
     """It reads its machine only through the host package's seam (files and command runner,
     auditor._host.system), so for a target with `ssh` it runs here with CollectContext.remote;

@@ -96,8 +96,7 @@ class KubernetesCollector(Collector):
         namespace), so the rules of each are undecided for it, never judged on the other
         files alone."""
         where = f"line {line}: " if line else ""
-        for kind in self.kinds:
-            yield self.context.error(kind, resource, where + message)
+        return self.context.errors(self.kinds, resource, where + message)
 
     def _records(self, obj: ManifestObject, accounts: Mapping[tuple[str | None, str], bool | None]) -> Iterator[Record]:
         ctx = self.context

@@ -77,23 +77,23 @@ class NatsConfigCollector(Collector):
         try:
             env = {**env_from_files(ctx.source.path_option(ctx.root, "environment_files")), **env}
         except OSError as exc:
-            yield ctx.error(CONFIG, "environment_files", f"cannot read: {exc.strerror or exc}")
+            yield from ctx.errors(self.kinds, "environment_files", f"cannot read: {exc.strerror or exc}")
             return
         for path in ctx.source.path_option(ctx.root, "paths"):
             shown = ctx.display(path)
             real = ctx.real(path)
             if not real.is_file():
-                yield ctx.error(CONFIG, shown, "no such file" if not real.exists() else "not a file")
+                yield from ctx.errors(self.kinds, shown, "no such file" if not real.exists() else "not a file")
                 continue
             try:
                 cfg = self._read(path, env)
             except ConfError as exc:
-                yield ctx.error(CONFIG, shown, exc.diagnostics())
+                yield from ctx.errors(self.kinds, shown, exc.diagnostics())
                 continue
             try:
                 yield ctx.record(shown, config_facts(cfg))
             except untrusted.UnexpectedValue as exc:  # a value of the wrong type in the untrusted config
-                yield ctx.error(CONFIG, shown, str(exc))
+                yield ctx.error(CONFIG, shown, str(exc))  # its users were read: they are judged below
             for user in cfg.users:
                 yield ctx.record(f"{shown} user {user.name}", user_facts(user))
 

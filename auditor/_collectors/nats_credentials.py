@@ -49,8 +49,8 @@ class NatsCredentialsCollector(Collector):
         ctx = self.context
         found: list[tuple[Path, str]] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not ctx.real(path).exists():
-                yield ctx.error(JWT, ctx.display(path), "no such file or folder")
+            if not ctx.real(path).exists():  # a .creds file or a folder of seeds: either kind's rules undecided
+                yield from ctx.errors(self.kinds, ctx.display(path), "no such file or folder")
                 continue
             if ctx.real(path).is_dir():
                 files, skipped = folder_files(path, SUFFIXES)
@@ -58,7 +58,7 @@ class NatsCredentialsCollector(Collector):
                     kind = SUFFIXES[special.path.suffix.lower()]
                     yield ctx.error(NKEY if kind == "nkey" else JWT, ctx.display(special.path), special.reason)
                 if not files and not skipped:
-                    yield ctx.error(JWT, ctx.display(path), "folder holds no .creds, .jwt or nkey seed files")
+                    yield from ctx.errors(self.kinds, ctx.display(path), "folder holds no .creds, .jwt or nkey seed files")
                 found.extend((p, SUFFIXES[p.suffix.lower()]) for p in files)
             else:
                 found.append((path, SUFFIXES.get(path.suffix.lower(), "creds")))

@@ -85,7 +85,7 @@ class PkiInventoryCollector(Collector):
         for path in ctx.source.path_option(ctx.root, "deployed"):
             real = ctx.real(path)
             if not real.exists():
-                yield ctx.error(CERT_KIND, ctx.display(path), "no such file or folder (deployed)")
+                yield from ctx.errors((CERT_KIND, DEPLOYED_KIND), ctx.display(path), "no such file or folder (deployed)")
                 continue
             explicit = not real.is_dir()
             for file in certificate_files(path):
@@ -98,8 +98,8 @@ class PkiInventoryCollector(Collector):
         for folder in ctx.source.path_option(ctx.root, "folders"):
             try:
                 yield from self._folder(folder, deployed, items)
-            except PKIError as exc:
-                yield ctx.error(CA_KIND, ctx.display(folder), str(exc))
+            except PKIError as exc:  # the folder's certificates and deployments are unknown too
+                yield from ctx.errors(self.kinds, ctx.display(folder), str(exc))
 
     def _folder(self, folder: Path, deployed: dict[tuple[str, str], list[str]],
                 items: list[_Deployed]) -> Iterator[Record]:

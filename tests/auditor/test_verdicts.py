@@ -415,3 +415,24 @@ def test_a_file_compressed_or_zipped_keeps_its_leaks(tmp_path: Path, demo_failur
     metamorphic._rotated(rel, how)(folder)
     doc = _demo_scan(folder)
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set(), lost
+
+
+def test_a_config_that_cannot_be_read_leaves_its_users_undecided(tmp_path: Path, demo_failures: dict[str, str]) -> None:
+    """The nats-config source reads two files; the demo's nats.conf cannot be read (a FIFO in
+    its place) and the other holds one harmless user. What the unread file's users may do is
+    unknown: every user rule the demo fails is an error for it, never a pass on the other file's
+    user alone (was: NATS-006 passed on it; the failure was recorded for nats.config only)."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic._inventory("paths: [etc/nats/nats.conf]", "paths: [etc/nats/nats.conf, etc/nats/other.conf]")(folder)
+    (folder / "cim-prod-001/etc/nats/other.conf").write_text(
+        "listen: 127.0.0.1:4223\nauthorization {\n  users = [\n    {user: reader, password: $READER_PASS,\n"
+        "     permissions: {publish: {deny: \">\"}, subscribe: {allow: [\"metrics.>\"]}}}\n  ]\n}\n"
+        "READER_PASS: \"$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.exHh9K\"\n")
+    metamorphic._put("etc/nats/nats.conf", "fifo")(folder)
+    doc = _demo_scan(folder)
+    users = {rule for rule in demo_failures.values() if rule in ("NATS-003", "NATS-006")}
+    assert users == {"NATS-003", "NATS-006"}
+    judged = {f["rule_id"] for f in doc["findings"] if f["status"] in ("fail", "error")}
+    assert users <= judged
+    unread = [f for f in doc["findings"] if f["rule_id"] in users and f["resource"] == "etc/nats/nats.conf"]
+    assert {f["status"] for f in unread} == {"error"} and len(unread) == 2

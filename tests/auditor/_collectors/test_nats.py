@@ -71,15 +71,51 @@ def test_nats_config_reads_node_paths_and_never_stores_secrets(tmp_path: Path) -
     assert {"name": "SECRET", "file": "etc/nats/users.conf", "line": 1, "source": "environment"} in cfg["variables"]
 
 
+def _failed(records: list[Any]) -> Failure:
+    """The one failure `records` hold, recorded for nats.config and for nats.user alike: a
+    configuration that could not be read names users no rule may judge without it."""
+    assert [r.kind for r in records] == ["nats.config", "nats.user"] and all(isinstance(r, Failure) for r in records)
+    assert len({(r.resource, r.error) for r in records}) == 1
+    first: Failure = records[0]
+    return first
+
+
+def test_a_missing_credentials_path_is_an_error_for_jwts_and_seeds(tmp_path: Path) -> None:
+    """A path of the nats-credentials source that is missing (or a folder holding nothing) may
+    have held .creds files or seeds: the rules of both kinds are undecided for it."""
+    root = node(tmp_path)
+    (root / "etc/nats/empty").mkdir()
+    records = collect(root, "nats-credentials", paths=["etc/nats/gone", "etc/nats/empty"])
+    assert sorted((r.resource, r.kind) for r in records) == [
+        ("etc/nats/empty", "nats.jwt"), ("etc/nats/empty", "nats.nkey"),
+        ("etc/nats/gone", "nats.jwt"), ("etc/nats/gone", "nats.nkey")]
+    assert all(isinstance(r, Failure) for r in records)
+
+
+def test_a_collector_that_fails_is_an_error_for_each_of_its_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collector that raises (a bug, an unforeseen input) gave none of its kinds whole: an error
+    record for each, so no rule of any of them is judged on another source's records alone."""
+    from auditor._collectors import nats_config
+
+    def broken(self: object, path: Path, env: dict[str, str]) -> None:
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(nats_config.NatsConfigCollector, "_read", broken)
+    records = collect(node(tmp_path), "nats-config", paths=["etc/nats/nats.conf"])
+    assert [r.kind for r in records] == ["nats.config", "nats.user"]
+    assert all(isinstance(r, Failure) and "collector 'nats-config' failed: RuntimeError: unforeseen" in (r.error or "")
+               for r in records)
+
+
 def test_nats_config_errors_are_records(tmp_path: Path) -> None:
     root = node(tmp_path)
-    (missing,) = collect(root, "nats-config", paths=["etc/nats/nope.conf"])
-    assert isinstance(missing, Failure) and "no such file" in (missing.error or "")
-    (unresolved,) = collect(root, "nats-config", paths=["etc/nats/nats.conf"])  # $SECRET not given
-    assert isinstance(unresolved, Failure) and "etc/nats/users.conf:1" in (unresolved.error or "") and "SECRET" in (unresolved.error or "")
+    missing = _failed(collect(root, "nats-config", paths=["etc/nats/nope.conf"]))
+    assert "no such file" in (missing.error or "")
+    unresolved = _failed(collect(root, "nats-config", paths=["etc/nats/nats.conf"]))  # $SECRET not given
+    assert "etc/nats/users.conf:1" in (unresolved.error or "") and "SECRET" in (unresolved.error or "")
     (root / "etc/nats/users.conf").write_text("users = [\n {user: a, permissions: {publish: ['a b']}}\n]\n")
-    (bad,) = collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "x"})
-    assert isinstance(bad, Failure) and (bad.error or "").startswith("etc/nats/users.conf:2: ")
+    bad = _failed(collect(root, "nats-config", paths=["etc/nats/nats.conf"], environment={"SECRET": "x"}))
+    assert (bad.error or "").startswith("etc/nats/users.conf:2: ")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -94,8 +130,8 @@ def test_a_config_value_of_the_wrong_type_fails_its_record(tmp_path: Path, text:
     root = tmp_path / "node"
     (root / "etc/nats").mkdir(parents=True)
     (root / "etc/nats/odd.conf").write_text(text)
-    (record,) = collect(root, "nats-config", paths=["etc/nats/odd.conf"])
-    assert isinstance(record, Failure) and record.resource == "etc/nats/odd.conf"
+    record = _failed(collect(root, "nats-config", paths=["etc/nats/odd.conf"]))
+    assert record.resource == "etc/nats/odd.conf"
     assert (record.error or "").startswith(f"etc/nats/odd.conf:1: {message}")
 
 

@@ -142,6 +142,13 @@ def test_missing_or_broken_folders_are_error_records(tmp_path: Path) -> None:
     errors = {r.resource: failure_of(r).error for r in records}
     assert all(errors[k] for k in ("missing", "empty", "bad", "nowhere"))
     assert "no such CA folder" in str(errors["missing"]) and "unreadable" in str(errors["bad"])
+    kinds: dict[str, set[str]] = {}
+    for r in records:
+        kinds.setdefault(r.resource, set()).add(r.kind)
+    # a CA folder that cannot be read leaves its certificates and their deployments unknown too, and a
+    # deployed path that is missing the certificates deployed there: each kind's rules are undecided
+    every = {"pki.ca", "pki.certificate", "pki.deployed"}
+    assert kinds == {"missing": every, "empty": every, "bad": every, "nowhere": {"pki.certificate", "pki.deployed"}}
 
 
 def test_a_missing_crl_is_reported(fleet: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
