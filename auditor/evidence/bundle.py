@@ -96,8 +96,16 @@ class Bundle:
 
     @property
     def errors(self) -> tuple[Failure, ...]:
-        """The error records: sources that could not be read."""
-        return tuple(r for r in self.records if isinstance(r, Failure))
+        """The error records, each failure once: what a source could not read, as reports and
+        `collect` list it. A failure recorded for several kinds (the input may have held each:
+        CollectContext.errors) is its first record; the engine reads every one of them."""
+        seen: set[tuple[str, str, str | None]] = set()
+        out: list[Failure] = []
+        for r in self.records:
+            if isinstance(r, Failure) and (key := (r.source, r.resource, r.error)) not in seen:
+                seen.add(key)
+                out.append(r)
+        return tuple(out)
 
 
 # The envelope as read back (bundle.schema.json publishes the same shape).

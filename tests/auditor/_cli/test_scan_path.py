@@ -92,6 +92,11 @@ def test_invalid_document_is_an_error_finding_and_the_rest_is_scanned(tmp_path: 
     assert {f["resource"] for f in errors} == {"m.yaml#0"} and len(errors) > 1
     assert {f["rule_id"] for f in errors} == {f["rule_id"] for f in doc["findings"]}
     assert all("line 4" in f["message"] and "invalid YAML" in f["message"] for f in errors)
+    # reported once, though recorded for each kind the document may have held
+    assert [(e["resource"], e["kind"]) for e in doc["collection_errors"]] == [("m.yaml#0", "kubernetes.manifest")]
+    text = run_cli("scan", "--path", "m.yaml", "--policy", "pss-restricted", cwd=tmp_path).out
+    listed = text.split("Collection errors (1)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listed) == 1 and listed[0].startswith("  manifests: m.yaml#0: line 4: invalid YAML")
     assert {f["status"] for f in doc["findings"] if f["resource"] == "m.yaml#1 Deployment/apps/app"} == {"pass"}
 
 
