@@ -49,10 +49,11 @@ class NatsCredentialsCollector(Collector):
         ctx = self.context
         found: list[tuple[Path, str]] = []
         for path in ctx.source.path_option(ctx.root, "paths"):
-            if not ctx.real(path).exists():  # a .creds file or a folder of seeds: either kind's rules undecided
+            real = ctx.real(path)
+            if not real.exists():  # a .creds file or a folder of seeds: either kind's rules undecided
                 yield from ctx.errors(self.kinds, ctx.display(path), "no such file or folder")
                 continue
-            if ctx.real(path).is_dir():
+            if real.is_dir():
                 files, skipped = folder_files(path, SUFFIXES)
                 for special in skipped:
                     kind = SUFFIXES[special.path.suffix.lower()]

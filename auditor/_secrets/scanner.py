@@ -303,11 +303,10 @@ class Scanner:
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
         if data.startswith(ZIP_MAGIC):
             inflated, unfinished = self._unzipped(data, display, mode, commit=commit)
-            return [*leaks, *inflated], unfinished
-        compression = compression_of(data)
-        if compression is None:
+        elif (compression := compression_of(data)) is not None:
+            inflated, unfinished = self._inflated(data, compression, display, mode, commit=commit)  # no sops file
+        else:
             return leaks, ""
-        inflated, unfinished = self._inflated(data, compression, display, mode, commit=commit)  # no sops file
         return [*leaks, *inflated], unfinished
 
     def _unzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
@@ -595,11 +594,11 @@ class _Limited:
     error of one of the `broken` types ends it quietly, after what was read (a damaged member:
     zipfile finds a bad CRC only at its end)."""
 
-    def __init__(self, read: Callable[[int], bytes], limit: int, broken: tuple[type[Exception], ...] = ()) -> None:
-        self._read, self.left, self._broken, self._ended = read, limit, broken, False
-
     PIECE = 1 << 14
     """Read in pieces, so that an error keeps what the pieces before it gave."""
+
+    def __init__(self, read: Callable[[int], bytes], limit: int, broken: tuple[type[Exception], ...] = ()) -> None:
+        self._read, self.left, self._broken, self._ended = read, limit, broken, False
 
     def read(self, n: int) -> bytes:
         parts: list[bytes] = []
