@@ -72,9 +72,16 @@ LIMITS: tuple[Limit, ...] = (
           "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 8 KB per user "
           "at its peak: 100,000 users stay under 1 GB)"),
     Limit("gunzip-bytes", 1 << 30, "bytes",
-          "what the leak scan reads of the content of one gzip, xz or bzip2 file (a rotated log "
-          "`*.log.1.gz`, a `.tar.gz`) or of one zip archive's compressed members together; past it "
-          "the file is reported as not scanned whole, and the secrets rules are not decided"),
+          "what the leak scan reads of the packed content of one file or git blob, every level "
+          "together: a gzip, xz or bzip2 file's content (a rotated log `*.log.1.gz`, a `.tar.gz`), a "
+          "zip archive's members, the compressed members of a tar, and what each of them packs in "
+          "turn; past it the file is reported as not scanned whole, and the secrets rules are not "
+          "decided"),
+    Limit("archive-depth", 5, "count",
+          "how many levels of packing the leak scan unpacks in one file (a rotated log in a zip in a "
+          "`.tar.gz`: three); packing nested deeper is not unpacked (a zip that holds itself would "
+          "never end), the file is reported as not scanned whole, and the secrets rules are not "
+          "decided"),
     Limit("secret-findings", 10_000, "count",
           "the findings one leak scan keeps (`secrets scan`, each path of a secrets source): each "
           "secret once per file (repeats are counted in it), and past the limit the rest of that file and "
@@ -125,6 +132,7 @@ class Limits:
     pem_certificates: int = BY_NAME["pem-certificates"].default
     nats_users: int = BY_NAME["nats-users"].default
     gunzip_bytes: int = BY_NAME["gunzip-bytes"].default
+    archive_depth: int = BY_NAME["archive-depth"].default
     secret_findings: int = BY_NAME["secret-findings"].default
 
     def get(self, name: str) -> int:

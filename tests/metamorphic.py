@@ -3,7 +3,7 @@
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
-a List or with anchors, a Deployment as another kind of workload, a log rotated and compressed, a file zipped, a
+a List or with anchors, a Deployment as another kind of workload, a log rotated and compressed, a file zipped or packed twice, a
 file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
@@ -118,9 +118,36 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def _zipped(members: dict[str, bytes], method: int) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _tarred(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz or bzip2):
-    `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated)."""
+    `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated);
+    or packed twice: rotated, then kept in a zip (stored, as zip keeps compressed files) or a
+    `.tar.gz` backup, or zipped into a zip; or rotated after 18 MiB of other lines (its
+    compressed file over 8 MiB)."""
     import bz2
     import lzma
     import zipfile
@@ -128,9 +155,19 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     def change(folder: Path) -> None:
         path = folder / NODE / rel
         data = path.read_bytes()
+        rotated = f"{path.name}.1.gz"
         if how == "zip":
-            with zipfile.ZipFile(path.with_name(path.name + ".zip"), "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(path.name, data)
+            path.with_name(path.name + ".zip").write_bytes(_zipped({path.name: data}, zipfile.ZIP_DEFLATED))
+        elif how == "gz in a zip":
+            path.with_name(path.name + ".zip").write_bytes(_zipped({rotated: gzip.compress(data)}, zipfile.ZIP_STORED))
+        elif how == "gz in a .tar.gz":
+            path.with_name(path.name + ".tar.gz").write_bytes(gzip.compress(_tarred({rotated: gzip.compress(data)})))
+        elif how == "zip in a zip":
+            inner = _zipped({path.name: data}, zipfile.ZIP_DEFLATED)
+            path.with_name(path.name + ".zip").write_bytes(_zipped({path.name + ".zip": inner}, zipfile.ZIP_DEFLATED))
+        elif how == "gz over 8 MiB":
+            lines = b"".join(b"%d %s\n" % (i, os.urandom(24).hex().encode()) for i in range(360_000))
+            path.with_name(rotated).write_bytes(gzip.compress(lines + data))
         else:
             pack: dict[str, Callable[[bytes], bytes]] = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}
             path.with_name(f"{path.name}.1.{how}").write_bytes(pack[how](data))
@@ -458,6 +495,9 @@ def cases() -> list[Case]:
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2")]
     out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
             for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
+    out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))
+            for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")
+            for how in ("gz in a zip", "gz in a .tar.gz", "zip in a zip", "gz over 8 MiB")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]

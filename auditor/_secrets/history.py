@@ -73,11 +73,11 @@ from auditor._secrets.scanner import (
     _OPEN_FLAGS,
     WINDOW,
     Scanner,
-    _read_from,
     is_code,
     is_log,
 )
 from auditor._secrets.suppress import Suppressions
+from auditor._secrets.unpack import read_up_to as _read_from
 from auditor.errors import ConfigError
 
 CACHE_VERSION = 8

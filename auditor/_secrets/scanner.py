@@ -12,6 +12,7 @@ scan configuration, and a file over it is reported as not scanned.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import stat
@@ -32,6 +33,8 @@ from auditor._secrets.detectors import (
 from auditor._secrets.model import FileResult, Leak, collapse, collapsed
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
+from auditor._secrets.unpack import BLOCK, Budget, Once, kind_of, members
+from auditor._secrets.unpack import read_up_to as _read_from
 from auditor._secrets.walk import special_kind
 
 WINDOW = 8 * 1024 * 1024
@@ -266,6 +269,9 @@ class Scanner:
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
                         leaks, unfinished = self._kept(self._stream(fh, head, display, mode, notes=notes), notes=notes)
+                        inner, packed = self._packed(head, _rewound(fh), display, mode, "")
+                    if inner or packed:  # a compressed file or archive of any size is read as its content too
+                        leaks, unfinished = self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
             finally:
                 os.close(fd)
         except PermissionError:
@@ -284,7 +290,8 @@ class Scanner:
             leaks, unfinished = self._whole(data, display, "", commit=commit, notes=notes)
         else:
             leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes)
-            unfinished = ""
+            inner, unfinished = self._packed(data, None, display, "", commit)
+            leaks += inner
         leaks, unfinished = self._kept(leaks, unfinished, notes)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
 
@@ -298,80 +305,57 @@ class Scanner:
 
     def _whole(self, data: bytes, display: str, mode: str, commit: str = "",
                notes: list[str] | None = None) -> tuple[list[Leak], str]:
-        """The leaks in a buffer read whole and, for gzip, xz or bzip2 data or a zip archive, in
-        its content too (see _inflated and _unzipped: with what of it was left unread)."""
+        """The leaks in a buffer read whole and, for packed data (gzip, xz, bzip2, zip, tar),
+        in what it packs too (see _packed: with what of it was left unread)."""
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
-        if data.startswith(ZIP_MAGIC):
-            inflated, unfinished = self._unzipped(data, display, mode, commit=commit)
-        elif (compression := compression_of(data)) is not None:
-            inflated, unfinished = self._inflated(data, compression, display, mode, commit=commit)  # no sops file
-        else:
-            return leaks, ""
-        return [*leaks, *inflated], unfinished
+        inner, unfinished = self._packed(data, None, display, mode, commit)
+        return [*leaks, *inner], unfinished
 
-    def _unzipped(self, data: bytes, display: str, mode: str, commit: str = "") -> tuple[list[Leak], str]:
-        """The leaks in the compressed members of zip `data` (a whole file or blob under WINDOW;
-        stored members lie in the archive as they are and were read with it), each member read
-        as a file's content is, lines counted in the member, its name in the leak's details
-        (`member`); the members' content together up to the gunzip-bytes limit, and past it
-        what was left unread. An encrypted member cannot be read and is not; a damaged archive
-        or member gives what could be read of it."""
-        import io
-        import zipfile
-        import zlib
-
-        from auditor import _limits as limits
-
-        left = limits.get("gunzip-bytes")
-        broken = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-            members = [i for i in archive.infolist()
-                       if not i.is_dir() and i.compress_type != zipfile.ZIP_STORED and not i.flag_bits & 0x1]
-        except broken:
+    def _packed(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str,
+                commit: str) -> tuple[list[Leak], str]:
+        """The leaks in what a file or blob packs (`head` the data whole, or with `reopen` its
+        first bytes, `reopen()` a reader of all of it from its start), and what of it was left
+        unread (see Budget.notes). No sops file is noted inside (sops reads none)."""
+        kind = kind_of(head)
+        if kind is None:
             return [], ""
+        budget = Budget.new(kind)
+        kept, unfinished = self._kept(self._unpacked(head, reopen, display, mode, commit, budget, 0, ""))
+        return kept, _noted(unfinished, budget.notes())
+
+    def _unpacked(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str, commit: str,
+                  budget: Budget, depth: int, where: str) -> list[Leak]:
+        """The leaks in what one level of packing holds (`head` whole, or its first bytes and
+        `reopen`), each member read as a file's content is (whole under WINDOW, else streamed;
+        lines counted in it; its name, after those of the levels around it and a `!`, in the
+        leak's details as `member`) unless its bytes lay in the container as they are (read
+        with it), and what each member packs in turn, `depth` levels down already."""
+        kind = kind_of(head)
+        if kind is None:
+            return []
+        if depth >= budget.depth:
+            budget.deep = True
+            return []
         found: list[Leak] = []
-        over = False
-        for info in members:
-            try:
-                member = archive.open(info)
-            except broken:
-                continue  # an unsupported method (deflate64), a damaged header: nothing of it can be read
-            with member:
-                content = _Limited(member.read, left, broken)
-                found += [dataclasses.replace(x, details={**x.details, "member": info.filename})
-                          for x in self._content(content, display, mode, commit)]
-                left, over = content.left, content.over()
-            if over:
+        for member in members(kind, head if reopen is None else None, reopen, budget):
+            name = f"{where}!{member.name}" if where and member.name else where or member.name
+            reader = member.open(None)
+            content = _read_from(reader.read, BLOCK)
+            if member.seen and kind_of(content) is None:
+                continue  # read with its container: nothing packed in it
+            content += _read_from(reader.read, WINDOW - len(content))
+            whole = len(content) < WINDOW
+            if not member.seen:
+                leaks = self._leaks_in(content, display, mode, whole=True, commit=commit) if whole \
+                    else list(self._stream(reader, content, display, mode, commit=commit))
+                found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
+            if not budget.over:
+                again = None if whole else Once(content, reader.read, budget) if member.seen \
+                    else functools.partial(member.open, reader.taken)
+                found += self._unpacked(content, again, display, mode, commit, budget, depth + 1, name)
+            if budget.over:
                 break
-        kept, unfinished = self._kept(found)
-        if over:
-            return kept, _noted(unfinished, [limits.exceeded("gunzip-bytes", "its zip members' content was read up to the limit")])
-        return kept, unfinished
-
-    def _inflated(self, data: bytes, compression: str, display: str, mode: str,
-                  commit: str = "") -> tuple[list[Leak], str]:
-        """The leaks in the content of gzip, xz or bzip2 `data` (a whole file or blob under
-        WINDOW: a rotated log, a `.tar.gz` or `.tar.xz`, whose members' bytes lie in the tar
-        stream as they are), read as a file's are, with lines counted in the content; and, when
-        its content runs past the gunzip-bytes limit, what was left unread. Damaged or truncated
-        data gives what could be read: nothing reads more of it. Memory stays bounded: the
-        content is streamed."""
-        from auditor import _limits as limits
-
-        content = _Limited(_Inflate(data, compression).read, limits.get("gunzip-bytes"))
-        leaks, unfinished = self._kept(self._content(content, display, mode, commit))
-        if content.over():
-            return leaks, _noted(unfinished, [limits.exceeded("gunzip-bytes", f"its {compression} content was read up to the limit")])
-        return leaks, unfinished
-
-    def _content(self, content: _Limited, display: str, mode: str, commit: str) -> list[Leak]:
-        """The leaks in what `content` gives, read as a file's content is: whole under WINDOW,
-        else in windows (_stream), lines counted from its start."""
-        head = _read_from(content.read, WINDOW)
-        if len(head) < WINDOW:
-            return self._leaks_in(head, display, mode, whole=True, commit=commit)
-        return list(self._stream(content, head, display, mode, commit=commit))
+        return found
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
                 notes: list[str] | None = None) -> Iterator[Leak]:
@@ -565,142 +549,12 @@ def _run_end(data: bytes, pos: int, chars: bytes) -> int:
     return end
 
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
-"""How gzip data starts (its magic and deflate): such a file is also read as its content."""
-XZ_MAGIC = b"\xfd7zXZ\x00"
-BZIP2_MAGIC = b"BZh"
-"""bzip2's magic, then a block size digit and a block's (or the end of stream's) magic."""
-_BZIP2_NEXT = (b"1AY&SY", b"\x17rE8P\x90")
-
-
-def compression_of(data: bytes) -> str | None:
-    """'gzip', 'xz' or 'bzip2' for data so compressed (by its magic), else None: such data is
-    also read as its content (_Inflate)."""
-    if data.startswith(GZIP_MAGIC):
-        return "gzip"
-    if data.startswith(XZ_MAGIC):
-        return "xz"
-    if data.startswith(BZIP2_MAGIC) and data[3:4].isdigit() and data[3:4] != b"0" and data[4:10] in _BZIP2_NEXT:
-        return "bzip2"
-    return None
-
-
-ZIP_MAGIC = b"PK\x03\x04"
-"""How a zip archive starts (its first member's local header): its compressed members are read."""
-
-
-class _Limited:
-    """`read(n)` of another reader, up to `limit` bytes in all (`left`: what remains of it); an
-    error of one of the `broken` types ends it quietly, after what was read (a damaged member:
-    zipfile finds a bad CRC only at its end)."""
-
-    PIECE = 1 << 14
-    """Read in pieces, so that an error keeps what the pieces before it gave."""
-
-    def __init__(self, read: Callable[[int], bytes], limit: int, broken: tuple[type[Exception], ...] = ()) -> None:
-        self._read, self.left, self._broken, self._ended = read, limit, broken, False
-
-    def read(self, n: int) -> bytes:
-        parts: list[bytes] = []
-        want = min(n, self.left)
-        while want > 0 and not self._ended:
-            try:
-                part = self._read(min(want, self.PIECE))
-            except self._broken:
-                self._ended = True
-                break
-            if not part:
-                break
-            parts.append(part)
-            want -= len(part)
-        out = b"".join(parts)
-        self.left -= len(out)
-        return out
-
-    def over(self) -> bool:
-        """Whether the limit stopped it: used up, with more to read."""
-        if self.left > 0 or self._ended:
-            return False
-        try:
-            return bool(self._read(1))
-        except self._broken:
-            return False
-
-
-class _Inflate:
-    """The content of gzip, xz or bzip2 data in memory, read as a file (`read(n)`; _Limited
-    bounds it): every member or stream of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the
-    same content however it is asked for). Damage or a cut ends it quietly, after what could be
-    inflated (a piece that runs into damage is lost: nothing could read more of it)."""
-
-    PIECE = 1 << 14
-
-    def __init__(self, data: bytes, compression: str) -> None:
-        self._compression = compression
-        self._todo: bytes = data
-        self._inflater = self._new()
-        self._buf = b""
-        self._done = False
-
-    def _new(self) -> Any:
-        import bz2
-        import lzma
-        import zlib
-
-        if self._compression == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return lzma.LZMADecompressor() if self._compression == "xz" else bz2.BZ2Decompressor()
-
-    def _piece(self) -> bytes:
-        """The next piece of the content; b"" once there is none."""
-        import lzma
-        import zlib
-
-        while not self._done:
-            inflater = self._inflater
-            try:  # the inflater may hold output of input it took already: asked again with none left
-                part: bytes = inflater.decompress(self._todo, self.PIECE)
-            except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
-                self._done = True
-                return b""
-            # zlib hands back the input it did not take; lzma and bz2 keep it (needs_input)
-            self._todo = inflater.unconsumed_tail if self._compression == "gzip" else b""
-            if inflater.eof:  # a member or stream ends; another may follow
-                rest = inflater.unused_data
-                self._done = compression_of(rest) != self._compression
-                self._todo = rest
-                self._inflater = self._new()
-            elif not part and not self._todo and getattr(inflater, "needs_input", True):
-                self._done = True  # cut short
-            if part:
-                return part
-        return b""
-
-    def read(self, n: int) -> bytes:
-        parts, have = [self._buf], len(self._buf)
-        while have < n and not self._done:
-            part = self._piece()
-            parts.append(part)
-            have += len(part)
-        joined = b"".join(parts)
-        out, self._buf = joined[:n], joined[n:]
-        return out
-
-
-def _read_from(read: object, n: int) -> bytes:
-    """Up to `n` bytes, fewer only at the end of the file (raw reads may return short)."""
-    chunk: bytes = read(n)  # type: ignore[operator]
-    if not chunk or len(chunk) == n:
-        return chunk or b""
-    parts = [chunk]
-    got = len(chunk)
-    while got < n:
-        more: bytes = read(n - got)  # type: ignore[operator]
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
+def _rewound(fh: Any) -> Callable[[], Any]:
+    """A function giving `fh` back at its start (a file read again: its packed content)."""
+    def rewound() -> Any:
+        fh.seek(0)
+        return fh
+    return rewound
 
 
 def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:

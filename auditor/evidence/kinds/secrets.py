@@ -52,6 +52,6 @@ class SecretsScan(Facts, frozen=True, kw_only=True):
     suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment")]
     blobs_scanned: NonNegative
     blobs_reused: NonNegative
-    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned, or not whole: over the configured max_file_bytes, gzip content past the gunzip-bytes limit, a sops file whose values could not be checked for plaintext (not parsed, or over 4 MiB), findings past the secret-findings limit. The secrets rules are not decided (error) while this is not empty.")]
+    not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned, or not whole: over the configured max_file_bytes, packed content (gzip, xz, bzip2, zip, tar) past the gunzip-bytes limit or nested past the archive-depth limit, a sops file whose values could not be checked for plaintext (not parsed, or over 4 MiB), findings past the secret-findings limit. The secrets rules are not decided (error) while this is not empty.")]
     special: Annotated[tuple[str, ...], Meta(description="FIFOs, sockets and devices under the path: listed, never opened.")]
     leaks: tuple[Leak, ...]

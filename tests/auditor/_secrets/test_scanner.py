@@ -462,16 +462,29 @@ def test_any_compressed_looking_bytes_read_without_error_within_the_limit(tail: 
                                                                          compression: str) -> None:
     """Fuzz: whatever follows the magic (or a real stream cut or extended anywhere), the
     content is read without an exception, never past the limit, the same however it is asked for."""
-    from auditor._secrets.scanner import _Inflate, _Limited
+    import io
+
+    from auditor._secrets.unpack import Budget, Inflate, Limited
 
     magic = {"gzip": b"\x1f\x8b\x08", "xz": b"\xfd7zXZ\x00", "bzip2": b"BZh91AY&SY"}[compression]
     data = (_compress(tail * 20, compression)[: len(tail) + 10] + tail) if real else magic + tail
-    whole = _Limited(_Inflate(data, compression).read, limit).read(1 << 20)
-    pieces = _Limited(_Inflate(data, compression).read, limit)
+    budget = Budget(limit, 5)
+    whole = Limited(Inflate(io.BytesIO(data).read, compression).read, budget).read(1 << 20)
+    assert budget.left == limit - len(whole) >= 0
+    pieces = Limited(Inflate(io.BytesIO(data).read, compression).read, Budget(limit, 5))
     parts = []
     while part := pieces.read(7):
         parts.append(part)
-    assert len(whole) <= limit and b"".join(parts) == whole
+    dribbled = Inflate(lambda n: source.read(min(n, 3)), compression)  # its input given 3 bytes at a time
+    source = io.BytesIO(data)
+    assert b"".join(parts) == whole
+    slow = Limited(dribbled.read, Budget(limit, 5)).read(1 << 20)  # damage costs the piece it is in: either may lose more
+    assert whole.startswith(slow) or slow.startswith(whole)
+    content = tail * 20 + b"end"
+    intact = _compress(content, compression) * 2  # two streams, fed 3 bytes at a time: all of both
+    source = io.BytesIO(intact)
+    dribbled = Inflate(lambda n: source.read(min(n, 3)), compression)
+    assert Limited(dribbled.read, Budget(limit, 5)).read(1 << 20) == (content * 2)[:limit]
 
 
 def _zip(members: dict[str, bytes], method: int | None = None) -> bytes:
@@ -540,7 +553,7 @@ def test_a_damaged_zip_member_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
 def test_any_zip_like_bytes_are_read_without_error(tail: bytes, real: bool) -> None:
     """Fuzz: whatever follows a zip's magic (or a real archive cut or extended anywhere), the
     scan ends without an exception."""
-    from auditor._secrets.scanner import ZIP_MAGIC
+    from auditor._secrets.unpack import ZIP_MAGIC
 
     data = (_zip({"a": tail * 20})[: len(tail) + 40] + tail) if real else ZIP_MAGIC + tail
     result = Scanner().scan_blob(data, "x.zip", commit="c" * 40)
@@ -548,7 +561,7 @@ def test_any_zip_like_bytes_are_read_without_error(tail: bytes, real: bool) -> N
 
 
 def test_only_compressed_data_is_read_as_its_content() -> None:
-    from auditor._secrets.scanner import compression_of
+    from auditor._secrets.unpack import compression_of
 
     assert [compression_of(_compress(b"x", c)) for c in COMPRESSIONS] == list(COMPRESSIONS)
     assert compression_of(b"BZh is how this sentence starts") is None  # bzip2's magic without a block's

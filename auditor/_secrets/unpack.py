@@ -1,0 +1,385 @@
+"""Packed content the leak scan reads: what a file or git blob holds compressed (gzip, xz,
+bzip2) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`).
+
+Each kind is recognised by its magic, whatever the name. `members` gives what one level holds,
+each as a reader of its content from its start; the scanner reads each member as a file's
+content and unpacks what it packs in turn, up to the archive-depth limit, every level's
+content counted against one gunzip-bytes limit (`Budget`), so a nested bomb stays bounded.
+Damaged or cut data gives what could be read of it, never an exception.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+"""How gzip data starts (its magic and deflate)."""
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
+"""bzip2's magic, then a block size digit and a block's (or the end of stream's) magic."""
+_BZIP2_NEXT = (b"1AY&SY", b"\x17rE8P\x90")
+ZIP_MAGIC = b"PK\x03\x04"
+"""How a zip archive starts (its first member's local header)."""
+BLOCK = 512
+"""A tar header's (and record's) size: a packed member is recognised by this much of its start."""
+_TAR_FILES = frozenset({b"0", b"\0", b"7"})
+"""Tar member types whose data is a file's content."""
+_TAR_NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
+"""Tar member types with no data after their header (links, devices, folders, FIFOs)."""
+
+
+class Reader(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+
+def compression_of(data: bytes) -> str | None:
+    """'gzip', 'xz' or 'bzip2' for data so compressed (by its magic), else None."""
+    if data.startswith(GZIP_MAGIC):
+        return "gzip"
+    if data.startswith(XZ_MAGIC):
+        return "xz"
+    if data.startswith(BZIP2_MAGIC) and data[3:4].isdigit() and data[3:4] != b"0" and data[4:10] in _BZIP2_NEXT:
+        return "bzip2"
+    return None
+
+
+def kind_of(head: bytes) -> str | None:
+    """'zip', 'gzip', 'xz', 'bzip2' or 'tar' for data so packed (its first bytes: a tar needs its
+    first 512, a valid header with ustar's magic), else None."""
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    compression = compression_of(head)
+    if compression is not None:
+        return compression
+    if head[257:262] == b"ustar" and _tar_header(head[:BLOCK]) is not None:
+        return "tar"
+    return None
+
+
+def read_up_to(read: Callable[[int], bytes], n: int) -> bytes:
+    """Up to `n` bytes, fewer only at the end (raw reads may return short)."""
+    chunk = read(n)
+    if not chunk or len(chunk) == n:
+        return chunk or b""
+    parts = [chunk]
+    got = len(chunk)
+    while got < n:
+        more = read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+@dataclass
+class Budget:
+    """What one file's unpacking may still do, every level together: `left` bytes of content
+    (the gunzip-bytes limit), `depth` levels (archive-depth); and what it left unread."""
+
+    left: int
+    depth: int
+    top: str = ""
+    """The kind of the file's own packing (for the words of a note)."""
+    over: bool = False
+    """A read was cut by the gunzip-bytes limit with more to read."""
+    deep: bool = False
+    """Packing nested past the archive-depth limit was left packed."""
+    unread: str = ""
+    """Packed content that could not be unpacked where it lay (a zip inside a stream)."""
+
+    @classmethod
+    def new(cls, top: str) -> Budget:
+        from auditor import _limits as limits
+
+        return cls(limits.get("gunzip-bytes"), limits.get("archive-depth"), top)
+
+    def notes(self) -> list[str]:
+        """Why the file was not read whole, if it was not (the file's not-scanned entry)."""
+        from auditor import _limits as limits
+
+        what = {"zip": "its zip members' content", "tar": "its tar members' packed content"}.get(
+            self.top, f"its {self.top} content")
+        return [*([limits.exceeded("gunzip-bytes", f"{what} was read up to the limit")] if self.over else []),
+                *([limits.exceeded("archive-depth", "it holds packing nested deeper, not unpacked")] if self.deep else []),
+                *([self.unread] if self.unread else [])]
+
+
+class Limited:
+    """`read(n)` of another reader within the budget: each byte read is taken from `budget.left`
+    (or, for a reader opened again over content counted already, `cap` bytes in all, taking
+    nothing). A read the limit cuts with more to read sets `budget.over`. An error of one of
+    the `broken` types ends it quietly, after what was read (a damaged zip member: zipfile
+    finds a bad CRC only at its end)."""
+
+    PIECE = 1 << 14
+    """Read in pieces, so that an error keeps what the pieces before it gave."""
+
+    def __init__(self, read: Callable[[int], bytes], budget: Budget, broken: tuple[type[Exception], ...] = (),
+                 cap: int | None = None) -> None:
+        self._read, self._budget, self._broken, self._cap = read, budget, broken, cap
+        self._ended = False
+        self.taken = 0
+        """The bytes it gave."""
+
+    def seekable(self) -> bool:
+        return False
+
+    def _room(self) -> int:
+        return self._budget.left if self._cap is None else self._cap - self.taken
+
+    def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        want = min(n, self._room())
+        while want > 0 and not self._ended:
+            part = self._piece(min(want, self.PIECE))
+            if not part:
+                break
+            parts.append(part)
+            want -= len(part)
+        out = b"".join(parts)
+        self.taken += len(out)
+        if self._cap is None:
+            self._budget.left -= len(out)
+        if n > len(out) and self._room() <= 0 and self._cap is None and not self._ended and self._piece(1):
+            self._budget.over = True  # used up, with more to read
+        return out
+
+    def _piece(self, n: int) -> bytes:
+        try:
+            return self._read(n)
+        except self._broken:
+            self._ended = True
+            return b""
+
+
+class Inflate:
+    """The content of gzip, xz or bzip2 data, read as a file (`read(n)`): every member or stream
+    of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the same content however it is asked
+    for), its input read from `source` as needed. Damage or a cut ends it quietly, after what
+    could be inflated (a piece that runs into damage is lost: nothing could read more of it)."""
+
+    PIECE = 1 << 14
+    INPUT = 1 << 16
+
+    def __init__(self, source: Callable[[int], bytes], compression: str) -> None:
+        self._source = source
+        self._compression = compression
+        self._todo = b""
+        self._input_ended = False
+        self._inflater = self._new()
+        self._buf = b""
+        self._done = False
+
+    def _new(self) -> Any:
+        import bz2
+        import lzma
+        import zlib
+
+        if self._compression == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return lzma.LZMADecompressor() if self._compression == "xz" else bz2.BZ2Decompressor()
+
+    def _more(self, need: int = 1) -> None:
+        """At least `need` bytes of input waiting, unless the input has ended."""
+        while len(self._todo) < need and not self._input_ended:
+            more = self._source(self.INPUT)
+            if not more:
+                self._input_ended = True
+            self._todo += more
+
+    def _piece(self) -> bytes:
+        """The next piece of the content; b"" once there is none."""
+        import lzma
+        import zlib
+
+        while not self._done:
+            inflater = self._inflater
+            if getattr(inflater, "needs_input", True):
+                self._more()
+            try:  # the inflater may hold output of input it took already: asked again with none left
+                part: bytes = inflater.decompress(self._todo, self.PIECE)
+            except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
+                self._done = True
+                return b""
+            # zlib hands back the input it did not take; lzma and bz2 keep it (needs_input)
+            self._todo = inflater.unconsumed_tail if self._compression == "gzip" else b""
+            if inflater.eof:  # a member or stream ends; another may follow
+                self._todo = inflater.unused_data
+                self._more(10)
+                self._done = compression_of(self._todo) != self._compression
+                self._inflater = self._new()
+            elif not part and not self._todo and self._input_ended and getattr(inflater, "needs_input", True):
+                self._done = True  # cut short
+            if part:
+                return part
+        return b""
+
+    def read(self, n: int) -> bytes:
+        parts, have = [self._buf], len(self._buf)
+        while have < n and not self._done:
+            part = self._piece()
+            parts.append(part)
+            have += len(part)
+        joined = b"".join(parts)
+        out, self._buf = joined[:n], joined[n:]
+        return out
+
+
+class Once:
+    """A reader of `head` then of what `rest` gives, to be opened once (packed content read
+    straight from its container, which cannot be read again): opened again, it is empty and
+    the budget notes what was left unread."""
+
+    def __init__(self, head: bytes, rest: Callable[[int], bytes], budget: Budget) -> None:
+        self._head, self._rest, self._budget, self._opened = head, rest, budget, False
+
+    def __call__(self) -> Once:
+        if self._opened:
+            from auditor._limits import size_text
+            from auditor._secrets.scanner import WINDOW
+
+            self._budget.unread = f"it holds packed content over {size_text(WINDOW)} inside packed content, not unpacked"
+            self._head, self._rest = b"", lambda n: b""
+        self._opened = True
+        return self
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int) -> bytes:
+        if not self._head:
+            return self._rest(n)
+        out, self._head = self._head[:n], self._head[n:]
+        return out if len(out) == n else out + read_up_to(self._rest, n - len(out))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One thing a level of packing holds: its name ('' for a compressed stream's content),
+    `open(cap)` a reader of its content from its start (with `cap`, opened again over content
+    read already: at most `cap` bytes, taking nothing from the budget), and whether its bytes lay
+    in the container as they are (a tar's members, a zip's stored ones): read with it already,
+    so only what it packs in turn is new."""
+
+    name: str
+    open: Callable[[int | None], Limited]
+    seen: bool = False
+
+
+def members(kind: str, data: bytes | None, reopen: Callable[[], Any] | None, budget: Budget) -> Iterator[Member]:
+    """What packed data of `kind` holds: `data` when it is whole in memory, else `reopen()`, a
+    reader of it from its start (seekable for a zip)."""
+    def source() -> Any:
+        return io.BytesIO(data) if data is not None else reopen() if reopen is not None else io.BytesIO()
+
+    if kind == "zip":
+        yield from _zip_members(source(), budget)
+    elif kind == "tar":
+        yield from _tar_members(source(), budget)
+    else:
+        yield Member("", lambda cap: Limited(Inflate(source().read, kind).read, budget, cap=cap))
+
+
+def _zip_members(fh: Any, budget: Budget) -> Iterator[Member]:
+    import zipfile
+    import zlib
+
+    broken = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+    if not fh.seekable():
+        from auditor._limits import size_text
+        from auditor._secrets.scanner import WINDOW
+
+        budget.unread = f"it holds a zip archive over {size_text(WINDOW)} inside packed content, not unpacked"
+        return
+    try:
+        archive = zipfile.ZipFile(fh)
+        infos = [i for i in archive.infolist() if not i.is_dir() and not i.flag_bits & 0x1]  # encrypted: unreadable
+    except broken:
+        return
+    for info in infos:
+        def opened(cap: int | None, info: zipfile.ZipInfo = info) -> Limited:
+            try:
+                member = archive.open(info)
+            except broken:  # an unsupported method (deflate64), a damaged header: nothing of it can be read
+                return Limited(lambda n: b"", budget, cap=cap)
+            return Limited(member.read, budget, broken, cap=cap)
+        yield Member(info.filename, opened, seen=info.compress_type == zipfile.ZIP_STORED)
+
+
+def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:
+    """A tar's members whose data may pack more (read in order from `fh`, each header checked;
+    the walk ends at the end of the archive, a damaged header or the data's end)."""
+    read = fh.read
+    long_name = b""
+    while True:
+        header = read_up_to(read, BLOCK)
+        parsed = _tar_header(header)
+        if parsed is None:
+            return
+        name, size, kind = parsed
+        if kind in _TAR_NO_DATA:
+            size = 0
+        padded = -size % BLOCK
+        if kind in (b"L", b"x"):  # a GNU long name, a pax header: the next member's name
+            meta = read_up_to(read, size)
+            long_name = meta.split(b"\0", 1)[0] if kind == b"L" else _pax_path(meta) or long_name
+            read_up_to(read, padded)
+            continue
+        if kind in _TAR_FILES:
+            body = Limited(read, budget, cap=size)  # read with the tar already: nothing taken
+            shown = (long_name or name).decode("utf-8", "replace")
+            yield Member(shown, _given(body), seen=True)
+            _skip(read, size - body.taken)
+        else:
+            _skip(read, size)
+        long_name = b""
+        _skip(read, padded)
+
+
+def _given(body: Limited) -> Callable[[int | None], Limited]:
+    """`body` however it is opened (a member of a tar read in order can be read once)."""
+    def opened(cap: int | None) -> Limited:
+        return body
+    return opened
+
+
+def _skip(read: Callable[[int], bytes], n: int) -> None:
+    while n > 0:
+        got = read(min(n, 1 << 16))
+        if not got:
+            return
+        n -= len(got)
+
+
+def _tar_header(block: bytes) -> tuple[bytes, int, bytes] | None:
+    """(name, size, type) of a tar header block; None at the archive's end or for a block that
+    is not a header (its checksum wrong)."""
+    if len(block) < BLOCK or not block.strip(b"\0"):
+        return None
+    try:
+        want = int(block[148:156].replace(b"\0", b" ").strip() or b"-1", 8)
+        raw = block[124:136]
+        size = int.from_bytes(raw[1:], "big") if raw[0] & 0x80 else int(raw.replace(b"\0", b" ").strip() or b"0", 8)
+    except ValueError:
+        return None
+    if want != sum(block[:148]) + 256 + sum(block[156:]) or size < 0:
+        return None
+    name = block[:100].split(b"\0", 1)[0]
+    if block[257:263] == b"ustar\0":  # POSIX: a prefix before the name
+        prefix = block[345:500].split(b"\0", 1)[0]
+        name = prefix + b"/" + name if prefix else name
+    return name, size, block[156:157]
+
+
+def _pax_path(meta: bytes) -> bytes:
+    """The `path` record of a pax header ('' if none)."""
+    for line in meta.split(b"\n"):
+        _, _, record = line.partition(b" ")
+        key, _, value = record.partition(b"=")
+        if key == b"path":
+            return value
+    return b""

@@ -1,0 +1,163 @@
+"""Packed content the leak scan reads (auditor._secrets.unpack): archives inside archives, and
+compressed files of any size."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor._secrets import scanner as scanner_module
+from auditor._secrets.scanner import Scanner
+
+TOKEN = b"GITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
+KEY = b"AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDFGH\n"
+
+
+def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _tar(members: dict[str, bytes], fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def _found(tmp_path: Path, name: str, data: bytes) -> tuple[list[tuple[str, int, str | None]], str]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = Scanner().scan_file(path, name)
+    assert result.error == ""
+    return sorted(((x.rule, x.line, x.details.get("member")) for x in result.leaks), key=str), result.unfinished
+
+
+NESTED = {
+    "a rotated log in a zip": ("logs.zip", _zip({"agent.log.1.gz": _gz(b"start\n" + TOKEN)}), "agent.log.1.gz"),
+    "a rotated log stored in a zip": ("logs.zip", _zip({"agent.log.1.gz": _gz(b"start\n" + TOKEN)}, zipfile.ZIP_STORED),
+                                      "agent.log.1.gz"),
+    "a zip in a zip": ("outer.zip", _zip({"inner.zip": _zip({"etc/agent.env": b"start\n" + TOKEN})}),
+                       "inner.zip!etc/agent.env"),
+    "a rotated log in a tar": ("logs.tar", _tar({"var/log/agent.log.1.gz": _gz(b"start\n" + TOKEN)}),
+                               "var/log/agent.log.1.gz"),
+    "a rotated log in a .tar.gz": ("backup.tar.gz", _gz(_tar({"var/log/agent.log.1.bz2": bz2.compress(b"start\n" + TOKEN)})),
+                                   "var/log/agent.log.1.bz2"),
+    "a zip in a .tar.bz2, under a long name": (
+        "backup.tar.bz2", bz2.compress(_tar({"a/" + "x" * 120 + "/conf.zip": _zip({"agent.env": b"start\n" + TOKEN})})),
+        "a/" + "x" * 120 + "/conf.zip!agent.env"),
+    "a zip in a pax tar": ("backup.tar", _tar({"conf.zip": _zip({"agent.env": b"start\n" + TOKEN})}, tarfile.PAX_FORMAT),
+                           "conf.zip!agent.env"),
+    "a gzip of a zip": ("conf.zip.gz", _gz(_zip({"agent.env": b"start\n" + TOKEN})), "agent.env"),
+}
+
+
+@pytest.mark.parametrize("case", list(NESTED))
+def test_packed_content_inside_packed_content_is_read(tmp_path: Path, case: str) -> None:
+    """A rotated log kept in a zip or a backup tar, a zip inside a zip or a .tar.gz: the scan
+    read one level only, so the secret inside went unreported (trufflehog and Kingfisher unpack
+    archives inside archives). Now each level is unpacked, the members named from the outside
+    in (`!` between levels), lines counted in the innermost content."""
+    name, data, member = NESTED[case]
+    found, unfinished = _found(tmp_path, name, data)
+    assert found == [("github-token", 2, member)] and unfinished == ""
+    blob = Scanner().scan_blob(data, name, commit="c" * 40)
+    assert [(x.rule, x.line, x.details.get("member")) for x in blob.leaks] == [("github-token", 2, member)]
+
+
+def test_a_tar_member_that_is_not_packed_is_read_once(tmp_path: Path) -> None:
+    """A tar's plain members lie in it as they are: read with the tar, not again as members."""
+    found, _ = _found(tmp_path, "etc.tar", _tar({"etc/agent.env": TOKEN, "etc/key.gz": _gz(KEY)}))
+    assert found == [("aws-access-key", 1, "etc/key.gz"), ("github-token", 1, None)]
+
+
+def test_nesting_past_the_archive_depth_is_said_not_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packing nested deeper than the archive-depth limit is not unpacked (a zip quine holds
+    itself for ever): the file is reported as not scanned whole, never as clean, and the
+    secrets rules are not decided."""
+    data = b"start\n" + TOKEN
+    for _ in range(7):
+        data = _gz(data)
+    found, unfinished = _found(tmp_path, "deep.gz", data)
+    assert found == [] and "archive-depth limit of 5" in unfinished
+    monkeypatch.setenv("AUDITOR_LIMIT_ARCHIVE_DEPTH", "7")
+    found, unfinished = _found(tmp_path, "deep.gz", data)
+    assert found == [("github-token", 2, None)] and unfinished == ""
+
+
+def test_a_nested_bomb_is_bounded_by_one_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every level's content counts against one gunzip-bytes limit: members inside members
+    cannot each use it up."""
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
+    zeros = b"\0" * (40 << 10)
+    data = _zip({"a.zip": _zip({"x": KEY + zeros}), "b.gz": _gz(zeros + b"\n" + TOKEN)})
+    found, unfinished = _found(tmp_path, "bomb.zip", data)
+    assert found == [("aws-access-key", 1, "a.zip!x")]
+    assert "gunzip-bytes limit of 64 KiB" in unfinished
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "1MiB")
+    assert _found(tmp_path, "bomb.zip", data) == (
+        [("aws-access-key", 1, "a.zip!x"), ("github-token", 2, "b.gz")], "")
+
+
+@pytest.mark.parametrize("pack", ["gzip", "xz", "bzip2", "zip"])
+def test_a_packed_file_over_a_window_is_read_as_its_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            pack: str) -> None:
+    """A compressed file or zip over 8 MiB (a week of rotated logs) was streamed as its bytes
+    and never unpacked, while the same secret in a smaller one was found: a bigger input gave
+    fewer failures. It is unpacked from the file now, whatever its size."""
+    monkeypatch.setattr(scanner_module, "WINDOW", 4096)
+    monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    text = os.urandom(6000).hex().encode() + b"\n" + TOKEN  # compresses to more than a window
+    packers: dict[str, Callable[[bytes], bytes]] = {"gzip": _gz, "xz": lzma.compress, "bzip2": bz2.compress,
+                                                    "zip": lambda d: _zip({"agent.log": d})}
+    data = packers[pack](text)
+    assert len(data) > 4096
+    found, unfinished = _found(tmp_path, "big", data)
+    assert found == [("github-token", 2, "agent.log" if pack == "zip" else None)] and unfinished == ""
+    blob = Scanner().scan_blob(data, "big", commit="c" * 40)
+    assert [(x.rule, x.line) for x in blob.leaks] == [("github-token", 2)]
+
+
+def test_a_large_tar_holding_packed_members_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .tar.gz whose tar is over 8 MiB: its packed members are unpacked too."""
+    monkeypatch.setattr(scanner_module, "WINDOW", 4096)
+    monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    data = _gz(_tar({"a.log": b"line\n" * 4000, "b.log.gz": _gz(b"start\n" + TOKEN), "c.log": b"line\n" * 4000}))
+    found, unfinished = _found(tmp_path, "backup.tar.gz", data)
+    assert found == [("github-token", 2, "b.log.gz")] and unfinished == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from(["tar", "zip-in-tar", "gz-in-zip", "tar-in-gz"]), st.integers(0, 2000))
+def test_any_damage_to_nested_packing_is_read_without_error(tail: bytes, shape: str, cut: int) -> None:
+    """Fuzz: a nested archive cut anywhere or followed by anything is read without an
+    exception, within the limit."""
+    inner = b"x\n" + TOKEN + tail
+    data = {"tar": lambda: _tar({"a": inner, "b.gz": _gz(inner)}),
+            "zip-in-tar": lambda: _tar({"c.zip": _zip({"a": inner})}),
+            "gz-in-zip": lambda: _zip({"a.gz": _gz(inner)}, zipfile.ZIP_STORED),
+            "tar-in-gz": lambda: _gz(_tar({"b.gz": _gz(inner)}))}[shape]()
+    damaged = data[:cut] + tail if cut < len(data) else data + tail
+    result = Scanner().scan_blob(damaged, "x", commit="c" * 40)
+    assert result.error == ""
