@@ -73,7 +73,7 @@ LIMITS: tuple[Limit, ...] = (
           "at its peak: 100,000 users stay under 1 GB)"),
     Limit("gunzip-bytes", 1 << 30, "bytes",
           "what the leak scan reads of the packed content of one file or git blob, every level "
-          "together: a gzip, xz or bzip2 file's content (a rotated log `*.log.1.gz`, a `.tar.gz`), a "
+          "together: a gzip, xz, bzip2 or zstd file's content (a rotated log `*.log.1.gz`, a `.tar.gz`), a "
           "zip archive's members, the compressed members of a tar, and what each of them packs in "
           "turn; past it the file is reported as not scanned whole, and the secrets rules are not "
           "decided"),

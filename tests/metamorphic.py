@@ -143,7 +143,7 @@ def _tarred(members: dict[str, bytes]) -> bytes:
 
 
 def _rotated(rel: str, how: str) -> Callable[[Path], None]:
-    """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz or bzip2):
+    """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz, bzip2 or zstd):
     `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated);
     or packed twice: rotated, then kept in a zip (stored, as zip keeps compressed files) or a
     `.tar.gz` backup, or zipped into a zip; or rotated after 18 MiB of other lines (its
@@ -169,7 +169,10 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
             lines = b"".join(b"%d %s\n" % (i, os.urandom(24).hex().encode()) for i in range(360_000))
             path.with_name(rotated).write_bytes(gzip.compress(lines + data))
         else:
-            pack: dict[str, Callable[[bytes], bytes]] = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}
+            import zstandard
+
+            pack: dict[str, Callable[[bytes], bytes]] = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress,
+                                                         "zst": zstandard.compress}
             path.with_name(f"{path.name}.1.{how}").write_bytes(pack[how](data))
         path.unlink()
     return change
@@ -492,7 +495,7 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} renamed with {how}", _renamed(rel, how)) for rel in RENAMED
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
     out += [Case(f"{rel} rotated and compressed ({how})", _rotated(rel, how))
-            for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2")]
+            for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2", "zst")]
     out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
             for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
     out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))

@@ -54,7 +54,7 @@ CODE_SUFFIXES = frozenset(
     ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .kts .scala .c .h .cc .cpp .hpp .cs .rb "
     ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
 )
-LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz|\.xz|\.bz2)?$", re.IGNORECASE)
+LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz|\.xz|\.bz2|\.zst)?$", re.IGNORECASE)
 _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
@@ -339,7 +339,7 @@ class Scanner:
         found: list[Leak] = []
         for member in members(kind, head if reopen is None else None, reopen, budget):
             name = f"{where}!{member.name}" if where and member.name else where or member.name
-            reader = member.open(None)
+            reader = member.reader(None)
             content = _read_from(reader.read, BLOCK)
             if member.seen and kind_of(content) is None:
                 continue  # read with its container: nothing packed in it
@@ -351,7 +351,7 @@ class Scanner:
                 found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
             if not budget.over:
                 again = None if whole else Once(content, reader.read, budget) if member.seen \
-                    else functools.partial(member.open, reader.taken)
+                    else functools.partial(member.reader, reader.taken)
                 found += self._unpacked(content, again, display, mode, commit, budget, depth + 1, name)
             if budget.over:
                 break

@@ -1,5 +1,5 @@
 """Packed content the leak scan reads: what a file or git blob holds compressed (gzip, xz,
-bzip2) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`).
+bzip2, zstd) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`).
 
 Each kind is recognised by its magic, whatever the name. `members` gives what one level holds,
 each as a reader of its content from its start; the scanner reads each member as a file's
@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, cast
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 """How gzip data starts (its magic and deflate)."""
@@ -21,6 +21,8 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
 """bzip2's magic, then a block size digit and a block's (or the end of stream's) magic."""
 _BZIP2_NEXT = (b"1AY&SY", b"\x17rE8P\x90")
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+"""How a Zstandard frame starts (logrotate's `compresscmd zstd`, `.zst`)."""
 ZIP_MAGIC = b"PK\x03\x04"
 """How a zip archive starts (its first member's local header)."""
 BLOCK = 512
@@ -31,23 +33,21 @@ _TAR_NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
 """Tar member types with no data after their header (links, devices, folders, FIFOs)."""
 
 
-class Reader(Protocol):
-    def read(self, n: int, /) -> bytes: ...
-
-
 def compression_of(data: bytes) -> str | None:
-    """'gzip', 'xz' or 'bzip2' for data so compressed (by its magic), else None."""
+    """'gzip', 'xz', 'bzip2' or 'zstd' for data so compressed (by its magic), else None."""
     if data.startswith(GZIP_MAGIC):
         return "gzip"
     if data.startswith(XZ_MAGIC):
         return "xz"
+    if data.startswith(ZSTD_MAGIC):
+        return "zstd"
     if data.startswith(BZIP2_MAGIC) and data[3:4].isdigit() and data[3:4] != b"0" and data[4:10] in _BZIP2_NEXT:
         return "bzip2"
     return None
 
 
 def kind_of(head: bytes) -> str | None:
-    """'zip', 'gzip', 'xz', 'bzip2' or 'tar' for data so packed (its first bytes: a tar needs its
+    """'zip', 'gzip', 'xz', 'bzip2', 'zstd' or 'tar' for data so packed (its first bytes: a tar needs its
     first 512, a valid header with ustar's magic), else None."""
     if head.startswith(ZIP_MAGIC):
         return "zip"
@@ -157,10 +157,12 @@ class Limited:
 
 
 class Inflate:
-    """The content of gzip, xz or bzip2 data, read as a file (`read(n)`): every member or stream
-    of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the same content however it is asked
-    for), its input read from `source` as needed. Damage or a cut ends it quietly, after what
-    could be inflated (a piece that runs into damage is lost: nothing could read more of it)."""
+    """The content of gzip, xz, bzip2 or zstd data, read as a file (`read(n)`): every member or
+    stream of it (`cat a.gz b.gz`), inflated 16 KiB at a time (the same content however it is
+    asked for), its input read from `source` as needed. Damage or a cut ends it quietly, after
+    what could be inflated (a piece that runs into damage is lost: nothing could read more of
+    it). zstd frames are read through `zstandard`'s stream reader (its default window limit,
+    128 MiB, the zstd tool's own: a frame needing more is damage to both)."""
 
     PIECE = 1 << 14
     INPUT = 1 << 16
@@ -179,6 +181,11 @@ class Inflate:
         import lzma
         import zlib
 
+        if self._compression == "zstd":
+            import zstandard
+
+            source = cast("IO[bytes]", _Source(self._source))  # the stream reader calls read(n) alone
+            return zstandard.ZstdDecompressor().stream_reader(source, read_size=self.INPUT, read_across_frames=True)
         if self._compression == "gzip":
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
         return lzma.LZMADecompressor() if self._compression == "xz" else bz2.BZ2Decompressor()
@@ -219,6 +226,8 @@ class Inflate:
         return b""
 
     def read(self, n: int) -> bytes:
+        if self._compression == "zstd":
+            return self._zstd(n)
         parts, have = [self._buf], len(self._buf)
         while have < n and not self._done:
             part = self._piece()
@@ -227,6 +236,21 @@ class Inflate:
         joined = b"".join(parts)
         out, self._buf = joined[:n], joined[n:]
         return out
+
+    def _zstd(self, n: int) -> bytes:
+        import zstandard
+
+        parts: list[bytes] = []
+        while n > 0 and not self._done:
+            try:
+                part: bytes = self._inflater.read(min(n, self.PIECE))
+            except (zstandard.ZstdError, OSError, ValueError):
+                part = b""
+            if not part:
+                self._done = True
+            parts.append(part)
+            n -= len(part)
+        return b"".join(parts)
 
 
 class Once:
@@ -257,16 +281,23 @@ class Once:
         return out if len(out) == n else out + read_up_to(self._rest, n - len(out))
 
 
+class _Source:
+    """A `read(n)` function as the file zstandard's stream reader reads."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self.read = read
+
+
 @dataclass(frozen=True)
 class Member:
     """One thing a level of packing holds: its name ('' for a compressed stream's content),
-    `open(cap)` a reader of its content from its start (with `cap`, opened again over content
+    `reader(cap)` a reader of its content from its start (with `cap`, opened again over content
     read already: at most `cap` bytes, taking nothing from the budget), and whether its bytes lay
     in the container as they are (a tar's members, a zip's stored ones): read with it already,
     so only what it packs in turn is new."""
 
     name: str
-    open: Callable[[int | None], Limited]
+    reader: Callable[[int | None], Limited]
     seen: bool = False
 
 

@@ -378,18 +378,23 @@ def _compress(data: bytes, compression: str) -> bytes:
     import bz2
     import lzma
 
-    return {"gzip": _gzip, "xz": lzma.compress, "bzip2": bz2.compress}[compression](data)
+    import zstandard
+
+    return {"gzip": _gzip, "xz": lzma.compress, "bzip2": bz2.compress, "zstd": zstandard.compress}[compression](data)
 
 
-COMPRESSIONS = ("gzip", "xz", "bzip2")
-SUFFIX = {"gzip": ".gz", "xz": ".xz", "bzip2": ".bz2"}
+COMPRESSIONS = ("gzip", "xz", "bzip2", "zstd")
+NOISE = random.Random(0).randbytes(1500).hex().encode() + b"\n"
+"""A line of hex before a secret: zstd keeps a short run of new bytes as it is (its literals),
+so a secret alone after repeated lines would be read in the compressed file itself."""
+SUFFIX = {"gzip": ".gz", "xz": ".xz", "bzip2": ".bz2", "zstd": ".zst"}
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
 def test_a_compressed_file_is_read_as_its_content(tmp_path: Path, compression: str) -> None:
-    """A rotated log (`agent.log.1.gz`, `.xz`, `.bz2`) or a `.tar.gz`/`.tar.xz` held its secrets
-    compressed: nothing was reported, where Kingfisher and trufflehog (which extract them)
-    report the token (xz and bzip2: until this round). Its content is read as a file's: the same
+    """A rotated log (`agent.log.1.gz`, `.xz`, `.bz2`, `.zst`) or a `.tar.gz`/`.tar.xz` held its
+    secrets compressed: nothing was reported, where Kingfisher and trufflehog (which extract them)
+    report the token (xz and bzip2: until round 42; zstd: until round 43). Its content is read as a file's: the same
     findings, lines counted in the content, a log still a log."""
     text = b"started\nGITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
     name = "agent.log.1" + SUFFIX[compression]
@@ -412,11 +417,12 @@ def test_compressed_content_past_a_window_is_streamed(tmp_path: Path, monkeypatc
                                                       compression: str) -> None:
     monkeypatch.setattr(scanner_module, "WINDOW", 4096)
     monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
-    text = b"ordinary line of a log\n" * 2000 + b"VAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4KHGh2cy5Bc0lDWmx0d1k\n"
+    text = (b"ordinary line of a log\n" * 2000 + NOISE
+            + b"VAULT_TOKEN=hvs.CAESIJlW3q0bXa1r9Yv8Lk2m4Nn6Pp8Qq0Rr2Ss4Tt6Uu8VvGh4KHGh2cy5Bc0lDWmx0d1k\n")
     (tmp_path / "big.log.z").write_bytes(_compress(text, compression))
     assert len(_compress(text, compression)) < 4096 < len(text)
     leaks = Scanner().scan_file(tmp_path / "big.log.z", "big.log.z").leaks
-    assert [(x.rule, x.line) for x in leaks] == [("vault-token", 2001)]
+    assert [(x.rule, x.line) for x in leaks] == [("vault-token", 2002)]
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
@@ -428,31 +434,32 @@ def test_compressed_content_past_its_limit_is_said_not_scanned(tmp_path: Path, m
     from auditor._secrets.model import ScanStats
 
     monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
-    text = b"AKIAQWERTYUIOPASDFGH\n" + b"\0" * (1 << 20) + b"AKIAZXCVBNMASDFGHJKL\n"
+    text = NOISE + b"AKIAQWERTYUIOPASDFGH\n" + b"\0" * (1 << 20) + b"\n" + NOISE + b"AKIAZXCVBNMASDFGHJKL\n"
     (tmp_path / "bomb").write_bytes(_compress(text, compression))
     result = Scanner().scan_file(tmp_path / "bomb", "bomb")
-    assert [x.line for x in result.leaks] == [1]
+    assert [x.line for x in result.leaks] == [2]
     assert "gunzip-bytes limit of 64 KiB" in result.unfinished and f"its {compression} content" in result.unfinished
     stats = ScanStats()
     stats.add(result)
     assert stats.files_scanned == 1 and stats.not_scanned == [f"bomb: {result.unfinished}"]
     monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "2MiB")
-    assert [x.line for x in Scanner().scan_file(tmp_path / "bomb", "bomb").leaks] == [1, 2]
+    assert [x.line for x in Scanner().scan_file(tmp_path / "bomb", "bomb").leaks] == [2, 5]
 
 
 @pytest.mark.parametrize(("compression", "data"), [
     ("gzip", b"\x1f\x8b\x08junk AKIAQWERTYUIOPASDFGH\n"), ("xz", b"\xfd7zXZ\x00junk AKIAQWERTYUIOPASDFGH\n"),
-    ("bzip2", b"BZh91AY&SYjunk AKIAQWERTYUIOPASDFGH\n"), *((c, None) for c in COMPRESSIONS)])
+    ("bzip2", b"BZh91AY&SYjunk AKIAQWERTYUIOPASDFGH\n"), ("zstd", b"\x28\xb5\x2f\xfdjunk AKIAQWERTYUIOPASDFGH\n"),
+    *((c, None) for c in COMPRESSIONS)])
 def test_damaged_compressed_data_is_read_as_far_as_it_goes(tmp_path: Path, compression: str, data: bytes | None) -> None:
     """A truncated or damaged compressed file: its bytes and what of its content could be read
-    (bzip2 inflates whole blocks: of a block cut short, nothing)."""
+    (bzip2 and zstd inflate whole blocks: of a block cut short, nothing)."""
     cut = data is None
     if data is None:  # cut in the middle: the first line's token is read, nothing raises
         data = _compress(b"AKIAQWERTYUIOPASDFGH\n" + os.urandom(4096).hex().encode(), compression)[:-300]
     path = tmp_path / "cut"
     path.write_bytes(data)
     result = Scanner().scan_file(path, "cut")
-    want = [] if cut and compression == "bzip2" else ["aws-access-key"]
+    want = [] if cut and compression in ("bzip2", "zstd") else ["aws-access-key"]  # `zstd -d` gives nothing either
     assert [x.rule for x in result.leaks] == want and result.error == "" and result.unfinished == ""
 
 
@@ -466,7 +473,7 @@ def test_any_compressed_looking_bytes_read_without_error_within_the_limit(tail: 
 
     from auditor._secrets.unpack import Budget, Inflate, Limited
 
-    magic = {"gzip": b"\x1f\x8b\x08", "xz": b"\xfd7zXZ\x00", "bzip2": b"BZh91AY&SY"}[compression]
+    magic = {"gzip": b"\x1f\x8b\x08", "xz": b"\xfd7zXZ\x00", "bzip2": b"BZh91AY&SY", "zstd": b"\x28\xb5\x2f\xfd"}[compression]
     data = (_compress(tail * 20, compression)[: len(tail) + 10] + tail) if real else magic + tail
     budget = Budget(limit, 5)
     whole = Limited(Inflate(io.BytesIO(data).read, compression).read, budget).read(1 << 20)

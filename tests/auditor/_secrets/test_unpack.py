@@ -161,3 +161,50 @@ def test_any_damage_to_nested_packing_is_read_without_error(tail: bytes, shape: 
     damaged = data[:cut] + tail if cut < len(data) else data + tail
     result = Scanner().scan_blob(damaged, "x", commit="c" * 40)
     assert result.error == ""
+
+
+def _shapes() -> dict[str, bytes]:
+    """Each way a node may hold a log packed, as a file of its own."""
+    import zstandard
+
+    body = b"start\n" + TOKEN
+    big = b"".join(b"%d %s\n" % (i, os.urandom(24).hex().encode()) for i in range(360_000)) + body
+    return {
+        "agent.log.1.gz": _gz(body), "agent.log.1.xz": lzma.compress(body), "agent.log.1.bz2": bz2.compress(body),
+        "agent.log.1.zst": zstandard.compress(NOISE + body), "conf.zip": _zip({"agent.env": body}),
+        "logs.zip": _zip({"agent.log.1.gz": _gz(body)}, zipfile.ZIP_STORED), "outer.zip": _zip({"inner.zip": _zip({"a.env": body})}),
+        "backup.tar.gz": _gz(_tar({"var/log/agent.log.1.gz": _gz(body)})), "conf.tar": _tar({"c.zip": _zip({"a.env": body})}),
+        "conf.zip.gz": _gz(_zip({"agent.env": body})), "big.log.1.gz": _gz(big),
+    }
+
+
+NOISE = os.urandom(1500).hex().encode() + b"\n"
+
+
+def test_every_packing_kingfisher_reads_is_read(tmp_path: Path) -> None:
+    """The outside reader: wherever Kingfisher (PyPI kingfisher-bin) finds the token in a packed
+    file, so must the scan (was: packing inside packing and a compressed file over 8 MiB hid
+    it); and the scan finds it in every shape (Kingfisher reads no zstd and no zip in a gzip)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("kingfisher", path=str(Path(sys.executable).parent))
+    assert exe, "kingfisher-bin is not installed"
+    shapes = _shapes()
+    for name, data in shapes.items():
+        (tmp_path / name).write_bytes(data)
+    out = tmp_path.parent / f"{tmp_path.name}-kingfisher.json"
+    subprocess.run([exe, "scan", "--no-dedup", "--no-validate", "--no-update-check", "--git-history", "none", "--format", "json",
+                    "--output", str(out), str(tmp_path)], capture_output=True, check=False, timeout=300)
+    text = out.read_text()
+    try:
+        reports = json.loads(text)
+    except json.JSONDecodeError:
+        reports = [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+    reports = reports if isinstance(reports, list) else [reports]
+    theirs = {Path(f["finding"]["path"].split("!")[0]).name for r in reports for f in r.get("findings", [])
+              if "github" in f["rule"]["id"]}
+    ours = {name for name in shapes if any(x.rule == "github-token" for x in Scanner().scan_file(tmp_path / name, name).leaks)}
+    assert theirs and theirs <= ours == set(shapes)  # Kingfisher 2.14 reads neither the .zst nor the zip in a gzip
