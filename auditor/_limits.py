@@ -52,7 +52,9 @@ class Limit:
 LIMITS: tuple[Limit, ...] = (
     Limit("file-bytes", 32 << 20, "bytes",
           "one file read as evidence or configuration (nats.conf and each include, certificates, "
-          ".creds, sops and .env files, manifests, keys, logs)"),
+          ".creds, sops and .env files, manifests, keys, logs); and a packed git blob over 8 MiB, "
+          "held in memory to be unpacked by the history scan (a larger one is reported as not "
+          "scanned whole)"),
     Limit("yaml-bytes", 16 << 20, "bytes",
           "one YAML file (inventory, rules, packs, checklists, allowed signers, manifests, sops YAML)"),
     Limit("yaml-values", 200_000, "count",

@@ -80,8 +80,9 @@ from auditor._secrets.suppress import Suppressions
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 8
-"""Bumped whenever what the scanner finds in the same bytes may change without a ruleset change."""
+CACHE_VERSION = 9
+"""Bumped whenever what the scanner finds in the same bytes may change without a ruleset change
+(9: packing inside packing, zstd and packed blobs over 8 MiB are unpacked)."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
@@ -273,11 +274,13 @@ def _read_objects(repo: Path, shas: Sequence[str], scanner: Scanner,
 def ruleset_key(scanner: Scanner) -> str:
     """Names what decides the findings in the same bytes: detectors, limits, fingerprint key."""
     from auditor import __version__
+    from auditor import _limits as limits
     from auditor._redact import key_id
     from auditor._secrets import encoded
 
-    parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.sops_check),
-             repr((encoded.BACK, encoded.REACH, encoded.TAIL, encoded.DEPTH))]  # how far base64 is decoded
+    parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.max_findings),
+             str(scanner.sops_check), repr((encoded.BACK, encoded.REACH, encoded.TAIL, encoded.DEPTH)),  # how far base64 is decoded
+             repr((limits.get("gunzip-bytes"), limits.get("archive-depth")))]  # how much packed content is read
     for det in scanner.detectors:
         parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
                       str(det.priority), getattr(det.confirm, "__qualname__", ""),
@@ -651,12 +654,10 @@ def scan_history(
             if result.unfinished:
                 unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         else:
-            notes: list[str] = []
-            streamed, unfinished = scanner._kept(scanner._stream(stream, head, path, "", commit=commit, notes=notes),
-                                                 notes=notes)
-            leaks = tuple(streamed)
-            if unfinished:
-                unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=unfinished).unread
+            result = scanner.scan_stream(stream, head, size, path, commit=commit)
+            leaks = result.leaks
+            if result.unfinished:
+                unread[sha] = FileResult(f"{commit[:12]}:{path}", unfinished=result.unfinished).unread
         if kind == "tag":
             stats.tags_scanned += 1
             known.add(sha)

@@ -295,6 +295,24 @@ class Scanner:
         leaks, unfinished = self._kept(leaks, unfinished, notes)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
 
+    def scan_stream(self, stream: Any, head: bytes, size: int, display: str, commit: str = "") -> FileResult:
+        """A git blob of `size` bytes over WINDOW, read from `stream` after its first WINDOW
+        bytes (`head`): scanned in windows; a packed one (compressed, an archive) is kept in
+        memory as it is read, up to the file-bytes limit, and unpacked (a larger one is noted as
+        not scanned whole)."""
+        from auditor import _limits as limits
+
+        notes: list[str] = []
+        cap = limits.get("file-bytes")
+        kept = [head] if kind_of(head) is not None and size <= cap else None
+        source = stream if kept is None else _Tee(stream, kept)
+        leaks, unfinished = self._kept(self._stream(source, head, display, "", commit=commit, notes=notes), notes=notes)
+        if kind_of(head) is not None:
+            inner, packed = self._packed(b"".join(kept), None, display, "", commit) if kept is not None \
+                else ([], limits.exceeded("file-bytes", "a packed blob held to be unpacked: its content was not read"))
+            leaks, unfinished = self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
+        return FileResult(display, tuple(leaks), size, unfinished=unfinished)
+
     def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = ()) -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most
         `max_findings` of them; and what was not read or checked: `notes` (filled as `leaks` are
@@ -547,6 +565,18 @@ def _run_end(data: bytes, pos: int, chars: bytes) -> int:
         if end < hi or hi == len(data):
             return end
     return end
+
+
+class _Tee:
+    """`read(n)` of `stream`, each piece also appended to `kept`."""
+
+    def __init__(self, stream: Any, kept: list[bytes]) -> None:
+        self._stream, self._kept = stream, kept
+
+    def read(self, n: int) -> bytes:
+        piece: bytes = self._stream.read(n)
+        self._kept.append(piece)
+        return piece
 
 
 def _rewound(fh: Any) -> Callable[[], Any]:

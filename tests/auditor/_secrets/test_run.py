@@ -182,6 +182,46 @@ def test_a_committed_gzip_file_is_read_as_its_content_in_history(tmp_path: Path,
         assert [n.split(": ")[0] for n in report.stats.not_scanned] == [f"{leak_commit[:12]}:bomb.gz"], cache
 
 
+def test_a_committed_packed_file_over_a_window_is_unpacked_in_history(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed log over 8 MiB committed once, and a zip in a zip: their content is read as
+    the directory scan reads it (was: a blob over a window was streamed as its bytes, and one
+    level only was unpacked). One over the file-bytes limit, too large to hold, is said not
+    scanned."""
+    import gzip
+    import io
+    import os
+    import zipfile
+
+    from auditor._secrets import history, scanner
+
+    monkeypatch.setattr(scanner, "WINDOW", 4096)
+    monkeypatch.setattr(scanner, "OVERLAP", 1024)
+    monkeypatch.setattr(history, "WINDOW", 4096)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    token = PLANTERS["vault-token"](random.Random(4)).text.encode()
+    (repo / "agent.log.1.gz").write_bytes(gzip.compress(os.urandom(6000).hex().encode() + b"\n" + token, mtime=0))
+    inner, outer = io.BytesIO(), io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("agent.env", b"x\n" + token)
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner.zip", inner.getvalue())
+    (repo / "conf.zip").write_bytes(outer.getvalue())
+    git(repo, "add", "."), git(repo, "commit", "-qm", "logs")
+    leak_commit = git(repo, "rev-parse", "HEAD")
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    report = scan_git(repo, cache=False)
+    assert sorted((x.path, x.rule, x.commit, x.line) for x in report.leaks) == [
+        ("agent.log.1.gz", "vault-token", leak_commit, 2), ("conf.zip", "vault-token", leak_commit, 2)]
+    assert report.stats.not_scanned == []
+    monkeypatch.setenv("AUDITOR_LIMIT_FILE_BYTES", "5000")
+    report = scan_git(repo, cache=False)
+    assert [x.path for x in report.leaks] == ["conf.zip"]
+    assert [n.split(": ")[0] for n in report.stats.not_scanned] == [f"{leak_commit[:12]}:agent.log.1.gz"]
+
+
 def test_a_cached_history_run_still_says_what_it_did_not_read(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A blob over max_file_bytes was listed as not scanned by the run that met it, and by no

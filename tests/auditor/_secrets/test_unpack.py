@@ -208,3 +208,17 @@ def test_every_packing_kingfisher_reads_is_read(tmp_path: Path) -> None:
               if "github" in f["rule"]["id"]}
     ours = {name for name in shapes if any(x.rule == "github-token" for x in Scanner().scan_file(tmp_path / name, name).leaks)}
     assert theirs and theirs <= ours == set(shapes)  # Kingfisher 2.14 reads neither the .zst nor the zip in a gzip
+
+
+@pytest.mark.parametrize("variable", ["AUDITOR_LIMIT_GUNZIP_BYTES", "AUDITOR_LIMIT_ARCHIVE_DEPTH",
+                                      "AUDITOR_LIMIT_SECRET_FINDINGS"])
+def test_the_history_cache_is_keyed_on_how_much_packed_content_is_read(monkeypatch: pytest.MonkeyPatch,
+                                                                         variable: str) -> None:
+    """A blob scanned under a lower limit was noted as not scanned whole (or held fewer
+    findings): a cache made so would answer for it after the limit was raised."""
+    from auditor._secrets.history import ruleset_key
+
+    monkeypatch.delenv(variable, raising=False)
+    before = ruleset_key(Scanner())
+    monkeypatch.setenv(variable, "3")
+    assert ruleset_key(Scanner()) != before
