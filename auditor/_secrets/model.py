@@ -88,7 +88,10 @@ class Leak:
 
     @property
     def location(self) -> str:
-        where = f"{self.path}:{self.line}:{self.column}"
+        """path:line:column (the line and column in the member of an archive, named after a `!`:
+        `conf.zip!etc/agent.env:2:14`), after the commit's id in git history."""
+        member = self.details.get("member")
+        where = f"{self.path}{f'!{member}' if member else ''}:{self.line}:{self.column}"
         return f"{self.commit[:12]}:{where}" if self.commit else where
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Run: `.venv/bin/python -m pytest tests/benchmarks/test_bench_secrets_speed.py -m
 - Git history: a generated 2,000-commit repository (about 4,500 blobs, 200 planted secrets),
   `auditor secrets scan --git` (first run with an empty cache, second run) against
   `kingfisher scan --git-history full`; and auditor's first run at 500 to 4,000 commits.
+- Packed files: 60 backups of rotated logs (`.tar.gz` and zip of `.gz`), both tools unpacking
+  both levels: time side by side and the planted tokens each finds.
 - Time linear in candidate lines: files of 37,500 to 300,000 `password = ...` lines.
 
 Everything prints figures and ratios; nothing is asserted about time.
@@ -169,6 +171,78 @@ def test_directory_scans_against_kingfisher(tmp_path: Path, bench_record: Record
           "the physical ceiling, every file read and nothing else (cat, and a Python os.read loop)")
     bench_record("secrets-directory-vs-kingfisher", "`auditor secrets scan` of a folder vs Kingfisher, Kingfisher's "
                  "time over ours (target >= 1.5x at every size)", "; ".join(rows))
+
+
+def packed_corpus(root: Path) -> int:
+    """Backups as a node keeps them: 40 `.tar.gz` archives, each of five rotated logs
+    (`agent.log.N.gz`, 250 KB of log lines each), and 20 zips of rotated logs (stored, as zip keeps
+    compressed files); one vault token planted in one log of each. About 75 MB of content
+    unpacked, 29 MB on disk. Returns the number planted."""
+    import gzip
+    import io
+    import tarfile
+    import zipfile
+
+    if (root / ".done").is_file():
+        return int((root / ".done").read_text())
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    rng = random.Random(11)
+
+    def log(planted: bool) -> bytes:
+        lines = [f"2026-11-{rng.randrange(1, 29):02d}T{rng.randrange(24):02d}:00:00Z agent[{rng.randrange(9999)}]: "
+                 f"handled {rng.getrandbits(64):016x} in {rng.randrange(999)} ms\n" for _ in range(3200)]
+        if planted:
+            lines.insert(rng.randrange(len(lines)), PLANTERS["vault-token"](rng).text)
+        return gzip.compress("".join(lines).encode(), mtime=0)
+
+    for i in range(40):
+        which = rng.randrange(5)
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as archive:
+            for n in range(5):
+                data = log(n == which)
+                info = tarfile.TarInfo(f"var/log/cim/agent.log.{n + 1}.gz")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        (root / f"backup-{i}.tar.gz").write_bytes(gzip.compress(out.getvalue(), mtime=0))
+    for i in range(20):
+        which = rng.randrange(5)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zipped:
+            for n in range(5):
+                zipped.writestr(f"agent.log.{n + 1}.gz", log(n == which))
+        (root / f"logs-{i}.zip").write_bytes(out.getvalue())
+    (root / ".done").write_text("60")
+    return 60
+
+
+def test_packed_files_against_kingfisher(tmp_path: Path, bench_record: Recorder) -> None:
+    """Rotated logs inside backups (`.tar.gz` of `.gz`, zip of `.gz`): both tools unpack both
+    levels; time and what each finds, side by side."""
+    root = BENCH / "secrets-packed"
+    planted = packed_corpus(root)
+    compiled_bytecode()
+    warm = tmp_path / "warm-cache"
+    ours, theirs = [], []
+    for _ in range(RUNS):
+        ours.append(timed_cpu(auditor_dir(["."], tmp_path / "a.json"), root, {"AUDITOR_CACHE_DIR": str(warm)}))
+        theirs.append(timed_cpu([*kingfisher_dir(["."], tmp_path / "k.json"), "--no-dedup"], root))
+    found_ours = {f["file"] for f in json.loads((tmp_path / "a.json").read_text())["findings"]
+                  if f["rule"] == "vault-token"}
+    text = (tmp_path / "k.json").read_text()
+    reports = json.loads(text)
+    found_theirs = {Path(f["finding"]["path"].split("!")[0]).name for r in (reports if isinstance(reports, list) else [reports])
+                    for f in r.get("findings", []) if "vault" in f["rule"]["id"]}
+    med = statistics.median
+    wall, cpu = med(k[0] / a[0] for a, k in zip(ours, theirs, strict=True)), med(k[1] / a[1] for a, k in zip(ours, theirs, strict=True))
+    print(f"\n{planted} packed files (60 archives of rotated logs), medians of {RUNS} paired runs: auditor "
+          f"{med(a[0] for a in ours):.2f} s wall, {med(a[1] for a in ours):.2f} s CPU; Kingfisher "
+          f"{med(k[0] for k in theirs):.2f} s wall, {med(k[1] for k in theirs):.2f} s CPU; K/A {wall:.2f}x wall, "
+          f"{cpu:.2f}x CPU; planted tokens found: auditor {len(found_ours)}/{planted}, Kingfisher {len(found_theirs)}/{planted}")
+    bench_record("secrets-packed-vs-kingfisher", "`auditor secrets scan` of 60 backups of rotated logs (.tar.gz and "
+                 "zip of .gz) vs Kingfisher, Kingfisher's time over ours",
+                 f"{wall:.2f}x wall, {cpu:.2f}x CPU; found {len(found_ours)}/{planted} (Kingfisher {len(found_theirs)}/{planted})")
 
 
 # ------------------------------------------------------------------ git history

@@ -20,7 +20,7 @@ class Leak(SecretPart, frozen=True, kw_only=True):
     file: str
     line: NonNegative
     column: NonNegative
-    location: Annotated[str, Meta(description="file:line:column, prefixed by the commit for git history")]
+    location: Annotated[str, Meta(description="file:line:column (in an archive, file!member:line:column, each level of packing after a `!`), prefixed by the commit for git history")]
     preview: Annotated[Redacted, Meta(description="Redacted: a short prefix and a fingerprint, never the secret.")]
     fingerprint: Annotated[str, Meta(description="stable for the same secret under the same rule")]
     confidence: Literal["high", "medium", "low"]

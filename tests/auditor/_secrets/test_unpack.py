@@ -84,6 +84,7 @@ def test_packed_content_inside_packed_content_is_read(tmp_path: Path, case: str)
     assert found == [("github-token", 2, member)] and unfinished == ""
     blob = Scanner().scan_blob(data, name, commit="c" * 40)
     assert [(x.rule, x.line, x.details.get("member")) for x in blob.leaks] == [("github-token", 2, member)]
+    assert [x.location for x in blob.leaks] == [f"cccccccccccc:{name}!{member}:2:14"]  # where to look, member and all
 
 
 def test_a_tar_member_that_is_not_packed_is_read_once(tmp_path: Path) -> None:
