@@ -33,7 +33,7 @@ from auditor._secrets.detectors import (
 from auditor._secrets.model import FileResult, Leak, collapse, collapsed
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
-from auditor._secrets.unpack import BLOCK, Budget, Once, kind_of, members
+from auditor._secrets.unpack import BLOCK, Budget, Once, TarWatch, kind_of, members
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor._secrets.walk import special_kind
 
@@ -268,8 +268,11 @@ class Scanner:
                         whole(head)
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
-                        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, notes=notes), notes=notes)
-                        inner, packed = self._packed(head, _rewound(fh), display, mode, "")
+                        watch = _tar_watch(head)
+                        leaks, unfinished = self._kept(self._stream(watch.reading(fh) if watch else fh, head, display,
+                                                                    mode, notes=notes), notes=notes)
+                        inner, packed = self._packed(head, _rewound(fh), display, mode, "") \
+                            if watch is None or watch.packed else ([], "")
                     if inner or packed:  # a compressed file or archive of any size is read as its content too
                         leaks, unfinished = self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
             finally:
@@ -363,11 +366,12 @@ class Scanner:
                 continue  # read with its container: nothing packed in it
             content += _read_from(reader.read, WINDOW - len(content))
             whole = len(content) < WINDOW
+            watch = _tar_watch(content) if not whole and not member.seen else None
             if not member.seen:
                 leaks = self._leaks_in(content, display, mode, whole=True, commit=commit) if whole \
-                    else list(self._stream(reader, content, display, mode, commit=commit))
+                    else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode, commit=commit))
                 found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
-            if not budget.over:
+            if not budget.over and (watch is None or watch.packed):  # a large tar is read again only to unpack
                 again = None if whole else Once(content, reader.read, budget) if member.seen \
                     else functools.partial(member.reader, reader.taken)
                 found += self._unpacked(content, again, display, mode, commit, budget, depth + 1, name)
@@ -577,6 +581,16 @@ class _Tee:
         piece: bytes = self._stream.read(n)
         self._kept.append(piece)
         return piece
+
+
+def _tar_watch(head: bytes) -> TarWatch | None:
+    """A watch over a tar streamed from its start (`head` its first bytes, fed already), to read
+    it again only if it holds packed members; None for anything else."""
+    if kind_of(head) != "tar":
+        return None
+    watch = TarWatch()
+    watch.feed(head)
+    return watch
 
 
 def _rewound(fh: Any) -> Callable[[], Any]:

@@ -371,6 +371,69 @@ def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:
         _skip(read, padded)
 
 
+class TarWatch:
+    """Watches a tar stream go by (`feed` each piece, or read through `reading(fh)`) for a member
+    whose content is packed (`packed`), reading its headers as `_tar_header` does: a large tar
+    is read a second time for its packed members only when it holds one. Keeps at most a header's
+    bytes between pieces."""
+
+    def __init__(self) -> None:
+        self.packed = False
+        self._done = False
+        self._at = 0
+        """The offset of the next thing to look at: a header, or the data after one."""
+        self._pending: tuple[int, bytes] | None = None
+        """(size, type) of the member whose data starts at `_at`; None: a header is there."""
+        self._carry, self._base, self._pos = b"", 0, 0
+
+    def feed(self, piece: bytes) -> None:
+        if self._done or not piece:
+            return
+        data, base = (self._carry + piece, self._base) if self._carry else (piece, self._pos)
+        self._pos += len(piece)
+        self._carry = b""
+        while not self._done:
+            i = self._at - base
+            if i >= len(data):
+                return
+            if self._pending is None:
+                need = BLOCK
+            else:
+                size, kind = self._pending
+                need = min(size, BLOCK) if kind in _TAR_FILES else 0
+            if i + need > len(data):
+                self._carry, self._base = data[i:], self._at
+                return
+            if self._pending is None:
+                parsed = _tar_header(data[i:i + BLOCK])
+                if parsed is None:
+                    self._done = True
+                    return
+                _, size, kind = parsed
+                self._pending = (0 if kind in _TAR_NO_DATA else size, kind)
+                self._at += BLOCK
+            else:
+                if need and kind_of(data[i:i + need]) is not None:
+                    self.packed = self._done = True
+                    return
+                self._at += size + -size % BLOCK
+                self._pending = None
+
+    def reading(self, fh: Any) -> _Watched:
+        """`fh` read through the watch."""
+        return _Watched(fh, self)
+
+
+class _Watched:
+    def __init__(self, fh: Any, watch: TarWatch) -> None:
+        self._fh, self._watch = fh, watch
+
+    def read(self, n: int) -> bytes:
+        piece: bytes = self._fh.read(n)
+        self._watch.feed(piece)
+        return piece
+
+
 def _given(body: Limited) -> Callable[[int | None], Limited]:
     """`body` however it is opened (a member of a tar read in order can be read once)."""
     def opened(cap: int | None) -> Limited:

@@ -223,3 +223,50 @@ def test_the_history_cache_is_keyed_on_how_much_packed_content_is_read(monkeypat
     before = ruleset_key(Scanner())
     monkeypatch.setenv(variable, "3")
     assert ruleset_key(Scanner()) != before
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["plain", "gz", "zip", "empty"]), st.integers(1, 300), st.booleans()),
+                max_size=6),
+       st.sampled_from([tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT]), st.integers(1, 2000),
+       st.binary(max_size=600))
+def test_a_tar_watched_going_by_sees_what_its_walk_finds(shapes: list[tuple[str, int, bool]], fmt: int, piece: int,
+                                                         tail: bytes) -> None:
+    """A large tar is read a second time only when the watch over its first reading saw a
+    packed member: whatever the members, names and pieces, the watch and the walk agree."""
+    from auditor._secrets.unpack import Budget, TarWatch, kind_of, members
+
+    made: dict[str, Callable[[int], bytes]] = {
+        "plain": lambda n: b"x" * n, "gz": lambda n: _gz(b"y" * n), "zip": lambda n: _zip({"a": b"z" * n}),
+        "empty": lambda n: b""}
+    data = _tar({f"{'d' * (120 if long else 1)}/{i}": made[kind](size)
+                 for i, (kind, size, long) in enumerate(shapes)}, fmt) + tail
+    walked = any(kind_of(m.reader(None).read(512)) is not None
+                 for m in members("tar", data, None, Budget(1 << 20, 5)))
+    watch = TarWatch()
+    for at in range(0, len(data), piece):
+        watch.feed(data[at:at + piece])
+    assert watch.packed == walked == any(kind in ("gz", "zip") for kind, _, _ in shapes)
+
+
+def test_a_large_tar_of_plain_members_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .tar.gz over 8 MiB holding nothing packed: its content is inflated once."""
+    from auditor._secrets import unpack
+
+    monkeypatch.setattr(scanner_module, "WINDOW", 4096)
+    monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    made: list[str] = []
+    real = unpack.Inflate.__init__
+
+    def counted(self: unpack.Inflate, source: Callable[[int], bytes], compression: str) -> None:
+        made.append(compression)
+        real(self, source, compression)
+
+    monkeypatch.setattr(unpack.Inflate, "__init__", counted)
+    data = _gz(_tar({"a.log": b"line\n" * 4000, "b.log": TOKEN}))
+    found, unfinished = _found(tmp_path, "backup.tar.gz", data)
+    assert found == [("github-token", 4001, None)] and unfinished == "" and made == ["gzip"]
+    made.clear()
+    data = _gz(_tar({"a.log": b"line\n" * 4000, "b.log.gz": _gz(TOKEN)}))
+    found, _ = _found(tmp_path, "backup.tar.gz", data)
+    assert found == [("github-token", 1, "b.log.gz")] and made == ["gzip", "gzip", "gzip"]  # again, then the member
