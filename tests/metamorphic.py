@@ -244,6 +244,20 @@ def _der(data: bytes) -> bytes:
     return x509.load_pem_x509_certificates(data)[0].public_bytes(Encoding.DER)
 
 
+def _pkcs12(data: bytes) -> bytes:
+    """A private key (PEM or OpenSSH) as a PKCS#12 file with no password, as Java keystores and
+    Windows export them."""
+    from cryptography.hazmat.primitives.serialization import (
+        NoEncryption,
+        load_pem_private_key,
+        load_ssh_private_key,
+        pkcs12,
+    )
+
+    key = load_ssh_private_key(data, None) if b"OPENSSH" in data[:64] else load_pem_private_key(data, None)
+    return pkcs12.serialize_key_and_certificates(b"key", key, None, None, NoEncryption())  # type: ignore[arg-type]
+
+
 def _workload_as(kind: str) -> Callable[[bytes], bytes]:
     """The manifest's Deployment as another kind of workload that runs the same pod template."""
     def change(data: bytes) -> bytes:
@@ -345,6 +359,7 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
     ("k8s/nats-exporter.yaml", "as a List", lambda b: yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": _documents(b)}).encode()),
     ("k8s/cim-agent.yaml", "flow style", lambda b: yaml.safe_dump_all(_documents(b), default_flow_style=True).encode()),
     ("etc/nats/certs/monitor-legacy.pem", "as DER", _der),
+    ("home/cim/backup/deploy_ed25519", "as a PKCS#12 file with no password", _pkcs12),
     ("etc/nats/nats.conf", "safer values above (the later ones win)",
      lambda b: b"http: 127.0.0.1:8222\nmax_payload: 1MB\nlisten: 127.0.0.1:4222\n" + b),
     ("etc/ssh/sshd_config", "safer values below (the first ones win)",

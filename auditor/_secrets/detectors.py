@@ -570,7 +570,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?P<jwtblock>-{3,}BEGIN NATS USER JWT-{3,}\s*(?P<jwt>[A-Za-z0-9_.=-]+)\s*-{3,}END NATS USER JWT-{3,}[^\n]*\n(?:[^\n]*\n){0,12}?)?"
            rb"(?P<seedblock>-{3,}BEGIN USER NKEY SEED-{3,}\s*(?P<seed>S[A-Z2-7]{57})\s*-{3,}END USER NKEY SEED-{3,})",
            _creds, before=8192, after=256, priority=10, words='-----BEGIN'),
-        _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed)",
+        _d("private-key", "private-key", "PEM, PKCS#8, OpenSSH or OpenPGP private key (parsed); a PKCS#12 file's key",
            rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
            rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
            _private_key, before=64, after=16, priority=10, words='-----BEGIN'),

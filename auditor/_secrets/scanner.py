@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor._secrets import encoded
+from auditor._secrets import encoded, structure
 from auditor._secrets.detectors import (
     NOT_SECRET_ANCHOR,
     SOPS_ANCHOR,
@@ -421,6 +421,8 @@ class Scanner:
                         *self._leaks_in(text, display, mode, whole=True, commit=commit, notes=notes)]
         ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
+        if whole and structure.looks_pkcs12(data):
+            hits += self._pkcs12_hits(data)
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]
         if sops_seen:
@@ -480,6 +482,15 @@ class Scanner:
                 yield Leak(hit.rule, hit.category, display, line, column, known.preview, known.fingerprint,
                            confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
                            key_file=key_file, log=in_log, legacy=known.legacy)
+
+    def _pkcs12_hits(self, data: bytes) -> list[Hit]:
+        """The private key of a PKCS#12 file (.p12, .pfx: a binary file no pattern reads), as the
+        private-key detector reports a PEM key: the whole file its span (a key file)."""
+        found = structure.pkcs12_key(data)
+        if found is None or not any(d.id == "private-key" for d in self.detectors):
+            return []
+        secret, facts = found
+        return [Hit("private-key", "private-key", 0, len(data), secret, "high", facts)]
 
     def _sops_hits(self, data: bytes, display: str) -> tuple[list[Hit], str]:
         """The plaintext values of a file holding a sops MAC line; and, where it could not be

@@ -195,7 +195,6 @@ def _is_der_sequence(der: bytes) -> bool:
 
 
 def _der_private(der: bytes, fmt: str) -> dict[str, Any] | None:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
     try:  # parsed, not checked: RSA's consistency check costs ~10 ms a key and says nothing about a leak
@@ -204,13 +203,62 @@ def _der_private(der: bytes, fmt: str) -> dict[str, Any] | None:
         return {"format": fmt, "key_type": "unknown", "encrypted": True}
     except (ValueError, Exception):
         return None
+    return {"format": fmt, "key_type": _key_type(key), "encrypted": False}
+
+
+def _key_type(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
     names = (
         (rsa.RSAPrivateKey, "rsa"), (ec.EllipticCurvePrivateKey, "ec"), (dsa.DSAPrivateKey, "dsa"),
         (ed25519.Ed25519PrivateKey, "ed25519"), (ed448.Ed448PrivateKey, "ed448"),
         (x25519.X25519PrivateKey, "x25519"), (x448.X448PrivateKey, "x448"),
     )
-    kind = next((n for cls, n in names if isinstance(key, cls)), "unknown")
-    return {"format": fmt, "key_type": kind, "encrypted": False}
+    return next((n for cls, n in names if isinstance(key, cls)), "unknown")
+
+
+_PKCS12_VERSION = b"\x02\x01\x03\x30"
+"""PFX's version (INTEGER 3), then its authSafe ContentInfo (a SEQUENCE)."""
+_PKCS7_CONTENT = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
+"""The OID arc of PKCS#7 content types (data, signedData), the authSafe's type."""
+_SHROUDED_KEY_BAG = bytes.fromhex("060b2a864886f70d010c0a0102")
+"""pkcs-12-pkcs-8ShroudedKeyBag: an encrypted private key, its bag's type readable without the password."""
+
+
+def looks_pkcs12(data: bytes) -> bool:
+    """Whether `data` starts as a PKCS#12 file (.p12, .pfx) does: a DER SEQUENCE holding version 3
+    and a PKCS#7 ContentInfo."""
+    return data[:1] == b"\x30" and _PKCS12_VERSION in data[:8] and _PKCS7_CONTENT in data[:32]
+
+
+def pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
+    """The private key a PKCS#12 file holds: when it opens without a password (none, or the empty
+    one `openssl pkcs12 -export -passout pass:` writes, which anyone can type), the key as an
+    unencrypted PKCS#8 PEM body (base64 of its DER, so the same key in a .pem file has the same
+    fingerprint) and its facts; when it needs a password and a shrouded key bag shows, the file's
+    base64 and `encrypted`; None when it holds no key (a trust store) or is no PKCS#12 that can be
+    read. Legacy ciphers (RC2, 3DES: `openssl pkcs12 -legacy`, older Java and Windows) are read."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        pkcs12,
+    )
+
+    for password in (None, b""):
+        try:
+            key, _, _ = pkcs12.load_key_and_certificates(data, password)
+        except (ValueError, TypeError):
+            continue
+        except Exception:  # an algorithm this OpenSSL does not offer
+            return None
+        if key is None:
+            return None
+        der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        return base64.b64encode(der), {"format": "pkcs12", "key_type": _key_type(key), "encrypted": False}
+    if _SHROUDED_KEY_BAG in data:
+        return base64.b64encode(data), {"format": "pkcs12", "key_type": "unknown", "encrypted": True}
+    return None
 
 
 def _ssh_string(data: bytes, pos: int) -> tuple[bytes, int]:

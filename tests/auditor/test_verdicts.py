@@ -422,6 +422,16 @@ def test_a_file_compressed_or_zipped_keeps_its_leaks(tmp_path: Path, demo_failur
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set(), lost
 
 
+def test_a_private_key_saved_as_pkcs12_is_still_a_leak(tmp_path: Path, demo_failures: dict[str, str]) -> None:
+    """The demo's backup deploy key exported as a PKCS#12 file with no password (as Java
+    keystores and Windows keep keys): SEC-003 passed, no binary file being read for keys."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    path = folder / "cim-prod-001" / "home/cim/backup/deploy_ed25519"
+    path.write_bytes(metamorphic._pkcs12(path.read_bytes()))
+    doc = _demo_scan(folder)
+    assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
+
+
 def test_a_config_that_cannot_be_read_leaves_its_users_undecided(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The nats-config source reads two files; the demo's nats.conf cannot be read (a FIFO in
     its place) and the other holds one harmless user. What the unread file's users may do is
