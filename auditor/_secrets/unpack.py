@@ -327,6 +327,13 @@ def _zip_members(fh: Any, budget: Budget) -> Iterator[Member]:
         budget.unread = f"it holds a zip archive over {size_text(WINDOW)} inside packed content, not unpacked"
         return
     try:
+        listed = _central_directory_size(fh)
+        if listed > ZIP_LISTING:
+            from auditor._limits import size_text
+
+            budget.unread = (f"it holds a zip archive whose member list is {size_text(listed)}, over "
+                             f"{size_text(ZIP_LISTING)} (about 100,000 members): not unpacked")
+            return
         archive = zipfile.ZipFile(fh)
         infos = [i for i in archive.infolist() if not i.is_dir() and not i.flag_bits & 0x1]  # encrypted: unreadable
     except broken:
@@ -339,6 +346,33 @@ def _zip_members(fh: Any, budget: Budget) -> Iterator[Member]:
                 return Limited(lambda n: b"", budget, cap=cap)
             return Limited(member.read, budget, broken, cap=cap)
         yield Member(info.filename, opened, seen=info.compress_type == zipfile.ZIP_STORED)
+
+
+ZIP_LISTING = 8 << 20
+"""The largest zip member list (central directory) read: zipfile holds an object for each
+member, about 600 bytes; a list of millions in a large archive would take gigabytes."""
+
+
+def _central_directory_size(fh: Any) -> int:
+    """The size of a zip's central directory as its end record gives it (0 when none is found:
+    zipfile then says what is wrong). Reads at most the last 64 KiB and a zip64 record."""
+    import struct
+
+    end = fh.seek(0, 2)
+    fh.seek(max(0, end - (1 << 16) - 22))
+    tail = read_up_to(fh.read, (1 << 16) + 22)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return 0
+    size = struct.unpack_from("<I", tail, at + 12)[0]
+    locator = at - 20
+    if locator >= 0 and tail.startswith(b"PK\x06\x07", locator):  # zip64: its record holds the true figures
+        fh.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+        record = read_up_to(fh.read, 56)
+        if len(record) == 56 and record.startswith(b"PK\x06\x06"):
+            size = struct.unpack_from("<Q", record, 40)[0]
+    fh.seek(0)
+    return int(size)
 
 
 def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:

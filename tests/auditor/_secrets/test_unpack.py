@@ -270,3 +270,39 @@ def test_a_large_tar_of_plain_members_is_read_once(tmp_path: Path, monkeypatch: 
     data = _gz(_tar({"a.log": b"line\n" * 4000, "b.log.gz": _gz(TOKEN)}))
     found, _ = _found(tmp_path, "backup.tar.gz", data)
     assert found == [("github-token", 1, "b.log.gz")] and made == ["gzip", "gzip", "gzip"]  # again, then the member
+
+
+def test_a_zip_of_too_many_members_is_said_not_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """zipfile holds an object for every member of an archive it opens: a large zip of millions
+    of members would take gigabytes. One whose member list is over ZIP_LISTING is not opened,
+    and the file is reported as not scanned whole (the secrets rules are not decided)."""
+    from auditor._secrets import unpack
+
+    monkeypatch.setattr(scanner_module, "WINDOW", 4096)
+    monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    data = _zip({f"m{i}.log.gz": _gz(os.urandom(64)) for i in range(400)} | {"z.env": os.urandom(3000).hex().encode() + TOKEN})
+    assert len(data) > 4096
+    found, unfinished = _found(tmp_path, "many.zip", data)
+    assert [r for r, _, _ in found] == ["github-token"] and unfinished == ""
+    monkeypatch.setattr(unpack, "ZIP_LISTING", 10_000)
+    found, unfinished = _found(tmp_path, "many.zip", data)
+    assert found == [] and "member list is" in unfinished and "not unpacked" in unfinished
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_the_member_list_size_is_read_as_zipfile_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          zip64: bool) -> None:
+    """From the end record, or the zip64 one (written past 65,535 members: here past 5)."""
+    from auditor._secrets.unpack import _central_directory_size
+
+    if zip64:
+        monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 5)
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(30):
+            archive.writestr(f"dir/member-{i}.txt", b"x" * i)
+    assert (b"PK\x06\x06" in path.read_bytes()) == zip64
+    with zipfile.ZipFile(path) as archive:
+        listed = sum(46 + len(i.filename.encode()) + len(i.extra) + len(i.comment) for i in archive.infolist())
+    with path.open("rb") as fh:
+        assert _central_directory_size(fh) == listed and fh.tell() == 0
