@@ -390,9 +390,9 @@ def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:
             size = 0
         padded = -size % BLOCK
         if kind in (b"L", b"x"):  # a GNU long name, a pax header: the next member's name
-            meta = read_up_to(read, size)
+            meta = read_up_to(read, min(size, _TAR_META))  # any size its header claims: memory stays bounded
+            _skip(read, size - len(meta) + padded)
             long_name = meta.split(b"\0", 1)[0] if kind == b"L" else _pax_path(meta) or long_name
-            read_up_to(read, padded)
             continue
         if kind in _TAR_FILES:
             body = Limited(read, budget, cap=size)  # read with the tar already: nothing taken
@@ -466,6 +466,10 @@ class _Watched:
         piece: bytes = self._fh.read(n)
         self._watch.feed(piece)
         return piece
+
+
+_TAR_META = 1 << 16
+"""The most of a GNU long name or a pax header read (a name is at most a few KiB)."""
 
 
 def _given(body: Limited) -> Callable[[int | None], Limited]:

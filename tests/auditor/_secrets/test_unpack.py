@@ -306,3 +306,24 @@ def test_the_member_list_size_is_read_as_zipfile_reads_it(tmp_path: Path, monkey
         listed = sum(46 + len(i.filename.encode()) + len(i.extra) + len(i.comment) for i in archive.infolist())
     with path.open("rb") as fh:
         assert _central_directory_size(fh) == listed and fh.tell() == 0
+
+
+def test_a_tar_header_claiming_a_huge_name_costs_no_memory() -> None:
+    """A GNU long-name member whose header claims gigabytes: read up to a bound, the rest
+    skipped in pieces (was: held whole in memory)."""
+    import tracemalloc
+
+    from auditor._secrets.unpack import Budget, members
+
+    header = bytearray(512)
+    header[:13] = b"././@LongLink"
+    header[100:108], header[124:136], header[156:157] = b"0000644\0", b"%011o\0" % (64 << 20), b"L"
+    header[257:265] = b"ustar  \0"
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    data = bytes(header) + b"n" * (64 << 20) + _tar({"a.gz": _gz(TOKEN)})
+    tracemalloc.start()
+    got = [m.name[:3] for m in members("tar", None, lambda: io.BytesIO(data), Budget(1 << 30, 5))]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert got == ["nnn"] and peak < 4 << 20
