@@ -83,7 +83,7 @@ LIMITS: tuple[Limit, ...] = (
           "how many levels of packing the leak scan unpacks in one file (a rotated log in a zip in a "
           "`.tar.gz`: three); packing nested deeper is not unpacked (a zip that holds itself would "
           "never end), the file is reported as not scanned whole, and the secrets rules are not "
-          "decided"),
+          "decided; at most 100 whatever it is set to"),
     Limit("secret-findings", 10_000, "count",
           "the findings one leak scan keeps (`secrets scan`, each path of a secrets source): each "
           "secret once per file (repeats are counted in it), and past the limit the rest of that file and "

@@ -75,6 +75,11 @@ def read_up_to(read: Callable[[int], bytes], n: int) -> bytes:
     return b"".join(parts)
 
 
+DEEPEST = 100
+"""The archive-depth limit's ceiling, whatever it is set to: each level is a few frames of
+Python's stack (a zip that holds itself would reach its recursion limit)."""
+
+
 @dataclass
 class Budget:
     """What one file's unpacking may still do, every level together: `left` bytes of content
@@ -95,7 +100,7 @@ class Budget:
     def new(cls, top: str) -> Budget:
         from auditor import _limits as limits
 
-        return cls(limits.get("gunzip-bytes"), limits.get("archive-depth"), top)
+        return cls(limits.get("gunzip-bytes"), min(limits.get("archive-depth"), DEEPEST), top)
 
     def notes(self) -> list[str]:
         """Why the file was not read whole, if it was not (the file's not-scanned entry)."""

@@ -327,3 +327,15 @@ def test_a_tar_header_claiming_a_huge_name_costs_no_memory() -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert got == ["nnn"] and peak < 4 << 20
+
+
+def test_a_zip_that_holds_itself_ends_at_any_depth_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However high archive-depth is set, nesting ends within Python's stack: packing 1,000
+    levels deep is read to the ceiling and said not scanned whole (was: Python's recursion
+    limit ended it, taken for a damaged archive, and the file passed as clean)."""
+    monkeypatch.setenv("AUDITOR_LIMIT_ARCHIVE_DEPTH", "100000")
+    data = TOKEN
+    for _ in range(1000):
+        data = _zip({"z": data})
+    found, unfinished = _found(tmp_path, "deep.zip", data)
+    assert found == [] and "archive-depth limit" in unfinished
