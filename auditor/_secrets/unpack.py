@@ -321,10 +321,12 @@ def members(kind: str, data: bytes | None, reopen: Callable[[], Any] | None, bud
 
 
 def _zip_members(fh: Any, budget: Budget) -> Iterator[Member]:
+    import lzma
     import zipfile
     import zlib
 
-    broken = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+    broken = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError)
     if not fh.seekable():
         from auditor._limits import size_text
         from auditor._secrets.scanner import WINDOW
