@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor._secrets.scanner import Scanner
 
@@ -77,3 +79,32 @@ def test_bytes_that_only_start_like_pkcs12_are_no_key() -> None:
     assert structure.looks_pkcs12(bytes.fromhex("3082010002010330820100" + "06092a864886f70d010701") + b"\0" * 64)
     assert structure.pkcs12_key(bytes.fromhex("3082010002010330820100" + "06092a864886f70d010701") + b"\0" * 64) is None
     assert not structure.looks_pkcs12(b"0\x82 plain text that starts with a zero")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4000), st.integers(1, 255)), min_size=1, max_size=4), st.integers(0, 4000),
+       st.booleans())
+def test_any_damage_to_a_pkcs12_file_is_read_without_error(flips: list[tuple[int, int]], cut: int, password: bool) -> None:
+    """Fuzz: a PKCS#12 file with bytes changed or cut short is a key, an encrypted key or
+    nothing, never an exception."""
+    data = bytearray(_P12[password])
+    for at, bits in flips:
+        data[at % len(data)] ^= bits
+    result = Scanner().scan_blob(bytes(data[: max(cut, 40)]), "store.p12", commit="c" * 40)
+    assert result.error == "" and all(x.rule == "private-key" for x in result.leaks)
+
+
+def _p12(password: bool) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        NoEncryption,
+        pkcs12,
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return pkcs12.serialize_key_and_certificates(b"k", key, None, None,
+                                                 BestAvailableEncryption(b"pw") if password else NoEncryption())
+
+
+_P12 = {False: _p12(False), True: _p12(True)}
