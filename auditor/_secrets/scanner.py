@@ -269,12 +269,12 @@ class Scanner:
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
                         watch = _tar_watch(head)
-                        leaks, unfinished = self._kept(self._stream(watch.reading(fh) if watch else fh, head, display,
-                                                                    mode, notes=notes), notes=notes)
-                        inner, packed = self._packed(head, _rewound(fh), display, mode, "") \
-                            if watch is None or watch.packed else ([], "")
-                    if inner or packed:  # a compressed file or archive of any size is read as its content too
-                        leaks, unfinished = self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
+
+                        def unpack() -> tuple[list[Leak], str]:  # a large tar is read again only to unpack
+                            return self._packed(head, _rewound(fh), display, mode, "") \
+                                if watch is None or watch.packed else ([], "")
+                        leaks, unfinished = self._streamed(watch.reading(fh) if watch else fh, head, display, mode, "",
+                                                           notes, unpack)
             finally:
                 os.close(fd)
         except PermissionError:
@@ -306,15 +306,27 @@ class Scanner:
         from auditor import _limits as limits
 
         notes: list[str] = []
-        cap = limits.get("file-bytes")
-        kept = [head] if kind_of(head) is not None and size <= cap else None
-        source = stream if kept is None else _Tee(stream, kept)
-        leaks, unfinished = self._kept(self._stream(source, head, display, "", commit=commit, notes=notes), notes=notes)
-        if kind_of(head) is not None:
-            inner, packed = self._packed(b"".join(kept), None, display, "", commit) if kept is not None \
-                else ([], limits.exceeded("file-bytes", "a packed blob held to be unpacked: its content was not read"))
-            leaks, unfinished = self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
+        packed = kind_of(head) is not None
+        kept = [head] if packed and size <= limits.get("file-bytes") else None
+
+        def unpack() -> tuple[list[Leak], str]:
+            if kept is None:
+                return [], limits.exceeded("file-bytes", "a packed blob held to be unpacked: its content was not read")
+            return self._packed(b"".join(kept), None, display, "", commit)
+        leaks, unfinished = self._streamed(stream if kept is None else _Tee(stream, kept), head, display, "", commit,
+                                           notes, unpack if packed else None)
         return FileResult(display, tuple(leaks), size, unfinished=unfinished)
+
+    def _streamed(self, fh: Any, head: bytes, display: str, mode: str, commit: str, notes: list[str],
+                  unpack: Callable[[], tuple[list[Leak], str]] | None) -> tuple[list[Leak], str]:
+        """A file or blob over WINDOW read in windows from `fh` after its first bytes (`head`),
+        and, with `unpack` (called once the windows are read), what it packs and what of that
+        was left unread (see _packed): its findings and what was not read."""
+        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, commit=commit, notes=notes), notes=notes)
+        inner, packed = unpack() if unpack is not None else ([], "")
+        if not inner and not packed:
+            return leaks, unfinished
+        return self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
 
     def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = ()) -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most

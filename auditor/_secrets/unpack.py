@@ -310,7 +310,10 @@ def members(kind: str, data: bytes | None, reopen: Callable[[], Any] | None, bud
     """What packed data of `kind` holds: `data` when it is whole in memory, else `reopen()`, a
     reader of it from its start (seekable for a zip)."""
     def source() -> Any:
-        return io.BytesIO(data) if data is not None else reopen() if reopen is not None else io.BytesIO()
+        if data is not None:
+            return io.BytesIO(data)
+        assert reopen is not None, "packed data whole, or a way to read it"
+        return reopen()
 
     if kind == "zip":
         yield from _zip_members(source(), budget)
