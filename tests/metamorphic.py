@@ -178,6 +178,29 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def _in_kubernetes(rel: str, how: str) -> Callable[[Path], None]:
+    """The env file at `rel` kept in the node's k8s/ folder instead: gzipped in a ConfigMap's
+    binaryData, or as the values of a Helm release Secret (base64 of Helm's base64 of the gzipped
+    release, as `kubectl get secret -o yaml` prints it)."""
+    import base64
+
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        data = path.read_bytes()
+        if how == "configmap":
+            doc = (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: agent-env\nbinaryData:\n  agent.env.gz: "
+                   + base64.b64encode(gzip.compress(data)) + b"\n")
+        else:
+            env = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line and not line.startswith("#"))
+            release = json.dumps({"name": "cim-agent", "config": {"agent": {"env": env}}, "version": 1}).encode()
+            doc = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.cim-agent.v1\n"
+                   b"type: helm.sh/release.v1\ndata:\n  release: "
+                   + base64.b64encode(base64.b64encode(gzip.compress(release))) + b"\n")
+        (folder / NODE / "k8s" / f"{path.name}-{how}.yaml").write_bytes(doc)
+        path.unlink()
+    return change
+
+
 def in_linked_folder(rel: str) -> Callable[[Path], None]:
     """The file at `rel` moved into a folder of the node's /nix/store, and an absolute link to
     that folder put beside where it was (a folder within a walked folder, held as a link)."""
@@ -513,6 +536,8 @@ def cases() -> list[Case]:
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2", "zst")]
     out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
             for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
+    out += [Case(f"{rel} kept in Kubernetes ({how})", _in_kubernetes(rel, how))
+            for rel in ("etc/cim/agent.env",) for how in ("configmap", "helm release")]
     out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")
             for how in ("gz in a zip", "gz in a .tar.gz", "zip in a zip", "gz over 8 MiB")]

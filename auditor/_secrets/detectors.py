@@ -82,6 +82,9 @@ class FileContext:
     path: str
     code: bool
     """Source code: only quoted literals count as assigned values (not bare identifiers)."""
+    gzip_at: list[int] = field(default_factory=list)
+    """Where the prefilter saw gzip's magic as base64 spells it (filled by the scan of the
+    buffer itself, not of what it decodes): gzip encoded in base64, to be unpacked."""
 
 
 Confirm = Callable[["Detector", re.Match[bytes], FileContext], Hit | None]

@@ -80,9 +80,10 @@ from auditor._secrets.suppress import Suppressions
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 10
+CACHE_VERSION = 11
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change
-(9: packing inside packing, zstd and packed blobs over 8 MiB are unpacked; 10: PKCS#12 keys)."""
+(9: packing inside packing, zstd and packed blobs over 8 MiB are unpacked; 10: PKCS#12 keys;
+11: gzip encoded in base64)."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""

@@ -33,7 +33,17 @@ from auditor._secrets.detectors import (
 from auditor._secrets.model import FileResult, Leak, collapse, collapsed
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
-from auditor._secrets.unpack import BLOCK, Budget, Once, TarWatch, kind_of, members
+from auditor._secrets.unpack import (
+    BLOCK,
+    GZIP_BASE64,
+    GZIP_STARTS,
+    Budget,
+    Once,
+    TarWatch,
+    gzip_in_base64,
+    kind_of,
+    members,
+)
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor._secrets.walk import special_kind
 
@@ -126,7 +136,7 @@ class Scanner:
     def encoded_forms(self) -> dict[bytes, list[encoded.Form]]:
         """The detectors' starts and words as base64 spells them, by their last four characters."""
         if self._encoded is None:
-            self._encoded = encoded.form_table([w for d in self.detectors for w in d.starts],
+            self._encoded = encoded.form_table([*(w for d in self.detectors for w in d.starts), *GZIP_STARTS],
                                                   [w for d in self.detectors for w in d.words])
         return self._encoded
 
@@ -155,6 +165,9 @@ class Scanner:
         sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
         about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
         form_ends = raw.pop(sops_index + 2, None)
+        if form_ends and not depth:
+            ctx.gzip_at.extend(end - len(magic) for end in form_ends for magic in GZIP_BASE64
+                               if data.endswith(magic, 0, end))
         anchored = self._anchored
         by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
         if unanchored:  # custom patterns Hyperscan cannot compile: one full search each
@@ -292,8 +305,9 @@ class Scanner:
         if len(data) < WINDOW:  # as scan_file reads a file whole
             leaks, unfinished = self._whole(data, display, "", commit=commit, notes=notes)
         else:
-            leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes)
-            inner, unfinished = self._packed(data, None, display, "", commit)
+            at: list[int] = []
+            leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes, gzip_at=at)
+            inner, unfinished = self._packed(data, None, display, "", commit, encoded=bool(at))
             leaks += inner
         leaks, unfinished = self._kept(leaks, unfinished, notes)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
@@ -340,21 +354,43 @@ class Scanner:
                notes: list[str] | None = None) -> tuple[list[Leak], str]:
         """The leaks in a buffer read whole and, for packed data (gzip, xz, bzip2, zip, tar),
         in what it packs too (see _packed: with what of it was left unread)."""
-        leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes)
-        inner, unfinished = self._packed(data, None, display, mode, commit)
+        at: list[int] = []
+        leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes, gzip_at=at)
+        inner, unfinished = self._packed(data, None, display, mode, commit, encoded=bool(at))
         return [*leaks, *inner], unfinished
 
     def _packed(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str,
-                commit: str) -> tuple[list[Leak], str]:
+                commit: str, *, encoded: bool = False) -> tuple[list[Leak], str]:
         """The leaks in what a file or blob packs (`head` the data whole, or with `reopen` its
         first bytes, `reopen()` a reader of all of it from its start), and what of it was left
-        unread (see Budget.notes). No sops file is noted inside (sops reads none)."""
+        unread (see Budget.notes); with `encoded` (the prefilter saw gzip spelt in base64 in the
+        data, whole), gzip encoded in base64 too. No sops file is noted inside (sops reads none)."""
         kind = kind_of(head)
-        if kind is None:
+        if kind is None and not encoded:
             return [], ""
-        budget = Budget.new(kind)
-        kept, unfinished = self._kept(self._unpacked(head, reopen, display, mode, commit, budget, 0, ""))
+        budget = Budget.new(kind or "base64-encoded gzip")
+        found = self._unpacked(head, reopen, display, mode, commit, budget, 0, "")
+        if encoded:
+            found += self._encoded_gzip(head, display, mode, commit, budget, 0, "")
+        kept, unfinished = self._kept(found)
         return kept, _noted(unfinished, budget.notes())
+
+    def _encoded_gzip(self, data: bytes, display: str, mode: str, commit: str, budget: Budget, depth: int,
+                      where: str) -> list[Leak]:
+        """The leaks in the gzip data `data` holds base64-encoded (a Helm release Secret, a
+        ConfigMap's binaryData), each unpacked as one more level of packing (`depth` levels down
+        already) and placed where its encoded run starts in `data` (lines and columns of the
+        content would point nowhere in the file), `gzip+base64` their encoding."""
+        found: list[Leak] = []
+        for at, gzipped in gzip_in_base64(data):
+            if budget.over:
+                break
+            line = data.count(b"\n", 0, at) + 1
+            column = _chars(data[data.rfind(b"\n", 0, at) + 1:at]) + 1
+            found += [dataclasses.replace(x, line=line, column=column, lines=(),
+                                          details={**x.details, "encoding": "gzip+base64"})
+                      for x in self._unpacked(gzipped, None, display, mode, commit, budget, depth, where)]
+        return found
 
     def _unpacked(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str, commit: str,
                   budget: Budget, depth: int, where: str) -> list[Leak]:
@@ -380,9 +416,12 @@ class Scanner:
             whole = len(content) < WINDOW
             watch = _tar_watch(content) if not whole and not member.seen else None
             if not member.seen:
-                leaks = self._leaks_in(content, display, mode, whole=True, commit=commit) if whole \
+                at: list[int] = []
+                leaks = self._leaks_in(content, display, mode, whole=True, commit=commit, gzip_at=at) if whole \
                     else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode, commit=commit))
                 found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
+                if at:
+                    found += self._encoded_gzip(content, display, mode, commit, budget, depth + 1, name)
             if not budget.over and (watch is None or watch.packed):  # a large tar is read again only to unpack
                 again = None if whole else Once(content, reader.read, budget) if member.seen \
                     else functools.partial(member.reader, reader.taken)
@@ -418,7 +457,7 @@ class Scanner:
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "",
-                  notes: list[str] | None = None) -> list[Leak]:
+                  notes: list[str] | None = None, gzip_at: list[int] | None = None) -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits.
         With `owned` (a window of a file streamed), only the hits whose secret starts there;
         `line_base` lines and, on the first line, `column_base` characters come before `data`.
@@ -433,6 +472,8 @@ class Scanner:
                         *self._leaks_in(text, display, mode, whole=True, commit=commit, notes=notes)]
         ctx = FileContext(display, is_code(display))
         hits, sops_seen = self.hits(data, ctx)
+        if gzip_at is not None:
+            gzip_at += ctx.gzip_at
         if whole and structure.looks_pkcs12(data):
             hits += self._pkcs12_hits(data)
         if owned is not None:

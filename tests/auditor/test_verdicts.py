@@ -422,6 +422,17 @@ def test_a_file_compressed_or_zipped_keeps_its_leaks(tmp_path: Path, demo_failur
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set(), lost
 
 
+@pytest.mark.parametrize("how", ["configmap", "helm release"])
+def test_an_env_file_kept_gzipped_in_kubernetes_keeps_its_leaks(tmp_path: Path, demo_failures: dict[str, str],
+                                                                how: str) -> None:
+    """agent.env kept gzipped in a ConfigMap's binaryData, or as the values of a Helm release
+    Secret: SEC-005, SEC-006 and SEC-011 passed (base64 of gzip was never unpacked)."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic._in_kubernetes("etc/cim/agent.env", how)(folder)
+    doc = _demo_scan(folder)
+    assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
+
+
 def test_a_private_key_saved_as_pkcs12_is_still_a_leak(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The demo's backup deploy key exported as a PKCS#12 file with no password (as Java
     keystores and Windows keep keys): SEC-003 passed, no binary file being read for keys."""

@@ -3,6 +3,7 @@ compressed files of any size."""
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import io
@@ -150,7 +151,8 @@ def test_a_large_tar_holding_packed_members_is_read(tmp_path: Path, monkeypatch:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=400), st.sampled_from(["tar", "zip-in-tar", "gz-in-zip", "tar-in-gz"]), st.integers(0, 2000))
+@given(st.binary(max_size=400), st.sampled_from(["tar", "zip-in-tar", "gz-in-zip", "tar-in-gz", "gz-in-base64"]),
+       st.integers(0, 2000))
 def test_any_damage_to_nested_packing_is_read_without_error(tail: bytes, shape: str, cut: int) -> None:
     """Fuzz: a nested archive cut anywhere or followed by anything is read without an
     exception, within the limit."""
@@ -158,7 +160,8 @@ def test_any_damage_to_nested_packing_is_read_without_error(tail: bytes, shape: 
     data = {"tar": lambda: _tar({"a": inner, "b.gz": _gz(inner)}),
             "zip-in-tar": lambda: _tar({"c.zip": _zip({"a": inner})}),
             "gz-in-zip": lambda: _zip({"a.gz": _gz(inner)}, zipfile.ZIP_STORED),
-            "tar-in-gz": lambda: _gz(_tar({"b.gz": _gz(inner)}))}[shape]()
+            "tar-in-gz": lambda: _gz(_tar({"b.gz": _gz(inner)})),
+            "gz-in-base64": lambda: b"data: " + base64.b64encode(_gz(inner)) + b"\n"}[shape]()
     damaged = data[:cut] + tail if cut < len(data) else data + tail
     result = Scanner().scan_blob(damaged, "x", commit="c" * 40)
     assert result.error == ""
@@ -339,3 +342,50 @@ def test_a_zip_that_holds_itself_ends_at_any_depth_limit(tmp_path: Path, monkeyp
         data = _zip({"z": data})
     found, unfinished = _found(tmp_path, "deep.zip", data)
     assert found == [] and "archive-depth limit" in unfinished
+
+
+def _helm_release(values: bytes) -> bytes:
+    """A Helm 3 release Secret as `kubectl get secret sh.helm.release.v1.cim.v1 -o yaml` prints
+    it: `data.release` is base64 (Kubernetes) of base64 (Helm) of the gzipped release JSON."""
+    import base64
+    import json
+
+    release = json.dumps({"name": "cim", "chart": {"templates": [{"data": "x" * 4000}]},
+                          "config": json.loads(values), "version": 1}).encode()
+    helm = base64.b64encode(gzip.compress(release))
+    return (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.cim.v1\n"
+            b"type: helm.sh/release.v1\ndata:\n  release: " + base64.b64encode(helm) + b"\n")
+
+
+def test_secrets_in_base64_encoded_gzip_are_read(tmp_path: Path) -> None:
+    """A Helm release Secret holds the chart's values (passwords, tokens) gzipped and base64
+    encoded twice; a ConfigMap's binaryData or a `_GZ_B64` value holds a gzipped file encoded
+    once. Their secrets went unseen (Kingfisher 2.14 reports the Secret only as a generic
+    `kubernetes-secret-yaml`). Each is unpacked, its findings placed where the encoded run
+    starts, with the fingerprint the same secret gets in plain text."""
+    import base64
+
+    plain = Scanner().scan_bytes(TOKEN, "a.env")
+    values = b'{"agent": {"githubToken": "' + TOKEN.split(b"=")[1].strip() + b'"}}'
+    found, unfinished = _found(tmp_path, "release.yaml", _helm_release(values))
+    assert found == [("github-token", 7, None)] and unfinished == ""
+    leaks = Scanner().scan_file(tmp_path / "release.yaml", "release.yaml").leaks
+    assert [(x.column, x.details["encoding"]) for x in leaks] == [(12, "gzip+base64")]
+    (tmp_path / "token.env").write_bytes(TOKEN)
+    assert leaks[0].fingerprint == Scanner().scan_file(tmp_path / "token.env", "token.env").leaks[0].fingerprint
+    assert plain  # the token is one the detectors know
+    config = b"binaryData:\n  agent.env.gz: " + base64.b64encode(gzip.compress(b"x=1\n" + TOKEN)) + b"\n"
+    assert _found(tmp_path, "cm.yaml", config) == ([("github-token", 2, None)], "")
+    zipped = _zip({"k8s/release.yaml": _helm_release(values)})
+    assert _found(tmp_path, "backup.zip", zipped) == ([("github-token", 7, "k8s/release.yaml")], "")
+    assert _found(tmp_path, "no.yaml", b"value: H4sIAAAAnotgzipatall\nother: SDRzSUFBQUFBQUFB\n") == ([], "")
+
+
+def test_a_gzip_bomb_in_base64_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoded gzip counts against the file's gunzip-bytes limit like any packed content."""
+    import base64
+
+    monkeypatch.setenv("AUDITOR_LIMIT_GUNZIP_BYTES", "64KiB")
+    bomb = base64.b64encode(gzip.compress(b"\0" * (1 << 20) + b"\n" + TOKEN))
+    found, unfinished = _found(tmp_path, "bomb.yaml", b"data: " + bomb + b"\n")
+    assert found == [] and "gunzip-bytes limit of 64 KiB" in unfinished
