@@ -307,7 +307,7 @@ class Scanner:
         else:
             at: list[int] = []
             leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes, gzip_at=at)
-            inner, unfinished = self._packed(data, None, display, "", commit, encoded=bool(at))
+            inner, unfinished = self._packed(data, None, display, "", commit, encoded=at)
             leaks += inner
         leaks, unfinished = self._kept(leaks, unfinished, notes)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
@@ -356,33 +356,35 @@ class Scanner:
         in what it packs too (see _packed: with what of it was left unread)."""
         at: list[int] = []
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes, gzip_at=at)
-        inner, unfinished = self._packed(data, None, display, mode, commit, encoded=bool(at))
+        inner, unfinished = self._packed(data, None, display, mode, commit, encoded=at)
         return [*leaks, *inner], unfinished
 
     def _packed(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str,
-                commit: str, *, encoded: bool = False) -> tuple[list[Leak], str]:
+                commit: str, *, encoded: Sequence[int] = ()) -> tuple[list[Leak], str]:
         """The leaks in what a file or blob packs (`head` the data whole, or with `reopen` its
         first bytes, `reopen()` a reader of all of it from its start), and what of it was left
-        unread (see Budget.notes); with `encoded` (the prefilter saw gzip spelt in base64 in the
-        data, whole), gzip encoded in base64 too. No sops file is noted inside (sops reads none)."""
+        unread (see Budget.notes); with `encoded` (where the prefilter saw gzip spelt in base64
+        in the data, whole), gzip encoded in base64 too. No sops file is noted inside (sops reads
+        none)."""
         kind = kind_of(head)
         if kind is None and not encoded:
             return [], ""
         budget = Budget.new(kind or "base64-encoded gzip")
         found = self._unpacked(head, reopen, display, mode, commit, budget, 0, "")
         if encoded:
-            found += self._encoded_gzip(head, display, mode, commit, budget, 0, "")
+            found += self._encoded_gzip(head, encoded, display, mode, commit, budget, 0, "")
         kept, unfinished = self._kept(found)
         return kept, _noted(unfinished, budget.notes())
 
-    def _encoded_gzip(self, data: bytes, display: str, mode: str, commit: str, budget: Budget, depth: int,
-                      where: str) -> list[Leak]:
-        """The leaks in the gzip data `data` holds base64-encoded (a Helm release Secret, a
-        ConfigMap's binaryData), each unpacked as one more level of packing (`depth` levels down
-        already) and placed where its encoded run starts in `data` (lines and columns of the
-        content would point nowhere in the file), `gzip+base64` their encoding."""
+    def _encoded_gzip(self, data: bytes, starts: Sequence[int], display: str, mode: str, commit: str, budget: Budget,
+                      depth: int, where: str) -> list[Leak]:
+        """The leaks in the gzip data `data` holds base64-encoded where the prefilter saw it
+        (`starts`: a Helm release Secret, a ConfigMap's binaryData), each unpacked as one more
+        level of packing (`depth` levels down already) and placed where its encoded run starts in
+        `data` (lines and columns of the content would point nowhere in the file), `gzip+base64`
+        their encoding."""
         found: list[Leak] = []
-        for at, gzipped in gzip_in_base64(data):
+        for at, gzipped in gzip_in_base64(data, starts):
             if budget.over:
                 break
             line = data.count(b"\n", 0, at) + 1
@@ -421,7 +423,7 @@ class Scanner:
                     else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode, commit=commit))
                 found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
                 if at:
-                    found += self._encoded_gzip(content, display, mode, commit, budget, depth + 1, name)
+                    found += self._encoded_gzip(content, at, display, mode, commit, budget, depth + 1, name)
             if not budget.over and (watch is None or watch.packed):  # a large tar is read again only to unpack
                 again = None if whole else Once(content, reader.read, budget) if member.seen \
                     else functools.partial(member.reader, reader.taken)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -72,20 +72,23 @@ _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
 _BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
 
 
-def gzip_in_base64(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Each run of base64 in `data` that encodes gzip data (once or twice encoded, on one line):
-    where it starts, and the gzip data. Runs that only look so (they decode to no gzip) are left."""
-    for magic in GZIP_BASE64:
-        at = data.find(magic)
-        while at >= 0:
-            run = _BASE64_RUN.match(data, at)
-            if run is not None and (at == 0 or data[at - 1] not in _BASE64_CHARS):
-                decoded = _base64(run.group())
-                if magic == b"SDRzS" and decoded is not None:
-                    decoded = _base64(decoded) if decoded.startswith(b"H4sI") else None
-                if decoded is not None and decoded.startswith(GZIP_MAGIC):
-                    yield at, decoded
-            at = data.find(magic, at + len(magic) if run is None else run.end())
+def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """Each run of base64 in `data` that encodes gzip data (once or twice encoded, on one line)
+    and starts at one of `starts` (where the prefilter saw GZIP_BASE64): where it starts, and the
+    gzip data. Runs that only look so (they decode to no gzip) are left."""
+    done = 0
+    for at in sorted(set(starts)):
+        if at < done or (at and data[at - 1] in _BASE64_CHARS):
+            continue  # inside a run read already, or not where a run starts
+        run = _BASE64_RUN.match(data, at)
+        if run is None:
+            continue
+        done = run.end()
+        decoded = _base64(run.group())
+        if decoded is not None and data.startswith(b"SDRzS", at):
+            decoded = _base64(decoded) if decoded.startswith(b"H4sI") else None
+        if decoded is not None and decoded.startswith(GZIP_MAGIC):
+            yield at, decoded
 
 
 def _base64(run: bytes) -> bytes | None:
