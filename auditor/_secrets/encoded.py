@@ -17,6 +17,9 @@ literal matcher changes strategy and the prefilter costs a third more on every b
 A secret found in decoded text is reported where its encoded form lies in the file, under its
 own rule (a GitHub token, not a generic secret), with its fingerprint: that of the secret
 itself, the one the same secret in plain text gets.
+
+gzip's magic as base64 spells it is looked for the same way (GZIP_STARTS); the runs that start
+so are decoded whole (gzip_in_base64) for the scanner to unpack, as it unpacks a gzip file.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import base64
 import binascii
 import bisect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from auditor._secrets.detectors import Hit
+from auditor._secrets.unpack import GZIP_MAGIC
 
 BACK = 12 * 1024
 """How many base64 characters are decoded before an encoded form: what a detector reads before
@@ -56,6 +60,54 @@ _IN_VALUE = bytes(0 if b in _ALPHABET else 1 for b in range(256))
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 """The URL-safe alphabet's two characters as the standard one spells them (to decode either)."""
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+GZIP_STARTS = (GZIP_MAGIC, b"H4sI")
+"""What gzip data encoded in base64 starts with, once and twice encoded: the scanner's prefilter
+looks for them as base64 spells them (GZIP_BASE64), among the detectors' own encoded starts."""
+GZIP_BASE64 = (b"H4sI", b"SDRzS")
+"""gzip's magic as base64 spells it where an encoding starts (`H4sI`: a ConfigMap's binaryData,
+a `CONFIG_GZ_B64=` value), and that spelling encoded again (`SDRzS`: a Helm release Secret,
+base64 of Helm's base64 of the gzipped release, as `kubectl get secret -o yaml` prints it)."""
+
+
+def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """Each run of base64 in `data` that encodes gzip data (once or twice encoded, on one line)
+    and starts at one of `starts` (where the prefilter saw GZIP_BASE64): where it starts, and the
+    gzip data. Runs that only look so (they decode to no gzip) are left."""
+    done = 0
+    for at in sorted(set(starts)):
+        if at < done or (at and not _IN_VALUE[data[at - 1]]):
+            continue  # inside a run read already, or not where a run starts
+        done = _run_end(data, at)
+        decoded = _decoded(data[at:done])
+        if decoded is not None and data.startswith(GZIP_BASE64[1], at):
+            decoded = _decoded(decoded.rstrip(b"=")) if decoded.startswith(GZIP_BASE64[0]) else None
+        if decoded is not None and decoded.startswith(GZIP_STARTS[0]):
+            yield at, decoded
+
+
+def _run_end(data: bytes, at: int) -> int:
+    """Where the run of base64 characters from `at` ends."""
+    step = 4096
+    while True:
+        stop = data[at:at + step].translate(_IN_VALUE).find(b"\1")
+        if stop >= 0:
+            return at + stop
+        if at + step >= len(data):
+            return len(data)
+        at += step
+
+
+def _decoded(body: bytes) -> bytes | None:
+    """Base64 characters (either alphabet, no padding) decoded; a lone last character, which
+    encodes no byte, left out; None when they do not decode."""
+    if len(body) % 4 == 1:
+        body = body[:-1]
+    try:
+        return binascii.a2b_base64(body.translate(_URLSAFE) + b"=" * (-len(body) % 4))
+    except binascii.Error:
+        return None
 
 
 @dataclass(frozen=True)
@@ -202,13 +254,8 @@ class _Region:
         """The hits in what the run decodes to, placed in the data (nothing when it does not
         decode: a run of base64 characters that is no base64)."""
         body = self.text[self.phase:]
-        if len(body) % 4 == 1:  # a lone character encodes no byte
-            body = body[:-1]
-        if len(body) < 4:
-            return []
-        try:
-            decoded = binascii.a2b_base64(body.translate(_URLSAFE) + b"=" * (-len(body) % 4))
-        except binascii.Error:
+        decoded = _decoded(body) if len(body) - (len(body) % 4 == 1) >= 4 else None
+        if decoded is None:
             return []
         out: list[tuple[Hit, int]] = []
         for hit, priority in scan(decoded, depth + 1):

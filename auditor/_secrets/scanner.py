@@ -35,12 +35,9 @@ from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor._secrets.unpack import (
     BLOCK,
-    GZIP_BASE64,
-    GZIP_STARTS,
     Budget,
     Once,
     TarWatch,
-    gzip_in_base64,
     kind_of,
     members,
 )
@@ -136,7 +133,7 @@ class Scanner:
     def encoded_forms(self) -> dict[bytes, list[encoded.Form]]:
         """The detectors' starts and words as base64 spells them, by their last four characters."""
         if self._encoded is None:
-            self._encoded = encoded.form_table([*(w for d in self.detectors for w in d.starts), *GZIP_STARTS],
+            self._encoded = encoded.form_table([*(w for d in self.detectors for w in d.starts), *encoded.GZIP_STARTS],
                                                   [w for d in self.detectors for w in d.words])
         return self._encoded
 
@@ -166,7 +163,7 @@ class Scanner:
         about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
         form_ends = raw.pop(sops_index + 2, None)
         if form_ends and not depth:
-            ctx.gzip_at.extend(end - len(magic) for end in form_ends for magic in GZIP_BASE64
+            ctx.gzip_at.extend(end - len(magic) for end in form_ends for magic in encoded.GZIP_BASE64
                                if data.endswith(magic, 0, end))
         anchored = self._anchored
         by_detector = {anchored[ident]: ends for ident, ends in raw.items()}
@@ -384,7 +381,7 @@ class Scanner:
         `data` (lines and columns of the content would point nowhere in the file), `gzip+base64`
         their encoding."""
         found: list[Leak] = []
-        for at, gzipped in gzip_in_base64(data, starts):
+        for at, gzipped in encoded.gzip_in_base64(data, starts):
             if budget.over:
                 break
             line = data.count(b"\n", 0, at) + 1

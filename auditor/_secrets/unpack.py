@@ -1,6 +1,6 @@
 """Packed content the leak scan reads: what a file or git blob holds compressed (gzip, xz,
-bzip2, zstd) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`),
-and gzip data encoded in base64 (a Helm release Secret, a ConfigMap's binaryData).
+bzip2, zstd) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`);
+gzip data encoded in base64 is found by auditor._secrets.encoded (gzip_in_base64).
 
 Each kind is recognised by its magic, whatever the name. `members` gives what one level holds,
 each as a reader of its content from its start; the scanner reads each member as a file's
@@ -12,8 +12,7 @@ Damaged or cut data gives what could be read of it, never an exception.
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -59,47 +58,6 @@ def kind_of(head: bytes) -> str | None:
     if head[257:262] == b"ustar" and _tar_header(head[:BLOCK]) is not None:
         return "tar"
     return None
-
-
-GZIP_STARTS = (GZIP_MAGIC, b"H4sI")
-"""What gzip data encoded in base64 starts with, once and twice encoded: the scanner's prefilter
-looks for them as base64 spells them (GZIP_BASE64), among the detectors' own encoded starts."""
-GZIP_BASE64 = (b"H4sI", b"SDRzS")
-"""gzip's magic as base64 spells it where an encoding starts (`H4sI`: a ConfigMap's binaryData,
-a `CONFIG_GZ_B64=` value), and that spelling encoded again (`SDRzS`: a Helm release Secret,
-base64 of Helm's base64 of the gzipped release, as `kubectl get secret -o yaml` prints it)."""
-_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
-_BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
-
-
-def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-    """Each run of base64 in `data` that encodes gzip data (once or twice encoded, on one line)
-    and starts at one of `starts` (where the prefilter saw GZIP_BASE64): where it starts, and the
-    gzip data. Runs that only look so (they decode to no gzip) are left."""
-    done = 0
-    for at in sorted(set(starts)):
-        if at < done or (at and data[at - 1] in _BASE64_CHARS):
-            continue  # inside a run read already, or not where a run starts
-        run = _BASE64_RUN.match(data, at)
-        if run is None:
-            continue
-        done = run.end()
-        decoded = _base64(run.group())
-        if decoded is not None and data.startswith(b"SDRzS", at):
-            decoded = _base64(decoded) if decoded.startswith(b"H4sI") else None
-        if decoded is not None and decoded.startswith(GZIP_MAGIC):
-            yield at, decoded
-
-
-def _base64(run: bytes) -> bytes | None:
-    import binascii
-
-    body = run.rstrip(b"=").translate(bytes.maketrans(b"-_", b"+/"))
-    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
-    try:
-        return binascii.a2b_base64(body + b"=" * (-len(body) % 4))
-    except binascii.Error:
-        return None
 
 
 def read_up_to(read: Callable[[int], bytes], n: int) -> bytes:
