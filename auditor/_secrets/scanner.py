@@ -36,6 +36,7 @@ from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor._secrets.unpack import (
     BLOCK,
     Budget,
+    Fed,
     Once,
     TarWatch,
     kind_of,
@@ -324,7 +325,7 @@ class Scanner:
             if kept is None:
                 return [], limits.exceeded("file-bytes", "a packed blob held to be unpacked: its content was not read")
             return self._packed(b"".join(kept), None, display, "", commit)
-        leaks, unfinished = self._streamed(stream if kept is None else _Tee(stream, kept), head, display, "", commit,
+        leaks, unfinished = self._streamed(stream if kept is None else Fed(stream, kept.append), head, display, "", commit,
                                            notes, unpack if packed else None)
         return FileResult(display, tuple(leaks), size, unfinished=unfinished)
 
@@ -632,18 +633,6 @@ def _run_end(data: bytes, pos: int, chars: bytes) -> int:
         if end < hi or hi == len(data):
             return end
     return end
-
-
-class _Tee:
-    """`read(n)` of `stream`, each piece also appended to `kept`."""
-
-    def __init__(self, stream: Any, kept: list[bytes]) -> None:
-        self._stream, self._kept = stream, kept
-
-    def read(self, n: int) -> bytes:
-        piece: bytes = self._stream.read(n)
-        self._kept.append(piece)
-        return piece
 
 
 def _tar_watch(head: bytes) -> TarWatch | None:

@@ -464,18 +464,20 @@ class TarWatch:
                 self._at += size + -size % BLOCK
                 self._pending = None
 
-    def reading(self, fh: Any) -> _Watched:
+    def reading(self, fh: Any) -> Fed:
         """`fh` read through the watch."""
-        return _Watched(fh, self)
+        return Fed(fh, self.feed)
 
 
-class _Watched:
-    def __init__(self, fh: Any, watch: TarWatch) -> None:
-        self._fh, self._watch = fh, watch
+class Fed:
+    """`read(n)` of `fh`, each piece also given to `feed` as it goes by (a watch, a copy kept)."""
+
+    def __init__(self, fh: Any, feed: Callable[[bytes], object]) -> None:
+        self._fh, self._feed = fh, feed
 
     def read(self, n: int) -> bytes:
         piece: bytes = self._fh.read(n)
-        self._watch.feed(piece)
+        self._feed(piece)
         return piece
 
 
