@@ -36,6 +36,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.packing import tarred, zipped
 
 NODE = "cim-prod-001"
 UNDECIDED = ("error", "not-evaluated")
@@ -118,30 +121,6 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
-def _zipped(members: dict[str, bytes], method: int) -> bytes:
-    import io
-    import zipfile
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def _tarred(members: dict[str, bytes]) -> bytes:
-    import io
-    import tarfile
-
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz, bzip2 or zstd):
     `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated);
@@ -157,14 +136,15 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
         data = path.read_bytes()
         rotated = f"{path.name}.1.gz"
         if how == "zip":
-            path.with_name(path.name + ".zip").write_bytes(_zipped({path.name: data}, zipfile.ZIP_DEFLATED))
+            path.with_name(path.name + ".zip").write_bytes(zipped({path.name: data}, zipfile.ZIP_DEFLATED))
         elif how == "gz in a zip":
-            path.with_name(path.name + ".zip").write_bytes(_zipped({rotated: gzip.compress(data)}, zipfile.ZIP_STORED))
+            path.with_name(path.name + ".zip").write_bytes(zipped({rotated: gzip.compress(data)}, zipfile.ZIP_STORED))
         elif how == "gz in a .tar.gz":
-            path.with_name(path.name + ".tar.gz").write_bytes(gzip.compress(_tarred({rotated: gzip.compress(data)})))
+            path.with_name(path.name + ".tar.gz").write_bytes(
+                gzip.compress(tarred({rotated: gzip.compress(data)}, tarfile.PAX_FORMAT)))
         elif how == "zip in a zip":
-            inner = _zipped({path.name: data}, zipfile.ZIP_DEFLATED)
-            path.with_name(path.name + ".zip").write_bytes(_zipped({path.name + ".zip": inner}, zipfile.ZIP_DEFLATED))
+            inner = zipped({path.name: data}, zipfile.ZIP_DEFLATED)
+            path.with_name(path.name + ".zip").write_bytes(zipped({path.name + ".zip": inner}, zipfile.ZIP_DEFLATED))
         elif how == "gz over 8 MiB":
             lines = b"".join(b"%d %s\n" % (i, os.urandom(24).hex().encode()) for i in range(360_000))
             path.with_name(rotated).write_bytes(gzip.compress(lines + data))

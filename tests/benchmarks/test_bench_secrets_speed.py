@@ -178,10 +178,10 @@ def packed_corpus(root: Path) -> int:
     (`agent.log.N.gz`, 250 KB of log lines each), and 20 zips of rotated logs (stored, as zip keeps
     compressed files); one vault token planted in one log of each. About 75 MB of content
     unpacked, 29 MB on disk. Returns the number planted."""
-    import gzip
-    import io
     import tarfile
     import zipfile
+
+    from tests.packing import gzipped, tarred, zipped
 
     if (root / ".done").is_file():
         return int((root / ".done").read_text())
@@ -194,25 +194,16 @@ def packed_corpus(root: Path) -> int:
                  f"handled {rng.getrandbits(64):016x} in {rng.randrange(999)} ms\n" for _ in range(3200)]
         if planted:
             lines.insert(rng.randrange(len(lines)), PLANTERS["vault-token"](rng).text)
-        return gzip.compress("".join(lines).encode(), mtime=0)
+        return gzipped("".join(lines).encode())
 
     for i in range(40):
         which = rng.randrange(5)
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w") as archive:
-            for n in range(5):
-                data = log(n == which)
-                info = tarfile.TarInfo(f"var/log/cim/agent.log.{n + 1}.gz")
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-        (root / f"backup-{i}.tar.gz").write_bytes(gzip.compress(out.getvalue(), mtime=0))
+        logs = {f"var/log/cim/agent.log.{n + 1}.gz": log(n == which) for n in range(5)}
+        (root / f"backup-{i}.tar.gz").write_bytes(gzipped(tarred(logs, tarfile.PAX_FORMAT)))
     for i in range(20):
         which = rng.randrange(5)
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zipped:
-            for n in range(5):
-                zipped.writestr(f"agent.log.{n + 1}.gz", log(n == which))
-        (root / f"logs-{i}.zip").write_bytes(out.getvalue())
+        logs = {f"agent.log.{n + 1}.gz": log(n == which) for n in range(5)}
+        (root / f"logs-{i}.zip").write_bytes(zipped(logs, zipfile.ZIP_STORED))
     (root / ".done").write_text("60")
     return 60
 

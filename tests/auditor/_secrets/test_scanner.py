@@ -17,6 +17,8 @@ from auditor._secrets.model import Leak
 from auditor._secrets.scanner import Scanner
 from auditor._secrets.suppress import AllowEntry, Baseline, Suppressions, inline_ignored
 from tests.damage import DAMAGE, damaged
+from tests.packing import gzipped as _gzip
+from tests.packing import zipped as _zip
 from tests.secrets_corpus import CLEAN_LINES, PLANTERS
 
 SCANNER = Scanner()
@@ -368,12 +370,6 @@ def test_bytes_that_only_start_like_utf16_are_still_read_as_bytes(tmp_path: Path
     assert [(x.rule, x.line) for x in Scanner().scan_file(path, "blob.dat").leaks] == [("aws-access-key", 2)]
 
 
-def _gzip(data: bytes) -> bytes:
-    import gzip
-
-    return gzip.compress(data, mtime=0)
-
-
 def _compress(data: bytes, compression: str) -> bytes:
     import bz2
     import lzma
@@ -492,17 +488,6 @@ def test_any_compressed_looking_bytes_read_without_error_within_the_limit(tail: 
     source = io.BytesIO(intact)
     dribbled = Inflate(lambda n: source.read(min(n, 3)), compression)
     assert Limited(dribbled.read, Budget(limit, 5)).read(1 << 20) == (content * 2)[:limit]
-
-
-def _zip(members: dict[str, bytes], method: int | None = None) -> bytes:
-    import io
-    import zipfile
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if method is None else method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def test_a_zip_archive_is_read_as_its_members(tmp_path: Path) -> None:

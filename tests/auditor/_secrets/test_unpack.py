@@ -20,31 +20,12 @@ from hypothesis import strategies as st
 
 from auditor._secrets import scanner as scanner_module
 from auditor._secrets.scanner import Scanner
+from tests.packing import gzipped as _gz
+from tests.packing import tarred as _tar
+from tests.packing import zipped as _zip
 
 TOKEN = b"GITHUB_TOKEN=ghp_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZoL8g\n"
 KEY = b"AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDFGH\n"
-
-
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def _tar(members: dict[str, bytes], fmt: int = tarfile.GNU_FORMAT) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _gz(data: bytes) -> bytes:
-    return gzip.compress(data, mtime=0)
 
 
 def _found(tmp_path: Path, name: str, data: bytes) -> tuple[list[tuple[str, int, str | None]], str]:
