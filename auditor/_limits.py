@@ -68,7 +68,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit("json-depth", 100, "count", "how deeply the arrays and objects of a JSON document may nest"),
     Limit("integer-digits", 100, "count", "the digits of one integer in a JSON document"),
     Limit("pem-certificates", 1_000, "count",
-          "the certificates (PEM blocks) in one file; a public CA bundle holds about 150, and 10,000 cost "
+          "the certificates (PEM blocks, or those of a PKCS#7 chain or PKCS#12 file) in one file; a public CA "
+          "bundle holds about 150, and 10,000 cost "
           "about 20 s and 900 MB"),
     Limit("nats-users", 100_000, "count",
           "the users (and nkeys) in one nats.conf, includes counted (a scan holds about 8 KB per user "

@@ -1,4 +1,5 @@
-"""Loading certificates from PEM (single or bundles) and DER bytes."""
+"""Loading certificates from PEM (single or bundles), DER, PKCS#7 (.p7b, .p7c: a CA's chain as
+Windows and many CAs deliver it) and PKCS#12 (.p12, .pfx) bytes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from pki.containers import looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certificates, short
 from pki.errors import LoadError
 
 _PEM_BLOCK = re.compile(
@@ -15,6 +17,8 @@ _PEM_BLOCK = re.compile(
 )
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
+PKCS7_LABEL = b"PKCS7"
+"""The label `openssl crl2pkcs7` writes (RFC 7468 section 8: a CMS structure's certificates)."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,8 @@ class LoadedCertificate:
     """A certificate, or the reason the block at `index` could not be parsed."""
 
     index: int
-    encoding: str  # "pem" | "der"
+    encoding: str
+    """"pem" or "der" (a certificate as itself), "pkcs7" or "pkcs12" (one a container holds)."""
     certificate: x509.Certificate | None
     error: str | None = None
     line: int | None = None
@@ -33,7 +38,9 @@ def looks_like_pem(data: bytes) -> bool:
 
 
 def load_certificates(data: bytes) -> list[LoadedCertificate]:
-    """Every certificate in `data`: each PEM CERTIFICATE block, or the whole of it as DER.
+    """Every certificate in `data`: each PEM CERTIFICATE block and each certificate of a PEM PKCS7
+    block, or the whole of it as a DER certificate, a DER PKCS#7 structure or a PKCS#12 file that
+    opens without a password (its certificates; its key is never kept).
 
     Non-certificate PEM blocks (keys, CSRs) are skipped. A block that cannot be parsed is
     returned with its error, so one bad certificate in a bundle does not hide the others.
@@ -47,7 +54,7 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
         for begin in _PEM_BEGIN.finditer(data):
             label = begin.group(1)
             found_labels.append(label)
-            if label not in CERT_LABELS:
+            if label not in CERT_LABELS and label != PKCS7_LABEL:
                 continue
             line = data.count(b"\n", 0, begin.start()) + 1
             if begin.start() not in ends:
@@ -58,13 +65,20 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
                 continue
             match = _PEM_BLOCK.match(data, begin.start())
             assert match is not None
+            if label == PKCS7_LABEL:  # a chain in one block: each of its certificates, in its order
+                certs, error = pkcs7_certificates(match.group(0), pem=True)
+                out.extend(LoadedCertificate(index + n, "pkcs7", cert, None, line) for n, cert in enumerate(certs))
+                if error is not None:
+                    out.append(LoadedCertificate(index, "pkcs7", None, error, line))
+                index += len(certs) + (error is not None)
+                continue
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     cert = x509.load_pem_x509_certificate(match.group(0))
                 out.append(LoadedCertificate(index, "pem", cert, None, line))
             except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-                out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {_short(exc)}", line))
+                out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {short(exc)}", line))
             index += 1
         if not out:
             labels = ", ".join(sorted({lab.decode() for lab in found_labels}))
@@ -77,10 +91,27 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
             warnings.simplefilter("ignore")
             cert = x509.load_der_x509_certificate(data)
     except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-        raise LoadError(f"neither PEM nor a DER certificate: {_short(exc)}") from None
+        if looks_pkcs12(data):
+            return _pkcs12_certificates(data)
+        if looks_pkcs7(data):
+            certs, error = pkcs7_certificates(data, pem=False)
+            if error is not None:
+                raise LoadError(error) from None
+            if not certs:
+                raise LoadError("no certificate in this PKCS#7 structure") from None
+            return [LoadedCertificate(n, "pkcs7", cert) for n, cert in enumerate(certs)]
+        raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {short(exc)}") from None
     return [LoadedCertificate(0, "der", cert)]
 
 
-def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200]
+def _pkcs12_certificates(data: bytes) -> list[LoadedCertificate]:
+    """The certificates of a PKCS#12 file: the key's first, then the others in the file's order."""
+    opened = open_pkcs12(data)
+    if opened is None:
+        raise LoadError("a PKCS#12 file that opens only with a password, or is damaged: its certificates are not "
+                        "read (`openssl pkcs12 -nokeys` writes them as PEM)")
+    certs = ([opened.cert.certificate] if opened.cert is not None else []) + [
+        c.certificate for c in opened.additional_certs]
+    if not certs:
+        raise LoadError("no certificate in this PKCS#12 file")
+    return [LoadedCertificate(n, "pkcs12", cert) for n, cert in enumerate(certs)]

@@ -121,6 +121,18 @@ def _renamed(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def _saved_as(rel: str, suffix: str) -> Callable[[Path], None]:
+    """The certificate file at `rel` saved in a container, under its name with `suffix` for its own:
+    .p7b (PEM PKCS#7), .p7c (DER PKCS#7), .p12 (PKCS#12 with no password)."""
+    how = {".p7b": "pkcs7 pem", ".p7c": "pkcs7 der", ".p12": "pkcs12"}[suffix]
+
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        path.with_suffix(suffix).write_bytes(_contained(how)(path.read_bytes()))
+        path.unlink()
+    return change
+
+
 def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz, bzip2 or zstd):
     `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated);
@@ -261,6 +273,26 @@ def _pkcs12(data: bytes) -> bytes:
     return pkcs12.serialize_key_and_certificates(b"key", key, None, None, NoEncryption())  # type: ignore[arg-type]
 
 
+def _contained(how: str) -> Callable[[bytes], bytes]:
+    """A PEM certificate file's certificates in a container: a PKCS#7 chain, PEM (`openssl
+    crl2pkcs7 -nocrl`, a .p7b) or DER (a .p7c, as Windows exports a chain), or a PKCS#12 file with
+    no password holding no key (a Java trust store)."""
+    def change(data: bytes) -> bytes:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            pkcs7,
+            pkcs12,
+        )
+
+        certs = x509.load_pem_x509_certificates(data)
+        if how == "pkcs12":
+            return pkcs12.serialize_java_truststore([pkcs12.PKCS12Certificate(c, None) for c in certs], NoEncryption())
+        return pkcs7.serialize_certificates(certs, Encoding.PEM if how == "pkcs7 pem" else Encoding.DER)
+    return change
+
+
 def _workload_as(kind: str) -> Callable[[bytes], bytes]:
     """The manifest's Deployment as another kind of workload that runs the same pod template."""
     def change(data: bytes) -> bytes:
@@ -363,6 +395,7 @@ SPELLINGS: tuple[tuple[str, str, Callable[[bytes], bytes]], ...] = (
     ("k8s/cim-agent.yaml", "flow style", lambda b: yaml.safe_dump_all(_documents(b), default_flow_style=True).encode()),
     ("etc/nats/certs/monitor-legacy.pem", "as DER", _der),
     ("home/cim/backup/deploy_ed25519", "as a PKCS#12 file with no password", _pkcs12),
+    ("etc/nats/certs/monitor-legacy.pem", "as a PKCS#7 chain (PEM)", _contained("pkcs7 pem")),
     ("etc/nats/nats.conf", "safer values above (the later ones win)",
      lambda b: b"http: 127.0.0.1:8222\nmax_payload: 1MB\nlisten: 127.0.0.1:4222\n" + b),
     ("etc/ssh/sshd_config", "safer values below (the first ones win)",
@@ -521,6 +554,8 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")
             for how in ("gz in a zip", "gz in a .tar.gz", "zip in a zip", "gz over 8 MiB")]
+    out += [Case(f"{rel} saved as {suffix}", _saved_as(rel, suffix))
+            for rel in ("etc/nats/certs/monitor-legacy.pem",) for suffix in (".p7b", ".p7c", ".p12")]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]

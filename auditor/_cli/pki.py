@@ -556,6 +556,8 @@ def _read_certs(path: Path) -> list[Any]:
         loaded = load_certificates(data)
     except LoadError as exc:  # load_certificates reads bytes: the file's name is added here
         raise ConfigError(str(exc), file=path) from None
+    if len(loaded) > limits.get("pem-certificates"):  # a PKCS#7 chain or PKCS#12 file holds many in one
+        raise ConfigError(limits.exceeded("pem-certificates", f"holds {len(loaded):,} certificates"), file=path)
     bad = [item for item in loaded if item.certificate is None]
     if bad:
         where = f" (line {bad[0].line})" if bad[0].line else ""

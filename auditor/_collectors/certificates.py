@@ -1,4 +1,5 @@
-"""X.509 certificates from files and folders (PEM, DER, bundles), with their chains validated.
+"""X.509 certificates from files and folders (PEM, DER, bundles, PKCS#7 chains, PKCS#12 files
+that open without a password), with their chains validated.
 
 Yields one `x509.certificate` record per certificate. Chains are validated against the
 target's trust anchors with cryptography.x509.verification; intermediates come from every CA
@@ -43,8 +44,9 @@ from pki.verify import verify_chain
 from pki.versions import linter_name
 
 KIND = "x509.certificate"
+Encoding = Literal["pem", "der", "pkcs7", "pkcs12"]
 _SHA256 = hashes.SHA256()
-CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".cert")
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".cert", ".p7b", ".p7c", ".p12", ".pfx")
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,11 @@ def _key_type(name: str) -> KeyType:
     return _KEY_TYPES.get(name, "unknown")
 
 
-def _encoding(name: str) -> Literal["pem", "der"]:
-    return "der" if name == "der" else "pem"
+_ENCODINGS: dict[str, Encoding] = {"pem": "pem", "der": "der", "pkcs7": "pkcs7", "pkcs12": "pkcs12"}
+
+
+def _encoding(name: str) -> Encoding:
+    return _ENCODINGS[name]
 
 
 def certificate_files(path: Path) -> list[Path]:
@@ -200,6 +205,8 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
     except LoadError as exc:
         return [], ([str(exc)] if explicit or not str(exc).startswith("no certificate") else [])
     count = len(loaded)
+    if count > most:  # a PKCS#7 block or a PKCS#12 file holds many in one
+        return [], [limits.exceeded("pem-certificates", f"holds {count:,} certificates")]
     found = [
         _Found(path, c.index, count, c.encoding, c.certificate)
         for c in loaded

@@ -44,6 +44,7 @@ from auditor._secrets.unpack import (
 )
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor._secrets.walk import special_kind
+from pki.containers import looks_pkcs12
 
 WINDOW = 8 * 1024 * 1024
 """Files up to this size are scanned in one buffer; larger ones in windows of this size."""
@@ -474,7 +475,7 @@ class Scanner:
         hits, sops_seen = self.hits(data, ctx)
         if gzip_at is not None:
             gzip_at += ctx.gzip_at
-        if whole and structure.looks_pkcs12(data):
+        if whole and looks_pkcs12(data):
             hits += self._pkcs12_hits(data)
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]

@@ -18,6 +18,8 @@ import struct
 from collections import Counter
 from typing import Any
 
+from pki.containers import open_pkcs12
+
 # ---------------------------------------------------------------- NATS nkeys
 
 _NKEY_TYPES = {0: "account", 2: "cluster", 13: "server", 14: "operator", 15: "private", 20: "user", 23: "curve"}
@@ -217,18 +219,8 @@ def _key_type(key: object) -> str:
     return next((n for cls, n in names if isinstance(key, cls)), "unknown")
 
 
-_PKCS12_VERSION = b"\x02\x01\x03\x30"
-"""PFX's version (INTEGER 3), then its authSafe ContentInfo (a SEQUENCE)."""
-_PKCS7_CONTENT = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
-"""The OID arc of PKCS#7 content types (data, signedData), the authSafe's type."""
 _SHROUDED_KEY_BAG = bytes.fromhex("060b2a864886f70d010c0a0102")
 """pkcs-12-pkcs-8ShroudedKeyBag: an encrypted private key, its bag's type readable without the password."""
-
-
-def looks_pkcs12(data: bytes) -> bool:
-    """Whether `data` starts as a PKCS#12 file (.p12, .pfx) does: a DER SEQUENCE holding version 3
-    and a PKCS#7 ContentInfo."""
-    return data[:1] == b"\x30" and _PKCS12_VERSION in data[:8] and _PKCS7_CONTENT in data[:32]
 
 
 def pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
@@ -238,24 +230,14 @@ def pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
     fingerprint) and its facts; when it needs a password and a shrouded key bag shows, the file's
     base64 and `encrypted`; None when it holds no key (a trust store) or is no PKCS#12 that can be
     read. Legacy ciphers (RC2, 3DES: `openssl pkcs12 -legacy`, older Java and Windows) are read."""
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        pkcs12,
-    )
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    for password in (None, b""):
-        try:
-            key, _, _ = pkcs12.load_key_and_certificates(data, password)
-        except (ValueError, TypeError):
-            continue
-        except Exception:  # an algorithm this OpenSSL does not offer
+    opened = open_pkcs12(data)
+    if opened is not None:
+        if opened.key is None:
             return None
-        if key is None:
-            return None
-        der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-        return base64.b64encode(der), {"format": "pkcs12", "key_type": _key_type(key), "encrypted": False}
+        der = opened.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        return base64.b64encode(der), {"format": "pkcs12", "key_type": _key_type(opened.key), "encrypted": False}
     if _SHROUDED_KEY_BAG in data:
         return base64.b64encode(data), {"format": "pkcs12", "key_type": "unknown", "encrypted": True}
     return None

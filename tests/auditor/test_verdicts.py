@@ -443,6 +443,26 @@ def test_a_private_key_saved_as_pkcs12_is_still_a_leak(tmp_path: Path, demo_fail
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
 
 
+@pytest.mark.parametrize("suffix", [".p7b", ".p7c", ".p12", "a PKCS7 block in the .pem"])
+def test_a_certificate_saved_in_a_container_keeps_its_failures(tmp_path: Path, demo_failures: dict[str, str],
+                                                               suffix: str) -> None:
+    """The demo's legacy monitoring certificate saved as a PKCS#7 chain (PEM .p7b, DER .p7c, or a
+    PKCS7 block in its own .pem) or a PKCS#12 trust store with no password: CERT-001, 004, 005,
+    007 and 022 passed (no such file was read, a PKCS7 block was skipped as no certificate).
+    In its own file, the same failures with the same ids."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    rel = "etc/nats/certs/monitor-legacy.pem"
+    if suffix.startswith("."):
+        metamorphic._saved_as(rel, suffix)(folder)
+    else:
+        metamorphic._edit(rel, metamorphic._contained("pkcs7 pem"))(folder)
+    doc = _demo_scan(folder)
+    failed = {f["id"]: f["rule_id"] for f in doc["findings"] if f["status"] == "fail"}
+    assert set(demo_failures.values()) - set(failed.values()) == set()
+    if not suffix.startswith("."):
+        assert sorted(failed) == sorted(demo_failures)
+
+
 def test_a_config_that_cannot_be_read_leaves_its_users_undecided(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The nats-config source reads two files; the demo's nats.conf cannot be read (a FIFO in
     its place) and the other holds one harmless user. What the unread file's users may do is

@@ -101,6 +101,8 @@ class X509Certificate(Certificate, Facts, frozen=True, kw_only=True):
 
     path: str
     index: Annotated[NonNegative, Meta(description="position in the file (bundles hold several)")]
-    encoding: Literal["pem", "der"]
+    encoding: Annotated[Literal["pem", "der", "pkcs7", "pkcs12"], Meta(
+        description="pem or der: a certificate file; pkcs7: one of a PKCS#7 chain's (.p7b, PEM PKCS7 block); "
+                    "pkcs12: one of a PKCS#12 file's (.p12, .pfx) that opens without a password")]
     chain: Chain
     lint: Annotated[Lint, Meta(description="pkilint's RFC 5280 findings (the linter the CA runs before it signs)")]

@@ -112,6 +112,57 @@ def test_too_many_certificates_in_one_file(certs: CertFactory, tmp_path: Path, m
     assert not any(isinstance(r, Failure) for r in collect(tmp_path, ["many.pem"], []))
 
 
+def test_containers_in_a_folder_are_read_and_a_locked_one_is_an_error(certs: CertFactory, tmp_path: Path) -> None:
+    """A folder holding a chain as a .p7b (PEM PKCS#7) and a .p7c (DER), a node's key and chain
+    as a .p12 with no password, and a .pfx that needs one: each certificate of the first three is
+    a record, its chain validated as a PEM file's; the .pfx is an error naming it (its
+    certificates could be expired: never silently passed over). Was: none of these was read
+    (their suffixes not listed; a PEM PKCS7 block in a .pem file was skipped as no certificate)."""
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        Encoding,
+        NoEncryption,
+        pkcs7,
+        pkcs12,
+    )
+
+    root, inter = certs.chain()
+    leaf = certs.issue("node", issuer=inter, dns=("n.example.com",))
+    write(tmp_path / "pki/root.pem", root.pem())
+    write(tmp_path / "certs/chain.p7b", pkcs7.serialize_certificates([inter.cert, root.cert], Encoding.PEM))
+    write(tmp_path / "certs/chain.p7c", pkcs7.serialize_certificates([inter.cert, root.cert], Encoding.DER))
+    write(tmp_path / "certs/in-pem.pem", pkcs7.serialize_certificates([leaf.cert], Encoding.PEM))
+    write(tmp_path / "certs/node.p12", pkcs12.serialize_key_and_certificates(
+        b"node", leaf.key, leaf.cert, [inter.cert], NoEncryption()))
+    write(tmp_path / "certs/locked.pfx", pkcs12.serialize_key_and_certificates(
+        b"node", leaf.key, leaf.cert, [inter.cert], BestAvailableEncryption(b"s3cret")))
+    records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
+    assert "opens only with a password" in (records.pop("certs/locked.pfx").error or "")  # type: ignore[union-attr]
+    seen: dict[str, list[tuple[str, str, str]]] = {}
+    for name, record in records.items():
+        plain = plain_of(record)
+        seen.setdefault(name.split("#")[0], []).append((plain["subject_cn"], plain["encoding"], plain["chain"]["status"]))
+    chain = [("Test Intermediate CA", "pkcs7", "valid"), ("Test Root CA", "pkcs7", "valid")]  # a DER SET: sorted
+    assert {name: sorted(found) for name, found in seen.items()} == {
+        "certs/chain.p7b": chain, "certs/chain.p7c": chain, "certs/in-pem.pem": [("node", "pkcs7", "valid")],
+        "certs/node.p12": [("Test Intermediate CA", "pkcs12", "valid"), ("node", "pkcs12", "valid")],
+    }
+    assert seen["certs/node.p12"][0][0] == "node"  # the key's certificate first
+    assert sorted(records)[-2:] == ["certs/node.p12#0", "certs/node.p12#1"]
+
+
+def test_too_many_certificates_in_one_container(certs: CertFactory, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PKCS#7 chain holds many certificates in one PEM block: the limit counts certificates."""
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+    root, inter = certs.chain()
+    write(tmp_path / "many.p7b", pkcs7.serialize_certificates([root.cert, inter.cert] * 2, Encoding.PEM))
+    monkeypatch.setenv("AUDITOR_LIMIT_PEM_CERTIFICATES", "3")
+    (rec,) = collect(tmp_path, ["many.p7b"], [])
+    assert isinstance(rec, Failure) and "holds 4 certificates: over the pem-certificates limit of 3" in (rec.error or "")
+
+
 def test_unreadable_file(certs: CertFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # tests may run as root, who reads any file: simulate the denial at the read itself
     root, _ = certs.chain()

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor._secrets.scanner import Scanner
+from pki.containers import looks_pkcs12
 
 VARIANTS = {
     "an empty password": ["-passout", "pass:"],
@@ -76,9 +77,9 @@ def test_a_pkcs12_key_is_found_as_openssl_opens_it(made: dict[str, Path], tmp_pa
 def test_bytes_that_only_start_like_pkcs12_are_no_key() -> None:
     from auditor._secrets import structure
 
-    assert structure.looks_pkcs12(bytes.fromhex("3082010002010330820100" + "06092a864886f70d010701") + b"\0" * 64)
+    assert looks_pkcs12(bytes.fromhex("3082010002010330820100" + "06092a864886f70d010701") + b"\0" * 64)
     assert structure.pkcs12_key(bytes.fromhex("3082010002010330820100" + "06092a864886f70d010701") + b"\0" * 64) is None
-    assert not structure.looks_pkcs12(b"0\x82 plain text that starts with a zero")
+    assert not looks_pkcs12(b"0\x82 plain text that starts with a zero")
 
 
 @settings(max_examples=200, deadline=None)
