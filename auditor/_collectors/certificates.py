@@ -9,7 +9,7 @@ with pkilint (RFC 5280), the linter the CA runs before it signs (pki.lint).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,6 +37,7 @@ from auditor.evidence.kinds.x509 import (
     X509Certificate,
 )
 from auditor.evidence.record import Record
+from pki.containers import looks_pkcs12
 from pki.errors import LoadError
 from pki.facts import CertificateFacts, certificate_facts
 from pki.load import load_certificates
@@ -73,7 +74,7 @@ class CertificatesCollector(Collector):
             if not real.exists():
                 yield ctx.error(KIND, ctx.display(path), "no such file or folder")
                 continue
-            files = certificate_files(path)
+            files = certificate_files(path, exclude=ctx.source.options.get("exclude", ()))
             if real.is_dir() and not files:
                 yield ctx.error(KIND, ctx.display(path), "folder holds no certificate files")
             explicit = not real.is_dir()
@@ -181,13 +182,13 @@ def _encoding(name: str) -> Encoding:
     return _ENCODINGS[name]
 
 
-def certificate_files(path: Path) -> list[Path]:
-    """A file itself, or a folder's certificate files (by suffix, recursively, sorted). Names
-    that are not regular files (a FIFO, socket or device) are listed too: reading them says so,
-    without opening them."""
+def certificate_files(path: Path, *, exclude: Sequence[str] = ()) -> list[Path]:
+    """A file itself, or a folder's certificate files (by suffix, recursively, sorted) but those
+    `exclude`'s globs match (relative path or name). Names that are not regular files (a FIFO,
+    socket or device) are listed too: reading them says so, without opening them."""
     if not on_node(path).is_dir():
         return [path]
-    files, skipped = folder_files(path, CERT_SUFFIXES)
+    files, skipped = folder_files(path, CERT_SUFFIXES, exclude=exclude)
     return sorted([*files, *(s.path for s in skipped)])
 
 
@@ -203,7 +204,12 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
     try:
         loaded = load_certificates(data)
     except LoadError as exc:
-        return [], ([str(exc)] if explicit or not str(exc).startswith("no certificate") else [])
+        if explicit:
+            return [], [str(exc)]
+        if str(exc).startswith("no certificate"):  # a key's or a CSR's PEM file in a folder of certificates
+            return [], []
+        hint = "; or name it in the source's exclude" if looks_pkcs12(data) else ""  # a keystore beside the certificates
+        return [], [f"{exc}{hint}"]
     count = len(loaded)
     if count > most:  # a PKCS#7 block or a PKCS#12 file holds many in one
         return [], [limits.exceeded("pem-certificates", f"holds {count:,} certificates")]

@@ -138,6 +138,9 @@ def test_containers_in_a_folder_are_read_and_a_locked_one_is_an_error(certs: Cer
         b"node", leaf.key, leaf.cert, [inter.cert], BestAvailableEncryption(b"s3cret")))
     records = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"]))
     assert "opens only with a password" in (records.pop("certs/locked.pfx").error or "")  # type: ignore[union-attr]
+    assert "exclude" in (by_resource(collect(tmp_path, ["certs"], []))["certs/locked.pfx"].error or "")  # type: ignore[union-attr]
+    kept = by_resource(collect(tmp_path, ["certs"], ["pki/root.pem"], exclude=["*.pfx", "chain.p7c"]))
+    assert sorted(kept) == sorted(name for name in records if not name.startswith("certs/chain.p7c"))
     seen: dict[str, list[tuple[str, str, str]]] = {}
     for name, record in records.items():
         plain = plain_of(record)
