@@ -193,6 +193,22 @@ def _in_kubernetes(rel: str, how: str) -> Callable[[Path], None]:
     return change
 
 
+def in_cloud_init(rel: str) -> Callable[[Path], None]:
+    """The file at `rel` kept, gzipped and base64-encoded, in a cloud-init `write_files` entry
+    (`encoding: gz+b64`) beside where it was: the base64 wrapped at 76 characters (as `base64`
+    and Python's encodebytes wrap it) in an indented YAML block."""
+    import base64
+
+    def change(folder: Path) -> None:
+        path = folder / NODE / rel
+        block = b"".join(b"      " + line + b"\n" for line in base64.encodebytes(gzip.compress(path.read_bytes())).splitlines())
+        path.with_name("user-data.yaml").write_bytes(
+            b"#cloud-config\nwrite_files:\n  - path: /" + rel.encode() + b"\n    encoding: gz+b64\n"
+            b"    permissions: '0600'\n    content: |\n" + block)
+        path.unlink()
+    return change
+
+
 def in_linked_folder(rel: str) -> Callable[[Path], None]:
     """The file at `rel` moved into a folder of the node's /nix/store, and an absolute link to
     that folder put beside where it was (a folder within a walked folder, held as a link)."""
@@ -551,6 +567,7 @@ def cases() -> list[Case]:
             for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
     out += [Case(f"{rel} kept in Kubernetes ({how})", _in_kubernetes(rel, how))
             for rel in ("etc/cim/agent.env",) for how in ("configmap", "helm release")]
+    out.append(Case("etc/cim/agent.env kept in cloud-init user-data (gz+b64, wrapped)", in_cloud_init("etc/cim/agent.env")))
     out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")
             for how in ("gz in a zip", "gz in a .tar.gz", "zip in a zip", "gz over 8 MiB")]

@@ -72,15 +72,20 @@ base64 of Helm's base64 of the gzipped release, as `kubectl get secret -o yaml` 
 
 
 def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-    """Each run of base64 in `data` that encodes gzip data (once or twice encoded, on one line)
-    and starts at one of `starts` (where the prefilter saw GZIP_BASE64): where it starts, and the
-    gzip data. Runs that only look so (they decode to no gzip) are left."""
+    """Each run of base64 in `data` that encodes gzip data (once or twice encoded; on one line, or
+    wrapped over lines from a line of its own: `gzip -c | base64` wraps at 76 characters, a
+    cloud-init `gz+b64` file's content in a YAML block) and starts at one of `starts` (where the
+    prefilter saw GZIP_BASE64): where it starts, and the gzip data. Runs that only look so (they
+    decode to no gzip) are left."""
     done = 0
     for at in sorted(set(starts)):
         if at < done or (at and not _IN_VALUE[data[at - 1]]):
             continue  # inside a run read already, or not where a run starts
-        done = _run_end(data, at)
-        decoded = _decoded(data[at:done])
+        spans = [(at, _run_end(data, at))]
+        if _whole_line(data, *spans[0]):  # a line of its own: the lines of the block below it too
+            _lines_below(data, spans, 0, len(data))
+        done = spans[-1][1]
+        decoded = _decoded(b"".join(data[lo:hi] for lo, hi in spans) if len(spans) > 1 else data[at:done])
         if decoded is not None and data.startswith(GZIP_BASE64[1], at):
             decoded = _decoded(decoded.rstrip(b"=")) if decoded.startswith(GZIP_BASE64[0]) else None
         if decoded is not None and decoded.startswith(GZIP_STARTS[0]):
@@ -284,7 +289,7 @@ def _wrapped(data: bytes, spans: list[tuple[int, int]], back: int, on: int) -> t
     """Adds to `spans` the lines of base64 above and below the one it holds (a block wrapped at
     76 or 64 characters, indented in YAML), up to BACK characters before and REACH after. Whether
     REACH ended it below, and whether it is a PEM block's body (a `-----BEGIN` line above it)."""
-    start, stop = spans[0]
+    start = spans[0][0]
     while back < BACK and start > 0:
         above_end = data.rfind(b"\n", 0, start)
         if above_end <= 0:
@@ -298,7 +303,15 @@ def _wrapped(data: bytes, spans: list[tuple[int, int]], back: int, on: int) -> t
         spans.insert(0, body)
         back += body[1] - body[0]
         start = body[0]
-    while on < REACH:
+    return _lines_below(data, spans, on, REACH), False
+
+
+def _lines_below(data: bytes, spans: list[tuple[int, int]], on: int, reach: int) -> bool:
+    """Adds to `spans` the lines of base64 below its last one (a block wrapped over lines) until
+    one is not, or the run is `reach` characters long (`on` are counted already): whether that
+    ended it. A line padded with `=`, or holding more than base64, is a block's last."""
+    stop = spans[-1][1]
+    while on < reach:
         below = data.find(b"\n", stop) + 1
         if below <= 0 or data[stop:below].strip(b" \t\r\n"):  # padding or more on the line: the block ends
             break
@@ -310,7 +323,7 @@ def _wrapped(data: bytes, spans: list[tuple[int, int]], back: int, on: int) -> t
         spans.append(body)
         on += body[1] - body[0]
         stop = body[1]
-    return on >= REACH, False
+    return on >= reach
 
 
 def _line_run(data: bytes, lo: int, hi: int) -> tuple[int, int] | None:

@@ -433,6 +433,15 @@ def test_an_env_file_kept_gzipped_in_kubernetes_keeps_its_leaks(tmp_path: Path, 
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
 
 
+def test_an_env_file_kept_in_cloud_init_keeps_its_leaks(tmp_path: Path, demo_failures: dict[str, str]) -> None:
+    """agent.env kept gzipped in a cloud-init user-data file (`encoding: gz+b64`, the base64
+    wrapped over lines): SEC-005, SEC-006 and SEC-011 passed (only the first line was decoded)."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic.in_cloud_init("etc/cim/agent.env")(folder)
+    doc = _demo_scan(folder)
+    assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
+
+
 def test_a_private_key_saved_as_pkcs12_is_still_a_leak(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The demo's backup deploy key exported as a PKCS#12 file with no password (as Java
     keystores and Windows keep keys): SEC-003 passed, no binary file being read for keys."""

@@ -362,6 +362,33 @@ def test_secrets_in_base64_encoded_gzip_are_read(tmp_path: Path) -> None:
     assert _found(tmp_path, "no.yaml", b"value: H4sIAAAAnotgzipatall\nother: SDRzSUFBQUFBQUFB\n") == ([], "")
 
 
+@pytest.mark.parametrize("wrap", [["base64"], ["openssl", "base64"]], ids=["coreutils base64", "openssl base64"])
+def test_gzip_in_base64_wrapped_over_lines_is_read(tmp_path: Path, wrap: list[str]) -> None:
+    """gzip data encoded by `base64` (coreutils: lines of 76) or `openssl base64` (64): as a file of
+    its own, and as the content of a cloud-init `write_files` entry (`encoding: gz+b64`, the lines
+    indented in a YAML block, which YAML joins and cloud-init decodes). Was: only the first line
+    was decoded, to no gzip, and the token went unseen."""
+    import hashlib
+    import subprocess
+
+    import yaml
+
+    lines = b"".join(b"NOTE_%d=%s\n" % (i, hashlib.sha256(b"%d" % i).hexdigest().encode()) for i in range(8))
+    packed = gzip.compress(lines + TOKEN)  # over 3 lines of base64 however it is wrapped
+    wrapped = subprocess.run(wrap, input=packed, capture_output=True, check=True, timeout=60).stdout
+    assert wrapped.count(b"\n") > 3
+    assert _found(tmp_path, "agent.env.gz.b64", wrapped) == ([("github-token", 1, None)], "")
+    block = b"".join(b"      " + line + b"\n" for line in wrapped.splitlines())
+    doc = (b"#cloud-config\nwrite_files:\n  - path: /etc/cim/agent.env\n    encoding: gz+b64\n"
+           b"    permissions: '0600'\n    content: |\n" + block + b"runcmd:\n  - [systemctl, restart, cim-agent]\n")
+    content = yaml.safe_load(doc)["write_files"][0]["content"]
+    assert gzip.decompress(base64.b64decode(content)).endswith(TOKEN)  # what cloud-init writes
+    assert _found(tmp_path, "user-data", doc) == ([("github-token", 7, None)], "")
+    two = doc.replace(b"runcmd:", b"  - path: /etc/cim/other.env\n    encoding: gz+b64\n    content: |\n" + block + b"runcmd:")
+    assert _found(tmp_path, "user-data", two) == ([("github-token", 7, None)], "")  # one secret, its first place
+    assert [x.line for x in Scanner().scan_file(tmp_path / "user-data", "user-data").leaks] == [7]
+
+
 def test_a_gzip_bomb_in_base64_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Encoded gzip counts against the file's gunzip-bytes limit like any packed content."""
     import base64
