@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     )
     ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
     scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read whole)")
-    scan.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    scan.add_argument("paths", nargs="+", metavar="PATH", type=Path,
+                      help="files and folders (searched recursively) to scan")
     scan.add_argument("--git", action="store_true", help="also scan the history of git repositories among PATHs")
     scan.add_argument("--format", choices=("text", "json"), default="text")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
@@ -41,6 +42,9 @@ def register(sub: Any) -> None:
     scan.add_argument("--rules", metavar="FILE", type=Path, action="append", default=[],
                       help="custom rules in trufflehog3's rules.yml format; repeatable")
     scan.add_argument("--exclude", metavar="GLOB", action="append", default=[], help="paths not to read; repeatable")
+    scan.add_argument("--follow-links", action="store_true",
+                      help="follow symbolic links in folders too, each folder walked once (a PATH that is a link "
+                           "is always followed); NixOS links /etc into /nix/store")
     scan.add_argument("--jobs", "-j", metavar="N", type=int, default=0, help="worker processes (default: CPUs)")
     scan.add_argument("--no-git-cache", action="store_true",
                       help="with --git: read every object again instead of only those new since the last run")
@@ -138,7 +142,7 @@ def plain_args(words: list[str]) -> Any:
     option, a second PATH) is left to the parser."""
     ns: dict[str, Any] = {"paths": [], "git": False, "format": "text", "output": None, "exclude": [], "jobs": 0,
                           "engine": [], "config": None, "baseline": [], "rules": [], "write_baseline": None,
-                          "no_git_cache": False}
+                          "no_git_cache": False, "follow_links": False}
     given: set[str] = set()
     i = 0
     while i < len(words):
@@ -180,7 +184,7 @@ def _memo(args: Any) -> Memo | None:
     such a scan: only one repository with --git and the history cache, no configuration,
     baselines, rules or other engine. (`args`: the parser's namespace, or `replay`'s.)"""
     if not (args.git and len(args.paths) == 1 and not args.no_git_cache and args.config is None
-            and not args.baseline and not args.rules and not args.write_baseline
+            and not args.baseline and not args.rules and not args.write_baseline and not args.follow_links
             and args.engine in ([], [ENGINES.names()[0]])):
         return None
     from auditor._secrets.memo import Memo
@@ -205,6 +209,7 @@ def _request(args: argparse.Namespace) -> tuple[Any, list[str]]:
     request = prepare(
         list(args.paths), base=Path.cwd(), config=args.config, baselines=args.baseline,
         rules=args.rules, exclude=args.exclude, git=args.git, jobs=args.jobs, git_cache=not args.no_git_cache,
+        root=Path("/") if args.follow_links else None,  # this machine's links, as a node's are followed in its tree
     )
     if request.suppress.legacy:
         from auditor._terminal import warn
@@ -256,6 +261,8 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
             rendered.update(leaks=leaks, lines=list(lines))
         s = report.stats
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items()))
+        if "symlink" in s.skipped and not args.follow_links:
+            skipped += " (--follow-links follows links in folders)"
         examples = sum(1 for x in leaks if x.category == "example")
         lines.append(
             f"{len(real)} finding(s) in {s.files_scanned} files ({s.bytes_scanned} bytes"

@@ -32,12 +32,13 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     `device` for entries that are never opened, else empty. Display paths are relative to
     `base` for paths under it. (Plain strings: pathlib costs more than reading a small file.)
 
-    Symbolic links are not followed, except with `root` (a node's `/`, its tree scanned here):
-    a link under it is followed as the node follows it (auditor._fsutil.in_root: NixOS links
-    /etc into /nix/store), so what the node reads through a link is scanned wherever it lies:
-    the path yielded is the file's, its display path the one through the link, and a folder a
-    link leads to is walked unless it is walked already (no cycles). Links to nothing stay
-    `symlink`."""
+    `top` itself, when a symbolic link, is followed (as `grep -r` and `find -H` follow a link
+    named on the command line). Links in folders are not followed, except with `root` (a node's
+    `/`, its tree scanned here; this machine's `/` for `auditor secrets scan --follow-links`): a
+    link under it is followed as the node follows it (auditor._fsutil.in_root: NixOS links /etc
+    into /nix/store), so what the node reads through a link is scanned wherever it lies: the path
+    yielded is the file's, its display path the one through the link, and a folder a link leads
+    to is walked unless it is walked already (no cycles). Links to nothing stay `symlink`."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
@@ -46,12 +47,13 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
 
-    def resolved(path: str) -> tuple[str, os.stat_result] | None:
-        """Where the link `path` leads within `root` (auditor._fsutil.on_node) and its lstat;
-        None without a root or for a link to nothing."""
-        if root is None:
+    def resolved(path: str, named: bool = False) -> tuple[str, os.stat_result] | None:
+        """Where the link `path` leads within `root` (auditor._fsutil.on_node; this machine's
+        links for `/`, or without a root when `named` on the command line) and its lstat; None
+        without a root (unless `named`) or for a link to nothing."""
+        if root is None and not named:
             return None
-        real = str(on_node(Path(path), root))
+        real = os.path.realpath(path) if root is None or str(root) == "/" else str(on_node(Path(path), root))
         try:
             return real, os.lstat(real)
         except OSError:
@@ -63,7 +65,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=top) from None
     real_start, kind = start, special_kind(st.st_mode)
-    if kind == "symlink" and (found := resolved(start)) is not None:
+    if kind == "symlink" and (found := resolved(start, named=True)) is not None:
         real_start, st = found
         kind = special_kind(st.st_mode)
     if kind != "folder":

@@ -32,6 +32,29 @@ def test_scan_reports_without_printing_secrets(tmp_path: Path) -> None:
     assert seed not in js.out and token not in js.out
 
 
+def test_links_named_are_followed_and_links_in_folders_with_follow_links(tmp_path: Path) -> None:
+    """NixOS links /etc into /nix/store: `auditor secrets scan /etc/cim/agent.env` (the link
+    itself named) finds its secret, as does a named link to a folder; a folder holding links
+    finds it with --follow-links, and without it says the links were skipped and how to follow
+    them. Was: every link skipped, "0 finding(s)", exit 0."""
+    seed = nkey_seed(random.Random(1))
+    store = tmp_path / "nix/store/abc-cim"
+    store.mkdir(parents=True)
+    (store / "agent.env").write_text(f"SEED={seed}\n")
+    (tmp_path / "etc/cim").mkdir(parents=True)
+    (tmp_path / "etc/cim/agent.env").symlink_to(store / "agent.env")
+    (tmp_path / "etc/static").symlink_to("../nix/store/abc-cim")
+    for named in ("etc/cim/agent.env", "etc/static"):
+        run = run_cli("secrets", "scan", named, cwd=tmp_path)
+        assert run.code == 1 and run.out.startswith(f"{named.replace('static', 'static/agent.env')}:1:6: nkey-seed"), run.out
+    plain = run_cli("secrets", "scan", "etc", cwd=tmp_path)
+    assert plain.code == 0 and "skipped 2 symlink (--follow-links follows links in folders)" in plain.out
+    run = run_cli("secrets", "scan", "etc", "--follow-links", "--format", "json", cwd=tmp_path)
+    doc = json.loads(run.out)
+    assert run.code == 1 and sorted(f["file"] for f in doc["findings"]) == ["etc/cim/agent.env", "etc/static/agent.env"]
+    assert seed not in run.out + run.err
+
+
 def test_baseline_round_trip(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("password: Hunter2-Hunter2\n")
     wrote = run_cli("secrets", "scan", ".", "--write-baseline", "base.json", cwd=tmp_path)

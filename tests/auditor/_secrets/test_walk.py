@@ -36,3 +36,38 @@ def test_links_to_files_are_followed_within_the_nodes_root(tmp_path: Path) -> No
     assert [(path, shown, skip) for path, shown, skip, _, _ in top] == [(str(kept), "etc/cim/agent.env", "")]
     linked = [(path, shown) for path, shown, _, _, _ in iter_files(root / "etc/cim/static", root, root=root)]
     assert linked == [(str(root / "nix/store/abc-etc/inner.conf"), "etc/cim/static/inner.conf")]
+
+
+def test_a_link_named_on_the_command_line_is_followed_and_this_machines_links_with_its_root(tmp_path: Path) -> None:
+    """`auditor secrets scan LINK`: the link named is followed, to a file or into a folder (as
+    `grep -r` and `find -H` follow one), the display path the one named; links in folders are
+    followed with `/` for a root (`--follow-links`: this machine's links, an absolute one from
+    this machine's `/`), a folder walked once. Was: a link named was skipped, so `auditor secrets
+    scan /etc/cim/agent.env` on NixOS read nothing and said nothing was found."""
+    store = tmp_path / "store"
+    (store / "etc").mkdir(parents=True)
+    (store / "agent.env").write_text("TOKEN=x\n")
+    (store / "etc/inner.conf").write_text("x\n")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "agent.env").symlink_to(store / "agent.env")  # absolute, as NixOS links /etc
+    (etc / "static").symlink_to("../store/etc")
+    (etc / "up").symlink_to("..")
+    (etc / "gone").symlink_to(store / "none")
+    named = [(path, shown, skip) for path, shown, skip, _, _ in iter_files(etc / "agent.env", tmp_path)]
+    assert named == [(str(store / "agent.env"), "etc/agent.env", "")]
+    into = [(path, shown, skip) for path, shown, skip, _, _ in iter_files(etc / "static", tmp_path)]
+    assert into == [(str(store / "etc/inner.conf"), "etc/static/inner.conf", "")]
+    assert [skip for _, _, skip, _, _ in iter_files(etc / "gone", tmp_path)] == ["symlink"]
+    assert {shown: skip for _, shown, skip, _, _ in iter_files(etc, tmp_path)} == {
+        "etc/agent.env": "symlink", "etc/gone": "symlink", "etc/static": "symlink", "etc/up": "symlink"}
+    followed = {shown: (path, skip) for path, shown, skip, _, _ in iter_files(etc, tmp_path, root=Path("/"))}
+    assert {shown: followed[shown] for shown in ("etc/agent.env", "etc/gone", "etc/static/inner.conf")} == {
+        "etc/agent.env": (str(store / "agent.env"), ""),
+        "etc/gone": (str(etc / "gone"), "symlink"),
+        "etc/static/inner.conf": (str(store / "etc/inner.conf"), ""),
+    }
+    # the link back up is walked once: what it reaches is read again under its name, its own links not again
+    assert followed["etc/up/etc/static"] == (str(etc / "static"), "symlink")  # walked through it already
+    assert followed["etc/up/etc/up"] == (str(etc / "up"), "symlink")
+    assert len(followed) == 9 and not any(shown.count("/up/") > 1 for shown in followed)
