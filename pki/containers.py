@@ -8,7 +8,10 @@ PKCS#12 file by its first bytes without that cost.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pki.errors import LoadError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -57,21 +60,178 @@ def pkcs7_certificates(data: bytes, *, pem: bool) -> tuple[list[x509.Certificate
         return [], f"unreadable PKCS#7 structure: {short(exc)}"
 
 
-def open_pkcs12(data: bytes) -> Any | None:
-    """A PKCS#12 file's contents (cryptography's PKCS12KeyAndCertificates: key, cert,
-    additional_certs) when it opens without a password: none, or the empty one `openssl pkcs12
-    -export -passout pass:` writes, which anyone can type. None when it needs a password, is
-    damaged, or uses an algorithm this OpenSSL does not offer. Legacy ciphers (RC2, 3DES:
-    `openssl pkcs12 -legacy`, older Java and Windows) are read."""
+MAX_ITERATIONS = 1_000_000
+"""The most key-derivation iterations a PKCS#12 file may ask for before it is opened: its MAC's,
+its encrypted bags' (OpenSSL writes 2,048, Java 10,000; OWASP asks 600,000 of PBKDF2 for
+passwords). Each costs a hash: 2**31 of them, which the format allows, hold the opener for
+minutes."""
+PKCS12_SECONDS = 10.0
+"""How long opening a PKCS#12 file may take whose encrypted contents may name counts of their own
+(seen only once decrypted), or that is BER (not all of it seen): it is opened in a child process,
+stopped then."""
+_ENCRYPTED_DATA = bytes.fromhex("06092a864886f70d010706")
+"""The OID of PKCS#7 encryptedData: contents whose bags (and their iteration counts) show only
+once decrypted."""
+
+
+class TooSlow(LoadError):
+    """A PKCS#12 file that asks for more key derivation than MAX_ITERATIONS or PKCS12_SECONDS allow."""
+
+
+@dataclass(frozen=True)
+class PKCS12Contents:
+    """What a PKCS#12 file opened without a password holds."""
+
+    key: Any | None
+    """Its private key (cryptography's), or None (a trust store)."""
+    certificates: tuple[x509.Certificate, ...]
+    """Its certificates: the key's first, then the others in the file's order."""
+
+
+def open_pkcs12(data: bytes) -> PKCS12Contents | None:
+    """A PKCS#12 file's contents when it opens without a password: none, or the empty one
+    `openssl pkcs12 -export -passout pass:` writes, which anyone can type. None when it needs a
+    password, is damaged, or uses an algorithm this OpenSSL does not offer. Legacy ciphers (RC2,
+    3DES: `openssl pkcs12 -legacy`, older Java and Windows) are read.
+
+    Raises TooSlow rather than hash for minutes: when an iteration count it shows is over
+    MAX_ITERATIONS; and when it holds encrypted contents (whose own counts show only once
+    decrypted) or not all of it could be seen, it is opened in a child process stopped after
+    PKCS12_SECONDS."""
+    counts, whole = iteration_counts(data)
+    if counts and max(counts) > MAX_ITERATIONS:
+        raise TooSlow(f"a PKCS#12 file that asks for {max(counts):,} key derivation iterations (more than "
+                      f"{MAX_ITERATIONS:,}): not opened")
+    if whole and _ENCRYPTED_DATA not in data:
+        return _opened(data)
+    return _opened_apart(data)
+
+
+def _opened(data: bytes) -> PKCS12Contents | None:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     for password in (None, b""):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return pkcs12.load_pkcs12(data, password)
+                loaded = pkcs12.load_pkcs12(data, password)
         except (ValueError, TypeError):
             continue
-        except Exception:
+        except Exception:  # an algorithm this OpenSSL does not offer
             return None
+        certs = ([loaded.cert.certificate] if loaded.cert is not None else []) + [
+            c.certificate for c in loaded.additional_certs]
+        return PKCS12Contents(loaded.key, tuple(certs))
     return None
+
+
+_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from pki.containers import _child; _child()"
+
+
+def _opened_apart(data: bytes) -> PKCS12Contents | None:
+    """_opened(data) in a child process (this interpreter, no shell), stopped after PKCS12_SECONDS;
+    the key and certificates come back as DER."""
+    import base64
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(Path(__file__).resolve().parents[1])],
+                              input=data, capture_output=True, timeout=PKCS12_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        raise TooSlow(f"a PKCS#12 file whose contents took more than {PKCS12_SECONDS:.0f} s to open (a key "
+                      "derivation of too many iterations): not opened") from None
+    try:
+        told = json.loads(done.stdout) if done.returncode == 0 else None
+        if not isinstance(told, dict):
+            return None
+        key = told["key"]
+        return PKCS12Contents(
+            None if key is None else load_der_private_key(base64.b64decode(key), None),
+            tuple(x509.load_der_x509_certificate(base64.b64decode(c)) for c in told["certificates"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _child() -> None:
+    """The child process of _opened_apart: the file on stdin, what it holds as JSON on stdout
+    (`null` when it does not open); the key unencrypted DER, through the pipe only."""
+    import base64
+    import json
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    opened = _opened(sys.stdin.buffer.read())
+    if opened is None:
+        sys.stdout.write("null")
+        return
+    key = None if opened.key is None else base64.b64encode(
+        opened.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())).decode()
+    certs = [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in opened.certificates]
+    sys.stdout.write(json.dumps({"key": key, "certificates": certs}))
+
+
+def iteration_counts(data: bytes) -> tuple[list[int], bool]:
+    """The iteration counts a DER structure shows, and whether all of it could be seen: each
+    INTEGER that follows an OCTET STRING in a SEQUENCE (PKCS#12's MacData and PBE parameters,
+    PBKDF2's parameters), in constructed values and in OCTET STRINGs that hold DER (a PKCS#12
+    file's authSafe and its bags; encrypted contents are bytes that hold none). Not all could be
+    seen where BER's indefinite lengths or OCTET STRINGs in pieces were met (old Windows exports),
+    or past 32 levels or 100,000 values. A structure that is not DER at its top shows none: no
+    reader hashes what it cannot parse."""
+    counts: list[int] = []
+    seen = [True, 100_000]  # all seen; values left to walk
+
+    def walk(lo: int, hi: int, depth: int, sequence: bool, found: list[int]) -> bool:
+        """Reads the values from lo to hi into `found`; whether they are DER that fills the span."""
+        at, after_octets = lo, False
+        while at < hi:
+            seen[1] -= 1
+            if seen[1] < 0 or depth > 32:
+                seen[0] = False
+                return False
+            if hi - at < 2:
+                return False
+            tag, first = data[at], data[at + 1]
+            if first == 0x80 or tag == 0x24:  # BER: an indefinite length, an OCTET STRING in pieces
+                seen[0] = False
+                return False
+            if first < 0x80:
+                head, length = 2, first
+            else:
+                n = first & 0x7F
+                if n > 4 or at + 2 + n > hi:
+                    return False
+                head, length = 2 + n, int.from_bytes(data[at + 2:at + 2 + n], "big")
+            start, end = at + head, at + head + length
+            if end > hi:
+                return False
+            if tag == 0x02 and after_octets and sequence:
+                found.append(int.from_bytes(data[start:end], "big", signed=True) if length <= 8 else 1 << 63)
+            if tag & 0x20 and not walk(start, end, depth + 1, tag == 0x30, found):  # SEQUENCE, SET, [n]
+                return False
+            if tag == 0x04 and length >= 2 and data[start] in (0x30, 0x31):  # DER in it, or bytes
+                inner: list[int] = []
+                if walk(start, end, depth + 1, False, inner):
+                    found += inner
+            after_octets = tag == 0x04
+            at = end
+        return True
+
+    if len(data) >= 2 and data[0] & 0x20:
+        first = data[1]
+        length = first if first < 0x80 else 0
+        head = 2 if first < 0x80 else 2 + (first & 0x7F)
+        if first >= 0x80 and first != 0x80 and first & 0x7F <= 4:
+            length = int.from_bytes(data[2:head], "big")
+        if first == 0x80:
+            seen[0] = False
+        elif head + length <= len(data):
+            walk(head, head + length, 1, data[0] == 0x30, counts)  # what follows the top value is not read
+    return counts, bool(seen[0])

@@ -110,8 +110,7 @@ def _pkcs12_certificates(data: bytes) -> list[LoadedCertificate]:
     if opened is None:
         raise LoadError("a PKCS#12 file that opens only with a password, or is damaged: its certificates are not "
                         "read (`openssl pkcs12 -nokeys` writes them as PEM)")
-    certs = ([opened.cert.certificate] if opened.cert is not None else []) + [
-        c.certificate for c in opened.additional_certs]
+    certs = opened.certificates
     if not certs:
         raise LoadError("no certificate in this PKCS#12 file")
     return [LoadedCertificate(n, "pkcs12", cert) for n, cert in enumerate(certs)]

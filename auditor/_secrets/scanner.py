@@ -44,7 +44,7 @@ from auditor._secrets.unpack import (
 )
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor._secrets.walk import special_kind
-from pki.containers import looks_pkcs12
+from pki.containers import TooSlow, looks_pkcs12
 
 WINDOW = 8 * 1024 * 1024
 """Files up to this size are scanned in one buffer; larger ones in windows of this size."""
@@ -476,7 +476,7 @@ class Scanner:
         if gzip_at is not None:
             gzip_at += ctx.gzip_at
         if whole and looks_pkcs12(data):
-            hits += self._pkcs12_hits(data)
+            hits += self._pkcs12_hits(data, notes)
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]
         if sops_seen:
@@ -537,11 +537,20 @@ class Scanner:
                            confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
                            key_file=key_file, log=in_log, legacy=known.legacy)
 
-    def _pkcs12_hits(self, data: bytes) -> list[Hit]:
+    def _pkcs12_hits(self, data: bytes, notes: list[str] | None) -> list[Hit]:
         """The private key of a PKCS#12 file (.p12, .pfx: a binary file no pattern reads), as the
-        private-key detector reports a PEM key: the whole file its span (a key file)."""
-        found = structure.pkcs12_key(data)
-        if found is None or not any(d.id == "private-key" for d in self.detectors):
+        private-key detector reports a PEM key: the whole file its span (a key file). One that
+        asks for too much key derivation to be opened is noted in `notes` (not scanned whole)
+        and, when a shrouded key bag shows, is an encrypted key."""
+        if not any(d.id == "private-key" for d in self.detectors):
+            return []
+        try:
+            found = structure.pkcs12_key(data)
+        except TooSlow as exc:
+            if notes is not None and str(exc) not in notes:
+                notes.append(str(exc))
+            found = structure.shrouded_pkcs12_key(data)
+        if found is None:
             return []
         secret, facts = found
         return [Hit("private-key", "private-key", 0, len(data), secret, "high", facts)]

@@ -229,7 +229,8 @@ def pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
     unencrypted PKCS#8 PEM body (base64 of its DER, so the same key in a .pem file has the same
     fingerprint) and its facts; when it needs a password and a shrouded key bag shows, the file's
     base64 and `encrypted`; None when it holds no key (a trust store) or is no PKCS#12 that can be
-    read. Legacy ciphers (RC2, 3DES: `openssl pkcs12 -legacy`, older Java and Windows) are read."""
+    read. Legacy ciphers (RC2, 3DES: `openssl pkcs12 -legacy`, older Java and Windows) are read.
+    Raises pki.containers.TooSlow for one that asks for too much key derivation to be opened."""
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
     opened = open_pkcs12(data)
@@ -238,6 +239,11 @@ def pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
             return None
         der = opened.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
         return base64.b64encode(der), {"format": "pkcs12", "key_type": _key_type(opened.key), "encrypted": False}
+    return shrouded_pkcs12_key(data)
+
+
+def shrouded_pkcs12_key(data: bytes) -> tuple[bytes, dict[str, Any]] | None:
+    """A PKCS#12 file not opened, as an encrypted key when its shrouded key bag shows."""
     if _SHROUDED_KEY_BAG in data:
         return base64.b64encode(data), {"format": "pkcs12", "key_type": "unknown", "encrypted": True}
     return None

@@ -165,3 +165,96 @@ def test_a_damaged_container_is_read_or_refused_cleanly(name: str, at: int, valu
     else:
         assert all((c.certificate is None) != (c.error is None) for c in loaded)
         assert all(c.encoding == ("pkcs7" if name == "p7c" else "pkcs12") or c.encoding == "der" for c in loaded)
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    size = (n.bit_length() + 7) // 8
+    return bytes([tag]) + (bytes([n]) if n < 0x80 else bytes([0x80 | size]) + n.to_bytes(size, "big")) + content
+
+
+def _children(data: bytes) -> list[bytes]:
+    """The DER values a SEQUENCE `data` holds (definite lengths)."""
+    def size(at: int) -> tuple[int, int]:
+        first = data[at + 1]
+        if first < 0x80:
+            return 2, first
+        n = first & 0x7F
+        return 2 + n, int.from_bytes(data[at + 2:at + 2 + n], "big")
+
+    head, length = size(0)
+    out, at = [], head
+    while at < head + length:
+        h, n = size(at)
+        out.append(data[at:at + h + n])
+        at += h + n
+    return out
+
+
+def with_mac_iterations(pfx: bytes, count: int) -> bytes:
+    """A PKCS#12 file's bytes with its MacData's iteration count made `count` (the MAC no longer
+    verifies, but a reader derives its key before it finds out: that is the cost)."""
+    version, auth_safe, mac = _children(pfx)
+    digest, salt, _ = _children(mac)
+    iterations = _der(0x02, count.to_bytes((count.bit_length() + 8) // 8, "big"))
+    return _der(0x30, version + auth_safe + _der(0x30, digest + salt + iterations))
+
+
+@pytest.mark.parametrize("args", [
+    ["-passout", "pass:"], ["-passout", "pass:", "-iter", "5000"], ["-passout", "pass:x", "-iter", "3000", "-legacy"],
+    ["-passout", "pass:", "-nokeys", "-iter", "4096"], ["-passout", "pass:", "-keypbe", "NONE", "-certpbe", "NONE"],
+], ids=["default", "5000", "legacy", "trust store", "unencrypted"])
+def test_iteration_counts_are_those_openssl_info_shows(tmp_path: Path, args: list[str]) -> None:
+    """The counts read from a PKCS#12 file's structure (without opening it) are those `openssl
+    pkcs12 -info` prints once it has opened it: the MAC's, the encrypted contents', the shrouded
+    key bag's."""
+    import re
+
+    from pki.containers import iteration_counts
+
+    certs = CertFactory()
+    root, _ = certs.chain()
+    (tmp_path / "c.pem").write_bytes(root.pem())
+    (tmp_path / "k.pem").write_bytes(root.key_pem())
+    keys = [] if "-nokeys" in args else ["-inkey", str(tmp_path / "k.pem")]
+    _openssl("pkcs12", "-export", "-in", str(tmp_path / "c.pem"), *keys, "-out", str(tmp_path / "f.p12"), *args)
+    password = next(a.split(":", 1)[1] for a in args if a.startswith("pass:"))
+    info = _openssl("pkcs12", "-legacy", "-info", "-noout", "-in", str(tmp_path / "f.p12"), "-passin", f"pass:{password}")
+    printed = sorted(int(n) for n in re.findall(rb"Iteration (\d+)", info.stdout + info.stderr))
+    counts, whole = iteration_counts((tmp_path / "f.p12").read_bytes())
+    assert printed and sorted(counts) == printed and whole
+
+
+def test_a_pkcs12_file_asking_for_endless_key_derivation_is_refused_at_once(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PKCS#12 file may ask for 2**31 - 1 iterations of its MAC's key derivation: openssl and
+    cryptography hash for minutes before they find the MAC wrong (was: `auditor secrets scan` and
+    the certificates collector hung on it). Refused by its count before it is opened; one whose
+    cost shows only once its contents are decrypted is opened in a child process, stopped after
+    PKCS12_SECONDS."""
+    import time
+
+    from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+
+    from pki import containers
+
+    certs = CertFactory()
+    root, _ = certs.chain()
+    good = pkcs12.serialize_key_and_certificates(b"n", root.key, root.cert, None, NoEncryption())
+    hostile = with_mac_iterations(good, 2**31 - 1)
+    start = time.monotonic()
+    with pytest.raises(containers.TooSlow, match="2,147,483,647 key derivation iterations"):
+        load_certificates(hostile)
+    assert time.monotonic() - start < 1
+    assert containers.iteration_counts(with_mac_iterations(good, 2048))[0] == [2048]
+    # what only the opening shows: the child process is stopped
+    (tmp_path / "c.pem").write_bytes(root.pem())
+    (tmp_path / "k.pem").write_bytes(root.key_pem())
+    _openssl("pkcs12", "-export", "-in", str(tmp_path / "c.pem"), "-inkey", str(tmp_path / "k.pem"), "-iter", "400000",
+             "-passout", "pass:", "-out", str(tmp_path / "slow.p12"))
+    slow = (tmp_path / "slow.p12").read_bytes()
+    assert len(load_certificates(slow)) == 1  # it opens, given the time
+    monkeypatch.setattr(containers, "MAX_ITERATIONS", 10**9)  # as though its counts did not show
+    monkeypatch.setattr(containers, "PKCS12_SECONDS", 0.05)
+    with pytest.raises(containers.TooSlow, match="took more than"):
+        load_certificates(slow)

@@ -109,3 +109,18 @@ def _p12(password: bool) -> bytes:
 
 
 _P12 = {False: _p12(False), True: _p12(True)}
+
+
+def test_a_pkcs12_file_asking_for_endless_key_derivation_is_not_scanned_whole(tmp_path: Path) -> None:
+    """A PKCS#12 file whose MAC asks for 2**31 - 1 iterations (the scan hung for minutes on it):
+    at once, not scanned whole (its SEC rules undecided), its shrouded key bag an encrypted key."""
+    import time
+
+    from tests.pki.test_containers import with_mac_iterations
+
+    (tmp_path / "store.p12").write_bytes(with_mac_iterations(_P12[True], 2**31 - 1))
+    start = time.monotonic()
+    result = Scanner().scan_file(tmp_path / "store.p12", "store.p12")
+    assert time.monotonic() - start < 2
+    assert "2,147,483,647 key derivation iterations" in result.unfinished
+    assert [(x.rule, x.encrypted) for x in result.leaks] == [("private-key", True)]
