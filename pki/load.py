@@ -3,6 +3,7 @@ Windows and many CAs deliver it) and PKCS#12 (.p12, .pfx) bytes."""
 
 from __future__ import annotations
 
+import binascii
 import re
 import warnings
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ _PEM_BLOCK = re.compile(
 )
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
+TRUSTED_LABEL = b"TRUSTED CERTIFICATE"
+"""OpenSSL's certificate with trust settings after it (`openssl x509 -trustout`)."""
 PKCS7_LABEL = b"PKCS7"
 """The label `openssl crl2pkcs7` writes (RFC 7468 section 8: a CMS structure's certificates)."""
 
@@ -75,7 +78,8 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    cert = x509.load_pem_x509_certificate(match.group(0))
+                    cert = (_trusted_certificate(match.group(2)) if label == TRUSTED_LABEL
+                            else x509.load_pem_x509_certificate(match.group(0)))
                 out.append(LoadedCertificate(index, "pem", cert, None, line))
             except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
                 out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {short(exc)}", line))
@@ -102,6 +106,28 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
             return [LoadedCertificate(n, "pkcs7", cert) for n, cert in enumerate(certs)]
         raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {short(exc)}") from None
     return [LoadedCertificate(0, "der", cert)]
+
+
+def _trusted_certificate(body: bytes) -> x509.Certificate:
+    """The certificate of a TRUSTED CERTIFICATE block (`openssl x509 -trustout`): its DER, then
+    OpenSSL's trust settings (X509_CERT_AUX), which are not read; ValueError when it is no such
+    thing."""
+    try:
+        der = binascii.a2b_base64(body)
+    except binascii.Error as exc:
+        raise ValueError(f"bad base64: {exc}") from None
+    if len(der) < 4 or der[0] != 0x30:
+        raise ValueError("no DER certificate at the start of the block")
+    first = der[1]
+    if first < 0x80:
+        head, length = 2, first
+    elif 0x81 <= first <= 0x84:
+        head, length = 2 + (first & 0x7F), int.from_bytes(der[2:2 + (first & 0x7F)], "big")
+    else:
+        raise ValueError("no DER certificate at the start of the block")
+    if head + length > len(der):
+        raise ValueError("the certificate is cut short")
+    return x509.load_der_x509_certificate(der[:head + length])
 
 
 def _pkcs12_certificates(data: bytes) -> list[LoadedCertificate]:

@@ -258,3 +258,34 @@ def test_a_pkcs12_file_asking_for_endless_key_derivation_is_refused_at_once(tmp_
     monkeypatch.setattr(containers, "PKCS12_SECONDS", 0.05)
     with pytest.raises(containers.TooSlow, match="took more than"):
         load_certificates(slow)
+
+
+@pytest.mark.parametrize("trust", [["-addtrust", "serverAuth"], ["-addreject", "clientAuth", "-setalias", "node ca"], []],
+                         ids=["trusted for serverAuth", "a rejection and an alias", "no settings"])
+def test_a_trusted_certificate_block_is_the_certificate_openssl_reads(tmp_path: Path, trust: list[str]) -> None:
+    """`openssl x509 -trustout` writes a TRUSTED CERTIFICATE block: the certificate's DER and then
+    OpenSSL's trust settings. The certificate read is the one `openssl x509` prints from it (was:
+    an error, "no BEGIN CERTIFICATE delimiters", so the certificate was never judged)."""
+    certs = CertFactory()
+    root, inter = certs.chain()
+    (tmp_path / "c.pem").write_bytes(root.pem())
+    _openssl("x509", "-in", str(tmp_path / "c.pem"), "-trustout", *trust, "-out", str(tmp_path / "t.pem"))
+    block = (tmp_path / "t.pem").read_bytes()
+    assert block.startswith(b"-----BEGIN TRUSTED CERTIFICATE-----")
+    printed = _ders(_openssl("x509", "-in", str(tmp_path / "t.pem")).stdout)
+    assert _loaded(block + inter.pem()) == [("pem", printed[0]), ("pem", inter.der())]
+    damaged = block.replace(block.splitlines()[1], block.splitlines()[1][:8])
+    (item,) = load_certificates(damaged)
+    assert item.certificate is None and (item.error or "").startswith("unparsable certificate")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([b"", b"0\x82\x01\x00", b"0\x84\xff\xff\xff\xff", b"0\x80"]))
+def test_any_trusted_certificate_block_is_read_or_refused_cleanly(body: bytes, start: bytes) -> None:
+    """Fuzz: a TRUSTED CERTIFICATE block of any bytes (some starting as a DER SEQUENCE would) is a
+    certificate or an entry with an error, never an exception."""
+    import base64
+
+    pem = b"-----BEGIN TRUSTED CERTIFICATE-----\n" + base64.encodebytes(start + body) + b"-----END TRUSTED CERTIFICATE-----\n"
+    (item,) = load_certificates(pem)
+    assert (item.certificate is None) != (item.error is None)
