@@ -289,3 +289,24 @@ def test_any_trusted_certificate_block_is_read_or_refused_cleanly(body: bytes, s
     pem = b"-----BEGIN TRUSTED CERTIFICATE-----\n" + base64.encodebytes(start + body) + b"-----END TRUSTED CERTIFICATE-----\n"
     (item,) = load_certificates(pem)
     assert (item.certificate is None) != (item.error is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(min_value=0, max_value=4000))
+def test_iteration_counts_of_any_bytes_end_cleanly(data: bytes, depth: int) -> None:
+    """Fuzz: any bytes, after SEQUENCEs nested up to 4,000 deep (in indefinite-length BER, and in
+    definite lengths), give counts and whether all was seen; never an exception, never past 32
+    levels (deeper is not all seen)."""
+    from pki.containers import iteration_counts
+
+    counts, _ = iteration_counts(data)
+    assert all(isinstance(n, int) for n in counts)
+    nested = data
+    for _ in range(depth):
+        nested = _der(0x30, nested)
+    counts, whole = iteration_counts(nested)
+    assert all(isinstance(n, int) for n in counts)
+    if depth > 33:
+        assert not whole
+    ber = b"\x30\x80" * depth + data + b"\x00\x00" * depth
+    assert iteration_counts(ber)[1] is (depth == 0 and iteration_counts(data)[1])
