@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -188,7 +189,14 @@ def _in_kubernetes(rel: str, how: str) -> Callable[[Path], None]:
             doc = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.cim-agent.v1\n"
                    b"type: helm.sh/release.v1\ndata:\n  release: "
                    + base64.b64encode(base64.b64encode(gzip.compress(release))) + b"\n")
-        (folder / NODE / "k8s" / f"{path.name}-{how}.yaml").write_bytes(doc)
+        if how == "helm release in a backup over 8 MiB":  # `kubectl get secrets -A -o yaml` of a cluster
+            noise = b"".join(b"- apiVersion: v1\n  kind: Secret\n  data:\n    k%d: %s\n"
+                             % (i, hashlib.sha256(b"%d" % i).hexdigest().encode()) for i in range(120_000))
+            doc = (b"apiVersion: v1\nkind: List\nitems:\n" + noise + b"- " + doc.replace(b"\n", b"\n  ").rstrip()
+                   + b"\n" + noise)
+            (folder / NODE / "home/cim/backup/cluster-secrets.yaml").write_bytes(doc)
+        else:
+            (folder / NODE / "k8s" / f"{path.name}-{how}.yaml").write_bytes(doc)
         path.unlink()
     return change
 
@@ -566,7 +574,7 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
             for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
     out += [Case(f"{rel} kept in Kubernetes ({how})", _in_kubernetes(rel, how))
-            for rel in ("etc/cim/agent.env",) for how in ("configmap", "helm release")]
+            for rel in ("etc/cim/agent.env",) for how in ("configmap", "helm release", "helm release in a backup over 8 MiB")]
     out.append(Case("etc/cim/agent.env kept in cloud-init user-data (gz+b64, wrapped)", in_cloud_init("etc/cim/agent.env")))
     out += [Case(f"{rel} packed twice ({how})", _rotated(rel, how))
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history")

@@ -92,6 +92,15 @@ def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, by
             yield at, decoded
 
 
+def reaches_end(data: bytes, at: int) -> bool:
+    """Whether the run of base64 from `at` (with the lines below it that gzip_in_base64 would
+    join) goes on to the end of `data`: cut short where `data` is part of a file."""
+    spans = [(at, _run_end(data, at))]
+    if _whole_line(data, *spans[0]):
+        _lines_below(data, spans, 0, len(data))
+    return len(data) - spans[-1][1] <= 2  # at most a line break after it
+
+
 def _run_end(data: bytes, at: int) -> int:
     """Where the run of base64 characters from `at` ends."""
     step = 4096

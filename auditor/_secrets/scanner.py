@@ -281,12 +281,17 @@ class Scanner:
                 else:
                     with os.fdopen(os.dup(fd), "rb", buffering=0) as fh:
                         watch = _tar_watch(head)
+                        spelt: list[Spelt] = []
 
                         def unpack() -> tuple[list[Leak], str]:  # a large tar is read again only to unpack
-                            return self._packed(head, _rewound(fh), display, mode, "") \
+                            found, unread = self._packed(head, _rewound(fh), display, mode, "") \
                                 if watch is None or watch.packed else ([], "")
+                            if not spelt:
+                                return found, unread
+                            more, left = self._spelt_gzip(_rewound(fh), spelt, display, mode)
+                            return self._kept([*found, *more], _noted(unread, [left] if left else []))
                         leaks, unfinished = self._streamed(watch.reading(fh) if watch else fh, head, display, mode, "",
-                                                           notes, unpack)
+                                                           notes, unpack, spelt)
             finally:
                 os.close(fd)
         except PermissionError:
@@ -326,16 +331,49 @@ class Scanner:
             if kept is None:
                 return [], limits.exceeded("file-bytes", "a packed blob held to be unpacked: its content was not read")
             return self._packed(b"".join(kept), None, display, "", commit)
+        spelt: list[Spelt] = []
         leaks, unfinished = self._streamed(stream if kept is None else Fed(stream, kept.append), head, display, "", commit,
-                                           notes, unpack if packed else None)
+                                           notes, unpack if packed else None, spelt)
+        if spelt:  # a blob is read once: its gzip in base64 is not unpacked, and the blob not judged as read whole
+            unfinished = _noted(unfinished, [SPELT_IN_BLOB])
         return FileResult(display, tuple(leaks), size, unfinished=unfinished)
 
+    def _spelt_gzip(self, reopen: Callable[[], Any], spelt: Sequence[Spelt], display: str,
+                    mode: str) -> tuple[list[Leak], str]:
+        """The leaks in the gzip spelt in base64 where a file streamed in windows holds it
+        (`spelt`), each run read again from the start of its line (at most WINDOW bytes: a longer
+        run is noted, not unpacked) and unpacked as a whole file's is (_encoded_gzip), placed
+        where the run starts; and what was left unread."""
+        budget = Budget.new("base64-encoded gzip")
+        found: list[Leak] = []
+        long = 0
+        fh = reopen()
+        for run in spelt:
+            if budget.over:
+                break
+            fh.seek(run.line_start)
+            data = _read_from(fh.read, WINDOW)
+            at = run.start - run.line_start
+            if len(data) == WINDOW and encoded.reaches_end(data, at):
+                long += 1  # its end is past what is read again: not unpacked
+                continue
+            found += [dataclasses.replace(x, line=run.line, column=run.column)
+                      for x in self._encoded_gzip(data, [at], display, mode, "", budget, 0, "")]
+        notes = budget.notes()
+        if long:
+            notes.append(f"{long:,} run(s) of gzip encoded in base64 longer than {WINDOW >> 20} MiB: not unpacked")
+        kept, unfinished = self._kept(found)
+        return kept, _noted(unfinished, notes)
+
     def _streamed(self, fh: Any, head: bytes, display: str, mode: str, commit: str, notes: list[str],
-                  unpack: Callable[[], tuple[list[Leak], str]] | None) -> tuple[list[Leak], str]:
+                  unpack: Callable[[], tuple[list[Leak], str]] | None,
+                  spelt: list[Spelt] | None = None) -> tuple[list[Leak], str]:
         """A file or blob over WINDOW read in windows from `fh` after its first bytes (`head`),
         and, with `unpack` (called once the windows are read), what it packs and what of that
-        was left unread (see _packed): its findings and what was not read."""
-        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, commit=commit, notes=notes), notes=notes)
+        was left unread (see _packed): its findings and what was not read. `spelt` is given
+        where gzip spelt in base64 starts (see _stream), for `unpack`."""
+        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, commit=commit, notes=notes, spelt=spelt),
+                                       notes=notes)
         inner, packed = unpack() if unpack is not None else ([], "")
         if not inner and not packed:
             return leaks, unfinished
@@ -432,29 +470,38 @@ class Scanner:
         return found
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
-                notes: list[str] | None = None) -> Iterator[Leak]:
+                notes: list[str] | None = None, spelt: list[Spelt] | None = None) -> Iterator[Leak]:
         """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
         sees OVERLAP bytes on either side of it: the key before a value (`password = ...`, up to
         a detector's `before`) and the rest of a long secret after it. So a hit is found in the
         one window that owns it, with the context a whole-file read gives it, wherever the
-        window boundaries fall."""
+        window boundaries fall. With `spelt`, where gzip spelt in base64 starts in the part a
+        window owns is added to it (its run may go on past the window: read again after)."""
         read = fh.read  # type: ignore[attr-defined]
         buf, lines_before, owned_from = first, 0, 0
+        offset = 0  # where the window starts in the file
         columns_before = 0  # characters of the line the window starts in, before its start
         while True:
             more = _read_from(read, WINDOW - 2 * OVERLAP)
             last = not more
             limit = len(buf) if last else len(buf) - OVERLAP
+            at: list[int] | None = [] if spelt is not None else None
             yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before,
                                       column_base=columns_before, owned=(owned_from, limit), commit=commit,
-                                      notes=notes)
+                                      notes=notes, gzip_at=at)
+            if spelt is not None and at:
+                for start in sorted({a for a in at if owned_from <= a < limit}):
+                    line_start = buf.rfind(b"\n", 0, start) + 1
+                    column = _chars(buf[line_start:start]) + (columns_before if line_start == 0 else 0) + 1
+                    spelt.append(Spelt(offset + line_start, offset + start,
+                                       lines_before + buf.count(b"\n", 0, start) + 1, column))
             if last:
                 return
             keep = limit - OVERLAP  # the next window starts this far back: its context before
             lines = buf.count(b"\n", 0, keep)
             lines_before += lines
             columns_before = _chars(buf[buf.rfind(b"\n", 0, keep) + 1:keep]) + (0 if lines else columns_before)
-            buf, owned_from = buf[keep:] + more, OVERLAP
+            buf, owned_from, offset = buf[keep:] + more, OVERLAP, offset + keep
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "",
@@ -653,6 +700,20 @@ def _tar_watch(head: bytes) -> TarWatch | None:
     watch = TarWatch()
     watch.feed(head)
     return watch
+
+
+@dataclass(frozen=True)
+class Spelt:
+    """Where gzip spelt in base64 starts in a file streamed in windows: the start of its line and
+    its own (bytes from the file's start), and its line and column."""
+
+    line_start: int
+    start: int
+    line: int
+    column: int
+
+
+SPELT_IN_BLOB = "gzip encoded in base64 in a git blob over 8 MiB: not unpacked"
 
 
 def _rewound(fh: Any) -> Callable[[], Any]:

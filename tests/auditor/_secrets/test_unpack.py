@@ -325,13 +325,13 @@ def test_a_zip_that_holds_itself_ends_at_any_depth_limit(tmp_path: Path, monkeyp
     assert found == [] and "archive-depth limit" in unfinished
 
 
-def _helm_release(values: bytes) -> bytes:
+def _helm_release(values: bytes, template: str = "x" * 4000) -> bytes:
     """A Helm 3 release Secret as `kubectl get secret sh.helm.release.v1.cim.v1 -o yaml` prints
     it: `data.release` is base64 (Kubernetes) of base64 (Helm) of the gzipped release JSON."""
     import base64
     import json
 
-    release = json.dumps({"name": "cim", "chart": {"templates": [{"data": "x" * 4000}]},
+    release = json.dumps({"name": "cim", "chart": {"templates": [{"data": template}]},
                           "config": json.loads(values), "version": 1}).encode()
     helm = base64.b64encode(gzip.compress(release))
     return (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.cim.v1\n"
@@ -387,6 +387,35 @@ def test_gzip_in_base64_wrapped_over_lines_is_read(tmp_path: Path, wrap: list[st
     two = doc.replace(b"runcmd:", b"  - path: /etc/cim/other.env\n    encoding: gz+b64\n    content: |\n" + block + b"runcmd:")
     assert _found(tmp_path, "user-data", two) == ([("github-token", 7, None)], "")  # one secret, its first place
     assert [x.line for x in Scanner().scan_file(tmp_path / "user-data", "user-data").leaks] == [7]
+
+
+@pytest.mark.parametrize("where", ["in the middle", "across the first window's end", "at the end"])
+def test_gzip_in_base64_in_a_file_over_8_mib_is_read(tmp_path: Path, where: str) -> None:
+    """A Helm release Secret in `kubectl get secrets -A -o yaml` of a cluster, a file over 8 MiB:
+    its chart values' token is found as in the Secret's own small file (was: a file streamed in
+    windows never unpacked gzip spelt in base64, so the bigger file had fewer findings), placed
+    on its line. A run starting near a window's end is read again whole; in a git blob over 8 MiB
+    (read once) it is noted, not unpacked, so the blob is not taken as clean."""
+    import hashlib
+
+    from auditor._secrets.scanner import OVERLAP, SPELT_IN_BLOB, WINDOW
+
+    values = b'{"agent": {"githubToken": "' + TOKEN.split(b"=")[1].strip() + b'"}}'
+    template = "".join(hashlib.sha256(b"%d" % i).hexdigest() for i in range(4000))  # a run of about 300 KB
+    release = _helm_release(values, template).replace(b"\n", b"\n  ").rstrip() + b"\n"
+    assert len(release) > 2 * OVERLAP
+    noise = b"".join(b"- kind: Secret\n  data:\n    k%d: %s\n" % (i, hashlib.sha256(b"%d" % i).hexdigest().encode())
+                     for i in range(140_000))  # about 11 MiB
+    cut = {"in the middle": len(noise) // 3, "across the first window's end": WINDOW - OVERLAP - 300,
+           "at the end": len(noise)}[where]
+    cut = noise.rfind(b"- kind", 0, cut)
+    data = b"apiVersion: v1\nkind: List\nitems:\n" + noise[:cut] + b"- " + release + noise[cut:]
+    assert len(data) > WINDOW
+    line = data[:data.index(b"release: ") ].count(b"\n") + 1
+    found, unfinished = _found(tmp_path, "secrets.yaml", data)
+    assert found == [("github-token", line, None)] and unfinished == ""
+    blob = Scanner().scan_stream(io.BytesIO(data[WINDOW:]), data[:WINDOW], len(data), "secrets.yaml", commit="c" * 40)
+    assert blob.leaks == () and SPELT_IN_BLOB in blob.unfinished
 
 
 def test_a_gzip_bomb_in_base64_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
