@@ -104,7 +104,15 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
             if not certs:
                 raise LoadError("no certificate in this PKCS#7 structure") from None
             return [LoadedCertificate(n, "pkcs7", cert) for n, cert in enumerate(certs)]
-        raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {short(exc)}") from None
+        try:  # a DER certificate with bytes after it (a line break an editor added): read as openssl reads it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                first = _first_sequence(data, "the file")
+                if len(first) == len(data):
+                    raise ValueError("no bytes after it")
+                cert = x509.load_der_x509_certificate(first)
+        except (ValueError, x509.InvalidVersion):
+            raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {short(exc)}") from None
     return [LoadedCertificate(0, "der", cert)]
 
 
@@ -116,18 +124,24 @@ def _trusted_certificate(body: bytes) -> x509.Certificate:
         der = binascii.a2b_base64(body)
     except binascii.Error as exc:
         raise ValueError(f"bad base64: {exc}") from None
+    return x509.load_der_x509_certificate(_first_sequence(der, "the block"))
+
+
+def _first_sequence(der: bytes, where: str) -> bytes:
+    """The DER SEQUENCE `der` starts with (what openssl reads of a DER certificate, ignoring what
+    follows it); ValueError when it starts with none or is cut short."""
     if len(der) < 4 or der[0] != 0x30:
-        raise ValueError("no DER certificate at the start of the block")
+        raise ValueError(f"no DER certificate at the start of {where}")
     first = der[1]
     if first < 0x80:
         head, length = 2, first
     elif 0x81 <= first <= 0x84:
         head, length = 2 + (first & 0x7F), int.from_bytes(der[2:2 + (first & 0x7F)], "big")
     else:
-        raise ValueError("no DER certificate at the start of the block")
+        raise ValueError(f"no DER certificate at the start of {where}")
     if head + length > len(der):
         raise ValueError("the certificate is cut short")
-    return x509.load_der_x509_certificate(der[:head + length])
+    return der[:head + length]
 
 
 def _pkcs12_certificates(data: bytes) -> list[LoadedCertificate]:

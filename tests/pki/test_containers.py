@@ -310,3 +310,17 @@ def test_iteration_counts_of_any_bytes_end_cleanly(data: bytes, depth: int) -> N
         assert not whole
     ber = b"\x30\x80" * depth + data + b"\x00\x00" * depth
     assert iteration_counts(ber)[1] is (depth == 0 and iteration_counts(data)[1])
+
+
+@pytest.mark.parametrize("after", [b"\n", b"\r\n", b"\0\0", b"trailing note\n"], ids=["a line break", "CRLF", "zeros", "text"])
+def test_a_der_certificate_with_bytes_after_it_is_the_one_openssl_reads(tmp_path: Path, after: bytes) -> None:
+    """`openssl x509 -inform DER` reads a DER certificate and ignores the bytes after it (a line
+    break an editor or a transfer added): the same certificate is read here (was: an error,
+    "ExtraData", so it was never judged). A file cut short is still an error."""
+    certs = CertFactory()
+    root, _ = certs.chain()
+    (tmp_path / "c.der").write_bytes(root.der() + after)
+    printed = _ders(_openssl("x509", "-inform", "DER", "-in", str(tmp_path / "c.der")).stdout)
+    assert _loaded(root.der() + after) == [("der", printed[0])] == [("der", root.der())]
+    with pytest.raises(LoadError, match="neither PEM nor a DER certificate"):
+        load_certificates(root.der()[:-20])
