@@ -14,8 +14,10 @@ from pki.containers import looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certifi
 from pki.errors import LoadError
 
 _PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
+    rb"-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n(.*?)(?<=\n)-----END \1-----", re.DOTALL
 )
+"""A PEM block as openssl and Go read one: blanks may end its BEGIN line, its END line starts a
+line (an indented one ends no block for either)."""
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 TRUSTED_LABEL = b"TRUSTED CERTIFICATE"
@@ -40,6 +42,12 @@ def looks_like_pem(data: bytes) -> bool:
     return _PEM_BEGIN.search(data) is not None
 
 
+def _starts_line(data: bytes, at: int) -> bool:
+    """Whether `at` starts a line of `data` (a UTF-8 byte-order mark before the first line aside,
+    which openssl reads past)."""
+    return at == 0 or data[at - 1] == 0x0A or (at == 3 and data.startswith(b"\xef\xbb\xbf"))
+
+
 def load_certificates(data: bytes) -> list[LoadedCertificate]:
     """Every certificate in `data`: each PEM CERTIFICATE block and each certificate of a PEM PKCS7
     block, or the whole of it as a DER certificate, a DER PKCS#7 structure or a PKCS#12 file that
@@ -60,10 +68,14 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
             if label not in CERT_LABELS and label != PKCS7_LABEL:
                 continue
             line = data.count(b"\n", 0, begin.start()) + 1
+            if not _starts_line(data, begin.start()):
+                out.append(LoadedCertificate(index, "pem", None, "its -----BEGIN line is indented or follows text on "
+                                             "its line: openssl and Go read no certificate there", line))
+                index += 1
+                continue
             if begin.start() not in ends:
-                out.append(
-                    LoadedCertificate(index, "pem", None, "truncated PEM block: no matching END line", line)
-                )
+                out.append(LoadedCertificate(
+                    index, "pem", None, "truncated PEM block: no matching END line at the start of a line", line))
                 index += 1
                 continue
             match = _PEM_BLOCK.match(data, begin.start())

@@ -324,3 +324,55 @@ def test_a_der_certificate_with_bytes_after_it_is_the_one_openssl_reads(tmp_path
     assert _loaded(root.der() + after) == [("der", printed[0])] == [("der", root.der())]
     with pytest.raises(LoadError, match="neither PEM nor a DER certificate"):
         load_certificates(root.der()[:-20])
+
+
+def _pem_layouts(der: bytes) -> dict[str, bytes]:
+    """A certificate's PEM laid out as files found on nodes are: re-wrapped, with blanks and line
+    ends of other systems, indented (copied out of a YAML block), with text beside its markers."""
+    import base64
+
+    b64 = base64.b64encode(der)
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    begin, end = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+
+    def block(body: list[bytes], nl: bytes = b"\n", head: bytes = begin, tail: bytes = end) -> bytes:
+        return head + nl + nl.join(body) + nl + tail + nl
+
+    return {
+        "as openssl writes it": block(lines), "lines of 76": block([b64[i:i + 76] for i in range(0, len(b64), 76)]),
+        "one line": block([b64]), "blanks after each line": block([x + b" \t" for x in lines]),
+        "lines indented": block([b"  " + x for x in lines]), "CRLF": block(lines, b"\r\n"),
+        "CR alone": block(lines, b"\r"), "no last line break": block(lines)[:-1],
+        "blanks after BEGIN and END": block(lines, head=begin + b"  ", tail=end + b"\t"),
+        "a UTF-8 byte-order mark": b"\xef\xbb\xbf" + block(lines), "a blank line inside": block([*lines[:2], b"", *lines[2:]]),
+        "the whole block indented": b"  " + block(lines).replace(b"\n-----END", b"\n  -----END"),
+        "END indented": block(lines).replace(b"\n-----END", b"\n  -----END"),
+        "text before BEGIN on its line": b"cert: " + block(lines), "a tab before BEGIN": b"\t" + block(lines),
+        "padding dropped": block([b64.rstrip(b"=")]), "the URL-safe alphabet": block([b64.replace(b"+", b"-").replace(b"/", b"_")]),
+        "a lower-case label": block(lines, head=begin.lower(), tail=end.lower()),
+    }
+
+
+def test_a_pem_certificate_is_read_where_openssl_reads_it(tmp_path: Path) -> None:
+    """Each layout of a PEM certificate gives a certificate exactly where `openssl x509` reads one
+    (was: a block indented or after text on its BEGIN line was read, though neither openssl nor
+    Go's encoding/pem, which NATS reads with, reads it; one with blanks after BEGIN was refused as
+    truncated). Where openssl reads none, the file is an error, never a file of no certificate.
+    (A PEM header line before the body, which Go reads and openssl does not, is not among them.)"""
+    certs = CertFactory()
+    leaf = certs.issue("node", issuer=certs.chain()[1])
+    disagree = []
+    for name, data in _pem_layouts(leaf.der()).items():
+        path = tmp_path / "c.pem"
+        path.write_bytes(data)
+        done = subprocess.run(["openssl", "x509", "-in", str(path), "-outform", "DER"], capture_output=True,
+                              check=False, timeout=60)
+        try:
+            loaded = load_certificates(data)
+        except LoadError as exc:  # the file is an error
+            assert not str(exc).startswith("no certificate"), name
+            loaded = []
+        read = [c.certificate.public_bytes(Encoding.DER) for c in loaded if c.certificate is not None]
+        if read != ([done.stdout] if done.returncode == 0 else []):
+            disagree.append(name)
+    assert disagree == []
