@@ -456,8 +456,12 @@ class Scanner:
             watch = _tar_watch(content) if not whole and not member.seen else None
             if not member.seen:
                 at: list[int] = []
+                spelt: list[Spelt] = []
                 leaks = self._leaks_in(content, display, mode, whole=True, commit=commit, gzip_at=at) if whole \
-                    else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode, commit=commit))
+                    else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode,
+                                           commit=commit, spelt=spelt))
+                if spelt and not budget.unread:  # a member is read once: not unpacked, and the file not read whole
+                    budget.unread = SPELT_IN_MEMBER
                 found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
                 if at:
                     found += self._encoded_gzip(content, at, display, mode, commit, budget, depth + 1, name)
@@ -714,6 +718,7 @@ class Spelt:
 
 
 SPELT_IN_BLOB = "gzip encoded in base64 in a git blob over 8 MiB: not unpacked"
+SPELT_IN_MEMBER = "gzip encoded in base64 in an archive member over 8 MiB: not unpacked"
 
 
 def _rewound(fh: Any) -> Callable[[], Any]:

@@ -398,7 +398,7 @@ def test_gzip_in_base64_in_a_file_over_8_mib_is_read(tmp_path: Path, where: str)
     (read once) it is noted, not unpacked, so the blob is not taken as clean."""
     import hashlib
 
-    from auditor._secrets.scanner import OVERLAP, SPELT_IN_BLOB, WINDOW
+    from auditor._secrets.scanner import OVERLAP, SPELT_IN_BLOB, SPELT_IN_MEMBER, WINDOW
 
     values = b'{"agent": {"githubToken": "' + TOKEN.split(b"=")[1].strip() + b'"}}'
     template = "".join(hashlib.sha256(b"%d" % i).hexdigest() for i in range(4000))  # a run of about 300 KB
@@ -416,6 +416,9 @@ def test_gzip_in_base64_in_a_file_over_8_mib_is_read(tmp_path: Path, where: str)
     assert found == [("github-token", line, None)] and unfinished == ""
     blob = Scanner().scan_stream(io.BytesIO(data[WINDOW:]), data[:WINDOW], len(data), "secrets.yaml", commit="c" * 40)
     assert blob.leaks == () and SPELT_IN_BLOB in blob.unfinished
+    if where == "in the middle":  # an archive member is read once too: noted, so the archive is not clean
+        found, unfinished = _found(tmp_path, "backup.zip", _zip({"secrets.yaml": data}))
+        assert found == [] and SPELT_IN_MEMBER in unfinished
 
 
 def test_a_gzip_bomb_in_base64_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
