@@ -46,6 +46,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auditor/_secrets/memo.py", "_digest"): BOUNDED + " (O_NOFOLLOW, O_NONBLOCK; a byte budget; digested, never kept)",
     ("auditor/_remote/agent.py", "collect_child"): "reads the pickled task its own parent wrote to its stdin",
     ("auditor/_fleet.py", "worker_main"): "reads the pickled task its own parent wrote to its stdin",
+    ("pki/containers.py", "_child"): "reads the PKCS#12 file its own parent read (bounded) and wrote to its stdin",
 }
 
 WRITE_FLAGS = {"O_WRONLY", "O_CREAT", "O_APPEND"}
