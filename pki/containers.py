@@ -11,16 +11,10 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pki.errors import LoadError
+from pki.errors import LoadError, one_line
 
 if TYPE_CHECKING:
     from cryptography import x509
-
-
-def short(exc: Exception) -> str:
-    """An exception's message on one line, at most 200 characters."""
-    text = " ".join(str(exc).split())
-    return text[:200]
 
 
 _PKCS7_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
@@ -55,9 +49,9 @@ def pkcs7_certificates(data: bytes, *, pem: bool) -> tuple[list[x509.Certificate
     except ValueError as exc:
         if "no certificate" in str(exc):
             return [], None
-        return [], f"unparsable PKCS#7 structure: {short(exc)}"
+        return [], f"unparsable PKCS#7 structure: {one_line(exc)}"
     except Exception as exc:
-        return [], f"unreadable PKCS#7 structure: {short(exc)}"
+        return [], f"unreadable PKCS#7 structure: {one_line(exc)}"
 
 
 MAX_ITERATIONS = 1_000_000

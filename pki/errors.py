@@ -124,3 +124,9 @@ class SeveralYubiKeys(BackendError):
 
 class LogError(PKIError):
     """The issuance log could not be read or written."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters: what a user's message quotes
+    of a library's error (cryptography's, pkilint's, josepy's)."""
+    return " ".join(str(exc).split())[:200]

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
-from pki.errors import LoadError
+from pki.errors import LoadError, one_line
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
@@ -280,7 +280,7 @@ def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
         try:
             return _facts(cert)
         except _MALFORMED as exc:
-            raise LoadError(f"malformed certificate: {' '.join(str(exc).split())[:200]}") from None
+            raise LoadError(f"malformed certificate: {one_line(exc)}") from None
 
 
 def _facts(cert: x509.Certificate) -> CertificateFacts:

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from pki.errors import one_line
 from pki.versions import linter_name
 
 SEVERITIES = ("fatal", "error", "warning", "notice", "info")
@@ -193,7 +194,7 @@ def lint_der(der: bytes, issuer_der: bytes | None = None) -> LintReport:
     try:
         subject.decode()
     except Exception as exc:  # pkilint reports undecodable input with assorted errors
-        return LintReport(linter_name(), (Finding("fatal", "pkilint.decode_failed", " ".join(str(exc).split())[:200], ""),))
+        return LintReport(linter_name(), (Finding("fatal", "pkilint.decode_failed", one_line(exc), ""),))
     results = list(single.validate(subject.root))
     if issuer_der is not None:
         parent = RFC5280Certificate("issuer", issuer_der, "issuer", collection)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from pki.containers import looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certificates, short
-from pki.errors import LoadError
+from pki.containers import looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certificates
+from pki.errors import LoadError, one_line
 
 _PEM_BLOCK = re.compile(
     rb"-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n(.*?)(?<=\n)-----END \1-----", re.DOTALL
@@ -94,7 +94,7 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
                             else x509.load_pem_x509_certificate(match.group(0)))
                 out.append(LoadedCertificate(index, "pem", cert, None, line))
             except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-                out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {short(exc)}", line))
+                out.append(LoadedCertificate(index, "pem", None, f"unparsable certificate: {one_line(exc)}", line))
             index += 1
         if not out:
             labels = ", ".join(sorted({lab.decode() for lab in found_labels}))
@@ -124,7 +124,7 @@ def load_certificates(data: bytes) -> list[LoadedCertificate]:
                     raise ValueError("no bytes after it")
                 cert = x509.load_der_x509_certificate(first)
         except (ValueError, x509.InvalidVersion):
-            raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {short(exc)}") from None
+            raise LoadError(f"neither PEM nor a DER certificate, PKCS#7 or PKCS#12: {one_line(exc)}") from None
     return [LoadedCertificate(0, "der", cert)]
 
 

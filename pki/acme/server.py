@@ -37,7 +37,7 @@ from pki.acme.issuer import REASONS, Issuer, key_fingerprint
 from pki.acme.policy import Policy, is_dns_name
 from pki.acme.problems import AcmeProblem, Subproblem, error_json
 from pki.acme.store import Account, Authz, Challenge, NewAuthz, Order, Store
-from pki.errors import PKIError
+from pki.errors import PKIError, one_line
 from pki.inventory import serial_hex
 
 log = logging.getLogger("pki.acme")
@@ -83,8 +83,7 @@ def _message(cls: Any, body: dict[str, Any], kind: str = "malformed") -> Any:
     try:
         return cls.from_json(body)
     except Exception as exc:  # josepy raises DeserializationError, its decoders ValueError/TypeError
-        detail = " ".join(str(exc).split())[:200]
-        raise AcmeProblem(kind, f"the payload is not a valid {cls.__name__}: {detail}") from None
+        raise AcmeProblem(kind, f"the payload is not a valid {cls.__name__}: {one_line(exc)}") from None
 
 
 class AcmeServer:
