@@ -81,9 +81,7 @@ def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, by
     for at in sorted(set(starts)):
         if at < done or (at and not _IN_VALUE[data[at - 1]]):
             continue  # inside a run read already, or not where a run starts
-        spans = [(at, _run_end(data, at))]
-        if _whole_line(data, *spans[0]):  # a line of its own: the lines of the block below it too
-            _lines_below(data, spans, 0, len(data))
+        spans = _run_spans(data, at)
         done = spans[-1][1]
         decoded = _decoded(b"".join(data[lo:hi] for lo, hi in spans) if len(spans) > 1 else data[at:done])
         if decoded is not None and data.startswith(GZIP_BASE64[1], at):
@@ -95,10 +93,16 @@ def gzip_in_base64(data: bytes, starts: Iterable[int]) -> Iterator[tuple[int, by
 def reaches_end(data: bytes, at: int) -> bool:
     """Whether the run of base64 from `at` (with the lines below it that gzip_in_base64 would
     join) goes on to the end of `data`: cut short where `data` is part of a file."""
+    return len(data) - _run_spans(data, at)[-1][1] <= 2  # at most a line break after it
+
+
+def _run_spans(data: bytes, at: int) -> list[tuple[int, int]]:
+    """The spans of the run of base64 from `at`: to its end on its line, and, when it is its
+    line's only content, the base64 lines of the block below it too."""
     spans = [(at, _run_end(data, at))]
     if _whole_line(data, *spans[0]):
         _lines_below(data, spans, 0, len(data))
-    return len(data) - spans[-1][1] <= 2  # at most a line break after it
+    return spans
 
 
 def _run_end(data: bytes, at: int) -> int:

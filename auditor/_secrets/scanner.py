@@ -341,9 +341,10 @@ class Scanner:
     def _spelt_gzip(self, reopen: Callable[[], Any], spelt: Sequence[Spelt], display: str,
                     mode: str) -> tuple[list[Leak], str]:
         """The leaks in the gzip spelt in base64 where a file streamed in windows holds it
-        (`spelt`), each run read again from the start of its line (at most WINDOW bytes: a longer
-        run is noted, not unpacked) and unpacked as a whole file's is (_encoded_gzip), placed
-        where the run starts; and what was left unread."""
+        (`spelt`), each run read again from the start of its line, as far as it goes (64 KiB,
+        then four times more while it reaches the end of what is read, up to WINDOW bytes: a
+        longer run is noted, not unpacked), and unpacked as a whole file's is (_encoded_gzip),
+        placed where the run starts; and what was left unread."""
         budget = Budget.new("base64-encoded gzip")
         found: list[Leak] = []
         long = 0
@@ -352,8 +353,12 @@ class Scanner:
             if budget.over:
                 break
             fh.seek(run.line_start)
-            data = _read_from(fh.read, WINDOW)
-            at = run.start - run.line_start
+            at, data, size = run.start - run.line_start, b"", 1 << 16
+            while True:
+                data += _read_from(fh.read, size - len(data))
+                if len(data) < size or size >= WINDOW or not encoded.reaches_end(data, at):
+                    break
+                size = min(4 * size, WINDOW)
             if len(data) == WINDOW and encoded.reaches_end(data, at):
                 long += 1  # its end is past what is read again: not unpacked
                 continue
