@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 from cryptography import x509
@@ -26,6 +25,7 @@ from auditor._fsutil import on_node
 from auditor._urls import strip_userinfo
 from auditor.evidence.kinds.x509 import (
     Certificate,
+    CertificateEncoding,
     Chain,
     Extension,
     KeyType,
@@ -45,7 +45,6 @@ from pki.verify import verify_chain
 from pki.versions import linter_name
 
 KIND = "x509.certificate"
-Encoding = Literal["pem", "der", "pkcs7", "pkcs12"]
 _SHA256 = hashes.SHA256()
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".cert", ".p7b", ".p7c", ".p12", ".pfx")
 
@@ -175,10 +174,10 @@ def _key_type(name: str) -> KeyType:
     return _KEY_TYPES.get(name, "unknown")
 
 
-_ENCODINGS: dict[str, Encoding] = {"pem": "pem", "der": "der", "pkcs7": "pkcs7", "pkcs12": "pkcs12"}
+_ENCODINGS: dict[str, CertificateEncoding] = {"pem": "pem", "der": "der", "pkcs7": "pkcs7", "pkcs12": "pkcs12"}
 
 
-def _encoding(name: str) -> Encoding:
+def _encoding(name: str) -> CertificateEncoding:
     return _ENCODINGS[name]
 
 

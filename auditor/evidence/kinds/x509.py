@@ -93,6 +93,10 @@ class Lint(Part, frozen=True, kw_only=True):
     notices: Annotated[tuple[str, ...], Meta(description="notice codes")]
 
 
+CertificateEncoding = Literal["pem", "der", "pkcs7", "pkcs12"]
+"""How a certificate was read: a PEM or DER file of its own, or one of a container's."""
+
+
 class X509Certificate(Certificate, Facts, frozen=True, kw_only=True):
     """One X.509 certificate read from a file, with its chain validated against the target's trust anchors and its pkilint findings."""
 
@@ -101,7 +105,7 @@ class X509Certificate(Certificate, Facts, frozen=True, kw_only=True):
 
     path: str
     index: Annotated[NonNegative, Meta(description="position in the file (bundles hold several)")]
-    encoding: Annotated[Literal["pem", "der", "pkcs7", "pkcs12"], Meta(
+    encoding: Annotated[CertificateEncoding, Meta(
         description="pem or der: a certificate file; pkcs7: one of a PKCS#7 chain's (.p7b, PEM PKCS7 block); "
                     "pkcs12: one of a PKCS#12 file's (.p12, .pfx) that opens without a password")]
     chain: Chain
