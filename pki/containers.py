@@ -192,20 +192,15 @@ def iteration_counts(data: bytes) -> tuple[list[int], bool]:
                 return False
             if hi - at < 2:
                 return False
-            tag, first = data[at], data[at + 1]
-            if first == 0x80 or tag == 0x24:  # BER: an indefinite length, an OCTET STRING in pieces
+            tag = data[at]
+            if data[at + 1] == 0x80 or tag == 0x24:  # BER: an indefinite length, an OCTET STRING in pieces
                 seen[0] = False
                 return False
-            if first < 0x80:
-                head, length = 2, first
-            else:
-                n = first & 0x7F
-                if n > 4 or at + 2 + n > hi:
-                    return False
-                head, length = 2 + n, int.from_bytes(data[at + 2:at + 2 + n], "big")
-            start, end = at + head, at + head + length
-            if end > hi:
+            header = der_header(data, at, hi)
+            if header is None:
                 return False
+            start, end = at + header[0], at + header[0] + header[1]
+            length = header[1]
             if tag == 0x02 and after_octets and sequence:
                 found.append(int.from_bytes(data[start:end], "big", signed=True) if length <= 8 else 1 << 63)
             if tag & 0x20 and not walk(start, end, depth + 1, tag == 0x30, found):  # SEQUENCE, SET, [n]
@@ -219,13 +214,25 @@ def iteration_counts(data: bytes) -> tuple[list[int], bool]:
         return True
 
     if len(data) >= 2 and data[0] & 0x20:
-        first = data[1]
-        length = first if first < 0x80 else 0
-        head = 2 if first < 0x80 else 2 + (first & 0x7F)
-        if first >= 0x80 and first != 0x80 and first & 0x7F <= 4:
-            length = int.from_bytes(data[2:head], "big")
-        if first == 0x80:
+        top = der_header(data, 0, len(data))  # what follows the top value is not read
+        if data[1] == 0x80:
             seen[0] = False
-        elif head + length <= len(data):
-            walk(head, head + length, 1, data[0] == 0x30, counts)  # what follows the top value is not read
+        elif top is not None:
+            walk(top[0], top[0] + top[1], 1, data[0] == 0x30, counts)
     return counts, bool(seen[0])
+
+
+def der_header(data: bytes, at: int, end: int) -> tuple[int, int] | None:
+    """The lengths of the header and of the content of the DER value at `at` (its tag at
+    `data[at]`), when its length is definite, in at most 4 bytes, and the value ends by `end`."""
+    if end - at < 2:
+        return None
+    first = data[at + 1]
+    if first < 0x80:
+        head, length = 2, first
+    else:
+        n = first & 0x7F
+        if not 1 <= n <= 4 or at + 2 + n > end:
+            return None
+        head, length = 2 + n, int.from_bytes(data[at + 2:at + 2 + n], "big")
+    return (head, length) if at + head + length <= end else None

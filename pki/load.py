@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from pki.containers import looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certificates
+from pki.containers import der_header, looks_pkcs7, looks_pkcs12, open_pkcs12, pkcs7_certificates
 from pki.errors import LoadError, one_line
 
 _PEM_BLOCK = re.compile(
@@ -142,18 +142,10 @@ def _trusted_certificate(body: bytes) -> x509.Certificate:
 def _first_sequence(der: bytes, where: str) -> bytes:
     """The DER SEQUENCE `der` starts with (what openssl reads of a DER certificate, ignoring what
     follows it); ValueError when it starts with none or is cut short."""
-    if len(der) < 4 or der[0] != 0x30:
-        raise ValueError(f"no DER certificate at the start of {where}")
-    first = der[1]
-    if first < 0x80:
-        head, length = 2, first
-    elif 0x81 <= first <= 0x84:
-        head, length = 2 + (first & 0x7F), int.from_bytes(der[2:2 + (first & 0x7F)], "big")
-    else:
-        raise ValueError(f"no DER certificate at the start of {where}")
-    if head + length > len(der):
-        raise ValueError("the certificate is cut short")
-    return der[:head + length]
+    header = der_header(der, 0, len(der)) if der[:1] == b"\x30" else None
+    if header is None:
+        raise ValueError(f"no whole DER certificate at the start of {where}")
+    return der[:header[0] + header[1]]
 
 
 def _pkcs12_certificates(data: bytes) -> list[LoadedCertificate]:
