@@ -175,12 +175,12 @@ def _der(tag: int, content: bytes) -> bytes:
 
 def _children(data: bytes) -> list[bytes]:
     """The DER values a SEQUENCE `data` holds (definite lengths)."""
+    from pki.containers import der_header
+
     def size(at: int) -> tuple[int, int]:
-        first = data[at + 1]
-        if first < 0x80:
-            return 2, first
-        n = first & 0x7F
-        return 2 + n, int.from_bytes(data[at + 2:at + 2 + n], "big")
+        header = der_header(data, at, len(data))
+        assert header is not None
+        return header
 
     head, length = size(0)
     out, at = [], head
