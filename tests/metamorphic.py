@@ -174,7 +174,8 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
 def _in_kubernetes(rel: str, how: str) -> Callable[[Path], None]:
     """The env file at `rel` kept in the node's k8s/ folder instead: gzipped in a ConfigMap's
     binaryData, or as the values of a Helm release Secret (base64 of Helm's base64 of the gzipped
-    release, as `kubectl get secret -o yaml` prints it)."""
+    release, as `kubectl get secret -o yaml` prints it); or that Secret among a cluster's others,
+    over 8 MiB, in a backup beside the deploy key (`kubectl get secrets -A -o yaml`)."""
     import base64
 
     def change(folder: Path) -> None:
