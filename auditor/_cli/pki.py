@@ -544,20 +544,14 @@ def _read(path: Path) -> bytes:
 
 
 def _read_certs(path: Path) -> list[Any]:
-    from auditor import _limits as limits
+    from auditor._collectors.certificates import load_within_limit
     from pki.errors import LoadError
-    from pki.load import load_certificates
 
     data = _read(path)
-    blocks = data.count(b"-----BEGIN")
-    if blocks > limits.get("pem-certificates"):
-        raise ConfigError(limits.exceeded("pem-certificates", f"holds {blocks:,} PEM blocks"), file=path)
     try:
-        loaded = load_certificates(data)
-    except LoadError as exc:  # load_certificates reads bytes: the file's name is added here
+        loaded = load_within_limit(data)
+    except LoadError as exc:  # certificates are read from bytes: the file's name is added here
         raise ConfigError(str(exc), file=path) from None
-    if len(loaded) > limits.get("pem-certificates"):  # a PKCS#7 chain or PKCS#12 file holds many in one
-        raise ConfigError(limits.exceeded("pem-certificates", f"holds {len(loaded):,} certificates"), file=path)
     bad = [item for item in loaded if item.certificate is None]
     if bad:
         where = f" (line {bad[0].line})" if bad[0].line else ""

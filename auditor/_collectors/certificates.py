@@ -40,7 +40,7 @@ from auditor.evidence.record import Record
 from pki.containers import looks_pkcs12
 from pki.errors import LoadError
 from pki.facts import CertificateFacts, certificate_facts
-from pki.load import load_certificates
+from pki.load import LoadedCertificate, load_certificates
 from pki.verify import verify_chain
 from pki.versions import linter_name
 
@@ -197,11 +197,10 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
         data = read_bounded(path)
     except Unreadable as exc:
         return [], ["no such file" if exc.why == "missing" else f"not read: {exc}"]
-    most = limits.get("pem-certificates")
-    if data.count(b"-----BEGIN") > most:
-        return [], [limits.exceeded("pem-certificates", f"holds {data.count(b'-----BEGIN'):,} PEM blocks")]
     try:
-        loaded = load_certificates(data)
+        loaded = load_within_limit(data)
+    except OverLimit as exc:
+        return [], [str(exc)]
     except LoadError as exc:
         if explicit:
             return [], [str(exc)]
@@ -210,8 +209,6 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
         hint = "; or name it in the source's exclude" if looks_pkcs12(data) else ""  # a keystore beside the certificates
         return [], [f"{exc}{hint}"]
     count = len(loaded)
-    if count > most:  # a PKCS#7 block or a PKCS#12 file holds many in one
-        return [], [limits.exceeded("pem-certificates", f"holds {count:,} certificates")]
     found = [
         _Found(path, c.index, count, c.encoding, c.certificate)
         for c in loaded
@@ -223,6 +220,24 @@ def read_certificate_file(path: Path, *, explicit: bool) -> tuple[list[_Found], 
         if c.error is not None
     ]
     return found, errors
+
+
+class OverLimit(LoadError):
+    """A file holding more certificates than the pem-certificates limit allows."""
+
+
+def load_within_limit(data: bytes) -> list[LoadedCertificate]:
+    """pki.load.load_certificates of `data` within the pem-certificates limit: its PEM blocks
+    counted before they are parsed, its certificates after (a PKCS#7 chain or a PKCS#12 file holds
+    many in one); OverLimit past it."""
+    most = limits.get("pem-certificates")
+    blocks = data.count(b"-----BEGIN")
+    if blocks > most:
+        raise OverLimit(limits.exceeded("pem-certificates", f"holds {blocks:,} PEM blocks"))
+    loaded = load_certificates(data)
+    if len(loaded) > most:
+        raise OverLimit(limits.exceeded("pem-certificates", f"holds {len(loaded):,} certificates"))
+    return loaded
 
 
 def trust_anchors(ctx: CollectContext, kind: str) -> tuple[list[x509.Certificate], list[Record]]:
