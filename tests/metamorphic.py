@@ -3,7 +3,7 @@
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
-a List or with anchors, a Deployment as another kind of workload, a log rotated and compressed, a file zipped or packed twice, a
+a List or with anchors, a Deployment as another kind of workload, a keyring added to a GnuPG home, a log rotated and compressed, a file zipped or packed twice, a
 file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
@@ -282,6 +282,45 @@ def _der(data: bytes) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return x509.load_pem_x509_certificates(data)[0].public_bytes(Encoding.DER)
+
+
+GNUPG_HOME = "var/lib/cim/gnupg"
+KEYRINGS = {"a keybox pubring.gpg beside pubring.kbx": "release@cim.example.com",
+            "the legacy key moved into a keyring gpg.conf adds": "deploy-legacy@cim.example.com"}
+"""Keyrings added to the demo's GnuPG home (each with the key of the demo's it holds)."""
+
+
+def gpg_keyring(how: str) -> Callable[[Path], None]:
+    """The demo's GnuPG home with a keyring more, made by the real gpg: a pubring.gpg holding a
+    copy of the release key, as `gpg --keyring pubring.gpg --import` makes one (a keybox, which
+    gpg then lists alone), or the legacy deploy key moved out of pubring.kbx into an OpenPGP
+    keyring that the home's gpg.conf adds (`keyring legacy.gpg`)."""
+    def change(folder: Path) -> None:
+        home = folder / NODE / GNUPG_HOME
+        scratch = Path(tempfile.mkdtemp(prefix="g"))  # short: gpg's socket paths
+
+        def gpg(*args: str, stdin: bytes = b"") -> bytes:
+            done = subprocess.run(["gpg", "--batch", "--no-tty", "--no-autostart", "--no-default-keyring", *args],
+                                  input=stdin, capture_output=True, timeout=60, env={**os.environ, "GNUPGHOME": str(scratch)})
+            return done.stdout  # exit status 2 on import: no agent to ask of secrets (none are imported)
+
+        try:
+            kbx = ["--keyring", str(home / "pubring.kbx")]
+            exported = gpg(*kbx, "--export", KEYRINGS[how])
+            assert exported, how
+            if how.startswith("a keybox"):
+                gpg("--keyring", str(home / "pubring.gpg"), "--import", stdin=exported)
+            else:
+                gpg("--keyring", f"gnupg-ring:{home / 'legacy.gpg'}", "--import", stdin=exported)
+                listing = gpg(*kbx, "--with-colons", "--list-keys", KEYRINGS[how]).decode()
+                fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+                gpg(*kbx, "--yes", "--delete-keys", fpr)
+                (home / "gpg.conf").write_text("keyring legacy.gpg\n")
+            for backup in home.glob("*~"):
+                backup.unlink()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return change
 
 
 def _pkcs12(data: bytes) -> bytes:
@@ -582,6 +621,7 @@ def cases() -> list[Case]:
             for how in ("gz in a zip", "gz in a .tar.gz", "zip in a zip", "gz over 8 MiB")]
     out += [Case(f"{rel} saved as {suffix}", _saved_as(rel, suffix))
             for rel in ("etc/nats/certs/monitor-legacy.pem",) for suffix in (".p7b", ".p7c", ".p12")]
+    out += [Case(f"{GNUPG_HOME} with {how}", gpg_keyring(how)) for how in KEYRINGS]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]

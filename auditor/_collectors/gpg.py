@@ -1,9 +1,10 @@
 """GnuPG keys: keyrings (GNUPGHOME folders) and exported key files, listed through python-gnupg.
 
 The audited home is never handed to gpg, which writes to the home it uses (trust database,
-locks, migrations) and may start an agent there: its public keyring and trust database are
-copied into a private temporary home, listed there with `--no-autostart`, and the copy is
-removed. Secret key material is never read: whether a key's secret is on the node is
+locks, migrations) and may start an agent there: its public keyrings and trust database are
+copied (each within the file-bytes limit) into a private temporary home and each keyring is
+listed there on its own with `--no-autostart` (pubring.kbx and pubring.gpg both, though gpg
+uses one of them, and the keyrings the home's gpg.conf adds), then the copy is removed. Secret key material is never read: whether a key's secret is on the node is
 answered by the presence of `private-keys-v1.d/<keygrip>.key` (a file name, not its
 content), so an offline primary key with subkeys on the node shows as such.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from auditor._collectors._files import Unreadable, read_bounded
 from auditor._collectors._untrusted import text, text_or_none, texts
 from auditor._collectors.interface import Collector
 from auditor._timeutil import rfc3339
@@ -24,7 +26,7 @@ from auditor.evidence.kinds.gpg import Capability, GpgKey, Subkey, Validity
 from auditor.evidence.record import Record
 
 KIND = "gpg.key"
-PUBLIC_FILES = ("pubring.kbx", "pubring.gpg", "trustdb.gpg")
+DEFAULT_KEYRINGS = ("pubring.kbx", "pubring.gpg")
 ALGORITHMS = {
     "1": "rsa", "2": "rsa", "3": "rsa", "16": "elgamal", "17": "dsa", "18": "ecdh",
     "19": "ecdsa", "20": "elgamal", "22": "eddsa",
@@ -100,72 +102,168 @@ class GpgCollector(Collector):
             return
         binary = str(ctx.source.options.get("gpg_binary", "gpg"))
 
-        def gpg(home: str) -> Any:
-            return gnupg.GPG(gpgbinary=binary, gnupghome=home, options=["--no-autostart"])
+        def gpg(home: str, keyring: str | None = None) -> Any:
+            """python-gnupg's GPG in the scratch `home`; with `keyring`, that keyring alone."""
+            return gnupg.GPG(gpgbinary=binary, gnupghome=home, keyring=keyring, options=["--no-autostart"])
 
         for home in ctx.source.path_option(ctx.root, "homes"):
             yield from self._home(gpg, home)
         for file in ctx.source.path_option(ctx.root, "keyfiles"):
             yield from self._keyfile(gpg, file)
 
-    def _listed(self, shown: str, list_in: Callable[[str], Any], grips: set[str] | None, copies: Sequence[Path] = ()) -> Iterator[Record]:
-        """Run a listing in a private scratch home (holding `copies`); gpg never sees the node's.
+    def _listed(self, shown: str, listings: Sequence[tuple[str, Callable[[Path], Any]]], grips: set[str] | None,
+                files: Sequence[tuple[str, bytes]] = ()) -> Iterator[Record]:
+        """Run `listings` (each a keyring's or key file's name as findings show it and a listing
+        made with the gpg of a scratch home) in a private scratch home holding `files` (name and
+        bytes); gpg never sees the node's home.
 
         The scratch home has a short path: gpg puts sockets in its home, and socket paths are
         limited to about 100 bytes.
         """
         work = Path(tempfile.mkdtemp(prefix="auditor-gpg-"))
         try:
-            for path in copies:
-                shutil.copyfile(self.context.real(path), work / path.name)
-            yield from self._list(list_in(str(work)), shown, grips)
+            for name, data in files:
+                (work / name).write_bytes(data)
+            yield from self._list([(where, list_in(work)) for where, list_in in listings], shown, grips)
         except OSError as exc:
             yield self.context.error(KIND, shown, f"cannot run gpg: {exc}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _home(self, gpg: Callable[[str], Any], home: Path) -> Iterator[Record]:
+    def _home(self, gpg: Callable[..., Any], home: Path) -> Iterator[Record]:
+        """Every public keyring of the home, each listed on its own: pubring.kbx and pubring.gpg
+        (gpg uses one of them when both are there; a key in the other is on the node all the same)
+        and the keyrings its gpg.conf adds (`keyring`, `primary-keyring`)."""
         ctx = self.context
         shown = ctx.display(home)
         if not ctx.real(home).is_dir():
             yield ctx.error(KIND, shown, "no such GnuPG home folder")
             return
-        present = [home / n for n in PUBLIC_FILES if ctx.real(home / n).is_file()]  # where the node's links lead
-        if not any(p.name.startswith("pubring") for p in present):
-            odd = [n for n in PUBLIC_FILES if n.startswith("pubring") and ctx.real(home / n).exists()]  # a folder, a FIFO: never opened
-            yield ctx.error(KIND, shown, f"{odd[0]} is not a regular file: not read" if odd else
-                            "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home")
+        rings, problems = self._keyrings(home)
+        for problem in problems:
+            yield ctx.error(KIND, shown, problem)
+        if not rings:
+            if not problems:
+                yield ctx.error(KIND, shown, _no_keyring(home, ctx.real))
             return
-        secret_dir = ctx.real(home / "private-keys-v1.d")
-        grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
-        yield from self._listed(shown, lambda work: gpg(work).list_keys(), grips, present)
+        files: list[tuple[str, bytes]] = []
+        listings: list[tuple[str, Callable[[Path], Any]]] = []
 
-    def _keyfile(self, gpg: Callable[[str], Any], file: Path) -> Iterator[Record]:
+        def listing(name: str) -> Callable[[Path], Any]:
+            return lambda work: gpg(str(work), str(work / name)).list_keys()
+
+        trustdb = home / "trustdb.gpg"  # the keys' validity ("unknown" without it)
+        read = [*rings, trustdb] if ctx.real(trustdb).is_file() else rings
+        for at, ring in enumerate(read):
+            try:
+                data = read_bounded(ring)
+            except Unreadable as exc:
+                yield ctx.error(KIND, shown, f"{ctx.display(ring)}: {exc}")
+                continue
+            name = "trustdb.gpg" if ring is trustdb else f"keyring-{at}"
+            files.append((name, data))
+            if ring is not trustdb:
+                listings.append((ctx.display(ring), listing(name)))
+        if listings:
+            secret_dir = ctx.real(home / "private-keys-v1.d")
+            grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
+            yield from self._listed(shown, listings, grips, files)
+
+    def _keyrings(self, home: Path) -> tuple[list[Path], list[str]]:
+        """The home's public keyrings that are regular files (as the node names them, each once),
+        and why any other it names is not read."""
+        ctx = self.context
+        rings = [home / name for name in DEFAULT_KEYRINGS if ctx.real(home / name).is_file()]
+        problems: list[str] = []
+        conf = home / "gpg.conf"
+        if ctx.real(conf).exists():
+            try:
+                lines = read_bounded(conf).decode("utf-8", "replace").splitlines()
+            except Unreadable as exc:
+                return rings, [f"{ctx.display(conf)}: {exc}"]
+            for number, line in enumerate(lines, 1):
+                named = configured_keyring(line)
+                if named is None:
+                    continue
+                where = f"{ctx.display(conf)}, line {number}"
+                if named.startswith("~"):
+                    problems.append(f"{where}: keyring {named!r} is under the node's $HOME: not read")
+                    continue
+                if named.startswith("/"):
+                    ring = ctx.root / named.lstrip("/") if ctx.tree_root is not None else Path(named)
+                elif "/" in named:
+                    problems.append(f"{where}: keyring {named!r} is relative to gpg's working folder: not read")
+                    continue
+                else:
+                    ring = home / named
+                if not ctx.real(ring).is_file():
+                    problems.append(f"{where}: keyring {named!r} is not a regular file: not read")
+                elif ctx.real(ring) not in {ctx.real(r) for r in rings}:
+                    rings.append(ring)
+        return rings, problems
+
+    def _keyfile(self, gpg: Callable[..., Any], file: Path) -> Iterator[Record]:
         shown = self.context.display(file)
-        real = self.context.real(file)
-        if not real.is_file():
+        if not self.context.real(file).is_file():
             yield self.context.error(KIND, shown, "no such key file")
             return
-        yield from self._listed(shown, lambda work: gpg(work).scan_keys(str(real)), None)
+        try:
+            data = read_bounded(file)
+        except Unreadable as exc:
+            yield self.context.error(KIND, shown, str(exc))
+            return
+        yield from self._listed(shown, [(shown, lambda work: gpg(str(work)).scan_keys(str(work / "keys")))], None,
+                                [("keys", data)])
 
-    def _list(self, listing: Any, shown: str, grips: set[str] | None) -> Iterator[Record]:
-        """Records of a listing; `grips` are the keygrips with a secret (None: a key file)."""
+    def _list(self, listings: Sequence[tuple[str, Any]], shown: str, grips: set[str] | None) -> Iterator[Record]:
+        """Records of the listings of one home's keyrings or of one key file (each with its name
+        as findings show it); `grips` are the keygrips with a secret (None: a key file)."""
         ctx = self.context
-        if getattr(listing, "returncode", 0) not in (0, None) and not len(listing):
-            last = [ln for ln in str(getattr(listing, "stderr", "")).splitlines() if ln.startswith("gpg:")]
-            yield ctx.error(KIND, shown, f"gpg failed: {last[-1] if last else 'exit status ' + str(listing.returncode)}")
+        keys: list[tuple[str, Any]] = []
+        for where, listing in listings:
+            said = "" if where == shown else f"{where}: "
+            if getattr(listing, "returncode", 0) not in (0, None) and not len(listing):
+                last = [ln for ln in str(getattr(listing, "stderr", "")).splitlines() if ln.startswith("gpg:")]
+                yield ctx.error(KIND, shown, f"{said}gpg failed: {last[-1] if last else 'exit status ' + str(listing.returncode)}")
+            keys += [(where, raw) for raw in listing]
+        if not keys:
+            if all(getattr(listing, "returncode", 0) in (0, None) for _, listing in listings):
+                yield ctx.error(KIND, shown, "holds no OpenPGP key")
             return
-        if not len(listing):
-            yield ctx.error(KIND, shown, "holds no OpenPGP key")
-            return
-        first_uids = [(raw.get("uids") or [""])[0] for raw in listing]
-        for raw in listing:
+        holders: dict[str, set[str]] = {}
+        for _, raw in keys:
+            holders.setdefault((raw.get("uids") or [""])[0], set()).add(str(raw.get("fingerprint", "")))
+        for where, raw in keys:
             try:
-                facts = key_facts(raw, grips, shown)
+                facts = key_facts(raw, grips, where)
             except (ValueError, TypeError) as exc:
                 yield ctx.error(KIND, f"{shown}#{raw.get('fingerprint', '?')}", f"unreadable key listing: {exc}")
                 continue
-            # named by the primary user id, which people recognise; by fingerprint if not unique
+            # named by the primary user id, which people recognise; by fingerprint if another
+            # key has it too (the same key in two keyrings keeps its name)
             uid = facts.user_ids[0] if facts.user_ids else ""
-            name = uid if uid and first_uids.count(uid) == 1 else facts.fingerprint
+            name = uid if uid and len(holders.get(uid, ())) == 1 else facts.fingerprint
             yield ctx.record(f"{shown}#{name}", facts)
+
+
+def configured_keyring(line: str) -> str | None:
+    """The keyring a gpg.conf line adds (`keyring NAME`, `primary-keyring NAME`, the name
+    quoted or not), or None."""
+    words = line.strip().split(None, 1)
+    if len(words) != 2 or words[0] not in ("keyring", "primary-keyring"):
+        return None
+    value = words[1].strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value or None
+
+
+def _no_keyring(home: Path, real: Callable[[Path], Path]) -> str:
+    """Why a GnuPG home (its files where `real` says they are) gave no keyring to read."""
+    odd = [n for n in DEFAULT_KEYRINGS if real(home / n).exists()]  # a folder, a FIFO: never opened
+    if odd:
+        return f"{odd[0]} is not a regular file: not read"
+    if real(home / "public-keys.d" / "pubring.db").exists():
+        return ("its keys are kept by keyboxd (public-keys.d/pubring.db, GnuPG 2.4's `use-keyboxd`), which is not "
+                "read: export them to a key file (`gpg --export > keys.gpg`) and list it under `keyfiles`")
+    return "no public keyring (pubring.kbx or pubring.gpg) in this GnuPG home"

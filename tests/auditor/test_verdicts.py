@@ -473,6 +473,18 @@ def test_a_certificate_saved_in_a_container_keeps_its_failures(tmp_path: Path, d
         assert sorted(failed) == sorted(demo_failures)
 
 
+@pytest.mark.parametrize("how", list(metamorphic.KEYRINGS))
+def test_a_keyring_added_to_a_gnupg_home_hides_no_key(tmp_path: Path, demo_failures: dict[str, str], how: str) -> None:
+    """A pubring.gpg beside the demo's pubring.kbx (a keybox, which gpg lists alone), or the
+    legacy deploy key moved into a keyring gpg.conf adds: KEY-003 passed, the legacy key never
+    listed. Each keyring is read; the failures keep their ids."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic.gpg_keyring(how)(folder)
+    doc = _demo_scan(folder)
+    failed = {f["id"]: f["rule_id"] for f in doc["findings"] if f["status"] == "fail"}
+    assert sorted(failed) == sorted(demo_failures)
+
+
 def test_a_config_that_cannot_be_read_leaves_its_users_undecided(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The nats-config source reads two files; the demo's nats.conf cannot be read (a FIFO in
     its place) and the other holds one harmless user. What the unread file's users may do is

@@ -31,7 +31,7 @@ class GpgKey(Subkey, Facts, frozen=True, kw_only=True):
 
     KIND: ClassVar[str] = "gpg.key"
 
-    location: Annotated[str, Meta(description="the keyring folder or key file")]
+    location: Annotated[str, Meta(description="the keyring or key file the key was listed from")]
     usable_capabilities: Annotated[tuple[Capability, ...], Meta(description="of the key with its subkeys")]
     revoked: bool
     user_ids: tuple[str, ...]

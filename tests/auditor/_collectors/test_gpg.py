@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,123 @@ def test_key_facts_of_any_listing_is_facts_or_a_value_error(raw: dict[str, Any],
     except (ValueError, TypeError):
         return  # the collector turns these into an error record
     assert data_errors("gpg.key", msgspec.to_builtins(facts)) == []
+
+
+def run_gpg(home: Path, *args: str) -> str:
+    """The real gpg in `home` (no agent started): its stdout."""
+    return subprocess.run(["gpg", "--batch", "--no-tty", "--no-autostart", *args], env={**os.environ, "GNUPGHOME": str(home)},
+                          capture_output=True, check=True, timeout=60, text=True).stdout
+
+
+def listed_by_gpg(home: Path) -> set[str]:
+    """The fingerprints of the primary keys gpg itself lists in (a copy of) `home`."""
+    scratch = Path(tempfile.mkdtemp(prefix="g"))  # short: gpg's socket paths
+    try:
+        shutil.copytree(home, scratch / "h", symlinks=True)
+        lines = run_gpg(scratch / "h", "--with-colons", "--list-keys").splitlines()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {line.split(":")[9] for at, line in enumerate(lines) if line.startswith("fpr:") and lines[at - 1].startswith("pub:")}
+
+
+def keyring_of(home: Path, name: str, *fingerprints: str, legacy: bool = True) -> None:
+    """A keyring `name` in `home` holding the public keys `fingerprints` of its pubring.kbx,
+    made by the real gpg: an OpenPGP keyring (GnuPG 1's format), or a keybox (what
+    `gpg --keyring NAME --import` makes of a new name)."""
+    exported = subprocess.run(["gpg", "--batch", "--no-autostart", "--export", *fingerprints], env={**os.environ, "GNUPGHOME": str(home)},
+                              capture_output=True, check=True, timeout=60).stdout
+    ring = ["--no-default-keyring", "--keyring", f"gnupg-ring:{home / name}" if legacy else str(home / name)]
+    subprocess.run(["gpg", "--batch", "--no-autostart", *ring, "--import"], input=exported, capture_output=True, timeout=60,
+                   env={**os.environ, "GNUPGHOME": str(home)})  # exit status 2: no agent to ask of secrets
+    assert sorted(fingerprints) == sorted(
+        line.split(":")[9] for line in run_gpg(home, *ring, "--with-colons", "--list-keys").splitlines()
+        if line.startswith("fpr:") and len(line.split(":")[9]) == 40 and line.split(":")[9] in fingerprints)
+    assert ((home / name).read_bytes()[8:12] == b"KBXf") is not legacy  # a keybox's header blob
+    (home / f"{name}~").unlink(missing_ok=True)
+
+
+def evidence_of(records: list[Record]) -> list[tuple[str, str, str]]:
+    """(resource, fingerprint, location) of each key record; every record is one."""
+    out = []
+    for r in records:
+        assert isinstance(r, Evidence), r
+        out.append((r.resource, r.plain["fingerprint"], r.plain["location"]))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["a keybox", "an OpenPGP keyring"])
+def test_a_key_in_the_keyring_gpg_does_not_pick_is_still_judged(keyring: tuple[Path, dict[str, str]], tmp_path: Path,
+                                                                legacy: bool) -> None:
+    """A home holding pubring.gpg beside pubring.kbx: gpg lists one of them (checked here: a
+    pubring.gpg that is a keybox, pubring.kbx beside an OpenPGP keyring), and so did the
+    collector: the weak key left in pubring.kbx vanished from the evidence when a keybox
+    pubring.gpg was added, a bigger input with fewer failures. Each is read on its own now."""
+    root, fprs = keyring
+    ops, legacy_key = fprs["Ops <ops@example.com>"], fprs["Legacy <legacy@example.com>"]
+    home = tmp_path / "gnupg"
+    shutil.copytree(root / "gnupg", home, ignore=shutil.ignore_patterns("S.*"))
+    keyring_of(home, "pubring.gpg", ops, legacy=legacy)
+    assert listed_by_gpg(home) == ({ops, legacy_key} if legacy else {ops})  # the node's gpg: one keyring
+    assert evidence_of(collect(tmp_path, homes=["gnupg"])) == [
+        ("gnupg#Legacy <legacy@example.com>", legacy_key, "gnupg/pubring.kbx"),
+        ("gnupg#Ops <ops@example.com>", ops, "gnupg/pubring.gpg"),
+        ("gnupg#Ops <ops@example.com>", ops, "gnupg/pubring.kbx"),  # the same key twice: one name, one finding
+    ]
+
+
+def test_the_keyrings_gpg_conf_adds_are_read(keyring: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """`keyring` and `primary-keyring` lines of the home's gpg.conf: each key the node's gpg
+    lists (the real gpg in a copy of the home) is evidence; names gpg would look for outside
+    the node's tree, or that are no file, are errors naming the line."""
+    root, fprs = keyring
+    ops, legacy = fprs["Ops <ops@example.com>"], fprs["Legacy <legacy@example.com>"]
+    home = tmp_path / "gnupg"
+    shutil.copytree(root / "gnupg", home, ignore=shutil.ignore_patterns("S.*"))
+    keyring_of(home, "legacy.gpg", legacy)
+    run_gpg(home, "--yes", "--delete-keys", legacy)  # in legacy.gpg alone now
+    (home / "gpg.conf").write_text("# keyring commented.gpg\nkeyring legacy.gpg\n")
+    assert listed_by_gpg(home) == {ops, legacy}
+    assert evidence_of(collect(tmp_path, homes=["gnupg"])) == [
+        ("gnupg#Legacy <legacy@example.com>", legacy, "gnupg/legacy.gpg"),
+        ("gnupg#Ops <ops@example.com>", ops, "gnupg/pubring.kbx"),
+    ]
+    (tmp_path / "keys").mkdir()
+    (home / "legacy.gpg").rename(tmp_path / "keys/legacy.gpg")  # named from the node's /
+    (home / "gpg.conf").write_text('primary-keyring "/keys/legacy.gpg"\nkeyring ~/.gnupg/x.gpg\n'
+                                   "keyring sub/x.gpg\n  keyring missing.gpg  \nkeyring legacy.gpg\n")
+    records = collect(tmp_path, homes=["gnupg"])
+    assert evidence_of([r for r in records if isinstance(r, Evidence)]) == [
+        ("gnupg#Legacy <legacy@example.com>", legacy, "keys/legacy.gpg"),
+        ("gnupg#Ops <ops@example.com>", ops, "gnupg/pubring.kbx"),
+    ]
+    assert sorted(failure_of(r).error for r in records if not isinstance(r, Evidence)) == [
+        "gnupg/gpg.conf, line 2: keyring '~/.gnupg/x.gpg' is under the node's $HOME: not read",
+        "gnupg/gpg.conf, line 3: keyring 'sub/x.gpg' is relative to gpg's working folder: not read",
+        "gnupg/gpg.conf, line 4: keyring 'missing.gpg' is not a regular file: not read",
+        "gnupg/gpg.conf, line 5: keyring 'legacy.gpg' is not a regular file: not read",
+    ]
+
+
+def test_a_keyring_over_the_file_limit_is_an_error(keyring: tuple[Path, dict[str, str]], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyrings are read within file-bytes (they were copied whole, however large)."""
+    root, fprs = keyring
+    home = tmp_path / "gnupg"
+    shutil.copytree(root / "gnupg", home, ignore=shutil.ignore_patterns("S.*"))
+    keyring_of(home, "pubring.gpg", fprs["Ops <ops@example.com>"])
+    monkeypatch.setenv("AUDITOR_LIMIT_FILE_BYTES", str((home / "pubring.kbx").stat().st_size - 1))
+    records = collect(tmp_path, homes=["gnupg"])
+    (error,) = [failure_of(r).error for r in records if not isinstance(r, Evidence)]
+    assert error.startswith("gnupg/pubring.kbx: ") and "file-bytes limit" in error
+    assert [r.plain["location"] for r in records if isinstance(r, Evidence)] == ["gnupg/pubring.gpg"]
+    shutil.copyfile(home / "pubring.kbx", tmp_path / "keys.kbx")  # a key file: handed to gpg whole before
+    (record,) = collect(tmp_path, keyfiles=["keys.kbx"])
+    assert "file-bytes limit" in failure_of(record).error
+
+
+def test_a_home_of_keyboxd_says_how_to_read_its_keys(tmp_path: Path) -> None:
+    """GnuPG 2.4 with `use-keyboxd` keeps public keys in public-keys.d/pubring.db (not read)."""
+    (tmp_path / "gnupg/public-keys.d").mkdir(parents=True)
+    (tmp_path / "gnupg/public-keys.d/pubring.db").write_bytes(b"SQLite format 3\0")
+    (rec,) = collect(tmp_path, homes=["gnupg"])
+    assert "keyboxd" in failure_of(rec).error and "keyfiles" in failure_of(rec).error
