@@ -4,14 +4,16 @@ The audited home is never handed to gpg, which writes to the home it uses (trust
 locks, migrations) and may start an agent there: its public keyrings and trust database are
 copied (each within the file-bytes limit) into a private temporary home and each keyring is
 listed there on its own with `--no-autostart` (pubring.kbx and pubring.gpg both, though gpg
-uses one of them, and the keyrings the home's gpg.conf adds), then the copy is removed. Secret key material is never read: whether a key's secret is on the node is
-answered by the presence of `private-keys-v1.d/<keygrip>.key` (a file name, not its
-content), so an offline primary key with subkeys on the node shows as such.
+uses one of them, and the keyrings the home's gpg.conf adds), then the copy is removed. Secret key material is never kept: whether a key's secret is on the node is answered
+by the presence of `private-keys-v1.d/<keygrip>.key`, and of that file only its first bytes are
+read, to tell a smartcard's stub (the secret on a YubiKey or other OpenPGP card) from a secret;
+so an offline primary key with subkeys on the node, or on a card, shows as such.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +26,7 @@ from auditor._collectors.interface import Collector
 from auditor._timeutil import rfc3339
 from auditor.evidence.kinds.gpg import Capability, GpgKey, Subkey, Validity
 from auditor.evidence.record import Record
+from pki.fsutil import ReadError, open_regular
 
 KIND = "gpg.key"
 DEFAULT_KEYRINGS = ("pubring.kbx", "pubring.gpg")
@@ -51,15 +54,19 @@ def _caps(cap: str) -> tuple[Capability, ...]:
     return tuple(name for letter, name in CAPABILITIES.items() if letter in cap)
 
 
-def key_facts(raw: Mapping[str, Any], secret_grips: set[str] | None, location: str) -> GpgKey:
+def key_facts(raw: Mapping[str, Any], secret_grips: Mapping[str, bool] | None, location: str) -> GpgKey:
     """The evidence of one key (found at `location`) from a python-gnupg listing entry;
-    `secret_grips` are the keygrips with a secret in the home (None: a key file, which lists a
-    key with its secret as 'sec'). A value of the wrong type raises ValueError."""
+    `secret_grips` are the keygrips with a key file in the home, each True when the file is a
+    smartcard's stub (None: a key file, which lists a key with its secret as 'sec'). A value of
+    the wrong type raises ValueError."""
     in_file_secret = raw.get("type") == "sec" if secret_grips is None else None
 
     def common(entry: Mapping[str, Any], where: str, fingerprint: object) -> Subkey:
         grip = entry.get("keygrip") or ""
-        secret = (grip in secret_grips) if secret_grips is not None and grip else None
+        secret = on_card = None
+        if secret_grips is not None and grip:
+            on_card = secret_grips.get(grip, False)
+            secret = grip in secret_grips and not on_card
         return Subkey(
             keyid=text(entry.get("keyid", ""), f"{where}keyid"),
             fingerprint=text(fingerprint, f"{where}fingerprint"),
@@ -71,6 +78,7 @@ def key_facts(raw: Mapping[str, Any], secret_grips: set[str] | None, location: s
             capabilities=_caps(str(entry.get("cap", ""))),
             validity=VALIDITY.get(str(entry.get("trust", "")), "unknown"),
             secret_present=secret if in_file_secret is None else in_file_secret,
+            secret_on_card=on_card,
         )
 
     subkeys = [common({"keyid": keyid, **info}, f"subkeys[{i}].", info.get("fingerprint", ""))
@@ -80,7 +88,7 @@ def key_facts(raw: Mapping[str, Any], secret_grips: set[str] | None, location: s
     return GpgKey(
         keyid=primary.keyid, fingerprint=primary.fingerprint, algorithm=primary.algorithm, size=primary.size,
         curve=primary.curve, created=primary.created, expires=primary.expires, capabilities=primary.capabilities,
-        validity=primary.validity, secret_present=primary.secret_present,
+        validity=primary.validity, secret_present=primary.secret_present, secret_on_card=primary.secret_on_card,
         location=location,
         usable_capabilities=_caps(cap.swapcase() if cap else ""),
         revoked=primary.validity == "revoked",
@@ -111,7 +119,7 @@ class GpgCollector(Collector):
         for file in ctx.source.path_option(ctx.root, "keyfiles"):
             yield from self._keyfile(gpg, file)
 
-    def _listed(self, shown: str, listings: Sequence[tuple[str, Callable[[Path], Any]]], grips: set[str] | None,
+    def _listed(self, shown: str, listings: Sequence[tuple[str, Callable[[Path], Any]]], grips: Mapping[str, bool] | None,
                 files: Sequence[tuple[str, bytes]] = ()) -> Iterator[Record]:
         """Run `listings` (each a keyring's or key file's name as findings show it and a listing
         made with the gpg of a scratch home) in a private scratch home holding `files` (name and
@@ -165,8 +173,9 @@ class GpgCollector(Collector):
             if ring is not trustdb:
                 listings.append((ctx.display(ring), listing(name)))
         if listings:
-            secret_dir = ctx.real(home / "private-keys-v1.d")
-            grips = {p.stem.upper() for p in secret_dir.glob("*.key")} if secret_dir.is_dir() else set()
+            secrets = home / "private-keys-v1.d"
+            found = sorted(ctx.real(secrets).glob("*.key")) if ctx.real(secrets).is_dir() else []
+            grips = {p.stem.upper(): is_stub(ctx.real(secrets / p.name)) for p in found}
             yield from self._listed(shown, listings, grips, files)
 
     def _keyrings(self, home: Path) -> tuple[list[Path], list[str]]:
@@ -215,7 +224,7 @@ class GpgCollector(Collector):
         yield from self._listed(shown, [(shown, lambda work: gpg(str(work)).scan_keys(str(work / "keys")))], None,
                                 [("keys", data)])
 
-    def _list(self, listings: Sequence[tuple[str, Any]], shown: str, grips: set[str] | None) -> Iterator[Record]:
+    def _list(self, listings: Sequence[tuple[str, Any]], shown: str, grips: Mapping[str, bool] | None) -> Iterator[Record]:
         """Records of the listings of one home's keyrings or of one key file (each with its name
         as findings show it); `grips` are the keygrips with a secret (None: a key file)."""
         ctx = self.context
@@ -244,6 +253,28 @@ class GpgCollector(Collector):
             uid = facts.user_ids[0] if facts.user_ids else ""
             name = uid if uid and len(holders.get(uid, ())) == 1 else facts.fingerprint
             yield ctx.record(f"{shown}#{name}", facts)
+
+
+STUB_BYTES = 4096
+"""How much of a key file is read to tell a smartcard's stub: its kind comes first."""
+_STUB = re.compile(rb"\A\s*\((?:20:)?shadowed-private-key[\s(]|^key:[ \t]*\((?:20:)?shadowed-private-key[\s(]",
+                   re.IGNORECASE | re.MULTILINE)
+"""A stub's first element: in canonical or advanced form (`(20:shadowed-private-key`), or as
+the Key: header of gpg-agent's extended key format (`Key: (shadowed-private-key ...`)."""
+
+
+def is_stub(path: Path) -> bool:
+    """Whether the private-keys-v1.d file `path` (here) is a smartcard's stub (a
+    `shadowed-private-key`: the secret is on the card, the file names the card), from its first
+    STUB_BYTES. False for a key whose secret is in the file, and for a file that cannot be read
+    or whose kind is not in those bytes (counted as a secret: the safe side). Nothing read is
+    kept."""
+    try:
+        with open_regular(path) as file:
+            head = file.read(STUB_BYTES)
+    except ReadError:
+        return False
+    return _STUB.search(head) is not None
 
 
 def configured_keyring(line: str) -> str | None:

@@ -10,7 +10,8 @@ from auditor.evidence.contract import Facts, Part, Timestamp
 
 Capability = Literal["certify", "sign", "encrypt", "authenticate"]
 Validity = Literal["unknown", "invalid", "disabled", "revoked", "expired", "undefined", "never", "marginal", "full", "ultimate"]
-SecretPresent = Annotated[bool | None, Meta(description="Whether the key's secret is on the node (private-keys-v1.d/<keygrip>.key exists); null when unknown.")]
+SecretPresent = Annotated[bool | None, Meta(description="Whether the key's secret is on the node (private-keys-v1.d/<keygrip>.key exists and is no smartcard's stub); null when unknown.")]
+SecretOnCard = Annotated[bool | None, Meta(description="Whether the key's secret is on a smartcard (a YubiKey or other OpenPGP card): its private-keys-v1.d file is the card's stub; null when unknown (a key file).")]
 
 
 class Subkey(Part, frozen=True, kw_only=True):
@@ -24,6 +25,7 @@ class Subkey(Part, frozen=True, kw_only=True):
     capabilities: tuple[Capability, ...]
     validity: Validity
     secret_present: SecretPresent
+    secret_on_card: SecretOnCard = None
 
 
 class GpgKey(Subkey, Facts, frozen=True, kw_only=True):

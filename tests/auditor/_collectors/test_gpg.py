@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor._collectors import run_collector
-from auditor._collectors.gpg import key_facts
+from auditor._collectors.gpg import is_stub, key_facts
 from auditor._collectors.interface import CollectContext
 from auditor._demo.gnupg import KeySpec, SubkeySpec, make_keyring
 from auditor._inventory.model import SourceSpec, Target
@@ -131,7 +132,7 @@ def test_missing_gpg_program(keyring: tuple[Path, dict[str, str]]) -> None:
 
 
 def test_key_facts_of_a_sparse_listing() -> None:
-    facts = key_facts({"fingerprint": "AB", "algo": "99", "cap": "", "trust": "?"}, set(), "x")
+    facts = key_facts({"fingerprint": "AB", "algo": "99", "cap": "", "trust": "?"}, {}, "x")
     assert facts.algorithm == "algo-99"
     assert facts.created is None and facts.expires is None
     assert facts.validity == "unknown" and facts.secret_present is None
@@ -145,7 +146,7 @@ listing_values = st.one_of(st.text(max_size=12), st.integers(-(2**70), 2**70).ma
        st.dictionaries(st.text(max_size=8), st.dictionaries(st.sampled_from(["date", "expires", "length", "cap", "algo"]), listing_values), max_size=3))
 def test_key_facts_of_any_listing_is_facts_or_a_value_error(raw: dict[str, Any], subs: dict[str, dict[str, Any]]) -> None:
     try:
-        facts = key_facts({**raw, "subkey_info": subs}, set(), "x")
+        facts = key_facts({**raw, "subkey_info": subs}, {}, "x")
     except (ValueError, TypeError):
         return  # the collector turns these into an error record
     assert data_errors("gpg.key", msgspec.to_builtins(facts)) == []
@@ -269,3 +270,84 @@ def test_a_home_of_keyboxd_says_how_to_read_its_keys(tmp_path: Path) -> None:
     (tmp_path / "gnupg/public-keys.d/pubring.db").write_bytes(b"SQLite format 3\0")
     (rec,) = collect(tmp_path, homes=["gnupg"])
     assert "keyboxd" in failure_of(rec).error and "keyfiles" in failure_of(rec).error
+
+
+PROTECT_TOOL = "/usr/lib/gnupg/gpg-protect-tool"
+
+
+def card_stub(key_file: Path) -> None:
+    """Replace an ECC key file of gpg-agent by the stub `gpg-protect-tool --shadow` (GnuPG's own)
+    makes of its public key, as `keytocard` leaves one: the secret on a card."""
+    text = key_file.read_text()
+    assert text.startswith("Created:") and "Key: (private-key (ecc" in text, text[:40]
+    public = re.sub(r"\(d #[0-9A-F]+#\)", "", text.split("Key: ", 1)[1]).replace("(private-key", "(public-key", 1)
+    made = subprocess.run([PROTECT_TOOL, "--shadow", "-"], input=public.encode(), capture_output=True, check=True, timeout=60)
+    assert made.stdout.startswith(b"(20:shadowed-private-key"), made.stdout[:40]
+    key_file.write_bytes(made.stdout)
+
+
+def secrets_by_gpg(home: Path) -> dict[str, str]:
+    """{fingerprint: where gpg says its secret is} for each key and subkey gpg lists with
+    `--list-secret-keys` in a copy of `home` (colon field 15: '+' here, '#' not here, else the
+    serial number of the card that holds it); keys it lists without a secret are left out."""
+    scratch = Path(tempfile.mkdtemp(prefix="g"))
+    try:
+        shutil.copytree(home, scratch / "h", symlinks=True)
+        env = {**os.environ, "GNUPGHOME": str(scratch / "h")}
+        try:  # gpg asks its agent (started here) which secrets it has
+            lines = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True,
+                                   check=True, timeout=60, text=True).stdout.splitlines()
+        finally:
+            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, timeout=60)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out = {}
+    for at, line in enumerate(lines):
+        fields = line.split(":")
+        if fields[0] in ("sec", "ssb"):
+            fpr = lines[at + 1].split(":")[9]
+            out[fpr] = {"+": "node", "#": "absent"}.get(fields[14], "card")
+    return out
+
+
+def test_a_key_on_a_smartcard_is_no_secret_on_the_node(tmp_path: Path) -> None:
+    """A key moved to a YubiKey (`keytocard`) leaves a stub in private-keys-v1.d naming the
+    card: its secret was counted as on the node (the file exists), so GPG-002 failed for a
+    primary key on a card, the arrangement the rule asks for. Held to gpg's own answer
+    (`--list-secret-keys` in a copy of the home: 'sec>' with the card's serial)."""
+    home = tmp_path / "gnupg"
+    make_keyring(home, [KeySpec("Card <card@example.com>", "ed25519", "cert", "2y",
+                                subkeys=[SubkeySpec("ed25519", "sign"), SubkeySpec("cv25519", "encr")])], NOW)
+    grips = [line.split(":")[9] for line in run_gpg(home, "--with-colons", "--with-keygrip", "--list-keys").splitlines()
+             if line.startswith("grp:")]
+    assert len(grips) == 3  # the primary's, then the subkeys' in the order made
+    for grip in grips[:2]:  # the primary and the signing subkey to the card; encryption stays
+        card_stub(home / "private-keys-v1.d" / f"{grip}.key")
+    (record,) = collect(tmp_path, homes=["gnupg"])
+    assert isinstance(record, Evidence)
+    ours = {k["fingerprint"]: ("card" if k["secret_on_card"] else "node" if k["secret_present"] else "absent")
+            for k in [record.plain, *record.plain["subkeys"]]}
+    theirs = secrets_by_gpg(home)
+    assert ours == theirs and sorted(theirs.values()) == ["card", "card", "node"]
+    assert record.plain["secret_present"] is False and record.plain["secret_on_card"] is True
+
+
+@pytest.mark.parametrize(("head", "stub"), [
+    (b"(20:shadowed-private-key(3:ecc", True),
+    (b"(shadowed-private-key\n (ecc", True),  # gpg-protect-tool --armor
+    (b"Created: 20261206T140112\nKey: (shadowed-private-key (ecc (curve Ed25519)", True),
+    (b"Created: 20261206T140112\nToken: D2760001240100000006 OPENPGP.1 -\nkey:(shadowed-private-key(rsa", True),
+    (b"Created: 20261206T140112\nKey: (private-key (ecc (curve Ed25519)", False),
+    (b"(21:protected-private-key(3:rsa", False),
+    (b"Label: (shadowed-private-key\nKey: (private-key (rsa", False),  # another header saying so
+    (b"Created: x\n" + b"Label: " + b"x" * 5000 + b"\nKey: (shadowed-private-key (ecc", False),  # past the first bytes
+    (b"", False),
+])
+def test_a_stub_is_told_from_a_secret_by_its_first_bytes(tmp_path: Path, head: bytes, stub: bool) -> None:
+    (tmp_path / "k.key").write_bytes(head)
+    assert is_stub(tmp_path / "k.key") is stub
+
+
+def test_a_key_file_that_is_no_regular_file_counts_as_a_secret(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "k.key")
+    assert is_stub(tmp_path / "k.key") is False  # never opened: a FIFO would block
