@@ -286,32 +286,42 @@ def _der(data: bytes) -> bytes:
 
 GNUPG_HOME = "var/lib/cim/gnupg"
 KEYRINGS = {"a keybox pubring.gpg beside pubring.kbx": "release@cim.example.com",
-            "the legacy key moved into a keyring gpg.conf adds": "deploy-legacy@cim.example.com"}
-"""Keyrings added to the demo's GnuPG home (each with the key of the demo's it holds)."""
+            "the legacy key moved into a keyring gpg.conf adds": "deploy-legacy@cim.example.com",
+            "a new key for the legacy key's user id": "Legacy Deploy <deploy-legacy@cim.example.com>"}
+"""Keyrings and keys added to the demo's GnuPG home (each with the user id of the demo's key
+it copies, moves or succeeds)."""
 
 
 def gpg_keyring(how: str) -> Callable[[Path], None]:
-    """The demo's GnuPG home with a keyring more, made by the real gpg: a pubring.gpg holding a
-    copy of the release key, as `gpg --keyring pubring.gpg --import` makes one (a keybox, which
-    gpg then lists alone), or the legacy deploy key moved out of pubring.kbx into an OpenPGP
-    keyring that the home's gpg.conf adds (`keyring legacy.gpg`)."""
+    """The demo's GnuPG home with a keyring or a key more, made by the real gpg: a pubring.gpg
+    holding a copy of the release key, as `gpg --keyring pubring.gpg --import` makes one (a
+    keybox, which gpg then lists alone); the legacy deploy key moved out of pubring.kbx into an
+    OpenPGP keyring that the home's gpg.conf adds (`keyring legacy.gpg`); or a new key with the
+    legacy key's user id, as a rotation under way leaves both (its secret kept elsewhere)."""
     def change(folder: Path) -> None:
         home = folder / NODE / GNUPG_HOME
         scratch = Path(tempfile.mkdtemp(prefix="g"))  # short: gpg's socket paths
 
         def gpg(*args: str, stdin: bytes = b"") -> bytes:
-            done = subprocess.run(["gpg", "--batch", "--no-tty", "--no-autostart", "--no-default-keyring", *args],
+            autostart = ["--no-autostart"] if "--quick-gen-key" not in args else []  # a new key needs the agent
+            done = subprocess.run(["gpg", "--batch", "--no-tty", *autostart, "--no-default-keyring", *args],
                                   input=stdin, capture_output=True, timeout=60, env={**os.environ, "GNUPGHOME": str(scratch)})
             return done.stdout  # exit status 2 on import: no agent to ask of secrets (none are imported)
 
         try:
             kbx = ["--keyring", str(home / "pubring.kbx")]
-            exported = gpg(*kbx, "--export", KEYRINGS[how])
-            assert exported, how
-            if how.startswith("a keybox"):
+            if how.startswith("a new key"):
+                gpg(*kbx, "--passphrase", "", "--pinentry-mode", "loopback", "--yes", "--quick-gen-key", KEYRINGS[how],
+                    "ed25519", "sign", "1y")
+                subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(scratch)},
+                               capture_output=True, timeout=60, check=False)
+                assert gpg(*kbx, "--with-colons", "--list-keys", KEYRINGS[how]).count(b"\npub:") == 2, how
+            elif how.startswith("a keybox"):
+                exported = gpg(*kbx, "--export", KEYRINGS[how])
+                assert exported, how
                 gpg("--keyring", str(home / "pubring.gpg"), "--import", stdin=exported)
             else:
-                gpg("--keyring", f"gnupg-ring:{home / 'legacy.gpg'}", "--import", stdin=exported)
+                gpg("--keyring", f"gnupg-ring:{home / 'legacy.gpg'}", "--import", stdin=gpg(*kbx, "--export", KEYRINGS[how]))
                 listing = gpg(*kbx, "--with-colons", "--list-keys", KEYRINGS[how]).decode()
                 fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
                 gpg(*kbx, "--yes", "--delete-keys", fpr)

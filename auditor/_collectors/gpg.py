@@ -54,8 +54,9 @@ def _caps(cap: str) -> tuple[Capability, ...]:
     return tuple(name for letter, name in CAPABILITIES.items() if letter in cap)
 
 
-def key_facts(raw: Mapping[str, Any], secret_grips: Mapping[str, bool] | None, location: str) -> GpgKey:
-    """The evidence of one key (found at `location`) from a python-gnupg listing entry;
+def key_facts(raw: Mapping[str, Any], secret_grips: Mapping[str, bool] | None, location: str, found_in: str = "") -> GpgKey:
+    """The evidence of one key (listed from `location`, of the home or key file `found_in`,
+    default `location`) from a python-gnupg listing entry;
     `secret_grips` are the keygrips with a key file in the home, each True when the file is a
     smartcard's stub (None: a key file, which lists a key with its secret as 'sec'). A value of
     the wrong type raises ValueError."""
@@ -89,6 +90,7 @@ def key_facts(raw: Mapping[str, Any], secret_grips: Mapping[str, bool] | None, l
         keyid=primary.keyid, fingerprint=primary.fingerprint, algorithm=primary.algorithm, size=primary.size,
         curve=primary.curve, created=primary.created, expires=primary.expires, capabilities=primary.capabilities,
         validity=primary.validity, secret_present=primary.secret_present, secret_on_card=primary.secret_on_card,
+        found_in=found_in or location,
         location=location,
         usable_capabilities=_caps(cap.swapcase() if cap else ""),
         revoked=primary.validity == "revoked",
@@ -244,12 +246,13 @@ class GpgCollector(Collector):
             holders.setdefault((raw.get("uids") or [""])[0], set()).add(str(raw.get("fingerprint", "")))
         for where, raw in keys:
             try:
-                facts = key_facts(raw, grips, where)
+                facts = key_facts(raw, grips, where, shown)
             except (ValueError, TypeError) as exc:
                 yield ctx.error(KIND, f"{shown}#{raw.get('fingerprint', '?')}", f"unreadable key listing: {exc}")
                 continue
             # named by the primary user id, which people recognise; by fingerprint if another
-            # key has it too (the same key in two keyrings keeps its name)
+            # key has it too (the same key in two keyrings keeps its name); its findings' ids
+            # come from the home or file and the fingerprint (GpgKey.IDENTITY), whatever its name
             uid = facts.user_ids[0] if facts.user_ids else ""
             name = uid if uid and len(holders.get(uid, ())) == 1 else facts.fingerprint
             yield ctx.record(f"{shown}#{name}", facts)

@@ -477,7 +477,9 @@ def test_a_certificate_saved_in_a_container_keeps_its_failures(tmp_path: Path, d
 def test_a_keyring_added_to_a_gnupg_home_hides_no_key(tmp_path: Path, demo_failures: dict[str, str], how: str) -> None:
     """A pubring.gpg beside the demo's pubring.kbx (a keybox, which gpg lists alone), or the
     legacy deploy key moved into a keyring gpg.conf adds: KEY-003 passed, the legacy key never
-    listed. Each keyring is read; the failures keep their ids."""
+    listed. Each keyring is read; the failures keep their ids. A new key with the legacy key's
+    user id (a rotation under way) moved the legacy key's failure to a new id (its name became
+    its fingerprint): ids come from the home and the fingerprint now."""
     folder = metamorphic.copy_demo(tmp_path / "demo")
     metamorphic.gpg_keyring(how)(folder)
     doc = _demo_scan(folder)

@@ -99,7 +99,7 @@ def gpg_key(**over: Any) -> dict[str, Any]:
         return {**base, **o}
 
     data = {
-        "location": "gnupg", **part(capabilities=["certify"], created=ago(300), expires=ago(-430), secret_present=False),
+        "found_in": "gnupg", "location": "gnupg/pubring.kbx", **part(capabilities=["certify"], created=ago(300), expires=ago(-430), secret_present=False),
         "usable_capabilities": ["certify", "sign", "encrypt"], "revoked": False, "user_ids": ["Ops <ops@example.com>"],
         "subkeys": [part(keyid="S1"), part(keyid="E1", algorithm="ecdh", curve="cv25519", capabilities=["encrypt"])],
     }

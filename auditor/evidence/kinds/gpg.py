@@ -32,7 +32,9 @@ class GpgKey(Subkey, Facts, frozen=True, kw_only=True):
     """One OpenPGP key (primary key with its subkeys) from a GnuPG keyring or key file. No secret material: only whether a secret is present."""
 
     KIND: ClassVar[str] = "gpg.key"
+    IDENTITY: ClassVar[tuple[str, ...]] = ("found_in", "fingerprint")
 
+    found_in: Annotated[str, Meta(description="the GnuPG home folder or key file (as the inventory names it) the key was found in")]
     location: Annotated[str, Meta(description="the keyring or key file the key was listed from")]
     usable_capabilities: Annotated[tuple[Capability, ...], Meta(description="of the key with its subkeys")]
     revoked: bool

@@ -351,3 +351,31 @@ def test_a_stub_is_told_from_a_secret_by_its_first_bytes(tmp_path: Path, head: b
 def test_a_key_file_that_is_no_regular_file_counts_as_a_secret(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "k.key")
     assert is_stub(tmp_path / "k.key") is False  # never opened: a FIFO would block
+
+
+def test_a_key_keeps_its_identity_when_its_primary_user_id_changes(keyring: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """Findings were identified by the key's name (its primary user id): a new primary user id
+    (`gpg --quick-set-primary-uid`) made every finding of the key a new one. The home and the
+    fingerprint identify it now (GpgKey.IDENTITY)."""
+    from auditor._engine import record_identity
+
+    root, fprs = keyring
+    legacy = fprs["Legacy <legacy@example.com>"]
+    home = tmp_path / "gnupg"
+    shutil.copytree(root / "gnupg", home, ignore=shutil.ignore_patterns("S.*"))
+
+    def of_legacy() -> Evidence:
+        (found,) = [r for r in collect(tmp_path, homes=["gnupg"]) if isinstance(r, Evidence) and r.plain["fingerprint"] == legacy]
+        return found
+
+    before = of_legacy()
+    try:
+        for args in (["--quick-add-uid", legacy, "Deploy <deploy@example.com>"],
+                     ["--quick-set-primary-uid", legacy, "Deploy <deploy@example.com>"]):
+            subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *args], check=True,
+                           capture_output=True, timeout=60, env={**os.environ, "GNUPGHOME": str(home)})
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)}, check=False, timeout=60)
+    after = of_legacy()
+    assert (before.resource, after.resource) == ("gnupg#Legacy <legacy@example.com>", "gnupg#Deploy <deploy@example.com>")
+    assert record_identity(before) == record_identity(after) == ("gnupg", legacy)
