@@ -3,7 +3,7 @@
 The demo node is copied, one file or one inventory line is changed in a way that removes no
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
-a List or with anchors, a Deployment as another kind of workload, a keyring added to a GnuPG home, a log rotated and compressed, a file zipped or packed twice, a
+a List or with anchors, a Deployment as another kind of workload, a keyring added to a GnuPG home, a log rotated and compressed, a file zipped, kept in a 7z archive or packed twice, a
 file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
@@ -47,7 +47,7 @@ from typing import Any
 
 import yaml
 
-from tests.packing import tarred, zipped
+from tests.packing import seven_zipped, tarred, zipped
 
 NODE = "cim-prod-001"
 UNDECIDED = ("error", "not-evaluated")
@@ -136,7 +136,8 @@ def _saved_as(rel: str, suffix: str) -> Callable[[Path], None]:
 
 def _rotated(rel: str, how: str) -> Callable[[Path], None]:
     """The file at `rel` rotated as logrotate compresses it (`compresscmd`: gzip, xz, bzip2 or zstd):
-    `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated);
+    `NAME.1.gz` in its place; or kept in a zip archive of its folder (`NAME.zip`, deflated) or a
+    7z archive (`NAME.7z`, 7-Zip's defaults);
     or packed twice: rotated, then kept in a zip (stored, as zip keeps compressed files) or a
     `.tar.gz` backup, or zipped into a zip; or rotated after 18 MiB of other lines (its
     compressed file over 8 MiB)."""
@@ -150,6 +151,8 @@ def _rotated(rel: str, how: str) -> Callable[[Path], None]:
         rotated = f"{path.name}.1.gz"
         if how == "zip":
             path.with_name(path.name + ".zip").write_bytes(zipped({path.name: data}, zipfile.ZIP_DEFLATED))
+        elif how == "7z":
+            path.with_name(path.name + ".7z").write_bytes(seven_zipped({path.name: data}))
         elif how == "gz in a zip":
             path.with_name(path.name + ".zip").write_bytes(zipped({rotated: gzip.compress(data)}, zipfile.ZIP_STORED))
         elif how == "gz in a .tar.gz":
@@ -621,8 +624,8 @@ def cases() -> list[Case]:
             for how in ("upper-case suffix", "a space in its name", "a name that is not UTF-8", "a leading dash")]
     out += [Case(f"{rel} rotated and compressed ({how})", _rotated(rel, how))
             for rel in ("var/log/cim/agent.log", "home/cim/.bash_history") for how in ("gz", "xz", "bz2", "zst")]
-    out += [Case(f"{rel} kept in a zip archive", _rotated(rel, "zip"))
-            for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519")]
+    out += [Case(f"{rel} kept in a {how} archive", _rotated(rel, how))
+            for rel in ("etc/cim/agent.env", "home/cim/.bash_history", "home/cim/backup/deploy_ed25519") for how in ("zip", "7z")]
     out += [Case(f"{rel} kept in Kubernetes ({how})", _in_kubernetes(rel, how))
             for rel in ("etc/cim/agent.env",) for how in ("configmap", "helm release", "helm release in a backup over 8 MiB")]
     out.append(Case("etc/cim/agent.env kept in cloud-init user-data (gz+b64, wrapped)", in_cloud_init("etc/cim/agent.env")))

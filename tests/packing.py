@@ -1,12 +1,15 @@
-"""Packed test data made in memory: gzip, zip and tar, as the leak scan's tests, the probe and
-the benchmarks build it."""
+"""Packed test data: gzip, zip and tar made in memory, 7z made by the real 7-Zip (Debian 7zip),
+as the leak scan's tests, the probe and the benchmarks build it."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import subprocess
 import tarfile
+import tempfile
 import zipfile
+from pathlib import Path
 
 
 def gzipped(data: bytes) -> bytes:
@@ -32,3 +35,18 @@ def tarred(members: dict[str, bytes], fmt: int = tarfile.GNU_FORMAT) -> bytes:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def seven_zipped(members: dict[str, bytes], *options: str) -> bytes:
+    """A 7z archive of `members` (name: content) made by 7-Zip's `7zz a` with `options` (e.g.
+    `-pPASSWORD`, `-mhe=on`, `-ms=off`); folders in the names are made."""
+    from tests.servers import tool
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch, "tree")
+        for name, data in members.items():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            (tree / name).write_bytes(data)
+        subprocess.run([tool("7zz", "Debian 7zip"), "a", "-bd", "-bso0", *options, str(Path(scratch, "out.7z")), "."],
+                       cwd=tree, check=True, capture_output=True, timeout=120)
+        return Path(scratch, "out.7z").read_bytes()

@@ -45,6 +45,7 @@ import dataclasses
 import fnmatch
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -80,10 +81,10 @@ from auditor._secrets.suppress import Suppressions
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 11
+CACHE_VERSION = 12
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change
 (9: packing inside packing, zstd and packed blobs over 8 MiB are unpacked; 10: PKCS#12 keys;
-11: gzip encoded in base64)."""
+11: gzip encoded in base64; 12: 7z and RAR archives, through bsdtar)."""
 MAX_CACHE_BYTES = 512 << 20
 """The most read of a cache file (about 400 bytes per commit of history): a larger one, or one
 that is not a regular file (a FIFO would block the open), is ignored like a missing one."""
@@ -281,7 +282,8 @@ def ruleset_key(scanner: Scanner) -> str:
 
     parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.max_findings),
              str(scanner.sops_check), repr((encoded.BACK, encoded.REACH, encoded.TAIL, encoded.DEPTH)),  # how far base64 is decoded
-             repr((limits.get("gunzip-bytes"), limits.get("archive-depth")))]  # how much packed content is read
+             repr((limits.get("gunzip-bytes"), limits.get("archive-depth"))),  # how much packed content is read
+             str(shutil.which("bsdtar") is not None)]  # whether 7z and RAR archives can be read
     for det in scanner.detectors:
         parts.extend([det.id, det.category, det.source, det.anchor.decode("latin-1"),
                       str(det.priority), getattr(det.confirm, "__qualname__", ""),

@@ -177,6 +177,36 @@ def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak]
             for leak, count, seen in kept.values()], over
 
 
+def _alike(leak: Leak) -> tuple[object, ...]:
+    """What `collapse` compares of two occurrences, but their details."""
+    return (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence, leak.engine,
+            leak.commit, leak.file_mode, leak.key_file, leak.log)
+
+
+def held_inside(outer: Iterable[Leak], inner: list[Leak]) -> list[Leak]:
+    """`outer` (found in a container's own bytes) and `inner` (in what it packs) together, each
+    hit of `outer` that a hit of `inner` repeats left out: the same secret found alike, the
+    inner one in a member inside the outer's (`member` detail), every other detail the same. A
+    member an archive keeps as it is (a 7z member stored, or in LZMA2's uncompressed chunks; a
+    deflate block left uncompressed) is read in the archive's bytes and again as the member:
+    one finding, at the member."""
+    if not inner:
+        return list(outer)
+    within: dict[tuple[object, ...], list[tuple[str, dict[str, Any]]]] = {}
+    for leak in inner:
+        rest = dict(leak.details)
+        member = rest.pop("member", "")
+        if isinstance(member, str) and member:
+            within.setdefault(_alike(leak), []).append((member, rest))
+
+    def repeated(leak: Leak) -> bool:
+        rest = dict(leak.details)
+        member = rest.pop("member", "")
+        return any(rest == other and isinstance(member, str) and (not member or deeper.startswith(member + "!"))
+                   for deeper, other in within.get(_alike(leak), ()))
+    return [*[x for x in outer if not repeated(x)], *inner]
+
+
 SPECIAL = frozenset({"fifo", "socket", "device", "special"})
 """What is not a file with content: never opened, listed."""
 

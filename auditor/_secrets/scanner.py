@@ -30,7 +30,7 @@ from auditor._secrets.detectors import (
     Hit,
     builtin_detectors,
 )
-from auditor._secrets.model import FileResult, Leak, collapse, collapsed
+from auditor._secrets.model import FileResult, Leak, collapse, collapsed, held_inside
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor._secrets.unpack import (
@@ -312,7 +312,7 @@ class Scanner:
             at: list[int] = []
             leaks = self._leaks_in(data, display, "", whole=len(data) == WINDOW, commit=commit, notes=notes, gzip_at=at)
             inner, unfinished = self._packed(data, None, display, "", commit, encoded=at)
-            leaks += inner
+            leaks = held_inside(leaks, inner)
         leaks, unfinished = self._kept(leaks, unfinished, notes)
         return FileResult(display, tuple(leaks), len(data), unfinished=unfinished)
 
@@ -382,7 +382,7 @@ class Scanner:
         inner, packed = unpack() if unpack is not None else ([], "")
         if not inner and not packed:
             return leaks, unfinished
-        return self._kept([*leaks, *inner], _noted(unfinished, [packed] if packed else []))
+        return self._kept(held_inside(leaks, inner), _noted(unfinished, [packed] if packed else []))
 
     def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = ()) -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most
@@ -399,7 +399,7 @@ class Scanner:
         at: list[int] = []
         leaks = self._leaks_in(data, display, mode, whole=True, commit=commit, notes=notes, gzip_at=at)
         inner, unfinished = self._packed(data, None, display, mode, commit, encoded=at)
-        return [*leaks, *inner], unfinished
+        return held_inside(leaks, inner), unfinished
 
     def _packed(self, head: bytes, reopen: Callable[[], Any] | None, display: str, mode: str,
                 commit: str, *, encoded: Sequence[int] = ()) -> tuple[list[Leak], str]:
@@ -467,13 +467,16 @@ class Scanner:
                                            commit=commit, spelt=spelt))
                 if spelt and not budget.unread:  # a member is read once: not unpacked, and the file not read whole
                     budget.unread = SPELT_IN_MEMBER
-                found += [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
+                own = [dataclasses.replace(x, details={**x.details, "member": name}) for x in leaks] if name else leaks
                 if at:
-                    found += self._encoded_gzip(content, at, display, mode, commit, budget, depth + 1, name)
+                    own += self._encoded_gzip(content, at, display, mode, commit, budget, depth + 1, name)
+            else:
+                own = []
             if not budget.over and (watch is None or watch.packed):  # a large tar is read again only to unpack
                 again = None if whole else Once(content, reader.read, budget) if member.seen \
                     else functools.partial(member.reader, reader.taken)
-                found += self._unpacked(content, again, display, mode, commit, budget, depth + 1, name)
+                own = held_inside(own, self._unpacked(content, again, display, mode, commit, budget, depth + 1, name))
+            found += own
             if budget.over:
                 break
         return found

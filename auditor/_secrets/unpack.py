@@ -1,5 +1,6 @@
 """Packed content the leak scan reads: what a file or git blob holds compressed (gzip, xz,
-bzip2, zstd) or archived (zip, tar), level after level (a rotated log in a zip in a `.tar.gz`);
+bzip2, zstd) or archived (zip, tar; 7z and RAR through bsdtar: auditor._secrets.bsdtar), level
+after level (a rotated log in a zip in a `.tar.gz`);
 gzip data encoded in base64 is found by auditor._secrets.encoded (gzip_in_base64).
 
 Each kind is recognised by its magic, whatever the name. `members` gives what one level holds,
@@ -48,10 +49,16 @@ def compression_of(data: bytes) -> str | None:
 
 
 def kind_of(head: bytes) -> str | None:
-    """'zip', 'gzip', 'xz', 'bzip2', 'zstd' or 'tar' for data so packed (its first bytes: a tar needs its
-    first 512, a valid header with ustar's magic), else None."""
+    """'zip', 'gzip', 'xz', 'bzip2', 'zstd', 'tar', '7z' or 'rar' for data so packed (its first bytes: a
+    tar needs its first 512, a valid header with ustar's magic), else None."""
     if head.startswith(ZIP_MAGIC):
         return "zip"
+    if head[:1] in (b"7", b"R"):
+        from auditor._secrets.bsdtar import kind_of as archive_kind
+
+        archived = archive_kind(head)
+        if archived is not None:
+            return archived
     compression = compression_of(head)
     if compression is not None:
         return compression
@@ -320,6 +327,8 @@ def members(kind: str, data: bytes | None, reopen: Callable[[], Any] | None, bud
         yield from _zip_members(source(), budget)
     elif kind == "tar":
         yield from _tar_members(source(), budget)
+    elif kind in ("7z", "rar"):
+        yield from _bsdtar_members(kind, source(), budget)
     else:
         yield Member("", lambda cap: Limited(Inflate(source().read, kind).read, budget, cap=cap))
 
@@ -386,9 +395,34 @@ def _central_directory_size(fh: Any) -> int:
     return int(size)
 
 
-def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:
+def _bsdtar_members(kind: str, source: Any, budget: Budget) -> Iterator[Member]:
+    """A 7z or RAR archive's members, read from the tar stream bsdtar makes of it (see
+    auditor._secrets.bsdtar): each member's content unpacked, so counted against the budget
+    and read as new (not `seen`), and read once (a tar stream cannot be read again)."""
+    from auditor._secrets.bsdtar import tar_stream
+
+    def note(text: str) -> None:
+        budget.unread = budget.unread or text
+
+    stream = tar_stream(kind, source, note)
+    read = next(stream, None)
+    if read is None:
+        return
+    whole = False
+    try:
+        yield from _tar_members(_Source(read), budget, packed=True)
+        whole = not budget.over
+    finally:
+        if whole:
+            next(stream, None)  # the rest of the stream drained, bsdtar's exit status read
+        stream.close()
+
+
+def _tar_members(fh: Any, budget: Budget, *, packed: bool = False) -> Iterator[Member]:
     """A tar's members whose data may pack more (read in order from `fh`, each header checked;
-    the walk ends at the end of the archive, a damaged header or the data's end)."""
+    the walk ends at the end of the archive, a damaged header or the data's end). With
+    `packed`, the tar is one bsdtar made of a packed archive: every member's content is new,
+    counted against the budget, and can be read once."""
     read = fh.read
     long_name = b""
     while True:
@@ -408,7 +442,10 @@ def _tar_members(fh: Any, budget: Budget) -> Iterator[Member]:
         if kind in _TAR_FILES:
             body = Limited(read, budget, cap=size)  # read with the tar already: nothing taken
             shown = (long_name or name).decode("utf-8", "replace")
-            yield Member(shown, _given(body), seen=True)
+            if packed:
+                yield Member(shown, _once(Limited(body.read, budget), budget))
+            else:
+                yield Member(shown, _given(body), seen=True)
             _skip(read, size - body.taken)
         else:
             _skip(read, size)
@@ -490,6 +527,23 @@ def _given(body: Limited) -> Callable[[int | None], Limited]:
     def opened(cap: int | None) -> Limited:
         return body
     return opened
+
+
+def _once(body: Limited, budget: Budget) -> Callable[[int | None], Limited]:
+    """`body` opened once; opened again (to unpack what a member over 8 MiB packs, after its
+    windows were read), nothing, and the budget notes what was not unpacked."""
+    opened = [False]
+
+    def reader(cap: int | None) -> Limited:
+        if opened[0]:
+            from auditor._limits import size_text
+            from auditor._secrets.scanner import WINDOW
+
+            budget.unread = budget.unread or f"it holds packed content over {size_text(WINDOW)} inside packed content, not unpacked"
+            return Limited(lambda n: b"", budget)
+        opened[0] = True
+        return body
+    return reader
 
 
 def _skip(read: Callable[[int], bytes], n: int) -> None:

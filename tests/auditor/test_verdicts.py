@@ -408,11 +408,13 @@ def test_a_file_saved_as_utf_16_turns_no_failure_into_a_pass(tmp_path: Path, dem
     ("var/log/cim/agent.log", "gz in a .tar.gz", "SEC-008, SEC-010"),  # one level only was unpacked
     ("home/cim/.bash_history", "zip in a zip", "SEC-001"),
     ("var/log/cim/agent.log", "gz over 8 MiB", "SEC-008, SEC-010"),  # a file over 8 MiB was not unpacked
+    ("etc/cim/agent.env", "7z", "SEC-005, SEC-006, SEC-011"),  # 7z was not read
+    ("home/cim/backup/deploy_ed25519", "7z", "SEC-003"),
 ])
 def test_a_file_compressed_or_zipped_keeps_its_leaks(tmp_path: Path, demo_failures: dict[str, str], rel: str, how: str,
                                                      lost: str) -> None:
-    """A log rotated with xz, bzip2 or zstd (logrotate's compresscmd), a file kept in a zip archive
-    beside where it was, packed twice (a rotated log in a `.tar.gz` backup, a zip in a zip) or
+    """A log rotated with xz, bzip2 or zstd (logrotate's compresscmd), a file kept in a zip or 7z
+    archive beside where it was, packed twice (a rotated log in a `.tar.gz` backup, a zip in a zip) or
     rotated into a compressed file over 8 MiB: its secrets are still found, so every rule the demo fails still fails
     (the ids move with the file's name, by right). `lost`: what passed before (only gzip was
     read as its content)."""
