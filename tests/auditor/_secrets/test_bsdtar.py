@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor._secrets import scanner as scanner_module
 from auditor._secrets.scanner import Scanner
@@ -119,3 +121,22 @@ def test_bsdtar_reads_what_7zip_lists(tmp_path: Path) -> None:
     leaks, unfinished = found(tmp_path, "odd.7z", data)
     assert {member for _, _, member in leaks} == set(names) and unfinished == ""
     assert shutil.which("bsdtar")
+
+
+SAMPLE = seven_zipped({"etc/agent.env": b"start\n" + TOKEN, "log.gz": gzipped(b"x\n" + KEY)}) if shutil.which("7zz") else b""
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 10_000), st.binary(min_size=1, max_size=8), st.sampled_from(["flip", "cut", "signature"]))
+def test_any_damage_to_an_archive_is_read_without_error(tmp_path: Path, at: int, junk: bytes, how: str) -> None:
+    """Fuzz: a real 7z damaged anywhere (bytes overwritten, cut), or a 7z or RAR signature over
+    anything: scanned without an exception; a secret the scan reads is one it holds, and when
+    its member is not found the file is noted as not scanned whole or the damage hit it."""
+    data = SAMPLE or seven_zipped({"a": TOKEN})
+    where = at % len(data)
+    damaged = {"flip": data[:where] + junk + data[where + len(junk):], "cut": data[:where],
+               "signature": (b"Rar!\x1a\x07\x01\x00" if at % 2 else data[:32]) + junk * (at % 300)}[how]
+    leaks, unfinished = found(tmp_path, "d.7z", damaged)
+    assert {rule for rule, _, _ in leaks} <= {"github-token", "aws-access-key", "generic-secret"}  # a cut token: generic
+    if how == "flip" and where >= len(data) - 200 and ("github-token", 2, "etc/agent.env") not in leaks:
+        assert unfinished  # the member list (at the end) damaged: never clean in silence
