@@ -8,6 +8,14 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+PROTECT_TOOL = "/usr/lib/gnupg/gpg-protect-tool"
+"""GnuPG's own tool for gpg-agent's key S-expressions (Debian gpg-agent): shadowing, canonical form."""
+
+
+def protect_tool(*args: str, data: bytes | None = None) -> bytes:
+    """gpg-protect-tool's output for `args` (`-` reads `data`)."""
+    return subprocess.run([PROTECT_TOOL, *args], input=data, capture_output=True, check=True, timeout=60).stdout
+
 
 def gpg_run(home: Path, *args: str) -> str:
     proc = subprocess.run(

@@ -226,6 +226,42 @@ def _private_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | N
     return Hit(det.id, det.category, m.start(), stop + len(end_marker), secret, "high", facts)
 
 
+_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9_-]*:[^\n]*|[ \t][^\n]*|")
+"""A line of gpg-agent's extended key format: `Name: value`, a continuation, or blank."""
+HEADER_REACH = 4096
+"""How far before its Key: line the headers of an extended-format key are looked for."""
+
+
+def _gnupg_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A gpg-agent key's S-expression; its span the whole extended-format record around it when
+    it is the value of a `Key:` line (`Created:`, `Token:` and the like read as the key file's)."""
+    data = m.string
+    found = structure.gnupg_key(data, m.start())
+    if found is None:
+        return None
+    secret, facts, end = found
+    first = data.rfind(b"\n", 0, m.start()) + 1
+    if re.fullmatch(rb"[Kk]ey:[ \t]*", data[first:m.start()]) is None:
+        return Hit(det.id, det.category, m.start(), end, secret, "high", facts)
+    floor = max(0, first - HEADER_REACH)
+    while first > floor:  # the header lines before it
+        before = data.rfind(b"\n", 0, first - 1) + 1
+        line = data[before:first - 1]
+        if before < floor or not line.strip() or _HEADER_LINE.fullmatch(line) is None:
+            break
+        first = before
+    last = data.find(b"\n", end)
+    last = len(data) if last < 0 or data[end:last].strip() else last  # the rest of its line
+    while 0 <= last < len(data) and last - end < HEADER_REACH:  # the header lines after it
+        stop = data.find(b"\n", last + 1)
+        stop = len(data) if stop < 0 else stop
+        line = data[last + 1:stop]
+        if not line.strip() or _HEADER_LINE.fullmatch(line) is None:
+            break
+        last = stop
+    return Hit(det.id, det.category, m.start(), end, secret, "high", facts, span=(first, max(end, last)))
+
+
 def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     seed = _text(m.group("seed"))
     facts = structure.nkey_seed(seed)
@@ -577,6 +613,11 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
            rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
            _private_key, before=64, after=16, priority=10, words='-----BEGIN'),
+        _d("gnupg-key", "private-key", "GnuPG secret key as gpg-agent keeps it (private-keys-v1.d): "
+           "`(private-key ...)` in the clear or `(protected-private-key ...)`, canonical or advanced form (parsed)",
+           rb"\((11:|21:)?(protected-)?private-key",
+           rb"\((?:11:private-key\(|21:protected-private-key\(|(?:protected-)?private-key[ \t\r\n]*\()",
+           _gnupg_key, before=32, after=16, priority=10),
         _d("age-identity", "age-identity", "age secret key (Bech32 checksum checked)",
            rb"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20}",
            rb"(?P<secret>AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,4000})(?![02-9AC-HJ-NP-Z])",

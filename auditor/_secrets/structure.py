@@ -219,6 +219,112 @@ def _key_type(key: object) -> str:
     return next((n for cls, n in names if isinstance(key, cls)), "unknown")
 
 
+SEXP_MAX = 1 << 16
+"""The longest GnuPG key S-expression read (an RSA-16384 key in advanced form fits)."""
+_SEXP_DEPTH = 16
+_SEXP_TOKEN = re.compile(rb"[A-Za-z0-9\-./_:*+=]+")
+_SEXP_LENGTH = re.compile(rb"(\d{1,5}):")
+_GNUPG_KEY_TYPES = {"rsa": "rsa", "dsa": "dsa", "elg": "elgamal", "openpgp-elg": "elgamal", "ecdsa": "ec", "ecdh": "ec",
+                    "eddsa": "ed25519"}
+_GNUPG_CURVES = {"ed25519": "ed25519", "curve25519": "x25519", "cv25519": "x25519", "ed448": "ed448", "x448": "x448"}
+
+
+def sexp(data: bytes, at: int) -> tuple[list[Any], int] | None:
+    """The S-expression that opens at `data[at]` (`(`), in canonical (`(11:private-key(3:rsa...`)
+    or advanced form (`(private-key (rsa (n #00C1...#)...`: tokens, `#hex#`, quoted strings,
+    `|base64|`), as nested lists of atoms (bytes), and the offset after it; None when it is
+    none, runs past SEXP_MAX bytes or nests deeper than 16. libgcrypt's forms, as gpg-agent
+    writes keys (private-keys-v1.d) and gpg-protect-tool prints them."""
+    stack: list[list[Any]] = [[]]
+    i, end = at, min(len(data), at + SEXP_MAX)
+    while i < end:
+        c = data[i]
+        if c == 0x28:
+            if len(stack) > _SEXP_DEPTH:
+                return None
+            stack.append([])
+            i += 1
+        elif c == 0x29:
+            if len(stack) == 1:
+                return None
+            done = stack.pop()
+            stack[-1].append(done)
+            i += 1
+            if len(stack) == 1:
+                return done, i
+        elif c in b" \t\r\n\f\v":
+            i += 1
+        elif len(stack) == 1:
+            return None  # only a list opens it
+        elif (length := _SEXP_LENGTH.match(data, i, end)) is not None:
+            j = length.end() + int(length.group(1))
+            if j > end:
+                return None
+            stack[-1].append(data[length.end():j])
+            i = j
+        elif c in b"#|":
+            j = data.find(bytes([c]), i + 1, end)
+            if j < 0:
+                return None
+            text = re.sub(rb"\s", b"", data[i + 1:j])
+            try:
+                stack[-1].append(bytes.fromhex(text.decode("ascii")) if c == 0x23 else base64.b64decode(text, validate=True))
+            except (ValueError, binascii.Error):
+                return None
+            i = j + 1
+        elif c == 0x22:
+            j = i + 1
+            while j < end and data[j] != 0x22:
+                j += 2 if data[j] == 0x5C else 1
+            if j >= end:
+                return None
+            stack[-1].append(data[i + 1:j])
+            i = j + 1
+        elif (token := _SEXP_TOKEN.match(data, i, end)) is not None:
+            stack[-1].append(token.group(0))
+            i = token.end()
+        else:
+            return None
+    return None
+
+
+def _canonical(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    return b"(" + b"".join(map(_canonical, value)) + b")"
+
+
+def gnupg_key(data: bytes, at: int) -> tuple[bytes, dict[str, Any], int] | None:
+    """A GnuPG secret key as gpg-agent keeps it (`private-keys-v1.d/<keygrip>.key`, or a copy),
+    whose S-expression opens at `data[at]`: `(private-key ...)`, its secret parameter in the
+    clear (RSA's and ECC's `d`, DSA's and Elgamal's `x`), or `(protected-private-key ...)`,
+    encrypted with a passphrase. The secret (base64 of its parameter, or of the encrypted part,
+    in canonical form), the facts (format `gnupg`, key type, encrypted), and where the
+    S-expression ends; None for anything else (a smartcard's `shadowed-private-key` stub holds
+    no secret)."""
+    parsed = sexp(data, at)
+    if parsed is None:
+        return None
+    root, end = parsed
+    if len(root) < 2 or root[0] not in (b"private-key", b"protected-private-key") or not isinstance(root[1], list) \
+            or not root[1] or not isinstance(root[1][0], bytes):
+        return None
+    algorithm = root[1][0].decode("ascii", "replace").lower()
+    params = {p[0]: p for p in root[1][1:] if isinstance(p, list) and len(p) >= 2 and isinstance(p[0], bytes)}
+    curve = params.get(b"curve", [b"", b""])[1]
+    named = curve.decode("ascii", "replace").lower() if isinstance(curve, bytes) else ""
+    key_type = _GNUPG_CURVES.get(named, "ec" if named else _GNUPG_KEY_TYPES.get(algorithm, "unknown"))
+    if root[0] == b"protected-private-key":
+        shielded = params.get(b"protected")
+        if shielded is None:
+            return None
+        return base64.b64encode(_canonical(shielded)), {"format": "gnupg", "key_type": key_type, "encrypted": True}, end
+    secret = params.get(b"x" if algorithm in ("dsa", "elg", "openpgp-elg") else b"d")
+    if secret is None or not isinstance(secret[1], bytes) or len(secret[1]) < 16:
+        return None
+    return base64.b64encode(_canonical(secret)), {"format": "gnupg", "key_type": key_type, "encrypted": False}, end
+
+
 _SHROUDED_KEY_BAG = bytes.fromhex("060b2a864886f70d010c0a0102")
 """pkcs-12-pkcs-8ShroudedKeyBag: an encrypted private key, its bag's type readable without the password."""
 

@@ -24,6 +24,7 @@ from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
 from tests.collecting import failure_of
+from tests.gpg import protect_tool
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 pytestmark = pytest.mark.slow
@@ -272,18 +273,15 @@ def test_a_home_of_keyboxd_says_how_to_read_its_keys(tmp_path: Path) -> None:
     assert "keyboxd" in failure_of(rec).error and "keyfiles" in failure_of(rec).error
 
 
-PROTECT_TOOL = "/usr/lib/gnupg/gpg-protect-tool"
-
-
 def card_stub(key_file: Path) -> None:
     """Replace an ECC key file of gpg-agent by the stub `gpg-protect-tool --shadow` (GnuPG's own)
     makes of its public key, as `keytocard` leaves one: the secret on a card."""
     text = key_file.read_text()
     assert text.startswith("Created:") and "Key: (private-key (ecc" in text, text[:40]
     public = re.sub(r"\(d #[0-9A-F]+#\)", "", text.split("Key: ", 1)[1]).replace("(private-key", "(public-key", 1)
-    made = subprocess.run([PROTECT_TOOL, "--shadow", "-"], input=public.encode(), capture_output=True, check=True, timeout=60)
-    assert made.stdout.startswith(b"(20:shadowed-private-key"), made.stdout[:40]
-    key_file.write_bytes(made.stdout)
+    made = protect_tool("--shadow", "-", data=public.encode())
+    assert made.startswith(b"(20:shadowed-private-key"), made[:40]
+    key_file.write_bytes(made)
 
 
 def secrets_by_gpg(home: Path) -> dict[str, str]:
