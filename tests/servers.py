@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -257,9 +257,10 @@ def _postgres_bin() -> Path:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(hba: Sequence[str] = ()) -> Iterator[str]:
     """Yield the URL of a fresh PostgreSQL cluster (user `auditor`, trust on loopback), in a
-    temporary folder; run as the `postgres` user when we are root (PostgreSQL refuses root)."""
+    temporary folder; run as the `postgres` user when we are root (PostgreSQL refuses root).
+    `hba`: pg_hba.conf lines put before the trust lines (a user who must give a password)."""
     bindir = _postgres_bin()
     base = Path(tempfile.mkdtemp(prefix="auditor-pg-"))
     user = None
@@ -277,6 +278,8 @@ def postgres_server() -> Iterator[str]:
             [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "auditor", "-E", "UTF8", "--no-sync"],
             check=True, capture_output=True, timeout=120, user=user,
         )
+        if hba:
+            (data / "pg_hba.conf").write_text("".join(f"{line}\n" for line in hba) + (data / "pg_hba.conf").read_text())
         args = [str(bindir / "postgres"), "-D", str(data), "-k", str(sockets), "-h", LOOPBACK, "-p", str(port),
                 "-c", "fsync=off"]
         # SIGINT: PostgreSQL's fast shutdown

@@ -10,6 +10,7 @@ syntax Hyperscan and Python `re` share (no look-around, no back-references).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import re
 import sys
@@ -561,6 +562,61 @@ def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hi
                {"key": _text(m.group("flag"))[-32:]})
 
 
+NETRC_REACH = 2048
+"""How far before a netrc `password` its entry (`machine HOST` or `default`) is looked for."""
+_NETRC_ENTRY = re.compile(rb"(?:^|(?<=\s))(?:machine|default)(?=\s)")
+_NETRC_TOKEN = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[^\s"]+')
+
+
+def _netrc_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The password of a netrc entry (~/.netrc, curl's and ftp's, git's and pip's credentials
+    for a host): `password X` after `machine HOST` or `default` and only netrc's other tokens
+    (`login` or `user`, `account`) in between, on one line or several, as Python's netrc reads it."""
+    data = m.string
+    entries = list(_NETRC_ENTRY.finditer(data, max(0, m.start() - NETRC_REACH), m.start()))
+    if not entries:
+        return None
+    tokens = _NETRC_TOKEN.findall(data, entries[-1].start(), m.start())
+    pairs = tokens[2:] if tokens[0] == b"machine" else tokens[1:]
+    if tokens[0] == b"machine" and (len(tokens) < 2 or tokens[1] in _NETRC_WORDS):
+        return None
+    if len(pairs) % 2 or any(word not in (b"login", b"user", b"account") for word in pairs[::2]):
+        return None
+    raw = m.group("secret")
+    value = re.sub(rb"\\(.)", rb"\1", raw[1:-1]) if raw.startswith(b'"') and raw.endswith(b'"') and len(raw) > 1 else raw
+    ok, confidence = assigned_value_is_secret("password", _text(value), password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), value, confidence, {"key": "netrc password"})
+
+
+_NETRC_WORDS = frozenset({b"machine", b"default", b"login", b"user", b"password", b"account", b"macdef"})
+
+
+def registry_auth(value: bytes) -> bytes | None:
+    """The password in a container registry credential as `docker login` and podman keep it
+    (config.json, auth.json: `"auth": base64 of USER:PASSWORD`), or None."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(":")
+    if not colon or not user or not password or "\n" in decoded or not password.isprintable():
+        return None
+    return password.encode()
+
+
+def _registry_auth(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    password = registry_auth(m.group("secret"))
+    if password is None:
+        return None
+    ok, confidence = assigned_value_is_secret("password", _text(password), password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), password, confidence,
+               {"key": "registry auth", "encoding": "base64"})
+
+
 def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     password = _text(m.group("secret"))
     if _placeholder(password) or password.startswith(("$", "%", "{")) or len(password) < 3:
@@ -696,6 +752,14 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
            _free(rb"A-Za-z0-9_-") + rb"(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
            _jwt, before=4200, after=17500, starts='eyJ', words='eyJhbGci eyJ0eXAi'),
+        _d("netrc-password", "password", "password of a netrc entry (machine HOST login USER password PASSWORD)",
+           rb"[ \t\n]password[ \t]+[^ \t\r\n]",
+           rb"(?<=[ \t\n])password[ \t]+(?P<secret>\"(?:[^\"\\\n]|\\.)*\"|[^\s\"]+)",
+           _netrc_password, before=16, after=260),
+        _d("registry-auth", "password", "container registry password (docker/podman config.json `auth`: base64 of user:password)",
+           rb"\"auth\"[ \t]*:[ \t]*\"[A-Za-z0-9+/]{4}",
+           rb"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{4,1024}={0,2})\"",
+           _registry_auth, before=24, after=1040),
         _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
            rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",

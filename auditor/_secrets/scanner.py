@@ -28,6 +28,7 @@ from auditor._secrets.detectors import (
     Detector,
     FileContext,
     Hit,
+    assigned_value_is_secret,
     builtin_detectors,
 )
 from auditor._secrets.model import FileResult, Leak, collapse, collapsed, held_inside
@@ -462,7 +463,8 @@ class Scanner:
             if not member.seen:
                 at: list[int] = []
                 spelt: list[Spelt] = []
-                leaks = self._leaks_in(content, display, mode, whole=True, commit=commit, gzip_at=at) if whole \
+                leaks = self._leaks_in(content, display, mode, whole=True, commit=commit, gzip_at=at,
+                                       member=name) if whole \
                     else list(self._stream(watch.reading(reader) if watch else reader, content, display, mode,
                                            commit=commit, spelt=spelt))
                 if spelt and not budget.unread:  # a member is read once: not unpacked, and the file not read whole
@@ -517,14 +519,15 @@ class Scanner:
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "",
-                  notes: list[str] | None = None, gzip_at: list[int] | None = None) -> list[Leak]:
+                  notes: list[str] | None = None, gzip_at: list[int] | None = None, member: str = "") -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits.
         With `owned` (a window of a file streamed), only the hits whose secret starts there;
         `line_base` lines and, on the first line, `column_base` characters come before `data`.
         A whole buffer that opens with a UTF-16 byte-order mark (a file Windows PowerShell
         wrote, `Out-File`, `>`) is read as its bytes and as its text (see _utf16_text).
         A sops file whose values could not be checked for plaintext (too large, or not parsed) is
-        noted in `notes`: the file was not scanned whole."""
+        noted in `notes`: the file was not scanned whole. `member`: the name of the archive member
+        `data` is, where its name says what it is (a libpq password file)."""
         if whole and data[:2] in _UTF16_BOMS:
             text = _utf16_text(data)
             if text is not None:
@@ -536,6 +539,8 @@ class Scanner:
             gzip_at += ctx.gzip_at
         if whole and looks_pkcs12(data):
             hits += self._pkcs12_hits(data, notes)
+        if whole and is_pgpass(member or display):
+            hits = _resolve_overlaps([*((h, 0) for h in hits), *((h, 5) for h in self._pgpass_hits(data))])
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]
         if sops_seen:
@@ -595,6 +600,22 @@ class Scanner:
                 yield Leak(hit.rule, hit.category, display, line, column, known.preview, known.fingerprint,
                            confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
                            key_file=key_file, log=in_log, legacy=known.legacy)
+
+    def _pgpass_hits(self, data: bytes) -> list[Hit]:
+        """The passwords of a libpq password file (see is_pgpass): each line
+        `host:port:database:user:password` that is no comment, its fields split at the colons no
+        backslash escapes, the password the rest of the line with each `\\x` read as `x`, as libpq
+        reads it (a trailing carriage return dropped)."""
+        if not any(d.category == "password" for d in self.detectors):
+            return []
+        hits = []
+        for line in _PGPASS_LINE.finditer(data):
+            value = re.sub(rb"\\(.)", rb"\1", line.group("secret").rstrip(b"\r"))
+            ok, confidence = assigned_value_is_secret("password", value.decode("utf-8", "replace"), password=True)
+            if ok:
+                hits.append(Hit("password", "password", line.start("secret"), line.start("secret") + len(line.group("secret").rstrip(b"\r")),
+                                value, confidence, {"key": "pgpass password"}))
+        return hits
 
     def _pkcs12_hits(self, data: bytes, notes: list[str] | None) -> list[Hit]:
         """The private key of a PKCS#12 file (.p12, .pfx: a binary file no pattern reads), as the
@@ -778,6 +799,16 @@ def _merge_sops(hits: list[Hit], sops: list[Hit]) -> list[Hit]:
     kept = [h for h in hits if h.category not in ("password", "generic-secret")
             or not any(a <= h.start < b for a, b in taken)]
     return kept + sops
+
+
+_PGPASS_FIELD = rb"(?:[^:\\\n]|\\.)*"
+_PGPASS_LINE = re.compile(rb"^(?!#)" + (_PGPASS_FIELD + rb":") * 4 + rb"(?P<secret>(?:[^\\\n]|\\.)+)$", re.MULTILINE)
+
+
+def is_pgpass(name: str) -> bool:
+    """Whether a file (or archive member) so named is a libpq password file: `.pgpass` (libpq's
+    default, ~/.pgpass), or a name holding `pgpass` (PGPASSFILE's own: `pgpass.conf`, `app.pgpass`)."""
+    return "pgpass" in name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
 
 
 def _only_key_material(data: bytes, hits: Iterable[Hit]) -> bool:

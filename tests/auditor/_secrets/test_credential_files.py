@@ -1,0 +1,96 @@
+"""Client credential files a node keeps passwords in: ~/.netrc (held to Python's netrc), libpq's
+~/.pgpass (held to libpq itself, logging in to a real PostgreSQL), a container registry's
+config.json (as `docker login` writes it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import netrc
+from pathlib import Path
+
+import pytest
+
+from auditor._secrets.model import secret_fingerprint
+from auditor._secrets.scanner import Scanner
+from tests.servers import postgres_server
+
+
+def passwords(path: Path, name: str | None = None) -> list[tuple[int, str]]:
+    """(line, fingerprint) of the password findings in the file."""
+    result = Scanner().scan_file(path, name or path.name)
+    assert result.error == "" and result.unfinished == ""
+    return sorted((x.line, x.fingerprint) for x in result.leaks if x.rule == "password")
+
+
+def fingerprint(password: str) -> str:
+    return secret_fingerprint("password", password.encode())
+
+
+NETRCS = {
+    "one line": "machine git.example.com login deploy password Xq9vR2kLp7wZt4Hs\n",
+    "over lines": "machine api.example.com\n  login deploy\n  account ops\n  password Tr8#mQ2vLx9p\n\nmachine b.example.com login x password Kd7!pW3nQz8r\n",
+    "default": "# fallback\ndefault login anonymous password Zp4@rT8wLm2q\n",
+    "quoted": 'machine q.example.com login a password "Hy6&Qw2Lp9x"\n',
+    "user": "machine p.example.com user a password Vb3$nM8kQw1z\n",  # `user` for `login`, as Python's netrc takes it
+}
+
+
+@pytest.mark.parametrize("layout", list(NETRCS))
+def test_a_netrc_password_is_found_as_pythons_netrc_reads_it(tmp_path: Path, layout: str) -> None:
+    """curl, git, pip and ftp read credentials from ~/.netrc in the clear: the scan found none
+    there (no `=` or `:` after `password`). Each entry's password is a finding now, with the
+    fingerprint of the password Python's netrc module reads from the file."""
+    path = tmp_path / ".netrc"
+    path.write_text(NETRCS[layout])
+    path.chmod(0o600)
+    parsed = netrc.netrc(str(path))
+    theirs = sorted(fingerprint(password) for _, _, password in [*parsed.hosts.values()])
+    assert theirs and sorted(fp for _, fp in passwords(path)) == theirs
+
+
+@pytest.mark.parametrize("text", [
+    "Set the password in the settings\n",
+    "The machine password Xq9vR2kLp7wZt4Hs is rotated\n",  # prose: `password` is no token of an entry
+    "machine x login a password\n",
+    "machine h login a frobnicate b password Xq9vR2kLp7wZt4Hs\n",  # not netrc's grammar
+    "machine h port 21 login a password Xq9vR2kLp7wZt4Hs\n",  # Python's netrc refuses `port`
+])
+def test_text_that_is_no_netrc_entry_is_no_finding(tmp_path: Path, text: str) -> None:
+    (tmp_path / "notes.txt").write_text(text)
+    assert passwords(tmp_path / "notes.txt") == []
+
+
+def test_a_registry_password_is_found_in_a_docker_config(tmp_path: Path) -> None:
+    """`docker login` keeps `base64(user:password)` in config.json (podman in auth.json): the
+    scan found nothing; the password is a finding now (base64-encoded), with its fingerprint."""
+    auth = base64.b64encode(b"deploy:Xq9vR2kLp7wZt4Hs").decode()
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {"registry.example.com": {"auth": auth},
+                                                                "other.example.com": {"auth": base64.b64encode(b"no colon").decode()}}},
+                                                     indent="\t"))
+    assert passwords(tmp_path / "config.json") == [(4, fingerprint("Xq9vR2kLp7wZt4Hs"))]
+
+
+@pytest.mark.slow
+def test_a_pgpass_password_is_the_one_libpq_logs_in_with(tmp_path: Path) -> None:
+    """libpq reads ~/.pgpass (or PGPASSFILE): `host:port:database:user:password`, `\\:` and
+    `\\\\` escaped. The scan found none of its passwords. Each is a finding now, and the password
+    whose fingerprint it has is the one libpq logs in with to a real PostgreSQL (scram-sha-256)."""
+    import psycopg
+
+    secret = r"Xq9:vR2\kLp#7wZ"
+    escaped = secret.replace("\\", "\\\\").replace(":", "\\:")
+    with postgres_server(hba=["host all app 127.0.0.1/32 scram-sha-256"]) as url:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(psycopg.sql.SQL("CREATE ROLE app LOGIN PASSWORD {}").format(psycopg.sql.Literal(secret)))
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        pgpass = tmp_path / ".pgpass"
+        pgpass.write_text(f"# the app's login\nother.example.com:5432:*:app:Wrong0ne!x\n127.0.0.1:{port}:postgres:app:{escaped}\n")
+        pgpass.chmod(0o600)
+        with psycopg.connect(f"host=127.0.0.1 port={port} dbname=postgres user=app passfile={pgpass}") as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("app",)
+    assert passwords(pgpass) == [(2, fingerprint("Wrong0ne!x")), (3, fingerprint(secret))]
+    (tmp_path / "pgpass.conf").write_text(pgpass.read_text())  # PGPASSFILE's own name
+    assert len(passwords(tmp_path / "pgpass.conf")) == 2
+    (tmp_path / "hosts.txt").write_text(pgpass.read_text())  # not a password file by its name
+    assert passwords(tmp_path / "hosts.txt") == []
