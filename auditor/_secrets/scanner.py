@@ -455,12 +455,13 @@ class Scanner:
             name = f"{where}!{member.name}" if where and member.name else where or member.name
             reader = member.reader(None)
             content = _read_from(reader.read, BLOCK)
-            if member.seen and kind_of(content) is None:
+            named = is_pgpass(member.name)  # what its name makes of it: read as a member, even if read already
+            if member.seen and kind_of(content) is None and not named:
                 continue  # read with its container: nothing packed in it
             content += _read_from(reader.read, WINDOW - len(content))
             whole = len(content) < WINDOW
             watch = _tar_watch(content) if not whole and not member.seen else None
-            if not member.seen:
+            if not member.seen or (named and whole):
                 at: list[int] = []
                 spelt: list[Spelt] = []
                 leaks = self._leaks_in(content, display, mode, whole=True, commit=commit, gzip_at=at,

@@ -94,3 +94,18 @@ def test_a_pgpass_password_is_the_one_libpq_logs_in_with(tmp_path: Path) -> None
     assert len(passwords(tmp_path / "pgpass.conf")) == 2
     (tmp_path / "hosts.txt").write_text(pgpass.read_text())  # not a password file by its name
     assert passwords(tmp_path / "hosts.txt") == []
+
+
+def test_a_pgpass_file_in_a_backup_is_read_as_one(tmp_path: Path) -> None:
+    """A tar's members lie in it as they are and are read with it, under the tar's name: a
+    .pgpass in a home's backup was text with no password. Its name makes it a password file as
+    a member too (a zip's, a tar's), one finding at the member."""
+    from tests.packing import gzipped, tarred, zipped
+
+    text = b"db.example.com:5432:cim:app:Xq9vR2kLp7wZt4Hs\n"
+    for name, data in (("home.tar.gz", gzipped(tarred({"home/app/.pgpass": text, "home/app/.bashrc": b"ls\n"}))),
+                       ("home.tar", tarred({"home/app/.pgpass": text})), ("home.zip", zipped({"home/app/.pgpass": text}))):
+        (tmp_path / name).write_bytes(data)
+        result = Scanner().scan_file(tmp_path / name, name)
+        assert [(x.rule, x.line, x.details.get("member"), x.fingerprint) for x in result.leaks] == [
+            ("password", 1, "home/app/.pgpass", fingerprint("Xq9vR2kLp7wZt4Hs"))], name
