@@ -593,6 +593,9 @@ def _netrc_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit 
 _NETRC_WORDS = frozenset({b"machine", b"default", b"login", b"user", b"password", b"account", b"macdef"})
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def registry_auth(value: bytes) -> bytes | None:
     """The password in a container registry credential as `docker login` and podman keep it
     (config.json, auth.json: `"auth": base64 of USER:PASSWORD`), or None."""
@@ -601,7 +604,7 @@ def registry_auth(value: bytes) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     user, colon, password = decoded.partition(":")
-    if not colon or not user or not password or "\n" in decoded or not password.isprintable():
+    if not colon or not user or not password or _CONTROL.search(decoded):
         return None
     return password.encode()
 
