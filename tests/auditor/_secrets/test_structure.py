@@ -141,12 +141,15 @@ def test_gnupg_secret_keys_are_parsed(tmp_path: Path, protect: bool) -> None:
     home.mkdir(mode=0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
     passphrase = "s3cret-passphrase" if protect else ""
-    subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
-                    "--quick-gen-key", "Test <t@example.com>", "ed25519", "sign", "never"],
-                   env=env, check=True, capture_output=True, timeout=60)
-    exported = subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
-                               "--armor", "--export-secret-keys"], env=env, check=True, capture_output=True,
-                              timeout=60).stdout
+    try:
+        subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
+                        "--quick-gen-key", "Test <t@example.com>", "ed25519", "sign", "never"],
+                       env=env, check=True, capture_output=True, timeout=60)
+        exported = subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
+                                   "--armor", "--export-secret-keys"], env=env, check=True, capture_output=True,
+                                  timeout=60).stdout
+    finally:  # the agent gpg started in the home, stopped (it outlived the test)
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, capture_output=True, timeout=60)
     hits = SCANNER.scan_bytes(exported, "admin.asc")
     assert [(h.rule, h.details["format"], h.details["encrypted"]) for h in hits] == [("private-key", "pgp", protect)]
 

@@ -117,19 +117,22 @@ def test_pgp_recipient_through_gnupg(sops: Sops, tmp_path: Path) -> None:
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Ops <ops@example.com>", "ed25519",
-                    "cert", "never"], env=env, check=True, capture_output=True, timeout=60)
-    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, check=True,
-                             capture_output=True, text=True, timeout=60).stdout
-    fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-add-key", fpr, "cv25519", "encr", "never"],
-                   env=env, check=True, capture_output=True, timeout=60)
-    path = sops.encrypt("g.yaml", "token: abc\n", "--pgp", fpr, env={"GNUPGHOME": str(home)})
-    doc = parse(path, path.read_text())
-    assert data_key_from_age(doc, [sops.identity]) is None
-    key = data_key_from_gnupg(doc, home)
-    assert key is not None and verify_mac(doc, key, "GnuPG").status == "verified"
-    assert data_key_from_gnupg(doc, tmp_path / "empty-home") is None
+    try:
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Ops <ops@example.com>", "ed25519",
+                        "cert", "never"], env=env, check=True, capture_output=True, timeout=60)
+        listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, check=True,
+                                 capture_output=True, text=True, timeout=60).stdout
+        fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-add-key", fpr, "cv25519", "encr", "never"],
+                       env=env, check=True, capture_output=True, timeout=60)
+        path = sops.encrypt("g.yaml", "token: abc\n", "--pgp", fpr, env={"GNUPGHOME": str(home)})
+        doc = parse(path, path.read_text())
+        assert data_key_from_age(doc, [sops.identity]) is None
+        key = data_key_from_gnupg(doc, home)
+        assert key is not None and verify_mac(doc, key, "GnuPG").status == "verified"
+        assert data_key_from_gnupg(doc, tmp_path / "empty-home") is None
+    finally:  # the agent gpg started in the home, stopped (it outlived the test)
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, capture_output=True, timeout=60)
 
 
 def test_retime_keeps_the_file_valid_for_sops(sops: Sops) -> None:
