@@ -562,32 +562,26 @@ def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hi
                {"key": _text(m.group("flag"))[-32:]})
 
 
-NETRC_REACH = 2048
-"""How far before a netrc `password` its entry (`machine HOST` or `default`) is looked for."""
-_NETRC_ENTRY = re.compile(rb"(?:^|(?<=\s))(?:machine|default)(?=\s)")
-_NETRC_TOKEN = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[^\s"]+')
+_NETRC_VALUE = rb'(?:"(?:[^"\\\n]|\\.)*"|[^\s"]+)'
+_NETRC_ENTRY = (rb"(?<![^\s])(?:machine[ \t\r\n]+[^\s\"]{1,255}|default)"
+                rb"(?:[ \t\r\n]+(?:login|user|account)[ \t\r\n]+" + _NETRC_VALUE + rb"){0,3}"
+                rb"[ \t\r\n]+password[ \t\r\n]+(?P<secret>" + _NETRC_VALUE + rb")")
+"""A netrc entry up to its password, in netrc's grammar (Python's netrc module's): `machine
+HOST` or `default`, then only `login` (or `user`) and `account` with their values, then
+`password` and its value, over one line or several."""
 
 
 def _netrc_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
-    """The password of a netrc entry (~/.netrc, curl's and ftp's, git's and pip's credentials
-    for a host): `password X` after `machine HOST` or `default` and only netrc's other tokens
-    (`login` or `user`, `account`) in between, on one line or several, as Python's netrc reads it.
-    The value is judged first: sshd's `Failed password for root` in an auth log, a million times
-    over, costs no look back for an entry."""
+    """The password of a netrc entry (~/.netrc: curl's and ftp's, git's and pip's credentials for
+    a host; see _NETRC_ENTRY), a quoted value unquoted. The anchor is the entry's opening, so an
+    auth log's million `Failed password for ...` lines cost no call."""
+    words = m.group(0).split(None, 2)
+    if words[0] == b"machine" and words[1] in _NETRC_WORDS:  # `machine login ...`: no host
+        return None
     raw = m.group("secret")
     value = re.sub(rb"\\(.)", rb"\1", raw[1:-1]) if raw.startswith(b'"') and raw.endswith(b'"') and len(raw) > 1 else raw
     ok, confidence = assigned_value_is_secret("password", _text(value), password=True)
     if not ok:
-        return None
-    data = m.string
-    entries = list(_NETRC_ENTRY.finditer(data, max(0, m.start() - NETRC_REACH), m.start()))
-    if not entries:
-        return None
-    tokens = _NETRC_TOKEN.findall(data, entries[-1].start(), m.start())
-    pairs = tokens[2:] if tokens[0] == b"machine" else tokens[1:]
-    if tokens[0] == b"machine" and (len(tokens) < 2 or tokens[1] in _NETRC_WORDS):
-        return None
-    if len(pairs) % 2 or any(word not in (b"login", b"user", b"account") for word in pairs[::2]):
         return None
     return Hit("password", "password", m.start("secret"), m.end("secret"), value, confidence, {"key": "netrc password"})
 
@@ -758,9 +752,8 @@ def builtin_detectors() -> tuple[Detector, ...]:
            _free(rb"A-Za-z0-9_-") + rb"(?P<secret>eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{0,16384}\.[A-Za-z0-9_-]{0,1024})",
            _jwt, before=4200, after=17500, starts='eyJ', words='eyJhbGci eyJ0eXAi'),
         _d("netrc-password", "password", "password of a netrc entry (machine HOST login USER password PASSWORD)",
-           rb"(\n[ \t]*|(machine|default)[ \t][^\n]{0,300}[ \t])password[ \t]+[^ \t\r\n]",  # an entry's line, or a line of its own
-           rb"(?<=[ \t\n])password[ \t]+(?P<secret>\"(?:[^\"\\\n]|\\.)*\"|[^\s\"]+)",
-           _netrc_password, before=64, after=260),
+           rb"(machine[ \t\r\n]+[^ \t\r\n]+|default)[ \t\r\n]+(login|user|account|password)[ \t\r\n]",
+           _NETRC_ENTRY, _netrc_password, before=320, after=800),
         _d("registry-auth", "password", "container registry password (docker/podman config.json `auth`: base64 of user:password)",
            rb"\"auth\"[ \t]*:[ \t]*\"[A-Za-z0-9+/]{4}",
            rb"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{4,1024}={0,2})\"",
