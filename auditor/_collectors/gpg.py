@@ -4,10 +4,12 @@ The audited home is never handed to gpg, which writes to the home it uses (trust
 locks, migrations) and may start an agent there: its public keyrings and trust database are
 copied (each within the file-bytes limit) into a private temporary home and each keyring is
 listed there on its own with `--no-autostart` (pubring.kbx and pubring.gpg both, though gpg
-uses one of them, and the keyrings the home's gpg.conf adds), then the copy is removed. Secret key material is never kept: whether a key's secret is on the node is answered
-by the presence of `private-keys-v1.d/<keygrip>.key`, and of that file only its first bytes are
-read, to tell a smartcard's stub (the secret on a YubiKey or other OpenPGP card) from a secret;
-so an offline primary key with subkeys on the node, or on a card, shows as such.
+uses one of them, and the keyrings the home's gpg.conf adds), then the copy is removed.
+
+Secret key material is never kept: whether a key's secret is on the node is answered by the
+presence of `private-keys-v1.d/<keygrip>.key`, and of that file only its first bytes are read,
+to tell a smartcard's stub (the secret on a YubiKey or other OpenPGP card) from a secret; so an
+offline primary key with subkeys on the node, or on a card, shows as such.
 """
 
 from __future__ import annotations
