@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,36 @@ def protect_tool(*args: str, data: bytes | None = None) -> bytes:
     return subprocess.run([PROTECT_TOOL, *args], input=data, capture_output=True, check=True, timeout=60).stdout
 
 
-def gpg_run(home: Path, *args: str) -> str:
+def gpg_run(home: Path, *args: str, passphrase: str = "", autostart: bool = True) -> str:
+    """gpg's output for `args` in `home` (keys made and used with `passphrase`; with `autostart`
+    False, no agent is started: listings of public keys)."""
     proc = subprocess.run(
-        ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *args],
-        capture_output=True, text=True, timeout=60, check=True,
+        ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", passphrase,
+         *([] if autostart else ["--no-autostart"]), *args],
+        capture_output=True, text=True, timeout=120, check=True,
     )
     return proc.stdout
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent (and any other daemon) gpg started in `home`."""
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf:
+        subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30, check=False)
+
+
+@contextlib.contextmanager
+def scratch_copy(home: Path) -> Iterator[Path]:
+    """A copy of the GnuPG home `home` under a short path (gpg-agent's socket path is limited to
+    about 100 bytes), for gpg to list as it would the home itself; its agent stopped, the copy
+    removed after."""
+    scratch = Path(tempfile.mkdtemp(prefix="g"))
+    try:
+        shutil.copytree(home, scratch / "h", symlinks=True, ignore=shutil.ignore_patterns("S.*"))
+        yield scratch / "h"
+    finally:
+        stop_agent(scratch / "h")
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def make_key(home: Path, uid: str) -> str:
@@ -40,9 +65,7 @@ def keyring(folder: Path, uids: dict[str, str]) -> Iterator[tuple[Path, dict[str
     try:
         yield home, {name: make_key(home, uid) for name, uid in uids.items()}
     finally:
-        gpgconf = shutil.which("gpgconf")
-        if gpgconf:
-            subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30, check=False)
+        stop_agent(home)
 
 
 LEADS = {

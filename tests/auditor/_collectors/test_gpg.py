@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
 from tests.collecting import failure_of
-from tests.gpg import protect_tool
+from tests.gpg import gpg_run, protect_tool, scratch_copy, stop_agent
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 pytestmark = pytest.mark.slow
@@ -155,18 +154,13 @@ def test_key_facts_of_any_listing_is_facts_or_a_value_error(raw: dict[str, Any],
 
 def run_gpg(home: Path, *args: str) -> str:
     """The real gpg in `home` (no agent started): its stdout."""
-    return subprocess.run(["gpg", "--batch", "--no-tty", "--no-autostart", *args], env={**os.environ, "GNUPGHOME": str(home)},
-                          capture_output=True, check=True, timeout=60, text=True).stdout
+    return gpg_run(home, *args, autostart=False)
 
 
 def listed_by_gpg(home: Path) -> set[str]:
     """The fingerprints of the primary keys gpg itself lists in (a copy of) `home`."""
-    scratch = Path(tempfile.mkdtemp(prefix="g"))  # short: gpg's socket paths
-    try:
-        shutil.copytree(home, scratch / "h", symlinks=True)
-        lines = run_gpg(scratch / "h", "--with-colons", "--list-keys").splitlines()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_copy(home) as copy:
+        lines = run_gpg(copy, "--with-colons", "--list-keys").splitlines()
     return {line.split(":")[9] for at, line in enumerate(lines) if line.startswith("fpr:") and lines[at - 1].startswith("pub:")}
 
 
@@ -288,17 +282,8 @@ def secrets_by_gpg(home: Path) -> dict[str, str]:
     """{fingerprint: where gpg says its secret is} for each key and subkey gpg lists with
     `--list-secret-keys` in a copy of `home` (colon field 15: '+' here, '#' not here, else the
     serial number of the card that holds it); keys it lists without a secret are left out."""
-    scratch = Path(tempfile.mkdtemp(prefix="g"))
-    try:
-        shutil.copytree(home, scratch / "h", symlinks=True)
-        env = {**os.environ, "GNUPGHOME": str(scratch / "h")}
-        try:  # gpg asks its agent (started here) which secrets it has
-            lines = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True,
-                                   check=True, timeout=60, text=True).stdout.splitlines()
-        finally:
-            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, timeout=60)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_copy(home) as copy:  # gpg asks its agent (started there) which secrets it has
+        lines = gpg_run(copy, "--with-colons", "--list-secret-keys").splitlines()
     out = {}
     for at, line in enumerate(lines):
         fields = line.split(":")
@@ -368,12 +353,10 @@ def test_a_key_keeps_its_identity_when_its_primary_user_id_changes(keyring: tupl
 
     before = of_legacy()
     try:
-        for args in (["--quick-add-uid", legacy, "Deploy <deploy@example.com>"],
-                     ["--quick-set-primary-uid", legacy, "Deploy <deploy@example.com>"]):
-            subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *args], check=True,
-                           capture_output=True, timeout=60, env={**os.environ, "GNUPGHOME": str(home)})
+        gpg_run(home, "--quick-add-uid", legacy, "Deploy <deploy@example.com>")
+        gpg_run(home, "--quick-set-primary-uid", legacy, "Deploy <deploy@example.com>")
     finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)}, check=False, timeout=60)
+        stop_agent(home)
     after = of_legacy()
     assert (before.resource, after.resource) == ("gnupg#Legacy <legacy@example.com>", "gnupg#Deploy <deploy@example.com>")
     assert record_identity(before) == record_identity(after) == ("gnupg", legacy)

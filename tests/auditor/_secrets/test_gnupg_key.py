@@ -15,17 +15,12 @@ from hypothesis import strategies as st
 
 from auditor._secrets import structure
 from auditor._secrets.scanner import Scanner
-from tests.gpg import protect_tool
+from tests.gpg import gpg_run, protect_tool, stop_agent
 from tests.packing import gzipped, tarred, zipped
 
 pytestmark = pytest.mark.slow
 ALGORITHMS = {"1": "rsa", "17": "dsa", "16": "elgamal", "22": "ed25519", "18": "x25519"}
 """gpg's algorithm numbers (colon listings) as the scan names their key types."""
-
-
-def gpg(home: Path, *args: str) -> str:
-    return subprocess.run(["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *args], capture_output=True, text=True,
-                          check=True, timeout=120, env={**os.environ, "GNUPGHOME": str(home)}).stdout
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +32,23 @@ def home() -> tuple[Path, dict[str, tuple[str, bool]]]:
     home = folder / "h"
     home.mkdir(mode=0o700)
     try:
-        gpg(home, "--passphrase", "", "--quick-gen-key", "Clear <clear@example.com>", "rsa2048", "sign", "1y")
-        clear = next(line.split(":")[9] for line in gpg(home, "--with-colons", "--list-keys", "clear@example.com").splitlines()
+        gpg_run(home, "--quick-gen-key", "Clear <clear@example.com>", "rsa2048", "sign", "1y")
+        clear = next(line.split(":")[9] for line in gpg_run(home, "--with-colons", "--list-keys", "clear@example.com").splitlines()
                      if line.startswith("fpr:"))
-        gpg(home, "--passphrase", "", "--quick-add-key", clear, "dsa2048", "sign", "1y")
-        gpg(home, "--passphrase", "", "--quick-add-key", clear, "elg2048", "encr", "1y")
-        gpg(home, "--passphrase", "pass phrase", "--quick-gen-key", "Locked <locked@example.com>", "ed25519", "sign", "1y")
-        locked = next(line.split(":")[9] for line in gpg(home, "--with-colons", "--list-keys", "locked@example.com").splitlines()
+        gpg_run(home, "--quick-add-key", clear, "dsa2048", "sign", "1y")
+        gpg_run(home, "--quick-add-key", clear, "elg2048", "encr", "1y")
+        gpg_run(home, "--quick-gen-key", "Locked <locked@example.com>", "ed25519", "sign", "1y", passphrase="pass phrase")
+        locked = next(line.split(":")[9] for line in gpg_run(home, "--with-colons", "--list-keys", "locked@example.com").splitlines()
                       if line.startswith("fpr:"))
-        gpg(home, "--passphrase", "pass phrase", "--quick-add-key", locked, "cv25519", "encr", "1y")
-        listing = gpg(home, "--with-colons", "--with-keygrip", "--list-secret-keys").splitlines()
+        gpg_run(home, "--quick-add-key", locked, "cv25519", "encr", "1y", passphrase="pass phrase")
+        listing = gpg_run(home, "--with-colons", "--with-keygrip", "--list-secret-keys").splitlines()
         types = {line.split(":")[9]: ALGORITHMS[listing[at - 2 if listing[at - 1].startswith("fpr:") else at - 1].split(":")[3]]
                  for at, line in enumerate(listing) if line.startswith("grp:")}
         info = subprocess.run(["gpg-connect-agent", "KEYINFO --list", "/bye"], capture_output=True, text=True, check=True,
                               timeout=60, env={**os.environ, "GNUPGHOME": str(home)}).stdout
         protected = {f[2]: f[7] == "P" for f in (line.split() for line in info.splitlines()) if f[:2] == ["S", "KEYINFO"]}
     finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)}, check=False, timeout=60)
+        stop_agent(home)
     kept = Path(tempfile.mkdtemp()) / "gnupg"
     shutil.copytree(home, kept, ignore=shutil.ignore_patterns("S.*"))
     shutil.rmtree(folder, ignore_errors=True)
