@@ -571,6 +571,9 @@ HOST` or `default`, then only `login` (or `user`) and `account` with their value
 `password` and its value, over one line or several."""
 
 
+_NETRC_WORDS = frozenset({b"machine", b"default", b"login", b"user", b"password", b"account", b"macdef"})
+
+
 def _netrc_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     """The password of a netrc entry (~/.netrc: curl's and ftp's, git's and pip's credentials for
     a host; see _NETRC_ENTRY), a quoted value unquoted. The anchor is the entry's opening, so an
@@ -584,9 +587,6 @@ def _netrc_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit 
     if not ok:
         return None
     return Hit("password", "password", m.start("secret"), m.end("secret"), value, confidence, {"key": "netrc password"})
-
-
-_NETRC_WORDS = frozenset({b"machine", b"default", b"login", b"user", b"password", b"account", b"macdef"})
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -110,6 +110,14 @@ class Budget:
 
         return cls(limits.get("gunzip-bytes"), min(limits.get("archive-depth"), DEEPEST), top)
 
+    def opened_again(self) -> None:
+        """Packed content read straight from its container (once) was asked for again, to unpack
+        what it packs after its windows were read: noted, not unpacked."""
+        from auditor._limits import size_text
+        from auditor._secrets.scanner import WINDOW
+
+        self.unread = f"it holds packed content over {size_text(WINDOW)} inside packed content, not unpacked"
+
     def notes(self) -> list[str]:
         """Why the file was not read whole, if it was not (the file's not-scanned entry)."""
         from auditor import _limits as limits
@@ -276,10 +284,7 @@ class Once:
 
     def __call__(self) -> Once:
         if self._opened:
-            from auditor._limits import size_text
-            from auditor._secrets.scanner import WINDOW
-
-            self._budget.unread = f"it holds packed content over {size_text(WINDOW)} inside packed content, not unpacked"
+            self._budget.opened_again()
             self._head, self._rest = b"", lambda n: b""
         self._opened = True
         return self
@@ -536,10 +541,7 @@ def _once(body: Limited, budget: Budget) -> Callable[[int | None], Limited]:
 
     def reader(cap: int | None) -> Limited:
         if opened[0]:
-            from auditor._limits import size_text
-            from auditor._secrets.scanner import WINDOW
-
-            budget.unread = budget.unread or f"it holds packed content over {size_text(WINDOW)} inside packed content, not unpacked"
+            budget.opened_again()
             return Limited(lambda n: b"", budget)
         opened[0] = True
         return body
