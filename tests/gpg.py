@@ -36,6 +36,30 @@ def stop_agent(home: Path) -> None:
         subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30, check=False)
 
 
+def copy_keys(source: Path, target: Path, *which: str, legacy: bool = True) -> list[str]:
+    """Import the public keys `which` (fingerprints or user ids) of the keyring file `source`
+    into the keyring file `target` with the real gpg, run in a scratch home (neither keyring's
+    home is touched): `target` made an OpenPGP keyring (GnuPG 1's format), or with `legacy`
+    False a keybox (what `gpg --keyring NAME --import` makes of a new name). The fingerprints
+    copied."""
+    scratch = Path(tempfile.mkdtemp(prefix="g"))
+    try:
+        def gpg(*args: str, stdin: bytes = b"") -> bytes:
+            return subprocess.run(["gpg", "--homedir", str(scratch), "--batch", "--no-tty", "--no-autostart",
+                                   "--no-default-keyring", *args], input=stdin, capture_output=True, timeout=120,
+                                  check=False).stdout  # exit status 2 on import: no agent to ask of secrets
+
+        exported = gpg("--keyring", str(source), "--export", *which)
+        ring = ["--keyring", f"gnupg-ring:{target}" if legacy else str(target)]
+        gpg(*ring, "--import", stdin=exported)
+        listed = gpg(*ring, "--with-colons", "--list-keys").decode().splitlines()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    target.with_name(target.name + "~").unlink(missing_ok=True)
+    assert (target.read_bytes()[8:12] == b"KBXf") is not legacy  # a keybox's header blob
+    return [line.split(":")[9] for at, line in enumerate(listed) if line.startswith("fpr:") and listed[at - 1].startswith("pub:")]
+
+
 @contextlib.contextmanager
 def scratch_copy(home: Path) -> Iterator[Path]:
     """A copy of the GnuPG home `home` under a short path (gpg-agent's socket path is limited to

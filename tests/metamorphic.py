@@ -301,38 +301,33 @@ def gpg_keyring(how: str) -> Callable[[Path], None]:
     keybox, which gpg then lists alone); the legacy deploy key moved out of pubring.kbx into an
     OpenPGP keyring that the home's gpg.conf adds (`keyring legacy.gpg`); or a new key with the
     legacy key's user id, as a rotation under way leaves both (its secret kept elsewhere)."""
+    from tests.gpg import copy_keys, stop_agent
+
     def change(folder: Path) -> None:
         home = folder / NODE / GNUPG_HOME
+        kbx = home / "pubring.kbx"
+        if how.startswith("a keybox"):
+            assert copy_keys(kbx, home / "pubring.gpg", KEYRINGS[how], legacy=False), how
+            return
         scratch = Path(tempfile.mkdtemp(prefix="g"))  # short: gpg's socket paths
-
-        def gpg(*args: str, stdin: bytes = b"") -> bytes:
-            autostart = ["--no-autostart"] if "--quick-gen-key" not in args else []  # a new key needs the agent
-            done = subprocess.run(["gpg", "--batch", "--no-tty", *autostart, "--no-default-keyring", *args],
-                                  input=stdin, capture_output=True, timeout=60, env={**os.environ, "GNUPGHOME": str(scratch)})
-            return done.stdout  # exit status 2 on import: no agent to ask of secrets (none are imported)
-
         try:
-            kbx = ["--keyring", str(home / "pubring.kbx")]
+            def gpg(*args: str) -> str:
+                return subprocess.run(["gpg", "--homedir", str(scratch), "--batch", "--no-tty", "--no-default-keyring",
+                                       "--keyring", str(kbx), *args], capture_output=True, text=True, timeout=120,
+                                      check=True).stdout
+
             if how.startswith("a new key"):
-                gpg(*kbx, "--passphrase", "", "--pinentry-mode", "loopback", "--yes", "--quick-gen-key", KEYRINGS[how],
+                gpg("--passphrase", "", "--pinentry-mode", "loopback", "--yes", "--quick-gen-key", KEYRINGS[how],
                     "ed25519", "sign", "1y")
-                subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(scratch)},
-                               capture_output=True, timeout=60, check=False)
-                assert gpg(*kbx, "--with-colons", "--list-keys", KEYRINGS[how]).count(b"\npub:") == 2, how
-            elif how.startswith("a keybox"):
-                exported = gpg(*kbx, "--export", KEYRINGS[how])
-                assert exported, how
-                gpg("--keyring", str(home / "pubring.gpg"), "--import", stdin=exported)
+                assert gpg("--with-colons", "--list-keys", KEYRINGS[how]).count("\npub:") == 2, how
             else:
-                gpg("--keyring", f"gnupg-ring:{home / 'legacy.gpg'}", "--import", stdin=gpg(*kbx, "--export", KEYRINGS[how]))
-                listing = gpg(*kbx, "--with-colons", "--list-keys", KEYRINGS[how]).decode()
-                fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-                gpg(*kbx, "--yes", "--delete-keys", fpr)
+                (fpr,) = copy_keys(kbx, home / "legacy.gpg", KEYRINGS[how])
+                gpg("--yes", "--delete-keys", fpr)
                 (home / "gpg.conf").write_text("keyring legacy.gpg\n")
-            for backup in home.glob("*~"):
-                backup.unlink()
         finally:
+            stop_agent(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
+        kbx.with_name(kbx.name + "~").unlink(missing_ok=True)
     return change
 
 

@@ -23,7 +23,7 @@ from auditor._inventory.model import SourceSpec, Target
 from auditor.evidence.kinds import data_errors
 from auditor.evidence.record import Evidence, Failure, Record
 from tests.collecting import failure_of
-from tests.gpg import gpg_run, protect_tool, scratch_copy, stop_agent
+from tests.gpg import copy_keys, gpg_run, protect_tool, scratch_copy, stop_agent
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 pytestmark = pytest.mark.slow
@@ -166,18 +166,8 @@ def listed_by_gpg(home: Path) -> set[str]:
 
 def keyring_of(home: Path, name: str, *fingerprints: str, legacy: bool = True) -> None:
     """A keyring `name` in `home` holding the public keys `fingerprints` of its pubring.kbx,
-    made by the real gpg: an OpenPGP keyring (GnuPG 1's format), or a keybox (what
-    `gpg --keyring NAME --import` makes of a new name)."""
-    exported = subprocess.run(["gpg", "--batch", "--no-autostart", "--export", *fingerprints], env={**os.environ, "GNUPGHOME": str(home)},
-                              capture_output=True, check=True, timeout=60).stdout
-    ring = ["--no-default-keyring", "--keyring", f"gnupg-ring:{home / name}" if legacy else str(home / name)]
-    subprocess.run(["gpg", "--batch", "--no-autostart", *ring, "--import"], input=exported, capture_output=True, timeout=60,
-                   env={**os.environ, "GNUPGHOME": str(home)})  # exit status 2: no agent to ask of secrets
-    assert sorted(fingerprints) == sorted(
-        line.split(":")[9] for line in run_gpg(home, *ring, "--with-colons", "--list-keys").splitlines()
-        if line.startswith("fpr:") and len(line.split(":")[9]) == 40 and line.split(":")[9] in fingerprints)
-    assert ((home / name).read_bytes()[8:12] == b"KBXf") is not legacy  # a keybox's header blob
-    (home / f"{name}~").unlink(missing_ok=True)
+    made by the real gpg (see tests.gpg.copy_keys)."""
+    assert sorted(copy_keys(home / "pubring.kbx", home / name, *fingerprints, legacy=legacy)) == sorted(fingerprints)
 
 
 def evidence_of(records: list[Record]) -> list[tuple[str, str, str]]:
