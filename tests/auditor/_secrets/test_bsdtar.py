@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -123,7 +124,10 @@ def test_bsdtar_reads_what_7zip_lists(tmp_path: Path) -> None:
     assert shutil.which("bsdtar")
 
 
-SAMPLE = seven_zipped({"etc/agent.env": b"start\n" + TOKEN, "log.gz": gzipped(b"x\n" + KEY)}) if shutil.which("7zz") else b""
+@functools.cache
+def sample() -> bytes:
+    """A 7z of a secret and a rotated log (made once, when a test first asks)."""
+    return seven_zipped({"etc/agent.env": b"start\n" + TOKEN, "log.gz": gzipped(b"x\n" + KEY)})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -132,7 +136,7 @@ def test_any_damage_to_an_archive_is_read_without_error(tmp_path: Path, at: int,
     """Fuzz: a real 7z damaged anywhere (bytes overwritten, cut), or a 7z or RAR signature over
     anything: scanned without an exception; a secret the scan reads is one it holds, and when
     its member is not found the file is noted as not scanned whole or the damage hit it."""
-    data = SAMPLE or seven_zipped({"a": TOKEN})
+    data = sample()
     where = at % len(data)
     damaged = {"flip": data[:where] + junk + data[where + len(junk):], "cut": data[:where],
                "signature": (b"Rar!\x1a\x07\x01\x00" if at % 2 else data[:32]) + junk * (at % 300)}[how]
