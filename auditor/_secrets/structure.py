@@ -278,7 +278,7 @@ def sexp(data: bytes, at: int) -> tuple[list[Any], int] | None:
                 j += 2 if data[j] == 0x5C else 1
             if j >= end:
                 return None
-            stack[-1].append(data[i + 1:j])
+            stack[-1].append(_SEXP_ESCAPE.sub(_unescaped, data[i + 1:j]))
             i = j + 1
         elif (token := _SEXP_TOKEN.match(data, i, end)) is not None:
             stack[-1].append(token.group(0))
@@ -286,6 +286,24 @@ def sexp(data: bytes, at: int) -> tuple[list[Any], int] | None:
         else:
             return None
     return None
+
+
+_SEXP_ESCAPE = re.compile(rb"\\(?:x[0-9A-Fa-f]{2}|[0-7]{3}|\r\n|\n\r|[\r\n]|.)", re.DOTALL)
+_SEXP_ESCAPES = {b"b": b"\b", b"t": b"\t", b"v": b"\v", b"n": b"\n", b"f": b"\f", b"r": b"\r", b'"': b'"', b"'": b"'",
+                 b"\\": b"\\"}
+
+
+def _unescaped(m: re.Match[bytes]) -> bytes:
+    """One escape of a quoted string in advanced form, as libgcrypt reads it: `\\n` and its
+    kin, `\\xNN`, `\\NNN` (octal), a line break after a backslash (a continued line: nothing)."""
+    code = m.group(0)[1:]
+    if code[:1] == b"x" and len(code) == 3:
+        return bytes([int(code[1:], 16)])
+    if len(code) == 3 and code.isdigit():
+        return bytes([int(code, 8) & 0xFF])
+    if code in (b"\r\n", b"\n\r", b"\r", b"\n"):
+        return b""
+    return _SEXP_ESCAPES.get(code, code)
 
 
 def _canonical(value: Any) -> bytes:

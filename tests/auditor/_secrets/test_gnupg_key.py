@@ -127,3 +127,19 @@ def test_any_bytes_after_a_key_opening_are_read_without_error(head: bytes, tail:
     Scanner().scan_bytes(data, "k")
     deep = b"(private-key " + b"(" * 5000 + b")" * 5000
     assert structure.sexp(deep, 0) is None  # nested past its depth: refused, no recursion
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(min_size=1, max_size=40) | st.text(alphabet="ab\"'\\\t\n\r\x08\x0b\x0c \xb5\xe9z", min_size=1, max_size=24).map(
+    lambda t: t.encode("latin-1")))
+def test_an_atom_in_advanced_form_is_read_as_gnupg_writes_it(atom: bytes) -> None:
+    """gpg-agent writes a key in advanced form (libgcrypt's printer): an atom as hex, as a token,
+    or as a quoted string with escapes (`\\"`, `\\t`, `\\xNN`) and raw bytes over 0xA0, as it
+    judges each. A key whose salt or IV happened to print quoted had another fingerprint than
+    its canonical form (CI saw it once). Held to GnuPG's own printer: `gpg-protect-tool --armor`
+    of the canonical S-expression, read back to the same bytes."""
+    canonical = b"(11:private-key(3:ecc(5:curve7:Ed25519)(1:d%d:%s)))" % (len(atom), atom)
+    advanced = protect_tool("--armor", "-", data=canonical)
+    parsed = structure.sexp(advanced, advanced.index(b"("))
+    assert parsed is not None, advanced
+    assert parsed[0][1][2] == [b"d", atom], advanced
