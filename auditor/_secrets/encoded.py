@@ -177,6 +177,32 @@ def anchor(table: Mapping[bytes, list[Form]]) -> bytes:
 Scan = Callable[[bytes, int], list[tuple[Hit, int]]]
 """Scans decoded text `depth` encodings deep: its hits and their priorities."""
 
+VALUE_KEYS = rb"\.docker(?:configjson|cfg)"
+"""The keys whose value is a whole file base64-encoded, decoded where they stand whatever it
+holds (one more prefilter pattern, in plain text: the key alone, the cheapest to look for): a
+Kubernetes image pull Secret's `.dockerconfigjson` (`.dockercfg`, the older type). Its registry
+config's `auth` values (base64 of user:password) name no word the encoded forms look for, and
+a config.json put in a Secret as it is (`kubectl create secret generic --from-file
+=.dockerconfigjson=config.json`, as Kubernetes' documentation shows) holds nothing else."""
+_VALUE_OPENS = re.compile(rb"[\"']?[ \t]*:[ \t]*[\"']?")
+"""What lies between such a key and its value, in YAML and in JSON."""
+
+
+def value_hits(data: bytes, ends: list[int], scan: Scan, depth: int) -> list[tuple[Hit, int]]:
+    """The hits in the base64 value of each VALUE_KEYS key that ends at one of `ends`, each
+    placed where its encoded form lies in `data`; a key with no value, or a value that is no
+    base64, gives nothing."""
+    found: list[tuple[Hit, int]] = []
+    for end in sorted(set(ends)):
+        opens = _VALUE_OPENS.match(data, end, end + 64)
+        if opens is None or len(data) - opens.end() < 4 or \
+                data[opens.end():opens.end() + 4].translate(_IN_VALUE).strip(b"\0"):
+            continue  # no run of base64 opens a value here
+        at = opens.end()
+        for region in _Region.around(data, at, at + 4, own=False):
+            found.extend(region.hits(scan, depth))
+    return found
+
 
 def decoded_hits(data: bytes, ends: list[int], table: Mapping[bytes, list[Form]], scan: Scan,
                  depth: int) -> list[tuple[Hit, int]]:

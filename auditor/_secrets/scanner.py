@@ -127,9 +127,10 @@ class Scanner:
     def anchors(self) -> list[bytes]:
         """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
         (its hits are ignored without sops_check), the keys about a secret and the detectors'
-        starts and words as base64 spells them (see encoded.py)."""
+        keys whose value is a file encoded whole and the detectors' starts and words as base64 spells
+        them (see encoded.py)."""
         table = self.encoded_forms
-        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR,
+        return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR, encoded.VALUE_KEYS,
                 *([encoded.anchor(table)] if table else [])]
 
     @property
@@ -164,7 +165,8 @@ class Scanner:
         sops_index = len(self._anchored)
         sops_seen = raw.pop(sops_index, None) is not None and self.sops_check
         about = set(raw.pop(sops_index + 1, ()))  # ends of `password_file =`-like keys (see NOT_SECRET_ANCHOR)
-        form_ends = raw.pop(sops_index + 2, None)
+        value_ends = raw.pop(sops_index + 2, None)  # ends of `.dockerconfigjson:`-like keys (encoded.VALUE_KEYS)
+        form_ends = raw.pop(sops_index + 3, None)
         if form_ends and not depth:
             ctx.gzip_at.extend(end - len(magic) for end in form_ends for magic in encoded.GZIP_BASE64
                                if data.endswith(magic, 0, end))
@@ -233,6 +235,8 @@ class Scanner:
                         found.append((hit, det.priority))
         if form_ends is not None and depth < encoded.DEPTH:
             found.extend(encoded.decoded_hits(data, form_ends, self.encoded_forms, self._decoded(ctx), depth))
+        if value_ends is not None and depth < encoded.DEPTH:
+            found.extend(encoded.value_hits(data, value_ends, self._decoded(ctx), depth))
         return found, sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import io
+import json
 import random
 import textwrap
 from pathlib import Path
@@ -226,9 +227,62 @@ def test_a_token_anywhere_in_an_encoded_text_is_found(before: str, after: str, w
     assert ("github-token", plain_fingerprint(token)) in [(x.rule, x.fingerprint) for x in found]
 
 
+def docker_config(*logins: tuple[str, str, str]) -> str:
+    """A registry config as `docker login` writes it (config.json: tab-indented JSON, each
+    registry's `auth` alone: base64 of user:password)."""
+    return json.dumps({"auths": {registry: {"auth": b64(f"{user}:{password}")} for registry, user, password in logins}},
+                      indent="\t")
+
+
+def image_pull_secret(config: str, key: str = ".dockerconfigjson") -> str:
+    """`config` in a Secret, as `kubectl create secret generic regcred --from-file=KEY=config.json
+    --type=kubernetes.io/dockerconfigjson -o yaml` writes it (Kubernetes' documentation's way)."""
+    kind = "dockerconfigjson" if key == ".dockerconfigjson" else "dockercfg"
+    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/{kind}\n"
+            f"data:\n  {key}: {b64(config)}\n")
+
+
+def test_an_image_pull_secret_s_registry_passwords_are_found() -> None:
+    """A registry config in an image pull Secret holds each password as base64 of base64 (its
+    `auth`) and names no word the encoded forms look for: a config.json put there as it is was
+    read as nothing. Each registry's password is found now, inside the value, with the
+    fingerprint the same config.json on disk gives it: in the Secret as YAML, as JSON (`kubectl
+    get -o json`), and under the older `.dockercfg` type."""
+    config = docker_config(("registry.example.com", "deploy", "Xq9vR2kLp7wZt4Hs"), ("ghcr.io", "bot", "Zt4Hs-Lp7wXq9vR2"))
+    on_disk = [(x.rule, x.fingerprint) for x in leaks(config.encode(), "config.json")]
+    assert [rule for rule, _ in on_disk] == ["password", "password"] and len(set(on_disk)) == 2
+    as_json = json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                          "data": {".dockerconfigjson": b64(config)}}, indent=4)
+    for text, name in ((image_pull_secret(config), "regcred.yaml"), (as_json, "regcred.json")):
+        found = leaks(text.encode(), name)
+        assert [(x.rule, x.fingerprint) for x in found] == on_disk, name
+        assert all(x.details["encoding"] == "base64" for x in found)
+        line = text.splitlines()[found[0].line - 1]
+        value = line.index(b64(config))
+        assert {x.line for x in found} == {found[0].line}
+        assert value < found[0].column - 1 < found[1].column - 1 < value + len(b64(config))
+    legacy = json.dumps({"registry.example.com": {"auth": b64("deploy:Xq9vR2kLp7wZt4Hs")}})
+    assert [(x.rule, x.fingerprint) for x in leaks(image_pull_secret(legacy, ".dockercfg").encode())] == on_disk[:1]
+
+
+def test_a_pull_secret_made_by_kubectl_is_one_finding_per_password_as_before() -> None:
+    """`kubectl create secret docker-registry` writes the password twice (`password` and in
+    `auth`): found as before, each where it lies, once each (decoding the value for its key
+    and for the word `password` in it makes no second finding of either)."""
+    login = {"username": "deploy", "password": "Xq9vR2kLp7wZt4Hs", "auth": b64("deploy:Xq9vR2kLp7wZt4Hs")}
+    config = json.dumps({"auths": {"registry.example.com": login}}, separators=(",", ":"))
+    found = leaks(image_pull_secret(config).encode())
+    assert len(found) == 2 and len({x.column for x in found}) == 2 and len({x.fingerprint for x in found}) == 1
+
+
+@pytest.mark.parametrize("value", ["", '""', "not base64!", "eyJ", "e30=", b64("no registry here"), b64(bytes(range(256)))])
+def test_an_image_pull_secret_value_holding_no_password_gives_nothing(value: str) -> None:
+    assert leaks(f"data:\n  .dockerconfigjson: {value}\n  .dockercfg: {value}".encode()) == []
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(
-    [b"\n", b"  ", b"=", b"==\n", b"-----BEGIN X-----\n", *sorted(
+    [b"\n", b"  ", b"=", b"==\n", b"-----BEGIN X-----\n", b".dockerconfigjson: ", b'".dockercfg":"', *sorted(
         {form.text for forms in SCANNER.encoded_forms.values() for form in forms})[:40]])), max_size=60))
 def test_any_bytes_around_encoded_forms_are_read_without_error(data: list[bytes]) -> None:
     leaks(b"".join(data), "fuzz.bin")
@@ -265,8 +319,9 @@ def test_a_streamed_file_decodes_what_a_whole_read_decodes(monkeypatch: pytest.M
     boundary = 3 * overlap
     value = f"  token: {b64(github_token(random.Random(2)))}\n".encode()
     wrapped = "\n".join(textwrap.wrap(b64("x\n" + creds_file(random.Random(2))), 76)).encode() + b"\n"
+    pulled = image_pull_secret(docker_config(("registry.example.com", "deploy", "Xq9vR2kLp7wZt4Hs"))).encode()
     filler = b"ordinary text, nothing to see here\n" * (12 * overlap // 35)
-    for block in (value, wrapped):
+    for block in (value, wrapped, pulled):
         offset = boundary - len(block) // 2 + cut
         data = filler[:offset] + block + filler[:12 * overlap - offset]
         whole = SCANNER._leaks_in(data, "f.yaml", "", whole=False)
