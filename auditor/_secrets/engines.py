@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor._secrets.gitrepo import untrusted_env
 from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -163,7 +164,8 @@ class Trufflehog3Engine(Engine):
                 args.append("--no-history")
             args.append(str(root))
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into its sealed virtualenv
-                   "GIT_NO_REPLACE_OBJECTS": "1"}  # the history as it is (auditor._secrets.gitrepo.GIT)
+                   "GIT_NO_REPLACE_OBJECTS": "1",  # the history as it is (auditor._secrets.gitrepo.GIT)
+                   **untrusted_env()}  # no program the repository's settings name (gitrepo.UNTRUSTED_CONFIG)
             try:
                 proc = subprocess.run(args, capture_output=True, timeout=self.timeout, check=False, env=env)
             except subprocess.TimeoutExpired:

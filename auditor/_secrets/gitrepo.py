@@ -88,9 +88,28 @@ def run(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = 360
     return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
 
 
-GIT = ("git", "--no-replace-objects")
+UNTRUSTED_CONFIG = ("core.fsmonitor=false", "log.showSignature=false")
+"""What every git run here is given over the repository's own settings: a scanned repository is
+untrusted input (a node's `/etc` kept by etckeeper, a tree copied from a host), and its
+`.git/config` may name programs git runs while it is read: an fsmonitor hook (`core.fsmonitor`,
+run by every command that looks at the working tree) and a signature checker (`gpg.program`,
+run for each signed commit `git log` shows when `log.showSignature` is set). The filters of
+`.gitattributes` (`filter.NAME.clean`) are named per repository: clean_files asks nothing of
+the working tree where one is set. No other command run here starts a program (no diff, no
+network, no hook)."""
+def untrusted_env() -> dict[str, str]:
+    """UNTRUSTED_CONFIG as environment variables (git's GIT_CONFIG_COUNT), for a program that
+    runs git itself (trufflehog3)."""
+    env = {"GIT_CONFIG_COUNT": str(len(UNTRUSTED_CONFIG))}
+    for i, setting in enumerate(UNTRUSTED_CONFIG):
+        env[f"GIT_CONFIG_KEY_{i}"], _, env[f"GIT_CONFIG_VALUE_{i}"] = setting.partition("=")
+    return env
+
+
+GIT = ("git", "--no-replace-objects", *(arg for setting in UNTRUSTED_CONFIG for arg in ("-c", setting)))
 """How git is run: the objects as they are, never their replacements (`git replace`, whose refs
-would otherwise hide a commit's or a blob's contents from every read of history)."""
+would otherwise hide a commit's or a blob's contents from every read of history), and none of
+the programs the repository's settings name (UNTRUSTED_CONFIG)."""
 
 
 def _run_git(repo: Path, args: Sequence[str], stdin: bytes | None, timeout: float) -> tuple[int, bytes, bytes]:
@@ -328,6 +347,14 @@ def converts(repo: Path, index: bytes) -> bool:
             or any(f.is_file() for f in files))
 
 
+def filters(repo: Path) -> bool:
+    """Whether any setting names a content filter's program (`filter.NAME.clean` or `.process`:
+    git runs it on a working-tree file to compare it with its blob, wherever an attributes file,
+    tracked or not, applies it). Read by `git config`, which runs nothing."""
+    names = git(repo, "config", "-z", "--name-only", "--get-regexp", r"^filter\..*\.(clean|process)$", ok=(0, 1))
+    return bool(names.strip(b"\0"))
+
+
 def clean_files(repo: Path) -> dict[str, str]:
     """Path (relative to `repo`, as the file system spells it) -> blob id of each regular file
     in the index that git reports unchanged in the working tree. One `git ls-files --stage
@@ -335,8 +362,10 @@ def clean_files(repo: Path) -> dict[str, str]:
     status` judges them (contents compared where file times cannot tell); entries marked
     assume-unchanged (`h`) or skip-worktree (`S`) are not trusted, since git does not look
     at their files. Empty when git cannot say, or when git may convert contents on checkout
-    (`converts`)."""
+    (`converts`), or when a filter's program is set (`filters`: git would run it)."""
     try:
+        if filters(repo):  # git would run them to compare a file with its blob
+            return {}
         index = git(repo, "ls-files", "-z", "-v", "-c", "-m", "--stage")
         if converts(repo, index):
             return {}
@@ -357,5 +386,5 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "git", "is_object_id",
-           "object_store", "objects", "refs", "run"]
+__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
+           "is_object_id", "object_store", "objects", "refs", "run", "untrusted_env"]
