@@ -76,6 +76,19 @@ class AuditorEngine(Engine):
                         known[path] = history.known
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
+        if request.git:  # the repositories the walk met inside the paths: their history too
+            read = {os.path.realpath(path) for path, _ in histories}
+            for folder, shown in report.repositories:
+                if os.path.realpath(folder) in read:
+                    continue
+                read.add(os.path.realpath(folder))
+                try:
+                    nested = scan_git(Path(folder), scanner=scanner, suppress=request.suppress, exclude=request.exclude,
+                                      cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")
+                except ConfigError as exc:  # not read, so never clean: its history is not scanned whole
+                    report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
+                    continue
+                histories.append((Path(shown), nested))
         for path, history in histories:
             if history.known is not None:
                 history.known.save()

@@ -291,15 +291,17 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def cache_file(repo: Path, scanner: Scanner, skipped: Iterable[str] = ()) -> Path | None:
+def cache_file(repo: Path, scanner: Scanner, skipped: Iterable[str] = (), prefix: str = "") -> Path | None:
     """The history cache of `repo` for this ruleset and these path patterns never read (--exclude,
     path-only allowlist entries): what a run skipped is in no cache, so a run that skips less
-    must not take another's for its own (it would never read what that one skipped)."""
+    must not take another's for its own (it would never read what that one skipped). With a
+    `prefix` put before its paths (scan_history) the repository has a cache of its own."""
     folder = cache_folder(repo)
     if folder is None:
         return None
     patterns = sorted(set(skipped))
-    tail = "-" + hashlib.sha256("\0".join(patterns).encode()).hexdigest()[:12] if patterns else ""
+    named = [*patterns, "\0prefix\0" + prefix] if prefix else patterns
+    tail = "-" + hashlib.sha256("\0".join(named).encode()).hexdigest()[:12] if named else ""
     return folder / f"{ruleset_key(scanner)}{tail}.json"
 
 
@@ -513,6 +515,7 @@ def scan_history(
     seen: set[str] | None = None,
     cache: bool = True,
     tree: bool = False,
+    prefix: str = "",
 ) -> HistoryScan:
     """Scan every blob, commit message and annotated tag in the history of `repo` once.
 
@@ -521,6 +524,8 @@ def scan_history(
     calls (library use: they are not read again, either way); `cache` keeps them, with their
     findings, across runs (see the module docstring).
     With `tree` (and the cache), the report says which working-tree files it knows (`known`).
+    `prefix` goes before every path the history names, in findings and where `exclude` and the
+    allowlist are matched: a repository met inside a folder scanned is shown at its place there.
     """
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
@@ -531,7 +536,7 @@ def scan_history(
         return any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path)
 
     use_cache = cache and seen is None and not scanner.legacy_fingerprints
-    where = cache_file(repo, scanner, [*exclude, *suppress.skipped_paths()]) if use_cache else None
+    where = cache_file(repo, scanner, [*exclude, *suppress.skipped_paths()], prefix) if use_cache else None
     if where is None:
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
     clean: dict[str, str] = {}
@@ -583,7 +588,7 @@ def scan_history(
             state.lost.discard(sha)
             found.pop(sha, None)
             gone.add(sha)
-        places = [place for place in walk.places(sha) if not skip_path(place[0])]
+        places = [(prefix + path, commit) for path, commit in walk.places(sha) if not skip_path(prefix + path)]
         if not places:
             skipped.add(sha)
             continue
@@ -701,7 +706,7 @@ def scan_history(
             report.known = KnownBlobs(clean, state, found, KnownBlobs.load_tree(tree_file), tree_file)
     # a blob in no commit that a working-tree file holds as git reports it (staged, unchanged since)
     # is that file: the scan of the working tree reports its findings there, once
-    held = {sha for path, sha in clean.items() if not skip_path(path)} & state.lost
+    held = {sha for path, sha in clean.items() if not skip_path(prefix + path)} & state.lost
     for obj, leaks in found.items():
         if obj in held:
             continue

@@ -18,7 +18,8 @@ one), beside two digests:
   no ref), the names of the object stores' files (`gitrepo.object_store`: a blob staged and
   unstaged moves nothing else), git's judgement of the working tree against the index
   (`clean_files`: which files hold their index blob), every
-  entry of the working tree as the scan walks it (name, kind, size, mode), the SHA-256 of the
+  entry of the working tree as the scan walks it (name, kind, size, mode; a repository inside
+  it, whose history the scan reads too, keeps no report), the SHA-256 of the
   bytes of every file git does not vouch for (untracked, changed, `.git/config`), and the
   SHA-256 of each cache file of the repository (what was scanned before decides the figures a
   report shows). Nothing is trusted to a file's time.
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from auditor._cache import write_cache
 from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, object_store, refs
-from auditor._secrets.walk import iter_files
+from auditor._secrets.walk import iter_files, repository_of
 from auditor.errors import AuditorError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
@@ -189,6 +190,8 @@ class Memo:
             prefix = "" if str(self.repo) == "." else str(self.repo).rstrip("/") + "/"
             rows: list[list[Any]] = []
             for path, shown, skip, size, mode in iter_files(self.repo, self.base, self.exclude):
+                if repository_of(path) is not None and path != prefix + ".git/config":
+                    raise Unsettled(path)  # a repository inside: its history is read too, its state not told here
                 row: list[Any] = [path, shown, skip, size]
                 if not skip:
                     row.append(mode)

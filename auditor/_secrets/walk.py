@@ -21,6 +21,14 @@ def special_kind(mode: int) -> str:
     return "device" if kind.endswith("-device") else kind
 
 
+def repository_of(path: str) -> str | None:
+    """The repository folder whose `.git/config` `path` is (the one file of a `.git` folder
+    iter_files yields), or None for any other path."""
+    if path == ".git/config":
+        return "."
+    return path[:-len("/.git/config")] if path.endswith("/.git/config") else None
+
+
 def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
                root: Path | None = None) -> Iterator[tuple[str, str, str, int, int]]:
     """(path, display path, skip reason, size, mode) for every entry under `top` (or `top`
@@ -124,4 +132,4 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
         stack.extend(reversed(subfolders))
 
 
-__all__ = ["iter_files", "special_kind"]
+__all__ = ["iter_files", "repository_of", "special_kind"]

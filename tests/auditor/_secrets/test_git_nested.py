@@ -1,0 +1,138 @@
+"""Repositories inside a folder scanned with `--git` (`git: true` in a target's secrets source):
+a node's /etc kept by etckeeper, a vendored checkout, a service's deploy repository. Before,
+only a PATH that was itself a repository had its history read: scanning the node's whole tree
+found less than scanning its /etc (a bigger input, fewer failures), and Kingfisher, which reads
+the history of every repository it meets, found what the scan did not. Now every repository
+the walk meets has its history read, its findings shown at their place in the folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from auditor._secrets import prepare
+from auditor._secrets.engines import run_engines
+from auditor._secrets.scanner import Scanner
+from tests.auditor._secrets.test_run import _commit, git
+from tests.secrets_corpus import github_token
+
+
+def _repo(folder: Path, removed: str, kept: str = "") -> None:
+    """A repository at `folder`: `removed` committed in tok.env and deleted by a later commit
+    (what `git rm` leaves in history), `kept` still in keep.env."""
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    (folder / "tok.env").write_text(f"GH_TOKEN={removed}\n")
+    (folder / "keep.env").write_text(f"GH_TOKEN={kept}\n" if kept else "LOG=info\n")
+    _commit(folder, "add")
+    git(folder, "rm", "-q", "tok.env")
+    _commit(folder, "the token taken back")
+
+
+def _node(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A node's tree holding a repository (etc/, etckeeper's) and one inside another's working
+    tree (srv/deploy/vendor/lib), their tokens by name."""
+    rng = random.Random(3)
+    tokens = {name: github_token(rng) for name in ("etc", "etc kept", "deploy", "lib")}
+    node = tmp_path / "node"
+    _repo(node / "etc", tokens["etc"], tokens["etc kept"])
+    _repo(node / "srv" / "deploy", tokens["deploy"])
+    _repo(node / "srv" / "deploy" / "vendor" / "lib", tokens["lib"])
+    (node / "home").mkdir()
+    (node / "home" / "notes.txt").write_text("nothing here\n")
+    return node, tokens
+
+
+def _found(*paths: Path, base: Path, **kw: object) -> list[tuple[str, str, str, str]]:
+    report = run_engines(["auditor"], prepare(list(paths), base=base, git=True, **kw))  # type: ignore[arg-type]
+    assert report.stats.not_scanned == []
+    return sorted((x.rule, x.path, x.commit, x.fingerprint) for x in report.leaks)
+
+
+def _fingerprint(token: str) -> str:
+    """The fingerprint the token gets in plain text."""
+    found = Scanner()._leaks_in(f"GH_TOKEN={token}\n".encode(), "plain.env", "", whole=True)
+    assert len(found) == 1
+    return found[0].fingerprint
+
+
+def test_every_repository_in_a_folder_scanned_has_its_history_read(tmp_path: Path) -> None:
+    node, tokens = _node(tmp_path)
+    whole = _found(node, base=tmp_path)
+    in_history = {(path, fingerprint) for _, path, commit, fingerprint in whole if commit}
+    assert in_history == {
+        ("node/etc/tok.env", _fingerprint(tokens["etc"])), ("node/etc/keep.env", _fingerprint(tokens["etc kept"])),
+        ("node/srv/deploy/tok.env", _fingerprint(tokens["deploy"])),
+        ("node/srv/deploy/vendor/lib/tok.env", _fingerprint(tokens["lib"]))}
+    # the bigger input finds all a smaller one finds: each repository scanned on its own
+    for repo in (node / "etc", node / "srv" / "deploy", node / "srv" / "deploy" / "vendor" / "lib"):
+        alone = {(commit, fingerprint) for _, _, commit, fingerprint in _found(repo, base=tmp_path)}
+        assert alone <= {(commit, fingerprint) for _, _, commit, fingerprint in whole}, repo
+    # a second run (the history caches) reports the same; so does one without them
+    assert _found(node, base=tmp_path) == whole == _found(node, base=tmp_path, git_cache=False)
+
+
+def test_a_path_excluded_in_a_repository_inside_is_not_reported(tmp_path: Path) -> None:
+    node, _ = _node(tmp_path)
+    paths = {path for _, path, commit, _ in _found(node, base=tmp_path, exclude=["node/srv/deploy/tok.env"])
+             if commit}
+    assert "node/srv/deploy/tok.env" not in paths and "node/srv/deploy/vendor/lib/tok.env" in paths
+    assert not any(path.startswith("node/srv/deploy/vendor/")
+                   for _, path, _, _ in _found(node, base=tmp_path, exclude=["node/srv/deploy/vendor"]))
+
+
+def test_a_repository_inside_that_git_cannot_read_is_not_scanned_whole(tmp_path: Path) -> None:
+    """Never clean: the scan says the history was not read, and reports all else."""
+    node, tokens = _node(tmp_path)
+    (node / "srv" / "deploy" / ".git" / "HEAD").write_text("not a ref\n")
+    report = run_engines(["auditor"], prepare([node], base=tmp_path, git=True))
+    assert len(report.stats.not_scanned) == 1
+    assert report.stats.not_scanned[0].startswith("node/srv/deploy (git history): ")
+    assert _fingerprint(tokens["lib"]) in {x.fingerprint for x in report.leaks if x.commit}
+
+
+def test_kingfisher_finds_nothing_in_their_histories_the_scan_does_not(tmp_path: Path) -> None:
+    """The outside reader: Kingfisher (PyPI kingfisher-bin) reads the history of every
+    repository it meets in a folder. Each token it finds in a commit, the scan finds in that
+    commit, with the fingerprint the token gets in plain text."""
+    node, tokens = _node(tmp_path)
+    exe = shutil.which("kingfisher", path=str(Path(sys.executable).parent))
+    assert exe, "kingfisher-bin is not installed"
+    out = tmp_path / "kingfisher.json"
+    subprocess.run([exe, "scan", "--no-dedup", "--no-validate", "--no-update-check", "--format", "json",
+                    "--output", str(out), str(node)], capture_output=True, check=False, timeout=300)
+    report = json.loads(out.read_text())
+    theirs = {(f["finding"]["git_metadata"]["commit"]["id"], f["finding"]["snippet"])
+              for f in report["findings"] if "github" in f["rule"]["id"] and f["finding"].get("git_metadata")}
+    assert {token for _, token in theirs} >= {tokens["etc"], tokens["deploy"], tokens["lib"]}
+    ours = {(commit, fingerprint) for _, _, commit, fingerprint in _found(node, base=tmp_path) if commit}
+    assert {(commit, _fingerprint(token)) for commit, token in theirs} <= ours
+
+
+def test_a_kept_report_is_not_printed_again_for_a_repository_holding_another(tmp_path: Path) -> None:
+    """`auditor secrets scan REPO --git` prints its last report again while nothing it was made
+    from moved; what moves inside a repository within (a commit there) is not told by the
+    outer one's state, so no report is kept for it: a token committed there since is found."""
+    outer = tmp_path / "outer"
+    _repo(outer, github_token(random.Random(8)))
+    _repo(outer / "vendor" / "lib", github_token(random.Random(9)))
+
+    def scan() -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "auditor", "secrets", "scan", "outer", "--git", "--format", "json"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])})
+        return sorted(f["location"] for f in json.loads(done.stdout)["findings"])
+
+    first = scan()
+    assert scan() == first
+    token = github_token(random.Random(10))
+    (outer / "vendor" / "lib" / "new.env").write_text(f"GH_TOKEN={token}\n")
+    _commit(outer / "vendor" / "lib", "new")
+    (outer / "vendor" / "lib" / "new.env").unlink()
+    commit = git(outer / "vendor" / "lib", "rev-parse", "HEAD")
+    assert f"{commit[:12]}:outer/vendor/lib/new.env:1:10" in scan()
