@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor._secrets.gitrepo import untrusted_env
+from auditor._secrets.gitrepo import git_dir, untrusted_env
 from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -78,11 +78,13 @@ class AuditorEngine(Engine):
                             exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
         if request.git:  # the repositories the walk met inside the paths: their history too
             read = {os.path.realpath(path) for path, _ in histories}
-            for folder, shown in report.repositories:
+            for folder, shown, store in report.repositories:
                 if os.path.realpath(folder) in read:
                     continue
                 read.add(os.path.realpath(folder))
                 try:
+                    if os.path.realpath(git_dir(Path(folder))) != os.path.realpath(store):  # git reads one above
+                        raise ConfigError("git cannot read it as a repository")
                     nested = scan_git(Path(folder), scanner=scanner, suppress=request.suppress, exclude=request.exclude,
                                       cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")
                 except ConfigError as exc:  # not read, so never clean: its history is not scanned whole

@@ -318,6 +318,12 @@ def common_dir(repo: Path) -> str:
     return git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
 
 
+def git_dir(repo: Path) -> str:
+    """The git directory git reads for `repo` (`git rev-parse --absolute-git-dir`): git looks
+    up the folders above one that holds none it can read."""
+    return git(repo, "rev-parse", "--absolute-git-dir").decode("utf-8", "surrogateescape").strip()
+
+
 def cache_folder(repo: Path) -> Path | None:
     """`<cache>/secrets-git/<digest of the repository's common git directory>`: where what was
     scanned in this repository is remembered (None when git cannot say where that is)."""
@@ -387,4 +393,4 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 
 __all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
-           "is_object_id", "object_store", "objects", "refs", "run", "untrusted_env"]
+           "git_dir", "is_object_id", "object_store", "objects", "refs", "run", "untrusted_env"]

@@ -50,7 +50,7 @@ from pathlib import Path
 
 from auditor._cache import write_cache
 from auditor._secrets.gitrepo import boundary, cache_folder, clean_files, object_store, refs
-from auditor._secrets.walk import iter_files, repository_of
+from auditor._secrets.walk import iter_files
 from auditor.errors import AuditorError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see auditor._cli._replay)
@@ -188,9 +188,11 @@ class Memo:
             h.update(repr([tips, tags, bounds, store, sorted(clean.items())]).encode())
             budget = [MAX_HASHED_BYTES]
             prefix = "" if str(self.repo) == "." else str(self.repo).rstrip("/") + "/"
+            own = os.path.realpath(self.repo)
             rows: list[list[Any]] = []
-            for path, shown, skip, size, mode in iter_files(self.repo, self.base, self.exclude):
-                if repository_of(path) is not None and path != prefix + ".git/config":
+            met: list[tuple[str, str, str]] = []
+            for path, shown, skip, size, mode in iter_files(self.repo, self.base, self.exclude, repositories=met):
+                if any(os.path.realpath(folder) != own for folder, _, _ in met):
                     raise Unsettled(path)  # a repository inside: its history is read too, its state not told here
                 row: list[Any] = [path, shown, skip, size]
                 if not skip:

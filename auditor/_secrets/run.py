@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from auditor._secrets.model import FileResult, Leak, ScanStats
 from auditor._secrets.scanner import Scanner, findings_limit, over_findings
 from auditor._secrets.suppress import Suppressions
-from auditor._secrets.walk import iter_files, repository_of
+from auditor._secrets.walk import iter_files
 from auditor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,9 +34,9 @@ class ScanReport:
     history (what a baseline written from this scan accepts too)."""
     max_findings: int = field(default_factory=findings_limit, repr=False)
     """The most findings the report keeps: the secret-findings limit."""
-    repositories: list[tuple[str, str]] = field(default_factory=list)
-    """The git repositories the walk met (their `.git` folders): each one's folder and display
-    path, for the history scan (`--git`) to read them all."""
+    repositories: list[tuple[str, str, str]] = field(default_factory=list)
+    """The git repositories the walk met (`.git` folders, bare repositories): each one's folder,
+    display path and git directory, for the history scan (`--git`) to read them all."""
 
     def add(self, result: FileResult) -> None:
         """A file's result; its findings past `max_findings` in all are dropped, and the file is
@@ -147,10 +147,8 @@ def scan_paths(
         for top in paths:
             reuse = known.get(top) if known else None
             prefix = "" if str(top) == "." else str(top).rstrip("/") + "/"
-            for path, shown, skip, size, _ in iter_files(top, base, exclude, root=root):
-                folder = repository_of(path)
-                if folder is not None:
-                    report.repositories.append((folder, repository_of(shown) or "."))
+            for path, shown, skip, size, _ in iter_files(top, base, exclude, root=root,
+                                                         repositories=report.repositories):
                 if skip.startswith("error:"):
                     report.add(FileResult(shown, error=f"cannot read: {skip[6:]}"))
                     continue

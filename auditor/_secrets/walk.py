@@ -21,16 +21,23 @@ def special_kind(mode: int) -> str:
     return "device" if kind.endswith("-device") else kind
 
 
-def repository_of(path: str) -> str | None:
-    """The repository folder whose `.git/config` `path` is (the one file of a `.git` folder
-    iter_files yields), or None for any other path."""
-    if path == ".git/config":
-        return "."
-    return path[:-len("/.git/config")] if path.endswith("/.git/config") else None
+_BARE = frozenset({"HEAD", "config", "objects", "refs"})
 
 
-def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
-               root: Path | None = None) -> Iterator[tuple[str, str, str, int, int]]:
+def is_bare_repository(folder: str, names: set[str]) -> bool:
+    """Whether `folder`, holding the entries `names`, is a git directory itself (a bare
+    repository: `project.git` on a git server), as `git init --bare` makes one: `HEAD` and
+    `config` files, `objects` and `refs` folders (git itself asks no `config`; a folder that
+    only looks so is read by git, which then says it is none: not scanned whole)."""
+    if not _BARE <= names:
+        return False
+    join = folder.rstrip("/") + "/"
+    return (os.path.isfile(join + "HEAD") and os.path.isfile(join + "config") and os.path.isdir(join + "objects")
+            and os.path.isdir(join + "refs"))
+
+
+def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path | None = None,
+               repositories: list[tuple[str, str, str]] | None = None) -> Iterator[tuple[str, str, str, int, int]]:
     """(path, display path, skip reason, size, mode) for every entry under `top` (or `top`
     itself); size and mode as `os.lstat` tells them (0 for an entry that could not be read).
 
@@ -46,7 +53,11 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
     link under it is followed as the node follows it (auditor._fsutil.in_root: NixOS links /etc
     into /nix/store), so what the node reads through a link is scanned wherever it lies: the path
     yielded is the file's, its display path the one through the link, and a folder a link leads
-    to is walked unless it is walked already (no cycles). Links to nothing stay `symlink`."""
+    to is walked unless it is walked already (no cycles). Links to nothing stay `symlink`.
+
+    `repositories`, when given, gets (folder, display path, git directory) of each git repository
+    met: a folder holding a `.git` folder, and a bare repository (`is_bare_repository`, its own
+    git directory; walked as any folder), for the history scan (`--git`) to read each."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
@@ -93,6 +104,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
         except OSError as exc:
             yield folder, display(named), f"error:{exc.strerror or exc}", 0, 0
             continue
+        if repositories is not None and is_bare_repository(folder, {name for name, _ in entries}):
+            repositories.append((folder, display(named), folder))
         subfolders = []
         for name, entry in entries:
             path, as_named = join + name, named_join + name
@@ -102,6 +115,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if name == ".git":
+                        if repositories is not None:
+                            repositories.append((folder, display(named), path))
                         config, config_named = path + "/config", as_named + "/config"
                         cst = os.lstat(config) if os.path.lexists(config) else None
                         if cst is not None and not excluded(display(config_named)):
@@ -132,4 +147,4 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *,
         stack.extend(reversed(subfolders))
 
 
-__all__ = ["iter_files", "repository_of", "special_kind"]
+__all__ = ["is_bare_repository", "iter_files", "special_kind"]

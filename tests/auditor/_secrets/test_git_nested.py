@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from auditor._secrets import prepare
 from auditor._secrets.engines import run_engines
 from auditor._secrets.scanner import Scanner
@@ -35,14 +37,18 @@ def _repo(folder: Path, removed: str, kept: str = "") -> None:
 
 
 def _node(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A node's tree holding a repository (etc/, etckeeper's) and one inside another's working
-    tree (srv/deploy/vendor/lib), their tokens by name."""
+    """A node's tree holding a repository (etc/, etckeeper's), one inside another's working
+    tree (srv/deploy/vendor/lib) and a bare one (srv/git/etc.git, a clone of etc/ on the node's
+    git server), their tokens by name."""
     rng = random.Random(3)
     tokens = {name: github_token(rng) for name in ("etc", "etc kept", "deploy", "lib")}
     node = tmp_path / "node"
     _repo(node / "etc", tokens["etc"], tokens["etc kept"])
     _repo(node / "srv" / "deploy", tokens["deploy"])
     _repo(node / "srv" / "deploy" / "vendor" / "lib", tokens["lib"])
+    (node / "srv" / "git").mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(node / "etc"), str(node / "srv" / "git" / "etc.git")],
+                   check=True, capture_output=True, timeout=60)
     (node / "home").mkdir()
     (node / "home" / "notes.txt").write_text("nothing here\n")
     return node, tokens
@@ -68,9 +74,12 @@ def test_every_repository_in_a_folder_scanned_has_its_history_read(tmp_path: Pat
     assert in_history == {
         ("node/etc/tok.env", _fingerprint(tokens["etc"])), ("node/etc/keep.env", _fingerprint(tokens["etc kept"])),
         ("node/srv/deploy/tok.env", _fingerprint(tokens["deploy"])),
-        ("node/srv/deploy/vendor/lib/tok.env", _fingerprint(tokens["lib"]))}
+        ("node/srv/deploy/vendor/lib/tok.env", _fingerprint(tokens["lib"])),
+        ("node/srv/git/etc.git/tok.env", _fingerprint(tokens["etc"])),
+        ("node/srv/git/etc.git/keep.env", _fingerprint(tokens["etc kept"]))}
     # the bigger input finds all a smaller one finds: each repository scanned on its own
-    for repo in (node / "etc", node / "srv" / "deploy", node / "srv" / "deploy" / "vendor" / "lib"):
+    for repo in (node / "etc", node / "srv" / "deploy", node / "srv" / "deploy" / "vendor" / "lib",
+                 node / "srv" / "git" / "etc.git"):
         alone = {(commit, fingerprint) for _, _, commit, fingerprint in _found(repo, base=tmp_path)}
         assert alone <= {(commit, fingerprint) for _, _, commit, fingerprint in whole}, repo
     # a second run (the history caches) reports the same; so does one without them
@@ -94,6 +103,25 @@ def test_a_repository_inside_that_git_cannot_read_is_not_scanned_whole(tmp_path:
     assert len(report.stats.not_scanned) == 1
     assert report.stats.not_scanned[0].startswith("node/srv/deploy (git history): ")
     assert _fingerprint(tokens["lib"]) in {x.fingerprint for x in report.leaks if x.commit}
+
+
+@pytest.mark.parametrize(("where", "how"), [("opt/look-alike", "bare"), ("srv/deploy/look-alike", "bare"),
+                                           ("srv/deploy/broken", ".git")])
+def test_a_folder_that_only_looks_like_a_repository_is_not_scanned_whole(tmp_path: Path, where: str,
+                                                                         how: str) -> None:
+    """A folder that looks like a bare repository, or a `.git` folder git cannot read: git,
+    asked about it, would read the repository above it (srv/deploy's, under another name): it
+    is said not scanned whole instead, and nothing is reported under its name."""
+    node, _ = _node(tmp_path)
+    fake = node / where / (".git" if how == ".git" else "")
+    for folder in ("objects", "refs"):
+        (fake / folder).mkdir(parents=True)
+    (fake / "HEAD").write_text("not git's\n")
+    (fake / "config").write_text("[core]\n")
+    report = run_engines(["auditor"], prepare([node], base=tmp_path, git=True))
+    assert [note.partition(":")[0] for note in report.stats.not_scanned] == [f"node/{where} (git history)"]
+    assert not any(x.path.startswith(f"node/{where}/") for x in report.leaks)
+    assert {x.path for x in report.leaks if x.commit} >= {"node/srv/deploy/tok.env", "node/etc/tok.env"}
 
 
 def test_kingfisher_finds_nothing_in_their_histories_the_scan_does_not(tmp_path: Path) -> None:
