@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from auditor._fsutil import on_node, path_text
@@ -19,6 +19,30 @@ def special_kind(mode: int) -> str:
     (pki.fsutil.special_kind, with both kinds of device as one)."""
     kind = file_kind(mode) or ""
     return "device" if kind.endswith("-device") else kind
+
+
+def _hooks(folder: str, named: str, display: Callable[[str], str],
+           excluded: Callable[[str], bool]) -> Iterator[tuple[str, str, str, int, int]]:
+    """The hooks of a `.git` folder, as iter_files yields files: scripts people write (a deploy
+    token in `post-receive`), its own files only, never a link followed; git's templates
+    (`*.sample`, which git never runs) left out. Nothing when there is no such folder."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted((e.name, e) for e in it if not e.name.endswith(".sample"))
+    except OSError:  # no hooks folder (or none that can be listed: git runs none from it either)
+        return
+    for name, entry in entries:
+        shown = display(f"{named}/{name}")
+        if excluded(shown):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            yield f"{folder}/{name}", shown, f"error:{exc.strerror or exc}", 0, 0
+            continue
+        kind = special_kind(st.st_mode)
+        if kind != "folder":  # a hook is a file: git runs none from a folder in it
+            yield f"{folder}/{name}", shown, kind, st.st_size, st.st_mode
 
 
 _BARE = frozenset({"HEAD", "config", "objects", "refs"})
@@ -43,7 +67,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
-    (remote URLs with credentials) is read here. The reason is `symlink`, `fifo`, `socket` or
+    (remote URLs with credentials) and the `hooks` folder (scripts people write) are read here. The reason is `symlink`, `fifo`, `socket` or
     `device` for entries that are never opened, else empty. Display paths are relative to
     `base` for paths under it. (Plain strings: pathlib costs more than reading a small file.)
 
@@ -121,6 +145,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
                         cst = os.lstat(config) if os.path.lexists(config) else None
                         if cst is not None and not excluded(display(config_named)):
                             yield config, display(config_named), special_kind(cst.st_mode), cst.st_size, cst.st_mode
+                        yield from _hooks(path + "/hooks", as_named + "/hooks", display, excluded)
                         continue
                     if root is not None:
                         dst = entry.stat(follow_symlinks=False)

@@ -117,6 +117,15 @@ def test_git_config_is_read_but_not_the_object_store(tmp_path: Path) -> None:
     git(repo, "remote", "add", "origin", "https://ci:S3cretPassw0rd@git.example.com/x.git")
     report = scan_paths([repo], base=repo)
     assert [(x.path, x.rule) for x in report.leaks] == [(".git/config", "url-credential")]
+    # a hook is a script someone wrote (Kingfisher reads them too): a token in one was not found
+    hook = repo / ".git" / "hooks" / "post-receive"
+    hook.write_text("#!/bin/sh\ncurl -H 'Authorization: token ghp_" + "aB3dE5gH7jK9" * 3 + "' https://ci.example.com\n")
+    (repo / "tracked.txt").write_text("ghp_" + "Zq8Wx7Vc6Bn5" * 3 + "\n")
+    git(repo, "add", "tracked.txt")  # its blob, in .git/objects, is read by --git alone
+    report = scan_paths([repo], base=repo)
+    assert sorted((x.path, x.rule) for x in report.leaks) == [
+        (".git/config", "url-credential"), (".git/hooks/post-receive", "github-token"), ("tracked.txt", "github-token")]
+    assert report.stats.files_scanned == 3  # git's hook templates (*.sample), never run, are not read
 
 
 def test_missing_path_is_a_config_error(tmp_path: Path) -> None:
