@@ -71,3 +71,30 @@ def test_a_link_named_on_the_command_line_is_followed_and_this_machines_links_wi
     assert followed["etc/up/etc/static"] == (str(etc / "static"), "symlink")  # walked through it already
     assert followed["etc/up/etc/up"] == (str(etc / "up"), "symlink")
     assert len(followed) == 9 and not any(shown.count("/up/") > 1 for shown in followed)
+
+
+def test_of_a_git_folder_its_config_and_hooks_are_listed_never_a_link_followed(tmp_path: Path) -> None:
+    """A hook is a script someone wrote: listed as any file (a FIFO or a link as such, never
+    opened or followed, even under a node's root); git's templates and folders in it are not;
+    the object store is not either; each repository met is told, with its git directory."""
+    import os
+
+    repo = tmp_path / "repo"
+    hooks = repo / ".git/hooks"
+    (repo / ".git/objects/ab").mkdir(parents=True)
+    (repo / ".git/objects/ab/cdef").write_bytes(b"x")
+    hooks.mkdir()
+    (repo / ".git/config").write_text("[core]\n")
+    (hooks / "post-receive").write_text("#!/bin/sh\n")
+    (hooks / "pre-commit.sample").write_text("#!/bin/sh\n")
+    (hooks / "lib").mkdir()
+    (hooks / "lib/inner.sh").write_text("x\n")
+    (hooks / "update").symlink_to("/etc/passwd")
+    os.mkfifo(hooks / "pipe")
+    met: list[tuple[str, str, str]] = []
+    seen = {shown: skip for _, shown, skip, _, _ in iter_files(repo, tmp_path, root=tmp_path, repositories=met)}
+    assert seen == {"repo/.git/config": "", "repo/.git/hooks/pipe": "fifo", "repo/.git/hooks/post-receive": "",
+                    "repo/.git/hooks/update": "symlink"}
+    assert met == [(str(repo), "repo", str(repo / ".git"))]
+    assert "repo/.git/hooks/post-receive" not in {
+        shown for _, shown, _, _, _ in iter_files(repo, tmp_path, exclude=["repo/.git/hooks/*"])}
