@@ -21,14 +21,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from auditor._secrets.gitrepo import git_dir, untrusted_env
+from auditor._secrets.gitrepo import common_dir, git_dir, top_level, untrusted_env
 from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
 from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor.errors import ConfigError
 from pki.fsutil import ReadError, make_folder, read_regular
+
+if TYPE_CHECKING:
+    from auditor._secrets.history import HistoryScan
 
 TRUFFLEHOG3_VERSION = "3.0.10"
 
@@ -77,20 +81,7 @@ class AuditorEngine(Engine):
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
         if request.git:  # the repositories the walk met inside the paths: their history too
-            read = {os.path.realpath(path) for path, _ in histories}
-            for folder, shown, store in report.repositories:
-                if os.path.realpath(folder) in read:
-                    continue
-                read.add(os.path.realpath(folder))
-                try:
-                    if os.path.realpath(git_dir(Path(folder))) != os.path.realpath(store):  # git reads one above
-                        raise ConfigError("git cannot read it as a repository")
-                    nested = scan_git(Path(folder), scanner=scanner, suppress=request.suppress, exclude=request.exclude,
-                                      cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")
-                except ConfigError as exc:  # not read, so never clean: its history is not scanned whole
-                    report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
-                    continue
-                histories.append((Path(shown), nested))
+            histories += _met_histories(request, scanner, report, [path for path, _ in histories])
         for path, history in histories:
             if history.known is not None:
                 history.known.save()
@@ -98,6 +89,43 @@ class AuditorEngine(Engine):
             report.also.extend(history.also)
             report.stats.merge(history.stats)
         return report
+
+
+def _met_histories(request: ScanRequest, scanner: Scanner, report: ScanReport,
+                   read: list[Path]) -> list[tuple[Path, HistoryScan]]:
+    """The history of each repository the walk met inside the paths (`--git`), shown at its
+    place there: once per git directory (a worktree's is its main repository's; those of
+    `read` were read already). One git reads as another (a folder that only looks like a
+    repository, a damaged `.git`: git would read the repository above it) or whose git
+    directory lies outside the paths (a `.git` file naming a folder elsewhere) is not read, and
+    said not scanned whole."""
+    tops = [os.path.realpath(path) for path in request.paths]
+    done = set()
+    for path in read:
+        with contextlib.suppress(ConfigError):
+            done.add(os.path.realpath(common_dir(path)))
+    out = []
+    for folder, shown, store in report.repositories:
+        repo = Path(folder)
+        try:
+            own = os.path.realpath(git_dir(repo))
+            if store:  # a .git folder or a bare repository: git reads that git directory
+                expected, found = os.path.realpath(store), own
+            else:  # a .git file: git reads this folder's working tree
+                expected, found = os.path.realpath(folder), os.path.realpath(top_level(repo))
+            if found != expected:
+                raise ConfigError("git cannot read it as a repository (it would read the one above it)")
+            shared = os.path.realpath(common_dir(repo))
+            if shared in done:
+                continue
+            if not any(own == top or own.startswith(top + os.sep) for top in tops):
+                raise ConfigError("its git directory lies outside the folders scanned")
+            done.add(shared)
+            out.append((Path(shown), scan_git(repo, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
+                                              cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")))
+        except ConfigError as exc:  # not read, so never clean: its history is not scanned whole
+            report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
+    return out
 
 
 def engines_dir() -> Path:

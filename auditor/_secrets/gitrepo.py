@@ -324,6 +324,11 @@ def git_dir(repo: Path) -> str:
     return git(repo, "rev-parse", "--absolute-git-dir").decode("utf-8", "surrogateescape").strip()
 
 
+def top_level(repo: Path) -> str:
+    """The working tree git reads `repo` as part of (`git rev-parse --show-toplevel`)."""
+    return git(repo, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
+
+
 def cache_folder(repo: Path) -> Path | None:
     """`<cache>/secrets-git/<digest of the repository's common git directory>`: where what was
     scanned in this repository is remembered (None when git cannot say where that is)."""
@@ -393,4 +398,5 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 
 __all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
-           "git_dir", "is_object_id", "object_store", "objects", "refs", "run", "untrusted_env"]
+           "git_dir", "is_object_id", "object_store", "objects", "refs", "run", "top_level",
+           "untrusted_env"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -80,8 +81,10 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
     to is walked unless it is walked already (no cycles). Links to nothing stay `symlink`.
 
     `repositories`, when given, gets (folder, display path, git directory) of each git repository
-    met: a folder holding a `.git` folder, and a bare repository (`is_bare_repository`, its own
-    git directory; walked as any folder), for the history scan (`--git`) to read each."""
+    met: a folder holding a `.git` folder, a bare repository (`is_bare_repository`, its own git
+    directory; walked as any folder), and a folder whose `.git` is a file (`gitdir: ...`, a
+    submodule's or a worktree's: its git directory '', as the file says it, git reads it), for
+    the history scan (`--git`) to read each."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
@@ -153,6 +156,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
                     subfolders.append((path, as_named))
                     continue
                 est = entry.stat(follow_symlinks=False)
+                if name == ".git" and repositories is not None and stat.S_ISREG(est.st_mode):
+                    repositories.append((folder, display(named), ""))  # `gitdir: ...`: a submodule, a worktree
             except OSError as exc:
                 yield path, shown, f"error:{exc.strerror or exc}", 0, 0
                 continue

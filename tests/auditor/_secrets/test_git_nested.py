@@ -38,10 +38,11 @@ def _repo(folder: Path, removed: str, kept: str = "") -> None:
 
 def _node(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A node's tree holding a repository (etc/, etckeeper's), one inside another's working
-    tree (srv/deploy/vendor/lib) and a bare one (srv/git/etc.git, a clone of etc/ on the node's
-    git server), their tokens by name."""
+    tree (srv/deploy/vendor/lib), a bare one (srv/git/etc.git, a clone of etc/ on the node's
+    git server) and a submodule (srv/app/vendor/ui: its git directory in srv/app/.git/modules),
+    their tokens by name."""
     rng = random.Random(3)
-    tokens = {name: github_token(rng) for name in ("etc", "etc kept", "deploy", "lib")}
+    tokens = {name: github_token(rng) for name in ("etc", "etc kept", "deploy", "lib", "ui")}
     node = tmp_path / "node"
     _repo(node / "etc", tokens["etc"], tokens["etc kept"])
     _repo(node / "srv" / "deploy", tokens["deploy"])
@@ -49,6 +50,12 @@ def _node(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (node / "srv" / "git").mkdir()
     subprocess.run(["git", "clone", "-q", "--bare", str(node / "etc"), str(node / "srv" / "git" / "etc.git")],
                    check=True, capture_output=True, timeout=60)
+    _repo(tmp_path / "upstream" / "ui", tokens["ui"])
+    (node / "srv" / "app").mkdir()
+    git(node / "srv" / "app", "init", "-q", "-b", "main")
+    git(node / "srv" / "app", "-c", "protocol.file.allow=always", "submodule", "add", "-q",
+        str(tmp_path / "upstream" / "ui"), "vendor/ui")
+    _commit(node / "srv" / "app", "the ui as a submodule")
     (node / "home").mkdir()
     (node / "home" / "notes.txt").write_text("nothing here\n")
     return node, tokens
@@ -76,10 +83,11 @@ def test_every_repository_in_a_folder_scanned_has_its_history_read(tmp_path: Pat
         ("node/srv/deploy/tok.env", _fingerprint(tokens["deploy"])),
         ("node/srv/deploy/vendor/lib/tok.env", _fingerprint(tokens["lib"])),
         ("node/srv/git/etc.git/tok.env", _fingerprint(tokens["etc"])),
-        ("node/srv/git/etc.git/keep.env", _fingerprint(tokens["etc kept"]))}
+        ("node/srv/git/etc.git/keep.env", _fingerprint(tokens["etc kept"])),
+        ("node/srv/app/vendor/ui/tok.env", _fingerprint(tokens["ui"]))}
     # the bigger input finds all a smaller one finds: each repository scanned on its own
     for repo in (node / "etc", node / "srv" / "deploy", node / "srv" / "deploy" / "vendor" / "lib",
-                 node / "srv" / "git" / "etc.git"):
+                 node / "srv" / "git" / "etc.git", node / "srv" / "app" / "vendor" / "ui"):
         alone = {(commit, fingerprint) for _, _, commit, fingerprint in _found(repo, base=tmp_path)}
         assert alone <= {(commit, fingerprint) for _, _, commit, fingerprint in whole}, repo
     # a second run (the history caches) reports the same; so does one without them
@@ -124,6 +132,29 @@ def test_a_folder_that_only_looks_like_a_repository_is_not_scanned_whole(tmp_pat
     assert {x.path for x in report.leaks if x.commit} >= {"node/srv/deploy/tok.env", "node/etc/tok.env"}
 
 
+def test_a_worktree_s_history_is_its_repository_s_read_once(tmp_path: Path) -> None:
+    """`git worktree add` makes a folder whose `.git` is a file naming the main repository:
+    the same history, one finding per secret, not one per worktree."""
+    node, _ = _node(tmp_path)
+    before = _found(node, base=tmp_path)
+    git(node / "etc", "worktree", "add", "-q", str(node / "etc-hotfix"))
+    assert [x for x in _found(node, base=tmp_path) if not x[1].startswith("node/etc-hotfix/")] == before
+    assert not any(commit for _, path, commit, _ in _found(node, base=tmp_path) if path.startswith("node/etc-hotfix/"))
+
+
+def test_a_git_file_naming_a_folder_outside_the_paths_is_not_read(tmp_path: Path) -> None:
+    """`.git` as a file says where the git directory is; one outside the folders scanned (on a
+    node's copy, a path of this machine) is not read, and the scan says so."""
+    node, _ = _node(tmp_path)
+    _repo(tmp_path / "elsewhere", github_token(random.Random(4)))
+    (node / "opt" / "pointer").mkdir(parents=True)
+    (node / "opt" / "pointer" / ".git").write_text(f"gitdir: {tmp_path / 'elsewhere' / '.git'}\n")
+    report = run_engines(["auditor"], prepare([node], base=tmp_path, git=True))
+    assert report.stats.not_scanned == [
+        "node/opt/pointer (git history): its git directory lies outside the folders scanned"]
+    assert not any(x.path.startswith("node/opt/pointer/") for x in report.leaks)
+
+
 def test_kingfisher_finds_nothing_in_their_histories_the_scan_does_not(tmp_path: Path) -> None:
     """The outside reader: Kingfisher (PyPI kingfisher-bin) reads the history of every
     repository it meets in a folder. Each token it finds in a commit, the scan finds in that
@@ -137,7 +168,7 @@ def test_kingfisher_finds_nothing_in_their_histories_the_scan_does_not(tmp_path:
     report = json.loads(out.read_text())
     theirs = {(f["finding"]["git_metadata"]["commit"]["id"], f["finding"]["snippet"])
               for f in report["findings"] if "github" in f["rule"]["id"] and f["finding"].get("git_metadata")}
-    assert {token for _, token in theirs} >= {tokens["etc"], tokens["deploy"], tokens["lib"]}
+    assert {token for _, token in theirs} >= {tokens["etc"], tokens["deploy"], tokens["lib"], tokens["ui"]}
     ours = {(commit, fingerprint) for _, _, commit, fingerprint in _found(node, base=tmp_path) if commit}
     assert {(commit, _fingerprint(token)) for commit, token in theirs} <= ours
 
