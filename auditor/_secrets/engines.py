@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor._secrets.gitrepo import common_dir, git_dir, top_level, untrusted_env
+from auditor._secrets.gitrepo import alternates, common_dir, git_dir, top_level, untrusted_env
 from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -96,10 +96,15 @@ def _met_histories(request: ScanRequest, scanner: Scanner, report: ScanReport,
     """The history of each repository the walk met inside the paths (`--git`), shown at its
     place there: once per git directory (a worktree's is its main repository's; those of
     `read` were read already). One git reads as another (a folder that only looks like a
-    repository, a damaged `.git`: git would read the repository above it) or whose git
-    directory lies outside the paths (a `.git` file naming a folder elsewhere) is not read, and
-    said not scanned whole."""
+    repository, a damaged `.git`: git would read the repository above it), whose git directory
+    lies outside the paths (a `.git` file naming a folder elsewhere) or that borrows objects
+    from outside them (`objects/info/alternates`: on a node's copy, paths of this machine) is
+    not read, and said not scanned whole."""
     tops = [os.path.realpath(path) for path in request.paths]
+
+    def inside(path: str) -> bool:
+        return any(path == top or path.startswith(top + os.sep) for top in tops)
+
     done = set()
     for path in read:
         with contextlib.suppress(ConfigError):
@@ -118,8 +123,11 @@ def _met_histories(request: ScanRequest, scanner: Scanner, report: ScanReport,
             shared = os.path.realpath(common_dir(repo))
             if shared in done:
                 continue
-            if not any(own == top or own.startswith(top + os.sep) for top in tops):
+            if not all(inside(path) for path in (own, shared)):
                 raise ConfigError("its git directory lies outside the folders scanned")
+            if not all(inside(path) for path in alternates(shared)):
+                raise ConfigError("it borrows objects from a folder outside the folders scanned "
+                                  "(objects/info/alternates)")
             done.add(shared)
             out.append((Path(shown), scan_git(repo, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
                                               cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")))

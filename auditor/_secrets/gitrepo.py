@@ -4,6 +4,7 @@ and git itself: importing this costs next to nothing."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import os
@@ -324,6 +325,48 @@ def git_dir(repo: Path) -> str:
     return git(repo, "rev-parse", "--absolute-git-dir").decode("utf-8", "surrogateescape").strip()
 
 
+MAX_ALTERNATES_BYTES = 64 << 10
+"""The most read of an `objects/info/alternates` file (a larger one is said unreadable)."""
+
+
+def alternates(common: str, depth: int = 5) -> list[str]:
+    """The object stores the repository whose common git directory is `common` borrows objects
+    from (`objects/info/alternates`: one folder a line, absolute or relative to `objects`;
+    `git clone --shared`, `--reference`), theirs in turn, as git follows them (five deep),
+    each a real path. Read as a file: git is asked nothing. ConfigError when one cannot be read."""
+    from pki.fsutil import ReadError, read_regular
+
+    out: list[str] = []
+    todo = [(os.path.join(common, "objects"), 0)]
+    while todo:
+        objects, level = todo.pop()
+        listed = os.path.join(objects, "info", "alternates")
+        if not os.path.lexists(listed):
+            continue
+        try:
+            text = read_regular(listed, MAX_ALTERNATES_BYTES).decode("utf-8", "surrogateescape")
+        except ReadError as exc:
+            raise ConfigError(f"its objects/info/alternates cannot be read: {exc}", file=listed) from None
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.startswith('"'):  # git's C quoting (`\t`, octal bytes): unquoted as git does
+                try:
+                    raw = codecs.escape_decode(line[1:-1].encode("utf-8", "surrogateescape"))[0]
+                except ValueError:
+                    raise ConfigError("its objects/info/alternates names a folder git cannot unquote",
+                                      file=listed) from None
+                line = raw.decode("utf-8", "surrogateescape")
+            if "\0" in line:
+                raise ConfigError("its objects/info/alternates names a folder with a NUL byte", file=listed)
+            found = os.path.realpath(os.path.join(objects, line))
+            if found not in out:
+                out.append(found)
+                if level + 1 < depth:
+                    todo.append((found, level + 1))
+    return out
+
+
 def top_level(repo: Path) -> str:
     """The working tree git reads `repo` as part of (`git rev-parse --show-toplevel`)."""
     return git(repo, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
@@ -397,6 +440,6 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
+__all__ = ["alternates", "boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
            "git_dir", "is_object_id", "object_store", "objects", "refs", "run", "top_level",
            "untrusted_env"]

@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor._secrets import prepare
 from auditor._secrets.engines import run_engines
 from auditor._secrets.scanner import Scanner
+from auditor.errors import ConfigError
 from tests.auditor._secrets.test_run import _commit, git
 from tests.secrets_corpus import github_token
 
@@ -153,6 +156,62 @@ def test_a_git_file_naming_a_folder_outside_the_paths_is_not_read(tmp_path: Path
     assert report.stats.not_scanned == [
         "node/opt/pointer (git history): its git directory lies outside the folders scanned"]
     assert not any(x.path.startswith("node/opt/pointer/") for x in report.leaks)
+
+
+def test_a_repository_borrowing_objects_from_outside_the_paths_is_not_read(tmp_path: Path) -> None:
+    """`git clone --shared` leaves objects/info/alternates naming the source's object store:
+    one inside the folders scanned is read as any; one outside (on a node's copy, a path of
+    this machine) is not, and the scan says so."""
+    node, tokens = _node(tmp_path)
+    _repo(tmp_path / "upstream" / "api", github_token(random.Random(12)))
+    for source, name in ((node / "etc", "etc-shared"), (tmp_path / "upstream" / "api", "api")):
+        subprocess.run(["git", "clone", "-q", "--shared", str(source), str(node / "opt" / name)], check=True,
+                       capture_output=True, timeout=60)
+    report = run_engines(["auditor"], prepare([node], base=tmp_path, git=True))
+    assert report.stats.not_scanned == ["node/opt/api (git history): it borrows objects from a folder outside the "
+                                        "folders scanned (objects/info/alternates)"]
+    assert ("node/opt/etc-shared/tok.env", _fingerprint(tokens["etc"])) in {
+        (x.path, x.fingerprint) for x in report.leaks if x.commit}
+    assert not any(x.path.startswith("node/opt/api/") and x.commit for x in report.leaks)
+
+
+def test_alternates_are_read_as_git_reads_them(tmp_path: Path) -> None:
+    """Absolute or relative to `objects`, comments and blank lines left, a C-quoted name
+    unquoted, followed in turn: each store listed is one git reads an object from (a blob kept
+    in it alone is there for `git cat-file -e`)."""
+    from auditor._secrets.gitrepo import alternates
+
+    def bare(name: str) -> Path:
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / name)], check=True, capture_output=True)
+        return tmp_path / name
+
+    common, first, second, third, fourth = (bare(name) for name in ("repo.git", "a b.git", "c.git", "d\tx.git", "é.git"))
+    (common / "objects" / "info" / "alternates").write_text(f"# borrowed\n\n{first}/objects\n../../c.git/objects\n")
+    (first / "objects" / "info" / "alternates").write_text(
+        '"' + str(third).replace("\t", "\\t") + '/objects"\n"' + str(tmp_path) + '/\\303\\251.git/objects"\n')
+    blobs = []
+    for store in (first, second, third, fourth):
+        blobs.append(subprocess.run(["git", "--git-dir", str(store), "hash-object", "-w", "--stdin"], check=True,
+                                    capture_output=True, input=store.name.encode()).stdout.decode().strip())
+    for blob in blobs:  # git reads each through the alternates
+        subprocess.run(["git", "--git-dir", str(common), "cat-file", "-e", blob], check=True, capture_output=True)
+    assert alternates(str(common)) == [str(store / "objects") for store in (first, second, third, fourth)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.binary(max_size=200))
+def test_any_alternates_file_is_read_or_refused_with_its_name(tmp_path: Path, text: bytes) -> None:
+    from auditor._secrets.gitrepo import alternates
+
+    info = tmp_path / "fuzz.git" / "objects" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "alternates").write_bytes(text)
+    try:
+        found = alternates(str(tmp_path / "fuzz.git"))
+    except ConfigError as exc:
+        assert exc.file == str(info / "alternates")
+    else:
+        assert all(os.path.isabs(path) for path in found)
 
 
 def test_kingfisher_finds_nothing_in_their_histories_the_scan_does_not(tmp_path: Path) -> None:
