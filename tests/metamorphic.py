@@ -7,7 +7,7 @@ a List or with anchors, a Deployment as another kind of workload, a keyring adde
 file saved as UTF-16 or with garbage appended, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
-reaching files twice),
+reaching files twice, /etc kept by etckeeper and read with its history),
 the copy is scanned, and the result is compared with the demo's own scan:
 
 - a case LOSES a rule when a rule the demo fails passes, or nothing of it fails or is undecided
@@ -248,6 +248,18 @@ def _inline_users(folder: Path) -> None:
         raise SystemExit("tests.metamorphic: the demo's nats.conf no longer includes users.conf")
     conf.write_bytes(text.replace(b"include users.conf", users.read_bytes()))
     users.unlink()
+
+
+def _etckeeper(folder: Path) -> None:
+    """The node's /etc kept by etckeeper (a git repository of it, everything committed), and the
+    secrets source reading all of /etc with its history (`git: true`)."""
+    etc = folder / NODE / "etc"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "etckeeper", "GIT_AUTHOR_EMAIL": "root@cim-prod-001",
+           "GIT_COMMITTER_NAME": "etckeeper", "GIT_COMMITTER_EMAIL": "root@cim-prod-001"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "saving uncommitted changes in /etc"]):
+        subprocess.run(["git", "-C", str(etc), *args], check=True, capture_output=True, env=env, timeout=60)
+    _inventory(SECRETS_PATHS, SECRETS_PATHS.replace("[etc/nats, etc/nixos, etc/cim,", "[etc,")
+               + "\n        git: true")(folder)
 
 
 def _inventory(old: str, new: str) -> Callable[[Path], None]:
@@ -632,6 +644,7 @@ def cases() -> list[Case]:
     out += [Case(f"{GNUPG_HOME} with {how}", gpg_keyring(how)) for how in KEYRINGS]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
+    out.append(Case("inventory: /etc kept by etckeeper, secrets read with its history", _etckeeper))
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out
