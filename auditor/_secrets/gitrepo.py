@@ -98,6 +98,8 @@ run for each signed commit `git log` shows when `log.showSignature` is set). The
 `.gitattributes` (`filter.NAME.clean`) are named per repository: clean_files asks nothing of
 the working tree where one is set. No other command run here starts a program (no diff, no
 network, no hook)."""
+
+
 def untrusted_env() -> dict[str, str]:
     """UNTRUSTED_CONFIG as environment variables (git's GIT_CONFIG_COUNT), for a program that
     runs git itself (trufflehog3)."""

@@ -192,8 +192,9 @@ class Memo:
             rows: list[list[Any]] = []
             met: list[tuple[str, str, str]] = []
             for path, shown, skip, size, mode in iter_files(self.repo, self.base, self.exclude, repositories=met):
-                if any(os.path.realpath(folder) != own for folder, _, _ in met):
-                    raise Unsettled(path)  # a repository inside: its history is read too, its state not told here
+                while met:  # each repository the walk meets, looked at once
+                    if os.path.realpath(met.pop()[0]) != own:
+                        raise Unsettled(path)  # a repository inside: its history is read too, its state not told here
                 row: list[Any] = [path, shown, skip, size]
                 if not skip:
                     row.append(mode)

@@ -35,8 +35,9 @@ class ScanReport:
     max_findings: int = field(default_factory=findings_limit, repr=False)
     """The most findings the report keeps: the secret-findings limit."""
     repositories: list[tuple[str, str, str]] = field(default_factory=list)
-    """The git repositories the walk met (`.git` folders, bare repositories): each one's folder,
-    display path and git directory, for the history scan (`--git`) to read them all."""
+    """The git repositories the walk met (`.git` folders and files, bare repositories): each
+    one's folder, display path and git directory (walk.iter_files), for the history scan
+    (`--git`) to read them all."""
 
     def add(self, result: FileResult) -> None:
         """A file's result; its findings past `max_findings` in all are dropped, and the file is

@@ -126,9 +126,9 @@ class Scanner:
 
     def anchors(self) -> list[bytes]:
         """What the prefilter looks for: each anchored detector's anchor, then the sops MAC line
-        (its hits are ignored without sops_check), the keys about a secret and the detectors'
-        keys whose value is a file encoded whole and the detectors' starts and words as base64 spells
-        them (see encoded.py)."""
+        (its hits are ignored without sops_check), the keys about a secret, the keys whose value
+        is a file encoded whole, and the detectors' starts and words as base64 spells them (see
+        encoded.py)."""
         table = self.encoded_forms
         return [*(d.anchor for d in self.detectors if d.anchor), SOPS_ANCHOR, NOT_SECRET_ANCHOR, encoded.VALUE_KEYS,
                 *([encoded.anchor(table)] if table else [])]

@@ -68,9 +68,10 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
-    (remote URLs with credentials) and the `hooks` folder (scripts people write) are read here. The reason is `symlink`, `fifo`, `socket` or
-    `device` for entries that are never opened, else empty. Display paths are relative to
-    `base` for paths under it. (Plain strings: pathlib costs more than reading a small file.)
+    (remote URLs with credentials) and the `hooks` folder (scripts people write) are read here.
+    The reason is `symlink`, `fifo`, `socket` or `device` for entries that are never opened,
+    else empty. Display paths are relative to `base` for paths under it. (Plain strings:
+    pathlib costs more than reading a small file.)
 
     `top` itself, when a symbolic link, is followed (as `grep -r` and `find -H` follow a link
     named on the command line). Links in folders are not followed, except with `root` (a node's
