@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor._secrets.gitrepo import alternates, common_dir, git_dir, top_level, untrusted_env
+from auditor._secrets.gitrepo import alternates, common_dir, locations, untrusted_env
 from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
@@ -113,14 +113,13 @@ def _met_histories(request: ScanRequest, scanner: Scanner, report: ScanReport,
     for folder, shown, store in report.repositories:
         repo = Path(folder)
         try:
-            own = os.path.realpath(git_dir(repo))
+            own, shared, tree = locations(repo, work_tree=not store)
             if store:  # a .git folder or a bare repository: git reads that git directory
                 expected, found = os.path.realpath(store), own
             else:  # a .git file: git reads this folder's working tree
-                expected, found = os.path.realpath(folder), os.path.realpath(top_level(repo))
+                expected, found = os.path.realpath(folder), tree
             if found != expected:
                 raise ConfigError("git cannot read it as a repository (it would read the one above it)")
-            shared = os.path.realpath(common_dir(repo))
             if shared in done:
                 continue
             if not all(inside(path) for path in (own, shared)):

@@ -321,10 +321,16 @@ def common_dir(repo: Path) -> str:
     return git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
 
 
-def git_dir(repo: Path) -> str:
-    """The git directory git reads for `repo` (`git rev-parse --absolute-git-dir`): git looks
-    up the folders above one that holds none it can read."""
-    return git(repo, "rev-parse", "--absolute-git-dir").decode("utf-8", "surrogateescape").strip()
+def locations(repo: Path, *, work_tree: bool) -> tuple[str, str, str]:
+    """The git directory, the common git directory (a worktree's is its repository's) and, with
+    `work_tree`, the working tree ('' without) git reads for `repo`, as real paths, from one
+    `git rev-parse`: git looks up the folders above one that holds none it can read."""
+    asked = ["--absolute-git-dir", "--git-common-dir", *(["--show-toplevel"] if work_tree else [])]
+    lines = git(repo, "rev-parse", "--path-format=absolute", *asked).decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) != len(asked):  # a name holding a line break
+        raise ConfigError("git names its folders in a way that cannot be read back", file=repo)
+    found = [os.path.realpath(line) for line in lines]
+    return found[0], found[1], found[2] if work_tree else ""
 
 
 MAX_ALTERNATES_BYTES = 64 << 10
@@ -367,11 +373,6 @@ def alternates(common: str, depth: int = 5) -> list[str]:
                 if level + 1 < depth:
                     todo.append((found, level + 1))
     return out
-
-
-def top_level(repo: Path) -> str:
-    """The working tree git reads `repo` as part of (`git rev-parse --show-toplevel`)."""
-    return git(repo, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
 
 
 def cache_folder(repo: Path) -> Path | None:
@@ -443,5 +444,4 @@ def clean_files(repo: Path) -> dict[str, str]:
 
 
 __all__ = ["alternates", "boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
-           "git_dir", "is_object_id", "object_store", "objects", "refs", "run", "top_level",
-           "untrusted_env"]
+           "is_object_id", "locations", "object_store", "objects", "refs", "run", "untrusted_env"]

@@ -49,16 +49,15 @@ def _hooks(folder: str, named: str, display: Callable[[str], str],
 _BARE = frozenset({"HEAD", "config", "objects", "refs"})
 
 
-def is_bare_repository(folder: str, names: set[str]) -> bool:
-    """Whether `folder`, holding the entries `names`, is a git directory itself (a bare
+def is_bare_repository(entries: Sequence[tuple[str, os.DirEntry[str]]]) -> bool:
+    """Whether a folder holding `entries` (name, entry) is a git directory itself (a bare
     repository: `project.git` on a git server), as `git init --bare` makes one: `HEAD` and
     `config` files, `objects` and `refs` folders (git itself asks no `config`; a folder that
-    only looks so is read by git, which then says it is none: not scanned whole)."""
-    if not _BARE <= names:
-        return False
-    join = folder.rstrip("/") + "/"
-    return (os.path.isfile(join + "HEAD") and os.path.isfile(join + "config") and os.path.isdir(join + "objects")
-            and os.path.isdir(join + "refs"))
+    only looks so is read by git, which then says it is none: not scanned whole). Told from the
+    entries as listed: no file is looked at again."""
+    named = {name: entry for name, entry in entries if name in _BARE}
+    return (len(named) == len(_BARE) and named["HEAD"].is_file() and named["config"].is_file()
+            and named["objects"].is_dir() and named["refs"].is_dir())
 
 
 def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path | None = None,
@@ -132,7 +131,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
         except OSError as exc:
             yield folder, display(named), f"error:{exc.strerror or exc}", 0, 0
             continue
-        if repositories is not None and is_bare_repository(folder, {name for name, _ in entries}):
+        if repositories is not None and is_bare_repository(entries):
             repositories.append((folder, display(named), folder))
         subfolders = []
         for name, entry in entries:
