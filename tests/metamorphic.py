@@ -250,16 +250,19 @@ def _inline_users(folder: Path) -> None:
     users.unlink()
 
 
-def _etckeeper(folder: Path) -> None:
+def etckeeper(whole: bool) -> Callable[[Path], None]:
     """The node's /etc kept by etckeeper (a git repository of it, everything committed), and the
-    secrets source reading all of /etc with its history (`git: true`)."""
-    etc = folder / NODE / "etc"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "etckeeper", "GIT_AUTHOR_EMAIL": "root@cim-prod-001",
-           "GIT_COMMITTER_NAME": "etckeeper", "GIT_COMMITTER_EMAIL": "root@cim-prod-001"}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "saving uncommitted changes in /etc"]):
-        subprocess.run(["git", "-C", str(etc), *args], check=True, capture_output=True, env=env, timeout=60)
-    _inventory(SECRETS_PATHS, SECRETS_PATHS.replace("[etc/nats, etc/nixos, etc/cim,", "[etc,")
-               + "\n        git: true")(folder)
+    secrets source reading its history (`git: true`): of all of /etc (`whole`), or of the
+    folders of it the demo names."""
+    def change(folder: Path) -> None:
+        etc = folder / NODE / "etc"
+        env = {**os.environ, "GIT_AUTHOR_NAME": "etckeeper", "GIT_AUTHOR_EMAIL": "root@cim-prod-001",
+               "GIT_COMMITTER_NAME": "etckeeper", "GIT_COMMITTER_EMAIL": "root@cim-prod-001"}
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "saving uncommitted changes in /etc"]):
+            subprocess.run(["git", "-C", str(etc), *args], check=True, capture_output=True, env=env, timeout=60)
+        paths = SECRETS_PATHS.replace("[etc/nats, etc/nixos, etc/cim,", "[etc,") if whole else SECRETS_PATHS
+        _inventory(SECRETS_PATHS, paths + "\n        git: true")(folder)
+    return change
 
 
 def _inventory(old: str, new: str) -> Callable[[Path], None]:
@@ -644,7 +647,8 @@ def cases() -> list[Case]:
     out += [Case(f"{GNUPG_HOME} with {how}", gpg_keyring(how)) for how in KEYRINGS]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
-    out.append(Case("inventory: /etc kept by etckeeper, secrets read with its history", _etckeeper))
+    out += [Case(f"inventory: /etc kept by etckeeper, secrets read with its history ({how})", etckeeper(how == "all of /etc"))
+            for how in ("all of /etc", "the folders the demo names")]
     out += [Case(f"{rel} in a folder held as a link", in_linked_folder(rel)) for rel in RENAMED]
     out += [Case(f"inventory: {name}", _inventory(old, new)) for name, old, new in INVENTORIES]
     return out

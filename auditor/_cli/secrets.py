@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     scan = ssub.add_parser("scan", help="scan PATHs (exit 1 when a secret is found, 3 when a file could not be read whole)")
     scan.add_argument("paths", nargs="+", metavar="PATH", type=Path,
                       help="files and folders (searched recursively) to scan")
-    scan.add_argument("--git", action="store_true", help="also scan the history of the git repositories among PATHs and inside them")
+    scan.add_argument("--git", action="store_true", help="also scan the history of the git repositories among PATHs and inside them (and a PATH's part of one it lies in)")
     scan.add_argument("--format", choices=("text", "json"), default="text")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     scan.add_argument("--engine", action="append", choices=ENGINES.names(), default=[],
@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
                                       "Entries whose secret is no longer found are kept as they are.")
     mig.add_argument("baseline", metavar="BASELINE", type=Path)
     mig.add_argument("paths", nargs="+", metavar="PATH", type=Path)
-    mig.add_argument("--git", action="store_true", help="also scan the history of the git repositories among PATHs and inside them")
+    mig.add_argument("--git", action="store_true", help="also scan the history of the git repositories among PATHs and inside them (and a PATH's part of one it lies in)")
     mig.add_argument("-o", "--output", metavar="FILE", type=Path, help="write here (default: rewrite BASELINE)")
     mig.set_defaults(handler=run_migrate)
     det = ssub.add_parser("detectors", help="list the built-in detectors")

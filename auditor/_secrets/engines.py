@@ -28,6 +28,7 @@ from auditor._secrets.model import Leak, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
 from auditor._secrets.suppress import Suppressions, inline_ignored
+from auditor._secrets.walk import display_path, enclosing_repository
 from auditor.errors import ConfigError
 from pki.fsutil import ReadError, make_folder, read_regular
 
@@ -70,6 +71,7 @@ class AuditorEngine(Engine):
         scanner = request.scanner or Scanner()
         histories = []
         known: dict[Path, KnownFiles] = {}
+        inside: list[tuple[Path, Path, str]] = []  # PATHs inside a repository's working tree
         if request.git:  # history first: a working-tree file git reports unchanged need not be read again
             for path in request.paths:
                 if (path / ".git").exists():
@@ -78,8 +80,20 @@ class AuditorEngine(Engine):
                     histories.append((path, history))
                     if history.known is not None:
                         known[path] = history.known
+                elif path.is_dir() and (found := enclosing_repository(path, request.root)) is not None:
+                    inside.append((path, *found))
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
                             exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
+        for path, repo, within in inside:  # their part of its history
+            shown = display_path(str(path), request.base)
+            try:
+                if locations(repo, work_tree=True)[2] != str(repo):
+                    raise ConfigError("git cannot read the repository it lies in")
+                histories.append((path, scan_git(repo, scanner=scanner, suppress=request.suppress,
+                                                 exclude=request.exclude, cache=request.git_cache,
+                                                 prefix="" if shown == "." else f"{shown}/", within=within)))
+            except ConfigError as exc:  # not read, so never clean
+                report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
         if request.git:  # the repositories the walk met inside the paths: their history too
             histories += _met_histories(request, scanner, report, [path for path, _ in histories])
         for path, history in histories:

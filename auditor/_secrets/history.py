@@ -292,16 +292,18 @@ def ruleset_key(scanner: Scanner) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def cache_file(repo: Path, scanner: Scanner, skipped: Iterable[str] = (), prefix: str = "") -> Path | None:
+def cache_file(repo: Path, scanner: Scanner, skipped: Iterable[str] = (), prefix: str = "",
+               within: str = "") -> Path | None:
     """The history cache of `repo` for this ruleset and these path patterns never read (--exclude,
     path-only allowlist entries): what a run skipped is in no cache, so a run that skips less
     must not take another's for its own (it would never read what that one skipped). With a
-    `prefix` put before its paths (scan_history) the repository has a cache of its own."""
+    `prefix` put before its paths, or read `within` a folder (scan_history), the repository has
+    a cache of its own for each."""
     folder = cache_folder(repo)
     if folder is None:
         return None
     patterns = sorted(set(skipped))
-    named = [*patterns, "\0prefix\0" + prefix] if prefix else patterns
+    named = [*patterns, f"\0prefix\0{prefix}\0within\0{within}"] if prefix or within else patterns
     tail = "-" + hashlib.sha256("\0".join(named).encode()).hexdigest()[:12] if named else ""
     return folder / f"{ruleset_key(scanner)}{tail}.json"
 
@@ -517,6 +519,7 @@ def scan_history(
     cache: bool = True,
     tree: bool = False,
     prefix: str = "",
+    within: str = "",
 ) -> HistoryScan:
     """Scan every blob, commit message and annotated tag in the history of `repo` once.
 
@@ -527,6 +530,10 @@ def scan_history(
     With `tree` (and the cache), the report says which working-tree files it knows (`known`).
     `prefix` goes before every path the history names, in findings and where `exclude` and the
     allowlist are matched: a repository met inside a folder scanned is shown at its place there.
+    With `within` (a folder of the repository, `etc/nats/`: a folder scanned inside its working
+    tree) only the blobs added under it are read, shown as `prefix` and the rest of their path;
+    the commit messages, tags and blobs in no commit are the whole repository's, read when it is
+    scanned itself.
     """
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
@@ -537,7 +544,7 @@ def scan_history(
         return any(fnmatch.fnmatchcase(path, pat) for pat in exclude) or suppress.path_excluded(path)
 
     use_cache = cache and seen is None and not scanner.legacy_fingerprints
-    where = cache_file(repo, scanner, [*exclude, *suppress.skipped_paths()], prefix) if use_cache else None
+    where = cache_file(repo, scanner, [*exclude, *suppress.skipped_paths()], prefix, within) if use_cache else None
     if where is None:
         _git(repo, "rev-parse", "--git-dir")  # a clear error for a folder that is not a repository
     clean: dict[str, str] = {}
@@ -589,7 +596,8 @@ def scan_history(
             state.lost.discard(sha)
             found.pop(sha, None)
             gone.add(sha)
-        places = [(prefix + path, commit) for path, commit in walk.places(sha) if not skip_path(prefix + path)]
+        places = [(prefix + path[len(within):], commit) for path, commit in walk.places(sha)
+                  if path.startswith(within) and not skip_path(prefix + path[len(within):])]
         if not places:
             skipped.add(sha)
             continue
@@ -613,7 +621,7 @@ def scan_history(
                 found.setdefault(sha, []).extend(dataclasses.replace(x, path=path, commit=commit)
                                                  for x in _from_cache(state.found[sha]) if is_code(x.path) == code)
         stats.blobs_reused += reused
-    for commit, message in walk.messages:
+    for commit, message in walk.messages if not within else ():
         if commit in known:
             if commit in state.found and not incremental:
                 found[commit] = _from_cache(state.found[commit])
@@ -628,13 +636,13 @@ def scan_history(
         current = {sha for sha, _ in tags}
         for obj in [k for k, v in found.items() if v and v[0].path.startswith("(tag ") and k not in current]:
             del found[obj]
-    for sha, name in tags:
+    for sha, name in tags if not within else ():
         if sha in known:
             if sha in state.found and not incremental:
                 found[sha] = _from_cache(state.found[sha])
             continue
         todo.append((sha, "tag", f"(tag {name})", sha))
-    if listing is not None:  # blobs no commit adds: read once, forgotten when pruned
+    if listing is not None and not within:  # blobs no commit adds: read once, forgotten when pruned
         placed = walk.blobs.keys()
         now = {b for b in listing["blob"] if b not in placed and not (incremental and (b in known or b in skipped))}
         for sha in state.lost - now:  # pruned

@@ -60,6 +60,29 @@ def is_bare_repository(entries: Sequence[tuple[str, os.DirEntry[str]]]) -> bool:
             and named["objects"].is_dir() and named["refs"].is_dir())
 
 
+def display_path(path: str, base: Path) -> str:
+    """`path` as a scan shows it: relative to `base` when under it, bytes of a name that are not
+    UTF-8 as \\xNN."""
+    prefix = str(base).rstrip("/") + "/"
+    return path_text(path[len(prefix):] if path.startswith(prefix) else path)
+
+
+def enclosing_repository(path: Path, root: Path | None) -> tuple[Path, str] | None:
+    """The working tree above the folder `path` that holds it (the nearest folder with a `.git`,
+    looked for up to `root`, or `/` without one) and where `path` lies in it (`etc/nats/`), as
+    real paths; None when there is none."""
+    real = os.path.realpath(path)
+    stop = os.path.realpath(root) if root is not None else "/"
+    folder = os.path.dirname(real)
+    while folder == stop or folder.startswith(stop.rstrip("/") + "/"):
+        if os.path.lexists(os.path.join(folder, ".git")):
+            return Path(folder), os.path.relpath(real, folder) + "/"
+        if folder == stop or folder == os.path.dirname(folder):
+            break
+        folder = os.path.dirname(folder)
+    return None
+
+
 def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path | None = None,
                repositories: list[tuple[str, str, str]] | None = None) -> Iterator[tuple[str, str, str, int, int]]:
     """(path, display path, skip reason, size, mode) for every entry under `top` (or `top`
@@ -85,10 +108,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
     directory; walked as any folder), and a folder whose `.git` is a file (`gitdir: ...`, a
     submodule's or a worktree's: its git directory '', as the file says it, git reads it), for
     the history scan (`--git`) to read each."""
-    prefix = str(base).rstrip("/") + "/"
-
-    def display(p: str) -> str:  # bytes of a name that are not UTF-8 shown as \xNN
-        return path_text(p[len(prefix):] if p.startswith(prefix) else p)
+    def display(p: str) -> str:
+        return display_path(p, base)
 
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
@@ -177,4 +198,4 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
         stack.extend(reversed(subfolders))
 
 
-__all__ = ["is_bare_repository", "iter_files", "special_kind"]
+__all__ = ["display_path", "enclosing_repository", "is_bare_repository", "iter_files", "special_kind"]

@@ -254,3 +254,33 @@ def test_a_kept_report_is_not_printed_again_for_a_repository_holding_another(tmp
     (outer / "vendor" / "lib" / "new.env").unlink()
     commit = git(outer / "vendor" / "lib", "rev-parse", "HEAD")
     assert f"{commit[:12]}:outer/vendor/lib/new.env:1:10" in scan()
+
+
+def test_a_folder_inside_a_repository_has_its_part_of_the_history_read(tmp_path: Path) -> None:
+    """`paths: [etc/nats, etc/cim]` with `git: true`, where /etc is etckeeper's repository: the
+    walk meets no `.git` and nothing of the history was read. Now each folder's part of it is:
+    the blobs added under it, shown where the folder shows its files; not the rest (another
+    folder's secrets, commit messages, the repository's tags), read when the repository is."""
+    node = tmp_path / "node"
+    etc = node / "etc"
+    (etc / "nats").mkdir(parents=True)
+    (etc / "cim").mkdir()
+    git(etc, "init", "-q", "-b", "main")
+    rng = random.Random(13)
+    nats, cim, message = github_token(rng), github_token(rng), github_token(rng)
+    (etc / "nats" / "old.conf").write_text(f"token: {nats}\n")
+    (etc / "cim" / "agent.env").write_text(f"GH_TOKEN={cim}\n")
+    for folder in ("nats", "cim"):
+        (etc / folder / "kept.conf").write_text("log: info\n")
+    _commit(etc, f"add (the token was {message})")
+    git(etc, "rm", "-q", "nats/old.conf", "cim/agent.env")
+    _commit(etc, "taken back")
+    found = {(path, fingerprint) for _, path, commit, fingerprint in _found(etc / "nats", base=node) if commit}
+    assert found == {("etc/nats/old.conf", _fingerprint(nats))}
+    both = {(path, fingerprint) for _, path, commit, fingerprint in _found(etc / "nats", etc / "cim", base=node)
+            if commit}
+    assert both == {("etc/nats/old.conf", _fingerprint(nats)), ("etc/cim/agent.env", _fingerprint(cim))}
+    whole = {(path, commit) for _, path, commit, _ in _found(etc, base=node) if commit}
+    assert ("(commit message)", git(etc, "rev-parse", "HEAD~1")) in whole
+    # the search for the repository stops at the node's root: a repository above it is not the node's
+    assert _found(etc / "nats", base=node, root=etc / "nats") == []
