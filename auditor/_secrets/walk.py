@@ -63,7 +63,11 @@ def is_bare_repository(entries: Sequence[tuple[str, os.DirEntry[str]]]) -> bool:
 def display_path(path: str, base: Path) -> str:
     """`path` as a scan shows it: relative to `base` when under it, bytes of a name that are not
     UTF-8 as \\xNN."""
-    prefix = str(base).rstrip("/") + "/"
+    return _shown(path, str(base).rstrip("/") + "/")
+
+
+def _shown(path: str, prefix: str) -> str:
+    """display_path, `prefix` the base and a slash."""
     return path_text(path[len(prefix):] if path.startswith(prefix) else path)
 
 
@@ -108,8 +112,10 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
     directory; walked as any folder), and a folder whose `.git` is a file (`gitdir: ...`, a
     submodule's or a worktree's: its git directory '', as the file says it, git reads it), for
     the history scan (`--git`) to read each."""
-    def display(p: str) -> str:
-        return display_path(p, base)
+    prefix = str(base).rstrip("/") + "/"
+
+    def display(p: str) -> str:  # display_path, the prefix made once
+        return _shown(p, prefix)
 
     def excluded(shown: str) -> bool:
         return any(fnmatch.fnmatchcase(shown, pat) for pat in exclude)
