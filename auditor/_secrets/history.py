@@ -596,8 +596,8 @@ def scan_history(
             state.lost.discard(sha)
             found.pop(sha, None)
             gone.add(sha)
-        places = [(prefix + path[len(within):], commit) for path, commit in walk.places(sha)
-                  if path.startswith(within) and not skip_path(prefix + path[len(within):])]
+        shown = ((prefix + path[len(within):], commit) for path, commit in walk.places(sha) if path.startswith(within))
+        places = [place for place in shown if not skip_path(place[0])]
         if not places:
             skipped.add(sha)
             continue
