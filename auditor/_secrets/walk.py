@@ -4,6 +4,7 @@ is imported (`auditor._secrets.memo`)."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import stat
@@ -44,6 +45,49 @@ def _hooks(folder: str, named: str, display: Callable[[str], str],
         kind = special_kind(st.st_mode)
         if kind != "folder":  # a hook is a file: git runs none from a folder in it
             yield f"{folder}/{name}", shown, kind, st.st_size, st.st_mode
+
+
+def _git_folder(folder: str, named: str, display: Callable[[str], str], excluded: Callable[[str], bool],
+                modules: list[tuple[str, str, str]]) -> Iterator[tuple[str, str, str, int, int]]:
+    """Of the git directory `folder` (a `.git` folder), as iter_files yields files: its
+    `config` (remote URLs with credentials) and its hooks (`_hooks`), and those of each
+    submodule's git directory git keeps in it (`modules/<name>`, `modules/<a>/modules/<b>`:
+    a submodule's remote URL, as `.gitmodules` or `insteadOf` gave it, and its hooks), each
+    of those added to `modules` (folder, display path, git directory) for the history scan
+    (`--git`; a submodule not checked out has its history there alone). Never a link
+    followed."""
+    config, config_named = folder + "/config", named + "/config"
+    try:
+        cst = os.lstat(config)
+    except OSError:
+        cst = None
+    if cst is not None and not excluded(display(config_named)):
+        yield config, display(config_named), special_kind(cst.st_mode), cst.st_size, cst.st_mode
+    yield from _hooks(folder + "/hooks", named + "/hooks", display, excluded)
+    stack = [(folder + "/modules", named + "/modules")]  # a submodule's name may hold slashes
+    while stack:
+        at, at_named = stack.pop()
+        try:
+            with os.scandir(at) as it:
+                entries = sorted((e.name, e) for e in it)
+        except OSError:  # no submodules (or none git could read either)
+            continue
+        inner = []
+        for name, entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    inner.append((f"{at}/{name}", f"{at_named}/{name}"))
+        for path, path_named in inner:
+            try:
+                with os.scandir(path) as it:
+                    listed = sorted((e.name, e) for e in it)
+            except OSError:
+                continue
+            if is_bare_repository(listed):
+                modules.append((path, display(path_named), path))
+                yield from _git_folder(path, path_named, display, excluded, modules)
+            else:
+                stack.append((path, path_named))
 
 
 _BARE = frozenset({"HEAD", "config", "objects", "refs"})
@@ -94,7 +138,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
 
     Nothing is skipped for its name or content, except what `exclude` names. A repository's
     `.git` folder is git's own store, read by the history scan (`--git`); of it only `config`
-    (remote URLs with credentials) and the `hooks` folder (scripts people write) are read here.
+    (remote URLs with credentials) and the `hooks` folder (scripts people write) are read here,
+    and those of the submodules' git directories in it (`_git_folder`).
     The reason is `symlink`, `fifo`, `socket` or `device` for entries that are never opened,
     else empty. Display paths are relative to `base` for paths under it. (Plain strings:
     pathlib costs more than reading a small file.)
@@ -110,8 +155,10 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
     `repositories`, when given, gets (folder, display path, git directory) of each git repository
     met: a folder holding a `.git` folder, a bare repository (`is_bare_repository`, its own git
     directory; walked as any folder), and a folder whose `.git` is a file (`gitdir: ...`, a
-    submodule's or a worktree's: its git directory '', as the file says it, git reads it), for
-    the history scan (`--git`) to read each."""
+    submodule's or a worktree's: its git directory '', as the file says it, git reads it), and
+    after them the submodules' git directories kept in `.git` folders (`.git/modules/<name>`:
+    a submodule not checked out has its history there alone; one checked out is read from its
+    working tree, met first), for the history scan (`--git`) to read each."""
     prefix = str(base).rstrip("/") + "/"
 
     def display(p: str) -> str:  # display_path, the prefix made once
@@ -146,6 +193,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
         if not excluded(shown):
             yield real_start, shown, kind, st.st_size, st.st_mode
         return
+    modules: list[tuple[str, str, str]] = []  # submodules' git directories in `.git` folders (`_git_folder`)
     walked = {(st.st_dev, st.st_ino)}  # folders walked or to be: a link to one is not walked again
     stack = [(real_start, start)]  # (where a folder is, the path it is named by)
     while stack:
@@ -171,11 +219,7 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
                     if name == ".git":
                         if repositories is not None:
                             repositories.append((folder, display(named), path))
-                        config, config_named = path + "/config", as_named + "/config"
-                        cst = os.lstat(config) if os.path.lexists(config) else None
-                        if cst is not None and not excluded(display(config_named)):
-                            yield config, display(config_named), special_kind(cst.st_mode), cst.st_size, cst.st_mode
-                        yield from _hooks(path + "/hooks", as_named + "/hooks", display, excluded)
+                        yield from _git_folder(path, as_named, display, excluded, modules)
                         continue
                     if root is not None:
                         dst = entry.stat(follow_symlinks=False)
@@ -202,6 +246,8 @@ def iter_files(top: Path, base: Path, exclude: Sequence[str] = (), *, root: Path
                 continue
             yield path, shown, kind, est.st_size, est.st_mode
         stack.extend(reversed(subfolders))
+    if repositories is not None:  # after the working trees: a checked-out submodule is read, and shown, from its own
+        repositories.extend(modules)
 
 
 __all__ = ["display_path", "enclosing_repository", "is_bare_repository", "iter_files", "special_kind"]

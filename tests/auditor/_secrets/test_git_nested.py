@@ -284,3 +284,34 @@ def test_a_folder_inside_a_repository_has_its_part_of_the_history_read(tmp_path:
     assert ("(commit message)", git(etc, "rev-parse", "HEAD~1")) in whole
     # the search for the repository stops at the node's root: a repository above it is not the node's
     assert _found(etc / "nats", base=node, root=etc / "nats") == []
+
+
+def test_a_submodule_not_checked_out_has_its_history_and_remote_url_read(tmp_path: Path) -> None:
+    """`git submodule deinit` (or a clone never told `--recurse-submodules` after `submodule
+    init`) leaves no working tree, and the submodule's history and config in the
+    superproject's `.git/modules`: before, a scan with `--git` read neither, and a token the
+    submodule's history or its remote URL held was not found (the scan said 0 findings).
+    Now both are, shown under `.git/modules`; checked out again, the history is read once, from
+    its working tree (git itself, asked, tells the same history there)."""
+    node, tokens = _node(tmp_path)
+    app = node / "srv" / "app"
+    module = app / ".git" / "modules" / "vendor" / "ui"
+    url_token = github_token(random.Random(21))
+    git(module, "config", "remote.origin.url", f"https://x-access-token:{url_token}@github.com/cim/ui.git")
+    checked_out = _found(node, base=tmp_path)
+    assert ("node/srv/app/vendor/ui/tok.env", _fingerprint(tokens["ui"])) in {
+        (path, fingerprint) for _, path, commit, fingerprint in checked_out if commit}
+    assert not any(path.startswith("node/srv/app/.git/modules/") for _, path, commit, _ in checked_out if commit)
+    assert "node/srv/app/.git/modules/vendor/ui/config" in {path for _, path, _, _ in checked_out}
+    git(app, "submodule", "deinit", "-q", "-f", "vendor/ui")
+    assert not (app / "vendor" / "ui" / ".git").exists()
+    commits = set(git(module, "rev-list", "--all").split())  # git's own answer: the history is there
+    found = _found(node, base=tmp_path)
+    in_module = {(path, commit, fingerprint) for _, path, commit, fingerprint in found
+                 if path.startswith("node/srv/app/.git/modules/")}
+    assert ("node/srv/app/.git/modules/vendor/ui/tok.env", _fingerprint(tokens["ui"])) in {
+        (path, fingerprint) for path, commit, fingerprint in in_module if commit}
+    assert {commit for _, commit, _ in in_module if commit} <= commits
+    assert "node/srv/app/.git/modules/vendor/ui/config" in {path for path, commit, _ in in_module if not commit}
+    # what was found before is still found: the other repositories' histories, unmoved
+    assert {x for x in checked_out if not x[1].startswith("node/srv/app/")} <= set(found)

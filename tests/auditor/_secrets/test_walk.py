@@ -98,3 +98,43 @@ def test_of_a_git_folder_its_config_and_hooks_are_listed_never_a_link_followed(t
     assert met == [(str(repo), "repo", str(repo / ".git"))]
     assert "repo/.git/hooks/post-receive" not in {
         shown for _, shown, _, _, _ in iter_files(repo, tmp_path, exclude=["repo/.git/hooks/*"])}
+
+
+def test_of_a_submodule_s_git_directory_its_config_and_hooks_are_listed(tmp_path: Path) -> None:
+    """git keeps each submodule's git directory in the superproject's `.git/modules/<name>`
+    (a name may hold slashes; a submodule's own submodules are in its `modules`): its `config`
+    holds the remote URL the submodule was cloned from (credentials in it, as `.gitmodules`
+    or an `insteadOf` gave them) and its hooks are scripts people write. Before, the walk read
+    only the superproject's own: each is listed now, and told as a repository after the
+    working trees; a folder in `modules` that is no git directory is looked into, never a link
+    followed."""
+    import os
+
+    repo = tmp_path / "repo"
+    (repo / ".git/hooks").mkdir(parents=True)
+    (repo / ".git/config").write_text("[core]\n")
+    (repo / "sub").mkdir()
+    (repo / "sub/.git").write_text("gitdir: ../.git/modules/vendor/ui\n")
+    ui = repo / ".git/modules/vendor/ui"
+    deeper = ui / "modules/icons"
+    for gitdir in (ui, deeper):
+        for folder in ("objects/ab", "refs/heads", "hooks"):
+            (gitdir / folder).mkdir(parents=True)
+        (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
+        (gitdir / "config").write_text("[remote \"origin\"]\n")
+        (gitdir / "hooks/post-merge").write_text("#!/bin/sh\n")
+        (gitdir / "hooks/pre-push.sample").write_text("#!/bin/sh\n")
+        (gitdir / "objects/ab/cdef").write_bytes(b"x")
+    (repo / ".git/modules/elsewhere").symlink_to(ui)
+    met: list[tuple[str, str, str]] = []
+    seen = {shown for _, shown, _, _, _ in iter_files(repo, tmp_path, root=tmp_path, repositories=met)}
+    assert seen == {"repo/.git/config", "repo/sub/.git",
+                    "repo/.git/modules/vendor/ui/config", "repo/.git/modules/vendor/ui/hooks/post-merge",
+                    "repo/.git/modules/vendor/ui/modules/icons/config",
+                    "repo/.git/modules/vendor/ui/modules/icons/hooks/post-merge"}
+    assert met == [(str(repo), "repo", str(repo / ".git")), (str(repo / "sub"), "repo/sub", ""),
+                   (str(ui), "repo/.git/modules/vendor/ui", str(ui)),
+                   (str(deeper), "repo/.git/modules/vendor/ui/modules/icons", str(deeper))]
+    assert "repo/.git/modules/vendor/ui/config" not in {
+        shown for _, shown, _, _, _ in iter_files(repo, tmp_path, exclude=["repo/.git/modules/*/ui/config"])}
+    assert os.path.islink(repo / ".git/modules/elsewhere")
