@@ -128,9 +128,21 @@ def git(repo: Path, *args: str, stdin: bytes | None = None, timeout: float = 360
         ok: Sequence[int] = (0,)) -> bytes:
     code, out, err = _run_git(repo, args, stdin, timeout)
     if code not in ok:
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"git {args[0]} failed: {msg[-1] if msg else code}", file=repo)
+        raise ConfigError(f"git {args[0]} failed: {failure(err, code)}", file=repo)
     return out
+
+
+def failure(err: bytes, code: int) -> str:
+    """What git said went wrong, from its standard error: its `fatal:` (or `error:`) line, not
+    the advice it may print after it (for a repository another user owns, a command adding it
+    to the user's global `safe.directory`, which auditor neither runs nor asks for: git refuses
+    such a repository because its settings could make git run that user's programs); else its
+    last line, else the exit code."""
+    lines = [line.strip() for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+    said = next((line.partition(": ")[2] for line in lines if line.startswith(("fatal: ", "error: "))), "")
+    if "dubious ownership" in said:
+        return f"{said}: another user owns it, and git reads such a repository for its owner alone (scan as that user)"
+    return said or (lines[-1] if lines else str(code))
 
 
 def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
@@ -140,8 +152,7 @@ def refs(repo: Path) -> tuple[list[str], list[tuple[str, str]]]:
     points at a tag object is listed again peeled (`^{}`)."""
     code, out, err = _run_git(repo, ("show-ref", "--head", "--dereference"), None, 600)
     if code != 0 and (code != 1 or out.strip() or err.strip()):
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"git show-ref failed: {msg[-1] if msg else code}", file=repo)
+        raise ConfigError(f"git show-ref failed: {failure(err, code)}", file=repo)
     named: dict[str, str] = {}
     peeled: set[str] = set()
     for line in out.decode("utf-8", "replace").splitlines():  # no refs at all: exit 1, nothing said
@@ -443,5 +454,5 @@ def clean_files(repo: Path) -> dict[str, str]:
     return {os.fsdecode(name): sha.decode("ascii") for name, sha in entries.items() if name not in changed}
 
 
-__all__ = ["alternates", "boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "filters", "git",
+__all__ = ["alternates", "boundary", "cache_folder", "clean_files", "common_dir", "converts", "detached_heads", "failure", "filters", "git",
            "is_object_id", "locations", "object_store", "objects", "refs", "run", "untrusted_env"]

@@ -315,3 +315,25 @@ def test_a_submodule_not_checked_out_has_its_history_and_remote_url_read(tmp_pat
     assert "node/srv/app/.git/modules/vendor/ui/config" in {path for path, commit, _ in in_module if not commit}
     # what was found before is still found: the other repositories' histories, unmoved
     assert {x for x in checked_out if not x[1].startswith("node/srv/app/")} <= set(found)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a repository another user owns needs root here")
+def test_a_repository_another_user_owns_is_said_so_not_answered_with_git_s_advice(tmp_path: Path) -> None:
+    """git refuses a repository another user owns ("dubious ownership"), then advises adding it
+    to the user's global safe.directory. The scan said only that advice ("git show-ref failed:
+    git config --global --add safe.directory ..."), as if telling the user to weaken git for
+    every repository; it says what git refused now, and the scan of the rest goes on."""
+    node, tokens = _node(tmp_path)
+    deploy = node / "srv" / "deploy"
+    for folder, _, files in os.walk(deploy):
+        for name in (folder, *(os.path.join(folder, f) for f in files)):
+            os.lchown(name, 65534, 65534)
+    report = run_engines(["auditor"], prepare([node], base=tmp_path, git=True))
+    said = [note for note in report.stats.not_scanned if note.startswith("node/srv/deploy")]
+    assert len(said) == 2, report.stats.not_scanned  # the repository and the one inside it
+    for note in said:
+        assert "dubious ownership" in note and "another user owns it" in note
+        assert "safe.directory" not in note and "git config" not in note
+    assert _fingerprint(tokens["etc"]) in {x.fingerprint for x in report.leaks if x.commit}
+    with pytest.raises(ConfigError, match=r"dubious ownership in repository at .*another user owns it"):
+        run_engines(["auditor"], prepare([deploy], base=tmp_path, git=True))
