@@ -64,7 +64,8 @@ def _git_folder(folder: str, named: str, display: Callable[[str], str], excluded
     if cst is not None and not excluded(display(config_named)):
         yield config, display(config_named), special_kind(cst.st_mode), cst.st_size, cst.st_mode
     yield from _hooks(folder + "/hooks", named + "/hooks", display, excluded)
-    stack = [(folder + "/modules", named + "/modules")]  # a submodule's name may hold slashes
+    top = folder + "/modules"
+    stack = [(top, named + "/modules")]  # a submodule's name may hold slashes: folders in folders
     while stack:
         at, at_named = stack.pop()
         try:
@@ -72,22 +73,14 @@ def _git_folder(folder: str, named: str, display: Callable[[str], str], excluded
                 entries = sorted((e.name, e) for e in it)
         except OSError:  # no submodules (or none git could read either)
             continue
-        inner = []
-        for name, entry in entries:
+        if at != top and is_bare_repository(entries):
+            modules.append((at, display(at_named), at))
+            yield from _git_folder(at, at_named, display, excluded, modules)
+            continue
+        for name, entry in reversed(entries):
             with contextlib.suppress(OSError):
                 if entry.is_dir(follow_symlinks=False):
-                    inner.append((f"{at}/{name}", f"{at_named}/{name}"))
-        for path, path_named in inner:
-            try:
-                with os.scandir(path) as it:
-                    listed = sorted((e.name, e) for e in it)
-            except OSError:
-                continue
-            if is_bare_repository(listed):
-                modules.append((path, display(path_named), path))
-                yield from _git_folder(path, path_named, display, excluded, modules)
-            else:
-                stack.append((path, path_named))
+                    stack.append((f"{at}/{name}", f"{at_named}/{name}"))
 
 
 _BARE = frozenset({"HEAD", "config", "objects", "refs"})
