@@ -681,7 +681,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"hv[sbr]\.[A-Za-z0-9_-]{24}",
            _free(rb"A-Za-z0-9_.-") + rb"(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,400})(?![A-Za-z0-9_-])",
            _format_only(3.5), before=40, after=400, starts='hvs. hvb. hvr.'),
-        _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token",
+        _d("vault-token-legacy", "vault-token", "Vault/OpenBao service token `s.` next to VAULT_TOKEN/BAO_TOKEN/X-Vault-Token, or in `.vault-token`",
            rb"(?i)(vault|bao)[A-Za-z0-9_-]{0,12}token[\"']?[ \t]*[:=][ \t]*[\"']?s\.",
            rb"(?i:(?:vault|bao)[A-Za-z0-9_-]{0,12}token)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
            _vault_legacy, before=48, after=40),

