@@ -337,18 +337,19 @@ _XML = (
     rb"<(?P<key>[A-Za-z_][A-Za-z0-9_.:-]{0,80})>[ \t\r\n]*(?P<qv>[^<>\s][^<>\r\n]{0,511}?)[ \t\r\n]*</(?P=key)>"
 )
 NAME_VALUE_ANCHOR = (
-    rb"(?i:name)[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9_.-]*(?i:" + _CREDENTIAL_NAMES.encode() + rb")"
+    rb"(?i:name|key)[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9_.-]*(?i:" + _CREDENTIAL_NAMES.encode() + rb")"
 )
 _NAME_VALUE = (
-    rb"(?<![A-Za-z0-9_.-])(?P<nq>[\"']?)name(?P=nq)[ \t]*[:=][ \t]*(?P<kq>[\"']?)"
+    rb"(?<![A-Za-z0-9_.-])(?P<nq>[\"']?)(?:name|key)(?P=nq)[ \t]*[:=][ \t]*(?P<kq>[\"']?)"
     rb"(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})(?P=kq)"
     rb"[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*)?(?P<vq>[\"']?)value(?P=vq)[ \t]*[:=][ \t]*"
     rb"(?:" + _QUOTED + rb"|(?P<bare>" + _BARE + rb"))"
 )
 """A secret-named variable given as a name and a value: a Kubernetes container's `env` entry
 (`- name: DB_PASSWORD` then `value: ...`), an ECS task definition's `{"name": ..., "value": ...}`,
-a Terraform or CloudFormation `name`/`value` pair. The name comes first, as these formats
-write it."""
+a Terraform or CloudFormation `name`/`value` pair, a .NET config's `<add key="..." value="..."/>`
+(NuGet.Config's `ClearTextPassword`, an app.config's appSettings). The name comes first, as
+these formats write it."""
 CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
 _CALL = (
     rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
@@ -758,9 +759,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"\"auth\"[ \t]*:[ \t]*\"[A-Za-z0-9+/]{4}",
            rb"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{4,1024}={0,2})\"",
            _registry_auth, before=24, after=1040),
-        _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host)",
-           rb"[a-z0-9+.-]://[^/\s:@\"']{1,64}:[^/\s@\"']{1,128}@",
-           rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{1,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
+        _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host, scheme://:password@host)",
+           rb"[a-z0-9+.-]://[^/\s:@\"']{0,64}:[^/\s@\"']{1,128}@",
+           rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{0,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",
            _url_credential, before=220, after=80, starts='https:// http:// postgres:// postgresql:// mysql:// mongodb:// mongodb+srv:// redis:// rediss:// amqp:// amqps:// nats://'),
         _d("assignment", "password", "password, secret, token or key assigned a literal value (Nix, YAML, dotenv, JSON, INI, NATS conf, Makefile, code)",
            ASSIGNMENT_ANCHOR, _ASSIGNMENT, _assignment, before=80, after=620, priority=-5,
@@ -769,7 +770,7 @@ def builtin_detectors() -> tuple[Detector, ...]:
            XML_ANCHOR, _XML, _assignment, before=130, after=640, priority=-5, words=_CREDENTIAL_WORDS),
         _d("call-argument", "password", "a secret-named key and a literal as a call's arguments (System.setProperty, setenv, getenv defaults)",
            CALL_ANCHOR, _CALL, _assignment, before=130, after=560, priority=-5, words=_CREDENTIAL_WORDS),
-        _d("name-value", "password", "a secret-named variable given as a name and a literal value (a Kubernetes env entry, an ECS or Terraform name/value pair)",
+        _d("name-value", "password", "a secret-named variable given as a name and a literal value (a Kubernetes env entry, an ECS or Terraform name/value pair, a .NET config key/value)",
            NAME_VALUE_ANCHOR, _NAME_VALUE, _assignment, before=80, after=640, priority=-5, flags=re.IGNORECASE, words=_CREDENTIAL_WORDS),
         _d("sql-password", "password", "password in an SQL statement (ALTER/CREATE USER|ROLE ... PASSWORD '...', IDENTIFIED BY '...'), in any file",
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",

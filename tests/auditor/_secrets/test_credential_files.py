@@ -1,6 +1,7 @@
 """Client credential files a node keeps passwords in: ~/.netrc (held to Python's netrc), libpq's
 ~/.pgpass (held to libpq itself, logging in to a real PostgreSQL), a container registry's
-config.json (as `docker login` writes it), ~/.vault-token (as `bao login` writes it, held to
+config.json (as `docker login` writes it), a NuGet.Config's cleartext password, a Redis URL's
+password with no user name (each held to Kingfisher, and to the reader of its format), ~/.vault-token (as `bao login` writes it, held to
 OpenBao itself)."""
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import json
 import netrc
 import os
 import re
+import shutil
 import subprocess
+import sys
+import urllib.parse
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -181,3 +186,51 @@ def test_a_vault_token_file_holds_its_token_whatever_its_form(tmp_path: Path, te
     path.write_text(text)
     found = [(x.rule, x.fingerprint) for x in Scanner().scan_file(path, ".vault-token").leaks]
     assert found == ([(rule, secret_fingerprint(rule, text.strip().encode()))] if rule else [])
+
+
+REDIS_URLS = {  # what Redis clients take: a password with no user name (AUTH <password>), or ACL user and password
+    "redis://:Zq8vR2mX9kLp4TbWi@redis:6379/0": "Zq8vR2mX9kLp4TbWi",
+    "rediss://:Wm3nXq9vR2kLp7wZt4Hs@cache.example.com:6380": "Wm3nXq9vR2kLp7wZt4Hs",
+    "redis://default:Hs4tZw7pLk2Rv9qXn3mW@redis:6379": "Hs4tZw7pLk2Rv9qXn3mW",
+}
+NUGET = """<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="nexus" value="https://nexus.example.com/repository/nuget/index.json" />
+  </packageSources>
+  <packageSourceCredentials>
+    <nexus>
+      <add key="Username" value="deploy" />
+      <add key="ClearTextPassword" value="Zq8vR2mX9kLp4TbW8" />
+    </nexus>
+  </packageSourceCredentials>
+</configuration>
+"""
+
+
+def test_what_kingfisher_finds_in_client_credential_files_the_scan_finds(tmp_path: Path) -> None:
+    """The outside reader: Kingfisher (PyPI kingfisher-bin) found a Redis URL's password when
+    the URL names no user (`redis://:PASSWORD@host`, the form Redis clients document for AUTH
+    with a password alone) and a NuGet.Config's `ClearTextPassword`; the scan found neither (a
+    URL's password was looked for after a user name only; a `key`/`value` pair as `name`/`value`
+    only). Each is found now, as the format's own reader reads it: the password Python's URL
+    parser gives, the value NuGet's `<add key=... value=.../>` holds (read with ElementTree)."""
+    (tmp_path / "redis.env").write_text("".join(f"URL_{i}={url}\n" for i, url in enumerate(REDIS_URLS)))
+    (tmp_path / "NuGet.Config").write_text(NUGET)
+    readers = {"redis.env": [urllib.parse.urlsplit(url).password or "" for url in REDIS_URLS],  # line by line
+               "NuGet.Config": [add.get("value", "") for add in ET.fromstring(NUGET).iter("add")  # noqa: S314 - the test's own text
+                                if add.get("key") == "ClearTextPassword"]}
+    assert readers == {"redis.env": list(REDIS_URLS.values()), "NuGet.Config": ["Zq8vR2mX9kLp4TbW8"]}
+    exe = shutil.which("kingfisher", path=str(Path(sys.executable).parent))
+    assert exe, "kingfisher-bin is not installed"
+    out = tmp_path / "kingfisher.json"
+    subprocess.run([exe, "scan", "--no-dedup", "--no-validate", "--no-update-check", "--format", "json",
+                    "--output", str(out), str(tmp_path / "redis.env"), str(tmp_path / "NuGet.Config")],
+                   capture_output=True, check=False, timeout=300)
+    theirs = {(Path(f["finding"]["path"]).name, f["finding"]["snippet"]) for f in json.loads(out.read_text())["findings"]}
+    assert ("redis.env", "Zq8vR2mX9kLp4TbWi") in theirs and ("NuGet.Config", "Zq8vR2mX9kLp4TbW8") in theirs
+    for name, secrets in readers.items():
+        leaks = sorted(Scanner().scan_file(tmp_path / name, name).leaks, key=lambda x: x.line)
+        assert [x.fingerprint for x in leaks] == [secret_fingerprint(x.rule, secret.encode())
+                                                 for x, secret in zip(leaks, secrets, strict=True)], name
+        assert {snippet for file, snippet in theirs if file == name} <= set(secrets)
