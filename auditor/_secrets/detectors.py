@@ -83,6 +83,9 @@ class FileContext:
     path: str
     code: bool
     """Source code: only quoted literals count as assigned values (not bare identifiers)."""
+    shell: bool = False
+    """Shell commands (a script, a shell's history, a Dockerfile): an unquoted value ends at a
+    blank, as the shell splits words (`PGPASSWORD=x psql -h db`: the value is `x`)."""
     gzip_at: list[int] = field(default_factory=list)
     """Where the prefilter saw gzip's magic as base64 spells it (filled by the scan of the
     buffer itself, not of what it decodes): gzip encoded in base64, to be unpacked."""
@@ -492,6 +495,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
             return None
     raw = m.group(group)
     assert raw is not None
+    if group == "bare" and ctx.shell:  # the shell's word: the command after an assignment is no part of it
+        raw = _SHELL_WORD.split(raw, 1)[0]
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
@@ -512,6 +517,9 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     secret = written if text is None else text.encode()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
     return Hit(rule, category, start, start + len(written), secret, confidence, details)
+
+
+_SHELL_WORD = re.compile(rb"[ \t]")
 
 
 _BASE64_VALUE = LazyPattern(r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
@@ -607,6 +615,13 @@ def registry_auth(value: bytes) -> bytes | None:
 
 
 def _registry_auth(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    return _basic_password(m, "registry auth")
+
+
+def _basic_password(m: re.Match[bytes], key: str) -> Hit | None:
+    """The password of the match's `secret`, base64 of USER:PASSWORD (registry_auth: HTTP Basic
+    credentials, as docker keeps them and an Authorization header sends them), with the
+    fingerprint the same password gets anywhere else; None for no such text or a placeholder."""
     password = registry_auth(m.group("secret"))
     if password is None:
         return None
@@ -614,7 +629,7 @@ def _registry_auth(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit |
     if not ok:
         return None
     return Hit("password", "password", m.start("secret"), m.end("secret"), password, confidence,
-               {"key": "registry auth", "encoding": "base64"})
+               {"key": key, "encoding": "base64"})
 
 
 def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
@@ -625,6 +640,72 @@ def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit 
         return None
     return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "high",
                {"scheme": _text(m.group("scheme")).lower()})
+
+
+def _auth_header(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The credentials of an HTTP `Authorization` header (curl's `-H`, a script's, an nginx
+    `proxy_set_header`'s): `Basic` base64 of USER:PASSWORD, its password (the fingerprint the
+    same password gets anywhere else); a `Bearer` or `Token` token, as a generic secret (a
+    token of a known form keeps its own rule: this detector ranks below the patterns)."""
+    if m.group("scheme").lower() == b"basic":
+        return _basic_password(m, "Authorization: Basic")
+    return _header_token(m, f"Authorization: {_text(m.group('scheme')).title()}")
+
+
+def _header_token(m: re.Match[bytes], key: str) -> Hit | None:
+    """The token of an HTTP header (the match's `secret`), as a generic secret: one that looks
+    random (entropy, two kinds of characters) and is no placeholder."""
+    value = m.group("secret")
+    token = _text(value)
+    if structure.shannon_entropy(token) < 3.0 or structure.char_classes(token) < 2:
+        return None
+    ok, confidence = assigned_value_is_secret("token", token, password=False)
+    if not ok:
+        return None
+    return Hit("generic-secret", "generic-secret", m.start("secret"), m.end("secret"), value, confidence, {"key": key})
+
+
+def _key_header(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The token of a header named as a key or token (`X-Api-Key`, `Private-Token`) given to a
+    command's `-H`/`--header` (curl's, wget's)."""
+    return _header_token(m, _text(m.group("name")))
+
+
+def _curl_user(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The password of curl's `-u`/`--user USER:PASSWORD` (what curl sends as HTTP Basic
+    credentials), quoted or not; not a variable, a command's output or a placeholder."""
+    group = next(g for g in ("sp", "dp", "bsq", "bdq", "bp") if m.group(g) is not None)
+    password = _text(m.group(group))
+    if password.startswith(("$", "<", "[", "{")) or "${" in password or "$(" in password or "{{" in password:
+        return None
+    ok, confidence = assigned_value_is_secret("password", password, password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", m.start(group), m.end(group), m.group(group), confidence, {"key": "curl --user"})
+
+
+_CURL_USER = (
+    rb"\bcurl\b(?:[^\r\n]|\\\r?\n){0,600}?[ \t](?:-u|--user)(?:=|[ \t]{1,5})"
+    rb"(?:'[^'\r\n:]*:(?P<sp>[^'\r\n]{1,256})'|\"[^\"\r\n:]*:(?P<dp>[^\"\r\n]{1,256})\""
+    rb"|[^\s'\":]*:(?:'(?P<bsq>[^'\r\n]{1,256})'|\"(?P<bdq>[^\"\r\n]{1,256})\"|(?P<bp>[^\s'\"]{1,256})))"
+    rb"(?=[\s;|&)]|$)"
+)
+"""curl's `-u`/`--user` with a password (USER:PASSWORD), on the command's line or a line it
+continues with a backslash: curl first, as its options come after it (`-u` alone is many
+commands' user name: `docker run -u 1000:1000`, `sudo -u`)."""
+_AUTH_HEADER = (
+    rb"(?i:authorization)[\"']?[ \t]*[:=,]?[ \t]*[\"']?(?P<scheme>(?i:basic|bearer|token))[ \t]+"
+    rb"(?P<secret>[A-Za-z0-9._~+/=-]{8,2048})(?![A-Za-z0-9._~+/=$-])"
+)
+"""An HTTP Authorization header's scheme and credentials, however a file writes the header:
+`Authorization: Bearer ...` (curl `-H`, a request dump), `"Authorization": "Basic ..."` (JSON, a
+Python dict), `proxy_set_header Authorization "Basic ..."` (nginx)."""
+_KEY_HEADER = (
+    rb"(?:-H|--header)(?:=|[ \t]{1,5})(?P<q>[\"'])(?P<name>[A-Za-z0-9-]{0,40}(?i:key|token)|(?i:authorization))"
+    rb"[ \t]*:[ \t]*(?P<secret>[A-Za-z0-9._~@+/=:-]{8,512})(?P=q)"
+)
+"""A header named as a key or token, quoted whole after `-H`/`--header`: `-H "X-Api-Key: ..."`,
+and an Authorization header whose credentials name no scheme (`-H "Authorization: TOKEN"`)."""
 
 
 # ---------------------------------------------------------------- the catalogue
@@ -759,6 +840,15 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"\"auth\"[ \t]*:[ \t]*\"[A-Za-z0-9+/]{4}",
            rb"\"auth\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9+/]{4,1024}={0,2})\"",
            _registry_auth, before=24, after=1040),
+        _d("curl-user", "password", "password of curl's -u/--user USER:PASSWORD (HTTP Basic credentials on a command line)",
+           rb"[ \t](-u|--user)(=|[ \t]+)[\"']?[^\s\"':]*:[\"']?[^\s\"'$<\[{]",
+           _CURL_USER, _curl_user, before=640, after=300, priority=-4),
+        _d("auth-header", "generic-secret", "HTTP Authorization header credentials (Basic USER:PASSWORD, Bearer or Token)",
+           rb"(?i)authorization[\"']?[ \t]*[:=,]?[ \t]*[\"']?(basic|bearer|token)[ \t]+[A-Za-z0-9._~+/=-]{8}",
+           _AUTH_HEADER, _auth_header, before=40, after=2100, priority=-4),
+        _d("key-header", "generic-secret", "a key or token header given to -H/--header (X-Api-Key, Private-Token, Authorization with no scheme)",
+           rb"(?i)(-H|--header)(=|[ \t]+)[\"'][A-Za-z0-9-]*(key|token|authorization)[ \t]*:",
+           _KEY_HEADER, _key_header, before=60, after=560, priority=-4),
         _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host, scheme://:password@host)",
            rb"[a-z0-9+.-]://[^/\s:@\"']{0,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{0,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",

@@ -65,6 +65,10 @@ CODE_SUFFIXES = frozenset(
     ".php .swift .m .lua .pl .pm .r .dart .ex .exs .erl .hs .ml .clj .groovy .vue .svelte .nix".split()
 )
 LOG_NAMES = re.compile(r"(\.log(\.\d+)?|_history|\.history|\.journal|\.out|\.err)(\.gz|\.xz|\.bz2|\.zst)?$", re.IGNORECASE)
+SHELL_NAMES = re.compile(
+    r"\.(sh|bash|zsh|ksh)$|^\.(bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zshenv|zprofile|zlogin|kshrc|mkshrc)$"
+    r"|^\.?[a-z]*sh_history(\.\d+)?(\.gz|\.xz|\.bz2|\.zst)?$|^(Dockerfile|Containerfile)(\..+)?$|\.(dockerfile|containerfile)$",
+    re.IGNORECASE)
 _OPERATOR = frozenset(b"=:>?+.")
 _TYPES = (b"string", b"String", b"str")
 """Type names that may stand between a key and its operator (`var token string = ...`)."""
@@ -240,7 +244,7 @@ class Scanner:
         return found, sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
-        ctx = FileContext(path, is_code(path) if code is None else code)
+        ctx = FileContext(path, is_code(path) if code is None else code, is_shell(path))
         return self.hits(data, ctx)[0]
 
     def recognise(self, value: str) -> str | None:
@@ -538,7 +542,7 @@ class Scanner:
             if text is not None:
                 return [*self._leaks_in(data, display, mode, whole=False, commit=commit, notes=notes),
                         *self._leaks_in(text, display, mode, whole=True, commit=commit, notes=notes)]
-        ctx = FileContext(display, is_code(display))
+        ctx = FileContext(display, is_code(display), is_shell(member or display))
         hits, sops_seen = self.hits(data, ctx)
         if gzip_at is not None:
             gzip_at += ctx.gzip_at
@@ -700,6 +704,14 @@ class Scanner:
 def is_code(path: str) -> bool:
     """Source code, by the name's suffix: there only quoted literals count as assigned values."""
     return os.path.splitext(path)[1].lower() in CODE_SUFFIXES
+
+
+def is_shell(path: str) -> bool:
+    """Shell commands, by the name (an archive member's its own, after the last `!`): a
+    script (`.sh`, `.bash`, `.zsh`, `.ksh`), a shell's start-up file (`.bashrc`, `.profile`), a
+    shell's history (`.bash_history`, `.zsh_history`, rotated or compressed too), a Dockerfile."""
+    name = path.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    return bool(SHELL_NAMES.search(name))
 
 
 def is_log(path: str) -> bool:

@@ -52,6 +52,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "age": (("age.yml",), ("age.go",), ("age-secret-key",)),
     "generic-password": (("generic.yml", "credentials.yml"), ("generic.go",), ("generic-api-key",)),
     "url-credential": (("uri.yml", "postgres.yml", "mysql.yaml"), (), ()),
+    "curl": ((), ("curl.go",), ("curl-auth-user", "curl-auth-header")),
 }
 
 # gitleaks' GenerateSampleSecrets syntaxes (gitleaks/gitleaks cmd/generate/config/utils/generate.go, MIT)

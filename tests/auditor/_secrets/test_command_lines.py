@@ -1,0 +1,112 @@
+"""Credentials typed on command lines, as a shell's history and scripts keep them: curl's
+`-u USER:PASSWORD`, an `Authorization` or key header given to `-H`, and a variable set for one
+command (`PGPASSWORD=... psql`). The scan found none of curl's (Kingfisher found them) and took
+the command after a variable for part of its value (`PGPASSWORD=x psql -h db` was the secret
+`x psql -h db`, a fingerprint no other place of `x` shares, or nothing past three words). Each
+is held to its outside reader: what curl itself sends a loopback HTTP server, what Python's
+shlex (POSIX shell word splitting) makes of the line, and Kingfisher's findings."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from auditor._secrets.model import secret_fingerprint
+from auditor._secrets.scanner import Scanner
+from tests.servers import http_server
+
+BASIC = base64.b64encode(b"ci:Zq8vR2mX9kLp4TbW04").decode()
+CURL = [  # (a line of shell history, the rule its secret is reported under)
+    ("curl -u deploy:Zq8vR2mX9kLp4TbW01 {url}/a", "password"),
+    ("curl -s --user 'admin:Zq8v R2mX9kLp4TbW02' {url}/b", "password"),  # quoted: a password with a blank
+    ('curl -X POST --user "ops:Zq8vR2mX9kLp4TbW03" {url}/c', "password"),
+    ('curl -H "Authorization: Basic ' + BASIC + '" {url}/d', "password"),
+    ("curl -H 'Authorization: Bearer Zq8vR2mX9kLp4TbW05Zq8vR2mX9kLp4TbW05' {url}/e", "generic-secret"),
+    ('curl --header "X-Api-Key: Zq8vR2mX9kLp4TbW06Zq8vR2" {url}/f', "generic-secret"),
+    ("curl -k -o /dev/null \\\n  -u backup:Zq8vR2mX9kLp4TbW07 {url}/g", "password"),  # continued on a second line
+]
+NOT_CREDENTIALS = [
+    "docker run -u 1000:1000 registry.example.com/cim/agent:1.4",  # -u of another command: uid:gid
+    "sudo -u postgres psql -c 'select 1'",
+    'curl -u "$NEXUS_USER:$NEXUS_PASSWORD" https://nexus.example.com/',
+    "curl -u user:pass https://httpbin.example.com/basic-auth/user/pass",
+    "curl --user \"$(cat login.txt):$(cat password.txt)\" https://api.example.com/",
+    'curl -H "Authorization: Bearer $TOKEN" https://api.example.com/',
+    "curl -H 'Authorization: Bearer <token>' https://api.example.com/",
+    'curl -u ":" https://localhost:9200',
+]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: ClassVar[dict[str, dict[str, str]]] = {}
+
+    def do_GET(self) -> None:
+        _Recorder.seen[self.path] = {k.lower(): v for k, v in self.headers.items()}
+        self.send_response(204)
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _sent(headers: dict[str, str]) -> str:
+    """The secret curl sent: the password of Basic credentials, a Bearer token, a key header's value."""
+    auth = headers.get("authorization", "")
+    if auth.startswith("Basic "):
+        return base64.b64decode(auth[6:]).decode().partition(":")[2]
+    if auth.startswith("Bearer "):
+        return auth[7:]
+    return headers["x-api-key"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_what_curl_sends_is_what_the_scan_finds_in_its_command_lines(tmp_path: Path) -> None:
+    _Recorder.seen = {}
+    with http_server(_Recorder) as port:
+        url = f"http://127.0.0.1:{port}"
+        lines = [line.format(url=url) for line, _ in CURL]
+        for line in lines:  # curl itself, given the words a shell would give it
+            subprocess.run(shlex.split(line.replace("\\\n", " ")), check=True, capture_output=True, timeout=30)
+    sent = [_sent(_Recorder.seen["/" + line.rsplit("/", 1)[1]]) for line in lines]
+    assert sent[1] == "Zq8v R2mX9kLp4TbW02" and len(set(sent)) == len(CURL)
+    history = tmp_path / ".bash_history"
+    history.write_text("\n".join(["ls -la", *lines, *NOT_CREDENTIALS, "exit"]) + "\n")
+    leaks = sorted(Scanner().scan_file(history, ".bash_history").leaks, key=lambda x: x.line)
+    assert [(x.rule, x.fingerprint) for x in leaks] == [
+        (rule, secret_fingerprint(rule, secret.encode())) for (_, rule), secret in zip(CURL, sent, strict=True)]
+    # the outside reader: each line Kingfisher finds a credential on, the scan finds one on
+    exe = shutil.which("kingfisher", path=str(Path(sys.executable).parent))
+    assert exe, "kingfisher-bin is not installed"
+    out = tmp_path / "kingfisher.json"
+    subprocess.run([exe, "scan", "--no-dedup", "--no-validate", "--no-update-check", "--format", "json",
+                    "--output", str(out), str(history)], capture_output=True, check=False, timeout=300)
+    theirs = {f["finding"]["line"] for f in json.loads(out.read_text())["findings"]}
+    assert len(theirs) >= 4 and theirs <= {x.line for x in leaks}
+
+
+@pytest.mark.parametrize("name", [".bash_history", "deploy.sh", ".zsh_history", "Dockerfile", "home.tgz!root/.bashrc"])
+def test_a_variable_set_for_one_command_is_the_shell_s_word(tmp_path: Path, name: str) -> None:
+    """In a shell's lines an unquoted value ends at a blank: `PGPASSWORD=x psql -h db -U cim`
+    gives psql the password `x` (shlex, splitting as a POSIX shell, says so), and the finding
+    is `x`'s, with the fingerprint `x` gets anywhere else."""
+    line = "PGPASSWORD=Zq8vR2mX9kLp4TbW08 psql -h db.example.com -U cim cim"
+    word = shlex.split(line)[0].partition("=")[2]
+    assert word == "Zq8vR2mX9kLp4TbW08"
+    leaks = Scanner()._leaks_in(f"{line}\nRUN_AS=cim DB_PASSWORD=Zq8vR2mX9kLp4TbW09 ./migrate --all\n".encode(), name, "",
+                                whole=True, member=name.rpartition("!")[2])
+    assert [(x.line, x.fingerprint) for x in leaks] == [
+        (1, secret_fingerprint("password", word.encode())), (2, secret_fingerprint("password", b"Zq8vR2mX9kLp4TbW09"))]
+    # the same text in a dotenv file: a value may hold blanks there (python-dotenv reads them whole)
+    assert Scanner()._leaks_in(b"DB_PASSWORD=Xq9v Lp7w Zt4H\n", ".env", "", whole=True)[0].fingerprint == \
+        secret_fingerprint("password", b"Xq9v Lp7w Zt4H")
