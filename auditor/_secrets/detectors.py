@@ -318,9 +318,11 @@ escapes the next character (`"it's \\"quoted\\""`); `sq` in single quotes, where
 (YAML's `'it''s'`; it holds a `"` as is); `eq` between escaped quotes (`\\"...\\"`: JSON inside
 a string)."""
 QUOTED_GROUPS = ("qv", "sq", "eq")
-_BARE = rb"[^\s\"'#;,}\]](?:[^\r\n#;,}\]]|(?<![ \t])#){0,512}"
+_BARE = rb"[^\s\"'#;,}\]](?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[^\r\n#;,}\]]|(?<![ \t])#){0,512}"
 """An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
-dotenv and INI read it), a `;`, `,`, `}` or `]`, or the line's end."""
+dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
+assignments (systemd's `Environment=A=x B=y`, an Ansible inventory's `host ansible_password=x
+ansible_become_pass=y`, a logfmt line's `password=x user=y`), or the line's end."""
 _OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
 """Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
@@ -866,9 +868,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
            _sql_password, before=60, after=300, priority=-4),
-        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., sshpass -p, redis-cli -a)",
-           rb"(?i)(--pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
-           rb"(?P<flag>--pass(?:word|wd)?[= ]"
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., sshpass -p, redis-cli -a)",
+           rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+           rb"(?P<flag>--(?:[a-z0-9]+-){0,4}pass(?:word|wd)?[= ]"
            rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
            rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
            rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",

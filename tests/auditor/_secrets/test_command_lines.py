@@ -110,3 +110,37 @@ def test_a_variable_set_for_one_command_is_the_shell_s_word(tmp_path: Path, name
     # the same text in a dotenv file: a value may hold blanks there (python-dotenv reads them whole)
     assert Scanner()._leaks_in(b"DB_PASSWORD=Xq9v Lp7w Zt4H\n", ".env", "", whole=True)[0].fingerprint == \
         secret_fingerprint("password", b"Xq9v Lp7w Zt4H")
+
+
+LINES_OF_ASSIGNMENTS = {  # a file's name, a line of blank-separated KEY=VALUE words (split as a shell splits them)
+    "cim-agent.service": "Environment=NATS_URL=tls://hub:4222 NATS_PASSWORD=Zq8vR2mX9kLp4TbW41 LOG=info",
+    "hosts.ini": "node-7 ansible_host=10.0.0.7 ansible_password=Zq8vR2mX9kLp4TbW44 ansible_become_pass=Zq8vR2mX9kLp4TbW45",
+    "agent.log": "ts=2026-12-06T19:30:00Z level=info db_password=Zq8vR2mX9kLp4TbW46 user=cim msg=connected",
+}
+
+
+@pytest.mark.parametrize("name", list(LINES_OF_ASSIGNMENTS))
+def test_each_of_a_line_s_blank_separated_assignments_is_its_own_value(name: str) -> None:
+    """systemd's `Environment=A=x B=y`, an Ansible inventory's host line (Ansible splits it with
+    shlex), a logfmt log line: an unquoted value ran on over the next assignment (one finding,
+    `x B=y` its secret) and the second secret on the line was not found. Each value is the word
+    shlex makes of it now, each secret found with its own fingerprint."""
+    line = LINES_OF_ASSIGNMENTS[name]
+    words = dict(w.rpartition("=")[::2] for w in shlex.split(line) if "=" in w)
+    secrets = [v for k, v in words.items() if "pass" in k.lower()]
+    assert secrets and all(" " not in v for v in secrets)
+    leaks = Scanner()._leaks_in(f"{line}\n".encode(), name, "", whole=True)
+    assert sorted(x.fingerprint for x in leaks) == sorted(secret_fingerprint("password", v.encode()) for v in secrets)
+
+
+def test_a_password_flag_with_a_prefix_is_a_command_line_password() -> None:
+    """`--nats-password X`, `--db-password=X`: a password flag named for what it logs in to, as
+    `--password` is (ExecStart= lines, scripts); `--vault-password-file F` names a file."""
+    text = ("ExecStart=/usr/bin/cim-agent --nats-password Zq8vR2mX9kLp4TbW43 --log info\n"
+            "migrate --db-password=Zq8vR2mX9kLp4TbW47\n"
+            "ansible-playbook --vault-password-file /run/secrets/vault-pass site.yml\n")
+    flags = [shlex.split(line) for line in text.splitlines()]
+    told = [flags[0][flags[0].index("--nats-password") + 1], flags[1][1].partition("=")[2]]
+    leaks = Scanner()._leaks_in(text.encode(), "cim-agent.service", "", whole=True)
+    assert [(x.line, x.fingerprint) for x in leaks] == [
+        (1, secret_fingerprint("password", told[0].encode())), (2, secret_fingerprint("password", told[1].encode()))]
