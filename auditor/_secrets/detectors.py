@@ -304,8 +304,12 @@ def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 
 
 _CREDENTIAL_NAMES = (
-    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+    r"(?:pass(?:word|wd|phrase)?|pwd|psk|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
 )
+KEY_WALK = 168
+"""The most bytes of a key read back from an assignment's operator (auditor._secrets.scanner):
+the longest key the assignment pattern takes (128 before a secret's name, 24 after it), a
+NixOS attribute path such as `services.home-assistant.config.homeassistant.auth_providers...`."""
 _TYPE = rb"(?:[ \t]*:?[ \t]*(?:string|String|str)(?![A-Za-z0-9_]))?"
 """A type between a name and its `=` (Go `var token string = ...`, Kotlin `val token: String = ...`)."""
 _QUOTED = (
@@ -332,7 +336,7 @@ ASSIGNMENT_ANCHOR = (
 """Anchors are prefilters: they may match more than the full expression, and use unbounded
 repeats where they can (bounded ones make the Hyperscan database slow to compile)."""
 _ASSIGNMENT = (
-    rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
+    rb"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,128}?" + _CREDENTIAL_NAMES.encode() + rb"[A-Za-z0-9_.-]{0,24})"
     rb"(?P<kq>\\?[\"']?)" + _TYPE + rb"[ \t]*" + _OPS + rb"[ \t]*"
     rb"(?:" + _QUOTED + rb"|`(?P<bt>[^`\r\n]{0,512}?)`"
     rb"|(?P<block>[|>][+-]?[0-9]?[ \t]*\r?\n[ \t]+)(?P<bv>[^\s#][^\r\n]{0,511})"
@@ -362,7 +366,7 @@ _CALL = (
 )
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
-_PASSWORD_KEY = LazyPattern(r"(?i)(pass(word|wd|phrase)?|pwd)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
+_PASSWORD_KEY = LazyPattern(r"(?i)(pass(word|wd|phrase)?|pwd|psk)$|(pass(word|wd)|pwd)[_.-]|^(db|database|admin|root|user|redis|smtp|mysql|postgres|nats|ldap|mail|basic|auth)?_?pass")
 _KEY_NAME_ENDINGS = (
     r"(file|path|dir|hash|hashed|digest|env|var|cmd|command|length|len|policy|prompt|field|name|"
     r"id|expiry|expires?|ttl|timeout|min|max|required|reset|regex|pattern|label|placeholder|header|"

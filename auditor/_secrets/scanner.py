@@ -23,6 +23,7 @@ from typing import Any
 
 from auditor._secrets import encoded, structure
 from auditor._secrets.detectors import (
+    KEY_WALK,
     NOT_SECRET_ANCHOR,
     SOPS_ANCHOR,
     Detector,
@@ -208,8 +209,8 @@ class Scanner:
                                 and data[key - len(name) - 1] in b" \t:":
                             key = _run_start(data, key - len(name), b" \t:")
                             break
-                    stop = key  # the key: the run of `walk` bytes before, at most 72 (one C pass, not a loop)
-                    key = max(0, stop - 72)
+                    stop = key  # the key: the run of `walk` bytes before, at most KEY_WALK (one C pass, not a loop)
+                    key = max(0, stop - KEY_WALK)
                     key += data[key:stop].translate(det.walk_table).rfind(b"\x01") + 1
                     if key in seen:
                         continue
