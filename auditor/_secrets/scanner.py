@@ -813,7 +813,9 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     """Drop hits inside a higher-ranked hit (a .creds block's seed, a key's body), and duplicates.
 
     A hit ranks by priority, then length, then position; it is dropped when a higher-ranked
-    hit covers its span or starts where it starts (the same secret, read two ways). One sweep in order of position, keeping the hits whose span is still
+    hit covers its span or starts where it starts (the same secret, read two ways), or when
+    its span overlaps a higher-ranked hit's of the same secret (a token read as Basic
+    credentials' password and again in the base64 decoded: `x-access-token:ghs_...`). One sweep in order of position, keeping the hits whose span is still
     open: linear in hits, as spans rarely overlap.
     """
     if len(found) < 2:
@@ -826,15 +828,31 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
         first_at.setdefault(found[i][0].start, i)
     order = sorted(first_at.values(), key=lambda i: (found[i][0].cover[0], -found[i][0].cover[1], rank[i]))
     active: list[int] = []
-    kept: list[Hit] = []
+    kept: list[int] = []
     for i in order:
         hit = found[i][0]
         start, end = hit.cover
         active = [j for j in active if found[j][0].cover[1] > start or found[j][0].cover[0] == start]
         if not any(found[j][0].cover[1] >= end and rank[j] < rank[i] for j in active):
-            kept.append(hit)
+            kept.append(i)
         active.append(i)
-    return kept
+    by_secret: dict[bytes, list[int]] = {}
+    for i in kept:
+        by_secret.setdefault(found[i][0].secret, []).append(i)
+    worse: set[int] = set()
+    for group in by_secret.values():  # in order of position: each run of overlapping spans keeps its best
+        run, run_end = [group[0]], found[group[0]][0].cover[1]
+        for i in [*group[1:], -1]:
+            if i >= 0 and found[i][0].cover[0] < run_end:
+                run.append(i)
+                run_end = max(run_end, found[i][0].cover[1])
+                continue
+            if len(run) > 1:
+                best = min(run, key=rank.__getitem__)
+                worse.update(j for j in run if j != best)
+            if i >= 0:
+                run, run_end = [i], found[i][0].cover[1]
+    return [found[i][0] for i in kept if i not in worse] if worse else [found[i][0] for i in kept]
 
 
 def _noted(unfinished: str, notes: Sequence[str]) -> str:

@@ -62,11 +62,11 @@ class _Recorder(BaseHTTPRequestHandler):
 
 def _sent(headers: dict[str, str]) -> str:
     """The secret curl sent: the password of Basic credentials, a Bearer token, a key header's value."""
-    auth = headers.get("authorization", "")
-    if auth.startswith("Basic "):
-        return base64.b64decode(auth[6:]).decode().partition(":")[2]
-    if auth.startswith("Bearer "):
-        return auth[7:]
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        return base64.b64decode(value).decode().partition(":")[2]
+    if scheme.lower() == "bearer":
+        return value
     return headers["x-api-key"]
 
 
@@ -144,3 +144,24 @@ def test_a_password_flag_with_a_prefix_is_a_command_line_password() -> None:
     leaks = Scanner()._leaks_in(text.encode(), "cim-agent.service", "", whole=True)
     assert [(x.line, x.fingerprint) for x in leaks] == [
         (1, secret_fingerprint("password", told[0].encode())), (2, secret_fingerprint("password", told[1].encode()))]
+
+
+def test_a_token_in_basic_credentials_is_one_finding_under_its_own_rule(tmp_path: Path) -> None:
+    """actions/checkout leaves `http.extraheader = AUTHORIZATION: basic BASE64(x-access-token:ghs_...)`
+    in a repository's .git/config (git sends it with every request). The token was found twice
+    at once: as the header's password and as a GitHub token in the base64 decoded (two
+    fingerprints for one secret). It is one finding now, the GitHub token's; the token is what
+    git itself sends a loopback HTTP server."""
+    token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
+    header = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    repo = tmp_path / "checkout"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(repo), "config", "http.extraheader", header], check=True, timeout=60)
+    _Recorder.seen = {}
+    with http_server(_Recorder) as port:
+        subprocess.run(["git", "-C", str(repo), "ls-remote", f"http://127.0.0.1:{port}/cim.git"],
+                       capture_output=True, timeout=60, check=False)
+    sent = {_sent(headers) for headers in _Recorder.seen.values()}
+    assert sent == {token}
+    leaks = Scanner().scan_file(repo / ".git" / "config", "checkout/.git/config").leaks
+    assert [(x.rule, x.fingerprint) for x in leaks] == [("github-token", secret_fingerprint("github-token", token.encode()))]
