@@ -501,7 +501,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
             return None
     raw = m.group(group)
     assert raw is not None
-    if group == "bare" and ctx.shell:  # the shell's word: the command after an assignment is no part of it
+    if group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
@@ -526,6 +526,20 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
 
 
 _SHELL_WORD = re.compile(rb"[ \t]")
+
+
+def _in_command(m: re.Match[bytes]) -> bool:
+    """Whether an assignment is a shell's, written inside a command in a file of another kind:
+    `NAME=value` with no blank around `=`, after other text on its line (`sh -c "PGPASSWORD=x
+    psql ..."` in a manifest's `command`, `run: PGPASSWORD=x psql` in a CI file). One at the
+    start of a line, or of a YAML list item, is a dotenv or env-file entry, whose unquoted value
+    may hold blanks (`- PASSWORD=a b c` in a compose file's `environment`)."""
+    if "op" not in m.re.groupindex or m.group("op") != b"=" or m.start("op") != m.end("key") \
+            or m.end("op") != m.start("bare"):
+        return False
+    data, start = m.string, m.start("key")
+    before = data[data.rfind(b"\n", 0, start) + 1:start].strip(b" \t")
+    return before not in (b"", b"-")
 
 
 _BASE64_VALUE = LazyPattern(r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
@@ -872,13 +886,14 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
            _sql_password, before=60, after=300, priority=-4),
-        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., sshpass -p, redis-cli -a)",
-           rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?[= ]|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
-           rb"(?P<flag>--(?:[a-z0-9]+-){0,4}pass(?:word|wd)?[= ]"
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., the next item of an argument list, sshpass -p, redis-cli -a)",
+           rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?([= ]|[\"']?[ \t]*,|[\"']?[ \t]*\r?\n[ \t]*-[ \t])|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+           rb"(?P<flag>--(?:[a-z0-9]+-){0,4}pass(?:word|wd)?"
+           rb"(?:[= ]|(?P<lq>[\"'])?[ \t]*(?:,|\r?\n[ \t]*-)[ \t]*(?P=lq)?(?=[\"']?[^\s\"']))"
            rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
            rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
            rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
-           _command_password, before=24, after=300, priority=-3, flags=re.IGNORECASE),
+           _command_password, before=160, after=300, priority=-3, flags=re.IGNORECASE),
     )
 
 

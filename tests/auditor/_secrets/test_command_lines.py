@@ -165,3 +165,52 @@ def test_a_token_in_basic_credentials_is_one_finding_under_its_own_rule(tmp_path
     assert sent == {token}
     leaks = Scanner().scan_file(repo / ".git" / "config", "checkout/.git/config").leaks
     assert [(x.rule, x.fingerprint) for x in leaks] == [("github-token", secret_fingerprint("github-token", token.encode()))]
+
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exporter}
+spec:
+  template:
+    spec:
+      containers:
+        - name: exporter
+          image: natsio/prometheus-nats-exporter:0.15.0
+          args:
+            - -varz
+            - --nats-password
+            - Zq8vR2mX9kLp4TbW90
+            - "--db-password=Zq8vR2mX9kLp4TbW91"
+            - --password
+            - $(NATS_PASSWORD)
+          command: ["sh", "-c", "PGPASSWORD=Zq8vR2mX9kLp4TbW92 psql -h db -U cim -c 'select 1'"]
+        - name: db
+          image: postgres:16
+          args: ["--admin-password", "Zq8vR2mX9kLp4TbW93"]
+          env:
+            - name: POSTGRES_INITDB_ARGS
+              value: --auth=scram-sha-256
+"""
+COMPOSE = "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD=Xq9v Lp7w Zt4H\n"
+
+
+def test_passwords_in_a_manifest_s_argument_lists_are_the_program_s_arguments() -> None:
+    """A container's `args` give a flag and its value as two items (`- --nats-password` then
+    `- VALUE`, or `["--admin-password", "VALUE"]`), and `command: ["sh", "-c", "PGPASSWORD=x
+    psql ..."]` sets a variable for one command: the scan found none of these (a flag's value
+    was looked for after `=` or a blank only; the variable's value ran on to the end of the
+    string, more than three words: no secret). Each is what the program is given, as PyYAML
+    reads the manifest and shlex splits `sh -c`'s script; a variable reference is not a value."""
+    import yaml
+
+    containers = yaml.safe_load(MANIFEST)["spec"]["template"]["spec"]["containers"]
+    args = [*containers[0]["args"], *containers[1]["args"]]
+    given = [args[args.index("--nats-password") + 1], args[args.index("--db-password=Zq8vR2mX9kLp4TbW91")].partition("=")[2],
+             shlex.split(containers[0]["command"][2])[0].partition("=")[2], args[args.index("--admin-password") + 1]]
+    assert args[args.index("--password") + 1] == "$(NATS_PASSWORD)"
+    leaks = sorted(Scanner()._leaks_in(MANIFEST.encode(), "k8s/exporter.yaml", "", whole=True), key=lambda x: x.line)
+    assert [x.fingerprint for x in leaks] == [secret_fingerprint("password", v.encode()) for v in given]
+    # an env-file entry at the start of a list item keeps its blanks, as compose reads it
+    value = yaml.safe_load(COMPOSE)["services"]["db"]["environment"][0].partition("=")[2]
+    assert [x.fingerprint for x in Scanner()._leaks_in(COMPOSE.encode(), "docker-compose.yml", "", whole=True)] == [
+        secret_fingerprint("password", value.encode())]
