@@ -525,7 +525,9 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     return Hit(rule, category, start, start + len(written), secret, confidence, details)
 
 
-_SHELL_WORD = re.compile(rb"[ \t]")
+_SHELL_WORD = re.compile(rb"[ \t`\"']")
+"""Where a shell's word ends in a value written inside a command: a blank, or the quote or
+backtick that closes the string or the code span around the command (`"PGPASSWORD=x"`)."""
 
 
 def _in_command(m: re.Match[bytes]) -> bool:

@@ -214,3 +214,14 @@ def test_passwords_in_a_manifest_s_argument_lists_are_the_program_s_arguments() 
     value = yaml.safe_load(COMPOSE)["services"]["db"]["environment"][0].partition("=")[2]
     assert [x.fingerprint for x in Scanner()._leaks_in(COMPOSE.encode(), "docker-compose.yml", "", whole=True)] == [
         secret_fingerprint("password", value.encode())]
+
+
+def test_a_value_inside_a_command_ends_at_the_quote_or_code_span_around_it() -> None:
+    """A command in a string or a Markdown code span: its closing quote or backtick ends the
+    value as a blank does (`"PGPASSWORD=x"` is `x`; `DB_PASSWORD=changeme` in backticks is a
+    placeholder, no finding)."""
+    text = ('command: ["sh", "-c", "PGPASSWORD=Zq8vR2mX9kLp4TbW92"]\n'
+            "Set `DB_PASSWORD=changeme` in the file before you start the agent.\n")
+    word = shlex.split(text.splitlines()[0].split('"-c", ')[1].rstrip("]"))[0].partition("=")[2]
+    assert [(x.line, x.fingerprint) for x in Scanner()._leaks_in(text.encode(), "README.md", "", whole=True)] == [
+        (1, secret_fingerprint("password", word.encode()))]
