@@ -14,6 +14,7 @@ import binascii
 import functools
 import re
 import sys
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -322,11 +323,12 @@ escapes the next character (`"it's \\"quoted\\""`); `sq` in single quotes, where
 (YAML's `'it''s'`; it holds a `"` as is); `eq` between escaped quotes (`\\"...\\"`: JSON inside
 a string)."""
 QUOTED_GROUPS = ("qv", "sq", "eq")
-_BARE = rb"[^\s\"'#;,}\]](?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[^\r\n#;,}\]]|(?<![ \t])#){0,512}"
+_BARE = rb"[^\s\"'#;,}\]](?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=|&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)[^\r\n#;,}\]]|(?<![ \t])#){0,512}"
 """An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
 dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
 assignments (systemd's `Environment=A=x B=y`, an Ansible inventory's `host ansible_password=x
-ansible_become_pass=y`, a logfmt line's `password=x user=y`), or the line's end."""
+ansible_become_pass=y`, a logfmt line's `password=x user=y`) or of a query string's
+parameters (`password=x&user=y`), or the line's end."""
 _OPS = rb"(?P<op>:{1,3}=|\?\?=|[?+.]=|=>|=|:)"
 """Assignment operators: Makefile `?=`, `::=`, `:::=`, `+=`, PHP `.=`, `??=`, Perl/Ruby `=>`."""
 ASSIGNMENT_ANCHOR = (
@@ -501,7 +503,10 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
             return None
     raw = m.group(group)
     assert raw is not None
-    if group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
+    in_query = group == "bare" and _in_query(m)
+    if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
+        raw = _QUERY_VALUE_END.split(raw, 1)[0]
+    elif group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
@@ -512,7 +517,11 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
         return None
     is_password = kind == "password"
     details = {"key": key[-64:]}
-    text = _base64_text(value)
+    text = urllib.parse.unquote_plus(value) if in_query and ("%" in value or "+" in value) else None
+    if text is not None:  # percent-encoded: the secret is what it encodes, as the server reads it
+        value, details["encoding"] = text, "url"
+    else:
+        text = _base64_text(value)
     if text is not None:  # a Kubernetes Secret's `data`: the secret is what it encodes
         value, details["encoding"] = text, "base64"
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
@@ -528,6 +537,17 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
 _SHELL_WORD = re.compile(rb"[ \t`\"']")
 """Where a shell's word ends in a value written inside a command: a blank, or the quote or
 backtick that closes the string or the code span around the command (`"PGPASSWORD=x"`)."""
+
+
+_QUERY_VALUE_END = re.compile(rb"[ \t\"'&<>`]")
+
+
+def _in_query(m: re.Match[bytes]) -> bool:
+    """Whether an assignment is a parameter of a URL's query or a form's body (`?password=x`,
+    `&api_key=x`): its key right after `?` or `&`, `=` right after it."""
+    start = m.start("key")
+    return (start > 0 and m.string[start - 1] in b"?&" and "op" in m.re.groupindex and m.group("op") == b"="
+            and m.start("op") == m.end("key"))
 
 
 def _in_command(m: re.Match[bytes]) -> bool:

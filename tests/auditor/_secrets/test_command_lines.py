@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
@@ -225,3 +226,24 @@ def test_a_value_inside_a_command_ends_at_the_quote_or_code_span_around_it() -> 
     word = shlex.split(text.splitlines()[0].split('"-c", ')[1].rstrip("]"))[0].partition("=")[2]
     assert [(x.line, x.fingerprint) for x in Scanner()._leaks_in(text.encode(), "README.md", "", whole=True)] == [
         (1, secret_fingerprint("password", word.encode()))]
+
+
+ACCESS_LOG = (
+    '10.0.0.1 - - [06/Dec/2026:19:30:00 +0000] "GET /v1/data?api_key=Zq8vR2mX9kLp4TbW95Zq8v&format=json HTTP/1.1" 200 512\n'
+    '10.0.0.2 - - [06/Dec/2026:19:30:01 +0000] "GET /login?user=a&password=Zq8v%21R2mX+9kLp4&token=Zq8vR2mX9kLp4TbW99Zq8v HTTP/1.1" 302 0\n'
+)
+
+
+def test_a_query_parameter_is_its_value_as_the_server_reads_it() -> None:
+    """An access log's request line: a parameter's value ran on over the parameters after it
+    and the rest of the line (`x&format=json HTTP/1.1"`, a fingerprint no other place of `x`
+    shares), and a second secret in the same query was not found. Each value is what
+    urllib.parse.parse_qs reads from the query now, percent-encoding decoded."""
+    wanted = []
+    for line in ACCESS_LOG.splitlines():
+        query = urllib.parse.urlsplit(line.split('"')[1].split()[1]).query
+        wanted += [(k, v[0]) for k, v in urllib.parse.parse_qs(query).items() if k in ("api_key", "password", "token")]
+    assert [v for _, v in wanted] == ["Zq8vR2mX9kLp4TbW95Zq8v", "Zq8v!R2mX 9kLp4", "Zq8vR2mX9kLp4TbW99Zq8v"]
+    leaks = sorted(Scanner()._leaks_in(ACCESS_LOG.encode(), "access.log", "", whole=True), key=lambda x: (x.line, x.column))
+    assert [x.fingerprint for x in leaks] == [
+        secret_fingerprint("password" if k == "password" else "generic-secret", v.encode()) for k, v in wanted]
