@@ -908,12 +908,14 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
            _sql_password, before=60, after=300, priority=-4),
-        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., the next item of an argument list, sshpass -p, redis-cli -a)",
-           rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?([= ]|[\"']?[ \t]*,|[\"']?[ \t]*\r?\n[ \t]*-[ \t])|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli)",
+        _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., the next item of an argument list, sshpass -p, redis-cli -a, keytool -storepass)",
+           rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?([= ]|[\"']?[ \t]*,|[\"']?[ \t]*\r?\n[ \t]*-[ \t])|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli"
+           rb"|[ \t]-(src|dest)?(store|key)pass[ \t])",
            rb"(?P<flag>--(?:[a-z0-9]+-){0,4}pass(?:word|wd)?"
            rb"(?:[= ]|(?P<lq>[\"'])?[ \t]*(?:,|\r?\n[ \t]*-)[ \t]*(?P=lq)?(?=[\"']?[^\s\"']))"
            rb"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p(?=[^ \t\n])"
-           rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+)"
+           rb"|\bsshpass[ \t]+-p[ \t]*|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+"
+           rb"|(?<=[ \t])-(?:src|dest)?(?:store|key)pass[ \t]+)"
            rb"(?P<q>['\"]?)(?P<secret>[^\s'\"|;&`]{4,128})(?P=q)",
            _command_password, before=160, after=300, priority=-3, flags=re.IGNORECASE),
     )

@@ -247,3 +247,28 @@ def test_a_query_parameter_is_its_value_as_the_server_reads_it() -> None:
     leaks = sorted(Scanner()._leaks_in(ACCESS_LOG.encode(), "access.log", "", whole=True), key=lambda x: (x.line, x.column))
     assert [x.fingerprint for x in leaks] == [
         secret_fingerprint("password" if k == "password" else "generic-secret", v.encode()) for k, v in wanted]
+
+
+@pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool (a JDK) is not installed")
+def test_a_keystore_password_given_to_keytool_is_found_and_opens_the_keystore(tmp_path: Path) -> None:
+    """keytool and jarsigner take a keystore's and a key's passwords as `-storepass X`,
+    `-keypass X`, `-srcstorepass X`, `-deststorepass X` (one dash; `-storepass:env VAR` names a
+    variable): the scan found none in a shell's history (Kingfisher finds none either). Each is
+    a finding now; the one found opens the keystore keytool itself made with the line."""
+    store = tmp_path / "cim.p12"
+    lines = [f"keytool -genkeypair -alias cim -keyalg EC -dname CN=cim -keystore {store} -storetype PKCS12 "
+             "-storepass Zq8vR2mX9kLp4TbWb4 -keypass Zq8vR2mX9kLp4TbWb4",
+             f"keytool -list -keystore {store} -storepass:env CIM_STORE_PASSWORD"]
+    subprocess.run(shlex.split(lines[0]), check=True, capture_output=True, timeout=120)
+    words = shlex.split(lines[0])
+    password = words[words.index("-storepass") + 1]
+
+    def opens(candidate: str) -> bool:
+        return subprocess.run(["keytool", "-list", "-keystore", str(store), "-storepass", candidate],
+                              capture_output=True, timeout=120, check=False).returncode == 0
+
+    assert opens(password) and not opens(password + "x")
+    history = tmp_path / ".bash_history"
+    history.write_text("\n".join(lines) + "\n")
+    leaks = Scanner().scan_file(history, ".bash_history").leaks
+    assert [(x.line, x.fingerprint) for x in leaks] == [(1, secret_fingerprint("password", password.encode()))] * 2
