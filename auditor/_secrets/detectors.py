@@ -540,6 +540,8 @@ backtick that closes the string or the code span around the command (`"PGPASSWOR
 
 
 _QUERY_VALUE_END = re.compile(rb"[ \t\"'&<>`]")
+"""Where a query parameter's value ends: the next parameter, or the end of the URL (a blank,
+the quote, bracket or backtick around it)."""
 
 
 def _in_query(m: re.Match[bytes]) -> bool:
