@@ -711,8 +711,12 @@ def is_shell(path: str) -> bool:
     """Shell commands, by the name (an archive member's its own, after the last `!`): a
     script (`.sh`, `.bash`, `.zsh`, `.ksh`), a shell's start-up file (`.bashrc`, `.profile`), a
     shell's history (`.bash_history`, `.zsh_history`, rotated or compressed too), a Dockerfile."""
-    name = path.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
-    return bool(SHELL_NAMES.search(name))
+    return bool(SHELL_NAMES.search(_base_name(path)))
+
+
+def _base_name(path: str) -> str:
+    """A file's own name in a display path, or an archive member's (after the last `!`)."""
+    return path.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
 
 
 def is_log(path: str) -> bool:
@@ -829,13 +833,19 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     order = sorted(first_at.values(), key=lambda i: (found[i][0].cover[0], -found[i][0].cover[1], rank[i]))
     active: list[int] = []
     kept: list[int] = []
+    kept_end = -1  # where the kept hits so far end: a kept hit starting before it overlaps one
+    overlapping = False
     for i in order:
         hit = found[i][0]
         start, end = hit.cover
         active = [j for j in active if found[j][0].cover[1] > start or found[j][0].cover[0] == start]
         if not any(found[j][0].cover[1] >= end and rank[j] < rank[i] for j in active):
             kept.append(i)
+            overlapping = overlapping or start < kept_end
+            kept_end = max(kept_end, end)
         active.append(i)
+    if not overlapping:
+        return [found[i][0] for i in kept]
     by_secret: dict[bytes, list[int]] = {}
     for i in kept:
         by_secret.setdefault(found[i][0].secret, []).append(i)
@@ -852,7 +862,7 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
                 worse.update(j for j in run if j != best)
             if i >= 0:
                 run, run_end = [i], found[i][0].cover[1]
-    return [found[i][0] for i in kept if i not in worse] if worse else [found[i][0] for i in kept]
+    return [found[i][0] for i in kept if i not in worse]
 
 
 def _noted(unfinished: str, notes: Sequence[str]) -> str:
@@ -885,7 +895,7 @@ def named_form(name: str) -> str:
     password file (`.pgpass`, libpq's default, ~/.pgpass, or a name holding `pgpass`,
     PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `vault-token`, the file `vault login` and
     `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
-    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    base = _base_name(name)
     if "pgpass" in base.lower():
         return "pgpass"
     return "vault-token" if base == ".vault-token" else ""
