@@ -415,6 +415,10 @@ def _restates_the_name(key: str, value: str) -> bool:
         return True
     # prose naming the thing ("A challenge password", "your secret token here")
     return (" " in value or "\t" in value) and bool(_PROSE_WORD.search(value))
+_FILE_PATH = LazyPattern(r"[\w.@-]*(?:/[\w.@-]+)+\.(?:creds|pem|key|crt|cer|der|nk|jwt|json|ya?ml|toml|ini|conf|cfg|"
+                         r"txt|env|p12|pfx|jks|kbx|gpg|asc|age|enc)")
+"""A relative path to a file of credentials (`creds/ADMIN/admin.creds` after `--creds=`), which
+names where a secret is, as an absolute one does (_REFERENCE)."""
 _REFERENCE = LazyPattern(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = LazyPattern(r"[()\[\]]")
 
@@ -426,7 +430,8 @@ def _placeholder(value: str) -> bool:
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v):
+    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v) \
+            or _FILE_PATH.fullmatch(v):
         return False, ""
     if v.isdigit() or re.fullmatch(r"[0-9.]+", v):
         return False, ""

@@ -272,3 +272,15 @@ def test_a_keystore_password_given_to_keytool_is_found_and_opens_the_keystore(tm
     history.write_text("\n".join(lines) + "\n")
     leaks = Scanner().scan_file(history, ".bash_history").leaks
     assert [(x.line, x.fingerprint) for x in leaks] == [(1, secret_fingerprint("password", password.encode()))] * 2
+
+
+@pytest.mark.parametrize("name", [".bash_history", "README.md"])
+def test_a_relative_path_to_a_credentials_file_is_no_secret(name: str) -> None:
+    """`nats --creds=creds/ADMIN/admin.creds server list`: the value names where the secret is,
+    as `/etc/nats/leaf.creds` does; cut to the shell's word it is no finding (before the cut,
+    the words after it made it prose). A token with slashes in it still is one."""
+    text = ("nats --creds=creds/ADMIN/admin.creds server list\n"
+            "- The README tells readers to `nats --creds=creds/ADMIN/admin.creds server list`.\n"
+            "API_TOKEN=abc/def/Zq8vR2mX9kLp4TbW12Zq8v\n")
+    assert [(x.line, x.fingerprint) for x in Scanner()._leaks_in(text.encode(), name, "", whole=True)] == [
+        (3, secret_fingerprint("generic-secret", b"abc/def/Zq8vR2mX9kLp4TbW12Zq8v"))]
