@@ -378,6 +378,9 @@ _KEY_NAME_ENDINGS = (
     r"public_?token|csrf[_-]?token|jsonwebtoken)"
 )
 _NOT_SECRET_KEY = LazyPattern(r"(?i)" + _KEY_NAME_ENDINGS + "$")
+_PSK = LazyPattern(r"(?i)psk")
+_WHOLE_PSK = LazyPattern(r"(?:^|[_.-])(?:psk|PSK)$")
+"""A pre-shared key's name: `psk`, `wpa_psk`, `WIFI_PSK`, a segment of its own."""
 _PASS_WORD = LazyPattern(r"[pP]ass(?!word|wd|phrase|wort)[a-z]+|PASS(?!WORD|WD|PHRASE|WORT)[A-Z]+")
 """`pass` starting another word, in the same case: `Passed`, `passive`, `passthrough`, `PASSED`
 (`PassEnvironment` and `DB_PASS` are two words, the first or last a pass)."""
@@ -388,7 +391,7 @@ NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*
 anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
 _PLACEHOLDER = LazyPattern(
     r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
-    r"changeme|change[_-]?me|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
+    r"changeme|change[_-]?me|changeit|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
     r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
     r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
@@ -462,6 +465,8 @@ def key_kind(leaf: str) -> str:
         return ""
     if _PASS_WORD.search(leaf) and not _CREDENTIAL_NAME.search(_PASS_WORD.sub("", leaf)):
         return ""  # `Passed: test`, `PassEnvironment=`: another word that starts with `pass`
+    if "psk" in leaf.lower() and not _WHOLE_PSK.search(leaf) and not _CREDENTIAL_NAME.search(_PSK.sub("", leaf)):
+        return ""  # `psK`, `upskill`: three letters in another word, not a pre-shared key
     return "password" if _PASSWORD_KEY.search(leaf) else "secret"
 
 
@@ -511,8 +516,12 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     in_query = group == "bare" and _in_query(m)
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
-    elif group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
+    elif group == "bare" and ctx.shell:  # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
+    elif group == "bare" and _in_command(m):  # the same, in a file of another kind: a word is no value in prose
+        raw = _SHELL_WORD.split(raw, 1)[0]
+        if raw.rstrip(b".,;:)").isalpha():
+            return None  # `* New option --use-askpass=COMMAND. Fetch ...`: a word in a sentence
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
@@ -611,8 +620,10 @@ def _sql_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     """A password given to a command on its command line (`mysql -pX`, `--password=X`, `sshpass -p X`)."""
     value = _text(m.group("secret"))
-    if value.startswith(("$", "%", "{", "<", "`")) or value in ("-", "stdin"):
-        return None
+    if value.startswith(("$", "%", "{", "<", "`", "-")) or value in ("-", "stdin"):
+        return None  # a reference, a placeholder, or the next option (`--ask-password -user=foo`)
+    if not m.group("flag").endswith(b"=") and value.rstrip(".,;:)").isalpha():
+        return None  # a word after a flag named in prose (`the --ftp-password command`), not typed as its value
     ok, confidence = assigned_value_is_secret("password", value, password=True)
     if not ok:
         return None
@@ -685,6 +696,8 @@ def _url_credential(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit 
     password = _text(m.group("secret"))
     if _placeholder(password) or password.startswith(("$", "%", "{")) or len(password) < 3:
         return None
+    if not m.group("user") and ":" in password:
+        return None  # `cvs://:pserver:anoncvs@host`: CVS's method and user, no password
     if password.lower() in {"pass", "pwd", "user", "username", "port"}:
         return None
     return Hit(det.id, det.category, m.start("secret"), m.end("secret"), m.group("secret"), "high",
