@@ -183,8 +183,16 @@ class Scanner:
                     by_detector[i] = [m.start() for m in det.regex.finditer(data)]
         found: list[tuple[Hit, int]] = []
         size = len(data)
-        for ident, ends in by_detector.items():
+        taken = ctx.taken  # where secrets of a higher priority start (FileContext.taken)
+        taken.clear()
+        pending: set[int] = set()  # and those of the priority being confirmed
+        level: int | None = None
+        for ident, ends in sorted(by_detector.items(), key=lambda item: -self.detectors[item[0]].priority):
             det = self.detectors[ident]
+            if det.priority != level:
+                taken |= pending
+                pending.clear()
+                level = det.priority
             ends.sort()
             covered = -1
             seen: set[int] = set()
@@ -222,8 +230,9 @@ class Scanner:
                         continue
                     covered = max(covered, m.end())
                     hit = det.confirm(det, m, ctx)
-                    if hit is not None:
+                    if hit is not None and hit.start not in taken:
                         found.append((hit, det.priority))
+                        pending.add(hit.start)
                     continue
                 # from where the last match ended: dense anchors (600k `eyJ...` in a row) would
                 # otherwise search the same `before` bytes again for each, quadratic in effect
@@ -236,8 +245,9 @@ class Scanner:
                     seen.add(m.start())
                     covered = max(covered, m.end())
                     hit = det.confirm(det, m, ctx)
-                    if hit is not None:
+                    if hit is not None and hit.start not in taken:
                         found.append((hit, det.priority))
+                        pending.add(hit.start)
         if form_ends is not None and depth < encoded.DEPTH:
             found.extend(encoded.decoded_hits(data, form_ends, self.encoded_forms, self._decoded(ctx), depth))
         if value_ends is not None and depth < encoded.DEPTH:

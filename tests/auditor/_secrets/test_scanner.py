@@ -774,3 +774,22 @@ def test_a_sops_file_whose_values_were_not_checked_is_not_scanned_whole(
     assert "sops-plaintext" not in [x.rule for x in large.leaks]
     assert large.unread == "ok.yaml: holds a sops MAC and is over 100 bytes: its values were not checked for plaintext"
     assert Scanner().scan_blob(SOPS_YAML.encode(), "ok.yaml").unread == large.unread
+
+
+def test_a_secret_a_higher_priority_detector_confirmed_is_not_read_again() -> None:
+    """`GET /api?token=ghp_... HTTP/1.1`: the GitHub token, and the query parameter `token`'s
+    value, which the assignment detector (of a lower priority) would confirm as a generic
+    secret starting at the same byte, only for the overlaps to drop it. On a hostile log of
+    300,000 such lines that was 300,000 hits made, sorted and dropped (the scan 51% slower, its
+    memory 70% more, than before query parameters were read as such); the lower-priority
+    reading is not made now, and the findings are the same."""
+    from auditor._secrets.detectors import FileContext
+    from tests.secrets_corpus import github_token
+
+    token = github_token(random.Random(5))
+    data = f"GET /api?token={token} HTTP/1.1\n".encode() * 3
+    found, _ = SCANNER._found(data, FileContext("access.log", False), 0)
+    assert sorted(h.rule for h, _ in found) == ["github-token"] * 3
+    assert [x.rule for x in SCANNER._leaks_in(data, "access.log", "", whole=True)] == ["github-token"]  # collapsed
+    alone = b"API_TOKEN=Zq8vR2mX9kLp4TbW12Zq8vR2mX\n"  # no pattern knows it: the assignment's
+    assert [x.rule for x in SCANNER._leaks_in(alone, "agent.env", "", whole=True)] == ["generic-secret"]
