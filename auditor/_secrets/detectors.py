@@ -524,12 +524,10 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     in_query = group == "bare" and _in_query(m)
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
-    elif group == "bare" and ctx.shell:  # the shell's word: the command after it is no part of it
+    elif group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
-    elif group == "bare" and _in_command(m):  # the same, in a file of another kind: a word is no value in prose
-        raw = _SHELL_WORD.split(raw, 1)[0]
-        if raw.rstrip(b".,;:)").isalpha():
-            return None  # `* New option --use-askpass=COMMAND. Fetch ...`: a word in a sentence
+        if not ctx.shell and _prose_word(raw):
+            return None  # in a file of another kind: `* New option --use-askpass=COMMAND. Fetch ...`
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
@@ -559,6 +557,15 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
 _SHELL_WORD = re.compile(rb"[ \t`\"']")
 """Where a shell's word ends in a value written inside a command: a blank, or the quote or
 backtick that closes the string or the code span around the command (`"PGPASSWORD=x"`)."""
+
+
+def _prose_word(text: str | bytes) -> bool:
+    """Whether a value is a word of a sentence (letters alone, and the punctuation after them;
+    as bytes, ASCII letters): what follows a flag or a `NAME=` named in prose, not a value
+    typed in."""
+    if isinstance(text, bytes):
+        return text.rstrip(b".,;:)").isalpha()
+    return text.rstrip(".,;:)").isalpha()
 
 
 _QUERY_VALUE_END = re.compile(rb"[ \t\"'&<>`]")
@@ -630,7 +637,7 @@ def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hi
     value = _text(m.group("secret"))
     if value.startswith(("$", "%", "{", "<", "`", "-")) or value in ("-", "stdin"):
         return None  # a reference, a placeholder, or the next option (`--ask-password -user=foo`)
-    if not m.group("flag").endswith(b"=") and value.rstrip(".,;:)").isalpha():
+    if not m.group("flag").endswith(b"=") and _prose_word(value):
         return None  # a word after a flag named in prose (`the --ftp-password command`), not typed as its value
     ok, confidence = assigned_value_is_secret("password", value, password=True)
     if not ok:
