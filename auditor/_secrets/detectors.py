@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from auditor._secrets import structure
+from auditor._secrets import commands, structure
 
 AnyStr = TypeVar("AnyStr", str, bytes)
 
@@ -646,6 +646,24 @@ def _command_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hi
                {"key": _text(m.group("flag"))[-32:]})
 
 
+def _tool_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A password given to a program that takes it as an argument of its own (commands.py:
+    `docker login -p X`, `ldapsearch -w X`, `mosquitto_pub -P X`, `influx -password X`,
+    `htpasswd -b FILE USER X`); not a variable, a command's output, a placeholder or a word of
+    a sentence."""
+    read = commands.password_argument(m)
+    if read is None:
+        return None
+    (start, end, raw), program = read
+    value = _text(raw)
+    if value.startswith(("$", "%", "{", "<", "[", "`", "-")) or "$(" in value or "${" in value or _prose_word(value):
+        return None
+    ok, confidence = assigned_value_is_secret("password", value, password=True)
+    if not ok:
+        return None
+    return Hit("password", "password", start, end, raw, confidence, {"key": program})
+
+
 _NETRC_VALUE = rb'(?:"(?:[^"\\\n]|\\.)*"|[^\s"]+)'
 _NETRC_ENTRY = (rb"(?<![^\s])(?:machine[ \t\r\n]+[^\s\"]{1,255}|default)"
                 rb"(?:[ \t\r\n]+(?:login|user|account)[ \t\r\n]+" + _NETRC_VALUE + rb"){0,3}"
@@ -943,6 +961,9 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"(?i)(password|identified[ \t]+by)([ \t]+|[ \t]*=[ \t]*)(password[ \t]*\([ \t]*)?'",
            rb"(?i)(?:\bPASSWORD|\bIDENTIFIED[ \t]+BY)[ \t]*(?:=[ \t]*)?(?:PASSWORD[ \t]*\([ \t]*)?'(?P<secret>(?:[^'\r\n]|''){1,256})'",
            _sql_password, before=60, after=300, priority=-4),
+        _d("tool-password", "password", "password given to a program as its own argument (docker/podman/skopeo login -p, "
+           "ldapsearch -w, mosquitto_pub -P, influx -password, htpasswd -b FILE USER PASSWORD)",
+           commands.ANCHOR, commands.PATTERN, _tool_password, before=140, after=640, priority=-3),
         _d("command-password", "password", "password on a command line (mysql -p..., --password=..., --db-password ..., the next item of an argument list, sshpass -p, redis-cli -a, keytool -storepass)",
            rb"(?i)(--([a-z0-9]+-)*pass(word|wd)?([= ]|[\"']?[ \t]*,|[\"']?[ \t]*\r?\n[ \t]*-[ \t])|mysql|mysqldump|mysqladmin|mariadb|sshpass|redis-cli"
            rb"|[ \t]-(src|dest)?(store|key)pass[ \t])",
