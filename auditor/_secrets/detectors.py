@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from auditor._secrets import commands, structure
+from auditor._secrets import commands, putty, structure
 
 AnyStr = TypeVar("AnyStr", str, bytes)
 
@@ -273,6 +273,16 @@ def _gnupg_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | Non
     return Hit(det.id, det.category, m.start(), end, secret, "high", facts, span=(first, max(end, last)))
 
 
+def _putty_key(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """A PuTTY key file (putty.py), its span the whole file's structure (a .ppk holding only
+    the key is a key file)."""
+    found = putty.putty_key(m.string, m.start())
+    if found is None:
+        return None
+    secret, facts, end = found
+    return Hit(det.id, det.category, m.start(), end, secret, "high", facts)
+
+
 def _creds(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     seed = _text(m.group("seed"))
     facts = structure.nkey_seed(seed)
@@ -521,6 +531,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
         return None  # a secret a detector of a higher priority confirmed already
     raw = m.group(group)
     assert raw is not None
+    if group == "bare" and _in_pkcs11_uri(m):
+        return None  # `pkcs11:token=PIV_II;object=...`: a token's label, not a token
     in_query = group == "bare" and _in_query(m)
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
@@ -579,6 +591,22 @@ def _in_query(m: re.Match[bytes]) -> bool:
     start = m.start("key")
     return (start > 0 and m.string[start - 1] in b"?&" and "op" in m.re.groupindex and m.group("op") == b"="
             and m.start("op") == m.end("key"))
+
+
+_PKCS11_URI_START = re.compile(rb"pkcs11:", re.IGNORECASE)
+
+
+def _in_pkcs11_uri(m: re.Match[bytes]) -> bool:
+    """Whether an assignment is an attribute of a PKCS#11 URI (RFC 7512: `pkcs11:token=NAME;
+    object=...`) that names things, not one that holds a secret: every attribute but the PIN
+    (`?pin-value=...`). The key right after `;` or the scheme, in a word holding `pkcs11:`
+    before it (`PKCS11_URI=pkcs11:...`, `key_file pkcs11:...`)."""
+    data, start = m.string, m.start("key")
+    if start < 7 or data[start - 1] not in b":;" or m.group("key").lower() == b"pin-value":
+        return False
+    word = max(data.rfind(sep, max(0, start - 1024), start) for sep in (b" ", b"\t", b"\n", b'"', b"'")) + 1
+    uri = _PKCS11_URI_START.search(data, word, start)
+    return uri is not None and b"?" not in data[uri.end():start]
 
 
 def _in_command(m: re.Match[bytes]) -> bool:
@@ -845,6 +873,8 @@ def builtin_detectors() -> tuple[Detector, ...]:
            rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY",
            rb"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?)-----",
            _private_key, before=64, after=16, priority=10, words='-----BEGIN'),
+        _d("putty-key", "private-key", "PuTTY private key file (.ppk, formats 2 and 3; an unencrypted key's MAC checked)",
+           rb"PuTTY-User-Key-File-[23]: ", rb"PuTTY-User-Key-File-[23]: ", _putty_key, before=32, after=8, priority=10),
         _d("gnupg-key", "private-key", "GnuPG secret key as gpg-agent keeps it (private-keys-v1.d): "
            "`(private-key ...)` in the clear or `(protected-private-key ...)`, canonical or advanced form (parsed)",
            rb"\((11:|21:)?(protected-)?private-key",

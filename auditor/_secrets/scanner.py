@@ -629,6 +629,8 @@ class Scanner:
         knows keeps its own rule)."""
         if form == "pgpass":
             return [(h, 5) for h in self._pgpass_hits(data)]
+        if form == "msmtprc":
+            return [(h, 5) for h in self._msmtprc_hits(data)]
         return [(h, -1) for h in self._vault_file_hits(data)]
 
     def _vault_file_hits(self, data: bytes) -> list[Hit]:
@@ -668,6 +670,23 @@ class Scanner:
             if ok:
                 hits.append(Hit("password", "password", line.start("secret"), line.start("secret") + len(line.group("secret").rstrip(b"\r")),
                                 value, confidence, {"key": "pgpass password"}))
+        return hits
+
+    def _msmtprc_hits(self, data: bytes) -> list[Hit]:
+        """The passwords of an msmtp configuration (see named_form): each `password VALUE` line,
+        as msmtp reads it: the rest of the line, blanks around it dropped, and the double quotes
+        around all of it (no escapes inside, no comment after it: both are the password's)."""
+        if not any(d.category == "password" for d in self.detectors):
+            return []
+        hits = []
+        for line in _MSMTP_PASSWORD.finditer(data):
+            start, end = line.span("secret")
+            if end - start >= 2 and data[start] == data[end - 1] == 0x22:
+                start, end = start + 1, end - 1
+            value = data[start:end]
+            ok, confidence = assigned_value_is_secret("password", value.decode("utf-8", "replace"), password=True)
+            if ok:
+                hits.append(Hit("password", "password", start, end, value, confidence, {"key": "msmtp password"}))
         return hits
 
     def _pkcs12_hits(self, data: bytes, notes: list[str] | None) -> list[Hit]:
@@ -894,6 +913,10 @@ _PGPASS_FIELD = rb"(?:[^:\\\n]|\\.)*"
 _PGPASS_LINE = re.compile(rb"^(?!#)" + (_PGPASS_FIELD + rb":") * 4 + rb"(?P<secret>(?:[^\\\n]|\\.)+)$", re.MULTILINE)
 
 
+_MSMTP_PASSWORD = re.compile(rb"^[ \t]*password[ \t]+(?P<secret>[^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+"""msmtp's `password` command: a line's first word (msmtp's commands are lower case), its
+argument the rest of the line."""
+
 _VAULT_TOKEN_MAX = 1024
 """The longest text read as the token of a Vault token file (generated tokens are under 200)."""
 _TOKEN_WORD = re.compile(rb"[!-~]+")
@@ -903,11 +926,14 @@ _LEGACY_VAULT_TOKEN = re.compile(rb"[sb]\.[A-Za-z0-9_-]{24,}")
 def named_form(name: str) -> str:
     """What a file (or archive member) so named is by its name alone: `pgpass`, a libpq
     password file (`.pgpass`, libpq's default, ~/.pgpass, or a name holding `pgpass`,
-    PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `vault-token`, the file `vault login` and
-    `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
+    PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `msmtprc`, msmtp's configuration
+    (`~/.msmtprc`, `/etc/msmtprc`, `~/.config/msmtp/config`); `vault-token`, the file `vault
+    login` and `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
     base = _base_name(name)
     if "pgpass" in base.lower():
         return "pgpass"
+    if base in (".msmtprc", "msmtprc") or name.endswith("/msmtp/config"):
+        return "msmtprc"
     return "vault-token" if base == ".vault-token" else ""
 
 

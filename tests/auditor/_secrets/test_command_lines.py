@@ -303,3 +303,16 @@ def test_what_system_documentation_says_of_passwords_is_no_finding(text: str) ->
     scan before them): none is a finding."""
     assert list(Scanner()._leaks_in(text.encode(), "NEWS", "", whole=True)) == []
     assert [x.rule for x in Scanner()._leaks_in(b"wpa_psk=Zq8vR2mX9kLp4TbWd7\n", "NEWS", "", whole=True)] == ["password"]
+
+
+def test_a_pkcs11_uri_s_token_attribute_is_a_label() -> None:
+    """A PKCS#11 URI (RFC 7512) names its token by `token=LABEL`: msmtp's manual (installed with
+    its Debian package) gives `tls_key_file pkcs11:...;token=PIV_II%20%28PIV%20Card...;...`,
+    which the scan reported as a token. No attribute of a URI's path is a secret; a `token=`
+    outside one still is."""
+    uri = ("     tls_key_file  pkcs11:model=PKCS%2315%20emulated;manufacturer=piv_II;serial=00000000;"
+           "token=PIV_II%20%28PIV%20Card%20Holder%20pin%29;id=%01;object=PIV%20AUTH%20key;type=private\n")
+    env = "SIGNING_KEY=pkcs11:token=Zq8vR2mX9kLp4TbWq1Zq8vR2mX9k;object=cim-ca\n"
+    assert list(Scanner()._leaks_in((uri + env).encode(), "msmtp.info", "", whole=True)) == []
+    plain = b"token=Zq8vR2mX9kLp4TbWq1Zq8vR2mX9k;object=cim-ca\n"
+    assert [x.rule for x in Scanner()._leaks_in(plain, "app.env", "", whole=True)] == ["generic-secret"]

@@ -2,19 +2,22 @@
 ~/.pgpass (held to libpq itself, logging in to a real PostgreSQL), a container registry's
 config.json (as `docker login` writes it), a NuGet.Config's cleartext password, a Redis URL's
 password with no user name (each held to Kingfisher, and to the reader of its format), ~/.vault-token (as `bao login` writes it, held to
-OpenBao itself)."""
+OpenBao itself), msmtp's configuration (held to what msmtp sends)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import netrc
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -234,3 +237,63 @@ def test_what_kingfisher_finds_in_client_credential_files_the_scan_finds(tmp_pat
         assert [x.fingerprint for x in leaks] == [secret_fingerprint(x.rule, secret.encode())
                                                  for x, secret in zip(leaks, secrets, strict=True)], name
         assert {snippet for file, snippet in theirs if file == name} <= set(secrets)
+
+
+MSMTP_PASSWORDS = [  # a `password` line as written; msmtp takes the rest of the line, quotes around all of it dropped
+    "password Zq8v R2mX9kLp4TbWm1",
+    'password\t"Zq8vR2mX9kLp4TbWm2"  ',
+    'password "Zq8v"R2mX9kLp4TbWm3',  # quotes around part of it are the password's
+    "  password Zq8vR2mX9kLp4TbWm4 # note",  # no comment: part of the password
+    "password 'Zq8vR2mX9kLp4TbWm5'",
+]
+
+
+class _Smtp(threading.Thread):
+    """A loopback SMTP server offering AUTH PLAIN and refusing it, keeping the password sent."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.sent: list[str] = []
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError), self.server.accept()[0] as conn, conn.makefile("rwb") as io:
+            conn.settimeout(10)
+            io.write(b"220 smtp.test ESMTP\r\n")
+            io.flush()
+            for line in io:
+                if line.upper().startswith(b"AUTH PLAIN "):
+                    self.sent.append(base64.b64decode(line[11:].strip()).split(b"\0")[2].decode())
+                reply = b"250-smtp.test\r\n250 AUTH PLAIN" if line.upper().startswith(b"EHLO") else \
+                    b"535 refused" if line.upper().startswith(b"AUTH") else b"221 bye" if line.upper().startswith(b"QUIT") else b"250 ok"
+                io.write(reply + b"\r\n")
+                io.flush()
+                if reply.startswith(b"221"):
+                    break
+        self.server.close()
+
+
+def test_an_msmtp_password_is_the_one_msmtp_sends(tmp_path: Path) -> None:
+    """msmtp's configuration (~/.msmtprc, /etc/msmtprc) keeps an account's SMTP password as
+    `password VALUE`: no finding before (nor Kingfisher's). Each form is held to what msmtp
+    itself sends a loopback server for it; `passwordeval` (a command) and a comment are none."""
+    msmtp = tool("msmtp", "Debian msmtp")
+    sent = []
+    for n, line in enumerate(MSMTP_PASSWORDS):
+        smtp = _Smtp()
+        smtp.start()
+        config = tmp_path / f"msmtprc-{n}"
+        config.write_text(f"defaults\nauth plain\ntls off\n\naccount cim\nhost 127.0.0.1\nport {smtp.port}\n"
+                          f"from alerts@example.com\nuser alerts\n{line}\naccount default : cim\n")
+        config.chmod(0o600)
+        subprocess.run([msmtp, "-C", str(config), "ops@example.com"], input=b"Subject: t\n\nt\n", capture_output=True,
+                       timeout=30, check=False)
+        smtp.join(15)
+        sent += smtp.sent
+    assert len(sent) == len(MSMTP_PASSWORDS) and sent[2] == '"Zq8v"R2mX9kLp4TbWm3'
+    rc = tmp_path / ".msmtprc"
+    rc.write_text("# password Zq8vR2mX9kLp4TbWm0\naccount a\npasswordeval \"pass show smtp\"\n" + "\n".join(MSMTP_PASSWORDS) + "\n")
+    assert passwords(rc) == [(n, fingerprint(p)) for n, p in enumerate(sent, 4)]
+    assert passwords(rc, "etc/msmtprc") == passwords(rc, "home/ops/.config/msmtp/config") == passwords(rc)
+    assert passwords(rc, "notes.txt") == []  # `password X` means this in msmtp's files only
