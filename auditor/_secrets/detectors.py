@@ -321,7 +321,7 @@ def _vault_legacy(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | 
 
 
 _CREDENTIAL_NAMES = (
-    r"(?:pass(?:word|wd|phrase)?|pwd|psk|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|client_?secret|credentials?|creds)"
+    r"(?:pass(?:word|wd|phrase)?|pwd|psk|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|shared_?key|client_?secret|credentials?|creds)"
 )
 KEY_WALK = 168
 """The most bytes of a key read back from an assignment's operator (auditor._secrets.scanner):

@@ -297,3 +297,25 @@ def test_an_msmtp_password_is_the_one_msmtp_sends(tmp_path: Path) -> None:
     assert passwords(rc) == [(n, fingerprint(p)) for n, p in enumerate(sent, 4)]
     assert passwords(rc, "etc/msmtprc") == passwords(rc, "home/ops/.config/msmtp/config") == passwords(rc)
     assert passwords(rc, "notes.txt") == []  # `password X` means this in msmtp's files only
+
+
+def test_a_wireguard_config_s_private_and_preshared_keys_are_found(tmp_path: Path) -> None:
+    """A WireGuard interface's configuration (/etc/wireguard/wg0.conf) holds its private key and,
+    per peer, a preshared key: the private key was found, the preshared key (`PresharedKey`, a
+    name no pattern knew) was not. Keys made by `wg genkey` and `wg genpsk`; the lines `wg`
+    reads held to `wg-quick strip`: its secret values found, the public keys not."""
+    wg = tool("wg", "Debian wireguard-tools")
+    private = subprocess.run([wg, "genkey"], capture_output=True, check=True, timeout=30).stdout.strip()
+    public = subprocess.run([wg, "pubkey"], input=private, capture_output=True, check=True, timeout=30).stdout.strip()
+    shared = subprocess.run([wg, "genpsk"], capture_output=True, check=True, timeout=30).stdout.strip()
+    config = tmp_path / "wg0.conf"
+    config.write_bytes(b"[Interface]\nAddress = 10.8.0.2/24\nPrivateKey = " + private + b"\nListenPort = 51820\n\n"
+                       b"[Peer]\nPublicKey = " + public + b"\nPresharedKey = " + shared + b"\nAllowedIPs = 10.8.0.0/24\n")
+    config.chmod(0o600)
+    stripped = subprocess.run([tool("wg-quick", "Debian wireguard-tools"), "strip", str(config)], capture_output=True,
+                              check=True, timeout=30).stdout.decode()
+    values = dict(line.split(" = ", 1) for line in stripped.splitlines() if " = " in line)
+    leaks = Scanner().scan_file(config, "etc/wireguard/wg0.conf").leaks
+    assert [(x.line, x.fingerprint) for x in leaks] == [
+        (3, secret_fingerprint("generic-secret", values["PrivateKey"].encode())),
+        (8, secret_fingerprint("generic-secret", values["PresharedKey"].encode()))]
