@@ -533,6 +533,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     assert raw is not None
     if group == "bare" and _in_pkcs11_uri(m):
         return None  # `pkcs11:token=PIV_II;object=...`: a token's label, not a token
+    if group == "bare" and m.string[max(0, m.start("key") - 2):m.start("key")] in (b":+", b":-", b":!"):
+        return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
@@ -690,6 +692,24 @@ def _tool_password(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit |
     if not ok:
         return None
     return Hit("password", "password", start, end, raw, confidence, {"key": program})
+
+
+_DEFAULT_PINS = frozenset({"0000", "1111", "1234", "000000", "111111", "123456", "12345678", "pin", "PIN"})
+"""PINs no token should still have: the defaults of YubiKey's PIV application (123456, and
+12345678 its PUK) and of token set-up guides."""
+
+
+def _pkcs11_pin(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
+    """The PIN of a PKCS#11 URI (RFC 7512: `pkcs11:token=cim;object=ca?pin-value=PIN`), which
+    unlocks the token's keys for whoever reads it: percent-encoding decoded, as GnuTLS and
+    OpenSSL's pkcs11 engine read it; a PIN may be digits alone. Not a reference, a placeholder
+    or a default PIN."""
+    raw = m.group("secret")
+    value = urllib.parse.unquote(_text(raw))
+    if len(value) < 4 or value in _DEFAULT_PINS or value.startswith(("$", "{", "<", "%")) or _placeholder(value):
+        return None
+    return Hit("password", "password", m.start("secret"), m.end("secret"), value.encode(), "high",
+               {"key": "pkcs11 pin-value", **({"encoding": "url"} if value != _text(raw) else {})})
 
 
 _NETRC_VALUE = rb'(?:"(?:[^"\\\n]|\\.)*"|[^\s"]+)'
@@ -974,6 +994,10 @@ def builtin_detectors() -> tuple[Detector, ...]:
         _d("key-header", "generic-secret", "a key or token header given to -H/--header (X-Api-Key, Private-Token, Authorization with no scheme)",
            rb"(?i)(-H|--header)(=|[ \t]+)[\"'][A-Za-z0-9-]*(key|token|authorization)[ \t]*:",
            _KEY_HEADER, _key_header, before=60, after=560, priority=-4),
+        _d("pkcs11-pin", "password", "the PIN of a PKCS#11 URI (pkcs11:token=...?pin-value=PIN), digits alone too",
+           rb"(?i)pkcs11:[^ \t\r\n\"'<>]*[?&]pin-value=",
+           rb"(?i)pkcs11:[^\s\"'<>?]{0,512}\?(?:[^\s\"'<>&]{0,256}&)*?pin-value=(?P<secret>[^\s\"'<>&;]{1,128})",
+           _pkcs11_pin, before=900, after=140, priority=-3),
         _d("url-credential", "url-credential", "password in a URL (scheme://user:password@host, scheme://:password@host)",
            rb"[a-z0-9+.-]://[^/\s:@\"']{0,64}:[^/\s@\"']{1,128}@",
            rb"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^/\s:@\"'`]{0,64}):(?P<secret>[^/\s@\"'`]{1,128})@(?P<host>[A-Za-z0-9.\[\]-]+)",

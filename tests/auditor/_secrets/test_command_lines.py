@@ -295,12 +295,15 @@ def test_a_relative_path_to_a_credentials_file_is_no_secret(name: str) -> None:
     "keytool -list -keystore ks -storepass changeit -v\n",  # the JDK's default, a placeholder
     "  cvs://:pserver:anoncvs@sources.redhat.com:/cvs/src\n",  # CVS's method and user, no password
     "tag psK=Zq8vR2mX9kLp4TbWd7\n",  # three letters of another word, not a pre-shared key
+    "gnutls\\-serv \\-\\-http \\-\\-priority NORMAL:+PSK:+SRP:+CTYPE\\-CLI\\-RAWPK:+CTYPE\\-SRV\\-RAWPK \\\n",  # gnutls-serv(1)
+    "gnutls-cli --priority NONE:+VERS-TLS1.2:+PSK:+ECDHE-PSK:+AES-256-GCM:+AEAD localhost\n",  # a priority list's items
 ])
 def test_what_system_documentation_says_of_passwords_is_no_finding(text: str) -> None:
-    """Lines from Debian's /usr/share/doc (wget's NEWS and changelog, binutils' copyright),
-    pip's sources and the JDK's test logs that the new readings of command lines took for
-    passwords when first run over a whole system's documentation (measured against the
-    scan before them): none is a finding."""
+    """Lines from Debian's /usr/share/doc (wget's NEWS and changelog, binutils' copyright), pip's
+    sources and the JDK's test logs that the new readings of command lines took for passwords
+    when first run over a whole system's documentation (measured against the scan before
+    them), and a GnuTLS priority list from gnutls-serv(1) (`NORMAL:+PSK:+SRP...`, its `PSK:`
+    read as a key): none is a finding."""
     assert list(Scanner()._leaks_in(text.encode(), "NEWS", "", whole=True)) == []
     assert [x.rule for x in Scanner()._leaks_in(b"wpa_psk=Zq8vR2mX9kLp4TbWd7\n", "NEWS", "", whole=True)] == ["password"]
 

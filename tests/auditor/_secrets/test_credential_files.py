@@ -319,3 +319,42 @@ def test_a_wireguard_config_s_private_and_preshared_keys_are_found(tmp_path: Pat
     assert [(x.line, x.fingerprint) for x in leaks] == [
         (3, secret_fingerprint("generic-secret", values["PrivateKey"].encode())),
         (8, secret_fingerprint("generic-secret", values["PresharedKey"].encode()))]
+
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def test_a_pkcs11_uri_s_pin_is_the_one_that_unlocks_the_token(tmp_path: Path) -> None:
+    """A PKCS#11 URI may carry its token's PIN (`?pin-value=`, RFC 7512), as an nginx or OpenSSL
+    engine configuration does: no finding before (a PIN is often digits alone, which no
+    password reading took; nor Kingfisher's). Held to GnuTLS's p11tool and a real SoftHSM2 token:
+    the PIN found, percent-encoded or not, lets p11tool list the token's keys, another does
+    not; `pin-source` (a file), a variable and YubiKey's default PIN are none."""
+    assert Path(SOFTHSM).exists(), "SoftHSM2 is not installed (bash .ci/bootstrap --test installs softhsm2)"
+    p11tool = tool("p11tool", "Debian gnutls-bin")
+    (tmp_path / "tokens").mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "cim", "--pin", "83920174", "--so-pin",
+                    "11223344"], env=env, capture_output=True, check=True, timeout=60)
+    uris = ["pkcs11:token=cim;object=ca;type=private?pin-value=83920174",
+            "pkcs11:token=cim?module-path=" + SOFTHSM + "&pin-value=%38%33%39%32%30%31%37%34"]
+    made = subprocess.run([p11tool, "--provider", SOFTHSM, "--login", "--generate-privkey", "ECDSA", "--curve",
+                           "secp256r1", "--label", "ca", uris[0]], env=env, capture_output=True, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+
+    def unlocks(uri: str) -> bool:
+        listed = subprocess.run([p11tool, "--provider", SOFTHSM, "--login", "--list-privkeys", uri], env=env,
+                                capture_output=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+        return listed.returncode == 0 and b"ca" in listed.stdout
+
+    assert all(unlocks(uri) for uri in uris) and not unlocks(uris[0].replace("174", "175"))
+    config = tmp_path / "nginx.conf"
+    config.write_text(f'ssl_certificate_key "engine:pkcs11:{uris[0]}";\n'
+                      f"PKCS11_URI={uris[1]}\n"
+                      "A=pkcs11:token=cim?pin-source=file:/run/keys/token-pin\n"
+                      "B=pkcs11:token=cim?pin-value=$TOKEN_PIN\n"
+                      "C=pkcs11:token=yubikey?pin-value=123456\n")
+    leaks = Scanner().scan_file(config, config.name).leaks
+    assert [(x.line, x.fingerprint) for x in leaks] == [(1, fingerprint("83920174")), (2, fingerprint("83920174"))]
