@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor._secrets.model import secret_fingerprint
 from auditor._secrets.scanner import Scanner
@@ -319,3 +323,157 @@ def test_a_pkcs11_uri_s_token_attribute_is_a_label() -> None:
     assert list(Scanner()._leaks_in((uri + env).encode(), "msmtp.info", "", whole=True)) == []
     plain = b"token=Zq8vR2mX9kLp4TbWq1Zq8vR2mX9k;object=cim-ca\n"
     assert [x.rule for x in Scanner()._leaks_in(plain, "app.env", "", whole=True)] == ["generic-secret"]
+
+
+SCRIPTS_IN_YAML = {  # a file, and its text: shell scripts in YAML block scalars, one password each
+    ".github/workflows/migrate.yml": """\
+jobs:
+  migrate:
+    steps:
+      - name: schema
+        run: |
+          echo "migrating"
+          PGPASSWORD=Zq8vR2mX9kLp4TbWs1 psql -h db -U cim -f schema.sql
+      - run: >-
+          MYSQL_PWD=Zq8vR2mX9kLp4TbWs2 mysql -h db -e 'select 1'
+""",
+    ".gitlab-ci.yml": """\
+test:
+  script:
+    - |
+      REDIS_PASSWORD=Zq8vR2mX9kLp4TbWs3 redis-cli -h cache ping
+    - echo done
+""",
+    "k8s/backup.yaml": """\
+spec:
+  containers:
+    - name: backup
+      command: ["/bin/sh", "-c"]
+      args:
+      - |
+        NATS_PASSWORD=Zq8vR2mX9kLp4TbWs4 nats --server nats://nats:4222 stream backup ORDERS /backup
+""",
+    "playbook.yml": """\
+- hosts: db
+  tasks:
+    - name: dump
+      ansible.builtin.shell: |
+        PGPASSWORD=Zq8vR2mX9kLp4TbWs5 pg_dump -h localhost cim > /var/backups/cim.sql
+""",
+}
+
+
+def _scripts(node: object) -> list[str]:
+    """Every string in a YAML document holding a `NAME=` assignment: the scripts."""
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _scripts(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in _scripts(item)]
+    return [node] if isinstance(node, str) and re.search(r"(?m)^\s*[A-Z_]+=", node) else []
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS_IN_YAML))
+def test_a_script_in_a_yaml_block_is_read_as_the_shell_reads_it(name: str) -> None:
+    """A CI step's `run: |`, GitLab's `script:` item, a container's `args:` for `sh -c` and
+    Ansible's `shell: |` hold shell scripts: a `NAME=value command ...` line in them starts
+    with the assignment, and was read as an env-file entry (its value to the line's end: the
+    command's words made it prose, no finding; nor Kingfisher's). The password is the word bash
+    makes of it, in the script PyYAML reads from the file."""
+    text = SCRIPTS_IN_YAML[name]
+    expected = []
+    for script in _scripts(yaml.safe_load(text)):
+        line = next(line for line in script.splitlines() if "=" in line.split()[0])
+        password = subprocess.run(["bash", "-c", "set -- " + line.split("=", 1)[1] + "\nprintf %s \"$1\""],
+                                  capture_output=True, check=True, timeout=30).stdout
+        expected.append(secret_fingerprint("password", password))
+    leaks = list(Scanner()._leaks_in(text.encode(), name, "", whole=True))
+    assert expected and [x.fingerprint for x in leaks] == expected
+
+
+def test_an_env_file_in_a_yaml_block_keeps_its_blanks() -> None:
+    """A ConfigMap's `app.env: |` block is an env file, not a script: an entry's value runs to
+    the line's end, as before."""
+    text = "data:\n  app.env: |\n    DB_PASSWORD=Zq8vR2mX9kLp4TbWs6 x\n"
+    assert [x.fingerprint for x in Scanner()._leaks_in(text.encode(), "configmap.yaml", "", whole=True)] == [
+        secret_fingerprint("password", b"Zq8vR2mX9kLp4TbWs6 x")]
+
+
+_KEYS = ["run", "script", "args", "ansible.builtin.shell", "name", "env", "app.env", "steps", "data"]
+
+
+def _yaml(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
+    """Lines of a YAML mapping at `indent`: keys with block scalars, lists (of block scalars or
+    mappings, at the key's indentation or deeper) or nested mappings."""
+    lines: list[str] = []
+    for key in draw(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=3, unique=True)):
+        pad = " " * indent
+        kind = draw(st.sampled_from(["block", "list", "map"] if depth < 3 else ["block"]))
+        if kind == "block":
+            lines.append(f"{pad}{key}: {draw(st.sampled_from(['|', '>', '|-', '>+', '| # note']))}")
+            lines += _block(draw, indent + draw(st.integers(1, 4)))
+        elif kind == "list":
+            lines.append(f"{pad}{key}:")
+            dash = indent + draw(st.sampled_from([0, 2]))
+            for _ in range(draw(st.integers(1, 3))):
+                if draw(st.booleans()):
+                    lines.append(" " * dash + "- |")
+                    lines += _block(draw, dash + draw(st.integers(1, 4)))
+                else:
+                    inner = _yaml(draw, dash + 2, depth + 1)
+                    lines.append(" " * dash + "- " + inner[0].lstrip())
+                    lines += inner[1:]
+        else:
+            lines.append(f"{pad}{key}:")
+            lines += _yaml(draw, indent + 2, depth + 1)
+    return lines
+
+
+def _block(draw: st.DrawFn, indent: int) -> list[str]:
+    body = draw(st.lists(st.sampled_from(["A=1 echo", "echo x", "B=x y z", "", "  C=2 run", "- D=3"]), min_size=1,
+                         max_size=4))
+    body[0] = body[0].strip() or "echo"  # the first line sets the block's indentation
+    return [(" " * indent + line).rstrip() if line else "" for line in body]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    return "\n".join(_yaml(draw, 0, 0)) + "\n"
+
+
+def _shell_lines(text: str) -> set[int]:
+    """The lines (0-based) PyYAML reads as the content of a block scalar that a shell key holds
+    (directly, or as an item of its list)."""
+    found: set[int] = set()
+
+    def walk(node: yaml.Node, key: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, str(k.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, key)
+        elif isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") \
+                and key.rsplit(".", 1)[-1] in ("run", "script", "args", "shell"):
+            last = node.end_mark.line - (node.end_mark.column == 0)  # the mark is past the block's last line's end
+            found.update(range(node.start_mark.line + 1, last + 1))
+
+    root = yaml.compose(text)
+    assert root is not None
+    walk(root, "")
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents())
+def test_a_line_is_a_script_s_where_pyyaml_reads_a_script(text: str) -> None:
+    """detectors._in_shell_block against PyYAML on generated documents: a line is in a shell
+    script exactly where PyYAML reads it as part of a block scalar under a shell key."""
+    from auditor._secrets.detectors import _in_shell_block
+
+    expected = _shell_lines(text)
+    data, at = text.encode(), 0
+    for number, line in enumerate(text.splitlines()):
+        indent = len(line) - len(line.lstrip(" "))
+        if line.strip() and indent:
+            assert _in_shell_block(data, at, indent) == (number in expected), (number, text)
+        at += len(line) + 1
