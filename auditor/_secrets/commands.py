@@ -84,6 +84,10 @@ def _unquoted(raw: bytes) -> bytes:
     return bytes(out)
 
 
+_BETWEEN = re.compile(rb"[ \t]*")
+"""What stands between two words."""
+
+
 def words(data: bytes, start: int, end: int) -> list[Word]:
     """The shell's words of `data[start:end]`, each with where it is written in `data`. The list
     ends before a quote left open (in `data[start:end]`): what follows is not known."""
@@ -96,10 +100,6 @@ def words(data: bytes, start: int, end: int) -> list[Word]:
         if _JOINED.fullmatch(m.group()) is None:
             found.append(Word(m.group(), m.start()))
     return found
-
-
-_BETWEEN = re.compile(rb"[ \t]*")
-"""What stands between two words."""
 
 
 Found = tuple[int, int, bytes]
