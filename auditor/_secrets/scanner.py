@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor._secrets import encoded, structure
+from auditor._secrets import encoded, snmp, structure
 from auditor._secrets.detectors import (
     KEY_WALK,
     NOT_SECRET_ANCHOR,
@@ -631,6 +631,8 @@ class Scanner:
             return [(h, 5) for h in self._pgpass_hits(data)]
         if form == "msmtprc":
             return [(h, 5) for h in self._msmtprc_hits(data)]
+        if form == "snmp":
+            return [(h, 5) for h in self._snmp_hits(data)]
         return [(h, -1) for h in self._vault_file_hits(data)]
 
     def _vault_file_hits(self, data: bytes) -> list[Hit]:
@@ -687,6 +689,21 @@ class Scanner:
             ok, confidence = assigned_value_is_secret("password", value.decode("utf-8", "replace"), password=True)
             if ok:
                 hits.append(Hit("password", "password", start, end, value, confidence, {"key": "msmtp password"}))
+        return hits
+
+    def _snmp_hits(self, data: bytes) -> list[Hit]:
+        """The passphrases and communities of Net-SNMP's configuration (see named_form and
+        snmp.py); `public` and `private`, every agent's defaults, are none."""
+        if not any(d.category == "password" for d in self.detectors):
+            return []
+        hits = []
+        for start, end, value, what in snmp.secrets(data):
+            text = value.decode("utf-8", "replace")
+            if what == "snmp community" and text.lower() in snmp.DEFAULT_COMMUNITIES:
+                continue
+            ok, confidence = assigned_value_is_secret("password", text, password=True)
+            if ok:
+                hits.append(Hit("password", "password", start, end, value, confidence, {"key": what}))
         return hits
 
     def _pkcs12_hits(self, data: bytes, notes: list[str] | None) -> list[Hit]:
@@ -927,13 +944,16 @@ def named_form(name: str) -> str:
     """What a file (or archive member) so named is by its name alone: `pgpass`, a libpq
     password file (`.pgpass`, libpq's default, ~/.pgpass, or a name holding `pgpass`,
     PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `msmtprc`, msmtp's configuration
-    (`~/.msmtprc`, `/etc/msmtprc`, `~/.config/msmtp/config`); `vault-token`, the file `vault
+    (`~/.msmtprc`, `/etc/msmtprc`, `~/.config/msmtp/config`); `snmp`, Net-SNMP's
+    (`snmpd.conf`, `snmp.conf`, snmpd.conf.d's files: snmp.is_config); `vault-token`, the file `vault
     login` and `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
     base = _base_name(name)
     if "pgpass" in base.lower():
         return "pgpass"
     if base in (".msmtprc", "msmtprc") or name.endswith("/msmtp/config"):
         return "msmtprc"
+    if snmp.is_config(name):
+        return "snmp"
     return "vault-token" if base == ".vault-token" else ""
 
 

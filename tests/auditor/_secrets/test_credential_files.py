@@ -2,7 +2,7 @@
 ~/.pgpass (held to libpq itself, logging in to a real PostgreSQL), a container registry's
 config.json (as `docker login` writes it), a NuGet.Config's cleartext password, a Redis URL's
 password with no user name (each held to Kingfisher, and to the reader of its format), ~/.vault-token (as `bao login` writes it, held to
-OpenBao itself), msmtp's configuration (held to what msmtp sends)."""
+OpenBao itself), msmtp's configuration (held to what msmtp sends), Net-SNMP's (held to snmpd)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,16 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from auditor._secrets import snmp
 from auditor._secrets.model import secret_fingerprint
 from auditor._secrets.scanner import Scanner
 from tests.servers import openbao_dev, postgres_server, tool
@@ -358,3 +362,55 @@ def test_a_pkcs11_uri_s_pin_is_the_one_that_unlocks_the_token(tmp_path: Path) ->
                       "C=pkcs11:token=yubikey?pin-value=123456\n")
     leaks = Scanner().scan_file(config, config.name).leaks
     assert [(x.line, x.fingerprint) for x in leaks] == [(1, fingerprint("83920174")), (2, fingerprint("83920174"))]
+
+
+def test_snmp_passphrases_and_communities_are_the_ones_snmpd_takes(tmp_path: Path) -> None:
+    """snmpd.conf keeps SNMPv3 users' passphrases (`createUser`) and v1/v2c communities (which
+    are passwords): no finding before (nor Kingfisher's). Each one found is held to a real
+    snmpd on a loopback port: snmpget gets an answer with it and none with another; `public`,
+    every agent's default (Debian's own snmpd.conf has it), is none."""
+    snmpd, snmpget = tool("snmpd", "Debian snmpd"), tool("snmpget", "Debian snmp")
+    auth, privacy, community = "Zq8v R2mX9kLp4TbWv1", 'Zq8vR2mX9k"Lp4TbWv2', "Zq8vR2mX9kLp4TbWv3"
+    config = tmp_path / "snmpd.conf"
+    config.write_text(f'createUser cim SHA-256 "{auth}" AES "Zq8vR2mX9k\\"Lp4TbWv2"\nrouser cim priv\n'
+                      f"rocommunity {community} 127.0.0.1\nrocommunity6 public default -V systemonly\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(tmp_path / "persist"), "MIBS": ""}
+    agent = subprocess.Popen([snmpd, "-f", "-Lf", str(tmp_path / "snmpd.log"), "-C", "-c", str(config),
+                              "-p", str(tmp_path / "snmpd.pid"), f"udp:127.0.0.1:{port}"], env=env)
+
+    def answers(*credentials: str) -> bool:
+        return subprocess.run([snmpget, *credentials, "-r", "0", "-t", "1", f"127.0.0.1:{port}", "1.3.6.1.2.1.1.5.0"],
+                              env=env, capture_output=True, timeout=30, check=False).returncode == 0
+
+    v3 = ["-v3", "-u", "cim", "-l", "authPriv", "-a", "SHA-256", "-x", "AES"]
+    try:
+        deadline = time.monotonic() + 20
+        while not answers("-v2c", "-c", community):  # the agent starting
+            assert time.monotonic() < deadline and agent.poll() is None, "snmpd did not answer"
+            time.sleep(0.2)
+        assert answers(*v3, "-A", auth, "-X", privacy)
+        assert not answers(*v3, "-A", auth + "x", "-X", privacy) and not answers(*v3, "-A", auth, "-X", privacy + "x")
+        assert not answers("-v2c", "-c", community + "x")
+    finally:
+        agent.terminate()
+        agent.wait(10)
+    assert passwords(config) == [(1, fingerprint(auth)), (1, fingerprint(privacy)), (3, fingerprint(community))]
+    assert passwords(config, "etc/snmp/snmpd.conf.d/cim.conf") == passwords(config)
+    assert passwords(config, "notes.conf") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"createUser ", b"-e ", b"rocommunity ", b"com2sec ", b"-Cn ", b"defPassphrase ",
+                                 b"SHA ", b"AES ", b'"', b"'", b"\\", b" ", b"\t", b"\r\n", b"\n", b"x", b"Zq8vR2m"]),
+                max_size=30))
+def test_any_snmp_configuration_is_read_without_failing(pieces: list[bytes]) -> None:
+    """snmp.secrets over lines of tokens, quotes, escapes and line ends: every span lies in the
+    text, and an unquoted value is the text at its span."""
+    data = b"".join(pieces)
+    for start, end, value, _ in snmp.secrets(data):
+        assert 0 <= start <= end <= len(data)
+        if b"\\" not in data[start:end] and data[start - 1:start] not in (b'"', b"'"):
+            assert value == data[start:end]
