@@ -649,7 +649,7 @@ def _in_shell_block(data: bytes, line: int, indent: int) -> bool:
     if indent == 0:
         return False  # a block scalar's lines are indented: a dotenv file's entries are not
     above = list(_lines_above(data, line))
-    lowest, found = indent, -1
+    lowest, found = indent, None
     for at, (text, depth) in enumerate(above):
         if depth >= lowest:
             continue
@@ -657,16 +657,14 @@ def _in_shell_block(data: bytes, line: int, indent: int) -> bool:
         if header is not None and (header.group("key") or header.group("item")):
             column = header.start("key") if header.group("key") else depth  # `- run: |`: its key's
             if column < lowest:
-                found = at
+                found = (at, header, depth)
         lowest = depth
-    if found < 0:
+    if found is None:
         return False
-    text, depth = above[found]
-    header = _BLOCK_HEADER.fullmatch(text)
-    assert header is not None
+    at, header, depth = found
     if header.group("key"):
         return _shell_key(header.group("key"))
-    for text, level in above[found + 1:]:  # `- |`: the key of its list
+    for text, level in above[at + 1:]:  # `- |`: the key of its list
         if level > depth or (level == depth and text.lstrip().startswith(b"-")):
             continue  # the list's other items
         key = _KEY_LINE.fullmatch(text)

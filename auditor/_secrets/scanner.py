@@ -627,12 +627,9 @@ class Scanner:
         rank against the patterns' hits: a libpq password file's passwords above them (the
         name says which text is one), a Vault token file's token below them (a token a pattern
         knows keeps its own rule)."""
-        if form == "pgpass":
-            return [(h, 5) for h in self._pgpass_hits(data)]
-        if form == "msmtprc":
-            return [(h, 5) for h in self._msmtprc_hits(data)]
-        if form == "snmp":
-            return [(h, 5) for h in self._snmp_hits(data)]
+        reader = _PASSWORD_FILES.get(form)
+        if reader is not None:
+            return [(h, 5) for h in self._password_hits(reader(data))]
         return [(h, -1) for h in self._vault_file_hits(data)]
 
     def _vault_file_hits(self, data: bytes) -> list[Hit]:
@@ -658,52 +655,16 @@ class Scanner:
         return [Hit(rule, "vault-token", start, start + len(token), token, confidence,
                     {"key": ".vault-token", **({"format": f"legacy ({token[:2].decode()})"} if legacy else {})})]
 
-    def _pgpass_hits(self, data: bytes) -> list[Hit]:
-        """The passwords of a libpq password file (see named_form): each line
-        `host:port:database:user:password` that is no comment, its fields split at the colons no
-        backslash escapes, the password the rest of the line with each `\\x` read as `x`, as libpq
-        reads it (a trailing carriage return dropped)."""
+    def _password_hits(self, found: Iterable[tuple[int, int, bytes, str]]) -> list[Hit]:
+        """The passwords a file holds by its name's format (`found`: each one's span, value and
+        what it is, from the readers of _PASSWORD_FILES), each judged as an assigned password."""
         if not any(d.category == "password" for d in self.detectors):
             return []
         hits = []
-        for line in _PGPASS_LINE.finditer(data):
-            value = re.sub(rb"\\(.)", rb"\1", line.group("secret").rstrip(b"\r"))
+        for start, end, value, key in found:
             ok, confidence = assigned_value_is_secret("password", value.decode("utf-8", "replace"), password=True)
             if ok:
-                hits.append(Hit("password", "password", line.start("secret"), line.start("secret") + len(line.group("secret").rstrip(b"\r")),
-                                value, confidence, {"key": "pgpass password"}))
-        return hits
-
-    def _msmtprc_hits(self, data: bytes) -> list[Hit]:
-        """The passwords of an msmtp configuration (see named_form): each `password VALUE` line,
-        as msmtp reads it: the rest of the line, blanks around it dropped, and the double quotes
-        around all of it (no escapes inside, no comment after it: both are the password's)."""
-        if not any(d.category == "password" for d in self.detectors):
-            return []
-        hits = []
-        for line in _MSMTP_PASSWORD.finditer(data):
-            start, end = line.span("secret")
-            if end - start >= 2 and data[start] == data[end - 1] == 0x22:
-                start, end = start + 1, end - 1
-            value = data[start:end]
-            ok, confidence = assigned_value_is_secret("password", value.decode("utf-8", "replace"), password=True)
-            if ok:
-                hits.append(Hit("password", "password", start, end, value, confidence, {"key": "msmtp password"}))
-        return hits
-
-    def _snmp_hits(self, data: bytes) -> list[Hit]:
-        """The passphrases and communities of Net-SNMP's configuration (see named_form and
-        snmp.py); `public` and `private`, every agent's defaults, are none."""
-        if not any(d.category == "password" for d in self.detectors):
-            return []
-        hits = []
-        for start, end, value, what in snmp.secrets(data):
-            text = value.decode("utf-8", "replace")
-            if what == "snmp community" and text.lower() in snmp.DEFAULT_COMMUNITIES:
-                continue
-            ok, confidence = assigned_value_is_secret("password", text, password=True)
-            if ok:
-                hits.append(Hit("password", "password", start, end, value, confidence, {"key": what}))
+                hits.append(Hit("password", "password", start, end, value, confidence, {"key": key}))
         return hits
 
     def _pkcs12_hits(self, data: bytes, notes: list[str] | None) -> list[Hit]:
@@ -933,6 +894,33 @@ _PGPASS_LINE = re.compile(rb"^(?!#)" + (_PGPASS_FIELD + rb":") * 4 + rb"(?P<secr
 _MSMTP_PASSWORD = re.compile(rb"^[ \t]*password[ \t]+(?P<secret>[^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
 """msmtp's `password` command: a line's first word (msmtp's commands are lower case), its
 argument the rest of the line."""
+
+def _pgpass_passwords(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:
+    """The passwords of a libpq password file (see named_form): each line
+    `host:port:database:user:password` that is no comment, its fields split at the colons no
+    backslash escapes, the password the rest of the line with each `\\x` read as `x`, as libpq
+    reads it (a trailing carriage return dropped)."""
+    for line in _PGPASS_LINE.finditer(data):
+        written = line.group("secret").rstrip(b"\r")
+        yield line.start("secret"), line.start("secret") + len(written), re.sub(rb"\\(.)", rb"\1", written), "pgpass password"
+
+
+def _msmtp_passwords(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:
+    """The passwords of an msmtp configuration (see named_form): each `password VALUE` line,
+    as msmtp reads it: the rest of the line, blanks around it dropped, and the double quotes
+    around all of it (no escapes inside, no comment after it: both are the password's)."""
+    for line in _MSMTP_PASSWORD.finditer(data):
+        start, end = line.span("secret")
+        if end - start >= 2 and data[start] == data[end - 1] == 0x22:
+            start, end = start + 1, end - 1
+        yield start, end, data[start:end], "msmtp password"
+
+
+_PASSWORD_FILES: dict[str, Callable[[bytes], Iterable[tuple[int, int, bytes, str]]]] = {
+    "pgpass": _pgpass_passwords, "msmtprc": _msmtp_passwords, "snmp": snmp.secrets}
+"""The named forms whose files hold passwords, and the reader of each (its spans, values and
+what each is)."""
+
 
 _VAULT_TOKEN_MAX = 1024
 """The longest text read as the token of a Vault token file (generated tokens are under 200)."""

@@ -19,7 +19,7 @@ NAMES = frozenset({"snmpd.conf", "snmpd.local.conf", "snmptrapd.conf", "snmptrap
                    "snmp.local.conf"})
 """The files read so by their name alone (and any `.conf` in a `snmpd.conf.d` folder)."""
 
-DEFAULT_COMMUNITIES = frozenset({"public", "private"})
+DEFAULT_COMMUNITIES = frozenset({b"public", b"private"})
 """Every agent's defaults: a weak setting, not a leaked secret."""
 
 _LINE = re.compile(rb"^[ \t]*(?P<token>[A-Za-z0-9]+)(?P<rest>[ \t][^\r\n]*)?\r?$", re.MULTILINE)
@@ -41,8 +41,9 @@ def is_config(name: str) -> bool:
 
 
 def secrets(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:
-    """Each passphrase and community the file sets: its span (inside the quotes of a quoted
-    word), its value, and what it is (`snmp createUser`, `snmp community`, ...)."""
+    """Each passphrase and community the file sets (not `public` or `private`, every agent's
+    default communities: a weak setting, not a leaked secret): its span (inside the quotes of a
+    quoted word), its value, and what it is (`snmp createUser`, `snmp community`, ...)."""
     for line in _LINE.finditer(data):
         token = line.group("token").lower()
         if line.group("rest") is None:
@@ -55,7 +56,7 @@ def secrets(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:
             while args and args[0][2].startswith(b"-") and len(args) > 1:
                 args = args[2:]  # `-Cn CONTEXT`, `-V VIEW`: an option and its value
             at = _COMMUNITY_AT[token]
-            if at < len(args):
+            if at < len(args) and _unquoted(args[at][2]).lower() not in DEFAULT_COMMUNITIES:
                 yield _value(args[at], "snmp community")
         elif token in _CLIENT and words:
             yield _value(words[0], "snmp " + line.group("token").decode())
@@ -74,5 +75,12 @@ def _user(words: list[tuple[int, int, bytes]]) -> Iterator[tuple[int, int, bytes
 def _value(word: tuple[int, int, bytes], what: str) -> tuple[int, int, bytes, str]:
     start, end, raw = word
     if raw[:1] in (b'"', b"'") and len(raw) >= 2:
-        return start + 1, end - 1, _ESCAPE.sub(rb"\1", raw[1:-1]), what
-    return start, end, _ESCAPE.sub(rb"\1", raw), what
+        start, end = start + 1, end - 1
+    return start, end, _unquoted(raw), what
+
+
+def _unquoted(raw: bytes) -> bytes:
+    """A word's value: the quotes around it dropped, each backslash's character taken as it is."""
+    if raw[:1] in (b'"', b"'") and len(raw) >= 2:
+        raw = raw[1:-1]
+    return _ESCAPE.sub(rb"\1", raw)
