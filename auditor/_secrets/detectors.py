@@ -15,11 +15,11 @@ import functools
 import re
 import sys
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from auditor._secrets import commands, putty, structure
+from auditor._secrets import commands, putty, structure, yamlblocks
 
 AnyStr = TypeVar("AnyStr", str, bytes)
 
@@ -623,72 +623,9 @@ def _in_command(m: re.Match[bytes]) -> bool:
     data, start = m.string, m.start("key")
     line = data.rfind(b"\n", 0, start) + 1
     before = data[line:start].strip(b" \t")
-    if before == b"":
-        return _in_shell_block(data, line, start - line)
+    if before == b"":  # a line of a script in a YAML block (a block's lines are indented: a dotenv file's are not)
+        return start > line and yamlblocks.in_shell_block(data, line)
     return before != b"-"
-
-
-_SHELL_KEYS = frozenset({b"run", b"script", b"before_script", b"after_script", b"shell", b"cmd", b"command",
-                         b"commands", b"args", b"entrypoint"})
-"""YAML keys whose block scalars are shell scripts: a CI step's (`run`, GitLab's `script`,
-Drone's `commands`), Ansible's `shell` and `cmd`, a container's `command` and `args`."""
-_BLOCK_HEADER = re.compile(rb"[ \t]*(?P<item>-[ \t]+)?(?:(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*)?"
-                           rb"[|>][0-9+-]{0,2}[ \t]*(?:#[^\n]*)?")
-_KEY_LINE = re.compile(rb"[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*(?:#[^\n]*)?")
-_BLOCK_REACH = 200
-"""How many lines above a line its block scalar's header is looked for."""
-
-
-def _in_shell_block(data: bytes, line: int, indent: int) -> bool:
-    """Whether the line at `line` (its text `indent` blanks in) is a line of a YAML block scalar
-    that is a shell script (see _SHELL_KEYS): under `run: |` or a list item `- |` of such a
-    key's list (GitLab's `script:` / `- |`). The block is that of the outermost header above it
-    (`key: |`, `- key: |` or `- |`) whose key (or dash) is less indented than every line
-    between: a block holds every line indented more than that, headers written in its text
-    included. Such a line is a command, whatever it starts with. Held to PyYAML (fuzzed)."""
-    if indent == 0:
-        return False  # a block scalar's lines are indented: a dotenv file's entries are not
-    above = list(_lines_above(data, line))
-    lowest, found = indent, None
-    for at, (text, depth) in enumerate(above):
-        if depth >= lowest:
-            continue
-        header = _BLOCK_HEADER.fullmatch(text)
-        if header is not None and (header.group("key") or header.group("item")):
-            column = header.start("key") if header.group("key") else depth  # `- run: |`: its key's
-            if column < lowest:
-                found = (at, header, depth)
-        lowest = depth
-    if found is None:
-        return False
-    at, header, depth = found
-    if header.group("key"):
-        return _shell_key(header.group("key"))
-    for text, level in above[at + 1:]:  # `- |`: the key of its list
-        if level > depth or (level == depth and text.lstrip().startswith(b"-")):
-            continue  # the list's other items
-        key = _KEY_LINE.fullmatch(text)
-        return key is not None and _shell_key(key.group("key"))
-    return False
-
-
-def _shell_key(key: bytes) -> bool:
-    """Whether a YAML key names a shell script (its last dotted part: `ansible.builtin.shell`)."""
-    return key.rsplit(b".", 1)[-1] in _SHELL_KEYS
-
-
-def _lines_above(data: bytes, line: int) -> Iterator[tuple[bytes, int]]:
-    """The non-blank lines above the line starting at `line`, nearest first (at most
-    _BLOCK_REACH), each with its indentation."""
-    end = line - 1
-    for _ in range(_BLOCK_REACH):
-        if end < 0:
-            return
-        start = data.rfind(b"\n", 0, end) + 1
-        text = data[start:end].rstrip(b"\r")
-        end = start - 1
-        if text.strip():
-            yield text, len(text) - len(text.lstrip(b" \t"))
 
 
 _BASE64_VALUE = LazyPattern(r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")

@@ -1,0 +1,80 @@
+"""Which lines of a YAML file are shell scripts: the text of a block scalar (`|`, `>`) under a
+key that holds one (a CI step's `run`, GitLab's `script` and its `- |` items, Ansible's
+`shell`, a container's `args`). A line there is a command, whatever it starts with
+(`PGPASSWORD=x psql -h db`), not an env-file entry.
+
+A block holds every line after its header indented more than the header's key (or dash, for
+a list item `- |`), headers written in its text included; one pass over the file finds them
+(held to PyYAML by the tests).
+"""
+
+from __future__ import annotations
+
+import re
+
+SHELL_KEYS = frozenset({b"run", b"script", b"before_script", b"after_script", b"shell", b"cmd", b"command",
+                        b"commands", b"args", b"entrypoint"})
+"""YAML keys whose block scalars are shell scripts: a CI step's (`run`, GitLab's `script`,
+Drone's `commands`), Ansible's `shell` and `cmd`, a container's `command` and `args`."""
+
+_HEADER = re.compile(rb"[ \t]*(?P<item>-[ \t]+)?(?:(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*)?"
+                     rb"[|>][0-9+-]{0,2}[ \t]*(?:#[^\n]*)?")
+_KEY_LINE = re.compile(rb"[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*(?:#[^\n]*)?")
+
+_LAST: tuple[bytes, frozenset[int]] | None = None
+"""The last buffer read and its script lines: a file's assignments ask about it line by line."""
+
+
+def in_shell_block(data: bytes, line: int) -> bool:
+    """Whether the line starting at offset `line` of `data` is a line of a shell script."""
+    global _LAST
+    if _LAST is None or _LAST[0] is not data:
+        _LAST = (data, _script_lines(data))
+    return line in _LAST[1]
+
+
+def _shell_key(key: bytes) -> bool:
+    """Whether a YAML key names a shell script (its last dotted part: `ansible.builtin.shell`)."""
+    return key.rsplit(b".", 1)[-1] in SHELL_KEYS
+
+
+def _script_lines(data: bytes) -> frozenset[int]:
+    """The offsets of the non-blank lines of `data` inside a block scalar under a shell key."""
+    found: set[int] = set()
+    parents: list[tuple[int, bool, bytes]] = []  # the lines outside blocks a list item's key may be on: (indent, an item?, text)
+    column, shell = -1, False  # the open block's key (or dash) column, and whether it is a script
+    at, size = 0, len(data)
+    while at < size:
+        end = data.find(b"\n", at)
+        end = size if end < 0 else end
+        text = data[at:end].rstrip(b"\r")
+        depth = len(text) - len(text.lstrip(b" \t"))
+        if depth == len(text):
+            pass  # blank: in a block or not, it says nothing
+        elif column >= 0 and depth > column:
+            if shell:
+                found.add(at)
+        else:
+            column = -1
+            header = _HEADER.fullmatch(text)
+            if header is not None and header.group("key"):
+                column, shell = header.start("key"), _shell_key(header.group("key"))
+            elif header is not None and header.group("item"):
+                column, shell = depth, _list_of_scripts(parents, depth)
+            item = text[depth:depth + 1] == b"-"
+            while parents and (parents[-1][0] > depth or (parents[-1][0] == depth and (parents[-1][1] or not item))):
+                parents.pop()
+            parents.append((depth, item, text))
+        at = end + 1
+    return frozenset(found)
+
+
+def _list_of_scripts(parents: list[tuple[int, bool, bytes]], dash: int) -> bool:
+    """Whether the list a `- |` item at indent `dash` is in is a shell key's (`script:` above
+    it, at a lesser indent or at the same one, the list's other items aside)."""
+    for depth, item, text in reversed(parents):
+        if depth > dash or (depth == dash and item):
+            continue
+        key = _KEY_LINE.fullmatch(text)
+        return key is not None and _shell_key(key.group("key"))
+    return False
