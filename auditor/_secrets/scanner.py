@@ -624,9 +624,9 @@ class Scanner:
 
     def _named_hits(self, form: str, data: bytes) -> list[tuple[Hit, int]]:
         """The secrets a file holds by what its name makes of it (named_form), each with its
-        rank against the patterns' hits: a libpq password file's passwords above them (the
-        name says which text is one), a Vault token file's token below them (a token a pattern
-        knows keeps its own rule)."""
+        rank against the patterns' hits: the passwords of a password file (_PASSWORD_FILES:
+        libpq's, msmtp's, Net-SNMP's) above them (the name says which text is one), a Vault
+        token file's token below them (a token a pattern knows keeps its own rule)."""
         reader = _PASSWORD_FILES.get(form)
         if reader is not None:
             return [(h, 5) for h in self._password_hits(reader(data))]
@@ -895,6 +895,7 @@ _MSMTP_PASSWORD = re.compile(rb"^[ \t]*password[ \t]+(?P<secret>[^\r\n]*?)[ \t]*
 """msmtp's `password` command: a line's first word (msmtp's commands are lower case), its
 argument the rest of the line."""
 
+
 def _pgpass_passwords(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:
     """The passwords of a libpq password file (see named_form): each line
     `host:port:database:user:password` that is no comment, its fields split at the colons no
@@ -933,14 +934,14 @@ def named_form(name: str) -> str:
     password file (`.pgpass`, libpq's default, ~/.pgpass, or a name holding `pgpass`,
     PGPASSFILE's own: `pgpass.conf`, `app.pgpass`); `msmtprc`, msmtp's configuration
     (`~/.msmtprc`, `/etc/msmtprc`, `~/.config/msmtp/config`); `snmp`, Net-SNMP's
-    (`snmpd.conf`, `snmp.conf`, snmpd.conf.d's files: snmp.is_config); `vault-token`, the file `vault
+    (`snmpd.conf`, `snmp.conf`, the others of snmp.NAMES, and snmpd.conf.d's `.conf` files); `vault-token`, the file `vault
     login` and `bao login` keep the token in (`~/.vault-token`, their token helper's); else ''."""
     base = _base_name(name)
     if "pgpass" in base.lower():
         return "pgpass"
     if base in (".msmtprc", "msmtprc") or name.endswith("/msmtp/config"):
         return "msmtprc"
-    if snmp.is_config(name):
+    if base in snmp.NAMES or ("snmpd.conf.d/" in name and base.endswith(".conf")):
         return "snmp"
     return "vault-token" if base == ".vault-token" else ""
 

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 NAMES = frozenset({"snmpd.conf", "snmpd.local.conf", "snmptrapd.conf", "snmptrapd.local.conf", "snmp.conf",
                    "snmp.local.conf"})
-"""The files read so by their name alone (and any `.conf` in a `snmpd.conf.d` folder)."""
+"""The files read so by their name alone (and any `.conf` in a `snmpd.conf.d` folder: the
+scanner's named_form)."""
 
 DEFAULT_COMMUNITIES = frozenset({b"public", b"private"})
 """Every agent's defaults: a weak setting, not a leaked secret."""
@@ -32,12 +33,6 @@ _COMMUNITY_AT = {b"rocommunity": 0, b"rwcommunity": 0, b"rocommunity6": 0, b"rwc
 """Which word of a line is its community (after any `-Cn CONTEXT` options)."""
 _CLIENT = frozenset({b"defauthpassphrase", b"defprivpassphrase", b"defpassphrase"})
 _PRIVACY = frozenset({b"des", b"aes", b"aes-128", b"aes-192", b"aes-256", b"aes128", b"aes192", b"aes256"})
-
-
-def is_config(name: str) -> bool:
-    """Whether a file (a display path or a member's name) is Net-SNMP's configuration."""
-    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
-    return base in NAMES or ("snmpd.conf.d/" in name and base.endswith(".conf"))
 
 
 def secrets(data: bytes) -> Iterator[tuple[int, int, bytes, str]]:

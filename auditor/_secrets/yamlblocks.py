@@ -17,9 +17,10 @@ SHELL_KEYS = frozenset({b"run", b"script", b"before_script", b"after_script", b"
 """YAML keys whose block scalars are shell scripts: a CI step's (`run`, GitLab's `script`,
 Drone's `commands`), Ansible's `shell` and `cmd`, a container's `command` and `args`."""
 
-_HEADER = re.compile(rb"[ \t]*(?P<item>-[ \t]+)?(?:(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*)?"
-                     rb"[|>][0-9+-]{0,2}[ \t]*(?:#[^\n]*)?")
-_KEY_LINE = re.compile(rb"[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*(?:#[^\n]*)?")
+_KEY = rb"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]*"
+"""A mapping's key and its colon (a dotted key too: `ansible.builtin.shell`)."""
+_HEADER = re.compile(rb"[ \t]*(?P<item>-[ \t]+)?(?:" + _KEY + rb")?[|>][0-9+-]{0,2}[ \t]*(?:#[^\n]*)?")
+_KEY_LINE = re.compile(rb"[ \t]*(?:-[ \t]+)?" + _KEY + rb"(?:#[^\n]*)?")
 
 _LAST: tuple[bytes, frozenset[int]] | None = None
 """The last buffer read and its script lines: a file's assignments ask about it line by line."""
