@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -120,10 +120,14 @@ class Leak:
 
     @classmethod
     def from_secret(cls, rule: str, category: str, path: str, line: int, column: int, secret: bytes,
-                    *, legacy: bool = False, **kw: Any) -> Leak:
+                    *, legacy: bool = False, fingerprint_of: Callable[[bytes], str] | None = None, **kw: Any) -> Leak:
+        """The leak of `secret` (`fingerprint_of`: a `fingerprinter()` made for many secrets)."""
         old = legacy_secret_fingerprint(rule, secret) if legacy else ""
-        return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
-                   legacy=old, **kw)
+        if fingerprint_of is None:
+            return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
+                       legacy=old, **kw)
+        return cls(rule, category, path, line, column, redact(secret, fingerprint_of=fingerprint_of),
+                   fingerprint_of(rule.encode() + b":" + secret), legacy=old, **kw)
 
 
 LINES_SHOWN = 10

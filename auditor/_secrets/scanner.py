@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor._redact import fingerprinter
 from auditor._secrets import encoded, snmp, structure
 from auditor._secrets.detectors import (
     KEY_WALK,
@@ -32,7 +33,7 @@ from auditor._secrets.detectors import (
     assigned_value_is_secret,
     builtin_detectors,
 )
-from auditor._secrets.model import FileResult, Leak, collapse, collapsed, held_inside
+from auditor._secrets.model import LINES_SHOWN, FileResult, Leak, collapse, held_inside
 from auditor._secrets.prefilter import Prefilter, make_prefilter
 from auditor._secrets.suppress import Suppressions, inline_ignored
 from auditor._secrets.unpack import (
@@ -397,18 +398,22 @@ class Scanner:
         and, with `unpack` (called once the windows are read), what it packs and what of that
         was left unread (see _packed): its findings and what was not read. `spelt` is given
         where gzip spelt in base64 starts (see _stream), for `unpack`."""
-        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, commit=commit, notes=notes, spelt=spelt),
-                                       notes=notes)
+        room = _Room(self.max_findings)
+        leaks, unfinished = self._kept(self._stream(fh, head, display, mode, commit=commit, notes=notes, spelt=spelt,
+                                                    room=room), notes=notes, room=room)
         inner, packed = unpack() if unpack is not None else ([], "")
         if not inner and not packed:
             return leaks, unfinished
         return self._kept(held_inside(leaks, inner), _noted(unfinished, [packed] if packed else []))
 
-    def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = ()) -> tuple[list[Leak], str]:
+    def _kept(self, leaks: Iterable[Leak], unfinished: str = "", notes: Sequence[str] = (),
+              room: _Room | None = None) -> tuple[list[Leak], str]:
         """The findings of one file or blob, each secret once (model.collapse), at most
         `max_findings` of them; and what was not read or checked: `notes` (filled as `leaks` are
-        made, so read after them), `unfinished`, and the findings not kept if any were dropped."""
+        made, so read after them), `unfinished`, and the findings not kept if any were dropped
+        (`room`: the room `leaks` were made in, whose secrets past it were never made)."""
         found, over = collapse(leaks, self.max_findings)
+        over = over or (room is not None and room.over)
         unfinished = _noted(unfinished, notes)
         return found, over_findings(unfinished) if over else unfinished
 
@@ -504,13 +509,15 @@ class Scanner:
         return found
 
     def _stream(self, fh: object, first: bytes, display: str, mode: str, commit: str = "",
-                notes: list[str] | None = None, spelt: list[Spelt] | None = None) -> Iterator[Leak]:
+                notes: list[str] | None = None, spelt: list[Spelt] | None = None,
+                room: _Room | None = None) -> Iterator[Leak]:
         """Windows of WINDOW bytes. Each owns the hits whose secret starts in its middle part and
         sees OVERLAP bytes on either side of it: the key before a value (`password = ...`, up to
         a detector's `before`) and the rest of a long secret after it. So a hit is found in the
         one window that owns it, with the context a whole-file read gives it, wherever the
         window boundaries fall. With `spelt`, where gzip spelt in base64 starts in the part a
-        window owns is added to it (its run may go on past the window: read again after)."""
+        window owns is added to it (its run may go on past the window: read again after). With
+        `room`, only the leaks that `_kept` keeps of the stream are made (see _Room)."""
         read = fh.read  # type: ignore[attr-defined]
         buf, lines_before, owned_from = first, 0, 0
         offset = 0  # where the window starts in the file
@@ -522,7 +529,7 @@ class Scanner:
             at: list[int] | None = [] if spelt is not None else None
             yield from self._leaks_in(buf, display, mode, whole=False, line_base=lines_before,
                                       column_base=columns_before, owned=(owned_from, limit), commit=commit,
-                                      notes=notes, gzip_at=at)
+                                      notes=notes, gzip_at=at, room=room)
             if spelt is not None and at:
                 for start in sorted({a for a in at if owned_from <= a < limit}):
                     line_start = buf.rfind(b"\n", 0, start) + 1
@@ -539,7 +546,8 @@ class Scanner:
 
     def _leaks_in(self, data: bytes, display: str, mode: str, *, whole: bool, line_base: int = 0,
                   column_base: int = 0, owned: tuple[int, int] | None = None, commit: str = "",
-                  notes: list[str] | None = None, gzip_at: list[int] | None = None, member: str = "") -> list[Leak]:
+                  notes: list[str] | None = None, gzip_at: list[int] | None = None, member: str = "",
+                  room: _Room | None = None) -> list[Leak]:
         """Leaks with their line and column: linear in the size of `data` plus the number of hits.
         With `owned` (a window of a file streamed), only the hits whose secret starts there;
         `line_base` lines and, on the first line, `column_base` characters come before `data`.
@@ -547,7 +555,7 @@ class Scanner:
         wrote, `Out-File`, `>`) is read as its bytes and as its text (see _utf16_text).
         A sops file whose values could not be checked for plaintext (too large, or not parsed) is
         noted in `notes`: the file was not scanned whole. `member`: the name of the archive member
-        `data` is, where its name says what it is (a libpq password file)."""
+        `data` is, where its name says what it is (a libpq password file). `room`: see _Room."""
         if whole and data[:2] in _UTF16_BOMS:
             text = _utf16_text(data)
             if text is not None:
@@ -578,14 +586,22 @@ class Scanner:
             return []
         in_log = is_log(display)
         key_file = whole and len(data) <= KEY_FILE_MAX and _only_key_material(data, hits)
-        return collapsed(self._each_leak(data, display, mode, hits, line_base, column_base, commit, in_log, key_file))
+        return self._each_leak(data, display, mode, hits, line_base, column_base, commit, in_log, key_file, room)
 
     def _each_leak(self, data: bytes, display: str, mode: str, hits: list[Hit], line_base: int, column_base: int,
-                   commit: str, in_log: bool, key_file: bool) -> Iterator[Leak]:
-        """The leak of each hit not ignored by a comment, made one at a time (a file repeating a
-        secret is collapsed as they come: its memory is that of one), each secret's preview and
-        fingerprint computed once."""
+                   commit: str, in_log: bool, key_file: bool, room: _Room | None = None) -> list[Leak]:
+        """The leaks of the hits not ignored by a comment, each secret found alike once, as
+        `model.collapsed` makes them (at its first occurrence, with how many there are and their
+        first LINES_SHOWN lines), collapsed as the hits come: a repeat makes no leak of its own,
+        only a count and maybe a line (a log repeating one token on 300,000 lines made 300,000
+        leaks to collapse), and each secret's preview and fingerprint are computed once. With
+        `room`, a secret past it makes no leak (see _Room)."""
         made: dict[tuple[str, bytes], Leak] = {}  # the first leak of each secret under each rule
+        # what collapse compares of two leaks of this buffer (path, commit, mode and the rest are
+        # the buffer's; preview and fingerprint are the secret's) -> the first leak, the count,
+        # the first lines (the hits come in order of position: lines ascending)
+        alike: dict[object, tuple[Leak, list[int], list[int]]] = {}
+        fingerprint_of = fingerprinter()
         line, pos = line_base + 1, 0
         line_start = line_end = -1
         column = 0
@@ -609,18 +625,34 @@ class Scanner:
             if marked and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
                                        previous, hit.rule):
                 continue
+            details = dict(hit.details)
+            key: object = (hit.rule, hit.secret, hit.category, hit.confidence, tuple(details.items()))
+            try:
+                group = alike.get(key)
+            except TypeError:  # a detail that is not hashable: a finding of its own, as collapse leaves it
+                key, group = object(), None
+            if group is not None:
+                count, lines = group[1], group[2]
+                count[0] += 1
+                if len(lines) < LINES_SHOWN and lines[-1] != line:
+                    lines.append(line)
+                continue
+            if room is not None and not room.takes(key):
+                continue
             known = made.get((hit.rule, hit.secret))
             if known is None:
-                known = made[(hit.rule, hit.secret)] = Leak.from_secret(
+                leak = made[(hit.rule, hit.secret)] = Leak.from_secret(
                     hit.rule, hit.category, display, line, column, hit.secret,
-                    confidence=hit.confidence, details=dict(hit.details), commit=commit,
-                    file_mode=mode, key_file=key_file, log=in_log, legacy=self.legacy_fingerprints,
+                    confidence=hit.confidence, details=details, commit=commit, file_mode=mode, key_file=key_file,
+                    log=in_log, legacy=self.legacy_fingerprints, fingerprint_of=fingerprint_of,
                 )
-                yield known
-            else:  # the same secret again: its preview and fingerprints as made the first time
-                yield Leak(hit.rule, hit.category, display, line, column, known.preview, known.fingerprint,
-                           confidence=hit.confidence, details=dict(hit.details), commit=commit, file_mode=mode,
-                           key_file=key_file, log=in_log, legacy=known.legacy)
+            else:  # the same secret found otherwise: its preview and fingerprints as made the first time
+                leak = Leak(hit.rule, hit.category, display, line, column, known.preview, known.fingerprint,
+                            confidence=hit.confidence, details=details, commit=commit, file_mode=mode,
+                            key_file=key_file, log=in_log, legacy=known.legacy)
+            alike[key] = (leak, [1], [line])
+        return [leak if count[0] == 1 else dataclasses.replace(leak, occurrences=count[0], lines=tuple(lines))
+                for leak, count, lines in alike.values()]
 
     def _named_hits(self, form: str, data: bytes) -> list[tuple[Hit, int]]:
         """The secrets a file holds by what its name makes of it (named_form), each with its
@@ -818,6 +850,31 @@ def _rewound(fh: Any) -> Callable[[], Any]:
         fh.seek(0)
         return fh
     return rewound
+
+
+@dataclass
+class _Room:
+    """The findings `Scanner._kept` keeps of a file read in windows (`_streamed`: the leaks of
+    its windows in order, collapsed, at most `size` of them, the secrets found first): the
+    secrets found alike so far, by what `_each_leak` tells them apart by (within one file that
+    is all collapse compares: its path, commit, mode and the rest are the file's). A secret
+    past them makes no leak (its preview and fingerprints, what costs) but is noted (`over`),
+    and repeats of those kept are still counted: `_kept` keeps what it kept, counted as it
+    counted (a log of 300,000 distinct tokens made 300,000 leaks to keep 10,000)."""
+
+    size: int
+    made: set[object] = field(default_factory=set)
+    over: bool = False
+
+    def takes(self, key: object) -> bool:
+        """Whether a leak of `key` is to be made: one made already, or one more there is room for."""
+        if key in self.made:
+            return True
+        if len(self.made) >= self.size:
+            self.over = True
+            return False
+        self.made.add(key)
+        return True
 
 
 def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:

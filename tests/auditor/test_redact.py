@@ -286,6 +286,26 @@ def test_fingerprints_are_hmacs_under_the_installation_key(tmp_path: Path, monke
     assert fingerprint("pa55wd") != "hmac:" + expected and key_id() != first_id
 
 
+def test_a_fingerprinter_is_fingerprint_under_the_key_in_force_when_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scanner makes one per file (its key looked up once, not twice a secret)."""
+    from auditor._redact import KEY_ENV, fingerprint, fingerprinter, redact
+
+    keys = []
+    for name, hexed in (("a.key", "ab"), ("b.key", "cd")):
+        key = tmp_path / name
+        key.write_text(hexed * 32 + "\n")
+        key.chmod(0o600)
+        keys.append(key)
+    monkeypatch.setenv(KEY_ENV, str(keys[0]))
+    made = fingerprinter()
+    values = [b"pa55wd", b"", "pässwort".encode(), bytes(range(256))]
+    assert [made(v) for v in values] == [fingerprint(v) for v in values]
+    assert [redact(v, fingerprint_of=made) for v in values] == [redact(v) for v in values]
+    monkeypatch.setenv(KEY_ENV, str(keys[1]))
+    assert made(b"pa55wd") != fingerprint(b"pa55wd") == fingerprinter()(b"pa55wd")
+
+
 def test_a_missing_key_is_created_private_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor._redact import KEY_ENV, fingerprint
 

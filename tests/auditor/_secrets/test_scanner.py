@@ -793,3 +793,74 @@ def test_a_secret_a_higher_priority_detector_confirmed_is_not_read_again() -> No
     assert [x.rule for x in SCANNER._leaks_in(data, "access.log", "", whole=True)] == ["github-token"]  # collapsed
     alone = b"API_TOKEN=Zq8vR2mX9kLp4TbW12Zq8vR2mX\n"  # no pattern knows it: the assignment's
     assert [x.rule for x in SCANNER._leaks_in(alone, "agent.env", "", whole=True)] == ["generic-secret"]
+
+
+def _lines_of_secrets(rng: random.Random, secrets: int, lines: int) -> bytes:
+    """Log-like lines, most holding one of `secrets` GitHub tokens (some again and again, some
+    under another key: another finding), a few ignored by a comment, a few with two tokens."""
+    from tests.secrets_corpus import github_token
+
+    tokens = [github_token(rng) for _ in range(secrets)]
+    out = []
+    for n in range(lines):
+        token = tokens[min(int(rng.expovariate(3 / secrets)), secrets - 1)]  # the first ones repeat most
+        form = rng.choice(["GET /api?token={t} HTTP/1.1", "api_token = {t}", "x {t} # nosecret",
+                           "password={t} and {t2}", "ordinary line {n}"])
+        out.append(form.format(t=token, t2=rng.choice(tokens), n=n))
+    return ("\n".join(out) + "\n").encode()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_leaks_are_collapsed_as_they_are_made_as_collapse_does(seed: int) -> None:
+    """A buffer's leaks are collapsed as its hits come (a repeat makes no leak of its own): the
+    same findings, counts, first places and first lines as one leak made for every hit (at its
+    line and column) and collapsed after, as the scanner did before."""
+    from auditor._secrets.detectors import FileContext
+    from auditor._secrets.model import collapsed
+
+    data = _lines_of_secrets(random.Random(seed), 40, 1500)
+    hits = SCANNER.hits(data, FileContext("app.log", False, False))[0]
+    made = SCANNER._each_leak(data, "app.log", "0644", hits, 0, 0, "", True, False)
+    one_each = []
+    for hit in sorted(hits, key=lambda h: h.start):
+        line_start = data.rfind(b"\n", 0, hit.start) + 1
+        line_end = data.find(b"\n", hit.start)
+        previous = data[data.rfind(b"\n", 0, max(0, line_start - 1)) + 1:max(0, line_start - 1)]
+        if inline_ignored(scanner_module._without(data[line_start:line_end], hit.start - line_start,
+                                                  hit.end - line_start), previous, hit.rule):
+            continue
+        one_each.append(Leak.from_secret(hit.rule, hit.category, "app.log", data.count(b"\n", 0, hit.start) + 1,
+                                         len(data[line_start:hit.start].decode()) + 1, hit.secret,
+                                         confidence=hit.confidence, details=dict(hit.details), file_mode="0644",
+                                         log=True))
+    assert made == collapsed(one_each)
+    assert len(made) < len(one_each) and max(x.occurrences for x in made) > 10  # repeats were collapsed
+    assert any(len(x.lines) == 10 for x in made)
+
+
+@pytest.mark.parametrize(("seed", "limit"), [(0, 25), (1, 25), (2, 60), (3, 1000)])
+def test_a_streamed_file_makes_only_the_leaks_it_keeps(monkeypatch: pytest.MonkeyPatch, seed: int, limit: int) -> None:
+    """A file read in windows keeps its first `max_findings` secrets (the rest dropped, and said
+    so); a secret past them makes no leak at all (a log of 300,000 distinct tokens made
+    300,000 to keep 10,000), yet what is kept is what keeping every leak made gives: the same
+    findings, with repeats in later windows counted, and the same words on what was dropped."""
+    import io
+
+    overlap = _reach(SCANNER) + 56
+    monkeypatch.setattr(scanner_module, "WINDOW", 8 * overlap)
+    monkeypatch.setattr(scanner_module, "OVERLAP", overlap)
+    scanner = Scanner(max_findings=limit)
+    data = _lines_of_secrets(random.Random(seed), 120, 16000)
+    assert len(data) > 24 * overlap  # many windows
+
+    def streamed(room: Any) -> tuple[list[Leak], str]:
+        stream = scanner._stream(io.BytesIO(data[8 * overlap:]), data[:8 * overlap], "app.log", "", room=room)
+        return scanner._kept(stream, room=room)
+
+    room = scanner_module._Room(limit)
+    kept, said = streamed(room)
+    assert (kept, said) == streamed(None)
+    assert len(kept) == min(limit, len(room.made)) and room.over == (limit < 120)
+    assert ("limit" in said) == room.over
+    assert sum(x.occurrences for x in kept) > len(kept) + 50  # repeats, in later windows too
+
