@@ -187,13 +187,24 @@ _EXAMPLE_SHAPE = LazyPattern(r"(?i)example|x{6,}|#{3,}|\*{3,}|0{12,}|your[_-]?(?
                             r"abc123|abcdefg|hijklmn|klmnopq|qrstuvw|0123456789|9876543210")
 
 
+_EXAMPLE_PARTS = ("example", "xxxxxx", "###", "***", "000000000000", "your", "placeholder", "abc123", "abcdefg",
+                  "hijklmn", "klmnopq", "qrstuvw", "0123456789", "9876543210")
+"""A part of every match of _EXAMPLE_SHAPE in lower-case ASCII: an ASCII token holding none
+of them has no such shape, told by a few substring tests instead of the case-blind search of
+14 alternatives at each of its places (a scan asks this of every token it confirms)."""
+
+
 def example_reason(token: str, following: bytes = b"") -> str:
     """Why a token of a known format is an example rather than a leak; empty if it is not one."""
     if token in VENDOR_EXAMPLES:
         return "published by the vendor as an example"
-    if _EXAMPLE_SHAPE.search(token) or following[:1] in (b"#", b"*") or following[:2].lower() == b"xx":
+    if following[:1] in (b"#", b"*") or following[:2].lower() == b"xx":
         return "a placeholder in the token's format"
-    return ""
+    if token.isascii():
+        lower = token.lower()
+        if not any(part in lower for part in _EXAMPLE_PARTS):
+            return ""
+    return "a placeholder in the token's format" if _EXAMPLE_SHAPE.search(token) else ""
 
 
 def _example_hit(det: Detector, m: re.Match[bytes], group: str, reason: str) -> Hit:
@@ -205,17 +216,30 @@ def _format_only(min_entropy: float = 3.0) -> Confirm:
     """Tokens with a distinctive prefix: the format is the structure; a run of one character is not.
     Vendor-published examples and placeholders in the format are reported as examples."""
 
+    judged: dict[tuple[bytes, bytes], str | None] = {}  # (token, the 2 bytes after it) -> example reason, '', or None
+
     def confirm(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
         secret = m.group("secret")
-        body = _text(secret)
-        reason = example_reason(body, m.string[m.end("secret"):m.end("secret") + 2])
+        end = m.end("secret")
+        seen = (secret, m.string[end:end + 2])
+        reason = judged.get(seen, "?")
+        if reason == "?":  # not judged yet (a log repeating one token is judged once, not on each line)
+            if len(judged) >= _JUDGED_KEPT:
+                judged.clear()
+            body = _text(secret)
+            reason = judged[seen] = example_reason(body, seen[1]) or (
+                None if structure.shannon_entropy(body) < min_entropy or _placeholder(body) else "")
+        if reason is None:
+            return None
         if reason:
             return _example_hit(det, m, "secret", reason)
-        if structure.shannon_entropy(body) < min_entropy or _placeholder(body):
-            return None
-        return Hit(det.id, det.category, m.start("secret"), m.end("secret"), secret, "high", {})
+        return Hit(det.id, det.category, m.start("secret"), end, secret, "high", {})
 
     return confirm
+
+
+_JUDGED_KEPT = 4096
+"""Tokens a detector of a known format keeps its judgement of (then forgets them all)."""
 
 
 PEM_MAX = 65536

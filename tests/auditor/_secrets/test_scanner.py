@@ -864,3 +864,38 @@ def test_a_streamed_file_makes_only_the_leaks_it_keeps(monkeypatch: pytest.Monke
     assert ("limit" in said) == room.over
     assert sum(x.occurrences for x in kept) > len(kept) + 50  # repeats, in later windows too
 
+
+_PARTS = st.sampled_from(["example", "EXAMPLE", "xXxXxX", "xxxxx", "###", "**", "***", "0" * 12, "0" * 11, "yOuR",
+                          "PlaceHolder", "abc123", "ABCDEFG", "hijklm", "KLMNOPQ", "qrstuvw", "0123456789",
+                          "9876543210", "ſ", "K", "é"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PARTS, st.text(alphabet=string.ascii_letters + string.digits + "_-#*ſK", max_size=6)),
+                max_size=8).map("".join), st.binary(max_size=2))
+def test_the_quick_example_test_is_the_pattern(token: str, following: bytes) -> None:
+    """A token is told an example by substring tests where it is ASCII: what the case-blind
+    pattern says of it, every alternative in every case (and past ASCII, the pattern itself)."""
+    from auditor._secrets import detectors
+
+    by_pattern = "a placeholder in the token's format" if detectors._EXAMPLE_SHAPE.search(token) or \
+        following[:1] in (b"#", b"*") or following[:2].lower() == b"xx" else ""
+    assert detectors.example_reason(token, following) == by_pattern
+
+
+def test_a_token_judged_once_is_judged_alike_where_it_is_seen_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A detector of a known format keeps its judgement of a token (a log repeating one is not
+    judged on every line), by the token and what follows it: the same token before `##` is a
+    placeholder wherever it came first, and one forgotten (past the judgements kept) is judged anew."""
+    from auditor._secrets import detectors
+    from tests.secrets_corpus import github_token
+
+    monkeypatch.setattr(detectors, "_JUDGED_KEPT", 3)
+    scanner = Scanner()
+    rng = random.Random(5)
+    tokens = [github_token(rng) for _ in range(5)]
+    lines = [f"token {t}{after}" for _ in range(3) for t in tokens for after in (" ok", "## here", " ok")]
+    for text in ("\n".join(lines), "\n".join(reversed(lines))):
+        hits = scanner.scan_bytes(text.encode(), "app.log")
+        assert [(h.rule, h.category) for h in hits] == \
+            [("github-token", "example" if "##" in line else "cloud-token") for line in text.splitlines()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import random
 import subprocess
@@ -160,3 +161,24 @@ def test_entropy_is_weighed_never_alone() -> None:
     assert rules_in(f"checksum = \"{value}\"\n", "a.ini") == []  # random, but not named as a secret
     assert rules_in(f"api_secret = \"{value}\"\n", "a.ini") == ["generic-secret"]
     assert rules_in("api_secret = \"aaaaaaaaaaaaaaaaaaaaaaaa\"\n", "a.ini") == []  # named, but no entropy
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=700), st.binary(max_size=700), st.text(alphabet="ab", max_size=40)))
+def test_entropy_is_the_formula_to_the_bit(text: str | bytes) -> None:
+    """Counted in C and its terms read from tables, it is the sum it was, term by term in the
+    same order: no value is judged on the other side of an entropy threshold."""
+    from collections import Counter
+
+    n = len(text)
+    expected = -sum(c / n * math.log2(c / n) for c in Counter(text).values()) if n else 0.0
+    assert structure.shannon_entropy(text) == expected
+    assert structure.shannon_entropy(text * 2) == (-sum(c / (2 * n) * math.log2(c / (2 * n))
+                                                        for c in Counter(text * 2).values()) if n else 0.0)
+
+
+def test_entropy_counts_in_python_where_the_c_helper_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(structure, "_count_into", structure._count_in_python)
+    assert structure.shannon_entropy("aab") == structure.shannon_entropy(b"aab") == \
+        -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
+    assert structure.shannon_entropy("x" * 2000) == 0.0
