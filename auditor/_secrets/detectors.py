@@ -819,12 +819,16 @@ def _auth_header(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | N
     token of a known form keeps its own rule: this detector ranks below the patterns)."""
     if m.group("scheme").lower() == b"basic":
         return _basic_password(m, "Authorization: Basic")
-    return _header_token(m, f"Authorization: {_text(m.group('scheme')).title()}")
+    return _header_token(m, f"Authorization: {_text(m.group('scheme')).title()}", ctx)
 
 
-def _header_token(m: re.Match[bytes], key: str) -> Hit | None:
+def _header_token(m: re.Match[bytes], key: str, ctx: FileContext) -> Hit | None:
     """The token of an HTTP header (the match's `secret`), as a generic secret: one that looks
-    random (entropy, two kinds of characters) and is no placeholder."""
+    random (entropy, two kinds of characters) and is no placeholder; not judged where a
+    detector of a higher priority found a secret already (the scanner would drop this hit: a
+    `Bearer` JWT is the jwt detector's, judged once, not twice more here)."""
+    if m.start("secret") in ctx.taken:
+        return None
     value = m.group("secret")
     token = _text(value)
     if structure.shannon_entropy(token) < 3.0 or structure.char_classes(token) < 2:
@@ -838,7 +842,7 @@ def _header_token(m: re.Match[bytes], key: str) -> Hit | None:
 def _key_header(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:
     """The token of a header named as a key or token (`X-Api-Key`, `Private-Token`) given to a
     command's `-H`/`--header` (curl's, wget's)."""
-    return _header_token(m, _text(m.group("name")))
+    return _header_token(m, _text(m.group("name")), ctx)
 
 
 def _curl_user(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | None:

@@ -899,3 +899,27 @@ def test_a_token_judged_once_is_judged_alike_where_it_is_seen_again(monkeypatch:
         hits = scanner.scan_bytes(text.encode(), "app.log")
         assert [(h.rule, h.category) for h in hits] == \
             [("github-token", "example" if "##" in line else "cloud-token") for line in text.splitlines()]
+
+
+def test_a_bearer_token_another_detector_found_is_not_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Authorization: Bearer <JWT>` is the jwt detector's finding; the header's detector ranks
+    below it and would be dropped there, so it does not judge the token (twice its entropy, on
+    every line of a log of 150,000 bearer JWTs); a token no other detector knows it judges."""
+    from auditor._secrets import detectors
+    from tests.secrets_corpus import bearer_jwt
+
+    judged: list[str] = []
+    real = detectors.assigned_value_is_secret
+
+    def counted(key: str, value: str, *, password: bool) -> tuple[bool, str]:
+        judged.append(value)
+        return real(key, value, password=password)
+
+    monkeypatch.setattr(detectors, "assigned_value_is_secret", counted)
+    rng = random.Random(4)
+    jwts = [bearer_jwt(rng) for _ in range(20)]
+    text = "".join(f"curl -H 'Authorization: Bearer {t}' https://api\n" for t in jwts)
+    hits = Scanner().scan_bytes(text.encode(), "calls.log")
+    assert [h.rule for h in hits] == ["jwt"] * 20 and judged == []
+    hits = Scanner().scan_bytes(b"curl -H 'Authorization: Bearer Zq8vN2pLx4Tt9Rw3KmQ7' https://api\n", "calls.log")
+    assert [h.rule for h in hits] == ["generic-secret"] and judged == ["Zq8vN2pLx4Tt9Rw3KmQ7"]
