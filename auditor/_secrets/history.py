@@ -81,7 +81,7 @@ from auditor._secrets.suppress import Suppressions
 from auditor._secrets.unpack import read_up_to as _read_from
 from auditor.errors import ConfigError
 
-CACHE_VERSION = 30
+CACHE_VERSION = 31
 """Bumped whenever what the scanner finds in the same bytes may change without a ruleset change
 (9: packing inside packing, zstd and packed blobs over 8 MiB are unpacked; 10: PKCS#12 keys;
 11: gzip encoded in base64; 12: 7z and RAR archives, through bsdtar)."""

@@ -97,19 +97,62 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return _made(tmp_path_factory.mktemp("keys"))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([b"", b"A", b"\n", b"\r\n", b": ", b"9", b"="]),
-                          st.booleans()), max_size=4), st.integers(0, len(KEYS) - 1))
-def test_a_damaged_key_file_is_a_finding_only_where_puttygen_loads_it(
-        made: list[Path], edits: list[tuple[int, bytes, bool]], which: int) -> None:
-    """Bytes removed, added or replaced anywhere in a key file: the parser never fails, and an
-    unencrypted key it confirms puttygen loads (an encrypted one's MAC needs the passphrase)."""
+# pieces that make or break a line of a key file as PuTTY reads it
+_PIECES = [b"", b"A", b"a", b"\n", b"\r", b"\r\n", b"\n\n", b": ", b":", b" ", b"9", b"=", b"==", b"+", b"\0", b"-"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_PIECES), st.booleans(), st.booleans()), max_size=4),
+       st.integers(0, len(KEYS) - 1))
+def test_a_damaged_key_file_is_a_finding_where_puttygen_loads_it(
+        made: list[Path], edits: list[tuple[int, bytes, bool, bool]], which: int) -> None:
+    """Bytes removed, added, replaced or changed in case anywhere in a key file: the parser
+    never fails; an unencrypted key is a finding exactly where puttygen loads the file (a MAC
+    in upper case, a blank after it, a `:` without its blank: refused by both), and an
+    encrypted one wherever puttygen loads it with its passphrase (without the passphrase its
+    MAC cannot be checked: its structure alone is)."""
     text = made[which].read_bytes()
-    for at, piece, replace in edits:
+    for at, piece, replace, upper in edits:
         at %= len(text) + 1
-        text = text[:at] + piece + text[at + replace:]
+        if upper:
+            text = text[:at] + text[at:at + 1].swapcase() + text[at + 1:]
+        else:
+            text = text[:at] + piece + text[at + replace:]
     found = putty.putty_key(text, 0)
-    if found is not None and not found[1]["encrypted"]:
-        damaged = made[which].with_name("damaged.ppk")
-        damaged.write_bytes(text)
-        assert _loads(damaged)
+    damaged = made[which].with_name("damaged.ppk")
+    damaged.write_bytes(text)
+    passphrase = KEYS[which][2]
+    if not passphrase:
+        assert (found is not None) == _loads(damaged)
+    elif _loads(damaged, passphrase):
+        assert found is not None and found[1]["encrypted"]
+
+
+def test_what_puttygen_reads_of_a_key_file_is_what_the_scan_reads(made: list[Path]) -> None:
+    """Each way of writing a key file's lines that puttygen's reader takes or refuses, read alike:
+    line ends of CR, LF, CRLF, LFCR or LFLF and none at the end; a value read to its first NUL;
+    a line count with a sign or blanks before it (strtoul); not a MAC in upper case or with a
+    blank after it, a `:` without its blank, headers out of order."""
+    text = made[0].read_bytes()
+    mac = text.rpartition(b"Private-MAC: ")[2].strip()
+    changes = {
+        "as made": text, "crlf": text.replace(b"\n", b"\r\n"), "cr": text.replace(b"\n", b"\r"),
+        "lfcr": text.replace(b"\n", b"\n\r"), "lflf": text.replace(b"\n", b"\n\n"), "no last line end": text.rstrip(),
+        "mac in upper case": text.replace(mac, mac.upper()), "a blank after the mac": text.replace(mac, mac + b" "),
+        "a NUL after the mac": text.replace(mac, mac + b"\0z"), "a NUL in the comment": text.replace(b"cim-ops", b"cim\0x"),
+        "no blank after a colon": text.replace(b"Comment: ", b"Comment:"),
+        "two blanks after a colon": text.replace(b"Encryption: ", b"Encryption:  "),
+        "a signed count": text.replace(b"Private-Lines: ", b"Private-Lines: +"),
+        "blanks before a count": text.replace(b"Private-Lines: ", b"Private-Lines: \t "),
+        "headers out of order": text.replace(b"Encryption: none\nComment: cim-ops\n", b"Comment: cim-ops\nEncryption: none\n"),
+        "an unknown algorithm": text.replace(b"ssh-ed25519\n", b"ssh-ed25520\n", 1),
+    }
+    seen = set()
+    for name, changed in changes.items():
+        path = made[0].with_name("changed.ppk")
+        path.write_bytes(changed)
+        loads = _loads(path)
+        seen.add(loads)
+        assert (putty.putty_key(changed, 0) is not None) == loads, name
+        assert bool(Scanner().scan_file(path, path.name).leaks) == loads, name
+    assert seen == {True, False}
