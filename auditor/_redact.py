@@ -158,22 +158,19 @@ def key_id() -> str:
 
 def fingerprint(value: str | bytes) -> str:
     """The fingerprint of a secret: `hmac:` and 32 hex digits of HMAC-SHA-256 under the key."""
-    raw = value.encode() if isinstance(value, str) else value
-    mac = _hmac_base(fingerprint_key()).copy()
-    mac.update(raw)
-    return TAG + mac.hexdigest()[:DIGITS]
+    return _fingerprint_under(_hmac_base(fingerprint_key()), value.encode() if isinstance(value, str) else value)
 
 
 def fingerprinter() -> Callable[[bytes], str]:
     """`fingerprint` of bytes under the key in force now, the key looked up once: for the many
     secrets of one file (a hostile log of 300,000 tokens looked the key up 600,000 times)."""
-    base = _hmac_base(fingerprint_key())
+    return functools.partial(_fingerprint_under, _hmac_base(fingerprint_key()))
 
-    def fingerprint_of(raw: bytes) -> str:
-        mac = base.copy()
-        mac.update(raw)
-        return TAG + mac.hexdigest()[:DIGITS]
-    return fingerprint_of
+
+def _fingerprint_under(base: hmac.HMAC, raw: bytes) -> str:
+    mac = base.copy()
+    mac.update(raw)
+    return TAG + mac.hexdigest()[:DIGITS]
 
 
 def legacy_fingerprint(value: str | bytes) -> str:
@@ -192,9 +189,7 @@ def redact(value: str | bytes, prefix: int = _MAX_PREFIX, *, fingerprint_of: Cal
     (`fingerprint_of`: a `fingerprinter()` already made, for many values)."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     keep = 0 if len(text) < _MIN_FOR_PREFIX else max(0, min(prefix, _MAX_PREFIX))
-    if fingerprint_of is None:
-        return f"{text[:keep]}…({fingerprint(value)})"
-    return f"{text[:keep]}…({fingerprint_of(value.encode() if isinstance(value, str) else value)})"
+    return f"{text[:keep]}…({(fingerprint_of or fingerprint)(value.encode() if isinstance(value, str) else value)})"
 
 
 def is_redacted(text: str) -> bool:

@@ -222,13 +222,13 @@ def _format_only(min_entropy: float = 3.0) -> Confirm:
         secret = m.group("secret")
         end = m.end("secret")
         seen = (secret, m.string[end:end + 2])
-        reason = judged.get(seen, "?")
-        if reason == "?":  # not judged yet (a log repeating one token is judged once, not on each line)
+        if seen not in judged:  # (a log repeating one token judges it once, not on each line)
             if len(judged) >= _JUDGED_KEPT:
                 judged.clear()
             body = _text(secret)
-            reason = judged[seen] = example_reason(body, seen[1]) or (
+            judged[seen] = example_reason(body, seen[1]) or (
                 None if structure.shannon_entropy(body) < min_entropy or _placeholder(body) else "")
+        reason = judged[seen]
         if reason is None:
             return None
         if reason:

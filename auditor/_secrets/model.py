@@ -10,10 +10,11 @@ from auditor._redact import fingerprint as _fingerprint
 from auditor._redact import legacy_fingerprint, redact
 
 
-def secret_fingerprint(rule: str, secret: bytes) -> str:
+def secret_fingerprint(rule: str, secret: bytes, fingerprint_of: Callable[[bytes], str] = _fingerprint) -> str:
     """Stable for the same secret under the same rule, wherever it is found (survives line moves);
-    an HMAC under the installation's key (`auditor._redact`), so it cannot be reversed."""
-    return _fingerprint(rule.encode() + b":" + secret)
+    an HMAC under the installation's key (`auditor._redact`), so it cannot be reversed
+    (`fingerprint_of`: a `fingerprinter()` made for many secrets)."""
+    return fingerprint_of(rule.encode() + b":" + secret)
 
 
 def legacy_secret_fingerprint(rule: str, secret: bytes) -> str:
@@ -123,11 +124,9 @@ class Leak:
                     *, legacy: bool = False, fingerprint_of: Callable[[bytes], str] | None = None, **kw: Any) -> Leak:
         """The leak of `secret` (`fingerprint_of`: a `fingerprinter()` made for many secrets)."""
         old = legacy_secret_fingerprint(rule, secret) if legacy else ""
-        if fingerprint_of is None:
-            return cls(rule, category, path, line, column, redact(secret), secret_fingerprint(rule, secret),
-                       legacy=old, **kw)
-        return cls(rule, category, path, line, column, redact(secret, fingerprint_of=fingerprint_of),
-                   fingerprint_of(rule.encode() + b":" + secret), legacy=old, **kw)
+        made = fingerprint_of or _fingerprint
+        return cls(rule, category, path, line, column, redact(secret, fingerprint_of=made),
+                   secret_fingerprint(rule, secret, made), legacy=old, **kw)
 
 
 LINES_SHOWN = 10
