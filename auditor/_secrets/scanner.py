@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import os
 import re
 import stat
@@ -883,11 +884,37 @@ def _resolve_overlaps(found: list[tuple[Hit, int]]) -> list[Hit]:
     A hit ranks by priority, then length, then position; it is dropped when a higher-ranked
     hit covers its span or starts where it starts (the same secret, read two ways), or when
     its span overlaps a higher-ranked hit's of the same secret (a token read as Basic
-    credentials' password and again in the base64 decoded: `x-access-token:ghs_...`). One sweep in order of position, keeping the hits whose span is still
-    open: linear in hits, as spans rarely overlap.
+    credentials' password and again in the base64 decoded: `x-access-token:ghs_...`). One
+    sweep in order of position, keeping the hits whose span is still open: linear in hits, as
+    spans rarely overlap; and where none overlaps (most buffers), all of them in that order.
     """
     if len(found) < 2:
         return [h for h, _ in found]
+    apart = _apart(found)
+    return apart if apart is not None else _ranked(found)
+
+
+_COVER = operator.attrgetter("cover")
+
+
+def _apart(found: list[tuple[Hit, int]]) -> list[Hit] | None:
+    """The hits in order of position when no two spans overlap and no two start alike (what
+    _ranked keeps of them then: all, in that order); None otherwise. A sort and a pass, not
+    _ranked's three sorts and its sweep (300,000 hits in a hostile log)."""
+    hits = sorted([h for h, _ in found], key=_COVER)
+    end = -1
+    for hit in hits:
+        start, stop = hit.cover
+        if start < end or start == stop == end:
+            return None
+        end = stop
+    if len({h.start for h in hits}) < len(hits) or len({h.cover[0] for h in hits}) < len(hits):
+        return None
+    return hits
+
+
+def _ranked(found: list[tuple[Hit, int]]) -> list[Hit]:
+    """_resolve_overlaps by rank: see there."""
     ranked = sorted(range(len(found)), key=lambda i: (-found[i][1], -(found[i][0].cover[1] - found[i][0].cover[0]),
                                                        found[i][0].cover[0]))
     rank = {i: r for r, i in enumerate(ranked)}

@@ -923,3 +923,42 @@ def test_a_bearer_token_another_detector_found_is_not_judged_again(monkeypatch: 
     assert [h.rule for h in hits] == ["jwt"] * 20 and judged == []
     hits = Scanner().scan_bytes(b"curl -H 'Authorization: Bearer Zq8vN2pLx4Tt9Rw3KmQ7' https://api\n", "calls.log")
     assert [h.rule for h in hits] == ["generic-secret"] and judged == ["Zq8vN2pLx4Tt9Rw3KmQ7"]
+
+
+@st.composite
+def _hit_lists(draw: st.DrawFn) -> list[tuple[Any, int]]:
+    """Hits with spans of their own or not, mostly apart (as in most buffers), some touching,
+    overlapping, nested or starting alike, of a few priorities and secrets."""
+    from auditor._secrets.detectors import Hit
+
+    found = []
+    at = 0
+    for _ in range(draw(st.integers(0, 12))):
+        at = max(0, at + draw(st.integers(-6, 12)))
+        length = draw(st.integers(0, 10))
+        start = at + draw(st.integers(0, 3))
+        span = (at, start + length + draw(st.integers(0, 3))) if draw(st.booleans()) else None
+        secret = draw(st.sampled_from([b"a", b"b", b"c"]))
+        found.append((Hit("r", "password", start, start + length, secret, span=span), draw(st.integers(-2, 2))))
+        at = (span or (start, start + length))[1]
+    return found
+
+
+@settings(max_examples=800, deadline=None)
+@given(_hit_lists())
+def test_hits_apart_are_kept_as_ranking_keeps_them(found: list[tuple[Any, int]]) -> None:
+    """Where no two hits' spans overlap or start alike, all are kept in order of position (a
+    sort and a pass): what ranking them and sweeping keeps of them, hit for hit."""
+    apart = scanner_module._apart(found)
+    if apart is not None:
+        assert apart == scanner_module._ranked(found)
+    assert scanner_module._resolve_overlaps(found) == scanner_module._ranked(found)
+
+
+def test_hits_apart_that_start_alike_are_ranked() -> None:
+    """A secret at the end of one hit's span and at the start of the next: read two ways."""
+    from auditor._secrets.detectors import Hit
+
+    found = [(Hit("r", "password", 5, 5, b"a", span=(0, 5)), 0), (Hit("r", "password", 5, 9, b"b"), 1)]
+    assert scanner_module._apart(found) is None
+    assert scanner_module._resolve_overlaps(found) == scanner_module._ranked(found) == [found[1][0]]
