@@ -626,8 +626,7 @@ class Scanner:
             if marked and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
                                        previous, hit.rule):
                 continue
-            details = dict(hit.details)
-            key: object = (hit.rule, hit.secret, hit.category, hit.confidence, tuple(details.items()))
+            key: object = (hit.rule, hit.secret, hit.category, hit.confidence, tuple(hit.details.items()))
             try:
                 group = alike.get(key)
             except TypeError:  # a detail that is not hashable: a finding of its own, as collapse leaves it
@@ -640,6 +639,7 @@ class Scanner:
                 continue
             if room is not None and not room.takes(key):
                 continue
+            details = dict(hit.details)
             known = made.get((hit.rule, hit.secret))
             if known is None:
                 leak = made[(hit.rule, hit.secret)] = Leak.from_secret(
@@ -902,15 +902,13 @@ def _apart(found: list[tuple[Hit, int]]) -> list[Hit] | None:
     _ranked keeps of them then: all, in that order); None otherwise. A sort and a pass, not
     _ranked's three sorts and its sweep (300,000 hits in a hostile log)."""
     hits = sorted([h for h, _ in found], key=_COVER)
-    end = -1
+    first = end = -1
     for hit in hits:
         start, stop = hit.cover
-        if start < end or start == stop == end:
+        if start < end or start == first:
             return None
-        end = stop
-    if len({h.start for h in hits}) < len(hits) or len({h.cover[0] for h in hits}) < len(hits):
-        return None
-    return hits
+        first, end = start, stop
+    return hits if len({h.start for h in hits}) == len(hits) else None
 
 
 def _ranked(found: list[tuple[Hit, int]]) -> list[Hit]:
