@@ -85,6 +85,9 @@ _CONTINUATION = bytes(range(0x80, 0xC0))
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+_START = operator.attrgetter("start")
+
+
 def _chars(data: bytes) -> int:
     """Characters in UTF-8 bytes (invalid bytes count one each)."""
     return len(data.translate(None, _CONTINUATION))
@@ -595,7 +598,8 @@ class Scanner:
         `model.collapsed` makes them (at its first occurrence, with how many there are and their
         first LINES_SHOWN lines), collapsed as the hits come: a repeat makes no leak of its own,
         only a count and maybe a line (a log repeating one token on 300,000 lines made 300,000
-        leaks to collapse), and each secret's preview and fingerprint are computed once. With
+        leaks to collapse; its column is not counted, its line not copied unless it holds an
+        ignore marker), and each secret's preview and fingerprint are computed once. With
         `room`, a secret past it makes no leak (see _Room)."""
         made: dict[tuple[str, bytes], Leak] = {}  # the first leak of each secret under each rule
         # what collapse compares of two leaks of this buffer (path, commit, mode and the rest are
@@ -604,27 +608,25 @@ class Scanner:
         alike: dict[object, tuple[Leak, list[int], list[int]]] = {}
         fingerprint_of = fingerprinter()
         line, pos = line_base + 1, 0
-        line_start = line_end = -1
-        column = 0
-        this_line = previous = b""
+        line_start = line_end = prev_start = -1
+        column = counted = 0  # the column of the line's character at `counted` (counted on as leaks need it)
         marked = False
-        for hit in sorted(hits, key=lambda h: h.start):
-            if hit.start >= line_end >= 0 or line_start < 0:  # a new line: find its bounds once
-                line += data.count(b"\n", pos, hit.start)
-                line_start = data.rfind(b"\n", 0, hit.start) + 1
-                found = data.find(b"\n", hit.start)
+        for hit in sorted(hits, key=_START):
+            start = hit.start
+            if start >= line_end >= 0 or line_start < 0:  # a new line: find its bounds once
+                line += data.count(b"\n", pos, start)
+                line_start = data.rfind(b"\n", 0, start) + 1
+                found = data.find(b"\n", start)
                 line_end = found if found >= 0 else len(data)
-                this_line = data[line_start:line_end]
                 prev_start = data.rfind(b"\n", 0, max(0, line_start - 1)) + 1 if line_start else 0
-                previous = data[prev_start: max(0, line_start - 1)] if line_start else b""
-                column = _chars(data[line_start:hit.start]) + 1 + (0 if line_start else column_base)
-                # once a line: 60,000 hits on one 3 MB line searched it for a marker 60,000 times
-                marked = b"auditor:ignore" in this_line or b"nosecret" in this_line or b"auditor:ignore" in previous
-            else:  # on the same line as the previous hit: count on from there
-                column += _chars(data[pos:hit.start])
-            pos = hit.start
-            if marked and inline_ignored(_without(this_line, hit.start - line_start, hit.end - line_start),
-                                       previous, hit.rule):
+                counted, column = line_start, 1 + (0 if line_start else column_base)
+                # once a line: 60,000 hits on one 3 MB line searched it for a marker 60,000 times;
+                # `auditor:ignore` in the line or the one before (no marker spans their newline)
+                marked = (data.find(b"auditor:ignore", prev_start, line_end) >= 0
+                          or data.find(b"nosecret", line_start, line_end) >= 0)
+            pos = start
+            if marked and inline_ignored(_without(data[line_start:line_end], start - line_start, hit.end - line_start),
+                                         data[prev_start:line_start - 1] if line_start else b"", hit.rule):
                 continue
             key: object = (hit.rule, hit.secret, hit.category, hit.confidence, tuple(hit.details.items()))
             try:
@@ -639,6 +641,8 @@ class Scanner:
                 continue
             if room is not None and not room.takes(key):
                 continue
+            column += _chars(data[counted:start])  # counted on from the last leak's place on the line
+            counted = start
             details = dict(hit.details)
             known = made.get((hit.rule, hit.secret))
             if known is None:
