@@ -610,6 +610,7 @@ class Scanner:
         line, pos = line_base + 1, 0
         line_start = line_end = prev_start = -1
         column = counted = 0  # the column of the line's character at `counted` (counted on as leaks need it)
+        this_line = previous = b""
         marked = False
         for hit in sorted(hits, key=_START):
             start = hit.start
@@ -624,9 +625,12 @@ class Scanner:
                 # `auditor:ignore` in the line or the one before (no marker spans their newline)
                 marked = (data.find(b"auditor:ignore", prev_start, line_end) >= 0
                           or data.find(b"nosecret", line_start, line_end) >= 0)
+                if marked:  # the line and the one before, copied once for its hits
+                    this_line = data[line_start:line_end]
+                    previous = data[prev_start:line_start - 1] if line_start else b""
             pos = start
-            if marked and inline_ignored(_without(data[line_start:line_end], start - line_start, hit.end - line_start),
-                                         data[prev_start:line_start - 1] if line_start else b"", hit.rule):
+            if marked and inline_ignored(_without(this_line, start - line_start, hit.end - line_start), previous,
+                                         hit.rule):
                 continue
             key: object = (hit.rule, hit.secret, hit.category, hit.confidence, tuple(hit.details.items()))
             try:

@@ -19,7 +19,7 @@ from auditor._secrets.suppress import AllowEntry, Baseline, Suppressions, inline
 from tests.damage import DAMAGE, damaged
 from tests.packing import gzipped as _gzip
 from tests.packing import zipped as _zip
-from tests.secrets_corpus import CLEAN_LINES, PLANTERS
+from tests.secrets_corpus import CLEAN_LINES, PLANTERS, github_token
 
 SCANNER = Scanner()
 PY_SCANNER = Scanner(prefer="python-re")
@@ -962,3 +962,29 @@ def test_hits_apart_that_start_alike_are_ranked() -> None:
     found = [(Hit("r", "password", 5, 5, b"a", span=(0, 5)), 0), (Hit("r", "password", 5, 9, b"b"), 1)]
     assert scanner_module._apart(found) is None
     assert scanner_module._resolve_overlaps(found) == scanner_module._ranked(found) == [found[1][0]]
+
+
+@pytest.mark.parametrize("window", [None, 4096])
+def test_a_secret_after_a_repeat_and_an_ignored_one_on_its_line_has_its_column(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int | None) -> None:
+    """The column of a leak counted in characters from its line's start, whatever hits came before
+    it on the line (a repeat of an earlier secret makes no leak, and no column is counted for it;
+    a line an inline marker ignores makes none either), read whole or in windows."""
+    if window is not None:
+        monkeypatch.setattr(scanner_module, "WINDOW", window)
+        monkeypatch.setattr(scanner_module, "OVERLAP", 1024)
+    rng = random.Random(5)
+    first, second, third = (github_token(rng) for _ in range(3))
+    filler = "".join(f"ordinary line {n} é\n" for n in range(400))
+    lines = [
+        f"é {first}\n",
+        filler,
+        f"ü {first} ß {second} ñ {third}\n",  # a repeat, then two new secrets
+        f"zz {first} ö {second} {third} ç  # auditor:ignore\n",  # each ignored
+    ]
+    path = tmp_path / "app.log"
+    path.write_text("".join(lines))
+    leaks = Scanner().scan_file(path, "app.log").leaks
+    third_line = lines[2]
+    found = {(x.line, x.column, x.occurrences) for x in leaks}
+    assert found == {(1, 3, 2), (402, third_line.index(second) + 1, 1), (402, third_line.index(third) + 1, 1)}
