@@ -278,6 +278,13 @@ def _has_candidate(text: str) -> bool:
     return _UPPER_RUN in text.encode().translate(_UPPER)
 
 
+_FINGERPRINT = re.compile(re.escape(TAG) + f"[0-9a-f]{{{DIGITS}}}|" + re.escape(LEGACY_TAG) + "[0-9a-f]{12}")
+"""A fingerprint as auditor writes one (secret_fingerprint, legacy_fingerprint): what redacting a
+secret leaves of it, not a secret. A correlation key names a secret by it (`secret:hmac:…`,
+secretId in the rules): redacted again, the key was a fingerprint of the fingerprint
+(`secret:hmac…(hmac:…)`), and every finding of a secrets scan was copied to change it."""
+
+
 @functools.lru_cache(maxsize=131072)  # a bundle brings thousands of new ids and resources
 def scrub(text: str) -> str:
     """`text` with every secret-looking value in it redacted (see :func:`redact`).
@@ -290,6 +297,8 @@ def scrub(text: str) -> str:
         key = match.group("key") or ""
         value = match.group("value") if key else match.group(0)
         if "…(" + TAG in match.group(0) or "…(" + LEGACY_TAG in match.group(0):
+            return match.group(0)
+        if _FINGERPRINT.fullmatch(value):  # a fingerprint already (`secret:hmac:…`, a correlation key)
             return match.group(0)
         if key and len(value) < 16 and not any(c.isdigit() for c in value):
             return match.group(0)  # prose ("secret: none"), not a value

@@ -22,6 +22,8 @@ from auditor._redact import (
     _candidate_re,
     _has_candidate,
     _plain_finding_id,
+    fingerprint,
+    legacy_fingerprint,
     redact_result,
     scrub,
     scrub_tree,
@@ -599,3 +601,30 @@ def test_a_candidate_in_one_string_is_found_in_the_strings_joined(index: int, da
     joined = "\n".join([*others, text, *others])
     assert _candidate_re().search(joined) is not None and _has_candidate(joined)
     assert not _none_has_candidate({*others, text})
+
+
+@pytest.mark.parametrize("form", ["secret:{}", "secret: {} and more", "token={}", "password = {}"])
+@pytest.mark.parametrize("made", [fingerprint, legacy_fingerprint])
+def test_a_fingerprint_after_a_secret_name_is_left_as_it_is(form: str, made: Any) -> None:
+    """What redacting leaves of a secret is no secret: a correlation key naming a secret by its
+    fingerprint (`secret:hmac:…`) is not fingerprinted again."""
+    text = form.format(made("Kx8#pLm2QwZ9-a-real-secret"))
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize("value", [
+    "hmac:6184420ed19f78bb9f847997b524b11",  # a digit short
+    "hmac:6184420ed19f78bb9f847997b524b111x",  # a character more
+    "hmac:6184420ED19F78BB9F847997B524B111",  # not as auditor writes it
+    "hmac:6184420ed19f78bb9f847997b524b111hmac:6184420ed19f78bb9f847997b524b111",
+])
+def test_a_value_only_shaped_like_a_fingerprint_is_still_redacted(value: str) -> None:
+    assert scrub(f"secret: {value}") != f"secret: {value}"
+
+
+def test_a_secrets_failure_keyed_by_its_fingerprint_is_kept_as_it_is() -> None:
+    finding = dataclasses.replace(_finding_with("plain words"), waiver=None, rule_id="SEC-003", title="t", area="secrets",
+                                  correlation="secret:" + fingerprint("Kx8#pLm2QwZ9-a-real-secret"))
+    result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
+                        tool={}, bundle_digest="", findings=(finding,))
+    assert redact_result(result).findings[0] is finding
