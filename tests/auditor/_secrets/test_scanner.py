@@ -965,7 +965,7 @@ def test_hits_apart_that_start_alike_are_ranked() -> None:
 
 
 @pytest.mark.parametrize("window", [None, 4096])
-def test_a_secret_after_a_repeat_and_an_ignored_one_on_its_line_has_its_column(
+def test_a_secret_after_a_repeat_on_its_line_has_its_column(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int | None) -> None:
     """The column of a leak counted in characters from its line's start, whatever hits came before
     it on the line (a repeat of an earlier secret makes no leak, and no column is counted for it;
