@@ -784,7 +784,6 @@ def test_a_secret_a_higher_priority_detector_confirmed_is_not_read_again() -> No
     memory 70% more, than before query parameters were read as such); the lower-priority
     reading is not made now, and the findings are the same."""
     from auditor._secrets.detectors import FileContext
-    from tests.secrets_corpus import github_token
 
     token = github_token(random.Random(5))
     data = f"GET /api?token={token} HTTP/1.1\n".encode() * 3
@@ -798,8 +797,6 @@ def test_a_secret_a_higher_priority_detector_confirmed_is_not_read_again() -> No
 def _lines_of_secrets(rng: random.Random, secrets: int, lines: int) -> bytes:
     """Log-like lines, most holding one of `secrets` GitHub tokens (some again and again, some
     under another key: another finding), a few ignored by a comment, a few with two tokens."""
-    from tests.secrets_corpus import github_token
-
     tokens = [github_token(rng) for _ in range(secrets)]
     out = []
     for n in range(lines):
@@ -888,7 +885,6 @@ def test_a_token_judged_once_is_judged_alike_where_it_is_seen_again(monkeypatch:
     judged on every line), by the token and what follows it: the same token before `##` is a
     placeholder wherever it came first, and one forgotten (past the judgements kept) is judged anew."""
     from auditor._secrets import detectors
-    from tests.secrets_corpus import github_token
 
     monkeypatch.setattr(detectors, "_JUDGED_KEPT", 3)
     scanner = Scanner()
