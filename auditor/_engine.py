@@ -43,7 +43,6 @@ from auditor._models import (
     finding_id,
     finding_ids,
     findings_of,
-    make_finding,
     rules_ids,
 )
 from auditor._policy import batch
@@ -133,7 +132,7 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver]) -> tup
             exceeded.append(ExceededWaiver(waiver, tuple(sorted(out[i].id for i in matched))))
             continue
         for i in matched:
-            out[i] = dataclasses.replace(out[i], status=Status.WAIVED, waiver=waiver)
+            out[i] = out[i].replaced({"status": Status.WAIVED, "waiver": waiver})
             taken.add(i)
     return out, exceeded
 
@@ -170,9 +169,9 @@ def _unique(findings: list[Finding]) -> list[Finding]:
         if first[says[i]] != i:
             continue  # said alike by another: one finding, whose evidence holds this one's records
         if keeper[f.id] != i:
-            f = dataclasses.replace(f, id=_other_id(f, used))
+            f = f.replaced({"id": _other_id(f, used)})
         more = [e for e in dict.fromkeys(extra.get(i, ())) if e not in f.evidence]
-        out.append(dataclasses.replace(f, evidence=(*f.evidence, *more)) if more else f)
+        out.append(f.replaced({"evidence": (*f.evidence, *more)}) if more else f)
     return out
 
 
@@ -645,7 +644,7 @@ def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:
         if o.code != skip and not _settled(rule, o):
             return False
     return True
-_make = make_finding
+_make = Finding
 
 
 def _settled(rule: Rule, outcome: batch.Outcome) -> bool:

@@ -10,7 +10,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -301,9 +301,15 @@ class Waiver:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """The outcome of one rule on one resource, with what decided it."""
+class Finding(msgspec.Struct, frozen=True, gc=False):
+    """The outcome of one rule on one resource, with what decided it.
+
+    A frozen value the cyclic garbage collector does not track (`gc=False`): a finding holds
+    strings, enums, tuples, a waiver and its rule's references, none of which can refer back to
+    it, so it is never part of a reference cycle. An evaluation makes thousands (a bundle of 200
+    certificates: 2,574) that live as long as its result; tracked, each was walked by every
+    collection while the result lived (a fifth of evaluating such a bundle in a process where
+    the collector runs)."""
 
     rule_id: str
     title: str
@@ -317,7 +323,7 @@ class Finding:
     pointer: str = ""
     """A JSON pointer into the first evidence record's data, or '' for the whole record."""
     remediation: str = ""
-    references: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    references: Mapping[str, Sequence[str]] = msgspec.field(default_factory=dict)
     waiver: Waiver | None = None
     id: str = ""
     """Stable across scans: from the rule and the identity of the resource (:func:`finding_id`);
@@ -333,34 +339,20 @@ class Finding:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", finding_id(self.rule_id, (self.resource,)))
+            msgspec.structs.force_setattr(self, "id", finding_id(self.rule_id, (self.resource,)))
 
     def replaced(self, changes: Mapping[str, Any]) -> Finding:
-        """`dataclasses.replace(self, **changes)` (with `id` given, if changed) without calling
-        `__init__` again: an evaluation makes and amends tens of thousands of findings."""
-        values = list(_FINDING_VALUES(self))
-        for name, value in changes.items():
-            values[_FINDING_INDEX[name]] = value
-        return make_finding(*values)
+        """The finding with the fields `changes` names changed (`id` as given, if changed)."""
+        return msgspec.structs.replace(self, **changes)
 
     def owned(self, owner: str, due: str) -> Finding:
-        """`self.replaced({"owner": owner, "due": due})`, a call and a loop less, each field read
-        by name (the interpreter's quickest read of a slot; tests hold it to `replaced`)."""
-        return make_finding(self.rule_id, self.title, self.area, self.severity, self.status, self.resource,
-                            self.message, self.evidence, self.pointer, self.remediation, self.references, self.waiver,
-                            self.id, self.correlation, self.always_blocks, owner, due)
+        """`self.replaced({"owner": owner, "due": due})`."""
+        return msgspec.structs.replace(self, owner=owner, due=due)
 
     @classmethod
     def of_fields(cls, fields: dict[str, Any]) -> Finding:
-        """`Finding(**fields)` for `fields` naming every field (`id` too), without the generated
-        `__init__`'s cost (tests hold it to `__init__`)."""
-        return make_finding(*[fields[name] for name, _ in _FINDING_SLOTS])
-
-    def __reduce__(self) -> tuple[Callable[..., Finding], tuple[Any, ...]]:
-        """Pickled as `make_finding` of its values (a process pool's results, `evaluate --jobs`),
-        not as the default does, reading the fields' names again for every finding (a result of
-        2,373 findings: 19 -> 5 ms to dump and load)."""
-        return make_finding, _FINDING_VALUES(self)
+        """`Finding(**fields)` for `fields` naming every field (`id` too)."""
+        return cls(**fields)
 
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""
@@ -423,48 +415,18 @@ class Finding:
         )
 
 
-_FINDING_SLOTS: tuple[tuple[str, Any], ...] = tuple(
-    (f.name, getattr(Finding, f.name)) for f in dataclasses.fields(Finding))
-"""Each field of Finding with its slot (a member descriptor: its __set__ bypasses the frozen
-check, as the generated __init__ does)."""
-
-
-_RAW = type("_RawFinding", (), {"__slots__": Finding.__slots__})
-"""A plain class with Finding's slots (see _finding_maker)."""
-
-
-def _finding_maker() -> Any:
-    """A function of every field of Finding, in order, storing each into its slot: on an object
-    of a plain class with Finding's slots (a store the interpreter specialises, not a call per
-    slot), then made a Finding (`__class__`, allowed between classes of one layout: checked here)."""
-    names = [name for name, _ in _FINDING_SLOTS]
-    raw = _RAW
-    source = (f"def make({', '.join(names)}):\n    made = Raw()\n"
-              + "".join(f"    made.{name} = {name}\n" for name in names) + "    made.__class__ = Finding\n    return made\n")
-    space: dict[str, Any] = {"Raw": raw, "Finding": Finding}
-    exec(source, space)  # noqa: S102 - source made above from Finding's own field names
-    made: Any = space["make"]
-    made.__module__, made.__name__, made.__qualname__ = __name__, "make_finding", "make_finding"  # pickled by name
-    return made
-
-
-make_finding: Callable[..., Finding] = _finding_maker()
-"""`make_finding(rule_id, title, area, severity, status, resource, message, evidence, pointer,
-remediation, references, waiver, id, correlation, always_blocks, owner, due)`: `Finding(...)`
-with every field given in its order (`id` too), about four times faster than the generated
-`__init__` (no frozen check, no `__post_init__`): the engine's way of making each of tens of
-thousands of findings (tests hold it to `__init__`)."""
+FINDING_FIELDS: tuple[str, ...] = Finding.__struct_fields__
+"""Finding's fields in their order: `Finding(*values)` takes them so."""
 
 
 def _findings_maker() -> Any:
     """A function of the fields a rule's findings share (every field but resource, evidence and
-    id, in order) giving a function of those three that makes each finding as make_finding does."""
-    names = [name for name, _ in _FINDING_SLOTS]
-    shared = [name for name in names if name not in _VARYING]
-    source = (f"def maker({', '.join(shared)}):\n    def make({', '.join(_VARYING)}):\n        made = Raw()\n"
-              + "".join(f"        made.{name} = {name}\n" for name in names)
-              + "        made.__class__ = Finding\n        return made\n    return make\n")
-    space: dict[str, Any] = {"Raw": _RAW, "Finding": Finding}
+    id, in order) giving a function of those three that makes each finding: Finding of all the
+    fields, in order (the arguments passed straight, with no dictionary of them made)."""
+    shared = [name for name in FINDING_FIELDS if name not in _VARYING]
+    source = (f"def maker({', '.join(shared)}):\n    def make({', '.join(_VARYING)}):\n"
+              f"        return Finding({', '.join(FINDING_FIELDS)})\n    return make\n")
+    space: dict[str, Any] = {"Finding": Finding}
     exec(source, space)  # noqa: S102 - source made above from Finding's own field names
     return space["maker"]
 
@@ -472,14 +434,9 @@ def _findings_maker() -> Any:
 _VARYING = ("resource", "evidence", "id")
 findings_of: Callable[..., Callable[[str, tuple[str, ...], str], Finding]] = _findings_maker()
 """`findings_of(rule_id, title, area, severity, status, message, pointer, remediation, references,
-waiver, correlation, always_blocks, owner, due)(resource, evidence, id)` is `make_finding` of all
+waiver, correlation, always_blocks, owner, due)(resource, evidence, id)` is `Finding` of all
 those fields: for many findings that differ in those three only (`map` over their columns)."""
-_FINDING_VALUES = operator.attrgetter(*(name for name, _ in _FINDING_SLOTS))
-assert tuple(name for name, _ in _FINDING_SLOTS) == (
-    "rule_id", "title", "area", "severity", "status", "resource", "message", "evidence", "pointer", "remediation",
-    "references", "waiver", "id", "correlation", "always_blocks", "owner", "due",
-), "Finding.owned names every field in its order"
-_FINDING_INDEX = {name: i for i, (name, _) in enumerate(_FINDING_SLOTS)}
+_FINDING_INDEX = {name: i for i, name in enumerate(FINDING_FIELDS)}
 
 
 @dataclass(frozen=True)

@@ -629,22 +629,19 @@ def _redact_finding(finding: Finding, per_rule: dict[Any, Any], waiver_type: typ
             and owner == finding.owner and due == finding.due:
         return finding
     rule_id, title, area, pointer, remediation = clean
-    import dataclasses  # loaded by then (auditor._models): only a name looked up
-
-    return dataclasses.replace(
-        finding,
-        rule_id=rule_id,
-        title=title,
-        area=area,
-        resource=resource,
-        message=scrub(message),
-        evidence=evidence,
-        pointer=pointer,
-        remediation=remediation,
-        references=refs,
-        correlation=correlation,
-        id=fid,
-        owner=owner,
-        due=due,
-        waiver=waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
-    )
+    return finding.replaced({
+        "rule_id": rule_id,
+        "title": title,
+        "area": area,
+        "resource": resource,
+        "message": scrub(message),
+        "evidence": evidence,
+        "pointer": pointer,
+        "remediation": remediation,
+        "references": refs,
+        "correlation": correlation,
+        "id": fid,
+        "owner": owner,
+        "due": due,
+        "waiver": waiver_type.from_dict(scrub_tree(finding.waiver.to_dict())) if finding.waiver else None,
+    })

@@ -62,10 +62,10 @@ class Hit:
     """A confirmed secret in a buffer: the span of the secret and non-secret facts about it.
 
     Made by `__new__`, which stores each field into its slot on an object of a plain class of
-    the same layout and then makes it a Hit (as `auditor._models.make_finding` does), not by a
-    generated `__init__` setting each field through the frozen check: a scan makes one for
-    every match it confirms (300,000 in a log repeating one token), about five times faster
-    (tests hold it to the fields, their defaults and frozenness)."""
+    the same layout and then makes it a Hit, not by a generated `__init__` setting each field
+    through the frozen check: a scan makes one for every match it confirms (300,000 in a log
+    repeating one token), about five times faster (tests hold it to the fields, their defaults
+    and frozenness)."""
 
     rule: str
     category: str

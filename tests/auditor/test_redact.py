@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -160,7 +161,7 @@ def test_a_finding_id_taken_as_plain_is_what_scrubbing_gives(rule_id: str, digit
 
 def test_a_finding_of_a_rule_whose_id_looks_secret_is_still_scrubbed() -> None:
     secret_rule = "TOKEN-" + "A" * 20  # a candidate part (an upper-case run), and a secret's key: value
-    finding = dataclasses.replace(_finding_with("plain words"), waiver=None, rule_id=secret_rule,
+    finding = msgspec.structs.replace(_finding_with("plain words"), waiver=None, rule_id=secret_rule,
                                   id=f"{secret_rule}:{'0' * 16}")
     assert not _plain_finding_id(finding.id, secret_rule)
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
@@ -201,7 +202,7 @@ def test_a_redacted_result_has_no_secret_in_any_finding_field() -> None:
     assert secret not in json.dumps(clean.to_dict())
     # every field was scrubbed in its own place (a field added without scrubbing fails here)
     got = clean.findings[0]
-    for f in dataclasses.fields(Finding):
+    for f in msgspec.structs.fields(Finding):
         value = getattr(got, f.name)
         assert secret not in repr(value), f.name
         if isinstance(value, str):
@@ -213,13 +214,13 @@ def test_a_redacted_result_has_no_secret_in_any_finding_field() -> None:
 
 
 def test_redacting_a_clean_result_keeps_its_findings() -> None:
-    finding = dataclasses.replace(_finding_with("plain words"), waiver=None)
+    finding = msgspec.structs.replace(_finding_with("plain words"), waiver=None)
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(finding,))
     assert redact_result(result).findings[0] is finding
 
 
-_STRING_FIELDS = [f.name for f in dataclasses.fields(Finding) if f.type == "str"]
+_STRING_FIELDS = [f.name for f in msgspec.structs.fields(Finding) if f.type is str]
 
 
 @pytest.mark.parametrize("field", [*_STRING_FIELDS, "evidence", "references", "reference key"])
@@ -228,7 +229,7 @@ def test_one_secret_in_one_field_of_one_finding_among_clean_ones_is_scrubbed(fie
     kept between results): a secret in any one field of one finding still sends that finding
     through scrubbing, and no text holding it is ever kept as proven clean."""
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
-    clean = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(3)]
+    clean = [msgspec.structs.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(3)]
     redact_result(_result_of(*clean))  # their strings proven clean and kept
     dirty = _planted(clean[1], field, secret)
     got = redact_result(_result_of(clean[0], dirty, clean[2])).findings
@@ -243,15 +244,15 @@ def _planted(plain: Finding, field: str, secret: str) -> Finding:
     """`plain` with `secret` in one field: a string field, a record id, a reference or its key,
     or the rule id part of a finding id (`id rule part`)."""
     if field == "evidence":
-        return dataclasses.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
+        return msgspec.structs.replace(plain, evidence=(*plain.evidence, f"ev {secret}"))
     if field == "references":
-        return dataclasses.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
+        return msgspec.structs.replace(plain, references={"nist": ("SC-1", f"x {secret}")})
     if field == "reference key":
-        return dataclasses.replace(plain, references={f"k {secret}": ("SC-1",)})
+        return msgspec.structs.replace(plain, references={f"k {secret}": ("SC-1",)})
     if field == "id rule part":
-        return dataclasses.replace(plain, id=f"{secret}{plain.id[-17:]}")
+        return msgspec.structs.replace(plain, id=f"{secret}{plain.id[-17:]}")
     changes: dict[str, Any] = {field: f"{getattr(plain, field)} {secret}"}
-    return dataclasses.replace(plain, **changes)
+    return msgspec.structs.replace(plain, **changes)
 
 
 def test_strings_proven_clean_are_kept_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,10 +260,10 @@ def test_strings_proven_clean_are_kept_and_bounded(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(_redact, "_CLEAN_KEPT", 30)
     _CLEAN.clear()
-    findings = [dataclasses.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(2)]
+    findings = [msgspec.structs.replace(_finding_with(f"plain {n}"), waiver=None) for n in range(2)]
     assert redact_result(_result_of(*findings)).findings == tuple(findings)
     assert findings[0].resource in _CLEAN and "ev-0123456789abcdef" not in _CLEAN
-    redact_result(_result_of(*[dataclasses.replace(f, resource=f"other {n}") for n, f in enumerate(findings)]))
+    redact_result(_result_of(*[msgspec.structs.replace(f, resource=f"other {n}") for n, f in enumerate(findings)]))
     assert len(_CLEAN) <= 30 and "other 0" in _CLEAN
 
 
@@ -530,7 +531,7 @@ def test_a_field_not_a_string_is_looked_at_one_by_one() -> None:
     expected (None for an owner): the strings proven at once are strings only, the rest is
     redacted finding by finding, as before."""
     findings = _fleet_findings("node-3")
-    odd = dataclasses.replace(findings[1], owner=None)  # type: ignore[arg-type]
+    odd = msgspec.structs.replace(findings[1], owner=None)
     got = redact_result(_result_of(findings[0], odd, *findings[2:])).findings
     assert got[1] is odd and got[0] is findings[0]
 
@@ -549,7 +550,7 @@ def test_record_ids_proven_together_are_each_a_record_id(records: list[str]) -> 
 def test_a_secret_shaped_as_a_record_id_is_scrubbed(record: str) -> None:
     """A record id as long as one, or not, with a secret in it (`token=` and a value) is scrubbed."""
     findings = _fleet_findings("node-4")
-    dirty = dataclasses.replace(findings[2], evidence=(findings[2].evidence[0], record))
+    dirty = msgspec.structs.replace(findings[2], evidence=(findings[2].evidence[0], record))
     got = redact_result(_result_of(*findings[:2], dirty, *findings[3:])).findings
     assert scrub(record) != record and got[2].evidence == (findings[2].evidence[0], scrub(record))
     assert got[0] is findings[0]
@@ -623,7 +624,7 @@ def test_a_value_only_shaped_like_a_fingerprint_is_still_redacted(value: str) ->
 
 
 def test_a_secrets_failure_keyed_by_its_fingerprint_is_kept_as_it_is() -> None:
-    finding = dataclasses.replace(_finding_with("plain words"), waiver=None, rule_id="SEC-003", title="t", area="secrets",
+    finding = msgspec.structs.replace(_finding_with("plain words"), waiver=None, rule_id="SEC-003", title="t", area="secrets",
                                   correlation="secret:" + fingerprint("Kx8#pLm2QwZ9-a-real-secret"))
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(finding,))

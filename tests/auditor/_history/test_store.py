@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from auditor._demo import demo_inventory
@@ -101,7 +102,7 @@ def test_no_secret_value_is_stored(opener: Opener, demo_result: RedactedResult) 
     """The store takes a RedactedResult only (mypy refuses a ScanResult); what it keeps, in
     every row, is that redacted form."""
     secret = "hvs.CAESIJlJq0kq7hLxUeyNoFe4Hq0ZtWz9"
-    leaky = dataclasses.replace(demo_result.findings[0], message=f"token {secret}", resource=f"a#{secret}")
+    leaky = msgspec.structs.replace(demo_result.findings[0], message=f"token {secret}", resource=f"a#{secret}")
     result = demo_result.changed(findings=(leaky, *demo_result.findings[1:]))
     with opener() as store:
         scan_id = store.save(result, origin="scan", exit_code=1)
@@ -372,7 +373,7 @@ def test_findings_rows_written_many_per_statement_are_each_findings_values(
     statement."""
     from auditor._history import sql
 
-    odd = [dataclasses.replace(f, resource=f"{f.resource} \t 'é' \"😀\" \\ {n}")
+    odd = [msgspec.structs.replace(f, resource=f"{f.resource} \t 'é' \"😀\" \\ {n}")
            for n, f in enumerate(demo_result.findings)]
     rows = tuple(odd) * 3
     result = demo_result.changed(findings=rows[:-1] if len(rows) % 7 == 0 else rows)  # the last statement shorter

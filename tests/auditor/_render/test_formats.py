@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -203,7 +204,7 @@ def planted_result() -> ScanResult:
     pem = f"-----BEGIN EC PRIVATE KEY-----\n{SECRETS['private key']}\n-----END EC PRIVATE KEY-----"
     base = sample_result(Status.FAIL, collection_error=True)
     f = base.findings[0]
-    finding = dataclasses.replace(
+    finding = msgspec.structs.replace(
         f,
         message=f"nkey seed {SECRETS['nats seed']} found; token {SECRETS['vault token']}",
         resource=f"secrets/app.env#password={SECRETS['password']}",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from auditor._models import Status
@@ -128,7 +129,6 @@ def test_demo_report_opens_with_every_section_filled(signed_report: tuple[DemoSc
 
 def test_markup_in_findings_stays_text(tmp_path: Path, page: Page) -> None:
     """Evidence and messages are escaped: a hostile message neither runs nor adds elements."""
-    import dataclasses
 
     from auditor._render import renderer
     from auditor._render.interface import RenderOptions
@@ -136,7 +136,7 @@ def test_markup_in_findings_stays_text(tmp_path: Path, page: Page) -> None:
     scan = demo_scan(tmp_path)
     evil = '<script>console.error("pwned")</script><img src="http://203.0.113.9/x.png" onerror="console.error(1)">'
     findings = tuple(
-        dataclasses.replace(f, message=evil, resource=f"{f.resource}<b>x</b>") if i == 0 else f
+        msgspec.structs.replace(f, message=evil, resource=f"{f.resource}<b>x</b>") if i == 0 else f
         for i, f in enumerate(scan.result.findings)
     )
     html = tmp_path / "evil.html"
