@@ -10,7 +10,9 @@ The library API is what this package exports (:data:`__all__`)::
     print(result.summary.by_status, auditor.result_exit_code(result))
 
 A result comes back redacted (:class:`RedactedResult`): that is the only kind the renderers,
-the history, sign-off and events accept. Errors raised on purpose derive from
+the history, sign-off and events accept. Its findings are frozen values (:class:`Finding`, a
+msgspec Struct, not a dataclass): ``finding.replaced({"status": ...})`` makes a changed copy,
+``finding.to_dict()`` the document form. Errors raised on purpose derive from
 :class:`AuditorError` and carry a one-line message (``diagnostics()``) and an exit code.
 Nothing here prints or exits; the command line is :mod:`auditor._cli`. Everything not exported
 here is internal and may change.
