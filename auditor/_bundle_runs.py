@@ -12,7 +12,7 @@ compiled, the outcomes of auditor._policy.batch), or in this process when `jobs`
 objects alive at the fork are kept out of the workers' collections (_gcpause.frozen_for_fork).
 With the history on, a worker also makes each result's stored document
 (_history.interface.pack_ahead): this process, the history's one writer, then only writes it.
-Results come back pickled (a Finding as the Struct it is: its class and its values). Every bundle is judged
+Results come back pickled (a Finding as its class and its values). Every bundle is judged
 at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
 carries the error and the exit code it would have had alone. Runs come back in the order the
 bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the

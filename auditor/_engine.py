@@ -338,11 +338,11 @@ class _RuleRun:
                     always = evaluate(rule.always_blocks, act) is True
                 except EvaluationError:
                     always = True  # undecidable: blocking is the safe side
-        return _make(rule.id, rule.title, rule.area, self.severity, status, resource, message,
-                     tuple([r.id for r in records]),
-                     pointer if pointer is not None else rule.pointer if records else "", rule.remediation,
-                     rule.references, None, finding_id(rule.id, tuple(key) if key is not None else (resource,)),
-                     correlation, always, "", "")
+        return Finding(rule.id, rule.title, rule.area, self.severity, status, resource, message,
+                       tuple([r.id for r in records]),
+                       pointer if pointer is not None else rule.pointer if records else "", rule.remediation,
+                       rule.references, None, finding_id(rule.id, tuple(key) if key is not None else (resource,)),
+                       correlation, always, "", "")
 
     def judge(self, act: Any, resource: str, records: Sequence[Record], key: Sequence[str]) -> tuple[Finding, bool]:
         """The finding, and whether a resource limit decided it (an error)."""
@@ -373,8 +373,8 @@ class _RuleRun:
         message and correlation key; what `judge` gives for it (`key`: the record's identity)."""
         rule = self.rule
         if outcome.code == batch.PASS:
-            return _make(*self.passed, record.resource, rule.title, (record.id,), rule.pointer, rule.remediation,
-                         rule.references, None, finding_id(rule.id, key), "", False, "", "")
+            return Finding(*self.passed, record.resource, rule.title, (record.id,), rule.pointer, rule.remediation,
+                           rule.references, None, finding_id(rule.id, key), "", False, "", "")
         return self.finding(Status.FAIL, record.resource, str(outcome.message), [record], key=key,
                             correlation=outcome.correlation)
 
@@ -413,9 +413,9 @@ class _RuleRun:
                        resources, evidence, made))
         for at, outcome in failed:  # what decided() makes of it
             was = out[at]
-            out[at] = _make(rule_id, title, rule.area, self.severity, Status.FAIL, was.resource, str(outcome.message),
-                            was.evidence, pointer, rule.remediation, rule.references, None, was.id,
-                            outcome.correlation, False, "", "")
+            out[at] = Finding(rule_id, title, rule.area, self.severity, Status.FAIL, was.resource, str(outcome.message),
+                              was.evidence, pointer, rule.remediation, rule.references, None, was.id,
+                              outcome.correlation, False, "", "")
         return _InOrder(out) if rows.in_order else out
 
     def out_of_scope(self, records: Sequence[Evidence], target_name: str) -> Finding:
@@ -489,8 +489,8 @@ class _RuleRun:
                 continue
             key, shown = context.name_instance(record, each, index, item, base)
             if decided.code == batch.PASS:  # what self.finding(Status.PASS, ...) makes, without its checks
-                out.append(_make(*passed, shown, title, evidence, f"{at}{index}", remediation, references, None,
-                                 finding_id(rule.id, key), "", False, "", ""))
+                out.append(Finding(*passed, shown, title, evidence, f"{at}{index}", remediation, references, None,
+                                   finding_id(rule.id, key), "", False, "", ""))
             else:
                 out.append(self.finding(Status.FAIL, shown, str(decided.message), [record], key=key,
                                         correlation=decided.correlation, pointer=f"{at}{index}"))
@@ -555,8 +555,8 @@ def _not_evaluated(effective: EffectiveRule, target_name: str, fid: str) -> Find
     _RuleRun.finding makes of it (see _evaluate_rule), without making a _RuleRun (`fid`: its id,
     finding_id(rule id, (target_name,)), made with the other rules' by rules_ids)."""
     rule = effective.rule
-    return _make(rule.id, rule.title, rule.area, effective.severity, Status.NOT_EVALUATED, target_name,
-                 _not_collected(rule.kind), (), "", rule.remediation, rule.references, None, fid, "", False, "", "")
+    return Finding(rule.id, rule.title, rule.area, effective.severity, Status.NOT_EVALUATED, target_name,
+                   _not_collected(rule.kind), (), "", rule.remediation, rule.references, None, fid, "", False, "", "")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -644,7 +644,6 @@ def _all_settled(rule: Rule, outcomes: dict[int, batch.Outcome]) -> bool:
         if o.code != skip and not _settled(rule, o):
             return False
     return True
-_make = Finding
 
 
 def _settled(rule: Rule, outcome: batch.Outcome) -> bool:

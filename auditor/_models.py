@@ -307,9 +307,9 @@ class Finding(msgspec.Struct, frozen=True, gc=False):
     A frozen value the cyclic garbage collector does not track (`gc=False`): a finding holds
     strings, enums, tuples, a waiver and its rule's references, none of which can refer back to
     it, so it is never part of a reference cycle. An evaluation makes thousands (a bundle of 200
-    certificates: 2,574) that live as long as its result; tracked, each was walked by every
-    collection while the result lived (a fifth of evaluating such a bundle in a process where
-    the collector runs)."""
+    certificates: 2,574) that live as long as its result; tracked, they were most of what the
+    collector walked after an evaluation (2,574 of the 3,163 objects it made and kept), again
+    at each older generation's collection while the result lived."""
 
     rule_id: str
     title: str
@@ -436,7 +436,6 @@ findings_of: Callable[..., Callable[[str, tuple[str, ...], str], Finding]] = _fi
 """`findings_of(rule_id, title, area, severity, status, message, pointer, remediation, references,
 waiver, correlation, always_blocks, owner, due)(resource, evidence, id)` is `Finding` of all
 those fields: for many findings that differ in those three only (`map` over their columns)."""
-_FINDING_INDEX = {name: i for i, name in enumerate(FINDING_FIELDS)}
 
 
 @dataclass(frozen=True)

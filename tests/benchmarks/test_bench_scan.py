@@ -30,7 +30,7 @@ import pytest
 
 from auditor import _models
 from auditor._gcpause import gc_paused
-from auditor._models import _FINDING_INDEX, _VARYING, Finding, finding_ids, findings_of
+from auditor._models import _VARYING, FINDING_FIELDS, Finding, finding_ids, findings_of
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, evaluate_bundle
 from auditor.evidence.bundle import Bundle
@@ -273,7 +273,7 @@ def _timed(function: Callable[..., Any], parts: dict[str, float], name: str) -> 
     return timed
 
 
-_SHARED = operator.attrgetter(*(name for name in _FINDING_INDEX if name not in _VARYING))
+_SHARED = operator.attrgetter(*(name for name in FINDING_FIELDS if name not in _VARYING))
 """The fields of a finding `findings_of` takes first: all but resource, evidence and id."""
 
 
