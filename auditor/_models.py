@@ -349,11 +349,6 @@ class Finding(msgspec.Struct, frozen=True, gc=False):
         """`self.replaced({"owner": owner, "due": due})`."""
         return msgspec.structs.replace(self, owner=owner, due=due)
 
-    @classmethod
-    def of_fields(cls, fields: dict[str, Any]) -> Finding:
-        """`Finding(**fields)` for `fields` naming every field (`id` too)."""
-        return cls(**fields)
-
     def sort_key(self) -> tuple[str, str, str, str]:
         """The order findings are reported in: rule, resource, first evidence record, id."""
         return (self.rule_id, self.resource, self.evidence[0] if self.evidence else "", self.id)

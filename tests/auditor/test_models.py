@@ -62,17 +62,16 @@ def test_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identity: li
     assert finding_id(rule_id, identity) == f"{rule_id}:{sha256_hex(canonical_json([rule_id, *identity]))[:16]}"
 
 
-def test_of_fields_and_replaced_make_what_init_makes() -> None:
+def test_a_finding_by_position_and_replaced_is_what_init_makes() -> None:
     declared = msgspec.structs.fields(Finding)
     fields = {f.name: f.default for f in declared if f.default is not msgspec.NODEFAULT}
     fields |= {"rule_id": "R-1", "title": "t", "area": "a", "severity": Severity.HIGH, "status": Status.FAIL,
                "resource": "r", "message": "m", "references": {"nist": ("SC-1",)}, "id": finding_id("R-1", ("r",)),
                "correlation": "c", "always_blocks": True, "evidence": ("ev-1",)}
     assert set(fields) == {f.name for f in declared} == set(FINDING_FIELDS)
-    made = Finding.of_fields(dict(fields))
-    assert made == Finding(**fields) and made.sort_key() == Finding(**fields).sort_key()
+    made = Finding(**fields)
     quick = Finding(*[fields[name] for name in FINDING_FIELDS])
-    assert quick == made and type(quick) is Finding and repr(quick) == repr(Finding(**fields))
+    assert quick == made and type(quick) is Finding and repr(quick) == repr(made)
     with pytest.raises(AttributeError):
         quick.status = Status.PASS  # type: ignore[misc]
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):  # a process pool's results: `evaluate --jobs`
@@ -93,7 +92,7 @@ def test_findings_are_not_tracked_by_the_collector() -> None:
                    waiver=waiver)
     shared = findings_of("R-1", "t", "a", Severity.HIGH, Status.PASS, "t", "", "", {}, None, "", False, "", "")
     for finding in (made, made.replaced({"status": Status.WAIVED}), made.owned("ops", "2026-12-01"),
-                    Finding.of_fields({name: getattr(made, name) for name in FINDING_FIELDS}),
+                    Finding(**{name: getattr(made, name) for name in FINDING_FIELDS}),
                     shared("r", ("ev-1",), "R-1:1"), pickle.loads(pickle.dumps(made)),  # noqa: S301
                     Finding.from_dict(made.to_dict())):
         assert not gc.is_tracked(finding), finding

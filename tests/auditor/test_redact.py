@@ -162,7 +162,7 @@ def test_a_finding_id_taken_as_plain_is_what_scrubbing_gives(rule_id: str, digit
 def test_a_finding_of_a_rule_whose_id_looks_secret_is_still_scrubbed() -> None:
     secret_rule = "TOKEN-" + "A" * 20  # a candidate part (an upper-case run), and a secret's key: value
     finding = msgspec.structs.replace(_finding_with("plain words"), waiver=None, rule_id=secret_rule,
-                                  id=f"{secret_rule}:{'0' * 16}")
+                                    id=f"{secret_rule}:{'0' * 16}")
     assert not _plain_finding_id(finding.id, secret_rule)
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(finding,))
@@ -625,7 +625,7 @@ def test_a_value_only_shaped_like_a_fingerprint_is_still_redacted(value: str) ->
 
 def test_a_secrets_failure_keyed_by_its_fingerprint_is_kept_as_it_is() -> None:
     finding = msgspec.structs.replace(_finding_with("plain words"), waiver=None, rule_id="SEC-003", title="t", area="secrets",
-                                  correlation="secret:" + fingerprint("Kx8#pLm2QwZ9-a-real-secret"))
+                                    correlation="secret:" + fingerprint("Kx8#pLm2QwZ9-a-real-secret"))
     result = ScanResult(target={"name": "n"}, policies=(), evaluated_at="2026-01-01T00:00:00Z",
                         tool={}, bundle_digest="", findings=(finding,))
     assert redact_result(result).findings[0] is finding
