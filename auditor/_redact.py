@@ -52,6 +52,9 @@ TAG = "hmac:"
 DIGITS = 32
 """Hex digits kept of the HMAC: 128 bits."""
 LEGACY_TAG = "sha256:"
+_LEGACY_DIGITS = 12
+_LEGACY_FINGERPRINT = re.escape(LEGACY_TAG) + f"[0-9a-f]{{{_LEGACY_DIGITS}}}"
+"""A legacy fingerprint (legacy_fingerprint) as a pattern's text."""
 _MAX_PREFIX = 4
 _MIN_FOR_PREFIX = 16
 _KEY_BYTES = 32
@@ -177,11 +180,11 @@ def legacy_fingerprint(value: str | bytes) -> str:
     """The fingerprint auditor wrote before HMAC (`sha256:` + 12 hex digits): only to match old
     baselines and allowlists in memory, never to be printed or stored again."""
     raw = value.encode() if isinstance(value, str) else value
-    return LEGACY_TAG + hashlib.sha256(raw).hexdigest()[:12]
+    return LEGACY_TAG + hashlib.sha256(raw).hexdigest()[:_LEGACY_DIGITS]
 
 
 def is_legacy_fingerprint(text: str) -> bool:
-    return bool(re.fullmatch(r"sha256:[0-9a-f]{12}", text))
+    return re.fullmatch(_LEGACY_FINGERPRINT, text) is not None
 
 
 def redact(value: str | bytes, prefix: int = _MAX_PREFIX, *, fingerprint_of: Callable[[bytes], str] | None = None) -> str:
@@ -278,7 +281,7 @@ def _has_candidate(text: str) -> bool:
     return _UPPER_RUN in text.encode().translate(_UPPER)
 
 
-_FINGERPRINT = re.compile(re.escape(TAG) + f"[0-9a-f]{{{DIGITS}}}|" + re.escape(LEGACY_TAG) + "[0-9a-f]{12}")
+_FINGERPRINT = re.compile(re.escape(TAG) + f"[0-9a-f]{{{DIGITS}}}|" + _LEGACY_FINGERPRINT)
 """A fingerprint as auditor writes one (secret_fingerprint, legacy_fingerprint): what redacting a
 secret leaves of it, not a secret. A correlation key names a secret by it (`secret:hmac:…`,
 secretId in the rules): redacted again, the key was a fingerprint of the fingerprint
