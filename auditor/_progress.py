@@ -7,7 +7,8 @@ writes only text made printable first.
 - `Steps`: "[3/12] collecting node-certificates" (a scan's sources);
 - `Bar`: a bar of targets done, with those running (fleet scans);
 - `Waiting`: "printing the PDF with Chromium … 3 s" for one long call, shown after a second
-  and erased when it returns.
+  and erased when it returns; with what it has done so far where the work counts it
+  ("scanning for secrets: 1,204 files, 52.4 MB read … 3 s").
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TextIO
 
@@ -25,6 +26,8 @@ from auditor._terminal import printable
 ERASE = "\r\033[K"
 DELAY_SECONDS = 1.0
 """Work shorter than this shows nothing."""
+REDRAW_SECONDS = 0.5
+"""How often Waiting redraws its line."""
 
 
 def wanted(stream: TextIO | None = None) -> bool:
@@ -74,9 +77,11 @@ class Bar(_Line):
 
 class Waiting(_Line):
     """`with Waiting("printing the PDF"):` shows "printing the PDF … N s" once the block has taken
-    `delay` seconds, updates it every half second and erases it when the block ends."""
+    `delay` seconds, updates it every REDRAW_SECONDS and erases it when the block ends. `what` may
+    be a function, called at each redraw (from this class's thread): how far the work has come."""
 
-    def __init__(self, what: str, *, stream: TextIO | None = None, delay: float | None = None) -> None:
+    def __init__(self, what: str | Callable[[], str], *, stream: TextIO | None = None,
+                 delay: float | None = None) -> None:
         super().__init__(stream)
         self.what = what
         self.delay = DELAY_SECONDS if delay is None else delay
@@ -96,9 +101,10 @@ class Waiting(_Line):
         if self._done.wait(self.delay):
             return
         while True:
-            self.draw(f"{self.what} … {time.monotonic() - self._start:.0f} s")
+            what = self.what if isinstance(self.what, str) else self.what()
+            self.draw(f"{what} … {time.monotonic() - self._start:.0f} s")
             self.shown = True
-            if self._done.wait(0.5):
+            if self._done.wait(REDRAW_SECONDS):
                 return
 
     def __exit__(

@@ -86,10 +86,9 @@ def run_scan(args: argparse.Namespace, missed: Memo | None = None) -> int:
         import json
 
         from auditor._fsutil import atomic_write
-        from auditor._secrets.engines import run_engines
         from auditor._secrets.suppress import Baseline
 
-        found = run_engines(engines, request)
+        found = _run(request, engines)
         doc = Baseline.document([*found.leaks, *found.also])  # a secret in history: at every path it was added at
         atomic_write(args.write_baseline, (json.dumps(doc, indent=2) + "\n").encode())
         print(f"wrote {args.write_baseline}: {len(doc['accepted'])} accepted findings", flush=True)
@@ -228,6 +227,23 @@ def _emit(args: Any, document: bytes) -> None:
     emit(document if args.format == "json" else document.decode(), args.output)
 
 
+def _run(request: Any, engines: list[str]) -> Any:
+    """The engines' report; on a terminal, with a progress line of what has been read (files,
+    git objects, bytes) once the scan takes over a second (auditor._progress)."""
+    from auditor._progress import Waiting, wanted
+    from auditor._secrets.engines import run_engines
+
+    if not wanted():
+        return run_engines(engines, request)
+    import dataclasses
+
+    from auditor._secrets.model import Tally
+
+    tally = Tally()
+    with Waiting(tally.line):
+        return run_engines(engines, dataclasses.replace(request, tally=tally))
+
+
 def _scan(args: argparse.Namespace, request: Any, engines: list[str],
           rendered: dict[str, Any] | None = None) -> tuple[int, bytes, list[str]]:
     """Scan, and render the report: (exit code, report, the files that could not be read, or not
@@ -238,9 +254,8 @@ def _scan(args: argparse.Namespace, request: Any, engines: list[str],
 
     from auditor._exitcodes import ExitCode
     from auditor._redact import key_id
-    from auditor._secrets.engines import run_engines
 
-    report = run_engines(engines, request)
+    report = _run(request, engines)
     leaks = report.sorted_leaks()
     same = rendered is not None and rendered.get("leaks") == leaks
     if args.format == "json":

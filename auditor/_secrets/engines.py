@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor._secrets.gitrepo import alternates, common_dir, locations, untrusted_env
-from auditor._secrets.model import Leak, collapsed
+from auditor._secrets.model import Leak, Tally, collapsed
 from auditor._secrets.run import KnownFiles, ScanReport, scan_git, scan_paths
 from auditor._secrets.scanner import LOG_NAMES, Scanner
 from auditor._secrets.suppress import Suppressions, inline_ignored
@@ -54,6 +54,8 @@ class ScanRequest:
     root: Path | None = None
     """The scanned node's `/` (a scan's target root): symbolic links to files are followed
     within it (auditor._secrets.walk.iter_files); None: links are not followed."""
+    tally: Tally | None = None
+    """What the scan has read so far (for its progress line), counted as it goes; None: not counted."""
 
 
 class Engine(abc.ABC):
@@ -76,14 +78,15 @@ class AuditorEngine(Engine):
             for path in request.paths:
                 if (path / ".git").exists():
                     history = scan_git(path, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
-                                       cache=request.git_cache, tree=True)
+                                       cache=request.git_cache, tree=True, tally=request.tally)
                     histories.append((path, history))
                     if history.known is not None:
                         known[path] = history.known
                 elif path.is_dir() and (found := enclosing_repository(path, request.root)) is not None:
                     inside.append((path, *found))
         report = scan_paths(request.paths, base=request.base, scanner=scanner, suppress=request.suppress,
-                            exclude=request.exclude, jobs=request.jobs, known=known, root=request.root)
+                            exclude=request.exclude, jobs=request.jobs, known=known, root=request.root,
+                            tally=request.tally)
         for path, repo, within in inside:  # their part of its history
             shown = display_path(str(path), request.base)
             try:
@@ -91,7 +94,8 @@ class AuditorEngine(Engine):
                     raise ConfigError("git cannot read the repository it lies in")
                 histories.append((path, scan_git(repo, scanner=scanner, suppress=request.suppress,
                                                  exclude=request.exclude, cache=request.git_cache,
-                                                 prefix="" if shown == "." else f"{shown}/", within=within)))
+                                                 prefix="" if shown == "." else f"{shown}/", within=within,
+                                                 tally=request.tally)))
             except ConfigError as exc:  # not read, so never clean
                 report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
         if request.git:  # the repositories the walk met inside the paths: their history too
@@ -143,7 +147,8 @@ def _met_histories(request: ScanRequest, scanner: Scanner, report: ScanReport,
                                   "(objects/info/alternates)")
             done.add(shared)
             out.append((Path(shown), scan_git(repo, scanner=scanner, suppress=request.suppress, exclude=request.exclude,
-                                              cache=request.git_cache, prefix="" if shown == "." else f"{shown}/")))
+                                              cache=request.git_cache, prefix="" if shown == "." else f"{shown}/",
+                                              tally=request.tally)))
         except ConfigError as exc:  # not read, so never clean: its history is not scanned whole
             report.stats.not_scanned.append(f"{shown} (git history): {exc.diagnostics()}")
     return out

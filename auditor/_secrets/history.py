@@ -68,7 +68,7 @@ from auditor._secrets.gitrepo import (
     refs,
 )
 from auditor._secrets.gitrepo import git as _git
-from auditor._secrets.model import FileResult, Leak
+from auditor._secrets.model import FileResult, Leak, Tally
 from auditor._secrets.run import ScanReport
 from auditor._secrets.scanner import (
     _OPEN_FLAGS,
@@ -520,6 +520,7 @@ def scan_history(
     tree: bool = False,
     prefix: str = "",
     within: str = "",
+    tally: Tally | None = None,
 ) -> HistoryScan:
     """Scan every blob, commit message and annotated tag in the history of `repo` once.
 
@@ -533,7 +534,7 @@ def scan_history(
     With `within` (a folder of the repository, `etc/nats/`: a folder scanned inside its working
     tree) only the blobs added under it are read, shown as `prefix` and the rest of their path;
     the commit messages, tags and blobs in no commit are the whole repository's, read when it is
-    scanned itself.
+    scanned itself. `tally` counts the objects read and their bytes as the scan goes.
     """
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
@@ -665,6 +666,9 @@ def scan_history(
                 skipped.add(sha)
             return
         head = stream.read(min(size, WINDOW))
+        if tally is not None:
+            tally.objects += 1
+            tally.bytes += size
         if size <= WINDOW:
             result = scanner.scan_blob(head, path, commit=commit)
             leaks = result.leaks

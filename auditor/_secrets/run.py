@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from auditor._secrets.model import FileResult, Leak, ScanStats
+from auditor._secrets.model import FileResult, Leak, ScanStats, Tally
 from auditor._secrets.scanner import Scanner, findings_limit, over_findings
 from auditor._secrets.suppress import Suppressions
 from auditor._secrets.walk import iter_files
@@ -74,9 +74,11 @@ class KnownFiles(Protocol):
 # ------------------------------------------------------------------ parallel workers
 
 _WORKER: tuple[Scanner, Suppressions] | None = None
+Done = tuple[list[FileResult], int, int, int]
+"""A batch's results, as _work returns them."""
 
 
-def _work(batch: list[tuple[str, str]]) -> tuple[list[FileResult], int, int, int]:
+def _work(batch: list[tuple[str, str]]) -> Done:
     """A batch's results: those with something to say (findings, a skip, an error), and for the
     rest only their count, bytes and accepted findings (sending each back costs more than the scan)."""
     assert _WORKER is not None
@@ -126,10 +128,12 @@ def scan_paths(
     jobs: int = 0,
     known: Mapping[Path, KnownFiles] | None = None,
     root: Path | None = None,
+    tally: Tally | None = None,
 ) -> ScanReport:
     """Scan files and folders. Display paths are relative to `base` where possible. Files that
     `known[root]` knows for a root among `paths` are not read (their findings are known).
-    `root`: the node's `/`, within which symbolic links to files are followed (iter_files)."""
+    `root`: the node's `/`, within which symbolic links to files are followed (iter_files).
+    `tally`: counts the files read and their bytes as the scan goes (for a progress line)."""
     global _WORKER
     scanner = scanner or Scanner()
     suppress = suppress or Suppressions()
@@ -140,7 +144,7 @@ def scan_paths(
     jobs = jobs or default_jobs()
     parallel = jobs > 1
     todo: list[tuple[str, str, int]] = []
-    pending: list[concurrent.futures.Future[tuple[list[FileResult], int, int, int]]] = []
+    pending: list[concurrent.futures.Future[Done]] = []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     queued = total = 0
     learners: dict[str, KnownFiles] = {}  # files to scan that a KnownFiles may learn
@@ -177,10 +181,10 @@ def scan_paths(
                             continue
                         scanner.prefilter  # noqa: B018 - compiled once, before any worker is forked
                         _WORKER = (scanner, suppress)
-                    pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+                    pending.extend(_submitted(pool, _batches(todo), tally))
                     todo, queued = [], 0
         if pool is not None:
-            pending.extend(pool.submit(_work, batch) for batch in _batches(todo))
+            pending.extend(_submitted(pool, _batches(todo), tally))
             for future in pending:
                 notable, files, size, suppressed = future.result()
                 for result in notable:
@@ -192,18 +196,37 @@ def scan_paths(
             for path, shown, _ in todo:
                 learner = learners.get(path)
                 if learner is None:
-                    report.add(scanner.scan_file(path, shown, suppress))
-                    continue
-                read: list[bytes] = []
-                result = scanner.scan_file(path, shown, suppress, whole=read.append)
+                    result = scanner.scan_file(path, shown, suppress)
+                else:
+                    read: list[bytes] = []
+                    result = scanner.scan_file(path, shown, suppress, whole=read.append)
+                    if read:
+                        learner.learn(shown, read[0], result)
                 report.add(result)
-                if read:
-                    learner.learn(shown, read[0], result)
+                if tally is not None:
+                    tally.count([result])
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         _WORKER = None
     return report
+
+
+def _submitted(pool: concurrent.futures.ProcessPoolExecutor, batches: list[list[tuple[str, str]]],
+               tally: Tally | None) -> list[concurrent.futures.Future[Done]]:
+    """`batches` handed to the workers; each counted in `tally` when it comes back."""
+    futures = [pool.submit(_work, batch) for batch in batches]
+    if tally is not None:
+        def count(future: concurrent.futures.Future[Done]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                notable, files, size, _ = future.result()
+                tally.files += files
+                tally.bytes += size
+                tally.count(notable)
+
+        for future in futures:
+            future.add_done_callback(count)
+    return futures
 
 
 def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import select
 import threading
 import time
@@ -115,3 +117,51 @@ def test_pdf_rendering_is_quiet_when_stderr_is_a_pipe(
     monkeypatch.delenv("AUDITOR_NO_PROGRESS", raising=False)
     run = run_cli("report", str(scan.result_path), "--format", "pdf", "-o", str(tmp_path / "r.pdf"))
     assert run.code == 0 and run.err == ""
+
+
+def test_waiting_redraws_what_the_work_has_done(pty: Pty, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "REDRAW_SECONDS", 0.01)
+    done = [0]
+    release = threading.Event()
+
+    def line() -> str:
+        done[0] += 1
+        return f"read \x1b[2J{done[0]} files"
+
+    with Waiting(line, stream=pty.stream, delay=0):
+        deadline = time.monotonic() + 30
+        while done[0] < 3 and time.monotonic() < deadline:
+            release.wait(0.01)
+    out = pty.read()
+    assert f"{ERASE}read \\x1b[2J1 files … 0 s{ERASE}read \\x1b[2J2 files … 0 s" in out  # each redraw asks anew
+    assert "\x1b[2J" not in out and out.endswith(ERASE)
+
+
+def test_a_secrets_scan_shows_what_it_has_read_on_a_terminal(pty: Pty, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor._cli import main
+    from tests.auditor._secrets.test_run import make_tree
+
+    planted = make_tree(tmp_path / "tree", n=300)
+    monkeypatch.setattr(progress, "DELAY_SECONDS", 0)
+    monkeypatch.setattr(progress, "REDRAW_SECONDS", 0.002)
+    monkeypatch.setattr("sys.stderr", pty.stream)
+    out = tmp_path / "report.json"
+    assert main(["secrets", "scan", str(tmp_path / "tree"), "--format", "json", "-o", str(out), "--jobs", "1"]) == 1
+    shown = pty.read()
+    counts = [int(n.replace(",", "")) for n in re.findall(r"scanning for secrets: ([\d,]+) files, [\d.]+ MB read … \d+ s",
+                                                           shown)]
+    assert counts and counts == sorted(counts) and counts[-1] <= 300, shown[-300:]
+    assert shown.startswith(f"{ERASE}scanning for secrets") and shown.endswith(ERASE)
+    report = json.loads(out.read_text())
+    assert report["stats"]["files_scanned"] == 300 and len(report["findings"]) == len(planted)
+
+
+def test_a_secrets_scan_into_a_pipe_shows_no_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.auditor._secrets.test_run import make_tree
+
+    make_tree(tmp_path, n=5)
+    monkeypatch.delenv("AUDITOR_NO_PROGRESS", raising=False)
+    monkeypatch.setattr(progress, "DELAY_SECONDS", 0)
+    run = run_cli("secrets", "scan", str(tmp_path))
+    assert run.code == 1 and run.err == "" and "finding(s) in 5 files" in run.out

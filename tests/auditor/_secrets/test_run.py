@@ -24,6 +24,7 @@ from auditor._secrets.custom import load_rules_file, parse_rules
 from auditor._secrets.detectors import builtin_detectors
 from auditor._secrets.engines import Trufflehog3Engine, merge, run_engines
 from auditor._secrets.history import cache_file, clean_files
+from auditor._secrets.model import Tally
 from auditor._secrets.run import scan_git, scan_paths
 from auditor._secrets.scanner import Scanner
 from auditor.errors import ConfigError
@@ -58,6 +59,22 @@ def test_parallel_and_serial_scans_agree(tmp_path: Path, monkeypatch: pytest.Mon
     assert key == [(x.path, x.line, x.rule, x.fingerprint) for x in parallel.sorted_leaks()]
     assert sorted((x.path, x.category) for x in serial.leaks) == sorted(planted)
     assert serial.stats.files_scanned == parallel.stats.files_scanned == 40
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_tally_counts_the_files_and_bytes_a_scan_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         jobs: int) -> None:
+    make_tree(tmp_path)  # 40 files, 14 with a secret (sent back from a worker one by one)
+    (tmp_path / "link").symlink_to(tmp_path / "d0" / "f0.conf")  # listed, not read: not counted
+    if jobs > 1:
+        monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(run, "TASK_BYTES", 20_000)
+    tally = Tally()
+    report = scan_paths([tmp_path], base=tmp_path, jobs=jobs, tally=tally)
+    assert report.stats.skipped == {"symlink": 1}
+    assert (tally.files, tally.bytes, tally.objects) == (40, report.stats.bytes_scanned, 0)
+    assert tally.bytes == sum(p.stat().st_size for p in tmp_path.glob("d*/*"))
+    assert tally.line() == f"scanning for secrets: 40 files, {tally.bytes / 1e6:.1f} MB read"
 
 
 def test_nothing_is_skipped_for_its_name_or_content(tmp_path: Path) -> None:
@@ -155,10 +172,16 @@ def test_git_history_scan_reads_each_blob_once(tmp_path: Path) -> None:
         git(repo, "commit", "-qam", f"readme {i}")
     (repo / "deploy.env").write_text("LOG=info\n")
     git(repo, "commit", "-qam", "remove the token")
-    report = scan_git(repo, cache=False)
+    tally = Tally()
+    report = scan_git(repo, cache=False, tally=tally)
     assert [(x.path, x.rule, x.commit, x.line) for x in report.leaks] == [("deploy.env", "vault-token", leak_commit, 2)]
     # blobs: README in 6 versions + deploy.env in 2 = 8, each read once though 8 commits hold them
     assert report.stats.blobs_scanned == 8
+    objects = [line.split() for line in git(repo, "cat-file", "--batch-all-objects",
+                                            "--batch-check=%(objecttype) %(objectsize)").splitlines()]
+    assert (tally.objects, tally.files) == (8, 0)
+    assert tally.bytes == sum(int(size) for kind, size in objects if kind == "blob")
+    assert tally.line() == f"scanning for secrets: 8 git objects, {tally.bytes / 1e6:.1f} MB read"
     seen: set[str] = set()
     scan_git(repo, seen=seen)
     again = scan_git(repo, seen=seen)
