@@ -212,9 +212,10 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
           f"(200/s leaves 5.0 ms a bundle)")
     decide, named_new = parts["decide"] / BUNDLES, parts["ids"] / BUNDLES
     functions, checks = parts["functions"] / BUNDLES, parts["checks"] / BUNDLES
+    of_deciding = (f"(of it the rules' compiled functions {functions * 1000:.1f} ms; checking the values they read "
+                   f"{checks * 1000:.1f} ms, mode all included)")
     print(f"timed apart (another run, {BUNDLES / parted:.1f} bundles/s): deciding the records' outcomes "
-          f"{decide * 1000:.1f} ms a bundle (of it the rules' compiled functions {functions * 1000:.1f} ms; checking "
-          f"the values they read {checks * 1000:.1f} ms, mode all included), making their findings' new ids "
+          f"{decide * 1000:.1f} ms a bundle {of_deciding}, making their findings' new ids "
           f"{named_new * 1000:.1f} ms: with a result model that cost nothing, at most {1 / (decide + named_new):.0f} "
           "bundles/s")
     assert outcome == same == also and findings > 0 and decide > functions > 0 and checks > 0 and named_new > 0
@@ -227,8 +228,7 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
                  f"nothing decided) {BUNDLES / floor:.0f}/s, its ids {named / BUNDLES * 1000:.1f} ms a bundle; "
                  f"a node's own certificates add {new * 1000:.1f} ms a bundle (deciding, naming): with the floor, at "
                  f"most {1 / least:.0f}/s while deciding costs what it does now; deciding {decide * 1000:.1f} ms "
-                 f"(of it the rules' compiled functions {functions * 1000:.1f} ms; checking the values they read "
-                 f"{checks * 1000:.1f} ms, mode all included) and the new ids {named_new * 1000:.1f} ms "
+                 f"{of_deciding} and the new ids {named_new * 1000:.1f} ms "
                  f"a bundle alone allow at most {1 / (decide + named_new):.0f}/s whatever the result model")
 
 
