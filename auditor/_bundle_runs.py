@@ -9,7 +9,8 @@ target the inventory does not know is judged as its bundle describes it, saying 
 Bundles are evaluated in a pool of `jobs` processes (forked once the rules are loaded, so each
 starts with the catalog, and keeps what it learns from one bundle for the next: the programs it
 compiled, the outcomes of auditor._policy.batch), or in this process when `jobs` is 1. The
-objects alive at the fork are kept out of the workers' collections (_gcpause.frozen_for_fork).
+objects alive before the first bundle (the catalog, in a pool those the workers inherit) are
+kept out of the collections that follow (_gcpause.frozen_alive).
 With the history on, a worker also makes each result's stored document
 (_history.interface.pack_ahead): this process, the history's one writer, then only writes it.
 Results come back pickled (a Finding as its class and its values). Every bundle is judged
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
-from auditor._gcpause import frozen_for_fork
+from auditor._gcpause import frozen_alive
 from auditor._history.interface import drop_packed
 from auditor._timeutil import parse_time, rfc3339, utcnow, whole_days
 from auditor.errors import AuditorError, ConfigError, EvidenceError
@@ -190,13 +191,14 @@ def evaluate_bundles(
 
     try:
         if not pooled:
-            for index, path in enumerate(paths):
-                if progress is not None:
-                    progress(finished, len(paths), (path,))
-                record(index, evaluate_one(path))
+            with frozen_alive():
+                for index, path in enumerate(paths):
+                    if progress is not None:
+                        progress(finished, len(paths), (path,))
+                    record(index, evaluate_one(path))
         else:
             context = multiprocessing.get_context("fork")  # the workers inherit _SHARED
-            with frozen_for_fork(), ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+            with frozen_alive(), ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
                 futures: dict[Future[TargetRun], int] = {pool.submit(evaluate_one, p): i for i, p in enumerate(paths)}
                 for future in as_completed(futures):
                     try:

@@ -66,9 +66,11 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
     progress: list[tuple[int, int]] = []
 
     packed: list[bool] = []
+    frozen: list[bool] = []
 
     def done(run: TargetRun) -> TargetRun:
         seen.append(run.target)
+        frozen.append(gc.get_freeze_count() > 0)  # what lived before the runs is left out of collections
         if run.result is not None:
             packed.append(_AHEAD in run.result.__dict__)
         return dataclasses.replace(run, scan_id=len(seen))
@@ -90,7 +92,8 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
             assert Path(path).name in run.error
     assert runs.exit_code == ExitCode.USAGE  # the worst: a bundle that could not be read
     assert packed == [stored and packs] * len(bundles)  # what `done` (the history) was given
-    assert gc.get_freeze_count() == 0  # the objects frozen for the workers' fork are not left so
+    assert frozen == [True] * len(paths)
+    assert gc.get_freeze_count() == 0  # the objects frozen for the runs are not left so
 
 
 def _with_target(bundle: Bundle, path: Path, **changes: object) -> str:

@@ -77,6 +77,41 @@ def test_an_evaluation_leaves_no_cyclic_garbage(demo_bundle: Any, seed: int | No
 
 
 @pytest.mark.usefixtures("collecting")
+def test_reading_a_bundle_pauses_the_collector_and_leaves_no_cyclic_garbage(
+        demo_bundle: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_bundle pauses the collector while it decodes and checks a bundle (its values hold no
+    cycles: freed by reference counts alone), and puts it back as it was, however it ends."""
+    from auditor.errors import EvidenceError
+    from auditor.evidence import bundle as module
+
+    path = tmp_path / "bundle.json"
+    demo_bundle.write(path)
+    seen: list[bool] = []
+    parse = module.parse_bundle
+
+    def parse_seen(raw: Any, *, file: str) -> Bundle:
+        seen.append(gc.isenabled())
+        return parse(raw, file=file)
+
+    monkeypatch.setattr(module, "parse_bundle", parse_seen)
+    read = module.read_bundle(path)
+    assert seen == [False] and gc.isenabled()
+    assert read.digest == demo_bundle.digest
+    del read
+    gc.collect()
+    gc.disable()
+    read = module.read_bundle(path)
+    assert not gc.isenabled() and len(read.records) == len(demo_bundle.records)
+    del read
+    assert gc.collect() == 0
+    gc.enable()
+    path.write_text(path.read_text().replace('"kinds"', '"kinds_"', 1))
+    with pytest.raises(EvidenceError):
+        module.read_bundle(path)
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
 def test_one_shot_turns_the_collector_off_and_on_again() -> None:
     from auditor._gcpause import one_shot
 
@@ -85,21 +120,21 @@ def test_one_shot_turns_the_collector_off_and_on_again() -> None:
     assert gc.isenabled()
 
 
-def test_objects_alive_are_frozen_for_a_fork_and_unfrozen_after_however_it_ends() -> None:
-    from auditor._gcpause import frozen_for_fork
+def test_objects_alive_are_frozen_for_the_block_and_unfrozen_after_however_it_ends() -> None:
+    from auditor._gcpause import frozen_alive
 
     assert gc.get_freeze_count() == 0
     alive = [[i] for i in range(100)]
-    with frozen_for_fork():
+    with frozen_alive():
         assert gc.get_freeze_count() >= len(alive)
     assert gc.get_freeze_count() == 0
-    with pytest.raises(RuntimeError), frozen_for_fork():
+    with pytest.raises(RuntimeError), frozen_alive():
         raise RuntimeError
     assert gc.get_freeze_count() == 0
     gc.freeze()  # frozen before: left so (which were frozen before cannot be told apart)
     try:
         before = gc.get_freeze_count()
-        with frozen_for_fork():
+        with frozen_alive():
             pass
         assert gc.get_freeze_count() >= before > 0
     finally:

@@ -167,6 +167,7 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
         seen = []
         for b in range(BUNDLES):
             bundle = bundle_of(b)
+            assert bundle.digest  # known, as a bundle read (read_bundle) has it: checked there
             start = time.process_time()
             result = evaluate_bundle(bundle, options, catalog=catalog)
             ids = tuple([(f.id, f.status.value) for f in result.findings])

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,9 +11,11 @@ from hypothesis import strategies as st
 
 from auditor._inventory import find_inventory
 from auditor._loader.schema import schema_errors
+from auditor._models import canonical_json, sha256_hex
 from auditor._scan import collect
 from auditor.errors import EvidenceError
 from auditor.evidence.bundle import Bundle, parse_bundle, read_bundle
+from auditor.evidence.record import record_id
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,45 @@ def test_bundle_is_schema_valid_and_round_trips(demo_bundle: Bundle, tmp_path: P
     again = read_bundle(path)
     assert again.digest == demo_bundle.digest == raw["digest"]["value"]
     assert again.records == demo_bundle.records
+
+
+def _recomputed(bundle: Bundle) -> str:
+    """The digest of `bundle`'s content, made anew from its typed records (Bundle.digest)."""
+    return Bundle(target=bundle.target, created_at=bundle.created_at, records=bundle.records, tool=bundle.tool).digest
+
+
+def test_a_read_bundle_keeps_the_digest_it_checked(demo_bundle: Bundle) -> None:
+    """Reading checks the digest over the file's content; the bundle read keeps it (its
+    evaluation names it) when its typed content hashes alike, and makes it anew otherwise: a
+    record written with members Bundle.to_dict leaves out (`"error": null` beside data, a
+    failure without `required`), or a kind's schema id other than auditor's."""
+    raw = demo_bundle.to_dict()
+    read = parse_bundle(raw, file="b.json")
+    assert read.__dict__.get("digest") == raw["digest"]["value"] == _recomputed(read)
+
+    def resealed(change: Callable[[dict[str, Any]], None]) -> Bundle:
+        edited = json.loads(json.dumps(raw))
+        change(edited)
+        for rec in edited["records"]:
+            rec["id"] = record_id(rec["kind"], rec["source"], rec["resource"], rec.get("data"), rec.get("error"))
+        edited["digest"]["value"] = sha256_hex(canonical_json({k: v for k, v in edited.items() if k != "digest"}))
+        return parse_bundle(edited, file="b.json")
+
+    def null_error(edited: dict[str, Any]) -> None:
+        edited["records"][0]["error"] = None
+
+    def other_schema(edited: dict[str, Any]) -> None:
+        kind = next(iter(edited["kinds"]))
+        edited["kinds"][kind] = "urn:example:elsewhere"
+
+    def no_required(edited: dict[str, Any]) -> None:
+        edited["records"].append({**{k: edited["records"][0][k] for k in ("kind", "source", "collected_at")},
+                                  "resource": "gone.pem", "error": "unreadable"})
+
+    for change in (null_error, other_schema, no_required):
+        again = resealed(change)
+        assert "digest" not in again.__dict__, change.__name__
+        assert again.digest == _recomputed(again)
 
 
 def test_any_edit_is_detected(demo_bundle: Bundle) -> None:
@@ -73,7 +116,6 @@ def test_bad_files(tmp_path: Path) -> None:
 
 
 def test_record_data_must_match_its_kind(demo_bundle: Bundle) -> None:
-    from auditor._models import canonical_json, sha256_hex
 
     raw = demo_bundle.to_dict()
     raw["records"][0]["data"]["key"]["size"] = "big"
