@@ -8,7 +8,7 @@ import functools
 import hashlib
 import json
 import operator
-import re
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -178,15 +178,14 @@ def canonical_json(value: Any) -> bytes:
 
 
 _PLAIN_ENCODER = msgspec.json.Encoder(order="sorted")
-_EXPONENT = re.compile(rb"e-?[0-9]+[,\]}]")
-"""A number msgspec writes with an exponent (json writes `1e+16`, msgspec `1e16`)."""
 
 
 def canonical_plain_json(value: Any) -> bytes:
     """`canonical_json(value)` for a plain JSON value (dicts with string keys, lists, strings,
     numbers, booleans, null: what a JSON decoder or msgspec makes), byte for byte, about five
-    times faster. msgspec writes it; where msgspec would write a number differently from json
-    (an exponent, 1e-5 <= |x| < 1e-4, a non-finite number) or cannot write the value, json does.
+    times faster. msgspec writes it; where msgspec would write a float differently from json
+    (an exponent, 1e-5 <= |x| < 1e-4, a non-finite number: each float is written both ways,
+    _floats_alike) or cannot write the value, json does.
     Plain JSON only: for other values (dates, Decimals, sets...) msgspec's text may be returned
     where json would refuse them (no caller passes any: records' data is made plain first)."""
     if isinstance(value, str):
@@ -203,18 +202,14 @@ def canonical_plain_json(value: Any) -> bytes:
         packed = msgspec.msgpack.encode(value)
     except (TypeError, ValueError, OverflowError):  # ints beyond 64 bits: json decides
         return canonical_json(value)
-    if _FLOAT64 not in packed:  # no number at all that either writes otherwise
-        return out
-    if b"0.0000" in out or _EXPONENT.search(out) is not None or _non_finite(packed):
-        return canonical_json(value)
-    return out
+    return out if _floats_alike(packed) else canonical_json(value)
 
 
 _FLOAT64 = b"\xcb"
 """MessagePack's mark of a float64, msgspec's form of every float: where it is not in a value's
 MessagePack form, the value holds no float (the evidence of most records), and msgspec writes it
-as json does (canonical_plain_json looks no further). Elsewhere, 0xcb is a byte of an integer
-or the lead byte of a character U+02C0 to U+02FF: a false alarm only costs the checks."""
+as json does. Elsewhere, 0xcb is a byte of an integer or the lead byte of a character U+02C0 to
+U+02FF: a false alarm only costs a comparison (_floats_alike)."""
 
 
 def canonical_object(members: Mapping[str, bytes]) -> bytes:
@@ -225,12 +220,26 @@ def canonical_object(members: Mapping[str, bytes]) -> bytes:
     ) + b"}"
 
 
-def _non_finite(packed: bytes) -> bool:
-    """Whether a value whose MessagePack form is `packed` may hold NaN or an infinity (json
-    writes NaN/Infinity, msgspec null): a float64 with every exponent bit set (0xcb, then 0x7f
-    or 0xff, bytes that never follow 0xcb inside UTF-8 text; elsewhere a false alarm only costs
-    speed)."""
-    return b"\xcb\x7f" in packed or b"\xcb\xff" in packed
+def _floats_alike(packed: bytes) -> bool:
+    """Whether msgspec writes each float of a value whose MessagePack form is `packed` as json
+    does (float.__repr__; NaN and the infinities json writes as NaN/Infinity, msgspec as null):
+    each float64 (0xcb and 8 bytes) read and written both ways. A 0xcb that is not a float's
+    mark (a byte of an integer or of a character U+02C0 to U+02FF) is read as one too, from
+    each 0xcb on: a false alarm only costs json's writing of the value."""
+    at = packed.find(_FLOAT64)
+    while at >= 0:
+        number = packed[at + 1:at + 9]
+        if len(number) < 8:
+            return False
+        (x,) = _DOUBLE.unpack(number)
+        if _PLAIN_ENCODER.encode(x) != float.__repr__(x).encode():
+            return False
+        at = packed.find(_FLOAT64, at + 1)
+    return True
+
+
+_DOUBLE = struct.Struct(">d")
+"""MessagePack's float64: big-endian IEEE 754."""
 
 
 def sha256_hex(data: bytes) -> str:

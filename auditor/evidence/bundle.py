@@ -177,11 +177,7 @@ def parse_bundle(raw: Any, *, file: str) -> Bundle:
     raw_records = raw["records"]
     data_json = [None if rec.data is None else canonical_plain_json(rec.data) for rec in envelope.records]
     members = {key: canonical_json(value) for key, value in raw.items() if key not in ("digest", "records")}
-    members["records"] = b"[" + b",".join(
-        canonical_object({key: data if key == "data" and data is not None else canonical_plain_json(value)
-                          for key, value in rec.items()})
-        for rec, data in zip(raw_records, data_json, strict=True)
-    ) + b"]"
+    members["records"] = b"[" + b",".join(map(_record_json, raw_records, data_json)) + b"]"
     actual = sha256_hex(canonical_object(members))
     if actual != envelope.digest.value:
         raise EvidenceError(
@@ -204,6 +200,15 @@ def parse_bundle(raw: Any, *, file: str) -> Bundle:
     return bundle
 
 
+def _record_json(rec: Mapping[str, Any], data: bytes | None) -> bytes:
+    """The canonical JSON of a record as read, its data's (`data`) made already: what
+    canonical_object makes of its members' canonical JSON, in one sorted encoding (its members
+    but the data are strings, booleans or null, as the envelope checked; as Evidence.canonical)."""
+    return _SORTED.encode(rec if data is None else {**rec, "data": msgspec.Raw(data)})
+
+
+_SORTED = msgspec.json.Encoder(order="sorted")
+"""canonical_plain_json's encoder (keys sorted, no spaces), which writes a msgspec.Raw value as it is."""
 _EVIDENCE_KEYS = frozenset({"id", "kind", "source", "resource", "collected_at", "data"})
 _FAILURE_KEYS = frozenset({"id", "kind", "source", "resource", "collected_at", "error", "required"})
 

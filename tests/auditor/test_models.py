@@ -56,6 +56,31 @@ def test_numbers_msgspec_writes_otherwise_are_written_by_json() -> None:
     assert canonical_plain_json({"a": 1e-5}) == b'{"a":1e-05}'
 
 
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([203, 0xCB00, 0xCBCBCBCB, -0x35, 2**63 - 0x35, "\u02c0", "\u02ff x", "\u02cb"])
+                | st.floats() | st.integers(min_value=-(2**64), max_value=2**64), max_size=6), st.floats())
+def test_a_float_mark_inside_an_integer_or_a_character_changes_nothing(values: list[Any], x: float) -> None:
+    """MessagePack's float mark (0xcb) also comes inside integers and in the UTF-8 of U+02C0 to
+    U+02FF: read as a float there, it must never change what is written (json's text, always)."""
+    for value in ([*values, x], {"k\u02cb": values, "x": x}, [values, [x, values]]):
+        assert canonical_plain_json(value) == json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@settings(max_examples=300)
+@given(st.text(), st.text(), st.text(), _plain, st.none() | st.text())
+def test_record_ids_are_the_digest_of_canonical_json(kind: str, source: str, resource: str, data: Any,
+                                                     error: str | None) -> None:
+    """A record's id is `ev-` and 16 hex digits of the SHA-256 of what json writes of it (what
+    bundles are checked by, whichever way it is encoded)."""
+    from auditor.evidence.record import record_id, record_id_of
+
+    said = {"kind": kind, "source": source, "resource": resource, "data": data, "error": error}
+    expected = "ev-" + sha256_hex(json.dumps(said, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())[:16]
+    assert record_id(kind, source, resource, data, error) == expected
+    assert record_id_of(kind, source, resource, canonical_plain_json(data), error) == expected
+
+
 @given(st.text(), st.lists(st.text(), max_size=4))
 def test_finding_ids_are_the_digest_of_canonical_json(rule_id: str, identity: list[str]) -> None:
     """Finding ids are written with msgspec: the same ids as hashing canonical_json."""

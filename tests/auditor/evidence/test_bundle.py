@@ -74,6 +74,27 @@ def test_a_read_bundle_keeps_the_digest_it_checked(demo_bundle: Bundle) -> None:
         assert again.digest == _recomputed(again)
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(), st.text(), st.text(), st.booleans())
+def test_a_digest_json_wrote_is_the_digest_read(demo_bundle: Bundle, resource: str, error: str, source: str,
+                                                required: bool) -> None:
+    """Whatever text a record's members hold, the digest reading checks is the SHA-256 of what
+    json writes of the bundle (sorted keys, no spaces): the one any other tool would compute."""
+    raw = json.loads(json.dumps(demo_bundle.to_dict()))
+    first = raw["records"][0]
+    first["resource"] = resource
+    raw["records"].append({"kind": first["kind"], "source": source, "resource": resource,
+                           "collected_at": first["collected_at"], "error": error, "required": required})
+    for rec in raw["records"][:1] + raw["records"][-1:]:
+        rec["id"] = record_id(rec["kind"], rec["source"], rec["resource"], rec.get("data"), rec.get("error"))
+    body = {k: v for k, v in raw.items() if k != "digest"}
+    raw["digest"]["value"] = sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                                   ensure_ascii=False).encode())
+    read = parse_bundle(raw, file="b.json")
+    assert read.digest == raw["digest"]["value"] == _recomputed(read)
+    assert read.records[-1].resource == resource
+
+
 def test_any_edit_is_detected(demo_bundle: Bundle) -> None:
     raw = demo_bundle.to_dict()
     raw["records"][0]["resource"] = "elsewhere.pem"
