@@ -114,7 +114,8 @@ BUNDLES = 300
 
 
 def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recorder) -> None:
-    """Evaluation of bundles already read (one core: CPU time of this process).
+    """Evaluation of bundles already read (one core: CPU time of this process), their digest
+    known as reading leaves it (read_bundle checks it and keeps it: an evaluation names it).
 
     The headline figure is a fleet's: each bundle from a node of its own, with certificates of
     its own (their fingerprints and serials differ from node to node, as a fleet's leaves do), so
@@ -221,8 +222,9 @@ def test_bundles_per_second(monkeypatch: pytest.MonkeyPatch, bench_record: Recor
           "bundles/s")
     assert outcome == same == also and findings > 0 and decide > functions > 0 and checks > 0 and named_new > 0
     bench_record("bundles-per-second", f"bundles of 200 certificates (`cim-production`, {rules} rules, with finding "
-                 "ids and correlation keys), evaluation in-process with each verdict and every finding's id and "
-                 "status, one core, a node a bundle (each with certificates of its own)",
+                 "ids and correlation keys), evaluation in-process of bundles as read (their digest checked there) "
+                 "with each verdict and every finding's id and status, one core, a node a bundle (each with "
+                 "certificates of its own)",
                  f"batch evaluation {BUNDLES / batched:.1f} bundles/s of CPU time, {single / batched:.2f}x record by "
                  f"record ({BUNDLES / single:.1f}/s); one node's bundles again (outcomes kept): "
                  f"{BUNDLES / again:.1f}/s (target 200/s); the result model's floor (findings and ids made and read, "
