@@ -166,7 +166,13 @@ def _invalid(exc: msgspec.ValidationError, file: str, prefix: str = "") -> Evide
 
 
 def parse_bundle(raw: Any, *, file: str) -> Bundle:
-    """Validate a decoded bundle (envelope, digest, record ids, each record's data) and type it."""
+    """Validate a decoded bundle (envelope, digest, record ids, each record's data) and type it,
+    the collector paused (see read_bundle)."""
+    with gc_paused():
+        return _parse_bundle(raw, file=file)
+
+
+def _parse_bundle(raw: Any, *, file: str) -> Bundle:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise EvidenceError("not an auditor evidence bundle (no \"format\": \"auditor-evidence-bundle\")", file=file)
     try:
@@ -248,9 +254,10 @@ def _typed(rec: _Record, index: int, file: str, data_json: bytes | None) -> Reco
 def read_bundle(path: Path) -> Bundle:
     """The bundle in `path`, checked (schema, digest, record ids, each kind's data); EvidenceError with file and field otherwise.
 
-    The cyclic garbage collector is paused meanwhile, as for an evaluation (evaluate_bundle): the
-    tens of thousands of values a bundle decodes into hold no reference cycles
-    (tests/auditor/test_gcpause.py), and collections while they are made walked them and
+    The cyclic garbage collector is paused meanwhile (parse_bundle pauses it too, for a bundle
+    decoded elsewhere: a fleet worker's, an SSH collection's), as for an evaluation
+    (evaluate_bundle): the tens of thousands of values a bundle decodes into hold no reference
+    cycles (tests/auditor/test_gcpause.py), and collections while they are made walked them and
     whatever else lives (the catalog of an `evaluate` of many bundles): a third of reading a
     bundle of 200 certificates."""
     file = path_text(path)

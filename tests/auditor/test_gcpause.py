@@ -79,24 +79,34 @@ def test_an_evaluation_leaves_no_cyclic_garbage(demo_bundle: Any, seed: int | No
 @pytest.mark.usefixtures("collecting")
 def test_reading_a_bundle_pauses_the_collector_and_leaves_no_cyclic_garbage(
         demo_bundle: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """read_bundle pauses the collector while it decodes and checks a bundle (its values hold no
-    cycles: freed by reference counts alone), and puts it back as it was, however it ends."""
+    """read_bundle pauses the collector while it decodes and checks a bundle, parse_bundle while it
+    checks one decoded elsewhere (their values hold no cycles: freed by reference counts alone),
+    and each puts it back as it was, however it ends."""
+    from auditor._loader import jsonfile
     from auditor.errors import EvidenceError
     from auditor.evidence import bundle as module
 
     path = tmp_path / "bundle.json"
     demo_bundle.write(path)
     seen: list[bool] = []
-    parse = module.parse_bundle
+    parse = module._parse_bundle
+    load = jsonfile.load_json
 
     def parse_seen(raw: Any, *, file: str) -> Bundle:
         seen.append(gc.isenabled())
         return parse(raw, file=file)
 
-    monkeypatch.setattr(module, "parse_bundle", parse_seen)
+    def load_seen(data: bytes, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return load(data, **kwargs)
+
+    monkeypatch.setattr(module, "_parse_bundle", parse_seen)
+    monkeypatch.setattr(module, "load_json", load_seen)
     read = module.read_bundle(path)
-    assert seen == [False] and gc.isenabled()
+    assert seen == [False, False] and gc.isenabled()
     assert read.digest == demo_bundle.digest
+    again = module.parse_bundle(demo_bundle.to_dict(), file="sent.json")  # decoded elsewhere (a fleet worker's)
+    assert seen == [False, False, False] and gc.isenabled() and again.digest == demo_bundle.digest
     del read
     gc.collect()
     gc.disable()
