@@ -55,6 +55,8 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
     rule rather than once per finding."""
     heads: dict[tuple[str, str, str, str], str] = {}
     tails: dict[tuple[str, int], str] = {}
+    said: dict[str, str] = {}  # a message, pointer or status encoded once: a rule's passes share theirs
+    encoded = said.get
     for f in findings:
         if f.waiver is not None or f.correlation or f.always_blocks or f.owner:  # failures, a few: the general form
             yield _dumps(f.to_dict())
@@ -69,10 +71,13 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
         if tail is None:
             refs = {k: list(v) for k, v in f.references.items()}
             tail = tails[tkey] = f', "remediation": {encode_basestring(f.remediation)}, "references": {_dumps(refs)}}}'
+        status, message, pointer = f.status._value_, f.message, f.pointer
+        status = encoded(status) or said.setdefault(status, encode_basestring(status))
+        message = encoded(message) or said.setdefault(message, encode_basestring(message))
+        pointer = encoded(pointer) or said.setdefault(pointer, encode_basestring(pointer))
         yield (
-            f'{{"id": {encode_basestring(f.id)}{head}, "status": {encode_basestring(f.status.value)}, "resource": {encode_basestring(f.resource)}, '
-            f'"message": {encode_basestring(f.message)}, "evidence": {{"records": {ids_json(f.evidence)}, '
-            f'"pointer": {encode_basestring(f.pointer)}}}{tail}'
+            f'{{"id": {encode_basestring(f.id)}{head}, "status": {status}, "resource": {encode_basestring(f.resource)}, '
+            f'"message": {message}, "evidence": {{"records": {ids_json(f.evidence)}, "pointer": {pointer}}}{tail}'
         )
 
 
@@ -90,6 +95,14 @@ def keep_finding_lines(result: RedactedResult) -> None:
     """Keep the result's finding lines once made, however many: the command line calls this
     when the history will store the result after it is printed (both write every line)."""
     result.__dict__["_keep_lines"] = True  # the result is frozen: a hint, not part of it
+
+
+def drop_finding_lines(result: RedactedResult) -> None:
+    """Let go of the finding lines kept on `result` (findings_json) once every writer of them
+    is done: a command that holds many results for its summary (an `evaluate` of many bundles,
+    a fleet scan) keeps each after storing it, and its lines are most of its memory (a result
+    of 2,574 findings: 1.5 MB of lines, its findings a third of that)."""
+    result.__dict__.pop("_finding_lines", None)
 
 
 def findings_json(result: RedactedResult) -> Iterable[str]:

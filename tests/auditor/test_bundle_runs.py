@@ -96,6 +96,25 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
     assert gc.get_freeze_count() == 0  # the objects frozen for the runs are not left so
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: list[str], tmp_path: Path,
+                                                                        jobs: int) -> None:
+    """Stored as they come (store_run), the runs are held to the end for the summary: without
+    the finding lines their stored documents were written from (most of a result's memory),
+    and each result the same as before it was stored."""
+    from auditor._fleet import store_run
+    from auditor._history.sqlite import SQLiteStore
+
+    options = EvaluateOptions(now=NOW)
+    with SQLiteStore(tmp_path / "h.sqlite") as store:
+        runs = evaluate_bundles(bundles, options, _catalog(), jobs=jobs, stored=True,
+                                done=lambda run: store_run(run, store, origin="evaluate"))
+        for run in runs.runs:
+            assert run.result is not None and run.scan_id is not None
+            assert "_finding_lines" not in run.result.__dict__ and _AHEAD not in run.result.__dict__
+            assert store.result(run.scan_id).to_dict() == run.result.to_dict()
+
+
 def _with_target(bundle: Bundle, path: Path, **changes: object) -> str:
     """`bundle` written to `path` with its target's description changed (its digest made anew,
     as anyone holding the bundle can)."""
