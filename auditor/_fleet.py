@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from auditor._exitcodes import ExitCode, result_exit_code
-from auditor._models import RedactedResult
+from auditor._models import RedactedResult, Summary
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
@@ -67,6 +67,20 @@ class TargetRun:
     note: str = ""
     """Lines the user should read beside the result (by whose description a bundle was
     judged: auditor._bundle_runs.judged_target; how old its evidence is: age_note)."""
+    summary: Summary | None = None
+    """The result's counts, kept when the result itself is let go of (summarised)."""
+
+    def summarised(self) -> TargetRun:
+        """This run without its result, its counts kept: all a text summary of many runs reads
+        (`evaluate` of thousands of bundles holds a line's worth of each, not its findings)."""
+        if self.result is None:
+            return self
+        return replace(self, result=None, summary=self.result.summary)
+
+    @property
+    def counts(self) -> Summary | None:
+        """The result's counts (Summary), whether the result is held or was let go of."""
+        return self.result.summary if self.result is not None else self.summary
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,8 +92,9 @@ class TargetRun:
             "scan_id": self.scan_id,
             "store_error": self.store_error or None,
         }
+        if self.counts is not None:
+            out["summary"] = self.counts.to_dict()
         if self.result is not None:
-            out["summary"] = self.result.summary.to_dict()
             out["result"] = self.result.to_dict()
         return out
 

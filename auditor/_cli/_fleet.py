@@ -99,8 +99,8 @@ def summary_table(fleet: FleetResult, *, noun: str = "target") -> str:
     """A line per run (a target of a fleet scan, or a bundle), then the worst exit code."""
     rows: list[tuple[str, ...]] = [(noun, "result", "exit", "fail", "waived", "error", "n/e", "scan", "time")]
     for r in fleet.runs:
-        if r.result is not None:
-            counts = r.result.summary.by_status
+        if r.counts is not None:
+            counts = r.counts.by_status
             verdict = {0: "ready", 1: "NOT READY", 3: "INCOMPLETE", 4: "INCOMPLETE"}.get(r.exit_code, "?")
             nums: tuple[str, ...] = tuple(
                 str(counts[k]) for k in ("fail", "waived", "error", "not-evaluated")

@@ -206,7 +206,8 @@ def _evaluate_many(args: argparse.Namespace) -> int:
     store = None if args.no_store else _history.open_store(args)
 
     def stored(run: TargetRun) -> TargetRun:
-        return store_run(run, store, origin="evaluate")
+        run = store_run(run, store, origin="evaluate")
+        return run.summarised() if args.format == "text" else run  # a text summary holds no findings
 
     try:
         runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),

@@ -103,6 +103,41 @@ def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
     assert a["bundle_digest"] == json.loads(bundle.read_text())["digest"]["value"]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_text_summary_of_many_bundles_holds_counts_not_findings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    """`evaluate` of many bundles, in text: each run is held for the summary by its counts, not
+    by its result (a line's worth a bundle, however many bundles), and the table shows those
+    counts; in JSON each run keeps its result (the document holds it)."""
+    from auditor._cli import _fleet as cli_fleet
+    from auditor._cli import main
+    from auditor._demo import DEMO_TARGET, demo_inventory
+    from auditor._scan import collect
+
+    bundle = tmp_path / "bundle.json"
+    collected = collect(demo_inventory().target(DEMO_TARGET))
+    collected.write(bundle)
+    held: list[Any] = []
+    table = cli_fleet.summary_table
+
+    def seen(fleet: Any, **kwargs: Any) -> str:
+        held.extend(fleet.runs)
+        return table(fleet, **kwargs)
+
+    monkeypatch.setattr(cli_fleet, "summary_table", seen)
+    words = ["evaluate", "--demo", str(bundle), str(bundle), "--no-store", "--at", collected.created_at, "--jobs", jobs]
+    assert main(words) == 1
+    out = capsys.readouterr().out
+    assert len(held) == 2 and all(r.result is None and r.counts is not None for r in held)
+    fails = held[0].counts.by_status["fail"]
+    rows = [line.split() for line in out.splitlines() if line.startswith(str(bundle))]
+    assert fails > 0 and [row[1:5] for row in rows] == [["NOT", "READY", "1", str(fails)]] * 2, out
+    assert main([*words, "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["summary"]["by_status"]["fail"] for r in doc["targets"]] == [fails, fails]
+    assert all(r["result"]["findings"] for r in doc["targets"])
+
+
 def test_evaluate_many_bundles_with_jobs(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     assert run_cli("collect", "--target", "cim-prod-001", "-o", str(bundle)).code == 0
