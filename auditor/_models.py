@@ -178,6 +178,9 @@ def canonical_json(value: Any) -> bytes:
 
 
 _PLAIN_ENCODER = msgspec.json.Encoder(order="sorted")
+sorted_json: Callable[[Any], bytes] = _PLAIN_ENCODER.encode
+"""canonical_plain_json's encoding (keys sorted, no spaces), which writes a msgspec.Raw value as
+it is: the canonical JSON of a whole made from parts encoded before (a record's, its data's)."""
 
 
 def canonical_plain_json(value: Any) -> bytes:

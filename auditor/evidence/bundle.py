@@ -22,7 +22,13 @@ from auditor import __version__
 from auditor._fsutil import atomic_write, path_text, read_user_bytes
 from auditor._gcpause import gc_paused
 from auditor._loader.jsonfile import load_json
-from auditor._models import canonical_json, canonical_object, canonical_plain_json, sha256_hex
+from auditor._models import (
+    canonical_json,
+    canonical_object,
+    canonical_plain_json,
+    sha256_hex,
+    sorted_json,
+)
 from auditor.errors import EvidenceError
 from auditor.evidence.contract import Timestamp
 from auditor.evidence.kinds import KINDS, schema_id
@@ -210,11 +216,9 @@ def _record_json(rec: Mapping[str, Any], data: bytes | None) -> bytes:
     """The canonical JSON of a record as read, its data's (`data`) made already: what
     canonical_object makes of its members' canonical JSON, in one sorted encoding (its members
     but the data are strings, booleans or null, as the envelope checked; as Evidence.canonical)."""
-    return _SORTED.encode(rec if data is None else {**rec, "data": msgspec.Raw(data)})
+    return sorted_json(rec if data is None else {**rec, "data": msgspec.Raw(data)})
 
 
-_SORTED = msgspec.json.Encoder(order="sorted")
-"""canonical_plain_json's encoder (keys sorted, no spaces), which writes a msgspec.Raw value as it is."""
 _EVIDENCE_KEYS = frozenset({"id", "kind", "source", "resource", "collected_at", "data"})
 _FAILURE_KEYS = frozenset({"id", "kind", "source", "resource", "collected_at", "error", "required"})
 

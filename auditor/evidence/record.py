@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from auditor._models import canonical_object, canonical_plain_json, sha256_hex
+from auditor._models import canonical_object, canonical_plain_json, sha256_hex, sorted_json
 from auditor.evidence.contract import Facts, plain
 
 
@@ -28,7 +28,7 @@ def record_id_of(kind: str, source: str, resource: str, data_json: bytes, error:
     """`record_id` with the data given as its canonical JSON (encoded once, see Evidence.canonical_data)."""
     if type(kind) is str and type(source) is str and type(resource) is str and (error is None or type(error) is str):
         # as declared: one sorted encoding writes what canonical_object makes of the parts (as Evidence.canonical)
-        body = _SORTED.encode({"kind": kind, "source": source, "resource": resource, "data": msgspec.Raw(data_json),
+        body = sorted_json({"kind": kind, "source": source, "resource": resource, "data": msgspec.Raw(data_json),
                                "error": error})
     else:
         body = canonical_object({
@@ -101,7 +101,7 @@ class Evidence:
         rid, kind, source, resource, collected_at = self.id, self.kind, self.source, self.resource, self.collected_at
         if type(rid) is str and type(kind) is str and type(source) is str and type(resource) is str \
                 and type(collected_at) is str:  # as declared (else canonical_plain_json decides each)
-            return _SORTED.encode({"id": rid, "kind": kind, "source": source, "resource": resource,
+            return sorted_json({"id": rid, "kind": kind, "source": source, "resource": resource,
                                    "collected_at": collected_at, "data": msgspec.Raw(self.canonical_data)})
         return canonical_object({**_canonical_header(self), "data": self.canonical_data})
 
@@ -156,8 +156,6 @@ def _header(record: Record) -> dict[str, Any]:
             "collected_at": record.collected_at}
 
 
-_SORTED = msgspec.json.Encoder(order="sorted")
-"""canonical_plain_json's encoder (keys sorted, no spaces), which writes a msgspec.Raw value as it is."""
 
 
 def _canonical_header(record: Record) -> dict[str, bytes]:
