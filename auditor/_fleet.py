@@ -239,8 +239,11 @@ def run_fleet(
     origin: str = "fleet",
     progress: FleetProgress | None = None,
     cancel: threading.Event | None = None,
+    summarised: bool = False,
 ) -> FleetResult:
-    """Scan every target; one failing, hanging or crashing target never stops the others."""
+    """Scan every target; one failing, hanging or crashing target never stops the others.
+    `summarised`: each run is kept by its counts once stored (TargetRun.summarised), not by its
+    result: for a text summary, whose memory then does not grow with the targets."""
     settings = fleet or FleetOptions()
     stop = cancel or threading.Event()
     lock = threading.Lock()
@@ -268,6 +271,8 @@ def run_fleet(
         try:
             for future in as_completed(futures):
                 run = store_run(future.result(), store, origin=origin)
+                if summarised:
+                    run = run.summarised()
                 with lock:
                     runs[run.target] = run
                     done += 1

@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             store=store,
             origin="fleet",
             progress=Bar(),
+            summarised=args.format == "text",  # a text summary reads each run's counts only
         )
     finally:
         if store is not None:

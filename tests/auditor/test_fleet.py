@@ -78,6 +78,19 @@ def test_one_failing_target_never_stops_the_others(tmp_path: Path, silent_port: 
     assert max(seen) <= 2  # never more than --concurrency at once
 
 
+def test_a_summarised_fleet_keeps_each_runs_counts_not_its_result(tmp_path: Path) -> None:
+    """`summarised` (a text summary's run): each run is stored whole, then held by its counts
+    only; the counts are those of the stored result."""
+    inventory = load_inventory(demo_copy(tmp_path))
+    with SQLiteStore(tmp_path / "h.sqlite") as store:
+        fleet = run_fleet(inventory.targets, EvaluateOptions(), store=store, summarised=True)
+        (run,) = fleet.runs
+        assert run.result is None and run.counts is not None and run.scan_id is not None
+        stored = store.result(run.scan_id)
+    assert run.counts == stored.summary and run.counts.by_status["fail"] > 0
+    assert run.exit_code == ExitCode.FINDINGS and fleet.exit_code == ExitCode.FINDINGS
+
+
 def test_worst_exit_code_order() -> None:
     assert worst_exit_code([]) == 0
     assert worst_exit_code([0, 1, 0]) == 1
