@@ -220,14 +220,10 @@ def store_run(run: TargetRun, store: Store | None, *, origin: str) -> TargetRun:
     """`run` with the id its result was stored under, or with the reason it was not."""
     if store is None or run.result is None:
         return run
-    from auditor._render.json import drop_finding_lines
-
     try:
         return replace(run, scan_id=store.save(run.result, origin=origin, exit_code=run.exit_code))
     except AuditorError as exc:
         return replace(run, store_error=exc.diagnostics())
-    finally:  # the run is held for the summary: the lines its stored document was written from are not
-        drop_finding_lines(run.result)
 
 
 def run_fleet(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
+
+import msgspec
 
 from auditor._models import Finding, RedactedResult
 from auditor._render.interface import Renderer
@@ -81,6 +83,51 @@ def finding_lines(findings: Iterable[Finding]) -> Iterator[str]:
         )
 
 
+class _Evidence(msgspec.Struct):
+    records: tuple[str, ...]
+    pointer: str
+
+
+class _Finding(msgspec.Struct, omit_defaults=True):
+    """A finding as its document holds it (Finding.to_dict), members in the same order, the
+    optional ones left out when empty."""
+
+    id: str
+    rule_id: str
+    title: str
+    area: str
+    severity: str
+    status: str
+    resource: str
+    message: str
+    evidence: _Evidence
+    remediation: str
+    references: Mapping[str, Sequence[str]]
+    correlation: str = ""
+    always_blocks: bool = False
+    owner: str = ""
+    due: str = ""
+    waiver: dict[str, Any] | None = None
+
+
+def compact_findings(findings: Sequence[Finding], per: int) -> Iterator[bytes]:
+    """The findings as their document holds them (Finding.to_dict), in compact JSON (no spaces),
+    `per` findings at a time, each part the findings' objects joined by commas: what the
+    history stores (its reader parses JSON; the output's lines are written for people, with
+    spaces). A third of finding_lines's time: msgspec writes each finding whole."""
+    for start in range(0, len(findings), per):
+        made = [
+            _Finding(f.id, f.rule_id, f.title, f.area, f.severity._value_, f.status._value_, f.resource, f.message,
+                     _Evidence(f.evidence, f.pointer), f.remediation, f.references, f.correlation, f.always_blocks,
+                     f.owner, f.due, None if f.waiver is None else f.waiver.to_dict())
+            for f in findings[start:start + per]
+        ]
+        yield _COMPACT.encode(made)[1:-1]
+
+
+_COMPACT = msgspec.json.Encoder()
+
+
 LINES_PER_PART = 256
 """Finding lines written per part of the document."""
 
@@ -97,12 +144,10 @@ def keep_finding_lines(result: RedactedResult) -> None:
     result.__dict__["_keep_lines"] = True  # the result is frozen: a hint, not part of it
 
 
-def drop_finding_lines(result: RedactedResult) -> None:
-    """Let go of the finding lines kept on `result` (findings_json) once every writer of them
-    is done: a command that holds many results for its summary (an `evaluate` of many bundles,
-    a fleet scan) keeps each after storing it, and its lines are most of its memory (a result
-    of 2,574 findings: 1.5 MB of lines, its findings a third of that)."""
-    result.__dict__.pop("_finding_lines", None)
+def keeps_finding_lines(result: RedactedResult) -> bool:
+    """Whether `result`'s finding lines are made for the output and the history both
+    (keep_finding_lines)."""
+    return bool(result.__dict__.get("_keep_lines"))
 
 
 def findings_json(result: RedactedResult) -> Iterable[str]:

@@ -99,9 +99,10 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: list[str], tmp_path: Path,
                                                                         jobs: int) -> None:
-    """Stored as they come (store_run), the runs are held to the end for the summary: without
-    the finding lines their stored documents were written from (most of a result's memory),
-    and each result the same as before it was stored."""
+    """Stored as they come (store_run), the runs are held to the end for the summary: with no
+    finding lines made for their stored documents (compact JSON, written without them: the
+    lines were most of a result's memory) nor the packed document a worker made, and each
+    result the same as the history reads back."""
     from auditor._fleet import store_run
     from auditor._history.sqlite import SQLiteStore
 

@@ -220,6 +220,25 @@ def test_a_result_packed_ahead_in_a_worker_is_stored_the_same(
         assert store.result(packed).to_dict() == demo_result.to_dict()
 
 
+def test_the_stored_document_is_compact_unless_the_output_writes_its_lines(
+        opener: Opener, demo_result: RedactedResult) -> None:
+    """The history stores its findings' document in compact JSON; where a JSON output writes
+    the finding lines too (keep_finding_lines), those lines, made once for both. The two read
+    back alike, as the result."""
+    from auditor._render.json import keep_finding_lines
+
+    lined = pickle.loads(pickle.dumps(demo_result))  # noqa: S301 - a copy of our own result
+    keep_finding_lines(lined)
+    with opener() as store:
+        assert isinstance(store, SQLiteStore | PostgresStore)
+        ids = store.save(demo_result, origin="scan", exit_code=1), store.save(lined, origin="scan", exit_code=1)
+        texts = [zlib.decompress(bytes(store._select("SELECT document_zlib FROM scans WHERE id = ?", [i])[0][0]))
+                 for i in ids]
+        assert [store.result(i).to_dict() for i in ids] == [demo_result.to_dict()] * 2
+    assert texts[0].startswith(b'{"findings":[{"id":"') and texts[1].startswith(b'{"findings":[{"id": "')
+    assert json.loads(texts[0]) == json.loads(texts[1]) and len(texts[0]) < len(texts[1])
+
+
 def test_a_scan_whose_before_commit_raises_is_not_stored(opener: Opener, demo_result: RedactedResult) -> None:
     """`before_commit` runs once every row is written, inside the transaction: raising there
     (the command line's output failed) stores nothing; returning lets the scan be committed."""

@@ -50,6 +50,17 @@ def test_the_document_reads_back_as_the_result(items: list[Finding]) -> None:
     assert document.count("\n    {\"id\"") == len(items) + len(result.problems)
 
 
+@given(st.lists(findings, max_size=10), st.integers(min_value=1, max_value=4))
+def test_compact_findings_are_each_findings_document(items: list[Finding], per: int) -> None:
+    """What the history stores of the findings (compact_findings, `per` a part) reads back as
+    each finding's document, member for member and in its order (waivers, references and
+    every optional member included)."""
+    parts = list(json_render.compact_findings(items, per))
+    assert len(parts) == -(-len(items) // per)
+    read = json.loads(b"[" + b",".join(parts) + b"]", object_pairs_hook=list)
+    assert read == json.loads(json.dumps([f.to_dict() for f in items]), object_pairs_hook=list)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.floats() | text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=20)
