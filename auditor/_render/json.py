@@ -153,7 +153,7 @@ def keeps_finding_lines(result: RedactedResult) -> bool:
 def findings_json(result: RedactedResult) -> Iterable[str]:
     """`finding_lines` of the result's findings: kept on the result up to KEPT_LINES findings
     (or however many, see keep_finding_lines)."""
-    if len(result.findings) > KEPT_LINES and not result.__dict__.get("_keep_lines"):
+    if len(result.findings) > KEPT_LINES and not keeps_finding_lines(result):
         return finding_lines(result.findings)
     with _MAKING:  # the history's store reads them in a thread while the output is written
         known: _KeptLines | None = result.__dict__.get("_finding_lines")
@@ -224,7 +224,7 @@ def problem_dicts(result: RedactedResult) -> list[dict[str, Any]]:
         known: list[dict[str, Any]] | None = result.__dict__.get("_problem_dicts")
         if known is None:
             known = [p.to_dict(result.fail_on) for p in result.problems]
-            if result.__dict__.get("_keep_lines"):
+            if keeps_finding_lines(result):
                 result.__dict__["_problem_dicts"] = known
     return known
 
