@@ -12,7 +12,7 @@ compiled, the outcomes of auditor._policy.batch), or in this process when `jobs`
 objects alive before the first bundle (the catalog, in a pool those the workers inherit) are
 kept out of the collections that follow (_gcpause.frozen_alive).
 With the history on, a worker also makes each result's stored document
-(_history.interface.pack_ahead): this process, the history's one writer, then only writes it.
+(_history.document.pack_ahead): this process, the history's one writer, then only writes it.
 Results come back pickled (a Finding as its class and its values). Every bundle is judged
 at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
 carries the error and the exit code it would have had alone. Runs come back in the order the
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import FleetResult, TargetRun
 from auditor._gcpause import frozen_alive
-from auditor._history.interface import drop_packed
+from auditor._history.document import drop_packed
 from auditor._timeutil import parse_time, rfc3339, utcnow, whole_days
 from auditor.errors import AuditorError, ConfigError, EvidenceError
 
@@ -149,7 +149,7 @@ def evaluate_one(path: str) -> TargetRun:
         return TargetRun(path, int(ExitCode.INTERNAL), error=f"internal error: {type(exc).__name__}: {exc}",
                          seconds=time.monotonic() - start)
     if ahead:
-        from auditor._history.interface import pack_ahead
+        from auditor._history.document import pack_ahead
 
         with contextlib.suppress(Exception):  # then the history packs it, as without a pool
             pack_ahead(result)
@@ -170,7 +170,7 @@ def evaluate_bundles(
 ) -> FleetResult:
     """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
     stores each run's result in the history (a pool's workers then make its stored document
-    beside the evaluation: history.interface.pack_ahead). `inventory`: where the bundles'
+    beside the evaluation: _history.document.pack_ahead). `inventory`: where the bundles'
     targets are described (judged_target); None: each as its bundle describes it. `max_age`:
     a bundle collected longer before `options.now` is refused (age_note); the notes of each
     run say which bundles are old."""

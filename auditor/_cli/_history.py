@@ -47,15 +47,6 @@ def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     return store
 
 
-def keep_lines(args: argparse.Namespace, result: RedactedResult) -> None:
-    """Before `result` is rendered: when it is to be stored as well, its findings' JSON lines
-    are made once for both (auditor._render.json.keep_finding_lines)."""
-    if not getattr(args, "no_store", False) and getattr(args, "format", None) == "json":
-        from auditor._render.json import keep_finding_lines
-
-        keep_finding_lines(result)
-
-
 class Storing:
     """Storing a result in the history while it is printed: unless --no-store, a thread opens
     the history and writes the scan's rows in one transaction (SQLite and zlib let go of the

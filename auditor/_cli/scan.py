@@ -164,7 +164,6 @@ def _print_and_store(args: argparse.Namespace, result: RedactedResult, *, origin
     """Print `result` and store it in the history (unless --no-store) while it is printed, once
     the output is known to be writable: a result is stored only once printed. The exit code."""
     _common.check_output(args.output, inputs=inputs)
-    _history.keep_lines(args, result)
     text = _common.render_result(args, result)  # refuses binary output to a terminal before anything is stored
     storing = _history.Storing(args, result, origin=origin)
     try:

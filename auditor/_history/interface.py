@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import abc
 import json
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, Self
 
-import msgspec
-
 from auditor._exitcodes import ExitCode
+from auditor._history.document import document_rest, packed_ahead
 from auditor._models import RedactedResult
 from auditor._timeutil import rfc3339, utcnow
 from auditor.errors import AuditorError
@@ -95,10 +92,10 @@ def entry_from_row(row: Sequence[Any]) -> ScanEntry:
 def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[dict[str, Any], bytes]:
     """The values of a scans row for `result` (everything but the id): the redacted result,
     so this row and the findings rows hold what is printed. The row's `document_zlib` is left
-    None: it is packed_document(result, rest), with `rest` returned beside the row (the
+    None: it is document.packed_document(result, rest), with `rest` returned beside the row (the
     document's problems, summary... encoded; empty when the document was packed ahead), so a
     store can pack it while it writes the rows."""
-    rest = b"" if _AHEAD in result.__dict__ else _rest(result)
+    rest = b"" if packed_ahead(result) else document_rest(result)
     row = {
         "target": str(result.target.get("name", "")),
         "environment": str(result.target.get("environment", "")),
@@ -117,114 +114,6 @@ def scan_row(result: RedactedResult, *, origin: str, exit_code: int) -> tuple[di
         "document_zlib": None,
     }
     return row, rest
-
-
-def _rest(result: RedactedResult) -> bytes:
-    """The findings document of `result` without its findings, encoded."""
-    from auditor._render.json import problem_dicts
-
-    document = result.to_dict(findings=False, problems=False)
-    document["problems"] = problem_dicts(result)
-    del document["findings"]
-    return _DOCUMENT_ENCODER.encode(document)
-
-
-PACKED_LINES = 512
-"""Finding lines compressed per call: one call per line costs a quarter more than the deflating."""
-
-
-def packed_document(result: RedactedResult, rest: bytes) -> bytes:
-    """The findings document, zlib-compressed as it is made, PACKED_LINES findings at a time,
-    so a result of hundreds of thousands of findings is never held whole as text. (The bytes
-    are those of compressing it a part at a time, or whole: zlib's stream does not depend on
-    how its input is cut.) Its findings in compact JSON (_render.json.compact_findings), or
-    in the lines the output writes when it writes them too (keep_finding_lines: a JSON
-    output), made once for both. Most of the time is zlib's, which lets other threads run
-    meanwhile. Made before if pack_ahead was called on the result."""
-    ahead: bytes | None = result.__dict__.get(_AHEAD)
-    if ahead is not None:
-        return ahead
-    from auditor._render.json import compact_findings, findings_json, keeps_finding_lines
-
-    if keeps_finding_lines(result):
-        return _pack(_joined(findings_json(result)), rest or _rest(result))
-    return _pack(compact_findings(result.findings, PACKED_LINES), rest or _rest(result))
-
-
-def _joined(lines: Iterable[str]) -> Iterator[bytes]:
-    """Finding `lines`, PACKED_LINES at a time, joined by commas and encoded."""
-    made = iter(lines)
-    while batch := list(islice(made, PACKED_LINES)):
-        yield ",".join(batch).encode()
-
-
-def _pack(parts: Iterable[bytes], rest: bytes) -> bytes:
-    """The document of the findings in `parts` (each one or more findings' JSON joined by
-    commas) and the `rest`, packed (packed_document)."""
-    packer = zlib.compressobj(1)
-    out = [packer.compress(b'{"findings":[')]
-    sep = b""
-    for part in parts:
-        if part:
-            out.append(packer.compress(sep + part))
-            sep = b","
-    out.append(packer.compress(b"]," + rest[1:]))
-    out.append(packer.flush())
-    return b"".join(out)
-
-
-def pack_ahead(result: RedactedResult) -> None:
-    """Make what storing `result` costs most now (its document, encoded and packed:
-    packed_document) and keep it on the result, which pickling carries: a worker of `evaluate
-    --jobs` does it beside the evaluation, so the one process that writes the history only
-    writes (a result of 2,574 findings: its document 6.6 of about 16 ms). Kept in the result's __dict__, as its
-    cached properties are (a frozen result's document cannot change), until drop_packed."""
-    from auditor._render.json import compact_findings
-
-    result.__dict__[_AHEAD] = _pack(compact_findings(result.findings, PACKED_LINES), _rest(result))
-
-
-def drop_packed(result: RedactedResult) -> None:
-    """Let go of the document pack_ahead kept on `result` (once it is stored)."""
-    result.__dict__.pop(_AHEAD, None)
-
-
-_AHEAD = "_packed_ahead"
-"""The key of pack_ahead's packed document in a result's __dict__."""
-
-
-_DOCUMENT_ENCODER = msgspec.json.Encoder()
-
-
-def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict[str, Any]:
-    """The findings document of a scans row: compressed (schema version 3 on), or as text
-    (scans stored before). ValueError if it is neither, or past the limits of a findings
-    document (result-bytes, and those of JSON): a damaged or hostile row (a store may be
-    shared by a fleet) never takes unbounded memory nor crashes the reader."""
-    from auditor import _limits
-    from auditor._loader.jsonfile import load_json
-    from auditor.errors import ConfigError
-
-    most = _limits.current().result_bytes
-    if packed is not None:
-        inflate = zlib.decompressobj()
-        try:
-            raw: str | bytes = inflate.decompress(bytes(packed), most + 1)
-        except zlib.error as exc:
-            raise ValueError(f"its compressed document is damaged: {exc}") from None
-        if len(raw) <= most and not inflate.eof:
-            raise ValueError("its compressed document is damaged: it is cut short")
-    else:
-        raw = text or ""
-    if len(raw) > most:
-        raise ValueError(_limits.exceeded("result-bytes", "its document is too large"))
-    try:
-        document = load_json(raw)
-    except ConfigError as exc:
-        raise ValueError(f"its document is not readable JSON: {exc.diagnostics()}") from None
-    if not isinstance(document, dict):
-        raise ValueError("its document is not a JSON object")
-    return document
 
 
 @dataclass(frozen=True)

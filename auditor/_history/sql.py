@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
+from auditor._history.document import packed_document, stored_document
 from auditor._history.interface import (
     ENTRY_COLUMNS,
     HistoryError,
@@ -23,9 +24,7 @@ from auditor._history.interface import (
     Store,
     entry_from_row,
     finding_rows,
-    packed_document,
     scan_row,
-    stored_document,
 )
 from auditor._history.schema import (
     BLOB_COLUMN,

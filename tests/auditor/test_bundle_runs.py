@@ -15,7 +15,7 @@ from auditor._bundle_runs import evaluate_bundles
 from auditor._demo import DEMO_TARGET, demo_inventory
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._fleet import TargetRun
-from auditor._history.interface import _AHEAD
+from auditor._history.document import packed_ahead
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, collect, evaluate_bundle
 from auditor.evidence.bundle import Bundle, read_bundle
@@ -51,13 +51,13 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
     """In order, each result what evaluating its bundle alone gives. With the history (stored),
     a pool's workers pack each result's document ahead for `done` to store, and the result lets
     go of it after; a worker that fails to pack it leaves it to the history."""
-    from auditor._history import interface
+    from auditor._history import document
 
     if not packs:
         def fails(_result: object) -> None:
             raise RuntimeError("packing failed")
 
-        monkeypatch.setattr(interface, "pack_ahead", fails)  # the forked workers inherit it
+        monkeypatch.setattr(document, "pack_ahead", fails)  # the forked workers inherit it
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "auditor-evidence-bundle"')
     paths = [bundles[2], str(broken), bundles[0], str(tmp_path / "missing.json"), bundles[1], bundles[3]]
@@ -72,7 +72,7 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
         seen.append(run.target)
         frozen.append(gc.get_freeze_count() > 0)  # what lived before the runs is left out of collections
         if run.result is not None:
-            packed.append(_AHEAD in run.result.__dict__)
+            packed.append(packed_ahead(run.result))
         return dataclasses.replace(run, scan_id=len(seen))
 
     runs = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done, stored=stored,
@@ -85,7 +85,7 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
             alone = evaluate_bundle(read_bundle(Path(path)), options, catalog=_catalog())
             assert run.result is not None and run.error == ""
             assert run.result.to_dict() == alone.to_dict()
-            assert _AHEAD not in run.result.__dict__  # let go of once stored
+            assert not packed_ahead(run.result)  # let go of once stored
             assert run.exit_code == result_exit_code(alone)
         else:
             assert run.result is None and run.exit_code == ExitCode.USAGE
@@ -112,7 +112,7 @@ def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: 
                                 done=lambda run: store_run(run, store, origin="evaluate"))
         for run in runs.runs:
             assert run.result is not None and run.scan_id is not None
-            assert "_finding_lines" not in run.result.__dict__ and _AHEAD not in run.result.__dict__
+            assert not packed_ahead(run.result)
             assert store.result(run.scan_id).to_dict() == run.result.to_dict()
 
 

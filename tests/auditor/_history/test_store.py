@@ -19,7 +19,7 @@ import pytest
 
 from auditor._demo import demo_inventory
 from auditor._history import HistoryError, Store, default_db_path, open_store, resolve_db
-from auditor._history.interface import stored_document
+from auditor._history.document import stored_document
 from auditor._history.postgres import PostgresStore
 from auditor._history.schema import MIGRATIONS, Migration
 from auditor._history.sqlite import SQLiteStore
@@ -199,12 +199,12 @@ def test_a_result_packed_ahead_in_a_worker_is_stored_the_same(
     """`evaluate --jobs`: a worker packs the result's document (pack_ahead) and sends the result
     back pickled; the process that stores it writes those bytes, the rows and bytes of the plain
     way, without making the document again."""
-    from auditor._history import interface
+    from auditor._history import document, interface
 
     ahead = pickle.loads(pickle.dumps(demo_result))  # noqa: S301 - a copy of our own result
-    interface.pack_ahead(ahead)
+    document.pack_ahead(ahead)
     back = pickle.loads(pickle.dumps(ahead))  # noqa: S301 - as the pool returns it
-    assert interface._AHEAD in back.__dict__ and interface._AHEAD not in demo_result.__dict__
+    assert document.packed_ahead(back) and not document.packed_ahead(demo_result)
     with opener() as store:
         assert isinstance(store, SQLiteStore | PostgresStore)
         plain = store.save(demo_result, origin="evaluate", exit_code=1)
@@ -212,31 +212,37 @@ def test_a_result_packed_ahead_in_a_worker_is_stored_the_same(
         def unmade(*_: object) -> bytes:
             raise AssertionError("the document was made again")
 
-        monkeypatch.setattr(interface, "_pack", unmade)
-        monkeypatch.setattr(interface, "_rest", unmade)
+        monkeypatch.setattr(document, "_pack", unmade)
+        monkeypatch.setattr(interface, "document_rest", unmade)
         packed = store.save(back, origin="evaluate", exit_code=1)
 
         assert _stored(store, packed) == _stored(store, plain) and len(_stored(store, packed)[1]) == len(demo_result.findings)
         assert store.result(packed).to_dict() == demo_result.to_dict()
 
 
-def test_the_stored_document_is_compact_unless_the_output_writes_its_lines(
+def test_the_stored_document_says_what_a_rules_findings_share_once(
         opener: Opener, demo_result: RedactedResult) -> None:
-    """The history stores its findings' document in compact JSON; where a JSON output writes
-    the finding lines too (keep_finding_lines), those lines, made once for both. The two read
-    back alike, as the result."""
-    from auditor._render.json import keep_finding_lines
+    """The history stores its findings' document with each rule's title, area, severity,
+    remediation and references said once (`finding_defaults`), a pass's message left out (its
+    title): its findings in under half the bytes. It reads back as the
+    result; so does a document stored whole, as versions before this one stored it."""
+    from auditor._render import renderer
 
-    lined = pickle.loads(pickle.dumps(demo_result))  # noqa: S301 - a copy of our own result
-    keep_finding_lines(lined)
+    whole = renderer("json").render(demo_result).encode()
     with opener() as store:
         assert isinstance(store, SQLiteStore | PostgresStore)
-        ids = store.save(demo_result, origin="scan", exit_code=1), store.save(lined, origin="scan", exit_code=1)
-        texts = [zlib.decompress(bytes(store._select("SELECT document_zlib FROM scans WHERE id = ?", [i])[0][0]))
-                 for i in ids]
+        ids = store.save(demo_result, origin="scan", exit_code=1), store.save(demo_result, origin="scan", exit_code=1)
+        text = zlib.decompress(bytes(store._select("SELECT document_zlib FROM scans WHERE id = ?", [ids[0]])[0][0]))
+        with store._transaction() as cur:  # as versions before this one stored it: the output's document
+            cur.execute(store._sql("UPDATE scans SET document_zlib = ? WHERE id = ?"), (zlib.compress(whole), ids[1]))
         assert [store.result(i).to_dict() for i in ids] == [demo_result.to_dict()] * 2
-    assert texts[0].startswith(b'{"findings":[{"id":"') and texts[1].startswith(b'{"findings":[{"id": "')
-    assert json.loads(texts[0]) == json.loads(texts[1]) and len(texts[0]) < len(texts[1])
+        assert store.check() == []
+    stored = json.loads(text)
+    passes = [f for f in stored["findings"] if f["status"] == "pass"]
+    assert passes and not any(k in f for f in passes for k in ("title", "message", "remediation", "references"))
+    assert set(stored["finding_defaults"]) == {f.rule_id for f in demo_result.findings}
+    findings = msgspec.json.encode(stored["findings"])  # both compact: what is left out, not json's spaces
+    assert len(findings) < len(msgspec.json.encode(demo_result.to_dict()["findings"])) / 2
 
 
 def test_a_scan_whose_before_commit_raises_is_not_stored(opener: Opener, demo_result: RedactedResult) -> None:

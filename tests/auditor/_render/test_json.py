@@ -50,17 +50,6 @@ def test_the_document_reads_back_as_the_result(items: list[Finding]) -> None:
     assert document.count("\n    {\"id\"") == len(items) + len(result.problems)
 
 
-@given(st.lists(findings, max_size=10), st.integers(min_value=1, max_value=4))
-def test_compact_findings_are_each_findings_document(items: list[Finding], per: int) -> None:
-    """What the history stores of the findings (compact_findings, `per` a part) reads back as
-    each finding's document, member for member and in its order (waivers, references and
-    every optional member included)."""
-    parts = list(json_render.compact_findings(items, per))
-    assert len(parts) == -(-len(items) // per)
-    read = json.loads(b"[" + b",".join(parts) + b"]", object_pairs_hook=list)
-    assert read == json.loads(json.dumps([f.to_dict() for f in items]), object_pairs_hook=list)
-
-
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.floats() | text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=20)
@@ -86,59 +75,3 @@ def test_findings_written_several_lines_per_part_make_the_same_document(items: l
         json_render.LINES_PER_PART = before
     assert '  "findings": [\n    ' + ",\n    ".join(lines) + "\n  ]" in document
     assert document == renderer("json").render(result)
-
-
-def _result_of(n: int) -> ScanResult:
-    items = tuple(
-        Finding(rule_id="K8S-003", title="t", area="containers", severity=Severity.HIGH, status=Status.FAIL,
-                resource=f"r{i}", message="m", evidence=(f"ev-{i:04x}",), pointer="/p")
-        for i in range(n)
-    )
-    return ScanResult(target={"name": "n"}, policies=("p",), evaluated_at="2026-01-01T00:00:00Z",
-                      tool={"name": "auditor"}, bundle_digest="d", findings=items)
-
-
-def test_kept_lines_read_by_two_threads_are_each_every_line() -> None:
-    """Kept finding lines are made a batch at a time by whichever reader needs them first: two
-    readers side by side (the output and the history) each get every line, in order, once."""
-    import threading
-
-    result = redact_result(_result_of(3 * json_render.MADE_AT_ONCE + 5))
-    json_render.keep_finding_lines(result)
-    expected = list(finding_lines(result.findings))
-    got: list[list[str]] = [[], []]
-    readers = [threading.Thread(target=lambda k=k: got[k].extend(json_render.findings_json(result))) for k in (0, 1)]
-    for r in readers:
-        r.start()
-    for r in readers:
-        r.join()
-    assert got[0] == got[1] == expected
-    assert list(json_render.findings_json(result)) == expected
-
-
-def test_a_failure_to_make_kept_lines_is_every_readers() -> None:
-    """A reader that comes after the making failed gets the failure, never the lines made
-    before it as if they were all (the history would store a truncated document)."""
-    import pytest
-
-    result = redact_result(_result_of(json_render.MADE_AT_ONCE + 2))
-    json_render.keep_finding_lines(result)
-    broken = result.findings[0].replaced({"severity": None})  # no severity: making its line fails
-    object.__setattr__(result, "findings", (*result.findings, broken))
-    with pytest.raises(AttributeError):
-        list(json_render.findings_json(result))
-    with pytest.raises(AttributeError):
-        list(json_render.findings_json(result))
-
-
-def test_a_result_with_kept_lines_pickles_with_them_all_made() -> None:
-    """A result whose lines were kept (some read, or none) pickles as the pool of `evaluate
-    --jobs` sends it back: with every line made, read back the same (a lock cannot be pickled)."""
-    import pickle
-
-    result = redact_result(_result_of(json_render.MADE_AT_ONCE + 3))
-    expected = list(finding_lines(result.findings))
-    assert next(iter(json_render.findings_json(result))) == expected[0]  # one batch made, the rest not yet
-    back = pickle.loads(pickle.dumps(result))  # noqa: S301 - our own result
-    assert list(json_render.findings_json(back)) == expected == list(json_render.findings_json(result))
-    assert back.to_dict() == result.to_dict()
