@@ -11,7 +11,7 @@ import operator
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -399,27 +399,45 @@ class Finding(msgspec.Struct, frozen=True, gc=False):
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
         """The finding `to_dict` wrote."""
-        ev = raw.get("evidence") or {}
-        waiver = raw.get("waiver")
+        get = raw.get
+        ev = get("evidence") or {}
+        waiver = get("waiver")
+        references = get("references") or {}
         return cls(
             rule_id=raw["rule_id"],
-            title=raw.get("title", ""),
+            title=get("title", ""),
             area=raw["area"],
-            severity=Severity(raw["severity"]),
-            status=Status(raw["status"]),
+            severity=_member(_SEVERITIES, Severity, raw["severity"]),
+            status=_member(_STATUSES, Status, raw["status"]),
             resource=raw["resource"],
             message=raw["message"],
             evidence=tuple(ev.get("records", ())),
             pointer=ev.get("pointer", ""),
-            remediation=raw.get("remediation", ""),
-            references={k: tuple(v) for k, v in (raw.get("references") or {}).items()},
+            remediation=get("remediation", ""),
+            references={k: tuple(v) for k, v in references.items()} if references else {},
             waiver=Waiver.from_dict(waiver) if waiver else None,
-            id=raw.get("id", ""),
-            correlation=raw.get("correlation", ""),
-            always_blocks=bool(raw.get("always_blocks", False)),
-            owner=str(raw.get("owner", "")),
-            due=str(raw.get("due", "")),
+            id=get("id", ""),
+            correlation=get("correlation", ""),
+            always_blocks=bool(get("always_blocks", False)),
+            owner=str(get("owner", "")),
+            due=str(get("due", "")),
         )
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _member(members: Mapping[Any, _E], kind: type[_E], value: Any) -> _E:
+    """`kind(value)`: its member of that value, looked up first (the enum's own call costs as
+    much as the rest of reading a finding); its call, and its error, for any other value."""
+    try:
+        return members[value]
+    except (KeyError, TypeError):
+        return kind(value)
+
+
+_SEVERITIES = {s.value: s for s in Severity}
+_STATUSES = {s.value: s for s in Status}
 
 
 FINDING_FIELDS: tuple[str, ...] = Finding.__struct_fields__

@@ -273,3 +273,17 @@ def test_status_and_severity_values_are_read_as_enum_gives_them() -> None:
         for member in cls:
             assert member.value == enum.Enum.__dict__["value"].fget(member) == member._value_
             assert cls(member.value) is member and pickle.loads(pickle.dumps(member)) is member  # noqa: S301
+
+
+@pytest.mark.parametrize(("member", "value", "kind"), [
+    ("severity", "bogus", "Severity"), ("status", "PASS", "Status"), ("severity", ["high"], "Severity"),
+    ("status", None, "Status"),
+])
+def test_a_finding_read_with_a_value_its_enum_has_not_is_refused_by_the_enum(member: str, value: object,
+                                                                              kind: str) -> None:
+    """Reading a finding looks its severity and status up by value; any other value (another
+    case, an unhashable list, null) is refused as the enum refuses it, naming the value."""
+    raw = {**Finding("R-1", "t", "a", Severity.HIGH, Status.FAIL, "r", "m").to_dict(), member: value}
+    with pytest.raises(ValueError, match=f"is not a valid {kind}"):
+        Finding.from_dict(raw)
+    assert Finding.from_dict({**raw, member: "low" if member == "severity" else "pass"}).to_dict()[member] in {"low", "pass"}
