@@ -20,7 +20,10 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from auditor import _limits
+from auditor._loader.jsonfile import json_values, load_json
 from auditor._models import Finding, RedactedResult
+from auditor.errors import ConfigError
 
 DEFAULTS = "finding_defaults"
 """The stored document's member giving, by rule id, what its findings left out."""
@@ -169,10 +172,6 @@ def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict
     ValueError if it is neither, or past the limits of a findings document (result-bytes, and
     those of JSON): a damaged or hostile row (a store may be shared by a fleet) never takes
     unbounded memory nor crashes the reader."""
-    from auditor import _limits
-    from auditor._loader.jsonfile import load_json
-    from auditor.errors import ConfigError
-
     most = _limits.current().result_bytes
     if packed is not None:
         inflate = zlib.decompressobj()
@@ -192,29 +191,50 @@ def stored_document(text: str | None, packed: bytes | memoryview | None) -> dict
         raise ValueError(f"its document is not readable JSON: {exc.diagnostics()}") from None
     if not isinstance(document, dict):
         raise ValueError("its document is not a JSON object")
-    return _filled(document)
+    return _filled(document, raw)
 
 
-def _filled(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with each finding's left-out members given back from its `finding_defaults`
-    (removed), a left-out message its title. What is not as the writer makes it (a finding that
-    is not an object, a rule without defaults) is left as it is, for reading it to fail where
-    it would have."""
+def _filled(document: dict[str, Any], raw: str | bytes) -> dict[str, Any]:
+    """`document` (read from `raw`) with each finding's left-out members given back from its
+    `finding_defaults` (removed), a left-out message its title. What is not as the writer makes
+    it (a finding that is not an object, a rule without defaults) is left as it is, for reading
+    it to fail where it would have.
+    ValueError when the document filled in would be past the result-bytes or json-values
+    limits: a hostile row cannot make a few bytes of defaults into gigabytes of findings."""
     if DEFAULTS not in document:
         return document
     given = document.pop(DEFAULTS)
     findings = document.get("findings")
     if not isinstance(given, dict) or not isinstance(findings, list):
         raise ValueError(f"its document's {DEFAULTS} or findings are not what the history writes")
-    defaults = {rule_id: {k: shared[k] for k in SHARED if k in shared}
-                for rule_id, shared in given.items() if isinstance(shared, dict)}
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    limits = _limits.current()
+    # what the document may hold yet: its values bounded by its bytes (each takes one), counted
+    # only if that bound is reached (as load_json counts them)
+    bytes_left, values_left, counted = limits.result_bytes - len(data), limits.json_values - len(data), False
+    defaults: dict[str, tuple[dict[str, Any], int, int]] = {}
+    for rule_id, shared in given.items():
+        if isinstance(shared, dict):
+            entry = {k: shared[k] for k in SHARED if k in shared}
+            text = _ENCODER.encode(entry)
+            defaults[rule_id] = entry, len(text), json_values(text)
     for i, finding in enumerate(findings):
         if type(finding) is not dict:
             continue
         rule_id = finding.get("rule_id")
-        shared = defaults.get(rule_id) if type(rule_id) is str else None
-        if shared is not None:
-            finding = findings[i] = shared | finding
+        found = defaults.get(rule_id) if type(rule_id) is str else None
+        if found is not None:
+            entry, more_bytes, more_values = found
+            bytes_left -= more_bytes
+            values_left -= more_values
+            if bytes_left < 0:
+                raise ValueError(_limits.exceeded("result-bytes", "its document, filled in, is too large"))
+            if values_left < 0 and not counted:
+                values_left += len(data) - json_values(data)
+                counted = True
+            if values_left < 0:
+                raise ValueError(_limits.exceeded("json-values", "its document, filled in, holds too many values"))
+            finding = findings[i] = entry | finding
         if "message" not in finding and "title" in finding:
-            finding["message"] = finding["title"]
+            finding["message"] = finding["title"]  # the same string: no more bytes held
     return document

@@ -29,7 +29,7 @@ def load_json(data: bytes | str, *, file: str | None = None, cls: type[LocatedEr
         raw = raw[3:]
     lim = limits.current()
     if len(raw) > lim.json_values:  # else it cannot hold more: each value counted takes a byte of its own
-        values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+        values = json_values(raw)
         if values > lim.json_values:
             raise cls(limits.exceeded("json-values", f"the document holds up to {values:,} values"), file=file)
     try:
@@ -42,6 +42,12 @@ def load_json(data: bytes | str, *, file: str | None = None, cls: type[LocatedEr
         raise cls(limits.exceeded("json-depth", "nested too deep"), file=file) from None
     check_value(value, file=file, cls=cls, digits=_long_digits(raw, lim.integer_digits))
     return value
+
+
+def json_values(raw: bytes) -> int:
+    """The values the json-values limit counts in the JSON text `raw` (at most: a comma, bracket
+    or brace in a string counts too): its members and items, arrays and objects."""
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{")
 
 
 def check_value(value: Any, *, file: str | None = None, cls: type[LocatedError] = ConfigError,

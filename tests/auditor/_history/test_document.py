@@ -89,3 +89,40 @@ def test_damaged_defaults_make_the_document_unreadable(damage: object) -> None:
     raw = {"findings": [{"id": "a", "rule_id": "R"}], "finding_defaults": damage}
     with pytest.raises(ValueError, match="finding_defaults"):
         document.stored_document(json.dumps(raw), None)
+
+
+@pytest.mark.parametrize(("variable", "limit"), [("AUDITOR_LIMIT_RESULT_BYTES", "result-bytes"),
+                                                 ("AUDITOR_LIMIT_JSON_VALUES", "json-values")])
+def test_defaults_cannot_fill_a_document_past_the_limits(monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                         limit: str) -> None:
+    """A hostile row's few bytes of findings and one rule's defaults of 1,500 references would
+    read back as 1,500 findings holding them each, as JSON 16 MB and 2.26 million values:
+    refused by the limit the whole document would be refused by (set here just past what the
+    row itself holds), not held in memory. Within the default limits it is read."""
+    refs = {"checklist": [f"c{i}" for i in range(1500)]}
+    raw = {"findings": [{"id": f"R:{i:016x}", "rule_id": "R", "status": "pass", "resource": f"r{i}",
+                         "evidence": {"records": [], "pointer": ""}} for i in range(1500)],
+           "finding_defaults": {"R": {"title": "t", "area": "a", "severity": "low", "remediation": "",
+                                      "references": refs}}}
+    text = json.dumps(raw)
+    monkeypatch.setenv(variable, str(len(text) if limit == "result-bytes" else 100_000))
+    with pytest.raises(ValueError, match=f"filled in.*over the {limit} limit"):
+        document.stored_document(text, None)
+    monkeypatch.delenv(variable)
+    assert len(document.stored_document(text, None)["findings"]) == 1500
+
+
+def test_values_filled_in_are_counted_when_the_bytes_alone_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The values a document holds are bounded first by its bytes; past that bound they are
+    counted, so a document of more bytes than the json-values limit is read when its values,
+    filled in, are within it (as load_json reads it)."""
+    raw = {"findings": [{"id": f"R:{i:016x}", "rule_id": "R", "status": "pass", "resource": f"r{i}",
+                         "evidence": {"records": [], "pointer": ""}} for i in range(1500)],
+           "finding_defaults": {"R": {"title": "t", "area": "a", "severity": "low", "remediation": "",
+                                      "references": {}}}}
+    text = json.dumps(raw)
+    monkeypatch.setenv("AUDITOR_LIMIT_JSON_VALUES", "50000")
+    assert len(text) > 50_000 and len(document.stored_document(text, None)["findings"]) == 1500
+    monkeypatch.setenv("AUDITOR_LIMIT_JSON_VALUES", "15000")
+    with pytest.raises(ValueError, match=r"filled in.*json-values"):
+        document.stored_document(text, None)
