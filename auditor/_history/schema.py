@@ -7,7 +7,9 @@ migrate at once). A database newer than this auditor is refused, never written.
 
 Times are RFC 3339 UTC strings, which sort as they read; JSON columns are text, but for a scan's
 findings document: since version 3 it is stored zlib-compressed in `document_zlib` (findings
-documents run to tens of megabytes and compress about 14 times), `document` left empty.
+documents run to tens of megabytes and compress about 14 times), `document` left empty; since
+version 4 a document may say once what a rule's findings share (document.py), which an auditor
+of version 3 would misread, so it refuses the history instead.
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "scan documents stored compressed",
         ("ALTER TABLE scans ADD COLUMN document_zlib {blob}",),
+    ),
+    Migration(
+        4,
+        "scan documents say once what a rule's findings share (finding_defaults)",
+        (),  # no table changes: the version keeps auditors that cannot fill them in from reading
     ),
 )
 
