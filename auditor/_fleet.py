@@ -10,21 +10,24 @@ fleet's exit code is the worst of its targets' (docs/exit-codes.md).
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Self
 
 from auditor._exitcodes import ExitCode, result_exit_code
 from auditor._models import RedactedResult, Summary
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ConfigError
 
 if TYPE_CHECKING:
     from auditor._history import Store
@@ -114,6 +117,75 @@ class FleetResult:
             "exit_code": self.exit_code,
             "targets": [r.to_dict() for r in self.runs],
         }
+
+
+class SpooledRuns:
+    """A JSON summary of many runs (FleetResult.to_dict) without their results held in memory:
+    as each run ends, `keep` writes its part of the document to a temporary file (0600, gone
+    when closed) and the run is held by its counts (TargetRun.summarised). `document` then
+    writes the whole, part by part, in the runs' order: the text json.dumps(indent=1,
+    sort_keys=True) makes of the runs as they were, results included. `evaluate --format json`
+    of thousands of bundles, or a fleet's, holds a line's worth of each run, as a text summary
+    does."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        """Made by the first `keep` (in TMPDIR): a text summary never needs one."""
+        self._parts: dict[int, tuple[int, int, TargetRun]] = {}
+        """By the id of a run `keep` returned: where its part is in the file, its length, and the
+        run (held, so that id is never another's)."""
+
+    def keep(self, run: TargetRun) -> TargetRun:
+        """Spool `run`'s part of the document; the run to hold instead (its counts, no result).
+        ConfigError naming the temporary folder when it cannot be written (full, missing)."""
+        data = _run_json(run).encode()
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()
+            offset = self._file.seek(0, io.SEEK_END)
+            self._file.write(data)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the JSON summary's temporary file: {exc.strerror or exc} "
+                              "(set TMPDIR to a folder with room for the whole output)",
+                              file=tempfile.gettempdir()) from None
+        held = run.summarised()
+        self._parts[id(held)] = (offset, len(data), held)
+        return held
+
+    def document(self, fleet: FleetResult) -> Iterator[str]:
+        """The summary document of `fleet` (runs `keep` returned, or any others), part by part."""
+        head, _, tail = _dumps({**fleet.to_dict(), "targets": []}).partition('"targets": []')
+        yield head + '"targets": ['
+        for i, run in enumerate(fleet.runs):
+            found = self._parts.get(id(run))
+            if found is not None and found[2] is run and self._file is not None:
+                self._file.seek(found[0])
+                text = self._file.read(found[1]).decode()
+            else:
+                text = _run_json(run)
+            yield ("," if i else "") + "\n" + text
+        yield ("\n ]" if fleet.runs else "]") + tail + "\n"
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _dumps(value: Any) -> str:
+    """The summary document's JSON form (`auditor evaluate`, `auditor scan --all`)."""
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
+
+
+def _run_json(run: TargetRun) -> str:
+    """`run`'s part of the summary document: its JSON, each line indented as an item of
+    `targets` is (json escapes every newline within a string, so lines are the document's)."""
+    return "\n".join("  " + line for line in _dumps(run.to_dict()).split("\n"))
 
 
 @dataclass(frozen=True)
@@ -235,11 +307,11 @@ def run_fleet(
     origin: str = "fleet",
     progress: FleetProgress | None = None,
     cancel: threading.Event | None = None,
-    summarised: bool = False,
+    held: Callable[[TargetRun], TargetRun] | None = None,
 ) -> FleetResult:
     """Scan every target; one failing, hanging or crashing target never stops the others.
-    `summarised`: each run is kept by its counts once stored (TargetRun.summarised), not by its
-    result: for a text summary, whose memory then does not grow with the targets."""
+    `held`: what is kept of each run once stored, instead of the run: TargetRun.summarised for
+    a text summary, SpooledRuns.keep for a JSON one, so memory does not grow with the targets."""
     settings = fleet or FleetOptions()
     stop = cancel or threading.Event()
     lock = threading.Lock()
@@ -267,8 +339,8 @@ def run_fleet(
         try:
             for future in as_completed(futures):
                 run = store_run(future.result(), store, origin=origin)
-                if summarised:
-                    run = run.summarised()
+                if held is not None:
+                    run = held(run)
                 with lock:
                     runs[run.target] = run
                     done += 1

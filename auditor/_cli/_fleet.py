@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from auditor._cli import _common
@@ -38,7 +37,7 @@ def requested(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditor._fleet import FleetOptions, run_fleet
+    from auditor._fleet import FleetOptions, SpooledRuns, TargetRun, run_fleet
     from auditor._scan import EvaluateOptions
     from auditor._timeutil import parse_duration
     from auditor.errors import ConfigError
@@ -72,24 +71,21 @@ def run(args: argparse.Namespace) -> int:
     from auditor._progress import Bar
 
     store = None if args.no_store else _history.open_store(args)
-    try:
-        fleet = run_fleet(
-            targets,
-            options,
-            FleetOptions(concurrency=args.concurrency, timeout=timeout),
-            store=store,
-            origin="fleet",
-            progress=Bar(),
-            summarised=args.format == "text",  # a text summary reads each run's counts only
-        )
-    finally:
-        if store is not None:
-            store.close()
-    if args.format == "json":
-        text = json.dumps(fleet.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    else:
-        text = summary_table(fleet)
-    _common.emit(text, args.output)
+    with SpooledRuns() as spool:
+        try:
+            fleet = run_fleet(
+                targets,
+                options,
+                FleetOptions(concurrency=args.concurrency, timeout=timeout),
+                store=store,
+                origin="fleet",
+                progress=Bar(),
+                held=spool.keep if args.format == "json" else TargetRun.summarised,  # never every result at once
+            )
+        finally:
+            if store is not None:
+                store.close()
+        _common.emit(spool.document(fleet) if args.format == "json" else summary_table(fleet), args.output)
     for r in fleet.runs:
         if r.store_error:
             warn(f"auditor: warning: {r.target}: not stored in the history: {r.store_error}")

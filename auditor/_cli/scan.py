@@ -182,10 +182,9 @@ def _max_age(args: argparse.Namespace) -> dt.timedelta | None:
 
 def _evaluate_many(args: argparse.Namespace) -> int:
     """Several bundles: a summary of their verdicts, each result stored as it comes."""
-    import json
 
     from auditor._bundle_runs import evaluate_bundles
-    from auditor._fleet import TargetRun, store_run
+    from auditor._fleet import SpooledRuns, TargetRun, store_run
     from auditor._progress import Bar
     from auditor._scan import EvaluateOptions
     from auditor._terminal import warn
@@ -203,22 +202,20 @@ def _evaluate_many(args: argparse.Namespace) -> int:
     now = _common.parse_at(args) or utcnow()  # one instant for every bundle
     options = EvaluateOptions(policies=args.policy, now=now, fail_on=_common.fail_on(args))
     store = None if args.no_store else _history.open_store(args)
+    with SpooledRuns() as spool:
+        held = spool.keep if args.format == "json" else TargetRun.summarised  # never every result at once
 
-    def stored(run: TargetRun) -> TargetRun:
-        run = store_run(run, store, origin="evaluate")
-        return run.summarised() if args.format == "text" else run  # a text summary holds no findings
+        def stored(run: TargetRun) -> TargetRun:
+            return held(store_run(run, store, origin="evaluate"))
 
-    try:
-        runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
-                                stored=store is not None, inventory=inventory, max_age=max_age)
-    finally:
-        if store is not None:
-            store.close()
-    if args.format == "json":
-        text = json.dumps(runs.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    else:
-        text = _fleet.summary_table(runs, noun="bundle")
-    _common.emit(text, args.output, inputs=tuple(args.bundle))
+        try:
+            runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
+                                    stored=store is not None, inventory=inventory, max_age=max_age)
+        finally:
+            if store is not None:
+                store.close()
+        text = spool.document(runs) if args.format == "json" else _fleet.summary_table(runs, noun="bundle")
+        _common.emit(text, args.output, inputs=tuple(args.bundle))
     for r in runs.runs:
         for line in r.note.splitlines():
             warn(f"auditor: note: {line}")

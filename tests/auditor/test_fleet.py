@@ -3,6 +3,7 @@ bad target never stopping the others."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -11,9 +12,18 @@ from pathlib import Path
 import pytest
 
 from auditor._exitcodes import ExitCode
-from auditor._fleet import FleetOptions, run_fleet, worst_exit_code
+from auditor._fleet import (
+    FleetOptions,
+    FleetResult,
+    SpooledRuns,
+    TargetRun,
+    run_fleet,
+    worst_exit_code,
+)
 from auditor._history.sqlite import SQLiteStore
 from auditor._inventory.load import load_inventory
+from auditor._models import Finding, RedactedResult, ScanResult, Severity, Status
+from auditor._redact import redact_result
 from auditor._scan import EvaluateOptions
 from tests.auditor._schedule.serving import demo_copy
 from tests.conftest import run_cli
@@ -79,11 +89,11 @@ def test_one_failing_target_never_stops_the_others(tmp_path: Path, silent_port: 
 
 
 def test_a_summarised_fleet_keeps_each_runs_counts_not_its_result(tmp_path: Path) -> None:
-    """`summarised` (a text summary's run): each run is stored whole, then held by its counts
+    """Held summarised (a text summary's run): each run is stored whole, then held by its counts
     only; the counts are those of the stored result."""
     inventory = load_inventory(demo_copy(tmp_path))
     with SQLiteStore(tmp_path / "h.sqlite") as store:
-        fleet = run_fleet(inventory.targets, EvaluateOptions(), store=store, summarised=True)
+        fleet = run_fleet(inventory.targets, EvaluateOptions(), store=store, held=TargetRun.summarised)
         (run,) = fleet.runs
         assert run.result is None and run.counts is not None and run.scan_id is not None
         stored = store.result(run.scan_id)
@@ -133,3 +143,53 @@ def test_cli_all_and_tag(tmp_path: Path, silent_port: int) -> None:
         assert bad.code == 2 and fragment in bad.err and "Traceback" not in bad.err, (args, bad.err)
     both = run_cli("scan", "--target", "cim-prod-001", "--all", env=env)
     assert both.code == 2 and "not allowed with" in both.err
+
+
+def _result_of(name: str, message: str) -> RedactedResult:
+    finding = Finding("R-1", "a title", "area", Severity.HIGH, Status.FAIL, f"{name}/r", message, ("ev-1",))
+    return redact_result(ScanResult(target={"name": name}, policies=("p",), evaluated_at="2026-01-01T00:00:00Z",
+                                    tool={"name": "auditor"}, bundle_digest="d", findings=(finding,)))
+
+
+def _document_of(fleet: FleetResult) -> str:
+    return json.dumps(fleet.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_spooled_runs_make_the_document_of_the_runs_as_they_were() -> None:
+    """A JSON summary spooled run by run (as each ends, out of order, the same bundle twice) is
+    the text json makes of the runs with their results, while each run held is its counts only
+    (no result in memory). Lines within strings (U+2028, U+0085), quotes and backslashes do not
+    disturb the indenting."""
+    runs = [TargetRun("b1.json", 1, _result_of("b1", 'one\u2028two \x85 "q" \\ é'), seconds=1.25, scan_id=3,
+                      note="old evidence"),
+            TargetRun("b2.json", 2, error="cannot read b2.json: not JSON"),
+            TargetRun("b3.json", 1, _result_of("b3", "x"), store_error="database is locked"),
+            TargetRun("b1.json", 1, _result_of("b1", "again"), timed_out=False)]
+    with SpooledRuns() as spool:
+        held = {i: spool.keep(runs[i]) for i in (2, 0, 3, 1)}
+        assert all(h.result is None for h in held.values())
+        assert [held[i].counts for i in range(4)] == [r.counts for r in runs]
+        spooled = FleetResult(tuple(held[i] for i in range(4)))
+        assert spooled.exit_code == FleetResult(tuple(runs)).exit_code
+        assert "".join(spool.document(spooled)) == _document_of(FleetResult(tuple(runs)))
+        assert "".join(spool.document(FleetResult(()))) == _document_of(FleetResult(()))
+        # a run that was not spooled (held as it is) is written from itself
+        assert "".join(spool.document(FleetResult((runs[0], held[2])))) == _document_of(
+            FleetResult((runs[0], runs[2])))
+
+
+def test_a_temporary_folder_that_cannot_be_written_is_a_located_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No folder to spool in (TMPDIR missing, or full): a ConfigError naming it and what to do,
+    never an internal error; a spool that keeps nothing (a text summary) makes no file at all."""
+    import tempfile
+
+    from auditor.errors import ConfigError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    run = TargetRun("b1.json", 1, _result_of("b1", "x"))
+    with SpooledRuns() as spool:
+        assert "".join(spool.document(FleetResult((run,)))) == _document_of(FleetResult((run,)))
+        with pytest.raises(ConfigError, match="set TMPDIR") as caught:
+            spool.keep(run)
+    assert caught.value.file == str(tmp_path / "missing")

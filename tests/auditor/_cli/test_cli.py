@@ -104,11 +104,12 @@ def test_collect_then_evaluate_equals_scan(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_text_summary_of_many_bundles_holds_counts_not_findings(
+def test_a_summary_of_many_bundles_holds_counts_not_findings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], jobs: str) -> None:
     """`evaluate` of many bundles, in text: each run is held for the summary by its counts, not
     by its result (a line's worth a bundle, however many bundles), and the table shows those
-    counts; in JSON each run keeps its result (the document holds it)."""
+    counts; in JSON too, each run's part of the document (its result with it) spooled to a
+    temporary file as it ends."""
     from auditor._cli import _fleet as cli_fleet
     from auditor._cli import main
     from auditor._demo import DEMO_TARGET, demo_inventory
@@ -132,10 +133,22 @@ def test_a_text_summary_of_many_bundles_holds_counts_not_findings(
     fails = held[0].counts.by_status["fail"]
     rows = [line.split() for line in out.splitlines() if line.startswith(str(bundle))]
     assert fails > 0 and [row[1:5] for row in rows] == [["NOT", "READY", "1", str(fails)]] * 2, out
+    from auditor._fleet import SpooledRuns
+
+    held.clear()
+    document = SpooledRuns.document
+
+    def written(spool: SpooledRuns, fleet: Any) -> Any:
+        held.extend(fleet.runs)
+        return document(spool, fleet)
+
+    monkeypatch.setattr(SpooledRuns, "document", written)
     assert main([*words, "--format", "json"]) == 1
     doc = json.loads(capsys.readouterr().out)
+    assert len(held) == 2 and all(r.result is None and r.counts is not None for r in held)  # spooled, not held
     assert [r["summary"]["by_status"]["fail"] for r in doc["targets"]] == [fails, fails]
     assert all(r["result"]["findings"] for r in doc["targets"])
+    assert doc["targets"][0]["result"] == doc["targets"][1]["result"]
 
 
 def test_evaluate_many_bundles_with_jobs(tmp_path: Path) -> None:
