@@ -10,7 +10,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from auditor import _fleet as fleet_module
 from auditor._exitcodes import ExitCode
 from auditor._fleet import (
     FleetOptions,
@@ -193,3 +196,18 @@ def test_a_temporary_folder_that_cannot_be_written_is_a_located_error(
         with pytest.raises(ConfigError, match="set TMPDIR") as caught:
             spool.keep(run)
     assert caught.value.file == str(tmp_path / "missing")
+
+
+_any_text = st.text(st.characters(blacklist_categories=()), max_size=12)  # lone surrogates, controls, U+2028
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | _any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_any_text, inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=400)
+@given(_json_values)
+def test_the_summary_is_written_as_json_writes_it(value: object) -> None:
+    """msgspec writes the summary's JSON; the text is json's, indented and sorted, for any plain
+    value (floats with exponents, NaN and the infinities, 70-bit integers, lone surrogates,
+    control characters: json writes what msgspec cannot)."""
+    assert fleet_module._dumps(value) == json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
