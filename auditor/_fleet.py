@@ -140,7 +140,7 @@ class SpooledRuns:
     def keep(self, run: TargetRun) -> TargetRun:
         """Spool `run`'s part of the document; the run to hold instead (its counts, no result).
         ConfigError naming the temporary folder when it cannot be written (full, missing)."""
-        data = _run_json(run).encode()
+        data = _run_json(run).encode("utf-8", "surrogatepass")  # the text back as it was, whatever it holds
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile()
@@ -162,7 +162,7 @@ class SpooledRuns:
             found = self._parts.get(id(run))
             if found is not None and found[2] is run and self._file is not None:
                 self._file.seek(found[0])
-                text = self._file.read(found[1]).decode()
+                text = self._file.read(found[1]).decode("utf-8", "surrogatepass")
             else:
                 text = _run_json(run)
             yield ("," if i else "") + "\n" + text

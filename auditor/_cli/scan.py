@@ -182,7 +182,6 @@ def _max_age(args: argparse.Namespace) -> dt.timedelta | None:
 
 def _evaluate_many(args: argparse.Namespace) -> int:
     """Several bundles: a summary of their verdicts, each result stored as it comes."""
-
     from auditor._bundle_runs import evaluate_bundles
     from auditor._fleet import SpooledRuns, TargetRun, store_run
     from auditor._progress import Bar

@@ -161,9 +161,9 @@ def _document_of(fleet: FleetResult) -> str:
 def test_spooled_runs_make_the_document_of_the_runs_as_they_were() -> None:
     """A JSON summary spooled run by run (as each ends, out of order, the same bundle twice) is
     the text json makes of the runs with their results, while each run held is its counts only
-    (no result in memory). Lines within strings (U+2028, U+0085), quotes and backslashes do not
-    disturb the indenting."""
-    runs = [TargetRun("b1.json", 1, _result_of("b1", 'one\u2028two \x85 "q" \\ é'), seconds=1.25, scan_id=3,
+    (no result in memory). Lines within strings (U+2028, U+0085), quotes, backslashes and a lone
+    surrogate (a file name's undecodable byte) come back as they were."""
+    runs = [TargetRun("b1.json", 1, _result_of("b1", 'one\u2028two \x85 "q" \\ é \udcff'), seconds=1.25, scan_id=3,
                       note="old evidence"),
             TargetRun("b2.json", 2, error="cannot read b2.json: not JSON"),
             TargetRun("b3.json", 1, _result_of("b3", "x"), store_error="database is locked"),
