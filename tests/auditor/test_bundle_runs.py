@@ -99,10 +99,10 @@ def test_runs_in_the_order_given_with_the_results_of_one_evaluation(bundles: lis
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: list[str], tmp_path: Path,
                                                                         jobs: int) -> None:
-    """Stored as they come (store_run), the runs are held to the end for the summary: with no
-    finding lines made for their stored documents (compact JSON, written without them: the
-    lines were most of a result's memory) nor the packed document a worker made, and each
-    result the same as the history reads back."""
+    """Stored as they come (store_run), the runs are held to the end for the summary: storing
+    left nothing on a result (no packed document a worker made, nothing made for the stored
+    document: a result evaluated alone and never stored holds as much), and each result is the
+    same as the history reads back."""
     from auditor._fleet import store_run
     from auditor._history.sqlite import SQLiteStore
 
@@ -113,7 +113,9 @@ def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: 
         for run in runs.runs:
             assert run.result is not None and run.scan_id is not None
             assert not packed_ahead(run.result)
-            assert store.result(run.scan_id).to_dict() == run.result.to_dict()
+            alone = evaluate_bundle(read_bundle(Path(run.target)), options, catalog=_catalog())
+            assert store.result(run.scan_id).to_dict() == run.result.to_dict() == alone.to_dict()
+            assert set(run.result.__dict__) <= set(alone.__dict__), set(run.result.__dict__) - set(alone.__dict__)
 
 
 def _with_target(bundle: Bundle, path: Path, **changes: object) -> str:
