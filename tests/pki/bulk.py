@@ -1,7 +1,9 @@
 """Many certificates in a CA's records at once, for benchmarks: log entries written in one
-go (an intent and a completion each, hash-chained as `pki.log.append` would), then the
-inventory rebuilt from the log. The certificates are copies of one real certificate under
-other serials (the records keep the row fields; the bytes are not parsed again)."""
+go (an intent and a completion each, and a revocation for an entry whose status is `revoked`,
+hash-chained as `pki.log.append` would), then the inventory rebuilt from the log: the log is
+the source of truth, so an entry's status is what its events make it. The certificates are
+copies of one real certificate under other serials (the records keep the row fields; the bytes
+are not parsed again)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,16 @@ def bulk_records(ca: CA, entries: Sequence[Entry], template: x509.Certificate) -
     der = records.certificate_b64(template)
     lines = []
     for e in entries:
-        for event, details in (
+        if e.status not in ("valid", "revoked"):
+            raise ValueError(f"bulk_records writes no event that makes an entry {e.status}")
+        events: list[tuple[str, dict[str, object]]] = [
             ("intent", {"for": "issue", "issuer_serial": e.issuer_serial, "not_after": e.not_after, "sans": e.sans}),
-            ("issue", {**{k: getattr(e, k) for k in records.ROW_DETAILS}, "certificate": der, "intent": seq}),
-        ):
+            ("issue", {**{k: getattr(e, k) for k in records.ROW_DETAILS}, "certificate": der, "intent": seq + 1}),
+        ]
+        if e.status == "revoked":  # as CA.revoke logs it (no CRL is written)
+            events.append(("revoke", {"reason": e.revocation_reason or "unspecified",
+                                      "revoked_at": e.revoked_at or e.issued_at, "issuer_serial": e.issuer_serial}))
+        for event, details in events:
             seq += 1
             entry: dict[str, object] = {"seq": seq, "time": e.issued_at, "event": event, "serial": e.serial, "node": e.node,
                      "profile": e.profile, "subject": e.subject, "details": details, "prev": prev}
