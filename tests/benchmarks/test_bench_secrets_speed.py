@@ -36,7 +36,7 @@ import pytest
 from auditor._secrets.history import scan_history
 from auditor._secrets.scanner import Scanner
 from tests.benchmarks.conftest import Recorder
-from tests.benchmarks.test_bench_secrets import build_corpus
+from tests.benchmarks.test_bench_secrets import Found, Truth, build_corpus, score
 from tests.conftest import REPO
 from tests.secrets_corpus import PLANTERS
 
@@ -57,14 +57,24 @@ def timed(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> floa
     return timed_cpu(args, cwd, env)[0]
 
 
-def timed_cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system, the process and its children) of one run."""
+def timed_cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+              ok: tuple[int, ...] | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, the process and its children) of one run; with `ok`,
+    a run that exits with another code fails the benchmark (a crash is not a fast scan)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, check=False, timeout=3600)
+    done = subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, check=False,
+                          timeout=3600)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert ok is None or done.returncode in ok, (args, done.returncode, done.stderr[-2000:])
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+AUDITOR_FOUND = (1,)
+"""`auditor secrets scan`'s exit code when it reports findings (docs/exit-codes.md)."""
+KINGFISHER_FOUND = (200, 205)
+"""Kingfisher's exit codes when it reports findings (205: some validated)."""
 
 
 def compiled_bytecode() -> None:
@@ -117,6 +127,19 @@ def shards(total_mb: int) -> tuple[Path, list[str]]:
     return root, names
 
 
+def planted_in(paths: list[str]) -> list[Truth]:
+    """The secrets planted in the shards' folders `paths` (`shardK/FOLDER`), where the shards'
+    files hold them: one line further down (each file begins with its shard's line)."""
+    truths = build_corpus(BENCH / "secrets-corpus-v2")
+    out = []
+    for path in paths:
+        shard, folder = path.split("/", 1)
+        out += [Truth(f"{shard}/{t.path}", t.first + 1, t.last + 1, t.kind) for t in truths
+                if t.path.startswith(f"{folder}/")]
+    assert out, paths
+    return out
+
+
 def subset(root: Path, names: list[str], total_mb: int) -> list[str]:
     """Top-level folders of the shards adding up to about `total_mb`."""
     picked: list[str] = []
@@ -150,13 +173,22 @@ def test_directory_scans_against_kingfisher(tmp_path: Path, bench_record: Record
         cat_all = ["sh", "-c", 'find "$@" -type f -exec cat {} + > /dev/null', "sh", *paths]
         timed(cat_all, root)  # warm the page cache
         cat, pyread, ours, theirs, first = [], [], [], [], []
+        planted = planted_in(paths)
         for i in range(RUNS):
             cat.append(timed(cat_all, root))
             pyread.append(timed(python_read(paths), root))
-            ours.append(timed_cpu(auditor_dir(paths, tmp_path / "a.json"), root, {"AUDITOR_CACHE_DIR": str(warm)}))
-            theirs.append(timed_cpu(kingfisher_dir(paths, tmp_path / "k.json"), root))
+            for out in ("a.json", "f.json"):
+                (tmp_path / out).unlink(missing_ok=True)
+            ours.append(timed_cpu(auditor_dir(paths, tmp_path / "a.json"), root, {"AUDITOR_CACHE_DIR": str(warm)},
+                                  ok=AUDITOR_FOUND))
+            theirs.append(timed_cpu(kingfisher_dir(paths, tmp_path / "k.json"), root, ok=KINGFISHER_FOUND))
             empty = tmp_path / f"empty-{mb}-{i}"
-            first.append(timed(auditor_dir(paths, tmp_path / "f.json"), root, {"AUDITOR_CACHE_DIR": str(empty)}))
+            first.append(timed_cpu(auditor_dir(paths, tmp_path / "f.json"), root, {"AUDITOR_CACHE_DIR": str(empty)},
+                                   ok=AUDITOR_FOUND)[0])
+            for out in ("a.json", "f.json"):  # each timed run did the whole work: every planted secret, nothing else
+                got = score([Found(f["file"], f["line"]) for f in json.loads((tmp_path / out).read_text())["findings"]],
+                            planted)
+                assert got["recall"] == 1.0 and got["fp"] == 0, (mb, i, out, got)
         med = statistics.median
         ratio_wall = med(k[0] / a[0] for a, k in zip(ours, theirs, strict=True))
         ratio_cpu = med(k[1] / a[1] for a, k in zip(ours, theirs, strict=True))
@@ -217,14 +249,16 @@ def test_packed_files_against_kingfisher(tmp_path: Path, bench_record: Recorder)
     warm = tmp_path / "warm-cache"
     ours, theirs = [], []
     for _ in range(RUNS):
-        ours.append(timed_cpu(auditor_dir(["."], tmp_path / "a.json"), root, {"AUDITOR_CACHE_DIR": str(warm)}))
-        theirs.append(timed_cpu([*kingfisher_dir(["."], tmp_path / "k.json"), "--no-dedup"], root))
+        ours.append(timed_cpu(auditor_dir(["."], tmp_path / "a.json"), root, {"AUDITOR_CACHE_DIR": str(warm)},
+                              ok=AUDITOR_FOUND))
+        theirs.append(timed_cpu([*kingfisher_dir(["."], tmp_path / "k.json"), "--no-dedup"], root, ok=KINGFISHER_FOUND))
     found_ours = {f["file"] for f in json.loads((tmp_path / "a.json").read_text())["findings"]
                   if f["rule"] == "vault-token"}
     text = (tmp_path / "k.json").read_text()
     reports = json.loads(text)
     found_theirs = {Path(f["finding"]["path"].split("!")[0]).name for r in (reports if isinstance(reports, list) else [reports])
                     for f in r.get("findings", []) if "vault" in f["rule"]["id"]}
+    assert len(found_ours) == planted, sorted(found_ours)  # the timed runs unpacked every backup
     med = statistics.median
     wall, cpu = med(k[0] / a[0] for a, k in zip(ours, theirs, strict=True)), med(k[1] / a[1] for a, k in zip(ours, theirs, strict=True))
     print(f"\n{planted} packed files (60 archives of rotated logs), medians of {RUNS} paired runs: auditor "
@@ -297,9 +331,11 @@ def test_git_history_against_kingfisher(tmp_path: Path, bench_record: Recorder) 
     firsts, seconds, theirs, bare = [], [], [], []
     for i in range(RUNS):
         cache = tmp_path / f"cache-{i}"
-        firsts.append(timed_cpu(auditor_git(repo, tmp_path / "a1.json"), tmp_path, {"AUDITOR_CACHE_DIR": str(cache)}))
-        seconds.append(timed_cpu(auditor_git(repo, tmp_path / "a2.json"), tmp_path, {"AUDITOR_CACHE_DIR": str(cache)}))
-        theirs.append(timed_cpu(kingfisher_git(repo, tmp_path / "k.json"), tmp_path))
+        firsts.append(timed_cpu(auditor_git(repo, tmp_path / "a1.json"), tmp_path, {"AUDITOR_CACHE_DIR": str(cache)},
+                                ok=AUDITOR_FOUND))
+        seconds.append(timed_cpu(auditor_git(repo, tmp_path / "a2.json"), tmp_path, {"AUDITOR_CACHE_DIR": str(cache)},
+                                 ok=AUDITOR_FOUND))
+        theirs.append(timed_cpu(kingfisher_git(repo, tmp_path / "k.json"), tmp_path, ok=KINGFISHER_FOUND))
         bare.append(timed_cpu([sys.executable, "-c", "pass"], tmp_path))
     med = statistics.median
     a1, a2, k, py = (med(x[0] for x in runs) for runs in (firsts, seconds, theirs, bare))
