@@ -47,10 +47,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None) -> tuple[float, float, float]:
+def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None, code: int = 0,
+         says: str = "") -> tuple[float, float, float]:
     """Median and best wall time of `args`, and its median CPU time (its child processes
     included: on a shared machine the steadier figure); with `fresh`, each run gets an empty
-    cache and history of its own under that folder."""
+    cache and history of its own under that folder. Each run must exit with `code` and print
+    `says`: a run that fails early is not a fast one."""
     times, cpu = [], []
     for i in range(runs):
         env = None
@@ -58,9 +60,10 @@ def wall(args: list[str], runs: int = 7, *, fresh: Path | None = None) -> tuple[
             cache = fresh / f"run-{i}"
             env = {**os.environ, "AUDITOR_CACHE_DIR": str(cache), "AUDITOR_DB": str(cache / "history.sqlite")}
         start, used = time.perf_counter(), _children_cpu()
-        subprocess.run(args, capture_output=True, check=False, env=env)
+        proc = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
         times.append(time.perf_counter() - start)
         cpu.append(_children_cpu() - used)
+        assert proc.returncode == code and says in proc.stdout, (args, proc.returncode, proc.stderr[-2000:])
     return statistics.median(times), min(times), statistics.median(cpu)
 
 
@@ -69,9 +72,10 @@ DEMO_SCAN = [sys.executable, "-m", "auditor", "scan", "--target", "cim-prod-001"
 
 def test_cli_start_and_demo_scan(tmp_path: Path, bench_record: Recorder) -> None:
     subprocess.run(DEMO_SCAN, capture_output=True, check=False)
-    help_med, help_min, help_cpu = wall([sys.executable, "-m", "auditor", "--help"])
-    scan_med, scan_min, scan_cpu = wall(DEMO_SCAN)
-    cold_med, cold_min, cold_cpu = wall(DEMO_SCAN, 5, fresh=tmp_path)
+    help_med, help_min, help_cpu = wall([sys.executable, "-m", "auditor", "--help"], says="usage: auditor")
+    # the demo's verdict (docs/demo.md), exit code 1: a blocking failure
+    scan_med, scan_min, scan_cpu = wall(DEMO_SCAN, code=1, says="NOT READY for production")
+    cold_med, cold_min, cold_cpu = wall(DEMO_SCAN, 5, fresh=tmp_path, code=1, says="NOT READY for production")
     print(f"\nauditor --help: median {help_med * 1000:.0f} ms, best {help_min * 1000:.0f} ms, "
           f"CPU {help_cpu * 1000:.0f} ms (target < 300 ms)")
     print(f"demo scan (warm cache): median {scan_med * 1000:.0f} ms, best {scan_min * 1000:.0f} ms, "
@@ -339,7 +343,9 @@ def test_evaluate_jobs(tmp_path: Path, bench_record: Recorder) -> None:
             figures[jobs, stored] = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
     start = time.perf_counter()
     for one in paths[:10]:
-        subprocess.run([*evaluate, "--no-store", one], capture_output=True, check=False)
+        proc = subprocess.run([*evaluate, "--no-store", one], capture_output=True, text=True, check=False)
+        verdict = {0: "READY", 1: "NOT READY", 4: "INCOMPLETE"}.get(proc.returncode)  # the bundle judged
+        assert verdict is not None and verdict in proc.stdout, proc.stderr
     single = (time.perf_counter() - start) / 10
     print(f"\nauditor evaluate, {len(paths)} bundles x 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
     for (jobs, stored), (seconds, cpu) in figures.items():
