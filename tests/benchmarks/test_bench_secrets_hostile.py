@@ -4,7 +4,8 @@ Files an attacker (or a chatty service) can fill with tokens, one a line: a 19 M
 one GitHub token on every line, a 19 MB file of 300,000 distinct GitHub tokens, and a log of
 150,000 distinct JWTs sent as `Authorization: Bearer` headers. auditor's `secrets scan` and an
 `auditor scan` whose target has a secrets source over the file (what a node's audit does),
-beside Kingfisher's `scan`, each a whole process, its own peak RSS read with wait4.
+beside Kingfisher's `scan`, each a whole process, its own peak RSS read through a small launcher
+(tests/benchmarks/peak.py: read straight from pytest, it would be at least pytest's size).
 
 Run: `.venv/bin/python -m pytest tests/benchmarks/test_bench_secrets_hostile.py -m benchmark -s`
 Everything prints figures and ratios; nothing is asserted about time or memory.
@@ -16,12 +17,12 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.benchmarks.conftest import Recorder
+from tests.benchmarks.peak import measured
 from tests.benchmarks.test_bench_secrets_speed import kingfisher
 from tests.secrets_corpus import bearer_jwt, github_token
 
@@ -41,11 +42,8 @@ targets:
 
 def run(args: list[str]) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS in MiB) of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    done = measured(args)
+    return done.wall, done.cpu, done.peak_mib
 
 
 def hostile_files(folder: Path) -> dict[str, Path]:
@@ -77,10 +75,8 @@ print(len(found), sum(f["occurrences"] for f in found), failed, theirs_found)
 
 
 def counted(ours: Path, scan: Path, theirs: Path) -> list[int]:
-    """Findings, occurrences, rule failures and Kingfisher's findings, read in a child process:
-    read here, Kingfisher's 300,000 findings grew this process past 1 GB, and every process it
-    started after counted that as its own peak (a forked child's peak RSS starts at its parent's,
-    and exec keeps it)."""
+    """Findings, occurrences, rule failures and Kingfisher's findings, read in a child process
+    (read here, Kingfisher's 300,000 findings would grow this process past 1 GB)."""
     out = subprocess.run([sys.executable, "-c", _COUNT, str(ours), str(scan), str(theirs)], capture_output=True,
                          text=True, check=True).stdout
     return [int(x) for x in out.split()]
