@@ -5,8 +5,10 @@ the copy of its parent's it was forked or spawned with): a command started strai
 reports at least pytest's size as its own peak, through wait4 and getrusage alike (pytest holds
 hundreds of MiB after some benchmarks; a command measured after them reported 1,589 MiB for a
 scan that peaks at about 70). So each command is started by a small launcher, a Python started
-with -I -S that imports nothing more (LAUNCHER_FLOOR_KIB: what a command that allocates nothing
-reports through it), which waits for it and hands back its own exit code, CPU time and peak RSS.
+with -I -S that imports nothing more (its floor, launcher_floor_kib: what a command that
+allocates nothing reports through it, about 8 MiB), which waits for it and hands back its own
+exit code, CPU time and peak RSS. For time alone, a benchmark times its command directly: the
+launcher's start (about 15 ms) is in `wall`.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ os.write(int(sys.argv[1]), b"%d %r %d" % (os.waitstatus_to_exitcode(status), usa
 @dataclass(frozen=True)
 class Measured:
     wall: float
-    """Seconds, the launcher's start included (a few milliseconds)."""
+    """Seconds, the launcher's start included (about 15 ms)."""
     cpu: float
     """User and system seconds of the command and the children it waited for."""
     peak_mib: float
-    """The command's peak RSS (at least the launcher's, LAUNCHER_FLOOR_KIB)."""
+    """The command's peak RSS (at least the launcher's floor, launcher_floor_kib)."""
     returncode: int
 
 
