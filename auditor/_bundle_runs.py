@@ -13,7 +13,11 @@ objects alive before the first bundle (the catalog, in a pool those the workers 
 kept out of the collections that follow (_gcpause.frozen_alive).
 With the history on, a worker also makes each result's stored document
 (_history.document.pack_ahead): this process, the history's one writer, then only writes it.
-Results come back pickled (a Finding as its class and its values). Every bundle is judged
+Results come back pickled (a Finding as its class and its values); where nothing is stored, a
+worker sends back what the caller reads of a run instead (`sent`: its counts for a text
+summary, its part of a JSON one), since taking a result of thousands of findings back would
+cost this process about what the worker spent sending it, and this process alone would then
+pace the pool. Every bundle is judged
 at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
 carries the error and the exit code it would have had alone. Runs come back in the order the
 bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the
@@ -52,10 +56,11 @@ RunDone = Callable[[TargetRun], TargetRun]
 Progress = Callable[[int, int, Sequence[str]], None]
 """progress(done, total, running): as auditor._progress.Bar draws it."""
 
-_SHARED: tuple[Catalog, EvaluateOptions, bool, Inventory | None, dt.timedelta | None] | None = None
+_SHARED: tuple[Catalog, EvaluateOptions, bool, Inventory | None, dt.timedelta | None,
+               Callable[[TargetRun], TargetRun] | None] | None = None
 """The catalog and options of the run, whether its results will be stored, the inventory the
-bundles' targets are looked up in and the oldest evidence accepted, set before the pool forks:
-each worker inherits them."""
+bundles' targets are looked up in, the oldest evidence accepted and what a worker sends back of
+a run (evaluate_bundles' `sent`), set before the pool forks: each worker inherits them."""
 
 
 def judged_target(bundle: Bundle, inventory: Inventory | None, file: str) -> tuple[Mapping[str, Any] | None, str]:
@@ -136,7 +141,7 @@ def evaluate_one(path: str) -> TargetRun:
     from auditor.evidence.bundle import read_bundle
 
     assert _SHARED is not None
-    catalog, options, ahead, inventory, max_age = _SHARED
+    catalog, options, ahead, inventory, max_age, _ = _SHARED
     start = time.monotonic()
     note = ""
     try:
@@ -156,6 +161,14 @@ def evaluate_one(path: str) -> TargetRun:
     return TargetRun(path, result_exit_code(result), result, seconds=time.monotonic() - start, note=note)
 
 
+def _evaluate_sent(path: str) -> TargetRun:
+    """evaluate_one, the run as evaluate_bundles' `sent` makes it (in a pool: in the worker)."""
+    assert _SHARED is not None
+    sent = _SHARED[5]
+    run = evaluate_one(path)
+    return run if sent is None else sent(run)
+
+
 def evaluate_bundles(
     paths: Sequence[str],
     options: EvaluateOptions,
@@ -167,16 +180,21 @@ def evaluate_bundles(
     stored: bool = False,
     inventory: Inventory | None = None,
     max_age: dt.timedelta | None = None,
+    sent: Callable[[TargetRun], TargetRun] | None = None,
 ) -> FleetResult:
     """Evaluate every bundle of `paths`; the runs in the order of `paths`. `stored`: `done`
     stores each run's result in the history (a pool's workers then make its stored document
     beside the evaluation: _history.document.pack_ahead). `inventory`: where the bundles'
     targets are described (judged_target); None: each as its bundle describes it. `max_age`:
     a bundle collected longer before `options.now` is refused (age_note); the notes of each
-    run say which bundles are old."""
+    run say which bundles are old. `sent`: what is made of each run before `done` gets it, in a
+    pool by the worker, before sending it back (a function of the module level, e.g.
+    TargetRun.summarised when `done` reads a run's counts alone); never for runs to be stored."""
     global _SHARED
+    if stored and sent is not None:
+        raise ValueError("a run to be stored is sent back whole")
     pooled = jobs > 1 and len(paths) > 1
-    _SHARED = (catalog, options, stored and pooled, inventory, max_age)
+    _SHARED = (catalog, options, stored and pooled, inventory, max_age, sent)
     runs: list[TargetRun | None] = [None] * len(paths)
     finished = 0
 
@@ -195,11 +213,11 @@ def evaluate_bundles(
                 for index, path in enumerate(paths):
                     if progress is not None:
                         progress(finished, len(paths), (path,))
-                    record(index, evaluate_one(path))
+                    record(index, _evaluate_sent(path))
         else:
             context = multiprocessing.get_context("fork")  # the workers inherit _SHARED
             with frozen_alive(), ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
-                futures: dict[Future[TargetRun], int] = {pool.submit(evaluate_one, p): i for i, p in enumerate(paths)}
+                futures: dict[Future[TargetRun], int] = {pool.submit(_evaluate_sent, p): i for i, p in enumerate(paths)}
                 for future in as_completed(futures):
                     try:
                         run = future.result()

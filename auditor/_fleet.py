@@ -74,6 +74,9 @@ class TargetRun:
     judged: auditor._bundle_runs.judged_target; how old its evidence is: age_note)."""
     summary: Summary | None = None
     """The result's counts, kept when the result itself is let go of (summarised)."""
+    part: str | None = None
+    """Its part of a JSON summary document, made while the result was held (`parted`: a
+    worker of `evaluate --jobs` sends that, not the result); SpooledRuns.keep writes it."""
 
     def summarised(self) -> TargetRun:
         """This run without its result, its counts kept: all a text summary of many runs reads
@@ -81,6 +84,14 @@ class TargetRun:
         if self.result is None:
             return self
         return replace(self, result=None, summary=self.result.summary)
+
+    def parted(self) -> TargetRun:
+        """This run summarised, holding its part of a JSON summary document made from it first
+        (SpooledRuns.keep writes that part): a run as it must be stored no more, its result
+        going nowhere but into the document."""
+        if self.result is None:
+            return self
+        return replace(self.summarised(), part=_run_json(self))
 
     @property
     def counts(self) -> Summary | None:
@@ -150,7 +161,7 @@ class SpooledRuns:
             raise ConfigError(f"cannot write the JSON summary's temporary file: {exc.strerror or exc} "
                               "(set TMPDIR to a folder with room for the whole output)",
                               file=tempfile.gettempdir()) from None
-        held = run.summarised()
+        held = replace(run.summarised(), part=None)
         self._parts[id(held)] = (offset, len(data), held)
         return held
 
@@ -193,7 +204,10 @@ def _dumps(value: Any) -> str:
 
 def _run_json(run: TargetRun) -> str:
     """`run`'s part of the summary document: its JSON, each line indented as an item of
-    `targets` is (json escapes every newline within a string, so lines are the document's)."""
+    `targets` is (json escapes every newline within a string, so lines are the document's);
+    the part it holds, if it was made before (TargetRun.parted)."""
+    if run.part is not None:
+        return run.part
     return "\n".join("  " + line for line in _dumps(run.to_dict()).split("\n"))
 
 

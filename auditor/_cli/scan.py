@@ -208,8 +208,9 @@ def _evaluate_many(args: argparse.Namespace) -> int:
             return held(store_run(run, store, origin="evaluate"))
 
         try:
+            sent = None if store is not None else TargetRun.parted if args.format == "json" else TargetRun.summarised
             runs = evaluate_bundles(args.bundle, options, catalog, jobs=jobs, done=stored, progress=Bar(),
-                                    stored=store is not None, inventory=inventory, max_age=max_age)
+                                    stored=store is not None, inventory=inventory, max_age=max_age, sent=sent)
         finally:
             if store is not None:
                 store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from auditor._bundle_runs import evaluate_bundles
 from auditor._demo import DEMO_TARGET, demo_inventory
 from auditor._exitcodes import ExitCode, result_exit_code
-from auditor._fleet import TargetRun
+from auditor._fleet import FleetResult, TargetRun
 from auditor._history.document import packed_ahead
 from auditor._policy.catalog import Catalog
 from auditor._scan import EvaluateOptions, collect, evaluate_bundle
@@ -116,6 +117,56 @@ def test_results_held_for_the_summary_let_go_of_what_storing_them_made(bundles: 
             alone = evaluate_bundle(read_bundle(Path(run.target)), options, catalog=_catalog())
             assert store.result(run.scan_id).to_dict() == run.result.to_dict() == alone.to_dict()
             assert set(run.result.__dict__) <= set(alone.__dict__), set(run.result.__dict__) - set(alone.__dict__)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_worker_sends_back_what_the_caller_reads_of_a_run(bundles: list[str], tmp_path: Path, jobs: int) -> None:
+    """With `sent`, a pool's worker sends each run back as `sent` makes it: its counts
+    (TargetRun.summarised), or its counts and its part of a JSON summary (TargetRun.parted),
+    not its result, which this process would otherwise take back whole. What the caller gets
+    is what `sent` makes of the whole run. A run to be stored is always sent whole."""
+    import json
+
+    from auditor._fleet import SpooledRuns
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    paths = [bundles[0], str(broken), bundles[1]]
+    options = EvaluateOptions(now=NOW)
+    whole = evaluate_bundles(paths, options, _catalog(), jobs=jobs).runs
+    given: list[TargetRun] = []
+
+    def done(run: TargetRun) -> TargetRun:
+        given.append(run)
+        return run
+
+    counted = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done, sent=TargetRun.summarised).runs
+    assert all(run.result is None for run in given) and len(given) == 3
+    assert [r.counts for r in counted] == [r.counts for r in whole] and counted[0].counts is not None
+    assert [(r.target, r.exit_code, r.error) for r in counted] == [(r.target, r.exit_code, r.error) for r in whole]
+    given.clear()
+    parted = evaluate_bundles(paths, options, _catalog(), jobs=jobs, done=done, sent=TargetRun.parted).runs
+    assert all(run.result is None for run in given) and {r.target: r.part is not None for r in given} == {
+        paths[0]: True, paths[1]: False, paths[2]: True}
+
+    with SpooledRuns() as spool:
+        kept = [spool.keep(run) for run in parted]
+        assert all(run.part is None for run in kept)  # held by its counts, its part in the file
+        document = json.loads("".join(spool.document(FleetResult(tuple(kept)))))
+    with SpooledRuns() as spool:
+        expected = json.loads("".join(spool.document(FleetResult(tuple(spool.keep(run) for run in whole)))))
+    for target in (*document["targets"], *expected["targets"]):
+        target["seconds"] = 0
+    assert document == expected and document["targets"][0]["result"]["findings"]
+    with pytest.raises(ValueError, match="sent back whole"):
+        evaluate_bundles(paths, options, _catalog(), jobs=jobs, stored=True, sent=TargetRun.summarised)
+    where = {int(r.note) for r in evaluate_bundles(paths, options, _catalog(), jobs=jobs, sent=_where_made).runs}
+    assert (where == {os.getpid()}) if jobs == 1 else (os.getpid() not in where)  # in the workers, in a pool
+
+
+def _where_made(run: TargetRun) -> TargetRun:
+    """`run` summarised, its note the id of the process that made it (a `sent`)."""
+    return dataclasses.replace(run.summarised(), note=str(os.getpid()))
 
 
 def _with_target(bundle: Bundle, path: Path, **changes: object) -> str:
