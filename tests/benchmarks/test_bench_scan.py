@@ -318,43 +318,58 @@ def test_bundle_read_back(tmp_path: Path, bench_record: Recorder) -> None:
 def test_evaluate_jobs(tmp_path: Path, bench_record: Recorder) -> None:
     """`auditor evaluate` over 60 bundles of 200 certificates, whole process (each bundle read,
     evaluated and, with the history store, stored): --jobs 1 and 2, against one process per
-    bundle (the way before --jobs). Medians of 3 runs; CPU time with the workers'."""
+    bundle (the way before --jobs); and over 240, nothing stored, where the start (about half a
+    second) weighs less: what a second worker adds. Medians of 3 runs; CPU time with the
+    workers'. Each run must end with the summary of every bundle."""
     base = synthetic_records(200)
     target = {"name": "bench", "environment": "production", "policies": ["cim-production"], "names": ["node-1.example.com"]}
     rng = random.Random(11)
     paths = []
-    for b in range(60):
+    for b in range(240):
         records = [dataclasses.replace(r, resource=f"b{b}/{r.resource}", id="") for r in rng.sample(base, len(base))]
-        path = tmp_path / f"b{b:02d}.json"
+        path = tmp_path / f"b{b:03d}.json"
         Bundle.create(target, "2026-11-23T00:00:00Z", records).write(path)
         paths.append(str(path))
     evaluate = [sys.executable, "-m", "auditor", "evaluate", "--demo", "--at", NOW.isoformat()]
-    figures: dict[tuple[int, bool], tuple[float, float]] = {}
-    for stored in (False, True):
-        for jobs in (1, 2):
-            runs = []
-            for i in range(3):
-                env = {**os.environ, "AUDITOR_DB": str(tmp_path / f"history-{jobs}-{i}.sqlite")}
-                start, used = time.perf_counter(), _children_cpu()
-                proc = subprocess.run([*evaluate, *paths, "--jobs", str(jobs), *([] if stored else ["--no-store"])],
-                                      capture_output=True, text=True, check=False, env=env)
-                runs.append((time.perf_counter() - start, _children_cpu() - used))
-                assert f"{len(paths)} bundles; exit code" in proc.stdout, proc.stderr
-            figures[jobs, stored] = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+    def timed(bundles: list[str], jobs: int, stored: bool, i: int) -> tuple[float, float]:
+        env = {**os.environ, "AUDITOR_DB": str(tmp_path / f"history-{len(bundles)}-{jobs}-{i}.sqlite")}
+        start, used = time.perf_counter(), _children_cpu()
+        proc = subprocess.run([*evaluate, *bundles, "--jobs", str(jobs), *([] if stored else ["--no-store"])],
+                              capture_output=True, text=True, check=False, env=env)
+        took = time.perf_counter() - start, _children_cpu() - used
+        assert f"{len(bundles)} bundles; exit code {proc.returncode} " in proc.stdout, proc.stderr[-2000:]
+        rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[1:-1]}  # a row a bundle
+        assert rows.keys() == set(bundles) and set(rows.values()) <= {"READY", "NOT", "INCOMPLETE"}, proc.stdout[-2000:]
+        return took
+
+    figures: dict[tuple[int, int, bool], tuple[float, float]] = {}
+    for count, stores in ((60, (False, True)), (240, (False,))):
+        for stored in stores:
+            for jobs in (1, 2):
+                runs = [timed(paths[:count], jobs, stored, i) for i in range(3)]
+                figures[count, jobs, stored] = (statistics.median(w for w, _ in runs),
+                                                statistics.median(c for _, c in runs))
     start = time.perf_counter()
     for one in paths[:10]:
         proc = subprocess.run([*evaluate, "--no-store", one], capture_output=True, text=True, check=False)
         verdict = {0: "READY", 1: "NOT READY", 4: "INCOMPLETE"}.get(proc.returncode)  # the bundle judged
         assert verdict is not None and verdict in proc.stdout, proc.stderr
     single = (time.perf_counter() - start) / 10
-    print(f"\nauditor evaluate, {len(paths)} bundles x 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
-    for (jobs, stored), (seconds, cpu) in figures.items():
-        print(f"--jobs {jobs}{', stored' if stored else ''}: {seconds:.2f} s, {len(paths) / seconds:.1f} bundles/s, "
-              f"CPU {cpu:.2f} s")
+    print(f"\nauditor evaluate, bundles of 200 certificates, whole process (load: {os.getloadavg()[0]:.1f}):")
+    for (count, jobs, stored), (seconds, cpu) in figures.items():
+        print(f"{count} bundles, --jobs {jobs}{', stored' if stored else ''}: {seconds:.2f} s, "
+              f"{count / seconds:.1f} bundles/s, CPU {cpu:.2f} s")
+    sixty = figures[60, 2, False][0]
+    scaling = figures[240, 1, False][0] / figures[240, 2, False][0]
     print(f"one process per bundle: {single:.2f} s each, {1 / single:.1f} bundles/s; "
-          f"--jobs 2 is {single * len(paths) / figures[2, False][0]:.1f}x that")
-    shown = "; ".join(f"--jobs {jobs}{' stored' if stored else ''} {len(paths) / seconds:.1f}/s"
-                      for (jobs, stored), (seconds, _) in figures.items())
+          f"--jobs 2 over 60 bundles is {single * 60 / sixty:.1f}x that; over 240 bundles --jobs 2 is "
+          f"{scaling:.2f}x --jobs 1")
+    shown = "; ".join(f"--jobs {jobs}{' stored' if stored else ''} {60 / seconds:.1f}/s"
+                      for (count, jobs, stored), (seconds, _) in figures.items() if count == 60)
     bench_record("evaluate-jobs", "`auditor evaluate` of 60 bundles of 200 certificates, whole process (read, "
-                 "evaluated, summarised; stored: in the history too), vs one process per bundle",
-                 f"{shown}; one process per bundle {1 / single:.1f}/s: --jobs 2 {single * len(paths) / figures[2, False][0]:.1f}x that")
+                 "evaluated, summarised; stored: in the history too), vs one process per bundle; and of 240, "
+                 "nothing stored: --jobs 2 against --jobs 1",
+                 f"{shown}; one process per bundle {1 / single:.1f}/s: --jobs 2 {single * 60 / sixty:.1f}x that; "
+                 f"240 bundles, nothing stored: --jobs 1 {240 / figures[240, 1, False][0]:.1f}/s, --jobs 2 "
+                 f"{240 / figures[240, 2, False][0]:.1f}/s ({scaling:.2f}x)")
