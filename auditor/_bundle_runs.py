@@ -15,13 +15,12 @@ With the history on, a worker also makes each result's stored document
 (_history.document.pack_ahead): this process, the history's one writer, then only writes it.
 Results come back pickled (a Finding as its class and its values); where nothing is stored, a
 worker sends back what the caller reads of a run instead (`sent`: its counts for a text
-summary, its part of a JSON one), since taking a result of thousands of findings back would
-cost this process about what the worker spent sending it, and this process alone would then
-pace the pool. Every bundle is judged
-at the same instant. A bundle that cannot be read or judged costs that bundle only: its run
-carries the error and the exit code it would have had alone. Runs come back in the order the
-bundles were given, as the fleet's `TargetRun`s (the `target` being the bundle's path), so the
-exit code is the worst of the bundles' (docs/exit-codes.md).
+summary, its part of a JSON one): taking a result of thousands of findings back costs this
+process about what sending it cost the worker, and this process alone would pace the pool.
+Every bundle is judged at the same instant. A bundle that cannot be read or judged costs that
+bundle only: its run carries the error and the exit code it would have had alone. Runs come
+back in the order the bundles were given, as the fleet's `TargetRun`s (the `target` being the
+bundle's path), so the exit code is the worst of the bundles' (docs/exit-codes.md).
 """
 
 from __future__ import annotations
