@@ -13,6 +13,9 @@ scan), and only then acknowledges the message. Events follow on `audit.findings.
 `auditor.scan` for the stored verdict, `auditor.regression` when new failures appear,
 `auditor.refused` for evidence not accepted.
 
+While a scan is stored, the pool evaluates the next messages: a worker holds at most twice
+`--concurrency` messages, at most `--concurrency` of them being evaluated.
+
 A message is kept alive (in progress) while it is evaluated; one whose worker dies is
 redelivered after the consumer's ack wait to another worker. Refused evidence is terminated
 (never redelivered, never stored). A store failure is negatively acknowledged and retried
@@ -30,7 +33,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -48,6 +51,9 @@ from auditor._scan import EvaluateOptions
 from auditor.errors import AuditorError
 
 log = logging.getLogger("auditor.worker")
+
+HELD = 2
+"""Messages a worker holds, at most, per process of its pool: one evaluated, one stored."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +265,10 @@ class Worker:
         self._nc: Any = None
         self.ack_wait = self.options.ack_wait
         """The consumer's (an existing consumer keeps its own)."""
+        self._judging = 0
+        """Messages in hand not yet judged (evaluated in the pool, or waiting for it)."""
+        self._judged: asyncio.Event | None = None
+        """Set as each message's judging ends: a process of the pool is free for another."""
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -279,13 +289,22 @@ class Worker:
         self._pool = self._new_pool()
         await self._warm()
         inflight: set[asyncio.Task[None]] = set()
+        judged = self._judged = asyncio.Event()
         stopped = asyncio.create_task(self.stop.wait())
         try:
             sub = await self._subscribe(js)
             while not self.stop.is_set() and sub is not None:
-                free = self.options.concurrency - len(inflight)
+                # a process of the pool is free once a message is judged: the next is evaluated
+                # while that one is stored (at most HELD x concurrency messages in hand)
+                concurrency = self.options.concurrency
+                free = min(concurrency - self._judging, HELD * concurrency - len(inflight))
                 if free <= 0:
-                    await asyncio.wait({*inflight, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    judged.clear()
+                    freed = asyncio.create_task(judged.wait())
+                    try:
+                        await asyncio.wait({*inflight, stopped, freed}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        freed.cancel()
                     continue
                 try:
                     messages = await sub.fetch(free, timeout=self.options.fetch_wait)
@@ -297,6 +316,7 @@ class Worker:
                         await self._pause(1.0)
                     continue
                 for msg in messages:
+                    self._judging += 1
                     task = asyncio.create_task(self._handle(msg))
                     inflight.add(task)
                     task.add_done_callback(inflight.discard)
@@ -343,11 +363,23 @@ class Worker:
                 await msg.in_progress()
 
     async def _handle(self, msg: Any) -> None:
+        """Judge and store one message (counted in _judging by the loop that took it)."""
+        released = False
+
+        def judged() -> None:
+            """The message's judging has ended (once, however it ended)."""
+            nonlocal released
+            if not released:
+                released = True
+                self._judging -= 1
+                if self._judged is not None:
+                    self._judged.set()
+
         delivered = getattr(getattr(msg, "metadata", None), "num_delivered", 1) or 1
         log.info("evaluating %s (delivery %d, %d bytes)", msg.subject, delivered, len(msg.data))
         alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            await self._judge_and_store(msg)
+            await self._judge_and_store(msg, judged)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug must not end the worker: the message is retried later
@@ -357,14 +389,19 @@ class Worker:
             if delivered >= self.options.max_deliver:
                 log.error("%s: delivered %d times; JetStream gives up on it", msg.subject, delivered)
         finally:
+            judged()
             alive.cancel()
 
-    async def _judge_and_store(self, msg: Any) -> None:
+    async def _judge_and_store(self, msg: Any, judged: Callable[[], None]) -> None:
+        """Judge `msg` in the pool (`judged` called as that ends), then store and acknowledge it."""
         assert self._pool is not None
         loop = asyncio.get_running_loop()
         header_request = (msg.headers or {}).get(wire.HEADER_REQUEST) or None
         try:
-            verdict = await loop.run_in_executor(self._pool, judge, msg.subject, msg.data)
+            try:
+                verdict = await loop.run_in_executor(self._pool, judge, msg.subject, msg.data)
+            finally:
+                judged()
         except BrokenProcessPool:
             log.error("%s: an evaluating process died; restarting the pool, the message will be delivered again",
                       msg.subject)
