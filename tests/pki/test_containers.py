@@ -207,7 +207,10 @@ def with_mac_iterations(pfx: bytes, count: int) -> bytes:
 def test_iteration_counts_are_those_openssl_info_shows(tmp_path: Path, args: list[str]) -> None:
     """The counts read from a PKCS#12 file's structure (without opening it) are those `openssl
     pkcs12 -info` prints once it has opened it: the MAC's, the encrypted contents', the shrouded
-    key bag's."""
+    key bag's; and all of the file was seen. Not all may be seen, by chance, where an encrypted
+    key's random bytes begin as DER does and go on as BER would (about 1 file in 10,000: then
+    the file is opened apart, as any whose structure is not all seen): a second file made alike
+    is seen whole."""
     import re
 
     from pki.containers import iteration_counts
@@ -217,12 +220,17 @@ def test_iteration_counts_are_those_openssl_info_shows(tmp_path: Path, args: lis
     (tmp_path / "c.pem").write_bytes(root.pem())
     (tmp_path / "k.pem").write_bytes(root.key_pem())
     keys = [] if "-nokeys" in args else ["-inkey", str(tmp_path / "k.pem")]
-    _openssl("pkcs12", "-export", "-in", str(tmp_path / "c.pem"), *keys, "-out", str(tmp_path / "f.p12"), *args)
     password = next(a.split(":", 1)[1] for a in args if a.startswith("pass:"))
-    info = _openssl("pkcs12", "-legacy", "-info", "-noout", "-in", str(tmp_path / "f.p12"), "-passin", f"pass:{password}")
-    printed = sorted(int(n) for n in re.findall(rb"Iteration (\d+)", info.stdout + info.stderr))
-    counts, whole = iteration_counts((tmp_path / "f.p12").read_bytes())
-    assert printed and sorted(counts) == printed and whole
+    for _ in range(3 if keys and "NONE" not in args else 1):  # an encrypted key: its bytes are random
+        _openssl("pkcs12", "-export", "-in", str(tmp_path / "c.pem"), *keys, "-out", str(tmp_path / "f.p12"), *args)
+        info = _openssl("pkcs12", "-legacy", "-info", "-noout", "-in", str(tmp_path / "f.p12"),
+                        "-passin", f"pass:{password}")
+        printed = sorted(int(n) for n in re.findall(rb"Iteration (\d+)", info.stdout + info.stderr))
+        counts, whole = iteration_counts((tmp_path / "f.p12").read_bytes())
+        assert printed and sorted(counts) == printed
+        if whole:
+            break
+    assert whole
 
 
 def test_a_pkcs12_file_asking_for_endless_key_derivation_is_refused_at_once(tmp_path: Path,
