@@ -163,7 +163,7 @@ def evaluate_one(path: str) -> TargetRun:
 def _evaluate_sent(path: str) -> TargetRun:
     """evaluate_one, the run as evaluate_bundles' `sent` makes it (in a pool: in the worker)."""
     assert _SHARED is not None
-    sent = _SHARED[5]
+    *_, sent = _SHARED
     run = evaluate_one(path)
     return run if sent is None else sent(run)
 
