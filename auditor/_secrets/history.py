@@ -13,12 +13,14 @@ must not hide the same bytes committed elsewhere), and once more at the oldest p
 other kind when it was added both as source code and not (the detectors read code
 differently). A blob added at several paths has each finding (a secret both readings find is
 one) reported once, at the oldest of them that no allowlist entry or baseline accepts
-(`_placed`): accepting a secret in one file never accepts it in another.
+(`_placed`): accepting a secret in one file never accepts it in another. A secret that several
+versions of one file hold is one finding, at the oldest of them (`_first_versions`).
 
 What was scanned is remembered per repository, ruleset and excluded paths under the user's
 cache folder (`<cache>/secrets-git/`): the ref tips walked, the ids of the blobs, commits and
-tags read (and which way each blob was read), their (redacted) findings, and where each blob
-with findings was added. A later run walks only the commits added since (`--not` the old
+tags read (and which way each blob was read), their (redacted) findings, where each blob
+with findings was added, and the times of the commits whose versions of a file hold one secret
+(`_first_versions`). A later run walks only the commits added since (`--not` the old
 tips) and reads only new blobs, unless history was rewritten (an old tip is no longer
 reachable) or the shallow boundary or grafts changed (`git fetch --unshallow` brings older
 commits in without moving a ref), when it walks everything again but still reads only blobs
@@ -109,6 +111,7 @@ class _History(msgspec.Struct, forbid_unknown_fields=True):
     lost: str
     skipped: str
     unread: dict[str, str]
+    times: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
 
 
 class _Tree(msgspec.Struct, forbid_unknown_fields=True):
@@ -343,6 +346,10 @@ class HistoryCache:
     """Blob -> what of it was not read and where (over max_file_bytes; gzip content past the
     gunzip-bytes limit): every run that takes this cache says so again, as the run that read it
     did (the files not scanned leave the secrets rules undecided)."""
+    times: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Commit -> its committer and author times, for the commits of findings that several
+    versions of a file hold (`_first_versions`): a commit's times never change, so git is asked
+    once."""
 
     def has_read(self, sha: str, code: bool) -> bool:
         """Whether the blob `sha` was read as source code (`code`) or as text."""
@@ -365,14 +372,14 @@ class HistoryCache:
             return cls()
         return cls(tips=body.tips, bounds=body.bounds, found=body.found, places=body.places, store=body.store,
                    seen=_ids(body.seen), code=_ids(body.code), both=_ids(body.both), dangling=_ids(body.dangling),
-                   lost=_ids(body.lost), skipped=_ids(body.skipped), unread=body.unread)
+                   lost=_ids(body.lost), skipped=_ids(body.skipped), unread=body.unread, times=body.times)
 
     def save(self, path: Path | None) -> None:
         if path is not None:
             body = _History(tips=self.tips, bounds=self.bounds, found=self.found, places=self.places, store=self.store,
                             seen=_text(self.seen), code=_text(self.code), both=_text(self.both),
                             dangling=_text(self.dangling), lost=_text(self.lost), skipped=_text(self.skipped),
-                            unread=self.unread)
+                            unread=self.unread, times=self.times)
             write_sealed(path, body, made_from=SEALS[_History])
 
 
@@ -711,7 +718,6 @@ def scan_history(
             state.found = {k: _to_cache(v) for k, v in found.items()}
         state.tips = tips
         state.bounds = "?" if bounds is None else bounds  # "?": told by no boundary, walked again next time
-        state.save(where)
     if tree:
         lister.join()
         if where is not None:
@@ -720,6 +726,7 @@ def scan_history(
     # a blob in no commit that a working-tree file holds as git reports it (staged, unchanged since)
     # is that file: the scan of the working tree reports its findings there, once
     held = {sha for path, sha in clean.items() if not skip_path(prefix + path)} & state.lost
+    reported: list[tuple[str, list[Leak]]] = []
     for obj, leaks in found.items():
         if obj in held:
             continue
@@ -730,10 +737,114 @@ def scan_history(
         else:  # one place, read one way
             mine, dropped = suppress.split(leaks)
         if mine:
-            report.extend(mine, f"{mine[0].commit[:12]}:{mine[0].path}")
+            reported.append((obj, mine))
         stats.suppressed += dropped
+    known_times = state.times
+    for mine in _first_versions(repo, reported, state):
+        report.extend(mine, f"{mine[0].commit[:12]}:{mine[0].path}")
+    if where is not None and (changed or state.times != known_times):  # saved once the commits' times are known
+        state.save(where)
     stats.not_scanned = list(dict.fromkeys(stats.not_scanned))  # a blob over the limit alone and in all: once
     return report
+
+
+def _first_versions(repo: Path, shown: list[tuple[str, list[Leak]]], state: HistoryCache) -> list[list[Leak]]:
+    """The findings of each object (`shown`: its id and its findings, each list one blob's,
+    commit message's or tag's) but those an older version of the same file holds: a secret found
+    alike (see `model.collapse`: but for its place in the file and how many times) at one path of
+    the history is one finding, at the oldest commit whose version of the file holds it.
+    Editing a file that still holds an old secret makes a new blob with the same finding; it is
+    not a new one: its id (file, commit, fingerprint) stays the first version's, so a waiver or a
+    baseline of it still holds and drift sees no new problem. A commit message, a tag and a blob
+    in no commit (each a finding's own `commit`) are places of their own, never folded.
+    Oldest: by committer time, then author time (a rebase gives many commits one committer
+    time, and keeps their author times), then, among commits alike in both, by generation (an
+    ancestor's is less than its descendants': `_levels`), then id: what the commits are, not
+    what an earlier run read, so a first run and a later one that reads only new blobs agree.
+    The commits' times are taken from `state.times` and kept there (those of this run's groups)."""
+    keyed: list[tuple[list[Leak], list[tuple[object, ...] | None]]] = []
+    commits: dict[tuple[object, ...], set[str]] = {}
+    for obj, leaks in shown:
+        keys: list[tuple[object, ...] | None] = []
+        for leak in leaks:
+            if leak.commit == obj:  # a message's, tag's or lost blob's finding (its commit is its own id)
+                keys.append(None)
+                continue
+            key = _version_key(leak)
+            keys.append(key)
+            found = commits.get(key)
+            if found is None:
+                commits[key] = {leak.commit}
+            else:
+                found.add(leak.commit)
+        keyed.append((leaks, keys))
+    several = {key: found for key, found in commits.items() if len(found) > 1}
+    needed: set[str] = set().union(*several.values())
+    known = state.times
+    when = {c: known[c] for c in needed if c in known}
+    if len(when) < len(needed):
+        when.update(_commit_times(repo, needed - when.keys()))
+    if when != known:
+        state.times = when
+    if not several:
+        return [leaks for _, leaks in shown]
+    first = _oldest(repo, several.values(), when)
+    first_of = {key: first[frozenset(found)] for key, found in several.items()}
+    out = []
+    for leaks, keys in keyed:
+        kept = [leak for leak, key in zip(leaks, keys, strict=True)
+                if key is None or first_of.get(key, leak.commit) == leak.commit]
+        if kept:
+            out.append(kept)
+    return out
+
+
+def _version_key(leak: Leak) -> tuple[object, ...]:
+    """What two findings of versions of one file share when they are the same secret found alike:
+    all but the commit, the place in the file and how many times (`model.collapse`'s key)."""
+    try:
+        details: object = tuple(leak.details.items())
+        hash(details)
+    except TypeError:  # a detail that is not hashable
+        details = repr(sorted(leak.details.items()))
+    return (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence, leak.engine,
+            leak.file_mode, leak.key_file, leak.log, details)
+
+
+def _oldest(repo: Path, groups: Iterable[set[str]], when: Mapping[str, tuple[int, int]]) -> dict[frozenset[str], str]:
+    """The oldest commit of each group (see `_first_versions`), by the group's commits."""
+    least = {frozenset(group): sorted(group, key=lambda c: (when.get(c, (0, 0)), c)) for group in groups}
+    tied = {key: [c for c in ordered if when.get(c, (0, 0)) == when.get(ordered[0], (0, 0))]
+            for key, ordered in least.items()}
+    several = {c for commits in tied.values() if len(commits) > 1 for c in commits}
+    levels = _levels(repo, several) if several else {}  # the same times: ancestors first
+    return {key: min(commits, key=lambda c: (levels.get(c, 0), c)) for key, commits in tied.items()}
+
+
+def _levels(repo: Path, commits: set[str]) -> dict[str, int]:
+    """Each commit's generation: 1 for a commit without parents (or whose parents a shallow
+    clone lacks), else one more than its parents' greatest: less than any descendant's. One
+    `git rev-list --topo-order --reverse --parents` of what the commits reach."""
+    out = _git(repo, "rev-list", "--topo-order", "--reverse", "--parents", "--ignore-missing", "--stdin",
+               stdin="".join(f"{c}\n" for c in sorted(commits)).encode(), ok=(0, 128))
+    level: dict[str, int] = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        sha, *parents = line.split(" ")
+        level[sha] = 1 + max((level.get(p, 0) for p in parents), default=0)
+    return {c: level[c] for c in commits if c in level}
+
+
+def _commit_times(repo: Path, commits: set[str]) -> dict[str, tuple[int, int]]:
+    """Each commit's committer and author times (seconds since the epoch), from one `git log
+    --no-walk`; a commit git cannot read has none (then it sorts first, by its id)."""
+    out = _git(repo, "log", "--no-walk=unsorted", "--ignore-missing", "--stdin", "--format=%H %ct %at",
+               stdin="".join(f"{c}\n" for c in sorted(commits)).encode(), ok=(0, 128))
+    times: dict[str, tuple[int, int]] = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3 and all(p.lstrip("-").isdigit() for p in parts[1:]):
+            times[parts[0]] = (int(parts[1]), int(parts[2]))
+    return times
 
 
 def _placed(leaks: list[Leak], where: Sequence[tuple[str, str]],

@@ -105,6 +105,41 @@ def test_a_new_leak_is_a_new_failure_no_earlier_waiver_covers(tmp_path: Path) ->
     assert failing(covered, "SEC-001") == {} and covered["exceeded_waivers"] == []
 
 
+def test_a_leak_in_history_keeps_its_id_as_its_file_is_edited(tmp_path: Path) -> None:
+    """A secret a file keeps through its later versions is one finding of the history, at the
+    commit that added it: each edit of the file used to make a new blob and so a new finding (a
+    new id: file, commit, fingerprint) that no waiver covered and that drift reported as new."""
+    from tests.auditor._secrets.test_run import _commit, git
+
+    rng = random.Random(23)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    git(etc, "init", "-q", "-b", "main")
+    (etc / "deploy.env").write_text(f"LOG=info\nexport NKEY_SEED={nkey_seed(rng)}\n")
+    _commit(etc, "deploy settings")
+    (tmp_path / "policies").mkdir()
+    inventory(tmp_path, "      - collector: secrets\n        paths: [etc]\n        git: true\n",
+              policies="cim-production, n-waivers", policy_paths="policy_paths: [policies]\n")
+    (tmp_path / "policies/waivers.yaml").write_text(WAIVER.format(what="findings: [SEC-001:0000000000000000]"))
+    _, first = scan(tmp_path)
+    ids = failing(first, "SEC-001")
+    assert len(ids) == 2  # the working tree's file and the commit that added it
+    (tmp_path / "policies/waivers.yaml").write_text(WAIVER.format(what=f"findings: [{', '.join(ids.values())}]"))
+    _, waived = scan(tmp_path)
+    assert failing(waived, "SEC-001") == {}
+    for level in ("debug", "warn"):  # edits of another line: new versions of the file, the seed in each
+        text = (etc / "deploy.env").read_text().splitlines(keepends=True)
+        (etc / "deploy.env").write_text(f"LOG={level}\n" + "".join(text[1:]))
+        _commit(etc, f"log level {level}")
+    code, edited = scan(tmp_path)
+    assert failing(edited, "SEC-001") == {} and code != 1
+    assert sorted(f["id"] for f in edited["findings"] if f["rule_id"] == "SEC-001" and f["status"] == "waived") \
+        == sorted(ids.values())
+    diff = run_cli("diff", "--target", "n", "--format", "json", cwd=tmp_path)
+    assert diff.code == 0, diff.err
+    assert [c for c in json.loads(diff.out)["new_failures"] if c["rule_id"] == "SEC-001"] == []
+
+
 def test_a_live_credential_blocks_staging(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     (tmp_path / "home/aws.txt").write_text(

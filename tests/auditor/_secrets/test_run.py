@@ -524,6 +524,85 @@ def test_git_history_cache_scans_only_new_objects(tmp_path: Path) -> None:
     assert scan_git(repo, exclude=["*.env"]).leaks == []
 
 
+def test_a_secret_a_file_keeps_is_one_finding_at_the_commit_that_added_it(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each edit of a file that still holds an old secret made a new blob, and so a new finding
+    (a new id: file, commit, fingerprint): a waiver of it stopped holding at the next edit. The
+    secret is one finding, at the commit that added it, in a first run and in a cached one."""
+    token = PLANTERS["vault-token"](random.Random(4)).text
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700000000 +0000")
+    (repo / "deploy.env").write_text("LOG=info\n" + token)
+    added = _commit(repo, "leak")
+    for i in range(3):  # edits that keep it: a line changed, then lines put before it
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"{1700000060 + i * 60} +0000")
+        (repo / "deploy.env").write_text("LOG=debug\n" * (i + 1) + token)
+        _commit(repo, f"edit {i}")
+    token_again = f"used {token.strip()} again"  # the same secret in two messages: two places
+    (repo / "notes").write_text("1\n")
+    first_message = _commit(repo, token_again)
+    (repo / "notes").write_text("2\n")
+    second_message = _commit(repo, token_again)
+    expected = [("(commit message)", first_message), ("(commit message)", second_message), ("deploy.env", added)]
+    assert sorted((x.path, x.commit) for x in scan_git(repo, cache=False).leaks) == sorted(expected)
+    assert [x.line for x in scan_git(repo, cache=False).leaks if x.path == "deploy.env"] == [2]
+    assert sorted((x.path, x.commit) for x in scan_git(repo).leaks) == sorted(expected)
+    (repo / "deploy.env").write_text("LOG=warn\n" + token)  # a later edit, read by a cached run alone
+    _commit(repo, "edit again")
+    again = scan_git(repo)
+    assert again.stats.blobs_scanned == 1
+    assert sorted((x.path, x.commit) for x in again.leaks) == sorted(expected)
+
+
+def test_versions_committed_in_one_second_are_ordered_by_ancestry(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits of one second (a script, a rebase: committer and author times alike) are ordered by
+    their ancestors, not by id: the version that added the secret is reported even where a later
+    one's id sorts first."""
+    token = PLANTERS["aws-key"](random.Random(6)).text
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700000000 +0000")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "1700000000 +0000")
+    (repo / "aws.ini").write_text("[default]\n" + token)
+    added = _commit(repo, "leak")
+    edits = 0
+    while True:  # until a later version's commit id sorts before the first's
+        edits += 1
+        (repo / "aws.ini").write_text(f"[default]\n# edit {edits}\n" + token)
+        if _commit(repo, f"edit {edits}") < added:
+            break
+    assert [(x.path, x.commit) for x in scan_git(repo, cache=False).leaks] == [("aws.ini", added)]
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("aws.ini", added)]
+
+
+def test_an_older_commit_brought_in_later_holds_the_finding_in_every_run(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which version of a file answers for a secret depends on the commits alone (their committer
+    time, then their id), not on what an earlier run read: a branch fetched later whose commit is
+    older takes the finding, in a cached run as in a first one."""
+    token = PLANTERS["github-token"](random.Random(5)).text
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700000000 +0000")
+    (repo / "README").write_text("hello\n")
+    _commit(repo, "root")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700009000 +0000")
+    (repo / "app.env").write_text("A=1\n" + token)
+    newer = _commit(repo, "leak on main")
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("app.env", newer)]
+    git(repo, "checkout", "-q", "-b", "old", "HEAD~1")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700005000 +0000")
+    (repo / "app.env").write_text("B=2\n" + token)
+    older = _commit(repo, "the same leak, committed earlier")
+    assert [(x.path, x.commit) for x in scan_git(repo).leaks] == [("app.env", older)]
+    assert [(x.path, x.commit) for x in scan_git(repo, cache=False).leaks] == [("app.env", older)]
+
+
 def _scan(repo: Path, *paths: Path, git: bool = True, **kw: object) -> list[tuple[object, ...]]:
     report = run_engines(["auditor"], prepare(list(paths) or [repo], base=repo.parent, git=git, **kw))  # type: ignore[arg-type]
     return [(x.path, x.line, x.column, x.rule, x.fingerprint, x.commit, x.file_mode, x.key_file, x.log, x.protected)
