@@ -788,12 +788,11 @@ def _first_versions(repo: Path, shown: list[tuple[str, list[Leak]]], state: Hist
         state.times = when
     if not several:
         return [leaks for _, leaks in shown]
-    first = _oldest(repo, several.values(), when)
-    first_of = {key: first[frozenset(found)] for key, found in several.items()}
+    first = _oldest(repo, several, when)
     out = []
     for leaks, keys in keyed:
         kept = [leak for leak, key in zip(leaks, keys, strict=True)
-                if key is None or first_of.get(key, leak.commit) == leak.commit]
+                if key is None or first.get(key, leak.commit) == leak.commit]
         if kept:
             out.append(kept)
     return out
@@ -811,13 +810,18 @@ def _version_key(leak: Leak) -> tuple[object, ...]:
             leak.file_mode, leak.key_file, leak.log, details)
 
 
-def _oldest(repo: Path, groups: Iterable[set[str]], when: Mapping[str, tuple[int, int]]) -> dict[frozenset[str], str]:
-    """The oldest commit of each group (see `_first_versions`), by the group's commits."""
-    least = {frozenset(group): sorted(group, key=lambda c: (when.get(c, (0, 0)), c)) for group in groups}
-    tied = {key: [c for c in ordered if when.get(c, (0, 0)) == when.get(ordered[0], (0, 0))]
-            for key, ordered in least.items()}
-    several = {c for commits in tied.values() if len(commits) > 1 for c in commits}
-    levels = _levels(repo, several) if several else {}  # the same times: ancestors first
+def _oldest(repo: Path, groups: Mapping[tuple[object, ...], set[str]],
+            when: Mapping[str, tuple[int, int]]) -> dict[tuple[object, ...], str]:
+    """The oldest commit of each group of commits (see `_first_versions`)."""
+    def times(commit: str) -> tuple[int, int]:
+        return when.get(commit, (0, 0))
+
+    tied = {}
+    for key, group in groups.items():
+        earliest = min(map(times, group))
+        tied[key] = [c for c in group if times(c) == earliest]
+    alike = {c for commits in tied.values() if len(commits) > 1 for c in commits}
+    levels = _levels(repo, alike) if alike else {}  # the same times: ancestors first
     return {key: min(commits, key=lambda c: (levels.get(c, 0), c)) for key, commits in tied.items()}
 
 

@@ -22,6 +22,7 @@ from auditor._models import Severity
 from auditor._resultfile import read_result
 from auditor._schedule.notify import regression_event
 from tests import metamorphic
+from tests.auditor._secrets.test_run import _commit, git
 from tests.certs import FILES_PACK
 from tests.conftest import run_cli
 from tests.secrets_corpus import nkey_seed, private_key_pem
@@ -109,8 +110,6 @@ def test_a_leak_in_history_keeps_its_id_as_its_file_is_edited(tmp_path: Path) ->
     """A secret a file keeps through its later versions is one finding of the history, at the
     commit that added it: each edit of the file used to make a new blob and so a new finding (a
     new id: file, commit, fingerprint) that no waiver covered and that drift reported as new."""
-    from tests.auditor._secrets.test_run import _commit, git
-
     rng = random.Random(23)
     etc = tmp_path / "etc"
     etc.mkdir()

@@ -365,7 +365,7 @@ def make_history(repo: Path, commits: int, seed: int = 7) -> list[Plant]:
 @dataclass(frozen=True)
 class Hit:
     """A finding of a scan of a generated history: the commit ('' for the working tree), where, and the
-    lines from the one it points at to the end of that version of the file ('' for a message or tag)."""
+    lines from the one it points at to the end of that version of the file (none for a message or tag)."""
 
     commit: str
     where: str
@@ -395,7 +395,7 @@ def score_history(hits: list[Hit], plants: list[Plant]) -> Score:
         if hit.where.startswith("("):  # a commit message or tag holds one plant
             plant = next((p for p in plants if p.where == hit.where and (p.commit == hit.commit or hit.where.startswith("(tag"))), None)
         else:
-            plant = next((p for at in hit.lines[:1] or [""] for line, p in of_line.items() if line in at), None) \
+            plant = next((p for at in hit.lines[:1] for line, p in of_line.items() if line in at), None) \
                 or next((p for at in hit.lines[1:40] for line, p in of_line.items() if line in at), None)
         if plant is None:
             other += 1
@@ -407,9 +407,9 @@ def score_history(hits: list[Hit], plants: list[Plant]) -> Score:
     return Score(frozenset(found), frozenset(first), planted, other)
 
 
-def lines_at(repo: Path, places: list[tuple[str, str, int]]) -> list[tuple[str, ...]]:
-    """The lines of `path` at `commit` (the working tree's file for commit '') from line `line` on,
-    for each (commit, path, line); () for a message or a tag."""
+def hits_at(repo: Path, places: list[tuple[str, str, int]]) -> list[Hit]:
+    """A Hit for each finding at (commit, path, line): the lines of `path` at `commit` (the working
+    tree's file for commit '') from `line` on; none for a message or a tag."""
     wanted = sorted({(c, p) for c, p, _ in places if c and not p.startswith("(")})
     blobs: dict[tuple[str, str], list[str]] = {}
     if wanted:
@@ -425,13 +425,11 @@ def lines_at(repo: Path, places: list[tuple[str, str, int]]) -> list[tuple[str, 
             size = int(head[2])
             blobs[key] = done[end + 1:end + 1 + size].decode(errors="replace").splitlines()
             at = end + 1 + size + 1
-    out: list[tuple[str, ...]] = []
+    out: list[Hit] = []
     for commit, path, line in places:
-        if path.startswith("("):
-            out.append(())
-            continue
-        text = blobs.get((commit, path)) if commit else (repo / path).read_text(errors="replace").splitlines()
-        out.append(tuple(text[line - 1:]) if text and line > 0 else ())
+        text = [] if path.startswith("(") else blobs.get((commit, path)) if commit else \
+            (repo / path).read_text(errors="replace").splitlines()
+        out.append(Hit(commit, path, tuple(text[line - 1:]) if text and line > 0 else ()))
     return out
 
 
@@ -439,9 +437,8 @@ def auditor_hits(repo: Path, report: Path) -> list[Hit]:
     """auditor's findings (`secrets scan --format json`) as Hits: a working-tree file's path is as given
     (absolute, or relative to the folder the scan ran in)."""
     found = json.loads(report.read_text())["findings"]
-    places = [(f["commit"], f["file"] if f["commit"] else str(Path(f["file"]).resolve().relative_to(repo.resolve())),
-               f["line"]) for f in found]
-    return [Hit(c, p, text) for (c, p, _), text in zip(places, lines_at(repo, places), strict=True)]
+    return hits_at(repo, [(f["commit"], f["file"] if f["commit"] else
+                           str(Path(f["file"]).resolve().relative_to(repo.resolve())), f["line"]) for f in found])
 
 
 def kingfisher_hits(repo: Path, report: Path) -> list[Hit]:
@@ -453,7 +450,7 @@ def kingfisher_hits(repo: Path, report: Path) -> list[Hit]:
         commit = item.get("git_metadata", {}).get("commit", {}).get("id", "")
         path = str(Path(item["path"]).relative_to(repo)) if item["path"].startswith("/") else item["path"]
         places.append((commit, path, int(item["line"])))
-    return [Hit(c, p, text) for (c, p, _), text in zip(places, lines_at(repo, places), strict=True)]
+    return hits_at(repo, places)
 
 
 def auditor_git(repo: Path, out: Path) -> list[str]:
