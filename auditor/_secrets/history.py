@@ -70,7 +70,7 @@ from auditor._secrets.gitrepo import (
     refs,
 )
 from auditor._secrets.gitrepo import git as _git
-from auditor._secrets.model import FileResult, Leak, Tally
+from auditor._secrets.model import FileResult, Leak, Tally, alike_in_versions
 from auditor._secrets.run import ScanReport
 from auditor._secrets.scanner import (
     _OPEN_FLAGS,
@@ -770,7 +770,7 @@ def _first_versions(repo: Path, shown: list[tuple[str, list[Leak]]], state: Hist
             if leak.commit == obj:  # a message's, tag's or lost blob's finding (its commit is its own id)
                 keys.append(None)
                 continue
-            key = _version_key(leak)
+            key = alike_in_versions(leak)
             keys.append(key)
             found = commits.get(key)
             if found is None:
@@ -796,18 +796,6 @@ def _first_versions(repo: Path, shown: list[tuple[str, list[Leak]]], state: Hist
         if kept:
             out.append(kept)
     return out
-
-
-def _version_key(leak: Leak) -> tuple[object, ...]:
-    """What two findings of versions of one file share when they are the same secret found alike:
-    all but the commit, the place in the file and how many times (`model.collapse`'s key)."""
-    try:
-        details: object = tuple(leak.details.items())
-        hash(details)
-    except TypeError:  # a detail that is not hashable
-        details = repr(sorted(leak.details.items()))
-    return (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence, leak.engine,
-            leak.file_mode, leak.key_file, leak.log, details)
 
 
 def _oldest(repo: Path, groups: Mapping[tuple[object, ...], set[str]],

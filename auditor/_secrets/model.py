@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -152,8 +153,7 @@ def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak]
     kept: dict[object, tuple[Leak, int, set[int]]] = {}  # the first found, how many, their first lines
     twice = over = False
     for leak in leaks:
-        key: object = (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence,
-                       leak.engine, leak.commit, leak.file_mode, leak.key_file, leak.log, tuple(leak.details.items()))
+        key: object = (*_alike(leak), tuple(leak.details.items()))
         try:
             known = kept.get(key)
         except TypeError:  # a detail that is not hashable: left as it is
@@ -180,10 +180,22 @@ def collapse(leaks: Iterable[Leak], keep: int | None = None) -> tuple[list[Leak]
             for leak, count, seen in kept.values()], over
 
 
-def _alike(leak: Leak) -> tuple[object, ...]:
-    """What `collapse` compares of two occurrences, but their details."""
-    return (leak.rule, leak.category, leak.path, leak.preview, leak.fingerprint, leak.confidence, leak.engine,
-            leak.commit, leak.file_mode, leak.key_file, leak.log)
+_ALIKE = ("rule", "category", "path", "preview", "fingerprint", "confidence", "engine", "commit", "file_mode",
+          "key_file", "log")
+"""What `collapse` compares of two occurrences, but their details."""
+_alike: Callable[[Leak], tuple[object, ...]] = operator.attrgetter(*_ALIKE)
+_alike_in_any_version: Callable[[Leak], tuple[object, ...]] = operator.attrgetter(*(f for f in _ALIKE if f != "commit"))
+
+
+def alike_in_versions(leak: Leak) -> tuple[object, ...]:
+    """What two findings in versions of one file (git history: blobs of one path) share when they
+    are the same secret found alike: what `collapse` compares but the commit, and the details."""
+    try:
+        details: object = tuple(leak.details.items())
+        hash(details)
+    except TypeError:  # a detail that is not hashable
+        details = repr(sorted(leak.details.items()))
+    return (*_alike_in_any_version(leak), details)
 
 
 def held_inside(outer: Iterable[Leak], inner: list[Leak]) -> list[Leak]:
