@@ -727,6 +727,7 @@ def scan_history(
     # is that file: the scan of the working tree reports its findings there, once
     held = {sha for path, sha in clean.items() if not skip_path(prefix + path)} & state.lost
     reported: list[tuple[str, list[Leak]]] = []
+    accepted: list[tuple[str, list[Leak]]] = []
     for obj, leaks in found.items():
         if obj in held:
             continue
@@ -738,7 +739,9 @@ def scan_history(
             mine, dropped = suppress.split(leaks)
         if mine:
             reported.append((obj, mine))
-        stats.suppressed += dropped
+        if dropped:
+            accepted.append((obj, dropped))
+    stats.suppressed += _folded_count(accepted)  # as many as would be reported were none accepted
     known_times = state.times
     for mine in _first_versions(repo, reported, state):
         report.extend(mine, f"{mine[0].commit[:12]}:{mine[0].path}")
@@ -798,6 +801,21 @@ def _first_versions(repo: Path, shown: list[tuple[str, list[Leak]]], state: Hist
     return out
 
 
+def _folded_count(shown: Iterable[tuple[str, list[Leak]]]) -> int:
+    """How many findings `shown` (as _first_versions takes them) are once the versions of a file
+    that hold a secret alike are one: what a baseline or the allowlist accepts is counted as the
+    findings it keeps from being reported, not once for each edit of the file that holds it."""
+    alike: set[tuple[object, ...]] = set()
+    own = 0
+    for obj, leaks in shown:
+        for leak in leaks:
+            if leak.commit == obj:  # a message's, tag's or lost blob's: a place of its own
+                own += 1
+            else:
+                alike.add(alike_in_versions(leak))
+    return own + len(alike)
+
+
 def _oldest(repo: Path, groups: Mapping[tuple[object, ...], set[str]],
             when: Mapping[str, tuple[int, int]]) -> dict[tuple[object, ...], str]:
     """The oldest commit of each group of commits (see `_first_versions`)."""
@@ -840,11 +858,12 @@ def _commit_times(repo: Path, commits: set[str]) -> dict[str, tuple[int, int]]:
 
 
 def _placed(leaks: list[Leak], where: Sequence[tuple[str, str]],
-            suppress: Suppressions) -> tuple[list[Leak], int, list[Leak]]:
+            suppress: Suppressions) -> tuple[list[Leak], list[Leak], list[Leak]]:
     """The findings of a blob added at the places `where` (the oldest first): each secret (a
     position and fingerprint) once, at the oldest place read the way that found it that no
-    allowlist entry or baseline accepts (the same secret in another file is reported); how many
-    are accepted at every place; and the same findings at their other places (`also`)."""
+    allowlist entry or baseline accepts (the same secret in another file is reported); those
+    accepted at every place (each at its oldest); and the same findings at their other places
+    (`also`)."""
     candidates: dict[tuple[int, int, str], list[tuple[int, Leak]]] = {}
     for leak in leaks:
         code = is_code(leak.path)
@@ -858,12 +877,12 @@ def _placed(leaks: list[Leak], where: Sequence[tuple[str, str]],
             at.append((len(where), leak))
     mine: list[Leak] = []
     also: list[Leak] = []
-    dropped = 0
+    dropped: list[Leak] = []
     for at in candidates.values():
         at.sort(key=lambda item: item[0])
         shown = next((x for _, x in at if not suppress.accepts(x)), None)
         if shown is None:
-            dropped += 1
+            dropped.append(at[0][1])
         else:
             mine.append(shown)
         also.extend(x for _, x in at if x is not shown)

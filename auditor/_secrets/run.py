@@ -243,8 +243,8 @@ def _known_file(shown: str, leaks: list[Leak], size: int, suppress: Suppressions
     """What `Scanner.scan_file` reports for a file whose findings are known."""
     if suppress.path_excluded(shown):
         return FileResult(shown, skipped="allowlisted")
-    kept, dropped = suppress.split(leaks)
-    return FileResult(shown, tuple(kept), size, suppressed=dropped, known=True)
+    kept, accepted = suppress.split(leaks)
+    return FileResult(shown, tuple(kept), size, suppressed=len(accepted), known=True)
 
 
 def scan_git(repo: Path, **kw: object) -> HistoryScan:

@@ -325,8 +325,9 @@ class Scanner:
             if exc.errno == getattr(os, "ELOOP", -1):
                 return FileResult(display, skipped="symlink")
             return FileResult(display, error=f"cannot read: {exc.strerror or exc}")
-        kept, dropped = suppress.split(leaks)
-        return FileResult(display, tuple(kept), max(size, len(head)), suppressed=dropped, unfinished=unfinished)
+        kept, accepted = suppress.split(leaks)
+        return FileResult(display, tuple(kept), max(size, len(head)), suppressed=len(accepted),
+                          unfinished=unfinished)
 
     def scan_blob(self, data: bytes, display: str, commit: str = "") -> FileResult:
         """A git blob or commit message (whole in memory; callers bound its size)."""

@@ -174,8 +174,12 @@ class Suppressions:
         """The patterns of the path-only entries: files and blobs there are never read."""
         return [a.path for a in self.allow if a.path_only]
 
-    def split(self, leaks: Sequence[Leak]) -> tuple[list[Leak], int]:
+    def split(self, leaks: Sequence[Leak]) -> tuple[list[Leak], list[Leak]]:
+        """The findings not accepted, and those accepted."""
         if not self.allow and not self.baselines:  # nothing is accepted
-            return list(leaks), 0
-        kept = [x for x in leaks if not self.accepts(x)]
-        return kept, len(leaks) - len(kept)
+            return list(leaks), []
+        kept: list[Leak] = []
+        accepted: list[Leak] = []
+        for leak in leaks:
+            (accepted if self.accepts(leak) else kept).append(leak)
+        return kept, accepted

@@ -556,6 +556,32 @@ def test_a_secret_a_file_keeps_is_one_finding_at_the_commit_that_added_it(tmp_pa
     assert sorted((x.path, x.commit) for x in again.leaks) == sorted(expected)
 
 
+def test_a_secret_accepted_in_a_file_it_keeps_is_counted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a baseline accepts is counted (`suppressed`) as the findings it keeps from the report:
+    a secret a file keeps through edits, reported once when nothing accepts it, is one accepted
+    finding, not one for each version of the file; each commit message is a place of its own."""
+    from auditor._secrets.suppress import Baseline, Suppressions
+
+    token = PLANTERS["vault-token"](random.Random(4)).text
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(4):  # the secret added, then three edits that keep it
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"{1700000000 + i * 60} +0000")
+        (repo / "deploy.env").write_text("LOG=debug\n" * i + token)
+        _commit(repo, f"edit {i}")
+    for i in range(2):
+        (repo / "notes").write_text(f"{i}\n")
+        _commit(repo, f"used {token.strip()} again")
+    shown = scan_git(repo, cache=False)
+    assert len(shown.leaks) == 3 and shown.stats.suppressed == 0
+    keys = [(x.rule, x.path, x.fingerprint) for x in shown.leaks]
+    accepting = Suppressions(baselines=(Baseline(frozenset(keys)),))
+    for cache in (False, True, True):
+        accepted = scan_git(repo, cache=cache, suppress=accepting)
+        assert accepted.leaks == [] and accepted.stats.suppressed == 3, cache
+
+
 def test_versions_committed_in_one_second_are_ordered_by_ancestry(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits of one second (a script, a rebase: committer and author times alike) are ordered by
