@@ -4,7 +4,8 @@ The demo node is copied, one file or one inventory line is changed in a way that
 problem (CRLF line ends, a byte order mark, lines added above or below, the file appended to
 itself, keys spelled otherwise (as nats-server and `sshd -T` read them alike), manifests wrapped in
 a List or with anchors, a Deployment as another kind of workload, a keyring added to a GnuPG home, a log rotated and compressed, a file zipped, kept in a 7z archive or packed twice, a
-file saved as UTF-16 or with garbage appended, a
+file saved as UTF-16 or with garbage appended, ignore comments (`auditor:ignore`, `nosecret`) on
+every line of a file with secrets, a
 certificate in DER, a broken, unreadable or over-limit file added or put in place of one, a file
 moved into the node's /nix/store with a link to it in its place as NixOS links /etc, the inventory
 reaching files twice, /etc kept by etckeeper and read with its history),
@@ -237,6 +238,20 @@ def _root_linked(folder: Path) -> None:
     """The inventory's `root` a symbolic link to the node's tree (a mount point's alias)."""
     (folder / "node-link").symlink_to(NODE)
     _inventory(f"root: {NODE}", "root: node-link")(folder)
+
+
+def ignore_marked(data: bytes) -> bytes:
+    """Each line of `data` with an ignore comment above it (`auditor:ignore-next-line`) and on it
+    after a blank (`nosecret`), as a developer silences a secrets scanner: the node's files are
+    the audited party's, and their comments must not silence the audit."""
+    return b"".join(b"# auditor:ignore-next-line\n" + line.rstrip(b"\n") + b" # nosecret\n"
+                    for line in data.splitlines(keepends=True))
+
+
+MARKED = ("etc/cim/agent.env", "home/cim/.bash_history", "var/log/cim/agent.log")
+"""Files whose secrets the demo fails, where a comment line and a trailing comment change no
+value their readers take (a trailing comment is part of a systemd EnvironmentFile value, but the
+secret before it is unchanged)."""
 
 
 def _inline_users(folder: Path) -> None:
@@ -645,6 +660,7 @@ def cases() -> list[Case]:
     out += [Case(f"{rel} saved as {suffix}", _saved_as(rel, suffix))
             for rel in ("etc/nats/certs/monitor-legacy.pem",) for suffix in (".p7b", ".p7c", ".p12")]
     out += [Case(f"{GNUPG_HOME} with {how}", gpg_keyring(how)) for how in KEYRINGS]
+    out += [Case(f"{rel} with ignore comments", _edit(rel, ignore_marked)) for rel in MARKED]
     out.append(Case("etc/nats/nats.conf with users.conf inlined", _inline_users))
     out.append(Case("inventory: the root through a link", _root_linked))
     out += [Case(f"inventory: /etc kept by etckeeper, secrets read with its history ({how})", etckeeper(how == "all of /etc"))

@@ -3,7 +3,10 @@
 Each record lists the findings under that path as the leakage scanner reports them: rule,
 file:line:column, a redacted preview, a fingerprint, and facts rules judge (the file's mode,
 whether it is a dedicated key file or a log, whether a private key is encrypted). Findings
-accepted by the allowlist, a baseline or an inline comment are counted, not listed.
+accepted by the allowlist or a baseline (the source's `config` and `baseline`, files the
+inventory names) are counted, not listed. Ignore comments in the node's files (`auditor:ignore`, `nosecret`) are
+not honoured: the files audited are the audited party's, and a comment added to one must not
+silence the audit (`auditor secrets scan`, run by a developer over their own files, honours them).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class SecretsCollector(Collector):
                     baselines=ctx.source.path_option(ctx.root, "baseline"),
                     rules=ctx.source.path_option(ctx.root, "rules"),
                     exclude=list(opts.get("exclude") or ()), git=bool(opts.get("git")),
-                    jobs=int(opts.get("jobs") or 0), root=ctx.tree_root,
+                    jobs=int(opts.get("jobs") or 0), root=ctx.tree_root, inline=False,
                 )
                 report = run_engines(engines, request)
             except AuditorError as exc:

@@ -38,9 +38,11 @@ def prepare(
     jobs: int = 0,
     git_cache: bool = True,
     root: Path | None = None,
+    inline: bool = True,
 ) -> ScanRequest:
     """The request for scanning `paths` with the given configuration, baselines and rules;
-    `root`: the node's `/` when its tree is scanned (links are followed within it)."""
+    `root`: the node's `/` when its tree is scanned (links are followed within it); `inline`:
+    whether ignore comments in the scanned files drop the findings they mark (Scanner.inline)."""
     from auditor._secrets.detectors import builtin_detectors
     from auditor._secrets.engines import ScanRequest
     from auditor._secrets.scanner import Scanner
@@ -66,7 +68,7 @@ def prepare(
         loaded.append(cfg_baseline)
     suppress = Suppressions(allow, tuple(loaded))
     scanner = Scanner((*builtin_detectors(), *custom), max_file_bytes=max_file_bytes,
-                      legacy_fingerprints=suppress.legacy)
+                      legacy_fingerprints=suppress.legacy, inline=inline)
     return ScanRequest(
         root=root,
         paths=tuple(paths),

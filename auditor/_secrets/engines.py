@@ -280,7 +280,7 @@ class Trufflehog3Engine(Engine):
                 previous = lines[line_no - 2] if line_no > 1 else b""
                 column = max(text.find(secret.encode()), 0) + 1
         rule_id = f"trufflehog3:{rule.get('id', 'unknown')}"
-        if inline_ignored(text, previous, rule_id):
+        if (request.scanner is None or request.scanner.inline) and inline_ignored(text, previous, rule_id):
             return None
         leak = Leak.from_secret(
             rule_id, "custom", shown, line_no, column, secret.encode(),

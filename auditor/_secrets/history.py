@@ -284,7 +284,7 @@ def ruleset_key(scanner: Scanner) -> str:
     from auditor._secrets import encoded
 
     parts = [str(CACHE_VERSION), __version__, key_id(), str(scanner.max_file_bytes), str(scanner.max_findings),
-             str(scanner.sops_check),
+             str(scanner.sops_check), str(scanner.inline),
              repr((encoded.BACK, encoded.REACH, encoded.TAIL, encoded.DEPTH, encoded.VALUE_KEYS)),  # how far, where base64 is decoded
              repr((limits.get("gunzip-bytes"), limits.get("archive-depth"))),  # how much packed content is read
              str(shutil.which("bsdtar") is not None)]  # whether 7z and RAR archives can be read

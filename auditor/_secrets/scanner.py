@@ -122,6 +122,10 @@ class Scanner:
     """Compute each finding's old-form fingerprint too, in memory, to match old baselines."""
     max_findings: int = field(default_factory=findings_limit)
     """The most findings one file (or blob) keeps: the secret-findings limit (`kept`)."""
+    inline: bool = True
+    """Whether ignore comments in the scanned text (`auditor:ignore`, trufflehog3's `nosecret`)
+    drop the findings they mark. A node's audit sets it False: the files it audits are the
+    audited party's, and what they say must not silence the audit."""
     _prefilter: Prefilter | None = field(default=None, init=False, repr=False)
     _anchored: list[int] = field(default_factory=list, init=False, repr=False)
     _encoded: dict[bytes, list[encoded.Form]] | None = field(default=None, init=False, repr=False)
@@ -624,8 +628,8 @@ class Scanner:
                 counted, column = line_start, 1 + (0 if line_start else column_base)
                 # once a line: 60,000 hits on one 3 MB line searched it for a marker 60,000 times;
                 # `auditor:ignore` in the line or the one before (no marker spans their newline)
-                marked = (data.find(b"auditor:ignore", prev_start, line_end) >= 0
-                          or data.find(b"nosecret", line_start, line_end) >= 0)
+                marked = self.inline and (data.find(b"auditor:ignore", prev_start, line_end) >= 0
+                                          or data.find(b"nosecret", line_start, line_end) >= 0)
                 if marked:  # the line and the one before, copied once for its hits
                     this_line = data[line_start:line_end]
                     previous = data[prev_start:line_start - 1] if line_start else b""

@@ -479,6 +479,21 @@ def test_an_env_file_kept_in_cloud_init_keeps_its_leaks(tmp_path: Path, demo_fai
     assert set(demo_failures.values()) - {f["rule_id"] for f in doc["findings"] if f["status"] == "fail"} == set()
 
 
+@pytest.mark.parametrize("rel", metamorphic.MARKED)
+def test_ignore_comments_in_the_nodes_files_silence_no_finding(tmp_path: Path, demo_failures: dict[str, str],
+                                                              rel: str) -> None:
+    """Each line of a file of the node marked with ignore comments (`auditor:ignore-next-line`
+    above it, `nosecret` on it): the audited party's files cannot silence its audit. Every
+    failure of the demo still fails, with its id. Before, the marked secrets were dropped:
+    SEC-005, SEC-006 and SEC-011 passed with agent.env marked (two live credentials among them),
+    SEC-001 with .bash_history, SEC-008 and SEC-010 with agent.log."""
+    folder = metamorphic.copy_demo(tmp_path / "demo")
+    metamorphic._edit(rel, metamorphic.ignore_marked)(folder)
+    doc = _demo_scan(folder)
+    status = {f["id"]: f["status"] for f in doc["findings"]}
+    assert {i: rule for i, rule in demo_failures.items() if status.get(i) != "fail"} == {}
+
+
 def test_a_private_key_saved_as_pkcs12_is_still_a_leak(tmp_path: Path, demo_failures: dict[str, str]) -> None:
     """The demo's backup deploy key exported as a PKCS#12 file with no password (as Java
     keystores and Windows keep keys): SEC-003 passed, no binary file being read for keys."""

@@ -49,7 +49,7 @@ class SecretsScan(Facts, frozen=True, kw_only=True):
     bytes_scanned: NonNegative
     skipped: Annotated[dict[str, int], Meta(description="Entries not read, by reason (symlink, fifo, socket, device, too-large, allowlisted).")]
     unreadable: Annotated[tuple[str, ...], Meta(description="Files that could not be read (permissions, I/O errors), each with why. The secrets rules are not decided (error) while this is not empty.")]
-    suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist, a baseline or an inline comment, counted as they would be reported (a secret that versions of a file in git history keep: once)")]
+    suppressed: Annotated[NonNegative, Meta(description="findings accepted by the allowlist or a baseline, counted as they would be reported (a secret that versions of a file in git history keep: once); ignore comments in the node's files accept nothing")]
     blobs_scanned: NonNegative
     blobs_reused: NonNegative
     not_scanned: Annotated[tuple[str, ...], Meta(description="Files (or git blobs) with content that were not scanned, or not whole: over the configured max_file_bytes, packed content (gzip, xz, bzip2, zip, tar) past the gunzip-bytes limit or nested past the archive-depth limit, a sops file whose values could not be checked for plaintext (not parsed, or over 4 MiB), findings past the secret-findings limit. The secrets rules are not decided (error) while this is not empty.")]

@@ -582,6 +582,21 @@ def test_a_secret_accepted_in_a_file_it_keeps_is_counted_once(tmp_path: Path, mo
         assert accepted.leaks == [] and accepted.stats.suppressed == 3, cache
 
 
+def test_the_history_cache_of_a_scan_honouring_ignore_comments_is_not_a_node_audits(tmp_path: Path) -> None:
+    """What a scan honouring ignore comments found (nothing, the secret being marked) is kept
+    apart from what a node's audit finds (Scanner.inline: the ruleset's cache key says which), so
+    the audit run after a developer's scan still reports the marked secret."""
+    token = PLANTERS["vault-token"](random.Random(8)).text
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "deploy.env").write_text("# auditor:ignore-next-line\n" + token)
+    added = _commit(repo, "marked")
+    assert scan_git(repo).leaks == []
+    assert [(x.path, x.commit) for x in scan_git(repo, scanner=Scanner(inline=False)).leaks] == [("deploy.env", added)]
+    assert scan_git(repo).leaks == []
+
+
 def test_versions_committed_in_one_second_are_ordered_by_ancestry(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits of one second (a script, a rebase: committer and author times alike) are ordered by

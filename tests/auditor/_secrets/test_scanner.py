@@ -333,6 +333,18 @@ def test_inline_ignore_in_a_file(tmp_path: Path) -> None:
     assert [x.line for x in Scanner().scan_file(path, "a.yaml").leaks] == [4]
 
 
+def test_a_scanner_told_so_honours_no_ignore_comment(tmp_path: Path) -> None:
+    """A node's audit scans with `inline=False` (see auditor._collectors.secrets): every marked
+    secret is reported, by the files' own scan and by a blob's."""
+    text = "password: Hunter2-Hunter2 # auditor:ignore\n# auditor:ignore-next-line\npwd: Hunter3-Hunter3\n" \
+           "passwd: Hunter4-Hunter4 # nosecret\n"
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert [x.line for x in Scanner(inline=False).scan_file(path, "a.yaml").leaks] == [1, 3, 4]
+    assert [x.line for x in Scanner(inline=False).scan_blob(text.encode(), "a.yaml").leaks] == [1, 3, 4]
+    assert Scanner().scan_blob(text.encode(), "a.yaml").leaks == ()
+
+
 @pytest.mark.parametrize("line", [
     'password = "nosecret-42!FWCEx"', 'password = "cactus-42!nosecret"', "url: https://u:nosecret99x@h.example.com/",
     'password = "auditor:ignore-42!FWCEx"',
