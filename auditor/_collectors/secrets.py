@@ -4,9 +4,10 @@ Each record lists the findings under that path as the leakage scanner reports th
 file:line:column, a redacted preview, a fingerprint, and facts rules judge (the file's mode,
 whether it is a dedicated key file or a log, whether a private key is encrypted). Findings
 accepted by the allowlist or a baseline (the source's `config` and `baseline`, files the
-inventory names) are counted, not listed. Ignore comments in the node's files (`auditor:ignore`, `nosecret`) are
-not honoured: the files audited are the audited party's, and a comment added to one must not
-silence the audit (`auditor secrets scan`, run by a developer over their own files, honours them).
+inventory names) are counted, not listed. Ignore comments in the node's files (`auditor:ignore`,
+`nosecret`) are not honoured, by either engine: the files audited are the audited party's, and a
+comment added to one must not silence the audit (`auditor secrets scan`, run by a developer over
+their own files, honours them).
 """
 
 from __future__ import annotations

@@ -231,6 +231,8 @@ class Trufflehog3Engine(Engine):
             args = [str(exe), "--zero", "--format", "JSON", "--output", str(out)]
             if not request.git:
                 args.append("--no-history")
+            if not _inline(request):  # its own `nosecret` markers too (see Scanner.inline)
+                args.append("--ignore-nosecret")
             args.append(str(root))
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into its sealed virtualenv
                    "GIT_NO_REPLACE_OBJECTS": "1",  # the history as it is (auditor._secrets.gitrepo.GIT)
@@ -280,7 +282,7 @@ class Trufflehog3Engine(Engine):
                 previous = lines[line_no - 2] if line_no > 1 else b""
                 column = max(text.find(secret.encode()), 0) + 1
         rule_id = f"trufflehog3:{rule.get('id', 'unknown')}"
-        if (request.scanner is None or request.scanner.inline) and inline_ignored(text, previous, rule_id):
+        if _inline(request) and inline_ignored(text, previous, rule_id):
             return None
         leak = Leak.from_secret(
             rule_id, "custom", shown, line_no, column, secret.encode(),
@@ -288,6 +290,11 @@ class Trufflehog3Engine(Engine):
             details={"severity": str(rule.get("severity", "")), "message": str(rule.get("message", ""))[:120]},
         )
         return None if request.suppress.accepts(leak) else leak
+
+
+def _inline(request: ScanRequest) -> bool:
+    """Whether ignore comments in the scanned files drop the findings they mark (Scanner.inline)."""
+    return request.scanner is None or request.scanner.inline
 
 
 def _seal(venv: Path) -> str | None:

@@ -336,6 +336,18 @@ def test_trufflehog3_engine_runs_apart_and_merges(tmp_path: Path) -> None:
     assert sorted(x.rule for x in both.leaks) == ["aws-access-key", "password"]
 
 
+def test_trufflehog3_honours_no_ignore_comment_in_a_node_audit(tmp_path: Path) -> None:
+    """trufflehog3 drops what its own `nosecret` marks, and auditor what `auditor:ignore` marks:
+    neither in a node's audit (prepare(inline=False), as the secrets collector asks)."""
+    (tmp_path / "a.env").write_text("aws_access_key_id = AKIAQWERTYUIOPASDFGH # nosecret\n"
+                                    "# auditor:ignore-next-line\naws_access_key_id = AKIAZXCVBNMASDFGHJKL\n")
+    developer = prepare([tmp_path], base=tmp_path)
+    audit = prepare([tmp_path], base=tmp_path, inline=False)
+    assert Trufflehog3Engine().scan(developer).leaks == []
+    assert sorted(x.line for x in Trufflehog3Engine().scan(audit).leaks) == [1, 3]
+    assert sorted(x.line for x in run_engines(["auditor", "trufflehog3"], audit).leaks) == [1, 3]
+
+
 _FAKE_TRUFFLEHOG3 = """#!{python}
 import json, sys
 out = sys.argv[sys.argv.index("--output") + 1]
