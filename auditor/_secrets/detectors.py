@@ -499,6 +499,34 @@ _FILE_PATH = LazyPattern(r"[\w.@-]*(?:/[\w.@-]+)+\.(?:creds|pem|key|crt|cer|der|
 names where a secret is, as an absolute one does (_REFERENCE)."""
 _REFERENCE = LazyPattern(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = LazyPattern(r"[()\[\]]")
+_BASE64_RUN = LazyPattern(r"[A-Za-z0-9+=]{16,}")
+_BASE64 = LazyPattern(r"[A-Za-z0-9+/]{19,}={0,2}")
+_HEX = LazyPattern(r"[0-9a-fA-F]+")
+
+
+def _reference(value: str) -> bool:
+    """Whether `value` names where a secret is (a path, a variable, a setting) rather than being
+    one. A value that starts with `/` is a path unless it is base64 by its shape: base64 starts
+    with `/` once in 64, and such a secret (`PresharedKey = /kiVFz4me1u180tQ2xAoxKKZGzk/cD+jk
+    tkrUP2bDD4=`) was taken for a path. Base64, not a path: a part between slashes is a run of
+    16 base64 characters or more that passes as a secret by its shape (at least 3.5 bits a
+    character, two classes of character, not hex), or the whole is base64 with a `+` or padding
+    (which a path's names seldom hold) and random (_random: `/usr/include/c++/12` is not)."""
+    if not _REFERENCE.match(value):
+        return False
+    if value[0] != "/":
+        return True
+    if any(_BASE64_RUN.fullmatch(part) and not _HEX.fullmatch(part) and structure.char_classes(part) >= 2
+           and structure.shannon_entropy(part) >= 3.5 for part in value.split("/")):
+        return False
+    return not (_BASE64.fullmatch(value) and ("+" in value or value.endswith("="))
+                and _random(value.replace("/", "").rstrip("=")))
+
+
+def _random(text: str) -> bool:
+    """Upper and lower case letters and digits, at least 3.5 bits a character."""
+    return any(c.isupper() for c in text) and any(c.islower() for c in text) and any(c.isdigit() for c in text) \
+        and structure.shannon_entropy(text) >= 3.5
 
 
 def _placeholder(value: str) -> bool:
@@ -508,7 +536,7 @@ def _placeholder(value: str) -> bool:
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or _placeholder(v) or _HASHED.match(v) or _REFERENCE.match(v) or _restates_the_name(key, v) \
+    if not v or _placeholder(v) or _HASHED.match(v) or _reference(v) or _restates_the_name(key, v) \
             or _FILE_PATH.fullmatch(v):
         return False, ""
     if v.isdigit() or re.fullmatch(r"[0-9.]+", v):

@@ -328,6 +328,26 @@ def test_a_wireguard_config_s_private_and_preshared_keys_are_found(tmp_path: Pat
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 
 
+@pytest.mark.parametrize(("value", "secret"), [
+    ("/kiVFz4me1u180tQ2xAoxKKZGzk/cD+jktkrUP2bDD4=", True),  # `wg genpsk` once in 64: base64 that starts with /
+    ("/Gn6Z5ZPXT/tZPN8d/MMt5lNsDgJ/GbcrXJzI2pA+n4=", True),  # its parts between slashes all short
+    ("/8Vsroeh8ScRdqHClQI41svhPXqX5bypijoHUt6RQgk", True),  # nor padded, nor a +
+    ("/etc/wireguard/psk", False),
+    ("/run/secrets/nats/leaf.creds", False),
+    ("/var/lib/docker/overlay2/4f3a2b1c9d8e7f6a5b4c3d2e1f0a9b8c/key", False),
+    ("/nix/store/0c3v6s9bk1q9x8f6m8l2z1w7nxkp5m3h-wireguard-psk", False),
+    ("/usr/include/c++/12", False),
+])
+def test_a_key_that_starts_with_a_slash_is_no_path(tmp_path: Path, value: str, secret: bool) -> None:
+    """Base64 starts with `/` once in 64 (a WireGuard key, a token from `openssl rand -base64`):
+    such a value assigned to a secret's name was taken for a path and dropped, so the WireGuard
+    test above failed one run in 33. A path stays a path: it names where a secret is."""
+    path = tmp_path / "wg0.conf"
+    path.write_text(f"[Peer]\nPresharedKey = {value}\n")
+    assert bool(Scanner().scan_file(path, "etc/wireguard/wg0.conf").leaks) is secret
+
+
+
 def test_a_pkcs11_uri_s_pin_is_the_one_that_unlocks_the_token(tmp_path: Path) -> None:
     """A PKCS#11 URI may carry its token's PIN (`?pin-value=`, RFC 7512), as an nginx or OpenSSL
     engine configuration does: no finding before (a PIN is often digits alone, which no
