@@ -329,9 +329,25 @@ SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 
 
 @pytest.mark.parametrize(("value", "secret"), [
+    ("f21af1350760f32fbe2eef64e916effe", True),  # random hex under 3.5 bits a digit: one 32-digit key in five
+    ("08ff275f072c459f41720574a78f9120", True),
+    ("deadbeefdeadbeefdeadbeefdeadbeef", False),  # a pattern, not a key (2.2 bits)
+    ("1111222233334444", False),  # digits only
+])
+def test_a_hex_key_is_judged_by_what_hex_can_hold(tmp_path: Path, value: str, secret: bool) -> None:
+    """Hex holds 4 bits a digit at most, so the 3.5 bits asked of any other token missed about
+    one random 32-digit hex key in five (an API key, a client secret); 20 digits or more of hex
+    are asked 3.0, which random hex holds almost always."""
+    path = tmp_path / "app.env"
+    path.write_text(f"API_TOKEN={value}\nCLIENT_SECRET='{value}'\n")
+    assert len(Scanner().scan_file(path, "etc/app.env").leaks) == (2 if secret else 0)
+
+
+@pytest.mark.parametrize(("value", "secret"), [
     ("/kiVFz4me1u180tQ2xAoxKKZGzk/cD+jktkrUP2bDD4=", True),  # `wg genpsk` once in 64: base64 that starts with /
     ("/Gn6Z5ZPXT/tZPN8d/MMt5lNsDgJ/GbcrXJzI2pA+n4=", True),  # its parts between slashes all short
     ("/8Vsroeh8ScRdqHClQI41svhPXqX5bypijoHUt6RQgk", True),  # nor padded, nor a +
+    ("/iYROPny/ufYrupUGyu+Vg==", True),  # 16 bytes, no digit among them
     ("/etc/wireguard/psk", False),
     ("/run/secrets/nats/leaf.creds", False),
     ("/var/lib/docker/overlay2/4f3a2b1c9d8e7f6a5b4c3d2e1f0a9b8c/key", False),
