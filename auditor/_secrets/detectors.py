@@ -464,13 +464,18 @@ NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*
                      + rb")[\"']?[ \t]*(:{1,3}=?|\?\?=|[?+.]?=>?)")
 """Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
 anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
-_PLACEHOLDER = LazyPattern(
-    r"(?i)^(\$[A-Za-z_{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
+_WHOLE_FORMS = (
+    r"\$[{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|changeit|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
-    r"todo|tbd|fixme|xxx.*|\.\.\.|!.*|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
-    r"@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|.*\$\{.*)$"
+    r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|.*\$\{.*"
 )
+_LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|xxx.*"
+"""The placeholder forms judged by how a value starts (a variable, a YAML tag, an `@name`, a
+call, `xxx`), which a generated password may start with too (_generated_password)."""
+_PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS}|{_LOOSE_FORMS})$")
+_WHOLE_PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS})$")
+_LOOSE_PLACEHOLDER = LazyPattern(rf"(?i)^({_LOOSE_FORMS})$")
 _HASHED = LazyPattern(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
                      r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
 _RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
@@ -532,10 +537,30 @@ def _placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.match(value.strip()))
 
 
+_FORMED = LazyPattern(r".*(?:\$\{[^}]*\}|\{\{.*\}\}|\$\(.*\)).*|[A-Za-z_@][\w.]*\(.*\)|\$[A-Za-z_][A-Za-z0-9_]*(?:[/.:-].*)?")
+"""An interpolation, a call or a variable written whole (`${VAR}`, `{{ x }}`, `$(cmd)`, `f(x)`,
+`@Microsoft.KeyVault(SecretUri=...)`, `$HOME/.pw`)."""
+_SCATTERED = frozenset("!#%&*;<>?[]{}|^~")
+"""Characters a generated password holds and a path, a variable or a call seldom does."""
+
+
+def _generated_password(value: str) -> bool:
+    """Whether a password that starts as a placeholder or a path would (`$`, `!`, `@`, `x(`,
+    `xxx`, `/`) is a generated one: 12 characters or more, no blank, upper and lower case, at
+    least 3.5 bits a character, two of _SCATTERED, and no interpolation, call or variable
+    written whole (_FORMED), no placeholder judged whole. Such passwords (`pwgen -sy`, a
+    password manager's) were dropped: one in twenty of them."""
+    return len(value) >= 12 and len(_SCATTERED.intersection(value)) >= 2 and not any(c.isspace() for c in value) \
+        and any(c.isupper() for c in value) and any(c.islower() for c in value) \
+        and structure.shannon_entropy(value) >= 3.5 and _FORMED.fullmatch(value) is None \
+        and _WHOLE_PLACEHOLDER.match(value) is None
+
+
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or _placeholder(v) or _HASHED.match(v) or _reference(v) or _restates_the_name(key, v) \
+    if not v or ((_placeholder(v) or _reference(v)) and not (password and _generated_password(v))) \
+            or _HASHED.match(v) or _restates_the_name(key, v) \
             or _FILE_PATH.fullmatch(v):
         return False, ""
     if v.isdigit() or re.fullmatch(r"[0-9.]+", v):

@@ -329,6 +329,28 @@ SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 
 
 @pytest.mark.parametrize(("value", "secret"), [
+    ("xTrrDI(:WZRJ[#=~PZ;L", True),  # `pwgen -sy`: read as a call, `xTrrDI(...`
+    ("$gh!y(PL,f7Qx5gAVG4H/#Gg", True),  # read as a variable
+    ("!}qB)]bx]rrjkvDr", True),  # read as a YAML tag
+    ("/dkoidfcVGqux%~a", True),  # read as a path
+    ("$DB_PASSWORD", False),
+    ("$HOME/.Config/pw1!", False),
+    ("!Ref DbPassword", False),
+    ("@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/Db1/)", False),
+    ('lookup("file","/x/Y1!")', False),
+    ("/run/secrets/DB_Password", False),
+    ("xxxxxxxxxxxx", False),
+])
+def test_a_generated_password_is_no_placeholder(tmp_path: Path, value: str, secret: bool) -> None:
+    """Generated passwords (`pwgen -sy`, a password manager's: symbols scattered through upper and
+    lower case) that start as a variable, a YAML tag, an `@name`, a call or a path would were
+    dropped as one: one in twenty. References written whole stay references."""
+    path = tmp_path / "app.yaml"
+    path.write_text(f"db:\n  password: {json.dumps(value)}\n")
+    assert bool(Scanner().scan_file(path, "etc/app.yaml").leaks) is secret
+
+
+@pytest.mark.parametrize(("value", "secret"), [
     ("f21af1350760f32fbe2eef64e916effe", True),  # random hex under 3.5 bits a digit: one 32-digit key in five
     ("08ff275f072c459f41720574a78f9120", True),
     ("deadbeefdeadbeefdeadbeefdeadbeef", False),  # a pattern, not a key (2.2 bits)
