@@ -662,9 +662,10 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     value = _text(raw).rstrip()
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
-    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
-        return None
     is_password = kind == "password"
+    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))) \
+            and not (is_password and _generated_password(value)):  # code, unless a generated password
+        return None
     details = {"key": key[-64:]}
     text = urllib.parse.unquote_plus(value) if in_query and ("%" in value or "+" in value) else None
     if text is not None:  # percent-encoded: the secret is what it encodes, as the server reads it
