@@ -472,10 +472,10 @@ _WHOLE_FORMS = (
 )
 _LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|xxx.*"
 """The placeholder forms judged by how a value starts (a variable, a YAML tag, an `@name`, a
-call, `xxx`), which a generated password may start with too (_generated_password)."""
+call, `xxx`), which a generated password may start with too (_generated_password asks that
+none of _WHOLE_FORMS match)."""
 _PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS}|{_LOOSE_FORMS})$")
 _WHOLE_PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS})$")
-_LOOSE_PLACEHOLDER = LazyPattern(rf"(?i)^({_LOOSE_FORMS})$")
 _HASHED = LazyPattern(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
                      r"SCRAM-SHA-256\$|md5[0-9a-f]{32}$)")
 _RESTATED = frozenset({"password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "testing",
@@ -512,8 +512,8 @@ _HEX = LazyPattern(r"[0-9a-fA-F]+")
 def _reference(value: str) -> bool:
     """Whether `value` names where a secret is (a path, a variable, a setting) rather than being
     one. A value that starts with `/` is a path unless it is base64 by its shape: base64 starts
-    with `/` once in 64, and such a secret (`PresharedKey = /kiVFz4me1u180tQ2xAoxKKZGzk/cD+jk
-    tkrUP2bDD4=`) was taken for a path. Base64, not a path: a part between slashes is a run of
+    with `/` once in 64, and such a secret (a WireGuard key, `/kiVFz4me1u...bDD4=`) was taken
+    for a path. Base64, not a path: a part between slashes is a run of
     16 base64 characters or more that passes as a secret by its shape (at least 3.5 bits a
     character, two classes of character, not hex), or the whole is base64 with a `+` or padding
     (which a path's names seldom hold) and random (_random: `/usr/include/c++/12` is not)."""
@@ -546,14 +546,12 @@ _SCATTERED = frozenset("!#%&*;<>?[]{}|^~")
 
 def _generated_password(value: str) -> bool:
     """Whether a password that starts as a placeholder or a path would (`$`, `!`, `@`, `x(`,
-    `xxx`, `/`) is a generated one: 12 characters or more, no blank, upper and lower case, at
-    least 3.5 bits a character, two of _SCATTERED, and no interpolation, call or variable
-    written whole (_FORMED), no placeholder judged whole. Such passwords (`pwgen -sy`, a
-    password manager's) were dropped: one in twenty of them."""
+    `xxx`, `/`) is a generated one: 12 characters or more, no blank, random (_random: upper
+    and lower case, at least 3.5 bits a character), two of _SCATTERED, and no interpolation,
+    call or variable written whole (_FORMED), no placeholder judged whole. Such passwords
+    (`pwgen -sy`, a password manager's) were dropped: one in twenty of them."""
     return len(value) >= 12 and len(_SCATTERED.intersection(value)) >= 2 and not any(c.isspace() for c in value) \
-        and any(c.isupper() for c in value) and any(c.islower() for c in value) \
-        and structure.shannon_entropy(value) >= 3.5 and _FORMED.fullmatch(value) is None \
-        and _WHOLE_PLACEHOLDER.match(value) is None
+        and _random(value) and _FORMED.fullmatch(value) is None and _WHOLE_PLACEHOLDER.match(value) is None
 
 
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
