@@ -115,6 +115,11 @@ class FileContext:
     shell: bool = False
     """Shell commands (a script, a shell's history, a Dockerfile): an unquoted value ends at a
     blank, as the shell splits words (`PGPASSWORD=x psql -h db`: the value is `x`)."""
+    lines: bool = False
+    """An env file or an INI file (`.env`, `*.env`, `.env.*`, `*.ini`): an unquoted value is the
+    rest of its line, as systemd's EnvironmentFile, docker's --env-file and Python's configparser
+    read it, up to a comment after a blank (`# ...`, as dotenv and compose read it, or `; ...`),
+    not up to a `;`, `,`, `}` or `]` (_BARE: a flow mapping's or a list's end elsewhere)."""
     gzip_at: list[int] = field(default_factory=list)
     """Where the prefilter saw gzip's magic as base64 spells it (filled by the scan of the
     buffer itself, not of what it decodes): gzip encoded in base64, to be unpacked."""
@@ -397,7 +402,8 @@ _BARE = (rb"[^\s\"'#;,}\]](?:[^\r\n#;,}\] \t&]|(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*
 dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
 assignments (systemd's `Environment=A=x B=y`, an Ansible inventory's `host ansible_password=x
 ansible_become_pass=y`, a logfmt line's `password=x user=y`) or of a query string's
-parameters (`password=x&user=y`), or the line's end.
+parameters (`password=x&user=y`), or the line's end. In an env file or an INI file, the rest
+of the line (FileContext.lines).
 
 Each of its characters after the first is one of four kinds, told by the character itself: the
 look-aheads are asked only of a blank and of `&`, the characters where they can hold (a scan
@@ -504,6 +510,10 @@ _FILE_PATH = LazyPattern(r"[\w.@-]*(?:/[\w.@-]+)+\.(?:creds|pem|key|crt|cer|der|
 names where a secret is, as an absolute one does (_REFERENCE)."""
 _REFERENCE = LazyPattern(r"^(/|\./|~/|[A-Za-z]:\\|config\.|self\.|this\.|os\.|process\.env|env\.|secrets?\.|cfg\.|settings\.)")
 _CODE_CALL = LazyPattern(r"[()\[\]]")
+_WRITTEN_CODE_FORM = r"[A-Za-z_@][\w.]*(?:\(.*\)|\[.*\])"
+_WRITTEN_CODE = LazyPattern(_WRITTEN_CODE_FORM)
+"""A call or a subscript written whole (`get_password(name)`, `settings[DB_PASSWORD]`,
+`@Microsoft.KeyVault(SecretUri=...)`)."""
 _BASE64_RUN = LazyPattern(r"[A-Za-z0-9+=]{16,}")
 _BASE64 = LazyPattern(r"[A-Za-z0-9+/]{19,}={0,2}")
 _HEX = LazyPattern(r"[0-9a-fA-F]+")
@@ -537,9 +547,10 @@ def _placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.match(value.strip()))
 
 
-_FORMED = LazyPattern(r".*(?:\$\{[^}]*\}|\{\{.*\}\}|\$\(.*\)).*|[A-Za-z_@][\w.]*\(.*\)|\$[A-Za-z_][A-Za-z0-9_]*(?:[/.:-].*)?")
-"""An interpolation, a call or a variable written whole (`${VAR}`, `{{ x }}`, `$(cmd)`, `f(x)`,
-`@Microsoft.KeyVault(SecretUri=...)`, `$HOME/.pw`)."""
+_FORMED = LazyPattern(r".*(?:\$\{[^}]*\}|\{\{.*\}\}|\$\(.*\)).*|" + _WRITTEN_CODE_FORM
+                      + r"|\$[A-Za-z_][A-Za-z0-9_]*(?:[/.:-].*)?")
+"""An interpolation, a call, a subscript or a variable written whole (`${VAR}`, `{{ x }}`,
+`$(cmd)`, _WRITTEN_CODE, `$HOME/.pw`)."""
 _SCATTERED = frozenset("!#%&*;<>?[]{}|^~")
 """Characters a generated password holds and a path, a variable or a call seldom does."""
 
@@ -649,6 +660,11 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and m.string[max(0, m.start("key") - 2):m.start("key")] in (b":+", b":-", b":!"):
         return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
+    if group == "bare" and ctx.lines and not in_query:  # the rest of the line, but a comment after a blank
+        end = m.string.find(b"\n", m.start(group))
+        rest = m.string[m.start(group):len(m.string) if end < 0 else end]
+        comment = _LINE_COMMENT.search(rest)
+        raw = (rest if comment is None else rest[:comment.start()]).rstrip(b" \t\r")
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
     elif group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
@@ -661,9 +677,10 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
     is_password = kind == "password"
-    if group == "bare" and (_CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))) \
-            and not (is_password and _generated_password(value)):  # code, unless a generated password
-        return None
+    if group == "bare" and not (is_password and _generated_password(value)) and (
+            _WRITTEN_CODE.fullmatch(value) if ctx.lines  # an env or INI file's value is text: code only if written whole
+            else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
+        return None  # code, not a value
     details = {"key": key[-64:]}
     text = urllib.parse.unquote_plus(value) if in_query and ("%" in value or "+" in value) else None
     if text is not None:  # percent-encoded: the secret is what it encodes, as the server reads it
@@ -682,6 +699,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     return Hit(rule, category, start, start + len(written), secret, confidence, details)
 
 
+_LINE_COMMENT = re.compile(rb"[ \t][#;]")
+"""Where a comment starts in an env file's or an INI file's unquoted value (FileContext.lines)."""
 _SHELL_WORD = re.compile(rb"[ \t`\"']")
 """Where a shell's word ends in a value written inside a command: a blank, or the quote or
 backtick that closes the string or the code span around the command (`"PGPASSWORD=x"`)."""
