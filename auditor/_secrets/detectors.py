@@ -396,8 +396,10 @@ escapes the next character (`"it's \\"quoted\\""`); `sq` in single quotes, where
 (YAML's `'it''s'`; it holds a `"` as is); `eq` between escaped quotes (`\\"...\\"`: JSON inside
 a string)."""
 QUOTED_GROUPS = ("qv", "sq", "eq")
+_BARE_MOST = 513
+"""The most characters an unquoted value is read to (its first and 512 more)."""
 _BARE = (rb"[^\s\"'#;,}\]](?:[^\r\n#;,}\] \t&]|(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[ \t]"
-         rb"|(?!&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)&|(?<![ \t])#){0,512}")
+         rb"|(?!&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)&|(?<![ \t])#){0," + str(_BARE_MOST - 1).encode() + rb"}")
 """An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
 dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
 assignments (systemd's `Environment=A=x B=y`, an Ansible inventory's `host ansible_password=x
@@ -661,8 +663,9 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
         return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
     if group == "bare" and ctx.lines and not in_query:  # the rest of the line, but a comment after a blank
-        end = m.string.find(b"\n", m.start(group))
-        rest = m.string[m.start(group):len(m.string) if end < 0 else end]
+        start = m.start(group)
+        end = m.string.find(b"\n", start, start + _BARE_MOST)  # as far as _BARE reads: no line is copied whole per hit
+        rest = m.string[start:start + _BARE_MOST if end < 0 else end]
         comment = _LINE_COMMENT.search(rest)
         raw = (rest if comment is None else rest[:comment.start()]).rstrip(b" \t\r")
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
