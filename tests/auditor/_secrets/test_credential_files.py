@@ -374,6 +374,17 @@ def test_a_generated_password_in_an_env_or_ini_file_is_read_whole(tmp_path: Path
     assert [x.fingerprint for x in found] == ([secret_fingerprint("password", value.encode())] if secret else [])
 
 
+def test_an_env_file_s_value_is_read_no_further_than_any_bare_value(tmp_path: Path) -> None:
+    """An env file's unquoted value runs to its line's end, but is read no further than any bare
+    value (513 characters): copying the rest of the line for each hit read a line of 20,000
+    assignments 20,000 times (37.7 s for 480 KB)."""
+    value = "Xy1!" + "".join(f"{i:03d}" for i in range(200))  # 604 characters, one value
+    path = tmp_path / "app"
+    path.write_text(f"DB_PASSWORD={value}\n")
+    [leak] = Scanner().scan_file(path, "etc/app.env").leaks
+    assert leak.fingerprint == secret_fingerprint("password", value[:513].encode())
+
+
 @pytest.mark.parametrize(("value", "secret"), [
     ("f21af1350760f32fbe2eef64e916effe", True),  # random hex under 3.5 bits a digit: one 32-digit key in five
     ("08ff275f072c459f41720574a78f9120", True),
