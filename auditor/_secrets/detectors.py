@@ -115,11 +115,17 @@ class FileContext:
     shell: bool = False
     """Shell commands (a script, a shell's history, a Dockerfile): an unquoted value ends at a
     blank, as the shell splits words (`PGPASSWORD=x psql -h db`: the value is `x`)."""
-    lines: bool = False
-    """An env file or an INI file (`.env`, `*.env`, `.env.*`, `*.ini`): an unquoted value is the
-    rest of its line, as systemd's EnvironmentFile, docker's --env-file and Python's configparser
-    read it, up to a comment after a blank (`# ...`, as dotenv and compose read it, or `; ...`),
-    not up to a `;`, `,`, `}` or `]` (_BARE: a flow mapping's or a list's end elsewhere)."""
+    values: str = ""
+    """How the file's format reads an unquoted value (scanner.value_reading, by the file's name),
+    where _BARE reads it up to a `;`, `,`, `}` or `]` (a flow mapping's or a list's end
+    elsewhere): `env`, an env file or an INI file (`.env`, `*.env`, `.env.*`, `*.ini`): the rest
+    of its line, as systemd's EnvironmentFile, docker's --env-file and Python's configparser read
+    it, up to a comment after a blank (`# ...`, as dotenv and compose read it, or `; ...`);
+    `properties`, a Java properties file: the rest of its line, which no comment ends (as
+    java.util.Properties reads it); `yaml`, a YAML file: the rest of the line up to a comment
+    after a blank (`# ...`), where the value is a plain scalar in block context (its key begins
+    its line, or a list item's: `password: a,b;c}d`, `- DB_PASSWORD=a,b`), as a YAML parser reads
+    it. Empty: as _BARE reads it."""
     gzip_at: list[int] = field(default_factory=list)
     """Where the prefilter saw gzip's magic as base64 spells it (filled by the scan of the
     buffer itself, not of what it decodes): gzip encoded in base64, to be unpacked."""
@@ -398,14 +404,20 @@ a string)."""
 QUOTED_GROUPS = ("qv", "sq", "eq")
 _BARE_MOST = 513
 """The most characters an unquoted value is read to (its first and 512 more)."""
-_BARE = (rb"[^\s\"'#;,}\]](?:[^\r\n#;,}\] \t&]|(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[ \t]"
+_BARE_FIRST = rb"(?:[^\s\"'#;,}\]]|(?:(?<==)|(?<==[ \t]))[#;,}\]]|(?<=:[ \t]);)"
+"""An unquoted value's first character: not a blank, a quote, a comment's `#` or a `;`, `,`, `}` or
+`]`, unless right after `=` (and a blank), or a `;` after `: ` (a YAML plain scalar may start so):
+`DB_PASSWORD=;6a2B...` (a generated password, which _assignment asks a value starting so to
+be: one in twenty of them starts with one of those five)."""
+_BARE = (_BARE_FIRST + rb"(?:[^\r\n#;,}\] \t&]|(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[ \t]"
          rb"|(?!&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)&|(?<![ \t])#){0," + str(_BARE_MOST - 1).encode() + rb"}")
 """An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
 dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
 assignments (systemd's `Environment=A=x B=y`, an Ansible inventory's `host ansible_password=x
 ansible_become_pass=y`, a logfmt line's `password=x user=y`) or of a query string's
-parameters (`password=x&user=y`), or the line's end. In an env file or an INI file, the rest
-of the line (FileContext.lines).
+parameters (`password=x&user=y`), or the line's end; where the file's format reads it otherwise
+(an env, INI, properties or YAML file, a unit's Environment= line), as that reads it
+(FileContext.values, _assignment).
 
 Each of its characters after the first is one of four kinds, told by the character itself: the
 look-aheads are asked only of a blank and of `&`, the characters where they can hold (a scan
@@ -478,10 +490,12 @@ _WHOLE_FORMS = (
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
     r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|.*\$\{.*"
 )
-_LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*|xxx.*"
+_LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*\).*|xxx.*"
 """The placeholder forms judged by how a value starts (a variable, a YAML tag, an `@name`, a
-call, `xxx`), which a generated password may start with too (_generated_password asks that
-none of _WHOLE_FORMS match)."""
+call with its parenthesis closed, `xxx`), which a generated password may start with too
+(_generated_password asks that none of _WHOLE_FORMS match). A `name(` never closed is no call
+(`t(GoJuK/Ee9eSVOh`: about one random 16-character password of pwgen's alphabet in a hundred
+was dropped so)."""
 _PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS}|{_LOOSE_FORMS})$")
 _WHOLE_PLACEHOLDER = LazyPattern(rf"(?i)^({_WHOLE_FORMS})$")
 _HASHED = LazyPattern(r"^(\$2[abxy]?\$\d{2}\$|\$[156]\$|\$argon2|\$scrypt\$|\$pbkdf2|\{SSHA\}|\{SHA\}|\$y\$|"
@@ -558,8 +572,9 @@ _SCATTERED = frozenset("!#%&*;<>?[]{}|^~")
 
 
 def _generated_password(value: str) -> bool:
-    """Whether a password that starts as a placeholder or a path would (`$`, `!`, `@`, `x(`,
-    `xxx`, `/`) is a generated one: 12 characters or more, no blank, random (_random: upper
+    """Whether a password or a secret (any secret's name) that starts as a placeholder, a path or
+    another value's end would (`$`, `!`, `@`, `x(`, `xxx`, `/`; `#`, `;`, `,`, `}`, `]`:
+    _NO_BARE_START), or holds brackets that otherwise mean code, is a generated one: 12 characters or more, no blank, random (_random: upper
     and lower case, at least 3.5 bits a character), two of _SCATTERED, and no interpolation,
     call or variable written whole (_FORMED), no placeholder judged whole. Such passwords
     (`pwgen -sy`, a password manager's) were dropped: one in twenty of them."""
@@ -570,7 +585,7 @@ def _generated_password(value: str) -> bool:
 def assigned_value_is_secret(key: str, value: str, *, password: bool) -> tuple[bool, str]:
     """Whether a value assigned to a secret-named key is a real secret, and the confidence."""
     v = value.strip()
-    if not v or ((_placeholder(v) or _reference(v)) and not (password and _generated_password(v))) \
+    if not v or ((_placeholder(v) or _reference(v)) and not _generated_password(v)) \
             or _HASHED.match(v) or _restates_the_name(key, v) \
             or _FILE_PATH.fullmatch(v):
         return False, ""
@@ -662,26 +677,36 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and m.string[max(0, m.start("key") - 2):m.start("key")] in (b":+", b":-", b":!"):
         return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
-    if group == "bare" and ctx.lines and not in_query:  # the rest of the line, but a comment after a blank
-        start = m.start(group)
-        end = m.string.find(b"\n", start, start + _BARE_MOST)  # as far as _BARE reads: no line is copied whole per hit
-        rest = m.string[start:start + _BARE_MOST if end < 0 else end]
-        comment = _LINE_COMMENT.search(rest)
-        raw = (rest if comment is None else rest[:comment.start()]).rstrip(b" \t\r")
+    whole_line = group == "bare" and not in_query and _line_value(m, ctx)
+    environment = group == "bare" and not whole_line and _unit_environment(m)
+    start = m.start(group)
+    if whole_line and "op" in groups and m.group("op") == b"=>":
+        start = m.start("op") + 1  # `=` and a value that starts with `>`, not Perl's `=>`
+    if environment:  # a word of a unit's Environment= line, or the rest of the quotes around its assignment
+        rest = _line_rest(m.string, start)
+        in_quotes = m.string[m.start("key") - 1:m.start("key")] == b'"'
+        raw = rest.split(b'"', 1)[0] if in_quotes else _BLANK.split(rest, 1)[0]
+    if whole_line:  # the rest of the line, but a comment the format has
+        rest = _line_rest(m.string, start)
+        comment = _LINE_COMMENTS[ctx.values]
+        found = comment.search(rest) if comment is not None else None
+        raw = (rest if found is None else rest[:found.start()]).rstrip(b" \t\r")
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
-    elif group == "bare" and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
+    elif group == "bare" and not environment and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
         if not ctx.shell and _prose_word(raw):
             return None  # in a file of another kind: `* New option --use-askpass=COMMAND. Fetch ...`
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
+    is_password = kind == "password"
+    if group == "bare" and raw and raw[0] in _NO_BARE_START and not _generated_password(value):
+        return None  # `password=,host=db`, `password = # set me`: a value starting so is a generated password or none
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
-    is_password = kind == "password"
-    if group == "bare" and not (is_password and _generated_password(value)) and (
-            _WRITTEN_CODE.fullmatch(value) if ctx.lines  # an env or INI file's value is text: code only if written whole
+    if group == "bare" and not _generated_password(value) and (
+            _WRITTEN_CODE.fullmatch(value) if whole_line or environment  # text: code only if written whole
             else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None  # code, not a value
     details = {"key": key[-64:]}
@@ -695,15 +720,76 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None
-    start = m.start(group)
     written = raw.rstrip()
     secret = written if text is None else text.encode()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
     return Hit(rule, category, start, start + len(written), secret, confidence, details)
 
 
-_LINE_COMMENT = re.compile(rb"[ \t][#;]")
-"""Where a comment starts in an env file's or an INI file's unquoted value (FileContext.lines)."""
+def _line_rest(data: bytes, start: int) -> bytes:
+    """The rest of the line from `start`, read no further than _BARE reads (no line is copied
+    whole per hit)."""
+    end = data.find(b"\n", start, start + _BARE_MOST)
+    return data[start:start + _BARE_MOST if end < 0 else end].rstrip(b"\r")
+
+
+_UNIT_ENVIRONMENT = re.compile(rb"[ \t]*Environment=(?:(?:\"[^\"\n]*\"|[^\s\"]+)[ \t]+)*\"?")
+"""A systemd unit's Environment= line up to one of its assignments: blank-separated, each
+quoted whole or not (systemd.exec(5))."""
+_BLANK = re.compile(rb"[ \t]")
+
+
+def _unit_environment(m: re.Match[bytes]) -> bool:
+    """Whether an assignment is one of a systemd unit's `Environment=` line, whose value is a
+    word (a `#`, `;`, `,`, `}` or `]` in it is its own, as is a word of letters alone:
+    `Environment=DB_PASSWORD=enLaGAUsTHanxFCRsBcM`), or the rest of its quotes
+    (`Environment="DB_PASSWORD=a b"`)."""
+    if "op" not in m.re.groupindex or m.group("op") != b"=" or m.start("op") != m.end("key") \
+            or m.end("op") != m.start("bare"):
+        return False
+    data, start = m.string, m.start("key")
+    line = data.rfind(b"\n", 0, start) + 1
+    return _UNIT_ENVIRONMENT.fullmatch(data, line, start) is not None
+
+
+_NO_BARE_START = frozenset(b"#;,}]")
+"""The characters an unquoted value starts with only right after `=` or `: ` (_BARE_FIRST), and
+then only a generated password or secret (_generated_password)."""
+_LINE_COMMENTS: dict[str, re.Pattern[bytes] | None] = {
+    "env": re.compile(rb"[ \t][#;]"), "properties": None, "yaml": re.compile(rb"[ \t]#")}
+"""Where a comment starts in an unquoted value read to its line's end, by the file's format
+(FileContext.values): none in a Java properties file (a `#` or `!` starts one only at a line's
+start)."""
+_YAML_PLAIN_LEAD = re.compile(rb"[ \t]*(?:-[ \t]+)*[\"']?")
+"""What may come before a key, on its line, in a YAML block mapping: indentation, list items'
+dashes, the key's quote."""
+_YAML_ITEM_LEAD = re.compile(rb"[ \t]*-[ \t]+")
+_YAML_INDICATORS = frozenset(b"[{!&*|>%@`")
+"""Characters a YAML plain scalar cannot start with (a flow collection, a tag, an anchor, an
+alias, a block scalar, reserved ones)."""
+
+
+def _line_value(m: re.Match[bytes], ctx: FileContext) -> bool:
+    """Whether an unquoted value is the rest of its line (FileContext.values): always in an env,
+    INI or properties file; in a YAML file, where it is a plain scalar in block context: the
+    value of a key that begins its line (`key: value`, a blank after the colon) or a list item
+    that is an assignment (`- KEY=value`, a compose file's `environment`), not starting with an
+    indicator."""
+    if not ctx.values:
+        return False
+    if ctx.values != "yaml":
+        return True
+    if "op" not in m.re.groupindex:
+        return False
+    data, start, op = m.string, m.start("key"), m.group("op")
+    before = data[data.rfind(b"\n", 0, start) + 1:start]
+    if op == b":":  # the scalar is the value
+        return m.end("op") < m.start("bare") and data[m.start("bare")] not in _YAML_INDICATORS \
+            and _YAML_PLAIN_LEAD.fullmatch(before) is not None
+    # the scalar is the assignment, starting with its key
+    return op in (b"=", b"=>") and m.end("key") == m.start("op") and _YAML_ITEM_LEAD.fullmatch(before) is not None
+
+
 _SHELL_WORD = re.compile(rb"[ \t`\"']")
 """Where a shell's word ends in a value written inside a command: a blank, or the quote or
 backtick that closes the string or the code span around the command (`"PGPASSWORD=x"`)."""

@@ -264,7 +264,7 @@ class Scanner:
         return found, sops_seen
 
     def scan_bytes(self, data: bytes, path: str = "<buffer>", *, code: bool | None = None) -> list[Hit]:
-        ctx = FileContext(path, is_code(path) if code is None else code, is_shell(path), is_line_valued(path))
+        ctx = FileContext(path, is_code(path) if code is None else code, is_shell(path), value_reading(path))
         return self.hits(data, ctx)[0]
 
     def recognise(self, value: str) -> str | None:
@@ -570,7 +570,7 @@ class Scanner:
             if text is not None:
                 return [*self._leaks_in(data, display, mode, whole=False, commit=commit, notes=notes),
                         *self._leaks_in(text, display, mode, whole=True, commit=commit, notes=notes)]
-        ctx = FileContext(display, is_code(display), is_shell(member or display), is_line_valued(member or display))
+        ctx = FileContext(display, is_code(display), is_shell(member or display), value_reading(member or display))
         hits, sops_seen = self.hits(data, ctx)
         if gzip_at is not None:
             gzip_at += ctx.gzip_at
@@ -767,11 +767,16 @@ def is_shell(path: str) -> bool:
     return bool(SHELL_NAMES.search(_base_name(path)))
 
 
-def is_line_valued(path: str) -> bool:
-    """An env file or an INI file, by the name (an archive member's its own): `.env`, `*.env`,
-    `.env.*`, `*.ini` (see FileContext.lines)."""
+def value_reading(path: str) -> str:
+    """How the file's format reads an unquoted value (FileContext.values), by the name (an
+    archive member's its own): `env` for an env file or an INI file (`.env`, `*.env`, `.env.*`,
+    `*.ini`), `properties` for `*.properties`, `yaml` for `*.yaml` and `*.yml`; else empty."""
     name = _base_name(path).lower()
-    return name == ".env" or name.startswith(".env.") or name.endswith((".env", ".ini"))
+    if name == ".env" or name.startswith(".env.") or name.endswith((".env", ".ini")):
+        return "env"
+    if name.endswith(".properties"):
+        return "properties"
+    return "yaml" if name.endswith((".yaml", ".yml")) else ""
 
 
 def _base_name(path: str) -> str:

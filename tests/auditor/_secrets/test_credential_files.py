@@ -365,8 +365,8 @@ def test_a_generated_password_in_an_env_or_ini_file_is_read_whole(tmp_path: Path
     was cut short at a `;`, `,`, `}` or `]`, which dropped generated passwords (`pwgen -sy`) in
     env and INI files: 56% of random 16-character ones. An env or INI file's value is the rest of
     its line (up to a comment after a blank), as systemd, docker and configparser read it, and
-    code only when a call or a subscript is written whole: 7% missed now (those that start with
-    `#`, `;`, `,`, `}` or `]`, which no value is taken to start with)."""
+    code only when a call or a subscript is written whole (test_value_reading.py holds each
+    format's reading to its reader)."""
     path = tmp_path / "app"
     key = "DB_PASSWORD=" if name.endswith(".env") else "[db]\npassword = "
     path.write_text(f"{key}{value}  # rotated monthly\n")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from auditor._secrets import detectors
 from auditor._secrets.detectors import Hit
 
-_BARE_SPELT_OUT = (rb"[^\s\"'#;,}\]](?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=|&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)"
+_BARE_SPELT_OUT = (detectors._BARE_FIRST + rb"(?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=|&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)"
                    rb"[^\r\n#;,}\]]|(?<![ \t])#){0,512}")
 """An unquoted value as it was first written: each character asked both look-aheads."""
 
