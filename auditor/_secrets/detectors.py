@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import re
 import sys
 import urllib.parse
@@ -458,8 +459,8 @@ a Terraform or CloudFormation `name`/`value` pair, a .NET config's `<add key="..
 these formats write it."""
 CALL_ANCHOR = rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*[\"'][ \t]*,"
 _CALL = (
-    rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?P<q>[\"'`])(?P<qv>[^\"'`\r\n]{1,512}?)(?P=q)"
-    rb"[ \t]*[,)]"
+    rb"\([ \t]*(?P<kq>[\"'])(?P<key>[A-Za-z0-9_.-]{1,80})(?P=kq)[ \t]*,[ \t]*(?:" + _QUOTED
+    + rb"|`(?P<bt>[^`\r\n]{1,512}?)`)[ \t]*[,)]"
 )
 """A name and a literal as a call's first two arguments: Java `System.setProperty("X_TOKEN", "...")`,
 `os.environ.setdefault("API_KEY", "...")`, `getenv("PASSWORD", "...")` (a default value)."""
@@ -485,11 +486,15 @@ NOT_SECRET_ANCHOR = (rb"(?i:" + _CREDENTIAL_NAMES.encode() + rb")[A-Za-z0-9_.-]*
 """Ends where a key about a secret (`password_file:`, `token_url =`) is assigned: an assignment
 anchor that ends at the same offset is skipped without reading the key (`key_kind` says "")."""
 _WHOLE_FORMS = (
-    r"\$[{(].*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
+    r"\$\(.*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|changeit|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
-    r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|.*\$\{.*"
+    r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|.*\$\{.*\}.*|.*\$\{[A-Za-z_][A-Za-z0-9_.]*(?:[:?+-].*)?"
 )
+"""Placeholders judged whole. An interpolation is one written whole (`${VAR}` anywhere), or cut
+short at its closing brace (`${DB_PASSWORD`, `${DB_PASSWORD:-/run/pw`, where a value ends at
+`}`), not any `${` in a
+value (`kG(qA^&${Crfv<9Q`, a generated password)."""
 _LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*\).*|xxx.*"
 """The placeholder forms judged by how a value starts (a variable, a YAML tag, an `@name`, a
 call with its parenthesis closed, `xxx`), which a generated password may start with too
@@ -680,7 +685,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     whole_line = group == "bare" and not in_query and _line_value(m, ctx)
     environment = group == "bare" and not whole_line and _unit_environment(m)
     start = m.start(group)
-    if whole_line and "op" in groups and m.group("op") == b"=>":
+    if (whole_line or environment) and "op" in groups and m.group("op") == b"=>":
         start = m.start("op") + 1  # `=` and a value that starts with `>`, not Perl's `=>`
     if environment:  # a word of a unit's Environment= line, or the rest of the quotes around its assignment
         rest = _line_rest(m.string, start)
@@ -700,6 +705,9 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if raw.translate(None, _TEXT_BYTES):
         return None  # control bytes: binary (a certificate's DER, an executable), not a value typed in
     value = _text(raw).rstrip()
+    read = _unescaped(group, value, ctx)
+    if read is not None:  # the string as its reader reads it: the secret, as anywhere else
+        value = read
     is_password = kind == "password"
     if group == "bare" and raw and raw[0] in _NO_BARE_START and not _generated_password(value):
         return None  # `password=,host=db`, `password = # set me`: a value starting so is a generated password or none
@@ -710,20 +718,63 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
             else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None  # code, not a value
     details = {"key": key[-64:]}
-    text = urllib.parse.unquote_plus(value) if in_query and ("%" in value or "+" in value) else None
-    if text is not None:  # percent-encoded: the secret is what it encodes, as the server reads it
-        value, details["encoding"] = text, "url"
-    else:
-        text = _base64_text(value)
-    if text is not None:  # a Kubernetes Secret's `data`: the secret is what it encodes
-        value, details["encoding"] = text, "base64"
+    text, encoding = _encoded(value, query=in_query, xml=det.id == "xml-element")
+    if text is not None:  # the secret is what the value encodes
+        value, details["encoding"] = text, encoding
     ok, confidence = assigned_value_is_secret(leaf, value, password=is_password)
     if not ok:
         return None
     written = raw.rstrip()
-    secret = written if text is None else text.encode()
+    secret = written if text is None and read is None else value.encode()
     rule, category = ("password", "password") if is_password else ("generic-secret", "generic-secret")
     return Hit(rule, category, start, start + len(written), secret, confidence, details)
+
+
+def _unescaped(group: str, value: str, ctx: FileContext) -> str | None:
+    """A quoted value as its reader reads it, where that is not as it is written (else None):
+    in double quotes, backslash escapes (`\\"`, `\\\\`, `\\/`, `\\u00e9`, as JSON, YAML, TOML,
+    Nix and dotenv read them) where the whole is a JSON string; in single quotes in a YAML file,
+    `''` for `'`. So `"p\\/w"` (PHP's json_encode) is the password `p/w`, fingerprinted as it is
+    anywhere else."""
+    if group == "qv" and "\\" in value:
+        try:
+            read = json.loads(f'"{value}"')
+        except ValueError:
+            return None  # escapes JSON has not (a shell's `\\$`): as written
+        return read if isinstance(read, str) and read != value else None
+    if group == "sq" and ctx.values == "yaml" and "''" in value:
+        return value.replace("''", "'")
+    if group == "sq" and ctx.code and "\\\\" in value:
+        return value.replace("\\\\", "\\")  # `\\` in code's single quotes (Python, JavaScript, PHP, Ruby)
+    return None
+
+
+def _encoded(value: str, *, query: bool, xml: bool) -> tuple[str | None, str]:
+    """What a value encodes and how, or (None, "") where it is the secret itself: a URL's query
+    parameter percent-encoded (`url`, as the server reads it), an XML element's text with
+    references (`xml`: `a&amp;b` is `a&b`, as an XML parser reads it), the base64 of typed text
+    (`base64`: a Kubernetes Secret's `data`)."""
+    if query and ("%" in value or "+" in value):
+        return urllib.parse.unquote_plus(value), "url"
+    if xml and "&" in value:
+        unescaped = _XML_REFERENCE.sub(_xml_character, value)
+        if unescaped != value:
+            return unescaped, "xml"
+    text = _base64_text(value)
+    return (text, "base64") if text is not None else (None, "")
+
+
+_XML_REFERENCE = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));")
+_XML_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _xml_character(m: re.Match[str]) -> str:
+    """The character an XML reference stands for (XML's five entities, a character reference);
+    one beyond Unicode is left as written."""
+    if m.group(1):
+        return _XML_ENTITIES[m.group(1)]
+    code = int(m.group(2)) if m.group(2) else int(m.group(3), 16)
+    return chr(code) if 0 < code <= 0x10FFFF else m.group(0)
 
 
 def _line_rest(data: bytes, start: int) -> bytes:
@@ -744,7 +795,7 @@ def _unit_environment(m: re.Match[bytes]) -> bool:
     word (a `#`, `;`, `,`, `}` or `]` in it is its own, as is a word of letters alone:
     `Environment=DB_PASSWORD=enLaGAUsTHanxFCRsBcM`), or the rest of its quotes
     (`Environment="DB_PASSWORD=a b"`)."""
-    if "op" not in m.re.groupindex or m.group("op") != b"=" or m.start("op") != m.end("key") \
+    if "op" not in m.re.groupindex or m.group("op") not in (b"=", b"=>") or m.start("op") != m.end("key") \
             or m.end("op") != m.start("bare"):
         return False
     data, start = m.string, m.start("key")
