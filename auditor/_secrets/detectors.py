@@ -117,7 +117,7 @@ class FileContext:
     """Shell commands (a script, a shell's history, a Dockerfile): an unquoted value ends at a
     blank, as the shell splits words (`PGPASSWORD=x psql -h db`: the value is `x`)."""
     values: str = ""
-    """How the file's format reads an unquoted value (scanner.value_reading, by the file's name),
+    """How the file's format reads an unquoted value (reading_of, by the file's name),
     where _BARE reads it up to a `;`, `,`, `}` or `]` (a flow mapping's or a list's end
     elsewhere): `env`, an env file or an INI file (`.env`, `*.env`, `.env.*`, `*.ini`): the rest
     of its line, as systemd's EnvironmentFile, docker's --env-file and Python's configparser read
@@ -682,7 +682,8 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and m.string[max(0, m.start("key") - 2):m.start("key")] in (b":+", b":-", b":!"):
         return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
-    whole_line = group == "bare" and not in_query and _line_value(m, ctx)
+    reading = _line_value(m, ctx) if group == "bare" and not in_query else ""
+    whole_line = bool(reading)
     environment = group == "bare" and not whole_line and _unit_environment(m)
     start = m.start(group)
     if (whole_line or environment) and "op" in groups and m.group("op") == b"=>":
@@ -693,7 +694,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
         raw = rest.split(b'"', 1)[0] if in_quotes else _BLANK.split(rest, 1)[0]
     if whole_line:  # the rest of the line, but a comment the format has
         rest = _line_rest(m.string, start)
-        comment = _LINE_COMMENTS[ctx.values]
+        comment = _LINE_COMMENTS[reading]
         found = comment.search(rest) if comment is not None else None
         raw = (rest if found is None else rest[:found.start()]).rstrip(b" \t\r")
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
@@ -820,25 +821,43 @@ _YAML_INDICATORS = frozenset(b"[{!&*|>%@`")
 alias, a block scalar, reserved ones)."""
 
 
-def _line_value(m: re.Match[bytes], ctx: FileContext) -> bool:
-    """Whether an unquoted value is the rest of its line (FileContext.values): always in an env,
-    INI or properties file; in a YAML file, where it is a plain scalar in block context: the
-    value of a key that begins its line (`key: value`, a blank after the colon) or a list item
-    that is an assignment (`- KEY=value`, a compose file's `environment`), not starting with an
+def reading_of(name: str) -> str:
+    """How a file's format reads an unquoted value (FileContext.values), by the file's own name:
+    `env` for an env file or an INI file (`.env`, `*.env`, `.env.*`, `*.ini`), `properties` for
+    `*.properties`, `yaml` for `*.yaml` and `*.yml`; else empty."""
+    name = name.lower()
+    if name == ".env" or name.startswith(".env.") or name.endswith((".env", ".ini")):
+        return "env"
+    if name.endswith(".properties"):
+        return "properties"
+    return "yaml" if name.endswith((".yaml", ".yml")) else ""
+
+
+def _line_value(m: re.Match[bytes], ctx: FileContext) -> str:
+    """How an unquoted value is read to the rest of its line (a key of _LINE_COMMENTS), or ""
+    where it is not: always in an env, INI or properties file; in a YAML file, in a block scalar
+    that is a file's text, as that file's name says (a ConfigMap's `application.properties: |`,
+    `app.env: |`), and where it is a plain scalar in block context: the value of a key that
+    begins its line (`key: value`, a blank after the colon) or a list item that is an
+    assignment (`- KEY=value`, a compose file's `environment`), not starting with an
     indicator."""
-    if not ctx.values:
-        return False
     if ctx.values != "yaml":
-        return True
+        return ctx.values
     if "op" not in m.re.groupindex:
-        return False
+        return ""
     data, start, op = m.string, m.start("key"), m.group("op")
-    before = data[data.rfind(b"\n", 0, start) + 1:start]
+    line = data.rfind(b"\n", 0, start) + 1
+    before = data[line:start]
+    if before[:1] in (b" ", b"\t"):  # indented: perhaps a line of a file's text in a block scalar
+        inner = reading_of(yamlblocks.block_key(data, line).decode("latin-1"))
+        if inner in ("env", "properties"):
+            return inner
     if op == b":":  # the scalar is the value
-        return m.end("op") < m.start("bare") and data[m.start("bare")] not in _YAML_INDICATORS \
+        plain = m.end("op") < m.start("bare") and data[m.start("bare")] not in _YAML_INDICATORS \
             and _YAML_PLAIN_LEAD.fullmatch(before) is not None
-    # the scalar is the assignment, starting with its key
-    return op in (b"=", b"=>") and m.end("key") == m.start("op") and _YAML_ITEM_LEAD.fullmatch(before) is not None
+    else:  # the scalar is the assignment, starting with its key
+        plain = op in (b"=", b"=>") and m.end("key") == m.start("op") and _YAML_ITEM_LEAD.fullmatch(before) is not None
+    return "yaml" if plain else ""
 
 
 _SHELL_WORD = re.compile(rb"[ \t`\"']")

@@ -33,6 +33,7 @@ from auditor._secrets.detectors import (
     Hit,
     assigned_value_is_secret,
     builtin_detectors,
+    reading_of,
 )
 from auditor._secrets.model import LINES_SHOWN, FileResult, Leak, collapse, held_inside
 from auditor._secrets.prefilter import Prefilter, make_prefilter
@@ -769,14 +770,8 @@ def is_shell(path: str) -> bool:
 
 def value_reading(path: str) -> str:
     """How the file's format reads an unquoted value (FileContext.values), by the name (an
-    archive member's its own): `env` for an env file or an INI file (`.env`, `*.env`, `.env.*`,
-    `*.ini`), `properties` for `*.properties`, `yaml` for `*.yaml` and `*.yml`; else empty."""
-    name = _base_name(path).lower()
-    if name == ".env" or name.startswith(".env.") or name.endswith((".env", ".ini")):
-        return "env"
-    if name.endswith(".properties"):
-        return "properties"
-    return "yaml" if name.endswith((".yaml", ".yml")) else ""
+    archive member's its own): see detectors.reading_of."""
+    return reading_of(_base_name(path))
 
 
 def _base_name(path: str) -> str:

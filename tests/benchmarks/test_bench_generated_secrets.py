@@ -1,4 +1,4 @@
-"""Recall on secrets from real generators' alphabets, written in 19 everyday layouts, against
+"""Recall on secrets from real generators' alphabets, written in 21 everyday layouts, against
 Kingfisher (every rule, low confidence included: `--rule all --confidence low`) and trufflehog3
 run side by side on the same files (not a corpus of our own making: the values are
 random, as `openssl rand -base64`/`-hex`, Python's `secrets.token_urlsafe`, a password
@@ -120,6 +120,11 @@ LAYOUTS: dict[str, Layout] = {
     "INI": ("app.ini", lambda v: f"[db]\npassword = {v}\n", _ini, _SAME),
     "YAML api_key": ("values.yaml", _no("'", lambda v: f"service:\n  api_key: '{v}'\n"), _yaml("service", "api_key"),
                      _SAME),
+    "ConfigMap app.env": ("configmap.yaml", lambda v: f"kind: ConfigMap\ndata:\n  app.env: |\n    DB_PASSWORD={v}\n",
+                          lambda t: _env(_yaml("data", "app.env")(t)), _SAME),
+    "ConfigMap .properties": ("configmap.yaml", lambda v: "kind: ConfigMap\ndata:\n  application.properties: |\n"
+                              f"    spring.datasource.password={v}\n",
+                              _yaml("data", "application.properties"), lambda v: f"spring.datasource.password={v}\n"),
     ".env CLIENT_SECRET": ("app.env", lambda v: f"CLIENT_SECRET={v}\n",
                            lambda t: dotenv.dotenv_values(stream=io.StringIO(t), interpolate=False)["CLIENT_SECRET"],
                            _SAME),

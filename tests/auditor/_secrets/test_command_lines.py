@@ -475,3 +475,39 @@ def test_a_line_is_a_script_s_where_pyyaml_reads_a_script(text: str) -> None:
         if line.strip():
             assert yamlblocks.in_shell_block(data, at) == (number in expected), (number, text)
         at += len(line) + 1
+
+
+def _block_keys(text: str) -> dict[int, str]:
+    """The lines (0-based) PyYAML reads as the content of a block scalar that a key other than
+    a shell key holds directly (not as an item of its list), with that key."""
+    found: dict[int, str] = {}
+
+    def walk(node: yaml.Node, key: str, item: bool) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, str(k.value), False)
+        elif isinstance(node, yaml.SequenceNode):
+            for each in node.value:
+                walk(each, key, True)
+        elif isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") and not item \
+                and key.rsplit(".", 1)[-1] not in ("run", "script", "args", "shell"):
+            last = node.end_mark.line - (node.end_mark.column == 0)
+            found.update(dict.fromkeys(range(node.start_mark.line + 1, last + 1), key))
+
+    root = yaml.compose(text)
+    assert root is not None
+    walk(root, "", False)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents())
+def test_a_block_s_key_is_the_one_pyyaml_reads_it_under(text: str) -> None:
+    """yamlblocks.block_key against PyYAML on generated documents: a line of a block scalar a
+    key holds (`app.env: |`) has that key, which says how the text's values are read."""
+    expected = _block_keys(text)
+    data, at = text.encode(), 0
+    for number, line in enumerate(text.splitlines()):
+        if line.strip():
+            assert yamlblocks.block_key(data, at).decode() == expected.get(number, ""), (number, text)
+        at += len(line) + 1
