@@ -835,19 +835,24 @@ def reading_of(name: str) -> str:
 
 def _line_value(m: re.Match[bytes], ctx: FileContext) -> str:
     """How an unquoted value is read to the rest of its line (a key of _LINE_COMMENTS), or ""
-    where it is not: always in an env, INI or properties file; in a YAML file, in a block scalar
+    where it is not: always in an env, INI or properties file, and in a file of no format its
+    name says, for a key that begins its line after an INI section's header; in a YAML file, in a block scalar
     that is a file's text, as that file's name says (a ConfigMap's `application.properties: |`,
     `app.env: |`), and where it is a plain scalar in block context: the value of a key that
     begins its line (`key: value`, a blank after the colon) or a list item that is an
     assignment (`- KEY=value`, a compose file's `environment`), not starting with an
     indicator."""
-    if ctx.values != "yaml":
+    if ctx.values not in ("yaml", ""):
         return ctx.values
     if "op" not in m.re.groupindex:
         return ""
     data, start, op = m.string, m.start("key"), m.group("op")
     line = data.rfind(b"\n", 0, start) + 1
     before = data[line:start]
+    if not ctx.values:  # a file of no format known by its name: INI's, after a section's header
+        ini = op == b"=" and not ctx.code and not ctx.shell and not before.strip(b" \t") \
+            and _section_before(data, line)
+        return "env" if ini else ""
     if before[:1] in (b" ", b"\t"):  # indented: perhaps a line of a file's text in a block scalar
         inner = reading_of(yamlblocks.block_key(data, line).decode("latin-1"))
         if inner in ("env", "properties"):
@@ -858,6 +863,25 @@ def _line_value(m: re.Match[bytes], ctx: FileContext) -> str:
     else:  # the scalar is the assignment, starting with its key
         plain = op in (b"=", b"=>") and m.end("key") == m.start("op") and _YAML_ITEM_LEAD.fullmatch(before) is not None
     return "yaml" if plain else ""
+
+
+_SECTION = re.compile(rb"^[ \t]*\[[^\]\r\n]{1,200}\][ \t]*\r?$", re.MULTILINE)
+"""An INI section's header, alone on its line (`[client]`, `[default]`, `[wifi-security]`)."""
+_FIRST_SECTION: tuple[bytes, int] | None = None
+"""The last buffer asked about and where its first section header is (-1: none): a file's
+assignments ask about it line by line."""
+
+
+def _section_before(data: bytes, line: int) -> bool:
+    """Whether an INI section's header comes before the line starting at `line`: a file of INI's
+    form whatever its name (`.my.cnf`, `.pypirc`, `pg_service.conf`, an `.nmconnection`,
+    `~/.aws/credentials`, `.s3cfg`, a unit file), where a key that begins its line is assigned
+    the rest of it, as configparser, MySQL's and NetworkManager's readers read it."""
+    global _FIRST_SECTION
+    if _FIRST_SECTION is None or _FIRST_SECTION[0] is not data:
+        found = _SECTION.search(data)
+        _FIRST_SECTION = (data, -1 if found is None else found.start())
+    return 0 <= _FIRST_SECTION[1] < line
 
 
 _SHELL_WORD = re.compile(rb"[ \t`\"']")

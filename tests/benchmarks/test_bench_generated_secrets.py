@@ -1,4 +1,4 @@
-"""Recall on secrets from real generators' alphabets, written in 21 everyday layouts, against
+"""Recall on secrets from real generators' alphabets, written in 23 everyday layouts, against
 Kingfisher (every rule, low confidence included: `--rule all --confidence low`) and trufflehog3
 run side by side on the same files (not a corpus of our own making: the values are
 random, as `openssl rand -base64`/`-hex`, Python's `secrets.token_urlsafe`, a password
@@ -73,9 +73,13 @@ def _env(text: str) -> Any:
 
 
 def _ini(text: str) -> Any:
+    return _section(text, "db", "password")
+
+
+def _section(text: str, section: str, key: str) -> Any:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(text)
-    return parser["db"]["password"]
+    return parser[section][key]
 
 
 def _xml(value: str) -> str:
@@ -125,6 +129,10 @@ LAYOUTS: dict[str, Layout] = {
     "ConfigMap .properties": ("configmap.yaml", lambda v: "kind: ConfigMap\ndata:\n  application.properties: |\n"
                               f"    spring.datasource.password={v}\n",
                               _yaml("data", "application.properties"), lambda v: f"spring.datasource.password={v}\n"),
+    "MySQL .my.cnf": (".my.cnf", lambda v: f"[client]\nuser=app\npassword={v}\n",
+                      lambda t: _ini(t.replace("[client]", "[db]")), _SAME),
+    "AWS credentials": ("credentials", lambda v: f"[default]\nregion = eu-west-1\naws_secret_access_key = {v}\n",
+                        lambda t: _section(t, "default", "aws_secret_access_key"), _SAME),
     ".env CLIENT_SECRET": ("app.env", lambda v: f"CLIENT_SECRET={v}\n",
                            lambda t: dotenv.dotenv_values(stream=io.StringIO(t), interpolate=False)["CLIENT_SECRET"],
                            _SAME),
@@ -217,7 +225,7 @@ def test_generated_secrets_against_kingfisher(tmp_path: Path, bench_record: Reco
     rows: dict[str, list[int]] = {}  # layout: [auditor found, exactly, Kingfisher, trufflehog3, tried]
     by_generator: dict[str, list[int]] = {}
     for layout, generator, rel, value in where:
-        rule = "generic-secret" if layout in ("YAML api_key", ".env CLIENT_SECRET") else "password"
+        rule = "generic-secret" if layout in ("YAML api_key", ".env CLIENT_SECRET", "AWS credentials") else "password"
         fingerprints = ours.get(rel, set())
         for row in (rows.setdefault(layout, [0] * 5), by_generator.setdefault(generator, [0] * 5)):
             row[0] += bool(fingerprints)

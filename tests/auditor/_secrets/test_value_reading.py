@@ -298,3 +298,42 @@ def test_a_configmap_s_properties_file_is_read_as_one(value: str) -> None:
             f"    spring.datasource.password={value}\n")
     assert _yaml(("data", "application.properties"))(text).splitlines()[1] == f"spring.datasource.password={value}"
     assert fingerprints(text, "k8s/configmap.yaml") == password(value)
+
+
+INI_FORMS = [  # (a file of INI's form named otherwise, its text with {v}, its section and key)
+    ("home/app/.my.cnf", "[client]\nuser=app\npassword={v}\n", "client", "password"),
+    ("home/app/.pypirc", "[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = app\npassword = {v}\n", "pypi",
+     "password"),
+    ("home/app/.aws/credentials", "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLF\naws_secret_access_key = {v}\n",
+     "default", "aws_secret_access_key"),
+    ("etc/NetworkManager/system-connections/office.nmconnection",
+     "[connection]\nid=office\ntype=wifi\n\n[wifi-security]\nkey-mgmt=wpa-psk\npsk={v}\n", "wifi-security", "psk"),
+    ("etc/postgresql-common/pg_service.conf", "# services\n[prod]\nhost=db\nuser=app\npassword={v} ; rotated\n", "prod",
+     "password"),
+]
+
+
+@pytest.mark.parametrize("value", ["cT;Zc,1UW=b5fx}zp", "K#9:{;mQ,Hg!VWo8", "/8,P(-:]p/R<mVP2"])
+@pytest.mark.parametrize(("name", "text", "section", "key"), INI_FORMS)
+def test_a_file_of_ini_s_form_is_read_as_ini_whatever_its_name(name: str, text: str, section: str, key: str,
+                                                              value: str) -> None:
+    """After a section's header, a key that begins its line is assigned the rest of it (up to a
+    comment after a blank), as configparser reads MySQL's option files, .pypirc, AWS's
+    credentials, NetworkManager's connections and pg_service.conf: generated passwords there
+    were cut at their first `;`, `,`, `}`, `]` or `#`, or dropped (a third missed, a quarter cut
+    short, of 20-character ones of pwgen's alphabet)."""
+    written = text.format(v=value)
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))  # after a blank
+    parser.read_string(written)
+    assert parser[section][key] == value
+    kind = "password" if key in ("password", "psk") else "generic-secret"
+    assert [x.fingerprint for x in SCANNER.scan_blob(written.encode(), name).leaks
+            if x.rule == kind] == [secret_fingerprint(kind, value.encode())]
+
+
+@pytest.mark.parametrize(("text", "name", "value"), [
+    ("authorization {\n  user = app\n  password = Xk9mQ2Lz;P4w8vRt7\n}\n", "etc/nats/nats.conf", "Xk9mQ2Lz"),  # NATS: `;` ends it
+    ("[2026-12-07 10:00:00] INFO start\npassword=Xk9mQ2Lz,P4w8vRt7\n", "var/log/app.log", "Xk9mQ2Lz"),  # no header
+])
+def test_a_file_of_another_form_keeps_its_reading(text: str, name: str, value: str) -> None:
+    assert fingerprints(text, name) == password(value)
