@@ -126,7 +126,8 @@ class FileContext:
     java.util.Properties reads it); `yaml`, a YAML file: the rest of the line up to a comment
     after a blank (`# ...`), where the value is a plain scalar in block context (its key begins
     its line, or a list item's: `password: a,b;c}d`, `- DB_PASSWORD=a,b`), as a YAML parser reads
-    it. Empty: as _BARE reads it."""
+    it, or as the file a block scalar holds reads it (_line_value). Empty: as _BARE reads it, but
+    after an INI section's header (_line_value)."""
     gzip_at: list[int] = field(default_factory=list)
     """Where the prefilter saw gzip's magic as base64 spells it (filled by the scan of the
     buffer itself, not of what it decodes): gzip encoded in base64, to be unpacked."""
@@ -489,12 +490,12 @@ _WHOLE_FORMS = (
     r"\$\(.*|\{\{.*\}\}|<[^>]*>|%\(.*\)s|%[sd]|\*+|x+|\.+|"
     r"changeme|change[_-]?me|changeit|replace[_-]?me|your[_-].*|example.*|dummy.*|sample.*|test|testing|"
     r"password|passwd|secret|token|none|null|nil|true|false|undefined|empty|redacted|hidden|"
-    r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|.*\$\{.*\}.*|.*\$\{[A-Za-z_][A-Za-z0-9_.]*(?:[:?+-].*)?"
+    r"todo|tbd|fixme|\.\.\.|enc\[.*|vault:.*|ref\+.*|sops:.*|env:.*|file:.*|"
+    r".*\$\{.*\}.*|.*\$\{[A-Za-z_][A-Za-z0-9_.]*(?:[:?+-].*)?"
 )
 """Placeholders judged whole. An interpolation is one written whole (`${VAR}` anywhere), or cut
 short at its closing brace (`${DB_PASSWORD`, `${DB_PASSWORD:-/run/pw`, where a value ends at
-`}`), not any `${` in a
-value (`kG(qA^&${Crfv<9Q`, a generated password)."""
+`}`), not any `${` in a value (`kG(qA^&${Crfv<9Q`, a generated password)."""
 _LOOSE_FORMS = r"\$[A-Za-z_].*|!.*|@[A-Za-z_].*|[A-Za-z_][A-Za-z0-9_]*\(.*\).*|xxx.*"
 """The placeholder forms judged by how a value starts (a variable, a YAML tag, an `@name`, a
 call with its parenthesis closed, `xxx`), which a generated password may start with too
@@ -579,10 +580,11 @@ _SCATTERED = frozenset("!#%&*;<>?[]{}|^~")
 def _generated_password(value: str) -> bool:
     """Whether a password or a secret (any secret's name) that starts as a placeholder, a path or
     another value's end would (`$`, `!`, `@`, `x(`, `xxx`, `/`; `#`, `;`, `,`, `}`, `]`:
-    _NO_BARE_START), or holds brackets that otherwise mean code, is a generated one: 12 characters or more, no blank, random (_random: upper
-    and lower case, at least 3.5 bits a character), two of _SCATTERED, and no interpolation,
-    call or variable written whole (_FORMED), no placeholder judged whole. Such passwords
-    (`pwgen -sy`, a password manager's) were dropped: one in twenty of them."""
+    _NO_BARE_START), or holds brackets that otherwise mean code, is a generated one: 12
+    characters or more, no blank, random (_random: upper and lower case, at least 3.5 bits a
+    character), two of _SCATTERED, and no interpolation, call or variable written whole
+    (_FORMED), no placeholder judged whole. Such passwords (`pwgen -sy`, a password manager's)
+    were dropped: one in twenty of them."""
     return len(value) >= 12 and len(_SCATTERED.intersection(value)) >= 2 and not any(c.isspace() for c in value) \
         and _random(value) and _FORMED.fullmatch(value) is None and _WHOLE_PLACEHOLDER.match(value) is None
 
@@ -682,24 +684,24 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and m.string[max(0, m.start("key") - 2):m.start("key")] in (b":+", b":-", b":!"):
         return None  # `NORMAL:+PSK:+SRP`: an item of a GnuTLS priority or OpenSSL cipher list, not a key
     in_query = group == "bare" and _in_query(m)
-    reading = _line_value(m, ctx) if group == "bare" and not in_query else ""
-    whole_line = bool(reading)
-    environment = group == "bare" and not whole_line and _unit_environment(m)
+    reading = _line_value(m, ctx) if group == "bare" and not in_query else ""  # "": not to the line's end
+    environment = group == "bare" and not reading and _unit_environment(m)
     start = m.start(group)
-    if (whole_line or environment) and "op" in groups and m.group("op") == b"=>":
+    if (reading or environment) and "op" in groups and m.group("op") == b"=>":
         start = m.start("op") + 1  # `=` and a value that starts with `>`, not Perl's `=>`
     if environment:  # a word of a unit's Environment= line, or the rest of the quotes around its assignment
         rest = _line_rest(m.string, start)
         in_quotes = m.string[m.start("key") - 1:m.start("key")] == b'"'
         raw = rest.split(b'"', 1)[0] if in_quotes else _BLANK.split(rest, 1)[0]
-    if whole_line:  # the rest of the line, but a comment the format has
+    if reading:  # the rest of the line, but a comment the format has
         rest = _line_rest(m.string, start)
         comment = _LINE_COMMENTS[reading]
         found = comment.search(rest) if comment is not None else None
         raw = (rest if found is None else rest[:found.start()]).rstrip(b" \t\r")
     if in_query:  # a URL's query or a form's parameter: up to the next one, or the URL's end
         raw = _QUERY_VALUE_END.split(raw, 1)[0]
-    elif group == "bare" and not environment and (ctx.shell or _in_command(m)):  # the shell's word: the command after it is no part of it
+    elif group == "bare" and not environment and (ctx.shell or _in_command(m)):
+        # the shell's word: the command after it is no part of it
         raw = _SHELL_WORD.split(raw, 1)[0]
         if not ctx.shell and _prose_word(raw):
             return None  # in a file of another kind: `* New option --use-askpass=COMMAND. Fetch ...`
@@ -715,7 +717,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
     if group == "bare" and not _generated_password(value) and (
-            _WRITTEN_CODE.fullmatch(value) if whole_line or environment  # text: code only if written whole
+            _WRITTEN_CODE.fullmatch(value) if reading or environment  # text: code only if written whole
             else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
         return None  # code, not a value
     details = {"key": key[-64:]}
@@ -835,13 +837,13 @@ def reading_of(name: str) -> str:
 
 def _line_value(m: re.Match[bytes], ctx: FileContext) -> str:
     """How an unquoted value is read to the rest of its line (a key of _LINE_COMMENTS), or ""
-    where it is not: always in an env, INI or properties file, and in a file of no format its
-    name says, for a key that begins its line after an INI section's header; in a YAML file, in a block scalar
-    that is a file's text, as that file's name says (a ConfigMap's `application.properties: |`,
-    `app.env: |`), and where it is a plain scalar in block context: the value of a key that
-    begins its line (`key: value`, a blank after the colon) or a list item that is an
-    assignment (`- KEY=value`, a compose file's `environment`), not starting with an
-    indicator."""
+    where it is not: always in an env, INI or properties file; in a file of no format its name
+    says, for a key that begins its line after an INI section's header; in a YAML file, in a
+    block scalar that is a file's text, as that file's name says (a ConfigMap's
+    `application.properties: |`, `app.env: |`), and where it is a plain scalar in block
+    context: the value of a key that begins its line (`key: value`, a blank after the colon) or
+    a list item that is an assignment (`- KEY=value`, a compose file's `environment`), not
+    starting with an indicator."""
     if ctx.values not in ("yaml", ""):
         return ctx.values
     if "op" not in m.re.groupindex:
