@@ -411,7 +411,7 @@ _BARE_FIRST = rb"(?:[^\s\"'#;,}\]]|(?:(?<==)|(?<==[ \t]))[#;,}\]]|(?<=:[ \t]);)"
 `]`, unless right after `=` (and a blank), or a `;` after `: ` (a YAML plain scalar may start so):
 `DB_PASSWORD=;6a2B...` (a generated password, which _assignment asks a value starting so to
 be: one in twenty of them starts with one of those five)."""
-_BARE = (_BARE_FIRST + rb"(?:[^\r\n#;,}\] \t&]|(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=)[ \t]"
+_BARE = (_BARE_FIRST + rb"(?:[^\r\n#;,}\] \t&]|(?![ \t]+[\"']?[A-Za-z_][A-Za-z0-9_.-]*=)[ \t]"
          rb"|(?!&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)&|(?<![ \t])#){0," + str(_BARE_MOST - 1).encode() + rb"}")
 """An unquoted value: up to a comment (a `#` after a blank: `Xy#12ab` is one value, as YAML,
 dotenv and INI read it), a `;`, `,`, `}` or `]`, the next of a line's blank-separated
@@ -787,10 +787,13 @@ def _line_rest(data: bytes, start: int) -> bytes:
     return data[start:start + _BARE_MOST if end < 0 else end].rstrip(b"\r")
 
 
-_UNIT_ENVIRONMENT = re.compile(rb"[ \t]*Environment=(?:(?:\"[^\"\n]*\"|[^\s\"]+)[ \t]+)*\"?")
-"""A systemd unit's Environment= line up to one of its assignments: blank-separated, each
-quoted whole or not (systemd.exec(5))."""
+_UNIT_HEAD = re.compile(rb"[ \t]*Environment=")
+_UNIT_WORD = re.compile(rb"\"[^\"\n]*\"|[^\s\"]+")
+_UNIT_GAP = re.compile(rb"[ \t]+")
 _BLANK = re.compile(rb"[ \t]")
+_UNIT_LINE: tuple[bytes, int, int, frozenset[int]] | None = None
+"""The last line asked about: its buffer, start, end and where its assignments' keys may start
+(_unit_keys): a line's assignments ask about it one by one."""
 
 
 def _unit_environment(m: re.Match[bytes]) -> bool:
@@ -801,9 +804,32 @@ def _unit_environment(m: re.Match[bytes]) -> bool:
     if "op" not in m.re.groupindex or m.group("op") not in (b"=", b"=>") or m.start("op") != m.end("key") \
             or m.end("op") != m.start("bare"):
         return False
+    global _UNIT_LINE
     data, start = m.string, m.start("key")
-    line = data.rfind(b"\n", 0, start) + 1
-    return _UNIT_ENVIRONMENT.fullmatch(data, line, start) is not None
+    if _UNIT_LINE is None or _UNIT_LINE[0] is not data or not _UNIT_LINE[1] <= start < _UNIT_LINE[2]:
+        line, end = data.rfind(b"\n", 0, start) + 1, data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        _UNIT_LINE = (data, line, end, _unit_keys(data, line, end))
+    return start in _UNIT_LINE[3]
+
+
+def _unit_keys(data: bytes, line: int, end: int) -> frozenset[int]:
+    """Where an assignment's key may start on a unit's `Environment=` line (none on another
+    line): after `Environment=` and each blank-separated word, each quoted whole or not, and
+    inside an opening quote (systemd.exec(5)); found in one pass, so a line of 20,000
+    assignments is read once, not once for each."""
+    head = _UNIT_HEAD.match(data, line, end)
+    if head is None:
+        return frozenset()
+    starts: list[int] = []
+    at = head.end()
+    while True:
+        starts += (at, at + 1) if data[at:at + 1] == b'"' else (at,)
+        word = _UNIT_WORD.match(data, at, end)
+        gap = _UNIT_GAP.match(data, word.end(), end) if word is not None else None
+        if gap is None:
+            return frozenset(starts)
+        at = gap.end()
 
 
 _NO_BARE_START = frozenset(b"#;,}]")

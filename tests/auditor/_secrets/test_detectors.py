@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from auditor._secrets import detectors
 from auditor._secrets.detectors import Hit
 
-_BARE_SPELT_OUT = (detectors._BARE_FIRST + rb"(?:(?![ \t]+[A-Za-z_][A-Za-z0-9_.-]*=|&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)"
+_BARE_SPELT_OUT = (detectors._BARE_FIRST + rb"(?:(?![ \t]+[\"']?[A-Za-z_][A-Za-z0-9_.-]*=|&[A-Za-z_][A-Za-z0-9_.%\[\]-]*=)"
                    rb"[^\r\n#;,}\]]|(?<![ \t])#){0,512}")
 """An unquoted value as it was first written: each character asked both look-aheads."""
 
 _PATTERNS = [(name, getattr(detectors, name)) for name in ("_ASSIGNMENT", "_NAME_VALUE")]
-_PIECES = [*" \t&#=;,}]\r\n\"'`|>:\\aZ_.%[]-9", "&a=", " b=", "\tc.d=", "&%5B=", "x", "ab", "\\\""]
+_PIECES = [*" \t&#=;,}]\r\n\"'`|>:\\aZ_.%[]-9", "&a=", " b=", "\tc.d=", "&%5B=", " \"e=", "x", "ab", "\\\""]
 _TEXT = st.lists(st.sampled_from(_PIECES), max_size=16).map("".join)
 """Values made of the characters the pattern tells apart, and of the next assignments it stops at."""
 

@@ -28,6 +28,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor._secrets import detectors
 from auditor._secrets.model import secret_fingerprint
 from auditor._secrets.scanner import Scanner
 
@@ -337,3 +338,21 @@ def test_a_file_of_ini_s_form_is_read_as_ini_whatever_its_name(name: str, text: 
 ])
 def test_a_file_of_another_form_keeps_its_reading(text: str, name: str, value: str) -> None:
     assert fingerprints(text, name) == password(value)
+
+
+def test_a_unit_s_environment_line_is_read_once_for_all_its_assignments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each assignment of an Environment= line asked whether it is one by matching the line from
+    its start up to it: a line of 10,000 assignments (740 KB) took 58 s of CPU. The line is read
+    once, whatever the number of its assignments, and each is still found."""
+    calls: list[tuple[int, int]] = []
+    keys = detectors._unit_keys
+
+    def counted(data: bytes, line: int, end: int) -> frozenset[int]:
+        calls.append((line, end))
+        return keys(data, line, end)
+
+    monkeypatch.setattr(detectors, "_unit_keys", counted)
+    line = "Environment=" + " ".join(f'"DB_PASSWORD_{i}=Xk9m Q2Lz{i}"' if i % 2 else f"API_TOKEN_{i}=Xk9mQ2LzP4w8vRt{i}"
+                                     for i in range(2000))
+    leaks = SCANNER.scan_blob(f"[Service]\n{line}\nExecStart=/usr/bin/app\n".encode(), "app.service").leaks
+    assert len(leaks) == 2000 and len(set(calls)) == len(calls) <= 3
