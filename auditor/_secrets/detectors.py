@@ -844,6 +844,7 @@ _YAML_PLAIN_LEAD = re.compile(rb"[ \t]*(?:-[ \t]+)*[\"']?")
 """What may come before a key, on its line, in a YAML block mapping: indentation, list items'
 dashes, the key's quote."""
 _YAML_ITEM_LEAD = re.compile(rb"[ \t]*-[ \t]+")
+_BLANKS = re.compile(rb"[ \t]*")
 _YAML_INDICATORS = frozenset(b"[{!&*|>%@`")
 """Characters a YAML plain scalar cannot start with (a flow collection, a tag, an anchor, an
 alias, a block scalar, reserved ones)."""
@@ -875,21 +876,22 @@ def _line_value(m: re.Match[bytes], ctx: FileContext) -> str:
     if "op" not in m.re.groupindex:
         return ""
     data, start, op = m.string, m.start("key"), m.group("op")
-    line = data.rfind(b"\n", 0, start) + 1
-    before = data[line:start]
+    if not ctx.values and (op != b"=" or ctx.code or ctx.shell):
+        return ""
+    line = data.rfind(b"\n", 0, start) + 1  # what comes before the key is matched in place: a long line is not copied per hit
     if not ctx.values:  # a file of no format known by its name: INI's, after a section's header
-        ini = op == b"=" and not ctx.code and not ctx.shell and not before.strip(b" \t") \
-            and _section_before(data, line)
+        ini = _section_before(data, line) and _BLANKS.fullmatch(data, line, start) is not None
         return "env" if ini else ""
-    if before[:1] in (b" ", b"\t"):  # indented: perhaps a line of a file's text in a block scalar
+    if data[line:line + 1] in (b" ", b"\t"):  # indented: perhaps a line of a file's text in a block scalar
         inner = reading_of(yamlblocks.block_key(data, line).decode("latin-1"))
         if inner in ("env", "properties"):
             return inner
     if op == b":":  # the scalar is the value
         plain = m.end("op") < m.start("bare") and data[m.start("bare")] not in _YAML_INDICATORS \
-            and _YAML_PLAIN_LEAD.fullmatch(before) is not None
+            and _YAML_PLAIN_LEAD.fullmatch(data, line, start) is not None
     else:  # the scalar is the assignment, starting with its key
-        plain = op in (b"=", b"=>") and m.end("key") == m.start("op") and _YAML_ITEM_LEAD.fullmatch(before) is not None
+        plain = op in (b"=", b"=>") and m.end("key") == m.start("op") \
+            and _YAML_ITEM_LEAD.fullmatch(data, line, start) is not None
     return "yaml" if plain else ""
 
 
