@@ -692,7 +692,7 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
     if environment:  # a word of a unit's Environment= line, or the rest of the quotes around its assignment
         rest = _line_rest(m.string, start)
         in_quotes = m.string[m.start("key") - 1:m.start("key")] == b'"'
-        raw = rest.split(b'"', 1)[0] if in_quotes else _BLANK.split(rest, 1)[0]
+        raw = rest.split(b'"', 1)[0] if in_quotes else _GAP.split(rest, 1)[0]
     if reading:  # the rest of the line, but a comment the format has
         rest = _line_rest(m.string, start)
         comment = _LINE_COMMENTS[reading]
@@ -789,8 +789,7 @@ def _line_rest(data: bytes, start: int) -> bytes:
 
 _UNIT_HEAD = re.compile(rb"[ \t]*Environment=")
 _UNIT_WORD = re.compile(rb"\"[^\"\n]*\"|[^\s\"]+")
-_UNIT_GAP = re.compile(rb"[ \t]+")
-_BLANK = re.compile(rb"[ \t]")
+_GAP = re.compile(rb"[ \t]+")
 _UNIT_LINE: tuple[bytes, int, int, frozenset[int]] | None = None
 """The last line asked about: its buffer, start, end and where its assignments' keys may start
 (_unit_keys): a line's assignments ask about it one by one."""
@@ -826,7 +825,7 @@ def _unit_keys(data: bytes, line: int, end: int) -> frozenset[int]:
     while True:
         starts += (at, at + 1) if data[at:at + 1] == b'"' else (at,)
         word = _UNIT_WORD.match(data, at, end)
-        gap = _UNIT_GAP.match(data, word.end(), end) if word is not None else None
+        gap = _GAP.match(data, word.end(), end) if word is not None else None
         if gap is None:
             return frozenset(starts)
         at = gap.end()
