@@ -716,9 +716,10 @@ def _assignment(det: Detector, m: re.Match[bytes], ctx: FileContext) -> Hit | No
         return None  # `password=,host=db`, `password = # set me`: a value starting so is a generated password or none
     if group == "bare" and key == "PASS" and "op" in groups and m.group("op") == b":":
         return None  # `PASS: test-name`: a test's result, as Automake, DejaGnu and jtreg logs write them
-    if group == "bare" and not _generated_password(value) and (
+    if group == "bare" and (
             _WRITTEN_CODE.fullmatch(value) if reading or environment  # text: code only if written whole
-            else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))):
+            else _CODE_CALL.search(value) or value.endswith(("{", "[", "(")) or value.startswith(("{", "["))) \
+            and not _generated_password(value):  # asked only of what looks like code: every bare value comes here
         return None  # code, not a value
     details = {"key": key[-64:]}
     text, encoding = _encoded(value, query=in_query, xml=det.id == "xml-element")
@@ -800,8 +801,7 @@ def _unit_environment(m: re.Match[bytes]) -> bool:
     word (a `#`, `;`, `,`, `}` or `]` in it is its own, as is a word of letters alone:
     `Environment=DB_PASSWORD=enLaGAUsTHanxFCRsBcM`), or the rest of its quotes
     (`Environment="DB_PASSWORD=a b"`)."""
-    if "op" not in m.re.groupindex or m.group("op") not in (b"=", b"=>") or m.start("op") != m.end("key") \
-            or m.end("op") != m.start("bare"):
+    if not _tight(m, (b"=", b"=>")):
         return False
     global _UNIT_LINE
     data, start = m.string, m.start("key")
@@ -956,14 +956,20 @@ def _in_pkcs11_uri(m: re.Match[bytes]) -> bool:
     return uri is not None and b"?" not in data[uri.end():start]
 
 
+def _tight(m: re.Match[bytes], ops: tuple[bytes, ...]) -> bool:
+    """Whether an assignment is `NAME=value` written tight: its operator one of `ops`, no blank
+    before or after it, the value unquoted (a shell's, an Environment= line's)."""
+    return "op" in m.re.groupindex and m.group("op") in ops and m.start("op") == m.end("key") \
+        and m.end("op") == m.start("bare")
+
+
 def _in_command(m: re.Match[bytes]) -> bool:
     """Whether an assignment is a shell's, written inside a command in a file of another kind:
     `NAME=value` with no blank around `=`, after other text on its line (`sh -c "PGPASSWORD=x
     psql ..."` in a manifest's `command`, `run: PGPASSWORD=x psql` in a CI file). One at the
     start of a line, or of a YAML list item, is a dotenv or env-file entry, whose unquoted value
     may hold blanks (`- PASSWORD=a b c` in a compose file's `environment`)."""
-    if "op" not in m.re.groupindex or m.group("op") != b"=" or m.start("op") != m.end("key") \
-            or m.end("op") != m.start("bare"):
+    if not _tight(m, (b"=",)):
         return False
     data, start = m.string, m.start("key")
     line = data.rfind(b"\n", 0, start) + 1
