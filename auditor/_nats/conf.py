@@ -401,7 +401,7 @@ class _Parser:
             key = m.group()
             self.pos = m.end()
             if key.lower() == "include" and self.char(self.pos) in (" ", "\t", "\r", "\n"):
-                self.include(target, key_line, nested=nested)
+                self.include(target, key_line, nested=nested, in_block=in_block)
                 return
         self.pos = _past(_SPACE, self.text, self.pos)
         if self.char(self.pos) in ("=", ":"):
@@ -423,21 +423,23 @@ class _Parser:
     def entry_end(self, *, nested: bool, in_block: bool = False) -> None:
         """After a value: a new line, a comment, `;`, `,`, the closing `}` or (top level) EOF.
 
-        In an anonymous top-level block the file may not end right after a value (nor after
-        a comment on the value's line): the server wants a new line or a terminator first.
+        At the top level, outside any block, a `}` ends a value as `;` does (the server's
+        lexTopValueEnd takes it as a terminator): `port: 4222 }` then more keys is one valid
+        config. In an anonymous top-level block the file may not end right after a value (nor
+        after a comment on the value's line): the server wants a new line or a terminator first.
         """
         c = self.text[self.pos] if self.pos < self.end else ""
         if c in (",", ";"):  # the common cases first
             self.pos += 1
             return
-        if c in ("\n", "}"):
+        if c == "\n" or (c == "}" and (nested or in_block)):
             return
         self.blanks()
         while self.char(self.pos) == "/" and self.char(self.pos + 1) != "/":  # the server skips a lone '/'
             self.pos += 1
             self.blanks()
         c = self.char(self.pos)
-        if c in (";", ","):
+        if c in (";", ",") or (c == "}" and not nested and not in_block):
             self.pos += 1
         elif self.at_comment() and in_block and self.text.find("\n", self.pos) < 0:
             raise self.fail("Unexpected EOF after a value in a '{' block (a new line must follow it)")
@@ -452,7 +454,7 @@ class _Parser:
                 f"Expected a top-level value to end with a new line, comment or EOF, but got {self.shown_char(self.pos)}"
             )
 
-    def include(self, target: dict[str, Value], line: int, *, nested: bool) -> None:
+    def include(self, target: dict[str, Value], line: int, *, nested: bool, in_block: bool = False) -> None:
         """`include path`: parse that file on its own and merge its keys into `target`."""
         self.blanks()
         c = self.char(self.pos)
@@ -464,7 +466,7 @@ class _Parser:
         else:
             name = m.group()
             self.pos = m.end()
-        self.entry_end(nested=nested)
+        self.entry_end(nested=nested, in_block=in_block)
         target.update(self.read_include(name, line))
 
     def read_include(self, name: str, line: int) -> dict[str, Value]:
