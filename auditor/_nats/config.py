@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor import _limits as limits
+from auditor._nats import gourl
 from auditor._nats.conf import ConfError, ParsedConfig, Value, read_text
 from auditor._nats.options import check as check_options
-from auditor._nats.options import go_duration, parse_listen
+from auditor._nats.options import go_duration, go_upper, parse_listen
 from auditor._nats.permissions import Permissions, ResponsePermission, SubjectPermission
 
 if TYPE_CHECKING:  # the settings model is imported where a whole config is interpreted
@@ -464,7 +465,7 @@ class _Interpreter:
                 elif k in ("permission", "permissions", "authorization"):
                     perms = self.permissions(item, f"{where}[{i}].{k}")
                 elif k in ("allowed_connection_types", "connection_types", "clients"):
-                    types = as_str_list(item, f"{where}[{i}].{k}")
+                    types = [go_upper(t) for t in as_str_list(item, f"{where}[{i}].{k}")]  # as the server keeps them
                 elif k == "proxy_required":
                     pass
                 elif not item.used:
@@ -675,8 +676,6 @@ class _Interpreter:
         return out
 
     def leafnodes(self, v: Value | None) -> Leafnodes:
-        from urllib.parse import urlsplit
-
         from auditor._nats.settings import Leafnodes, Remote, file_facts
 
         listener = vars(self.listener_block(v, "leafnodes"))
@@ -707,11 +706,12 @@ class _Interpreter:
             for key in ("nkey", "seed"):
                 if key in rm:
                     seed = as_str(rm[key], f"{where}.{key}")
-            schemes = {urlsplit(u).scheme.lower() for u in urls}
+            read = [gourl.parse(u) for u in urls]  # as the server reads them (urlsplit refuses `h]:7422`)
+            schemes = {url.scheme for url in read}
             account = rm.get("account") or rm.get("local")
             out.append(Remote(
                 urls=tuple(_strip_userinfo(u) for u in urls),
-                url_has_password=any(urlsplit(u).password for u in urls if "://" in u),
+                url_has_password=any(url.password for url in read),
                 account=account.data if account is not None else None,
                 credentials=creds,
                 seed=seed,

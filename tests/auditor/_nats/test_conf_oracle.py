@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,47 @@ def test_corpus_agrees_with_nats_server(workspace: Workspace, record_property: A
     assert not misnamed, f"the server's verdict contradicts these files' names: {misnamed}"
     disagreements = [describe(p, server, ours) for p, server, ours in results if not server.agrees(ours)]
     assert not disagreements, "\n---\n".join(disagreements)
+
+
+_KEY_AT_LINE = re.compile(r"(?m)^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*[:={])")
+_KEY_IN_MAP = re.compile(r"([{,]\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*:)")
+_CASES: dict[str, Callable[[str], str]] = {"upper": str.upper, "title": str.title, "swapped": str.swapcase}
+
+
+def recased(text: str, change: Callable[[str], str]) -> str:
+    """`text` with every key written unquoted recased by `change` (`include` kept)."""
+    def key(m: re.Match[str]) -> str:
+        return m.group(1) + (m.group(2) if m.group(2).lower() == "include" else change(m.group(2))) + m.group(3)
+    return _KEY_IN_MAP.sub(key, _KEY_AT_LINE.sub(key, text))
+
+
+def test_recased_keys_agree_with_nats_server(workspace: Workspace) -> None:
+    """Each valid corpus file with its keys in upper case, title case and swapped case: most
+    keys are case-insensitive, but a few maps the server reads by their keys as written (a tls
+    block's `certs` entries, `ocsp`, a resolver map, an export's `latency`), and there a
+    recased key is unknown or missing: the verdicts must still be the server's."""
+    compared, refused, disagreements = 0, 0, []
+    for path in workspace.files:
+        if path.name.startswith("bad-"):
+            continue
+        text = path.read_text()
+        for name, change in _CASES.items():
+            changed = recased(text, change)
+            if changed == text:
+                continue
+            variant = path.with_name(f"recased-{name}-{path.name}")
+            variant.write_text(changed)
+            try:
+                server, ours = server_verdict(variant, cwd=workspace.folder, env=ENV), auditor_verdict(variant, env=ENV)
+                if not server.agrees(ours):
+                    disagreements.append(describe(variant, server, ours))
+            finally:
+                variant.unlink()
+            compared += 1
+            refused += not server.accepted
+    assert not disagreements, "\n---\n".join(disagreements)
+    print(f"\n{compared} recased corpus files, {refused} refused by nats-server: all agree")
+    assert compared > 100 and 0 < refused < compared  # the case of some keys matters to the server
 
 
 def test_refusals_name_file_line_and_option(workspace: Workspace) -> None:
