@@ -136,6 +136,25 @@ IGNORED = {"pamauthenticationviakbdint", "serverkeybits", "keyregenerationinterv
            "rhostsrsaauthentication", "rsaauthentication", "checkmail", "uselogin", "verifyreversemapping",
            "reversemappingcheck", "useprivilegeseparation", "authorizedkeysfile2", "protocol"}
 
+ONE_ARGUMENT = frozenset("""
+addressfamily allowagentforwarding allowstreamlocalforwarding allowtcpforwarding authorizedkeyscommanduser
+authorizedprincipalscommanduser authorizedprincipalsfile banner casignaturealgorithms chrootdirectory
+ciphers clientalivecountmax clientaliveinterval compression debianbanner disableforwarding exposeauthinfo
+fingerprinthash gatewayports gssapiauthentication gssapicleanupcredentials gssapikeyexchange
+gssapistorecredentialsonrekey gssapistrictacceptorcheck hostbasedacceptedalgorithms hostbasedauthentication
+hostbasedusesnamefrompacketonly hostcertificate hostdsakey hostkey hostkeyagent hostkeyalgorithms
+ignorerhosts ignoreuserknownhosts kbdinteractiveauthentication kerberosauthentication kerberosorlocalpasswd
+kerberosticketcleanup kexalgorithms logingracetime loglevel macs maxauthtries maxsessions maxstartups
+modulifile passwordauthentication permitemptypasswords permitrootlogin permittty permittunnel
+permituserenvironment permituserrc persourcemaxstartups persourcenetblocksize pidfile port printlastlog
+printmotd pubkeyacceptedalgorithms pubkeyauthentication requiredrsasize revokedkeys securitykeyprovider
+streamlocalbindmask streamlocalbindunlink strictmodes tcpkeepalive trustedusercakeys unusedconnectiontimeout
+usedns usepam x11displayoffset x11forwarding x11uselocalhost xauthlocation
+""".split())
+"""Keywords (canonical names) that take one argument: sshd refuses a line with more ("keyword
+Banner extra arguments at end of line"), whatever the keyword's value (PermitOpen and
+PermitListen take a list, but `any` and `none` only alone). Found by giving
+Debian 12's sshd -T (OpenSSH 9.2p1) each keyword with a value it accepts and one word more."""
 FLAG = ("yes", "no")
 CHOICES: dict[str, dict[str, str]] = {  # keyword -> accepted value (lower case) -> how sshd -T prints it
     "permitrootlogin": {"without-password": "without-password", "prohibit-password": "without-password",
@@ -753,11 +772,10 @@ class _Reader:
                 except SshdSyntaxError as exc:
                     self.error(where, str(exc))
                     continue
-                if name in FLAGS or name in CHOICES or name in INTS or name in TIMES or name in ALGORITHMS \
-                        or name in ("loglevel", "port"):
-                    if len(args) > 1:
-                        self.error(where, f"keyword {keyword} extra arguments at end of line")
-                        continue
+            if len(args) > 1 and (name in ONE_ARGUMENT or (name in ("permitopen", "permitlisten")
+                                                           and args[0] in ("any", "none"))):
+                self.error(where, f"keyword {keyword} extra arguments at end of line")
+                continue
             raw = rest.lstrip(WHITESPACE + "=")
             self.lines.append((ctx, Line(name, tuple(args), path, number, raw)))
 

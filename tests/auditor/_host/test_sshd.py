@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from auditor._host.sshd import (
+    KEYWORDS,
     MODELLED,
     Connection,
     SshdConfig,
@@ -169,6 +170,34 @@ def test_debian_default_config_keeps_password_login() -> None:
     assert cfg.valid
     assert (eff["passwordauthentication"], eff["kbdinteractiveauthentication"], eff["usepam"]) == ("yes", "no", "yes")
     assert cfg.notes and "matches no file" in cfg.notes[0]
+
+
+CANDIDATE_VALUES = ["yes", "no", "1", "22", "none", "any", "/tmp/x", "info", "1m", "ssh-ed25519", "aes128-ctr",
+                    "hmac-sha2-256", "curve25519-sha256", "lowdelay", "sha256", "alice", "LANG", "sftp", "10:30:100",
+                    "prohibit-password", "%h", "022", "localhost:22"]
+
+
+@needs_sshd
+def test_extra_arguments_are_refused_as_sshd_refuses_them(tmp_path: Path) -> None:
+    """Every keyword, with the first of CANDIDATE_VALUES sshd accepts for it, then with one word
+    more: the model refuses the longer line exactly where sshd does (a keyword of one argument,
+    auditor._host.sshd.ONE_ARGUMENT) and accepts it where sshd takes the word."""
+    path, tried, disagreements = tmp_path / "sshd_config", 0, []
+    for keyword in sorted(set(KEYWORDS) - {"match", "include"}):
+        for value in CANDIDATE_VALUES:
+            path.write_text(f"{keyword} {value}\n")
+            if not sshd_oracle.run(path, None)[0]:
+                continue
+            path.write_text(f"{keyword} {value} more\n")
+            theirs, out = sshd_oracle.run(path, None)
+            refused = not theirs and "extra arguments" in out
+            if theirs or refused:  # else the word was a wrong value, not one too many
+                tried += 1
+                if model(path).valid != theirs:
+                    disagreements.append(f"{keyword} {value} more: sshd {'accepts' if theirs else out.strip()}")
+            break
+    assert not disagreements, "\n".join(disagreements)
+    assert tried > 100
 
 
 def test_errors_name_file_and_line() -> None:
