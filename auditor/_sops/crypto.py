@@ -155,7 +155,7 @@ def data_key_from_age(doc: SopsDocument, identities: Sequence[str]) -> bytes | N
         enc = str(stanza.get("enc") or "")
         if not enc:
             continue
-        armored = "\n".join(line.strip() for line in enc.strip().splitlines()) + "\n"
+        armored = enc if enc.endswith("\n") else enc + "\n"  # as written: age refuses blanks in its lines
         try:
             key = pyrage.decrypt(armored.encode(), parsed)
         except Exception:  # noqa: S112 - not for these identities: try the next recipient

@@ -329,8 +329,10 @@ def _parse_ini(name: str, text: str) -> SopsDocument:
     """INI as go-ini reads it: a DEFAULT section first, `key = value`, `;`/`#` comment lines.
 
     A value opening with `\"\"\"` or a backquote runs to the matching close, across lines:
-    sops 3.13.0 and 3.13.1 wrote metadata holding new lines (a PGP or age `enc`) that way.
+    sops 3.13.0 and 3.13.1 wrote metadata holding new lines (a PGP or age `enc`) that way. A
+    byte order mark at the start is skipped, as go-ini skips it.
     """
+    text = text.removeprefix("\ufeff")
     leaves: list[Leaf] = []
     flat: dict[str, str] = {}
     section = "DEFAULT"

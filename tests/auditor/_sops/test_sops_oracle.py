@@ -10,7 +10,12 @@ lines, derived from the written file by undoing the `\\n` escapes). For each fil
   checks the MAC when it decrypts; a file whose MAC was removed is refused by both);
 - the collector lists the recipients the file was encrypted to, MAC or not;
 - with CRLF line ends, sops reads YAML, JSON and INI as before and refuses dotenv (the CR stays in
-  each value): the collector refuses the dotenv file (an error record), and only it.
+  each value): the collector refuses the dotenv file (an error record), and only it;
+- other changes behind sops's back: a byte order mark (go-ini and YAML skip it, JSON refuses
+  it, in dotenv it is part of the first key), a blank after each line of the age recipient's
+  armor (age refuses it: sops then decrypts only with the GnuPG key), two encrypted values
+  swapped or a key renamed (each value is bound to its key's path), `lastmodified` changed
+  (the MAC is bound to it).
 
 The agreement count is printed (`N of M real-sops-made files agree`).
 """
@@ -62,8 +67,27 @@ def ini_313(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-VARIANTS: dict[str, Callable[[str], str]] = {"written": lambda t: t, "tampered": tampered, "no-mac": without_mac,
-                                              "crlf": lambda t: t.replace("\n", "\r\n")}
+def armor_blanks(text: str) -> str:
+    """A blank at the end of each line of the age recipient's armored data key (age refuses it)."""
+    start = text.index("-----BEGIN AGE ENCRYPTED FILE-----")
+    end = text.index("-----END AGE ENCRYPTED FILE-----", start) + len("-----END AGE ENCRYPTED FILE-----")
+    armor = text[start:end]
+    armor = armor.replace("\n", " \n") if "\n" in armor else armor.replace("\\n", " \\n")
+    return text[:start] + armor + " " + text[end:]
+
+
+def swapped_values(text: str) -> str:
+    """The first two encrypted values swapped: each is bound to its key's path."""
+    first, second = re.findall(r"ENC\[AES256_GCM,data:[^\]]*,type:(?:str|int)\]", text)[:2]
+    return text.replace(first, "\0").replace(second, first).replace("\0", second)
+
+
+VARIANTS: dict[str, Callable[[str], str]] = {
+    "written": lambda t: t, "tampered": tampered, "no-mac": without_mac, "crlf": lambda t: t.replace("\n", "\r\n"),
+    "bom": lambda t: "\ufeff" + t, "armor-blanks": armor_blanks, "swapped": swapped_values,
+    "renamed": lambda t: re.sub("password", "passw0rd", t, count=1, flags=re.IGNORECASE),
+    "lastmodified": lambda t: re.sub(r"(lastmodified\W+)20", r"\g<1>19", t, count=1),
+}
 INI_VARIANTS: dict[str, Callable[[str], str]] = {
     "3.13": ini_313, "3.13-tampered": lambda t: tampered(ini_313(t)), "3.13-no-mac": lambda t: without_mac(ini_313(t)),
 }
@@ -89,6 +113,7 @@ def test_auditor_agrees_with_the_sops_binary(tmp_path: Path, record_property: An
                 for name, make in variants.items():
                     path = corpus / f"{who}-{name}.{fmt}"
                     path.write_text(make(written))
+                    assert name == "written" or make(written) != written, f"{name} changed nothing in {fmt}"
                     expected[path.name] = {sops.recipient} | ({fpr} if "pgp" in who else set())
         key_file = tmp_path / "age.txt"
         key_file.write_text(sops.identity + "\n")
@@ -114,7 +139,8 @@ def test_auditor_agrees_with_the_sops_binary(tmp_path: Path, record_property: An
               f"(decrypt verdict vs MAC status, recipients listed)")
     disagreements = [r for r in rows if r not in agreed]
     assert not disagreements, disagreements
-    assert {r[0] for r in rows if r[2] == "refused"} == {"age-crlf.env", "age+pgp-crlf.env"}
+    assert {r[0] for r in rows if r[2] == "refused"} == {"age-crlf.env", "age+pgp-crlf.env", "age-bom.json",
+                                                         "age+pgp-bom.json"}
     statuses = {r[2] for r in rows}
     assert {"verified", "mismatch", "missing"} <= statuses  # every verdict was exercised
     assert sum(1 for r in rows if r[1]) >= len(SOURCES) * 2  # the written files all decrypt
