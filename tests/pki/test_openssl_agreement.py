@@ -83,3 +83,40 @@ def test_roots_mode_with_a_crl_agrees_and_openssl_reads_the_crl(make_ca: MakeCA,
     r = run_cli("pki", "verify", str(tmp_path / "n/cert.pem"), "--roots", str(ca.folder / "certs/root.pem"),
                 "--intermediates", str(tmp_path / "n/chain.pem"), "--purpose", "client")
     assert r.code == 0, r.out  # without a CRL only the chain is checked
+
+
+NAMES_ALIKE = ["example.com", "EXAMPLE.COM", "sub.example.com", "SUB.Example.Com", "a.example.com",
+               "xn--bcher-kva.example.com", "XN--BCHER-KVA.example.com", "bücher.example.com", "localhost", "LOCALHOST",
+               "10.0.0.1", "::1", "::ffff:10.0.0.1", "10.0.0.2", "1.2.3.4", "sub..example.com",
+               " example.com", "example.com ", "example.com.."]
+NAMES_AS_GO_READS_THEM = {
+    "example.com.": True,  # the root's dot: Go's crypto/x509 (the NATS server's verifier) drops it, openssl does not
+    "localhost.": True,
+    "010.0.0.1": False,  # openssl reads 10.0.0.1; Go refuses an IPv4 address with leading zeros (a host name, then)
+    "10.0.0.01": False,
+    ".example.com": False,  # to openssl's -verify_hostname, any name under example.com; no host name to Go
+}
+
+
+def test_names_agree_with_openssl_but_where_go_reads_them_otherwise(make_ca: MakeCA, tmp_path: Path) -> None:
+    """`pki verify --name` against `openssl verify -verify_hostname` (`-verify_ip` for an
+    address): the same verdict, but for the names Go's verifier reads otherwise than openssl
+    (NAMES_AS_GO_READS_THEM: there the verdict is Go's, and openssl's must differ from it)."""
+    ca, opener = make_ca()
+    ca.issue("nm", "nats-server", opener, tmp_path / "nm", dns=["example.com", "sub.example.com",
+                                                                "xn--bcher-kva.example.com", "localhost"],
+             ips=["10.0.0.1"])
+    cert = tmp_path / "nm/cert.pem"
+
+    def openssl(name: str) -> bool:
+        flag = "-verify_ip" if ":" in name or re.fullmatch(r"[0-9.]+", name) else "-verify_hostname"
+        args = ["openssl", "verify", "-CAfile", str(ca.folder / "certs/root.pem"), "-untrusted",
+                str(ca.folder / "certs/intermediate.pem"), "-purpose", "sslserver", flag, name, str(cert)]
+        return subprocess.run(args, capture_output=True, check=False).returncode == 0
+
+    unlike = [(name, ours, theirs) for name in NAMES_ALIKE
+              if (ours := auditor_verify(ca, cert, name=name, purpose="server")[0]) != (theirs := openssl(name))]
+    assert not unlike, unlike
+    for name, go in NAMES_AS_GO_READS_THEM.items():
+        assert (auditor_verify(ca, cert, name=name, purpose="server")[0], openssl(name)) == (go, not go), name
+    assert sum(openssl(name) for name in NAMES_ALIKE) >= 9
