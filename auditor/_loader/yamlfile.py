@@ -8,7 +8,7 @@ and rule errors can point at the line the user must edit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import yaml
 
 from auditor import _limits as limits
 from auditor._fsutil import path_text, read_user_file
+from auditor._loader.kubeyaml import PLAIN, json_key, make_loader, plain_scalar
 from auditor.errors import ConfigError
 
 try:  # libyaml is much faster; fall back to the pure-Python safe loader where it is missing
@@ -46,6 +47,7 @@ class _TagCachingLoader(_Loader):  # type: ignore[valid-type,misc]
 
 _TAGS: dict[tuple[str, Any], str] = {}
 _Loader = _TagCachingLoader
+_KubernetesLoader = make_loader(_Loader)
 
 # The largest YAML file read and the most values a document may expand to once aliases are
 # resolved are the limits yaml-bytes and yaml-values (auditor._limits).
@@ -226,6 +228,7 @@ def _checked(node: yaml.Node, file: str, max_values: int | None = None, *, alias
     return walker
 
 
+KeyOf = Callable[[yaml.Node, Any], str]
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -237,13 +240,15 @@ class _Unusual(Exception):
     that is not hashable, a value PyYAML cannot construct)."""
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, key_of: KeyOf | None = None) -> Any:
     """`loader.construct_document(node)` for a checked document (see _checked: no recursion),
     without PyYAML's pure-Python constructor for the plain strings, mappings and sequences most
     documents are made of: other scalars and collections with other tags are still constructed
-    by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports)."""
+    by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports).
+    `key_of`: the text of a key from its node and value (the Kubernetes reading: as JSON
+    writes it; a later key wins over an earlier one that became the same text)."""
     try:
-        return _build(node, {}, loader.construct_object)
+        return _build(node, {}, loader.construct_object, key_of)
     except Exception:  # anything unusual: PyYAML's own construction, its errors included
         loader.constructed_objects, loader.recursive_objects = {}, {}
         loader.state_generators, loader.deep_construct = [], False
@@ -253,7 +258,7 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         loader.state_generators, loader.deep_construct = [], False
 
 
-def _build(node: yaml.Node, made: dict[int, Any], other: Any) -> Any:
+def _build(node: yaml.Node, made: dict[int, Any], other: Any, key_of: KeyOf | None) -> Any:
     """The value of `node` (see _construct); `made` holds the values of the nodes built so far
     by their ids, `other` constructs any other node. A function of the module rather than a
     closure calling itself, which would be a reference cycle (holding `made` and the loader)
@@ -266,21 +271,33 @@ def _build(node: yaml.Node, made: dict[int, Any], other: Any) -> Any:
     value: Any
     if tag == _STR and type(node) is yaml.ScalarNode:
         value = node.value
+    elif tag == PLAIN:
+        value = plain_scalar(node.value)
     elif tag == _MAP and type(node) is yaml.MappingNode:
         value = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                raise _Unusual
-            k = _build(key_node, made, other)
-            if isinstance(k, list | dict):
-                raise _Unusual  # PyYAML's error: an unhashable key
-            value[k] = _build(value_node, made, other)
+        if key_of is not None:  # the Kubernetes reading: keys as JSON writes them, the last of one text wins
+            pairs = [(key_of(kn, None if kn.tag == PLAIN else _build(kn, made, other, key_of)), vn)
+                     for kn, vn in node.value if kn.tag != _MERGE or _unusual()]
+            for k, value_node in dict(pairs).items():  # a value a later key replaces is not made
+                value[k] = _build(value_node, made, other, key_of)
+        else:
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    raise _Unusual
+                k = _build(key_node, made, other, key_of)
+                if isinstance(k, list | dict):
+                    raise _Unusual  # PyYAML's error: an unhashable key
+                value[k] = _build(value_node, made, other, key_of)
     elif tag == _SEQ and type(node) is yaml.SequenceNode:
-        value = [_build(child, made, other) for child in node.value]
+        value = [_build(child, made, other, key_of) for child in node.value]
     else:
         value = other(node, deep=True)
     made[key] = value
     return value
+
+
+def _unusual() -> bool:
+    raise _Unusual
 
 
 def _unlink(node: yaml.Node) -> None:
@@ -300,8 +317,9 @@ def _unlink(node: yaml.Node) -> None:
             stack.extend(child if isinstance(child, tuple) else (child,))
 
 
-def _documents(text: str, file: str, max_values: int) -> Iterator[Document | ConfigError]:
-    loader = _Loader(text)
+def _documents(text: str, file: str, max_values: int, kubernetes: bool = False) -> Iterator[Document | ConfigError]:
+    loader = (_KubernetesLoader if kubernetes else _Loader)(text)
+    key_of = json_key if kubernetes else None
     aliases = "*" in text
     index = 0
     try:
@@ -314,7 +332,7 @@ def _documents(text: str, file: str, max_values: int) -> Iterator[Document | Con
                     break
                 try:
                     walker = _checked(node, file, max_values, aliases=aliases)
-                    value = _construct(loader, node)
+                    value = _construct(loader, node, key_of)
                 finally:
                     if aliases:
                         _unlink(node)
@@ -336,14 +354,16 @@ def _documents(text: str, file: str, max_values: int) -> Iterator[Document | Con
         loader.dispose()
 
 
-def load_yaml_documents(source: str | Path, *, text: str | None = None,
-                        in_force: limits.Limits | None = None) -> Iterator[Document | ConfigError]:
+def load_yaml_documents(source: str | Path, *, text: str | None = None, in_force: limits.Limits | None = None,
+                        kubernetes: bool = False) -> Iterator[Document | ConfigError]:
     """Every document of a YAML stream, or a located error in its place.
 
     A syntax error ends the stream (YAML cannot resynchronise after one); an invalid document
     (a duplicate key, an alias bomb) yields its error and the next documents are still read.
     `in_force`: the limits (limits.current(), which reads the environment: a reader of many
-    streams, such as the manifests' documents, reads them once).
+    streams, such as the manifests' documents, reads them once). `kubernetes`: read as
+    Kubernetes reads a manifest (auditor._loader.kubeyaml: `privileged: Y` is true, keys are
+    strings), not as PyYAML reads YAML 1.1.
     """
     file = path_text(source)
     current = in_force if in_force is not None else limits.current()  # read once for the stream
@@ -351,7 +371,7 @@ def load_yaml_documents(source: str | Path, *, text: str | None = None,
         text = read_user_file(Path(source), limit="yaml-bytes", what="YAML file")
     elif len(text) > current.get("yaml-bytes"):
         raise ConfigError(limits.exceeded("yaml-bytes", "the YAML text is too large"), file=file)
-    return _documents(text, file, current.get("yaml-values"))
+    return _documents(text, file, current.get("yaml-values"), kubernetes)
 
 
 def load_yaml(source: str | Path, *, text: str | None = None) -> Document:

@@ -71,7 +71,7 @@ def read_bytes(data: bytes, display: str, *, is_json: bool) -> Iterator[Item]:
     index = 0
     for offset, chunk in split_documents(text):
         helm = _helm_source(chunk)
-        for item in load_yaml_documents(display, text=chunk, in_force=in_force):
+        for item in load_yaml_documents(display, text=chunk, in_force=in_force, kubernetes=True):
             if isinstance(item, ConfigError):
                 line = item.line + offset if item.line is not None else offset + 1
                 yield ManifestError(Origin(display, index, None, line, helm), item.message)
@@ -110,7 +110,7 @@ def _helm_source(chunk: str) -> str | None:
 def _json_document(text: str, display: str, *, as_yaml: bool = True) -> Iterator[Item]:
     """A JSON file: parsed as YAML for line numbers, else (or when `as_yaml` is False: over the
     yaml-bytes limit) as JSON, within the json limits (YAML 1.1 is not a superset)."""
-    items = list(load_yaml_documents(display, text=text)) if as_yaml else []
+    items = list(load_yaml_documents(display, text=text, kubernetes=True)) if as_yaml else []
     docs = [i for i in items if isinstance(i, Document)]
     if len(items) == 1 and docs:
         doc = Document(docs[0].value, display, 0, docs[0].lines)
