@@ -151,6 +151,16 @@ class HostFiles:
     def real_path(self, path: str) -> Path:
         return self._resolve(path)
 
+    def links_to_null(self, path: str) -> bool:
+        """Whether `path` itself is a symbolic link to /dev/null (how systemd masks a unit or a
+        drop-in); its folder's links are followed, the link itself is read, never opened."""
+        folder, _, name = path.rstrip("/").rpartition("/")
+        try:
+            real = self._resolve(folder or "/") / name
+            return stat.S_ISLNK(self._lstat_mode(real)) and self._readlink(real) == "/dev/null"
+        except (HostFileError, OSError):
+            return False
+
     def read_bytes(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
         """The bytes of a regular file (pseudo-files of /proc and /sys included), at most `limit`."""
         real = self._resolve(path)

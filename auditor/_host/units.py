@@ -8,7 +8,8 @@ Read as systemd 252 (Debian 12) reads them, held to `systemd-analyze security --
   of `NAME.d/`, of its prefixes' (`nats-.service.d/` for `nats-server.service`), of its
   template's (`x@.service.d/`) and of `service.d/`, in DROPIN_DIRS; of drop-ins of one file
   name only the first is read (a higher directory's, a more specific name's; `service.d/`
-  last), and they apply in file-name order, after the unit file;
+  last; one linked to /dev/null masks the others and sets nothing), and they apply in
+  file-name order, after the unit file;
 - lines: a `#` or `;` line is a comment, even inside a continued line; a line ending in an
   unescaped backslash goes on with the next; keys and section names are case-sensitive;
 - a value systemd cannot parse is ignored (the earlier value stays): a boolean is
@@ -269,6 +270,8 @@ def read_unit(files: HostFiles, runner: CommandRunner, name: str, path: str, *, 
     options, program = parse_unit(files.read_text(path, MAX_UNIT_BYTES))
     dropins = dropin_paths(files, name)
     for drop in dropins:
+        if files.links_to_null(drop):
+            continue  # masked: it hides the drop-ins of its name below it, and sets nothing
         try:
             options, more = parse_unit(files.read_text(drop, MAX_UNIT_BYTES), options)
         except HostFileError as exc:

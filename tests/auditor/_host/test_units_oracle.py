@@ -4,8 +4,9 @@ Debian 12's systemd-analyze (systemd 252) reads a unit and its drop-ins from a f
 system manager would and says, per sandboxing setting, what the service gets (`--json=short`:
 `set`, and for ProtectSystem, ProtectHome and the user a description of the mode). Generated
 trees (a unit file, drop-ins in the folders systemd reads them from, under the unit's name, a
-prefix, the type; settings in every boolean spelling, invalid and empty values, continued
-lines with comments inside, other sections) must give auditor's model the same answers.
+prefix, the type, some linked to /dev/null; settings in every boolean spelling, invalid and
+empty values, continued lines with comments inside, other sections) must give auditor's
+model the same answers.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ def tree(rng: random.Random, root: Path) -> str:
         folder = root / rng.choice(DROPIN_DIRS).lstrip("/") / rng.choice(DROPIN_NAMES)
         folder.mkdir(parents=True, exist_ok=True)
         body = ["[Service]"] + [line for _ in range(rng.randint(1, 3)) for line in setting(rng)]
-        (folder / rng.choice(FILE_NAMES)).write_text("\n".join(body) + "\n")
+        drop = folder / rng.choice(FILE_NAMES)
+        if rng.randrange(8) == 0 and not drop.exists():
+            drop.symlink_to("/dev/null")  # masks the drop-ins of its name in lower folders
+        elif not drop.is_symlink():
+            drop.write_text("\n".join(body) + "\n")
     return path
 
 
