@@ -276,9 +276,11 @@ def _build(node: yaml.Node, made: dict[int, Any], other: Any, key_of: KeyOf | No
     elif tag == _MAP and type(node) is yaml.MappingNode:
         value = {}
         if key_of is not None:  # the Kubernetes reading: keys as JSON writes them, the last of one text wins
-            pairs = [(key_of(kn, None if kn.tag == PLAIN else _build(kn, made, other, key_of)), vn)
-                     for kn, vn in node.value if kn.tag != _MERGE or _unusual()]
-            for k, value_node in dict(pairs).items():  # a value a later key replaces is not made
+            if any(kn.tag == _MERGE for kn, _ in node.value):
+                raise _Unusual
+            last = {key_of(kn, None if kn.tag == PLAIN else _build(kn, made, other, key_of)): vn
+                    for kn, vn in node.value}
+            for k, value_node in last.items():  # a value a later key replaces is not made
                 value[k] = _build(value_node, made, other, key_of)
         else:
             for key_node, value_node in node.value:
@@ -294,10 +296,6 @@ def _build(node: yaml.Node, made: dict[int, Any], other: Any, key_of: KeyOf | No
         value = other(node, deep=True)
     made[key] = value
     return value
-
-
-def _unusual() -> bool:
-    raise _Unusual
 
 
 def _unlink(node: yaml.Node) -> None:

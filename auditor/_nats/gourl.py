@@ -15,14 +15,15 @@ tests/auditor/_nats/test_gourl.py holds it to `nats-server -t`.
 from __future__ import annotations
 
 import ipaddress
+import string
 from dataclasses import dataclass
 
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 """What Go's strings.TrimSpace trims (unicode.IsSpace), where Python's str.strip() trims more."""
-_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_SCHEME_REST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_LETTERS = frozenset(string.ascii_letters)
+_ALNUM = _LETTERS | frozenset(string.digits)
+_SCHEME_REST = _ALNUM | frozenset("+-.")
+_HEX = frozenset(string.hexdigits)
 _HOST_ASCII = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 """The ASCII characters a host may hold unescaped (Go's shouldEscape(c, encodeHost) is false)."""
 _USERINFO = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")

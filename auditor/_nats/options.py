@@ -313,7 +313,7 @@ def _urls(kind: str) -> Check:
     of the trimmed text); in a list the same text twice is refused too."""
     def check(v: Value, path: str) -> None:
         seen: set[str] = set()
-        for item in [v] if v.kind == "string" else v.data:
+        for item in _strings(v):
             text = str(item.data)
             if text in seen:
                 raise fail(item, path, f"{text!r} is given twice (nats-server refuses a duplicate {kind} entry)")
@@ -492,7 +492,7 @@ def go_upper(text: str) -> str:
 
 def _connection_types(v: Value, path: str) -> None:
     """Names the server knows, in any case (it upper-cases them, as go_upper does)."""
-    for item in [v] if v.kind == "string" else v.data:
+    for item in _strings(v):
         if go_upper(str(item.data)) not in CONNECTION_TYPE_NAMES:
             raise fail(item, path, f"unknown connection type {_shown(item)} ({', '.join(CONNECTION_TYPE_NAMES)})")
 
@@ -582,8 +582,8 @@ _LISTENER = {"host": S, "port": I, "listen": LISTEN, "tls": TLS, "advertise": S}
 _HOST = _alias(host="net")
 
 CLUSTER = M(
-    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")), "routes": opt("array", items=S, check=_urls("route")),
-     "no_advertise": B,
+    {**_LISTENER, "name": opt("string", check=_no_spaces("cluster")),
+     "routes": opt("array", items=S, check=_urls("route")), "no_advertise": B,
      "connect_retries": I, "connect_backoff": B, "authorization": ROUTE_AUTH, "tls": ROUTE_TLS,
      "permissions": M({"import": SUBJECT_PERMISSION, "export": SUBJECT_PERMISSION},
                       _alias(**{"import": "publish pub", "export": "subscribe sub"})),
@@ -624,7 +624,8 @@ def _remote(v: Value, path: str) -> None:
 
 
 REMOTE = M(
-    {"url": opt("string", "array", items=S, check=_urls("leafnode")), "no_randomize": B, "account": S, "deny_imports": SUBJECTS, "deny_exports": SUBJECTS,
+    {"url": opt("string", "array", items=S, check=_urls("leafnode")), "no_randomize": B, "account": S,
+     "deny_imports": SUBJECTS, "deny_exports": SUBJECTS,
      "credentials": S, "nkey": opt("string", check=_seed), "tls": TLS, "ws_compression": B, "ws_no_masking": B,
      "compression": COMPRESSION, "hub": B, "first_info_timeout": D, "dial_timeout": D, "disabled": B,
      "jetstream_cluster_migrate": opt("bool", "map", block=Block({"leader_migrate_delay": D})),
