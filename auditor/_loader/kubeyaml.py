@@ -156,6 +156,13 @@ def make_loader(base: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
         yield data
         data.update(loader.construct_mapping(node))  # type: ignore[arg-type]
 
+    def construct_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
+        value = _WORDS.get(str(node.value))  # go-yaml v2 resolves a !!bool by its table: `y` is true
+        if not isinstance(value, bool):
+            raise ValueError(f"{node.value!r} is no boolean (!!bool), as kubectl says")
+        return value
+
+    KubernetesLoader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
     KubernetesLoader.add_constructor(PLAIN, construct_plain)
     KubernetesLoader.add_constructor(_MERGE, construct_merge_word)
     KubernetesLoader.add_constructor("tag:yaml.org,2002:map", construct_map)

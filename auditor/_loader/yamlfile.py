@@ -322,12 +322,14 @@ def _documents(text: str, file: str, max_values: int, kubernetes: bool = False) 
     index = 0
     try:
         while True:
+            start: int | None = None  # the document's first line
             try:
                 if not loader.check_node():
                     break
                 node = loader.get_node()
                 if node is None:  # pragma: no cover - check_node said there was one
                     break
+                start = node.start_mark.line + 1
                 try:
                     walker = _checked(node, file, max_values, aliases=aliases)
                     value = _construct(loader, node, key_of)
@@ -343,7 +345,14 @@ def _documents(text: str, file: str, max_values: int, kubernetes: bool = False) 
                 continue
             except (ValueError, TypeError, OverflowError) as exc:
                 # e.g. an out-of-range date that the safe constructor cannot build
-                yield ConfigError(f"invalid YAML value: {exc}", file=file)
+                yield ConfigError(f"invalid YAML value: {exc}", file=file, line=start)
+                index += 1
+                continue
+            except (LookupError, AttributeError):
+                # PyYAML's constructors fail so on a value its explicit tag cannot hold
+                # (`!!bool maybe`: KeyError; `!!timestamp nope`: AttributeError)
+                yield ConfigError("invalid YAML value: a value its tag (!!bool, !!timestamp, ...) cannot hold",
+                                  file=file, line=start)
                 index += 1
                 continue
             yield Document(value=value, file=file, index=index, lines=walker.lines)

@@ -145,3 +145,14 @@ def test_generated_manifests_read_as_kubectl_reads_them(tmp_path: Path) -> None:
         documents.append(manifest(f"g{n}", "x:\n" + "\n".join(fields) + "\n"))
     problems = compare(tmp_path, documents)
     assert not problems, f"{len(problems)} of {len(documents)} differ:\n" + "\n".join(problems[:10])
+
+
+def test_explicit_tags_read_as_kubectl_reads_them(tmp_path: Path) -> None:
+    """A value with a core tag: `!!bool y` is true to go-yaml v2, `!!bool maybe` refused by both."""
+    tagged = ["!!bool y", "!!bool N", "!!bool yes", "!!bool 'true'", "!!bool maybe", "!!str y", "!!str 1e3",
+              "!!int 1e3", "!!int '0x10'", "!!int y", "!!float 1", "!!float '1.5'", "!!null ''", "!!map {a: y}",
+              "!!seq [y, 1e3]"]
+    problems = compare(tmp_path, [manifest(f"t{i}", f"x:\n  v: {text}\n") for i, text in enumerate(tagged)])
+    assert not problems, "\n".join(problems)
+    assert auditor_reads([manifest("b", "x: !!bool y\n")]) == [{"apiVersion": "v1", "kind": "ConfigMap",
+                                                                "metadata": {"name": "b"}, "x": True}]

@@ -231,3 +231,13 @@ def test_documents_past_the_values_limit_are_refused_with_or_without_aliases(tex
                 errors.append(str(exc))
         assert errors[0] == errors[1]
         assert ("yaml-values" in errors[0]) == (limit < total)
+
+
+@pytest.mark.parametrize("kubernetes", [False, True])
+@pytest.mark.parametrize("text", ["a: !!bool maybe\n", "a: 1\nb: !!timestamp nope\n", "a: [!!bool 'x']\n"])
+def test_a_value_its_tag_cannot_hold_is_a_located_error(text: str, kubernetes: bool) -> None:
+    """PyYAML's constructors raise KeyError (`!!bool maybe`) or AttributeError (`!!timestamp
+    nope`) there: it was an internal error of auditor (an inventory holding one ended a scan)."""
+    (item,) = load_yaml_documents("x.yaml", text=text, kubernetes=kubernetes)
+    assert isinstance(item, ConfigError) and item.line == 1  # the document's first line
+    assert "its tag" in item.message or "is no boolean (!!bool)" in item.message
