@@ -48,6 +48,8 @@ def load(text: str) -> tuple[Any, yaml.Node | None]:
         raise YamlProblem("nested too deep") from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value the safe constructor cannot build
         raise YamlProblem(f"invalid YAML value: {exc}") from None
+    except (LookupError, AttributeError):  # what PyYAML raises for `!!bool maybe`, `!!timestamp nope`
+        raise YamlProblem("invalid YAML value: a value its tag (!!bool, !!timestamp, ...) cannot hold") from None
     finally:
         loader.dispose()
 

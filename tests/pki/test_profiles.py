@@ -42,6 +42,8 @@ def test_a_ca_folder_can_replace_a_profile(tmp_path: Path) -> None:
         ("name: x\nkind: leaf\nlifetime_days: 9\nkey_usage: [digitalSignature]\nextended_key_usage: [web]\n", "'web'"),
         ("name: x\nkind: leaf\nlifetime_days: 9\nkey_usage: [a\n", "not valid YAML"),
         ("- a list\n", "a mapping"),
+        ("name: x\nkind: leaf\nlifetime_days: 9\nkey_usage: [digitalSignature]\ncritical: !!bool maybe\n", "its tag"),
+        ("name: !!timestamp nope\n", "its tag"),
     ],
 )
 def test_bad_profiles_are_located(text: str, message: str) -> None:
