@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -102,6 +103,12 @@ def json_key(node: yaml.Node, built: Any) -> str:
     raise ValueError(f"the key {node.value!r} has no JSON form (kubectl refuses the manifest)")
 
 
+def values_by_key(pairs: list[tuple[yaml.Node, yaml.Node]], build: Callable[[yaml.Node], Any]) -> dict[str, yaml.Node]:
+    """A mapping's value nodes by their keys' JSON text (json_key; `build` makes a key that is
+    no plain scalar), the last of one text winning as in JSON: a value it replaces is never made."""
+    return {json_key(kn, None if kn.tag == PLAIN else build(kn)): vn for kn, vn in pairs}
+
+
 def _go_float32_text(value: float) -> str:
     """strconv.FormatFloat(value, 'g', -1, 32), with go-yaml's names for the infinities and NaN."""
     if math.isnan(value):
@@ -141,9 +148,8 @@ def make_loader(base: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
 
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
             self.flatten_mapping(node)
-            pairs = [(json_key(kn, None if kn.tag == PLAIN else self.construct_object(kn, deep=deep)), vn)
-                     for kn, vn in node.value]
-            return {key: self.construct_object(vn, deep=deep) for key, vn in dict(pairs).items()}
+            last = values_by_key(node.value, lambda kn: self.construct_object(kn, deep=deep))
+            return {key: self.construct_object(vn, deep=deep) for key, vn in last.items()}
 
     def construct_plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return plain_scalar(str(node.value))

@@ -8,7 +8,7 @@ and rule errors can point at the line the user must edit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import yaml
 
 from auditor import _limits as limits
 from auditor._fsutil import path_text, read_user_file
-from auditor._loader.kubeyaml import PLAIN, json_key, make_loader, plain_scalar
+from auditor._loader.kubeyaml import PLAIN, make_loader, plain_scalar, values_by_key
 from auditor.errors import ConfigError
 
 try:  # libyaml is much faster; fall back to the pure-Python safe loader where it is missing
@@ -228,7 +228,6 @@ def _checked(node: yaml.Node, file: str, max_values: int | None = None, *, alias
     return walker
 
 
-KeyOf = Callable[[yaml.Node, Any], str]
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -240,15 +239,15 @@ class _Unusual(Exception):
     that is not hashable, a value PyYAML cannot construct)."""
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, key_of: KeyOf | None = None) -> Any:
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, kubernetes: bool = False) -> Any:
     """`loader.construct_document(node)` for a checked document (see _checked: no recursion),
     without PyYAML's pure-Python constructor for the plain strings, mappings and sequences most
     documents are made of: other scalars and collections with other tags are still constructed
     by it. Whatever this cannot construct as PyYAML would, PyYAML constructs (and reports).
-    `key_of`: the text of a key from its node and value (the Kubernetes reading: as JSON
-    writes it; a later key wins over an earlier one that became the same text)."""
+    `kubernetes`: keys as JSON writes them (auditor._loader.kubeyaml.values_by_key: a later
+    key wins over an earlier one that became the same text)."""
     try:
-        return _build(node, {}, loader.construct_object, key_of)
+        return _build(node, {}, loader.construct_object, kubernetes)
     except Exception:  # anything unusual: PyYAML's own construction, its errors included
         loader.constructed_objects, loader.recursive_objects = {}, {}
         loader.state_generators, loader.deep_construct = [], False
@@ -258,7 +257,7 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, key_of: KeyOf | None = 
         loader.state_generators, loader.deep_construct = [], False
 
 
-def _build(node: yaml.Node, made: dict[int, Any], other: Any, key_of: KeyOf | None) -> Any:
+def _build(node: yaml.Node, made: dict[int, Any], other: Any, kubernetes: bool) -> Any:
     """The value of `node` (see _construct); `made` holds the values of the nodes built so far
     by their ids, `other` constructs any other node. A function of the module rather than a
     closure calling itself, which would be a reference cycle (holding `made` and the loader)
@@ -275,23 +274,21 @@ def _build(node: yaml.Node, made: dict[int, Any], other: Any, key_of: KeyOf | No
         value = plain_scalar(node.value)
     elif tag == _MAP and type(node) is yaml.MappingNode:
         value = {}
-        if key_of is not None:  # the Kubernetes reading: keys as JSON writes them, the last of one text wins
+        if kubernetes:  # keys as JSON writes them, the last of one text wins
             if any(kn.tag == _MERGE for kn, _ in node.value):
                 raise _Unusual
-            last = {key_of(kn, None if kn.tag == PLAIN else _build(kn, made, other, key_of)): vn
-                    for kn, vn in node.value}
-            for k, value_node in last.items():  # a value a later key replaces is not made
-                value[k] = _build(value_node, made, other, key_of)
+            for k, value_node in values_by_key(node.value, lambda kn: _build(kn, made, other, True)).items():
+                value[k] = _build(value_node, made, other, True)
         else:
             for key_node, value_node in node.value:
                 if key_node.tag == _MERGE:
                     raise _Unusual
-                k = _build(key_node, made, other, key_of)
+                k = _build(key_node, made, other, False)
                 if isinstance(k, list | dict):
                     raise _Unusual  # PyYAML's error: an unhashable key
-                value[k] = _build(value_node, made, other, key_of)
+                value[k] = _build(value_node, made, other, False)
     elif tag == _SEQ and type(node) is yaml.SequenceNode:
-        value = [_build(child, made, other, key_of) for child in node.value]
+        value = [_build(child, made, other, kubernetes) for child in node.value]
     else:
         value = other(node, deep=True)
     made[key] = value
@@ -317,7 +314,6 @@ def _unlink(node: yaml.Node) -> None:
 
 def _documents(text: str, file: str, max_values: int, kubernetes: bool = False) -> Iterator[Document | ConfigError]:
     loader = (_KubernetesLoader if kubernetes else _Loader)(text)
-    key_of = json_key if kubernetes else None
     aliases = "*" in text
     index = 0
     try:
@@ -332,7 +328,7 @@ def _documents(text: str, file: str, max_values: int, kubernetes: bool = False) 
                 start = node.start_mark.line + 1
                 try:
                     walker = _checked(node, file, max_values, aliases=aliases)
-                    value = _construct(loader, node, key_of)
+                    value = _construct(loader, node, kubernetes)
                 finally:
                     if aliases:
                         _unlink(node)
