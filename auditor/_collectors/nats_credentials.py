@@ -93,7 +93,7 @@ class NatsCredentialsCollector(Collector):
             walked = chain(jwt, known)
             # the claims are untrusted JSON: decoded into the type, a misfit is a failure of this record
             try:
-                decoded = msgspec.convert({"path": shown, "container": kind, **claims(jwt),
+                decoded = msgspec.convert({"path": shown, "container": kind, **claims(jwt, walked.template),
                                            "chain": _UNWALKED, "file": None, "seed": None}, NatsJwt)
             except msgspec.ValidationError as exc:
                 yield ctx.error(JWT, shown, f"unexpected value: {exc}")
@@ -139,17 +139,20 @@ def _side(p: Any) -> dict[str, Any]:
     return {"allow": list(allow) if allow else None, "deny": list(deny or [])}
 
 
-def claims(jwt: Jwt) -> dict[str, Any]:
+def claims(jwt: Jwt, template: dict[str, Any] | None = None) -> dict[str, Any]:
     """What evidence records of a JWT's claims (all public: JWTs are signed, not secret), as
-    plain data: the claims are untrusted, so the collector checks them against NatsJwt."""
+    plain data: the claims are untrusted, so the collector checks them against NatsJwt. A user
+    issued by a scoped signing key has its scope's `template` as permissions and limits, as the
+    server applies them."""
     c, n = jwt.claims, jwt.nats
+    limits_of = n if template is None else template
     exp = _time(c.get("exp"))
     out: dict[str, Any] = {
         "type": jwt.type,
         "name": c.get("name"),
         "subject": jwt.subject,
         "issuer": jwt.issuer,
-        "issuer_account": n.get("issuer_account"),
+        "issuer_account": jwt.issuer_account,
         "issued_at": _time(c.get("iat")),
         "not_before": _time(c.get("nbf")),
         "expires_at": exp,
@@ -159,14 +162,15 @@ def claims(jwt: Jwt) -> dict[str, Any]:
         "version": n.get("version", 1),
     }
     if jwt.type == "user":
-        resp = n.get("resp") if isinstance(n.get("resp"), dict) else None
+        u = limits_of
+        resp = u.get("resp") if isinstance(u.get("resp"), dict) else None
         out["user"] = {
-            "publish": _side(n.get("pub")),
-            "subscribe": _side(n.get("sub")),
+            "publish": _side(u.get("pub")),
+            "subscribe": _side(u.get("sub")),
             "responses": {"max": resp.get("max", 0), "ttl": resp.get("ttl", 0)} if resp else None,
-            "bearer_token": bool(n.get("bearer_token")),
-            "allowed_connection_types": list(n.get("allowed_connection_types") or []),
-            "limits": {k: n.get(k, 0) for k in ("subs", "data", "payload")},
+            "bearer_token": bool(u.get("bearer_token")),
+            "allowed_connection_types": list(u.get("allowed_connection_types") or []),
+            "limits": {k: u.get(k, 0) for k in ("subs", "data", "payload")},
         }
     elif jwt.type == "account":
         raw_limits = n.get("limits")

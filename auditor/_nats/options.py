@@ -904,10 +904,13 @@ def _trusted_keys(v: Value, path: str) -> None:
 
 
 def _account_jwt(v: Value, path: str) -> None:
-    from auditor._nats.creds import CredsError, decode_jwt
+    """An account JWT as jwt.DecodeAccountClaims takes it: decoded, its signature verified, its
+    issuer an operator or account key."""
+    from auditor._nats.creds import EXPECTED_ISSUER, CredsError, decode_jwt
 
     try:
-        ok = decode_jwt(str(v.data)).type == "account"
+        jwt = decode_jwt(str(v.data))
+        ok = jwt.type == "account" and jwt.signature_valid and jwt.issuer[:1] in EXPECTED_ISSUER["account"]
     except (CredsError, ValueError):
         ok = False
     if not ok:

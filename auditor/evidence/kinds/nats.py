@@ -290,7 +290,10 @@ class Seed(SecretPart, frozen=True, kw_only=True):
 
 
 class JwtChain(Part, frozen=True, kw_only=True):
-    status: Literal["verified", "incomplete", "broken"]
+    status: Annotated[Literal["verified", "incomplete", "broken", "refused"], Meta(
+        description="verified: every link found and signed; incomplete: an issuer's JWT was not collected; "
+                    "broken: a bad signature, an issuer that may not sign it; refused: the account revoked "
+                    "the user or disallows its bearer token")]
     path: tuple[str, ...]
     detail: str
 

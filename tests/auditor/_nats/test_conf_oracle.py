@@ -62,6 +62,8 @@ def placeholders(folder: Path, pki: Pki) -> dict[str, str]:
     (folder / "jwt" / "operator.jwt").write_text(
         encode_jwt({"sub": operator_key, "name": "corpus", "nats": {"type": "operator", "version": 2}}, operator))
     sys_jwt = encode_jwt({"sub": sys_account, "name": "SYS", "nats": {"type": "account", "version": 2}}, operator)
+    head, body, signature = sys_jwt.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     spki = pki.server.cert.public_key().public_bytes(serialization.Encoding.DER,
                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
     return {
@@ -69,6 +71,9 @@ def placeholders(folder: Path, pki: Pki) -> dict[str, str]:
         "@ACCOUNT@": seed_public_key(new_seed("account"))[1], "@USER@": seed_public_key(new_seed("user"))[1],
         "@USER2@": seed_public_key(new_seed("user"))[1], "@LEAF_SEED@": new_seed("user"), "@XKEY@": xkey(),
         "@PIN@": hashlib.sha256(spki).hexdigest(),
+        # the system account's JWT with a signature that does not verify, and with `=` padding
+        "@SYS_ACCOUNT_JWT_FORGED@": f"{head}.{body}.{flipped}",
+        "@SYS_ACCOUNT_JWT_PADDED@": f"{head}.{body}.{signature}" + "=" * (-len(signature) % 4 or 4),
     }
 
 

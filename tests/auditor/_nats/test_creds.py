@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor._collectors.nats_credentials import claims, seed_facts
 from auditor._nats.creds import (
@@ -116,3 +118,45 @@ def test_the_real_server_accepts_what_we_verify(tmp_path: Path) -> None:
         port = server.start(body)
         assert asyncio.run(asyncio.wait_for(connect(good, port), 20))
         assert not asyncio.run(asyncio.wait_for(connect(bad, port), 20))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["exp", "EXP", "nbf", "iat", "iss", "sub", "name", "nats", "type", "version", "issuer_account",
+                         "pub", "allow", "bearer_token", "signing_keys", "revocations", "limits", "kind", "key",
+                         "template", "disallow_bearer", "typ", "alg", "x"]), inner, max_size=5),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=_JSON, body=_JSON, version=st.sampled_from([None, 0, 1, 2, 3]))
+def test_any_json_in_a_jwt_is_read_or_refused(header: Any, body: Any, version: int | None) -> None:
+    """Whatever JSON a token holds, decoding gives a Jwt or a CredsError, and the chain walk and
+    the claims' evidence take what decoding gave (never another exception)."""
+    if version is not None and isinstance(body, dict):
+        body = {**body, "nats": {"type": "user", "version": version, **(body.get("nats") or {})}
+                if isinstance(body.get("nats"), dict | None) else body.get("nats")}
+    seed = new_seed("account")
+    token = encode_raw(header if version is None else {"typ": "JWT", "alg": "ed25519-nkey"}, body, seed)
+    try:
+        jwt = decode_jwt(token)
+    except CredsError:
+        return
+    walked = chain(jwt, [jwt])
+    assert walked.status in ("verified", "incomplete", "broken", "refused")
+    assert isinstance(claims(jwt, walked.template), dict)
+
+
+def encode_raw(header: Any, claims: Any, seed: str) -> str:
+    """A token of exactly these header and claims, signed over header.payload by `seed`."""
+    import base64
+
+    import nkeys
+
+    def enc(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    head, body = enc(header), enc(claims)
+    signature = nkeys.from_seed(seed.encode()).sign(f"{head}.{body}".encode())
+    return f"{head}.{body}." + base64.urlsafe_b64encode(signature).decode().rstrip("=")
