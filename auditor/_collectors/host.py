@@ -122,6 +122,7 @@ def key_facts(key: AuthorizedKey, account: Account, service: bool, shown: str) -
         account=key.account, account_uid=account.uid, service_account=service, file=shown, line=key.line,
         type=key.type, algorithm=key.algorithm, bits=key.bits, fingerprint=key.fingerprint, comment=key.comment,
         certificate=key.certificate, options=tuple(names), from_=tuple(key.from_patterns),
+        from_anywhere=key.from_anywhere, expires_at=key.expires_at,
         forced_command="command" in names, restricted="restrict" in names or "no-port-forwarding" in names,
         problem=key.problem)
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from auditor._host import sshmatch
 from auditor._host.accounts import Account
 from auditor._host.system import HostFileError, HostFiles
+from auditor._timeutil import rfc3339
 
 MAX_KEYS_FILE_BYTES = 1024 * 1024
 MAX_LINE = 16 * 1024
@@ -30,12 +34,13 @@ PLAIN_TYPES: dict[str, KeyAlgorithm] = {
 }
 KEY_TYPES: dict[str, KeyAlgorithm] = {**PLAIN_TYPES, **{t.replace("@openssh.com", "") + "-cert-v01@openssh.com": a for t, a in PLAIN_TYPES.items()}}
 CURVE_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
-FLAG_OPTIONS = {
-    "agent-forwarding", "cert-authority", "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-user-rc",
-    "no-x11-forwarding", "port-forwarding", "pty", "no-touch-required", "verify-required", "restrict",
-    "user-rc", "x11-forwarding",
-}
+_NEGATABLE = ("port-forwarding", "agent-forwarding", "x11-forwarding", "touch-required", "verify-required", "pty",
+              "user-rc")
+FLAG_OPTIONS = {"restrict", "cert-authority", *_NEGATABLE, *("no-" + name for name in _NEGATABLE)}
+"""sshd's flags (auth-options.c): each of _NEGATABLE also with `no-` in front."""
 VALUE_OPTIONS = {"command", "environment", "expiry-time", "from", "permitlisten", "permitopen", "principals", "tunnel"}
+ONCE = ("command", "principals", "from")
+"""Options sshd refuses a line for giving twice."""
 HIDDEN_VALUES = {"command", "environment"}
 """Options whose values are not kept (a forced command or variable may carry a secret)."""
 
@@ -56,10 +61,24 @@ class AuthorizedKey:
     options: tuple[tuple[str, str | None], ...] = ()
     """(name in lower case, value) in order; command/environment values replaced by '(set)'."""
     problem: str | None = None
+    expires_at: str | None = None
+    """expiry-time, UTC (a time without Z read as UTC)."""
+
+    @property
+    def from_text(self) -> str | None:
+        """The from= option's patterns as written, None without one."""
+        return next((value for name, value in self.options if name == "from"), None)
 
     @property
     def from_patterns(self) -> list[str]:
-        return [p for name, value in self.options if name == "from" and value for p in value.split(",")]
+        text = self.from_text
+        return text.split(",") if text else []
+
+    @property
+    def from_anywhere(self) -> bool:
+        """No from=, or one whose patterns admit every address of a family (sshmatch)."""
+        text = self.from_text
+        return text is None or sshmatch.admits_anywhere(text)
 
     def option_names(self) -> list[str]:
         return [name for name, _ in self.options]
@@ -93,13 +112,82 @@ def _parse_options(text: str) -> tuple[list[tuple[str, str | None]], str, str | 
             return opts, "", f"unknown option {name[:40]}"
         if (name in VALUE_OPTIONS) != (value is not None):
             return opts, "", f"option {name}: " + ("needs a value" if value is None else "takes no value")
+        if name in ONCE and any(seen == name for seen, _ in opts):
+            return opts, "", f"option {name} given twice"
+        problem = _value_problem(name, value)
+        if problem is not None:
+            return opts, "", f"option {name}: {problem}"
         opts.append((name, "(set)" if name in HIDDEN_VALUES else value))
         i = j
         if i < n and text[i] == ",":
             i += 1
+            if i >= n:
+                return opts, "", "options end with a comma"
         elif i < n and text[i] not in " \t":
             return opts, "", "bad option syntax"
+    if "principals" in (names := {name for name, _ in opts}) and "cert-authority" not in names:
+        return opts, "", "principals= without cert-authority (sshd refuses the key)"
     return opts, text[i:].lstrip(" \t"), None
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_ENV_NAME = re.compile(r"[A-Za-z0-9_]+")
+_TUNNEL = re.compile(r"[\t\n\v\f\r ]*[+-]?[0-9]+")
+_PORT = re.compile(r"[0-9]+")
+_TUNNEL_MAX = 2**31 - 3
+
+
+def _value_problem(name: str, value: str | None) -> str | None:
+    """Why sshd refuses the line for this option's value (auth-options.c), or None."""
+    if value is None:
+        return None
+    if name == "from" and sshmatch.invalid(value):
+        return "an empty entry, host bits beyond a mask or a mask too long (sshd refuses every address)"
+    if name == "expiry-time" and expiry(value) is None:
+        return "not a time (YYYYMMDD[HHMM[SS]], Z or UTC for UTC)"
+    if name == "environment":
+        var, equals, _ = value.partition("=")
+        if not equals or not _ENV_NAME.fullmatch(var):
+            return "not NAME=value"
+    if name == "tunnel" and value.lower() != "any" and not (
+            _TUNNEL.fullmatch(value) and 0 <= int(value) <= _TUNNEL_MAX):
+        return "not a tunnel device number or any"
+    if name in ("permitopen", "permitlisten"):
+        where = value if ":" in value or name == "permitopen" else "*:" + value
+        host, port = _host_port(where)
+        if not host or not (port == "*" or (_PORT.fullmatch(port) and 0 < int(port) <= 65535)):
+            return "not host:port"
+    return None
+
+
+def _host_port(text: str) -> tuple[str, str]:
+    """hpdelim2: `[host]:port` or `host:port` split."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return "", ""
+        return host, rest[1:]
+    host, _, port = text.partition(":")
+    return host, port
+
+
+def expiry(value: str) -> dt.datetime | None:
+    """expiry-time as sshd reads it (parse_absolute_time): YYYYMMDD, YYYYMMDDHHMM or
+    YYYYMMDDHHMMSS, then Z or UTC for UTC; without them sshd reads local time, which this reads
+    as UTC. None where sshd refuses it."""
+    text = value
+    for suffix in ("z", "utc"):
+        if len(text) > len(suffix) and text.lower().endswith(suffix):
+            text = text[: -len(suffix)]
+            break
+    formats = {8: "%Y%m%d", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+    if len(text) not in formats or not text.isdigit() or not text.isascii():
+        return None
+    try:
+        when = dt.datetime.strptime(text, formats[len(text)]).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    return when if when.timestamp() > 0 else None
 
 
 class _Blob:
@@ -170,13 +258,17 @@ def parse_line(account: str, file: str, number: int, line: str) -> AuthorizedKey
             problem = "no key data"
         else:
             try:
+                if len(parts[1]) % 4 or not _BASE64.fullmatch(parts[1]):  # b64decode allows excess padding
+                    raise ValueError("not base64")
                 blob = base64.b64decode(parts[1], validate=True)
                 bits = key_bits(keytype, blob)
                 fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
             except (ValueError, binascii.Error) as exc:
                 problem = f"bad key data: {exc}"
+    ends = [when for name, value in options if name == "expiry-time" and value and (when := expiry(value))]
     return AuthorizedKey(account, file, number, keytype[:80], KEY_TYPES.get(keytype, "unknown"), bits,
-                         fingerprint, comment[:200], certificate, tuple(options), problem)
+                         fingerprint, comment[:200], certificate, tuple(options), problem,
+                         rfc3339(min(ends)) if ends else None)
 
 
 def parse_keys(account: str, file: str, text: str) -> list[AuthorizedKey]:

@@ -91,7 +91,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("HOST-010", "host.sshd", sshd(), sshd(algorithms={"host_keys": ["ssh-ed25519", "ssh-dss"]})),
     ("HOST-011", "host.sshd", sshd(), sshd(valid=False, errors=["/etc/ssh/sshd_config:3: Bad configuration option: Foo"])),
     ("HOST-012", "host.authorized-key", key(algorithm="rsa", type="ssh-rsa", bits=4096), key(algorithm="rsa", type="ssh-rsa", bits=2048)),
-    ("HOST-013", "host.authorized-key", key(), key(**{"from": []})),
+    ("HOST-013", "host.authorized-key", key(), key(**{"from": ["*"], "from_anywhere": True})),
     ("HOST-014", "host.authorized-key", key(service_account=True), key(service_account=True)),
     ("HOST-015", "host.firewall", sample("host.firewall", "firewall"),
      sample("host.firewall", "firewall", filters={"ipv4": False, "ipv6": False})),

@@ -173,6 +173,10 @@ class HostAuthorizedKey(Facts, frozen=True, kw_only=True):
     options: Annotated[tuple[str, ...], Meta(description="option names in order (of the values only from='s are kept, in `from`)")]
     from_: Annotated[tuple[str, ...], Meta(
         description="the from= patterns: where the key may be used from ([]: anywhere)")] = msgspec.field(name="from")
+    from_anywhere: Annotated[bool, Meta(
+        description="no from=, or patterns that admit every address of IPv4 or of IPv6 sshd could see (`*`, "
+                    "`0.0.0.0/0`, `!10.0.0.1,*`), as sshd matches them")]
+    expires_at: Annotated[str | None, Meta(description="expiry-time (UTC; a time without Z read as UTC); null without one")]
     forced_command: Annotated[bool, Meta(description="a command= option forces a command (its text is not kept)")]
     restricted: Annotated[bool, Meta(description="restrict or no-port-forwarding is set")]
     problem: Annotated[str | None, Meta(description="why sshd would ignore the line; null for a usable key")]

@@ -33,6 +33,7 @@ from auditor._engine import evaluate_rules
 from auditor._models import Status
 from auditor._nats.creds import format_creds, new_seed, seed_public_key
 from auditor._policy.catalog import Catalog
+from tests.agreement import Agreement
 from tests.collecting import collect_source
 from tests.servers import nats_server
 
@@ -256,8 +257,7 @@ def test_credential_rules_agree_with_the_server(tmp_path: Path) -> None:
     policy = Catalog.load([], []).resolve(["cim-production"])
     policy = type(policy)(**{**policy.__dict__, "rules": tuple(r for r in policy.rules if r.id in RULES),
                              "waivers": ()})
-    disagree = []
-    seen: Counter[tuple[bool, bool]] = Counter()
+    agreement = Agreement()
     with nats_server(tmp_path) as server:
         port = server.start(f"operator: {tmp_path}/op.jwt\nresolver: MEMORY\nresolver_preload: {{\n{preload}\n}}\n")
         for i, case in enumerate(cases):
@@ -271,12 +271,6 @@ def test_credential_rules_agree_with_the_server(tmp_path: Path) -> None:
                 # a bearer token signs in whatever seed lies beside it; NATS-032 still fails a
                 # .creds file whose seed is not its user's (and NATS-034 the bearer token)
                 theirs = False
-            seen[ours, theirs] += 1
-            if ours != theirs:
-                disagree.append(f"case {i} {case.what}: auditor {'passes' if ours else 'fails'}, server "
-                                f"{'accepts' if theirs else 'refuses'}; {why[:2]} {REFUSALS[-1:] if ours else ''}")
-    print(f"\n{EXAMPLES} credentials (seed {SEED}): auditor pass/server accept {dict(seen)}; "
-          f"{len(disagree)} disagree; refusals {dict(Counter(REFUSALS))}")
+            agreement.add(ours, theirs, f"case {i} {case.what} {why[:2]}")
     assert set(REFUSALS) <= {AUTHORIZATION}, Counter(REFUSALS)  # refused at sign-in, not later
-    assert seen[True, True] and seen[False, False], seen  # both outcomes reached
-    assert not disagree, "\n".join(disagree[:20])
+    agreement.check(f"{EXAMPLES} credentials (seed {SEED}), passed by auditor and accepted by the server")
