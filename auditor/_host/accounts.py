@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from auditor._host import nssfiles
 from auditor._host.system import HostFileError, HostFiles
 
 PasswordState = Literal["locked", "empty", "set", "unknown"]
@@ -51,48 +52,30 @@ def is_login_shell(shell: str) -> bool:
 
 
 def parse_passwd(text: str, uid_min: int = 1000) -> list[Account]:
-    out = []
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) != 7 or not fields[0] or fields[0].startswith(("#", "+", "-")):
-            continue
-        try:
-            uid, gid = int(fields[2]), int(fields[3])
-        except ValueError:
-            continue
-        if uid < 0 or gid < 0:
-            continue
-        out.append(Account(fields[0][:64], uid, gid, fields[5][:512], fields[6][:512], uid < uid_min,
-                           is_login_shell(fields[6])))
-    return out
+    """Every entry getpwent would give (auditor._host.nssfiles), duplicates included: a second
+    line of one name is still an account of its UID."""
+    return [Account(e.name[:64], e.uid, e.gid, e.home[:512], e.shell[:512], e.uid < uid_min, is_login_shell(e.shell))
+            for e in nssfiles.passwd_entries(text)]
 
 
 def parse_shadow_state(text: str) -> dict[str, PasswordState]:
-    """User -> locked / empty / set (never the hash)."""
+    """User -> locked / empty / set (never the hash), of the first entry of each name as
+    getspnam finds it; a line glibc cannot read gives none."""
     out: dict[str, PasswordState] = {}
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) < 2 or not fields[0]:
-            continue
-        pw = fields[1]
-        out[fields[0]] = "empty" if pw == "" else "locked" if pw.startswith(("!", "*")) else "set"
+    for entry in nssfiles.shadow_entries(text):
+        pw = entry.password
+        out.setdefault(entry.name, "empty" if pw == "" else "locked" if pw.startswith(("!", "*")) else "set")
     return out
 
 
 def parse_groups(text: str) -> tuple[dict[int, str], dict[str, list[str]]]:
-    """(gid -> name, user -> supplementary groups)."""
+    """(gid -> name, user -> supplementary groups), as getgrent reads /etc/group."""
     names: dict[int, str] = {}
     members: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) != 4 or not fields[0]:
-            continue
-        try:
-            names.setdefault(int(fields[2]), fields[0])
-        except ValueError:
-            continue
-        for user in filter(None, fields[3].split(",")):
-            members.setdefault(user, []).append(fields[0])
+    for group in nssfiles.group_entries(text):
+        names.setdefault(group.gid, group.name)
+        for user in group.members:
+            members.setdefault(user, []).append(group.name)
     return names, members
 
 

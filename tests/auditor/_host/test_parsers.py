@@ -71,6 +71,18 @@ def test_account_files_never_crash(text: str) -> None:
     parse_groups(text)
 
 
+def test_accounts_read_as_glibc_reads_them() -> None:
+    """Lines the old reading dropped and glibc reads (test_accounts_oracle.py checks these
+    against glibc itself): a second uid-0 account behind an extra field, a missing shell or a
+    blank in front, and the first shadow entry of a name, not the last."""
+    text = "toor:x:0:0::/root:/bin/sh:\nshort:x:0:0::/root\n  lead:x:0:0::/:/bin/sh\nbig:x:4294967296:0::/:/bin/sh\n"
+    assert [(a.name, a.uid, a.shell) for a in parse_passwd(text)] == [
+        ("toor", 0, "/bin/sh:"), ("short", 0, ""), ("lead", 0, "/bin/sh")]
+    assert parse_shadow_state("root::19000:0:99999:7:::\nroot:!:19000:0:99999:7:::\n") == {"root": "empty"}
+    assert parse_shadow_state("root::19000:0:99999:7:::\r\n") == {}  # glibc reads no entry from it
+    assert parse_groups("sudo:x:27: alice, bob ,,carol\n")[1] == {"alice": ["sudo"], "bob ": ["sudo"], "carol": ["sudo"]}
+
+
 def test_mac_and_os(tmp_path: Path) -> None:
     (tmp_path / "sys/module/apparmor/parameters").mkdir(parents=True)
     (tmp_path / "sys/module/apparmor/parameters/enabled").write_text("Y\n")
