@@ -184,7 +184,7 @@ def fail2ban_facts(f2b: Fail2ban, files: Sequence[str]) -> ev.HostFail2ban:
         jails=tuple(ev.Fail2banJail(name=j.name, enabled=j.enabled, filter=j.filter, filter_present=j.filter_present,
                                     maxretry=j.maxretry, port=j.port, bantime=j.bantime, findtime=j.findtime)
                     for j in f2b.jails),
-        files=tuple(files), problems=f2b.problems)
+        files=tuple(files), refused=f2b.refused, problems=f2b.problems)
 
 
 def unit_facts(unit: Unit) -> ev.HostUnit:

@@ -5,8 +5,10 @@ files overriding earlier ones, as fail2ban reads them) and, on a live host, as r
 from __future__ import annotations
 
 import configparser
+import posixpath
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from auditor._host.system import CommandRunner, CommandUnavailable, HostFileError, HostFiles
 
@@ -37,54 +39,173 @@ class Fail2ban:
     jails: tuple[Jail, ...]
     files: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    refused: str | None = None
+    """Why fail2ban would refuse the whole configuration and start no jail (then `jails` is empty)."""
 
 
 def _files(files: HostFiles) -> list[str]:
-    """Configuration files in fail2ban's reading order."""
+    """Configuration files in fail2ban's reading order (ConfigReader.read: jail.conf, jail.d/*.conf,
+    jail.local, jail.d/*.local, each folder's sorted)."""
     folder = f"{CONFIG_DIR}/jail.d"
-    names = files.listdir(folder)
+    names = sorted(files.listdir(folder))
     return [f"{CONFIG_DIR}/jail.conf", *(f"{folder}/{n}" for n in names if n.endswith(".conf")),
             f"{CONFIG_DIR}/jail.local", *(f"{folder}/{n}" for n in names if n.endswith(".local"))]
 
 
+class Refused(Exception):
+    """fail2ban refuses the whole configuration: it would start no jail."""
+
+
+class _Interpolation(configparser.BasicInterpolation):
+    """fail2ban's reading of `%(name)s`: `__name__` is the section's name, `%(section/option)s`
+    another section's option (`default/` and `known/` ones too); a value is checked only when
+    read, as fail2ban reads its files (RawConfigParser.read checks nothing)."""
+
+    _REFERENCE = re.compile(r"%\(([\w\-]+)/([^)]+)\)s")
+
+    def before_set(self, parser: Any, section: str, option: str, value: str) -> str:
+        return value
+
+    def before_get(self, parser: Any, section: str, option: str, value: str, defaults: Any) -> str:
+        names = dict(defaults)
+        names.setdefault("__name__", section)
+        for owner, name in self._REFERENCE.findall(value):
+            key = f"{owner}/{name}"
+            if key in names:
+                continue
+            low = owner.lower()
+            place = parser._defaults if low in ("default", "known") else parser._sections.get(owner, {})
+            if low == "known":
+                place = {**parser._defaults, **parser._sections.get(section, {})}
+            if name in place:
+                names[key] = place[name]
+        return super().before_get(parser, section, option, value, names)
+
+
+def _parser() -> configparser.ConfigParser:
+    """A parser set as fail2ban sets its own: `;` inline comments, duplicate sections and options
+    in one file refused, names in lower case."""
+    return configparser.ConfigParser(interpolation=_Interpolation(), inline_comment_prefixes=(";",),
+                                     strict=True, default_section="DEFAULT")
+
+
+def _read_all(texts: dict[str, str], paths: list[str]) -> configparser.ConfigParser:
+    """Every file of `paths` (with its [INCLUDES] before and after, from `texts`) read alone,
+    then merged in order as fail2ban merges them: defaults updated, a section's options
+    updated. Refused if a file does not parse."""
+    merged = _parser()
+    for path in _with_includes(texts, paths, []):
+        one = _parser()
+        try:
+            one.read_string(texts[path], source=path)
+        except configparser.Error as exc:
+            raise Refused(f"{path}: {_why(exc)}") from None
+        merged._defaults.update(one._defaults)  # type: ignore[attr-defined]
+        for name, options in one._sections.items():  # type: ignore[attr-defined]
+            if "?" in name:  # a conditional section (name?key=value): options of its own, not a jail
+                continue
+            merged._sections.setdefault(name, {}).update(options)  # type: ignore[attr-defined]
+    return merged
+
+
+def _with_includes(texts: dict[str, str], paths: list[str], seen: list[str]) -> list[str]:
+    """`paths` with the files each one's [INCLUDES] names before and after it (relative to its
+    folder), depth first; a file already on the way is not read again."""
+    out: list[str] = []
+    for path in paths:
+        if path not in texts:
+            continue
+        before: list[str] = []
+        after: list[str] = []
+        probe = configparser.RawConfigParser(strict=False)
+        try:
+            probe.read_string(texts[path])
+            includes = dict(probe.items("INCLUDES")) if probe.has_section("INCLUDES") else {}
+        except configparser.Error:
+            includes = {}  # the file's own reading says why
+        for key, into in (("before", before), ("after", after)):
+            for name in filter(None, (line.strip() for line in includes.get(key, "").split("\n"))):
+                target = name if name.startswith("/") else posixpath.join(posixpath.dirname(path), name)
+                if target not in seen and target != path:
+                    local = target.rsplit(".", 1)[0] + ".local"  # an included file's .local follows it
+                    into.extend(_with_includes(texts, [target, *([local] if local != target else [])], [*seen, path]))
+        out += [*before, path, *after]
+    return out
+
+
+def _get(parser: configparser.ConfigParser, section: str, option: str) -> str | None:
+    """An option's value, interpolated; Refused where interpolation fails (fail2ban stops)."""
+    try:
+        return parser.get(section, option, fallback=None)
+    except (configparser.Error, ValueError) as exc:
+        raise Refused(f"[{section}] {option}: {_why(exc)}") from None
+
+
+def _why(exc: Exception) -> str:
+    """configparser's message without the text it quotes from the file (a line, a raw value:
+    an action's API key may be in it), with the line number where it has one."""
+    first = str(exc).split("\n", 1)[0].split(" Raw value:", 1)[0]
+    line = getattr(exc, "lineno", None)
+    errors = getattr(exc, "errors", None)
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        first = "an option before any [section]"
+    elif isinstance(exc, configparser.ParsingError):
+        first = "a line that is neither a section, an option nor a continuation" + (
+            f" (line {errors[0][0]})" if errors else "")
+    if line is not None and "line" not in first:
+        first += f" (line {line})"
+    return " ".join(first.split())[:200]
+
+
 def _int(value: str | None) -> int | None:
+    """int() as fail2ban converts an int option (a value it cannot read is its default, none)."""
     if value is None:
         return None
-    m = re.match(r"\s*(\d{1,9})\s*$", value)
-    return int(m.group(1)) if m else None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
-def _filter_name(value: str | None, jail: str) -> str | None:
-    if value is None:
-        return jail
-    value = value.replace("%(__name__)s", jail).strip()
-    value = value.split("[", 1)[0].strip()
-    return value[:128] or None
+_FILTER = re.compile(r"([^\[]+)(?:\[(.*)\])?\s*$", re.DOTALL)
+"""jail.conf's `filter = NAME[option=value, ...]`: the name is all before `[`, blanks included
+(fail2ban then looks for `filter.d/NAME.conf` as written)."""
 
 
-def parse_jails(texts: list[tuple[str, str]], filter_exists: set[str] | None = None) -> tuple[list[Jail], list[str]]:
-    """Jails from (path, text) pairs in reading order; `filter_exists` names filter.d entries."""
-    parser = configparser.RawConfigParser(strict=False, interpolation=None, inline_comment_prefixes=("#", ";"),
-                                          comment_prefixes=("#", ";"), default_section="DEFAULT")
-    problems = []
-    for path, text in texts:
-        try:
-            parser.read_string(text, source=path)
-        except configparser.Error as exc:
-            problems.append(f"{path}: {' '.join(str(exc).split())[:200]}")
+def parse_jails(texts: list[tuple[str, str]], filter_exists: set[str] | None = None,
+                extra: dict[str, str] | None = None) -> tuple[list[Jail], str | None]:
+    """Jails from (path, text) pairs in reading order, as `fail2ban-client -d` reads them, and
+    why fail2ban would refuse the whole configuration (then no jails); `filter_exists` names
+    filter.d entries, `extra` holds the files [INCLUDES] may name (paths-*.conf)."""
+    try:
+        return _jails(texts, filter_exists, extra), None
+    except Refused as exc:
+        return [], str(exc)
+
+
+def _jails(texts: list[tuple[str, str]], filter_exists: set[str] | None,
+           extra: dict[str, str] | None) -> list[Jail]:
+    known = {**(extra or {}), **dict(texts)}
+    parser = _read_all(known, [path for path, _ in texts])
     jails = []
     for name in parser.sections():
-        if name in ("INCLUDES", "Definition", "Init"):
+        if name == "INCLUDES" or name.startswith("KNOWN/"):
             continue
-        sec = parser[name]
-        enabled = str(sec.get("enabled", "false")).strip().lower() in ("true", "yes", "1", "on")
-        fname = _filter_name(sec.get("filter"), name)
-        present = filter_exists is None or (fname is not None and fname in filter_exists)
-        jails.append(Jail(name[:128], enabled, fname, present, _int(sec.get("maxretry")),
-                          (sec.get("port") or None) and str(sec.get("port"))[:128],
-                          (sec.get("bantime") or None) and str(sec.get("bantime"))[:64],
-                          (sec.get("findtime") or None) and str(sec.get("findtime"))[:64]))
-    return jails, problems
+        enabled = (_get(parser, name, "enabled") or "").lower() in ("1", "on", "true", "yes")
+        written = _get(parser, name, "filter")
+        match = _FILTER.match(written) if written else None
+        fname = match.group(1) if match else written
+        present = filter_exists is None or (match is not None and fname in filter_exists)
+        maxretry = port = bantime = findtime = None
+        if enabled and present:  # fail2ban reads a jail's other options once its filter is read
+            maxretry, port = _int(_get(parser, name, "maxretry")), _get(parser, name, "port")
+            bantime, findtime = _get(parser, name, "bantime"), _get(parser, name, "findtime")
+        jails.append(Jail(name[:128], enabled, fname and fname[:128], present, maxretry, port and port[:128],
+                          bantime and bantime[:64], findtime and findtime[:64]))
+    failing = [j.name for j in jails if j.enabled and not j.filter_present]
+    if failing and not any(j.enabled and j.filter_present for j in jails):
+        raise Refused(f"every enabled jail fails to load its filter ({', '.join(failing)[:160]})")
+    return jails
 
 
 def parse_status(text: str) -> list[str]:
@@ -114,7 +235,17 @@ def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
         if text is not None:
             texts.append((path, text))
     filters = {n.rsplit(".", 1)[0] for n in files.listdir(f"{CONFIG_DIR}/filter.d") if n.endswith((".conf", ".local"))}
-    jails, more = parse_jails(texts, filters)
+    extra: dict[str, str] = {}
+    for name in files.listdir(CONFIG_DIR):  # what [INCLUDES] may name: paths-*.conf beside jail.conf
+        path = f"{CONFIG_DIR}/{name}"
+        if name.endswith((".conf", ".local")) and path not in dict(texts):
+            try:
+                text = files.text_or_none(path, MAX_CONFIG_BYTES)
+            except HostFileError:
+                text = None
+            if text is not None:
+                extra[path] = text
+    jails, refused = parse_jails(texts, filters, extra)
     running = None
     if runner.which("fail2ban-client"):
         try:
@@ -125,4 +256,4 @@ def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
         except CommandUnavailable as exc:
             problems.append(str(exc))
     return Fail2ban(bool(texts), _service_enabled(files), running, tuple(jails), tuple(p for p, _ in texts),
-                    tuple(problems + more))
+                    tuple(problems), refused)

@@ -323,6 +323,9 @@ class HostFail2ban(Facts, frozen=True, kw_only=True):
         description="the jails the running server reports; null: not asked (a recorded host, no fail2ban-client)")]
     jails: Annotated[tuple[Fail2banJail, ...], Meta(description="every jail configured, enabled or not")]
     files: Annotated[tuple[str, ...], Meta(description="the configuration files read, in order (relative to the target's root)")]
+    refused: Annotated[str | None, Meta(
+        description="why fail2ban would refuse the whole configuration (a file it cannot parse, a %(name)s it "
+                    "cannot fill) and start no jail; then jails is empty. null: fail2ban reads it")] = None
     problems: Problems
 
 

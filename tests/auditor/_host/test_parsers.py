@@ -117,14 +117,22 @@ def test_fail2ban(tmp_path: Path) -> None:
     (base / "jail.d").mkdir(parents=True)
     (base / "filter.d").mkdir()
     (base / "filter.d/sshd.conf").write_text("")
-    (base / "jail.conf").write_text("[DEFAULT]\nmaxretry = 5\n[sshd]\nport = ssh\n[nats]\nfilter = nats-auth\nport = 4222\n")
+    (base / "jail.conf").write_text("[DEFAULT]\nmaxretry = 5\nfilter = %(__name__)s[mode=normal]\n[sshd]\nport = ssh\n"
+                                    "[nats]\nfilter = nats-auth\nport = 4222\n")
     (base / "jail.d/10-enable.conf").write_text("[sshd]\nenabled = true\n")
     (base / "jail.local").write_text("[nats]\nenabled = true\nmaxretry = 3\n")
     f2b = read_fail2ban(HostFiles(tmp_path), NO_COMMANDS)
     jails = {j.name: j for j in f2b.jails}
     assert f2b.configured and f2b.running_jails is None
     assert (jails["sshd"].enabled, jails["sshd"].filter, jails["sshd"].filter_present, jails["sshd"].maxretry) == (True, "sshd", True, 5)
-    assert (jails["nats"].enabled, jails["nats"].filter, jails["nats"].filter_present, jails["nats"].maxretry) == (True, "nats-auth", False, 3)
+    # fail2ban skips a jail whose filter it cannot read, before reading its other options
+    assert (jails["nats"].enabled, jails["nats"].filter, jails["nats"].filter_present, jails["nats"].maxretry) == (True, "nats-auth", False, None)
+    assert f2b.refused is None
+    (base / "jail.d/10-enable.conf").write_text("[sshd]\nenabled = false\n")  # the one working jail disabled
+    refused = read_fail2ban(HostFiles(tmp_path), NO_COMMANDS)
+    assert refused.jails == () and refused.refused == "every enabled jail fails to load its filter (nats)"
+    (base / "jail.local").write_text("[nats]\nenabled = true\n[nats]\nport = 1\n")
+    assert "already exists" in (read_fail2ban(HostFiles(tmp_path), NO_COMMANDS).refused or "")
     assert parse_status("Status\n|- Number of jail:\t2\n`- Jail list:\tnats, sshd\n") == ["nats", "sshd"]
 
 
