@@ -182,7 +182,8 @@ def fail2ban_facts(f2b: Fail2ban, files: Sequence[str]) -> ev.HostFail2ban:
     return ev.HostFail2ban(
         configured=f2b.configured, service_enabled=f2b.service_enabled, running_jails=f2b.running_jails,
         jails=tuple(ev.Fail2banJail(name=j.name, enabled=j.enabled, filter=j.filter, filter_present=j.filter_present,
-                                    maxretry=j.maxretry, port=j.port, bantime=j.bantime, findtime=j.findtime)
+                                    missing_actions=j.missing_actions, maxretry=j.maxretry, port=j.port,
+                                    bantime=j.bantime, findtime=j.findtime)
                     for j in f2b.jails),
         files=tuple(files), refused=f2b.refused, problems=f2b.problems)
 

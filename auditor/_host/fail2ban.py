@@ -26,6 +26,13 @@ class Jail:
     port: str | None
     bantime: str | None
     findtime: str | None
+    missing_actions: tuple[str, ...] = ()
+    """Actions of an enabled jail that action.d does not hold (fail2ban skips the jail)."""
+
+    @property
+    def loads(self) -> bool:
+        """fail2ban starts this jail: enabled, its filter and actions found."""
+        return self.enabled and self.filter_present and not self.missing_actions
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,13 @@ class _Interpolation(configparser.BasicInterpolation):
     def before_set(self, parser: Any, section: str, option: str, value: str) -> str:
         return value
 
-    def before_get(self, parser: Any, section: str, option: str, value: str, defaults: Any) -> str:
-        names = dict(defaults)
+    def _interpolate_some(self, parser: Any, option: str, accum: list[str], rest: str, section: str,
+                          map: Any, depth: int) -> None:
+        """Each text met on the way (a value, then the values it names) may name another
+        section's option: it is added to the names first."""
+        names = dict(map)
         names.setdefault("__name__", section)
-        for owner, name in self._REFERENCE.findall(value):
+        for owner, name in self._REFERENCE.findall(rest):
             key = f"{owner}/{name}"
             if key in names:
                 continue
@@ -79,7 +89,7 @@ class _Interpolation(configparser.BasicInterpolation):
                 place = {**parser._defaults, **parser._sections.get(section, {})}
             if name in place:
                 names[key] = place[name]
-        return super().before_get(parser, section, option, value, names)
+        super()._interpolate_some(parser, option, accum, rest, section, names, depth)  # type: ignore[misc]
 
 
 def _parser() -> configparser.ConfigParser:
@@ -173,18 +183,38 @@ _FILTER = re.compile(r"([^\[]+)(?:\[(.*)\])?\s*$", re.DOTALL)
 
 
 def parse_jails(texts: list[tuple[str, str]], filter_exists: set[str] | None = None,
-                extra: dict[str, str] | None = None) -> tuple[list[Jail], str | None]:
+                extra: dict[str, str] | None = None, action_exists: set[str] | None = None,
+                ) -> tuple[list[Jail], str | None]:
     """Jails from (path, text) pairs in reading order, as `fail2ban-client -d` reads them, and
-    why fail2ban would refuse the whole configuration (then no jails); `filter_exists` names
-    filter.d entries, `extra` holds the files [INCLUDES] may name (paths-*.conf)."""
+    why fail2ban would refuse the whole configuration (then no jails); `filter_exists` and
+    `action_exists` name filter.d and action.d entries (None: not checked), `extra` holds the
+    files [INCLUDES] may name (paths-*.conf)."""
     try:
-        return _jails(texts, filter_exists, extra), None
+        return _jails(texts, filter_exists, extra, action_exists), None
     except Refused as exc:
         return [], str(exc)
 
 
+_ACTION = re.compile(r"""[^\[\s]+(?:\s*\[(?:"[^"]*"|'[^']*'|[^\]"'])*\])*|\S+""")
+"""One action of `action =` (splitWithOptions): a name, then groups of options in brackets
+(`name[a=1][b=2]`; they may hold blanks and new lines)."""
+
+
+def _missing_actions(written: str | None, action_exists: set[str] | None) -> tuple[str, ...]:
+    """The actions of `written` that action.d does not hold (a Python action, NAME.py, is a file
+    of its own: taken as there)."""
+    if not written or action_exists is None:
+        return ()
+    missing = []
+    for action in _ACTION.findall(written):
+        name = action.strip().split("[", 1)[0]
+        if name and not name.endswith(".py") and name not in action_exists:
+            missing.append(name[:128])
+    return tuple(missing)
+
+
 def _jails(texts: list[tuple[str, str]], filter_exists: set[str] | None,
-           extra: dict[str, str] | None) -> list[Jail]:
+           extra: dict[str, str] | None, action_exists: set[str] | None) -> list[Jail]:
     known = {**(extra or {}), **dict(texts)}
     parser = _read_all(known, [path for path, _ in texts])
     jails = []
@@ -197,14 +227,16 @@ def _jails(texts: list[tuple[str, str]], filter_exists: set[str] | None,
         fname = match.group(1) if match else written
         present = filter_exists is None or (match is not None and fname in filter_exists)
         maxretry = port = bantime = findtime = None
+        missing: tuple[str, ...] = ()
         if enabled and present:  # fail2ban reads a jail's other options once its filter is read
             maxretry, port = _int(_get(parser, name, "maxretry")), _get(parser, name, "port")
             bantime, findtime = _get(parser, name, "bantime"), _get(parser, name, "findtime")
+            missing = _missing_actions(_get(parser, name, "action"), action_exists)
         jails.append(Jail(name[:128], enabled, fname and fname[:128], present, maxretry, port and port[:128],
-                          bantime and bantime[:64], findtime and findtime[:64]))
-    failing = [j.name for j in jails if j.enabled and not j.filter_present]
-    if failing and not any(j.enabled and j.filter_present for j in jails):
-        raise Refused(f"every enabled jail fails to load its filter ({', '.join(failing)[:160]})")
+                          bantime and bantime[:64], findtime and findtime[:64], missing))
+    failing = [j.name for j in jails if j.enabled and not j.loads]
+    if failing and not any(j.loads for j in jails):
+        raise Refused(f"every enabled jail fails to load its filter or an action ({', '.join(failing)[:160]})")
     return jails
 
 
@@ -245,7 +277,8 @@ def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
                 text = None
             if text is not None:
                 extra[path] = text
-    jails, refused = parse_jails(texts, filters, extra)
+    actions = {n.rsplit(".", 1)[0] for n in files.listdir(f"{CONFIG_DIR}/action.d") if n.endswith((".conf", ".local"))}
+    jails, refused = parse_jails(texts, filters, extra, actions)
     running = None
     if runner.which("fail2ban-client"):
         try:

@@ -303,8 +303,10 @@ class Fail2banJail(Part, frozen=True, kw_only=True):
 
     name: Annotated[str, Meta(description="the jail's section name")]
     enabled: Annotated[bool, Meta(description="enabled = true")]
-    filter: Annotated[str | None, Meta(description="the filter's name (the jail's name when not set)")]
+    filter: Annotated[str | None, Meta(description="the filter's name (the text before `[` of filter =); null: none set")]
     filter_present: Annotated[bool, Meta(description="filter.d holds the filter")]
+    missing_actions: Annotated[tuple[str, ...], Meta(
+        description="actions of an enabled jail that action.d does not hold: fail2ban skips the jail")] = ()
     maxretry: Annotated[int | None, Meta(description="failures before a ban; null: not set here (fail2ban's default)")]
     port: Annotated[str | None, Meta(description="port = as written")]
     bantime: Annotated[str | None, Meta(description="bantime = as written")]

@@ -8,7 +8,8 @@ Each case is Debian's own /etc/fail2ban (jail.conf, paths-*.conf, filter.d, acti
 generated jail.local, jail.d/nats.conf and jail.d/nats.local and sometimes a nats-auth filter:
 `enabled` in every spelling, inline comments (`;` is one, `#` is not), filters with options
 and `%(__name__)s`, `%(name)s` references to DEFAULT (or to nothing), int options fail2ban
-cannot read, sections given twice in one file, [DEFAULT] overrides.
+cannot read, sections given twice in one file, [DEFAULT] overrides, actions that action.d holds
+or not (one per line, with options).
 
 AUDITOR_FAIL2BAN_EXAMPLES sets the number of cases (default 60); AUDITOR_FAIL2BAN_SEED the seed.
 """
@@ -41,6 +42,8 @@ FILTERS = ["nats-auth", "nats-auth[mode=aggressive]", "%(__name__)s", "sshd", "n
            " nats-auth", "%(my_filter)s", "nats-auth.local", "nats-auth [mode=normal]"]
 RETRY = ["3", "03", " 3", "3 # c", "%(my_retry)s", "x", "7", "3 ; c"]
 SECTIONS = ["nats", "nats", "NATS", "nats-leaf", "sshd", "DEFAULT"]
+ACTIONS = ["%(action_)s", "%(action_mw)s", "nope", 'iptables-multiport[port="4222"]', "nope\n    iptables-multiport",
+           "nftables-multiport", "iptables-multiport\n    nope[a=1]", "%(action_)s\n    sendmail-whois"]
 FILTER_TEXT = "[Definition]\nfailregex = ^.*Authorization Violation.*<HOST>\n"
 
 
@@ -53,7 +56,11 @@ def section(rng: random.Random) -> str:
         lines.append(f"filter = {rng.choice(FILTERS)}")
     if rng.random() < 0.5:
         lines.append(f"maxretry = {rng.choice(RETRY)}")
+    if rng.random() < 0.25:
+        lines.append(f"action = {rng.choice(ACTIONS)}")
     if name == "DEFAULT":
+        if rng.random() < 0.2:
+            lines.append(f"banaction = {rng.choice(['nope', 'nftables-multiport', 'iptables-multiport'])}")
         if rng.random() < 0.7:
             lines.append(f"my_retry = {rng.choice(['4', '5'])}")
         if rng.random() < 0.7:
@@ -93,14 +100,14 @@ def fail2ban_reads(base: Path) -> tuple[bool, set[str], set[str], dict[str, int]
             added.add(command[1])
         elif command[0] == "config-error":
             skipped.add(command[1].split("'")[1])
-        elif command[0] == "set" and len(command) == 4 and command[2] == "maxretry":
+        elif command[0] == "set" and len(command) == 4 and command[2] == "maxretry" and command[3] is not None:
             retry[command[1]] = command[3]
     return proc.returncode != 0, added, skipped, retry
 
 
 def auditor_reads(f2b: Fail2ban) -> tuple[bool, set[str], set[str], dict[str, int]]:
-    working = {j.name: j for j in f2b.jails if j.enabled and j.filter_present}
-    return (f2b.refused is not None, set(working), {j.name for j in f2b.jails if j.enabled and not j.filter_present},
+    working = {j.name: j for j in f2b.jails if j.loads}
+    return (f2b.refused is not None, set(working), {j.name for j in f2b.jails if j.enabled and not j.loads},
             {name: j.maxretry for name, j in working.items() if j.maxretry is not None})
 
 

@@ -130,9 +130,16 @@ def test_fail2ban(tmp_path: Path) -> None:
     assert f2b.refused is None
     (base / "jail.d/10-enable.conf").write_text("[sshd]\nenabled = false\n")  # the one working jail disabled
     refused = read_fail2ban(HostFiles(tmp_path), NO_COMMANDS)
-    assert refused.jails == () and refused.refused == "every enabled jail fails to load its filter (nats)"
+    assert refused.jails == () and refused.refused == "every enabled jail fails to load its filter or an action (nats)"
     (base / "jail.local").write_text("[nats]\nenabled = true\n[nats]\nport = 1\n")
     assert "already exists" in (read_fail2ban(HostFiles(tmp_path), NO_COMMANDS).refused or "")
+    (base / "jail.local").write_text("[sshd]\nenabled = true\naction = nope[a=1]\n  iptables-multiport\n")
+    (base / "action.d").mkdir()
+    (base / "action.d/iptables-multiport.conf").write_text("")
+    skipped = read_fail2ban(HostFiles(tmp_path), NO_COMMANDS)  # fail2ban skips a jail whose action is missing
+    assert skipped.refused is not None and "sshd" in skipped.refused
+    (base / "action.d/nope.local").write_text("")
+    assert [j.missing_actions for j in read_fail2ban(HostFiles(tmp_path), NO_COMMANDS).jails if j.name == "sshd"] == [()]
     assert parse_status("Status\n|- Number of jail:\t2\n`- Jail list:\tnats, sshd\n") == ["nats", "sshd"]
 
 
