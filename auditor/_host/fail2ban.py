@@ -255,6 +255,11 @@ def _service_enabled(files: HostFiles) -> bool | None:
     return any(n.endswith(".wants") and files.exists(f"{base}/{n}/fail2ban.service") for n in files.listdir(base))
 
 
+_LOG_PREFIX = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ +\S+ +\[\d+\]: +[A-Z]+ +")
+"""The time, logger and process id fail2ban-client puts before a message: a problem says the
+same in every collection (history compares them)."""
+
+
 def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
     texts: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -285,7 +290,7 @@ def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
             res = runner.run(["fail2ban-client", "status"], timeout=15)
             running = tuple(parse_status(res.stdout)) if res.ok else ()
             if not res.ok:
-                problems.append(f"fail2ban-client status: {res.problem()}")
+                problems.append(f"fail2ban-client status: {_LOG_PREFIX.sub('', res.problem())}")
         except CommandUnavailable as exc:
             problems.append(str(exc))
     return Fail2ban(bool(texts), _service_enabled(files), running, tuple(jails), tuple(p for p, _ in texts),
