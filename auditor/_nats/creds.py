@@ -134,19 +134,19 @@ def decode_jwt(token: str) -> Jwt:
     """A JWT as nats-io/jwt's Decode reads it (the server's reading), or CredsError where Decode
     refuses it for what it is: not three base64url parts, a header that is not `typ` JWT with
     an ed25519 `alg`, claims that are not a JSON object or hold a value of the wrong type in a
-    field the server reads, a version other than 1 or 2. A signature that does not verify is kept as `signature_valid` False (a fact the rules
-    report). Go reads JSON object members into struct fields whatever their case (`EXP` is
-    `exp`, the last of them wins): the claims returned hold the fields read so, under their own
-    names. The version, not the header's `alg`, says what is signed: v1 (a top-level `type`
-    claim) the payload, v2 `header.payload`."""
+    field the server reads, a version other than 1 or 2. A signature that does not verify is
+    kept as `signature_valid` False (a fact the rules report). Go reads JSON object members
+    into struct fields whatever their case (`EXP` is `exp`, the last of them wins): the claims
+    returned hold the fields read so, under their own names. The version, not the header's
+    `alg`, says what is signed: v1 (a top-level `type` claim) the payload, v2 `header.payload`."""
     token = token.strip()
     if len(token) > MAX_TOKEN:
         raise CredsError(f"token longer than {MAX_TOKEN} bytes")
     parts = token.split(".")
     if len(parts) != 3:
         raise CredsError("not a JWT (expected header.payload.signature)")
-    header = _json_object(_b64url(parts[0]), "header")
-    typ, alg = _go_field(header, "typ", str) or "", _go_field(header, "alg", str) or ""
+    header = _go_struct(_json_object(_b64url(parts[0]), "header"), _HEADER, "")
+    typ, alg = header.get("typ", ""), header.get("alg", "")
     if typ.upper() != "JWT":
         raise CredsError(f"not a JWT header (typ {typ!r})")
     if alg.lower() not in ("ed25519-nkey", "ed25519"):
@@ -165,8 +165,7 @@ def decode_jwt(token: str) -> Jwt:
     if kind in _VERSIONED and version not in (1, 2):
         raise CredsError(f"a {kind} JWT of version {version}: the server reads versions 1 and 2")
     if v1_type:  # v1 kept a user's issuer_account beside its claims
-        if (account := _go_field(raw, "issuer_account", str)) is not None:
-            claims["issuer_account"] = account
+        claims.update(_go_struct(raw, {"issuer_account": str}, ""))
     if kind in _VERSIONED:
         nats = claims["nats"] = _go_struct(claims.get("nats"), _VERSIONED[kind], "nats.")
         _check_keys(nats)
@@ -252,13 +251,6 @@ Field = Any
 nested struct (a dict of its fields' types)."""
 
 
-def _go_field(obj: _Object, name: str, kind: Field) -> Any:
-    value = obj.get_folded(name)
-    if value is None:
-        return None
-    return _typed(value, kind, name)
-
-
 def _typed(value: Any, kind: Field, where: str) -> Any:
     if kind is int:
         if type(value) is not int or not -_INT64 <= value < _INT64:
@@ -303,6 +295,8 @@ _TOP: dict[str, Field] = {
     "type": str, "nats": dict,
 }
 """jwt's ClaimsData, and v1's `type` beside it."""
+_HEADER: dict[str, Field] = {"typ": str, "alg": str}
+"""jwt's Header."""
 _GENERIC: dict[str, Field] = {"type": str, "version": int}
 _VERSIONED: dict[str, dict[str, Field]] = {
     "user": {**_GENERIC, **_USER_LIMITS, "issuer_account": str},
