@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,17 +100,37 @@ def _parser() -> configparser.ConfigParser:
                                      strict=True, default_section="DEFAULT")
 
 
-def _read_all(texts: dict[str, str], paths: list[str]) -> configparser.ConfigParser:
-    """Every file of `paths` (with its [INCLUDES] before and after, from `texts`) read alone,
-    then merged in order as fail2ban merges them: defaults updated, a section's options
-    updated. Refused if a file does not parse."""
+class _Files:
+    """The configuration files as fail2ban reads them: each parsed once, alone (Refused where it
+    does not parse); a file no one gave is read through `more` when [INCLUDES] names it."""
+
+    def __init__(self, texts: dict[str, str], more: Callable[[str], str | None] | None) -> None:
+        self._texts, self._more = texts, more
+        self._parsed: dict[str, configparser.ConfigParser | None] = {}
+
+    def parsed(self, path: str) -> configparser.ConfigParser | None:
+        if path not in self._parsed:
+            text = self._texts.get(path)
+            if text is None and self._more is not None:
+                text = self._more(path)
+            one = None
+            if text is not None:
+                one = _parser()
+                try:
+                    one.read_string(text, source=path)
+                except configparser.Error as exc:
+                    raise Refused(f"{path}: {_why(exc)}") from None
+            self._parsed[path] = one
+        return self._parsed[path]
+
+
+def _read_all(files: _Files, paths: list[str]) -> configparser.ConfigParser:
+    """Every file of `paths`, with its [INCLUDES] before and after, merged in order as fail2ban
+    merges them: defaults updated, a section's options updated."""
     merged = _parser()
-    for path in _with_includes(texts, paths, []):
-        one = _parser()
-        try:
-            one.read_string(texts[path], source=path)
-        except configparser.Error as exc:
-            raise Refused(f"{path}: {_why(exc)}") from None
+    for path in _with_includes(files, paths, []):
+        one = files.parsed(path)
+        assert one is not None  # _with_includes keeps the files that are there
         merged._defaults.update(one._defaults)  # type: ignore[attr-defined]
         for name, options in one._sections.items():  # type: ignore[attr-defined]
             if "?" in name:  # a conditional section (name?key=value): options of its own, not a jail
@@ -118,27 +139,24 @@ def _read_all(texts: dict[str, str], paths: list[str]) -> configparser.ConfigPar
     return merged
 
 
-def _with_includes(texts: dict[str, str], paths: list[str], seen: list[str]) -> list[str]:
+def _with_includes(files: _Files, paths: list[str], seen: list[str]) -> list[str]:
     """`paths` with the files each one's [INCLUDES] names before and after it (relative to its
-    folder), depth first; a file already on the way is not read again."""
+    folder; an included file's .local follows it), depth first; a file already on the way is
+    not read again."""
     out: list[str] = []
     for path in paths:
-        if path not in texts:
+        one = files.parsed(path)
+        if one is None:
             continue
         before: list[str] = []
         after: list[str] = []
-        probe = configparser.RawConfigParser(strict=False)
-        try:
-            probe.read_string(texts[path])
-            includes = dict(probe.items("INCLUDES")) if probe.has_section("INCLUDES") else {}
-        except configparser.Error:
-            includes = {}  # the file's own reading says why
         for key, into in (("before", before), ("after", after)):
-            for name in filter(None, (line.strip() for line in includes.get(key, "").split("\n"))):
+            names = one.get("INCLUDES", key, raw=True, fallback="") if one.has_section("INCLUDES") else ""
+            for name in filter(None, (line.strip() for line in str(names).split("\n"))):
                 target = name if name.startswith("/") else posixpath.join(posixpath.dirname(path), name)
                 if target not in seen and target != path:
-                    local = target.rsplit(".", 1)[0] + ".local"  # an included file's .local follows it
-                    into.extend(_with_includes(texts, [target, *([local] if local != target else [])], [*seen, path]))
+                    local = target.rsplit(".", 1)[0] + ".local"
+                    into.extend(_with_includes(files, [target, *([local] if local != target else [])], [*seen, path]))
         out += [*before, path, *after]
     return out
 
@@ -183,14 +201,14 @@ _FILTER = re.compile(r"([^\[]+)(?:\[(.*)\])?\s*$", re.DOTALL)
 
 
 def parse_jails(texts: list[tuple[str, str]], filter_exists: set[str] | None = None,
-                extra: dict[str, str] | None = None, action_exists: set[str] | None = None,
+                more: Callable[[str], str | None] | None = None, action_exists: set[str] | None = None,
                 ) -> tuple[list[Jail], str | None]:
     """Jails from (path, text) pairs in reading order, as `fail2ban-client -d` reads them, and
     why fail2ban would refuse the whole configuration (then no jails); `filter_exists` and
-    `action_exists` name filter.d and action.d entries (None: not checked), `extra` holds the
-    files [INCLUDES] may name (paths-*.conf)."""
+    `action_exists` name filter.d and action.d entries (None: not checked), `more` reads a file
+    [INCLUDES] names (paths-*.conf)."""
     try:
-        return _jails(texts, filter_exists, extra, action_exists), None
+        return _jails(texts, filter_exists, more, action_exists), None
     except Refused as exc:
         return [], str(exc)
 
@@ -214,9 +232,8 @@ def _missing_actions(written: str | None, action_exists: set[str] | None) -> tup
 
 
 def _jails(texts: list[tuple[str, str]], filter_exists: set[str] | None,
-           extra: dict[str, str] | None, action_exists: set[str] | None) -> list[Jail]:
-    known = {**(extra or {}), **dict(texts)}
-    parser = _read_all(known, [path for path, _ in texts])
+           more: Callable[[str], str | None] | None, action_exists: set[str] | None) -> list[Jail]:
+    parser = _read_all(_Files(dict(texts), more), [path for path, _ in texts])
     jails = []
     for name in parser.sections():
         if name == "INCLUDES" or name.startswith("KNOWN/"):
@@ -271,19 +288,16 @@ def read_fail2ban(files: HostFiles, runner: CommandRunner) -> Fail2ban:
             continue
         if text is not None:
             texts.append((path, text))
-    filters = {n.rsplit(".", 1)[0] for n in files.listdir(f"{CONFIG_DIR}/filter.d") if n.endswith((".conf", ".local"))}
-    extra: dict[str, str] = {}
-    for name in files.listdir(CONFIG_DIR):  # what [INCLUDES] may name: paths-*.conf beside jail.conf
-        path = f"{CONFIG_DIR}/{name}"
-        if name.endswith((".conf", ".local")) and path not in dict(texts):
-            try:
-                text = files.text_or_none(path, MAX_CONFIG_BYTES)
-            except HostFileError:
-                text = None
-            if text is not None:
-                extra[path] = text
-    actions = {n.rsplit(".", 1)[0] for n in files.listdir(f"{CONFIG_DIR}/action.d") if n.endswith((".conf", ".local"))}
-    jails, refused = parse_jails(texts, filters, extra, actions)
+    def named(folder: str) -> set[str]:
+        return {n.rsplit(".", 1)[0] for n in files.listdir(f"{CONFIG_DIR}/{folder}") if n.endswith((".conf", ".local"))}
+
+    def more(path: str) -> str | None:
+        try:
+            return files.text_or_none(path, MAX_CONFIG_BYTES)
+        except HostFileError:
+            return None
+
+    jails, refused = parse_jails(texts, named("filter.d"), more, named("action.d"))
     running = None
     if runner.which("fail2ban-client"):
         try:
