@@ -47,25 +47,20 @@ ACTIONS = ["%(action_)s", "%(action_mw)s", "nope", 'iptables-multiport[port="422
 FILTER_TEXT = "[Definition]\nfailregex = ^.*Authorization Violation.*<HOST>\n"
 
 
+OPTIONS = [("enabled", 0.8, ENABLED), ("filter", 0.7, FILTERS), ("maxretry", 0.5, RETRY), ("action", 0.25, ACTIONS)]
+"""Each option a section may have: how often, and its values."""
+DEFAULTS = [("banaction", 0.2, ["nope", "nftables-multiport", "iptables-multiport"]), ("my_retry", 0.7, ["4", "5"]),
+            ("my_filter", 0.7, ["nats-auth", "sshd", "nope"])]
+"""And those only [DEFAULT] has (the last two are what %(my_retry)s and %(my_filter)s name)."""
+
+
 def section(rng: random.Random) -> str:
     name = rng.choice(SECTIONS)
     lines = [f"[{name}]"]
-    if rng.random() < 0.8:
-        lines.append(f"enabled = {rng.choice(ENABLED)}")
-    if rng.random() < 0.7:
-        lines.append(f"filter = {rng.choice(FILTERS)}")
-    if rng.random() < 0.5:
-        lines.append(f"maxretry = {rng.choice(RETRY)}")
-    if rng.random() < 0.25:
-        lines.append(f"action = {rng.choice(ACTIONS)}")
-    if name == "DEFAULT":
-        if rng.random() < 0.2:
-            lines.append(f"banaction = {rng.choice(['nope', 'nftables-multiport', 'iptables-multiport'])}")
-        if rng.random() < 0.7:
-            lines.append(f"my_retry = {rng.choice(['4', '5'])}")
-        if rng.random() < 0.7:
-            lines.append(f"my_filter = {rng.choice(['nats-auth', 'sshd', 'nope'])}")
-    else:
+    for key, chance, values in OPTIONS + (DEFAULTS if name == "DEFAULT" else []):
+        if rng.random() < chance:
+            lines.append(f"{key} = {rng.choice(values)}")
+    if name != "DEFAULT":
         lines.append("logpath = /var/log/nats.log")
     return "\n".join(lines) + "\n"
 
