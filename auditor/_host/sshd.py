@@ -467,7 +467,7 @@ def _cidr(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network | No
     if len(text) >= 64:
         return None, -1
     addr_text, slash, mask_text = text.partition("/")
-    if slash and (not mask_text or not mask_text[0].isdigit() or not mask_text.isdigit() or int(mask_text) > 128):
+    if slash and (not mask_text.isascii() or not mask_text.isdigit() or int(mask_text) > 128):  # strtoul's digits
         return None, -1
     addr = _numeric_address(addr_text)
     if addr is None:
