@@ -20,6 +20,7 @@ from typing import Literal
 
 from auditor._host import sshmatch
 from auditor._host.accounts import Account
+from auditor._host.sshd import a2port
 from auditor._host.system import HostFileError, HostFiles
 from auditor._timeutil import rfc3339
 
@@ -133,7 +134,6 @@ def _parse_options(text: str) -> tuple[list[tuple[str, str | None]], str, str | 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _ENV_NAME = re.compile(r"[A-Za-z0-9_]+")
 _TUNNEL = re.compile(r"[\t\n\v\f\r ]*[+-]?[0-9]+")
-_PORT = re.compile(r"[0-9]+")
 _TUNNEL_MAX = 2**31 - 3
 
 
@@ -155,7 +155,7 @@ def _value_problem(name: str, value: str | None) -> str | None:
     if name in ("permitopen", "permitlisten"):
         where = value if ":" in value or name == "permitopen" else "*:" + value
         host, port = _host_port(where)
-        if not host or not (port == "*" or (_PORT.fullmatch(port) and 0 < int(port) <= 65535)):
+        if not host or not (port == "*" or (a2port(port) or 0) > 0):
             return "not host:port"
     return None
 

@@ -52,14 +52,18 @@ def from_pattern(rng: random.Random, source: int) -> str:
 
 def option(rng: random.Random, source: int) -> str:
     kind = rng.choice(["from", "from", "from", "restrict", "no-pty", "command", "expiry-past", "expiry-future",
-                       "expiry-bad", "unknown", "FROM", "environment", "permitopen", "tunnel", "principals",
-                       "no-touch-required", "from-unquoted", "from-open-quote", "from-escaped"])
+                       "expiry-bad", "unknown", "FROM", "environment", "permitopen", "permitopen-service",
+                       "permitlisten-bare", "permitopen-zero", "tunnel", "principals",
+                       "no-touch-required", "touch-required", "no-verify-required", "from-unquoted",
+                       "from-open-quote", "from-escaped"])
     pattern = from_pattern(rng, source)
     return {
         "from": f'from="{pattern}"', "FROM": f'FROM="{pattern}"', "restrict": "restrict", "no-pty": "no-pty",
         "command": 'command="true"', "expiry-past": 'expiry-time="20200101"',
         "expiry-future": 'expiry-time="29990101"', "expiry-bad": 'expiry-time="tomorrow"', "unknown": "no-such-option",
         "environment": 'environment="A=b"', "permitopen": 'permitopen="localhost:22"', "tunnel": 'tunnel="1"',
+        "permitopen-service": 'permitopen="localhost:ssh"', "permitlisten-bare": 'permitlisten="ssh"',
+        "permitopen-zero": 'permitopen="localhost:0"',
         "principals": 'principals="alice"', "no-touch-required": "no-touch-required",
         "touch-required": "touch-required", "no-verify-required": "No-Verify-Required",
         "from-unquoted": f"from={pattern}", "from-open-quote": f'from="{pattern}',
